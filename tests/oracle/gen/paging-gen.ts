@@ -12,6 +12,7 @@
  * range, LOG_BASE..TABLES_END, which the tests compare between KVM and the lab. 32-bit IRETD is
  * never used (KVM's instruction emulator here cannot run it): the handler resumes with a jump.
  */
+import { descriptorData, descriptorSetup, hex } from './descriptors.ts';
 import { rng } from './program-gen.ts';
 
 export type PagingGenMode = '32bit' | 'pae' | '4level';
@@ -19,9 +20,6 @@ export type PagingGenMode = '32bit' | 'pae' | '4level';
 export const LOG_BASE = 0x1bf000;
 export const TABLES = 0x1c0000;
 export const TABLES_END = 0x200000;
-const GDT = 0x500;
-const IDT = 0x800;
-const TSS = 0xc00;
 const RESUME = 0x6ff0;
 const SAVESP = 0x6ff8;
 /** Probe targets behind large pages (which map physical 0): one 16-byte slot per case here. */
@@ -41,7 +39,6 @@ export interface PagingProgram {
   dump: { addr: number; len: number };
 }
 
-const hex = (n: number | bigint) => '0x' + n.toString(16);
 
 export function generatePagingProgram(seed: number, mode: PagingGenMode, cases = 8): PagingProgram {
   const r = rng(seed * 7919 + { '32bit': 1, pae: 2, '4level': 3 }[mode]);
@@ -91,47 +88,7 @@ export function generatePagingProgram(seed: number, mode: PagingGenMode, cases =
   };
 
   lines.push(long ? 'bits 64' : 'bits 32', 'org 0x100000', 'start:');
-  const ax = long ? 'rax' : 'eax';
-  // GDT: null, ring-0 code (8), ring-0 data (0x10), ring-3 code (0x1b), ring-3 data (0x23), TSS (0x28).
-  const code0 = long ? 0x00af9a00 : 0x00cf9a00;
-  const code3 = long ? 0x00affa00 : 0x00cffa00;
-  const gdt = [0, 0, 0xffff, code0, 0xffff, 0x00cf9200, 0xffff, code3, 0xffff, 0x00cff200, (TSS << 16) | 0x67, 0x8900, 0, 0];
-  gdt.forEach((v, i) => A(`mov dword [${hex(GDT + i * 4)}], ${hex(v >>> 0)}`));
-  A('lgdt [gdtr]');
-  if (long) A(`mov dword [${hex(TSS + 4)}], 0x90000`);
-  else {
-    A(`mov dword [${hex(TSS + 4)}], 0x90000`);
-    A(`mov dword [${hex(TSS + 8)}], 0x10`);
-  }
-  A(`mov word [${hex(TSS + 102)}], 104`);
-  A('mov ax, 0x28');
-  A('ltr ax');
-  // IDT: 32 interrupt gates (type 0xE, P, DPL 0) to 9-byte stubs.
-  const gate = long ? 16 : 8;
-  A('xor ecx, ecx');
-  lines.push('.idt:');
-  A(`lea eax, [ecx*8+ecx+stubs]`);
-  A('mov edx, eax');
-  A('and eax, 0xffff');
-  A('or eax, 0x80000');
-  if (long) {
-    A('mov ebx, ecx');
-    A('shl ebx, 4');
-    A(`mov [rbx+${hex(IDT)}], eax`);
-    A('and edx, 0xffff0000');
-    A('or edx, 0x8e00');
-    A(`mov [rbx+${hex(IDT + 4)}], edx`);
-    A(`mov qword [rbx+${hex(IDT + 8)}], 0`);
-  } else {
-    A(`mov [ecx*8+${hex(IDT)}], eax`);
-    A('and edx, 0xffff0000');
-    A('or edx, 0x8e00');
-    A(`mov [ecx*8+${hex(IDT + 4)}], edx`);
-  }
-  A('inc ecx');
-  A('cmp ecx, 32');
-  A('jne .idt');
-  A('lidt [idtr]');
+  lines.push(...descriptorSetup(long));
 
   // Identity map of the first 2 MiB, user-accessible and writable, so that code, stacks, the log,
   // descriptor tables and the ring-3 stubs stay reachable from both rings.
@@ -334,15 +291,7 @@ export function generatePagingProgram(seed: number, mode: PagingGenMode, cases =
     A(`mov esp, [${hex(SAVESP)}]`);
     A(`jmp [${hex(RESUME)}]`);
   }
-  // 32 stubs of 9 bytes: a dummy error code where the CPU pushes none, the vector, a jump.
-  lines.push('align 16', 'stubs:');
-  const withError = new Set([8, 10, 11, 12, 13, 14, 17, 21, 29, 30]);
-  for (let v = 0; v < 32; v++) {
-    lines.push(withError.has(v) ? '  nop\n  nop' : '  push byte 0');
-    lines.push(`  push byte ${v}`, '  jmp near handler');
-  }
-  lines.push('align 8', 'gdtr:', `  dw ${7 * 8 - 1}`, long ? `  dq ${hex(GDT)}` : `  dd ${hex(GDT)}`);
-  lines.push('align 8', 'idtr:', `  dw ${32 * gate - 1}`, long ? `  dq ${hex(IDT)}` : `  dd ${hex(IDT)}`);
+  lines.push(...descriptorData(long, 'handler'));
   return {
     seed,
     mode,
