@@ -58,6 +58,26 @@ export interface PageFault {
   level: WalkStep['level'];
 }
 
+/** The access rights a translation combines over all its levels (SDM Vol. 3A, 4.6). */
+export interface PageRights {
+  /** R/W = 1 at every level */
+  rw: boolean;
+  /** U/S = 1 at every level */
+  us: boolean;
+  /** XD = 1 at some level (PAE, 4-level, 5-level paging with IA32_EFER.NXE = 1) */
+  xd: boolean;
+}
+
 export type WalkResult =
-  | { ok: true; pa: number; steps: WalkStep[]; pageSize: number; global: boolean; dirtySet: boolean }
+  | {
+      ok: true;
+      pa: number;
+      steps: WalkStep[];
+      pageSize: number;
+      global: boolean;
+      /** The leaf's D flag after the walk. */
+      dirtySet: boolean;
+      /** Added later (optional, so older producers still type-check); `walk` always sets it. */
+      rights?: PageRights;
+    }
   | { ok: false; fault: PageFault; steps: WalkStep[] };

@@ -1,0 +1,157 @@
+/**
+ * The MMU the CPU calls on every memory access: TLB first, a walk with side effects on a miss
+ * (SDM Vol. 3A, 4.10), and the invalidations of 4.10.4.1.
+ */
+
+import type { PhysMem } from '../mem/physmem.ts';
+import type { AccessKind, PageFault, PagingControl, WalkResult } from './types.ts';
+import { PAE_PDPTE_RSVD_LO, PFEC, PTE, CR0_BITS, CR4_BITS } from './bits.ts';
+import { LEVEL_NAMES, RIGHT, accessErrorBits, hiAddrMask, walk, walkFast, walkOut } from './walk.ts';
+import { TLB_FLAG, Tlb } from './tlb.ts';
+import type { TlbOptions } from './tlb.ts';
+
+/** The current PCID: CR3[11:0] when CR4.PCIDE = 1, else 000H (4.10.1). */
+export function currentPcid(ctl: PagingControl): number {
+  return ctl.pcide ? ctl.cr3Lo & 0xfff : 0;
+}
+
+export class Mmu {
+  readonly mem: PhysMem;
+  tlb: Tlb;
+  /** Fault record of the last failed translate (valid only right after it returned -1). */
+  lastFault: PageFault | null = null;
+  /** Walks made by `translate` (misses plus re-walks to set D). */
+  walks = 0;
+
+  constructor(mem: PhysMem, opts?: { tlbEntries?: number; tlbWays?: number }) {
+    this.mem = mem;
+    const o: TlbOptions = {};
+    if (opts?.tlbEntries !== undefined) o.entries = opts.tlbEntries;
+    if (opts?.tlbWays !== undefined) o.ways = opts.tlbWays;
+    this.tlb = new Tlb(o);
+  }
+
+  /**
+   * Linear → physical for one access that does not cross a page (the CPU splits crossing
+   * accesses). Uses the TLB, walks on a miss with side effects (A/D), fills the TLB. Returns -1
+   * on a page fault (then `lastFault` holds the error code).
+   *
+   * A hit whose cached rights do not allow the access faults without a walk, as hardware may
+   * (a "spurious" #PF, 4.10.4.3), and the fault removes the entry (4.10.4.1: a page fault
+   * invalidates the TLB entries for the faulting page). A write hit on an entry whose D is not
+   * yet set walks again to set D (4.8).
+   */
+  translate(ctl: PagingControl, linLo: number, linHi: number, write: boolean, fetch: boolean, user: boolean): number {
+    if (ctl.mode === 'none') return linLo >>> 0;
+    const tlb = this.tlb;
+    const pcid = ctl.pcide ? ctl.cr3Lo & 0xfff : 0;
+    const i = tlb.lookup(linLo, linHi, pcid);
+    if (i >= 0) {
+      const f = tlb.flags[i]!;
+      if (
+        (user && (f & TLB_FLAG.US) === 0) ||
+        (write && (f & TLB_FLAG.RW) === 0 && (user || ctl.wp)) ||
+        (fetch && (f & TLB_FLAG.XD) !== 0 && ctl.nxe)
+      ) {
+        const code = accessErrorBits(ctl, write, fetch, user) | PFEC.P;
+        this.lastFault = { errorCode: code, level: LEVEL_NAMES[tlb.leafLevel[i]!]! };
+        tlb.invalidatePage(linLo, linHi, pcid, true);
+        return -1;
+      }
+      if (!write || (f & TLB_FLAG.D) !== 0) return tlb.pa[i]! + (linLo & 0xfff);
+    }
+    this.walks++;
+    if (!walkFast(this.mem, ctl, linLo, linHi, write, fetch, user, true, null)) {
+      this.lastFault = { errorCode: walkOut.errorCode, level: LEVEL_NAMES[walkOut.faultLevel]! };
+      if (i >= 0) tlb.invalidatePage(linLo, linHi, pcid, true);
+      return -1;
+    }
+    const r = walkOut.rights;
+    let flags = 0;
+    if (r & RIGHT.RW) flags |= TLB_FLAG.RW;
+    if (r & RIGHT.US) flags |= TLB_FLAG.US;
+    if (r & RIGHT.XD) flags |= TLB_FLAG.XD;
+    if (walkOut.dirty) flags |= TLB_FLAG.D;
+    if (walkOut.global) flags |= TLB_FLAG.G;
+    const off = linLo & 0xfff;
+    tlb.fill(linLo, linHi, pcid, walkOut.pa - off, flags, walkOut.pageShift, walkOut.leafLevel);
+    return walkOut.pa;
+  }
+
+  /** Walk without side effects and without touching the TLB (for views). */
+  probe(ctl: PagingControl, linLo: number, linHi: number, access: AccessKind): WalkResult {
+    return walk(this.mem, ctl, linLo, linHi, access, false);
+  }
+
+  /** INVLPG: the page's entries for the current PCID and its global entries (4.10.4.1). */
+  invlpg(ctl: PagingControl, linLo: number, linHi: number): void {
+    this.tlb.invalidatePage(linLo, linHi, currentPcid(ctl), true);
+  }
+
+  /** INVPCID type 0..3 (SDM Vol. 2, INVPCID). */
+  invpcid(type: number, pcid: number, linLo: number, linHi: number): void {
+    this.tlb.invpcid(type, pcid, linLo, linHi);
+  }
+
+  /**
+   * MOV to CR3 (4.10.4.1), called with the control state after the write. CR4.PCIDE = 0: all
+   * non-global entries go (they all belong to PCID 000H). CR4.PCIDE = 1: the new PCID's non-global
+   * entries go, unless bit 63 of the source was 1 (`noFlush`).
+   */
+  onCr3Write(ctl: PagingControl, noFlush: boolean): void {
+    if (!ctl.pcide) this.tlb.flushAll(false);
+    else if (!noFlush) this.tlb.flushPcid(ctl.cr3Lo & 0xfff, false);
+  }
+
+  /**
+   * MOV to CR0 (4.10.4.1): changing CR0.PG from 1 to 0 invalidates everything, globals included.
+   * We also flush on PG 0 → 1 (the processor is free to invalidate more). CR0.WP needs no flush
+   * here because a hit applies WP itself.
+   */
+  onCr0Write(oldCr0: number, newCr0: number): void {
+    if (((oldCr0 ^ newCr0) & CR0_BITS.PG) !== 0) this.tlb.flushAll(true);
+  }
+
+  /**
+   * MOV to CR4 (4.10.4.1): everything including globals if CR4.PGE changes or CR4.PCIDE goes
+   * 1 → 0; the current PCID's entries if CR4.PAE changes or CR4.SMEP goes 0 → 1 (we flush all,
+   * which the SDM allows). We also flush on a CR4.PSE or CR4.LA57 change, since the TLB caches
+   * translations that depend on them.
+   */
+  onCr4Write(oldCr4: number, newCr4: number): void {
+    const ch = oldCr4 ^ newCr4;
+    const fallen = oldCr4 & ~newCr4;
+    const risen = newCr4 & ~oldCr4;
+    if (
+      (ch & (CR4_BITS.PGE | CR4_BITS.PAE | CR4_BITS.PSE | CR4_BITS.LA57)) !== 0 ||
+      (fallen & CR4_BITS.PCIDE) !== 0 ||
+      (risen & CR4_BITS.SMEP) !== 0
+    ) {
+      this.tlb.flushAll(true);
+    }
+  }
+
+  flushAll(includeGlobal: boolean): void {
+    this.tlb.flushAll(includeGlobal);
+  }
+
+  /**
+   * PAE: load the four PDPTEs from the page-directory-pointer table addressed by CR3[31:5]
+   * (4.4.1); returns false, leaving `out` alone, if any present PDPTE has reserved bits set
+   * (the CPU then raises #GP).
+   */
+  loadPdptes(ctl: PagingControl, out: Uint32Array): boolean {
+    const base = (ctl.cr3Lo & 0xffffffe0) >>> 0;
+    const rsvdHi = ~hiAddrMask(ctl.maxPhysAddr) >>> 0;
+    const tmp = new Uint32Array(8);
+    for (let i = 0; i < 4; i++) {
+      const lo = this.mem.read(base + i * 8, 4);
+      const hi = this.mem.read(base + i * 8 + 4, 4);
+      if ((lo & PTE.P) !== 0 && ((lo & PAE_PDPTE_RSVD_LO) !== 0 || (hi & rsvdHi) !== 0)) return false;
+      tmp[2 * i] = lo;
+      tmp[2 * i + 1] = hi;
+    }
+    out.set(tmp);
+    return true;
+  }
+}

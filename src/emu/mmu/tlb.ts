@@ -1,0 +1,250 @@
+/**
+ * A translation lookaside buffer (SDM Vol. 3A, 4.10.2): set-associative, least-recently-used
+ * replacement within a set (deterministic), entries tagged with a PCID (4.10.1) and a global
+ * flag (4.10.2.4). An entry caches one 4-KByte page number; a larger page is cached as
+ * 4-KByte pieces, each remembering the size of its page so that INVLPG of any address in the
+ * page removes every piece (4.10.2.3: "processors may cache multiple smaller-page TLB entries").
+ * It holds the page frame, the combined rights (R/W, U/S, XD) and whether the leaf's D is set,
+ * so a hit checks the access without walking.
+ *
+ * Storage is parallel typed arrays; a lookup allocates nothing.
+ */
+
+export const TLB_FLAG = {
+  /** Combined R/W (4.6) */
+  RW: 1,
+  /** Combined U/S */
+  US: 2,
+  /** Combined XD */
+  XD: 4,
+  /** The leaf's dirty flag was set when the entry was filled */
+  D: 8,
+  /** A global translation (G = 1 in the leaf with CR4.PGE = 1) */
+  G: 16,
+} as const;
+
+/** INVPCID types (SDM Vol. 2, INVPCID). */
+export const INVPCID_TYPE = {
+  INDIVIDUAL_ADDRESS: 0,
+  SINGLE_CONTEXT: 1,
+  ALL_CONTEXT_INCLUDING_GLOBALS: 2,
+  ALL_CONTEXT: 3,
+} as const;
+
+export interface TlbOptions {
+  /** Total entries (rounded up to a multiple of `ways`; the number of sets is a power of two). */
+  entries?: number;
+  /** Associativity; `ways === entries` makes it fully associative. */
+  ways?: number;
+}
+
+/** Plain-data view of one valid entry, for views and tests. */
+export interface TlbEntryView {
+  slot: number;
+  /** Linear page number (linear address >> 12) as lo (bits 31:12 of the address) and hi (63:32). */
+  pageLo: number;
+  pageHi: number;
+  pcid: number;
+  pa: number;
+  pageSize: number;
+  rw: boolean;
+  us: boolean;
+  xd: boolean;
+  dirty: boolean;
+  global: boolean;
+  /** Index into LEVEL_NAMES of the leaf entry. */
+  leafLevel: number;
+}
+
+export class Tlb {
+  readonly sets: number;
+  readonly ways: number;
+  readonly size: number;
+  /** Linear-address bits 31:12 of the cached 4-KByte page. */
+  readonly tagLo: Int32Array;
+  /** Linear-address bits 63:32. */
+  readonly tagHi: Int32Array;
+  /** PCID; -1 marks an empty slot. */
+  readonly pcid: Int32Array;
+  /** Physical address of the 4-KByte frame. */
+  readonly pa: Float64Array;
+  readonly flags: Uint8Array;
+  /** log2 of the size of the page this piece belongs to. */
+  readonly pageShift: Uint8Array;
+  readonly leafLevel: Uint8Array;
+  readonly stamp: Float64Array;
+  private clock = 0;
+  hits = 0;
+  misses = 0;
+  /** Flush operations (whole-TLB, per-PCID, per-page). */
+  flushes = 0;
+  /** Entries removed by flushes and invalidations. */
+  invalidated = 0;
+
+  constructor(opts: TlbOptions = {}) {
+    const entries = Math.max(1, opts.entries ?? 256);
+    const ways = Math.max(1, Math.min(opts.ways ?? 4, entries));
+    let sets = 1;
+    while (sets * ways < entries) sets *= 2;
+    this.sets = sets;
+    this.ways = ways;
+    this.size = sets * ways;
+    this.tagLo = new Int32Array(this.size);
+    this.tagHi = new Int32Array(this.size);
+    this.pcid = new Int32Array(this.size).fill(-1);
+    this.pa = new Float64Array(this.size);
+    this.flags = new Uint8Array(this.size);
+    this.pageShift = new Uint8Array(this.size);
+    this.leafLevel = new Uint8Array(this.size);
+    this.stamp = new Float64Array(this.size);
+  }
+
+  /** Slot of the entry for this linear page usable under `pcid`, or -1. Counts a hit or a miss. */
+  lookup(linLo: number, linHi: number, pcid: number): number {
+    const vLo = linLo >>> 12;
+    const base = (vLo & (this.sets - 1)) * this.ways;
+    const end = base + this.ways;
+    const tagHi = linHi | 0;
+    for (let i = base; i < end; i++) {
+      if (this.tagLo[i] === vLo && this.tagHi[i] === tagHi) {
+        const p = this.pcid[i]!;
+        if (p === pcid || (p >= 0 && (this.flags[i]! & TLB_FLAG.G) !== 0)) {
+          this.stamp[i] = ++this.clock;
+          this.hits++;
+          return i;
+        }
+      }
+    }
+    this.misses++;
+    return -1;
+  }
+
+  /** Caches a translation; `pa4k` is the physical address of the 4-KByte frame holding the access. */
+  fill(linLo: number, linHi: number, pcid: number, pa4k: number, flags: number, pageShift: number, leafLevel: number): number {
+    const vLo = linLo >>> 12;
+    const tagHi = linHi | 0;
+    const base = (vLo & (this.sets - 1)) * this.ways;
+    const end = base + this.ways;
+    let victim = base;
+    let best = Infinity;
+    for (let i = base; i < end; i++) {
+      const p = this.pcid[i]!;
+      // Replace an entry for the same page and PCID (or a global one), else an empty slot, else the LRU.
+      if (p >= 0 && this.tagLo[i] === vLo && this.tagHi[i] === tagHi && (p === pcid || (this.flags[i]! & TLB_FLAG.G) !== 0)) {
+        victim = i;
+        break;
+      }
+      const s = p < 0 ? -1 : this.stamp[i]!;
+      if (s < best) {
+        best = s;
+        victim = i;
+      }
+    }
+    this.tagLo[victim] = vLo;
+    this.tagHi[victim] = tagHi;
+    this.pcid[victim] = pcid;
+    this.pa[victim] = pa4k;
+    this.flags[victim] = flags;
+    this.pageShift[victim] = pageShift;
+    this.leafLevel[victim] = leafLevel;
+    this.stamp[victim] = ++this.clock;
+    return victim;
+  }
+
+  private drop(i: number): void {
+    this.pcid[i] = -1;
+    this.invalidated++;
+  }
+
+  /** Empties the TLB; with `includeGlobal` false, global entries stay. */
+  flushAll(includeGlobal: boolean): void {
+    this.flushes++;
+    for (let i = 0; i < this.size; i++) {
+      if (this.pcid[i]! < 0) continue;
+      if (includeGlobal || (this.flags[i]! & TLB_FLAG.G) === 0) this.drop(i);
+    }
+  }
+
+  /** Removes the entries of one PCID; global entries stay unless `includeGlobal`. */
+  flushPcid(pcid: number, includeGlobal: boolean): void {
+    this.flushes++;
+    for (let i = 0; i < this.size; i++) {
+      if (this.pcid[i] !== pcid) continue;
+      if (includeGlobal || (this.flags[i]! & TLB_FLAG.G) === 0) this.drop(i);
+    }
+  }
+
+  private pageMatches(i: number, linLo: number, linHi: number): boolean {
+    if (this.tagHi[i] !== (linHi | 0)) return false;
+    const sh = this.pageShift[i]! - 12;
+    return this.tagLo[i]! >>> sh === (linLo >>> 12) >>> sh;
+  }
+
+  /**
+   * Removes the entries for the page containing the linear address: those of `pcid`, and
+   * global ones whatever their PCID when `includeGlobal` (INVLPG, 4.10.4.1). Every piece of a
+   * large page goes.
+   */
+  invalidatePage(linLo: number, linHi: number, pcid: number, includeGlobal: boolean): void {
+    this.flushes++;
+    for (let i = 0; i < this.size; i++) {
+      const p = this.pcid[i]!;
+      if (p < 0) continue;
+      const g = (this.flags[i]! & TLB_FLAG.G) !== 0;
+      if (!(p === pcid && (includeGlobal || !g)) && !(includeGlobal && g)) continue;
+      if (this.pageMatches(i, linLo, linHi)) this.drop(i);
+    }
+  }
+
+  /** INVPCID (SDM Vol. 2): types 0..3 as in INVPCID_TYPE. */
+  invpcid(type: number, pcid: number, linLo: number, linHi: number): void {
+    switch (type) {
+      case INVPCID_TYPE.INDIVIDUAL_ADDRESS:
+        this.invalidatePage(linLo, linHi, pcid, false);
+        break;
+      case INVPCID_TYPE.SINGLE_CONTEXT:
+        this.flushPcid(pcid, false);
+        break;
+      case INVPCID_TYPE.ALL_CONTEXT_INCLUDING_GLOBALS:
+        this.flushAll(true);
+        break;
+      case INVPCID_TYPE.ALL_CONTEXT:
+        this.flushAll(false);
+        break;
+      default:
+        throw new RangeError(`INVPCID type ${type}`);
+    }
+  }
+
+  /** Valid entries, in slot order. */
+  entries(): TlbEntryView[] {
+    const out: TlbEntryView[] = [];
+    for (let i = 0; i < this.size; i++) {
+      const p = this.pcid[i]!;
+      if (p < 0) continue;
+      const f = this.flags[i]!;
+      out.push({
+        slot: i,
+        pageLo: this.tagLo[i]! >>> 0,
+        pageHi: this.tagHi[i]! >>> 0,
+        pcid: p,
+        pa: this.pa[i]!,
+        pageSize: 2 ** this.pageShift[i]!,
+        rw: (f & TLB_FLAG.RW) !== 0,
+        us: (f & TLB_FLAG.US) !== 0,
+        xd: (f & TLB_FLAG.XD) !== 0,
+        dirty: (f & TLB_FLAG.D) !== 0,
+        global: (f & TLB_FLAG.G) !== 0,
+        leafLevel: this.leafLevel[i]!,
+      });
+    }
+    return out;
+  }
+
+  /** Number of valid entries. */
+  count(): number {
+    let n = 0;
+    for (let i = 0; i < this.size; i++) if (this.pcid[i]! >= 0) n++;
+    return n;
+  }
+}
