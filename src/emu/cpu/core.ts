@@ -37,9 +37,17 @@ export type PrivKind = (typeof Priv)[keyof typeof Priv];
 /** The execution mode as far as instruction semantics care. */
 export type CpuMode = 'real' | 'prot32' | 'prot16' | 'compat' | 'long64';
 
+/** Optional model features the system layer reports in CPUID; an absent field means the default. */
+export interface CpuFeatures {
+  /** 1-GByte pages, CPUID.80000001H:EDX[26] (default true). */
+  page1gb?: boolean;
+}
+
 export interface CpuCore {
   readonly state: CpuState;
   readonly mem: PhysMem;
+  /** Optional (added by the system layer): model features that CPUID reports (system.ts, sys-ctl.ts). */
+  readonly features?: CpuFeatures;
 
   /** Current privilege level (CS.RPL, i.e. the low two bits of the CS selector as loaded). */
   cpl(): number;

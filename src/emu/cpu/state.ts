@@ -1,3 +1,5 @@
+import { createTimer, type TimerState } from './timer.ts';
+
 /**
  * The architectural state of one logical processor, as plain data (typed arrays and numbers) so
  * that a checkpoint is a copy. 64-bit values live as two 32-bit halves: `lo` and `hi`, both
@@ -82,6 +84,14 @@ export interface CpuState {
   shutdown: boolean;
   /** Instructions retired since reset. */
   steps: number;
+  /**
+   * Blocking by STI or by MOV SS / POP SS (SDM Vol. 3A, 6.8.3 and Table 26-3): external interrupts are
+   * not accepted before the next instruction completes. Set by the instruction; the step loop clears
+   * it just before executing the next instruction.
+   */
+  interruptShadow: boolean;
+  /** The interval timer that raises external interrupts (timer.ts). */
+  timer: TimerState;
 }
 
 export function createCpuState(vendor: CpuVendor = 'intel'): CpuState {
@@ -111,5 +121,7 @@ export function createCpuState(vendor: CpuVendor = 'intel'): CpuState {
     halted: false,
     shutdown: false,
     steps: 0,
+    interruptShadow: false,
+    timer: createTimer(),
   };
 }

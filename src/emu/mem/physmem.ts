@@ -14,9 +14,14 @@ export const PAGE_MASK = PAGE_SIZE - 1;
 
 /** Receives accesses to unbacked physical addresses. `size` is 1, 2, 4 or 8 bytes. */
 export interface MmioHandler {
-  /** Returns the low 32 bits of the value read (bytes 4..7 of an 8-byte read come from readHi). */
+  /**
+   * Returns the low 32 bits of the value read. `size` is 1..8; for more than 4 bytes the
+   * handler leaves bytes 4..7 in `readHi` (all ones if it has no such field).
+   */
   read(pa: number, size: number): number;
+  /** `value` holds bytes 0..3, `valueHi` bytes 4..7 of an access wider than 4 bytes. */
   write(pa: number, size: number, value: number, valueHi: number): void;
+  readHi?: number;
 }
 
 /** Reads of unbacked addresses return all ones and writes vanish. */
@@ -26,6 +31,11 @@ export const openBus: MmioHandler = {
 };
 
 const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
+const SCRATCH = new Uint8Array(8);
+
+function splitBytes(lo: number, hi: number, n: number, out: Uint8Array, at: number): void {
+  for (let i = 0; i < n; i++) out[at + i] = i < 4 ? lo >>> (i * 8) : hi >>> ((i - 4) * 8);
+}
 
 export class PhysMem {
   /** Bytes of RAM starting at physical address 0; a multiple of 4 KiB. */
@@ -33,12 +43,26 @@ export class PhysMem {
   /** One slot a RAM page; `undefined` until the page is first written (reads see zeros). */
   pages: (Uint8Array | undefined)[];
   mmio: MmioHandler;
+  /** High half of the last `readWide` of more than 4 bytes. */
+  hiOut = 0;
+  /**
+   * Pages watched for writes (one byte per RAM page, non-zero = watched): the CPU marks pages
+   * that hold decoded instructions, and a write to one calls `onWatchedWrite` with the page number.
+   */
+  watch: Uint8Array;
+  onWatchedWrite: ((page: number) => void) | null = null;
 
   constructor(ramSize: number, mmio: MmioHandler = openBus) {
     if (ramSize % PAGE_SIZE !== 0 || ramSize < 0) throw new RangeError(`RAM size ${ramSize} is not a multiple of 4 KiB`);
     this.ramSize = ramSize;
     this.pages = new Array<Uint8Array | undefined>(ramSize / PAGE_SIZE).fill(undefined);
     this.mmio = mmio;
+    this.watch = new Uint8Array(ramSize / PAGE_SIZE);
+  }
+
+  /** Notes a write to RAM page `n` (call before or after the store; see `watch`). */
+  noteWrite(n: number): void {
+    if (this.watch[n] !== 0 && this.onWatchedWrite !== null) this.onWatchedWrite(n);
   }
 
   isRam(pa: number): boolean {
@@ -55,6 +79,7 @@ export class PhysMem {
   pageForWrite(pa: number): Uint8Array | undefined {
     if (pa >= this.ramSize || pa < 0) return undefined;
     const n = Math.floor(pa / PAGE_SIZE);
+    if (this.watch[n] !== 0) this.noteWrite(n);
     let p = this.pages[n];
     if (p === undefined) {
       p = new Uint8Array(PAGE_SIZE);
@@ -115,6 +140,81 @@ export class PhysMem {
     const first = PAGE_SIZE - off;
     this.write(pa, first, v & (2 ** (first * 8) - 1));
     this.write(pa + first, size - first, Math.floor((v >>> 0) / 2 ** (first * 8)));
+  }
+
+  /**
+   * Reads 1..8 bytes little-endian as ONE access per page part: the low 32 bits are returned,
+   * bytes 4..7 are left in `hiOut`. An MMIO part of up to 8 bytes is one handler call.
+   */
+  readWide(pa: number, size: number): number {
+    const off = pa & PAGE_MASK;
+    if (off + size <= PAGE_SIZE) {
+      if (size <= 4) {
+        this.hiOut = 0;
+        return this.read(pa, size);
+      }
+      const p = this.pageForRead(pa);
+      if (p === undefined) {
+        const lo = this.mmio.read(pa, size) >>> 0;
+        const rh = this.mmio.readHi;
+        const hi = rh === undefined ? 0xffffffff : rh >>> 0;
+        this.hiOut = size === 8 ? hi : hi & ((1 << ((size - 4) * 8)) - 1);
+        return lo;
+      }
+      let lo = 0;
+      let hi = 0;
+      for (let i = 0; i < 4; i++) lo |= p[off + i]! << (i * 8);
+      for (let i = 4; i < size; i++) hi |= p[off + i]! << ((i - 4) * 8);
+      this.hiOut = hi >>> 0;
+      return lo >>> 0;
+    }
+    const first = PAGE_SIZE - off;
+    const bytes = SCRATCH;
+    splitBytes(this.readWide(pa, first), this.hiOut, first, bytes, 0);
+    splitBytes(this.readWide(pa + first, size - first), this.hiOut, size - first, bytes, first);
+    let lo = 0;
+    let hi = 0;
+    for (let i = 0; i < size; i++) {
+      if (i < 4) lo |= bytes[i]! << (i * 8);
+      else hi |= bytes[i]! << ((i - 4) * 8);
+    }
+    this.hiOut = hi >>> 0;
+    return lo >>> 0;
+  }
+
+  /** Writes 1..8 bytes (`lo` bytes 0..3, `hi` bytes 4..7) as one access per page part. */
+  writeWide(pa: number, size: number, lo: number, hi: number): void {
+    const off = pa & PAGE_MASK;
+    if (off + size <= PAGE_SIZE) {
+      if (size <= 4) {
+        this.write(pa, size, lo);
+        return;
+      }
+      const p = this.pageForWrite(pa);
+      if (p === undefined) {
+        this.mmio.write(pa, size, lo >>> 0, size === 8 ? hi >>> 0 : hi & ((1 << ((size - 4) * 8)) - 1));
+        return;
+      }
+      for (let i = 0; i < 4; i++) p[off + i] = lo >>> (i * 8);
+      for (let i = 4; i < size; i++) p[off + i] = hi >>> ((i - 4) * 8);
+      return;
+    }
+    const first = PAGE_SIZE - off;
+    const bytes = new Uint8Array(8);
+    splitBytes(lo, hi, size, bytes, 0);
+    const part = (from: number, n: number): [number, number] => {
+      let l = 0;
+      let h = 0;
+      for (let i = 0; i < n; i++) {
+        if (i < 4) l |= bytes[from + i]! << (i * 8);
+        else h |= bytes[from + i]! << ((i - 4) * 8);
+      }
+      return [l >>> 0, h >>> 0];
+    };
+    const [l1, h1] = part(0, first);
+    this.writeWide(pa, first, l1, h1);
+    const [l2, h2] = part(first, size - first);
+    this.writeWide(pa + first, size - first, l2, h2);
   }
 
   /** Copies bytes into physical memory (RAM only; bytes beyond RAM are an error). */

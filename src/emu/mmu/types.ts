@@ -35,6 +35,8 @@ export interface PagingControl {
   pdpte: Uint32Array;
   /** MAXPHYADDR, in bits. */
   maxPhysAddr: number;
+  /** 1-GByte pages supported (CPUID.80000001H:EDX.Page1GB[bit 26]); absent means supported. */
+  page1gb?: boolean;
 }
 
 /** One paging-structure reference of a walk. */

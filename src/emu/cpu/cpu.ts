@@ -1,0 +1,733 @@
+/**
+ * The CPU: memory access through segmentation and paging, the fetch–decode–execute loop with a
+ * cache of decoded blocks, and the seam to the system layer (system.ts) for privileged
+ * instructions and event delivery.
+ *
+ * Decoded instructions are cached in blocks keyed by the physical address of their first byte
+ * (a block never crosses a 4 KiB page). Pages holding cached code are watched in PhysMem: a write
+ * to one drops its blocks, so self-modifying code sees its own writes at the next instruction.
+ */
+import type { CpuCore, CpuFeatures, CpuMode, PrivKind } from './core.ts';
+import { Fault, Priv, Vec } from './core.ts';
+import type { CpuState } from './state.ts';
+import { Flag, SegAttr } from './state.ts';
+import type { Insn, SegIndex } from './insn.ts';
+import type { PhysMem } from '../mem/physmem.ts';
+import { PAGE_SIZE } from '../mem/physmem.ts';
+import type { Mmu } from '../mmu/mmu.ts';
+import type { PagingControl } from '../mmu/types.ts';
+import { decode } from './decode.ts';
+import type { DecodeMode } from './decode.ts';
+import { compile } from './exec.ts';
+
+/** Port I/O after permission checks. */
+export interface IoHandler {
+  portIn(port: number, size: 1 | 2 | 4): number;
+  portOut(port: number, size: 1 | 2 | 4, value: number): void;
+}
+
+/** Ports nobody answers: reads see all ones. */
+export const noIo: IoHandler = {
+  portIn: (_p, size) => (size === 4 ? 0xffffffff : (1 << (size * 8)) - 1),
+  portOut: () => {},
+};
+
+/** A source of maskable external interrupts (the INTR line and its controller). */
+export interface InterruptSource {
+  /** Whether an interrupt is requested. */
+  pending(): boolean;
+  /** The interrupt acknowledge cycle: the vector to deliver. */
+  acknowledge(): number;
+}
+
+/** The system layer the CPU routes privileged instructions and events to (system.ts). */
+export interface SystemLayer {
+  SYSTEM_MNEMONICS: ReadonlySet<string>;
+  execSystem(cpu: CpuCore, insn: Insn, nextRipLo: number, nextRipHi: number): void;
+  deliverException(cpu: CpuCore, fault: Fault): void;
+  deliverExternalInterrupt(cpu: CpuCore, vector: number): void;
+  loadSegment(cpu: CpuCore, seg: SegIndex, selector: number): void;
+  ioPermitted(cpu: CpuCore, port: number, size: 1 | 2 | 4): boolean;
+  /** The vector of an external interrupt that may be taken now (IF, the shadow, the timer), or -1. */
+  pendingInterrupt?(cpu: CpuCore): number;
+}
+
+export type Handler = (c: Cpu) => void;
+
+export type RunEnd = 'hlt' | 'shutdown' | 'limit';
+
+const MAX_BLOCK = 64;
+const FAST_TLB = 256;
+
+export class Block {
+  valid = true;
+  /** Instructions that retire one after the other. */
+  readonly fns: Handler[] = [];
+  readonly lens: number[] = [];
+  readonly insns: Insn[] = [];
+  /** Successor chain: the block last seen after this one, for a given RIP. */
+  nextBlock: Block | null = null;
+  nextLo = -1;
+  nextHi = -1;
+  nextGen = -1;
+  constructor(
+    readonly pa: number,
+    readonly mode: DecodeMode,
+  ) {}
+}
+
+export interface CpuOptions {
+  io?: IoHandler;
+  interrupts?: InterruptSource | null;
+  /** MAXPHYADDR in bits (CPUID 80000008H:EAX[7:0]). */
+  maxPhysAddr?: number;
+  /** Optional architectural features the model reports in CPUID and honours (default: all on). */
+  features?: CpuFeatures;
+}
+
+export class Cpu implements CpuCore {
+  readonly state: CpuState;
+  readonly mem: PhysMem;
+  readonly mmu: Mmu;
+  sys: SystemLayer;
+  readonly features: CpuFeatures;
+  io: IoHandler;
+  interrupts: InterruptSource | null;
+  hiOut = 0;
+
+  // Hot-path aliases of state arrays.
+  readonly regLo: Uint32Array;
+  readonly regHi: Uint32Array;
+
+  /** Next RIP of the instruction being executed (branches overwrite it). */
+  nextLo = 0;
+  nextHi = 0;
+  /** Effective address (offset) of the current memory operand. */
+  eaLo = 0;
+  eaHi = 0;
+  /** High half of the last operand read by a compiled getter. */
+  gHi = 0;
+  /** Set by an instruction that must end its block (mode change, code write, unfinished rep). */
+  brk = false;
+
+  // Cached mode.
+  private curMode: CpuMode = 'real';
+  is64 = false;
+  decodeMode: DecodeMode = 16;
+  /** Stack-address size in bytes. */
+  stackSize: 2 | 4 | 8 = 2;
+  private paging = false;
+  private curCpl = 0;
+  readonly pctl: PagingControl;
+
+  // Decoded-block cache.
+  private blocks = new Map<number, Block>();
+  private pageBlocks = new Map<number, Block[]>();
+  /** Bumped on anything that may change linear→physical fetch translation or the decode mode. */
+  private gen = 0;
+
+  // Fast translation cache for CPL-privileged accesses with paging on (a subset of the TLB,
+  // flushed with it): tag = linear page number lo (20 bits) | hi, value = physical page base.
+  private readonly tlbTagLo = new Int32Array(FAST_TLB * 3).fill(-1);
+  private readonly tlbTagHi = new Uint32Array(FAST_TLB * 3);
+  private readonly tlbPa = new Float64Array(FAST_TLB * 3);
+  /** Whether the fast translation cache is used (off when a lesson counts TLB hits). */
+  fastTlb = true;
+
+  constructor(state: CpuState, mem: PhysMem, mmu: Mmu, sys: SystemLayer, opts: CpuOptions = {}) {
+    this.state = state;
+    this.mem = mem;
+    this.mmu = mmu;
+    this.sys = sys;
+    this.features = { page1gb: opts.features?.page1gb ?? true };
+    this.io = opts.io ?? noIo;
+    this.interrupts = opts.interrupts ?? null;
+    this.regLo = state.regLo;
+    this.regHi = state.regHi;
+    this.pctl = {
+      mode: 'none', cr3Lo: 0, cr3Hi: 0, wp: false, pse: false, pge: false, pcide: false, nxe: false,
+      pdpte: state.pdpte, maxPhysAddr: opts.maxPhysAddr ?? 48, page1gb: opts.features?.page1gb ?? true,
+    };
+    mem.onWatchedWrite = (page) => this.invalidatePage(page);
+    this.modeChanged();
+  }
+
+  // ---- mode ---------------------------------------------------------------------------------
+
+  cpl(): number {
+    return this.curCpl;
+  }
+
+  mode(): CpuMode {
+    return this.curMode;
+  }
+
+  modeChanged(): void {
+    const s = this.state;
+    const cs = s.seg[1]!;
+    const ss = s.seg[2]!;
+    const pe = (s.cr0 & 1) !== 0;
+    const lma = (s.efer & 0x400) !== 0;
+    let m: CpuMode;
+    if (!pe) m = 'real';
+    else if (lma && (cs.attr & SegAttr.L) !== 0) m = 'long64';
+    else if (lma) m = 'compat';
+    else m = (cs.attr & SegAttr.DB) !== 0 ? 'prot32' : 'prot16';
+    this.curMode = m;
+    this.is64 = m === 'long64';
+    this.decodeMode = m === 'long64' ? 64 : (cs.attr & SegAttr.DB) !== 0 ? 32 : 16;
+    this.stackSize = this.is64 ? 8 : (ss.attr & SegAttr.DB) !== 0 ? 4 : 2;
+    this.curCpl = pe ? cs.selector & 3 : 0;
+    this.paging = pe && (s.cr0 & 0x80000000) !== 0;
+    this.updatePagingControl();
+    this.flushFastTlb();
+  }
+
+  private updatePagingControl(): void {
+    const s = this.state;
+    const c = this.pctl;
+    c.mode = !this.paging ? 'none' : (s.cr4 & 0x20) === 0 ? '32bit' : (s.efer & 0x400) === 0 ? 'pae' : (s.cr4 & 0x1000) !== 0 ? '5level' : '4level';
+    c.cr3Lo = s.cr3Lo;
+    c.cr3Hi = s.cr3Hi;
+    c.wp = (s.cr0 & 0x10000) !== 0;
+    c.pse = (s.cr4 & 0x10) !== 0;
+    c.pge = (s.cr4 & 0x80) !== 0;
+    c.pcide = (s.cr4 & 0x20000) !== 0;
+    c.nxe = (s.efer & 0x800) !== 0;
+    c.pdpte = s.pdpte;
+  }
+
+  private flushFastTlb(): void {
+    this.tlbTagLo.fill(-1);
+    this.gen++;
+  }
+
+  tlbFlushAll(includeGlobal: boolean): void {
+    this.mmu.flushAll(includeGlobal);
+    this.updatePagingControl();
+    this.flushFastTlb();
+  }
+
+  tlbInvlpg(linLo: number, linHi: number): void {
+    this.updatePagingControl();
+    this.mmu.invlpg(this.pctl, linLo, linHi);
+    this.flushFastTlb();
+  }
+
+  // ---- linear and physical access -------------------------------------------------------------
+
+  /**
+   * Linear → physical for an access within one page. kind: 0 read, 1 write, 2 fetch.
+   * Throws #PF (CR2 set) on a fault.
+   */
+  translate(linLo: number, linHi: number, kind: 0 | 1 | 2, priv: PrivKind): number {
+    if (!this.paging) return linLo;
+    const user = priv === Priv.CURRENT && this.curCpl === 3;
+    const fast = this.fastTlb && priv === Priv.CURRENT;
+    const page = linLo >>> 12;
+    const slot = kind * FAST_TLB + (page & (FAST_TLB - 1));
+    if (fast && this.tlbTagLo[slot] === page && this.tlbTagHi[slot] === linHi) return this.tlbPa[slot]! + (linLo & 0xfff);
+    const c = this.pctl;
+    c.cr3Lo = this.state.cr3Lo;
+    c.cr3Hi = this.state.cr3Hi;
+    const pa = this.mmu.translate(c, linLo, linHi, kind === 1, kind === 2, user);
+    if (pa < 0) {
+      this.state.cr2Lo = linLo >>> 0;
+      this.state.cr2Hi = linHi >>> 0;
+      throw new Fault(Vec.PF, this.mmu.lastFault?.errorCode ?? 0);
+    }
+    if (fast) {
+      this.tlbTagLo[slot] = page;
+      this.tlbTagHi[slot] = linHi;
+      this.tlbPa[slot] = pa - (linLo & 0xfff);
+    }
+    return pa;
+  }
+
+  linRead(linLo: number, linHi: number, size: 1 | 2 | 4 | 8, priv: PrivKind): number {
+    const off = linLo & 0xfff;
+    if (off + size > PAGE_SIZE) return this.linReadSplit(linLo, linHi, size, priv);
+    const pa = this.translate(linLo, linHi, 0, priv);
+    const mem = this.mem;
+    if (pa < mem.ramSize) {
+      const p = mem.pages[pa >>> 12];
+      if (p === undefined) {
+        this.hiOut = 0;
+        return 0;
+      }
+      const o = pa & 0xfff;
+      if (size === 4) return (p[o]! | (p[o + 1]! << 8) | (p[o + 2]! << 16) | (p[o + 3]! << 24)) >>> 0;
+      if (size === 1) return p[o]!;
+      if (size === 2) return p[o]! | (p[o + 1]! << 8);
+      this.hiOut = (p[o + 4]! | (p[o + 5]! << 8) | (p[o + 6]! << 16) | (p[o + 7]! << 24)) >>> 0;
+      return (p[o]! | (p[o + 1]! << 8) | (p[o + 2]! << 16) | (p[o + 3]! << 24)) >>> 0;
+    }
+    const v = mem.readWide(pa, size);
+    this.hiOut = mem.hiOut;
+    return v;
+  }
+
+  private linReadSplit(linLo: number, linHi: number, size: number, priv: PrivKind): number {
+    const first = PAGE_SIZE - (linLo & 0xfff);
+    // Translate both parts before reading either, so a fault on the second leaves no access behind.
+    const pa1 = this.translate(linLo, linHi, 0, priv);
+    const n2 = (linLo + first) >>> 0;
+    const h2 = this.is64 && n2 < linLo ? (linHi + 1) >>> 0 : linHi;
+    const pa2 = this.translate(n2, h2, 0, priv);
+    const mem = this.mem;
+    const a = mem.readWide(pa1, first);
+    const aHi = mem.hiOut;
+    const b = mem.readWide(pa2, size - first);
+    const bHi = mem.hiOut;
+    let lo = 0;
+    let hi = 0;
+    for (let i = 0; i < size; i++) {
+      const byte = i < first ? (i < 4 ? a >>> (i * 8) : aHi >>> ((i - 4) * 8)) : i - first < 4 ? b >>> ((i - first) * 8) : bHi >>> ((i - first - 4) * 8);
+      if (i < 4) lo |= (byte & 0xff) << (i * 8);
+      else hi |= (byte & 0xff) << ((i - 4) * 8);
+    }
+    this.hiOut = hi >>> 0;
+    return lo >>> 0;
+  }
+
+  linWrite(linLo: number, linHi: number, size: 1 | 2 | 4 | 8, lo: number, hi: number, priv: PrivKind): void {
+    const off = linLo & 0xfff;
+    const mem = this.mem;
+    if (off + size > PAGE_SIZE) {
+      const first = PAGE_SIZE - off;
+      const pa1 = this.translate(linLo, linHi, 1, priv);
+      const n2 = (linLo + first) >>> 0;
+      const h2 = this.is64 && n2 < linLo ? (linHi + 1) >>> 0 : linHi;
+      const pa2 = this.translate(n2, h2, 1, priv);
+      const bytes = new Uint8Array(8);
+      for (let i = 0; i < size; i++) bytes[i] = i < 4 ? lo >>> (i * 8) : hi >>> ((i - 4) * 8);
+      const part = (from: number, n: number): void => {
+        let l = 0;
+        let h = 0;
+        for (let i = 0; i < n; i++) {
+          if (i < 4) l |= bytes[from + i]! << (i * 8);
+          else h |= bytes[from + i]! << ((i - 4) * 8);
+        }
+        mem.writeWide(from === 0 ? pa1 : pa2, n, l >>> 0, h >>> 0);
+      };
+      part(0, first);
+      part(first, size - first);
+      return;
+    }
+    const pa = this.translate(linLo, linHi, 1, priv);
+    if (pa < mem.ramSize) {
+      const n = pa >>> 12;
+      if (mem.watch[n] !== 0) mem.noteWrite(n);
+      let p = mem.pages[n];
+      if (p === undefined) p = mem.pageForWrite(pa)!;
+      const o = pa & 0xfff;
+      p[o] = lo;
+      if (size === 1) return;
+      p[o + 1] = lo >>> 8;
+      if (size === 2) return;
+      p[o + 2] = lo >>> 16;
+      p[o + 3] = lo >>> 24;
+      if (size === 4) return;
+      p[o + 4] = hi;
+      p[o + 5] = hi >>> 8;
+      p[o + 6] = hi >>> 16;
+      p[o + 7] = hi >>> 24;
+      return;
+    }
+    mem.writeWide(pa, size, lo, hi);
+  }
+
+  // ---- segmented access ---------------------------------------------------------------------
+
+  /** Linear address of seg:offset for an access of `size` bytes, after the checks; hi in hiOut. */
+  private segLinear(seg: SegIndex, offLo: number, offHi: number, size: number, write: boolean): number {
+    if (this.is64) {
+      let lo = offLo;
+      let hi = offHi;
+      if (seg >= 4) {
+        const sc = this.state.seg[seg]!;
+        const t = lo + sc.baseLo;
+        lo = t >>> 0;
+        hi = (hi + sc.baseHi + (t > 0xffffffff ? 1 : 0)) >>> 0;
+      }
+      if (((hi << 16) >> 16) !== (hi | 0)) throw new Fault(seg === 2 ? Vec.SS : Vec.GP, 0);
+      this.hiOut = hi;
+      return lo;
+    }
+    const sc = this.state.seg[seg]!;
+    const fv = seg === 2 ? Vec.SS : Vec.GP;
+    if (this.curMode !== 'real') {
+      if (!sc.valid) throw new Fault(fv, 0);
+      const type = sc.attr & 0xf;
+      if ((type & 8) !== 0) {
+        // Code segment: never writable; readable only with type bit 1 (SDM Vol. 3A, 3.4.5.1).
+        if (write || (type & 2) === 0) throw new Fault(fv, 0);
+      } else if (write && (type & 2) === 0) throw new Fault(fv, 0);
+      const last = offLo + size - 1;
+      if ((type & 0xc) === 4) {
+        // Expand-down data segment: valid offsets are limit+1 .. 0xffff or 0xffffffff.
+        const upper = (sc.attr & SegAttr.DB) !== 0 ? 0xffffffff : 0xffff;
+        if (offLo <= sc.limit || last > upper) throw new Fault(fv, 0);
+      } else if (last > sc.limit) throw new Fault(fv, 0);
+    }
+    this.hiOut = 0;
+    return (sc.baseLo + offLo) >>> 0;
+  }
+
+  segRead(seg: SegIndex, offLo: number, offHi: number, size: 1 | 2 | 4 | 8): number {
+    const lin = this.segLinear(seg, offLo, offHi, size, false);
+    return this.linRead(lin, this.hiOut, size, Priv.CURRENT);
+  }
+
+  segWrite(seg: SegIndex, offLo: number, offHi: number, size: 1 | 2 | 4 | 8, lo: number, hi: number): void {
+    const lin = this.segLinear(seg, offLo, offHi, size, true);
+    this.linWrite(lin, this.hiOut, size, lo, hi, Priv.CURRENT);
+  }
+
+  /** Checks a write access without making it (for read-modify-write ordering). */
+  checkWrite(seg: SegIndex, offLo: number, offHi: number, size: number): void {
+    this.segLinear(seg, offLo, offHi, size, true);
+  }
+
+  // ---- stack ----------------------------------------------------------------------------------
+
+  push(size: 2 | 4 | 8, lo: number, hi: number): void {
+    const r = this.regLo;
+    if (this.stackSize === 8) {
+      const t = r[4]! - size;
+      const nLo = t >>> 0;
+      const nHi = (this.regHi[4]! - (t < 0 ? 1 : 0)) >>> 0;
+      this.segWrite(2, nLo, nHi, size, lo, hi);
+      r[4] = nLo;
+      this.regHi[4] = nHi;
+    } else if (this.stackSize === 4) {
+      const n = (r[4]! - size) >>> 0;
+      this.segWrite(2, n, 0, size, lo, hi);
+      r[4] = n;
+    } else {
+      const n = (r[4]! - size) & 0xffff;
+      this.segWrite(2, n, 0, size, lo, hi);
+      r[4] = ((r[4]! & 0xffff0000) | n) >>> 0;
+    }
+  }
+
+  /** Reads the value `size` bytes at stack offset `at` (bytes above RSP) without moving RSP. */
+  peek(size: 2 | 4 | 8, at: number): number {
+    const r = this.regLo;
+    if (this.stackSize === 8) {
+      const t = r[4]! + at;
+      return this.segRead(2, t >>> 0, (this.regHi[4]! + (t > 0xffffffff ? 1 : 0)) >>> 0, size);
+    }
+    if (this.stackSize === 4) return this.segRead(2, (r[4]! + at) >>> 0, 0, size);
+    return this.segRead(2, (r[4]! + at) & 0xffff, 0, size);
+  }
+
+  /** Moves RSP up by `n` bytes (with the stack-address size). */
+  adjustSp(n: number): void {
+    const r = this.regLo;
+    if (this.stackSize === 8) {
+      const t = r[4]! + n;
+      r[4] = t >>> 0;
+      if (t > 0xffffffff) this.regHi[4] = (this.regHi[4]! + 1) >>> 0;
+    } else if (this.stackSize === 4) r[4] = (r[4]! + n) >>> 0;
+    else r[4] = ((r[4]! & 0xffff0000) | ((r[4]! + n) & 0xffff)) >>> 0;
+  }
+
+  pop(size: 2 | 4 | 8): number {
+    const v = this.peek(size, 0);
+    const hi = this.hiOut;
+    this.adjustSp(size);
+    this.hiOut = hi;
+    return v;
+  }
+
+  // ---- port I/O ---------------------------------------------------------------------------------
+
+  portIn(port: number, size: 1 | 2 | 4): number {
+    return this.io.portIn(port, size);
+  }
+
+  portOut(port: number, size: 1 | 2 | 4, value: number): void {
+    this.io.portOut(port, size, value);
+  }
+
+  /** #GP(0) unless CPL ≤ IOPL or the TSS I/O bitmap allows it (SDM Vol. 1, 19.5). */
+  checkIo(port: number, size: 1 | 2 | 4): void {
+    if (this.curMode === 'real') return;
+    const iopl = (this.state.rflags >>> 12) & 3;
+    if (this.curCpl > iopl && !this.sys.ioPermitted(this, port, size)) throw new Fault(Vec.GP, 0);
+  }
+
+  // ---- code cache -----------------------------------------------------------------------------
+
+  private invalidatePage(page: number): void {
+    const list = this.pageBlocks.get(page);
+    if (list !== undefined) {
+      for (const b of list) {
+        b.valid = false;
+        if (this.blocks.get(b.pa) === b) this.blocks.delete(b.pa);
+      }
+      this.pageBlocks.delete(page);
+    }
+    this.mem.watch[page] = 0;
+    this.brk = true;
+  }
+
+  /** Drops every decoded block (e.g. after memory was replaced wholesale). */
+  flushCode(): void {
+    for (const list of this.pageBlocks.values()) for (const b of list) b.valid = false;
+    this.blocks.clear();
+    this.pageBlocks.clear();
+    this.mem.watch.fill(0);
+    this.gen++;
+  }
+
+  private fetchFault: Fault | null = null;
+
+  /** Linear address of RIP (CS.base + RIP), with the CS limit or canonical check; hi in hiOut. */
+  private ripLinear(): number {
+    const s = this.state;
+    if (this.is64) {
+      if (((s.ripHi << 16) >> 16) !== (s.ripHi | 0)) throw new Fault(Vec.GP, 0);
+      this.hiOut = s.ripHi;
+      return s.ripLo;
+    }
+    const cs = s.seg[1]!;
+    if (this.curMode !== 'real' && s.ripLo > cs.limit) throw new Fault(Vec.GP, 0);
+    this.hiOut = 0;
+    return (cs.baseLo + s.ripLo) >>> 0;
+  }
+
+  private buildBlock(pa: number, linLo: number, linHi: number): Block {
+    const mode = this.decodeMode;
+    const b = new Block(pa, mode);
+    const mem = this.mem;
+    const pageEnd = PAGE_SIZE - (pa & 0xfff);
+    let off = 0;
+    let cacheable = pa < mem.ramSize;
+    this.fetchFault = null;
+    while (b.fns.length < MAX_BLOCK) {
+      const start = off;
+      let crossed = false;
+      const fetch = (i: number): number => {
+        const k = start + i;
+        if (k < pageEnd) return pa + k < mem.ramSize ? mem.read8(pa + k) : 0xff;
+        crossed = true;
+        try {
+          const l = (linLo + k) >>> 0;
+          const h = this.is64 && l < linLo ? (linHi + 1) >>> 0 : linHi;
+          const p2 = this.translate(l, h, 2, Priv.CURRENT);
+          return p2 < mem.ramSize ? mem.read8(p2) : 0xff;
+        } catch (e) {
+          if (e instanceof Fault) {
+            this.fetchFault = e;
+            return -1;
+          }
+          throw e;
+        }
+      };
+      const r = decode(fetch, mode);
+      if (r.kind === 'fetch-fault') {
+        if (b.fns.length === 0) throw this.fetchFault ?? new Fault(Vec.PF, 0);
+        break;
+      }
+      if (crossed) {
+        // An instruction that spans two pages runs alone and is never cached.
+        if (b.fns.length > 0) break;
+        cacheable = false;
+      }
+      if (r.kind === 'ud') {
+        b.fns.push(udHandler);
+        b.lens.push(1);
+        b.insns.push(UD_INSN);
+        break;
+      }
+      if (r.kind === 'too-long') {
+        b.fns.push(tooLongHandler);
+        b.lens.push(15);
+        b.insns.push(UD_INSN);
+        break;
+      }
+      const insn = r.insn;
+      const c = compile(insn, this);
+      b.fns.push(c.fn);
+      b.lens.push(insn.length);
+      b.insns.push(insn);
+      off += insn.length;
+      if (c.ends || crossed || off >= pageEnd) break;
+    }
+    if (cacheable) {
+      const old = this.blocks.get(pa);
+      if (old !== undefined) old.valid = false;
+      this.blocks.set(pa, b);
+      const page = Math.floor(pa / PAGE_SIZE);
+      let list = this.pageBlocks.get(page);
+      if (list === undefined) {
+        list = [];
+        this.pageBlocks.set(page, list);
+      }
+      list.push(b);
+      mem.watch[page] = 1;
+    }
+    return b;
+  }
+
+  private lookupBlock(prev: Block | null): Block {
+    const s = this.state;
+    if (prev !== null && prev.nextLo === s.ripLo && prev.nextHi === s.ripHi && prev.nextGen === this.gen) {
+      const nb = prev.nextBlock!;
+      if (nb.valid) return nb;
+    }
+    const linLo = this.ripLinear();
+    const linHi = this.hiOut;
+    const pa = this.translate(linLo, linHi, 2, Priv.CURRENT);
+    let b = this.blocks.get(pa);
+    if (b === undefined || !b.valid || b.mode !== this.decodeMode) b = this.buildBlock(pa, linLo, linHi);
+    if (prev !== null) {
+      prev.nextBlock = b;
+      prev.nextLo = s.ripLo;
+      prev.nextHi = s.ripHi;
+      prev.nextGen = this.gen;
+    }
+    return b;
+  }
+
+  // ---- execution ------------------------------------------------------------------------------
+
+  /** Executes one instruction (or delivers one pending interrupt). */
+  step(): RunEnd | null {
+    return this.run(1);
+  }
+
+  /**
+   * Runs until HLT (RIP after it), shutdown, or `maxSteps` more instructions have retired.
+   * Returns why it stopped.
+   */
+  run(maxSteps: number): RunEnd {
+    const s = this.state;
+    const limit = s.steps + maxSteps;
+    const timer = s.timer;
+    let prev: Block | null = null;
+    for (;;) {
+      if (s.shutdown) return 'shutdown';
+      if (timer.pending || this.interrupts !== null) {
+        const v = this.pendingVector();
+        if (v >= 0) {
+          s.halted = false;
+          prev = null;
+          try {
+            this.sys.deliverExternalInterrupt(this, v);
+          } catch (e) {
+            if (!(e instanceof Fault)) throw e;
+            this.sys.deliverException(this, e);
+          }
+          continue;
+        }
+      }
+      if (s.steps >= limit) return s.halted ? 'hlt' : 'limit';
+      if (s.halted) {
+        // HLT waits for the timer: time passes in steps until it fires (timer.ts).
+        if (!timer.enabled || (s.rflags & Flag.IF) === 0) return 'hlt';
+        const n = Math.min(timer.count, limit - s.steps);
+        s.steps += n;
+        s.tsc += n;
+        this.advanceTimer(n);
+        continue;
+      }
+      let stop = limit;
+      if (timer.enabled && s.steps + timer.count < stop) stop = s.steps + timer.count;
+      const before = s.steps;
+      prev = this.runBlock(prev, stop);
+      if (timer.enabled) this.advanceTimer(s.steps - before);
+    }
+  }
+
+  /** Advances the interval timer by `n` steps (n timerTick calls; at most one firing is latched). */
+  private advanceTimer(n: number): void {
+    const t = this.state.timer;
+    if (!t.enabled || n <= 0) return;
+    t.count -= n;
+    while (t.count <= 0) {
+      t.count += t.period;
+      t.pending = true;
+      t.fired++;
+    }
+  }
+
+  private pendingVector(): number {
+    const s = this.state;
+    const v = this.sys.pendingInterrupt !== undefined ? this.sys.pendingInterrupt(this) : -1;
+    if (v >= 0) return v;
+    const src = this.interrupts;
+    if (src !== null && !s.interruptShadow && (s.rflags & Flag.IF) !== 0 && src.pending()) return src.acknowledge();
+    return -1;
+  }
+
+  private runBlock(prev: Block | null, limit: number): Block | null {
+    const s = this.state;
+    let b: Block;
+    try {
+      b = this.lookupBlock(prev);
+    } catch (e) {
+      if (!(e instanceof Fault)) throw e;
+      this.sys.deliverException(this, e);
+      return null;
+    }
+    const is64 = this.is64;
+    const ipMask = this.decodeMode === 16 ? 0xffff : 0xffffffff;
+    // Follow chained blocks without returning to the outer loop while nothing needs it.
+    const chain = this.interrupts === null;
+    let steps = s.steps;
+    this.brk = false;
+    try {
+      for (;;) {
+        // Only a block's last instruction can set the shadow (STI, MOV SS, POP SS end blocks),
+        // so clearing it here is clearing it before the next instruction.
+        s.interruptShadow = false;
+        const fns = b.fns;
+        const lens = b.lens;
+        const n = fns.length;
+        for (let i = 0; i < n; i++) {
+          let nl = s.ripLo + lens[i]!;
+          let nh = s.ripHi;
+          if (nl > 0xffffffff) {
+            nl -= 0x100000000;
+            if (is64) nh = (nh + 1) >>> 0;
+          }
+          this.nextLo = nl & ipMask;
+          this.nextHi = nh;
+          fns[i]!(this);
+          s.ripLo = this.nextLo >>> 0;
+          s.ripHi = this.nextHi;
+          steps++;
+          if (this.brk || steps >= limit) {
+            s.tsc += steps - s.steps;
+            s.steps = steps;
+            return this.brk ? null : b;
+          }
+        }
+        const nb = b.nextBlock;
+        if (!chain || nb === null || b.nextLo !== s.ripLo || b.nextHi !== s.ripHi || b.nextGen !== this.gen || !nb.valid) break;
+        b = nb;
+      }
+    } catch (e) {
+      s.tsc += steps - s.steps;
+      s.steps = steps;
+      if (!(e instanceof Fault)) throw e;
+      this.sys.deliverException(this, e);
+      return null;
+    }
+    s.tsc += steps - s.steps;
+    s.steps = steps;
+    return b;
+  }
+}
+
+const UD_INSN: Insn = { mnemonic: '(bad)', length: 1, operands: [], opSize: 4, addrSize: 4, rep: 'none', lock: false, segOverride: -1, rex: 0 };
+
+function udHandler(): void {
+  throw new Fault(Vec.UD);
+}
+function tooLongHandler(): void {
+  throw new Fault(Vec.GP, 0);
+}
