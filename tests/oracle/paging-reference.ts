@@ -3,6 +3,14 @@
  * straight from the SDM Vol. 3A text (4.3 32-bit paging, 4.4 PAE, 4.5 4-level/5-level, 4.6
  * access rights, 4.7 #PF error code, 4.8 A/D flags). It shares no code with src/emu/mmu.
  * Entries are read from a Map of physical address → entry value (4 or 8 bytes wide).
+ *
+ * A/D rule (4.8: "Whenever the processor uses a paging-structure entry as part of linear-address
+ * translation, it sets the accessed flag in that entry"): an entry that is present, has no
+ * reserved bit set and references the next paging structure has been used, so it gets A even if
+ * the walk faults further on; an entry with P = 0 or a reserved bit set is "used neither to
+ * reference another paging-structure entry nor to map a page" (4.4.2, 4.5) and gets nothing; the
+ * entry that maps the page gets A (and D for a write) only if the access is permitted. PAE PDPTEs
+ * are registers and are never written.
  */
 
 export type RefMode = '32bit' | 'pae' | '4level' | '5level';
@@ -17,6 +25,8 @@ export interface RefCtl {
   /** PAE only: the four PDPTE registers. */
   pdpte: bigint[];
   maxPhysAddr: number;
+  /** 1-GByte pages supported (CPUID.80000001H:EDX.Page1GB); absent means supported. */
+  page1gb?: boolean;
 }
 
 export interface RefAccess {
@@ -32,7 +42,7 @@ export interface RefResult {
   pa: bigint;
   pageSize: bigint;
   global: boolean;
-  /** Entries rewritten with A/D set: address → new value. */
+  /** Entries rewritten with A/D set, in walk order: address → new value (also on a fault). */
   writes: Map<bigint, bigint>;
   /** Addresses of every entry read, in order (-1 for a PDPTE register). */
   reads: bigint[];
@@ -60,6 +70,10 @@ export function refTranslate(ctl: RefCtl, mem: Map<bigint, bigint>, la: bigint, 
   if (acc.fetch && paeFamily && ctl.nxe) ec |= 16;
   const M = ctl.maxPhysAddr;
   const used: Used[] = [];
+  // 4.8: A on an entry the walk used to reference the next paging structure, at once.
+  const referenced = (addr: bigint, e: bigint): void => {
+    if (!bit(e, 5)) res.writes.set(addr, e | (1n << 5n));
+  };
   const read = (addr: bigint): bigint => {
     res.reads.push(addr);
     return mem.get(addr) ?? 0n;
@@ -95,6 +109,7 @@ export function refTranslate(ctl: RefCtl, mem: Map<bigint, bigint>, la: bigint, 
       leafLevel = 'PDE';
     } else {
       used.push({ addr: pdeAddr, value: pde, leaf: false });
+      referenced(pdeAddr, pde);
       const pteAddr = (pde & 0xfffff000n) | (field(la, 21, 12) << 2n);
       const pte = read(pteAddr);
       if (!bit(pte, 0)) return notPresent('PTE');
@@ -137,6 +152,8 @@ export function refTranslate(ctl: RefCtl, mem: Map<bigint, bigint>, la: bigint, 
       if (!bit(e, 0)) return notPresent(name);
       if ((e & rsvd) !== 0n) return reserved(name);
       if ((name === 'PML4E' || name === 'PML5E') && bit(e, 7)) return reserved(name);
+      // Without 1-GByte page support, PS in a PDPTE is a reserved bit (SDM 4.5.4).
+      if (name === 'PDPTE' && bit(e, 7) && ctl.page1gb === false) return reserved(name);
       if (bit(e, 63)) xdUsed = true;
       const isLeaf = name === 'PTE' || ((name === 'PDE' || name === 'PDPTE') && bit(e, 7));
       used.push({ addr, value: e, leaf: isLeaf });
@@ -149,6 +166,7 @@ export function refTranslate(ctl: RefCtl, mem: Map<bigint, bigint>, la: bigint, 
         leafLevel = name;
         break;
       }
+      referenced(addr, e);
       table = addrOf(e);
     }
   }
@@ -171,11 +189,10 @@ export function refTranslate(ctl: RefCtl, mem: Map<bigint, bigint>, la: bigint, 
   }
   res.ok = true;
   res.global = ctl.pge && bit(leafEntry, 8);
-  // 4.8: A in every entry used; D in the leaf for a write.
-  for (const u of used) {
-    let v = u.value | (1n << 5n);
-    if (u.leaf && acc.write) v |= 1n << 6n;
-    if (v !== u.value) res.writes.set(u.addr, v);
-  }
+  // 4.8: the permitted access sets A in the entry that maps the page, and D for a write.
+  const leaf = used[used.length - 1]!;
+  let v = leaf.value | (1n << 5n);
+  if (acc.write) v |= 1n << 6n;
+  if (v !== leaf.value) res.writes.set(leaf.addr, v);
   return res;
 }

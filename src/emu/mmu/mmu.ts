@@ -33,8 +33,12 @@ export class Mmu {
 
   /**
    * Linear → physical for one access that does not cross a page (the CPU splits crossing
-   * accesses). Uses the TLB, walks on a miss with side effects (A/D), fills the TLB. Returns -1
-   * on a page fault (then `lastFault` holds the error code).
+   * accesses). Uses the TLB, walks on a miss with side effects, fills the TLB only when the access
+   * is permitted. Returns -1 on a page fault (then `lastFault` holds the error code). A hit
+   * writes no A or D flag. A walk sets A in each present, reserved-bit-free entry that references
+   * a next paging structure even when it then faults, and A (D for a write) in the entry that maps
+   * the page only for a permitted access (4.8; see walk.ts). QEMU's TCG does the same; KVM's
+   * software walker on the oracle machines sets A only on a successful walk.
    *
    * A hit whose cached rights do not allow the access faults without a walk, as hardware may
    * (a "spurious" #PF, 4.10.4.3), and the fault removes the entry (4.10.4.1: a page fault

@@ -95,6 +95,30 @@ describe('Mmu.translate', () => {
     expect(mmu.translate(c, 0x6000, 0, true, false, true)).toBe(0x106000);
   });
 
+  it('a TLB hit writes no accessed flag; a faulting miss sets A on the upper levels only and fills nothing (SDM 4.8)', () => {
+    const mem = twoSpaces();
+    const mmu = new Mmu(mem);
+    const c = ctl4(0x1000);
+    expect(mmu.translate(c, 0x4000, 0, ...R)).toBe(0x104000);
+    // Clear A everywhere behind the TLB's back: hits must not set it again.
+    for (const pa of [0x1000, 0x10000, 0x11000, 0x12000 + 4 * 8]) mem.write(pa, 4, mem.read(pa, 4) & ~A);
+    expect(mmu.translate(c, 0x4010, 0, ...R)).toBe(0x104010);
+    expect(mmu.tlb.hits).toBe(1);
+    for (const pa of [0x1000, 0x10000, 0x11000, 0x12000 + 4 * 8]) expect(mem.read(pa, 4) & A).toBe(0);
+    // A miss on a not-present PTE: the PML4E, PDPTE and PDE get A, the PTE nothing, no fill.
+    w64(mem, 0x12000 + 8 * 8, 0x108000 | RW | US);
+    const count = mmu.tlb.count();
+    expect(mmu.translate(c, 0x8000, 0, ...W)).toBe(-1);
+    expect(mmu.tlb.count()).toBe(count);
+    for (const pa of [0x1000, 0x10000, 0x11000]) expect(mem.read(pa, 4) & A).toBe(A);
+    expect(mem.read(0x12000 + 8 * 8, 4) & (A | D)).toBe(0);
+    // A miss the rights deny (user write, read-only PTE): the leaf gets neither A nor D, no fill.
+    w64(mem, 0x12000 + 9 * 8, 0x109000 | P | US);
+    expect(mmu.translate(c, 0x9000, 0, true, false, true)).toBe(-1);
+    expect(mmu.tlb.count()).toBe(count);
+    expect(mem.read(0x12000 + 9 * 8, 4) & (A | D)).toBe(0);
+  });
+
   it('a page fault on a walk reports the error code and the level', () => {
     const mem = twoSpaces();
     w64(mem, 0x12000 + 7 * 8, 0);

@@ -26,6 +26,7 @@ interface Chain {
   pse: boolean;
   pge: boolean;
   nxe: boolean;
+  page1gb?: boolean;
 }
 
 const LA: Record<RefMode, bigint> = {
@@ -103,6 +104,7 @@ function check(chain: Chain, accesses: AccessKind[] = ACCESSES): number {
     nxe: chain.nxe,
     pdpte: pdpteRegs,
     maxPhysAddr: chain.maxPhysAddr,
+    ...(chain.page1gb === undefined ? {} : { page1gb: chain.page1gb }),
   };
   const refCtl: RefCtl = { ...chain, cr3, pdpte };
   const snapshot = entryAddrs.map((a) => [mem.read(Number(a), 4), wide ? mem.read(Number(a) + 4, 4) : 0] as const);
@@ -124,7 +126,8 @@ function check(chain: Chain, accesses: AccessKind[] = ACCESSES): number {
         expect(got.fault.errorCode, what).toBe(want.errorCode);
         expect(got.fault.level, what).toBe(want.faultLevel);
       }
-      // A/D: with side effects exactly the reference's writes; without, nothing.
+      // A/D, on faulting walks too (SDM 4.8): with side effects exactly the reference's writes;
+      // without, nothing.
       entryAddrs.forEach((a, i) => {
         const now = mem.read(Number(a), 4);
         const expected = side && want.writes.has(a) ? Number(want.writes.get(a)! & 0xffffffffn) : snapshot[i]![0];
@@ -191,6 +194,15 @@ describe('walk agrees with the independent SDM reference model', () => {
       }
     }
     expect(n).toBeGreaterThan(100_000);
+  });
+
+  it('a PDPTE with PS set is a reserved-bit fault where 1-GByte pages are not supported, a 1-GByte page where they are', () => {
+    let n = 0;
+    for (const page1gb of [false, true]) {
+      for (const flags of product([rightsVariants(true), rightsVariants(true).map((x) => x | PS)]))
+        for (const c of CTLS) n += check({ mode: '4level', flags, la: LA['4level'], frame: frameFor('PDPTE', 40, '4level'), maxPhysAddr: 40, pse: false, page1gb, ...c });
+    }
+    expect(n).toBeGreaterThan(1000);
   });
 
   it('every combination of R/W and U/S at every level for 5-level (XD varied one level at a time)', () => {
@@ -306,5 +318,120 @@ describe('walk agrees with the independent SDM reference model', () => {
     const ctl: PagingControl = { mode: 'none', cr3Lo: 0, cr3Hi: 0, wp: true, pse: false, pge: false, pcide: false, nxe: false, pdpte: new Uint32Array(8), maxPhysAddr: 36 };
     const r = walk(mem, ctl, 0xdeadbeef, 0, { write: true, fetch: false, user: true }, true);
     expect(r).toMatchObject({ ok: true, pa: 0xdeadbeef, steps: [] });
+  });
+});
+
+describe('accessed and dirty flags (SDM Vol. 3A, 4.8)', () => {
+  // 4-level tables: PML4 0x1000 → PDPT 0x2000 → PD 0x3000 → PT 0x4000; linear 0x1123 uses entry 0
+  // of PML4, PDPT and PD and entry 1 of the PT; PD[1] maps the 2-MByte page at 0x200000.
+  const PML4E = 0x1000,
+    PDPTE = 0x2000,
+    PDE = 0x3000,
+    PDE_BIG = 0x3008,
+    PTE_AT = 0x4008;
+  const RWX = Number(P | RW | US);
+  function tables(over: Partial<Record<'pml4e' | 'pdpte' | 'pde' | 'pte' | 'big', [number, number]>> = {}): PhysMem {
+    const mem = new PhysMem(RAM);
+    const w = (pa: number, [lo, hi]: [number, number]): void => {
+      mem.write(pa, 4, lo >>> 0);
+      mem.write(pa + 4, 4, hi >>> 0);
+    };
+    w(PML4E, over.pml4e ?? [0x2000 | RWX, 0]);
+    w(PDPTE, over.pdpte ?? [0x3000 | RWX, 0]);
+    w(PDE, over.pde ?? [0x4000 | RWX, 0]);
+    w(PDE_BIG, over.big ?? [0x200000 | RWX | Number(PS), 0]);
+    w(PTE_AT, over.pte ?? [0x9000 | RWX, 0]);
+    return mem;
+  }
+  const ctl: PagingControl = { mode: '4level', cr3Lo: 0x1000, cr3Hi: 0, wp: true, pse: false, pge: false, pcide: false, nxe: true, pdpte: new Uint32Array(8), maxPhysAddr: 40 };
+  const READ: AccessKind = { write: false, fetch: false, user: false };
+  const WRITE: AccessKind = { write: true, fetch: false, user: false };
+  const USER_WRITE: AccessKind = { write: true, fetch: false, user: true };
+  const ad = (mem: PhysMem, pa: number): number => mem.read(pa, 4) & Number(A | D);
+  const a = Number(A),
+    d = Number(D);
+
+  it('a not-present PTE after present upper levels: the PML4E, PDPTE and PDE get A, the PTE nothing', () => {
+    const mem = tables({ pte: [0x9000 | Number(RW | US), 0] });
+    const r = walk(mem, ctl, 0x1123, 0, WRITE, true);
+    expect(r.ok).toBe(false);
+    expect([ad(mem, PML4E), ad(mem, PDPTE), ad(mem, PDE), ad(mem, PTE_AT)]).toEqual([a, a, a, 0]);
+  });
+
+  it('32-bit paging: a not-present PTE leaves A set in the PDE that referenced the page table', () => {
+    const mem = new PhysMem(RAM);
+    mem.write(0x1000, 4, 0x4000 | RWX); // PDE 0
+    mem.write(0x4004, 4, 0x9000 | Number(RW | US)); // PTE 1, P = 0
+    const c32: PagingControl = { ...ctl, mode: '32bit', nxe: false };
+    expect(walk(mem, c32, 0x1123, 0, READ, true).ok).toBe(false);
+    expect([ad(mem, 0x1000), ad(mem, 0x4004)]).toEqual([a, 0]);
+  });
+
+  it('an entry with P = 0 gets no A; the entries before it do', () => {
+    const mem = tables({ pdpte: [0x3000 | Number(RW | US), 0] });
+    expect(walk(mem, ctl, 0x1123, 0, READ, true).ok).toBe(false);
+    expect([ad(mem, PML4E), ad(mem, PDPTE), ad(mem, PDE), ad(mem, PTE_AT)]).toEqual([a, 0, 0, 0]);
+  });
+
+  it('a reserved bit: the entries above get A; the entry with the reserved bit, and a leaf with one, get nothing', () => {
+    // Bit 40 is reserved with MAXPHYADDR 40 (Table 4-17).
+    const mem = tables({ pde: [0x4000 | RWX, 1 << 8] });
+    const r = walk(mem, ctl, 0x1123, 0, READ, true);
+    expect(r.ok === false && r.fault).toEqual({ errorCode: 0b1001, level: 'PDE' });
+    expect([ad(mem, PML4E), ad(mem, PDPTE), ad(mem, PDE), ad(mem, PTE_AT)]).toEqual([a, a, 0, 0]);
+    // A 2-MByte page with bit 13 set (reserved, Table 4-17).
+    const mem2 = tables({ big: [0x200000 | RWX | Number(PS) | (1 << 13), 0] });
+    expect(walk(mem2, ctl, 0x201123, 0, READ, true).ok).toBe(false);
+    expect([ad(mem2, PML4E), ad(mem2, PDPTE), ad(mem2, PDE_BIG)]).toEqual([a, a, 0]);
+  });
+
+  it('an access the rights deny: every entry that referenced a table gets A, the leaf neither A nor D', () => {
+    // Denied by the leaf: a user write to a read-only page.
+    const mem = tables({ pte: [0x9000 | Number(P | US), 0] });
+    const r = walk(mem, ctl, 0x1123, 0, USER_WRITE, true);
+    expect(r.ok === false && r.fault).toEqual({ errorCode: 0b111, level: 'PTE' });
+    expect([ad(mem, PML4E), ad(mem, PDPTE), ad(mem, PDE), ad(mem, PTE_AT)]).toEqual([a, a, a, 0]);
+    // Denied by an upper level: U/S = 0 in the PDPTE; the PDPTE still referenced the next table.
+    const mem2 = tables({ pdpte: [0x3000 | Number(P | RW), 0] });
+    expect(walk(mem2, ctl, 0x1123, 0, USER_WRITE, true).ok).toBe(false);
+    expect([ad(mem2, PML4E), ad(mem2, PDPTE), ad(mem2, PDE), ad(mem2, PTE_AT)]).toEqual([a, a, a, 0]);
+    // A supervisor write to a read-only 2-MByte page with CR0.WP = 1.
+    const mem3 = tables({ big: [0x200000 | Number(P | PS), 0] });
+    expect(walk(mem3, ctl, 0x201123, 0, WRITE, true).ok).toBe(false);
+    expect([ad(mem3, PML4E), ad(mem3, PDPTE), ad(mem3, PDE_BIG)]).toEqual([a, a, 0]);
+  });
+
+  it('a permitted access sets A everywhere; D only in the leaf, and only for a write', () => {
+    const mem = tables();
+    expect(walk(mem, ctl, 0x1123, 0, READ, true).ok).toBe(true);
+    expect([ad(mem, PML4E), ad(mem, PDPTE), ad(mem, PDE), ad(mem, PTE_AT)]).toEqual([a, a, a, a]);
+    const r = walk(mem, ctl, 0x1123, 0, WRITE, true);
+    expect(r.ok && r.dirtySet).toBe(true);
+    expect([ad(mem, PML4E), ad(mem, PDPTE), ad(mem, PDE), ad(mem, PTE_AT)]).toEqual([a, a, a, a | d]);
+    expect(walk(mem, ctl, 0x201123, 0, WRITE, true).ok).toBe(true);
+    expect(ad(mem, PDE_BIG)).toBe(a | d);
+  });
+
+  it('PAE: the PDPTE registers are never written back (bit 5 is reserved there); the PDE gets A on a fault', () => {
+    const mem = new PhysMem(RAM);
+    mem.write(0x1000, 4, 0x3000 | Number(P)); // PDPT[0] in memory, also loaded in the register
+    mem.write(0x3000, 4, 0x4000 | RWX); // PDE 0
+    mem.write(0x4008, 4, 0x9000 | Number(RW | US)); // PTE 1, P = 0
+    mem.write(0x4010, 4, 0xa000 | RWX); // PTE 2
+    const cPae: PagingControl = { ...ctl, mode: 'pae', pdpte: Uint32Array.from([0x3000 | Number(P), 0, 0, 0, 0, 0, 0, 0]) };
+    expect(walk(mem, cPae, 0x1123, 0, READ, true).ok).toBe(false);
+    expect([ad(mem, 0x1000), ad(mem, 0x3000), ad(mem, 0x4008)]).toEqual([0, a, 0]);
+    expect(walk(mem, cPae, 0x2123, 0, WRITE, true).ok).toBe(true);
+    expect([ad(mem, 0x1000), ad(mem, 0x3000), ad(mem, 0x4010)]).toEqual([0, a, a | d]);
+  });
+
+  it('a walk without side effects writes nothing, whether it succeeds or faults at any level', () => {
+    for (const over of [{}, { pte: [0x9000, 0] as [number, number] }, { pde: [0x4000 | RWX, 1 << 8] as [number, number] }, { pte: [0x9000 | Number(P), 0] as [number, number] }]) {
+      const mem = tables(over);
+      const before = [PML4E, PDPTE, PDE, PTE_AT].map((pa) => mem.read(pa, 4));
+      walk(mem, ctl, 0x1123, 0, USER_WRITE, false);
+      walk(mem, ctl, 0x1123, 0, READ, false);
+      expect([PML4E, PDPTE, PDE, PTE_AT].map((pa) => mem.read(pa, 4))).toEqual(before);
+    }
   });
 });

@@ -6,11 +6,19 @@
  * `walkFast` is the allocation-free core used by the MMU's miss path; it leaves its answer in
  * `walkOut`. `walk` wraps it and returns the contract's `WalkResult` with every step.
  *
- * Accessed/dirty choice (4.8): "Whenever the processor uses a paging-structure entry as part of
- * linear-address translation, it sets the accessed flag"; 4.7 says a faulting access has either
- * no valid translation or one whose rights do not permit the access. We set A (and D for a write)
- * only when the access succeeds: on every entry used, in walk order, nothing on a faulting walk.
- * (KVM's software walker makes the same choice; the SDM does not promise A on failing walks.)
+ * Accessed and dirty flags (4.8): "Whenever the processor uses a paging-structure entry as part of
+ * linear-address translation, it sets the accessed flag in that entry (if it is not already set)."
+ * A present entry with no reserved bit set that references the next paging structure has been
+ * used, whatever happens at the next level, so it gets A as the walk passes it, even if a later
+ * level is not present, has a reserved bit set, or the access rights then deny the access. An
+ * entry with P = 0 or a reserved bit set "is used neither to reference another paging-structure
+ * entry nor to map a page" (4.4.2, 4.5) and gets nothing. The entry that maps the page gets A, and
+ * D for a write, only when the access is permitted, so D is set only when a write happens. PAE
+ * PDPTEs are registers (4.4.1; bit 5 is reserved there) and are never written. QEMU's TCG behaves
+ * this way; KVM's software walker on the oracle machines sets A only on a successful walk, so a
+ * KVM comparison must not rely on A in the upper levels after a faulting walk (the 4-level
+ * programs of tests/oracle/paging-programs.test.ts agree with KVM under either rule). Without
+ * `sideEffects` nothing is written.
  */
 
 import type { PhysMem } from '../mem/physmem.ts';
@@ -46,11 +54,6 @@ export const walkOut = {
   leafLevel: 0,
 };
 
-// Entries used by the current walk, for the A/D update.
-const usedPa = new Float64Array(5);
-const usedLo = new Uint32Array(5);
-let usedN = 0;
-
 /** Mask of the address bits MAXPHYADDR-1:32 in an entry's high half. */
 export function hiAddrMask(maxPhysAddr: number): number {
   if (maxPhysAddr <= 32) return 0;
@@ -63,6 +66,11 @@ function fault(level: number, code: number): false {
   walkOut.errorCode = code;
   walkOut.faultLevel = level;
   return false;
+}
+
+/** Sets A in an entry that references the next paging structure (4.8), if not already set. */
+function setAccessed(mem: PhysMem, entryPa: number, lo: number): void {
+  if ((lo & PTE.A) === 0) mem.write(entryPa, 4, (lo | PTE.A) >>> 0);
 }
 
 function record(
@@ -125,6 +133,7 @@ function finish(
   user: boolean,
   sideEffects: boolean,
   rights: number,
+  leafPa: number,
   leafLo: number,
   leafLevel: number,
   pa: number,
@@ -136,13 +145,8 @@ function finish(
   }
   let dirty = (leafLo & PTE.D) !== 0;
   if (sideEffects) {
-    const last = usedN - 1;
-    for (let i = 0; i < usedN; i++) {
-      const lo = usedLo[i]!;
-      let nv = lo | PTE.A;
-      if (i === last && write) nv |= PTE.D;
-      if (nv !== lo) mem.write(usedPa[i]!, 4, nv >>> 0);
-    }
+    const nv = (leafLo | PTE.A | (write ? PTE.D : 0)) >>> 0;
+    if (nv !== leafLo >>> 0) mem.write(leafPa, 4, nv);
     if (write) dirty = true;
   }
   walkOut.ok = true;
@@ -174,9 +178,6 @@ function walk32(
   const big = (pde & PTE.P) !== 0 && ctl.pse && (pde & PTE.PS) !== 0;
   record(steps, LV.PDE, pdeAddr, pde, 0, pdIndex, big);
   if ((pde & PTE.P) === 0) return fault(LV.PDE, acc);
-  usedN = 0;
-  usedPa[usedN] = pdeAddr;
-  usedLo[usedN++] = pde;
   let rights = ((pde & PTE.RW) !== 0 ? RIGHT.RW : 0) | ((pde & PTE.US) !== 0 ? RIGHT.US : 0);
   if (big) {
     // Table 4-4: bits (M-20):13 hold physical-address bits (M-1):32 (PSE-36), M = min(MAXPHYADDR, 40);
@@ -187,19 +188,19 @@ function walk32(
     if ((pde & rsvd) !== 0) return fault(LV.PDE, acc | PFEC.P | PFEC.RSVD);
     const hi = (pde >>> 13) & ((1 << highBits) - 1);
     const pa = ((pde & 0xffc00000) >>> 0) + (linLo & 0x3fffff) + hi * TWO32;
-    return finish(mem, ctl, write, fetch, user, sideEffects, rights, pde, LV.PDE, pa, 22);
+    return finish(mem, ctl, write, fetch, user, sideEffects, rights, pdeAddr, pde, LV.PDE, pa, 22);
   }
+  // A PDE that references a page table has no reserved bits (Table 4-5).
+  if (sideEffects) setAccessed(mem, pdeAddr, pde);
   const ptIndex = (linLo >>> 12) & 0x3ff;
   const pteAddr = ((pde & 0xfffff000) >>> 0) + ptIndex * 4;
   const pte = mem.read(pteAddr, 4);
   record(steps, LV.PTE, pteAddr, pte, 0, ptIndex, true);
   if ((pte & PTE.P) === 0) return fault(LV.PTE, acc);
-  usedPa[usedN] = pteAddr;
-  usedLo[usedN++] = pte;
   if ((pte & PTE.RW) === 0) rights &= ~RIGHT.RW;
   if ((pte & PTE.US) === 0) rights &= ~RIGHT.US;
   const pa = ((pte & 0xfffff000) >>> 0) + (linLo & 0xfff);
-  return finish(mem, ctl, write, fetch, user, sideEffects, rights, pte, LV.PTE, pa, 12);
+  return finish(mem, ctl, write, fetch, user, sideEffects, rights, pteAddr, pte, LV.PTE, pa, 12);
 }
 
 function walk64(
@@ -221,7 +222,6 @@ function walk64(
   let rsvdHi = ((pae ? 0x7fffffff : 0x000fffff) & ~addrHi) >>> 0;
   if (!ctl.nxe) rsvdHi = (rsvdHi | PTE_HI_XD) >>> 0;
   const rsvdP = PFEC.P | PFEC.RSVD;
-  usedN = 0;
   let rights = RIGHT.RW | RIGHT.US;
   let tableLo: number;
   let tableHi: number;
@@ -252,13 +252,12 @@ function walk64(
     record(steps, level, entryPa, lo, hi, idx, leaf && (lo & PTE.P) !== 0);
     if ((lo & PTE.P) === 0) return fault(level, acc);
     if ((hi & rsvdHi) !== 0) return fault(level, acc | rsvdP);
-    // PS is reserved in a PML5E and a PML4E (Tables 4-14, 4-15).
-    if (ps && level <= LV.PML4E) return fault(level, acc | rsvdP);
+    // PS is reserved in a PML5E and a PML4E (Tables 4-14, 4-15), and in a PDPTE on processors
+    // without 1-GByte pages (CPUID.80000001H:EDX.Page1GB[26] = 0; SDM 4.5.4).
+    if (ps && (level <= LV.PML4E || (level === LV.PDPTE && ctl.page1gb === false))) return fault(level, acc | rsvdP);
     if ((lo & PTE.RW) === 0) rights &= ~RIGHT.RW;
     if ((lo & PTE.US) === 0) rights &= ~RIGHT.US;
     if ((hi & PTE_HI_XD) !== 0) rights |= RIGHT.XD;
-    usedPa[usedN] = entryPa;
-    usedLo[usedN++] = lo;
     if (leaf) {
       let shift: number;
       let frameLo: number;
@@ -278,8 +277,9 @@ function walk64(
       }
       const offMask = shift === 30 ? 0x3fffffff : (1 << shift) - 1;
       const pa = frameLo + (hi & addrHi) * TWO32 + (linLo & offMask);
-      return finish(mem, ctl, write, fetch, user, sideEffects, rights, lo, level, pa, shift);
+      return finish(mem, ctl, write, fetch, user, sideEffects, rights, entryPa, lo, level, pa, shift);
     }
+    if (sideEffects) setAccessed(mem, entryPa, lo);
     tableLo = (lo & 0xfffff000) >>> 0;
     tableHi = hi & addrHi;
     level++;
@@ -319,8 +319,10 @@ export function walkFast(
 }
 
 /**
- * Translates one linear address (halves `linLo`, `linHi`) for `access`. With `sideEffects`, a
- * successful walk sets A in every entry used and, for a write, D in the leaf (4.8). Canonicality
+ * Translates one linear address (halves `linLo`, `linHi`) for `access`. With `sideEffects`, every
+ * present, reserved-bit-free entry that references a next paging structure gets A as the walk
+ * passes it (even if the walk then faults), and the entry that maps the page gets A, and D for a
+ * write, only if the access is permitted (4.8; see the file comment). Canonicality
  * is not checked here: the CPU raises #GP before translating a non-canonical address.
  */
 export function walk(

@@ -36,6 +36,11 @@ export interface PagingProgram {
   /** Execution mode of `exec` the program starts in. */
   execMode: 'prot32' | 'long64';
   cases: number;
+  /**
+   * Per case, the entries that reference another table. Each case is probed six times (fetch,
+   * read, write from ring 0 and ring 3), logged in that order.
+   */
+  caseNonLeaf: number[][];
   dump: { addr: number; len: number };
 }
 
@@ -116,12 +121,19 @@ export function generatePagingProgram(seed: number, mode: PagingGenMode, cases =
 
   // The cases: one set of tables each, with random bits at every level.
   const targets: { va: bigint; large: boolean; phys: number }[] = [];
+  /** Per case, the physical addresses of its entries that reference another table. */
+  const caseNonLeaf: number[][] = [];
+  const nonLeaf = (at: number, value: bigint) => {
+    caseNonLeaf[caseNonLeaf.length - 1]!.push(at);
+    entry(at, value);
+  };
   let paeTestPd = 0;
   if (mode === 'pae') {
     paeTestPd = table();
     entry(root + 8, BigInt(paeTestPd) | 1n); // PDPTE[1]: present; PDPTEs have no R/W or U/S
   }
   for (let c = 0; c < cases; c++) {
+    caseNonLeaf.push([]);
     const small = SMALL_TARGET + c * 0x1000;
     const largeSlot = LARGE_TARGET + c * 16;
     if (mode === '32bit') {
@@ -134,7 +146,7 @@ export function generatePagingProgram(seed: number, mode: PagingGenMode, cases =
         targets.push({ va: va + BigInt(pse ? largeSlot : 0), large: pse, phys: largeSlot });
       } else {
         const pt = table();
-        entry(pdeAt, BigInt(pt) | bits(false));
+        nonLeaf(pdeAt, BigInt(pt) | bits(false));
         entry(pt, BigInt(small) | bits(true) | (chance(0.2) ? 0x100n : 0n));
         targets.push({ va, large: false, phys: small });
       }
@@ -147,14 +159,14 @@ export function generatePagingProgram(seed: number, mode: PagingGenMode, cases =
         targets.push({ va: va + BigInt(largeSlot), large: true, phys: largeSlot });
       } else {
         const pt = table();
-        entry(pdeAt, BigInt(pt) | bits(false));
+        nonLeaf(pdeAt, BigInt(pt) | bits(false));
         entry(pt, BigInt(small) | bits(true));
         targets.push({ va, large: false, phys: small });
       }
     } else {
       const va = BigInt(1 + c) << 39n;
       const pdpt = table();
-      entry(root + (1 + c) * 8, BigInt(pdpt) | bits(false) | (chance(0.08) ? 0x80n : 0n)); // PS is reserved in a PML4E
+      nonLeaf(root + (1 + c) * 8, BigInt(pdpt) | bits(false) | (chance(0.08) ? 0x80n : 0n)); // PS is reserved in a PML4E
       const shape = r();
       if (shape < 0.2) {
         const rsvd = chance(0.15) ? 1n << 13n : 0n; // bits 29:13 of a 1 GiB PDPTE are reserved
@@ -162,14 +174,14 @@ export function generatePagingProgram(seed: number, mode: PagingGenMode, cases =
         targets.push({ va: va + BigInt(largeSlot), large: true, phys: largeSlot });
       } else {
         const pd = table();
-        entry(pdpt, BigInt(pd) | bits(false));
+        nonLeaf(pdpt, BigInt(pd) | bits(false));
         if (shape < 0.45) {
           const rsvd = chance(0.15) ? 1n << 13n : 0n;
           entry(pd, bits(true) | 0x80n | rsvd);
           targets.push({ va: va + BigInt(largeSlot), large: true, phys: largeSlot });
         } else {
           const pt = table();
-          entry(pd, BigInt(pt) | bits(false));
+          nonLeaf(pd, BigInt(pt) | bits(false));
           entry(pt, BigInt(small) | bits(true));
           targets.push({ va, large: false, phys: small });
         }
@@ -298,6 +310,7 @@ export function generatePagingProgram(seed: number, mode: PagingGenMode, cases =
     source: lines.join('\n') + '\n',
     execMode: long ? 'long64' : 'prot32',
     cases,
+    caseNonLeaf,
     dump: { addr: LOG_BASE, len: nextTable - LOG_BASE },
   };
 }
