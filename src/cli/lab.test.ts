@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main, parseNumber } from './lab.ts';
@@ -37,8 +37,8 @@ describe('lab exec command line', () => {
     [['exec', '--mode', 'long64', '--load', '12q', bin], '--load'],
     [['exec', '--mode', 'long64', '--load', '0x7ffffff0', bin], '--load'],
     [['exec', '--mode', 'long64', '--load', '0', '--max-steps', '-1', bin], '--max-steps'],
-    [['exec', '--mode', 'long64', '--load', '0'], 'FILE.bin'],
-    [['exec', '--mode', 'long64', '--load', '0', join(dir, 'missing.bin')], 'FILE.bin'],
+    [['exec', '--mode', 'long64', '--load', '0'], 'FILE'],
+    [['exec', '--mode', 'long64', '--load', '0', join(dir, 'missing.bin')], 'missing.bin'],
     [['exec', '--mode', 'long64', '--bogus', '1', bin], '--bogus'],
     [['frobnicate'], 'frobnicate'],
   ])('rejects %j with exit code 2 naming %s', (args, name) => {
@@ -50,5 +50,53 @@ describe('lab exec command line', () => {
     expect(parseNumber('0x10', 'x')).toBe(16);
     expect(parseNumber('10', 'x')).toBe(10);
     expect(() => parseNumber('1e3', 'x')).toThrow(/x/);
+  });
+});
+
+describe('lab asm, lab disasm, and exec of assembly text', () => {
+  const good = join(dir, 'good.asm');
+  writeFileSync(good, 'bits 32\norg 0x100000\n  mov al, 0x6f\n  out 0xe9, al\n  hlt\n');
+  const bad = join(dir, 'bad.asm');
+  writeFileSync(bad, 'bits 64\n  mov rax, 5\n  mov eax, [rsi+rcx*3]\n  jmp nowhere\n');
+
+  it('assembles to the same bytes as the .bin fixture and prints a listing with addresses', () => {
+    const out = join(dir, 'good.bin');
+    const r = call(['asm', '--out', out, good]);
+    expect(r.code).toBe(0);
+    expect(r.out.split('\n')[0]).toMatch(/^00100000\s+b0 6f\s+mov al, 0x6f$/);
+    expect(new Uint8Array(readFileSync(out))).toEqual(new Uint8Array([0xb0, 0x6f, 0xe6, 0xe9, 0xf4]));
+  });
+
+  it('shows each assembly error at its line and column with the source line and a caret, exit code 1', () => {
+    const r = call(['asm', bad]);
+    expect(r.code).toBe(1);
+    expect(r.out).toBe('');
+    const lines = r.err.split('\n');
+    expect(lines[0]).toBe(`${bad}:3:17: error: scale 3 is not valid: expected 1, 2, 4 or 8`);
+    expect(lines[1]).toBe('    mov eax, [rsi+rcx*3]');
+    expect(lines[2]).toBe('                  ^');
+    expect(r.err).toContain(`${bad}:4:7: error: undefined label 'nowhere'`);
+  });
+
+  it('exec runs an .asm file directly, and refuses one that does not assemble', () => {
+    const ok = call(['exec', '--mode', 'prot32', '--load', '0x100000', good]);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.out).exits).toEqual([{ kind: 'io', dir: 'out', port: 0xe9, size: 1, value: 0x6f }]);
+    const no = call(['exec', '--mode', 'long64', '--load', '0x100000', bad]);
+    expect(no.code).toBe(1);
+    expect(no.err).toContain(':3:17: error:');
+  });
+
+  it('disassembles bytes, showing undecodable ones as (bad)', () => {
+    const f = join(dir, 'mixed.bin');
+    writeFileSync(f, new Uint8Array([0x48, 0x01, 0xd8, 0x06, 0xd6, 0xf4]));
+    const r = call(['disasm', '--mode', 'long64', '--org', '0x1000', f]);
+    expect(r.code).toBe(0);
+    expect(r.out.split('\n').map((l) => l.replace(/\s+/g, ' '))).toEqual([
+      '00001000 48 01 d8 add rax, rbx',
+      '00001003 06 (bad)',
+      '00001004 d6 (bad)',
+      '00001005 f4 hlt',
+    ]);
   });
 });

@@ -1,14 +1,54 @@
 /**
- * The lab's command line. `lab exec --mode prot32|long64 --load ADDR [--max-steps N] FILE.bin`
- * runs raw machine code on the bare machine and prints one JSON object (issue 2, item 4).
- * Commands are a table so that `run`, `trace` and `exercise` can join later.
+ * The lab's command line. `lab exec --mode prot32|long64 --load ADDR [--max-steps N] FILE`
+ * runs machine code on the bare machine and prints one JSON object (issue 2, item 4); FILE is raw
+ * bytes, or assembly text if it ends in `.asm`. `lab asm` and `lab disasm` show the assembler and
+ * the disassembler. Commands are a table so that `run`, `trace` and `exercise` can join later.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { assemble, type AsmError } from '../emu/asm/assembler.ts';
+import { disassemble } from '../emu/asm/disasm.ts';
 import { DEFAULT_MAX_STEPS, runBare } from '../emu/machine/bare.ts';
 import type { BareMode } from '../emu/machine/bare.ts';
 
 /** A bad command line: printed with the usage, exit code 2. */
 export class UsageError extends Error {}
+
+/** Bad input in a file the user gave (e.g. assembly errors), already formatted: exit code 1. */
+export class InputError extends Error {}
+
+function readInput(file: string, what: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new UsageError(`${what}: cannot read '${file}': ${(e as Error).message}`);
+  }
+}
+
+/** Formats assembler errors as compilers do: `file:line:column: error: message`, the line, a caret. */
+export function formatAsmErrors(file: string, source: string, errors: readonly AsmError[]): string {
+  const lines = source.split(/\r?\n/);
+  return errors
+    .map((e) => {
+      const text = lines[e.line - 1] ?? '';
+      return `${file}:${e.line}:${e.column}: error: ${e.message}\n  ${text}\n  ${' '.repeat(Math.max(0, e.column - 1))}^`;
+    })
+    .join('\n');
+}
+
+/** Assembles a file; `bits` and `origin` apply unless the source says `bits`/`org` itself. */
+function assembleFile(file: string, bits: 32 | 64, origin: number): Uint8Array {
+  const source = readInput(file, 'FILE').toString('utf8');
+  const r = assemble(source, { bits, origin });
+  if (!r.ok) throw new InputError(formatAsmErrors(file, source, r.errors));
+  return r.bytes;
+}
+
+function parseMode(flags: Map<string, string>): BareMode {
+  const mode = flags.get('--mode');
+  if (mode === undefined) throw new UsageError('--mode: required (prot32 or long64)');
+  if (mode !== 'prot32' && mode !== 'long64') throw new UsageError(`--mode: '${mode}' is not prot32 or long64`);
+  return mode;
+}
 
 interface Command {
   usage: string;
@@ -43,22 +83,15 @@ function parseFlags(args: string[], known: readonly string[]): { flags: Map<stri
 
 const commands: Record<string, Command> = {
   exec: {
-    usage: 'exec --mode prot32|long64 --load ADDR [--max-steps N] FILE.bin',
+    usage: 'exec --mode prot32|long64 --load ADDR [--max-steps N] FILE.bin|FILE.asm',
     run(args) {
       const { flags, positional } = parseFlags(args, ['--mode', '--load', '--max-steps']);
-      const mode = flags.get('--mode');
-      if (mode === undefined) throw new UsageError('--mode: required (prot32 or long64)');
-      if (mode !== 'prot32' && mode !== 'long64') throw new UsageError(`--mode: '${mode}' is not prot32 or long64`);
+      const mode = parseMode(flags);
       const load = parseNumber(flags.get('--load'), '--load');
       const maxSteps = flags.has('--max-steps') ? parseNumber(flags.get('--max-steps'), '--max-steps') : DEFAULT_MAX_STEPS;
-      if (positional.length !== 1) throw new UsageError(`FILE.bin: expected one file, got ${positional.length}`);
+      if (positional.length !== 1) throw new UsageError(`FILE: expected one file, got ${positional.length}`);
       const file = positional[0]!;
-      let code: Uint8Array;
-      try {
-        code = new Uint8Array(readFileSync(file));
-      } catch (e) {
-        throw new UsageError(`FILE.bin: cannot read '${file}': ${(e as Error).message}`);
-      }
+      const code = file.endsWith('.asm') ? assembleFile(file, mode === 'long64' ? 64 : 32, load) : new Uint8Array(readInput(file, 'FILE'));
       let result;
       try {
         result = runBare({ mode: mode as BareMode, load, code, maxSteps });
@@ -67,6 +100,45 @@ const commands: Record<string, Command> = {
         throw e;
       }
       return JSON.stringify(result, null, 1);
+    },
+  },
+  asm: {
+    usage: 'asm [--bits 32|64] [--org ADDR] [--out FILE.bin] FILE.asm',
+    run(args) {
+      const { flags, positional } = parseFlags(args, ['--bits', '--org', '--out']);
+      const bits = flags.get('--bits') ?? '64';
+      if (bits !== '32' && bits !== '64') throw new UsageError(`--bits: '${bits}' is not 32 or 64`);
+      const origin = flags.has('--org') ? parseNumber(flags.get('--org'), '--org') : 0;
+      if (positional.length !== 1) throw new UsageError(`FILE.asm: expected one file, got ${positional.length}`);
+      const file = positional[0]!;
+      const source = readInput(file, 'FILE.asm').toString('utf8');
+      const r = assemble(source, { bits: bits === '32' ? 32 : 64, origin });
+      if (!r.ok) throw new InputError(formatAsmErrors(file, source, r.errors));
+      const out = flags.get('--out');
+      if (out !== undefined) writeFileSync(out, r.bytes);
+      // A listing: address, bytes, source line.
+      const lines = source.split(/\r?\n/);
+      const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ');
+      return r.listing
+        .map((l) => {
+          const bytes = r.bytes.subarray(l.offset, l.offset + l.length);
+          const shown = bytes.length > 12 ? `${hex(bytes.subarray(0, 12))} …` : hex(bytes);
+          return `${(r.origin + l.offset).toString(16).padStart(8, '0')}  ${shown.padEnd(38)} ${(lines[l.line - 1] ?? '').trim()}`;
+        })
+        .join('\n');
+    },
+  },
+  disasm: {
+    usage: 'disasm --mode prot32|long64 [--org ADDR] FILE.bin',
+    run(args) {
+      const { flags, positional } = parseFlags(args, ['--mode', '--org']);
+      const mode = parseMode(flags);
+      const origin = flags.has('--org') ? parseNumber(flags.get('--org'), '--org') : 0;
+      if (positional.length !== 1) throw new UsageError(`FILE.bin: expected one file, got ${positional.length}`);
+      const bytes = new Uint8Array(readInput(positional[0]!, 'FILE.bin'));
+      return disassemble(bytes, mode === 'long64' ? 64 : 32, origin)
+        .map((l) => `${(origin + l.offset).toString(16).padStart(8, '0')}  ${l.bytes.padEnd(30)} ${l.text}`)
+        .join('\n');
     },
   },
 };
@@ -90,6 +162,10 @@ export function main(argv: string[], out: (s: string) => void, err: (s: string) 
     if (e instanceof UsageError) {
       err(`lab ${name}: ${e.message}\nusage: lab ${cmd.usage}`);
       return 2;
+    }
+    if (e instanceof InputError) {
+      err(e.message);
+      return 1;
     }
     throw e;
   }
