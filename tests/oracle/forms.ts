@@ -32,6 +32,29 @@ const l64: FormMode[] = ['long64'];
 /** Makes the start state's identity map user-accessible (U/S in PML4E, PDPTE, PDE) so ring 3 code can run. */
 const USER64 = 'or dword [0x1000], 4\nor dword [0x2000], 4\nor dword [0x3000], 4\nmov rax, cr3\nmov cr3, rax\n';
 
+/**
+ * A second 64-bit TSS (selector 0x38) at the same base, with an I/O permission bitmap at offset
+ * 0x68 covering ports 0-0x3ff: every port denied except 0x80 (SDM Vol. 1, 19.5.2). LTR loads it.
+ */
+const IOBITMAP_TSS = [
+  'mov word [0xc66], 0x68',
+  'mov edi, 0xc68',
+  'mov ecx, 0x81',
+  'mov al, 0xff',
+  'rep stosb',
+  'mov byte [0xc68+0x10], 0xfe',
+  'mov dword [0x538], 0x0c0000e8',
+  'mov dword [0x53c], 0x00008900',
+  'mov dword [0x540], 0',
+  'mov dword [0x544], 0',
+  'mov word [rbp], 71',
+  'mov qword [rbp+2], 0x500',
+  'lgdt [rbp]',
+  'mov ax, 0x38',
+  'ltr ax',
+  '',
+].join('\n');
+
 const f = (name: string, modes: FormMode[], body: string, flags = ALL, oracle: 'kvm' | 'qemu' = 'kvm'): Form => ({ name, modes, body, flags, oracle });
 
 export const FORMS: Form[] = [
@@ -96,6 +119,8 @@ export const FORMS: Form[] = [
   f('outs and ins with rep: one exit per element', both, 'mov dword [ebp], 0x04030201\nmov esi, 0x200000\nmov dx, 0x80\nmov ecx, 4\nrep outsb\nmov edi, 0x200200\nmov ecx, 2\nrep insw\noutsd'),
   // Port I/O.
   f('in and out, imm8 and dx, 8/16/32-bit', both, 'out 0x80, al\nout 0x84, ax\nout 0xe9, eax\nmov dx, 0x3f8\nout dx, al\nout dx, ax\nout dx, eax\nin al, 0x60\nin ax, dx\nin eax, 0x61'),
+  f('in/out at CPL 3 go through the TSS I/O permission bitmap', l64, USER64 + IOBITMAP_TSS + 'push 0x23\npush 0x8f000\npush 0x2\npush 0x1b\npush .u\niretq\n.u: mov al, 7\nout 0x80, al\nin al, 0x80\nmov dx, 0x80\nout dx, ax\nout 0x81, al'),
+  f('a 2-byte out at CPL 3 needs both ports allowed in the bitmap', l64, USER64 + IOBITMAP_TSS + 'push 0x23\npush 0x8f000\npush 0x2\npush 0x1b\npush .u\niretq\n.u: mov dx, 0x7f\nout dx, ax'),
   // Interrupts and exceptions.
   f('ud2 is #UD', both, 'ud2'),
   f('int n through the IDT', both, 'int 13', ALL, 'qemu'),
