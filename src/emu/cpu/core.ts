@@ -41,6 +41,8 @@ export type CpuMode = 'real' | 'prot32' | 'prot16' | 'compat' | 'long64';
 export interface CpuFeatures {
   /** 1-GByte pages, CPUID.80000001H:EDX[26] (default true). */
   page1gb?: boolean;
+  /** 5-level paging and 57-bit linear addresses, CPUID.(EAX=07H,ECX=0):ECX.LA57[16] (default true). */
+  la57?: boolean;
 }
 
 export interface CpuCore {

@@ -6,7 +6,7 @@
 import type { CpuCore, CpuFeatures } from './core.ts';
 import { Seg, type Insn } from './insn.ts';
 import { SegAttr } from './state.ts';
-import { CR0, CR4, EFER, canonical, effAddr, gp, isCanonical, r64, ud, writeReg } from './sys-util.ts';
+import { CR0, CR4, EFER, effAddr, gp, isCanonical, r64, ud, writeReg } from './sys-util.ts';
 import { storeSelectorLike } from './sys-desc.ts';
 
 /** MAXPHYADDR in bits, as CPUID 0x80000008 reports it; CR3, PDPTE and APIC_BASE reserved bits follow from it. */
@@ -74,8 +74,11 @@ export function writeMsr(cpu: CpuCore, index: number, lo: number, hi: number): v
   const st = cpu.state;
   lo >>>= 0;
   hi >>>= 0;
+  // Linear addresses written to MSRs are checked against the widest linear address the processor supports
+  // (57 bits where CPUID.(EAX=07H,ECX=0):ECX.LA57 = 1, else 48), not the current paging mode (SDM Vol. 3A,
+  // 4.1.1 and 4.5).
   if (CANONICAL_MSRS.has(index) || index === MSR.IA32_FS_BASE || index === MSR.IA32_GS_BASE) {
-    if (!canonical(cpu, lo, hi)) throw gp(0);
+    if (!isCanonical(lo, hi, cpu.features?.la57 === false ? 48 : 57)) throw gp(0);
   }
   switch (index) {
     case MSR.IA32_TIME_STAMP_COUNTER:
@@ -165,7 +168,7 @@ export function cpuid(vendor: 'intel' | 'amd', leaf: number, subleaf: number, fe
     case 1:
       return [sig, 0x00010800, LEAF1_ECX, LEAF1_EDX];
     case 7:
-      return subleaf === 0 ? [0, 0, LEAF7_ECX, 0] : [0, 0, 0, 0];
+      return subleaf === 0 ? [0, 0, features.la57 === false ? 0 : LEAF7_ECX, 0] : [0, 0, 0, 0];
     case 0x80000000:
       return [MAX_EXT, intel ? 0 : str4(id, 0), intel ? 0 : str4(id, 8), intel ? 0 : str4(id, 4)];
     case 0x80000001:
@@ -177,7 +180,7 @@ export function cpuid(vendor: 'intel' | 'amd', leaf: number, subleaf: number, fe
       return [str4(brand, o), str4(brand, o + 4), str4(brand, o + 8), str4(brand, o + 12)];
     }
     case 0x80000008:
-      return [(57 << 8) | MAXPHYADDR, 0, 0, 0];
+      return [((features.la57 === false ? 48 : 57) << 8) | MAXPHYADDR, 0, 0, 0];
     default:
       return [0, 0, 0, 0];
   }
@@ -290,6 +293,8 @@ export function writeCr(cpu: CpuCore, n: number, lo: number, hi: number): void {
     }
     case 4: {
       if (hi !== 0 || (lo & ~CR4_ALLOWED) !== 0) throw gp(0);
+      // Setting a CR4 bit for a feature CPUID does not report is #GP(0) (SDM Vol. 2B, MOV to CR4).
+      if ((lo & CR4.LA57) !== 0 && cpu.features?.la57 === false) throw gp(0);
       const old = st.cr4 >>> 0;
       const v = lo;
       if (lma && (v & CR4.PAE) === 0) throw gp(0);

@@ -11,7 +11,7 @@ import { loadNullSs } from './sys-int.ts';
 import {
   EFER, add64, addSmall, attrConforming, attrDpl, attrIsData, attrIsSeg, attrPresent, attrReadableCode, attrType,
   attrWritableData, descAttr, descLimit, fetchDescriptor, gp, loadCache, r64, readDescriptor, readMem, readOperand,
-  setAccessed, ud, writeMem, writeReg,
+  setAccessed, ud, writeMem, writeReg, type Desc,
 } from './sys-util.ts';
 
 /**
@@ -176,6 +176,11 @@ export function execDescInsn(cpu: CpuCore, insn: Insn, nextLo: number, nextHi: n
   }
 }
 
+/** In a 16-byte IA-32e system descriptor, the type field of the upper 8 bytes (bits 12:8 of dword 3) must be 0 (SDM Vol. 3A, Figure 8-4; LLDT/LTR #GP(selector)). */
+function upperTypeSet(d: Desc): boolean {
+  return ((d.hi2hi >>> 8) & 0x1f) !== 0;
+}
+
 /** LLDT (SDM Vol. 2A): a null selector marks LDTR unusable; else an LDT descriptor (type 2) in the GDT. */
 function execLldt(cpu: CpuCore, sel: number): void {
   const st = cpu.state;
@@ -189,7 +194,7 @@ function execLldt(cpu: CpuCore, sel: number): void {
   const long = (st.efer & EFER.LMA) !== 0;
   const d = fetchDescriptor(cpu, sel, Vec.GP, 0, long);
   const a = descAttr(d.hi);
-  if (attrIsSeg(a) || attrType(a) !== 2) throw gp(err);
+  if (attrIsSeg(a) || attrType(a) !== 2 || (long && upperTypeSet(d))) throw gp(err);
   if (!attrPresent(a)) throw new Fault(Vec.NP, err);
   loadCache(st.ldtr, sel, d, long ? d.hi2lo : 0);
 }
@@ -207,7 +212,7 @@ function execLtr(cpu: CpuCore, sel: number): void {
   const d = fetchDescriptor(cpu, sel, Vec.GP, 0, long);
   const a = descAttr(d.hi);
   const t = attrType(a);
-  if (attrIsSeg(a) || !(t === 9 || (t === 1 && !long))) throw gp(err);
+  if (attrIsSeg(a) || !(t === 9 || (t === 1 && !long)) || (long && upperTypeSet(d))) throw gp(err);
   if (!attrPresent(a)) throw new Fault(Vec.NP, err);
   addSmall(d.addrLo, d.addrHi, 5);
   cpu.linWrite(r64.lo, r64.hi, 1, ((d.hi >>> 8) | 2) & 0xff, 0, Priv.SUPERVISOR);

@@ -21,7 +21,9 @@ export function execSyscall(cpu: CpuCore, nextLo: number, nextHi: number): void 
   if (intel && mode !== 'long64') throw ud();
   if (mode === 'real') throw ud();
   const [starLo, starHi] = msrGet(cpu, MSR.IA32_STAR);
+  // CS.Selector ← IA32_STAR[47:32] AND FFFCH; SS.Selector ← IA32_STAR[47:32] + 8, RPL bits kept (SDM Vol. 2B, SYSCALL).
   const csSel = starHi & 0xfffc;
+  const ssSel = ((starHi & 0xffff) + 8) & 0xffff;
   if ((st.efer & EFER.LMA) !== 0) {
     // RCX ← next RIP; R11 ← RFLAGS; RFLAGS &= ~IA32_FMASK; RIP ← LSTAR (64-bit) or CSTAR (compatibility, AMD).
     const [tLo, tHi] = msrGet(cpu, mode === 'long64' ? MSR.IA32_LSTAR : MSR.IA32_CSTAR);
@@ -32,7 +34,7 @@ export function execSyscall(cpu: CpuCore, nextLo: number, nextHi: number): void 
     const fmask = msrGet(cpu, MSR.IA32_FMASK)[0];
     st.rflags = ((st.rflags & ~fmask & ~Flag.RF) | 2) >>> 0;
     flatCache(st.seg[Seg.CS]!, csSel, CODE, 0, true, false);
-    flatCache(st.seg[Seg.SS]!, (csSel + 8) & 0xffff, DATA, 0, false, true);
+    flatCache(st.seg[Seg.SS]!, ssSel, DATA, 0, false, true);
     st.ripLo = tLo;
     st.ripHi = tHi;
   } else {
@@ -41,7 +43,7 @@ export function execSyscall(cpu: CpuCore, nextLo: number, nextHi: number): void 
     st.regHi[1] = 0;
     st.rflags = ((st.rflags & ~(Flag.VM | Flag.IF | Flag.RF)) | 2) >>> 0;
     flatCache(st.seg[Seg.CS]!, csSel, CODE, 0, false, true);
-    flatCache(st.seg[Seg.SS]!, (csSel + 8) & 0xffff, DATA, 0, false, true);
+    flatCache(st.seg[Seg.SS]!, ssSel, DATA, 0, false, true);
     st.ripLo = starLo >>> 0;
     st.ripHi = 0;
   }

@@ -5,6 +5,7 @@ import { Flag, SegAttr } from './state.ts';
 import { MSR, deliverExternalInterrupt, execSystem, ioPermitted, isSystemInsn, loadSegment, pendingInterrupt } from './system.ts';
 import { GDT, SEL, STACK0, STACK3, TSS, cr, far, imm, insn, long64, mem, prot32, reg, segDesc, writeDesc, CODE_XR } from './sys-testkit.ts';
 import { timerProgram, timerTick } from './timer.ts';
+import { cpuid } from './sys-ctl.ts';
 
 function faultOf(f: () => void): Fault {
   try {
@@ -161,6 +162,18 @@ describe('SYSCALL/SYSRET (SDM Vol. 2B; AMD APM Vol. 3)', () => {
     const ss = st.seg[Seg.SS]!;
     expect([ss.selector, ss.attr]).toEqual([SEL.CODE64_0 + 8, 0x3 | SegAttr.S | SegAttr.P | SegAttr.DB | SegAttr.G]);
     expect(cpu.cpl()).toBe(0);
+  });
+
+  it('SYSCALL: CS.Selector = STAR[47:32] AND FFFCH but SS.Selector = STAR[47:32] + 8 with its RPL bits kept (SDM Vol. 2B, SYSCALL; AMD APM Vol. 3)', () => {
+    const cpu = ready();
+    cpu.state.msr.set(MSR.IA32_STAR, [0, SEL.CODE64_0 | 3]);
+    execSystem(cpu, insn('syscall'), 0x5002, 0);
+    expect([cpu.state.seg[Seg.CS]!.selector, cpu.state.seg[Seg.SS]!.selector, cpu.cpl()]).toEqual([SEL.CODE64_0, SEL.CODE64_0 + 8 + 3, 0]);
+    const legacy = prot32('amd', 3);
+    legacy.state.efer = 1;
+    legacy.state.msr.set(MSR.IA32_STAR, [0x6000, SEL.CODE32_0 | 1]);
+    execSystem(legacy, insn('syscall'), 0x5002, 0);
+    expect([legacy.state.seg[Seg.CS]!.selector, legacy.state.seg[Seg.SS]!.selector]).toEqual([SEL.CODE32_0, SEL.CODE32_0 + 8 + 1]);
   });
 
   it('SYSCALL and SYSRET with EFER.SCE = 0 raise #UD', () => {
@@ -340,6 +353,28 @@ describe('descriptor-table instructions', () => {
     expect(faultOf(() => execSystem(user, insn('ltr', [reg(RAX, 2)], 2, 3), 0x5003, 0))).toMatchObject(GP0);
   });
 
+  it('IA-32e mode: LTR and LLDT of a 16-byte descriptor whose upper type field (bits 12:8 of its 4th dword) is non-zero raise #GP(selector) (SDM Vol. 2A, LTR and LLDT, 64-bit mode exceptions)', () => {
+    const cpu = long64();
+    const tssHi = GDT + (SEL.TSS64 & ~7) + 4;
+    cpu.w32(tssHi, cpu.r32(tssHi) & ~0x200); // available
+    cpu.w32(GDT + (SEL.TSS64 & ~7) + 12, 0x00000900); // upper 8 bytes with a type field
+    cpu.state.regLo[RAX] = SEL.TSS64;
+    expect(faultOf(() => execSystem(cpu, insn('ltr', [reg(RAX, 2)], 2, 3), 0x5003, 0))).toMatchObject({ vector: Vec.GP, errorCode: SEL.TSS64 });
+    expect((cpu.r32(tssHi) >>> 8) & 0xf).toBe(9); // not marked busy
+    cpu.w32(GDT + (SEL.TSS64 & ~7) + 12, 0);
+    execSystem(cpu, insn('ltr', [reg(RAX, 2)], 2, 3), 0x5003, 0);
+    expect(cpu.state.tr.selector).toBe(SEL.TSS64);
+    const ldtSel = 0xa8; // a 16-byte LDT descriptor in GDT slots 0xa8 and 0xb0
+    cpu.state.gdtr.limit = 0xb7;
+    writeDesc(cpu, GDT, ldtSel, segDesc({ base: 0x3800, limit: 0xff, type: 2, s: false, g: false, db: false }));
+    writeDesc(cpu, GDT, ldtSel + 8, [0, 0x00000200]);
+    cpu.state.regLo[RAX] = ldtSel;
+    expect(faultOf(() => execSystem(cpu, insn('lldt', [reg(RAX, 2)], 2, 3), 0x5003, 0))).toMatchObject({ vector: Vec.GP, errorCode: ldtSel });
+    writeDesc(cpu, GDT, ldtSel + 8, [0, 0]);
+    execSystem(cpu, insn('lldt', [reg(RAX, 2)], 2, 3), 0x5003, 0);
+    expect([cpu.state.ldtr.selector, cpu.state.ldtr.baseLo]).toEqual([ldtSel, 0x3800]);
+  });
+
   it('SGDT, SIDT, SLDT, STR and SMSW work at CPL 3 (not privileged: the virtualization hole); LGDT and LLDT at CPL 3 raise #GP(0)', () => {
     const cpu = prot32('intel', 3);
     execSystem(cpu, insn('sgdt', [mem(0x6800, 6)]), 0x5003, 0);
@@ -502,11 +537,32 @@ describe('RDMSR/WRMSR (SDM Vol. 4, Table 2-2)', () => {
 
   it('LSTAR, KERNEL_GS_BASE, FS_BASE need canonical addresses; FS_BASE writes the FS base', () => {
     const cpu = long64();
-    expect(faultOf(() => wrmsr(cpu, MSR.IA32_LSTAR, 0, 0x8000))).toMatchObject(GP0);
-    expect(faultOf(() => wrmsr(cpu, MSR.IA32_KERNEL_GS_BASE, 0, 0x0001_0000))).toMatchObject(GP0);
+    expect(faultOf(() => wrmsr(cpu, MSR.IA32_LSTAR, 0, 0x0100_0000))).toMatchObject(GP0);
+    expect(faultOf(() => wrmsr(cpu, MSR.IA32_KERNEL_GS_BASE, 0, 0x7f00_0000))).toMatchObject(GP0);
     wrmsr(cpu, MSR.IA32_FS_BASE, 0x1000, 0xffff8000);
     expect([cpu.state.seg[Seg.FS]!.baseLo, cpu.state.seg[Seg.FS]!.baseHi]).toEqual([0x1000, 0xffff8000]);
     expect(rdmsr(cpu, MSR.IA32_FS_BASE)).toEqual([0x1000, 0xffff8000]);
+  });
+
+  it('WRMSR canonicality is relative to 57 bits on a processor that supports 5-level paging, whatever CR4.LA57 says (SDM Vol. 3A, 4.1.1 and 4.5; LAM: MSR writes stay 57-bit canonical)', () => {
+    const cpu = long64();
+    expect(cpu.state.cr4 & (1 << 12)).toBe(0); // 4-level paging
+    wrmsr(cpu, MSR.IA32_LSTAR, 0, 0x0080_0000); // 0x0080_0000_0000_0000: 57-bit canonical, not 48-bit
+    expect(rdmsr(cpu, MSR.IA32_LSTAR)).toEqual([0, 0x0080_0000]);
+    wrmsr(cpu, MSR.IA32_GS_BASE, 0, 0xff00_8000);
+    expect(cpu.state.seg[Seg.GS]!.baseHi).toBe(0xff00_8000);
+    expect(faultOf(() => wrmsr(cpu, MSR.IA32_FS_BASE, 0, 0xfe00_0000))).toMatchObject(GP0);
+  });
+
+  it('without LA57 (CPUID.7.0:ECX[16] = 0) MSR addresses are 48-bit canonical, CPUID says so, and CR4.LA57 cannot be set', () => {
+    const cpu = long64();
+    cpu.features = { la57: false };
+    expect(faultOf(() => wrmsr(cpu, MSR.IA32_LSTAR, 0, 0x0080_0000))).toMatchObject(GP0);
+    wrmsr(cpu, MSR.IA32_LSTAR, 0, 0xffff_8000);
+    expect(rdmsr(cpu, MSR.IA32_LSTAR)).toEqual([0, 0xffff_8000]);
+    expect(cpuid('intel', 7, 0, cpu.features)[2] & (1 << 16)).toBe(0);
+    expect((cpuid('intel', 0x80000008, 0, cpu.features)[0] >>> 8) & 0xff).toBe(48);
+    expect((cpuid('intel', 0x80000008, 0, {})[0] >>> 8) & 0xff).toBe(57);
   });
 
   it('PAT rejects reserved memory types 2, 3 and > 7; TSC reads back what was written', () => {

@@ -24,8 +24,8 @@ export type EventKindValue = (typeof EventKind)[keyof typeof EventKind];
 const ERROR_CODE_VECTORS = new Set<number>([8, 10, 11, 12, 13, 14, 17, 21]);
 /** Fault-class exceptions: RF is set in the saved RFLAGS image (SDM Vol. 3A, 17.3.1.1). */
 const FAULT_CLASS = new Set<number>([0, 5, 6, 7, 10, 11, 12, 13, 14, 16, 17, 19, 20, 21]);
-/** Contributory exceptions (SDM Vol. 3A, Table 6-4). */
-const CONTRIBUTORY = new Set<number>([0, 10, 11, 12, 13]);
+/** Contributory exceptions (SDM Vol. 3A, Table 6-4): #DE #TS #NP #SS #GP #CP. */
+const CONTRIBUTORY = new Set<number>([0, 10, 11, 12, 13, 21]);
 
 export function hasErrorCode(vector: number): boolean {
   return ERROR_CODE_VECTORS.has(vector);

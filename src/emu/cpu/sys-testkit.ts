@@ -3,7 +3,7 @@
  * physical, except pages marked not-present, which raise #PF) and builders for GDT, IDT and TSS
  * structures. Used by system.test.ts and sys-*.test.ts; not used at run time.
  */
-import { Fault, Vec, type CpuCore, type CpuMode, type PrivKind } from './core.ts';
+import { Fault, Vec, type CpuCore, type CpuFeatures, type CpuMode, type PrivKind } from './core.ts';
 import { Seg, type Insn, type Operand, type SegIndex } from './insn.ts';
 import { createCpuState, SegAttr, type CpuState, type CpuVendor } from './state.ts';
 import { PhysMem } from '../mem/physmem.ts';
@@ -17,6 +17,7 @@ export class FakeCpu implements CpuCore {
   flushes: string[] = [];
   modeChanges = 0;
   ioLog: string[] = [];
+  features: CpuFeatures = {};
 
   constructor(vendor: CpuVendor = 'intel', ramSize = 1 << 20) {
     this.state = createCpuState(vendor);

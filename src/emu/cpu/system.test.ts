@@ -3,6 +3,7 @@ import { Fault, Vec } from './core.ts';
 import { Seg } from './insn.ts';
 import { Flag } from './state.ts';
 import { deliverException, deliverExternalInterrupt, execSystem } from './system.ts';
+import { isDoubleFault } from './sys-int.ts';
 import { FakeCpu, IDT, SEL, STACK0, STACK3, TSS, gate32, gate64, imm, insn, long64, prot32, setSeg } from './sys-testkit.ts';
 
 /** Runs execSystem and returns the Fault it threw (or fails the test). */
@@ -95,6 +96,16 @@ describe('protected-mode delivery through 32-bit gates (SDM Vol. 3A, 6.12.1)', (
 });
 
 describe('double fault and triple fault (SDM Vol. 3A, 6.15, Table 6-5)', () => {
+  it('Table 6-4/6-5 classes: #DE #TS #NP #SS #GP #CP are contributory; #PF then contributory or #PF is #DF; benign or contributory-then-#PF is serial', () => {
+    const contributory = [Vec.DE, Vec.TS, Vec.NP, Vec.SS, Vec.GP, 21];
+    for (const a of contributory) for (const b of contributory) expect(isDoubleFault(a, b)).toBe(true);
+    for (const b of [...contributory, Vec.PF]) expect(isDoubleFault(Vec.PF, b)).toBe(true);
+    for (const a of contributory) expect(isDoubleFault(a, Vec.PF)).toBe(false);
+    for (const a of [Vec.DB, Vec.NMI, Vec.BP, Vec.OF, Vec.BR, Vec.UD, Vec.NM, Vec.MF, Vec.AC, Vec.MC, Vec.XM]) {
+      for (const b of [...contributory, Vec.PF]) expect(isDoubleFault(a, b)).toBe(false);
+    }
+  });
+
   it('contributory then contributory: #GP whose gate is not present gives #DF with error code 0 and the faulting EIP', () => {
     const cpu = prot32();
     gate32(cpu, 13, SEL.CODE32_0, 0x1300, { p: false });
