@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { AF, CF, OF, PF, SF, ZF, R, add, add32, add64, sub, sub32, sub64, logic, logic64, shift } from './alu.ts';
+import {
+  AF, CF, OF, PF, SF, ZF, R, add, add32, add64, sub, sub32, sub64, logic, logic64, shift,
+  LF_ADD, LF_SUB, LF_LOGIC, LF_INC, LF_DEC, LF_KIND_SHIFT, lazyStatus, lazyStatus64, lazyCf, lazyCf64,
+} from './alu.ts';
 
 // A bigint model of the SDM's flag definitions (Vol. 1, 3.4.3.1; Vol. 2 per instruction).
 const SIZES = [1, 2, 4, 8] as const;
@@ -158,5 +161,40 @@ describe('shifts and rotates against a bigint model', () => {
         }));
       });
     }
+  }
+});
+
+describe('lazy status flags equal the eager ones (alu.ts lazyStatus, lazyStatus64, lazyCf)', () => {
+  for (const s of SIZES) {
+    // Besides arbVal: values around the sign boundary and with a set sign bit over a random low word.
+    const sign = 1n << (bitsOf(s) - 1n);
+    const arb = fc.oneof(
+      arbVal(s),
+      fc.bigInt({ min: -3n, max: 3n }).map((d) => (sign + d) & maskB(s)),
+      fc.bigInt({ min: 0n, max: 0xffffffffn }).map((x) => (sign | x) & maskB(s)),
+    );
+    it(`add, sub/cmp, logic, inc, dec (${s * 8}-bit): all six status flags and CF`, () => {
+      fc.assert(fc.property(arb, arb, fc.integer({ min: 0, max: 1 }), (a, b, cfIn) => {
+        const check = (kind: number, x: bigint, y: bigint, eager: number): void => {
+          const op = (kind << LF_KIND_SHIFT) | s;
+          const r = res(s);
+          const lazy = s === 8
+            ? lazyStatus64(op, lo(x), hi(x), lo(y), hi(y), lo(r), hi(r), cfIn)
+            : lazyStatus(op, Number(x), Number(y), Number(r), cfIn);
+          expect(lazy).toBe(eager);
+          const cf = s === 8
+            ? lazyCf64(op, lo(x), hi(x), lo(y), hi(y), lo(r), hi(r), cfIn)
+            : lazyCf(op, Number(x), Number(y), Number(r), cfIn);
+          expect(cf).toBe(eager & CF);
+        };
+        check(LF_ADD, a, b, runAdd(s, a, b, 0));
+        check(LF_SUB, a, b, runSub(s, a, b, 0));
+        const x = a ^ b;
+        check(LF_LOGIC, a, b, s === 8 ? logic64(lo(x), hi(x)) : logic(s, Number(x)));
+        // INC and DEC leave CF as it was (SDM Vol. 2, INC, DEC).
+        check(LF_INC, a, 1n, (runAdd(s, a, 1n, 0) & ~CF) | cfIn);
+        check(LF_DEC, a, 1n, (runSub(s, a, 1n, 0) & ~CF) | cfIn);
+      }), { numRuns: 2000 });
+    });
   }
 });

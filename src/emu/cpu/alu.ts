@@ -318,3 +318,68 @@ export function fromBig(v: bigint): void {
   R.lo = Number(u & 0xffffffffn);
   R.hi = Number(u >> 32n);
 }
+
+// ---- lazy status flags ----------------------------------------------------------------------
+//
+// The executor records the last status-flag-producing operation instead of computing its flags:
+// an operation code (kind << 4 | operand size in bytes), the operands and the result as unsigned
+// numbers masked to the operand size (8-byte operands as lo/hi halves), and for INC/DEC the
+// carry flag they leave unchanged. lazyStatus() and lazyStatus64() turn such a record into the
+// six status-flag bits, exactly as the eager functions above do.
+
+/** Lazy operation kinds; LF_NONE means RFLAGS holds the status flags itself. */
+export const LF_NONE = 0;
+export const LF_ADD = 1;
+export const LF_SUB = 2;
+export const LF_LOGIC = 3;
+export const LF_INC = 4;
+export const LF_DEC = 5;
+/** Bits of a lazy operation code: kind << LF_KIND_SHIFT | size. */
+export const LF_KIND_SHIFT = 4;
+export const LF_SIZE_MASK = 0xf;
+
+/** The status-flag bits of a lazy record of size 1, 2 or 4. */
+export function lazyStatus(op: number, a: number, b: number, r: number, cf: number): number {
+  const size = op & LF_SIZE_MASK;
+  const sign = size === 4 ? 0x80000000 : size === 2 ? 0x8000 : 0x80;
+  const szpf = (r === 0 ? ZF : 0) | ((r & sign) !== 0 ? SF : 0) | PARITY[r & 0xff]!;
+  switch (op >> LF_KIND_SHIFT) {
+    case LF_ADD: return (r < a ? CF : 0) | ((a ^ b ^ r) & AF) | (((a ^ r) & (b ^ r) & sign) !== 0 ? OF : 0) | szpf;
+    case LF_SUB: return (a < b ? CF : 0) | ((a ^ b ^ r) & AF) | (((a ^ b) & (a ^ r) & sign) !== 0 ? OF : 0) | szpf;
+    case LF_INC: return cf | ((a ^ 1 ^ r) & AF) | (r === sign ? OF : 0) | szpf;
+    case LF_DEC: return cf | ((a ^ 1 ^ r) & AF) | (a === sign ? OF : 0) | szpf;
+    default: return szpf;
+  }
+}
+
+/** The status-flag bits of a lazy record of size 8. */
+export function lazyStatus64(op: number, a: number, aH: number, b: number, bH: number, r: number, rH: number, cf: number): number {
+  const szpf = ((r | rH) === 0 ? ZF : 0) | ((rH & 0x80000000) !== 0 ? SF : 0) | PARITY[r & 0xff]!;
+  switch (op >> LF_KIND_SHIFT) {
+    case LF_ADD: return (rH < aH || (rH === aH && r < a) ? CF : 0) | ((a ^ b ^ r) & AF) | (((aH ^ rH) & (bH ^ rH) & 0x80000000) !== 0 ? OF : 0) | szpf;
+    case LF_SUB: return (aH < bH || (aH === bH && a < b) ? CF : 0) | ((a ^ b ^ r) & AF) | (((aH ^ bH) & (aH ^ rH) & 0x80000000) !== 0 ? OF : 0) | szpf;
+    case LF_INC: return cf | ((a ^ 1 ^ r) & AF) | (rH === 0x80000000 && r === 0 ? OF : 0) | szpf;
+    case LF_DEC: return cf | ((a ^ 1 ^ r) & AF) | (aH === 0x80000000 && a === 0 ? OF : 0) | szpf;
+    default: return szpf;
+  }
+}
+
+/** CF of a lazy record of size 1, 2 or 4. */
+export function lazyCf(op: number, a: number, b: number, r: number, cf: number): number {
+  switch (op >> LF_KIND_SHIFT) {
+    case LF_ADD: return r < a ? CF : 0;
+    case LF_SUB: return a < b ? CF : 0;
+    case LF_LOGIC: return 0;
+    default: return cf;
+  }
+}
+
+/** CF of a lazy record of size 8. */
+export function lazyCf64(op: number, a: number, aH: number, b: number, bH: number, r: number, rH: number, cf: number): number {
+  switch (op >> LF_KIND_SHIFT) {
+    case LF_ADD: return rH < aH || (rH === aH && r < a) ? CF : 0;
+    case LF_SUB: return aH < bH || (aH === bH && a < b) ? CF : 0;
+    case LF_LOGIC: return 0;
+    default: return cf;
+  }
+}

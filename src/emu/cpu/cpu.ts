@@ -8,17 +8,25 @@
  * to one drops its blocks, so self-modifying code sees its own writes at the next instruction.
  */
 import type { CpuCore, CpuFeatures, CpuMode, PrivKind } from './core.ts';
-import { Fault, Priv, Vec } from './core.ts';
+import { Fault, Vec } from './core.ts';
+import * as core from './core.ts';
 import type { CpuState } from './state.ts';
 import { Flag, SegAttr } from './state.ts';
 import type { Insn, SegIndex } from './insn.ts';
 import type { PhysMem } from '../mem/physmem.ts';
-import { PAGE_SIZE } from '../mem/physmem.ts';
+import * as physmem from '../mem/physmem.ts';
 import type { Mmu } from '../mmu/mmu.ts';
 import type { PagingControl } from '../mmu/types.ts';
 import { decode } from './decode.ts';
 import type { DecodeMode } from './decode.ts';
 import { compile } from './exec.ts';
+import * as alu from './alu.ts';
+
+// Imported bindings of the hot path as module-local constants: where the modules are transpiled
+// to CommonJS (tsx in Node), every use of an imported binding is a property-getter call.
+const { Priv } = core;
+const { PAGE_SIZE } = physmem;
+const { CF, STATUS, lazyCf, lazyCf64, lazyStatus, lazyStatus64 } = alu;
 
 /** Port I/O after permission checks. */
 export interface IoHandler {
@@ -65,6 +73,8 @@ export class Block {
   readonly fns: Handler[] = [];
   readonly lens: number[] = [];
   readonly insns: Insn[] = [];
+  /** Bytes covered by the block's instructions. */
+  size = 0;
   /** Successor chain: the block last seen after this one, for a given RIP. */
   nextBlock: Block | null = null;
   nextLo = -1;
@@ -110,9 +120,31 @@ export class Cpu implements CpuCore {
   /** Set by an instruction that must end its block (mode change, code write, unfinished rep). */
   brk = false;
 
+  /**
+   * Lazy status flags (alu.ts, lazyStatus): the last flag-producing operation, its operands and
+   * result (high halves in lfAh/lfBh/lfRh for 8-byte operations, whose code has bit 3 set), and
+   * for INC/DEC the CF they keep. While lfOp is LF_NONE (0), state.rflags holds the
+   * status flags; otherwise they are computed from the record when read. Nothing outside the
+   * block loop sees a pending record: syncFlags() runs before every call into the system layer,
+   * port I/O, MMIO, exception delivery, and when run() returns.
+   */
+  lfOp = 0;
+  lfA = 0;
+  lfB = 0;
+  lfR = 0;
+  lfCf = 0;
+  lfAh = 0;
+  lfBh = 0;
+  lfRh = 0;
+
   // Cached mode.
   private curMode: CpuMode = 'real';
   is64 = false;
+  /**
+   * 64 − linear-address width: 16 for 48-bit, 7 for 57-bit addresses (CR4.LA57). An address is
+   * canonical when bits 63:(width−1) are all equal: `((hi << canonShift) >> canonShift) === hi`.
+   */
+  canonShift = 16;
   decodeMode: DecodeMode = 16;
   /** Stack-address size in bytes. */
   stackSize: 2 | 4 | 8 = 2;
@@ -139,7 +171,7 @@ export class Cpu implements CpuCore {
     this.mem = mem;
     this.mmu = mmu;
     this.sys = sys;
-    this.features = { page1gb: opts.features?.page1gb ?? true };
+    this.features = { page1gb: opts.features?.page1gb ?? true, la57: opts.features?.la57 ?? true };
     this.io = opts.io ?? noIo;
     this.interrupts = opts.interrupts ?? null;
     this.regLo = state.regLo;
@@ -150,6 +182,30 @@ export class Cpu implements CpuCore {
     };
     mem.onWatchedWrite = (page) => this.invalidatePage(page);
     this.modeChanged();
+  }
+
+  // ---- lazy flags -------------------------------------------------------------------------------
+
+  /** Writes pending lazy status flags into state.rflags; returns RFLAGS. */
+  syncFlags(): number {
+    const s = this.state;
+    const op = this.lfOp;
+    if (op !== 0) {
+      const f = (op & 8) === 0
+        ? lazyStatus(op, this.lfA, this.lfB, this.lfR, this.lfCf)
+        : lazyStatus64(op, this.lfA, this.lfAh, this.lfB, this.lfBh, this.lfR, this.lfRh, this.lfCf);
+      s.rflags = (s.rflags & ~STATUS) | f;
+      this.lfOp = 0;
+    }
+    return s.rflags;
+  }
+
+  /** The current CF (0 or 1) without materialising the other flags. */
+  cfNow(): number {
+    const op = this.lfOp;
+    if (op === 0) return this.state.rflags & CF;
+    if ((op & 8) === 0) return lazyCf(op, this.lfA, this.lfB, this.lfR, this.lfCf);
+    return lazyCf64(op, this.lfA, this.lfAh, this.lfB, this.lfBh, this.lfR, this.lfRh, this.lfCf);
   }
 
   // ---- mode ---------------------------------------------------------------------------------
@@ -175,6 +231,7 @@ export class Cpu implements CpuCore {
     else m = (cs.attr & SegAttr.DB) !== 0 ? 'prot32' : 'prot16';
     this.curMode = m;
     this.is64 = m === 'long64';
+    this.canonShift = (s.cr4 & 0x1000) !== 0 ? 7 : 16;
     this.decodeMode = m === 'long64' ? 64 : (cs.attr & SegAttr.DB) !== 0 ? 32 : 16;
     this.stackSize = this.is64 ? 8 : (ss.attr & SegAttr.DB) !== 0 ? 4 : 2;
     this.curCpl = pe ? cs.selector & 3 : 0;
@@ -262,6 +319,7 @@ export class Cpu implements CpuCore {
       this.hiOut = (p[o + 4]! | (p[o + 5]! << 8) | (p[o + 6]! << 16) | (p[o + 7]! << 24)) >>> 0;
       return (p[o]! | (p[o + 1]! << 8) | (p[o + 2]! << 16) | (p[o + 3]! << 24)) >>> 0;
     }
+    this.syncFlags();
     const v = mem.readWide(pa, size);
     this.hiOut = mem.hiOut;
     return v;
@@ -275,6 +333,7 @@ export class Cpu implements CpuCore {
     const h2 = this.is64 && n2 < linLo ? (linHi + 1) >>> 0 : linHi;
     const pa2 = this.translate(n2, h2, 0, priv);
     const mem = this.mem;
+    this.syncFlags();
     const a = mem.readWide(pa1, first);
     const aHi = mem.hiOut;
     const b = mem.readWide(pa2, size - first);
@@ -299,6 +358,7 @@ export class Cpu implements CpuCore {
       const n2 = (linLo + first) >>> 0;
       const h2 = this.is64 && n2 < linLo ? (linHi + 1) >>> 0 : linHi;
       const pa2 = this.translate(n2, h2, 1, priv);
+      this.syncFlags();
       const bytes = new Uint8Array(8);
       for (let i = 0; i < size; i++) bytes[i] = i < 4 ? lo >>> (i * 8) : hi >>> ((i - 4) * 8);
       const part = (from: number, n: number): void => {
@@ -334,6 +394,7 @@ export class Cpu implements CpuCore {
       p[o + 7] = hi >>> 24;
       return;
     }
+    this.syncFlags();
     mem.writeWide(pa, size, lo, hi);
   }
 
@@ -350,7 +411,7 @@ export class Cpu implements CpuCore {
         lo = t >>> 0;
         hi = (hi + sc.baseHi + (t > 0xffffffff ? 1 : 0)) >>> 0;
       }
-      if (((hi << 16) >> 16) !== (hi | 0)) throw new Fault(seg === 2 ? Vec.SS : Vec.GP, 0);
+      if (((hi << this.canonShift) >> this.canonShift) !== (hi | 0)) throw new Fault(seg === 2 ? Vec.SS : Vec.GP, 0);
       this.hiOut = hi;
       return lo;
     }
@@ -375,11 +436,21 @@ export class Cpu implements CpuCore {
   }
 
   segRead(seg: SegIndex, offLo: number, offHi: number, size: 1 | 2 | 4 | 8): number {
+    // 64-bit mode, ES/CS/SS/DS: the offset is the linear address; only the canonical check applies.
+    if (this.is64 && seg < 4) {
+      if (((offHi << this.canonShift) >> this.canonShift) !== (offHi | 0)) throw new Fault(seg === 2 ? Vec.SS : Vec.GP, 0);
+      return this.linRead(offLo, offHi, size, Priv.CURRENT);
+    }
     const lin = this.segLinear(seg, offLo, offHi, size, false);
     return this.linRead(lin, this.hiOut, size, Priv.CURRENT);
   }
 
   segWrite(seg: SegIndex, offLo: number, offHi: number, size: 1 | 2 | 4 | 8, lo: number, hi: number): void {
+    if (this.is64 && seg < 4) {
+      if (((offHi << this.canonShift) >> this.canonShift) !== (offHi | 0)) throw new Fault(seg === 2 ? Vec.SS : Vec.GP, 0);
+      this.linWrite(offLo, offHi, size, lo, hi, Priv.CURRENT);
+      return;
+    }
     const lin = this.segLinear(seg, offLo, offHi, size, true);
     this.linWrite(lin, this.hiOut, size, lo, hi, Priv.CURRENT);
   }
@@ -444,16 +515,19 @@ export class Cpu implements CpuCore {
   // ---- port I/O ---------------------------------------------------------------------------------
 
   portIn(port: number, size: 1 | 2 | 4): number {
+    this.syncFlags();
     return this.io.portIn(port, size);
   }
 
   portOut(port: number, size: 1 | 2 | 4, value: number): void {
+    this.syncFlags();
     this.io.portOut(port, size, value);
   }
 
   /** #GP(0) unless CPL ≤ IOPL or the TSS I/O bitmap allows it (SDM Vol. 1, 19.5). */
   checkIo(port: number, size: 1 | 2 | 4): void {
     if (this.curMode === 'real') return;
+    this.syncFlags();
     const iopl = (this.state.rflags >>> 12) & 3;
     if (this.curCpl > iopl && !this.sys.ioPermitted(this, port, size)) throw new Fault(Vec.GP, 0);
   }
@@ -488,7 +562,7 @@ export class Cpu implements CpuCore {
   private ripLinear(): number {
     const s = this.state;
     if (this.is64) {
-      if (((s.ripHi << 16) >> 16) !== (s.ripHi | 0)) throw new Fault(Vec.GP, 0);
+      if (((s.ripHi << this.canonShift) >> this.canonShift) !== (s.ripHi | 0)) throw new Fault(Vec.GP, 0);
       this.hiOut = s.ripHi;
       return s.ripLo;
     }
@@ -539,12 +613,14 @@ export class Cpu implements CpuCore {
       if (r.kind === 'ud') {
         b.fns.push(udHandler);
         b.lens.push(1);
+        b.size = off + 1;
         b.insns.push(UD_INSN);
         break;
       }
       if (r.kind === 'too-long') {
         b.fns.push(tooLongHandler);
         b.lens.push(15);
+        b.size = off + 15;
         b.insns.push(UD_INSN);
         break;
       }
@@ -554,6 +630,7 @@ export class Cpu implements CpuCore {
       b.lens.push(insn.length);
       b.insns.push(insn);
       off += insn.length;
+      b.size = off;
       if (c.ends || crossed || off >= pageEnd) break;
     }
     if (cacheable) {
@@ -670,6 +747,7 @@ export class Cpu implements CpuCore {
       b = this.lookupBlock(prev);
     } catch (e) {
       if (!(e instanceof Fault)) throw e;
+      this.syncFlags();
       this.sys.deliverException(this, e);
       return null;
     }
@@ -678,6 +756,7 @@ export class Cpu implements CpuCore {
     // Follow chained blocks without returning to the outer loop while nothing needs it.
     const chain = this.interrupts === null;
     let steps = s.steps;
+    let i = 0;
     this.brk = false;
     try {
       for (;;) {
@@ -686,39 +765,64 @@ export class Cpu implements CpuCore {
         s.interruptShadow = false;
         const fns = b.fns;
         const lens = b.lens;
-        const n = fns.length;
-        for (let i = 0; i < n; i++) {
-          let nl = s.ripLo + lens[i]!;
-          let nh = s.ripHi;
-          if (nl > 0xffffffff) {
-            nl -= 0x100000000;
-            if (is64) nh = (nh + 1) >>> 0;
+        const total = fns.length;
+        const n = limit - steps < total ? limit - steps : total;
+        let lo = s.ripLo;
+        i = 0;
+        if (lo + b.size <= ipMask) {
+          // No instruction of the block wraps the instruction pointer. Only a block's last
+          // instruction branches, so RIP advances by the lengths until then; RIP is exact while
+          // each handler runs (faults and the system layer read it).
+          this.nextHi = s.ripHi;
+          while (i < n) {
+            s.ripLo = lo;
+            lo += lens[i]!;
+            this.nextLo = lo;
+            fns[i++]!(this);
+            if (this.brk) break;
           }
-          this.nextLo = nl & ipMask;
-          this.nextHi = nh;
-          fns[i]!(this);
           s.ripLo = this.nextLo >>> 0;
           s.ripHi = this.nextHi;
-          steps++;
-          if (this.brk || steps >= limit) {
-            s.tsc += steps - s.steps;
-            s.steps = steps;
-            return this.brk ? null : b;
+        } else {
+          while (i < n) {
+            let nl = s.ripLo + lens[i]!;
+            let nh = s.ripHi;
+            if (nl > 0xffffffff) {
+              nl -= 0x100000000;
+              if (is64) nh = (nh + 1) >>> 0;
+            }
+            this.nextLo = nl & ipMask;
+            this.nextHi = nh;
+            fns[i++]!(this);
+            s.ripLo = this.nextLo >>> 0;
+            s.ripHi = this.nextHi;
+            if (this.brk) break;
           }
         }
+        steps += i;
+        if (this.brk || i < total) {
+          s.tsc += steps - s.steps;
+          s.steps = steps;
+          this.syncFlags();
+          return this.brk ? null : b;
+        }
         const nb = b.nextBlock;
-        if (!chain || nb === null || b.nextLo !== s.ripLo || b.nextHi !== s.ripHi || b.nextGen !== this.gen || !nb.valid) break;
+        if (!chain || nb === null || b.nextLo !== s.ripLo || b.nextHi !== s.ripHi || b.nextGen !== this.gen || !nb.valid || steps >= limit) break;
         b = nb;
       }
     } catch (e) {
+      // The faulting instruction (fns[i - 1]) did not retire; RIP is still its address.
+      steps += i - 1;
       s.tsc += steps - s.steps;
       s.steps = steps;
+      this.syncFlags();
       if (!(e instanceof Fault)) throw e;
       this.sys.deliverException(this, e);
       return null;
     }
     s.tsc += steps - s.steps;
     s.steps = steps;
+    this.syncFlags();
     return b;
   }
 }

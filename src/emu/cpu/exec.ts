@@ -7,13 +7,18 @@
  * overwrites them. A handler that throws a Fault must not have changed architectural state
  * (memory writes come before register and flag updates).
  */
-import { Fault, Vec } from './core.ts';
+import * as core from './core.ts';
 import type { Insn, MemOperand, Operand, SegIndex } from './insn.ts';
 import type { Cpu, Handler } from './cpu.ts';
-import {
-  AF, CF, OF, PF, SF, STATUS, ZF, R, add, add32, sub32, add64, sub, sub64, logic, logic64, shift, mulU32,
-  toBig, toSignedBig, fromBig, maskOf, signOf,
-} from './alu.ts';
+import * as alu from './alu.ts';
+
+// Imported bindings as module-local constants: where the modules are transpiled to CommonJS
+// (tsx in Node), every use of an imported binding is a property-getter call.
+const { Fault, Vec } = core;
+const {
+  AF, CF, OF, PF, SF, STATUS, ZF, R, add, add64, sub, sub64, shift, mulU32,
+  toBig, toSignedBig, fromBig, maskOf, signOf, LF_ADD, LF_SUB, LF_LOGIC, LF_INC, LF_DEC, LF_KIND_SHIFT, LF_SIZE_MASK,
+} = alu;
 
 export interface Compiled {
   fn: Handler;
@@ -25,6 +30,28 @@ type Getter = (c: Cpu) => number;
 type Setter = (c: Cpu, lo: number, hi: number) => void;
 
 const DF_FLAG = 1 << 10;
+
+// Lazy-flag operation codes of the hot paths (alu.ts, lazyStatus).
+const ADD4 = (LF_ADD << LF_KIND_SHIFT) | 4;
+const SUB4 = (LF_SUB << LF_KIND_SHIFT) | 4;
+const LOGIC4 = (LF_LOGIC << LF_KIND_SHIFT) | 4;
+const INC4 = (LF_INC << LF_KIND_SHIFT) | 4;
+const DEC4 = (LF_DEC << LF_KIND_SHIFT) | 4;
+const ADD8 = (LF_ADD << LF_KIND_SHIFT) | 8;
+const SUB8 = (LF_SUB << LF_KIND_SHIFT) | 8;
+const LOGIC8 = (LF_LOGIC << LF_KIND_SHIFT) | 8;
+const INC8 = (LF_INC << LF_KIND_SHIFT) | 8;
+const DEC8 = (LF_DEC << LF_KIND_SHIFT) | 8;
+
+/** Records a lazy 8-byte operation. */
+function lazy8(c: Cpu, op: number, a: number, aH: number, b: number, bH: number, r: number, rH: number): void {
+  c.lfOp = op; c.lfA = a; c.lfAh = aH; c.lfB = b; c.lfBh = bH; c.lfR = r; c.lfRh = rH;
+}
+
+/** ZF of a pending lazy record (c.lfOp ≠ 0). */
+function lazyZf(c: Cpu): boolean {
+  return c.lfR === 0 && ((c.lfOp & 8) === 0 || c.lfRh === 0);
+}
 
 // ---- conditions (SDM Vol. 1, Appendix B) ----------------------------------------------------
 
@@ -43,24 +70,6 @@ export function cond(cc: number, f: number): boolean {
     default: r = (f & ZF) !== 0 || ((f & SF) !== 0) !== ((f & OF) !== 0); break;
   }
   return (cc & 1) !== 0 ? !r : r;
-}
-
-function condFn(cc: number): (f: number) => boolean {
-  switch (cc) {
-    case 0: return (f) => (f & OF) !== 0;
-    case 1: return (f) => (f & OF) === 0;
-    case 2: return (f) => (f & CF) !== 0;
-    case 3: return (f) => (f & CF) === 0;
-    case 4: return (f) => (f & ZF) !== 0;
-    case 5: return (f) => (f & ZF) === 0;
-    case 6: return (f) => (f & (CF | ZF)) !== 0;
-    case 7: return (f) => (f & (CF | ZF)) === 0;
-    case 8: return (f) => (f & SF) !== 0;
-    case 9: return (f) => (f & SF) === 0;
-    case 10: return (f) => (f & PF) !== 0;
-    case 11: return (f) => (f & PF) === 0;
-    default: return (f) => cond(cc, f);
-  }
 }
 
 function ccOf(mnemonic: string, prefix: string): number {
@@ -218,7 +227,7 @@ function freshSetter(op: Operand, size: number): Setter {
 export function setTarget(c: Cpu, lo: number, hi: number, opSize: number): void {
   if (c.is64) {
     if (opSize === 8) {
-      if (((hi << 16) >> 16) !== (hi | 0)) throw new Fault(Vec.GP, 0);
+      if (((hi << c.canonShift) >> c.canonShift) !== (hi | 0)) throw new Fault(Vec.GP, 0);
       c.nextLo = lo >>> 0;
       c.nextHi = hi >>> 0;
     } else {
@@ -231,6 +240,24 @@ export function setTarget(c: Cpu, lo: number, hi: number, opSize: number): void 
   if (c.mode() !== 'real' && t > c.state.seg[1]!.limit) throw new Fault(Vec.GP, 0);
   c.nextLo = t;
   c.nextHi = 0;
+}
+
+/** relTarget in 64-bit mode. */
+function relTarget64(c: Cpu, disp: number): void {
+  let lo = c.nextLo + disp;
+  let hi = c.nextHi;
+  if (lo > 0xffffffff) { lo -= 0x100000000; hi = (hi + 1) >>> 0; }
+  else if (lo < 0) { lo += 0x100000000; hi = (hi - 1) >>> 0; }
+  if (((hi << c.canonShift) >> c.canonShift) !== (hi | 0)) throw new Fault(Vec.GP, 0);
+  c.nextLo = lo;
+  c.nextHi = hi;
+}
+
+/** relTarget outside 64-bit mode with a 32-bit operand size. */
+function relTarget32(c: Cpu, disp: number): void {
+  const target = (c.nextLo + disp) >>> 0;
+  if (target > c.state.seg[1]!.limit && c.mode() !== 'real') throw new Fault(Vec.GP, 0);
+  c.nextLo = target;
 }
 
 function relTarget(c: Cpu, disp: number, opSize: number): void {
@@ -275,8 +302,33 @@ function indexOffset(c: Cpu, r: number, asz: number): number {
 
 // ---- flag merge helpers ---------------------------------------------------------------------
 
+/** Sets all six status flags at once (dropping any pending lazy record). */
 function setStatus(c: Cpu, f: number): void {
+  c.lfOp = 0;
   c.state.rflags = (c.state.rflags & ~STATUS) | f;
+}
+
+/**
+ * Evaluates condition cc (SDM Vol. 1, Appendix B) on the current flags: straight from a lazy
+ * CMP/SUB record or a lazy result where it can, otherwise from the materialised RFLAGS.
+ */
+export function condNow(c: Cpu, cc: number): boolean {
+  const op = c.lfOp;
+  if (op === 0) return cond(cc, c.state.rflags);
+  let r: boolean;
+  if (op >> LF_KIND_SHIFT === LF_SUB && (op & 8) === 0) {
+    const a = c.lfA, b = c.lfB;
+    switch (cc >> 1) {
+      case 1: r = a < b; break;
+      case 2: r = a === b; break;
+      case 3: r = a <= b; break;
+      case 6: { const sh = 32 - 8 * (op & LF_SIZE_MASK); r = (a << sh) >> sh < (b << sh) >> sh; break; }
+      case 7: { const sh = 32 - 8 * (op & LF_SIZE_MASK); r = (a << sh) >> sh <= (b << sh) >> sh; break; }
+      default: return cond(cc, c.syncFlags());
+    }
+  } else if (cc >> 1 === 2) r = lazyZf(c);
+  else return cond(cc, c.syncFlags());
+  return (cc & 1) !== 0 ? !r : r;
 }
 
 // ---- the compiler ---------------------------------------------------------------------------
@@ -306,6 +358,7 @@ export function compile(insn: Insn, cpu: Cpu): Compiled {
     return {
       ends: true,
       fn: (c) => {
+        c.syncFlags();
         c.sys.execSystem(c, insn, c.nextLo, c.nextHi);
         c.nextLo = c.state.ripLo;
         c.nextHi = c.state.ripHi;
@@ -335,23 +388,63 @@ function compileGeneral(insn: Insn, cpu: Cpu): Compiled | null {
     const isInc = m === 'inc';
     if (d.kind === 'reg' && d.size === 4) {
       const r = d.reg;
+      if (isInc) {
+        return plain((c) => {
+          const a = c.regLo[r]!;
+          const v = (a + 1) >>> 0;
+          c.lfCf = c.cfNow();
+          c.regLo[r] = v;
+          c.regHi[r] = 0;
+          c.lfOp = INC4; c.lfA = a; c.lfR = v;
+        });
+      }
       return plain((c) => {
         const a = c.regLo[r]!;
-        const f = isInc ? add32(a, 1) : sub32(a, 1);
-        c.regLo[r] = R.lo;
+        const v = (a - 1) >>> 0;
+        c.lfCf = c.cfNow();
+        c.regLo[r] = v;
         c.regHi[r] = 0;
-        c.state.rflags = (c.state.rflags & ~(STATUS & ~CF)) | (f & ~CF);
+        c.lfOp = DEC4; c.lfA = a; c.lfR = v;
       });
     }
     const get = getter(d, size);
     const set = setter(d, size);
+    if (size !== 8) {
+      const mask = maskOf(size);
+      const op = ((isInc ? LF_INC : LF_DEC) << LF_KIND_SHIFT) | size;
+      const delta = isInc ? 1 : -1;
+      return plain((c) => {
+        const a = get(c);
+        const v = ((a + delta) & mask) >>> 0;
+        const cf = c.cfNow();
+        set(c, v, 0);
+        c.lfCf = cf; c.lfOp = op; c.lfA = a; c.lfR = v;
+      });
+    }
+    const op = isInc ? INC8 : DEC8;
+    if (d.kind === 'reg') {
+      const r = d.reg;
+      return plain((c) => {
+        const L = c.regLo, H = c.regHi;
+        const a = L[r]!, aH = H[r]!;
+        const t = isInc ? a + 1 : a - 1;
+        const v = t >>> 0;
+        const vH = (t > 0xffffffff ? aH + 1 : t < 0 ? aH - 1 : aH) >>> 0;
+        c.lfCf = c.cfNow();
+        L[r] = v; H[r] = vH;
+        lazy8(c, op, a, aH, 1, 0, v, vH);
+      });
+    }
     return plain((c) => {
       const a = get(c);
-      const aHi = c.gHi;
-      const f = size === 8 ? (isInc ? add64(a, aHi, 1, 0, 0) : sub64(a, aHi, 1, 0, 0)) : isInc ? add(size, a, 1, 0) : sub(size, a, 1, 0);
-      const lo = R.lo, hi = R.hi;
-      set(c, lo, hi);
-      c.state.rflags = (c.state.rflags & ~(STATUS & ~CF)) | (f & ~CF);
+      const aH = c.gHi;
+      const t = isInc ? a + 1 : a - 1;
+      const v = t >>> 0;
+      const vH = (t > 0xffffffff ? aH + 1 : t < 0 ? aH - 1 : aH) >>> 0;
+      const cf = c.cfNow();
+      set(c, v, vH);
+      c.lfCf = cf;
+      lazy8(c, op, a, aH, 1, 0, v, vH);
     });
   }
 
@@ -392,7 +485,7 @@ function compileGeneral(insn: Insn, cpu: Cpu): Compiled | null {
         if (zeroExt) c.regHi[(d as { reg: number }).reg] = 0;
         return;
       }
-      const f = shift(m, size, a, aHi, n, c.state.rflags);
+      const f = shift(m, size, a, aHi, n, c.syncFlags());
       set(c, R.lo, R.hi);
       c.state.rflags = f;
     });
@@ -402,19 +495,17 @@ function compileGeneral(insn: Insn, cpu: Cpu): Compiled | null {
     const cc = ccOf(m, 'j');
     if (cc < 0) return null;
     const disp = o0.disp;
-    const t = condFn(cc);
     if (cpu.is64) {
-      return branch((c) => { if (t(c.state.rflags)) relTarget(c, disp, 8); });
+      if (cc === 4) return branch((c) => { if (c.lfOp !== 0 ? lazyZf(c) : (c.state.rflags & ZF) !== 0) relTarget64(c, disp); });
+      if (cc === 5) return branch((c) => { if (c.lfOp !== 0 ? !lazyZf(c) : (c.state.rflags & ZF) === 0) relTarget64(c, disp); });
+      return branch((c) => { if (condNow(c, cc)) relTarget64(c, disp); });
     }
     if (size === 4) {
-      return branch((c) => {
-        if (!t(c.state.rflags)) return;
-        const target = (c.nextLo + disp) >>> 0;
-        if (target > c.state.seg[1]!.limit && c.mode() !== 'real') throw new Fault(Vec.GP, 0);
-        c.nextLo = target;
-      });
+      if (cc === 4) return branch((c) => { if (c.lfOp !== 0 ? lazyZf(c) : (c.state.rflags & ZF) !== 0) relTarget32(c, disp); });
+      if (cc === 5) return branch((c) => { if (c.lfOp !== 0 ? !lazyZf(c) : (c.state.rflags & ZF) === 0) relTarget32(c, disp); });
+      return branch((c) => { if (condNow(c, cc)) relTarget32(c, disp); });
     }
-    return branch((c) => { if (t(c.state.rflags)) relTarget(c, disp, size); });
+    return branch((c) => { if (condNow(c, cc)) relTarget(c, disp, size); });
   }
 
   switch (m) {
@@ -553,7 +644,7 @@ function compileGeneral(insn: Insn, cpu: Cpu): Compiled | null {
         else {
           addReg(c, 1, asz, -1);
           const n = readCount(c, 1, asz);
-          const zf = (c.state.rflags & ZF) !== 0;
+          const zf = (c.syncFlags() & ZF) !== 0;
           take = n !== 0 && (kind === 'loop' || (kind === 'loope' ? zf : !zf));
         }
         if (take) relTarget(c, disp, c.is64 ? 8 : size);
@@ -610,15 +701,15 @@ function compileGeneral(insn: Insn, cpu: Cpu): Compiled | null {
     case 'cdq': return plain((c) => writeReg(c, 2, 4, false, (c.regLo[0]! | 0) < 0 ? 0xffffffff : 0, 0));
     case 'cqo': return plain((c) => { const v = (c.regHi[0]! | 0) < 0 ? 0xffffffff : 0; writeReg(c, 2, 8, false, v, v); });
 
-    case 'clc': return plain((c) => { c.state.rflags &= ~CF; });
-    case 'stc': return plain((c) => { c.state.rflags |= CF; });
-    case 'cmc': return plain((c) => { c.state.rflags ^= CF; });
+    case 'clc': return plain((c) => { c.state.rflags = c.syncFlags() & ~CF; });
+    case 'stc': return plain((c) => { c.state.rflags = c.syncFlags() | CF; });
+    case 'cmc': return plain((c) => { c.state.rflags = c.syncFlags() ^ CF; });
     case 'cld': return plain((c) => { c.state.rflags &= ~DF_FLAG; });
     case 'std': return plain((c) => { c.state.rflags |= DF_FLAG; });
-    case 'lahf': return plain((c) => writeReg(c, 0, 1, true, (c.state.rflags & (SF | ZF | AF | PF | CF)) | 2, 0));
+    case 'lahf': return plain((c) => writeReg(c, 0, 1, true, (c.syncFlags() & (SF | ZF | AF | PF | CF)) | 2, 0));
     case 'sahf': return plain((c) => {
       const ah = (c.regLo[0]! >>> 8) & (SF | ZF | AF | PF | CF);
-      c.state.rflags = (c.state.rflags & ~(SF | ZF | AF | PF | CF)) | ah | 2;
+      c.state.rflags = (c.syncFlags() & ~(SF | ZF | AF | PF | CF)) | ah | 2;
     });
 
     case 'mul': case 'imul': case 'div': case 'idiv':
@@ -669,12 +760,12 @@ function compileGeneral(insn: Insn, cpu: Cpu): Compiled | null {
       return plain((c) => {
         const lo = get(c);
         const hi = size === 8 ? c.gHi : 0;
-        if (lo === 0 && hi === 0) { c.state.rflags |= ZF; return; }
+        if (lo === 0 && hi === 0) { c.state.rflags = c.syncFlags() | ZF; return; }
         let idx: number;
         if (fwd) idx = lo !== 0 ? 31 - Math.clz32(lo & -lo) : 32 + 31 - Math.clz32(hi & -hi);
         else idx = hi !== 0 ? 63 - Math.clz32(hi) : 31 - Math.clz32(lo);
         set(c, idx, 0);
-        c.state.rflags &= ~ZF;
+        c.state.rflags = c.syncFlags() & ~ZF;
       });
     }
     case 'bswap': {
@@ -714,7 +805,7 @@ function compileGeneral(insn: Insn, cpu: Cpu): Compiled | null {
     const cc = ccOf(m, 'set');
     if (cc < 0) return null;
     const set = freshSetter(o0!, 1);
-    return plain((c) => set(c, cond(cc, c.state.rflags) ? 1 : 0, 0));
+    return plain((c) => set(c, condNow(c, cc) ? 1 : 0, 0));
   }
   if (m.startsWith('cmov')) {
     const cc = ccOf(m, 'cmov');
@@ -725,7 +816,7 @@ function compileGeneral(insn: Insn, cpu: Cpu): Compiled | null {
     return plain((c) => {
       const v = get(c);
       const h = c.gHi;
-      if (cond(cc, c.state.rflags)) set(c, v, h);
+      if (condNow(c, cc)) set(c, v, h);
       else if (size === 4) c.regHi[d.reg] = 0;
     });
   }
@@ -740,57 +831,117 @@ function compileGeneral(insn: Insn, cpu: Cpu): Compiled | null {
 
 function compileAlu(m: string, d: Operand, s: Operand, size: number): Handler {
   const writes = m !== 'cmp' && m !== 'test';
-  // Fast paths: 32-bit register destination with a register or immediate source.
+  // Fast paths: 32-bit register destination with a register or immediate source; lazy flags.
   if (size === 4 && d.kind === 'reg' && (s.kind === 'reg' || s.kind === 'imm')) {
     const r = d.reg;
     const sr = s.kind === 'reg' ? s.reg : -1;
     const imm = s.kind === 'imm' ? s.lo >>> 0 : 0;
     switch (m) {
       case 'add':
-        if (sr >= 0) return (c) => { const L = c.regLo; const f = add32(L[r]!, L[sr]!); L[r] = R.lo; c.regHi[r] = 0; setStatus(c, f); };
-        return (c) => { const L = c.regLo; const f = add32(L[r]!, imm); L[r] = R.lo; c.regHi[r] = 0; setStatus(c, f); };
+        if (sr >= 0) return (c) => { const L = c.regLo; const a = L[r]!, b = L[sr]!; const v = (a + b) >>> 0; L[r] = v; c.regHi[r] = 0; c.lfOp = ADD4; c.lfA = a; c.lfB = b; c.lfR = v; };
+        return (c) => { const L = c.regLo; const a = L[r]!; const v = (a + imm) >>> 0; L[r] = v; c.regHi[r] = 0; c.lfOp = ADD4; c.lfA = a; c.lfB = imm; c.lfR = v; };
       case 'sub':
-        if (sr >= 0) return (c) => { const L = c.regLo; const f = sub32(L[r]!, L[sr]!); L[r] = R.lo; c.regHi[r] = 0; setStatus(c, f); };
-        return (c) => { const L = c.regLo; const f = sub32(L[r]!, imm); L[r] = R.lo; c.regHi[r] = 0; setStatus(c, f); };
+        if (sr >= 0) return (c) => { const L = c.regLo; const a = L[r]!, b = L[sr]!; const v = (a - b) >>> 0; L[r] = v; c.regHi[r] = 0; c.lfOp = SUB4; c.lfA = a; c.lfB = b; c.lfR = v; };
+        return (c) => { const L = c.regLo; const a = L[r]!; const v = (a - imm) >>> 0; L[r] = v; c.regHi[r] = 0; c.lfOp = SUB4; c.lfA = a; c.lfB = imm; c.lfR = v; };
       case 'cmp':
-        if (sr >= 0) return (c) => { const L = c.regLo; setStatus(c, sub32(L[r]!, L[sr]!)); };
-        return (c) => { setStatus(c, sub32(c.regLo[r]!, imm)); };
+        if (sr >= 0) return (c) => { const L = c.regLo; const a = L[r]!, b = L[sr]!; c.lfOp = SUB4; c.lfA = a; c.lfB = b; c.lfR = (a - b) >>> 0; };
+        return (c) => { const a = c.regLo[r]!; c.lfOp = SUB4; c.lfA = a; c.lfB = imm; c.lfR = (a - imm) >>> 0; };
+      case 'and':
+        if (sr >= 0) return (c) => { const L = c.regLo; const v = (L[r]! & L[sr]!) >>> 0; L[r] = v; c.regHi[r] = 0; c.lfOp = LOGIC4; c.lfR = v; };
+        return (c) => { const L = c.regLo; const v = (L[r]! & imm) >>> 0; L[r] = v; c.regHi[r] = 0; c.lfOp = LOGIC4; c.lfR = v; };
+      case 'or':
+        if (sr >= 0) return (c) => { const L = c.regLo; const v = (L[r]! | L[sr]!) >>> 0; L[r] = v; c.regHi[r] = 0; c.lfOp = LOGIC4; c.lfR = v; };
+        return (c) => { const L = c.regLo; const v = (L[r]! | imm) >>> 0; L[r] = v; c.regHi[r] = 0; c.lfOp = LOGIC4; c.lfR = v; };
       case 'xor':
-        if (sr >= 0) return (c) => { const L = c.regLo; const v = (L[r]! ^ L[sr]!) >>> 0; L[r] = v; c.regHi[r] = 0; setStatus(c, logic(4, v)); };
-        break;
+        if (sr >= 0) return (c) => { const L = c.regLo; const v = (L[r]! ^ L[sr]!) >>> 0; L[r] = v; c.regHi[r] = 0; c.lfOp = LOGIC4; c.lfR = v; };
+        return (c) => { const L = c.regLo; const v = (L[r]! ^ imm) >>> 0; L[r] = v; c.regHi[r] = 0; c.lfOp = LOGIC4; c.lfR = v; };
       case 'test':
-        if (sr >= 0) return (c) => { const L = c.regLo; setStatus(c, logic(4, (L[r]! & L[sr]!) >>> 0)); };
-        break;
+        if (sr >= 0) return (c) => { const L = c.regLo; c.lfOp = LOGIC4; c.lfR = (L[r]! & L[sr]!) >>> 0; };
+        return (c) => { c.lfOp = LOGIC4; c.lfR = (c.regLo[r]! & imm) >>> 0; };
     }
   }
   const get = getter(d, size);
   const getS = getter(s, size);
   const set = writes ? setter(d, size) : null;
-  const mask = size === 8 ? 0 : maskOf(size);
-  let op: (c: Cpu, a: number, aHi: number, b: number, bHi: number) => number;
+  if (size !== 8) {
+    // 8-, 16- and 32-bit forms: the result and lazy flags (adc and sbb compute theirs at once).
+    const mask = maskOf(size);
+    const opAdd = (LF_ADD << LF_KIND_SHIFT) | size, opSub = (LF_SUB << LF_KIND_SHIFT) | size, opLogic = (LF_LOGIC << LF_KIND_SHIFT) | size;
+    switch (m) {
+      case 'add': return (c) => { const a = get(c); const b = getS(c); const v = ((a + b) & mask) >>> 0; set!(c, v, 0); c.lfOp = opAdd; c.lfA = a; c.lfB = b; c.lfR = v; };
+      case 'sub': return (c) => { const a = get(c); const b = getS(c); const v = ((a - b) & mask) >>> 0; set!(c, v, 0); c.lfOp = opSub; c.lfA = a; c.lfB = b; c.lfR = v; };
+      case 'cmp': return (c) => { const a = get(c); const b = getS(c); c.lfOp = opSub; c.lfA = a; c.lfB = b; c.lfR = ((a - b) & mask) >>> 0; };
+      case 'and': return (c) => { const a = get(c); const v = (a & getS(c) & mask) >>> 0; set!(c, v, 0); c.lfOp = opLogic; c.lfR = v; };
+      case 'test': return (c) => { const a = get(c); c.lfOp = opLogic; c.lfR = (a & getS(c) & mask) >>> 0; };
+      case 'or': return (c) => { const a = get(c); const v = ((a | getS(c)) & mask) >>> 0; set!(c, v, 0); c.lfOp = opLogic; c.lfR = v; };
+      case 'xor': return (c) => { const a = get(c); const v = ((a ^ getS(c)) & mask) >>> 0; set!(c, v, 0); c.lfOp = opLogic; c.lfR = v; };
+      case 'adc': return (c) => { const a = get(c); const b = getS(c); const f = add(size, a, b, c.cfNow()); set!(c, R.lo, 0); setStatus(c, f); };
+      default: return (c) => { const a = get(c); const b = getS(c); const f = sub(size, a, b, c.cfNow()); set!(c, R.lo, 0); setStatus(c, f); };
+    }
+  }
+  // 8-byte forms: lazy flags (adc and sbb compute theirs at once).
+  if (d.kind === 'reg' && (s.kind === 'reg' || s.kind === 'imm')) {
+    const r = d.reg;
+    const sr = s.kind === 'reg' ? s.reg : -1;
+    const iL = s.kind === 'imm' ? s.lo >>> 0 : 0;
+    const iH = s.kind === 'imm' ? s.hi >>> 0 : 0;
+    switch (m) {
+      case 'add': return (c) => {
+        const L = c.regLo, H = c.regHi;
+        const a = L[r]!, aH = H[r]!, b = sr >= 0 ? L[sr]! : iL, bH = sr >= 0 ? H[sr]! : iH;
+        const t = a + b;
+        const v = t >>> 0, vH = (aH + bH + (t > 0xffffffff ? 1 : 0)) >>> 0;
+        L[r] = v; H[r] = vH;
+        lazy8(c, ADD8, a, aH, b, bH, v, vH);
+      };
+      case 'sub': case 'cmp': {
+        const w = m === 'sub';
+        return (c) => {
+          const L = c.regLo, H = c.regHi;
+          const a = L[r]!, aH = H[r]!, b = sr >= 0 ? L[sr]! : iL, bH = sr >= 0 ? H[sr]! : iH;
+          const t = a - b;
+          const v = t >>> 0, vH = (aH - bH - (t < 0 ? 1 : 0)) >>> 0;
+          if (w) { L[r] = v; H[r] = vH; }
+          lazy8(c, SUB8, a, aH, b, bH, v, vH);
+        };
+      }
+    }
+  }
   switch (m) {
-    case 'add': op = (_c, a, aH, b, bH) => (size === 8 ? add64(a, aH, b, bH, 0) : add(size, a, b, 0)); break;
-    case 'adc': op = (c, a, aH, b, bH) => { const ci = c.state.rflags & CF; return size === 8 ? add64(a, aH, b, bH, ci) : add(size, a, b, ci); }; break;
-    case 'sub': case 'cmp': op = (_c, a, aH, b, bH) => (size === 8 ? sub64(a, aH, b, bH, 0) : sub(size, a, b, 0)); break;
-    case 'sbb': op = (c, a, aH, b, bH) => { const ci = c.state.rflags & CF; return size === 8 ? sub64(a, aH, b, bH, ci) : sub(size, a, b, ci); }; break;
-    case 'and': case 'test': op = (_c, a, aH, b, bH) => (size === 8 ? logic64((a & b) >>> 0, (aH & bH) >>> 0) : logic(size, (a & b & mask) >>> 0)); break;
-    case 'or': op = (_c, a, aH, b, bH) => (size === 8 ? logic64((a | b) >>> 0, (aH | bH) >>> 0) : logic(size, ((a | b) & mask) >>> 0)); break;
-    default: op = (_c, a, aH, b, bH) => (size === 8 ? logic64((a ^ b) >>> 0, (aH ^ bH) >>> 0) : logic(size, ((a ^ b) & mask) >>> 0)); break;
-  }
-  if (size === 8) {
-    return (c) => {
-      const a = get(c); const aHi = c.gHi;
-      const b = getS(c); const bHi = c.gHi;
-      const f = op(c, a, aHi, b, bHi);
-      if (set !== null) set(c, R.lo, R.hi);
-      setStatus(c, f);
+    case 'add': return (c) => {
+      const a = get(c); const aH = c.gHi;
+      const b = getS(c); const bH = c.gHi;
+      const t = a + b;
+      const v = t >>> 0, vH = (aH + bH + (t > 0xffffffff ? 1 : 0)) >>> 0;
+      set!(c, v, vH);
+      lazy8(c, ADD8, a, aH, b, bH, v, vH);
     };
+    case 'sub': case 'cmp': return (c) => {
+      const a = get(c); const aH = c.gHi;
+      const b = getS(c); const bH = c.gHi;
+      const t = a - b;
+      const v = t >>> 0, vH = (aH - bH - (t < 0 ? 1 : 0)) >>> 0;
+      if (set !== null) set(c, v, vH);
+      lazy8(c, SUB8, a, aH, b, bH, v, vH);
+    };
+    case 'and': case 'test': case 'or': case 'xor': {
+      const k = m === 'and' || m === 'test' ? 0 : m === 'or' ? 1 : 2;
+      return (c) => {
+        const a = get(c); const aH = c.gHi;
+        const b = getS(c); const bH = c.gHi;
+        const v = (k === 0 ? a & b : k === 1 ? a | b : a ^ b) >>> 0;
+        const vH = (k === 0 ? aH & bH : k === 1 ? aH | bH : aH ^ bH) >>> 0;
+        if (set !== null) set(c, v, vH);
+        lazy8(c, LOGIC8, 0, 0, 0, 0, v, vH);
+      };
+    }
   }
+  const carry = m === 'adc';
   return (c) => {
-    const a = get(c);
-    const b = getS(c);
-    const f = op(c, a, 0, b, 0);
-    if (set !== null) set(c, R.lo, 0);
+    const a = get(c); const aHi = c.gHi;
+    const b = getS(c); const bHi = c.gHi;
+    const f = carry ? add64(a, aHi, b, bHi, c.cfNow()) : sub64(a, aHi, b, bHi, c.cfNow());
+    set!(c, R.lo, R.hi);
     setStatus(c, f);
   };
 }
@@ -803,6 +954,7 @@ function compileMov(d: Operand, s: Operand, size: number): Handler {
     const get = getter(s, 2);
     return (c) => {
       const sel = get(c) & 0xffff;
+      c.syncFlags();
       c.sys.loadSegment(c, seg, sel);
       if (seg === 2) { c.state.interruptShadow = true; c.brk = true; }
       c.modeChanged();
@@ -865,6 +1017,7 @@ function compilePop(o: Operand, insn: Insn): Handler {
     const seg = o.reg;
     return (c) => {
       const v = c.peek(size, 0) & 0xffff;
+      c.syncFlags();
       c.sys.loadSegment(c, seg, v);
       c.adjustSp(size);
       if (seg === 2) c.state.interruptShadow = true;
@@ -928,7 +1081,7 @@ function compileMulDiv(m: string, insn: Insn): Handler {
         over = p !== ((lo << 16) >> 16);
       }
       set(c, lo, hi);
-      c.state.rflags = (c.state.rflags & ~(CF | OF)) | (over ? CF | OF : 0);
+      c.state.rflags = (c.syncFlags() & ~(CF | OF)) | (over ? CF | OF : 0);
     };
   }
   const get = getter(ops[0]!, size);
@@ -976,7 +1129,7 @@ function compileMulDiv(m: string, insn: Insn): Handler {
         writeReg(c, 2, 8, false, R.lo, R.hi);
         over = signed ? BigInt.asIntN(64, p) !== p : u >> 64n !== 0n;
       }
-      c.state.rflags = (c.state.rflags & ~(CF | OF)) | (over ? CF | OF : 0);
+      c.state.rflags = (c.syncFlags() & ~(CF | OF)) | (over ? CF | OF : 0);
     };
   }
   // div / idiv: #DE on a zero divisor or a quotient that does not fit (SDM Vol. 2, DIV, IDIV).
@@ -1034,7 +1187,7 @@ function compileBt(m: string, insn: Insn): Handler {
     const mask = (1 << (bit & 31)) >>> 0;
     const word = inHi ? hi : lo;
     const cf = (word & mask) !== 0 ? CF : 0;
-    c.state.rflags = (c.state.rflags & ~CF) | cf;
+    c.state.rflags = (c.syncFlags() & ~CF) | cf;
     let w = word;
     if (modify === 1) w = (w | mask) >>> 0;
     else if (modify === 2) w = (w & ~mask) >>> 0;
@@ -1078,7 +1231,7 @@ function compileBt(m: string, insn: Insn): Handler {
     } else ea(c);
     const lo = c.segRead(seg, c.eaLo, c.eaHi, sz);
     const hi = sz === 8 ? c.hiOut : 0;
-    const saved = c.state.rflags;
+    const saved = c.syncFlags();
     const [nl, nh] = apply(c, lo, hi, bit);
     if (modify !== 0) {
       const f = c.state.rflags;
