@@ -5,6 +5,7 @@
  */
 import { Cpu } from '../cpu/cpu.ts';
 import type { IoHandler, RunEnd, SystemLayer } from '../cpu/cpu.ts';
+import type { CpuFeatures } from '../cpu/core.ts';
 import { createCpuState, SegAttr } from '../cpu/state.ts';
 import type { SegmentCache } from '../cpu/state.ts';
 import { PhysMem } from '../mem/physmem.ts';
@@ -43,6 +44,8 @@ export interface BareOptions {
   code: Uint8Array;
   /** The system layer; system.ts unless a test substitutes one. */
   sys?: SystemLayer;
+  /** CPU features; by default those of the KVM harness's vCPU here (no 1-GByte pages, no LA57). */
+  features?: CpuFeatures;
 }
 
 export interface BareMachine {
@@ -118,8 +121,9 @@ export function createBareMachine(opts: BareOptions): BareMachine {
     s.efer = 0x500;
   }
   mem.load(load, code);
-  // The CPUID the KVM harness gives its vCPU here: MAXPHYADDR 48 and no 1-GByte pages.
-  const cpu = new Cpu(s, mem, new Mmu(mem), opts.sys ?? system, { io, maxPhysAddr: 48, features: { page1gb: false } });
+  // The CPUID the KVM harness gives its vCPU here: MAXPHYADDR 48, no 1-GByte pages, no LA57.
+  const features = opts.features ?? { page1gb: false, la57: false };
+  const cpu = new Cpu(s, mem, new Mmu(mem), opts.sys ?? system, { io, maxPhysAddr: 48, features });
   return { cpu, mem, exits };
 }
 

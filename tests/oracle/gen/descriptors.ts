@@ -14,14 +14,19 @@ export const TSS = 0xc00;
 
 export const hex = (n: number | bigint): string => '0x' + n.toString(16);
 
+/** Stores of the GDT's 14 dwords (64-bit code segments when `long`), as `mov dword` lines. */
+export function gdtStores(long: boolean): string[] {
+  const code0 = long ? 0x00af9a00 : 0x00cf9a00;
+  const code3 = long ? 0x00affa00 : 0x00cffa00;
+  const gdt = [0, 0, 0xffff, code0, 0xffff, 0x00cf9200, 0xffff, code3, 0xffff, 0x00cff200, (TSS << 16) | 0x67, 0x8900, 0, 0];
+  return gdt.map((v, i) => `  mov dword [${hex(GDT + i * 4)}], ${hex(v >>> 0)}`);
+}
+
 /** Instructions that build and load the GDT, TSS and IDT. Clobbers eax, ebx, ecx, edx. */
 export function descriptorSetup(long: boolean): string[] {
   const out: string[] = [];
   const A = (s: string) => out.push('  ' + s);
-  const code0 = long ? 0x00af9a00 : 0x00cf9a00;
-  const code3 = long ? 0x00affa00 : 0x00cffa00;
-  const gdt = [0, 0, 0xffff, code0, 0xffff, 0x00cf9200, 0xffff, code3, 0xffff, 0x00cff200, (TSS << 16) | 0x67, 0x8900, 0, 0];
-  gdt.forEach((v, i) => A(`mov dword [${hex(GDT + i * 4)}], ${hex(v >>> 0)}`));
+  out.push(...gdtStores(long));
   A('lgdt [gdtr]');
   A(`mov dword [${hex(TSS + 4)}], 0x90000`); // ESP0 (32-bit TSS) or the low half of RSP0 (64-bit TSS)
   if (!long) A(`mov dword [${hex(TSS + 8)}], 0x10`); // SS0

@@ -12,10 +12,10 @@
  * range, LOG_BASE..TABLES_END, which the tests compare between KVM and the lab. 32-bit IRETD is
  * never used (KVM's instruction emulator here cannot run it): the handler resumes with a jump.
  */
-import { descriptorData, descriptorSetup, hex } from './descriptors.ts';
+import { descriptorData, descriptorSetup, gdtStores, hex } from './descriptors.ts';
 import { rng } from './program-gen.ts';
 
-export type PagingGenMode = '32bit' | 'pae' | '4level';
+export type PagingGenMode = '32bit' | 'pae' | '4level' | '5level';
 
 export const LOG_BASE = 0x1bf000;
 export const TABLES = 0x1c0000;
@@ -41,14 +41,19 @@ export interface PagingProgram {
    * read, write from ring 0 and ring 3), logged in that order.
    */
   caseNonLeaf: number[][];
+  /** Large-page leaf entries with a reserved bit set (the walk must fault on them). */
+  reservedLarge: number[];
   dump: { addr: number; len: number };
 }
 
 
 export function generatePagingProgram(seed: number, mode: PagingGenMode, cases = 8): PagingProgram {
-  const r = rng(seed * 7919 + { '32bit': 1, pae: 2, '4level': 3 }[mode]);
+  const r = rng(seed * 7919 + { '32bit': 1, pae: 2, '4level': 3, '5level': 4 }[mode]);
   const chance = (p: number) => r() < p;
-  const long = mode === '4level';
+  // 5-level paging can only be turned on with paging off: that program starts in 32-bit protected
+  // mode, builds its tables, enters IA-32e mode with CR4.LA57 set, and far-jumps to 64-bit code.
+  const five = mode === '5level';
+  const long = mode === '4level' || five;
   const wide = mode !== '32bit'; // 8-byte entries with XD
   const wp = chance(0.5);
   const pse = mode === '32bit' ? chance(0.7) : false;
@@ -92,8 +97,9 @@ export function generatePagingProgram(seed: number, mode: PagingGenMode, cases =
     return v;
   };
 
-  lines.push(long ? 'bits 64' : 'bits 32', 'org 0x100000', 'start:');
-  lines.push(...descriptorSetup(long));
+  lines.push(long && !five ? 'bits 64' : 'bits 32', 'org 0x100000', 'start:');
+  if (five) lines.push(...gdtStores(true), '  lgdt [gdtr32]');
+  else lines.push(...descriptorSetup(long));
 
   // Identity map of the first 2 MiB, user-accessible and writable, so that code, stacks, the log,
   // descriptor tables and the ring-3 stubs stay reachable from both rings.
@@ -112,17 +118,25 @@ export function generatePagingProgram(seed: number, mode: PagingGenMode, cases =
     entry(root, BigInt(pd0) | 1n);
   } else {
     root = table();
+    const pml4 = five ? table() : root;
     const pdpt = table();
     const pd = table();
     entry(pd, 0x87n); // 2 MiB page at 0: P R/W U/S PS
     entry(pdpt, BigInt(pd) | 7n);
-    entry(root, BigInt(pdpt) | 7n);
+    entry(pml4, BigInt(pdpt) | 7n);
+    if (five) entry(root, BigInt(pml4) | 7n);
   }
 
   // The cases: one set of tables each, with random bits at every level.
   const targets: { va: bigint; large: boolean; phys: number }[] = [];
   /** Per case, the physical addresses of its entries that reference another table. */
   const caseNonLeaf: number[][] = [];
+  /** Large-page leaves with a reserved bit among 29:13 (1 GiB) or 20:13 (2 MiB). */
+  const reservedLarge: number[] = [];
+  const largeLeaf = (at: number, value: bigint) => {
+    if ((value & 0x3fffe000n) !== 0n) reservedLarge.push(at);
+    entry(at, value);
+  };
   const nonLeaf = (at: number, value: bigint) => {
     caseNonLeaf[caseNonLeaf.length - 1]!.push(at);
     entry(at, value);
@@ -155,7 +169,7 @@ export function generatePagingProgram(seed: number, mode: PagingGenMode, cases =
       const pdeAt = paeTestPd + c * 8;
       if (chance(0.3)) {
         const rsvd = chance(0.15) ? 1n << 13n : 0n; // bits 20:13 of a 2 MiB PDE are reserved
-        entry(pdeAt, bits(true) | 0x80n | rsvd);
+        largeLeaf(pdeAt, bits(true) | 0x80n | rsvd);
         targets.push({ va: va + BigInt(largeSlot), large: true, phys: largeSlot });
       } else {
         const pt = table();
@@ -164,20 +178,26 @@ export function generatePagingProgram(seed: number, mode: PagingGenMode, cases =
         targets.push({ va, large: false, phys: small });
       }
     } else {
-      const va = BigInt(1 + c) << 39n;
+      const va = BigInt(1 + c) << (five ? 48n : 39n);
       const pdpt = table();
-      nonLeaf(root + (1 + c) * 8, BigInt(pdpt) | bits(false) | (chance(0.08) ? 0x80n : 0n)); // PS is reserved in a PML4E
+      if (five) {
+        const pml4 = table();
+        nonLeaf(root + (1 + c) * 8, BigInt(pml4) | bits(false) | (chance(0.06) ? 0x80n : 0n)); // PS is reserved in a PML5E
+        nonLeaf(pml4, BigInt(pdpt) | bits(false) | (chance(0.06) ? 0x80n : 0n)); // and in a PML4E
+      } else {
+        nonLeaf(root + (1 + c) * 8, BigInt(pdpt) | bits(false) | (chance(0.08) ? 0x80n : 0n)); // PS is reserved in a PML4E
+      }
       const shape = r();
       if (shape < 0.2) {
         const rsvd = chance(0.15) ? 1n << 13n : 0n; // bits 29:13 of a 1 GiB PDPTE are reserved
-        entry(pdpt, bits(true) | 0x80n | rsvd);
+        largeLeaf(pdpt, bits(true) | 0x80n | rsvd);
         targets.push({ va: va + BigInt(largeSlot), large: true, phys: largeSlot });
       } else {
         const pd = table();
         nonLeaf(pdpt, BigInt(pd) | bits(false));
         if (shape < 0.45) {
           const rsvd = chance(0.15) ? 1n << 13n : 0n;
-          entry(pd, bits(true) | 0x80n | rsvd);
+          largeLeaf(pd, bits(true) | 0x80n | rsvd);
           targets.push({ va: va + BigInt(largeSlot), large: true, phys: largeSlot });
         } else {
           const pt = table();
@@ -199,7 +219,24 @@ export function generatePagingProgram(seed: number, mode: PagingGenMode, cases =
     A('or eax, 0x800');
     A('wrmsr');
   }
-  if (long) {
+  if (five) {
+    // CR4.PAE and CR4.LA57, CR3, EFER.LME, then CR0.PG: IA-32e mode with 5-level paging (SDM Vol. 3A, "Initializing IA-32e Mode").
+    A(`mov eax, ${hex(root)}`);
+    A('mov cr3, eax');
+    A('mov eax, cr4');
+    A('or eax, 0x1020');
+    A('mov cr4, eax');
+    A('mov ecx, 0xc0000080');
+    A('rdmsr');
+    A('or eax, 0x100');
+    A('wrmsr');
+    A('mov eax, cr0');
+    A('and eax, 0x9fffffff');
+    A(`or eax, ${hex((0x80000000 | (wp ? 0x10000 : 0)) >>> 0)}`);
+    A('mov cr0, eax');
+    A('jmp 0x08:long_entry');
+    lines.push('bits 64', 'long_entry:', ...descriptorSetup(true));
+  } else if (long) {
     A('mov rax, cr0');
     A(wp ? 'or eax, 0x10000' : 'and eax, 0xfffeffff');
     A('mov cr0, rax');
@@ -304,13 +341,15 @@ export function generatePagingProgram(seed: number, mode: PagingGenMode, cases =
     A(`jmp [${hex(RESUME)}]`);
   }
   lines.push(...descriptorData(long, 'handler'));
+  if (five) lines.push('align 8', 'gdtr32:', `  dw ${7 * 8 - 1}`, `  dd ${hex(0x500)}`);
   return {
     seed,
     mode,
     source: lines.join('\n') + '\n',
-    execMode: long ? 'long64' : 'prot32',
+    execMode: long && !five ? 'long64' : 'prot32',
     cases,
     caseNonLeaf,
+    reservedLarge,
     dump: { addr: LOG_BASE, len: nextTable - LOG_BASE },
   };
 }
