@@ -30,9 +30,21 @@ fi
 
 echo "== type checks"
 npm run --silent check
+mkdir -p .test-report
 echo "== unit, property and oracle tests"
-npx vitest run
+npx vitest run --reporter=default --reporter=json --outputFile.json=.test-report/vitest.json
 echo "== build"
 npx vite build --logLevel warn
 echo "== browser tests"
-npx playwright test
+PLAYWRIGHT_JSON_OUTPUT_NAME=.test-report/playwright.json npx playwright test --reporter=list,json
+
+# One closing line for both runners: N passed, N failed, N skipped.
+node -e '
+const fs = require("fs");
+const v = JSON.parse(fs.readFileSync(".test-report/vitest.json", "utf8"));
+const p = JSON.parse(fs.readFileSync(".test-report/playwright.json", "utf8")).stats;
+const passed = v.numPassedTests + p.expected;
+const failed = v.numFailedTests + p.unexpected + p.flaky;
+const skipped = v.numPendingTests + v.numTodoTests + p.skipped;
+console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
+'

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { createBareMachine, runBare } from './bare.ts';
 import type { BareMode, ExecResult } from './bare.ts';
 
-const SAMPLES = '/work/shared/exec-samples';
+/** The exec samples with KVM's output, copied from the shared folder into the repo. */
+const SAMPLES = join(import.meta.dirname, '../../../tests/oracle/kvm/samples');
 const NASM = '/usr/bin/nasm';
 const hasNasm = existsSync(NASM);
 if (!hasNasm) console.warn('bare.test.ts: nasm not found at /usr/bin/nasm; the assembled-program tests are skipped');

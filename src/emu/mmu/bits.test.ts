@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CR0_BITS, CR4_BITS, EFER_BITS, PFEC, PTE, PTE_XD_BIT, PTE_HI_XD, PAE_PDPTE_RSVD_LO } from './bits.ts';
 
 /** The checked oracle table (Linux, Xen and kvm-unit-tests headers, cross-checked). */
-const ref = JSON.parse(readFileSync('/work/shared/reference/x86-paging.json', 'utf8')) as Record<string, Record<string, string>>;
+const ref = JSON.parse(readFileSync(join(import.meta.dirname, '../../../tests/reference/x86-paging.json'), 'utf8')) as Record<string, Record<string, string>>;
 
 /** Finds the bit whose description in `table` starts with `name` (a word), e.g. "P present". */
 function bitOf(table: Record<string, string>, name: string): number {
@@ -12,7 +13,7 @@ function bitOf(table: Record<string, string>, name: string): number {
   return Number(hits[0]![0]);
 }
 
-describe('paging bit constants agree with /work/shared/reference/x86-paging.json', () => {
+describe('paging bit constants agree with tests/reference/x86-paging.json', () => {
   it('entry bits', () => {
     const t = ref.entry_bits!;
     expect(PTE.P).toBe(1 << bitOf(t, 'P'));
