@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { decode, SUPPORTED_MNEMONICS, type DecodeMode } from '../../src/emu/cpu/decode.ts';
 import { formatInsn } from '../../src/emu/asm/disasm.ts';
 import type { Insn, Operand } from '../../src/emu/cpu/insn.ts';
+import { rng } from './gen/program-gen.ts';
 
 const IP64 = 0x7fff_1234_5000n;
 const IP32 = 0x1234_5000n;
@@ -346,17 +347,6 @@ describe('decoder vs iced-x86: every supported form', () => {
   });
 });
 
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PREFIXES = [0x66, 0x67, 0xf2, 0xf3, 0xf0, 0x2e, 0x3e, 0x26, 0x64, 0x65, 0x36];
 
@@ -385,7 +375,7 @@ function deliberatelyRejected(ice: IcedResult): boolean {
 describe('decoder vs iced-x86: random byte strings', () => {
   for (const mode of [16, 32, 64] as const) {
     it(`agrees with iced on length and mnemonic in ${mode}-bit mode (seeded)`, () => {
-      const rnd = prng(0x5eed0000 + mode);
+      const rnd = rng(0x5eed0000 + mode);
       const N = 30000;
       let okBoth = 0;
       let udBoth = 0;

@@ -95,23 +95,28 @@ function qemuIgnoredA(p: PagingProgram): Set<number> {
 
 const kvmWhy = !kvm.ok ? kvm.why : !nasmOk.ok ? nasmOk.why : '';
 if (kvmWhy) console.warn(`paging-programs (4-level, KVM): skipped: ${kvmWhy}`);
-describe.skipIf(kvmWhy !== '')('4-level paging: the lab agrees with KVM', () => {
-  let oracle: KvmOracle;
-  beforeAll(async () => {
-    oracle = await KvmOracle.start();
+/** Runs each program under KVM and in the lab: the logs, the page tables' A/D bits and the registers must agree. */
+function compareWithKvm(title: string, why: string, list: PagingProgram[]): void {
+  describe.skipIf(why !== '')(title, () => {
+    let oracle: KvmOracle;
+    beforeAll(async () => {
+      oracle = await KvmOracle.start();
+    });
+    afterAll(() => oracle?.close());
+    it.each(list.map((p) => [`seed ${p.seed}`, p] as const))('%s', async (_n, p) => {
+      const code = nasm(p.source);
+      const want = await oracle.run({ mode: p.execMode, load: 0x100000, code, dump: p.dump });
+      expect(want.end, want.error).toBe('hlt');
+      const got = labExec({ mode: p.execMode, load: 0x100000, code, maxSteps: 1_000_000, dump: p.dump });
+      const log = readLog(want.dump!);
+      expect(readLog(got.dump!)).toEqual(log);
+      expect(tableDiffs(got.dump!, want.dump!, kvmIgnoredA(p, log))).toEqual([]);
+      expect(diffExec(got, want, { flagsMask: 0, compareDump: false })).toEqual([]);
+    });
   });
-  afterAll(() => oracle?.close());
-  it.each(programs('4level').map((p) => [`seed ${p.seed}`, p] as const))('%s', async (_n, p) => {
-    const code = nasm(p.source);
-    const want = await oracle.run({ mode: p.execMode, load: 0x100000, code, dump: p.dump });
-    expect(want.end, want.error).toBe('hlt');
-    const got = labExec({ mode: p.execMode, load: 0x100000, code, maxSteps: 1_000_000, dump: p.dump });
-    const log = readLog(want.dump!);
-    expect(readLog(got.dump!)).toEqual(log);
-    expect(tableDiffs(got.dump!, want.dump!, kvmIgnoredA(p, log))).toEqual([]);
-    expect(diffExec(got, want, { flagsMask: 0, compareDump: false })).toEqual([]);
-  });
-});
+}
+
+compareWithKvm('4-level paging: the lab agrees with KVM', kvmWhy, programs('4level'));
 
 /** Whether KVM's guest CPUID here has CPUID.(EAX=7,ECX=0):ECX.LA57[bit 16]. */
 async function kvmHasLa57(): Promise<boolean> {
@@ -126,22 +131,7 @@ async function kvmHasLa57(): Promise<boolean> {
 
 const la57Why = kvmWhy !== '' ? kvmWhy : (await kvmHasLa57()) ? '' : 'KVM here does not expose LA57 (CPUID.7.0:ECX[16] = 0) to its guests, so 5-level paging cannot run under it';
 if (la57Why) console.warn(`paging-programs (5-level, KVM): skipped: ${la57Why}`);
-describe.skipIf(la57Why !== '')('5-level paging: the lab agrees with KVM', () => {
-  let oracle: KvmOracle;
-  beforeAll(async () => {
-    oracle = await KvmOracle.start();
-  });
-  afterAll(() => oracle?.close());
-  it.each(programs('5level').map((p) => [`seed ${p.seed}`, p] as const))('%s', async (_n, p) => {
-    const code = nasm(p.source);
-    const want = await oracle.run({ mode: p.execMode, load: 0x100000, code, dump: p.dump });
-    expect(want.end, want.error).toBe('hlt');
-    const got = labExec({ mode: p.execMode, load: 0x100000, code, maxSteps: 1_000_000, dump: p.dump });
-    const log = readLog(want.dump!);
-    expect(readLog(got.dump!)).toEqual(log);
-    expect(tableDiffs(got.dump!, want.dump!, kvmIgnoredA(p, log))).toEqual([]);
-  });
-});
+compareWithKvm('5-level paging: the lab agrees with KVM', la57Why, programs('5level'));
 
 const qemuWhy = !qemu.ok ? qemu.why : !nasmOk.ok ? nasmOk.why : '';
 if (qemuWhy) console.warn(`paging-programs (32-bit, PAE and 5-level, QEMU): skipped: ${qemuWhy}`);

@@ -2,7 +2,7 @@
 
 import { Cursor, lex, ParseError, parseExpr, parseOperand, qualify, REGS, describe } from './parse.ts';
 import type { Expr, OperandAst, Reg } from './parse.ts';
-import { encodeInstruction, EncodeError, MNEMONICS, hex } from './encode.ts';
+import { encodeInstruction, EncodeError, MNEMONICS, hex, le } from './encode.ts';
 import type { MemOp, Op, Value } from './encode.ts';
 
 export interface AsmError {
@@ -477,16 +477,6 @@ function resolveOperand(o: OperandAst, env: PassEnv, bits: 32 | 64, defaultRel: 
     case 'farptr':
       return { k: 'farptr', col: o.col, size: o.size, seg: evaluate(o.seg, env), off: evaluate(o.off, env) };
   }
-}
-
-function le(v: bigint, n: number): number[] {
-  const out: number[] = [];
-  let x = BigInt.asUintN(n * 8, v);
-  for (let i = 0; i < n; i++) {
-    out.push(Number(x & 0xffn));
-    x >>= 8n;
-  }
-  return out;
 }
 
 const MAX_PASSES = 40;

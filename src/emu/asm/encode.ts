@@ -158,7 +158,8 @@ function checkImm(op: ImmOp, bits: number, what = 'immediate'): void {
   }
 }
 
-function le(v: bigint, n: number): number[] {
+/** The low `n` bytes of `v`, little-endian. */
+export function le(v: bigint, n: number): number[] {
   const out: number[] = [];
   let x = BigInt.asUintN(n * 8, v);
   for (let i = 0; i < n; i++) {
