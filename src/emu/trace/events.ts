@@ -1,0 +1,124 @@
+/**
+ * The trace: one discriminated union of plain-data events, each tied to the step (the number of
+ * instructions retired before it, i.e. CpuState.steps when it happened). Kinds are namespaced with
+ * a slash (`cpu/…`, `ring/…`, `mmu/…`, `tlb/…`, `io/…`); later issues add `vmx/…`, `svm/…`,
+ * `iommu/…`, `hv/…`. Views render from these events and tests assert on them.
+ *
+ * 64-bit quantities (addresses, entries) are `bigint`: the trace is an edge of the core. Events are
+ * structured-clone safe (postMessage) but not JSON-safe: use `traceToJson` for JSON lines.
+ */
+
+/** Why the privilege level changed. */
+export type RingCause =
+  | 'exception'
+  | 'interrupt'
+  | 'software-interrupt'
+  | 'iret'
+  | 'syscall'
+  | 'sysret'
+  | 'sysenter'
+  | 'sysexit'
+  | 'far-call'
+  | 'far-jmp'
+  | 'far-ret';
+
+export type AccessType = 'read' | 'write' | 'fetch';
+
+/** One paging-structure reference of a walk (SDM names). */
+export interface TraceWalkStep {
+  level: 'PML5E' | 'PML4E' | 'PDPTE' | 'PDE' | 'PTE';
+  /** Physical address of the entry (-1n for a PAE PDPTE register). */
+  entryPa: bigint;
+  entry: bigint;
+  index: number;
+  leaf: boolean;
+}
+
+export type TraceEvent =
+  /** An instruction retired (or, for a faulting one, was attempted: see cpu/exception). */
+  | { kind: 'cpu/insn'; step: number; rip: bigint; length: number; cpl: number }
+  /** An exception delivered through the IDT (or escalating). `errorCode` is -1 when none is pushed. */
+  | { kind: 'cpu/exception'; step: number; vector: number; errorCode: number; rip: bigint; cr2?: bigint }
+  /** An interrupt delivered through the IDT: external (the timer) or software (INT n, INT3, INTO). */
+  | { kind: 'cpu/interrupt'; step: number; vector: number; source: 'external' | 'software'; rip: bigint }
+  /** A fault during #DF delivery: the processor shuts down. */
+  | { kind: 'cpu/triple-fault'; step: number; rip: bigint }
+  | { kind: 'cpu/halt'; step: number; rip: bigint }
+  /** The CPL changed; `rip` is where execution continues. */
+  | { kind: 'ring/change'; step: number; from: number; to: number; cause: RingCause; vector?: number; rip: bigint }
+  /** A page walk on a TLB miss (or a probe), with every entry it read, and its outcome. */
+  | {
+      kind: 'mmu/walk';
+      step: number;
+      linear: bigint;
+      access: AccessType;
+      user: boolean;
+      mode: '32bit' | 'pae' | '4level' | '5level';
+      steps: TraceWalkStep[];
+      pa?: bigint;
+      pageSize?: number;
+      fault?: { errorCode: number; level: TraceWalkStep['level'] };
+    }
+  | { kind: 'tlb/lookup'; step: number; linear: bigint; pcid: number; hit: boolean }
+  | { kind: 'tlb/fill'; step: number; linear: bigint; pa: bigint; pageSize: number; pcid: number; global: boolean }
+  /** A TLB invalidation and what caused it; `linear` for single-page invalidations. */
+  | {
+      kind: 'tlb/flush';
+      step: number;
+      cause: 'mov-cr3' | 'mov-cr4' | 'mov-cr0' | 'invlpg' | 'invpcid';
+      scope: 'all' | 'non-global' | 'pcid' | 'page';
+      pcid?: number;
+      linear?: bigint;
+    }
+  | { kind: 'io/port'; step: number; dir: 'in' | 'out'; port: number; size: number; value: number }
+  | { kind: 'io/mmio'; step: number; dir: 'read' | 'write'; pa: bigint; size: number; value: bigint };
+
+export type TraceKind = TraceEvent['kind'];
+
+/** Every kind, for validation, filters and "run to next event of a kind". */
+export const TRACE_KINDS = [
+  'cpu/insn',
+  'cpu/exception',
+  'cpu/interrupt',
+  'cpu/triple-fault',
+  'cpu/halt',
+  'ring/change',
+  'mmu/walk',
+  'tlb/lookup',
+  'tlb/fill',
+  'tlb/flush',
+  'io/port',
+  'io/mmio',
+] as const satisfies readonly TraceKind[];
+
+/**
+ * Where the core writes events. The core checks `sink !== null` before building an event, so
+ * tracing off costs one comparison at each place an event could occur.
+ */
+export interface TraceSink {
+  emit(e: TraceEvent): void;
+}
+
+/** Collects events in an array. */
+export class ArraySink implements TraceSink {
+  readonly events: TraceEvent[] = [];
+  emit(e: TraceEvent): void {
+    this.events.push(e);
+  }
+}
+
+/** A plain-JSON copy of an event: bigints become decimal strings if above 2^53−1, else numbers. */
+export function traceToJson(e: TraceEvent): Record<string, unknown> {
+  const conv = (v: unknown): unknown => {
+    if (typeof v === 'bigint') return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= -BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
+    if (Array.isArray(v)) return v.map(conv);
+    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, conv(x)]));
+    return v;
+  };
+  return conv(e) as Record<string, unknown>;
+}
+
+/** Exhaustiveness check for switches over event kinds. */
+export function assertNever(x: never): never {
+  throw new Error(`unhandled trace event ${JSON.stringify(x)}`);
+}
