@@ -2,13 +2,15 @@
  * The lab's command line. `lab exec --mode prot32|long64 --load ADDR [--max-steps N] FILE`
  * runs machine code on the bare machine and prints one JSON object (issue 2, item 4); FILE is raw
  * bytes, or assembly text if it ends in `.asm`. `lab asm` and `lab disasm` show the assembler and
- * the disassembler. Commands are a table so that `run`, `trace` and `exercise` can join later.
+ * the disassembler; `lab exercise walk` prints a seeded page-walk problem. Commands are a table.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { assemble, type AsmError } from '../emu/asm/assembler.ts';
 import { disassemble } from '../emu/asm/disasm.ts';
 import { DEFAULT_MAX_STEPS, runBare } from '../emu/machine/bare.ts';
 import type { BareMode } from '../emu/machine/bare.ts';
+import { DEFAULT_COUNT, generateWalkExercise, MAX_COUNT, type WalkLevels } from '../emu/exercise/walk-exercise.ts';
+import { formatWalkExercise } from '../emu/exercise/format.ts';
 
 /** A bad command line: printed with the usage, exit code 2. */
 export class UsageError extends Error {}
@@ -139,6 +141,28 @@ const commands: Record<string, Command> = {
       return disassemble(bytes, mode === 'long64' ? 64 : 32, origin)
         .map((l) => `${(origin + l.offset).toString(16).padStart(8, '0')}  ${l.bytes.padEnd(30)} ${l.text}`)
         .join('\n');
+    },
+  },
+  exercise: {
+    usage: 'exercise walk --levels 2|3|4|5 --seed N [--count K] [--answers]',
+    run(args) {
+      const [kind, ...rest] = args;
+      if (kind !== 'walk') throw new UsageError(kind === undefined ? 'KIND: missing (walk)' : `KIND: '${kind}' is not walk`);
+      const answers = rest.includes('--answers');
+      const { flags, positional } = parseFlags(
+        rest.filter((a) => a !== '--answers'),
+        ['--levels', '--seed', '--count'],
+      );
+      if (positional.length > 0) throw new UsageError(`unexpected argument '${positional[0]}'`);
+      const levelsText = flags.get('--levels');
+      if (levelsText === undefined) throw new UsageError('--levels: required (2, 3, 4 or 5)');
+      if (!['2', '3', '4', '5'].includes(levelsText)) throw new UsageError(`--levels: '${levelsText}' is not 2, 3, 4 or 5`);
+      if (!flags.has('--seed')) throw new UsageError('--seed: required (a number)');
+      const seed = parseNumber(flags.get('--seed'), '--seed');
+      const count = flags.has('--count') ? parseNumber(flags.get('--count'), '--count') : DEFAULT_COUNT;
+      if (count < 2 || count > MAX_COUNT) throw new UsageError(`--count: ${count} is not 2..${MAX_COUNT}`);
+      const ex = generateWalkExercise({ levels: Number(levelsText) as WalkLevels, seed, count });
+      return formatWalkExercise(ex, { answers });
     },
   },
 };

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { main } from './lab.ts';
+
+function call(args: string[]): { code: number; out: string; err: string } {
+  let out = '';
+  let err = '';
+  const code = main(args, (s) => (out += s), (s) => (err += s));
+  return { code, out, err };
+}
+
+describe('lab exercise walk', () => {
+  it.each(['2', '3', '4', '5'])('--levels %s: the same seed prints byte-identical output; another seed differs', (levels) => {
+    const a = call(['exercise', 'walk', '--levels', levels, '--seed', '7']);
+    const b = call(['exercise', 'walk', '--seed', '7', '--levels', levels]);
+    expect(a.code).toBe(0);
+    expect(a.err).toBe('');
+    expect(b.out).toBe(a.out);
+    const c = call(['exercise', 'walk', '--levels', levels, '--seed', '8']);
+    expect(c.out.replace(/seed \d+/, '')).not.toBe(a.out.replace(/seed \d+/, ''));
+  });
+
+  it('prints the answer key only with --answers, after the same problem text', () => {
+    const plain = call(['exercise', 'walk', '--levels', '4', '--seed', '0x2a']);
+    const keyed = call(['exercise', 'walk', '--levels', '4', '--seed', '42', '--answers']);
+    expect(keyed.code).toBe(0);
+    expect(plain.out).not.toMatch(/Answer key|PA =|#PF at|error code 0x/);
+    expect(keyed.out.startsWith(plain.out)).toBe(true);
+    expect(keyed.out).toContain('Answer key');
+    expect(keyed.out).toMatch(/PA = 0x[0-9a-f]+/);
+    expect(keyed.out).toMatch(/#PF at the (PML4E|PDPTE|PDE|PTE)/);
+  });
+
+  it('--count sets the number of addresses', () => {
+    const r = call(['exercise', 'walk', '--levels', '3', '--seed', '1', '--count', '9']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/\n {3}9\. 0x[0-9a-f]{8} {2}(read|write|fetch), (user|supervisor)$/);
+    expect(r.out).not.toContain('10. ');
+  });
+
+  it.each([
+    [['exercise', 'walk', '--levels', '6', '--seed', '1'], '--levels'],
+    [['exercise', 'walk', '--levels', '4'], '--seed'],
+    [['exercise', 'walk', '--seed', '1'], '--levels'],
+    [['exercise', 'walk', '--levels', '4', '--seed', 'abc'], '--seed'],
+    [['exercise', 'walk', '--levels', '4', '--seed', '1', '--count', '1'], '--count'],
+    [['exercise', 'walk', '--levels', '4', '--seed', '1', '--bogus', '1'], '--bogus'],
+    [['exercise', 'tlb', '--levels', '4', '--seed', '1'], 'tlb'],
+    [['exercise'], 'KIND'],
+  ])('rejects %j with exit code 2 naming %s', (args, name) => {
+    const r = call(args);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err).toContain(name);
+    expect(r.err).toContain('usage: lab exercise walk');
+  });
+});
