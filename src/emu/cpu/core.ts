@@ -73,9 +73,20 @@ export interface CpuCore {
 
   /** Called after anything that changes CS, CR0, CR4 or EFER so cached mode and decode state are recomputed. */
   modeChanged(): void;
-  /** Called after CR3/CR4/CR0 writes and INVLPG: the TLB flush rules live in the MMU. */
-  tlbFlushAll(includeGlobal: boolean): void;
+  /**
+   * Called after CR3/CR4/CR0 writes and INVLPG: the TLB flush rules live in the MMU. `cause`
+   * (optional, added for the trace) names the instruction that flushed.
+   */
+  tlbFlushAll(includeGlobal: boolean, cause?: 'mov-cr0' | 'mov-cr3' | 'mov-cr4' | 'wrmsr'): void;
   tlbInvlpg(linLo: number, linHi: number): void;
+
+  /**
+   * Optional (added for the trace, cpu.ts implements it): the system layer calls it as it starts
+   * delivering an event through the IDT or IVT, once per attempt (a #DF after a failed delivery is
+   * a second call). `errorCode` is the one pushed, or -1; `kind` is sys-int.ts's EventKind
+   * (0 exception, 1 external interrupt, 2 INT n / INT3 / INTO, 3 INT1).
+   */
+  traceDelivery?(vector: number, errorCode: number, kind: number): void;
 
   /** Port I/O, after permission checks have passed. */
   portIn(port: number, size: 1 | 2 | 4): number;

@@ -21,6 +21,8 @@ import { decode } from './decode.ts';
 import type { DecodeMode } from './decode.ts';
 import { compile } from './exec.ts';
 import * as alu from './alu.ts';
+import type { RingCause, TraceKind, TraceSink } from '../trace/events.ts';
+import { kindFilter, u64 } from '../trace/emit.ts';
 
 // Imported bindings of the hot path as module-local constants: where the modules are transpiled
 // to CommonJS (tsx in Node), every use of an imported binding is a property-getter call.
@@ -64,6 +66,14 @@ export type Handler = (c: Cpu) => void;
 
 export type RunEnd = 'hlt' | 'shutdown' | 'limit';
 
+/** The cause of a CPL change made by an instruction itself (a delivery through the IDT names its own). */
+const RING_CAUSE_OF: ReadonlyMap<string, RingCause> = new Map<string, RingCause>([
+  ['iret', 'iret'], ['iretd', 'iret'], ['iretq', 'iret'],
+  ['syscall', 'syscall'], ['sysret', 'sysret'], ['sysretq', 'sysret'],
+  ['sysenter', 'sysenter'], ['sysexit', 'sysexit'], ['sysexitq', 'sysexit'],
+  ['call', 'far-call'], ['jmp', 'far-jmp'], ['retf', 'far-ret'], ['ret far', 'far-ret'],
+]);
+
 const MAX_BLOCK = 64;
 const FAST_TLB = 256;
 
@@ -84,6 +94,14 @@ export class Block {
     readonly pa: number,
     readonly mode: DecodeMode,
   ) {}
+}
+
+/** Valid entries of the CPU's fast translation cache (Cpu.fastTlbSnapshot). */
+export interface FastTlbSnapshot {
+  slot: Int32Array;
+  tagLo: Int32Array;
+  tagHi: Uint32Array;
+  pa: Float64Array;
 }
 
 export interface CpuOptions {
@@ -119,6 +137,8 @@ export class Cpu implements CpuCore {
   gHi = 0;
   /** Set by an instruction that must end its block (mode change, code write, unfinished rep). */
   brk = false;
+  /** Steps retired before the first instruction of the block running now (exec.ts's system handlers). */
+  blockSteps = 0;
 
   /**
    * Lazy status flags (alu.ts, lazyStatus): the last flag-producing operation, its operands and
@@ -166,10 +186,31 @@ export class Cpu implements CpuCore {
   /** Whether the fast translation cache is used (off when a lesson counts TLB hits). */
   fastTlb = true;
 
+  /** Where trace events go (null: tracing off); set with setTrace. */
+  trace: TraceSink | null = null;
+  /** The step the current event belongs to (CpuState.steps as it would be at the instruction). */
+  readonly traceClock = { step: 0 };
+  private tInsn = false;
+  private tExc = false;
+  private tInt = false;
+  private tTriple = false;
+  private tHalt = false;
+  private tRing = false;
+  private tFlush = false;
+  private tPort = false;
+  private tMmio = false;
+  /** fastTlb as it was before tracing turned it off. */
+  private fastTlbSaved: boolean | null = null;
+  /** The cause and vector of a CPL change, as the current delivery or instruction names them. */
+  private ringCause: RingCause | null = null;
+  private ringVector = -1;
+
   constructor(state: CpuState, mem: PhysMem, mmu: Mmu, sys: SystemLayer, opts: CpuOptions = {}) {
     this.state = state;
     this.mem = mem;
     this.mmu = mmu;
+    // The fast translation cache must stay a subset of the TLB: drop it when the TLB evicts.
+    mmu.tlb.onEvict = () => this.flushFastTlb();
     this.sys = sys;
     this.features = { page1gb: opts.features?.page1gb ?? true, la57: opts.features?.la57 ?? true };
     this.io = opts.io ?? noIo;
@@ -182,6 +223,107 @@ export class Cpu implements CpuCore {
     };
     mem.onWatchedWrite = (page) => this.invalidatePage(page);
     this.modeChanged();
+  }
+
+  // ---- trace ----------------------------------------------------------------------------------
+
+  /**
+   * Starts (sink) or stops (null) tracing into `sink`, for the kinds given (all when absent), and
+   * hands the MMU the same sink. While tlb/lookup, mmu/walk or tlb/fill are wanted the CPU's fast
+   * translation cache is bypassed, so that every translation is a real TLB lookup.
+   */
+  setTrace(sink: TraceSink | null, kinds?: Iterable<TraceKind> | null): void {
+    const list = kinds === undefined || kinds === null ? null : [...kinds];
+    const on = kindFilter(sink, list);
+    this.trace = sink;
+    this.tInsn = on('cpu/insn');
+    this.tExc = on('cpu/exception');
+    this.tInt = on('cpu/interrupt');
+    this.tTriple = on('cpu/triple-fault');
+    this.tHalt = on('cpu/halt');
+    this.tRing = on('ring/change');
+    this.tFlush = on('tlb/flush');
+    this.tPort = on('io/port');
+    this.tMmio = on('io/mmio');
+    this.traceClock.step = this.state.steps;
+    this.mmu.setTrace(sink, list, this.traceClock);
+    if (this.fastTlbSaved !== null) {
+      this.fastTlb = this.fastTlbSaved;
+      this.fastTlbSaved = null;
+    }
+    this.perInsnFetch = on('tlb/lookup') || on('mmu/walk') || on('tlb/fill');
+    if (this.perInsnFetch) {
+      this.fastTlbSaved = this.fastTlb;
+      this.fastTlb = false;
+    }
+  }
+
+  /**
+   * While the TLB is traced, every instruction's fetch is one TLB lookup at the step it runs: for
+   * the first instruction of a block by the block lookup (blocks are then not chained), for the
+   * others by the traced block loop; an instruction that spans two pages runs as a block of its
+   * own, so the lookup of its second page happens at its step too. Otherwise the lookups would
+   * depend on where cached blocks happened to start, and a replay from a checkpoint would show
+   * different TLB events.
+   */
+  private perInsnFetch = false;
+
+  /** CpuCore.traceDelivery: a delivery through the IDT starts (sys-int.ts). */
+  traceDelivery(vector: number, errorCode: number, kind: number): void {
+    const sink = this.trace;
+    if (sink === null) return;
+    this.ringCause = kind === 0 ? 'exception' : kind === 1 ? 'interrupt' : 'software-interrupt';
+    this.ringVector = vector;
+    const s = this.state;
+    const step = this.traceClock.step;
+    if (kind === 0) {
+      if (!this.tExc) return;
+      const rip = u64(s.ripLo, s.ripHi);
+      if (vector === Vec.PF) sink.emit({ kind: 'cpu/exception', step, vector, errorCode, rip, cr2: u64(s.cr2Lo, s.cr2Hi) });
+      else sink.emit({ kind: 'cpu/exception', step, vector, errorCode, rip });
+    } else if (this.tInt) {
+      sink.emit({ kind: 'cpu/interrupt', step, vector, source: kind === 1 ? 'external' : 'software', rip: u64(s.ripLo, s.ripHi) });
+    }
+  }
+
+  /** ring/change if the CPL is no longer `from`; the cause is the delivery's, else the instruction's. */
+  private traceRing(from: number, mnemonic: string | null): void {
+    const to = this.curCpl;
+    if (to === from || !this.tRing) return;
+    const cause = this.ringCause ?? (mnemonic === null ? undefined : RING_CAUSE_OF.get(mnemonic));
+    // A CPL change with no cause of the list (CR0.PE toggled under a CS with RPL ≠ 0) is not reported.
+    if (cause === undefined) return;
+    const s = this.state;
+    const step = this.traceClock.step;
+    const rip = u64(s.ripLo, s.ripHi);
+    if (this.ringVector >= 0) this.trace!.emit({ kind: 'ring/change', step, from, to, cause, vector: this.ringVector, rip });
+    else this.trace!.emit({ kind: 'ring/change', step, from, to, cause, rip });
+  }
+
+  /** Exception delivery while tracing: the ring change and a triple fault it leads to. */
+  private deliverTraced(e: Fault, cpl: number, mnemonic: string | null): void {
+    const s = this.state;
+    const wasShutdown = s.shutdown;
+    this.sys.deliverException(this, e);
+    if (s.shutdown && !wasShutdown && this.tTriple) this.trace!.emit({ kind: 'cpu/triple-fault', step: this.traceClock.step, rip: u64(s.ripLo, s.ripHi) });
+    this.traceRing(cpl, mnemonic);
+  }
+
+  /** External-interrupt delivery while tracing (run()). */
+  private deliverInterruptTraced(v: number): void {
+    const s = this.state;
+    this.traceClock.step = s.steps;
+    this.ringCause = null;
+    this.ringVector = -1;
+    const cpl = this.curCpl;
+    try {
+      this.sys.deliverExternalInterrupt(this, v);
+    } catch (e) {
+      if (!(e instanceof Fault)) throw e;
+      this.deliverTraced(e, cpl, null);
+      return;
+    }
+    this.traceRing(cpl, null);
   }
 
   // ---- lazy flags -------------------------------------------------------------------------------
@@ -259,16 +401,23 @@ export class Cpu implements CpuCore {
     this.gen++;
   }
 
-  tlbFlushAll(includeGlobal: boolean): void {
+  tlbFlushAll(includeGlobal: boolean, cause?: 'mov-cr0' | 'mov-cr3' | 'mov-cr4' | 'wrmsr'): void {
     this.mmu.flushAll(includeGlobal);
     this.updatePagingControl();
     this.flushFastTlb();
+    if (this.tFlush && cause !== undefined) {
+      this.trace!.emit({ kind: 'tlb/flush', step: this.traceClock.step, cause, scope: includeGlobal ? 'all' : 'non-global' });
+    }
   }
 
   tlbInvlpg(linLo: number, linHi: number): void {
     this.updatePagingControl();
     this.mmu.invlpg(this.pctl, linLo, linHi);
     this.flushFastTlb();
+    if (this.tFlush) {
+      const pcid = this.pctl.pcide ? this.pctl.cr3Lo & 0xfff : 0;
+      this.trace!.emit({ kind: 'tlb/flush', step: this.traceClock.step, cause: 'invlpg', scope: 'page', pcid, linear: u64(linLo, linHi) });
+    }
   }
 
   // ---- linear and physical access -------------------------------------------------------------
@@ -291,6 +440,8 @@ export class Cpu implements CpuCore {
     if (pa < 0) {
       this.state.cr2Lo = linLo >>> 0;
       this.state.cr2Hi = linHi >>> 0;
+      // A #PF may have removed TLB entries for the page (SDM 4.10.4.1): the fast cache follows.
+      this.flushFastTlb();
       throw new Fault(Vec.PF, this.mmu.lastFault?.errorCode ?? 0);
     }
     if (fast) {
@@ -322,7 +473,12 @@ export class Cpu implements CpuCore {
     this.syncFlags();
     const v = mem.readWide(pa, size);
     this.hiOut = mem.hiOut;
+    if (this.tMmio) this.traceMmio('read', pa, size, v, size === 8 ? mem.hiOut : 0);
     return v;
+  }
+
+  private traceMmio(dir: 'read' | 'write', pa: number, size: number, lo: number, hi: number): void {
+    this.trace!.emit({ kind: 'io/mmio', step: this.traceClock.step, dir, pa: BigInt(pa), size, value: u64(lo, hi) });
   }
 
   private linReadSplit(linLo: number, linHi: number, size: number, priv: PrivKind): number {
@@ -338,6 +494,10 @@ export class Cpu implements CpuCore {
     const aHi = mem.hiOut;
     const b = mem.readWide(pa2, size - first);
     const bHi = mem.hiOut;
+    if (this.tMmio) {
+      if (pa1 >= mem.ramSize) this.traceMmio('read', pa1, first, a, first > 4 ? aHi : 0);
+      if (pa2 >= mem.ramSize) this.traceMmio('read', pa2, size - first, b, size - first > 4 ? bHi : 0);
+    }
     let lo = 0;
     let hi = 0;
     for (let i = 0; i < size; i++) {
@@ -368,7 +528,9 @@ export class Cpu implements CpuCore {
           if (i < 4) l |= bytes[from + i]! << (i * 8);
           else h |= bytes[from + i]! << ((i - 4) * 8);
         }
-        mem.writeWide(from === 0 ? pa1 : pa2, n, l >>> 0, h >>> 0);
+        const pa = from === 0 ? pa1 : pa2;
+        mem.writeWide(pa, n, l >>> 0, h >>> 0);
+        if (this.tMmio && pa >= mem.ramSize) this.traceMmio('write', pa, n, l, h);
       };
       part(0, first);
       part(first, size - first);
@@ -396,6 +558,7 @@ export class Cpu implements CpuCore {
     }
     this.syncFlags();
     mem.writeWide(pa, size, lo, hi);
+    if (this.tMmio) this.traceMmio('write', pa, size, lo, size === 8 ? hi : 0);
   }
 
   // ---- segmented access ---------------------------------------------------------------------
@@ -516,12 +679,15 @@ export class Cpu implements CpuCore {
 
   portIn(port: number, size: 1 | 2 | 4): number {
     this.syncFlags();
-    return this.io.portIn(port, size);
+    const v = this.io.portIn(port, size);
+    if (this.tPort) this.trace!.emit({ kind: 'io/port', step: this.traceClock.step, dir: 'in', port, size, value: v >>> 0 });
+    return v;
   }
 
   portOut(port: number, size: 1 | 2 | 4, value: number): void {
     this.syncFlags();
     this.io.portOut(port, size, value);
+    if (this.tPort) this.trace!.emit({ kind: 'io/port', step: this.traceClock.step, dir: 'out', port, size, value: value >>> 0 });
   }
 
   /** #GP(0) unless CPL ≤ IOPL or the TSS I/O bitmap allows it (SDM Vol. 1, 19.5). */
@@ -552,8 +718,45 @@ export class Cpu implements CpuCore {
     for (const list of this.pageBlocks.values()) for (const b of list) b.valid = false;
     this.blocks.clear();
     this.pageBlocks.clear();
-    this.mem.watch.fill(0);
+    this.mem.unwatchCode();
     this.gen++;
+  }
+
+  /**
+   * After the machine's state was replaced (a checkpoint restored): drops the decoded blocks,
+   * their chains and watches, and sets the fast translation cache to `fast` (from
+   * `fastTlbSnapshot`) or empties it. Recomputes the cached mode.
+   */
+  dropCaches(fast?: FastTlbSnapshot): void {
+    this.flushCode();
+    this.modeChanged();
+    if (fast === undefined) return;
+    for (let i = 0; i < fast.slot.length; i++) {
+      const k = fast.slot[i]!;
+      this.tlbTagLo[k] = fast.tagLo[i]!;
+      this.tlbTagHi[k] = fast.tagHi[i]!;
+      this.tlbPa[k] = fast.pa[i]!;
+    }
+  }
+
+  /**
+   * The fast translation cache's valid entries: it decides which accesses reach the TLB (and so
+   * its counters and LRU order), so a checkpoint keeps it for an exact replay.
+   */
+  fastTlbSnapshot(): FastTlbSnapshot {
+    const tags = this.tlbTagLo;
+    let n = 0;
+    for (let i = 0; i < tags.length; i++) if (tags[i] !== -1) n++;
+    const snap: FastTlbSnapshot = { slot: new Int32Array(n), tagLo: new Int32Array(n), tagHi: new Uint32Array(n), pa: new Float64Array(n) };
+    let j = 0;
+    for (let i = 0; i < tags.length; i++) {
+      if (tags[i] === -1) continue;
+      snap.slot[j] = i;
+      snap.tagLo[j] = tags[i]!;
+      snap.tagHi[j] = this.tlbTagHi[i]!;
+      snap.pa[j++] = this.tlbPa[i]!;
+    }
+    return snap;
   }
 
   private fetchFault: Fault | null = null;
@@ -587,6 +790,9 @@ export class Cpu implements CpuCore {
         const k = start + i;
         if (k < pageEnd) return pa + k < mem.ramSize ? mem.read8(pa + k) : 0xff;
         crossed = true;
+        // An instruction that spans two pages runs alone (below): ending the block here, without
+        // translating the next page, keeps every TLB access at the step of the instruction itself.
+        if (b.fns.length > 0) return -1;
         try {
           const l = (linLo + k) >>> 0;
           const h = this.is64 && l < linLo ? (linHi + 1) >>> 0 : linHi;
@@ -625,7 +831,7 @@ export class Cpu implements CpuCore {
         break;
       }
       const insn = r.insn;
-      const c = compile(insn, this);
+      const c = compile(insn, this, b.fns.length);
       b.fns.push(c.fn);
       b.lens.push(insn.length);
       b.insns.push(insn);
@@ -651,7 +857,7 @@ export class Cpu implements CpuCore {
 
   private lookupBlock(prev: Block | null): Block {
     const s = this.state;
-    if (prev !== null && prev.nextLo === s.ripLo && prev.nextHi === s.ripHi && prev.nextGen === this.gen) {
+    if (prev !== null && !this.perInsnFetch && prev.nextLo === s.ripLo && prev.nextHi === s.ripHi && prev.nextGen === this.gen) {
       const nb = prev.nextBlock!;
       if (nb.valid) return nb;
     }
@@ -692,6 +898,10 @@ export class Cpu implements CpuCore {
         if (v >= 0) {
           s.halted = false;
           prev = null;
+          if (this.trace !== null) {
+            this.deliverInterruptTraced(v);
+            continue;
+          }
           try {
             this.sys.deliverExternalInterrupt(this, v);
           } catch (e) {
@@ -713,8 +923,11 @@ export class Cpu implements CpuCore {
       }
       let stop = limit;
       if (timer.enabled && s.steps + timer.count < stop) stop = s.steps + timer.count;
+      // In an STI / MOV SS shadow with an interrupt waiting: one instruction, then the check above.
+      if (s.interruptShadow && timer.pending && stop > s.steps + 1) stop = s.steps + 1;
+      // In an STI / MOV SS shadow with an interrupt waiting: one instruction, then the check above.
       const before = s.steps;
-      prev = this.runBlock(prev, stop);
+      prev = this.trace === null ? this.runBlock(prev, stop) : this.runBlockTraced(prev, stop);
       if (timer.enabled) this.advanceTimer(s.steps - before);
     }
   }
@@ -763,6 +976,7 @@ export class Cpu implements CpuCore {
         // Only a block's last instruction can set the shadow (STI, MOV SS, POP SS end blocks),
         // so clearing it here is clearing it before the next instruction.
         s.interruptShadow = false;
+        this.blockSteps = steps;
         const fns = b.fns;
         const lens = b.lens;
         const total = fns.length;
@@ -822,6 +1036,113 @@ export class Cpu implements CpuCore {
     }
     s.tsc += steps - s.steps;
     s.steps = steps;
+    this.syncFlags();
+    return b;
+  }
+
+  /**
+   * runBlock with tracing on: the same blocks, chaining, RIP arithmetic and updates of steps and
+   * TSC (so results do not depend on tracing), plus the events of each instruction.
+   */
+  private runBlockTraced(prev: Block | null, limit: number): Block | null {
+    const s = this.state;
+    const clock = this.traceClock;
+    const sink = this.trace!;
+    clock.step = s.steps;
+    this.ringCause = null;
+    this.ringVector = -1;
+    let cpl = this.curCpl;
+    let b: Block;
+    try {
+      b = this.lookupBlock(prev);
+    } catch (e) {
+      if (!(e instanceof Fault)) throw e;
+      this.syncFlags();
+      this.deliverTraced(e, cpl, null);
+      return null;
+    }
+    const is64 = this.is64;
+    const ipMask = this.decodeMode === 16 ? 0xffff : 0xffffffff;
+    const fetchEach = this.perInsnFetch;
+    const chain = this.interrupts === null && !fetchEach;
+    const wantInsn = this.tInsn;
+    let steps = s.steps;
+    let i = 0;
+    let mnemonic: string | null = null;
+    this.brk = false;
+    try {
+      for (;;) {
+        s.interruptShadow = false;
+        this.blockSteps = steps;
+        const fns = b.fns;
+        const lens = b.lens;
+        const insns = b.insns;
+        const total = fns.length;
+        const n = limit - steps < total ? limit - steps : total;
+        const noWrap = s.ripLo + b.size <= ipMask;
+        i = 0;
+        while (i < n) {
+          const len = lens[i]!;
+          const ripLo = s.ripLo;
+          const ripHi = s.ripHi;
+          if (noWrap) {
+            this.nextLo = ripLo + len;
+            this.nextHi = ripHi;
+          } else {
+            let nl = ripLo + len;
+            let nh = ripHi;
+            if (nl > 0xffffffff) {
+              nl -= 0x100000000;
+              if (is64) nh = (nh + 1) >>> 0;
+            }
+            this.nextLo = nl & ipMask;
+            this.nextHi = nh;
+          }
+          clock.step = steps + i;
+          cpl = this.curCpl;
+          mnemonic = insns[i]!.mnemonic;
+          this.ringCause = null;
+          this.ringVector = -1;
+          if (wantInsn) sink.emit({ kind: 'cpu/insn', step: steps + i, rip: u64(ripLo, ripHi), length: len, cpl });
+          const fn = fns[i++]!;
+          // The instruction's own fetch (the block's first was translated by the block lookup); a
+          // fault here is the instruction's, like one from its handler (i is already past it).
+          if (fetchEach && i > 1) {
+            const lo = this.ripLinear();
+            this.translate(lo, this.hiOut, 2, Priv.CURRENT);
+          }
+          fn(this);
+          s.ripLo = this.nextLo >>> 0;
+          s.ripHi = this.nextHi;
+          if (this.curCpl !== cpl) this.traceRing(cpl, mnemonic);
+          if (s.halted && this.tHalt) sink.emit({ kind: 'cpu/halt', step: steps + i - 1, rip: u64(ripLo, ripHi) });
+          if (this.brk) break;
+        }
+        steps += i;
+        if (this.brk || i < total) {
+          s.tsc += steps - s.steps;
+          s.steps = steps;
+          clock.step = steps;
+          this.syncFlags();
+          return this.brk ? null : b;
+        }
+        const nb = b.nextBlock;
+        if (!chain || nb === null || b.nextLo !== s.ripLo || b.nextHi !== s.ripHi || b.nextGen !== this.gen || !nb.valid || steps >= limit) break;
+        b = nb;
+      }
+    } catch (e) {
+      steps += i - 1;
+      s.tsc += steps - s.steps;
+      s.steps = steps;
+      clock.step = steps;
+      this.syncFlags();
+      if (!(e instanceof Fault)) throw e;
+      this.deliverTraced(e, cpl, mnemonic);
+      return null;
+    }
+    s.tsc += steps - s.steps;
+    s.steps = steps;
+    clock.step = steps;
     this.syncFlags();
     return b;
   }

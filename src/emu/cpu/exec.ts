@@ -346,7 +346,8 @@ function isFar(insn: Insn): boolean {
   return o.kind === 'mem' && o.size === insn.opSize + 2;
 }
 
-export function compile(insn: Insn, cpu: Cpu): Compiled {
+/** `index` is the instruction's position in its block (see Cpu.blockSteps). */
+export function compile(insn: Insn, cpu: Cpu, index = 0): Compiled {
   const m = insn.mnemonic;
   const ops = insn.operands;
   const sys = cpu.sys;
@@ -359,6 +360,12 @@ export function compile(insn: Insn, cpu: Cpu): Compiled {
       ends: true,
       fn: (c) => {
         c.syncFlags();
+        // The block loop counts retired instructions at its end; the system layer sees exact
+        // steps and TSC (RDTSC, WRMSR to the TSC), whatever the block boundaries are.
+        const st = c.state;
+        const exact = c.blockSteps + index;
+        st.tsc += exact - st.steps;
+        st.steps = exact;
         c.sys.execSystem(c, insn, c.nextLo, c.nextHi);
         c.nextLo = c.state.ripLo;
         c.nextHi = c.state.ripHi;

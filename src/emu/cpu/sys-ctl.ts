@@ -90,7 +90,7 @@ export function writeMsr(cpu: CpuCore, index: number, lo: number, hi: number): v
       if (((lo ^ st.efer) & EFER.LME) !== 0 && (st.cr0 & CR0.PG) !== 0) throw gp(0);
       const old = st.efer;
       st.efer = ((lo & ~EFER.LMA) | (st.efer & EFER.LMA)) >>> 0;
-      if (((old ^ st.efer) & EFER.NXE) !== 0) cpu.tlbFlushAll(true);
+      if (((old ^ st.efer) & EFER.NXE) !== 0) cpu.tlbFlushAll(true, 'wrmsr');
       cpu.modeChanged();
       return;
     }
@@ -267,7 +267,7 @@ export function writeCr(cpu: CpuCore, n: number, lo: number, hi: number): void {
       }
       st.cr0 = v;
       st.efer = efer >>> 0;
-      if (((old ^ v) & (CR0.PG | CR0.WP | CR0.PE)) !== 0) cpu.tlbFlushAll(true);
+      if (((old ^ v) & (CR0.PG | CR0.WP | CR0.PE)) !== 0) cpu.tlbFlushAll(true, 'mov-cr0');
       cpu.modeChanged();
       return;
     }
@@ -288,7 +288,7 @@ export function writeCr(cpu: CpuCore, n: number, lo: number, hi: number): void {
       st.cr3Lo = lo;
       st.cr3Hi = hi;
       // With PCIDE the SDM flushes only the new PCID's non-global entries; the lab flushes all non-global ones.
-      if (!noFlush) cpu.tlbFlushAll(false);
+      if (!noFlush) cpu.tlbFlushAll(false, 'mov-cr3');
       return;
     }
     case 4: {
@@ -305,7 +305,7 @@ export function writeCr(cpu: CpuCore, n: number, lo: number, hi: number): void {
       }
       st.cr4 = v;
       const flushAll = ((v ^ old) & (CR4.PGE | CR4.PAE | CR4.PSE | CR4.LA57)) !== 0 || ((old & ~v) & CR4.PCIDE) !== 0;
-      if (flushAll) cpu.tlbFlushAll(true);
+      if (flushAll) cpu.tlbFlushAll(true, 'mov-cr4');
       cpu.modeChanged();
       return;
     }

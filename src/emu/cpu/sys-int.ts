@@ -46,6 +46,7 @@ const SUP = Priv.SUPERVISOR;
 /** Raw delivery of one event; throws Fault without changing registers if delivery fails. */
 export function deliverEvent(cpu: CpuCore, vector: number, errorCode: number, kind: EventKindValue, retLo: number, retHi: number, setRf = false): void {
   const st = cpu.state;
+  if (cpu.traceDelivery !== undefined) cpu.traceDelivery(vector, errorCode, kind);
   let image = st.rflags | 2;
   if (setRf || (kind === EventKind.EXCEPTION && FAULT_CLASS.has(vector))) image |= Flag.RF;
   if (cpu.mode() === 'real') deliverReal(cpu, vector, image, retLo);

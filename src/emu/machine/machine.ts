@@ -7,9 +7,10 @@ import { Cpu, type IoHandler, type RunEnd } from '../cpu/cpu.ts';
 import type { CpuFeatures } from '../cpu/core.ts';
 import type { CpuState } from '../cpu/state.ts';
 import * as system from '../cpu/system.ts';
-import { PhysMem, type MmioHandler } from '../mem/physmem.ts';
+import { PAGE_SIZE, PhysMem, type MmioHandler } from '../mem/physmem.ts';
 import { Mmu } from '../mmu/mmu.ts';
-import type { TraceSink } from '../trace/events.ts';
+import type { TraceKind, TraceSink } from '../trace/events.ts';
+import { cloneCpuState, restoreCore, snapshotCore, type CoreSnapshot } from '../trace/checkpoint.ts';
 
 /** Plain-data state of the machine's simple devices. */
 export interface DeviceState {
@@ -17,6 +18,16 @@ export interface DeviceState {
   uartOut: string;
   /** Every port access nobody else answers: direction, port, size, value (what was written; 0 for reads). */
   portLog: { dir: 'in' | 'out'; port: number; size: number; value: number }[];
+}
+
+/**
+ * A checkpoint of the whole machine (Machine.snapshot). The port log is append-only: a checkpoint
+ * keeps the array and its length, and a restore starts a fresh copy of that prefix.
+ */
+export interface MachineSnapshot extends CoreSnapshot {
+  readonly uartOut: string;
+  readonly portLog: DeviceState['portLog'];
+  readonly portLogLength: number;
 }
 
 export interface MachineOptions {
@@ -35,7 +46,14 @@ export class Machine {
   readonly mmu: Mmu;
   devices: DeviceState = { uartOut: '', portLog: [] };
   readonly uartPort: number;
+  /** The trace sink, as set by setTrace (null: tracing off). */
   trace: TraceSink | null = null;
+
+  /** Starts (sink) or stops (null) tracing, for the kinds given (all when absent); see Cpu.setTrace. */
+  setTrace(sink: TraceSink | null, kinds?: Iterable<TraceKind>): void {
+    this.trace = sink;
+    this.cpu.setTrace(sink, kinds);
+  }
 
   constructor(opts: MachineOptions) {
     this.uartPort = opts.uartPort ?? 0x3f8;
@@ -64,4 +82,30 @@ export class Machine {
   run(maxSteps: number): RunEnd {
     return this.cpu.run(maxSteps);
   }
+
+  /** A checkpoint of everything that decides what the machine does next (trace/checkpoint.ts). */
+  snapshot(): MachineSnapshot {
+    const d = this.devices;
+    return { ...snapshotCore(this), uartOut: d.uartOut, portLog: d.portLog, portLogLength: d.portLog.length };
+  }
+
+  /** Puts the machine back to `snap` exactly (its RAM pages are shared until written). */
+  restore(snap: MachineSnapshot): void {
+    restoreCore(this, snap);
+    this.devices = { uartOut: snap.uartOut, portLog: snap.portLog.slice(0, snap.portLogLength) };
+  }
 }
+
+/**
+ * A Machine started where another CPU and its RAM are (e.g. bare.ts's `exec` machine): the CPU
+ * state is deep-copied, RAM pages are copied, features and MAXPHYADDR are the same.
+ */
+export function machineFrom(src: { cpu: Cpu; mem: PhysMem }): Machine {
+  const m = new Machine({ state: cloneCpuState(src.cpu.state), ramSize: src.mem.ramSize, features: src.cpu.features, maxPhysAddr: src.cpu.pctl.maxPhysAddr });
+  src.mem.pages.forEach((p, n) => {
+    if (p !== undefined) m.mem.pageForWrite(n * PAGE_SIZE)!.set(p);
+  });
+  m.cpu.modeChanged();
+  return m;
+}
+

@@ -1,8 +1,13 @@
 /**
  * Guest physical memory: RAM in 4 KiB pages allocated on first write (a sparse 4 GiB guest costs
- * only what it touches; later work shares untouched pages between checkpoints), and everything
- * at or above the RAM size unbacked: such accesses go to an MMIO handler (reads see all ones when
- * nothing answers).
+ * only what it touches), and everything at or above the RAM size unbacked: such accesses go to an
+ * MMIO handler (reads see all ones when nothing answers).
+ *
+ * Pages are copy-on-write between checkpoints: `snapshot()` hands out the current page references
+ * and marks those pages shared; the first write to a shared page afterwards copies that page
+ * (one 4 KiB copy), so a checkpoint costs its table of references plus the pages written since.
+ * Every RAM write goes through `pageForWrite` or, on the CPU's fast path, through `noteWrite`
+ * whenever `watch[n]` is non-zero: a shared page keeps its `watch` byte non-zero until copied.
  *
  * Physical addresses are plain numbers: they are at most 52 bits wide (MAXPHYADDR), well inside
  * the 2^53 a double holds exactly.
@@ -30,6 +35,16 @@ export const openBus: MmioHandler = {
   write: () => {},
 };
 
+/** `PhysMem.watch` bits. */
+export const WATCH_CODE = 1;
+export const WATCH_SHARED = 2;
+
+/** RAM at a checkpoint: the numbers of the allocated pages and the (shared) page objects. */
+export interface MemSnapshot {
+  readonly index: Int32Array;
+  readonly pages: readonly Uint8Array[];
+}
+
 const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
 const SCRATCH = new Uint8Array(8);
 
@@ -46,11 +61,19 @@ export class PhysMem {
   /** High half of the last `readWide` of more than 4 bytes. */
   hiOut = 0;
   /**
-   * Pages watched for writes (one byte per RAM page, non-zero = watched): the CPU marks pages
-   * that hold decoded instructions, and a write to one calls `onWatchedWrite` with the page number.
+   * Pages watched for writes (one byte per RAM page, non-zero = watched). Bit 0 (WATCH_CODE): the
+   * CPU holds decoded instructions from the page, and a write to it calls `onWatchedWrite` with the
+   * page number. Bit 1 (WATCH_SHARED): the page is shared with a checkpoint and is copied before
+   * the write. Writers call `noteWrite` BEFORE the store and fetch `pages[n]` after it.
    */
   watch: Uint8Array;
   onWatchedWrite: ((page: number) => void) | null = null;
+  /** One byte per RAM page: non-zero while the page object is also referenced by a checkpoint. */
+  private shared: Uint8Array;
+  /** Numbers of the allocated pages, in allocation order (a checkpoint lists only these). */
+  private allocated: number[] = [];
+  /** Pages copied on write since construction (for the time-travel figures). */
+  cowCopies = 0;
 
   constructor(ramSize: number, mmio: MmioHandler = openBus) {
     if (ramSize % PAGE_SIZE !== 0 || ramSize < 0) throw new RangeError(`RAM size ${ramSize} is not a multiple of 4 KiB`);
@@ -58,11 +81,72 @@ export class PhysMem {
     this.pages = new Array<Uint8Array | undefined>(ramSize / PAGE_SIZE).fill(undefined);
     this.mmio = mmio;
     this.watch = new Uint8Array(ramSize / PAGE_SIZE);
+    this.shared = new Uint8Array(ramSize / PAGE_SIZE);
   }
 
-  /** Notes a write to RAM page `n` (call before or after the store; see `watch`). */
+  /** Notes a write to RAM page `n`; call it before the store and read `pages[n]` after (see `watch`). */
   noteWrite(n: number): void {
-    if (this.watch[n] !== 0 && this.onWatchedWrite !== null) this.onWatchedWrite(n);
+    const w = this.watch[n]!;
+    if (this.shared[n] !== 0) {
+      this.shared[n] = 0;
+      const p = this.pages[n];
+      if (p !== undefined) {
+        this.pages[n] = p.slice();
+        this.cowCopies++;
+      }
+      this.watch[n] = w & WATCH_CODE;
+    }
+    if ((w & WATCH_CODE) !== 0 && this.onWatchedWrite !== null) this.onWatchedWrite(n);
+  }
+
+  /** Clears every code watch, keeping the copy-on-write marks (the CPU dropped its decoded code). */
+  unwatchCode(): void {
+    const w = this.watch;
+    for (let i = 0; i < w.length; i++) if (w[i] !== 0) w[i] = w[i]! & WATCH_SHARED;
+  }
+
+  /**
+   * The allocated pages as a checkpoint: their numbers and the page objects themselves, which from
+   * now on are shared (the next write to each copies it first). Costs no page copy.
+   */
+  snapshot(): MemSnapshot {
+    const list = this.allocated;
+    const index = new Int32Array(list.length);
+    const pages: Uint8Array[] = new Array<Uint8Array>(list.length);
+    for (let i = 0; i < list.length; i++) {
+      const n = list[i]!;
+      index[i] = n;
+      pages[i] = this.pages[n]!;
+      this.shared[n] = 1;
+      this.watch[n] = this.watch[n]! | WATCH_SHARED;
+    }
+    return { index, pages };
+  }
+
+  /**
+   * Makes RAM what it was at `snap`: its page objects come back shared (copied on the next
+   * write), pages allocated since become unallocated. Code watches are cleared: the CPU must drop
+   * its decoded code (Cpu.dropCaches).
+   */
+  restore(snap: MemSnapshot): void {
+    const pages = this.pages;
+    for (const n of this.allocated) pages[n] = undefined;
+    this.shared.fill(0);
+    this.watch.fill(0);
+    const list: number[] = new Array<number>(snap.index.length);
+    for (let i = 0; i < snap.index.length; i++) {
+      const n = snap.index[i]!;
+      list[i] = n;
+      pages[n] = snap.pages[i]!;
+      this.shared[n] = 1;
+      this.watch[n] = WATCH_SHARED;
+    }
+    this.allocated = list;
+  }
+
+  /** Number of allocated RAM pages. */
+  allocatedPages(): number {
+    return this.allocated.length;
   }
 
   isRam(pa: number): boolean {
@@ -84,6 +168,7 @@ export class PhysMem {
     if (p === undefined) {
       p = new Uint8Array(PAGE_SIZE);
       this.pages[n] = p;
+      this.allocated.push(n);
     }
     return p;
   }

@@ -4,11 +4,15 @@
  */
 
 import type { PhysMem } from '../mem/physmem.ts';
-import type { AccessKind, PageFault, PagingControl, WalkResult } from './types.ts';
+import type { AccessKind, PageFault, PagingControl, WalkResult, WalkStep } from './types.ts';
 import { PAE_PDPTE_RSVD_LO, PFEC, PTE, CR0_BITS, CR4_BITS } from './bits.ts';
 import { LEVEL_NAMES, RIGHT, accessErrorBits, hiAddrMask, walk, walkFast, walkOut } from './walk.ts';
 import { TLB_FLAG, Tlb } from './tlb.ts';
 import type { TlbOptions } from './tlb.ts';
+import type { TraceKind, TraceSink } from '../trace/events.ts';
+import { kindFilter, traceWalkSteps, u64 } from '../trace/emit.ts';
+
+const ACCESS = ['read', 'write', 'fetch'] as const;
 
 /** The current PCID: CR3[11:0] when CR4.PCIDE = 1, else 000H (4.10.1). */
 export function currentPcid(ctl: PagingControl): number {
@@ -22,6 +26,14 @@ export class Mmu {
   lastFault: PageFault | null = null;
   /** Walks made by `translate` (misses plus re-walks to set D). */
   walks = 0;
+  /** Where `translate` reports tlb/lookup, mmu/walk, tlb/fill and page-fault tlb/flush events (null: off). */
+  trace: TraceSink | null = null;
+  /** The step events are stamped with; the CPU keeps it current while tracing. */
+  traceClock: { step: number } = { step: 0 };
+  private tLookup = false;
+  private tWalk = false;
+  private tFill = false;
+  private tFlush = false;
 
   constructor(mem: PhysMem, opts?: { tlbEntries?: number; tlbWays?: number }) {
     this.mem = mem;
@@ -29,6 +41,17 @@ export class Mmu {
     if (opts?.tlbEntries !== undefined) o.entries = opts.tlbEntries;
     if (opts?.tlbWays !== undefined) o.ways = opts.tlbWays;
     this.tlb = new Tlb(o);
+  }
+
+  /** Sets the trace sink and the kinds wanted (all when absent); the CPU calls it from Cpu.setTrace. */
+  setTrace(sink: TraceSink | null, kinds?: Iterable<TraceKind> | null, clock?: { step: number }): void {
+    const on = kindFilter(sink, kinds);
+    this.tLookup = on('tlb/lookup');
+    this.tWalk = on('mmu/walk');
+    this.tFill = on('tlb/fill');
+    this.tFlush = on('tlb/flush');
+    this.trace = this.tLookup || this.tWalk || this.tFill || this.tFlush ? sink : null;
+    if (clock !== undefined) this.traceClock = clock;
   }
 
   /**
@@ -50,6 +73,8 @@ export class Mmu {
     const tlb = this.tlb;
     const pcid = ctl.pcide ? ctl.cr3Lo & 0xfff : 0;
     const i = tlb.lookup(linLo, linHi, pcid);
+    const tr = this.trace;
+    if (tr !== null && this.tLookup) tr.emit({ kind: 'tlb/lookup', step: this.traceClock.step, linear: u64(linLo, linHi), pcid, hit: i >= 0 });
     if (i >= 0) {
       const f = tlb.flags[i]!;
       if (
@@ -60,14 +85,21 @@ export class Mmu {
         const code = accessErrorBits(ctl, write, fetch, user) | PFEC.P;
         this.lastFault = { errorCode: code, level: LEVEL_NAMES[tlb.leafLevel[i]!]! };
         tlb.invalidatePage(linLo, linHi, pcid, true);
+        if (tr !== null && this.tFlush) this.traceFaultFlush(tr, linLo, linHi, pcid);
         return -1;
       }
       if (!write || (f & TLB_FLAG.D) !== 0) return tlb.pa[i]! + (linLo & 0xfff);
     }
     this.walks++;
-    if (!walkFast(this.mem, ctl, linLo, linHi, write, fetch, user, true, null)) {
+    const steps: WalkStep[] | null = tr !== null && this.tWalk ? [] : null;
+    const ok = walkFast(this.mem, ctl, linLo, linHi, write, fetch, user, true, steps);
+    if (steps !== null) this.traceWalk(tr!, ctl, linLo, linHi, write ? 1 : fetch ? 2 : 0, user, steps);
+    if (!ok) {
       this.lastFault = { errorCode: walkOut.errorCode, level: LEVEL_NAMES[walkOut.faultLevel]! };
-      if (i >= 0) tlb.invalidatePage(linLo, linHi, pcid, true);
+      if (i >= 0) {
+        tlb.invalidatePage(linLo, linHi, pcid, true);
+        if (tr !== null && this.tFlush) this.traceFaultFlush(tr, linLo, linHi, pcid);
+      }
       return -1;
     }
     const r = walkOut.rights;
@@ -79,7 +111,28 @@ export class Mmu {
     if (walkOut.global) flags |= TLB_FLAG.G;
     const off = linLo & 0xfff;
     tlb.fill(linLo, linHi, pcid, walkOut.pa - off, flags, walkOut.pageShift, walkOut.leafLevel);
+    if (tr !== null && this.tFill) {
+      tr.emit({
+        kind: 'tlb/fill', step: this.traceClock.step, linear: u64((linLo & ~0xfff) >>> 0, linHi), pa: BigInt(walkOut.pa - off),
+        pageSize: 2 ** walkOut.pageShift, pcid, global: walkOut.global,
+      });
+    }
     return walkOut.pa;
+  }
+
+  /** The mmu/walk event of the walk just made (its answer is in walkOut). */
+  private traceWalk(tr: TraceSink, ctl: PagingControl, linLo: number, linHi: number, access: 0 | 1 | 2, user: boolean, steps: WalkStep[]): void {
+    if (ctl.mode === 'none') return;
+    const base = {
+      kind: 'mmu/walk', step: this.traceClock.step, linear: u64(linLo, linHi), access: ACCESS[access], user, mode: ctl.mode,
+      steps: traceWalkSteps(steps),
+    } as const;
+    if (walkOut.ok) tr.emit({ ...base, pa: BigInt(walkOut.pa), pageSize: 2 ** walkOut.pageShift });
+    else tr.emit({ ...base, fault: { errorCode: walkOut.errorCode, level: LEVEL_NAMES[walkOut.faultLevel]! } });
+  }
+
+  private traceFaultFlush(tr: TraceSink, linLo: number, linHi: number, pcid: number): void {
+    tr.emit({ kind: 'tlb/flush', step: this.traceClock.step, cause: 'page-fault', scope: 'page', pcid, linear: u64(linLo, linHi) });
   }
 
   /** Walk without side effects and without touching the TLB (for views). */

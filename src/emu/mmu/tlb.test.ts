@@ -295,17 +295,23 @@ describe('TLB flush rules (SDM Vol. 3A, 4.10.4.1)', () => {
 });
 
 describe('Tlb', () => {
-  it('replaces the least recently used way of a full set, deterministically', () => {
+  it('replaces the way of a full set filled longest ago, whatever was used since, and says so', () => {
     const t = new Tlb({ entries: 2, ways: 2 });
+    let evictions = 0;
+    t.onEvict = () => evictions++;
     expect(t.sets).toBe(1);
     t.fill(0x1000, 0, 0, 0xa000, 0, 12, 4);
     t.fill(0x2000, 0, 0, 0xb000, 0, 12, 4);
-    expect(t.lookup(0x1000, 0, 0)).toBeGreaterThanOrEqual(0); // page 1 is now the most recent
+    expect(evictions).toBe(0);
+    expect(t.lookup(0x1000, 0, 0)).toBeGreaterThanOrEqual(0); // a hit changes nothing
     t.fill(0x3000, 0, 0, 0xc000, 0, 12, 4);
-    expect(t.lookup(0x2000, 0, 0)).toBe(-1);
-    expect(t.lookup(0x1000, 0, 0)).toBeGreaterThanOrEqual(0);
+    expect(evictions).toBe(1);
+    expect(t.lookup(0x1000, 0, 0)).toBe(-1); // page 1 was filled first: evicted
+    expect(t.lookup(0x2000, 0, 0)).toBeGreaterThanOrEqual(0);
     expect(t.lookup(0x3000, 0, 0)).toBeGreaterThanOrEqual(0);
     expect([t.hits, t.misses]).toEqual([3, 1]);
+    t.fill(0x3000, 0, 0, 0xd000, 0, 12, 4); // refilling the same page is not an eviction
+    expect(evictions).toBe(1);
   });
 
   it('tags distinguish addresses that differ only in bits 63:32', () => {

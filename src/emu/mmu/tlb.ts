@@ -1,6 +1,8 @@
 /**
- * A translation lookaside buffer (SDM Vol. 3A, 4.10.2): set-associative, least-recently-used
- * replacement within a set (deterministic), entries tagged with a PCID (4.10.1) and a global
+ * A translation lookaside buffer (SDM Vol. 3A, 4.10.2): set-associative, first-in-first-out
+ * replacement within a set (deterministic; the SDM leaves the policy to the implementation), so
+ * the TLB's contents depend only on its fills and invalidations, never on how often a cached entry
+ * was used. Entries are tagged with a PCID (4.10.1) and a global
  * flag (4.10.2.4). An entry caches one 4-KByte page number; a larger page is cached as
  * 4-KByte pieces, each remembering the size of its page so that INVLPG of any address in the
  * page removes every piece (4.10.2.3: "processors may cache multiple smaller-page TLB entries").
@@ -72,8 +74,14 @@ export class Tlb {
   /** log2 of the size of the page this piece belongs to. */
   readonly pageShift: Uint8Array;
   readonly leafLevel: Uint8Array;
+  /** Fill order of each slot (FIFO replacement). */
   readonly stamp: Float64Array;
   private clock = 0;
+  /**
+   * Called when a fill evicts another page's entry. The CPU keeps a small cache of recent
+   * translations in front of this TLB; it must stay a subset of the TLB's contents.
+   */
+  onEvict: (() => void) | null = null;
   hits = 0;
   misses = 0;
   /** Flush operations (whole-TLB, per-PCID, per-page). */
@@ -109,7 +117,6 @@ export class Tlb {
       if (this.tagLo[i] === vLo && this.tagHi[i] === tagHi) {
         const p = this.pcid[i]!;
         if (p === pcid || (p >= 0 && (this.flags[i]! & TLB_FLAG.G) !== 0)) {
-          this.stamp[i] = ++this.clock;
           this.hits++;
           return i;
         }
@@ -129,7 +136,8 @@ export class Tlb {
     let best = Infinity;
     for (let i = base; i < end; i++) {
       const p = this.pcid[i]!;
-      // Replace an entry for the same page and PCID (or a global one), else an empty slot, else the LRU.
+      // Replace an entry for the same page and PCID (or a global one), else an empty slot, else the
+      // way filled longest ago (first in, first out).
       if (p >= 0 && this.tagLo[i] === vLo && this.tagHi[i] === tagHi && (p === pcid || (this.flags[i]! & TLB_FLAG.G) !== 0)) {
         victim = i;
         break;
@@ -140,6 +148,8 @@ export class Tlb {
         victim = i;
       }
     }
+    // Evicting another page's entry: whoever caches this TLB's entries must drop them too.
+    if (this.pcid[victim]! >= 0 && (this.tagLo[victim] !== vLo || this.tagHi[victim] !== tagHi)) this.onEvict?.();
     this.tagLo[victim] = vLo;
     this.tagHi[victim] = tagHi;
     this.pcid[victim] = pcid;
@@ -247,4 +257,72 @@ export class Tlb {
     for (let i = 0; i < this.size; i++) if (this.pcid[i]! >= 0) n++;
     return n;
   }
+
+  /**
+   * The valid entries, the LRU clock and the counters, for a checkpoint. Empty slots are not
+   * kept: nothing reads an empty slot but its PCID (-1).
+   */
+  snapshot(): TlbSnapshot {
+    const n = this.count();
+    const snap: TlbSnapshot = {
+      size: this.size, slot: new Int32Array(n), tagLo: new Int32Array(n), tagHi: new Int32Array(n), pcid: new Int32Array(n),
+      pa: new Float64Array(n), flags: new Uint8Array(n), pageShift: new Uint8Array(n), leafLevel: new Uint8Array(n),
+      stamp: new Float64Array(n), clock: this.clock, hits: this.hits, misses: this.misses, flushes: this.flushes, invalidated: this.invalidated,
+    };
+    let j = 0;
+    for (let i = 0; i < this.size; i++) {
+      if (this.pcid[i]! < 0) continue;
+      snap.slot[j] = i;
+      snap.tagLo[j] = this.tagLo[i]!;
+      snap.tagHi[j] = this.tagHi[i]!;
+      snap.pcid[j] = this.pcid[i]!;
+      snap.pa[j] = this.pa[i]!;
+      snap.flags[j] = this.flags[i]!;
+      snap.pageShift[j] = this.pageShift[i]!;
+      snap.leafLevel[j] = this.leafLevel[i]!;
+      snap.stamp[j++] = this.stamp[i]!;
+    }
+    return snap;
+  }
+
+  /** Makes the TLB what it was at `snap` (taken from a TLB of the same geometry). */
+  restore(snap: TlbSnapshot): void {
+    if (snap.size !== this.size) throw new RangeError(`TLB snapshot of ${snap.size} entries for a TLB of ${this.size}`);
+    this.pcid.fill(-1);
+    for (let j = 0; j < snap.slot.length; j++) {
+      const i = snap.slot[j]!;
+      this.tagLo[i] = snap.tagLo[j]!;
+      this.tagHi[i] = snap.tagHi[j]!;
+      this.pcid[i] = snap.pcid[j]!;
+      this.pa[i] = snap.pa[j]!;
+      this.flags[i] = snap.flags[j]!;
+      this.pageShift[i] = snap.pageShift[j]!;
+      this.leafLevel[i] = snap.leafLevel[j]!;
+      this.stamp[i] = snap.stamp[j]!;
+    }
+    this.clock = snap.clock;
+    this.hits = snap.hits;
+    this.misses = snap.misses;
+    this.flushes = snap.flushes;
+    this.invalidated = snap.invalidated;
+  }
+}
+
+/** A TLB's valid entries (parallel arrays, `slot` = where each was), LRU clock and counters (Tlb.snapshot). */
+export interface TlbSnapshot {
+  readonly size: number;
+  readonly slot: Int32Array;
+  readonly tagLo: Int32Array;
+  readonly tagHi: Int32Array;
+  readonly pcid: Int32Array;
+  readonly pa: Float64Array;
+  readonly flags: Uint8Array;
+  readonly pageShift: Uint8Array;
+  readonly leafLevel: Uint8Array;
+  readonly stamp: Float64Array;
+  readonly clock: number;
+  readonly hits: number;
+  readonly misses: number;
+  readonly flushes: number;
+  readonly invalidated: number;
 }

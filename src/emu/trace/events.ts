@@ -24,6 +24,9 @@ export type RingCause =
 
 export type AccessType = 'read' | 'write' | 'fetch';
 
+/** What invalidated TLB entries. */
+export type TlbFlushCause = 'mov-cr3' | 'mov-cr4' | 'mov-cr0' | 'invlpg' | 'invpcid' | 'wrmsr' | 'page-fault';
+
 /** One paging-structure reference of a walk (SDM names). */
 export interface TraceWalkStep {
   level: 'PML5E' | 'PML4E' | 'PDPTE' | 'PDE' | 'PTE';
@@ -35,14 +38,22 @@ export interface TraceWalkStep {
 }
 
 export type TraceEvent =
-  /** An instruction retired (or, for a faulting one, was attempted: see cpu/exception). */
+  /**
+   * An instruction starts (emitted before its own events: TLB lookups, I/O, a software interrupt).
+   * It retires unless a cpu/exception with the same step follows before the next cpu/insn.
+   */
   | { kind: 'cpu/insn'; step: number; rip: bigint; length: number; cpl: number }
-  /** An exception delivered through the IDT (or escalating). `errorCode` is -1 when none is pushed. */
+  /**
+   * An exception delivered through the IDT (or escalating). `errorCode` is -1 when none is pushed.
+   * `rip` (here and in cpu/interrupt) is RIP as delivery starts: the faulting instruction, the INT
+   * instruction, or for an external interrupt the next instruction to run.
+   */
   | { kind: 'cpu/exception'; step: number; vector: number; errorCode: number; rip: bigint; cr2?: bigint }
   /** An interrupt delivered through the IDT: external (the timer) or software (INT n, INT3, INTO). */
   | { kind: 'cpu/interrupt'; step: number; vector: number; source: 'external' | 'software'; rip: bigint }
   /** A fault during #DF delivery: the processor shuts down. */
   | { kind: 'cpu/triple-fault'; step: number; rip: bigint }
+  /** HLT halted the processor; `rip` is the address of the HLT instruction. */
   | { kind: 'cpu/halt'; step: number; rip: bigint }
   /** The CPL changed; `rip` is where execution continues. */
   | { kind: 'ring/change'; step: number; from: number; to: number; cause: RingCause; vector?: number; rip: bigint }
@@ -59,13 +70,23 @@ export type TraceEvent =
       pageSize?: number;
       fault?: { errorCode: number; level: TraceWalkStep['level'] };
     }
+  /** A TLB lookup for one access; `linear` is the address accessed. */
   | { kind: 'tlb/lookup'; step: number; linear: bigint; pcid: number; hit: boolean }
+  /**
+   * A TLB entry written after a walk. The TLB caches 4-KByte pieces: `linear` and `pa` are the
+   * 4-KByte-aligned linear page and physical frame of the access; `pageSize` is the size of the page
+   * the piece belongs to.
+   */
   | { kind: 'tlb/fill'; step: number; linear: bigint; pa: bigint; pageSize: number; pcid: number; global: boolean }
-  /** A TLB invalidation and what caused it; `linear` for single-page invalidations. */
+  /**
+   * A TLB invalidation and what caused it; `linear` for single-page invalidations. 'wrmsr' is a
+   * write to IA32_EFER that changes NXE; 'page-fault' is the invalidation of the faulting page's
+   * entries that a #PF makes (SDM Vol. 3A, 4.10.4.1).
+   */
   | {
       kind: 'tlb/flush';
       step: number;
-      cause: 'mov-cr3' | 'mov-cr4' | 'mov-cr0' | 'invlpg' | 'invpcid';
+      cause: TlbFlushCause;
       scope: 'all' | 'non-global' | 'pcid' | 'page';
       pcid?: number;
       linear?: bigint;

@@ -1,0 +1,259 @@
+/**
+ * Time travel over a Machine: checkpoints every `interval` steps and exact replay, so that going
+ * back to any earlier step, or to any step at all, gives the machine exactly as it was (the
+ * emulator is deterministic: the same state and the same number of steps give the same future).
+ *
+ * Positions are step counts (CpuState.steps): "the machine at step k" is the machine after
+ * Cpu.run has retired k instructions in total and returned (an external interrupt that became due
+ * at step k has been delivered). `goto(k)` restores the nearest checkpoint at or before k and runs
+ * forward k − c steps.
+ *
+ * Memory: a checkpoint is the CPU state, the TLB's valid entries and the table of references to
+ * the allocated RAM pages, which it shares with the live machine and with the other checkpoints;
+ * only pages written during an interval are copied (once each). Checkpoints are kept; past
+ * `maxCheckpoints`, every second checkpoint of the older half is dropped (the first stays), so
+ * the oldest stretch of the run replays from up to twice as far back, then four times, and so on,
+ * while recent steps stay `interval` apart.
+ */
+import type { RunEnd } from '../cpu/cpu.ts';
+import type { Machine, MachineSnapshot } from '../machine/machine.ts';
+import type { TraceEvent, TraceKind, TraceSink } from './events.ts';
+
+export interface TimelineOptions {
+  /** Steps between checkpoints (default 10,000). */
+  interval?: number;
+  /** Checkpoints kept before older ones are thinned (default 4096; at least 4). */
+  maxCheckpoints?: number;
+}
+
+/** What "run until" waits for: a kind, any of several kinds, or a test over events. */
+export type EventMatch = TraceKind | readonly TraceKind[] | ((e: TraceEvent) => boolean);
+
+export interface RunUntilResult {
+  /** The first matching event, or null if none came within the steps allowed. */
+  event: TraceEvent | null;
+  /** Where the machine stopped. */
+  step: number;
+  /** Why it stopped: 'found', the step budget ('limit'), or the machine stopped ('hlt', 'shutdown'). */
+  end: 'found' | RunEnd;
+}
+
+class MatchSink implements TraceSink {
+  first: TraceEvent | null = null;
+  constructor(private readonly test: (e: TraceEvent) => boolean) {}
+  emit(e: TraceEvent): void {
+    if (this.first === null && this.test(e)) this.first = e;
+  }
+}
+
+/** Kinds whose tracing turns the CPU's fast translation cache off (Cpu.setTrace): TLB counters and LRU order then differ. */
+const TLB_PATH_KINDS: readonly TraceKind[] = ['tlb/lookup', 'mmu/walk', 'tlb/fill'];
+
+function touchesTlbPath(kinds: readonly TraceKind[] | null): boolean {
+  return kinds === null || kinds.some((k) => TLB_PATH_KINDS.includes(k));
+}
+
+export class Timeline {
+  readonly machine: Machine;
+  readonly interval: number;
+  readonly maxCheckpoints: number;
+  /** The step the timeline began at (its first checkpoint). */
+  readonly start: number;
+  /** The furthest step reached. */
+  furthest: number;
+  /** Checkpoints, by increasing step. */
+  private cps: MachineSnapshot[] = [];
+  private sink: TraceSink | null = null;
+  private sinkKinds: readonly TraceKind[] | null = null;
+  /** Whether the run in progress is traced in a way that perturbs the TLB path (no checkpoints then). */
+  private perturbed = false;
+
+  constructor(machine: Machine, opts: TimelineOptions = {}) {
+    const interval = opts.interval ?? 10_000;
+    if (!Number.isInteger(interval) || interval < 1) throw new RangeError(`checkpoint interval ${interval} is not a positive integer`);
+    this.machine = machine;
+    this.interval = interval;
+    this.maxCheckpoints = Math.max(4, opts.maxCheckpoints ?? 4096);
+    this.start = machine.cpu.state.steps;
+    this.furthest = this.start;
+    machine.setTrace(null);
+    this.cps.push(machine.snapshot());
+  }
+
+  /** The current step. */
+  get current(): number {
+    return this.machine.cpu.state.steps;
+  }
+
+  /** Steps at which checkpoints are held. */
+  checkpointSteps(): number[] {
+    return this.cps.map((c) => c.step);
+  }
+
+  /** The checkpoints themselves (for views and measurements; do not modify them). */
+  checkpoints(): readonly MachineSnapshot[] {
+    return this.cps;
+  }
+
+  /**
+   * Where the events of the steps taken forward by `step` go (null: none); `goto`, `back` and
+   * replays never emit. Tracing the kinds on the TLB path (tlb/lookup, mmu/walk, tlb/fill, or all
+   * kinds) bypasses the CPU's fast translation cache, so the TLB's hit counters and LRU order
+   * along such a stretch differ from an untraced run; no checkpoint is taken there, and `goto`
+   * to any step gives the untraced machine.
+   */
+  setTrace(sink: TraceSink | null, kinds?: readonly TraceKind[]): void {
+    this.sink = sink;
+    this.sinkKinds = kinds === undefined ? null : [...kinds];
+  }
+
+  /**
+   * Runs forward up to `n` steps, taking checkpoints on the way. Returns 'limit' when all `n`
+   * retired, else why the machine stopped ('hlt' with nothing to wake it, 'shutdown').
+   */
+  step(n = 1): RunEnd {
+    if (this.sink === null) return this.advance(n);
+    this.attach(this.sink, this.sinkKinds);
+    try {
+      return this.advance(n);
+    } finally {
+      this.detach();
+    }
+  }
+
+  /**
+   * Goes to step `k` (clamped to the start; a step the machine never reaches leaves it where it
+   * stopped): restores the nearest checkpoint at or before `k` unless `k` is ahead of the current
+   * step and no checkpoint lies between, then replays. Returns the step reached.
+   */
+  goto(k: number): number {
+    const target = Math.max(this.start, Math.floor(k));
+    const cur = this.current;
+    if (target === cur) return cur;
+    const cp = this.checkpointAtOrBefore(target);
+    if (target < cur || cp.step > cur) this.machine.restore(cp);
+    this.advance(target - this.current);
+    return this.current;
+  }
+
+  /** Goes back `k` steps (not before the start). */
+  back(k = 1): number {
+    return this.goto(this.current - k);
+  }
+
+  /**
+   * Runs forward until an event matching `what` occurs, at most `maxSteps` steps, and stops at the
+   * end of the step that produced it: after the instruction for events it causes (I/O, a ring
+   * change by SYSCALL or INT n, a TLB fill), after the delivery for an external interrupt that
+   * became due at a step boundary, and, for an exception (a faulting instruction does not retire),
+   * after the first instruction of the handler; `goto(event.step)` shows the machine just before.
+   * The machine it stops at is the untraced one (as `goto` would give). The timeline's own sink
+   * (setTrace) does not see these steps.
+   */
+  runUntil(what: EventMatch, maxSteps = Number.MAX_SAFE_INTEGER): RunUntilResult {
+    const kinds = typeof what === 'string' ? [what as TraceKind] : typeof what === 'function' ? null : [...what];
+    const test = typeof what === 'function' ? what : (e: TraceEvent) => kinds!.includes(e.kind);
+    const from = this.current;
+    const limit = from + Math.min(maxSteps, Number.MAX_SAFE_INTEGER - from);
+    let sink = new MatchSink(test);
+    this.attach(sink, kinds);
+    try {
+      while (this.current < limit) {
+        const end = this.advance(Math.min(this.interval, limit - this.current));
+        if (sink.first !== null) break;
+        if (end !== 'limit') return { event: null, step: this.current, end };
+      }
+    } finally {
+      this.detach();
+    }
+    if (sink.first === null) return { event: null, step: this.current, end: 'limit' };
+    // The match was emitted while running to its step s (an interrupt due then) or from s to s + 1:
+    // go to just before and step singly to find which.
+    this.goto(Math.max(from, sink.first.step - 1));
+    sink = new MatchSink(test);
+    this.attach(sink, kinds);
+    let end: RunEnd = 'limit';
+    try {
+      while (sink.first === null && this.current < limit && end === 'limit') end = this.advance(1);
+    } finally {
+      this.detach();
+    }
+    const at = this.current;
+    // The traced steps may have perturbed the TLB path: come back to the same step untraced.
+    this.machine.restore(this.checkpointAtOrBefore(at));
+    this.advance(at - this.current);
+    if (sink.first === null) return { event: null, step: at, end };
+    return { event: sink.first, step: at, end: 'found' };
+  }
+
+  /**
+   * Declares that the machine was changed by hand at the current step (a register or memory
+   * edited): checkpoints at or after it no longer describe its future and are dropped, and a new
+   * one is taken here.
+   */
+  edited(): void {
+    const now = this.current;
+    this.cps = this.cps.filter((c) => c.step < now);
+    this.furthest = now;
+    this.cps.push(this.machine.snapshot());
+  }
+
+  /** Runs forward up to `n` steps, checkpointing at interval boundaries past the last checkpoint. */
+  private advance(n: number): RunEnd {
+    const cpu = this.machine.cpu;
+    const target = this.current + n;
+    while (this.current < target) {
+      const from = this.current;
+      const boundary = this.start + (Math.floor((from - this.start) / this.interval) + 1) * this.interval;
+      const to = Math.min(target, boundary);
+      const end = cpu.run(to - from);
+      const now = this.current;
+      if (now > this.furthest) this.furthest = now;
+      if (now === boundary && !this.perturbed && now > this.cps[this.cps.length - 1]!.step) this.addCheckpoint();
+      if (now < to) return end;
+    }
+    return 'limit';
+  }
+
+  /**
+   * Attaches a sink without disturbing the fast translation cache (Cpu.setTrace empties it): a
+   * trace of kinds off the TLB path leaves the machine exactly as an untraced run would.
+   */
+  private attach(sink: TraceSink, kinds: readonly TraceKind[] | null): void {
+    const cpu = this.machine.cpu;
+    const fast = cpu.fastTlbSnapshot();
+    this.machine.setTrace(sink, kinds ?? undefined);
+    this.perturbed = touchesTlbPath(kinds);
+    if (!this.perturbed) cpu.dropCaches(fast);
+  }
+
+  private detach(): void {
+    const cpu = this.machine.cpu;
+    const fast = this.perturbed ? undefined : cpu.fastTlbSnapshot();
+    this.machine.setTrace(null);
+    cpu.dropCaches(fast);
+    this.perturbed = false;
+  }
+
+  private checkpointAtOrBefore(k: number): MachineSnapshot {
+    const cps = this.cps;
+    let lo = 0;
+    let hi = cps.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (cps[mid]!.step <= k) lo = mid;
+      else hi = mid - 1;
+    }
+    return cps[lo]!;
+  }
+
+  private addCheckpoint(): void {
+    this.cps.push(this.machine.snapshot());
+    if (this.cps.length > this.maxCheckpoints) {
+      const half = this.cps.length >> 1;
+      const kept: MachineSnapshot[] = [];
+      for (let i = 0; i < this.cps.length; i++) if (i >= half || i % 2 === 0) kept.push(this.cps[i]!);
+      this.cps = kept;
+    }
+  }
+}
