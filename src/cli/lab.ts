@@ -2,7 +2,8 @@
  * The lab's command line. `lab exec --mode prot32|long64 --load ADDR [--max-steps N] FILE`
  * runs machine code on the bare machine and prints one JSON object (issue 2, item 4); FILE is raw
  * bytes, or assembly text if it ends in `.asm`. `lab asm` and `lab disasm` show the assembler and
- * the disassembler; `lab exercise walk` prints a seeded page-walk problem. Commands are a table.
+ * the disassembler; `lab exercise walk` prints a seeded page-walk problem; `lab run FILE.json`
+ * boots a scenario (src/emu/scenario) and prints its final state. Commands are a table.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { assemble, type AsmError } from '../emu/asm/assembler.ts';
@@ -11,6 +12,11 @@ import { DEFAULT_MAX_STEPS, runBare } from '../emu/machine/bare.ts';
 import type { BareMode } from '../emu/machine/bare.ts';
 import { DEFAULT_COUNT, generateWalkExercise, MAX_COUNT, type WalkLevels } from '../emu/exercise/walk-exercise.ts';
 import { formatWalkExercise } from '../emu/exercise/format.ts';
+import { loadScenario } from '../emu/scenario/migrate.ts';
+import { buildScenario, runScenario } from '../emu/scenario/build.ts';
+import { MAX_STEPS_LIMIT } from '../emu/scenario/schema.ts';
+import type { LoadedScenario } from '../emu/scenario/validate.ts';
+import { TRACE_KINDS, traceToJson, type TraceKind } from '../emu/trace/events.ts';
 
 /** A bad command line: printed with the usage, exit code 2. */
 export class UsageError extends Error {}
@@ -45,6 +51,27 @@ function assembleFile(file: string, bits: 32 | 64, origin: number): Uint8Array {
   return r.bytes;
 }
 
+/** Reads, migrates and validates a scenario file; errors name the file and the field. */
+function loadScenarioFile(file: string): LoadedScenario {
+  let json: unknown;
+  try {
+    json = JSON.parse(readInput(file, 'FILE.json').toString('utf8'));
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new InputError(`${file}: not JSON: ${(e as Error).message}`);
+  }
+  const loaded = loadScenario(json);
+  if (!loaded.ok) throw new InputError(loaded.errors.map((e) => `${file}: ${e.path}: ${e.message}`).join('\n'));
+  return loaded.loaded;
+}
+
+/** --max-steps for scenario commands: absent means the scenario's own limit. */
+function scenarioSteps(flags: Map<string, string>): number | undefined {
+  const maxSteps = flags.has('--max-steps') ? parseNumber(flags.get('--max-steps'), '--max-steps') : undefined;
+  if (maxSteps !== undefined && (maxSteps < 1 || maxSteps > MAX_STEPS_LIMIT)) throw new UsageError(`--max-steps: expected 1..${MAX_STEPS_LIMIT}, got ${maxSteps}`);
+  return maxSteps;
+}
+
 function parseMode(flags: Map<string, string>): BareMode {
   const mode = flags.get('--mode');
   if (mode === undefined) throw new UsageError('--mode: required (prot32 or long64)');
@@ -54,7 +81,8 @@ function parseMode(flags: Map<string, string>): BareMode {
 
 interface Command {
   usage: string;
-  run(args: string[]): string;
+  /** Returns the output, or writes long output line by line through `out` and returns null. */
+  run(args: string[], out: (line: string) => void): string | null;
 }
 
 /** Parses a decimal or 0x-hex non-negative integer; `what` names the argument in errors. */
@@ -102,6 +130,39 @@ const commands: Record<string, Command> = {
         throw e;
       }
       return JSON.stringify(result, null, 1);
+    },
+  },
+  run: {
+    usage: 'run [--max-steps N] FILE.json',
+    run(args) {
+      const { flags, positional } = parseFlags(args, ['--max-steps']);
+      if (positional.length !== 1) throw new UsageError(`FILE.json: expected one file, got ${positional.length}`);
+      const file = positional[0]!;
+      const maxSteps = scenarioSteps(flags);
+      return JSON.stringify(runScenario(loadScenarioFile(file), maxSteps).result, null, 1);
+    },
+  },
+  trace: {
+    usage: 'trace [--max-steps N] [--kinds KIND,KIND...] FILE.json',
+    run(args, out) {
+      const { flags, positional } = parseFlags(args, ['--max-steps', '--kinds']);
+      if (positional.length !== 1) throw new UsageError(`FILE.json: expected one file, got ${positional.length}`);
+      const maxSteps = scenarioSteps(flags);
+      let kinds: TraceKind[] | null = null;
+      const kindsText = flags.get('--kinds');
+      if (kindsText !== undefined) {
+        kinds = [];
+        for (const k of kindsText.split(',')) {
+          if (!(TRACE_KINDS as readonly string[]).includes(k)) throw new UsageError(`--kinds: '${k}' is not one of ${TRACE_KINDS.join(', ')}`);
+          kinds.push(k as TraceKind);
+        }
+      }
+      const loaded = loadScenarioFile(positional[0]!);
+      const machine = buildScenario(loaded);
+      // One JSON object per line, written as the machine runs.
+      machine.setTrace({ emit: (e) => out(JSON.stringify(traceToJson(e))) }, kinds ?? undefined);
+      machine.run(maxSteps ?? loaded.maxSteps);
+      return null;
     },
   },
   asm: {
@@ -180,7 +241,8 @@ export function main(argv: string[], out: (s: string) => void, err: (s: string) 
     return 2;
   }
   try {
-    out(cmd.run(rest));
+    const text = cmd.run(rest, out);
+    if (text !== null) out(text);
     return 0;
   } catch (e) {
     if (e instanceof UsageError) {

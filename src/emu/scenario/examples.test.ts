@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ArraySink, type TraceEvent } from '../trace/events.ts';
+import { loadScenario } from './migrate.ts';
+import { buildScenario, machineResult } from './build.ts';
+import type { LoadedScenario } from './validate.ts';
+import type { Machine } from '../machine/machine.ts';
+
+const DIR = join(import.meta.dirname, 'examples');
+
+function example(name: string): LoadedScenario {
+  const r = loadScenario(JSON.parse(readFileSync(join(DIR, `${name}.json`), 'utf8')));
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  return r.loaded;
+}
+
+/** Runs an example with the teaching events traced. */
+function run(name: string): { ls: LoadedScenario; m: Machine; events: TraceEvent[]; end: string } {
+  const ls = example(name);
+  const m = buildScenario(ls);
+  const sink = new ArraySink();
+  m.setTrace(sink, ['ring/change', 'cpu/exception', 'cpu/interrupt', 'cpu/halt']);
+  const end = m.run(ls.maxSteps);
+  return { ls, m, events: sink.events, end };
+}
+
+const K = (ls: LoadedScenario, label: string) => BigInt(ls.kernel.labels.get(label)!);
+const U = (ls: LoadedScenario, label: string) => BigInt(ls.user!.labels.get(label)!);
+const strip = (events: TraceEvent[]) => events.map(({ step: _step, ...rest }) => rest);
+
+describe('the example scenarios', () => {
+  it('every JSON file in examples/ validates', () => {
+    const files = readdirSync(DIR).filter((f) => f.endsWith('.json'));
+    expect(files.sort()).toEqual(['page-fault.json', 'syscalls.json', 'timer.json']);
+    for (const f of files) expect(loadScenario(JSON.parse(readFileSync(join(DIR, f), 'utf8'))).ok, f).toBe(true);
+  });
+
+  it('syscalls: INT 0x80 and SYSCALL write to the UART; each transition traced with its cause', () => {
+    const { ls, m, events, end } = run('syscalls');
+    expect(end).toBe('hlt');
+    expect(m.devices.uartOut).toBe('hello from INT 0x80\nhello from SYSCALL\n');
+    const user = ls.user!;
+    // Return addresses: the instruction after each INT 0x80 (2 bytes) and SYSCALL (2 bytes).
+    const bytes = user.bytes;
+    const after = (opcode: [number, number], nth: number): bigint => {
+      let seen = 0;
+      for (let i = 0; i + 1 < bytes.length; i++) if (bytes[i] === opcode[0] && bytes[i + 1] === opcode[1] && seen++ === nth) return BigInt(user.origin + i + 2);
+      throw new Error('not found');
+    };
+    expect(strip(events)).toEqual([
+      // kernel_entry enters ring 3 with IRETQ
+      { kind: 'ring/change', from: 0, to: 3, cause: 'iret', rip: U(ls, 'user_entry') },
+      // INT 0x80: delivered through the DPL-3 gate, CPL 3 → 0
+      { kind: 'cpu/interrupt', vector: 0x80, source: 'software', rip: after([0xcd, 0x80], 0) - 2n }, // the INT itself
+      { kind: 'ring/change', from: 3, to: 0, cause: 'software-interrupt', vector: 0x80, rip: K(ls, 'int80_handler') },
+      { kind: 'ring/change', from: 0, to: 3, cause: 'iret', rip: after([0xcd, 0x80], 0) },
+      // SYSCALL → LSTAR at CPL 0, SYSRET back to the next instruction at CPL 3
+      { kind: 'ring/change', from: 3, to: 0, cause: 'syscall', rip: K(ls, 'syscall_entry') },
+      { kind: 'ring/change', from: 0, to: 3, cause: 'sysret', rip: after([0x0f, 0x05], 0) },
+      // exit
+      { kind: 'ring/change', from: 3, to: 0, cause: 'syscall', rip: K(ls, 'syscall_entry') },
+      { kind: 'cpu/halt', rip: expect.any(BigInt) as bigint },
+    ]);
+    expect(m.cpu.cpl()).toBe(0);
+  });
+
+  it('page-fault: #PF with error code 6 and CR2, the kernel maps a page, the write then succeeds', () => {
+    const { ls, m, events, end } = run('page-fault');
+    expect(end).toBe('hlt');
+    expect(m.devices.uartOut).toBe('demand paging works: read 42 back\n');
+    const data = BigInt(ls.layout.userBase + 0x80000);
+    const faultRip = BigInt(ls.user!.labels.get('user_entry')! + 5); // after `mov edi, DATA`
+    const relevant = events.filter((e) => e.kind !== 'cpu/halt');
+    expect(strip(relevant.slice(0, 3))).toEqual([
+      { kind: 'cpu/exception', vector: 14, errorCode: 6, rip: faultRip, cr2: data },
+      { kind: 'ring/change', from: 3, to: 0, cause: 'exception', vector: 14, rip: K(ls, 'pf_handler') },
+      // IRET returns to the faulting instruction itself, which now succeeds
+      { kind: 'ring/change', from: 0, to: 3, cause: 'iret', rip: faultRip },
+    ]);
+    // Exactly one page fault in the whole run: the retried write and the read hit the new page.
+    expect(events.filter((e) => e.kind === 'cpu/exception')).toHaveLength(1);
+    // What the handler recorded in its own variables.
+    const rd = (label: string) => m.mem.read(ls.kernel.labels.get(label)!, 4);
+    expect(rd('last_cr2')).toBe(Number(data));
+    expect(rd('last_error')).toBe(6);
+    expect(rd('faults')).toBe(1);
+    expect(rd('next_free')).toBe(0x301000);
+    // The PTE the handler wrote (FREE_BASE | P | R/W | U/S), with A and D then set by the retried
+    // write (SDM Vol. 3A, 4.8), and the value written through it.
+    expect(m.mem.read(ls.layout.userPt + 0x80 * 4, 4)).toBe(0x300067);
+    expect(m.mem.read(0x300000, 4)).toBe(42);
+  });
+
+  it('timer: the compute loop is preempted every period; the handler counts ticks at CPL 0', () => {
+    const { ls, m, events, end } = run('timer');
+    expect(end).toBe('hlt');
+    const ticks = m.mem.read(ls.kernel.labels.get('ticks')!, 4);
+    expect(ticks).toBe(4);
+    expect(m.cpu.state.timer.fired).toBe(4);
+    expect(m.devices.uartOut).toBe('TTTT\nloop done\n');
+    const loop = ls.user!.labels.get('user_entry.loop')!;
+    const interrupts = events.filter((e) => e.kind === 'cpu/interrupt');
+    expect(interrupts.map((e) => e.step)).toEqual([2000, 4000, 6000, 8000]);
+    for (const [i, e] of events.entries()) {
+      if (e.kind !== 'cpu/interrupt') continue;
+      // Delivered from the loop, at CPL 3 → 0 into timer_handler, and back to the same RIP.
+      expect(e).toMatchObject({ vector: 32, source: 'external' });
+      expect(Number(e.rip)).toBeGreaterThanOrEqual(loop);
+      expect(events[i + 1]).toMatchObject({ kind: 'ring/change', from: 3, to: 0, cause: 'interrupt', vector: 32, rip: K(ls, 'timer_handler'), step: e.step });
+      expect(events[i + 2]).toMatchObject({ kind: 'ring/change', from: 0, to: 3, cause: 'iret', rip: e.rip });
+    }
+    // The user's result is right despite the preemptions: sum 1..3000.
+    expect(m.mem.read(0x200000 + (ls.user!.labels.get('sum')! - ls.layout.userBase), 4)).toBe(4501500);
+  });
+
+  it('runs the same example twice to the same final state', () => {
+    const a = run('timer');
+    const b = run('timer');
+    expect(machineResult('x', b.m, 'hlt')).toEqual(machineResult('x', a.m, 'hlt'));
+    expect(b.events).toEqual(a.events);
+  });
+});

@@ -1,0 +1,143 @@
+/**
+ * Scenario v1: one JSON-serializable description of a machine and the guest it boots. Lessons,
+ * share links, the sandbox, the command line (`lab run FILE.json`) and the tests all speak it.
+ * `validate.ts` checks one (every error, each naming its field path); `migrate.ts` lifts older
+ * versions to this one; `build.ts` boots a validated one into a Machine.
+ *
+ * Fields (all plain JSON):
+ *
+ * | field | type | meaning |
+ * | --- | --- | --- |
+ * | `version` | `1` | this format |
+ * | `name` | string (1..100) | shown in views and the CLI |
+ * | `description` | string, optional | what the scenario shows |
+ * | `boot` | `'kernel'` (default) or `'bare'` | `bare`: start exactly like `lab exec` (version 0) |
+ * | `cpu.vendor` | `'intel'` or `'amd'` | where the manuals differ (SYSCALL outside 64-bit mode, ...) |
+ * | `mode` | `'prot32'` or `'long64'` | protected mode, or IA-32e mode with 64-bit code |
+ * | `paging` | `'none'`, `'32bit'`, `'pae'`, `'4level'`, `'5level'` | prot32: none/32bit/pae; long64: 4level/5level |
+ * | `memory.size` | bytes | RAM at physical 0, a multiple of 4096, 4 MiB..1 GiB (bare: 64 KiB..1 GiB) |
+ * | `kernel` | `{ source, origin? }` or `{ bytes, origin? }` | Intel-syntax assembly, or hex machine code; loaded at `origin` (default KERNEL_BASE = 0x100000; boot 'kernel' keeps it in [0x100000, 0x200000)) |
+ * | `user` | `{ source }` or `{ bytes }`, optional | the user process, at `USER_BASE` with U/S = 1 |
+ * | `mappings` | array, optional | extra 4 KiB mappings: `{ linear, physical, size, writable?, user?, nx?, present? }` |
+ * | `devices.timer` | `{ vector, period }`, optional | periodic interrupt on `vector` (32..255) every `period` steps |
+ * | `devices.uart` | `{ port }`, optional | the UART transmit register's port (default 0x3f8) |
+ * | `limits.maxSteps` | integer, optional | step budget of `run` (default 1,000,000) |
+ *
+ * Reserved for later issues and rejected now with "is not supported yet (issue N)":
+ * `technique` (issues 6 and 9: VT-x/AMD-V; trap-and-emulate, binary translation, paravirtualization),
+ * `vms` (issue 6), `nestedPaging` and `tlb` (issue 7), `iommu` (issue 8), `costPreset` (issues 7 and 9).
+ *
+ * Well-known kernel labels (the builder looks them up after assembling `kernel.source`):
+ *
+ * | label | what the builder does with it |
+ * | --- | --- |
+ * | `kernel_entry` | start here at CPL 0 (interrupts off, RSP = KERNEL_STACK_TOP); without it the machine starts at the user entry in ring 3 (IF = 1, RSP = USER_STACK_TOP), or, with no user program, at the kernel's first byte at CPL 0 |
+ * | `pf_handler` | IDT vector 14 (#PF) |
+ * | `gp_handler` | IDT vector 13 (#GP) |
+ * | `timer_handler` | IDT vector `devices.timer.vector` |
+ * | `int80_handler` | IDT vector 0x80, gate DPL 3 (callable by INT 0x80 from ring 3) |
+ * | `syscall_entry` | long64: IA32_LSTAR (SYSCALL); prot32: IA32_SYSENTER_EIP (SYSENTER) |
+ * | `isr_N` | IDT vector N (decimal), for any other vector |
+ * | `default_handler` | vectors 0..31 without a handler (else the builder's stub: HLT) |
+ *
+ * The user program may define `user_entry` (default: its first byte).
+ *
+ * Constants the builder defines for both programs (as `NAME equ value` ahead of the source; line
+ * numbers in errors are those of the source as written): KERNEL_BASE, KERNEL_STACK_TOP, USER_BASE,
+ * USER_STACK_TOP, USER_PT (physical address of the page table covering USER_BASE), PTE_SIZE,
+ * FREE_BASE (first physical page free for the kernel), MEM_SIZE, KERNEL_CS, KERNEL_DS, USER_CS,
+ * USER_DS (RPL 3), TSS_SEL, UART_PORT, TIMER_VECTOR, and for the kernel USER_ENTRY. Values and the
+ * memory map: layout.ts (`builderConstants`). A kernel given as `bytes` has no labels: all vectors
+ * go to the default stub.
+ */
+
+export const SCENARIO_VERSION = 1;
+
+export const MODES = ['prot32', 'long64'] as const;
+export type Mode = (typeof MODES)[number];
+
+export const PAGING_MODES = ['none', '32bit', 'pae', '4level', '5level'] as const;
+export type PagingMode = (typeof PAGING_MODES)[number];
+
+export const VENDORS = ['intel', 'amd'] as const;
+export type Vendor = (typeof VENDORS)[number];
+
+/** A program as assembly text (assembled by the lab's assembler at its load address). */
+export interface SourceProgram {
+  source: string;
+}
+
+/** A program as machine code: hex digits, whitespace allowed between bytes. */
+export interface BytesProgram {
+  bytes: string;
+}
+
+export type KernelProgram = (SourceProgram | BytesProgram) & { origin?: number };
+export type UserProgram = SourceProgram | BytesProgram;
+
+export interface Mapping {
+  /** Linear address, 4 KiB aligned. */
+  linear: number;
+  /** Physical address, 4 KiB aligned. */
+  physical: number;
+  /** Bytes, a positive multiple of 4096. */
+  size: number;
+  /** R/W (default true). */
+  writable?: boolean;
+  /** U/S (default false: supervisor only). */
+  user?: boolean;
+  /** XD/NX, bit 63 (default false; needs pae, 4level or 5level). */
+  nx?: boolean;
+  /** P (default true); a not-present entry keeps its address for a #PF handler to use. */
+  present?: boolean;
+}
+
+export interface ScenarioV1 {
+  version: 1;
+  name: string;
+  description?: string;
+  boot?: 'kernel' | 'bare';
+  cpu: { vendor: Vendor };
+  mode: Mode;
+  paging: PagingMode;
+  memory: { size: number };
+  kernel: KernelProgram;
+  user?: UserProgram;
+  mappings?: Mapping[];
+  devices?: { timer?: { vector: number; period: number }; uart?: { port: number } };
+  limits?: { maxSteps?: number };
+}
+
+export type Scenario = ScenarioV1;
+
+/** Version 0: the input of `lab exec` (issue 2): raw code at a load address on the bare machine. */
+export interface ScenarioV0 {
+  version: 0;
+  mode: Mode;
+  /** Load address (= RIP at start). */
+  load: number;
+  /** Machine code as hex. */
+  code: string;
+}
+
+/** One validation error: the field path (`kernel.source`, `mappings[2].linear`) and what is wrong. */
+export interface ScenarioError {
+  path: string;
+  message: string;
+}
+
+/** Fields later issues add; present now they are rejected, never ignored. */
+export const RESERVED_FIELDS: Readonly<Record<string, string>> = {
+  technique: 'issues 6 and 9',
+  vms: 'issue 6',
+  nestedPaging: 'issue 7',
+  tlb: 'issue 7',
+  iommu: 'issue 8',
+  costPreset: 'issues 7 and 9',
+};
+
+export const MIN_MEMORY = 4 * 1024 * 1024;
+export const MIN_BARE_MEMORY = 64 * 1024;
+export const MAX_MEMORY = 1024 * 1024 * 1024;
+export const DEFAULT_MAX_STEPS = 1_000_000;
+export const MAX_STEPS_LIMIT = 100_000_000;

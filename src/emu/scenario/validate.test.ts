@@ -1,0 +1,164 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { loadScenario } from './migrate.ts';
+import { runScenario } from './build.ts';
+import type { ScenarioError } from './schema.ts';
+
+const KERNEL64 = 'kernel_entry:\n  hlt\n';
+
+/** A minimal valid scenario; tests change one field at a time. */
+function base(): Record<string, unknown> {
+  return {
+    version: 1,
+    name: 't',
+    cpu: { vendor: 'intel' },
+    mode: 'long64',
+    paging: '4level',
+    memory: { size: 4 * 1024 * 1024 },
+    kernel: { source: KERNEL64 },
+  };
+}
+
+function errorsOf(s: unknown): ScenarioError[] {
+  const r = loadScenario(s);
+  return r.ok ? [] : r.errors;
+}
+
+function lines(s: unknown): string[] {
+  return errorsOf(s).map((e) => `${e.path}: ${e.message}`);
+}
+
+describe('scenario validation', () => {
+  it('accepts the minimal scenario', () => {
+    expect(loadScenario(base()).ok).toBe(true);
+  });
+
+  it.each<[string, (s: Record<string, unknown>) => void, string]>([
+    ['memory.size not a multiple of 4096', (s) => (s.memory = { size: 5000 }), 'memory.size: expected a multiple of 4096, got 5000'],
+    ['memory.size too small', (s) => (s.memory = { size: 4096 }), 'memory.size: expected 0x400000..0x40000000, got 0x1000'],
+    ['memory.size too large', (s) => (s.memory = { size: 2 ** 31 }), 'memory.size: expected 0x400000..0x40000000, got 0x80000000'],
+    ['a prot32 scenario with 4-level paging', (s) => (s.mode = 'prot32'), "paging: '4level' needs mode 'long64'"],
+    ['long64 without IA-32e paging', (s) => (s.paging = 'pae'), "paging: 'pae' cannot be used with mode 'long64' (IA-32e mode needs '4level' or '5level')"],
+    ['an unknown paging mode', (s) => (s.paging = '3level'), "paging: expected one of 'none', '32bit', 'pae', '4level', '5level', got '3level'"],
+    ['an unknown vendor', (s) => (s.cpu = { vendor: 'via' }), "cpu.vendor: expected one of 'intel', 'amd', got 'via'"],
+    ['a wrong version', (s) => (s.version = 2), 'version: expected a version 0..1, got 2'],
+    ['a missing name', (s) => delete s.name, 'name: expected a string, got undefined'],
+    ['a missing kernel', (s) => delete s.kernel, 'kernel: required'],
+    ['both source and bytes', (s) => (s.kernel = { source: 'hlt', bytes: 'f4' }), "kernel: expected exactly one of 'source' (assembly) or 'bytes' (hex), got both"],
+    ['bad hex', (s) => (s.kernel = { bytes: 'f4 0' }), 'kernel.bytes: expected hex digits in pairs (whitespace allowed between bytes)'],
+    ['an undefined label', (s) => (s.kernel = { source: 'kernel_entry:\n  nop\n  jmp foo\n' }), "kernel.source: line 3, column 7: undefined label 'foo'"],
+    ['a user assembly error', (s) => (s.user = { source: 'mov eax, \n' }), 'user.source: line 1'],
+    ['a label that shadows a builder constant', (s) => (s.kernel = { source: 'USER_BASE:\n hlt\n' }), "kernel.source: line 1, column 1: 'USER_BASE' is a constant the builder defines"],
+    ['a kernel outside its area', (s) => (s.kernel = { bytes: 'f4', origin: 0x5000 }), 'kernel.origin: the kernel image [0x5000, 0x5001) must lie in [0x100000, 0x200000)'],
+    ['an unknown field', (s) => (s.colour = 'red'), 'colour: unknown field'],
+    ['an unknown nested field', (s) => (s.memory = { size: 4194304, banks: 2 }), 'memory.banks: unknown field'],
+    ['technique (a later issue)', (s) => (s.technique = 'vtx'), 'technique: technique is not supported yet (issues 6 and 9)'],
+    ['nestedPaging (a later issue)', (s) => (s.nestedPaging = true), 'nestedPaging: nestedPaging is not supported yet (issue 7)'],
+    ['iommu (a later issue)', (s) => (s.iommu = {}), 'iommu: iommu is not supported yet (issue 8)'],
+    ['a timer vector below 32', (s) => (s.devices = { timer: { vector: 14, period: 10 } }), 'devices.timer.vector: expected 0x20..0xff, got 0xe'],
+    ['a timer on the INT 0x80 gate', (s) => (s.devices = { timer: { vector: 0x80, period: 10 } }), 'devices.timer.vector: vector 0x80 is the INT 0x80 system-call gate'],
+    ['a timer without a handler', (s) => (s.devices = { timer: { vector: 32, period: 10 } }), "devices.timer: the kernel has no 'timer_handler' (or 'isr_32') label to receive vector 32"],
+    ['a zero timer period', (s) => (s.devices = { timer: { vector: 32, period: 0 } }), 'devices.timer.period: expected 0x1..0x3b9aca00, got 0x0'],
+    ['a UART port above 0xffff', (s) => (s.devices = { uart: { port: 0x10000 } }), 'devices.uart.port: expected 0x0..0xffff, got 0x10000'],
+    ['maxSteps of 0', (s) => (s.limits = { maxSteps: 0 }), 'limits.maxSteps: expected 0x1..0x5f5e100, got 0x0'],
+    ['mappings without paging', (s) => ((s.mode = 'prot32'), (s.paging = 'none'), (s.mappings = [])), "mappings: need paging (paging is 'none')"],
+    ['an unaligned mapping', (s) => (s.mappings = [{ linear: 0x80000001, physical: 0x300000, size: 4096 }]), 'mappings[0].linear: expected a multiple of 4096, got 0x80000001'],
+    ['a mapping over the identity map', (s) => (s.mappings = [{ linear: 0x1000, physical: 0x300000, size: 4096 }]), "mappings[0].linear: 0x1000 is inside the kernel's identity map [0, 0x400000)"],
+    ['a mapping over the user region', (s) => (s.mappings = [{ linear: 0x40080000, physical: 0x300000, size: 4096 }]), 'mappings[0].linear: range 0x40080000+0x1000 overlaps the user region'],
+    ['overlapping mappings', (s) => (s.mappings = [{ linear: 0x80000000, physical: 0, size: 8192 }, { linear: 0x80001000, physical: 0, size: 4096 }]), 'mappings[1].linear: overlaps mappings[0]'],
+    ['NX under 32-bit paging', (s) => ((s.mode = 'prot32'), (s.paging = '32bit'), (s.kernel = { source: 'hlt' }), (s.mappings = [{ linear: 0x80000000, physical: 0, size: 4096, nx: true }])), "mappings[0].nx: needs paging 'pae', '4level' or '5level' (32-bit paging has no XD bit)"],
+    ['a non-boolean right', (s) => (s.mappings = [{ linear: 0x80000000, physical: 0, size: 4096, user: 'yes' }]), "mappings[0].user: expected true or false, got 'yes'"],
+    ['user with boot bare', (s) => ((s.boot = 'bare'), (s.user = { bytes: 'f4' })), "user: boot 'bare' runs the kernel program alone: remove 'user'"],
+  ])('rejects %s', (_what, change, expected) => {
+    const s = base();
+    change(s);
+    const got = lines(s);
+    expect(got.some((l) => l.startsWith(expected)), `${got.join('\n')}\nshould include\n${expected}`).toBe(true);
+  });
+
+  it('collects every error, not only the first', () => {
+    const s = base();
+    s.memory = { size: 5000 };
+    s.cpu = { vendor: 'via' };
+    s.technique = 'bt';
+    const paths = errorsOf(s).map((e) => e.path).sort();
+    expect(paths).toEqual(['cpu.vendor', 'memory.size', 'technique']);
+  });
+
+  it('rejects a non-object with a root error', () => {
+    expect(lines(42)).toEqual(['(root): expected a scenario object, got 42']);
+  });
+
+  it('fills defaults: boot kernel, the UART at 0x3f8, 1,000,000 steps', () => {
+    const r = loadScenario(base());
+    if (!r.ok) throw new Error('invalid');
+    expect(r.loaded.scenario.boot).toBe('kernel');
+    expect(r.loaded.scenario.devices?.uart?.port).toBe(0x3f8);
+    expect(r.loaded.maxSteps).toBe(1_000_000);
+  });
+
+  it('reports assembly errors at the line numbers of the source as written', () => {
+    const s = base();
+    s.user = { source: 'user_entry:\n  nop\n  nop\n  mov eax, [undefined_thing]\n' };
+    expect(lines(s)).toEqual(["user.source: line 4, column 13: undefined label 'undefined_thing'"]);
+  });
+});
+
+/**
+ * Random scenario-shaped objects: a scenario built from valid choices (which may still disagree:
+ * a timer without a handler, a mapping over the identity map), then up to two fields replaced by
+ * values of the wrong type or range.
+ */
+const anyValue = fc.oneof(fc.constant(undefined), fc.integer({ min: -5, max: 2 ** 31 }), fc.string({ maxLength: 4 }), fc.boolean(), fc.constant(null), fc.constant({}));
+const scenarioish = fc
+  .record({
+    vendor: fc.constantFrom('intel', 'amd'),
+    mp: fc.constantFrom(['prot32', 'none'], ['prot32', '32bit'], ['prot32', 'pae'], ['long64', '4level'], ['long64', '5level']),
+    size: fc.constantFrom(4 << 20, 8 << 20, 5 << 20),
+    kernel: fc.oneof(
+      fc.record({ source: fc.constantFrom('kernel_entry:\n hlt', 'pf_handler:\n hlt\nkernel_entry:\n mov eax, [0x7fff0000]\n hlt', 'timer_handler:\n iret\nkernel_entry:\n sti\n jmp kernel_entry', 'int80_handler:\n hlt\ntimer_handler:\n iret') }),
+      fc.record({ bytes: fc.constantFrom('f4', 'ebfe', '0f0b') }),
+    ),
+    user: fc.option(fc.oneof(fc.record({ source: fc.constantFrom('user_entry:\n int 0x80\n jmp user_entry', 'cli', 'mov eax, [0]\n mov [eax], eax') }), fc.record({ bytes: fc.constantFrom('cd80', 'ebfe') }))),
+    mappings: fc.option(fc.array(fc.record({ linear: fc.constantFrom(0x80000000, 0x90000000, 0x1000), physical: fc.constantFrom(0x300000, 0), size: fc.constantFrom(4096, 8192), user: fc.boolean(), writable: fc.boolean() }), { maxLength: 2 })),
+    timer: fc.option(fc.record({ vector: fc.constantFrom(32, 40), period: fc.integer({ min: 1, max: 100 }) })),
+    broken: fc.array(fc.tuple(fc.constantFrom('version', 'name', 'cpu', 'mode', 'paging', 'memory', 'kernel', 'user', 'mappings', 'devices', 'limits', 'technique'), anyValue), { maxLength: 2 }),
+  })
+  .map((r) => {
+    const o: Record<string, unknown> = {
+      version: 1, name: 'r', cpu: { vendor: r.vendor }, mode: r.mp[0], paging: r.mp[1], memory: { size: r.size }, kernel: r.kernel,
+    };
+    if (r.user !== null) o.user = r.user;
+    if (r.mappings !== null) o.mappings = r.mappings;
+    if (r.timer !== null) o.devices = { timer: r.timer };
+    for (const [k, v] of r.broken) o[k] = v;
+    return o;
+  });
+
+const TOP = new Set(['version', 'name', 'cpu', 'mode', 'paging', 'memory', 'kernel', 'user', 'mappings', 'devices', 'technique', 'boot', 'limits', '(root)']);
+
+describe('random scenarios', () => {
+  it('either validate and run without throwing, or are rejected with errors naming fields', () => {
+    let valid = 0;
+    fc.assert(
+      fc.property(scenarioish, (s) => {
+        const r = loadScenario(s);
+        if (r.ok) {
+          valid++;
+          const { result } = runScenario(r.loaded, 300);
+          expect(['hlt', 'limit', 'shutdown']).toContain(result.end);
+        } else {
+          expect(r.errors.length).toBeGreaterThan(0);
+          for (const e of r.errors) {
+            const head = e.path.split(/[.[]/)[0]!;
+            expect(TOP.has(head), e.path).toBe(true);
+            expect(e.message.length).toBeGreaterThan(0);
+          }
+        }
+      }),
+      { numRuns: 300, seed: 31 },
+    );
+    // The generator is biased toward valid values so that both branches are exercised.
+    expect(valid).toBeGreaterThan(10);
+  });
+});

@@ -1,0 +1,382 @@
+/**
+ * Validation of a Scenario v1: every rule checked, every error collected with the field path it
+ * concerns (`memory.size: expected a multiple of 4096, got 5000`), the programs assembled (their
+ * errors as `kernel.source: line 3, column 7: undefined label 'foo'`). A scenario that passes is
+ * returned with its assembled images and layout, ready for `buildScenario`, which then cannot fail.
+ */
+import { assemble } from '../asm/assembler.ts';
+import {
+  BUILDER_CONSTANT_NAMES, builderConstants, KERNEL_BASE, KERNEL_LIMIT, makeLayout, USER_IMAGE_MAX, USER_SPAN, type Layout,
+} from './layout.ts';
+import {
+  DEFAULT_MAX_STEPS, MAX_MEMORY, MAX_STEPS_LIMIT, MIN_BARE_MEMORY, MIN_MEMORY, MODES, PAGING_MODES, RESERVED_FIELDS, VENDORS,
+  type Mapping, type Mode, type PagingMode, type Scenario, type ScenarioError,
+} from './schema.ts';
+
+/** An assembled (or decoded) program: its bytes, load address and labels. */
+export interface Image {
+  bytes: Uint8Array;
+  origin: number;
+  labels: ReadonlyMap<string, number>;
+}
+
+/** A validated scenario with everything the builder needs. */
+export interface LoadedScenario {
+  scenario: Scenario;
+  layout: Layout;
+  kernel: Image;
+  user: Image | null;
+  maxSteps: number;
+}
+
+export type LoadResult = { ok: true; loaded: LoadedScenario } | { ok: false; errors: ScenarioError[] };
+
+export const MAX_MAPPINGS = 16;
+export const MAX_MAPPING_SIZE = 16 * 1024 * 1024;
+const FOUR_GIB = 0x100000000;
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function show(v: unknown): string {
+  if (typeof v === 'string') return `'${v.length > 40 ? v.slice(0, 40) + '…' : v}'`;
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : typeof v;
+}
+
+function hexNum(n: number): string {
+  return '0x' + n.toString(16);
+}
+
+class Checker {
+  readonly errors: ScenarioError[] = [];
+
+  err(path: string, message: string): void {
+    this.errors.push({ path, message });
+  }
+
+  /** Reports fields not in `allowed` (and reserved ones as not supported yet). */
+  keys(o: Obj, path: string, allowed: readonly string[]): void {
+    for (const k of Object.keys(o)) {
+      if (allowed.includes(k)) continue;
+      const p = path === '' ? k : `${path}.${k}`;
+      const issue = path === '' ? RESERVED_FIELDS[k] : undefined;
+      if (issue !== undefined) this.err(p, `${k} is not supported yet (${issue})`);
+      else this.err(p, `unknown field (expected one of: ${allowed.join(', ')})`);
+    }
+  }
+
+  obj(v: unknown, path: string): Obj | null {
+    if (isObj(v)) return v;
+    this.err(path, `expected an object, got ${show(v)}`);
+    return null;
+  }
+
+  oneOf<T extends string>(v: unknown, path: string, options: readonly T[]): T | null {
+    if (typeof v === 'string' && (options as readonly string[]).includes(v)) return v as T;
+    this.err(path, `expected one of ${options.map((o) => `'${o}'`).join(', ')}, got ${show(v)}`);
+    return null;
+  }
+
+  int(v: unknown, path: string, min: number, max: number): number | null {
+    if (typeof v !== 'number' || !Number.isInteger(v)) {
+      this.err(path, `expected an integer, got ${show(v)}`);
+      return null;
+    }
+    if (v < min || v > max) {
+      this.err(path, `expected ${hexNum(min)}..${hexNum(max)}, got ${hexNum(v)}`);
+      return null;
+    }
+    return v;
+  }
+
+  bool(v: unknown, path: string): boolean | null {
+    if (v === undefined) return null;
+    if (typeof v === 'boolean') return v;
+    this.err(path, `expected true or false, got ${show(v)}`);
+    return null;
+  }
+
+  str(v: unknown, path: string, maxLen: number): string | null {
+    if (typeof v !== 'string') {
+      this.err(path, `expected a string, got ${show(v)}`);
+      return null;
+    }
+    if (v.length > maxLen) {
+      this.err(path, `expected at most ${maxLen} characters, got ${v.length}`);
+      return null;
+    }
+    return v;
+  }
+}
+
+/** Parses hex machine code ("b8 01 00 00 00" or "b801000000"); null if malformed. */
+export function parseHex(text: string): Uint8Array | null {
+  const digits = text.replace(/\s+/g, '');
+  if (digits.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(digits)) return null;
+  const out = new Uint8Array(digits.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(digits.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+const PROGRAM_MAX_CHARS = 200_000;
+
+interface ProgramSpec {
+  source: string | null;
+  bytes: Uint8Array | null;
+  origin: number | null;
+}
+
+function checkProgram(c: Checker, v: unknown, path: string, allowOrigin: boolean): ProgramSpec | null {
+  const o = c.obj(v, path);
+  if (!o) return null;
+  c.keys(o, path, allowOrigin ? ['source', 'bytes', 'origin'] : ['source', 'bytes']);
+  const hasSource = 'source' in o;
+  const hasBytes = 'bytes' in o;
+  if (hasSource === hasBytes) {
+    c.err(path, `expected exactly one of 'source' (assembly) or 'bytes' (hex), got ${hasSource ? 'both' : 'neither'}`);
+    return null;
+  }
+  let origin: number | null = null;
+  if (allowOrigin && 'origin' in o) origin = c.int(o.origin, `${path}.origin`, 0, FOUR_GIB - 1);
+  if (hasSource) {
+    const s = c.str(o.source, `${path}.source`, PROGRAM_MAX_CHARS);
+    return s === null ? null : { source: s, bytes: null, origin };
+  }
+  const t = c.str(o.bytes, `${path}.bytes`, PROGRAM_MAX_CHARS);
+  if (t === null) return null;
+  const bytes = parseHex(t);
+  if (bytes === null) {
+    c.err(`${path}.bytes`, 'expected hex digits in pairs (whitespace allowed between bytes)');
+    return null;
+  }
+  return { source: null, bytes, origin };
+}
+
+const RESERVED_NAMES = new Set<string>(BUILDER_CONSTANT_NAMES.map((n) => n.toLowerCase()));
+
+/**
+ * Assembles `source` after the builder's constants; errors are reported at the source's own line
+ * numbers, and a label that redefines a builder constant gets its own message.
+ */
+function assembleWith(
+  c: Checker, path: string, source: string, bits: 32 | 64, origin: number, constants: [string, number][],
+): Image | null {
+  const pre = constants.map(([n, v]) => `${n} equ ${hexNum(v)}`).join('\n') + '\n';
+  const r = assemble(pre + source, { bits, origin });
+  if (r.ok) {
+    const labels = new Map<string, number>();
+    const own = new Set(constants.map(([n]) => n));
+    for (const [k, v] of r.labels) if (!own.has(k)) labels.set(k, v);
+    return { bytes: r.bytes, origin, labels };
+  }
+  const n = constants.length;
+  for (const e of r.errors) {
+    const dup = /^duplicate label '([^']+)'/.exec(e.message);
+    if (dup && RESERVED_NAMES.has(dup[1]!.toLowerCase())) {
+      c.err(path, `line ${e.line - n}, column ${e.column}: '${dup[1]}' is a constant the builder defines (see scenario/layout.ts)`);
+    } else if (e.line > n) c.err(path, `line ${e.line - n}, column ${e.column}: ${e.message}`);
+    else c.err(path, `builder constants: ${e.message}`);
+  }
+  return null;
+}
+
+function checkMapping(c: Checker, v: unknown, path: string, paging: PagingMode | null, memSize: number | null, userBase: number): Mapping | null {
+  const o = c.obj(v, path);
+  if (!o) return null;
+  c.keys(o, path, ['linear', 'physical', 'size', 'writable', 'user', 'nx', 'present']);
+  const linear = c.int(o.linear, `${path}.linear`, 0, FOUR_GIB - 1);
+  const physical = c.int(o.physical, `${path}.physical`, 0, FOUR_GIB - 1);
+  const size = c.int(o.size, `${path}.size`, 0x1000, MAX_MAPPING_SIZE);
+  const writable = c.bool(o.writable, `${path}.writable`);
+  const user = c.bool(o.user, `${path}.user`);
+  const nx = c.bool(o.nx, `${path}.nx`);
+  const present = c.bool(o.present, `${path}.present`);
+  let ok = linear !== null && physical !== null && size !== null;
+  if (linear !== null && linear % 4096 !== 0) (ok = false), c.err(`${path}.linear`, `expected a multiple of 4096, got ${hexNum(linear)}`);
+  if (physical !== null && physical % 4096 !== 0) (ok = false), c.err(`${path}.physical`, `expected a multiple of 4096, got ${hexNum(physical)}`);
+  if (size !== null && size % 4096 !== 0) (ok = false), c.err(`${path}.size`, `expected a multiple of 4096, got ${size}`);
+  if (nx === true && (paging === '32bit' || paging === 'none')) c.err(`${path}.nx`, `needs paging 'pae', '4level' or '5level' (32-bit paging has no XD bit)`), (ok = false);
+  if (!ok || linear === null || physical === null || size === null) return null;
+  if (linear + size > FOUR_GIB) return c.err(`${path}.size`, `linear range ${hexNum(linear)}+${hexNum(size)} passes 4 GiB`), null;
+  if (physical + size > FOUR_GIB) return c.err(`${path}.size`, `physical range ${hexNum(physical)}+${hexNum(size)} passes 4 GiB`), null;
+  if (memSize !== null && linear < memSize) {
+    return c.err(`${path}.linear`, `${hexNum(linear)} is inside the kernel's identity map [0, ${hexNum(memSize)})`), null;
+  }
+  if (linear < userBase + USER_SPAN && linear + size > userBase) {
+    return c.err(`${path}.linear`, `range ${hexNum(linear)}+${hexNum(size)} overlaps the user region [${hexNum(userBase)}, ${hexNum(userBase + USER_SPAN)})`), null;
+  }
+  const m: Mapping = { linear, physical, size };
+  if (writable !== null) m.writable = writable;
+  if (user !== null) m.user = user;
+  if (nx !== null) m.nx = nx;
+  if (present !== null) m.present = present;
+  return m;
+}
+
+const TOP_FIELDS = ['version', 'name', 'description', 'boot', 'cpu', 'mode', 'paging', 'memory', 'kernel', 'user', 'mappings', 'devices', 'limits'];
+
+/** Validates a version-1 scenario (use `loadScenario` for any version). */
+export function validateScenario(input: unknown): LoadResult {
+  const c = new Checker();
+  if (!isObj(input)) return { ok: false, errors: [{ path: '(root)', message: `expected a scenario object, got ${show(input)}` }] };
+  c.keys(input, '', TOP_FIELDS);
+  if (input.version !== 1) c.err('version', `expected 1, got ${show(input.version)}`);
+  const name = c.str(input.name, 'name', 100);
+  if (name !== null && name.length === 0) c.err('name', 'expected a non-empty string');
+  if (input.description !== undefined) c.str(input.description, 'description', 10_000);
+  const boot = input.boot === undefined ? 'kernel' : c.oneOf(input.boot, 'boot', ['kernel', 'bare'] as const);
+
+  let vendor: 'intel' | 'amd' | null = null;
+  const cpu = c.obj(input.cpu, 'cpu');
+  if (cpu) {
+    c.keys(cpu, 'cpu', ['vendor']);
+    vendor = c.oneOf(cpu.vendor, 'cpu.vendor', VENDORS);
+  }
+  const mode: Mode | null = c.oneOf(input.mode, 'mode', MODES);
+  const paging: PagingMode | null = c.oneOf(input.paging, 'paging', PAGING_MODES);
+  if (mode !== null && paging !== null) {
+    if (mode === 'long64' && paging !== '4level' && paging !== '5level') c.err('paging', `'${paging}' cannot be used with mode 'long64' (IA-32e mode needs '4level' or '5level')`);
+    if (mode === 'prot32' && (paging === '4level' || paging === '5level')) c.err('paging', `'${paging}' needs mode 'long64'`);
+    if (boot === 'bare' && paging !== (mode === 'long64' ? '4level' : 'none')) {
+      c.err('paging', `boot 'bare' starts like 'lab exec': expected '${mode === 'long64' ? '4level' : 'none'}' for mode '${mode}', got '${paging}'`);
+    }
+  }
+
+  let memSize: number | null = null;
+  const memory = c.obj(input.memory, 'memory');
+  if (memory) {
+    c.keys(memory, 'memory', ['size']);
+    const min = boot === 'bare' ? MIN_BARE_MEMORY : MIN_MEMORY;
+    if (typeof memory.size === 'number' && Number.isInteger(memory.size) && memory.size % 4096 !== 0) {
+      c.err('memory.size', `expected a multiple of 4096, got ${memory.size}`);
+    } else memSize = c.int(memory.size, 'memory.size', min, MAX_MEMORY);
+  }
+
+  let uartPort = 0x3f8;
+  let timer: { vector: number; period: number } | null = null;
+  if (input.devices !== undefined) {
+    const d = c.obj(input.devices, 'devices');
+    if (d) {
+      c.keys(d, 'devices', ['timer', 'uart']);
+      if (d.timer !== undefined) {
+        const t = c.obj(d.timer, 'devices.timer');
+        if (t) {
+          c.keys(t, 'devices.timer', ['vector', 'period']);
+          const vector = c.int(t.vector, 'devices.timer.vector', 32, 255);
+          const period = c.int(t.period, 'devices.timer.period', 1, 1_000_000_000);
+          if (vector === 0x80) c.err('devices.timer.vector', 'vector 0x80 is the INT 0x80 system-call gate');
+          else if (vector !== null && period !== null) timer = { vector, period };
+        }
+      }
+      if (d.uart !== undefined) {
+        const u = c.obj(d.uart, 'devices.uart');
+        if (u) {
+          c.keys(u, 'devices.uart', ['port']);
+          const p = c.int(u.port, 'devices.uart.port', 0, 0xffff);
+          if (p !== null) uartPort = p;
+        }
+      }
+    }
+  }
+
+  let maxSteps = DEFAULT_MAX_STEPS;
+  if (input.limits !== undefined) {
+    const l = c.obj(input.limits, 'limits');
+    if (l) {
+      c.keys(l, 'limits', ['maxSteps']);
+      if (l.maxSteps !== undefined) maxSteps = c.int(l.maxSteps, 'limits.maxSteps', 1, MAX_STEPS_LIMIT) ?? maxSteps;
+    }
+  }
+
+  const kernelSpec = input.kernel === undefined ? (c.err('kernel', 'required'), null) : checkProgram(c, input.kernel, 'kernel', true);
+  const userSpec = input.user === undefined ? null : checkProgram(c, input.user, 'user', false);
+  if (boot === 'bare' && input.user !== undefined) c.err('user', "boot 'bare' runs the kernel program alone: remove 'user'");
+  if (boot === 'bare' && input.mappings !== undefined) c.err('mappings', "boot 'bare' has only the exec identity map: remove 'mappings'");
+
+  const layout = mode !== null && paging !== null && memSize !== null ? makeLayout(mode, paging, memSize, uartPort, timer?.vector ?? 0) : null;
+
+  const mappings: Mapping[] = [];
+  if (input.mappings !== undefined && boot !== 'bare') {
+    if (!Array.isArray(input.mappings)) c.err('mappings', `expected an array, got ${show(input.mappings)}`);
+    else if (paging === 'none') c.err('mappings', "need paging (paging is 'none')");
+    else if (input.mappings.length > MAX_MAPPINGS) c.err('mappings', `expected at most ${MAX_MAPPINGS} mappings, got ${input.mappings.length}`);
+    else {
+      input.mappings.forEach((m, i) => {
+        const r = checkMapping(c, m, `mappings[${i}]`, paging, memSize, layout?.userBase ?? 0x40000000);
+        if (r) mappings.push(r);
+      });
+      for (let i = 0; i < mappings.length; i++) {
+        for (let j = 0; j < i; j++) {
+          const a = mappings[i]!;
+          const b = mappings[j]!;
+          if (a.linear < b.linear + b.size && b.linear < a.linear + a.size) c.err(`mappings[${i}].linear`, `overlaps mappings[${j}]`);
+        }
+      }
+    }
+  }
+
+  // The programs, assembled whenever the mode (hence the bit width) is known, so that their errors
+  // are reported together with the others; the constants then use the layout as far as it is valid.
+  let kernel: Image | null = null;
+  let user: Image | null = null;
+  const asmLayout = layout ?? (mode !== null ? makeLayout(mode, paging ?? 'none', memSize ?? MIN_MEMORY, uartPort, timer?.vector ?? 0) : null);
+  if (asmLayout !== null) {
+    const bits = asmLayout.mode === 'long64' ? 64 : 32;
+    if (userSpec) {
+      user = userSpec.source !== null
+        ? assembleWith(c, 'user.source', userSpec.source, bits, asmLayout.userBase, builderConstants(asmLayout, null))
+        : { bytes: userSpec.bytes!, origin: asmLayout.userBase, labels: new Map() };
+      if (user && user.bytes.length > USER_IMAGE_MAX) c.err('user', `the image is ${user.bytes.length} bytes; at most ${USER_IMAGE_MAX} fit below the user stack`);
+    }
+    if (kernelSpec) {
+      const origin = kernelSpec.origin ?? KERNEL_BASE;
+      const userEntry = user ? (user.labels.get('user_entry') ?? user.origin) : asmLayout.userBase;
+      kernel = kernelSpec.source !== null
+        ? assembleWith(c, 'kernel.source', kernelSpec.source, bits, origin, builderConstants(asmLayout, userEntry))
+        : { bytes: kernelSpec.bytes!, origin, labels: new Map() };
+      if (kernel) {
+        const end = origin + kernel.bytes.length;
+        if (boot === 'bare') {
+          if (memSize !== null && end > memSize) c.err('kernel.origin', `${kernel.bytes.length} bytes at ${hexNum(origin)} do not fit in memory.size ${hexNum(memSize)}`);
+        } else if (origin < KERNEL_BASE || end > KERNEL_LIMIT) {
+          c.err(kernelSpec.origin === null ? 'kernel' : 'kernel.origin', `the kernel image [${hexNum(origin)}, ${hexNum(end)}) must lie in [${hexNum(KERNEL_BASE)}, ${hexNum(KERNEL_LIMIT)})`);
+        }
+      }
+    }
+    if (kernel && kernelSpec?.source !== null && boot !== 'bare') {
+      if (timer !== null && !kernel.labels.has('timer_handler') && !kernel.labels.has(`isr_${timer.vector}`)) {
+        c.err('devices.timer', `the kernel has no 'timer_handler' (or 'isr_${timer.vector}') label to receive vector ${timer.vector}`);
+      }
+      for (const k of kernel.labels.keys()) {
+        const m = /^isr_(\d+)$/.exec(k);
+        if (m && Number(m[1]) > 255) c.err('kernel.source', `label '${k}': IDT vectors are 0..255`);
+      }
+    }
+  }
+
+  if (c.errors.length > 0 || layout === null || kernel === null || name === null || vendor === null || mode === null || paging === null || memSize === null || boot === null) {
+    if (c.errors.length === 0) c.err('(root)', 'incomplete scenario');
+    return { ok: false, errors: c.errors };
+  }
+  const scenario: Scenario = {
+    version: 1,
+    name,
+    boot,
+    cpu: { vendor },
+    mode,
+    paging,
+    memory: { size: memSize },
+    kernel: input.kernel as Scenario['kernel'],
+    ...(input.description !== undefined ? { description: input.description as string } : {}),
+    ...(input.user !== undefined ? { user: input.user as Scenario['user'] } : {}),
+    ...(mappings.length > 0 ? { mappings } : {}),
+    devices: { ...(timer ? { timer } : {}), uart: { port: uartPort } },
+    limits: { maxSteps },
+  };
+  return { ok: true, loaded: { scenario, layout, kernel, user, maxSteps } };
+}
