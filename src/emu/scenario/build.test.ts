@@ -239,4 +239,18 @@ describe('the GDT order serves the fast system calls', () => {
     expect(m.cpu.state.regLo[3]).toBe(0x1b); // EBX = CS after SYSEXIT
     expect(m.cpu.state.regLo[6]).toBe(0x23); // ESI = SS after SYSEXIT
   });
+
+  it('long64: SYSCALL enters CPL 0 with CS 0x08/SS 0x10, SYSRETQ returns with CS 0x2b/SS 0x23 (STAR[63:48] + 16, + 8)', () => {
+    const ls = load({
+      kernel: { source: 'syscall_entry:\n  mov [seen_cs], cs\n  mov [seen_ss], ss\n  o64 sysret\nint80_handler:\n  hlt\nseen_cs: dw 0\nseen_ss: dw 0\n' },
+      user: { source: 'user_entry:\n  syscall\n  mov ebx, cs\n  mov esi, ss\n  int 0x80\n' },
+    });
+    const m = buildScenario(ls);
+    expect(m.run(100)).toBe('hlt');
+    expect(m.mem.read(ls.kernel.labels.get('seen_cs')!, 2)).toBe(0x08);
+    expect(m.mem.read(ls.kernel.labels.get('seen_ss')!, 2)).toBe(0x10);
+    expect(m.cpu.state.regLo[3]).toBe(0x2b); // EBX = CS after SYSRETQ: the 64-bit user code segment
+    expect(m.cpu.state.regLo[6]).toBe(0x23); // ESI = SS after SYSRETQ: the user data segment
+    expect(m.cpu.state.seg[1]!.attr & 0x2000).toBe(0x2000); // CS.L = 1: back in 64-bit code
+  });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assemble } from '../asm/assembler.ts';
-import { BARE_RAM_SIZE, runBare, type BareMode } from '../machine/bare.ts';
+import { BARE_RAM_SIZE, DEFAULT_MAX_STEPS as EXEC_MAX_STEPS, runBare, type BareMode } from '../machine/bare.ts';
 import { generateProgram } from '../../../tests/oracle/gen/program-gen.ts';
 import { loadScenario, migrate, migrateV0 } from './migrate.ts';
 import { runScenario } from './build.ts';
@@ -44,6 +44,7 @@ describe('version 0 (the lab exec program) migrates to v1', () => {
       paging: '4level',
       memory: { size: BARE_RAM_SIZE },
       kernel: { bytes: 'f4', origin: 0x100000 },
+      limits: { maxSteps: EXEC_MAX_STEPS },
     });
     expect(migrateV0({ version: 0, mode: 'prot32', load: 0, code: '' }).paging).toBe('none');
   });
@@ -79,6 +80,19 @@ describe('version 0 (the lab exec program) migrates to v1', () => {
         compareWithExec(mode, 0x100000, asm(p.source, mode, 0x100000));
       }
     }
+  });
+
+  it("runs with lab exec's default step budget (10,000,000), not a v1 scenario's (1,000,000)", () => {
+    // 1,500,000 steps: past the v1 default, inside exec's. Both must end at the HLT.
+    const code = asm('mov ecx, 750000\nl: dec ecx\n jnz l\n hlt\n', 'prot32', 0x100000);
+    const exec = runBare({ mode: 'prot32', load: 0x100000, code });
+    const r = loadScenario({ version: 0, mode: 'prot32', load: 0x100000, code: hex(code) });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(r.loaded.maxSteps).toBe(EXEC_MAX_STEPS);
+    const { result } = runScenario(r.loaded);
+    expect(exec.end).toBe('hlt');
+    expect(result.end).toBe(exec.end);
+    expect(result.steps).toBe(exec.hv.steps);
   });
 
   it('a step budget ends both runs at the same place', () => {

@@ -4,9 +4,10 @@
  *
  * Version 0 is the input of `lab exec` (issue 2): `{ version: 0, mode, load, code }`, raw machine
  * code (hex) at a load address on the bare machine. It becomes a v1 scenario with `boot: 'bare'`,
- * which starts exactly as `lab exec` does (64 MiB of RAM, flat segment caches, RIP at `load`).
+ * which starts exactly as `lab exec` does (64 MiB of RAM, flat segment caches, RIP at `load`) and
+ * has its default step budget (10,000,000).
  */
-import { BARE_RAM_SIZE } from '../machine/bare.ts';
+import { BARE_RAM_SIZE, DEFAULT_MAX_STEPS as EXEC_MAX_STEPS } from '../machine/bare.ts';
 import { SCENARIO_VERSION, type ScenarioError } from './schema.ts';
 import { validateScenario, type LoadResult } from './validate.ts';
 
@@ -26,6 +27,8 @@ export function migrateV0(v0: Obj): Obj {
     paging: v0.mode === 'long64' ? '4level' : 'none',
     memory: { size: BARE_RAM_SIZE },
     kernel: { bytes: v0.code, origin: v0.load },
+    // lab exec's own default budget, so that `lab run` of a v0 file ends where `lab exec` does.
+    limits: { maxSteps: EXEC_MAX_STEPS },
   };
   // Unknown v0 fields travel along so that v1 validation names them rather than dropping them.
   for (const k of errors) out[k] = v0[k];

@@ -15,10 +15,10 @@
  * | `cpu.vendor` | `'intel'` or `'amd'` | where the manuals differ (SYSCALL outside 64-bit mode, ...) |
  * | `mode` | `'prot32'` or `'long64'` | protected mode, or IA-32e mode with 64-bit code |
  * | `paging` | `'none'`, `'32bit'`, `'pae'`, `'4level'`, `'5level'` | prot32: none/32bit/pae; long64: 4level/5level |
- * | `memory.size` | bytes | RAM at physical 0, a multiple of 4096, 4 MiB..1 GiB (bare: 64 KiB..1 GiB) |
- * | `kernel` | `{ source, origin? }` or `{ bytes, origin? }` | Intel-syntax assembly, or hex machine code; loaded at `origin` (default KERNEL_BASE = 0x100000; boot 'kernel' keeps it in [0x100000, 0x200000)) |
+ * | `memory.size` | bytes | RAM at physical 0, a multiple of 4096, 4 MiB..1 GiB (bare: 512 KiB..1 GiB, the exec stack starting at 0x80000) |
+ * | `kernel` | `{ source, origin? }` or `{ bytes, origin? }` | Intel-syntax assembly, or hex machine code; loaded at `origin` (default KERNEL_BASE = 0x100000; boot 'kernel' keeps it in [0x100000, 0x200000)); an `org` in the source must equal the load address |
  * | `user` | `{ source }` or `{ bytes }`, optional | the user process, at `USER_BASE` with U/S = 1 |
- * | `mappings` | array, optional | extra 4 KiB mappings: `{ linear, physical, size, writable?, user?, nx?, present? }` |
+ * | `mappings` | array, optional | extra 4 KiB mappings: `{ linear, physical, size, writable?, user?, nx?, present? }`; linear above the identity map and outside the user region, physical inside RAM |
  * | `devices.timer` | `{ vector, period }`, optional | periodic interrupt on `vector` (32..255) every `period` steps |
  * | `devices.uart` | `{ port }`, optional | the UART transmit register's port (default 0x3f8) |
  * | `limits.maxSteps` | integer, optional | step budget of `run` (default 1,000,000) |
@@ -78,7 +78,7 @@ export type UserProgram = SourceProgram | BytesProgram;
 export interface Mapping {
   /** Linear address, 4 KiB aligned. */
   linear: number;
-  /** Physical address, 4 KiB aligned. */
+  /** Physical address, 4 KiB aligned; [physical, physical + size) lies in RAM. */
   physical: number;
   /** Bytes, a positive multiple of 4096. */
   size: number;
@@ -137,7 +137,8 @@ export const RESERVED_FIELDS: Readonly<Record<string, string>> = {
 };
 
 export const MIN_MEMORY = 4 * 1024 * 1024;
-export const MIN_BARE_MEMORY = 64 * 1024;
+/** boot 'bare' starts with RSP = 0x80000 (as `lab exec` does): the stack below it must be RAM. */
+export const MIN_BARE_MEMORY = 0x80000;
 export const MAX_MEMORY = 1024 * 1024 * 1024;
 export const DEFAULT_MAX_STEPS = 1_000_000;
 export const MAX_STEPS_LIMIT = 100_000_000;

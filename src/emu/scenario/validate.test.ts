@@ -69,6 +69,25 @@ describe('scenario validation', () => {
     ['NX under 32-bit paging', (s) => ((s.mode = 'prot32'), (s.paging = '32bit'), (s.kernel = { source: 'hlt' }), (s.mappings = [{ linear: 0x80000000, physical: 0, size: 4096, nx: true }])), "mappings[0].nx: needs paging 'pae', '4level' or '5level' (32-bit paging has no XD bit)"],
     ['a non-boolean right', (s) => (s.mappings = [{ linear: 0x80000000, physical: 0, size: 4096, user: 'yes' }]), "mappings[0].user: expected true or false, got 'yes'"],
     ['user with boot bare', (s) => ((s.boot = 'bare'), (s.user = { bytes: 'f4' })), "user: boot 'bare' runs the kernel program alone: remove 'user'"],
+    // Object.prototype names are unknown fields, not 'reserved for a later issue'.
+    ['a field named constructor', (s) => (s['constructor'] = 1), 'constructor: unknown field'],
+    ['a field named toString', (s) => (s['toString'] = 'x'), 'toString: unknown field'],
+    ['a field named __proto__ (as JSON.parse makes it)', (s) => Object.defineProperty(s, '__proto__', { value: 1, enumerable: true, configurable: true, writable: true }), '__proto__: unknown field'],
+    // The image is loaded where the scenario says; an org elsewhere would shift every label off its code.
+    ['a kernel org away from its load address', (s) => (s.kernel = { source: 'org 0x150000\nkernel_entry: hlt' }), "kernel.source: 'org 0x150000' assembles the program for 0x150000, but the builder loads it at 0x100000"],
+    ['a user org away from USER_BASE', (s) => (s.user = { source: '[org 0x1000]\nuser_entry: jmp user_entry' }), "user.source: 'org 0x1000' assembles the program for 0x1000, but the builder loads it at 0x40000000"],
+    // A label the builder writes into a 32-bit field (RIP at start, IDT gate offset, LSTAR,
+    // SYSENTER_EIP) must fit it: it is never silently truncated.
+    ['a kernel_entry above 4 GiB', (s) => (s.kernel = { source: 'kernel_entry equ 0x123456789\n hlt' }), "kernel.source: label 'kernel_entry' = 0x123456789"],
+    ['a negative pf_handler', (s) => (s.kernel = { source: 'pf_handler equ -1\nkernel_entry: hlt' }), "kernel.source: label 'pf_handler' = -0x1"],
+    ['a higher-half syscall_entry', (s) => (s.kernel = { source: 'syscall_entry equ 0xffffffff80000000\nkernel_entry: hlt' }), "kernel.source: label 'syscall_entry'"],
+    ['an isr_N above 4 GiB', (s) => (s.kernel = { source: 'isr_40 equ 0x100000000\nkernel_entry: hlt' }), "kernel.source: label 'isr_40'"],
+    ['a user_entry above 4 GiB', (s) => (s.user = { source: 'user_entry equ 0x123456789\n hlt' }), "user.source: label 'user_entry' = 0x123456789"],
+    // A mapping's frames must be RAM: above it the bus answers all-ones and drops writes.
+    ['a mapping to physical addresses above RAM', (s) => (s.mappings = [{ linear: 0x80000000, physical: 0xfffff000, size: 4096 }]), 'mappings[0].physical: range 0xfffff000+0x1000 is not inside RAM [0, 0x400000)'],
+    ['a mapping that runs past the end of RAM', (s) => (s.mappings = [{ linear: 0x80000000, physical: 0x3ff000, size: 8192 }]), 'mappings[0].physical: range 0x3ff000+0x2000 is not inside RAM [0, 0x400000)'],
+    // boot 'bare' starts with RSP = 0x80000 (as lab exec does): the stack must be RAM.
+    ['a bare machine too small for the exec stack', (s) => ((s.boot = 'bare'), (s.memory = { size: 0x10000 }), (s.kernel = { bytes: 'f4', origin: 0 })), 'memory.size: expected 0x80000..0x40000000, got 0x10000'],
   ])('rejects %s', (_what, change, expected) => {
     const s = base();
     change(s);
@@ -87,6 +106,12 @@ describe('scenario validation', () => {
 
   it('rejects a non-object with a root error', () => {
     expect(lines(42)).toEqual(['(root): expected a scenario object, got 42']);
+  });
+
+  it('accepts an org equal to the load address', () => {
+    const s = base();
+    s.kernel = { source: 'org 0x100000\nkernel_entry: hlt' };
+    expect(lines(s)).toEqual([]);
   });
 
   it('fills defaults: boot kernel, the UART at 0x3f8, 1,000,000 steps', () => {

@@ -64,7 +64,7 @@ class Checker {
     for (const k of Object.keys(o)) {
       if (allowed.includes(k)) continue;
       const p = path === '' ? k : `${path}.${k}`;
-      const issue = path === '' ? RESERVED_FIELDS[k] : undefined;
+      const issue = path === '' && Object.hasOwn(RESERVED_FIELDS, k) ? RESERVED_FIELDS[k] : undefined;
       if (issue !== undefined) this.err(p, `${k} is not supported yet (${issue})`);
       else this.err(p, `unknown field (expected one of: ${allowed.join(', ')})`);
     }
@@ -168,6 +168,11 @@ function assembleWith(
 ): Image | null {
   const pre = constants.map(([n, v]) => `${n} equ ${hexNum(v)}`).join('\n') + '\n';
   const r = assemble(pre + source, { bits, origin });
+  if (r.ok && r.origin !== origin) {
+    // The builder loads the image at `origin`; an org elsewhere would put every label off its code.
+    c.err(path, `'org ${hexNum(r.origin)}' assembles the program for ${hexNum(r.origin)}, but the builder loads it at ${hexNum(origin)}: remove the org${path.startsWith('kernel') ? ' (kernel.origin sets the load address)' : ''}`);
+    return null;
+  }
   if (r.ok) {
     const labels = new Map<string, number>();
     const own = new Set(constants.map(([n]) => n));
@@ -204,6 +209,9 @@ function checkMapping(c: Checker, v: unknown, path: string, paging: PagingMode |
   if (!ok || linear === null || physical === null || size === null) return null;
   if (linear + size > FOUR_GIB) return c.err(`${path}.size`, `linear range ${hexNum(linear)}+${hexNum(size)} passes 4 GiB`), null;
   if (physical + size > FOUR_GIB) return c.err(`${path}.size`, `physical range ${hexNum(physical)}+${hexNum(size)} passes 4 GiB`), null;
+  if (memSize !== null && physical + size > memSize) {
+    return c.err(`${path}.physical`, `range ${hexNum(physical)}+${hexNum(size)} is not inside RAM [0, ${hexNum(memSize)})`), null;
+  }
   if (memSize !== null && linear < memSize) {
     return c.err(`${path}.linear`, `${hexNum(linear)} is inside the kernel's identity map [0, ${hexNum(memSize)})`), null;
   }
@@ -216,6 +224,18 @@ function checkMapping(c: Checker, v: unknown, path: string, paging: PagingMode |
   if (nx !== null) m.nx = nx;
   if (present !== null) m.present = present;
   return m;
+}
+
+/** Labels whose value the builder writes into a 32-bit field: RIP at start, IDT gate offsets, LSTAR, SYSENTER_EIP. */
+const BUILDER_LABELS = /^(kernel_entry|user_entry|pf_handler|gp_handler|timer_handler|int80_handler|syscall_entry|default_handler|isr_\d+)$/;
+
+/** Each label the builder uses must be a linear address below 4 GiB; it is never truncated. */
+function checkLabelRange(c: Checker, path: string, img: Image): void {
+  for (const [k, v] of img.labels) {
+    if (!BUILDER_LABELS.test(k) || (Number.isInteger(v) && v >= 0 && v <= 0xffffffff)) continue;
+    const shown = Number.isInteger(v) ? (v < 0 ? '-' + hexNum(-v) : hexNum(v)) : String(v);
+    c.err(path, `label '${k}' = ${shown}: the builder needs an address in [0, 0xffffffff]`);
+  }
 }
 
 const TOP_FIELDS = ['version', 'name', 'description', 'boot', 'cpu', 'mode', 'paging', 'memory', 'kernel', 'user', 'mappings', 'devices', 'limits'];
@@ -331,6 +351,7 @@ export function validateScenario(input: unknown): LoadResult {
       user = userSpec.source !== null
         ? assembleWith(c, 'user.source', userSpec.source, bits, asmLayout.userBase, builderConstants(asmLayout, null))
         : { bytes: userSpec.bytes!, origin: asmLayout.userBase, labels: new Map() };
+      if (user) checkLabelRange(c, 'user.source', user);
       if (user && user.bytes.length > USER_IMAGE_MAX) c.err('user', `the image is ${user.bytes.length} bytes; at most ${USER_IMAGE_MAX} fit below the user stack`);
     }
     if (kernelSpec) {
@@ -340,6 +361,7 @@ export function validateScenario(input: unknown): LoadResult {
         ? assembleWith(c, 'kernel.source', kernelSpec.source, bits, origin, builderConstants(asmLayout, userEntry))
         : { bytes: kernelSpec.bytes!, origin, labels: new Map() };
       if (kernel) {
+        if (boot !== 'bare') checkLabelRange(c, 'kernel.source', kernel);
         const end = origin + kernel.bytes.length;
         if (boot === 'bare') {
           if (memSize !== null && end > memSize) c.err('kernel.origin', `${kernel.bytes.length} bytes at ${hexNum(origin)} do not fit in memory.size ${hexNum(memSize)}`);

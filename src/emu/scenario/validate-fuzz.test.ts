@@ -1,0 +1,165 @@
+/**
+ * A nastier property than validate.test.ts's: valid scenarios of every mode, then deep edits at
+ * any field path with boundary numbers (0, 4095, 2^32 − 4096, 2^32, 2^53, −1, fractions), odd
+ * types and nested junk, and kernels whose builder labels are `equ` constants at the same
+ * boundaries. Whatever comes in: validation never throws; a rejected scenario names fields that
+ * exist in the format; an accepted one builds without throwing, with its RAM the size asked, and
+ * runs.
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { loadScenario } from './migrate.ts';
+import { buildScenario } from './build.ts';
+import * as layout from './layout.ts';
+import { MSR } from '../cpu/sys-ctl.ts';
+
+const boundary = fc.constantFrom(
+  0, 1, -1, 0.5, 4095, 4096, 0x1000 * 3, 0x7ffff, 0x80000, 0xfffff, 0x100000, 0x1fffff, 0x200000, 0x2ff000, 0x300000,
+  0x3ff000, 0x400000, 0x401000, 0x3fffffff, 0x40000000, 0x400ff000, 0x40100000, 0x7fffffff, 0x80000000, 0xfffff000,
+  0xffffffff, 0x100000000, 2 ** 53, -(2 ** 31), 1e300, 16 << 20, (16 << 20) + 4096,
+);
+/** Page-aligned values that are often valid: linear above RAM, frames in RAM, small sizes. */
+const aligned = fc.constantFrom(0x1000, 0x300000, 0x3ff000, 0x80000000, 0xfff00000, 0xfffff000, 0x2000, 16 << 20);
+const junk: fc.Arbitrary<unknown> = fc.oneof(
+  boundary,
+  fc.constantFrom(null, true, false, '', 'f4', 'kernel_entry:', [], {}, [[]], { a: { b: [1] } }, 'x'.repeat(300)),
+  fc.string({ maxLength: 6 }),
+  fc.array(boundary, { maxLength: 3 }),
+  fc.dictionary(fc.constantFrom('linear', 'physical', 'size', 'vector', 'port', 'source', 'bytes', 'origin', 'junk'), boundary, { maxKeys: 3 }),
+);
+
+const PATHS: string[][] = [
+  ['version'], ['name'], ['boot'], ['cpu'], ['cpu', 'vendor'], ['mode'], ['paging'], ['memory'], ['memory', 'size'],
+  ['kernel'], ['kernel', 'origin'], ['kernel', 'bytes'], ['user'], ['user', 'origin'], ['mappings'], ['mappings', '0'],
+  ['mappings', '0', 'linear'], ['mappings', '0', 'physical'], ['mappings', '0', 'size'], ['mappings', '0', 'present'],
+  ['mappings', '1', 'linear'], ['mappings', '1', 'size'], ['devices'], ['devices', 'timer'], ['devices', 'timer', 'vector'],
+  ['devices', 'timer', 'period'], ['devices', 'uart', 'port'], ['limits', 'maxSteps'], ['tlb'], ['constructor'],
+];
+
+function setPath(o: Record<string, unknown>, path: string[], v: unknown): void {
+  let cur: unknown = o;
+  for (let i = 0; i < path.length - 1; i++) {
+    if (typeof cur !== 'object' || cur === null) return;
+    const c = cur as Record<string, unknown>;
+    if (typeof c[path[i]!] !== 'object' || c[path[i]!] === null) c[path[i]!] = /^\d+$/.test(path[i + 1]!) ? [] : {};
+    cur = c[path[i]!];
+  }
+  if (typeof cur === 'object' && cur !== null) Object.defineProperty(cur, path[path.length - 1]!, { value: v, enumerable: true, writable: true, configurable: true });
+}
+
+const LABELS = ['kernel_entry', 'pf_handler', 'timer_handler', 'int80_handler', 'syscall_entry', 'default_handler', 'isr_255', 'isr_128'];
+const kernelSource = fc
+  .array(fc.tuple(fc.constantFrom(...LABELS), fc.oneof(fc.constant(null), boundary.filter((n) => Number.isInteger(n) && Math.abs(n) < 2 ** 53))), { maxLength: 4 })
+  .map((ls) => {
+    const seen = new Set<string>();
+    const lines: string[] = [];
+    for (const [name, v] of ls) {
+      if (seen.has(name)) continue;
+      seen.add(name);
+      lines.push(v === null ? `${name}:\n  hlt` : `${name} equ ${v < 0 ? '-' + (-v).toString() : '0x' + v.toString(16)}`);
+    }
+    return lines.join('\n') + '\nhlt\n';
+  });
+
+const scenario = fc
+  .record({
+    vendor: fc.constantFrom('intel', 'amd'),
+    mp: fc.constantFrom(['prot32', 'none'], ['prot32', '32bit'], ['prot32', 'pae'], ['long64', '4level'], ['long64', '5level']),
+    boot: fc.constantFrom(undefined, undefined, undefined, 'kernel', 'bare'),
+    size: fc.constantFrom(0x80000, 4 << 20, 4 << 20, (4 << 20) + 4096, 6 << 20, 1 << 30),
+    kernel: fc.oneof(fc.record({ source: kernelSource }), fc.record({ bytes: fc.constantFrom('f4', '', 'ebfe') })),
+    origin: fc.option(boundary, { freq: 6 }),
+    user: fc.option(fc.oneof(fc.record({ source: fc.constantFrom('user_entry:\n jmp user_entry', 'user_entry:\n int 0x80\n jmp user_entry', 'user_entry equ 0x40000000\n hlt', 'user_entry equ 0x100000000\n hlt') }), fc.record({ bytes: fc.constantFrom('', 'cd80') }))),
+    mappings: fc.option(fc.array(fc.record({ linear: fc.oneof(aligned, boundary), physical: fc.oneof(aligned, boundary), size: fc.oneof(aligned, boundary), nx: fc.boolean(), present: fc.boolean() }), { maxLength: 3 }), { freq: 2 }),
+    timer: fc.option(fc.record({ vector: fc.constantFrom(32, 32, 255, 128, 256), period: fc.oneof(fc.integer({ min: 1, max: 50 }), boundary) }), { freq: 2 }),
+    /** 0: keep fields that conflict with the boot or paging mode (user/mappings with 'bare', mappings without paging). */
+    conflict: fc.integer({ min: 0, max: 3 }),
+    edits: fc.oneof({ arbitrary: fc.constant([] as [string[], unknown][]), weight: 2 }, { arbitrary: fc.array(fc.tuple(fc.constantFrom(...PATHS), junk), { maxLength: 3 }), weight: 1 }),
+  })
+  .map((r) => {
+    const o: Record<string, unknown> = {
+      version: 1, name: 'fuzz', cpu: { vendor: r.vendor }, mode: r.mp[0], paging: r.mp[1], memory: { size: r.size },
+      kernel: r.origin === null ? r.kernel : { ...r.kernel, origin: r.origin },
+    };
+    if (r.boot !== undefined) o.boot = r.boot;
+    const bare = r.boot === 'bare';
+    if (r.user !== null && (!bare || r.conflict === 0)) o.user = r.user;
+    if (r.mappings !== null && ((!bare && r.mp[1] !== 'none') || r.conflict === 0)) o.mappings = r.mappings;
+    if (bare && r.conflict !== 0) o.paging = r.mp[0] === 'long64' ? '4level' : 'none';
+    if (r.timer !== null) o.devices = { timer: r.timer };
+    for (const [p, v] of r.edits) setPath(o, p, v);
+    return o;
+  });
+
+/** Every top-level field the format knows, reserved ones included. */
+const KNOWN = new Set(['(root)', 'version', 'name', 'description', 'boot', 'cpu', 'mode', 'paging', 'memory', 'kernel', 'user', 'mappings', 'devices', 'limits', 'technique', 'vms', 'nestedPaging', 'tlb', 'iommu', 'costPreset', 'constructor']);
+
+describe('nasty random scenarios', () => {
+  it('validate without throwing; accepted ones build without throwing and run; rejected ones name fields', () => {
+    let valid = 0;
+    fc.assert(
+      fc.property(scenario, (s) => {
+        const r = loadScenario(s);
+        if (!r.ok) {
+          expect(r.errors.length).toBeGreaterThan(0);
+          for (const e of r.errors) expect(KNOWN.has(e.path.split(/[.[]/)[0]!), `${e.path}: ${e.message}`).toBe(true);
+          return;
+        }
+        valid++;
+        const m = buildScenario(r.loaded);
+        const sc = r.loaded.scenario;
+        expect(m.mem.ramSize).toBe(sc.memory.size);
+        // What the builder wrote is what the labels say (no truncation to 32 bits).
+        const labels = r.loaded.kernel.labels;
+        const entry = labels.get('kernel_entry');
+        if (entry !== undefined && sc.boot === 'kernel') expect(m.cpu.state.ripLo + m.cpu.state.ripHi * 2 ** 32).toBe(entry);
+        const pf = labels.get('pf_handler');
+        if (pf !== undefined && sc.boot === 'kernel') {
+          const gate = layout.IDT_BASE + 14 * (sc.mode === 'long64' ? 16 : 8);
+          const off = ((m.mem.read(gate + 4, 4) & 0xffff0000) | m.mem.read(gate, 2)) >>> 0;
+          expect(off + (sc.mode === 'long64' ? m.mem.read(gate + 8, 4) * 2 ** 32 : 0)).toBe(pf);
+        }
+        // Every mapped frame is RAM.
+        for (const mp of sc.mappings ?? []) expect(mp.physical + mp.size).toBeLessThanOrEqual(sc.memory.size);
+        const end = m.run(100);
+        expect(['hlt', 'limit', 'shutdown']).toContain(end);
+      }),
+      { numRuns: 1500, seed: 7 },
+    );
+    expect(valid).toBeGreaterThan(60);
+  });
+
+  it('a builder label given any value is either rejected on kernel.source or written exactly (RIP, IDT gate, LSTAR, SYSENTER_EIP)', () => {
+    const value = fc.oneof(
+      fc.integer({ min: 0, max: 0xffffffff }),
+      fc.constantFrom(-1, -(2 ** 31), 0xffffffff, 0x100000000, 0xffffffff80000000, 2 ** 52),
+    );
+    fc.assert(
+      fc.property(fc.constantFrom('kernel_entry', 'pf_handler', 'syscall_entry', 'isr_40'), value, fc.constantFrom('prot32', 'long64'), (name, v, mode) => {
+        const src = `${name} equ ${v < 0 ? '-0x' + (-v).toString(16) : '0x' + v.toString(16)}\n${name === 'kernel_entry' ? '' : 'kernel_entry:\n'} hlt\n`;
+        const r = loadScenario({
+          version: 1, name: 'l', cpu: { vendor: 'intel' }, mode, paging: mode === 'long64' ? '4level' : 'pae', memory: { size: 4 << 20 }, kernel: { source: src },
+        });
+        if (!r.ok) {
+          expect(r.errors.map((e) => e.path)).toEqual(['kernel.source']);
+          expect(v < 0 || v > 0xffffffff).toBe(true);
+          return;
+        }
+        const m = buildScenario(r.loaded);
+        const s = m.cpu.state;
+        const gate = (vec: number): number => {
+          const ea = layout.IDT_BASE + vec * (mode === 'long64' ? 16 : 8);
+          const lo = ((m.mem.read(ea + 4, 4) & 0xffff0000) | m.mem.read(ea, 2)) >>> 0;
+          return lo + (mode === 'long64' ? m.mem.read(ea + 8, 4) * 2 ** 32 : 0);
+        };
+        const msr = (n: number): number => { const x = s.msr.get(n) ?? [0, 0]; return x[0]! + x[1]! * 2 ** 32; };
+        const written = name === 'kernel_entry' ? s.ripLo + s.ripHi * 2 ** 32
+          : name === 'pf_handler' ? gate(14)
+          : name === 'isr_40' ? gate(40)
+          : msr(mode === 'long64' ? MSR.IA32_LSTAR : MSR.IA32_SYSENTER_EIP);
+        expect(written).toBe(v);
+      }),
+      { numRuns: 300, seed: 11 },
+    );
+  });
+});
