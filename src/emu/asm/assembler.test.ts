@@ -221,4 +221,17 @@ describe('robustness', () => {
       { numRuns: 3000 },
     );
   });
+
+  it('refuses a numeric constant wider than 64 bits, at its column', () => {
+    const r = assemble('bits 64\nmov rax, 0xffffffffffffffffff\n');
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.errors[0]).toMatchObject({ line: 2, column: 10, message: "'0xffffffffffffffffff' does not fit in 64 bits" });
+    expect(assemble('bits 64\nmov rax, 0xffffffffffffffff\n').ok).toBe(true);
+  });
+
+  it('refuses a times count above 2^20 quickly, naming the limit', () => {
+    const r = assemble('times 0x1000000 db 0\n');
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.errors[0]!.message).toBe('times count 16777216 is too large: expected at most 1048576');
+  });
 });

@@ -480,6 +480,8 @@ function resolveOperand(o: OperandAst, env: PassEnv, bits: 32 | 64, defaultRel: 
 }
 
 const MAX_PASSES = 40;
+/** The largest `times` count (a 1 MiB image of single bytes). */
+const MAX_TIMES = 1n << 20n;
 
 export function assemble(source: string, opts?: { bits?: 32 | 64; origin?: number }): AsmResult {
   try {
@@ -566,7 +568,8 @@ function runPass(parsed: Parsed, origin: bigint, startBits: 32 | 64, prev: Map<s
         const t = evaluate(st.times.expr, env);
         if (t.rel !== 0) throw new EvalError(st.times.col, 'times needs a number, not a label address (try label - $$)');
         if (t.v < 0n) throw new EvalError(st.times.col, `times count ${t.v} is negative`);
-        if (t.v > 1n << 24n) throw new EvalError(st.times.col, `times count ${t.v} is too large`);
+        // Each repetition is assembled on its own: a cap keeps a typo from stalling the lab.
+        if (t.v > MAX_TIMES) throw new EvalError(st.times.col, `times count ${t.v} is too large: expected at most ${MAX_TIMES}`);
         count = t.unknown ? 0n : t.v;
       }
       for (let rep = 0n; rep < count; rep++) {

@@ -51,6 +51,8 @@ export interface Tok {
   /** 1-based column. */
   readonly col: number;
   readonly num?: bigint;
+  /** Why a number token has no value (e.g. it does not fit in 64 bits). */
+  readonly numError?: string;
   readonly bytes?: readonly number[];
 }
 
@@ -73,6 +75,7 @@ function parseNumber(raw: string, col: number): bigint {
     if (body.length === 0 || !re.test(body)) bad();
     let v = 0n;
     for (const ch of body) v = v * BigInt(radix) + BigInt(parseInt(ch, radix));
+    if (v > 0xffff_ffff_ffff_ffffn) throw new ParseError(col, `'${raw}' does not fit in 64 bits`);
     return v;
   };
   if (s.startsWith('0x') || s.startsWith('0h')) return digits(s.slice(2), 16, /^[0-9a-f]+$/);
@@ -158,12 +161,13 @@ export function lex(line: string): Tok[] {
       while (j < line.length && /[0-9A-Za-z_]/.test(line[j] as string)) j++;
       const text = line.slice(i, j);
       let num: bigint | undefined;
+      let numError: string | undefined;
       try {
         num = parseNumber(text, col);
-      } catch {
-        num = undefined;
+      } catch (e) {
+        if (e instanceof ParseError && e.message.endsWith('does not fit in 64 bits')) numError = e.message;
       }
-      toks.push(num === undefined ? { k: 'num', text, col } : { k: 'num', text, col, num });
+      toks.push(num !== undefined ? { k: 'num', text, col, num } : numError !== undefined ? { k: 'num', text, col, numError } : { k: 'num', text, col });
       i = j;
       continue;
     }
@@ -266,7 +270,7 @@ function parseUnary(c: Cursor, what: string): Expr {
 function parsePrimary(c: Cursor, what: string): Expr {
   const t = c.next();
   if (t.k === 'num') {
-    if (t.num === undefined) throw new ParseError(t.col, `expected ${what} but found '${t.text}', which is not a valid number`);
+    if (t.num === undefined) throw new ParseError(t.col, t.numError ?? `expected ${what} but found '${t.text}', which is not a valid number`);
     return { k: 'num', v: t.num, col: t.col };
   }
   if (t.k === 'str') {
