@@ -21,7 +21,7 @@ import { decode } from './decode.ts';
 import type { DecodeMode } from './decode.ts';
 import { compile } from './exec.ts';
 import * as alu from './alu.ts';
-import type { RingCause, TraceKind, TraceSink } from '../trace/events.ts';
+import type { RingCause, TraceEvent, TraceKind, TraceSink } from '../trace/events.ts';
 import { kindFilter, u64 } from '../trace/emit.ts';
 
 // Imported bindings of the hot path as module-local constants: where the modules are transpiled
@@ -199,6 +199,8 @@ export class Cpu implements CpuCore {
   private tFlush = false;
   private tPort = false;
   private tMmio = false;
+  /** MMU events of a block lookup, held until the first instruction's cpu/insn (runBlockTraced). */
+  private readonly heldEvents = new HeldEvents();
   /** fastTlb as it was before tracing turned it off. */
   private fastTlbSaved: boolean | null = null;
   /** The cause and vector of a CPL change, as the current delivery or instruction names them. */
@@ -209,8 +211,13 @@ export class Cpu implements CpuCore {
     this.state = state;
     this.mem = mem;
     this.mmu = mmu;
-    // The fast translation cache must stay a subset of the TLB: drop it when the TLB evicts.
-    mmu.tlb.onEvict = () => this.flushFastTlb();
+    // The fast translation cache must stay a subset of the TLB: drop it when the TLB evicts. The
+    // eviction may have taken the code page's entry: the block ends, so that the next instruction's
+    // fetch is translated (and refills it) at its own step, as a traced or a resumed run does.
+    mmu.tlb.onEvict = () => {
+      this.flushFastTlb();
+      this.brk = true;
+    };
     this.sys = sys;
     this.features = { page1gb: opts.features?.page1gb ?? true, la57: opts.features?.la57 ?? true };
     this.io = opts.io ?? noIo;
@@ -278,6 +285,8 @@ export class Cpu implements CpuCore {
     const step = this.traceClock.step;
     if (kind === 0) {
       if (!this.tExc) return;
+      // Real-address mode pushes no error code (SDM Vol. 3A, 20.1.4).
+      if (this.curMode === 'real') errorCode = -1;
       const rip = u64(s.ripLo, s.ripHi);
       if (vector === Vec.PF) sink.emit({ kind: 'cpu/exception', step, vector, errorCode, rip, cr2: u64(s.cr2Lo, s.cr2Hi) });
       else sink.emit({ kind: 'cpu/exception', step, vector, errorCode, rip });
@@ -1052,15 +1061,26 @@ export class Cpu implements CpuCore {
     this.ringCause = null;
     this.ringVector = -1;
     let cpl = this.curCpl;
+    // The block lookup translates the first instruction's fetch before its length is known: its MMU
+    // events are held and emitted after that instruction's cpu/insn, as every other instruction's are.
+    const mmu = this.mmu;
+    const mmuSink = mmu.trace;
+    const held = mmuSink !== null && this.tInsn ? this.heldEvents : null;
+    if (held !== null) mmu.trace = held;
     let b: Block;
     try {
       b = this.lookupBlock(prev);
     } catch (e) {
+      if (held !== null) {
+        mmu.trace = mmuSink;
+        held.flushTo(mmuSink!);
+      }
       if (!(e instanceof Fault)) throw e;
       this.syncFlags();
       this.deliverTraced(e, cpl, null);
       return null;
     }
+    if (held !== null) mmu.trace = mmuSink;
     const is64 = this.is64;
     const ipMask = this.decodeMode === 16 ? 0xffff : 0xffffffff;
     const fetchEach = this.perInsnFetch;
@@ -1103,7 +1123,10 @@ export class Cpu implements CpuCore {
           mnemonic = insns[i]!.mnemonic;
           this.ringCause = null;
           this.ringVector = -1;
-          if (wantInsn) sink.emit({ kind: 'cpu/insn', step: steps + i, rip: u64(ripLo, ripHi), length: len, cpl });
+          if (wantInsn) {
+            sink.emit({ kind: 'cpu/insn', step: steps + i, rip: u64(ripLo, ripHi), length: len, cpl });
+            if (held !== null && held.events.length !== 0) held.flushTo(mmuSink!);
+          }
           const fn = fns[i++]!;
           // The instruction's own fetch (the block's first was translated by the block lookup); a
           // fault here is the instruction's, like one from its handler (i is already past it).
@@ -1145,6 +1168,18 @@ export class Cpu implements CpuCore {
     clock.step = steps;
     this.syncFlags();
     return b;
+  }
+}
+
+/** A sink that keeps events until they are passed on in order. */
+class HeldEvents implements TraceSink {
+  readonly events: TraceEvent[] = [];
+  emit(e: TraceEvent): void {
+    this.events.push(e);
+  }
+  flushTo(sink: TraceSink): void {
+    for (const e of this.events) sink.emit(e);
+    this.events.length = 0;
   }
 }
 

@@ -482,3 +482,116 @@ describe('determinism (property)', () => {
     );
   });
 });
+
+describe('exceptions from ring 3', () => {
+  it('a #PF in ring 3 gives cpu/exception (U/S in the error code, the faulting RIP) then ring/change 3→0 (exception, 14), at the faulting step', () => {
+    const t = traced(`${SETUP(gate(14, 'pf'))}${TO_USER}
+user:
+  nop
+bad:
+  mov rax, [0x40000000]
+pf:
+  hlt
+${DATA}`);
+    expect(t.end).toBe('hlt');
+    const insn = t.of('cpu/insn').find((e) => e.rip === t.at('bad'))!;
+    expect(insn.cpl).toBe(3);
+    const tail = t.events.filter((e) => e.step === insn.step && (e.kind === 'cpu/exception' || e.kind === 'ring/change'));
+    expect(tail).toEqual([
+      { kind: 'cpu/exception', step: insn.step, vector: 14, errorCode: 4, rip: t.at('bad'), cr2: 0x40000000n },
+      { kind: 'ring/change', step: insn.step, from: 3, to: 0, cause: 'exception', vector: 14, rip: t.at('pf') },
+    ]);
+  });
+
+  it('a #PF whose gate is not present escalates: #PF, then #DF (error code 0; the #NP of the gate is not delivered, Table 6-5), then one ring/change 3→0 for #DF', () => {
+    const t = traced(`${SETUP(gate(8, 'df'))}${TO_USER}
+user:
+bad:
+  mov rax, [0x40000000]
+df:
+  hlt
+${DATA}`);
+    expect(t.end).toBe('hlt');
+    const exc = t.of('cpu/exception').map(({ vector, errorCode, rip, step }) => ({ vector, errorCode, rip, step }));
+    const step = exc[0]!.step;
+    expect(exc).toEqual([
+      { vector: 14, errorCode: 4, rip: t.at('bad'), step },
+      { vector: 8, errorCode: 0, rip: t.at('bad'), step },
+    ]);
+    expect(t.of('ring/change').filter((e) => e.step === step)).toEqual([
+      { kind: 'ring/change', step, from: 3, to: 0, cause: 'exception', vector: 8, rip: t.at('df') },
+    ]);
+    expect(t.of('cpu/triple-fault')).toEqual([]);
+  });
+});
+
+describe('mmu/walk in the 32-bit and PAE paging modes', () => {
+  const run32 = (pae: boolean) => {
+    const src = `bits 32
+org 0x100000
+  mov edi, 0x10000
+  mov ecx, 0x4000
+  xor eax, eax
+  rep stosd
+${pae ? `  mov dword [0x12000], 0x13001
+  mov dword [0x13000], 0x14003
+  mov ecx, 512
+  mov edi, 0x14000
+  mov eax, 3
+fill:
+  mov [edi], eax
+  mov dword [edi + 4], 0
+  add eax, 0x1000
+  add edi, 8
+  dec ecx
+  jnz fill
+  mov eax, cr4
+  or eax, 0x20
+  mov cr4, eax
+  mov eax, 0x12000` : `  mov dword [0x10000], 0x11003
+  mov ecx, 1024
+  mov edi, 0x11000
+  mov eax, 3
+fill:
+  mov [edi], eax
+  add eax, 0x1000
+  add edi, 4
+  dec ecx
+  jnz fill
+  mov eax, 0x10000`}
+  mov cr3, eax
+  mov eax, cr0
+  or eax, 0x80000000
+  mov cr0, eax
+  mov eax, [0x2345]
+  hlt
+`;
+    const asm = assemble(src);
+    if (!asm.ok) throw new Error(asm.errors.map((e) => `${e.line}:${e.column} ${e.message}`).join('\n'));
+    const m = createBareMachine({ mode: 'prot32', load: 0x100000, code: asm.bytes });
+    const sink = new ArraySink();
+    m.cpu.setTrace(sink, ['mmu/walk']);
+    expect(m.cpu.run(100_000)).toBe('hlt');
+    return sink.events.filter((e): e is Ev<'mmu/walk'> => e.kind === 'mmu/walk' && e.linear === 0x2345n);
+  };
+
+  // The PDE already has A (0x20) from the code fetches' walks; the PTE of page 2 is read for the first time.
+  it('32-bit paging: PDE at CR3 + 4·index, then PTE at the table + 4·index (SDM 4.3)', () => {
+    const [w] = run32(false);
+    expect(w).toMatchObject({ access: 'read', user: false, mode: '32bit', pa: 0x2345n, pageSize: 4096 });
+    expect(w!.steps).toEqual([
+      { level: 'PDE', entryPa: 0x10000n, entry: 0x11023n, index: 0, leaf: false },
+      { level: 'PTE', entryPa: 0x11008n, entry: 0x2003n, index: 2, leaf: true },
+    ]);
+  });
+
+  it('PAE paging: the PDPTE register (entryPa −1), then PDE and PTE at the table + 8·index (SDM 4.4)', () => {
+    const [w] = run32(true);
+    expect(w).toMatchObject({ access: 'read', mode: 'pae', pa: 0x2345n, pageSize: 4096 });
+    expect(w!.steps).toEqual([
+      { level: 'PDPTE', entryPa: -1n, entry: 0x13001n, index: 0, leaf: false },
+      { level: 'PDE', entryPa: 0x13000n, entry: 0x14023n, index: 0, leaf: false },
+      { level: 'PTE', entryPa: 0x14010n, entry: 0x2003n, index: 2, leaf: true },
+    ]);
+  });
+});
