@@ -1,0 +1,149 @@
+/**
+ * The session logic behind the views, as a plain class (testable without the Svelte compiler):
+ * it calls a LabClient and writes the outcome into a SessionFields object, which
+ * session.svelte.ts backs with `$state.raw` fields. No method throws: a failed call leaves the
+ * last good view in place and sets `error`.
+ */
+import type { ScenarioError } from '../emu/scenario/schema.ts';
+import type { TraceEvent, TraceKind } from '../emu/trace/events.ts';
+import type { LabClient, LabNotice } from '../worker/client.ts';
+import type { Json, ScenarioInfo, ViewState } from '../worker/protocol.ts';
+
+/** Notices kept for the UI (the oldest go first). */
+export const MAX_NOTICES = 5;
+
+export interface ShownNotice extends LabNotice {
+  /** Increasing, for keyed lists and dismissing. */
+  id: number;
+}
+
+/** What the views read. */
+export interface SessionFields {
+  view: ViewState | null;
+  info: ScenarioInfo | null;
+  /** A load in progress. */
+  loading: boolean;
+  /** Any call in progress. */
+  busy: boolean;
+  /** The last call's failure (cleared by the next success). */
+  error: string | null;
+  /** Validation errors of the last scenario that failed to load, each with its field path. */
+  scenarioErrors: ScenarioError[];
+  /** The event the last runUntil stopped at (null if none matched). */
+  found: TraceEvent | null;
+  notices: ShownNotice[];
+}
+
+export function initialFields(): SessionFields {
+  return { view: null, info: null, loading: false, busy: false, error: null, scenarioErrors: [], found: null, notices: [] };
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+export class SessionModel {
+  private inFlight = 0;
+  private noticeId = 0;
+
+  constructor(
+    private readonly client: LabClient,
+    private readonly f: SessionFields,
+  ) {}
+
+  /** Where WorkerClient's onNotice should go. */
+  notice(n: LabNotice): void {
+    const shown = [...this.f.notices, { ...n, id: ++this.noticeId }];
+    this.f.notices = shown.slice(-MAX_NOTICES);
+  }
+
+  dismissNotice(id: number): void {
+    this.f.notices = this.f.notices.filter((n) => n.id !== id);
+  }
+
+  /** Runs one call with the busy flag up; a rejection becomes `error`. Resolves true on success. */
+  private async run<T>(call: () => Promise<T>, apply: (r: T) => void): Promise<boolean> {
+    this.inFlight++;
+    this.f.busy = true;
+    try {
+      const r = await call();
+      apply(r);
+      this.f.error = null;
+      return true;
+    } catch (e) {
+      this.f.error = message(e);
+      return false;
+    } finally {
+      this.inFlight--;
+      this.f.busy = this.inFlight > 0;
+    }
+  }
+
+  /** Loads a scenario; on validation errors the previous session (if any) stays on screen. */
+  async load(scenario: Json): Promise<boolean> {
+    this.f.loading = true;
+    let ok = false;
+    try {
+      await this.run(
+        () => this.client.load(scenario),
+        (r) => {
+          if (r.ok) {
+            this.f.view = r.view;
+            this.f.info = r.info;
+            this.f.scenarioErrors = [];
+            this.f.found = null;
+            ok = true;
+          } else this.f.scenarioErrors = r.errors;
+        },
+      );
+    } finally {
+      this.f.loading = false;
+    }
+    return ok;
+  }
+
+  private moved(v: ViewState): void {
+    this.f.view = v;
+    this.f.found = null;
+  }
+
+  private needLoaded(): boolean {
+    if (this.f.view !== null) return true;
+    this.f.error = 'no scenario is loaded';
+    return false;
+  }
+
+  step(n = 1): Promise<boolean> {
+    if (!this.needLoaded()) return Promise.resolve(false);
+    return this.run(() => this.client.step(n), (v) => this.moved(v));
+  }
+
+  back(k = 1): Promise<boolean> {
+    if (!this.needLoaded()) return Promise.resolve(false);
+    return this.run(() => this.client.back(k), (v) => this.moved(v));
+  }
+
+  goto(step: number): Promise<boolean> {
+    if (!this.needLoaded()) return Promise.resolve(false);
+    return this.run(() => this.client.goto(step), (v) => this.moved(v));
+  }
+
+  runUntil(kinds: readonly TraceKind[], maxSteps: number): Promise<boolean> {
+    if (!this.needLoaded()) return Promise.resolve(false);
+    return this.run(
+      () => this.client.runUntil(kinds, maxSteps),
+      (r) => {
+        this.f.view = r.view;
+        this.f.found = r.event;
+      },
+    );
+  }
+
+  setTraceKinds(kinds: readonly TraceKind[]): Promise<boolean> {
+    return this.run(() => this.client.setTraceKinds(kinds), () => {});
+  }
+
+  dispose(): void {
+    this.client.dispose();
+  }
+}

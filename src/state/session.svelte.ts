@@ -1,0 +1,61 @@
+/**
+ * The lab session as Svelte 5 state for the views: `$state.raw` fields (each replaced whole, never
+ * mutated), `$derived` values over them, and methods that never throw (SessionModel). Create one
+ * with a LabClient: `new Session(new WorkerClient())` in the app, an InThreadClient in tests.
+ */
+import type { ScenarioError } from '../emu/scenario/schema.ts';
+import type { TraceEvent, TraceKind } from '../emu/trace/events.ts';
+import { WorkerClient, type LabClient } from '../worker/client.ts';
+import type { Json, ScenarioInfo, ViewState } from '../worker/protocol.ts';
+import { SessionModel, type SessionFields, type ShownNotice } from './session-model.ts';
+
+export class Session implements SessionFields {
+  view = $state.raw<ViewState | null>(null);
+  info = $state.raw<ScenarioInfo | null>(null);
+  loading = $state.raw(false);
+  busy = $state.raw(false);
+  error = $state.raw<string | null>(null);
+  scenarioErrors = $state.raw<ScenarioError[]>([]);
+  found = $state.raw<TraceEvent | null>(null);
+  notices = $state.raw<ShownNotice[]>([]);
+
+  readonly loaded = $derived(this.view !== null);
+  readonly currentStep = $derived(this.view?.step ?? 0);
+  readonly furthest = $derived(this.view?.furthest ?? 0);
+  readonly cpl = $derived(this.view?.machine.cpl ?? null);
+  /** The machine can go no further (HLT with nothing to wake it, or shutdown). */
+  readonly stopped = $derived(this.view !== null && (this.view.machine.shutdown || this.view.end === 'hlt' || this.view.end === 'shutdown'));
+
+  readonly #model: SessionModel;
+
+  constructor(client?: LabClient) {
+    const c = client ?? new WorkerClient();
+    this.#model = new SessionModel(c, this);
+    if (c instanceof WorkerClient) c.onNotice = (n) => this.#model.notice(n);
+  }
+
+  load(scenario: Json): Promise<boolean> {
+    return this.#model.load(scenario);
+  }
+  step(n = 1): Promise<boolean> {
+    return this.#model.step(n);
+  }
+  back(k = 1): Promise<boolean> {
+    return this.#model.back(k);
+  }
+  goto(step: number): Promise<boolean> {
+    return this.#model.goto(step);
+  }
+  runUntil(kinds: readonly TraceKind[], maxSteps: number): Promise<boolean> {
+    return this.#model.runUntil(kinds, maxSteps);
+  }
+  setTraceKinds(kinds: readonly TraceKind[]): Promise<boolean> {
+    return this.#model.setTraceKinds(kinds);
+  }
+  dismissNotice(id: number): void {
+    this.#model.dismissNotice(id);
+  }
+  dispose(): void {
+    this.#model.dispose();
+  }
+}

@@ -1,0 +1,248 @@
+/**
+ * One interface for the page to drive the lab, two implementations: InThreadClient calls a
+ * LabSession directly (in-thread.ts: tests, Node); WorkerClient speaks the protocol to lab.worker.ts and
+ * survives the worker dying: it makes a new one, reloads the last scenario, goes back to the
+ * last step it knew, and says so through `onNotice`.
+ */
+import type { TraceKind } from '../emu/trace/events.ts';
+import type {
+  Json, LabCallOf, LabMessage, LabRequest, LabRequestType, LabResults, LoadResult, RunUntilView, ViewState,
+} from './protocol.ts';
+import { requestOf } from './protocol.ts';
+
+export interface LabClient {
+  load(scenario: Json): Promise<LoadResult>;
+  step(n?: number): Promise<ViewState>;
+  back(k?: number): Promise<ViewState>;
+  goto(step: number): Promise<ViewState>;
+  runUntil(kinds: readonly TraceKind[], maxSteps: number): Promise<RunUntilView>;
+  setTraceKinds(kinds: readonly TraceKind[]): Promise<TraceKind[]>;
+  dispose(): void;
+}
+
+/** Something the UI should tell the user about (not an error of a call). */
+export interface LabNotice {
+  kind: 'worker-restarted' | 'worker-restart-failed';
+  message: string;
+  /** The step the session was restored to (restarted) or was at (failed). */
+  step: number | null;
+}
+
+/** The part of a Worker the client uses (a real Worker fits; tests pass a fake). */
+export interface WorkerLike {
+  postMessage(msg: LabRequest): void;
+  addEventListener(type: 'message', fn: (e: MessageEvent<LabMessage>) => void): void;
+  addEventListener(type: 'error' | 'messageerror', fn: (e: Event) => void): void;
+  terminate(): void;
+}
+
+export function defaultWorkerFactory(): WorkerLike {
+  return new Worker(new URL('./lab.worker.ts', import.meta.url), { type: 'module' });
+}
+
+export interface WorkerClientOptions {
+  createWorker?: () => WorkerLike;
+  /** Milliseconds a call may go unanswered before the worker is taken as hung (default 15,000). */
+  timeoutMs?: number;
+  onNotice?: (n: LabNotice) => void;
+  /** Restarts tried in a row before giving up until the next call (default 3). */
+  maxRestarts?: number;
+}
+
+interface Pending {
+  type: LabRequestType;
+  resolve: (v: LabResults[LabRequestType]) => void;
+  reject: (e: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export class WorkerClient implements LabClient {
+  private readonly createWorker: () => WorkerLike;
+  private readonly timeoutMs: number;
+  private readonly maxRestarts: number;
+  onNotice: ((n: LabNotice) => void) | null;
+  private worker: WorkerLike;
+  /** Bumped per worker: answers and events from an earlier worker are ignored. */
+  private generation = 0;
+  private nextId = 1;
+  private pending = new Map<number, Pending>();
+  /** Set while a replacement worker is being brought to the last known state. */
+  private recovering: Promise<void> | null = null;
+  private lastScenario: Json | null = null;
+  private lastStep: number | null = null;
+  private traceKinds: TraceKind[] | null = null;
+  private disposed = false;
+
+  constructor(opts: WorkerClientOptions = {}) {
+    this.createWorker = opts.createWorker ?? defaultWorkerFactory;
+    this.timeoutMs = opts.timeoutMs ?? 15_000;
+    this.maxRestarts = opts.maxRestarts ?? 3;
+    this.onNotice = opts.onNotice ?? null;
+    this.worker = this.spawn();
+  }
+
+  private spawn(): WorkerLike {
+    const gen = ++this.generation;
+    const w = this.createWorker();
+    w.addEventListener('message', (e) => {
+      if (gen === this.generation) this.onMessage(e.data);
+    });
+    const died = (what: string) => (e: Event) => {
+      const detail = 'message' in e && typeof e.message === 'string' && e.message !== '' ? `: ${e.message}` : '';
+      if (gen === this.generation) this.crashed(`the lab worker failed (${what}${detail})`);
+    };
+    w.addEventListener('error', died('error'));
+    w.addEventListener('messageerror', died('messageerror'));
+    return w;
+  }
+
+  private onMessage(msg: LabMessage): void {
+    if (msg.kind === 'signal') {
+      if (msg.signal === 'crashed') this.crashed(`the lab worker crashed: ${msg.message}`);
+      return;
+    }
+    const p = this.pending.get(msg.id);
+    if (p === undefined) return;
+    this.pending.delete(msg.id);
+    clearTimeout(p.timer);
+    if (msg.kind === 'error') p.reject(new Error(msg.message));
+    else p.resolve(msg.result);
+  }
+
+  /** Sends one request to the current worker; rejects on an error answer, a crash or the timeout. */
+  private send<T extends LabRequestType>(call: LabCallOf<T>): Promise<LabResults[T]> {
+    const id = this.nextId++;
+    const req = requestOf(call, id);
+    return new Promise<LabResults[T]>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (!this.pending.has(id)) return;
+        this.pending.delete(id);
+        reject(new Error(`the lab worker did not answer '${call.type}' within ${this.timeoutMs} ms`));
+        this.crashed(`the lab worker stopped answering ('${call.type}' timed out)`);
+      }, this.timeoutMs);
+      this.pending.set(id, { type: call.type, resolve: resolve as Pending['resolve'], reject, timer });
+      try {
+        this.worker.postMessage(req);
+      } catch (e) {
+        this.pending.delete(id);
+        clearTimeout(timer);
+        reject(new Error(`could not send '${call.type}' to the lab worker: ${e instanceof Error ? e.message : String(e)}`));
+      }
+    });
+  }
+
+  /** Waits for any recovery, sends, and remembers what a replacement worker needs to restore. */
+  private async call<T extends LabRequestType>(call: LabCallOf<T>): Promise<LabResults[T]> {
+    if (this.recovering !== null) await this.settled();
+    if (this.disposed) throw new Error('the lab client was disposed');
+    const r = await this.send<T>(call);
+    this.remember(call, r);
+    return r;
+  }
+
+  private remember<T extends LabRequestType>(call: LabCallOf<T>, r: LabResults[T]): void {
+    const c = call as LabCallOf<LabRequestType>;
+    const res = r as LabResults[LabRequestType];
+    if (c.type === 'load') {
+      const lr = res as LoadResult;
+      if (lr.ok) {
+        this.lastScenario = (c as LabCallOf<'load'>).scenario;
+        this.lastStep = lr.view.step;
+      }
+    } else if (c.type === 'setTraceKinds') this.traceKinds = res as TraceKind[];
+    else if (c.type === 'runUntil') this.lastStep = (res as RunUntilView).view.step;
+    else this.lastStep = (res as ViewState).step;
+  }
+
+  /** Rejects every call in flight, replaces the worker and restores the session (once per crash). */
+  private crashed(reason: string): void {
+    if (this.disposed) return;
+    const err = new Error(`${reason}; it is being restarted`);
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(err);
+      this.pending.delete(id);
+    }
+    if (this.recovering !== null) return;
+    const old = this.worker;
+    this.recovering = this.recover(reason, old).finally(() => {
+      this.recovering = null;
+    });
+  }
+
+  private async recover(reason: string, old: WorkerLike): Promise<void> {
+    try {
+      old.terminate();
+    } catch {
+      // a worker that cannot even be terminated is dropped all the same
+    }
+    const step = this.lastStep;
+    for (let attempt = 1; attempt <= this.maxRestarts; attempt++) {
+      this.worker = this.spawn();
+      try {
+        if (this.traceKinds !== null) await this.send<'setTraceKinds'>({ type: 'setTraceKinds', kinds: this.traceKinds });
+        if (this.lastScenario !== null) {
+          const r = await this.send<'load'>({ type: 'load', scenario: this.lastScenario });
+          if (!r.ok) throw new Error('the last scenario no longer loads');
+          if (step !== null && step !== r.view.step) await this.send<'goto'>({ type: 'goto', step });
+        }
+        this.notice({ kind: 'worker-restarted', message: `${reason}. A new worker was started${this.lastScenario !== null ? ` and the session restored at step ${step ?? 0}` : ''}.`, step });
+        return;
+      } catch {
+        try {
+          this.worker.terminate();
+        } catch {
+          // as above
+        }
+      }
+    }
+    this.worker = this.spawn();
+    this.notice({ kind: 'worker-restart-failed', message: `${reason}. Restarting it failed ${this.maxRestarts} times; load the scenario again.`, step });
+    this.lastScenario = null;
+    this.lastStep = null;
+  }
+
+  private notice(n: LabNotice): void {
+    try {
+      this.onNotice?.(n);
+    } catch {
+      // a failing listener must not break recovery
+    }
+  }
+
+  /** Resolves once no restart is in progress (at once if none). */
+  async settled(): Promise<void> {
+    while (this.recovering !== null) await this.recovering;
+  }
+
+  load(scenario: Json): Promise<LoadResult> {
+    return this.call<'load'>({ type: 'load', scenario });
+  }
+  step(n = 1): Promise<ViewState> {
+    return this.call<'step'>({ type: 'step', n });
+  }
+  back(k = 1): Promise<ViewState> {
+    return this.call<'back'>({ type: 'back', k });
+  }
+  goto(step: number): Promise<ViewState> {
+    return this.call<'goto'>({ type: 'goto', step });
+  }
+  runUntil(kinds: readonly TraceKind[], maxSteps: number): Promise<RunUntilView> {
+    return this.call<'runUntil'>({ type: 'runUntil', kinds: [...kinds], maxSteps });
+  }
+  setTraceKinds(kinds: readonly TraceKind[]): Promise<TraceKind[]> {
+    return this.call<'setTraceKinds'>({ type: 'setTraceKinds', kinds: [...kinds] });
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    const err = new Error('the lab client was disposed');
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
+    this.pending.clear();
+    this.worker.terminate();
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * The worker entry: messages in → LabSession → messages out. The page creates it with
+ * `new Worker(new URL('./lab.worker.ts', import.meta.url), { type: 'module' })` (client.ts).
+ * `createLabHandler` is the whole behaviour and can run in-thread (tests' fake workers); the
+ * module installs it only when loaded in a worker scope.
+ */
+import type { LabMessage, LabRequest } from './protocol.ts';
+import { LabSession, type SessionOptions } from './session.ts';
+
+/** A handler for request messages that posts each answer through `post`. */
+export function createLabHandler(post: (msg: LabMessage) => void, opts: SessionOptions = {}): (req: LabRequest) => void {
+  const session = new LabSession(opts);
+  return (req) => post(session.handle(req));
+}
+
+/** The part of a worker's global scope used here. */
+interface WorkerScope {
+  postMessage(msg: LabMessage): void;
+  addEventListener(type: 'message', fn: (e: MessageEvent<LabRequest>) => void): void;
+  addEventListener(type: 'error' | 'unhandledrejection', fn: (e: Event) => void): void;
+}
+
+/** Wires a handler to a worker scope and announces it with the `ready` signal. */
+export function installLabWorker(scope: WorkerScope): void {
+  const handle = createLabHandler((m) => scope.postMessage(m));
+  scope.addEventListener('message', (e) => handle(e.data));
+  const crashed = (e: Event): void => {
+    const message = 'message' in e && typeof e.message === 'string' ? e.message : 'uncaught error in the lab worker';
+    scope.postMessage({ kind: 'signal', signal: 'crashed', message });
+  };
+  scope.addEventListener('error', crashed);
+  scope.addEventListener('unhandledrejection', crashed);
+  scope.postMessage({ kind: 'signal', signal: 'ready' });
+}
+
+declare const WorkerGlobalScope: (abstract new () => object) | undefined;
+if (typeof WorkerGlobalScope !== 'undefined' && globalThis instanceof WorkerGlobalScope) {
+  installLabWorker(globalThis as unknown as WorkerScope);
+}

@@ -1,0 +1,136 @@
+/**
+ * The lab's one protocol between the page and the emulation worker (6502.ts style): calls
+ * (a request with an `id`, answered by exactly one response with the same `id`: a result or an
+ * error) and signals (unsolicited: `ready`, `crashed`). Everything here is plain data and
+ * structured-clone safe; 64-bit values are `0x`-prefixed 16-digit hex strings in views and
+ * `bigint` inside trace events.
+ */
+import type { CpuMode } from '../emu/cpu/core.ts';
+import type { RunEnd } from '../emu/cpu/cpu.ts';
+import type { PagingMode } from '../emu/mmu/types.ts';
+import type { TlbEntryView } from '../emu/mmu/tlb.ts';
+import type { ScenarioError } from '../emu/scenario/schema.ts';
+import type { TraceEvent, TraceKind } from '../emu/trace/events.ts';
+
+/** A JSON value: what a scenario file, a share link or a lesson hands to `load`. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** Registers a ViewState shows, by name (lower case, as in the SDM's text). */
+export const VIEW_REGS = [
+  'rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15',
+  'rip', 'rflags', 'cr0', 'cr2', 'cr3', 'cr4', 'efer', 'cs', 'ss',
+] as const;
+export type ViewReg = (typeof VIEW_REGS)[number];
+
+/** One disassembled instruction at or after RIP. */
+export interface DisasmRow {
+  /** Linear address, 0x + 16 hex digits. */
+  address: string;
+  /** The instruction's bytes, hex, space separated. */
+  bytes: string;
+  text: string;
+  /** The instruction at RIP (the next to run). */
+  current: boolean;
+}
+
+/**
+ * What the machine is at a step: a function of the scenario and the step only, so going back to a
+ * step gives the identical value.
+ */
+export interface MachineView {
+  cpl: number;
+  mode: CpuMode;
+  paging: PagingMode;
+  /** Every register in VIEW_REGS: 64-bit ones as 0x + 16 hex digits, selectors as 0x + 4. */
+  regs: Record<ViewReg, string>;
+  halted: boolean;
+  shutdown: boolean;
+  /** Instructions from RIP on (fewer if the code runs into an unmapped or unbacked page). */
+  disasm: DisasmRow[];
+  /** Why there is no (or less) disassembly: a #PF-like probe failure at this linear address. */
+  disasmStop: string | null;
+  /** The TLB's valid entries, in slot order. */
+  tlb: TlbEntryView[];
+  /** The TLB's counters since the machine was built (Tlb.hits, misses, flushes, invalidated). */
+  tlbStats: { hits: number; misses: number; flushes: number; invalidated: number };
+  /** UART output so far. */
+  uart: string;
+}
+
+/** Why a request stopped where it did: the machine's RunEnd, 'found' (runUntil), or a jump in time. */
+export type EndReason = RunEnd | 'found' | 'loaded' | 'moved';
+
+export interface ViewState {
+  /** The current step (instructions retired). */
+  step: number;
+  /** The furthest step reached so far (the length of the timeline). */
+  furthest: number;
+  end: EndReason;
+  machine: MachineView;
+  /** Registers whose value differs from the previous ViewState this session returned. */
+  changed: ViewReg[];
+  /**
+   * Trace events (of the kinds collected) of the steps this request took forward, the last
+   * MAX_VIEW_EVENTS of them; after back, goto or runUntil, those of the one step that led to the
+   * current step, so that the screen at a step is the same however it was reached one step at a time.
+   */
+  events: TraceEvent[];
+  /** Events left out of `events` by the bound. */
+  eventsDropped: number;
+}
+
+export const MAX_VIEW_EVENTS = 256;
+
+/** What the page learns about a scenario that loaded. */
+export interface ScenarioInfo {
+  name: string;
+  description: string;
+  maxSteps: number;
+}
+
+export type LoadResult = { ok: true; info: ScenarioInfo; view: ViewState } | { ok: false; errors: ScenarioError[] };
+
+export interface RunUntilView {
+  view: ViewState;
+  /** The first matching event, or null when the budget ran out or the machine stopped. */
+  event: TraceEvent | null;
+}
+
+/** Calls, page → worker. */
+export type LabRequest =
+  | { id: number; type: 'load'; scenario: Json }
+  | { id: number; type: 'step'; n: number }
+  | { id: number; type: 'back'; k: number }
+  | { id: number; type: 'goto'; step: number }
+  | { id: number; type: 'runUntil'; kinds: TraceKind[]; maxSteps: number }
+  | { id: number; type: 'setTraceKinds'; kinds: TraceKind[] };
+
+export type LabRequestType = LabRequest['type'];
+
+/** The result each call answers with. */
+export interface LabResults {
+  load: LoadResult;
+  step: ViewState;
+  back: ViewState;
+  goto: ViewState;
+  runUntil: RunUntilView;
+  setTraceKinds: TraceKind[];
+}
+
+/** A request without its id (what the client is asked to send). */
+export type LabCall = LabRequest extends infer R ? (R extends LabRequest ? Omit<R, 'id'> : never) : never;
+export type LabCallOf<T extends LabRequestType> = Extract<LabCall, { type: T }>;
+
+export type LabResponse = {
+  [T in LabRequestType]: { kind: 'result'; id: number; type: T; result: LabResults[T] };
+}[LabRequestType] | { kind: 'error'; id: number; message: string };
+
+/** Signals, worker → page. */
+export type LabSignal = { kind: 'signal'; signal: 'ready' } | { kind: 'signal'; signal: 'crashed'; message: string };
+
+export type LabMessage = LabResponse | LabSignal;
+
+/** The request for a call, with its id. */
+export function requestOf(call: LabCall, id: number): LabRequest {
+  return { ...call, id };
+}

@@ -1,0 +1,307 @@
+/**
+ * The engine side of the lab: one scenario's Machine under a Timeline, answering the protocol's
+ * calls deterministically. Pure TypeScript (no DOM, no worker API): lab.worker.ts runs it in a
+ * worker, InThreadClient calls it directly.
+ */
+import { formatInsn } from '../emu/asm/disasm.ts';
+import { decode } from '../emu/cpu/decode.ts';
+import { REG_NAMES } from '../emu/cpu/state.ts';
+import type { Machine } from '../emu/machine/machine.ts';
+import { PAGE_SIZE } from '../emu/mem/physmem.ts';
+import { buildScenario, loadScenario } from '../emu/scenario/index.ts';
+import { ArraySink, TRACE_KINDS, type TraceEvent, type TraceKind } from '../emu/trace/events.ts';
+import { Timeline } from '../emu/trace/timeline.ts';
+import {
+  MAX_VIEW_EVENTS, VIEW_REGS,
+  type DisasmRow, type EndReason, type Json, type LabRequest, type LabResponse, type LoadResult, type MachineView,
+  type RunUntilView, type ViewReg, type ViewState,
+} from './protocol.ts';
+
+/** Kinds collected unless the page asks otherwise: all but the TLB-path ones (tlb/lookup, mmu/walk, tlb/fill), which are many per step. */
+export const DEFAULT_TRACE_KINDS: readonly TraceKind[] = TRACE_KINDS.filter((k) => k !== 'tlb/lookup' && k !== 'mmu/walk' && k !== 'tlb/fill');
+
+/** Kinds whose tracing perturbs the TLB path (see Timeline.setTrace). */
+const TLB_PATH: readonly TraceKind[] = ['tlb/lookup', 'mmu/walk', 'tlb/fill'];
+
+/** Instructions disassembled from RIP on. */
+export const DISASM_LINES = 8;
+/** Steps one call may take forward (step n, runUntil's budget). */
+export const MAX_CALL_STEPS = 50_000_000;
+
+export interface SessionOptions {
+  /** Steps between the timeline's checkpoints (default 1000: going back replays at most that many). */
+  interval?: number;
+}
+
+function hex64(lo: number, hi: number): string {
+  return `0x${(hi >>> 0).toString(16).padStart(8, '0')}${(lo >>> 0).toString(16).padStart(8, '0')}`;
+}
+
+function hex16(v: number): string {
+  return `0x${(v & 0xffff).toString(16).padStart(4, '0')}`;
+}
+
+function checkCount(what: string, v: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) throw new RangeError(`${what} must be an integer 0..${max}, got ${String(v)}`);
+  return v;
+}
+
+function checkKinds(kinds: readonly TraceKind[]): TraceKind[] {
+  if (!Array.isArray(kinds)) throw new TypeError('kinds must be an array of trace kinds');
+  for (const k of kinds) if (!(TRACE_KINDS as readonly string[]).includes(k)) throw new RangeError(`unknown trace kind ${JSON.stringify(k)}`);
+  return [...new Set(kinds)];
+}
+
+/** The architectural state a view shows; reads only (no side effects on the machine). */
+export function machineView(m: Machine): MachineView {
+  const s = m.cpu.state;
+  const regs = {} as Record<ViewReg, string>;
+  REG_NAMES.forEach((name, i) => {
+    regs[name] = hex64(s.regLo[i]!, s.regHi[i]!);
+  });
+  regs.rip = hex64(s.ripLo, s.ripHi);
+  regs.rflags = hex64(s.rflags, 0);
+  regs.cr0 = hex64(s.cr0, 0);
+  regs.cr2 = hex64(s.cr2Lo, s.cr2Hi);
+  regs.cr3 = hex64(s.cr3Lo, s.cr3Hi);
+  regs.cr4 = hex64(s.cr4, 0);
+  regs.efer = hex64(s.efer, 0);
+  regs.cs = hex16(s.seg[1]!.selector);
+  regs.ss = hex16(s.seg[2]!.selector);
+  const { rows, stop } = disasmAtRip(m);
+  return {
+    cpl: m.cpu.cpl(),
+    mode: m.cpu.mode(),
+    paging: m.cpu.pctl.mode,
+    regs,
+    halted: s.halted,
+    shutdown: s.shutdown,
+    disasm: rows,
+    disasmStop: stop,
+    tlb: m.mmu.tlb.entries(),
+    tlbStats: { hits: m.mmu.tlb.hits, misses: m.mmu.tlb.misses, flushes: m.mmu.tlb.flushes, invalidated: m.mmu.tlb.invalidated },
+    uart: m.devices.uartOut,
+  };
+}
+
+/**
+ * Code bytes from CS.base + RIP, translated page by page with the MMU's side-effect-free probe
+ * (a fetch at the current CPL) and read from RAM pages only (no MMIO read, no A/D bit written).
+ */
+function disasmAtRip(m: Machine): { rows: DisasmRow[]; stop: string | null } {
+  const s = m.cpu.state;
+  const cs = s.seg[1]!;
+  const lin = ((BigInt(s.ripHi >>> 0) << 32n) | BigInt(s.ripLo >>> 0)) + ((BigInt(cs.baseHi >>> 0) << 32n) | BigInt(cs.baseLo >>> 0));
+  const want = DISASM_LINES * 15;
+  const bytes: number[] = [];
+  let stop: string | null = null;
+  const user = m.cpu.cpl() === 3;
+  while (bytes.length < want) {
+    const a = BigInt.asUintN(64, lin + BigInt(bytes.length));
+    const lo = Number(a & 0xffffffffn);
+    const hi = Number(a >> 32n);
+    let pa: number;
+    if (m.cpu.pctl.mode === 'none') pa = lo;
+    else {
+      const w = m.mmu.probe(m.cpu.pctl, lo, hi, { write: false, fetch: true, user });
+      if (!w.ok) {
+        stop = `no translation for a fetch at ${hex64(lo, hi)} (#PF error code 0x${w.fault.errorCode.toString(16)} at the ${w.fault.level})`;
+        break;
+      }
+      pa = w.pa;
+    }
+    const page = m.mem.pageForRead(pa);
+    if (page === undefined) {
+      stop = `no RAM at physical 0x${pa.toString(16)}`;
+      break;
+    }
+    const off = pa % PAGE_SIZE;
+    const n = Math.min(PAGE_SIZE - off, want - bytes.length);
+    for (let i = 0; i < n; i++) bytes.push(page[off + i]!);
+  }
+  const rows: DisasmRow[] = [];
+  let off = 0;
+  while (rows.length < DISASM_LINES && off < bytes.length) {
+    const base = off;
+    const r = decode((i) => (base + i < bytes.length ? bytes[base + i]! : -1), m.cpu.decodeMode);
+    // The bytes fetched may cut the last instruction short (an unmapped page follows): stop there.
+    if (r.kind === 'fetch-fault') break;
+    const length = r.kind === 'ok' ? r.insn.length : 1;
+    const a = BigInt.asUintN(64, lin + BigInt(base));
+    const ip = { lo: Number(a & 0xffffffffn), hi: Number(a >> 32n) };
+    const hexBytes: string[] = [];
+    for (let k = 0; k < length; k++) hexBytes.push(bytes[base + k]!.toString(16).padStart(2, '0'));
+    rows.push({
+      address: hex64(ip.lo, ip.hi),
+      bytes: hexBytes.join(' '),
+      text: r.kind === 'ok' ? formatInsn(r.insn, ip) : '(bad)',
+      current: base === 0,
+    });
+    off += length;
+  }
+  return { rows, stop };
+}
+
+function changedRegs(prev: MachineView | null, next: MachineView): ViewReg[] {
+  if (prev === null) return [];
+  return VIEW_REGS.filter((r) => prev.regs[r] !== next.regs[r]);
+}
+
+class BoundedSink extends ArraySink {
+  dropped = 0;
+  override emit(e: TraceEvent): void {
+    super.emit(e);
+    if (this.events.length > 2 * MAX_VIEW_EVENTS) {
+      this.dropped += this.events.length - MAX_VIEW_EVENTS;
+      this.events.splice(0, this.events.length - MAX_VIEW_EVENTS);
+    }
+  }
+  take(): { events: TraceEvent[]; dropped: number } {
+    const extra = Math.max(0, this.events.length - MAX_VIEW_EVENTS);
+    return { events: this.events.slice(extra), dropped: this.dropped + extra };
+  }
+}
+
+interface Loaded {
+  machine: Machine;
+  timeline: Timeline;
+}
+
+export class LabSession {
+  private cur: Loaded | null = null;
+  private kinds: TraceKind[] = [...DEFAULT_TRACE_KINDS];
+  private prev: MachineView | null = null;
+  private readonly interval: number;
+
+  constructor(opts: SessionOptions = {}) {
+    this.interval = opts.interval ?? 1000;
+  }
+
+  get traceKinds(): readonly TraceKind[] {
+    return this.kinds;
+  }
+
+  load(scenario: Json): LoadResult {
+    const r = loadScenario(scenario);
+    if (!r.ok) return { ok: false, errors: r.errors };
+    const machine = buildScenario(r.loaded);
+    this.cur = { machine, timeline: new Timeline(machine, { interval: this.interval }) };
+    this.prev = null;
+    const sc = r.loaded.scenario;
+    return {
+      ok: true,
+      info: { name: sc.name, description: sc.description ?? '', maxSteps: r.loaded.maxSteps },
+      view: this.view('loaded', { events: [], dropped: 0 }),
+    };
+  }
+
+  step(n: number): ViewState {
+    const { timeline } = this.need();
+    checkCount('step count', n, MAX_CALL_STEPS);
+    const sink = new BoundedSink();
+    timeline.setTrace(sink, this.kinds);
+    let end: EndReason;
+    try {
+      end = timeline.step(n);
+    } finally {
+      timeline.setTrace(null);
+    }
+    this.settle();
+    return this.view(end, sink.take());
+  }
+
+  back(k: number): ViewState {
+    const { timeline } = this.need();
+    checkCount('back count', k, Number.MAX_SAFE_INTEGER);
+    timeline.back(k);
+    return this.view('moved', this.lastStepEvents());
+  }
+
+  goto(step: number): ViewState {
+    const { timeline } = this.need();
+    checkCount('step', step, timeline.furthest + MAX_CALL_STEPS);
+    timeline.goto(step);
+    return this.view('moved', this.lastStepEvents());
+  }
+
+  runUntil(kinds: readonly TraceKind[], maxSteps: number): RunUntilView {
+    const { timeline } = this.need();
+    const ks = checkKinds(kinds);
+    if (ks.length === 0) throw new RangeError('runUntil needs at least one trace kind');
+    checkCount('step budget', maxSteps, MAX_CALL_STEPS);
+    const r = timeline.runUntil(ks, maxSteps);
+    return { view: this.view(r.end, this.lastStepEvents()), event: r.event };
+  }
+
+  setTraceKinds(kinds: readonly TraceKind[]): TraceKind[] {
+    this.kinds = checkKinds(kinds);
+    return [...this.kinds];
+  }
+
+  /** Answers one request; never throws (an exception becomes an error response). */
+  handle(req: LabRequest): LabResponse {
+    try {
+      switch (req.type) {
+        case 'load':
+          return { kind: 'result', id: req.id, type: 'load', result: this.load(req.scenario) };
+        case 'step':
+          return { kind: 'result', id: req.id, type: 'step', result: this.step(req.n) };
+        case 'back':
+          return { kind: 'result', id: req.id, type: 'back', result: this.back(req.k) };
+        case 'goto':
+          return { kind: 'result', id: req.id, type: 'goto', result: this.goto(req.step) };
+        case 'runUntil':
+          return { kind: 'result', id: req.id, type: 'runUntil', result: this.runUntil(req.kinds, req.maxSteps) };
+        case 'setTraceKinds':
+          return { kind: 'result', id: req.id, type: 'setTraceKinds', result: this.setTraceKinds(req.kinds) };
+        default: {
+          const bad: { type?: unknown } = req;
+          throw new TypeError(`unknown request type ${JSON.stringify(bad.type)}`);
+        }
+      }
+    } catch (e) {
+      const id = typeof req === 'object' && req !== null && typeof req.id === 'number' ? req.id : -1;
+      return { kind: 'error', id, message: e instanceof Error ? e.message : String(e) };
+    }
+  }
+
+  private need(): Loaded {
+    if (this.cur === null) throw new Error('no scenario is loaded');
+    return this.cur;
+  }
+
+  /** After a traced stretch on the TLB path, come back to the same step untraced (what goto gives). */
+  private settle(): void {
+    const { timeline } = this.need();
+    if (!this.kinds.some((k) => TLB_PATH.includes(k))) return;
+    const at = timeline.current;
+    if (at <= timeline.start) return;
+    timeline.goto(at - 1);
+    timeline.goto(at);
+  }
+
+  /** The events of the step that led to the current one (replayed, traced), the machine left as it was. */
+  private lastStepEvents(): { events: TraceEvent[]; dropped: number } {
+    const { timeline } = this.need();
+    const at = timeline.current;
+    if (at <= timeline.start || this.kinds.length === 0) return { events: [], dropped: 0 };
+    timeline.goto(at - 1);
+    const sink = new BoundedSink();
+    timeline.setTrace(sink, this.kinds);
+    try {
+      timeline.step(1);
+    } finally {
+      timeline.setTrace(null);
+    }
+    this.settle();
+    return sink.take();
+  }
+
+  private view(end: EndReason, ev: { events: TraceEvent[]; dropped: number }): ViewState {
+    const { timeline, machine } = this.need();
+    const mv = machineView(machine);
+    const changed = changedRegs(this.prev, mv);
+    this.prev = mv;
+    return { step: timeline.current, furthest: timeline.furthest, end, machine: mv, changed, events: ev.events, eventsDropped: ev.dropped };
+  }
+}
