@@ -1,9 +1,14 @@
-/** The UI string catalog: every string the app shows, in English and Simplified Chinese. */
+/**
+ * The UI string catalog: every string the app shows, in English and Simplified Chinese. Parts of
+ * the UI keep their strings in ./parts/*.ts; this module merges them into one catalog per locale.
+ */
+import { shellEn, shellZh } from './parts/shell.ts';
+import { viewsEn, viewsZh } from './parts/views.ts';
 
 export const LOCALES = ['en', 'zh-CN'] as const;
 export type Locale = (typeof LOCALES)[number];
 
-const en = {
+const baseEn = {
   'app.title': 'Ring −1',
   'app.tagline': 'How a CPU and a hypervisor cooperate to run virtual machines on x86, step by step.',
   'app.status':
@@ -20,9 +25,11 @@ const en = {
   'footer.licence': 'Open source under the MIT licence. Runs entirely in your browser and sends no data anywhere.',
 } as const;
 
+const en = { ...baseEn, ...shellEn, ...viewsEn } as const;
+
 export type MessageKey = keyof typeof en;
 
-const zhCN: Record<MessageKey, string> = {
+const baseZh: Record<keyof typeof baseEn, string> = {
   'app.title': 'Ring −1',
   'app.tagline': '逐步展示 x86 上 CPU 与虚拟机监控器（hypervisor）如何协作运行虚拟机。',
   'app.status': '实验室正在建设中。它的 x86 内核已经能运行真实的机器码，并与 KVM 对照验证；交互视图与课程将随后推出。',
@@ -37,6 +44,8 @@ const zhCN: Record<MessageKey, string> = {
   'syllabus.many': '多虚拟机：vCPU 调度与热迁移。',
   'footer.licence': '以 MIT 许可证开源。完全在浏览器中运行，不向任何地方发送数据。',
 };
+
+const zhCN: Record<MessageKey, string> = { ...baseZh, ...shellZh, ...viewsZh };
 
 export const catalogs: Record<Locale, Record<MessageKey, string>> = { en, 'zh-CN': zhCN };
 
