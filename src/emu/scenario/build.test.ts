@@ -65,7 +65,7 @@ describe('the GDT (SDM Vol. 3A, 3.4.5 and 8.2.3)', () => {
 });
 
 describe('the IDT (SDM Vol. 3A, 6.11 and 6.14.1)', () => {
-  it('sends #PF, the timer and INT 0x80 to the kernel labels; 0x80 with DPL 3; others to the stub', () => {
+  it('sends #PF, the timer and INT 0x80 to the kernel labels; 0x80 with DPL 3; others to the default handler', () => {
     const ls = load({ devices: { timer: { vector: 0x30, period: 100 } } });
     const m = buildScenario(ls);
     const gate = (v: number) => [q(m, IDT_BASE + v * 16), q(m, IDT_BASE + v * 16 + 8)] as const;

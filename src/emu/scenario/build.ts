@@ -5,7 +5,7 @@
  * - a GDT (SDM Vol. 3A, 3.4.5 segment descriptors; 7.2.3 the TSS descriptor, 16 bytes in IA-32e
  *   mode, 8.2.3): null, kernel code and data, user 32-bit code, user data, user 64-bit code, TSS;
  * - an IDT (SDM Vol. 3A, 6.11 IA-32 and 6.14.1 64-bit interrupt gates): vectors 0..31 to the
- *   kernel's handlers or a default stub, the timer vector, 0x80 with DPL 3;
+ *   kernel's handlers or a default handler, the timer vector, 0x80 with DPL 3;
  * - a TSS (SDM Vol. 3A, 8.2.1 32-bit, 8.7 64-bit) whose ESP0/RSP0 is the kernel stack, no I/O
  *   permission bitmap (I/O map base = 0x68, past the limit);
  * - page tables in the chosen paging mode (SDM Vol. 3A, 4.3 32-bit, 4.4 PAE, 4.5 4- and 5-level):
@@ -26,7 +26,7 @@ import { MSR } from '../cpu/sys-ctl.ts';
 import { timerProgram } from '../cpu/timer.ts';
 import type { PhysMem } from '../mem/physmem.ts';
 import {
-  GDT_BASE, IDT_BASE, KERNEL_STACK_TOP, PT_POOL_BASE, PT_POOL_END, Sel, STUB_BASE, TSS_BASE, USER_PHYS, USER_STACK_PHYS, type Layout,
+  GDT_BASE, IDT_BASE, KERNEL_STACK_TOP, PT_POOL_BASE, PT_POOL_END, Sel, DEFAULT_HANDLER_BASE, TSS_BASE, USER_PHYS, USER_STACK_PHYS, type Layout,
 } from './layout.ts';
 import type { Mapping, PagingMode } from './schema.ts';
 import type { LoadedScenario } from './validate.ts';
@@ -238,7 +238,7 @@ function buildBare(ls: LoadedScenario): Machine {
 export function idtTargets(ls: LoadedScenario): Map<number, number> {
   const labels = ls.kernel.labels;
   const t = new Map<number, number>();
-  const def = (labels.get('default_handler') ?? STUB_BASE) >>> 0;
+  const def = (labels.get('default_handler') ?? DEFAULT_HANDLER_BASE) >>> 0;
   for (let v = 0; v < 32; v++) t.set(v, def);
   const named: [string, number][] = [['gp_handler', 13], ['pf_handler', 14], ['int80_handler', 0x80]];
   const timer = ls.scenario.devices?.timer;
@@ -335,8 +335,8 @@ export function buildScenario(ls: LoadedScenario): Machine {
   }
   mem.write(TSS_BASE + 0x66, 2, TSS_LIMIT + 1);
 
-  // Default handler stub: HLT; JMP $-1 (back to the HLT).
-  mem.load(STUB_BASE, Uint8Array.of(0xf4, 0xeb, 0xfd));
+  // The default exception handler: HLT; JMP $-1 (back to the HLT).
+  mem.load(DEFAULT_HANDLER_BASE, Uint8Array.of(0xf4, 0xeb, 0xfd));
 
   // IDT: interrupt gates (type 1110b), P = 1, DPL 0 except INT 0x80 (DPL 3).
   for (const [v, target] of idtTargets(ls)) {

@@ -9,7 +9,7 @@
  * | 0x1000 | GDT (7 descriptors, the TSS's taking two slots in long64) |
  * | 0x2000 | IDT (256 gates) |
  * | 0x3000 | TSS (32-bit or 64-bit format) |
- * | 0x4000 | the default handler stub (`hlt; jmp $-1`) |
+ * | 0x4000 | the default exception handler (`hlt; jmp $-1`) |
  * | 0x8000..0x10000 | kernel stack (TSS.ESP0/RSP0 = KERNEL_STACK_TOP) |
  * | 0x10000..0x100000 | page-table pool (240 pages, bump-allocated) |
  * | 0x100000..0x200000 | the kernel image (KERNEL_BASE) |
@@ -27,7 +27,7 @@ import type { Mode, PagingMode } from './schema.ts';
 export const GDT_BASE = 0x1000;
 export const IDT_BASE = 0x2000;
 export const TSS_BASE = 0x3000;
-export const STUB_BASE = 0x4000;
+export const DEFAULT_HANDLER_BASE = 0x4000;
 export const KERNEL_STACK_TOP = 0x10000;
 export const PT_POOL_BASE = 0x10000;
 export const PT_POOL_END = 0x100000;

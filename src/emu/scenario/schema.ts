@@ -38,7 +38,7 @@
  * | `int80_handler` | IDT vector 0x80, gate DPL 3 (callable by INT 0x80 from ring 3) |
  * | `syscall_entry` | long64: IA32_LSTAR (SYSCALL); prot32: IA32_SYSENTER_EIP (SYSENTER) |
  * | `isr_N` | IDT vector N (decimal), for any other vector |
- * | `default_handler` | vectors 0..31 without a handler (else the builder's stub: HLT) |
+ * | `default_handler` | vectors 0..31 without a handler (else the builder's default handler: HLT) |
  *
  * The user program may define `user_entry` (default: its first byte).
  *
@@ -48,7 +48,7 @@
  * FREE_BASE (first physical page free for the kernel), MEM_SIZE, KERNEL_CS, KERNEL_DS, USER_CS,
  * USER_DS (RPL 3), TSS_SEL, UART_PORT, TIMER_VECTOR, and for the kernel USER_ENTRY. Values and the
  * memory map: layout.ts (`builderConstants`). A kernel given as `bytes` has no labels: all vectors
- * go to the default stub.
+ * go to the default handler.
  */
 
 export const SCENARIO_VERSION = 1;

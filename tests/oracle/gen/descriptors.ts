@@ -1,7 +1,7 @@
 /**
  * Guest-side setup shared by the generated oracle programs (nasm syntax): a GDT with ring-0 and
  * ring-3 code and data segments and a TSS, loaded with LGDT and LTR, and an IDT whose 32
- * exception vectors lead to 9-byte stubs that push a dummy error code where the CPU pushes none,
+ * exception vectors lead to 9-byte entry sequences that push a dummy error code where the CPU pushes none,
  * then the vector, then jump to a handler the program supplies.
  *
  * Selectors: 0x08 ring-0 code, 0x10 ring-0 data, 0x1b ring-3 code, 0x23 ring-3 data, 0x28 TSS.
@@ -36,7 +36,7 @@ export function descriptorSetup(long: boolean): string[] {
   // 32 interrupt gates (type 0xE, P, DPL 0), 8 bytes each in protected mode and 16 in long mode.
   A('xor ecx, ecx');
   out.push('.idt_fill:');
-  A('lea eax, [ecx*8+ecx+exception_stubs]');
+  A('lea eax, [ecx*8+ecx+exception_entries]');
   A('mov edx, eax');
   A('and eax, 0xffff');
   A('or eax, 0x80000');
@@ -61,9 +61,9 @@ export function descriptorSetup(long: boolean): string[] {
   return out;
 }
 
-/** The stubs and the GDTR/IDTR images; `handler` is the label the stubs jump to. */
+/** The entry sequences and the GDTR/IDTR images; `handler` is the label they jump to. */
 export function descriptorData(long: boolean, handler: string): string[] {
-  const out = ['align 16', 'exception_stubs:'];
+  const out = ['align 16', 'exception_entries:'];
   const withError = new Set([8, 10, 11, 12, 13, 14, 17, 21, 29, 30]);
   for (let v = 0; v < 32; v++) {
     out.push(withError.has(v) ? '  nop\n  nop' : '  push byte 0');

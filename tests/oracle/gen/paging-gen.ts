@@ -102,7 +102,7 @@ export function generatePagingProgram(seed: number, mode: PagingGenMode, cases =
   else lines.push(...descriptorSetup(long));
 
   // Identity map of the first 2 MiB, user-accessible and writable, so that code, stacks, the log,
-  // descriptor tables and the ring-3 stubs stay reachable from both rings.
+  // descriptor tables and the ring-3 probe code stay reachable from both rings.
   let root: number;
   if (mode === '32bit') {
     root = table();
