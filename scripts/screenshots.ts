@@ -14,11 +14,39 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
 try {
+  for (const theme of ['contrast'] as const) {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(`http://127.0.0.1:4174/?lang=en&scenario=page-fault&theme=${theme}`);
+    await page.getByTestId('narration').waitFor();
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: `${out}/lab-en-${theme}-pagefault.png`, fullPage: true });
+    await page.close();
+  }
+  for (const narrow of [true]) {
+    const page = await browser.newPage({ viewport: { width: narrow ? 800 : 1280, height: 900 } });
+    await page.goto('http://127.0.0.1:4174/?lang=zh-CN&scenario=timer');
+    await page.getByTestId('narration').waitFor();
+    await page.screenshot({ path: `${out}/lab-zh-CN-narrow.png` });
+    await page.close();
+  }
   for (const lang of ['en', 'zh-CN']) {
     for (const scheme of ['light', 'dark'] as const) {
       const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, colorScheme: scheme });
-      await page.goto(`http://127.0.0.1:4174/?lang=${lang}`);
-      await page.screenshot({ path: `${out}/landing-${lang}-${scheme}.png` });
+      await page.goto(`http://127.0.0.1:4174/?lang=${lang}&scenario=syscalls&theme=${scheme}`);
+      await page.getByTestId('narration').waitFor();
+      await page.screenshot({ path: `${out}/lab-${lang}-${scheme}-step0.png`, fullPage: true });
+      // After the SYSCALL: a ring change, code in the kernel, registers changed, UART output.
+      await page.getByRole('combobox', { name: lang === 'en' ? 'Event to run to' : '要运行到的事件' }).selectOption('ring/change');
+      for (let i = 0; i < 4; i++) {
+        await page.getByRole('button', { name: lang === 'en' ? 'Run to next' : '运行到下一个' }).click();
+        await page.waitForTimeout(400);
+      }
+      await page.screenshot({ path: `${out}/lab-${lang}-${scheme}-syscall.png` });
+      await page.keyboard.press('?');
+      await page.screenshot({ path: `${out}/lab-${lang}-${scheme}-help.png` });
+      await page.keyboard.press('Escape');
       await page.close();
     }
   }
