@@ -7,28 +7,11 @@ import { describe, expect, it } from 'vitest';
 import { assemble } from '../asm/assembler.ts';
 import { timerProgram } from '../cpu/timer.ts';
 import { bareResult, createBareMachine } from './bare.ts';
+import { GDT_TSS_SETUP } from './long-mode-kit.ts';
 
 /** GDT (ring-0/ring-3 64-bit code and data, a TSS with RSP0 = 0x90000) and an IDT whose vector 0x20 is `tick`. */
 const SETUP = `
-  mov dword [0x500], 0
-  mov dword [0x504], 0
-  mov dword [0x508], 0xffff
-  mov dword [0x50c], 0x00af9a00
-  mov dword [0x510], 0xffff
-  mov dword [0x514], 0x00cf9200
-  mov dword [0x518], 0xffff
-  mov dword [0x51c], 0x00affa00
-  mov dword [0x520], 0xffff
-  mov dword [0x524], 0x00cff200
-  mov dword [0x528], 0x0c000067
-  mov dword [0x52c], 0x00008900
-  mov dword [0x530], 0
-  mov dword [0x534], 0
-  lgdt [gdtr]
-  mov dword [0xc04], 0x90000
-  mov word [0xc66], 104
-  mov ax, 0x28
-  ltr ax
+${GDT_TSS_SETUP}
   mov eax, tick
   mov word [0x800 + 0x20*16], ax
   mov word [0x800 + 0x20*16 + 2], 0x08

@@ -12,6 +12,7 @@ import { createCpuState } from '../cpu/state.ts';
 import { cloneCpuState } from './checkpoint.ts';
 import { ArraySink, TRACE_KINDS, type TraceKind } from './events.ts';
 import { Timeline } from './timeline.ts';
+import { idtGate64 } from '../machine/long-mode-kit.ts';
 
 function machineFor(mode: BareMode, source: string): Machine {
   const asm = assemble(source);
@@ -96,14 +97,7 @@ describe('a data access that evicts the code page’s TLB entry in the middle of
   });
 });
 
-const IDT_ENTRY = (vector: number, label: string) => `
-  mov eax, ${label}
-  mov word [0x800 + ${vector}*16], ax
-  mov word [0x800 + ${vector}*16 + 2], 0x08
-  mov word [0x800 + ${vector}*16 + 4], 0x8e00
-  shr eax, 16
-  mov word [0x800 + ${vector}*16 + 6], ax
-  mov dword [0x800 + ${vector}*16 + 8], 0`;
+const IDT_ENTRY = idtGate64;
 
 /**
  * Ring 0 with the timer on (period 5): rep string instructions longer than 4096 elements (so each

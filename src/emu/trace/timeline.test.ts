@@ -15,6 +15,7 @@ import { generateProgram } from '../../../tests/oracle/gen/program-gen.ts';
 import { cloneCpuState, snapshotBytes } from './checkpoint.ts';
 import { ArraySink, type TraceEvent } from './events.ts';
 import { Timeline } from './timeline.ts';
+import { GDT_TSS_SETUP, idtGate64 } from '../machine/long-mode-kit.ts';
 
 /** A Machine started as the bare `exec` machine (bare.ts) with `source` loaded at 0x100000. */
 function machineFor(mode: BareMode, source: string, timer?: { vector: number; period: number }): Machine {
@@ -51,14 +52,7 @@ function freshAt(make: () => Machine, k: number) {
   return capture(m);
 }
 
-const IDT_ENTRY = (vector: number, label: string) => `
-  mov eax, ${label}
-  mov word [0x800 + ${vector}*16], ax
-  mov word [0x800 + ${vector}*16 + 2], 0x08
-  mov word [0x800 + ${vector}*16 + 4], 0x8e00
-  shr eax, 16
-  mov word [0x800 + ${vector}*16 + 6], ax
-  mov dword [0x800 + ${vector}*16 + 8], 0`;
+const IDT_ENTRY = idtGate64;
 
 /**
  * Ring 0 sets up a GDT, a TSS, an IDT (#PF and the timer) and user access to the first 2 MiB, then
@@ -68,25 +62,7 @@ const IDT_ENTRY = (vector: number, label: string) => `
  */
 const RICH = `bits 64
 org 0x100000
-  mov dword [0x500], 0
-  mov dword [0x504], 0
-  mov dword [0x508], 0xffff
-  mov dword [0x50c], 0x00af9a00
-  mov dword [0x510], 0xffff
-  mov dword [0x514], 0x00cf9200
-  mov dword [0x518], 0xffff
-  mov dword [0x51c], 0x00affa00
-  mov dword [0x520], 0xffff
-  mov dword [0x524], 0x00cff200
-  mov dword [0x528], 0x0c000067
-  mov dword [0x52c], 0x00008900
-  mov dword [0x530], 0
-  mov dword [0x534], 0
-  lgdt [gdtr]
-  mov dword [0xc04], 0x90000
-  mov word [0xc66], 104
-  mov ax, 0x28
-  ltr ax
+${GDT_TSS_SETUP}
 ${IDT_ENTRY(0x20, 'tick')}
 ${IDT_ENTRY(14, 'pf')}
   lidt [idtr]

@@ -12,6 +12,7 @@ import { ArraySink, traceToJson, type TraceEvent, type TraceKind } from './event
 import { CountingSink } from './emit.ts';
 import { Machine } from '../machine/machine.ts';
 import { createCpuState } from '../cpu/state.ts';
+import { GDT_TSS_SETUP } from '../machine/long-mode-kit.ts';
 
 type Ev<K extends TraceKind> = Extract<TraceEvent, { kind: K }>;
 
@@ -48,25 +49,7 @@ const gate = (vector: number, label: string, dpl = 0): string => `
  */
 const SETUP = (gates: string): string => `bits 64
 org 0x100000
-  mov dword [0x500], 0
-  mov dword [0x504], 0
-  mov dword [0x508], 0xffff
-  mov dword [0x50c], 0x00af9a00
-  mov dword [0x510], 0xffff
-  mov dword [0x514], 0x00cf9200
-  mov dword [0x518], 0xffff
-  mov dword [0x51c], 0x00affa00
-  mov dword [0x520], 0xffff
-  mov dword [0x524], 0x00cff200
-  mov dword [0x528], 0x0c000067
-  mov dword [0x52c], 0x00008900
-  mov dword [0x530], 0
-  mov dword [0x534], 0
-  lgdt [gdtr]
-  mov dword [0xc04], 0x90000
-  mov word [0xc66], 104
-  mov ax, 0x28
-  ltr ax
+${GDT_TSS_SETUP}
 ${gates}
   lidt [idtr]
 `;
