@@ -44,6 +44,8 @@ try {
         await page.waitForTimeout(400);
       }
       await page.screenshot({ path: `${out}/lab-${lang}-${scheme}-syscall.png` });
+      // The whole page: the TLB view (under the ring view) with the entries the run cached.
+      await page.screenshot({ path: `${out}/lab-${lang}-${scheme}-syscall-full.png`, fullPage: true });
       await page.keyboard.press('?');
       await page.screenshot({ path: `${out}/lab-${lang}-${scheme}-help.png` });
       await page.keyboard.press('Escape');
