@@ -20,6 +20,31 @@ export interface LabClient {
   dispose(): void;
 }
 
+/** The LabClient methods over one `call` that sends a request and resolves with its result. */
+export abstract class RequestClient implements LabClient {
+  protected abstract call<T extends LabRequestType>(call: LabCallOf<T>): Promise<LabResults[T]>;
+  abstract dispose(): void;
+
+  load(scenario: Json): Promise<LoadResult> {
+    return this.call<'load'>({ type: 'load', scenario });
+  }
+  step(n = 1): Promise<ViewState> {
+    return this.call<'step'>({ type: 'step', n });
+  }
+  back(k = 1): Promise<ViewState> {
+    return this.call<'back'>({ type: 'back', k });
+  }
+  goto(step: number): Promise<ViewState> {
+    return this.call<'goto'>({ type: 'goto', step });
+  }
+  runUntil(kinds: readonly TraceKind[], maxSteps: number): Promise<RunUntilView> {
+    return this.call<'runUntil'>({ type: 'runUntil', kinds: [...kinds], maxSteps });
+  }
+  setTraceKinds(kinds: readonly TraceKind[]): Promise<TraceKind[]> {
+    return this.call<'setTraceKinds'>({ type: 'setTraceKinds', kinds: [...kinds] });
+  }
+}
+
 /** Something the UI should tell the user about (not an error of a call). */
 export interface LabNotice {
   kind: 'worker-restarted' | 'worker-restart-failed';
@@ -56,7 +81,7 @@ interface Pending {
   timer: ReturnType<typeof setTimeout>;
 }
 
-export class WorkerClient implements LabClient {
+export class WorkerClient extends RequestClient {
   private readonly createWorker: () => WorkerLike;
   private readonly timeoutMs: number;
   private readonly maxRestarts: number;
@@ -74,6 +99,7 @@ export class WorkerClient implements LabClient {
   private disposed = false;
 
   constructor(opts: WorkerClientOptions = {}) {
+    super();
     this.createWorker = opts.createWorker ?? defaultWorkerFactory;
     this.timeoutMs = opts.timeoutMs ?? 15_000;
     this.maxRestarts = opts.maxRestarts ?? 3;
@@ -132,7 +158,7 @@ export class WorkerClient implements LabClient {
   }
 
   /** Waits for any recovery, sends, and remembers what a replacement worker needs to restore. */
-  private async call<T extends LabRequestType>(call: LabCallOf<T>): Promise<LabResults[T]> {
+  protected override async call<T extends LabRequestType>(call: LabCallOf<T>): Promise<LabResults[T]> {
     if (this.recovering !== null) await this.settled();
     if (this.disposed) throw new Error('the lab client was disposed');
     const r = await this.send<T>(call);
@@ -215,26 +241,7 @@ export class WorkerClient implements LabClient {
     while (this.recovering !== null) await this.recovering;
   }
 
-  load(scenario: Json): Promise<LoadResult> {
-    return this.call<'load'>({ type: 'load', scenario });
-  }
-  step(n = 1): Promise<ViewState> {
-    return this.call<'step'>({ type: 'step', n });
-  }
-  back(k = 1): Promise<ViewState> {
-    return this.call<'back'>({ type: 'back', k });
-  }
-  goto(step: number): Promise<ViewState> {
-    return this.call<'goto'>({ type: 'goto', step });
-  }
-  runUntil(kinds: readonly TraceKind[], maxSteps: number): Promise<RunUntilView> {
-    return this.call<'runUntil'>({ type: 'runUntil', kinds: [...kinds], maxSteps });
-  }
-  setTraceKinds(kinds: readonly TraceKind[]): Promise<TraceKind[]> {
-    return this.call<'setTraceKinds'>({ type: 'setTraceKinds', kinds: [...kinds] });
-  }
-
-  dispose(): void {
+  override dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     const err = new Error('the lab client was disposed');
