@@ -1,3 +1,4 @@
+/// <reference types="vite/client" />
 import { mount } from 'svelte';
 import App from './App.svelte';
 import './app.css';
@@ -5,3 +6,9 @@ import './app.css';
 const target = document.getElementById('app');
 if (target === null) throw new Error('index.html has no #app element');
 mount(App, { target });
+
+// Production builds precache themselves (sw.js is emitted by vite.config.ts) so the lab works with
+// no network once opened. Without service workers, or if registration fails, the app runs as before.
+if (import.meta.env.PROD && 'serviceWorker' in navigator) {
+  navigator.serviceWorker.register(`${import.meta.env.BASE_URL}sw.js`).catch(() => undefined);
+}
