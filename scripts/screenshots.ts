@@ -24,6 +24,17 @@ try {
     await page.screenshot({ path: `${out}/lab-en-${theme}-pagefault.png`, fullPage: true });
     await page.close();
   }
+  // Presenter mode, as a projector shows it: after the SYSCALL's ring change.
+  for (const lang of ['en', 'zh-CN']) {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(`http://127.0.0.1:4174/?lang=${lang}&scenario=syscalls&mode=presenter`);
+    await page.getByTestId('narration').waitFor();
+    for (let i = 0; i < 5; i++) await page.keyboard.press('PageDown');
+    await page.waitForTimeout(400);
+    await page.screenshot({ path: `${out}/lab-${lang}-presenter.png` });
+    await page.screenshot({ path: `${out}/lab-${lang}-presenter-full.png`, fullPage: true });
+    await page.close();
+  }
   for (const narrow of [true]) {
     const page = await browser.newPage({ viewport: { width: narrow ? 800 : 1280, height: 900 } });
     await page.goto('http://127.0.0.1:4174/?lang=zh-CN&scenario=timer');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pickScenario, pickTheme, withParams } from './url.ts';
+import { pickMode, pickScenario, pickTheme, withParams } from './url.ts';
 
 describe('lab URL parameters', () => {
   it('picks a known scenario, else syscalls', () => {
@@ -22,5 +22,19 @@ describe('lab URL parameters', () => {
     expect(u.searchParams.get('scenario')).toBe('timer');
     expect(u.searchParams.has('theme')).toBe(false);
     expect(new URL(withParams('http://x/', { lang: 'en', scenario: 'syscalls', theme: 'contrast' })).searchParams.get('theme')).toBe('contrast');
+  });
+
+  it('picks presenter mode only when asked, ignoring unknown modes', () => {
+    expect(pickMode('?mode=presenter')).toBe('presenter');
+    expect(pickMode('?mode=Presenter')).toBe('presenter');
+    expect(pickMode('?mode=kiosk')).toBe('normal');
+    expect(pickMode('')).toBe('normal');
+  });
+
+  it('writes mode=presenter back and drops mode for the normal lab', () => {
+    const on = new URL(withParams('http://x/', { lang: 'en', scenario: 'syscalls', theme: 'auto', mode: 'presenter' }));
+    expect(on.searchParams.get('mode')).toBe('presenter');
+    const off = new URL(withParams('http://x/?mode=presenter', { lang: 'en', scenario: 'syscalls', theme: 'auto', mode: 'normal' }));
+    expect(off.searchParams.has('mode')).toBe(false);
   });
 });
