@@ -225,3 +225,15 @@ test('the theme picker sets the theme on <html> and in the URL', async ({ page }
   await expect(page.locator('html')).not.toHaveAttribute('data-theme', /./);
   expect(new URL(page.url()).searchParams.has('theme')).toBe(false);
 });
+
+test('switching the scenario while a run-to-next is under way lands on the new scenario at step 0', async ({ page }) => {
+  await openLab(page, 'scenario=timer&lang=en');
+  for (let i = 0; i < 3; i++) {
+    await page.getByRole('button', { name: 'Run to next' }).click();
+    await page.getByRole('combobox', { name: 'Scenario' }).selectOption('page-fault');
+    await expect(page.getByTestId('code-region')).toContainText('mov edi');
+    await expect(page.getByText('Step 0 of', { exact: false })).toBeVisible();
+    await page.getByRole('combobox', { name: 'Scenario' }).selectOption('timer');
+    await expect(page.getByText('Step 0 of', { exact: false })).toBeVisible();
+  }
+});
