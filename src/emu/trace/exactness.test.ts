@@ -9,10 +9,10 @@ import { assemble } from '../asm/assembler.ts';
 import { createBareMachine, type BareMode } from '../machine/bare.ts';
 import { Machine, machineFrom } from '../machine/machine.ts';
 import { createCpuState } from '../cpu/state.ts';
-import { cloneCpuState } from './checkpoint.ts';
 import { ArraySink, TRACE_KINDS, type TraceKind } from './events.ts';
 import { Timeline } from './timeline.ts';
 import { idtGate64 } from '../machine/long-mode-kit.ts';
+import { captureMachine } from './capture.ts';
 
 function machineFor(mode: BareMode, source: string): Machine {
   const asm = assemble(source);
@@ -20,19 +20,7 @@ function machineFor(mode: BareMode, source: string): Machine {
   return machineFrom(createBareMachine({ mode, load: 0x100000, code: asm.bytes }));
 }
 
-function capture(m: Machine) {
-  const pages: Record<number, string> = {};
-  m.mem.pages.forEach((p, n) => {
-    if (p !== undefined && p.some((b) => b !== 0)) pages[n] = Buffer.from(p).toString('hex');
-  });
-  const t = m.mmu.tlb;
-  return {
-    cpu: cloneCpuState(m.cpu.state),
-    pages,
-    tlb: { entries: t.entries(), misses: t.misses, flushes: t.flushes, invalidated: t.invalidated, walks: m.mmu.walks },
-    devices: { uartOut: m.devices.uartOut, portLog: [...m.devices.portLog] },
-  };
-}
+const capture = captureMachine;
 
 /**
  * The default TLB has 64 sets of 4 ways: pages 0x100 (the code), 0x140, 0x180, 0x1c0, 0x200 and

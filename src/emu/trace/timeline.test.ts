@@ -12,10 +12,11 @@ import { timerProgram } from '../cpu/timer.ts';
 import { createBareMachine, type BareMode } from '../machine/bare.ts';
 import { machineFrom, type Machine } from '../machine/machine.ts';
 import { generateProgram } from '../../../tests/oracle/gen/program-gen.ts';
-import { cloneCpuState, snapshotBytes } from './checkpoint.ts';
+import { snapshotBytes } from './checkpoint.ts';
 import { ArraySink, type TraceEvent } from './events.ts';
 import { Timeline } from './timeline.ts';
 import { GDT_TSS_SETUP, idtGate64 } from '../machine/long-mode-kit.ts';
+import { captureMachine } from './capture.ts';
 
 /** A Machine started as the bare `exec` machine (bare.ts) with `source` loaded at 0x100000. */
 function machineFor(mode: BareMode, source: string, timer?: { vector: number; period: number }): Machine {
@@ -26,24 +27,7 @@ function machineFor(mode: BareMode, source: string, timer?: { vector: number; pe
   return m;
 }
 
-/** Everything compared: CPU state, every allocated RAM page, TLB entries and counters, devices. */
-function capture(m: Machine) {
-  const pages: Record<number, string> = {};
-  m.mem.pages.forEach((p, n) => {
-    if (p !== undefined && p.some((b) => b !== 0)) pages[n] = Buffer.from(p).toString('hex');
-  });
-  const t = m.mmu.tlb;
-  return {
-    cpu: cloneCpuState(m.cpu.state),
-    pages,
-    // Not `hits`: the executor's own caches (chained blocks, the fast translation cache in front of
-    // the TLB) answer some lookups before they reach the TLB, and how many depends on what is
-    // cached, which a restore rebuilds. A hit changes nothing in the TLB (FIFO replacement), so its
-    // contents, misses and walks do not depend on it, and those are compared.
-    tlb: { entries: t.entries(), misses: t.misses, flushes: t.flushes, invalidated: t.invalidated, walks: m.mmu.walks },
-    devices: { uartOut: m.devices.uartOut, portLog: [...m.devices.portLog] },
-  };
-}
+const capture = captureMachine;
 
 /** The machine a fresh run gives at step k. */
 function freshAt(make: () => Machine, k: number) {
