@@ -1,6 +1,6 @@
 /**
  * Takes screenshots of the built app in headless Chromium, for a person to look at:
- * `npx vite build && npx tsx scripts/screenshots.ts [outdir]` (serves dist/ itself).
+ * `npx vite build && npx tsx scripts/screenshots.ts [outdir]` (serves dist/ itself, on SHOTS_PORT or 4174).
  */
 import { chromium } from 'playwright-core';
 import { preview } from 'vite';
@@ -8,7 +8,9 @@ import { mkdirSync } from 'node:fs';
 
 const out = process.argv[2] ?? 'screenshots';
 mkdirSync(out, { recursive: true });
-const server = await preview({ preview: { host: '127.0.0.1', port: 4174, strictPort: true } });
+const port = Number(process.env.SHOTS_PORT ?? 4174);
+const base = `http://127.0.0.1:${port}`;
+const server = await preview({ preview: { host: '127.0.0.1', port, strictPort: true } });
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -16,7 +18,7 @@ const browser = await chromium.launch({
 try {
   for (const theme of ['contrast'] as const) {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    await page.goto(`http://127.0.0.1:4174/?lang=en&scenario=page-fault&theme=${theme}`);
+    await page.goto(`${base}/?lang=en&scenario=page-fault&theme=${theme}`);
     await page.getByTestId('narration').waitFor();
     await page.keyboard.press('ArrowRight');
     await page.keyboard.press('ArrowRight');
@@ -27,7 +29,7 @@ try {
   // Presenter mode, as a projector shows it: after the SYSCALL's ring change.
   for (const lang of ['en', 'zh-CN']) {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    await page.goto(`http://127.0.0.1:4174/?lang=${lang}&scenario=syscalls&mode=presenter`);
+    await page.goto(`${base}/?lang=${lang}&scenario=syscalls&mode=presenter`);
     await page.getByTestId('narration').waitFor();
     for (let i = 0; i < 5; i++) await page.keyboard.press('PageDown');
     await page.waitForTimeout(400);
@@ -37,7 +39,7 @@ try {
   }
   for (const narrow of [true]) {
     const page = await browser.newPage({ viewport: { width: narrow ? 800 : 1280, height: 900 } });
-    await page.goto('http://127.0.0.1:4174/?lang=zh-CN&scenario=timer');
+    await page.goto(`${base}/?lang=zh-CN&scenario=timer`);
     await page.getByTestId('narration').waitFor();
     await page.screenshot({ path: `${out}/lab-zh-CN-narrow.png` });
     await page.close();
@@ -45,7 +47,7 @@ try {
   for (const lang of ['en', 'zh-CN']) {
     for (const scheme of ['light', 'dark'] as const) {
       const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, colorScheme: scheme });
-      await page.goto(`http://127.0.0.1:4174/?lang=${lang}&scenario=syscalls&theme=${scheme}`);
+      await page.goto(`${base}/?lang=${lang}&scenario=syscalls&theme=${scheme}`);
       await page.getByTestId('narration').waitFor();
       await page.screenshot({ path: `${out}/lab-${lang}-${scheme}-step0.png`, fullPage: true });
       // After the SYSCALL: a ring change, code in the kernel, registers changed, UART output.
