@@ -1,4 +1,15 @@
-/** The lab's URL parameters (`?scenario=`, `?theme=`, `?mode=`; `?lang=` is i18n's): read leniently, written back. */
+/**
+ * The lab's URL parameters, read leniently (a bad value is its default, never an exception) and
+ * written back. Version 1 (`v=1`): `scenario`, `theme`, `mode`, `step`, `embed`, `host`, and `lang`
+ * (read by i18n's pickLocale). A URL without `v` is a version 1 URL; one from a newer version
+ * (`v` above URL_VERSION) opens with the defaults and says so (readParams().future).
+ */
+
+/** The version of the parameters this lab reads and writes. */
+export const URL_VERSION = 1;
+
+/** The highest step a URL may open at (further asks are clamped): a jump the worker makes quickly. */
+export const MAX_URL_STEP = 1_000_000;
 
 export const SCENARIOS = ['syscalls', 'page-fault', 'timer'] as const;
 export type ScenarioId = (typeof SCENARIOS)[number];
@@ -30,8 +41,92 @@ export function pickMode(search: string): Mode {
   return pick(MODES, new URLSearchParams(search).get('mode'), 'normal');
 }
 
-/** The URL with these parameters set (`theme` left out when it is `auto`, `mode` when it is `normal`). */
-export function withParams(href: string, p: { lang: string; scenario: ScenarioId; theme: Theme; mode?: Mode }): string {
+/** A non-negative decimal integer of at most 15 digits (so it is exact as a number), else null. */
+function count(asked: string | null): number | null {
+  if (asked === null) return null;
+  const s = asked.trim();
+  return /^\d{1,15}$/.test(s) ? Number(s) : null;
+}
+
+/** `?v=`: the version a URL was written for; absent or malformed is 1 (the first public version). */
+export function pickVersion(search: string): number {
+  const v = count(new URLSearchParams(search).get('v'));
+  return v === null || v < 1 ? 1 : v;
+}
+
+/** `?step=`: the step to open at, 0 to MAX_URL_STEP (larger asks are clamped); malformed is 0. */
+export function pickStep(search: string): number {
+  return Math.min(count(new URLSearchParams(search).get('step')) ?? 0, MAX_URL_STEP);
+}
+
+/** `?embed=1` (also `true`, `yes`, or a bare `?embed`): the minimal chrome of an iframe. */
+export function pickEmbed(search: string): boolean {
+  const asked = new URLSearchParams(search).get('embed');
+  return asked !== null && ['', '1', 'true', 'yes'].includes(asked.trim().toLowerCase());
+}
+
+/**
+ * `?host=`: the origin of the page that embeds the lab (`https://courses.example.edu`), or null
+ * when absent or not an http(s) URL. A path or query after the origin is dropped.
+ */
+export function pickHost(search: string): string | null {
+  const asked = new URLSearchParams(search).get('host');
+  if (asked === null || asked.trim() === '') return null;
+  let url: URL;
+  try {
+    url = new URL(asked.trim());
+  } catch {
+    return null;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
+  return url.origin;
+}
+
+/** Everything a lab URL asks for (the language aside: see pickLocale). */
+export interface LabParams {
+  /** The version the URL was written for. */
+  version: number;
+  /** Written by a newer lab: its parameters were not read, and these are the defaults. */
+  future: boolean;
+  scenario: ScenarioId;
+  theme: Theme;
+  /** Always `normal` in embed mode (the embed has its own, minimal layout). */
+  mode: Mode;
+  step: number;
+  embed: boolean;
+  host: string | null;
+}
+
+export function readParams(search: string): LabParams {
+  const version = pickVersion(search);
+  const future = version > URL_VERSION;
+  const s = future ? '' : search;
+  const embed = pickEmbed(s);
+  return {
+    version,
+    future,
+    scenario: pickScenario(s),
+    theme: pickTheme(s),
+    mode: embed ? 'normal' : pickMode(s),
+    step: pickStep(s),
+    embed,
+    host: embed ? pickHost(s) : null,
+  };
+}
+
+/** `v` first, then the rest in their order: the version is the first thing a reader sees. */
+function versioned(url: URL): string {
+  url.searchParams.delete('v');
+  const rest = [...url.searchParams];
+  url.search = new URLSearchParams([['v', String(URL_VERSION)], ...rest]).toString();
+  return url.toString();
+}
+
+/**
+ * The URL with these parameters set and `v` written (`theme` left out when it is `auto`, `mode`
+ * when it is `normal`, `step` when it is 0; parameters not named here are kept).
+ */
+export function withParams(href: string, p: { lang: string; scenario: ScenarioId; theme: Theme; mode?: Mode; step?: number }): string {
   const url = new URL(href);
   url.searchParams.set('lang', p.lang);
   url.searchParams.set('scenario', p.scenario);
@@ -39,5 +134,26 @@ export function withParams(href: string, p: { lang: string; scenario: ScenarioId
   else url.searchParams.set('theme', p.theme);
   if ((p.mode ?? 'normal') === 'normal') url.searchParams.delete('mode');
   else url.searchParams.set('mode', p.mode ?? 'normal');
+  if (p.step !== undefined) setStep(url, p.step);
+  return versioned(url);
+}
+
+function setStep(url: URL, step: number): void {
+  if (Number.isSafeInteger(step) && step > 0) url.searchParams.set('step', String(Math.min(step, MAX_URL_STEP)));
+  else url.searchParams.delete('step');
+}
+
+/** The URL with `step` set (dropped at 0) and `v` written, the rest kept. */
+export function withStep(href: string, step: number): string {
+  const url = new URL(href);
+  setStep(url, step);
+  return versioned(url);
+}
+
+/** The full lab at the same place as an embed: its URL without `embed` and `host`. */
+export function fullLabHref(href: string, p: { lang: string; scenario: ScenarioId; theme: Theme; step: number }): string {
+  const url = new URL(withParams(href, { ...p, mode: 'normal' }));
+  url.searchParams.delete('embed');
+  url.searchParams.delete('host');
   return url.toString();
 }
