@@ -1,0 +1,56 @@
+/** Links and embeds made with version 1 keep working: tests/fixtures/public-v1.json is read as it was written. */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { pickLocale } from '../../i18n/messages.ts';
+import { readParams } from '../shell/url.ts';
+import { heightMessage, parseCommand, readyMessage, stepMessage, type LabMessage } from './api.ts';
+
+interface Fixture {
+  urls: { url: string; opens: Record<string, unknown> }[];
+  futureUrls: { url: string; opens: Record<string, unknown> }[];
+  commands: { message: unknown; means: unknown }[];
+  messages: { ready: LabMessage; step: LabMessage; height: LabMessage };
+  session: { url: string };
+}
+
+const fixture = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../../tests/fixtures/public-v1.json'), 'utf8')) as Fixture;
+const searchOf = (url: string): string => new URL(url, 'http://lab.test').search;
+
+describe('public surface, version 1', () => {
+  it('has entries to check', () => {
+    expect(fixture.urls.length).toBeGreaterThanOrEqual(5);
+    expect(fixture.urls.some((u) => !/[?&]v=/.test(u.url))).toBe(true);
+    expect(fixture.commands.length).toBeGreaterThanOrEqual(10);
+  });
+
+  for (const { url, opens } of fixture.urls) {
+    it(`opens ${url} as it did`, () => {
+      const search = searchOf(url);
+      const p = readParams(search);
+      expect(p.future).toBe(false);
+      const { version: _v, future: _f, ...got } = p;
+      expect({ ...got, lang: pickLocale(search, []) }).toEqual(opens);
+    });
+  }
+
+  for (const { url, opens } of fixture.futureUrls) {
+    it(`opens ${url} (a newer version) with the defaults`, () => {
+      const { future, ...got } = readParams(searchOf(url));
+      expect(future).toBe(true);
+      expect(got).toEqual(opens);
+    });
+  }
+
+  it('reads every v1 command as it did, and ignores what it ignored', () => {
+    for (const { message, means } of fixture.commands) expect(parseCommand(message)).toEqual(means);
+  });
+
+  it('sends the v1 messages in the shape it did', () => {
+    const { ready, step, height } = fixture.messages;
+    if (ready.type !== 'ready' || step.type !== 'step' || height.type !== 'height') throw new Error('fixture messages out of order');
+    expect(readyMessage(ready)).toEqual(ready);
+    expect(stepMessage(step)).toEqual(step);
+    expect(heightMessage(height.height)).toEqual(height);
+  });
+});
