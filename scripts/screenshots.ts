@@ -65,6 +65,33 @@ try {
       await page.close();
     }
   }
+  // Embed mode, as a course page frames it (sized from the lab's height messages), wide and narrow.
+  // The course page is served by a route at http://course.test; Chromium's Local Network Access
+  // check would stop such a public page from framing this loopback server, so that browser has it off.
+  const hostBrowser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-features=LocalNetworkAccessChecks'],
+  });
+  try {
+    for (const [lang, theme, width] of [['en', 'light', 820], ['zh-CN', 'light', 820], ['en', 'dark', 480], ['zh-CN', 'contrast', 480]] as const) {
+      // Tall enough for the whole framed lab: a full-page capture does not repaint a cross-site frame below the fold.
+      const page = await hostBrowser.newPage({ viewport: { width: 1000, height: 1500 }, colorScheme: theme === 'dark' ? 'dark' : 'light' });
+      const src = `${base}/?embed=1&host=http://course.test&scenario=page-fault&step=12&lang=${lang}&theme=${theme}`;
+      const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Course page</title><link rel="icon" href="data:,"></head>
+<body style="font-family: sans-serif; margin: 1rem 2rem; background: #f3f0e8"><h1>Unit 4: page faults</h1><p>The embedded lab, sized by its height messages:</p>
+<iframe id="lab" title="Ring −1" src="${src}" style="width: ${width}px; height: 200px; border: 1px solid #999"></iframe>
+<script>addEventListener('message', (e) => { if (e.data && e.data.source === 'ring-minus-one' && e.data.type === 'height') document.getElementById('lab').style.height = e.data.height + 'px'; });</script></body></html>`;
+      await page.route('http://course.test/**', (r) => r.fulfill({ contentType: 'text/html', body: html }));
+      await page.goto('http://course.test/unit/4.html');
+      const frame = page.frameLocator('#lab');
+      await frame.getByTestId('narration').waitFor();
+      await page.waitForTimeout(800);
+      await page.screenshot({ path: `${out}/embed-${lang}-${theme}-${width}.png`, fullPage: true });
+      await page.close();
+    }
+  } finally {
+    await hostBrowser.close();
+  }
 } finally {
   await browser.close();
   server.httpServer.close();
