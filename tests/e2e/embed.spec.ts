@@ -136,6 +136,29 @@ test('a host page on another origin: ready, height and step arrive; next, prev a
   expect(errors).toEqual([]);
 });
 
+test('the README snippet, pasted into a course page on another origin, sizes the frame and steps the lab', async ({ page, baseURL }) => {
+  const app = new URL(baseURL!).origin;
+  const errors = watchConsole(page);
+  const readme = readFileSync(resolve(import.meta.dirname, '../../README.md'), 'utf8');
+  const snippet = readme.split('### Embedding')[1]?.match(/```html\n([\s\S]*?)```/)?.[1];
+  expect(snippet).toBeDefined();
+  const html = snippet!.replaceAll('https://LAB', app).replace('https%3A%2F%2Fcourses.example.edu', encodeURIComponent(HOST));
+  const logged: string[] = [];
+  page.on('console', (m) => logged.push(m.text()));
+  await page.route(`${HOST}/**`, (r) => r.fulfill({ contentType: 'text/html', body: `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Course</title></head><body>${html}</body></html>` }));
+  await page.goto(`${HOST}/course.html`);
+  await expect.poll(() => logged.includes('ready at step 12')).toBe(true);
+  const frame = labFrame(page, app);
+  await expect.poll(async () => frame.evaluate(() => document.documentElement.scrollHeight - window.innerHeight)).toBeLessThanOrEqual(1);
+  expect(await page.locator('#ring-minus-one').evaluate((el) => (el as HTMLElement).style.height)).toMatch(/^\d+px$/);
+  await page.evaluate(() => (0, eval)("send('next')"));
+  await expect(frame.getByTestId('step-counter')).toHaveText('Step 13 of 13');
+  await expect.poll(() => logged.some((l) => l.startsWith('step 13 '))).toBe(true);
+  await page.evaluate(() => (0, eval)("send('goto', { step: 20 })"));
+  await expect(frame.getByTestId('step-counter')).toHaveText('Step 20 of 20');
+  expect(errors).toEqual([]);
+});
+
 test('with host= named, messages from another origin are ignored', async ({ page, baseURL }) => {
   const app = new URL(baseURL!).origin;
   const errors = watchConsole(page);
