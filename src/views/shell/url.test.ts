@@ -45,6 +45,9 @@ describe('lab URL parameters', () => {
     expect(u.searchParams.getAll('v')).toEqual(['1']);
     expect(u.searchParams.get('host')).toBe('http://h.test');
     expect(new URL(withStep('http://x/?lang=en', 4)).search).toBe('?v=1&lang=en&step=4');
+    // A share link lives in the fragment: writing the parameters keeps it.
+    expect(new URL(withParams('http://x/?lang=en#s=1.abc', { lang: 'en', scenario: 'timer', theme: 'auto' })).hash).toBe('#s=1.abc');
+    expect(new URL(withStep('http://x/#s=1.abc', 3)).hash).toBe('#s=1.abc');
   });
 
   it('reads a URL without v, or with a malformed v, as version 1', () => {
