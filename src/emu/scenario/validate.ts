@@ -395,7 +395,7 @@ export function validateScenario(input: unknown): LoadResult {
       }
       for (const k of kernel.labels.keys()) {
         const m = /^isr_(\d+)$/.exec(k);
-        if (m && Number(m[1]) > 255) c.err('kernel.source', `label '${k}': IDT vectors are 0..255`, labelAt(kernelSpec.source!, k));
+        if (m && Number(m[1]) > 255) c.err('kernel.source', `label '${k}': IDT vectors are 0..255`, labelAt(kernelSpec?.source ?? '', k));
       }
     }
   }

@@ -10,10 +10,12 @@ describe('the sandbox in the address', () => {
     expect(opensSandbox('#other')).toBe(false);
   });
 
-  it('sets and clears the mark, leaving the query and a pending share link alone', () => {
+  it('sets and clears the mark, leaving the query alone', () => {
     expect(withSandboxHash('http://h.test/?lang=en', true)).toBe('http://h.test/?lang=en#sandbox');
     expect(withSandboxHash('http://h.test/?lang=en#sandbox', false)).toBe('http://h.test/?lang=en');
     expect(withSandboxHash('http://h.test/?lang=en', false)).toBe('http://h.test/?lang=en');
-    expect(withSandboxHash('http://h.test/#s=1.abc', false)).toBe('http://h.test/#s=1.abc');
+    expect(withSandboxHash('http://h.test/?a=1#s=1.abc', true)).toBe('http://h.test/?a=1#sandbox');
+    expect(withSandboxHash('http://h.test/#s=1.abc', false)).toBe('http://h.test/');
+    expect(withSandboxHash('http://h.test/#notes', false)).toBe('http://h.test/#notes');
   });
 });

@@ -14,12 +14,14 @@ export function opensSandbox(hash: string): boolean {
   return hash === SANDBOX_HASH || hash.startsWith(SHARE_PREFIX);
 }
 
-/** The address with the sandbox mark set or cleared (a share link's fragment is left for the sandbox to read). */
+/**
+ * The address with the sandbox mark set (replacing a share link's fragment, once read) or cleared;
+ * a fragment that is not the sandbox's is left alone when clearing.
+ */
 export function withSandboxHash(href: string, on: boolean): string {
   const url = new URL(href);
-  if (url.hash.startsWith(SHARE_PREFIX)) return href;
+  if (!on && !opensSandbox(url.hash)) return href;
   url.hash = on ? SANDBOX_HASH : '';
-  // An empty hash still leaves a bare '#' in some engines' toString: drop it.
   const s = url.toString();
-  return on || !s.endsWith('#') ? s : s.slice(0, -1);
+  return s.endsWith('#') ? s.slice(0, -1) : s;
 }
