@@ -189,6 +189,19 @@ test('broken JSON is kept as typed across a reload, located, and the lab shows i
   expect(bad).toEqual([]);
 });
 
+test('a share link keeps the draft it replaces, and the user can switch back to it', async ({ page }) => {
+  await openSandbox(page);
+  await openTab(page, 'User program');
+  await userEditor(page).fill((await userEditor(page).inputValue()).replace('hello from SYSCALL', 'my own work'));
+  const f = fixtures.links.find((l) => l.name === 'the page-fault example')!;
+  await page.evaluate((h) => (location.hash = h), new URL(f.url, 'http://x').hash);
+  await expect(status(page)).toHaveText(`The lab now runs “${String(f.scenario.name)}”.`);
+  await expect(page.getByText('Your earlier draft was kept.')).toBeVisible();
+  await page.getByRole('button', { name: 'Switch back to it' }).click();
+  await openTab(page, 'User program');
+  await expect(userEditor(page)).toHaveValue(/my own work/);
+});
+
 test('a share link round-trips: the same scenario and the same screen after N steps, in a fresh browser', async ({ page, browser, baseURL }) => {
   const bad = watch(page);
   await openSandbox(page);

@@ -5,6 +5,7 @@
 
 export const sandboxEn = {
   'sandbox.toggle': 'Sandbox',
+  'sandbox.loadFailed': 'The sandbox could not be loaded:',
   'sandbox.title': 'Sandbox',
   'sandbox.intro': 'Change the guest’s code and the machine, then Run: the lab loads your scenario. The draft is saved in this browser as you type.',
   'sandbox.run': 'Run',
@@ -106,6 +107,7 @@ export const sandboxEn = {
 
 export const sandboxZh: Record<keyof typeof sandboxEn, string> = {
   'sandbox.toggle': '沙盒',
+  'sandbox.loadFailed': '沙盒未能加载：',
   'sandbox.title': '沙盒',
   'sandbox.intro': '修改客户机的代码和机器配置，然后点击“运行”：实验室会载入你的场景。草稿在你输入时自动保存在本浏览器中。',
   'sandbox.run': '运行',
