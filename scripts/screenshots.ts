@@ -65,6 +65,37 @@ try {
       await page.close();
     }
   }
+  // The sandbox: an assembly error on its line, the machine form, a share link, a corrupt link.
+  for (const [lang, scheme] of [['en', 'light'], ['zh-CN', 'dark']] as const) {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, colorScheme: scheme });
+    const en = lang === 'en';
+    await page.goto(`${base}/?lang=${lang}&scenario=syscalls&theme=${scheme}`);
+    await page.getByTestId('narration').waitFor();
+    await page.getByTestId('sandbox-toggle').click();
+    await page.getByTestId('sandbox-status').filter({ hasText: en ? 'now runs' : '现在运行' }).waitFor();
+    const ed = page.getByRole('textbox', { name: en ? 'Kernel assembly (Intel syntax)' : '内核汇编（Intel 语法）' });
+    await ed.fill((await ed.inputValue()).replace('push USER_STACK_TOP', 'push USER_STACK_TOPP'));
+    await page.getByTestId('sandbox-run').click();
+    await page.getByTestId('sandbox-errors').waitFor();
+    await page.getByTestId('sandbox-errors').getByRole('button').first().click();
+    await page.screenshot({ path: `${out}/sandbox-${lang}-${scheme}-error.png` });
+    await page.getByRole('tab', { name: en ? /Machine/ : /机器/ }).click();
+    await page.getByTestId('share-copy').click();
+    await page.waitForTimeout(200);
+    await page.getByTestId('sandbox').screenshot({ path: `${out}/sandbox-${lang}-${scheme}-machine.png` });
+    await page.close();
+  }
+  for (const lang of ['en', 'zh-CN']) {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(`${base}/?lang=${lang}&scenario=timer&mode=presenter#sandbox`);
+    await page.getByTestId('sandbox').waitFor();
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: `${out}/sandbox-${lang}-presenter.png` });
+    await page.goto(`${base}/?lang=${lang}&scenario=syscalls#s=1.this-link-was-cut`);
+    await page.getByTestId('narration').waitFor();
+    await page.screenshot({ path: `${out}/sandbox-${lang}-corrupt-link.png` });
+    await page.close();
+  }
   // Embed mode, as a course page frames it (sized from the lab's height messages), wide and narrow.
   // The course page is served by a route at http://course.test; Chromium's Local Network Access
   // check would stop such a public page from framing this loopback server, so that browser has it off.

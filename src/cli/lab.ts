@@ -14,7 +14,7 @@ import { DEFAULT_COUNT, generateWalkExercise, MAX_COUNT, type WalkLevels } from 
 import { formatWalkExercise } from '../emu/exercise/format.ts';
 import { loadScenario } from '../emu/scenario/migrate.ts';
 import { buildScenario, runScenario } from '../emu/scenario/build.ts';
-import { MAX_STEPS_LIMIT } from '../emu/scenario/schema.ts';
+import { MAX_STEPS_LIMIT, scenarioErrorText } from '../emu/scenario/schema.ts';
 import type { LoadedScenario } from '../emu/scenario/validate.ts';
 import { TRACE_KINDS, traceToJson, type TraceKind } from '../emu/trace/events.ts';
 
@@ -61,7 +61,7 @@ function loadScenarioFile(file: string): LoadedScenario {
     throw new InputError(`${file}: not JSON: ${(e as Error).message}`);
   }
   const loaded = loadScenario(json);
-  if (!loaded.ok) throw new InputError(loaded.errors.map((e) => `${file}: ${e.path}: ${e.message}`).join('\n'));
+  if (!loaded.ok) throw new InputError(loaded.errors.map((e) => `${file}: ${scenarioErrorText(e)}`).join('\n'));
   return loaded.loaded;
 }
 

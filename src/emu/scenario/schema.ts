@@ -120,10 +120,23 @@ export interface ScenarioV0 {
   code: string;
 }
 
-/** One validation error: the field path (`kernel.source`, `mappings[2].linear`) and what is wrong. */
+/**
+ * One validation error: the field path (`kernel.source`, `mappings[2].linear`) and what is wrong.
+ * An error inside a program's source (`kernel.source`, `user.source`) also carries its line and
+ * column there (1-based, counted in the source as written), so that an editor can mark it; the
+ * message then says only what is wrong, and `scenarioErrorText` puts the three together.
+ */
 export interface ScenarioError {
   path: string;
   message: string;
+  line?: number;
+  column?: number;
+}
+
+/** `kernel.source: line 3, column 7: undefined label 'foo'`, or `memory.size: expected …`. */
+export function scenarioErrorText(e: ScenarioError): string {
+  const at = e.line === undefined ? '' : `line ${e.line}${e.column === undefined ? '' : `, column ${e.column}`}: `;
+  return `${e.path}: ${at}${e.message}`;
 }
 
 /** Fields later issues add; present now they are rejected, never ignored. */

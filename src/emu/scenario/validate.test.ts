@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { loadScenario } from './migrate.ts';
 import { runScenario } from './build.ts';
-import type { ScenarioError } from './schema.ts';
+import { scenarioErrorText, type ScenarioError } from './schema.ts';
 
 const KERNEL64 = 'kernel_entry:\n  hlt\n';
 
@@ -25,7 +25,7 @@ function errorsOf(s: unknown): ScenarioError[] {
 }
 
 function lines(s: unknown): string[] {
-  return errorsOf(s).map((e) => `${e.path}: ${e.message}`);
+  return errorsOf(s).map(scenarioErrorText);
 }
 
 describe('scenario validation', () => {
@@ -74,15 +74,15 @@ describe('scenario validation', () => {
     ['a field named toString', (s) => (s['toString'] = 'x'), 'toString: unknown field'],
     ['a field named __proto__ (as JSON.parse makes it)', (s) => Object.defineProperty(s, '__proto__', { value: 1, enumerable: true, configurable: true, writable: true }), '__proto__: unknown field'],
     // The image is loaded where the scenario says; an org elsewhere would shift every label off its code.
-    ['a kernel org away from its load address', (s) => (s.kernel = { source: 'org 0x150000\nkernel_entry: hlt' }), "kernel.source: 'org 0x150000' assembles the program for 0x150000, but the builder loads it at 0x100000"],
-    ['a user org away from USER_BASE', (s) => (s.user = { source: '[org 0x1000]\nuser_entry: jmp user_entry' }), "user.source: 'org 0x1000' assembles the program for 0x1000, but the builder loads it at 0x40000000"],
+    ['a kernel org away from its load address', (s) => (s.kernel = { source: 'org 0x150000\nkernel_entry: hlt' }), "kernel.source: line 1, column 1: 'org 0x150000' assembles the program for 0x150000, but the builder loads it at 0x100000"],
+    ['a user org away from USER_BASE', (s) => (s.user = { source: '[org 0x1000]\nuser_entry: jmp user_entry' }), "user.source: line 1, column 1: 'org 0x1000' assembles the program for 0x1000, but the builder loads it at 0x40000000"],
     // A label the builder writes into a 32-bit field (RIP at start, IDT gate offset, LSTAR,
     // SYSENTER_EIP) must fit it: it is never silently truncated.
-    ['a kernel_entry above 4 GiB', (s) => (s.kernel = { source: 'kernel_entry equ 0x123456789\n hlt' }), "kernel.source: label 'kernel_entry' = 0x123456789"],
-    ['a negative pf_handler', (s) => (s.kernel = { source: 'pf_handler equ -1\nkernel_entry: hlt' }), "kernel.source: label 'pf_handler' = -0x1"],
-    ['a higher-half syscall_entry', (s) => (s.kernel = { source: 'syscall_entry equ 0xffffffff80000000\nkernel_entry: hlt' }), "kernel.source: label 'syscall_entry'"],
-    ['an isr_N above 4 GiB', (s) => (s.kernel = { source: 'isr_40 equ 0x100000000\nkernel_entry: hlt' }), "kernel.source: label 'isr_40'"],
-    ['a user_entry above 4 GiB', (s) => (s.user = { source: 'user_entry equ 0x123456789\n hlt' }), "user.source: label 'user_entry' = 0x123456789"],
+    ['a kernel_entry above 4 GiB', (s) => (s.kernel = { source: 'kernel_entry equ 0x123456789\n hlt' }), "kernel.source: line 1, column 1: label 'kernel_entry' = 0x123456789"],
+    ['a negative pf_handler', (s) => (s.kernel = { source: 'pf_handler equ -1\nkernel_entry: hlt' }), "kernel.source: line 1, column 1: label 'pf_handler' = -0x1"],
+    ['a higher-half syscall_entry', (s) => (s.kernel = { source: 'syscall_entry equ 0xffffffff80000000\nkernel_entry: hlt' }), "kernel.source: line 1, column 1: label 'syscall_entry'"],
+    ['an isr_N above 4 GiB', (s) => (s.kernel = { source: 'isr_40 equ 0x100000000\nkernel_entry: hlt' }), "kernel.source: line 1, column 1: label 'isr_40'"],
+    ['a user_entry above 4 GiB', (s) => (s.user = { source: 'user_entry equ 0x123456789\n hlt' }), "user.source: line 1, column 1: label 'user_entry' = 0x123456789"],
     // A mapping's frames must be RAM: above it the bus answers all-ones and drops writes.
     ['a mapping to physical addresses above RAM', (s) => (s.mappings = [{ linear: 0x80000000, physical: 0xfffff000, size: 4096 }]), 'mappings[0].physical: range 0xfffff000+0x1000 is not inside RAM [0, 0x400000)'],
     ['a mapping that runs past the end of RAM', (s) => (s.mappings = [{ linear: 0x80000000, physical: 0x3ff000, size: 8192 }]), 'mappings[0].physical: range 0x3ff000+0x2000 is not inside RAM [0, 0x400000)'],
@@ -126,6 +126,45 @@ describe('scenario validation', () => {
     const s = base();
     s.user = { source: 'user_entry:\n  nop\n  nop\n  mov eax, [undefined_thing]\n' };
     expect(lines(s)).toEqual(["user.source: line 4, column 13: undefined label 'undefined_thing'"]);
+  });
+
+  it('carries the line and column of a source error as data, the message saying only what is wrong', () => {
+    const s = base();
+    s.kernel = { source: 'kernel_entry:\n  nop\n  jmp foo\n' };
+    s.user = { source: 'user_entry:\n  mov eax, \n' };
+    expect(errorsOf(s)).toEqual([
+      { path: 'user.source', line: 2, column: 12, message: expect.stringMatching(/^(?!line )\S/) as unknown as string },
+      { path: 'kernel.source', line: 3, column: 7, message: "undefined label 'foo'" },
+    ]);
+  });
+
+  it('places every assembler error of a program, in source order', () => {
+    const s = base();
+    s.kernel = { source: 'kernel_entry:\n  jmp a\n  nop\n  jmp b\n' };
+    expect(errorsOf(s).map((e) => [e.path, e.line, e.column])).toEqual([
+      ['kernel.source', 2, 7],
+      ['kernel.source', 4, 7],
+    ]);
+  });
+
+  it('places a builder-constant clash, an out-of-range IDT label and a stray org on their lines', () => {
+    const s = base();
+    s.kernel = { source: 'kernel_entry:\n  hlt\n  KERNEL_CS: nop\n' };
+    expect(errorsOf(s)).toEqual([{ path: 'kernel.source', line: 3, column: 3, message: "'KERNEL_CS' is a constant the builder defines (see scenario/layout.ts)" }]);
+    s.kernel = { source: 'kernel_entry:\n  hlt\nisr_300:\n  iretq\n' };
+    expect(errorsOf(s)).toEqual([{ path: 'kernel.source', line: 3, column: 1, message: "label 'isr_300': IDT vectors are 0..255" }]);
+    s.kernel = { source: '; a comment\n  org 0x200000\nkernel_entry: hlt\n' };
+    expect(errorsOf(s)).toMatchObject([{ path: 'kernel.source', line: 2, column: 3 }]);
+  });
+
+  it('gives errors that are not in a source no line', () => {
+    const s = base();
+    s.memory = { size: 5000 };
+    s.kernel = { bytes: 'f4 0' };
+    for (const e of errorsOf(s)) {
+      expect(e).not.toHaveProperty('line');
+      expect(e).not.toHaveProperty('column');
+    }
   });
 });
 

@@ -1,7 +1,8 @@
 /**
  * Validation of a Scenario v1: every rule checked, every error collected with the field path it
  * concerns (`memory.size: expected a multiple of 4096, got 5000`), the programs assembled (their
- * errors as `kernel.source: line 3, column 7: undefined label 'foo'`). A scenario that passes is
+ * errors at their line and column in the source as written: `kernel.source`, line 3, column 7,
+ * "undefined label 'foo'"; see `scenarioErrorText`). A scenario that passes is
  * returned with its assembled images and layout, ready for `buildScenario`, which then cannot fail.
  */
 import { assemble } from '../asm/assembler.ts';
@@ -55,8 +56,9 @@ function hexNum(n: number): string {
 class Checker {
   readonly errors: ScenarioError[] = [];
 
-  err(path: string, message: string): void {
-    this.errors.push({ path, message });
+  /** Records an error; `at` places it in a program's source (line and column as written). */
+  err(path: string, message: string, at?: { line: number; column?: number }): void {
+    this.errors.push(at === undefined ? { path, message } : { path, message, ...at });
   }
 
   /** Reports fields not in `allowed` (and reserved ones as not supported yet). */
@@ -170,7 +172,7 @@ function assembleWith(
   const r = assemble(pre + source, { bits, origin });
   if (r.ok && r.origin !== origin) {
     // The builder loads the image at `origin`; an org elsewhere would put every label off its code.
-    c.err(path, `'org ${hexNum(r.origin)}' assembles the program for ${hexNum(r.origin)}, but the builder loads it at ${hexNum(origin)}: remove the org${path.startsWith('kernel') ? ' (kernel.origin sets the load address)' : ''}`);
+    c.err(path, `'org ${hexNum(r.origin)}' assembles the program for ${hexNum(r.origin)}, but the builder loads it at ${hexNum(origin)}: remove the org${path.startsWith('kernel') ? ' (kernel.origin sets the load address)' : ''}`, directiveAt(source, /^\s*(?:\[\s*)?org\b/i));
     return null;
   }
   if (r.ok) {
@@ -182,12 +184,29 @@ function assembleWith(
   const n = constants.length;
   for (const e of r.errors) {
     const dup = /^duplicate label '([^']+)'/.exec(e.message);
+    const at = { line: e.line - n, column: e.column };
     if (dup && RESERVED_NAMES.has(dup[1]!.toLowerCase())) {
-      c.err(path, `line ${e.line - n}, column ${e.column}: '${dup[1]}' is a constant the builder defines (see scenario/layout.ts)`);
-    } else if (e.line > n) c.err(path, `line ${e.line - n}, column ${e.column}: ${e.message}`);
+      c.err(path, `'${dup[1]}' is a constant the builder defines (see scenario/layout.ts)`, at);
+    } else if (e.line > n) c.err(path, e.message, at);
     else c.err(path, `builder constants: ${e.message}`);
   }
   return null;
+}
+
+/** The line (and column) of the first source line matching `re`, for errors about a whole directive. */
+function directiveAt(source: string, re: RegExp): { line: number; column: number } | undefined {
+  const lines = source.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const m = re.exec(lines[i]!);
+    if (m) return { line: i + 1, column: m[0].length - m[0].trimStart().length + 1 };
+  }
+  return undefined;
+}
+
+/** Where `name` is defined (`name:` or `name equ …` at the start of a line), if it can be found. */
+function labelAt(source: string, name: string): { line: number; column: number } | undefined {
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return directiveAt(source, new RegExp(`^\\s*${escaped}(?:\\s*:|\\s+equ\\b)`));
 }
 
 function checkMapping(c: Checker, v: unknown, path: string, paging: PagingMode | null, memSize: number | null, userBase: number): Mapping | null {
@@ -230,11 +249,11 @@ function checkMapping(c: Checker, v: unknown, path: string, paging: PagingMode |
 const BUILDER_LABELS = /^(kernel_entry|user_entry|pf_handler|gp_handler|timer_handler|int80_handler|syscall_entry|default_handler|isr_\d+)$/;
 
 /** Each label the builder uses must be a linear address below 4 GiB; it is never truncated. */
-function checkLabelRange(c: Checker, path: string, img: Image): void {
+function checkLabelRange(c: Checker, path: string, img: Image, source: string): void {
   for (const [k, v] of img.labels) {
     if (!BUILDER_LABELS.test(k) || (Number.isInteger(v) && v >= 0 && v <= 0xffffffff)) continue;
     const shown = Number.isInteger(v) ? (v < 0 ? '-' + hexNum(-v) : hexNum(v)) : String(v);
-    c.err(path, `label '${k}' = ${shown}: the builder needs an address in [0, 0xffffffff]`);
+    c.err(path, `label '${k}' = ${shown}: the builder needs an address in [0, 0xffffffff]`, labelAt(source, k));
   }
 }
 
@@ -351,7 +370,7 @@ export function validateScenario(input: unknown): LoadResult {
       user = userSpec.source !== null
         ? assembleWith(c, 'user.source', userSpec.source, bits, asmLayout.userBase, builderConstants(asmLayout, null))
         : { bytes: userSpec.bytes!, origin: asmLayout.userBase, labels: new Map() };
-      if (user) checkLabelRange(c, 'user.source', user);
+      if (user && userSpec.source !== null) checkLabelRange(c, 'user.source', user, userSpec.source);
       if (user && user.bytes.length > USER_IMAGE_MAX) c.err('user', `the image is ${user.bytes.length} bytes; at most ${USER_IMAGE_MAX} fit below the user stack`);
     }
     if (kernelSpec) {
@@ -361,7 +380,7 @@ export function validateScenario(input: unknown): LoadResult {
         ? assembleWith(c, 'kernel.source', kernelSpec.source, bits, origin, builderConstants(asmLayout, userEntry))
         : { bytes: kernelSpec.bytes!, origin, labels: new Map() };
       if (kernel) {
-        if (boot !== 'bare') checkLabelRange(c, 'kernel.source', kernel);
+        if (boot !== 'bare' && kernelSpec.source !== null) checkLabelRange(c, 'kernel.source', kernel, kernelSpec.source);
         const end = origin + kernel.bytes.length;
         if (boot === 'bare') {
           if (memSize !== null && end > memSize) c.err('kernel.origin', `${kernel.bytes.length} bytes at ${hexNum(origin)} do not fit in memory.size ${hexNum(memSize)}`);
@@ -376,7 +395,7 @@ export function validateScenario(input: unknown): LoadResult {
       }
       for (const k of kernel.labels.keys()) {
         const m = /^isr_(\d+)$/.exec(k);
-        if (m && Number(m[1]) > 255) c.err('kernel.source', `label '${k}': IDT vectors are 0..255`);
+        if (m && Number(m[1]) > 255) c.err('kernel.source', `label '${k}': IDT vectors are 0..255`, labelAt(kernelSpec?.source ?? '', k));
       }
     }
   }
