@@ -11,7 +11,7 @@ import type { PagingMode } from '../emu/mmu/types.ts';
 import type { TlbEntryView } from '../emu/mmu/tlb.ts';
 import type { ScenarioError } from '../emu/scenario/schema.ts';
 import type { TraceEvent, TraceKind } from '../emu/trace/events.ts';
-import type { StepWalks } from './walks.ts';
+import type { StepWalks } from './walk-types.ts';
 
 /** A JSON value: what a scenario file, a share link or a lesson hands to `load`. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };

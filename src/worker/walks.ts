@@ -12,80 +12,18 @@
  * the step (Mmu.probe). At the first step, the walk the next instruction's fetch will make.
  */
 import { reservedBits } from '../emu/mmu/entry.ts';
-import type { PagingControl, PagingMode, WalkStep } from '../emu/mmu/types.ts';
+import type { PagingControl } from '../emu/mmu/types.ts';
 import type { AccessType, TraceEvent, TraceKind, TraceSink, TraceWalkStep } from '../emu/trace/events.ts';
 import { traceWalkSteps } from '../emu/trace/emit.ts';
 import type { Timeline } from '../emu/trace/timeline.ts';
 import type { Machine } from '../emu/machine/machine.ts';
+import { MAX_STEP_TRANSLATIONS, type StepWalks, type TranslationView, type WalkControls, type WalkEntryView, type WalkOutcome, type WalkPagingMode } from './walk-types.ts';
 
-/** Translations sent per step (a #PF step makes about six: the fault, IDT, GDT, TSS, stack, handler). */
-export const MAX_STEP_TRANSLATIONS = 12;
+export { MAX_STEP_TRANSLATIONS };
+export type { StepWalks, TranslationView, WalkControls, WalkEntryView, WalkOutcome, WalkPagingMode };
+
 /** Events kept while replaying one step (a step makes a handful; this only bounds a pathological one). */
 const MAX_REPLAY_EVENTS = 4096;
-
-export type WalkLevel = WalkStep['level'];
-export type WalkPagingMode = Exclude<PagingMode, 'none'>;
-
-/** One paging-structure entry a walk read. */
-export interface WalkEntryView {
-  level: WalkLevel;
-  /** Physical address of the entry, 0x + 16 hex digits; null for a PAE PDPTE register (loaded by MOV to CR3). */
-  entryPa: string | null;
-  /** The index bits of the linear address that selected it. */
-  index: number;
-  /** The entry as read (before the walk set A or D), 0x + 16 hex digits (32-bit paging: the high half is 0). */
-  value: string;
-  /** It maps the page (a PTE, or a PDE/PDPTE with PS = 1 that is used as such). */
-  leaf: boolean;
-  /** The bit positions reserved in this entry under the walk's controls (entry.ts), 0x + 16 hex digits. */
-  reserved: string;
-}
-
-export type WalkOutcome =
-  | { ok: true; pa: string; pageSize: number }
-  | { ok: false; errorCode: number; level: WalkLevel };
-
-export interface TranslationView {
-  linear: string;
-  access: AccessType;
-  /** A CPL-3 access (not an implicit supervisor access such as an IDT or GDT read). */
-  user: boolean;
-  /**
-   * 'walk': the TLB missed (or hit an entry whose D flag a write must set) and the CPU walked the
-   * tables on this step; 'tlb': the TLB answered, `entries` are the walk a miss would have made
-   * (read without setting A or D); 'next': no step yet, the walk the next instruction's fetch will make.
-   */
-  source: 'walk' | 'tlb' | 'next';
-  entries: WalkEntryView[];
-  outcome: WalkOutcome;
-}
-
-/** The controls the entries were read and decoded under (the state before the step). */
-export interface WalkControls {
-  mode: WalkPagingMode;
-  cr3: string;
-  /** IA32_EFER.NXE: XD (bit 63) in use. */
-  nxe: boolean;
-  /** CR4.PSE: 4-MByte pages in 32-bit paging. */
-  pse: boolean;
-  /** CR0.WP: supervisor writes honour R/W. */
-  wp: boolean;
-  maxPhysAddr: number;
-}
-
-export type StepWalks =
-  /** Paging is off (CR0.PG = 0): linear addresses are physical. */
-  | { paging: 'none' }
-  | {
-      paging: WalkPagingMode;
-      controls: WalkControls;
-      /** In the order the CPU made them, at most MAX_STEP_TRANSLATIONS. */
-      translations: TranslationView[];
-      /** Translations left out by the bound. */
-      dropped: number;
-      /** The #PF the step raised, if any (the first). */
-      pageFault: { errorCode: number; cr2: string } | null;
-    };
 
 const WALK_KINDS: readonly TraceKind[] = ['tlb/lookup', 'mmu/walk', 'cpu/exception'];
 
@@ -118,7 +56,8 @@ function entryView(ctl: PagingControl, s: TraceWalkStep): WalkEntryView {
     entryPa: s.entryPa < 0n ? null : hex64(s.entryPa),
     index: s.index,
     value: hex64(s.entry),
-    leaf: s.leaf,
+    // A not-present entry maps nothing (32-bit paging's walk records its PTE as the leaf before checking P).
+    leaf: s.leaf && (lo & 1) === 1,
     reserved: hex64((BigInt(r.hi >>> 0) << 32n) | BigInt(r.lo >>> 0)),
   };
 }
