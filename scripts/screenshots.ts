@@ -37,6 +37,42 @@ try {
     await page.screenshot({ path: `${out}/lab-${lang}-presenter-full.png`, fullPage: true });
     await page.close();
   }
+  // The page-walk view at the page-fault example's #PF (the walk that faulted, the error code), in
+  // both languages and light/dark; and in presenter mode, where it heads the side column.
+  for (const lang of ['en', 'zh-CN'] as const) {
+    for (const scheme of ['light', 'dark'] as const) {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, colorScheme: scheme, reducedMotion: 'reduce' });
+      await page.goto(`${base}/?lang=${lang}&scenario=page-fault&theme=${scheme}`);
+      await page.getByTestId('narration').waitFor();
+      await page.getByRole('combobox', { name: lang === 'en' ? 'Event to run to' : '要运行到的事件' }).selectOption('cpu/exception');
+      await page.getByRole('button', { name: lang === 'en' ? 'Run to next' : '运行到下一个' }).click();
+      await page.getByTestId('walk-fault').waitFor();
+      // The playback bar sticks to the bottom of the window: let it scroll away for the view's own picture.
+      await page.addStyleTag({ content: 'section.playback { position: static !important; }' });
+      await page.getByTestId('walk-view').screenshot({ path: `${out}/walk-${lang}-${scheme}-pagefault.png` });
+      await page.close();
+    }
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, reducedMotion: 'reduce' });
+    await page.goto(`${base}/?lang=${lang}&scenario=page-fault&mode=presenter`);
+    await page.getByTestId('narration').waitFor();
+    await page.keyboard.press('PageDown');
+    await page.keyboard.press('PageDown');
+    await page.getByTestId('walk-fault').waitFor();
+    await page.screenshot({ path: `${out}/walk-${lang}-presenter.png` });
+    await page.screenshot({ path: `${out}/walk-${lang}-presenter-full.png`, fullPage: true });
+    await page.close();
+  }
+  // 4-level paging: the syscalls example's first walk of a 2-MiB page, with the sign-extension field.
+  {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, reducedMotion: 'reduce' });
+    await page.goto(`${base}/?lang=en&scenario=syscalls&theme=light`);
+    await page.getByTestId('narration').waitFor();
+    for (let i = 0; i < 6; i++) await page.keyboard.press('ArrowRight');
+    await page.waitForTimeout(400);
+    await page.addStyleTag({ content: 'section.playback { position: static !important; }' });
+    await page.getByTestId('walk-view').screenshot({ path: `${out}/walk-en-4level.png` });
+    await page.close();
+  }
   for (const narrow of [true]) {
     const page = await browser.newPage({ viewport: { width: narrow ? 800 : 1280, height: 900 } });
     await page.goto(`${base}/?lang=zh-CN&scenario=timer`);

@@ -6,6 +6,7 @@ import { embedEn, embedZh } from './parts/embed.ts';
 import { shellEn, shellZh } from './parts/shell.ts';
 import { viewsEn, viewsZh } from './parts/views.ts';
 import { sandboxEn, sandboxZh } from './parts/sandbox.ts';
+import { walkEn, walkZh } from './parts/walk.ts';
 
 export const LOCALES = ['en', 'zh-CN'] as const;
 export type Locale = (typeof LOCALES)[number];
@@ -27,7 +28,7 @@ const baseEn = {
   'footer.licence': 'Open source under the MIT licence. Runs entirely in your browser and sends no data anywhere.',
 } as const;
 
-const en = { ...baseEn, ...shellEn, ...viewsEn, ...embedEn, ...sandboxEn } as const;
+const en = { ...baseEn, ...shellEn, ...viewsEn, ...embedEn, ...sandboxEn, ...walkEn } as const;
 
 export type MessageKey = keyof typeof en;
 
@@ -47,7 +48,7 @@ const baseZh: Record<keyof typeof baseEn, string> = {
   'footer.licence': '以 MIT 许可证开源。完全在浏览器中运行，不向任何地方发送数据。',
 };
 
-const zhCN: Record<MessageKey, string> = { ...baseZh, ...shellZh, ...viewsZh, ...embedZh, ...sandboxZh };
+const zhCN: Record<MessageKey, string> = { ...baseZh, ...shellZh, ...viewsZh, ...embedZh, ...sandboxZh, ...walkZh };
 
 export const catalogs: Record<Locale, Record<MessageKey, string>> = { en, 'zh-CN': zhCN };
 

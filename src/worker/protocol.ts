@@ -11,6 +11,7 @@ import type { PagingMode } from '../emu/mmu/types.ts';
 import type { TlbEntryView } from '../emu/mmu/tlb.ts';
 import type { ScenarioError } from '../emu/scenario/schema.ts';
 import type { TraceEvent, TraceKind } from '../emu/trace/events.ts';
+import type { StepWalks } from './walk-types.ts';
 
 /** A JSON value: what a scenario file, a share link or a lesson hands to `load`. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -77,6 +78,8 @@ export interface ViewState {
   events: TraceEvent[];
   /** Events left out of `events` by the bound. */
   eventsDropped: number;
+  /** The page walks of the step that led to the current step, collected apart from `events` (walks.ts). */
+  walks: StepWalks;
 }
 
 export const MAX_VIEW_EVENTS = 256;

@@ -16,6 +16,7 @@ import {
   type DisasmRow, type EndReason, type Json, type LabRequest, type LabResponse, type LoadResult, type MachineView,
   type RunUntilView, type ViewReg, type ViewState,
 } from './protocol.ts';
+import { stepWalks } from './walks.ts';
 
 /** Kinds collected unless the page asks otherwise: all but the TLB-path ones (tlb/lookup, mmu/walk, tlb/fill), which are many per step. */
 export const DEFAULT_TRACE_KINDS: readonly TraceKind[] = TRACE_KINDS.filter((k) => k !== 'tlb/lookup' && k !== 'mmu/walk' && k !== 'tlb/fill');
@@ -299,9 +300,10 @@ export class LabSession {
 
   private view(end: EndReason, ev: { events: TraceEvent[]; dropped: number }): ViewState {
     const { timeline, machine } = this.need();
+    const walks = stepWalks(timeline);
     const mv = machineView(machine);
     const changed = changedRegs(this.prev, mv);
     this.prev = mv;
-    return { step: timeline.current, furthest: timeline.furthest, end, machine: mv, changed, events: ev.events, eventsDropped: ev.dropped };
+    return { step: timeline.current, furthest: timeline.furthest, end, machine: mv, changed, events: ev.events, eventsDropped: ev.dropped, walks };
   }
 }

@@ -74,7 +74,9 @@ export class Mmu {
     const pcid = ctl.pcide ? ctl.cr3Lo & 0xfff : 0;
     const i = tlb.lookup(linLo, linHi, pcid);
     const tr = this.trace;
-    if (tr !== null && this.tLookup) tr.emit({ kind: 'tlb/lookup', step: this.traceClock.step, linear: u64(linLo, linHi), pcid, hit: i >= 0 });
+    if (tr !== null && this.tLookup) {
+      tr.emit({ kind: 'tlb/lookup', step: this.traceClock.step, linear: u64(linLo, linHi), access: ACCESS[write ? 1 : fetch ? 2 : 0], user, pcid, hit: i >= 0 });
+    }
     if (i >= 0) {
       const f = tlb.flags[i]!;
       if (

@@ -70,8 +70,11 @@ export type TraceEvent =
       pageSize?: number;
       fault?: { errorCode: number; level: TraceWalkStep['level'] };
     }
-  /** A TLB lookup for one access; `linear` is the address accessed. */
-  | { kind: 'tlb/lookup'; step: number; linear: bigint; pcid: number; hit: boolean }
+  /**
+   * A TLB lookup for one access; `linear` is the address accessed, `access` and `user` what the
+   * access was (`user`: a CPL-3 access, not an implicit supervisor one such as an IDT read).
+   */
+  | { kind: 'tlb/lookup'; step: number; linear: bigint; access: AccessType; user: boolean; pcid: number; hit: boolean }
   /**
    * A TLB entry written after a walk. The TLB caches 4-KByte pieces: `linear` and `pa` are the
    * 4-KByte-aligned linear page and physical frame of the access; `pageSize` is the size of the page

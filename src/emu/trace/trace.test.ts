@@ -286,7 +286,9 @@ org 0x100000
       (e) => (e.kind === 'tlb/lookup' || e.kind === 'mmu/walk' || e.kind === 'tlb/fill') && e.linear >= 0x200000n && e.linear < 0x201000n,
     );
     expect(page.map((e) => e.kind)).toEqual(['tlb/lookup', 'mmu/walk', 'tlb/fill', 'tlb/lookup']);
-    expect(page[0]).toMatchObject({ linear: 0x200010n, hit: false, pcid: 0 });
+    expect(page[0]).toMatchObject({ linear: 0x200010n, access: 'read', user: false, hit: false, pcid: 0 });
+    // The lookups say what each access was: the first instruction's own fetch at RIP is one too.
+    expect(t.events.find((e) => e.kind === 'tlb/lookup')).toMatchObject({ linear: 0x100000n, access: 'fetch', user: false });
     const walk = page[1] as Ev<'mmu/walk'>;
     expect(walk).toMatchObject({ access: 'read', user: false, mode: '4level', pa: 0x200010n, pageSize: 0x200000 });
     expect(walk.steps).toEqual([

@@ -17,7 +17,7 @@ describe('ring change descriptions', () => {
       first,
       { kind: 'io/port', step: 5, dir: 'out', port: 0x3f8, size: 1, value: 65 },
       last,
-      { kind: 'tlb/lookup', step: 5, linear: 0x2000n, pcid: 0, hit: true },
+      { kind: 'tlb/lookup', step: 5, linear: 0x2000n, access: 'read', user: false, pcid: 0, hit: true },
     ];
     expect(lastRingChange(events)).toBe(last);
     expect(lastRingChange([])).toBeNull();
