@@ -184,3 +184,18 @@ for (const theme of ['light', 'dark', 'contrast'] as const) {
     expect(axe.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join('; ')})`)).toEqual([]);
   });
 }
+
+test('presenter mode shows the breakpoints set as marks, without the small toggles, and Play stops at them', async ({ page }) => {
+  await open(page);
+  await toggleOf(page, 5).click();
+  await page.getByTestId('presenter-toggle').click();
+  await expect(page.locator('html')).toHaveAttribute('data-mode', 'presenter');
+  await expect(code(page).getByRole('button')).toHaveCount(0);
+  await expect(list(page)).toHaveCount(0);
+  await expect(row(page, 5)).toContainText('●');
+  await page.getByTestId('play-toggle').click();
+  await expect(counter(page)).toHaveText('Step 5 of 5');
+  await expect(page.getByTestId('play-toggle')).toHaveAttribute('data-playing', 'false');
+  await expect(current(page)).toContainText('iretq');
+  await expect(current(page)).toContainText('●');
+});
