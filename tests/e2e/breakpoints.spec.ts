@@ -32,7 +32,7 @@ async function screenText(page: Page): Promise<string> {
 /** The address and instruction of row `i`, as shown. */
 async function rowAt(page: Page, i: number): Promise<{ address: string; text: string }> {
   const cells = row(page, i).locator('td');
-  return { address: (await cells.nth(2).innerText()).trim(), text: (await cells.nth(4).innerText()).trim() };
+  return { address: (await cells.nth(1).innerText()).trim(), text: (await cells.nth(3).innerText()).trim() };
 }
 
 test('a breakpoint is set and removed from the keyboard, shown by ● and listed with its instruction', async ({ page }) => {
@@ -113,7 +113,7 @@ test('Run to next: breakpoint stops at each breakpoint in turn; single steps ign
   await expect(counter(page)).toHaveText('Step 2 of 2');
   await run.click();
   await expect(current(page)).toContainText(handler.text);
-  await expect(current(page).locator('td').nth(2)).toHaveText(handler.address);
+  await expect(current(page).locator('td').nth(1)).toHaveText(handler.address);
   await expect(page.getByRole('status').filter({ hasText: 'Stopped at the breakpoint' })).toContainText(`before ${handler.text} runs`);
   // The narration tells the step that led here: the INT 0x80 from ring 3.
   await expect(page.getByTestId('narration')).toHaveText(/ring 3 → ring 0 \(INT 0x80\)\.$/);
@@ -150,7 +150,7 @@ test('a breakpoint in the timer loop stops Play at full speed every time round',
     await expect(counter(page)).not.toHaveText(before);
     await expect(page.getByRole('button', { name: 'Play' })).toBeVisible();
     await expect(page.getByRole('status').filter({ hasText: 'Stopped at the breakpoint' })).toBeVisible();
-    await expect(current(page).locator('td').nth(2)).toHaveText(add.address);
+    await expect(current(page).locator('td').nth(1)).toHaveText(add.address);
     steps.push(await counter(page).innerText());
   }
   expect(steps).toEqual(['Step 2 of 2', 'Step 5 of 5', 'Step 8 of 8']);
