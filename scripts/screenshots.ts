@@ -101,6 +101,37 @@ try {
       await page.close();
     }
   }
+  // Breakpoints: two set in the gutter, the run stopped at the second; the list keeps the first,
+  // now scrolled out of the code rows. Presenter mode (switched to after setting them) shows the
+  // marks only, and Play stops at them.
+  for (const lang of ['en', 'zh-CN'] as const) {
+    for (const mode of ['normal', 'presenter'] as const) {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      await page.goto(`${base}/?lang=${lang}&scenario=syscalls&theme=light`);
+      await page.getByTestId('narration').waitFor();
+      const rows = page.getByTestId('code-view').locator('tbody tr');
+      await rows.nth(1).getByRole('button').click();
+      await rows.nth(6).getByRole('button').click();
+      if (mode === 'presenter') {
+        await page.getByTestId('presenter-toggle').click();
+        const paused = page.getByTestId('play-toggle').and(page.locator('[data-playing="false"]'));
+        for (let i = 0; i < 2; i++) {
+          await page.getByTestId('play-toggle').click();
+          await page.waitForTimeout(100);
+          await paused.waitFor({ timeout: 15_000 });
+        }
+      } else {
+        await page.getByTestId('run-kind').selectOption('breakpoint');
+        await page.getByTestId('run-to').click();
+        await page.waitForTimeout(300);
+        await page.getByTestId('run-to').click();
+      }
+      await page.waitForTimeout(500);
+      await page.screenshot({ path: `${out}/breakpoints-${lang}-${mode}.png`, fullPage: true });
+      await page.getByTestId('code-view').screenshot({ path: `${out}/breakpoints-${lang}-${mode}-code.png` });
+      await page.close();
+    }
+  }
   // The sandbox: an assembly error on its line, the machine form, a share link, a corrupt link.
   for (const [lang, scheme] of [['en', 'light'], ['zh-CN', 'dark']] as const) {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, colorScheme: scheme });

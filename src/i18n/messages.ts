@@ -3,6 +3,7 @@
  * the UI keep their strings in ./parts/*.ts; this module merges them into one catalog per locale.
  */
 import { embedEn, embedZh } from './parts/embed.ts';
+import { breakpointsEn, breakpointsZh } from './parts/breakpoints.ts';
 import { shellEn, shellZh } from './parts/shell.ts';
 import { viewsEn, viewsZh } from './parts/views.ts';
 import { sandboxEn, sandboxZh } from './parts/sandbox.ts';
@@ -28,7 +29,7 @@ const baseEn = {
   'footer.licence': 'Open source under the MIT licence. Runs entirely in your browser and sends no data anywhere.',
 } as const;
 
-const en = { ...baseEn, ...shellEn, ...viewsEn, ...embedEn, ...sandboxEn, ...walkEn } as const;
+const en = { ...baseEn, ...shellEn, ...viewsEn, ...embedEn, ...sandboxEn, ...walkEn, ...breakpointsEn } as const;
 
 export type MessageKey = keyof typeof en;
 
@@ -48,7 +49,7 @@ const baseZh: Record<keyof typeof baseEn, string> = {
   'footer.licence': '以 MIT 许可证开源。完全在浏览器中运行，不向任何地方发送数据。',
 };
 
-const zhCN: Record<MessageKey, string> = { ...baseZh, ...shellZh, ...viewsZh, ...embedZh, ...sandboxZh, ...walkZh };
+const zhCN: Record<MessageKey, string> = { ...baseZh, ...shellZh, ...viewsZh, ...embedZh, ...sandboxZh, ...walkZh, ...breakpointsZh };
 
 export const catalogs: Record<Locale, Record<MessageKey, string>> = { en, 'zh-CN': zhCN };
 

@@ -113,9 +113,10 @@ export class SessionModel {
     return false;
   }
 
-  step(n = 1): Promise<boolean> {
+  /** Up to `n` steps; with `breakpoints`, stops before an instruction at one (view.end 'breakpoint'). */
+  step(n = 1, breakpoints?: readonly string[]): Promise<boolean> {
     if (!this.needLoaded()) return Promise.resolve(false);
-    return this.run(() => this.client.step(n), (v) => this.moved(v));
+    return this.run(() => this.client.step(n, breakpoints), (v) => this.moved(v));
   }
 
   back(k = 1): Promise<boolean> {

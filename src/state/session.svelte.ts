@@ -37,8 +37,8 @@ export class Session implements SessionFields {
   load(scenario: Json): Promise<boolean> {
     return this.#model.load(scenario);
   }
-  step(n = 1): Promise<boolean> {
-    return this.#model.step(n);
+  step(n = 1, breakpoints?: readonly string[]): Promise<boolean> {
+    return this.#model.step(n, breakpoints);
   }
   back(k = 1): Promise<boolean> {
     return this.#model.back(k);

@@ -12,7 +12,8 @@ import { requestOf } from './protocol.ts';
 
 export interface LabClient {
   load(scenario: Json): Promise<LoadResult>;
-  step(n?: number): Promise<ViewState>;
+  /** Up to `n` steps; with `breakpoints`, stops before an instruction at one (not the current one). */
+  step(n?: number, breakpoints?: readonly string[]): Promise<ViewState>;
   back(k?: number): Promise<ViewState>;
   goto(step: number): Promise<ViewState>;
   runUntil(kinds: readonly TraceKind[], maxSteps: number): Promise<RunUntilView>;
@@ -28,8 +29,8 @@ export abstract class RequestClient implements LabClient {
   load(scenario: Json): Promise<LoadResult> {
     return this.call<'load'>({ type: 'load', scenario });
   }
-  step(n = 1): Promise<ViewState> {
-    return this.call<'step'>({ type: 'step', n });
+  step(n = 1, breakpoints?: readonly string[]): Promise<ViewState> {
+    return this.call<'step'>(breakpoints === undefined ? { type: 'step', n } : { type: 'step', n, breakpoints: [...breakpoints] });
   }
   back(k = 1): Promise<ViewState> {
     return this.call<'back'>({ type: 'back', k });

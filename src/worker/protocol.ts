@@ -58,8 +58,8 @@ export interface MachineView {
   uart: string;
 }
 
-/** Why a request stopped where it did: the machine's RunEnd, 'found' (runUntil), or a jump in time. */
-export type EndReason = RunEnd | 'found' | 'loaded' | 'moved';
+/** Why a request stopped where it did: the machine's RunEnd, 'found' (runUntil), a breakpoint (step), or a jump in time. */
+export type EndReason = RunEnd | 'found' | 'breakpoint' | 'loaded' | 'moved';
 
 export interface ViewState {
   /** The current step (instructions retired). */
@@ -102,7 +102,8 @@ export interface RunUntilView {
 /** Calls, page → worker. */
 export type LabRequest =
   | { id: number; type: 'load'; scenario: Json }
-  | { id: number; type: 'step'; n: number }
+  /** `breakpoints`: linear addresses (0x + hex) to stop before, the current one excepted (worker/breakpoints.ts). */
+  | { id: number; type: 'step'; n: number; breakpoints?: string[] }
   | { id: number; type: 'back'; k: number }
   | { id: number; type: 'goto'; step: number }
   | { id: number; type: 'runUntil'; kinds: TraceKind[]; maxSteps: number }

@@ -11,6 +11,7 @@ import { PAGE_SIZE } from '../emu/mem/physmem.ts';
 import { buildScenario, loadScenario } from '../emu/scenario/index.ts';
 import { ArraySink, TRACE_KINDS, type TraceEvent, type TraceKind } from '../emu/trace/events.ts';
 import { Timeline } from '../emu/trace/timeline.ts';
+import { linearRip, parseBreakpoints, runToBreakpoint } from './breakpoints.ts';
 import {
   MAX_VIEW_EVENTS, VIEW_REGS,
   type DisasmRow, type EndReason, type Json, type LabRequest, type LabResponse, type LoadResult, type MachineView,
@@ -91,8 +92,7 @@ export function machineView(m: Machine): MachineView {
  */
 function disasmAtRip(m: Machine): { rows: DisasmRow[]; stop: string | null } {
   const s = m.cpu.state;
-  const cs = s.seg[1]!;
-  const lin = ((BigInt(s.ripHi >>> 0) << 32n) | BigInt(s.ripLo >>> 0)) + ((BigInt(cs.baseHi >>> 0) << 32n) | BigInt(cs.baseLo >>> 0));
+  const lin = linearRip(m);
   const want = DISASM_LINES * 15;
   const bytes: number[] = [];
   let stop: string | null = null;
@@ -196,9 +196,18 @@ export class LabSession {
     };
   }
 
-  step(n: number): ViewState {
+  /**
+   * Steps forward up to `n` steps. With `breakpoints` (linear addresses), stops before an
+   * instruction at one of them (not the one at the current step: see breakpoints.ts); the view
+   * is then the one `goto` gives there, with end 'breakpoint'. Otherwise the same as without.
+   */
+  step(n: number, breakpoints?: readonly string[]): ViewState {
     const { timeline } = this.need();
     checkCount('step count', n, MAX_CALL_STEPS);
+    if (breakpoints !== undefined) {
+      const at = runToBreakpoint(timeline, parseBreakpoints(breakpoints), n);
+      if (at !== null) return this.view('breakpoint', this.lastStepEvents());
+    }
     const sink = new BoundedSink();
     timeline.setTrace(sink, this.kinds);
     let end: EndReason;
@@ -246,7 +255,7 @@ export class LabSession {
         case 'load':
           return { kind: 'result', id: req.id, type: 'load', result: this.load(req.scenario) };
         case 'step':
-          return { kind: 'result', id: req.id, type: 'step', result: this.step(req.n) };
+          return { kind: 'result', id: req.id, type: 'step', result: this.step(req.n, req.breakpoints) };
         case 'back':
           return { kind: 'result', id: req.id, type: 'back', result: this.back(req.k) };
         case 'goto':

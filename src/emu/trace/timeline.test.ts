@@ -208,6 +208,16 @@ describe('the rich program (ring 3, self-modifying code, port I/O, #PF, timer)',
     expect(walk.event).toMatchObject({ kind: 'mmu/walk', linear: 0x40001000n });
     expect(capture(tl3.machine)).toEqual(freshAt(makeRich, walk.step));
   });
+
+  it('runUntil with a test over named kinds traces only those kinds, checkpoints on the way, and stops where goto would', () => {
+    const tl = new Timeline(makeRich(), { interval: 200 });
+    const seen = new Set<string>();
+    const r = tl.runUntil({ kinds: ['cpu/insn'], test: (e) => (seen.add(e.kind), e.kind === 'cpu/insn' && e.step === 1100) });
+    expect(r).toMatchObject({ end: 'found', step: 1101 });
+    expect([...seen]).toEqual(['cpu/insn']);
+    expect(tl.checkpointSteps()).toEqual([0, 200, 400, 600, 800, 1000, 1200]);
+    expect(capture(tl.machine)).toEqual(freshAt(makeRich, r.step));
+  });
 });
 
 describe('generated programs (tests/oracle/gen), prot32 and long64', () => {

@@ -26,8 +26,16 @@ export interface TimelineOptions {
   maxCheckpoints?: number;
 }
 
-/** What "run until" waits for: a kind, any of several kinds, or a test over events. */
-export type EventMatch = TraceKind | readonly TraceKind[] | ((e: TraceEvent) => boolean);
+/**
+ * What "run until" waits for: a kind, any of several kinds, a test over events (every kind traced),
+ * or a test over the events of the kinds named (only those traced: a test of `cpu/insn` events then
+ * leaves the TLB path, and the checkpoints, as an untraced run would).
+ */
+export type EventMatch =
+  | TraceKind
+  | readonly TraceKind[]
+  | ((e: TraceEvent) => boolean)
+  | { readonly kinds: readonly TraceKind[]; readonly test: (e: TraceEvent) => boolean };
 
 export interface RunUntilResult {
   /** The first matching event, or null if none came within the steps allowed. */
@@ -51,6 +59,15 @@ const TLB_PATH_KINDS: readonly TraceKind[] = ['tlb/lookup', 'mmu/walk', 'tlb/fil
 
 function touchesTlbPath(kinds: readonly TraceKind[] | null): boolean {
   return kinds === null || kinds.some((k) => TLB_PATH_KINDS.includes(k));
+}
+
+/** The kinds to trace (null: all) and the test of a match. */
+function matcher(what: EventMatch): { kinds: TraceKind[] | null; test: (e: TraceEvent) => boolean } {
+  if (typeof what === 'string') return { kinds: [what], test: (e) => e.kind === what };
+  if (typeof what === 'function') return { kinds: null, test: what };
+  if ('test' in what) return { kinds: [...what.kinds], test: what.test };
+  const kinds: readonly TraceKind[] = what;
+  return { kinds: [...kinds], test: (e) => kinds.includes(e.kind) };
 }
 
 export class Timeline {
@@ -151,8 +168,7 @@ export class Timeline {
    * (setTrace) does not see these steps.
    */
   runUntil(what: EventMatch, maxSteps = Number.MAX_SAFE_INTEGER): RunUntilResult {
-    const kinds = typeof what === 'string' ? [what as TraceKind] : typeof what === 'function' ? null : [...what];
-    const test = typeof what === 'function' ? what : (e: TraceEvent) => kinds!.includes(e.kind);
+    const { kinds, test } = matcher(what);
     const from = this.current;
     const limit = from + Math.min(maxSteps, Number.MAX_SAFE_INTEGER - from);
     let sink = new MatchSink(test);
