@@ -4,6 +4,7 @@
  */
 import { shellEn, shellZh } from './parts/shell.ts';
 import { viewsEn, viewsZh } from './parts/views.ts';
+import { timelineEn, timelineZh } from './parts/timeline.ts';
 
 export const LOCALES = ['en', 'zh-CN'] as const;
 export type Locale = (typeof LOCALES)[number];
@@ -25,7 +26,7 @@ const baseEn = {
   'footer.licence': 'Open source under the MIT licence. Runs entirely in your browser and sends no data anywhere.',
 } as const;
 
-const en = { ...baseEn, ...shellEn, ...viewsEn } as const;
+const en = { ...baseEn, ...shellEn, ...viewsEn, ...timelineEn } as const;
 
 export type MessageKey = keyof typeof en;
 
@@ -45,7 +46,7 @@ const baseZh: Record<keyof typeof baseEn, string> = {
   'footer.licence': '以 MIT 许可证开源。完全在浏览器中运行，不向任何地方发送数据。',
 };
 
-const zhCN: Record<MessageKey, string> = { ...baseZh, ...shellZh, ...viewsZh };
+const zhCN: Record<MessageKey, string> = { ...baseZh, ...shellZh, ...viewsZh, ...timelineZh };
 
 export const catalogs: Record<Locale, Record<MessageKey, string>> = { en, 'zh-CN': zhCN };
 
