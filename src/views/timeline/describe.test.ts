@@ -9,7 +9,7 @@ import { InThreadClient } from '../../worker/in-thread.ts';
 import type { Json } from '../../worker/protocol.ts';
 import { translator } from '../cpu/text.ts';
 import { charText, countText, describeGroup, describeMark, exceptionWhat, kindName, laneName, summaryText } from './describe.ts';
-import { noCounts } from './layout.ts';
+import { noCounts, shownGroups } from './layout.ts';
 
 const en = translator('en');
 const zh = translator('zh-CN');
@@ -60,13 +60,13 @@ describe('each mark in words', () => {
     expect(countText('io/port', 2, zh)).toBe('2 次端口 I/O');
   });
 
-  it('a group says how many, over which steps, and what the first was', () => {
-    const g = { mark: MARKS[6]![0], count: 12, last: 24_000 };
-    expect(describeGroup(g, en, 'en')).toBe('12 interrupts from step 2000 to 24000; the first: Timer interrupt, vector 0x20');
-    expect(describeGroup(g, zh, 'zh-CN')).toBe('第 2000 步至第 24000 步共 12 次中断；第一个：定时器中断，向量号 0x20');
-    const pf = { mark: MARKS[2]![0], count: 3, last: 90 };
-    expect(describeGroup(pf, en, 'en')).toMatch(/^3 × #PF \(page fault\) from step 1 to 90; the first: #PF/);
-    expect(describeGroup({ ...g, count: 1 }, en, 'en')).toBe('Timer interrupt, vector 0x20');
+  it('a group says how many, over the steps that show them, and what the first was', () => {
+    const [g] = shownGroups([{ mark: MARKS[6]![0], count: 12, last: 24_000 }], 30_000);
+    expect(describeGroup(g!, en, 'en')).toBe('12 interrupts from step 2000 to 24000; the first: Timer interrupt, vector 0x20');
+    expect(describeGroup(g!, zh, 'zh-CN')).toBe('第 2000 步至第 24000 步共 12 次中断；第一个：定时器中断，向量号 0x20');
+    const [pf] = shownGroups([{ mark: MARKS[2]![0], count: 3, last: 90 }], 100);
+    expect(describeGroup(pf!, en, 'en')).toMatch(/^3 × #PF \(page fault\) from step 2 to 91; the first: #PF/);
+    expect(describeGroup({ ...g!, group: { ...g!.group, count: 1 } }, en, 'en')).toBe('Timer interrupt, vector 0x20');
   });
 
   it('UART bytes print as the character, an escape, or hex', () => {
@@ -83,19 +83,19 @@ describe('the summary', () => {
     const v = await c.goto(63);
     const m = await c.marks(0, v.furthest, 400, 10);
     expect(summaryText(m, v.furthest, en)).toBe(
-      'Steps 0 to 63: 3 ring changes, 1 exception #PF (page fault) at step 1, 1 interrupt, 3 port I/O accesses, 1 TLB flush.',
+      'Steps 0 to 63: 3 ring changes, 1 exception #PF (page fault) at step 2, 1 interrupt, 3 port I/O accesses, 1 TLB flush.',
     );
-    expect(summaryText(m, v.furthest, zh)).toBe('第 0 步至第 63 步：3 次特权级切换，1 次异常 #PF（缺页异常），在第 1 步，1 次中断，3 次端口 I/O，1 次 TLB 刷新。');
+    expect(summaryText(m, v.furthest, zh)).toBe('第 0 步至第 63 步：3 次特权级切换，1 次异常 #PF（缺页异常），在第 2 步，1 次中断，3 次端口 I/O，1 次 TLB 刷新。');
   });
 
   it('lists the first steps of a frequent exception and says there are more', () => {
     const steps = [3, 9, 27];
     const r = { total: 5, counts: { ...noCounts(), 'cpu/exception': 5 }, exceptions: [{ vector: 13, count: 5, steps }] };
     expect(steps).toHaveLength(VECTOR_STEPS);
-    expect(summaryText(r, 100, en)).toBe('Steps 0 to 100: 5 exceptions #GP (general protection) at steps 3, 9, 27 and later.');
-    expect(summaryText(r, 100, zh)).toBe('第 0 步至第 100 步：5 次异常 #GP（一般保护错误），在第 3、9、27 步及以后。');
+    expect(summaryText(r, 100, en)).toBe('Steps 0 to 100: 5 exceptions #GP (general protection) at steps 4, 10, 28 and later.');
+    expect(summaryText(r, 100, zh)).toBe('第 0 步至第 100 步：5 次异常 #GP（一般保护错误），在第 4、10、28 步及以后。');
     const two = { total: 2, counts: { ...noCounts(), 'cpu/exception': 2 }, exceptions: [{ vector: 13, count: 2, steps: [3, 9] }] };
-    expect(summaryText(two, 100, en)).toBe('Steps 0 to 100: 2 exceptions #GP (general protection) at steps 3, 9.');
+    expect(summaryText(two, 100, en)).toBe('Steps 0 to 100: 2 exceptions #GP (general protection) at steps 4, 10.');
     expect(summaryText({ total: 0, counts: noCounts(), exceptions: [] }, 0, en)).toBe('Steps 0 to 0: no events.');
   });
 });

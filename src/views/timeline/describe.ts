@@ -3,12 +3,13 @@
  * and the summary that is the diagram's text alternative ("6 ring changes, 1 exception #PF (page
  * fault) at step 1, …").
  */
-import type { Mark, MarkGroup, MarkKind, MarkRange } from '../../emu/trace/marks.ts';
+import type { Mark, MarkKind, MarkRange } from '../../emu/trace/marks.ts';
 import { MARK_KINDS } from '../../emu/trace/marks.ts';
 import type { Locale, MessageKey } from '../../i18n/messages.ts';
 import { EXCEPTION_MNEMONICS, EXCEPTION_NAMES, describeRingChange, hexVector } from '../cpu/ring-change.ts';
 import type { Tr } from '../cpu/text.ts';
 import { describePfError } from '../shell/narrate.ts';
+import { shownStep, type Shown } from './layout.ts';
 
 /** COM1's transmit holding register, the UART the scenarios write to (as the narration names it). */
 const UART_PORT = 0x3f8;
@@ -78,18 +79,19 @@ export function kindName(kind: MarkKind, t: Tr): string {
   return t(`timeline.kind.${kind}`);
 }
 
-/** A group of several marks: "12 interrupts from step 400 to 2400; the first: Timer interrupt, vector 0x20". */
-export function describeGroup(g: MarkGroup, t: Tr, locale: Locale): string {
+/** A group of several marks, at the steps where they are shown: "12 interrupts from step 400 to 2400; the first: …". */
+export function describeGroup(s: Shown, t: Tr, locale: Locale): string {
+  const g = s.group;
   const first = describeMark(g.mark, t, locale);
   if (g.count === 1) return first;
   const count =
     g.mark.kind === 'cpu/exception'
       ? `${g.count} × ${exceptionWhat(g.mark.vector, t)}`
       : countText(g.mark.kind, g.count, t);
-  return t('timeline.group', { count, from: g.mark.step, to: g.last, first });
+  return t('timeline.group', { count, from: s.at, to: s.last, first });
 }
 
-/** The summary of a range of the run: every kind with marks, exceptions by vector with their steps. */
+/** The summary of the run up to `furthest`: every kind with marks, exceptions by vector with the steps that show them. */
 export function summaryText(r: Pick<MarkRange, 'counts' | 'exceptions' | 'total'>, furthest: number, t: Tr): string {
   if (r.total === 0) return t('timeline.summaryNone', { furthest });
   const parts: string[] = [];
@@ -97,7 +99,7 @@ export function summaryText(r: Pick<MarkRange, 'counts' | 'exceptions' | 'total'
     if (kind === 'cpu/exception') {
       for (const v of r.exceptions) {
         const form = v.count === 1 ? 'one' : v.count > v.steps.length ? 'more' : 'other';
-        const steps = v.steps.join(t('timeline.stepSep'));
+        const steps = v.steps.map((step) => shownStep({ kind: 'cpu/exception', step, vector: v.vector, errorCode: -1 }, furthest)).join(t('timeline.stepSep'));
         parts.push(t(`timeline.count.cpu/exception.${form}`, { n: v.count, what: exceptionWhat(v.vector, t), steps }));
       }
     } else if (r.counts[kind] > 0) parts.push(countText(kind, r.counts[kind], t));

@@ -6,7 +6,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MARK_KINDS, type Mark, type MarkGroup } from '../../emu/trace/marks.ts';
-import { axisTicks, bucketsFor, geometry, heightOf, lanesOf, laneY, neighbourStep, noCounts, place, shapePath, stepAt, stepScale } from './layout.ts';
+import {
+  axisTicks, betweenInstructions, bucketsFor, geometry, heightOf, lanesOf, laneY, neighbourStep, noCounts, place, shapePath, shownGroups, shownStep,
+  stepAt, stepScale,
+} from './layout.ts';
 
 const group = (mark: Mark, count = 1, last = mark.step): MarkGroup => ({ mark, count, last });
 
@@ -78,23 +81,35 @@ describe('lanes and marks', () => {
     expect(lanesOf(noCounts())).toEqual([]);
   });
 
-  it('places each group in its kind’s lane, from its first to its last step', () => {
+  it('shows an instruction’s event at the step after it, an interrupt delivered between instructions at its own step', () => {
+    const timer: Mark = { kind: 'cpu/interrupt', step: 2000, vector: 32, source: 'external' };
+    const entry: Mark = { kind: 'ring/change', step: 2000, from: 3, to: 0, cause: 'interrupt', vector: 32 };
+    const int80: Mark = { kind: 'cpu/interrupt', step: 9, vector: 0x80, source: 'software' };
+    const sysc: Mark = { kind: 'ring/change', step: 5, from: 3, to: 0, cause: 'syscall' };
+    const pf: Mark = { kind: 'cpu/exception', step: 1, vector: 14, errorCode: 6, cr2: 0n };
+    expect([timer, entry, int80, sysc, pf].map(betweenInstructions)).toEqual([true, true, false, false, false]);
+    expect([timer, entry, int80, sysc, pf].map((m) => shownStep(m, 5000))).toEqual([2000, 2000, 10, 6, 2]);
+    // A triple fault retires nothing: the furthest step is its own.
+    expect(shownStep({ kind: 'cpu/triple-fault', step: 40 }, 40)).toBe(40);
+    expect(shownGroups([group(int80, 3, 30)], 100)).toEqual([{ group: group(int80, 3, 30), at: 10, last: 31 }]);
+  });
+
+  it('places each group in its kind’s lane, from where its first to where its last mark is shown', () => {
     const g = geometry(1000, false);
     const x = stepScale(100, g);
     const lanes = lanesOf({ ...noCounts(), 'ring/change': 1, 'cpu/interrupt': 3 });
-    const placed = place(
+    const shown = shownGroups(
       [
         group({ kind: 'cpu/interrupt', step: 10, vector: 32, source: 'external' }, 3, 90),
         group({ kind: 'ring/change', step: 20, from: 3, to: 0, cause: 'syscall' }),
-        group({ kind: 'cpu/halt', step: 99 }),
+        group({ kind: 'cpu/halt', step: 98 }),
       ],
-      lanes,
-      x,
-      g,
+      100,
     );
-    expect(placed.map((p) => [p.group.mark.kind, p.lane, p.x, p.x2, p.y])).toEqual([
-      ['cpu/interrupt', 1, x(10), x(90), laneY(1, g)],
-      ['ring/change', 0, x(20), x(20), laneY(0, g)],
+    const placed = place(shown, lanes, x, g);
+    expect(placed.map((p) => [p.group.mark.kind, p.lane, p.at, p.x, p.x2, p.y])).toEqual([
+      ['cpu/interrupt', 1, 10, x(10), x(90), laneY(1, g)],
+      ['ring/change', 0, 21, x(21), x(21), laneY(0, g)],
     ]);
   });
 
@@ -110,7 +125,7 @@ describe('lanes and marks', () => {
   });
 
   it('the arrow keys’ targets: the nearest mark before or after the step, or none', () => {
-    const gs = [group({ kind: 'cpu/halt', step: 40 }), group({ kind: 'cpu/halt', step: 5 }), group({ kind: 'cpu/halt', step: 17 }, 4, 30)];
+    const gs = shownGroups([group({ kind: 'cpu/halt', step: 39 }), group({ kind: 'cpu/halt', step: 4 }), group({ kind: 'cpu/halt', step: 16 }, 4, 30)], 100);
     expect(neighbourStep(gs, 17, 1)).toBe(40);
     expect(neighbourStep(gs, 17, -1)).toBe(5);
     expect(neighbourStep(gs, 0, 1)).toBe(5);

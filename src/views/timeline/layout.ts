@@ -86,8 +86,40 @@ export function laneY(i: number, g: Geometry): number {
   return g.top + (i + 0.5) * g.laneHeight;
 }
 
-export interface Placed {
+/**
+ * Whether a mark's event happened between two instructions: an external interrupt delivered as
+ * the run reached its step (and the ring change it made). Every other event belongs to the
+ * instruction that starts at its step.
+ */
+export function betweenInstructions(m: Mark): boolean {
+  return (m.kind === 'cpu/interrupt' && m.source === 'external') || (m.kind === 'ring/change' && m.cause === 'interrupt');
+}
+
+/**
+ * The step at which the screen shows a mark: the one after its instruction (as the narration
+ * tells what the last step did, and as "run to next" stops there), or, for an event between two
+ * instructions, its own step; never past the furthest step (a triple fault retires nothing).
+ */
+export function shownStep(m: Mark, furthest: number): number {
+  return Math.min(furthest, betweenInstructions(m) ? m.step : m.step + 1);
+}
+
+/** A group of marks at the steps where the screen shows them (shownStep). */
+export interface Shown {
   group: MarkGroup;
+  /** Where the screen shows the group's first mark, and its last. */
+  at: number;
+  last: number;
+}
+
+export function shownGroups(groups: readonly MarkGroup[], furthest: number): Shown[] {
+  return groups.map((group) => {
+    const at = shownStep(group.mark, furthest);
+    return { group, at, last: Math.min(furthest, Math.max(at, group.last + (at - group.mark.step))) };
+  });
+}
+
+export interface Placed extends Shown {
   lane: number;
   /** Where the first mark sits and, for a group, where its last one does. */
   x: number;
@@ -95,13 +127,13 @@ export interface Placed {
   y: number;
 }
 
-/** Each group at its first step in its kind's lane (groups of kinds without a lane are left out). */
-export function place(groups: readonly MarkGroup[], lanes: readonly MarkKind[], scale: ScaleLinear<number, number>, g: Geometry): Placed[] {
+/** Each group in its kind's lane, from where it is shown to its last mark (kinds without a lane are left out). */
+export function place(shown: readonly Shown[], lanes: readonly MarkKind[], scale: ScaleLinear<number, number>, g: Geometry): Placed[] {
   const out: Placed[] = [];
-  for (const group of groups) {
+  for (const { group, at, last } of shown) {
     const lane = lanes.indexOf(group.mark.kind);
     if (lane < 0) continue;
-    out.push({ group, lane, x: scale(group.mark.step), x2: scale(group.last), y: laneY(lane, g) });
+    out.push({ group, at, last, lane, x: scale(at), x2: scale(last), y: laneY(lane, g) });
   }
   return out;
 }
@@ -151,11 +183,11 @@ export function shapePath(m: Pick<Mark, 'kind'> & Partial<{ from: number; to: nu
   }
 }
 
-/** The first step of the group before (dir −1) or after (dir 1) `step`, or null if there is none. */
-export function neighbourStep(groups: readonly MarkGroup[], step: number, dir: -1 | 1): number | null {
+/** Where the group before (dir −1) or after (dir 1) `step` is shown, or null if there is none. */
+export function neighbourStep(shown: readonly Shown[], step: number, dir: -1 | 1): number | null {
   let best: number | null = null;
-  for (const g of groups) {
-    const s = g.mark.step;
+  for (const g of shown) {
+    const s = g.at;
     if (dir > 0 ? s > step && (best === null || s < best) : s < step && (best === null || s > best)) best = s;
   }
   return best;
