@@ -109,6 +109,11 @@ test('the slider’s arrow keys go from mark to mark, Home and End to the ends, 
   await page.keyboard.press('End');
   await expect(counter(page)).toHaveText(`Step ${furthest} of ${furthest}`);
   await expect(track(page)).toBeFocused();
+  // Presses quicker than the screen moves each go on from where the last one asked to go.
+  await page.keyboard.press('Home');
+  await expect(counter(page)).toHaveText(`Step 0 of ${furthest}`);
+  for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowRight');
+  await expect(counter(page)).toHaveText(`Step ${all[2]} of ${furthest}`);
   await expect(track(page)).toHaveAccessibleName('Events of the run');
 });
 
@@ -190,8 +195,10 @@ test('presenter mode shows the timeline large, without the list, and its keys st
   await expect(timeline(page).getByTestId('timeline-list')).toHaveCount(0);
   const size = await track(page).locator('text.label').first().evaluate((e) => parseFloat(getComputedStyle(e).fontSize));
   expect(size).toBeGreaterThanOrEqual(20);
+  await settled(page);
   await track(page).focus();
   await page.keyboard.press('Home');
+  await expect(counter(page)).toHaveText('Step 0 of 12');
   await page.keyboard.press('ArrowRight');
   await expect(counter(page)).toHaveText(/^Step [1-9]\d* of 12$/);
 });
