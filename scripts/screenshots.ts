@@ -190,6 +190,30 @@ try {
   } finally {
     await hostBrowser.close();
   }
+  // The timeline of events (src/views/timeline): each example run to its HLT, then a click on a
+  // mark (the page fault, the second timer tick, the SYSRET); the list of events open.
+  const runKind = { en: ['Event to run to', 'Run to next'], 'zh-CN': ['要运行到的事件', '运行到下一个'] } as const;
+  const shots = [
+    ['page-fault', 'cpu/exception', 'light'],
+    ['timer', 'cpu/interrupt', 'dark'],
+    ['syscalls', 'ring/change', 'contrast'],
+  ] as const;
+  for (const lang of ['en', 'zh-CN'] as const) {
+    for (const [scenario, kind, theme] of shots) {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, colorScheme: theme === 'light' ? 'light' : 'dark' });
+      await page.goto(`${base}/?lang=${lang}&scenario=${scenario}&theme=${theme}`);
+      await page.getByTestId('narration').waitFor();
+      await page.getByRole('combobox', { name: runKind[lang][0] }).selectOption('cpu/halt');
+      await page.getByRole('button', { name: runKind[lang][1] }).click();
+      const timeline = page.getByTestId('timeline-view');
+      await page.locator('[data-testid="timeline-view"][data-current="true"] g.mark[data-kind="cpu/halt"]').waitFor();
+      await timeline.locator(`g.mark[data-kind="${kind}"]`).nth(kind === 'cpu/exception' ? 0 : 1).click();
+      await timeline.getByTestId('timeline-list').locator('summary').click();
+      await page.waitForTimeout(400);
+      await timeline.screenshot({ path: `${out}/timeline-${lang}-${scenario}-${theme}.png` });
+      await page.close();
+    }
+  }
 } finally {
   await browser.close();
   server.httpServer.close();

@@ -8,6 +8,7 @@ import { shellEn, shellZh } from './parts/shell.ts';
 import { viewsEn, viewsZh } from './parts/views.ts';
 import { sandboxEn, sandboxZh } from './parts/sandbox.ts';
 import { walkEn, walkZh } from './parts/walk.ts';
+import { timelineEn, timelineZh } from './parts/timeline.ts';
 
 export const LOCALES = ['en', 'zh-CN'] as const;
 export type Locale = (typeof LOCALES)[number];
@@ -29,7 +30,7 @@ const baseEn = {
   'footer.licence': 'Open source under the MIT licence. Runs entirely in your browser and sends no data anywhere.',
 } as const;
 
-const en = { ...baseEn, ...shellEn, ...viewsEn, ...embedEn, ...sandboxEn, ...walkEn, ...breakpointsEn } as const;
+const en = { ...baseEn, ...shellEn, ...viewsEn, ...embedEn, ...sandboxEn, ...walkEn, ...breakpointsEn, ...timelineEn } as const;
 
 export type MessageKey = keyof typeof en;
 
@@ -49,7 +50,7 @@ const baseZh: Record<keyof typeof baseEn, string> = {
   'footer.licence': '以 MIT 许可证开源。完全在浏览器中运行，不向任何地方发送数据。',
 };
 
-const zhCN: Record<MessageKey, string> = { ...baseZh, ...shellZh, ...viewsZh, ...embedZh, ...sandboxZh, ...walkZh, ...breakpointsZh };
+const zhCN: Record<MessageKey, string> = { ...baseZh, ...shellZh, ...viewsZh, ...embedZh, ...sandboxZh, ...walkZh, ...breakpointsZh, ...timelineZh };
 
 export const catalogs: Record<Locale, Record<MessageKey, string>> = { en, 'zh-CN': zhCN };
 

@@ -7,7 +7,7 @@
 import type { ScenarioError } from '../emu/scenario/schema.ts';
 import type { TraceEvent, TraceKind } from '../emu/trace/events.ts';
 import type { LabClient, LabNotice } from '../worker/client.ts';
-import type { Json, ScenarioInfo, ViewState } from '../worker/protocol.ts';
+import type { Json, MarksView, ScenarioInfo, ViewState } from '../worker/protocol.ts';
 
 /** Notices kept for the UI (the oldest go first). */
 export const MAX_NOTICES = 5;
@@ -32,10 +32,20 @@ export interface SessionFields {
   /** The event the last runUntil stopped at (null if none matched). */
   found: TraceEvent | null;
   notices: ShownNotice[];
+  /** The last answer to requestMarks (null until one comes, and after a load). */
+  marks: MarksView | null;
 }
 
 export function initialFields(): SessionFields {
-  return { view: null, info: null, loading: false, busy: false, error: null, scenarioErrors: [], found: null, notices: [] };
+  return { view: null, info: null, loading: false, busy: false, error: null, scenarioErrors: [], found: null, notices: [], marks: null };
+}
+
+/** What the timeline asks for: the marks with from ≤ step ≤ to, single up to `limit`, else in `buckets`. */
+export interface MarksQuery {
+  from: number;
+  to: number;
+  limit: number;
+  buckets: number;
 }
 
 function message(e: unknown): string {
@@ -45,6 +55,8 @@ function message(e: unknown): string {
 export class SessionModel {
   private inFlight = 0;
   private noticeId = 0;
+  private marksWanted: MarksQuery | null = null;
+  private marksSending = false;
 
   constructor(
     private readonly client: LabClient,
@@ -92,6 +104,7 @@ export class SessionModel {
             this.f.info = r.info;
             this.f.scenarioErrors = [];
             this.f.found = null;
+            this.f.marks = null;
             ok = true;
           } else this.f.scenarioErrors = r.errors;
         },
@@ -142,6 +155,28 @@ export class SessionModel {
 
   setTraceKinds(kinds: readonly TraceKind[]): Promise<boolean> {
     return this.run(() => this.client.setTraceKinds(kinds), () => {});
+  }
+
+  /**
+   * Asks for marks (into `marks`). One request is in flight at a time; what is asked meanwhile
+   * replaces what waits, so a timeline that asks on every step while playing sends only the latest.
+   */
+  async requestMarks(q: MarksQuery): Promise<void> {
+    this.marksWanted = q;
+    if (this.marksSending) return;
+    this.marksSending = true;
+    try {
+      for (let next: MarksQuery | null = q; next !== null; next = this.marksWanted) {
+        this.marksWanted = null;
+        try {
+          this.f.marks = await this.client.marks(next.from, next.to, next.limit, next.buckets);
+        } catch (e) {
+          this.f.error = message(e);
+        }
+      }
+    } finally {
+      this.marksSending = false;
+    }
   }
 
   dispose(): void {

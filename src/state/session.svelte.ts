@@ -6,8 +6,8 @@
 import type { ScenarioError } from '../emu/scenario/schema.ts';
 import type { TraceEvent, TraceKind } from '../emu/trace/events.ts';
 import { WorkerClient, type LabClient } from '../worker/client.ts';
-import type { Json, ScenarioInfo, ViewState } from '../worker/protocol.ts';
-import { SessionModel, type SessionFields, type ShownNotice } from './session-model.ts';
+import type { Json, MarksView, ScenarioInfo, ViewState } from '../worker/protocol.ts';
+import { SessionModel, type MarksQuery, type SessionFields, type ShownNotice } from './session-model.ts';
 
 export class Session implements SessionFields {
   view = $state.raw<ViewState | null>(null);
@@ -18,6 +18,7 @@ export class Session implements SessionFields {
   scenarioErrors = $state.raw<ScenarioError[]>([]);
   found = $state.raw<TraceEvent | null>(null);
   notices = $state.raw<ShownNotice[]>([]);
+  marks = $state.raw<MarksView | null>(null);
 
   readonly loaded = $derived(this.view !== null);
   readonly currentStep = $derived(this.view?.step ?? 0);
@@ -51,6 +52,9 @@ export class Session implements SessionFields {
   }
   setTraceKinds(kinds: readonly TraceKind[]): Promise<boolean> {
     return this.#model.setTraceKinds(kinds);
+  }
+  requestMarks(q: MarksQuery): Promise<void> {
+    return this.#model.requestMarks(q);
   }
   dismissNotice(id: number): void {
     this.#model.dismissNotice(id);

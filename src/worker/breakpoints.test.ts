@@ -37,8 +37,9 @@ function boundaries(scenario: Json, steps: number): (bigint | null)[] {
 const hex = (a: bigint): string => `0x${a.toString(16).padStart(16, '0')}`;
 
 /** The parts of a view that depend only on the step reached. */
-function atStep(v: ViewState): Omit<ViewState, 'changed' | 'end' | 'furthest'> {
-  const { changed: _c, end: _e, furthest: _f, ...rest } = v;
+/** What a view says of its step: not how far the run has gone (furthest, and the marks found on the way). */
+function atStep(v: ViewState): Omit<ViewState, 'changed' | 'end' | 'furthest' | 'marksVersion'> {
+  const { changed: _c, end: _e, furthest: _f, marksVersion: _m, ...rest } = v;
   return rest;
 }
 

@@ -15,8 +15,8 @@ async function loaded(c: LabClient): Promise<ViewState> {
 }
 
 /** The parts of a view that depend only on the step reached (not on the previous view). */
-function atStep(v: ViewState): Omit<ViewState, 'changed' | 'end' | 'furthest'> {
-  const { changed: _c, end: _e, furthest: _f, ...rest } = v;
+function atStep(v: ViewState): Omit<ViewState, 'changed' | 'end' | 'furthest' | 'marksVersion'> {
+  const { changed: _c, end: _e, furthest: _f, marksVersion: _m, ...rest } = v;
   return rest;
 }
 

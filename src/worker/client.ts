@@ -6,7 +6,7 @@
  */
 import type { TraceKind } from '../emu/trace/events.ts';
 import type {
-  Json, LabCallOf, LabMessage, LabRequest, LabRequestType, LabResults, LoadResult, RunUntilView, ViewState,
+  Json, LabCallOf, LabMessage, LabRequest, LabRequestType, LabResults, LoadResult, MarksView, RunUntilView, ViewState,
 } from './protocol.ts';
 import { requestOf } from './protocol.ts';
 
@@ -18,6 +18,7 @@ export interface LabClient {
   goto(step: number): Promise<ViewState>;
   runUntil(kinds: readonly TraceKind[], maxSteps: number): Promise<RunUntilView>;
   setTraceKinds(kinds: readonly TraceKind[]): Promise<TraceKind[]>;
+  marks(from: number, to: number, limit: number, buckets: number): Promise<MarksView>;
   dispose(): void;
 }
 
@@ -43,6 +44,9 @@ export abstract class RequestClient implements LabClient {
   }
   setTraceKinds(kinds: readonly TraceKind[]): Promise<TraceKind[]> {
     return this.call<'setTraceKinds'>({ type: 'setTraceKinds', kinds: [...kinds] });
+  }
+  marks(from: number, to: number, limit: number, buckets: number): Promise<MarksView> {
+    return this.call<'marks'>({ type: 'marks', from, to, limit, buckets });
   }
 }
 
@@ -177,6 +181,7 @@ export class WorkerClient extends RequestClient {
         this.lastStep = lr.view.step;
       }
     } else if (c.type === 'setTraceKinds') this.traceKinds = res as TraceKind[];
+    else if (c.type === 'marks') return;
     else if (c.type === 'runUntil') this.lastStep = (res as RunUntilView).view.step;
     else this.lastStep = (res as ViewState).step;
   }

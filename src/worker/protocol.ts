@@ -12,6 +12,7 @@ import type { TlbEntryView } from '../emu/mmu/tlb.ts';
 import type { ScenarioError } from '../emu/scenario/schema.ts';
 import type { TraceEvent, TraceKind } from '../emu/trace/events.ts';
 import type { StepWalks } from './walk-types.ts';
+import type { MarkRange } from '../emu/trace/marks.ts';
 
 /** A JSON value: what a scenario file, a share link or a lesson hands to `load`. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -80,6 +81,8 @@ export interface ViewState {
   eventsDropped: number;
   /** The page walks of the step that led to the current step, collected apart from `events` (walks.ts). */
   walks: StepWalks;
+  /** Changes whenever the run's index of marks changes (also on load): ask `marks` again. */
+  marksVersion: number;
 }
 
 export const MAX_VIEW_EVENTS = 256;
@@ -99,6 +102,17 @@ export interface RunUntilView {
   event: TraceEvent | null;
 }
 
+/** The run's notable events between two steps (the `marks` call), for the timeline. */
+export interface MarksView extends MarkRange {
+  /** ViewState.marksVersion of the index this answer comes from. */
+  version: number;
+  /** The furthest step when answered: the index covers the run up to it. */
+  furthest: number;
+}
+
+/** Marks or groups one `marks` answer may hold, and buckets it may ask for. */
+export const MAX_MARKS_LIMIT = 10_000;
+
 /** Calls, page → worker. */
 export type LabRequest =
   | { id: number; type: 'load'; scenario: Json }
@@ -107,7 +121,9 @@ export type LabRequest =
   | { id: number; type: 'back'; k: number }
   | { id: number; type: 'goto'; step: number }
   | { id: number; type: 'runUntil'; kinds: TraceKind[]; maxSteps: number }
-  | { id: number; type: 'setTraceKinds'; kinds: TraceKind[] };
+  | { id: number; type: 'setTraceKinds'; kinds: TraceKind[] }
+  /** Marks with from ≤ step ≤ to (clamped to the run so far): each one if at most `limit`, else grouped into `buckets`. */
+  | { id: number; type: 'marks'; from: number; to: number; limit: number; buckets: number };
 
 export type LabRequestType = LabRequest['type'];
 
@@ -119,6 +135,7 @@ export interface LabResults {
   goto: ViewState;
   runUntil: RunUntilView;
   setTraceKinds: TraceKind[];
+  marks: MarksView;
 }
 
 /** A request without its id (what the client is asked to send). */

@@ -12,10 +12,11 @@ import { buildScenario, loadScenario } from '../emu/scenario/index.ts';
 import { ArraySink, TRACE_KINDS, type TraceEvent, type TraceKind } from '../emu/trace/events.ts';
 import { Timeline } from '../emu/trace/timeline.ts';
 import { linearRip, parseBreakpoints, runToBreakpoint } from './breakpoints.ts';
+import { MARK_KINDS, MarkIndex } from '../emu/trace/marks.ts';
 import {
-  MAX_VIEW_EVENTS, VIEW_REGS,
+  MAX_MARKS_LIMIT, MAX_VIEW_EVENTS, VIEW_REGS,
   type DisasmRow, type EndReason, type Json, type LabRequest, type LabResponse, type LoadResult, type MachineView,
-  type RunUntilView, type ViewReg, type ViewState,
+  type MarksView, type RunUntilView, type ViewReg, type ViewState,
 } from './protocol.ts';
 import { stepWalks } from './walks.ts';
 
@@ -166,6 +167,10 @@ class BoundedSink extends ArraySink {
 interface Loaded {
   machine: Machine;
   timeline: Timeline;
+  /** The run's notable events, fed by the timeline's frontier. */
+  marks: MarkIndex;
+  /** marksVersion = marksBase + marks.version: it never repeats across loads. */
+  marksBase: number;
 }
 
 export class LabSession {
@@ -186,7 +191,11 @@ export class LabSession {
     const r = loadScenario(scenario);
     if (!r.ok) return { ok: false, errors: r.errors };
     const machine = buildScenario(r.loaded);
-    this.cur = { machine, timeline: new Timeline(machine, { interval: this.interval }) };
+    const timeline = new Timeline(machine, { interval: this.interval });
+    const marks = new MarkIndex();
+    timeline.setFrontier(marks, MARK_KINDS);
+    const marksBase = this.cur === null ? 0 : this.cur.marksBase + this.cur.marks.version + 1;
+    this.cur = { machine, timeline, marks, marksBase };
     this.prev = null;
     const sc = r.loaded.scenario;
     return {
@@ -248,6 +257,20 @@ export class LabSession {
     return [...this.kinds];
   }
 
+  /** The marks of the run so far with from ≤ step ≤ to (see MarkIndex.query); moves nothing. */
+  marks(from: number, to: number, limit: number, buckets: number): MarksView {
+    const { timeline, marks, marksBase } = this.need();
+    checkCount('from', from, Number.MAX_SAFE_INTEGER);
+    checkCount('to', to, Number.MAX_SAFE_INTEGER);
+    checkCount('limit', limit, MAX_MARKS_LIMIT);
+    checkCount('buckets', buckets, MAX_MARKS_LIMIT);
+    if (buckets < 1) throw new RangeError('buckets must be at least 1');
+    if (from > to) throw new RangeError(`from (${from}) is after to (${to})`);
+    const lo = Math.max(from, timeline.start);
+    const hi = Math.min(to, timeline.furthest);
+    return { ...marks.query(lo, Math.max(lo, hi), limit, buckets), version: marksBase + marks.version, furthest: timeline.furthest };
+  }
+
   /** Answers one request; never throws (an exception becomes an error response). */
   handle(req: LabRequest): LabResponse {
     try {
@@ -264,6 +287,8 @@ export class LabSession {
           return { kind: 'result', id: req.id, type: 'runUntil', result: this.runUntil(req.kinds, req.maxSteps) };
         case 'setTraceKinds':
           return { kind: 'result', id: req.id, type: 'setTraceKinds', result: this.setTraceKinds(req.kinds) };
+        case 'marks':
+          return { kind: 'result', id: req.id, type: 'marks', result: this.marks(req.from, req.to, req.limit, req.buckets) };
         default: {
           const bad: { type?: unknown } = req;
           throw new TypeError(`unknown request type ${JSON.stringify(bad.type)}`);
@@ -308,11 +333,14 @@ export class LabSession {
   }
 
   private view(end: EndReason, ev: { events: TraceEvent[]; dropped: number }): ViewState {
-    const { timeline, machine } = this.need();
+    const { timeline, machine, marks, marksBase } = this.need();
     const walks = stepWalks(timeline);
     const mv = machineView(machine);
     const changed = changedRegs(this.prev, mv);
     this.prev = mv;
-    return { step: timeline.current, furthest: timeline.furthest, end, machine: mv, changed, events: ev.events, eventsDropped: ev.dropped, walks };
+    return {
+      step: timeline.current, furthest: timeline.furthest, end, machine: mv, changed, events: ev.events, eventsDropped: ev.dropped,
+      walks, marksVersion: marksBase + marks.version,
+    };
   }
 }

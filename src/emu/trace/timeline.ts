@@ -14,6 +14,10 @@
  * `maxCheckpoints`, every second checkpoint of the older half is dropped (the first stays), so
  * the oldest stretch of the run replays from up to twice as far back, then four times, and so on,
  * while recent steps stay `interval` apart.
+ *
+ * A frontier sink (setFrontier) sees the events of every step the first time the timeline runs
+ * it, whichever call ran it (step, goto past the furthest step, runUntil), and no step twice: the
+ * run's index of notable events (marks.ts) is built from it.
  */
 import type { RunEnd } from '../cpu/cpu.ts';
 import type { Machine, MachineSnapshot } from '../machine/machine.ts';
@@ -44,6 +48,42 @@ export interface RunUntilResult {
   step: number;
   /** Why it stopped: 'found', the step budget ('limit'), or the machine stopped ('hlt', 'shutdown'). */
   end: 'found' | RunEnd;
+}
+
+/** Sees each step of the run once, the first time it is executed (Timeline.setFrontier). */
+export interface FrontierSink extends TraceSink {
+  /** The run from `step` on was replaced (Timeline.edited): forget the events at or after it. */
+  truncate(step: number): void;
+}
+
+/** Passes each event to the sinks whose kinds include it (null: every kind). */
+class TeeSink implements TraceSink {
+  private readonly aKinds: ReadonlySet<TraceKind> | null;
+  private readonly bKinds: ReadonlySet<TraceKind>;
+  constructor(
+    private readonly a: TraceSink,
+    aKinds: readonly TraceKind[] | null,
+    private readonly b: TraceSink,
+    bKinds: readonly TraceKind[],
+  ) {
+    this.aKinds = aKinds === null ? null : new Set(aKinds);
+    this.bKinds = new Set(bKinds);
+  }
+  emit(e: TraceEvent): void {
+    if (this.aKinds === null || this.aKinds.has(e.kind)) this.a.emit(e);
+    if (this.bKinds.has(e.kind)) this.b.emit(e);
+  }
+}
+
+/** Passes on the events at or after a step. */
+class FromStepSink implements TraceSink {
+  constructor(
+    private readonly to: TraceSink,
+    private readonly from: number,
+  ) {}
+  emit(e: TraceEvent): void {
+    if (e.step >= this.from) this.to.emit(e);
+  }
 }
 
 class MatchSink implements TraceSink {
@@ -84,6 +124,10 @@ export class Timeline {
   private sinkKinds: readonly TraceKind[] | null = null;
   /** Whether the run in progress is traced in a way that perturbs the TLB path (no checkpoints then). */
   private perturbed = false;
+  private frontier: FrontierSink | null = null;
+  private frontierKinds: readonly TraceKind[] = [];
+  /** The sink step or runUntil attached for the call in progress, to restore after the frontier. */
+  private outer: { sink: TraceSink; kinds: readonly TraceKind[] | null } | null = null;
 
   constructor(machine: Machine, opts: TimelineOptions = {}) {
     const interval = opts.interval ?? 10_000;
@@ -125,16 +169,27 @@ export class Timeline {
   }
 
   /**
+   * Where the events (of `kinds`) of each step go the first time it runs, from the furthest step
+   * reached on (null: nowhere). The kinds must be off the TLB path (no tlb/lookup, mmu/walk or
+   * tlb/fill), so that recording them leaves the machine exactly as an untraced run.
+   */
+  setFrontier(sink: FrontierSink | null, kinds: readonly TraceKind[]): void {
+    if (sink !== null && touchesTlbPath(kinds)) throw new RangeError('a frontier sink cannot trace tlb/lookup, mmu/walk or tlb/fill');
+    this.frontier = sink;
+    this.frontierKinds = [...kinds];
+  }
+
+  /**
    * Runs forward up to `n` steps, taking checkpoints on the way. Returns 'limit' when all `n`
    * retired, else why the machine stopped ('hlt' with nothing to wake it, 'shutdown').
    */
   step(n = 1): RunEnd {
     if (this.sink === null) return this.advance(n);
-    this.attach(this.sink, this.sinkKinds);
+    this.use(this.sink, this.sinkKinds);
     try {
       return this.advance(n);
     } finally {
-      this.detach();
+      this.unuse();
     }
   }
 
@@ -172,7 +227,7 @@ export class Timeline {
     const from = this.current;
     const limit = from + Math.min(maxSteps, Number.MAX_SAFE_INTEGER - from);
     let sink = new MatchSink(test);
-    this.attach(sink, kinds);
+    this.use(sink, kinds);
     try {
       while (this.current < limit) {
         const end = this.advance(Math.min(this.interval, limit - this.current));
@@ -180,19 +235,19 @@ export class Timeline {
         if (end !== 'limit') return { event: null, step: this.current, end };
       }
     } finally {
-      this.detach();
+      this.unuse();
     }
     if (sink.first === null) return { event: null, step: this.current, end: 'limit' };
     // The match was emitted while running to its step s (an interrupt due then) or from s to s + 1:
     // go to just before and step singly to find which.
     this.goto(Math.max(from, sink.first.step - 1));
     sink = new MatchSink(test);
-    this.attach(sink, kinds);
+    this.use(sink, kinds);
     let end: RunEnd = 'limit';
     try {
       while (sink.first === null && this.current < limit && end === 'limit') end = this.advance(1);
     } finally {
-      this.detach();
+      this.unuse();
     }
     const at = this.current;
     // The traced steps may have perturbed the TLB path: come back to the same step untraced.
@@ -209,15 +264,74 @@ export class Timeline {
    */
   edited(): void {
     const now = this.current;
+    if (this.frontier !== null) {
+      this.frontier.truncate(now);
+      if (now > this.start) this.recordArrival(now);
+    }
     this.cps = this.cps.filter((c) => c.step < now);
     this.furthest = now;
     this.cps.push(this.machine.snapshot());
   }
 
-  /** Runs forward up to `n` steps, checkpointing at interval boundaries past the last checkpoint. */
+  /**
+   * Runs forward up to `n` steps; the steps past the furthest one are also traced into the
+   * frontier sink (beside the sink of the call in progress, if any).
+   */
   private advance(n: number): RunEnd {
-    const cpu = this.machine.cpu;
     const target = this.current + n;
+    const frontier = this.frontier;
+    if (frontier === null || target <= this.furthest) return this.runTo(target);
+    if (this.current < this.furthest) {
+      const end = this.runTo(this.furthest);
+      if (end !== 'limit') return end;
+    }
+    const outer = this.outer;
+    if (outer === null) this.attach(frontier, this.frontierKinds);
+    else {
+      const kinds = outer.kinds === null ? null : [...new Set([...outer.kinds, ...this.frontierKinds])];
+      this.attach(new TeeSink(outer.sink, outer.kinds, frontier, this.frontierKinds), kinds);
+    }
+    try {
+      return this.runTo(target);
+    } finally {
+      if (outer === null) this.detach();
+      else this.attach(outer.sink, outer.kinds);
+    }
+  }
+
+  /**
+   * After an edit at `at`: the events of arriving there (an interrupt that became due at `at` was
+   * delivered before the edit) belong to the run kept; a replay from before feeds them to the
+   * frontier again. The edited machine is put back as it was.
+   */
+  private recordArrival(at: number): void {
+    const frontier = this.frontier!;
+    const edited = this.machine.snapshot();
+    this.machine.restore(this.checkpointAtOrBefore(at - 1));
+    this.runTo(at - 1);
+    this.attach(new FromStepSink(frontier, at), this.frontierKinds);
+    try {
+      this.runTo(at);
+    } finally {
+      this.detach();
+    }
+    this.machine.restore(edited);
+  }
+
+  /** Attaches the sink of a call (step, runUntil); the frontier is added beside it where needed. */
+  private use(sink: TraceSink, kinds: readonly TraceKind[] | null): void {
+    this.outer = { sink, kinds };
+    this.attach(sink, kinds);
+  }
+
+  private unuse(): void {
+    this.outer = null;
+    this.detach();
+  }
+
+  /** Runs forward to step `target`, checkpointing at interval boundaries past the last checkpoint. */
+  private runTo(target: number): RunEnd {
+    const cpu = this.machine.cpu;
     while (this.current < target) {
       const from = this.current;
       const boundary = this.start + (Math.floor((from - this.start) / this.interval) + 1) * this.interval;

@@ -4,6 +4,8 @@ import type { TraceEvent } from '../../emu/trace/events.ts';
 import type { Tr } from './text.ts';
 
 export type RingChange = Extract<TraceEvent, { kind: 'ring/change' }>;
+/** What the descriptions below read of a ring change (the timeline's marks carry no RIP). */
+export type RingChangeCause = Pick<RingChange, 'from' | 'to' | 'cause' | 'vector'>;
 
 /** The last privilege-level change among `events`, or null. */
 export function lastRingChange(events: readonly TraceEvent[]): RingChange | null {
@@ -21,7 +23,7 @@ export const EXCEPTION_MNEMONICS: Readonly<Record<number, string>> = {
   19: '#XM', 20: '#VE', 21: '#CP',
 };
 
-const EXCEPTION_NAMES: Readonly<Record<number, MessageKey>> = {
+export const EXCEPTION_NAMES: Readonly<Record<number, MessageKey>> = {
   0: 'view.exc.DE', 1: 'view.exc.DB', 3: 'view.exc.BP', 6: 'view.exc.UD', 8: 'view.exc.DF',
   10: 'view.exc.TS', 11: 'view.exc.NP', 12: 'view.exc.SS', 13: 'view.exc.GP', 14: 'view.exc.PF',
 };
@@ -32,7 +34,7 @@ export function hexVector(v: number): string {
 }
 
 /** The cause alone: "SYSCALL", "interrupt 0x20 (timer)", "exception #PF (14, page fault)". */
-export function describeCause(e: RingChange, t: Tr): string {
+export function describeCause(e: RingChangeCause, t: Tr): string {
   const v = e.vector ?? -1;
   switch (e.cause) {
     case 'syscall': return t('view.ring.cause.syscall');
@@ -61,7 +63,7 @@ export function describeCause(e: RingChange, t: Tr): string {
 }
 
 /** "SYSCALL: ring 3 → ring 0". */
-export function describeRingChange(e: RingChange, t: Tr): string {
+export function describeRingChange(e: RingChangeCause, t: Tr): string {
   return t('view.ring.transition', { cause: describeCause(e, t), from: e.from, to: e.to });
 }
 

@@ -1,0 +1,225 @@
+/**
+ * The index of marks (marks.ts): what goes in comes out (every field but RIP), other kinds are
+ * ignored, range queries give single marks or per-kind buckets that agree with a plain count over
+ * the events, the bound keeps the first marks exactly and says where it stopped, and truncation
+ * forgets exactly the marks at or after its step.
+ */
+import fc from 'fast-check';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { buildScenario, loadScenario } from '../scenario/index.ts';
+import { ArraySink, type TraceEvent } from './events.ts';
+import { MARK_KINDS, MarkIndex, VECTOR_STEPS, type Mark, type MarkKind } from './marks.ts';
+
+function withoutRip(e: TraceEvent): Mark {
+  const { rip: _rip, ...rest } = e as TraceEvent & { rip?: bigint };
+  return rest as Mark;
+}
+
+function exampleEvents(name: string): TraceEvent[] {
+  const json: unknown = JSON.parse(readFileSync(join(import.meta.dirname, '../scenario/examples', `${name}.json`), 'utf8'));
+  const r = loadScenario(json);
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  const m = buildScenario(r.loaded);
+  const sink = new ArraySink();
+  m.setTrace(sink, MARK_KINDS);
+  m.run(r.loaded.maxSteps);
+  return sink.events;
+}
+
+function indexOf(events: readonly TraceEvent[], maxMarks?: number): MarkIndex {
+  const ix = new MarkIndex(maxMarks === undefined ? {} : { maxMarks });
+  for (const e of events) ix.emit(e);
+  return ix;
+}
+
+function all(ix: MarkIndex): Mark[] {
+  return Array.from({ length: ix.length }, (_, i) => ix.mark(i));
+}
+
+/** Hand-made events with the widest values each field takes. */
+const EDGE: TraceEvent[] = [
+  { kind: 'ring/change', step: 0, from: 0, to: 3, cause: 'iret', rip: 1n },
+  { kind: 'ring/change', step: 1, from: 3, to: 0, cause: 'software-interrupt', vector: 0x80, rip: 2n },
+  { kind: 'ring/change', step: 1, from: 3, to: 0, cause: 'far-ret', vector: 255, rip: 2n },
+  { kind: 'cpu/exception', step: 2, vector: 13, errorCode: -1, rip: 3n },
+  { kind: 'cpu/exception', step: 2, vector: 13, errorCode: 0xfff8, rip: 3n },
+  { kind: 'cpu/exception', step: 3, vector: 14, errorCode: 0x1f, rip: 4n, cr2: 0xffff_8000_dead_b000n },
+  { kind: 'cpu/exception', step: 3, vector: 14, errorCode: 4, rip: 4n, cr2: 0n },
+  { kind: 'cpu/interrupt', step: 4, vector: 0x20, source: 'external', rip: 5n },
+  { kind: 'cpu/interrupt', step: 4, vector: 0xff, source: 'software', rip: 5n },
+  { kind: 'io/port', step: 5, dir: 'out', port: 0x3f8, size: 1, value: 0x54 },
+  { kind: 'io/port', step: 5, dir: 'in', port: 0xffff, size: 4, value: 0xffffffff },
+  { kind: 'io/port', step: 5, dir: 'out', port: 0, size: 2, value: 0x8000 },
+  { kind: 'tlb/flush', step: 6, cause: 'mov-cr3', scope: 'non-global' },
+  { kind: 'tlb/flush', step: 6, cause: 'invlpg', scope: 'page', linear: 0x0000_7fff_ffff_f000n, pcid: 4095 },
+  { kind: 'tlb/flush', step: 6, cause: 'invpcid', scope: 'pcid', pcid: 0 },
+  { kind: 'tlb/flush', step: 6, cause: 'page-fault', scope: 'page', linear: 0xffff_ffff_ffff_f000n },
+  { kind: 'tlb/flush', step: 6, cause: 'wrmsr', scope: 'all' },
+  { kind: 'cpu/halt', step: 7, rip: 6n },
+  { kind: 'cpu/triple-fault', step: 2 ** 40, rip: 7n },
+];
+
+describe('MarkIndex keeps what it is given', () => {
+  it('gives back every field of every kind but RIP, in order', () => {
+    const ix = indexOf(EDGE);
+    expect(ix.length).toBe(EDGE.length);
+    expect(all(ix)).toEqual(EDGE.map(withoutRip));
+    expect(new Set(EDGE.map((e) => e.kind))).toEqual(new Set(MARK_KINDS));
+  });
+
+  it.each(['syscalls', 'page-fault', 'timer'])('holds the %s example’s marks exactly as its trace has them', (name) => {
+    const events = exampleEvents(name);
+    const ix = indexOf(events);
+    expect(all(ix)).toEqual(events.map(withoutRip));
+    const counts = Object.fromEntries(MARK_KINDS.map((k) => [k, events.filter((e) => e.kind === k).length]));
+    expect(ix.counts()).toEqual(counts);
+  });
+
+  it('ignores kinds it does not index, without a change of version', () => {
+    const ix = new MarkIndex();
+    ix.emit({ kind: 'cpu/insn', step: 0, rip: 0n, length: 1, cpl: 0 });
+    ix.emit({ kind: 'tlb/lookup', step: 0, linear: 0n, access: 'read', user: false, pcid: 0, hit: true });
+    ix.emit({ kind: 'io/mmio', step: 0, dir: 'read', pa: 0n, size: 1, value: 0n });
+    expect(ix.length).toBe(0);
+    expect(ix.version).toBe(0);
+  });
+
+  it('places an event that comes out of step order after the marks of its step', () => {
+    const ix = indexOf([EDGE[0]!, EDGE[17]!, EDGE[3]!, EDGE[9]!]);
+    expect(all(ix).map((m) => [m.step, m.kind])).toEqual([
+      [0, 'ring/change'],
+      [2, 'cpu/exception'],
+      [5, 'io/port'],
+      [7, 'cpu/halt'],
+    ]);
+  });
+
+  it('refuses a bad bound and an index out of range', () => {
+    expect(() => new MarkIndex({ maxMarks: 0 })).toThrow(RangeError);
+    expect(() => new MarkIndex({ maxMarks: 1.5 })).toThrow(RangeError);
+    const ix = indexOf(EDGE.slice(0, 2));
+    expect(() => ix.mark(2)).toThrow(/mark 2 is not in 0\.\.1/);
+    expect(() => ix.stepAt(-1)).toThrow(RangeError);
+  });
+});
+
+/** Random events in step order, of every mark kind. */
+const eventsArb = fc
+  .array(fc.tuple(fc.nat(40), fc.integer({ min: 0, max: EDGE.length - 1 })), { maxLength: 300 })
+  .map((pairs) => {
+    let step = 0;
+    return pairs.map(([gap, i]) => {
+      step += gap;
+      return { ...EDGE[i]!, step } as TraceEvent;
+    });
+  });
+
+describe('MarkIndex.query', () => {
+  it('answers with single marks, or per-kind buckets, that agree with counting the events', () => {
+    fc.assert(
+      fc.property(eventsArb, fc.nat(12_000), fc.nat(12_000), fc.nat(60), fc.integer({ min: 1, max: 40 }), (events, x, y, limit, buckets) => {
+        const from = Math.min(x, y);
+        const to = Math.max(x, y);
+        const r = indexOf(events).query(from, to, limit, buckets);
+        const inRange = events.filter((e) => e.step >= from && e.step <= to);
+        expect(r.total).toBe(inRange.length);
+        for (const k of MARK_KINDS) expect(r.counts[k]).toBe(inRange.filter((e) => e.kind === k).length);
+        expect(r.groups.reduce((n, g) => n + g.count, 0)).toBe(inRange.length);
+        const firsts = r.groups.map((g) => g.mark.step);
+        expect(firsts).toEqual([...firsts].sort((a, b) => a - b));
+        if (inRange.length <= limit) {
+          expect(r.bucketWidth).toBe(1);
+          expect(r.groups.map((g) => g.mark)).toEqual(inRange.map(withoutRip));
+        } else {
+          const w = r.bucketWidth;
+          expect(w).toBe(Math.max(1, Math.ceil((to - from + 1) / buckets)));
+          // Each group: one kind, one bucket, all of that kind's marks in it; first and last right.
+          for (const g of r.groups) {
+            const b = Math.floor((g.mark.step - from) / w);
+            const same = inRange.filter((e) => e.kind === g.mark.kind && Math.floor((e.step - from) / w) === b);
+            expect(g.count).toBe(same.length);
+            expect(g.mark).toEqual(withoutRip(same[0]!));
+            expect(g.last).toBe(same[same.length - 1]!.step);
+          }
+          expect(r.groups.length).toBeLessThanOrEqual(buckets * MARK_KINDS.length);
+        }
+        const exc = inRange.filter((e): e is Extract<TraceEvent, { kind: 'cpu/exception' }> => e.kind === 'cpu/exception');
+        const vectors = [...new Set(exc.map((e) => e.vector))].sort((a, b) => a - b);
+        expect(r.exceptions).toEqual(
+          vectors.map((vector) => {
+            const of = exc.filter((e) => e.vector === vector);
+            return { vector, count: of.length, steps: of.slice(0, VECTOR_STEPS).map((e) => e.step) };
+          }),
+        );
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('buckets the timer example’s ticks: one group per kind and bucket', () => {
+    const ix = indexOf(exampleEvents('timer'));
+    const r = ix.query(0, 9999, 10, 5);
+    expect(r.bucketWidth).toBe(2000);
+    const interrupts = r.groups.filter((g) => g.mark.kind === 'cpu/interrupt');
+    // The timer (period 2000) fires at steps 2000, 4000, 6000 and 8000: one per bucket from the second on.
+    expect(interrupts.map((g) => [g.mark.step, g.count])).toEqual([
+      [2000, 1],
+      [4000, 1],
+      [6000, 1],
+      [8000, 1],
+    ]);
+    expect(r.counts['cpu/interrupt']).toBe(4);
+  });
+});
+
+describe('MarkIndex bound and truncation', () => {
+  it('keeps the first maxMarks marks, then says at which step it stopped', () => {
+    const events = exampleEvents('timer');
+    const ix = indexOf(events, 10);
+    expect(ix.length).toBe(10);
+    expect(all(ix)).toEqual(events.slice(0, 10).map(withoutRip));
+    expect(ix.fullAt).toBe(events[10]!.step);
+    const r = ix.query(0, 1e9, 100, 10);
+    expect(r.total).toBe(10);
+    expect(r.fullAt).toBe(events[10]!.step);
+    expect(ix.bytes).toBe(10 * 25);
+  });
+
+  it('grows by doubling and never past its bound', () => {
+    const ix = new MarkIndex({ maxMarks: 5000 });
+    for (let i = 0; i < 6000; i++) ix.emit({ kind: 'cpu/halt', step: i, rip: 0n });
+    expect(ix.length).toBe(5000);
+    expect(ix.bytes).toBe(5000 * 25);
+    expect(ix.fullAt).toBe(5000);
+  });
+
+  it('truncate(step) forgets the marks at or after step, and the bound if it lay there', () => {
+    fc.assert(
+      fc.property(eventsArb, fc.nat(12_000), fc.integer({ min: 1, max: 400 }), (events, cut, max) => {
+        const ix = indexOf(events, max);
+        const v = ix.version;
+        const hadFull = ix.fullAt;
+        ix.truncate(cut);
+        const kept = events.slice(0, max).filter((e) => e.step < cut);
+        expect(all(ix)).toEqual(kept.map(withoutRip));
+        for (const k of MARK_KINDS) expect(ix.counts()[k as MarkKind]).toBe(kept.filter((e) => e.kind === k).length);
+        expect(ix.fullAt).toBe(hadFull !== null && cut > hadFull ? hadFull : null);
+        const changed = kept.length !== Math.min(max, events.length) || (hadFull !== null && cut <= hadFull);
+        expect(ix.version > v).toBe(changed);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('after a truncation below the bound, new marks are kept again', () => {
+    const ix = indexOf(EDGE, 4);
+    expect(ix.fullAt).toBe(EDGE[4]!.step);
+    ix.truncate(2);
+    expect(ix.length).toBe(3);
+    expect(ix.fullAt).toBeNull();
+    ix.emit(EDGE[17]!);
+    expect(ix.mark(3)).toEqual(withoutRip(EDGE[17]!));
+  });
+});

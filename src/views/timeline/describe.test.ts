@@ -1,0 +1,101 @@
+/**
+ * The timeline in words, in both languages: each kind of mark's detail, groups, plural forms, and
+ * the summary of a real run (the page-fault example) that is the diagram's text alternative.
+ */
+import { describe, expect, it } from 'vitest';
+import pageFault from '../../emu/scenario/examples/page-fault.json' with { type: 'json' };
+import { MARK_KINDS, VECTOR_STEPS, type Mark } from '../../emu/trace/marks.ts';
+import { InThreadClient } from '../../worker/in-thread.ts';
+import type { Json } from '../../worker/protocol.ts';
+import { translator } from '../cpu/text.ts';
+import { charText, countText, describeGroup, describeMark, exceptionWhat, kindName, laneName, summaryText } from './describe.ts';
+import { noCounts, shownGroups } from './layout.ts';
+
+const en = translator('en');
+const zh = translator('zh-CN');
+
+const MARKS: [Mark, string, string][] = [
+  [{ kind: 'ring/change', step: 5, from: 3, to: 0, cause: 'syscall' }, 'SYSCALL: ring 3 → ring 0', 'SYSCALL 系统调用：特权级 3 → 特权级 0'],
+  [{ kind: 'ring/change', step: 5, from: 3, to: 0, cause: 'interrupt', vector: 32 }, 'interrupt 0x20 (timer): ring 3 → ring 0', '中断 0x20（定时器）：特权级 3 → 特权级 0'],
+  [
+    { kind: 'cpu/exception', step: 1, vector: 14, errorCode: 6, cr2: 0x40080000n },
+    '#PF (page fault) at 0x40080000: user write to a non-present page',
+    '#PF（缺页异常），地址 0x40080000：用户态写入不存在的页',
+  ],
+  [{ kind: 'cpu/exception', step: 1, vector: 13, errorCode: 0x18 }, '#GP (general protection), error code 0x18', '#GP（一般保护错误），错误码 0x18'],
+  [{ kind: 'cpu/exception', step: 1, vector: 6, errorCode: -1 }, '#UD (invalid opcode)', '#UD（无效操作码）'],
+  [{ kind: 'cpu/exception', step: 1, vector: 16, errorCode: -1 }, '#MF (vector 16)', '#MF（向量号 16）'],
+  [{ kind: 'cpu/interrupt', step: 2000, vector: 32, source: 'external' }, 'Timer interrupt, vector 0x20', '定时器中断，向量号 0x20'],
+  [{ kind: 'cpu/interrupt', step: 9, vector: 0x80, source: 'software' }, 'Software interrupt INT 0x80', '软件中断 INT 0x80'],
+  [{ kind: 'io/port', step: 9, dir: 'out', port: 0x3f8, size: 1, value: 0x54 }, "OUT to the UART (port 0x3f8): 'T'", "向 UART（端口 0x3f8）输出（OUT）：'T'"],
+  [{ kind: 'io/port', step: 9, dir: 'out', port: 0x3f8, size: 1, value: 10 }, 'OUT to the UART (port 0x3f8): \\n', '向 UART（端口 0x3f8）输出（OUT）：\\n'],
+  [{ kind: 'io/port', step: 9, dir: 'out', port: 0x80, size: 2, value: 0x1234 }, 'OUT 0x1234 to port 0x80', '向端口 0x80 输出 0x1234（OUT）'],
+  [{ kind: 'io/port', step: 9, dir: 'in', port: 0x3fd, size: 1, value: 0xff }, 'IN from port 0x3fd', '从端口 0x3fd 读入（IN）'],
+  [{ kind: 'tlb/flush', step: 23, cause: 'invlpg', scope: 'page', linear: 0x40080000n }, 'TLB flush by INVLPG: the page at 0x40080000', 'INVLPG 指令引起的 TLB 刷新：0x40080000 所在的页'],
+  [{ kind: 'tlb/flush', step: 23, cause: 'mov-cr3', scope: 'non-global' }, 'TLB flush by MOV to CR3: all but global entries', '写 CR3（MOV）引起的 TLB 刷新：除全局条目外的全部条目'],
+  [{ kind: 'tlb/flush', step: 23, cause: 'invpcid', scope: 'pcid', pcid: 5 }, 'TLB flush by INVPCID: the entries of PCID 5', 'INVPCID 指令引起的 TLB 刷新：PCID 5 的条目'],
+  [{ kind: 'cpu/halt', step: 300 }, 'HLT: the processor halts', 'HLT：处理器停机'],
+  [{ kind: 'cpu/triple-fault', step: 300 }, 'Triple fault: the processor shuts down', '三重故障：处理器关机'],
+];
+
+describe('each mark in words', () => {
+  it.each(MARKS)('%o', (m, english, chinese) => {
+    expect(describeMark(m, en, 'en')).toBe(english);
+    expect(describeMark(m, zh, 'zh-CN')).toBe(chinese);
+  });
+
+  it('every kind has a lane name, a kind name and (but exceptions) count phrases in both languages', () => {
+    for (const k of MARK_KINDS) {
+      for (const t of [en, zh]) {
+        expect(laneName(k, t)).not.toMatch(/^timeline\./);
+        expect(kindName(k, t)).not.toMatch(/^timeline\./);
+        if (k !== 'cpu/exception') {
+          expect(countText(k, 1, t)).toContain('1');
+          expect(countText(k, 7, t)).toContain('7');
+        }
+      }
+    }
+    expect(countText('ring/change', 1, en)).toBe('1 ring change');
+    expect(countText('ring/change', 2, en)).toBe('2 ring changes');
+    expect(countText('io/port', 2, zh)).toBe('2 次端口 I/O');
+  });
+
+  it('a group says how many, over the steps that show them, and what the first was', () => {
+    const [g] = shownGroups([{ mark: MARKS[6]![0], count: 12, last: 24_000 }], 30_000);
+    expect(describeGroup(g!, en, 'en')).toBe('12 interrupts from step 2000 to 24000; the first: Timer interrupt, vector 0x20');
+    expect(describeGroup(g!, zh, 'zh-CN')).toBe('第 2000 步至第 24000 步共 12 次中断；第一个：定时器中断，向量号 0x20');
+    const [pf] = shownGroups([{ mark: MARKS[2]![0], count: 3, last: 90 }], 100);
+    expect(describeGroup(pf!, en, 'en')).toMatch(/^3 × #PF \(page fault\) from step 2 to 91; the first: #PF/);
+    expect(describeGroup({ ...g!, group: { ...g!.group, count: 1 } }, en, 'en')).toBe('Timer interrupt, vector 0x20');
+  });
+
+  it('UART bytes print as the character, an escape, or hex', () => {
+    expect([0x41, 10, 13, 0x7f, 0x1b, 0x120].map(charText)).toEqual(["'A'", '\\n', '\\r', '0x7f', '0x1b', "' '"]);
+    expect(exceptionWhat(14, en)).toBe('#PF (page fault)');
+  });
+});
+
+describe('the summary', () => {
+  it('of the page-fault example: every kind with marks, the #PF with its step', async () => {
+    const c = new InThreadClient();
+    const r = await c.load(pageFault as Json);
+    if (!r.ok) throw new Error('the example does not load');
+    const v = await c.goto(63);
+    const m = await c.marks(0, v.furthest, 400, 10);
+    expect(summaryText(m, v.furthest, en)).toBe(
+      'Steps 0 to 63: 3 ring changes, 1 exception #PF (page fault) at step 2, 1 interrupt, 3 port I/O accesses, 1 TLB flush.',
+    );
+    expect(summaryText(m, v.furthest, zh)).toBe('第 0 步至第 63 步：3 次特权级切换，1 次异常 #PF（缺页异常），在第 2 步，1 次中断，3 次端口 I/O，1 次 TLB 刷新。');
+  });
+
+  it('lists the first steps of a frequent exception and says there are more', () => {
+    const steps = [3, 9, 27];
+    const r = { total: 5, counts: { ...noCounts(), 'cpu/exception': 5 }, exceptions: [{ vector: 13, count: 5, steps }] };
+    expect(steps).toHaveLength(VECTOR_STEPS);
+    expect(summaryText(r, 100, en)).toBe('Steps 0 to 100: 5 exceptions #GP (general protection) at steps 4, 10, 28 and later.');
+    expect(summaryText(r, 100, zh)).toBe('第 0 步至第 100 步：5 次异常 #GP（一般保护错误），在第 4、10、28 步及以后。');
+    const two = { total: 2, counts: { ...noCounts(), 'cpu/exception': 2 }, exceptions: [{ vector: 13, count: 2, steps: [3, 9] }] };
+    expect(summaryText(two, 100, en)).toBe('Steps 0 to 100: 2 exceptions #GP (general protection) at steps 4, 10.');
+    expect(summaryText({ total: 0, counts: noCounts(), exceptions: [] }, 0, en)).toBe('Steps 0 to 0: no events.');
+  });
+});

@@ -1,0 +1,108 @@
+/**
+ * The timeline in words (plain TS): each mark's detail, a group of marks, the count of a kind,
+ * and the summary that is the diagram's text alternative ("6 ring changes, 1 exception #PF (page
+ * fault) at step 1, …").
+ */
+import type { Mark, MarkKind, MarkRange } from '../../emu/trace/marks.ts';
+import { MARK_KINDS } from '../../emu/trace/marks.ts';
+import type { Locale, MessageKey } from '../../i18n/messages.ts';
+import { EXCEPTION_MNEMONICS, EXCEPTION_NAMES, describeRingChange, hexVector } from '../cpu/ring-change.ts';
+import type { Tr } from '../cpu/text.ts';
+import { describePfError } from '../shell/narrate.ts';
+import { shownStep, type Shown } from './layout.ts';
+
+/** COM1's transmit holding register, the UART the scenarios write to (as the narration names it). */
+const UART_PORT = 0x3f8;
+
+const hex = (v: number | bigint): string => `0x${v.toString(16)}`;
+
+/** "#PF (page fault)", "#MF (vector 16)". */
+export function exceptionWhat(vector: number, t: Tr): string {
+  const mnemonic = EXCEPTION_MNEMONICS[vector] ?? `#${vector}`;
+  const key = EXCEPTION_NAMES[vector];
+  return t('timeline.excWhat', { mnemonic, name: key === undefined ? t('timeline.excVector', { vector }) : t(key) });
+}
+
+/** A byte written to the UART as the reader would see it: 'T', \n, or its hex value. */
+export function charText(value: number): string {
+  const b = value & 0xff;
+  if (b === 10) return '\\n';
+  if (b === 13) return '\\r';
+  if (b >= 0x20 && b < 0x7f) return `'${String.fromCharCode(b)}'`;
+  return hex(b);
+}
+
+/** One mark's detail, e.g. "SYSCALL: ring 3 → ring 0" or "OUT to the UART (port 0x3f8): 'h'". */
+export function describeMark(m: Mark, t: Tr, locale: Locale): string {
+  switch (m.kind) {
+    case 'ring/change':
+      return describeRingChange(m, t);
+    case 'cpu/exception': {
+      const what = exceptionWhat(m.vector, t);
+      if (m.cr2 !== undefined) return t('timeline.mark.pf', { what, cr2: hex(m.cr2), why: describePfError(locale, m.errorCode) });
+      return m.errorCode < 0 ? what : t('timeline.mark.exc', { what, code: hex(m.errorCode) });
+    }
+    case 'cpu/interrupt':
+      return t(m.source === 'software' ? 'timeline.mark.softInt' : 'timeline.mark.timer', { vector: hexVector(m.vector) });
+    case 'io/port':
+      if (m.dir === 'in') return t('timeline.mark.in', { port: hex(m.port) });
+      if (m.port === UART_PORT && m.size === 1) return t('timeline.mark.uart', { port: hex(m.port), char: charText(m.value) });
+      return t('timeline.mark.out', { port: hex(m.port), value: hex(m.value) });
+    case 'tlb/flush': {
+      const scope =
+        m.scope === 'page'
+          ? t('timeline.scope.page', { linear: m.linear === undefined ? '?' : hex(m.linear) })
+          : m.scope === 'pcid'
+            ? t('timeline.scope.pcid', { pcid: m.pcid ?? 0 })
+            : t(`timeline.scope.${m.scope}`);
+      return t('timeline.mark.flush', { cause: t(`timeline.flush.${m.cause}`), scope });
+    }
+    case 'cpu/halt':
+      return t('timeline.mark.halt');
+    case 'cpu/triple-fault':
+      return t('timeline.mark.triple');
+  }
+}
+
+/** "6 ring changes", "1 halt" (every kind but exceptions, which are counted by vector). */
+export function countText(kind: Exclude<MarkKind, 'cpu/exception'>, n: number, t: Tr): string {
+  return t(`timeline.count.${kind}.${n === 1 ? 'one' : 'other'}` as MessageKey, { n });
+}
+
+/** The lane's name: "Ring changes". */
+export function laneName(kind: MarkKind, t: Tr): string {
+  return t(`timeline.lane.${kind}`);
+}
+
+/** One mark's kind: "Ring change". */
+export function kindName(kind: MarkKind, t: Tr): string {
+  return t(`timeline.kind.${kind}`);
+}
+
+/** A group of several marks, at the steps where they are shown: "12 interrupts from step 400 to 2400; the first: …". */
+export function describeGroup(s: Shown, t: Tr, locale: Locale): string {
+  const g = s.group;
+  const first = describeMark(g.mark, t, locale);
+  if (g.count === 1) return first;
+  const count =
+    g.mark.kind === 'cpu/exception'
+      ? `${g.count} × ${exceptionWhat(g.mark.vector, t)}`
+      : countText(g.mark.kind, g.count, t);
+  return t('timeline.group', { count, from: s.at, to: s.last, first });
+}
+
+/** The summary of the run up to `furthest`: every kind with marks, exceptions by vector with the steps that show them. */
+export function summaryText(r: Pick<MarkRange, 'counts' | 'exceptions' | 'total'>, furthest: number, t: Tr): string {
+  if (r.total === 0) return t('timeline.summaryNone', { furthest });
+  const parts: string[] = [];
+  for (const kind of MARK_KINDS) {
+    if (kind === 'cpu/exception') {
+      for (const v of r.exceptions) {
+        const form = v.count === 1 ? 'one' : v.count > v.steps.length ? 'more' : 'other';
+        const steps = v.steps.map((step) => shownStep({ kind: 'cpu/exception', step, vector: v.vector, errorCode: -1 }, furthest)).join(t('timeline.stepSep'));
+        parts.push(t(`timeline.count.cpu/exception.${form}`, { n: v.count, what: exceptionWhat(v.vector, t), steps }));
+      }
+    } else if (r.counts[kind] > 0) parts.push(countText(kind, r.counts[kind], t));
+  }
+  return t('timeline.summary', { furthest, list: parts.join(t('timeline.sep')) });
+}
