@@ -25,7 +25,7 @@ export class Session implements SessionFields {
   readonly furthest = $derived(this.view?.furthest ?? 0);
   readonly cpl = $derived(this.view?.machine.cpl ?? null);
   /** The machine can go no further (HLT with nothing to wake it, or shutdown). */
-  readonly stopped = $derived(this.view !== null && (this.view.machine.shutdown || this.view.end === 'hlt' || this.view.end === 'shutdown'));
+  readonly stopped = $derived(this.view !== null && this.view.machine.stopped);
 
   readonly #model: SessionModel;
 

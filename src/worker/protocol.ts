@@ -47,6 +47,8 @@ export interface MachineView {
   regs: Record<ViewReg, string>;
   halted: boolean;
   shutdown: boolean;
+  /** The machine can go no further: shut down, or halted with nothing able to wake it (Cpu.stuck). */
+  stopped: boolean;
   /** Instructions from RIP on (fewer if the code runs into an unmapped or unbacked page). */
   disasm: DisasmRow[];
   /** Why there is no (or less) disassembly: a #PF-like probe failure at this linear address. */

@@ -79,6 +79,7 @@ export function machineView(m: Machine): MachineView {
     regs,
     halted: s.halted,
     shutdown: s.shutdown,
+    stopped: m.cpu.stuck(),
     disasm: rows,
     disasmStop: stop,
     tlb: m.mmu.tlb.entries(),

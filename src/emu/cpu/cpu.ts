@@ -953,6 +953,21 @@ export class Cpu implements CpuCore {
     }
   }
 
+  /**
+   * Whether the machine can go no further: shut down, or halted with no interrupt able to wake it
+   * (what makes `run` answer 'hlt' or 'shutdown' before its step limit). Reads only: it asks an
+   * interrupt source whether a request is pending but does not acknowledge it.
+   */
+  stuck(): boolean {
+    const s = this.state;
+    if (s.shutdown) return true;
+    if (!s.halted) return false;
+    if (this.sys.pendingInterrupt !== undefined && this.sys.pendingInterrupt(this) >= 0) return false;
+    const src = this.interrupts;
+    if (src !== null && !s.interruptShadow && (s.rflags & Flag.IF) !== 0 && src.pending()) return false;
+    return !s.timer.enabled || (s.rflags & Flag.IF) === 0;
+  }
+
   private pendingVector(): number {
     const s = this.state;
     const v = this.sys.pendingInterrupt !== undefined ? this.sys.pendingInterrupt(this) : -1;

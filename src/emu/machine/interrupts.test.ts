@@ -135,3 +135,40 @@ ${DATA}`;
     expect(b).toEqual(a); // deterministic
   });
 });
+
+describe('Cpu.stuck: the machine can go no further', () => {
+  it('is false while HLT waits for the timer, true once CLI; HLT leaves nothing to wake it, and agrees with run at every step', () => {
+    const src = `bits 64
+org 0x100000
+${SETUP}
+  xor ebx, ebx
+  sti
+.wait:
+  hlt
+  cmp ebx, 2
+  jb .wait
+  cli
+  hlt
+tick:
+  inc ebx
+  iretq
+${DATA}`;
+    const m = machine(src, 300);
+    let haltedWaiting = 0;
+    for (let i = 0; i < 10_000 && !m.cpu.stuck(); i++) {
+      if (m.cpu.state.halted) haltedWaiting++;
+      const before = m.cpu.state.steps;
+      // Not stuck: the machine moves on (time passes in steps even while HLT waits).
+      m.cpu.run(1);
+      expect(m.cpu.state.steps).toBeGreaterThan(before);
+    }
+    expect(haltedWaiting).toBeGreaterThan(0);
+    expect(m.cpu.stuck()).toBe(true);
+    expect(m.cpu.state.halted).toBe(true);
+    expect(m.cpu.state.regLo[3]).toBe(2);
+    // Stuck: run goes nowhere and says why.
+    const at = m.cpu.state.steps;
+    expect(m.cpu.run(1000)).toBe('hlt');
+    expect(m.cpu.state.steps).toBe(at);
+  });
+});
