@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TraceEvent } from '../../emu/trace/events.ts';
 import syscalls from '../../emu/scenario/examples/syscalls.json' with { type: 'json' };
+import timer from '../../emu/scenario/examples/timer.json' with { type: 'json' };
 import pageFault from '../../emu/scenario/examples/page-fault.json' with { type: 'json' };
 import { InThreadClient } from '../../worker/in-thread.ts';
 import type { Json, ViewState } from '../../worker/protocol.ts';
@@ -165,5 +166,31 @@ describe('ShellMemo at HLT', () => {
 
   it('says so when no event of the step before is known', () => {
     expect(say(7, [])).toBe('At step 7; no events were recorded for the step before it.');
+  });
+});
+
+describe('an external interrupt taken as a step ends', () => {
+  it('is what the narration says at that step (the screen already shows its handler)', async () => {
+    const c = new InThreadClient();
+    const r = await c.load(timer as Json);
+    if (!r.ok) throw new Error('scenario did not load');
+    const memo = new ShellMemo();
+    memo.see(r.view);
+    // Run to the first timer interrupt, then reach its step again one step at a time.
+    const hit = await c.runUntil(['cpu/interrupt'], 10_000);
+    if (hit.event?.kind !== 'cpu/interrupt') throw new Error('no interrupt');
+    const at = hit.event.step;
+    await c.goto(at - 1);
+    const v = await c.step(1);
+    memo.see(v);
+    expect(v.step).toBe(at);
+    expect(v.machine.cpl).toBe(0);
+    const said = segmentsText(narrate('en', { step: v.step, events: memo.lastStepEvents(v), insnText: (x) => memo.insnText(x) }));
+    expect(said).toBe(`External interrupt, vector ${hit.event.vector}: ring 3 → ring 0.`);
+    // Reached by goto, the same sentence.
+    await c.goto(0);
+    const again = await c.goto(at);
+    expect(segmentsText(narrate('en', { step: again.step, events: again.events, insnText: (x) => memo.insnText(x) }))).toBe(said);
+    c.dispose();
   });
 });

@@ -97,11 +97,18 @@ function printable(value: number): string {
   return hex(value);
 }
 
+/** An external interrupt taken at a step boundary, and the privilege change of its delivery. */
+function arrivalDelivery(e: TraceEvent): boolean {
+  return (e.kind === 'cpu/interrupt' && e.source === 'external') || (e.kind === 'ring/change' && e.cause === 'interrupt');
+}
+
 /** The sentence for the step that led to `input.step`. */
 export function narrate(locale: Locale, input: NarrationInput): Segment[] {
   const t = (k: MessageKey): string => translate(locale, k);
   if (input.step === 0) return [plain(t('shell.narr.start'))];
-  const evs = input.events.filter((e) => e.step === input.step - 1);
+  // The step's own events, and an external interrupt delivered as it ended (stamped with the step
+  // reached: the screen already shows the handler, so the sentence must say why).
+  const evs = input.events.filter((e) => e.step === input.step - 1 || (e.step === input.step && arrivalDelivery(e)));
   const first = <K extends TraceEvent['kind']>(kind: K): Extract<TraceEvent, { kind: K }> | undefined =>
     evs.find((e): e is Extract<TraceEvent, { kind: K }> => e.kind === kind);
 
