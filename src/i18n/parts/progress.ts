@@ -71,7 +71,7 @@ export const progressZh: Record<keyof typeof progressEn, string> = {
   'progress.preview.intro': '导入不会降低你的进度：它保留最远的步骤、每一次完成和最高得分。以下课程将会改变：',
   'progress.preview.nothing': '{file} 中没有新的内容：你的进度将保持不变。',
   'progress.preview.unknown': '{id}（此版本的实验室中没有这一课：保留备用）',
-  'progress.preview.change': '{before} → {after}',
+  'progress.preview.change': '从“{before}”变为“{after}”',
   'progress.preview.confirm': '导入',
   'progress.preview.cancel': '取消',
   'progress.imported': '已导入 {file}：更新了 {n} 课。',
