@@ -163,6 +163,41 @@ try {
     await page.screenshot({ path: `${out}/sandbox-${lang}-corrupt-link.png` });
     await page.close();
   }
+  // The lesson map (src/views/lesson): progress imported from a file (lessons the course has, and
+  // any it lacks), the preview of a second import, a refused file; blocked storage; presenter mode.
+  const progressFile = JSON.stringify({
+    app: 'ring-minus-one',
+    format: 1,
+    lessons: {
+      '01-rings': { reached: 11, steps: 12, score: 3, maxScore: 10, completed: true, completedAt: '2026-11-28T15:04:05.000Z', best: 8 },
+      '02-paging': { reached: 4, steps: 14, score: 2, maxScore: 12, completed: false },
+    },
+  });
+  for (const [lang, scheme, mode] of [['en', 'light', 'normal'], ['zh-CN', 'dark', 'normal'], ['en', 'contrast', 'presenter'], ['zh-CN', 'contrast', 'presenter']] as const) {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, colorScheme: scheme === 'dark' ? 'dark' : 'light' });
+    if (lang === 'zh-CN' && mode === 'normal') {
+      // Storage blocked, as a browser may do in a framed page (a string: tsx would wrap a function in helpers the page lacks).
+      await page.addInitScript(`Object.defineProperty(window, 'localStorage', { configurable: true, get() { throw new DOMException('blocked', 'SecurityError'); } });`);
+    }
+    await page.goto(`${base}/?lang=${lang}&scenario=syscalls&theme=${scheme}&mode=${mode}`);
+    await page.getByTestId('narration').waitFor();
+    await page.getByTestId('lessons-toggle').click();
+    const map = page.getByTestId('lesson-map');
+    await map.waitFor();
+    const file = (name: string, text: string) => page.getByTestId('progress-import').setInputFiles({ name, mimeType: 'application/json', buffer: Buffer.from(text) });
+    await file('progress.json', progressFile);
+    await page.getByTestId('import-confirm').click();
+    await file('progress-later.json', progressFile.replace('"reached":4', '"reached":9'));
+    await page.getByTestId('import-preview').waitFor();
+    await page.screenshot({ path: `${out}/progress-${lang}-${scheme}-${mode}.png` });
+    await map.screenshot({ path: `${out}/progress-${lang}-${scheme}-${mode}-map.png` });
+    await page.getByTestId('import-cancel').click();
+    await file('broken.json', progressFile.replace('"reached":11', '"reached":12'));
+    await page.getByTestId('import-error').waitFor();
+    await page.getByTestId('progress-export').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: `${out}/progress-${lang}-${scheme}-${mode}-refused.png` });
+    await page.close();
+  }
   // Embed mode, as a course page frames it (sized from the lab's height messages), wide and narrow.
   // The course page is served by a route at http://course.test; Chromium's Local Network Access
   // check would stop such a public page from framing this loopback server, so that browser has it off.

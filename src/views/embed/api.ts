@@ -3,9 +3,10 @@
  * it accepts, and whose commands it accepts. Plain TS (no DOM): the wiring is bridge.ts.
  *
  * Every message either way is a plain object `{ source: 'ring-minus-one', v: 1, type, ... }`.
- * Lab → host: `ready`, `step`, `height`. Host → lab: `goto`, `next`, `prev`. Anything else (another
+ * Lab → host: `ready`, `step`, `height`, and in a lesson `progress` and `complete`. Host → lab: `goto`, `next`, `prev`. Anything else (another
  * source, another version, an unknown type, a malformed field) is ignored.
  */
+import type { LessonReport } from '../../lessons/contract.ts';
 import { MAX_URL_STEP } from '../shell/url.ts';
 
 export const MESSAGE_SOURCE = 'ring-minus-one';
@@ -43,7 +44,20 @@ export interface HeightMessage extends Envelope {
   height: number;
 }
 
-export type LabMessage = ReadyMessage | StepMessage | HeightMessage;
+/** Sent after every change in a lesson (the step shown, the furthest reached, the score): the lesson runtime's LessonReport. */
+export interface ProgressMessage extends Envelope, LessonReport {
+  type: 'progress';
+}
+
+/** Sent once when a lesson is completed, with its score (sent again only after a report that it is not). */
+export interface CompleteMessage extends Envelope {
+  type: 'complete';
+  lessonId: string;
+  score: number;
+  maxScore: number;
+}
+
+export type LabMessage = ReadyMessage | StepMessage | HeightMessage | ProgressMessage | CompleteMessage;
 export type LabMessageType = LabMessage['type'];
 
 /** What the host may ask. `goto` past the last step reached runs forward to it (or to where the machine stops). */
@@ -61,6 +75,24 @@ export function stepMessage(p: Omit<StepMessage, keyof Envelope | 'type'>): Step
 
 export function heightMessage(height: number): HeightMessage {
   return { ...envelope, type: 'height', height: Math.max(0, Math.ceil(height)) };
+}
+
+export function progressMessage(r: LessonReport): ProgressMessage {
+  return {
+    ...envelope,
+    type: 'progress',
+    lessonId: r.lessonId,
+    step: r.step,
+    reached: r.reached,
+    steps: r.steps,
+    score: r.score,
+    maxScore: r.maxScore,
+    completed: r.completed,
+  };
+}
+
+export function completeMessage(p: Omit<CompleteMessage, keyof Envelope | 'type'>): CompleteMessage {
+  return { ...envelope, type: 'complete', lessonId: p.lessonId, score: p.score, maxScore: p.maxScore };
 }
 
 function isRecord(x: unknown): x is Record<string, unknown> {

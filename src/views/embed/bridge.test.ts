@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Command, LabMessage } from './api.ts';
-import { EmbedBridge, MAX_PENDING_COMMANDS, type EmbedWindow, type Snapshot } from './bridge.ts';
+import type { LessonReport } from '../../lessons/contract.ts';
+import { EmbedBridge, MAX_EARLY_MESSAGES, MAX_PENDING_COMMANDS, type EmbedWindow, type Snapshot } from './bridge.ts';
 
 /** A window whose parent records what it is sent, and a queue of deferred checks run by `flush`. */
 function harness(host: string | null = null) {
@@ -180,5 +181,69 @@ describe('EmbedBridge', () => {
     await h.flush();
     expect(() => h.bridge.height(10)).not.toThrow();
     expect(h.listening()).toBe(true);
+  });
+});
+
+const lesson = (o: Partial<LessonReport> = {}): LessonReport => ({ lessonId: '01-rings', step: 0, reached: 0, steps: 12, score: 0, maxScore: 10, completed: false, ...o });
+
+describe('EmbedBridge: lesson progress', () => {
+  it('posts each report as progress, and complete once when the lesson turns completed', async () => {
+    const h = harness();
+    h.bridge.update(at(0));
+    await h.flush();
+    h.bridge.progress(lesson({ step: 3, reached: 3, score: 2 }));
+    h.bridge.progress(lesson({ step: 11, reached: 11, score: 8, completed: true }));
+    h.bridge.progress(lesson({ step: 10, reached: 11, score: 8, completed: true }));
+    expect(types(h.posted)).toEqual(['ready', 'progress', 'progress', 'complete', 'progress']);
+    expect(h.posted[1]?.message).toEqual({ source: 'ring-minus-one', v: 1, type: 'progress', lessonId: '01-rings', step: 3, reached: 3, steps: 12, score: 2, maxScore: 10, completed: false });
+    expect(h.posted[3]?.message).toEqual({ source: 'ring-minus-one', v: 1, type: 'complete', lessonId: '01-rings', score: 8, maxScore: 10 });
+    expect(h.posted.every((p) => p.target === '*')).toBe(true);
+  });
+
+  it('posts complete again only after a report that the lesson is not completed (it was started again)', async () => {
+    const h = harness();
+    h.bridge.update(at(0));
+    await h.flush();
+    h.bridge.progress(lesson({ reached: 11, score: 8, completed: true }));
+    h.bridge.progress(lesson({ lessonId: '02-paging', reached: 11, score: 5, completed: true }));
+    h.bridge.progress(lesson({ reached: 0, score: 0 }));
+    h.bridge.progress(lesson({ reached: 11, score: 10, completed: true }));
+    const completes = h.posted.filter((p) => p.message.type === 'complete').map((p) => p.message);
+    expect(completes).toMatchObject([
+      { lessonId: '01-rings', score: 8 },
+      { lessonId: '02-paging', score: 5 },
+      { lessonId: '01-rings', score: 10 },
+    ]);
+  });
+
+  it('holds lesson messages made before ready and posts them right after it', async () => {
+    const h = harness();
+    h.bridge.progress(lesson({ reached: 1 }));
+    h.bridge.progress(lesson({ reached: 11, score: 4, completed: true }));
+    expect(h.posted).toEqual([]);
+    h.bridge.update(at(5));
+    await h.flush();
+    expect(types(h.posted)).toEqual(['ready', 'progress', 'progress', 'complete']);
+  });
+
+  it('keeps completions when too many reports come before ready (the oldest progress goes first)', async () => {
+    const h = harness();
+    h.bridge.progress(lesson({ reached: 11, completed: true }));
+    for (let i = 0; i < MAX_EARLY_MESSAGES + 10; i++) h.bridge.progress(lesson({ lessonId: '02-paging', reached: i % 12 }));
+    h.bridge.update(at(0));
+    await h.flush();
+    expect(h.posted.length).toBe(1 + MAX_EARLY_MESSAGES);
+    expect(types(h.posted).filter((t) => t === 'complete')).toHaveLength(1);
+  });
+
+  it('with a host, posts progress to that origin only; after dispose, nothing', async () => {
+    const h = harness('http://host.test');
+    h.bridge.update(at(0));
+    await h.flush();
+    h.bridge.progress(lesson({ reached: 11, score: 3, completed: true }));
+    expect(h.posted.map((p) => p.target)).toEqual(['http://host.test', 'http://host.test', 'http://host.test']);
+    h.bridge.dispose();
+    h.bridge.progress(lesson({ reached: 2 }));
+    expect(h.posted).toHaveLength(3);
   });
 });

@@ -2,9 +2,11 @@
  * The embed's side of the postMessage API (api.ts) wired to a window: announces `ready` once the
  * lab has settled at the step the URL asked for, reports each later change of step and every
  * change of height, and carries out the host's commands one at a time, answering each with a
- * `step` message. Used only when the lab is framed in embed mode.
+ * `step` message; in a lesson, posts each progress report and each completion (after `ready`).
+ * Used only when the lab is framed in embed mode.
  */
-import { accepts, parseCommand, readyMessage, heightMessage, stepMessage, targetOrigin, type Command, type LabMessage } from './api.ts';
+import type { LessonReport } from '../../lessons/contract.ts';
+import { accepts, completeMessage, parseCommand, progressMessage, readyMessage, heightMessage, stepMessage, targetOrigin, type Command, type LabMessage } from './api.ts';
 
 /** The lab's state at rest (no request in flight, nothing held on screen). */
 export interface Snapshot {
@@ -37,6 +39,8 @@ export interface BridgeOptions {
 
 /** Commands waiting beyond this are dropped (a host that floods the lab is not followed). */
 export const MAX_PENDING_COMMANDS = 32;
+/** Lesson messages kept while the lab is not yet ready (past this, the oldest progress report is dropped). */
+export const MAX_EARLY_MESSAGES = 64;
 
 export class EmbedBridge {
   #latest: Snapshot | null = null;
@@ -48,6 +52,10 @@ export class EmbedBridge {
   #waiter: ((s: Snapshot) => void) | null = null;
   #scheduled = false;
   #disposed = false;
+  /** Lesson messages made before `ready`, posted right after it. */
+  #early: LabMessage[] = [];
+  /** Lessons whose last report said completed: `complete` is posted when a lesson turns completed. */
+  readonly #completed = new Set<string>();
   readonly #defer: (fn: () => void) => void;
 
   constructor(
@@ -72,6 +80,31 @@ export class EmbedBridge {
     this.#post(m);
   }
 
+  /**
+   * A lesson's progress (the lesson runtime's report, already kept by the progress store): posted
+   * as `progress`, and followed by `complete` when it is the report that completed the lesson.
+   */
+  progress(r: LessonReport): void {
+    if (this.#disposed) return;
+    this.#postLesson(progressMessage(r));
+    if (!r.completed) {
+      this.#completed.delete(r.lessonId);
+      return;
+    }
+    if (this.#completed.has(r.lessonId)) return;
+    this.#completed.add(r.lessonId);
+    this.#postLesson(completeMessage(r));
+  }
+
+  #postLesson(m: LabMessage): void {
+    if (this.#ready) return this.#post(m);
+    this.#early.push(m);
+    if (this.#early.length <= MAX_EARLY_MESSAGES) return;
+    // Past the bound, the oldest progress report goes first: a completion is never dropped for one.
+    const i = this.#early.findIndex((e) => e.type === 'progress');
+    this.#early.splice(Math.max(i, 0), 1);
+  }
+
   dispose(): void {
     this.#disposed = true;
     this.win.removeEventListener('message', this.#onMessage);
@@ -93,6 +126,7 @@ export class EmbedBridge {
       this.#ready = true;
       this.#lastStep = s.step;
       this.#post(readyMessage(s));
+      for (const m of this.#early.splice(0)) this.#post(m);
       this.win.addEventListener('message', this.#onMessage);
       return;
     }

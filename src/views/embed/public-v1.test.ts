@@ -4,13 +4,13 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pickLocale } from '../../i18n/messages.ts';
 import { readParams } from '../shell/url.ts';
-import { heightMessage, parseCommand, readyMessage, stepMessage, type LabMessage } from './api.ts';
+import { completeMessage, heightMessage, parseCommand, progressMessage, readyMessage, stepMessage, type LabMessage } from './api.ts';
 
 interface Fixture {
   urls: { url: string; opens: Record<string, unknown> }[];
   futureUrls: { url: string; opens: Record<string, unknown> }[];
   commands: { message: unknown; means: unknown }[];
-  messages: { ready: LabMessage; step: LabMessage; height: LabMessage };
+  messages: { ready: LabMessage; step: LabMessage; height: LabMessage; progress: LabMessage; complete: LabMessage };
   session: { url: string };
 }
 
@@ -52,5 +52,12 @@ describe('public surface, version 1', () => {
     expect(readyMessage(ready)).toEqual(ready);
     expect(stepMessage(step)).toEqual(step);
     expect(heightMessage(height.height)).toEqual(height);
+  });
+
+  it('sends the lesson messages (added in version 1, after the first release) in their shape', () => {
+    const { progress, complete } = fixture.messages;
+    if (progress.type !== 'progress' || complete.type !== 'complete') throw new Error('fixture lesson messages out of order');
+    expect(progressMessage(progress)).toEqual(progress);
+    expect(completeMessage(complete)).toEqual(complete);
   });
 });
