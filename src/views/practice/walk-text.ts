@@ -96,7 +96,8 @@ export function explainLines(t: Tr, ex: WalkExercise, layout: WalkLayout, i: num
       base: hexN(s.entryPa - s.index * layout.entrySize, 8), size: layout.entrySize, entry: hexU64(s.entry, digits),
     };
     const line = t(s.fromRegister ? 'practice.ex.register' : 'practice.ex.step', vars);
-    return s.leaf ? `${line} ${t('practice.ex.leaf')}` : line;
+    // Sentences follow each other with a space, except after a Chinese full stop.
+    return s.leaf ? `${line}${line.endsWith('。') ? '' : ' '}${t('practice.ex.leaf')}` : line;
   });
   if (a.ok) {
     const offset = q.la.lo % a.pageSize;
