@@ -214,7 +214,7 @@ try {
     await page.addStyleTag({ content: 'section.playback { position: static !important; }' });
     await page.waitForTimeout(300);
     await page.getByTestId('practice').screenshot({ path: `${out}/practice-${lang}-${theme}-${mode}.png` });
-    if (mode === 'presenter') await page.screenshot({ path: `${out}/practice-${lang}-${mode}-top.png` });
+    if (mode === 'presenter') await page.screenshot({ path: `${out}/practice-${lang}-${mode}-viewport.png` });
     await page.close();
   }
   // The timeline of events (src/views/timeline): each example run to its HLT, then a click on a

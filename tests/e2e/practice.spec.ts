@@ -50,7 +50,7 @@ for (const [levels, seed] of [[2, 4242], [3, 7], [4, 123456], [5, 31]] as [WalkL
     await expect(panel(page).getByTestId('practice-title')).toContainText(`seed ${seed}`);
     await expect(panel(page).getByTestId('practice-control').locator('tr').first()).toContainText(cli.cr3);
     const rows = await panel(page).getByTestId('practice-dump').locator('tbody tr').evaluateAll((trs) =>
-      trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent!.trim()).join(' ')),
+      trs.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent!.trim()).join(' ')),
     );
     expect(rows).toEqual(cli.rows);
     const legends = await questions(page).locator('legend').allTextContents();
