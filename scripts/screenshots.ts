@@ -5,6 +5,8 @@
 import { chromium } from 'playwright-core';
 import { preview } from 'vite';
 import { mkdirSync } from 'node:fs';
+import { hexPa } from '../src/emu/exercise/format.ts';
+import { generateWalkExercise } from '../src/emu/exercise/walk-exercise.ts';
 
 const out = process.argv[2] ?? 'screenshots';
 mkdirSync(out, { recursive: true });
@@ -224,6 +226,31 @@ try {
     }
   } finally {
     await hostBrowser.close();
+  }
+  // Practice mode (src/views/practice): a seeded page-walk problem opened by link, the first
+  // answers right (from the generator's key) and the rest wrong or unanswered, then checked; and
+  // in presenter mode.
+  for (const [lang, theme, mode] of [['en', 'light', 'normal'], ['zh-CN', 'dark', 'normal'], ['en', 'auto', 'presenter'], ['zh-CN', 'auto', 'presenter']] as const) {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, colorScheme: theme === 'light' ? 'light' : 'dark', reducedMotion: 'reduce' });
+    const ex = generateWalkExercise({ levels: 4, seed: 123456 });
+    await page.goto(`${base}/?lang=${lang}&theme=${theme}${mode === 'presenter' ? '&mode=presenter' : ''}&practice=walk&levels=4&seed=123456`);
+    await page.getByTestId('practice-walk').waitFor();
+    const qs = page.getByTestId('practice-question');
+    for (const [i, a] of ex.answers.slice(0, 3).entries()) {
+      const q = qs.nth(i);
+      await q.getByRole('radio').nth(a.ok ? 0 : 1).check();
+      if (a.ok) await q.getByTestId('practice-pa').fill(i === 2 ? hexPa(a.pa + a.pageSize) : hexPa(a.pa));
+      else {
+        await q.getByTestId('practice-code').fill(`0x${(i === 2 ? a.errorCode ^ 2 : a.errorCode).toString(16)}`);
+        await q.getByTestId('practice-level').selectOption(a.faultLevel);
+      }
+    }
+    await page.getByTestId('practice-check').click();
+    await page.addStyleTag({ content: 'section.playback { position: static !important; }' });
+    await page.waitForTimeout(300);
+    await page.getByTestId('practice').screenshot({ path: `${out}/practice-${lang}-${theme}-${mode}.png` });
+    if (mode === 'presenter') await page.screenshot({ path: `${out}/practice-${lang}-${mode}-viewport.png` });
+    await page.close();
   }
   // The timeline of events (src/views/timeline): each example run to its HLT, then a click on a
   // mark (the page fault, the second timer tick, the SYSRET); the list of events open.

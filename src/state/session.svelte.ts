@@ -7,6 +7,7 @@ import type { ScenarioError } from '../emu/scenario/schema.ts';
 import type { TraceEvent, TraceKind } from '../emu/trace/events.ts';
 import { WorkerClient, type LabClient } from '../worker/client.ts';
 import type { Json, MarksView, ScenarioInfo, ViewState } from '../worker/protocol.ts';
+import type { ExerciseResult, ExerciseSpec } from '../worker/exercise-types.ts';
 import { SessionModel, type MarksQuery, type SessionFields, type ShownNotice } from './session-model.ts';
 
 export class Session implements SessionFields {
@@ -28,9 +29,11 @@ export class Session implements SessionFields {
   readonly stopped = $derived(this.view !== null && this.view.machine.stopped);
 
   readonly #model: SessionModel;
+  readonly #client: LabClient;
 
   constructor(client?: LabClient) {
     const c = client ?? new WorkerClient();
+    this.#client = c;
     this.#model = new SessionModel(c, this);
     if (c instanceof WorkerClient) c.onNotice = (n) => this.#model.notice(n);
   }
@@ -55,6 +58,10 @@ export class Session implements SessionFields {
   }
   requestMarks(q: MarksQuery): Promise<void> {
     return this.#model.requestMarks(q);
+  }
+  /** A seeded practice problem from the worker (practice mode); rejects with the worker's message. */
+  exercise(spec: ExerciseSpec): Promise<ExerciseResult> {
+    return this.#client.exercise(spec);
   }
   dismissNotice(id: number): void {
     this.#model.dismissNotice(id);

@@ -9,6 +9,7 @@ import type {
   Json, LabCallOf, LabMessage, LabRequest, LabRequestType, LabResults, LoadResult, MarksView, RunUntilView, ViewState,
 } from './protocol.ts';
 import { requestOf } from './protocol.ts';
+import type { ExerciseResult, ExerciseSpec } from './exercise-types.ts';
 
 export interface LabClient {
   load(scenario: Json): Promise<LoadResult>;
@@ -19,6 +20,8 @@ export interface LabClient {
   runUntil(kinds: readonly TraceKind[], maxSteps: number): Promise<RunUntilView>;
   setTraceKinds(kinds: readonly TraceKind[]): Promise<TraceKind[]>;
   marks(from: number, to: number, limit: number, buckets: number): Promise<MarksView>;
+  /** A seeded practice problem (worker/exercise.ts); leaves the scenario as it is. */
+  exercise(spec: ExerciseSpec): Promise<ExerciseResult>;
   dispose(): void;
 }
 
@@ -47,6 +50,9 @@ export abstract class RequestClient implements LabClient {
   }
   marks(from: number, to: number, limit: number, buckets: number): Promise<MarksView> {
     return this.call<'marks'>({ type: 'marks', from, to, limit, buckets });
+  }
+  exercise(spec: ExerciseSpec): Promise<ExerciseResult> {
+    return this.call<'exercise'>({ type: 'exercise', spec });
   }
 }
 
@@ -181,7 +187,7 @@ export class WorkerClient extends RequestClient {
         this.lastStep = lr.view.step;
       }
     } else if (c.type === 'setTraceKinds') this.traceKinds = res as TraceKind[];
-    else if (c.type === 'marks') return;
+    else if (c.type === 'marks' || c.type === 'exercise') return;
     else if (c.type === 'runUntil') this.lastStep = (res as RunUntilView).view.step;
     else this.lastStep = (res as ViewState).step;
   }

@@ -13,6 +13,7 @@ import type { ScenarioError } from '../emu/scenario/schema.ts';
 import type { TraceEvent, TraceKind } from '../emu/trace/events.ts';
 import type { StepWalks } from './walk-types.ts';
 import type { MarkRange } from '../emu/trace/marks.ts';
+import type { ExerciseResult, ExerciseSpec } from './exercise-types.ts';
 
 /** A JSON value: what a scenario file, a share link or a lesson hands to `load`. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -125,7 +126,9 @@ export type LabRequest =
   | { id: number; type: 'runUntil'; kinds: TraceKind[]; maxSteps: number }
   | { id: number; type: 'setTraceKinds'; kinds: TraceKind[] }
   /** Marks with from ≤ step ≤ to (clamped to the run so far): each one if at most `limit`, else grouped into `buckets`. */
-  | { id: number; type: 'marks'; from: number; to: number; limit: number; buckets: number };
+  | { id: number; type: 'marks'; from: number; to: number; limit: number; buckets: number }
+  /** A seeded practice problem, the same as the command line's `lab exercise` (exercise-types.ts); the scenario is not touched. */
+  | { id: number; type: 'exercise'; spec: ExerciseSpec };
 
 export type LabRequestType = LabRequest['type'];
 
@@ -138,6 +141,7 @@ export interface LabResults {
   runUntil: RunUntilView;
   setTraceKinds: TraceKind[];
   marks: MarksView;
+  exercise: ExerciseResult;
 }
 
 /** A request without its id (what the client is asked to send). */

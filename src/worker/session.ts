@@ -19,6 +19,7 @@ import {
   type MarksView, type RunUntilView, type ViewReg, type ViewState,
 } from './protocol.ts';
 import { stepWalks } from './walks.ts';
+import { makeExercise } from './exercise.ts';
 
 /** Kinds collected unless the page asks otherwise: all but the TLB-path ones (tlb/lookup, mmu/walk, tlb/fill), which are many per step. */
 export const DEFAULT_TRACE_KINDS: readonly TraceKind[] = TRACE_KINDS.filter((k) => k !== 'tlb/lookup' && k !== 'mmu/walk' && k !== 'tlb/fill');
@@ -290,6 +291,8 @@ export class LabSession {
           return { kind: 'result', id: req.id, type: 'setTraceKinds', result: this.setTraceKinds(req.kinds) };
         case 'marks':
           return { kind: 'result', id: req.id, type: 'marks', result: this.marks(req.from, req.to, req.limit, req.buckets) };
+        case 'exercise':
+          return { kind: 'result', id: req.id, type: 'exercise', result: makeExercise(req.spec) };
         default: {
           const bad: { type?: unknown } = req;
           throw new TypeError(`unknown request type ${JSON.stringify(bad.type)}`);

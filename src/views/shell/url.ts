@@ -1,9 +1,13 @@
 /**
  * The lab's URL parameters, read leniently (a bad value is its default, never an exception) and
  * written back. Version 1 (`v=1`): `scenario`, `theme`, `mode`, `step`, `embed`, `host`, and `lang`
- * (read by i18n's pickLocale). A URL without `v` is a version 1 URL; one from a newer version
- * (`v` above URL_VERSION) opens with the defaults and says so (readParams().future).
+ * (read by i18n's pickLocale); practice mode adds `practice`, `levels`, `seed` and `count`
+ * (readPractice: optional, so an older lab opens such a link as the plain lab). A URL without `v`
+ * is a version 1 URL; one from a newer version (`v` above URL_VERSION) opens with the defaults and
+ * says so (readParams().future).
  */
+import { EXERCISE_COUNT, EXERCISE_KINDS, WALK_LEVELS, type ExerciseKind } from '../../worker/exercise-types.ts';
+import type { WalkLevels } from '../../emu/exercise/walk-exercise.ts';
 
 /** The version of the parameters this lab reads and writes. */
 export const URL_VERSION = 1;
@@ -156,4 +160,45 @@ export function fullLabHref(href: string, p: { lang: string; scenario: ScenarioI
   url.searchParams.delete('embed');
   url.searchParams.delete('host');
   return url.toString();
+}
+
+/** Practice mode as a URL asks for it: `?practice=walk&levels=4&seed=N[&count=K]`. */
+export interface PracticeParams {
+  kind: ExerciseKind;
+  levels: WalkLevels;
+  /** Null: the page draws a fresh seed. */
+  seed: number | null;
+  count: number;
+}
+
+/**
+ * `?practice=`: practice mode and its problem, or null when absent, unknown, or in a URL from a
+ * newer lab. A bad `levels` is 4, a bad `seed` draws a fresh one, a bad `count` is the default.
+ */
+export function readPractice(search: string): PracticeParams | null {
+  if (pickVersion(search) > URL_VERSION) return null;
+  const q = new URLSearchParams(search);
+  const kind = EXERCISE_KINDS.find((k) => k === q.get('practice')?.trim().toLowerCase());
+  if (kind === undefined) return null;
+  const levels = WALK_LEVELS.find((l) => String(l) === q.get('levels')?.trim()) ?? 4;
+  const c = count(q.get('count'));
+  return {
+    kind,
+    levels,
+    seed: count(q.get('seed')),
+    count: c !== null && c >= EXERCISE_COUNT.min && c <= EXERCISE_COUNT.max ? c : EXERCISE_COUNT.default,
+  };
+}
+
+/** The URL with practice mode's parameters set (`count` left out at its default), or removed (null); `v` written. */
+export function withPractice(href: string, p: (PracticeParams & { seed: number }) | null): string {
+  const url = new URL(href);
+  for (const k of ['practice', 'levels', 'seed', 'count']) url.searchParams.delete(k);
+  if (p !== null) {
+    url.searchParams.set('practice', p.kind);
+    url.searchParams.set('levels', String(p.levels));
+    url.searchParams.set('seed', String(p.seed));
+    if (p.count !== EXERCISE_COUNT.default) url.searchParams.set('count', String(p.count));
+  }
+  return versioned(url);
 }

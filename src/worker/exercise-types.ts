@@ -1,0 +1,30 @@
+/**
+ * The `exercise` call's plain data (exercise.ts answers it in the worker), importable by the page
+ * without pulling the generator in: the seeded practice problems of the command line
+ * (`lab exercise ...`). One kind now (`walk`); a later generator adds a member to ExerciseSpec and
+ * ExerciseResult.
+ */
+import type { LevelName, WalkExercise, WalkLevels } from '../emu/exercise/walk-exercise.ts';
+
+export const EXERCISE_KINDS = ['walk'] as const;
+export type ExerciseKind = (typeof EXERCISE_KINDS)[number];
+
+export const WALK_LEVELS: readonly WalkLevels[] = [2, 3, 4, 5];
+/** The command line's default `--count` and its bounds (walk-exercise.ts: DEFAULT_COUNT, MAX_COUNT; a test keeps them equal). */
+export const EXERCISE_COUNT = { default: 5, min: 2, max: 32 } as const;
+
+/** What to generate: the command line's flags (`--levels`, `--seed`, `--count`). */
+export type ExerciseSpec = { kind: 'walk'; levels: WalkLevels; seed: number; count: number };
+
+/** How a linear address splits into table indices in the exercise's paging mode (SDM Vol. 3A, 4.3–4.5). */
+export interface WalkLayout {
+  /** The entry each level reads, root first. */
+  names: LevelName[];
+  /** The linear-address bits [high, low] of each level's index. */
+  bits: [number, number][];
+  entrySize: 4 | 8;
+  /** Linear-address width (32, 48 or 57); wider ones are sign-extended to 64 bits. */
+  laBits: number;
+}
+
+export type ExerciseResult = { kind: 'walk'; exercise: WalkExercise; layout: WalkLayout };
