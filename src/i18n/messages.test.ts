@@ -1,5 +1,27 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { catalogs, LOCALES, pickLocale } from './messages.ts';
+import { catalogs, LAZY_PARTS, LOCALES, pickLocale, translate } from './messages.ts';
+import { entryEn } from './parts/entry.ts';
+
+// The parts that load on demand, registered as their chunks would register them.
+const eagerKeys = new Set(Object.keys(catalogs.en));
+await Promise.all(LAZY_PARTS.map((p) => import(`./parts/${p}.ts`)));
+
+/** Source files that are part of the first screen (not of a chunk loaded on demand). */
+function firstScreenFiles(): string[] {
+  const out = ['src/app/App.svelte', 'src/views/sandbox/start.ts'];
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir)) {
+      const f = join(dir, name);
+      if (statSync(f).isDirectory()) walk(f);
+      else if (/\.(ts|svelte)$/.test(name) && !name.endsWith('.test.ts')) out.push(f);
+    }
+  };
+  for (const d of ['src/views/shell', 'src/views/embed', 'src/views/cpu', 'src/views/mmu', 'src/state']) walk(d);
+  for (const name of readdirSync('src/lessons')) if (name.endsWith('.ts') && !name.endsWith('.test.ts')) out.push(join('src/lessons', name));
+  return out;
+}
 
 describe('i18n catalog', () => {
   it('has every key in every locale, none empty', () => {
@@ -13,6 +35,26 @@ describe('i18n catalog', () => {
   it('translates the Chinese catalog (no English sentence left behind)', () => {
     const same = Object.entries(catalogs['zh-CN']).filter(([k, v]) => k !== 'app.title' && v === (catalogs.en as Record<string, string>)[k] && v.includes(' '));
     expect(same).toEqual([]);
+  });
+
+  it('lets the first screen use only strings it loads with (a lazy part’s key there must be in parts/entry.ts)', () => {
+    const lazy = new RegExp(`['\`"]((?:${LAZY_PARTS.join('|')})\\.[A-Za-z0-9_.]+)(?=['\`"$])`, 'g');
+    const missing: string[] = [];
+    for (const f of firstScreenFiles()) {
+      for (const m of readFileSync(f, 'utf8').matchAll(lazy)) {
+        const key = m[1]!;
+        // A key built from a template (`progress.notice.${n}`): some entry key must start with it.
+        const ok = key.endsWith('.') ? Object.keys(entryEn).some((k) => k.startsWith(key)) : key in entryEn;
+        if (!ok) missing.push(`${f}: ${key}`);
+      }
+    }
+    expect(missing).toEqual([]);
+    for (const k of Object.keys(entryEn)) expect(eagerKeys.has(k)).toBe(true);
+  });
+
+  it('registers each lazy part once its module loads, and shows a key whose part is missing as itself', () => {
+    for (const p of LAZY_PARTS) expect(Object.keys(catalogs.en).some((k) => k.startsWith(`${p}.`) && !eagerKeys.has(k))).toBe(true);
+    expect(translate('en', 'nope.missing' as never)).toBe('nope.missing');
   });
 
   it('picks the locale from the URL first, then the browser', () => {

@@ -1,16 +1,20 @@
 /**
  * The UI string catalog: every string the app shows, in English and Simplified Chinese. Parts of
- * the UI keep their strings in ./parts/*.ts; this module merges them into one catalog per locale.
+ * the UI keep their strings in ./parts/*.ts. Those the first screen needs are merged here; a part
+ * that loads on demand (LAZY_PARTS) registers its strings when its chunk loads (`registerMessages`
+ * at the end of its file, imported by each module that uses them), so the initial download holds
+ * only what the first screen shows. The key type covers every part.
  */
 import { embedEn, embedZh } from './parts/embed.ts';
+import { entryEn, entryZh } from './parts/entry.ts';
 import { breakpointsEn, breakpointsZh } from './parts/breakpoints.ts';
 import { shellEn, shellZh } from './parts/shell.ts';
 import { viewsEn, viewsZh } from './parts/views.ts';
-import { sandboxEn, sandboxZh } from './parts/sandbox.ts';
+import type { sandboxEn } from './parts/sandbox.ts';
 import { walkEn, walkZh } from './parts/walk.ts';
-import { timelineEn, timelineZh } from './parts/timeline.ts';
-import { progressEn, progressZh } from './parts/progress.ts';
-import { practiceEn, practiceZh } from './parts/practice.ts';
+import type { timelineEn } from './parts/timeline.ts';
+import type { progressEn } from './parts/progress.ts';
+import type { practiceEn } from './parts/practice.ts';
 
 export const LOCALES = ['en', 'zh-CN'] as const;
 export type Locale = (typeof LOCALES)[number];
@@ -32,9 +36,13 @@ const baseEn = {
   'footer.licence': 'Open source under the MIT licence. Runs entirely in your browser and sends no data anywhere.',
 } as const;
 
-const en = { ...baseEn, ...shellEn, ...viewsEn, ...embedEn, ...sandboxEn, ...walkEn, ...breakpointsEn, ...timelineEn, ...progressEn, ...practiceEn } as const;
+const en = { ...baseEn, ...shellEn, ...viewsEn, ...embedEn, ...walkEn, ...breakpointsEn, ...entryEn } as const;
 
-export type MessageKey = keyof typeof en;
+/** The parts that load on demand, by the prefix of their keys (each registers itself: see the top). */
+export const LAZY_PARTS = ['sandbox', 'timeline', 'progress', 'practice'] as const;
+
+export type MessageKey = keyof typeof en | keyof typeof sandboxEn | keyof typeof timelineEn | keyof typeof progressEn | keyof typeof practiceEn;
+type EagerKey = keyof typeof en;
 
 const baseZh: Record<keyof typeof baseEn, string> = {
   'app.title': 'Ring −1',
@@ -52,9 +60,18 @@ const baseZh: Record<keyof typeof baseEn, string> = {
   'footer.licence': '以 MIT 许可证开源。完全在浏览器中运行，不向任何地方发送数据。',
 };
 
-const zhCN: Record<MessageKey, string> = { ...baseZh, ...shellZh, ...viewsZh, ...embedZh, ...sandboxZh, ...walkZh, ...breakpointsZh, ...timelineZh, ...progressZh, ...practiceZh };
+const zhCN: Record<EagerKey, string> = { ...baseZh, ...shellZh, ...viewsZh, ...embedZh, ...walkZh, ...breakpointsZh, ...entryZh };
 
-export const catalogs: Record<Locale, Record<MessageKey, string>> = { en, 'zh-CN': zhCN };
+/** The strings known now, per locale: the first screen's, and those of every part registered since. */
+export const catalogs: Record<Locale, Partial<Record<MessageKey, string>>> = { en: { ...en }, 'zh-CN': { ...zhCN } };
+
+/** Adds a part's strings (both languages, the same keys); a part calls it once, when its module loads. */
+export function registerMessages<K extends MessageKey>(partEn: Readonly<Record<K, string>>, partZh: Readonly<Record<K, string>>): void {
+  Object.assign(catalogs.en, partEn);
+  Object.assign(catalogs['zh-CN'], partZh);
+}
+
+const reported = new Set<string>();
 
 /** The locale a URL asks for (`?lang=zh-CN`), else the browser's preference, else English. */
 export function pickLocale(search: string, preferred: readonly string[]): Locale {
@@ -67,6 +84,17 @@ export function pickLocale(search: string, preferred: readonly string[]): Locale
   return 'en';
 }
 
+/**
+ * The string for `key`. A key whose part has not loaded (a module used it without importing its
+ * part) shows as the key itself and is reported once on the console, which the browser tests treat
+ * as a failure.
+ */
 export function translate(locale: Locale, key: MessageKey): string {
-  return catalogs[locale][key];
+  const v = catalogs[locale][key];
+  if (v !== undefined) return v;
+  if (!reported.has(key)) {
+    reported.add(key);
+    console.error(`i18n: no string for ${key} (${locale}): its part is not loaded`);
+  }
+  return key;
 }

@@ -4,8 +4,9 @@
  * stay as the SDM spells them in both languages.
  */
 
+import { registerMessages } from '../messages.ts';
+
 export const practiceEn = {
-  'practice.toggle': 'Practice',
   'practice.heading': 'Practice',
   'practice.intro':
     'Seeded problems, the same as the command line’s “lab exercise”: the same kind, options and seed give the same problem, so an instructor can hand one out and print its answer key.',
@@ -28,7 +29,6 @@ export const practiceEn = {
   'practice.seed.tooBig': 'Seed: at most {max}.',
   'practice.count.bad': 'Questions: a whole number from {min} to {max}.',
   'practice.loading': 'Generating the problem…',
-  'practice.failed': 'The problem could not be generated: {message}',
   'practice.title': '{kind}: {mode}, seed {seed}',
   'practice.mode.32bit': '32-bit paging (2 levels)',
   'practice.mode.pae': 'PAE paging (3 levels)',
@@ -130,7 +130,6 @@ export const practiceEn = {
 } as const;
 
 export const practiceZh: Record<keyof typeof practiceEn, string> = {
-  'practice.toggle': '练习',
   'practice.heading': '练习',
   'practice.intro':
     '带种子的练习题，与命令行“lab exercise”生成的题目相同：题型、选项和种子相同，题目就相同，因此教师可以分发同一道题，并打印它的答案。',
@@ -153,7 +152,6 @@ export const practiceZh: Record<keyof typeof practiceEn, string> = {
   'practice.seed.tooBig': '种子：最大为 {max}。',
   'practice.count.bad': '题数：{min} 到 {max} 之间的整数。',
   'practice.loading': '正在生成题目……',
-  'practice.failed': '无法生成题目：{message}',
   'practice.title': '{kind}：{mode}，种子 {seed}',
   'practice.mode.32bit': '32 位分页（2 级）',
   'practice.mode.pae': 'PAE 分页（3 级）',
@@ -253,3 +251,6 @@ export const practiceZh: Record<keyof typeof practiceEn, string> = {
   'practice.ex.rsvd': '在 {level} 处产生 #PF：设置了保留位。',
   'practice.ex.code': '错误码 {code}：P = {p}，W/R = {wr}，U/S = {us}，RSVD = {rsvd}，I/D = {id}。',
 };
+
+// Loaded with the part of the UI that uses these strings (a chunk of its own), not with the first screen.
+registerMessages(practiceEn, practiceZh);

@@ -1,10 +1,10 @@
 /** UI strings of the lesson map and of progress (export, import, storage) (see ../messages.ts): English, and the same keys in Simplified Chinese. */
 
+import { registerMessages } from '../messages.ts';
+
 export const progressEn = {
-  'progress.toggle': 'Lessons',
   'progress.heading': 'Lessons',
   'progress.close': 'Close lessons',
-  'progress.loadFailed': 'The lesson map could not be loaded:',
   'progress.none': 'This version of the lab has no lessons yet.',
   'progress.others': 'Progress kept for lessons not in this version of the lab',
   'progress.count': '{done} of {total} lessons done',
@@ -14,9 +14,6 @@ export const progressEn = {
   'progress.state.started': 'In progress: step {k} of {n}, {score} of {max} points',
   'progress.state.done': 'Done: {score} of {max} points',
   'progress.kept': 'Your progress is kept in this browser. Export it to move it to another browser or keep a copy.',
-  'progress.notice.blocked': 'This browser does not let the lab keep data here, so your progress lasts only until this page is closed. Export it to keep it.',
-  'progress.notice.full': 'The browser’s storage is full, so progress from now on lasts only until this page is closed. Export it to keep it.',
-  'progress.notice.unreadable': 'The progress kept in this browser could not be read. It was set aside and progress starts afresh.',
   'progress.file': 'Progress file',
   'progress.export': 'Export progress',
   'progress.import': 'Import progress…',
@@ -50,10 +47,8 @@ export const progressEn = {
 } as const;
 
 export const progressZh: Record<keyof typeof progressEn, string> = {
-  'progress.toggle': '课程',
   'progress.heading': '课程',
   'progress.close': '关闭课程列表',
-  'progress.loadFailed': '课程列表未能加载：',
   'progress.none': '此版本的实验室还没有课程。',
   'progress.others': '已保存的其他课程进度（这些课程不在此版本的实验室中）',
   'progress.count': '已完成 {done}/{total} 课',
@@ -63,9 +58,6 @@ export const progressZh: Record<keyof typeof progressEn, string> = {
   'progress.state.started': '进行中：第 {k}/{n} 步，得分 {score}/{max}',
   'progress.state.done': '已完成：得分 {score}/{max}',
   'progress.kept': '你的学习进度保存在此浏览器中。可将其导出，以便迁移到其他浏览器或留作备份。',
-  'progress.notice.blocked': '此浏览器不允许实验室在这里保存数据，因此学习进度只保留到关闭此页面为止。请导出进度以便保存。',
-  'progress.notice.full': '浏览器存储空间已满，此后的学习进度只保留到关闭此页面为止。请导出进度以便保存。',
-  'progress.notice.unreadable': '无法读取此浏览器中保存的学习进度。原数据已另行保存，进度从头开始记录。',
   'progress.file': '进度文件',
   'progress.export': '导出进度',
   'progress.import': '导入进度…',
@@ -97,3 +89,6 @@ export const progressZh: Record<keyof typeof progressEn, string> = {
   'progress.expect.lesson-id': '课程 ID，例如 01-rings',
   'progress.expect.too-many': '最多 {max} 课',
 };
+
+// Loaded with the part of the UI that uses these strings (a chunk of its own), not with the first screen.
+registerMessages(progressEn, progressZh);

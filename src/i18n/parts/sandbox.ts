@@ -3,9 +3,9 @@
  * Simplified Chinese. `{name}` marks a value filled in by the view (src/views/cpu/text.ts `fill`).
  */
 
+import { registerMessages } from '../messages.ts';
+
 export const sandboxEn = {
-  'sandbox.toggle': 'Sandbox',
-  'sandbox.loadFailed': 'The sandbox could not be loaded:',
   'sandbox.title': 'Sandbox',
   'sandbox.intro': 'Change the guest’s code and the machine, then Run: the lab loads your scenario. The draft is saved in this browser as you type.',
   'sandbox.run': 'Run',
@@ -106,8 +106,6 @@ export const sandboxEn = {
 } as const;
 
 export const sandboxZh: Record<keyof typeof sandboxEn, string> = {
-  'sandbox.toggle': '沙盒',
-  'sandbox.loadFailed': '沙盒未能加载：',
   'sandbox.title': '沙盒',
   'sandbox.intro': '修改客户机的代码和机器配置，然后点击“运行”：实验室会载入你的场景。草稿在你输入时自动保存在本浏览器中。',
   'sandbox.run': '运行',
@@ -206,3 +204,6 @@ export const sandboxZh: Record<keyof typeof sandboxEn, string> = {
   'share.invalid': '这个分享链接中的场景无效（共 {n} 个错误；第一个：{first}）。',
   'scenario.errorAt': '{path}，第 {line} 行，第 {column} 列',
 };
+
+// Loaded with the part of the UI that uses these strings (a chunk of its own), not with the first screen.
+registerMessages(sandboxEn, sandboxZh);

@@ -4,6 +4,8 @@
  * `.other` forms (English plural); Chinese uses the same text for both.
  */
 
+import { registerMessages } from '../messages.ts';
+
 export const timelineEn = {
   'timeline.title': 'Timeline of events',
   'timeline.track': 'Events of the run',
@@ -163,3 +165,6 @@ export const timelineZh: Record<keyof typeof timelineEn, string> = {
   'timeline.here': '（当前步）',
   'timeline.valueText': '{position}：{events}',
 };
+
+// Loaded with the timeline's chunk, not with the first screen.
+registerMessages(timelineEn, timelineZh);

@@ -6,6 +6,7 @@ import { translate, type Locale, type MessageKey } from '../../i18n/messages.ts'
 import type { LessonInfo } from '../../lessons/contract.ts';
 import { lessonState, type LessonProgress, type LessonState, type ProgressProblem } from '../../lessons/progress.ts';
 import { fill, segmentsText } from '../shell/narrate.ts';
+import '../../i18n/parts/progress.ts';
 
 export function tr(locale: Locale, key: MessageKey, vars: Record<string, string | number> = {}): string {
   return segmentsText(fill(translate(locale, key), Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, { text: String(v) }]))));

@@ -12,6 +12,7 @@ import type { MessageKey } from '../../i18n/messages.ts';
 import type { WalkLayout } from '../../worker/exercise-types.ts';
 import type { Tr } from '../cpu/text.ts';
 import { ERROR_BITS, hexN, hexU64, pageSizeText, type InputError, type Reason } from './walk-check.ts';
+import '../../i18n/parts/practice.ts';
 
 const TABLE_NAMES: Record<string, string> = { PML5E: 'PML5', PML4E: 'PML4', PDPTE: 'PDPT', PDE: 'PD', PTE: 'PT' };
 

@@ -5,6 +5,7 @@ import type { Tr } from '../cpu/text.ts';
 import { FIELDS, placeOf } from './form.ts';
 import type { JsonIssue } from './json-pos.ts';
 import type { ShareFailure } from './share.ts';
+import '../../i18n/parts/sandbox.ts';
 
 export function jsonIssueText(t: Tr, issue: JsonIssue | 'root', found: string): string {
   return t(`sandbox.json.${issue}` as MessageKey, { found: JSON.stringify(found).slice(1, -1) });

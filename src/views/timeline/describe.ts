@@ -10,6 +10,7 @@ import { EXCEPTION_MNEMONICS, EXCEPTION_NAMES, describeRingChange, hexVector } f
 import type { Tr } from '../cpu/text.ts';
 import { describePfError } from '../shell/narrate.ts';
 import { shownStep, type Shown } from './layout.ts';
+import '../../i18n/parts/timeline.ts';
 
 /** COM1's transmit holding register, the UART the scenarios write to (as the narration names it). */
 const UART_PORT = 0x3f8;
