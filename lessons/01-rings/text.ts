@@ -1,0 +1,226 @@
+/**
+ * Lesson 1's words, English and Simplified Chinese, with instructor notes per step. Numbers stated
+ * here are the scenario's (lesson.test.ts finds each one and checks it against the run).
+ */
+import type { LessonText } from '../../src/lessons/lesson.ts';
+import type { StepId } from './steps.ts';
+
+type Text = LessonText & { steps: Record<StepId, LessonText['steps'][string]> };
+
+export const en: Text = {
+  title: 'Rings, interrupts and system calls',
+  summary: 'Follow a user program into the kernel and back through INT 0x80 and SYSCALL, and say what the CPU saves, checks and loads on each crossing.',
+  steps: {
+    rings: {
+      title: 'Four rings, one current level',
+      body: 'The CPU always runs at a current privilege level (CPL) from 0 to 3, kept in the low two bits of CS. Operating systems use two of the four rings: the kernel runs in ring 0 and user programs in ring 3.\n\nInstructions that control the whole machine, such as HLT, LGDT or MOV to CR3, are privileged. This machine has just started in its kernel: the ring diagram shows CPL 0.',
+      prompt: 'A user program running at CPL 3 executes HLT. What happens?',
+      choices: {
+        halts: 'The CPU halts until the next interrupt',
+        gp: 'The CPU raises a general-protection exception (#GP) and enters the kernel',
+        skipped: 'Nothing: the CPU silently skips the instruction',
+      },
+      why: 'HLT is privileged: at any CPL other than 0 it raises #GP, and the CPU delivers that exception through the interrupt descriptor table (IDT) to the kernel, which decides what to do with the program. Some instructions are worse for a virtual machine monitor: POPF at CPL 3 does not fault at all, it just leaves the interrupt flag unchanged.',
+      hints: ['A privileged instruction never runs at CPL 3, but it does not fail silently either.', 'An exception moves control through the IDT, into the kernel.'],
+      notes: 'Ask who has seen "general protection fault" in a crash log: this is where it comes from.\n\nKeep the POPF remark short; it comes back when the course reaches trap-and-emulate.',
+    },
+    'enter-user': {
+      title: 'Into ring 3 with IRETQ',
+      body: 'The kernel starts its user process the way real kernels do: it pushes an interrupt-return frame (SS, RSP, RFLAGS, CS, RIP) and executes IRETQ, which pops all five values and sets the CPL to the privilege level in the new CS.',
+      act: 'Step (the → key, or the Step button) until the ring diagram shows ring 3.',
+      done: 'The CPU is in ring 3 at 0x40000000, the user program\'s first instruction. CS is 0x2b: its low two bits are 3, so the CPL is 3. The user stack pointer RSP is 0x40100000.',
+      hints: ['Five PUSH instructions build the frame; IRETQ comes right after them.', 'Or choose "Ring change" under "Run to next" and run: it stops right after the change.'],
+      notes: 'Point out that nothing special "switches to user mode": the CPU simply loads a CS whose privilege bits say 3. A kernel enters user space for the first time by faking a return from an interrupt.',
+    },
+    'predict-vector': {
+      title: 'Predict: the vector of INT 0x80',
+      body: 'The user program puts 1 (the number of "write") in EAX, a buffer\'s address in RSI and its length in EDX, then executes INT 0x80 to ask the kernel for the system call.',
+      prompt: 'Which vector (entry of the IDT) will the CPU use? Answer in decimal or in hex with 0x.',
+      why: 'INT n uses vector n: 0x80, which is 128. The CPU reads gate 128 of the IDT, checks that the gate\'s descriptor privilege level (DPL 3 here) is at least the CPL (3), and only then enters the handler. Had the kernel given that gate DPL 0, the same INT would raise #GP instead.',
+      hints: ['The operand of INT is the vector number itself.', 'You may type it in hex, or convert 0x80 to decimal.'],
+      notes: 'The gate DPL check is what stops user code from calling, say, the page-fault handler with INT 14. Linux used INT 0x80 for 32-bit system calls for years.',
+    },
+    'predict-stack': {
+      title: 'Predict: which stack?',
+      body: 'User code must not be able to crash the kernel by leaving a bad stack pointer behind. So when an interrupt or exception raises the privilege level, the CPU switches stacks before it saves anything.',
+      prompt: 'INT 0x80 moves the CPU from ring 3 to ring 0. Where does the new RSP come from?',
+      choices: {
+        user: 'Nowhere: the CPU keeps the user\'s RSP (0x40100000)',
+        tss: 'From RSP0 in the task-state segment (TSS), 0x10000 here',
+        gate: 'From the IDT gate, which holds a stack address',
+      },
+      why: 'The CPU loads RSP from TSS.RSP0 (0x10000) and then pushes five 8-byte values, the old SS, RSP, RFLAGS, CS and RIP: 40 bytes, so the handler starts with RSP = 0xffd8. (A 64-bit gate can name one of the TSS\'s interrupt stacks instead; gate 0x80 here does not.)',
+      hints: ['The kernel told the CPU where its stack is in advance, in a structure the CPU reads on every privilege change through a gate.', 'That structure is also where IST stacks live.'],
+      notes: 'Misconception to catch: "the interrupt handler runs on the user stack". It cannot, or any process could corrupt kernel state by pointing RSP anywhere.',
+    },
+    int80: {
+      title: 'INT 0x80: into ring 0',
+      body: 'Now watch the CPU do it: the IDT gate, the stack from the TSS, the five values saved.',
+      act: 'Step until the CPU enters ring 0 through INT 0x80.',
+      done: 'CPL 0, and RIP is at the kernel\'s int80_handler. RSP is 0xffd8: 40 bytes below RSP0, the five saved values. CS is 0x08, the kernel code selector from the gate. In 64-bit mode a change of privilege through a gate loads SS with the null selector 0.',
+      hints: ['The user program needs four instructions to set up and make the call.', 'Or run to the next ring change.'],
+      notes: 'Have the room find the user RIP and RSP on the new stack: they are what IRETQ will pop.',
+    },
+    'iret-back': {
+      title: 'IRETQ: back to ring 3',
+      body: 'The kernel copies the message to the UART, one OUT instruction per byte, then returns with IRETQ, which pops the five saved values: RIP, CS, RFLAGS, RSP and SS.',
+      act: 'Run to the next ring change.',
+      done: 'Back at CPL 3, just after the INT instruction, on the user\'s stack 0x40100000 again, 150 steps after entering the kernel. The UART shows the first line.',
+      hints: ['Choose "Ring change" under "Run to next": the write loop takes 150 steps, too many to step one by one.', 'If you already went past it, step back one step and forward again.'],
+      notes: 'The kernel reads the user\'s buffer directly: user pages are readable at CPL 0 here (no SMAP). Mention that modern kernels turn SMAP on to stop exactly that by accident.',
+    },
+    'predict-ring': {
+      title: 'Predict: SYSCALL',
+      body: 'The second write uses SYSCALL, the fast system-call instruction of 64-bit mode. It reads neither the IDT nor the TSS: what it needs is in model-specific registers the kernel set at boot, IA32_STAR (segment selectors), IA32_LSTAR (the entry point) and IA32_FMASK (RFLAGS bits to clear).',
+      prompt: 'Which ring is the CPU in right after SYSCALL?',
+      choices: {
+        r0: 'Ring 0',
+        r1: 'Ring 1',
+        r3: 'Ring 3: SYSCALL only jumps to the kernel\'s code',
+      },
+      why: 'SYSCALL always enters CPL 0: it loads CS from IA32_STAR (0x08 here) with its privilege bits forced to 0, and SS with the next selector, 0x10. Rings 1 and 2 exist, but mainstream kernels leave them unused. Nor did VT-x add a ring below 0: "ring −1" is a nickname for VMX root operation, which has its own rings 0 to 3.',
+      hints: ['SYSCALL exists to enter the kernel quickly.', 'Which ring does the kernel run in?'],
+      notes: 'The "ring −1" myth comes back in the VT-x lessons; plant the correction now.',
+    },
+    syscall: {
+      title: 'SYSCALL: into ring 0 without the IDT',
+      body: 'Watch what SYSCALL saves, and where.',
+      act: 'Step until the CPU enters the kernel through SYSCALL.',
+      done: 'CPL 0, at the address in IA32_LSTAR (the kernel\'s syscall_entry). The CPU saved the return address in RCX (0x4000002c) and RFLAGS in R11 (0x202), then cleared the bits set in IA32_FMASK: RFLAGS is now 0x2, interrupts off. RSP is still the user\'s 0x40100000: SYSCALL does not switch stacks, so the kernel\'s first instructions do.',
+      hints: ['Four user instructions: three MOVs and the SYSCALL.', 'Or run to the next ring change.'],
+      notes: 'Compare with INT 0x80: no memory was read to enter the kernel and none written. That is why SYSCALL is fast, and why the kernel must switch stacks itself before an interrupt can arrive (FMASK clears IF for exactly that window).',
+    },
+    'find-rcx': {
+      title: 'Where will SYSRET return?',
+      body: 'SYSRET is the way back from SYSCALL. It pops nothing: it takes the return address and RFLAGS from two registers.',
+      act: 'In the registers, click the one that holds the address SYSRET will return to (or move to it with Tab and press Enter).',
+      done: 'RCX: SYSCALL put the address of the instruction after it there, 0x4000002c, and SYSRET loads RIP from it; R11 holds the RFLAGS to restore. A kernel that lets RCX change before SYSRET must check it first.',
+      miss: 'That is {name}. Look for the register that holds 0x4000002c.',
+      hints: ['It is one of the two registers SYSCALL wrote.', 'The other one, R11, holds RFLAGS.'],
+      notes: 'Famous bug class: SYSRET to a non-canonical RCX faulted in ring 0 on Intel CPUs (CVE-2012-0217). The lab follows the SDM here.',
+    },
+    sysret: {
+      title: 'SYSRET: back to ring 3',
+      body: 'The kernel restores the user\'s RSP itself, then executes SYSRETQ.',
+      act: 'Run to the next ring change.',
+      done: 'CPL 3 again at 0x4000002c. CS is 0x2b and SS 0x23, both derived from IA32_STAR with privilege level 3, and RFLAGS is 0x202 again, from R11.',
+      hints: ['The write loop runs first, so run to the next ring change.', 'If you went past it, step back one step and forward again.'],
+      notes: 'The last system call (EAX = 60, exit) ends with HLT in ring 0, where HLT is allowed.',
+    },
+    summary: {
+      title: 'What the hardware did',
+      body: 'INT 0x80 went through the IDT: a gate check (DPL 3 ≥ CPL 3), a stack switch to TSS.RSP0, five values pushed; IRETQ popped them.\n\nSYSCALL read no memory: IA32_STAR and IA32_LSTAR gave the selectors and the entry point, RCX and R11 kept the way back, and the kernel switched stacks itself; SYSRET used RCX and R11 to return.\n\nThe program\'s last system call, exit (EAX = 60), stops the machine with HLT in ring 0.',
+      hints: [],
+      notes: 'Ask for the one-line difference: INT goes through memory (IDT, TSS, stack), SYSCALL through registers. Next: virtualization starts from these same transitions.',
+    },
+  },
+};
+
+export const zh: Text = {
+  title: '特权级、中断与系统调用',
+  summary: '跟随一个用户程序经由 INT 0x80 和 SYSCALL 进入内核再返回，说出每次跨越时 CPU 保存、检查和加载了什么。',
+  steps: {
+    rings: {
+      title: '四个特权环，一个当前特权级',
+      body: 'CPU 始终运行在某个当前特权级（CPL）上，取值 0 到 3，保存在 CS 的低两位。操作系统只用四个环中的两个：内核运行在 0 环，用户程序运行在 3 环。\n\n控制整台机器的指令，例如 HLT、LGDT 或写 CR3 的 MOV，都是特权指令。这台机器刚刚在内核中启动：特权环图显示 CPL 0。',
+      prompt: '一个运行在 CPL 3 的用户程序执行了 HLT。会发生什么？',
+      choices: {
+        halts: 'CPU 停机，直到下一个中断到来',
+        gp: 'CPU 产生一般保护异常（#GP）并进入内核',
+        skipped: '什么都不发生：CPU 悄悄跳过这条指令',
+      },
+      why: 'HLT 是特权指令：在 CPL 不为 0 时执行会产生 #GP，CPU 经由中断描述符表（IDT）把这个异常交给内核，由内核决定如何处置该程序。对虚拟机监控器来说，有些指令更麻烦：POPF 在 CPL 3 下根本不产生异常，只是悄悄地不改变中断标志。',
+      hints: ['特权指令在 CPL 3 下绝不会执行，但也不会悄无声息地失败。', '异常经由 IDT 把控制权交给内核。'],
+      notes: '问问在座有谁在崩溃日志里见过 “general protection fault”：它就来自这里。\n\nPOPF 的事点到为止；讲到“陷入并模拟”时还会回来。',
+    },
+    'enter-user': {
+      title: '用 IRETQ 进入 3 环',
+      body: '内核像真实的操作系统那样启动用户进程：压入一个中断返回帧（SS、RSP、RFLAGS、CS、RIP），然后执行 IRETQ。IRETQ 弹出这五个值，并把 CPL 设为新 CS 中的特权级。',
+      act: '单步执行（按 → 键或“单步”按钮），直到特权环图显示 3 环。',
+      done: 'CPU 已处于 3 环，位于 0x40000000，即用户程序的第一条指令。CS 为 0x2b：低两位是 3，所以 CPL 为 3。用户栈指针 RSP 为 0x40100000。',
+      hints: ['五条 PUSH 指令构造返回帧，紧接着就是 IRETQ。', '也可以在“运行到下一个”中选择“特权级切换”再运行：它会在切换后立即停下。'],
+      notes: '强调并没有什么特别的“切换到用户态”操作：CPU 只是加载了一个特权位为 3 的 CS。内核第一次进入用户空间，靠的是伪造一次中断返回。',
+    },
+    'predict-vector': {
+      title: '预测：INT 0x80 的向量号',
+      body: '用户程序把 1（“write”的调用号）放进 EAX，把缓冲区地址放进 RSI、长度放进 EDX，然后执行 INT 0x80，请求内核完成这次系统调用。',
+      prompt: 'CPU 会使用哪个向量（IDT 中的哪一项）？可用十进制回答，或用 0x 开头的十六进制。',
+      why: 'INT n 使用向量 n：0x80，即 128。CPU 读取 IDT 的第 128 号门，检查门的描述符特权级（这里 DPL 为 3）不低于 CPL（3），然后才进入处理程序。假如内核把这个门设为 DPL 0，同一条 INT 就会产生 #GP。',
+      hints: ['INT 的操作数就是向量号本身。', '可以直接输入十六进制，或把 0x80 换算成十进制。'],
+      notes: '门的 DPL 检查阻止了用户代码用 INT 14 之类的指令直接调用缺页处理程序。Linux 多年来用 INT 0x80 做 32 位系统调用。',
+    },
+    'predict-stack': {
+      title: '预测：用哪个栈？',
+      body: '用户代码不能通过留下一个坏的栈指针来搞垮内核。因此，当中断或异常提升特权级时，CPU 在保存任何东西之前先切换栈。',
+      prompt: 'INT 0x80 让 CPU 从 3 环进入 0 环。新的 RSP 从哪里来？',
+      choices: {
+        user: '不换：CPU 沿用用户的 RSP（0x40100000）',
+        tss: '来自任务状态段（TSS）中的 RSP0，这里是 0x10000',
+        gate: '来自 IDT 门，门里存有栈地址',
+      },
+      why: 'CPU 从 TSS.RSP0（0x10000）加载 RSP，然后压入五个 8 字节的值：原来的 SS、RSP、RFLAGS、CS 和 RIP，共 40 字节，所以处理程序开始时 RSP = 0xffd8。（64 位的门也可以指定 TSS 中的某个中断栈 IST；这里的 0x80 号门没有指定。）',
+      hints: ['内核事先把自己的栈告诉了 CPU，写在一个每次经由门提升特权级时 CPU 都会读取的结构里。', 'IST 栈也记录在这个结构里。'],
+      notes: '要纠正的误解：“中断处理程序运行在用户栈上”。那是不可能的，否则任何进程都能把 RSP 指向任意位置来破坏内核状态。',
+    },
+    int80: {
+      title: 'INT 0x80：进入 0 环',
+      body: '现在看 CPU 实际执行：IDT 门、来自 TSS 的栈、保存的五个值。',
+      act: '单步执行，直到 CPU 经由 INT 0x80 进入 0 环。',
+      done: 'CPL 为 0，RIP 位于内核的 int80_handler。RSP 为 0xffd8：比 RSP0 低 40 字节，正是保存的五个值。CS 为 0x08，即门中给出的内核代码段选择子。在 64 位模式下，经由门改变特权级时 SS 被加载为空选择子 0。',
+      hints: ['用户程序需要四条指令来准备并发起调用。', '也可以运行到下一次特权级切换。'],
+      notes: '让大家在新栈上找出用户的 RIP 和 RSP：IRETQ 稍后就会把它们弹出。',
+    },
+    'iret-back': {
+      title: 'IRETQ：回到 3 环',
+      body: '内核把消息逐字节写到 UART，每个字节一条 OUT 指令，然后用 IRETQ 返回。IRETQ 弹出保存的五个值：RIP、CS、RFLAGS、RSP 和 SS。',
+      act: '运行到下一次特权级切换。',
+      done: '回到 CPL 3，位于 INT 指令之后，重新使用用户栈 0x40100000，距进入内核共 150 步。UART 显示出第一行。',
+      hints: ['在“运行到下一个”中选择“特权级切换”：写循环需要 150 步，逐步执行太多了。', '如果已经越过了，后退一步再前进一步。'],
+      notes: '内核直接读取用户缓冲区：这里用户页在 CPL 0 下可读（没有开启 SMAP）。可以提一下，现代内核开启 SMAP 正是为了防止这种无意的访问。',
+    },
+    'predict-ring': {
+      title: '预测：SYSCALL',
+      body: '第二次写操作使用 SYSCALL，它是 64 位模式下的快速系统调用指令。它既不读 IDT 也不读 TSS：所需的一切都在内核启动时设置好的模型特定寄存器（MSR）里，即 IA32_STAR（段选择子）、IA32_LSTAR（入口地址）和 IA32_FMASK（要清除的 RFLAGS 位）。',
+      prompt: '刚执行完 SYSCALL 时，CPU 处于哪个环？',
+      choices: {
+        r0: '0 环',
+        r1: '1 环',
+        r3: '3 环：SYSCALL 只是跳转到内核代码',
+      },
+      why: 'SYSCALL 总是进入 CPL 0：它从 IA32_STAR 加载 CS（这里是 0x08），特权位强制为 0，并把 SS 设为下一个选择子 0x10。1 环和 2 环确实存在，但主流内核都不使用。VT-x 也没有在 0 环之下再加一个环：“ring −1”只是 VMX 根操作模式的俗称，而根模式有自己的 0 到 3 环。',
+      hints: ['SYSCALL 就是为了快速进入内核而设计的。', '内核运行在哪个环？'],
+      notes: '“ring −1”的误解会在 VT-x 课程中再次出现；现在先埋下正确的说法。',
+    },
+    syscall: {
+      title: 'SYSCALL：不经 IDT 进入 0 环',
+      body: '观察 SYSCALL 保存了什么，保存在哪里。',
+      act: '单步执行，直到 CPU 经由 SYSCALL 进入内核。',
+      done: 'CPL 为 0，位于 IA32_LSTAR 中的地址（内核的 syscall_entry）。CPU 把返回地址保存在 RCX（0x4000002c），把 RFLAGS 保存在 R11（0x202），然后清除 IA32_FMASK 中置位的各位：RFLAGS 现在是 0x2，中断已关闭。RSP 仍然是用户的 0x40100000：SYSCALL 不切换栈，所以内核最前面的几条指令要自己切换。',
+      hints: ['四条用户指令：三条 MOV 加一条 SYSCALL。', '也可以运行到下一次特权级切换。'],
+      notes: '与 INT 0x80 对比：进入内核时没有读写任何内存。这正是 SYSCALL 快的原因，也是内核必须在中断到来之前自己切换栈的原因（FMASK 清除 IF 正是为了这段窗口期）。',
+    },
+    'find-rcx': {
+      title: 'SYSRET 会返回到哪里？',
+      body: 'SYSRET 是从 SYSCALL 返回的途径。它不弹栈：返回地址和 RFLAGS 取自两个寄存器。',
+      act: '在寄存器视图中，点击存放 SYSRET 返回地址的那个寄存器（或用 Tab 键移到它上面再按回车）。',
+      done: 'RCX：SYSCALL 把它下一条指令的地址 0x4000002c 放在这里，SYSRET 从中加载 RIP；R11 存放要恢复的 RFLAGS。如果内核允许 RCX 在 SYSRET 之前被改动，就必须先检查它。',
+      miss: '这是 {name}。请找存放 0x4000002c 的那个寄存器。',
+      hints: ['它是 SYSCALL 写入的两个寄存器之一。', '另一个是 R11，存放 RFLAGS。'],
+      notes: '著名的一类漏洞：在 Intel CPU 上，SYSRET 返回到非规范的 RCX 时会在 0 环产生异常（CVE-2012-0217）。实验室在这一点上遵循 SDM。',
+    },
+    sysret: {
+      title: 'SYSRET：回到 3 环',
+      body: '内核自己恢复用户的 RSP，然后执行 SYSRETQ。',
+      act: '运行到下一次特权级切换。',
+      done: '再次处于 CPL 3，位于 0x4000002c。CS 为 0x2b，SS 为 0x23，二者都由 IA32_STAR 推出，特权级为 3；RFLAGS 从 R11 恢复，又是 0x202。',
+      hints: ['写循环要先执行完，所以请运行到下一次特权级切换。', '如果已经越过了，后退一步再前进一步。'],
+      notes: '最后一次系统调用（EAX = 60，exit）以 0 环中的 HLT 结束，在 0 环执行 HLT 是允许的。',
+    },
+    summary: {
+      title: '硬件做了什么',
+      body: 'INT 0x80 经由 IDT：检查门（DPL 3 ≥ CPL 3），切换到 TSS.RSP0 所指的栈，压入五个值；IRETQ 把它们弹出。\n\nSYSCALL 不读任何内存：IA32_STAR 和 IA32_LSTAR 给出选择子和入口地址，RCX 和 R11 保存返回所需的信息，内核自己切换栈；SYSRET 用 RCX 和 R11 返回。\n\n程序的最后一次系统调用 exit（EAX = 60）以 0 环中的 HLT 让机器停下。',
+      hints: [],
+      notes: '请大家用一句话说出区别：INT 经由内存（IDT、TSS、栈），SYSCALL 经由寄存器。下一步：虚拟化就从这些同样的切换开始。',
+    },
+  },
+};
