@@ -16,6 +16,8 @@
 import { assign, setup, type SnapshotFrom } from 'xstate';
 import type { RingCause, TraceKind } from '../emu/trace/events.ts';
 
+export { parseNumber } from './answers.ts';
+
 /** A trace event as a lesson sees it: the kind and the fields a step may wait for. */
 export interface SeenEvent {
   kind: TraceKind;
@@ -121,14 +123,6 @@ export function isRight(s: StepDef, value: string | number): boolean {
   if (s.kind === 'choice' || s.kind === 'target') return value === s.answer;
   if (s.kind === 'number') return typeof value === 'number' && value === s.answer;
   return false;
-}
-
-/** Reads what a student typed as a number: decimal or 0x-hex, spaces and underscores ignored; null if it is not one. */
-export function parseNumber(text: string): number | null {
-  const s = text.trim().replace(/[\s_]/g, '').toLowerCase();
-  if (/^0x[0-9a-f]{1,13}$/.test(s)) return Number.parseInt(s.slice(2), 16);
-  if (/^-?[0-9]{1,15}$/.test(s)) return Number(s);
-  return null;
 }
 
 const current = (c: LessonContext): StepDef | undefined => c.steps[c.step];
