@@ -204,7 +204,7 @@ export const zh: Text = {
       body: 'SYSRET 是从 SYSCALL 返回的途径。它不弹栈：返回地址和 RFLAGS 取自两个寄存器。',
       act: '在寄存器视图中，点击存放 SYSRET 返回地址的那个寄存器（或用 Tab 键移到它上面再按回车）。',
       done: 'RCX：SYSCALL 把它下一条指令的地址 0x4000002c 放在这里，SYSRET 从中加载 RIP；R11 存放要恢复的 RFLAGS。如果内核允许 RCX 在 SYSRET 之前被改动，就必须先检查它。',
-      miss: '这是 {name}。请找存放 0x4000002c 的那个寄存器。',
+      miss: '这是{name}。请找存放 0x4000002c 的那个寄存器。',
       hints: ['它是 SYSCALL 写入的两个寄存器之一。', '另一个是 R11，存放 RFLAGS。'],
       notes: '著名的一类漏洞：在 Intel CPU 上，SYSRET 返回到非规范的 RCX 时会在 0 环产生异常（CVE-2012-0217）。实验室在这一点上遵循 SDM。',
     },
