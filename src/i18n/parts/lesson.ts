@@ -5,6 +5,7 @@
 
 export const lessonEn = {
   'lesson.column': 'Lesson',
+  'lesson.heading': 'Lesson: {title}',
   'lesson.progress': 'Step {n} of {total}',
   'lesson.score': 'Score: {score} of {max}',
   'lesson.loading': 'Loading the lesson…',
@@ -13,7 +14,7 @@ export const lessonEn = {
   'lesson.back': 'Back',
   'lesson.next': 'Next',
   'lesson.finish': 'Finish',
-  'lesson.question': 'Predict',
+  'lesson.question': 'Predict: {prompt}',
   'lesson.predictFirst': 'Your answer is locked when you submit it; then the explanation appears.',
   'lesson.lock': 'Lock in my answer',
   'lesson.number': 'Your prediction (decimal, or hex with 0x)',
@@ -26,7 +27,7 @@ export const lessonEn = {
   'lesson.done': '✓ Done',
   'lesson.waiting': 'Waiting for you in the lab…',
   'lesson.hint': 'Show a hint',
-  'lesson.hintN': 'Hint {n}',
+  'lesson.hintN': 'Hint {n}:',
   'lesson.noHints': 'No more hints for this step.',
   'lesson.nextLocked': 'Next unlocks once you have answered or done the task.',
   'lesson.complete': 'Lesson complete. Score: {score} of {max}.',
@@ -41,6 +42,7 @@ export const lessonEn = {
 
 export const lessonZh: Record<keyof typeof lessonEn, string> = {
   'lesson.column': '课程',
+  'lesson.heading': '课程：{title}',
   'lesson.progress': '第 {n} 步，共 {total} 步',
   'lesson.score': '得分：{score} / {max}',
   'lesson.loading': '正在加载课程…',
@@ -49,7 +51,7 @@ export const lessonZh: Record<keyof typeof lessonEn, string> = {
   'lesson.back': '上一步',
   'lesson.next': '下一步',
   'lesson.finish': '完成',
-  'lesson.question': '预测',
+  'lesson.question': '预测：{prompt}',
   'lesson.predictFirst': '提交后你的答案即被锁定，随后显示讲解。',
   'lesson.lock': '锁定我的答案',
   'lesson.number': '你的预测（十进制，或以 0x 开头的十六进制）',
@@ -62,7 +64,7 @@ export const lessonZh: Record<keyof typeof lessonEn, string> = {
   'lesson.done': '✓ 已完成',
   'lesson.waiting': '等待你在实验室中操作…',
   'lesson.hint': '显示提示',
-  'lesson.hintN': '提示 {n}',
+  'lesson.hintN': '提示 {n}：',
   'lesson.noHints': '本步骤没有更多提示了。',
   'lesson.nextLocked': '回答问题或完成任务后，“下一步”才可用。',
   'lesson.complete': '课程完成。得分：{score} / {max}。',
