@@ -191,14 +191,14 @@ try {
     await hostBrowser.close();
   }
   // A lesson (src/views/lesson): lesson 1 at a question answered (the reveal), at the INT 0x80
-  // task done (the pointer at the registers), and at the register pick; en, zh-CN, presenter.
+  // task done (the pointer at the registers), at the register pick, and its #GP scenario; en, zh-CN, presenter.
   for (const [name, lang, extra] of [
     ['en', 'en', ''],
     ['zh-CN', 'zh-CN', ''],
     ['en-presenter', 'en', '&mode=presenter'],
   ] as const) {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, reducedMotion: 'reduce' });
-    await page.goto(`${base}/?lang=${lang}&lesson=01-rings&lstep=3${extra}`);
+    await page.goto(`${base}/?lang=${lang}&lesson=01-rings&lstep=4${extra}`);
     await page.getByTestId('lesson-column').waitFor();
     await page.getByTestId('lesson-number').fill('0x80');
     await page.getByTestId('lesson-lock').click();
@@ -212,11 +212,18 @@ try {
     await page.getByTestId('lesson-task-status').getByText('✓').waitFor();
     await page.waitForTimeout(300);
     await page.screenshot({ path: `${out}/lesson-${name}-int80.png` });
-    await page.goto(`${base}/?lang=${lang}&lesson=01-rings&lstep=9${extra}`);
+    await page.goto(`${base}/?lang=${lang}&lesson=01-rings&lstep=10${extra}`);
     await page.getByTestId('lesson-column').waitFor();
     await page.locator('[data-lesson-target="reg-rsp"]').click();
     await page.waitForTimeout(300);
     await page.screenshot({ path: `${out}/lesson-${name}-pick.png`, fullPage: true });
+    await page.goto(`${base}/?lang=${lang}&lesson=01-rings&lstep=2${extra}`);
+    await page.getByTestId('lesson-column').waitFor();
+    await page.getByTestId('code-view').getByText('hlt').first().waitFor();
+    for (let i = 0; i < 2; i++) await page.keyboard.press('ArrowRight');
+    await page.getByTestId('lesson-task-status').getByText('✓').waitFor();
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: `${out}/lesson-${name}-gp.png` });
     await page.close();
   }
   // The timeline of events (src/views/timeline): each example run to its HLT, then a click on a

@@ -4,5 +4,12 @@ import { machine } from './machine.ts';
 import { steps } from './steps.ts';
 import { en, zh } from './text.ts';
 
-const lesson: LessonModule = { id: '01-rings', scenario: 'syscalls', steps, machine, text: { en, 'zh-CN': zh } };
+const lesson: LessonModule = {
+  id: '01-rings',
+  scenario: 'syscalls',
+  scenarios: { gp: () => import('./gp.json') },
+  steps,
+  machine,
+  text: { en, 'zh-CN': zh },
+};
 export default lesson;

@@ -71,18 +71,30 @@ describe('lesson 01-rings: the machine', () => {
   });
 });
 
+/** Loads the lesson's main scenario, or one of its own by name, as the app does on entering a step. */
+async function loadFor(client: InThreadClient, name: string | undefined): Promise<ViewState> {
+  const json = name === undefined ? scenario : (await lesson.scenarios?.[name]?.())?.default;
+  const loaded = await client.load(json as Json);
+  if (!loaded.ok) throw new Error(`scenario ${name ?? lesson.scenario} did not load: ${JSON.stringify(loaded.errors)}`);
+  return loaded.view;
+}
+
 /** The run a student makes: each wait step reached by running to the next ring change. */
 async function playScripted() {
   const client = new InThreadClient();
-  const loaded = await client.load(scenario as Json);
-  if (!loaded.ok) throw new Error('the syscalls scenario did not load');
+  let shown: string | undefined = undefined;
+  let view = await loadFor(client, shown);
   const actor = createActor(machine, { input }).start();
   const views: { at: string; view: ViewState; found: TraceEvent | null }[] = [];
-  let view = loaded.view;
   for (let guard = 0; guard < 100 && phaseOf(actor.getSnapshot()) !== 'finished'; guard++) {
     const snap: LessonSnapshot = actor.getSnapshot();
     const step = steps[snap.context.step] as StepDef;
     const phase = phaseOf(snap);
+    if (step.scenario !== shown) {
+      shown = step.scenario;
+      view = await loadFor(client, shown);
+      actor.send({ type: 'lab.events', events: seenEvents(view.events) });
+    }
     if (phase === 'predict' && (step.kind === 'choice' || step.kind === 'number')) actor.send({ type: 'lesson.answer', value: step.answer });
     else if (phase === 'waiting' && step.kind === 'wait') {
       const r = await client.runUntil(['ring/change'], 10_000);
@@ -102,6 +114,7 @@ describe('lesson 01-rings: a scripted run against the emulator', () => {
     const report = reportOf(actor.getSnapshot());
     expect(report).toEqual({ lessonId: '01-rings', step: steps.length - 1, reached: steps.length - 1, steps: steps.length, score: info.maxScore, maxScore: info.maxScore, completed: true });
     expect(views.map((v) => [v.at, v.found?.kind === 'ring/change' ? v.found.cause : null])).toEqual([
+      ['try-hlt', 'exception'],
       ['enter-user', 'iret'],
       ['int80', 'software-interrupt'],
       ['iret-back', 'iret'],
@@ -127,6 +140,8 @@ async function facts(): Promise<Map<string, number>> {
   const sys = at('syscall');
   const ret = at('sysret');
   const back = at('iret-back');
+  const gp = at('try-hlt');
+  const gpEvent = gp.events.find((e) => e.kind === 'cpu/exception');
   const f = new Map<string, number>();
   const put = (name: string, value: number) => f.set(name, value);
   // Rings 0–3 (and 1 and 2, the unused ones) are the architecture's; 64 is the mode the scenario runs in.
@@ -157,6 +172,10 @@ async function facts(): Promise<Map<string, number>> {
   put('SS after SYSRET', reg(ret, 'ss'));
   put('RFLAGS after SYSRET', reg(ret, 'rflags'));
   put('exit syscall number (RAX at the halt)', reg(halt.view, 'rax'));
+  put('#GP vector', gpEvent?.kind === 'cpu/exception' ? gpEvent.vector : -1);
+  put('#GP error code', gpEvent?.kind === 'cpu/exception' ? gpEvent.errorCode : -1);
+  put('RSP in the #GP handler', reg(gp, 'rsp'));
+  put('bytes pushed by #GP', KERNEL_STACK_TOP - reg(gp, 'rsp'));
   return f;
 }
 
@@ -201,6 +220,10 @@ describe('lesson 01-rings: numbers in the text', () => {
       'SS after SYSRET': 0x23,
       'RFLAGS after SYSRET': 0x202,
       'exit syscall number (RAX at the halt)': 60,
+      '#GP vector': 13,
+      '#GP error code': 0,
+      'RSP in the #GP handler': 0xffd0,
+      'bytes pushed by #GP': 48,
     });
   });
 

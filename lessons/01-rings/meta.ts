@@ -13,6 +13,6 @@ export const info: LessonInfo = {
     'zh-CN': '跟随一个用户程序经由 INT 0x80 和 SYSCALL 进入内核再返回，说出每次跨越时 CPU 保存、检查和加载了什么。',
   },
   minutes: 10,
-  steps: 11,
+  steps: 12,
   maxScore: 5,
 };

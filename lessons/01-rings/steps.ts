@@ -6,6 +6,7 @@ import type { StepDef } from '../../src/lessons/kit.ts';
 
 export const steps = [
   { id: 'rings', kind: 'choice', point: 'ring', choices: ['halts', 'gp', 'skipped'], answer: 'gp', points: 1 },
+  { id: 'try-hlt', kind: 'wait', point: 'ring', scenario: 'gp', until: { kind: 'ring/change', cause: 'exception', vector: 13, to: 0 } },
   { id: 'enter-user', kind: 'wait', point: 'code', until: { kind: 'ring/change', cause: 'iret', to: 3 } },
   { id: 'predict-vector', kind: 'number', point: 'code', answer: 0x80, points: 1 },
   { id: 'predict-stack', kind: 'choice', point: 'registers', choices: ['user', 'tss', 'gate'], answer: 'tss', points: 1 },

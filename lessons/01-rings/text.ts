@@ -24,6 +24,14 @@ export const en: Text = {
       hints: ['A privileged instruction never runs at CPL 3, but it does not fail silently either.', 'An exception moves control through the IDT, into the kernel.'],
       notes: 'Ask who has seen "general protection fault" in a crash log: this is where it comes from.\n\nKeep the POPF remark short; it comes back when the course reaches trap-and-emulate.',
     },
+    'try-hlt': {
+      title: 'Try it: HLT in ring 3',
+      body: 'A small scenario of this lesson (gp.json) starts a user program at CPL 3 that executes HLT. Its kernel has one handler, for #GP.',
+      act: 'Step until the CPU takes the exception.',
+      done: 'The CPU did not halt. It raised #GP (vector 13) with error code 0, switched to the kernel\'s stack from TSS.RSP0 (0x10000) and entered the handler at CPL 0. An exception with an error code pushes it after the five saved values, so RSP is 0xffd0, 48 bytes below RSP0. The UART will show the handler\'s report. The next step goes back to the system-call scenario.',
+      hints: ['HLT is the user program\'s second instruction.', 'Or run to the next ring change.'],
+      notes: 'This is the lab proving the previous answer: the same HLT that stops the machine in ring 0 traps in ring 3. Point at the narration line and the timeline mark for the exception.',
+    },
     'enter-user': {
       title: 'Into ring 3 with IRETQ',
       body: 'The kernel starts its user process the way real kernels do: it pushes an interrupt-return frame (SS, RSP, RFLAGS, CS, RIP) and executes IRETQ, which pops all five values and sets the CPL to the privilege level in the new CS.',
@@ -132,6 +140,14 @@ export const zh: Text = {
       why: 'HLT 是特权指令：在 CPL 不为 0 时执行会产生 #GP，CPU 经由中断描述符表（IDT）把这个异常交给内核，由内核决定如何处置该程序。对虚拟机监控器来说，有些指令更麻烦：POPF 在 CPL 3 下根本不产生异常，只是悄悄地不改变中断标志。',
       hints: ['特权指令在 CPL 3 下绝不会执行，但也不会悄无声息地失败。', '异常经由 IDT 把控制权交给内核。'],
       notes: '问问在座有谁在崩溃日志里见过 “general protection fault”：它就来自这里。\n\nPOPF 的事点到为止；讲到“陷入并模拟”时还会回来。',
+    },
+    'try-hlt': {
+      title: '动手试试：在 3 环执行 HLT',
+      body: '本课自带的一个小场景（gp.json）在 CPL 3 启动一个执行 HLT 的用户程序。它的内核只有一个处理程序，处理 #GP。',
+      act: '单步执行，直到 CPU 处理这个异常。',
+      done: 'CPU 并没有停机。它产生了 #GP（向量 13），错误码为 0，从 TSS.RSP0（0x10000）切换到内核栈，并在 CPL 0 进入处理程序。带错误码的异常会在五个保存值之后再压入错误码，所以 RSP 为 0xffd0，比 RSP0 低 48 字节。UART 将显示处理程序的报告。下一步回到系统调用场景。',
+      hints: ['HLT 是用户程序的第二条指令。', '也可以运行到下一次特权级切换。'],
+      notes: '这一步由实验室验证上一题的答案：同一条 HLT，在 0 环让机器停下，在 3 环却会陷入。可以指给大家看叙述行和时间线上的异常标记。',
     },
     'enter-user': {
       title: '用 IRETQ 进入 3 环',

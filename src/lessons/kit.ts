@@ -35,6 +35,8 @@ interface StepBase {
   id: string;
   /** The view element the step points at (a `data-lesson-target` value), if any. */
   point?: string;
+  /** The lesson's own scenario this step runs on (a key of LessonModule.scenarios), instead of its main one. */
+  scenario?: string;
 }
 export interface ReadStep extends StepBase {
   kind: 'read';

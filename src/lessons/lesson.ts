@@ -35,7 +35,10 @@ export interface LessonText {
 
 export interface LessonModule {
   id: string;
+  /** The example the lesson runs on. */
   scenario: ScenarioId;
+  /** Scenarios of the lesson's own (JSON files in its folder), for steps that name one. */
+  scenarios?: Record<string, () => Promise<{ default: unknown }>>;
   steps: readonly StepDef[];
   machine: LessonMachine;
   text: Record<Locale, LessonText>;

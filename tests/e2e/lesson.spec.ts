@@ -71,7 +71,7 @@ test('a student completes lesson 1 with the keyboard alone, with full marks', as
   });
   await open(page, 'lesson=01-rings&lang=en');
   await expect(page).toHaveURL(/lesson=01-rings/);
-  await expect(column(page)).toContainText('Step 1 of 11');
+  await expect(column(page)).toContainText('Step 1 of 12');
   await expect(page.locator('[data-lesson-pointed]')).toHaveAttribute('data-lesson-target', 'ring');
   await expect(page.getByTestId('lesson-pointer')).toContainText('Look here: the ring diagram');
   await expect(page.getByTestId('lesson-next')).toBeDisabled();
@@ -83,6 +83,14 @@ test('a student completes lesson 1 with the keyboard alone, with full marks', as
   await choose(page, 1);
   await expect(column(page).getByRole('radio')).toHaveCount(0);
   await next(page);
+
+  // The lesson's own #GP scenario: HLT at CPL 3 traps; then back to the system calls.
+  await expect(page.getByTestId('code-view')).toContainText('hlt');
+  await stepUntilDone(page, 6);
+  await expect(page.getByTestId('narration')).toContainText('#GP');
+  await next(page);
+  await expect(page.getByTestId('step-counter').first()).toHaveText(/^Step 0 of/);
+  await expect(page.getByTestId('code-view')).toContainText('iretq');
 
   await stepUntilDone(page, 10);
   await expect(page.getByTestId('ring-view').locator('svg')).toHaveAttribute('data-cpl', '3');
@@ -106,7 +114,7 @@ test('a student completes lesson 1 with the keyboard alone, with full marks', as
   await expect(page.getByTestId('registers-view').locator('[data-reg="rsp"] dd')).toContainText('ffd8');
   await next(page);
   await runToNextRingChange(page);
-  await expect(page).toHaveURL(/lstep=6/);
+  await expect(page).toHaveURL(/lstep=7/);
   await next(page);
   await choose(page, 0);
   await next(page);
@@ -132,8 +140,8 @@ test('a student completes lesson 1 with the keyboard alone, with full marks', as
 });
 
 test('a wrong register is named and costs the point; Next waits for a step\'s task', async ({ page }) => {
-  await open(page, 'lesson=01-rings&lstep=9&lang=en');
-  await expect(column(page)).toContainText('Step 9 of 11');
+  await open(page, 'lesson=01-rings&lstep=10&lang=en');
+  await expect(column(page)).toContainText('Step 10 of 12');
   const rsp = page.locator('[data-lesson-target="reg-rsp"]');
   await tabTo(page, rsp);
   await page.keyboard.press('Enter');
@@ -144,8 +152,8 @@ test('a wrong register is named and costs the point; Next waits for a step\'s ta
   await expect(column(page)).toContainText('Score: 0 of 5');
   await tabTo(page, page.getByTestId('lesson-back'));
   await page.keyboard.press('Enter');
-  // Step 8 waits for a SYSCALL this lab (opened at step 9 by its URL) has not run: Next waits too.
-  await expect(column(page)).toContainText('Step 8 of 11');
+  // Step 9 waits for a SYSCALL this lab (opened at step 10 by its URL) has not run: Next waits too.
+  await expect(column(page)).toContainText('Step 9 of 12');
   await expect(page.getByTestId('lesson-next')).toBeDisabled();
   await expect(column(page)).toContainText('Next unlocks once you have answered or done the task.');
   await expect(page.getByTestId('lesson-task-status')).toContainText('Waiting for you in the lab');
@@ -159,8 +167,8 @@ test('an unknown lesson opens the lab without it and says so', async ({ page }) 
 });
 
 for (const [name, query] of [
-  ['zh-CN', 'lesson=01-rings&lstep=4&lang=zh-CN'],
-  ['presenter', 'lesson=01-rings&lstep=7&lang=en&mode=presenter'],
+  ['zh-CN', 'lesson=01-rings&lstep=5&lang=zh-CN'],
+  ['presenter', 'lesson=01-rings&lstep=8&lang=en&mode=presenter'],
   ['dark', 'lesson=01-rings&lstep=2&lang=en&theme=dark'],
 ] as const) {
   test(`the lesson column has no axe violations (${name})`, async ({ page }) => {
@@ -170,8 +178,8 @@ for (const [name, query] of [
 }
 
 test('the lesson speaks Chinese: step text, controls and feedback', async ({ page }) => {
-  await open(page, 'lesson=01-rings&lstep=3&lang=zh-CN');
-  await expect(column(page)).toContainText('第 3 步，共 11 步');
+  await open(page, 'lesson=01-rings&lstep=4&lang=zh-CN');
+  await expect(column(page)).toContainText('第 4 步，共 12 步');
   await expect(page.getByTestId('lesson-step-title')).toHaveText('预测：INT 0x80 的向量号');
   await tabTo(page, page.getByTestId('lesson-number'));
   await page.keyboard.type('128');
