@@ -252,6 +252,42 @@ try {
     if (mode === 'presenter') await page.screenshot({ path: `${out}/practice-${lang}-${mode}-viewport.png` });
     await page.close();
   }
+  // A lesson (src/views/lesson): lesson 1 at a question answered (the reveal), at the INT 0x80
+  // task done (the pointer at the registers), at the register pick, and its #GP scenario; en, zh-CN, presenter.
+  for (const [name, lang, extra] of [
+    ['en', 'en', ''],
+    ['zh-CN', 'zh-CN', ''],
+    ['en-presenter', 'en', '&mode=presenter'],
+  ] as const) {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, reducedMotion: 'reduce' });
+    await page.goto(`${base}/?lang=${lang}&lesson=01-rings&lstep=4${extra}`);
+    await page.getByTestId('lesson-column').waitFor();
+    await page.getByTestId('lesson-number').fill('0x80');
+    await page.getByTestId('lesson-lock').click();
+    await page.getByTestId('lesson-feedback').locator('p').first().waitFor();
+    await page.screenshot({ path: `${out}/lesson-${name}-reveal.png` });
+    await page.getByTestId('lesson-next').click();
+    await page.getByTestId('lesson-column').getByRole('radio').nth(1).check();
+    await page.getByTestId('lesson-lock').click();
+    await page.getByTestId('lesson-next').click();
+    for (let i = 0; i < 10; i++) await page.keyboard.press('ArrowRight');
+    await page.getByTestId('lesson-task-status').getByText('✓').waitFor();
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: `${out}/lesson-${name}-int80.png` });
+    await page.goto(`${base}/?lang=${lang}&lesson=01-rings&lstep=10${extra}`);
+    await page.getByTestId('lesson-column').waitFor();
+    await page.locator('[data-lesson-target="reg-rsp"]').click();
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: `${out}/lesson-${name}-pick.png`, fullPage: true });
+    await page.goto(`${base}/?lang=${lang}&lesson=01-rings&lstep=2${extra}`);
+    await page.getByTestId('lesson-column').waitFor();
+    await page.getByTestId('code-view').getByText('hlt').first().waitFor();
+    for (let i = 0; i < 2; i++) await page.keyboard.press('ArrowRight');
+    await page.getByTestId('lesson-task-status').getByText('✓').waitFor();
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: `${out}/lesson-${name}-gp.png` });
+    await page.close();
+  }
   // The timeline of events (src/views/timeline): each example run to its HLT, then a click on a
   // mark (the page fault, the second timer tick, the SYSRET); the list of events open.
   const runKind = { en: ['Event to run to', 'Run to next'], 'zh-CN': ['要运行到的事件', '运行到下一个'] } as const;

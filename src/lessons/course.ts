@@ -1,7 +1,8 @@
 /**
- * The course: the lessons this lab has, as the lesson map and progress see them (LessonInfo).
- * Each lesson adds its entry here when it lands; until then the map says there are none.
+ * The course: the lessons this lab has, as the lesson map and progress see them (LessonInfo), in
+ * course order (from the registry, which also knows how to load each lesson).
  */
 import type { LessonInfo } from './contract.ts';
+import { LESSONS } from './registry.ts';
 
-export const COURSE: readonly LessonInfo[] = [];
+export const COURSE: readonly LessonInfo[] = LESSONS;

@@ -10,8 +10,12 @@ import { COURSE } from '../../src/lessons/course.ts';
 import { PROGRESS_KEY } from '../../src/lessons/progress-store.ts';
 
 const fixture = JSON.parse(readFileSync(join(import.meta.dirname, '../fixtures/progress-v1.json'), 'utf8')) as { documents: { text: string }[] };
-/** An exported progress file of format 1, from the fixture (its lessons need not be in the course). */
-const exported = fixture.documents[0]?.text ?? '';
+/**
+ * An exported progress file of format 1, from the fixture, its lesson renamed to one the course
+ * does not have: the map then shows the file's own figures (a lesson the course has is shown with
+ * the course's steps and points).
+ */
+const exported = (fixture.documents[0]?.text ?? '').replaceAll('01-rings', '90-imported');
 
 function watch(page: Page): string[] {
   const bad: string[] = [];
@@ -70,19 +74,19 @@ test('an imported progress file is previewed, kept, and still there after a relo
   await importText(page, 'progress.json', exported);
   const preview = page.getByTestId('import-preview');
   await expect(preview.getByRole('heading', { name: 'Import progress.json?' })).toBeFocused();
-  await expect(preview).toContainText('01-rings');
+  await expect(preview).toContainText('90-imported');
   await expect(preview).toContainText('Not started → Done: 8 of 10 points');
   await expect(preview).toContainText('Not started → In progress: step 5 of 14, 2 of 12 points');
   await page.getByTestId('import-confirm').click();
   await expect(page.getByTestId('import-result-live')).toHaveText('Imported progress.json: 2 lessons updated.');
-  await expect(lessonState(page, '01-rings')).toContainText('Done: 8 of 10 points');
-  await expect(lessonState(page, '01-rings')).toHaveAttribute('data-state', 'done');
+  await expect(lessonState(page, '90-imported')).toContainText('Done: 8 of 10 points');
+  await expect(lessonState(page, '90-imported')).toHaveAttribute('data-state', 'done');
   await expect(lessonState(page, '02-paging')).toContainText('In progress: step 5 of 14, 2 of 12 points');
 
   await page.reload();
   await expect(page.getByTestId('narration')).toBeVisible();
   await page.getByTestId('lessons-toggle').click();
-  await expect(lessonState(page, '01-rings')).toContainText('Done: 8 of 10 points');
+  await expect(lessonState(page, '90-imported')).toContainText('Done: 8 of 10 points');
   await expect(lessonState(page, '02-paging')).toHaveAttribute('data-state', 'started');
 
   // Importing the same file again changes nothing, and says so.
@@ -114,7 +118,7 @@ test('a corrupt or hostile file gets a located message and changes nothing', asy
     await expect(page.getByTestId('import-preview')).toHaveCount(0);
   }
   expect(await page.evaluate((k) => localStorage.getItem(k), PROGRESS_KEY)).toBe(stored);
-  await expect(lessonState(page, '01-rings')).toContainText('Done: 8 of 10 points');
+  await expect(lessonState(page, '90-imported')).toContainText('Done: 8 of 10 points');
   expect(errors).toEqual([]);
 });
 
@@ -134,12 +138,12 @@ test('with storage blocked, progress is kept in memory and the page says so once
   await expect(page.getByRole('status').filter({ hasText: notice })).toHaveCount(2);
   await importText(page, 'progress.json', exported);
   await page.getByTestId('import-confirm').click();
-  await expect(lessonState(page, '01-rings')).toContainText('Done: 8 of 10 points');
+  await expect(lessonState(page, '90-imported')).toContainText('Done: 8 of 10 points');
   // Exporting still works: the file is what was imported.
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('progress-export').click()]);
   expect(download.suggestedFilename()).toMatch(/^ring-minus-one-progress-\d{4}-\d{2}-\d{2}\.json$/);
   const text = readFileSync(await download.path(), 'utf8');
-  expect(JSON.parse(text)).toMatchObject({ app: 'ring-minus-one', format: 1, lessons: { '01-rings': { best: 8, completed: true } } });
+  expect(JSON.parse(text)).toMatchObject({ app: 'ring-minus-one', format: 1, lessons: { '90-imported': { best: 8, completed: true } } });
   expect(errors).toEqual([]);
 });
 

@@ -1,10 +1,11 @@
 /**
  * The lab's URL parameters, read leniently (a bad value is its default, never an exception) and
  * written back. Version 1 (`v=1`): `scenario`, `theme`, `mode`, `step`, `embed`, `host`, and `lang`
- * (read by i18n's pickLocale); practice mode adds `practice`, `levels`, `seed` and `count`
- * (readPractice: optional, so an older lab opens such a link as the plain lab). A URL without `v`
- * is a version 1 URL; one from a newer version (`v` above URL_VERSION) opens with the defaults and
- * says so (readParams().future).
+ * (read by i18n's pickLocale); lessons add `lesson` and `lstep` (a lesson and its step, 1-based:
+ * readLessonParams); practice mode adds `practice`, `levels`, `seed` and `count` (readPractice).
+ * These later parameters are optional, so an older lab opens such a link as the plain lab. A URL
+ * without `v` is a version 1 URL; one from a newer version (`v` above URL_VERSION) opens with the
+ * defaults and says so (readParams().future).
  */
 import { EXERCISE_COUNT, EXERCISE_KINDS, WALK_LEVELS, type ExerciseKind } from '../../worker/exercise-types.ts';
 import type { WalkLevels } from '../../emu/exercise/walk-exercise.ts';
@@ -86,6 +87,20 @@ export function pickHost(search: string): string | null {
   return url.origin;
 }
 
+/** `?lesson=`: a lesson id of the form `01-rings` (whether it exists is the registry's to say), else null. */
+export function pickLesson(search: string): string | null {
+  const asked = new URLSearchParams(search).get('lesson');
+  if (asked === null) return null;
+  const id = asked.trim().toLowerCase();
+  return /^[0-9]{2}-[a-z0-9]+(?:-[a-z0-9]+)*$/.test(id) && id.length <= 64 ? id : null;
+}
+
+/** `?lstep=`: the lesson step to open at, 1-based as people count; returned 0-based (malformed or 0 is the first). */
+export function pickLessonStep(search: string): number {
+  const n = count(new URLSearchParams(search).get('lstep'));
+  return n === null || n < 1 ? 0 : Math.min(n, 999) - 1;
+}
+
 /** Everything a lab URL asks for (the language aside: see pickLocale). */
 export interface LabParams {
   /** The version the URL was written for. */
@@ -116,6 +131,12 @@ export function readParams(search: string): LabParams {
     embed,
     host: embed ? pickHost(s) : null,
   };
+}
+
+/** The lesson a URL asks for and its step (0-based); none from a newer version's URL. */
+export function readLessonParams(search: string): { lesson: string | null; step: number } {
+  const s = pickVersion(search) > URL_VERSION ? '' : search;
+  return { lesson: pickLesson(s), step: pickLessonStep(s) };
 }
 
 /** `v` first, then the rest in their order: the version is the first thing a reader sees. */
@@ -151,6 +172,20 @@ function setStep(url: URL, step: number): void {
 export function withStep(href: string, step: number): string {
   const url = new URL(href);
   setStep(url, step);
+  return versioned(url);
+}
+
+/** The URL with the lesson and its step (0-based, written 1-based) set, or both dropped for null; `v` written, the rest kept. */
+export function withLesson(href: string, lesson: string | null, step = 0): string {
+  const url = new URL(href);
+  if (lesson === null) {
+    url.searchParams.delete('lesson');
+    url.searchParams.delete('lstep');
+  } else {
+    url.searchParams.set('lesson', lesson);
+    if (Number.isSafeInteger(step) && step > 0) url.searchParams.set('lstep', String(step + 1));
+    else url.searchParams.delete('lstep');
+  }
   return versioned(url);
 }
 

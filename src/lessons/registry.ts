@@ -1,0 +1,31 @@
+/**
+ * The lessons of the course, in order: each one's LessonInfo (small, in the main bundle) and a
+ * loader for the lesson itself (its own chunk, fetched when the lesson opens).
+ */
+import type { LessonInfo } from './contract.ts';
+import { LESSON_ID } from './contract.ts';
+import type { LessonModule } from './lesson.ts';
+import { info as rings } from '../../lessons/01-rings/meta.ts';
+
+interface Entry {
+  info: LessonInfo;
+  load: () => Promise<{ default: LessonModule }>;
+}
+
+const entries: readonly Entry[] = [{ info: rings, load: () => import('../../lessons/01-rings/index.ts') }];
+
+/** Every lesson's LessonInfo, in course order. */
+export const LESSONS: readonly LessonInfo[] = entries.map((e) => e.info);
+
+/** The LessonInfo of a lesson id, or null for an unknown or malformed one. */
+export function lessonInfo(id: string): LessonInfo | null {
+  if (!LESSON_ID.test(id)) return null;
+  return entries.find((e) => e.info.id === id)?.info ?? null;
+}
+
+/** Loads a lesson's module; rejects for an unknown id. */
+export async function loadLesson(id: string): Promise<LessonModule> {
+  const e = entries.find((x) => x.info.id === id);
+  if (e === undefined) throw new Error(`no lesson "${id}"`);
+  return (await e.load()).default;
+}

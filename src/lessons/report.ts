@@ -1,0 +1,54 @@
+/**
+ * What a lesson's snapshot says to the rest of the app: the LessonReport (progress, score) and the
+ * SpeakerCue (instructor notes), and the trace events as a lesson sees them. Pure functions.
+ */
+import type { TraceEvent } from '../emu/trace/events.ts';
+import type { LessonReport, SpeakerCue } from './contract.ts';
+import type { LessonSnapshot, SeenEvent, StepDef } from './kit.ts';
+import type { LessonText } from './lesson.ts';
+
+export function maxScoreOf(steps: readonly StepDef[]): number {
+  return steps.reduce((n, s) => n + ('points' in s ? s.points : 0), 0);
+}
+
+export function reportOf(snapshot: LessonSnapshot): LessonReport {
+  const c = snapshot.context;
+  return {
+    lessonId: c.lessonId,
+    step: c.step,
+    reached: c.reached,
+    steps: c.steps.length,
+    score: Object.values(c.points).reduce((a, b) => a + b, 0),
+    maxScore: maxScoreOf(c.steps),
+    completed: c.completed,
+  };
+}
+
+export function cueOf(snapshot: LessonSnapshot, text: LessonText): SpeakerCue {
+  const c = snapshot.context;
+  const step = c.steps[c.step];
+  const next = c.steps[c.step + 1];
+  return {
+    lessonId: c.lessonId,
+    lessonTitle: text.title,
+    step: c.step,
+    steps: c.steps.length,
+    notes: step === undefined ? null : (text.steps[step.id]?.notes ?? null),
+    next: next === undefined ? null : (text.steps[next.id]?.title ?? null),
+  };
+}
+
+/** The cue outside a lesson. */
+export const NO_CUE: SpeakerCue = { lessonId: null, lessonTitle: null, step: null, steps: null, notes: null, next: null };
+
+/** Trace events reduced to what a lesson step may wait for. */
+export function seenEvents(events: readonly TraceEvent[]): SeenEvent[] {
+  const out: SeenEvent[] = [];
+  for (const e of events) {
+    if (e.kind === 'ring/change') {
+      out.push(e.vector === undefined ? { kind: e.kind, cause: e.cause, from: e.from, to: e.to } : { kind: e.kind, cause: e.cause, from: e.from, to: e.to, vector: e.vector });
+    } else if (e.kind === 'cpu/exception' || e.kind === 'cpu/interrupt') out.push({ kind: e.kind, vector: e.vector });
+    else if (e.kind !== 'cpu/insn' && e.kind !== 'tlb/lookup' && e.kind !== 'mmu/walk') out.push({ kind: e.kind });
+  }
+  return out;
+}

@@ -1,0 +1,10 @@
+/** The names of the view elements lessons point at (`data-lesson-target` values), in the student's language. */
+import type { Tr } from '../cpu/text.ts';
+
+export function targetName(id: string, t: Tr): string {
+  if (id === 'ring') return t('lesson.target.ring');
+  if (id === 'code') return t('lesson.target.code');
+  if (id === 'registers') return t('lesson.target.registers');
+  if (id.startsWith('reg-')) return t('lesson.target.reg', { name: id.slice(4).toUpperCase() });
+  return id;
+}

@@ -1,0 +1,188 @@
+/**
+ * Lesson 1 in the browser: a student completes it with the keyboard alone (Tab, arrows, Enter,
+ * Space, typing), and the screen has no axe violations in English, Chinese and presenter mode.
+ */
+import { expect, test, type Locator, type Page } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
+
+const column = (page: Page) => page.getByTestId('lesson-column');
+
+async function open(page: Page, query: string): Promise<void> {
+  await page.goto(`/?${query}`);
+  await expect(column(page)).toBeVisible();
+  await expect(page.getByTestId('step-counter').first()).toHaveText(/Step 0 of|第 0 步/);
+}
+
+/** Presses Tab until `target` has the focus (keyboard only: no programmatic focus). */
+async function tabTo(page: Page, target: Locator, max = 400): Promise<void> {
+  for (let i = 0; i < max; i++) {
+    if (await target.evaluate((el) => el === document.activeElement)) return;
+    await page.keyboard.press('Tab');
+  }
+  throw new Error(`Tab never reached ${target.toString()}`);
+}
+
+async function axe(page: Page): Promise<void> {
+  const r = await new AxeBuilder({ page }).analyze();
+  expect(r.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join('; ')})`)).toEqual([]);
+}
+
+async function next(page: Page): Promise<void> {
+  const title = await page.getByTestId('lesson-step-title').textContent();
+  await tabTo(page, page.getByTestId('lesson-next'));
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('lesson-step-title')).not.toHaveText(title ?? '');
+  await expect(page.getByTestId('lesson-step-title')).toBeFocused();
+}
+
+/** Steps with → (the focus on the step's title) until the task is done. */
+async function stepUntilDone(page: Page, max: number): Promise<void> {
+  const status = page.getByTestId('lesson-task-status');
+  const counter = page.getByTestId('step-counter').first();
+  for (let i = 0; i < max && !(await status.textContent())?.includes('✓'); i++) {
+    const before = await counter.textContent();
+    await page.keyboard.press('ArrowRight');
+    await expect(counter).not.toHaveText(before ?? '');
+  }
+  await expect(status).toContainText('✓');
+}
+
+async function runToNextRingChange(page: Page): Promise<void> {
+  await tabTo(page, page.getByTestId('run-to'));
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('lesson-task-status')).toContainText('✓');
+}
+
+async function choose(page: Page, nth: number): Promise<void> {
+  const radios = column(page).getByRole('radio');
+  await tabTo(page, radios.first());
+  if (nth === 0) await page.keyboard.press('Space');
+  for (let i = 0; i < nth; i++) await page.keyboard.press('ArrowDown');
+  await expect(radios.nth(nth)).toBeChecked();
+  await tabTo(page, page.getByTestId('lesson-lock'));
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('lesson-feedback')).toContainText('✓ Correct.');
+}
+
+test('a student completes lesson 1 with the keyboard alone, with full marks', async ({ page }) => {
+  const errors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  await open(page, 'lesson=01-rings&lang=en');
+  await expect(page).toHaveURL(/lesson=01-rings/);
+  await expect(column(page)).toContainText('Step 1 of 12');
+  await expect(page.locator('[data-lesson-pointed]')).toHaveAttribute('data-lesson-target', 'ring');
+  await expect(page.getByTestId('lesson-pointer')).toContainText('Look here: the ring diagram');
+  await expect(page.getByTestId('lesson-next')).toBeDisabled();
+
+  // Hints on request; the prediction locks.
+  await tabTo(page, page.getByTestId('lesson-hint'));
+  await page.keyboard.press('Enter');
+  await expect(column(page)).toContainText('Hint 1:');
+  await choose(page, 1);
+  await expect(column(page).getByRole('radio')).toHaveCount(0);
+  await next(page);
+
+  // The lesson's own #GP scenario: HLT at CPL 3 traps; then back to the system calls.
+  await expect(page.getByTestId('code-view')).toContainText('hlt');
+  await stepUntilDone(page, 6);
+  await expect(page.getByTestId('narration')).toContainText('#GP');
+  await next(page);
+  await expect(page.getByTestId('step-counter').first()).toHaveText(/^Step 0 of/);
+  await expect(page.getByTestId('code-view')).toContainText('iretq');
+
+  await stepUntilDone(page, 10);
+  await expect(page.getByTestId('ring-view').locator('svg')).toHaveAttribute('data-cpl', '3');
+  await next(page);
+
+  // A number: typed wrong-format first, then right.
+  await tabTo(page, page.getByTestId('lesson-number'));
+  await page.keyboard.type('eighty');
+  await page.keyboard.press('Enter');
+  await expect(column(page).getByRole('alert')).toContainText('Type a number');
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type('0x80');
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('lesson-feedback')).toContainText('✓ Correct.');
+  await expect(page.getByTestId('lesson-feedback')).toContainText('0x80 (128)');
+  await next(page);
+
+  await choose(page, 1);
+  await next(page);
+  await stepUntilDone(page, 10);
+  await expect(page.getByTestId('registers-view').locator('[data-reg="rsp"] dd')).toContainText('ffd8');
+  await next(page);
+  await runToNextRingChange(page);
+  await expect(page).toHaveURL(/lstep=7/);
+  await next(page);
+  await choose(page, 0);
+  await next(page);
+  await stepUntilDone(page, 10);
+  await next(page);
+
+  // Pick the register, from the keyboard: the candidates are in the Tab order while the step waits.
+  const rcx = page.locator('[data-lesson-target="reg-rcx"]');
+  await expect(rcx).toHaveAttribute('tabindex', '0');
+  await tabTo(page, rcx);
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('lesson-task-status')).toContainText('RCX: SYSCALL put');
+  await expect(rcx).not.toHaveAttribute('tabindex', '0');
+  await next(page);
+  await runToNextRingChange(page);
+  await next(page);
+  await expect(page.getByTestId('lesson-next')).toHaveText(/Finish/);
+  await tabTo(page, page.getByTestId('lesson-next'));
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('lesson-complete')).toHaveText('✓ Lesson complete. Score: 5 of 5.');
+  await axe(page);
+  expect(errors).toEqual([]);
+});
+
+test('a wrong register is named and costs the point; Next waits for a step\'s task', async ({ page }) => {
+  await open(page, 'lesson=01-rings&lstep=10&lang=en');
+  await expect(column(page)).toContainText('Step 10 of 12');
+  const rsp = page.locator('[data-lesson-target="reg-rsp"]');
+  await tabTo(page, rsp);
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('lesson-task-status')).toContainText('That is register RSP.');
+  await tabTo(page, page.locator('[data-lesson-target="reg-rcx"]'));
+  await page.keyboard.press(' ');
+  await expect(page.getByTestId('lesson-task-status')).toContainText('✓');
+  await expect(column(page)).toContainText('Score: 0 of 5');
+  await tabTo(page, page.getByTestId('lesson-back'));
+  await page.keyboard.press('Enter');
+  // Step 9 waits for a SYSCALL this lab (opened at step 10 by its URL) has not run: Next waits too.
+  await expect(column(page)).toContainText('Step 9 of 12');
+  await expect(page.getByTestId('lesson-next')).toBeDisabled();
+  await expect(column(page)).toContainText('Next unlocks once you have answered or done the task.');
+  await expect(page.getByTestId('lesson-task-status')).toContainText('Waiting for you in the lab');
+});
+
+test('an unknown lesson opens the lab without it and says so', async ({ page }) => {
+  await page.goto('/?lesson=99-nothing&lang=en');
+  await expect(page.getByTestId('narration')).toBeVisible();
+  await expect(page.getByText('There is no lesson “99-nothing”.', { exact: false })).toBeVisible();
+  await expect(column(page)).toHaveCount(0);
+});
+
+for (const [name, query] of [
+  ['zh-CN', 'lesson=01-rings&lstep=5&lang=zh-CN'],
+  ['presenter', 'lesson=01-rings&lstep=8&lang=en&mode=presenter'],
+  ['dark', 'lesson=01-rings&lstep=2&lang=en&theme=dark'],
+] as const) {
+  test(`the lesson column has no axe violations (${name})`, async ({ page }) => {
+    await open(page, query);
+    await axe(page);
+  });
+}
+
+test('the lesson speaks Chinese: step text, controls and feedback', async ({ page }) => {
+  await open(page, 'lesson=01-rings&lstep=4&lang=zh-CN');
+  await expect(column(page)).toContainText('第 4 步，共 12 步');
+  await expect(page.getByTestId('lesson-step-title')).toHaveText('预测：INT 0x80 的向量号');
+  await tabTo(page, page.getByTestId('lesson-number'));
+  await page.keyboard.type('128');
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('lesson-feedback')).toContainText('✓ 正确。');
+});
