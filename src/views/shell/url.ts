@@ -1,7 +1,7 @@
 /**
  * The lab's URL parameters, read leniently (a bad value is its default, never an exception) and
- * written back. Version 1 (`v=1`): `scenario`, `theme`, `mode`, `step`, `embed`, `host`, and `lang`
- * (read by i18n's pickLocale). A URL without `v` is a version 1 URL; one from a newer version
+ * written back. Version 1 (`v=1`): `scenario`, `theme`, `mode`, `step`, `embed`, `host`, `speaker`
+ * (added in version 1 without changing the others' meaning) and `lang` (read by i18n's pickLocale). A URL without `v` is a version 1 URL; one from a newer version
  * (`v` above URL_VERSION) opens with the defaults and says so (readParams().future).
  */
 
@@ -65,6 +65,12 @@ export function pickEmbed(search: string): boolean {
   return asked !== null && ['', '1', 'true', 'yes'].includes(asked.trim().toLowerCase());
 }
 
+/** `?speaker=1` (also `true`, `yes`, or a bare `?speaker`): the speaker window of a presenter-mode lab. */
+export function pickSpeaker(search: string): boolean {
+  const asked = new URLSearchParams(search).get('speaker');
+  return asked !== null && ['', '1', 'true', 'yes'].includes(asked.trim().toLowerCase());
+}
+
 /**
  * `?host=`: the origin of the page that embeds the lab (`https://courses.example.edu`), or null
  * when absent or not an http(s) URL. A path or query after the origin is dropped.
@@ -95,6 +101,8 @@ export interface LabParams {
   step: number;
   embed: boolean;
   host: string | null;
+  /** The speaker window (never in embed mode). */
+  speaker: boolean;
 }
 
 export function readParams(search: string): LabParams {
@@ -111,6 +119,7 @@ export function readParams(search: string): LabParams {
     step: pickStep(s),
     embed,
     host: embed ? pickHost(s) : null,
+    speaker: !embed && pickSpeaker(s),
   };
 }
 
@@ -156,4 +165,15 @@ export function fullLabHref(href: string, p: { lang: string; scenario: ScenarioI
   url.searchParams.delete('embed');
   url.searchParams.delete('host');
   return url.toString();
+}
+
+/** The speaker window's URL for the lab at `href`: the same language and theme, `speaker=1`, nothing else. */
+export function speakerHref(href: string, p: { lang: string; theme: Theme }): string {
+  const url = new URL(href);
+  url.search = '';
+  url.hash = '';
+  url.searchParams.set('lang', p.lang);
+  if (p.theme !== 'auto') url.searchParams.set('theme', p.theme);
+  url.searchParams.set('speaker', '1');
+  return versioned(url);
 }
