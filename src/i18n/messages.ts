@@ -9,6 +9,8 @@ import { viewsEn, viewsZh } from './parts/views.ts';
 import { sandboxEn, sandboxZh } from './parts/sandbox.ts';
 import { walkEn, walkZh } from './parts/walk.ts';
 import { timelineEn, timelineZh } from './parts/timeline.ts';
+import { speakerEn, speakerZh } from './parts/speaker.ts';
+import { referenceEn, referenceZh } from './parts/reference.ts';
 
 export const LOCALES = ['en', 'zh-CN'] as const;
 export type Locale = (typeof LOCALES)[number];
@@ -30,7 +32,7 @@ const baseEn = {
   'footer.licence': 'Open source under the MIT licence. Runs entirely in your browser and sends no data anywhere.',
 } as const;
 
-const en = { ...baseEn, ...shellEn, ...viewsEn, ...embedEn, ...sandboxEn, ...walkEn, ...breakpointsEn, ...timelineEn } as const;
+const en = { ...baseEn, ...shellEn, ...viewsEn, ...embedEn, ...sandboxEn, ...walkEn, ...breakpointsEn, ...timelineEn, ...speakerEn, ...referenceEn } as const;
 
 export type MessageKey = keyof typeof en;
 
@@ -50,7 +52,7 @@ const baseZh: Record<keyof typeof baseEn, string> = {
   'footer.licence': '以 MIT 许可证开源。完全在浏览器中运行，不向任何地方发送数据。',
 };
 
-const zhCN: Record<MessageKey, string> = { ...baseZh, ...shellZh, ...viewsZh, ...embedZh, ...sandboxZh, ...walkZh, ...breakpointsZh, ...timelineZh };
+const zhCN: Record<MessageKey, string> = { ...baseZh, ...shellZh, ...viewsZh, ...embedZh, ...sandboxZh, ...walkZh, ...breakpointsZh, ...timelineZh, ...speakerZh, ...referenceZh };
 
 export const catalogs: Record<Locale, Record<MessageKey, string>> = { en, 'zh-CN': zhCN };
 
