@@ -54,6 +54,18 @@ describe('the projected window’s end of the speaker channel', () => {
     expect(port.sent.filter((m) => m.type === 'state')).toHaveLength(2);
   });
 
+  it('answers hello while moving with the last state at rest, and nothing before it has one', async () => {
+    const { port, link } = setup();
+    port.deliver(helloMessage());
+    await tick();
+    expect(port.sent).toEqual([]);
+    link.update(shown(4));
+    link.update(null);
+    port.deliver(helloMessage());
+    await tick();
+    expect(port.sent.map((m) => m.type === 'state' && m.step)).toEqual([4, 4]);
+  });
+
   it('obeys only commands addressed to it, in order, and answers each', async () => {
     const ran: SpeakerCommand[] = [];
     const { port, link } = setup(async (c) => {

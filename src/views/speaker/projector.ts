@@ -32,6 +32,8 @@ export const MAX_PENDING = 16;
 
 export class ProjectorLink {
   #shown: Shown | null = null;
+  /** The last state at rest: what a `hello` is answered with while the lab is moving (playing). */
+  #last: Shown | null = null;
   #posted = '';
   #answerDue = false;
   #pending = 0;
@@ -52,6 +54,7 @@ export class ProjectorLink {
     if (this.#disposed) return;
     this.#shown = s;
     if (s === null) return;
+    this.#last = s;
     const state = stateMessage({ id: this.opts.id, since: this.opts.since, ...s });
     const text = JSON.stringify(state);
     if (text === this.#posted && !this.#answerDue) return;
@@ -71,7 +74,13 @@ export class ProjectorLink {
 
   #answer(): void {
     this.#answerDue = true;
-    this.#defer(() => this.update(this.#shown));
+    this.#defer(() => {
+      if (this.#shown !== null) return this.update(this.#shown);
+      // Moving: the last state at rest, so that the speaker knows this window is still there.
+      if (this.#last === null || this.#disposed) return;
+      this.#answerDue = false;
+      this.port.postMessage(stateMessage({ id: this.opts.id, since: this.opts.since, ...this.#last }));
+    });
   }
 
   readonly #onMessage = (e: MessageEvent): void => {
