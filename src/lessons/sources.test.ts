@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LOCALES } from '../i18n/messages.ts';
-import { fact, FACTS, GRADES, sourceAnchor, type Grade } from './sources.ts';
+import { fact, FACTS, GRADES, plain, sourceAnchor, type Grade } from './sources.ts';
 
 const md = readFileSync(resolve(import.meta.dirname, '../../tests/reference/teaching-facts.md'), 'utf8');
 
@@ -93,5 +93,10 @@ describe('the sources lessons cite are teaching-facts.md’s own words', () => {
       expect(sourceAnchor(id)).toBe(`source-${id}`);
     }
     expect(fact('no-such-fact')).toBeUndefined();
+  });
+
+  it('shows the file’s words without Markdown marks', () => {
+    expect(plain('Bugnion, *Hardware and Software Support* (2017); `paper-anchors.json`')).toBe('Bugnion, Hardware and Software Support (2017); paper-anchors.json');
+    expect(FACTS.some((f) => f.source !== plain(f.source))).toBe(true);
   });
 });

@@ -201,5 +201,8 @@ export function fact(id: string): Fact | undefined {
   return byId.get(id);
 }
 
+/** teaching-facts.md's words without their Markdown marks (`code`, *emphasis*), for display. */
+export const plain = (s: string): string => s.replace(/[`*]/g, '');
+
 /** The anchor of a fact's entry in the Sources panel (`#source-<id>`). */
 export const sourceAnchor = (id: string): string => `source-${id}`;
