@@ -237,7 +237,8 @@ try {
     await page.goto(`${base}/?lang=${lang}&scenario=syscalls&theme=${theme}${mode === 'presenter' ? '&mode=presenter' : ''}`);
     await page.getByTestId('narration').waitFor();
     await page.addStyleTag({ content: 'section.playback { position: static !important; }' });
-    await page.getByTestId('reference-toggle').click();
+    if (mode === 'presenter') await page.evaluate(() => (location.hash = '#term-tlb'));
+    else await page.getByTestId('reference-toggle').click();
     await page.getByTestId('glossary-search').fill(lang === 'en' ? 'page' : '页表');
     await page.waitForTimeout(300);
     await page.getByTestId('glossary-panel').screenshot({ path: `${out}/glossary-${lang}-${theme}-${mode}.png` });
