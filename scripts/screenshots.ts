@@ -312,6 +312,40 @@ try {
       await page.close();
     }
   }
+  // The speaker window beside a presenter-mode lab (src/views/speaker), a few steps in; and the
+  // Reference panel: the glossary searched, and the sources at a cited figure.
+  for (const lang of ['en', 'zh-CN'] as const) {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, reducedMotion: 'reduce' });
+    const page = await context.newPage();
+    await page.goto(`${base}/?lang=${lang}&scenario=syscalls&mode=presenter`);
+    await page.getByTestId('narration').waitFor();
+    const [speaker] = await Promise.all([context.waitForEvent('page'), page.getByTestId('speaker-open').click()]);
+    await speaker.setViewportSize({ width: 1100, height: 800 });
+    await speaker.locator('[data-testid="speaker-status"][data-connected="true"]').waitFor();
+    for (let i = 0; i < 5; i++) await speaker.getByTestId('speaker-next').click();
+    await page.waitForTimeout(500);
+    await speaker.screenshot({ path: `${out}/speaker-${lang}.png` });
+    await speaker.setViewportSize({ width: 700, height: 900 });
+    await speaker.screenshot({ path: `${out}/speaker-${lang}-narrow.png`, fullPage: true });
+    await page.screenshot({ path: `${out}/speaker-${lang}-projected.png` });
+    await context.close();
+  }
+  for (const [lang, theme, mode] of [['en', 'light', 'normal'], ['zh-CN', 'dark', 'normal'], ['zh-CN', 'contrast', 'presenter']] as const) {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, colorScheme: theme === 'light' ? 'light' : 'dark', reducedMotion: 'reduce' });
+    await page.goto(`${base}/?lang=${lang}&scenario=syscalls&theme=${theme}${mode === 'presenter' ? '&mode=presenter' : ''}`);
+    await page.getByTestId('narration').waitFor();
+    await page.addStyleTag({ content: 'section.playback { position: static !important; }' });
+    if (mode === 'presenter') await page.evaluate(() => (location.hash = '#term-tlb'));
+    else await page.getByTestId('reference-toggle').click();
+    await page.getByTestId('glossary-search').fill(lang === 'en' ? 'page' : '页表');
+    await page.waitForTimeout(300);
+    await page.getByTestId('glossary-panel').screenshot({ path: `${out}/glossary-${lang}-${theme}-${mode}.png` });
+    await page.goto(`${base}/?lang=${lang}&scenario=syscalls&theme=${theme}${mode === 'presenter' ? '&mode=presenter' : ''}#source-nested-walk-refs`);
+    await page.locator('#source-nested-walk-refs').waitFor();
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: `${out}/sources-${lang}-${theme}-${mode}.png` });
+    await page.close();
+  }
 } finally {
   await browser.close();
   server.httpServer.close();

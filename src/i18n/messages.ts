@@ -16,6 +16,8 @@ import type { timelineEn } from './parts/timeline.ts';
 import type { progressEn } from './parts/progress.ts';
 import type { practiceEn } from './parts/practice.ts';
 import { lessonEn, lessonZh } from './parts/lesson.ts';
+import type { speakerEn } from './parts/speaker.ts';
+import type { referenceEn } from './parts/reference.ts';
 
 export const LOCALES = ['en', 'zh-CN'] as const;
 export type Locale = (typeof LOCALES)[number];
@@ -40,9 +42,9 @@ const baseEn = {
 const en = { ...baseEn, ...shellEn, ...viewsEn, ...embedEn, ...walkEn, ...breakpointsEn, ...entryEn, ...lessonEn } as const;
 
 /** The parts that load on demand, by the prefix of their keys (each registers itself: see the top). */
-export const LAZY_PARTS = ['sandbox', 'timeline', 'progress', 'practice'] as const;
+export const LAZY_PARTS = ['sandbox', 'timeline', 'progress', 'practice', 'speaker', 'reference'] as const;
 
-export type MessageKey = keyof typeof en | keyof typeof sandboxEn | keyof typeof timelineEn | keyof typeof progressEn | keyof typeof practiceEn;
+export type MessageKey = keyof typeof en | keyof typeof sandboxEn | keyof typeof timelineEn | keyof typeof progressEn | keyof typeof practiceEn | keyof typeof speakerEn | keyof typeof referenceEn;
 type EagerKey = keyof typeof en;
 
 const baseZh: Record<keyof typeof baseEn, string> = {

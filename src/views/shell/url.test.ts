@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { fullLabHref, MAX_URL_STEP, pickEmbed, pickHost, pickMode, pickScenario, pickStep, pickTheme, pickVersion, readParams, withParams, withStep } from './url.ts';
+import { fullLabHref, MAX_URL_STEP, pickEmbed, pickSpeaker, speakerHref, pickHost, pickMode, pickScenario, pickStep, pickTheme, pickVersion, readParams, withParams, withStep } from './url.ts';
 
 describe('lab URL parameters', () => {
   it('picks a known scenario, else syscalls', () => {
@@ -61,7 +61,7 @@ describe('lab URL parameters', () => {
 
   it('opens a URL from a newer version with the defaults, not reading its parameters', () => {
     const p = readParams('?v=3&scenario=timer&step=9&embed=1&theme=dark&mode=presenter');
-    expect(p).toEqual({ version: 3, future: true, scenario: 'syscalls', theme: 'auto', mode: 'normal', step: 0, embed: false, host: null });
+    expect(p).toEqual({ version: 3, future: true, scenario: 'syscalls', theme: 'auto', mode: 'normal', step: 0, embed: false, host: null, speaker: false });
     expect(readParams('?v=1&scenario=timer').future).toBe(false);
   });
 
@@ -127,5 +127,17 @@ describe('lab URL parameters', () => {
         expect(() => withStep(`http://x/${search}`, p.step)).not.toThrow();
       }),
     );
+  });
+
+  it('reads ?speaker=1 (not in embed mode) and builds the speaker window’s URL', () => {
+    for (const yes of ['?speaker=1', '?speaker', '?speaker=TRUE', '?speaker=yes']) expect(pickSpeaker(yes), yes).toBe(true);
+    for (const no of ['', '?speaker=0', '?speaker=no', '?speakers=1']) expect(pickSpeaker(no), no).toBe(false);
+    expect(readParams('?speaker=1').speaker).toBe(true);
+    expect(readParams('?speaker=1&embed=1').speaker).toBe(false);
+    expect(readParams('?v=9&speaker=1').speaker).toBe(false);
+    const href = speakerHref('https://lab.test/ring/?v=1&lang=zh-CN&scenario=timer&mode=presenter&step=4#s=1.x', { lang: 'zh-CN', theme: 'dark' });
+    expect(href).toBe('https://lab.test/ring/?v=1&lang=zh-CN&theme=dark&speaker=1');
+    expect(readParams(new URL(href).search)).toMatchObject({ speaker: true, mode: 'normal', step: 0 });
+    expect(speakerHref('https://lab.test/', { lang: 'en', theme: 'auto' })).toBe('https://lab.test/?v=1&lang=en&speaker=1');
   });
 });

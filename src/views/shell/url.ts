@@ -2,7 +2,7 @@
  * The lab's URL parameters, read leniently (a bad value is its default, never an exception) and
  * written back. Version 1 (`v=1`): `scenario`, `theme`, `mode`, `step`, `embed`, `host`, and `lang`
  * (read by i18n's pickLocale); lessons add `lesson` and `lstep` (a lesson and its step, 1-based:
- * readLessonParams); practice mode adds `practice`, `levels`, `seed` and `count` (readPractice).
+ * readLessonParams); the speaker window adds `speaker`; practice mode adds `practice`, `levels`, `seed` and `count` (readPractice).
  * These later parameters are optional, so an older lab opens such a link as the plain lab. A URL
  * without `v` is a version 1 URL; one from a newer version (`v` above URL_VERSION) opens with the
  * defaults and says so (readParams().future).
@@ -70,6 +70,12 @@ export function pickEmbed(search: string): boolean {
   return asked !== null && ['', '1', 'true', 'yes'].includes(asked.trim().toLowerCase());
 }
 
+/** `?speaker=1` (also `true`, `yes`, or a bare `?speaker`): the speaker window of a presenter-mode lab. */
+export function pickSpeaker(search: string): boolean {
+  const asked = new URLSearchParams(search).get('speaker');
+  return asked !== null && ['', '1', 'true', 'yes'].includes(asked.trim().toLowerCase());
+}
+
 /**
  * `?host=`: the origin of the page that embeds the lab (`https://courses.example.edu`), or null
  * when absent or not an http(s) URL. A path or query after the origin is dropped.
@@ -114,6 +120,8 @@ export interface LabParams {
   step: number;
   embed: boolean;
   host: string | null;
+  /** The speaker window (never in embed mode). */
+  speaker: boolean;
 }
 
 export function readParams(search: string): LabParams {
@@ -130,6 +138,7 @@ export function readParams(search: string): LabParams {
     step: pickStep(s),
     embed,
     host: embed ? pickHost(s) : null,
+    speaker: !embed && pickSpeaker(s),
   };
 }
 
@@ -235,5 +244,16 @@ export function withPractice(href: string, p: (PracticeParams & { seed: number }
     url.searchParams.set('seed', String(p.seed));
     if (p.count !== EXERCISE_COUNT.default) url.searchParams.set('count', String(p.count));
   }
+  return versioned(url);
+}
+
+/** The speaker window's URL for the lab at `href`: the same language and theme, `speaker=1`, nothing else. */
+export function speakerHref(href: string, p: { lang: string; theme: Theme }): string {
+  const url = new URL(href);
+  url.search = '';
+  url.hash = '';
+  url.searchParams.set('lang', p.lang);
+  if (p.theme !== 'auto') url.searchParams.set('theme', p.theme);
+  url.searchParams.set('speaker', '1');
   return versioned(url);
 }

@@ -32,8 +32,8 @@ const MARKS: [Mark, string, string][] = [
   [{ kind: 'io/port', step: 9, dir: 'out', port: 0x80, size: 2, value: 0x1234 }, 'OUT 0x1234 to port 0x80', '向端口 0x80 输出 0x1234（OUT）'],
   [{ kind: 'io/port', step: 9, dir: 'in', port: 0x3fd, size: 1, value: 0xff }, 'IN from port 0x3fd', '从端口 0x3fd 读入（IN）'],
   [{ kind: 'tlb/flush', step: 23, cause: 'invlpg', scope: 'page', linear: 0x40080000n }, 'TLB flush by INVLPG: the page at 0x40080000', 'INVLPG 指令引起的 TLB 刷新：0x40080000 所在的页'],
-  [{ kind: 'tlb/flush', step: 23, cause: 'mov-cr3', scope: 'non-global' }, 'TLB flush by MOV to CR3: all but global entries', '写 CR3（MOV）引起的 TLB 刷新：除全局条目外的全部条目'],
-  [{ kind: 'tlb/flush', step: 23, cause: 'invpcid', scope: 'pcid', pcid: 5 }, 'TLB flush by INVPCID: the entries of PCID 5', 'INVPCID 指令引起的 TLB 刷新：PCID 5 的条目'],
+  [{ kind: 'tlb/flush', step: 23, cause: 'mov-cr3', scope: 'non-global' }, 'TLB flush by MOV to CR3: all but global entries', '写 CR3（MOV）引起的 TLB 刷新：除全局表项外的全部表项'],
+  [{ kind: 'tlb/flush', step: 23, cause: 'invpcid', scope: 'pcid', pcid: 5 }, 'TLB flush by INVPCID: the entries of PCID 5', 'INVPCID 指令引起的 TLB 刷新：PCID 5 的表项'],
   [{ kind: 'cpu/halt', step: 300 }, 'HLT: the processor halts', 'HLT：处理器停机'],
   [{ kind: 'cpu/triple-fault', step: 300 }, 'Triple fault: the processor shuts down', '三重故障：处理器关机'],
 ];
