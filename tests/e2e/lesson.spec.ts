@@ -136,6 +136,12 @@ test('a student completes lesson 1 with the keyboard alone, with full marks', as
   await page.keyboard.press('Enter');
   await expect(page.getByTestId('lesson-complete')).toHaveText('✓ Lesson complete. Score: 5 of 5.');
   await axe(page);
+  // The completion is kept: after a reload the lesson map shows it done, with the score.
+  await page.goto('/?lang=en&scenario=syscalls');
+  await expect(page.getByTestId('narration')).toBeVisible();
+  await page.getByTestId('lessons-toggle').click();
+  await expect(page.getByTestId('lesson-01-rings')).toHaveAttribute('data-state', 'done');
+  await expect(page.getByTestId('lesson-01-rings')).toContainText('Done: 5 of 5 points');
   expect(errors).toEqual([]);
 });
 
