@@ -38,16 +38,16 @@ function machine(source: string, period: number) {
   return m;
 }
 
-describe('external interrupts from the timer, delivered through the IDT', () => {
-  it('wake a halted CPU; the handler runs and IRETQ returns after the HLT', () => {
-    const src = `bits 64
+/** HLT with IF = 1 until the timer's handler has counted `n` ticks in EBX, then CLI; HLT for good. */
+function haltUntilTicks(n: number): string {
+  return `bits 64
 org 0x100000
 ${SETUP}
   xor ebx, ebx
   sti
 .wait:
   hlt
-  cmp ebx, 3
+  cmp ebx, ${n}
   jb .wait
   cli
   hlt
@@ -55,6 +55,11 @@ tick:
   inc ebx
   iretq
 ${DATA}`;
+}
+
+describe('external interrupts from the timer, delivered through the IDT', () => {
+  it('wake a halted CPU; the handler runs and IRETQ returns after the HLT', () => {
+    const src = haltUntilTicks(3);
     const m = machine(src, 1000);
     const end = m.cpu.run(1_000_000);
     expect(end).toBe('hlt');
@@ -138,21 +143,7 @@ ${DATA}`;
 
 describe('Cpu.stuck: the machine can go no further', () => {
   it('is false while HLT waits for the timer, true once CLI; HLT leaves nothing to wake it, and agrees with run at every step', () => {
-    const src = `bits 64
-org 0x100000
-${SETUP}
-  xor ebx, ebx
-  sti
-.wait:
-  hlt
-  cmp ebx, 2
-  jb .wait
-  cli
-  hlt
-tick:
-  inc ebx
-  iretq
-${DATA}`;
+    const src = haltUntilTicks(2);
     const m = machine(src, 300);
     let haltedWaiting = 0;
     for (let i = 0; i < 10_000 && !m.cpu.stuck(); i++) {
