@@ -16,7 +16,7 @@ export const steps = [
   { id: 'syscall', kind: 'wait', point: 'registers', until: { kind: 'ring/change', cause: 'syscall', to: 0 } },
   { id: 'find-rcx', kind: 'target', point: 'registers', among: 'reg-', answer: 'reg-rcx', points: 1 },
   { id: 'sysret', kind: 'wait', point: 'ring', until: { kind: 'ring/change', cause: 'sysret', to: 3 } },
-  { id: 'summary', kind: 'read' },
+  { id: 'summary', kind: 'read', cite: ['sensitive-unprivileged-count'] },
 ] as const satisfies readonly StepDef[];
 
 export type StepId = (typeof steps)[number]['id'];

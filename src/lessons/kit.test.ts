@@ -102,4 +102,41 @@ describe('lesson kit', () => {
       { kind: 'ring/change', cause: 'software-interrupt', from: 3, to: 0, vector: 128 },
     ]);
   });
+
+  it('sees a step\'s translations: a miss as a lookup and the walk, a hit as a lookup alone', () => {
+    const entries = [{ level: 'PTE' as const, entryPa: '0x0000000000013000', index: 0, value: '0x0000000000300005', leaf: true, reserved: '0x0000000000000000' }];
+    const seen = seenEvents([{ kind: 'tlb/flush', step: 3, cause: 'mov-cr3', scope: 'non-global' }], {
+      paging: '4level',
+      controls: { mode: '4level', cr3: '0x0000000000010000', nxe: false, pse: false, wp: false, maxPhysAddr: 36 },
+      translations: [
+        { linear: '0x0000000040080000', access: 'read', user: true, source: 'walk', entries, outcome: { ok: true, pa: '0x0000000000300000', pageSize: 4096 } },
+        { linear: '0x0000000040000010', access: 'fetch', user: true, source: 'tlb', entries, outcome: { ok: true, pa: '0x0000000000200010', pageSize: 4096 } },
+        { linear: '0x0000000040000020', access: 'fetch', user: true, source: 'next', entries, outcome: { ok: true, pa: '0x0000000000200020', pageSize: 4096 } },
+      ],
+      dropped: 0,
+      pageFault: null,
+    });
+    expect(seen).toEqual([
+      { kind: 'tlb/flush', cause: 'mov-cr3' },
+      { kind: 'tlb/lookup', access: 'read', user: true, hit: false },
+      { kind: 'mmu/walk', access: 'read', user: true },
+      { kind: 'tlb/lookup', access: 'fetch', user: true, hit: true },
+    ]);
+    expect(seen.some((e) => matches({ kind: 'tlb/lookup', access: 'read', hit: true }, e))).toBe(false);
+    expect(seen.some((e) => matches({ kind: 'tlb/lookup', access: 'fetch', user: true, hit: true }, e))).toBe(true);
+    expect(seen.some((e) => matches({ kind: 'tlb/flush', cause: 'mov-cr3' }, e))).toBe(true);
+  });
+
+  it('remembers only the events some wait step waits for', () => {
+    const two: StepDef[] = [
+      { id: 'r', kind: 'read' },
+      { id: 'w', kind: 'wait', until: { kind: 'mmu/walk', access: 'read', user: true } },
+    ];
+    const a = createActor(lessonMachine('99-test', two), { input: { lessonId: '99-test', steps: two } }).start();
+    const many = Array.from({ length: 100 }, () => ({ kind: 'tlb/lookup' as const, access: 'fetch' as const, user: true, hit: true }));
+    a.send({ type: 'lab.events', events: [{ kind: 'mmu/walk', access: 'read', user: true }, ...many] });
+    expect(a.getSnapshot().context.recent).toEqual([{ kind: 'mmu/walk', access: 'read', user: true }]);
+    a.send({ type: 'lesson.next' });
+    expect(a.getSnapshot().context.met.w).toBe(true);
+  });
 });

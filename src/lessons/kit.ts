@@ -14,17 +14,24 @@
  * Pure data and pure functions: no DOM, no emulator; tests drive it with `createActor` alone.
  */
 import { assign, setup, type SnapshotFrom } from 'xstate';
-import type { RingCause, TraceKind } from '../emu/trace/events.ts';
+import type { AccessType, RingCause, TlbFlushCause, TraceKind } from '../emu/trace/events.ts';
+import type { FactId } from './sources.ts';
 
 export { parseNumber } from './answers.ts';
 
 /** A trace event as a lesson sees it: the kind and the fields a step may wait for. */
 export interface SeenEvent {
   kind: TraceKind;
-  cause?: RingCause;
+  /** ring/change: why the CPL changed; tlb/flush: what invalidated the TLB. */
+  cause?: RingCause | TlbFlushCause;
   from?: number;
   to?: number;
   vector?: number;
+  /** mmu/walk and tlb/lookup: the kind of access translated, and whether it was a CPL-3 access. */
+  access?: AccessType;
+  user?: boolean;
+  /** tlb/lookup: the TLB answered without a walk. */
+  hit?: boolean;
 }
 
 /** What a `wait` step waits for: an event of this kind whose given fields all match. */
@@ -37,6 +44,8 @@ interface StepBase {
   point?: string;
   /** The lesson's own scenario this step runs on (a key of LessonModule.scenarios), instead of its main one. */
   scenario?: string;
+  /** Figures the step quotes (src/lessons/sources.ts): each is shown with its source and grade of verification. */
+  cite?: readonly FactId[];
 }
 export interface ReadStep extends StepBase {
   kind: 'read';
@@ -116,7 +125,10 @@ export function matches(want: WaitFor, e: SeenEvent): boolean {
     (want.cause === undefined || e.cause === want.cause) &&
     (want.from === undefined || e.from === want.from) &&
     (want.to === undefined || e.to === want.to) &&
-    (want.vector === undefined || e.vector === want.vector)
+    (want.vector === undefined || e.vector === want.vector) &&
+    (want.access === undefined || e.access === want.access) &&
+    (want.user === undefined || e.user === want.user) &&
+    (want.hit === undefined || e.hit === want.hit)
   );
 }
 
@@ -207,7 +219,12 @@ export const lessonSetup = setup({
       const s = current(context);
       return s === undefined ? {} : { met: { ...context.met, [s.id]: true as const } };
     }),
-    remember: assign(({ event }) => (event.type === 'lab.events' ? { recent: event.events.slice(-64) } : {})),
+    /** Keeps the events some wait step of the lesson waits for (frequent ones, such as TLB lookups, would crowd them out). */
+    remember: assign(({ context, event }) =>
+      event.type === 'lab.events'
+        ? { recent: event.events.filter((e) => context.steps.some((s) => s.kind === 'wait' && matches(s.until, e))).slice(-64) }
+        : {},
+    ),
     showHint: assign(({ context }) => {
       const s = current(context);
       return s === undefined ? {} : { hints: { ...context.hints, [s.id]: (context.hints[s.id] ?? 0) + 1 } };

@@ -3,6 +3,7 @@
  * SpeakerCue (instructor notes), and the trace events as a lesson sees them. Pure functions.
  */
 import type { TraceEvent } from '../emu/trace/events.ts';
+import type { StepWalks } from '../worker/walk-types.ts';
 import type { LessonReport, SpeakerCue } from './contract.ts';
 import type { LessonSnapshot, SeenEvent, StepDef } from './kit.ts';
 import type { LessonText } from './lesson.ts';
@@ -41,14 +42,28 @@ export function cueOf(snapshot: LessonSnapshot, text: LessonText): SpeakerCue {
 /** The cue outside a lesson. */
 export const NO_CUE: SpeakerCue = { lessonId: null, lessonTitle: null, step: null, steps: null, notes: null, next: null };
 
-/** Trace events reduced to what a lesson step may wait for. */
-export function seenEvents(events: readonly TraceEvent[]): SeenEvent[] {
+/**
+ * Trace events reduced to what a lesson step may wait for, followed by the step's translations
+ * (ViewState.walks, traced apart from the events): a TLB miss is a `tlb/lookup` with `hit: false`
+ * and the `mmu/walk` the CPU made; a TLB hit is a `tlb/lookup` with `hit: true`.
+ */
+export function seenEvents(events: readonly TraceEvent[], walks?: StepWalks): SeenEvent[] {
   const out: SeenEvent[] = [];
   for (const e of events) {
     if (e.kind === 'ring/change') {
       out.push(e.vector === undefined ? { kind: e.kind, cause: e.cause, from: e.from, to: e.to } : { kind: e.kind, cause: e.cause, from: e.from, to: e.to, vector: e.vector });
     } else if (e.kind === 'cpu/exception' || e.kind === 'cpu/interrupt') out.push({ kind: e.kind, vector: e.vector });
-    else if (e.kind !== 'cpu/insn' && e.kind !== 'tlb/lookup' && e.kind !== 'mmu/walk') out.push({ kind: e.kind });
+    else if (e.kind === 'tlb/flush') out.push({ kind: e.kind, cause: e.cause });
+    else if (e.kind === 'tlb/lookup') out.push({ kind: e.kind, access: e.access, user: e.user, hit: e.hit });
+    else if (e.kind === 'mmu/walk') out.push({ kind: e.kind, access: e.access, user: e.user });
+    else if (e.kind !== 'cpu/insn') out.push({ kind: e.kind });
+  }
+  if (walks !== undefined && walks.paging !== 'none') {
+    for (const t of walks.translations) {
+      if (t.source === 'next') continue;
+      out.push({ kind: 'tlb/lookup', access: t.access, user: t.user, hit: t.source === 'tlb' });
+      if (t.source === 'walk') out.push({ kind: 'mmu/walk', access: t.access, user: t.user });
+    }
   }
   return out;
 }

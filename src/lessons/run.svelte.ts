@@ -11,6 +11,7 @@ import type { LessonReport, SpeakerCue } from './contract.ts';
 import { phaseOf, type LessonMachine, type LessonSnapshot, type StepDef } from './kit.ts';
 import type { LessonModule, StepText } from './lesson.ts';
 import { cueOf, reportOf, seenEvents } from './report.ts';
+import type { StepWalks } from '../worker/walk-types.ts';
 
 export class LessonRun {
   snapshot = $state.raw<LessonSnapshot>() as LessonSnapshot;
@@ -56,9 +57,9 @@ export class LessonRun {
   hint(): void {
     this.#actor.send({ type: 'lesson.hint' });
   }
-  /** The lab's newest view: the events of the step(s) that led to it. */
-  see(events: readonly TraceEvent[]): void {
-    this.#actor.send({ type: 'lab.events', events: seenEvents(events) });
+  /** The lab's newest view: the events of the step(s) that led to it, and that step's page walks. */
+  see(events: readonly TraceEvent[], walks?: StepWalks): void {
+    this.#actor.send({ type: 'lab.events', events: seenEvents(events, walks) });
   }
   /** The student clicked (or pressed Enter on) a view element with this `data-lesson-target`. */
   target(id: string): void {
