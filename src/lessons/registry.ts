@@ -6,13 +6,17 @@ import type { LessonInfo } from './contract.ts';
 import { LESSON_ID } from './contract.ts';
 import type { LessonModule } from './lesson.ts';
 import { info as rings } from '../../lessons/01-rings/meta.ts';
+import { info as paging } from '../../lessons/02-paging/meta.ts';
 
 interface Entry {
   info: LessonInfo;
   load: () => Promise<{ default: LessonModule }>;
 }
 
-const entries: readonly Entry[] = [{ info: rings, load: () => import('../../lessons/01-rings/index.ts') }];
+const entries: readonly Entry[] = [
+  { info: rings, load: () => import('../../lessons/01-rings/index.ts') },
+  { info: paging, load: () => import('../../lessons/02-paging/index.ts') },
+];
 
 /** Every lesson's LessonInfo, in course order. */
 export const LESSONS: readonly LessonInfo[] = entries.map((e) => e.info);

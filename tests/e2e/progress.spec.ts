@@ -76,12 +76,12 @@ test('an imported progress file is previewed, kept, and still there after a relo
   await expect(preview.getByRole('heading', { name: 'Import progress.json?' })).toBeFocused();
   await expect(preview).toContainText('90-imported');
   await expect(preview).toContainText('Not started → Done: 8 of 10 points');
-  await expect(preview).toContainText('Not started → In progress: step 5 of 14, 2 of 12 points');
+  await expect(preview).toContainText('Not started → In progress: step 5 of 14, 2 of 7 points');
   await page.getByTestId('import-confirm').click();
   await expect(page.getByTestId('import-result-live')).toHaveText('Imported progress.json: 2 lessons updated.');
   await expect(lessonState(page, '90-imported')).toContainText('Done: 8 of 10 points');
   await expect(lessonState(page, '90-imported')).toHaveAttribute('data-state', 'done');
-  await expect(lessonState(page, '02-paging')).toContainText('In progress: step 5 of 14, 2 of 12 points');
+  await expect(lessonState(page, '02-paging')).toContainText('In progress: step 5 of 14, 2 of 7 points');
 
   await page.reload();
   await expect(page.getByTestId('narration')).toBeVisible();

@@ -37,6 +37,9 @@ export const lessonEn = {
   'lesson.target.code': 'the code',
   'lesson.target.registers': 'the registers',
   'lesson.target.reg': 'register {name}',
+  'lesson.target.walk': 'the page walk',
+  'lesson.target.tlb': 'the TLB',
+  'lesson.target.entry': 'the walk\'s {level}',
   'lesson.pick': 'Pick {name}',
 } as const;
 
@@ -74,5 +77,8 @@ export const lessonZh: Record<keyof typeof lessonEn, string> = {
   'lesson.target.code': '代码',
   'lesson.target.registers': '寄存器',
   'lesson.target.reg': '寄存器 {name}',
+  'lesson.target.walk': '页表遍历',
+  'lesson.target.tlb': 'TLB',
+  'lesson.target.entry': '页表遍历中的 {level}',
   'lesson.pick': '选择 {name}',
 };

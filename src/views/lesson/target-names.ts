@@ -5,6 +5,9 @@ export function targetName(id: string, t: Tr): string {
   if (id === 'ring') return t('lesson.target.ring');
   if (id === 'code') return t('lesson.target.code');
   if (id === 'registers') return t('lesson.target.registers');
+  if (id === 'walk') return t('lesson.target.walk');
+  if (id === 'tlb') return t('lesson.target.tlb');
+  if (id.startsWith('walk-')) return t('lesson.target.entry', { level: id.slice(5).toUpperCase() });
   if (id.startsWith('reg-')) return t('lesson.target.reg', { name: id.slice(4).toUpperCase() });
   return id;
 }
