@@ -109,6 +109,11 @@ export function describeLanguages(lesson: LessonModule): void {
       expect(shape(lesson.text['zh-CN'])).toEqual(shape(lesson.text.en));
     });
 
+    it('names each of its own scenarios in both languages', () => {
+      for (const l of ['en', 'zh-CN'] as const) expect(Object.keys(lesson.text[l].scenarios ?? {}).sort(), l).toEqual(Object.keys(lesson.scenarios ?? {}).sort());
+      for (const name of Object.keys(lesson.scenarios ?? {})) expect(lesson.text['zh-CN'].scenarios?.[name], name).toMatch(/[\u4e00-\u9fff]/);
+    });
+
     it('gives each step what its kind needs', () => {
       for (const l of ['en', 'zh-CN'] as const) {
         for (const s of steps) {

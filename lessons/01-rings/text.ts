@@ -10,6 +10,7 @@ type Text = LessonText & { steps: Record<StepId, LessonText['steps'][string]> };
 export const en: Text = {
   title: 'Rings, interrupts and system calls',
   summary: 'Follow a user program into the kernel and back through INT 0x80 and SYSCALL, and say what the CPU saves, checks and loads on each crossing.',
+  scenarios: { gp: 'HLT in ring 3, a #GP' },
   steps: {
     rings: {
       title: 'Four rings, one current level',
@@ -127,6 +128,7 @@ export const en: Text = {
 export const zh: Text = {
   title: '特权级、中断与系统调用',
   summary: '跟随一个用户程序经由 INT 0x80 和 SYSCALL 进入内核再返回，说出每次跨越时 CPU 保存、检查和加载了什么。',
+  scenarios: { gp: '在 3 环执行 HLT，引发 #GP' },
   steps: {
     rings: {
       title: '四个特权环，一个当前特权级',

@@ -11,6 +11,7 @@ type Text = LessonText & { steps: Record<StepId, LessonText['steps'][string]> };
 export const en: Text = {
   title: 'Paging, the page walk and the TLB',
   summary: 'Watch the CPU translate a linear address through four levels of page tables, see the TLB spare it the walk, fault on a read-only page, and lose its cached translations when CR3 is loaded.',
+  scenarios: { paging: 'A read-only page, copy-on-write and the TLB' },
   steps: {
     translate: {
       title: 'Every address is translated',
@@ -136,6 +137,7 @@ export const en: Text = {
 export const zh: Text = {
   title: '分页、页表遍历与 TLB',
   summary: '观察 CPU 经由四级页表翻译一个线性地址，看 TLB 如何省去页表遍历、在只读页上触发缺页异常，以及加载 CR3 时如何丢掉缓存的翻译。',
+  scenarios: { paging: '只读页、写时复制与 TLB' },
   steps: {
     translate: {
       title: '每个地址都要翻译',

@@ -52,4 +52,14 @@ export interface SpeakerCue {
   notes: string | null;
   /** The title of the next lesson step, or null at the end or outside a lesson. */
   next: string | null;
+  /**
+   * What the lesson's Next waits for: nothing (`open`), the question's answer (`answer`), a task
+   * in the lab that stepping the machine meets (`lab`), a pick of a view element (`pick`), or
+   * nothing more because the lesson is finished (`finished`); null outside a lesson.
+   */
+  gate: SpeakerGate | null;
+  /** While Next waits: the question asked or the task set, as the student reads it; else null. */
+  task: string | null;
 }
+
+export type SpeakerGate = 'open' | 'answer' | 'lab' | 'pick' | 'finished';

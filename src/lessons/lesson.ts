@@ -30,6 +30,8 @@ export interface StepText {
 export interface LessonText {
   title: string;
   summary: string;
+  /** A short name for each of the lesson's own scenarios (LessonModule.scenarios), for the scenario picker and the speaker. */
+  scenarios?: Record<string, string>;
   steps: Record<string, StepText>;
 }
 

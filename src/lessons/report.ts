@@ -4,8 +4,8 @@
  */
 import type { TraceEvent } from '../emu/trace/events.ts';
 import type { StepWalks } from '../worker/walk-types.ts';
-import type { LessonReport, SpeakerCue } from './contract.ts';
-import type { LessonSnapshot, SeenEvent, StepDef } from './kit.ts';
+import type { LessonReport, SpeakerCue, SpeakerGate } from './contract.ts';
+import { phaseOf, type LessonSnapshot, type SeenEvent, type StepDef } from './kit.ts';
 import type { LessonText } from './lesson.ts';
 
 export function maxScoreOf(steps: readonly StepDef[]): number {
@@ -25,10 +25,22 @@ export function reportOf(snapshot: LessonSnapshot): LessonReport {
   };
 }
 
+/** What the lesson's Next waits for in this snapshot (see SpeakerCue.gate). */
+export function gateOf(snapshot: LessonSnapshot): SpeakerGate {
+  const phase = phaseOf(snapshot);
+  if (phase === 'finished') return 'finished';
+  if (phase === 'predict') return 'answer';
+  if (phase === 'waiting') return snapshot.context.steps[snapshot.context.step]?.kind === 'target' ? 'pick' : 'lab';
+  return 'open';
+}
+
 export function cueOf(snapshot: LessonSnapshot, text: LessonText): SpeakerCue {
   const c = snapshot.context;
   const step = c.steps[c.step];
   const next = c.steps[c.step + 1];
+  const gate = gateOf(snapshot);
+  const words = step === undefined ? undefined : text.steps[step.id];
+  const task = gate === 'answer' ? (words?.prompt ?? null) : gate === 'lab' || gate === 'pick' ? (words?.act ?? null) : null;
   return {
     lessonId: c.lessonId,
     lessonTitle: text.title,
@@ -36,11 +48,13 @@ export function cueOf(snapshot: LessonSnapshot, text: LessonText): SpeakerCue {
     steps: c.steps.length,
     notes: step === undefined ? null : (text.steps[step.id]?.notes ?? null),
     next: next === undefined ? null : (text.steps[next.id]?.title ?? null),
+    gate,
+    task,
   };
 }
 
 /** The cue outside a lesson. */
-export const NO_CUE: SpeakerCue = { lessonId: null, lessonTitle: null, step: null, steps: null, notes: null, next: null };
+export const NO_CUE: SpeakerCue = { lessonId: null, lessonTitle: null, step: null, steps: null, notes: null, next: null, gate: null, task: null };
 
 /**
  * Trace events reduced to what a lesson step may wait for, followed by the step's translations

@@ -192,3 +192,36 @@ test('the lesson speaks Chinese: step text, controls and feedback', async ({ pag
   await page.keyboard.press('Enter');
   await expect(page.getByTestId('lesson-feedback')).toContainText('✓ 正确。');
 });
+
+test('the scenario picker names the lesson’s own scenario while it runs; picking an example leaves it and the lesson stays at its step', async ({ page }) => {
+  await open(page, 'lesson=01-rings&lstep=2&lang=en');
+  const picker = page.getByTestId('scenario-picker');
+  const code = page.getByTestId('code-view');
+  await expect(picker).toHaveValue('lesson-own');
+  await expect(picker.locator('option:checked')).toHaveText('This lesson’s: HLT in ring 3, a #GP');
+  await expect(code).toContainText('hlt');
+  // Picking the example the lesson runs on (the page's example all along) loads it.
+  await picker.selectOption('syscalls');
+  await expect(code).toContainText('iretq');
+  await expect(picker).toHaveValue('syscalls');
+  await expect(column(page)).toContainText('Step 2 of 12');
+  await expect(page.getByTestId('lesson-step-title')).toHaveText('Try it: HLT in ring 3');
+  // The lesson's option stays in the list while its step names it: picking it loads that scenario again.
+  await picker.selectOption('lesson-own');
+  await expect(code).toContainText('hlt');
+  await expect(picker).toHaveValue('lesson-own');
+  // Another example, then the lesson's again.
+  await picker.selectOption('timer');
+  await expect(picker).toHaveValue('timer');
+  await expect(page).toHaveURL(/scenario=timer/);
+  await picker.selectOption('lesson-own');
+  await expect(picker).toHaveValue('lesson-own');
+  // Named in Chinese too.
+  await page.getByRole('button', { name: '简体中文' }).click();
+  await expect(picker.locator('option:checked')).toHaveText('本课自带：在 3 环执行 HLT，引发 #GP');
+  // Leaving the step leaves the lesson's scenario: the option goes, the example comes back.
+  await page.getByTestId('lesson-back').click();
+  await expect(column(page)).toContainText('第 1 步，共 12 步');
+  await expect(picker).toHaveValue('timer');
+  await expect(picker.locator('option[value="lesson-own"]')).toHaveCount(0);
+});

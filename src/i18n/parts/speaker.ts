@@ -35,6 +35,20 @@ export const speakerEn = {
   'speaker.go': 'Go',
   'speaker.gotoInvalid': 'Enter a whole step number from 0 to {max}.',
   'speaker.keys': 'Clicker keys: → PgDn Space for the next step, ← PgUp for the previous one.',
+  'speaker.lesson': 'The lesson',
+  'speaker.lessonBack': 'Previous lesson step',
+  'speaker.lessonNext': 'Next lesson step',
+  'speaker.lessonFinish': 'Finish the lesson',
+  'speaker.machine': 'The machine',
+  'speaker.gate.open': 'Next is open: this step is done.',
+  'speaker.gate.answer': 'Next is locked until the question on the projected screen is answered.',
+  'speaker.gate.lab': 'Next is locked until the task is done in the lab: step the machine here or there.',
+  'speaker.gate.pick': 'Next is locked until the element asked for is picked on the projected screen.',
+  'speaker.gate.finished': 'The lesson is finished: Next does nothing more. Previous lesson step reopens it.',
+  'speaker.task': 'On screen: {task}',
+  'speaker.refused': 'Not sent. {why}',
+  'speaker.keysLesson': 'Clicker keys: PgDn and Space for the next lesson step, PgUp for the previous one; → and ← step the machine.',
+  'speaker.scenarioOwn': 'Scenario: {name} (the lesson’s own)',
 } as const;
 
 export const speakerZh: Record<keyof typeof speakerEn, string> = {
@@ -70,6 +84,20 @@ export const speakerZh: Record<keyof typeof speakerEn, string> = {
   'speaker.go': '跳转',
   'speaker.gotoInvalid': '请输入 0 到 {max} 之间的整数步数。',
   'speaker.keys': '翻页笔按键：→、PgDn、空格为下一步，←、PgUp 为上一步。',
+  'speaker.lesson': '课程',
+  'speaker.lessonBack': '上一课程步骤',
+  'speaker.lessonNext': '下一课程步骤',
+  'speaker.lessonFinish': '完成本课',
+  'speaker.machine': '机器',
+  'speaker.gate.open': '“下一课程步骤”可用：这一步已完成。',
+  'speaker.gate.answer': '投影屏幕上的问题回答之前，“下一课程步骤”被锁定。',
+  'speaker.gate.lab': '在实验室中完成任务之前，“下一课程步骤”被锁定：可在这里或投影窗口中单步执行机器。',
+  'speaker.gate.pick': '在投影屏幕上选中要求的元素之前，“下一课程步骤”被锁定。',
+  'speaker.gate.finished': '本课已完成：“下一课程步骤”不再起作用。“上一课程步骤”可重新打开本课。',
+  'speaker.task': '屏幕上：{task}',
+  'speaker.refused': '未发送。{why}',
+  'speaker.keysLesson': '翻页笔按键：PgDn、空格为下一课程步骤，PgUp 为上一课程步骤；→ 和 ← 单步执行机器。',
+  'speaker.scenarioOwn': '场景：{name}（本课自带）',
 };
 
 // Loaded with the part of the UI that uses these strings (a chunk of its own), not with the first screen.

@@ -19,11 +19,21 @@ import {
   type ProjectedState,
 } from './channel.ts';
 
-const cue: SpeakerCue = { lessonId: '01-rings', lessonTitle: 'Rings', step: 2, steps: 9, notes: 'Ask first.\n\nThen reveal.', next: 'The IDT' };
+const cue: SpeakerCue = {
+  lessonId: '01-rings',
+  lessonTitle: 'Rings',
+  step: 2,
+  steps: 9,
+  notes: 'Ask first.\n\nThen reveal.',
+  next: 'The IDT',
+  gate: 'answer',
+  task: 'Which vector?',
+};
 const state = (over: Partial<ProjectedState> = {}): ProjectedState => ({
   id: 'a1',
   since: 100,
   scenario: 'syscalls',
+  scenarioName: null,
   lang: 'en',
   step: 3,
   furthest: 5,
@@ -38,9 +48,11 @@ describe('speaker channel messages', () => {
     const clone = (x: unknown): unknown => JSON.parse(JSON.stringify(x));
     expect(parseToSpeaker(clone(stateMessage(state())))).toEqual(stateMessage(state()));
     expect(parseToSpeaker(clone(stateMessage(state({ cue: null }))))).toEqual(stateMessage(state({ cue: null })));
+    const own = state({ scenarioName: 'HLT in ring 3', cue: { ...cue, gate: 'lab', task: 'Step until the CPU takes the exception.' } });
+    expect(parseToSpeaker(clone(stateMessage(own)))).toEqual(stateMessage(own));
     expect(parseToSpeaker(clone(byeMessage('a1')))).toEqual(byeMessage('a1'));
     expect(parseToProjected(clone(helloMessage()))).toEqual(helloMessage());
-    for (const c of [{ type: 'next' }, { type: 'prev' }, { type: 'goto', step: 7 }] as const)
+    for (const c of [{ type: 'next' }, { type: 'prev' }, { type: 'goto', step: 7 }, { type: 'lesson-next' }, { type: 'lesson-back' }] as const)
       expect(parseToProjected(clone(commandMessage('a1', c)))).toEqual(commandMessage('a1', c));
   });
 
@@ -71,6 +83,10 @@ describe('speaker channel messages', () => {
       { ...good, cue: { ...cue, notes: 3 } },
       { ...good, cue: 'notes' },
       { ...good, cue: undefined },
+      { ...good, cue: { ...cue, gate: 'locked' } },
+      { ...good, cue: { ...cue, gate: null, task: 7 } },
+      { ...good, scenarioName: 3 },
+      { ...good, scenarioName: 'x'.repeat(20_001) },
     ];
     for (const b of bad) expect(parseToSpeaker(b), JSON.stringify(b)?.slice(0, 80)).toBeNull();
     const cmd = commandMessage('a1', { type: 'goto', step: 4 }) as unknown as Record<string, unknown>;
@@ -86,6 +102,12 @@ describe('speaker channel messages', () => {
     // Messages for the other end are not mistaken for this end's.
     expect(parseToProjected(stateMessage(state()))).toBeNull();
     expect(parseToSpeaker(helloMessage())).toBeNull();
+  });
+
+  it('reads a state from a window that sends no gate, task or scenario name (an older build of version 1) as saying nothing of them', () => {
+    const { gate: _g, task: _t, ...oldCue } = cue;
+    const { scenarioName: _n, ...old } = stateMessage(state()) as unknown as Record<string, unknown>;
+    expect(parseToSpeaker({ ...old, cue: oldCue })).toEqual(stateMessage(state({ cue: { ...cue, gate: null, task: null } })));
   });
 
   it('never throws on a hostile object', () => {
@@ -163,7 +185,7 @@ describe('cues and notes', () => {
   it('tells a lesson step from no lesson', () => {
     expect(inLesson(cue)).toBe(true);
     expect(inLesson(null)).toBe(false);
-    expect(inLesson({ lessonId: null, lessonTitle: null, step: null, steps: null, notes: null, next: null })).toBe(false);
+    expect(inLesson({ lessonId: null, lessonTitle: null, step: null, steps: null, notes: null, next: null, gate: null, task: null })).toBe(false);
   });
 
   it('splits notes into paragraphs at blank lines', () => {

@@ -12,7 +12,7 @@
  * last, unless the presenter picks another; a reloaded window is a new one, so it takes over, and
  * the old one's `bye` (or, after a crash, its silence) removes it. Anything malformed is ignored.
  */
-import type { SpeakerCue } from '../../lessons/contract.ts';
+import type { SpeakerCue, SpeakerGate } from '../../lessons/contract.ts';
 import { MAX_URL_STEP, SCENARIOS, type ScenarioId } from '../shell/url.ts';
 
 export const SPEAKER_SOURCE = 'ring-minus-one/speaker';
@@ -39,6 +39,11 @@ export interface ProjectedState {
   /** When it went into presenter mode (ms since the epoch, its clock). */
   since: number;
   scenario: ScenarioId;
+  /**
+   * The name of what runs when it is not the example `scenario`: a lesson's own scenario (a lesson
+   * step may name one), in the projected window's language; null while the example runs.
+   */
+  scenarioName: string | null;
   lang: string;
   step: number;
   furthest: number;
@@ -60,7 +65,12 @@ export interface ByeMessage extends Envelope {
 export interface HelloMessage extends Envelope {
   type: 'hello';
 }
-export type SpeakerCommand = { type: 'next' } | { type: 'prev' } | { type: 'goto'; step: number };
+/**
+ * next / prev / goto move the machine a step (as the lab's own → ← and scrubber do); lesson-next
+ * and lesson-back move the lesson a step (as its column's Next and Back do: Next only while the
+ * step's question is answered or task met, which the projected window checks again).
+ */
+export type SpeakerCommand = { type: 'next' } | { type: 'prev' } | { type: 'goto'; step: number } | { type: 'lesson-next' } | { type: 'lesson-back' };
 export interface CommandMessage extends Envelope {
   type: 'command';
   /** The projected window addressed (others ignore it). */
@@ -103,6 +113,8 @@ function ours(data: unknown): data is Record<string, unknown> {
   return isRecord(data) && data['source'] === SPEAKER_SOURCE && data['v'] === SPEAKER_VERSION;
 }
 
+const GATES: readonly SpeakerGate[] = ['open', 'answer', 'lab', 'pick', 'finished'];
+
 function parseCue(x: unknown): SpeakerCue | null | undefined {
   if (x === null) return null;
   if (!isRecord(x)) return undefined;
@@ -110,7 +122,11 @@ function parseCue(x: unknown): SpeakerCue | null | undefined {
   if (!textOrNull(lessonId) || !textOrNull(lessonTitle) || !textOrNull(notes) || !textOrNull(next)) return undefined;
   if (!countOrNull(step) || !countOrNull(steps)) return undefined;
   if (step !== null && steps !== null && step >= steps) return undefined;
-  return { lessonId, lessonTitle, step, steps, notes, next };
+  // gate and task came later in version 1: a window that sends neither is read as saying nothing of them.
+  const gate = x['gate'] === undefined ? null : GATES.find((g) => g === x['gate']);
+  const task = x['task'] ?? null;
+  if (gate === undefined || !textOrNull(task)) return undefined;
+  return { lessonId, lessonTitle, step, steps, notes, next, gate, task };
 }
 
 /** A message for the speaker window, or null for anything not a well-formed v1 one. Never throws. */
@@ -125,8 +141,10 @@ export function parseToSpeaker(data: unknown): ToSpeaker | null {
     if (sc === undefined || typeof lang !== 'string' || lang.length > 16) return null;
     if (!isStep(step) || !isStep(furthest) || step > furthest || typeof stopped !== 'boolean' || !isText(narration)) return null;
     const cue = parseCue(data['cue']);
-    if (cue === undefined) return null;
-    return stateMessage({ id, since, scenario: sc, lang, step, furthest, stopped, narration, cue });
+    // scenarioName came later in version 1 too: absent means the example runs.
+    const scenarioName = data['scenarioName'] ?? null;
+    if (cue === undefined || !textOrNull(scenarioName)) return null;
+    return stateMessage({ id, since, scenario: sc, scenarioName, lang, step, furthest, stopped, narration, cue });
   } catch {
     // A hostile object (a throwing getter) is not a message.
     return null;
@@ -144,6 +162,8 @@ export function parseToProjected(data: unknown): ToProjected | null {
     switch (c['type']) {
       case 'next':
       case 'prev':
+      case 'lesson-next':
+      case 'lesson-back':
         return commandMessage(data['to'], { type: c['type'] });
       case 'goto':
         return isStep(c['step']) ? commandMessage(data['to'], { type: 'goto', step: Math.min(c['step'], MAX_URL_STEP) }) : null;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { commandMessage, helloMessage, type SpeakerCommand, type SpeakerMessage } from './channel.ts';
-import { MAX_PENDING, ProjectorLink, type Port, type Shown } from './projector.ts';
+import { MAX_PENDING, ProjectorLink, runLessonCommand, type DrivenLesson, type Port, type Shown } from './projector.ts';
 
 class FakePort implements Port {
   sent: SpeakerMessage[] = [];
@@ -23,7 +23,7 @@ class FakePort implements Port {
   }
 }
 
-const shown = (step: number): Shown => ({ scenario: 'syscalls', lang: 'en', step, furthest: step, stopped: false, narration: `at ${step}`, cue: null });
+const shown = (step: number): Shown => ({ scenario: 'syscalls', scenarioName: null, lang: 'en', step, furthest: step, stopped: false, narration: `at ${step}`, cue: null });
 const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
 
 function setup(run: (c: SpeakerCommand) => Promise<void> = () => Promise.resolve()) {
@@ -113,5 +113,35 @@ describe('the projected window’s end of the speaker channel', () => {
     expect(port.sent.map((m) => m.type)).toEqual(['state', 'bye']);
     expect(port.closed).toBe(true);
     expect(ran).toEqual([]);
+  });
+});
+
+describe('the speaker’s lesson commands in the projected window', () => {
+  function lesson(over: Partial<DrivenLesson> = {}): DrivenLesson & { calls: string[] } {
+    const calls: string[] = [];
+    return { canNext: true, finished: false, index: 3, next: () => calls.push('next'), back: () => calls.push('back'), calls, ...over };
+  }
+
+  it('moves the lesson as its column would: Next only when the lesson allows it, Back not before the first step', () => {
+    const open = lesson();
+    expect(runLessonCommand({ type: 'lesson-next' }, open)).toBe(true);
+    expect(runLessonCommand({ type: 'lesson-back' }, open)).toBe(true);
+    expect(open.calls).toEqual(['next', 'back']);
+    const locked = lesson({ canNext: false });
+    expect(runLessonCommand({ type: 'lesson-next' }, locked)).toBe(true);
+    expect(locked.calls).toEqual([]);
+    const first = lesson({ index: 0 });
+    runLessonCommand({ type: 'lesson-back' }, first);
+    expect(first.calls).toEqual([]);
+    const done = lesson({ index: 0, finished: true, canNext: false });
+    runLessonCommand({ type: 'lesson-back' }, done);
+    expect(done.calls).toEqual(['back']);
+  });
+
+  it('leaves the machine’s commands to the lab, and ignores lesson commands when no lesson runs', () => {
+    const l = lesson();
+    for (const c of [{ type: 'next' }, { type: 'prev' }, { type: 'goto', step: 2 }] as const) expect(runLessonCommand(c, l)).toBe(false);
+    expect(l.calls).toEqual([]);
+    expect(runLessonCommand({ type: 'lesson-next' }, null)).toBe(true);
   });
 });

@@ -27,6 +27,30 @@ export interface ProjectorOptions {
   defer?: (fn: () => void) => void;
 }
 
+/** The part of a lesson being played that the speaker's lesson commands use (LessonRun). */
+export interface DrivenLesson {
+  /** The step's question is answered, its task met, or it is a read step. */
+  readonly canNext: boolean;
+  readonly finished: boolean;
+  readonly index: number;
+  next(): void;
+  back(): void;
+}
+
+/**
+ * Carries out the speaker's lesson-next or lesson-back on the lesson played (as its column's Next
+ * and Back would: Next only when the lesson allows it, whatever the speaker believed); false for a
+ * command that moves the machine instead.
+ */
+export function runLessonCommand(c: SpeakerCommand, lesson: DrivenLesson | null): boolean {
+  if (c.type !== 'lesson-next' && c.type !== 'lesson-back') return false;
+  if (lesson === null) return true;
+  if (c.type === 'lesson-next') {
+    if (lesson.canNext) lesson.next();
+  } else if (lesson.index > 0 || lesson.finished) lesson.back();
+  return true;
+}
+
 /** Commands waiting beyond this are dropped (a stuck clicker does not queue a minute of steps). */
 export const MAX_PENDING = 16;
 
