@@ -118,7 +118,7 @@ export const en: Text = {
     },
     summary: {
       title: 'What the hardware did',
-      body: 'INT 0x80 went through the IDT: a gate check (DPL 3 ≥ CPL 3), a stack switch to TSS.RSP0, five values pushed; IRETQ popped them.\n\nSYSCALL read no memory: IA32_STAR and IA32_LSTAR gave the selectors and the entry point, RCX and R11 kept the way back, and the kernel switched stacks itself; SYSRET used RCX and R11 to return.\n\nThe program\'s last system call, exit (EAX = 60), stops the machine with HLT in ring 0.\n\nNot every instruction that reads or changes the machine\'s state is privileged: SGDT and PUSHF run at CPL 3 without a fault, and POPF silently keeps IF. That is where virtualizing x86 gets hard.',
+      body: 'INT 0x80 went through the IDT: a gate check (DPL 3 ≥ CPL 3), a stack switch to TSS.RSP0, five values pushed; IRETQ popped them.\n\nSYSCALL read no memory: IA32_STAR and IA32_LSTAR gave the selectors and the entry point, RCX and R11 kept the way back, and the kernel switched stacks itself; SYSRET used RCX and R11 to return.\n\nThe program\'s last system call, exit (EAX = 60), stops the machine with HLT in ring 0.\n\nNot every instruction that reads or changes the machine\'s state is privileged: SGDT and PUSHF run at CPL 3 without a fault (SGDT faults only where the kernel turns on UMIP, a recent addition), and POPF silently keeps IF. That is where virtualizing x86 gets hard.',
       hints: [],
       notes: 'Ask for the one-line difference: INT goes through memory (IDT, TSS, stack), SYSCALL through registers. Next: virtualization starts from these same transitions.',
     },
@@ -236,7 +236,7 @@ export const zh: Text = {
     },
     summary: {
       title: '硬件做了什么',
-      body: 'INT 0x80 经由 IDT：检查门（DPL 3 ≥ CPL 3），切换到 TSS.RSP0 所指的栈，压入五个值；IRETQ 把它们弹出。\n\nSYSCALL 不读任何内存：IA32_STAR 和 IA32_LSTAR 给出选择子和入口地址，RCX 和 R11 保存返回所需的信息，内核自己切换栈；SYSRET 用 RCX 和 R11 返回。\n\n程序的最后一次系统调用 exit（EAX = 60）以 0 环中的 HLT 让机器停下。\n\n并非所有读取或改变机器状态的指令都是特权指令：SGDT 和 PUSHF 在 CPL 3 下执行不会出错，POPF 则悄悄保留 IF 不变。虚拟化 x86 的难处正是从这里开始。',
+      body: 'INT 0x80 经由 IDT：检查门（DPL 3 ≥ CPL 3），切换到 TSS.RSP0 所指的栈，压入五个值；IRETQ 把它们弹出。\n\nSYSCALL 不读任何内存：IA32_STAR 和 IA32_LSTAR 给出选择子和入口地址，RCX 和 R11 保存返回所需的信息，内核自己切换栈；SYSRET 用 RCX 和 R11 返回。\n\n程序的最后一次系统调用 exit（EAX = 60）以 0 环中的 HLT 让机器停下。\n\n并非所有读取或改变机器状态的指令都是特权指令：SGDT 和 PUSHF 在 CPL 3 下执行不会出错（只有内核开启了较晚加入的 UMIP 时，SGDT 才会引发异常），POPF 则悄悄保留 IF 不变。虚拟化 x86 的难处正是从这里开始。',
       hints: [],
       notes: '请大家用一句话说出区别：INT 经由内存（IDT、TSS、栈），SYSCALL 经由寄存器。下一步：虚拟化就从这些同样的切换开始。',
     },
