@@ -18,6 +18,7 @@ import type { AccessType, RingCause, TlbFlushCause, TraceKind } from '../emu/tra
 import type { FactId } from './sources.ts';
 
 export { parseNumber } from './answers.ts';
+export { phaseOf } from './phase.ts';
 
 /** A trace event as a lesson sees it: the kind and the fields a step may wait for. */
 export interface SeenEvent {
@@ -363,11 +364,3 @@ export function lessonMachine(lessonId: string, steps: readonly StepDef[]) {
   });
 }
 
-/** The phase of the current step, read from a snapshot's state value. */
-export function phaseOf(snapshot: LessonSnapshot): StepPhase | 'finished' {
-  const v = snapshot.value as string | Record<string, string>;
-  if (v === 'finished') return 'finished';
-  if (typeof v === 'string') return 'read';
-  const inner = Object.values(v)[0];
-  return inner === 'predict' || inner === 'revealed' || inner === 'waiting' || inner === 'met' ? inner : 'read';
-}

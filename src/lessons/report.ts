@@ -5,7 +5,8 @@
 import type { TraceEvent } from '../emu/trace/events.ts';
 import type { StepWalks } from '../worker/walk-types.ts';
 import type { LessonReport, SpeakerCue, SpeakerGate } from './contract.ts';
-import { phaseOf, type LessonSnapshot, type SeenEvent, type StepDef } from './kit.ts';
+import type { LessonSnapshot, SeenEvent, StepDef } from './kit.ts';
+import { phaseOf } from './phase.ts';
 import type { LessonText } from './lesson.ts';
 
 export function maxScoreOf(steps: readonly StepDef[]): number {

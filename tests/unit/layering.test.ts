@@ -46,3 +46,37 @@ describe('src/emu stays a pure, self-contained core', () => {
     expect(bad).toEqual([]);
   });
 });
+
+/**
+ * The modules the first screen loads: src/app/main.ts and everything it imports statically (not
+ * `import type`, not `import()`), following .ts, .svelte and .json files in the repository.
+ */
+function firstScreen(): Map<string, string[]> {
+  const staticRe = /(?:^|\n)\s*(?:import|export)\s+(?!type\s)(?:[^'"]*?from\s*)?['"]([^'"]+)['"]/g;
+  const seen = new Map<string, string[]>();
+  const todo = [join(root, 'src/app/main.ts')];
+  while (todo.length > 0) {
+    const f = todo.pop() as string;
+    if (seen.has(f)) continue;
+    let text = readFileSync(f, 'utf8');
+    if (f.endsWith('.svelte')) text = [...text.matchAll(/<script[^>]*>([\s\S]*?)<\/script>/g)].map((m) => m[1]).join('\n');
+    const specs = f.endsWith('.json') ? [] : [...text.matchAll(staticRe)].map((m) => m[1] ?? '');
+    seen.set(f, specs.filter((s) => !s.startsWith('.')));
+    for (const s of specs) if (s.startsWith('.')) todo.push(resolve(dirname(f), s));
+  }
+  return seen;
+}
+
+describe('the first screen stays small', () => {
+  const graph = firstScreen();
+
+  it('follows the app\'s static imports', () => {
+    expect(graph.size).toBeGreaterThan(20);
+    expect([...graph.keys()].some((f) => f.endsWith('src/lessons/runtime.svelte.ts'))).toBe(true);
+  });
+
+  it('does not load xstate or d3 (the lesson runtime and the timeline load on demand)', () => {
+    const bad = [...graph].flatMap(([f, pkgs]) => pkgs.filter((p) => /^(xstate|d3)(\/|-|$)/.test(p)).map((p) => `${relative(root, f)} → ${p}`));
+    expect(bad).toEqual([]);
+  });
+});
