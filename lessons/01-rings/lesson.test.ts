@@ -174,3 +174,27 @@ describe('lesson 01-rings: numbers in the text', () => {
     expect(numbersIn('INT 0x80 (128) loads RSP0, R11, IA32_STAR, x86; 64-bit; 第 3 步').map((n) => n.value)).toEqual([0x80, 128, 64, 3]);
   });
 });
+
+describe('lesson 01-rings: answers against the run', () => {
+  const answer = (id: string) => {
+    const s = steps.find((x) => x.id === id);
+    return s !== undefined && 'answer' in s ? s.answer : undefined;
+  };
+
+  it('each question\'s answer is what the run shows', async () => {
+    const f = await facts();
+    // rings: HLT at CPL 3 raised #GP (vector 13).
+    expect(answer('rings')).toBe('gp');
+    expect(f.get('#GP vector')).toBe(13);
+    expect(answer('predict-vector')).toBe(f.get('INT vector'));
+    // predict-stack: the handler's RSP is 40 bytes below TSS.RSP0, not near the user's RSP.
+    expect(answer('predict-stack')).toBe('tss');
+    expect(f.get('RSP in the INT handler')).toBe((f.get('TSS.RSP0') ?? 0) - 40);
+    // predict-ring: SYSCALL entered ring 0; find-rcx: RCX holds the return address SYSRET used.
+    const { views } = await playScripted();
+    const sys = views.find((v) => v.at === 'syscall')?.found;
+    expect(answer('predict-ring')).toBe(sys?.kind === 'ring/change' ? `r${sys.to}` : null);
+    expect(answer('find-rcx')).toBe('reg-rcx');
+    expect(f.get('RCX after SYSCALL')).toBe(f.get('RIP after SYSRET'));
+  });
+});

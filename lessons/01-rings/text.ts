@@ -38,7 +38,7 @@ export const en: Text = {
       body: 'The kernel starts its user process the way real kernels do: it pushes an interrupt-return frame (SS, RSP, RFLAGS, CS, RIP) and executes IRETQ, which pops all five values and sets the CPL to the privilege level in the new CS.',
       act: 'Step (the → key, or the Step button) until the ring diagram shows ring 3.',
       done: 'The CPU is in ring 3 at 0x40000000, the user program\'s first instruction. CS is 0x2b: its low two bits are 3, so the CPL is 3. The user stack pointer RSP is 0x40100000.',
-      hints: ['Five PUSH instructions build the frame; IRETQ comes right after them.', 'Or choose "Ring change" under "Run to next" and run: it stops right after the change.'],
+      hints: ['Five PUSH instructions build the frame; IRETQ comes right after them.', 'Or choose "ring change" as the event to run to and press "Run to next": it stops right after the change.'],
       notes: 'Point out that nothing special "switches to user mode": the CPU simply loads a CS whose privilege bits say 3. A kernel enters user space for the first time by faking a return from an interrupt.',
     },
     'predict-vector': {
@@ -75,7 +75,7 @@ export const en: Text = {
       body: 'The kernel copies the message to the UART, one OUT instruction per byte, then returns with IRETQ, which pops the five saved values: RIP, CS, RFLAGS, RSP and SS.',
       act: 'Run to the next ring change.',
       done: 'Back at CPL 3, just after the INT instruction, on the user\'s stack 0x40100000 again, 150 steps after entering the kernel. The UART shows the first line.',
-      hints: ['Choose "Ring change" under "Run to next": the write loop takes 150 steps, too many to step one by one.', 'If you already went past it, step back one step and forward again.'],
+      hints: ['Choose "ring change" as the event to run to and press "Run to next": the write loop takes 150 steps, too many to step one by one.', 'If you already went past it, step back one step and forward again.'],
       notes: 'The kernel reads the user\'s buffer directly: user pages are readable at CPL 0 here (no SMAP). Mention that modern kernels turn SMAP on to stop exactly that by accident.',
     },
     'predict-ring': {
@@ -156,7 +156,7 @@ export const zh: Text = {
       body: '内核像真实的操作系统那样启动用户进程：压入一个中断返回帧（SS、RSP、RFLAGS、CS、RIP），然后执行 IRETQ。IRETQ 弹出这五个值，并把 CPL 设为新 CS 中的特权级。',
       act: '单步执行（按 → 键或“单步”按钮），直到特权环图显示 3 环。',
       done: 'CPU 已处于 3 环，位于 0x40000000，即用户程序的第一条指令。CS 为 0x2b：低两位是 3，所以 CPL 为 3。用户栈指针 RSP 为 0x40100000。',
-      hints: ['五条 PUSH 指令构造返回帧，紧接着就是 IRETQ。', '也可以在“运行到下一个”中选择“特权级切换”再运行：它会在切换后立即停下。'],
+      hints: ['五条 PUSH 指令构造返回帧，紧接着就是 IRETQ。', '也可以在“要运行到的事件”中选择“特权级切换”，再按“运行到下一个”：它会在切换后立即停下。'],
       notes: '强调并没有什么特别的“切换到用户态”操作：CPU 只是加载了一个特权位为 3 的 CS。内核第一次进入用户空间，靠的是伪造一次中断返回。',
     },
     'predict-vector': {
@@ -193,7 +193,7 @@ export const zh: Text = {
       body: '内核把消息逐字节写到 UART，每个字节一条 OUT 指令，然后用 IRETQ 返回。IRETQ 弹出保存的五个值：RIP、CS、RFLAGS、RSP 和 SS。',
       act: '运行到下一次特权级切换。',
       done: '回到 CPL 3，位于 INT 指令之后，重新使用用户栈 0x40100000，距进入内核共 150 步。UART 显示出第一行。',
-      hints: ['在“运行到下一个”中选择“特权级切换”：写循环需要 150 步，逐步执行太多了。', '如果已经越过了，后退一步再前进一步。'],
+      hints: ['在“要运行到的事件”中选择“特权级切换”，再按“运行到下一个”：写循环需要 150 步，逐步执行太多了。', '如果已经越过了，后退一步再前进一步。'],
       notes: '内核直接读取用户缓冲区：这里用户页在 CPL 0 下可读（没有开启 SMAP）。可以提一下，现代内核开启 SMAP 正是为了防止这种无意的访问。',
     },
     'predict-ring': {

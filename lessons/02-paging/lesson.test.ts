@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
+import type { TraceEvent } from '../../src/emu/trace/events.ts';
 import type { LessonSnapshot, StepDef } from '../../src/lessons/kit.ts';
 import { matches, phaseOf } from '../../src/lessons/kit.ts';
 import { reportOf, seenEvents } from '../../src/lessons/report.ts';
@@ -19,6 +20,7 @@ import { describeLanguages, describeMachine, strayNumbers } from '../checks.ts';
 import scenario from './paging.json';
 import lesson from './index.ts';
 import { info } from './meta.ts';
+import { en, zh } from './text.ts';
 
 const { machine, steps } = lesson;
 const input = { lessonId: lesson.id, steps };
@@ -30,6 +32,7 @@ const ref = JSON.parse(readFileSync(join(import.meta.dirname, '../../tests/refer
   modes: Record<string, Record<string, unknown>>;
   entry_bits: Record<string, string>;
   page_fault_error_code: Record<string, string>;
+  CR3: Record<string, string>;
 };
 
 /** The most steps a wait step may take (the scenario runs 48 in all). */
@@ -45,6 +48,8 @@ async function playScripted() {
   const actor = createActor(machine, { input }).start();
   actor.send({ type: 'lab.events', events: seenEvents(view.events, view.walks) });
   const views = new Map<string, ViewState>();
+  /** Every event of the run, in order (each view carries the events of the one step that led to it). */
+  const events: TraceEvent[] = [];
   for (let guard = 0; guard < 100 && phaseOf(actor.getSnapshot()) !== 'finished'; guard++) {
     const snap: LessonSnapshot = actor.getSnapshot();
     const step = steps[snap.context.step] as StepDef;
@@ -54,6 +59,7 @@ async function playScripted() {
     else if (phase === 'waiting' && step.kind === 'wait') {
       for (let n = 0; n < WAIT_BUDGET && phaseOf(actor.getSnapshot()) === 'waiting'; n++) {
         view = await client.step(1);
+        events.push(...view.events);
         actor.send({ type: 'lab.events', events: seenEvents(view.events, view.walks) });
       }
       views.set(step.id, view);
@@ -63,7 +69,7 @@ async function playScripted() {
     } else actor.send({ type: 'lesson.next' });
   }
   const halt = await client.runUntil(['cpu/halt'], 1000);
-  return { actor, first, views, halt };
+  return { actor, first, views, halt, events };
 }
 
 const played = playScripted();
@@ -150,7 +156,15 @@ describe('lesson 02-paging: a scripted run against the emulator', () => {
     expect(shown.entries).toHaveLength(4);
   });
 
-  it('copy: the write runs again after a walk; the new PTE maps the copy writable; DATA\'s old frame is unchanged', async () => {
+  it('copy: the handler copies 512 quadwords upwards and invalidates the page; the write runs again after a walk; the new PTE maps the copy writable', async () => {
+    expect(scenario.kernel.source).toMatch(/mov ecx, 512\n\s*cld[^\n]*\n\s*rep movsq/);
+    const { events } = await played;
+    const fault = events.findIndex((e) => e.kind === 'cpu/exception' && e.vector === 14);
+    const invlpg = events.findIndex((e) => e.kind === 'tlb/flush' && e.cause === 'invlpg' && e.linear === 0x40140000n);
+    const back = events.findIndex((e, i) => i > fault && e.kind === 'ring/change' && e.cause === 'iret' && e.to === 3);
+    expect(fault).toBeGreaterThan(0);
+    expect(invlpg).toBeGreaterThan(fault);
+    expect(back).toBeGreaterThan(invlpg);
     const v = await at('copy');
     const t = userAccess(v, 'write');
     expect(t.source).toBe('walk');
@@ -162,7 +176,10 @@ describe('lesson 02-paging: a scripted run against the emulator', () => {
   });
 
   it('reload: after the MOV to CR3 flush (non-global; no global pages), the fetch and the read of DATA both walk', async () => {
+    const { events } = await played;
+    expect(events.filter((e) => e.kind === 'tlb/flush' && e.cause === 'mov-cr3').map((e) => (e.kind === 'tlb/flush' ? e.scope : ''))).toEqual(['non-global']);
     const v = await at('reload');
+    expect(num(userAccess(v, 'read').entries[3]!.value)).toBe(0x301067);
     expect(userAccess(v, 'read').source).toBe('walk');
     expect(userAccess(v, 'fetch').source).toBe('walk');
     expect(Number(BigInt(v.machine.regs.rdx))).toBe(42);
@@ -206,6 +223,14 @@ async function facts(): Promise<Map<string, number>> {
   expect(ref.entry_bits['1']).toMatch(/^R\/W/);
   put('flag clear', 0);
   put('flag set', 1);
+  expect([ref.entry_bits['5'], ref.entry_bits['6']]).toEqual(['A accessed', 'D dirty (leaf only)']);
+  put('A bit', 5);
+  put('D bit', 6);
+  put('GiB mapped by a PML4E', 2 ** (39 - 30));
+  expect(ref.CR3['11:0']).toMatch(/^PCID/);
+  put('PCID bits', 12);
+  expect(ref.CR3['63']).toMatch(/no-flush/);
+  put('CR3 no-flush bit', 63);
 
   const v1 = await at('first-read');
   const read = userAccess(v1, 'read');
@@ -225,6 +250,11 @@ async function facts(): Promise<Map<string, number>> {
   put('#PF vector', pf?.kind === 'cpu/exception' ? pf.vector : -1);
   put('#PF error code', pf?.kind === 'cpu/exception' ? pf.errorCode : -1);
   put('handler CPL', (await at('fault')).machine.cpl);
+  const kernelWalks = translations(await at('fault')).filter((t) => !t.user && t.source === 'walk');
+  expect(kernelWalks.length).toBeGreaterThan(0);
+  for (const t of kernelWalks) expect([t.entries.length, t.outcome.ok && t.outcome.pageSize]).toEqual([3, 2 ** 21]);
+  put('entries read by a kernel walk', 3);
+  put('PTE value after the write', num(userAccess(await at('reload'), 'read').entries[3]!.value));
   const copy = userAccess(await at('copy'), 'write');
   put('copy PTE', num(copy.entries[3]!.value));
   put('copy frame', copy.outcome.ok ? num(copy.outcome.pa) : -1);
@@ -256,12 +286,49 @@ describe('lesson 02-paging: numbers in the text', () => {
       '#PF error code': 7,
       'copy PTE': 0x301007,
       'copy frame': 0x301000,
-      'steps in the handler': 28,
+      'steps in the handler': 29,
+      'entries read by a kernel walk': 3,
+      'PTE value after the write': 0x301067,
       'value written': 42,
     });
   });
 
   it('every number the lesson text states, in both languages, is one of those facts', async () => {
     expect(strayNumbers(lesson, new Set((await facts()).values()))).toEqual([]);
+  });
+});
+
+describe('lesson 02-paging: answers and sentences against the run', () => {
+  const answer = (id: string) => {
+    const s = steps.find((x) => x.id === id);
+    return s !== undefined && 'answer' in s ? s.answer : undefined;
+  };
+
+  it('each question\'s answer is what the run shows', async () => {
+    const f = await facts();
+    expect(answer('predict-refs')).toBe(f.get('entries read on a miss'));
+    expect(answer('predict-index')).toBe(f.get('PTE index'));
+    expect(userAccess(await at('tlb-hit'), 'read').source).toBe('tlb');
+    expect(answer('predict-hit')).toBe(0);
+    expect(answer('predict-error')).toBe(f.get('#PF error code'));
+    // 'pf': the write raised #PF, not #GP, and no write reached the page before the fault.
+    expect(answer('predict-write')).toBe('pf');
+    expect((await at('fault')).events.filter((e) => e.kind === 'cpu/exception').map((e) => (e.kind === 'cpu/exception' ? e.vector : -1))).toEqual([14]);
+    // 'miss': after the CR3 load the read walked.
+    expect(answer('predict-cr3')).toBe('miss');
+    expect(userAccess(await at('reload'), 'read').source).toBe('walk');
+  });
+
+  it('the walk the text spells out is the run\'s: each entry\'s index and address, and the address split', async () => {
+    const read = userAccess(await at('first-read'), 'read');
+    const [pml4e, pdpte, pde, pte] = read.entries.map((e) => ({ index: e.index, at: `0x${num(e.entryPa ?? '0x0').toString(16)}` }));
+    expect(en.steps['first-read'].done).toContain(
+      `the PML4E (index ${pml4e!.index}, at ${pml4e!.at}), the PDPTE (index ${pdpte!.index}, at ${pdpte!.at}), the PDE (index ${pde!.index}, at ${pde!.at}) and the PTE (index ${pte!.index}, at ${pte!.at})`,
+    );
+    expect(zh.steps['first-read'].done).toContain(
+      `PML4E（索引 ${pml4e!.index}，位于 ${pml4e!.at}）、PDPTE（索引 ${pdpte!.index}，位于 ${pdpte!.at}）、PDE（索引 ${pde!.index}，位于 ${pde!.at}）和 PTE（索引 ${pte!.index}，位于 ${pte!.at}）`,
+    );
+    expect(en.steps['predict-index'].body).toContain(`bits 47 to 39 are ${pml4e!.index}, bits 38 to 30 are ${pdpte!.index}, bits 29 to 21 are ${pde!.index}`);
+    expect(zh.steps['predict-index'].body).toContain(`第 47 到 39 位为 ${pml4e!.index}，第 38 到 30 位为 ${pdpte!.index}，第 29 到 21 位为 ${pde!.index}`);
   });
 });
