@@ -49,6 +49,8 @@ export class LessonController {
   placeFailed = $state.raw<PlaceFailure | null>(null);
   /** What the lesson column says about it: only while the student is still on the step opened. */
   readonly failure: PlaceFailure | null = $derived(this.placeFailed !== null && this.lessons.run?.index === this.placeFailed.opened ? this.placeFailed : null);
+  /** A lesson is loading or the lab is being run to its step: the lab is not at rest (no `ready`, no keys). */
+  readonly busy: boolean = $derived(this.lessons.loading || this.placing !== null);
   /** The URL asked for a known lesson: it decides where the lab opens (`step=` is not used). */
   readonly ownsStart: boolean;
   readonly #host: LessonHost;
