@@ -3,6 +3,8 @@
  * completes the lesson inside the frame with the keyboard alone, and the host records the
  * `progress` and `complete` messages, also when the frame's storage is blocked.
  */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { expect, test, type Frame, type Page } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 import config from '../../playwright.config.ts';
@@ -13,6 +15,9 @@ const launchOptions = config.use?.launchOptions ?? {};
 test.use({ launchOptions: { ...launchOptions, args: [...(launchOptions.args ?? []), '--disable-features=LocalNetworkAccessChecks'] } });
 
 const HOST = 'http://host.test';
+const fixture = JSON.parse(readFileSync(resolve(import.meta.dirname, '../fixtures/public-v1.json'), 'utf8')) as {
+  lessonUrls: { url: string; opens: { lesson: string; step: number; embed: boolean } }[];
+};
 
 interface Msg {
   type: string;
@@ -141,16 +146,21 @@ test('with the frame\'s storage blocked (a partitioned third-party frame), the l
   expect(errors).toEqual([]);
 });
 
-test('an embedded lesson opened at step 8 is ready only once the lab is back in ring 3', async ({ page, baseURL }) => {
+test('an embedded lesson opened at step 8 (a v1 lesson URL) is ready only once the lab is back in ring 3', async ({ page, baseURL }) => {
   const app = new URL(baseURL!).origin;
-  const frame = await openHost(page, app, `${app}/?embed=1&lesson=01-rings&lstep=8&lang=en&host=${encodeURIComponent(HOST)}`);
+  const asked = fixture.lessonUrls.find((u) => u.opens.embed && u.opens.step === 7)!;
+  const url = new URL(asked.url, app);
+  url.searchParams.set('host', HOST);
+  const frame = await openHost(page, app, url.toString());
   await expect.poll(async () => (await ofType(page, 'ready')).length).toBe(1);
   const ready = (await ofType(page, 'ready'))[0]! as Msg & { step: number };
   expect(ready.step).toBeGreaterThan(0);
   // (runUntil has looked further ahead, so the furthest step is beyond it.)
   await expect(frame.getByTestId('step-counter')).toHaveText(new RegExp(`^Step ${ready.step} of \\d+$`));
   await expect(frame.getByTestId('ring-view').locator('svg')).toHaveAttribute('data-cpl', '3');
+  await expect(column({ page, root: frame })).toContainText('Step 8 of 12');
   expect((await ofType(page, 'step')).length).toBe(0);
+  expect((await ofType(page, 'progress'))[0]).toMatchObject({ lessonId: asked.opens.lesson, step: asked.opens.step });
 });
 
 for (const [lang, width] of [['en', 800], ['zh-CN', 800], ['en', 420]] as const) {
