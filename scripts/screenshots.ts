@@ -208,10 +208,18 @@ try {
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-features=LocalNetworkAccessChecks'],
   });
   try {
-    for (const [lang, theme, width] of [['en', 'light', 820], ['zh-CN', 'light', 820], ['en', 'dark', 480], ['zh-CN', 'contrast', 480]] as const) {
+    for (const [lang, theme, width, lesson] of [
+      ['en', 'light', 820, ''],
+      ['zh-CN', 'light', 820, ''],
+      ['en', 'dark', 480, ''],
+      ['zh-CN', 'contrast', 480, ''],
+      // An embedded lesson at step 10 (the lab run to just after SYSCALL; a pick among the registers).
+      ['en', 'light', 800, '&lesson=01-rings&lstep=10'],
+      ['zh-CN', 'dark', 420, '&lesson=01-rings&lstep=10'],
+    ] as const) {
       // Tall enough for the whole framed lab: a full-page capture does not repaint a cross-site frame below the fold.
-      const page = await hostBrowser.newPage({ viewport: { width: 1000, height: 1500 }, colorScheme: theme === 'dark' ? 'dark' : 'light' });
-      const src = `${base}/?embed=1&host=http://course.test&scenario=page-fault&step=12&lang=${lang}&theme=${theme}`;
+      const page = await hostBrowser.newPage({ viewport: { width: 1000, height: lesson === '' ? 1500 : 3200 }, colorScheme: theme === 'dark' ? 'dark' : 'light' });
+      const src = lesson === '' ? `${base}/?embed=1&host=http://course.test&scenario=page-fault&step=12&lang=${lang}&theme=${theme}` : `${base}/?embed=1&host=http://course.test${lesson}&lang=${lang}&theme=${theme}`;
       const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Course page</title><link rel="icon" href="data:,"></head>
 <body style="font-family: sans-serif; margin: 1rem 2rem; background: #f3f0e8"><h1>Unit 4: page faults</h1><p>The embedded lab, sized by its height messages:</p>
 <iframe id="lab" title="Ring −1" src="${src}" style="width: ${width}px; height: 200px; border: 1px solid #999"></iframe>
@@ -221,7 +229,7 @@ try {
       const frame = page.frameLocator('#lab');
       await frame.getByTestId('narration').waitFor();
       await page.waitForTimeout(800);
-      await page.screenshot({ path: `${out}/embed-${lang}-${theme}-${width}.png`, fullPage: true });
+      await page.screenshot({ path: `${out}/embed-${lesson === '' ? '' : 'lesson-'}${lang}-${theme}-${width}.png`, fullPage: true });
       await page.close();
     }
   } finally {

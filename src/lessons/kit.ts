@@ -18,7 +18,8 @@ import type { AccessType, RingCause, TlbFlushCause, TraceKind } from '../emu/tra
 import type { FactId } from './sources.ts';
 
 export { parseNumber } from './answers.ts';
-export { phaseOf } from './phase.ts';
+export { matches, phaseOf } from './reading.ts';
+import { matches } from './reading.ts';
 
 /** A trace event as a lesson sees it: the kind and the fields a step may wait for. */
 export interface SeenEvent {
@@ -120,18 +121,6 @@ export interface LessonInput {
 /** Hints each step may have at most (their text is in the lesson's text). */
 export const MAX_HINTS = 3;
 
-export function matches(want: WaitFor, e: SeenEvent): boolean {
-  return (
-    e.kind === want.kind &&
-    (want.cause === undefined || e.cause === want.cause) &&
-    (want.from === undefined || e.from === want.from) &&
-    (want.to === undefined || e.to === want.to) &&
-    (want.vector === undefined || e.vector === want.vector) &&
-    (want.access === undefined || e.access === want.access) &&
-    (want.user === undefined || e.user === want.user) &&
-    (want.hit === undefined || e.hit === want.hit)
-  );
-}
 
 /** Is `value` the right answer to step `s`? Numbers compare as numbers (`0x80` and `128` alike). */
 export function isRight(s: StepDef, value: string | number): boolean {

@@ -6,7 +6,7 @@ import type { TraceEvent } from '../emu/trace/events.ts';
 import type { StepWalks } from '../worker/walk-types.ts';
 import type { LessonReport, SpeakerCue, SpeakerGate } from './contract.ts';
 import type { LessonSnapshot, SeenEvent, StepDef } from './kit.ts';
-import { phaseOf } from './phase.ts';
+import { phaseOf } from './reading.ts';
 import type { LessonText } from './lesson.ts';
 
 export function maxScoreOf(steps: readonly StepDef[]): number {

@@ -2,66 +2,30 @@
  * Lesson 1 in the browser: a student completes it with the keyboard alone (Tab, arrows, Enter,
  * Space, typing), and the screen has no axe violations in English, Chinese and presenter mode.
  */
-import { expect, test, type Locator, type Page } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
+import { choose as chooseIn, next as nextIn, runToNextRingChange as runIn, stepUntilDone as stepIn, tabTo as tabIn, type Where } from './lesson-helpers.ts';
 
 const column = (page: Page) => page.getByTestId('lesson-column');
+const at = (page: Page): Where => ({ page, root: page });
 
-async function open(page: Page, query: string): Promise<void> {
+/** Opens the lab with a lesson and waits until the lab has been run to where the lesson step expects it. */
+async function open(page: Page, query: string, labStep: RegExp = /Step 0 of|第 0 步/): Promise<void> {
   await page.goto(`/?${query}`);
   await expect(column(page)).toBeVisible();
-  await expect(page.getByTestId('step-counter').first()).toHaveText(/Step 0 of|第 0 步/);
+  await expect(page.getByTestId('lesson-lab-status')).toBeEmpty();
+  await expect(page.getByTestId('step-counter').first()).toHaveText(labStep);
 }
 
-/** Presses Tab until `target` has the focus (keyboard only: no programmatic focus). */
-async function tabTo(page: Page, target: Locator, max = 400): Promise<void> {
-  for (let i = 0; i < max; i++) {
-    if (await target.evaluate((el) => el === document.activeElement)) return;
-    await page.keyboard.press('Tab');
-  }
-  throw new Error(`Tab never reached ${target.toString()}`);
-}
+const tabTo = (page: Page, target: Parameters<typeof tabIn>[1]) => tabIn(at(page), target);
+const next = (page: Page) => nextIn(at(page));
+const stepUntilDone = (page: Page, max: number) => stepIn(at(page), max);
+const runToNextRingChange = (page: Page) => runIn(at(page));
+const choose = (page: Page, nth: number) => chooseIn(at(page), nth, '✓ Correct.');
 
 async function axe(page: Page): Promise<void> {
   const r = await new AxeBuilder({ page }).analyze();
   expect(r.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join('; ')})`)).toEqual([]);
-}
-
-async function next(page: Page): Promise<void> {
-  const title = await page.getByTestId('lesson-step-title').textContent();
-  await tabTo(page, page.getByTestId('lesson-next'));
-  await page.keyboard.press('Enter');
-  await expect(page.getByTestId('lesson-step-title')).not.toHaveText(title ?? '');
-  await expect(page.getByTestId('lesson-step-title')).toBeFocused();
-}
-
-/** Steps with → (the focus on the step's title) until the task is done. */
-async function stepUntilDone(page: Page, max: number): Promise<void> {
-  const status = page.getByTestId('lesson-task-status');
-  const counter = page.getByTestId('step-counter').first();
-  for (let i = 0; i < max && !(await status.textContent())?.includes('✓'); i++) {
-    const before = await counter.textContent();
-    await page.keyboard.press('ArrowRight');
-    await expect(counter).not.toHaveText(before ?? '');
-  }
-  await expect(status).toContainText('✓');
-}
-
-async function runToNextRingChange(page: Page): Promise<void> {
-  await tabTo(page, page.getByTestId('run-to'));
-  await page.keyboard.press('Enter');
-  await expect(page.getByTestId('lesson-task-status')).toContainText('✓');
-}
-
-async function choose(page: Page, nth: number): Promise<void> {
-  const radios = column(page).getByRole('radio');
-  await tabTo(page, radios.first());
-  if (nth === 0) await page.keyboard.press('Space');
-  for (let i = 0; i < nth; i++) await page.keyboard.press('ArrowDown');
-  await expect(radios.nth(nth)).toBeChecked();
-  await tabTo(page, page.getByTestId('lesson-lock'));
-  await page.keyboard.press('Enter');
-  await expect(page.getByTestId('lesson-feedback')).toContainText('✓ Correct.');
 }
 
 test('a student completes lesson 1 with the keyboard alone, with full marks', async ({ page }) => {
@@ -145,9 +109,12 @@ test('a student completes lesson 1 with the keyboard alone, with full marks', as
   expect(errors).toEqual([]);
 });
 
-test('a wrong register is named and costs the point; Next waits for a step\'s task', async ({ page }) => {
-  await open(page, 'lesson=01-rings&lstep=10&lang=en');
+test('a wrong register is named and costs the point; opened at step 10, the lab has just run the SYSCALL', async ({ page }) => {
+  await open(page, 'lesson=01-rings&lstep=10&lang=en', /^Step [1-9]\d* of/);
   await expect(column(page)).toContainText('Step 10 of 12');
+  // The earlier steps' ring changes have happened on screen: the lab is in ring 0 after SYSCALL.
+  await expect(page.getByTestId('ring-view').locator('svg')).toHaveAttribute('data-cpl', '0');
+  await expect(page.getByTestId('narration')).toContainText('SYSCALL');
   const rsp = page.locator('[data-lesson-target="reg-rsp"]');
   await tabTo(page, rsp);
   await page.keyboard.press('Enter');
@@ -158,11 +125,45 @@ test('a wrong register is named and costs the point; Next waits for a step\'s ta
   await expect(column(page)).toContainText('Score: 0 of 5');
   await tabTo(page, page.getByTestId('lesson-back'));
   await page.keyboard.press('Enter');
-  // Step 9 waits for a SYSCALL this lab (opened at step 10 by its URL) has not run: Next waits too.
+  // Step 9 waits for the SYSCALL the lab ran to open step 10: it is met.
+  await expect(column(page)).toContainText('Step 9 of 12');
+  await expect(page.getByTestId('lesson-task-status')).toContainText('✓');
+  await expect(page.getByTestId('lesson-next')).toBeEnabled();
+});
+
+test('opened at step 8, the lab is back in ring 3 after the INT 0x80 round trip, and the next wait step is completable', async ({ page }) => {
+  await open(page, 'lesson=01-rings&lstep=8&lang=en', /^Step [1-9]\d* of/);
+  await expect(column(page)).toContainText('Step 8 of 12');
+  await expect(page.getByTestId('ring-view').locator('svg')).toHaveAttribute('data-cpl', '3');
+  await expect(page.getByTestId('narration')).toContainText('IRET');
+  const at8 = Number((await page.getByTestId('step-counter').first().innerText()).match(/^Step (\d+) of/)?.[1]);
+  // The URL names the lesson step, not the lab's: a reload runs the lab to the same place.
+  await expect.poll(() => new URL(page.url()).searchParams.get('lstep')).toBe('8');
+  expect(new URL(page.url()).searchParams.has('step')).toBe(false);
+  await choose(page, 0);
+  await next(page);
+  // Step 9 waits for a SYSCALL the lab has not yet run: Next waits, stepping gets there.
   await expect(column(page)).toContainText('Step 9 of 12');
   await expect(page.getByTestId('lesson-next')).toBeDisabled();
   await expect(column(page)).toContainText('Next unlocks once you have answered or done the task.');
   await expect(page.getByTestId('lesson-task-status')).toContainText('Waiting for you in the lab');
+  await stepUntilDone(page, 10);
+  await expect(page.getByTestId('ring-view').locator('svg')).toHaveAttribute('data-cpl', '0');
+  expect(Number((await page.getByTestId('step-counter').first().innerText()).match(/^Step (\d+) of/)?.[1])).toBeGreaterThan(at8);
+  await expect(page.getByTestId('lesson-next')).toBeEnabled();
+
+  await page.reload();
+  await expect(page.getByTestId('lesson-lab-status')).toBeEmpty();
+  await expect(column(page)).toContainText('Step 9 of 12');
+  await expect(page.getByTestId('ring-view').locator('svg')).toHaveAttribute('data-cpl', '3');
+});
+
+test('opened at step 7, the lab stops after INT 0x80: the IRET the step waits for is still the student\'s to run', async ({ page }) => {
+  await open(page, 'lesson=01-rings&lstep=7&lang=en', /^Step [1-9]\d* of/);
+  await expect(page.getByTestId('ring-view').locator('svg')).toHaveAttribute('data-cpl', '0');
+  await expect(page.getByTestId('lesson-task-status')).toContainText('Waiting for you in the lab');
+  await runToNextRingChange(page);
+  await expect(page.getByTestId('ring-view').locator('svg')).toHaveAttribute('data-cpl', '3');
 });
 
 test('an unknown lesson opens the lab without it and says so', async ({ page }) => {
@@ -178,13 +179,13 @@ for (const [name, query] of [
   ['dark', 'lesson=01-rings&lstep=2&lang=en&theme=dark'],
 ] as const) {
   test(`the lesson column has no axe violations (${name})`, async ({ page }) => {
-    await open(page, query);
+    await open(page, query, /./);
     await axe(page);
   });
 }
 
 test('the lesson speaks Chinese: step text, controls and feedback', async ({ page }) => {
-  await open(page, 'lesson=01-rings&lstep=4&lang=zh-CN');
+  await open(page, 'lesson=01-rings&lstep=4&lang=zh-CN', /^第 [1-9]\d* 步/);
   await expect(column(page)).toContainText('第 4 步，共 12 步');
   await expect(page.getByTestId('lesson-step-title')).toHaveText('预测：INT 0x80 的向量号');
   await tabTo(page, page.getByTestId('lesson-number'));

@@ -13,7 +13,9 @@ const paragraphs = (notes: string): string[] => notes.split(/\n\s*\n/).map((p) =
 async function openLessonPresenter(page: Page, query: string): Promise<void> {
   await page.goto(`/?lesson=01-rings&mode=presenter&${query}`);
   await expect(page.getByTestId('lesson-column')).toBeVisible();
-  await expect(page.getByTestId('step-counter').first()).toHaveText(/Step 0 of|第 0 步/);
+  // Opened at a later step, the lab is first run to where that step expects it.
+  await expect(page.getByTestId('lesson-column').locator('.placing')).toHaveCount(0);
+  await expect(page.getByTestId('step-counter').first()).toHaveText(/Step \d+ of|第 \d+ 步/);
 }
 
 async function openSpeaker(page: Page): Promise<Page> {

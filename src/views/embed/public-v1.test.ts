@@ -3,12 +3,13 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pickLocale } from '../../i18n/messages.ts';
-import { readParams } from '../shell/url.ts';
+import { readLessonParams, readParams } from '../shell/url.ts';
 import { completeMessage, heightMessage, parseCommand, progressMessage, readyMessage, stepMessage, type LabMessage } from './api.ts';
 
 interface Fixture {
   urls: { url: string; opens: Record<string, unknown> }[];
   futureUrls: { url: string; opens: Record<string, unknown> }[];
+  lessonUrls: { url: string; opens: { lesson: string; step: number; embed: boolean; host: string | null } }[];
   commands: { message: unknown; means: unknown }[];
   messages: { ready: LabMessage; step: LabMessage; height: LabMessage; progress: LabMessage; complete: LabMessage };
   session: { url: string };
@@ -33,6 +34,14 @@ describe('public surface, version 1', () => {
       const { version: _v, future: _f, speaker, ...got } = p;
       expect(speaker).toBe(false);
       expect({ ...got, lang: pickLocale(search, []) }).toEqual(opens);
+    });
+  }
+
+  for (const { url, opens } of fixture.lessonUrls) {
+    it(`opens the lesson of ${url} as it did`, () => {
+      const search = searchOf(url);
+      const { embed, host } = readParams(search);
+      expect({ ...readLessonParams(search), embed, host }).toEqual(opens);
     });
   }
 
