@@ -296,6 +296,29 @@ try {
     await page.screenshot({ path: `${out}/lesson-${name}-gp.png` });
     await page.close();
   }
+  // Lesson 2 (paging): opened at the step that asks for the read-only entry (the lab run to the
+  // #PF first), a wrong pick named; and the summary with its cited figure; en, zh-CN, presenter.
+  for (const [name, lang, extra] of [
+    ['en', 'en', ''],
+    ['zh-CN', 'zh-CN', ''],
+    ['en-presenter', 'en', '&mode=presenter'],
+  ] as const) {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, reducedMotion: 'reduce' });
+    await page.goto(`${base}/?lang=${lang}&lesson=02-paging&lstep=10${extra}`);
+    await page.getByTestId('lesson-column').waitFor();
+    await page.getByTestId('lesson-column').locator('.placing').waitFor({ state: 'detached' });
+    const pde = page.locator('[data-lesson-target="walk-pde"]');
+    if ((await pde.count()) > 0) {
+      await pde.click();
+      await page.waitForTimeout(300);
+    }
+    await page.screenshot({ path: `${out}/lesson2-${name}-find-rw.png`, fullPage: true });
+    await page.goto(`${base}/?lang=${lang}&lesson=02-paging&lstep=14${extra}`);
+    await page.getByTestId('lesson-fact').waitFor();
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: `${out}/lesson2-${name}-summary.png` });
+    await page.close();
+  }
   // The timeline of events (src/views/timeline): each example run to its HLT, then a click on a
   // mark (the page fault, the second timer tick, the SYSRET); the list of events open.
   const runKind = { en: ['Event to run to', 'Run to next'], 'zh-CN': ['要运行到的事件', '运行到下一个'] } as const;
