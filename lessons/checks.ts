@@ -25,6 +25,12 @@ export function studentStrings(s: StepText): string[] {
   return [s.title, s.body, s.prompt ?? '', s.why ?? '', s.act ?? '', s.done ?? '', s.miss ?? '', ...Object.values(s.choices ?? {}), ...s.hints];
 }
 
+/** The answer a question or pick step expects (undefined for a step without one). */
+export function answerOf(lesson: LessonModule, id: string): string | number | undefined {
+  const s = lesson.steps.find((x) => x.id === id);
+  return s !== undefined && 'answer' in s ? s.answer : undefined;
+}
+
 /** The numbers of a lesson's student-facing text (title, summary, steps) that are not among `known`. */
 export function strayNumbers(lesson: LessonModule, known: ReadonlySet<number>): string[] {
   const strays: string[] = [];

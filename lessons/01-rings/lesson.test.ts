@@ -10,7 +10,7 @@ import { KERNEL_STACK_TOP } from '../../src/emu/scenario/layout.ts';
 import type { LessonSnapshot, StepDef } from '../../src/lessons/kit.ts';
 import { phaseOf } from '../../src/lessons/kit.ts';
 import { reportOf, seenEvents } from '../../src/lessons/report.ts';
-import { describeLanguages, describeMachine, numbersIn, strayNumbers } from '../checks.ts';
+import { answerOf, describeLanguages, describeMachine, numbersIn, strayNumbers } from '../checks.ts';
 import { InThreadClient } from '../../src/worker/in-thread.ts';
 import type { Json, ViewState } from '../../src/worker/protocol.ts';
 import scenario from '../../src/emu/scenario/examples/syscalls.json';
@@ -176,10 +176,7 @@ describe('lesson 01-rings: numbers in the text', () => {
 });
 
 describe('lesson 01-rings: answers against the run', () => {
-  const answer = (id: string) => {
-    const s = steps.find((x) => x.id === id);
-    return s !== undefined && 'answer' in s ? s.answer : undefined;
-  };
+  const answer = (id: string) => answerOf(lesson, id);
 
   it('each question\'s answer is what the run shows', async () => {
     const f = await facts();

@@ -16,7 +16,7 @@ import { InThreadClient } from '../../src/worker/in-thread.ts';
 import type { Json, ViewState } from '../../src/worker/protocol.ts';
 import type { TranslationView } from '../../src/worker/walk-types.ts';
 import { focusIndex } from '../../src/views/mmu/walk-layout.ts';
-import { describeLanguages, describeMachine, strayNumbers } from '../checks.ts';
+import { answerOf, describeLanguages, describeMachine, strayNumbers } from '../checks.ts';
 import scenario from './paging.json';
 import lesson from './index.ts';
 import { info } from './meta.ts';
@@ -299,10 +299,7 @@ describe('lesson 02-paging: numbers in the text', () => {
 });
 
 describe('lesson 02-paging: answers and sentences against the run', () => {
-  const answer = (id: string) => {
-    const s = steps.find((x) => x.id === id);
-    return s !== undefined && 'answer' in s ? s.answer : undefined;
-  };
+  const answer = (id: string) => answerOf(lesson, id);
 
   it('each question\'s answer is what the run shows', async () => {
     const f = await facts();

@@ -3,7 +3,7 @@
  * Space, typing), and the screen has no axe violations in English, Chinese and presenter mode.
  */
 import { expect, test, type Page } from '@playwright/test';
-import AxeBuilder from '@axe-core/playwright';
+import { axeClean } from './page-checks.ts';
 import { choose as chooseIn, next as nextIn, runToNextRingChange as runIn, stepUntilDone as stepIn, tabTo as tabIn, type Where } from './lesson-helpers.ts';
 
 const column = (page: Page) => page.getByTestId('lesson-column');
@@ -22,11 +22,6 @@ const next = (page: Page) => nextIn(at(page));
 const stepUntilDone = (page: Page, max: number) => stepIn(at(page), max);
 const runToNextRingChange = (page: Page) => runIn(at(page));
 const choose = (page: Page, nth: number) => chooseIn(at(page), nth, '✓ Correct.');
-
-async function axe(page: Page): Promise<void> {
-  const r = await new AxeBuilder({ page }).analyze();
-  expect(r.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join('; ')})`)).toEqual([]);
-}
 
 test('a student completes lesson 1 with the keyboard alone, with full marks', async ({ page }) => {
   const errors: string[] = [];
@@ -99,7 +94,7 @@ test('a student completes lesson 1 with the keyboard alone, with full marks', as
   await tabTo(page, page.getByTestId('lesson-next'));
   await page.keyboard.press('Enter');
   await expect(page.getByTestId('lesson-complete')).toHaveText('✓ Lesson complete. Score: 5 of 5.');
-  await axe(page);
+  await axeClean(page);
   // The completion is kept: after a reload the lesson map shows it done, with the score.
   await page.goto('/?lang=en&scenario=syscalls');
   await expect(page.getByTestId('narration')).toBeVisible();
@@ -180,7 +175,7 @@ for (const [name, query] of [
 ] as const) {
   test(`the lesson column has no axe violations (${name})`, async ({ page }) => {
     await open(page, query, /./);
-    await axe(page);
+    await axeClean(page);
   });
 }
 

@@ -5,7 +5,7 @@
  * once the step is done, a refusal said) and, below, the machine.
  */
 import { expect, test, type Page } from '@playwright/test';
-import AxeBuilder from '@axe-core/playwright';
+import { axeClean, noErrors, openSpeaker } from './page-checks.ts';
 import { en, zh } from '../../lessons/01-rings/text.ts';
 
 const paragraphs = (notes: string): string[] => notes.split(/\n\s*\n/).map((p) => p.trim());
@@ -16,27 +16,6 @@ async function openLessonPresenter(page: Page, query: string): Promise<void> {
   // Opened at a later step, the lab is first run to where that step expects it.
   await expect(page.getByTestId('lesson-column').locator('.placing')).toHaveCount(0);
   await expect(page.getByTestId('step-counter').first()).toHaveText(/Step \d+ of|第 \d+ 步/);
-}
-
-async function openSpeaker(page: Page): Promise<Page> {
-  const [speaker] = await Promise.all([page.context().waitForEvent('page'), page.getByTestId('speaker-open').click()]);
-  await speaker.waitForLoadState();
-  await expect(speaker.getByTestId('speaker-status')).toHaveAttribute('data-connected', 'true');
-  return speaker;
-}
-
-async function axeClean(page: Page): Promise<void> {
-  const axe = await new AxeBuilder({ page }).analyze();
-  expect(axe.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join('; ')})`)).toEqual([]);
-}
-
-function noErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  page.on('pageerror', (e) => errors.push(e.message));
-  return errors;
 }
 
 test('the speaker shows the lesson step’s notes and drives the lesson: Next waits for the answer and the lab task, Back returns', async ({ page }) => {

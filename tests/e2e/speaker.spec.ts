@@ -1,33 +1,11 @@
 import { expect, test, type Page } from '@playwright/test';
-import AxeBuilder from '@axe-core/playwright';
+import { axeClean, noErrors, openSpeaker } from './page-checks.ts';
 
 /** Opens the lab in presenter mode and waits until the scenario is loaded. */
 async function openPresenter(page: Page, lang: string): Promise<void> {
   await page.goto(`/?scenario=syscalls&mode=presenter&lang=${lang}`);
   await expect(page.getByTestId('narration')).toBeVisible();
   await expect(page.getByTestId('step-counter')).toHaveText(/Step 0 of|第 0 步/);
-}
-
-/** Opens the speaker window from the projected one's button, as a presenter does. */
-async function openSpeaker(page: Page): Promise<Page> {
-  const [speaker] = await Promise.all([page.context().waitForEvent('page'), page.getByTestId('speaker-open').click()]);
-  await speaker.waitForLoadState();
-  await expect(speaker.getByTestId('speaker-status')).toHaveAttribute('data-connected', 'true');
-  return speaker;
-}
-
-async function axeClean(page: Page): Promise<void> {
-  const axe = await new AxeBuilder({ page }).analyze();
-  expect(axe.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join('; ')})`)).toEqual([]);
-}
-
-function noErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  page.on('pageerror', (e) => errors.push(e.message));
-  return errors;
 }
 
 test('the speaker window drives the projected lab and shows its state (Next, Prev, Go to, clicker keys)', async ({ page }) => {
