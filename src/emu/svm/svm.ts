@@ -392,9 +392,9 @@ export class Svm {
     const f = this.addressed('VMLOAD', pa);
     if (f !== null) return f;
     const { mem, state: st } = this.cpu;
-    const real = (st.cr0 & CR0.PE) === 0;
-    st.seg[Seg.FS] = segmentFromVmcb(vmcbReadSegment(mem, pa, 'save.fs'), real);
-    st.seg[Seg.GS] = segmentFromVmcb(vmcbReadSegment(mem, pa, 'save.gs'), real);
+    // VMLOAD runs only in protected mode, where a segment is usable exactly when P is set.
+    st.seg[Seg.FS] = segmentFromVmcb(vmcbReadSegment(mem, pa, 'save.fs'), false);
+    st.seg[Seg.GS] = segmentFromVmcb(vmcbReadSegment(mem, pa, 'save.gs'), false);
     st.tr = segmentFromVmcb(vmcbReadSegment(mem, pa, 'save.tr'), false);
     st.ldtr = segmentFromVmcb(vmcbReadSegment(mem, pa, 'save.ldtr'), false);
     for (const [field, index] of VMLOAD_MSRS) {
