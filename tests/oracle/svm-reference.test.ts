@@ -304,7 +304,8 @@ describe('information fields = svm-misc.json', () => {
     for (const [m, bytes] of Object.entries(ref)) {
       if (m.startsWith('_')) continue;
       const r = assemble(m.toLowerCase(), { bits: 64 });
-      const got = Array.from(r.bytes ?? []).map((b) => b.toString(16).padStart(2, '0')).join(' ');
+      if (!r.ok) throw new Error(`${m} does not assemble`);
+      const got = Array.from(r.bytes).map((b) => b.toString(16).padStart(2, '0')).join(' ');
       expect(got, m).toBe(bytes);
     }
   });
