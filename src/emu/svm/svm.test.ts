@@ -311,7 +311,7 @@ describe('#VMEXIT (APM 15.6)', () => {
     clobber(st); // what running the guest on this CPU would have done
     const now: SvmGuestState = {
       ...guest, rip: u64(0x1005), rax: u64(0xfeed), rflags: u64(0x246), cr2: u64(0xbad000), interruptShadow: true,
-      gPat: u64(0x06060606, 0x06060606), vmcbCpl: 0,
+      gPat: u64(0x06060606, 0x06060606), cpl: 3,
     };
     const r = svm.vmexit({
       exitCode: SvmExit.IOIO, exitInfo1: u64(0x03f80210), exitInfo2: u64(0x1006), nextRip: u64(0x1006),
@@ -327,6 +327,7 @@ describe('#VMEXIT (APM 15.6)', () => {
     expect(v.read64('save.rax')).toEqual({ lo: 0xfeed, hi: 0 });
     expect(v.read64('save.rflags')).toEqual({ lo: 0x246, hi: 0 });
     expect(v.read64('save.cr2')).toEqual({ lo: 0xbad000, hi: 0 });
+    expect(v.read('save.cpl')).toBe(3);
     expect(v.read64('save.g_pat')).toEqual({ lo: 0x06060606, hi: 0x06060606 }); // written back with nested paging on
     expect(v.read('int_state') & IntState.INTERRUPT_SHADOW).toBe(1);
     expect(v.read('int_ctl')).toBe((IntCtl.V_INTR_MASKING | IntCtl.V_IRQ | 9) >>> 0);

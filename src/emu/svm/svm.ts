@@ -88,9 +88,12 @@ export interface SvmGuestState {
   rip: U64;
   rsp: U64;
   rax: U64;
-  /** The CPL the guest runs at: 0 in real mode, 3 in virtual-8086 mode, else the VMCB's CPL field. */
+  /**
+   * The CPL the guest runs at: from VMRUN, 0 in real mode, 3 in virtual-8086 mode, else the
+   * VMCB's CPL field; #VMEXIT writes it back as the guest's CPL at the exit.
+   */
   cpl: number;
-  /** The VMCB's CPL byte as stored (written back on #VMEXIT). */
+  /** The VMCB's CPL byte as VMRUN found it (for views: it can differ from `cpl` in real and v86 mode). */
   vmcbCpl: number;
   interruptShadow: boolean;
   /** G_PAT: the guest's PAT, used only with nested paging. */
@@ -487,7 +490,7 @@ export class Svm {
     w('save.rsp', guest.rsp);
     w('save.rax', guest.rax);
     if (this.svm.controls?.npEnable === true) w('save.g_pat', guest.gPat);
-    vmcbWrite(mem, pa, 'save.cpl', guest.vmcbCpl);
+    vmcbWrite(mem, pa, 'save.cpl', guest.cpl & 3);
     const intState = vmcbRead(mem, pa, 'int_state');
     vmcbWrite(mem, pa, 'int_state', guest.interruptShadow ? intState | IntState.INTERRUPT_SHADOW : intState & ~IntState.INTERRUPT_SHADOW);
     if (info.vIntr !== undefined) {
