@@ -46,6 +46,11 @@ const CANONICAL_MSRS = new Set<number>([
   MSR.IA32_SYSENTER_ESP, MSR.IA32_SYSENTER_EIP, MSR.IA32_LSTAR, MSR.IA32_CSTAR, MSR.IA32_KERNEL_GS_BASE,
 ]);
 
+/** The EFER bits the lab implements (the rest are reserved, must be zero): SVME only on AMD. */
+export function eferImplemented(vendor: 'intel' | 'amd'): number {
+  return EFER.SCE | EFER.LME | EFER.LMA | EFER.NXE | (vendor === 'amd' ? EFER.SVME : 0);
+}
+
 /** An MSR held in state.msr, or its power-on value. */
 export function msrGet(cpu: CpuCore, index: number): [number, number] {
   return cpu.state.msr.get(index) ?? MSR_DEFAULTS.get(index) ?? [0, 0];
@@ -85,7 +90,7 @@ export function writeMsr(cpu: CpuCore, index: number, lo: number, hi: number): v
       st.tsc = hi * 0x100000000 + lo;
       return;
     case MSR.IA32_EFER: {
-      const allowed = EFER.SCE | EFER.LME | EFER.LMA | EFER.NXE | (st.vendor === 'amd' ? EFER.SVME : 0);
+      const allowed = eferImplemented(st.vendor);
       if (hi !== 0 || (lo & ~allowed) !== 0) throw gp(0);
       if (((lo ^ st.efer) & EFER.LME) !== 0 && (st.cr0 & CR0.PG) !== 0) throw gp(0);
       const old = st.efer;
@@ -191,7 +196,7 @@ export function cpuid(vendor: 'intel' | 'amd', leaf: number, subleaf: number, fe
 /** CR0 bits that exist (PE MP EM TS ET NE WP AM NW CD PG); writes to other bits of 31:0 are ignored. */
 const CR0_DEFINED = 0xe005003f;
 /** CR4 bits the lab models (the rest are reserved: #GP(0)): TSD PSE PAE PGE PCE LA57 PCIDE. */
-const CR4_ALLOWED = CR4.TSD | CR4.PSE | CR4.PAE | CR4.PGE | CR4.PCE | CR4.LA57 | CR4.PCIDE;
+export const CR4_ALLOWED = CR4.TSD | CR4.PSE | CR4.PAE | CR4.PGE | CR4.PCE | CR4.LA57 | CR4.PCIDE;
 
 /**
  * Loads the four PAE PDPTE registers from CR3 bits 31:5 (SDM Vol. 3A, 4.4.1); false (and nothing
