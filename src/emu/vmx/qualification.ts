@@ -23,7 +23,7 @@ const r = (name: string, lo: number, hi: number, title: string): BitRange => ({ 
 
 function get(value: number, f: BitRange): number {
   const width = f.hi - f.lo + 1;
-  return width === 32 ? value >>> 0 : (value >>> f.lo) & ((1 << width) - 1 || 0xffffffff);
+  return width >= 32 ? value >>> 0 : ((value >>> f.lo) & ((1 << width) - 1)) >>> 0;
 }
 
 /** A 32-bit value as { name: number } by layout. */

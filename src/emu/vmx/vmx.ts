@@ -192,6 +192,8 @@ export interface VmFailInvalid {
 export interface VmFailValid {
   kind: 'fail-valid';
   error: number;
+  /** For errors 7 and 8: the VM-entry check that failed (not architectural state: it is what a student is told). */
+  check?: EntryCheck;
 }
 export type VmxOutcome = VmxFault | VmxExitOutcome | VmSucceed | VmFailInvalid | VmFailValid;
 export type VmreadOutcome = Exclude<VmxOutcome, VmSucceed> | (VmSucceed & { value: bigint });
@@ -317,6 +319,12 @@ export class Vmx {
     return { kind: 'fail-valid', error };
   }
 
+  /** VMfailValid for a failed control or host-state check (there is a current VMCS by then). */
+  private entryFail(error: number, check: EntryCheck): VmFailValid {
+    this.currentWriter()('VM_INSTRUCTION_ERROR', BigInt(error));
+    return { kind: 'fail-valid', error, check };
+  }
+
   /** Reads fields of the current VMCS by name (the processor's own access, no VMREAD checks); for the inspector and tests. */
   currentReader(): FieldReader | undefined {
     return this.state.currentVmcs === NO_POINTER ? undefined : regionReader(this.cpu.mem, this.state.currentVmcs);
@@ -339,7 +347,7 @@ export class Vmx {
       if (cpu.cpl() > 0) return gp('cpl-not-0');
       const cr0 = cpu.cr0() >>> 0;
       const cr4 = cpu.cr4() >>> 0;
-      if ((cr0 & CR0_FIXED0) !== CR0_FIXED0 || (cr0 & ~CR0_FIXED1) !== 0 || (cr4 & CR4_FIXED0) !== CR4_FIXED0 || (cr4 & ~CR4_FIXED1) !== 0) {
+      if (((cr0 & CR0_FIXED0) >>> 0) !== CR0_FIXED0 || (cr0 & ~CR0_FIXED1) !== 0 || (cr4 & CR4_FIXED0) !== CR4_FIXED0 || (cr4 & ~CR4_FIXED1) !== 0) {
         return gp('cr0-cr4-not-supported-in-vmx');
       }
       const fc = this.state.featureControl;
@@ -479,9 +487,9 @@ export class Vmx {
     const read = regionReader(mem, cur);
     const ctx = { read, mem, processorLma: (this.cpu.efer() & EFER.LMA) !== 0 };
     const controls = runChecks('controls', ctx);
-    if (!controls.ok) return this.vmfail(VmInstructionError.ENTRY_INVALID_CONTROLS);
+    if (!controls.ok) return this.entryFail(VmInstructionError.ENTRY_INVALID_CONTROLS, controls.check);
     const host = runChecks('host', ctx);
-    if (!host.ok) return this.vmfail(VmInstructionError.ENTRY_INVALID_HOST_STATE);
+    if (!host.ok) return this.entryFail(VmInstructionError.ENTRY_INVALID_HOST_STATE, host.check);
     const guest = runChecks('guest', ctx);
     if (!guest.ok) {
       const qualification = guest.check.qualification ?? 0;
