@@ -17,6 +17,8 @@ import {
   readVmxMsr,
   type ControlField,
 } from './controls.ts';
+import { fakeProcessor } from './testkit.ts';
+import { Vmx } from './vmx.ts';
 import { EXIT_REASONS, ExitReason, decodeExitReason, encodeExitReason } from './exit-reasons.ts';
 import { VMCS_FIELDS, Vmcs, composeEncoding, decodeEncoding, fieldByEncoding, fieldByName } from './fields.ts';
 import {
@@ -88,6 +90,12 @@ describe('capability MSRs', () => {
     expect(Number(v >> 32n)).toBe(TRUE_ALLOWED.primary.may1);
     expect(readVmxMsr(VmxMsr.IA32_VMX_PINBASED_CTLS)).toBe(0x0000005f00000016n);
     expect(readVmxMsr(0x491)).toBeUndefined(); // IA32_VMX_VMFUNC: no VM functions here
+  });
+  it('a VMX unit answers RDMSR of IA32_FEATURE_CONTROL (locked, VMX outside SMX) and the capability MSRs with its options', () => {
+    const v = new Vmx(fakeProcessor(), { vmwriteExitInfo: true });
+    expect(v.rdmsr(VmxMsr.IA32_FEATURE_CONTROL)).toBe(5n);
+    expect(v.rdmsr(VmxMsr.IA32_VMX_MISC)).toBe(readVmxMsr(VmxMsr.IA32_VMX_MISC, { vmwriteExitInfo: true }));
+    expect(v.rdmsr(0x10)).toBeUndefined();
   });
   it('IA32_VMX_BASIC: revision, 4-KByte region, write-back, TRUE controls', () => {
     const b = readVmxMsr(VmxMsr.IA32_VMX_BASIC)!;

@@ -51,6 +51,8 @@ import {
   Pin,
   SUPPORTED_FEATURES,
   VMCS_REVISION,
+  VmxMsr,
+  readVmxMsr,
   type VmxOptions,
 } from './controls.ts';
 import { ExitReason, EXIT_INVALID_GUEST_STATE, EXIT_REASON_ENTRY_FAILURE } from './exit-reasons.ts';
@@ -274,6 +276,12 @@ export class Vmx {
     readonly options: VmxOptions = {},
   ) {
     this.state = { mode: 'off', vmxonPointer: NO_POINTER, currentVmcs: NO_POINTER, featureControl: FEATURE_CONTROL_DEFAULT };
+  }
+
+  /** RDMSR of IA32_FEATURE_CONTROL or a VMX capability MSR (undefined for any other index: not this unit's). */
+  rdmsr(index: number): bigint | undefined {
+    if (index === VmxMsr.IA32_FEATURE_CONTROL) return BigInt(this.state.featureControl);
+    return readVmxMsr(index, this.options);
   }
 
   save(): VmxState {
