@@ -165,9 +165,9 @@ export const DEFAULT1 = {
  * preemption timer; EPT, VPID and unrestricted guest; RDTSCP in the guest (the CPU implements
  * it); a 64-bit host; IA-32e mode guests; and saving and loading EFER and PAT (MSRs the CPU has).
  * Not supported (always 0): virtual NMIs and NMI-window exiting, posted interrupts, the TPR
- * shadow and APIC virtualisation, MOV-DR exiting (the CPU has no MOV DRn), MONITOR/MWAIT, RDPMC
- * and PAUSE exiting (no such instructions beyond PAUSE as a hint), the monitor trap flag, and the
- * SGX, PT, PML, VMFUNC, VMCS-shadowing and TSC-scaling features.
+ * shadow and APIC virtualisation, MOV-DR, MONITOR, MWAIT and RDPMC exiting (the CPU has none of
+ * these instructions), PAUSE exiting (the CPU's PAUSE is only a hint; issue 6 needs no such exit),
+ * the monitor trap flag, and the SGX, PT, PML, VMFUNC, VMCS-shadowing and TSC-scaling features.
  */
 export const SUPPORTED1 = {
   pin: Pin.EXTERNAL_INTERRUPT_EXITING! | Pin.NMI_EXITING! | Pin.ACTIVATE_PREEMPTION_TIMER!,
