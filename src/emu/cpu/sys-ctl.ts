@@ -195,7 +195,7 @@ export function cpuid(vendor: 'intel' | 'amd', leaf: number, subleaf: number, fe
 
 /** CR0 bits that exist (PE MP EM TS ET NE WP AM NW CD PG); writes to other bits of 31:0 are ignored. */
 const CR0_DEFINED = 0xe005003f;
-/** CR4 bits the lab models (the rest are reserved: #GP(0)): TSD PSE PAE PGE PCE LA57 PCIDE. */
+/** CR4 bits the lab models (the rest are reserved: #GP(0)): TSD PSE PAE PGE PCE LA57 PCIDE. vmx/controls.ts reports them in IA32_VMX_CR4_FIXED1; svm/svm.ts checks them on VMRUN. */
 export const CR4_ALLOWED = CR4.TSD | CR4.PSE | CR4.PAE | CR4.PGE | CR4.PCE | CR4.LA57 | CR4.PCIDE;
 
 /**
