@@ -172,7 +172,7 @@ export const PRESETS = [
     name: { en: 'A recent AMD processor (KVM, 2020)', 'zh-CN': '较新的 AMD 处理器（KVM，2020）' },
     description: {
       en: 'A KVM round trip measured on a recent AMD CPU (model not stated) and quoted on the Linux kernel mailing list: about 2528 cycles, of which VMRUN to #VMEXIT about 1350. The VMCB is ordinary memory, so reading a field is a plain load.',
-      'zh-CN': '在一款较新的 AMD CPU（未注明型号）上测得、并在 Linux 内核邮件列表中引用的 KVM 往返开销：约 2528 个周期，其中 VMRUN 到 #VMEXIT 约 1350 个周期。VMCB 是普通内存，读一个字段就是一次普通的读内存。',
+      'zh-CN': '在一款较新的 AMD CPU（未注明型号）上测得、并在 Linux 内核邮件列表中引用的 KVM 往返开销：约 2528 个周期，其中 VMRUN 到 #VMEXIT 约 1350 个周期。VMCB 是普通内存，读一个字段只是一次普通的内存读取。',
     },
     figures: {
       vmrun: illustrative(
