@@ -1044,9 +1044,9 @@ export class Cpu implements CpuCore {
       if (s.steps >= limit) return s.halted ? 'hlt' : 'limit';
       if (s.halted) {
         // HLT waits for the timer: time passes in steps until it fires (timer.ts). Under a monitor
-        // it also waits with IF = 0 (the monitor may take the interrupt anyway) and for its deadline.
+        // that takes interrupts whatever IF says it also waits with IF = 0, and for its deadline.
         const g = this.guest;
-        const wake = timer.enabled && ((s.rflags & Flag.IF) !== 0 || g !== null);
+        const wake = timer.enabled && ((s.rflags & Flag.IF) !== 0 || (g !== null && g.interruptExitsIgnoreIf));
         const until = g !== null && g.deadline > s.steps ? g.deadline : Infinity;
         if (!wake && until === Infinity) return 'hlt';
         let n = Math.min(limit, until) - s.steps;

@@ -26,6 +26,7 @@ class Script implements GuestMonitor {
   readonly seen: Intercept[] = [];
   interruptWindow = false;
   acknowledgeInterruptOnExit = false;
+  interruptExitsIgnoreIf = false;
   deadline = Infinity;
   constructor(private readonly take: (w: Intercept) => boolean) {}
   intercept(w: Intercept): boolean {
@@ -330,6 +331,11 @@ describe('exception intercepts: before delivery', () => {
     const d = exitAt('mov ecx, 0x12345\nt: rdmsr\nhlt', df, 'prot32', zeros);
     expect(d).toMatchObject({ vector: Vec.DF, errorCode: 0, during: null });
     expect(df.seen.flatMap((x) => (x.kind === 'exception' ? [x.vector] : []))).toEqual([Vec.GP, Vec.DF]);
+    // INT n faults (#GP, reported during the INT n); that #GP's delivery faults again: the #DF is
+    // not "during" the INT n.
+    const df2 = new Script((x) => x.kind === 'exception' && x.vector === Vec.DF);
+    expect(exitAt('nop\nt: int 0x80\nhlt', df2, 'prot32', zeros)).toMatchObject({ vector: Vec.DF, errorCode: 0, during: null });
+    expect(df2.seen.map((x) => x.kind === 'exception' && [x.vector, x.during?.vector ?? null])).toEqual([[0x80, null], [Vec.GP, 0x80], [Vec.DF, null]]);
   });
 
   it('a triple fault is reported instead of shutdown', () => {
@@ -413,6 +419,34 @@ describe('events between instructions', () => {
     expect(g.m.cpu.state.steps).toBe(5);
     expect(g.m.cpu.state.timer.pending).toBe(false);
     expect(g.m.exits).toEqual([]);
+  });
+
+  it('a fault while delivering a declined external interrupt reports the interrupt as the event being delivered', () => {
+    const g = prog('sti\nl: nop\njmp l', 'prot32', (s) => {
+      timerProgram(s.timer, 0x20, 5);
+      s.idtr = { baseLo: 0x8000, baseHi: 0, limit: 0x7ff };
+    });
+    g.m.cpu.guest = kinds('exception');
+    expect(g.m.cpu.run(100)).toBe('exit');
+    expect(g.m.cpu.exit).toMatchObject({ kind: 'exception', vector: Vec.GP, errorCode: 0x20 * 8 + 3, during: { vector: 0x20, type: 'external-interrupt', errorCode: -1, length: 0 } });
+  });
+
+  it('a halted guest with IF = 0 still reaches a monitor that takes interrupts regardless of IF (VMX external-interrupt exiting)', () => {
+    const setup = (s: CpuState) => timerProgram(s.timer, 0x20, 6);
+    const g = prog('cli\nhlt\nnop', 'prot32', setup);
+    const mon = kinds('external-interrupt');
+    mon.interruptExitsIgnoreIf = true;
+    g.m.cpu.guest = mon;
+    expect(g.m.cpu.run(100)).toBe('exit');
+    expect(g.m.cpu.exit).toMatchObject({ kind: 'external-interrupt', ifClear: true, shadow: false });
+    expect(g.m.cpu.state).toMatchObject({ steps: 6, halted: true });
+    // Without interruptExitsIgnoreIf the run ends as bare: 'hlt' at once.
+    const h = prog('cli\nhlt\nnop', 'prot32', setup);
+    h.m.cpu.guest = kinds('external-interrupt');
+    expect(h.m.cpu.run(100)).toBe('hlt');
+    expect(h.m.cpu.state.steps).toBe(2);
+    // Bare (and under a declining monitor) the processor stays halted.
+    sameAsBare('cli\nhlt\nnop', 'prot32', setup, 100);
   });
 
   it('interrupt window: at the first boundary with IF = 1 and no STI shadow', () => {

@@ -145,6 +145,12 @@ export interface GuestMonitor {
   intercept(what: Intercept, cpu: CpuCore): boolean;
   /** Ask for the interrupt window at every instruction boundary (VMX interrupt-window exiting, SVM VINTR). */
   interruptWindow: boolean;
+  /**
+   * The monitor takes external interrupts even while RFLAGS.IF = 0 (VMX external-interrupt exiting,
+   * SVM's INTR intercept with V_INTR_MASKING): a guest halted with IF = 0 then waits for the next
+   * interrupt (the timer's) instead of ending the run with 'hlt' as a bare CPU does.
+   */
+  interruptExitsIgnoreIf: boolean;
   /** Acknowledge an intercepted external interrupt (VMX's "acknowledge interrupt on exit"). */
   acknowledgeInterruptOnExit: boolean;
   /** A value of state.steps at which a boundary asks 'deadline' (Infinity for none). */
