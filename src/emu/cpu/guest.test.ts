@@ -302,6 +302,28 @@ describe('exception intercepts: before delivery', () => {
     expect(g.m.cpu.state.cr2Lo).toBe(0x1234);
   });
 
+  it('real-address mode: an exception offered with no error code, as real mode pushes none', () => {
+    const real = (s: CpuState) => {
+      s.cr0 &= ~1;
+      for (const sc of s.seg) {
+        sc.selector = 0;
+        sc.limit = 0xffff;
+      }
+      s.seg[1]!.attr &= ~(SegAttr.DB | SegAttr.L);
+      s.ripLo = 0x7c00;
+      s.regLo[4] = 0x8000;
+      s.idtr = { baseLo: 0, baseHi: 0, limit: 0 };
+    };
+    const g = prog('nop', 'prot32', (s, m) => {
+      real(s);
+      m.mem.write(0x7c00, 1, 0x90); // nop
+      m.mem.write(0x7c01, 2, 0x0b0f); // ud2 → #UD; the IVT limit 0 makes its delivery #GP
+    });
+    g.m.cpu.guest = new Script((w) => w.kind === 'exception' && w.vector === Vec.GP);
+    expect(g.m.cpu.run(10)).toBe('exit');
+    expect(g.m.cpu.exit).toMatchObject({ vector: Vec.GP, errorCode: -1, rip: 0x7c01n, during: { vector: Vec.UD, errorCode: -1 } });
+  });
+
   it('INT3, INTO, INT n, INT1: their types and lengths, RIP at the instruction, before the gate is read', () => {
     expect(exitAt('nop\nt: int3\nhlt', kinds('exception'), 'prot32', idtAtMmio)).toMatchObject({ vector: 3, type: 'software-exception', length: 1, errorCode: -1 });
     expect(exitAt('mov al, 0x7f\nadd al, 1\nt: into\nhlt', kinds('exception'), 'prot32', idtAtMmio)).toMatchObject({ vector: 4, type: 'software-exception', length: 1 });

@@ -123,8 +123,10 @@ export type Intercept = At &
      */
     | { kind: 'exception'; vector: number; type: EventType; errorCode: number; address: bigint | null; during: EventInfo | null }
     /**
-     * A maskable external interrupt is requested. `ifClear` and `shadow` say what would block it
-     * bare (RFLAGS.IF = 0; an STI or MOV SS shadow): the monitor decides whether it exits anyway.
+     * A maskable external interrupt is requested (the timer's latch or the InterruptSource's line).
+     * `ifClear` and `shadow` say what would block it bare (RFLAGS.IF = 0; an STI or MOV SS shadow):
+     * the monitor decides whether it exits anyway. The task priority in CR8 is not applied here: it
+     * is the guest's, and whether it masks the request is the monitor's call (a TPR shadow, V_TPR).
      * With `acknowledgeInterruptOnExit`, the CPU acknowledges it once the monitor has taken the
      * intercept and fills in `acknowledged` and `vector`; otherwise it stays pending (vector -1).
      */

@@ -323,9 +323,11 @@ export function deliverExceptionImpl(cpu: CpuCore, fault: Fault, kind: EventKind
   for (let guard = 0; ; guard++) {
     const exception = kind === EventKind.EXCEPTION;
     const code = exception && hasErrorCode(vec) ? (err < 0 ? 0 : err) : -1;
+    // Real-address mode pushes no error code (SDM Vol. 3A, 20.1.4), and the exit information has none.
+    const shown = guest && cpu.mode() === 'real' ? -1 : code;
     if (guest && exception) {
       const address = vec === Vec.PF ? big(st.cr2Lo, st.cr2Hi) : null;
-      const what = { kind: 'exception', rip: ripOf(cpu), length: 0, vector: vec, type: 'hardware-exception', errorCode: code, address, during } as const;
+      const what = { kind: 'exception', rip: ripOf(cpu), length: 0, vector: vec, type: 'hardware-exception', errorCode: shown, address, during } as const;
       if (cpu.guestIntercept!(what)) return;
     }
     try {
@@ -347,7 +349,7 @@ export function deliverExceptionImpl(cpu: CpuCore, fault: Fault, kind: EventKind
         err = 0;
         during = null;
       } else {
-        if (guest) during = { vector: vec, type: eventTypeOf(kind), errorCode: code, length: 0 };
+        if (guest) during = { vector: vec, type: eventTypeOf(kind), errorCode: shown, length: 0 };
         vec = e.vector;
         err = e.errorCode;
       }
