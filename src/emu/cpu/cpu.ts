@@ -751,10 +751,11 @@ export class Cpu implements CpuCore {
    * Rule applied (SDM Vol. 3C 26.1.1): faults based on privilege level and the #GP of the TSS I/O
    * permission bitmap have priority over the VM exit, so checkIo comes first; the exits of INS and
    * OUTS have priority over the #GP/#SS of an unusable segment or a limit, #AC, and (as fault-like
-   * exits) #PF, so no memory is touched before it. AMD (APM Vol. 2 "Instruction Intercepts":
-   * after the simple exceptions such as a CPL #GP, before memory exceptions) orders them the same.
-   * Throws GuestExit.signal when taken; a REP form asks at each iteration, so the first is
-   * intercepted with RCX, RSI and RDI unchanged.
+   * exits) #PF, so no memory is touched before it. For AMD the general rule for instruction
+   * intercepts (APM Vol. 2 "Instruction Intercepts": after the simple exceptions such as a CPL #GP,
+   * before memory exceptions) is applied the same way. Throws GuestExit.signal when taken; a REP
+   * form asks at each iteration, so the first is intercepted with RCX, RSI and RDI unchanged (with
+   * RCX = 0 no iteration runs and nothing is asked).
    */
   guestIo(port: number, size: 1 | 2 | 4, dir: 'in' | 'out', insn: Insn, immediate: boolean): void {
     const s = this.state;
@@ -784,10 +785,13 @@ export class Cpu implements CpuCore {
 
   /**
    * The intercepts at an instruction boundary, in the SDM's priority order (Vol. 3C "VMX-Preemption
-   * Timer" and "Interrupt-Window Exiting"; Vol. 3A "Priority Among Concurrent Events"): the deadline (VMX-preemption timer: below debug traps and higher-priority
-   * events, above the NMI window and lower events), then the interrupt window (its exits "take
-   * priority over external interrupts and lower priority events"), then a requested external
-   * interrupt. The lab has no NMIs, SMIs or INITs. True when one was taken.
+   * Timer" and "Interrupt-Window Exiting"; Vol. 3A "Priority Among Concurrent Events"): first the
+   * deadline (the preemption timer ranks below debug traps and above the NMI window), then the
+   * interrupt window (which ranks above external interrupts), then a requested external interrupt.
+   * The lab has no NMIs, SMIs or INITs. True when one was taken. Asked where blocks end: exact,
+   * since IF and the shadow change only at block ends and guestStop ends blocks at the deadline and
+   * after a shadow; an InterruptSource raising its line in mid-block is seen at the block's end, as
+   * in a bare run.
    */
   private guestBoundary(): boolean {
     const g = this.guest!;
