@@ -1096,6 +1096,10 @@ export class Cpu implements CpuCore {
     if (this.sys.pendingInterrupt !== undefined && this.sys.pendingInterrupt(this) >= 0) return false;
     const src = this.interrupts;
     if (src !== null && !s.interruptShadow && (s.rflags & Flag.IF) !== 0 && src.pending()) return false;
+    // Under a monitor, as run's halted branch: its deadline, and interrupts it takes whatever IF says.
+    const g = this.guest;
+    if (g !== null && (g.deadline > s.steps && g.deadline !== Infinity)) return false;
+    if (g !== null && g.interruptExitsIgnoreIf && s.timer.enabled) return false;
     return !s.timer.enabled || (s.rflags & Flag.IF) === 0;
   }
 

@@ -462,11 +462,13 @@ describe('events between instructions', () => {
     expect(g.m.cpu.run(100)).toBe('exit');
     expect(g.m.cpu.exit).toMatchObject({ kind: 'external-interrupt', ifClear: true, shadow: false });
     expect(g.m.cpu.state).toMatchObject({ steps: 6, halted: true });
+    expect(g.m.cpu.stuck()).toBe(false);
     // Without interruptExitsIgnoreIf the run ends as bare: 'hlt' at once.
     const h = prog('cli\nhlt\nnop', 'prot32', setup);
     h.m.cpu.guest = kinds('external-interrupt');
     expect(h.m.cpu.run(100)).toBe('hlt');
     expect(h.m.cpu.state.steps).toBe(2);
+    expect(h.m.cpu.stuck()).toBe(true);
     // Bare (and under a declining monitor) the processor stays halted.
     sameAsBare('cli\nhlt\nnop', 'prot32', setup, 100);
   });
