@@ -6,6 +6,7 @@
 import type { CpuState } from './state.ts';
 import type { PhysMem } from '../mem/physmem.ts';
 import type { SegIndex } from './insn.ts';
+import type { EventInfo, GuestMonitor, Intercept } from './guest.ts';
 
 /** Exception vectors (SDM Vol. 3A, Table 6-1). */
 export const Vec = {
@@ -87,6 +88,19 @@ export interface CpuCore {
    * (0 exception, 1 external interrupt, 2 INT n / INT3 / INTO, 3 INT1).
    */
   traceDelivery?(vector: number, errorCode: number, kind: number): void;
+
+  /**
+   * Optional (guest.ts; cpu.ts implements it): the monitor while a guest runs, else null. Every hook
+   * of the guest seam checks it first, so a bare run pays one comparison per hook reached.
+   */
+  readonly guest?: GuestMonitor | null;
+  /** Asks the monitor about an intercept point; true when it took it (the run ends with it). */
+  guestIntercept?(what: Intercept): boolean;
+  /**
+   * Set by INT n / INT3 / INTO / INT1 when their delivery faults while a guest runs: the event whose
+   * delivery was under way, which the exception's intercept reports as `during`. Read once.
+   */
+  guestVectoring?: EventInfo | null;
 
   /** Port I/O, after permission checks have passed. */
   portIn(port: number, size: 1 | 2 | 4): number;

@@ -23,6 +23,8 @@ import { compile } from './exec.ts';
 import * as alu from './alu.ts';
 import type { RingCause, TraceEvent, TraceKind, TraceSink } from '../trace/events.ts';
 import { kindFilter, u64 } from '../trace/emit.ts';
+import { GuestExit, big } from './guest.ts';
+import type { EventInfo, GuestMonitor, Intercept } from './guest.ts';
 
 // Imported bindings of the hot path as module-local constants: where the modules are transpiled
 // to CommonJS (tsx in Node), every use of an imported binding is a property-getter call.
@@ -64,7 +66,8 @@ export interface SystemLayer {
 
 export type Handler = (c: Cpu) => void;
 
-export type RunEnd = 'hlt' | 'shutdown' | 'limit';
+/** Why `run` stopped; 'exit': a guest monitor took an intercept (`Cpu.exit` says which). */
+export type RunEnd = 'hlt' | 'shutdown' | 'limit' | 'exit';
 
 /** The cause of a CPL change made by an instruction itself (a delivery through the IDT names its own). */
 const RING_CAUSE_OF: ReadonlyMap<string, RingCause> = new Map<string, RingCause>([
@@ -185,6 +188,19 @@ export class Cpu implements CpuCore {
   private readonly tlbPa = new Float64Array(FAST_TLB * 3);
   /** Whether the fast translation cache is used (off when a lesson counts TLB hits). */
   fastTlb = true;
+
+  /**
+   * The guest monitor (guest.ts): while set, the CPU asks it at every intercept point; null for a
+   * bare run, which then pays one comparison per block and per hook reached.
+   */
+  guest: GuestMonitor | null = null;
+  /** The intercept the last `run` ended with ('exit'), else null. */
+  exit: Intercept | null = null;
+  /** CpuCore.guestVectoring: an INT n / INT3 / INTO / INT1 whose delivery faulted (guest runs only). */
+  guestVectoring: EventInfo | null = null;
+  /** CR2 as it was before the last #PF wrote it: an intercepted #PF leaves CR2 unchanged. */
+  private cr2PrevLo = 0;
+  private cr2PrevHi = 0;
 
   /** Where trace events go (null: tracing off); set with setTrace. */
   trace: TraceSink | null = null;
@@ -447,6 +463,8 @@ export class Cpu implements CpuCore {
     c.cr3Hi = this.state.cr3Hi;
     const pa = this.mmu.translate(c, linLo, linHi, kind === 1, kind === 2, user);
     if (pa < 0) {
+      this.cr2PrevLo = this.state.cr2Lo;
+      this.cr2PrevHi = this.state.cr2Hi;
       this.state.cr2Lo = linLo >>> 0;
       this.state.cr2Hi = linHi >>> 0;
       // A #PF may have removed TLB entries for the page (SDM 4.10.4.1): the fast cache follows.
@@ -707,6 +725,111 @@ export class Cpu implements CpuCore {
     if (this.curCpl > iopl && !this.sys.ioPermitted(this, port, size)) throw new Fault(Vec.GP, 0);
   }
 
+  // ---- the guest seam (guest.ts) ----------------------------------------------------------------
+
+  /**
+   * CpuCore.guestIntercept: asks the monitor; when it takes the intercept, records it as `exit` (the
+   * run ends at the next check) and returns true. A #PF taken leaves CR2 as it was before the fault
+   * wrote it (SDM Vol. 3C "Architectural State Before a VM Exit"; AMD APM Vol. 2 "Exception
+   * Intercepts": the address goes to EXITINFO2).
+   */
+  guestIntercept(what: Intercept): boolean {
+    const g = this.guest;
+    if (g === null) return false;
+    this.syncFlags();
+    if (!g.intercept(what, this)) return false;
+    if (what.kind === 'exception' && what.vector === Vec.PF && what.type === 'hardware-exception') {
+      this.state.cr2Lo = this.cr2PrevLo;
+      this.state.cr2Hi = this.cr2PrevHi;
+    }
+    this.exit = what;
+    return true;
+  }
+
+  /**
+   * The I/O intercept of IN/OUT/INS/OUTS (exec.ts calls it while a guest runs, after checkIo).
+   * Rule applied (SDM Vol. 3C 26.1.1): faults based on privilege level and the #GP of the TSS I/O
+   * permission bitmap have priority over the VM exit, so checkIo comes first; the exits of INS and
+   * OUTS have priority over the #GP/#SS of an unusable segment or a limit, #AC, and (as fault-like
+   * exits) #PF, so no memory is touched before it. For AMD the general rule for instruction
+   * intercepts (APM Vol. 2 "Instruction Intercepts": after the simple exceptions such as a CPL #GP,
+   * before memory exceptions) is applied the same way. Throws GuestExit.signal when taken; a REP
+   * form asks at each iteration, so the first is intercepted with RCX, RSI and RDI unchanged (with
+   * RCX = 0 no iteration runs and nothing is asked).
+   */
+  guestIo(port: number, size: 1 | 2 | 4, dir: 'in' | 'out', insn: Insn, immediate: boolean): void {
+    const s = this.state;
+    const isString = insn.mnemonic.startsWith('ins') || insn.mnemonic.startsWith('outs');
+    let seg: SegIndex | null = null;
+    let linear: bigint | null = null;
+    const asz = insn.addrSize;
+    if (isString) {
+      seg = dir === 'in' ? 0 : ((insn.segOverride >= 0 ? insn.segOverride : 3) as SegIndex);
+      const r = dir === 'in' ? 7 : 6;
+      const off = asz === 8 ? big(this.regLo[r]!, this.regHi[r]!) : BigInt(asz === 4 ? this.regLo[r]! : this.regLo[r]! & 0xffff);
+      const sc = s.seg[seg]!;
+      if (this.is64) linear = seg >= 4 ? (off + big(sc.baseLo, sc.baseHi)) & 0xffffffffffffffffn : off;
+      else linear = (off + BigInt(sc.baseLo)) & 0xffffffffn;
+    }
+    const what: Intercept = {
+      kind: 'io', rip: big(s.ripLo, s.ripHi), length: insn.length, port, size, dir, string: isString,
+      rep: isString && insn.rep !== 'none', immediate, addrSize: asz, seg, linear,
+    };
+    if (this.guestIntercept(what)) throw GuestExit.signal;
+  }
+
+  /** An intercept of an instruction with no facts but its own (PAUSE); throws GuestExit.signal when taken. */
+  guestInsn(kind: 'pause', length: number): void {
+    if (this.guestIntercept({ kind, rip: big(this.state.ripLo, this.state.ripHi), length })) throw GuestExit.signal;
+  }
+
+  /**
+   * The intercepts at an instruction boundary, in the SDM's priority order (Vol. 3C "VMX-Preemption
+   * Timer" and "Interrupt-Window Exiting"; Vol. 3A "Priority Among Concurrent Events"): first the
+   * deadline (the preemption timer ranks below debug traps and above the NMI window), then the
+   * interrupt window (which ranks above external interrupts), then a requested external interrupt.
+   * The lab has no NMIs, SMIs or INITs. True when one was taken. Asked where blocks end: exact,
+   * since IF and the shadow change only at block ends and guestStop ends blocks at the deadline and
+   * after a shadow; an InterruptSource raising its line in mid-block is seen at the block's end, as
+   * in a bare run.
+   */
+  private guestBoundary(): boolean {
+    const g = this.guest!;
+    const s = this.state;
+    const rip = big(s.ripLo, s.ripHi);
+    if (s.steps >= g.deadline && this.guestIntercept({ kind: 'deadline', rip, length: 0 })) return true;
+    const ifSet = (s.rflags & Flag.IF) !== 0;
+    if (g.interruptWindow && ifSet && !s.interruptShadow && this.guestIntercept({ kind: 'interrupt-window', rip, length: 0 })) return true;
+    const timer = s.timer;
+    const src = this.interrupts;
+    if (timer.pending || (src !== null && src.pending())) {
+      const what: Intercept = { kind: 'external-interrupt', rip, length: 0, ifClear: !ifSet, shadow: s.interruptShadow, acknowledged: false, vector: -1 };
+      if (this.guestIntercept(what)) {
+        if (g.acknowledgeInterruptOnExit) {
+          what.acknowledged = true;
+          if (timer.pending) {
+            what.vector = timer.vector;
+            timer.pending = false;
+          } else what.vector = src!.acknowledge();
+        }
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** While a guest runs: where the next block must stop so that each boundary check happens on time. */
+  private guestStop(stop: number): number {
+    const g = this.guest!;
+    const s = this.state;
+    if (g.deadline > s.steps && g.deadline < stop) stop = g.deadline;
+    // In an STI / MOV SS shadow, the window or a requested interrupt is asked again after one instruction.
+    if (s.interruptShadow && stop > s.steps + 1 && (g.interruptWindow || s.timer.pending || (this.interrupts !== null && this.interrupts.pending()))) {
+      stop = s.steps + 1;
+    }
+    return stop;
+  }
+
   // ---- code cache -----------------------------------------------------------------------------
 
   private invalidatePage(page: number): void {
@@ -900,8 +1023,10 @@ export class Cpu implements CpuCore {
     const limit = s.steps + maxSteps;
     const timer = s.timer;
     let prev: Block | null = null;
+    this.exit = null;
     for (;;) {
       if (s.shutdown) return 'shutdown';
+      if (this.guest !== null && (this.exit !== null || this.guestBoundary())) return 'exit';
       if (timer.pending || this.interrupts !== null) {
         const v = this.pendingVector();
         if (v >= 0) {
@@ -922,9 +1047,14 @@ export class Cpu implements CpuCore {
       }
       if (s.steps >= limit) return s.halted ? 'hlt' : 'limit';
       if (s.halted) {
-        // HLT waits for the timer: time passes in steps until it fires (timer.ts).
-        if (!timer.enabled || (s.rflags & Flag.IF) === 0) return 'hlt';
-        const n = Math.min(timer.count, limit - s.steps);
+        // HLT waits for the timer: time passes in steps until it fires (timer.ts). Under a monitor
+        // that takes interrupts whatever IF says it also waits with IF = 0, and for its deadline.
+        const g = this.guest;
+        const wake = timer.enabled && ((s.rflags & Flag.IF) !== 0 || (g !== null && g.interruptExitsIgnoreIf));
+        const until = g !== null && g.deadline > s.steps ? g.deadline : Infinity;
+        if (!wake && until === Infinity) return 'hlt';
+        let n = Math.min(limit, until) - s.steps;
+        if (wake && timer.count < n) n = timer.count;
         s.steps += n;
         s.tsc += n;
         this.advanceTimer(n);
@@ -932,6 +1062,7 @@ export class Cpu implements CpuCore {
       }
       let stop = limit;
       if (timer.enabled && s.steps + timer.count < stop) stop = s.steps + timer.count;
+      if (this.guest !== null) stop = this.guestStop(stop);
       // In an STI / MOV SS shadow with an interrupt waiting: one instruction, then the check above.
       if (s.interruptShadow && timer.pending && stop > s.steps + 1) stop = s.steps + 1;
       // In an STI / MOV SS shadow with an interrupt waiting: one instruction, then the check above.
@@ -965,6 +1096,10 @@ export class Cpu implements CpuCore {
     if (this.sys.pendingInterrupt !== undefined && this.sys.pendingInterrupt(this) >= 0) return false;
     const src = this.interrupts;
     if (src !== null && !s.interruptShadow && (s.rflags & Flag.IF) !== 0 && src.pending()) return false;
+    // Under a monitor, as run's halted branch: its deadline, and interrupts it takes whatever IF says.
+    const g = this.guest;
+    if (g !== null && (g.deadline > s.steps && g.deadline !== Infinity)) return false;
+    if (g !== null && g.interruptExitsIgnoreIf && s.timer.enabled) return false;
     return !s.timer.enabled || (s.rflags & Flag.IF) === 0;
   }
 
@@ -1049,11 +1184,12 @@ export class Cpu implements CpuCore {
         b = nb;
       }
     } catch (e) {
-      // The faulting instruction (fns[i - 1]) did not retire; RIP is still its address.
+      // The faulting (or intercepted) instruction (fns[i - 1]) did not retire; RIP is still its address.
       steps += i - 1;
       s.tsc += steps - s.steps;
       s.steps = steps;
       this.syncFlags();
+      if (e === GuestExit.signal) return null;
       if (!(e instanceof Fault)) throw e;
       this.sys.deliverException(this, e);
       return null;
@@ -1174,6 +1310,7 @@ export class Cpu implements CpuCore {
       s.steps = steps;
       clock.step = steps;
       this.syncFlags();
+      if (e === GuestExit.signal) return null;
       if (!(e instanceof Fault)) throw e;
       this.deliverTraced(e, cpl, mnemonic);
       return null;

@@ -517,7 +517,9 @@ function compileGeneral(insn: Insn, cpu: Cpu): Compiled | null {
 
   switch (m) {
     case 'mov': return plain(compileMov(o0!, o1!, size));
-    case 'nop': case 'pause': return plain(() => {});
+    case 'nop': return plain(() => {});
+    // PAUSE has no fault of its own: its intercept (VMX PAUSE exiting, SVM PAUSE) is unconditional here.
+    case 'pause': return plain((c) => { if (c.guest !== null) c.guestInsn('pause', insn.length); });
     case 'ud2': return branch(() => { throw new Fault(Vec.UD); });
 
     case 'movzx': case 'movsx': case 'movsxd': {
@@ -791,10 +793,13 @@ function compileGeneral(insn: Insn, cpu: Cpu): Compiled | null {
       const dataOp = isIn ? o0! : o1!;
       const sz = (dataOp as { size: number }).size as 1 | 2 | 4;
       const getPort = portOp.kind === 'imm' ? ((p: number) => () => p)(portOp.lo & 0xff) : (c: Cpu) => c.regLo[2]! & 0xffff;
+      const immediate = portOp.kind === 'imm';
+      // While a guest runs, the I/O intercept comes after the permission check (Cpu.guestIo says why).
       if (isIn) {
         return plain((c) => {
           const port = getPort(c);
           c.checkIo(port, sz);
+          if (c.guest !== null) c.guestIo(port, sz, 'in', insn, immediate);
           const v = c.portIn(port, sz);
           writeReg(c, 0, sz, false, v >>> 0, 0);
         });
@@ -802,6 +807,7 @@ function compileGeneral(insn: Insn, cpu: Cpu): Compiled | null {
       return plain((c) => {
         const port = getPort(c);
         c.checkIo(port, sz);
+        if (c.guest !== null) c.guestIo(port, sz, 'out', insn, immediate);
         const v = c.regLo[0]!;
         c.portOut(port, sz, sz === 4 ? v : v & maskOf(sz));
       });
@@ -1311,6 +1317,7 @@ function compileString(op: string, suffix: string, insn: Insn): Compiled {
         const port = c.regLo[2]! & 0xffff;
         const sz = size as 1 | 2 | 4;
         c.checkIo(port, sz);
+        if (c.guest !== null) c.guestIo(port, sz, 'in', insn, false);
         const dof = indexOffset(c, 7, asz);
         c.checkWrite(0, dof, c.eaHi, size);
         const v = c.portIn(port, sz);
@@ -1322,6 +1329,7 @@ function compileString(op: string, suffix: string, insn: Insn): Compiled {
         const port = c.regLo[2]! & 0xffff;
         const sz = size as 1 | 2 | 4;
         c.checkIo(port, sz);
+        if (c.guest !== null) c.guestIo(port, sz, 'out', insn, false);
         const so = indexOffset(c, 6, asz);
         const v = c.segRead(srcSeg, so, c.eaHi, size);
         c.portOut(port, sz, v);

@@ -8,6 +8,7 @@ import { Seg, type Insn } from './insn.ts';
 import { SegAttr } from './state.ts';
 import { CR0, CR4, EFER, effAddr, gp, isCanonical, r64, ud, writeReg } from './sys-util.ts';
 import { storeSelectorLike } from './sys-desc.ts';
+import { big, exitOn, guestOn, guestOperand, operandLinear, ripOf } from './guest.ts';
 
 /** MAXPHYADDR in bits, as CPUID 0x80000008 reports it; CR3, PDPTE and APIC_BASE reserved bits follow from it. */
 export const MAXPHYADDR = 48;
@@ -331,6 +332,19 @@ export function execMovCr(cpu: CpuCore, insn: Insn): void {
   if (dst === undefined || src === undefined) throw ud();
   if (cpu.mode() !== 'real' && cpu.cpl() !== 0) throw gp(0);
   const long = cpu.mode() === 'long64';
+  if (guestOn(cpu)) {
+    // Guest seam (SDM Vol. 3C 26.1.1, "Relative Priority of Faults and VM Exits"): the CPL #GP and the #UD of a CR that does not exist (CR1,
+    // CR5–7, CR9–15; CR8 outside 64-bit mode) come first; the exit precedes every #GP a write's
+    // value would raise. A read's value is 0 in the intercept (nothing is read).
+    const crOp = dst.kind === 'cr' ? dst : src;
+    const gprOp = dst.kind === 'cr' ? src : dst;
+    const n = crOp.kind === 'cr' ? crOp.reg : -1;
+    if (gprOp.kind === 'reg' && (n === 0 || n === 2 || n === 3 || n === 4 || (n === 8 && long))) {
+      const write = dst.kind === 'cr';
+      const value = write ? big(st.regLo[gprOp.reg]!, long ? st.regHi[gprOp.reg]! : 0) : 0n;
+      exitOn(cpu, { kind: 'cr', rip: ripOf(cpu), length: insn.length, cr: n, access: write ? 'write' : 'read', gpr: gprOp.reg, value });
+    }
+  }
   if (dst.kind === 'cr' && src.kind === 'reg') {
     writeCr(cpu, dst.reg, st.regLo[src.reg]!, long ? st.regHi[src.reg]! : 0);
   } else if (src.kind === 'cr' && dst.kind === 'reg') {
@@ -357,12 +371,18 @@ export function execCtlInsn(cpu: CpuCore, insn: Insn, nextLo: number, nextHi: nu
         effAddr(cpu, op, nextLo, nextHi);
         v = cpu.segRead(op.seg, r64.lo, r64.hi, 2);
       } else throw ud();
+      // Guest seam: faults fetching the operand precede the exit conditioned on it (SDM Vol. 3C 26.1.1).
+      if (guestOn(cpu)) {
+        const linear = op.kind === 'mem' ? operandLinear(cpu, op, nextLo, nextHi) : null;
+        exitOn(cpu, { kind: 'lmsw', rip: ripOf(cpu), length: insn.length, value: v, memory: op.kind === 'mem', linear });
+      }
       // Only PE MP EM TS load, and PE can be set but not cleared (SDM Vol. 2A, LMSW).
       writeCr(cpu, 0, ((st.cr0 & ~0xe) | (v & 0xf) | (st.cr0 & CR0.PE)) >>> 0, 0);
       return true;
     }
     case 'clts':
       if (privileged) throw gp(0);
+      if (guestOn(cpu)) exitOn(cpu, { kind: 'clts', rip: ripOf(cpu), length: insn.length });
       st.cr0 = (st.cr0 & ~CR0.TS) >>> 0;
       return true;
     case 'invlpg': {
@@ -378,12 +398,19 @@ export function execCtlInsn(cpu: CpuCore, insn: Insn, nextLo: number, nextHi: nu
       const sum = r64.lo + bLo;
       const lo = sum >>> 0;
       const hi = long ? (r64.hi + bHi + (sum > 0xffffffff ? 1 : 0)) >>> 0 : 0;
+      // Guest seam: after the CPL #GP; INVLPG makes no access that could fault before its exit.
+      if (guestOn(cpu)) {
+        exitOn(cpu, { kind: 'invlpg', rip: ripOf(cpu), length: insn.length, linear: big(lo, hi), operand: guestOperand(cpu, insn, 0, nextLo, nextHi) });
+      }
       // A non-canonical address makes INVLPG a no-op in 64-bit mode (SDM Vol. 2A, INVLPG).
       if (!long || isCanonical(lo, hi, (st.cr4 & CR4.LA57) !== 0 ? 57 : 48)) cpu.tlbInvlpg(lo, hi);
       return true;
     }
     case 'rdmsr': {
       if (privileged) throw gp(0);
+      // Guest seam: the CPL #GP first; the exit precedes the #GP of an MSR that does not exist (SDM
+      // Vol. 3C 26.1.1, its own example).
+      if (guestOn(cpu)) exitOn(cpu, { kind: 'rdmsr', rip: ripOf(cpu), length: insn.length, msr: st.regLo[1]! });
       const [lo, hi] = readMsr(cpu, st.regLo[1]!);
       writeReg(cpu, 0, 4, lo);
       writeReg(cpu, 2, 4, hi);
@@ -391,9 +418,14 @@ export function execCtlInsn(cpu: CpuCore, insn: Insn, nextLo: number, nextHi: nu
     }
     case 'wrmsr':
       if (privileged) throw gp(0);
+      if (guestOn(cpu)) {
+        exitOn(cpu, { kind: 'wrmsr', rip: ripOf(cpu), length: insn.length, msr: st.regLo[1]!, value: big(st.regLo[0]!, st.regLo[2]!) });
+      }
       writeMsr(cpu, st.regLo[1]!, st.regLo[0]!, st.regLo[2]!);
       return true;
     case 'cpuid': {
+      // Guest seam: CPUID has no fault; its exit is unconditional in VMX, an intercept in SVM.
+      if (guestOn(cpu)) exitOn(cpu, { kind: 'cpuid', rip: ripOf(cpu), length: insn.length, leaf: st.regLo[0]!, subleaf: st.regLo[1]! });
       const [a, b, c, d] = cpuid(st.vendor, st.regLo[0]!, st.regLo[1]!, cpu.features);
       writeReg(cpu, 0, 4, a);
       writeReg(cpu, 3, 4, b);
@@ -405,6 +437,8 @@ export function execCtlInsn(cpu: CpuCore, insn: Insn, nextLo: number, nextHi: nu
     case 'rdtscp': {
       // CR4.TSD restricts RDTSC/RDTSCP to CPL 0 (SDM Vol. 2B, RDTSC).
       if ((st.cr4 & CR4.TSD) !== 0 && privileged) throw gp(0);
+      // Guest seam: the CR4.TSD #GP (a fault based on privilege level) precedes the exit.
+      if (guestOn(cpu)) exitOn(cpu, { kind: insn.mnemonic === 'rdtscp' ? 'rdtscp' : 'rdtsc', rip: ripOf(cpu), length: insn.length });
       writeReg(cpu, 0, 4, st.tsc % 0x100000000 >>> 0);
       writeReg(cpu, 2, 4, Math.floor(st.tsc / 0x100000000) >>> 0);
       if (insn.mnemonic === 'rdtscp') writeReg(cpu, 1, 4, msrGet(cpu, MSR.IA32_TSC_AUX)[0]);

@@ -4,6 +4,7 @@
  * descriptor-inspection instructions (LAR, LSL, VERR, VERW: Vol. 3A, 5.10.1) and the I/O permission
  * check (Vol. 1, 19.5).
  */
+import { exitOn, guestOn, guestOperand, ripOf, type DescMnemonic } from './guest.ts';
 import { Fault, Priv, Vec, type CpuCore } from './core.ts';
 import { Seg, type Insn, type SegIndex } from './insn.ts';
 import { Flag } from './state.ts';
@@ -110,10 +111,36 @@ export function storeSelectorLike(cpu: CpuCore, insn: Insn, value: number, nextL
   else throw ud();
 }
 
+const DESC_TABLE: ReadonlySet<string> = new Set(['sgdt', 'sidt', 'lgdt', 'lidt', 'sldt', 'str', 'lldt', 'ltr']);
+
+/**
+ * Guest seam: descriptor-table exiting (VMX) and the GDTR/IDTR/LDTR/TR read and write intercepts
+ * (SVM). The faults that precede the exit, as the instruction checks them: #UD for a register
+ * operand of LGDT/LIDT/SGDT/SIDT and for SLDT/STR/LLDT/LTR in real mode, #GP(0) for a load at
+ * CPL > 0 (SDM Vol. 3C 26.1.1: invalid opcode and privilege faults first); the exit precedes every
+ * memory access and the descriptor checks of LLDT/LTR. Throws GuestExit.signal when taken.
+ */
+function guestDescTable(cpu: CpuCore, insn: Insn, nextLo: number, nextHi: number): void {
+  const m = insn.mnemonic as DescMnemonic;
+  const op = insn.operands[0];
+  if (op === undefined || (op.kind !== 'mem' && op.kind !== 'reg')) return;
+  const table = m === 'sgdt' || m === 'sidt' || m === 'lgdt' || m === 'lidt';
+  if (table && op.kind !== 'mem') return;
+  const real = cpu.mode() === 'real';
+  if (!table && real) return;
+  const load = m === 'lgdt' || m === 'lidt' || m === 'lldt' || m === 'ltr';
+  if (load && !real && cpu.cpl() !== 0) return;
+  exitOn(cpu, {
+    kind: 'descriptor-table', rip: ripOf(cpu), length: insn.length, mnemonic: m,
+    operand: guestOperand(cpu, insn, 0, nextLo, nextHi), opSize: insn.opSize, addrSize: insn.addrSize,
+  });
+}
+
 /** LGDT, LIDT, SGDT, SIDT, SLDT, STR, LLDT, LTR, LAR, LSL, VERR, VERW. Returns false if not one of them. */
 export function execDescInsn(cpu: CpuCore, insn: Insn, nextLo: number, nextHi: number): boolean {
   const st = cpu.state;
   const m = insn.mnemonic;
+  if (guestOn(cpu) && DESC_TABLE.has(m)) guestDescTable(cpu, insn, nextLo, nextHi);
   switch (m) {
     case 'lgdt':
     case 'lidt': {

@@ -15,6 +15,7 @@ import {
   canonical, descAttr, descLimit, fetchDescriptor, gp, loadCache, r64, setAccessed, setRspSized, stackAddrSize,
   stackOffset, stackPeek, stackPoke, type Desc,
 } from './sys-util.ts';
+import { big, eventTypeOf, exitOn, guestOn, ripOf, type EventInfo } from './guest.ts';
 
 /** What kind of event is being delivered: decides EXT, the gate-DPL check and the saved RF. */
 export const EventKind = { EXCEPTION: 0, EXTERNAL: 1, SOFTWARE: 2, ICEBP: 3 } as const;
@@ -308,28 +309,74 @@ export function deliverExceptionImpl(cpu: CpuCore, fault: Fault, kind: EventKind
   let vec = fault.vector;
   let err = fault.errorCode;
   let sawFault = FAULT_CLASS.has(vec) && kind === EventKind.EXCEPTION;
+  // Guest seam: each exception is offered to the monitor before its delivery starts (nothing pushed,
+  // no IDT read). `during` is the event whose delivery raised it (an INT n whose delivery faulted
+  // hands it over in guestVectoring); a #DF and a triple fault are not "during" anything (SDM Vol.
+  // 3C "Information for VM Exits That Occur During Event Delivery"), and a second exception that makes a #DF is offered only as the #DF (Vol. 3A 6.15:
+  // the processor signals #DF instead of it).
+  const guest = guestOn(cpu);
+  let during: EventInfo | null = null;
+  if (guest && cpu.guestVectoring !== undefined) {
+    during = cpu.guestVectoring;
+    cpu.guestVectoring = null;
+  }
   for (let guard = 0; ; guard++) {
     const exception = kind === EventKind.EXCEPTION;
+    const code = exception && hasErrorCode(vec) ? (err < 0 ? 0 : err) : -1;
+    // Real-address mode pushes no error code (SDM Vol. 3A, 20.1.4), and the exit information has none.
+    const shown = guest && cpu.mode() === 'real' ? -1 : code;
+    if (guest && exception) {
+      const address = vec === Vec.PF ? big(st.cr2Lo, st.cr2Hi) : null;
+      const what = { kind: 'exception', rip: ripOf(cpu), length: 0, vector: vec, type: 'hardware-exception', errorCode: shown, address, during } as const;
+      if (cpu.guestIntercept!(what)) return;
+    }
     try {
-      deliverEvent(cpu, vec, exception && hasErrorCode(vec) ? (err < 0 ? 0 : err) : -1, kind, st.ripLo, st.ripHi, sawFault);
+      deliverEvent(cpu, vec, code, kind, st.ripLo, st.ripHi, sawFault);
       return;
     } catch (e) {
       if (!(e instanceof Fault)) throw e;
       if ((exception && vec === Vec.DF) || guard >= 8) {
-        st.shutdown = true;
         if (sawFault) st.rflags |= Flag.RF;
+        // Guest seam: the shutdown is offered as a triple fault (VMX exit reason 2, SVM SHUTDOWN),
+        // with the registers as the failed delivery left them (delivery is atomic, above).
+        if (guest && cpu.guestIntercept!({ kind: 'triple-fault', rip: ripOf(cpu), length: 0 })) return;
+        st.shutdown = true;
         return;
       }
       if (FAULT_CLASS.has(e.vector)) sawFault = true;
       if (kind === EventKind.EXCEPTION && isDoubleFault(vec, e.vector)) {
         vec = Vec.DF;
         err = 0;
+        during = null;
       } else {
+        if (guest) during = { vector: vec, type: eventTypeOf(kind), errorCode: shown, length: 0 };
         vec = e.vector;
         err = e.errorCode;
       }
       kind = EventKind.EXCEPTION;
     }
+  }
+}
+
+/**
+ * Guest seam for INT n, INT3, INTO and INT1: offered as an exception (or software interrupt) with
+ * the instruction's length, RIP at the instruction (SDM Vol. 3C, VM exits, saving RIP: for a
+ * software or privileged software exception it references the INT3/INTO/INT1 instruction; SVM's
+ * INTn intercept is an instruction intercept), before the gate is read. A fault in
+ * the delivery then reports this event as `during`.
+ */
+function deliverSoftware(cpu: CpuCore, insn: Insn, vector: number, kind: EventKindValue, nextLo: number, nextHi: number): void {
+  if (!guestOn(cpu)) {
+    deliverEvent(cpu, vector, -1, kind, nextLo, nextHi);
+    return;
+  }
+  const type = eventTypeOf(kind, insn.mnemonic);
+  exitOn(cpu, { kind: 'exception', rip: ripOf(cpu), length: insn.length, vector, type, errorCode: -1, address: null, during: null });
+  try {
+    deliverEvent(cpu, vector, -1, kind, nextLo, nextHi);
+  } catch (e) {
+    if (e instanceof Fault) cpu.guestVectoring = { vector, type, errorCode: -1, length: insn.length };
+    throw e;
   }
 }
 
@@ -340,11 +387,11 @@ export function execInt(cpu: CpuCore, insn: Insn, nextLo: number, nextHi: number
     case 'int': {
       const op = insn.operands[0];
       const v = op !== undefined && op.kind === 'imm' ? op.lo & 0xff : 0;
-      deliverEvent(cpu, v, -1, EventKind.SOFTWARE, nextLo, nextHi);
+      deliverSoftware(cpu, insn, v, EventKind.SOFTWARE, nextLo, nextHi);
       return;
     }
     case 'int3':
-      deliverEvent(cpu, Vec.BP, -1, EventKind.SOFTWARE, nextLo, nextHi);
+      deliverSoftware(cpu, insn, Vec.BP, EventKind.SOFTWARE, nextLo, nextHi);
       return;
     case 'into':
       if (cpu.mode() === 'long64') throw new Fault(Vec.UD);
@@ -353,11 +400,11 @@ export function execInt(cpu: CpuCore, insn: Insn, nextLo: number, nextHi: number
         st.ripHi = nextHi;
         return;
       }
-      deliverEvent(cpu, Vec.OF, -1, EventKind.SOFTWARE, nextLo, nextHi);
+      deliverSoftware(cpu, insn, Vec.OF, EventKind.SOFTWARE, nextLo, nextHi);
       return;
     case 'int1':
       // ICEBP: a trap-like #DB, without the gate-DPL check, with EXT = 1 (SDM Vol. 3A, 6.13 and 6.12.1.1).
-      deliverEvent(cpu, Vec.DB, -1, EventKind.ICEBP, nextLo, nextHi);
+      deliverSoftware(cpu, insn, Vec.DB, EventKind.ICEBP, nextLo, nextHi);
       return;
     default:
       throw new Fault(Vec.UD);

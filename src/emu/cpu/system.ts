@@ -13,6 +13,7 @@ import { execFarBranch, execRetf } from './sys-far.ts';
 import { execSwapgs, execSyscall, execSysenter, execSysexit, execSysret } from './sys-fast.ts';
 import { EventKind, deliverExceptionImpl, execInt, execIret } from './sys-int.ts';
 import { EFER, gp, isFarMem, ud } from './sys-util.ts';
+import { exitOn, guestOn, guestOperand, ripOf, type SvmMnemonic, type VmxMnemonic } from './guest.ts';
 
 export { loadSegment, ioPermitted } from './sys-desc.ts';
 export { MAXPHYADDR, MSR, cpuid } from './sys-ctl.ts';
@@ -93,6 +94,8 @@ export function execSystem(cpu: CpuCore, insn: Insn, nextRipLo: number, nextRipH
       break;
     case 'hlt':
       if (cpu.mode() !== 'real' && cpu.cpl() !== 0) throw gp(0);
+      // Guest seam: the CPL #GP first (SDM Vol. 3C 26.1.1, faults based on privilege level).
+      if (guestOn(cpu)) exitOn(cpu, { kind: 'hlt', rip: ripOf(cpu), length: insn.length });
       st.halted = true;
       break;
     case 'cli':
@@ -111,7 +114,7 @@ export function execSystem(cpu: CpuCore, insn: Insn, nextRipLo: number, nextRipH
       break;
     default:
       if (VMX.has(m) || SVM.has(m) || m === 'vmmcall') {
-        execVirtInsn(cpu, m);
+        execVirtInsn(cpu, insn, nextRipLo, nextRipHi);
         break;
       }
       if (!execDescInsn(cpu, insn, nextRipLo, nextRipHi) && !execCtlInsn(cpu, insn, nextRipLo, nextRipHi)) {
@@ -128,12 +131,40 @@ export function execSystem(cpu: CpuCore, insn: Insn, nextRipLo: number, nextRipH
  * SVM (AMD APM Vol. 3): #UD with EFER.SVME = 0 (always on Intel); with SVME = 1, #GP(0) at CPL > 0;
  * at CPL 0 they are #UD until SVM is modelled. VMMCALL outside a guest is #UD.
  */
-function execVirtInsn(cpu: CpuCore, m: string): void {
+function execVirtInsn(cpu: CpuCore, insn: Insn, nextLo: number, nextHi: number): void {
   const st = cpu.state;
+  const m = insn.mnemonic;
   if (SVM.has(m) && st.vendor === 'amd' && (st.efer & EFER.SVME) !== 0 && cpu.mode() !== 'real' && cpu.cpl() !== 0) {
     throw gp(0);
   }
+  if (guestOn(cpu)) guestVirtInsn(cpu, insn, nextLo, nextHi);
   throw ud();
+}
+
+/**
+ * The guest seam for the VMX and SVM instructions; returns when the monitor declines (the
+ * instruction then behaves as outside VMX/SVM operation). Rules applied:
+ * - VMCALL and VMFUNC: no check precedes the exit (SDM Vol. 3C "Instructions That Cause VM Exits
+ *   Unconditionally"; VMCALL's pseudocode exits right after its test for VMX operation).
+ * - the other VMX instructions: the #UD of CR0.PE = 0 and of compatibility mode first (their
+ *   pseudocode tests it before "in VMX non-root operation"), then the exit, before any CPL check.
+ * - SVM instructions: the #UD of EFER.SVME = 0 and the CPL #GP first (checked by the caller; APM
+ *   Vol. 2 "Instruction Intercepts": intercepts follow the simple exceptions, precede memory ones).
+ * - VMMCALL: no check precedes the intercept; not intercepted, it is #UD (APM Vol. 3, VMMCALL).
+ */
+function guestVirtInsn(cpu: CpuCore, insn: Insn, nextLo: number, nextHi: number): void {
+  const st = cpu.state;
+  const m = insn.mnemonic;
+  const at = { rip: ripOf(cpu), length: insn.length };
+  if (m === 'vmcall') return exitOn(cpu, { kind: 'vmcall', ...at });
+  if (m === 'vmmcall') return exitOn(cpu, { kind: 'vmmcall', ...at });
+  if (SVM.has(m)) {
+    if (st.vendor !== 'amd' || (st.efer & EFER.SVME) === 0 || cpu.mode() === 'real') return;
+    return exitOn(cpu, { kind: 'svm', ...at, mnemonic: m as SvmMnemonic });
+  }
+  if (m !== 'vmfunc' && (cpu.mode() === 'real' || cpu.mode() === 'compat')) return;
+  const operands = insn.operands.map((_, i) => guestOperand(cpu, insn, i, nextLo, nextHi));
+  exitOn(cpu, { kind: 'vmx', ...at, mnemonic: m as VmxMnemonic, operands, opSize: insn.opSize, addrSize: insn.addrSize });
 }
 
 /** CLI/STI: allowed when CPL <= IOPL (always in real mode), else #GP(0) (SDM Vol. 2A, CLI; VME/PVI not modelled). */

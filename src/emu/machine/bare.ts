@@ -32,7 +32,8 @@ const REG_INDEX: Record<(typeof REG_ORDER)[number], number> = {
 
 export interface ExecResult {
   exits: ExitRecord[];
-  end: RunEnd;
+  /** A bare machine has no guest monitor, so its run never ends with 'exit'. */
+  end: Exclude<RunEnd, 'exit'>;
   regs: Record<string, U64Json>;
   hv: Record<string, unknown>;
 }
@@ -128,6 +129,7 @@ export function createBareMachine(opts: BareOptions): BareMachine {
 }
 
 export function bareResult(m: BareMachine, end: RunEnd): ExecResult {
+  if (end === 'exit') throw new Error('bareResult: the run ended with a guest intercept; a bare machine runs without a monitor');
   const s = m.cpu.state;
   const regs: Record<string, U64Json> = {};
   for (const name of REG_ORDER) {

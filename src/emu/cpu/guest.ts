@@ -1,0 +1,222 @@
+/**
+ * The CPU's guest-mode seam: while a guest runs, the CPU asks a monitor at every point where VT-x
+ * (a VM exit, SDM Vol. 3C ch. 26) or AMD-V (a #VMEXIT, APM Vol. 2 15.8–15.13) may take control
+ * away from the guest. If the monitor takes the intercept, the instruction or event does not
+ * happen, the CPU state is as the manuals say for that exit, and `Cpu.run` returns 'exit' with the
+ * description in `Cpu.exit`. The vendor layers (src/emu/vmx, src/emu/svm) turn the description into
+ * an exit reason and qualification, or an exit code and EXITINFO1/2, from their own controls: this
+ * file is vendor-neutral, and nothing here knows a VMCS or a VMCB.
+ *
+ * The state an intercept leaves:
+ * - instructions: RIP at the instruction (it did not retire: steps and the TSC do not count it),
+ *   nothing it would change changed; `length` is its length (VMX "VM-exit instruction length",
+ *   SVM's next RIP is rip + length). Faults the instruction raises before its exit point (see each
+ *   hook) are delivered, or intercepted as exceptions, instead.
+ * - exceptions: before delivery: nothing pushed, no IDT read; a #PF leaves CR2 as it was (SDM Vol.
+ *   3C "Architectural State Before a VM Exit"; APM Vol. 2 "Exception Intercepts": the address is in
+ *   the exit information), and `address` carries it.
+ * - events between instructions: RIP at the next instruction to run.
+ *
+ * Where the manuals' lists are not covered, and why (the decoder does not know the instruction, so it
+ * is #UD, which a monitor sees as an exception; or the lab has no such event):
+ * INVD, WBINVD, XSETBV, MONITOR, MWAIT, RDPMC, MOV DR, RSM, GETSEC, ENCLS, INVPCID, RDRAND, RDSEED,
+ * XSAVES/XRSTORS, UMWAIT/TPAUSE, LOADIWKEY (not decoded); SMSW (no VMX exit; SVM's CR0-read and
+ * selective-CR0 rules for it are left to a later change); SVM's IRET, PUSHF, POPF, RSM, INTR shadow
+ * and task-switch intercepts; NMIs and the NMI window, INIT, SIPI, SMI (the lab has no such events);
+ * EPT/NPT violations (the memory issue); APIC accesses and virtual-interrupt delivery.
+ */
+import type { CpuCore } from './core.ts';
+import type { Insn, MemOperand, SegIndex } from './insn.ts';
+import { effAddr, r64 } from './sys-util.ts';
+
+/**
+ * How VMX (interruption type) and SVM (EVENTINJ/EXITINTINFO type) classify an event: INT3 and INTO
+ * are software exceptions, INT n a software interrupt, INT1 (ICEBP) a privileged software exception.
+ */
+export type EventType =
+  | 'external-interrupt'
+  | 'nmi'
+  | 'hardware-exception'
+  | 'software-interrupt'
+  | 'privileged-software-exception'
+  | 'software-exception';
+
+/** An event whose delivery was under way when the intercept happened (VMX IDT-vectoring information, SVM EXITINTINFO). */
+export interface EventInfo {
+  vector: number;
+  type: EventType;
+  /** The error code the delivery pushes, or -1. */
+  errorCode: number;
+  /** For INT n / INT3 / INTO / INT1: the instruction's length (needed to re-inject it); else 0. */
+  length: number;
+}
+
+/** An instruction operand as the exit information describes it (VMX instruction-information field, SVM decode assists). */
+export type GuestOperand =
+  | { kind: 'reg'; reg: number; size: number }
+  | {
+      kind: 'mem';
+      seg: SegIndex;
+      /** Register numbers, -1 for none. */
+      base: number;
+      index: number;
+      scale: 1 | 2 | 4 | 8;
+      /** The displacement as decoded (VMX puts it in the exit qualification). */
+      disp: bigint;
+      addrSize: 2 | 4 | 8;
+      /** The operand's linear address: segment base + effective address (no limit or canonical check made). */
+      linear: bigint;
+    };
+
+/** What every intercept carries: the guest RIP and, for instructions, the instruction's length (else 0). */
+interface At {
+  rip: bigint;
+  length: number;
+}
+
+export type VmxMnemonic = 'vmlaunch' | 'vmresume' | 'vmxoff' | 'vmxon' | 'vmclear' | 'vmptrld' | 'vmptrst' | 'vmread' | 'vmwrite' | 'invept' | 'invvpid' | 'vmfunc';
+export type SvmMnemonic = 'vmrun' | 'vmload' | 'vmsave' | 'stgi' | 'clgi' | 'skinit' | 'invlpga';
+export type DescMnemonic = 'sgdt' | 'sidt' | 'lgdt' | 'lidt' | 'sldt' | 'str' | 'lldt' | 'ltr';
+
+export type Intercept = At &
+  (
+    | { kind: 'cpuid'; leaf: number; subleaf: number }
+    | { kind: 'hlt' }
+    | { kind: 'pause' }
+    | { kind: 'invlpg'; linear: bigint; operand: GuestOperand }
+    | { kind: 'rdtsc' }
+    | { kind: 'rdtscp' }
+    | { kind: 'rdmsr'; msr: number }
+    | { kind: 'wrmsr'; msr: number; value: bigint }
+    /** MOV to or from CRn: `gpr` is the general register operand; `value` what a write would load. */
+    | { kind: 'cr'; cr: number; access: 'write' | 'read'; gpr: number; value: bigint }
+    | { kind: 'clts' }
+    /** LMSW: the 16-bit source; for a memory operand, its linear address (else null). */
+    | { kind: 'lmsw'; value: number; memory: boolean; linear: bigint | null }
+    /**
+     * IN, OUT, INS, OUTS. `immediate`: the port came from an imm8 (else DX). For INS/OUTS, `seg` is
+     * the memory operand's segment (ES for INS) and `linear` the element's linear address.
+     */
+    | {
+        kind: 'io';
+        port: number;
+        size: 1 | 2 | 4;
+        dir: 'in' | 'out';
+        string: boolean;
+        rep: boolean;
+        immediate: boolean;
+        addrSize: 2 | 4 | 8;
+        seg: SegIndex | null;
+        linear: bigint | null;
+      }
+    | { kind: 'vmcall' }
+    | { kind: 'vmmcall' }
+    /** A VMX instruction other than VMCALL; operands in Intel order (destination first). */
+    | { kind: 'vmx'; mnemonic: VmxMnemonic; operands: GuestOperand[]; opSize: number; addrSize: 2 | 4 | 8 }
+    | { kind: 'svm'; mnemonic: SvmMnemonic }
+    | { kind: 'descriptor-table'; mnemonic: DescMnemonic; operand: GuestOperand; opSize: number; addrSize: 2 | 4 | 8 }
+    /**
+     * An exception (or INT n) about to be delivered. `errorCode` is the one delivery would push, or
+     * -1; `address` the #PF linear address (else null); `during` the event whose delivery raised it
+     * (null when the exception is not a fault during delivery, and for a #DF: SDM Vol. 3C "Information for
+     * VM Exits That Occur During Event Delivery").
+     */
+    | { kind: 'exception'; vector: number; type: EventType; errorCode: number; address: bigint | null; during: EventInfo | null }
+    /**
+     * A maskable external interrupt is requested (the timer's latch or the InterruptSource's line).
+     * `ifClear` and `shadow` say what would block it bare (RFLAGS.IF = 0; an STI or MOV SS shadow):
+     * the monitor decides whether it exits anyway. The task priority in CR8 is not applied here: it
+     * is the guest's, and whether it masks the request is the monitor's call (a TPR shadow, V_TPR).
+     * With `acknowledgeInterruptOnExit`, the CPU acknowledges it once the monitor has taken the
+     * intercept and fills in `acknowledged` and `vector`; otherwise it stays pending (vector -1).
+     */
+    | { kind: 'external-interrupt'; ifClear: boolean; shadow: boolean; acknowledged: boolean; vector: number }
+    /** RFLAGS.IF = 1 and no STI or MOV SS shadow, asked only while the monitor's interruptWindow is set. */
+    | { kind: 'interrupt-window' }
+    /** The processor would shut down (a fault while delivering #DF). */
+    | { kind: 'triple-fault' }
+    /** The monitor's step deadline was reached (the VMX-preemption timer). */
+    | { kind: 'deadline' }
+  );
+
+export type InterceptKind = Intercept['kind'];
+
+/** The party that decides, while a guest runs, which intercept points end the run. */
+export interface GuestMonitor {
+  /** True to take the intercept: the run ends with it. Called with the CPU state as the intercept leaves it. */
+  intercept(what: Intercept, cpu: CpuCore): boolean;
+  /** Ask for the interrupt window at every instruction boundary (VMX interrupt-window exiting, SVM VINTR). */
+  interruptWindow: boolean;
+  /**
+   * The monitor takes external interrupts even while RFLAGS.IF = 0 (VMX external-interrupt exiting,
+   * SVM's INTR intercept with V_INTR_MASKING): a guest halted with IF = 0 then waits for the next
+   * interrupt (the timer's) instead of ending the run with 'hlt' as a bare CPU does.
+   */
+  interruptExitsIgnoreIf: boolean;
+  /** Acknowledge an intercepted external interrupt (VMX's "acknowledge interrupt on exit"). */
+  acknowledgeInterruptOnExit: boolean;
+  /** A value of state.steps at which a boundary asks 'deadline' (Infinity for none). */
+  deadline: number;
+}
+
+/** Thrown by a hook inside an instruction when the monitor took its intercept; caught by the block loop. */
+export class GuestExit {
+  private constructor() {}
+  static readonly signal = new GuestExit();
+}
+
+/** 64-bit value from halves. */
+export function big(lo: number, hi: number): bigint {
+  return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+}
+
+/** The current RIP as a bigint. */
+export function ripOf(cpu: CpuCore): bigint {
+  return big(cpu.state.ripLo, cpu.state.ripHi);
+}
+
+/** Whether a guest monitor is attached (the check every hook makes first). */
+export function guestOn(cpu: CpuCore): boolean {
+  return cpu.guest !== undefined && cpu.guest !== null;
+}
+
+/** Asks the monitor about an instruction's intercept; throws GuestExit.signal if it takes it. */
+export function exitOn(cpu: CpuCore, what: Intercept): void {
+  if (cpu.guestIntercept !== undefined && cpu.guestIntercept(what)) throw GuestExit.signal;
+}
+
+/** Linear address of a memory operand (segment base in every mode but 64-bit, where only FS and GS have one). */
+export function operandLinear(cpu: CpuCore, op: MemOperand, nextLo: number, nextHi: number): bigint {
+  effAddr(cpu, op, nextLo, nextHi);
+  const off = big(r64.lo, r64.hi);
+  const s = cpu.state.seg[op.seg]!;
+  const long = cpu.mode() === 'long64';
+  if (long && op.seg !== 4 && op.seg !== 5) return off;
+  const sum = off + big(s.baseLo, long ? s.baseHi : 0);
+  return long ? sum & 0xffffffffffffffffn : sum & 0xffffffffn;
+}
+
+/** An instruction operand for the exit information. */
+export function guestOperand(cpu: CpuCore, insn: Insn, i: number, nextLo: number, nextHi: number): GuestOperand {
+  const op = insn.operands[i];
+  if (op === undefined) throw new Error(`${insn.mnemonic}: no operand ${i}`);
+  if (op.kind === 'reg') return { kind: 'reg', reg: op.reg, size: op.size };
+  if (op.kind !== 'mem') throw new Error(`${insn.mnemonic}: operand ${i} is ${op.kind}`);
+  return {
+    kind: 'mem', seg: op.seg, base: op.base, index: op.index, scale: op.scale, disp: big(op.dispLo, op.dispHi),
+    addrSize: op.addrSize, linear: operandLinear(cpu, op, nextLo, nextHi),
+  };
+}
+
+/**
+ * The event type of a delivery kind of sys-int.ts (EventKind: 0 exception, 1 external, 2 INT n /
+ * INT3 / INTO, 3 INT1). INT3 (CC) and INTO are software exceptions, INT n (CD, even CD 03) a
+ * software interrupt (SDM Vol. 3C, the "interruption type" of the VM-exit interruption-information and
+ * IDT-vectoring information fields).
+ */
+export function eventTypeOf(kind: number, mnemonic?: string): EventType {
+  if (kind === 1) return 'external-interrupt';
+  if (kind === 3) return 'privileged-software-exception';
+  if (kind === 2) return mnemonic === 'int3' || mnemonic === 'into' ? 'software-exception' : 'software-interrupt';
+  return 'hardware-exception';
+}
