@@ -60,7 +60,7 @@ function expectOrder(refs: TwoDRef[], n: number, m: number): void {
   let i = 0;
   for (let g = 0; g < n; g++) {
     const entry = refs[i + m]!;
-    expect(entry.dim).toBe('guest');
+    if (entry.dim !== 'guest') throw new Error(`reference ${i + m} is not a guest entry`);
     expect(entry.step.level).toBe(guestNames[g]);
     for (let k = 0; k < m; k++) {
       const r = refs[i + k]!;
