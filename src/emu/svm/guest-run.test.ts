@@ -151,6 +151,13 @@ describe('instruction intercepts: EXITCODE, EXITINFO, nRIP, the saved RIP', () =
     expect(on.m.cpu.state.ripLo).toBe(0x100000);
     expect(on.svm.gif).toBe(false);
     expect(on.m.cpu.guest).toBeNull();
+    // The saved guest state is the state it entered with, but for RIP and RAX.
+    const v = on.vmcb;
+    expect(v.readSegment('save.cs')).toEqual({ selector: 0x08, attrib: 0xc9b, limit: 0xffffffff, base: u64(0) });
+    expect(v.readSegment('save.ss')).toEqual({ selector: 0x10, attrib: 0xc93, limit: 0xffffffff, base: u64(0) });
+    expect(v.readDtr('save.gdtr')).toEqual({ limit: 0x17, base: u64(GDT) });
+    expect([v.read64('save.efer').lo, v.read64('save.cr0').lo, v.read64('save.rflags').lo, v.read('save.cpl')]).toEqual([EFER.SVME, 0x11, 0x2, 0]);
+    expect([v.read64('save.rax').lo, v.read64('save.rsp').lo]).toEqual([1, 0x90000]);
   });
 
   it('HLT (0x78); clear, the guest halts for good', () => {
@@ -197,6 +204,31 @@ describe('instruction intercepts: EXITCODE, EXITINFO, nRIP, the saved RIP', () =
     expect(exitOf(g).rip).toBe(g.at('h'));
     expect(new Vmcb(g.m.mem, 0x330000).read64('save.lstar').lo).toBe(0x1234);
     expect(g.svm.gif).toBe(false);
+  });
+});
+
+describe('a 64-bit guest', () => {
+  it('long mode from the VMCB (EFER.LME, CR0.PG, CR4.PAE, CS.L): a 64-bit RAX, a REX-prefixed OUTS with 64-bit addresses', () => {
+    const g = vm('', { intercepts: ['CPUID', 'IOIO_PROT'], setup: (v, x) => {
+      const r = assemble('mov rax, 0x123456789\nt: cpuid\nmov rsi, 0x9000\nmov dx, 0xe9\nu: outsb\nhlt', { bits: 64, origin: GUEST });
+      if (!r.ok) throw new Error(JSON.stringify(r.errors));
+      r.bytes.forEach((b, i) => x.m.mem.write8(GUEST + i, b));
+      x.at = (l) => r.labels.get(l)!;
+      setIopmBit(x.m.mem, IOPM, 0xe9);
+      v.writeSegment('save.cs', { selector: 0x08, attrib: 0xa9b, limit: 0xffffffff, base: u64(0) });
+      v.write64('save.efer', u64(EFER.SVME | EFER.LME | EFER.LMA));
+      v.write64('save.cr0', u64(0x80000011));
+      v.write64('save.cr3', u64(0x1000)); // the bare machine's identity map of the first GiB
+      v.write64('save.cr4', u64(0x20));
+    } });
+    run(g);
+    expect(exitOf(g)).toMatchObject({ code: X.CPUID, rip: g.at('t'), nrip: g.at('t') + 2 });
+    expect(g.vmcb.read64('save.rax')).toEqual(u64(0x23456789, 1));
+    g.vmcb.write64('save.rip', g.vmcb.read64('next_rip'));
+    run(g);
+    const e = exitOf(g);
+    expect(e).toMatchObject({ code: X.IOIO, rip: g.at('u'), info2: g.at('u') + 1 });
+    expect(decodeIoioInfo(e.info1)).toEqual({ in: false, string: true, rep: false, size: 1, addrSize: 64, seg: 3, port: 0xe9 });
   });
 });
 
@@ -359,6 +391,16 @@ describe('interrupts: INTR (0x60), V_INTR_MASKING, VINTR (0x64), GIF', () => {
     i.m.cpu.interrupts = line();
     run(i);
     expect(exitOf(i)).toMatchObject({ code: X.INTR, rip: GUEST });
+  });
+
+  it('V_INTR_MASKING with the host\u2019s IF = 0 at VMRUN: the interrupt is held, neither exiting nor reaching the guest', () => {
+    const g = vm(src, { intercepts: ['INTR'], idt: handler, rflags: 0x202, setup: (v) => v.write('int_ctl', IntCtl.V_INTR_MASKING) });
+    g.m.cpu.state.rflags = 0x2;
+    const l = line();
+    g.m.cpu.interrupts = l;
+    run(g);
+    expect(exitOf(g)).toMatchObject({ code: X.HLT, rip: g.at('t') + 2 });
+    expect(l.acks).toBe(0);
   });
 
   it('INTR not intercepted: delivered through the guest\u2019s IDT', () => {

@@ -34,9 +34,11 @@
  * Interrupts, as far as the lab models them (15.13, 15.17, 15.21): GIF = 0 (a guest's own CLGI,
  * when CLGI is not intercepted) holds every interrupt pending: no INTR intercept, no delivery. A
  * physical interrupt is intercepted with INTR set; with V_INTR_MASKING = 1 the guest's IF and
- * shadow do not mask it, the host's IF as VMRUN saved it does; with V_INTR_MASKING = 0 the
- * guest's IF and shadow mask it. Not intercepted, it is delivered through the guest's IDT as on a
- * bare CPU. A virtual interrupt (V_IRQ, with V_INTR_PRIO above V_TPR unless V_IGN_TPR) is taken
+ * shadow do not mask it, the host's IF as VMRUN saved it does (IF = 0 holds it pending, like GIF =
+ * 0); with V_INTR_MASKING = 0 the guest's IF and shadow mask it. Not intercepted, it is delivered
+ * through the guest's IDT as on a bare CPU (the guest's IF applies). A halted guest is woken by an
+ * interrupt it would exit for. The INTR #VMEXIT does not acknowledge the interrupt: it stays
+ * pending for the host, which takes it once it sets GIF again (STGI). A virtual interrupt (V_IRQ, with V_INTR_PRIO above V_TPR unless V_IGN_TPR) is taken
  * when the guest's IF = 1 outside a shadow: with VINTR intercepted that is the VINTR #VMEXIT (the
  * interrupt window), otherwise V_INTR_VECTOR is delivered through the guest's IDT and V_IRQ
  * cleared. Not modelled: V_TPR as the guest's CR8 (CR8 accesses reach the lab's CR8), NMIs, AVIC.
@@ -240,8 +242,9 @@ export class SvmMonitor implements GuestMonitor {
     this.vIntr = { ...controls.vIntr };
   }
 
+  /** GIF = 0 holds physical interrupts; so does the host's IF = 0 under V_INTR_MASKING (15.21.1). */
   get interruptsHeld(): boolean {
-    return !this.svm.gif;
+    return !this.svm.gif || (this.controls.vIntr.vIntrMasking && !this.hostIf);
   }
 
   get interruptWindow(): boolean {
@@ -411,6 +414,8 @@ function finishExit(svm: Svm, cpu: Cpu, mon: SvmMonitor, info: VmexitInfo): Gues
   const st = cpu.state;
   const guest = guestStateNow(cpu, mon.entry);
   st.tsc -= mon.tscOffset;
+  // A guest halted at an INTR or VINTR exit leaves the HLT behind (its RIP is past it); the host is not halted.
+  st.halted = false;
   cpu.guest = null;
   cpu.exit = null;
   active.delete(svm);
