@@ -478,6 +478,16 @@ describe('event injection (EVENTINJ, 15.20)', () => {
   });
 });
 
+describe('nested paging', () => {
+  it('a VMCB with NP_ENABLE is refused before VMRUN (not run unnested): the host is untouched', () => {
+    const g = vm('h: hlt', { setup: (v) => v.write64('nested_ctl', u64(1)) });
+    const rip = g.m.cpu.state.ripLo;
+    expect(() => vmrunGuest(g.svm, g.m.cpu, VMCB)).toThrow(/NP_ENABLE/);
+    expect(g.svm.inGuest).toBe(false);
+    expect(g.m.cpu.state.ripLo).toBe(rip);
+  });
+});
+
 describe('TSC_OFFSET and the budget', () => {
   it('the guest reads TSC + TSC_OFFSET; the host\u2019s TSC is not offset after the exit', () => {
     const g = vm('rdtsc\nh: hlt', { setup: (v) => v.write64('tsc_offset', u64(1000000)) });

@@ -49,7 +49,9 @@
  * all: the CR write traps (word 4, bits 16..24: they fire after the write, and the seam reports
  * before it), DR intercepts (the lab has no debug registers), PUSHF/POPF/IRET/RSM/INVD/WBINVD/
  * MONITOR/MWAIT/XSETBV/RDPMC/RDPRU/task-switch/FERR intercepts (cpu/guest.ts lists why), and
- * nested paging (NP_ENABLE is run as if clear: guest-physical is host-physical).
+ * nested paging: guest-physical addresses are host-physical, and a VMCB with NP_ENABLE set is
+ * refused with an Error before VMRUN (npt.ts walks N_CR3, but the CPU's accesses do not go
+ * through it yet).
  */
 import type { Cpu } from '../cpu/cpu.ts';
 import type { CpuCore } from '../cpu/core.ts';
@@ -62,7 +64,7 @@ import { loadPdptes } from '../cpu/sys-ctl.ts';
 import { deliverEvent, deliverExceptionImpl, EventKind, isDoubleFault } from '../cpu/sys-int.ts';
 import { exceptionExitCode, SVM_EXIT } from './exit-codes.ts';
 import {
-  encodeEvent, encodeIoioInfo, EventType, type SvmEvent, type VIntr,
+  encodeEvent, encodeIoioInfo, EventType, NestedCtl, type SvmEvent, type VIntr,
 } from './exitinfo.ts';
 import {
   crReadIntercept, crWriteIntercept, exceptionIntercept, interceptSet, ioIntercepted, msrIntercepted,
@@ -284,10 +286,14 @@ export function activeMonitor(svm: Svm): SvmMonitor | undefined {
 
 /** VMRUN, and when it succeeds, the guest loaded into the CPU (`enterGuest`). */
 export function vmrunGuest(svm: Svm, cpu: Cpu, vmcbPa: number): VmrunOutcome {
+  if (vmcbPa % 0x1000 === 0 && vmcbPa >= 0 && (vmcbRead64(cpu.mem, vmcbPa, 'nested_ctl').lo & NestedCtl.NP_ENABLE) !== 0) throw new Error(NO_NPT);
   const r = svm.vmrun(vmcbPa);
   if (r.kind === 'entered') enterGuest(svm, cpu, r);
   return r;
 }
+
+/** Nested paging (npt.ts) is not yet applied to the CPU's accesses: a VMCB that enables it is refused, not run with guest-physical = host-physical. */
+const NO_NPT = 'NP_ENABLE is set: nested paging is not yet applied to a running guest (guest-run.ts), so this layer refuses the VMCB rather than run it unnested';
 
 function signed64(v: U64): number {
   const n = Number(BigInt.asIntN(64, (BigInt(v.hi >>> 0) << 32n) | BigInt(v.lo >>> 0)));
@@ -302,6 +308,7 @@ function signed64(v: U64): number {
  */
 export function enterGuest(svm: Svm, cpu: Cpu, r: Extract<VmrunOutcome, { kind: 'entered' }>): SvmMonitor {
   if (active.has(svm)) throw new Error('enterGuest: this processor already runs a guest');
+  if (r.controls.npEnable) throw new Error(NO_NPT);
   const { guest: g, controls } = r;
   const st = cpu.state;
   const hostIf = (vmcbRead64(cpu.mem, svm.svm.hsavePa, 'save.rflags').lo & Flag.IF) !== 0;
