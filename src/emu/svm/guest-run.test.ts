@@ -118,6 +118,8 @@ function exitOf(g: Vm) {
   return {
     code: exitCodeFromU64(v.read64('exit_code')),
     info1: n(v.read64('exit_info_1')),
+    /** EXITINFO1 exactly (a number loses the low bits next to bit 63). */
+    info1Raw: v.read64('exit_info_1'),
     info2: n(v.read64('exit_info_2')),
     nrip: n(v.read64('next_rip')),
     rip: n(v.read64('save.rip')),
@@ -235,21 +237,21 @@ describe('a 64-bit guest', () => {
 describe('CR access intercepts', () => {
   it('MOV from CR0 (0x00) and to CR3 (0x13): EXITINFO1 bit 63 and the GPR', () => {
     let { e } = both('t: mov eax, cr0\nh: hlt', crReadIntercept(0), X.CR0_READ!);
-    expect(e).toMatchObject({ info1: 2 ** 63 + 0, nrip: GUEST + 3 });
+    expect(e).toMatchObject({ info1Raw: u64(0, 0x80000000), nrip: GUEST + 3 });
     ({ e } = both('mov ebx, 0\nt: mov cr3, ebx\nh: hlt', crWriteIntercept(3), X.CR3_WRITE!));
-    expect(e.info1).toBe(2 ** 63 + 3);
+    expect(e.info1Raw).toEqual(u64(3, 0x80000000));
     ({ e } = both('t: mov edx, cr4\nh: hlt', crReadIntercept(4), X.CR4_READ!));
-    expect(e.info1).toBe(2 ** 63 + 2);
+    expect(e.info1Raw).toEqual(u64(2, 0x80000000));
   });
 
   it('LMSW and CLTS are CR0 writes with EXITINFO1 bit 63 clear', () => {
-    expect(both('mov eax, 0x11\nt: lmsw ax\nh: hlt', crWriteIntercept(0), X.CR0_WRITE!).e.info1).toBe(0);
-    expect(both('t: clts\nh: hlt', crWriteIntercept(0), X.CR0_WRITE!).e.info1).toBe(0);
+    expect(both('mov eax, 0x11\nt: lmsw ax\nh: hlt', crWriteIntercept(0), X.CR0_WRITE!).e.info1Raw).toEqual(u64(0));
+    expect(both('t: clts\nh: hlt', crWriteIntercept(0), X.CR0_WRITE!).e.info1Raw).toEqual(u64(0));
   });
 
   it('selective CR0 write (0x65): only a change outside TS and MP exits', () => {
     // Setting CD (bit 30) changes a bit other than TS/MP.
-    both('mov eax, cr0\nor eax, 0x40000000\nt: mov cr0, eax\nh: hlt', 'CR0_SEL_WRITE', X.CR0_SEL_WRITE!);
+    expect(both('mov eax, cr0\nor eax, 0x40000000\nt: mov cr0, eax\nh: hlt', 'CR0_SEL_WRITE', X.CR0_SEL_WRITE!).e.info1Raw).toEqual(u64(0, 0x80000000));
     // Setting TS and MP only: no exit, even with the intercept.
     const g = vm('mov eax, cr0\nor eax, 0xa\nt: mov cr0, eax\nh: hlt', { intercepts: ['CR0_SEL_WRITE'] });
     run(g);
