@@ -157,6 +157,12 @@ export interface GuestMonitor {
   acknowledgeInterruptOnExit: boolean;
   /** A value of state.steps at which a boundary asks 'deadline' (Infinity for none). */
   deadline: number;
+  /**
+   * While true, maskable external interrupts are held pending: neither delivered to the guest nor
+   * offered as 'external-interrupt' (SVM's GIF = 0 after a guest's own CLGI, APM Vol. 2 15.17).
+   * Absent means false.
+   */
+  interruptsHeld?: boolean;
 }
 
 /** Thrown by a hook inside an instruction when the monitor took its intercept; caught by the block loop. */
