@@ -1066,7 +1066,6 @@ export class Cpu implements CpuCore {
       if (this.guest !== null) stop = this.guestStop(stop);
       // In an STI / MOV SS shadow with an interrupt waiting: one instruction, then the check above.
       if (s.interruptShadow && timer.pending && stop > s.steps + 1) stop = s.steps + 1;
-      // In an STI / MOV SS shadow with an interrupt waiting: one instruction, then the check above.
       const before = s.steps;
       prev = this.trace === null ? this.runBlock(prev, stop) : this.runBlockTraced(prev, stop);
       if (timer.enabled) this.advanceTimer(s.steps - before);
