@@ -1,0 +1,347 @@
+/**
+ * The hypervisor: one VM with one vCPU, vendor-neutral, over a backend (svm-backend.ts) that
+ * enters the guest and hands back each exit normalised. The loop is a real hypervisor's:
+ *
+ *   enter the guest → exit → read why (the backend reads EXITCODE etc.) → handle → resume or end
+ *
+ * Handlers (each charges its `HandlerWork` to the ledger; the backend charges the entry, the exit,
+ * the fixed dispatch path and every VMCB/VMCS access):
+ * - CPUID: the host's values (`cpuid` option) with the hypervisor-present bit CPUID.1:ECX[31] set,
+ *   and the hypervisor range: leaf 0x40000000 gives EAX = 0x40000001 (the highest hypervisor leaf)
+ *   and the signature "RingMinus1\0\0" in EBX, ECX, EDX; leaf 0x40000001 gives EAX = 1, the version
+ *   of the hypercall interface below; other leaves up to 0x400000FF give zeros.
+ * - I/O (IN/OUT): forwarded to the attached port handler (`ports`; none: IN reads all ones, OUT is
+ *   dropped); RIP ← nRIP. INS/OUTS are not emulated: the VM ends with an error naming them.
+ * - RDMSR/WRMSR: a shadow set. EFER: the guest sees its own EFER without SVME (which VMRUN needs set
+ *   in the guest's VMCB), may not set SVME (no nested SVM is offered: #GP), and LME may not change
+ *   while paging (#GP); LMA is read-only. VM_CR and VM_HSAVE_PA: #GP, as on a processor without
+ *   SVM. Any other intercepted MSR is passed through to the processor's own (`msr` option) and a
+ *   #GP it raises is reflected. The backend intercepts only these and those the hardware always
+ *   intercepts (outside the MSRPM's ranges).
+ * - CR accesses, as far as the runner reports them (MOV CRn with the decode assist's register):
+ *   reads answered from the guest's value in the control structure, writes checked (the reserved
+ *   and PG-without-PE and NW-without-CD rules, #GP reflected) and stored; the next entry's checks
+ *   and mode logic apply them. LMSW and CLTS (no register reported) end the VM with an error.
+ * - HLT: RIP ← nRIP, then idle until an interrupt can wake the guest: with an `interrupts` source
+ *   that has a vector pending and the guest's IF = 1, the vector is injected and the guest resumes;
+ *   otherwise nothing can ever wake it and the VM ends ('hlt').
+ * - Hypercalls on VMMCALL (VMCALL on VT-x). ABI: RAX = function, RBX = argument, result in RAX.
+ *   Function 0: print the character in BL (appended to `console`), RAX ← 0. Function 1: exit with
+ *   the code in EBX (the VM ends, 'hypercall-exit'). Any other function, or a call from CPL > 0:
+ *   RAX ← all ones (−1), nothing done.
+ * - Exceptions the backend intercepts: reflected into the guest by event injection (with the error
+ *   code; #PF with CR2 set from the exit's address, since the intercept leaves CR2 unchanged; INT3
+ *   and INTO after RIP ← nRIP). An exception raised while delivering another exception combines as
+ *   the processor would: contributory/#PF pairs become #DF, anything during #DF is a triple fault.
+ * - Triple fault (SVM SHUTDOWN intercept): the VM ends ('shutdown').
+ * - Anything else ends the VM with an error naming the vendor's exit.
+ *
+ * Every exit is appended to `log` as plain data (types.ts: code, name, RIP, raw exit information,
+ * the action, and the fields read and written in order).
+ */
+import { isDoubleFault } from '../cpu/sys-int.ts';
+import { Fault } from '../cpu/core.ts';
+import { EFER } from '../cpu/sys-util.ts';
+import { CR4_ALLOWED } from '../cpu/sys-ctl.ts';
+import type { HandlerWork } from '../cost/kinds.ts';
+import type { Ledger } from '../cost/ledger.ts';
+import type { HvAction, HvBackend, HvExit, HvLogEntry, PortHandler } from './types.ts';
+
+export type CpuidFn = (leaf: number, subleaf: number) => [number, number, number, number];
+
+/** The processor's own MSRs, for pass-through: each throws a `Fault` (#GP) as RDMSR/WRMSR would. */
+export interface MsrPassThrough {
+  read(index: number): [number, number];
+  write(index: number, lo: number, hi: number): void;
+}
+
+/** Something that can raise interrupts for the guest: the vector pending now, or null. */
+export interface HvInterrupts {
+  pending(): number | null;
+  /** The vector was injected. */
+  acknowledge(vector: number): void;
+}
+
+export interface HypervisorOptions {
+  backend: HvBackend;
+  ledger: Ledger;
+  cpuid: CpuidFn;
+  ports?: PortHandler;
+  msr?: MsrPassThrough;
+  interrupts?: HvInterrupts;
+  /** Log entries kept (default 100 000); later exits are counted but not logged. */
+  logLimit?: number;
+}
+
+export type HvEnd =
+  | { kind: 'hlt' }
+  | { kind: 'shutdown' }
+  | { kind: 'limit' }
+  | { kind: 'hypercall-exit'; code: number }
+  | { kind: 'error'; why: string };
+
+/** The hypervisor's leaves: EBX ECX EDX of 0x40000000 spell "RingMinus1\0\0". */
+export const HV_CPUID_BASE = 0x40000000;
+export const HV_SIGNATURE = 'RingMinus1\0\0';
+export const HV_HYPERCALL_VERSION = 1;
+export const Hypercall = { PRINT_CHAR: 0, EXIT: 1 } as const;
+
+export const MSR_EFER = 0xc0000080;
+export const MSR_VM_CR = 0xc0010114;
+export const MSR_VM_HSAVE_PA = 0xc0010117;
+/** The MSRs the hypervisor handles itself (the backends intercept these). */
+export const SHADOW_MSRS = [MSR_EFER, MSR_VM_CR, MSR_VM_HSAVE_PA] as const;
+
+const sig4 = (s: string, at: number): number =>
+  (s.charCodeAt(at) | (s.charCodeAt(at + 1) << 8) | (s.charCodeAt(at + 2) << 16) | (s.charCodeAt(at + 3) << 24)) >>> 0;
+
+/** The CPUID the guest sees: the host's values with the hypervisor bit, plus the hypervisor's leaves. */
+export function guestCpuid(host: CpuidFn, leaf: number, subleaf: number): [number, number, number, number] {
+  leaf >>>= 0;
+  if (leaf >= HV_CPUID_BASE && leaf <= 0x400000ff) {
+    if (leaf === HV_CPUID_BASE) return [HV_CPUID_BASE + 1, sig4(HV_SIGNATURE, 0), sig4(HV_SIGNATURE, 4), sig4(HV_SIGNATURE, 8)];
+    if (leaf === HV_CPUID_BASE + 1) return [HV_HYPERCALL_VERSION, 0, 0, 0];
+    return [0, 0, 0, 0];
+  }
+  const r = host(leaf, subleaf);
+  if (leaf === 1) r[2] = (r[2] | 0x80000000) >>> 0;
+  return r;
+}
+
+interface Handled {
+  action: HvAction;
+  note: string;
+  work?: HandlerWork;
+  end?: HvEnd;
+}
+
+const GP0 = { vector: 13, type: 'exception', errorCode: 0 } as const;
+const CR0_RESERVED_LO = ~0xe005003f >>> 0;
+
+export class Hypervisor {
+  readonly log: HvLogEntry[] = [];
+  /** Exits by the vendor's name, with the code. */
+  readonly counts = new Map<string, { code: number; count: number }>();
+  /** Characters printed through the print hypercall. */
+  console = '';
+  private exits = 0;
+  private readonly b: HvBackend;
+
+  constructor(readonly opts: HypervisorOptions) {
+    this.b = opts.backend;
+  }
+
+  get exitCount(): number {
+    return this.exits;
+  }
+
+  /** Runs the VM until it ends or `maxSteps` guest instructions have retired. */
+  run(maxSteps: number): HvEnd {
+    const b = this.b;
+    for (;;) {
+      const left = maxSteps - b.steps;
+      if (left <= 0) return { kind: 'limit' };
+      const before = b.steps;
+      const r = b.enter(left);
+      const guestSteps = b.steps - before;
+      if (r.kind === 'budget') return { kind: 'limit' };
+      if (r.kind === 'halted') return { kind: 'hlt' };
+      if (r.kind === 'shutdown') return { kind: 'shutdown' };
+      if (r.kind === 'invalid') return { kind: 'error', why: `the entry failed its checks: ${r.failed.join(', ')}` };
+      const exit = r.exit;
+      let h: Handled;
+      try {
+        h = this.handle(exit);
+      } catch (e) {
+        if (!(e instanceof Fault)) throw e;
+        // A #GP the processor's own MSR raised on pass-through: reflect it.
+        b.inject({ vector: e.vector, type: 'exception', ...(e.errorCode >= 0 ? { errorCode: e.errorCode } : {}) });
+        h = { action: 'reflected', note: `#${e.vector} from the processor's MSR, reflected`, work: 'msr' };
+      }
+      if (h.work !== undefined) this.opts.ledger.charge({ kind: 'handler', work: h.work });
+      const c = this.counts.get(exit.name);
+      if (c === undefined) this.counts.set(exit.name, { code: exit.code, count: 1 });
+      else c.count++;
+      const entry: HvLogEntry = {
+        n: this.exits++, vendor: b.vendor, code: exit.code, name: exit.name, kind: exit.detail.kind, rip: exit.rip,
+        raw: exit.raw, action: h.action, note: h.note, accesses: b.takeAccesses(), guestSteps,
+      };
+      if (this.log.length < (this.opts.logLimit ?? 100_000)) this.log.push(entry);
+      if (h.end !== undefined) return h.end;
+    }
+  }
+
+  private handle(exit: HvExit): Handled {
+    const b = this.b;
+    const d = exit.detail;
+    switch (d.kind) {
+      case 'cpuid': {
+        const leaf = Number(b.gpr(0) & 0xffffffffn);
+        const sub = Number(b.gpr(1) & 0xffffffffn);
+        const [a, bx, c, dx] = guestCpuid(this.opts.cpuid, leaf, sub);
+        b.setGpr(0, BigInt(a), 4);
+        b.setGpr(3, BigInt(bx), 4);
+        b.setGpr(1, BigInt(c), 4);
+        b.setGpr(2, BigInt(dx), 4);
+        b.advance();
+        return { action: 'emulated', note: `leaf 0x${leaf.toString(16)} subleaf 0x${sub.toString(16)}`, work: 'cpuid' };
+      }
+      case 'io': {
+        if (d.string) return { action: 'ended', note: 'string I/O', end: { kind: 'error', why: `${d.rep ? 'REP ' : ''}${d.dir === 'in' ? 'INS' : 'OUTS'} at port 0x${d.port.toString(16)}: string I/O is not emulated by this hypervisor` } };
+        const mask = d.size === 4 ? 0xffffffffn : (1n << BigInt(d.size * 8)) - 1n;
+        const p = this.opts.ports;
+        if (d.dir === 'out') {
+          const v = Number(b.gpr(0) & mask);
+          p?.portOut(d.port, d.size, v);
+          b.advance();
+          return { action: p ? 'forwarded' : 'emulated', note: `out port 0x${d.port.toString(16)} size ${d.size} value 0x${v.toString(16)}`, work: 'io' };
+        }
+        const v = p ? p.portIn(d.port, d.size) >>> 0 : Number(mask);
+        b.setGpr(0, BigInt(v), d.size);
+        b.advance();
+        return { action: p ? 'forwarded' : 'emulated', note: `in port 0x${d.port.toString(16)} size ${d.size} value 0x${v.toString(16)}`, work: 'io' };
+      }
+      case 'msr':
+        return this.msr(d.write);
+      case 'cr':
+        return this.cr(d.cr, d.access, d.gpr);
+      case 'hlt': {
+        b.advance();
+        const src = this.opts.interrupts;
+        const vec = src?.pending() ?? null;
+        if (src !== undefined && vec !== null && (b.rflags() & 0x200) !== 0) {
+          b.inject({ vector: vec, type: 'interrupt' });
+          src.acknowledge(vec);
+          return { action: 'emulated', note: `halted; woken by interrupt ${vec}, injected`, work: 'hlt' };
+        }
+        return { action: 'ended', note: 'halted with no interrupt that can wake it', work: 'hlt', end: { kind: 'hlt' } };
+      }
+      case 'hypercall':
+        return this.hypercall();
+      case 'exception':
+        return this.reflect(d);
+      case 'triple-fault':
+        return { action: 'ended', note: 'triple fault: the VM is shut down', end: { kind: 'shutdown' } };
+      case 'other':
+        return { action: 'ended', note: 'no handler', end: { kind: 'error', why: `unhandled exit ${exit.name} (${exit.code})` } };
+    }
+  }
+
+  private msr(write: boolean): Handled {
+    const b = this.b;
+    const index = Number(b.gpr(1) & 0xffffffffn);
+    const name = `0x${index.toString(16)}`;
+    if (index === MSR_VM_CR || index === MSR_VM_HSAVE_PA) {
+      b.inject(GP0);
+      return { action: 'reflected', note: `${write ? 'wrmsr' : 'rdmsr'} ${name}: no SVM offered to the guest, #GP(0)`, work: 'msr' };
+    }
+    if (index === MSR_EFER) {
+      const efer = b.efer();
+      if (!write) {
+        const v = efer & ~BigInt(EFER.SVME);
+        b.setGpr(0, v & 0xffffffffn, 4);
+        b.setGpr(2, v >> 32n, 4);
+        b.advance();
+        return { action: 'emulated', note: `rdmsr EFER (shadow without SVME) = 0x${v.toString(16)}`, work: 'msr' };
+      }
+      const lo = Number(b.gpr(0) & 0xffffffffn);
+      const hi = Number(b.gpr(2) & 0xffffffffn);
+      const allowed = EFER.SCE | EFER.LME | EFER.LMA | EFER.NXE;
+      const paging = (b.cr(0) & 0x80000000n) !== 0n;
+      if (hi !== 0 || (lo & ~allowed) !== 0 || (paging && ((BigInt(lo) ^ efer) & BigInt(EFER.LME)) !== 0n)) {
+        b.inject(GP0);
+        return { action: 'reflected', note: `wrmsr EFER 0x${lo.toString(16)}: #GP(0)`, work: 'msr' };
+      }
+      const nv = BigInt(((lo & ~EFER.LMA) | (Number(efer) & EFER.LMA) | EFER.SVME) >>> 0);
+      b.setEfer(nv);
+      b.advance();
+      return { action: 'emulated', note: `wrmsr EFER 0x${lo.toString(16)} (SVME kept for VMRUN)`, work: 'msr' };
+    }
+    const pt = this.opts.msr;
+    if (pt === undefined) {
+      b.inject(GP0);
+      return { action: 'reflected', note: `${write ? 'wrmsr' : 'rdmsr'} ${name}: not handled, #GP(0)`, work: 'msr' };
+    }
+    if (write) {
+      pt.write(index, Number(b.gpr(0) & 0xffffffffn), Number(b.gpr(2) & 0xffffffffn));
+      b.advance();
+      return { action: 'emulated', note: `wrmsr ${name} passed through`, work: 'msr' };
+    }
+    const [lo, hi] = pt.read(index);
+    b.setGpr(0, BigInt(lo >>> 0), 4);
+    b.setGpr(2, BigInt(hi >>> 0), 4);
+    b.advance();
+    return { action: 'emulated', note: `rdmsr ${name} passed through`, work: 'msr' };
+  }
+
+  private cr(n: number, access: 'read' | 'write', gpr: number | null): Handled {
+    const b = this.b;
+    if (gpr === null || (n !== 0 && n !== 2 && n !== 3 && n !== 4)) {
+      return { action: 'ended', note: 'no register reported', end: { kind: 'error', why: `CR${n} ${access} without a reported register (LMSW/CLTS) or of a CR this hypervisor does not emulate` } };
+    }
+    const crn = n as 0 | 2 | 3 | 4;
+    const long = b.long64();
+    if (access === 'read') {
+      const v = b.cr(crn);
+      b.setGpr(gpr, v, long ? 8 : 4);
+      b.advance();
+      return { action: 'emulated', note: `mov from CR${n} = 0x${v.toString(16)}`, work: 'cr' };
+    }
+    let v = b.gpr(gpr);
+    if (!long) v &= 0xffffffffn;
+    const lo = Number(v & 0xffffffffn);
+    const hi = Number(v >> 32n);
+    let bad = false;
+    if (crn === 0) bad = hi !== 0 || ((lo & 0x80000000) !== 0 && (lo & 1) === 0) || ((lo & 0x20000000) !== 0 && (lo & 0x40000000) === 0);
+    if (crn === 0 && !bad) v = BigInt(((lo & ~CR0_RESERVED_LO) | 0x10) >>> 0);
+    if (crn === 4) bad = hi !== 0 || (lo & ~CR4_ALLOWED) !== 0;
+    if (bad) {
+      b.inject(GP0);
+      return { action: 'reflected', note: `mov to CR${n} 0x${v.toString(16)}: #GP(0)`, work: 'cr' };
+    }
+    b.setCr(crn, v);
+    b.advance();
+    return { action: 'emulated', note: `mov to CR${n} 0x${v.toString(16)}`, work: 'cr' };
+  }
+
+  private hypercall(): Handled {
+    const b = this.b;
+    const fn = b.gpr(0) & 0xffffffffn;
+    const long = b.long64();
+    const fail = (why: string): Handled => {
+      b.setGpr(0, 0xffffffffffffffffn, long ? 8 : 4);
+      b.advance();
+      return { action: 'emulated', note: why, work: 'hypercall' };
+    };
+    if (b.cpl() !== 0) return fail(`hypercall ${fn} from CPL ${b.cpl()}: refused, RAX = -1`);
+    if (fn === BigInt(Hypercall.PRINT_CHAR)) {
+      const ch = Number(b.gpr(3) & 0xffn);
+      this.console += String.fromCharCode(ch);
+      b.setGpr(0, 0n, long ? 8 : 4);
+      b.advance();
+      return { action: 'emulated', note: `print 0x${ch.toString(16)}`, work: 'hypercall' };
+    }
+    if (fn === BigInt(Hypercall.EXIT)) {
+      const code = Number(b.gpr(3) & 0xffffffffn);
+      b.advance();
+      return { action: 'ended', note: `exit with code ${code}`, work: 'hypercall', end: { kind: 'hypercall-exit', code } };
+    }
+    return fail(`unknown hypercall ${fn}: RAX = -1`);
+  }
+
+  private reflect(d: Extract<HvExit['detail'], { kind: 'exception' }>): Handled {
+    const b = this.b;
+    const during = d.during;
+    if (during !== null && during.exception) {
+      if (during.vector === 8) return { action: 'ended', note: `#${d.vector} while delivering #DF: triple fault`, work: 'exception', end: { kind: 'shutdown' } };
+      if (isDoubleFault(during.vector, d.vector)) {
+        b.inject({ vector: 8, type: 'exception', errorCode: 0 });
+        return { action: 'reflected', note: `#${d.vector} while delivering #${during.vector}: #DF injected`, work: 'exception' };
+      }
+    }
+    if (d.vector === 14 && d.address !== null) b.setCr(2, d.address);
+    if (d.software) b.advance();
+    b.inject({ vector: d.vector, type: 'exception', ...(d.errorCode !== null ? { errorCode: d.errorCode } : {}) });
+    return { action: 'reflected', note: `#${d.vector}${d.errorCode !== null ? ` (error code 0x${d.errorCode.toString(16)})` : ''} injected`, work: 'exception' };
+  }
+}

@@ -1,0 +1,357 @@
+/**
+ * The hypervisor's AMD-V backend: a VMCB in guest-physical memory, VMRUN and #VMEXIT through
+ * svm/guest-run.ts, and every exit normalised for the core (types.ts) with its EXITCODE,
+ * EXITINFO1/2 and EXITINTINFO kept.
+ *
+ * Where the guest's state lives between exits, as on hardware (APM 15.5.1, 15.6): RIP, RSP, RAX,
+ * RFLAGS, the control registers, EFER and the segments in the VMCB's state-save area; the other
+ * general registers stay in the processor, where a real hypervisor saves them in software (the
+ * lab's hypervisor is TypeScript and runs no host instructions, so they simply stay in
+ * `cpu.state`). Reads and writes of VMCB fields are recorded and charged as `vmcb-read` and
+ * `vmcb-write`; register accesses are recorded as `gpr.*` and cost nothing.
+ *
+ * The memory it uses (`area`, 28 KiB, 4-KByte aligned): the host save area (VM_HSAVE_PA), the
+ * VMCB, the IOPM (12 KiB) and the MSRPM (8 KiB). Without nested paging the guest's physical memory
+ * is the host's, so the guest could read or overwrite them: `exec --under svm` puts them at the top
+ * of the bare machine's RAM, which the programs it compares do not touch. Several VMs (or a guest
+ * that cannot be trusted with the host's memory) need nested paging wired into the running guest
+ * (svm/npt.ts exists; guest-run.ts refuses NP_ENABLE until the CPU's accesses go through it).
+ *
+ * The processor must be an AMD model for SVM (`cpu.state.vendor = 'amd'`): the backend sets it and
+ * EFER.SVME on the host. Vendor-dependent behaviour of the guest's own instructions (SYSCALL outside
+ * 64-bit mode, SYSENTER in long mode, null FS/GS loads) therefore follows AMD under this backend.
+ */
+import type { Cpu } from '../cpu/cpu.ts';
+import { Seg } from '../cpu/insn.ts';
+import { EFER } from '../cpu/sys-util.ts';
+import type { Ledger } from '../cost/ledger.ts';
+import { exceptionExitCode, exitCodeFromU64, exitCodeName, SVM_EXIT } from '../svm/exit-codes.ts';
+import { decodeEvent, decodeIoioInfo, encodeEvent, EventType, IntState } from '../svm/exitinfo.ts';
+import { runGuest, vmrunGuest } from '../svm/guest-run.ts';
+import {
+  crReadIntercept, crWriteIntercept, exceptionIntercept, setIntercept, setMsrpmBit, type InterceptName,
+} from '../svm/intercepts.ts';
+import { Svm } from '../svm/svm.ts';
+import { segmentToVmcb, u64, Vmcb, type Vmcb64Field, type U64 } from '../svm/vmcb.ts';
+import { hasErrorCode } from '../cpu/sys-int.ts';
+import { GPR_NAMES, type BackendRun, type FieldAccess, type HvBackend, type HvEvent, type HvExit, type HvExitDetail } from './types.ts';
+
+/** Bytes of guest-physical memory the backend needs at `area`. */
+export const SVM_AREA_SIZE = 0x7000;
+
+export interface SvmIntercepts {
+  /** Exception vectors (0..31) to intercept and reflect. */
+  exceptions?: readonly number[];
+  crRead?: readonly number[];
+  crWrite?: readonly number[];
+  /** MSRs to intercept (read and write) inside the MSRPM's ranges; those outside are always intercepted. */
+  msrs?: readonly number[];
+}
+
+export interface SvmBackendOptions {
+  /** 4-KByte aligned physical address of SVM_AREA_SIZE bytes for HSAVE, VMCB, IOPM, MSRPM. */
+  area: number;
+  ledger: Ledger;
+  intercepts?: SvmIntercepts;
+}
+
+const big = (v: U64): bigint => (BigInt(v.hi >>> 0) << 32n) | BigInt(v.lo >>> 0);
+const toU64 = (v: bigint): U64 => u64(Number(v & 0xffffffffn), Number((v >> 32n) & 0xffffffffn));
+const REG_INDEX = (n: number): number => n; // the lab's regLo/regHi use the encoding order too
+
+export class SvmBackend implements HvBackend {
+  readonly vendor = 'amd' as const;
+  readonly id = 'svm';
+  readonly svm: Svm;
+  readonly vmcb: Vmcb;
+  private readonly ledger: Ledger;
+  private accesses: FieldAccess[] = [];
+  /** True while the guest is loaded in the CPU (after VMRUN, until its #VMEXIT). */
+  private inCpu = false;
+
+  constructor(
+    readonly cpu: Cpu,
+    opts: SvmBackendOptions,
+  ) {
+    const { area } = opts;
+    if (area % 0x1000 !== 0 || area < 0) throw new RangeError(`SVM area ${area} is not 4-KByte aligned`);
+    this.ledger = opts.ledger;
+    const hsave = area;
+    const vmcbPa = area + 0x1000;
+    const iopm = area + 0x2000;
+    const msrpm = area + 0x5000;
+    const mem = cpu.mem;
+    const st = cpu.state;
+    // The guest starts in the state the CPU holds now; the host is that state with SVM enabled.
+    const v = new Vmcb(mem, vmcbPa);
+    v.clear();
+    for (let i = 0; i < 0x2000; i += 4) mem.write(msrpm + i, 4, 0);
+    const always: InterceptName[] = ['VMRUN', 'CPUID', 'HLT', 'VMMCALL', 'IOIO_PROT', 'MSR_PROT', 'SHUTDOWN'];
+    for (const n of always) setIntercept(mem, vmcbPa, n);
+    const ic = opts.intercepts ?? {};
+    for (const vec of ic.exceptions ?? []) setIntercept(mem, vmcbPa, exceptionIntercept(vec));
+    for (const cr of ic.crRead ?? []) setIntercept(mem, vmcbPa, crReadIntercept(cr));
+    for (const cr of ic.crWrite ?? []) setIntercept(mem, vmcbPa, crWriteIntercept(cr));
+    // Every port: the hypervisor forwards all port I/O (the whole 12-KByte IOPM set, including the
+    // bits past 0xFFFF that a wide access at the top of the port space reads).
+    for (let i = 0; i < 0x3000; i += 4) mem.write(iopm + i, 4, 0xffffffff);
+    for (const m of ic.msrs ?? []) {
+      setMsrpmBit(mem, msrpm, m, false);
+      setMsrpmBit(mem, msrpm, m, true);
+    }
+    v.write64('iopm_base_pa', u64(iopm));
+    v.write64('msrpm_base_pa', u64(msrpm));
+    v.write('asid', 1);
+    cpu.syncFlags();
+    v.writeSegment('save.cs', segmentToVmcb(st.seg[Seg.CS]!));
+    v.writeSegment('save.ss', segmentToVmcb(st.seg[Seg.SS]!));
+    v.writeSegment('save.ds', segmentToVmcb(st.seg[Seg.DS]!));
+    v.writeSegment('save.es', segmentToVmcb(st.seg[Seg.ES]!));
+    v.writeDtr('save.gdtr', { limit: st.gdtr.limit, base: u64(st.gdtr.baseLo, st.gdtr.baseHi) });
+    v.writeDtr('save.idtr', { limit: st.idtr.limit, base: u64(st.idtr.baseLo, st.idtr.baseHi) });
+    v.write('save.cpl', cpu.cpl());
+    // The guest's EFER.SVME must be 1 (a VMRUN consistency check); the guest never sees it: RDMSR EFER is shadowed.
+    v.write64('save.efer', u64((st.efer | EFER.SVME) >>> 0));
+    v.write64('save.cr0', u64(st.cr0));
+    v.write64('save.cr2', u64(st.cr2Lo, st.cr2Hi));
+    v.write64('save.cr3', u64(st.cr3Lo, st.cr3Hi));
+    v.write64('save.cr4', u64(st.cr4));
+    v.write64('save.rflags', u64(st.rflags));
+    v.write64('save.rip', u64(st.ripLo, st.ripHi));
+    v.write64('save.rsp', u64(st.regLo[4]!, st.regHi[4]!));
+    v.write64('save.rax', u64(st.regLo[0]!, st.regHi[0]!));
+    v.write64('save.g_pat', u64(0x00070406, 0x00070406));
+    st.vendor = 'amd';
+    st.efer = (st.efer | EFER.SVME) >>> 0;
+    cpu.modeChanged();
+    this.svm = new Svm(cpu);
+    const r = this.svm.writeHsavePa(u64(hsave));
+    if (r.kind === 'fault') throw new Error(`VM_HSAVE_PA: ${r.why}`);
+    this.vmcb = v;
+  }
+
+  get steps(): number {
+    return this.cpu.state.steps;
+  }
+
+  // ---- logged VMCB accesses ----
+
+  private r64(field: Vmcb64Field): bigint {
+    const v = big(this.vmcb.read64(field));
+    this.accesses.push({ op: 'read', field, value: v });
+    this.ledger.charge({ kind: 'vmcb-read' });
+    return v;
+  }
+
+  private w64(field: Vmcb64Field, v: bigint): void {
+    this.vmcb.write64(field, toU64(v));
+    this.accesses.push({ op: 'write', field, value: v });
+    this.ledger.charge({ kind: 'vmcb-write' });
+  }
+
+  private r32(field: 'int_state' | 'save.cs.attrib'): number {
+    const v = field === 'save.cs.attrib' ? this.vmcb.readSegment('save.cs').attrib : this.vmcb.read('int_state');
+    this.accesses.push({ op: 'read', field, value: BigInt(v) });
+    this.ledger.charge({ kind: 'vmcb-read' });
+    return v;
+  }
+
+  takeAccesses(): FieldAccess[] {
+    const a = this.accesses;
+    this.accesses = [];
+    return a;
+  }
+
+  // ---- entering and exiting ----
+
+  enter(budget: number): BackendRun {
+    const cpu = this.cpu;
+    if (!this.inCpu) {
+      this.ledger.charge({ kind: 'vmrun' });
+      const r = vmrunGuest(this.svm, cpu, this.vmcb.pa);
+      if (r.kind === 'fault') throw new Error(`VMRUN faulted: ${r.why}`);
+      if (r.kind === 'invalid') return { kind: 'invalid', failed: r.failed };
+      this.inCpu = true;
+    }
+    const before = cpu.state.steps;
+    const end = runGuest(this.svm, cpu, budget);
+    const native = cpu.state.steps - before;
+    if (native > 0) this.ledger.charge({ kind: 'guest-insn', count: native });
+    if (end.kind !== 'vmexit') return end;
+    this.inCpu = false;
+    // The #VMEXIT itself, then the hypervisor's fixed path (save registers, dispatch on the code).
+    this.ledger.charge({ kind: 'vmexit', code: end.info.exitCode });
+    this.ledger.charge({ kind: 'hv-dispatch' });
+    if (end.host === 'shutdown') return { kind: 'shutdown' };
+    return { kind: 'exit', exit: this.readExit() };
+  }
+
+  /** The #VMEXIT as the hypervisor reads it from the VMCB: EXITCODE, then what the code needs. */
+  private readExit(): HvExit {
+    const raw: Record<string, bigint> = {};
+    const codeRaw = this.r64('exit_code');
+    const code = exitCodeFromU64(toU64(codeRaw)) ?? -2;
+    raw.exit_code = codeRaw;
+    const rip = this.r64('save.rip');
+    const intInfo = this.r64('exit_int_info');
+    raw.exit_int_info = intInfo;
+    const info1 = (): bigint => (raw.exit_info_1 = this.r64('exit_info_1'));
+    const info2 = (): bigint => (raw.exit_info_2 = this.r64('exit_info_2'));
+    const name = exitCodeName(code) ?? `VMEXIT_${code}`;
+    let detail: HvExitDetail;
+    if (code === SVM_EXIT.CPUID) detail = { kind: 'cpuid' };
+    else if (code === SVM_EXIT.HLT) detail = { kind: 'hlt' };
+    else if (code === SVM_EXIT.VMMCALL) detail = { kind: 'hypercall' };
+    else if (code === SVM_EXIT.SHUTDOWN) detail = { kind: 'triple-fault' };
+    else if (code === SVM_EXIT.IOIO) {
+      const io = decodeIoioInfo(Number(info1() & 0xffffffffn));
+      if (io === undefined) detail = { kind: 'other' };
+      else detail = { kind: 'io', dir: io.in ? 'in' : 'out', port: io.port, size: io.size, string: io.string, rep: io.rep };
+    } else if (code === SVM_EXIT.MSR) detail = { kind: 'msr', write: (info1() & 1n) !== 0n };
+    else if (code >= 0 && code < 0x20) {
+      const i1 = info1();
+      detail = { kind: 'cr', cr: code & 0xf, access: code < 0x10 ? 'read' : 'write', gpr: (i1 >> 63n) !== 0n ? Number(i1 & 0xfn) : null };
+    } else if (code >= exceptionExitCode(0) && code <= exceptionExitCode(31)) {
+      const vector = code - exceptionExitCode(0);
+      const i1 = info1();
+      const i2 = vector === 14 ? info2() : 0n;
+      const during = decodeEvent(toU64(intInfo));
+      // INT3 and INTO save nRIP (APM 15.7.1): a non-zero nRIP says the instruction raised it by design.
+      const software = (vector === 3 || vector === 4) && this.r64('next_rip') !== 0n;
+      detail = {
+        kind: 'exception', vector, software,
+        errorCode: hasErrorCode(vector) ? Number(i1 & 0xffffffffn) : null,
+        address: vector === 14 ? i2 : null,
+        during: during.valid ? { vector: during.vector, exception: during.type === EventType.EXCEPTION, errorCode: during.errorCode ?? null } : null,
+      };
+    } else detail = { kind: 'other' };
+    return { code, name, detail, rip, raw };
+  }
+
+  // ---- guest state ----
+
+  gpr(n: number): bigint {
+    if (!this.inCpu && (n === 0 || n === 4)) return this.r64(n === 0 ? 'save.rax' : 'save.rsp');
+    const st = this.cpu.state;
+    const v = (BigInt(st.regHi[REG_INDEX(n)]! >>> 0) << 32n) | BigInt(st.regLo[REG_INDEX(n)]! >>> 0);
+    if (!this.inCpu) this.accesses.push({ op: 'read', field: `gpr.${GPR_NAMES[n]}`, value: v });
+    return v;
+  }
+
+  /** Writes like the guest's own instruction of that size: 1 and 2 bytes merge, 4 zero-extends (the lab zero-extends in every mode), 8 whole. */
+  setGpr(n: number, v: bigint, size: 1 | 2 | 4 | 8): void {
+    const old = size === 8 || size === 4 ? 0n : this.gpr(n);
+    const mask = size === 8 ? 0xffffffffffffffffn : (1n << BigInt(size * 8)) - 1n;
+    const nv = size === 8 || size === 4 ? v & mask : (old & ~mask) | (v & mask);
+    if (!this.inCpu && (n === 0 || n === 4)) {
+      this.w64(n === 0 ? 'save.rax' : 'save.rsp', nv);
+      return;
+    }
+    const st = this.cpu.state;
+    st.regLo[REG_INDEX(n)] = Number(nv & 0xffffffffn);
+    st.regHi[REG_INDEX(n)] = Number(nv >> 32n);
+    if (!this.inCpu) this.accesses.push({ op: 'write', field: `gpr.${GPR_NAMES[n]}`, value: nv });
+  }
+
+  rip(): bigint {
+    if (this.inCpu) return (BigInt(this.cpu.state.ripHi >>> 0) << 32n) | BigInt(this.cpu.state.ripLo >>> 0);
+    return this.r64('save.rip');
+  }
+
+  /**
+   * RIP ← nRIP (the NRIP-save feature: the next RIP of an intercepted instruction), the interrupt
+   * shadow cleared as retiring an instruction clears it, and the instruction counted as a retired
+   * guest instruction (steps and the TSC, which the lab counts in retired instructions).
+   */
+  advance(): void {
+    const next = this.r64('next_rip');
+    if (next === 0n) throw new Error('advance: nRIP is 0 (not an instruction intercept)');
+    this.w64('save.rip', next);
+    const is = this.r32('int_state');
+    if ((is & IntState.INTERRUPT_SHADOW) !== 0) {
+      this.vmcb.write('int_state', is & ~IntState.INTERRUPT_SHADOW);
+      this.accesses.push({ op: 'write', field: 'int_state', value: BigInt(is & ~IntState.INTERRUPT_SHADOW) });
+      this.ledger.charge({ kind: 'vmcb-write' });
+    }
+    this.cpu.state.steps++;
+    this.cpu.state.tsc++;
+  }
+
+  cpl(): number {
+    if (this.inCpu) return this.cpu.cpl();
+    const v = this.vmcb.read('save.cpl');
+    this.accesses.push({ op: 'read', field: 'save.cpl', value: BigInt(v) });
+    this.ledger.charge({ kind: 'vmcb-read' });
+    return v;
+  }
+
+  long64(): boolean {
+    if (this.inCpu) return this.cpu.mode() === 'long64';
+    const efer = this.r64('save.efer');
+    const attrib = this.r32('save.cs.attrib');
+    // EFER.LMA (bit 10) and CS.L (attrib bit 9 in the packed 12-bit form).
+    return (efer & BigInt(EFER.LMA)) !== 0n && (attrib & 0x200) !== 0;
+  }
+
+  rflags(): number {
+    if (this.inCpu) {
+      this.cpu.syncFlags();
+      return this.cpu.state.rflags >>> 0;
+    }
+    return Number(this.r64('save.rflags') & 0xffffffffn);
+  }
+
+  cr(n: 0 | 2 | 3 | 4): bigint {
+    const st = this.cpu.state;
+    if (this.inCpu) {
+      if (n === 0) return BigInt(st.cr0 >>> 0);
+      if (n === 4) return BigInt(st.cr4 >>> 0);
+      if (n === 2) return (BigInt(st.cr2Hi >>> 0) << 32n) | BigInt(st.cr2Lo >>> 0);
+      return (BigInt(st.cr3Hi >>> 0) << 32n) | BigInt(st.cr3Lo >>> 0);
+    }
+    return this.r64(`save.cr${n}`);
+  }
+
+  setCr(n: 0 | 2 | 3 | 4, v: bigint): void {
+    if (this.inCpu) throw new Error('setCr while the guest is in the CPU');
+    this.w64(`save.cr${n}`, v);
+  }
+
+  efer(): bigint {
+    if (this.inCpu) return BigInt(this.cpu.state.efer >>> 0);
+    return this.r64('save.efer');
+  }
+
+  setEfer(v: bigint): void {
+    if (this.inCpu) throw new Error('setEfer while the guest is in the CPU');
+    this.w64('save.efer', v);
+  }
+
+  report(): { gpr: bigint[]; rip: bigint; rflags: bigint; cr0: bigint; cr3: bigint; cr4: bigint } {
+    const st = this.cpu.state;
+    const reg = (n: number): bigint => (BigInt(st.regHi[n]! >>> 0) << 32n) | BigInt(st.regLo[n]! >>> 0);
+    const gpr = Array.from({ length: 16 }, (_, n) => reg(n));
+    if (this.inCpu) {
+      this.cpu.syncFlags();
+      return {
+        gpr, rip: (BigInt(st.ripHi >>> 0) << 32n) | BigInt(st.ripLo >>> 0), rflags: BigInt(st.rflags >>> 0),
+        cr0: BigInt(st.cr0 >>> 0), cr3: (BigInt(st.cr3Hi >>> 0) << 32n) | BigInt(st.cr3Lo >>> 0), cr4: BigInt(st.cr4 >>> 0),
+      };
+    }
+    const v = this.vmcb;
+    gpr[0] = big(v.read64('save.rax'));
+    gpr[4] = big(v.read64('save.rsp'));
+    return {
+      gpr, rip: big(v.read64('save.rip')), rflags: big(v.read64('save.rflags')),
+      cr0: big(v.read64('save.cr0')), cr3: big(v.read64('save.cr3')), cr4: big(v.read64('save.cr4')),
+    };
+  }
+
+  inject(ev: HvEvent): void {
+    const e = encodeEvent({
+      valid: true, vector: ev.vector, type: ev.type === 'exception' ? EventType.EXCEPTION : EventType.INTR,
+      ...(ev.errorCode !== undefined ? { errorCode: ev.errorCode } : {}),
+    });
+    this.w64('event_inj', big(e));
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * The hypervisor's vendor-neutral vocabulary: an exit as the core sees it (what happened, with the
+ * vendor's own code and information kept for the trace), the exit log, and the backend interface
+ * a vendor layer implements (AMD-V in svm-backend.ts; VT-x to come).
+ *
+ * The backend owns every access to the vendor's control structure (VMCB fields, or VMREAD/VMWRITE
+ * on VT-x). Each access is recorded (`FieldAccess`) and charged to the ledger by the backend, so the
+ * exit log can say "read EXITCODE, read nRIP, wrote RIP, resumed" and the ledger counts them.
+ */
+
+/** What the guest did, as the core's handlers dispatch on it. */
+export type HvExitKind =
+  | 'cpuid'
+  | 'io'
+  | 'msr'
+  | 'cr'
+  | 'hlt'
+  | 'hypercall'
+  | 'exception'
+  | 'triple-fault'
+  /** An exit the core has no handler for (the VM ends with an error naming the vendor's code). */
+  | 'other';
+
+/** The normalised description of one exit, per kind. */
+export type HvExitDetail =
+  | { kind: 'cpuid' | 'hlt' | 'hypercall' | 'triple-fault' | 'other' }
+  | { kind: 'io'; dir: 'in' | 'out'; port: number; size: 1 | 2 | 4; string: boolean; rep: boolean }
+  | { kind: 'msr'; write: boolean }
+  /** `gpr` is the general register of a MOV CRn (decode assist), null for LMSW/CLTS or when not reported. */
+  | { kind: 'cr'; cr: number; access: 'read' | 'write'; gpr: number | null }
+  /**
+   * `errorCode` as the exit reports it (null for a vector without one); `address` the #PF linear
+   * address; `during` the event whose delivery raised it (SVM EXITINTINFO, VMX IDT-vectoring).
+   */
+  | {
+      kind: 'exception';
+      vector: number;
+      errorCode: number | null;
+      address: bigint | null;
+      software: boolean;
+      during: { vector: number; exception: boolean; errorCode: number | null } | null;
+    };
+
+export interface HvExit {
+  /** The vendor's exit code (SVM EXITCODE) or basic exit reason (VMX). */
+  code: number;
+  /** The vendor's name for it (`VMEXIT_IOIO`, `EXIT_REASON_IO_INSTRUCTION`). */
+  name: string;
+  detail: HvExitDetail;
+  /** The guest RIP the exit reports (at the instruction for instruction exits). */
+  rip: bigint;
+  /** The vendor's raw exit information, kept for the trace: SVM EXITINFO1/2 and EXITINTINFO. */
+  raw: Record<string, bigint>;
+}
+
+/** One access of the hypervisor to the vendor's control structure, or to the guest registers it keeps itself. */
+export interface FieldAccess {
+  op: 'read' | 'write';
+  /** The VMCB field (`exit_code`, `save.rip`) or VMCS field name; `gpr.rbx` for a register the hypervisor saved in software. */
+  field: string;
+  value: bigint;
+}
+
+/** What the handler did with an exit. */
+export type HvAction =
+  /** Performed the instruction for the guest and advanced RIP past it. */
+  | 'emulated'
+  /** Sent the access to the attached port handler (and advanced RIP). */
+  | 'forwarded'
+  /** Injected the exception back into the guest (event injection). */
+  | 'reflected'
+  /** Ended the VM (HLT with no possible wake-up, the exit hypercall, a triple fault, an unhandled exit). */
+  | 'ended';
+
+export interface HvLogEntry {
+  /** 0-based exit number. */
+  n: number;
+  vendor: 'amd' | 'intel';
+  code: number;
+  name: string;
+  kind: HvExitKind;
+  rip: bigint;
+  /** The vendor's raw exit information (EXITINFO1/2, EXITINTINFO; qualification on VT-x). */
+  raw: Record<string, bigint>;
+  action: HvAction;
+  /** A short plain-data account of the handler's work (`port 0x80 out 1 byte`, `leaf 0x1`). */
+  note: string;
+  /** The fields read and written while handling this exit, in order (the exit's own reads first). */
+  accesses: FieldAccess[];
+  /** Guest instructions retired natively between the previous entry and this exit. */
+  guestSteps: number;
+}
+
+/** An event to inject into the guest on the next entry. */
+export interface HvEvent {
+  vector: number;
+  type: 'exception' | 'interrupt';
+  errorCode?: number;
+}
+
+/** How one entry into the guest came back. */
+export type BackendRun =
+  | { kind: 'exit'; exit: HvExit }
+  /** The budget of guest instructions is spent; the guest is still in the CPU. */
+  | { kind: 'budget' }
+  /** The guest halted without an exit and nothing can wake it (only when HLT is not intercepted). */
+  | { kind: 'halted' }
+  /** The processor shut down (a triple fault not intercepted, or an illegal host state). */
+  | { kind: 'shutdown' }
+  /** The entry itself failed (VMEXIT_INVALID, a VM-entry failure): the checks that failed. */
+  | { kind: 'invalid'; failed: string[] };
+
+/** Guest general registers by number (RAX 0 … R15 15, the encoding order). */
+export const GPR_NAMES = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'] as const;
+
+/**
+ * A vendor's backend. Guest state accessors go through the control structure where the vendor
+ * keeps that state (and are logged and charged), or to the registers the hypervisor keeps itself.
+ */
+export interface HvBackend {
+  readonly vendor: 'amd' | 'intel';
+  /** `svm` or `vmx`. */
+  readonly id: string;
+  /** Enter the guest (VMRUN, VMRESUME) and run it for at most `budget` guest instructions. */
+  enter(budget: number): BackendRun;
+  /** Guest instructions retired so far (natively, plus those the hypervisor retired by `advance`). */
+  readonly steps: number;
+  gpr(n: number): bigint;
+  setGpr(n: number, v: bigint, size: 1 | 2 | 4 | 8): void;
+  rip(): bigint;
+  /** The guest's current privilege level. */
+  cpl(): number;
+  /** Advance the guest's RIP past the exiting instruction (SVM: to nRIP) and retire it. */
+  advance(): void;
+  /** Whether the guest runs in 64-bit mode (for register and address widths). */
+  long64(): boolean;
+  rflags(): number;
+  cr(n: 0 | 2 | 3 | 4): bigint;
+  setCr(n: 0 | 2 | 3 | 4, v: bigint): void;
+  efer(): bigint;
+  setEfer(v: bigint): void;
+  inject(ev: HvEvent): void;
+  /**
+   * The guest's state for a report after the VM ended (not the hypervisor's work: nothing is
+   * logged or charged): general registers by number, RIP, RFLAGS, CR0, CR3, CR4.
+   */
+  report(): { gpr: bigint[]; rip: bigint; rflags: bigint; cr0: bigint; cr3: bigint; cr4: bigint };
+  /** The accesses recorded since the last call (and clears them). */
+  takeAccesses(): FieldAccess[];
+}
+
+/** Where a forwarded port access goes (the bare machine's log in `exec`, a device bus later). */
+export interface PortHandler {
+  portIn(port: number, size: 1 | 2 | 4): number;
+  portOut(port: number, size: 1 | 2 | 4, value: number): void;
+}
