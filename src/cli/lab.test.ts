@@ -27,6 +27,31 @@ describe('lab exec command line', () => {
     expect(Object.keys(j.regs).slice(0, 3)).toEqual(['rax', 'rbx', 'rcx']);
     expect(j.regs.rip).toBe(0x100005);
   });
+  it('--under svm runs the same file as the hypervisor\u2019s guest: the bare JSON plus an hv object', () => {
+    const b = JSON.parse(call(['exec', '--mode', 'prot32', '--load', '0x100000', bin]).out);
+    const r = call(['exec', '--mode', 'prot32', '--load', '0x100000', '--under', 'svm', bin]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(Object.keys(j)).toEqual(['exits', 'end', 'regs', 'hv']);
+    expect({ exits: j.exits, end: j.end, regs: j.regs }).toEqual({ exits: b.exits, end: b.end, regs: b.regs });
+    expect(j.hv.under).toBe('svm');
+    expect(j.hv.exits).toEqual({ VMEXIT_IOIO: { code: 0x7b, count: 1 }, VMEXIT_HLT: { code: 0x78, count: 1 } });
+    expect(j.hv.cost.preset).toBe('amd-recent');
+    expect(j.hv.cost.cycles).toBeGreaterThan(0);
+    const p = call(['exec', '--mode', 'prot32', '--load', '0x100000', '--under', 'svm', '--cost-preset', 'amd-recent', bin]);
+    expect(JSON.parse(p.out).hv.cost.cycles).toBe(j.hv.cost.cycles);
+  });
+  it.each([
+    [['--under', 'vtx'], /--under vtx: not available yet/],
+    [['--under', 'kvm'], /--under: 'kvm' is not svm or vtx/],
+    [['--cost-preset', 'amd-recent'], /--cost-preset: only with --under/],
+    [['--under', 'svm', '--cost-preset', 'core2-merom'], /prices VT-x, not AMD-V/],
+    [['--under', 'svm', '--cost-preset', 'nope'], /no cost preset 'nope'/],
+  ])('exec %j is a usage error', (extra, msg) => {
+    const r = call(['exec', '--mode', 'prot32', '--load', '0x100000', ...extra, bin]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(msg);
+  });
   it('--max-steps ends a run with "limit"', () => {
     const r = call(['exec', '--mode', 'prot32', '--load', '1048576', '--max-steps', '1', bin]);
     expect(JSON.parse(r.out).end).toBe('limit');

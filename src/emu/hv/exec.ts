@@ -22,10 +22,10 @@ import { Vec } from '../cpu/core.ts';
 import { Ledger } from '../cost/ledger.ts';
 import { preset as presetById, PRESETS, type Preset } from '../cost/presets.ts';
 import { COST_KIND_IDS } from '../cost/kinds.ts';
-import { BARE_RAM_SIZE, createBareMachine, DEFAULT_MAX_STEPS, REG_ORDER, type BareMode, type ExitRecord, type U64Json } from '../machine/bare.ts';
+import { BARE_RAM_SIZE, createBareMachine, type BareMachine, DEFAULT_MAX_STEPS, REG_ORDER, type BareMode, type ExitRecord, type U64Json } from '../machine/bare.ts';
 import type { PhysMem } from '../mem/physmem.ts';
-import { Hypervisor, SHADOW_MSRS, type HvEnd } from './hypervisor.ts';
-import { SVM_AREA_SIZE, SvmBackend } from './svm-backend.ts';
+import { Hypervisor, SHADOW_MSRS, type HvEnd, type HvInterrupts } from './hypervisor.ts';
+import { SVM_AREA_SIZE, SvmBackend, type SvmIntercepts } from './svm-backend.ts';
 import { GPR_NAMES } from './types.ts';
 
 export type HvBackendId = 'svm' | 'vtx';
@@ -87,24 +87,47 @@ export interface HvExecRun {
   result: HvExecResult;
   hypervisor: Hypervisor;
   mem: PhysMem;
+  vm: SvmVm;
 }
 
-/** Runs raw machine code as the only guest of the hypervisor under AMD-V. */
-export function runUnderSvm(opts: HvExecOptions): HvExecRun {
+export interface SvmVm {
+  machine: BareMachine;
+  backend: SvmBackend;
+  hypervisor: Hypervisor;
+  ledger: Ledger;
+  preset: Preset;
+}
+
+/**
+ * The bare machine of `exec` with its program as the hypervisor's guest, ready to run. `extra`
+ * is for tests that intercept more (CR accesses, other exceptions) or attach an interrupt source;
+ * `exec --under svm` uses none of it.
+ */
+export function createSvmVm(opts: HvExecOptions, extra: { intercepts?: SvmIntercepts; interrupts?: HvInterrupts } = {}): SvmVm {
   const p = presetFor('svm', opts.preset);
   if (typeof p === 'string') throw new RangeError(p);
   const m = createBareMachine({ mode: opts.mode, load: opts.load, code: opts.code, ...(opts.features ? { features: opts.features } : {}) });
   const cpu = m.cpu;
   const features = cpu.features;
   const ledger = new Ledger(p);
-  const backend = new SvmBackend(cpu, { area: HV_AREA, ledger, intercepts: { exceptions: EXEC_EXCEPTION_INTERCEPTS, msrs: SHADOW_MSRS } });
-  const hv = new Hypervisor({
+  const intercepts: SvmIntercepts = { exceptions: EXEC_EXCEPTION_INTERCEPTS, msrs: SHADOW_MSRS, ...extra.intercepts };
+  const backend = new SvmBackend(cpu, { area: HV_AREA, ledger, intercepts });
+  const hypervisor = new Hypervisor({
     backend, ledger,
     // The bare machine's CPUID (its Intel model), so the guest sees what it sees bare.
     cpuid: (leaf, sub) => cpuid('intel', leaf, sub, features),
     ports: cpu.io,
     msr: { read: (i) => readMsr(cpu, i), write: (i, lo, hi) => writeMsr(cpu, i, lo, hi) },
+    ...(extra.interrupts ? { interrupts: extra.interrupts } : {}),
   });
+  return { machine: m, backend, hypervisor, ledger, preset: p };
+}
+
+/** Runs raw machine code as the only guest of the hypervisor under AMD-V. */
+export function runUnderSvm(opts: HvExecOptions, extra: { intercepts?: SvmIntercepts; interrupts?: HvInterrupts } = {}): HvExecRun {
+  const vm = createSvmVm(opts, extra);
+  const { machine: m, backend, hypervisor: hv, ledger, preset: p } = vm;
+  const cpu = m.cpu;
   const end: HvEnd = hv.run(opts.maxSteps ?? DEFAULT_MAX_STEPS);
   const s = backend.report();
   const regs: Record<string, U64Json> = {};
@@ -131,5 +154,5 @@ export function runUnderSvm(opts: HvExecOptions): HvExecRun {
   if (end.kind === 'hypercall-exit') hvJson.exitCode = end.code;
   const result: HvExecResult = { exits: m.exits, end: end.kind, regs, hv: hvJson };
   if (end.kind === 'error') result.error = end.why;
-  return { result, hypervisor: hv, mem: m.mem };
+  return { result, hypervisor: hv, mem: m.mem, vm };
 }
