@@ -170,6 +170,53 @@ describe('exceptions and triple faults', () => {
     expect(inj.value).toBe(BigInt((6 | (3 << 8) | (1 << 31)) >>> 0));
   });
 
+  it('reflects #PF with CR2 set from EXITINFO2 (the intercept leaves CR2 unchanged) and the error code', () => {
+    // 64-bit: GDT[1] a 64-bit code segment, GDT[2] data (IRETQ reloads SS); IDT[14] (16 bytes at 0xE0) a 64-bit interrupt gate.
+    const src = [
+      'mov dword [0x8], 0x0000ffff', 'mov dword [0xc], 0x00209a00', 'mov dword [0x10], 0x0000ffff', 'mov dword [0x14], 0x00cf9300',
+      'mov rax, handler', 'mov word [0xe0], ax', 'mov word [0xe2], 0x8', 'mov word [0xe4], 0x8e00',
+      'shr rax, 16', 'mov word [0xe6], ax', 'shr rax, 16', 'mov dword [0xe8], eax', 'mov dword [0xec], 0',
+      'mov rbx, 0x80000000', 'mov ecx, [rbx]', 'mov r8, 7', 'hlt',
+      'handler:', 'mov rsi, cr2', 'pop rdi', 'add qword [rsp], 2', 'iretq',
+    ].join('\n');
+    const r = hv(src, 'long64', { intercepts: { exceptions: [6, 14] } });
+    const b = bare(src, 'long64');
+    expect(r.result.end).toBe('hlt');
+    expect(r.result.regs.rsi).toBe(0x80000000);
+    expect(r.result.regs.rdi).toBe(0);
+    expect(r.result.regs.r8).toBe(7);
+    expect(r.result.regs).toEqual(b.regs);
+    const e = r.hypervisor.log.find((x) => x.name === 'VMEXIT_EXCP14')!;
+    expect(e.raw.exit_info_2).toBe(0x80000000n);
+    expect(e.accesses.some((a) => a.field === 'save.cr2' && a.op === 'write' && a.value === 0x80000000n)).toBe(true);
+  });
+
+  it('reflects INT3 after RIP \u2190 nRIP, so the handler returns past it', () => {
+    const src = [idtSetup({ 3: 'brk' }), 'int3', 'mov ecx, 1', 'hlt', 'brk:', 'inc esi', 'iretd'].join('\n');
+    const r = hv(src, 'prot32', { intercepts: { exceptions: [3, 6] } });
+    expect(r.result.regs.rsi).toBe(1);
+    expect(r.result.regs.rcx).toBe(1);
+    expect(r.result.regs).toEqual(bare(src).regs);
+    expect(r.result.hv.steps).toBe((bare(src).hv as { steps: number }).steps);
+  });
+
+  it('reflects an exception raised while delivering a reflected one; the processor makes the #DF of an injected event', () => {
+    // IDT entries 6 and 13 are zeros (not a gate type): #UD's delivery raises #GP(0x33) (intercepted,
+    // EXITINTINFO = the #UD); the injected #GP's delivery raises #GP(0x6b), which the processor
+    // itself turns into #DF (APM 15.20), delivered through gate 8 without another exit.
+    const src = [idtSetup({ 8: 'df' }), 'ud2', 'hlt', 'df:', 'mov esi, 0xdf', 'pop edi', 'hlt'].join('\n');
+    const r = hv(src, 'prot32', { intercepts: { exceptions: [6, 13] } });
+    const b = bare(src);
+    expect(r.result.regs.rsi).toBe(0xdf);
+    expect(r.result.regs).toEqual(b.regs);
+    const ex = r.hypervisor.log.filter((e) => e.kind === 'exception');
+    expect(ex.map((e) => e.name)).toEqual(['VMEXIT_EXCP6', 'VMEXIT_EXCP13']);
+    expect(ex.map((e) => e.raw.exit_info_1)).toEqual([0n, 0x33n]);
+    expect(ex[1]!.note).toMatch(/#13 \(error code 0x33\) injected/);
+    // EXITINTINFO of the #GP exit: the #UD being delivered (vector 6, TYPE 3, V).
+    expect(ex[1]!.raw.exit_int_info).toBe(BigInt((6 | (3 << 8) | (1 << 31)) >>> 0));
+  });
+
   it('ends the VM on a triple fault, reported as such, in the state the bare run ends in', () => {
     // #UD through an IDT of zeros: #NP, then #DF, then a fault delivering #DF.
     const r = hv('mov eax, 5\nud2');

@@ -31,8 +31,11 @@
  *   RAX ← all ones (−1), nothing done.
  * - Exceptions the backend intercepts: reflected into the guest by event injection (with the error
  *   code; #PF with CR2 set from the exit's address, since the intercept leaves CR2 unchanged; INT3
- *   and INTO after RIP ← nRIP). An exception raised while delivering another exception combines as
- *   the processor would: contributory/#PF pairs become #DF, anything during #DF is a triple fault.
+ *   and INTO after RIP ← nRIP). The event whose delivery raised it (EXITINTINFO) is not re-injected:
+ *   the exception replaces it, as on a bare processor. If an exit ever reports a pair that would
+ *   combine (contributory or #PF after contributory or #PF, anything during #DF), the hypervisor
+ *   injects #DF or ends the VM as a triple fault; on the lab's processor the pair is combined before
+ *   the intercept (and the processor makes the #DF when an injected event's delivery faults).
  * - Triple fault (SVM SHUTDOWN intercept): the VM ends ('shutdown').
  * - Anything else ends the VM with an error naming the vendor's exit.
  *
@@ -313,7 +316,8 @@ export class Hypervisor {
       b.advance();
       return { action: 'emulated', note: why, work: 'hypercall' };
     };
-    if (b.cpl() !== 0) return fail(`hypercall ${fn} from CPL ${b.cpl()}: refused, RAX = -1`);
+    const cpl = b.cpl();
+    if (cpl !== 0) return fail(`hypercall ${fn} from CPL ${cpl}: refused, RAX = -1`);
     if (fn === BigInt(Hypercall.PRINT_CHAR)) {
       const ch = Number(b.gpr(3) & 0xffn);
       this.console += String.fromCharCode(ch);
