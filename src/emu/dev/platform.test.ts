@@ -4,6 +4,7 @@
  * 0x20..0x2F, programs PIT counter 0 for periodic interrupts, sets up COM1 and prints a line by
  * polling LSR.THRE, takes N timer interrupts (the handler sends a non-specific EOI) and halts.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../asm/assembler.ts';
 import { createBareMachine } from '../machine/bare.ts';
@@ -181,5 +182,71 @@ describe('a guest driving the PIC, PIT and UART through the port bus', () => {
     expect(four.p.pic.state.delivered[0]).toBe(3);
     const span = (x: typeof one) => x.m.cpu.state.steps;
     expect(span(four) - span(one)).toBeGreaterThan(3 * 500 * 3 - 100);
+  });
+});
+
+type Op =
+  | { k: 'out'; port: number; value: number }
+  | { k: 'in'; port: number }
+  | { k: 'rx'; bytes: number[] }
+  | { k: 'irq'; line: number; high: boolean }
+  | { k: 'tick'; steps: number }
+  | { k: 'ack' };
+
+const PORTS = [0x20, 0x21, 0xa0, 0xa1, 0x40, 0x41, 0x42, 0x43, 0x3f8, 0x3f9, 0x3fa, 0x3fb, 0x3fc, 0x3fd, 0x3fe, 0x3ff];
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ k: fc.constant('out' as const), port: fc.constantFrom(...PORTS), value: fc.integer({ min: 0, max: 255 }) }),
+  fc.record({ k: fc.constant('in' as const), port: fc.constantFrom(...PORTS) }),
+  fc.record({ k: fc.constant('rx' as const), bytes: fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 20 }) }),
+  fc.record({ k: fc.constant('irq' as const), line: fc.constantFrom(1, 3, 5, 6, 7, 8, 9, 12, 15), high: fc.boolean() }),
+  fc.record({ k: fc.constant('tick' as const), steps: fc.integer({ min: 0, max: 3000 }) }),
+  fc.record({ k: fc.constant('ack' as const) }),
+);
+
+/** Applies `op`; returns what the guest would see (a read, an acknowledge's vector), else null. */
+function apply(p: PcPlatform, op: Op): number | null {
+  switch (op.k) {
+    case 'out': p.bus.portOut(op.port, 1, op.value); return null;
+    case 'in': return p.bus.portIn(op.port, 1);
+    case 'rx': p.uart.receive(op.bytes); return null;
+    case 'irq': p.pic.setIrq(op.line, op.high); return null;
+    case 'tick': p.pit.advance(op.steps); return null;
+    case 'ack': return p.pic.pending() ? p.pic.acknowledge() : -1;
+  }
+}
+
+describe('device state as plain data', () => {
+  it('snapshot → JSON → restore into a fresh platform: both then answer every access alike', () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 40 }), fc.array(opArb, { maxLength: 40 }), (before, after) => {
+        const a = new PcPlatform({ stepsPerTick: 2 });
+        for (const op of before) apply(a, op);
+        const snap = JSON.parse(JSON.stringify(a.snapshot())) as ReturnType<PcPlatform['snapshot']>;
+        const b = new PcPlatform({ stepsPerTick: 2 });
+        b.restore(snap);
+        expect(b.snapshot()).toEqual(a.snapshot());
+        for (const op of after) expect(apply(b, op)).toBe(apply(a, op));
+        expect(b.snapshot()).toEqual(a.snapshot());
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('the guest run does not depend on how it is sliced', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 3000 }), { minLength: 1, maxLength: 30 }), (slices) => {
+        const whole = boot(3, 300, 'hi', 2);
+        whole.p.run(whole.m.cpu, 50_000);
+        const sliced = boot(3, 300, 'hi', 2);
+        let i = 0;
+        while (sliced.m.cpu.state.steps < whole.m.cpu.state.steps && !sliced.p.stuck(sliced.m.cpu)) {
+          sliced.p.run(sliced.m.cpu, slices[i++ % slices.length]!);
+        }
+        expect(sliced.m.cpu.state.steps).toBe(whole.m.cpu.state.steps);
+        expect(sliced.p.snapshot()).toEqual(whole.p.snapshot());
+        expect(sliced.m.cpu.state.regLo[1]).toBe(3);
+      }),
+      { numRuns: 15 },
+    );
   });
 });

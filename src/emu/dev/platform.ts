@@ -90,6 +90,11 @@ export class PcPlatform {
     return s.halted ? 'hlt' : 'limit';
   }
 
+  /** Whether the CPU can go no further: shut down, or halted with nothing here or in it to wake it. */
+  stuck(cpu: Cpu): boolean {
+    return cpu.stuck() && (cpu.state.shutdown || !this.canWake(cpu));
+  }
+
   /** Whether a halted CPU will be woken by the PIT's next edge (or by a request already pending). */
   private canWake(cpu: Cpu): boolean {
     const s = cpu.state;
