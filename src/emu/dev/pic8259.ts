@@ -293,7 +293,8 @@ export class Pic8259Pair implements InterruptSource {
     switch (v >> 5) {
       case 0b001: // non-specific EOI
       case 0b101: { // rotate on non-specific EOI
-        const s = highestIn(c.specialMask ? c.isr & ~c.imr : c.isr, c.lowest);
+        // The highest level in service (in special mask mode the datasheet asks for specific EOIs).
+        const s = highestIn(c.isr, c.lowest);
         if (s >= 0) {
           c.isr &= ~(1 << s);
           if (v >> 5 === 0b101) c.lowest = s;
