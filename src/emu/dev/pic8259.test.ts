@@ -41,6 +41,19 @@ describe('8259A initialisation', () => {
     expect(pic.state.master.imr).toBe(0x55);
   });
 
+  it('an uninitialised chip, or one between ICW1 and its last ICW, requests nothing', () => {
+    const pic = new Pic8259Pair();
+    pic.setIrq(1, true);
+    expect(pic.pending()).toBe(false);
+    pic.masterPorts.write(0, 0x11);
+    pic.masterPorts.write(1, 0x20);
+    pic.setIrq(3, true);
+    expect(pic.pending()).toBe(false);
+    pic.masterPorts.write(1, 0x04);
+    pic.masterPorts.write(1, 0x01);
+    expect(pic.acknowledge()).toBe(0x23); // latched during initialisation, asked for once it completed
+  });
+
   it('after ICW1 a line already high must fall and rise again to request', () => {
     const pic = new Pic8259Pair();
     pic.setIrq(3, true);

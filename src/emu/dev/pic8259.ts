@@ -18,6 +18,8 @@
  *   line). An edge-triggered IRR bit is cleared by the acknowledge.
  * - Priority: the highest-priority unmasked request is delivered when it outranks every in-service
  *   level (fully nested); in special mask mode masked in-service levels do not block.
+ * - Before its first initialisation sequence completes (and between ICW1 and the last ICW) a chip
+ *   raises no request: the datasheet leaves its state undefined, and without ICW2 it has no vector.
  * - Acknowledge with no request left (possible only when a caller acknowledges without asking
  *   `pending` first, the 8259A's "IR went away before INTA") gives the spurious IRQ 7 vector of the
  *   chip that had nothing to say, with no ISR bit set on that chip.
@@ -111,6 +113,8 @@ function rank(l: number, lowest: number): number {
 
 /** The line that this chip would interrupt with now, or -1 (the chip's INT output). */
 function chipRequest(c: PicChipState): number {
+  // Until an initialisation sequence completes the chip has no vector base: it asks for nothing.
+  if (!c.initialised) return -1;
   const req = c.irr & ~c.imr;
   const r = highestIn(req, c.lowest);
   if (r < 0) return -1;
