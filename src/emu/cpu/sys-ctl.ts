@@ -453,8 +453,16 @@ export function execCtlInsn(cpu: CpuCore, insn: Insn, nextLo: number, nextHi: nu
       if ((st.cr4 & CR4.TSD) !== 0 && privileged) throw gp(0);
       // Guest seam: the CR4.TSD #GP (a fault based on privilege level) precedes the exit.
       if (guestOn(cpu)) exitOn(cpu, { kind: insn.mnemonic === 'rdtscp' ? 'rdtscp' : 'rdtsc', rip: ripOf(cpu), length: insn.length });
-      writeReg(cpu, 0, 4, st.tsc % 0x100000000 >>> 0);
-      writeReg(cpu, 2, 4, Math.floor(st.tsc / 0x100000000) >>> 0);
+      const offset = cpu.guest?.tscOffset;
+      if (offset !== undefined && offset !== 0n) {
+        // Guest seam: the monitor's TSC offset (VMX TSC offsetting, SVM TSC_OFFSET), modulo 2^64.
+        const t = BigInt.asUintN(64, BigInt(st.tsc) + offset);
+        writeReg(cpu, 0, 4, Number(t & 0xffffffffn));
+        writeReg(cpu, 2, 4, Number(t >> 32n));
+      } else {
+        writeReg(cpu, 0, 4, st.tsc % 0x100000000 >>> 0);
+        writeReg(cpu, 2, 4, Math.floor(st.tsc / 0x100000000) >>> 0);
+      }
       if (insn.mnemonic === 'rdtscp') writeReg(cpu, 1, 4, msrGet(cpu, MSR.IA32_TSC_AUX)[0]);
       return true;
     }

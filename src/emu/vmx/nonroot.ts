@@ -10,9 +10,9 @@
  * left it (an acknowledged interrupt's vector is filled in only after the intercept is taken).
  *
  * Not here: NMIs, INIT, SIPI, SMIs and the NMI window (the lab has no such events), MOV DR, MWAIT,
- * MONITOR, RDPMC, INVD, GETSEC, XSETBV (the CPU does not decode them, so a guest sees #UD), TSC
- * offsetting (the control is accepted by VM entry but RDTSC in a guest reads the TSC unchanged:
- * left to the next change), the TPR shadow and APIC virtualisation (not offered by controls.ts).
+ * MONITOR, RDPMC, INVD, GETSEC, XSETBV (the CPU does not decode them, so a guest sees #UD); TSC
+ * offsetting applies to RDTSC and RDTSCP (the CPU has no IA32_TSC MSR for RDMSR to offset); the TPR
+ * shadow and APIC virtualisation (not offered by controls.ts).
  */
 import { Fault, Vec } from '../cpu/core.ts';
 import type { CpuCore } from '../cpu/core.ts';
@@ -91,6 +91,8 @@ export class VmxMonitor implements GuestMonitor {
   interruptExitsIgnoreIf: boolean;
   acknowledgeInterruptOnExit: boolean;
   deadline: number;
+  /** The TSC-offset field under "use TSC offsetting" (RDTSC and RDTSCP in the guest read TSC + offset). */
+  tscOffset: bigint | undefined;
   /** The event VM entry delivers now; its own delivery is not an exception exit (27.6.1). */
   injecting: Injecting | null = null;
   /** The event VM entry injected, kept to describe it in IDT-vectoring information. */
@@ -132,6 +134,7 @@ export class VmxMonitor implements GuestMonitor {
     this.ioA = Number(read('IO_BITMAP_A'));
     this.ioB = Number(read('IO_BITMAP_B'));
     this.msrBitmap = Number(read('MSR_BITMAP'));
+    this.tscOffset = (this.primary & Primary.USE_TSC_OFFSETTING!) !== 0 ? BigInt.asIntN(64, read('TSC_OFFSET')) : undefined;
     this.interruptWindow = (this.primary & Primary.INTERRUPT_WINDOW_EXITING!) !== 0;
     this.interruptExitsIgnoreIf = (this.pin & Pin.EXTERNAL_INTERRUPT_EXITING!) !== 0;
     this.acknowledgeInterruptOnExit = (this.exitControls & Exit.ACKNOWLEDGE_INTERRUPT_ON_EXIT!) !== 0;

@@ -174,6 +174,19 @@ describe('unconditional and simple instruction exits', () => {
     runsThrough(vm(src));
   });
 
+  it('TSC offsetting: RDTSC in the guest reads TSC + offset (modulo 2^64)', () => {
+    const src = 'nop\nrdtsc\nafter: vmcall';
+    const plain = vm(src);
+    runsThrough(plain);
+    const tsc = (plain.reg(2) << 32n) | plain.reg(0);
+    const off = vm(src, { ...primary(Primary.USE_TSC_OFFSETTING!), TSC_OFFSET: BigInt.asUintN(64, -1n) });
+    runsThrough(off);
+    expect((off.reg(2) << 32n) | off.reg(0)).toBe(tsc - 1n);
+    const wrap = vm(src, { ...primary(Primary.USE_TSC_OFFSETTING!), TSC_OFFSET: BigInt.asUintN(64, -(tsc + 1n)) });
+    runsThrough(wrap);
+    expect((wrap.reg(2) << 32n) | wrap.reg(0)).toBe(0xffffffffffffffffn);
+  });
+
   it('RDTSCP is #UD in a guest without "enable RDTSCP", and exits under RDTSC exiting with it', () => {
     const ud = vm('t: rdtscp\nvmcall', { ...primary(Primary.RDTSC_EXITING!), EXCEPTION_BITMAP: 1n << 6n });
     exitAt(ud, ExitReason.EXCEPTION_NMI!);
