@@ -4,6 +4,16 @@
  * that views can draw it and tests can check it.
  */
 
+/**
+ * What a walk needs of memory: 4-byte reads and writes of paging-structure entries at physical
+ * addresses. `PhysMem` is one; the nested walk of mmu/nested.ts passes another that translates
+ * each guest-physical entry address through EPT or NPT first.
+ */
+export interface EntryMemory {
+  read(pa: number, size: number): number;
+  write(pa: number, size: number, v: number): void;
+}
+
 export type PagingMode = 'none' | '32bit' | 'pae' | '4level' | '5level';
 
 /** What the access is, as the permission rules and the #PF error code need it. */

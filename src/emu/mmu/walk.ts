@@ -21,8 +21,7 @@
  * `sideEffects` nothing is written.
  */
 
-import type { PhysMem } from '../mem/physmem.ts';
-import type { AccessKind, PagingControl, WalkResult, WalkStep } from './types.ts';
+import type { AccessKind, EntryMemory, PagingControl, WalkResult, WalkStep } from './types.ts';
 import { PFEC, PTE, PTE_HI_XD } from './bits.ts';
 
 export const LEVEL_NAMES = ['PML5E', 'PML4E', 'PDPTE', 'PDE', 'PTE'] as const;
@@ -69,7 +68,7 @@ function fault(level: number, code: number): false {
 }
 
 /** Sets A in an entry that references the next paging structure (4.8), if not already set. */
-function setAccessed(mem: PhysMem, entryPa: number, lo: number): void {
+function setAccessed(mem: EntryMemory, entryPa: number, lo: number): void {
   if ((lo & PTE.A) === 0) mem.write(entryPa, 4, (lo | PTE.A) >>> 0);
 }
 
@@ -126,7 +125,7 @@ export function accessErrorBits(ctl: PagingControl, write: boolean, fetch: boole
 }
 
 function finish(
-  mem: PhysMem,
+  mem: EntryMemory,
   ctl: PagingControl,
   write: boolean,
   fetch: boolean,
@@ -160,7 +159,7 @@ function finish(
 }
 
 function walk32(
-  mem: PhysMem,
+  mem: EntryMemory,
   ctl: PagingControl,
   linLo: number,
   write: boolean,
@@ -204,7 +203,7 @@ function walk32(
 }
 
 function walk64(
-  mem: PhysMem,
+  mem: EntryMemory,
   ctl: PagingControl,
   linLo: number,
   linHi: number,
@@ -291,7 +290,7 @@ function walk64(
  * receives every entry read, in order.
  */
 export function walkFast(
-  mem: PhysMem,
+  mem: EntryMemory,
   ctl: PagingControl,
   linLo: number,
   linHi: number,
@@ -326,7 +325,7 @@ export function walkFast(
  * is not checked here: the CPU raises #GP before translating a non-canonical address.
  */
 export function walk(
-  mem: PhysMem,
+  mem: EntryMemory,
   ctl: PagingControl,
   linLo: number,
   linHi: number,
