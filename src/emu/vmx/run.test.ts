@@ -491,6 +491,18 @@ describe('exceptions, interrupts and events', () => {
   });
 });
 
+describe('what the runner does not do yet', () => {
+  it('refuses a guest with EPT enabled rather than run it with host-physical addresses', () => {
+    const eptp = 0x30000n | 6n | (3n << 3n); // WB, 4-level walk
+    const v = vm('t: nop', {
+      ...primary(Primary.ACTIVATE_SECONDARY_CONTROLS!),
+      SECONDARY_VM_EXEC_CONTROL: BigInt(Secondary.ENABLE_EPT!),
+      EPT_POINTER: eptp,
+    });
+    expect(() => v.run()).toThrow(/enable EPT/);
+  });
+});
+
 describe('a hypervisor written in TypeScript', () => {
   it('runs a guest to HLT: CPUID filtered with the hypervisor bit, OUT to a port emulated, RIP advanced by the exit length', () => {
     const src = [

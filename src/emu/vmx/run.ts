@@ -30,7 +30,7 @@ import { Flag, SegAttr } from '../cpu/state.ts';
 import { EventKind, deliverExceptionImpl, type EventKindValue } from '../cpu/sys-int.ts';
 import { MSR, loadPdptes } from '../cpu/sys-ctl.ts';
 import { CR0, CR4, EFER } from '../cpu/sys-util.ts';
-import { ActivityState, Entry, Exit } from './controls.ts';
+import { ActivityState, Entry, Exit, Secondary } from './controls.ts';
 import { ia32eGuest, VmxMonitor } from './nonroot.ts';
 import { AR_UNUSABLE, decodeInterruptionInfo, InterruptionType } from './qualification.ts';
 import { readGuestState, readHostState, SEGMENTS, type GuestState, type HostState, type SegmentName, type VmxSegment } from './vmcs.ts';
@@ -270,6 +270,9 @@ function enter(vmx: Vmx, cpu: Cpu): VmxMonitor {
   cpu.exit = null;
   cpu.guestVectoring = null;
   const mon = new VmxMonitor(read, cpu);
+  // EPT is not yet applied to the guest's accesses (ept.ts walks; the CPU's MMU does not call it):
+  // running such a guest with its physical addresses taken as the host's would be silently wrong.
+  if ((mon.secondary & Secondary.ENABLE_EPT!) !== 0) throw new Error('runGuest: "enable EPT" is not supported by the guest runner yet');
   cpu.guest = mon;
   inject(cpu, mon, Number(read('VM_ENTRY_INTR_INFO_FIELD')), Number(read('VM_ENTRY_EXCEPTION_ERROR_CODE')), Number(read('VM_ENTRY_INSTRUCTION_LEN')));
   return mon;
