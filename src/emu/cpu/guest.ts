@@ -168,8 +168,8 @@ export interface GuestMonitor {
   crRead?(cr: 0 | 4, actual: number): number;
   crWrite?(cr: 0 | 4, value: number, current: number): number;
   /**
-   * Optional: added (modulo 2^64) to the time-stamp counter that RDTSC and RDTSCP read in the guest
-   * when they are not intercepted (VMX "use TSC offsetting" with the TSC-offset field, SDM Vol. 3C
+   * Optional: added (modulo 2^64) to the time-stamp counter that RDTSC, RDTSCP and RDMSR of
+   * IA32_TIME_STAMP_COUNTER read in the guest when they are not intercepted (VMX "use TSC offsetting" with the TSC-offset field, SDM Vol. 3C
    * 26.3; SVM's TSC_OFFSET).
    */
   tscOffset?: bigint;

@@ -425,7 +425,14 @@ export function execCtlInsn(cpu: CpuCore, insn: Insn, nextLo: number, nextHi: nu
       // Guest seam: the CPL #GP first; the exit precedes the #GP of an MSR that does not exist (SDM
       // Vol. 3C 26.1.1, its own example).
       if (guestOn(cpu)) exitOn(cpu, { kind: 'rdmsr', rip: ripOf(cpu), length: insn.length, msr: st.regLo[1]! });
-      const [lo, hi] = readMsr(cpu, st.regLo[1]!);
+      let [lo, hi] = readMsr(cpu, st.regLo[1]!);
+      const offset = cpu.guest?.tscOffset;
+      if (offset !== undefined && offset !== 0n && st.regLo[1] === MSR.IA32_TIME_STAMP_COUNTER) {
+        // Guest seam: RDMSR of IA32_TIME_STAMP_COUNTER reads the offset TSC, as RDTSC does.
+        const t = BigInt.asUintN(64, big(lo, hi) + offset);
+        lo = Number(t & 0xffffffffn);
+        hi = Number(t >> 32n);
+      }
       writeReg(cpu, 0, 4, lo);
       writeReg(cpu, 2, 4, hi);
       return true;

@@ -10,9 +10,9 @@
  * left it (an acknowledged interrupt's vector is filled in only after the intercept is taken).
  *
  * Not here: NMIs, INIT, SIPI, SMIs and the NMI window (the lab has no such events), MOV DR, MWAIT,
- * MONITOR, RDPMC, INVD, GETSEC, XSETBV (the CPU does not decode them, so a guest sees #UD); TSC
- * offsetting applies to RDTSC and RDTSCP (the CPU has no IA32_TSC MSR for RDMSR to offset); the TPR
- * shadow and APIC virtualisation (not offered by controls.ts).
+ * MONITOR, RDPMC, INVD, GETSEC, XSETBV (the CPU does not decode them, so a guest sees #UD); the
+ * TPR shadow and APIC virtualisation (not offered by controls.ts). TSC offsetting applies to RDTSC,
+ * RDTSCP and RDMSR of IA32_TIME_STAMP_COUNTER (guest.ts `tscOffset`).
  */
 import { Fault, Vec } from '../cpu/core.ts';
 import type { CpuCore } from '../cpu/core.ts';

@@ -185,6 +185,10 @@ describe('unconditional and simple instruction exits', () => {
     const wrap = vm(src, { ...primary(Primary.USE_TSC_OFFSETTING!), TSC_OFFSET: BigInt.asUintN(64, -(tsc + 1n)) });
     runsThrough(wrap);
     expect((wrap.reg(2) << 32n) | wrap.reg(0)).toBe(0xffffffffffffffffn);
+    // RDMSR of IA32_TIME_STAMP_COUNTER (10H) reads the same offset TSC.
+    const msr = vm('mov ecx, 0x10\nrdmsr\nafter: vmcall', { ...primary(Primary.USE_TSC_OFFSETTING! | Primary.USE_MSR_BITMAPS!), TSC_OFFSET: 0x100000000n });
+    runsThrough(msr);
+    expect((msr.reg(2) << 32n) | msr.reg(0)).toBe(0x100000000n + 1n); // one instruction (the MOV) retired before it
   });
 
   it('RDTSCP is #UD in a guest without "enable RDTSCP", and exits under RDTSC exiting with it', () => {
