@@ -495,6 +495,58 @@ describe('exceptions, interrupts and events', () => {
   });
 });
 
+describe('the MSR areas', () => {
+  const AREA = 0x23000;
+  const entry = (m: BareMachine, at: number, index: number, lo: number, reserved = 0) => {
+    m.mem.write(at, 4, index);
+    m.mem.write(at + 4, 4, reserved);
+    m.mem.write(at + 8, 4, lo);
+    m.mem.write(at + 12, 4, 0);
+  };
+
+  it('VM entry loads the MSR-load area before the guest runs', () => {
+    const v = vm('mov ecx, 0x174\nrdmsr\nafter: vmcall', { ...primary(Primary.USE_MSR_BITMAPS!), VM_ENTRY_MSR_LOAD_ADDR: BigInt(AREA), VM_ENTRY_MSR_LOAD_COUNT: 1n });
+    entry(v.m, AREA, 0x174, 0x10);
+    runsThrough(v);
+    expect(v.reg(0)).toBe(0x10n);
+    expect(v.rd('GUEST_SYSENTER_CS')).toBe(0x10n);
+  });
+
+  it('an entry that fails (FS.base may not be loaded this way) is exit reason 34 with bit 31, the entry number as qualification, and the guest never runs', () => {
+    const v = vm('t: vmcall', { VM_ENTRY_MSR_LOAD_ADDR: BigInt(AREA), VM_ENTRY_MSR_LOAD_COUNT: 2n });
+    entry(v.m, AREA, 0x174, 0x10);
+    entry(v.m, AREA + 16, 0xc0000100, 0x1000);
+    const r = v.run();
+    expect(r).toMatchObject({ kind: 'exit', reason: 0x80000022 });
+    expect(v.rd('VM_EXIT_REASON')).toBe(0x80000022n);
+    expect(qual(v)).toBe(2n);
+    expect(v.vmx.state.mode).toBe('root');
+    expect(v.m.cpu.state.ripLo).toBe(0x401000);
+    expect(v.m.cpu.state.steps).toBe(0);
+  });
+
+  it('a VM exit stores the guest MSRs, then loads the host MSRs; a failing host entry is a VMX abort', () => {
+    const src = 'mov ecx, 0x174\nmov eax, 0x33\nxor edx, edx\nwrmsr\nafter: vmcall';
+    const f = {
+      ...primary(Primary.USE_MSR_BITMAPS!),
+      VM_EXIT_MSR_STORE_ADDR: BigInt(AREA), VM_EXIT_MSR_STORE_COUNT: 1n,
+      VM_EXIT_MSR_LOAD_ADDR: BigInt(AREA + 0x100), VM_EXIT_MSR_LOAD_COUNT: 1n,
+    };
+    const v = vm(src, f);
+    entry(v.m, AREA, 0x174, 0);
+    entry(v.m, AREA + 0x100, 0x174, 0x8);
+    runsThrough(v);
+    expect(v.m.mem.read(AREA + 8, 4)).toBe(0x33);
+    expect(v.m.cpu.state.msr.get(0x174)).toEqual([0x8, 0]);
+    const bad = vm(src, f);
+    entry(bad.m, AREA, 0x174, 0);
+    entry(bad.m, AREA + 0x100, 0x174, 0x8, 1); // reserved bits 63:32 set
+    expect(bad.run()).toEqual({ kind: 'abort', indicator: 4 });
+    expect(bad.m.mem.read(Number(VMCS_PA) + 4, 4)).toBe(4);
+    expect(bad.m.cpu.state.shutdown).toBe(true);
+  });
+});
+
 describe('what the runner does not do yet', () => {
   it('refuses a guest with EPT enabled rather than run it with host-physical addresses', () => {
     const eptp = 0x30000n | 6n | (3n << 3n); // WB, 4-level walk

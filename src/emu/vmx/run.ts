@@ -17,10 +17,11 @@
  *
  * After an exit the Cpu holds the host state (as a real processor would, at HOST_RIP), which is what
  * the next entry's host-state checks and `VmxProcessor` read. Without EPT, guest-physical addresses
- * are the host's (the lab's single guest). The VM-entry MSR-load and VM-exit MSR-store/load areas
- * are not processed yet (entry succeeds only with counts 0 in the lab's tests; said in
- * ARCHITECTURE.md); debug registers do not exist in the CPU, so DR7 and IA32_DEBUGCTL keep their
- * VMCS values across a guest run.
+ * are the host's (the lab's single guest; a VMCS with "enable EPT" is refused until the MMU
+ * translates through EPT). The VM-entry MSR-load area is loaded with the guest state, so its failure
+ * (exit reason 34 with bit 31) is what the first runGuest after the entry returns; the VM-exit
+ * MSR-store and MSR-load areas are processed at each exit, a failure being a VMX abort. Debug
+ * registers do not exist in the CPU, so DR7 and IA32_DEBUGCTL keep their VMCS values across a run.
  */
 import type { Cpu } from '../cpu/cpu.ts';
 import { Fault } from '../cpu/core.ts';
@@ -28,12 +29,13 @@ import type { EventType } from '../cpu/guest.ts';
 import type { SegmentCache } from '../cpu/state.ts';
 import { Flag, SegAttr } from '../cpu/state.ts';
 import { EventKind, deliverExceptionImpl, type EventKindValue } from '../cpu/sys-int.ts';
-import { MSR, loadPdptes } from '../cpu/sys-ctl.ts';
+import { MSR, loadPdptes, readMsr, writeMsr } from '../cpu/sys-ctl.ts';
 import { CR0, CR4, EFER } from '../cpu/sys-util.ts';
 import { ActivityState, Entry, Exit, Secondary } from './controls.ts';
+import { EXIT_MSR_LOADING, EXIT_REASON_ENTRY_FAILURE } from './exit-reasons.ts';
 import { ia32eGuest, VmxMonitor } from './nonroot.ts';
 import { AR_UNUSABLE, decodeInterruptionInfo, InterruptionType } from './qualification.ts';
-import { readGuestState, readHostState, SEGMENTS, type GuestState, type HostState, type SegmentName, type VmxSegment } from './vmcs.ts';
+import { readGuestState, readHostState, REGION_ABORT, SEGMENTS, type GuestState, type HostState, type SegmentName, type VmxSegment } from './vmcs.ts';
 import type { Vmx, VmExitInfo, VmxProcessor } from './vmx.ts';
 
 /** The VMX layer's view of the lab's Cpu (vmx.ts `VmxProcessor`). */
@@ -253,20 +255,99 @@ function inject(cpu: Cpu, mon: VmxMonitor, info: number, errorCode: number, leng
   cpu.modeChanged();
 }
 
+// ---- the MSR areas (27.4, 28.4, 28.6): 16-byte entries, MSR index in bits 31:0, bits 63:32 reserved, data in 127:64
+
+const IA32_FS_BASE = 0xc0000100;
+const IA32_GS_BASE = 0xc0000101;
+const IA32_SMM_MONITOR_CTL = 0x9b;
+const IA32_SMBASE = 0x9e;
+
+/** The x2APIC MSRs (bits 31:8 = 000008H) may not be in any MSR area. */
+const x2apic = (index: number): boolean => index >>> 8 === 0x8;
+
+/**
+ * Loads the MSRs of an MSR-load area as WRMSR would, in order; the number (from 1) of the first
+ * entry that fails, or 0. An entry fails with reserved bits set, for FS.base and GS.base (loaded
+ * from their fields instead), IA32_SMM_MONITOR_CTL and the x2APIC MSRs, and when WRMSR of its
+ * value would #GP (27.4 for VM entry, 28.6 for VM exit).
+ */
+function loadMsrArea(cpu: Cpu, address: number, count: number): number {
+  const mem = cpu.mem;
+  for (let i = 0; i < count; i++) {
+    const a = address + 16 * i;
+    const index = mem.read(a, 4) >>> 0;
+    if (mem.read(a + 4, 4) !== 0 || x2apic(index) || index === IA32_FS_BASE || index === IA32_GS_BASE || index === IA32_SMM_MONITOR_CTL) return i + 1;
+    try {
+      writeMsr(cpu, index, mem.read(a + 8, 4), mem.read(a + 12, 4));
+    } catch (e) {
+      if (!(e instanceof Fault)) throw e;
+      return i + 1;
+    }
+  }
+  return 0;
+}
+
+/** Stores the MSRs an MSR-store area names, as RDMSR reads them (28.4); false when an entry fails (a VMX abort). */
+function storeMsrArea(cpu: Cpu, address: number, count: number): boolean {
+  const mem = cpu.mem;
+  for (let i = 0; i < count; i++) {
+    const a = address + 16 * i;
+    const index = mem.read(a, 4) >>> 0;
+    if (mem.read(a + 4, 4) !== 0 || x2apic(index) || index === IA32_SMBASE) return false;
+    try {
+      const [lo, hi] = readMsr(cpu, index);
+      mem.write(a + 8, 4, lo);
+      mem.write(a + 12, 4, hi);
+    } catch (e) {
+      if (!(e instanceof Fault)) throw e;
+      return false;
+    }
+  }
+  return true;
+}
+
+/** VMX-abort indicators (SDM Vol. 3C, 28.7). */
+export const VmxAbort = { SAVING_GUEST_MSRS: 1, LOADING_HOST_MSRS: 4 } as const;
+
+/**
+ * A VMX abort (28.7): the indicator is written to bytes 4–7 of the current VMCS region and the
+ * logical processor shuts down.
+ */
+function vmxAbort(vmx: Vmx, cpu: Cpu, indicator: number): GuestRunEnd {
+  const region = vmx.state.currentVmcs;
+  cpu.mem.write(region + REGION_ABORT, 4, indicator);
+  cpu.guest = null;
+  cpu.state.shutdown = true;
+  return { kind: 'abort', indicator };
+}
+
 /** How `runGuest` ended. */
 export type GuestRunEnd =
   | { kind: 'exit'; reason: number; info: VmExitInfo }
   /** The budget of guest steps ran out; the guest stays loaded and the next call continues it. */
   | { kind: 'budget' }
   /** The guest is halted and nothing can wake it or end the run (no HLT exiting, no interrupt, no timer). */
-  | { kind: 'halted' };
+  | { kind: 'halted' }
+  /** A VMX abort while exiting (an MSR area entry failed): the processor is shut down. */
+  | { kind: 'abort'; indicator: number };
 
-/** Loads the guest that the last successful VMLAUNCH/VMRESUME entered and installs its monitor. */
-function enter(vmx: Vmx, cpu: Cpu): VmxMonitor {
+/**
+ * Loads the guest that the last successful VMLAUNCH/VMRESUME entered and its VM-entry MSR-load area,
+ * and installs its monitor; or, when the MSR-load area fails, ends the entry (27.8: exit reason 34)
+ * with the host loaded and returns the failure.
+ */
+function enter(vmx: Vmx, cpu: Cpu): VmxMonitor | GuestRunEnd {
   const read = vmx.currentReader();
   if (read === undefined) throw new Error('runGuest: no current VMCS');
   const entryControls = Number(read('VM_ENTRY_CONTROLS'));
   loadGuestState(cpu, readGuestState(read), entryControls);
+  const failed = loadMsrArea(cpu, Number(read('VM_ENTRY_MSR_LOAD_ADDR')), Number(read('VM_ENTRY_MSR_LOAD_COUNT')));
+  if (failed !== 0) {
+    const r = vmx.entryFailedLate(EXIT_MSR_LOADING, failed);
+    loadHostState(cpu, r.host, r.hostLong, r.exitControls);
+    const reason = (EXIT_MSR_LOADING | EXIT_REASON_ENTRY_FAILURE) >>> 0;
+    return { kind: 'exit', reason, info: { reason, qualification: BigInt(failed) } };
+  }
   cpu.exit = null;
   cpu.guestVectoring = null;
   const mon = new VmxMonitor(read, cpu);
@@ -284,8 +365,15 @@ function exitToHost(vmx: Vmx, cpu: Cpu, mon: VmxMonitor): GuestRunEnd {
   const info = mon.exitInfo(w);
   mon.injected = null;
   const guest = saveGuestState(cpu, vmx, mon);
+  const read = vmx.currentReader()!;
+  const store = { address: Number(read('VM_EXIT_MSR_STORE_ADDR')), count: Number(read('VM_EXIT_MSR_STORE_COUNT')) };
+  const load = { address: Number(read('VM_EXIT_MSR_LOAD_ADDR')), count: Number(read('VM_EXIT_MSR_LOAD_COUNT')) };
   const r = vmx.vmexit(info, guest);
+  // 28.4: the guest's MSRs are stored after its state is saved, while the processor still holds them.
+  if (!storeMsrArea(cpu, store.address, store.count)) return vmxAbort(vmx, cpu, VmxAbort.SAVING_GUEST_MSRS);
   loadHostState(cpu, r.host, r.hostLong, r.exitControls);
+  // 28.6: then the host's MSRs are loaded.
+  if (loadMsrArea(cpu, load.address, load.count) !== 0) return vmxAbort(vmx, cpu, VmxAbort.LOADING_HOST_MSRS);
   return { kind: 'exit', reason: info.reason, info };
 }
 
@@ -297,7 +385,9 @@ export function runGuest(vmx: Vmx, cpu: Cpu, budget: number): GuestRunEnd {
   if (vmx.state.mode !== 'non-root') throw new Error('runGuest: not in VMX non-root operation (VMLAUNCH/VMRESUME first)');
   let mon = cpu.guest instanceof VmxMonitor && cpu.guest.owner === vmx ? cpu.guest : null;
   if (mon === null) {
-    mon = enter(vmx, cpu);
+    const entered = enter(vmx, cpu);
+    if (!(entered instanceof VmxMonitor)) return entered;
+    mon = entered;
     mon.owner = vmx;
     if (cpu.exit !== null) return exitToHost(vmx, cpu, mon);
     mon.injected = null;
