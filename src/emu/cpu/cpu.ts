@@ -802,7 +802,7 @@ export class Cpu implements CpuCore {
     if (g.interruptWindow && ifSet && !s.interruptShadow && this.guestIntercept({ kind: 'interrupt-window', rip, length: 0 })) return true;
     const timer = s.timer;
     const src = this.interrupts;
-    if (timer.pending || (src !== null && src.pending())) {
+    if (g.interruptsHeld !== true && (timer.pending || (src !== null && src.pending()))) {
       const what: Intercept = { kind: 'external-interrupt', rip, length: 0, ifClear: !ifSet, shadow: s.interruptShadow, acknowledged: false, vector: -1 };
       if (this.guestIntercept(what)) {
         if (g.acknowledgeInterruptOnExit) {
@@ -1027,7 +1027,7 @@ export class Cpu implements CpuCore {
     for (;;) {
       if (s.shutdown) return 'shutdown';
       if (this.guest !== null && (this.exit !== null || this.guestBoundary())) return 'exit';
-      if (timer.pending || this.interrupts !== null) {
+      if ((timer.pending || this.interrupts !== null) && (this.guest === null || this.guest.interruptsHeld !== true)) {
         const v = this.pendingVector();
         if (v >= 0) {
           s.halted = false;
@@ -1050,7 +1050,8 @@ export class Cpu implements CpuCore {
         // HLT waits for the timer: time passes in steps until it fires (timer.ts). Under a monitor
         // that takes interrupts whatever IF says it also waits with IF = 0, and for its deadline.
         const g = this.guest;
-        const wake = timer.enabled && ((s.rflags & Flag.IF) !== 0 || (g !== null && g.interruptExitsIgnoreIf));
+        const held = g !== null && g.interruptsHeld === true;
+        const wake = timer.enabled && !held && ((s.rflags & Flag.IF) !== 0 || (g !== null && g.interruptExitsIgnoreIf));
         const until = g !== null && g.deadline > s.steps ? g.deadline : Infinity;
         if (!wake && until === Infinity) return 'hlt';
         let n = Math.min(limit, until) - s.steps;
@@ -1065,7 +1066,6 @@ export class Cpu implements CpuCore {
       if (this.guest !== null) stop = this.guestStop(stop);
       // In an STI / MOV SS shadow with an interrupt waiting: one instruction, then the check above.
       if (s.interruptShadow && timer.pending && stop > s.steps + 1) stop = s.steps + 1;
-      // In an STI / MOV SS shadow with an interrupt waiting: one instruction, then the check above.
       const before = s.steps;
       prev = this.trace === null ? this.runBlock(prev, stop) : this.runBlockTraced(prev, stop);
       if (timer.enabled) this.advanceTimer(s.steps - before);
@@ -1093,11 +1093,13 @@ export class Cpu implements CpuCore {
     const s = this.state;
     if (s.shutdown) return true;
     if (!s.halted) return false;
+    const g = this.guest;
+    // Under a monitor that holds interrupts (SVM's GIF = 0), only its deadline can end the halt.
+    if (g !== null && g.interruptsHeld === true) return !(g.deadline > s.steps && g.deadline !== Infinity);
     if (this.sys.pendingInterrupt !== undefined && this.sys.pendingInterrupt(this) >= 0) return false;
     const src = this.interrupts;
     if (src !== null && !s.interruptShadow && (s.rflags & Flag.IF) !== 0 && src.pending()) return false;
     // Under a monitor, as run's halted branch: its deadline, and interrupts it takes whatever IF says.
-    const g = this.guest;
     if (g !== null && (g.deadline > s.steps && g.deadline !== Infinity)) return false;
     if (g !== null && g.interruptExitsIgnoreIf && s.timer.enabled) return false;
     return !s.timer.enabled || (s.rflags & Flag.IF) === 0;

@@ -27,6 +27,7 @@ class Script implements GuestMonitor {
   interruptWindow = false;
   acknowledgeInterruptOnExit = false;
   interruptExitsIgnoreIf = false;
+  interruptsHeld = false;
   deadline = Infinity;
   constructor(private readonly take: (w: Intercept) => boolean) {}
   intercept(w: Intercept): boolean {
@@ -511,6 +512,28 @@ describe('events between instructions', () => {
     d.m.cpu.guest = mon;
     expect(d.m.cpu.run(100)).toBe('exit');
     expect(d.m.cpu.exit?.kind).toBe('deadline');
+  });
+
+  it('interruptsHeld (SVM GIF = 0): a requested interrupt is neither offered nor delivered, the timer does not wake HLT; released, it is', () => {
+    const src = 'sti\nnop\nnop\nt: nop\nhlt';
+    const setup = (s: CpuState) => {
+      timerProgram(s.timer, 0x20, 2);
+      s.idtr = { baseLo: MMIO, baseHi: 0, limit: 0x7ff };
+    };
+    const g = prog(src, 'prot32', setup);
+    const mon = kinds('external-interrupt');
+    mon.interruptsHeld = true;
+    g.m.cpu.guest = mon;
+    expect(g.m.cpu.run(100)).toBe('hlt');
+    expect(mon.seen.filter((w) => w.kind === 'external-interrupt')).toEqual([]);
+    expect(g.m.cpu.state).toMatchObject({ steps: 5, halted: true });
+    expect(g.m.cpu.state.timer.pending).toBe(true);
+    expect(g.m.exits).toEqual([]); // no IDT read (the IDT is in MMIO)
+    expect(g.m.cpu.stuck()).toBe(true);
+    mon.interruptsHeld = false;
+    expect(g.m.cpu.stuck()).toBe(false);
+    expect(g.m.cpu.run(100)).toBe('exit');
+    expect(g.m.cpu.exit).toMatchObject({ kind: 'external-interrupt', ifClear: false });
   });
 
   it('deadline: at the boundary where steps reach it, also while halted', () => {

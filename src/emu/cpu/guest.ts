@@ -158,6 +158,12 @@ export interface GuestMonitor {
   /** A value of state.steps at which a boundary asks 'deadline' (Infinity for none). */
   deadline: number;
   /**
+   * While true, maskable external interrupts are held pending: neither delivered to the guest nor
+   * offered as 'external-interrupt' (SVM's GIF = 0 after a guest's own CLGI, APM Vol. 2 15.17).
+   * Absent means false.
+   */
+  interruptsHeld?: boolean;
+  /**
    * Optional: the guest's view of CR0 and CR4 when an access does not end the run (VMX guest/host
    * masks and read shadows, SDM Vol. 3C 26.3 "Changes to Instruction Behavior in VMX Non-Root
    * Operation"). `crRead` gives what MOV from CR0/CR4 and SMSW return for the register's actual
@@ -169,10 +175,12 @@ export interface GuestMonitor {
   crWrite?(cr: 0 | 4, value: number, current: number): number;
   /**
    * Optional: added (modulo 2^64) to the time-stamp counter that RDTSC, RDTSCP and RDMSR of
-   * IA32_TIME_STAMP_COUNTER read in the guest when they are not intercepted (VMX "use TSC offsetting" with the TSC-offset field, SDM Vol. 3C
-   * 26.3; SVM's TSC_OFFSET).
+   * IA32_TIME_STAMP_COUNTER read in the guest when they are not intercepted (VMX "use TSC
+   * offsetting" with the TSC-offset field, SDM Vol. 3C 26.3). The TSC itself is not changed, so
+   * any 64-bit offset works. (svm/guest-run.ts applies TSC_OFFSET its own way, to the TSC while
+   * the guest runs, and leaves this absent.)
    */
-  tscOffset?: bigint;
+  tscReadOffset?: bigint;
 }
 
 /** The value a guest reads from CR0 or CR4 (its monitor's read shadow, if any). */

@@ -426,7 +426,7 @@ export function execCtlInsn(cpu: CpuCore, insn: Insn, nextLo: number, nextHi: nu
       // Vol. 3C 26.1.1, its own example).
       if (guestOn(cpu)) exitOn(cpu, { kind: 'rdmsr', rip: ripOf(cpu), length: insn.length, msr: st.regLo[1]! });
       let [lo, hi] = readMsr(cpu, st.regLo[1]!);
-      const offset = cpu.guest?.tscOffset;
+      const offset = cpu.guest?.tscReadOffset;
       if (offset !== undefined && offset !== 0n && st.regLo[1] === MSR.IA32_TIME_STAMP_COUNTER) {
         // Guest seam: RDMSR of IA32_TIME_STAMP_COUNTER reads the offset TSC, as RDTSC does.
         const t = BigInt.asUintN(64, big(lo, hi) + offset);
@@ -460,7 +460,7 @@ export function execCtlInsn(cpu: CpuCore, insn: Insn, nextLo: number, nextHi: nu
       if ((st.cr4 & CR4.TSD) !== 0 && privileged) throw gp(0);
       // Guest seam: the CR4.TSD #GP (a fault based on privilege level) precedes the exit.
       if (guestOn(cpu)) exitOn(cpu, { kind: insn.mnemonic === 'rdtscp' ? 'rdtscp' : 'rdtsc', rip: ripOf(cpu), length: insn.length });
-      const offset = cpu.guest?.tscOffset;
+      const offset = cpu.guest?.tscReadOffset;
       if (offset !== undefined && offset !== 0n) {
         // Guest seam: the monitor's TSC offset (VMX TSC offsetting, SVM TSC_OFFSET), modulo 2^64.
         const t = BigInt.asUintN(64, BigInt(st.tsc) + offset);

@@ -144,8 +144,11 @@ function execVirtInsn(cpu: CpuCore, insn: Insn, nextLo: number, nextHi: number):
 /**
  * The guest seam for the VMX and SVM instructions; returns when the monitor declines (the
  * instruction then behaves as outside VMX/SVM operation). Rules applied:
- * - VMCALL and VMFUNC: no check precedes the exit (SDM Vol. 3C "Instructions That Cause VM Exits
- *   Unconditionally"; VMCALL's pseudocode exits right after its test for VMX operation).
+ * - VMCALL: no check precedes the exit (SDM Vol. 3C "Instructions That Cause VM Exits
+ *   Unconditionally"; its pseudocode exits right after its test for VMX operation).
+ * - VMFUNC: offered with no check first; it exits only for an invalid function with "enable VM
+ *   functions" = 1 ("Instructions That Cause VM Exits Conditionally"), which this lab never sets, so
+ *   a VMX monitor declines it and it is #UD, as with "enable VM functions" = 0.
  * - the other VMX instructions: the #UD of CR0.PE = 0 and of compatibility mode first (their
  *   pseudocode tests it before "in VMX non-root operation"), then the exit, before any CPL check.
  * - SVM instructions: the #UD of EFER.SVME = 0 and the CPL #GP first (checked by the caller; APM

@@ -330,6 +330,8 @@ describe('#VMEXIT (APM 15.6)', () => {
     expect(v.read('save.cpl')).toBe(3);
     expect(v.read64('save.g_pat')).toEqual({ lo: 0x06060606, hi: 0x06060606 }); // written back with nested paging on
     expect(v.read('int_state') & IntState.INTERRUPT_SHADOW).toBe(1);
+    // GUEST_INTERRUPT_MASK: the guest's RFLAGS.IF (0x246 has IF set).
+    expect(v.read('int_state') & IntState.GUEST_INTERRUPT_MASK).toBe(IntState.GUEST_INTERRUPT_MASK);
     expect(v.read('int_ctl')).toBe((IntCtl.V_INTR_MASKING | IntCtl.V_IRQ | 9) >>> 0);
     expect(v.read64('event_inj').lo & EventInfo.V).toBe(0);
     expect(v.read64('event_inj').lo & 0xff).toBe(0x20);

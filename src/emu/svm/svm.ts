@@ -492,7 +492,10 @@ export class Svm {
     if (this.svm.controls?.npEnable === true) w('save.g_pat', guest.gPat);
     vmcbWrite(mem, pa, 'save.cpl', guest.cpl & 3);
     const intState = vmcbRead(mem, pa, 'int_state');
-    vmcbWrite(mem, pa, 'int_state', guest.interruptShadow ? intState | IntState.INTERRUPT_SHADOW : intState & ~IntState.INTERRUPT_SHADOW);
+    // INT_STATE: the interrupt shadow, and GUEST_INTERRUPT_MASK = the guest's RFLAGS.IF at the exit (APM 15.21.5).
+    let st = guest.interruptShadow ? intState | IntState.INTERRUPT_SHADOW : intState & ~IntState.INTERRUPT_SHADOW;
+    st = (guest.rflags.lo & Flag.IF) !== 0 ? st | IntState.GUEST_INTERRUPT_MASK : st & ~IntState.GUEST_INTERRUPT_MASK;
+    vmcbWrite(mem, pa, 'int_state', st >>> 0);
     if (info.vIntr !== undefined) {
       const intCtl = vmcbRead(mem, pa, 'int_ctl');
       const cur = decodeVIntr(intCtl, 0);

@@ -12,7 +12,7 @@
  * Not here: NMIs, INIT, SIPI, SMIs and the NMI window (the lab has no such events), MOV DR, MWAIT,
  * MONITOR, RDPMC, INVD, GETSEC, XSETBV (the CPU does not decode them, so a guest sees #UD); the
  * TPR shadow and APIC virtualisation (not offered by controls.ts). TSC offsetting applies to RDTSC,
- * RDTSCP and RDMSR of IA32_TIME_STAMP_COUNTER (guest.ts `tscOffset`).
+ * RDTSCP and RDMSR of IA32_TIME_STAMP_COUNTER (guest.ts `tscReadOffset`).
  */
 import { Fault, Vec } from '../cpu/core.ts';
 import type { CpuCore } from '../cpu/core.ts';
@@ -92,7 +92,7 @@ export class VmxMonitor implements GuestMonitor {
   acknowledgeInterruptOnExit: boolean;
   deadline: number;
   /** The TSC-offset field under "use TSC offsetting" (RDTSC and RDTSCP in the guest read TSC + offset). */
-  tscOffset: bigint | undefined;
+  tscReadOffset: bigint | undefined;
   /** The event VM entry delivers now; its own delivery is not an exception exit (27.6.1). */
   injecting: Injecting | null = null;
   /** The event VM entry injected, kept to describe it in IDT-vectoring information. */
@@ -134,7 +134,7 @@ export class VmxMonitor implements GuestMonitor {
     this.ioA = Number(read('IO_BITMAP_A'));
     this.ioB = Number(read('IO_BITMAP_B'));
     this.msrBitmap = Number(read('MSR_BITMAP'));
-    this.tscOffset = (this.primary & Primary.USE_TSC_OFFSETTING!) !== 0 ? BigInt.asIntN(64, read('TSC_OFFSET')) : undefined;
+    this.tscReadOffset = (this.primary & Primary.USE_TSC_OFFSETTING!) !== 0 ? BigInt.asIntN(64, read('TSC_OFFSET')) : undefined;
     this.interruptWindow = (this.primary & Primary.INTERRUPT_WINDOW_EXITING!) !== 0;
     this.interruptExitsIgnoreIf = (this.pin & Pin.EXTERNAL_INTERRUPT_EXITING!) !== 0;
     this.acknowledgeInterruptOnExit = (this.exitControls & Exit.ACKNOWLEDGE_INTERRUPT_ON_EXIT!) !== 0;

@@ -300,14 +300,15 @@ const DEFS: readonly Def[] = [
     if (v.ia32eGuest && (cs.ar & (1 << 13)) !== 0 && (cs.ar & (1 << 14)) !== 0) return false;
     return limitMatchesG(cs.limit, cs.ar);
   }),
-  c('guest', 'guest-ss-rights', '27.3.1.2', 'SS if usable (outside virtual-8086 mode): type 3 or 7, S = 1, P = 1, reserved bits 0, DPL = RPL without "unrestricted guest", DPL 0 if CS type is 3 or CR0.PE = 0, limit agrees with G', (v) => {
+  c('guest', 'guest-ss-rights', '27.3.1.2', 'SS (outside virtual-8086 mode): DPL = RPL without "unrestricted guest" and DPL 0 if CS type is 3 or CR0.PE = 0, usable or not (SS.DPL is the CPL); if usable, type 3 or 7, S = 1, P = 1, reserved bits 0, limit agrees with G', (v) => {
     if (v86(v)) return true;
     const ss = seg(v, 'SS');
+    // The DPL rules apply whether or not SS is usable: only the type, S, P, reserved-bit and limit checks wait on usability.
+    if (!v.unrestricted && arDpl(ss.ar) !== (ss.sel & 3)) return false;
+    if ((arType(seg(v, 'CS').ar) === 3 || !bit(v.read('GUEST_CR0'), 0)) && arDpl(ss.ar) !== 0) return false;
     if (!usable(ss.ar)) return true;
     const t = arType(ss.ar);
     if ((t !== 3 && t !== 7) || !arS(ss.ar) || !arP(ss.ar) || (ss.ar & ACCESS_RIGHTS_RESERVED) !== 0) return false;
-    if (!v.unrestricted && arDpl(ss.ar) !== (ss.sel & 3)) return false;
-    if ((arType(seg(v, 'CS').ar) === 3 || !bit(v.read('GUEST_CR0'), 0)) && arDpl(ss.ar) !== 0) return false;
     return limitMatchesG(ss.limit, ss.ar);
   }),
   c('guest', 'guest-data-rights', '27.3.1.2', 'DS, ES, FS, GS if usable (outside virtual-8086 mode): accessed, readable if code, S = 1, P = 1, reserved bits 0, DPL ≥ RPL for types 0-11 without "unrestricted guest", limit agrees with G', (v) => {
@@ -353,9 +354,10 @@ const DEFS: readonly Def[] = [
     return !(i.valid && i.type === InterruptionType.EXTERNAL_INTERRUPT && !bit(f, 9));
   }),
   // ---- 27.3.1.5 non-register state
-  c('guest', 'guest-activity', '27.3.1.5', 'Activity state is one the processor supports (active or HLT), and HLT only with SS.DPL = 0', (v) => {
+  c('guest', 'guest-activity', '27.3.1.5', 'Activity state is one the processor supports (active or HLT), HLT only with SS.DPL = 0, and active whenever the interruptibility state shows blocking by STI or by MOV SS', (v) => {
     const a = Number(v.read('GUEST_ACTIVITY_STATE'));
     if (!SUPPORTED_ACTIVITY_STATES.has(a)) return false;
+    if (a !== 0 && (Number(v.read('GUEST_INTERRUPTIBILITY_INFO')) & 3) !== 0) return false;
     return a !== 1 || arDpl(seg(v, 'SS').ar) === 0;
   }),
   c('guest', 'guest-interruptibility', '27.3.1.5', 'Interruptibility: bits 31:5 and enclave interruption (bit 4, no SGX) and blocking by SMI (bit 2, not in SMM) are 0; not blocked by both STI and MOV SS; no blocking by STI with RFLAGS.IF = 0; none by STI or MOV SS when injecting an external interrupt, none by MOV SS when injecting an NMI', (v) => {

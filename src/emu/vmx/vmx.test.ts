@@ -412,6 +412,22 @@ describe('VM-entry checks, each failing alone', () => {
       }
     });
   }
+  it('an unusable SS still has its DPL checked (SS.DPL is the CPL); HLT with blocking by STI or MOV SS fails', () => {
+    const cases: Record<string, bigint>[] = [
+      // Unusable (bit 16), DPL 3 with selector RPL 0.
+      { GUEST_SS_AR_BYTES: 0x10060n },
+      // HLT with blocking by MOV SS; then by STI (with IF = 1, so that the interruptibility check passes).
+      { GUEST_ACTIVITY_STATE: 1n, GUEST_INTERRUPTIBILITY_INFO: 2n },
+      { GUEST_ACTIVITY_STATE: 1n, GUEST_INTERRUPTIBILITY_INFO: 1n, GUEST_RFLAGS: 0x202n },
+    ];
+    for (const fields of cases) {
+      const { vmx } = setup();
+      readyVmcs(vmx, { ...validFields(), ...fields });
+      const o = vmx.vmlaunch();
+      expect(o, JSON.stringify(fields, (_k, x) => (typeof x === 'bigint' ? x.toString(16) : x))).toMatchObject({ kind: 'entry-failed', exitReason: 0x80000021 });
+    }
+  });
+
   it('an unrestricted real-mode guest with EPT enters', () => {
     const { vmx } = setup();
     const f = validFields();

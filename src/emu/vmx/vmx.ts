@@ -17,9 +17,11 @@
  * Design note: the seam to the CPU (the next layer).
  * - The hypervisor of issue 6 is TypeScript calling these methods, so a trace of its calls reads
  *   like hypervisor code (vmwrite(GUEST_RIP, ...), vmresume()). A guest executing a VMX
- *   instruction reaches the same methods through the CPU, which decodes the operand (memory
- *   operands are read by the CPU: a #PF or #GP of the operand fetch is the CPU's, before any of
- *   this), calls the method, and applies the outcome: a fault through its delivery path, flags
+ *   instruction reaches the same methods through the CPU, which decodes the operand and reads a
+ *   memory operand only where each instruction's Operation section does: after its #UD checks,
+ *   the VM exit in non-root operation and the CPL > 0 #GP(0) (VMPTRLD at CPL 3 with a bad operand
+ *   is #GP(0), not #PF); a #PF or #GP of that fetch is the CPU's. It calls the method and applies
+ *   the outcome: a fault through its delivery path, flags
  *   through `rflagsAfter`, VMREAD's value to the destination, VMPTRST's to memory.
  * - Register operands where the SDM demands memory (#UD) are decoding matters for the CPU.
  * - The processor state these instructions consult comes through `VmxProcessor`, which the CPU
