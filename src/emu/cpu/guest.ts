@@ -163,6 +163,36 @@ export interface GuestMonitor {
    * Absent means false.
    */
   interruptsHeld?: boolean;
+  /**
+   * Optional: the guest's view of CR0 and CR4 when an access does not end the run (VMX guest/host
+   * masks and read shadows, SDM Vol. 3C 26.3 "Changes to Instruction Behavior in VMX Non-Root
+   * Operation"). `crRead` gives what MOV from CR0/CR4 and SMSW return for the register's actual
+   * value (low 32 bits); `crWrite` gives what a MOV to CR0/CR4, CLTS or LMSW that was not
+   * intercepted loads, from the value the instruction would load and the current one. Absent, the
+   * guest sees and changes the registers as a bare CPU does (SVM has no such shadows).
+   */
+  crRead?(cr: 0 | 4, actual: number): number;
+  crWrite?(cr: 0 | 4, value: number, current: number): number;
+  /**
+   * Optional: added (modulo 2^64) to the time-stamp counter that RDTSC, RDTSCP and RDMSR of
+   * IA32_TIME_STAMP_COUNTER read in the guest when they are not intercepted (VMX "use TSC
+   * offsetting" with the TSC-offset field, SDM Vol. 3C 26.3). The TSC itself is not changed, so
+   * any 64-bit offset works. (svm/guest-run.ts applies TSC_OFFSET its own way, to the TSC while
+   * the guest runs, and leaves this absent.)
+   */
+  tscReadOffset?: bigint;
+}
+
+/** The value a guest reads from CR0 or CR4 (its monitor's read shadow, if any). */
+export function guestCrRead(cpu: CpuCore, cr: 0 | 4, actual: number): number {
+  const g = cpu.guest;
+  return g !== undefined && g !== null && g.crRead !== undefined ? g.crRead(cr, actual) >>> 0 : actual;
+}
+
+/** The value a guest's write to CR0 or CR4 loads (its monitor keeps the bits it owns). */
+export function guestCrWrite(cpu: CpuCore, cr: 0 | 4, value: number, current: number): number {
+  const g = cpu.guest;
+  return g !== undefined && g !== null && g.crWrite !== undefined ? g.crWrite(cr, value, current) >>> 0 : value;
 }
 
 /** Thrown by a hook inside an instruction when the monitor took its intercept; caught by the block loop. */

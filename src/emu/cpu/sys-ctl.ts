@@ -8,7 +8,7 @@ import { Seg, type Insn } from './insn.ts';
 import { SegAttr } from './state.ts';
 import { CR0, CR4, EFER, effAddr, gp, isCanonical, r64, ud, writeReg } from './sys-util.ts';
 import { storeSelectorLike } from './sys-desc.ts';
-import { big, exitOn, guestOn, guestOperand, operandLinear, ripOf } from './guest.ts';
+import { big, exitOn, guestCrRead, guestCrWrite, guestOn, guestOperand, operandLinear, ripOf } from './guest.ts';
 
 /** MAXPHYADDR in bits, as CPUID 0x80000008 reports it; CR3, PDPTE and APIC_BASE reserved bits follow from it. */
 export const MAXPHYADDR = 48;
@@ -298,7 +298,9 @@ export function writeCr(cpu: CpuCore, n: number, lo: number, hi: number): void {
       return;
     }
     case 4: {
-      if (hi !== 0 || (lo & ~CR4_ALLOWED) !== 0) throw gp(0);
+      // CR4.VMXE is kept once set (VMX operation: only the VMX layer sets it, and it cannot be
+      // cleared while in VMX operation, SDM Vol. 3C 24.8), so a guest's write may carry it.
+      if (hi !== 0 || (lo & ~(CR4_ALLOWED | (st.cr4 & CR4.VMXE))) !== 0) throw gp(0);
       // Setting a CR4 bit for a feature CPUID does not report is #GP(0) (SDM Vol. 2B, MOV to CR4).
       if ((lo & CR4.LA57) !== 0 && cpu.features?.la57 === false) throw gp(0);
       const old = st.cr4 >>> 0;
@@ -346,9 +348,14 @@ export function execMovCr(cpu: CpuCore, insn: Insn): void {
     }
   }
   if (dst.kind === 'cr' && src.kind === 'reg') {
-    writeCr(cpu, dst.reg, st.regLo[src.reg]!, long ? st.regHi[src.reg]! : 0);
+    let lo = st.regLo[src.reg]!;
+    // Guest seam: a write not intercepted keeps the bits the monitor owns (VMX guest/host mask).
+    if (guestOn(cpu) && (dst.reg === 0 || dst.reg === 4)) lo = guestCrWrite(cpu, dst.reg, lo, dst.reg === 0 ? st.cr0 : st.cr4);
+    writeCr(cpu, dst.reg, lo, long ? st.regHi[src.reg]! : 0);
   } else if (src.kind === 'cr' && dst.kind === 'reg') {
-    const [lo, hi] = readCr(cpu, src.reg);
+    let [lo, hi] = readCr(cpu, src.reg);
+    // Guest seam: the bits the monitor owns read from its shadow (VMX CR0/CR4 read shadows).
+    if (guestOn(cpu) && (src.reg === 0 || src.reg === 4)) lo = guestCrRead(cpu, src.reg, lo);
     writeReg(cpu, dst.reg, long ? 8 : 4, lo, hi);
   } else throw ud();
 }
@@ -360,7 +367,9 @@ export function execCtlInsn(cpu: CpuCore, insn: Insn, nextLo: number, nextHi: nu
   switch (insn.mnemonic) {
     case 'smsw':
       // Not privileged (SDM Vol. 2B, SMSW): one of the sensitive, unprivileged instructions.
-      storeSelectorLike(cpu, insn, insn.operands[0]?.kind === 'mem' ? st.cr0 & 0xffff : st.cr0 >>> 0, nextLo, nextHi);
+      // Guest seam: the bits the monitor owns read from its shadow (SDM Vol. 3C 26.3, SMSW).
+      const cr0 = guestOn(cpu) ? guestCrRead(cpu, 0, st.cr0) : st.cr0;
+      storeSelectorLike(cpu, insn, insn.operands[0]?.kind === 'mem' ? cr0 & 0xffff : cr0 >>> 0, nextLo, nextHi);
       return true;
     case 'lmsw': {
       if (privileged) throw gp(0);
@@ -377,12 +386,17 @@ export function execCtlInsn(cpu: CpuCore, insn: Insn, nextLo: number, nextHi: nu
         exitOn(cpu, { kind: 'lmsw', rip: ripOf(cpu), length: insn.length, value: v, memory: op.kind === 'mem', linear });
       }
       // Only PE MP EM TS load, and PE can be set but not cleared (SDM Vol. 2A, LMSW).
-      writeCr(cpu, 0, ((st.cr0 & ~0xe) | (v & 0xf) | (st.cr0 & CR0.PE)) >>> 0, 0);
+      const next = ((st.cr0 & ~0xe) | (v & 0xf) | (st.cr0 & CR0.PE)) >>> 0;
+      writeCr(cpu, 0, guestOn(cpu) ? guestCrWrite(cpu, 0, next, st.cr0) : next, 0);
       return true;
     }
     case 'clts':
       if (privileged) throw gp(0);
-      if (guestOn(cpu)) exitOn(cpu, { kind: 'clts', rip: ripOf(cpu), length: insn.length });
+      if (guestOn(cpu)) {
+        exitOn(cpu, { kind: 'clts', rip: ripOf(cpu), length: insn.length });
+        st.cr0 = guestCrWrite(cpu, 0, (st.cr0 & ~CR0.TS) >>> 0, st.cr0);
+        return true;
+      }
       st.cr0 = (st.cr0 & ~CR0.TS) >>> 0;
       return true;
     case 'invlpg': {
@@ -411,7 +425,14 @@ export function execCtlInsn(cpu: CpuCore, insn: Insn, nextLo: number, nextHi: nu
       // Guest seam: the CPL #GP first; the exit precedes the #GP of an MSR that does not exist (SDM
       // Vol. 3C 26.1.1, its own example).
       if (guestOn(cpu)) exitOn(cpu, { kind: 'rdmsr', rip: ripOf(cpu), length: insn.length, msr: st.regLo[1]! });
-      const [lo, hi] = readMsr(cpu, st.regLo[1]!);
+      let [lo, hi] = readMsr(cpu, st.regLo[1]!);
+      const offset = cpu.guest?.tscReadOffset;
+      if (offset !== undefined && offset !== 0n && st.regLo[1] === MSR.IA32_TIME_STAMP_COUNTER) {
+        // Guest seam: RDMSR of IA32_TIME_STAMP_COUNTER reads the offset TSC, as RDTSC does.
+        const t = BigInt.asUintN(64, big(lo, hi) + offset);
+        lo = Number(t & 0xffffffffn);
+        hi = Number(t >> 32n);
+      }
       writeReg(cpu, 0, 4, lo);
       writeReg(cpu, 2, 4, hi);
       return true;
@@ -439,8 +460,16 @@ export function execCtlInsn(cpu: CpuCore, insn: Insn, nextLo: number, nextHi: nu
       if ((st.cr4 & CR4.TSD) !== 0 && privileged) throw gp(0);
       // Guest seam: the CR4.TSD #GP (a fault based on privilege level) precedes the exit.
       if (guestOn(cpu)) exitOn(cpu, { kind: insn.mnemonic === 'rdtscp' ? 'rdtscp' : 'rdtsc', rip: ripOf(cpu), length: insn.length });
-      writeReg(cpu, 0, 4, st.tsc % 0x100000000 >>> 0);
-      writeReg(cpu, 2, 4, Math.floor(st.tsc / 0x100000000) >>> 0);
+      const offset = cpu.guest?.tscReadOffset;
+      if (offset !== undefined && offset !== 0n) {
+        // Guest seam: the monitor's TSC offset (VMX TSC offsetting, SVM TSC_OFFSET), modulo 2^64.
+        const t = BigInt.asUintN(64, BigInt(st.tsc) + offset);
+        writeReg(cpu, 0, 4, Number(t & 0xffffffffn));
+        writeReg(cpu, 2, 4, Number(t >> 32n));
+      } else {
+        writeReg(cpu, 0, 4, st.tsc % 0x100000000 >>> 0);
+        writeReg(cpu, 2, 4, Math.floor(st.tsc / 0x100000000) >>> 0);
+      }
       if (insn.mnemonic === 'rdtscp') writeReg(cpu, 1, 4, msrGet(cpu, MSR.IA32_TSC_AUX)[0]);
       return true;
     }

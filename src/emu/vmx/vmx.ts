@@ -526,6 +526,24 @@ export class Vmx {
   }
 
   /**
+   * A VM entry that fails after the guest state was loaded (SDM Vol. 3C, 27.8): the lab's case is
+   * the VM-entry MSR-load area (exit reason 34, the qualification the number of the failing entry,
+   * counting from 1). The exit reason (with bit 31, VM-entry failure) and qualification are
+   * written, no guest state is saved, the mode returns to root, and the host state is returned to
+   * load as at a VM exit.
+   */
+  entryFailedLate(reason: number, qualification: number): VmExitResult {
+    if (this.state.mode !== 'non-root') throw new Error('entryFailedLate outside VMX non-root operation');
+    const wr = this.currentWriter();
+    const read = regionReader(this.cpu.mem, this.state.currentVmcs);
+    wr('VM_EXIT_REASON', BigInt((reason | EXIT_REASON_ENTRY_FAILURE) >>> 0));
+    wr('EXIT_QUALIFICATION', BigInt(qualification));
+    this.state = { ...this.state, mode: 'root' };
+    const exit = Number(read('VM_EXIT_CONTROLS'));
+    return { host: readHostState(read), hostLong: (exit & Exit.HOST_ADDRESS_SPACE_SIZE!) !== 0, exitControls: exit };
+  }
+
+  /**
    * A VM exit (SDM Vol. 3C, ch. 28), called by the CPU running the guest: records the exit
    * information (28.2), saves the guest state `guest` (28.3), returns to VMX root operation and
    * hands back the host state to load (28.5). Calling it outside non-root operation is a bug in

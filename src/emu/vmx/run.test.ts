@@ -1,0 +1,603 @@
+/**
+ * VMX non-root operation on the lab's Cpu: real guest programs (assembled with the lab's assembler)
+ * run under VT-x through runGuest. For each exit: it happens under its control, with the exit
+ * reason, qualification, instruction length and information, and the saved guest RIP; and with the
+ * control off the instruction runs in the guest (the program reaches a later VMCALL, which always
+ * exits). Exit-reason numbers and qualification layouts are the lab's tables, which
+ * tests/oracle/vmx-reference.test.ts checks against the reference.
+ */
+import { describe, expect, it } from 'vitest';
+import { assemble } from '../asm/assembler.ts';
+import { createBareMachine, type BareMachine } from '../machine/bare.ts';
+import { CR0, CR4 } from '../cpu/sys-util.ts';
+import { Flag } from '../cpu/state.ts';
+import { timerProgram } from '../cpu/timer.ts';
+import { cpuid } from '../cpu/sys-ctl.ts';
+import { Exit, Pin, Primary, Secondary, VMCS_REVISION } from './controls.ts';
+import { ExitReason } from './exit-reasons.ts';
+import { enc } from './fields.ts';
+import { decodeCrAccess, decodeInterruptionInfo, decodeIo, encodeInterruptionInfo, InterruptionType } from './qualification.ts';
+import { cpuProcessor, runGuest, type GuestRunEnd } from './run.ts';
+import { validFields, VMCS_PA, VMXON_PA } from './testkit.ts';
+import { Vmx } from './vmx.ts';
+
+const GUEST = 0x100000;
+/** A control field of testkit's valid VMCS, as a number. */
+const base = (name: string): number => Number(validFields()[name]!);
+const GDT = 0x5000;
+const IDT = 0x6000;
+const IO_A = 0x20000;
+const IO_B = 0x21000;
+const MSR_BITMAP = 0x22000;
+const RSP = 0x7ff0;
+
+interface Vm {
+  m: BareMachine;
+  vmx: Vmx;
+  labels: Map<string, number>;
+  /** VMREAD of a field by name (the hypervisor's read, from VMX root operation). */
+  rd(name: string): bigint;
+  wr(name: string, v: bigint): void;
+  run(budget?: number): GuestRunEnd;
+  reg(n: number): bigint;
+}
+
+/** A 64-bit interrupt gate in the guest's IDT to `target` (CS selector 8). */
+function gate(m: BareMachine, vector: number, target: number): void {
+  const at = IDT + vector * 16;
+  m.mem.write(at, 4, ((8 << 16) | (target & 0xffff)) >>> 0);
+  m.mem.write(at + 4, 4, ((target & 0xffff0000) | 0x8e00) >>> 0);
+  m.mem.write(at + 8, 4, 0);
+  m.mem.write(at + 12, 4, 0);
+}
+
+/**
+ * The host: the bare 64-bit machine with CR0.NE and CR4.VMXE, VMXON, a VMCS (testkit's valid
+ * fields, the guest sharing the host's identity map) and `fields` over it. The guest program `src`
+ * runs at GUEST with a GDT, and an IDT whose gates `gates` names (vector → label).
+ */
+function vm(src: string, fields: Record<string, bigint> = {}, gates: Record<number, string> = {}): Vm {
+  const r = assemble(src, { bits: 64, origin: GUEST });
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  const m = createBareMachine({ mode: 'long64', load: GUEST, code: r.bytes });
+  const s = m.cpu.state;
+  s.cr0 = (s.cr0 | CR0.NE) >>> 0;
+  s.cr4 = (s.cr4 | CR4.VMXE) >>> 0;
+  m.cpu.modeChanged();
+  m.mem.write(GDT + 8, 4, 0x0000ffff);
+  m.mem.write(GDT + 12, 4, 0x00af9b00);
+  m.mem.write(GDT + 16, 4, 0x0000ffff);
+  m.mem.write(GDT + 20, 4, 0x00cf9300);
+  for (const [v, label] of Object.entries(gates)) gate(m, Number(v), r.labels.get(label)!);
+  for (const pa of [VMXON_PA, VMCS_PA]) m.mem.write(Number(pa), 4, VMCS_REVISION);
+  const vmx = new Vmx(cpuProcessor(m.cpu));
+  for (const o of [vmx.vmxon(VMXON_PA), vmx.vmclear(VMCS_PA), vmx.vmptrld(VMCS_PA)]) expect(o.kind).toBe('succeed');
+  const all: Record<string, bigint> = {
+    ...validFields(),
+    CPU_BASED_VM_EXEC_CONTROL: BigInt(base('CPU_BASED_VM_EXEC_CONTROL') & ~Primary.HLT_EXITING!),
+    HOST_CR0: BigInt(s.cr0 >>> 0),
+    HOST_CR3: 0x1000n,
+    HOST_CR4: BigInt(s.cr4 >>> 0),
+    GUEST_CR0: BigInt((CR0.PE | CR0.ET | CR0.NE | CR0.PG) >>> 0),
+    GUEST_CR3: 0x1000n,
+    GUEST_RIP: BigInt(GUEST),
+    GUEST_RSP: BigInt(RSP),
+    GUEST_GDTR_BASE: BigInt(GDT),
+    GUEST_GDTR_LIMIT: 0x17n,
+    GUEST_IDTR_BASE: BigInt(IDT),
+    GUEST_IDTR_LIMIT: 0xfffn,
+    IO_BITMAP_A: BigInt(IO_A),
+    IO_BITMAP_B: BigInt(IO_B),
+    MSR_BITMAP: BigInt(MSR_BITMAP),
+    ...fields,
+  };
+  for (const [name, v] of Object.entries(all)) {
+    const o = vmx.vmwrite(enc(name), v);
+    if (o.kind !== 'succeed') throw new Error(`vmwrite ${name}: ${JSON.stringify(o)}`);
+  }
+  const launched = vmx.vmlaunch();
+  if (launched.kind !== 'entered') throw new Error(`vmlaunch: ${JSON.stringify(launched, (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v))}`);
+  const rd = (name: string): bigint => {
+    const o = vmx.vmread(enc(name));
+    if (o.kind !== 'succeed') throw new Error(`vmread ${name}: ${o.kind}`);
+    return o.value;
+  };
+  return {
+    m, vmx, labels: r.labels, rd,
+    wr: (name, v) => expect(vmx.vmwrite(enc(name), v).kind).toBe('succeed'),
+    run: (budget = 10_000) => runGuest(vmx, m.cpu, budget),
+    reg: (n) => (BigInt(s.regHi[n]!) << 32n) | BigInt(s.regLo[n]!),
+  };
+}
+
+const primary = (bits: number): Record<string, bigint> => ({ CPU_BASED_VM_EXEC_CONTROL: BigInt((base('CPU_BASED_VM_EXEC_CONTROL') & ~Primary.HLT_EXITING! | bits) >>> 0) });
+const at = (v: Vm, label: string): bigint => BigInt(v.labels.get(label)!);
+
+/** Runs to an exit and checks its reason and saved RIP (at label `t`); VMX is back in root operation with the host loaded. */
+function exitAt(v: Vm, reason: number, label = 't'): GuestRunEnd {
+  const r = v.run();
+  expect(r.kind).toBe('exit');
+  expect(Number(v.rd('VM_EXIT_REASON'))).toBe(reason);
+  expect(v.rd('GUEST_RIP')).toBe(at(v, label));
+  expect(v.vmx.state.mode).toBe('root');
+  expect(v.m.cpu.guest).toBeNull();
+  expect(v.m.cpu.state.ripLo).toBe(0x401000); // HOST_RIP
+  return r;
+}
+
+/** With the control off, the instruction at `t` runs and the guest reaches the VMCALL at `after`. */
+function runsThrough(v: Vm, after = 'after'): void {
+  exitAt(v, ExitReason.VMCALL!, after);
+}
+
+const len = (v: Vm): number => Number(v.rd('VM_EXIT_INSTRUCTION_LEN'));
+const qual = (v: Vm): bigint => v.rd('EXIT_QUALIFICATION');
+
+describe('unconditional and simple instruction exits', () => {
+  it('CPUID always exits, with its length, RIP at the instruction and the leaf untouched', () => {
+    const v = vm('mov eax, 1\nt: cpuid\nvmcall');
+    exitAt(v, ExitReason.CPUID!);
+    expect(len(v)).toBe(2);
+    expect(v.reg(0)).toBe(1n);
+  });
+
+  it('VMCALL always exits (length 3)', () => {
+    const v = vm('nop\nt: vmcall');
+    exitAt(v, ExitReason.VMCALL!);
+    expect(len(v)).toBe(3);
+  });
+
+  it('HLT exits under HLT exiting; without it the guest halts and nothing wakes it', () => {
+    const on = vm('nop\nt: hlt', primary(Primary.HLT_EXITING!));
+    exitAt(on, ExitReason.HLT!);
+    expect(len(on)).toBe(1);
+    expect(on.rd('GUEST_ACTIVITY_STATE')).toBe(0n);
+    const off = vm('nop\nt: hlt');
+    expect(off.run().kind).toBe('halted');
+    expect(off.vmx.state.mode).toBe('non-root');
+  });
+
+  it('INVLPG exits with the linear address as qualification', () => {
+    const src = 'mov rax, 0x1000\nt: invlpg [rax+0x10]\nafter: vmcall';
+    const on = vm(src, primary(Primary.INVLPG_EXITING!));
+    exitAt(on, ExitReason.INVLPG!);
+    expect(qual(on)).toBe(0x1010n);
+    expect(len(on)).toBe(4);
+    runsThrough(vm(src));
+  });
+
+  it('RDTSC exits under RDTSC exiting', () => {
+    const src = 't: rdtsc\nafter: vmcall';
+    const on = vm(src, primary(Primary.RDTSC_EXITING!));
+    exitAt(on, ExitReason.RDTSC!);
+    expect(len(on)).toBe(2);
+    runsThrough(vm(src));
+  });
+
+  it('TSC offsetting: RDTSC in the guest reads TSC + offset (modulo 2^64)', () => {
+    const src = 'nop\nrdtsc\nafter: vmcall';
+    const plain = vm(src);
+    runsThrough(plain);
+    const tsc = (plain.reg(2) << 32n) | plain.reg(0);
+    const off = vm(src, { ...primary(Primary.USE_TSC_OFFSETTING!), TSC_OFFSET: BigInt.asUintN(64, -1n) });
+    runsThrough(off);
+    expect((off.reg(2) << 32n) | off.reg(0)).toBe(tsc - 1n);
+    const wrap = vm(src, { ...primary(Primary.USE_TSC_OFFSETTING!), TSC_OFFSET: BigInt.asUintN(64, -(tsc + 1n)) });
+    runsThrough(wrap);
+    expect((wrap.reg(2) << 32n) | wrap.reg(0)).toBe(0xffffffffffffffffn);
+    // RDMSR of IA32_TIME_STAMP_COUNTER (10H) reads the same offset TSC.
+    const msr = vm('mov ecx, 0x10\nrdmsr\nafter: vmcall', { ...primary(Primary.USE_TSC_OFFSETTING! | Primary.USE_MSR_BITMAPS!), TSC_OFFSET: 0x100000000n });
+    runsThrough(msr);
+    expect((msr.reg(2) << 32n) | msr.reg(0)).toBe(0x100000000n + 1n); // one instruction (the MOV) retired before it
+  });
+
+  it('RDTSCP is #UD in a guest without "enable RDTSCP", and exits under RDTSC exiting with it', () => {
+    const ud = vm('t: rdtscp\nvmcall', { ...primary(Primary.RDTSC_EXITING!), EXCEPTION_BITMAP: 1n << 6n });
+    exitAt(ud, ExitReason.EXCEPTION_NMI!);
+    expect(decodeInterruptionInfo(Number(ud.rd('VM_EXIT_INTR_INFO'))).vector).toBe(6);
+    const on = vm('t: rdtscp\nvmcall', {
+      ...primary(Primary.RDTSC_EXITING! | Primary.ACTIVATE_SECONDARY_CONTROLS!),
+      SECONDARY_VM_EXEC_CONTROL: BigInt(Secondary.ENABLE_RDTSCP!),
+    });
+    exitAt(on, ExitReason.RDTSCP!);
+    expect(len(on)).toBe(3);
+  });
+});
+
+describe('VMX instructions in the guest', () => {
+  it('VMPTRLD exits with its displacement as qualification and the operand in the instruction information', () => {
+    const v = vm('mov rax, 0x11000\nt: vmptrld [rax+8]');
+    exitAt(v, ExitReason.VMPTRLD!);
+    expect(qual(v)).toBe(8n);
+    expect(len(v)).toBe(4);
+    // scaling 0, address size 64-bit (2 << 7), segment DS (3 << 15), no index (bit 22), base RAX (0 << 23)
+    expect(Number(v.rd('VMX_INSTRUCTION_INFO'))).toBe((2 << 7) | (3 << 15) | (1 << 22));
+  });
+
+  it('VMREAD with registers: Reg1 the destination, bit 10 register form, Reg2 the encoding', () => {
+    const v = vm('t: vmread rbx, rcx');
+    exitAt(v, ExitReason.VMREAD!);
+    expect(Number(v.rd('VMX_INSTRUCTION_INFO'))).toBe(((3 << 3) | (2 << 7) | (1 << 10) | (1 << 28)) >>> 0);
+    expect(len(v)).toBe(3);
+  });
+
+  it('VMWRITE with a scaled-index memory source', () => {
+    const v = vm('t: vmwrite rcx, [rbx+rsi*4+16]');
+    exitAt(v, ExitReason.VMWRITE!);
+    expect(qual(v)).toBe(16n);
+    expect(Number(v.rd('VMX_INSTRUCTION_INFO'))).toBe((2 | (2 << 7) | (3 << 15) | (6 << 18) | (3 << 23) | (1 << 28)) >>> 0);
+  });
+
+  it('VMXOFF exits; VMFUNC without VM functions is #UD', () => {
+    exitAt(vm('t: vmxoff'), ExitReason.VMOFF!);
+    const f = vm('t: vmfunc', { EXCEPTION_BITMAP: 1n << 6n });
+    exitAt(f, ExitReason.EXCEPTION_NMI!);
+    expect(decodeInterruptionInfo(Number(f.rd('VM_EXIT_INTR_INFO'))).vector).toBe(6);
+  });
+});
+
+describe('control-register accesses', () => {
+  it('MOV to CR0 exits when a host-owned bit would differ from the read shadow', () => {
+    const v = vm('mov rax, cr0\nor eax, 8\nt: mov cr0, rax', { CR0_GUEST_HOST_MASK: 8n, CR0_READ_SHADOW: 0n });
+    exitAt(v, ExitReason.CR_ACCESS!);
+    expect(decodeCrAccess(Number(qual(v)))).toEqual({ cr: 0, access: 'mov-to-cr', lmswMemory: false, gpr: 0, lmswSource: 0 });
+    expect(len(v)).toBe(3);
+  });
+
+  it('MOV from CR0 reads the shadow for host-owned bits; a write matching the shadow does not exit and keeps them', () => {
+    const v = vm('mov rax, cr0\nmov cr0, rax\nsmsw ecx\nafter: vmcall', { CR0_GUEST_HOST_MASK: 8n, CR0_READ_SHADOW: 8n });
+    runsThrough(v);
+    expect(v.reg(0) & 8n).toBe(8n); // the shadow's TS
+    expect(v.reg(1) & 8n).toBe(8n);
+    expect(v.rd('GUEST_CR0') & 8n).toBe(0n); // the real TS stayed 0
+  });
+
+  it('CR4: the host owns VMXE and the guest sees it clear', () => {
+    const v = vm('mov rax, cr4\nmov cr4, rax\nafter: vmcall', { CR4_GUEST_HOST_MASK: BigInt(CR4.VMXE), CR4_READ_SHADOW: 0n });
+    runsThrough(v);
+    expect(v.reg(0) & BigInt(CR4.VMXE)).toBe(0n);
+    expect(v.rd('GUEST_CR4') & BigInt(CR4.VMXE)).toBe(BigInt(CR4.VMXE));
+  });
+
+  it('MOV from CR3 exits under CR3-store exiting, with the destination register', () => {
+    const src = 't: mov rbx, cr3\nafter: vmcall';
+    const on = vm(src, primary(Primary.CR3_STORE_EXITING!));
+    exitAt(on, ExitReason.CR_ACCESS!);
+    expect(decodeCrAccess(Number(qual(on)))).toMatchObject({ cr: 3, access: 'mov-from-cr', gpr: 3 });
+    runsThrough(vm(src));
+  });
+
+  it('MOV to CR3 exits under CR3-load exiting unless the value is a CR3-target value', () => {
+    const src = 'mov rax, cr3\nmov cr3, rax\nmov rdx, 0x9000\nt: mov cr3, rdx\nafter: vmcall';
+    const on = vm(src, { ...primary(Primary.CR3_LOAD_EXITING!), CR3_TARGET_COUNT: 1n, CR3_TARGET_VALUE0: 0x1000n });
+    exitAt(on, ExitReason.CR_ACCESS!);
+    expect(decodeCrAccess(Number(qual(on)))).toMatchObject({ cr: 3, access: 'mov-to-cr', gpr: 2 });
+    expect(on.rd('GUEST_CR3')).toBe(0x1000n);
+    const none = vm('mov rax, cr3\nt: mov cr3, rax', { ...primary(Primary.CR3_LOAD_EXITING!), CR3_TARGET_COUNT: 0n });
+    exitAt(none, ExitReason.CR_ACCESS!);
+  });
+
+  it('MOV to CR8 exits under CR8-load exiting', () => {
+    const src = 'xor eax, eax\nt: mov cr8, rax\nafter: vmcall';
+    const on = vm(src, primary(Primary.CR8_LOAD_EXITING!));
+    exitAt(on, ExitReason.CR_ACCESS!);
+    expect(decodeCrAccess(Number(qual(on)))).toMatchObject({ cr: 8, access: 'mov-to-cr', gpr: 0 });
+    runsThrough(vm(src));
+  });
+
+  it('CLTS exits when TS is host-owned and set in the shadow; with the shadow clear it leaves the real TS alone', () => {
+    const on = vm('t: clts', { CR0_GUEST_HOST_MASK: 8n, CR0_READ_SHADOW: 8n });
+    exitAt(on, ExitReason.CR_ACCESS!);
+    expect(decodeCrAccess(Number(qual(on)))).toMatchObject({ cr: 0, access: 'clts' });
+    const cr0 = BigInt((CR0.PE | CR0.ET | CR0.NE | CR0.PG | CR0.TS) >>> 0);
+    const off = vm('t: clts\nafter: vmcall', { GUEST_CR0: cr0, CR0_GUEST_HOST_MASK: 8n, CR0_READ_SHADOW: 0n });
+    runsThrough(off);
+    expect(off.rd('GUEST_CR0') & 8n).toBe(8n);
+  });
+
+  it('LMSW exits on a host-owned bit differing from the shadow, with its source and operand type; memory operands give the linear address', () => {
+    const reg = vm('mov eax, 0x3\nt: lmsw ax', { CR0_GUEST_HOST_MASK: 2n, CR0_READ_SHADOW: 0n });
+    exitAt(reg, ExitReason.CR_ACCESS!);
+    expect(decodeCrAccess(Number(qual(reg)))).toEqual({ cr: 0, access: 'lmsw', lmswMemory: false, gpr: 0, lmswSource: 3 });
+    const mem = vm('mov rbx, 0x9000\nmov word [rbx], 2\nt: lmsw [rbx]', { CR0_GUEST_HOST_MASK: 2n, CR0_READ_SHADOW: 0n });
+    exitAt(mem, ExitReason.CR_ACCESS!);
+    expect(decodeCrAccess(Number(qual(mem)))).toMatchObject({ access: 'lmsw', lmswMemory: true, lmswSource: 2 });
+    expect(mem.rd('GUEST_LINEAR_ADDRESS')).toBe(0x9000n);
+    // PE: LMSW cannot clear it, so a source with PE = 0 against a shadow with PE = 1 does not exit.
+    const pe = vm('mov eax, 0\nt: lmsw ax\nafter: vmcall', { CR0_GUEST_HOST_MASK: 1n, CR0_READ_SHADOW: 1n });
+    runsThrough(pe);
+  });
+});
+
+describe('I/O instructions', () => {
+  it('unconditional I/O exiting: OUT imm8 with size, direction and operand encoding', () => {
+    const src = 'mov al, 7\nt: out 0x80, al\nafter: vmcall';
+    const on = vm(src, primary(Primary.UNCONDITIONAL_IO_EXITING!));
+    exitAt(on, ExitReason.IO_INSTRUCTION!);
+    expect(decodeIo(Number(qual(on)))).toEqual({ size: 1, direction: 'out', string: false, rep: false, immediate: true, port: 0x80 });
+    expect(len(on)).toBe(2);
+    expect(on.m.exits).toEqual([]);
+    const off = vm(src);
+    runsThrough(off);
+    expect(off.m.exits).toEqual([{ kind: 'io', dir: 'out', port: 0x80, size: 1, value: 7 }]);
+  });
+
+  it('I/O bitmaps: every port an access touches, A below 8000H and B above; a clear bit lets it through', () => {
+    const src = 'out 0x80, al\nmov dx, 0x7fff\nt: in ax, dx\nafter: vmcall';
+    const f = { ...primary(Primary.USE_IO_BITMAPS! | Primary.UNCONDITIONAL_IO_EXITING!) };
+    const on = vm(src, f);
+    on.m.mem.write(IO_B, 1, 1); // port 8000H: touched by the 2-byte IN at 7FFFH
+    exitAt(on, ExitReason.IO_INSTRUCTION!);
+    expect(decodeIo(Number(qual(on)))).toEqual({ size: 2, direction: 'in', string: false, rep: false, immediate: false, port: 0x7fff });
+    expect(on.m.exits.map((e) => e.kind === 'io' && e.port)).toEqual([0x80]); // port 80H's bit is clear: no exit
+    const a = vm('mov dx, 0x80\nt: out dx, al', f);
+    a.m.mem.write(IO_A + 0x10, 1, 1); // port 80H
+    exitAt(a, ExitReason.IO_INSTRUCTION!);
+    runsThrough(vm(src, f));
+  });
+
+  it('REP OUTSB: string and REP set, DX encoding, the element linear address recorded, nothing output', () => {
+    const v = vm('mov rsi, 0x9000\nmov ecx, 3\nmov dx, 0x3f8\nt: rep outsb', primary(Primary.UNCONDITIONAL_IO_EXITING!));
+    exitAt(v, ExitReason.IO_INSTRUCTION!);
+    expect(decodeIo(Number(qual(v)))).toEqual({ size: 1, direction: 'out', string: true, rep: true, immediate: false, port: 0x3f8 });
+    expect(v.rd('GUEST_LINEAR_ADDRESS')).toBe(0x9000n);
+    expect(len(v)).toBe(2);
+    expect(v.reg(1)).toBe(3n);
+  });
+});
+
+describe('RDMSR and WRMSR', () => {
+  it('without MSR bitmaps every RDMSR exits', () => {
+    const v = vm('mov ecx, 0x175\nt: rdmsr');
+    exitAt(v, ExitReason.MSR_READ!);
+    expect(len(v)).toBe(2);
+  });
+
+  it('with MSR bitmaps: the read-low and write-high quarters decide, and MSRs outside both ranges always exit', () => {
+    const f = primary(Primary.USE_MSR_BITMAPS!);
+    const read = vm('mov ecx, 0x175\nrdmsr\nmov ecx, 0x174\nt: rdmsr', f);
+    read.m.mem.write(MSR_BITMAP + (0x174 >>> 3), 1, 1 << (0x174 & 7));
+    exitAt(read, ExitReason.MSR_READ!);
+    const write = vm('mov ecx, 0xc0000100\nxor eax, eax\nxor edx, edx\nt: wrmsr\nafter: vmcall', f);
+    write.m.mem.write(MSR_BITMAP + 3072 + (0x100 >>> 3), 1, 1); // MSR C0000100H, write-high quarter
+    exitAt(write, ExitReason.MSR_WRITE!);
+    // The same WRMSR with its bit in the read-high quarter instead: no exit.
+    const other = vm('mov ecx, 0xc0000100\nxor eax, eax\nxor edx, edx\nt: wrmsr\nafter: vmcall', f);
+    other.m.mem.write(MSR_BITMAP + 1024 + (0x100 >>> 3), 1, 1);
+    runsThrough(other);
+    exitAt(vm('mov ecx, 0x40000000\nt: rdmsr', f), ExitReason.MSR_READ!);
+  });
+});
+
+describe('exceptions, interrupts and events', () => {
+  const handler = '\nh: vmcall';
+
+  it('the exception bitmap: #UD exits before delivery (RIP at the instruction); with the bit clear it is delivered', () => {
+    const src = 't: ud2\nhlt' + handler;
+    const on = vm(src, { EXCEPTION_BITMAP: 1n << 6n }, { 6: 'h' });
+    exitAt(on, ExitReason.EXCEPTION_NMI!);
+    expect(Number(on.rd('VM_EXIT_INTR_INFO'))).toBe(encodeInterruptionInfo({ vector: 6, type: InterruptionType.HARDWARE_EXCEPTION, valid: true }));
+    expect(Number(on.rd('IDT_VECTORING_INFO_FIELD'))).toBe(0);
+    expect(on.rd('GUEST_RSP')).toBe(BigInt(RSP));
+    const off = vm(src, {}, { 6: 'h' });
+    exitAt(off, ExitReason.VMCALL!, 'h');
+    expect(off.rd('GUEST_RSP')).toBe(BigInt(RSP - 40));
+  });
+
+  it('#PF: the error code, the address as qualification, CR2 untouched, and the mask/match rule both ways', () => {
+    const src = 't: mov rax, [0x40000000]' + handler;
+    const v = vm(src, { EXCEPTION_BITMAP: 1n << 14n }, { 14: 'h' });
+    exitAt(v, ExitReason.EXCEPTION_NMI!);
+    const info = decodeInterruptionInfo(Number(v.rd('VM_EXIT_INTR_INFO')));
+    expect(info).toMatchObject({ vector: 14, type: InterruptionType.HARDWARE_EXCEPTION, errorCodeValid: true, valid: true });
+    expect(v.rd('VM_EXIT_INTR_ERROR_CODE')).toBe(0n);
+    expect(qual(v)).toBe(0x40000000n);
+    expect(v.m.cpu.state.cr2Lo).toBe(0);
+    // Bit 14 set, (PFEC & 1) = 0 ≠ match 1: delivered to the guest.
+    exitAt(vm(src, { EXCEPTION_BITMAP: 1n << 14n, PAGE_FAULT_ERROR_CODE_MASK: 1n, PAGE_FAULT_ERROR_CODE_MATCH: 1n }, { 14: 'h' }), ExitReason.VMCALL!, 'h');
+    // Bit 14 clear, (PFEC & 1) ≠ match: exits.
+    exitAt(vm(src, { PAGE_FAULT_ERROR_CODE_MASK: 1n, PAGE_FAULT_ERROR_CODE_MATCH: 1n }, { 14: 'h' }), ExitReason.EXCEPTION_NMI!);
+  });
+
+  it('INT3 is a software exception with its length; INT n is not subject to the bitmap', () => {
+    const v = vm('t: int3' + handler, { EXCEPTION_BITMAP: 1n << 3n }, { 3: 'h' });
+    exitAt(v, ExitReason.EXCEPTION_NMI!);
+    expect(decodeInterruptionInfo(Number(v.rd('VM_EXIT_INTR_INFO')))).toMatchObject({ vector: 3, type: InterruptionType.SOFTWARE_EXCEPTION });
+    expect(len(v)).toBe(1);
+    exitAt(vm('t: int 0x40' + handler, { EXCEPTION_BITMAP: 0xffffffffn }, { 0x40: 'h' }), ExitReason.VMCALL!, 'h');
+  });
+
+  it('a fault while delivering INT n records it as IDT-vectoring information with the instruction length', () => {
+    const v = vm('t: int 0x40' + handler, { EXCEPTION_BITMAP: 1n << 11n }, { 0x40: 'h' });
+    v.m.mem.write(IDT + 0x40 * 16 + 5, 1, 0x0e); // the gate not present: #NP(40H * 8 + 2)
+    exitAt(v, ExitReason.EXCEPTION_NMI!);
+    expect(decodeInterruptionInfo(Number(v.rd('VM_EXIT_INTR_INFO')))).toMatchObject({ vector: 11, errorCodeValid: true });
+    expect(v.rd('VM_EXIT_INTR_ERROR_CODE')).toBe(BigInt(0x40 * 8 + 2));
+    expect(Number(v.rd('IDT_VECTORING_INFO_FIELD'))).toBe(encodeInterruptionInfo({ vector: 0x40, type: InterruptionType.SOFTWARE_INTERRUPT, valid: true }));
+    expect(len(v)).toBe(2);
+  });
+
+  it('a triple fault exits with reason 2', () => {
+    const v = vm('t: ud2', { GUEST_IDTR_LIMIT: 0n });
+    exitAt(v, ExitReason.TRIPLE_FAULT!);
+  });
+
+  it('external interrupts: exiting with acknowledge fills the interruption information; without it the guest takes them', () => {
+    const src = 'sti\nt: jmp t' + handler;
+    const ack = vm(src, { PIN_BASED_VM_EXEC_CONTROL: BigInt(base('PIN_BASED_VM_EXEC_CONTROL') | Pin.EXTERNAL_INTERRUPT_EXITING!), VM_EXIT_CONTROLS: BigInt(base('VM_EXIT_CONTROLS') | Exit.ACKNOWLEDGE_INTERRUPT_ON_EXIT!) }, { 0x30: 'h' });
+    timerProgram(ack.m.cpu.state.timer, 0x30, 10);
+    exitAt(ack, ExitReason.EXTERNAL_INTERRUPT!);
+    expect(Number(ack.rd('VM_EXIT_INTR_INFO'))).toBe(encodeInterruptionInfo({ vector: 0x30, type: InterruptionType.EXTERNAL_INTERRUPT, valid: true }));
+    expect(ack.m.cpu.state.timer.pending).toBe(false);
+    const noAck = vm('t: jmp t', { PIN_BASED_VM_EXEC_CONTROL: BigInt(base('PIN_BASED_VM_EXEC_CONTROL') | Pin.EXTERNAL_INTERRUPT_EXITING!) });
+    timerProgram(noAck.m.cpu.state.timer, 0x30, 10);
+    exitAt(noAck, ExitReason.EXTERNAL_INTERRUPT!); // exits although the guest's IF is 0
+    expect(Number(noAck.rd('VM_EXIT_INTR_INFO'))).toBe(0);
+    expect(noAck.m.cpu.state.timer.pending).toBe(true);
+    const off = vm(src, {}, { 0x30: 'h' });
+    timerProgram(off.m.cpu.state.timer, 0x30, 10);
+    exitAt(off, ExitReason.VMCALL!, 'h');
+  });
+
+  it('interrupt-window exiting: after STI and its shadow', () => {
+    const src = 'nop\nsti\nnop\nt: nop\nafter: vmcall';
+    const on = vm(src, primary(Primary.INTERRUPT_WINDOW_EXITING!));
+    exitAt(on, ExitReason.INTERRUPT_WINDOW!);
+    expect(on.rd('GUEST_RFLAGS') & BigInt(Flag.IF)).toBe(BigInt(Flag.IF));
+    runsThrough(vm(src));
+  });
+
+  it('the preemption timer counts guest instructions and saves 0 when it expires', () => {
+    const src = 'l: inc rax\njmp l';
+    const f = {
+      PIN_BASED_VM_EXEC_CONTROL: BigInt(base('PIN_BASED_VM_EXEC_CONTROL') | Pin.ACTIVATE_PREEMPTION_TIMER!),
+      VM_EXIT_CONTROLS: BigInt(base('VM_EXIT_CONTROLS') | Exit.SAVE_PREEMPTION_TIMER_VALUE!),
+      VMX_PREEMPTION_TIMER_VALUE: 5n,
+      GUEST_RFLAGS: 2n,
+    };
+    const on = vm('xor eax, eax\n' + src, f);
+    expect(on.run().kind).toBe('exit');
+    expect(Number(on.rd('VM_EXIT_REASON'))).toBe(ExitReason.PREEMPTION_TIMER);
+    expect(on.reg(0)).toBe(2n); // xor, inc, jmp, inc, jmp
+    expect(on.rd('VMX_PREEMPTION_TIMER_VALUE')).toBe(0n);
+    const off = vm('xor eax, eax\n' + src);
+    expect(off.run(100).kind).toBe('budget');
+  });
+
+  it('injects an external interrupt through the guest IDT before the first instruction', () => {
+    const v = vm('s: nop\nvmcall' + handler, { GUEST_RFLAGS: 0x202n, VM_ENTRY_INTR_INFO_FIELD: BigInt(encodeInterruptionInfo({ vector: 0x30, type: InterruptionType.EXTERNAL_INTERRUPT, valid: true })) }, { 0x30: 'h' });
+    exitAt(v, ExitReason.VMCALL!, 'h');
+    expect(v.m.mem.read(RSP - 40, 4)).toBe(GUEST); // the return RIP is the guest's first instruction
+    // The exit cleared the valid bit of the VM-entry interruption-information field.
+    expect(v.rd('VM_ENTRY_INTR_INFO_FIELD') >> 31n).toBe(0n);
+  });
+
+  it('injects a #GP with its error code, not subject to the exception bitmap', () => {
+    const v = vm('s: nop\nvmcall\nh: pop rbx\nvmcall', {
+      EXCEPTION_BITMAP: 1n << 13n,
+      VM_ENTRY_INTR_INFO_FIELD: BigInt(encodeInterruptionInfo({ vector: 13, type: InterruptionType.HARDWARE_EXCEPTION, errorCodeValid: true, valid: true })),
+      VM_ENTRY_EXCEPTION_ERROR_CODE: 0x1234n,
+    }, { 13: 'h' });
+    const r = v.run();
+    expect(r.kind).toBe('exit');
+    expect(Number(v.rd('VM_EXIT_REASON'))).toBe(ExitReason.VMCALL);
+    expect(v.reg(3)).toBe(0x1234n);
+    expect(v.m.mem.read(RSP - 40, 4)).toBe(GUEST);
+  });
+
+  it('an injected software interrupt pushes RIP + the VM-entry instruction length', () => {
+    const v = vm('s: int 0x40\nvmcall' + handler, {
+      VM_ENTRY_INTR_INFO_FIELD: BigInt(encodeInterruptionInfo({ vector: 0x40, type: InterruptionType.SOFTWARE_INTERRUPT, valid: true })),
+      VM_ENTRY_INSTRUCTION_LEN: 2n,
+    }, { 0x40: 'h' });
+    exitAt(v, ExitReason.VMCALL!, 'h');
+    expect(v.m.mem.read(RSP - 40, 4)).toBe(GUEST + 2);
+  });
+});
+
+describe('the MSR areas', () => {
+  const AREA = 0x23000;
+  const entry = (m: BareMachine, at: number, index: number, lo: number, reserved = 0) => {
+    m.mem.write(at, 4, index);
+    m.mem.write(at + 4, 4, reserved);
+    m.mem.write(at + 8, 4, lo);
+    m.mem.write(at + 12, 4, 0);
+  };
+
+  it('VM entry loads the MSR-load area before the guest runs', () => {
+    const v = vm('mov ecx, 0x174\nrdmsr\nafter: vmcall', { ...primary(Primary.USE_MSR_BITMAPS!), VM_ENTRY_MSR_LOAD_ADDR: BigInt(AREA), VM_ENTRY_MSR_LOAD_COUNT: 1n });
+    entry(v.m, AREA, 0x174, 0x10);
+    runsThrough(v);
+    expect(v.reg(0)).toBe(0x10n);
+    expect(v.rd('GUEST_SYSENTER_CS')).toBe(0x10n);
+  });
+
+  it('an entry that fails (FS.base may not be loaded this way) is exit reason 34 with bit 31, the entry number as qualification, and the guest never runs', () => {
+    const v = vm('t: vmcall', { VM_ENTRY_MSR_LOAD_ADDR: BigInt(AREA), VM_ENTRY_MSR_LOAD_COUNT: 2n });
+    entry(v.m, AREA, 0x174, 0x10);
+    entry(v.m, AREA + 16, 0xc0000100, 0x1000);
+    const r = v.run();
+    expect(r).toMatchObject({ kind: 'exit', reason: 0x80000022 });
+    expect(v.rd('VM_EXIT_REASON')).toBe(0x80000022n);
+    expect(qual(v)).toBe(2n);
+    expect(v.vmx.state.mode).toBe('root');
+    expect(v.m.cpu.state.ripLo).toBe(0x401000);
+    expect(v.m.cpu.state.steps).toBe(0);
+  });
+
+  it('a VM exit stores the guest MSRs, then loads the host MSRs; a failing host entry is a VMX abort', () => {
+    const src = 'mov ecx, 0x174\nmov eax, 0x33\nxor edx, edx\nwrmsr\nafter: vmcall';
+    const f = {
+      ...primary(Primary.USE_MSR_BITMAPS!),
+      VM_EXIT_MSR_STORE_ADDR: BigInt(AREA), VM_EXIT_MSR_STORE_COUNT: 1n,
+      VM_EXIT_MSR_LOAD_ADDR: BigInt(AREA + 0x100), VM_EXIT_MSR_LOAD_COUNT: 1n,
+    };
+    const v = vm(src, f);
+    entry(v.m, AREA, 0x174, 0);
+    entry(v.m, AREA + 0x100, 0x174, 0x8);
+    runsThrough(v);
+    expect(v.m.mem.read(AREA + 8, 4)).toBe(0x33);
+    expect(v.m.cpu.state.msr.get(0x174)).toEqual([0x8, 0]);
+    const bad = vm(src, f);
+    entry(bad.m, AREA, 0x174, 0);
+    entry(bad.m, AREA + 0x100, 0x174, 0x8, 1); // reserved bits 63:32 set
+    expect(bad.run()).toEqual({ kind: 'abort', indicator: 4 });
+    expect(bad.m.mem.read(Number(VMCS_PA) + 4, 4)).toBe(4);
+    expect(bad.m.cpu.state.shutdown).toBe(true);
+  });
+});
+
+describe('what the runner does not do yet', () => {
+  it('refuses a guest with EPT enabled rather than run it with host-physical addresses', () => {
+    const eptp = 0x30000n | 6n | (3n << 3n); // WB, 4-level walk
+    const v = vm('t: nop', {
+      ...primary(Primary.ACTIVATE_SECONDARY_CONTROLS!),
+      SECONDARY_VM_EXEC_CONTROL: BigInt(Secondary.ENABLE_EPT!),
+      EPT_POINTER: eptp,
+    });
+    expect(() => v.run()).toThrow(/enable EPT/);
+  });
+});
+
+describe('a hypervisor written in TypeScript', () => {
+  it('runs a guest to HLT: CPUID filtered with the hypervisor bit, OUT to a port emulated, RIP advanced by the exit length', () => {
+    const src = [
+      'mov eax, 1',
+      'cpuid',
+      'mov ebx, ecx',
+      'shr ebx, 31',
+      'mov al, bl',
+      'out 0xe9, al',
+      'mov al, 0x21',
+      'out 0xe9, al',
+      'hlt',
+    ].join('\n');
+    const v = vm(src, primary(Primary.HLT_EXITING! | Primary.UNCONDITIONAL_IO_EXITING!));
+    const { vmx, m } = v;
+    const s = m.cpu.state;
+    const console: number[] = [];
+    const log: string[] = [];
+    for (;;) {
+      const r = runGuest(vmx, m.cpu, 10_000);
+      if (r.kind !== 'exit') throw new Error(`guest stopped: ${r.kind}`);
+      const reason = Number(v.rd('VM_EXIT_REASON'));
+      log.push(`exit ${reason}`);
+      if (reason === ExitReason.HLT) break;
+      if (reason === ExitReason.CPUID) {
+        // The hypervisor's CPUID: the processor's leaf, with CPUID.1:ECX[31] "hypervisor present" set.
+        const [a, b, c, d] = cpuid('intel', s.regLo[0]!, s.regLo[1]!, m.cpu.features);
+        expect(c >>> 31).toBe(0);
+        [s.regLo[0], s.regLo[3], s.regLo[1], s.regLo[2]] = [a, b, s.regLo[0] === 1 ? (c | 0x80000000) >>> 0 : c, d];
+      } else if (reason === ExitReason.IO_INSTRUCTION) {
+        const io = decodeIo(Number(v.rd('EXIT_QUALIFICATION')));
+        expect(io).toMatchObject({ port: 0xe9, direction: 'out', size: 1 });
+        console.push(s.regLo[0]! & 0xff);
+      } else throw new Error(`unexpected exit ${reason}`);
+      v.wr('GUEST_RIP', v.rd('GUEST_RIP') + v.rd('VM_EXIT_INSTRUCTION_LEN'));
+      expect(vmx.vmresume().kind).toBe('entered');
+    }
+    expect(console).toEqual([1, 0x21]);
+    expect(log).toEqual(['exit 10', 'exit 30', 'exit 30', 'exit 12']);
+    expect(m.exits).toEqual([]);
+  });
+});
