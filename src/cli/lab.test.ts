@@ -41,8 +41,18 @@ describe('lab exec command line', () => {
     const p = call(['exec', '--mode', 'prot32', '--load', '0x100000', '--under', 'svm', '--cost-preset', 'amd-recent', bin]);
     expect(JSON.parse(p.out).hv.cost.cycles).toBe(j.hv.cost.cycles);
   });
+  it('--under vtx does the same under VT-x, priced by a VT-x preset', () => {
+    const b = JSON.parse(call(['exec', '--mode', 'prot32', '--load', '0x100000', bin]).out);
+    const j = JSON.parse(call(['exec', '--mode', 'prot32', '--load', '0x100000', '--under', 'vtx', bin]).out);
+    expect({ exits: j.exits, end: j.end, regs: j.regs }).toEqual({ exits: b.exits, end: b.end, regs: b.regs });
+    expect(j.hv.exits).toEqual({ EXIT_REASON_IO_INSTRUCTION: { code: 30, count: 1 }, EXIT_REASON_HLT: { code: 12, count: 1 } });
+    expect(j.hv.cost.preset).toBe('intel-broadwell');
+    const old = JSON.parse(call(['exec', '--mode', 'prot32', '--load', '0x100000', '--under', 'vtx', '--cost-preset', 'vtx-prescott', bin]).out);
+    // First-generation VT-x costs more per exit than Broadwell.
+    expect(old.hv.cost.cycles).toBeGreaterThan(j.hv.cost.cycles);
+  });
   it.each([
-    [['--under', 'vtx'], /--under vtx: not available yet/],
+    [['--under', 'vtx', '--cost-preset', 'amd-recent'], /prices AMD-V, not VT-x/],
     [['--under', 'kvm'], /--under: 'kvm' is not svm or vtx/],
     [['--cost-preset', 'amd-recent'], /--cost-preset: only with --under/],
     [['--under', 'svm', '--cost-preset', 'core2-merom'], /prices VT-x, not AMD-V/],

@@ -1,8 +1,9 @@
 /**
  * The lab's command line. `lab exec --mode prot32|long64 --load ADDR [--max-steps N] FILE`
  * runs machine code on the bare machine and prints one JSON object (issue 2, item 4); FILE is raw
- * bytes, or assembly text if it ends in `.asm`. With `--under svm [--cost-preset NAME]` the same
- * program runs as the only guest of the hypervisor (src/emu/hv) and the JSON gains an `hv` object. `lab asm` and `lab disasm` show the assembler and
+ * bytes, or assembly text if it ends in `.asm`. With `--under svm|vtx [--cost-preset NAME]` the
+ * same program runs as the only guest of the hypervisor (src/emu/hv) under AMD-V or VT-x, and the
+ * JSON gains an `hv` object. `lab asm` and `lab disasm` show the assembler and
  * the disassembler; `lab exercise walk` prints a seeded page-walk problem; `lab run FILE.json`
  * boots a scenario (src/emu/scenario) and prints its final state. Commands are a table.
  */
@@ -10,7 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { assemble, type AsmError } from '../emu/asm/assembler.ts';
 import { disassemble } from '../emu/asm/disasm.ts';
 import { DEFAULT_MAX_STEPS, runBare } from '../emu/machine/bare.ts';
-import { presetFor, runUnderSvm } from '../emu/hv/exec.ts';
+import { presetFor, runUnder } from '../emu/hv/exec.ts';
 import type { BareMode } from '../emu/machine/bare.ts';
 import { DEFAULT_COUNT, generateWalkExercise, MAX_COUNT, type WalkLevels } from '../emu/exercise/walk-exercise.ts';
 import { formatWalkExercise } from '../emu/exercise/format.ts';
@@ -120,7 +121,6 @@ const commands: Record<string, Command> = {
       const { flags, positional } = parseFlags(args, ['--mode', '--load', '--max-steps', '--under', '--cost-preset']);
       const under = flags.get('--under');
       if (under !== undefined && under !== 'svm' && under !== 'vtx') throw new UsageError(`--under: '${under}' is not svm or vtx`);
-      if (under === 'vtx') throw new UsageError('--under vtx: not available yet (the VT-x guest runner is not in this build; use --under svm)');
       if (under === undefined && flags.has('--cost-preset')) throw new UsageError('--cost-preset: only with --under');
       const costPreset = under === undefined ? undefined : presetFor(under, flags.get('--cost-preset'));
       if (typeof costPreset === 'string') throw new UsageError(`--cost-preset: ${costPreset}`);
@@ -134,7 +134,7 @@ const commands: Record<string, Command> = {
       try {
         result = costPreset === undefined
           ? runBare({ mode: mode as BareMode, load, code, maxSteps })
-          : runUnderSvm({ mode: mode as BareMode, load, code, maxSteps, preset: costPreset.id }).result;
+          : runUnder(under!, { mode: mode as BareMode, load, code, maxSteps, preset: costPreset.id }).result;
       } catch (e) {
         if (e instanceof RangeError) throw new UsageError(`--load: ${e.message}`);
         throw e;

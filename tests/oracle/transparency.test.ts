@@ -1,7 +1,8 @@
 /**
  * Transparency (issue 6): a program run as the only guest of the lab's hypervisor must end as it
  * ends bare. For every generated program of gen/program-gen.ts (250 per mode, the set
- * generated-kvm.test.ts compares with KVM), `exec --under svm` must equal the bare `exec`:
+ * generated-kvm.test.ts compares with KVM), `exec --under svm` and `exec --under vtx` must each
+ * equal the bare `exec`:
  * end, every register with all of RFLAGS (both are the lab, so even undefined flags must agree),
  * the port/MMIO log, the scratch page, and the number of guest instructions retired. Where
  * /dev/kvm is available it must also equal KVM's bare run (defined flags only, as the KVM test).
@@ -11,11 +12,12 @@
  * test counts them and requires none), so nothing is masked here; a program that read CPUID would
  * differ exactly there (src/emu/hv/hv.test.ts checks that difference on its own program).
  *
- * `exec --under vtx` joins this test when the VT-x backend exists.
+ * Under VT-x a prot32 program (CR0.PG = 0) runs on the hypervisor's identity map with CR0/CR4
+ * shadowed (vmx-backend.ts), so this is also a test of that shadowing: the guest must not notice.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assemble } from '../../src/emu/asm/assembler.ts';
-import { runUnderSvm } from '../../src/emu/hv/exec.ts';
+import { runUnder, type HvBackendId } from '../../src/emu/hv/exec.ts';
 import { diffExec } from './compare.ts';
 import type { ExecResult } from './exec-types.ts';
 import { generateProgram, SCRATCH, SCRATCH_LEN, type Program } from './gen/program-gen.ts';
@@ -39,8 +41,8 @@ function code(p: Program): Uint8Array {
   return r.bytes;
 }
 
-function underSvm(p: Program, bytes: Uint8Array): ExecResult & { steps: number } {
-  const run = runUnderSvm({ mode: p.mode, load: LOAD, code: bytes, maxSteps: MAX_STEPS });
+function under(id: HvBackendId, p: Program, bytes: Uint8Array): ExecResult & { steps: number } {
+  const run = runUnder(id, { mode: p.mode, load: LOAD, code: bytes, maxSteps: MAX_STEPS });
   const dump = new Uint8Array(SCRATCH_LEN);
   for (let i = 0; i < SCRATCH_LEN; i++) dump[i] = run.mem.read8(SCRATCH + i);
   const r = run.result;
@@ -48,27 +50,32 @@ function underSvm(p: Program, bytes: Uint8Array): ExecResult & { steps: number }
   return { exits: r.exits, end: r.end, regs: r.regs, dump: Buffer.from(dump).toString('hex'), hv: { ...r.hv }, steps: r.hv.steps };
 }
 
-describe('transparency: exec --under svm equals the bare exec', () => {
-  it('no generated program reads CPUID, so the hypervisor bit is not masked', () => {
-    expect(programs.filter((p) => /\bcpuid\b/i.test(p.source)).length).toBe(0);
-  });
+const EXIT_NAMES: Record<HvBackendId, { io: string; hlt: string }> = {
+  svm: { io: 'VMEXIT_IOIO', hlt: 'VMEXIT_HLT' },
+  vtx: { io: 'EXIT_REASON_IO_INSTRUCTION', hlt: 'EXIT_REASON_HLT' },
+};
 
+it('no generated program reads CPUID, so the hypervisor bit is not masked', () => {
+  expect(programs.filter((p) => /\bcpuid\b/i.test(p.source)).length).toBe(0);
+});
+
+describe.each(['svm', 'vtx'] as const)('transparency: exec --under %s equals the bare exec', (id) => {
   it.each(programs.map((p) => [`${p.mode} seed ${p.seed}`, p] as const))('%s', (_name, p) => {
     const bytes = code(p);
     const bare = labExec({ mode: p.mode, load: LOAD, code: bytes, maxSteps: MAX_STEPS, dump: { addr: SCRATCH, len: SCRATCH_LEN } });
-    const svm = underSvm(p, bytes);
+    const got = under(id, p, bytes);
     expect(bare.end).toBe('hlt');
-    expect(diffExec(svm, bare), `${p.source}\n`).toEqual([]);
-    expect(svm.steps).toBe((bare.hv as { steps: number }).steps);
-    // Every port access the program made was an IOIO exit, and the run ended at the HLT exit.
+    expect(diffExec(got, bare), `${p.source}\n`).toEqual([]);
+    expect(got.steps).toBe((bare.hv as { steps: number }).steps);
+    // Every port access the program made was an I/O exit, and the run ended at the HLT exit.
     const ios = bare.exits.filter((e) => e.kind === 'io').length;
-    const hvExits = (svm.hv as { exits: Record<string, { count: number }> }).exits;
-    expect(hvExits.VMEXIT_IOIO?.count ?? 0).toBe(ios);
-    expect(hvExits.VMEXIT_HLT?.count).toBe(1);
+    const hvExits = (got.hv as { exits: Record<string, { count: number }> }).exits;
+    expect(hvExits[EXIT_NAMES[id].io]?.count ?? 0).toBe(ios);
+    expect(hvExits[EXIT_NAMES[id].hlt]?.count).toBe(1);
   });
 });
 
-describe.skipIf(!kvm.ok)('transparency: exec --under svm equals KVM\u2019s bare run', () => {
+describe.skipIf(!kvm.ok)('transparency: exec --under svm and --under vtx equal KVM\u2019s bare run', () => {
   let oracle: KvmOracle;
   beforeAll(async () => {
     oracle = await KvmOracle.start();
@@ -79,6 +86,6 @@ describe.skipIf(!kvm.ok)('transparency: exec --under svm equals KVM\u2019s bare 
     const bytes = code(p);
     const want = await oracle.run({ mode: p.mode, load: LOAD, code: bytes, dump: { addr: SCRATCH, len: SCRATCH_LEN } });
     expect(want.end, `KVM did not finish: ${want.error ?? ''}`).toBe('hlt');
-    expect(diffExec(underSvm(p, bytes), want, { flagsMask: p.flagsMask }), `${p.source}\n`).toEqual([]);
+    for (const id of ['svm', 'vtx'] as const) expect(diffExec(under(id, p, bytes), want, { flagsMask: p.flagsMask }), `${id}\n${p.source}\n`).toEqual([]);
   });
 });

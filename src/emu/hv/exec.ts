@@ -26,15 +26,16 @@ import { BARE_RAM_SIZE, createBareMachine, type BareMachine, DEFAULT_MAX_STEPS, 
 import type { PhysMem } from '../mem/physmem.ts';
 import { Hypervisor, SHADOW_MSRS, type HvEnd, type HvInterrupts } from './hypervisor.ts';
 import { SVM_AREA_SIZE, SvmBackend, type SvmIntercepts } from './svm-backend.ts';
-import { GPR_NAMES } from './types.ts';
+import { VMX_AREA_SIZE, VmxBackend } from './vmx-backend.ts';
+import { GPR_NAMES, type HvBackend } from './types.ts';
 
 export type HvBackendId = 'svm' | 'vtx';
 export const DEFAULT_PRESET: Record<HvBackendId, string> = { svm: 'amd-recent', vtx: 'intel-broadwell' };
 
-/** Where the SVM backend keeps its structures: the top of the bare machine's RAM. */
-export const HV_AREA = BARE_RAM_SIZE - SVM_AREA_SIZE;
+/** Where the backend keeps its structures: the top 28 KiB of the bare machine's RAM (either backend's area fits). */
+export const HV_AREA = BARE_RAM_SIZE - Math.max(SVM_AREA_SIZE, VMX_AREA_SIZE);
 
-/** The exceptions `exec --under svm` intercepts and reflects (#UD, as KVM does on AMD). */
+/** The exceptions `exec --under` intercepts and reflects (#UD, as KVM does). */
 export const EXEC_EXCEPTION_INTERCEPTS = [Vec.UD] as const;
 
 export interface HvExecOptions {
@@ -87,31 +88,38 @@ export interface HvExecRun {
   result: HvExecResult;
   hypervisor: Hypervisor;
   mem: PhysMem;
-  vm: SvmVm;
+  vm: HvVm;
 }
 
-export interface SvmVm {
+export interface HvVm {
   machine: BareMachine;
-  backend: SvmBackend;
+  backend: HvBackend;
   hypervisor: Hypervisor;
   ledger: Ledger;
   preset: Preset;
 }
 
+export interface HvExtra {
+  intercepts?: SvmIntercepts;
+  interrupts?: HvInterrupts;
+}
+
 /**
  * The bare machine of `exec` with its program as the hypervisor's guest, ready to run. `extra`
  * is for tests that intercept more (CR accesses, other exceptions) or attach an interrupt source;
- * `exec --under svm` uses none of it.
+ * `exec --under` uses none of it.
  */
-export function createSvmVm(opts: HvExecOptions, extra: { intercepts?: SvmIntercepts; interrupts?: HvInterrupts } = {}): SvmVm {
-  const p = presetFor('svm', opts.preset);
+export function createVm(under: HvBackendId, opts: HvExecOptions, extra: HvExtra = {}): HvVm {
+  const p = presetFor(under, opts.preset);
   if (typeof p === 'string') throw new RangeError(p);
   const m = createBareMachine({ mode: opts.mode, load: opts.load, code: opts.code, ...(opts.features ? { features: opts.features } : {}) });
   const cpu = m.cpu;
   const features = cpu.features;
   const ledger = new Ledger(p);
   const intercepts: SvmIntercepts = { exceptions: EXEC_EXCEPTION_INTERCEPTS, msrs: SHADOW_MSRS, ...extra.intercepts };
-  const backend = new SvmBackend(cpu, { area: HV_AREA, ledger, intercepts });
+  const backend: HvBackend = under === 'svm'
+    ? new SvmBackend(cpu, { area: HV_AREA, ledger, intercepts })
+    : new VmxBackend(cpu, { area: HV_AREA, ledger, intercepts });
   const hypervisor = new Hypervisor({
     backend, ledger,
     // The bare machine's CPUID (its Intel model), so the guest sees what it sees bare.
@@ -124,8 +132,13 @@ export function createSvmVm(opts: HvExecOptions, extra: { intercepts?: SvmInterc
 }
 
 /** Runs raw machine code as the only guest of the hypervisor under AMD-V. */
-export function runUnderSvm(opts: HvExecOptions, extra: { intercepts?: SvmIntercepts; interrupts?: HvInterrupts } = {}): HvExecRun {
-  const vm = createSvmVm(opts, extra);
+export function runUnderSvm(opts: HvExecOptions, extra: HvExtra = {}): HvExecRun {
+  return runUnder('svm', opts, extra);
+}
+
+/** Runs raw machine code as the only guest of the hypervisor under AMD-V or VT-x. */
+export function runUnder(under: HvBackendId, opts: HvExecOptions, extra: HvExtra = {}): HvExecRun {
+  const vm = createVm(under, opts, extra);
   const { machine: m, backend, hypervisor: hv, ledger, preset: p } = vm;
   const cpu = m.cpu;
   const end: HvEnd = hv.run(opts.maxSteps ?? DEFAULT_MAX_STEPS);
@@ -144,7 +157,7 @@ export function runUnderSvm(opts: HvExecOptions, extra: { intercepts?: SvmInterc
     if (t !== undefined) byKind[k] = { count: t.count, cycles: t.cycles };
   }
   const hvJson: HvJson = {
-    under: 'svm',
+    under,
     steps: cpu.state.steps,
     exits: Object.fromEntries([...hv.counts].map(([name, c]) => [name, { code: c.code, count: c.count }])),
     exitTotal: hv.exitCount,

@@ -10,7 +10,7 @@ import { cpuid } from '../cpu/sys-ctl.ts';
 import { SVM_EXIT } from '../svm/exit-codes.ts';
 import { guestCpuid, HV_SIGNATURE, type HvInterrupts } from './hypervisor.ts';
 import { runUnderSvm, type HvExecRun } from './exec.ts';
-import type { SvmIntercepts } from './svm-backend.ts';
+import type { SvmBackend, SvmIntercepts } from './svm-backend.ts';
 
 const LOAD = 0x100000;
 
@@ -239,7 +239,7 @@ describe('MSRs and control registers', () => {
     expect(r.result.regs).toEqual(b.regs);
     expect(r.result.hv.exits.VMEXIT_MSR!.count).toBe(3);
     // VMRUN still sees SVME in the guest's EFER.
-    expect(r.vm.backend.vmcb.read64('save.efer').lo).toBe(0x1d00);
+    expect((r.vm.backend as SvmBackend).vmcb.read64('save.efer').lo).toBe(0x1d00);
   });
 
   it('refuses SVME and the SVM MSRs with #GP, as a processor without SVM', () => {

@@ -12,12 +12,15 @@
  *   of the hypercall interface below; other leaves up to 0x400000FF give zeros.
  * - I/O (IN/OUT): forwarded to the attached port handler (`ports`; none: IN reads all ones, OUT is
  *   dropped); RIP ← nRIP. INS/OUTS are not emulated: the VM ends with an error naming them.
- * - RDMSR/WRMSR: a shadow set. EFER: the guest sees its own EFER without SVME (which VMRUN needs set
- *   in the guest's VMCB), may not set SVME (no nested SVM is offered: #GP), and LME may not change
- *   while paging (#GP); LMA is read-only. VM_CR and VM_HSAVE_PA: #GP, as on a processor without
- *   SVM. Any other intercepted MSR is passed through to the processor's own (`msr` option) and a
- *   #GP it raises is reflected. The backend intercepts only these and those the hardware always
- *   intercepts (outside the MSRPM's ranges).
+ * - RDMSR/WRMSR: a shadow set. EFER: the guest sees its own EFER (the SVM backend hides SVME, which
+ *   VMRUN needs set in the guest's VMCB), may not set SVME or other bits the lab does not implement
+ *   (#GP: no nested virtualization is offered), and LME may not change while paging (#GP); LMA is
+ *   read-only. VM_CR and VM_HSAVE_PA: #GP, as on a processor without SVM. MSRs the vendor switches
+ *   through its control structure (VT-x: FS/GS base, SYSENTER_CS/ESP/EIP) are read and written
+ *   there. Any other intercepted MSR is passed through to the processor's own (`msr` option) and a
+ *   #GP it raises is reflected. The SVM backend intercepts only the shadow set and what the hardware
+ *   always intercepts (outside the MSRPM's ranges); the VT-x backend uses no MSR bitmap, so every
+ *   RDMSR/WRMSR exits.
  * - CR accesses, as far as the runner reports them (MOV CRn with the decode assist's register):
  *   reads answered from the guest's value in the control structure, writes checked (the reserved
  *   and PG-without-PE and NW-without-CD rules, #GP reflected) and stored; the next entry's checks
@@ -25,7 +28,7 @@
  * - HLT: RIP ← nRIP, then idle until an interrupt can wake the guest: with an `interrupts` source
  *   that has a vector pending and the guest's IF = 1, the vector is injected and the guest resumes;
  *   otherwise nothing can ever wake it and the VM ends ('hlt').
- * - Hypercalls on VMMCALL (VMCALL on VT-x). ABI: RAX = function, RBX = argument, result in RAX.
+ * - Hypercalls on VMMCALL under AMD-V, VMCALL under VT-x (the other vendor's instruction is #UD). ABI: RAX = function, RBX = argument, result in RAX.
  *   Function 0: print the character in BL (appended to `console`), RAX ← 0. Function 1: exit with
  *   the code in EBX (the VM ends, 'hypercall-exit'). Any other function, or a call from CPL > 0:
  *   RAX ← all ones (−1), nothing done.
@@ -241,11 +244,10 @@ export class Hypervisor {
     if (index === MSR_EFER) {
       const efer = b.efer();
       if (!write) {
-        const v = efer & ~BigInt(EFER.SVME);
-        b.setGpr(0, v & 0xffffffffn, 4);
-        b.setGpr(2, v >> 32n, 4);
+        b.setGpr(0, efer & 0xffffffffn, 4);
+        b.setGpr(2, efer >> 32n, 4);
         b.advance();
-        return { action: 'emulated', note: `rdmsr EFER (shadow without SVME) = 0x${v.toString(16)}`, work: 'msr' };
+        return { action: 'emulated', note: `rdmsr EFER = 0x${efer.toString(16)}`, work: 'msr' };
       }
       const lo = Number(b.gpr(0) & 0xffffffffn);
       const hi = Number(b.gpr(2) & 0xffffffffn);
@@ -255,10 +257,30 @@ export class Hypervisor {
         b.inject(GP0);
         return { action: 'reflected', note: `wrmsr EFER 0x${lo.toString(16)}: #GP(0)`, work: 'msr' };
       }
-      const nv = BigInt(((lo & ~EFER.LMA) | (Number(efer) & EFER.LMA) | EFER.SVME) >>> 0);
+      const nv = BigInt(((lo & ~EFER.LMA) | (Number(efer) & EFER.LMA)) >>> 0);
       b.setEfer(nv);
       b.advance();
-      return { action: 'emulated', note: `wrmsr EFER 0x${lo.toString(16)} (SVME kept for VMRUN)`, work: 'msr' };
+      return { action: 'emulated', note: `wrmsr EFER 0x${nv.toString(16)}`, work: 'msr' };
+    }
+    // MSRs the vendor switches through its control structure (VT-x: FS/GS base, SYSENTER).
+    if (!write) {
+      const v = b.guestMsr?.(index);
+      if (v !== undefined) {
+        b.setGpr(0, v & 0xffffffffn, 4);
+        b.setGpr(2, v >> 32n, 4);
+        b.advance();
+        return { action: 'emulated', note: `rdmsr ${name} from the control structure`, work: 'msr' };
+      }
+    } else if (b.setGuestMsr !== undefined) {
+      const r = b.setGuestMsr(index, ((b.gpr(2) & 0xffffffffn) << 32n) | (b.gpr(0) & 0xffffffffn));
+      if (r === 'gp') {
+        b.inject(GP0);
+        return { action: 'reflected', note: `wrmsr ${name}: #GP(0)`, work: 'msr' };
+      }
+      if (r) {
+        b.advance();
+        return { action: 'emulated', note: `wrmsr ${name} to the control structure`, work: 'msr' };
+      }
     }
     const pt = this.opts.msr;
     if (pt === undefined) {
@@ -302,7 +324,8 @@ export class Hypervisor {
       b.inject(GP0);
       return { action: 'reflected', note: `mov to CR${n} 0x${v.toString(16)}: #GP(0)`, work: 'cr' };
     }
-    b.setCr(crn, v);
+    const why = b.setCr(crn, v);
+    if (why !== null) return { action: 'ended', note: `mov to CR${n} 0x${v.toString(16)}: not supported`, work: 'cr', end: { kind: 'error', why } };
     b.advance();
     return { action: 'emulated', note: `mov to CR${n} 0x${v.toString(16)}`, work: 'cr' };
   }
@@ -343,7 +366,7 @@ export class Hypervisor {
         return { action: 'reflected', note: `#${d.vector} while delivering #${during.vector}: #DF injected`, work: 'exception' };
       }
     }
-    if (d.vector === 14 && d.address !== null) b.setCr(2, d.address);
+    if (d.vector === 14 && d.address !== null) void b.setCr(2, d.address);
     if (d.software) b.advance();
     b.inject({ vector: d.vector, type: 'exception', ...(d.errorCode !== null ? { errorCode: d.errorCode } : {}) });
     return { action: 'reflected', note: `#${d.vector}${d.errorCode !== null ? ` (error code 0x${d.errorCode.toString(16)})` : ''} injected`, work: 'exception' };

@@ -312,19 +312,21 @@ export class SvmBackend implements HvBackend {
     return this.r64(`save.cr${n}`);
   }
 
-  setCr(n: 0 | 2 | 3 | 4, v: bigint): void {
+  setCr(n: 0 | 2 | 3 | 4, v: bigint): string | null {
     if (this.inCpu) throw new Error('setCr while the guest is in the CPU');
     this.w64(`save.cr${n}`, v);
+    return null;
   }
 
+  /** The guest's EFER without SVME, which VMRUN requires in the VMCB but the guest never set. */
   efer(): bigint {
-    if (this.inCpu) return BigInt(this.cpu.state.efer >>> 0);
-    return this.r64('save.efer');
+    const v = this.inCpu ? BigInt(this.cpu.state.efer >>> 0) : this.r64('save.efer');
+    return v & ~BigInt(EFER.SVME);
   }
 
   setEfer(v: bigint): void {
     if (this.inCpu) throw new Error('setEfer while the guest is in the CPU');
-    this.w64('save.efer', v);
+    this.w64('save.efer', v | BigInt(EFER.SVME));
   }
 
   report(): { gpr: bigint[]; rip: bigint; rflags: bigint; cr0: bigint; cr3: bigint; cr4: bigint } {

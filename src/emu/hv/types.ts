@@ -136,9 +136,16 @@ export interface HvBackend {
   long64(): boolean;
   rflags(): number;
   cr(n: 0 | 2 | 3 | 4): bigint;
-  setCr(n: 0 | 2 | 3 | 4, v: bigint): void;
+  /** Sets the guest's view of CRn; a string says why this backend cannot (the VM then ends with an error). */
+  setCr(n: 0 | 2 | 3 | 4, v: bigint): string | null;
+  /** The guest's EFER as the guest sees it (without bits the vendor requires only for VM entry). */
   efer(): bigint;
+  /** Sets the guest's EFER (the backend adds what VM entry requires, e.g. SVME on AMD-V). */
   setEfer(v: bigint): void;
+  /** An MSR the vendor switches through its control structure (VT-x: FS/GS base, SYSENTER), or undefined. */
+  guestMsr?(index: number): bigint | undefined;
+  /** Writes such an MSR: false if it is not one, 'gp' if the value is not allowed. */
+  setGuestMsr?(index: number, v: bigint): boolean | 'gp';
   inject(ev: HvEvent): void;
   /**
    * The guest's state for a report after the VM ended (not the hypervisor's work: nothing is

@@ -1,0 +1,449 @@
+/**
+ * The hypervisor's VT-x backend: VMXON, one VMCS filled by VMWRITE, VMLAUNCH/VMRESUME and VM exits
+ * through vmx/run.ts, every exit normalised for the core (types.ts) with its basic exit reason,
+ * qualification and exit-information fields kept. Every VMREAD and VMWRITE is recorded and charged
+ * (`vmread`, `vmwrite`); registers the hypervisor keeps in software are recorded as `gpr.*`.
+ *
+ * Where the guest's state lives between exits (SDM Vol. 3C, 25.4): RSP, RIP, RFLAGS, CR0, CR3, CR4,
+ * the segments, EFER (with the "save/load IA32_EFER" controls), FS/GS base and the SYSENTER MSRs
+ * in the VMCS; RAX and the other general registers and CR2 stay in the processor, where a real
+ * hypervisor saves them in software (here they simply stay in `cpu.state`).
+ *
+ * CR shadowing (24.6.6): VMX operation fixes CR0.PE, CR0.NE, CR0.PG and CR4.VMXE to 1 (no
+ * unrestricted guest: that needs EPT, which the runner does not apply yet). The guest owns every
+ * other bit; the hypervisor owns PE, NE and PG of CR0 and VMXE, PSE and PAE of CR4 through the
+ * guest/host masks, and the read shadows give the guest its own values. A guest without paging
+ * (the prot32 start state) runs with paging on through the hypervisor's identity map, as KVM does
+ * without unrestricted guest: a 32-bit page directory of 4-MByte pages in the backend's area, CR4.PSE
+ * set and PAE clear underneath, CR3-load and CR3-store exiting on and the guest's CR3 kept in
+ * software. A MOV to CR0 that turns paging on or off switches between the two (and sets EFER.LMA and
+ * the "IA-32e mode guest" control as the processor would); a guest clearing CR0.PE is not supported
+ * (it would need real-mode emulation): the VM ends with an error.
+ *
+ * The area (VMX_AREA_SIZE, 4-KByte aligned): the VMXON region, the VMCS, the identity page
+ * directory, and a 64-bit host's page tables (PML4, PDPT, PD: the first GiB in 2-MByte pages),
+ * which no host instruction uses but VM exits load. As with SVM, without EPT the guest could reach
+ * these pages.
+ */
+import type { Cpu } from '../cpu/cpu.ts';
+import { SegAttr, type SegmentCache } from '../cpu/state.ts';
+import { Seg } from '../cpu/insn.ts';
+import { CR0, CR4, EFER, isCanonical } from '../cpu/sys-util.ts';
+import { MSR } from '../cpu/sys-ctl.ts';
+import type { Ledger } from '../cost/ledger.ts';
+import { Entry, Exit, Primary, TRUE_ALLOWED, VMCS_REVISION } from '../vmx/controls.ts';
+import { exitReasonInfo, ExitReason } from '../vmx/exit-reasons.ts';
+import { enc } from '../vmx/fields.ts';
+import { decodeCrAccess, decodeInterruptionInfo, decodeIo, encodeInterruptionInfo, InterruptionType } from '../vmx/qualification.ts';
+import { cpuProcessor, runGuest } from '../vmx/run.ts';
+import { Vmx } from '../vmx/vmx.ts';
+import { GPR_NAMES, type BackendRun, type FieldAccess, type HvBackend, type HvEvent, type HvExit, type HvExitDetail } from './types.ts';
+import type { SvmIntercepts } from './svm-backend.ts';
+
+export const VMX_AREA_SIZE = 0x6000;
+
+export interface VmxBackendOptions {
+  area: number;
+  ledger: Ledger;
+  /** Exceptions (exception bitmap) to intercept; CR and MSR settings are the backend's own. */
+  intercepts?: Pick<SvmIntercepts, 'exceptions'>;
+}
+
+const CR0_MASK = (CR0.PE | CR0.NE | CR0.PG) >>> 0;
+const CR4_MASK = (CR4.VMXE | CR4.PSE | CR4.PAE) >>> 0;
+const SEGS = [['ES', Seg.ES], ['CS', Seg.CS], ['SS', Seg.SS], ['DS', Seg.DS], ['FS', Seg.FS], ['GS', Seg.GS]] as const;
+/** MSRs VM entry and exit switch through the VMCS (so the guest's value is a field, not the processor's). */
+const VMCS_MSRS = new Map<number, string>([
+  [MSR.IA32_FS_BASE, 'GUEST_FS_BASE'], [MSR.IA32_GS_BASE, 'GUEST_GS_BASE'], [MSR.IA32_SYSENTER_CS, 'GUEST_SYSENTER_CS'],
+  [MSR.IA32_SYSENTER_ESP, 'GUEST_SYSENTER_ESP'], [MSR.IA32_SYSENTER_EIP, 'GUEST_SYSENTER_EIP'],
+]);
+
+/** A segment register in the VMCS's access-rights form (bit 16: unusable). */
+function arOf(c: SegmentCache): bigint {
+  return BigInt(((c.attr & 0xf0ff) | (c.valid ? 0 : 0x10000)) >>> 0);
+}
+
+const reg64 = (lo: number, hi: number): bigint => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+
+export class VmxBackend implements HvBackend {
+  readonly vendor = 'intel' as const;
+  readonly id = 'vmx';
+  readonly vmx: Vmx;
+  private readonly ledger: Ledger;
+  private accesses: FieldAccess[] = [];
+  private inCpu = false;
+  private launched = false;
+  /** The guest runs on the hypervisor's identity map (its own CR0.PG = 0). */
+  private identity: boolean;
+  /** The guest's CR3 while it runs on the identity map. */
+  private cr3Shadow: bigint;
+  private readonly pd: number;
+  /** Copies of the read shadows (what the hypervisor last wrote), for a report while the guest is loaded. */
+  private cr0Shadow: bigint;
+  private cr4Shadow: bigint;
+
+  constructor(
+    readonly cpu: Cpu,
+    opts: VmxBackendOptions,
+  ) {
+    const { area } = opts;
+    if (area % 0x1000 !== 0 || area < 0) throw new RangeError(`VMX area ${area} is not 4-KByte aligned`);
+    this.ledger = opts.ledger;
+    const mem = cpu.mem;
+    const st = cpu.state;
+    const vmxon = area;
+    const vmcs = area + 0x1000;
+    this.pd = area + 0x2000;
+    const pml4 = area + 0x3000;
+    for (let i = 0; i < 1024; i++) mem.write(this.pd + i * 4, 4, ((i << 22) | 0xe7) >>> 0);
+    for (let i = 0; i < 0x3000; i += 4) mem.write(pml4 + i, 4, 0);
+    mem.write(pml4, 4, (pml4 + 0x1000) | 3);
+    mem.write(pml4 + 0x1000, 4, (pml4 + 0x2000) | 3);
+    for (let i = 0; i < 512; i++) mem.write(pml4 + 0x2000 + i * 8, 4, ((i << 21) | 0x83) >>> 0);
+    mem.write(vmxon, 4, VMCS_REVISION);
+    mem.write(vmcs, 4, VMCS_REVISION);
+
+    // The guest: the state the CPU holds now.
+    cpu.syncFlags();
+    const guestCr0 = BigInt(st.cr0 >>> 0);
+    const guestCr4 = BigInt(st.cr4 >>> 0);
+    const long = cpu.mode() === 'long64';
+    this.identity = (st.cr0 & CR0.PG) === 0;
+    this.cr3Shadow = reg64(st.cr3Lo, st.cr3Hi);
+    this.cr0Shadow = guestCr0;
+    this.cr4Shadow = guestCr4;
+    const g: Record<string, bigint> = {};
+    for (const [name, i] of SEGS) {
+      const c = st.seg[i]!;
+      g[`GUEST_${name}_SELECTOR`] = BigInt(c.selector);
+      g[`GUEST_${name}_BASE`] = reg64(c.baseLo, c.baseHi);
+      g[`GUEST_${name}_LIMIT`] = BigInt(c.limit >>> 0);
+      g[`GUEST_${name}_AR_BYTES`] = arOf(c);
+    }
+    for (const [name, c] of [['LDTR', st.ldtr], ['TR', st.tr]] as const) {
+      g[`GUEST_${name}_SELECTOR`] = BigInt(c.selector);
+      g[`GUEST_${name}_BASE`] = reg64(c.baseLo, c.baseHi);
+      g[`GUEST_${name}_LIMIT`] = BigInt(c.limit >>> 0);
+      g[`GUEST_${name}_AR_BYTES`] = arOf(c);
+    }
+    Object.assign(g, {
+      GUEST_GDTR_BASE: reg64(st.gdtr.baseLo, st.gdtr.baseHi), GUEST_GDTR_LIMIT: BigInt(st.gdtr.limit),
+      GUEST_IDTR_BASE: reg64(st.idtr.baseLo, st.idtr.baseHi), GUEST_IDTR_LIMIT: BigInt(st.idtr.limit),
+      GUEST_CR0: this.realCr0(guestCr0), GUEST_CR3: this.identity ? BigInt(this.pd) : this.cr3Shadow, GUEST_CR4: this.realCr4(guestCr4),
+      CR0_GUEST_HOST_MASK: BigInt(CR0_MASK), CR0_READ_SHADOW: guestCr0, CR4_GUEST_HOST_MASK: BigInt(CR4_MASK), CR4_READ_SHADOW: guestCr4,
+      GUEST_IA32_EFER: BigInt(st.efer >>> 0), GUEST_DR7: 0x400n, GUEST_RFLAGS: BigInt(st.rflags >>> 0),
+      GUEST_RIP: reg64(st.ripLo, st.ripHi), GUEST_RSP: reg64(st.regLo[4]!, st.regHi[4]!),
+      VMCS_LINK_POINTER: 0xffffffffffffffffn,
+    });
+    let exceptionBitmap = 0;
+    for (const v of opts.intercepts?.exceptions ?? []) exceptionBitmap |= 1 << v;
+    const controls: Record<string, bigint> = {
+      PIN_BASED_VM_EXEC_CONTROL: BigInt(TRUE_ALLOWED.pin.must1),
+      // No MSR bitmaps: every RDMSR/WRMSR exits; every port I/O exits.
+      CPU_BASED_VM_EXEC_CONTROL: BigInt(this.primary()),
+      VM_EXIT_CONTROLS: BigInt((TRUE_ALLOWED.exit.must1 | Exit.HOST_ADDRESS_SPACE_SIZE! | Exit.SAVE_IA32_EFER! | Exit.LOAD_IA32_EFER!) >>> 0),
+      VM_ENTRY_CONTROLS: BigInt((TRUE_ALLOWED.entry.must1 | Entry.LOAD_IA32_EFER! | (long ? Entry.IA32E_MODE_GUEST! : 0)) >>> 0),
+      EXCEPTION_BITMAP: BigInt(exceptionBitmap >>> 0),
+    };
+    // The host: 64-bit, CPL 0, paging through its own tables, CR4.VMXE (what VMXON requires).
+    const hostCr0 = 0x80050033;
+    const hostCr4 = (CR4.PAE | CR4.VMXE) >>> 0;
+    const host: Record<string, bigint> = {
+      HOST_CR0: BigInt(hostCr0), HOST_CR3: BigInt(pml4), HOST_CR4: BigInt(hostCr4), HOST_IA32_EFER: BigInt(EFER.LME | EFER.LMA),
+      HOST_CS_SELECTOR: 0x08n, HOST_SS_SELECTOR: 0x10n, HOST_DS_SELECTOR: 0x10n, HOST_ES_SELECTOR: 0x10n,
+      HOST_FS_SELECTOR: 0x10n, HOST_GS_SELECTOR: 0x10n, HOST_TR_SELECTOR: 0x18n,
+      HOST_RIP: 0n, HOST_RSP: BigInt(area + 0x1000),
+    };
+    st.cr0 = hostCr0;
+    st.cr4 = hostCr4;
+    st.efer = (EFER.LME | EFER.LMA) >>> 0;
+    st.cr3Lo = pml4;
+    st.cr3Hi = 0;
+    const cs = st.seg[Seg.CS]!;
+    cs.selector = 8;
+    cs.attr = (0xb | SegAttr.S | SegAttr.P | SegAttr.G | SegAttr.L) >>> 0;
+    cpu.modeChanged();
+    this.vmx = new Vmx(cpuProcessor(cpu));
+    for (const o of [this.vmx.vmxon(BigInt(vmxon)), this.vmx.vmclear(BigInt(vmcs)), this.vmx.vmptrld(BigInt(vmcs))]) {
+      if (o.kind !== 'succeed') throw new Error(`VMX setup: ${JSON.stringify(o, (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v))}`);
+    }
+    for (const [name, v] of Object.entries({ ...controls, ...host, ...g })) this.write(name, v, false);
+  }
+
+  private primary(): number {
+    const cr3 = this.identity ? Primary.CR3_LOAD_EXITING! | Primary.CR3_STORE_EXITING! : 0;
+    return (TRUE_ALLOWED.primary.must1 | Primary.HLT_EXITING! | Primary.UNCONDITIONAL_IO_EXITING! | cr3) >>> 0;
+  }
+
+  private realCr0(guest: bigint): bigint {
+    return guest | BigInt(CR0.NE) | (this.identity ? BigInt(CR0.PG) : 0n);
+  }
+
+  private realCr4(guest: bigint): bigint {
+    if (this.identity) return (guest & ~BigInt(CR4.PAE)) | BigInt(CR4.PSE | CR4.VMXE);
+    return guest | BigInt(CR4.VMXE);
+  }
+
+  get steps(): number {
+    return this.cpu.state.steps;
+  }
+
+  // ---- VMREAD / VMWRITE, logged and charged ----
+
+  private read(name: string, log = true): bigint {
+    const o = this.vmx.vmread(enc(name));
+    if (o.kind !== 'succeed') throw new Error(`VMREAD ${name}: ${o.kind}`);
+    if (log) {
+      this.accesses.push({ op: 'read', field: name, value: o.value });
+      this.ledger.charge({ kind: 'vmread' });
+    }
+    return o.value;
+  }
+
+  private write(name: string, v: bigint, log = true): void {
+    const o = this.vmx.vmwrite(enc(name), v);
+    if (o.kind !== 'succeed') throw new Error(`VMWRITE ${name}: ${JSON.stringify(o)}`);
+    if (log) {
+      this.accesses.push({ op: 'write', field: name, value: v });
+      this.ledger.charge({ kind: 'vmwrite' });
+    }
+  }
+
+  takeAccesses(): FieldAccess[] {
+    const a = this.accesses;
+    this.accesses = [];
+    return a;
+  }
+
+  // ---- entering and exiting ----
+
+  enter(budget: number): BackendRun {
+    const cpu = this.cpu;
+    if (!this.inCpu) {
+      this.ledger.charge({ kind: 'vm-entry' });
+      const o = this.launched ? this.vmx.vmresume() : this.vmx.vmlaunch();
+      if (o.kind === 'entry-failed') return { kind: 'invalid', failed: [`exit reason ${o.exitReason & 0xffff}: ${o.check.id ?? JSON.stringify(o.check)}`] };
+      if (o.kind !== 'entered') return { kind: 'invalid', failed: [`${this.launched ? 'VMRESUME' : 'VMLAUNCH'}: ${JSON.stringify(o, (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v))}`] };
+      this.launched = true;
+      this.inCpu = true;
+    }
+    const before = cpu.state.steps;
+    const end = runGuest(this.vmx, cpu, budget);
+    const native = cpu.state.steps - before;
+    if (native > 0) this.ledger.charge({ kind: 'guest-insn', count: native });
+    if (end.kind === 'budget' || end.kind === 'halted') return end;
+    this.inCpu = false;
+    if (end.kind === 'abort') return { kind: 'shutdown' };
+    this.ledger.charge({ kind: 'vm-exit', reason: end.reason & 0xffff });
+    this.ledger.charge({ kind: 'hv-dispatch' });
+    if ((end.reason & 0x80000000) !== 0) return { kind: 'invalid', failed: [`VM entry failed late: exit reason ${end.reason & 0xffff}`] };
+    return { kind: 'exit', exit: this.readExit() };
+  }
+
+  /** The exit as the hypervisor reads it: VM_EXIT_REASON, GUEST_RIP, IDT-vectoring information, then what the reason needs. */
+  private readExit(): HvExit {
+    const raw: Record<string, bigint> = {};
+    const reasonField = this.read('VM_EXIT_REASON');
+    raw.exit_reason = reasonField;
+    const code = Number(reasonField & 0xffffn);
+    const rip = this.read('GUEST_RIP');
+    const vect = this.read('IDT_VECTORING_INFO_FIELD');
+    raw.idt_vectoring_info = vect;
+    const qual = (): bigint => (raw.exit_qualification = this.read('EXIT_QUALIFICATION'));
+    const name = `EXIT_REASON_${exitReasonInfo(code)?.name ?? code}`;
+    const R = ExitReason;
+    let detail: HvExitDetail;
+    if (code === R.CPUID) detail = { kind: 'cpuid' };
+    else if (code === R.HLT) detail = { kind: 'hlt' };
+    else if (code === R.VMCALL) detail = { kind: 'hypercall' };
+    else if (code === R.TRIPLE_FAULT) detail = { kind: 'triple-fault' };
+    else if (code === R.IO_INSTRUCTION) {
+      const io = decodeIo(Number(qual()));
+      detail = { kind: 'io', dir: io.direction, port: io.port, size: io.size as 1 | 2 | 4, string: io.string, rep: io.rep };
+    } else if (code === R.MSR_READ || code === R.MSR_WRITE) detail = { kind: 'msr', write: code === R.MSR_WRITE };
+    else if (code === R.CR_ACCESS) {
+      const q = decodeCrAccess(Number(qual()));
+      const mov = q.access === 'mov-to-cr' || q.access === 'mov-from-cr';
+      detail = { kind: 'cr', cr: q.cr, access: q.access === 'mov-from-cr' ? 'read' : 'write', gpr: mov ? q.gpr : null };
+    } else if (code === R.EXCEPTION_NMI) {
+      const info = decodeInterruptionInfo(Number(raw.vm_exit_intr_info = this.read('VM_EXIT_INTR_INFO')));
+      const err = info.errorCodeValid ? Number(this.read('VM_EXIT_INTR_ERROR_CODE')) : null;
+      const address = info.vector === 14 ? qual() : null;
+      const v = decodeInterruptionInfo(Number(vect));
+      const vErr = v.valid && v.errorCodeValid ? Number(this.read('IDT_VECTORING_ERROR_CODE')) : null;
+      detail = {
+        kind: 'exception', vector: info.vector, errorCode: err, address, software: info.type === InterruptionType.SOFTWARE_EXCEPTION,
+        during: v.valid ? { vector: v.vector, exception: v.type === InterruptionType.HARDWARE_EXCEPTION, errorCode: vErr } : null,
+      };
+    } else detail = { kind: 'other' };
+    return { code, name, detail, rip, raw };
+  }
+
+  // ---- guest state ----
+
+  gpr(n: number): bigint {
+    if (!this.inCpu && n === 4) return this.read('GUEST_RSP');
+    const st = this.cpu.state;
+    const v = reg64(st.regLo[n]!, st.regHi[n]!);
+    if (!this.inCpu) this.accesses.push({ op: 'read', field: `gpr.${GPR_NAMES[n]}`, value: v });
+    return v;
+  }
+
+  setGpr(n: number, v: bigint, size: 1 | 2 | 4 | 8): void {
+    const old = size === 8 || size === 4 ? 0n : this.gpr(n);
+    const mask = size === 8 ? 0xffffffffffffffffn : (1n << BigInt(size * 8)) - 1n;
+    const nv = size === 8 || size === 4 ? v & mask : (old & ~mask) | (v & mask);
+    if (!this.inCpu && n === 4) {
+      this.write('GUEST_RSP', nv);
+      return;
+    }
+    const st = this.cpu.state;
+    st.regLo[n] = Number(nv & 0xffffffffn);
+    st.regHi[n] = Number(nv >> 32n);
+    if (!this.inCpu) this.accesses.push({ op: 'write', field: `gpr.${GPR_NAMES[n]}`, value: nv });
+  }
+
+  rip(): bigint {
+    return this.read('GUEST_RIP');
+  }
+
+  /** GUEST_RIP += VM_EXIT_INSTRUCTION_LEN, blocking by STI / MOV SS cleared, the instruction counted as retired. */
+  advance(): void {
+    const len = this.read('VM_EXIT_INSTRUCTION_LEN');
+    this.write('GUEST_RIP', (this.read('GUEST_RIP') + len) & 0xffffffffffffffffn);
+    const ib = this.read('GUEST_INTERRUPTIBILITY_INFO');
+    if ((ib & 3n) !== 0n) this.write('GUEST_INTERRUPTIBILITY_INFO', ib & ~3n);
+    this.cpu.state.steps++;
+    this.cpu.state.tsc++;
+  }
+
+  cpl(): number {
+    return Number((this.read('GUEST_SS_AR_BYTES') >> 5n) & 3n);
+  }
+
+  long64(): boolean {
+    const entry = this.read('VM_ENTRY_CONTROLS');
+    const ar = this.read('GUEST_CS_AR_BYTES');
+    return (entry & BigInt(Entry.IA32E_MODE_GUEST!)) !== 0n && (ar & BigInt(SegAttr.L)) !== 0n;
+  }
+
+  rflags(): number {
+    return Number(this.read('GUEST_RFLAGS') & 0xffffffffn);
+  }
+
+  /** The guest's view: the owned bits from the read shadow (24.6.6). */
+  cr(n: 0 | 2 | 3 | 4): bigint {
+    const st = this.cpu.state;
+    if (n === 2) return reg64(st.cr2Lo, st.cr2Hi);
+    if (n === 3) return this.identity ? this.cr3Shadow : this.read('GUEST_CR3');
+    const mask = BigInt(n === 0 ? CR0_MASK : CR4_MASK);
+    const real = this.read(n === 0 ? 'GUEST_CR0' : 'GUEST_CR4');
+    const shadow = this.read(n === 0 ? 'CR0_READ_SHADOW' : 'CR4_READ_SHADOW');
+    return (real & ~mask) | (shadow & mask);
+  }
+
+  setCr(n: 0 | 2 | 3 | 4, v: bigint): string | null {
+    const st = this.cpu.state;
+    if (n === 2) {
+      st.cr2Lo = Number(v & 0xffffffffn);
+      st.cr2Hi = Number(v >> 32n);
+      this.accesses.push({ op: 'write', field: 'gpr.cr2', value: v });
+      return null;
+    }
+    if (n === 3) {
+      if (this.identity) {
+        this.cr3Shadow = v;
+        this.accesses.push({ op: 'write', field: 'gpr.cr3-shadow', value: v });
+      } else this.write('GUEST_CR3', v);
+      return null;
+    }
+    if (n === 4) {
+      this.cr4Shadow = v;
+      this.write('CR4_READ_SHADOW', v);
+      this.write('GUEST_CR4', this.realCr4(v));
+      return null;
+    }
+    if ((v & BigInt(CR0.PE)) === 0n) return 'the guest cleared CR0.PE: real mode needs unrestricted guest (EPT) or emulation, which this hypervisor does not have';
+    const paging = (v & BigInt(CR0.PG)) !== 0n;
+    if (paging === this.identity) {
+      // The guest turns paging on (leaving the identity map) or off (returning to it).
+      const cr4 = this.read('CR4_READ_SHADOW');
+      let efer = this.read('GUEST_IA32_EFER');
+      let entry = this.read('VM_ENTRY_CONTROLS');
+      if (paging) {
+        this.identity = false;
+        this.write('GUEST_CR3', this.cr3Shadow);
+        if ((efer & BigInt(EFER.LME)) !== 0n) {
+          efer |= BigInt(EFER.LMA);
+          entry |= BigInt(Entry.IA32E_MODE_GUEST!);
+        }
+      } else {
+        this.identity = true;
+        this.cr3Shadow = this.read('GUEST_CR3');
+        this.write('GUEST_CR3', BigInt(this.pd));
+        efer &= ~BigInt(EFER.LMA);
+        entry &= ~BigInt(Entry.IA32E_MODE_GUEST!);
+      }
+      this.write('GUEST_IA32_EFER', efer);
+      this.write('VM_ENTRY_CONTROLS', entry);
+      this.write('CPU_BASED_VM_EXEC_CONTROL', BigInt(this.primary()));
+      this.write('GUEST_CR4', this.realCr4(cr4));
+    }
+    this.cr0Shadow = v;
+    this.write('CR0_READ_SHADOW', v);
+    this.write('GUEST_CR0', this.realCr0(v));
+    return null;
+  }
+
+  efer(): bigint {
+    return this.read('GUEST_IA32_EFER');
+  }
+
+  setEfer(v: bigint): void {
+    this.write('GUEST_IA32_EFER', v);
+  }
+
+  guestMsr(index: number): bigint | undefined {
+    const f = VMCS_MSRS.get(index);
+    return f === undefined ? undefined : this.read(f);
+  }
+
+  setGuestMsr(index: number, v: bigint): boolean | 'gp' {
+    const f = VMCS_MSRS.get(index);
+    if (f === undefined) return false;
+    if (index !== MSR.IA32_SYSENTER_CS && !isCanonical(Number(v & 0xffffffffn), Number(v >> 32n), this.cpu.features.la57 === false ? 48 : 57)) return 'gp';
+    this.write(f, v);
+    return true;
+  }
+
+  inject(ev: HvEvent): void {
+    const type = ev.type === 'exception' ? InterruptionType.HARDWARE_EXCEPTION : InterruptionType.EXTERNAL_INTERRUPT;
+    const info = encodeInterruptionInfo({ vector: ev.vector, type, errorCodeValid: ev.errorCode !== undefined, valid: true });
+    if (ev.errorCode !== undefined) this.write('VM_ENTRY_EXCEPTION_ERROR_CODE', BigInt(ev.errorCode >>> 0));
+    this.write('VM_ENTRY_INTR_INFO_FIELD', BigInt(info >>> 0));
+  }
+
+  report(): { gpr: bigint[]; rip: bigint; rflags: bigint; cr0: bigint; cr3: bigint; cr4: bigint } {
+    const st = this.cpu.state;
+    const gpr = Array.from({ length: 16 }, (_, n) => reg64(st.regLo[n]!, st.regHi[n]!));
+    if (this.inCpu) {
+      // The guest is loaded (the run ended on its budget): the processor holds the real values.
+      this.cpu.syncFlags();
+      const view = (real: number, mask: number, shadow: bigint): bigint => (BigInt(real >>> 0) & ~BigInt(mask)) | (shadow & BigInt(mask));
+      return {
+        gpr, rip: reg64(st.ripLo, st.ripHi), rflags: BigInt(st.rflags >>> 0),
+        cr0: view(st.cr0, CR0_MASK, this.cr0Shadow),
+        cr3: this.identity ? this.cr3Shadow : reg64(st.cr3Lo, st.cr3Hi),
+        cr4: view(st.cr4, CR4_MASK, this.cr4Shadow),
+      };
+    }
+    const r = (f: string): bigint => this.read(f, false);
+    gpr[4] = r('GUEST_RSP');
+    return {
+      gpr, rip: r('GUEST_RIP'), rflags: r('GUEST_RFLAGS'),
+      cr0: (r('GUEST_CR0') & ~BigInt(CR0_MASK)) | (this.cr0Shadow & BigInt(CR0_MASK)),
+      cr3: this.identity ? this.cr3Shadow : r('GUEST_CR3'),
+      cr4: (r('GUEST_CR4') & ~BigInt(CR4_MASK)) | (this.cr4Shadow & BigInt(CR4_MASK)),
+    };
+  }
+}
