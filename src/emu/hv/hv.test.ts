@@ -9,7 +9,7 @@ import { runBare, type ExecResult } from '../machine/bare.ts';
 import { cpuid } from '../cpu/sys-ctl.ts';
 import { SVM_EXIT } from '../svm/exit-codes.ts';
 import { guestCpuid, HV_SIGNATURE, type HvInterrupts } from './hypervisor.ts';
-import { runUnderSvm, type HvExecRun } from './exec.ts';
+import { runUnder, runUnderSvm, type HvExecRun } from './exec.ts';
 import type { SvmBackend, SvmIntercepts } from './svm-backend.ts';
 
 const LOAD = 0x100000;
@@ -285,5 +285,103 @@ describe('the hv JSON of exec --under svm', () => {
 
   it('refuses a VT-x preset', () => {
     expect(() => runUnderSvm({ mode: 'prot32', load: LOAD, code: new Uint8Array([0xf4]), preset: 'core2-merom' })).toThrow(/VT-x, not AMD-V/);
+  });
+});
+
+describe('the same handlers under VT-x', () => {
+  const vtx = (src: string, mode: 'prot32' | 'long64' = 'prot32', extra: { intercepts?: SvmIntercepts; interrupts?: HvInterrupts } = {}): HvExecRun =>
+    runUnder('vtx', { mode, load: LOAD, code: bytes(src, mode), maxSteps: 10_000 }, extra);
+
+  it('CPUID: the hypervisor bit and leaf 0x40000000; the exit read by VMREAD, GUEST_RIP advanced by the instruction length', () => {
+    const src = ['mov eax, 1', 'cpuid', 'mov esi, ecx', 'mov eax, 0x40000000', 'cpuid', 'hlt'].join('\n');
+    const r = vtx(src);
+    expect((Number(r.result.regs.rsi) >>> 31) & 1).toBe(1);
+    expect([r.result.regs.rax, r.result.regs.rbx]).toEqual([0x40000001, str4(HV_SIGNATURE, 0)]);
+    const first = r.hypervisor.log[0]!;
+    expect(first).toMatchObject({ vendor: 'intel', name: 'EXIT_REASON_CPUID', code: 10, action: 'emulated' });
+    const fields = first.accesses.map((a) => `${a.op} ${a.field}`);
+    expect(fields.slice(0, 3)).toEqual(['read VM_EXIT_REASON', 'read GUEST_RIP', 'read IDT_VECTORING_INFO_FIELD']);
+    expect(fields).toContain('read VM_EXIT_INSTRUCTION_LEN');
+    expect(first.accesses.find((a) => a.op === 'write' && a.field === 'GUEST_RIP')?.value).toBe(BigInt(LOAD + 7));
+    expect(r.result.hv.cost.byKind.vmread!.count).toBeGreaterThan(0);
+    expect(r.result.hv.cost.byKind['vm-entry']!.count).toBe(3);
+  });
+
+  it('forwards port I/O as the bare run reports it, in both modes', () => {
+    for (const mode of ['prot32', 'long64'] as const) {
+      const src = ['mov al, 0x41', 'out 0xe9, al', 'mov dx, 0x3f8', 'in ax, dx', 'mov ebx, eax', 'hlt'].join('\n');
+      const r = vtx(src, mode);
+      const b = bare(src, mode);
+      expect(r.result.exits).toEqual(b.exits);
+      expect(r.result.regs).toEqual(b.regs);
+      expect(r.result.hv.exits.EXIT_REASON_IO_INSTRUCTION!.count).toBe(2);
+    }
+  });
+
+  it('hypercalls on VMCALL (VMMCALL is #UD on an Intel processor, reflected)', () => {
+    const src = ['mov eax, 0', 'mov ebx, 0x4b', 'vmcall', 'mov eax, 1', 'mov ebx, 7', 'vmcall', 'hlt'].join('\n');
+    const r = vtx(src);
+    expect(r.result.end).toBe('hypercall-exit');
+    expect(r.result.hv.exitCode).toBe(7);
+    expect(r.result.hv.console).toBe('K');
+    const u = vtx([idtSetup({ 6: 'ud' }), 'vmmcall', 'hlt', 'ud:', 'mov esi, 6', 'add dword [esp], 3', 'iretd'].join('\n'));
+    expect(u.result.regs.rsi).toBe(6);
+    expect(u.hypervisor.log.find((e) => e.kind === 'exception')).toMatchObject({ name: 'EXIT_REASON_EXCEPTION_NMI', action: 'reflected' });
+  });
+
+  it('reflects #UD through VM_ENTRY_INTR_INFO_FIELD, and ends on a triple fault as bare', () => {
+    const src = [idtSetup({ 6: 'ud' }), 'ud2', 'mov ecx, 9', 'hlt', 'ud:', 'mov esi, 0xbeef', 'add dword [esp], 2', 'iretd'].join('\n');
+    const r = vtx(src);
+    expect(r.result.regs).toEqual(bare(src).regs);
+    const e = r.hypervisor.log.find((x) => x.kind === 'exception')!;
+    // Valid, type 3 (hardware exception), vector 6.
+    expect(e.accesses.find((a) => a.field === 'VM_ENTRY_INTR_INFO_FIELD')?.value).toBe(BigInt((6 | (3 << 8) | (1 << 31)) >>> 0));
+    const t = vtx('mov eax, 5\nud2');
+    expect(t.result.end).toBe('shutdown');
+    expect(t.result.regs).toEqual(bare('mov eax, 5\nud2').regs);
+    expect(t.result.hv.exits.EXIT_REASON_TRIPLE_FAULT).toEqual({ code: 2, count: 1 });
+  });
+
+  it('HLT: ends with no wake-up; woken by an attached interrupt source otherwise', () => {
+    let raised = false;
+    const src = [idtSetup({ 0x20: 'handler' }), 'sti', 'hlt', 'mov ecx, 2', 'hlt', 'handler:', 'mov edi, 0x1234', 'iretd'].join('\n');
+    const r = vtx(src, 'prot32', { interrupts: { pending: () => (raised ? null : 0x20), acknowledge: () => { raised = true; } } });
+    expect(r.result.end).toBe('hlt');
+    expect([r.result.regs.rdi, r.result.regs.rcx]).toEqual([0x1234, 2]);
+  });
+
+  it('shadows CR0 and CR4: the guest reads its own values (no NE, no VMXE, PG = 0 on the identity map) and CR3 as it wrote it', () => {
+    const src = ['mov eax, cr0', 'mov ebx, cr4', 'mov ecx, 0x5000', 'mov cr3, ecx', 'mov edx, cr3', 'hlt'].join('\n');
+    const r = vtx(src);
+    const b = bare(src);
+    expect(r.result.regs).toEqual(b.regs);
+    expect([r.result.regs.rax, r.result.regs.rbx, r.result.regs.rdx, r.result.regs.cr3]).toEqual([0x60000011, 0, 0x5000, 0x5000]);
+    // CR3 accesses exit while the guest runs on the identity map (CR3-load and CR3-store exiting).
+    expect(r.result.hv.exits.EXIT_REASON_CR_ACCESS!.count).toBe(2);
+    const l = vtx(['mov rax, cr0', 'mov rbx, cr4', 'hlt'].join('\n'), 'long64');
+    expect([l.result.regs.rax, l.result.regs.rbx]).toEqual([0x80010001, 0x20]);
+  });
+
+  it('lets a guest turn paging on: the identity map gives way to the guest\u2019s own tables', () => {
+    // A page directory at 0x10000 mapping the first 4 MiB (PSE) identity, then CR0.PG = 1.
+    const src = [
+      'mov dword [0x10000], 0x87', 'mov eax, cr4', 'or eax, 0x10', 'mov cr4, eax',
+      'mov eax, 0x10000', 'mov cr3, eax', 'mov eax, cr0', 'or eax, 0x80000000', 'mov cr0, eax',
+      'mov esi, cr0', 'mov edi, cr3', 'mov dword [0x2000], 0x1234', 'mov ebx, [0x2000]', 'hlt',
+    ].join('\n');
+    const r = vtx(src);
+    const b = bare(src);
+    expect(r.result.end).toBe('hlt');
+    expect(r.result.regs).toEqual(b.regs);
+    expect([r.result.regs.rsi, r.result.regs.rdi, r.result.regs.rbx]).toEqual([0xe0000011, 0x10000, 0x1234]);
+  });
+
+  it('keeps EFER and the SYSENTER MSRs where VT-x switches them (the VMCS)', () => {
+    const src = ['mov ecx, 0xc0000080', 'rdmsr', 'mov esi, eax', 'mov ecx, 0x174', 'mov eax, 0x33', 'xor edx, edx', 'wrmsr', 'xor eax, eax', 'rdmsr', 'mov edi, eax', 'hlt'].join('\n');
+    const r = vtx(src, 'long64');
+    const b = bare(src, 'long64');
+    expect(r.result.regs).toEqual(b.regs);
+    expect([r.result.regs.rsi, r.result.regs.rdi]).toEqual([0x500, 0x33]);
+    expect(r.result.hv.exits).toMatchObject({ EXIT_REASON_MSR_READ: { count: 2 }, EXIT_REASON_MSR_WRITE: { count: 1 } });
   });
 });
