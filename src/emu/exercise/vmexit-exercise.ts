@@ -273,7 +273,9 @@ function primaryBit(d: Draft, p: Pick, name: string, p1 = 0.5, value?: boolean):
 
 function reg(d: Draft, n: number, value: number, digits?: number): void {
   d.regs.set(n, value);
-  d.context.push({ name: regName(n, d.bits), value, digits: digits ?? (d.bits === 64 ? 16 : 8) });
+  const w = digits ?? (d.bits === 64 ? 16 : 8);
+  // An instruction that reads a 32-bit register (ECX of RDMSR, EDX:EAX of WRMSR) names it so in a 64-bit guest too.
+  d.context.push({ name: regName(n, w <= 8 && n < 8 ? 32 : d.bits), value, digits: w });
 }
 
 const CR0_NAMES: readonly [number, string][] = [[CR0.PE, 'PE'], [CR0.MP, 'MP'], [CR0.EM, 'EM'], [CR0.TS, 'TS'], [CR0.NE, 'NE'], [CR0.WP, 'WP'], [CR0.AM, 'AM']];
