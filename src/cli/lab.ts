@@ -4,7 +4,8 @@
  * bytes, or assembly text if it ends in `.asm`. With `--under svm|vtx [--cost-preset NAME]` the
  * same program runs as the only guest of the hypervisor (src/emu/hv) under AMD-V or VT-x, and the
  * JSON gains an `hv` object. `lab asm` and `lab disasm` show the assembler and
- * the disassembler; `lab exercise walk` prints a seeded page-walk problem; `lab run FILE.json`
+ * the disassembler; `lab exercise walk` prints a seeded page-walk problem and
+ * `lab exercise vmexit` seeded VM-exit problems; `lab run FILE.json`
  * boots a scenario (src/emu/scenario) and prints its final state. Commands are a table.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -15,6 +16,8 @@ import { presetFor, runUnder } from '../emu/hv/exec.ts';
 import type { BareMode } from '../emu/machine/bare.ts';
 import { DEFAULT_COUNT, generateWalkExercise, MAX_COUNT, type WalkLevels } from '../emu/exercise/walk-exercise.ts';
 import { formatWalkExercise } from '../emu/exercise/format.ts';
+import { generateVmexitExercise, VMEXIT_DEFAULT_COUNT, VMEXIT_MAX_COUNT } from '../emu/exercise/vmexit-exercise.ts';
+import { formatVmexitExercise } from '../emu/exercise/vmexit-format.ts';
 import { loadScenario } from '../emu/scenario/migrate.ts';
 import { buildScenario, runScenario } from '../emu/scenario/build.ts';
 import { MAX_STEPS_LIMIT, scenarioErrorText } from '../emu/scenario/schema.ts';
@@ -215,10 +218,11 @@ const commands: Record<string, Command> = {
     },
   },
   exercise: {
-    usage: 'exercise walk --levels 2|3|4|5 --seed N [--count K] [--answers]',
+    usage: 'exercise walk --levels 2|3|4|5 --seed N [--count K] [--answers]\n  lab exercise vmexit --seed N [--count K] [--answers]',
     run(args) {
       const [kind, ...rest] = args;
-      if (kind !== 'walk') throw new UsageError(kind === undefined ? 'KIND: missing (walk)' : `KIND: '${kind}' is not walk`);
+      if (kind === 'vmexit') return vmexitExercise(rest);
+      if (kind !== 'walk') throw new UsageError(kind === undefined ? 'KIND: missing (walk or vmexit)' : `KIND: '${kind}' is not walk or vmexit`);
       const answers = rest.includes('--answers');
       const { flags, positional } = parseFlags(
         rest.filter((a) => a !== '--answers'),
@@ -237,6 +241,21 @@ const commands: Record<string, Command> = {
     },
   },
 };
+
+/** `exercise vmexit`: seeded "which VM exit, with which qualification?" problems, keyed by the VT-x runner. */
+function vmexitExercise(rest: string[]): string {
+  const answers = rest.includes('--answers');
+  const { flags, positional } = parseFlags(
+    rest.filter((a) => a !== '--answers'),
+    ['--seed', '--count'],
+  );
+  if (positional.length > 0) throw new UsageError(`unexpected argument '${positional[0]}'`);
+  if (!flags.has('--seed')) throw new UsageError('--seed: required (a number)');
+  const seed = parseNumber(flags.get('--seed'), '--seed');
+  const count = flags.has('--count') ? parseNumber(flags.get('--count'), '--count') : VMEXIT_DEFAULT_COUNT;
+  if (count < 1 || count > VMEXIT_MAX_COUNT) throw new UsageError(`--count: ${count} is not 1..${VMEXIT_MAX_COUNT}`);
+  return formatVmexitExercise(generateVmexitExercise({ seed, count }), { answers });
+}
 
 function usage(): string {
   return ['usage: lab COMMAND ...', ...Object.values(commands).map((c) => `  lab ${c.usage}`)].join('\n');

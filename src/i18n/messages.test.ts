@@ -1,26 +1,16 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { catalogs, LAZY_PARTS, LOCALES, pickLocale, translate } from './messages.ts';
 import { entryEn } from './parts/entry.ts';
+import { firstScreen } from '../../tests/unit/first-screen.ts';
 
 // The parts that load on demand, registered as their chunks would register them.
 const eagerKeys = new Set(Object.keys(catalogs.en));
 await Promise.all(LAZY_PARTS.map((p) => import(`./parts/${p}.ts`)));
 
-/** Source files that are part of the first screen (not of a chunk loaded on demand). */
+/** Source files that are part of the first screen: the app's static import graph (not chunks loaded on demand). */
 function firstScreenFiles(): string[] {
-  const out = ['src/app/App.svelte', 'src/views/sandbox/start.ts'];
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir)) {
-      const f = join(dir, name);
-      if (statSync(f).isDirectory()) walk(f);
-      else if (/\.(ts|svelte)$/.test(name) && !name.endsWith('.test.ts')) out.push(f);
-    }
-  };
-  for (const d of ['src/views/shell', 'src/views/embed', 'src/views/cpu', 'src/views/mmu', 'src/state']) walk(d);
-  for (const name of readdirSync('src/lessons')) if (name.endsWith('.ts') && !name.endsWith('.test.ts')) out.push(join('src/lessons', name));
-  return out;
+  return [...firstScreen().keys()].filter((f) => /\.(ts|svelte)$/.test(f));
 }
 
 describe('i18n catalog', () => {

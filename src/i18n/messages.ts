@@ -15,7 +15,7 @@ import { walkEn, walkZh } from './parts/walk.ts';
 import type { timelineEn } from './parts/timeline.ts';
 import type { progressEn } from './parts/progress.ts';
 import type { practiceEn } from './parts/practice.ts';
-import { lessonEn, lessonZh } from './parts/lesson.ts';
+import type { lessonEn } from './parts/lesson.ts';
 import type { speakerEn } from './parts/speaker.ts';
 import type { referenceEn } from './parts/reference.ts';
 
@@ -39,12 +39,12 @@ const baseEn = {
   'footer.licence': 'Open source under the MIT licence. Runs entirely in your browser and sends no data anywhere.',
 } as const;
 
-const en = { ...baseEn, ...shellEn, ...viewsEn, ...embedEn, ...walkEn, ...breakpointsEn, ...entryEn, ...lessonEn } as const;
+const en = { ...baseEn, ...shellEn, ...viewsEn, ...embedEn, ...walkEn, ...breakpointsEn, ...entryEn } as const;
 
 /** The parts that load on demand, by the prefix of their keys (each registers itself: see the top). */
-export const LAZY_PARTS = ['sandbox', 'timeline', 'progress', 'practice', 'speaker', 'reference'] as const;
+export const LAZY_PARTS = ['sandbox', 'timeline', 'progress', 'practice', 'speaker', 'reference', 'lesson'] as const;
 
-export type MessageKey = keyof typeof en | keyof typeof sandboxEn | keyof typeof timelineEn | keyof typeof progressEn | keyof typeof practiceEn | keyof typeof speakerEn | keyof typeof referenceEn;
+export type MessageKey = keyof typeof en | keyof typeof sandboxEn | keyof typeof timelineEn | keyof typeof progressEn | keyof typeof practiceEn | keyof typeof speakerEn | keyof typeof referenceEn | keyof typeof lessonEn;
 type EagerKey = keyof typeof en;
 
 const baseZh: Record<keyof typeof baseEn, string> = {
@@ -63,7 +63,7 @@ const baseZh: Record<keyof typeof baseEn, string> = {
   'footer.licence': '以 MIT 许可证开源。完全在浏览器中运行，不向任何地方发送数据。',
 };
 
-const zhCN: Record<EagerKey, string> = { ...baseZh, ...shellZh, ...viewsZh, ...embedZh, ...walkZh, ...breakpointsZh, ...entryZh, ...lessonZh };
+const zhCN: Record<EagerKey, string> = { ...baseZh, ...shellZh, ...viewsZh, ...embedZh, ...walkZh, ...breakpointsZh, ...entryZh };
 
 /** The strings known now, per locale: the first screen's, and those of every part registered since. */
 export const catalogs: Record<Locale, Partial<Record<MessageKey, string>>> = { en: { ...en }, 'zh-CN': { ...zhCN } };

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { firstScreen } from './first-screen.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const emu = join(root, 'src/emu');
@@ -46,26 +47,6 @@ describe('src/emu stays a pure, self-contained core', () => {
     expect(bad).toEqual([]);
   });
 });
-
-/**
- * The modules the first screen loads: src/app/main.ts and everything it imports statically (not
- * `import type`, not `import()`), following .ts, .svelte and .json files in the repository.
- */
-function firstScreen(): Map<string, string[]> {
-  const staticRe = /(?:^|\n)\s*(?:import|export)\s+(?!type\s)(?:[^'"]*?from\s*)?['"]([^'"]+)['"]/g;
-  const seen = new Map<string, string[]>();
-  const todo = [join(root, 'src/app/main.ts')];
-  while (todo.length > 0) {
-    const f = todo.pop() as string;
-    if (seen.has(f)) continue;
-    let text = readFileSync(f, 'utf8');
-    if (f.endsWith('.svelte')) text = [...text.matchAll(/<script[^>]*>([\s\S]*?)<\/script>/g)].map((m) => m[1]).join('\n');
-    const specs = f.endsWith('.json') ? [] : [...text.matchAll(staticRe)].map((m) => m[1] ?? '');
-    seen.set(f, specs.filter((s) => !s.startsWith('.')));
-    for (const s of specs) if (s.startsWith('.')) todo.push(resolve(dirname(f), s));
-  }
-  return seen;
-}
 
 describe('the first screen stays small', () => {
   const graph = firstScreen();

@@ -1,5 +1,5 @@
 /**
- * Strings of parts that load on demand (the sandbox, practice, the lesson map, the speaker window, the Reference panel) that the first
+ * Strings of parts that load on demand (the sandbox, practice, the lesson map and column, the speaker window, the Reference panel) that the first
  * screen needs before they load: the top bar's toggles and the messages shown when a part fails
  * to load or storage is refused. The rest of each part's strings come with its chunk.
  */
@@ -17,6 +17,8 @@ export const entryEn = {
   'speaker.openBlocked': 'The browser blocked the speaker window. Allow pop-ups for this page, or open this address in another window: {href}',
   'reference.toggle': 'Reference',
   'reference.loadFailed': 'The reference could not be loaded:',
+  'lesson.unknown': 'There is no lesson “{id}”. The lab opened without it.',
+  'lesson.loadFailed': 'The lesson could not be shown:',
 } as const;
 
 export const entryZh: Record<keyof typeof entryEn, string> = {
@@ -33,4 +35,6 @@ export const entryZh: Record<keyof typeof entryEn, string> = {
   'speaker.openBlocked': '浏览器拦截了讲者窗口。请允许此页面弹出窗口，或在另一个窗口中打开此地址：{href}',
   'reference.toggle': '参考资料',
   'reference.loadFailed': '无法加载参考资料：',
+  'lesson.unknown': '没有名为“{id}”的课程。实验室已在不带课程的情况下打开。',
+  'lesson.loadFailed': '课程无法显示：',
 };

@@ -1,7 +1,9 @@
 /**
  * UI strings of the lesson column and the pointer (src/views/lesson): English, and the same keys
  * in Simplified Chinese. The lessons' own words live in their folders (lessons/<id>/text.ts).
+ * Loaded with the lesson's UI (src/views/lesson/lesson-ui.ts), not with the first screen.
  */
+import { registerMessages } from '../messages.ts';
 
 export const lessonEn = {
   'lesson.column': 'Lesson',
@@ -9,7 +11,6 @@ export const lessonEn = {
   'lesson.progress': 'Step {n} of {total}',
   'lesson.score': 'Score: {score} of {max}',
   'lesson.loading': 'Loading the lesson…',
-  'lesson.unknown': 'There is no lesson “{id}”. The lab opened without it.',
   'lesson.close': 'Close the lesson',
   'lesson.back': 'Back',
   'lesson.next': 'Next',
@@ -53,7 +54,6 @@ export const lessonZh: Record<keyof typeof lessonEn, string> = {
   'lesson.progress': '第 {n} 步，共 {total} 步',
   'lesson.score': '得分：{score} / {max}',
   'lesson.loading': '正在加载课程…',
-  'lesson.unknown': '没有名为“{id}”的课程。实验室已在不带课程的情况下打开。',
   'lesson.close': '关闭课程',
   'lesson.back': '上一步',
   'lesson.next': '下一步',
@@ -90,3 +90,6 @@ export const lessonZh: Record<keyof typeof lessonEn, string> = {
   'lesson.target.entry': '页表遍历中的 {level}',
   'lesson.pick': '选择 {name}',
 };
+
+// Loaded with the part of the UI that uses these strings (a chunk of its own), not with the first screen.
+registerMessages(lessonEn, lessonZh);

@@ -1,4 +1,5 @@
 /** The names of the view elements lessons point at (`data-lesson-target` values), in the student's language. */
+import '../../i18n/parts/lesson.ts';
 import type { Tr } from '../cpu/text.ts';
 
 export function targetName(id: string, t: Tr): string {
