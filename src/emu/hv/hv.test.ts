@@ -385,3 +385,21 @@ describe('the same handlers under VT-x', () => {
     expect(r.result.hv.exits).toMatchObject({ EXIT_REASON_MSR_READ: { count: 2 }, EXIT_REASON_MSR_WRITE: { count: 1 } });
   });
 });
+
+describe('a run that ends on its step budget', () => {
+  it.each(['svm', 'vtx'] as const)('under %s reports the guest as the bare run does at the same step, exits included', (under) => {
+    const src = ['mov ecx, 1000', 'l:', 'inc eax', 'out 0x80, al', 'loop l', 'hlt'].join('\n');
+    for (const mode of ['prot32', 'long64'] as const) {
+      for (const maxSteps of [1, 2, 3, 50, 51]) {
+        const code = bytes(src, mode);
+        const r = runUnder(under, { mode, load: LOAD, code, maxSteps });
+        const b = runBare({ mode, load: LOAD, code, maxSteps });
+        expect(r.result.end).toBe('limit');
+        expect(b.end).toBe('limit');
+        expect(r.result.regs).toEqual(b.regs);
+        expect(r.result.exits).toEqual(b.exits);
+        expect(r.result.hv.steps).toBe(maxSteps);
+      }
+    }
+  });
+});
