@@ -32,7 +32,7 @@ import { GPR_NAMES, type HvBackend } from './types.ts';
 export type HvBackendId = 'svm' | 'vtx';
 export const DEFAULT_PRESET: Record<HvBackendId, string> = { svm: 'amd-recent', vtx: 'intel-broadwell' };
 
-/** Where the backend keeps its structures: the top 28 KiB of the bare machine's RAM (either backend's area fits). */
+/** Where the backend keeps its structures: the top 32 KiB of the bare machine's RAM (either backend's area fits). */
 export const HV_AREA = BARE_RAM_SIZE - Math.max(SVM_AREA_SIZE, VMX_AREA_SIZE);
 
 /** The exceptions `exec --under` intercepts and reflects (#UD, as KVM does). */

@@ -11,7 +11,9 @@
  *   and the signature "RingMinus1\0\0" in EBX, ECX, EDX; leaf 0x40000001 gives EAX = 1, the version
  *   of the hypercall interface below; other leaves up to 0x400000FF give zeros.
  * - I/O (IN/OUT): forwarded to the attached port handler (`ports`; none: IN reads all ones, OUT is
- *   dropped); RIP ← nRIP. INS/OUTS are not emulated: the VM ends with an error naming them.
+ *   dropped); RIP ← nRIP. INS/OUTS (REP or not): the backend lets the processor run the instruction
+ *   once with its ports passed through and its accesses routed to the port handler (segments,
+ *   paging, REP, DF and faults are then the processor's own), and intercepts the ports again.
  * - RDMSR/WRMSR: a shadow set. EFER: the guest sees its own EFER (the SVM backend hides SVME, which
  *   VMRUN needs set in the guest's VMCB), may not set SVME or other bits the lab does not implement
  *   (#GP: no nested virtualization is offered), and LME may not change while paging (#GP); LMA is
@@ -51,7 +53,7 @@ import { EFER } from '../cpu/sys-util.ts';
 import { CR4_ALLOWED } from '../cpu/sys-ctl.ts';
 import type { HandlerWork } from '../cost/kinds.ts';
 import type { Ledger } from '../cost/ledger.ts';
-import type { HvAction, HvBackend, HvExit, HvLogEntry, PortHandler } from './types.ts';
+import type { BackendRun, HvAction, HvBackend, HvExit, HvLogEntry, PortHandler } from './types.ts';
 
 export type CpuidFn = (leaf: number, subleaf: number) => [number, number, number, number];
 
@@ -119,6 +121,8 @@ interface Handled {
   note: string;
   work?: HandlerWork;
   end?: HvEnd;
+  /** The handler entered the guest itself (string I/O) and it stopped with this: handled next. */
+  next?: BackendRun;
 }
 
 const GP0 = { vector: 13, type: 'exception', errorCode: 0 } as const;
@@ -144,11 +148,13 @@ export class Hypervisor {
   /** Runs the VM until it ends or `maxSteps` guest instructions have retired. */
   run(maxSteps: number): HvEnd {
     const b = this.b;
+    let next: BackendRun | undefined;
     for (;;) {
       const left = maxSteps - b.steps;
-      if (left <= 0) return { kind: 'limit' };
+      if (next === undefined && left <= 0) return { kind: 'limit' };
       const before = b.steps;
-      const r = b.enter(left);
+      const r = next ?? b.enter(left);
+      next = undefined;
       const guestSteps = b.steps - before;
       if (r.kind === 'budget') return { kind: 'limit' };
       if (r.kind === 'halted') return { kind: 'hlt' };
@@ -174,6 +180,7 @@ export class Hypervisor {
       };
       if (this.log.length < (this.opts.logLimit ?? 100_000)) this.log.push(entry);
       if (h.end !== undefined) return h.end;
+      if (h.next !== undefined && h.next.kind !== 'budget') next = h.next;
     }
   }
 
@@ -193,9 +200,16 @@ export class Hypervisor {
         return { action: 'emulated', note: `leaf 0x${leaf.toString(16)} subleaf 0x${sub.toString(16)}`, work: 'cpuid' };
       }
       case 'io': {
-        if (d.string) return { action: 'ended', note: 'string I/O', end: { kind: 'error', why: `${d.rep ? 'REP ' : ''}${d.dir === 'in' ? 'INS' : 'OUTS'} at port 0x${d.port.toString(16)}: string I/O is not emulated by this hypervisor` } };
         const mask = d.size === 4 ? 0xffffffffn : (1n << BigInt(d.size * 8)) - 1n;
         const p = this.opts.ports;
+        if (d.string) {
+          // The processor performs the string instruction (segments, paging, REP, DF, faults) with the
+          // ports passed through for that one instruction, its accesses going to the port handler.
+          const none: PortHandler = { portIn: (_q, size) => (size === 4 ? 0xffffffff : (1 << (size * 8)) - 1), portOut: () => {} };
+          const next = b.passThroughOnce(d.port, d.size, p ?? none);
+          const what = `${d.rep ? 'REP ' : ''}${d.dir === 'in' ? 'INS' : 'OUTS'} port 0x${d.port.toString(16)} size ${d.size}`;
+          return { action: p ? 'forwarded' : 'emulated', note: `${what}: run once with the port passed through${next.kind === 'budget' ? '' : `, stopped by ${next.kind}`}`, work: 'io', next };
+        }
         if (d.dir === 'out') {
           const v = Number(b.gpr(0) & mask);
           p?.portOut(d.port, d.size, v);

@@ -29,12 +29,12 @@ import { exceptionExitCode, exitCodeFromU64, exitCodeName, SVM_EXIT } from '../s
 import { decodeEvent, decodeIoioInfo, encodeEvent, EventType, IntState } from '../svm/exitinfo.ts';
 import { runGuest, vmrunGuest } from '../svm/guest-run.ts';
 import {
-  crReadIntercept, crWriteIntercept, exceptionIntercept, setIntercept, setMsrpmBit, type InterceptName,
+  crReadIntercept, crWriteIntercept, exceptionIntercept, setIntercept, setIopmBit, setMsrpmBit, type InterceptName,
 } from '../svm/intercepts.ts';
 import { Svm } from '../svm/svm.ts';
 import { segmentToVmcb, u64, Vmcb, type Vmcb64Field, type U64 } from '../svm/vmcb.ts';
 import { hasErrorCode } from '../cpu/sys-int.ts';
-import { GPR_NAMES, type BackendRun, type FieldAccess, type HvBackend, type HvEvent, type HvExit, type HvExitDetail } from './types.ts';
+import { GPR_NAMES, type BackendRun, type FieldAccess, type HvBackend, type HvEvent, type HvExit, type HvExitDetail, type PortHandler } from './types.ts';
 
 /** Bytes of guest-physical memory the backend needs at `area`. */
 export const SVM_AREA_SIZE = 0x7000;
@@ -327,6 +327,21 @@ export class SvmBackend implements HvBackend {
   setEfer(v: bigint): void {
     if (this.inCpu) throw new Error('setEfer while the guest is in the CPU');
     this.w64('save.efer', v | BigInt(EFER.SVME));
+  }
+
+  passThroughOnce(port: number, size: 1 | 2 | 4, ports: PortHandler): BackendRun {
+    const mem = this.cpu.mem;
+    const iopm = this.vmcb.pa + 0x1000;
+    const last = Math.min(port + size - 1, 0x10002);
+    for (let p = port; p <= last; p++) setIopmBit(mem, iopm, p, false);
+    const saved = this.cpu.io;
+    this.cpu.io = ports;
+    try {
+      return this.enter(1);
+    } finally {
+      this.cpu.io = saved;
+      for (let p = port; p <= last; p++) setIopmBit(mem, iopm, p, true);
+    }
   }
 
   report(): { gpr: bigint[]; rip: bigint; rflags: bigint; cr0: bigint; cr3: bigint; cr4: bigint } {

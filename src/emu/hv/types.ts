@@ -152,6 +152,14 @@ export interface HvBackend {
    * logged or charged): general registers by number, RIP, RFLAGS, CR0, CR3, CR4.
    */
   report(): { gpr: bigint[]; rip: bigint; rflags: bigint; cr0: bigint; cr3: bigint; cr4: bigint };
+  /**
+   * String I/O (INS/OUTS, REP or not): lets the processor run the exiting instruction once with the
+   * ports it touches passed through (the bitmap bits cleared for that one instruction) and its port
+   * accesses routed to `ports`, then intercepts them again. Returns how that run ended: 'budget'
+   * when the instruction completed and the guest is still loaded, else what stopped it (an exit
+   * the core handles next, e.g. a #PF the instruction raised).
+   */
+  passThroughOnce(port: number, size: 1 | 2 | 4, ports: PortHandler): BackendRun;
   /** The accesses recorded since the last call (and clears them). */
   takeAccesses(): FieldAccess[];
 }

@@ -21,8 +21,9 @@
  * (it would need real-mode emulation): the VM ends with an error.
  *
  * The area (VMX_AREA_SIZE, 4-KByte aligned): the VMXON region, the VMCS, the identity page
- * directory, and a 64-bit host's page tables (PML4, PDPT, PD: the first GiB in 2-MByte pages),
- * which no host instruction uses but VM exits load. As with SVM, without EPT the guest could reach
+ * directory, a 64-bit host's page tables (PML4, PDPT, PD: the first GiB in 2-MByte pages), which no
+ * host instruction uses but VM exits load, and the I/O bitmaps A and B (every bit set: every port
+ * exits; one bit is cleared only while `passThroughOnce` runs a string I/O instruction). As with SVM, without EPT the guest could reach
  * these pages.
  */
 import type { Cpu } from '../cpu/cpu.ts';
@@ -37,10 +38,10 @@ import { enc } from '../vmx/fields.ts';
 import { decodeCrAccess, decodeInterruptionInfo, decodeIo, encodeInterruptionInfo, InterruptionType } from '../vmx/qualification.ts';
 import { cpuProcessor, runGuest } from '../vmx/run.ts';
 import { Vmx } from '../vmx/vmx.ts';
-import { GPR_NAMES, type BackendRun, type FieldAccess, type HvBackend, type HvEvent, type HvExit, type HvExitDetail } from './types.ts';
+import { GPR_NAMES, type BackendRun, type FieldAccess, type HvBackend, type HvEvent, type HvExit, type HvExitDetail, type PortHandler } from './types.ts';
 import type { SvmIntercepts } from './svm-backend.ts';
 
-export const VMX_AREA_SIZE = 0x6000;
+export const VMX_AREA_SIZE = 0x8000;
 
 export interface VmxBackendOptions {
   area: number;
@@ -78,6 +79,7 @@ export class VmxBackend implements HvBackend {
   /** The guest's CR3 while it runs on the identity map. */
   private cr3Shadow: bigint;
   private readonly pd: number;
+  private readonly ioBitmaps: number;
   /** Copies of the read shadows (what the hypervisor last wrote), for a report while the guest is loaded. */
   private cr0Shadow: bigint;
   private cr4Shadow: bigint;
@@ -100,6 +102,9 @@ export class VmxBackend implements HvBackend {
     mem.write(pml4, 4, (pml4 + 0x1000) | 3);
     mem.write(pml4 + 0x1000, 4, (pml4 + 0x2000) | 3);
     for (let i = 0; i < 512; i++) mem.write(pml4 + 0x2000 + i * 8, 4, ((i << 21) | 0x83) >>> 0);
+    // I/O bitmaps A and B: every port exits.
+    this.ioBitmaps = area + 0x6000;
+    for (let i = 0; i < 0x2000; i += 4) mem.write(this.ioBitmaps + i, 4, 0xffffffff);
     mem.write(vmxon, 4, VMCS_REVISION);
     mem.write(vmcs, 4, VMCS_REVISION);
 
@@ -144,6 +149,7 @@ export class VmxBackend implements HvBackend {
       VM_EXIT_CONTROLS: BigInt((TRUE_ALLOWED.exit.must1 | Exit.HOST_ADDRESS_SPACE_SIZE! | Exit.SAVE_IA32_EFER! | Exit.LOAD_IA32_EFER!) >>> 0),
       VM_ENTRY_CONTROLS: BigInt((TRUE_ALLOWED.entry.must1 | Entry.LOAD_IA32_EFER! | (long ? Entry.IA32E_MODE_GUEST! : 0)) >>> 0),
       EXCEPTION_BITMAP: BigInt(exceptionBitmap >>> 0),
+      IO_BITMAP_A: BigInt(this.ioBitmaps), IO_BITMAP_B: BigInt(this.ioBitmaps + 0x1000),
     };
     // The host: 64-bit, CPL 0, paging through its own tables, CR4.VMXE (what VMXON requires).
     const hostCr0 = 0x80050033;
@@ -172,7 +178,7 @@ export class VmxBackend implements HvBackend {
 
   private primary(): number {
     const cr3 = this.identity ? Primary.CR3_LOAD_EXITING! | Primary.CR3_STORE_EXITING! : 0;
-    return (TRUE_ALLOWED.primary.must1 | Primary.HLT_EXITING! | Primary.UNCONDITIONAL_IO_EXITING! | cr3) >>> 0;
+    return (TRUE_ALLOWED.primary.must1 | Primary.HLT_EXITING! | Primary.USE_IO_BITMAPS! | cr3) >>> 0;
   }
 
   private realCr0(guest: bigint): bigint {
@@ -421,6 +427,26 @@ export class VmxBackend implements HvBackend {
     const info = encodeInterruptionInfo({ vector: ev.vector, type, errorCodeValid: ev.errorCode !== undefined, valid: true });
     if (ev.errorCode !== undefined) this.write('VM_ENTRY_EXCEPTION_ERROR_CODE', BigInt(ev.errorCode >>> 0));
     this.write('VM_ENTRY_INTR_INFO_FIELD', BigInt(info >>> 0));
+  }
+
+  passThroughOnce(port: number, size: 1 | 2 | 4, ports: PortHandler): BackendRun {
+    const mem = this.cpu.mem;
+    const bit = (q: number, on: boolean): void => {
+      const at = this.ioBitmaps + (q >= 0x8000 ? 0x1000 : 0) + ((q & 0x7fff) >>> 3);
+      const v = mem.read8(at);
+      mem.write8(at, on ? v | (1 << (q & 7)) : v & ~(1 << (q & 7)));
+    };
+    // A port range that wraps past FFFFH always exits (24.6.4): nothing to clear there.
+    const last = Math.min(port + size - 1, 0xffff);
+    for (let q = port; q <= last; q++) bit(q, false);
+    const saved = this.cpu.io;
+    this.cpu.io = ports;
+    try {
+      return this.enter(1);
+    } finally {
+      this.cpu.io = saved;
+      for (let q = port; q <= last; q++) bit(q, true);
+    }
   }
 
   report(): { gpr: bigint[]; rip: bigint; rflags: bigint; cr0: bigint; cr3: bigint; cr4: bigint } {
