@@ -17,6 +17,7 @@ import type { PhysMem } from '../mem/physmem.ts';
 import * as physmem from '../mem/physmem.ts';
 import type { Mmu } from '../mmu/mmu.ts';
 import type { PagingControl } from '../mmu/types.ts';
+import type { NestedTranslator } from '../mmu/nested.ts';
 import { decode } from './decode.ts';
 import type { DecodeMode } from './decode.ts';
 import { compile } from './exec.ts';
@@ -194,6 +195,12 @@ export class Cpu implements CpuCore {
    * bare run, which then pays one comparison per block and per hook reached.
    */
   guest: GuestMonitor | null = null;
+  /**
+   * The nested dimension (EPT, NPT) while a guest runs with nested paging, else null: every
+   * translation then goes through `Mmu.translateNested`, and a nested fault is the 'nested-fault'
+   * intercept. Set with `setNested`.
+   */
+  private nested: NestedTranslator<unknown> | null = null;
   /** The intercept the last `run` ended with ('exit'), else null. */
   exit: Intercept | null = null;
   /** CpuCore.guestVectoring: an INT n / INT3 / INTO / INT1 whose delivery faulted (guest runs only). */
@@ -402,7 +409,8 @@ export class Cpu implements CpuCore {
     this.decodeMode = m === 'long64' ? 64 : (cs.attr & SegAttr.DB) !== 0 ? 32 : 16;
     this.stackSize = this.is64 ? 8 : (ss.attr & SegAttr.DB) !== 0 ? 4 : 2;
     this.curCpl = pe ? cs.selector & 3 : 0;
-    this.paging = pe && (s.cr0 & 0x80000000) !== 0;
+    // Under nested paging every access is translated, whether the guest's paging is on or off.
+    this.paging = this.nested !== null || (pe && (s.cr0 & 0x80000000) !== 0);
     this.updatePagingControl();
     this.flushFastTlb();
   }
@@ -410,7 +418,8 @@ export class Cpu implements CpuCore {
   private updatePagingControl(): void {
     const s = this.state;
     const c = this.pctl;
-    c.mode = !this.paging ? 'none' : (s.cr4 & 0x20) === 0 ? '32bit' : (s.efer & 0x400) === 0 ? 'pae' : (s.cr4 & 0x1000) !== 0 ? '5level' : '4level';
+    // The paging of the running code (a guest's own under nested paging, where this.paging is always on).
+    c.mode = ((s.cr0 & 0x80000001) >>> 0) !== 0x80000001 ? 'none' : (s.cr4 & 0x20) === 0 ? '32bit' : (s.efer & 0x400) === 0 ? 'pae' : (s.cr4 & 0x1000) !== 0 ? '5level' : '4level';
     c.cr3Lo = s.cr3Lo;
     c.cr3Hi = s.cr3Hi;
     c.wp = (s.cr0 & 0x10000) !== 0;
@@ -445,6 +454,38 @@ export class Cpu implements CpuCore {
     }
   }
 
+  /**
+   * Turns nested paging on (the vendor layer's translator, when it enters a guest with EPT or
+   * NP_ENABLE) or off (null, at the exit). Flushes every cached translation: the lab's TLB has no
+   * tags, so it cannot keep the guest's combined translations apart from the host's.
+   */
+  setNested(t: NestedTranslator<unknown> | null): void {
+    this.nested = t;
+    this.mmu.flushAll(true);
+    this.modeChanged();
+  }
+
+  /** The nested translator in use, or null. */
+  nestedTranslator(): NestedTranslator<unknown> | null {
+    return this.nested;
+  }
+
+  /** The slow path of `translate` under nested paging; -1 a guest #PF, else the host-physical address. */
+  private translateNested(c: PagingControl, linLo: number, linHi: number, kind: 0 | 1 | 2, user: boolean): number {
+    if (c.mode === 'pae') throw new Error('nested paging: a guest with PAE paging is not supported (its PDPTEs would be read at a guest-physical address)');
+    const mmu = this.mmu;
+    const pa = mmu.translateNested(c, linLo, linHi, kind === 1, kind === 2, user, this.nested!);
+    if (pa !== -2) return pa;
+    const n = mmu.lastNested!;
+    const what: Intercept = {
+      kind: 'nested-fault', rip: big(this.state.ripLo, this.state.ripHi), length: 0, gpa: n.gpa, linear: big(linLo, linHi),
+      stage: n.stage, paged: n.paged, access: { write: kind === 1, fetch: kind === 2, user }, fault: n.fault,
+    };
+    this.flushFastTlb();
+    if (this.guestIntercept(what)) throw GuestExit.signal;
+    throw new Error(`nested fault at guest-physical ${n.gpa.toString(16)}: the monitor must take it`);
+  }
+
   // ---- linear and physical access -------------------------------------------------------------
 
   /**
@@ -461,7 +502,7 @@ export class Cpu implements CpuCore {
     const c = this.pctl;
     c.cr3Lo = this.state.cr3Lo;
     c.cr3Hi = this.state.cr3Hi;
-    const pa = this.mmu.translate(c, linLo, linHi, kind === 1, kind === 2, user);
+    const pa = this.nested === null ? this.mmu.translate(c, linLo, linHi, kind === 1, kind === 2, user) : this.translateNested(c, linLo, linHi, kind, user);
     if (pa < 0) {
       this.cr2PrevLo = this.state.cr2Lo;
       this.cr2PrevHi = this.state.cr2Hi;
@@ -1019,6 +1060,18 @@ export class Cpu implements CpuCore {
    * Returns why it stopped.
    */
   run(maxSteps: number): RunEnd {
+    if (this.nested === null) return this.runLoop(maxSteps);
+    try {
+      return this.runLoop(maxSteps);
+    } catch (e) {
+      // A nested fault outside an instruction (fetching the next block, delivering an event).
+      if (e !== GuestExit.signal) throw e;
+      this.syncFlags();
+      return 'exit';
+    }
+  }
+
+  private runLoop(maxSteps: number): RunEnd {
     const s = this.state;
     const limit = s.steps + maxSteps;
     const timer = s.timer;

@@ -23,7 +23,7 @@
  * XSAVES/XRSTORS, UMWAIT/TPAUSE, LOADIWKEY (not decoded); SMSW (no VMX exit; SVM's CR0-read and
  * selective-CR0 rules for it are left to a later change); SVM's IRET, PUSHF, POPF, RSM, INTR shadow
  * and task-switch intercepts; NMIs and the NMI window, INIT, SIPI, SMI (the lab has no such events);
- * EPT/NPT violations (the memory issue); APIC accesses and virtual-interrupt delivery.
+ * nested faults during event delivery carry no vectoring information (see `nested-fault`); APIC accesses and virtual-interrupt delivery.
  */
 import type { CpuCore } from './core.ts';
 import type { Insn, MemOperand, SegIndex } from './insn.ts';
@@ -137,6 +137,24 @@ export type Intercept = At &
     | { kind: 'triple-fault' }
     /** The monitor's step deadline was reached (the VMX-preemption timer). */
     | { kind: 'deadline' }
+    /**
+     * A nested translation (EPT, NPT: `Cpu.setNested`) failed: the access did not happen (RIP at
+     * the instruction, `length` 0). `gpa` the guest-physical address that failed; `linear` the
+     * guest linear address being accessed (null when none: never, in this lab, since every access
+     * the CPU makes under nested paging starts from a linear address); `stage` whether `gpa` is an
+     * entry of the guest's own walk or the access's final address (with the guest's paging off,
+     * 'final' and `paged` false); `fault` the vendor walker's result, which the vendor layer
+     * turns into its exit (vmx/ept.ts EptExit, svm/npt.ts NptFault).
+     */
+    | {
+        kind: 'nested-fault';
+        gpa: number;
+        linear: bigint | null;
+        stage: 'final' | 'guest-table';
+        paged: boolean;
+        access: { write: boolean; fetch: boolean; user: boolean };
+        fault: unknown;
+      }
   );
 
 export type InterceptKind = Intercept['kind'];

@@ -11,6 +11,7 @@ import { TLB_FLAG, Tlb } from './tlb.ts';
 import type { TlbOptions } from './tlb.ts';
 import type { TraceKind, TraceSink } from '../trace/events.ts';
 import { kindFilter, traceWalkSteps, u64 } from '../trace/emit.ts';
+import { translate2D, type NestedStage, type NestedTranslator } from './nested.ts';
 
 const ACCESS = ['read', 'write', 'fetch'] as const;
 
@@ -18,6 +19,20 @@ const ACCESS = ['read', 'write', 'fetch'] as const;
 export function currentPcid(ctl: PagingControl): number {
   return ctl.pcide ? ctl.cr3Lo & 0xfff : 0;
 }
+
+/** The nested fault of the last `translateNested` that returned -2. */
+export interface NestedFaultRecord {
+  /** The guest-physical address whose nested translation failed. */
+  gpa: number;
+  /** 'final': the access's own address (with guest paging off, the linear address itself); 'guest-table': an entry of the guest's walk. */
+  stage: NestedStage;
+  /** False when the guest's paging is off (no guest walk: the linear address is the guest-physical one). */
+  paged: boolean;
+  /** The vendor walker's result (EPT violation or misconfiguration, NPF). */
+  fault: unknown;
+}
+
+const NESTED_ALL = TLB_FLAG.RW | TLB_FLAG.US;
 
 export class Mmu {
   readonly mem: PhysMem;
@@ -120,6 +135,76 @@ export class Mmu {
       });
     }
     return walkOut.pa;
+  }
+
+  /** The nested fault of the last failed translateNested (valid only right after it returned -2). */
+  lastNested: NestedFaultRecord | null = null;
+
+  /**
+   * Linear → host-physical while a guest runs with nested paging (EPT, NPT): the guest's walk
+   * (none when its paging is off: the linear address is guest-physical) with every guest-physical
+   * address it reads and the final one translated by `nested` (mmu/nested.ts `translate2D`). The
+   * TLB caches the combined translation at 4 KiB (the guest's page and the nested page may differ
+   * in size), with the guest's rights; the nested rights are kept by filling D only for a write
+   * (a later write hit without D walks again, which checks the nested write right) and
+   * NESTED_FETCH only for a fetch (a fetch hit without it walks again). Returns -1 for the guest's
+   * own #PF (`lastFault`), -2 for a nested fault (`lastNested`). Not traced.
+   */
+  translateNested(ctl: PagingControl, linLo: number, linHi: number, write: boolean, fetch: boolean, user: boolean, nested: NestedTranslator<unknown>): number {
+    const tlb = this.tlb;
+    const paged = ctl.mode !== 'none';
+    const pcid = ctl.pcide ? ctl.cr3Lo & 0xfff : 0;
+    const i = tlb.lookup(linLo, linHi, pcid);
+    if (i >= 0) {
+      const f = tlb.flags[i]!;
+      if (
+        paged &&
+        ((user && (f & TLB_FLAG.US) === 0) || (write && (f & TLB_FLAG.RW) === 0 && (user || ctl.wp)) || (fetch && (f & TLB_FLAG.XD) !== 0 && ctl.nxe))
+      ) {
+        this.lastFault = { errorCode: accessErrorBits(ctl, write, fetch, user) | PFEC.P, level: LEVEL_NAMES[tlb.leafLevel[i]!]! };
+        tlb.invalidatePage(linLo, linHi, pcid, true);
+        return -1;
+      }
+      if ((!write || (f & TLB_FLAG.D) !== 0) && (!fetch || (f & TLB_FLAG.NESTED_FETCH) !== 0)) return tlb.pa[i]! + (linLo & 0xfff);
+    }
+    this.walks++;
+    let hpa: number;
+    let flags: number;
+    let level = 0;
+    if (!paged) {
+      const gpa = linLo >>> 0;
+      const out = nested.translate(gpa, { write, fetch, user, stage: 'final', linear: gpa, paged: false });
+      if (!out.ok) {
+        this.lastNested = { gpa, stage: 'final', paged: false, fault: out.fault };
+        return -2;
+      }
+      hpa = out.hpa;
+      flags = NESTED_ALL;
+    } else {
+      const r = translate2D(this.mem, ctl, linLo, linHi, { write, fetch, user }, nested, true);
+      if (r.kind === 'guest-fault') {
+        this.lastFault = r.fault;
+        if (i >= 0) tlb.invalidatePage(linLo, linHi, pcid, true);
+        return -1;
+      }
+      if (r.kind === 'nested-fault') {
+        this.lastNested = { gpa: r.gpa, stage: r.stage, paged: true, fault: r.fault };
+        return -2;
+      }
+      hpa = r.hpa;
+      const g = r.leaf;
+      flags = 0;
+      if (g.rights & RIGHT.RW) flags |= TLB_FLAG.RW;
+      if (g.rights & RIGHT.US) flags |= TLB_FLAG.US;
+      if (g.rights & RIGHT.XD) flags |= TLB_FLAG.XD;
+      if (g.global) flags |= TLB_FLAG.G;
+      level = g.leafLevel;
+    }
+    if (write) flags |= TLB_FLAG.D;
+    if (fetch) flags |= TLB_FLAG.NESTED_FETCH;
+    const off = linLo & 0xfff;
+    tlb.fill(linLo, linHi, pcid, hpa - off, flags, 12, level);
+    return hpa;
   }
 
   /** The mmu/walk event of the walk just made (its answer is in walkOut). */

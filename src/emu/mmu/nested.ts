@@ -33,6 +33,11 @@ export interface NestedRequest {
   stage: NestedStage;
   /** The guest linear address being translated. */
   linear: number;
+  /**
+   * False when the guest's paging is off, so there is no guest walk and the linear address is the
+   * guest-physical one (Mmu.translateNested); absent (translate2D) means the guest walks.
+   */
+  paged?: boolean;
 }
 
 export type NestedOutcome<F> =
@@ -64,9 +69,26 @@ export type TwoDRef =
     };
 
 export type TwoDResult<F> =
-  | { kind: 'ok'; gpa: number; hpa: number; pageSize: number; refs: TwoDRef[] }
+  | {
+      kind: 'ok';
+      gpa: number;
+      hpa: number;
+      /** The guest's page size (the nested page may be smaller). */
+      pageSize: number;
+      refs: TwoDRef[];
+      /** The guest walk's answer, read before the final nested translation (see `GuestLeaf`). */
+      leaf: GuestLeaf;
+    }
   | { kind: 'guest-fault'; fault: PageFault; refs: TwoDRef[] }
   | { kind: 'nested-fault'; fault: F; stage: NestedStage; gpa: number; refs: TwoDRef[] };
+
+/** What the guest walk found, for a TLB fill: walk.ts's RIGHT bits, leaf D and G, the leaf's level index. */
+export interface GuestLeaf {
+  rights: number;
+  dirty: boolean;
+  global: boolean;
+  leafLevel: number;
+}
 
 class NestedStop<F> {
   constructor(
@@ -153,9 +175,10 @@ export function translate2D<F>(
   // its final memory access; read it before the next nested translation.
   const gpa = walkOut.pa;
   const pageSize = 2 ** walkOut.pageShift;
+  const leaf: GuestLeaf = { rights: walkOut.rights, dirty: walkOut.dirty, global: walkOut.global, leafLevel: walkOut.leafLevel };
   try {
     const t = run(gpa, access.write, 'final', false);
-    return { kind: 'ok', gpa, hpa: t.hpa, pageSize, refs };
+    return { kind: 'ok', gpa, hpa: t.hpa, pageSize, refs, leaf };
   } catch (e) {
     if (!(e instanceof NestedStop)) throw e;
     return { kind: 'nested-fault', fault: e.fault as F, stage: e.stage, gpa: e.gpa, refs };

@@ -23,6 +23,11 @@ export const TLB_FLAG = {
   D: 8,
   /** A global translation (G = 1 in the leaf with CR4.PGE = 1) */
   G: 16,
+  /**
+   * Nested paging only (Mmu.translateNested): the fill was for an instruction fetch, so the nested
+   * dimension (EPT X, NPT NX) allowed fetches from the page.
+   */
+  NESTED_FETCH: 32,
 } as const;
 
 /** INVPCID types (SDM Vol. 2, INVPCID). */

@@ -17,7 +17,7 @@ import {
   crReadIntercept, crWriteIntercept, exceptionIntercept, setIntercept, setIopmBit, setMsrpmBit,
   type InterceptBit, type InterceptName,
 } from './intercepts.ts';
-import { decodeIoioInfo, encodeEvent, EventType, IntCtl } from './exitinfo.ts';
+import { decodeIoioInfo, encodeEvent, EventType, IntCtl, NestedCtl } from './exitinfo.ts';
 import { exitCodeFromU64, SVM_EXIT } from './exit-codes.ts';
 import { activeMonitor, runGuest, vmrunGuest, type GuestRunEnd } from './guest-run.ts';
 
@@ -480,13 +480,92 @@ describe('event injection (EVENTINJ, 15.20)', () => {
   });
 });
 
-describe('nested paging', () => {
-  it('a VMCB with NP_ENABLE is refused before VMRUN (not run unnested): the host is untouched', () => {
-    const g = vm('h: hlt', { setup: (v) => v.write64('nested_ctl', u64(1)) });
-    const rip = g.m.cpu.state.ripLo;
-    expect(() => vmrunGuest(g.svm, g.m.cpu, VMCB)).toThrow(/NP_ENABLE/);
-    expect(g.svm.inGuest).toBe(false);
-    expect(g.m.cpu.state.ripLo).toBe(rip);
+/** Nested page tables at host-physical NPT: PML4, PDPT, PD, and a PT for guest-physical 0..2 MiB. */
+const NPT = 0x800000;
+const NPT_PT = NPT + 0x3000;
+/**
+ * Identity nested tables (host format, every entry user and writable) for the guest's first 64 MiB:
+ * 4-KByte pages below 2 MiB, 2-MByte pages above, leaving out the 2 MiB that holds the tables.
+ */
+function identityNpt(m: Vm['m']): void {
+  m.mem.write(NPT, 4, (NPT + 0x1000) | 7);
+  m.mem.write(NPT + 0x1000, 4, (NPT + 0x2000) | 7);
+  m.mem.write(NPT + 0x2000, 4, NPT_PT | 7);
+  for (let i = 1; i < 32; i++) if (i !== NPT >>> 21) m.mem.write(NPT + 0x2000 + i * 8, 4, ((i << 21) | 0x87) >>> 0);
+  for (let i = 0; i < 512; i++) m.mem.write(NPT_PT + i * 8, 4, ((i << 12) | 7) >>> 0);
+}
+
+/** A 64-bit guest with its own 4-level paging (the bare machine's identity map at 0x1000) on NPT. */
+function nptVm(src: string, edit: (m: Vm['m']) => void = () => {}, paging = true): Vm {
+  return vm('', { setup: (v, x) => {
+    const r = assemble(src, { bits: paging ? 64 : 32, origin: GUEST });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    r.bytes.forEach((b, i) => x.m.mem.write8(GUEST + i, b));
+    x.at = (l) => r.labels.get(l)!;
+    if (paging) {
+      v.writeSegment('save.cs', { selector: 0x08, attrib: 0xa9b, limit: 0xffffffff, base: u64(0) });
+      v.write64('save.efer', u64(EFER.SVME | EFER.LME | EFER.LMA));
+      v.write64('save.cr0', u64(0x80000011));
+      v.write64('save.cr3', u64(0x1000));
+      v.write64('save.cr4', u64(0x20));
+    }
+    identityNpt(x.m);
+    edit(x.m);
+    v.write64('nested_ctl', u64(NestedCtl.NP_ENABLE));
+    v.write64('nested_cr3', u64(NPT));
+  } });
+}
+
+/** EXITINFO1 of an NPF as the APM lays it out: the #PF-style low bits, bit 32 final address, bit 33 guest table. */
+const npf = (low: number, bit: 32 | 33 | null): U64 => u64(low, bit === null ? 0 : 1 << (bit - 32));
+
+describe('nested paging (15.25): the guest\u2019s accesses and its own walk go through N_CR3', () => {
+  it('a 4-level guest on 4-level nested tables reads and writes the host page its guest-physical page maps to', () => {
+    const g = nptVm('mov rax, [0x200000]\nmov rbx, 0x1122334455667788\nmov [0x200008], rbx\nt: hlt', (m) => {
+      m.mem.write(NPT + 0x2000 + 8, 4, 0x600000 | 0x87);
+      m.mem.write(0x200000, 4, 0xdead);
+      m.mem.write(0x600000, 4, 0xbeef);
+    });
+    expect(run(g)).toMatchObject({ kind: 'vmexit' });
+    expect(exitOf(g)).toMatchObject({ code: X.HLT, rip: g.at('t') });
+    expect(g.vmcb.read64('save.rax')).toEqual(u64(0xbeef));
+    expect(g.m.mem.read(0x600008, 4)).toBe(0x55667788);
+    expect(g.m.mem.read(0x200008, 4)).toBe(0);
+    expect(g.m.cpu.nestedTranslator()).toBeNull();
+  });
+
+  it('an NPF on the final address: EXITINFO1 bit 32 with the #PF-style code, EXITINFO2 the guest-physical address, RIP at the instruction', () => {
+    const g = nptVm('t: mov [0x180010], eax\nhlt', (m) => m.mem.write(NPT_PT + 0x180 * 8, 4, 0x180000 | 5));
+    run(g);
+    const e = exitOf(g);
+    expect(e).toMatchObject({ code: SVM_EXIT.NPF, info2: 0x180010, rip: g.at('t') });
+    // Present (1), write (2), user (4): nested accesses are user accesses.
+    expect(e.info1Raw).toEqual(npf(7, 32));
+  });
+
+  it('an NPF on an entry of the guest\u2019s own walk: bit 33, EXITINFO2 the entry\u2019s guest-physical address', () => {
+    // The guest's PD at guest-physical 0x3000 is not mapped: the first fetch's walk stops there.
+    const g = nptVm('t: nop\nhlt', (m) => m.mem.write(NPT_PT + 3 * 8, 4, 0));
+    run(g);
+    const e = exitOf(g);
+    // The PD entry for GUEST (index GUEST >> 21).
+    expect(e).toMatchObject({ code: SVM_EXIT.NPF, info2: 0x3000 + 8 * (GUEST >>> 21), rip: g.at('t') });
+    // Not present; guest-table accesses are checked as writes, user.
+    expect(e.info1Raw).toEqual(npf(6, 33));
+  });
+
+  it('a guest with paging off: its addresses are guest-physical, and an NPF sets neither bit 32 nor 33', () => {
+    const ok = nptVm('mov eax, [0x200000]\nt: hlt', (m) => {
+      m.mem.write(NPT + 0x2000 + 8, 4, 0x600000 | 0x87);
+      m.mem.write(0x600000, 4, 0x5a5a);
+    }, false);
+    run(ok);
+    expect(exitOf(ok)).toMatchObject({ code: X.HLT, rip: ok.at('t') });
+    expect(ok.vmcb.read64('save.rax').lo).toBe(0x5a5a);
+    const bad = nptVm('t: mov eax, [0x180000]\nhlt', (m) => m.mem.write(NPT_PT + 0x180 * 8, 4, 0), false);
+    run(bad);
+    expect(exitOf(bad)).toMatchObject({ code: SVM_EXIT.NPF, info2: 0x180000, rip: bad.at('t') });
+    expect(exitOf(bad).info1Raw).toEqual(npf(4, null));
   });
 });
 

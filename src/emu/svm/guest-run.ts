@@ -44,23 +44,29 @@
  * cleared. Not modelled: V_TPR as the guest's CR8 (CR8 accesses reach the lab's CR8), NMIs, AVIC.
  *
  * Guest SVM instructions not intercepted: CLGI, STGI, VMLOAD and VMSAVE execute (on the guest's
- * registers, rAX a physical address since there is no nested paging yet); SKINIT and INVLPGA are
+ * registers, rAX a physical address taken as host-physical: with nested paging on, these
+ * should be intercepted); SKINIT and INVLPGA are
  * #UD (not modelled); VMRUN is always intercepted (a VMRUN consistency check). Not modelled at
  * all: the CR write traps (word 4, bits 16..24: they fire after the write, and the seam reports
  * before it), DR intercepts (the lab has no debug registers), PUSHF/POPF/IRET/RSM/INVD/WBINVD/
- * MONITOR/MWAIT/XSETBV/RDPMC/RDPRU/task-switch/FERR intercepts (cpu/guest.ts lists why), and
- * nested paging: guest-physical addresses are host-physical, and a VMCB with NP_ENABLE set is
- * refused with an Error before VMRUN (npt.ts walks N_CR3, but the CPU's accesses do not go
- * through it yet).
+ * MONITOR/MWAIT/XSETBV/RDPMC/RDPRU/task-switch/FERR intercepts (cpu/guest.ts lists why).
+ *
+ * Nested paging (15.25): with NP_ENABLE the CPU translates every guest access and every entry of
+ * the guest's own walk through N_CR3's tables in the host's paging mode (`Cpu.setNested` with
+ * npt.ts's `nptNested`); a nested fault is #VMEXIT(NPF) with EXITINFO1 (the #PF-style code, bit 32
+ * for the final guest-physical address, 33 for a guest page-table access, neither with the guest's
+ * paging off) and EXITINFO2 (the guest-physical address). Refused with an Error: a host outside
+ * long mode, a PAE-paging guest (its PDPTEs would be read through the nested tables).
  */
 import type { Cpu } from '../cpu/cpu.ts';
 import type { CpuCore } from '../cpu/core.ts';
 import { Fault, Vec } from '../cpu/core.ts';
-import type { EventInfo, EventType as SeamEventType, GuestMonitor, Intercept } from '../cpu/guest.ts';
+import { GuestExit, type EventInfo, type EventType as SeamEventType, type GuestMonitor, type Intercept } from '../cpu/guest.ts';
 import { Seg } from '../cpu/insn.ts';
 import { Flag } from '../cpu/state.ts';
 import { CR0, CR4, EFER } from '../cpu/sys-util.ts';
-import { loadPdptes } from '../cpu/sys-ctl.ts';
+import { loadPdptes, MAXPHYADDR } from '../cpu/sys-ctl.ts';
+import { nptNested, type NptControl, type NptFault } from './npt.ts';
 import { deliverEvent, deliverExceptionImpl, EventKind, isDoubleFault } from '../cpu/sys-int.ts';
 import { exceptionExitCode, SVM_EXIT } from './exit-codes.ts';
 import {
@@ -211,6 +217,12 @@ export function decide(what: Intercept, x: DecideContext): SvmDecision | null {
     case 'interrupt-window':
       return on('VINTR') ? { kind: 'exit', info: { exitCode: code('VINTR') } } : { kind: 'emulate', what: 'virtual-interrupt', length: 0 };
     case 'triple-fault': return on('SHUTDOWN') ? { kind: 'exit', info: { exitCode: code('SHUTDOWN') } } : null;
+    // Only a guest entered with NP_ENABLE has nested faults (enterGuest): #VMEXIT(NPF), EXITINFO1
+    // the #PF-style code with bit 32 or 33, EXITINFO2 the guest-physical address (15.25.6).
+    case 'nested-fault': {
+      const f = what.fault as NptFault;
+      return { kind: 'exit', info: { exitCode: f.exitCode, exitInfo1: f.exitInfo1, exitInfo2: { lo: f.exitInfo2 >>> 0, hi: Math.floor(f.exitInfo2 / 4294967296) >>> 0 } } };
+    }
     // VMCALL is #UD on AMD (the exception intercept may take it); VMX instructions likewise; SVM has no preemption timer.
     case 'vmcall':
     case 'vmx':
@@ -286,14 +298,11 @@ export function activeMonitor(svm: Svm): SvmMonitor | undefined {
 
 /** VMRUN, and when it succeeds, the guest loaded into the CPU (`enterGuest`). */
 export function vmrunGuest(svm: Svm, cpu: Cpu, vmcbPa: number): VmrunOutcome {
-  if (vmcbPa % 0x1000 === 0 && vmcbPa >= 0 && (vmcbRead64(cpu.mem, vmcbPa, 'nested_ctl').lo & NestedCtl.NP_ENABLE) !== 0) throw new Error(NO_NPT);
   const r = svm.vmrun(vmcbPa);
   if (r.kind === 'entered') enterGuest(svm, cpu, r);
   return r;
 }
 
-/** Nested paging (npt.ts) is not yet applied to the CPU's accesses: a VMCB that enables it is refused, not run with guest-physical = host-physical. */
-const NO_NPT = 'NP_ENABLE is set: nested paging is not yet applied to a running guest (guest-run.ts), so this layer refuses the VMCB rather than run it unnested';
 
 function signed64(v: U64): number {
   const n = Number(BigInt.asIntN(64, (BigInt(v.hi >>> 0) << 32n) | BigInt(v.lo >>> 0)));
@@ -308,10 +317,19 @@ function signed64(v: U64): number {
  */
 export function enterGuest(svm: Svm, cpu: Cpu, r: Extract<VmrunOutcome, { kind: 'entered' }>): SvmMonitor {
   if (active.has(svm)) throw new Error('enterGuest: this processor already runs a guest');
-  if (r.controls.npEnable) throw new Error(NO_NPT);
   const { guest: g, controls } = r;
   const st = cpu.state;
   const hostIf = (vmcbRead64(cpu.mem, svm.svm.hsavePa, 'save.rflags').lo & Flag.IF) !== 0;
+  let npt: NptControl | null = null;
+  if (controls.npEnable) {
+    // The nested walk runs in the host's paging mode with its NXE (15.25.5), as VMRUN saved them.
+    const hEfer = vmcbRead64(cpu.mem, svm.svm.hsavePa, 'save.efer').lo;
+    const hCr4 = vmcbRead64(cpu.mem, svm.svm.hsavePa, 'save.cr4').lo;
+    if ((hEfer & EFER.LMA) === 0) throw new Error('enterGuest: nested paging under a host outside long mode is not supported (npt.ts walks 4- and 5-level tables only)');
+    const pae = (g.cr0.lo & CR0.PG) !== 0 && (g.cr4.lo & CR4.PAE) !== 0 && !((g.efer.lo & EFER.LME) !== 0);
+    if (pae) throw new Error('enterGuest: a PAE-paging guest under nested paging is not supported (its PDPTEs would be read through the nested tables)');
+    npt = { nCr3Lo: controls.nCr3.lo, nCr3Hi: controls.nCr3.hi, mode: (hCr4 & CR4.LA57) !== 0 ? '5level' : '4level', nxe: (hEfer & EFER.NXE) !== 0, maxPhysAddr: MAXPHYADDR };
+  }
   const tscOffset = signed64(controls.tscOffset);
   const tsc = st.tsc + tscOffset;
   if (!Number.isSafeInteger(tsc) || tsc < 0) throw new RangeError(`TSC_OFFSET ${tscOffset} takes the lab's TSC (a number of steps) out of 0..2^53`);
@@ -352,7 +370,13 @@ export function enterGuest(svm: Svm, cpu: Cpu, r: Extract<VmrunOutcome, { kind: 
   active.set(svm, mon);
   cpu.guest = mon;
   cpu.exit = null;
-  if (controls.eventInj.valid) inject(cpu, controls.eventInj);
+  if (npt !== null) cpu.setNested(nptNested(cpu.mem, npt, true));
+  try {
+    if (controls.eventInj.valid) inject(cpu, controls.eventInj);
+  } catch (e) {
+    // An NPF while delivering EVENTINJ: cpu.exit holds it (runGuest completes the #VMEXIT).
+    if (e !== GuestExit.signal) throw e;
+  }
   return mon;
 }
 
@@ -425,6 +449,7 @@ function finishExit(svm: Svm, cpu: Cpu, mon: SvmMonitor, info: VmexitInfo): Gues
   st.halted = false;
   cpu.guest = null;
   cpu.exit = null;
+  if (cpu.nestedTranslator() !== null) cpu.setNested(null);
   active.delete(svm);
   const out = svm.vmexit({ ...info, vIntr: { vTpr: mon.vIntr.vTpr, vIrq: mon.vIntr.vIrq } }, guest);
   return { kind: 'vmexit', info, host: out.kind === 'host' ? 'resumed' : 'shutdown' };

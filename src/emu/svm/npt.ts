@@ -125,7 +125,9 @@ export type NptFault = Extract<NptResult, { ok: false }>;
 export function nptNested(mem: EntryMemory, ctl: NptControl, sideEffects: boolean): NestedTranslator<NptFault> {
   return {
     translate(gpa: number, req: NestedRequest): NestedOutcome<NptFault> {
-      const res = nptTranslate(mem, ctl, gpa, { write: req.write, fetch: req.fetch, stage: req.stage }, sideEffects);
+      // With the guest's paging off the access has no guest walk: neither EXITINFO1 bit 32 nor 33.
+      const access: NptAccess = req.paged === false ? { write: req.write, fetch: req.fetch } : { write: req.write, fetch: req.fetch, stage: req.stage };
+      const res = nptTranslate(mem, ctl, gpa, access, sideEffects);
       if (res.ok) return { ok: true, hpa: res.hpa, steps: res.steps, asWrite: res.asWrite };
       return { ok: false, fault: res, steps: res.steps };
     },

@@ -23,6 +23,7 @@ import { ExitReason } from './exit-reasons.ts';
 import { encodeCrAccess, encodeInterruptionInfo, encodeIo, InterruptionType } from './qualification.ts';
 import type { FieldReader } from './vmcs.ts';
 import type { VmExitInfo } from './vmx.ts';
+import type { EptExit } from './ept.ts';
 
 const R = ExitReason as Readonly<Record<string, number>>;
 const reason = (name: string): number => {
@@ -212,6 +213,8 @@ export class VmxMonitor implements GuestMonitor {
       case 'external-interrupt': return this.on(this.pin, Pin.EXTERNAL_INTERRUPT_EXITING);
       case 'interrupt-window': return this.interruptWindow;
       case 'deadline': return this.deadline !== Infinity;
+      // Only a guest entered with "enable EPT" has nested faults (run.ts), and they always exit.
+      case 'nested-fault': return true;
     }
   }
 
@@ -372,6 +375,17 @@ export class VmxMonitor implements GuestMonitor {
       case 'descriptor-table': {
         const gdtIdt = ['sgdt', 'sidt', 'lgdt', 'lidt'].includes(w.mnemonic);
         return { reason: reason(gdtIdt ? 'GDTR_IDTR' : 'LDTR_TR'), instructionLength: len };
+      }
+      case 'nested-fault': {
+        // The EPT walker's exit (ept.ts): reason 48 with the Table 28-7 qualification and both
+        // addresses, or 49 with the guest-physical address only (28.2.1, 28.2.3).
+        const f = w.fault as EptExit;
+        const info: VmExitInfo = { reason: f.exitReason, guestPhysicalAddress: BigInt(f.guestPhysicalAddress) };
+        if (f.kind === 'violation') {
+          info.qualification = BigInt(f.qualification);
+          if (f.guestLinearAddress !== undefined) info.guestLinearAddress = BigInt(f.guestLinearAddress);
+        }
+        return info;
       }
       case 'vmmcall':
       case 'svm':

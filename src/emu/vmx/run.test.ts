@@ -13,10 +13,10 @@ import { CR0, CR4 } from '../cpu/sys-util.ts';
 import { Flag } from '../cpu/state.ts';
 import { timerProgram } from '../cpu/timer.ts';
 import { cpuid } from '../cpu/sys-ctl.ts';
-import { Exit, Pin, Primary, Secondary, VMCS_REVISION } from './controls.ts';
+import { Entry, Exit, Pin, Primary, Secondary, VMCS_REVISION } from './controls.ts';
 import { ExitReason } from './exit-reasons.ts';
 import { enc } from './fields.ts';
-import { decodeCrAccess, decodeInterruptionInfo, decodeIo, encodeInterruptionInfo, InterruptionType } from './qualification.ts';
+import { decodeCrAccess, decodeEptViolation, decodeInterruptionInfo, decodeIo, encodeInterruptionInfo, InterruptionType } from './qualification.ts';
 import { cpuProcessor, runGuest, type GuestRunEnd } from './run.ts';
 import { validFields, VMCS_PA, VMXON_PA } from './testkit.ts';
 import { Vmx } from './vmx.ts';
@@ -56,8 +56,15 @@ function gate(m: BareMachine, vector: number, target: number): void {
  * fields, the guest sharing the host's identity map) and `fields` over it. The guest program `src`
  * runs at GUEST with a GDT, and an IDT whose gates `gates` names (vector → label).
  */
-function vm(src: string, fields: Record<string, bigint> = {}, gates: Record<number, string> = {}): Vm {
-  const r = assemble(src, { bits: 64, origin: GUEST });
+function vm(
+  src: string,
+  fields: Record<string, bigint> = {},
+  gates: Record<number, string> = {},
+  /** Prepares memory before VMLAUNCH and returns more fields (EPT tables and their EPTP). */
+  pre?: (m: BareMachine) => Record<string, bigint>,
+  bits: 32 | 64 = 64,
+): Vm {
+  const r = assemble(src, { bits, origin: GUEST });
   if (!r.ok) throw new Error(JSON.stringify(r.errors));
   const m = createBareMachine({ mode: 'long64', load: GUEST, code: r.bytes });
   const s = m.cpu.state;
@@ -90,6 +97,7 @@ function vm(src: string, fields: Record<string, bigint> = {}, gates: Record<numb
     IO_BITMAP_B: BigInt(IO_B),
     MSR_BITMAP: BigInt(MSR_BITMAP),
     ...fields,
+    ...(pre === undefined ? {} : pre(m)),
   };
   for (const [name, v] of Object.entries(all)) {
     const o = vmx.vmwrite(enc(name), v);
@@ -547,57 +555,107 @@ describe('the MSR areas', () => {
   });
 });
 
-describe('what the runner does not do yet', () => {
-  it('refuses a guest with EPT enabled rather than run it with host-physical addresses', () => {
-    const eptp = 0x30000n | 6n | (3n << 3n); // WB, 4-level walk
-    const v = vm('t: nop', {
-      ...primary(Primary.ACTIVATE_SECONDARY_CONTROLS!),
-      SECONDARY_VM_EXEC_CONTROL: BigInt(Secondary.ENABLE_EPT!),
-      EPT_POINTER: eptp,
-    });
-    expect(() => v.run()).toThrow(/enable EPT/);
-  });
-});
+/** EPT tables at host-physical EPT: PML4, PDPT, PD, and a PT for guest-physical 0..2 MiB. */
+const EPT = 0x400000;
+const EPT_PT = EPT + 0x3000;
+const EPT_RWX_WB = 7 | (6 << 3);
+/**
+ * Identity EPT for the guest's first 64 MiB (the bare machine's RAM): 4-KByte pages below 2 MiB,
+ * 2-MByte pages above, all RWX write-back. The tables' own pages (EPT..EPT+16K) are left out of the
+ * identity map, as a hypervisor would keep its structures from its guest.
+ */
+function identityEpt(m: BareMachine): bigint {
+  m.mem.write(EPT, 4, (EPT + 0x1000) | 7);
+  m.mem.write(EPT + 0x1000, 4, (EPT + 0x2000) | 7);
+  m.mem.write(EPT + 0x2000, 4, EPT_PT | 7);
+  for (let i = 1; i < 32; i++) {
+    if (i === EPT >>> 21) continue;
+    m.mem.write(EPT + 0x2000 + i * 8, 4, ((i << 21) | EPT_RWX_WB | 0x80) >>> 0);
+  }
+  for (let i = 0; i < 512; i++) m.mem.write(EPT_PT + i * 8, 4, ((i << 12) | EPT_RWX_WB) >>> 0);
+  return BigInt(EPT) | 6n | (3n << 3n); // WB, 4-level walk
+}
 
-describe('a hypervisor written in TypeScript', () => {
-  it('runs a guest to HLT: CPUID filtered with the hypervisor bit, OUT to a port emulated, RIP advanced by the exit length', () => {
-    const src = [
-      'mov eax, 1',
-      'cpuid',
-      'mov ebx, ecx',
-      'shr ebx, 31',
-      'mov al, bl',
-      'out 0xe9, al',
-      'mov al, 0x21',
-      'out 0xe9, al',
-      'hlt',
-    ].join('\n');
-    const v = vm(src, primary(Primary.HLT_EXITING! | Primary.UNCONDITIONAL_IO_EXITING!));
-    const { vmx, m } = v;
-    const s = m.cpu.state;
-    const console: number[] = [];
-    const log: string[] = [];
-    for (;;) {
-      const r = runGuest(vmx, m.cpu, 10_000);
-      if (r.kind !== 'exit') throw new Error(`guest stopped: ${r.kind}`);
-      const reason = Number(v.rd('VM_EXIT_REASON'));
-      log.push(`exit ${reason}`);
-      if (reason === ExitReason.HLT) break;
-      if (reason === ExitReason.CPUID) {
-        // The hypervisor's CPUID: the processor's leaf, with CPUID.1:ECX[31] "hypervisor present" set.
-        const [a, b, c, d] = cpuid('intel', s.regLo[0]!, s.regLo[1]!, m.cpu.features);
-        expect(c >>> 31).toBe(0);
-        [s.regLo[0], s.regLo[3], s.regLo[1], s.regLo[2]] = [a, b, s.regLo[0] === 1 ? (c | 0x80000000) >>> 0 : c, d];
-      } else if (reason === ExitReason.IO_INSTRUCTION) {
-        const io = decodeIo(Number(v.rd('EXIT_QUALIFICATION')));
-        expect(io).toMatchObject({ port: 0xe9, direction: 'out', size: 1 });
-        console.push(s.regLo[0]! & 0xff);
-      } else throw new Error(`unexpected exit ${reason}`);
-      v.wr('GUEST_RIP', v.rd('GUEST_RIP') + v.rd('VM_EXIT_INSTRUCTION_LEN'));
-      expect(vmx.vmresume().kind).toBe('entered');
-    }
-    expect(console).toEqual([1, 0x21]);
-    expect(log).toEqual(['exit 10', 'exit 30', 'exit 30', 'exit 12']);
-    expect(m.exits).toEqual([]);
+/** A guest under EPT (and unrestricted guest): its own 4-level paging, the bare machine's identity map at 0x1000. */
+function eptVm(src: string, edit: (m: BareMachine) => void = () => {}, fields: Record<string, bigint> = {}, bits: 32 | 64 = 64): Vm {
+  return vm(src, {
+    ...primary(Primary.ACTIVATE_SECONDARY_CONTROLS!),
+    SECONDARY_VM_EXEC_CONTROL: BigInt(Secondary.ENABLE_EPT!),
+    EPT_POINTER: 0n,
+    ...fields,
+  }, {}, (m) => {
+    const eptp = identityEpt(m);
+    edit(m);
+    return { EPT_POINTER: eptp };
+  }, bits);
+}
+
+describe('EPT (29.3): the guest\u2019s accesses and its own walk go through the EPT tables', () => {
+  it('a 4-level guest on 4-level EPT reads and writes the host page its guest-physical page maps to', () => {
+    const v = eptVm('mov rax, [0x200000]\nmov rbx, 0x1122334455667788\nmov [0x200008], rbx\nt: vmcall', (m) => {
+      // Guest-physical 0x200000..0x3fffff → host-physical 0x600000.
+      m.mem.write(EPT + 0x2000 + 8, 4, (0x600000 | EPT_RWX_WB | 0x80) >>> 0);
+      m.mem.write(0x200000, 4, 0xdead);
+      m.mem.write(0x600000, 4, 0xbeef);
+    });
+    exitAt(v, ExitReason.VMCALL!);
+    expect(v.reg(0)).toBe(0xbeefn);
+    expect(v.m.mem.read(0x600008, 4)).toBe(0x55667788);
+    expect(v.m.mem.read(0x600008 + 4, 4)).toBe(0x11223344);
+    expect(v.m.mem.read(0x200008, 4)).toBe(0);
+    // The guest's own walk set A in its entries at guest-physical = host-physical 0x1000.. (identity there).
+    expect(v.m.mem.read(0x1000, 4) & 0x20).toBe(0x20);
+  });
+
+  it('an EPT violation on the final address: exit 48, the qualification, GUEST_PHYSICAL_ADDRESS and GUEST_LINEAR_ADDRESS; the access did not happen', () => {
+    const v = eptVm('mov rbx, 7\nt: mov rax, [0x180010]\nvmcall', (m) => m.mem.write(EPT_PT + 0x180 * 8, 4, 0));
+    exitAt(v, ExitReason.EPT_VIOLATION!);
+    const q = decodeEptViolation(Number(v.rd('EXIT_QUALIFICATION')));
+    expect(q).toMatchObject({ read: true, write: false, fetch: false, readable: false, writable: false, executable: false, linearValid: true, translated: true });
+    expect(v.rd('GUEST_PHYSICAL_ADDRESS')).toBe(0x180010n);
+    expect(v.rd('GUEST_LINEAR_ADDRESS')).toBe(0x180010n);
+    expect(v.rd('GUEST_RIP')).toBe(at(v, 't'));
+    expect(v.reg(3)).toBe(7n);
+  });
+
+  it('a write to a read-only EPT page: bit 1 with the rights (R) the entry gave', () => {
+    const v = eptVm('t: mov [0x180010], eax\nvmcall', (m) => m.mem.write(EPT_PT + 0x180 * 8, 4, (0x180000 | 1 | (6 << 3)) >>> 0));
+    exitAt(v, ExitReason.EPT_VIOLATION!);
+    expect(decodeEptViolation(Number(v.rd('EXIT_QUALIFICATION')))).toMatchObject({ read: false, write: true, readable: true, writable: false, executable: false, translated: true });
+  });
+
+  it('a violation on an entry of the guest\u2019s own walk: bit 8 clear, the entry\u2019s guest-physical address', () => {
+    // The guest's PD (guest-physical 0x3000) is not mapped: the first fetch's walk stops there.
+    const v = eptVm('t: nop\nvmcall', (m) => m.mem.write(EPT_PT + 3 * 8, 4, 0));
+    exitAt(v, ExitReason.EPT_VIOLATION!);
+    expect(decodeEptViolation(Number(v.rd('EXIT_QUALIFICATION')))).toMatchObject({ read: true, write: false, fetch: false, linearValid: true, translated: false });
+    expect(v.rd('GUEST_PHYSICAL_ADDRESS')).toBe(0x3000n);
+    expect(v.rd('GUEST_LINEAR_ADDRESS')).toBe(at(v, 't'));
+  });
+
+  it('an EPT misconfiguration (W without R): exit 49 with the guest-physical address', () => {
+    const v = eptVm('t: mov rax, [0x180010]\nvmcall', (m) => m.mem.write(EPT_PT + 0x180 * 8, 4, (0x180000 | 2 | (6 << 3)) >>> 0));
+    exitAt(v, ExitReason.EPT_MISCONFIG!);
+    expect(v.rd('GUEST_PHYSICAL_ADDRESS')).toBe(0x180010n);
+    expect(v.rd('EXIT_QUALIFICATION')).toBe(0n);
+  });
+
+  it('every entry starts from an empty TLB: a page the guest used before is checked against the EPT as the hypervisor changed it', () => {
+    const v = eptVm('mov rax, [0x180010]\nu: vmcall\nt: mov rax, [0x180010]\nvmcall');
+    exitAt(v, ExitReason.VMCALL!, 'u');
+    v.m.mem.write(EPT_PT + 0x180 * 8, 4, 0);
+    v.wr('GUEST_RIP', at(v, 't'));
+    expect(v.vmx.vmresume().kind).toBe('entered');
+    exitAt(v, ExitReason.EPT_VIOLATION!);
+    expect(v.rd('GUEST_PHYSICAL_ADDRESS')).toBe(0x180010n);
+  });
+
+  it('unrestricted guest: a guest with paging off runs on EPT alone, its linear addresses guest-physical', () => {
+    const v = eptVm('mov eax, [0x200000]\nt: vmcall', (m) => {
+      m.mem.write(EPT + 0x2000 + 8, 4, (0x600000 | EPT_RWX_WB | 0x80) >>> 0);
+      m.mem.write(0x600000, 4, 0x5a5a);
+    }, { GUEST_CR0: BigInt((CR0.PE | CR0.ET | CR0.NE) >>> 0), GUEST_CR4: BigInt(CR4.VMXE), GUEST_IA32_EFER: 0n, GUEST_CS_AR_BYTES: 0xc09bn, VM_ENTRY_CONTROLS: BigInt(base('VM_ENTRY_CONTROLS') & ~Entry.IA32E_MODE_GUEST!), SECONDARY_VM_EXEC_CONTROL: BigInt(Secondary.ENABLE_EPT! | Secondary.UNRESTRICTED_GUEST!) }, 32);
+    exitAt(v, ExitReason.VMCALL!);
+    expect(v.reg(0) & 0xffffffffn).toBe(0x5a5an);
   });
 });

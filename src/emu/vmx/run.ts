@@ -17,23 +17,27 @@
  *
  * After an exit the Cpu holds the host state (as a real processor would, at HOST_RIP), which is what
  * the next entry's host-state checks and `VmxProcessor` read. Without EPT, guest-physical addresses
- * are the host's (the lab's single guest; a VMCS with "enable EPT" is refused until the MMU
- * translates through EPT). The VM-entry MSR-load area is loaded with the guest state, so its failure
+ * are the host's (the lab's single guest); with "enable EPT" the CPU translates every guest access
+ * and every entry of the guest's own walk through the EPTP's tables (`Cpu.setNested` with ept.ts's
+ * `eptNested`), an EPT violation or misconfiguration is exit 48 or 49 with its qualification and
+ * addresses, and "unrestricted guest" lets the guest run with paging or protection off. A PAE
+ * guest under EPT is refused (its PDPTEs would come from the VMCS). The VM-entry MSR-load area is loaded with the guest state, so its failure
  * (exit reason 34 with bit 31) is what the first runGuest after the entry returns; the VM-exit
  * MSR-store and MSR-load areas are processed at each exit, a failure being a VMX abort. Debug
  * registers do not exist in the CPU, so DR7 and IA32_DEBUGCTL keep their VMCS values across a run.
  */
 import type { Cpu } from '../cpu/cpu.ts';
 import { Fault } from '../cpu/core.ts';
-import type { EventType } from '../cpu/guest.ts';
+import { GuestExit, type EventType } from '../cpu/guest.ts';
 import type { SegmentCache } from '../cpu/state.ts';
 import { Flag, SegAttr } from '../cpu/state.ts';
 import { EventKind, deliverExceptionImpl, type EventKindValue } from '../cpu/sys-int.ts';
-import { MSR, loadPdptes, readMsr, writeMsr } from '../cpu/sys-ctl.ts';
+import { MAXPHYADDR, MSR, loadPdptes, readMsr, writeMsr } from '../cpu/sys-ctl.ts';
 import { CR0, CR4, EFER } from '../cpu/sys-util.ts';
 import { ActivityState, Entry, Exit, Secondary } from './controls.ts';
 import { EXIT_MSR_LOADING, EXIT_REASON_ENTRY_FAILURE } from './exit-reasons.ts';
 import { ia32eGuest, VmxMonitor } from './nonroot.ts';
+import { eptCaps, eptNested } from './ept.ts';
 import { AR_UNUSABLE, decodeInterruptionInfo, InterruptionType } from './qualification.ts';
 import { readGuestState, readHostState, REGION_ABORT, SEGMENTS, type GuestState, type HostState, type SegmentName, type VmxSegment } from './vmcs.ts';
 import type { Vmx, VmExitInfo, VmxProcessor } from './vmx.ts';
@@ -165,6 +169,7 @@ export function saveGuestState(cpu: Cpu, vmx: Vmx, mon: VmxMonitor): GuestState 
 export function loadHostState(cpu: Cpu, h: HostState, hostLong: boolean, exitControls: number): void {
   const s = cpu.state;
   cpu.guest = null;
+  if (cpu.nestedTranslator() !== null) cpu.setNested(null);
   s.cr0 = lo32(h.cr0) >>> 0;
   s.cr3Lo = lo32(h.cr3);
   s.cr3Hi = hi32(h.cr3);
@@ -317,6 +322,7 @@ function vmxAbort(vmx: Vmx, cpu: Cpu, indicator: number): GuestRunEnd {
   const region = vmx.state.currentVmcs;
   cpu.mem.write(region + REGION_ABORT, 4, indicator);
   cpu.guest = null;
+  if (cpu.nestedTranslator() !== null) cpu.setNested(null);
   cpu.state.shutdown = true;
   return { kind: 'abort', indicator };
 }
@@ -351,11 +357,24 @@ function enter(vmx: Vmx, cpu: Cpu): VmxMonitor | GuestRunEnd {
   cpu.exit = null;
   cpu.guestVectoring = null;
   const mon = new VmxMonitor(read, cpu);
-  // EPT is not yet applied to the guest's accesses (ept.ts walks; the CPU's MMU does not call it):
-  // running such a guest with its physical addresses taken as the host's would be silently wrong.
-  if ((mon.secondary & Secondary.ENABLE_EPT!) !== 0) throw new Error('runGuest: "enable EPT" is not supported by the guest runner yet');
   cpu.guest = mon;
-  inject(cpu, mon, Number(read('VM_ENTRY_INTR_INFO_FIELD')), Number(read('VM_ENTRY_EXCEPTION_ERROR_CODE')), Number(read('VM_ENTRY_INSTRUCTION_LEN')));
+  if ((mon.secondary & Secondary.ENABLE_EPT!) !== 0) {
+    // With EPT every guest-physical address the guest's accesses and its own walk use is
+    // translated through the EPTP's tables (29.3); entry checked the EPTP. A PAE guest's PDPTEs
+    // would come from the VMCS (27.4.1) and be walked through EPT: not done here, so refused.
+    const s = cpu.state;
+    if ((s.cr0 & CR0.PG) !== 0 && (s.cr4 & CR4.PAE) !== 0 && (s.efer & EFER.LMA) === 0) {
+      cpu.guest = null;
+      throw new Error('runGuest: "enable EPT" with a PAE-paging guest is not supported (its PDPTEs are not taken from the VMCS)');
+    }
+    cpu.setNested(eptNested(cpu.mem, read('EPT_POINTER'), { caps: eptCaps(), maxPhysAddr: MAXPHYADDR, sideEffects: true }));
+  }
+  try {
+    inject(cpu, mon, Number(read('VM_ENTRY_INTR_INFO_FIELD')), Number(read('VM_ENTRY_EXCEPTION_ERROR_CODE')), Number(read('VM_ENTRY_INSTRUCTION_LEN')));
+  } catch (e) {
+    // An EPT fault while delivering the injected event: cpu.exit holds it (runGuest exits).
+    if (e !== GuestExit.signal) throw e;
+  }
   return mon;
 }
 
