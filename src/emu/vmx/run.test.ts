@@ -633,6 +633,24 @@ describe('EPT (29.3): the guest\u2019s accesses and its own walk go through the 
     expect(v.rd('GUEST_LINEAR_ADDRESS')).toBe(at(v, 't'));
   });
 
+  it('the TLB keeps the EPT rights: a read-only page read first still exits on the write, a non-executable page read first on the fetch', () => {
+    const w = eptVm('mov eax, [0x180010]\nt: mov [0x180010], eax\nvmcall', (m) => m.mem.write(EPT_PT + 0x180 * 8, 4, (0x180000 | 1 | (6 << 3)) >>> 0));
+    exitAt(w, ExitReason.EPT_VIOLATION!);
+    expect(decodeEptViolation(Number(w.rd('EXIT_QUALIFICATION')))).toMatchObject({ write: true, readable: true, writable: false });
+    // 0x180000 holds RET; R and W but not X.
+    const x = eptVm('mov al, [0x180000]\nmov rbx, 0x180000\nt: call rbx\nvmcall', (m) => {
+      m.mem.write8(0x180000, 0xc3);
+      m.mem.write(EPT_PT + 0x180 * 8, 4, (0x180000 | 3 | (6 << 3)) >>> 0);
+    });
+    const r = x.run();
+    expect(r.kind).toBe('exit');
+    expect(Number(x.rd('VM_EXIT_REASON'))).toBe(ExitReason.EPT_VIOLATION!);
+    // CALL pushed its return address and jumped: the fetch at the target is what exits.
+    expect(x.rd('GUEST_RIP')).toBe(0x180000n);
+    expect(decodeEptViolation(Number(x.rd('EXIT_QUALIFICATION')))).toMatchObject({ read: false, write: false, fetch: true, readable: true, writable: true, executable: false });
+    expect(x.rd('GUEST_PHYSICAL_ADDRESS')).toBe(0x180000n);
+  });
+
   it('an EPT misconfiguration (W without R): exit 49 with the guest-physical address', () => {
     const v = eptVm('t: mov rax, [0x180010]\nvmcall', (m) => m.mem.write(EPT_PT + 0x180 * 8, 4, (0x180000 | 2 | (6 << 3)) >>> 0));
     exitAt(v, ExitReason.EPT_MISCONFIG!);
