@@ -236,12 +236,12 @@ export function readPractice(search: string): PracticeParams | null {
 }
 
 /** The URL with practice mode's parameters set (`count` left out at its default), or removed (null); `v` written. */
-export function withPractice(href: string, p: (PracticeParams & { seed: number }) | null): string {
+export function withPractice(href: string, p: { kind: ExerciseKind; levels?: WalkLevels; seed: number; count: number } | null): string {
   const url = new URL(href);
   for (const k of ['practice', 'levels', 'seed', 'count']) url.searchParams.delete(k);
   if (p !== null) {
     url.searchParams.set('practice', p.kind);
-    if (p.kind === 'walk') url.searchParams.set('levels', String(p.levels));
+    if (p.kind === 'walk') url.searchParams.set('levels', String(p.levels ?? 4));
     url.searchParams.set('seed', String(p.seed));
     if (p.count !== EXERCISE_COUNTS[p.kind].default) url.searchParams.set('count', String(p.count));
   }
