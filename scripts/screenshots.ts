@@ -286,6 +286,7 @@ try {
     await page.addStyleTag({ content: 'section.playback { position: static !important; }' });
     await page.waitForTimeout(300);
     await page.getByTestId('practice').screenshot({ path: `${out}/practice-vmexit-${lang}-${theme}-${mode}.png` });
+    await ps.nth(1).screenshot({ path: `${out}/practice-vmexit-${lang}-${theme}-${mode}-problem2.png` });
     await page.close();
   }
   // A lesson (src/views/lesson): lesson 1 at a question answered (the reveal), at the INT 0x80
