@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { main } from '../cli/lab.ts';
 import { formatWalkExercise } from '../emu/exercise/format.ts';
 import { DEFAULT_COUNT, generateWalkExercise, MAX_COUNT, type WalkLevels } from '../emu/exercise/walk-exercise.ts';
@@ -7,6 +7,8 @@ import { formatVmexitExercise } from '../emu/exercise/vmexit-format.ts';
 import { cliArgs } from '../views/practice/spec.ts';
 import { EXERCISE_COUNT, EXERCISE_COUNTS, type ExerciseSpec } from './exercise-types.ts';
 import { InThreadClient } from './in-thread.ts';
+import { createLabHandler } from './lab.worker.ts';
+import type { LabMessage } from './protocol.ts';
 import { LabSession } from './session.ts';
 
 function cli(args: string[]): { code: number; out: string; err: string } {
@@ -111,6 +113,17 @@ describe('the exercise call', () => {
     if (res.kind === 'error') expect(res.message.startsWith(field)).toBe(true);
     const ok = s.handle({ id: 4, type: 'exercise', spec: { kind: 'walk', levels: 2, seed: 1, count: 2 } });
     expect(ok.kind).toBe('result');
+  });
+
+  it('the worker’s handler answers a VM-exit exercise once its generator chunk has loaded, by id', async () => {
+    const got: LabMessage[] = [];
+    const handle = createLabHandler((m) => got.push(m));
+    handle({ id: 7, type: 'exercise', spec: { kind: 'vmexit', seed: 12, count: 3 } });
+    handle({ id: 8, type: 'exercise', spec: { kind: 'walk', levels: 2, seed: 1, count: 2 } });
+    await vi.waitFor(() => expect(got).toHaveLength(2));
+    const seven = got.find((m) => 'id' in m && m.id === 7);
+    expect(seven).toMatchObject({ kind: 'result', type: 'exercise' });
+    if (seven?.kind === 'result' && seven.type === 'exercise') expect(seven.result).toEqual({ kind: 'vmexit', exercise: generateVmexitExercise({ seed: 12, count: 3 }) });
   });
 
   it('leaves the loaded scenario where it was', async () => {
