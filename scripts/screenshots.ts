@@ -6,6 +6,7 @@ import { chromium } from 'playwright-core';
 import { preview } from 'vite';
 import { mkdirSync } from 'node:fs';
 import { hexPa } from '../src/emu/exercise/format.ts';
+import { generateVmexitExercise } from '../src/emu/exercise/vmexit-exercise.ts';
 import { generateWalkExercise } from '../src/emu/exercise/walk-exercise.ts';
 
 const out = process.argv[2] ?? 'screenshots';
@@ -258,6 +259,34 @@ try {
     await page.waitForTimeout(300);
     await page.getByTestId('practice').screenshot({ path: `${out}/practice-${lang}-${theme}-${mode}.png` });
     if (mode === 'presenter') await page.screenshot({ path: `${out}/practice-${lang}-${mode}-viewport.png` });
+    await page.close();
+  }
+  // Practice mode's VM-exit problems: seed 4 (a CPUID/VMCALL exit and an I/O exit among the six),
+  // each problem answered from the key, the second with its port one off, then checked; en, zh-CN, presenter.
+  for (const [lang, theme, mode] of [['en', 'light', 'normal'], ['zh-CN', 'dark', 'normal'], ['zh-CN', 'auto', 'presenter']] as const) {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, colorScheme: theme === 'light' ? 'light' : 'dark', reducedMotion: 'reduce' });
+    const ex = generateVmexitExercise({ seed: 4, count: 6 });
+    await page.goto(`${base}/?lang=${lang}&theme=${theme}${mode === 'presenter' ? '&mode=presenter' : ''}&practice=vmexit&seed=4`);
+    await page.getByTestId('practice-vmexit').waitFor();
+    const ps = page.getByTestId('practice-problem');
+    for (const [i, a] of ex.answers.entries()) {
+      const p = ps.nth(i);
+      await p.getByRole('radio').nth(a.exit ? 1 : 0).check();
+      if (!a.exit) continue;
+      await p.getByTestId('practice-reason').selectOption(String(a.reason));
+      for (const f of a.qualificationFields) {
+        const field = p.getByTestId(`practice-f-${f.name}`);
+        if ((await field.count()) === 0) continue;
+        if (f.name === 'port' || f.name === 'linear' || f.name === 'lmswSource') await field.fill(`0x${(f.name === 'port' && i % 2 === 1 ? f.value ^ 1 : f.value).toString(16)}`);
+        else await field.selectOption(String(f.name === 'size' ? [1, 2, 0, 4][f.value] : f.value));
+      }
+      await p.getByTestId('practice-length').selectOption(a.instructionLength === null ? 'undefined' : String(a.instructionLength));
+    }
+    await page.getByTestId('practice-check').click();
+    await page.addStyleTag({ content: 'section.playback { position: static !important; }' });
+    await page.waitForTimeout(300);
+    await page.getByTestId('practice').screenshot({ path: `${out}/practice-vmexit-${lang}-${theme}-${mode}.png` });
+    await ps.nth(1).screenshot({ path: `${out}/practice-vmexit-${lang}-${theme}-${mode}-problem2.png` });
     await page.close();
   }
   // A lesson (src/views/lesson): lesson 1 at a question answered (the reveal), at the INT 0x80

@@ -1,20 +1,30 @@
 /**
  * The `exercise` call's plain data (exercise.ts answers it in the worker), importable by the page
  * without pulling the generator in: the seeded practice problems of the command line
- * (`lab exercise ...`). One kind now (`walk`); a later generator adds a member to ExerciseSpec and
- * ExerciseResult.
+ * (`lab exercise walk|vmexit ...`). A later generator adds a member to ExerciseSpec and ExerciseResult.
  */
 import type { LevelName, WalkExercise, WalkLevels } from '../emu/exercise/walk-exercise.ts';
+import type { VmexitExercise } from '../emu/exercise/vmexit-exercise.ts';
 
-export const EXERCISE_KINDS = ['walk'] as const;
+export const EXERCISE_KINDS = ['walk', 'vmexit'] as const;
 export type ExerciseKind = (typeof EXERCISE_KINDS)[number];
 
 export const WALK_LEVELS: readonly WalkLevels[] = [2, 3, 4, 5];
-/** The command line's default `--count` and its bounds (walk-exercise.ts: DEFAULT_COUNT, MAX_COUNT; a test keeps them equal). */
-export const EXERCISE_COUNT = { default: 5, min: 2, max: 32 } as const;
+/**
+ * The command line's default `--count` and its bounds, by kind (walk-exercise.ts: DEFAULT_COUNT,
+ * MAX_COUNT; vmexit-exercise.ts: VMEXIT_DEFAULT_COUNT, VMEXIT_MAX_COUNT; a test keeps them equal).
+ */
+export const EXERCISE_COUNTS = {
+  walk: { default: 5, min: 2, max: 32 },
+  vmexit: { default: 6, min: 1, max: 40 },
+} as const satisfies Record<ExerciseKind, { default: number; min: number; max: number }>;
+/** Walk's bounds (the first kind's, kept under their old name). */
+export const EXERCISE_COUNT = EXERCISE_COUNTS.walk;
 
 /** What to generate: the command line's flags (`--levels`, `--seed`, `--count`). */
-export type ExerciseSpec = { kind: 'walk'; levels: WalkLevels; seed: number; count: number };
+export type ExerciseSpec =
+  | { kind: 'walk'; levels: WalkLevels; seed: number; count: number }
+  | { kind: 'vmexit'; seed: number; count: number };
 
 /** How a linear address splits into table indices in the exercise's paging mode (SDM Vol. 3A, 4.3–4.5). */
 export interface WalkLayout {
@@ -27,4 +37,6 @@ export interface WalkLayout {
   laBits: number;
 }
 
-export type ExerciseResult = { kind: 'walk'; exercise: WalkExercise; layout: WalkLayout };
+export type ExerciseResult =
+  | { kind: 'walk'; exercise: WalkExercise; layout: WalkLayout }
+  | { kind: 'vmexit'; exercise: VmexitExercise };

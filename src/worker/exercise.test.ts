@@ -1,10 +1,14 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { main } from '../cli/lab.ts';
 import { formatWalkExercise } from '../emu/exercise/format.ts';
 import { DEFAULT_COUNT, generateWalkExercise, MAX_COUNT, type WalkLevels } from '../emu/exercise/walk-exercise.ts';
+import { generateVmexitExercise, VMEXIT_DEFAULT_COUNT, VMEXIT_MAX_COUNT } from '../emu/exercise/vmexit-exercise.ts';
+import { formatVmexitExercise } from '../emu/exercise/vmexit-format.ts';
 import { cliArgs } from '../views/practice/spec.ts';
-import { EXERCISE_COUNT, type ExerciseSpec } from './exercise-types.ts';
+import { EXERCISE_COUNT, EXERCISE_COUNTS, type ExerciseSpec } from './exercise-types.ts';
 import { InThreadClient } from './in-thread.ts';
+import { createLabHandler } from './lab.worker.ts';
+import type { LabMessage } from './protocol.ts';
 import { LabSession } from './session.ts';
 
 function cli(args: string[]): { code: number; out: string; err: string } {
@@ -28,12 +32,36 @@ const SPECS: ExerciseSpec[] = [
 describe('the exercise call', () => {
   it('keeps the page’s count bounds equal to the generator’s', () => {
     expect(EXERCISE_COUNT).toEqual({ default: DEFAULT_COUNT, min: 2, max: MAX_COUNT });
+    expect(EXERCISE_COUNTS.walk).toBe(EXERCISE_COUNT);
+    // The command line takes 1..VMEXIT_MAX_COUNT (generateVmexitExercise rejects 0 and more).
+    expect(EXERCISE_COUNTS.vmexit).toEqual({ default: VMEXIT_DEFAULT_COUNT, min: 1, max: VMEXIT_MAX_COUNT });
+    expect(() => generateVmexitExercise({ seed: 1, count: 0 })).toThrow(RangeError);
+    expect(() => generateVmexitExercise({ seed: 1, count: VMEXIT_MAX_COUNT + 1 })).toThrow(RangeError);
+  });
+
+  it.each([
+    { kind: 'vmexit', seed: 0, count: 6 },
+    { kind: 'vmexit', seed: 4242, count: 1 },
+    { kind: 'vmexit', seed: 987_654, count: 18 },
+    { kind: 'vmexit', seed: Number.MAX_SAFE_INTEGER, count: 40 },
+  ] as const)('gives the app the same VM-exit problems as the command line: seed $seed, count $count', async (spec) => {
+    const c = new InThreadClient();
+    const r = await c.exercise(spec);
+    expect(r.kind).toBe('vmexit');
+    if (r.kind !== 'vmexit') return;
+    expect(r.exercise).toEqual(generateVmexitExercise({ seed: spec.seed, count: spec.count }));
+    expect(JSON.parse(JSON.stringify(r.exercise))).toEqual(r.exercise);
+    const printed = cli(cliArgs(spec));
+    expect(printed.code).toBe(0);
+    expect(printed.out).toBe(formatVmexitExercise(r.exercise, { answers: true }));
+    expect(r.exercise.problems).toHaveLength(spec.count);
   });
 
   it.each(SPECS)('gives the app the same problem as the command line: levels $levels, seed $seed, count $count', async (spec) => {
     const c = new InThreadClient();
     const r = await c.exercise(spec);
     expect(r.kind).toBe('walk');
+    if (r.kind !== 'walk' || spec.kind !== 'walk') throw new Error('not a walk');
     expect(r.exercise).toEqual(generateWalkExercise({ levels: spec.levels, seed: spec.seed, count: spec.count }));
     // What an instructor prints with the command the panel shows is the key of the problem the page shows.
     const printed = cli(cliArgs(spec));
@@ -47,6 +75,7 @@ describe('the exercise call', () => {
     const c = new InThreadClient();
     for (const levels of [2, 3, 4, 5] as WalkLevels[]) {
       const r = await c.exercise({ kind: 'walk', levels, seed: 11, count: 10 });
+      if (r.kind !== 'walk') throw new Error('not a walk');
       expect(r.layout.names).toHaveLength(levels);
       expect(r.layout.entrySize).toBe(levels === 2 ? 4 : 8);
       for (const a of r.exercise.answers) {
@@ -72,6 +101,9 @@ describe('the exercise call', () => {
     [{ kind: 'walk', levels: 4, seed: 1, count: 1 }, 'exercise count'],
     [{ kind: 'walk', levels: 4, seed: 1, count: 33 }, 'exercise count'],
     [{ kind: 'walk', levels: 4, seed: 1 }, 'exercise count'],
+    [{ kind: 'vmexit', seed: 1, count: 0 }, 'exercise count'],
+    [{ kind: 'vmexit', seed: 1, count: 41 }, 'exercise count'],
+    [{ kind: 'vmexit', seed: -2, count: 3 }, 'exercise seed'],
     [null, 'exercise kind'],
   ])('answers a bad spec %j with an error naming %s, and the session goes on', (spec, field) => {
     const s = new LabSession();
@@ -81,6 +113,17 @@ describe('the exercise call', () => {
     if (res.kind === 'error') expect(res.message.startsWith(field)).toBe(true);
     const ok = s.handle({ id: 4, type: 'exercise', spec: { kind: 'walk', levels: 2, seed: 1, count: 2 } });
     expect(ok.kind).toBe('result');
+  });
+
+  it('the worker’s handler answers a VM-exit exercise once its generator chunk has loaded, by id', async () => {
+    const got: LabMessage[] = [];
+    const handle = createLabHandler((m) => got.push(m));
+    handle({ id: 7, type: 'exercise', spec: { kind: 'vmexit', seed: 12, count: 3 } });
+    handle({ id: 8, type: 'exercise', spec: { kind: 'walk', levels: 2, seed: 1, count: 2 } });
+    await vi.waitFor(() => expect(got).toHaveLength(2));
+    const seven = got.find((m) => 'id' in m && m.id === 7);
+    expect(seven).toMatchObject({ kind: 'result', type: 'exercise' });
+    if (seven?.kind === 'result' && seven.type === 'exercise') expect(seven.result).toEqual({ kind: 'vmexit', exercise: generateVmexitExercise({ seed: 12, count: 3 }) });
   });
 
   it('leaves the loaded scenario where it was', async () => {

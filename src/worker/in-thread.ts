@@ -5,6 +5,7 @@
  */
 import { RequestClient } from './client.ts';
 import { requestOf, type LabCallOf, type LabRequestType, type LabResults } from './protocol.ts';
+import { prepareExercise } from './exercise.ts';
 import { LabSession, type SessionOptions } from './session.ts';
 
 /** Runs requests through the same message path as the worker (handle + structuredClone), in-thread. */
@@ -17,11 +18,13 @@ export class InThreadClient extends RequestClient {
     this.session = new LabSession(opts);
   }
 
-  protected override call<T extends LabRequestType>(call: LabCallOf<T>): Promise<LabResults[T]> {
+  protected override async call<T extends LabRequestType>(call: LabCallOf<T>): Promise<LabResults[T]> {
     const req = structuredClone(requestOf(call, this.nextId++));
+    // As the worker's handler does: an exercise's generator chunk is loaded first.
+    if (req.type === 'exercise') await prepareExercise(req.spec);
     const res = structuredClone(this.session.handle(req));
-    if (res.kind === 'error') return Promise.reject(new Error(res.message));
-    return Promise.resolve(res.result as LabResults[T]);
+    if (res.kind === 'error') throw new Error(res.message);
+    return res.result as LabResults[T];
   }
 
   override dispose(): void {}

@@ -5,12 +5,24 @@
  * module installs it only when loaded in a worker scope.
  */
 import type { LabMessage, LabRequest } from './protocol.ts';
+import { needsPreparing, prepareExercise } from './exercise.ts';
 import { LabSession, type SessionOptions } from './session.ts';
 
 /** A handler for request messages that posts each answer through `post`. */
 export function createLabHandler(post: (msg: LabMessage) => void, opts: SessionOptions = {}): (req: LabRequest) => void {
   const session = new LabSession(opts);
-  return (req) => post(session.handle(req));
+  return (req) => {
+    // An exercise whose generator is a chunk of its own (exercise.ts) is answered once it has loaded;
+    // the answer carries its id, and the exercise call does not touch the scenario, so other requests need not wait.
+    if (req.type === 'exercise' && needsPreparing(req.spec)) {
+      prepareExercise(req.spec).then(
+        () => post(session.handle(req)),
+        (e: unknown) => post({ kind: 'error', id: req.id, message: `exercise: ${e instanceof Error ? e.message : String(e)}` }),
+      );
+      return;
+    }
+    post(session.handle(req));
+  };
 }
 
 /** The part of a worker's global scope used here. */

@@ -3,7 +3,7 @@
  * src/emu only ever gets a seed), and the command line that prints the same problem with its
  * answer key, for an instructor.
  */
-import { EXERCISE_COUNT, type ExerciseSpec } from '../../worker/exercise-types.ts';
+import { EXERCISE_COUNTS, type ExerciseSpec } from '../../worker/exercise-types.ts';
 
 /** Seeds the page draws: 0..999999, short enough to read out in a lecture hall. */
 export const FRESH_SEEDS = 1_000_000;
@@ -17,8 +17,9 @@ export function freshSeed(): number {
 
 /** The command line (README: `npm run lab -- exercise ...`) that prints `spec`'s problem with its answer key. */
 export function cliCommand(spec: ExerciseSpec): string {
-  const count = spec.count === EXERCISE_COUNT.default ? '' : ` --count ${spec.count}`;
-  return `npm run lab -- exercise ${spec.kind} --levels ${spec.levels} --seed ${spec.seed}${count} --answers`;
+  const count = spec.count === EXERCISE_COUNTS[spec.kind].default ? '' : ` --count ${spec.count}`;
+  const levels = spec.kind === 'walk' ? ` --levels ${spec.levels}` : '';
+  return `npm run lab -- exercise ${spec.kind}${levels} --seed ${spec.seed}${count} --answers`;
 }
 
 /** The arguments of `cliCommand` after `npm run lab --`. */

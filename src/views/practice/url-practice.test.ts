@@ -7,6 +7,20 @@ describe('practice mode in the URL', () => {
     expect(readPractice('?practice=WALK&levels=5&seed=0')).toEqual({ kind: 'walk', levels: 5, seed: 0, count: 5 });
   });
 
+  it('reads ?practice=vmexit with its seed and count (its own bounds), and writes no levels for it', () => {
+    expect(readPractice('?v=1&practice=vmexit&seed=31337&count=12')).toEqual({ kind: 'vmexit', levels: 4, seed: 31337, count: 12 });
+    expect(readPractice('?practice=VMExit&seed=7&count=1')).toEqual({ kind: 'vmexit', levels: 4, seed: 7, count: 1 });
+    expect(readPractice('?practice=vmexit&seed=7&count=40')?.count).toBe(40);
+    expect(readPractice('?practice=vmexit&seed=x&count=41')).toEqual({ kind: 'vmexit', levels: 4, seed: null, count: 6 });
+    expect(readPractice('?practice=vmexit&count=0')).toEqual({ kind: 'vmexit', levels: 4, seed: null, count: 6 });
+    expect(readPractice('?v=2&practice=vmexit&seed=3')).toBeNull();
+    const on = withPractice('http://x/?practice=walk&levels=3&seed=1', { kind: 'vmexit', levels: 3, seed: 55, count: 6 });
+    expect(new URL(on).search).toBe('?v=1&practice=vmexit&seed=55');
+    const more = withPractice(on, { kind: 'vmexit', levels: 4, seed: 55, count: 5 });
+    expect(new URL(more).search).toBe('?v=1&practice=vmexit&seed=55&count=5');
+    expect(readPractice(new URL(more).search)).toEqual({ kind: 'vmexit', levels: 4, seed: 55, count: 5 });
+  });
+
   it('is off without ?practice=, with an unknown kind, or in a URL from a newer lab', () => {
     expect(readPractice('?scenario=timer')).toBeNull();
     expect(readPractice('?practice=tlb&seed=3')).toBeNull();

@@ -9,10 +9,15 @@ import { ERROR_BITS, type Reason } from './walk-check.ts';
 import { accessWords, explainLines, inputErrorText, legendLines, parseSeed, reasonText } from './walk-text.ts';
 
 const en = translator('en');
-const RESULTS: ExerciseResult[] = ([2, 3, 4, 5] as const).flatMap((levels) => [3, 2024].map((seed) => makeExercise({ kind: 'walk', levels, seed, count: 10 })));
+type WalkResult = Extract<ExerciseResult, { kind: 'walk' }>;
+const asWalk = (r: ExerciseResult): WalkResult => {
+  if (r.kind !== 'walk') throw new Error('not a walk');
+  return r;
+};
+const RESULTS: WalkResult[] = ([2, 3, 4, 5] as const).flatMap((levels) => [3, 2024].map((seed) => asWalk(makeExercise({ kind: 'walk', levels, seed, count: 10 }))));
 
 /** The answer key of question i as the command line prints it (its lines under "  i. …"). */
-function keyLines(r: ExerciseResult, i: number): string[] {
+function keyLines(r: WalkResult, i: number): string[] {
   const text = formatWalkExercise(r.exercise, { answers: true });
   const key = text.slice(text.indexOf('Answer key'));
   const lines = key.split('\n');

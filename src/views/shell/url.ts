@@ -7,7 +7,7 @@
  * without `v` is a version 1 URL; one from a newer version (`v` above URL_VERSION) opens with the
  * defaults and says so (readParams().future).
  */
-import { EXERCISE_COUNT, EXERCISE_KINDS, WALK_LEVELS, type ExerciseKind } from '../../worker/exercise-types.ts';
+import { EXERCISE_COUNTS, EXERCISE_KINDS, WALK_LEVELS, type ExerciseKind } from '../../worker/exercise-types.ts';
 import type { WalkLevels } from '../../emu/exercise/walk-exercise.ts';
 
 /** The version of the parameters this lab reads and writes. */
@@ -206,9 +206,10 @@ export function fullLabHref(href: string, p: { lang: string; scenario: ScenarioI
   return url.toString();
 }
 
-/** Practice mode as a URL asks for it: `?practice=walk&levels=4&seed=N[&count=K]`. */
+/** Practice mode as a URL asks for it: `?practice=walk&levels=4&seed=N[&count=K]` or `?practice=vmexit&seed=N[&count=K]`. */
 export interface PracticeParams {
   kind: ExerciseKind;
+  /** Walk's paging levels (4 for a vmexit URL, which has none: the walk picker's starting value). */
   levels: WalkLevels;
   /** Null: the page draws a fresh seed. */
   seed: number | null;
@@ -217,7 +218,7 @@ export interface PracticeParams {
 
 /**
  * `?practice=`: practice mode and its problem, or null when absent, unknown, or in a URL from a
- * newer lab. A bad `levels` is 4, a bad `seed` draws a fresh one, a bad `count` is the default.
+ * newer lab. A bad `levels` is 4, a bad `seed` draws a fresh one, a bad `count` is the kind's default.
  */
 export function readPractice(search: string): PracticeParams | null {
   if (pickVersion(search) > URL_VERSION) return null;
@@ -230,19 +231,19 @@ export function readPractice(search: string): PracticeParams | null {
     kind,
     levels,
     seed: count(q.get('seed')),
-    count: c !== null && c >= EXERCISE_COUNT.min && c <= EXERCISE_COUNT.max ? c : EXERCISE_COUNT.default,
+    count: c !== null && c >= EXERCISE_COUNTS[kind].min && c <= EXERCISE_COUNTS[kind].max ? c : EXERCISE_COUNTS[kind].default,
   };
 }
 
 /** The URL with practice mode's parameters set (`count` left out at its default), or removed (null); `v` written. */
-export function withPractice(href: string, p: (PracticeParams & { seed: number }) | null): string {
+export function withPractice(href: string, p: { kind: ExerciseKind; levels?: WalkLevels; seed: number; count: number } | null): string {
   const url = new URL(href);
   for (const k of ['practice', 'levels', 'seed', 'count']) url.searchParams.delete(k);
   if (p !== null) {
     url.searchParams.set('practice', p.kind);
-    url.searchParams.set('levels', String(p.levels));
+    if (p.kind === 'walk') url.searchParams.set('levels', String(p.levels ?? 4));
     url.searchParams.set('seed', String(p.seed));
-    if (p.count !== EXERCISE_COUNT.default) url.searchParams.set('count', String(p.count));
+    if (p.count !== EXERCISE_COUNTS[p.kind].default) url.searchParams.set('count', String(p.count));
   }
   return versioned(url);
 }
