@@ -13,15 +13,15 @@ export const root = resolve(import.meta.dirname, '../..');
 export function firstScreen(): Map<string, string[]> {
   const staticRe = /(?:^|\n)\s*(?:import|export)\s+(?!type\s)(?:[^'"]*?from\s*)?['"]([^'"]+)['"]/g;
   const seen = new Map<string, string[]>();
-  const todo = [join(root, 'src/app/main.ts')];
-  while (todo.length > 0) {
-    const f = todo.pop() as string;
+  const queue = [join(root, 'src/app/main.ts')];
+  while (queue.length > 0) {
+    const f = queue.pop() as string;
     if (seen.has(f)) continue;
     let text = readFileSync(f, 'utf8');
     if (f.endsWith('.svelte')) text = [...text.matchAll(/<script[^>]*>([\s\S]*?)<\/script>/g)].map((m) => m[1]).join('\n');
     const specs = f.endsWith('.json') ? [] : [...text.matchAll(staticRe)].map((m) => m[1] ?? '');
     seen.set(f, specs.filter((s) => !s.startsWith('.')));
-    for (const s of specs) if (s.startsWith('.')) todo.push(resolve(dirname(f), s));
+    for (const s of specs) if (s.startsWith('.')) queue.push(resolve(dirname(f), s));
   }
   return seen;
 }
