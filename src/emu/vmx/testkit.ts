@@ -1,7 +1,8 @@
 /**
- * For tests of the VMX layer: a processor whose state the test sets directly, and a VMCS that
+ * A processor whose state a test sets directly (tests of the VMX layer only), and a VMCS that
  * passes every VM-entry check (a 64-bit guest under a 64-bit host), written the way a hypervisor
- * would, through VMWRITE.
+ * would, through VMWRITE: the tests start from it, and so does the VM-exit exercise generator
+ * (src/emu/exercise/vmexit-exercise.ts), which changes only the controls a problem is about.
  */
 import { PhysMem } from '../mem/physmem.ts';
 import { Entry, Exit, TRUE_ALLOWED, VMCS_REVISION, Primary, type VmxOptions } from './controls.ts';
