@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { expect, test, type Frame, type Page } from '@playwright/test';
-import { axeClean } from './page-checks.ts';
+import { axeClean, noErrors } from './page-checks.ts';
 import config from '../../playwright.config.ts';
 import { column, next, playLesson1, runToNextRingChange, tabTo, type Where } from './lesson-helpers.ts';
 
@@ -53,15 +53,6 @@ async function openHost(page: Page, app: string, src: string, width = 800): Prom
 const got = (page: Page): Promise<Msg[]> => page.evaluate(() => (window as unknown as { got: Msg[] }).got);
 const ofType = async (page: Page, type: string): Promise<Msg[]> => (await got(page)).filter((m) => m.type === type);
 
-function watchErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  page.on('pageerror', (e) => errors.push(e.message));
-  return errors;
-}
-
 /** Into the frame from the host page's keyboard: Tab until the lesson's first control has the focus. */
 async function enter(w: Where): Promise<void> {
   await expect(column(w)).toBeVisible();
@@ -71,7 +62,7 @@ async function enter(w: Where): Promise<void> {
 
 test('a student completes lesson 1 inside a frame on another origin, keyboard only; the host hears progress and completion', async ({ page, baseURL }) => {
   const app = new URL(baseURL!).origin;
-  const errors = watchErrors(page);
+  const errors = noErrors(page);
   const frame = await openHost(page, app, `${app}/?embed=1&lesson=01-rings&lang=en&host=${encodeURIComponent(HOST)}`);
   const w: Where = { page, root: frame };
   await expect.poll(async () => (await ofType(page, 'ready')).length).toBe(1);
@@ -111,7 +102,7 @@ test('a student completes lesson 1 inside a frame on another origin, keyboard on
 
 test('with the frame\'s storage blocked (a partitioned third-party frame), the lesson still works and reports to the host', async ({ page, baseURL }) => {
   const app = new URL(baseURL!).origin;
-  const errors = watchErrors(page);
+  const errors = noErrors(page);
   await page.addInitScript((origin) => {
     if (location.origin !== origin) return;
     Object.defineProperty(window, 'localStorage', {
@@ -165,7 +156,7 @@ test('an embedded lesson opened at step 8 (a v1 lesson URL) is ready only once t
 
 for (const [lang, width] of [['en', 800], ['zh-CN', 800], ['en', 420]] as const) {
   test(`embed lesson mode (${lang}, ${width} px) fits its frame and has no axe violations`, async ({ page }) => {
-    const errors = watchErrors(page);
+    const errors = noErrors(page);
     await page.setViewportSize({ width, height: 600 });
     // Step 10 asks for a pick among the registers: the candidates are in the Tab order.
     await page.goto(`/?embed=1&lesson=01-rings&lstep=10&lang=${lang}`);
@@ -180,7 +171,7 @@ for (const [lang, width] of [['en', 800], ['zh-CN', 800], ['en', 420]] as const)
 }
 
 test('lesson 2 embedded at its pick step: its own scenario named in the heading, the walk view brought in, the entries in the Tab order', async ({ page }) => {
-  const errors = watchErrors(page);
+  const errors = noErrors(page);
   await page.setViewportSize({ width: 800, height: 600 });
   await page.goto('/?embed=1&lesson=02-paging&lstep=10&lang=en');
   await expect(column({ page, root: page })).toContainText('Step 10 of 14');

@@ -1,20 +1,11 @@
 import { expect, test, type Locator, type Page } from '@playwright/test';
-import AxeBuilder from '@axe-core/playwright';
 import { generateVmexitExercise, type VmexitAnswer } from '../../src/emu/exercise/vmexit-exercise.ts';
 import { formatVmexitExercise } from '../../src/emu/exercise/vmexit-format.ts';
+import { axeClean, noErrors } from './page-checks.ts';
 
 const panel = (page: Page) => page.getByTestId('practice');
 const problems = (page: Page) => panel(page).getByTestId('practice-problem');
 const result = (page: Page) => panel(page).getByTestId('practice-result');
-
-function watch(page: Page): string[] {
-  const bad: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') bad.push(m.text());
-  });
-  page.on('pageerror', (e) => bad.push(e.message));
-  return bad;
-}
 
 async function tabTo(page: Page, target: Locator, max = 120): Promise<void> {
   for (let i = 0; i < max; i++) {
@@ -46,7 +37,7 @@ async function open(page: Page, query: string): Promise<void> {
 }
 
 test(`?practice=vmexit&seed=${seed} shows the command line's problems, the seed and the command`, async ({ page }) => {
-  const bad = watch(page);
+  const bad = noErrors(page);
   await open(page, `lang=en&practice=vmexit&seed=${seed}`);
   await expect(panel(page).getByTestId('practice-seed')).toHaveText(`Seed ${seed}`);
   await expect(panel(page).getByTestId('practice-title')).toHaveText(`VM exits (VT-x), seed ${seed}`);
@@ -65,7 +56,7 @@ test(`?practice=vmexit&seed=${seed} shows the command line's problems, the seed 
 });
 
 test('one problem answered right and one wrong with the keyboard alone: feedback per field, and the score', async ({ page }) => {
-  const bad = watch(page);
+  const bad = noErrors(page);
   await open(page, `lang=en&practice=vmexit&seed=${seed}`);
   const right = ex.answers[plain] as Exit;
   const wrong = ex.answers[io] as Exit;
@@ -113,7 +104,7 @@ test('one problem answered right and one wrong with the keyboard alone: feedback
 });
 
 test('Chinese: the sentences are translated, the SDM names stay', async ({ page }) => {
-  const bad = watch(page);
+  const bad = noErrors(page);
   await open(page, `lang=zh-CN&practice=vmexit&seed=${seed}`);
   await expect(panel(page).getByTestId('practice-title')).toHaveText(`VM 退出（VT-x），种子 ${seed}`);
   await expect(problems(page).nth(0).locator('h4')).toContainText('第 1 题');
@@ -132,15 +123,13 @@ for (const [name, query] of [
   test(`VM-exit practice is axe clean (${name}), unchecked and checked`, async ({ page }) => {
     await page.setViewportSize({ width: 1280, height: 800 });
     await open(page, `${query}&practice=vmexit&seed=${seed}`);
-    const scan = async (): Promise<string[]> =>
-      (await new AxeBuilder({ page }).include('[data-testid="practice"]').analyze()).violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join('; ')})`);
-    expect(await scan()).toEqual([]);
+    await axeClean(page, '[data-testid="practice"]');
     await problems(page).nth(io).getByRole('radio').nth(1).check();
     await problems(page).nth(io).getByTestId('practice-reason').selectOption('30');
     await problems(page).nth(plain).getByRole('radio').nth(0).check();
     await panel(page).getByTestId('practice-check').click();
     await expect(panel(page).getByTestId('practice-mark')).toHaveCount(6);
-    expect(await scan()).toEqual([]);
+    await axeClean(page, '[data-testid="practice"]');
     if (name === 'presenter') {
       const size = await panel(page).getByTestId('practice-title').evaluate((el) => parseFloat(getComputedStyle(el).fontSize));
       expect(size).toBeGreaterThanOrEqual(24);

@@ -2,20 +2,11 @@ import { expect, test, type Locator, type Page } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 import { formatWalkExercise, hexPa } from '../../src/emu/exercise/format.ts';
 import { generateWalkExercise, type WalkExercise, type WalkLevels } from '../../src/emu/exercise/walk-exercise.ts';
+import { noErrors } from './page-checks.ts';
 
 const panel = (page: Page) => page.getByTestId('practice');
 const questions = (page: Page) => panel(page).getByTestId('practice-question');
 const result = (page: Page) => panel(page).getByTestId('practice-result');
-
-/** Console errors and page errors. */
-function watch(page: Page): string[] {
-  const bad: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') bad.push(m.text());
-  });
-  page.on('pageerror', (e) => bad.push(e.message));
-  return bad;
-}
 
 async function openPractice(page: Page, query: string): Promise<void> {
   await page.goto(`/?${query}`);
@@ -42,7 +33,7 @@ async function tabTo(page: Page, target: Locator, max = 60): Promise<void> {
 
 for (const [levels, seed] of [[2, 4242], [3, 7], [4, 123456], [5, 31]] as [WalkLevels, number][]) {
   test(`a ?practice= link with seed ${seed} shows the command line's problem (${levels} levels)`, async ({ page }) => {
-    const bad = watch(page);
+    const bad = noErrors(page);
     await openPractice(page, `lang=en&practice=walk&levels=${levels}&seed=${seed}`);
     const ex = generateWalkExercise({ levels, seed });
     const cli = cliProblem(ex);
@@ -61,7 +52,7 @@ for (const [levels, seed] of [[2, 4242], [3, 7], [4, 123456], [5, 31]] as [WalkL
 }
 
 test('the right answers, typed with the keyboard alone as the answer key prints them, are all marked right', async ({ page }) => {
-  const bad = watch(page);
+  const bad = noErrors(page);
   await openPractice(page, 'lang=en&practice=walk&levels=4&seed=123456');
   const ex = generateWalkExercise({ levels: 4, seed: 123456 });
   for (const [i, a] of ex.answers.entries()) {
@@ -202,7 +193,7 @@ test('the top bar opens practice; a new problem draws a seed the link and the UR
 for (const lang of ['en', 'zh-CN'] as const) {
   for (const theme of ['light', 'dark', 'contrast'] as const) {
     test(`practice (${lang}, ${theme}) is axe clean, checked and unchecked`, async ({ page }) => {
-      const bad = watch(page);
+      const bad = noErrors(page);
       await openPractice(page, `lang=${lang}&theme=${theme}&practice=walk&levels=3&seed=99`);
       await expect(panel(page)).toHaveAttribute('lang', lang);
       const scan = async (): Promise<string[]> =>

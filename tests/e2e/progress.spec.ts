@@ -8,6 +8,7 @@ import { expect, test, type Page } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 import { COURSE } from '../../src/lessons/course.ts';
 import { PROGRESS_KEY } from '../../src/lessons/progress-store.ts';
+import { noErrors } from './page-checks.ts';
 
 const fixture = JSON.parse(readFileSync(join(import.meta.dirname, '../fixtures/progress-v1.json'), 'utf8')) as { documents: { text: string }[] };
 /**
@@ -16,15 +17,6 @@ const fixture = JSON.parse(readFileSync(join(import.meta.dirname, '../fixtures/p
  * the course's steps and points).
  */
 const exported = (fixture.documents[0]?.text ?? '').replaceAll('01-rings', '90-imported');
-
-function watch(page: Page): string[] {
-  const bad: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') bad.push(m.text());
-  });
-  page.on('pageerror', (e) => bad.push(e.message));
-  return bad;
-}
 
 const map = (page: Page) => page.getByTestId('lesson-map');
 
@@ -46,7 +38,7 @@ async function importText(page: Page, name: string, text: string): Promise<void>
 const lessonState = (page: Page, id: string) => map(page).getByTestId(`lesson-${id}`);
 
 test('the lesson map lists the course, or says plainly there is none', async ({ page }) => {
-  const errors = watch(page);
+  const errors = noErrors(page);
   await openMap(page);
   await expect(map(page).getByRole('heading', { name: 'Lessons', level: 2 })).toBeVisible();
   if (COURSE.length === 0) {
@@ -69,7 +61,7 @@ test('the lesson map lists the course, or says plainly there is none', async ({ 
 });
 
 test('an imported progress file is previewed, kept, and still there after a reload', async ({ page }) => {
-  const errors = watch(page);
+  const errors = noErrors(page);
   await openMap(page);
   await importText(page, 'progress.json', exported);
   const preview = page.getByTestId('import-preview');
@@ -99,7 +91,7 @@ test('an imported progress file is previewed, kept, and still there after a relo
 });
 
 test('a corrupt or hostile file gets a located message and changes nothing', async ({ page }) => {
-  const errors = watch(page);
+  const errors = noErrors(page);
   await openMap(page);
   await importText(page, 'progress.json', exported);
   await page.getByTestId('import-confirm').click();
@@ -123,7 +115,7 @@ test('a corrupt or hostile file gets a located message and changes nothing', asy
 });
 
 test('with storage blocked, progress is kept in memory and the page says so once', async ({ page }) => {
-  const errors = watch(page);
+  const errors = noErrors(page);
   await page.addInitScript(() => {
     Object.defineProperty(window, 'localStorage', {
       configurable: true,
@@ -150,7 +142,7 @@ test('with storage blocked, progress is kept in memory and the page says so once
 for (const lang of ['en', 'zh-CN'] as const) {
   for (const theme of ['light', 'dark', 'contrast'] as const) {
     test(`the lesson map with progress and an import preview has no axe violations (${lang}, ${theme})`, async ({ page }) => {
-      const errors = watch(page);
+      const errors = noErrors(page);
       await openMap(page, `lang=${lang}&scenario=syscalls&theme=${theme}`);
       await importText(page, 'progress.json', exported);
       await page.getByTestId('import-confirm').click();
