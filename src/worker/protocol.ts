@@ -14,6 +14,7 @@ import type { TraceEvent, TraceKind } from '../emu/trace/events.ts';
 import type { StepWalks } from './walk-types.ts';
 import type { MarkRange } from '../emu/trace/marks.ts';
 import type { ExerciseResult, ExerciseSpec } from './exercise-types.ts';
+import type { VmView } from './vm-types.ts';
 
 /** A JSON value: what a scenario file, a share link or a lesson hands to `load`. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -86,6 +87,8 @@ export interface ViewState {
   walks: StepWalks;
   /** Changes whenever the run's index of marks changes (also on load): ask `marks` again. */
   marksVersion: number;
+  /** The hypervisor and its VMs at this step (vm-types.ts), or null for a scenario without a `technique`. */
+  vm: VmView | null;
 }
 
 export const MAX_VIEW_EVENTS = 256;

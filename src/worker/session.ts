@@ -344,7 +344,7 @@ export class LabSession {
     this.prev = mv;
     return {
       step: timeline.current, furthest: timeline.furthest, end, machine: mv, changed, events: ev.events, eventsDropped: ev.dropped,
-      walks, marksVersion: marksBase + marks.version,
+      walks, marksVersion: marksBase + marks.version, vm: null,
     };
   }
 }

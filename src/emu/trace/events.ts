@@ -1,8 +1,8 @@
 /**
  * The trace: one discriminated union of plain-data events, each tied to the step (the number of
  * instructions retired before it, i.e. CpuState.steps when it happened). Kinds are namespaced with
- * a slash (`cpu/…`, `ring/…`, `mmu/…`, `tlb/…`, `io/…`); later issues add `vmx/…`, `svm/…`,
- * `iommu/…`, `hv/…`. Views render from these events and tests assert on them.
+ * a slash (`cpu/…`, `ring/…`, `mmu/…`, `tlb/…`, `io/…`); `vm/…` are the hypervisor's
+ * (issue 6: exits, entries, field accesses); later issues add `iommu/…`. Views render from these events and tests assert on them.
  *
  * 64-bit quantities (addresses, entries) are `bigint`: the trace is an edge of the core. Events are
  * structured-clone safe (postMessage) but not JSON-safe: use `traceToJson` for JSON lines.
@@ -95,7 +95,33 @@ export type TraceEvent =
       linear?: bigint;
     }
   | { kind: 'io/port'; step: number; dir: 'in' | 'out'; port: number; size: number; value: number }
-  | { kind: 'io/mmio'; step: number; dir: 'read' | 'write'; pa: bigint; size: number; value: bigint };
+  | { kind: 'io/mmio'; step: number; dir: 'read' | 'write'; pa: bigint; size: number; value: bigint }
+  /**
+   * A VM exit (VT-x) or #VMEXIT (AMD-V) of VM `vm`: the processor left the guest for the hypervisor.
+   * `code` is the basic exit reason (VT-x) or EXITCODE (AMD-V, VMEXIT_INVALID as -1), `name` the
+   * vendor's name for it; `rip` the guest RIP the exit reports; `info` the exit-information fields
+   * by the vendor's names (EXIT_QUALIFICATION, VM_EXIT_INSTRUCTION_LEN, ...; EXITINFO1, EXITINFO2,
+   * EXITINTINFO, NRIP), as the processor wrote them.
+   */
+  | { kind: 'vm/exit'; step: number; vm: number; vendor: 'intel' | 'amd'; code: number; name: string; rip: bigint; info: Record<string, bigint> }
+  /**
+   * The hypervisor read or wrote its control structure: VMREAD/VMWRITE of a VMCS field (`key` the
+   * field's encoding) or a load/store of a VMCB field (`key` its offset); `key` is null for guest
+   * state the hypervisor keeps in software (`gpr.rbx`).
+   */
+  | { kind: 'vm/field'; step: number; vm: number; op: 'read' | 'write'; field: string; key: number | null; value: bigint }
+  /** What the hypervisor's handler did with the exit, and a short plain-data note (`port 0x3f8 out 1 byte`). */
+  | { kind: 'vm/handle'; step: number; vm: number; action: 'emulated' | 'forwarded' | 'reflected' | 'ended'; note: string }
+  /**
+   * A VM entry: VMLAUNCH or VMRESUME (VT-x) or VMRUN (AMD-V) into VM `vm` at guest `rip`. `failed`
+   * lists the checks that failed when the entry did not happen (VM-instruction error, a VM-entry
+   * failure exit, VMEXIT_INVALID).
+   */
+  | { kind: 'vm/entry'; step: number; vm: number; vendor: 'intel' | 'amd'; instruction: 'VMLAUNCH' | 'VMRESUME' | 'VMRUN'; rip: bigint; failed?: string[] }
+  /** VM `vm` ended: its last HLT with nothing to wake it, the exit hypercall, a triple fault, or an exit it cannot handle. */
+  | { kind: 'vm/end'; step: number; vm: number; why: 'hlt' | 'shutdown' | 'hypercall-exit' | 'error'; detail: string }
+  /** The hypervisor's scheduler moved the physical CPU from VM `from` to VM `to` (several VMs). */
+  | { kind: 'vm/switch'; step: number; from: number; to: number };
 
 export type TraceKind = TraceEvent['kind'];
 
@@ -113,6 +139,12 @@ export const TRACE_KINDS = [
   'tlb/flush',
   'io/port',
   'io/mmio',
+  'vm/exit',
+  'vm/field',
+  'vm/handle',
+  'vm/entry',
+  'vm/end',
+  'vm/switch',
 ] as const satisfies readonly TraceKind[];
 
 /**

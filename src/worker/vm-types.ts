@@ -1,0 +1,171 @@
+/**
+ * What the page learns about the hypervisor at a step (`ViewState.vm`), for the VT-x and AMD-V
+ * views: the VMX root / non-root planes, the VMCS and VMCB inspectors, the exit charts and the
+ * console. Plain data, structured-clone safe, a function of the scenario and the step only (like
+ * the rest of ViewState); 64-bit values are `0x`-prefixed hex strings. The worker fills it from the
+ * emulator (session.ts); the page's side imports only this file, never `src/emu/hv`.
+ *
+ * `ViewState.vm` is null for a scenario without a `technique` (the bare machine of issues 2–5).
+ */
+
+/** The hardware assist a scenario runs its guests under (scenario field `technique`). */
+export type VmTechnique = 'vtx' | 'svm';
+
+/** One named bit range of a decoded value (an exit qualification, EXITINFO1, a control word). */
+export interface VmBitsView {
+  /** The SDM's / APM's name for the range (`size of access`, `direction`, `port number`, `TYPE`). */
+  name: string;
+  /** Lowest and highest bit of the range, inclusive. */
+  lo: number;
+  hi: number;
+  /** The range's value. */
+  value: number;
+}
+
+/** A control-structure field as it is in memory at this step (VMCS by encoding, VMCB by offset). */
+export interface VmFieldView {
+  /** VT-x: the field's identifier (`GUEST_RIP`, as in the reference tables); AMD-V: the VMCB field (`save.rip`, `exit_code`). */
+  name: string;
+  /** The manual's title for it (SDM Appendix B; APM Appendix B), in English as the manual writes it. */
+  title: string;
+  /** VT-x: `control`, `exit-info`, `guest`, `host`; AMD-V: `control`, `save`. */
+  area: string;
+  /** VT-x: the 32-bit field encoding; AMD-V: the byte offset in the VMCB. */
+  key: number;
+  /** VT-x: `16`, `32`, `64`, `natural`; AMD-V: the size in bytes as a string (`1`, `2`, `4`, `8`). */
+  width: string;
+  /** The value, 0x + hex digits for the width (natural width as 64 bits). */
+  value: string;
+  /** Written during the step that led here (by the processor at an exit or entry, or by the hypervisor). */
+  changed: boolean;
+}
+
+/** One access of the hypervisor to its control structure (or to guest state it keeps in software). */
+export interface VmAccessView {
+  op: 'read' | 'write';
+  /** As in `VmFieldView.name`, or `gpr.rbx` for a register the hypervisor saved in software. */
+  field: string;
+  /** The encoding (VT-x) or offset (AMD-V); null for state kept in software. */
+  key: number | null;
+  value: string;
+}
+
+/** One exit-information field of an exit, with its bits decoded where the manual gives a layout. */
+export interface VmExitInfoView {
+  /** `EXIT_QUALIFICATION`, `VM_EXIT_INSTRUCTION_LEN`, `VM_EXIT_INTR_INFO`, ...; `exit_info_1`, `exit_info_2`, `exit_int_info`, `next_rip`. */
+  field: string;
+  /** Encoding or offset, as in VmFieldView. */
+  key: number;
+  value: string;
+  /** The named bit ranges of the value for this exit (empty when the field is a plain number or address). */
+  bits: VmBitsView[];
+}
+
+/** An exit the hypervisor handled, from the exit through the handler to the next entry. */
+export interface VmExitView {
+  /** 0-based exit number in its VM. */
+  n: number;
+  vm: number;
+  /** The step the exit happened at. */
+  step: number;
+  /** Basic exit reason (VT-x) or EXITCODE (AMD-V, VMEXIT_INVALID as -1). */
+  code: number;
+  /** The vendor's name (`EXIT_REASON_IO_INSTRUCTION`, `VMEXIT_IOIO`). */
+  name: string;
+  /** VT-x only: bit 31 of the exit reason (a VM-entry failure). */
+  entryFailure: boolean;
+  /** Guest RIP the exit reports. */
+  rip: string;
+  info: VmExitInfoView[];
+  /** The handler's field accesses in order, the exit's own reads first. */
+  accesses: VmAccessView[];
+  action: 'emulated' | 'forwarded' | 'reflected' | 'ended';
+  /** The handler's plain-data note (`port 0x3f8 out 1 byte`, `leaf 0x1`). */
+  note: string;
+  /** Guest instructions run natively between the previous entry and this exit. */
+  guestSteps: number;
+  /** The entry that followed, or null if the VM ended. */
+  entry: 'VMLAUNCH' | 'VMRESUME' | 'VMRUN' | null;
+  /** This exit's round trip under the cost preset: exit, handler, field accesses and the entry, in cycles. */
+  cycles: number;
+}
+
+/** One control bit (VT-x execution, exit and entry controls; AMD-V intercept bits), as a check box. */
+export interface VmControlView {
+  /** VT-x: `pin`, `primary`, `secondary`, `exit`, `entry`; AMD-V: the intercept word (`INTERCEPT_CR`, `INTERCEPT_MISC1`, ...). */
+  field: string;
+  bit: number;
+  /** The manual's name for the bit (`HLT exiting`, `INTERCEPT_HLT`). */
+  name: string;
+  set: boolean;
+  /**
+   * Why the bit cannot be changed here, or null when the scenario may change it: `fixed-1` / `fixed-0`
+   * (the capability MSRs allow one setting only), `hypervisor` (the hypervisor needs it to work),
+   * `unsupported` (the lab does not model the feature).
+   */
+  locked: 'fixed-1' | 'fixed-0' | 'hypervisor' | 'unsupported' | null;
+  /** The scenario option (`hypervisor.exits.<option>`) that turns this bit on and off, when there is one. */
+  option: string | null;
+}
+
+/** One VM (guest) of the scenario. */
+export interface VmGuestView {
+  id: number;
+  name: string;
+  mode: 'prot32' | 'long64';
+  /** running: on the physical CPU now; ready: waiting for its turn; idle: halted until an interrupt; ended. */
+  state: 'running' | 'ready' | 'idle' | 'ended';
+  /** Why it ended (`hlt`, `shutdown` for a triple fault, `hypercall-exit`, `error: ...`), or null. */
+  end: string | null;
+  exits: number;
+  /** Guest instructions it has retired. */
+  steps: number;
+  /** Its console: what it wrote to its UART (or through the print hypercall). */
+  console: string;
+}
+
+/** Exits of one reason or code so far, with their whole cost (exit, handler, entry). */
+export interface VmReasonCount {
+  code: number;
+  name: string;
+  count: number;
+  cycles: number;
+}
+
+export interface VmView {
+  technique: VmTechnique;
+  vendor: 'intel' | 'amd';
+  /**
+   * Where the processor is at this step: `guest` (VMX non-root operation / guest mode) or `host`
+   * (VMX root operation / host mode: the hypervisor; at a step boundary only when no VM can run).
+   */
+  world: 'guest' | 'host';
+  vms: VmGuestView[];
+  /** The VM on the physical CPU (or that ran last). */
+  current: number;
+  /** Exits handled during the step that led here, in order (usually none or one). */
+  exits: VmExitView[];
+  /** The most recent exit of the current VM at or before this step, or null before the first. */
+  lastExit: VmExitView | null;
+  /** The current VM's VMCS (by encoding) or VMCB (by offset), every field, as it is in memory now. */
+  fields: VmFieldView[];
+  /** The current VM's controls or intercept bits. */
+  controls: VmControlView[];
+  /** Exits by reason (VT-x) or code (AMD-V) so far, all VMs. */
+  byReason: VmReasonCount[];
+  exitTotal: number;
+  /** Cycles so far under the cost preset, by what they paid for. */
+  cycles: {
+    /** The preset's id (`intel-broadwell`) and its names in both languages. */
+    preset: { id: string; name: { en: string; 'zh-CN': string } };
+    total: number;
+    /** Guest instructions run natively. */
+    guest: number;
+    /** VM entries and exits (the hardware's world switches). */
+    transitions: number;
+    /** VMREAD/VMWRITE or VMCB accesses. */
+    fieldAccess: number;
+    /** The hypervisor's software: dispatch and the handlers' work. */
+    handlers: number;
+  };
+}
