@@ -28,7 +28,7 @@ import { exitReasonInfo, ExitReason } from '../vmx/exit-reasons.ts';
 import { enc } from '../vmx/fields.ts';
 import { CR_ACCESS_LAYOUT, decodeLayout, INTERRUPTION_INFO_LAYOUT, IO_LAYOUT, type Layout } from '../vmx/qualification.ts';
 import { cpuProcessor, runGuest } from '../vmx/run.ts';
-import { validFields, VMCS_PA, VMXON_PA } from '../vmx/testkit.ts';
+import { validFields, VMCS_PA, VMXON_PA } from '../vmx/valid-vmcs.ts';
 import { Vmx } from '../vmx/vmx.ts';
 import { mixSeed, rng } from './rng.ts';
 
