@@ -50,8 +50,32 @@ export interface ContextValue {
 export interface ControlLine {
   name: string;
   value: string;
+  /** The note in English, as the command line prints it. */
   note?: string;
+  /** The same note as data, for a page that words it in another language. */
+  noteData?: ControlNote;
 }
+
+/** A control's note as data: which sentence, and the values it states. */
+export type ControlNote =
+  | { id: 'primary' }
+  | { id: 'owned' | 'shadow' | 'bits'; bits: string }
+  | { id: 'copy'; pa: string }
+  | { id: 'range'; msr: string };
+
+/** The English words of a note (the command line's). */
+export function noteEnglish(n: ControlNote): string {
+  switch (n.id) {
+    case 'primary': return 'primary processor-based control';
+    case 'owned': return `host-owned: ${n.bits}`;
+    case 'shadow': return `of the host-owned bits set: ${n.bits}`;
+    case 'bits': return `bits set: ${n.bits}`;
+    case 'copy': return `${n.pa} holds a copy of the same paging structure`;
+    case 'range': return `${n.msr} is in neither bitmap range`;
+  }
+}
+
+const line = (name: string, value: string, n: ControlNote): ControlLine => ({ name, value, note: noteEnglish(n), noteData: n });
 
 /** The bitmap bits a problem shows (and sets when `set`). */
 export interface IoBit {
@@ -267,7 +291,7 @@ function primaryBit(d: Draft, p: Pick, name: string, p1 = 0.5, value?: boolean):
   const on = value ?? p.chance(p1);
   const mask = Primary[name]!;
   d.setup.primary = on ? (d.setup.primary | mask) >>> 0 : (d.setup.primary & ~mask) >>> 0;
-  d.controls.push({ name: PRIMARY_TITLES[name]!, value: on ? '1' : '0', note: 'primary processor-based control' });
+  d.controls.push(line(PRIMARY_TITLES[name]!, on ? '1' : '0', { id: 'primary' }));
   return on;
 }
 
@@ -290,8 +314,8 @@ function crControls(d: Draft, cr: 0 | 4): void {
   const s = d.setup;
   const names = cr === 0 ? CR0_NAMES : CR4_NAMES;
   const [mask, shadow, real] = cr === 0 ? [s.cr0Mask, s.cr0Shadow, s.guestCr0] : [s.cr4Mask, s.cr4Shadow, s.guestCr4];
-  d.controls.push({ name: `CR${cr} guest/host mask`, value: hx(mask, 8), note: `host-owned: ${bitNames(mask, names)}` });
-  d.controls.push({ name: `CR${cr} read shadow`, value: hx(shadow, 8), note: `of the host-owned bits set: ${bitNames(shadow & mask, names)}` });
+  d.controls.push(line(`CR${cr} guest/host mask`, hx(mask, 8), { id: 'owned', bits: bitNames(mask, names) }));
+  d.controls.push(line(`CR${cr} read shadow`, hx(shadow, 8), { id: 'shadow', bits: bitNames(shadow & mask, names) }));
   d.controls.push({ name: `guest CR${cr} (real)`, value: hx(real, 8) });
 }
 
@@ -361,7 +385,7 @@ function buildMsr(d: Draft, p: Pick, write: boolean): void {
     const set = p.chance();
     d.setup.msrBits.push({ msr, ...pos, set });
   }
-  if (use && d.setup.msrBits.length === 0) d.controls.push({ name: 'MSR bitmap', value: '—', note: `${hx(msr, 8)} is in neither bitmap range` });
+  if (use && d.setup.msrBits.length === 0) d.controls.push(line('MSR bitmap', '—', { id: 'range', msr: hx(msr, 8) }));
 }
 
 function ioPorts(port: number, size: number): number[] {
@@ -461,7 +485,7 @@ function buildCr3(d: Draft, p: Pick, write: boolean): void {
     s.cr3Targets = [0, 1, 2, 3].map(() => p.of(pool));
     d.controls.push({ name: 'CR3-target count', value: String(s.cr3TargetCount) });
     s.cr3Targets.forEach((v, i) => d.controls.push({ name: `CR3-target value ${i}`, value: hx(v, 8) }));
-    d.controls.push({ name: 'guest CR3', value: hx(s.guestCr3, 8), note: `${hx(other, 8)} holds a copy of the same paging structure` });
+    d.controls.push(line('guest CR3', hx(s.guestCr3, 8), { id: 'copy', pa: hx(other, 8) }));
     d.asm = `mov cr3, ${regName(n, d.bits)}`;
     reg(d, n, source);
     d.insn = { cr: 3, gpr: n, source };
@@ -566,7 +590,7 @@ function buildException(d: Draft, p: Pick, c: ExceptionCase): void {
   const others = p.bits((1 << 1) | (1 << 6) | (1 << 13) | (1 << 14) | (1 << 3) | (1 << 0)) & ~(1 << c.vector);
   d.setup.exceptionBitmap = (others | (on ? 1 << c.vector : 0)) >>> 0;
   const set = [...Array(32).keys()].filter((v) => (d.setup.exceptionBitmap >>> v) & 1).map((v) => `${v} (${vectorName(v)})`);
-  d.controls.push({ name: 'exception bitmap', value: hx(d.setup.exceptionBitmap, 8), note: `bits set: ${set.length === 0 ? 'none' : set.join(', ')}` });
+  d.controls.push(line('exception bitmap', hx(d.setup.exceptionBitmap, 8), { id: 'bits', bits: set.length === 0 ? 'none' : set.join(', ') }));
 }
 
 function build(kind: VmexitKind, p: Pick): Draft {

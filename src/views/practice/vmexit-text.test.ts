@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import '../../i18n/parts/practice.ts';
 import { LOCALES } from '../../i18n/messages.ts';
-import { generateVmexitExercise, VMEXIT_KINDS } from '../../emu/exercise/vmexit-exercise.ts';
+import { generateVmexitExercise, noteEnglish, VMEXIT_KINDS } from '../../emu/exercise/vmexit-exercise.ts';
 import { translator } from '../cpu/text.ts';
 import { checkVmexit, emptyVmexitRaw, fieldsFor, VMEXIT_REASONS, whyVmexit, type VmexitField } from './vmexit-check.ts';
 import { fieldOptions, itemLabel, noteText, reasonLabel, wantText, whyText } from './vmexit-text.ts';
@@ -16,8 +16,10 @@ describe('VM-exit problems in words', () => {
     for (const { p, a } of problems) {
       for (const c of p.controls) {
         if (c.note === undefined) continue;
-        const s = noteText(t, c.note);
-        // Recognized: the English note is never passed through unchanged (the catalog's English words it anew).
+        // Every note comes as data too, and its English words are the command line's.
+        expect(c.noteData, c.note).toBeDefined();
+        expect(noteEnglish(c.noteData!)).toBe(c.note);
+        const s = noteText(t, c.noteData!);
         if (locale === 'zh-CN') expect(s, c.note).not.toBe(c.note);
         texts.push(s);
       }

@@ -1,27 +1,27 @@
 /**
- * Practice mode's VM-exit problems in words: the generator's English notes on controls restated
+ * Practice mode's VM-exit problems in words: the generator's notes on controls (as data) worded
  * from the catalog (control and field names stay as the SDM spells them), the answer choices, and
  * the sentences that explain a verdict. Pure.
  */
 import type { MessageKey } from '../../i18n/messages.ts';
 import type { Tr } from '../cpu/text.ts';
-import type { VmexitAnswer, VmexitProblem } from '../../emu/exercise/vmexit-exercise.ts';
+import type { ControlNote, VmexitAnswer, VmexitProblem } from '../../emu/exercise/vmexit-exercise.ts';
 import { VMEXIT_REASONS, whyVmexit, type Item, type Verdict, type VmexitField } from './vmexit-check.ts';
 
 const GPR = ['RAX', 'RCX', 'RDX', 'RBX', 'RSP', 'RBP', 'RSI', 'RDI', 'R8', 'R9', 'R10', 'R11', 'R12', 'R13', 'R14', 'R15'];
 const VECTORS: readonly [number, string][] = [[0, '#DE'], [1, '#DB'], [3, '#BP'], [4, '#OF'], [6, '#UD'], [13, '#GP'], [14, '#PF']];
 
-/** The generator's note on a control, in the page's language; unknown notes (none today; a test checks) as they are. */
-export function noteText(t: Tr, note: string): string {
+/** The generator's note on a control (its data form), in the page's language. */
+export function noteText(t: Tr, note: ControlNote): string {
   const none = (s: string): string => (s === 'none' ? t('practice.vx.none') : s);
-  let m: RegExpMatchArray | null;
-  if (note === 'primary processor-based control') return t('practice.vx.note.primary');
-  if ((m = /^host-owned: (.*)$/.exec(note))) return t('practice.vx.note.owned', { bits: none(m[1]!) });
-  if ((m = /^of the host-owned bits set: (.*)$/.exec(note))) return t('practice.vx.note.shadow', { bits: none(m[1]!) });
-  if ((m = /^bits set: (.*)$/.exec(note))) return t('practice.vx.note.bits', { bits: none(m[1]!) });
-  if ((m = /^(0x[0-9a-f]+) holds a copy of the same paging structure$/.exec(note))) return t('practice.vx.note.copy', { pa: m[1]! });
-  if ((m = /^(0x[0-9a-f]+) is in neither bitmap range$/.exec(note))) return t('practice.vx.note.range', { msr: m[1]! });
-  return note;
+  switch (note.id) {
+    case 'primary': return t('practice.vx.note.primary');
+    case 'owned': return t('practice.vx.note.owned', { bits: none(note.bits) });
+    case 'shadow': return t('practice.vx.note.shadow', { bits: none(note.bits) });
+    case 'bits': return t('practice.vx.note.bits', { bits: none(note.bits) });
+    case 'copy': return t('practice.vx.note.copy', { pa: note.pa });
+    case 'range': return t('practice.vx.note.range', { msr: note.msr });
+  }
 }
 
 export type Option = { value: string; label: string };
