@@ -792,9 +792,9 @@ export class Cpu implements CpuCore {
    * Rule applied (SDM Vol. 3C 26.1.1): faults based on privilege level and the #GP of the TSS I/O
    * permission bitmap have priority over the VM exit, so checkIo comes first; the exits of INS and
    * OUTS have priority over the #GP/#SS of an unusable segment or a limit, #AC, and (as fault-like
-   * exits) #PF, so no memory is touched before it. For AMD the general rule for instruction
-   * intercepts (APM Vol. 2 "Instruction Intercepts": after the simple exceptions such as a CPL #GP,
-   * before memory exceptions) is applied the same way. Throws GuestExit.signal when taken; a REP
+   * exits) #PF, so no memory is touched before it. AMD orders IN and OUT the same way (APM Vol. 2,
+   * 15.10.2: exceptions of virtual-8086 mode, IOPL and the TSS bitmap are checked before the
+   * intercept, all others after; QEMU's and KVM's emulators agree). Throws GuestExit.signal when taken; a REP
    * form asks at each iteration, so the first is intercepted with RCX, RSI and RDI unchanged (with
    * RCX = 0 no iteration runs and nothing is asked).
    */

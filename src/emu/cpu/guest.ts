@@ -61,7 +61,11 @@ export type GuestOperand =
       base: number;
       index: number;
       scale: 1 | 2 | 4 | 8;
-      /** The displacement as decoded (VMX puts it in the exit qualification). */
+      /**
+       * The displacement as decoded, plus the address of the next instruction for a RIP-relative
+       * operand (whose base is then -1): what VMX puts in the exit qualification (SDM Vol. 3C,
+       * 28.2.1, for the VMX instructions; Bochs and KVM's get_vmx_mem_address read it so).
+       */
       disp: bigint;
       addrSize: 2 | 4 | 8;
       /** The operand's linear address: segment base + effective address (no limit or canonical check made). */
@@ -256,8 +260,10 @@ export function guestOperand(cpu: CpuCore, insn: Insn, i: number, nextLo: number
   if (op === undefined) throw new Error(`${insn.mnemonic}: no operand ${i}`);
   if (op.kind === 'reg') return { kind: 'reg', reg: op.reg, size: op.size };
   if (op.kind !== 'mem') throw new Error(`${insn.mnemonic}: operand ${i} is ${op.kind}`);
+  let disp = big(op.dispLo, op.dispHi);
+  if (op.ripRel) disp = BigInt.asIntN(64, disp + big(nextLo, nextHi));
   return {
-    kind: 'mem', seg: op.seg, base: op.base, index: op.index, scale: op.scale, disp: big(op.dispLo, op.dispHi),
+    kind: 'mem', seg: op.seg, base: op.base, index: op.index, scale: op.scale, disp,
     addrSize: op.addrSize, linear: operandLinear(cpu, op, nextLo, nextHi),
   };
 }

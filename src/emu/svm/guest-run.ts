@@ -205,7 +205,8 @@ export function decide(what: Intercept, x: DecideContext): SvmDecision | null {
         exitInfo2: what.vector === Vec.PF && what.address !== null ? bigU64(what.address) : u64(0),
         exitIntInfo: during,
       };
-      // nRIP for the exceptions an instruction raises by design (INT3, INTO: 15.7.1).
+      // nRIP for the exceptions an instruction raises by design (INT3, INTO and BOUND: 15.7.1; the
+      // lab's decoder has no BOUND, so its #BR never comes here).
       if (what.type === 'software-exception') info.nextRip = nrip;
       return { kind: 'exit', info };
     }

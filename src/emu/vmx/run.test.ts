@@ -222,6 +222,15 @@ describe('VMX instructions in the guest', () => {
     expect(Number(v.rd('VMX_INSTRUCTION_INFO'))).toBe((2 << 7) | (3 << 15) | (1 << 22));
   });
 
+  it('VMPTRLD with a RIP-relative operand: the qualification is the displacement plus the next RIP, the base invalid', () => {
+    const v = vm('t: vmptrld [rel q]\nhlt\nq: dq 0x11000');
+    exitAt(v, ExitReason.VMPTRLD!);
+    expect(len(v)).toBe(7);
+    // q is the byte after HLT: the instruction's own address + 7 + 1, whatever its displacement.
+    expect(qual(v)).toBe(v.rd('GUEST_RIP') + 8n);
+    expect(Number(v.rd('VMX_INSTRUCTION_INFO'))).toBe((2 << 7) | (3 << 15) | (1 << 22) | (1 << 27));
+  });
+
   it('VMREAD with registers: Reg1 the destination, bit 10 register form, Reg2 the encoding', () => {
     const v = vm('t: vmread rbx, rcx');
     exitAt(v, ExitReason.VMREAD!);
