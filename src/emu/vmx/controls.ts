@@ -162,8 +162,8 @@ export const DEFAULT1 = {
  * The controls this lab supports setting to 1 (besides the default1 bits, which it must accept).
  * Chosen for issue 6's hypervisor: exits for interrupts, NMIs, the interrupt window, HLT, INVLPG,
  * RDTSC, CR3 and CR8 accesses, I/O (unconditional or by bitmap) and MSRs (by bitmap); the
- * preemption timer; EPT, VPID and unrestricted guest; RDTSCP in the guest (the CPU implements
- * it); a 64-bit host; IA-32e mode guests; and saving and loading EFER and PAT (MSRs the CPU has).
+ * preemption timer; EPT, VPID and unrestricted guest; descriptor-table exiting (LGDT, SIDT, LTR,
+ * SLDT...: the guest seam reports them); RDTSCP in the guest (the CPU implements it); a 64-bit host; IA-32e mode guests; and saving and loading EFER and PAT (MSRs the CPU has).
  * Not supported (always 0): virtual NMIs and NMI-window exiting, posted interrupts, the TPR
  * shadow and APIC virtualisation, MOV-DR, MONITOR, MWAIT and RDPMC exiting (the CPU has none of
  * these instructions), PAUSE exiting (the CPU's PAUSE is only a hint; issue 6 needs no such exit),
@@ -185,7 +185,7 @@ export const SUPPORTED1 = {
       Primary.USE_IO_BITMAPS! |
       Primary.USE_MSR_BITMAPS! |
       Primary.ACTIVATE_SECONDARY_CONTROLS!) >>> 0,
-  secondary: Secondary.ENABLE_EPT! | Secondary.ENABLE_RDTSCP! | Secondary.ENABLE_VPID! | Secondary.UNRESTRICTED_GUEST!,
+  secondary: Secondary.ENABLE_EPT! | Secondary.DESCRIPTOR_TABLE_EXITING! | Secondary.ENABLE_RDTSCP! | Secondary.ENABLE_VPID! | Secondary.UNRESTRICTED_GUEST!,
   exit:
     Exit.SAVE_DEBUG_CONTROLS! |
     Exit.HOST_ADDRESS_SPACE_SIZE! |

@@ -373,8 +373,17 @@ export class VmxMonitor implements GuestMonitor {
         return info;
       }
       case 'descriptor-table': {
+        // 28.2.5, the tables for GDTR/IDTR and LDTR/TR accesses: the operand as for the VMX
+        // instructions, and the instruction identity in bits 29:28 (SGDT/SLDT 0, SIDT/STR 1,
+        // LGDT/LLDT 2, LIDT/LTR 3, the ModRM reg field of 0F 01 and 0F 00). GDTR/IDTR accesses
+        // always have a memory operand and give its operand size in bit 11 (1 = 32-bit; undefined
+        // in 64-bit mode, left 0). The qualification is the displacement (register form: 0).
         const gdtIdt = ['sgdt', 'sidt', 'lgdt', 'lidt'].includes(w.mnemonic);
-        return { reason: reason(gdtIdt ? 'GDTR_IDTR' : 'LDTR_TR'), instructionLength: len };
+        const identity = (gdtIdt ? ['sgdt', 'sidt', 'lgdt', 'lidt'] : ['sldt', 'str', 'lldt', 'ltr']).indexOf(w.mnemonic);
+        const x = vmxInstructionInfo(w.operand, identity, w.addrSize);
+        let info = x.info;
+        if (gdtIdt && w.addrSize !== 8 && w.opSize === 4) info |= 1 << 11;
+        return { reason: reason(gdtIdt ? 'GDTR_IDTR' : 'LDTR_TR'), instructionLength: len, instructionInfo: info >>> 0, qualification: x.qualification };
       }
       case 'nested-fault': {
         // The EPT walker's exit (ept.ts): reason 48 with the Table 28-7 qualification and both

@@ -253,6 +253,33 @@ describe('VMX instructions in the guest', () => {
   });
 });
 
+describe('descriptor-table exiting', () => {
+  const dt = { ...primary(Primary.ACTIVATE_SECONDARY_CONTROLS!), SECONDARY_VM_EXEC_CONTROL: BigInt(Secondary.DESCRIPTOR_TABLE_EXITING!) };
+
+  it('SIDT: reason 46, the displacement as qualification, identity 1 in bits 29:28, a memory operand', () => {
+    const v = vm('mov rbx, 0x9000\nt: sidt [rbx+16]', dt);
+    exitAt(v, ExitReason.GDTR_IDTR!);
+    expect(qual(v)).toBe(16n);
+    // address size 64-bit (2 << 7), bit 10 clear, segment DS (3 << 15), no index (bit 22), base RBX (3 << 23), SIDT (1 << 28)
+    expect(Number(v.rd('VMX_INSTRUCTION_INFO'))).toBe(((2 << 7) | (3 << 15) | (1 << 22) | (3 << 23) | (1 << 28)) >>> 0);
+  });
+
+  it('SLDT to a register and LTR from memory: reason 47, Reg1 and bit 10 for the register, identities 0 and 3', () => {
+    const r = vm('t: sldt ecx', dt);
+    exitAt(r, ExitReason.LDTR_TR!);
+    expect(qual(r)).toBe(0n);
+    // bits 6:3, 10 and 29:28 (the memory-operand fields are undefined for a register)
+    expect(Number(r.rd('VMX_INSTRUCTION_INFO')) & 0x30000478).toBe(((1 << 3) | (1 << 10)) >>> 0);
+    const m = vm('mov rax, 0x9000\nt: ltr [rax+rsi*2]', dt);
+    exitAt(m, ExitReason.LDTR_TR!);
+    expect(Number(m.rd('VMX_INSTRUCTION_INFO'))).toBe((1 | (2 << 7) | (3 << 15) | (6 << 18) | (0 << 23) | (3 << 28)) >>> 0);
+  });
+
+  it('without the control, SGDT runs in the guest', () => {
+    runsThrough(vm('mov rbx, 0x9000\nt: sgdt [rbx]\nafter: vmcall'));
+  });
+});
+
 describe('control-register accesses', () => {
   it('MOV to CR0 exits when a host-owned bit would differ from the read shadow', () => {
     const v = vm('mov rax, cr0\nor eax, 8\nt: mov cr0, rax', { CR0_GUEST_HOST_MASK: 8n, CR0_READ_SHADOW: 0n });
