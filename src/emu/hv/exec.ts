@@ -27,7 +27,7 @@ import { Ledger } from '../cost/ledger.ts';
 import { preset as presetById, PRESETS, type Preset } from '../cost/presets.ts';
 import { COST_KIND_IDS } from '../cost/kinds.ts';
 import { BARE_RAM_SIZE, createBareMachine, type BareMachine, DEFAULT_MAX_STEPS, REG_ORDER, type BareMode, type ExitRecord, type U64Json } from '../machine/bare.ts';
-import type { PhysMem } from '../mem/physmem.ts';
+import type { MmioHandler, PhysMem } from '../mem/physmem.ts';
 import { Hypervisor, SHADOW_MSRS, type HvEnd, type HvInterrupts } from './hypervisor.ts';
 import { SVM_AREA_SIZE, SvmBackend, type SvmIntercepts } from './svm-backend.ts';
 import { VMX_AREA_SIZE, VmxBackend } from './vmx-backend.ts';
@@ -116,12 +116,15 @@ export interface HvExtra {
   intercepts?: SvmIntercepts;
   /** Optional exits (RDTSC, INVLPG, CR3, exceptions; HLT off). */
   exits?: HvExitOptions;
+  /** A device for guest MMIO instead of the bare machine's log (tests attach one that answers reads). */
+  mmio?: MmioHandler;
   interrupts?: HvInterrupts;
 }
 
 /**
  * The bare machine of `exec` with its program as the hypervisor's guest, ready to run. `extra`
- * is for tests that intercept more (CR accesses, other exceptions) or attach an interrupt source;
+ * is for tests that intercept more (CR accesses, other exceptions, the optional exits) or attach
+ * an interrupt source or an MMIO device;
  * `exec --under` uses none of it.
  */
 export function createVm(under: HvBackendId, opts: HvExecOptions, extra: HvExtra = {}): HvVm {
@@ -135,7 +138,7 @@ export function createVm(under: HvBackendId, opts: HvExecOptions, extra: HvExtra
   const cpu = m.cpu;
   const features = cpu.features;
   const ledger = new Ledger(p);
-  const mmio = m.mem.mmio;
+  const mmio = extra.mmio ?? m.mem.mmio;
   const intercepts: SvmIntercepts = { exceptions: EXEC_EXCEPTION_INTERCEPTS, msrs: SHADOW_MSRS, ...extra.intercepts };
   const common = {
     area: nested ? HV_AREA : HV_AREA_FLAT, ledger, intercepts, nested,
