@@ -309,6 +309,13 @@ export class Hypervisor {
       pages.push(more);
       // The exit just taken is part of this handler's work: its accesses stay in this entry.
     }
+    if (next.kind === 'exit' && next.exit.detail.kind === 'mmio' && b.steps === steps && next.exit.rip === rip) {
+      // The instruction still faults with its pages passed through: handling that exit again would never end.
+      return {
+        action: 'ended', note: `mmio ${access} 0x${gpa.toString(16)}: the instruction did not complete with ${pages.length} page(s) passed through`, work: 'mmio',
+        end: { kind: 'error', why: `an MMIO instruction at RIP 0x${rip.toString(16)} did not complete with its pages passed through (${pages.map((p) => `0x${p.toString(16)}`).join(', ')})` },
+      };
+    }
     const what = records.length === 0
       ? `mmio ${access} 0x${gpa.toString(16)}: no access completed`
       : records.map((r) => `mmio ${r.dir} 0x${r.gpa.toString(16)} ${r.size} byte${r.size === 1 ? '' : 's'}${r.dir === 'write' ? ` value 0x${(r.size > 4 ? (BigInt(r.valueHi) << 32n) | BigInt(r.value) : BigInt(r.value)).toString(16)}` : ''}`).join('; ');

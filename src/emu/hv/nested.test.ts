@@ -76,6 +76,17 @@ describe.each(['svm', 'vtx'] as const)('MMIO through nested faults under %s', (u
     }
   });
 
+  it('an access across two MMIO pages, and one across the end of RAM, are one exit each with the bare run\u2019s records', () => {
+    const src = lines('mov eax, 0x11223344', 'mov dword [0x8000ffe], eax', 'mov ebx, [0x3fffffe]', 'mov dword [0x3fffffe], eax', 'hlt');
+    const b = bare(src);
+    const r = run(under, src);
+    expect(r.result.exits).toEqual(b.exits);
+    expect(r.result.regs).toEqual(b.regs);
+    expect(b.exits).toHaveLength(4);
+    expect(count(r, MMIO_EXIT[under])).toBe(3);
+    expect(r.hypervisor.log[0]!.note).toBe('mmio write 0x8000ffe 2 bytes value 0x3344; mmio write 0x8001000 2 bytes value 0x1122');
+  });
+
   it('under the guest\u2019s own 4-level paging: an 8-byte read gets both halves, and the exit says it was the final address', () => {
     const dev = device();
     // The bare long64 start maps the first GiB; map linear 0x40000000 (PDPT[1] → a PD at 0x30000) to 0x8000000 (MMIO).
