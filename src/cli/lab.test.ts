@@ -35,6 +35,7 @@ describe('lab exec command line', () => {
     expect(Object.keys(j)).toEqual(['exits', 'end', 'regs', 'hv']);
     expect({ exits: j.exits, end: j.end, regs: j.regs }).toEqual({ exits: b.exits, end: b.end, regs: b.regs });
     expect(j.hv.under).toBe('svm');
+    expect(j.hv.nested).toBe(true);
     expect(j.hv.exits).toEqual({ VMEXIT_IOIO: { code: 0x7b, count: 1 }, VMEXIT_HLT: { code: 0x78, count: 1 } });
     expect(j.hv.cost.preset).toBe('amd-recent');
     expect(j.hv.cost.cycles).toBeGreaterThan(0);
@@ -51,7 +52,18 @@ describe('lab exec command line', () => {
     // First-generation VT-x costs more per exit than Broadwell.
     expect(old.hv.cost.cycles).toBeGreaterThan(j.hv.cost.cycles);
   });
+  it('--nested off runs without nested paging (hv.nested false) and --nested on is the default', () => {
+    const b = JSON.parse(call(['exec', '--mode', 'prot32', '--load', '0x100000', bin]).out);
+    for (const under of ['svm', 'vtx']) {
+      const on = JSON.parse(call(['exec', '--mode', 'prot32', '--load', '0x100000', '--under', under, '--nested', 'on', bin]).out);
+      const off = JSON.parse(call(['exec', '--mode', 'prot32', '--load', '0x100000', '--under', under, '--nested', 'off', bin]).out);
+      expect([on.hv.nested, off.hv.nested]).toEqual([true, false]);
+      for (const j of [on, off]) expect({ exits: j.exits, end: j.end, regs: j.regs }).toEqual({ exits: b.exits, end: b.end, regs: b.regs });
+    }
+  });
   it.each([
+    [['--nested', 'off'], /--nested: only with --under/],
+    [['--under', 'svm', '--nested', 'no'], /--nested: 'no' is not on or off/],
     [['--under', 'vtx', '--cost-preset', 'amd-recent'], /prices AMD-V, not VT-x/],
     [['--under', 'kvm'], /--under: 'kvm' is not svm or vtx/],
     [['--cost-preset', 'amd-recent'], /--cost-preset: only with --under/],

@@ -1,9 +1,10 @@
 /**
  * The lab's command line. `lab exec --mode prot32|long64 --load ADDR [--max-steps N] FILE`
  * runs machine code on the bare machine and prints one JSON object (issue 2, item 4); FILE is raw
- * bytes, or assembly text if it ends in `.asm`. With `--under svm|vtx [--cost-preset NAME]` the
- * same program runs as the only guest of the hypervisor (src/emu/hv) under AMD-V or VT-x, and the
- * JSON gains an `hv` object. `lab asm` and `lab disasm` show the assembler and
+ * bytes, or assembly text if it ends in `.asm`. With `--under svm|vtx [--nested on|off]
+ * [--cost-preset NAME]` the same program runs as the only guest of the hypervisor (src/emu/hv)
+ * under AMD-V or VT-x, with nested paging (EPT, NPT) unless `--nested off`, and the JSON gains an
+ * `hv` object. `lab asm` and `lab disasm` show the assembler and
  * the disassembler; `lab exercise walk` prints a seeded page-walk problem and
  * `lab exercise vmexit` seeded VM-exit problems; `lab run FILE.json`
  * boots a scenario (src/emu/scenario) and prints its final state. Commands are a table.
@@ -119,12 +120,15 @@ function parseFlags(args: string[], known: readonly string[]): { flags: Map<stri
 
 const commands: Record<string, Command> = {
   exec: {
-    usage: 'exec --mode prot32|long64 --load ADDR [--max-steps N] [--under svm|vtx [--cost-preset NAME]] FILE.bin|FILE.asm',
+    usage: 'exec --mode prot32|long64 --load ADDR [--max-steps N] [--under svm|vtx [--nested on|off] [--cost-preset NAME]] FILE.bin|FILE.asm',
     run(args) {
-      const { flags, positional } = parseFlags(args, ['--mode', '--load', '--max-steps', '--under', '--cost-preset']);
+      const { flags, positional } = parseFlags(args, ['--mode', '--load', '--max-steps', '--under', '--nested', '--cost-preset']);
       const under = flags.get('--under');
       if (under !== undefined && under !== 'svm' && under !== 'vtx') throw new UsageError(`--under: '${under}' is not svm or vtx`);
       if (under === undefined && flags.has('--cost-preset')) throw new UsageError('--cost-preset: only with --under');
+      if (under === undefined && flags.has('--nested')) throw new UsageError('--nested: only with --under');
+      const nestedFlag = flags.get('--nested') ?? 'on';
+      if (nestedFlag !== 'on' && nestedFlag !== 'off') throw new UsageError(`--nested: '${nestedFlag}' is not on or off`);
       const costPreset = under === undefined ? undefined : presetFor(under, flags.get('--cost-preset'));
       if (typeof costPreset === 'string') throw new UsageError(`--cost-preset: ${costPreset}`);
       const mode = parseMode(flags);
@@ -137,7 +141,7 @@ const commands: Record<string, Command> = {
       try {
         result = costPreset === undefined
           ? runBare({ mode: mode as BareMode, load, code, maxSteps })
-          : runUnder(under!, { mode: mode as BareMode, load, code, maxSteps, preset: costPreset.id }).result;
+          : runUnder(under!, { mode: mode as BareMode, load, code, maxSteps, preset: costPreset.id, nested: nestedFlag === 'on' }).result;
       } catch (e) {
         if (e instanceof RangeError) throw new UsageError(`--load: ${e.message}`);
         throw e;

@@ -12,8 +12,12 @@
  * test counts them and requires none), so nothing is masked here; a program that read CPUID would
  * differ exactly there (src/emu/hv/hv.test.ts checks that difference on its own program).
  *
- * Under VT-x a prot32 program (CR0.PG = 0) runs on the hypervisor's identity map with CR0/CR4
- * shadowed (vmx-backend.ts), so this is also a test of that shadowing: the guest must not notice.
+ * The runs use the default, nested paging (EPT with unrestricted guest; NPT): every MMIO access of
+ * a program is an EPT violation or #VMEXIT(NPF) that the hypervisor must forward exactly as the
+ * bare machine logs it (the test counts those exits too). A smaller set (NESTED_OFF_PER_MODE per
+ * mode) runs with nested paging off, where under VT-x a prot32 program (CR0.PG = 0) runs on the
+ * hypervisor's identity map with CR0/CR4 shadowed (vmx-backend.ts): the guest must not notice
+ * either.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assemble } from '../../src/emu/asm/assembler.ts';
@@ -25,6 +29,7 @@ import { KvmOracle, kvmAvailable } from './kvm/client.ts';
 import { labExec } from './lab-exec.ts';
 
 const PER_MODE = 250;
+const NESTED_OFF_PER_MODE = 25;
 const LOAD = 0x100000;
 const MAX_STEPS = 100_000;
 
@@ -41,8 +46,8 @@ function code(p: Program): Uint8Array {
   return r.bytes;
 }
 
-function under(id: HvBackendId, p: Program, bytes: Uint8Array): ExecResult & { steps: number } {
-  const run = runUnder(id, { mode: p.mode, load: LOAD, code: bytes, maxSteps: MAX_STEPS });
+function under(id: HvBackendId, p: Program, bytes: Uint8Array, nested = true): ExecResult & { steps: number } {
+  const run = runUnder(id, { mode: p.mode, load: LOAD, code: bytes, maxSteps: MAX_STEPS, nested });
   const dump = new Uint8Array(SCRATCH_LEN);
   for (let i = 0; i < SCRATCH_LEN; i++) dump[i] = run.mem.read8(SCRATCH + i);
   const r = run.result;
@@ -50,9 +55,9 @@ function under(id: HvBackendId, p: Program, bytes: Uint8Array): ExecResult & { s
   return { exits: r.exits, end: r.end, regs: r.regs, dump: Buffer.from(dump).toString('hex'), hv: { ...r.hv }, steps: r.hv.steps };
 }
 
-const EXIT_NAMES: Record<HvBackendId, { io: string; hlt: string }> = {
-  svm: { io: 'VMEXIT_IOIO', hlt: 'VMEXIT_HLT' },
-  vtx: { io: 'EXIT_REASON_IO_INSTRUCTION', hlt: 'EXIT_REASON_HLT' },
+const EXIT_NAMES: Record<HvBackendId, { io: string; hlt: string; mmio: string }> = {
+  svm: { io: 'VMEXIT_IOIO', hlt: 'VMEXIT_HLT', mmio: 'VMEXIT_NPF' },
+  vtx: { io: 'EXIT_REASON_IO_INSTRUCTION', hlt: 'EXIT_REASON_HLT', mmio: 'EXIT_REASON_EPT_VIOLATION' },
 };
 
 it('no generated program reads CPUID, so the hypervisor bit is not masked', () => {
@@ -72,6 +77,27 @@ describe.each(['svm', 'vtx'] as const)('transparency: exec --under %s equals the
     const hvExits = (got.hv as { exits: Record<string, { count: number }> }).exits;
     expect(hvExits[EXIT_NAMES[id].io]?.count ?? 0).toBe(ios);
     expect(hvExits[EXIT_NAMES[id].hlt]?.count).toBe(1);
+    // Under nested paging every MMIO access (one per instruction in these programs) was a nested fault.
+    expect((got.hv as { nested: boolean }).nested).toBe(true);
+    expect(hvExits[EXIT_NAMES[id].mmio]?.count ?? 0).toBe(bare.exits.filter((e) => e.kind === 'mmio').length);
+  });
+});
+
+const nestedOff = programs.filter((p) => p.seed <= NESTED_OFF_PER_MODE);
+describe.each(['svm', 'vtx'] as const)('transparency: exec --under %s --nested off equals the bare exec', (id) => {
+  it('has programs with MMIO among them', () => {
+    expect(nestedOff.length).toBe(2 * NESTED_OFF_PER_MODE);
+    expect(nestedOff.some((p) => labExec({ mode: p.mode, load: LOAD, code: code(p), maxSteps: MAX_STEPS }).exits.some((e) => e.kind === 'mmio'))).toBe(true);
+  });
+  it.each(nestedOff.map((p) => [`${p.mode} seed ${p.seed}`, p] as const))('%s', (_name, p) => {
+    const bytes = code(p);
+    const bare = labExec({ mode: p.mode, load: LOAD, code: bytes, maxSteps: MAX_STEPS, dump: { addr: SCRATCH, len: SCRATCH_LEN } });
+    const got = under(id, p, bytes, false);
+    expect(diffExec(got, bare), `${p.source}\n`).toEqual([]);
+    expect(got.steps).toBe((bare.hv as { steps: number }).steps);
+    const hvExits = (got.hv as { nested: boolean; exits: Record<string, { count: number }> });
+    expect(hvExits.nested).toBe(false);
+    expect(hvExits.exits[EXIT_NAMES[id].mmio]).toBeUndefined();
   });
 });
 

@@ -1,20 +1,24 @@
 /**
- * `lab exec --under svm`: the bare machine's program run as the only guest of the hypervisor.
+ * `lab exec --under svm|vtx`: the bare machine's program run as the only guest of the hypervisor.
  *
- * The machine is the bare one of `exec` (machine/bare.ts: the same RAM, start state, load address
- * and port/MMIO log); its start state becomes the guest's VMCB, and the CPU becomes the host with
- * SVM enabled. The hypervisor attaches no devices of its own:
+ * The machine is the bare one of `exec` (machine/bare.ts: the same start state, load address and
+ * port/MMIO log); its start state becomes the guest's VMCB or VMCS, and the CPU becomes the host.
+ * The hypervisor attaches no devices of its own:
  * - port I/O: every port is intercepted and forwarded to the bare machine's port handler, so the
  *   guest sees what it sees bare (IN reads all ones) and the same records reach the log;
- * - MMIO: the guest runs without nested paging (guest-run.ts does not apply it yet), so nothing
- *   traps a guest access above RAM: it reaches the bare machine's MMIO handler directly, exactly as
- *   in the bare run, and is logged by it. With nested paging those accesses would become NPF exits
- *   for the hypervisor to decode and forward; the log would stay the same;
+ * - MMIO, with nested paging (the default): the host's RAM is 64 MiB plus the hypervisor's area
+ *   (HV_AREA = 64 MiB, above everything the guest can reach); the nested tables map guest-physical
+ *   [0, 64 MiB) to host-physical [0, 64 MiB) and nothing else, so the guest sees exactly the bare
+ *   machine's RAM. A guest access above it is an EPT violation or #VMEXIT(NPF); the hypervisor
+ *   lets the processor run that instruction with the page passed through to the bare machine's
+ *   MMIO handler at the guest-physical address (hypervisor.ts), which logs it as in the bare run;
+ * - MMIO without nested paging (`nested: false`, `--nested off`): guest-physical is host-physical,
+ *   the host's RAM is the bare 64 MiB and a guest access above it reaches the bare machine's MMIO
+ *   handler directly. The hypervisor's structures then take the top of that RAM (HV_AREA_FLAT),
+ *   where the guest could reach them: the programs `exec` compares never touch it;
  * - HLT ends the run (no interrupt source, no timer);
  * - CPUID: the guest sees the bare machine's CPUID (the lab's model with the KVM harness's
  *   features), plus CPUID.1:ECX[31] and the hypervisor's leaves 0x40000000–0x400000FF.
- * The hypervisor's structures (host save area, VMCB, IOPM, MSRPM) take the top 28 KiB of the 64 MiB
- * of RAM (SvmBackend explains why the guest could reach them without nested paging).
  */
 import type { CpuFeatures } from '../cpu/core.ts';
 import { cpuid, readMsr, writeMsr } from '../cpu/sys-ctl.ts';
@@ -23,17 +27,22 @@ import { Ledger } from '../cost/ledger.ts';
 import { preset as presetById, PRESETS, type Preset } from '../cost/presets.ts';
 import { COST_KIND_IDS } from '../cost/kinds.ts';
 import { BARE_RAM_SIZE, createBareMachine, type BareMachine, DEFAULT_MAX_STEPS, REG_ORDER, type BareMode, type ExitRecord, type U64Json } from '../machine/bare.ts';
-import type { PhysMem } from '../mem/physmem.ts';
+import type { MmioHandler, PhysMem } from '../mem/physmem.ts';
 import { Hypervisor, SHADOW_MSRS, type HvEnd, type HvInterrupts } from './hypervisor.ts';
 import { SVM_AREA_SIZE, SvmBackend, type SvmIntercepts } from './svm-backend.ts';
 import { VMX_AREA_SIZE, VmxBackend } from './vmx-backend.ts';
-import { GPR_NAMES, type HvBackend } from './types.ts';
+import { GPR_NAMES, type HvBackend, type HvExitOptions } from './types.ts';
 
 export type HvBackendId = 'svm' | 'vtx';
 export const DEFAULT_PRESET: Record<HvBackendId, string> = { svm: 'amd-recent', vtx: 'intel-broadwell' };
 
-/** Where the backend keeps its structures: the top 32 KiB of the bare machine's RAM (either backend's area fits). */
-export const HV_AREA = BARE_RAM_SIZE - Math.max(SVM_AREA_SIZE, VMX_AREA_SIZE);
+const AREA_SIZE = Math.max(SVM_AREA_SIZE, VMX_AREA_SIZE);
+/** Where the backend keeps its structures under nested paging: host RAM just above the guest's 64 MiB. */
+export const HV_AREA = BARE_RAM_SIZE;
+/** The host's RAM under nested paging: the guest's 64 MiB and the hypervisor's area. */
+export const HV_HOST_RAM_SIZE = BARE_RAM_SIZE + AREA_SIZE;
+/** Where the backend keeps its structures without nested paging: the top of the bare machine's RAM (either backend's area fits). */
+export const HV_AREA_FLAT = BARE_RAM_SIZE - AREA_SIZE;
 
 /** The exceptions `exec --under` intercepts and reflects (#UD, as KVM does). */
 export const EXEC_EXCEPTION_INTERCEPTS = [Vec.UD] as const;
@@ -46,12 +55,16 @@ export interface HvExecOptions {
   /** A cost preset id (default: DEFAULT_PRESET.svm). */
   preset?: string;
   features?: CpuFeatures;
+  /** Nested paging (EPT, NPT): default true. */
+  nested?: boolean;
 }
 
 export type HvExecEnd = 'hlt' | 'shutdown' | 'limit' | 'error' | 'hypercall-exit';
 
 export interface HvJson {
   under: HvBackendId;
+  /** Whether the guest ran under nested paging. */
+  nested: boolean;
   /** Guest instructions retired (natively and by the hypervisor's emulation), as the bare run's `steps`. */
   steps: number;
   /** Exits by the vendor's name, each with its code and count. */
@@ -101,30 +114,44 @@ export interface HvVm {
 
 export interface HvExtra {
   intercepts?: SvmIntercepts;
+  /** Optional exits (RDTSC, INVLPG, CR3, exceptions; HLT off). */
+  exits?: HvExitOptions;
+  /** A device for guest MMIO instead of the bare machine's log (tests attach one that answers reads). */
+  mmio?: MmioHandler;
   interrupts?: HvInterrupts;
 }
 
 /**
  * The bare machine of `exec` with its program as the hypervisor's guest, ready to run. `extra`
- * is for tests that intercept more (CR accesses, other exceptions) or attach an interrupt source;
+ * is for tests that intercept more (CR accesses, other exceptions, the optional exits) or attach
+ * an interrupt source or an MMIO device;
  * `exec --under` uses none of it.
  */
 export function createVm(under: HvBackendId, opts: HvExecOptions, extra: HvExtra = {}): HvVm {
   const p = presetFor(under, opts.preset);
   if (typeof p === 'string') throw new RangeError(p);
-  const m = createBareMachine({ mode: opts.mode, load: opts.load, code: opts.code, ...(opts.features ? { features: opts.features } : {}) });
+  const nested = opts.nested ?? true;
+  const m = createBareMachine({
+    mode: opts.mode, load: opts.load, code: opts.code, ...(opts.features ? { features: opts.features } : {}),
+    ...(nested ? { ramSize: HV_HOST_RAM_SIZE } : {}),
+  });
   const cpu = m.cpu;
   const features = cpu.features;
   const ledger = new Ledger(p);
+  const mmio = extra.mmio ?? m.mem.mmio;
   const intercepts: SvmIntercepts = { exceptions: EXEC_EXCEPTION_INTERCEPTS, msrs: SHADOW_MSRS, ...extra.intercepts };
-  const backend: HvBackend = under === 'svm'
-    ? new SvmBackend(cpu, { area: HV_AREA, ledger, intercepts })
-    : new VmxBackend(cpu, { area: HV_AREA, ledger, intercepts });
+  const common = {
+    area: nested ? HV_AREA : HV_AREA_FLAT, ledger, intercepts, nested,
+    guestRam: { size: BARE_RAM_SIZE, hpaBase: 0 },
+    ...(extra.exits ? { exits: extra.exits } : {}),
+  };
+  const backend: HvBackend = under === 'svm' ? new SvmBackend(cpu, common) : new VmxBackend(cpu, common);
   const hypervisor = new Hypervisor({
     backend, ledger,
     // The bare machine's CPUID (its Intel model), so the guest sees what it sees bare.
     cpuid: (leaf, sub) => cpuid('intel', leaf, sub, features),
     ports: cpu.io,
+    mmio,
     msr: { read: (i) => readMsr(cpu, i), write: (i, lo, hi) => writeMsr(cpu, i, lo, hi) },
     ...(extra.interrupts ? { interrupts: extra.interrupts } : {}),
   });
@@ -158,6 +185,7 @@ export function runUnder(under: HvBackendId, opts: HvExecOptions, extra: HvExtra
   }
   const hvJson: HvJson = {
     under,
+    nested: backend.nested,
     steps: cpu.state.steps,
     exits: Object.fromEntries([...hv.counts].map(([name, c]) => [name, { code: c.code, count: c.count }])),
     exitTotal: hv.exitCount,

@@ -42,7 +42,28 @@
  *   injects #DF or ends the VM as a triple fault; on the lab's processor the pair is combined before
  *   the intercept (and the processor makes the #DF when an injected event's delivery faults).
  * - Triple fault (SVM SHUTDOWN intercept): the VM ends ('shutdown').
- * - Anything else ends the VM with an error naming the vendor's exit.
+ * - MMIO (an EPT violation or #VMEXIT(NPF) at a guest-physical address outside the guest's RAM,
+ *   which the nested tables leave unmapped): the instruction is not decoded or emulated here.
+ *   Instead, as for string I/O, the processor runs that one instruction with the faulting page
+ *   mapped through the nested tables to the host's MMIO window, whose accesses reach the attached
+ *   MMIO handler (`mmio`; none: reads see all ones, writes vanish) at their guest-physical
+ *   addresses, and the page is unmapped again (nested-map.ts `passThrough`). RIP advances because
+ *   the processor completed the instruction; segments, widths, flags, faults are its own. If that
+ *   one instruction touches a second unmapped page (an access across a page boundary), its nested
+ *   fault comes back before the instruction completed: the pages are mapped together and the
+ *   instruction run again (up to four pages), so an MMIO read it made on the first try is made
+ *   again, as when a processor restarts a faulting instruction. The log's note lists the accesses
+ *   (`mmio write 0x8000010 4 bytes value 0x…`).
+ * - RDTSC (optional exit): EDX:EAX ← the guest's TSC as the processor would give it (its TSC plus
+ *   the TSC offset, backend `guestTsc`), RIP advanced.
+ * - INVLPG (optional exit): the guest's translation of that linear page must go. The lab's TLB has
+ *   no tags and both backends flush it at every VM exit and entry (vmx/run.ts, svm/guest-run.ts),
+ *   so once the exit happened no translation of the guest's is cached any more: the handler has
+ *   nothing left to invalidate and advances RIP (the note says so). With tagged TLBs a hypervisor
+ *   would use INVVPID or INVLPGA here.
+ * - VMRUN, VMLOAD, VMSAVE, STGI, CLGI under AMD-V: the guest is offered no SVM, so #UD is injected.
+ * - Anything else ends the VM with an error naming the vendor's exit (and what the backend found:
+ *   an EPT misconfiguration, a nested fault inside the guest's RAM).
  *
  * Every exit is appended to `log` as plain data (types.ts: code, name, RIP, raw exit information,
  * the action, and the fields read and written in order).
@@ -53,6 +74,8 @@ import { EFER } from '../cpu/sys-util.ts';
 import { CR4_ALLOWED } from '../cpu/sys-ctl.ts';
 import type { HandlerWork } from '../cost/kinds.ts';
 import type { Ledger } from '../cost/ledger.ts';
+import type { MmioHandler } from '../mem/physmem.ts';
+import type { MmioRecord } from './nested-map.ts';
 import type { BackendRun, HvAction, HvBackend, HvExit, HvLogEntry, PortHandler } from './types.ts';
 
 export type CpuidFn = (leaf: number, subleaf: number) => [number, number, number, number];
@@ -75,6 +98,8 @@ export interface HypervisorOptions {
   ledger: Ledger;
   cpuid: CpuidFn;
   ports?: PortHandler;
+  /** Where guest MMIO goes (guest-physical addresses outside the guest's RAM, under nested paging). */
+  mmio?: MmioHandler;
   msr?: MsrPassThrough;
   interrupts?: HvInterrupts;
   /** Log entries kept (default 100 000); later exits are counted but not logged. */
@@ -242,9 +267,64 @@ export class Hypervisor {
         return this.reflect(d);
       case 'triple-fault':
         return { action: 'ended', note: 'triple fault: the VM is shut down', end: { kind: 'shutdown' } };
+      case 'mmio':
+        return this.mmio(d.gpa, d.access, exit.rip);
+      case 'rdtsc': {
+        const tsc = b.guestTsc();
+        b.setGpr(0, tsc & 0xffffffffn, 4);
+        b.setGpr(2, tsc >> 32n, 4);
+        b.advance();
+        return { action: 'emulated', note: `rdtsc = 0x${tsc.toString(16)}`, work: 'rdtsc' };
+      }
+      case 'invlpg':
+        b.advance();
+        return { action: 'emulated', note: `invlpg 0x${d.linear.toString(16)}: nothing cached since the exit flushed the untagged TLB`, work: 'invlpg' };
+      case 'ud':
+        b.inject({ vector: 6, type: 'exception' });
+        return { action: 'reflected', note: `${exit.name}: no SVM for the guest, #UD injected`, work: 'exception' };
       case 'other':
-        return { action: 'ended', note: 'no handler', end: { kind: 'error', why: `unhandled exit ${exit.name} (${exit.code})` } };
+        return { action: 'ended', note: 'no handler', end: { kind: 'error', why: `unhandled exit ${exit.name} (${exit.code})${d.why !== undefined ? `: ${d.why}` : ''}` } };
     }
+  }
+
+  /** MMIO by pass-through (see the file comment): the processor performs the instruction on the mapped page. */
+  private mmio(gpa: number, access: 'read' | 'write' | 'fetch', rip: bigint): Handled {
+    const b = this.b;
+    const handler: MmioHandler = this.opts.mmio ?? {
+      read: (_pa, size) => (size >= 4 ? 0xffffffff : (1 << (size * 8)) - 1),
+      write: () => {},
+      readHi: 0xffffffff,
+    };
+    const pages = [gpa - (gpa % 0x1000)];
+    const steps = b.steps;
+    let records: MmioRecord[] = [];
+    let next: BackendRun;
+    for (;;) {
+      records = [];
+      next = b.passThroughMmio(pages, handler, records);
+      // Another unmapped page before the instruction completed: map both and run it again.
+      if (next.kind !== 'exit' || next.exit.detail.kind !== 'mmio' || b.steps !== steps || next.exit.rip !== rip || pages.length >= 4) break;
+      const more = next.exit.detail.gpa - (next.exit.detail.gpa % 0x1000);
+      if (pages.includes(more)) break;
+      pages.push(more);
+      // The exit just taken is part of this handler's work: its accesses stay in this entry.
+    }
+    if (next.kind === 'exit' && next.exit.detail.kind === 'mmio' && b.steps === steps && next.exit.rip === rip) {
+      // The instruction still faults with its pages passed through: handling that exit again would never end.
+      return {
+        action: 'ended', note: `mmio ${access} 0x${gpa.toString(16)}: the instruction did not complete with ${pages.length} page(s) passed through`, work: 'mmio',
+        end: { kind: 'error', why: `an MMIO instruction at RIP 0x${rip.toString(16)} did not complete with its pages passed through (${pages.map((p) => `0x${p.toString(16)}`).join(', ')})` },
+      };
+    }
+    const what = records.length === 0
+      ? `mmio ${access} 0x${gpa.toString(16)}: no access completed`
+      : records.map((r) => `mmio ${r.dir} 0x${r.gpa.toString(16)} ${r.size} byte${r.size === 1 ? '' : 's'}${r.dir === 'write' ? ` value 0x${(r.size > 4 ? (BigInt(r.valueHi) << 32n) | BigInt(r.value) : BigInt(r.value)).toString(16)}` : ''}`).join('; ');
+    return {
+      action: this.opts.mmio ? 'forwarded' : 'emulated',
+      note: `${what}${next.kind === 'budget' ? '' : `; stopped by ${next.kind === 'exit' ? next.exit.name : next.kind}`}`,
+      work: 'mmio',
+      next,
+    };
   }
 
   private msr(write: boolean): Handled {

@@ -1,5 +1,5 @@
 /**
- * The hypervisor's AMD-V backend: a VMCB in guest-physical memory, VMRUN and #VMEXIT through
+ * The hypervisor's AMD-V backend: a VMCB in host memory, VMRUN and #VMEXIT through
  * svm/guest-run.ts, and every exit normalised for the core (types.ts) with its EXITCODE,
  * EXITINFO1/2 and EXITINTINFO kept.
  *
@@ -10,34 +10,88 @@
  * `cpu.state`). Reads and writes of VMCB fields are recorded and charged as `vmcb-read` and
  * `vmcb-write`; register accesses are recorded as `gpr.*` and cost nothing.
  *
- * The memory it uses (`area`, 28 KiB, 4-KByte aligned): the host save area (VM_HSAVE_PA), the
- * VMCB, the IOPM (12 KiB) and the MSRPM (8 KiB). Without nested paging the guest's physical memory
- * is the host's, so the guest could read or overwrite them: `exec --under svm` puts them at the top
- * of the bare machine's RAM, which the programs it compares do not touch. Several VMs (or a guest
- * that cannot be trusted with the host's memory) need nested paging wired into the running guest
- * (svm/npt.ts exists; guest-run.ts refuses NP_ENABLE until the CPU's accesses go through it).
+ * Nested paging (the default, `nested: true`): NP_ENABLE with N_CR3 pointing at the hypervisor's
+ * own tables (nested-map.ts), which map guest-physical [0, guestRam.size) to host-physical
+ * [guestRam.hpaBase, …) and nothing else. A guest access anywhere else is #VMEXIT(NPF): the
+ * hypervisor core treats one outside the guest's RAM as MMIO; a reserved-bit fault or one inside
+ * the guest's RAM ends the VM with an error. The guest runs with its own paging, or none, and its
+ * own CR3 (nothing about paging is intercepted). With `nested: false` guest-physical is
+ * host-physical: the guest could reach the backend's structures, so `exec` then puts them at the
+ * top of the guest's RAM, which the programs it compares do not touch.
  *
- * The processor must be an AMD model for SVM (`cpu.state.vendor = 'amd'`): the backend sets it and
- * EFER.SVME on the host. Vendor-dependent behaviour of the guest's own instructions (SYSCALL outside
- * 64-bit mode, SYSENTER in long mode, null FS/GS loads) therefore follows AMD under this backend.
+ * The memory it uses (`area`, SVM_AREA_SIZE, 4-KByte aligned, in host RAM outside the guest's
+ * RAM when nested paging is on): the host save area (VM_HSAVE_PA), the VMCB, the IOPM (12 KiB),
+ * the MSRPM (8 KiB), the host's page tables (PML4, PDPT, PD: the first GiB in 2-MByte pages,
+ * which no host instruction uses but the host runs on), and the nested tables.
+ *
+ * The host: 64-bit (nested paging walks in the host's paging mode, which the lab requires to be
+ * long mode), CPL 0, with EFER.SVME. The processor must be an AMD model for SVM
+ * (`cpu.state.vendor = 'amd'`): the backend sets it. Vendor-dependent behaviour of the guest's own
+ * instructions (SYSCALL outside 64-bit mode, SYSENTER in long mode, null FS/GS loads) therefore
+ * follows AMD under this backend.
+ *
+ * Intercepts: those in REQUIRED_CONTROLS always (VMRUN, CPUID, VMMCALL, IOIO_PROT, MSR_PROT,
+ * SHUTDOWN, and VMLOAD, VMSAVE, STGI, CLGI, which the guest is not offered: it sees no SVM, and
+ * natively they would take rAX as a host-physical address); the optional ones of EXIT_OPTIONS
+ * (HLT by default; RDTSC, INVLPG, CR3 reads and writes, exception vectors).
  */
 import type { Cpu } from '../cpu/cpu.ts';
 import { Seg } from '../cpu/insn.ts';
+import { SegAttr } from '../cpu/state.ts';
 import { EFER } from '../cpu/sys-util.ts';
+import type { MmioHandler, PhysMem } from '../mem/physmem.ts';
 import type { Ledger } from '../cost/ledger.ts';
-import { exceptionExitCode, exitCodeFromU64, exitCodeName, SVM_EXIT } from '../svm/exit-codes.ts';
-import { decodeEvent, decodeIoioInfo, encodeEvent, EventType, IntState } from '../svm/exitinfo.ts';
+import { exceptionExitCode, exitCodeFromU64, exitCodeName, SVM_EXIT, SvmExit } from '../svm/exit-codes.ts';
+import { decodeEvent, decodeIoioInfo, decodeNpfInfo, encodeEvent, EventType, IntState, NestedCtl } from '../svm/exitinfo.ts';
 import { runGuest, vmrunGuest } from '../svm/guest-run.ts';
 import {
-  crReadIntercept, crWriteIntercept, exceptionIntercept, setIntercept, setIopmBit, setMsrpmBit, type InterceptName,
+  crReadIntercept, crWriteIntercept, exceptionIntercept, INTERCEPT, setIntercept, setIopmBit, setMsrpmBit, type InterceptName,
 } from '../svm/intercepts.ts';
 import { Svm } from '../svm/svm.ts';
 import { segmentToVmcb, u64, Vmcb, type Vmcb64Field, type U64 } from '../svm/vmcb.ts';
 import { hasErrorCode } from '../cpu/sys-int.ts';
-import { GPR_NAMES, type BackendRun, type FieldAccess, type HvBackend, type HvEvent, type HvExit, type HvExitDetail, type PortHandler } from './types.ts';
+import { buildNestedMap, isGuestRam, NESTED_TABLES_SIZE, passThrough, type MmioRecord, type NestedMap } from './nested-map.ts';
+import {
+  GPR_NAMES, type BackendRun, type ExitOptionControl, type FieldAccess, type HvBackend, type HvEvent, type HvExit, type HvExitDetail,
+  type HvExitOptions, type PortHandler, type RequiredControl,
+} from './types.ts';
 
-/** Bytes of guest-physical memory the backend needs at `area`. */
-export const SVM_AREA_SIZE = 0x7000;
+/** Offsets in the backend's area. */
+const HSAVE = 0;
+const VMCB = 0x1000;
+const IOPM = 0x2000;
+const MSRPM = 0x5000;
+const HOST_PT = 0x7000;
+const NESTED = 0xa000;
+/** Bytes of host memory the backend needs at `area`. */
+export const SVM_AREA_SIZE = NESTED + NESTED_TABLES_SIZE;
+
+const wordField = (word: number): string => ['intercept_cr', 'intercept_dr', 'intercept_exceptions', 'intercept_word3', 'intercept_word4', 'intercept_word5'][word]!;
+const named = (n: InterceptName): { field: string; bit: number; name: string } => ({ field: wordField(INTERCEPT[n].word), bit: INTERCEPT[n].bit, name: `INTERCEPT_${n}` });
+
+/** The optional exits as AMD-V intercepts (APM Table B-1; the VMCB field and bit of each). */
+export const EXIT_OPTIONS: readonly ExitOptionControl[] = [
+  { option: 'hlt', field: named('HLT').field, bits: [named('HLT').bit], names: ['INTERCEPT_HLT'] },
+  { option: 'rdtsc', field: named('RDTSC').field, bits: [named('RDTSC').bit], names: ['INTERCEPT_RDTSC'] },
+  { option: 'invlpg', field: named('INVLPG').field, bits: [named('INVLPG').bit], names: ['INTERCEPT_INVLPG'] },
+  { option: 'cr3', field: 'intercept_cr', bits: [crReadIntercept(3).bit, crWriteIntercept(3).bit], names: ['intercept reads of CR3', 'intercept writes of CR3'] },
+  { option: 'exceptions', field: 'intercept_exceptions', bits: Array.from({ length: 32 }, (_, i) => i), names: Array.from({ length: 32 }, (_, i) => `intercept exception vector ${i}`) },
+];
+
+/** The intercepts and controls the hypervisor sets itself on AMD-V, with why. */
+export const REQUIRED_CONTROLS: readonly RequiredControl[] = [
+  { ...named('VMRUN'), why: 'VMRUN must be intercepted (a VMRUN consistency check); the guest is offered no SVM: #UD', when: 'always' },
+  { ...named('CPUID'), why: 'CPUID always exits: the hypervisor bit and the leaves 0x40000000 and up', when: 'always' },
+  { ...named('VMMCALL'), why: 'VMMCALL is the hypercall', when: 'always' },
+  { ...named('IOIO_PROT'), why: 'the IOPM has every bit set: every port is forwarded', when: 'always' },
+  { ...named('MSR_PROT'), why: 'the MSRPM selects the MSRs the hypervisor shadows (EFER, VM_CR, VM_HSAVE_PA)', when: 'always' },
+  { ...named('SHUTDOWN'), why: 'a triple fault ends the VM instead of shutting the processor down', when: 'always' },
+  { ...named('VMLOAD'), why: 'no SVM for the guest (#UD); natively rAX would be a host-physical address', when: 'always' },
+  { ...named('VMSAVE'), why: 'no SVM for the guest (#UD); natively rAX would be a host-physical address', when: 'always' },
+  { ...named('STGI'), why: 'no SVM for the guest (#UD); natively it would set the host\u2019s GIF', when: 'always' },
+  { ...named('CLGI'), why: 'no SVM for the guest (#UD); natively it would hold the host\u2019s interrupts', when: 'always' },
+  { field: 'nested_ctl', bit: 0, name: 'NP_ENABLE', why: 'nested paging: the guest-physical space is the hypervisor\u2019s map (N_CR3)', when: 'nested' },
+];
 
 export interface SvmIntercepts {
   /** Exception vectors (0..31) to intercept and reflect. */
@@ -49,10 +103,29 @@ export interface SvmIntercepts {
 }
 
 export interface SvmBackendOptions {
-  /** 4-KByte aligned physical address of SVM_AREA_SIZE bytes for HSAVE, VMCB, IOPM, MSRPM. */
+  /** 4-KByte aligned host-physical address of SVM_AREA_SIZE bytes for HSAVE, VMCB, IOPM, MSRPM, host and nested tables. */
   area: number;
   ledger: Ledger;
   intercepts?: SvmIntercepts;
+  /** Nested paging (default true). */
+  nested?: boolean;
+  /** The guest's RAM under nested paging: `size` bytes at guest-physical 0, at host-physical `hpaBase` (default: the 2-MByte pages below `area`, at 0). */
+  guestRam?: { size: number; hpaBase?: number };
+  /** The optional exits (default: HLT only). */
+  exits?: HvExitOptions;
+}
+
+/** The guest RAM a backend gives its guest by default: everything below its area, in whole 2-MByte pages. */
+export function defaultGuestRam(area: number): { size: number; hpaBase: number } {
+  return { size: area - (area % 0x200000), hpaBase: 0 };
+}
+
+/** The host's 64-bit page tables at `pml4` (three pages): the first GiB identity-mapped in 2-MByte pages. */
+export function buildHostTables(mem: PhysMem, pml4: number): void {
+  for (let i = 0; i < 0x3000; i += 4) mem.write(pml4 + i, 4, 0);
+  mem.write(pml4, 4, (pml4 + 0x1000) | 3);
+  mem.write(pml4 + 0x1000, 4, (pml4 + 0x2000) | 3);
+  for (let i = 0; i < 512; i++) mem.write(pml4 + 0x2000 + i * 8, 4, ((i << 21) | 0x83) >>> 0);
 }
 
 const big = (v: U64): bigint => (BigInt(v.hi >>> 0) << 32n) | BigInt(v.lo >>> 0);
@@ -68,6 +141,9 @@ export class SvmBackend implements HvBackend {
   private accesses: FieldAccess[] = [];
   /** True while the guest is loaded in the CPU (after VMRUN, until its #VMEXIT). */
   private inCpu = false;
+  readonly nested: boolean;
+  /** The nested tables (null without nested paging): built once, changed only inside `passThroughMmio`. */
+  readonly map: NestedMap | null;
 
   constructor(
     readonly cpu: Cpu,
@@ -76,22 +152,39 @@ export class SvmBackend implements HvBackend {
     const { area } = opts;
     if (area % 0x1000 !== 0 || area < 0) throw new RangeError(`SVM area ${area} is not 4-KByte aligned`);
     this.ledger = opts.ledger;
-    const hsave = area;
-    const vmcbPa = area + 0x1000;
-    const iopm = area + 0x2000;
-    const msrpm = area + 0x5000;
+    const hsave = area + HSAVE;
+    const vmcbPa = area + VMCB;
+    const iopm = area + IOPM;
+    const msrpm = area + MSRPM;
     const mem = cpu.mem;
     const st = cpu.state;
-    // The guest starts in the state the CPU holds now; the host is that state with SVM enabled.
+    this.nested = opts.nested ?? true;
+    if (this.nested) {
+      const ram = { ...defaultGuestRam(area), ...opts.guestRam };
+      if (area < ram.hpaBase + ram.size && area + SVM_AREA_SIZE > ram.hpaBase) throw new RangeError('SVM area: inside the guest\u2019s RAM (nested paging would let the guest reach it)');
+      this.map = buildNestedMap(mem, area + NESTED, ram.size, ram.hpaBase ?? 0, 'npt');
+    } else this.map = null;
+    // The guest starts in the state the CPU holds now; the host is a 64-bit one with SVM enabled.
     const v = new Vmcb(mem, vmcbPa);
     v.clear();
     for (let i = 0; i < 0x2000; i += 4) mem.write(msrpm + i, 4, 0);
-    const always: InterceptName[] = ['VMRUN', 'CPUID', 'HLT', 'VMMCALL', 'IOIO_PROT', 'MSR_PROT', 'SHUTDOWN'];
-    for (const n of always) setIntercept(mem, vmcbPa, n);
+    for (const r of REQUIRED_CONTROLS) if (r.when === 'always') setIntercept(mem, vmcbPa, r.name.slice('INTERCEPT_'.length) as InterceptName);
+    const ex = opts.exits ?? {};
+    if (ex.hlt !== false) setIntercept(mem, vmcbPa, 'HLT');
+    if (ex.rdtsc === true) setIntercept(mem, vmcbPa, 'RDTSC');
+    if (ex.invlpg === true) setIntercept(mem, vmcbPa, 'INVLPG');
+    if (ex.cr3 === true) {
+      setIntercept(mem, vmcbPa, crReadIntercept(3));
+      setIntercept(mem, vmcbPa, crWriteIntercept(3));
+    }
     const ic = opts.intercepts ?? {};
-    for (const vec of ic.exceptions ?? []) setIntercept(mem, vmcbPa, exceptionIntercept(vec));
+    for (const vec of [...(ic.exceptions ?? []), ...(ex.exceptions ?? [])]) setIntercept(mem, vmcbPa, exceptionIntercept(vec));
     for (const cr of ic.crRead ?? []) setIntercept(mem, vmcbPa, crReadIntercept(cr));
     for (const cr of ic.crWrite ?? []) setIntercept(mem, vmcbPa, crWriteIntercept(cr));
+    if (this.map !== null) {
+      v.write64('nested_ctl', u64(NestedCtl.NP_ENABLE));
+      v.write64('nested_cr3', u64(this.map.root % 0x100000000, Math.floor(this.map.root / 0x100000000)));
+    }
     // Every port: the hypervisor forwards all port I/O (the whole 12-KByte IOPM set, including the
     // bits past 0xFFFF that a wide access at the top of the port space reads).
     for (let i = 0; i < 0x3000; i += 4) mem.write(iopm + i, 4, 0xffffffff);
@@ -121,8 +214,17 @@ export class SvmBackend implements HvBackend {
     v.write64('save.rsp', u64(st.regLo[4]!, st.regHi[4]!));
     v.write64('save.rax', u64(st.regLo[0]!, st.regHi[0]!));
     v.write64('save.g_pat', u64(0x00070406, 0x00070406));
+    // The host: 64-bit, CPL 0, on its own page tables, with SVM enabled (VMRUN saves this in HSAVE).
+    buildHostTables(mem, area + HOST_PT);
     st.vendor = 'amd';
-    st.efer = (st.efer | EFER.SVME) >>> 0;
+    st.cr0 = 0x80050033;
+    st.cr4 = 0x20;
+    st.efer = (EFER.LME | EFER.LMA | EFER.SVME) >>> 0;
+    st.cr3Lo = area + HOST_PT;
+    st.cr3Hi = 0;
+    const cs = st.seg[Seg.CS]!;
+    cs.selector = 8;
+    cs.attr = (0xb | SegAttr.S | SegAttr.P | SegAttr.G | SegAttr.L) >>> 0;
     cpu.modeChanged();
     this.svm = new Svm(cpu);
     const r = this.svm.writeHsavePa(u64(hsave));
@@ -201,6 +303,17 @@ export class SvmBackend implements HvBackend {
     let detail: HvExitDetail;
     if (code === SVM_EXIT.CPUID) detail = { kind: 'cpuid' };
     else if (code === SVM_EXIT.HLT) detail = { kind: 'hlt' };
+    else if (code === SVM_EXIT.RDTSC) detail = { kind: 'rdtsc' };
+    else if (code === SvmExit.INVLPG) detail = { kind: 'invlpg', linear: info1() };
+    else if (code === SvmExit.VMRUN || code === SvmExit.VMLOAD || code === SvmExit.VMSAVE || code === SvmExit.STGI || code === SvmExit.CLGI) detail = { kind: 'ud' };
+    else if (code === SvmExit.NPF) {
+      const i1 = info1();
+      const gpa = Number(info2());
+      const f = decodeNpfInfo(toU64(i1));
+      if (f.reserved) detail = { kind: 'other', why: `VMEXIT_NPF at guest-physical 0x${gpa.toString(16)}: a reserved bit in the nested tables` };
+      else if (this.map === null || isGuestRam(this.map, gpa)) detail = { kind: 'other', why: `VMEXIT_NPF at guest-physical 0x${gpa.toString(16)}, inside the guest\u2019s RAM` };
+      else detail = { kind: 'mmio', gpa, access: f.fetch ? 'fetch' : f.write ? 'write' : 'read', guestTable: f.guestTable };
+    }
     else if (code === SVM_EXIT.VMMCALL) detail = { kind: 'hypercall' };
     else if (code === SVM_EXIT.SHUTDOWN) detail = { kind: 'triple-fault' };
     else if (code === SVM_EXIT.IOIO) {
@@ -327,6 +440,16 @@ export class SvmBackend implements HvBackend {
   setEfer(v: bigint): void {
     if (this.inCpu) throw new Error('setEfer while the guest is in the CPU');
     this.w64('save.efer', v | BigInt(EFER.SVME));
+  }
+
+  passThroughMmio(gpaPages: readonly number[], mmio: MmioHandler, records: MmioRecord[]): BackendRun {
+    if (this.map === null) throw new Error('passThroughMmio: no nested paging');
+    return passThrough(this.cpu.mem, this.map, gpaPages, mmio, records, () => this.cpu.tlbFlushAll(true), () => this.enter(1));
+  }
+
+  /** The guest's TSC: the processor's (the host's, after the exit) plus TSC_OFFSET, which VMRUN always applies. */
+  guestTsc(): bigint {
+    return BigInt.asUintN(64, BigInt(this.cpu.state.tsc) + BigInt.asIntN(64, this.r64('tsc_offset')));
   }
 
   passThroughOnce(port: number, size: 1 | 2 | 4, ports: PortHandler): BackendRun {

@@ -1,12 +1,14 @@
 /**
  * The hypervisor's vendor-neutral vocabulary: an exit as the core sees it (what happened, with the
  * vendor's own code and information kept for the trace), the exit log, and the backend interface
- * a vendor layer implements (AMD-V in svm-backend.ts; VT-x to come).
+ * a vendor layer implements (AMD-V in svm-backend.ts, VT-x in vmx-backend.ts).
  *
  * The backend owns every access to the vendor's control structure (VMCB fields, or VMREAD/VMWRITE
  * on VT-x). Each access is recorded (`FieldAccess`) and charged to the ledger by the backend, so the
  * exit log can say "read EXITCODE, read nRIP, wrote RIP, resumed" and the ledger counts them.
  */
+import type { MmioHandler } from '../mem/physmem.ts';
+import type { MmioRecord } from './nested-map.ts';
 
 /** What the guest did, as the core's handlers dispatch on it. */
 export type HvExitKind =
@@ -18,12 +20,29 @@ export type HvExitKind =
   | 'hypercall'
   | 'exception'
   | 'triple-fault'
+  /** A guest access to guest-physical memory the nested tables do not map (EPT violation, NPF) outside the guest's RAM. */
+  | 'mmio'
+  /** RDTSC under the optional RDTSC exit. */
+  | 'rdtsc'
+  /** INVLPG under the optional INVLPG exit. */
+  | 'invlpg'
+  /** An instruction the guest is not offered (AMD-V: VMLOAD, VMSAVE, STGI, CLGI, VMRUN): #UD is reflected. */
+  | 'ud'
   /** An exit the core has no handler for (the VM ends with an error naming the vendor's code). */
   | 'other';
 
 /** The normalised description of one exit, per kind. */
 export type HvExitDetail =
-  | { kind: 'cpuid' | 'hlt' | 'hypercall' | 'triple-fault' | 'other' }
+  | { kind: 'cpuid' | 'hlt' | 'hypercall' | 'triple-fault' | 'rdtsc' | 'ud' }
+  /** No handler: the VM ends with an error naming the exit (and `why`, when the backend can say more). */
+  | { kind: 'other'; why?: string }
+  /** `linear`: the address INVLPG invalidates (VT-x: the qualification; AMD-V: EXITINFO1 with the decode assist). */
+  | { kind: 'invlpg'; linear: bigint }
+  /**
+   * `gpa`: the guest-physical address (GUEST_PHYSICAL_ADDRESS, EXITINFO2); `access` as the
+   * qualification or EXITINFO1 reports it; `guestTable`: the access was the guest's own page walk.
+   */
+  | { kind: 'mmio'; gpa: number; access: 'read' | 'write' | 'fetch'; guestTable: boolean }
   | { kind: 'io'; dir: 'in' | 'out'; port: number; size: 1 | 2 | 4; string: boolean; rep: boolean }
   | { kind: 'msr'; write: boolean }
   /** `gpr` is the general register of a MOV CRn (decode assist), null for LMSW/CLTS or when not reported. */
@@ -160,8 +179,57 @@ export interface HvBackend {
    * the core handles next, e.g. a #PF the instruction raised).
    */
   passThroughOnce(port: number, size: 1 | 2 | 4, ports: PortHandler): BackendRun;
+  /**
+   * MMIO (an exit of kind 'mmio'): lets the processor run the exiting instruction once with the
+   * guest-physical pages `gpaPages` mapped through the nested tables to the host's MMIO window
+   * and that window's accesses given to `mmio` at their guest-physical addresses (nested-map.ts
+   * `passThrough`), then unmaps them. Returns how that run ended, as `passThroughOnce`.
+   */
+  passThroughMmio(gpaPages: readonly number[], mmio: MmioHandler, records: MmioRecord[]): BackendRun;
+  /** Whether the backend runs the guest under nested paging (EPT, NPT). */
+  readonly nested: boolean;
+  /** The TSC the guest would read now: the processor's TSC plus the TSC offset the guest runs with (read from the control structure). */
+  guestTsc(): bigint;
   /** The accesses recorded since the last call (and clears them). */
   takeAccesses(): FieldAccess[];
+}
+
+/**
+ * The optional exits (the hypervisor's `exits` option, mapped by each backend to its vendor's
+ * controls: `EXIT_OPTIONS` in vmx-backend.ts and svm-backend.ts).
+ */
+export interface HvExitOptions {
+  /** HLT exits (default true); without it the guest halts in the CPU. */
+  hlt?: boolean;
+  /** RDTSC exits; the hypervisor emulates RDTSC with the guest's TSC. */
+  rdtsc?: boolean;
+  /** INVLPG exits; the hypervisor emulates INVLPG. */
+  invlpg?: boolean;
+  /** CR3 reads and writes exit; the CR handler performs them. */
+  cr3?: boolean;
+  /** Exception vectors (0..31) that exit; the hypervisor reflects them. */
+  exceptions?: readonly number[];
+}
+
+/** One optional exit as a vendor's control: the field, the bit(s) and the manual's name. */
+export interface ExitOptionControl {
+  option: keyof HvExitOptions;
+  /** VMCS field or VMCB field name. */
+  field: string;
+  /** Bit numbers in that field (the exception bitmap / intercept word: the vector is the bit). */
+  bits: readonly number[];
+  /** The SDM's or APM's name of each bit. */
+  names: readonly string[];
+}
+
+/** A control bit the hypervisor sets itself, whatever the options, with why. */
+export interface RequiredControl {
+  field: string;
+  bit: number;
+  name: string;
+  why: string;
+  /** When it is set: always, only with nested paging, only without it, or only for an IA-32e-mode guest. */
+  when: 'always' | 'nested' | 'no-nested' | 'long-guest';
 }
 
 /** Where a forwarded port access goes (the bare machine's log in `exec`, a device bus later). */

@@ -9,22 +9,35 @@
  * in the VMCS; RAX and the other general registers and CR2 stay in the processor, where a real
  * hypervisor saves them in software (here they simply stay in `cpu.state`).
  *
- * CR shadowing (24.6.6): VMX operation fixes CR0.PE, CR0.NE, CR0.PG and CR4.VMXE to 1 (no
- * unrestricted guest: that needs EPT, which the runner does not apply yet). The guest owns every
- * other bit; the hypervisor owns PE, NE and PG of CR0 and VMXE, PSE and PAE of CR4 through the
- * guest/host masks, and the read shadows give the guest its own values. A guest without paging
- * (the prot32 start state) runs with paging on through the hypervisor's identity map, as KVM does
- * without unrestricted guest: a 32-bit page directory of 4-MByte pages in the backend's area, CR4.PSE
- * set and PAE clear underneath, CR3-load and CR3-store exiting on and the guest's CR3 kept in
- * software. A MOV to CR0 that turns paging on or off switches between the two (and sets EFER.LMA and
- * the "IA-32e mode guest" control as the processor would); a guest clearing CR0.PE is not supported
- * (it would need real-mode emulation): the VM ends with an error.
+ * Nested paging (the default, `nested: true`): "enable EPT" with an EPTP (4-level walk, write-back)
+ * pointing at the hypervisor's own tables (nested-map.ts), which map guest-physical [0,
+ * guestRam.size) to host-physical [guestRam.hpaBase, …) and nothing else, and "unrestricted guest",
+ * so the guest runs with its own CR0, CR3 and CR4 as it set them, paging on or off, protection on
+ * or off. A guest access outside the map is an EPT violation (exit 48): outside the guest's RAM it
+ * is MMIO for the hypervisor core; an EPT misconfiguration (49) or a violation inside the guest's
+ * RAM ends the VM with an error. The guest/host masks then own only CR0.NE and CR4.VMXE (which VMX
+ * operation fixes to 1; the read shadows give the guest its own values).
  *
- * The area (VMX_AREA_SIZE, 4-KByte aligned): the VMXON region, the VMCS, the identity page
- * directory, a 64-bit host's page tables (PML4, PDPT, PD: the first GiB in 2-MByte pages), which no
- * host instruction uses but VM exits load, and the I/O bitmaps A and B (every bit set: every port
- * exits; one bit is cleared only while `passThroughOnce` runs a string I/O instruction). As with SVM, without EPT the guest could reach
- * these pages.
+ * Without nested paging (`nested: false`, the older path): VMX operation fixes CR0.PE, CR0.NE,
+ * CR0.PG and CR4.VMXE to 1 and unrestricted guest needs EPT, so the hypervisor owns PE, NE and PG
+ * of CR0 and VMXE, PSE and PAE of CR4 through the guest/host masks. A guest without paging (the
+ * prot32 start state) runs with paging on through the hypervisor's identity map, as KVM does
+ * without unrestricted guest: a 32-bit page directory of 4-MByte pages in the backend's area,
+ * CR4.PSE set and PAE clear underneath, CR3-load and CR3-store exiting on and the guest's CR3 kept
+ * in software. A MOV to CR0 that turns paging on or off switches between the two (and sets
+ * EFER.LMA and the "IA-32e mode guest" control as the processor would); a guest clearing CR0.PE is
+ * not supported there (it would need real-mode emulation): the VM ends with an error.
+ * Guest-physical is then host-physical, so the guest could reach the backend's area.
+ *
+ * The area (VMX_AREA_SIZE, 4-KByte aligned, in host RAM outside the guest's RAM when nested paging
+ * is on): the VMXON region, the VMCS, the identity page directory, a 64-bit host's page tables
+ * (PML4, PDPT, PD: the first GiB in 2-MByte pages), which no host instruction uses but VM exits
+ * load, the I/O bitmaps A and B (every bit set: every port exits; one bit is cleared only while
+ * `passThroughOnce` runs a string I/O instruction), and the nested tables.
+ *
+ * Controls: those in REQUIRED_CONTROLS, and the optional exits of EXIT_OPTIONS (HLT exiting by
+ * default; RDTSC exiting, INVLPG exiting, CR3-load and CR3-store exiting, the exception bitmap).
+ * No MSR bitmaps: every RDMSR and WRMSR exits.
  */
 import type { Cpu } from '../cpu/cpu.ts';
 import { SegAttr, type SegmentCache } from '../cpu/state.ts';
@@ -32,26 +45,75 @@ import { Seg } from '../cpu/insn.ts';
 import { CR0, CR4, EFER, isCanonical } from '../cpu/sys-util.ts';
 import { MSR } from '../cpu/sys-ctl.ts';
 import type { Ledger } from '../cost/ledger.ts';
-import { Entry, Exit, Primary, TRUE_ALLOWED, VMCS_REVISION } from '../vmx/controls.ts';
+import type { MmioHandler } from '../mem/physmem.ts';
+import { CONTROL_BITS, Entry, Exit, Primary, Secondary, TRUE_ALLOWED, VMCS_REVISION, type ControlField } from '../vmx/controls.ts';
+import { encodeEptp } from '../vmx/ept.ts';
 import { exitReasonInfo, ExitReason } from '../vmx/exit-reasons.ts';
 import { enc } from '../vmx/fields.ts';
-import { decodeCrAccess, decodeInterruptionInfo, decodeIo, encodeInterruptionInfo, InterruptionType } from '../vmx/qualification.ts';
+import { decodeCrAccess, decodeEptViolation, decodeInterruptionInfo, decodeIo, encodeInterruptionInfo, InterruptionType } from '../vmx/qualification.ts';
 import { cpuProcessor, runGuest } from '../vmx/run.ts';
 import { Vmx } from '../vmx/vmx.ts';
-import { GPR_NAMES, type BackendRun, type FieldAccess, type HvBackend, type HvEvent, type HvExit, type HvExitDetail, type PortHandler } from './types.ts';
-import type { SvmIntercepts } from './svm-backend.ts';
+import {
+  GPR_NAMES, type BackendRun, type ExitOptionControl, type FieldAccess, type HvBackend, type HvEvent, type HvExit, type HvExitDetail,
+  type HvExitOptions, type PortHandler, type RequiredControl,
+} from './types.ts';
+import { buildHostTables, defaultGuestRam, type SvmIntercepts } from './svm-backend.ts';
+import { buildNestedMap, isGuestRam, NESTED_TABLES_SIZE, passThrough, type MmioRecord, type NestedMap } from './nested-map.ts';
 
-export const VMX_AREA_SIZE = 0x8000;
+const NESTED = 0x8000;
+export const VMX_AREA_SIZE = NESTED + NESTED_TABLES_SIZE;
 
 export interface VmxBackendOptions {
   area: number;
   ledger: Ledger;
   /** Exceptions (exception bitmap) to intercept; CR and MSR settings are the backend's own. */
   intercepts?: Pick<SvmIntercepts, 'exceptions'>;
+  /** Nested paging: "enable EPT" and "unrestricted guest" (default true). */
+  nested?: boolean;
+  /** The guest's RAM under EPT: `size` bytes at guest-physical 0, at host-physical `hpaBase` (default: the 2-MByte pages below `area`, at 0). */
+  guestRam?: { size: number; hpaBase?: number };
+  /** The optional exits (default: HLT only). */
+  exits?: HvExitOptions;
 }
 
-const CR0_MASK = (CR0.PE | CR0.NE | CR0.PG) >>> 0;
-const CR4_MASK = (CR4.VMXE | CR4.PSE | CR4.PAE) >>> 0;
+const FIELD_OF: Record<ControlField, string> = {
+  pin: 'PIN_BASED_VM_EXEC_CONTROL', primary: 'CPU_BASED_VM_EXEC_CONTROL', secondary: 'SECONDARY_VM_EXEC_CONTROL',
+  exit: 'VM_EXIT_CONTROLS', entry: 'VM_ENTRY_CONTROLS',
+};
+const ctl = (f: ControlField, name: string): { field: string; bit: number; name: string } => {
+  const c = CONTROL_BITS[f].find((x) => x.name === name);
+  if (c === undefined) throw new Error(`no ${f} control ${name}`);
+  return { field: FIELD_OF[f], bit: c.bit, name: c.title };
+};
+const option = (o: ExitOptionControl['option'], f: ControlField, ...names: string[]): ExitOptionControl => {
+  const cs = names.map((n) => ctl(f, n));
+  return { option: o, field: FIELD_OF[f], bits: cs.map((c) => c.bit), names: cs.map((c) => c.name) };
+};
+
+/** The optional exits as VT-x controls (SDM Vol. 3C, Table 25-6 and 25.6.3): field, bit, the SDM's name. */
+export const EXIT_OPTIONS: readonly ExitOptionControl[] = [
+  option('hlt', 'primary', 'HLT_EXITING'),
+  option('rdtsc', 'primary', 'RDTSC_EXITING'),
+  option('invlpg', 'primary', 'INVLPG_EXITING'),
+  option('cr3', 'primary', 'CR3_LOAD_EXITING', 'CR3_STORE_EXITING'),
+  { option: 'exceptions', field: 'EXCEPTION_BITMAP', bits: Array.from({ length: 32 }, (_, i) => i), names: Array.from({ length: 32 }, (_, i) => `Exception bitmap bit ${i}`) },
+];
+
+/** The controls the hypervisor sets itself on VT-x (besides the default1 bits the TRUE capability MSRs require), with why. */
+export const REQUIRED_CONTROLS: readonly RequiredControl[] = [
+  { ...ctl('primary', 'USE_IO_BITMAPS'), why: 'I/O bitmaps with every bit set: every port is forwarded', when: 'always' },
+  { ...ctl('primary', 'ACTIVATE_SECONDARY_CONTROLS'), why: 'the secondary controls hold "enable EPT" and "unrestricted guest"', when: 'nested' },
+  { ...ctl('secondary', 'ENABLE_EPT'), why: 'enable EPT: nested paging through the hypervisor\u2019s map (EPTP)', when: 'nested' },
+  { ...ctl('secondary', 'UNRESTRICTED_GUEST'), why: 'the guest runs with paging or protection off, as it set CR0', when: 'nested' },
+  { ...ctl('primary', 'CR3_LOAD_EXITING'), why: 'while the guest runs on the identity map its CR3 is kept in software', when: 'no-nested' },
+  { ...ctl('primary', 'CR3_STORE_EXITING'), why: 'while the guest runs on the identity map its CR3 is kept in software', when: 'no-nested' },
+  { ...ctl('exit', 'HOST_ADDRESS_SPACE_SIZE'), why: 'the host is 64-bit', when: 'always' },
+  { ...ctl('exit', 'SAVE_IA32_EFER'), why: 'the guest\u2019s EFER is kept in the VMCS across exits', when: 'always' },
+  { ...ctl('exit', 'LOAD_IA32_EFER'), why: 'the host\u2019s EFER (LME, LMA) is loaded at each exit', when: 'always' },
+  { ...ctl('entry', 'LOAD_IA32_EFER'), why: 'the guest\u2019s EFER is loaded at each entry', when: 'always' },
+  { ...ctl('entry', 'IA32E_MODE_GUEST'), why: 'the guest is in IA-32e mode (EFER.LMA = 1)', when: 'long-guest' },
+];
+
 const SEGS = [['ES', Seg.ES], ['CS', Seg.CS], ['SS', Seg.SS], ['DS', Seg.DS], ['FS', Seg.FS], ['GS', Seg.GS]] as const;
 /** MSRs VM entry and exit switch through the VMCS (so the guest's value is a field, not the processor's). */
 const VMCS_MSRS = new Map<number, string>([
@@ -83,6 +145,14 @@ export class VmxBackend implements HvBackend {
   /** Copies of the read shadows (what the hypervisor last wrote), for a report while the guest is loaded. */
   private cr0Shadow: bigint;
   private cr4Shadow: bigint;
+  readonly nested: boolean;
+  /** The EPT tables (null without nested paging): built once, changed only inside `passThroughMmio`. */
+  readonly map: NestedMap | null;
+  /** The CR0 and CR4 bits the hypervisor owns (guest/host masks). */
+  private readonly cr0Mask: number;
+  private readonly cr4Mask: number;
+  /** The optional exits in force (fixed at construction). */
+  private readonly exitOpts: { hlt: boolean; rdtsc: boolean; invlpg: boolean; cr3: boolean };
 
   constructor(
     readonly cpu: Cpu,
@@ -97,11 +167,18 @@ export class VmxBackend implements HvBackend {
     const vmcs = area + 0x1000;
     this.pd = area + 0x2000;
     const pml4 = area + 0x3000;
+    this.nested = opts.nested ?? true;
+    if (this.nested) {
+      const ram = { ...defaultGuestRam(area), ...opts.guestRam };
+      if (area < ram.hpaBase + ram.size && area + VMX_AREA_SIZE > ram.hpaBase) throw new RangeError('VMX area: inside the guest\u2019s RAM (EPT would let the guest reach it)');
+      this.map = buildNestedMap(mem, area + NESTED, ram.size, ram.hpaBase ?? 0, 'ept');
+    } else this.map = null;
+    this.cr0Mask = this.nested ? CR0.NE : (CR0.PE | CR0.NE | CR0.PG) >>> 0;
+    this.cr4Mask = this.nested ? CR4.VMXE : (CR4.VMXE | CR4.PSE | CR4.PAE) >>> 0;
+    const ex = opts.exits ?? {};
+    this.exitOpts = { hlt: ex.hlt !== false, rdtsc: ex.rdtsc === true, invlpg: ex.invlpg === true, cr3: ex.cr3 === true };
     for (let i = 0; i < 1024; i++) mem.write(this.pd + i * 4, 4, ((i << 22) | 0xe7) >>> 0);
-    for (let i = 0; i < 0x3000; i += 4) mem.write(pml4 + i, 4, 0);
-    mem.write(pml4, 4, (pml4 + 0x1000) | 3);
-    mem.write(pml4 + 0x1000, 4, (pml4 + 0x2000) | 3);
-    for (let i = 0; i < 512; i++) mem.write(pml4 + 0x2000 + i * 8, 4, ((i << 21) | 0x83) >>> 0);
+    buildHostTables(mem, pml4);
     // I/O bitmaps A and B: every port exits.
     this.ioBitmaps = area + 0x6000;
     for (let i = 0; i < 0x2000; i += 4) mem.write(this.ioBitmaps + i, 4, 0xffffffff);
@@ -113,7 +190,7 @@ export class VmxBackend implements HvBackend {
     const guestCr0 = BigInt(st.cr0 >>> 0);
     const guestCr4 = BigInt(st.cr4 >>> 0);
     const long = cpu.mode() === 'long64';
-    this.identity = (st.cr0 & CR0.PG) === 0;
+    this.identity = !this.nested && (st.cr0 & CR0.PG) === 0;
     this.cr3Shadow = reg64(st.cr3Lo, st.cr3Hi);
     this.cr0Shadow = guestCr0;
     this.cr4Shadow = guestCr4;
@@ -135,13 +212,13 @@ export class VmxBackend implements HvBackend {
       GUEST_GDTR_BASE: reg64(st.gdtr.baseLo, st.gdtr.baseHi), GUEST_GDTR_LIMIT: BigInt(st.gdtr.limit),
       GUEST_IDTR_BASE: reg64(st.idtr.baseLo, st.idtr.baseHi), GUEST_IDTR_LIMIT: BigInt(st.idtr.limit),
       GUEST_CR0: this.realCr0(guestCr0), GUEST_CR3: this.identity ? BigInt(this.pd) : this.cr3Shadow, GUEST_CR4: this.realCr4(guestCr4),
-      CR0_GUEST_HOST_MASK: BigInt(CR0_MASK), CR0_READ_SHADOW: guestCr0, CR4_GUEST_HOST_MASK: BigInt(CR4_MASK), CR4_READ_SHADOW: guestCr4,
+      CR0_GUEST_HOST_MASK: BigInt(this.cr0Mask), CR0_READ_SHADOW: guestCr0, CR4_GUEST_HOST_MASK: BigInt(this.cr4Mask), CR4_READ_SHADOW: guestCr4,
       GUEST_IA32_EFER: BigInt(st.efer >>> 0), GUEST_DR7: 0x400n, GUEST_RFLAGS: BigInt(st.rflags >>> 0),
       GUEST_RIP: reg64(st.ripLo, st.ripHi), GUEST_RSP: reg64(st.regLo[4]!, st.regHi[4]!),
       VMCS_LINK_POINTER: 0xffffffffffffffffn,
     });
     let exceptionBitmap = 0;
-    for (const v of opts.intercepts?.exceptions ?? []) exceptionBitmap |= 1 << v;
+    for (const v of [...(opts.intercepts?.exceptions ?? []), ...(ex.exceptions ?? [])]) exceptionBitmap |= 1 << v;
     const controls: Record<string, bigint> = {
       PIN_BASED_VM_EXEC_CONTROL: BigInt(TRUE_ALLOWED.pin.must1),
       // No MSR bitmaps: every RDMSR/WRMSR exits; every port I/O exits.
@@ -151,6 +228,10 @@ export class VmxBackend implements HvBackend {
       EXCEPTION_BITMAP: BigInt(exceptionBitmap >>> 0),
       IO_BITMAP_A: BigInt(this.ioBitmaps), IO_BITMAP_B: BigInt(this.ioBitmaps + 0x1000),
     };
+    if (this.map !== null) {
+      controls.SECONDARY_VM_EXEC_CONTROL = BigInt((Secondary.ENABLE_EPT! | Secondary.UNRESTRICTED_GUEST!) >>> 0);
+      controls.EPT_POINTER = encodeEptp({ root: this.map.root, memType: 6, walkLength: 4, accessedDirty: false });
+    }
     // The host: 64-bit, CPL 0, paging through its own tables, CR4.VMXE (what VMXON requires).
     const hostCr0 = 0x80050033;
     const hostCr4 = (CR4.PAE | CR4.VMXE) >>> 0;
@@ -177,10 +258,16 @@ export class VmxBackend implements HvBackend {
   }
 
   private primary(): number {
-    const cr3 = this.identity ? Primary.CR3_LOAD_EXITING! | Primary.CR3_STORE_EXITING! : 0;
-    return (TRUE_ALLOWED.primary.must1 | Primary.HLT_EXITING! | Primary.USE_IO_BITMAPS! | cr3) >>> 0;
+    const o = this.exitOpts;
+    const cr3 = this.identity || o.cr3 ? Primary.CR3_LOAD_EXITING! | Primary.CR3_STORE_EXITING! : 0;
+    return (
+      TRUE_ALLOWED.primary.must1 | Primary.USE_IO_BITMAPS! | cr3 |
+      (o.hlt ? Primary.HLT_EXITING! : 0) | (o.rdtsc ? Primary.RDTSC_EXITING! : 0) | (o.invlpg ? Primary.INVLPG_EXITING! : 0) |
+      (this.nested ? Primary.ACTIVATE_SECONDARY_CONTROLS! : 0)
+    ) >>> 0;
   }
 
+  /** The guest's CR0 as the processor holds it: NE always (VMX operation), PG on the identity map. */
   private realCr0(guest: bigint): bigint {
     return guest | BigInt(CR0.NE) | (this.identity ? BigInt(CR0.PG) : 0n);
   }
@@ -261,6 +348,17 @@ export class VmxBackend implements HvBackend {
     let detail: HvExitDetail;
     if (code === R.CPUID) detail = { kind: 'cpuid' };
     else if (code === R.HLT) detail = { kind: 'hlt' };
+    else if (code === R.RDTSC) detail = { kind: 'rdtsc' };
+    else if (code === R.INVLPG) detail = { kind: 'invlpg', linear: qual() };
+    else if (code === R.EPT_VIOLATION) {
+      const q = decodeEptViolation(Number(qual() & 0xffffffffn));
+      const gpa = Number(raw.guest_physical_address = this.read('GUEST_PHYSICAL_ADDRESS'));
+      if (this.map === null || isGuestRam(this.map, gpa)) detail = { kind: 'other', why: `EPT violation at guest-physical 0x${gpa.toString(16)}, inside the guest\u2019s RAM` };
+      else detail = { kind: 'mmio', gpa, access: q.fetch ? 'fetch' : q.write ? 'write' : 'read', guestTable: q.linearValid && !q.translated };
+    } else if (code === R.EPT_MISCONFIG) {
+      const gpa = Number(raw.guest_physical_address = this.read('GUEST_PHYSICAL_ADDRESS'));
+      detail = { kind: 'other', why: `EPT misconfiguration at guest-physical 0x${gpa.toString(16)}` };
+    }
     else if (code === R.VMCALL) detail = { kind: 'hypercall' };
     else if (code === R.TRIPLE_FAULT) detail = { kind: 'triple-fault' };
     else if (code === R.IO_INSTRUCTION) {
@@ -342,7 +440,7 @@ export class VmxBackend implements HvBackend {
     const st = this.cpu.state;
     if (n === 2) return reg64(st.cr2Lo, st.cr2Hi);
     if (n === 3) return this.identity ? this.cr3Shadow : this.read('GUEST_CR3');
-    const mask = BigInt(n === 0 ? CR0_MASK : CR4_MASK);
+    const mask = BigInt(n === 0 ? this.cr0Mask : this.cr4Mask);
     const real = this.read(n === 0 ? 'GUEST_CR0' : 'GUEST_CR4');
     const shadow = this.read(n === 0 ? 'CR0_READ_SHADOW' : 'CR4_READ_SHADOW');
     return (real & ~mask) | (shadow & mask);
@@ -369,9 +467,27 @@ export class VmxBackend implements HvBackend {
       this.write('GUEST_CR4', this.realCr4(v));
       return null;
     }
-    if ((v & BigInt(CR0.PE)) === 0n) return 'the guest cleared CR0.PE: real mode needs unrestricted guest (EPT) or emulation, which this hypervisor does not have';
     const paging = (v & BigInt(CR0.PG)) !== 0n;
-    if (paging === this.identity) {
+    if (this.nested) {
+      // Unrestricted guest: the guest's CR0 is loaded as it is (NE forced). Turning paging on or
+      // off is what the processor's own MOV to CR0 does to EFER.LMA and the "IA-32e mode guest" control.
+      const was = (this.read('GUEST_CR0') & BigInt(CR0.PG)) !== 0n;
+      if (paging !== was) {
+        let efer = this.read('GUEST_IA32_EFER');
+        let entry = this.read('VM_ENTRY_CONTROLS');
+        if (paging && (efer & BigInt(EFER.LME)) !== 0n) {
+          efer |= BigInt(EFER.LMA);
+          entry |= BigInt(Entry.IA32E_MODE_GUEST!);
+        } else if (!paging) {
+          efer &= ~BigInt(EFER.LMA);
+          entry &= ~BigInt(Entry.IA32E_MODE_GUEST!);
+        }
+        this.write('GUEST_IA32_EFER', efer);
+        this.write('VM_ENTRY_CONTROLS', entry);
+      }
+    } else if ((v & BigInt(CR0.PE)) === 0n) {
+      return 'the guest cleared CR0.PE: real mode needs unrestricted guest (EPT) or emulation, which this hypervisor does not have without nested paging';
+    } else if (paging === this.identity) {
       // The guest turns paging on (leaving the identity map) or off (returning to it).
       const cr4 = this.read('CR4_READ_SHADOW');
       let efer = this.read('GUEST_IA32_EFER');
@@ -429,6 +545,18 @@ export class VmxBackend implements HvBackend {
     this.write('VM_ENTRY_INTR_INFO_FIELD', BigInt(info >>> 0));
   }
 
+  passThroughMmio(gpaPages: readonly number[], mmio: MmioHandler, records: MmioRecord[]): BackendRun {
+    if (this.map === null) throw new Error('passThroughMmio: no EPT');
+    return passThrough(this.cpu.mem, this.map, gpaPages, mmio, records, () => this.cpu.tlbFlushAll(true), () => this.enter(1));
+  }
+
+  /** The guest's TSC: the processor's plus TSC_OFFSET when "use TSC offsetting" is 1 (read from the VMCS). */
+  guestTsc(): bigint {
+    const tsc = BigInt(this.cpu.state.tsc);
+    if ((this.read('CPU_BASED_VM_EXEC_CONTROL') & BigInt(Primary.USE_TSC_OFFSETTING!)) === 0n) return tsc;
+    return BigInt.asUintN(64, tsc + BigInt.asIntN(64, this.read('TSC_OFFSET')));
+  }
+
   passThroughOnce(port: number, size: 1 | 2 | 4, ports: PortHandler): BackendRun {
     const mem = this.cpu.mem;
     const bit = (q: number, on: boolean): void => {
@@ -458,18 +586,18 @@ export class VmxBackend implements HvBackend {
       const view = (real: number, mask: number, shadow: bigint): bigint => (BigInt(real >>> 0) & ~BigInt(mask)) | (shadow & BigInt(mask));
       return {
         gpr, rip: reg64(st.ripLo, st.ripHi), rflags: BigInt(st.rflags >>> 0),
-        cr0: view(st.cr0, CR0_MASK, this.cr0Shadow),
+        cr0: view(st.cr0, this.cr0Mask, this.cr0Shadow),
         cr3: this.identity ? this.cr3Shadow : reg64(st.cr3Lo, st.cr3Hi),
-        cr4: view(st.cr4, CR4_MASK, this.cr4Shadow),
+        cr4: view(st.cr4, this.cr4Mask, this.cr4Shadow),
       };
     }
     const r = (f: string): bigint => this.read(f, false);
     gpr[4] = r('GUEST_RSP');
     return {
       gpr, rip: r('GUEST_RIP'), rflags: r('GUEST_RFLAGS'),
-      cr0: (r('GUEST_CR0') & ~BigInt(CR0_MASK)) | (this.cr0Shadow & BigInt(CR0_MASK)),
+      cr0: (r('GUEST_CR0') & ~BigInt(this.cr0Mask)) | (this.cr0Shadow & BigInt(this.cr0Mask)),
       cr3: this.identity ? this.cr3Shadow : r('GUEST_CR3'),
-      cr4: (r('GUEST_CR4') & ~BigInt(CR4_MASK)) | (this.cr4Shadow & BigInt(CR4_MASK)),
+      cr4: (r('GUEST_CR4') & ~BigInt(this.cr4Mask)) | (this.cr4Shadow & BigInt(this.cr4Mask)),
     };
   }
 }

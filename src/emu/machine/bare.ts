@@ -47,6 +47,12 @@ export interface BareOptions {
   sys?: SystemLayer;
   /** CPU features; by default those of the KVM harness's vCPU here (no 1-GByte pages, no LA57). */
   features?: CpuFeatures;
+  /**
+   * Bytes of physical RAM (default BARE_RAM_SIZE). Only a hypervisor's host asks for more: it keeps
+   * its own structures above the 64 MiB its guest sees (hv/exec.ts); the program still loads below
+   * BARE_RAM_SIZE.
+   */
+  ramSize?: number;
 }
 
 export interface BareMachine {
@@ -94,7 +100,7 @@ export function createBareMachine(opts: BareOptions): BareMachine {
       exits.push({ kind: 'io', dir: 'out', port, size, value: value >>> 0 });
     },
   };
-  const mem = new PhysMem(BARE_RAM_SIZE, mmio);
+  const mem = new PhysMem(opts.ramSize ?? BARE_RAM_SIZE, mmio);
   const s = createCpuState('intel');
   // Code: execute/read, accessed (type 1011b); data: read/write, accessed (0011b); S, P, G.
   const CODE = 0xb | SegAttr.S | SegAttr.P | SegAttr.G;

@@ -1,0 +1,175 @@
+/**
+ * The hypervisor's nested tables (EPT under VT-x, NPT under AMD-V): the guest-physical →
+ * host-physical map the processor applies to every guest access, built by the hypervisor itself.
+ *
+ * Layout, one VM: guest-physical [0, gpaSize) is the guest's RAM and maps, at hpaBase, to the
+ * host-physical [hpaBase, hpaBase + gpaSize); nothing else is mapped. A guest access anywhere
+ * else is an EPT violation or a nested page fault, which the hypervisor treats as MMIO (the
+ * addresses above the guest's RAM) or as an error. Several VMs can sit side by side in host RAM,
+ * each with its own hpaBase and its own tables; the hypervisor's own structures (VMCB/VMCS,
+ * bitmaps, host save area, host page tables, these tables) lie in host RAM outside every VM's
+ * [hpaBase, hpaBase + gpaSize), so no guest-physical address reaches them.
+ *
+ * The tables: 4-level (PML4 → PDPT → PD), the guest's RAM in 2-MByte pages (both EPT and NPT have
+ * them on the lab's processor), write-back; gpaSize must be a multiple of 2 MiB, at most 4 GiB.
+ * The table area (NESTED_TABLES_SIZE bytes) holds the PML4, the PDPT, four PDs and a pool of
+ * spare pages that `passThrough` uses to map single 4-KByte pages for one instruction.
+ *
+ * Entry formats: EPT (SDM Vol. 3C, 29.3.2): R, W, X in bits 0..2; a leaf's memory type in bits
+ * 5:3 (WB = 6, UC = 0) and bit 7 for a 2-MByte page; no accessed/dirty flags (EPTP bit 6 clear).
+ * NPT (APM Vol. 2, 15.25.5): ordinary long-mode entries (P, R/W, and U/S, which every level of a
+ * nested walk needs because the walk's accesses are user accesses), PS in bit 7 for a 2-MByte page.
+ */
+import type { MmioHandler, PhysMem } from '../mem/physmem.ts';
+
+export type NestedFormat = 'ept' | 'npt';
+
+/** Bytes of host RAM the nested tables of one VM need (4-KByte aligned). */
+export const NESTED_TABLES_SIZE = 16 * 0x1000;
+/** Largest guest RAM one map covers (four page directories). */
+export const NESTED_MAX_GPA_SIZE = 4 * 0x40000000;
+const TWO_MIB = 0x200000;
+const POOL_FIRST = 6;
+const POOL_PAGES = NESTED_TABLES_SIZE / 0x1000 - POOL_FIRST;
+
+/**
+ * Where `passThrough` maps the pages of one MMIO instruction: host-physical addresses at 1 TiB,
+ * above any host RAM the lab builds (so they are MMIO for the host's PhysMem) and below
+ * MAXPHYADDR. The host's MMIO handler is swapped for the instruction to one that turns these
+ * addresses back into the guest-physical ones.
+ */
+export const MMIO_WINDOW_HPA = 0x100_0000_0000;
+
+export interface NestedMap {
+  readonly format: NestedFormat;
+  /** Host-physical address of the PML4 (the EPTP's or N_CR3's table). */
+  readonly root: number;
+  readonly tableArea: number;
+  /** Bytes of guest RAM at guest-physical 0. */
+  readonly gpaSize: number;
+  /** Where the guest's RAM starts in host-physical memory. */
+  readonly hpaBase: number;
+}
+
+const entry = (format: NestedFormat, kind: 'table' | 'large' | 'page' | 'mmio'): number => {
+  if (format === 'npt') return kind === 'large' ? 0x87 : 0x7;
+  // EPT: RWX; leaves WB (6 << 3), a 2-MByte leaf with bit 7; the MMIO window uncached (UC = 0).
+  if (kind === 'table' || kind === 'mmio') return 0x7;
+  return kind === 'large' ? 0xb7 : 0x37;
+};
+
+function write64(mem: PhysMem, at: number, v: number): void {
+  mem.write(at, 4, v % 0x100000000 >>> 0);
+  mem.write(at + 4, 4, Math.floor(v / 0x100000000) >>> 0);
+}
+
+function read64(mem: PhysMem, at: number): number {
+  return mem.read(at, 4) + mem.read(at + 4, 4) * 0x100000000;
+}
+
+/** The address bits (51:12) of an entry read as a number. */
+const addrOf = (e: number): number => e - (e % 0x1000); // the hypervisor sets no bit above 51
+
+/**
+ * Builds the map of guest-physical [0, gpaSize) to host-physical [hpaBase, hpaBase + gpaSize) in
+ * the table area (NESTED_TABLES_SIZE bytes at `tableArea`), which must lie outside that range.
+ */
+export function buildNestedMap(mem: PhysMem, tableArea: number, gpaSize: number, hpaBase: number, format: NestedFormat): NestedMap {
+  if (tableArea % 0x1000 !== 0) throw new RangeError(`nested table area ${tableArea} is not 4-KByte aligned`);
+  if (gpaSize <= 0 || gpaSize % TWO_MIB !== 0 || gpaSize > NESTED_MAX_GPA_SIZE) throw new RangeError(`guest RAM of ${gpaSize} bytes: not a multiple of 2 MiB up to 4 GiB`);
+  if (hpaBase % TWO_MIB !== 0) throw new RangeError(`hpaBase ${hpaBase} is not 2-MByte aligned`);
+  if (tableArea < hpaBase + gpaSize && tableArea + NESTED_TABLES_SIZE > hpaBase) throw new RangeError('the nested tables would lie inside the guest\'s own RAM');
+  for (let i = 0; i < NESTED_TABLES_SIZE; i += 4) mem.write(tableArea + i, 4, 0);
+  const pml4 = tableArea;
+  const pdpt = tableArea + 0x1000;
+  write64(mem, pml4, pdpt + entry(format, 'table'));
+  const pds = gpaSize / 0x40000000;
+  for (let g = 0; g < Math.ceil(pds); g++) write64(mem, pdpt + g * 8, tableArea + (2 + g) * 0x1000 + entry(format, 'table'));
+  for (let i = 0; i < gpaSize / TWO_MIB; i++) {
+    const pd = tableArea + (2 + Math.floor(i / 512)) * 0x1000;
+    write64(mem, pd + (i % 512) * 8, hpaBase + i * TWO_MIB + entry(format, 'large'));
+  }
+  return { format, root: pml4, tableArea, gpaSize, hpaBase };
+}
+
+/** Whether a guest-physical address is the guest's RAM in this map. */
+export function isGuestRam(map: NestedMap, gpa: number): boolean {
+  return gpa >= 0 && gpa < map.gpaSize;
+}
+
+/** An MMIO access made while a page was passed through, at its guest-physical address. */
+export interface MmioRecord {
+  dir: 'read' | 'write';
+  gpa: number;
+  size: number;
+  /** The value written (low 32 bits; `valueHi` the high ones), or the value the handler returned. */
+  value: number;
+  valueHi: number;
+}
+
+/**
+ * Runs `run` with the guest-physical pages `gpaPages` (each outside the guest's RAM) mapped for
+ * read, write and execute to the MMIO window, and the host's MMIO handler replaced by one that
+ * gives each access to `handler` at its guest-physical address (recorded in `records`). Afterwards
+ * every entry it wrote is restored, the host's handler put back and the TLB flushed by `flush`
+ * (the processor may have cached the window's translation for the guest).
+ */
+export function passThrough<T>(
+  mem: PhysMem, map: NestedMap, gpaPages: readonly number[], handler: MmioHandler, records: MmioRecord[], flush: () => void, run: () => T,
+): T {
+  const undo: [number, number][] = [];
+  let pool = POOL_FIRST;
+  const set = (at: number, v: number): void => {
+    undo.push([at, read64(mem, at)]);
+    write64(mem, at, v);
+  };
+  const toGpa = (hpa: number): number => {
+    const i = Math.floor((hpa - MMIO_WINDOW_HPA) / 0x1000);
+    if (i < 0 || i >= gpaPages.length) return hpa; // not the window: cannot happen while only the window is mapped to MMIO
+    return gpaPages[i]! + ((hpa - MMIO_WINDOW_HPA) % 0x1000);
+  };
+  for (const [n, page] of gpaPages.entries()) {
+    if (page % 0x1000 !== 0 || isGuestRam(map, page)) throw new RangeError(`pass-through of guest-physical 0x${page.toString(16)}: not an MMIO page`);
+    let table = map.root;
+    for (const shift of [39, 30, 21]) {
+      const at = table + (Math.floor(page / 2 ** shift) % 512) * 8;
+      const e = read64(mem, at);
+      if ((e & 0x7) === 0) {
+        if (pool >= POOL_FIRST + POOL_PAGES) throw new Error('nested tables: the pass-through pool is exhausted');
+        const fresh = map.tableArea + pool++ * 0x1000;
+        for (let i = 0; i < 0x1000; i += 4) mem.write(fresh + i, 4, 0);
+        set(at, fresh + entry(map.format, 'table'));
+        table = fresh;
+      } else {
+        if ((e & 0x80) !== 0) throw new Error(`nested tables: guest-physical 0x${page.toString(16)} lies in a large page`);
+        table = addrOf(e);
+      }
+    }
+    set(table + (Math.floor(page / 0x1000) % 512) * 8, MMIO_WINDOW_HPA + n * 0x1000 + entry(map.format, 'mmio'));
+  }
+  const saved = mem.mmio;
+  const wrapper: MmioHandler = {
+    readHi: 0xffffffff,
+    read(pa, size) {
+      const gpa = toGpa(pa);
+      const v = handler.read(gpa, size) >>> 0;
+      const hi = size > 4 ? (handler.readHi ?? 0xffffffff) >>> 0 : 0;
+      wrapper.readHi = hi;
+      records.push({ dir: 'read', gpa, size, value: v, valueHi: hi });
+      return v;
+    },
+    write(pa, size, value, valueHi) {
+      const gpa = toGpa(pa);
+      records.push({ dir: 'write', gpa, size, value: value >>> 0, valueHi: size > 4 ? valueHi >>> 0 : 0 });
+      handler.write(gpa, size, value, valueHi);
+    },
+  };
+  mem.mmio = wrapper;
+  try {
+    return run();
+  } finally {
+    mem.mmio = saved;
+    for (let i = undo.length - 1; i >= 0; i--) write64(mem, undo[i]![0], undo[i]![1]);
+    flush();
+  }
+}
