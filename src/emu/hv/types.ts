@@ -89,6 +89,8 @@ export interface HvLogEntry {
   accesses: FieldAccess[];
   /** Guest instructions retired natively between the previous entry and this exit. */
   guestSteps: number;
+  /** The step the exit happened at (CpuState.steps then: the exiting instruction's own step). */
+  step?: number;
 }
 
 /** An event to inject into the guest on the next entry. */
@@ -162,6 +164,10 @@ export interface HvBackend {
   passThroughOnce(port: number, size: 1 | 2 | 4, ports: PortHandler): BackendRun;
   /** The accesses recorded since the last call (and clears them). */
   takeAccesses(): FieldAccess[];
+  /** Whether the guest is in the CPU now (between an entry and its exit). */
+  readonly loaded?: boolean;
+  /** Called at each entry, after the entry instruction's outcome and before the guest runs (the trace's vm/entry). */
+  onEntry?: ((instruction: 'VMLAUNCH' | 'VMRESUME' | 'VMRUN', failed: string[] | null) => void) | null;
 }
 
 /** Where a forwarded port access goes (the bare machine's log in `exec`, a device bus later). */

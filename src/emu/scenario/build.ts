@@ -20,6 +20,7 @@
  */
 import { bareResult, u64Json, type U64Json } from '../machine/bare.ts';
 import { Machine } from '../machine/machine.ts';
+import { HV_MACHINE_AREA, HvMachine } from '../hv/hv-machine.ts';
 import type { RunEnd } from '../cpu/cpu.ts';
 import { createCpuState, SegAttr, type CpuState, type SegmentCache } from '../cpu/state.ts';
 import { MSR } from '../cpu/sys-ctl.ts';
@@ -257,9 +258,26 @@ export function idtTargets(ls: LoadedScenario): Map<number, number> {
   return t;
 }
 
-/** Boots a validated scenario. Never throws on the result of `loadScenario`. */
+/**
+ * Boots a validated scenario. Never throws on the result of `loadScenario`. With a `technique`,
+ * the guest is built exactly as without one, then becomes the only guest of the hypervisor: its CPU
+ * state is the VMCS/VMCB's guest state and the CPU becomes the host (hv/hv-machine.ts), with the
+ * backend's structures in the top HV_MACHINE_AREA bytes of RAM.
+ */
 export function buildScenario(ls: LoadedScenario): Machine {
-  if (ls.scenario.boot === 'bare') return buildBare(ls);
+  const m = ls.scenario.boot === 'bare' ? buildBare(ls) : buildGuest(ls);
+  const sc = ls.scenario;
+  if (sc.technique === undefined) return m;
+  const h = sc.hypervisor ?? {};
+  return new HvMachine(m, {
+    technique: sc.technique, area: sc.memory.size - HV_MACHINE_AREA,
+    ...(h.costPreset !== undefined ? { preset: h.costPreset } : {}),
+    ...(h.nestedPaging !== undefined ? { nestedPaging: h.nestedPaging } : {}),
+    ...(h.exits !== undefined ? { exits: h.exits } : {}),
+  });
+}
+
+function buildGuest(ls: LoadedScenario): Machine {
   const sc = ls.scenario;
   const l = ls.layout;
   const long = sc.mode === 'long64';
