@@ -80,6 +80,8 @@ export interface HvExitRecord {
   entry: 'VMLAUNCH' | 'VMRESUME' | 'VMRUN' | null;
   /** The round trip's cycles: exit, dispatch, field accesses, handler, entry. */
   cycles: number;
+  /** The exit-information fields as the processor wrote them (VMX_EXIT_INFO_FIELDS, SVM_EXIT_INFO_FIELDS). */
+  info: Record<string, bigint>;
 }
 
 type Fields = Record<string, unknown>;
@@ -360,7 +362,10 @@ export class HvMachine {
     // hypervisor counts them within one call of its loop).
     entry.guestSteps = step - this.enteredAt;
     this.entryStep = step;
-    const record: HvExitRecord = { log: entry, entry: null, cycles: 0 };
+    const info: Record<string, bigint> = {};
+    if (this.backend instanceof VmxBackend) for (const f of VMX_EXIT_INFO_FIELDS) info[f] = this.peek(f);
+    else for (const f of SVM_EXIT_INFO_FIELDS) info[f] = this.peek(f);
+    const record: HvExitRecord = { log: entry, entry: null, cycles: 0, info };
     this.records.push(record);
     // The print hypercall's character joins the UART's output in the console.
     const hc = this.hypervisor.console;
@@ -368,10 +373,7 @@ export class HvMachine {
     if (end !== null) record.cycles = this.roundTripTotal() - this.roundTrip;
     this.awaiting = end === null;
     if (this.vmSink === null) return;
-    const info: Record<string, bigint> = {};
-    if (this.backend instanceof VmxBackend) for (const f of VMX_EXIT_INFO_FIELDS) info[f] = this.peek(f);
-    else for (const f of SVM_EXIT_INFO_FIELDS) info[f] = this.peek(f);
-    this.emit({ kind: 'vm/exit', step, vm: 0, vendor: this.vendor, code: entry.code, name: entry.name, rip: entry.rip, info });
+    this.emit({ kind: 'vm/exit', step, vm: 0, vendor: this.vendor, code: entry.code, name: entry.name, rip: entry.rip, info: { ...info } });
     for (const a of entry.accesses) this.emit({ kind: 'vm/field', step, vm: 0, op: a.op, field: a.field, key: this.fieldKey(a.field), value: a.value });
     this.emit({ kind: 'vm/handle', step, vm: 0, action: entry.action, note: entry.note });
   }
