@@ -28,6 +28,7 @@
  */
 import type { RunEnd } from '../cpu/cpu.ts';
 import type { Cpu } from '../cpu/cpu.ts';
+import { SegAttr } from '../cpu/state.ts';
 import { cpuid, readMsr, writeMsr } from '../cpu/sys-ctl.ts';
 import { Ledger, type LedgerData } from '../cost/ledger.ts';
 import type { Preset } from '../cost/presets.ts';
@@ -189,6 +190,17 @@ export class HvMachine {
     this.backend = opts.technique === 'svm'
       ? new SvmBackend(cpu, { area: opts.area, ledger, intercepts, ...extra })
       : new VmxBackend(cpu, { area: opts.area, ledger, intercepts, ...extra });
+    if (this.backend instanceof SvmBackend && cpu.cpl() !== 0) {
+      // The SVM backend keeps the built state as the host's; a guest that starts in ring 3 would
+      // leave the host there, and VMRUN needs CPL 0: the host's CS and SS become ring 0 (RPL and
+      // DPL cleared). The host runs no instructions of its own; VM_HSAVE keeps this state.
+      for (const i of [1, 2]) {
+        const c = cpu.state.seg[i]!;
+        c.selector &= ~3;
+        c.attr &= ~(3 << SegAttr.DPL_SHIFT);
+      }
+      cpu.modeChanged();
+    }
     const machineIo = cpu.io;
     const uart = inner.uartPort;
     const ports: PortHandler = {

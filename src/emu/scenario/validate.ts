@@ -429,6 +429,13 @@ export function validateScenario(input: unknown): LoadResult {
     }
   }
 
+  if (technique !== null && memSize !== null) {
+    const area = memSize - HV_MACHINE_AREA;
+    mappings.forEach((m, i) => {
+      if (m.physical + m.size > area) c.err(`mappings[${i}].physical`, `range ${hexNum(m.physical)}+${hexNum(m.size)} reaches the hypervisor's structures at [${hexNum(area)}, ${hexNum(memSize)})`);
+    });
+  }
+
   // The programs, assembled whenever the mode (hence the bit width) is known, so that their errors
   // are reported together with the others; the constants then use the layout as far as it is valid.
   let kernel: Image | null = null;
