@@ -41,11 +41,13 @@ import type { VmxState } from '../vmx/vmx.ts';
 import { fieldByName } from '../vmx/fields.ts';
 import { deepCopy } from '../trace/checkpoint.ts';
 import type { TraceEvent, TraceKind, TraceSink } from '../trace/events.ts';
-import { presetFor } from './exec.ts';
+import { presetFor, type HvJson } from './exec.ts';
+import { COST_KIND_IDS } from '../cost/kinds.ts';
+import { REG_ORDER, type U64Json } from '../machine/bare.ts';
 import { Hypervisor, SHADOW_MSRS, type HvEnd } from './hypervisor.ts';
 import { SVM_AREA_SIZE, SvmBackend, type SvmIntercepts } from './svm-backend.ts';
 import { VMX_AREA_SIZE, VmxBackend } from './vmx-backend.ts';
-import type { HvLogEntry, PortHandler } from './types.ts';
+import { GPR_NAMES, type HvLogEntry, type PortHandler } from './types.ts';
 
 export type HvTechnique = 'vtx' | 'svm';
 
@@ -403,6 +405,46 @@ export class HvMachine {
     if (this.vmSink === null) return;
     const rip = this.backend instanceof VmxBackend ? this.peek('GUEST_RIP') : this.peek('save.rip');
     this.emit({ kind: 'vm/entry', step: this.entryStep, vm: 0, vendor: this.vendor, instruction, rip, ...(failed !== null ? { failed } : {}) });
+  }
+
+  /**
+   * The guest's final state for `lab run` (nothing logged or charged): its registers as the
+   * machine's result names them, its CPL, and the hypervisor's figures as `exec --under` prints them.
+   */
+  guestResult(): { regs: Record<string, U64Json>; cpl: number; hv: HvJson } {
+    const b = this.backend;
+    const r = b.report();
+    const j = (v: bigint): U64Json => (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString());
+    const regs: Record<string, U64Json> = {};
+    for (const name of REG_ORDER) regs[name] = j(r.gpr[GPR_NAMES.indexOf(name)]!);
+    regs.rip = j(r.rip);
+    regs.rflags = j(r.rflags & 0xffffffffn);
+    regs.cr0 = j(r.cr0 & 0xffffffffn);
+    regs.cr3 = j(r.cr3);
+    regs.cr4 = j(r.cr4 & 0xffffffffn);
+    const st = this.cpu.state;
+    const vmx = b instanceof VmxBackend;
+    const loaded = b.loaded;
+    regs.cr2 = j(vmx || loaded ? (BigInt(st.cr2Hi >>> 0) << 32n) | BigInt(st.cr2Lo >>> 0) : this.peek('save.cr2'));
+    const efer = loaded ? BigInt(st.efer >>> 0) : this.peek(vmx ? 'GUEST_IA32_EFER' : 'save.efer');
+    regs.efer = j(vmx ? efer : efer & ~0x1000n);
+    const cpl = loaded ? this.cpu.cpl() : vmx ? Number((this.peek('GUEST_SS_AR_BYTES') >> 5n) & 3n) : Number(this.peek('save.cpl'));
+    const data = this.ledger.data();
+    const byKind: HvJson['cost']['byKind'] = {};
+    for (const k of COST_KIND_IDS) {
+      const t = data.byKind[k];
+      if (t !== undefined) byKind[k] = { count: t.count, cycles: t.cycles };
+    }
+    const hv: HvJson = {
+      under: this.technique,
+      steps: st.steps,
+      exits: Object.fromEntries([...this.hypervisor.counts].map(([name, c]) => [name, { code: c.code, count: c.count }])),
+      exitTotal: this.hypervisor.exitCount,
+      cost: { preset: this.preset.id, vendor: this.preset.vendor, cycles: data.cycles, byKind, byWork: { ...data.byWork } as HvJson['cost']['byWork'] },
+    };
+    if (this.console !== '') hv.console = this.console;
+    if (this.ended?.kind === 'hypercall-exit') hv.exitCode = this.ended.code;
+    return { regs, cpl, hv };
   }
 }
 

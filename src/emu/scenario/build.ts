@@ -21,6 +21,7 @@
 import { bareResult, u64Json, type U64Json } from '../machine/bare.ts';
 import { Machine } from '../machine/machine.ts';
 import { HV_MACHINE_AREA, HvMachine } from '../hv/hv-machine.ts';
+import type { HvJson } from '../hv/exec.ts';
 import type { RunEnd } from '../cpu/cpu.ts';
 import { createCpuState, SegAttr, type CpuState, type SegmentCache } from '../cpu/state.ts';
 import { MSR } from '../cpu/sys-ctl.ts';
@@ -395,6 +396,8 @@ export interface RunResult {
   uart: string;
   ports: { accesses: number; byPort: Record<string, { in: number; out: number }> };
   timer: { fired: number };
+  /** Under a technique: the hypervisor's exits by name, their total, the cost and the console (as `exec --under` prints them); `regs` and `cpl` are then the guest's. */
+  hv?: HvJson;
 }
 
 export function machineResult(name: string, m: Machine, end: RunEnd): RunResult {
@@ -408,7 +411,7 @@ export function machineResult(name: string, m: Machine, end: RunEnd): RunResult 
     const e = (byPort[k] ??= { in: 0, out: 0 });
     e[p.dir]++;
   }
-  return {
+  const result: RunResult = {
     name,
     end,
     steps: s.steps,
@@ -418,6 +421,14 @@ export function machineResult(name: string, m: Machine, end: RunEnd): RunResult 
     ports: { accesses: m.devices.portLog.length, byPort },
     timer: { fired: s.timer.fired },
   };
+  if (m instanceof HvMachine) {
+    // The CPU holds the host once the VM has ended: report the guest, from its VMCS/VMCB.
+    const g = m.guestResult();
+    result.regs = g.regs;
+    result.cpl = g.cpl;
+    result.hv = g.hv;
+  }
+  return result;
 }
 
 /** Builds and runs a validated scenario for `maxSteps` (default: its `limits.maxSteps`). */
