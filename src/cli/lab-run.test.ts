@@ -96,4 +96,35 @@ describe('lab trace', () => {
     expect(r.code).toBe(2);
     expect(r.err).toContain('--kinds');
   });
+
+  it('traces a technique scenario: the vm/* events with the CPU events, steps in order', () => {
+    const r = lines(['trace', join(EXAMPLES, 'vtx-first-exit.json')]);
+    expect(r.code).toBe(0);
+    const steps = r.events.map((e) => e.step as number);
+    expect(steps.every((s, i) => i === 0 || s >= steps[i - 1]!)).toBe(true);
+    expect(r.events[0]).toMatchObject({ kind: 'vm/entry', instruction: 'VMLAUNCH', step: 0 });
+    const exits = r.events.filter((e) => e.kind === 'vm/exit');
+    expect(exits.map((e) => e.code)).toEqual([10, 10, 30, 30, 30, 31, 18, 12]);
+    expect(exits[2]).toMatchObject({ name: 'EXIT_REASON_IO_INSTRUCTION', info: { EXIT_QUALIFICATION: 0x3f80000, VM_EXIT_INSTRUCTION_LEN: 1 } });
+    expect(r.events.filter((e) => e.kind === 'vm/entry' && e.instruction === 'VMRESUME')).toHaveLength(7);
+    expect(r.events.find((e) => e.kind === 'vm/field')).toMatchObject({ op: 'read', field: 'VM_EXIT_REASON', key: 0x4402, value: 10 });
+    expect(r.events[r.events.length - 1]).toMatchObject({ kind: 'vm/end', why: 'hlt' });
+  });
+});
+
+describe('lab run under a technique', () => {
+  it('prints the guest\'s final state and the hypervisor\'s exits and cost', () => {
+    const r = call(['run', join(EXAMPLES, 'svm-first-exit.json')]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out) as { end: string; steps: number; cpl: number; regs: Record<string, number>; uart: string; hv: Record<string, unknown> };
+    expect(j).toMatchObject({ end: 'hlt', steps: 20, cpl: 0, uart: 'Hi\n' });
+    // The guest's registers (the host's CPU state is not what the scenario ran): RBX = '!', EFER without SVME.
+    expect(j.regs.rbx).toBe(0x21);
+    expect(j.regs.efer).toBe(0xd00);
+    expect(j.hv).toMatchObject({
+      under: 'svm', steps: 20, exitTotal: 8, console: 'Hi\n!',
+      exits: { VMEXIT_CPUID: { code: 0x72, count: 2 }, VMEXIT_IOIO: { code: 0x7b, count: 3 }, VMEXIT_MSR: { code: 0x7c, count: 1 }, VMEXIT_VMMCALL: { code: 0x81, count: 1 }, VMEXIT_HLT: { code: 0x78, count: 1 } },
+      cost: { preset: 'amd-recent', vendor: 'amd' },
+    });
+  });
 });

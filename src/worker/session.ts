@@ -20,6 +20,9 @@ import {
 } from './protocol.ts';
 import { stepWalks } from './walks.ts';
 import { makeExercise } from './exercise.ts';
+import { HvMachine } from '../emu/hv/hv-machine.ts';
+import type { VmView } from './vm-types.ts';
+import { vmFieldValues, vmView } from './vm-view.ts';
 
 /** Kinds collected unless the page asks otherwise: all but the TLB-path ones (tlb/lookup, mmu/walk, tlb/fill), which are many per step. */
 export const DEFAULT_TRACE_KINDS: readonly TraceKind[] = TRACE_KINDS.filter((k) => k !== 'tlb/lookup' && k !== 'mmu/walk' && k !== 'tlb/fill');
@@ -173,6 +176,9 @@ interface Loaded {
   marks: MarkIndex;
   /** marksVersion = marksBase + marks.version: it never repeats across loads. */
   marksBase: number;
+  /** The scenario's name and mode (for ViewState.vm's VM). */
+  name: string;
+  mode: 'prot32' | 'long64';
 }
 
 export class LabSession {
@@ -197,7 +203,7 @@ export class LabSession {
     const marks = new MarkIndex();
     timeline.setFrontier(marks, MARK_KINDS);
     const marksBase = this.cur === null ? 0 : this.cur.marksBase + this.cur.marks.version + 1;
-    this.cur = { machine, timeline, marks, marksBase };
+    this.cur = { machine, timeline, marks, marksBase, name: r.loaded.scenario.name, mode: r.loaded.scenario.mode };
     this.prev = null;
     const sc = r.loaded.scenario;
     return {
@@ -344,7 +350,22 @@ export class LabSession {
     this.prev = mv;
     return {
       step: timeline.current, furthest: timeline.furthest, end, machine: mv, changed, events: ev.events, eventsDropped: ev.dropped,
-      walks, marksVersion: marksBase + marks.version, vm: null,
+      walks, marksVersion: marksBase + marks.version, vm: this.vm(),
     };
+  }
+
+  /** ViewState.vm: the hypervisor's view at the current step (null for a scenario without a technique). */
+  private vm(): VmView | null {
+    const { timeline, machine, name, mode } = this.need();
+    if (!(machine instanceof HvMachine)) return null;
+    const at = timeline.current;
+    let before: Map<string, string> | null = null;
+    if (at > timeline.start) {
+      // The fields at the step before, for `changed`; then back (the machine as goto leaves it).
+      timeline.goto(at - 1);
+      before = vmFieldValues(machine);
+      timeline.goto(at);
+    }
+    return vmView(machine, name, mode, before);
   }
 }

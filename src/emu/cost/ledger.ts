@@ -113,6 +113,11 @@ export class Ledger {
   reset(): void {
     this.d = emptyData(this.preset);
   }
+
+  /** Continues from `data` (made by `data()` of a ledger of the same preset), in place: a checkpoint restored. */
+  restore(data: LedgerData): void {
+    this.d = Ledger.from(data, this.preset).d;
+  }
 }
 
 function copyTallies<K extends string>(rec: Partial<Record<K, Tally>>): Partial<Record<K, Tally>> {

@@ -176,11 +176,13 @@ export class Hypervisor {
     let next: BackendRun | undefined;
     for (;;) {
       const left = maxSteps - b.steps;
-      if (next === undefined && left <= 0) return { kind: 'limit' };
+      // With `enterAtLimit`, the guest is entered again before the run stops, so that it is in the CPU at every step boundary.
+      if (next === undefined && left <= 0 && !(this.enterAtLimit && b.loaded === false)) return { kind: 'limit' };
       const before = b.steps;
       const r = next ?? b.enter(left);
       next = undefined;
       const guestSteps = b.steps - before;
+      const step = b.steps;
       if (r.kind === 'budget') return { kind: 'limit' };
       if (r.kind === 'halted') return { kind: 'hlt' };
       if (r.kind === 'shutdown') return { kind: 'shutdown' };
@@ -201,9 +203,10 @@ export class Hypervisor {
       else c.count++;
       const entry: HvLogEntry = {
         n: this.exits++, vendor: b.vendor, code: exit.code, name: exit.name, kind: exit.detail.kind, rip: exit.rip,
-        raw: exit.raw, action: h.action, note: h.note, accesses: b.takeAccesses(), guestSteps,
+        raw: exit.raw, action: h.action, note: h.note, accesses: b.takeAccesses(), guestSteps, step,
       };
       if (this.log.length < (this.opts.logLimit ?? 100_000)) this.log.push(entry);
+      this.observer?.(entry, h.end ?? null);
       if (h.end !== undefined) return h.end;
       if (h.next !== undefined && h.next.kind !== 'budget') next = h.next;
     }
@@ -465,4 +468,12 @@ export class Hypervisor {
     b.inject({ vector: d.vector, type: 'exception', ...(d.errorCode !== null ? { errorCode: d.errorCode } : {}) });
     return { action: 'reflected', note: `#${d.vector}${d.errorCode !== null ? ` (error code 0x${d.errorCode.toString(16)})` : ''} injected`, work: 'exception' };
   }
+
+  // ---- for the time-travelling machine (hv-machine.ts) ----
+
+  /** Enter the guest again before `run` returns at its limit, so that the guest is loaded at each step boundary. */
+  enterAtLimit = false;
+
+  /** Called after each exit is handled, with its log entry and the end it caused (null: the guest resumes). */
+  observer: ((entry: HvLogEntry, end: HvEnd | null) => void) | null = null;
 }

@@ -272,6 +272,7 @@ export class SvmBackend implements HvBackend {
       this.ledger.charge({ kind: 'vmrun' });
       const r = vmrunGuest(this.svm, cpu, this.vmcb.pa);
       if (r.kind === 'fault') throw new Error(`VMRUN faulted: ${r.why}`);
+      this.onEntry?.('VMRUN', r.kind === 'invalid' ? r.failed : null);
       if (r.kind === 'invalid') return { kind: 'invalid', failed: r.failed };
       this.inCpu = true;
     }
@@ -493,5 +494,15 @@ export class SvmBackend implements HvBackend {
       ...(ev.errorCode !== undefined ? { errorCode: ev.errorCode } : {}),
     });
     this.w64('event_inj', big(e));
+  }
+
+  // ---- for the time-travelling machine (hv-machine.ts) ----
+
+  /** Called at each VMRUN (the trace's vm/entry); null: nobody listens. */
+  onEntry: ((instruction: 'VMLAUNCH' | 'VMRESUME' | 'VMRUN', failed: string[] | null) => void) | null = null;
+
+  /** Whether the guest is in the CPU now. */
+  get loaded(): boolean {
+    return this.inCpu;
   }
 }

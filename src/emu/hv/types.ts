@@ -108,6 +108,8 @@ export interface HvLogEntry {
   accesses: FieldAccess[];
   /** Guest instructions retired natively between the previous entry and this exit. */
   guestSteps: number;
+  /** The step the exit happened at (CpuState.steps then: the exiting instruction's own step). */
+  step?: number;
 }
 
 /** An event to inject into the guest on the next entry. */
@@ -192,6 +194,10 @@ export interface HvBackend {
   guestTsc(): bigint;
   /** The accesses recorded since the last call (and clears them). */
   takeAccesses(): FieldAccess[];
+  /** Whether the guest is in the CPU now (between an entry and its exit). */
+  readonly loaded?: boolean;
+  /** Called at each entry, after the entry instruction's outcome and before the guest runs (the trace's vm/entry). */
+  onEntry?: ((instruction: 'VMLAUNCH' | 'VMRESUME' | 'VMRUN', failed: string[] | null) => void) | null;
 }
 
 /**

@@ -315,8 +315,12 @@ export class VmxBackend implements HvBackend {
     if (!this.inCpu) {
       this.ledger.charge({ kind: 'vm-entry' });
       const o = this.launched ? this.vmx.vmresume() : this.vmx.vmlaunch();
-      if (o.kind === 'entry-failed') return { kind: 'invalid', failed: [`exit reason ${o.exitReason & 0xffff}: ${o.check.id ?? JSON.stringify(o.check)}`] };
-      if (o.kind !== 'entered') return { kind: 'invalid', failed: [`${this.launched ? 'VMRESUME' : 'VMLAUNCH'}: ${JSON.stringify(o, (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v))}`] };
+      const instr = this.launched ? 'VMRESUME' : 'VMLAUNCH';
+      let failed: string[] | null = null;
+      if (o.kind === 'entry-failed') failed = [`exit reason ${o.exitReason & 0xffff}: ${o.check.id ?? JSON.stringify(o.check)}`];
+      else if (o.kind !== 'entered') failed = [`${instr}: ${JSON.stringify(o, (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v))}`];
+      this.onEntry?.(instr, failed);
+      if (failed !== null) return { kind: 'invalid', failed };
       this.launched = true;
       this.inCpu = true;
     }
@@ -599,5 +603,15 @@ export class VmxBackend implements HvBackend {
       cr3: this.identity ? this.cr3Shadow : r('GUEST_CR3'),
       cr4: (r('GUEST_CR4') & ~BigInt(this.cr4Mask)) | (this.cr4Shadow & BigInt(this.cr4Mask)),
     };
+  }
+
+  // ---- for the time-travelling machine (hv-machine.ts) ----
+
+  /** Called at each entry (the trace's vm/entry); null: nobody listens. */
+  onEntry: ((instruction: 'VMLAUNCH' | 'VMRESUME' | 'VMRUN', failed: string[] | null) => void) | null = null;
+
+  /** Whether the guest is in the CPU now. */
+  get loaded(): boolean {
+    return this.inCpu;
   }
 }

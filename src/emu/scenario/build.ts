@@ -20,6 +20,8 @@
  */
 import { bareResult, u64Json, type U64Json } from '../machine/bare.ts';
 import { Machine } from '../machine/machine.ts';
+import { HV_MACHINE_AREA, HvMachine } from '../hv/hv-machine.ts';
+import type { HvJson } from '../hv/exec.ts';
 import type { RunEnd } from '../cpu/cpu.ts';
 import { createCpuState, SegAttr, type CpuState, type SegmentCache } from '../cpu/state.ts';
 import { MSR } from '../cpu/sys-ctl.ts';
@@ -202,7 +204,7 @@ function flatCache(c: SegmentCache, from: SegmentCache): void {
 }
 
 /** The bare start of `lab exec` (machine/bare.ts), on a Machine: the v0 migration's target. */
-function buildBare(ls: LoadedScenario): Machine {
+function buildBare(ls: LoadedScenario, ramSize: number): Machine {
   const sc = ls.scenario;
   const s = createCpuState(sc.cpu.vendor);
   const CODE = 0xb | SegAttr.S | SegAttr.P | SegAttr.G;
@@ -224,7 +226,7 @@ function buildBare(ls: LoadedScenario): Machine {
   }
   const timer = sc.devices?.timer;
   if (timer) timerProgram(s.timer, timer.vector, timer.period);
-  const m = new Machine({ state: s, ramSize: sc.memory.size, features: { page1gb: false, la57: false }, uartPort: ls.layout.uartPort });
+  const m = new Machine({ state: s, ramSize, features: { page1gb: false, la57: false }, uartPort: ls.layout.uartPort });
   if (sc.mode === 'long64') {
     m.mem.write(0x1000, 4, 0x2003);
     m.mem.write(0x2000, 4, 0x3003);
@@ -257,9 +259,32 @@ export function idtTargets(ls: LoadedScenario): Map<number, number> {
   return t;
 }
 
-/** Boots a validated scenario. Never throws on the result of `loadScenario`. */
+/**
+ * Boots a validated scenario. Never throws on the result of `loadScenario`. With a `technique`,
+ * the guest is built exactly as without one, then becomes the only guest of the hypervisor: its CPU
+ * state is the VMCS/VMCB's guest state and the CPU becomes the host (hv/hv-machine.ts). With nested
+ * paging (the default) the guest keeps all of memory.size and the backend's structures take
+ * HV_MACHINE_AREA bytes of host RAM above it; without, they take the top of the guest's RAM.
+ */
 export function buildScenario(ls: LoadedScenario): Machine {
-  if (ls.scenario.boot === 'bare') return buildBare(ls);
+  const sc = ls.scenario;
+  const h = sc.hypervisor ?? {};
+  // With nested paging (the default) the host's RAM is the guest's plus the hypervisor's area
+  // above it, out of the guest's reach; without, the area is the top of the guest's RAM.
+  const nested = sc.technique !== undefined && h.nestedPaging !== false;
+  const ramSize = sc.memory.size + (nested ? HV_MACHINE_AREA : 0);
+  const m = sc.boot === 'bare' ? buildBare(ls, ramSize) : buildGuest(ls, ramSize);
+  if (sc.technique === undefined) return m;
+  return new HvMachine(m, {
+    technique: sc.technique, area: nested ? sc.memory.size : sc.memory.size - HV_MACHINE_AREA,
+    ...(nested ? { guestRam: sc.memory.size } : {}),
+    ...(h.costPreset !== undefined ? { preset: h.costPreset } : {}),
+    ...(h.nestedPaging !== undefined ? { nestedPaging: h.nestedPaging } : {}),
+    ...(h.exits !== undefined ? { exits: h.exits } : {}),
+  });
+}
+
+function buildGuest(ls: LoadedScenario, ramSize: number): Machine {
   const sc = ls.scenario;
   const l = ls.layout;
   const long = sc.mode === 'long64';
@@ -319,7 +344,7 @@ export function buildScenario(ls: LoadedScenario): Machine {
     s.rflags = 0x202;
   }
 
-  const m = new Machine({ state: s, ramSize: sc.memory.size, uartPort: l.uartPort, features: { page1gb: false, la57: sc.paging === '5level' } });
+  const m = new Machine({ state: s, ramSize, uartPort: l.uartPort, features: { page1gb: false, la57: sc.paging === '5level' } });
   const mem = m.mem;
 
   // GDT.
@@ -377,6 +402,8 @@ export interface RunResult {
   uart: string;
   ports: { accesses: number; byPort: Record<string, { in: number; out: number }> };
   timer: { fired: number };
+  /** Under a technique: the hypervisor's exits by name, their total, the cost and the console (as `exec --under` prints them); `regs` and `cpl` are then the guest's. */
+  hv?: HvJson;
 }
 
 export function machineResult(name: string, m: Machine, end: RunEnd): RunResult {
@@ -390,7 +417,7 @@ export function machineResult(name: string, m: Machine, end: RunEnd): RunResult 
     const e = (byPort[k] ??= { in: 0, out: 0 });
     e[p.dir]++;
   }
-  return {
+  const result: RunResult = {
     name,
     end,
     steps: s.steps,
@@ -400,6 +427,14 @@ export function machineResult(name: string, m: Machine, end: RunEnd): RunResult 
     ports: { accesses: m.devices.portLog.length, byPort },
     timer: { fired: s.timer.fired },
   };
+  if (m instanceof HvMachine) {
+    // The CPU holds the host once the VM has ended: report the guest, from its VMCS/VMCB.
+    const g = m.guestResult();
+    result.regs = g.regs;
+    result.cpl = g.cpl;
+    result.hv = g.hv;
+  }
+  return result;
 }
 
 /** Builds and runs a validated scenario for `maxSteps` (default: its `limits.maxSteps`). */

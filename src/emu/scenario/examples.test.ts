@@ -6,6 +6,7 @@ import { loadScenario } from './migrate.ts';
 import { buildScenario, machineResult } from './build.ts';
 import type { LoadedScenario } from './validate.ts';
 import type { Machine } from '../machine/machine.ts';
+import { HvMachine } from '../hv/hv-machine.ts';
 
 const DIR = join(import.meta.dirname, 'examples');
 
@@ -32,7 +33,7 @@ const strip = (events: TraceEvent[]) => events.map(({ step: _step, ...rest }) =>
 describe('the example scenarios', () => {
   it('every JSON file in examples/ validates', () => {
     const files = readdirSync(DIR).filter((f) => f.endsWith('.json'));
-    expect(files.sort()).toEqual(['page-fault.json', 'syscalls.json', 'timer.json']);
+    expect(files.sort()).toEqual(['page-fault.json', 'svm-first-exit.json', 'syscalls.json', 'timer.json', 'vtx-first-exit.json']);
     for (const f of files) expect(loadScenario(JSON.parse(readFileSync(join(DIR, f), 'utf8'))).ok, f).toBe(true);
   });
 
@@ -119,5 +120,43 @@ describe('the example scenarios', () => {
     const b = run('timer');
     expect(machineResult('x', b.m, 'hlt')).toEqual(machineResult('x', a.m, 'hlt'));
     expect(b.events).toEqual(a.events);
+  });
+
+  /**
+   * The two hypervisor examples run the same guest (the kernel source is identical): each exit is
+   * checked against the reference tables (tests/reference: Linux's names, without the prefix).
+   */
+  describe.each([
+    ['vtx-first-exit', 'vmx-exit-reasons.json', (code: number) => String(code), 'EXIT_REASON_'],
+    ['svm-first-exit', 'svm-exit-codes.json', (code: number) => `0x${code.toString(16).padStart(3, '0')}`, 'VMEXIT_'],
+  ] as const)('%s', (name, table, key, prefix) => {
+    const ref = JSON.parse(readFileSync(join(import.meta.dirname, '../../../tests/reference', table), 'utf8')) as Record<string, unknown>;
+
+    it('runs to its end under the hypervisor, printing through the UART and the hypercall', () => {
+      const ls = example(name);
+      const m = buildScenario(ls) as unknown as HvMachine;
+      expect(m).toBeInstanceOf(HvMachine);
+      expect(m.run(ls.maxSteps)).toBe('hlt');
+      expect(m.ended).toEqual({ kind: 'hlt' });
+      expect(m.console).toBe('Hi\n!');
+      expect(m.devices.uartOut).toBe('Hi\n');
+      const exits = m.hypervisor.log.map((e) => [e.kind, e.action]);
+      expect(exits).toEqual([
+        ['cpuid', 'emulated'], ['cpuid', 'emulated'], ['io', 'forwarded'], ['io', 'forwarded'], ['io', 'forwarded'],
+        ['msr', 'emulated'], ['hypercall', 'emulated'], ['hlt', 'ended'],
+      ]);
+      const want = ['CPUID', 'CPUID', 'IO', 'IO', 'IO', 'MSR', name.startsWith('vtx') ? 'VMCALL' : 'VMMCALL', 'HLT'];
+      for (const [i, e] of m.hypervisor.log.entries()) {
+        const refName = ref[key(e.code)];
+        expect(typeof refName, `exit ${e.code} in ${table}`).toBe('string');
+        expect(e.name).toBe(prefix + String(refName));
+        expect(String(refName)).toContain(want[i] === 'IO' ? (prefix === 'VMEXIT_' ? 'IOIO' : 'IO_INSTRUCTION') : want[i] === 'MSR' ? (prefix === 'VMEXIT_' ? 'MSR' : 'MSR_READ') : want[i]);
+      }
+    });
+
+    it('is the same guest as the other example', () => {
+      const other = name === 'vtx-first-exit' ? 'svm-first-exit' : 'vtx-first-exit';
+      expect(example(name).scenario.kernel).toEqual(example(other).scenario.kernel);
+    });
   });
 });

@@ -42,8 +42,8 @@ function state(m: Machine) {
 }
 
 describe('scenarios replay exactly', () => {
-  it('has the three examples', () => {
-    expect(examples.map(([f]) => f).sort()).toEqual(['page-fault.json', 'syscalls.json', 'timer.json']);
+  it('has the five examples', () => {
+    expect(examples.map(([f]) => f).sort()).toEqual(['page-fault.json', 'svm-first-exit.json', 'syscalls.json', 'timer.json', 'vtx-first-exit.json']);
   });
 
   it.each(examples)('%s gives the same trace, every kind, twice', (_f, ls) => {

@@ -22,9 +22,13 @@
  * | `devices.timer` | `{ vector, period }`, optional | periodic interrupt on `vector` (32..255) every `period` steps |
  * | `devices.uart` | `{ port }`, optional | the UART transmit register's port (default 0x3f8) |
  * | `limits.maxSteps` | integer, optional | step budget of `run` (default 1,000,000) |
+ * | `technique` | `'vtx'` or `'svm'`, optional | run the guest built above as the only guest of the lab's hypervisor under VT-x (`cpu.vendor` 'intel') or AMD-V ('amd'); steps are then the guest's (hv/hv-machine.ts). Not with PAE paging or a timer |
+ * | `hypervisor.costPreset` | preset id, optional | the cost preset pricing exits and entries (default: `intel-broadwell` under vtx, `amd-recent` under svm); it must be of the technique's vendor |
+ * | `hypervisor.nestedPaging` | boolean, optional | EPT / NPT for the guest (passed to the backend) |
+ * | `hypervisor.exits` | `{ hlt?, rdtsc?, invlpg?, cr3?, exceptions? }`, optional | optional exits to turn on (booleans; `exceptions`: vectors 0..31 to intercept and reflect, default [6]) |
  *
  * Reserved for later issues and rejected now with "is not supported yet (issue N)":
- * `technique` (issues 6 and 9: VT-x/AMD-V; trap-and-emulate, binary translation, paravirtualization),
+ * other `technique` values (issue 9: trap-and-emulate, binary translation, paravirtualization),
  * `vms` (issue 6), `nestedPaging` and `tlb` (issue 7), `iommu` (issue 8), `costPreset` (issues 7 and 9).
  *
  * Well-known kernel labels (the builder looks them up after assembling `kernel.source`):
@@ -106,6 +110,18 @@ export interface ScenarioV1 {
   mappings?: Mapping[];
   devices?: { timer?: { vector: number; period: number }; uart?: { port: number } };
   limits?: { maxSteps?: number };
+  technique?: Technique;
+  hypervisor?: HypervisorSettings;
+}
+
+/** The hardware assists a scenario can run its guest under (issue 9 adds the software techniques). */
+export const TECHNIQUES = ['vtx', 'svm'] as const;
+export type Technique = (typeof TECHNIQUES)[number];
+
+export interface HypervisorSettings {
+  costPreset?: string;
+  nestedPaging?: boolean;
+  exits?: { hlt?: boolean; rdtsc?: boolean; invlpg?: boolean; cr3?: boolean; exceptions?: number[] };
 }
 
 export type Scenario = ScenarioV1;
@@ -141,7 +157,6 @@ export function scenarioErrorText(e: ScenarioError): string {
 
 /** Fields later issues add; present now they are rejected, never ignored. */
 export const RESERVED_FIELDS: Readonly<Record<string, string>> = {
-  technique: 'issues 6 and 9',
   vms: 'issue 6',
   nestedPaging: 'issue 7',
   tlb: 'issue 7',

@@ -6,6 +6,7 @@
  * exist in the format; an accepted one builds without throwing, with its RAM the size asked, and
  * runs.
  */
+import { HV_MACHINE_AREA } from '../hv/hv-machine.ts';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { loadScenario } from './migrate.ts';
@@ -34,6 +35,7 @@ const PATHS: string[][] = [
   ['mappings', '0', 'linear'], ['mappings', '0', 'physical'], ['mappings', '0', 'size'], ['mappings', '0', 'present'],
   ['mappings', '1', 'linear'], ['mappings', '1', 'size'], ['devices'], ['devices', 'timer'], ['devices', 'timer', 'vector'],
   ['devices', 'timer', 'period'], ['devices', 'uart', 'port'], ['limits', 'maxSteps'], ['tlb'], ['constructor'],
+  ['technique'], ['hypervisor'], ['hypervisor', 'costPreset'], ['hypervisor', 'exits'], ['hypervisor', 'exits', 'exceptions'], ['hypervisor', 'exits', 'hlt'],
 ];
 
 function setPath(o: Record<string, unknown>, path: string[], v: unknown): void {
@@ -66,7 +68,7 @@ const scenario = fc
     vendor: fc.constantFrom('intel', 'amd'),
     mp: fc.constantFrom(['prot32', 'none'], ['prot32', '32bit'], ['prot32', 'pae'], ['long64', '4level'], ['long64', '5level']),
     boot: fc.constantFrom(undefined, undefined, undefined, 'kernel', 'bare'),
-    size: fc.constantFrom(0x80000, 4 << 20, 4 << 20, (4 << 20) + 4096, 6 << 20, 1 << 30),
+    size: fc.constantFrom(0x80000, 4 << 20, 4 << 20, (4 << 20) + 4096, 6 << 20, 8 << 20, 1 << 30),
     kernel: fc.oneof(fc.record({ source: kernelSource }), fc.record({ bytes: fc.constantFrom('f4', '', 'ebfe') })),
     origin: fc.option(boundary, { freq: 6 }),
     user: fc.option(fc.oneof(fc.record({ source: fc.constantFrom('user_entry:\n jmp user_entry', 'user_entry:\n int 0x80\n jmp user_entry', 'user_entry equ 0x40000000\n hlt', 'user_entry equ 0x100000000\n hlt') }), fc.record({ bytes: fc.constantFrom('', 'cd80') }))),
@@ -75,6 +77,15 @@ const scenario = fc
     /** 0: keep fields that conflict with the boot or paging mode (user/mappings with 'bare', mappings without paging). */
     conflict: fc.integer({ min: 0, max: 3 }),
     edits: fc.oneof({ arbitrary: fc.constant([] as [string[], unknown][]), weight: 2 }, { arbitrary: fc.array(fc.tuple(fc.constantFrom(...PATHS), junk), { maxLength: 3 }), weight: 1 }),
+    technique: fc.option(fc.constantFrom('vtx', 'svm', 'svm', 'vtx', 'bt'), { freq: 2 }),
+    hypervisor: fc.option(
+      fc.record({
+        costPreset: fc.option(fc.constantFrom('intel-broadwell', 'amd-recent', 'core2', 'none')),
+        nestedPaging: fc.option(fc.boolean()),
+        exits: fc.option(fc.record({ hlt: fc.boolean(), rdtsc: fc.boolean(), exceptions: fc.array(fc.constantFrom(6, 13, 14, 32, 6), { maxLength: 3 }) }, { requiredKeys: [] })),
+      }),
+      { freq: 3 },
+    ),
   })
   .map((r) => {
     const o: Record<string, unknown> = {
@@ -87,16 +98,30 @@ const scenario = fc
     if (r.mappings !== null && ((!bare && r.mp[1] !== 'none') || r.conflict === 0)) o.mappings = r.mappings;
     if (bare && r.conflict !== 0) o.paging = r.mp[0] === 'long64' ? '4level' : 'none';
     if (r.timer !== null) o.devices = { timer: r.timer };
+    if (r.technique !== null) {
+      o.technique = r.technique;
+      // Mostly the vendor the technique needs; sometimes the other one (an error to report).
+      if (r.conflict !== 0) o.cpu = { vendor: r.technique === 'svm' ? 'amd' : 'intel' };
+      if (r.conflict !== 0 && r.timer !== null) delete o.devices;
+      if (r.hypervisor !== null) {
+        const h: Record<string, unknown> = {};
+        if (r.hypervisor.costPreset !== null) h.costPreset = r.hypervisor.costPreset;
+        if (r.hypervisor.nestedPaging !== null) h.nestedPaging = r.hypervisor.nestedPaging;
+        if (r.hypervisor.exits !== null) h.exits = r.hypervisor.exits;
+        o.hypervisor = h;
+      }
+    }
     for (const [p, v] of r.edits) setPath(o, p, v);
     return o;
   });
 
 /** Every top-level field the format knows, reserved ones included. */
-const KNOWN = new Set(['(root)', 'version', 'name', 'description', 'boot', 'cpu', 'mode', 'paging', 'memory', 'kernel', 'user', 'mappings', 'devices', 'limits', 'technique', 'vms', 'nestedPaging', 'tlb', 'iommu', 'costPreset', 'constructor']);
+const KNOWN = new Set(['(root)', 'version', 'name', 'description', 'boot', 'cpu', 'mode', 'paging', 'memory', 'kernel', 'user', 'mappings', 'devices', 'limits', 'technique', 'hypervisor', 'vms', 'nestedPaging', 'tlb', 'iommu', 'costPreset', 'constructor']);
 
 describe('nasty random scenarios', () => {
   it('validate without throwing; accepted ones build without throwing and run; rejected ones name fields', () => {
     let valid = 0;
+    let validHv = 0;
     fc.assert(
       fc.property(scenario, (s) => {
         const r = loadScenario(s);
@@ -108,11 +133,15 @@ describe('nasty random scenarios', () => {
         valid++;
         const m = buildScenario(r.loaded);
         const sc = r.loaded.scenario;
-        expect(m.mem.ramSize).toBe(sc.memory.size);
+        if (sc.technique !== undefined) validHv++;
+        // The guest's RAM, plus the hypervisor's area above it under a technique with nested paging.
+        const nested = sc.technique !== undefined && sc.hypervisor?.nestedPaging !== false;
+        expect(m.mem.ramSize).toBe(sc.memory.size + (nested ? HV_MACHINE_AREA : 0));
         // What the builder wrote is what the labels say (no truncation to 32 bits).
         const labels = r.loaded.kernel.labels;
         const entry = labels.get('kernel_entry');
-        if (entry !== undefined && sc.boot === 'kernel') expect(m.cpu.state.ripLo + m.cpu.state.ripHi * 2 ** 32).toBe(entry);
+        // (Under a technique the CPU holds the host after the build; the guest's RIP is in the VMCS/VMCB.)
+        if (entry !== undefined && sc.boot === 'kernel' && sc.technique === undefined) expect(m.cpu.state.ripLo + m.cpu.state.ripHi * 2 ** 32).toBe(entry);
         const pf = labels.get('pf_handler');
         if (pf !== undefined && sc.boot === 'kernel') {
           const gate = layout.IDT_BASE + 14 * (sc.mode === 'long64' ? 16 : 8);
@@ -127,6 +156,8 @@ describe('nasty random scenarios', () => {
       { numRuns: 1500, seed: 7 },
     );
     expect(valid).toBeGreaterThan(60);
+    // Scenarios under the hypervisor (VT-x or AMD-V) among them, built and run.
+    expect(validHv).toBeGreaterThan(20);
   });
 
   it('a builder label given any value is either rejected on kernel.source or written exactly (RIP, IDT gate, LSTAR, SYSENTER_EIP)', () => {

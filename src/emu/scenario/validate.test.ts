@@ -52,7 +52,22 @@ describe('scenario validation', () => {
     ['a kernel outside its area', (s) => (s.kernel = { bytes: 'f4', origin: 0x5000 }), 'kernel.origin: the kernel image [0x5000, 0x5001) must lie in [0x100000, 0x200000)'],
     ['an unknown field', (s) => (s.colour = 'red'), 'colour: unknown field'],
     ['an unknown nested field', (s) => (s.memory = { size: 4194304, banks: 2 }), 'memory.banks: unknown field'],
-    ['technique (a later issue)', (s) => (s.technique = 'vtx'), 'technique: technique is not supported yet (issues 6 and 9)'],
+    ['a software technique (a later issue)', (s) => (s.technique = 'binary-translation'), "technique: technique 'binary-translation' is not supported yet (issue 9)"],
+    ['a technique that is not a string', (s) => (s.technique = 7), "technique: expected one of 'vtx', 'svm', got 7"],
+    ['svm on an Intel CPU', (s) => (s.technique = 'svm'), "cpu.vendor: technique 'svm' needs cpu.vendor 'amd' (AMD-V is AMD's), got 'intel'"],
+    ['vtx on an AMD CPU', (s) => ((s.technique = 'vtx'), (s.cpu = { vendor: 'amd' })), "cpu.vendor: technique 'vtx' needs cpu.vendor 'intel' (VT-x is Intel's), got 'amd'"],
+    ['PAE paging under a technique', (s) => ((s.technique = 'vtx'), (s.mode = 'prot32'), (s.paging = 'pae')), "paging: 'pae' cannot be used under a technique"],
+    ['a timer under a technique', (s) => ((s.technique = 'vtx'), (s.devices = { timer: { vector: 32, period: 10 } })), 'devices.timer: a timer under a technique is not supported yet'],
+    ['hypervisor settings without a technique', (s) => (s.hypervisor = {}), "hypervisor: needs a 'technique' ('vtx' or 'svm')"],
+    ['an AMD cost preset under vtx', (s) => ((s.technique = 'vtx'), (s.hypervisor = { costPreset: 'amd-recent' })), "hypervisor.costPreset: preset 'amd-recent' prices AMD-V, not VT-x (use vtx-prescott, core2-merom, intel-broadwell)"],
+    ['an unknown cost preset', (s) => ((s.technique = 'svm'), (s.cpu = { vendor: 'amd' }), (s.hypervisor = { costPreset: 'zen9' })), "hypervisor.costPreset: no cost preset 'zen9'"],
+    ['an unknown hypervisor field', (s) => ((s.technique = 'vtx'), (s.hypervisor = { shadow: true })), 'hypervisor.shadow: unknown field'],
+    ['an exit option that is not a boolean', (s) => ((s.technique = 'vtx'), (s.hypervisor = { exits: { hlt: 'yes' } })), "hypervisor.exits.hlt: expected true or false, got 'yes'"],
+    ['an exception vector above 31', (s) => ((s.technique = 'vtx'), (s.hypervisor = { exits: { exceptions: [6, 32] } })), 'hypervisor.exits.exceptions[1]: expected 0x0..0x1f, got 0x20'],
+    ['an exception vector twice', (s) => ((s.technique = 'vtx'), (s.hypervisor = { exits: { exceptions: [6, 6] } })), 'hypervisor.exits.exceptions[1]: vector 6 is listed twice'],
+    ['nestedPaging not a boolean', (s) => ((s.technique = 'vtx'), (s.hypervisor = { nestedPaging: 1 })), 'hypervisor.nestedPaging: expected true or false, got 1'],
+    ['a mapping onto the hypervisor without nested paging', (s) => ((s.technique = 'vtx'), (s.hypervisor = { nestedPaging: false }), (s.mappings = [{ linear: 0x80000000, physical: 0x3ff000, size: 0x1000 }])), "mappings[0].physical: range 0x3ff000+0x1000 reaches the hypervisor's structures at [0x3e6000, 0x400000)"],
+    ['guest RAM not in 2-MByte pages under nested paging', (s) => ((s.technique = 'vtx'), (s.memory = { size: 0x500000 })), "memory.size: with nested paging the hypervisor maps the guest's RAM in 2-MByte pages: expected a multiple of 0x200000, got 0x500000"],
     ['nestedPaging (a later issue)', (s) => (s.nestedPaging = true), 'nestedPaging: nestedPaging is not supported yet (issue 7)'],
     ['iommu (a later issue)', (s) => (s.iommu = {}), 'iommu: iommu is not supported yet (issue 8)'],
     ['a timer vector below 32', (s) => (s.devices = { timer: { vector: 14, period: 10 } }), 'devices.timer.vector: expected 0x20..0xff, got 0xe'],
@@ -93,6 +108,21 @@ describe('scenario validation', () => {
     change(s);
     const got = lines(s);
     expect(got.some((l) => l.startsWith(expected)), `${got.join('\n')}\nshould include\n${expected}`).toBe(true);
+  });
+
+  it('accepts a technique with its settings and keeps them', () => {
+    const s = base();
+    s.technique = 'vtx';
+    s.hypervisor = { costPreset: 'core2-merom', nestedPaging: true, exits: { hlt: true, rdtsc: false, invlpg: true, cr3: false, exceptions: [6, 14] } };
+    const r = loadScenario(s);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.loaded.scenario.technique).toBe('vtx');
+    expect(r.loaded.scenario.hypervisor).toEqual(s.hypervisor);
+    const a = base();
+    a.technique = 'svm';
+    a.cpu = { vendor: 'amd' };
+    expect(loadScenario(a).ok).toBe(true);
   });
 
   it('collects every error, not only the first', () => {
@@ -186,7 +216,7 @@ const scenarioish = fc
     user: fc.option(fc.oneof(fc.record({ source: fc.constantFrom('user_entry:\n int 0x80\n jmp user_entry', 'cli', 'mov eax, [0]\n mov [eax], eax') }), fc.record({ bytes: fc.constantFrom('cd80', 'ebfe') }))),
     mappings: fc.option(fc.array(fc.record({ linear: fc.constantFrom(0x80000000, 0x90000000, 0x1000), physical: fc.constantFrom(0x300000, 0), size: fc.constantFrom(4096, 8192), user: fc.boolean(), writable: fc.boolean() }), { maxLength: 2 })),
     timer: fc.option(fc.record({ vector: fc.constantFrom(32, 40), period: fc.integer({ min: 1, max: 100 }) })),
-    broken: fc.array(fc.tuple(fc.constantFrom('version', 'name', 'cpu', 'mode', 'paging', 'memory', 'kernel', 'user', 'mappings', 'devices', 'limits', 'technique'), anyValue), { maxLength: 2 }),
+    broken: fc.array(fc.tuple(fc.constantFrom('version', 'name', 'cpu', 'mode', 'paging', 'memory', 'kernel', 'user', 'mappings', 'devices', 'limits', 'technique', 'hypervisor'), anyValue), { maxLength: 2 }),
   })
   .map((r) => {
     const o: Record<string, unknown> = {
@@ -199,7 +229,7 @@ const scenarioish = fc
     return o;
   });
 
-const TOP = new Set(['version', 'name', 'cpu', 'mode', 'paging', 'memory', 'kernel', 'user', 'mappings', 'devices', 'technique', 'boot', 'limits', '(root)']);
+const TOP = new Set(['version', 'name', 'cpu', 'mode', 'paging', 'memory', 'kernel', 'user', 'mappings', 'devices', 'technique', 'hypervisor', 'boot', 'limits', '(root)']);
 
 describe('random scenarios', () => {
   it('either validate and run without throwing, or are rejected with errors naming fields', () => {

@@ -10,9 +10,14 @@ import {
   BUILDER_CONSTANT_NAMES, builderConstants, KERNEL_BASE, KERNEL_LIMIT, makeLayout, USER_IMAGE_MAX, USER_SPAN, type Layout,
 } from './layout.ts';
 import {
-  DEFAULT_MAX_STEPS, MAX_MEMORY, MAX_STEPS_LIMIT, MIN_BARE_MEMORY, MIN_MEMORY, MODES, PAGING_MODES, RESERVED_FIELDS, VENDORS,
-  type Mapping, type Mode, type PagingMode, type Scenario, type ScenarioError,
+  DEFAULT_MAX_STEPS, MAX_MEMORY, MAX_STEPS_LIMIT, MIN_BARE_MEMORY, MIN_MEMORY, MODES, PAGING_MODES, RESERVED_FIELDS, TECHNIQUES, VENDORS,
+  type HypervisorSettings, type Mapping, type Mode, type PagingMode, type Scenario, type ScenarioError, type Technique,
 } from './schema.ts';
+import { presetFor } from '../hv/exec.ts';
+import { HV_MACHINE_AREA } from '../hv/hv-machine.ts';
+
+/** The nested tables' page size (hv/nested-map.ts maps guest RAM in 2-MByte pages). */
+const NESTED_PAGE = 0x200000;
 
 /** An assembled (or decoded) program: its bytes, load address and labels. */
 export interface Image {
@@ -257,7 +262,68 @@ function checkLabelRange(c: Checker, path: string, img: Image, source: string): 
   }
 }
 
-const TOP_FIELDS = ['version', 'name', 'description', 'boot', 'cpu', 'mode', 'paging', 'memory', 'kernel', 'user', 'mappings', 'devices', 'limits'];
+const TOP_FIELDS = ['version', 'name', 'description', 'boot', 'cpu', 'mode', 'paging', 'memory', 'kernel', 'user', 'mappings', 'devices', 'limits', 'technique', 'hypervisor'];
+
+const EXIT_FLAGS = ['hlt', 'rdtsc', 'invlpg', 'cr3'] as const;
+
+/** `technique` and `hypervisor`: what the hypervisor runs the guest under. */
+function checkTechnique(c: Checker, input: Obj, vendor: 'intel' | 'amd' | null, paging: PagingMode | null, timer: boolean): { technique: Technique | null; hv: HypervisorSettings | null } {
+  let technique: Technique | null = null;
+  if (input.technique !== undefined) {
+    const t = input.technique;
+    if (typeof t !== 'string') c.err('technique', `expected one of ${TECHNIQUES.map((x) => `'${x}'`).join(', ')}, got ${show(t)}`);
+    else if (!(TECHNIQUES as readonly string[]).includes(t)) c.err('technique', `technique '${t.length > 40 ? t.slice(0, 40) + '…' : t}' is not supported yet (issue 9)`);
+    else technique = t as Technique;
+  }
+  if (technique !== null) {
+    const want = technique === 'svm' ? 'amd' : 'intel';
+    if (vendor !== null && vendor !== want) c.err('cpu.vendor', `technique '${technique}' needs cpu.vendor '${want}' (${technique === 'svm' ? 'AMD-V is AMD' : 'VT-x is Intel'}'s), got '${vendor}'`);
+    if (paging === 'pae') c.err('paging', `'pae' cannot be used under a technique (the hypervisor's runners refuse a PAE guest): use '32bit', 'none' or long64`);
+    if (timer) c.err('devices.timer', 'a timer under a technique is not supported yet (the hypervisor has no interrupt source)');
+  }
+  if (input.hypervisor === undefined) return { technique, hv: null };
+  const h = c.obj(input.hypervisor, 'hypervisor');
+  if (!h) return { technique, hv: null };
+  if (technique === null && input.technique === undefined) c.err('hypervisor', "needs a 'technique' ('vtx' or 'svm')");
+  c.keys(h, 'hypervisor', ['costPreset', 'nestedPaging', 'exits']);
+  const hv: HypervisorSettings = {};
+  if (h.costPreset !== undefined) {
+    const id = c.str(h.costPreset, 'hypervisor.costPreset', 100);
+    if (id !== null && technique !== null) {
+      const p = presetFor(technique, id);
+      if (typeof p === 'string') c.err('hypervisor.costPreset', p);
+      else hv.costPreset = id;
+    }
+  }
+  const np = c.bool(h.nestedPaging, 'hypervisor.nestedPaging');
+  if (np !== null) hv.nestedPaging = np;
+  if (h.exits !== undefined) {
+    const e = c.obj(h.exits, 'hypervisor.exits');
+    if (e) {
+      c.keys(e, 'hypervisor.exits', [...EXIT_FLAGS, 'exceptions']);
+      const exits: NonNullable<HypervisorSettings['exits']> = {};
+      for (const k of EXIT_FLAGS) {
+        const b = c.bool(e[k], `hypervisor.exits.${k}`);
+        if (b !== null) exits[k] = b;
+      }
+      if (e.exceptions !== undefined) {
+        if (!Array.isArray(e.exceptions)) c.err('hypervisor.exits.exceptions', `expected an array of vectors 0..31, got ${show(e.exceptions)}`);
+        else {
+          const vs: number[] = [];
+          e.exceptions.forEach((v, i) => {
+            const n = c.int(v, `hypervisor.exits.exceptions[${i}]`, 0, 31);
+            if (n === null) return;
+            if (vs.includes(n)) c.err(`hypervisor.exits.exceptions[${i}]`, `vector ${n} is listed twice`);
+            else vs.push(n);
+          });
+          exits.exceptions = vs;
+        }
+      }
+      hv.exits = exits;
+    }
+  }
+  return { technique, hv };
+}
 
 /** Validates a version-1 scenario (use `loadScenario` for any version). */
 export function validateScenario(input: unknown): LoadResult {
@@ -332,6 +398,20 @@ export function validateScenario(input: unknown): LoadResult {
     }
   }
 
+  const { technique, hv } = checkTechnique(c, input, vendor, paging, timer !== null);
+  // With nested paging (the default) the guest has all of memory.size, mapped by the hypervisor's
+  // nested tables in 2-MByte pages, and the hypervisor's structures lie above it in host memory.
+  // Without it, they take the top of the guest's RAM (below them, the guest's memory map).
+  const nestedOn = technique !== null && hv?.nestedPaging !== false;
+  if (technique !== null && memSize !== null) {
+    if (nestedOn) {
+      if (memSize % NESTED_PAGE !== 0) c.err('memory.size', `with nested paging the hypervisor maps the guest's RAM in 2-MByte pages: expected a multiple of ${hexNum(NESTED_PAGE)}, got ${hexNum(memSize)}`);
+    } else {
+      const floor = boot === 'bare' ? MIN_BARE_MEMORY : MIN_MEMORY / 2;
+      if (memSize - HV_MACHINE_AREA < floor) c.err('memory.size', `without nested paging the hypervisor takes the top ${hexNum(HV_MACHINE_AREA)} bytes of RAM: expected at least ${hexNum(floor + HV_MACHINE_AREA)}, got ${hexNum(memSize)}`);
+    }
+  }
+
   const kernelSpec = input.kernel === undefined ? (c.err('kernel', 'required'), null) : checkProgram(c, input.kernel, 'kernel', true);
   const userSpec = input.user === undefined ? null : checkProgram(c, input.user, 'user', false);
   if (boot === 'bare' && input.user !== undefined) c.err('user', "boot 'bare' runs the kernel program alone: remove 'user'");
@@ -357,6 +437,13 @@ export function validateScenario(input: unknown): LoadResult {
         }
       }
     }
+  }
+
+  if (technique !== null && !nestedOn && memSize !== null) {
+    const area = memSize - HV_MACHINE_AREA;
+    mappings.forEach((m, i) => {
+      if (m.physical + m.size > area) c.err(`mappings[${i}].physical`, `range ${hexNum(m.physical)}+${hexNum(m.size)} reaches the hypervisor's structures at [${hexNum(area)}, ${hexNum(memSize)})`);
+    });
   }
 
   // The programs, assembled whenever the mode (hence the bit width) is known, so that their errors
@@ -418,6 +505,8 @@ export function validateScenario(input: unknown): LoadResult {
     ...(mappings.length > 0 ? { mappings } : {}),
     devices: { ...(timer ? { timer } : {}), uart: { port: uartPort } },
     limits: { maxSteps },
+    ...(technique !== null ? { technique } : {}),
+    ...(hv !== null ? { hypervisor: hv } : {}),
   };
   return { ok: true, loaded: { scenario, layout, kernel, user, maxSteps } };
 }

@@ -297,6 +297,12 @@ export function activeMonitor(svm: Svm): SvmMonitor | undefined {
   return active.get(svm);
 }
 
+/** Puts back the monitor of a guest in the CPU (or none), for a machine restored from a checkpoint (hv/hv-machine.ts). */
+export function setActiveMonitor(svm: Svm, mon: SvmMonitor | undefined): void {
+  if (mon === undefined) active.delete(svm);
+  else active.set(svm, mon);
+}
+
 /** VMRUN, and when it succeeds, the guest loaded into the CPU (`enterGuest`). */
 export function vmrunGuest(svm: Svm, cpu: Cpu, vmcbPa: number): VmrunOutcome {
   const r = svm.vmrun(vmcbPa);

@@ -37,6 +37,9 @@ const SCENARIOS: [string, LoadedScenario][] = [
       j.devices!.timer!.period = 97;
     }),
   ],
+  // The same guest under the hypervisor: its VM exits and end are marks too.
+  ['vtx-first-exit', example('vtx-first-exit')],
+  ['svm-first-exit', example('svm-first-exit')],
 ];
 
 function marksOf(ix: MarkIndex): Mark[] {

@@ -10,10 +10,13 @@
  * A run with more marks keeps the first `maxMarks` and records where the index stopped (`fullAt`):
  * nothing past it is counted or shown, so every answer it gives is exact.
  *
- * Later issues add their kinds (vmx/…, svm/…, iommu/…, hv/…) to MARK_KINDS with an encoding here.
+ * The hypervisor's VM exits and VM ends (vm/exit, vm/end) are indexed too, so "the next VM exit"
+ * is one query; later issues add their kinds (iommu/…) to MARK_KINDS with an encoding here.
  */
 import type { RingCause, TlbFlushCause, TraceEvent, TraceKind } from './events.ts';
 import type { FrontierSink } from './timeline.ts';
+import { exitReasonInfo } from '../vmx/exit-reasons.ts';
+import { exitCodeName } from '../svm/exit-codes.ts';
 
 /** The kinds indexed, in the order of the timeline's lanes. */
 export const MARK_KINDS = [
@@ -24,12 +27,27 @@ export const MARK_KINDS = [
   'tlb/flush',
   'cpu/halt',
   'cpu/triple-fault',
+  'vm/exit',
+  'vm/end',
 ] as const satisfies readonly TraceKind[];
 
 export type MarkKind = (typeof MARK_KINDS)[number];
 
-/** A notable event as the index keeps it: the trace event without its RIP. */
-export type Mark = { [K in MarkKind]: Omit<Extract<TraceEvent, { kind: K }>, 'rip'> }[MarkKind];
+/**
+ * A notable event as the index keeps it: the trace event without its RIP, and for the hypervisor's
+ * events without what does not fit a mark's words (a VM exit's exit-information fields, the
+ * detail of a VM's end: ViewState.vm has them).
+ */
+export type Mark = { [K in MarkKind]: Omit<Extract<TraceEvent, { kind: K }>, 'rip' | 'info' | 'detail'> }[MarkKind];
+
+type VmEndWhy = Extract<TraceEvent, { kind: 'vm/end' }>['why'];
+const VM_END_CODE: Record<VmEndWhy, number> = { hlt: 0, shutdown: 1, 'hypercall-exit': 2, error: 3 };
+const VM_ENDS = Object.keys(VM_END_CODE) as VmEndWhy[];
+
+/** The vendor's name of an exit (as the backends name them: hv/vmx-backend.ts, hv/svm-backend.ts). */
+export function vmExitName(vendor: 'intel' | 'amd', code: number): string {
+  return vendor === 'intel' ? `EXIT_REASON_${exitReasonInfo(code)?.name ?? code}` : (exitCodeName(code) ?? `VMEXIT_${code}`);
+}
 
 type FlushEvent = Extract<TraceEvent, { kind: 'tlb/flush' }>;
 
@@ -196,6 +214,16 @@ export class MarkIndex implements FrontierSink {
       case 'cpu/halt':
       case 'cpu/triple-fault':
         break;
+      case 'vm/exit':
+        // a: exit reason or code; b: VM (15:0), AMD (16).
+        a = e.code | 0;
+        b = (e.vm & 0xffff) | (e.vendor === 'amd' ? 0x10000 : 0);
+        break;
+      case 'vm/end':
+        // a: why; b: VM.
+        a = VM_END_CODE[e.why];
+        b = e.vm;
+        break;
       default:
         return;
     }
@@ -264,6 +292,12 @@ export class MarkIndex implements FrontierSink {
       case 'cpu/halt':
       case 'cpu/triple-fault':
         return { kind, step };
+      case 'vm/exit': {
+        const vendor = b & 0x10000 ? 'amd' : 'intel';
+        return { kind, step, vm: b & 0xffff, vendor, code: a, name: vmExitName(vendor, a) };
+      }
+      case 'vm/end':
+        return { kind, step, vm: b, why: VM_ENDS[a]! };
     }
   }
 

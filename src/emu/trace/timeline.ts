@@ -19,9 +19,22 @@
  * it, whichever call ran it (step, goto past the furthest step, runUntil), and no step twice: the
  * run's index of notable events (marks.ts) is built from it.
  */
-import type { RunEnd } from '../cpu/cpu.ts';
+import type { Cpu, RunEnd } from '../cpu/cpu.ts';
 import type { Machine, MachineSnapshot } from '../machine/machine.ts';
 import type { TraceEvent, TraceKind, TraceSink } from './events.ts';
+
+/**
+ * What a Timeline drives: the bare Machine, or the hypervisor's machine (hv/hv-machine.ts), whose
+ * steps are its guest's. `run` retires up to n steps (CpuState.steps of `cpu`); a snapshot is
+ * everything that decides the future, and `restore` puts it back exactly.
+ */
+export interface TimelineMachine {
+  readonly cpu: Cpu;
+  run(maxSteps: number): RunEnd;
+  snapshot(): MachineSnapshot;
+  restore(snap: MachineSnapshot): void;
+  setTrace(sink: TraceSink | null, kinds?: Iterable<TraceKind>): void;
+}
 
 export interface TimelineOptions {
   /** Steps between checkpoints (default 10,000). */
@@ -110,8 +123,8 @@ function matcher(what: EventMatch): { kinds: TraceKind[] | null; test: (e: Trace
   return { kinds: [...kinds], test: (e) => kinds.includes(e.kind) };
 }
 
-export class Timeline {
-  readonly machine: Machine;
+export class Timeline<M extends TimelineMachine = Machine> {
+  readonly machine: M;
   readonly interval: number;
   readonly maxCheckpoints: number;
   /** The step the timeline began at (its first checkpoint). */
@@ -129,7 +142,7 @@ export class Timeline {
   /** The sink step or runUntil attached for the call in progress, to restore after the frontier. */
   private outer: { sink: TraceSink; kinds: readonly TraceKind[] | null } | null = null;
 
-  constructor(machine: Machine, opts: TimelineOptions = {}) {
+  constructor(machine: M, opts: TimelineOptions = {}) {
     const interval = opts.interval ?? 10_000;
     if (!Number.isInteger(interval) || interval < 1) throw new RangeError(`checkpoint interval ${interval} is not a positive integer`);
     this.machine = machine;
@@ -331,12 +344,12 @@ export class Timeline {
 
   /** Runs forward to step `target`, checkpointing at interval boundaries past the last checkpoint. */
   private runTo(target: number): RunEnd {
-    const cpu = this.machine.cpu;
+    const machine = this.machine;
     while (this.current < target) {
       const from = this.current;
       const boundary = this.start + (Math.floor((from - this.start) / this.interval) + 1) * this.interval;
       const to = Math.min(target, boundary);
-      const end = cpu.run(to - from);
+      const end = machine.run(to - from);
       const now = this.current;
       if (now > this.furthest) this.furthest = now;
       if (now === boundary && !this.perturbed && now > this.cps[this.cps.length - 1]!.step) this.addCheckpoint();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FIELDS, formatInt, getAt, offsetOf, pagingFits, parseIntText, placeOf, setAt } from './form.ts';
+import { FIELDS, formatInt, getAt, offsetOf, pagingFits, parseIntText, placeOf, setAt, techniqueEdits } from './form.ts';
 
 describe('sandbox form helpers', () => {
   it('read and write fields by path without changing the original', () => {
@@ -55,5 +55,16 @@ describe('sandbox form helpers', () => {
     expect(offsetOf(t, 3, 1)).toBe(7);
     expect(offsetOf(t, 4, 1)).toBe(8);
     expect(offsetOf(t, 9, 1)).toBe(t.length);
+  });
+});
+
+describe('the technique field', () => {
+  it('sets the vendor the technique needs, and none removes the technique and its settings', () => {
+    expect(techniqueEdits('vtx')).toEqual([['technique', 'vtx'], ['cpu.vendor', 'intel']]);
+    expect(techniqueEdits('svm')).toEqual([['technique', 'svm'], ['cpu.vendor', 'amd']]);
+    expect(techniqueEdits('none')).toEqual([['technique', undefined], ['hypervisor', undefined]]);
+    const f = FIELDS.find((x) => x.id === 'technique')!;
+    expect(f).toMatchObject({ path: 'technique', kind: 'choice', choices: ['none', 'vtx', 'svm'], fallback: 'none' });
+    expect(placeOf({ path: 'technique', message: 'x' })).toEqual({ tab: 'settings', field: 'technique' });
   });
 });

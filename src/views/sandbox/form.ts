@@ -3,7 +3,7 @@
  * path, the settings form's fields, integers typed in decimal or hex, which editor an error
  * belongs to, and text positions. Scenario fields are those of src/emu/scenario/schema.ts.
  */
-import { MODES, PAGING_MODES, VENDORS, type ScenarioError } from '../../emu/scenario/schema.ts';
+import { MODES, PAGING_MODES, TECHNIQUES, VENDORS, type ScenarioError } from '../../emu/scenario/schema.ts';
 import type { Json } from '../../worker/protocol.ts';
 
 export type JsonObject = { [key: string]: Json };
@@ -59,7 +59,7 @@ export function formatInt(v: Json | undefined, hex: boolean): string {
 }
 
 /** The settings form: each field's scenario path, kind and (for lists) choices. */
-export type FieldId = 'name' | 'description' | 'boot' | 'vendor' | 'mode' | 'paging' | 'memory' | 'timerVector' | 'timerPeriod' | 'uartPort' | 'maxSteps';
+export type FieldId = 'name' | 'description' | 'boot' | 'vendor' | 'mode' | 'paging' | 'memory' | 'timerVector' | 'timerPeriod' | 'uartPort' | 'maxSteps' | 'technique';
 
 export interface FieldSpec {
   id: FieldId;
@@ -84,7 +84,18 @@ export const FIELDS: readonly FieldSpec[] = [
   { id: 'timerPeriod', path: 'devices.timer.period', kind: 'int' },
   { id: 'uartPort', path: 'devices.uart.port', kind: 'int', hex: true, fallback: '0x3f8' },
   { id: 'maxSteps', path: 'limits.maxSteps', kind: 'int', fallback: '1000000' },
+  // 'none' is the field absent: the bare machine, without the hypervisor.
+  { id: 'technique', path: 'technique', kind: 'choice', choices: ['none', ...TECHNIQUES], fallback: 'none' },
 ];
+
+/**
+ * The edits choosing a technique makes: the field itself ('none' removes it and the hypervisor's
+ * settings), and the CPU vendor the technique needs (VT-x is Intel's, AMD-V AMD's).
+ */
+export function techniqueEdits(v: string): [string, Json | undefined][] {
+  if (v === 'none') return [['technique', undefined], ['hypervisor', undefined]];
+  return [['technique', v], ['cpu.vendor', v === 'svm' ? 'amd' : 'intel']];
+}
 
 /** Paging modes each CPU mode allows (schema.ts: prot32 none/32bit/pae; long64 4level/5level). */
 export function pagingFits(mode: Json | undefined, paging: string): boolean {

@@ -62,6 +62,10 @@ export function describeMark(m: Mark, t: Tr, locale: Locale): string {
       return t('timeline.mark.halt');
     case 'cpu/triple-fault':
       return t('timeline.mark.triple');
+    case 'vm/exit':
+      return t('timeline.mark.vmExit', { name: m.name, code: m.code < 0 ? String(m.code) : hex(m.code) });
+    case 'vm/end':
+      return t(`timeline.mark.vmEnd.${m.why}`);
   }
 }
 

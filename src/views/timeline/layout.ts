@@ -180,6 +180,19 @@ export function shapePath(m: Pick<Mark, 'kind'> & Partial<{ from: number; to: nu
       }
       return `M${pts.join('L')}Z`;
     }
+    case 'vm/exit': {
+      // A pentagon pointing down: out of the guest, to the hypervisor.
+      const pts: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const a = (2 * Math.PI * i) / 5 + Math.PI / 2;
+        pts.push(`${f(r * Math.cos(a))},${f(r * Math.sin(a))}`);
+      }
+      return `M${pts.join('L')}Z`;
+    }
+    case 'vm/end': {
+      const w = r * 0.35;
+      return `M${f(-w)},${f(-r)}H${f(w)}V${f(-w)}H${f(r)}V${f(w)}H${f(w)}V${f(r)}H${f(-w)}V${f(w)}H${f(-r)}V${f(-w)}H${f(-w)}Z`;
+    }
   }
 }
 

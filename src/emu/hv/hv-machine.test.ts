@@ -1,0 +1,162 @@
+/**
+ * The hypervisor's machine under the Timeline: whatever mix of run, goto and back reaches a step,
+ * the machine there is exactly the one a straight run to that step gives (registers, all of RAM
+ * including the VMCS/VMCB, the exit log, the ledger, the console, the devices), under VT-x and
+ * AMD-V, for a guest that exits often and in many ways (CPUID, OUT, RDMSR, a #UD reflected into
+ * its own handler, a hypercall). Also: the vm/* events, in order with the CPU's own, and "run
+ * until the next VM exit".
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { buildScenario, loadScenario, type LoadedScenario } from '../scenario/index.ts';
+import { ArraySink, TRACE_KINDS, type TraceEvent } from '../trace/events.ts';
+import { Timeline } from '../trace/timeline.ts';
+import { HvMachine } from './hv-machine.ts';
+
+const GUEST = `
+kernel_entry:
+    xor eax, eax
+    cpuid
+    mov r12d, ebx
+    mov r13d, 0
+again:
+    mov eax, 1
+    cpuid
+    mov dx, UART_PORT
+    mov al, 'a'
+    add al, r13b
+    out dx, al
+    mov ecx, 0xc0000080
+    rdmsr
+    ud2
+    mov eax, 0
+    mov ebx, '.'
+    cmp r12d, 0x756e6547
+    jne amd
+    vmcall
+    jmp next
+amd:
+    vmmcall
+next:
+    mov rax, r13
+    mov [0x300000 + r13 * 8], rax
+    inc r13d
+    cmp r13d, 12
+    jb again
+    hlt
+
+isr_6:
+    add qword [rsp], 2
+    iretq
+`;
+
+export function hvScenario(technique: 'vtx' | 'svm'): LoadedScenario {
+  const r = loadScenario({
+    version: 1, name: `hv ${technique}`, technique, cpu: { vendor: technique === 'svm' ? 'amd' : 'intel' }, mode: 'long64', paging: '4level',
+    memory: { size: 4 * 1024 * 1024 }, kernel: { source: GUEST },
+  });
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  return r.loaded;
+}
+
+const hv = (ls: LoadedScenario): HvMachine => buildScenario(ls) as unknown as HvMachine;
+
+/** Everything observable of the machine, as plain data (RAM hashed page by page). */
+function state(m: HvMachine): unknown {
+  m.cpu.syncFlags();
+  const s = m.cpu.state;
+  const pages: string[] = [];
+  for (let pa = 0; pa < m.mem.ramSize; pa += 4096) {
+    let h = 0;
+    for (let i = 0; i < 4096; i += 4) h = (Math.imul(h, 31) + m.mem.read(pa + i, 4)) | 0;
+    pages.push(h.toString(16));
+  }
+  const big = (_k: string, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v);
+  return JSON.parse(JSON.stringify({
+    steps: s.steps, regLo: [...s.regLo], regHi: [...s.regHi], rip: [s.ripLo, s.ripHi], rflags: s.rflags, cr: [s.cr0, s.cr3Lo, s.cr4, s.efer],
+    seg: s.seg, tsc: s.tsc, pages, log: m.hypervisor.log, counts: [...m.hypervisor.counts], ledger: m.ledger.data(), console: m.console,
+    uart: m.devices.uartOut, ports: m.devices.portLog, ended: m.ended, loaded: m.guestLoaded, records: m.records.map((r) => [r.log.n, r.entry, r.cycles]),
+    tlb: m.mmu.tlb.entries(),
+  }, big));
+}
+
+function straight(ls: LoadedScenario, steps: number): unknown {
+  const m = hv(ls);
+  m.run(steps);
+  return state(m);
+}
+
+type Op = { op: 'run'; n: number } | { op: 'goto'; at: number } | { op: 'back'; k: number };
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ op: fc.constant('run' as const), n: fc.integer({ min: 0, max: 60 }) }),
+  fc.record({ op: fc.constant('goto' as const), at: fc.integer({ min: 0, max: 320 }) }),
+  fc.record({ op: fc.constant('back' as const), k: fc.integer({ min: 0, max: 80 }) }),
+);
+
+describe.each(['vtx', 'svm'] as const)('the hypervisor machine under %s', (technique) => {
+  const ls = hvScenario(technique);
+
+  it('runs the guest to its HLT with every kind of exit', () => {
+    const m = hv(ls);
+    expect(m.run(10_000)).toBe('hlt');
+    const names = new Set(m.hypervisor.log.map((e) => e.kind));
+    expect([...names].sort()).toEqual(['cpuid', 'exception', 'hlt', 'hypercall', 'io', 'msr']);
+    expect(m.console).toBe('a.b.c.d.e.f.g.h.i.j.k.l.');
+    expect(m.hypervisor.log.filter((e) => e.kind === 'exception').every((e) => e.action === 'reflected')).toBe(true);
+    expect(m.mem.read(0x300000 + 11 * 8, 4)).toBe(11);
+  });
+
+  it('any sequence of run, goto and back gives the machine of a straight run', () => {
+    const total = (() => {
+      const m = hv(ls);
+      m.run(10_000);
+      return m.cpu.state.steps;
+    })();
+    expect(total).toBeGreaterThan(200);
+    fc.assert(
+      fc.property(fc.array(opArb, { minLength: 1, maxLength: 8 }), fc.integer({ min: 3, max: 40 }), (ops, interval) => {
+        const m = hv(ls);
+        const tl = new Timeline(m, { interval, maxCheckpoints: 5 });
+        for (const o of ops) {
+          if (o.op === 'run') tl.step(o.n);
+          else if (o.op === 'goto') tl.goto(o.at);
+          else tl.back(o.k);
+        }
+        expect(state(m)).toEqual(straight(ls, tl.current));
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('emits vm/* events in order with the CPU events, and runUntil stops at each exit', () => {
+    const m = hv(ls);
+    const sink = new ArraySink();
+    m.setTrace(sink, TRACE_KINDS.filter((k) => !k.startsWith('tlb/') && k !== 'mmu/walk'));
+    m.run(8);
+    const kinds = sink.events.map((e) => e.kind);
+    expect(kinds[0]).toBe('vm/entry');
+    const exit = kinds.indexOf('vm/exit');
+    expect(kinds.slice(exit - 1, exit + 1)).toEqual(['cpu/insn', 'vm/exit']);
+    const handle = kinds.indexOf('vm/handle');
+    expect(kinds.slice(exit + 1, handle).every((k) => k === 'vm/field')).toBe(true);
+    expect(kinds[handle + 1]).toBe('vm/entry');
+    const fields = sink.events.filter((e): e is Extract<TraceEvent, { kind: 'vm/field' }> => e.kind === 'vm/field');
+    expect(fields[0]!.field).toBe(technique === 'vtx' ? 'VM_EXIT_REASON' : 'exit_code');
+    expect(fields[0]!.key).toBe(technique === 'vtx' ? 0x4402 : 0x70);
+    const e = sink.events.find((x) => x.kind === 'vm/entry' && x.instruction !== 'VMLAUNCH' && x.step > 0);
+    expect(e).toMatchObject({ instruction: technique === 'vtx' ? 'VMRESUME' : 'VMRUN' });
+
+    const m2 = hv(ls);
+    const tl = new Timeline(m2, { interval: 10 });
+    const seen: number[] = [];
+    for (;;) {
+      const r = tl.runUntil('vm/exit', 10_000);
+      if (r.event === null) break;
+      seen.push(r.event.step);
+      expect(r.step).toBe(r.event.step + 1);
+    }
+    const ref = hv(ls);
+    ref.run(10_000);
+    expect(seen).toEqual(ref.hypervisor.log.map((x) => x.step));
+  });
+});

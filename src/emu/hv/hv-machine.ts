@@ -1,0 +1,472 @@
+/**
+ * The hypervisor as a machine the Timeline can drive (time travel, marks, run until): a scenario's
+ * built Machine becomes the only guest of the hypervisor (hypervisor.ts) over the VT-x or AMD-V
+ * backend, and this object has the Machine's surface (cpu, mem, mmu, devices, run, snapshot,
+ * restore, setTrace), so the Timeline and the session use it unchanged.
+ *
+ * Steps. Positions stay `CpuState.steps`, which counts guest instructions only (the hypervisor is
+ * TypeScript and runs no host instructions): an exit and its handling happen inside the step of the
+ * instruction that caused it, an instruction the hypervisor emulates retiring as one step (as
+ * `exec --under` counts). `run(n)` runs until n more guest steps have retired; before it returns,
+ * the guest is entered again (VMRESUME, VMRUN) if an exit left it out, so at every step boundary
+ * the guest is in the CPU, except at the start (the hypervisor has built the VMCS or VMCB; VMLAUNCH
+ * or VMRUN is the first thing step 1 does) and after the VM ended.
+ *
+ * Snapshots capture everything that decides the future: the Machine's (CPU state whether the guest
+ * or the host is loaded, RAM with the VMCS/VMCB and bitmaps, TLB, devices), the Vmx or Svm state,
+ * the guest monitor installed in the CPU (copied, with its plain-data fields) and the nested
+ * translator, the backend's and the hypervisor's own fields (copied generically: every own field
+ * holding plain data, so fields added later are covered), the ledger, and the exit log, which is
+ * append-only and kept by length (like the Machine's port log).
+ *
+ * Events (setTrace): the CPU's own, and the hypervisor's `vm/exit`, `vm/field`, `vm/handle`,
+ * `vm/entry` and `vm/end`, at the step of the exit they belong to (an entry after an exit carries
+ * that exit's step; the first VMLAUNCH/VMRUN the start step). Order: the exiting instruction's CPU
+ * events, vm/exit, the handler's vm/field accesses in order, vm/handle, then vm/entry (or vm/end).
+ * One exception: a string I/O instruction is run once by the processor inside its handler, so that
+ * run's vm/entry and CPU events come before the exit's vm/field and vm/handle events.
+ */
+import type { RunEnd } from '../cpu/cpu.ts';
+import type { Cpu } from '../cpu/cpu.ts';
+import { SegAttr } from '../cpu/state.ts';
+import { cpuid, readMsr, writeMsr } from '../cpu/sys-ctl.ts';
+import { Ledger, type LedgerData } from '../cost/ledger.ts';
+import type { Preset } from '../cost/presets.ts';
+import type { Machine, MachineSnapshot, DeviceState } from '../machine/machine.ts';
+import type { PhysMem } from '../mem/physmem.ts';
+import type { Mmu } from '../mmu/mmu.ts';
+import { activeMonitor, setActiveMonitor, type SvmMonitor } from '../svm/guest-run.ts';
+import { VMCB_FIELDS, type VmcbField } from '../svm/vmcb.ts';
+import type { VmxState } from '../vmx/vmx.ts';
+import { fieldByName } from '../vmx/fields.ts';
+import { deepCopy } from '../trace/checkpoint.ts';
+import type { TraceEvent, TraceKind, TraceSink } from '../trace/events.ts';
+import { presetFor, type HvJson } from './exec.ts';
+import { COST_KIND_IDS } from '../cost/kinds.ts';
+import { REG_ORDER, type U64Json } from '../machine/bare.ts';
+import { Hypervisor, SHADOW_MSRS, type HvEnd } from './hypervisor.ts';
+import { SVM_AREA_SIZE, SvmBackend, type SvmIntercepts } from './svm-backend.ts';
+import { VMX_AREA_SIZE, VmxBackend } from './vmx-backend.ts';
+import { GPR_NAMES, type HvLogEntry, type PortHandler } from './types.ts';
+
+export type HvTechnique = 'vtx' | 'svm';
+
+/** Bytes the machine's backend structures take (either backend's area fits). */
+export const HV_MACHINE_AREA = Math.max(SVM_AREA_SIZE, VMX_AREA_SIZE);
+
+/** The exits a scenario may turn on (`hypervisor.exits`); passed to the backend's options. */
+export interface HvExitOptions {
+  hlt?: boolean;
+  rdtsc?: boolean;
+  invlpg?: boolean;
+  cr3?: boolean;
+  exceptions?: number[];
+}
+
+export interface HvMachineOptions {
+  technique: HvTechnique;
+  /** Cost preset id (default: exec.ts DEFAULT_PRESET for the technique). */
+  preset?: string;
+  /** 4-KByte aligned physical address of HV_MACHINE_AREA bytes of the guest's RAM for the backend. */
+  area: number;
+  nestedPaging?: boolean;
+  /** With nested paging: the guest's RAM in bytes, at guest-physical 0 and host-physical 0 (the area lies above it). */
+  guestRam?: number;
+  exits?: HvExitOptions;
+}
+
+/** The exceptions the hypervisor intercepts and reflects when a scenario names none (#UD, as KVM and exec --under). */
+export const DEFAULT_EXCEPTION_INTERCEPTS = [6] as const;
+
+/** One exit as the machine records it, for views: the hypervisor's log entry and what followed. */
+export interface HvExitRecord {
+  log: HvLogEntry;
+  /** The entry that followed (null: the VM ended). */
+  entry: 'VMLAUNCH' | 'VMRESUME' | 'VMRUN' | null;
+  /** The round trip's cycles: exit, dispatch, field accesses, handler, entry. */
+  cycles: number;
+  /** The exit-information fields as the processor wrote them (VMX_EXIT_INFO_FIELDS, SVM_EXIT_INFO_FIELDS). */
+  info: Record<string, bigint>;
+}
+
+type Fields = Record<string, unknown>;
+
+interface HvState {
+  backend: Fields;
+  hyper: Fields;
+  unit: VmxState | Fields;
+  monitor: object | null;
+  nested: ReturnType<Cpu['nestedTranslator']>;
+  cpuExit: unknown;
+  cpuVectoring: unknown;
+  ledger: LedgerData;
+  log: HvLogEntry[];
+  logLength: number;
+  records: HvExitRecord[];
+  recordsLength: number;
+  own: Fields;
+}
+
+export interface HvMachineSnapshot extends MachineSnapshot {
+  readonly hv: HvState;
+}
+
+/** Plain data (copied into a checkpoint) as opposed to a reference to another part of the machine. */
+function isPlain(v: unknown): boolean {
+  if (v === null || typeof v !== 'object') return typeof v !== 'function';
+  if (Array.isArray(v) || ArrayBuffer.isView(v) || v instanceof Map || v instanceof Set) return true;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/** Every own field of `o` holding plain data, deep-copied (`skip`: fields kept otherwise). */
+function captureFields(o: object, skip: readonly string[] = []): Fields {
+  const out: Fields = {};
+  for (const [k, v] of Object.entries(o)) if (!skip.includes(k) && isPlain(v)) out[k] = deepCopy(v);
+  return out;
+}
+
+function restoreFields(o: object, saved: Fields): void {
+  const t = o as Fields;
+  for (const [k, v] of Object.entries(saved)) t[k] = deepCopy(v);
+}
+
+/** A copy of a guest monitor: same class, plain fields copied, references (CPU, VMX/SVM unit) shared. */
+function cloneMonitor<T extends object>(m: T): T {
+  const c = Object.create(Object.getPrototypeOf(m) as object) as T;
+  for (const [k, v] of Object.entries(m)) (c as Fields)[k] = isPlain(v) ? deepCopy(v) : v;
+  return c;
+}
+
+const VM_KINDS: readonly TraceKind[] = ['vm/exit', 'vm/field', 'vm/handle', 'vm/entry', 'vm/end'];
+
+/** VT-x exit-information fields the vm/exit event reports (SDM Vol. 3C, 25.9). */
+export const VMX_EXIT_INFO_FIELDS = [
+  'VM_EXIT_REASON', 'EXIT_QUALIFICATION', 'GUEST_LINEAR_ADDRESS', 'GUEST_PHYSICAL_ADDRESS', 'VM_EXIT_INTR_INFO', 'VM_EXIT_INTR_ERROR_CODE',
+  'IDT_VECTORING_INFO_FIELD', 'IDT_VECTORING_ERROR_CODE', 'VM_EXIT_INSTRUCTION_LEN', 'VMX_INSTRUCTION_INFO',
+] as const;
+/** AMD-V exit-information fields of the VMCB (APM 15.6). */
+export const SVM_EXIT_INFO_FIELDS = ['exit_code', 'exit_info_1', 'exit_info_2', 'exit_int_info', 'next_rip'] as const satisfies readonly VmcbField[];
+
+export class HvMachine {
+  readonly inner: Machine;
+  readonly technique: HvTechnique;
+  readonly vendor: 'intel' | 'amd';
+  readonly backend: VmxBackend | SvmBackend;
+  readonly hypervisor: Hypervisor;
+  readonly ledger: Ledger;
+  readonly preset: Preset;
+  /** The trace sink, as set by setTrace (null: tracing off). */
+  trace: TraceSink | null = null;
+  /** Exits with what followed each (append-only; a restore starts a fresh copy of the prefix). */
+  records: HvExitRecord[] = [];
+  /** What the guest wrote to its UART and through the print hypercall, in order. */
+  console = '';
+  /** How the VM ended, or null while it can run. */
+  ended: HvEnd | null = null;
+  /** Steps the VM had retired when it ended. */
+  endStep: number | null = null;
+  /** The step of the last exit (the step a following entry belongs to). */
+  private entryStep: number;
+  private vmSink: TraceSink | null = null;
+  private vmKinds: ReadonlySet<TraceKind> | null = null;
+  private roundTrip = 0;
+  /** An exit was handled and the guest resumes: the next entry completes its record. */
+  private awaiting = false;
+  /** The step of the last entry. */
+  private enteredAt = 0;
+
+  constructor(inner: Machine, opts: HvMachineOptions) {
+    const p = presetFor(opts.technique, opts.preset);
+    if (typeof p === 'string') throw new RangeError(p);
+    this.inner = inner;
+    this.technique = opts.technique;
+    this.vendor = opts.technique === 'svm' ? 'amd' : 'intel';
+    this.preset = p;
+    const cpu = inner.cpu;
+    const ledger = new Ledger(p);
+    this.ledger = ledger;
+    const exits = opts.exits ?? {};
+    const intercepts: SvmIntercepts = { exceptions: exits.exceptions ?? DEFAULT_EXCEPTION_INTERCEPTS, msrs: SHADOW_MSRS };
+    // The options of the nested-paging and optional-exits work (backend `nested`, `exits`) ride
+    // along: a backend that does not know them yet ignores them.
+    const extra = {
+      ...(opts.nestedPaging !== undefined ? { nested: opts.nestedPaging } : {}), exits,
+      ...(opts.guestRam !== undefined ? { guestRam: { size: opts.guestRam, hpaBase: 0 } } : {}),
+    };
+    this.backend = opts.technique === 'svm'
+      ? new SvmBackend(cpu, { area: opts.area, ledger, intercepts, ...extra })
+      : new VmxBackend(cpu, { area: opts.area, ledger, intercepts, ...extra });
+    if (this.backend instanceof SvmBackend && cpu.cpl() !== 0) {
+      // The SVM backend keeps the built state as the host's; a guest that starts in ring 3 would
+      // leave the host there, and VMRUN needs CPL 0: the host's CS and SS become ring 0 (RPL and
+      // DPL cleared). The host runs no instructions of its own; VM_HSAVE keeps this state.
+      for (const i of [1, 2]) {
+        const c = cpu.state.seg[i]!;
+        c.selector &= ~3;
+        c.attr &= ~(3 << SegAttr.DPL_SHIFT);
+      }
+      cpu.modeChanged();
+    }
+    const machineIo = cpu.io;
+    const uart = inner.uartPort;
+    const ports: PortHandler = {
+      portIn: (port, size) => machineIo.portIn(port, size),
+      portOut: (port, size, value) => {
+        if (port === uart && size === 1) this.console += String.fromCharCode(value & 0xff);
+        machineIo.portOut(port, size, value);
+      },
+    };
+    const vendor = cpu.state.vendor;
+    const features = cpu.features;
+    this.hypervisor = new Hypervisor({
+      backend: this.backend, ledger,
+      cpuid: (leaf, sub) => cpuid(vendor, leaf, sub, features),
+      ports,
+      // Guest-physical addresses outside its RAM reach the machine's MMIO handler (through nested
+      // page faults or EPT violations with nested paging; directly without).
+      mmio: inner.mem.mmio,
+      msr: { read: (i) => readMsr(cpu, i), write: (i, lo, hi) => writeMsr(cpu, i, lo, hi) },
+    });
+    this.hypervisor.enterAtLimit = true;
+    this.hypervisor.observer = (entry, end) => this.exited(entry, end);
+    this.backend.onEntry = (instr: 'VMLAUNCH' | 'VMRESUME' | 'VMRUN', failed: string[] | null) => this.entered(instr, failed);
+    this.entryStep = cpu.state.steps;
+  }
+
+  get cpu(): Cpu {
+    return this.inner.cpu;
+  }
+
+  get mem(): PhysMem {
+    return this.inner.mem;
+  }
+
+  get mmu(): Mmu {
+    return this.inner.mmu;
+  }
+
+  get devices(): DeviceState {
+    return this.inner.devices;
+  }
+
+  set devices(d: DeviceState) {
+    this.inner.devices = d;
+  }
+
+  get uartPort(): number {
+    return this.inner.uartPort;
+  }
+
+  /** Whether the guest is in the CPU now (VMX non-root operation, SVM guest mode). */
+  get guestLoaded(): boolean {
+    return this.backend.loaded;
+  }
+
+  /** Runs until `maxSteps` more guest instructions have retired, or the VM ends. */
+  run(maxSteps: number): RunEnd {
+    if (this.ended !== null) return endOf(this.ended);
+    // Nothing retires in a run of 0 steps, and nothing happens (the start stays before VMLAUNCH/VMRUN).
+    if (maxSteps <= 0) return 'limit';
+    const end = this.hypervisor.run(this.cpu.state.steps + maxSteps);
+    if (end.kind === 'limit') return 'limit';
+    this.ended = end;
+    this.endStep = this.cpu.state.steps;
+    this.emit({ kind: 'vm/end', step: this.entryStep, vm: 0, why: end.kind === 'hlt' ? 'hlt' : end.kind === 'shutdown' ? 'shutdown' : end.kind === 'hypercall-exit' ? 'hypercall-exit' : 'error', detail: endDetail(end) });
+    return endOf(end);
+  }
+
+  setTrace(sink: TraceSink | null, kinds?: Iterable<TraceKind>): void {
+    const ks = kinds === undefined ? null : [...kinds];
+    this.trace = sink;
+    this.inner.setTrace(sink, ks ?? undefined);
+    const vm = ks === null ? VM_KINDS : VM_KINDS.filter((k) => ks.includes(k));
+    this.vmSink = sink !== null && vm.length > 0 ? sink : null;
+    this.vmKinds = new Set(vm);
+  }
+
+  snapshot(): HvMachineSnapshot {
+    const cpu = this.cpu;
+    const b = this.backend;
+    const unit: VmxState | Fields = b instanceof VmxBackend ? b.vmx.save() : deepCopy(b.svm.svm) as unknown as Fields;
+    const hv: HvState = {
+      backend: captureFields(b),
+      hyper: captureFields(this.hypervisor, ['log', 'opts']),
+      unit,
+      monitor: cpu.guest === null ? null : cloneMonitor(cpu.guest),
+      nested: cpu.nestedTranslator(),
+      cpuExit: deepCopy(cpu.exit),
+      cpuVectoring: deepCopy(cpu.guestVectoring),
+      ledger: this.ledger.data(),
+      log: this.hypervisor.log,
+      logLength: this.hypervisor.log.length,
+      records: this.records,
+      recordsLength: this.records.length,
+      own: { console: this.console, ended: deepCopy(this.ended), endStep: this.endStep, entryStep: this.entryStep, roundTrip: this.roundTrip, awaiting: this.awaiting, enteredAt: this.enteredAt },
+    };
+    return { ...this.inner.snapshot(), hv };
+  }
+
+  restore(snap: MachineSnapshot): void {
+    const s = (snap as HvMachineSnapshot).hv;
+    if (s === undefined) throw new Error('HvMachine.restore: not a checkpoint of a hypervisor machine');
+    const cpu = this.cpu;
+    const b = this.backend;
+    this.inner.restore(snap);
+    restoreFields(b, s.backend);
+    restoreFields(this.hypervisor, s.hyper);
+    if (b instanceof VmxBackend) b.vmx.restore(s.unit as VmxState);
+    else Object.assign(b.svm.svm, deepCopy(s.unit));
+    const mon = s.monitor === null ? null : cloneMonitor(s.monitor);
+    cpu.guest = mon as Cpu['guest'];
+    if (b instanceof SvmBackend) setActiveMonitor(b.svm, (mon ?? undefined) as SvmMonitor | undefined);
+    if (cpu.nestedTranslator() !== s.nested) cpu.setNested(s.nested);
+    cpu.exit = deepCopy(s.cpuExit) as Cpu['exit'];
+    cpu.guestVectoring = deepCopy(s.cpuVectoring) as Cpu['guestVectoring'];
+    this.ledger.restore(s.ledger);
+    (this.hypervisor as { log: HvLogEntry[] }).log = s.log.slice(0, s.logLength);
+    this.records = s.records.slice(0, s.recordsLength);
+    const o = s.own as { console: string; ended: HvEnd | null; endStep: number | null; entryStep: number; roundTrip: number; awaiting: boolean; enteredAt: number };
+    this.awaiting = o.awaiting;
+    this.enteredAt = o.enteredAt;
+    this.console = o.console;
+    this.ended = deepCopy(o.ended);
+    this.endStep = o.endStep;
+    this.entryStep = o.entryStep;
+    this.roundTrip = o.roundTrip;
+  }
+
+  /** The SVM monitor in the CPU, if any (tests). */
+  svmMonitor(): SvmMonitor | undefined {
+    return this.backend instanceof SvmBackend ? activeMonitor(this.backend.svm) : undefined;
+  }
+
+  /** A field of the control structure as it is in memory (no VMREAD, nothing logged or charged). */
+  peek(name: string): bigint {
+    const b = this.backend;
+    if (b instanceof VmxBackend) {
+      const read = b.vmx.currentReader();
+      if (read === undefined) throw new Error('no current VMCS');
+      return read(name);
+    }
+    const f = VMCB_FIELDS[name as VmcbField];
+    if (f === undefined || f.kind !== 'int') throw new Error(`not an integer VMCB field: ${name}`);
+    let v = 0n;
+    for (let i = f.size - 1; i >= 0; i--) v = (v << 8n) | BigInt(this.mem.read8(b.vmcb.pa + f.offset + i));
+    return v;
+  }
+
+  /** The encoding (VT-x) or offset (AMD-V) of a field, or null for state kept in software (`gpr.*`). */
+  fieldKey(name: string): number | null {
+    if (this.backend instanceof VmxBackend) return fieldByName(name)?.field.encoding ?? null;
+    const f = VMCB_FIELDS[name as VmcbField];
+    if (f !== undefined) return f.offset;
+    // Sub-fields such as save.cs.attrib: the segment's offset plus the attribute's place (2).
+    const m = /^(save\.[a-z]+)\.attrib$/.exec(name);
+    const seg = m === null ? undefined : VMCB_FIELDS[m[1] as VmcbField];
+    return seg === undefined ? null : seg.offset + 2;
+  }
+
+  private emit(e: TraceEvent): void {
+    if (this.vmSink !== null && this.vmKinds!.has(e.kind)) this.vmSink.emit(e);
+  }
+
+  /** The sum of every exit's round-trip cycles in the ledger. */
+  private roundTripTotal(): number {
+    let n = 0;
+    for (const t of Object.values(this.ledger.data().exits)) n += t.roundTripCycles;
+    return n;
+  }
+
+  private exited(entry: HvLogEntry, end: HvEnd | null): void {
+    const step = entry.step ?? this.cpu.state.steps;
+    // The guest's native steps since the entry, whichever run calls they were split across (the
+    // hypervisor counts them within one call of its loop).
+    entry.guestSteps = step - this.enteredAt;
+    this.entryStep = step;
+    const info: Record<string, bigint> = {};
+    if (this.backend instanceof VmxBackend) for (const f of VMX_EXIT_INFO_FIELDS) info[f] = this.peek(f);
+    else for (const f of SVM_EXIT_INFO_FIELDS) info[f] = this.peek(f);
+    const record: HvExitRecord = { log: entry, entry: null, cycles: 0, info };
+    this.records.push(record);
+    // The print hypercall's character joins the UART's output in the console.
+    const hc = this.hypervisor.console;
+    if (entry.kind === 'hypercall' && entry.note.startsWith('print ')) this.console += hc.slice(-1);
+    if (end !== null) record.cycles = this.roundTripTotal() - this.roundTrip;
+    this.awaiting = end === null;
+    if (this.vmSink === null) return;
+    this.emit({ kind: 'vm/exit', step, vm: 0, vendor: this.vendor, code: entry.code, name: entry.name, rip: entry.rip, info: { ...info } });
+    for (const a of entry.accesses) this.emit({ kind: 'vm/field', step, vm: 0, op: a.op, field: a.field, key: this.fieldKey(a.field), value: a.value });
+    this.emit({ kind: 'vm/handle', step, vm: 0, action: entry.action, note: entry.note });
+  }
+
+  private entered(instruction: 'VMLAUNCH' | 'VMRESUME' | 'VMRUN', failed: string[] | null): void {
+    const total = this.roundTripTotal();
+    const last = this.records[this.records.length - 1];
+    if (this.awaiting && last !== undefined) {
+      last.entry = instruction;
+      last.cycles = total - this.roundTrip;
+    }
+    this.awaiting = false;
+    this.roundTrip = total;
+    this.enteredAt = this.cpu.state.steps;
+    if (this.vmSink === null) return;
+    const rip = this.backend instanceof VmxBackend ? this.peek('GUEST_RIP') : this.peek('save.rip');
+    this.emit({ kind: 'vm/entry', step: this.entryStep, vm: 0, vendor: this.vendor, instruction, rip, ...(failed !== null ? { failed } : {}) });
+  }
+
+  /**
+   * The guest's final state for `lab run` (nothing logged or charged): its registers as the
+   * machine's result names them, its CPL, and the hypervisor's figures as `exec --under` prints them.
+   */
+  guestResult(): { regs: Record<string, U64Json>; cpl: number; hv: HvJson } {
+    const b = this.backend;
+    const r = b.report();
+    const j = (v: bigint): U64Json => (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString());
+    const regs: Record<string, U64Json> = {};
+    for (const name of REG_ORDER) regs[name] = j(r.gpr[GPR_NAMES.indexOf(name)]!);
+    regs.rip = j(r.rip);
+    regs.rflags = j(r.rflags & 0xffffffffn);
+    regs.cr0 = j(r.cr0 & 0xffffffffn);
+    regs.cr3 = j(r.cr3);
+    regs.cr4 = j(r.cr4 & 0xffffffffn);
+    const st = this.cpu.state;
+    const vmx = b instanceof VmxBackend;
+    const loaded = b.loaded;
+    regs.cr2 = j(vmx || loaded ? (BigInt(st.cr2Hi >>> 0) << 32n) | BigInt(st.cr2Lo >>> 0) : this.peek('save.cr2'));
+    const efer = loaded ? BigInt(st.efer >>> 0) : this.peek(vmx ? 'GUEST_IA32_EFER' : 'save.efer');
+    regs.efer = j(vmx ? efer : efer & ~0x1000n);
+    const cpl = loaded ? this.cpu.cpl() : vmx ? Number((this.peek('GUEST_SS_AR_BYTES') >> 5n) & 3n) : Number(this.peek('save.cpl'));
+    const data = this.ledger.data();
+    const byKind: HvJson['cost']['byKind'] = {};
+    for (const k of COST_KIND_IDS) {
+      const t = data.byKind[k];
+      if (t !== undefined) byKind[k] = { count: t.count, cycles: t.cycles };
+    }
+    const hv: HvJson = {
+      under: this.technique,
+      nested: this.backend.nested,
+      steps: st.steps,
+      exits: Object.fromEntries([...this.hypervisor.counts].map(([name, c]) => [name, { code: c.code, count: c.count }])),
+      exitTotal: this.hypervisor.exitCount,
+      cost: { preset: this.preset.id, vendor: this.preset.vendor, cycles: data.cycles, byKind, byWork: { ...data.byWork } as HvJson['cost']['byWork'] },
+    };
+    if (this.console !== '') hv.console = this.console;
+    if (this.ended?.kind === 'hypercall-exit') hv.exitCode = this.ended.code;
+    return { regs, cpl, hv };
+  }
+}
+
+function endOf(e: HvEnd): RunEnd {
+  return e.kind === 'shutdown' || e.kind === 'error' ? 'shutdown' : 'hlt';
+}
+
+function endDetail(e: HvEnd): string {
+  switch (e.kind) {
+    case 'hlt': return 'halted with no interrupt that can wake it';
+    case 'shutdown': return 'triple fault';
+    case 'hypercall-exit': return `exit hypercall with code ${e.code}`;
+    case 'error': return e.why;
+    case 'limit': return 'step limit';
+  }
+}

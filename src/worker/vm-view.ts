@@ -1,0 +1,258 @@
+/**
+ * ViewState.vm (vm-types.ts) from the hypervisor's machine at the current step: the VMCS or VMCB
+ * as it is in memory (read from the region, never through VMREAD: nothing logged or charged), the
+ * exits of the step that led here and the last one before, the controls or intercept bits, exits
+ * by reason and the cycles from the ledger. Everything is a function of the scenario and the step:
+ * the exit records are the machine's (restored with it), and "changed" compares the fields with
+ * the step before (the session goes there and back, as it does for the walks).
+ */
+import { HvMachine, SVM_EXIT_INFO_FIELDS, VMX_EXIT_INFO_FIELDS, type HvExitRecord } from '../emu/hv/hv-machine.ts';
+import { VmxBackend } from '../emu/hv/vmx-backend.ts';
+import { vmExitName } from '../emu/trace/marks.ts';
+import { CONTROL_BITS, Entry, Exit, Primary, Secondary, TRUE_ALLOWED, SUPPORTED_FEATURES, type ControlField } from '../emu/vmx/controls.ts';
+import { ExitReason } from '../emu/vmx/exit-reasons.ts';
+import { VMCS_FIELDS } from '../emu/vmx/fields.ts';
+import { CR_ACCESS_LAYOUT, EPT_VIOLATION_LAYOUT, INTERRUPTION_INFO_LAYOUT, IO_LAYOUT, type Layout } from '../emu/vmx/qualification.ts';
+import { SVM_EXIT } from '../emu/svm/exit-codes.ts';
+import { INTERCEPT, readInterceptWords } from '../emu/svm/intercepts.ts';
+import { VMCB_FIELDS, type VmcbField } from '../emu/svm/vmcb.ts';
+import type { CostKind } from '../emu/cost/kinds.ts';
+import type {
+  VmAccessView, VmBitsView, VmControlView, VmExitInfoView, VmExitView, VmFieldView, VmGuestView, VmReasonCount, VmView,
+} from './vm-types.ts';
+
+const hexW = (v: bigint, digits: number): string => `0x${BigInt.asUintN(digits * 4, v).toString(16).padStart(digits, '0')}`;
+
+/** The field's value in memory now (VT-x: from the VMCS region; AMD-V: the VMCB bytes, little-endian). */
+function fieldValues(m: HvMachine): { name: string; title: string; area: string; key: number; width: string; value: string }[] {
+  const b = m.backend;
+  if (b instanceof VmxBackend) {
+    const read = b.vmx.currentReader();
+    if (read === undefined) return [];
+    return VMCS_FIELDS.filter((f) => SUPPORTED_FEATURES.has(f.feature)).map((f) => ({
+      name: f.name, title: f.title, area: f.type, key: f.encoding, width: f.width, value: hexW(read(f.name), f.bits / 4),
+    }));
+  }
+  const pa = b.vmcb.pa;
+  return (Object.entries(VMCB_FIELDS) as [VmcbField, (typeof VMCB_FIELDS)[VmcbField]][]).map(([name, f]) => {
+    let v = 0n;
+    for (let i = f.size - 1; i >= 0; i--) v = (v << 8n) | BigInt(m.mem.read8(pa + f.offset + i));
+    return { name, title: f.apm, area: f.area, key: f.offset, width: String(f.size), value: hexW(v, f.size * 2) };
+  });
+}
+
+/** The fields as a map name → value, for "changed" (the session reads them at the step before). */
+export function vmFieldValues(m: HvMachine): Map<string, string> {
+  return new Map(fieldValues(m).map((f) => [f.name, f.value]));
+}
+
+function bits(layout: Layout, v: number): VmBitsView[] {
+  return layout.map((f) => {
+    const w = f.hi - f.lo + 1;
+    return { name: f.name, lo: f.lo, hi: f.hi, value: w >= 32 ? v >>> 0 : ((v >>> f.lo) & ((1 << w) - 1)) >>> 0 };
+  });
+}
+
+/** Named single bits and ranges of a 64-bit SVM value, as VmBitsView (the APM's names). */
+function svmBits(v: bigint, spec: readonly [string, number, number][]): VmBitsView[] {
+  return spec.map(([name, lo, hi]) => ({ name, lo, hi, value: Number((v >> BigInt(lo)) & ((1n << BigInt(hi - lo + 1)) - 1n)) }));
+}
+
+/** APM Figure 15-2: EXITINFO1 of an IOIO intercept. */
+const IOIO_BITS: readonly [string, number, number][] = [
+  ['TYPE', 0, 0], ['STR', 2, 2], ['REP', 3, 3], ['SZ8', 4, 4], ['SZ16', 5, 5], ['SZ32', 6, 6], ['A16', 7, 7], ['A32', 8, 8], ['A64', 9, 9], ['SEG', 10, 12], ['PORT', 16, 31],
+];
+/** APM 15.25.6: EXITINFO1 of a nested page fault (the #PF error code's bits, then 32 and 33). */
+const NPF_BITS: readonly [string, number, number][] = [['P', 0, 0], ['RW', 1, 1], ['US', 2, 2], ['RSV', 3, 3], ['ID', 4, 4], ['GUEST_FINAL', 32, 32], ['GUEST_PAGE_TABLES', 33, 33]];
+/** APM 15.7.2 / 15.20: EXITINTINFO and EVENTINJ. */
+const EVENT_BITS: readonly [string, number, number][] = [['VECTOR', 0, 7], ['TYPE', 8, 10], ['EV', 11, 11], ['V', 31, 31], ['ERRORCODE', 32, 63]];
+
+function vmxInfo(code: number, info: Record<string, bigint>): VmExitInfoView[] {
+  const out: VmExitInfoView[] = [];
+  for (const name of VMX_EXIT_INFO_FIELDS) {
+    const v = info[name];
+    if (v === undefined) continue;
+    let b: VmBitsView[] = [];
+    const n = Number(v & 0xffffffffn);
+    if (name === 'VM_EXIT_REASON') b = [{ name: 'basic exit reason', lo: 0, hi: 15, value: n & 0xffff }, { name: 'VM-entry failure', lo: 31, hi: 31, value: n >>> 31 }];
+    else if (name === 'EXIT_QUALIFICATION') {
+      if (code === ExitReason.CR_ACCESS) b = bits(CR_ACCESS_LAYOUT, n);
+      else if (code === ExitReason.IO_INSTRUCTION) b = bits(IO_LAYOUT, n);
+      else if (code === ExitReason.EPT_VIOLATION) b = bits(EPT_VIOLATION_LAYOUT, n);
+    } else if (name === 'VM_EXIT_INTR_INFO' || name === 'IDT_VECTORING_INFO_FIELD') b = bits(INTERRUPTION_INFO_LAYOUT, n);
+    out.push({ field: name, key: VMCS_FIELDS.find((f) => f.name === name)!.encoding, value: hexW(v, 16), bits: b });
+  }
+  return out;
+}
+
+function svmInfo(code: number, info: Record<string, bigint>): VmExitInfoView[] {
+  const out: VmExitInfoView[] = [];
+  for (const name of SVM_EXIT_INFO_FIELDS) {
+    const v = info[name];
+    if (v === undefined) continue;
+    let b: VmBitsView[] = [];
+    if (name === 'exit_info_1' && code === SVM_EXIT.IOIO) b = svmBits(v, IOIO_BITS);
+    else if (name === 'exit_info_1' && code === SVM_EXIT.NPF) b = svmBits(v, NPF_BITS);
+    else if (name === 'exit_int_info') b = svmBits(v, EVENT_BITS);
+    out.push({ field: name, key: VMCB_FIELDS[name].offset, value: hexW(v, 16), bits: b });
+  }
+  return out;
+}
+
+function exitView(m: HvMachine, r: HvExitRecord): VmExitView {
+  const l = r.log;
+  const intel = m.vendor === 'intel';
+  const accesses: VmAccessView[] = l.accesses.map((a) => {
+    const key = a.field.startsWith('gpr.') ? null : m.fieldKey(a.field);
+    return { op: a.op, field: a.field, key, value: hexW(a.value, 16) };
+  });
+  return {
+    n: l.n, vm: 0, step: l.step ?? 0, code: l.code, name: l.name,
+    entryFailure: intel && ((r.info.VM_EXIT_REASON ?? 0n) & 0x80000000n) !== 0n,
+    rip: hexW(l.rip, 16),
+    info: intel ? vmxInfo(l.code, r.info) : svmInfo(l.code, r.info),
+    accesses, action: l.action, note: l.note, guestSteps: l.guestSteps, entry: r.entry, cycles: r.cycles,
+  };
+}
+
+/** VT-x: every named bit of the five control fields, with what locks it. */
+function vmxControls(m: HvMachine): VmControlView[] {
+  const b = m.backend as VmxBackend;
+  const read = b.vmx.currentReader();
+  if (read === undefined) return [];
+  const fieldOf: Record<ControlField, string> = {
+    pin: 'PIN_BASED_VM_EXEC_CONTROL', primary: 'CPU_BASED_VM_EXEC_CONTROL', secondary: 'SECONDARY_VM_EXEC_CONTROL', exit: 'VM_EXIT_CONTROLS', entry: 'VM_ENTRY_CONTROLS',
+  };
+  const value = (f: ControlField): number => Number(read(fieldOf[f]) & 0xffffffffn);
+  const primary = value('primary');
+  // The guest without paging runs on the hypervisor's identity map, which needs the CR3 exits.
+  const identity = (primary & Primary.CR3_LOAD_EXITING!) !== 0 && (m.cpu.state.cr0 & 0x80000000) !== 0 && (Number(read('CR0_READ_SHADOW')) & 0x80000000) === 0;
+  const needs: Record<ControlField, number> = {
+    pin: 0,
+    primary: Primary.USE_IO_BITMAPS! | (identity ? Primary.CR3_LOAD_EXITING! | Primary.CR3_STORE_EXITING! : 0),
+    secondary: 0,
+    exit: Exit.HOST_ADDRESS_SPACE_SIZE! | Exit.SAVE_IA32_EFER! | Exit.LOAD_IA32_EFER!,
+    entry: Entry.LOAD_IA32_EFER! | Entry.IA32E_MODE_GUEST!,
+  };
+  const options: Partial<Record<ControlField, Record<number, string>>> = {
+    primary: {
+      [Primary.HLT_EXITING!]: 'hypervisor.exits.hlt', [Primary.RDTSC_EXITING!]: 'hypervisor.exits.rdtsc', [Primary.INVLPG_EXITING!]: 'hypervisor.exits.invlpg',
+      [Primary.CR3_LOAD_EXITING!]: 'hypervisor.exits.cr3', [Primary.CR3_STORE_EXITING!]: 'hypervisor.exits.cr3',
+    },
+    secondary: { [Secondary.ENABLE_EPT!]: 'hypervisor.nestedPaging', [Secondary.UNRESTRICTED_GUEST!]: 'hypervisor.nestedPaging' },
+  };
+  const out: VmControlView[] = [];
+  for (const field of ['pin', 'primary', 'secondary', 'exit', 'entry'] as const) {
+    const v = field === 'secondary' && (primary & Primary.ACTIVATE_SECONDARY_CONTROLS!) === 0 ? 0 : value(field);
+    const allowed = TRUE_ALLOWED[field];
+    for (const c of CONTROL_BITS[field]) {
+      const mask = (1 << c.bit) >>> 0;
+      const option = options[field]?.[mask] ?? null;
+      const locked: VmControlView['locked'] =
+        (allowed.must1 & mask) !== 0 ? 'fixed-1'
+        : (allowed.may1 & mask) === 0 ? 'fixed-0'
+        : (needs[field] & mask) !== 0 ? 'hypervisor'
+        : null;
+      out.push({ field, bit: c.bit, name: c.title, set: (v & mask) !== 0, locked, option: locked === null ? option : null });
+    }
+  }
+  return out;
+}
+
+const WORD_NAMES = ['INTERCEPT_CR', 'INTERCEPT_DR', 'INTERCEPT_EXCEPTIONS', 'INTERCEPT_MISC1', 'INTERCEPT_MISC2', 'INTERCEPT_MISC3'] as const;
+/** Intercepts the lab's hypervisor cannot work without (it emulates or forwards these). */
+const SVM_NEEDS = new Set(['VMRUN', 'CPUID', 'VMMCALL', 'IOIO_PROT', 'MSR_PROT', 'SHUTDOWN']);
+const SVM_OPTIONS: Record<string, string> = { HLT: 'hypervisor.exits.hlt', RDTSC: 'hypervisor.exits.rdtsc', INVLPG: 'hypervisor.exits.invlpg' };
+
+/** AMD-V: every intercept bit of the six words, by the APM's names. */
+function svmControls(m: HvMachine): VmControlView[] {
+  const b = m.backend;
+  if (b instanceof VmxBackend) return [];
+  const words = readInterceptWords(m.mem, b.vmcb.pa);
+  const out: VmControlView[] = [];
+  const set = (w: number, bit: number): boolean => ((words[w]! >>> bit) & 1) === 1;
+  for (let bit = 0; bit < 32; bit++) {
+    const cr = bit & 15;
+    const name = `INTERCEPT_CR${cr}_${bit < 16 ? 'READ' : 'WRITE'}`;
+    const option = cr === 3 ? 'hypervisor.exits.cr3' : null;
+    out.push({ field: WORD_NAMES[0], bit, name, set: set(0, bit), locked: null, option });
+  }
+  for (let bit = 0; bit < 32; bit++) {
+    // The lab's processor has no debug registers (vmx/run.ts, svm/guest-run.ts).
+    out.push({ field: WORD_NAMES[1], bit, name: `INTERCEPT_DR${bit & 15}_${bit < 16 ? 'READ' : 'WRITE'}`, set: set(1, bit), locked: 'unsupported', option: null });
+  }
+  for (let bit = 0; bit < 32; bit++) {
+    out.push({ field: WORD_NAMES[2], bit, name: `INTERCEPT_EXCEPTION_${bit}`, set: set(2, bit), locked: null, option: 'hypervisor.exits.exceptions' });
+  }
+  for (const [name, ib] of Object.entries(INTERCEPT)) {
+    const locked = SVM_NEEDS.has(name) ? 'hypervisor' : null;
+    out.push({ field: WORD_NAMES[ib.word]!, bit: ib.bit, name: `INTERCEPT_${name}`, set: set(ib.word, ib.bit), locked, option: locked === null ? (SVM_OPTIONS[name] ?? null) : null });
+  }
+  return out;
+}
+
+const TRANSITIONS: readonly CostKind[] = ['vm-entry', 'vm-exit', 'vmrun', 'vmexit'];
+const FIELD_ACCESS: readonly CostKind[] = ['vmread', 'vmwrite', 'vmcb-read', 'vmcb-write'];
+const HANDLERS: readonly CostKind[] = ['hv-dispatch', 'handler'];
+
+/** The index of the first record with a step ≥ `step`. */
+function firstAt(records: readonly HvExitRecord[], step: number): number {
+  let lo = 0;
+  let hi = records.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((records[mid]!.log.step ?? 0) < step) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * The view at the machine's current step. `before`: the fields' values at the step before (null at
+ * the start), for `changed` (with the hypervisor's writes during that step).
+ */
+export function vmView(m: HvMachine, name: string, mode: 'prot32' | 'long64', before: Map<string, string> | null): VmView {
+  const step = m.cpu.state.steps;
+  const records = m.records;
+  // Exits of the step that led here happened at step − 1 (an exit belongs to its instruction's step).
+  const from = firstAt(records, step - 1);
+  const upTo = firstAt(records, step);
+  const stepExits = step > 0 ? records.slice(from, upTo) : [];
+  const last = upTo > 0 ? records[upTo - 1]! : null;
+  const written = new Set<string>();
+  for (const r of stepExits) for (const a of r.log.accesses) if (a.op === 'write') written.add(a.field);
+  const fields: VmFieldView[] = fieldValues(m).map((f) => ({ ...f, changed: before !== null && (before.get(f.name) !== f.value || written.has(f.name)) }));
+  const data = m.ledger.data();
+  const sum = (kinds: readonly CostKind[]): number => kinds.reduce((a, k) => a + (data.byKind[k]?.cycles ?? 0), 0);
+  const byReason: VmReasonCount[] = Object.entries(data.exits)
+    .map(([k, t]) => ({ code: Number(k), name: vmExitName(m.vendor, Number(k)), count: t.count, cycles: t.roundTripCycles }))
+    .sort((a, b) => a.code - b.code);
+  const end = m.ended;
+  const guest: VmGuestView = {
+    id: 0, name, mode,
+    state: end !== null ? 'ended' : m.guestLoaded ? 'running' : 'ready',
+    end: end === null ? null : end.kind === 'error' ? `error: ${end.why}` : end.kind,
+    exits: m.hypervisor.exitCount, steps: step, console: m.console,
+  };
+  return {
+    technique: m.technique,
+    vendor: m.vendor,
+    world: m.guestLoaded ? 'guest' : 'host',
+    vms: [guest],
+    current: 0,
+    exits: stepExits.map((r) => exitView(m, r)),
+    lastExit: last === null ? null : exitView(m, last),
+    fields,
+    controls: m.backend instanceof VmxBackend ? vmxControls(m) : svmControls(m),
+    byReason,
+    exitTotal: m.hypervisor.exitCount,
+    cycles: {
+      preset: { id: m.preset.id, name: { en: m.preset.name.en, 'zh-CN': m.preset.name['zh-CN'] } },
+      total: data.cycles,
+      guest: data.byKind['guest-insn']?.cycles ?? 0,
+      transitions: sum(TRANSITIONS),
+      fieldAccess: sum(FIELD_ACCESS),
+      handlers: sum(HANDLERS),
+    },
+  };
+}
