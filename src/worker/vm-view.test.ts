@@ -90,6 +90,10 @@ describe('ViewState.vm', () => {
     expect(c.find((x) => x.field === 'primary' && x.name === 'Use I/O bitmaps')).toMatchObject({ set: true, locked: 'hypervisor' });
     expect(c.filter((x) => x.locked === 'fixed-1').every((x) => x.set)).toBe(true);
     expect(c.filter((x) => x.locked === 'fixed-0').every((x) => !x.set)).toBe(true);
+    // What the hypervisor says it needs is set; nested paging (on by default) is the scenario's to turn off.
+    expect(c.filter((x) => x.locked === 'hypervisor').every((x) => x.set)).toBe(true);
+    expect(c.find((x) => x.field === 'secondary' && x.name === 'Enable EPT')).toMatchObject({ set: true, locked: null, option: 'hypervisor.nestedPaging' });
+    expect(c.find((x) => x.field === 'primary' && x.name === 'CR3-load exiting')).toMatchObject({ set: false, option: 'hypervisor.exits.cr3' });
 
     // To the end: the exits by reason and the cycles add up.
     const end = s.step(1000);

@@ -7,9 +7,11 @@
  * the step before (the session goes there and back, as it does for the walks).
  */
 import { HvMachine, SVM_EXIT_INFO_FIELDS, VMX_EXIT_INFO_FIELDS, type HvExitRecord } from '../emu/hv/hv-machine.ts';
-import { VmxBackend } from '../emu/hv/vmx-backend.ts';
+import { EXIT_OPTIONS as VMX_OPTIONS, REQUIRED_CONTROLS as VMX_REQUIRED, VmxBackend } from '../emu/hv/vmx-backend.ts';
+import { EXIT_OPTIONS as SVM_OPTIONS, REQUIRED_CONTROLS as SVM_REQUIRED } from '../emu/hv/svm-backend.ts';
+import type { ExitOptionControl, RequiredControl } from '../emu/hv/types.ts';
 import { vmExitName } from '../emu/trace/marks.ts';
-import { CONTROL_BITS, Entry, Exit, Primary, Secondary, TRUE_ALLOWED, SUPPORTED_FEATURES, type ControlField } from '../emu/vmx/controls.ts';
+import { CONTROL_BITS, Entry, Primary, TRUE_ALLOWED, SUPPORTED_FEATURES, type ControlField } from '../emu/vmx/controls.ts';
 import { ExitReason } from '../emu/vmx/exit-reasons.ts';
 import { VMCS_FIELDS } from '../emu/vmx/fields.ts';
 import { CR_ACCESS_LAYOUT, EPT_VIOLATION_LAYOUT, INTERRUPTION_INFO_LAYOUT, IO_LAYOUT, type Layout } from '../emu/vmx/qualification.ts';
@@ -115,6 +117,26 @@ function exitView(m: HvMachine, r: HvExitRecord): VmExitView {
   };
 }
 
+/**
+ * Where a control bit's lock and option come from: the backend's own tables (REQUIRED_CONTROLS:
+ * the bits the hypervisor sets itself, with when; EXIT_OPTIONS: the bits a scenario's
+ * `hypervisor.exits` turns on and off), keyed by control-structure field and bit. A bit the
+ * hypervisor needs only with or only without nested paging is the scenario's `nestedPaging` to change.
+ */
+function hvTables(required: readonly RequiredControl[], options: readonly ExitOptionControl[], longGuest: boolean): {
+  locked: Set<string>; option: Map<string, string>;
+} {
+  const locked = new Set<string>();
+  const option = new Map<string, string>();
+  for (const r of required) {
+    const key = `${r.field}:${r.bit}`;
+    if (r.when === 'nested' || r.when === 'no-nested') option.set(key, 'hypervisor.nestedPaging');
+    else if (r.when === 'always' || (r.when === 'long-guest' && longGuest)) locked.add(key);
+  }
+  for (const o of options) for (const bit of o.bits) option.set(`${o.field}:${bit}`, `hypervisor.exits.${o.option}`);
+  return { locked, option };
+}
+
 /** VT-x: every named bit of the five control fields, with what locks it. */
 function vmxControls(m: HvMachine): VmControlView[] {
   const b = m.backend as VmxBackend;
@@ -125,69 +147,48 @@ function vmxControls(m: HvMachine): VmControlView[] {
   };
   const value = (f: ControlField): number => Number(read(fieldOf[f]) & 0xffffffffn);
   const primary = value('primary');
-  // The guest without paging runs on the hypervisor's identity map, which needs the CR3 exits.
-  const identity = (primary & Primary.CR3_LOAD_EXITING!) !== 0 && (m.cpu.state.cr0 & 0x80000000) !== 0 && (Number(read('CR0_READ_SHADOW')) & 0x80000000) === 0;
-  const needs: Record<ControlField, number> = {
-    pin: 0,
-    primary: Primary.USE_IO_BITMAPS! | (identity ? Primary.CR3_LOAD_EXITING! | Primary.CR3_STORE_EXITING! : 0),
-    secondary: 0,
-    exit: Exit.HOST_ADDRESS_SPACE_SIZE! | Exit.SAVE_IA32_EFER! | Exit.LOAD_IA32_EFER!,
-    entry: Entry.LOAD_IA32_EFER! | Entry.IA32E_MODE_GUEST!,
-  };
-  const options: Partial<Record<ControlField, Record<number, string>>> = {
-    primary: {
-      [Primary.HLT_EXITING!]: 'hypervisor.exits.hlt', [Primary.RDTSC_EXITING!]: 'hypervisor.exits.rdtsc', [Primary.INVLPG_EXITING!]: 'hypervisor.exits.invlpg',
-      [Primary.CR3_LOAD_EXITING!]: 'hypervisor.exits.cr3', [Primary.CR3_STORE_EXITING!]: 'hypervisor.exits.cr3',
-    },
-    secondary: { [Secondary.ENABLE_EPT!]: 'hypervisor.nestedPaging', [Secondary.UNRESTRICTED_GUEST!]: 'hypervisor.nestedPaging' },
-  };
+  const longGuest = (value('entry') & Entry.IA32E_MODE_GUEST!) !== 0;
+  const t = hvTables(VMX_REQUIRED, VMX_OPTIONS, longGuest);
   const out: VmControlView[] = [];
   for (const field of ['pin', 'primary', 'secondary', 'exit', 'entry'] as const) {
     const v = field === 'secondary' && (primary & Primary.ACTIVATE_SECONDARY_CONTROLS!) === 0 ? 0 : value(field);
     const allowed = TRUE_ALLOWED[field];
     for (const c of CONTROL_BITS[field]) {
       const mask = (1 << c.bit) >>> 0;
-      const option = options[field]?.[mask] ?? null;
+      const key = `${fieldOf[field]}:${c.bit}`;
       const locked: VmControlView['locked'] =
         (allowed.must1 & mask) !== 0 ? 'fixed-1'
         : (allowed.may1 & mask) === 0 ? 'fixed-0'
-        : (needs[field] & mask) !== 0 ? 'hypervisor'
+        : t.locked.has(key) ? 'hypervisor'
         : null;
-      out.push({ field, bit: c.bit, name: c.title, set: (v & mask) !== 0, locked, option: locked === null ? option : null });
+      out.push({ field, bit: c.bit, name: c.title, set: (v & mask) !== 0, locked, option: locked === null ? t.option.get(key) ?? null : null });
     }
   }
   return out;
 }
 
 const WORD_NAMES = ['INTERCEPT_CR', 'INTERCEPT_DR', 'INTERCEPT_EXCEPTIONS', 'INTERCEPT_MISC1', 'INTERCEPT_MISC2', 'INTERCEPT_MISC3'] as const;
-/** Intercepts the lab's hypervisor cannot work without (it emulates or forwards these). */
-const SVM_NEEDS = new Set(['VMRUN', 'CPUID', 'VMMCALL', 'IOIO_PROT', 'MSR_PROT', 'SHUTDOWN']);
-const SVM_OPTIONS: Record<string, string> = { HLT: 'hypervisor.exits.hlt', RDTSC: 'hypervisor.exits.rdtsc', INVLPG: 'hypervisor.exits.invlpg' };
+/** The VMCB field of each intercept word, as the backend's tables name them. */
+const WORD_FIELDS = ['intercept_cr', 'intercept_dr', 'intercept_exceptions', 'intercept_word3', 'intercept_word4', 'intercept_word5'] as const;
 
 /** AMD-V: every intercept bit of the six words, by the APM's names. */
 function svmControls(m: HvMachine): VmControlView[] {
   const b = m.backend;
   if (b instanceof VmxBackend) return [];
   const words = readInterceptWords(m.mem, b.vmcb.pa);
+  const t = hvTables(SVM_REQUIRED, SVM_OPTIONS, false);
   const out: VmControlView[] = [];
   const set = (w: number, bit: number): boolean => ((words[w]! >>> bit) & 1) === 1;
-  for (let bit = 0; bit < 32; bit++) {
-    const cr = bit & 15;
-    const name = `INTERCEPT_CR${cr}_${bit < 16 ? 'READ' : 'WRITE'}`;
-    const option = cr === 3 ? 'hypervisor.exits.cr3' : null;
-    out.push({ field: WORD_NAMES[0], bit, name, set: set(0, bit), locked: null, option });
-  }
-  for (let bit = 0; bit < 32; bit++) {
-    // The lab's processor has no debug registers (vmx/run.ts, svm/guest-run.ts).
-    out.push({ field: WORD_NAMES[1], bit, name: `INTERCEPT_DR${bit & 15}_${bit < 16 ? 'READ' : 'WRITE'}`, set: set(1, bit), locked: 'unsupported', option: null });
-  }
-  for (let bit = 0; bit < 32; bit++) {
-    out.push({ field: WORD_NAMES[2], bit, name: `INTERCEPT_EXCEPTION_${bit}`, set: set(2, bit), locked: null, option: 'hypervisor.exits.exceptions' });
-  }
-  for (const [name, ib] of Object.entries(INTERCEPT)) {
-    const locked = SVM_NEEDS.has(name) ? 'hypervisor' : null;
-    out.push({ field: WORD_NAMES[ib.word]!, bit: ib.bit, name: `INTERCEPT_${name}`, set: set(ib.word, ib.bit), locked, option: locked === null ? (SVM_OPTIONS[name] ?? null) : null });
-  }
+  const push = (w: number, bit: number, name: string, unsupported = false): void => {
+    const key = `${WORD_FIELDS[w]}:${bit}`;
+    const locked: VmControlView['locked'] = unsupported ? 'unsupported' : t.locked.has(key) ? 'hypervisor' : null;
+    out.push({ field: WORD_NAMES[w]!, bit, name, set: set(w, bit), locked, option: locked === null ? t.option.get(key) ?? null : null });
+  };
+  for (let bit = 0; bit < 32; bit++) push(0, bit, `INTERCEPT_CR${bit & 15}_${bit < 16 ? 'READ' : 'WRITE'}`);
+  // The lab's processor has no debug registers (vmx/run.ts, svm/guest-run.ts).
+  for (let bit = 0; bit < 32; bit++) push(1, bit, `INTERCEPT_DR${bit & 15}_${bit < 16 ? 'READ' : 'WRITE'}`, true);
+  for (let bit = 0; bit < 32; bit++) push(2, bit, `INTERCEPT_EXCEPTION_${bit}`);
+  for (const [name, ib] of Object.entries(INTERCEPT)) push(ib.word, ib.bit, `INTERCEPT_${name}`);
   return out;
 }
 
