@@ -75,6 +75,7 @@ import { CR4_ALLOWED } from '../cpu/sys-ctl.ts';
 import type { HandlerWork } from '../cost/kinds.ts';
 import type { Ledger } from '../cost/ledger.ts';
 import type { MmioHandler } from '../mem/physmem.ts';
+import type { InterruptSource } from '../cpu/cpu.ts';
 import type { MmioRecord } from './nested-map.ts';
 import type { BackendRun, HvAction, HvBackend, HvExit, HvLogEntry, PortHandler } from './types.ts';
 
@@ -102,6 +103,19 @@ export interface HypervisorOptions {
   mmio?: MmioHandler;
   msr?: MsrPassThrough;
   interrupts?: HvInterrupts;
+  /**
+   * The VM's interrupt controller (its 8259A pair's INT line, host.ts): before each entry, a
+   * requested interrupt is acknowledged and injected as an external interrupt when the guest can
+   * take it (backend `interruptible`); when it cannot, the hypervisor asks for the interrupt window
+   * and injects at that exit's resume. Needs a backend with `interruptible` and `setInterruptWindow`.
+   */
+  pic?: InterruptSource;
+  /** HLT idles the vCPU: the run ends 'idle' (RIP past the HLT) unless `pic` can be injected at once; the host wakes it. */
+  idleOnHlt?: boolean;
+  /** Services a host interrupt that made the guest exit (external-interrupt exit); returns a note for the log. */
+  hostInterrupt?: () => string;
+  /** Called before each entry into the guest (the host brings the VM's devices up to date and arms its timer). */
+  beforeEntry?: () => void;
   /** Log entries kept (default 100 000); later exits are counted but not logged. */
   logLimit?: number;
 }
@@ -110,6 +124,10 @@ export type HvEnd =
   | { kind: 'hlt' }
   | { kind: 'shutdown' }
   | { kind: 'limit' }
+  /** HLT under `idleOnHlt`: the vCPU waits for an interrupt; the host runs something else meanwhile. */
+  | { kind: 'idle' }
+  /** The host's scheduling timer expired (VMX-preemption timer): the time slice is over. */
+  | { kind: 'preempted' }
   | { kind: 'hypercall-exit'; code: number }
   | { kind: 'error'; why: string };
 
@@ -161,6 +179,10 @@ export class Hypervisor {
   console = '';
   private exits = 0;
   private readonly b: HvBackend;
+  /** Interrupt-window exiting is on (the PIC has an interrupt the guest could not take at the last entry). */
+  windowRequested = false;
+  /** External interrupts injected from `pic`, in order: the vector and the step of the entry that delivered it. */
+  readonly injected: { vector: number; step: number }[] = [];
 
   constructor(readonly opts: HypervisorOptions) {
     this.b = opts.backend;
@@ -168,6 +190,19 @@ export class Hypervisor {
 
   get exitCount(): number {
     return this.exits;
+  }
+
+  /** Puts back the console, log, counters and interrupt bookkeeping (host.ts restore; plain data). */
+  restoreCounters(s: { console: string; log: HvLogEntry[]; counts: [string, { code: number; count: number }][]; exits: number; windowRequested: boolean; injected: { vector: number; step: number }[] }): void {
+    this.console = s.console;
+    this.log.length = 0;
+    this.log.push(...s.log);
+    this.counts.clear();
+    for (const [k, v] of s.counts) this.counts.set(k, { ...v });
+    this.exits = s.exits;
+    this.windowRequested = s.windowRequested;
+    this.injected.length = 0;
+    this.injected.push(...s.injected);
   }
 
   /** Runs the VM until it ends or `maxSteps` guest instructions have retired. */
@@ -178,6 +213,10 @@ export class Hypervisor {
       const left = maxSteps - b.steps;
       if (next === undefined && left <= 0) return { kind: 'limit' };
       const before = b.steps;
+      if (next === undefined && b.inGuest !== true) {
+        this.opts.beforeEntry?.();
+        if (this.opts.pic !== undefined) this.deliver(this.opts.pic);
+      }
       const r = next ?? b.enter(left);
       next = undefined;
       const guestSteps = b.steps - before;
@@ -206,6 +245,32 @@ export class Hypervisor {
       if (this.log.length < (this.opts.logLimit ?? 100_000)) this.log.push(entry);
       if (h.end !== undefined) return h.end;
       if (h.next !== undefined && h.next.kind !== 'budget') next = h.next;
+    }
+  }
+
+  /**
+   * Before an entry: the PIC's request, injected when the guest can take it, else the interrupt
+   * window asked for (and no longer asked for once nothing is requested).
+   */
+  private deliver(pic: InterruptSource): void {
+    const b = this.b;
+    if (b.interruptible === undefined || b.setInterruptWindow === undefined) throw new Error('pic: the backend cannot inject external interrupts');
+    if (pic.pending()) {
+      if (b.interruptible()) {
+        const vector = pic.acknowledge();
+        b.inject({ vector, type: 'interrupt' });
+        this.injected.push({ vector, step: b.steps });
+        if (this.windowRequested) {
+          b.setInterruptWindow(false);
+          this.windowRequested = false;
+        }
+      } else if (!this.windowRequested) {
+        b.setInterruptWindow(true);
+        this.windowRequested = true;
+      }
+    } else if (this.windowRequested) {
+      b.setInterruptWindow(false);
+      this.windowRequested = false;
     }
   }
 
@@ -252,6 +317,11 @@ export class Hypervisor {
         return this.cr(d.cr, d.access, d.gpr);
       case 'hlt': {
         b.advance();
+        if (this.opts.idleOnHlt === true) {
+          const pic = this.opts.pic;
+          if (pic !== undefined && pic.pending() && (b.rflags() & 0x200) !== 0) return { action: 'emulated', note: 'halted with an interrupt requested: injected at the resume', work: 'hlt' };
+          return { action: 'host', note: 'halted: the vCPU idles until its timer\u2019s next interrupt', work: 'hlt', end: { kind: 'idle' } };
+        }
         const src = this.opts.interrupts;
         const vec = src?.pending() ?? null;
         if (src !== undefined && vec !== null && (b.rflags() & 0x200) !== 0) {
@@ -279,6 +349,15 @@ export class Hypervisor {
       case 'invlpg':
         b.advance();
         return { action: 'emulated', note: `invlpg 0x${d.linear.toString(16)}: nothing cached since the exit flushed the untagged TLB`, work: 'invlpg' };
+      case 'interrupt-window':
+        // The guest can take an interrupt now: stop asking; the resume injects it (deliver).
+        if (this.windowRequested) b.setInterruptWindow?.(false);
+        this.windowRequested = false;
+        return { action: 'host', note: 'interrupt window open: the requested interrupt is injected at the resume' };
+      case 'external-interrupt':
+        return { action: 'host', note: this.opts.hostInterrupt?.() ?? 'a host interrupt: nothing of the guest\u2019s to do' };
+      case 'preemption-timer':
+        return { action: 'host', note: 'the time slice is over: the scheduler runs the next vCPU', end: { kind: 'preempted' } };
       case 'ud':
         b.inject({ vector: 6, type: 'exception' });
         return { action: 'reflected', note: `${exit.name}: no SVM for the guest, #UD injected`, work: 'exception' };

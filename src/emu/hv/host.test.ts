@@ -1,0 +1,206 @@
+/**
+ * The multi-VM host (host.ts) with real assembled guests: VMs side by side under VT-x with their
+ * own PC platforms, timer interrupts through the host's timer and injection, the interrupt window,
+ * HLT as idle, the round-robin scheduler (fairness, preemption-timer exits, the switch sequence),
+ * isolation between VMs, two vCPUs in one VM, and snapshot → run → restore → run.
+ */
+import { describe, expect, it } from 'vitest';
+import { assemble } from '../asm/assembler.ts';
+import { VMCS_REVISION } from '../vmx/controls.ts';
+import { Host, type HostGuest } from './host.ts';
+
+const LOAD = 0x100000;
+
+function code(src: string, mode: 'prot32' | 'long64'): Uint8Array {
+  const r = assemble(src, { bits: mode === 'prot32' ? 32 : 64, origin: LOAD });
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  return r.bytes;
+}
+
+/** Both 8259As initialised (master base 0x20, slave 0x28), only IRQ 0 unmasked; PIT counter 0 in mode 2 with `count`. */
+function pcInit(count: number): string[] {
+  return [
+    'mov al, 0x11', 'out 0x20, al', 'mov al, 0x20', 'out 0x21, al', 'mov al, 4', 'out 0x21, al', 'mov al, 1', 'out 0x21, al',
+    'mov al, 0x11', 'out 0xa0, al', 'mov al, 0x28', 'out 0xa1, al', 'mov al, 2', 'out 0xa1, al', 'mov al, 1', 'out 0xa1, al',
+    'mov al, 0xfe', 'out 0x21, al', 'mov al, 0xff', 'out 0xa1, al',
+    'mov al, 0x34', 'out 0x43, al', `mov al, ${count & 0xff}`, 'out 0x40, al', `mov al, ${count >> 8}`, 'out 0x40, al',
+  ];
+}
+
+/** Prints `s` on COM1 (THR at 0x3F8). */
+const uartPrint = (s: string): string[] => ['mov dx, 0x3f8', ...[...s].flatMap((c) => [`mov al, ${c.charCodeAt(0)}`, 'out dx, al'])];
+
+/** A 32-bit guest: timer ticks (vector 0x20) counted at [0x500]; HLT between ticks until 5 ticks, then prints and ends with CLI; HLT. */
+const HALTER = [
+  // GDT[1] flat 32-bit code (the start state's GDT is at 0); IDT gate 0x20 (IDT also at 0).
+  'mov dword [0x8], 0x0000ffff', 'mov dword [0xc], 0x00cf9b00',
+  'mov eax, tick', 'mov word [0x100], ax', 'mov word [0x102], 0x8', 'mov word [0x104], 0x8e00', 'shr eax, 16', 'mov word [0x106], ax',
+  ...pcInit(1000),
+  ...uartPrint('hi '),
+  'sti',
+  'wait: hlt', 'cmp dword [0x500], 5', 'jb wait',
+  ...uartPrint('ticks'),
+  'cli', 'hlt',
+  'tick: inc dword [0x500]', 'push eax', 'mov al, 0x20', 'out 0x20, al', 'pop eax', 'iretd',
+].join('\n');
+
+/** A 64-bit guest that never halts: ticks counted at [0x600] with IF = 0 half of the time (interrupt windows), "b" per 4 ticks, exit hypercall at 12 ticks. */
+const SPINNER = [
+  // GDT[1] 64-bit code, GDT[2] data (IRETQ reloads SS); IDT at 0x5000 (16-byte gates).
+  'mov dword [0x8], 0x0000ffff', 'mov dword [0xc], 0x00af9b00', 'mov dword [0x10], 0x0000ffff', 'mov dword [0x14], 0x00cf9300',
+  'mov rax, tick', 'mov word [0x5200], ax', 'mov word [0x5202], 0x8', 'mov word [0x5204], 0x8e00', 'shr rax, 16', 'mov word [0x5206], ax',
+  'shr rax, 16', 'mov dword [0x5208], eax', 'mov dword [0x520c], 0',
+  'mov word [0x4f00], 0xfff', 'mov dword [0x4f02], 0x5000', 'mov dword [0x4f06], 0', 'lidt [0x4f00]',
+  ...pcInit(700),
+  'spin: cli', 'mov ecx, 40', 'a: dec ecx', 'jnz a', 'sti', 'mov ecx, 40', 'b: dec ecx', 'jnz b',
+  'cmp dword [0x600], 12', 'jb spin',
+  'mov eax, 1', 'mov ebx, 7', 'vmcall',
+  'tick: push rax', 'push rdx', 'inc dword [0x600]', 'mov eax, [0x600]', 'test eax, 3', 'jnz t1', 'mov dx, 0x3f8', 'mov al, 0x62', 'out dx, al',
+  't1: mov al, 0x20', 'out 0x20, al', 'pop rdx', 'pop rax', 'iretq',
+].join('\n');
+
+/** Loops forever printing its letter through the print hypercall every 500 iterations. */
+const busy = (letter: string): string => ['l: mov ecx, 500', 'w: dec ecx', 'jnz w', 'mov eax, 0', `mov ebx, ${letter.charCodeAt(0)}`, 'vmcall', 'jmp l'].join('\n');
+
+function twoVms(quantum = 2000): Host {
+  const guests: HostGuest[] = [
+    { name: 'halter', mode: 'prot32', load: LOAD, code: code(HALTER, 'prot32'), pc: true },
+    { name: 'spinner', mode: 'long64', load: LOAD, code: code(SPINNER, 'long64'), pc: true },
+  ];
+  return new Host({ under: 'vtx', guests, quantum });
+}
+
+describe('the multi-VM host (VT-x)', () => {
+  it('runs a 32-bit and a 64-bit guest side by side, each with its own UART, timer interrupts and exits', () => {
+    const h = twoVms();
+    expect(h.run(200_000)).toBe('ended');
+    const [a, b] = h.report();
+    expect(a!.console).toBe('hi ticks');
+    expect(a!.vcpus[0]!.end).toBe('hlt');
+    expect(b!.console).toBe('bbb');
+    expect(b!.vcpus[0]!.end).toBe('hypercall-exit');
+    // Exits by reason.
+    expect(a!.exits.EXIT_REASON_HLT!.count).toBeGreaterThanOrEqual(5);
+    expect(a!.exits.EXIT_REASON_IO_INSTRUCTION!.code).toBe(30);
+    // The halter is always halted when its PIT's edge comes: it is woken by injection at its next turn, never interrupted.
+    expect(a!.exits.EXIT_REASON_EXTERNAL_INTERRUPT).toBeUndefined();
+    expect(a!.vcpus[0]!.steps).toBeLessThan(200);
+    expect(b!.exits.EXIT_REASON_EXTERNAL_INTERRUPT!.code).toBe(1);
+    expect(b!.exits.EXIT_REASON_EXTERNAL_INTERRUPT!.count).toBeGreaterThanOrEqual(12);
+    expect(b!.exits.EXIT_REASON_INTERRUPT_WINDOW!.code).toBe(7);
+    expect(b!.exits.EXIT_REASON_PREEMPTION_TIMER!.code).toBe(52);
+    // Every tick reached its guest: vector 0x20 injected 5 (or more) and 12 times.
+    const inj = h.vm(0).hypervisors[0]!.injected;
+    expect(inj.length).toBeGreaterThanOrEqual(5);
+    expect(inj.every((x) => x.vector === 0x20)).toBe(true);
+    expect(h.vm(1).hypervisors[0]!.injected.length).toBe(12);
+    // The switches alternate, and the halter's idle time costs the spinner nothing.
+    expect(h.switches.length).toBeGreaterThan(2);
+    for (let i = 1; i < h.switches.length; i++) expect(h.switches[i]!.from).toBe(h.switches[i - 1]!.to);
+  });
+
+  it('shares the CPU fairly: steps per VM within one quantum while all are runnable, one preemption-timer exit per turn', () => {
+    const quantum = 1500;
+    const guests: HostGuest[] = ['a', 'b', 'c'].map((n, i) => ({ name: n, mode: i === 1 ? 'long64' : 'prot32', load: LOAD, code: code(busy(n), i === 1 ? 'long64' : 'prot32') }));
+    const h = new Host({ under: 'vtx', guests, quantum });
+    expect(h.run(60_000)).toBe('limit');
+    const r = h.report();
+    const steps = r.map((x) => x.steps);
+    expect(steps.reduce((x, y) => x + y, 0)).toBe(h.cpu.state.steps);
+    expect(Math.max(...steps) - Math.min(...steps)).toBeLessThanOrEqual(quantum);
+    for (const x of r) {
+      expect(x.exits.EXIT_REASON_PREEMPTION_TIMER!.count).toBeGreaterThanOrEqual(10);
+      expect(x.console).toMatch(new RegExp(`^${x.name}+$`));
+    }
+    // Round robin: a → b → c → a …
+    expect(h.switches.slice(0, 7).map((s) => s.to)).toEqual(['a', 'b', 'c', 'a', 'b', 'c', 'a']);
+    // Each turn is one quantum of native guest steps plus the steps the hypervisor emulated (VMCALLs).
+    const turns = h.switches.slice(1, 6).map((s, i) => s.step - h.switches[i]!.step);
+    for (const t of turns) expect(t).toBeGreaterThanOrEqual(quantum);
+    for (const t of turns) expect(t).toBeLessThan(quantum + 10);
+  });
+
+  it('keeps VMs apart: a guest writing all over its guest-physical space reaches neither the other VM nor the host structures', () => {
+    // The writer fills its RAM below and above its code with 0xCC, then writes past its 4 MiB (MMIO) and ends.
+    const writer = [
+      'mov edi, 0', 'mov ecx, 0x40000', 'mov eax, 0xcccccccc', 'rep stosd',
+      'mov edi, 0x101000', 'mov ecx, 0xbfc00', 'rep stosd',
+      'mov dword [0x400000], 0x11111111', 'mov dword [0x800000], 0x22222222', 'mov dword [0xfffffff0], 0x33333333',
+      'mov eax, 1', 'mov ebx, 0', 'vmcall',
+    ].join('\n');
+    // The other VM writes a pattern, lets the writer run (a long loop), and checks it (exit code 1 when intact).
+    const checker = [
+      'mov edi, 0x200000', 'mov ecx, 0x1000', 'mov eax, 0x5a5a5a5a', 'rep stosd',
+      'mov ecx, 300000', 'w: dec ecx', 'jnz w',
+      'mov esi, 0x200000', 'mov ecx, 0x1000', 'c: cmp dword [esi], 0x5a5a5a5a', 'jne bad', 'add esi, 4', 'dec ecx', 'jnz c',
+      'mov eax, 1', 'mov ebx, 1', 'vmcall', 'bad: mov eax, 1', 'mov ebx, 2', 'vmcall',
+    ].join('\n');
+    const h = new Host({
+      under: 'vtx', quantum: 1000, guests: [
+        { name: 'writer', mode: 'prot32', load: LOAD, code: code(writer, 'prot32') },
+        { name: 'checker', mode: 'prot32', load: LOAD, code: code(checker, 'prot32') },
+      ],
+    });
+    const areaBefore = h.mem.read(h.vm(1).backends[0]!.vmcs, 4);
+    expect(h.run(5_000_000)).toBe('ended');
+    const [w, c] = h.report();
+    expect(w!.vcpus[0]!.end).toBe('hypercall-exit');
+    expect(c!.vcpus[0]!.end).toBe('hypercall-exit');
+    expect(h.vm(1).hypervisors[0]!.log.at(-1)!.note).toBe('exit with code 1');
+    // The writer really wrote its own RAM, and its writes past it were MMIO of its own.
+    const wb = h.vm(0).hpaBase;
+    expect(h.mem.read(wb + 0x1000, 4)).toBe(0xcccccccc);
+    expect(h.mem.read(wb + 0x3ffffc, 4)).toBe(0xcccccccc);
+    expect(h.vm(0).mmioLog.map((m) => m.gpa)).toEqual([0x400000, 0x800000, 0xfffffff0]);
+    expect(h.vm(1).mmioLog).toEqual([]);
+    // The checker's RAM (host-physical right after the writer's) and every VMCS are intact.
+    expect(h.vm(1).hpaBase).toBe(wb + h.vm(0).memSize);
+    expect(h.mem.read(h.vm(1).hpaBase + 0x200000, 4)).toBe(0x5a5a5a5a);
+    expect(h.mem.read(h.vm(1).hpaBase + 0x1000, 4)).toBe(0);
+    expect(areaBefore).toBe(VMCS_REVISION);
+    for (const i of [0, 1]) expect(h.mem.read(h.vm(i).backends[0]!.vmcs, 4)).toBe(VMCS_REVISION);
+  });
+
+  it('runs two vCPUs of one VM on the same memory, told apart by ESI, each with its own stack', () => {
+    // Each vCPU adds its index + 1 to a shared counter 100 times (LOCK ADD), prints its digit and ends.
+    const src = [
+      'mov ecx, 100', 'l: lea eax, [esi + 1]', 'lock add [0x700], eax', 'dec ecx', 'jnz l',
+      'push esi', 'pop ebx', 'add ebx, 0x30', 'mov eax, 0', 'vmcall', 'mov eax, esp', 'mov [0x710 + esi * 4], eax', 'mov eax, 1', 'mov ebx, 0', 'vmcall',
+    ].join('\n');
+    const h = new Host({ under: 'vtx', quantum: 150, guests: [{ name: 'smp', mode: 'prot32', load: LOAD, code: code(src, 'prot32'), vcpus: 2 }] });
+    expect(h.run(100_000)).toBe('ended');
+    const r = h.report()[0]!;
+    expect(r.vcpus.map((v) => v.end)).toEqual(['hypercall-exit', 'hypercall-exit']);
+    expect(h.mem.read(h.vm(0).hpaBase + 0x700, 4)).toBe(300);
+    expect([h.mem.read(0x710, 4), h.mem.read(0x714, 4)]).toEqual([0x80000, 0x70000]);
+    expect(r.console.split('').sort().join('')).toBe('01');
+    expect(new Set(h.switches.map((s) => s.to))).toEqual(new Set(['smp.0', 'smp.1']));
+  });
+
+  it('snapshot → run → restore → run gives the same result (two VMs with devices and timer interrupts)', () => {
+    const h = twoVms(900);
+    h.run(3000);
+    const snap = h.snapshot();
+    expect(JSON.parse(JSON.stringify(snap.host, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)))).toBeTruthy();
+    h.run(200_000);
+    const first = { report: h.report(), switches: [...h.switches], steps: h.cpu.state.steps, logs: [0, 1].map((i) => h.vm(i).hypervisors[0]!.log.map((e) => `${e.name} ${e.rip} ${e.note}`)) };
+    h.restore(snap);
+    expect(h.cpu.state.steps).toBe(snap.core.step);
+    h.run(200_000);
+    const second = { report: h.report(), switches: [...h.switches], steps: h.cpu.state.steps, logs: [0, 1].map((i) => h.vm(i).hypervisors[0]!.log.map((e) => `${e.name} ${e.rip} ${e.note}`)) };
+    expect(second).toEqual(first);
+    expect(first.report[0]!.console).toBe('hi ticks');
+    // The same run straight through, with no snapshot, ends the same way (slicing at 3000 changes nothing).
+    const straight = twoVms(900);
+    straight.run(200_000);
+    expect(straight.report()).toEqual(first.report);
+    expect(straight.switches).toEqual(first.switches);
+  });
+
+  it('refuses what it does not build: AMD-V, more than four VMs, memory not in 2-MiB units', () => {
+    const g: HostGuest = { name: 'x', mode: 'prot32', load: LOAD, code: code('hlt', 'prot32') };
+    expect(() => new Host({ under: 'svm' as 'vtx', guests: [g] })).toThrow(/VT-x only/);
+    expect(() => new Host({ under: 'vtx', guests: [g, g, g, g, g] })).toThrow(/from 1 to 4/);
+    expect(() => new Host({ under: 'vtx', guests: [{ ...g, memSize: 3 * 1024 * 1024 }] })).toThrow(/2 MiB/);
+  });
+});
