@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main, parseNumber } from './lab.ts';
-import { HALTER, SPINNER } from '../emu/hv/host-guests.ts';
+import { HALTER, SPINNER, spinner } from '../emu/hv/host-guests.ts';
 
 function call(args: string[]): { code: number; out: string; err: string } {
   let out = '';
@@ -149,7 +149,7 @@ describe('lab asm, lab disasm, and exec of assembly text', () => {
   });
 });
 
-describe('lab exec --under vtx with several --guest', () => {
+describe('lab exec --under vtx|svm with several --guest', () => {
   it('runs a 32-bit and a 64-bit guest side by side and prints per VM its console, exits by reason and steps', () => {
     const a = join(dir, 'halter.asm');
     const b = join(dir, 'spin.asm');
@@ -166,11 +166,22 @@ describe('lab exec --under vtx with several --guest', () => {
     expect(j.switches).toBeGreaterThan(2);
   });
 
-  it('refuses AMD-V, FILE beside --guest, bad options and a fifth VM', () => {
+  it('does the same under AMD-V (VMMCALL for the exit hypercall)', () => {
+    const a = join(dir, 'halter2.asm');
+    const b = join(dir, 'spin-amd.asm');
+    writeFileSync(a, HALTER);
+    writeFileSync(b, spinner('vmmcall'));
+    const j = JSON.parse(call(['exec', '--under', 'svm', '--load', '0x100000', '--guest', `prot32:${a},pc`, '--guest', `long64:${b},pc`]).out) as { under: string; vms: { name: string; console: string; exits: Record<string, { code: number }> }[] };
+    expect(j.under).toBe('svm');
+    expect(j.vms.map((v) => [v.name, v.console])).toEqual([['halter2', 'hi ticks'], ['spin-amd', 'bbb']]);
+    expect(j.vms[1]!.exits.VMEXIT_INTR!.code).toBe(0x60);
+  });
+
+  it('refuses --guest without --under, FILE beside --guest, bad options and a fifth VM', () => {
     const f = join(dir, 'h.asm');
     writeFileSync(f, 'hlt');
     const g = ['--guest', `prot32:${f}`];
-    expect(call(['exec', '--under', 'svm', '--load', '0x100000', ...g]).err).toMatch(/VT-x only/);
+    expect(call(['exec', '--load', '0x100000', ...g]).err).toMatch(/only with --under/);
     expect(call(['exec', '--under', 'vtx', '--load', '0x100000', ...g, f]).err).toMatch(/each file in its --guest/);
     expect(call(['exec', '--under', 'vtx', '--load', '0x100000', '--guest', `prot32:${f},turbo`]).err).toMatch(/option 'turbo'/);
     expect(call(['exec', '--under', 'vtx', '--load', '0x100000', '--guest', `real16:${f}`]).err).toMatch(/MODE:FILE/);

@@ -4,7 +4,7 @@
  * bytes, or assembly text if it ends in `.asm`. With `--under svm|vtx [--nested on|off]
  * [--cost-preset NAME]` the same program runs as the only guest of the hypervisor (src/emu/hv)
  * under AMD-V or VT-x, with nested paging (EPT, NPT) unless `--nested off`, and the JSON gains an
- * `hv` object; `--under vtx --guest MODE:FILE[,OPTS] …` runs several guests side by side, each in
+ * `hv` object; `--under svm|vtx --guest MODE:FILE[,OPTS] …` runs several guests side by side, each in
  * its own VM (emu/hv/host.ts). `lab asm` and `lab disasm` show the assembler and
  * the disassembler; `lab exercise walk` prints a seeded page-walk problem and
  * `lab exercise vmexit` seeded VM-exit problems; `lab run FILE.json`
@@ -121,7 +121,7 @@ function parseFlags(args: string[], known: readonly string[]): { flags: Map<stri
 }
 
 /**
- * `exec --under vtx --guest MODE:FILE[,OPTS] …`: several VMs on the multi-VM host (emu/hv/host.ts),
+ * `exec --under vtx|svm --guest MODE:FILE[,OPTS] …`: several VMs on the multi-VM host (emu/hv/host.ts),
  * each FILE loaded at --load in its own guest-physical space. OPTS: `pc` attaches the PC platform
  * (8259A pair, 8254 PIT, COM1 UART), `vcpus=2` two vCPUs (ESI = the vCPU's index), `mem=MIB` its
  * RAM (a multiple of 2, default 4), `name=NAME` (default: the file's name without extension).
@@ -142,15 +142,14 @@ function execGuests(args: string[]): string {
   const { flags, positional } = parseFlags(rest, ['--load', '--max-steps', '--under', '--quantum', '--cost-preset']);
   if (positional.length !== 0) throw new UsageError('FILE: with --guest, give each file in its --guest');
   const under = flags.get('--under');
-  if (under === undefined) throw new UsageError('--guest: only with --under vtx');
-  if (under === 'svm') throw new UsageError('--guest: several VMs run under VT-x only so far (--under vtx)');
-  if (under !== 'vtx') throw new UsageError(`--under: '${under}' is not svm or vtx`);
+  if (under === undefined) throw new UsageError('--guest: only with --under svm|vtx');
+  if (under !== 'vtx' && under !== 'svm') throw new UsageError(`--under: '${under}' is not svm or vtx`);
   if (specs.length > MAX_VMS) throw new UsageError(`--guest: at most ${MAX_VMS} VMs, got ${specs.length}`);
   const load = parseNumber(flags.get('--load'), '--load');
   const maxSteps = flags.has('--max-steps') ? parseNumber(flags.get('--max-steps'), '--max-steps') : DEFAULT_MAX_STEPS;
   const quantum = flags.has('--quantum') ? parseNumber(flags.get('--quantum'), '--quantum') : undefined;
   if (quantum !== undefined && quantum < 1) throw new UsageError('--quantum: expected at least 1');
-  const costPreset = presetFor('vtx', flags.get('--cost-preset'));
+  const costPreset = presetFor(under, flags.get('--cost-preset'));
   if (typeof costPreset === 'string') throw new UsageError(`--cost-preset: ${costPreset}`);
   const names = new Set<string>();
   const guests: HostGuest[] = specs.map((spec) => {
@@ -175,14 +174,14 @@ function execGuests(args: string[]): string {
   });
   let host: Host;
   try {
-    host = new Host({ under: 'vtx', guests, preset: costPreset.id, ...(quantum !== undefined ? { quantum } : {}) });
+    host = new Host({ under, guests, preset: costPreset.id, ...(quantum !== undefined ? { quantum } : {}) });
   } catch (e) {
     if (e instanceof RangeError) throw new UsageError(`--guest: ${e.message}`);
     throw e;
   }
   const end = host.run(maxSteps);
   const out = {
-    under: 'vtx', quantum: host.quantum, end, steps: host.cpu.state.steps, idleSteps: host.idleSteps,
+    under, quantum: host.quantum, end, steps: host.cpu.state.steps, idleSteps: host.idleSteps,
     switches: host.switches.length,
     vms: host.report().map((r, i) => ({ ...r, cycles: host.vm(i).ledger.data().cycles })),
   };
@@ -192,7 +191,7 @@ function execGuests(args: string[]): string {
 const commands: Record<string, Command> = {
   exec: {
     usage: 'exec --mode prot32|long64 --load ADDR [--max-steps N] [--under svm|vtx [--nested on|off] [--cost-preset NAME]] FILE.bin|FILE.asm\n' +
-      '  lab exec --under vtx --load ADDR [--max-steps N] [--quantum N] [--cost-preset NAME] --guest MODE:FILE[,pc][,vcpus=2][,mem=MIB][,name=NAME] --guest … (up to 4 VMs)',
+      '  lab exec --under svm|vtx --load ADDR [--max-steps N] [--quantum N] [--cost-preset NAME] --guest MODE:FILE[,pc][,vcpus=2][,mem=MIB][,name=NAME] --guest … (up to 4 VMs)',
     run(args) {
       if (args.some((a) => a === '--guest' || a.startsWith('--guest='))) return execGuests(args);
       const { flags, positional } = parseFlags(args, ['--mode', '--load', '--max-steps', '--under', '--nested', '--cost-preset']);

@@ -30,8 +30,11 @@ export const HALTER = [
   'tick: inc dword [0x500]', 'push eax', 'mov al, 0x20', 'out 0x20, al', 'pop eax', 'iretd',
 ].join('\n');
 
-/** A 64-bit guest that never halts: ticks counted at [0x600] with IF = 0 half of the time (interrupt windows), "b" per 4 ticks, exit hypercall at 12 ticks. */
-export const SPINNER = [
+/** The hypercall instruction of each vendor (VMCALL on VT-x, VMMCALL on AMD-V). */
+export const hypercallInsn = (under: 'vtx' | 'svm'): string => (under === 'svm' ? 'vmmcall' : 'vmcall');
+
+/** A 64-bit guest that never halts: ticks counted at [0x600] with IF = 0 half of the time (interrupt windows), "b" per 4 ticks, exit hypercall (`hc`) at 12 ticks. */
+export const spinner = (hc = 'vmcall'): string => [
   // GDT[1] 64-bit code, GDT[2] data (IRETQ reloads SS); IDT at 0x5000 (16-byte gates).
   'mov dword [0x8], 0x0000ffff', 'mov dword [0xc], 0x00af9b00', 'mov dword [0x10], 0x0000ffff', 'mov dword [0x14], 0x00cf9300',
   'mov rax, tick', 'mov word [0x5200], ax', 'mov word [0x5202], 0x8', 'mov word [0x5204], 0x8e00', 'shr rax, 16', 'mov word [0x5206], ax',
@@ -40,10 +43,11 @@ export const SPINNER = [
   ...pcInit(700),
   'spin: cli', 'mov ecx, 40', 'a: dec ecx', 'jnz a', 'sti', 'mov ecx, 40', 'b: dec ecx', 'jnz b',
   'cmp dword [0x600], 12', 'jb spin',
-  'mov eax, 1', 'mov ebx, 7', 'vmcall',
+  'mov eax, 1', 'mov ebx, 7', hc,
   'tick: push rax', 'push rdx', 'inc dword [0x600]', 'mov eax, [0x600]', 'test eax, 3', 'jnz t1', 'mov dx, 0x3f8', 'mov al, 0x62', 'out dx, al',
   't1: mov al, 0x20', 'out 0x20, al', 'pop rdx', 'pop rax', 'iretq',
 ].join('\n');
+export const SPINNER = spinner();
 
 /** Loops forever printing its letter through the print hypercall every 500 iterations. */
-export const busy = (letter: string): string => ['l: mov ecx, 500', 'w: dec ecx', 'jnz w', 'mov eax, 0', `mov ebx, ${letter.charCodeAt(0)}`, 'vmcall', 'jmp l'].join('\n');
+export const busy = (letter: string, hc = 'vmcall'): string => ['l: mov ecx, 500', 'w: dec ecx', 'jnz w', 'mov eax, 0', `mov ebx, ${letter.charCodeAt(0)}`, hc, 'jmp l'].join('\n');

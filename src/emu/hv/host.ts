@@ -1,22 +1,28 @@
 /**
- * A host that owns several VMs on one physical CPU (VT-x): each VM with one or two vCPUs, its own
- * guest-physical space, its own PC platform, and a round-robin scheduler between the vCPUs.
+ * A host that owns several VMs (up to four) on one physical CPU, under VT-x or AMD-V: each VM with
+ * one or two vCPUs, its own guest-physical space, optionally its own PC platform, and a round-robin
+ * scheduler between the vCPUs. `Hypervisor` (hypervisor.ts) stays the handler of one vCPU's exits;
+ * this file owns what is shared or per VM.
  *
- * - **One CPU, one VMX operation.** The first vCPU's backend does VMXON; every vCPU has its own
- *   VMCS (in its own area of host RAM), filled once by VMWRITE. The scheduler makes the next vCPU's
- *   VMCS current with VMPTRLD (`VmxBackend.activate`). There is one physical processor, so a VMCS
- *   never migrates and is never VMCLEARed after its setup: VMCLEAR is what the SDM requires before
- *   a VMCS is loaded on another processor. The general registers and CR2, which the VMCS does not
- *   switch, are saved in software per vCPU and reloaded on a switch, as a hypervisor's world switch
- *   does. Pass-through MSRs are not offered (an MSR outside the hypervisor's shadow set is #GP), so
- *   nothing of the processor's own state is shared between VMs.
+ * - **One CPU.** VT-x: the first vCPU's backend does VMXON; every vCPU has its own VMCS (in its own
+ *   area of host RAM), filled once by VMWRITE; the scheduler makes the next vCPU's VMCS current
+ *   with VMPTRLD (`VmxBackend.activate`). There is one physical processor, so a VMCS never
+ *   migrates and is never VMCLEARed after its setup (VMCLEAR is what the SDM requires before a VMCS
+ *   is made current on another processor); its launch state stays "launched" and every later
+ *   entry is a VMRESUME. AMD-V: one VM_HSAVE_PA (the first backend's), a VMCB per vCPU, VMRUN
+ *   naming it (nothing to make current); each VM its own ASID (VM i: i + 1; its vCPUs share it).
+ *   The lab's TLB has no tags and is flushed at every world switch, so the ASIDs only say what a
+ *   tagged TLB would keep apart. The general registers and CR2, which neither structure switches
+ *   (beyond RAX/RSP in the VMCB, RSP in the VMCS), are saved in software per vCPU and reloaded on
+ *   a switch, as a hypervisor's world switch does. Pass-through MSRs are not offered (an MSR outside
+ *   the hypervisor's shadow set is #GP), so nothing of the processor's own state is shared.
  * - **Memory.** VM i's RAM is `memSize` bytes (a multiple of 2 MiB, default 4 MiB) at host-physical
- *   `hpaBase` (the VMs one after another from 0); each vCPU's area (VMCS, bitmaps, host tables, and
- *   EPT tables mapping guest-physical [0, memSize) to [hpaBase, hpaBase + memSize) and nothing else)
- *   lies above all guest RAM. Every guest-physical address outside a VM's RAM is MMIO for that VM
- *   (its own log; reads all ones): no guest can name another VM's RAM or any host structure. The
- *   two vCPUs of a VM each have their own copy of the same tables (the EPTP differs, the mapping is
- *   the same).
+ *   `hpaBase` (the VMs one after another from 0); each vCPU's area (VMCS or VMCB, bitmaps, host
+ *   tables, and EPT or NPT tables mapping guest-physical [0, memSize) to [hpaBase, hpaBase +
+ *   memSize) and nothing else) lies above all guest RAM. Every guest-physical address outside a
+ *   VM's RAM is MMIO for that VM (its own log; reads all ones): no guest can name another VM's RAM
+ *   or any host structure. The two vCPUs of a VM each have their own copy of the same tables (the
+ *   EPTP or N_CR3 differs, the mapping is the same).
  * - **Start state.** Each vCPU starts as `lab exec` starts its machine (machine/bare.ts: flat
  *   segments, prot32 without paging or long64 on an identity map at guest-physical 0x1000..0x3FFF,
  *   RIP the load address), with two differences that tell vCPUs apart: ESI holds the vCPU's index
@@ -26,28 +32,35 @@
  *   reaches its own bus at the step of its exit. The PIC's INT is wired to vCPU 0 (as a PC's
  *   ExtINT goes to the bootstrap processor): the hypervisor injects it at an entry when the guest
  *   can take it and asks for the interrupt window otherwise (hypervisor.ts `pic`). Without `pc`
- *   the VM has no devices: IN reads all ones, OUT is dropped, and its console is the print hypercall's.
+ *   the VM has no devices: IN reads all ones, OUT is dropped, its console is the print hypercall's.
  * - **Time.** The unit is the physical CPU's step (`cpu.state.steps`: guest instructions retired,
  *   natively or by the hypervisor's emulation, plus the steps the CPU idles when every vCPU waits).
  *   Every VM's PIT runs on that one clock, one PIT input pulse per `stepsPerTick` steps, also while
  *   the VM is not on the CPU (as a real timer keeps counting while its VM is descheduled); the host
- *   brings a VM's PIT up to date (`sync`) before each access and entry. The PIT's IRQ 0 must arrive
- *   while its guest runs: before each entry the host arms its own timer (the CPU's interval timer,
+ *   brings a VM's PIT up to date (`sync`) before each access and entry. IRQ 0 must arrive while its
+ *   guest runs: before each entry the host arms its own timer (the CPU's interval timer,
  *   cpu/timer.ts, standing in for the host's local-APIC timer) for the running VM's next PIT edge;
- *   with external-interrupt exiting it makes the guest exit (reason 1) at that step, the host
- *   services it, and the resume injects IRQ 0's vector.
+ *   it makes the guest exit at that step (VT-x external-interrupt exiting: exit reason 1; AMD-V the
+ *   INTR intercept with V_INTR_MASKING = 1 and the host's IF = 1 at VMRUN: #VMEXIT(INTR)), the
+ *   host services it, and the resume injects IRQ 0's vector.
  * - **Scheduling.** Round robin over the vCPUs in order, one quantum (`quantum` guest steps,
- *   default 2,000) per turn through the VMX-preemption timer (rate 0: one count per step;
- *   before each entry the host writes what is left of the slice, less the instructions it emulated,
- *   which the timer does not see; exit 52 ends the turn). A HLT exit idles the vCPU (no instructions run for it) until its VM's PIC has a
- *   request it can take; an idle vCPU that nothing can wake (IF = 0, or vCPU 1, or no timer edge to
- *   come) ends 'hlt'. Idle and ended vCPUs are skipped; when every live vCPU is idle the CPU idles
- *   to the earliest PIT edge among them. Every switch is a `switches` entry (the `vm/switch` trace
- *   event's data).
+ *   default 2,000) per turn. VT-x: the VMX-preemption timer (rate 0: one count per step; before
+ *   each entry the host writes what is left of the slice, less the instructions it emulated, which
+ *   the timer does not see; exit 52 ends the turn). AMD-V has no preemption timer: the host's timer
+ *   is armed for whichever comes first, the PIT edge or the end of the slice, and an INTR exit
+ *   with the quantum spent ends the turn. A HLT exit idles the vCPU (no instructions run for it)
+ *   until its VM's PIC has a request it can take; an idle vCPU nothing can wake (IF = 0 when it
+ *   halted, vCPU 1, no PC platform, or no unmasked timer edge to come) ends 'hlt'. Idle and ended
+ *   vCPUs are skipped; an idle vCPU whose edge came waits for its turn (no preemption on wake-up).
+ *   When every live vCPU is idle the CPU idles to the earliest PIT edge among them. Each switch
+ *   is a `switches` entry (the data of the `vm/switch` trace event). `run(untilStep)` checks its
+ *   limit between slices, so it never stops with a guest in the processor.
  *
  * Snapshot/restore: `snapshot()` gives plain data for the host's own state (scheduler, vCPUs,
- * devices, the hypervisors' logs and counters, the backends' bookkeeping) with the CPU, memory and
- * TLB checkpoint of trace/checkpoint.ts (copy-on-write pages); `restore` puts all of it back.
+ * devices, the hypervisors' logs and counters, the backends' bookkeeping, the VMX or SVM state,
+ * the ledgers; structured-clone safe, JSON-safe but for the bigints of the exit log) with the CPU,
+ * memory and TLB checkpoint of trace/checkpoint.ts (copy-on-write pages); `restore` puts all of
+ * it back. Snapshots are taken between slices (never with a guest in the processor).
  */
 import { Cpu } from '../cpu/cpu.ts';
 import { Flag, SegAttr, createCpuState, type CpuState, type SegmentCache } from '../cpu/state.ts';
@@ -64,6 +77,8 @@ import { presetFor } from './exec.ts';
 import { Hypervisor, type HvEnd } from './hypervisor.ts';
 import type { HvLogEntry, PortHandler } from './types.ts';
 import { VMX_AREA_SIZE, VmxBackend, type VmxBackendState } from './vmx-backend.ts';
+import { SVM_AREA_SIZE, SvmBackend } from './svm-backend.ts';
+import type { Svm, SvmState } from '../svm/svm.ts';
 
 export const MAX_VMS = 4;
 export const DEFAULT_QUANTUM = 2000;
@@ -71,7 +86,7 @@ export const DEFAULT_VM_MEM = 4 * 1024 * 1024;
 /** The host's timer vector (its own interrupt, never seen by a guest). */
 export const HOST_TIMER_VECTOR = 0xec;
 const MIB2 = 2 * 1024 * 1024;
-const AREA_STRIDE = Math.ceil(VMX_AREA_SIZE / 0x1000) * 0x1000;
+const AREA_STRIDE = Math.ceil(Math.max(VMX_AREA_SIZE, SVM_AREA_SIZE) / 0x1000) * 0x1000;
 
 export interface HostGuest {
   name: string;
@@ -87,7 +102,7 @@ export interface HostGuest {
 }
 
 export interface HostOptions {
-  under: 'vtx';
+  under: 'vtx' | 'svm';
   guests: readonly HostGuest[];
   /** Guest steps per time slice (default 2,000). */
   quantum?: number;
@@ -110,7 +125,7 @@ export interface VmSwitch {
 interface VcpuRec {
   vm: number;
   index: number;
-  backend: VmxBackend;
+  backend: VmxBackend | SvmBackend;
   hv: Hypervisor;
   state: VcpuState;
   /** How it ended (state 'ended'). */
@@ -142,13 +157,14 @@ export interface HostSnapshot {
     current: number;
     next: number;
     sliceStart: number;
-    vmx: Vmx['state'];
+    vmx: Vmx['state'] | null;
+    svm: SvmState | null;
     ledgers: LedgerData[];
     idleSteps: number;
     switches: VmSwitch[];
     vms: { synced: number; platform: PlatformSnapshot | null; mmioLog: VmRec['mmioLog'] }[];
     vcpus: {
-      state: VcpuState; end: HvEnd | null; steps: number; idleIf: boolean; saved: VcpuRec['saved']; backend: VmxBackendState;
+      state: VcpuState; end: HvEnd | null; steps: number; idleIf: boolean; saved: VcpuRec['saved']; backend: VmxBackendState | { inCpu: boolean };
       hv: { console: string; log: HvLogEntry[]; counts: [string, { code: number; count: number }][]; exits: number; windowRequested: boolean; injected: { vector: number; step: number }[] };
     }[];
   };
@@ -208,6 +224,7 @@ export class Host {
   readonly mem: PhysMem;
   readonly mmu: Mmu;
   readonly quantum: number;
+  readonly under: 'vtx' | 'svm';
   private readonly vms: VmRec[] = [];
   private readonly vcpus: VcpuRec[] = [];
   /** The vCPU on the CPU (its VMCS current), or -1. */
@@ -221,12 +238,13 @@ export class Host {
   readonly switches: VmSwitch[] = [];
 
   constructor(opts: HostOptions) {
-    if (opts.under !== 'vtx') throw new RangeError('several VMs run under VT-x only (the AMD-V scheduler is not built yet)');
+    if (opts.under !== 'vtx' && opts.under !== 'svm') throw new RangeError(`under '${String(opts.under)}': vtx or svm`);
+    this.under = opts.under;
     const guests = opts.guests;
     if (guests.length < 1 || guests.length > MAX_VMS) throw new RangeError(`${guests.length} VMs: from 1 to ${MAX_VMS}`);
     this.quantum = opts.quantum ?? DEFAULT_QUANTUM;
     if (!Number.isInteger(this.quantum) || this.quantum < 1) throw new RangeError(`quantum ${opts.quantum} is not a positive integer`);
-    const preset = presetFor('vtx', opts.preset);
+    const preset = presetFor(opts.under, opts.preset);
     if (typeof preset === 'string') throw new RangeError(preset);
     let hpa = 0;
     const layout = guests.map((g) => {
@@ -248,6 +266,8 @@ export class Host {
     this.cpu = new Cpu(createCpuState('intel'), this.mem, this.mmu, system, { maxPhysAddr: 48, features });
     const cpu = this.cpu;
     let vmx: VmxBackend['vmx'] | undefined;
+    let svm: Svm | undefined;
+    const vendor = opts.under === 'svm' ? 'amd' : 'intel';
     let area = areaBase;
     guests.forEach((g, vi) => {
       const { base, size } = layout[vi]!;
@@ -287,18 +307,23 @@ export class Host {
         // The backend takes the guest's state from the processor: load vCPU index's start state.
         assignCpuState(cpu.state, Object.assign(startState(g.mode, g.load, index), { steps: cpu.state.steps, tsc: cpu.state.tsc, timer: cpu.state.timer }));
         cpu.modeChanged();
-        const backend = new VmxBackend(cpu, {
-          area, ledger: vm.ledger, nested: true, guestRam: { size, hpaBase: base }, hostControls: true,
-          ...(vmx !== undefined ? { vmx } : {}),
-        });
-        vmx ??= backend.vmx;
+        const common = { area, ledger: vm.ledger, nested: true, guestRam: { size, hpaBase: base }, hostControls: true };
+        let backend: VmxBackend | SvmBackend;
+        if (opts.under === 'vtx') {
+          backend = new VmxBackend(cpu, { ...common, ...(vmx !== undefined ? { vmx } : {}) });
+          vmx ??= backend.vmx;
+        } else {
+          // Each VM its own ASID (1, 2, …; 0 is the host's), both vCPUs of a VM the same.
+          backend = new SvmBackend(cpu, { ...common, asid: vi + 1, ...(svm !== undefined ? { svm } : {}) });
+          svm ??= backend.svm;
+        }
         area += AREA_STRIDE;
         const rec: VcpuRec = {
           vm: vi, index, backend, state: 'ready', end: null, steps: 0, idleIf: false,
           saved: { regLo: [...cpu.state.regLo], regHi: [...cpu.state.regHi], cr2Lo: 0, cr2Hi: 0 },
           hv: new Hypervisor({
             backend, ledger: vm.ledger,
-            cpuid: (leaf, sub) => cpuid('intel', leaf, sub, features),
+            cpuid: (leaf, sub) => cpuid(vendor, leaf, sub, features),
             ...(ports !== undefined ? { ports } : {}),
             mmio,
             ...(vm.platform !== null && index === 0 ? { pic: vm.platform.pic } : {}),
@@ -339,9 +364,12 @@ export class Host {
   private arm(vm: VmRec, index: number): void {
     this.sync(vm);
     const v = this.vcpus[vm.vcpus[index]!]!;
-    v.backend.setPreemptionTimer(Math.max(0, this.quantum - (this.cpu.state.steps - this.sliceStart)));
+    const left = Math.max(0, this.quantum - (this.cpu.state.steps - this.sliceStart));
+    if (v.backend instanceof VmxBackend) v.backend.setPreemptionTimer(left);
     const t = this.cpu.state.timer;
-    const n = index === 0 ? this.nextEdge(vm) : Infinity;
+    const edge = index === 0 ? this.nextEdge(vm) : Infinity;
+    // AMD-V has no preemption timer: the host's timer also ends the slice.
+    const n = v.backend instanceof SvmBackend ? Math.min(edge, left) : edge;
     if (n === Infinity) timerStop(t);
     else {
       timerProgram(t, HOST_TIMER_VECTOR, Math.max(1, n));
@@ -349,11 +377,16 @@ export class Host {
     }
   }
 
-  /** The host's timer interrupt: acknowledged (the host's EOI), the VM's PIT brought up to date. */
-  private hostTimer(vm: VmRec): string {
+  /**
+   * The host's timer interrupt: acknowledged (the host's EOI), the VM's PIT brought up to date; on
+   * AMD-V the slice ends when its quantum is spent.
+   */
+  private hostTimer(vm: VmRec): { note: string; preempt: boolean } {
     timerStop(this.cpu.state.timer);
     this.sync(vm);
-    return `host timer (vector 0x${HOST_TIMER_VECTOR.toString(16)}): ${vm.name}'s PIT brought to step ${this.cpu.state.steps}`;
+    const preempt = this.under === 'svm' && this.cpu.state.steps - this.sliceStart >= this.quantum;
+    const what = preempt ? 'the time slice is over' : `${vm.name}'s PIT brought to step ${this.cpu.state.steps}`;
+    return { note: `host timer (vector 0x${HOST_TIMER_VECTOR.toString(16)}): ${what}`, preempt };
   }
 
   /** Whether an idle vCPU can take an interrupt now, or when its VM's PIT next raises one (steps from now), or never. */
@@ -378,7 +411,8 @@ export class Host {
     st.cr2Lo = s.cr2Lo;
     st.cr2Hi = s.cr2Hi;
     to.saved = null;
-    to.backend.activate();
+    // VT-x: VMPTRLD of its VMCS. AMD-V: nothing to load, VMRUN names the VMCB.
+    if (to.backend instanceof VmxBackend) to.backend.activate();
     this.switches.push({ step: st.steps, from: from === null ? null : id(this.vms[from.vm]!, from), to: id(this.vms[to.vm]!, to) });
     this.current = i;
   }
@@ -463,7 +497,7 @@ export class Host {
   }
 
   /** VM `i`'s pieces, for tests and views. */
-  vm(i: number): { name: string; hpaBase: number; memSize: number; platform: PcPlatform | null; mmioLog: VmRec['mmioLog']; hypervisors: Hypervisor[]; backends: VmxBackend[]; ledger: Ledger } {
+  vm(i: number): { name: string; hpaBase: number; memSize: number; platform: PcPlatform | null; mmioLog: VmRec['mmioLog']; hypervisors: Hypervisor[]; backends: (VmxBackend | SvmBackend)[]; ledger: Ledger } {
     const vm = this.vms[i]!;
     const vs = vm.vcpus.map((k) => this.vcpus[k]!);
     return { name: vm.name, hpaBase: vm.hpaBase, memSize: vm.memSize, platform: vm.platform, mmioLog: vm.mmioLog, hypervisors: vs.map((v) => v.hv), backends: vs.map((v) => v.backend), ledger: vm.ledger };
@@ -478,12 +512,22 @@ export class Host {
     return this.current < 0 ? -1 : this.vcpus[this.current]!.vm;
   }
 
+  private vmxOf(): Vmx | null {
+    const b = this.vcpus[0]!.backend;
+    return b instanceof VmxBackend ? b.vmx : null;
+  }
+
+  private svmOf(): Svm | null {
+    const b = this.vcpus[0]!.backend;
+    return b instanceof SvmBackend ? b.svm : null;
+  }
+
   snapshot(): HostSnapshot {
     if (this.vcpus.some((v) => v.backend.inGuest)) throw new Error('Host.snapshot: a guest is in the processor');
     return {
       core: snapshotCore(this),
       host: structuredClone({
-        current: this.current, next: this.next, sliceStart: this.sliceStart, vmx: this.vcpus[0]!.backend.vmx.state, ledgers: this.vms.map((vm) => vm.ledger.data()), idleSteps: this.idleSteps, switches: this.switches,
+        current: this.current, next: this.next, sliceStart: this.sliceStart, vmx: this.vmxOf()?.state ?? null, svm: this.svmOf()?.svm ?? null, ledgers: this.vms.map((vm) => vm.ledger.data()), idleSteps: this.idleSteps, switches: this.switches,
         vms: this.vms.map((vm) => ({ synced: vm.synced, platform: vm.platform?.snapshot() ?? null, mmioLog: vm.mmioLog })),
         vcpus: this.vcpus.map((v) => ({
           state: v.state, end: v.end, steps: v.steps, idleIf: v.idleIf, saved: v.saved, backend: v.backend.saveState(),
@@ -500,7 +544,10 @@ export class Host {
     this.next = h.next;
     this.sliceStart = h.sliceStart;
     this.idleSteps = h.idleSteps;
-    this.vcpus[0]!.backend.vmx.state = h.vmx;
+    const vmx = this.vmxOf();
+    if (vmx !== null && h.vmx !== null) vmx.state = h.vmx;
+    const svm = this.svmOf();
+    if (svm !== null && h.svm !== null) Object.assign(svm.svm, h.svm);
     h.ledgers.forEach((d, i) => this.vms[i]!.ledger.load(d));
     this.switches.length = 0;
     this.switches.push(...h.switches);
@@ -518,7 +565,8 @@ export class Host {
       v.steps = s.steps;
       v.idleIf = s.idleIf;
       v.saved = s.saved;
-      v.backend.loadState(s.backend);
+      if (v.backend instanceof VmxBackend) v.backend.loadState(s.backend as VmxBackendState);
+      else v.backend.loadState(s.backend);
       v.hv.restoreCounters(s.hv);
     });
   }

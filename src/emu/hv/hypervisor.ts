@@ -112,8 +112,12 @@ export interface HypervisorOptions {
   pic?: InterruptSource;
   /** HLT idles the vCPU: the run ends 'idle' (RIP past the HLT) unless `pic` can be injected at once; the host wakes it. */
   idleOnHlt?: boolean;
-  /** Services a host interrupt that made the guest exit (external-interrupt exit); returns a note for the log. */
-  hostInterrupt?: () => string;
+  /**
+   * Services a host interrupt that made the guest exit (external-interrupt exit): a note for the
+   * log, and whether the time slice is over (AMD-V, which has no preemption timer: the host's timer
+   * ends the slice; the run then ends 'preempted').
+   */
+  hostInterrupt?: () => { note: string; preempt?: boolean };
   /** Called before each entry into the guest (the host brings the VM's devices up to date and arms its timer). */
   beforeEntry?: () => void;
   /** Log entries kept (default 100 000); later exits are counted but not logged. */
@@ -354,8 +358,10 @@ export class Hypervisor {
         if (this.windowRequested) b.setInterruptWindow?.(false);
         this.windowRequested = false;
         return { action: 'host', note: 'interrupt window open: the requested interrupt is injected at the resume' };
-      case 'external-interrupt':
-        return { action: 'host', note: this.opts.hostInterrupt?.() ?? 'a host interrupt: nothing of the guest\u2019s to do' };
+      case 'external-interrupt': {
+        const r = this.opts.hostInterrupt?.() ?? { note: 'a host interrupt: nothing of the guest\u2019s to do' };
+        return { action: 'host', note: r.note, ...(r.preempt === true ? { end: { kind: 'preempted' } as const } : {}) };
+      }
       case 'preemption-timer':
         return { action: 'host', note: 'the time slice is over: the scheduler runs the next vCPU', end: { kind: 'preempted' } };
       case 'ud':
