@@ -30,6 +30,17 @@
  * - HLT: RIP ← nRIP, then idle until an interrupt can wake the guest: with an `interrupts` source
  *   that has a vector pending and the guest's IF = 1, the vector is injected and the guest resumes;
  *   otherwise nothing can ever wake it and the VM ends ('hlt').
+ *   With `idleOnHlt` (the multi-VM host, host.ts) the run ends 'idle' instead (unless `pic` has a
+ *   request the guest can take at once) and the host wakes the vCPU when its timer has one.
+ * - External interrupts from the VM's PIC (`pic`, host.ts): before each entry a requested interrupt
+ *   is acknowledged and injected as an external interrupt when the guest can take it (IF = 1, no
+ *   STI/MOV SS blocking, nothing else being injected); otherwise the hypervisor asks for the
+ *   interrupt window (VT-x interrupt-window exiting; AMD-V V_IRQ with the VINTR intercept) and the
+ *   window's exit (VT-x 7, #VMEXIT(VINTR)) stops asking, so the resume injects it.
+ * - A host interrupt (VT-x exit 1 with external-interrupt exiting, #VMEXIT(INTR)): the host's own
+ *   (`hostInterrupt`, its timer); the guest is untouched and resumes, unless the host says the time
+ *   slice is over (AMD-V): the run ends 'preempted'.
+ * - The VMX-preemption timer (exit 52): the time slice is over, the run ends 'preempted'.
  * - Hypercalls on VMMCALL under AMD-V, VMCALL under VT-x (the other vendor's instruction is #UD). ABI: RAX = function, RBX = argument, result in RAX.
  *   Function 0: print the character in BL (appended to `console`), RAX ← 0. Function 1: exit with
  *   the code in EBX (the VM ends, 'hypercall-exit'). Any other function, or a call from CPL > 0:
