@@ -5,6 +5,7 @@
  * isolation between VMs, two vCPUs in one VM, and snapshot → run → restore → run.
  */
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { assemble } from '../asm/assembler.ts';
 import { VMCS_REVISION } from '../vmx/controls.ts';
 import { Host, type HostGuest } from './host.ts';
@@ -80,6 +81,28 @@ describe('the multi-VM host', () => {
     const w = log.findIndex((e) => e.name === 'VMEXIT_VINTR');
     expect(log[w]!.accesses.some((x) => x.field === 'int_ctl' && x.op === 'write' && (x.value & 0x100n) === 0n)).toBe(true);
     expect(log[w + 1]!.accesses.some((x) => x.field === 'event_inj' && x.op === 'write')).toBe(true);
+  });
+
+  it('property: wherever a run is cut for a snapshot, snapshot → run → restore → run equals the straight run (both vendors, devices, timer ticks)', () => {
+    const straight = new Map<string, { report: unknown; switches: unknown; steps: number }>();
+    const key = (under: Under, q: number): string => `${under}/${q}`;
+    fc.assert(
+      fc.property(fc.constantFrom<Under>('vtx', 'svm'), fc.constantFrom(500, 1300), fc.integer({ min: 0, max: 9000 }), fc.integer({ min: 1, max: 4000 }), (under, q, cut, more) => {
+        if (!straight.has(key(under, q))) {
+          const s = twoVms(q, under);
+          s.run(200_000);
+          straight.set(key(under, q), { report: s.report(), switches: [...s.switches], steps: s.cpu.state.steps });
+        }
+        const h = twoVms(q, under);
+        h.run(cut);
+        const snap = h.snapshot();
+        h.run(h.cpu.state.steps + more);
+        h.restore(snap);
+        h.run(200_000);
+        expect({ report: h.report(), switches: [...h.switches], steps: h.cpu.state.steps }).toEqual(straight.get(key(under, q)));
+      }),
+      { numRuns: 12, seed: 0x5eed },
+    );
   });
 
   it('refuses what it does not build: another vendor, more than four VMs, memory not in 2-MiB units', () => {
