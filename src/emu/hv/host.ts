@@ -58,7 +58,7 @@
  *
  * Snapshot/restore: `snapshot()` gives plain data for the host's own state (scheduler, vCPUs,
  * devices, the hypervisors' logs and counters, the backends' bookkeeping, the VMX or SVM state,
- * the ledgers; structured-clone safe, JSON-safe but for the bigints of the exit log) with the CPU,
+ * the ledgers; JSON-safe but for the bigints of the exit log) with the CPU,
  * memory and TLB checkpoint of trace/checkpoint.ts (copy-on-write pages); `restore` puts all of
  * it back. Snapshots are taken between slices (never with a guest in the processor).
  */
@@ -72,7 +72,7 @@ import type { Vmx } from '../vmx/vmx.ts';
 import { PIT_IRQ, PcPlatform, type PlatformSnapshot } from '../dev/platform.ts';
 import { PhysMem, type MmioHandler } from '../mem/physmem.ts';
 import { Mmu } from '../mmu/mmu.ts';
-import { assignCpuState, restoreCore, snapshotCore, type CoreSnapshot } from '../trace/checkpoint.ts';
+import { assignCpuState, deepCopy, restoreCore, snapshotCore, type CoreSnapshot } from '../trace/checkpoint.ts';
 import { presetFor } from './exec.ts';
 import { Hypervisor, type HvEnd } from './hypervisor.ts';
 import type { HvLogEntry, PortHandler } from './types.ts';
@@ -526,7 +526,7 @@ export class Host {
     if (this.vcpus.some((v) => v.backend.inGuest)) throw new Error('Host.snapshot: a guest is in the processor');
     return {
       core: snapshotCore(this),
-      host: structuredClone({
+      host: deepCopy({
         current: this.current, next: this.next, sliceStart: this.sliceStart, vmx: this.vmxOf()?.state ?? null, svm: this.svmOf()?.svm ?? null, ledgers: this.vms.map((vm) => vm.ledger.data()), idleSteps: this.idleSteps, switches: this.switches,
         vms: this.vms.map((vm) => ({ synced: vm.synced, platform: vm.platform?.snapshot() ?? null, mmioLog: vm.mmioLog })),
         vcpus: this.vcpus.map((v) => ({
@@ -539,7 +539,7 @@ export class Host {
 
   restore(snap: HostSnapshot): void {
     restoreCore(this, snap.core);
-    const h = structuredClone(snap.host);
+    const h = deepCopy(snap.host);
     this.current = h.current;
     this.next = h.next;
     this.sliceStart = h.sliceStart;
