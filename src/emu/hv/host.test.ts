@@ -58,6 +58,8 @@ describe('the multi-VM host', () => {
     // The switches alternate, and the halter's idle time costs the spinner nothing.
     expect(h.switches.length).toBeGreaterThan(2);
     for (let i = 1; i < h.switches.length; i++) expect(h.switches[i]!.from).toBe(h.switches[i - 1]!.to);
+    expect(h.switches[0]).toEqual({ step: 0, from: null, fromVcpu: null, to: 0, toVcpu: 0 });
+    expect(new Set(h.switches.map((s) => s.to))).toEqual(new Set([0, 1]));
   });
 
   it('runs the same two guests under AMD-V: the host timer ends slices and brings ticks (#VMEXIT(INTR)), V_IRQ with the VINTR intercept opens the window, each VM its ASID', () => {
@@ -129,7 +131,7 @@ for (const under of ['vtx', 'svm'] as const) {
         expect(x.console).toMatch(new RegExp(`^${x.name}+$`));
       }
       // Round robin: a → b → c → a …
-      expect(h.switches.slice(0, 7).map((s) => s.to)).toEqual(['a', 'b', 'c', 'a', 'b', 'c', 'a']);
+      expect(h.switches.slice(0, 7).map((s) => h.vm(s.to).name)).toEqual(['a', 'b', 'c', 'a', 'b', 'c', 'a']);
       // Each turn is one quantum of native guest steps plus the steps the hypervisor emulated (VMCALLs).
       const turns = h.switches.slice(1, 6).map((s, i) => s.step - h.switches[i]!.step);
       for (const t of turns) expect(t).toBeGreaterThanOrEqual(quantum);
@@ -191,7 +193,7 @@ for (const under of ['vtx', 'svm'] as const) {
       expect(h.mem.read(h.vm(0).hpaBase + 0x700, 4)).toBe(300);
       expect([h.mem.read(0x710, 4), h.mem.read(0x714, 4)]).toEqual([0x80000, 0x70000]);
       expect(r.console.split('').sort().join('')).toBe('01');
-      expect(new Set(h.switches.map((s) => s.to))).toEqual(new Set(['smp.0', 'smp.1']));
+      expect(h.switches.slice(0, 4).map((s) => [s.to, s.toVcpu])).toEqual([[0, 0], [0, 1], [0, 0], [0, 1]]);
     });
 
     it('snapshot → run → restore → run gives the same result (two VMs with devices and timer interrupts)', () => {

@@ -114,12 +114,15 @@ export interface HostOptions {
 
 export type VcpuState = 'ready' | 'running' | 'idle' | 'ended';
 
+/** One switch of the physical CPU between vCPUs (the data of the `vm/switch` trace event, by VM index). */
 export interface VmSwitch {
   /** The physical CPU's step at the switch. */
   step: number;
-  /** `vm.vcpu` ids, null when the CPU was idle or nothing ran before. */
-  from: string | null;
-  to: string;
+  /** The VM and vCPU that ran before (null at the first switch). */
+  from: number | null;
+  fromVcpu: number | null;
+  to: number;
+  toVcpu: number;
 }
 
 interface VcpuRec {
@@ -217,7 +220,6 @@ function startState(mode: 'prot32' | 'long64', load: number, index: number): Cpu
   return s;
 }
 
-const id = (vm: VmRec, v: VcpuRec): string => (vm.vcpus.length > 1 ? `${vm.name}.${v.index}` : vm.name);
 
 export class Host {
   readonly cpu: Cpu;
@@ -413,7 +415,7 @@ export class Host {
     to.saved = null;
     // VT-x: VMPTRLD of its VMCS. AMD-V: nothing to load, VMRUN names the VMCB.
     if (to.backend instanceof VmxBackend) to.backend.activate();
-    this.switches.push({ step: st.steps, from: from === null ? null : id(this.vms[from.vm]!, from), to: id(this.vms[to.vm]!, to) });
+    this.switches.push({ step: st.steps, from: from?.vm ?? null, fromVcpu: from?.index ?? null, to: to.vm, toVcpu: to.index });
     this.current = i;
   }
 
