@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main, parseNumber } from './lab.ts';
+import { HALTER, SPINNER, spinner } from '../emu/hv/host-guests.ts';
 
 function call(args: string[]): { code: number; out: string; err: string } {
   let out = '';
@@ -145,5 +146,47 @@ describe('lab asm, lab disasm, and exec of assembly text', () => {
       '00001004 d6 (bad)',
       '00001005 f4 hlt',
     ]);
+  });
+});
+
+describe('lab exec --under vtx|svm with several --guest', () => {
+  it('runs a 32-bit and a 64-bit guest side by side and prints per VM its console, exits by reason and steps', () => {
+    const a = join(dir, 'halter.asm');
+    const b = join(dir, 'spin.asm');
+    writeFileSync(a, HALTER);
+    writeFileSync(b, SPINNER);
+    const r = call(['exec', '--under', 'vtx', '--load', '0x100000', '--quantum', '2000', '--guest', `prot32:${a},pc`, '--guest', `long64:${b},pc,name=sixty-four`]);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out) as { end: string; steps: number; switches: number; vms: { name: string; mode: string; console: string; steps: number; exits: Record<string, { code: number; count: number }> }[] };
+    expect(j.end).toBe('ended');
+    expect(j.vms.map((v) => [v.name, v.mode, v.console])).toEqual([['halter', 'prot32', 'hi ticks'], ['sixty-four', 'long64', 'bbb']]);
+    expect(j.vms[1]!.exits.EXIT_REASON_PREEMPTION_TIMER!.code).toBe(52);
+    expect(j.vms[0]!.steps + j.vms[1]!.steps).toBeLessThanOrEqual(j.steps);
+    expect(j.switches).toBeGreaterThan(2);
+  });
+
+  it('does the same under AMD-V (VMMCALL for the exit hypercall)', () => {
+    const a = join(dir, 'halter2.asm');
+    const b = join(dir, 'spin-amd.asm');
+    writeFileSync(a, HALTER);
+    writeFileSync(b, spinner('vmmcall'));
+    const j = JSON.parse(call(['exec', '--under', 'svm', '--load', '0x100000', '--guest', `prot32:${a},pc`, '--guest', `long64:${b},pc`]).out) as { under: string; vms: { name: string; console: string; exits: Record<string, { code: number }> }[] };
+    expect(j.under).toBe('svm');
+    expect(j.vms.map((v) => [v.name, v.console])).toEqual([['halter2', 'hi ticks'], ['spin-amd', 'bbb']]);
+    expect(j.vms[1]!.exits.VMEXIT_INTR!.code).toBe(0x60);
+  });
+
+  it('refuses --guest without --under, FILE beside --guest, bad options and a fifth VM', () => {
+    const f = join(dir, 'h.asm');
+    writeFileSync(f, 'hlt');
+    const g = ['--guest', `prot32:${f}`];
+    expect(call(['exec', '--load', '0x100000', ...g]).err).toMatch(/only with --under/);
+    expect(call(['exec', '--under', 'vtx', '--load', '0x100000', ...g, f]).err).toMatch(/each file in its --guest/);
+    expect(call(['exec', '--under', 'vtx', '--load', '0x100000', '--guest', `prot32:${f},turbo`]).err).toMatch(/option 'turbo'/);
+    expect(call(['exec', '--under', 'vtx', '--load', '0x100000', '--guest', `real16:${f}`]).err).toMatch(/MODE:FILE/);
+    const five = Array.from({ length: 5 }, (_, i) => ['--guest', `prot32:${f},name=v${i}`]).flat();
+    expect(call(['exec', '--under', 'vtx', '--load', '0x100000', ...five]).code).toBe(2);
+    expect(call(['exec', '--under', 'vtx', '--load', '0x100000', ...g, ...g]).err).toMatch(/two VMs named/);
   });
 });

@@ -4,7 +4,8 @@
  * bytes, or assembly text if it ends in `.asm`. With `--under svm|vtx [--nested on|off]
  * [--cost-preset NAME]` the same program runs as the only guest of the hypervisor (src/emu/hv)
  * under AMD-V or VT-x, with nested paging (EPT, NPT) unless `--nested off`, and the JSON gains an
- * `hv` object. `lab asm` and `lab disasm` show the assembler and
+ * `hv` object; `--under svm|vtx --guest MODE:FILE[,OPTS] …` runs several guests side by side, each in
+ * its own VM (emu/hv/host.ts). `lab asm` and `lab disasm` show the assembler and
  * the disassembler; `lab exercise walk` prints a seeded page-walk problem and
  * `lab exercise vmexit` seeded VM-exit problems; `lab run FILE.json`
  * boots a scenario (src/emu/scenario) and prints its final state. Commands are a table.
@@ -14,6 +15,7 @@ import { assemble, type AsmError } from '../emu/asm/assembler.ts';
 import { disassemble } from '../emu/asm/disasm.ts';
 import { DEFAULT_MAX_STEPS, runBare } from '../emu/machine/bare.ts';
 import { presetFor, runUnder } from '../emu/hv/exec.ts';
+import { Host, MAX_VMS, type HostGuest } from '../emu/hv/host.ts';
 import type { BareMode } from '../emu/machine/bare.ts';
 import { DEFAULT_COUNT, generateWalkExercise, MAX_COUNT, type WalkLevels } from '../emu/exercise/walk-exercise.ts';
 import { formatWalkExercise } from '../emu/exercise/format.ts';
@@ -118,10 +120,80 @@ function parseFlags(args: string[], known: readonly string[]): { flags: Map<stri
   return { flags, positional };
 }
 
+/**
+ * `exec --under vtx|svm --guest MODE:FILE[,OPTS] …`: several VMs on the multi-VM host (emu/hv/host.ts),
+ * each FILE loaded at --load in its own guest-physical space. OPTS: `pc` attaches the PC platform
+ * (8259A pair, 8254 PIT, COM1 UART), `vcpus=2` two vCPUs (ESI = the vCPU's index), `mem=MIB` its
+ * RAM (a multiple of 2, default 4), `name=NAME` (default: the file's name without extension).
+ * Prints per VM its console, exits by reason and steps, and the switches between vCPUs.
+ */
+function execGuests(args: string[]): string {
+  const specs: string[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--guest') {
+      const v = args[++i];
+      if (v === undefined) throw new UsageError('--guest: missing value');
+      specs.push(v);
+    } else if (a.startsWith('--guest=')) specs.push(a.slice('--guest='.length));
+    else rest.push(a);
+  }
+  const { flags, positional } = parseFlags(rest, ['--load', '--max-steps', '--under', '--quantum', '--cost-preset']);
+  if (positional.length !== 0) throw new UsageError('FILE: with --guest, give each file in its --guest');
+  const under = flags.get('--under');
+  if (under === undefined) throw new UsageError('--guest: only with --under svm|vtx');
+  if (under !== 'vtx' && under !== 'svm') throw new UsageError(`--under: '${under}' is not svm or vtx`);
+  if (specs.length > MAX_VMS) throw new UsageError(`--guest: at most ${MAX_VMS} VMs, got ${specs.length}`);
+  const load = parseNumber(flags.get('--load'), '--load');
+  const maxSteps = flags.has('--max-steps') ? parseNumber(flags.get('--max-steps'), '--max-steps') : DEFAULT_MAX_STEPS;
+  const quantum = flags.has('--quantum') ? parseNumber(flags.get('--quantum'), '--quantum') : undefined;
+  if (quantum !== undefined && quantum < 1) throw new UsageError('--quantum: expected at least 1');
+  const costPreset = presetFor(under, flags.get('--cost-preset'));
+  if (typeof costPreset === 'string') throw new UsageError(`--cost-preset: ${costPreset}`);
+  const names = new Set<string>();
+  const guests: HostGuest[] = specs.map((spec) => {
+    const m = /^(prot32|long64):(.+)$/.exec(spec);
+    if (m === null) throw new UsageError(`--guest: '${spec}' is not MODE:FILE[,OPTS] with MODE prot32 or long64`);
+    const mode = m[1] as BareMode;
+    const [file, ...opts] = m[2]!.split(',');
+    let name = file!.replace(/^.*[\\/]/, '').replace(/\.[^.]*$/, '');
+    const g: Omit<HostGuest, 'code' | 'name'> = { mode, load };
+    for (const o of opts) {
+      const [k, v] = o.split('=', 2) as [string, string | undefined];
+      if (k === 'pc' && v === undefined) g.pc = true;
+      else if (k === 'vcpus' && (v === '1' || v === '2')) g.vcpus = v === '2' ? 2 : 1;
+      else if (k === 'mem' && v !== undefined) g.memSize = parseNumber(v, '--guest mem') * 1024 * 1024;
+      else if (k === 'name' && v !== undefined && v !== '') name = v;
+      else throw new UsageError(`--guest: option '${o}' is not pc, vcpus=1|2, mem=MIB or name=NAME`);
+    }
+    if (names.has(name)) throw new UsageError(`--guest: two VMs named '${name}' (give one name=…)`);
+    names.add(name);
+    const code = file!.endsWith('.asm') ? assembleFile(file!, mode === 'long64' ? 64 : 32, load) : new Uint8Array(readInput(file!, 'FILE'));
+    return { ...g, name, code };
+  });
+  let host: Host;
+  try {
+    host = new Host({ under, guests, preset: costPreset.id, ...(quantum !== undefined ? { quantum } : {}) });
+  } catch (e) {
+    if (e instanceof RangeError) throw new UsageError(`--guest: ${e.message}`);
+    throw e;
+  }
+  const end = host.run(maxSteps);
+  const out = {
+    under, quantum: host.quantum, end, steps: host.cpu.state.steps, idleSteps: host.idleSteps,
+    switches: host.switches.length,
+    vms: host.report().map((r, i) => ({ ...r, cycles: host.vm(i).ledger.data().cycles })),
+  };
+  return JSON.stringify(out, null, 1);
+}
+
 const commands: Record<string, Command> = {
   exec: {
-    usage: 'exec --mode prot32|long64 --load ADDR [--max-steps N] [--under svm|vtx [--nested on|off] [--cost-preset NAME]] FILE.bin|FILE.asm',
+    usage: 'exec --mode prot32|long64 --load ADDR [--max-steps N] [--under svm|vtx [--nested on|off] [--cost-preset NAME]] FILE.bin|FILE.asm\n' +
+      '  lab exec --under svm|vtx --load ADDR [--max-steps N] [--quantum N] [--cost-preset NAME] --guest MODE:FILE[,pc][,vcpus=2][,mem=MIB][,name=NAME] --guest … (up to 4 VMs)',
     run(args) {
+      if (args.some((a) => a === '--guest' || a.startsWith('--guest='))) return execGuests(args);
       const { flags, positional } = parseFlags(args, ['--mode', '--load', '--max-steps', '--under', '--nested', '--cost-preset']);
       const under = flags.get('--under');
       if (under !== undefined && under !== 'svm' && under !== 'vtx') throw new UsageError(`--under: '${under}' is not svm or vtx`);

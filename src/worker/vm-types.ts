@@ -79,7 +79,8 @@ export interface VmExitView {
   info: VmExitInfoView[];
   /** The handler's field accesses in order, the exit's own reads first. */
   accesses: VmAccessView[];
-  action: 'emulated' | 'forwarded' | 'reflected' | 'ended';
+  /** As the vm/handle event's: `host` for an exit of the host's own (its timer, the end of a time slice, an idling HLT). */
+  action: 'emulated' | 'forwarded' | 'reflected' | 'ended' | 'host';
   /** The handler's plain-data note (`port 0x3f8 out 1 byte`, `leaf 0x1`). */
   note: string;
   /** Guest instructions run natively between the previous entry and this exit. */

@@ -71,6 +71,12 @@ export class Ledger {
     return l;
   }
 
+  /** Continues from `data` in place (restoring a checkpoint while other objects hold this ledger). */
+  load(data: LedgerData): void {
+    if (data.preset !== this.preset.id) throw new Error(`ledger of preset ${data.preset} loaded into one of ${this.preset.id}`);
+    this.d = copy(data);
+  }
+
   /** Charge one charge; returns its cycles. Throws UnpricedCharge (nothing recorded) if the preset has no figure. */
   charge(c: Charge): number {
     const cycles = price(this.preset, c);

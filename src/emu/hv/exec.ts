@@ -193,6 +193,8 @@ export function runUnder(under: HvBackendId, opts: HvExecOptions, extra: HvExtra
   };
   if (hv.console !== '') hvJson.console = hv.console;
   if (end.kind === 'hypercall-exit') hvJson.exitCode = end.code;
+  // 'idle' and 'preempted' need the multi-VM host's options (host.ts), which exec does not set.
+  if (end.kind === 'idle' || end.kind === 'preempted') throw new Error(`exec --under: unexpected end ${end.kind}`);
   const result: HvExecResult = { exits: m.exits, end: end.kind, regs, hv: hvJson };
   if (end.kind === 'error') result.error = end.why;
   return { result, hypervisor: hv, mem: m.mem, vm };

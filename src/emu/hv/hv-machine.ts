@@ -468,5 +468,8 @@ function endDetail(e: HvEnd): string {
     case 'hypercall-exit': return `exit hypercall with code ${e.code}`;
     case 'error': return e.why;
     case 'limit': return 'step limit';
+    // The multi-VM host's ends of a run (host.ts); this machine's one VM runs without them.
+    case 'idle': return 'idle until an interrupt';
+    case 'preempted': return 'time slice over';
   }
 }

@@ -30,6 +30,17 @@
  * - HLT: RIP ← nRIP, then idle until an interrupt can wake the guest: with an `interrupts` source
  *   that has a vector pending and the guest's IF = 1, the vector is injected and the guest resumes;
  *   otherwise nothing can ever wake it and the VM ends ('hlt').
+ *   With `idleOnHlt` (the multi-VM host, host.ts) the run ends 'idle' instead (unless `pic` has a
+ *   request the guest can take at once) and the host wakes the vCPU when its timer has one.
+ * - External interrupts from the VM's PIC (`pic`, host.ts): before each entry a requested interrupt
+ *   is acknowledged and injected as an external interrupt when the guest can take it (IF = 1, no
+ *   STI/MOV SS blocking, nothing else being injected); otherwise the hypervisor asks for the
+ *   interrupt window (VT-x interrupt-window exiting; AMD-V V_IRQ with the VINTR intercept) and the
+ *   window's exit (VT-x 7, #VMEXIT(VINTR)) stops asking, so the resume injects it.
+ * - A host interrupt (VT-x exit 1 with external-interrupt exiting, #VMEXIT(INTR)): the host's own
+ *   (`hostInterrupt`, its timer); the guest is untouched and resumes, unless the host says the time
+ *   slice is over (AMD-V): the run ends 'preempted'.
+ * - The VMX-preemption timer (exit 52): the time slice is over, the run ends 'preempted'.
  * - Hypercalls on VMMCALL under AMD-V, VMCALL under VT-x (the other vendor's instruction is #UD). ABI: RAX = function, RBX = argument, result in RAX.
  *   Function 0: print the character in BL (appended to `console`), RAX ← 0. Function 1: exit with
  *   the code in EBX (the VM ends, 'hypercall-exit'). Any other function, or a call from CPL > 0:
@@ -75,6 +86,7 @@ import { CR4_ALLOWED } from '../cpu/sys-ctl.ts';
 import type { HandlerWork } from '../cost/kinds.ts';
 import type { Ledger } from '../cost/ledger.ts';
 import type { MmioHandler } from '../mem/physmem.ts';
+import type { InterruptSource } from '../cpu/cpu.ts';
 import type { MmioRecord } from './nested-map.ts';
 import type { BackendRun, HvAction, HvBackend, HvExit, HvLogEntry, PortHandler } from './types.ts';
 
@@ -102,6 +114,23 @@ export interface HypervisorOptions {
   mmio?: MmioHandler;
   msr?: MsrPassThrough;
   interrupts?: HvInterrupts;
+  /**
+   * The VM's interrupt controller (its 8259A pair's INT line, host.ts): before each entry, a
+   * requested interrupt is acknowledged and injected as an external interrupt when the guest can
+   * take it (backend `interruptible`); when it cannot, the hypervisor asks for the interrupt window
+   * and injects at that exit's resume. Needs a backend with `interruptible` and `setInterruptWindow`.
+   */
+  pic?: InterruptSource;
+  /** HLT idles the vCPU: the run ends 'idle' (RIP past the HLT) unless `pic` can be injected at once; the host wakes it. */
+  idleOnHlt?: boolean;
+  /**
+   * Services a host interrupt that made the guest exit (external-interrupt exit): a note for the
+   * log, and whether the time slice is over (AMD-V, which has no preemption timer: the host's timer
+   * ends the slice; the run then ends 'preempted').
+   */
+  hostInterrupt?: () => { note: string; preempt?: boolean };
+  /** Called before each entry into the guest (the host brings the VM's devices up to date and arms its timer). */
+  beforeEntry?: () => void;
   /** Log entries kept (default 100 000); later exits are counted but not logged. */
   logLimit?: number;
 }
@@ -110,6 +139,10 @@ export type HvEnd =
   | { kind: 'hlt' }
   | { kind: 'shutdown' }
   | { kind: 'limit' }
+  /** HLT under `idleOnHlt`: the vCPU waits for an interrupt; the host runs something else meanwhile. */
+  | { kind: 'idle' }
+  /** The host's scheduling timer expired (VMX-preemption timer): the time slice is over. */
+  | { kind: 'preempted' }
   | { kind: 'hypercall-exit'; code: number }
   | { kind: 'error'; why: string };
 
@@ -161,6 +194,10 @@ export class Hypervisor {
   console = '';
   private exits = 0;
   private readonly b: HvBackend;
+  /** Interrupt-window exiting is on (the PIC has an interrupt the guest could not take at the last entry). */
+  windowRequested = false;
+  /** External interrupts injected from `pic`, in order: the vector and the step of the entry that delivered it. */
+  readonly injected: { vector: number; step: number }[] = [];
 
   constructor(readonly opts: HypervisorOptions) {
     this.b = opts.backend;
@@ -168,6 +205,19 @@ export class Hypervisor {
 
   get exitCount(): number {
     return this.exits;
+  }
+
+  /** Puts back the console, log, counters and interrupt bookkeeping (host.ts restore; plain data). */
+  restoreCounters(s: { console: string; log: HvLogEntry[]; counts: [string, { code: number; count: number }][]; exits: number; windowRequested: boolean; injected: { vector: number; step: number }[] }): void {
+    this.console = s.console;
+    this.log.length = 0;
+    this.log.push(...s.log);
+    this.counts.clear();
+    for (const [k, v] of s.counts) this.counts.set(k, { ...v });
+    this.exits = s.exits;
+    this.windowRequested = s.windowRequested;
+    this.injected.length = 0;
+    this.injected.push(...s.injected);
   }
 
   /** Runs the VM until it ends or `maxSteps` guest instructions have retired. */
@@ -179,6 +229,10 @@ export class Hypervisor {
       // With `enterAtLimit`, the guest is entered again before the run stops, so that it is in the CPU at every step boundary.
       if (next === undefined && left <= 0 && !(this.enterAtLimit && b.loaded === false)) return { kind: 'limit' };
       const before = b.steps;
+      if (next === undefined && b.loaded !== true) {
+        this.opts.beforeEntry?.();
+        if (this.opts.pic !== undefined) this.deliver(this.opts.pic);
+      }
       const r = next ?? b.enter(left);
       next = undefined;
       const guestSteps = b.steps - before;
@@ -209,6 +263,32 @@ export class Hypervisor {
       this.observer?.(entry, h.end ?? null);
       if (h.end !== undefined) return h.end;
       if (h.next !== undefined && h.next.kind !== 'budget') next = h.next;
+    }
+  }
+
+  /**
+   * Before an entry: the PIC's request, injected when the guest can take it, else the interrupt
+   * window asked for (and no longer asked for once nothing is requested).
+   */
+  private deliver(pic: InterruptSource): void {
+    const b = this.b;
+    if (b.interruptible === undefined || b.setInterruptWindow === undefined) throw new Error('pic: the backend cannot inject external interrupts');
+    if (pic.pending()) {
+      if (b.interruptible()) {
+        const vector = pic.acknowledge();
+        b.inject({ vector, type: 'interrupt' });
+        this.injected.push({ vector, step: b.steps });
+        if (this.windowRequested) {
+          b.setInterruptWindow(false);
+          this.windowRequested = false;
+        }
+      } else if (!this.windowRequested) {
+        b.setInterruptWindow(true);
+        this.windowRequested = true;
+      }
+    } else if (this.windowRequested) {
+      b.setInterruptWindow(false);
+      this.windowRequested = false;
     }
   }
 
@@ -255,6 +335,11 @@ export class Hypervisor {
         return this.cr(d.cr, d.access, d.gpr);
       case 'hlt': {
         b.advance();
+        if (this.opts.idleOnHlt === true) {
+          const pic = this.opts.pic;
+          if (pic !== undefined && pic.pending() && (b.rflags() & 0x200) !== 0) return { action: 'emulated', note: 'halted with an interrupt requested: injected at the resume', work: 'hlt' };
+          return { action: 'host', note: 'halted: the vCPU idles until its timer\u2019s next interrupt', work: 'hlt', end: { kind: 'idle' } };
+        }
         const src = this.opts.interrupts;
         const vec = src?.pending() ?? null;
         if (src !== undefined && vec !== null && (b.rflags() & 0x200) !== 0) {
@@ -282,6 +367,17 @@ export class Hypervisor {
       case 'invlpg':
         b.advance();
         return { action: 'emulated', note: `invlpg 0x${d.linear.toString(16)}: nothing cached since the exit flushed the untagged TLB`, work: 'invlpg' };
+      case 'interrupt-window':
+        // The guest can take an interrupt now: stop asking; the resume injects it (deliver).
+        if (this.windowRequested) b.setInterruptWindow?.(false);
+        this.windowRequested = false;
+        return { action: 'host', note: 'interrupt window open: the requested interrupt is injected at the resume' };
+      case 'external-interrupt': {
+        const r = this.opts.hostInterrupt?.() ?? { note: 'a host interrupt: nothing of the guest\u2019s to do' };
+        return { action: 'host', note: r.note, ...(r.preempt === true ? { end: { kind: 'preempted' } as const } : {}) };
+      }
+      case 'preemption-timer':
+        return { action: 'host', note: 'the time slice is over: the scheduler runs the next vCPU', end: { kind: 'preempted' } };
       case 'ud':
         b.inject({ vector: 6, type: 'exception' });
         return { action: 'reflected', note: `${exit.name}: no SVM for the guest, #UD injected`, work: 'exception' };

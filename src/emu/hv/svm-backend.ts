@@ -42,7 +42,7 @@ import { EFER } from '../cpu/sys-util.ts';
 import type { MmioHandler, PhysMem } from '../mem/physmem.ts';
 import type { Ledger } from '../cost/ledger.ts';
 import { exceptionExitCode, exitCodeFromU64, exitCodeName, SVM_EXIT, SvmExit } from '../svm/exit-codes.ts';
-import { decodeEvent, decodeIoioInfo, decodeNpfInfo, encodeEvent, EventType, IntState, NestedCtl } from '../svm/exitinfo.ts';
+import { decodeEvent, decodeIoioInfo, decodeNpfInfo, encodeEvent, EventType, IntCtl, IntState, NestedCtl } from '../svm/exitinfo.ts';
 import { runGuest, vmrunGuest } from '../svm/guest-run.ts';
 import {
   crReadIntercept, crWriteIntercept, exceptionIntercept, INTERCEPT, setIntercept, setIopmBit, setMsrpmBit, type InterceptName,
@@ -113,6 +113,19 @@ export interface SvmBackendOptions {
   guestRam?: { size: number; hpaBase?: number };
   /** The optional exits (default: HLT only). */
   exits?: HvExitOptions;
+  /**
+   * Another backend's processor state with SVM already set up (host.ts: several VMCBs on one CPU):
+   * this backend then shares its host save area (VM_HSAVE_PA is written once).
+   */
+  svm?: Svm;
+  /** The VM's ASID (default 1); the multi-VM host gives each VM its own. */
+  asid?: number;
+  /**
+   * The multi-VM host's controls: the INTR intercept with V_INTR_MASKING = 1 (the host's timer
+   * interrupts the guest whatever its IF, #VMEXIT(INTR), and the host's IF = 1 at VMRUN lets it);
+   * the VINTR intercept is switched on and off by `setInterruptWindow`. Default false.
+   */
+  hostControls?: boolean;
 }
 
 /** The guest RAM a backend gives its guest by default: everything below its area, in whole 2-MByte pages. */
@@ -144,6 +157,7 @@ export class SvmBackend implements HvBackend {
   readonly nested: boolean;
   /** The nested tables (null without nested paging): built once, changed only inside `passThroughMmio`. */
   readonly map: NestedMap | null;
+  private readonly hostControls: boolean;
 
   constructor(
     readonly cpu: Cpu,
@@ -194,7 +208,14 @@ export class SvmBackend implements HvBackend {
     }
     v.write64('iopm_base_pa', u64(iopm));
     v.write64('msrpm_base_pa', u64(msrpm));
-    v.write('asid', 1);
+    const asid = opts.asid ?? 1;
+    if (!Number.isInteger(asid) || asid < 1) throw new RangeError(`ASID ${asid}: ASID 0 is the host's`);
+    v.write('asid', asid);
+    this.hostControls = opts.hostControls === true;
+    if (this.hostControls) {
+      setIntercept(mem, vmcbPa, 'INTR');
+      v.write('int_ctl', IntCtl.V_INTR_MASKING);
+    }
     cpu.syncFlags();
     v.writeSegment('save.cs', segmentToVmcb(st.seg[Seg.CS]!));
     v.writeSegment('save.ss', segmentToVmcb(st.seg[Seg.SS]!));
@@ -226,14 +247,56 @@ export class SvmBackend implements HvBackend {
     cs.selector = 8;
     cs.attr = (0xb | SegAttr.S | SegAttr.P | SegAttr.G | SegAttr.L) >>> 0;
     cpu.modeChanged();
-    this.svm = new Svm(cpu);
-    const r = this.svm.writeHsavePa(u64(hsave));
-    if (r.kind === 'fault') throw new Error(`VM_HSAVE_PA: ${r.why}`);
+    if (opts.svm !== undefined) this.svm = opts.svm;
+    else {
+      this.svm = new Svm(cpu);
+      const r = this.svm.writeHsavePa(u64(hsave));
+      if (r.kind === 'fault') throw new Error(`VM_HSAVE_PA: ${r.why}`);
+    }
     this.vmcb = v;
   }
 
   get steps(): number {
     return this.cpu.state.steps;
+  }
+
+  /** RFLAGS.IF = 1, no interrupt shadow (INT_STATE bit 0), no event already in EVENTINJ. */
+  interruptible(): boolean {
+    if ((this.r64('save.rflags') & 0x200n) === 0n) return false;
+    if ((this.r32('int_state') & IntState.INTERRUPT_SHADOW) !== 0) return false;
+    return (this.r64('event_inj') & 0x80000000n) === 0n;
+  }
+
+  /**
+   * The interrupt window on AMD-V: a virtual interrupt pending (V_IRQ = 1, V_IGN_TPR so the guest's
+   * TPR does not hold it) with the VINTR intercept, so the guest exits (#VMEXIT(VINTR)) when it can
+   * take an interrupt instead of taking the virtual one; off: V_IRQ and the intercept cleared.
+   */
+  setInterruptWindow(on: boolean): void {
+    const mem = this.cpu.mem;
+    const ctl = this.vmcb.read('int_ctl');
+    const next = on ? ctl | IntCtl.V_IRQ | IntCtl.V_IGN_TPR : ctl & ~(IntCtl.V_IRQ | IntCtl.V_IGN_TPR);
+    this.vmcb.write('int_ctl', next >>> 0);
+    this.accesses.push({ op: 'write', field: 'int_ctl', value: BigInt(next >>> 0) });
+    this.ledger.charge({ kind: 'vmcb-write' });
+    setIntercept(mem, this.vmcb.pa, 'VINTR', on);
+    this.accesses.push({ op: 'write', field: 'intercept_word3', value: BigInt(this.vmcb.read('intercept_word3')) });
+    this.ledger.charge({ kind: 'vmcb-write' });
+  }
+
+  /** The guest's RFLAGS for the host's scheduler (not the hypervisor's work: not logged or charged). */
+  rflagsForHost(): number {
+    return this.vmcb.read64('save.rflags').lo >>> 0;
+  }
+
+  /** The backend's bookkeeping as plain data (the VMCB and the tables are in memory). */
+  saveState(): { inCpu: boolean } {
+    return { inCpu: this.inCpu };
+  }
+
+  loadState(s: { inCpu: boolean }): void {
+    this.inCpu = s.inCpu;
+    this.accesses = [];
   }
 
   // ---- logged VMCB accesses ----
@@ -270,6 +333,12 @@ export class SvmBackend implements HvBackend {
     const cpu = this.cpu;
     if (!this.inCpu) {
       this.ledger.charge({ kind: 'vmrun' });
+      // The multi-VM host enters with IF = 1 (as KVM's STI before VMRUN, GIF still 0), so that
+      // under V_INTR_MASKING its timer's interrupt is intercepted (#VMEXIT(INTR)).
+      if (this.hostControls) {
+        cpu.syncFlags();
+        cpu.state.rflags |= 0x200;
+      }
       const r = vmrunGuest(this.svm, cpu, this.vmcb.pa);
       if (r.kind === 'fault') throw new Error(`VMRUN faulted: ${r.why}`);
       this.onEntry?.('VMRUN', r.kind === 'invalid' ? r.failed : null);
@@ -303,6 +372,8 @@ export class SvmBackend implements HvBackend {
     const name = exitCodeName(code) ?? `VMEXIT_${code}`;
     let detail: HvExitDetail;
     if (code === SVM_EXIT.CPUID) detail = { kind: 'cpuid' };
+    else if (code === SVM_EXIT.INTR) detail = { kind: 'external-interrupt' };
+    else if (code === SVM_EXIT.VINTR) detail = { kind: 'interrupt-window' };
     else if (code === SVM_EXIT.HLT) detail = { kind: 'hlt' };
     else if (code === SVM_EXIT.RDTSC) detail = { kind: 'rdtsc' };
     else if (code === SvmExit.INVLPG) detail = { kind: 'invlpg', linear: info1() };

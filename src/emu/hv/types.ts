@@ -28,12 +28,18 @@ export type HvExitKind =
   | 'invlpg'
   /** An instruction the guest is not offered (AMD-V: VMLOAD, VMSAVE, STGI, CLGI, VMRUN): #UD is reflected. */
   | 'ud'
+  /** The interrupt window opened (VT-x exit 7, AMD-V VINTR): the guest can now take the interrupt the hypervisor holds. */
+  | 'interrupt-window'
+  /** A host interrupt arrived while the guest ran (VT-x exit 1 with external-interrupt exiting, AMD-V INTR): the host's own. */
+  | 'external-interrupt'
+  /** The host's scheduling timer expired (VT-x exit 52, the VMX-preemption timer): the vCPU's time slice is over. */
+  | 'preemption-timer'
   /** An exit the core has no handler for (the VM ends with an error naming the vendor's code). */
   | 'other';
 
 /** The normalised description of one exit, per kind. */
 export type HvExitDetail =
-  | { kind: 'cpuid' | 'hlt' | 'hypercall' | 'triple-fault' | 'rdtsc' | 'ud' }
+  | { kind: 'cpuid' | 'hlt' | 'hypercall' | 'triple-fault' | 'rdtsc' | 'ud' | 'interrupt-window' | 'external-interrupt' | 'preemption-timer' }
   /** No handler: the VM ends with an error naming the exit (and `why`, when the backend can say more). */
   | { kind: 'other'; why?: string }
   /** `linear`: the address INVLPG invalidates (VT-x: the qualification; AMD-V: EXITINFO1 with the decode assist). */
@@ -89,7 +95,9 @@ export type HvAction =
   /** Injected the exception back into the guest (event injection). */
   | 'reflected'
   /** Ended the VM (HLT with no possible wake-up, the exit hypercall, a triple fault, an unhandled exit). */
-  | 'ended';
+  | 'ended'
+  /** An exit of the host's own (its interrupt, its scheduling timer, a HLT that idles the vCPU): the guest's state untouched. */
+  | 'host';
 
 export interface HvLogEntry {
   /** 0-based exit number. */
@@ -194,10 +202,17 @@ export interface HvBackend {
   guestTsc(): bigint;
   /** The accesses recorded since the last call (and clears them). */
   takeAccesses(): FieldAccess[];
-  /** Whether the guest is in the CPU now (between an entry and its exit). */
+  /** Whether the guest is in the CPU now, between an entry and its exit (a run that ended on its budget: the next `enter` continues it). */
   readonly loaded?: boolean;
   /** Called at each entry, after the entry instruction's outcome and before the guest runs (the trace's vm/entry). */
   onEntry?: ((instruction: 'VMLAUNCH' | 'VMRESUME' | 'VMRUN', failed: string[] | null) => void) | null;
+  /**
+   * Whether the guest can take an external interrupt at the next entry: RFLAGS.IF = 1, no blocking
+   * by STI or MOV SS, and no event already set up for injection. (Optional: the multi-VM host's.)
+   */
+  interruptible?(): boolean;
+  /** Asks for an exit as soon as the guest can take an interrupt (VT-x interrupt-window exiting; AMD-V V_IRQ with the VINTR intercept), or stops asking. */
+  setInterruptWindow?(on: boolean): void;
 }
 
 /**

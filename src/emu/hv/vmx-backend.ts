@@ -46,7 +46,7 @@ import { CR0, CR4, EFER, isCanonical } from '../cpu/sys-util.ts';
 import { MSR } from '../cpu/sys-ctl.ts';
 import type { Ledger } from '../cost/ledger.ts';
 import type { MmioHandler } from '../mem/physmem.ts';
-import { CONTROL_BITS, Entry, Exit, Primary, Secondary, TRUE_ALLOWED, VMCS_REVISION, type ControlField } from '../vmx/controls.ts';
+import { CONTROL_BITS, Entry, Exit, Pin, Primary, Secondary, TRUE_ALLOWED, VMCS_REVISION, type ControlField } from '../vmx/controls.ts';
 import { encodeEptp } from '../vmx/ept.ts';
 import { exitReasonInfo, ExitReason } from '../vmx/exit-reasons.ts';
 import { enc } from '../vmx/fields.ts';
@@ -74,6 +74,28 @@ export interface VmxBackendOptions {
   guestRam?: { size: number; hpaBase?: number };
   /** The optional exits (default: HLT only). */
   exits?: HvExitOptions;
+  /**
+   * Another backend's processor, already in VMX operation (host.ts: several VMCSs on one CPU). This
+   * backend then does no VMXON: it VMCLEARs its own VMCS (in its area), makes it current with
+   * VMPTRLD and fills it; `activate` makes it current again before the scheduler enters it.
+   */
+  vmx?: Vmx;
+  /**
+   * The multi-VM host's controls: external-interrupt exiting (the host's timer interrupts the
+   * guest, exit 1), the VMX-preemption timer with "save VMX-preemption timer value" (the time
+   * slice, exit 52; `setPreemptionTimer`). Default false.
+   */
+  hostControls?: boolean;
+}
+
+/** The backend's own bookkeeping, as plain data (the VMCS itself is in memory). */
+export interface VmxBackendState {
+  inCpu: boolean;
+  launched: boolean;
+  identity: boolean;
+  cr3Shadow: string;
+  cr0Shadow: string;
+  cr4Shadow: string;
 }
 
 const FIELD_OF: Record<ControlField, string> = {
@@ -153,6 +175,9 @@ export class VmxBackend implements HvBackend {
   private readonly cr4Mask: number;
   /** The optional exits in force (fixed at construction). */
   private readonly exitOpts: { hlt: boolean; rdtsc: boolean; invlpg: boolean; cr3: boolean };
+  /** This backend's VMCS (host-physical). */
+  readonly vmcs: number;
+  private readonly hostControls: boolean;
 
   constructor(
     readonly cpu: Cpu,
@@ -165,6 +190,8 @@ export class VmxBackend implements HvBackend {
     const st = cpu.state;
     const vmxon = area;
     const vmcs = area + 0x1000;
+    this.vmcs = vmcs;
+    this.hostControls = opts.hostControls === true;
     this.pd = area + 0x2000;
     const pml4 = area + 0x3000;
     this.nested = opts.nested ?? true;
@@ -219,11 +246,12 @@ export class VmxBackend implements HvBackend {
     });
     let exceptionBitmap = 0;
     for (const v of [...(opts.intercepts?.exceptions ?? []), ...(ex.exceptions ?? [])]) exceptionBitmap |= 1 << v;
+    const hc = this.hostControls;
     const controls: Record<string, bigint> = {
-      PIN_BASED_VM_EXEC_CONTROL: BigInt(TRUE_ALLOWED.pin.must1),
+      PIN_BASED_VM_EXEC_CONTROL: BigInt((TRUE_ALLOWED.pin.must1 | (hc ? Pin.EXTERNAL_INTERRUPT_EXITING! | Pin.ACTIVATE_PREEMPTION_TIMER! : 0)) >>> 0),
       // No MSR bitmaps: every RDMSR/WRMSR exits; every port I/O exits.
       CPU_BASED_VM_EXEC_CONTROL: BigInt(this.primary()),
-      VM_EXIT_CONTROLS: BigInt((TRUE_ALLOWED.exit.must1 | Exit.HOST_ADDRESS_SPACE_SIZE! | Exit.SAVE_IA32_EFER! | Exit.LOAD_IA32_EFER!) >>> 0),
+      VM_EXIT_CONTROLS: BigInt((TRUE_ALLOWED.exit.must1 | Exit.HOST_ADDRESS_SPACE_SIZE! | Exit.SAVE_IA32_EFER! | Exit.LOAD_IA32_EFER! | (hc ? Exit.SAVE_PREEMPTION_TIMER_VALUE! : 0)) >>> 0),
       VM_ENTRY_CONTROLS: BigInt((TRUE_ALLOWED.entry.must1 | Entry.LOAD_IA32_EFER! | (long ? Entry.IA32E_MODE_GUEST! : 0)) >>> 0),
       EXCEPTION_BITMAP: BigInt(exceptionBitmap >>> 0),
       IO_BITMAP_A: BigInt(this.ioBitmaps), IO_BITMAP_B: BigInt(this.ioBitmaps + 0x1000),
@@ -250,8 +278,9 @@ export class VmxBackend implements HvBackend {
     cs.selector = 8;
     cs.attr = (0xb | SegAttr.S | SegAttr.P | SegAttr.G | SegAttr.L) >>> 0;
     cpu.modeChanged();
-    this.vmx = new Vmx(cpuProcessor(cpu));
-    for (const o of [this.vmx.vmxon(BigInt(vmxon)), this.vmx.vmclear(BigInt(vmcs)), this.vmx.vmptrld(BigInt(vmcs))]) {
+    this.vmx = opts.vmx ?? new Vmx(cpuProcessor(cpu));
+    const setup = opts.vmx !== undefined ? [] : [this.vmx.vmxon(BigInt(vmxon))];
+    for (const o of [...setup, this.vmx.vmclear(BigInt(vmcs)), this.vmx.vmptrld(BigInt(vmcs))]) {
       if (o.kind !== 'succeed') throw new Error(`VMX setup: ${JSON.stringify(o, (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v))}`);
     }
     for (const [name, v] of Object.entries({ ...controls, ...host, ...g })) this.write(name, v, false);
@@ -279,6 +308,61 @@ export class VmxBackend implements HvBackend {
 
   get steps(): number {
     return this.cpu.state.steps;
+  }
+
+  /**
+   * VMPTRLD of this backend's VMCS: the scheduler makes it current before entering this vCPU. There
+   * is one physical CPU, so a VMCS never moves between processors and needs no VMCLEAR on a switch
+   * (the SDM asks for VMCLEAR before a VMCS is made current on another processor); its launch state
+   * stays "launched" and the next entry is a VMRESUME.
+   */
+  activate(): void {
+    if (this.inCpu) throw new Error('activate: the guest of the current VMCS is still in the processor');
+    const o = this.vmx.vmptrld(BigInt(this.vmcs));
+    if (o.kind !== 'succeed') throw new Error(`VMPTRLD 0x${this.vmcs.toString(16)}: ${o.kind}`);
+  }
+
+  /** The VMX-preemption timer's value for the next entry (the time slice left, in steps: the timer's rate is 0, one count per TSC increment). */
+  setPreemptionTimer(steps: number): void {
+    if (!this.hostControls) throw new Error('setPreemptionTimer: the backend has no host controls');
+    this.write('VMX_PREEMPTION_TIMER_VALUE', BigInt(Math.max(0, Math.min(steps, 0xffffffff)) >>> 0));
+  }
+
+  /** RFLAGS.IF = 1, no blocking by STI or MOV SS (GUEST_INTERRUPTIBILITY_INFO bits 1:0), no event already in VM_ENTRY_INTR_INFO_FIELD. */
+  interruptible(): boolean {
+    if ((this.read('GUEST_RFLAGS') & 0x200n) === 0n) return false;
+    if ((this.read('GUEST_INTERRUPTIBILITY_INFO') & 3n) !== 0n) return false;
+    return (this.read('VM_ENTRY_INTR_INFO_FIELD') & 0x80000000n) === 0n;
+  }
+
+  /** Interrupt-window exiting (primary control bit 2): exit 7 at the first instruction boundary where the guest can take an interrupt. */
+  setInterruptWindow(on: boolean): void {
+    const cur = this.read('CPU_BASED_VM_EXEC_CONTROL');
+    const bit = BigInt(Primary.INTERRUPT_WINDOW_EXITING!);
+    this.write('CPU_BASED_VM_EXEC_CONTROL', on ? cur | bit : cur & ~bit);
+  }
+
+  /** The guest's RFLAGS for the host's scheduler (not the hypervisor's work: not logged or charged). */
+  rflagsForHost(): number {
+    return Number(this.read('GUEST_RFLAGS', false) & 0xffffffffn);
+  }
+
+  /** The backend's bookkeeping as plain data (the VMCS and the tables are in memory). */
+  saveState(): VmxBackendState {
+    return {
+      inCpu: this.inCpu, launched: this.launched, identity: this.identity,
+      cr3Shadow: this.cr3Shadow.toString(), cr0Shadow: this.cr0Shadow.toString(), cr4Shadow: this.cr4Shadow.toString(),
+    };
+  }
+
+  loadState(s: VmxBackendState): void {
+    this.inCpu = s.inCpu;
+    this.launched = s.launched;
+    this.identity = s.identity;
+    this.cr3Shadow = BigInt(s.cr3Shadow);
+    this.cr0Shadow = BigInt(s.cr0Shadow);
+    this.cr4Shadow = BigInt(s.cr4Shadow);
+    this.accesses = [];
   }
 
   // ---- VMREAD / VMWRITE, logged and charged ----
@@ -351,6 +435,11 @@ export class VmxBackend implements HvBackend {
     const R = ExitReason;
     let detail: HvExitDetail;
     if (code === R.CPUID) detail = { kind: 'cpuid' };
+    else if (code === R.EXTERNAL_INTERRUPT) {
+      raw.vm_exit_intr_info = this.read('VM_EXIT_INTR_INFO');
+      detail = { kind: 'external-interrupt' };
+    } else if (code === R.INTERRUPT_WINDOW) detail = { kind: 'interrupt-window' };
+    else if (code === R.PREEMPTION_TIMER) detail = { kind: 'preemption-timer' };
     else if (code === R.HLT) detail = { kind: 'hlt' };
     else if (code === R.RDTSC) detail = { kind: 'rdtsc' };
     else if (code === R.INVLPG) detail = { kind: 'invlpg', linear: qual() };

@@ -110,8 +110,12 @@ export type TraceEvent =
    * state the hypervisor keeps in software (`gpr.rbx`).
    */
   | { kind: 'vm/field'; step: number; vm: number; op: 'read' | 'write'; field: string; key: number | null; value: bigint }
-  /** What the hypervisor's handler did with the exit, and a short plain-data note (`port 0x3f8 out 1 byte`). */
-  | { kind: 'vm/handle'; step: number; vm: number; action: 'emulated' | 'forwarded' | 'reflected' | 'ended'; note: string }
+  /**
+   * What the hypervisor's handler did with the exit, and a short plain-data note (`port 0x3f8 out 1
+   * byte`); `host`: an exit of the host's own (its timer, the end of a time slice, a HLT that idles
+   * the vCPU), the guest's state untouched.
+   */
+  | { kind: 'vm/handle'; step: number; vm: number; action: 'emulated' | 'forwarded' | 'reflected' | 'ended' | 'host'; note: string }
   /**
    * A VM entry: VMLAUNCH or VMRESUME (VT-x) or VMRUN (AMD-V) into VM `vm` at guest `rip`. `failed`
    * lists the checks that failed when the entry did not happen (VM-instruction error, a VM-entry

@@ -1,0 +1,575 @@
+/**
+ * A host that owns several VMs (up to four) on one physical CPU, under VT-x or AMD-V: each VM with
+ * one or two vCPUs, its own guest-physical space, optionally its own PC platform, and a round-robin
+ * scheduler between the vCPUs. `Hypervisor` (hypervisor.ts) stays the handler of one vCPU's exits;
+ * this file owns what is shared or per VM.
+ *
+ * - **One CPU.** VT-x: the first vCPU's backend does VMXON; every vCPU has its own VMCS (in its own
+ *   area of host RAM), filled once by VMWRITE; the scheduler makes the next vCPU's VMCS current
+ *   with VMPTRLD (`VmxBackend.activate`). There is one physical processor, so a VMCS never
+ *   migrates and is never VMCLEARed after its setup (VMCLEAR is what the SDM requires before a VMCS
+ *   is made current on another processor); its launch state stays "launched" and every later
+ *   entry is a VMRESUME. AMD-V: one VM_HSAVE_PA (the first backend's), a VMCB per vCPU, VMRUN
+ *   naming it (nothing to make current); each VM its own ASID (VM i: i + 1; its vCPUs share it).
+ *   The lab's TLB has no tags and is flushed at every world switch, so the ASIDs only say what a
+ *   tagged TLB would keep apart. The general registers and CR2, which neither structure switches
+ *   (beyond RAX/RSP in the VMCB, RSP in the VMCS), are saved in software per vCPU and reloaded on
+ *   a switch, as a hypervisor's world switch does. Pass-through MSRs are not offered (an MSR outside
+ *   the hypervisor's shadow set is #GP), so nothing of the processor's own state is shared.
+ * - **Memory.** VM i's RAM is `memSize` bytes (a multiple of 2 MiB, default 4 MiB) at host-physical
+ *   `hpaBase` (the VMs one after another from 0); each vCPU's area (VMCS or VMCB, bitmaps, host
+ *   tables, and EPT or NPT tables mapping guest-physical [0, memSize) to [hpaBase, hpaBase +
+ *   memSize) and nothing else) lies above all guest RAM. Every guest-physical address outside a
+ *   VM's RAM is MMIO for that VM (its own log; reads all ones): no guest can name another VM's RAM
+ *   or any host structure. The two vCPUs of a VM each have their own copy of the same tables (the
+ *   EPTP or N_CR3 differs, the mapping is the same).
+ * - **Start state.** Each vCPU starts as `lab exec` starts its machine (machine/bare.ts: flat
+ *   segments, prot32 without paging or long64 on an identity map at guest-physical 0x1000..0x3FFF,
+ *   RIP the load address), with two differences that tell vCPUs apart: ESI holds the vCPU's index
+ *   (0 or 1) and RSP is 0x80000 − 0x10000 × index, so each has its own stack.
+ * - **Devices** (`pc: true`): a PcPlatform (dev/platform.ts: 8259A pair at 0x20/0xA0, 8254 PIT at
+ *   0x40 on IRQ 0, 16550A UART at 0x3F8 on IRQ 4) behind the I/O exits: every port access of the VM
+ *   reaches its own bus at the step of its exit. The PIC's INT is wired to vCPU 0 (as a PC's
+ *   ExtINT goes to the bootstrap processor): the hypervisor injects it at an entry when the guest
+ *   can take it and asks for the interrupt window otherwise (hypervisor.ts `pic`). Without `pc`
+ *   the VM has no devices: IN reads all ones, OUT is dropped, its console is the print hypercall's.
+ * - **Time.** The unit is the physical CPU's step (`cpu.state.steps`: guest instructions retired,
+ *   natively or by the hypervisor's emulation, plus the steps the CPU idles when every vCPU waits).
+ *   Every VM's PIT runs on that one clock, one PIT input pulse per `stepsPerTick` steps, also while
+ *   the VM is not on the CPU (as a real timer keeps counting while its VM is descheduled); the host
+ *   brings a VM's PIT up to date (`sync`) before each access and entry. IRQ 0 must arrive while its
+ *   guest runs: before each entry the host arms its own timer (the CPU's interval timer,
+ *   cpu/timer.ts, standing in for the host's local-APIC timer) for the running VM's next PIT edge;
+ *   it makes the guest exit at that step (VT-x external-interrupt exiting: exit reason 1; AMD-V the
+ *   INTR intercept with V_INTR_MASKING = 1 and the host's IF = 1 at VMRUN: #VMEXIT(INTR)), the
+ *   host services it, and the resume injects IRQ 0's vector.
+ * - **Scheduling.** Round robin over the vCPUs in order, one quantum (`quantum` guest steps,
+ *   default 2,000) per turn. VT-x: the VMX-preemption timer (rate 0: one count per step; before
+ *   each entry the host writes what is left of the slice, less the instructions it emulated, which
+ *   the timer does not see; exit 52 ends the turn). AMD-V has no preemption timer: the host's timer
+ *   is armed for whichever comes first, the PIT edge or the end of the slice, and an INTR exit
+ *   with the quantum spent ends the turn. A HLT exit idles the vCPU (no instructions run for it)
+ *   until its VM's PIC has a request it can take; an idle vCPU nothing can wake (IF = 0 when it
+ *   halted, vCPU 1, no PC platform, or no unmasked timer edge to come) ends 'hlt'. Idle and ended
+ *   vCPUs are skipped; an idle vCPU whose edge came waits for its turn (no preemption on wake-up).
+ *   When every live vCPU is idle the CPU idles to the earliest PIT edge among them. Each switch
+ *   is a `switches` entry (the data of the `vm/switch` trace event). `run(untilStep)` checks its
+ *   limit between slices, so it never stops with a guest in the processor.
+ *
+ * Snapshot/restore: `snapshot()` gives plain data for the host's own state (scheduler, vCPUs,
+ * devices, the hypervisors' logs and counters, the backends' bookkeeping, the VMX or SVM state,
+ * the ledgers; JSON-safe but for the bigints of the exit log) with the CPU,
+ * memory and TLB checkpoint of trace/checkpoint.ts (copy-on-write pages); `restore` puts all of
+ * it back. Snapshots are taken between slices (never with a guest in the processor).
+ */
+import { Cpu } from '../cpu/cpu.ts';
+import { Flag, SegAttr, createCpuState, type CpuState, type SegmentCache } from '../cpu/state.ts';
+import { cpuid } from '../cpu/sys-ctl.ts';
+import * as system from '../cpu/system.ts';
+import { timerProgram, timerStop } from '../cpu/timer.ts';
+import { Ledger, type LedgerData } from '../cost/ledger.ts';
+import type { Vmx } from '../vmx/vmx.ts';
+import { PIT_IRQ, PcPlatform, type PlatformSnapshot } from '../dev/platform.ts';
+import { PhysMem, type MmioHandler } from '../mem/physmem.ts';
+import { Mmu } from '../mmu/mmu.ts';
+import { assignCpuState, deepCopy, restoreCore, snapshotCore, type CoreSnapshot } from '../trace/checkpoint.ts';
+import { presetFor } from './exec.ts';
+import { Hypervisor, type HvEnd } from './hypervisor.ts';
+import type { HvLogEntry, PortHandler } from './types.ts';
+import { VMX_AREA_SIZE, VmxBackend, type VmxBackendState } from './vmx-backend.ts';
+import { SVM_AREA_SIZE, SvmBackend } from './svm-backend.ts';
+import type { Svm, SvmState } from '../svm/svm.ts';
+
+export const MAX_VMS = 4;
+export const DEFAULT_QUANTUM = 2000;
+export const DEFAULT_VM_MEM = 4 * 1024 * 1024;
+/** The host's timer vector (its own interrupt, never seen by a guest). */
+export const HOST_TIMER_VECTOR = 0xec;
+const MIB2 = 2 * 1024 * 1024;
+const AREA_STRIDE = Math.ceil(Math.max(VMX_AREA_SIZE, SVM_AREA_SIZE) / 0x1000) * 0x1000;
+
+export interface HostGuest {
+  name: string;
+  mode: 'prot32' | 'long64';
+  /** Guest-physical load address of `code` (RIP at start). */
+  load: number;
+  code: Uint8Array;
+  /** RAM in bytes, a multiple of 2 MiB (default 4 MiB). */
+  memSize?: number;
+  vcpus?: 1 | 2;
+  /** Attach the PC platform (PIC pair, PIT, COM1 UART). */
+  pc?: boolean;
+}
+
+export interface HostOptions {
+  under: 'vtx' | 'svm';
+  guests: readonly HostGuest[];
+  /** Guest steps per time slice (default 2,000). */
+  quantum?: number;
+  /** Steps per PIT input pulse (default 1). */
+  stepsPerTick?: number;
+  preset?: string;
+  logLimit?: number;
+}
+
+export type VcpuState = 'ready' | 'running' | 'idle' | 'ended';
+
+/** One switch of the physical CPU between vCPUs (the data of the `vm/switch` trace event, by VM index). */
+export interface VmSwitch {
+  /** The physical CPU's step at the switch. */
+  step: number;
+  /** The VM and vCPU that ran before (null at the first switch). */
+  from: number | null;
+  fromVcpu: number | null;
+  to: number;
+  toVcpu: number;
+}
+
+interface VcpuRec {
+  vm: number;
+  index: number;
+  backend: VmxBackend | SvmBackend;
+  hv: Hypervisor;
+  state: VcpuState;
+  /** How it ended (state 'ended'). */
+  end: HvEnd | null;
+  /** Guest steps retired for this vCPU (natively and emulated). */
+  steps: number;
+  /** RFLAGS.IF when it went idle (read while its VMCS was current; VMREAD reads only the current VMCS). */
+  idleIf: boolean;
+  /** RAX..R15 and CR2 while the vCPU is off the CPU: [lo, hi] pairs. */
+  saved: { regLo: number[]; regHi: number[]; cr2Lo: number; cr2Hi: number } | null;
+}
+
+interface VmRec {
+  name: string;
+  mode: 'prot32' | 'long64';
+  hpaBase: number;
+  memSize: number;
+  platform: PcPlatform | null;
+  /** The step up to which the platform's PIT has been advanced. */
+  synced: number;
+  mmioLog: { dir: 'read' | 'write'; gpa: number; size: number; value: number }[];
+  ledger: Ledger;
+  vcpus: number[];
+}
+
+export interface HostSnapshot {
+  core: CoreSnapshot;
+  host: {
+    current: number;
+    next: number;
+    sliceStart: number;
+    vmx: Vmx['state'] | null;
+    svm: SvmState | null;
+    ledgers: LedgerData[];
+    idleSteps: number;
+    switches: VmSwitch[];
+    vms: { synced: number; platform: PlatformSnapshot | null; mmioLog: VmRec['mmioLog'] }[];
+    vcpus: {
+      state: VcpuState; end: HvEnd | null; steps: number; idleIf: boolean; saved: VcpuRec['saved']; backend: VmxBackendState | { inCpu: boolean };
+      hv: { console: string; log: HvLogEntry[]; counts: [string, { code: number; count: number }][]; exits: number; windowRequested: boolean; injected: { vector: number; step: number }[] };
+    }[];
+  };
+}
+
+export interface HostVmReport {
+  name: string;
+  mode: 'prot32' | 'long64';
+  /** The UART's output followed by what the print hypercall printed (both when the guest uses both). */
+  console: string;
+  uart: string;
+  hypercall: string;
+  steps: number;
+  exits: Record<string, { code: number; count: number }>;
+  exitTotal: number;
+  vcpus: { state: VcpuState; end: string | null; steps: number; error?: string }[];
+}
+
+function flat(c: SegmentCache, selector: number, attr: number): void {
+  c.selector = selector;
+  c.baseLo = 0;
+  c.baseHi = 0;
+  c.limit = 0xffffffff;
+  c.attr = attr;
+  c.valid = true;
+}
+
+/** The start state of vCPU `index` (the `exec` machine's, machine/bare.ts, but for ESI and RSP). */
+function startState(mode: 'prot32' | 'long64', load: number, index: number): CpuState {
+  const s = createCpuState('intel');
+  const CODE = 0xb | SegAttr.S | SegAttr.P | SegAttr.G;
+  const DATA = 0x3 | SegAttr.S | SegAttr.P | SegAttr.G | SegAttr.DB;
+  flat(s.seg[1]!, 8, mode === 'prot32' ? CODE | SegAttr.DB : CODE | SegAttr.L);
+  for (const i of [0, 2, 3, 4, 5]) flat(s.seg[i]!, 16, DATA);
+  s.tr = { selector: 0, baseLo: 0, baseHi: 0, limit: 0xffff, attr: 0xb | SegAttr.P, valid: true };
+  s.ldtr = { selector: 0, baseLo: 0, baseHi: 0, limit: 0xffff, attr: 0x2 | SegAttr.P, valid: false };
+  s.gdtr = { baseLo: 0, baseHi: 0, limit: 0xffff };
+  s.idtr = { baseLo: 0, baseHi: 0, limit: 0xffff };
+  s.ripLo = load >>> 0;
+  s.regLo[4] = 0x80000 - 0x10000 * index;
+  s.regLo[6] = index;
+  s.rflags = 0x2;
+  if (mode === 'prot32') s.cr0 = 0x60000011;
+  else {
+    s.cr0 = 0x80010001;
+    s.cr3Lo = 0x1000;
+    s.cr4 = 0x20;
+    s.efer = 0x500;
+  }
+  return s;
+}
+
+
+export class Host {
+  readonly cpu: Cpu;
+  readonly mem: PhysMem;
+  readonly mmu: Mmu;
+  readonly quantum: number;
+  readonly under: 'vtx' | 'svm';
+  private readonly vms: VmRec[] = [];
+  private readonly vcpus: VcpuRec[] = [];
+  /** The vCPU on the CPU (its VMCS current), or -1. */
+  private current = -1;
+  /** Where the round robin looks first. */
+  private next = 0;
+  /** The step the slice in progress began. */
+  private sliceStart = 0;
+  /** Steps the CPU idled with every live vCPU waiting. */
+  idleSteps = 0;
+  readonly switches: VmSwitch[] = [];
+
+  constructor(opts: HostOptions) {
+    if (opts.under !== 'vtx' && opts.under !== 'svm') throw new RangeError(`under '${String(opts.under)}': vtx or svm`);
+    this.under = opts.under;
+    const guests = opts.guests;
+    if (guests.length < 1 || guests.length > MAX_VMS) throw new RangeError(`${guests.length} VMs: from 1 to ${MAX_VMS}`);
+    this.quantum = opts.quantum ?? DEFAULT_QUANTUM;
+    if (!Number.isInteger(this.quantum) || this.quantum < 1) throw new RangeError(`quantum ${opts.quantum} is not a positive integer`);
+    const preset = presetFor(opts.under, opts.preset);
+    if (typeof preset === 'string') throw new RangeError(preset);
+    let hpa = 0;
+    const layout = guests.map((g) => {
+      const size = g.memSize ?? DEFAULT_VM_MEM;
+      if (!Number.isInteger(size) || size < MIB2 || size % MIB2 !== 0 || size > 64 * 1024 * 1024) throw new RangeError(`VM ${g.name}: memory ${size} is not a multiple of 2 MiB up to 64 MiB`);
+      if (!Number.isInteger(g.load) || g.load < 0 || g.load + g.code.length > size) throw new RangeError(`VM ${g.name}: ${g.code.length} bytes at 0x${g.load.toString(16)} do not fit in its ${size / 1048576} MiB`);
+      if (g.mode === 'long64' && g.load < 0x4000) throw new RangeError(`VM ${g.name}: a long64 guest's page tables are at 0x1000..0x3FFF; load it above`);
+      const at = hpa;
+      hpa += size;
+      return { base: at, size };
+    });
+    const nVcpus = guests.reduce((n, g) => n + (g.vcpus ?? 1), 0);
+    const areaBase = hpa;
+    const ramSize = areaBase + nVcpus * AREA_STRIDE;
+    const noMmio: MmioHandler = { read: () => 0xffffffff, write: () => {}, readHi: 0xffffffff };
+    this.mem = new PhysMem(ramSize, noMmio);
+    this.mmu = new Mmu(this.mem);
+    const features = { page1gb: false, la57: false };
+    this.cpu = new Cpu(createCpuState('intel'), this.mem, this.mmu, system, { maxPhysAddr: 48, features });
+    const cpu = this.cpu;
+    let vmx: VmxBackend['vmx'] | undefined;
+    let svm: Svm | undefined;
+    const vendor = opts.under === 'svm' ? 'amd' : 'intel';
+    let area = areaBase;
+    guests.forEach((g, vi) => {
+      const { base, size } = layout[vi]!;
+      const vm: VmRec = {
+        name: g.name, mode: g.mode, hpaBase: base, memSize: size, platform: g.pc ? new PcPlatform({ stepsPerTick: opts.stepsPerTick ?? 1 }) : null,
+        synced: 0, mmioLog: [], ledger: new Ledger(preset), vcpus: [],
+      };
+      this.vms.push(vm);
+      if (g.mode === 'long64') {
+        this.mem.write(base + 0x1000, 4, 0x2003);
+        this.mem.write(base + 0x2000, 4, 0x3003);
+        for (let i = 0; i < 512; i++) this.mem.write(base + 0x3000 + i * 8, 4, ((i << 21) | 0x83) >>> 0);
+      }
+      for (let i = 0; i < g.code.length; i++) this.mem.write8(base + g.load + i, g.code[i]!);
+      const mmio: MmioHandler = {
+        readHi: 0xffffffff,
+        read: (pa, sz) => {
+          vm.mmioLog.push({ dir: 'read', gpa: pa, size: sz, value: 0xffffffff });
+          return 0xffffffff;
+        },
+        write: (pa, sz, value) => {
+          vm.mmioLog.push({ dir: 'write', gpa: pa, size: sz, value: value >>> 0 });
+        },
+      };
+      const ports: PortHandler | undefined = vm.platform === null ? undefined : {
+        portIn: (port, sz) => {
+          this.sync(vm);
+          const v = vm.platform!.bus.portIn(port, sz);
+          return v;
+        },
+        portOut: (port, sz, value) => {
+          this.sync(vm);
+          vm.platform!.bus.portOut(port, sz, value);
+        },
+      };
+      for (let index = 0; index < (g.vcpus ?? 1); index++) {
+        // The backend takes the guest's state from the processor: load vCPU index's start state.
+        assignCpuState(cpu.state, Object.assign(startState(g.mode, g.load, index), { steps: cpu.state.steps, tsc: cpu.state.tsc, timer: cpu.state.timer }));
+        cpu.modeChanged();
+        const common = { area, ledger: vm.ledger, nested: true, guestRam: { size, hpaBase: base }, hostControls: true };
+        let backend: VmxBackend | SvmBackend;
+        if (opts.under === 'vtx') {
+          backend = new VmxBackend(cpu, { ...common, ...(vmx !== undefined ? { vmx } : {}) });
+          vmx ??= backend.vmx;
+        } else {
+          // Each VM its own ASID (1, 2, …; 0 is the host's), both vCPUs of a VM the same.
+          backend = new SvmBackend(cpu, { ...common, asid: vi + 1, ...(svm !== undefined ? { svm } : {}) });
+          svm ??= backend.svm;
+        }
+        area += AREA_STRIDE;
+        const rec: VcpuRec = {
+          vm: vi, index, backend, state: 'ready', end: null, steps: 0, idleIf: false,
+          saved: { regLo: [...cpu.state.regLo], regHi: [...cpu.state.regHi], cr2Lo: 0, cr2Hi: 0 },
+          hv: new Hypervisor({
+            backend, ledger: vm.ledger,
+            cpuid: (leaf, sub) => cpuid(vendor, leaf, sub, features),
+            ...(ports !== undefined ? { ports } : {}),
+            mmio,
+            ...(vm.platform !== null && index === 0 ? { pic: vm.platform.pic } : {}),
+            idleOnHlt: true,
+            hostInterrupt: () => this.hostTimer(vm),
+            beforeEntry: () => this.arm(vm, index),
+            ...(opts.logLimit !== undefined ? { logLimit: opts.logLimit } : {}),
+          }),
+        };
+        vm.vcpus.push(this.vcpus.length);
+        this.vcpus.push(rec);
+      }
+    });
+    // The processor holds the last backend's host state; the first switch makes a VMCS current.
+  }
+
+  /** Brings VM `vm`'s PIT up to the CPU's step. */
+  private sync(vm: VmRec): void {
+    const now = this.cpu.state.steps;
+    if (vm.platform !== null && now > vm.synced) vm.platform.pit.advance(now - vm.synced);
+    vm.synced = Math.max(vm.synced, now);
+  }
+
+  /** Steps until `vm`'s PIT next raises an unmasked IRQ 0 (Infinity if never without a new write). */
+  private nextEdge(vm: VmRec): number {
+    const p = vm.platform;
+    if (p === null) return Infinity;
+    if ((p.pic.state.master.imr & (1 << PIT_IRQ)) !== 0) return Infinity;
+    return p.pit.stepsToNextEdge(0);
+  }
+
+  /**
+   * Before each entry of vCPU `index` of `vm`: devices up to date, the host timer armed for vCPU
+   * 0's next PIT edge, and the preemption timer set to what is left of the slice. The timer counts
+   * only while the guest runs, so the instructions the hypervisor emulated since the exit (each a
+   * guest step) are taken off here: a slice is `quantum` guest steps however they were retired.
+   */
+  private arm(vm: VmRec, index: number): void {
+    this.sync(vm);
+    const v = this.vcpus[vm.vcpus[index]!]!;
+    const left = Math.max(0, this.quantum - (this.cpu.state.steps - this.sliceStart));
+    if (v.backend instanceof VmxBackend) v.backend.setPreemptionTimer(left);
+    const t = this.cpu.state.timer;
+    const edge = index === 0 ? this.nextEdge(vm) : Infinity;
+    // AMD-V has no preemption timer: the host's timer also ends the slice.
+    const n = v.backend instanceof SvmBackend ? Math.min(edge, left) : edge;
+    if (n === Infinity) timerStop(t);
+    else {
+      timerProgram(t, HOST_TIMER_VECTOR, Math.max(1, n));
+      t.pending = false;
+    }
+  }
+
+  /**
+   * The host's timer interrupt: acknowledged (the host's EOI), the VM's PIT brought up to date; on
+   * AMD-V the slice ends when its quantum is spent.
+   */
+  private hostTimer(vm: VmRec): { note: string; preempt: boolean } {
+    timerStop(this.cpu.state.timer);
+    this.sync(vm);
+    const preempt = this.under === 'svm' && this.cpu.state.steps - this.sliceStart >= this.quantum;
+    const what = preempt ? 'the time slice is over' : `${vm.name}'s PIT brought to step ${this.cpu.state.steps}`;
+    return { note: `host timer (vector 0x${HOST_TIMER_VECTOR.toString(16)}): ${what}`, preempt };
+  }
+
+  /** Whether an idle vCPU can take an interrupt now, or when its VM's PIT next raises one (steps from now), or never. */
+  private wake(v: VcpuRec): 'now' | number {
+    const vm = this.vms[v.vm]!;
+    if (v.index !== 0 || vm.platform === null) return Infinity;
+    if (!v.idleIf) return Infinity;
+    this.sync(vm);
+    if (vm.platform.pic.pending()) return 'now';
+    return this.nextEdge(vm);
+  }
+
+  private switchTo(i: number): void {
+    if (i === this.current) return;
+    const st = this.cpu.state;
+    const from = this.current >= 0 ? this.vcpus[this.current]! : null;
+    if (from !== null) from.saved = { regLo: [...st.regLo], regHi: [...st.regHi], cr2Lo: st.cr2Lo, cr2Hi: st.cr2Hi };
+    const to = this.vcpus[i]!;
+    const s = to.saved!;
+    st.regLo.set(s.regLo);
+    st.regHi.set(s.regHi);
+    st.cr2Lo = s.cr2Lo;
+    st.cr2Hi = s.cr2Hi;
+    to.saved = null;
+    // VT-x: VMPTRLD of its VMCS. AMD-V: nothing to load, VMRUN names the VMCB.
+    if (to.backend instanceof VmxBackend) to.backend.activate();
+    this.switches.push({ step: st.steps, from: from?.vm ?? null, fromVcpu: from?.index ?? null, to: to.vm, toVcpu: to.index });
+    this.current = i;
+  }
+
+  /**
+   * Runs the scheduler until every vCPU has ended or the CPU's step count reaches `untilStep`
+   * (absolute), checked between time slices: a slice in progress runs to its end (at most about a
+   * quantum of guest steps more). Returns 'ended' or 'limit'.
+   */
+  run(untilStep: number): 'ended' | 'limit' {
+    const st = this.cpu.state;
+    const n = this.vcpus.length;
+    while (st.steps < untilStep) {
+      let pick = -1;
+      let soonest = Infinity;
+      for (let k = 0; pick < 0 && k < n; k++) {
+        const i = (this.next + k) % n;
+        const v = this.vcpus[i]!;
+        if (v.state === 'ready') pick = i;
+        else if (v.state === 'idle') {
+          const w = this.wake(v);
+          if (w === 'now') {
+            v.state = 'ready';
+            pick = i;
+          } else if (w === Infinity) {
+            v.state = 'ended';
+            v.end = { kind: 'hlt' };
+          } else soonest = Math.min(soonest, w);
+        }
+      }
+      if (pick < 0) {
+        if (soonest === Infinity) return 'ended';
+        // Every live vCPU waits: the CPU idles to the first PIT edge (time passes, no instruction runs).
+        const d = Math.min(soonest, untilStep - st.steps);
+        st.steps += d;
+        st.tsc += d;
+        this.idleSteps += d;
+        continue;
+      }
+      const v = this.vcpus[pick]!;
+      this.switchTo(pick);
+      this.sliceStart = st.steps;
+      v.state = 'running';
+      const before = st.steps;
+      // The slice runs to its end (preempted, idle or ended), so the host never stops with a guest
+      // in the processor: `untilStep` is checked between slices.
+      const end = v.hv.run(Number.MAX_SAFE_INTEGER);
+      v.steps += st.steps - before;
+      this.next = (pick + 1) % n;
+      switch (end.kind) {
+        case 'preempted':
+          v.state = 'ready';
+          break;
+        case 'idle':
+          // Its VMCS is still current: what its IF was when it halted decides whether it can wake.
+          v.state = 'idle';
+          v.idleIf = (v.backend.rflagsForHost() & Flag.IF) !== 0;
+          break;
+        default:
+          v.state = 'ended';
+          v.end = end;
+      }
+    }
+    return 'limit';
+  }
+
+  /** Every VM with its console, exits and steps. */
+  report(): HostVmReport[] {
+    return this.vms.map((vm) => {
+      const vs = vm.vcpus.map((i) => this.vcpus[i]!);
+      const exits: Record<string, { code: number; count: number }> = {};
+      for (const v of vs) for (const [name, c] of v.hv.counts) exits[name] = { code: c.code, count: (exits[name]?.count ?? 0) + c.count };
+      const uart = vm.platform?.uart.state.console ?? '';
+      const hypercall = vs.map((v) => v.hv.console).join('');
+      return {
+        name: vm.name, mode: vm.mode, console: uart + hypercall, uart, hypercall,
+        steps: vs.reduce((s, v) => s + v.steps, 0),
+        exits, exitTotal: vs.reduce((s, v) => s + v.hv.exitCount, 0),
+        vcpus: vs.map((v) => ({ state: v.state, end: v.end?.kind ?? null, steps: v.steps, ...(v.end?.kind === 'error' ? { error: v.end.why } : {}) })),
+      };
+    });
+  }
+
+  /** VM `i`'s pieces, for tests and views. */
+  vm(i: number): { name: string; hpaBase: number; memSize: number; platform: PcPlatform | null; mmioLog: VmRec['mmioLog']; hypervisors: Hypervisor[]; backends: (VmxBackend | SvmBackend)[]; ledger: Ledger } {
+    const vm = this.vms[i]!;
+    const vs = vm.vcpus.map((k) => this.vcpus[k]!);
+    return { name: vm.name, hpaBase: vm.hpaBase, memSize: vm.memSize, platform: vm.platform, mmioLog: vm.mmioLog, hypervisors: vs.map((v) => v.hv), backends: vs.map((v) => v.backend), ledger: vm.ledger };
+  }
+
+  get vmCount(): number {
+    return this.vms.length;
+  }
+
+  /** The VM on the CPU (its index), or -1. */
+  get currentVm(): number {
+    return this.current < 0 ? -1 : this.vcpus[this.current]!.vm;
+  }
+
+  private vmxOf(): Vmx | null {
+    const b = this.vcpus[0]!.backend;
+    return b instanceof VmxBackend ? b.vmx : null;
+  }
+
+  private svmOf(): Svm | null {
+    const b = this.vcpus[0]!.backend;
+    return b instanceof SvmBackend ? b.svm : null;
+  }
+
+  snapshot(): HostSnapshot {
+    if (this.vcpus.some((v) => v.backend.loaded)) throw new Error('Host.snapshot: a guest is in the processor');
+    return {
+      core: snapshotCore(this),
+      host: deepCopy({
+        current: this.current, next: this.next, sliceStart: this.sliceStart, vmx: this.vmxOf()?.state ?? null, svm: this.svmOf()?.svm ?? null, ledgers: this.vms.map((vm) => vm.ledger.data()), idleSteps: this.idleSteps, switches: this.switches,
+        vms: this.vms.map((vm) => ({ synced: vm.synced, platform: vm.platform?.snapshot() ?? null, mmioLog: vm.mmioLog })),
+        vcpus: this.vcpus.map((v) => ({
+          state: v.state, end: v.end, steps: v.steps, idleIf: v.idleIf, saved: v.saved, backend: v.backend.saveState(),
+          hv: { console: v.hv.console, log: v.hv.log, counts: [...v.hv.counts], exits: v.hv.exitCount, windowRequested: v.hv.windowRequested, injected: v.hv.injected },
+        })),
+      }),
+    };
+  }
+
+  restore(snap: HostSnapshot): void {
+    restoreCore(this, snap.core);
+    const h = deepCopy(snap.host);
+    this.current = h.current;
+    this.next = h.next;
+    this.sliceStart = h.sliceStart;
+    this.idleSteps = h.idleSteps;
+    const vmx = this.vmxOf();
+    if (vmx !== null && h.vmx !== null) vmx.state = h.vmx;
+    const svm = this.svmOf();
+    if (svm !== null && h.svm !== null) Object.assign(svm.svm, h.svm);
+    h.ledgers.forEach((d, i) => this.vms[i]!.ledger.load(d));
+    this.switches.length = 0;
+    this.switches.push(...h.switches);
+    h.vms.forEach((s, i) => {
+      const vm = this.vms[i]!;
+      vm.synced = s.synced;
+      if (vm.platform !== null && s.platform !== null) vm.platform.restore(s.platform);
+      vm.mmioLog.length = 0;
+      vm.mmioLog.push(...s.mmioLog);
+    });
+    h.vcpus.forEach((s, i) => {
+      const v = this.vcpus[i]!;
+      v.state = s.state;
+      v.end = s.end;
+      v.steps = s.steps;
+      v.idleIf = s.idleIf;
+      v.saved = s.saved;
+      if (v.backend instanceof VmxBackend) v.backend.loadState(s.backend as VmxBackendState);
+      else v.backend.loadState(s.backend);
+      v.hv.restoreCounters(s.hv);
+    });
+  }
+}
