@@ -14,6 +14,8 @@
  */
 import type { RingCause, TlbFlushCause, TraceEvent, TraceKind } from './events.ts';
 import type { FrontierSink } from './timeline.ts';
+import { exitCodeName } from '../svm/exit-codes.ts';
+import { exitReasonInfo } from '../vmx/exit-reasons.ts';
 
 /** The kinds indexed, in the order of the timeline's lanes. */
 export const MARK_KINDS = [
@@ -24,12 +26,18 @@ export const MARK_KINDS = [
   'tlb/flush',
   'cpu/halt',
   'cpu/triple-fault',
+  // The hypervisor's (issue 6). Added here by the views' branch with the smallest encoding; to be reconciled with the engine's.
+  'vm/exit',
+  'vm/end',
 ] as const satisfies readonly TraceKind[];
 
 export type MarkKind = (typeof MARK_KINDS)[number];
 
-/** A notable event as the index keeps it: the trace event without its RIP. */
-export type Mark = { [K in MarkKind]: Omit<Extract<TraceEvent, { kind: K }>, 'rip'> }[MarkKind];
+/**
+ * A notable event as the index keeps it: the trace event without its RIP, and without what does
+ * not fit a few words (a VM exit's exit-information fields, a VM end's detail text).
+ */
+export type Mark = { [K in MarkKind]: Omit<Extract<TraceEvent, { kind: K }>, 'rip' | 'info' | 'detail'> }[MarkKind];
 
 type FlushEvent = Extract<TraceEvent, { kind: 'tlb/flush' }>;
 
@@ -44,6 +52,7 @@ const FLUSH_CAUSE_CODE: Record<TlbFlushCause, number> = {
   'mov-cr3': 0, 'mov-cr4': 1, 'mov-cr0': 2, invlpg: 3, invpcid: 4, wrmsr: 5, 'page-fault': 6,
 };
 const FLUSH_SCOPE_CODE: Record<FlushEvent['scope'], number> = { all: 0, 'non-global': 1, pcid: 2, page: 3 };
+const VM_END_CODE: Record<Extract<TraceEvent, { kind: 'vm/end' }>['why'], number> = { hlt: 0, shutdown: 1, 'hypercall-exit': 2, error: 3 };
 
 function decoder<T extends string>(codes: Record<T, number>): T[] {
   const out: T[] = [];
@@ -53,6 +62,14 @@ function decoder<T extends string>(codes: Record<T, number>): T[] {
 const RING_CAUSES = decoder(RING_CAUSE_CODE);
 const FLUSH_CAUSES = decoder(FLUSH_CAUSE_CODE);
 const FLUSH_SCOPES = decoder(FLUSH_SCOPE_CODE);
+const VM_ENDS = decoder(VM_END_CODE);
+/** The vendor's name of a basic exit reason (VT-x) or EXITCODE (AMD-V), as vm/exit events carry it. */
+function exitName(amd: boolean, code: number): string {
+  if (amd) return exitCodeName(code) ?? (code === -1 ? 'VMEXIT_INVALID' : `VMEXIT_${hexCode(code)}`);
+  const r = exitReasonInfo(code);
+  return r === undefined ? `EXIT_REASON_${code}` : `EXIT_REASON_${r.name}`;
+}
+const hexCode = (code: number): string => `0x${(code >>> 0).toString(16)}`;
 const KIND_CODE = new Map<TraceKind, number>(MARK_KINDS.map((k, i) => [k, i]));
 
 const lo32 = (v: bigint): number => Number(BigInt.asIntN(32, v));
@@ -196,6 +213,15 @@ export class MarkIndex implements FrontierSink {
       case 'cpu/halt':
       case 'cpu/triple-fault':
         break;
+      case 'vm/exit':
+        // a: VM (15:0), AMD (16); b: exit reason or EXITCODE (-1 VMEXIT_INVALID). The name is the tables'.
+        a = (e.vm & 0xffff) | (e.vendor === 'amd' ? 0x10000 : 0);
+        b = e.code | 0;
+        break;
+      case 'vm/end':
+        // a: VM (15:0), why (17:16).
+        a = (e.vm & 0xffff) | (VM_END_CODE[e.why] << 16);
+        break;
       default:
         return;
     }
@@ -264,6 +290,12 @@ export class MarkIndex implements FrontierSink {
       case 'cpu/halt':
       case 'cpu/triple-fault':
         return { kind, step };
+      case 'vm/exit': {
+        const amd = (a & 0x10000) !== 0;
+        return { kind, step, vm: a & 0xffff, vendor: amd ? 'amd' : 'intel', code: b, name: exitName(amd, b) };
+      }
+      case 'vm/end':
+        return { kind, step, vm: a & 0xffff, why: VM_ENDS[(a >> 16) & 3]! };
     }
   }
 

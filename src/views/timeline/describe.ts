@@ -62,6 +62,10 @@ export function describeMark(m: Mark, t: Tr, locale: Locale): string {
       return t('timeline.mark.halt');
     case 'cpu/triple-fault':
       return t('timeline.mark.triple');
+    case 'vm/exit':
+      return t(m.vendor === 'amd' ? 'timeline.mark.vmExitAmd' : 'timeline.mark.vmExit', { name: m.name, code: m.vendor === 'amd' ? hex(m.code >>> 0) : m.code, vm: m.vm });
+    case 'vm/end':
+      return t('timeline.mark.vmEnd', { vm: m.vm, why: m.why });
   }
 }
 
