@@ -210,8 +210,8 @@ function svmControls(words: readonly number[]): VmControlView[] {
   return shown.map((n) => {
     const b = INTERCEPT[n];
     const set = ((words[b.word] ?? 0) & (1 << b.bit)) !== 0;
-    // The APM requires the VMRUN intercept (VMRUN fails without it); the hypervisor needs CPUID, IOIO and SHUTDOWN.
-    const locked = n === 'VMRUN' ? 'fixed-1' : n === 'CPUID' || n === 'IOIO_PROT' || n === 'SHUTDOWN' || n === 'VMMCALL' ? 'hypervisor' : options[n] !== undefined ? null : 'unsupported';
+    // The APM requires the VMRUN intercept (VMRUN fails without it); the hypervisor needs interrupts, CPUID, IOIO, SHUTDOWN and VMMCALL.
+    const locked = n === 'VMRUN' ? 'fixed-1' : n === 'INTR' || n === 'NMI' || n === 'CPUID' || n === 'IOIO_PROT' || n === 'SHUTDOWN' || n === 'VMMCALL' ? 'hypervisor' : options[n] !== undefined ? null : 'unsupported';
     return { field: wordName[b.word]!, bit: b.bit, name: `INTERCEPT_${n}`, set, locked, option: options[n] ?? null };
   });
 }
