@@ -12,9 +12,10 @@ import { buildScenario, loadScenario } from '../scenario/index.ts';
 import { ArraySink, type TraceEvent } from './events.ts';
 import { MARK_KINDS, MarkIndex, VECTOR_STEPS, type Mark, type MarkKind } from './marks.ts';
 
-/** The event as the index keeps it: without RIP, a VM exit's exit information or a VM end's detail. */
+/** The event as the index keeps it: without RIP, a VM exit's name and exit information, or a VM end's detail. */
 function withoutRip(e: TraceEvent): Mark {
   const { rip: _rip, info: _info, detail: _detail, ...rest } = e as TraceEvent & { rip?: bigint; info?: unknown; detail?: unknown };
+  if (rest.kind === 'vm/exit') delete (rest as { name?: string }).name;
   return rest as Mark;
 }
 

@@ -14,8 +14,6 @@
  */
 import type { RingCause, TlbFlushCause, TraceEvent, TraceKind } from './events.ts';
 import type { FrontierSink } from './timeline.ts';
-import { exitCodeName } from '../svm/exit-codes.ts';
-import { exitReasonInfo } from '../vmx/exit-reasons.ts';
 
 /** The kinds indexed, in the order of the timeline's lanes. */
 export const MARK_KINDS = [
@@ -35,9 +33,10 @@ export type MarkKind = (typeof MARK_KINDS)[number];
 
 /**
  * A notable event as the index keeps it: the trace event without its RIP, and without what does
- * not fit a few words (a VM exit's exit-information fields, a VM end's detail text).
+ * not fit a few words (a VM exit's name and exit-information fields, which its vendor and code
+ * determine and the timeline looks up; a VM end's detail text).
  */
-export type Mark = { [K in MarkKind]: Omit<Extract<TraceEvent, { kind: K }>, 'rip' | 'info' | 'detail'> }[MarkKind];
+export type Mark = { [K in MarkKind]: Omit<Extract<TraceEvent, { kind: K }>, 'rip' | 'info' | 'detail' | 'name'> }[MarkKind];
 
 type FlushEvent = Extract<TraceEvent, { kind: 'tlb/flush' }>;
 
@@ -63,13 +62,6 @@ const RING_CAUSES = decoder(RING_CAUSE_CODE);
 const FLUSH_CAUSES = decoder(FLUSH_CAUSE_CODE);
 const FLUSH_SCOPES = decoder(FLUSH_SCOPE_CODE);
 const VM_ENDS = decoder(VM_END_CODE);
-/** The vendor's name of a basic exit reason (VT-x) or EXITCODE (AMD-V), as vm/exit events carry it. */
-function exitName(amd: boolean, code: number): string {
-  if (amd) return exitCodeName(code) ?? (code === -1 ? 'VMEXIT_INVALID' : `VMEXIT_${hexCode(code)}`);
-  const r = exitReasonInfo(code);
-  return r === undefined ? `EXIT_REASON_${code}` : `EXIT_REASON_${r.name}`;
-}
-const hexCode = (code: number): string => `0x${(code >>> 0).toString(16)}`;
 const KIND_CODE = new Map<TraceKind, number>(MARK_KINDS.map((k, i) => [k, i]));
 
 const lo32 = (v: bigint): number => Number(BigInt.asIntN(32, v));
@@ -214,7 +206,7 @@ export class MarkIndex implements FrontierSink {
       case 'cpu/triple-fault':
         break;
       case 'vm/exit':
-        // a: VM (15:0), AMD (16); b: exit reason or EXITCODE (-1 VMEXIT_INVALID). The name is the tables'.
+        // a: VM (15:0), AMD (16); b: exit reason or EXITCODE (-1 VMEXIT_INVALID).
         a = (e.vm & 0xffff) | (e.vendor === 'amd' ? 0x10000 : 0);
         b = e.code | 0;
         break;
@@ -291,8 +283,7 @@ export class MarkIndex implements FrontierSink {
       case 'cpu/triple-fault':
         return { kind, step };
       case 'vm/exit': {
-        const amd = (a & 0x10000) !== 0;
-        return { kind, step, vm: a & 0xffff, vendor: amd ? 'amd' : 'intel', code: b, name: exitName(amd, b) };
+        return { kind, step, vm: a & 0xffff, vendor: a & 0x10000 ? 'amd' : 'intel', code: b };
       }
       case 'vm/end':
         return { kind, step, vm: a & 0xffff, why: VM_ENDS[(a >> 16) & 3]! };

@@ -123,6 +123,19 @@ export const vmEn = {
   'vm.state.ready': 'ready, waiting for its turn',
   'vm.state.idle': 'idle until an interrupt',
   'vm.state.ended': 'ended ({why})',
+
+  'vm.narr.vmExit': 'VM exit: {name} ({label} {code}). The hypervisor reads the exit information, {action}{rip} and resumes the guest with {entry}.',
+  'vm.narr.vmExitStay': 'VM exit: {name} ({label} {code}). The hypervisor reads the exit information and {action}{rip}.',
+  'vm.narr.vmExitEnd': 'VM exit: {name} ({label} {code}). The hypervisor ends VM {vm} ({why}).',
+  'vm.narr.emulated': 'emulates the instruction ({note})',
+  'vm.narr.forwarded': 'passes it to a device model ({note})',
+  'vm.narr.reflected': 'reflects it into the guest ({note})',
+  'vm.narr.rip': ', advances RIP by {n}',
+  'vm.narr.reason': 'reason',
+  'vm.narr.vmEnter': '{entry} starts VM {vm} at guest RIP {rip}.',
+  'vm.narr.vmEnterFailed': '{entry} into VM {vm} failed: {checks}.',
+  'vm.narr.vmEnd': 'VM {vm} ended ({why}).',
+  'vm.narr.vmSwitch': 'The hypervisor moves the processor from VM {from} to VM {to}.',
 } as const;
 
 export const vmZh: Record<keyof typeof vmEn, string> = {
@@ -241,6 +254,19 @@ export const vmZh: Record<keyof typeof vmEn, string> = {
   'vm.state.ready': '就绪，等待轮到它',
   'vm.state.idle': '空闲，等待中断',
   'vm.state.ended': '已结束（{why}）',
+
+  'vm.narr.vmExit': 'VM 退出：{name}（{label} {code}）。虚拟机监控器读取退出信息，{action}{rip}，然后用 {entry} 恢复客户机运行。',
+  'vm.narr.vmExitStay': 'VM 退出：{name}（{label} {code}）。虚拟机监控器读取退出信息，{action}{rip}。',
+  'vm.narr.vmExitEnd': 'VM 退出：{name}（{label} {code}）。虚拟机监控器结束虚拟机 {vm}（{why}）。',
+  'vm.narr.emulated': '模拟该指令（{note}）',
+  'vm.narr.forwarded': '把它交给设备模型（{note}）',
+  'vm.narr.reflected': '把它反射回客户机（{note}）',
+  'vm.narr.rip': '，把 RIP 前移 {n}',
+  'vm.narr.reason': '原因',
+  'vm.narr.vmEnter': '{entry} 启动虚拟机 {vm}，客户机 RIP 为 {rip}。',
+  'vm.narr.vmEnterFailed': '{entry} 进入虚拟机 {vm} 失败：{checks}。',
+  'vm.narr.vmEnd': '虚拟机 {vm} 已结束（{why}）。',
+  'vm.narr.vmSwitch': '虚拟机监控器把处理器从虚拟机 {from} 切换到虚拟机 {to}。',
 };
 
 // Loaded with the VM views' chunk, not with the first screen.

@@ -17,6 +17,11 @@ export interface NarrationInput {
   events: readonly TraceEvent[];
   /** The disassembly of the instruction at a linear address, if known. */
   insnText: (rip: bigint) => string | null;
+  /**
+   * Tells the step's events a part of the lab loaded on demand knows (the hypervisor's: the VM
+   * views' narrateVm), or returns null to leave them to the sentences here.
+   */
+  extra?: (events: readonly TraceEvent[]) => Segment[] | null;
 }
 
 /** COM1's transmit holding register (the UART the scenarios write to). */
@@ -102,50 +107,6 @@ function arrivalDelivery(e: TraceEvent): boolean {
   return (e.kind === 'cpu/interrupt' && e.source === 'external') || (e.kind === 'ring/change' && e.cause === 'interrupt');
 }
 
-/** The exit's short name (`CPUID` for EXIT_REASON_CPUID, `IOIO` for VMEXIT_IOIO), as the narration says it. */
-export function exitShortName(name: string): string {
-  return name.replace(/^(EXIT_REASON_|VMEXIT_)/, '');
-}
-
-/**
- * The hypervisor's part of a step (vm/* events), or null when the step had none: a VM exit and
- * what the handler did up to the entry that resumed the guest, a first entry, a failed entry, the
- * end of a VM or a switch between VMs.
- */
-function narrateVm(locale: Locale, evs: readonly TraceEvent[]): Segment[] | null {
-  const t = (k: MessageKey): string => translate(locale, k);
-  const exit = evs.find((e) => e.kind === 'vm/exit');
-  const entry = evs.find((e) => e.kind === 'vm/entry');
-  const end = evs.find((e) => e.kind === 'vm/end');
-  if (exit?.kind === 'vm/exit') {
-    const head = {
-      name: code(exitShortName(exit.name)),
-      label: plain(exit.vendor === 'intel' ? t('shell.narr.vm.reason') : 'EXITCODE'),
-      code: code(exit.vendor === 'intel' ? String(exit.code) : hex(exit.code)),
-    };
-    if (end?.kind === 'vm/end') return fill(t('shell.narr.vmExitEnd'), { ...head, vm: plain(String(end.vm)), why: code(end.detail === '' ? end.why : end.detail) });
-    const handle = evs.find((e) => e.kind === 'vm/handle');
-    const note = handle?.kind === 'vm/handle' ? handle.note : '';
-    const act = handle?.kind === 'vm/handle' && handle.action !== 'ended' ? handle.action : 'emulated';
-    const action = fill(t(`shell.narr.vm.${act}`), { note: code(note) });
-    // The handler's last write of the guest RIP, against the RIP the exit reported.
-    const ripWrite = evs.filter((e) => e.kind === 'vm/field' && e.op === 'write' && (e.field === 'GUEST_RIP' || e.field === 'save.rip')).at(-1);
-    const step = ripWrite?.kind === 'vm/field' ? ripWrite.value - exit.rip : null;
-    const rip = step !== null && step > 0n && step < 16n ? fill(t('shell.narr.vm.rip'), { n: plain(String(step)) }) : [];
-    if (entry?.kind === 'vm/entry' && entry.failed === undefined) return fill(t('shell.narr.vmExit'), { ...head, action, rip, entry: code(entry.instruction) });
-    return fill(t('shell.narr.vmExitStay'), { ...head, action, rip });
-  }
-  if (entry?.kind === 'vm/entry') {
-    const vars = { entry: code(entry.instruction), vm: plain(String(entry.vm)) };
-    if (entry.failed !== undefined) return fill(t('shell.narr.vmEnterFailed'), { ...vars, checks: code(entry.failed.join(', ')) });
-    return fill(t('shell.narr.vmEnter'), { ...vars, rip: code(hex(entry.rip)) });
-  }
-  if (end?.kind === 'vm/end') return fill(t('shell.narr.vmEnd'), { vm: plain(String(end.vm)), why: code(end.detail === '' ? end.why : end.detail) });
-  const sw = evs.find((e) => e.kind === 'vm/switch');
-  if (sw?.kind === 'vm/switch') return fill(t('shell.narr.vmSwitch'), { from: plain(String(sw.from)), to: plain(String(sw.to)) });
-  return null;
-}
-
 /** The sentence for the step that led to `input.step`. */
 export function narrate(locale: Locale, input: NarrationInput): Segment[] {
   const t = (k: MessageKey): string => translate(locale, k);
@@ -167,8 +128,8 @@ export function narrate(locale: Locale, input: NarrationInput): Segment[] {
   const triple = first('cpu/triple-fault');
   if (triple) return fill(t('shell.narr.tripleFault'), { rip: code(hex(triple.rip)) });
 
-  const vm = narrateVm(locale, evs);
-  if (vm !== null) return vm;
+  const extra = input.extra?.(evs) ?? null;
+  if (extra !== null) return extra;
 
   const exc = first('cpu/exception');
   if (exc) {

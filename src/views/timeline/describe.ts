@@ -11,6 +11,15 @@ import type { Tr } from '../cpu/text.ts';
 import { describePfError } from '../shell/narrate.ts';
 import { shownStep, type Shown } from './layout.ts';
 import '../../i18n/parts/timeline.ts';
+import { exitCodeName } from '../../emu/svm/exit-codes.ts';
+import { exitReasonInfo } from '../../emu/vmx/exit-reasons.ts';
+
+/** The vendor's name of a basic exit reason (VT-x) or EXITCODE (AMD-V), as the manuals write it. */
+export function vmExitName(vendor: 'intel' | 'amd', code: number): string {
+  if (vendor === 'amd') return exitCodeName(code) ?? (code === -1 ? 'VMEXIT_INVALID' : `VMEXIT_${hex(code >>> 0)}`);
+  const r = exitReasonInfo(code);
+  return r === undefined ? `EXIT_REASON_${code}` : `EXIT_REASON_${r.name}`;
+}
 
 /** COM1's transmit holding register, the UART the scenarios write to (as the narration names it). */
 const UART_PORT = 0x3f8;
@@ -63,7 +72,7 @@ export function describeMark(m: Mark, t: Tr, locale: Locale): string {
     case 'cpu/triple-fault':
       return t('timeline.mark.triple');
     case 'vm/exit':
-      return t(m.vendor === 'amd' ? 'timeline.mark.vmExitAmd' : 'timeline.mark.vmExit', { name: m.name, code: m.vendor === 'amd' ? hex(m.code >>> 0) : m.code, vm: m.vm });
+      return t(m.vendor === 'amd' ? 'timeline.mark.vmExitAmd' : 'timeline.mark.vmExit', { name: vmExitName(m.vendor, m.code), code: m.vendor === 'amd' ? hex(m.code >>> 0) : m.code, vm: m.vm });
     case 'vm/end':
       return t('timeline.mark.vmEnd', { vm: m.vm, why: m.why });
   }

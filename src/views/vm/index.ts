@@ -8,3 +8,4 @@ export { default as VmInspector } from './VmInspector.svelte';
 export { default as VmCharts } from './VmCharts.svelte';
 export { default as VmConsoles } from './VmConsoles.svelte';
 export { translator } from '../cpu/text.ts';
+export { narrateVm } from './narrate-vm.ts';

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import vmcsRef from '../../../tests/reference/vmcs-fields.json';
 import { decodeIo, IO_LAYOUT } from '../../emu/vmx/qualification.ts';
 import { svmAfterIoioExit, vtxAfterCpuidExit, vtxAfterIoExit } from './fixtures.ts';
-import { bitStrip, controlGroups, cycleRows, decodeVmcsEncoding, fieldMatches, groupFields, handlerPath, keyText, percent, reasonRows, ripAdvance, vmRunBlock } from './model.ts';
+import { bitStrip, controlGroups, cycleRows, decodeVmcsEncoding, fieldMatches, groupFields, handlerPath, keyText, percent, reasonRows, ripAdvance } from './model.ts';
+import { vmRunBlock } from './load.ts';
 
 describe('the fixtures', () => {
   it('use the SDM encodings the reference tables give', () => {

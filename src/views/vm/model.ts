@@ -181,11 +181,3 @@ export function controlGroups(controls: readonly VmControlView[]): ControlGroup[
   }
   return out;
 }
-
-/** Whether "run to next VM exit" can find one, or why not: no technique, or the machine has stopped. */
-export function vmRunBlock(vm: VmView | null, stopped: boolean): 'no-vm' | 'stopped' | 'ended' | null {
-  if (vm === null) return 'no-vm';
-  if (stopped) return 'stopped';
-  if (vm.vms.length > 0 && vm.vms.every((g) => g.state === 'ended')) return 'ended';
-  return null;
-}
