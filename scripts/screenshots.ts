@@ -8,6 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { hexPa } from '../src/emu/exercise/format.ts';
 import { generateVmexitExercise } from '../src/emu/exercise/vmexit-exercise.ts';
 import { generateWalkExercise } from '../src/emu/exercise/walk-exercise.ts';
+import { SCENARIOS } from '../src/views/shell/url.ts';
 
 const out = process.argv[2] ?? 'screenshots';
 mkdirSync(out, { recursive: true });
@@ -405,6 +406,28 @@ try {
     await page.waitForTimeout(300);
     await page.screenshot({ path: `${out}/sources-${lang}-${theme}-${mode}.png` });
     await page.close();
+  }
+  // The VT-x and AMD-V views after the first VM exits (needs issue 6's example scenarios; skipped, saying so, until they exist).
+  for (const id of ['vtx-first-exit', 'svm-first-exit']) {
+    if (!(SCENARIOS as readonly string[]).includes(id)) {
+      console.log(`screenshots: no example scenario "${id}" yet; its VM views are not shot`);
+      continue;
+    }
+    for (const [lang, mode] of [['en', 'normal'], ['zh-CN', 'normal'], ['en', 'presenter']] as const) {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      await page.goto(`${base}/?lang=${lang}&scenario=${id}${mode === 'presenter' ? '&mode=presenter' : ''}`);
+      await page.getByTestId('vm-planes').waitFor();
+      for (let i = 0; i < 2; i++) {
+        await page.locator('body').press('x');
+        await page.waitForTimeout(400);
+      }
+      await page.screenshot({ path: `${out}/vm-${id}-${lang}-${mode}.png` });
+      for (const part of ['vm-planes', 'vm-inspector', 'vm-charts']) {
+        const el = page.getByTestId(part);
+        if ((await el.count()) > 0) await el.screenshot({ path: `${out}/vm-${id}-${lang}-${mode}-${part}.png` });
+      }
+      await page.close();
+    }
   }
 } finally {
   await browser.close();

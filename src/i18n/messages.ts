@@ -18,6 +18,7 @@ import type { practiceEn } from './parts/practice.ts';
 import type { lessonEn } from './parts/lesson.ts';
 import type { speakerEn } from './parts/speaker.ts';
 import type { referenceEn } from './parts/reference.ts';
+import type { vmEn } from './parts/vm.ts';
 
 export const LOCALES = ['en', 'zh-CN'] as const;
 export type Locale = (typeof LOCALES)[number];
@@ -42,9 +43,9 @@ const baseEn = {
 const en = { ...baseEn, ...shellEn, ...viewsEn, ...embedEn, ...walkEn, ...breakpointsEn, ...entryEn } as const;
 
 /** The parts that load on demand, by the prefix of their keys (each registers itself: see the top). */
-export const LAZY_PARTS = ['sandbox', 'timeline', 'progress', 'practice', 'speaker', 'reference', 'lesson'] as const;
+export const LAZY_PARTS = ['sandbox', 'timeline', 'progress', 'practice', 'speaker', 'reference', 'lesson', 'vm'] as const;
 
-export type MessageKey = keyof typeof en | keyof typeof sandboxEn | keyof typeof timelineEn | keyof typeof progressEn | keyof typeof practiceEn | keyof typeof speakerEn | keyof typeof referenceEn | keyof typeof lessonEn;
+export type MessageKey = keyof typeof en | keyof typeof sandboxEn | keyof typeof timelineEn | keyof typeof progressEn | keyof typeof practiceEn | keyof typeof speakerEn | keyof typeof referenceEn | keyof typeof lessonEn | keyof typeof vmEn;
 type EagerKey = keyof typeof en;
 
 const baseZh: Record<keyof typeof baseEn, string> = {

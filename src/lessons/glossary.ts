@@ -380,7 +380,7 @@ export const GLOSSARY = [
       'zh-CN': '一条缓存的地址转换：某页的线性地址与物理地址及其访问权限，带有 PCID 标签和是否全局的标记。',
     },
     usage: common('条目 is also met for “entry”; the lab’s TLB view and walk view say 表项 or 项, its timeline says 条目 (see the report).', '“entry”也常译作“条目”；本实验室的 TLB 视图与页表遍历视图用“表项”或“项”，时间线用“条目”。'),
-    ui: /(?<![{]|exits and )\bentr(?:y|ies)\b/i,
+    ui: /(?<![{]|exits and |VM[ -])\bentr(?:y|ies)\b/i,
   },
   {
     id: 'pcid',

@@ -10,7 +10,7 @@ import { HvMachine, SVM_EXIT_INFO_FIELDS, VMX_EXIT_INFO_FIELDS, type HvExitRecor
 import { EXIT_OPTIONS as VMX_OPTIONS, REQUIRED_CONTROLS as VMX_REQUIRED, VmxBackend } from '../emu/hv/vmx-backend.ts';
 import { EXIT_OPTIONS as SVM_OPTIONS, REQUIRED_CONTROLS as SVM_REQUIRED } from '../emu/hv/svm-backend.ts';
 import type { ExitOptionControl, RequiredControl } from '../emu/hv/types.ts';
-import { vmExitName } from '../emu/trace/marks.ts';
+import { vmExitName } from '../emu/hv/exit-names.ts';
 import { CONTROL_BITS, Entry, Primary, TRUE_ALLOWED, SUPPORTED_FEATURES, type ControlField } from '../emu/vmx/controls.ts';
 import { ExitReason } from '../emu/vmx/exit-reasons.ts';
 import { VMCS_FIELDS } from '../emu/vmx/fields.ts';

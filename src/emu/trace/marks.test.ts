@@ -12,9 +12,10 @@ import { buildScenario, loadScenario } from '../scenario/index.ts';
 import { ArraySink, type TraceEvent } from './events.ts';
 import { MARK_KINDS, MarkIndex, VECTOR_STEPS, type Mark, type MarkKind } from './marks.ts';
 
-/** The event as the index keeps it: without RIP, a VM exit's information fields and a VM end's detail. */
+/** The event as the index keeps it: without RIP, a VM exit's name and exit information, or a VM end's detail. */
 function withoutRip(e: TraceEvent): Mark {
   const { rip: _rip, info: _info, detail: _detail, ...rest } = e as TraceEvent & { rip?: bigint; info?: unknown; detail?: unknown };
+  if (rest.kind === 'vm/exit') delete (rest as { name?: string }).name;
   return rest as Mark;
 }
 
@@ -59,14 +60,12 @@ const EDGE: TraceEvent[] = [
   { kind: 'tlb/flush', step: 6, cause: 'page-fault', scope: 'page', linear: 0xffff_ffff_ffff_f000n },
   { kind: 'tlb/flush', step: 6, cause: 'wrmsr', scope: 'all' },
   { kind: 'cpu/halt', step: 7, rip: 6n },
-  { kind: 'vm/exit', step: 8, vm: 0, vendor: 'intel', code: 10, name: 'EXIT_REASON_CPUID', rip: 8n, info: { EXIT_QUALIFICATION: 0n } },
-  { kind: 'vm/exit', step: 8, vm: 0xffff, vendor: 'amd', code: 0x7b, name: 'VMEXIT_IOIO', rip: 8n, info: {} },
-  { kind: 'vm/exit', step: 8, vm: 1, vendor: 'amd', code: -1, name: 'VMEXIT_INVALID', rip: 8n, info: {} },
-  { kind: 'vm/exit', step: 8, vm: 0, vendor: 'intel', code: 65535, name: 'EXIT_REASON_65535', rip: 8n, info: {} },
-  { kind: 'vm/end', step: 9, vm: 0, why: 'hlt', detail: 'halted' },
-  { kind: 'vm/end', step: 9, vm: 3, why: 'error', detail: 'unhandled' },
-  { kind: 'vm/end', step: 9, vm: 0, why: 'hypercall-exit', detail: '' },
-  { kind: 'vm/end', step: 9, vm: 0, why: 'shutdown', detail: '' },
+  { kind: 'vm/exit', step: 8, vm: 0, vendor: 'intel', code: 10, name: 'EXIT_REASON_CPUID', rip: 8n, info: { VM_EXIT_INSTRUCTION_LEN: 2n } },
+  { kind: 'vm/exit', step: 8, vm: 65535, vendor: 'intel', code: 30, name: 'EXIT_REASON_IO_INSTRUCTION', rip: 8n, info: {} },
+  { kind: 'vm/exit', step: 9, vm: 3, vendor: 'amd', code: 0x7b, name: 'VMEXIT_IOIO', rip: 9n, info: { EXITINFO1: 0x3f80210n } },
+  { kind: 'vm/exit', step: 9, vm: 3, vendor: 'amd', code: -1, name: 'VMEXIT_INVALID', rip: 9n, info: {} },
+  { kind: 'vm/end', step: 10, vm: 1, why: 'hypercall-exit', detail: 'exit code 0' },
+  { kind: 'vm/end', step: 10, vm: 2, why: 'error', detail: 'unhandled exit' },
   { kind: 'cpu/triple-fault', step: 2 ** 40, rip: 7n },
 ];
 
@@ -78,7 +77,7 @@ describe('MarkIndex keeps what it is given', () => {
     expect(new Set(EDGE.map((e) => e.kind))).toEqual(new Set(MARK_KINDS));
   });
 
-  it.each(['syscalls', 'page-fault', 'timer'])('holds the %s example’s marks exactly as its trace has them', (name) => {
+  it.each(['syscalls', 'page-fault', 'timer', 'vtx-first-exit', 'svm-first-exit'])('holds the %s example’s marks exactly as its trace has them', (name) => {
     const events = exampleEvents(name);
     const ix = indexOf(events);
     expect(all(ix)).toEqual(events.map(withoutRip));

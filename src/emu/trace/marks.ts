@@ -10,13 +10,10 @@
  * A run with more marks keeps the first `maxMarks` and records where the index stopped (`fullAt`):
  * nothing past it is counted or shown, so every answer it gives is exact.
  *
- * The hypervisor's VM exits and VM ends (vm/exit, vm/end) are indexed too, so "the next VM exit"
- * is one query; later issues add their kinds (iommu/…) to MARK_KINDS with an encoding here.
+ * Later issues add their kinds (vmx/…, svm/…, iommu/…, hv/…) to MARK_KINDS with an encoding here.
  */
 import type { RingCause, TlbFlushCause, TraceEvent, TraceKind } from './events.ts';
 import type { FrontierSink } from './timeline.ts';
-import { exitReasonInfo } from '../vmx/exit-reasons.ts';
-import { exitCodeName } from '../svm/exit-codes.ts';
 
 /** The kinds indexed, in the order of the timeline's lanes. */
 export const MARK_KINDS = [
@@ -27,6 +24,7 @@ export const MARK_KINDS = [
   'tlb/flush',
   'cpu/halt',
   'cpu/triple-fault',
+  // The hypervisor's (issue 6). Added here by the views' branch with the smallest encoding; to be reconciled with the engine's.
   'vm/exit',
   'vm/end',
 ] as const satisfies readonly TraceKind[];
@@ -34,20 +32,11 @@ export const MARK_KINDS = [
 export type MarkKind = (typeof MARK_KINDS)[number];
 
 /**
- * A notable event as the index keeps it: the trace event without its RIP, and for the hypervisor's
- * events without what does not fit a mark's words (a VM exit's exit-information fields, the
- * detail of a VM's end: ViewState.vm has them).
+ * A notable event as the index keeps it: the trace event without its RIP, and without what does
+ * not fit a few words (a VM exit's name and exit-information fields, which its vendor and code
+ * determine and the timeline looks up; a VM end's detail text).
  */
-export type Mark = { [K in MarkKind]: Omit<Extract<TraceEvent, { kind: K }>, 'rip' | 'info' | 'detail'> }[MarkKind];
-
-type VmEndWhy = Extract<TraceEvent, { kind: 'vm/end' }>['why'];
-const VM_END_CODE: Record<VmEndWhy, number> = { hlt: 0, shutdown: 1, 'hypercall-exit': 2, error: 3 };
-const VM_ENDS = Object.keys(VM_END_CODE) as VmEndWhy[];
-
-/** The vendor's name of an exit (as the backends name them: hv/vmx-backend.ts, hv/svm-backend.ts). */
-export function vmExitName(vendor: 'intel' | 'amd', code: number): string {
-  return vendor === 'intel' ? `EXIT_REASON_${exitReasonInfo(code)?.name ?? code}` : (exitCodeName(code) ?? `VMEXIT_${code}`);
-}
+export type Mark = { [K in MarkKind]: Omit<Extract<TraceEvent, { kind: K }>, 'rip' | 'info' | 'detail' | 'name'> }[MarkKind];
 
 type FlushEvent = Extract<TraceEvent, { kind: 'tlb/flush' }>;
 
@@ -62,6 +51,7 @@ const FLUSH_CAUSE_CODE: Record<TlbFlushCause, number> = {
   'mov-cr3': 0, 'mov-cr4': 1, 'mov-cr0': 2, invlpg: 3, invpcid: 4, wrmsr: 5, 'page-fault': 6,
 };
 const FLUSH_SCOPE_CODE: Record<FlushEvent['scope'], number> = { all: 0, 'non-global': 1, pcid: 2, page: 3 };
+const VM_END_CODE: Record<Extract<TraceEvent, { kind: 'vm/end' }>['why'], number> = { hlt: 0, shutdown: 1, 'hypercall-exit': 2, error: 3 };
 
 function decoder<T extends string>(codes: Record<T, number>): T[] {
   const out: T[] = [];
@@ -71,6 +61,7 @@ function decoder<T extends string>(codes: Record<T, number>): T[] {
 const RING_CAUSES = decoder(RING_CAUSE_CODE);
 const FLUSH_CAUSES = decoder(FLUSH_CAUSE_CODE);
 const FLUSH_SCOPES = decoder(FLUSH_SCOPE_CODE);
+const VM_ENDS = decoder(VM_END_CODE);
 const KIND_CODE = new Map<TraceKind, number>(MARK_KINDS.map((k, i) => [k, i]));
 
 const lo32 = (v: bigint): number => Number(BigInt.asIntN(32, v));
@@ -215,14 +206,13 @@ export class MarkIndex implements FrontierSink {
       case 'cpu/triple-fault':
         break;
       case 'vm/exit':
-        // a: exit reason or code; b: VM (15:0), AMD (16).
-        a = e.code | 0;
-        b = (e.vm & 0xffff) | (e.vendor === 'amd' ? 0x10000 : 0);
+        // a: VM (15:0), AMD (16); b: exit reason or EXITCODE (-1 VMEXIT_INVALID).
+        a = (e.vm & 0xffff) | (e.vendor === 'amd' ? 0x10000 : 0);
+        b = e.code | 0;
         break;
       case 'vm/end':
-        // a: why; b: VM.
-        a = VM_END_CODE[e.why];
-        b = e.vm;
+        // a: VM (15:0), why (17:16).
+        a = (e.vm & 0xffff) | (VM_END_CODE[e.why] << 16);
         break;
       default:
         return;
@@ -293,11 +283,10 @@ export class MarkIndex implements FrontierSink {
       case 'cpu/triple-fault':
         return { kind, step };
       case 'vm/exit': {
-        const vendor = b & 0x10000 ? 'amd' : 'intel';
-        return { kind, step, vm: b & 0xffff, vendor, code: a, name: vmExitName(vendor, a) };
+        return { kind, step, vm: a & 0xffff, vendor: a & 0x10000 ? 'amd' : 'intel', code: b };
       }
       case 'vm/end':
-        return { kind, step, vm: b, why: VM_ENDS[a]! };
+        return { kind, step, vm: a & 0xffff, why: VM_ENDS[(a >> 16) & 3]! };
     }
   }
 

@@ -17,6 +17,11 @@ export interface NarrationInput {
   events: readonly TraceEvent[];
   /** The disassembly of the instruction at a linear address, if known. */
   insnText: (rip: bigint) => string | null;
+  /**
+   * Tells the step's events a part of the lab loaded on demand knows (the hypervisor's: the VM
+   * views' narrateVm), or returns null to leave them to the sentences here.
+   */
+  extra?: (events: readonly TraceEvent[]) => Segment[] | null;
 }
 
 /** COM1's transmit holding register (the UART the scenarios write to). */
@@ -122,6 +127,9 @@ export function narrate(locale: Locale, input: NarrationInput): Segment[] {
 
   const triple = first('cpu/triple-fault');
   if (triple) return fill(t('shell.narr.tripleFault'), { rip: code(hex(triple.rip)) });
+
+  const extra = input.extra?.(evs) ?? null;
+  if (extra !== null) return extra;
 
   const exc = first('cpu/exception');
   if (exc) {

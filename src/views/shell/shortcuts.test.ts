@@ -6,7 +6,7 @@ const press = (key: string, over: Partial<KeyPress> = {}): KeyPress => ({
 });
 
 describe('keyboard shortcuts', () => {
-  it('maps arrows, clicker keys, Space, Home, End and ?', () => {
+  it('maps arrows, clicker keys, Space, Home, End, ? and X (next VM exit)', () => {
     expect(shortcutFor(press('ArrowRight'))).toBe('next');
     expect(shortcutFor(press('PageDown'))).toBe('next');
     expect(shortcutFor(press('ArrowLeft'))).toBe('prev');
@@ -15,7 +15,10 @@ describe('keyboard shortcuts', () => {
     expect(shortcutFor(press('Home'))).toBe('home');
     expect(shortcutFor(press('End'))).toBe('end');
     expect(shortcutFor(press('?'))).toBe('help');
-    expect(shortcutFor(press('x'))).toBeNull();
+    expect(shortcutFor(press('x'))).toBe('vmExit');
+    expect(shortcutFor(press('X'))).toBe('vmExit');
+    expect(shortcutFor(press('z'))).toBeNull();
+    expect(shortcutFor(press('x', { targetTag: 'INPUT' }))).toBeNull();
   });
 
   it('stays out of the way while typing or choosing, and of browser shortcuts', () => {

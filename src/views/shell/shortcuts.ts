@@ -1,6 +1,6 @@
 /** The lab's keyboard shortcuts: which action a key press asks for, or none (plain TS, testable). */
 
-export type ShortcutAction = 'next' | 'prev' | 'play' | 'home' | 'end' | 'help';
+export type ShortcutAction = 'next' | 'prev' | 'play' | 'home' | 'end' | 'help' | 'vmExit';
 
 /** What of a KeyboardEvent the decision needs. */
 export interface KeyPress {
@@ -35,6 +35,9 @@ export function shortcutFor(k: KeyPress): ShortcutAction | null {
       return 'end';
     case '?':
       return 'help';
+    case 'x':
+    case 'X':
+      return 'vmExit';
     default:
       return null;
   }

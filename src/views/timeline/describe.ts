@@ -11,6 +11,9 @@ import type { Tr } from '../cpu/text.ts';
 import { describePfError } from '../shell/narrate.ts';
 import { shownStep, type Shown } from './layout.ts';
 import '../../i18n/parts/timeline.ts';
+import { vmExitName } from '../../emu/hv/exit-names.ts';
+
+export { vmExitName };
 
 /** COM1's transmit holding register, the UART the scenarios write to (as the narration names it). */
 const UART_PORT = 0x3f8;
@@ -63,9 +66,9 @@ export function describeMark(m: Mark, t: Tr, locale: Locale): string {
     case 'cpu/triple-fault':
       return t('timeline.mark.triple');
     case 'vm/exit':
-      return t('timeline.mark.vmExit', { name: m.name, code: m.code < 0 ? String(m.code) : hex(m.code) });
+      return t(m.vendor === 'amd' ? 'timeline.mark.vmExitAmd' : 'timeline.mark.vmExit', { name: vmExitName(m.vendor, m.code), code: m.vendor === 'amd' ? hex(m.code >>> 0) : m.code, vm: m.vm });
     case 'vm/end':
-      return t(`timeline.mark.vmEnd.${m.why}`);
+      return t('timeline.mark.vmEnd', { vm: m.vm, why: m.why });
   }
 }
 

@@ -142,7 +142,8 @@ export function place(shown: readonly Shown[], lanes: readonly MarkKind[], scale
  * The outline of a kind's shape, centred on 0,0, `r` from centre to edge: a triangle for a ring
  * change (pointing up towards ring 0, down towards ring 3), a cross for an exception, a circle for
  * an interrupt (a ring for a software one), a diamond for port I/O, a square for a TLB flush, two
- * bars for a halt, an eight-pointed star for a triple fault.
+ * bars for a halt, an eight-pointed star for a triple fault, an up arrow for a VM exit, a hexagon
+ * for the end of a VM.
  */
 export function shapePath(m: Pick<Mark, 'kind'> & Partial<{ from: number; to: number; source: string }>, r: number): string {
   const f = (n: number): string => String(Math.round(n * 100) / 100);
@@ -181,17 +182,17 @@ export function shapePath(m: Pick<Mark, 'kind'> & Partial<{ from: number; to: nu
       return `M${pts.join('L')}Z`;
     }
     case 'vm/exit': {
-      // A pentagon pointing down: out of the guest, to the hypervisor.
+      // An arrow pointing up, out of the guest to the hypervisor.
+      const w = r * 0.35;
+      return `M0,${f(-r)}L${f(r)},0H${f(w)}V${f(r)}H${f(-w)}V0H${f(-r)}Z`;
+    }
+    case 'vm/end': {
       const pts: string[] = [];
-      for (let i = 0; i < 5; i++) {
-        const a = (2 * Math.PI * i) / 5 + Math.PI / 2;
+      for (let i = 0; i < 6; i++) {
+        const a = (Math.PI * i) / 3;
         pts.push(`${f(r * Math.cos(a))},${f(r * Math.sin(a))}`);
       }
       return `M${pts.join('L')}Z`;
-    }
-    case 'vm/end': {
-      const w = r * 0.35;
-      return `M${f(-w)},${f(-r)}H${f(w)}V${f(-w)}H${f(r)}V${f(w)}H${f(w)}V${f(r)}H${f(-w)}V${f(w)}H${f(-r)}V${f(-w)}H${f(-w)}Z`;
     }
   }
 }

@@ -1,0 +1,11 @@
+/**
+ * The VT-x and AMD-V views, one chunk the lab loads once a scenario with a `technique` is on screen
+ * (`ViewState.vm` non-null): the planes, the VMCS / VMCB inspector, the charts and the consoles.
+ */
+import '../../i18n/parts/vm.ts';
+export { default as VmPlanes } from './VmPlanes.svelte';
+export { default as VmInspector } from './VmInspector.svelte';
+export { default as VmCharts } from './VmCharts.svelte';
+export { default as VmConsoles } from './VmConsoles.svelte';
+export { translator } from '../cpu/text.ts';
+export { narrateVm } from './narrate-vm.ts';

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import type { TraceEvent } from '../../emu/trace/events.ts';
+import { narrate, segmentsText } from '../shell/narrate.ts';
+import { exitShortName, narrateVm } from './narrate-vm.ts';
+
+const say = (step: number, events: TraceEvent[], locale: 'en' | 'zh-CN' = 'en'): string =>
+  segmentsText(narrate(locale, { step, events, insnText: () => null, extra: (evs) => narrateVm(locale, evs) }));
+
+describe('narrate: the hypervisor (vm/* events), through the VM views’ narrateVm', () => {
+  it('shortens the vendors’ names as the sentence says them', () => {
+    expect(exitShortName('EXIT_REASON_IO_INSTRUCTION')).toBe('IO_INSTRUCTION');
+    expect(exitShortName('VMEXIT_IOIO')).toBe('IOIO');
+  });
+  it('leaves a step without vm/* events to the shell’s sentences', () => {
+    expect(narrateVm('en', [{ kind: 'cpu/halt', step: 1, rip: 0n }])).toBeNull();
+    expect(say(2, [{ kind: 'cpu/insn', step: 1, rip: 0x10n, length: 1, cpl: 0 }, { kind: 'cpu/halt', step: 1, rip: 0x10n }])).toContain('halts');
+  });
+  const cpuidExit: TraceEvent[] = [
+    { kind: 'vm/exit', step: 3, vm: 0, vendor: 'intel', code: 10, name: 'EXIT_REASON_CPUID', rip: 0x1000n, info: { EXIT_QUALIFICATION: 0n, VM_EXIT_INSTRUCTION_LEN: 2n } },
+    { kind: 'vm/field', step: 3, vm: 0, op: 'read', field: 'VM_EXIT_REASON', key: 0x4402, value: 10n },
+    { kind: 'vm/field', step: 3, vm: 0, op: 'write', field: 'GUEST_RIP', key: 0x681e, value: 0x1002n },
+    { kind: 'vm/handle', step: 3, vm: 0, action: 'emulated', note: 'leaf 0x1' },
+    { kind: 'vm/entry', step: 3, vm: 0, vendor: 'intel', instruction: 'VMRESUME', rip: 0x1002n },
+  ];
+  it('tells a CPUID exit from the reason through the handler to VMRESUME, in both languages', () => {
+    expect(say(4, cpuidExit)).toBe(
+      'VM exit: CPUID (reason 10). The hypervisor reads the exit information, emulates the instruction (leaf 0x1), advances RIP by 2 and resumes the guest with VMRESUME.',
+    );
+    expect(say(4, cpuidExit, 'zh-CN')).toBe('VM 退出：CPUID（原因 10）。虚拟机监控器读取退出信息，模拟该指令（leaf 0x1），把 RIP 前移 2，然后用 VMRESUME 恢复客户机运行。');
+  });
+  it('gives an AMD-V exit its EXITCODE in hex', () => {
+    const ev: TraceEvent[] = [
+      { kind: 'vm/exit', step: 6, vm: 0, vendor: 'amd', code: 0x7b, name: 'VMEXIT_IOIO', rip: 0x1010n, info: {} },
+      { kind: 'vm/field', step: 6, vm: 0, op: 'write', field: 'save.rip', key: 0x578, value: 0x1011n },
+      { kind: 'vm/handle', step: 6, vm: 0, action: 'emulated', note: 'port 0x3f8 out 1 byte' },
+      { kind: 'vm/entry', step: 6, vm: 0, vendor: 'amd', instruction: 'VMRUN', rip: 0x1011n },
+    ];
+    expect(say(7, ev)).toBe(
+      'VM exit: IOIO (EXITCODE 0x7b). The hypervisor reads the exit information, emulates the instruction (port 0x3f8 out 1 byte), advances RIP by 1 and resumes the guest with VMRUN.',
+    );
+  });
+  it('says when the exit ends the VM, and tells a first entry, a failed entry and a switch', () => {
+    const hlt: TraceEvent[] = [
+      { kind: 'vm/exit', step: 9, vm: 1, vendor: 'intel', code: 12, name: 'EXIT_REASON_HLT', rip: 0x1020n, info: {} },
+      { kind: 'vm/handle', step: 9, vm: 1, action: 'ended', note: 'hlt' },
+      { kind: 'vm/end', step: 9, vm: 1, why: 'hlt', detail: '' },
+    ];
+    expect(say(10, hlt)).toBe('VM exit: HLT (reason 12). The hypervisor ends VM 1 (hlt).');
+    expect(say(1, [{ kind: 'vm/entry', step: 0, vm: 0, vendor: 'intel', instruction: 'VMLAUNCH', rip: 0x1000n }])).toBe('VMLAUNCH starts VM 0 at guest RIP 0x1000.');
+    expect(say(1, [{ kind: 'vm/entry', step: 0, vm: 0, vendor: 'intel', instruction: 'VMLAUNCH', rip: 0x1000n, failed: ['GUEST_CR0.PE'] }], 'zh-CN')).toBe('VMLAUNCH 进入虚拟机 0 失败：GUEST_CR0.PE。');
+    expect(say(5, [{ kind: 'vm/switch', step: 4, from: 0, to: 1 }])).toBe('The hypervisor moves the processor from VM 0 to VM 1.');
+  });
+});

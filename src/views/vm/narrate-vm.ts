@@ -1,0 +1,57 @@
+/**
+ * The narration of the hypervisor's part of a step (vm/* trace events), in the reader's language:
+ * loaded with the VM views and handed to the narration line (`NarrationInput.extra`), so the first
+ * screen carries neither the sentences nor their strings. Plain TS (no DOM).
+ */
+import type { TraceEvent } from '../../emu/trace/events.ts';
+import { translate, type Locale, type MessageKey } from '../../i18n/messages.ts';
+import '../../i18n/parts/vm.ts';
+import { fill, hex, type Segment } from '../shell/narrate.ts';
+
+const code = (text: string): Segment => ({ text, code: true });
+const plain = (text: string): Segment => ({ text });
+
+/** The exit's short name (`CPUID` for EXIT_REASON_CPUID, `IOIO` for VMEXIT_IOIO), as the narration says it. */
+export function exitShortName(name: string): string {
+  return name.replace(/^(EXIT_REASON_|VMEXIT_)/, '');
+}
+
+/**
+ * The hypervisor's part of a step (vm/* events), or null when the step had none: a VM exit and
+ * what the handler did up to the entry that resumed the guest, a first entry, a failed entry, the
+ * end of a VM or a switch between VMs.
+ */
+export function narrateVm(locale: Locale, evs: readonly TraceEvent[]): Segment[] | null {
+  const t = (k: MessageKey): string => translate(locale, k);
+  const exit = evs.find((e) => e.kind === 'vm/exit');
+  const entry = evs.find((e) => e.kind === 'vm/entry');
+  const end = evs.find((e) => e.kind === 'vm/end');
+  if (exit?.kind === 'vm/exit') {
+    const head = {
+      name: code(exitShortName(exit.name)),
+      label: plain(exit.vendor === 'intel' ? t('vm.narr.reason') : 'EXITCODE'),
+      code: code(exit.vendor === 'intel' ? String(exit.code) : hex(exit.code)),
+    };
+    if (end?.kind === 'vm/end') return fill(t('vm.narr.vmExitEnd'), { ...head, vm: plain(String(end.vm)), why: code(end.detail === '' ? end.why : end.detail) });
+    const handle = evs.find((e) => e.kind === 'vm/handle');
+    const note = handle?.kind === 'vm/handle' ? handle.note : '';
+    const act = handle?.kind === 'vm/handle' && handle.action !== 'ended' ? handle.action : 'emulated';
+    const action = fill(t(`vm.narr.${act}`), { note: code(note) });
+    // The handler's last write of the guest RIP, against the RIP the exit reported.
+    const ripWrite = evs.filter((e) => e.kind === 'vm/field' && e.op === 'write' && (e.field === 'GUEST_RIP' || e.field === 'save.rip')).at(-1);
+    const step = ripWrite?.kind === 'vm/field' ? ripWrite.value - exit.rip : null;
+    const rip = step !== null && step > 0n && step < 16n ? fill(t('vm.narr.rip'), { n: plain(String(step)) }) : [];
+    if (entry?.kind === 'vm/entry' && entry.failed === undefined) return fill(t('vm.narr.vmExit'), { ...head, action, rip, entry: code(entry.instruction) });
+    return fill(t('vm.narr.vmExitStay'), { ...head, action, rip });
+  }
+  if (entry?.kind === 'vm/entry') {
+    const vars = { entry: code(entry.instruction), vm: plain(String(entry.vm)) };
+    if (entry.failed !== undefined) return fill(t('vm.narr.vmEnterFailed'), { ...vars, checks: code(entry.failed.join(', ')) });
+    return fill(t('vm.narr.vmEnter'), { ...vars, rip: code(hex(entry.rip)) });
+  }
+  if (end?.kind === 'vm/end') return fill(t('vm.narr.vmEnd'), { vm: plain(String(end.vm)), why: code(end.detail === '' ? end.why : end.detail) });
+  const sw = evs.find((e) => e.kind === 'vm/switch');
+  if (sw?.kind === 'vm/switch') return fill(t('vm.narr.vmSwitch'), { from: plain(String(sw.from)), to: plain(String(sw.to)) });
+  return null;
+}
+
