@@ -90,6 +90,13 @@ import type { InterruptSource } from '../cpu/cpu.ts';
 import type { MmioRecord } from './nested-map.ts';
 import type { BackendRun, HvAction, HvBackend, HvExit, HvLogEntry, PortHandler } from './types.ts';
 
+/**
+ * The leaves whose output depends on ECX (SDM Vol. 2A, CPUID: 4, 7, 0BH, 0DH, 0FH, 10H, 12H, 14H,
+ * 17H, 18H, 1DH, 1EH, 1FH, 20H, 23H, and 8000001DH); for the others ECX is whatever the guest left
+ * there, so the note leaves it out.
+ */
+const SUBLEAF_LEAVES = new Set([4, 7, 0xb, 0xd, 0xf, 0x10, 0x12, 0x14, 0x17, 0x18, 0x1d, 0x1e, 0x1f, 0x20, 0x23, 0x8000001d]);
+
 export type CpuidFn = (leaf: number, subleaf: number) => [number, number, number, number];
 
 /** The processor's own MSRs, for pass-through: each throws a `Fault` (#GP) as RDMSR/WRMSR would. */
@@ -305,7 +312,7 @@ export class Hypervisor {
         b.setGpr(1, BigInt(c), 4);
         b.setGpr(2, BigInt(dx), 4);
         b.advance();
-        return { action: 'emulated', note: `leaf 0x${leaf.toString(16)} subleaf 0x${sub.toString(16)}`, work: 'cpuid' };
+        return { action: 'emulated', note: SUBLEAF_LEAVES.has(leaf >>> 0) ? `leaf 0x${leaf.toString(16)} subleaf 0x${sub.toString(16)}` : `leaf 0x${leaf.toString(16)}`, work: 'cpuid' };
       }
       case 'io': {
         const mask = d.size === 4 ? 0xffffffffn : (1n << BigInt(d.size * 8)) - 1n;
