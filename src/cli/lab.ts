@@ -22,6 +22,8 @@ import { formatWalkExercise } from '../emu/exercise/format.ts';
 import { generateVmexitExercise, VMEXIT_DEFAULT_COUNT, VMEXIT_MAX_COUNT } from '../emu/exercise/vmexit-exercise.ts';
 import { formatVmexitExercise } from '../emu/exercise/vmexit-format.ts';
 import { loadScenario } from '../emu/scenario/migrate.ts';
+// Scenarios with a technique run under the hypervisor: load it so that buildScenario can build them.
+import '../emu/hv/hv-machine.ts';
 import { buildScenario, runScenario } from '../emu/scenario/build.ts';
 import { MAX_STEPS_LIMIT, scenarioErrorText } from '../emu/scenario/schema.ts';
 import type { LoadedScenario } from '../emu/scenario/validate.ts';

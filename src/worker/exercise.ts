@@ -2,26 +2,35 @@
  * The `exercise` call (exercise-types.ts): generated in the worker, since the generator builds
  * paging structures in memory and walks them with the lab's MMU, and returned as plain data.
  */
-import { generateWalkExercise, MODE_SPECS, type WalkLevels } from '../emu/exercise/walk-exercise.ts';
+import type { WalkLevels } from '../emu/exercise/walk-exercise.ts';
 import type { generateVmexitExercise } from '../emu/exercise/vmexit-exercise.ts';
 import { EXERCISE_COUNTS, WALK_LEVELS, type ExerciseResult, type ExerciseSpec } from './exercise-types.ts';
 
 /**
- * The VM-exit generator pulls in the assembler and the VMX model (about 27 kB gzip), more than the
- * worker's first load can afford (bench/browser.ts: "before interactive"), so it is a chunk of its
- * own: `prepareExercise` loads it before the first vmexit spec is answered (the worker's handler
- * and the in-thread client both await it), and `makeExercise` stays synchronous.
+ * The generators are chunks of their own, loaded on first use: the VM-exit generator pulls in the
+ * assembler's tables and the VMX model (about 27 kB gzip), the walk generator its paging builders
+ * (about 5 kB), more than the worker's first load can afford (bench/browser.ts: "before
+ * interactive"). `prepareExercise` loads the one a spec needs before it is answered (the worker's
+ * handler and the in-thread client both await it), and `makeExercise` stays synchronous.
  */
 let vmexitGenerator: typeof generateVmexitExercise | null = null;
+let walkGenerator: typeof import('../emu/exercise/walk-exercise.ts') | null = null;
+
+function kindOf(spec: unknown): unknown {
+  return typeof spec === 'object' && spec !== null ? (spec as { kind?: unknown }).kind : undefined;
+}
 
 /** True when `spec` needs a chunk `prepareExercise` has not loaded yet. */
 export function needsPreparing(spec: unknown): boolean {
-  return vmexitGenerator === null && typeof spec === 'object' && spec !== null && (spec as { kind?: unknown }).kind === 'vmexit';
+  const kind = kindOf(spec);
+  return (kind === 'vmexit' && vmexitGenerator === null) || (kind === 'walk' && walkGenerator === null);
 }
 
 /** Loads the generator a spec needs (a no-op when loaded or not needed). */
 export async function prepareExercise(spec: unknown): Promise<void> {
-  if (needsPreparing(spec)) vmexitGenerator = (await import('../emu/exercise/vmexit-exercise.ts')).generateVmexitExercise;
+  if (!needsPreparing(spec)) return;
+  if (kindOf(spec) === 'vmexit') vmexitGenerator = (await import('../emu/exercise/vmexit-exercise.ts')).generateVmexitExercise;
+  else walkGenerator = await import('../emu/exercise/walk-exercise.ts');
 }
 
 /** Generates the exercise; a malformed spec throws a RangeError naming the field (an error answer). */
@@ -41,11 +50,12 @@ export function makeExercise(spec: ExerciseSpec): ExerciseResult {
     if (vmexitGenerator === null) throw new Error('exercise vmexit: the generator is not loaded (prepareExercise first)');
     return { kind: 'vmexit', exercise: vmexitGenerator({ seed: s.seed, count: s.count }) };
   }
+  if (walkGenerator === null) throw new Error('exercise walk: the generator is not loaded (prepareExercise first)');
   const levels = s.levels as WalkLevels;
-  const m = MODE_SPECS[levels];
+  const m = walkGenerator.MODE_SPECS[levels];
   return {
     kind: 'walk',
-    exercise: generateWalkExercise({ levels, seed: s.seed, count: s.count }),
+    exercise: walkGenerator.generateWalkExercise({ levels, seed: s.seed, count: s.count }),
     layout: {
       names: [...m.names],
       bits: m.shifts.map((sh, i): [number, number] => [sh + m.widths[i]! - 1, sh]),

@@ -6,11 +6,12 @@
  */
 import type { LabMessage, LabRequest } from './protocol.ts';
 import { needsPreparing, prepareExercise } from './exercise.ts';
-import { LabSession, type SessionOptions } from './session.ts';
+import { LabSession, needsHypervisor, prepareLoad, type SessionOptions } from './session.ts';
 
 /** A handler for request messages that posts each answer through `post`. */
 export function createLabHandler(post: (msg: LabMessage) => void, opts: SessionOptions = {}): (req: LabRequest) => void {
   const session = new LabSession(opts);
+  let pending: Promise<void> | null = null;
   return (req) => {
     // An exercise whose generator is a chunk of its own (exercise.ts) is answered once it has loaded;
     // the answer carries its id, and the exercise call does not touch the scenario, so other requests need not wait.
@@ -19,6 +20,22 @@ export function createLabHandler(post: (msg: LabMessage) => void, opts: SessionO
         () => post(session.handle(req)),
         (e: unknown) => post({ kind: 'error', id: req.id, message: `exercise: ${e instanceof Error ? e.message : String(e)}` }),
       );
+      return;
+    }
+    // A scenario with a technique needs the hypervisor's chunk (session.ts prepareLoad). Later
+    // requests wait behind the load in a queue, so that they see the scenario it loads.
+    if (pending !== null || (req.type === 'load' && needsHypervisor(req.scenario))) {
+      const before = pending ?? Promise.resolve();
+      pending = before
+        .then(() => (req.type === 'load' ? prepareLoad(req.scenario) : undefined))
+        .then(
+          () => post(session.handle(req)),
+          (e: unknown) => post({ kind: 'error', id: req.id, message: `${req.type}: ${e instanceof Error ? e.message : String(e)}` }),
+        );
+      const mine = pending;
+      void mine.then(() => {
+        if (pending === mine) pending = null;
+      });
       return;
     }
     post(session.handle(req));

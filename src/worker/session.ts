@@ -8,7 +8,8 @@ import { decode } from '../emu/cpu/decode.ts';
 import { REG_NAMES } from '../emu/cpu/state.ts';
 import type { Machine } from '../emu/machine/machine.ts';
 import { PAGE_SIZE } from '../emu/mem/physmem.ts';
-import { buildScenario, loadScenario } from '../emu/scenario/index.ts';
+import { buildScenario } from '../emu/scenario/build.ts';
+import { loadScenario } from '../emu/scenario/migrate.ts';
 import { ArraySink, TRACE_KINDS, type TraceEvent, type TraceKind } from '../emu/trace/events.ts';
 import { Timeline } from '../emu/trace/timeline.ts';
 import { linearRip, parseBreakpoints, runToBreakpoint } from './breakpoints.ts';
@@ -20,9 +21,22 @@ import {
 } from './protocol.ts';
 import { stepWalks } from './walks.ts';
 import { makeExercise } from './exercise.ts';
-import { HvMachine } from '../emu/hv/hv-machine.ts';
 import type { VmView } from './vm-types.ts';
-import { vmFieldValues, vmView } from './vm-view.ts';
+
+let hvPart: typeof import('./hv-part.ts') | null = null;
+
+/** Whether loading `scenario` needs the hypervisor's chunk and it has not loaded yet. */
+export function needsHypervisor(scenario: unknown): boolean {
+  return hvPart === null && typeof scenario === 'object' && scenario !== null && !Array.isArray(scenario) && typeof (scenario as { technique?: unknown }).technique === 'string';
+}
+
+/**
+ * Loads the hypervisor's chunk (hv-part.ts) when `scenario` has a technique (a no-op otherwise or
+ * once loaded): the worker's handler and the in-thread client await it before a `load`.
+ */
+export async function prepareLoad(scenario: unknown): Promise<void> {
+  if (needsHypervisor(scenario)) hvPart = await import('./hv-part.ts');
+}
 
 /** Kinds collected unless the page asks otherwise: all but the TLB-path ones (tlb/lookup, mmu/walk, tlb/fill), which are many per step. */
 export const DEFAULT_TRACE_KINDS: readonly TraceKind[] = TRACE_KINDS.filter((k) => k !== 'tlb/lookup' && k !== 'mmu/walk' && k !== 'tlb/fill');
@@ -83,7 +97,8 @@ export function machineView(m: Machine): MachineView {
     regs,
     halted: s.halted,
     shutdown: s.shutdown,
-    stopped: m.cpu.stuck(),
+    // The hypervisor's machine is stopped once its VM has ended (the CPU then holds the host).
+    stopped: m.cpu.stuck() || ((m as { ended?: unknown }).ended ?? null) !== null,
     disasm: rows,
     disasmStop: stop,
     tlb: m.mmu.tlb.entries(),
@@ -357,15 +372,15 @@ export class LabSession {
   /** ViewState.vm: the hypervisor's view at the current step (null for a scenario without a technique). */
   private vm(): VmView | null {
     const { timeline, machine, name, mode } = this.need();
-    if (!(machine instanceof HvMachine)) return null;
+    if (hvPart === null || !(machine instanceof hvPart.HvMachine)) return null;
     const at = timeline.current;
     let before: Map<string, string> | null = null;
     if (at > timeline.start) {
       // The fields at the step before, for `changed`; then back (the machine as goto leaves it).
       timeline.goto(at - 1);
-      before = vmFieldValues(machine);
+      before = hvPart.vmFieldValues(machine);
       timeline.goto(at);
     }
-    return vmView(machine, name, mode, before);
+    return hvPart.vmView(machine, name, mode, before);
   }
 }

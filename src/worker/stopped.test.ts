@@ -3,14 +3,20 @@
  * ends right on the final HLT (the step's RunEnd alone cannot tell: a step limit reached on a HLT
  * that the timer will end reads 'hlt' too).
  */
-import { describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import pageFault from '../emu/scenario/examples/page-fault.json' with { type: 'json' };
 import syscalls from '../emu/scenario/examples/syscalls.json' with { type: 'json' };
 import timer from '../emu/scenario/examples/timer.json' with { type: 'json' };
+import vtx from '../emu/scenario/examples/vtx-first-exit.json' with { type: 'json' };
+import svm from '../emu/scenario/examples/svm-first-exit.json' with { type: 'json' };
 import type { Json } from './protocol.ts';
-import { LabSession } from './session.ts';
+import { LabSession, prepareLoad } from './session.ts';
+
+beforeAll(() => prepareLoad(vtx));
 
 const EXAMPLES: Record<string, Json> = { syscalls: syscalls as Json, 'page-fault': pageFault as Json, timer: timer as Json };
+/** Under a hypervisor the VM ends (its last HLT, with nothing to wake it): the CPU then holds the host, which is neither halted nor shut down. */
+const VM_EXAMPLES: Record<string, Json> = { 'vtx-first-exit': vtx as Json, 'svm-first-exit': svm as Json };
 
 describe('the view says when the machine has stopped', () => {
   for (const [name, scenario] of Object.entries(EXAMPLES)) {
@@ -35,6 +41,25 @@ describe('the view says when the machine has stopped', () => {
       expect(s.goto(v.step).machine.stopped).toBe(true);
       // No example waits in HLT for the timer (Cpu.stuck's own test in interrupts.test.ts does).
       expect(sawHaltWaiting).toBe(false);
+    });
+  }
+  for (const [name, scenario] of Object.entries(VM_EXAMPLES)) {
+    test(`${name}: stopped once the VM has ended, not before`, () => {
+      const s = new LabSession();
+      const r = s.load(scenario);
+      if (!r.ok) throw new Error(JSON.stringify(r.errors));
+      let v = r.view;
+      for (let i = 0; i < 1000 && !v.machine.stopped; i++) {
+        expect(v.vm!.vms[0]!.state).not.toBe('ended');
+        const next = s.step(1);
+        expect(next.step).toBeGreaterThan(v.step);
+        v = next;
+      }
+      expect(v.machine.stopped).toBe(true);
+      expect(v.vm!.vms[0]!.state).toBe('ended');
+      expect(s.step(1).step).toBe(v.step);
+      expect(s.back(1).machine.stopped).toBe(false);
+      expect(s.goto(v.step).machine.stopped).toBe(true);
     });
   }
 });

@@ -5,11 +5,14 @@
  * in memory with what changed; controls; exits by reason and cycles from the ledger; and "run to
  * the next VM exit" (runUntil vm/exit) through the session.
  */
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import syscalls from '../emu/scenario/examples/syscalls.json' with { type: 'json' };
 import vtx from '../emu/scenario/examples/vtx-first-exit.json' with { type: 'json' };
 import svm from '../emu/scenario/examples/svm-first-exit.json' with { type: 'json' };
-import { LabSession } from './session.ts';
+import { LabSession, prepareLoad } from './session.ts';
+
+// As the worker's handler does before a load with a technique: the hypervisor's chunk.
+beforeAll(() => prepareLoad(vtx));
 import type { Json, ViewState } from './protocol.ts';
 import type { VmView } from './vm-types.ts';
 

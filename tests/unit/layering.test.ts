@@ -61,3 +61,20 @@ describe('the first screen stays small', () => {
     expect(bad).toEqual([]);
   });
 });
+
+describe('the worker\'s first load stays small', () => {
+  // The worker's entry and its static imports are part of "before interactive" (bench/browser.ts):
+  // the hypervisor, the VT-x and AMD-V models, the cost presets and the exercise generators are
+  // chunks loaded on demand (session.ts prepareLoad, exercise.ts prepareExercise).
+  const graph = firstScreen('src/worker/lab.worker.ts');
+
+  it('follows the worker\'s static imports', () => {
+    expect([...graph.keys()].some((f) => f.endsWith('src/emu/cpu/cpu.ts'))).toBe(true);
+  });
+
+  it('does not load the hypervisor, VT-x, AMD-V, the cost presets or the exercise generators', () => {
+    const lazy = /src\/emu\/(hv\/(?!area\.ts)|vmx\/|svm\/|cost\/presets\.ts|exercise\/(walk|vmexit)-exercise\.ts)|src\/worker\/(vm-view|hv-part)\.ts/;
+    const bad = [...graph.keys()].map((f) => relative(root, f)).filter((f) => lazy.test(f));
+    expect(bad).toEqual([]);
+  });
+});

@@ -280,3 +280,10 @@ describe('pricing', () => {
     expect(roundTrip(amd, { exit: 0x7b, reads: 2, writes: 0 })).toEqual([{ kind: 'vmexit', code: 0x7b }, { kind: 'hv-dispatch' }, { kind: 'vmcb-read', count: 2 }, { kind: 'vmrun' }]);
   });
 });
+
+describe('the light table of preset vendors (pick.ts)', () => {
+  it('lists every preset, in order, with its vendor', async () => {
+    const { PRESET_VENDORS } = await import('./pick.ts');
+    expect(Object.entries(PRESET_VENDORS)).toEqual(PRESETS.map((p) => [p.id, p.vendor]));
+  });
+});

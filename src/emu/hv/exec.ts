@@ -24,7 +24,8 @@ import type { CpuFeatures } from '../cpu/core.ts';
 import { cpuid, readMsr, writeMsr } from '../cpu/sys-ctl.ts';
 import { Vec } from '../cpu/core.ts';
 import { Ledger } from '../cost/ledger.ts';
-import { preset as presetById, PRESETS, type Preset } from '../cost/presets.ts';
+import { preset as presetById, type Preset } from '../cost/presets.ts';
+import { DEFAULT_PRESET, presetProblem, type PresetTechnique } from '../cost/pick.ts';
 import { COST_KIND_IDS } from '../cost/kinds.ts';
 import { BARE_RAM_SIZE, createBareMachine, type BareMachine, DEFAULT_MAX_STEPS, REG_ORDER, type BareMode, type ExitRecord, type U64Json } from '../machine/bare.ts';
 import type { MmioHandler, PhysMem } from '../mem/physmem.ts';
@@ -34,7 +35,13 @@ import { VMX_AREA_SIZE, VmxBackend } from './vmx-backend.ts';
 import { GPR_NAMES, type HvBackend, type HvExitOptions } from './types.ts';
 
 export type HvBackendId = 'svm' | 'vtx';
-export const DEFAULT_PRESET: Record<HvBackendId, string> = { svm: 'amd-recent', vtx: 'intel-broadwell' };
+export { DEFAULT_PRESET };
+
+/** A preset usable with this technique, or a message saying why not (cost/pick.ts). */
+export function presetFor(under: PresetTechnique, id: string | undefined): Preset | string {
+  const problem = presetProblem(under, id);
+  return problem ?? presetById(id ?? DEFAULT_PRESET[under])!;
+}
 
 const AREA_SIZE = Math.max(SVM_AREA_SIZE, VMX_AREA_SIZE);
 /** Where the backend keeps its structures under nested paging: host RAM just above the guest's 64 MiB. */
@@ -83,17 +90,6 @@ export interface HvExecResult {
   hv: HvJson;
 }
 
-/** A preset usable with this backend, or a message saying why not. */
-export function presetFor(under: HvBackendId, id: string | undefined): Preset | string {
-  const want = under === 'svm' ? 'amd' : 'intel';
-  const p = presetById(id ?? DEFAULT_PRESET[under]);
-  if (p === undefined) return `no cost preset '${id}' (presets: ${PRESETS.map((x) => x.id).join(', ')})`;
-  if (p.vendor !== want) {
-    const fit = PRESETS.filter((x) => x.vendor === want).map((x) => x.id).join(', ');
-    return `preset '${p.id}' prices ${p.vendor === 'intel' ? 'VT-x' : 'AMD-V'}, not ${want === 'intel' ? 'VT-x' : 'AMD-V'} (use ${fit})`;
-  }
-  return p;
-}
 
 const json = (v: bigint): U64Json => (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString());
 

@@ -42,6 +42,8 @@ import { fieldByName } from '../vmx/fields.ts';
 import { deepCopy } from '../trace/checkpoint.ts';
 import type { TraceEvent, TraceKind, TraceSink } from '../trace/events.ts';
 import { presetFor, type HvJson } from './exec.ts';
+import { HV_MACHINE_AREA } from './area.ts';
+import { useHypervisor } from '../scenario/build.ts';
 import { COST_KIND_IDS } from '../cost/kinds.ts';
 import { REG_ORDER, type U64Json } from '../machine/bare.ts';
 import { Hypervisor, SHADOW_MSRS, type HvEnd } from './hypervisor.ts';
@@ -51,8 +53,8 @@ import { GPR_NAMES, type HvLogEntry, type PortHandler } from './types.ts';
 
 export type HvTechnique = 'vtx' | 'svm';
 
-/** Bytes the machine's backend structures take (either backend's area fits). */
-export const HV_MACHINE_AREA = Math.max(SVM_AREA_SIZE, VMX_AREA_SIZE);
+export { HV_MACHINE_AREA };
+if (HV_MACHINE_AREA !== Math.max(SVM_AREA_SIZE, VMX_AREA_SIZE)) throw new Error(`hv/area.ts: HV_MACHINE_AREA is 0x${HV_MACHINE_AREA.toString(16)}, the backends need 0x${Math.max(SVM_AREA_SIZE, VMX_AREA_SIZE).toString(16)}`);
 
 /** The exits a scenario may turn on (`hypervisor.exits`); passed to the backend's options. */
 export interface HvExitOptions {
@@ -473,3 +475,6 @@ function endDetail(e: HvEnd): string {
     case 'preempted': return 'time slice over';
   }
 }
+
+// Scenarios with a technique build this machine (scenario/build.ts): loading this module provides it.
+useHypervisor((guest, opts) => new HvMachine(guest, opts));

@@ -20,7 +20,8 @@
  */
 import { bareResult, u64Json, type U64Json } from '../machine/bare.ts';
 import { Machine } from '../machine/machine.ts';
-import { HV_MACHINE_AREA, HvMachine } from '../hv/hv-machine.ts';
+import { HV_MACHINE_AREA } from '../hv/area.ts';
+import type { HvMachineOptions, HvMachine } from '../hv/hv-machine.ts';
 import type { HvJson } from '../hv/exec.ts';
 import type { RunEnd } from '../cpu/cpu.ts';
 import { createCpuState, SegAttr, type CpuState, type SegmentCache } from '../cpu/state.ts';
@@ -259,6 +260,19 @@ export function idtTargets(ls: LoadedScenario): Map<number, number> {
   return t;
 }
 
+/** Makes the hypervisor's machine around a built guest (hv/hv-machine.ts provides it when loaded). */
+export type HvFactory = (guest: Machine, opts: HvMachineOptions) => Machine;
+let hvFactory: HvFactory | null = null;
+
+/**
+ * Provides the hypervisor's machine for scenarios with a technique. hv/hv-machine.ts calls it when
+ * it loads: scenario/index.ts loads it for the command line and the tests; the worker loads it only
+ * for a scenario with a technique, so a bare scenario does not download the hypervisor.
+ */
+export function useHypervisor(f: HvFactory): void {
+  hvFactory = f;
+}
+
 /**
  * Boots a validated scenario. Never throws on the result of `loadScenario`. With a `technique`,
  * the guest is built exactly as without one, then becomes the only guest of the hypervisor: its CPU
@@ -275,7 +289,8 @@ export function buildScenario(ls: LoadedScenario): Machine {
   const ramSize = sc.memory.size + (nested ? HV_MACHINE_AREA : 0);
   const m = sc.boot === 'bare' ? buildBare(ls, ramSize) : buildGuest(ls, ramSize);
   if (sc.technique === undefined) return m;
-  return new HvMachine(m, {
+  if (hvFactory === null) throw new Error('a scenario with a technique needs the hypervisor: load src/emu/hv/hv-machine.ts first (scenario/index.ts does)');
+  return hvFactory(m, {
     technique: sc.technique, area: nested ? sc.memory.size : sc.memory.size - HV_MACHINE_AREA,
     ...(nested ? { guestRam: sc.memory.size } : {}),
     ...(h.costPreset !== undefined ? { preset: h.costPreset } : {}),
@@ -406,6 +421,11 @@ export interface RunResult {
   hv?: HvJson;
 }
 
+/** The hypervisor's machine (without importing it: it may not be loaded). */
+function isHvMachine(m: Machine): m is Machine & Pick<HvMachine, 'guestResult'> {
+  return typeof (m as Partial<HvMachine>).guestResult === 'function';
+}
+
 export function machineResult(name: string, m: Machine, end: RunEnd): RunResult {
   const s = m.cpu.state;
   const regs = bareResult({ cpu: m.cpu, mem: m.mem, exits: [] }, end).regs;
@@ -427,7 +447,7 @@ export function machineResult(name: string, m: Machine, end: RunEnd): RunResult 
     ports: { accesses: m.devices.portLog.length, byPort },
     timer: { fired: s.timer.fired },
   };
-  if (m instanceof HvMachine) {
+  if (isHvMachine(m)) {
     // The CPU holds the host once the VM has ended: report the guest, from its VMCS/VMCB.
     const g = m.guestResult();
     result.regs = g.regs;

@@ -11,8 +11,7 @@ import { cloneCpuState } from '../trace/checkpoint.ts';
 import { ArraySink, type TraceEvent } from '../trace/events.ts';
 import { Timeline } from '../trace/timeline.ts';
 import type { Machine } from '../machine/machine.ts';
-import { buildScenario } from './build.ts';
-import { loadScenario } from './migrate.ts';
+import { buildScenario, loadScenario } from './index.ts';
 import type { LoadedScenario } from './validate.ts';
 
 const DIR = join(import.meta.dirname, 'examples');

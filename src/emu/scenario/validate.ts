@@ -13,8 +13,8 @@ import {
   DEFAULT_MAX_STEPS, MAX_MEMORY, MAX_STEPS_LIMIT, MIN_BARE_MEMORY, MIN_MEMORY, MODES, PAGING_MODES, RESERVED_FIELDS, TECHNIQUES, VENDORS,
   type HypervisorSettings, type Mapping, type Mode, type PagingMode, type Scenario, type ScenarioError, type Technique,
 } from './schema.ts';
-import { presetFor } from '../hv/exec.ts';
-import { HV_MACHINE_AREA } from '../hv/hv-machine.ts';
+import { presetProblem } from '../cost/pick.ts';
+import { HV_MACHINE_AREA } from '../hv/area.ts';
 
 /** The nested tables' page size (hv/nested-map.ts maps guest RAM in 2-MByte pages). */
 const NESTED_PAGE = 0x200000;
@@ -290,8 +290,8 @@ function checkTechnique(c: Checker, input: Obj, vendor: 'intel' | 'amd' | null, 
   if (h.costPreset !== undefined) {
     const id = c.str(h.costPreset, 'hypervisor.costPreset', 100);
     if (id !== null && technique !== null) {
-      const p = presetFor(technique, id);
-      if (typeof p === 'string') c.err('hypervisor.costPreset', p);
+      const problem = presetProblem(technique, id);
+      if (problem !== null) c.err('hypervisor.costPreset', problem);
       else hv.costPreset = id;
     }
   }
