@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatWalkExercise } from '../../emu/exercise/format.ts';
 import { LOCALES } from '../../i18n/messages.ts';
-import { makeExercise } from '../../worker/exercise.ts';
+import { makeExercise, prepareExercise } from '../../worker/exercise.ts';
 import type { ExerciseResult } from '../../worker/exercise-types.ts';
 import { translator } from '../cpu/text.ts';
 import { cliCommand } from './spec.ts';
@@ -14,6 +14,8 @@ const asWalk = (r: ExerciseResult): WalkResult => {
   if (r.kind !== 'walk') throw new Error('not a walk');
   return r;
 };
+// As the worker does before answering: the walk generator is a chunk of its own.
+await prepareExercise({ kind: 'walk' });
 const RESULTS: WalkResult[] = ([2, 3, 4, 5] as const).flatMap((levels) => [3, 2024].map((seed) => asWalk(makeExercise({ kind: 'walk', levels, seed, count: 10 }))));
 
 /** The answer key of question i as the command line prints it (its lines under "  i. …"). */
