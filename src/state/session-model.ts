@@ -4,6 +4,7 @@
  * session.svelte.ts backs with `$state.raw` fields. No method throws: a failed call leaves the
  * last good view in place and sets `error`.
  */
+import { share } from './share.ts';
 import type { ScenarioError } from '../emu/scenario/schema.ts';
 import type { TraceEvent, TraceKind } from '../emu/trace/events.ts';
 import type { LabClient, LabNotice } from '../worker/client.ts';
@@ -15,6 +16,15 @@ export const MAX_NOTICES = 5;
 export interface ShownNotice extends LabNotice {
   /** Increasing, for keyed lists and dismissing. */
   id: number;
+}
+
+/**
+ * The new view, its hypervisor part sharing the previous one's unchanged objects (share.ts), so
+ * that the VM views' keyed rows that did not change are not updated.
+ */
+function withSharedVm(prev: ViewState | null, next: ViewState): ViewState {
+  if (prev === null || prev.vm === null || next.vm === null) return next;
+  return { ...next, vm: share(prev.vm, next.vm) };
 }
 
 /** What the views read. */
@@ -116,7 +126,7 @@ export class SessionModel {
   }
 
   private moved(v: ViewState): void {
-    this.f.view = v;
+    this.f.view = withSharedVm(this.f.view, v);
     this.f.found = null;
   }
 
@@ -147,7 +157,7 @@ export class SessionModel {
     return this.run(
       () => this.client.runUntil(kinds, maxSteps),
       (r) => {
-        this.f.view = r.view;
+        this.f.view = withSharedVm(this.f.view, r.view);
         this.f.found = r.event;
       },
     );
