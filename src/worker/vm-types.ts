@@ -70,7 +70,7 @@ export interface VmExitView {
   step: number;
   /** Basic exit reason (VT-x) or EXITCODE (AMD-V, VMEXIT_INVALID as -1). */
   code: number;
-  /** The vendor's name (`EXIT_REASON_IO_INSTRUCTION`, `VMEXIT_IOIO`). */
+  /** The identifier hypervisors' sources use (`EXIT_REASON_IO_INSTRUCTION`, Linux's; `VMEXIT_IOIO`, the APM's); views show the manual's name (hv/exit-names.ts `vmExitTitle`). */
   name: string;
   /** VT-x only: bit 31 of the exit reason (a VM-entry failure). */
   entryFailure: boolean;
@@ -128,6 +128,7 @@ export interface VmGuestView {
 /** Exits of one reason or code so far, with their whole cost (exit, handler, entry). */
 export interface VmReasonCount {
   code: number;
+  /** As the manual names it: the SDM's words for a basic exit reason ("I/O instruction"), the APM's EXITCODE name. */
   name: string;
   count: number;
   cycles: number;

@@ -23,6 +23,20 @@ function session(scenario: unknown, interval = 4): { s: LabSession; v0: ViewStat
   return { s, v0: r.view };
 }
 
+describe('ViewState.vm: the controls without nested paging', () => {
+  it('EPT is off and nestedPaging turns it on; the CR3 exits are the hypervisor\'s while it sets them', () => {
+    const { s } = session({ ...(vtx as object), hypervisor: { nestedPaging: false } });
+    const vm = s.step(3).vm!;
+    const c = (name: string) => vm.controls.find((x) => x.name === name)!;
+    expect(c('Enable EPT')).toMatchObject({ set: false, locked: null, option: 'hypervisor.nestedPaging' });
+    for (const name of ['CR3-load exiting', 'CR3-store exiting']) {
+      const x = c(name);
+      expect(x.set ? x.locked : x.option).toBe(x.set ? 'hypervisor' : 'hypervisor.exits.cr3');
+    }
+    expect(vm.controls.filter((x) => x.locked === 'hypervisor').every((x) => x.set)).toBe(true);
+  });
+});
+
 describe('ViewState.vm', () => {
   it('is null for a scenario without a technique', () => {
     const { s, v0 } = session(syscalls);
@@ -82,7 +96,8 @@ describe('ViewState.vm', () => {
     const io = r.view.vm!.exits[0]!;
     const q = io.info.find((i) => i.field === 'EXIT_QUALIFICATION')!;
     const bit = (n: string): number => q.bits.find((b) => b.name === n)!.value;
-    expect([bit('size'), bit('direction'), bit('string'), bit('port')]).toEqual([0, 0, 0, 0x3f8]);
+    // The SDM's names (Table 28-5), not the code's identifiers.
+    expect([bit('Size of access'), bit('Direction of the attempted access'), bit('String instruction'), bit('Port number')]).toEqual([0, 0, 0, 0x3f8]);
     expect(io.info.find((i) => i.field === 'VM_EXIT_INSTRUCTION_LEN')!.value).toBe('0x0000000000000001');
     expect(io.action).toBe('forwarded');
     expect(r.view.vm!.vms[0]!.console).toBe('H');
@@ -104,7 +119,7 @@ describe('ViewState.vm', () => {
     expect(end.end).toBe('hlt');
     expect(vm.vms[0]).toMatchObject({ state: 'ended', end: 'hlt', console: 'Hi\n!' });
     expect(vm.byReason.map((b) => [b.name, b.count])).toEqual([
-      ['EXIT_REASON_CPUID', 2], ['EXIT_REASON_HLT', 1], ['EXIT_REASON_VMCALL', 1], ['EXIT_REASON_IO_INSTRUCTION', 3], ['EXIT_REASON_MSR_READ', 1],
+      ['CPUID', 2], ['HLT', 1], ['VMCALL', 1], ['I/O instruction', 3], ['RDMSR', 1],
     ]);
     expect(vm.exitTotal).toBe(8);
     const cy = vm.cycles;

@@ -10,11 +10,11 @@ import { HvMachine, SVM_EXIT_INFO_FIELDS, VMX_EXIT_INFO_FIELDS, type HvExitRecor
 import { EXIT_OPTIONS as VMX_OPTIONS, REQUIRED_CONTROLS as VMX_REQUIRED, VmxBackend } from '../emu/hv/vmx-backend.ts';
 import { EXIT_OPTIONS as SVM_OPTIONS, REQUIRED_CONTROLS as SVM_REQUIRED } from '../emu/hv/svm-backend.ts';
 import type { ExitOptionControl, RequiredControl } from '../emu/hv/types.ts';
-import { vmExitName } from '../emu/hv/exit-names.ts';
+import { vmExitTitle } from '../emu/hv/exit-names.ts';
 import { CONTROL_BITS, Entry, Primary, TRUE_ALLOWED, SUPPORTED_FEATURES, type ControlField } from '../emu/vmx/controls.ts';
 import { ExitReason } from '../emu/vmx/exit-reasons.ts';
 import { VMCS_FIELDS } from '../emu/vmx/fields.ts';
-import { CR_ACCESS_LAYOUT, EPT_VIOLATION_LAYOUT, INTERRUPTION_INFO_LAYOUT, IO_LAYOUT, type Layout } from '../emu/vmx/qualification.ts';
+import { bitLabel, CR_ACCESS_LAYOUT, EPT_VIOLATION_LAYOUT, IDT_VECTORING_INFO_LAYOUT, INTERRUPTION_INFO_LAYOUT, IO_LAYOUT, type Layout } from '../emu/vmx/qualification.ts';
 import { SVM_EXIT } from '../emu/svm/exit-codes.ts';
 import { INTERCEPT, readInterceptWords } from '../emu/svm/intercepts.ts';
 import { VMCB_FIELDS, type VmcbField } from '../emu/svm/vmcb.ts';
@@ -51,7 +51,7 @@ export function vmFieldValues(m: HvMachine): Map<string, string> {
 function bits(layout: Layout, v: number): VmBitsView[] {
   return layout.map((f) => {
     const w = f.hi - f.lo + 1;
-    return { name: f.name, lo: f.lo, hi: f.hi, value: w >= 32 ? v >>> 0 : ((v >>> f.lo) & ((1 << w) - 1)) >>> 0 };
+    return { name: bitLabel(f), lo: f.lo, hi: f.hi, value: w >= 32 ? v >>> 0 : ((v >>> f.lo) & ((1 << w) - 1)) >>> 0 };
   });
 }
 
@@ -76,12 +76,13 @@ function vmxInfo(code: number, info: Record<string, bigint>): VmExitInfoView[] {
     if (v === undefined) continue;
     let b: VmBitsView[] = [];
     const n = Number(v & 0xffffffffn);
-    if (name === 'VM_EXIT_REASON') b = [{ name: 'basic exit reason', lo: 0, hi: 15, value: n & 0xffff }, { name: 'VM-entry failure', lo: 31, hi: 31, value: n >>> 31 }];
+    if (name === 'VM_EXIT_REASON') b = [{ name: 'Basic exit reason', lo: 0, hi: 15, value: n & 0xffff }, { name: 'VM-entry failure', lo: 31, hi: 31, value: n >>> 31 }];
     else if (name === 'EXIT_QUALIFICATION') {
       if (code === ExitReason.CR_ACCESS) b = bits(CR_ACCESS_LAYOUT, n);
       else if (code === ExitReason.IO_INSTRUCTION) b = bits(IO_LAYOUT, n);
       else if (code === ExitReason.EPT_VIOLATION) b = bits(EPT_VIOLATION_LAYOUT, n);
-    } else if (name === 'VM_EXIT_INTR_INFO' || name === 'IDT_VECTORING_INFO_FIELD') b = bits(INTERRUPTION_INFO_LAYOUT, n);
+    } else if (name === 'VM_EXIT_INTR_INFO') b = bits(INTERRUPTION_INFO_LAYOUT, n);
+    else if (name === 'IDT_VECTORING_INFO_FIELD') b = bits(IDT_VECTORING_INFO_LAYOUT, n);
     out.push({ field: name, key: VMCS_FIELDS.find((f) => f.name === name)!.encoding, value: hexW(v, 16), bits: b });
   }
   return out;
@@ -123,17 +124,25 @@ function exitView(m: HvMachine, r: HvExitRecord): VmExitView {
  * `hypervisor.exits` turns on and off), keyed by control-structure field and bit. A bit the
  * hypervisor needs only with or only without nested paging is the scenario's `nestedPaging` to change.
  */
-function hvTables(required: readonly RequiredControl[], options: readonly ExitOptionControl[], longGuest: boolean): {
+function hvTables(required: readonly RequiredControl[], options: readonly ExitOptionControl[], nested: boolean, isSet: (field: string, bit: number) => boolean): {
   locked: Set<string>; option: Map<string, string>;
 } {
   const locked = new Set<string>();
   const option = new Map<string, string>();
+  for (const o of options) for (const bit of o.bits) option.set(`${o.field}:${bit}`, `hypervisor.exits.${o.option}`);
   for (const r of required) {
     const key = `${r.field}:${r.bit}`;
-    if (r.when === 'nested' || r.when === 'no-nested') option.set(key, 'hypervisor.nestedPaging');
-    else if (r.when === 'always' || (r.when === 'long-guest' && longGuest)) locked.add(key);
+    // Always needed, or fixed by the guest's mode (IA-32e mode guest): the hypervisor's.
+    if (r.when === 'always' || r.when === 'long-guest') locked.add(key);
+    // Needed only without nested paging (CR3 exits while the guest runs on the identity map): the
+    // hypervisor's while it has set it.
+    else if (r.when === 'no-nested' && !nested) {
+      if (isSet(r.field, r.bit)) locked.add(key);
+    }
+    // Needed only with nested paging (EPT, unrestricted guest, NP_ENABLE): nestedPaging turns it on and off.
+    else if (r.when === 'nested' || !option.has(key)) option.set(key, 'hypervisor.nestedPaging');
   }
-  for (const o of options) for (const bit of o.bits) option.set(`${o.field}:${bit}`, `hypervisor.exits.${o.option}`);
+  for (const k of locked) option.delete(k);
   return { locked, option };
 }
 
@@ -147,8 +156,11 @@ function vmxControls(m: HvMachine): VmControlView[] {
   };
   const value = (f: ControlField): number => Number(read(fieldOf[f]) & 0xffffffffn);
   const primary = value('primary');
-  const longGuest = (value('entry') & Entry.IA32E_MODE_GUEST!) !== 0;
-  const t = hvTables(VMX_REQUIRED, VMX_OPTIONS, longGuest);
+  const byVmcsField = new Map(Object.entries(fieldOf).map(([f, name]) => [name, f as ControlField]));
+  const t = hvTables(VMX_REQUIRED, VMX_OPTIONS, b.nested, (field, bit) => {
+    const f = byVmcsField.get(field);
+    return f !== undefined && ((value(f) >>> bit) & 1) === 1;
+  });
   const out: VmControlView[] = [];
   for (const field of ['pin', 'primary', 'secondary', 'exit', 'entry'] as const) {
     const v = field === 'secondary' && (primary & Primary.ACTIVATE_SECONDARY_CONTROLS!) === 0 ? 0 : value(field);
@@ -176,7 +188,10 @@ function svmControls(m: HvMachine): VmControlView[] {
   const b = m.backend;
   if (b instanceof VmxBackend) return [];
   const words = readInterceptWords(m.mem, b.vmcb.pa);
-  const t = hvTables(SVM_REQUIRED, SVM_OPTIONS, false);
+  const t = hvTables(SVM_REQUIRED, SVM_OPTIONS, b.nested, (field, bit) => {
+    const w = (WORD_FIELDS as readonly string[]).indexOf(field);
+    return w >= 0 && ((words[w]! >>> bit) & 1) === 1;
+  });
   const out: VmControlView[] = [];
   const set = (w: number, bit: number): boolean => ((words[w]! >>> bit) & 1) === 1;
   const push = (w: number, bit: number, name: string, unsupported = false): void => {
@@ -226,7 +241,7 @@ export function vmView(m: HvMachine, name: string, mode: 'prot32' | 'long64', be
   const data = m.ledger.data();
   const sum = (kinds: readonly CostKind[]): number => kinds.reduce((a, k) => a + (data.byKind[k]?.cycles ?? 0), 0);
   const byReason: VmReasonCount[] = Object.entries(data.exits)
-    .map(([k, t]) => ({ code: Number(k), name: vmExitName(m.vendor, Number(k)), count: t.count, cycles: t.roundTripCycles }))
+    .map(([k, t]) => ({ code: Number(k), name: vmExitTitle(m.vendor, Number(k)), count: t.count, cycles: t.roundTripCycles }))
     .sort((a, b) => a.code - b.code);
   const end = m.ended;
   const guest: VmGuestView = {

@@ -44,9 +44,9 @@ test.describe('VT-x views (vtx-first-exit)', () => {
     const run = page.getByTestId('run-vm-exit');
     await expect(run).toBeEnabled();
     await run.click();
-    await expect(page.getByTestId('vm-exit-head')).toContainText('EXIT_REASON_CPUID (reason 10)');
+    await expect(page.getByTestId('vm-exit-head')).toContainText('CPUID (reason 10; EXIT_REASON_CPUID)');
     await expect(page.getByTestId('narration')).toContainText('VM exit: CPUID (reason 10).');
-    await expect(page.getByTestId('vm-step')).toContainText('VM exit (EXIT_REASON_CPUID, reason 10)');
+    await expect(page.getByTestId('vm-step')).toContainText('VM exit (CPUID, reason 10)');
     // The exit reason field holds 10 and is marked as written, in text as well as shade.
     const reason = page.locator('tr[data-field="VM_EXIT_REASON"]');
     await expect(reason).toHaveAttribute('data-changed', 'true');
@@ -54,7 +54,7 @@ test.describe('VT-x views (vtx-first-exit)', () => {
     await expect(reason.locator('td').last()).toHaveText(/^0x0*a$/);
     await expect(page.getByTestId('vm-path')).toContainText('VMREAD');
     await expect(page.getByTestId('vm-path').locator('li').last()).toContainText(/VMRESUME|VMLAUNCH/);
-    await expect(page.getByTestId('vm-reasons')).toContainText('EXIT_REASON_CPUID');
+    await expect(page.getByTestId('vm-reasons')).toContainText('CPUID');
     await expect(page.getByTestId('vm-preset')).toContainText('Cost preset');
     await axeClean(page);
     expect(bad).toEqual([]);
@@ -63,9 +63,9 @@ test.describe('VT-x views (vtx-first-exit)', () => {
   test('the I/O exit’s qualification as a bit strip; the filter and "only changed" from the keyboard', async ({ page }) => {
     const bad = noErrors(page);
     await open(page, 'lang=en&scenario=vtx-first-exit');
-    await exitUntil(page, /EXIT_REASON_IO_INSTRUCTION \(reason 30\)/);
+    await exitUntil(page, /I\/O instruction \(reason 30; EXIT_REASON_IO_INSTRUCTION\)/);
     const q = page.getByTestId('vm-info-EXIT_QUALIFICATION').getByTestId('bit-strip');
-    for (const name of ['port', 'operand', 'rep', 'string', 'direction', 'size']) await expect(q.locator(`li[data-name="${name}"]`)).toHaveCount(1);
+    for (const name of ['Port number', 'Operand encoding', 'REP prefixed', 'String instruction', 'Direction of the attempted access', 'Size of access']) await expect(q.locator(`li[data-name="${name}"]`)).toHaveCount(1);
     await expect(q.locator('li[data-name="port"]')).toContainText('31:16');
     const filter = page.getByTestId('vm-filter');
     await filter.focus();
@@ -90,7 +90,7 @@ test.describe('VT-x views (vtx-first-exit)', () => {
     await open(page, 'lang=zh-CN&scenario=vtx-first-exit');
     await expect(page.getByTestId('vm-planes')).toContainText('VMX 非根操作');
     await page.locator('body').press('x');
-    await expect(page.getByTestId('vm-exit-head')).toContainText('EXIT_REASON_CPUID（原因 10）');
+    await expect(page.getByTestId('vm-exit-head')).toContainText('CPUID（原因 10；EXIT_REASON_CPUID）');
     await expect(page.getByTestId('narration')).toContainText('VM 退出：CPUID（原因 10）');
     await expect(page.getByTestId('vm-inspector')).toContainText('VMCS 检查器');
     await axeClean(page);

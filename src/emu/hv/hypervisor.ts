@@ -70,8 +70,9 @@
  * - INVLPG (optional exit): the guest's translation of that linear page must go. The lab's TLB has
  *   no tags and both backends flush it at every VM exit and entry (vmx/run.ts, svm/guest-run.ts),
  *   so once the exit happened no translation of the guest's is cached any more: the handler has
- *   nothing left to invalidate and advances RIP (the note says so). With tagged TLBs a hypervisor
- *   would use INVVPID or INVLPGA here.
+ *   nothing left to invalidate and advances RIP (the note says so). That is VT-x without VPID
+ *   exactly (SDM 29.4.3.1); on AMD-V with ASIDs no world switch flushes, and a hypervisor would use
+ *   INVLPGA for the guest's ASID here (with VPID, INVVPID).
  * - VMRUN, VMLOAD, VMSAVE, STGI, CLGI under AMD-V: the guest is offered no SVM, so #UD is injected.
  * - Anything else ends the VM with an error naming the vendor's exit (and what the backend found:
  *   an EPT misconfiguration, a nested fault inside the guest's RAM).
@@ -373,7 +374,16 @@ export class Hypervisor {
       }
       case 'invlpg':
         b.advance();
-        return { action: 'emulated', note: `invlpg 0x${d.linear.toString(16)}: nothing cached since the exit flushed the untagged TLB`, work: 'invlpg' };
+        // VT-x without VPID flushes at every exit and entry (SDM 29.4.3.1), as the lab does on both
+        // vendors; on AMD-V with an ASID neither #VMEXIT nor VMRUN flushes, and a hypervisor would
+        // run INVLPGA for the guest's ASID here (KVM does). The note says which is modelled.
+        return {
+          action: 'emulated',
+          note: this.b.vendor === 'intel'
+            ? `invlpg 0x${d.linear.toString(16)}: nothing cached since the exit flushed the TLB (no VPID)`
+            : `invlpg 0x${d.linear.toString(16)}: the lab's untagged TLB was flushed at the exit (with ASID-tagged TLBs: INVLPGA for the guest's ASID)`,
+          work: 'invlpg',
+        };
       case 'interrupt-window':
         // The guest can take an interrupt now: stop asking; the resume injects it (deliver).
         if (this.windowRequested) b.setInterruptWindow?.(false);
@@ -427,7 +437,10 @@ export class Hypervisor {
       : records.map((r) => `mmio ${r.dir} 0x${r.gpa.toString(16)} ${r.size} byte${r.size === 1 ? '' : 's'}${r.dir === 'write' ? ` value 0x${(r.size > 4 ? (BigInt(r.valueHi) << 32n) | BigInt(r.value) : BigInt(r.value)).toString(16)}` : ''}`).join('; ');
     return {
       action: this.opts.mmio ? 'forwarded' : 'emulated',
-      note: `${what}${next.kind === 'budget' ? '' : `; stopped by ${next.kind === 'exit' ? next.exit.name : next.kind}`}`,
+      // The page's mapping was removed again after the access: a hypervisor then invalidates the
+      // guest-physical translations it may have cached (INVEPT on VT-x, TLB_CONTROL on the next
+      // VMRUN on AMD-V); the lab flushes its TLB (nested-map.ts passThrough), and the note says so.
+      note: `${what}${next.kind === 'budget' ? '' : `; stopped by ${next.kind === 'exit' ? next.exit.name : next.kind}`}; page unmapped again, cached translations flushed (${this.b.vendor === 'intel' ? 'INVEPT' : 'TLB_CONTROL'})`,
       work: 'mmio',
       next,
     };

@@ -58,8 +58,9 @@ describe.each(['svm', 'vtx'] as const)('MMIO through nested faults under %s', (u
     expect([r.result.regs.rax, Number(r.result.regs.rbx) & 0xffff, r.result.regs.rcx]).toEqual([0x12345678, 0x5678, 7]);
     expect(count(r, MMIO_EXIT[under])).toBe(3);
     const [w, rd] = r.hypervisor.log;
-    expect(w).toMatchObject({ kind: 'mmio', action: 'forwarded', note: 'mmio write 0x8000010 4 bytes value 0xcafe' });
-    expect(rd!.note).toBe('mmio read 0x8000020 4 bytes');
+    const flush = `; page unmapped again, cached translations flushed (${under === 'vtx' ? 'INVEPT' : 'TLB_CONTROL'})`;
+    expect(w).toMatchObject({ kind: 'mmio', action: 'forwarded', note: `mmio write 0x8000010 4 bytes value 0xcafe${flush}` });
+    expect(rd!.note).toBe(`mmio read 0x8000020 4 bytes${flush}`);
     expect(r.result.hv.cost.byWork.mmio?.count).toBe(3);
     if (under === 'svm') {
       // EXITINFO1: not present (P = 0), RW for the write, US (nested walks are user accesses); the
@@ -84,7 +85,7 @@ describe.each(['svm', 'vtx'] as const)('MMIO through nested faults under %s', (u
     expect(r.result.regs).toEqual(b.regs);
     expect(b.exits).toHaveLength(4);
     expect(count(r, MMIO_EXIT[under])).toBe(3);
-    expect(r.hypervisor.log[0]!.note).toBe('mmio write 0x8000ffe 2 bytes value 0x3344; mmio write 0x8001000 2 bytes value 0x1122');
+    expect(r.hypervisor.log[0]!.note).toBe(`mmio write 0x8000ffe 2 bytes value 0x3344; mmio write 0x8001000 2 bytes value 0x1122; page unmapped again, cached translations flushed (${under === 'vtx' ? 'INVEPT' : 'TLB_CONTROL'})`);
   });
 
   it('under the guest\u2019s own 4-level paging: an 8-byte read gets both halves, and the exit says it was the final address', () => {

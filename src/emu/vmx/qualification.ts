@@ -19,6 +19,14 @@ export interface BitRange {
 
 export type Layout = readonly BitRange[];
 
+/**
+ * A range's name as the SDM's table writes it, short enough for a bit strip: its title up to the
+ * first colon or parenthesis ("Size of access", "Port number", "Access type").
+ */
+export function bitLabel(f: BitRange): string {
+  return f.title.split(/:| \(/)[0]!.trim();
+}
+
 const r = (name: string, lo: number, hi: number, title: string): BitRange => ({ name, lo, hi, title });
 
 function get(value: number, f: BitRange): number {
@@ -219,6 +227,9 @@ export const INTERRUPTION_INFO_LAYOUT: Layout = [
   r('nmiUnblocking', 12, 12, 'NMI unblocking due to IRET (VM-exit interruption information only)'),
   r('valid', 31, 31, 'Valid'),
 ];
+
+/** The IDT-vectoring information field (Table 25-20): the same layout without bit 12, which is undefined there. */
+export const IDT_VECTORING_INFO_LAYOUT: Layout = INTERRUPTION_INFO_LAYOUT.filter((f) => f.lo !== 12);
 
 /** Interruption types (bits 10:8). 1 is reserved; 7 is "other event" (MTF on entry). */
 export const InterruptionType = {

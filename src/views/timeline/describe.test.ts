@@ -36,7 +36,7 @@ const MARKS: [Mark, string, string][] = [
   [{ kind: 'tlb/flush', step: 23, cause: 'invpcid', scope: 'pcid', pcid: 5 }, 'TLB flush by INVPCID: the entries of PCID 5', 'INVPCID 指令引起的 TLB 刷新：PCID 5 的表项'],
   [{ kind: 'cpu/halt', step: 300 }, 'HLT: the processor halts', 'HLT：处理器停机'],
   [{ kind: 'cpu/triple-fault', step: 300 }, 'Triple fault: the processor shuts down', '三重故障：处理器关机'],
-  [{ kind: 'vm/exit', step: 3, vm: 0, vendor: 'intel', code: 10 }, 'VM exit of VM 0: EXIT_REASON_CPUID (reason 10)', '虚拟机 0 的 VM 退出：EXIT_REASON_CPUID（原因 10）'],
+  [{ kind: 'vm/exit', step: 3, vm: 0, vendor: 'intel', code: 10 }, 'VM exit of VM 0: CPUID (reason 10)', '虚拟机 0 的 VM 退出：CPUID（原因 10）'],
   [{ kind: 'vm/exit', step: 6, vm: 1, vendor: 'amd', code: 0x7b }, 'VM exit of VM 1: VMEXIT_IOIO (EXITCODE 0x7b)', '虚拟机 1 的 VM 退出：VMEXIT_IOIO（EXITCODE 0x7b）'],
   [{ kind: 'vm/end', step: 9, vm: 0, why: 'hlt' }, 'VM 0 ended (hlt)', '虚拟机 0 已结束（hlt）'],
 ];

@@ -11,9 +11,7 @@ import type { Tr } from '../cpu/text.ts';
 import { describePfError } from '../shell/narrate.ts';
 import { shownStep, type Shown } from './layout.ts';
 import '../../i18n/parts/timeline.ts';
-import { vmExitName } from '../../emu/hv/exit-names.ts';
-
-export { vmExitName };
+import { vmExitTitle } from '../../emu/hv/exit-names.ts';
 
 /** COM1's transmit holding register, the UART the scenarios write to (as the narration names it). */
 const UART_PORT = 0x3f8;
@@ -66,7 +64,7 @@ export function describeMark(m: Mark, t: Tr, locale: Locale): string {
     case 'cpu/triple-fault':
       return t('timeline.mark.triple');
     case 'vm/exit':
-      return t(m.vendor === 'amd' ? 'timeline.mark.vmExitAmd' : 'timeline.mark.vmExit', { name: vmExitName(m.vendor, m.code), code: m.vendor === 'amd' ? hex(m.code >>> 0) : m.code, vm: m.vm });
+      return t(m.vendor === 'amd' ? 'timeline.mark.vmExitAmd' : 'timeline.mark.vmExit', { name: vmExitTitle(m.vendor, m.code), code: m.vendor === 'amd' ? hex(m.code >>> 0) : m.code, vm: m.vm });
     case 'vm/end':
       return t('timeline.mark.vmEnd', { vm: m.vm, why: m.why });
   }

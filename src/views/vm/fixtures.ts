@@ -9,7 +9,7 @@ import type { VmBitsView, VmControlView, VmExitInfoView, VmExitView, VmFieldView
 import { CONTROL_BITS, Primary, type ControlField } from '../../emu/vmx/controls.ts';
 import { exitReasonInfo, ExitReason } from '../../emu/vmx/exit-reasons.ts';
 import { VMCS_FIELDS, enc } from '../../emu/vmx/fields.ts';
-import { decodeLayout, encodeIo, IO_LAYOUT, type Layout } from '../../emu/vmx/qualification.ts';
+import { bitLabel, decodeLayout, encodeIo, IO_LAYOUT, type Layout } from '../../emu/vmx/qualification.ts';
 import { SVM_EXIT, exitCodeName } from '../../emu/svm/exit-codes.ts';
 import { encodeIoioInfo } from '../../emu/svm/exitinfo.ts';
 import { INTERCEPT, INTERCEPT_WORD_OFFSET, type InterceptName } from '../../emu/svm/intercepts.ts';
@@ -21,7 +21,7 @@ const digitsOf = (width: string): number => (width === '16' ? 4 : width === '32'
 /** A layout's ranges with their values, as the worker reports them. */
 export function bitsOf(layout: Layout, value: number): VmBitsView[] {
   const parts = decodeLayout(layout, value);
-  return layout.map((r) => ({ name: r.name, lo: r.lo, hi: r.hi, value: parts[r.name] ?? 0 }));
+  return layout.map((r) => ({ name: bitLabel(r), lo: r.lo, hi: r.hi, value: parts[r.name] ?? 0 }));
 }
 
 const vmxName = (reason: number): string => `EXIT_REASON_${exitReasonInfo(reason)?.name ?? 'UNKNOWN'}`;
@@ -47,7 +47,7 @@ function vmxControls(values: Record<ControlField, number>): VmControlView[] {
     PROCESS_POSTED_INTERRUPTS: 'unsupported',
     ACTIVATE_TERTIARY_CONTROLS: 'unsupported',
   };
-  const options: Record<string, string> = { HLT_EXITING: 'hlt', RDTSC_EXITING: 'rdtsc', CR3_LOAD_EXITING: 'cr3Load', INVLPG_EXITING: 'invlpg' };
+  const options: Record<string, string> = { HLT_EXITING: 'hypervisor.exits.hlt', RDTSC_EXITING: 'hypervisor.exits.rdtsc', CR3_LOAD_EXITING: 'hypervisor.exits.cr3', CR3_STORE_EXITING: 'hypervisor.exits.cr3', INVLPG_EXITING: 'hypervisor.exits.invlpg' };
   return (Object.keys(CONTROL_BITS) as ControlField[]).flatMap((field) =>
     CONTROL_BITS[field].map((b) => ({
       field,
@@ -204,7 +204,7 @@ function vmcbFields(values: Record<string, bigint>, changed: readonly string[]):
 }
 
 function svmControls(words: readonly number[]): VmControlView[] {
-  const options: Partial<Record<InterceptName, string>> = { HLT: 'hlt', RDTSC: 'rdtsc', INVLPG: 'invlpg' };
+  const options: Partial<Record<InterceptName, string>> = { HLT: 'hypervisor.exits.hlt', RDTSC: 'hypervisor.exits.rdtsc', INVLPG: 'hypervisor.exits.invlpg' };
   const wordName = ['INTERCEPT_CR', 'INTERCEPT_DR', 'INTERCEPT_EXCEPTIONS', 'INTERCEPT_MISC1', 'INTERCEPT_MISC2', 'INTERCEPT_MISC3'];
   const shown: InterceptName[] = ['INTR', 'NMI', 'CPUID', 'HLT', 'INVLPG', 'RDTSC', 'IOIO_PROT', 'MSR_PROT', 'SHUTDOWN', 'VMRUN', 'VMMCALL'];
   return shown.map((n) => {

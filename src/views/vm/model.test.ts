@@ -65,9 +65,9 @@ describe('bit strips', () => {
     const q = Number(BigInt(info.value));
     expect(decodeIo(q)).toMatchObject({ port: 0x3f8, direction: 'out', size: 1 });
     const cells = bitStrip(info.bits, BigInt(info.value));
-    expect(cells[0]).toMatchObject({ name: 'port', lo: 16, hi: 31, value: 0x3f8, binary: '0000001111111000' });
-    expect(cells.find((c) => c.name === 'direction')).toMatchObject({ value: 0, binary: '0' });
-    expect(cells.find((c) => c.name === 'size')).toMatchObject({ lo: 0, hi: 2, value: 0, binary: '000' });
+    expect(cells[0]).toMatchObject({ name: 'Port number', lo: 16, hi: 31, value: 0x3f8, binary: '0000001111111000' });
+    expect(cells.find((c) => c.name === 'Direction of the attempted access')).toMatchObject({ value: 0, binary: '0' });
+    expect(cells.find((c) => c.name === 'Size of access')).toMatchObject({ lo: 0, hi: 2, value: 0, binary: '000' });
     // Bits 15:7 and bit... no range names them: one unnamed cell each gap.
     expect(cells.filter((c) => c.name === null).map((c) => [c.hi, c.lo])).toEqual([[15, 7]]);
     // The cells tile the 32 bits exactly.
@@ -126,7 +126,7 @@ describe('controls and run to next VM exit', () => {
     const g = controlGroups(vtxAfterIoExit().controls);
     expect(g.map((x) => x.field)).toEqual(['pin', 'primary', 'secondary', 'exit', 'entry']);
     const hlt = g[1]!.controls.find((c) => c.name === 'HLT exiting')!;
-    expect(hlt).toMatchObject({ set: true, locked: null, option: 'hlt' });
+    expect(hlt).toMatchObject({ set: true, locked: null, option: 'hypervisor.exits.hlt' });
     for (const c of vtxAfterIoExit().controls) expect(c.locked === null, c.name).toBe(c.option !== null);
   });
   it('says why no VM exit can come', () => {

@@ -181,3 +181,12 @@ export function controlGroups(controls: readonly VmControlView[]): ControlGroup[
   }
   return out;
 }
+
+/**
+ * An exit's code as the manuals print it: VT-x's basic exit reason in decimal, AMD-V's EXITCODE in
+ * hex (VMEXIT_INVALID, EXITCODE −1, as −1: the 64-bit field holds all ones).
+ */
+export function exitCodeText(technique: VmTechnique, code: number): string {
+  if (technique !== 'svm') return String(code);
+  return code < 0 ? String(code) : `0x${code.toString(16)}`;
+}

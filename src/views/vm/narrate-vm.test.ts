@@ -1,15 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import type { TraceEvent } from '../../emu/trace/events.ts';
 import { narrate, segmentsText } from '../shell/narrate.ts';
-import { exitShortName, narrateVm } from './narrate-vm.ts';
+import { exitManualName, narrateVm } from './narrate-vm.ts';
 
 const say = (step: number, events: TraceEvent[], locale: 'en' | 'zh-CN' = 'en'): string =>
   segmentsText(narrate(locale, { step, events, insnText: () => null, extra: (evs) => narrateVm(locale, evs) }));
 
 describe('narrate: the hypervisor (vm/* events), through the VM views’ narrateVm', () => {
-  it('shortens the vendors’ names as the sentence says them', () => {
-    expect(exitShortName('EXIT_REASON_IO_INSTRUCTION')).toBe('IO_INSTRUCTION');
-    expect(exitShortName('VMEXIT_IOIO')).toBe('IOIO');
+  it('names exits as the manuals do: the SDM’s words for a basic exit reason, the APM’s EXITCODE name', () => {
+    expect(exitManualName('intel', 30, 'EXIT_REASON_IO_INSTRUCTION')).toBe('I/O instruction');
+    expect(exitManualName('intel', 31, 'EXIT_REASON_MSR_READ')).toBe('RDMSR');
+    expect(exitManualName('amd', 0x7b, 'VMEXIT_IOIO')).toBe('VMEXIT_IOIO');
   });
   it('leaves a step without vm/* events to the shell’s sentences', () => {
     expect(narrateVm('en', [{ kind: 'cpu/halt', step: 1, rip: 0n }])).toBeNull();
@@ -26,7 +27,7 @@ describe('narrate: the hypervisor (vm/* events), through the VM views’ narrate
     expect(say(4, cpuidExit)).toBe(
       'VM exit: CPUID (reason 10). The hypervisor reads the exit information, emulates the instruction (leaf 0x1), advances RIP by 2 and resumes the guest with VMRESUME.',
     );
-    expect(say(4, cpuidExit, 'zh-CN')).toBe('VM 退出：CPUID（原因 10）。虚拟机监控器读取退出信息，模拟该指令（leaf 0x1），把 RIP 前移 2，然后用 VMRESUME 恢复客户机运行。');
+    expect(say(4, cpuidExit, 'zh-CN')).toBe('VM 退出：CPUID（原因 10）。虚拟机监控器读取退出信息，模拟该指令（leaf 0x1），把 RIP 加 2（跳过该指令），然后用 VMRESUME 恢复客户机运行。');
   });
   it('gives an AMD-V exit its EXITCODE in hex', () => {
     const ev: TraceEvent[] = [
@@ -36,7 +37,7 @@ describe('narrate: the hypervisor (vm/* events), through the VM views’ narrate
       { kind: 'vm/entry', step: 6, vm: 0, vendor: 'amd', instruction: 'VMRUN', rip: 0x1011n },
     ];
     expect(say(7, ev)).toBe(
-      'VM exit: IOIO (EXITCODE 0x7b). The hypervisor reads the exit information, emulates the instruction (port 0x3f8 out 1 byte), advances RIP by 1 and resumes the guest with VMRUN.',
+      'VM exit: VMEXIT_IOIO (EXITCODE 0x7b). The hypervisor reads the exit information, emulates the instruction (port 0x3f8 out 1 byte), advances RIP by 1 and resumes the guest with VMRUN.',
     );
   });
   it('says when the exit ends the VM, and tells a first entry, a failed entry and a switch', () => {

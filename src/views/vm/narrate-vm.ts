@@ -7,13 +7,15 @@ import type { TraceEvent } from '../../emu/trace/events.ts';
 import { translate, type Locale, type MessageKey } from '../../i18n/messages.ts';
 import '../../i18n/parts/vm.ts';
 import { fill, hex, type Segment } from '../shell/narrate.ts';
+import { vmExitTitle } from '../../emu/hv/exit-names.ts';
 
 const code = (text: string): Segment => ({ text, code: true });
 const plain = (text: string): Segment => ({ text });
 
-/** The exit's short name (`CPUID` for EXIT_REASON_CPUID, `IOIO` for VMEXIT_IOIO), as the narration says it. */
-export function exitShortName(name: string): string {
-  return name.replace(/^(EXIT_REASON_|VMEXIT_)/, '');
+/** An exit as the manuals name it (hv/exit-names.ts `vmExitTitle`); `name` is its identifier, kept when the code is unknown. */
+export function exitManualName(vendor: 'intel' | 'amd', code: number, name: string): string {
+  const t = vmExitTitle(vendor, code);
+  return t.startsWith('exit reason ') ? name : t;
 }
 
 /**
@@ -28,7 +30,7 @@ export function narrateVm(locale: Locale, evs: readonly TraceEvent[]): Segment[]
   const end = evs.find((e) => e.kind === 'vm/end');
   if (exit?.kind === 'vm/exit') {
     const head = {
-      name: code(exitShortName(exit.name)),
+      name: code(exitManualName(exit.vendor, exit.code, exit.name)),
       label: plain(exit.vendor === 'intel' ? t('vm.narr.reason') : 'EXITCODE'),
       code: code(exit.vendor === 'intel' ? String(exit.code) : hex(exit.code)),
     };
