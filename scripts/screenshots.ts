@@ -156,6 +156,18 @@ try {
     await page.getByTestId('sandbox').screenshot({ path: `${out}/sandbox-${lang}-${scheme}-machine.png` });
     await page.close();
   }
+  // The sandbox's hypervisor section, opened from the VMCS inspector's "Change in the sandbox".
+  for (const [lang, scheme] of [['en', 'light'], ['zh-CN', 'dark']] as const) {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, colorScheme: scheme });
+    await page.goto(`${base}/?lang=${lang}&scenario=vtx-first-exit&theme=${scheme}`);
+    await page.getByTestId('vm-change-in-sandbox').first().click();
+    await page.getByTestId('sandbox-hv').waitFor();
+    await page.getByTestId('sandbox-hv').getByRole('checkbox', { name: 'RDTSC exiting' }).check();
+    await page.waitForTimeout(200);
+    await page.getByTestId('sandbox-hv').screenshot({ path: `${out}/sandbox-${lang}-${scheme}-hypervisor.png` });
+    await page.screenshot({ path: `${out}/sandbox-${lang}-${scheme}-hypervisor-page.png` });
+    await page.close();
+  }
   for (const lang of ['en', 'zh-CN']) {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     await page.goto(`${base}/?lang=${lang}&scenario=timer&mode=presenter#sandbox`);

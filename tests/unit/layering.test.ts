@@ -60,6 +60,12 @@ describe('the first screen stays small', () => {
     const bad = [...graph].flatMap(([f, pkgs]) => pkgs.filter((p) => /^(xstate|d3)(\/|-|$)/.test(p)).map((p) => `${relative(root, f)} → ${p}`));
     expect(bad).toEqual([]);
   });
+
+  it('does not load the sandbox, the hypervisor or the cost presets (the sandbox shows the presets\' names from its own chunk)', () => {
+    const lazy = /src\/views\/sandbox\/(?!start\.ts)|src\/emu\/(hv\/(?!area\.ts)|vmx\/|svm\/|cost\/presets\.ts)/;
+    const bad = [...graph.keys()].map((f) => relative(root, f)).filter((f) => lazy.test(f));
+    expect(bad).toEqual([]);
+  });
 });
 
 describe('the worker\'s first load stays small', () => {

@@ -93,7 +93,9 @@ export const vmEn = {
   'vm.locked.fixed-0': 'always 0: the capability MSRs allow no other setting',
   'vm.locked.hypervisor': 'the hypervisor needs this setting to work',
   'vm.locked.unsupported': 'the lab does not model this feature',
-  'vm.controls.option': 'set by the scenario option {option}; the scenario decides it, so it is shown here, not changed',
+  'vm.controls.option': 'set by the scenario option {option}',
+  'vm.controls.change': 'Change in the sandbox',
+  'vm.controls.changeHint': 'Opens this scenario in the sandbox at its hypervisor settings, where the options that set the {field} bits are check boxes.',
 
   'vm.charts.title': 'VM exits and what they cost',
   'vm.reasons.title.vtx': 'VM exits by reason',
@@ -227,7 +229,9 @@ export const vmZh: Record<keyof typeof vmEn, string> = {
   'vm.locked.fixed-0': '固定为 0：能力 MSR 不允许其他设置',
   'vm.locked.hypervisor': '虚拟机监控器需要这个设置才能工作',
   'vm.locked.unsupported': '实验室没有模拟这项功能',
-  'vm.controls.option': '由场景选项 {option} 设置；它由场景决定，所以这里只显示，不修改',
+  'vm.controls.option': '由场景选项 {option} 设置',
+  'vm.controls.change': '在沙盒中修改',
+  'vm.controls.changeHint': '在沙盒中打开这个场景并定位到虚拟机监控器的设置，设置 {field} 各位的选项在那里是复选框。',
 
   'vm.charts.title': 'VM 退出及其开销',
   'vm.reasons.title.vtx': '按原因统计的 VM 退出',

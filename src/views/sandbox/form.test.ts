@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FIELDS, formatInt, getAt, offsetOf, pagingFits, parseIntText, placeOf, setAt, techniqueEdits } from './form.ts';
+import { FIELDS, formatInt, getAt, offsetOf, pagingFits, parseIntText, placeOf, setAt } from './form.ts';
+import { techniqueEdits } from './hv-form.ts';
 
 describe('sandbox form helpers', () => {
   it('read and write fields by path without changing the original', () => {

@@ -88,15 +88,6 @@ export const FIELDS: readonly FieldSpec[] = [
   { id: 'technique', path: 'technique', kind: 'choice', choices: ['none', ...TECHNIQUES], fallback: 'none' },
 ];
 
-/**
- * The edits choosing a technique makes: the field itself ('none' removes it and the hypervisor's
- * settings), and the CPU vendor the technique needs (VT-x is Intel's, AMD-V AMD's).
- */
-export function techniqueEdits(v: string): [string, Json | undefined][] {
-  if (v === 'none') return [['technique', undefined], ['hypervisor', undefined]];
-  return [['technique', v], ['cpu.vendor', v === 'svm' ? 'amd' : 'intel']];
-}
-
 /** Paging modes each CPU mode allows (schema.ts: prot32 none/32bit/pae; long64 4level/5level). */
 export function pagingFits(mode: Json | undefined, paging: string): boolean {
   if (mode === 'long64') return paging === '4level' || paging === '5level';
