@@ -168,7 +168,7 @@ export const zh: Text = {
       body: '在 VT-x 上，处理程序把 VM_EXIT_INSTRUCTION_LEN 加到客户机的 RIP 上。VMCB 中没有指令长度字段。',
       act: '选出告诉虚拟机监控器客户机下一条指令从哪里开始的那个退出字段：点击它，或用 Tab 移到它上面再按 Enter。',
       done: 'next_rip，即 nRIP，位于偏移 0xc8：0x100004，是 CPUID 之后那条指令的地址。处理程序读出它并写入 save.rip，无须再加长度。支持 NRIP 保存特性的处理器在指令拦截时写入它；在较老的处理器上，虚拟机监控器必须解码指令才能知道它的长度。',
-      miss: '不是 {name}：对这次退出，它存放的不是客户机代码中的地址。',
+      miss: '{name} 不是要找的字段：对这次退出，它存放的不是客户机代码中的地址。',
       hints: ['要找的是地址，不是长度：哪个字段的值等于 CPUID 的地址加上它的长度？'],
       notes: 'nRIP 随 NRIP 保存特性出现（CPUID Fn8000_000A EDX）。在此之前，AMD 上的 KVM 要解码客户机 RIP 处的指令才能跳过它。',
     },
