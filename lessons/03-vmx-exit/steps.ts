@@ -9,9 +9,9 @@ import type { StepDef } from '../../src/lessons/kit.ts';
 const S = 'vmx';
 
 export const steps = [
-  { id: 'non-root', kind: 'read', point: 'ring', scenario: S },
+  { id: 'non-root', kind: 'read', point: 'vm-planes', scenario: S },
   { id: 'predict-first', kind: 'choice', point: 'code', scenario: S, choices: ['xor', 'cpuid', 'mov'], answer: 'cpuid', points: 1 },
-  { id: 'launch', kind: 'wait', point: 'ring', scenario: S, until: { kind: 'vm/entry', instruction: 'VMLAUNCH' } },
+  { id: 'launch', kind: 'wait', point: 'vm-planes', scenario: S, until: { kind: 'vm/entry', instruction: 'VMLAUNCH' } },
   { id: 'predict-reason', kind: 'number', point: 'vm-inspector', scenario: S, answer: 10, points: 1 },
   { id: 'predict-resume', kind: 'choice', point: 'vm-inspector', scenario: S, choices: ['vmlaunch', 'vmresume'], answer: 'vmresume', points: 1 },
   { id: 'first-exit', kind: 'wait', point: 'vm-inspector', scenario: S, until: { kind: 'vm/exit', code: 10, name: 'EXIT_REASON_CPUID' } },

@@ -16,7 +16,7 @@ export const en: Text = {
   steps: {
     'non-root': {
       title: 'Two worlds on one processor',
-      body: 'With VT-x the processor has two modes of operation. The hypervisor runs in VMX root operation; the guest runs in VMX non-root operation. Each has its own rings 0 to 3, so the guest kernel really runs in ring 0, and most of its instructions run natively, at full speed.\n\nSome instructions and events in non-root operation are not carried out: the processor makes a VM exit instead. It saves the guest\'s state in the VMCS (the virtual-machine control structure), loads the hypervisor\'s, and records why it left. The hypervisor handles the exit and enters the guest again.\n\nThe planes view shows the two worlds. The machine has not started: the hypervisor has prepared the VMCS and is about to enter the guest.',
+      body: 'With VT-x the processor has two modes of operation. The hypervisor runs in VMX root operation; the guest runs in VMX non-root operation. Each has its own rings 0 to 3, so the guest kernel really runs in ring 0, and most of its instructions run natively, at full speed.\n\nSome instructions and events in non-root operation are not carried out: the processor makes a VM exit instead. It saves the guest\'s state in the VMCS (the virtual-machine control structure), loads the hypervisor\'s, and records why it left. The hypervisor handles the exit and enters the guest again.\n\nThe view Where the processor runs shows the two worlds. The machine has not started: the hypervisor has prepared the VMCS and is about to enter the guest.',
       hints: [],
       notes: 'Contrast with lesson 1: there a privileged instruction at CPL 3 raised #GP. Here the guest is at CPL 0 and the processor itself decides, from the VMCS controls, what must exit.\n\nThe guest is a tiny 64-bit kernel, the same one lesson 4 runs on AMD-V.',
     },
@@ -37,7 +37,7 @@ export const en: Text = {
       title: 'VMLAUNCH',
       body: 'The hypervisor enters the guest with VMLAUNCH. The processor checks the VMCS\'s controls and host state, then the guest state, loads the guest state and continues at the guest\'s RIP, in non-root operation.',
       act: 'Step once.',
-      done: 'VMLAUNCH succeeded: the planes show the processor in VMX non-root operation, and the guest has run its first instruction, xor eax, eax, natively. No exit yet.',
+      done: 'VMLAUNCH succeeded: Where the processor runs shows VMX non-root operation, and the guest has run its first instruction, xor eax, eax, natively. No exit yet.',
       hints: ['Press → once.'],
       notes: 'If the checks had failed, VMLAUNCH would have failed with a VM-instruction error (bad controls or host state) or a VM exit with bit 31 of the exit reason set (bad guest state). Both are in the sandbox for students who want to break things.',
     },
@@ -65,7 +65,7 @@ export const en: Text = {
       title: 'The first VM exit',
       body: 'The guest\'s next instruction is the CPUID, at 0x100002.',
       act: 'Step once.',
-      done: 'VM exit, reason 10 (EXIT_REASON_CPUID), at guest RIP 0x100002. In the same step the hypervisor handled it and entered the guest again with VMRESUME, at 0x100004. The inspector decodes the exit; the planes show the way up and back down.',
+      done: 'VM exit, reason 10 (EXIT_REASON_CPUID), at guest RIP 0x100002. In the same step the hypervisor handled it and entered the guest again with VMRESUME, at 0x100004. The inspector decodes the exit; Where the processor runs draws the way up and back down.',
       hints: ['Press → once.', 'Or use Next VM exit in the playback bar.'],
       notes: 'One step of the lab covers the exit, the whole handler and the entry: the guest sees nothing of it, only that CPUID returned values the hypervisor chose.',
     },

@@ -18,7 +18,8 @@ test('a student completes lesson 3 with the keyboard alone, picking the exit rea
   await page.goto('/?lesson=03-vmx-exit&lang=en');
   await expect(column(w)).toContainText('Step 1 of 13');
   await expect(page.getByTestId('vm-planes')).toBeVisible();
-  await expect(page.locator('[data-lesson-pointed]')).toHaveAttribute('data-lesson-target', 'ring');
+  await expect(page.locator('[data-lesson-pointed]')).toHaveAttribute('data-lesson-target', 'vm-planes');
+  await expect(page.getByTestId('lesson-pointer')).toContainText('Look here: where the processor runs (host and guest)');
   await next(w);
 
   await choose(w, 1); // cpuid
