@@ -230,6 +230,9 @@ try {
       // An embedded lesson at step 10 (the lab run to just after SYSCALL; a pick among the registers).
       ['en', 'light', 800, '&lesson=01-rings&lstep=10'],
       ['zh-CN', 'dark', 420, '&lesson=01-rings&lstep=10'],
+      // Lessons 3 and 4 embedded at a narrow width, at their I/O exit (the inspector's last exit beside the lesson).
+      ['en', 'light', 420, '&lesson=03-vmx-exit&lstep=12'],
+      ['zh-CN', 'light', 420, '&lesson=04-svm-exit&lstep=11'],
     ] as const) {
       // Tall enough for the whole framed lab: a full-page capture does not repaint a cross-site frame below the fold.
       const page = await hostBrowser.newPage({ viewport: { width: 1000, height: lesson === '' ? 1500 : 3200 }, colorScheme: theme === 'dark' ? 'dark' : 'light' });
@@ -243,7 +246,8 @@ try {
       const frame = page.frameLocator('#lab');
       await frame.getByTestId('narration').waitFor();
       await page.waitForTimeout(800);
-      await page.screenshot({ path: `${out}/embed-${lesson === '' ? '' : 'lesson-'}${lang}-${theme}-${width}.png`, fullPage: true });
+      const which = lesson.match(/lesson=(\d\d)/)?.[1];
+      await page.screenshot({ path: `${out}/embed-${lesson === '' ? '' : which === '01' ? 'lesson-' : `lesson${Number(which)}-`}${lang}-${theme}-${width}.png`, fullPage: true });
       await page.close();
     }
   } finally {
@@ -360,6 +364,38 @@ try {
     await page.waitForTimeout(300);
     await page.screenshot({ path: `${out}/lesson2-${name}-summary.png` });
     await page.close();
+  }
+  // Lessons 3 and 4 (VT-x, AMD-V): opened at the pick among the exit's fields (the lab run to the
+  // first exit), a wrong pick named; and at the I/O exit; en, zh-CN, presenter.
+  for (const [lesson, pickStep, wrong, ioStep] of [
+    ['03-vmx-exit', 7, 'exit-EXIT_QUALIFICATION', 11],
+    ['04-svm-exit', 7, 'exit-exit_info_2', 10],
+  ] as const) {
+    for (const [name, lang, extra] of [
+      ['en', 'en', ''],
+      ['zh-CN', 'zh-CN', ''],
+      ['en-presenter', 'en', '&mode=presenter'],
+    ] as const) {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, reducedMotion: 'reduce' });
+      const n = Number(lesson.slice(0, 2));
+      await page.goto(`${base}/?lang=${lang}&lesson=${lesson}&lstep=${pickStep}${extra}`);
+      await page.getByTestId('lesson-column').waitFor();
+      await page.getByTestId('lesson-column').locator('.placing').waitFor({ state: 'detached' });
+      const miss = page.locator(`[data-lesson-target="${wrong}"]`);
+      await miss.waitFor();
+      await miss.click();
+      await page.waitForTimeout(300);
+      await page.screenshot({ path: `${out}/lesson${n}-${name}-pick.png`, fullPage: true });
+      await page.goto(`${base}/?lang=${lang}&lesson=${lesson}&lstep=${ioStep}${extra}`);
+      await page.getByTestId('lesson-column').waitFor();
+      await page.getByTestId('lesson-column').locator('.placing').waitFor({ state: 'detached' });
+      await page.keyboard.press('x');
+      await page.keyboard.press('x');
+      await page.getByTestId('lesson-task-status').getByText('✓').waitFor();
+      await page.waitForTimeout(300);
+      await page.screenshot({ path: `${out}/lesson${n}-${name}-io.png`, fullPage: true });
+      await page.close();
+    }
   }
   // The timeline of events (src/views/timeline): each example run to its HLT, then a click on a
   // mark (the page fault, the second timer tick, the SYSRET); the list of events open.

@@ -103,6 +103,26 @@ describe('lesson kit', () => {
     ]);
   });
 
+  it('sees VM exits by reason or EXITCODE and name, VM entries by instruction (a failed entry by none)', () => {
+    const seen = seenEvents([
+      { kind: 'vm/exit', step: 1, vm: 0, vendor: 'intel', code: 30, name: 'EXIT_REASON_IO_INSTRUCTION', rip: 0x100014n, info: { EXIT_QUALIFICATION: 0x3f80000n } },
+      { kind: 'vm/field', step: 1, vm: 0, op: 'read', field: 'EXIT_QUALIFICATION', key: 0x6400, value: 0x3f80000n },
+      { kind: 'vm/entry', step: 1, vm: 0, vendor: 'intel', instruction: 'VMRESUME', rip: 0x100015n },
+      { kind: 'vm/entry', step: 2, vm: 0, vendor: 'amd', instruction: 'VMRUN', rip: 0n, failed: ['EFER.SVME'] },
+    ]);
+    expect(seen).toEqual([
+      { kind: 'vm/exit', code: 30, name: 'EXIT_REASON_IO_INSTRUCTION' },
+      { kind: 'vm/field' },
+      { kind: 'vm/entry', instruction: 'VMRESUME' },
+      { kind: 'vm/entry' },
+    ]);
+    expect(seen.some((e) => matches({ kind: 'vm/exit', code: 30 }, e))).toBe(true);
+    expect(seen.some((e) => matches({ kind: 'vm/exit', code: 10 }, e))).toBe(false);
+    expect(seen.some((e) => matches({ kind: 'vm/exit', code: 30, name: 'VMEXIT_IOIO' }, e))).toBe(false);
+    expect(seen.some((e) => matches({ kind: 'vm/entry', instruction: 'VMRESUME' }, e))).toBe(true);
+    expect(seen.some((e) => matches({ kind: 'vm/entry', instruction: 'VMRUN' }, e))).toBe(false);
+  });
+
   it('sees a step\'s translations: a miss as a lookup and the walk, a hit as a lookup alone', () => {
     const entries = [{ level: 'PTE' as const, entryPa: '0x0000000000013000', index: 0, value: '0x0000000000300005', leaf: true, reserved: '0x0000000000000000' }];
     const seen = seenEvents([{ kind: 'tlb/flush', step: 3, cause: 'mov-cr3', scope: 'non-global' }], {

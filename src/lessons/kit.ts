@@ -34,6 +34,11 @@ export interface SeenEvent {
   user?: boolean;
   /** tlb/lookup: the TLB answered without a walk. */
   hit?: boolean;
+  /** vm/exit: the basic exit reason (VT-x) or EXITCODE (AMD-V), and the vendor's name for it. */
+  code?: number;
+  name?: string;
+  /** vm/entry: the instruction that entered the guest (VMLAUNCH, VMRESUME, VMRUN). */
+  instruction?: string;
 }
 
 /** What a `wait` step waits for: an event of this kind whose given fields all match. */

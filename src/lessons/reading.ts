@@ -15,7 +15,10 @@ export function matches(want: WaitFor, e: SeenEvent): boolean {
     (want.vector === undefined || e.vector === want.vector) &&
     (want.access === undefined || e.access === want.access) &&
     (want.user === undefined || e.user === want.user) &&
-    (want.hit === undefined || e.hit === want.hit)
+    (want.hit === undefined || e.hit === want.hit) &&
+    (want.code === undefined || e.code === want.code) &&
+    (want.name === undefined || e.name === want.name) &&
+    (want.instruction === undefined || e.instruction === want.instruction)
   );
 }
 

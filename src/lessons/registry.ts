@@ -7,6 +7,8 @@ import { LESSON_ID } from './contract.ts';
 import type { LessonModule } from './lesson.ts';
 import { info as rings } from '../../lessons/01-rings/meta.ts';
 import { info as paging } from '../../lessons/02-paging/meta.ts';
+import { info as vmxExit } from '../../lessons/03-vmx-exit/meta.ts';
+import { info as svmExit } from '../../lessons/04-svm-exit/meta.ts';
 
 interface Entry {
   info: LessonInfo;
@@ -16,6 +18,8 @@ interface Entry {
 const entries: readonly Entry[] = [
   { info: rings, load: () => import('../../lessons/01-rings/index.ts') },
   { info: paging, load: () => import('../../lessons/02-paging/index.ts') },
+  { info: vmxExit, load: () => import('../../lessons/03-vmx-exit/index.ts') },
+  { info: svmExit, load: () => import('../../lessons/04-svm-exit/index.ts') },
 ];
 
 /** Every lesson's LessonInfo, in course order. */

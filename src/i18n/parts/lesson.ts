@@ -45,6 +45,10 @@ export const lessonEn = {
   'lesson.target.walk': 'the page walk',
   'lesson.target.tlb': 'the TLB',
   'lesson.target.entry': 'the walk\'s {level}',
+  'lesson.target.vmPlanes': 'where the processor runs (host and guest)',
+  'lesson.target.vmInspector': 'the VMCS / VMCB inspector',
+  'lesson.target.vmCharts': 'the VM exit charts',
+  'lesson.target.exitField': 'the exit field {name}',
   'lesson.pick': 'Pick {name}',
 } as const;
 
@@ -88,6 +92,10 @@ export const lessonZh: Record<keyof typeof lessonEn, string> = {
   'lesson.target.walk': '页表遍历',
   'lesson.target.tlb': 'TLB',
   'lesson.target.entry': '页表遍历中的 {level}',
+  'lesson.target.vmPlanes': '处理器在哪里运行（宿主机与客户机）',
+  'lesson.target.vmInspector': 'VMCS / VMCB 检查器',
+  'lesson.target.vmCharts': 'VM 退出统计图',
+  'lesson.target.exitField': '退出信息字段 {name}',
   'lesson.pick': '选择 {name}',
 };
 

@@ -8,18 +8,21 @@ export interface EmbedViews {
   registers: boolean;
   walk: boolean;
   tlb: boolean;
+  /** The VMCS / VMCB inspector (its last exit decoded): `vm-inspector`, `exit-EXIT_QUALIFICATION`. */
+  vm: boolean;
 }
 
-/** The views a target id lives in (`reg-rcx` in the registers, `walk-pte` in the page walk). */
+/** The views a target id lives in (`reg-rcx` in the registers, `walk-pte` in the page walk, `exit-VM_EXIT_REASON` in the VM inspector). */
 function viewOf(id: string): keyof EmbedViews | null {
   if (id === 'registers' || id.startsWith('reg-')) return 'registers';
   if (id === 'walk' || id.startsWith('walk-')) return 'walk';
   if (id === 'tlb' || id.startsWith('tlb-')) return 'tlb';
+  if (id === 'vm-inspector' || id.startsWith('exit-')) return 'vm';
   return null;
 }
 
 export function embedViewsFor(steps: readonly StepDef[]): EmbedViews {
-  const v: EmbedViews = { registers: false, walk: false, tlb: false };
+  const v: EmbedViews = { registers: false, walk: false, tlb: false, vm: false };
   for (const s of steps) {
     for (const id of [s.point, s.kind === 'target' ? s.among : undefined]) {
       const k = id === undefined ? null : viewOf(id);

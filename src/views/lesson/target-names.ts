@@ -8,6 +8,10 @@ export function targetName(id: string, t: Tr): string {
   if (id === 'registers') return t('lesson.target.registers');
   if (id === 'walk') return t('lesson.target.walk');
   if (id === 'tlb') return t('lesson.target.tlb');
+  if (id === 'vm-planes') return t('lesson.target.vmPlanes');
+  if (id === 'vm-inspector') return t('lesson.target.vmInspector');
+  if (id === 'vm-charts') return t('lesson.target.vmCharts');
+  if (id.startsWith('exit-')) return t('lesson.target.exitField', { name: id.slice(5) });
   if (id.startsWith('walk-')) return t('lesson.target.entry', { level: id.slice(5).toUpperCase() });
   if (id.startsWith('reg-')) return t('lesson.target.reg', { name: id.slice(4).toUpperCase() });
   return id;
