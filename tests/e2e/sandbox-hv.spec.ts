@@ -66,13 +66,13 @@ test('VT-x from the machine form: HLT exits first; with RDTSC exiting on, RDTSC 
   await expect(hv(page).getByRole('checkbox', { name: 'Nested paging (EPT)' })).toBeChecked();
   await runDraft(page, 'rdtsc guest');
   // Without RDTSC exiting the guest reads the TSC natively: its first exit is the HLT.
-  await nextExit(page, /^EXIT_REASON_HLT \(reason 12\)/);
+  await nextExit(page, /^HLT \(reason 12; EXIT_REASON_HLT\)/);
 
   await rdtsc.focus();
   await page.keyboard.press('Space');
   await expect(rdtsc).toBeChecked();
   await runDraft(page, 'rdtsc guest');
-  await nextExit(page, /^EXIT_REASON_RDTSC \(reason 16\)/);
+  await nextExit(page, /^RDTSC \(reason 16; EXIT_REASON_RDTSC\)/);
   await expect(page.getByTestId('vm-controls').locator('[data-control="RDTSC exiting"]')).toBeChecked();
 
   await page.getByRole('tab', { name: /^JSON/ }).press('Enter');

@@ -66,7 +66,7 @@ test.describe('VT-x views (vtx-first-exit)', () => {
     await exitUntil(page, /I\/O instruction \(reason 30; EXIT_REASON_IO_INSTRUCTION\)/);
     const q = page.getByTestId('vm-info-EXIT_QUALIFICATION').getByTestId('bit-strip');
     for (const name of ['Port number', 'Operand encoding', 'REP prefixed', 'String instruction', 'Direction of the attempted access', 'Size of access']) await expect(q.locator(`li[data-name="${name}"]`)).toHaveCount(1);
-    await expect(q.locator('li[data-name="port"]')).toContainText('31:16');
+    await expect(q.locator('li[data-name="Port number"]')).toContainText('31:16');
     const filter = page.getByTestId('vm-filter');
     await filter.focus();
     await page.keyboard.type('GUEST_RIP');
