@@ -1,14 +1,19 @@
 /**
  * The checks every lesson's test makes, shared: its machine reaches every state (xstate/graph) and
  * agrees with its LessonInfo; both languages are complete and state the same numbers; and the
- * helpers that find the numbers a text states. A lesson's own test adds its scripted run and the
- * facts its numbers are checked against.
+ * helpers that find the numbers a text states; and the scripted run a student makes. A lesson's
+ * own test adds the facts its numbers are checked against.
  */
 import { describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
 import { getShortestPaths, getStateNodes } from 'xstate/graph';
 import type { LessonInfo } from '../src/lessons/contract.ts';
-import type { LessonEvent, StepDef } from '../src/lessons/kit.ts';
+import type { LessonEvent, LessonSnapshot, StepDef } from '../src/lessons/kit.ts';
+import { phaseOf } from '../src/lessons/kit.ts';
+import { seenEvents } from '../src/lessons/report.ts';
+import type { TraceEvent } from '../src/emu/trace/events.ts';
+import { InThreadClient } from '../src/worker/in-thread.ts';
+import type { Json, ViewState } from '../src/worker/protocol.ts';
 import type { LessonModule, LessonText, StepText } from '../src/lessons/lesson.ts';
 import { maxScoreOf } from '../src/lessons/report.ts';
 
@@ -156,4 +161,57 @@ export function describeLanguages(lesson: LessonModule): void {
       }
     });
   });
+}
+
+/** A lesson's scripted run: the lesson's actor at the end, the views at its wait and pick steps, every event. */
+export interface ScriptedRun {
+  actor: ReturnType<typeof createActor>;
+  client: InThreadClient;
+  /** The view the scenario loaded with. */
+  first: ViewState;
+  /** The view when each wait or target step was met, by step id. */
+  views: Map<string, ViewState>;
+  /** Every event of the run, in order (each view carries the events of the one step that led to it). */
+  events: TraceEvent[];
+}
+
+/**
+ * The run a student makes, on the lesson's scenario: each question answered right, each wait step
+ * reached by stepping the lab one step at a time (at most `waitBudget` steps each), each pick made
+ * on the right target. Every step must run on `scenarioId`.
+ */
+export async function playScripted(o: {
+  lesson: LessonModule;
+  scenario: unknown;
+  scenarioId: string;
+  waitBudget: number;
+}): Promise<ScriptedRun> {
+  const client = new InThreadClient();
+  const loaded = await client.load(o.scenario as Json);
+  if (!loaded.ok) throw new Error(`${o.scenarioId} did not load: ${JSON.stringify(loaded.errors)}`);
+  let view = loaded.view;
+  const first = view;
+  const actor = createActor(o.lesson.machine, { input: { lessonId: o.lesson.id, steps: o.lesson.steps } }).start();
+  actor.send({ type: 'lab.events', events: seenEvents(view.events, view.walks) });
+  const views = new Map<string, ViewState>();
+  const events: TraceEvent[] = [];
+  for (let guard = 0; guard < 100 && phaseOf(actor.getSnapshot() as LessonSnapshot) !== 'finished'; guard++) {
+    const snap = actor.getSnapshot() as LessonSnapshot;
+    const step = o.lesson.steps[snap.context.step] as StepDef;
+    expect(step.scenario, step.id).toBe(o.scenarioId);
+    const phase = phaseOf(snap);
+    if (phase === 'predict' && (step.kind === 'choice' || step.kind === 'number')) actor.send({ type: 'lesson.answer', value: step.answer });
+    else if (phase === 'waiting' && step.kind === 'wait') {
+      for (let n = 0; n < o.waitBudget && phaseOf(actor.getSnapshot() as LessonSnapshot) === 'waiting'; n++) {
+        view = await client.step(1);
+        events.push(...view.events);
+        actor.send({ type: 'lab.events', events: seenEvents(view.events, view.walks) });
+      }
+      views.set(step.id, view);
+    } else if (phase === 'waiting' && step.kind === 'target') {
+      views.set(step.id, view);
+      actor.send({ type: 'lab.target', id: step.answer });
+    } else actor.send({ type: 'lesson.next' });
+  }
+  return { actor, client, first, views, events };
 }

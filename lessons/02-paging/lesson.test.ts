@@ -7,23 +7,19 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createActor } from 'xstate';
-import type { TraceEvent } from '../../src/emu/trace/events.ts';
-import type { LessonSnapshot, StepDef } from '../../src/lessons/kit.ts';
-import { matches, phaseOf } from '../../src/lessons/kit.ts';
+import { matches } from '../../src/lessons/kit.ts';
 import { reportOf, seenEvents } from '../../src/lessons/report.ts';
-import { InThreadClient } from '../../src/worker/in-thread.ts';
 import type { Json, ViewState } from '../../src/worker/protocol.ts';
 import type { TranslationView } from '../../src/worker/walk-types.ts';
 import { focusIndex } from '../../src/views/mmu/walk-layout.ts';
 import { answerOf, describeLanguages, describeMachine, strayNumbers } from '../checks.ts';
+import { playScripted as playScriptedRun } from '../checks.ts';
 import scenario from './paging.json';
 import lesson from './index.ts';
 import { info } from './meta.ts';
 import { en, zh } from './text.ts';
 
 const { machine, steps } = lesson;
-const input = { lessonId: lesson.id, steps };
 
 describeMachine(lesson, info);
 describeLanguages(lesson);
@@ -38,38 +34,11 @@ const ref = JSON.parse(readFileSync(join(import.meta.dirname, '../../tests/refer
 /** The most steps a wait step may take (the scenario runs 48 in all). */
 const WAIT_BUDGET = 100;
 
-/** The run a student makes: every wait step reached by stepping one instruction at a time. */
+/** The run a student makes (lessons/checks.ts), every wait step reached one step at a time. */
 async function playScripted() {
-  const client = new InThreadClient();
-  const loaded = await client.load(scenario as Json);
-  if (!loaded.ok) throw new Error(`paging.json did not load: ${JSON.stringify(loaded.errors)}`);
-  let view = loaded.view;
-  const first = view;
-  const actor = createActor(machine, { input }).start();
-  actor.send({ type: 'lab.events', events: seenEvents(view.events, view.walks) });
-  const views = new Map<string, ViewState>();
-  /** Every event of the run, in order (each view carries the events of the one step that led to it). */
-  const events: TraceEvent[] = [];
-  for (let guard = 0; guard < 100 && phaseOf(actor.getSnapshot()) !== 'finished'; guard++) {
-    const snap: LessonSnapshot = actor.getSnapshot();
-    const step = steps[snap.context.step] as StepDef;
-    expect(step.scenario, step.id).toBe('paging');
-    const phase = phaseOf(snap);
-    if (phase === 'predict' && (step.kind === 'choice' || step.kind === 'number')) actor.send({ type: 'lesson.answer', value: step.answer });
-    else if (phase === 'waiting' && step.kind === 'wait') {
-      for (let n = 0; n < WAIT_BUDGET && phaseOf(actor.getSnapshot()) === 'waiting'; n++) {
-        view = await client.step(1);
-        events.push(...view.events);
-        actor.send({ type: 'lab.events', events: seenEvents(view.events, view.walks) });
-      }
-      views.set(step.id, view);
-    } else if (phase === 'waiting' && step.kind === 'target') {
-      views.set(step.id, view);
-      actor.send({ type: 'lab.target', id: step.answer });
-    } else actor.send({ type: 'lesson.next' });
-  }
-  const halt = await client.runUntil(['cpu/halt'], 1000);
-  return { actor, first, views, halt, events };
+  const run = await playScriptedRun({ lesson, scenario, scenarioId: 'paging', waitBudget: WAIT_BUDGET });
+  const halt = await run.client.runUntil(['cpu/halt'], 1000);
+  return { ...run, halt };
 }
 
 const played = playScripted();

@@ -9,16 +9,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createActor } from 'xstate';
 import { VM_INSTRUCTION_ERRORS } from '../../src/emu/vmx/vmx.ts';
-import type { TraceEvent } from '../../src/emu/trace/events.ts';
-import type { LessonSnapshot, StepDef } from '../../src/lessons/kit.ts';
-import { phaseOf } from '../../src/lessons/kit.ts';
-import { reportOf, seenEvents } from '../../src/lessons/report.ts';
-import { InThreadClient } from '../../src/worker/in-thread.ts';
+import { reportOf } from '../../src/lessons/report.ts';
 import type { Json, ViewState } from '../../src/worker/protocol.ts';
 import type { VmExitView } from '../../src/worker/vm-types.ts';
 import { answerOf, describeLanguages, describeMachine, strayNumbers } from '../checks.ts';
+import { playScripted as playScriptedRun } from '../checks.ts';
 import scenario from './vmx-exit.json';
 import example from '../../src/emu/scenario/examples/vtx-first-exit.json';
 import lesson from './index.ts';
@@ -26,7 +22,6 @@ import { info } from './meta.ts';
 import { en, zh } from './text.ts';
 
 const { machine, steps } = lesson;
-const input = { lessonId: lesson.id, steps };
 
 describeMachine(lesson, info);
 describeLanguages(lesson);
@@ -39,36 +34,10 @@ const encodings = refFile('vmcs-fields.json') as Record<string, string>;
 /** The most steps a wait step may take (the scenario's guest exits for the last time at step 20). */
 const WAIT_BUDGET = 40;
 
-/** The run a student makes: every wait step reached by stepping one step at a time. */
+/** The run a student makes (lessons/checks.ts), every wait step reached one step at a time. */
 async function playScripted() {
-  const client = new InThreadClient();
-  const loaded = await client.load(scenario as Json);
-  if (!loaded.ok) throw new Error(`vmx-exit.json did not load: ${JSON.stringify(loaded.errors)}`);
-  let view = loaded.view;
-  const first = view;
-  const actor = createActor(machine, { input }).start();
-  actor.send({ type: 'lab.events', events: seenEvents(view.events, view.walks) });
-  const views = new Map<string, ViewState>();
-  const events: TraceEvent[] = [];
-  for (let guard = 0; guard < 100 && phaseOf(actor.getSnapshot()) !== 'finished'; guard++) {
-    const snap: LessonSnapshot = actor.getSnapshot();
-    const step = steps[snap.context.step] as StepDef;
-    expect(step.scenario, step.id).toBe('vmx');
-    const phase = phaseOf(snap);
-    if (phase === 'predict' && (step.kind === 'choice' || step.kind === 'number')) actor.send({ type: 'lesson.answer', value: step.answer });
-    else if (phase === 'waiting' && step.kind === 'wait') {
-      for (let n = 0; n < WAIT_BUDGET && phaseOf(actor.getSnapshot()) === 'waiting'; n++) {
-        view = await client.step(1);
-        events.push(...view.events);
-        actor.send({ type: 'lab.events', events: seenEvents(view.events, view.walks) });
-      }
-      views.set(step.id, view);
-    } else if (phase === 'waiting' && step.kind === 'target') {
-      views.set(step.id, view);
-      actor.send({ type: 'lab.target', id: step.answer });
-    } else actor.send({ type: 'lesson.next' });
-  }
-  return { actor, first, views, events };
+  const run = await playScriptedRun({ lesson, scenario, scenarioId: 'vmx', waitBudget: WAIT_BUDGET });
+  return run;
 }
 
 const played = playScripted();

@@ -8,15 +8,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createActor } from 'xstate';
-import type { TraceEvent } from '../../src/emu/trace/events.ts';
-import type { LessonSnapshot, StepDef } from '../../src/lessons/kit.ts';
-import { phaseOf } from '../../src/lessons/kit.ts';
-import { reportOf, seenEvents } from '../../src/lessons/report.ts';
+import { reportOf } from '../../src/lessons/report.ts';
 import { InThreadClient } from '../../src/worker/in-thread.ts';
 import type { Json, ViewState } from '../../src/worker/protocol.ts';
 import type { VmExitView } from '../../src/worker/vm-types.ts';
 import { answerOf, describeLanguages, describeMachine, strayNumbers } from '../checks.ts';
+import { playScripted as playScriptedRun } from '../checks.ts';
 import scenario from './svm-exit.json';
 import vmxScenario from '../03-vmx-exit/vmx-exit.json';
 import example from '../../src/emu/scenario/examples/svm-first-exit.json';
@@ -25,7 +22,6 @@ import { info } from './meta.ts';
 import { en, zh } from './text.ts';
 
 const { machine, steps } = lesson;
-const input = { lessonId: lesson.id, steps };
 
 describeMachine(lesson, info);
 describeLanguages(lesson);
@@ -39,36 +35,10 @@ const offsetOf = (field: string): number => Number((layout[field] as { vmcb_offs
 
 const WAIT_BUDGET = 40;
 
-/** The run a student makes: every wait step reached by stepping one step at a time. */
+/** The run a student makes (lessons/checks.ts), every wait step reached one step at a time. */
 async function playScripted() {
-  const client = new InThreadClient();
-  const loaded = await client.load(scenario as Json);
-  if (!loaded.ok) throw new Error(`svm-exit.json did not load: ${JSON.stringify(loaded.errors)}`);
-  let view = loaded.view;
-  const first = view;
-  const actor = createActor(machine, { input }).start();
-  actor.send({ type: 'lab.events', events: seenEvents(view.events, view.walks) });
-  const views = new Map<string, ViewState>();
-  const events: TraceEvent[] = [];
-  for (let guard = 0; guard < 100 && phaseOf(actor.getSnapshot()) !== 'finished'; guard++) {
-    const snap: LessonSnapshot = actor.getSnapshot();
-    const step = steps[snap.context.step] as StepDef;
-    expect(step.scenario, step.id).toBe('svm');
-    const phase = phaseOf(snap);
-    if (phase === 'predict' && (step.kind === 'choice' || step.kind === 'number')) actor.send({ type: 'lesson.answer', value: step.answer });
-    else if (phase === 'waiting' && step.kind === 'wait') {
-      for (let n = 0; n < WAIT_BUDGET && phaseOf(actor.getSnapshot()) === 'waiting'; n++) {
-        view = await client.step(1);
-        events.push(...view.events);
-        actor.send({ type: 'lab.events', events: seenEvents(view.events, view.walks) });
-      }
-      views.set(step.id, view);
-    } else if (phase === 'waiting' && step.kind === 'target') {
-      views.set(step.id, view);
-      actor.send({ type: 'lab.target', id: step.answer });
-    } else actor.send({ type: 'lesson.next' });
-  }
-  return { actor, first, views, events };
+  const run = await playScriptedRun({ lesson, scenario, scenarioId: 'svm', waitBudget: WAIT_BUDGET });
+  return run;
 }
 
 /** Every exit of a scenario run to its end, stepping (for the comparison of the two runs). */
