@@ -5,3 +5,4 @@
  */
 export { HvMachine } from '../emu/hv/hv-machine.ts';
 export { vmFieldValues, vmView } from './vm-view.ts';
+export { HostMachine } from '../emu/hv/host-machine.ts';

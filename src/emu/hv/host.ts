@@ -110,7 +110,7 @@ export interface HostGuest {
    * `load` on the exec machine's start state. vCPU 1 starts in the same state but for ESI = 1 and
    * RSP 0x10000 lower.
    */
-  image?: { ram: Uint8Array; state: CpuState };
+  image?: { ram: Pick<PhysMem, 'ramSize' | 'pages'>; state: CpuState };
 }
 
 export interface HostOptions {
@@ -285,7 +285,7 @@ export class Host {
     const layout = guests.map((g) => {
       const size = g.memSize ?? DEFAULT_VM_MEM;
       if (!Number.isInteger(size) || size < MIB2 || size % MIB2 !== 0 || size > 64 * 1024 * 1024) throw new RangeError(`VM ${g.name}: memory ${size} is not a multiple of 2 MiB up to 64 MiB`);
-      if (g.image !== undefined && g.image.ram.length !== size) throw new RangeError(`VM ${g.name}: its image has ${g.image.ram.length} bytes of RAM, not ${size}`);
+      if (g.image !== undefined && g.image.ram.ramSize !== size) throw new RangeError(`VM ${g.name}: its image has ${g.image.ram.ramSize} bytes of RAM, not ${size}`);
       if (g.image === undefined && (!Number.isInteger(g.load) || g.load < 0 || g.load + g.code.length > size)) throw new RangeError(`VM ${g.name}: ${g.code.length} bytes at 0x${g.load.toString(16)} do not fit in its ${size / 1048576} MiB`);
       if (g.image === undefined && g.mode === 'long64' && g.load < 0x4000) throw new RangeError(`VM ${g.name}: a long64 guest's page tables are at 0x1000..0x3FFF; load it above`);
       const at = hpa;
@@ -314,7 +314,10 @@ export class Host {
       this.vms.push(vm);
       if (g.image !== undefined) {
         const ram = g.image.ram;
-        for (let i = 0; i < ram.length; i++) if (ram[i] !== 0) this.mem.write8(base + i, ram[i]!);
+        // Only the pages the builder wrote (the others are zeros in both).
+        ram.pages.forEach((page, n) => {
+          if (page !== undefined) this.mem.load(base + n * 0x1000, page);
+        });
       } else if (g.mode === 'long64') {
         this.mem.write(base + 0x1000, 4, 0x2003);
         this.mem.write(base + 0x2000, 4, 0x3003);
