@@ -83,7 +83,7 @@ interface VmTrack {
 
 interface HostMachineSnapshot extends MachineSnapshot {
   readonly host: HostSnapshot;
-  readonly tracks: { track: VmTrack; records: HvExitRecord[]; length: number }[];
+  readonly tracks: { track: VmTrack; records: HvExitRecord[]; length: number; open: { at: number; record: HvExitRecord }[] }[];
 }
 
 export class HostMachine {
@@ -207,6 +207,9 @@ export class HostMachine {
       tracks: this.tracks.map((t) => ({
         track: { ...t, records: [], vcpus: t.vcpus.map((v) => ({ ...v })) },
         records: t.records, length: t.records.length,
+        // A vCPU's last record may still wait for its entry (an idling HLT, a preempted slice), and
+        // is completed in place later: it is kept as it is now.
+        open: t.vcpus.filter((v) => v.lastRecord >= 0).map((v) => ({ at: v.lastRecord, record: { ...t.records[v.lastRecord]! } })),
       })),
     };
     return snap;
@@ -216,7 +219,11 @@ export class HostMachine {
     const s = snap as HostMachineSnapshot;
     if (s.host === undefined) throw new Error('HostMachine.restore: not a checkpoint of the multi-VM host');
     this.host.restore(s.host);
-    this.tracks = s.tracks.map((t) => ({ ...t.track, records: t.records.slice(0, t.length), vcpus: t.track.vcpus.map((v) => ({ ...v })) }));
+    this.tracks = s.tracks.map((t) => {
+      const records = t.records.slice(0, t.length);
+      for (const o of t.open) records[o.at] = { ...o.record };
+      return { ...t.track, records, vcpus: t.track.vcpus.map((v) => ({ ...v })) };
+    });
   }
 
   private emit(e: TraceEvent): void {
