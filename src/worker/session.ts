@@ -372,15 +372,18 @@ export class LabSession {
   /** ViewState.vm: the hypervisor's view at the current step (null for a scenario without a technique). */
   private vm(): VmView | null {
     const { timeline, machine, name, mode } = this.need();
-    if (hvPart === null || !(machine instanceof hvPart.HvMachine)) return null;
+    if (hvPart === null) return null;
+    const hp = hvPart;
+    const m = machine as unknown;
+    if (!(m instanceof hp.HvMachine) && !(m instanceof hp.HostMachine)) return null;
     const at = timeline.current;
     let before: Map<string, string> | null = null;
     if (at > timeline.start) {
       // The fields at the step before, for `changed`; then back (the machine as goto leaves it).
       timeline.goto(at - 1);
-      before = hvPart.vmFieldValues(machine);
+      before = hp.vmFieldValues(m);
       timeline.goto(at);
     }
-    return hvPart.vmView(machine, name, mode, before);
+    return m instanceof hp.HostMachine ? hp.hostVmView(m, before) : hp.vmView(m, name, mode, before);
   }
 }

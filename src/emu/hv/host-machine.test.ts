@@ -52,7 +52,7 @@ function straight(ls: LoadedScenario, step: number): unknown {
 type Op = { op: 'run'; n: number } | { op: 'goto'; at: number } | { op: 'back'; k: number };
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ op: fc.constant('run' as const), n: fc.integer({ min: 0, max: 900 }) }),
-  fc.record({ op: fc.constant('goto' as const), at: fc.integer({ min: 0, max: 4000 }) }),
+  fc.record({ op: fc.constant('goto' as const), at: fc.integer({ min: 0, max: 9500 }) }),
   fc.record({ op: fc.constant('back' as const), k: fc.integer({ min: 0, max: 700 }) }),
 );
 

@@ -510,7 +510,8 @@ export class Host {
       this.next = (pick + 1) % n;
       if (this.slice(pick, untilStep) === 'limit') return 'limit';
     }
-    return 'limit';
+    // The last VM may have ended on the very step asked for.
+    return this.vcpus.every((v) => v.state === 'ended') ? 'ended' : 'limit';
   }
 
   /** Runs vCPU `i`'s slice until it ends (preempted, idle, ended) or the step `untilStep`. */
@@ -530,6 +531,13 @@ export class Host {
           // Its VMCS is still current: what its IF was when it halted decides whether it can wake.
           v.state = 'idle';
           v.idleIf = (v.backend.rflagsForHost() & Flag.IF) !== 0;
+          // One that nothing can ever wake ends now, not when the scheduler next looks at it: what
+          // a run reports at a step must not depend on where runs were split.
+          if (this.wake(v) === Infinity) {
+            v.state = 'ended';
+            v.end = { kind: 'hlt' };
+            this.hooks?.ended?.(v.vm, v.index, v.end);
+          }
           break;
         default:
           v.state = 'ended';
