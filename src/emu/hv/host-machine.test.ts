@@ -33,7 +33,7 @@ function state(m: HostMachine): unknown {
   let h = 0;
   for (let pa = 0; pa < m.mem.ramSize; pa += 4) h = (Math.imul(h, 31) + m.mem.read(pa, 4)) | 0;
   return {
-    steps: st.steps, rip: st.ripLo, regs: [...st.regLo], rflags: st.rflags, ram: h, loaded: m.guestLoaded,
+    steps: st.steps, rip: st.ripLo, regs: [...st.regLo], rflags: st.rflags, ram: h, loaded: m.guestLoaded, tlb: m.mmu.tlb.entries(), misses: m.mmu.tlb.misses,
     report: m.host.report(), switches: m.host.switches.map((s) => ({ ...s })), idle: m.host.idleSteps,
     vms: m.guests.map((_, i) => ({
       console: m.console(i), ended: m.ended(i),

@@ -610,6 +610,17 @@ export class Host {
   }
 
   restore(snap: HostSnapshot): void {
+    // The guest monitor and nested translator first: changing the translator flushes the TLB,
+    // which restoreCore then puts back as it was.
+    const cpu = this.cpu;
+    const g = snap.cpuGuest;
+    const mon = g.monitor === null ? null : cloneMonitor(g.monitor);
+    cpu.guest = mon as Cpu['guest'];
+    const svmUnit = this.svmOf();
+    if (svmUnit !== null) setActiveMonitor(svmUnit, (mon ?? undefined) as SvmMonitor | undefined);
+    if (cpu.nestedTranslator() !== g.nested) cpu.setNested(g.nested);
+    cpu.exit = deepCopy(g.exit) as Cpu['exit'];
+    cpu.guestVectoring = deepCopy(g.vectoring) as Cpu['guestVectoring'];
     restoreCore(this, snap.core);
     const h = deepCopy(snap.host);
     this.current = h.current;
@@ -630,19 +641,9 @@ export class Host {
       vm.mmioLog.length = 0;
       vm.mmioLog.push(...s.mmioLog);
     });
-    const cpu = this.cpu;
-    const g = snap.cpuGuest;
-    const mon = g.monitor === null ? null : cloneMonitor(g.monitor);
-    cpu.guest = mon as Cpu['guest'];
-    const svmUnit = this.svmOf();
-    if (svmUnit !== null) setActiveMonitor(svmUnit, (mon ?? undefined) as SvmMonitor | undefined);
-    if (cpu.nestedTranslator() !== g.nested) cpu.setNested(g.nested);
-    cpu.exit = deepCopy(g.exit) as Cpu['exit'];
-    cpu.guestVectoring = deepCopy(g.vectoring) as Cpu['guestVectoring'];
     h.vcpus.forEach((s, i) => {
       const v = this.vcpus[i]!;
-      restoreFields(v.backend, s.fields.backend);
-      restoreFields(v.hv, s.fields.hv);
+
       v.state = s.state;
       v.end = s.end;
       v.steps = s.steps;
@@ -651,6 +652,10 @@ export class Host {
       if (v.backend instanceof VmxBackend) v.backend.loadState(s.backend as VmxBackendState);
       else v.backend.loadState(s.backend);
       v.hv.restoreCounters(s.hv);
+      // After loadState, which clears the field accesses not yet taken by an exit: a slice cut
+      // between an entry's VMWRITEs and its next exit has some.
+      restoreFields(v.backend, s.fields.backend);
+      restoreFields(v.hv, s.fields.hv);
     });
   }
 }

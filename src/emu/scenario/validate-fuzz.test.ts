@@ -198,7 +198,6 @@ describe('nasty random scenarios', () => {
       fc.property(multi, (s) => {
         const r = loadScenario(s);
         if (!r.ok) {
-
           expect(r.errors.length).toBeGreaterThan(0);
           for (const e of r.errors) expect(KNOWN.has(e.path.split(/[.[]/)[0]!), `${e.path}: ${e.message}`).toBe(true);
           return;
