@@ -318,7 +318,7 @@ export function hostVmView(m: HostMachine, before: Map<string, string> | null): 
       : states.includes('running') && id === m.host.currentVm ? 'running'
       : states.some((x) => x === 'ready' || x === 'running') ? 'ready'
       : 'idle';
-    return { id, name: r.name, mode: r.mode, state, end: m.ended(id), exits: r.exitTotal, steps: r.steps, console: m.console(id) };
+    return { id, name: r.name, mode: r.mode, state, end: m.vmEnd(id), exits: r.exitTotal, steps: r.steps, console: m.console(id) };
   });
   const t = totals(m.vendor, m.guests.map((_, i) => m.host.vm(i).ledger.data()));
   return {

@@ -36,7 +36,7 @@ function state(m: HostMachine): unknown {
     steps: st.steps, rip: st.ripLo, regs: [...st.regLo], rflags: st.rflags, ram: h, loaded: m.guestLoaded, tlb: m.mmu.tlb.entries(), misses: m.mmu.tlb.misses,
     report: m.host.report(), switches: m.host.switches.map((s) => ({ ...s })), idle: m.host.idleSteps,
     vms: m.guests.map((_, i) => ({
-      console: m.console(i), ended: m.ended(i),
+      console: m.console(i), ended: m.vmEnd(i),
       records: m.records(i).map((r) => ({ n: r.log.n, step: r.log.step, code: r.log.code, entry: r.entry, cycles: r.cycles, guestSteps: r.log.guestSteps })),
       ledger: m.host.vm(i).ledger.data(),
     })),
@@ -64,7 +64,7 @@ describe.each([['vtx', twoVms], ['svm', twoVmsSvm]] as const)('the multi-VM host
     const m = machine(load(json));
     expect(m.run(200_000)).toBe('hlt');
     expect([m.console(0), m.console(1)]).toEqual(['hi ticks', 'bbb']);
-    expect([m.ended(0), m.ended(1)]).toEqual(['hlt', 'hypercall-exit']);
+    expect([m.vmEnd(0), m.vmEnd(1)]).toEqual(['hlt', 'hypercall-exit']);
     const [a, b] = m.host.report();
     if (technique === 'vtx') {
       expect(a!.exits.EXIT_REASON_HLT!.code).toBe(12);

@@ -152,8 +152,13 @@ export class HostMachine {
   }
 
   /** How VM `vm` ended (`hlt`, `shutdown`, `hypercall-exit`, `error: …`), or null while a vCPU of it can run. */
-  ended(vm: number): string | null {
+  vmEnd(vm: number): string | null {
     return this.tracks[vm]!.ended;
+  }
+
+  /** Non-null once every VM has ended (the session's "stopped", as hv-machine.ts's `ended`): VM 0's end. */
+  get ended(): string | null {
+    return this.tracks.every((t) => t.ended !== null) ? this.tracks[0]!.ended : null;
   }
 
   /** The VM on the CPU, or the one that ran last; 0 before the first. */

@@ -469,49 +469,62 @@ export class Host {
    */
   run(untilStep: number): 'ended' | 'limit' {
     const st = this.cpu.state;
-    const n = this.vcpus.length;
-    while (st.steps < untilStep) {
-      // A slice a previous call stopped in: it goes on.
+    for (;;) {
       if (this.current >= 0 && this.vcpus[this.current]!.state === 'running') {
+        // A slice in progress (also one a previous call stopped in): it goes on.
+        if (st.steps >= untilStep) return 'limit';
         if (this.slice(this.current, untilStep) === 'limit') return 'limit';
-        continue;
+        // The slice is over: the scheduler gives the CPU to the next vCPU at once, in the step of
+        // the exit that ended the slice (the entry into it belongs to the next step).
+        const r = this.schedule();
+        if (r === 'ended') return 'ended';
+        if (r === 'switched') continue;
       }
-      let pick = -1;
-      let soonest = Infinity;
-      for (let k = 0; pick < 0 && k < n; k++) {
-        const i = (this.next + k) % n;
-        const v = this.vcpus[i]!;
-        if (v.state === 'ready') pick = i;
-        else if (v.state === 'idle') {
-          const w = this.wake(v);
-          if (w === 'now') {
-            v.state = 'ready';
-            pick = i;
-          } else if (w === Infinity) {
-            v.state = 'ended';
-            v.end = { kind: 'hlt' };
-            this.hooks?.ended?.(v.vm, v.index, v.end);
-          } else soonest = Math.min(soonest, w);
-        }
-      }
-      if (pick < 0) {
-        if (soonest === Infinity) return 'ended';
+      if (st.steps >= untilStep) return this.vcpus.every((v) => v.state === 'ended') ? 'ended' : 'limit';
+      const r = this.schedule();
+      if (r === 'ended') return 'ended';
+      if (r !== 'switched') {
         // Every live vCPU waits: the CPU idles to the first PIT edge (time passes, no instruction runs).
-        const d = Math.min(soonest, untilStep - st.steps);
+        const d = Math.min(r, untilStep - st.steps);
         st.steps += d;
         st.tsc += d;
         this.idleSteps += d;
-        continue;
       }
-      const v = this.vcpus[pick]!;
-      this.switchTo(pick);
-      this.sliceStart = st.steps;
-      v.state = 'running';
-      this.next = (pick + 1) % n;
-      if (this.slice(pick, untilStep) === 'limit') return 'limit';
     }
-    // The last VM may have ended on the very step asked for.
-    return this.vcpus.every((v) => v.state === 'ended') ? 'ended' : 'limit';
+  }
+
+  /**
+   * The round robin's choice: the next ready vCPU (or idle one whose interrupt has come), made
+   * current with its slice started; else the steps until the first idle vCPU can wake, or
+   * 'ended' when none ever can. An idle vCPU that nothing can wake ends here.
+   */
+  private schedule(): 'switched' | 'ended' | number {
+    const n = this.vcpus.length;
+    let pick = -1;
+    let soonest = Infinity;
+    for (let k = 0; pick < 0 && k < n; k++) {
+      const i = (this.next + k) % n;
+      const v = this.vcpus[i]!;
+      if (v.state === 'ready') pick = i;
+      else if (v.state === 'idle') {
+        const w = this.wake(v);
+        if (w === 'now') {
+          v.state = 'ready';
+          pick = i;
+        } else if (w === Infinity) {
+          v.state = 'ended';
+          v.end = { kind: 'hlt' };
+          this.hooks?.ended?.(v.vm, v.index, v.end);
+        } else soonest = Math.min(soonest, w);
+      }
+    }
+    if (pick < 0) return soonest === Infinity ? 'ended' : soonest;
+    const v = this.vcpus[pick]!;
+    this.switchTo(pick);
+    this.sliceStart = this.cpu.state.steps;
+    v.state = 'running';
+    this.next = (pick + 1) % n;
+    return 'switched';
   }
 
   /** Runs vCPU `i`'s slice until it ends (preempted, idle, ended) or the step `untilStep`. */

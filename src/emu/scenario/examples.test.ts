@@ -176,7 +176,7 @@ describe('the example scenarios', () => {
       const [a, b] = m.host.report();
       expect([a!.uart, b!.uart]).toEqual(['hi ticks', 'bbb']);
       expect([m.console(0), m.console(1)]).toEqual(['hi ticks', 'bbb']);
-      expect([m.ended(0), m.ended(1)]).toEqual(['hlt', 'hypercall-exit']);
+      expect([m.vmEnd(0), m.vmEnd(1)]).toEqual(['hlt', 'hypercall-exit']);
       // Exits by reason (VT-x basic exit reasons; AMD-V exit codes).
       const codes = (r: typeof a) => Object.fromEntries(Object.values(r!.exits).map((e) => [e.code, e.count]));
       const [ca, cb] = [codes(a), codes(b)];
