@@ -11,7 +11,8 @@
  * Events (setTrace): the CPU's own; per VM the hypervisor's `vm/exit`, `vm/field`, `vm/handle`,
  * `vm/entry` and `vm/end` with that VM's index (`vm`), in the order and at the steps hv-machine.ts
  * gives them; and `vm/switch` when the scheduler gives the CPU to another vCPU (not at the first
- * placement, which switches from nothing). A VM's `vm/end` comes when its last vCPU ends.
+ * placement, which switches from nothing), at the step of the exit that ended the slice (or, after
+ * the CPU idled, the step the switch starts). A VM's `vm/end` comes when its last vCPU ends.
  *
  * Snapshots: the host's (every VM, vCPU, device, the scheduler, the VMX or SVM state, a guest in
  * the processor) plus this object's exit records and consoles, kept by length like hv-machine.ts.
@@ -84,6 +85,7 @@ interface VmTrack {
 interface HostMachineSnapshot extends MachineSnapshot {
   readonly host: HostSnapshot;
   readonly tracks: { track: VmTrack; records: HvExitRecord[]; length: number; open: { at: number; record: HvExitRecord }[] }[];
+  readonly lastExit: { step: number; at: number } | null;
 }
 
 export class HostMachine {
@@ -98,6 +100,8 @@ export class HostMachine {
   trace: TraceSink | null = null;
   private tracks: VmTrack[];
   private vmSink: TraceSink | null = null;
+  /** The last exit's step and the CPU's step when it was handled (a switch right after it belongs to its step). */
+  private lastExit: { step: number; at: number } | null = null;
   private vmKinds: ReadonlySet<TraceKind> = new Set();
 
   constructor(opts: HostOptions) {
@@ -114,6 +118,9 @@ export class HostMachine {
       const parts = this.host.vm(vm);
       parts.hypervisors.forEach((hv, k) => {
         hv.observer = (entry, end) => this.exited(vm, k, entry, end);
+        // The guest is entered again before a run stops after an exit it resumes from, so the
+        // entry belongs to the exit's step (as hv-machine.ts does).
+        hv.enterAtLimit = true;
         parts.backends[k]!.onEntry = (instr, failed) => this.entered(vm, k, instr, failed);
       });
     }
@@ -209,6 +216,7 @@ export class HostMachine {
     const snap: HostMachineSnapshot = {
       ...host.core, uartOut: '', portLog: [], portLogLength: 0,
       host,
+      lastExit: this.lastExit === null ? null : { ...this.lastExit },
       tracks: this.tracks.map((t) => ({
         track: { ...t, records: [], vcpus: t.vcpus.map((v) => ({ ...v })) },
         records: t.records, length: t.records.length,
@@ -224,6 +232,7 @@ export class HostMachine {
     const s = snap as HostMachineSnapshot;
     if (s.host === undefined) throw new Error('HostMachine.restore: not a checkpoint of the multi-VM host');
     this.host.restore(s.host);
+    this.lastExit = s.lastExit === null ? null : { ...s.lastExit };
     this.tracks = s.tracks.map((t) => {
       const records = t.records.slice(0, t.length);
       for (const o of t.open) records[o.at] = { ...o.record };
@@ -245,6 +254,7 @@ export class HostMachine {
     const t = this.tracks[vm]!;
     const v = t.vcpus[k]!;
     const step = entry.step ?? this.cpu.state.steps;
+    this.lastExit = { step, at: this.cpu.state.steps };
     entry.guestSteps = step - v.enteredAt;
     v.entryStep = step;
     const unit = this.unit(vm);
@@ -290,7 +300,10 @@ export class HostMachine {
 
   private switched(s: VmSwitch): void {
     if (s.from === null) return;
-    this.emit({ kind: 'vm/switch', step: s.step, from: s.from, to: s.to });
+    // A switch the exit that ended the slice led to belongs to that exit's step (as the entry
+    // after an exit does); after the CPU idled, to the step it starts.
+    const step = this.lastExit !== null && this.lastExit.at === s.step ? this.lastExit.step : s.step;
+    this.emit({ kind: 'vm/switch', step, from: s.from, to: s.to });
   }
 
   private vcpuEnded(vm: number): void {
