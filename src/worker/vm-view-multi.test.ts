@@ -71,3 +71,16 @@ describe.each([['vtx', twoVms], ['svm', twoVmsSvm]] as const)('ViewState.vm with
     expect(vm.vms[0]!.steps + vm.vms[1]!.steps).toBeLessThanOrEqual(v.step);
   });
 });
+
+describe('the code view with several VMs', () => {
+  it('disassembles the current VM\u2019s own code from its range of host RAM (VM 1 lies above VM 0)', () => {
+    const { s } = session(twoVms, 2000);
+    // Step 35: the halter halted and the CPU is the spinner's, at its first instruction (mov al, 0x11).
+    const v = s.goto(35);
+    expect(v.vm!.current).toBe(1);
+    expect(v.vm!.world).toBe('guest');
+    expect(v.machine.disasmStop).toBeNull();
+    expect(v.machine.disasm[0]!.text).toBe('mov al, 0x11');
+    expect(v.machine.disasm[1]!.text).toBe('out 0x20, al');
+  });
+});

@@ -168,6 +168,16 @@ export class HostMachine {
     return this.tracks.every((t) => t.ended !== null) ? this.tracks[0]!.ended : null;
   }
 
+  /**
+   * Where guest-physical `gpa` of the VM on the CPU lies in host RAM (its RAM is one range of it),
+   * or null outside its RAM (for the session's code view, which translates the guest's linear
+   * addresses with the guest's own tables).
+   */
+  hostPhysical(gpa: number): number | null {
+    const v = this.host.vm(this.currentVm);
+    return gpa >= 0 && gpa < v.memSize ? v.hpaBase + gpa : null;
+  }
+
   /** The VM on the CPU, or the one that ran last; 0 before the first. */
   get currentVm(): number {
     return Math.max(0, this.host.currentVm);
