@@ -4,4 +4,5 @@
  * imports it before a scenario with a technique is loaded, so a bare scenario never downloads it.
  */
 export { HvMachine } from '../emu/hv/hv-machine.ts';
-export { vmFieldValues, vmView } from './vm-view.ts';
+export { hostVmView, vmFieldValues, vmView } from './vm-view.ts';
+export { HostMachine } from '../emu/hv/host-machine.ts';

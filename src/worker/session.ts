@@ -4,6 +4,8 @@
  * worker, InThreadClient calls it directly.
  */
 import { formatInsn } from '../emu/asm/disasm.ts';
+import { walk } from '../emu/mmu/walk.ts';
+import type { EntryMemory } from '../emu/mmu/types.ts';
 import { decode } from '../emu/cpu/decode.ts';
 import { REG_NAMES } from '../emu/cpu/state.ts';
 import type { Machine } from '../emu/machine/machine.ts';
@@ -118,6 +120,16 @@ function disasmAtRip(m: Machine): { rows: DisasmRow[]; stop: string | null } {
   const bytes: number[] = [];
   let stop: string | null = null;
   const user = m.cpu.cpl() === 3;
+  // Several VMs: the guest's physical addresses (its page tables' and its code's) lie in the
+  // current VM's range of host RAM (HostMachine.hostPhysical); the walk reads through that.
+  const host = (m as { hostPhysical?: (gpa: number) => number | null }).hostPhysical?.bind(m);
+  const entries: EntryMemory | null = host === undefined ? null : {
+    read: (pa, size) => {
+      const h = host(pa);
+      return h === null ? 0 : m.mem.read(h, size);
+    },
+    write: () => {},
+  };
   while (bytes.length < want) {
     const a = BigInt.asUintN(64, lin + BigInt(bytes.length));
     const lo = Number(a & 0xffffffffn);
@@ -125,12 +137,21 @@ function disasmAtRip(m: Machine): { rows: DisasmRow[]; stop: string | null } {
     let pa: number;
     if (m.cpu.pctl.mode === 'none') pa = lo;
     else {
-      const w = m.mmu.probe(m.cpu.pctl, lo, hi, { write: false, fetch: true, user });
+      const access = { write: false, fetch: true, user };
+      const w = entries === null ? m.mmu.probe(m.cpu.pctl, lo, hi, access) : walk(entries, m.cpu.pctl, lo, hi, access, false);
       if (!w.ok) {
         stop = `no translation for a fetch at ${hex64(lo, hi)} (#PF error code 0x${w.fault.errorCode.toString(16)} at the ${w.fault.level})`;
         break;
       }
       pa = w.pa;
+    }
+    if (host !== undefined) {
+      const hpa = host(pa);
+      if (hpa === null) {
+        stop = `no RAM of this VM at guest-physical 0x${pa.toString(16)}`;
+        break;
+      }
+      pa = hpa;
     }
     const page = m.mem.pageForRead(pa);
     if (page === undefined) {
@@ -372,15 +393,18 @@ export class LabSession {
   /** ViewState.vm: the hypervisor's view at the current step (null for a scenario without a technique). */
   private vm(): VmView | null {
     const { timeline, machine, name, mode } = this.need();
-    if (hvPart === null || !(machine instanceof hvPart.HvMachine)) return null;
+    if (hvPart === null) return null;
+    const hp = hvPart;
+    const m = machine as unknown;
+    if (!(m instanceof hp.HvMachine) && !(m instanceof hp.HostMachine)) return null;
     const at = timeline.current;
     let before: Map<string, string> | null = null;
     if (at > timeline.start) {
       // The fields at the step before, for `changed`; then back (the machine as goto leaves it).
       timeline.goto(at - 1);
-      before = hvPart.vmFieldValues(machine);
+      before = hp.vmFieldValues(m);
       timeline.goto(at);
     }
-    return hvPart.vmView(machine, name, mode, before);
+    return m instanceof hp.HostMachine ? hp.hostVmView(m, before) : hp.vmView(m, name, mode, before);
   }
 }

@@ -63,3 +63,26 @@ describe('the view says when the machine has stopped', () => {
     });
   }
 });
+
+describe('several VMs: stopped once every VM has ended', () => {
+  test('two-vms: not stopped while a VM can run (also while one has ended), stopped at the end', async () => {
+    const twoVms = (await import('../emu/scenario/examples/two-vms.json', { with: { type: 'json' } })).default as Json;
+    const s = new LabSession();
+    const r = s.load(twoVms);
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(r.view.machine.stopped).toBe(false);
+    let v = r.view;
+    let oneEnded = false;
+    for (let i = 0; i < 200 && !v.machine.stopped; i++) {
+      v = s.step(97);
+      if (v.vm!.vms.some((g) => g.state === 'ended') && !v.vm!.vms.every((g) => g.state === 'ended')) {
+        oneEnded = true;
+        expect(v.machine.stopped).toBe(false);
+      }
+    }
+    expect(oneEnded).toBe(true);
+    expect(v.machine.stopped).toBe(true);
+    expect(v.vm!.vms.map((g) => g.state)).toEqual(['ended', 'ended']);
+    expect(s.back(1).machine.stopped).toBe(false);
+  });
+});

@@ -7,6 +7,8 @@
  * the step before (the session goes there and back, as it does for the walks).
  */
 import { HvMachine, SVM_EXIT_INFO_FIELDS, VMX_EXIT_INFO_FIELDS, type HvExitRecord } from '../emu/hv/hv-machine.ts';
+import { HostMachine, type HvUnitView } from '../emu/hv/host-machine.ts';
+import type { LedgerData } from '../emu/cost/ledger.ts';
 import { EXIT_OPTIONS as VMX_OPTIONS, REQUIRED_CONTROLS as VMX_REQUIRED, VmxBackend } from '../emu/hv/vmx-backend.ts';
 import { EXIT_OPTIONS as SVM_OPTIONS, REQUIRED_CONTROLS as SVM_REQUIRED } from '../emu/hv/svm-backend.ts';
 import type { ExitOptionControl, RequiredControl } from '../emu/hv/types.ts';
@@ -26,7 +28,7 @@ import type {
 const hexW = (v: bigint, digits: number): string => `0x${BigInt.asUintN(digits * 4, v).toString(16).padStart(digits, '0')}`;
 
 /** The field's value in memory now (VT-x: from the VMCS region; AMD-V: the VMCB bytes, little-endian). */
-function fieldValues(m: HvMachine): { name: string; title: string; area: string; key: number; width: string; value: string }[] {
+function fieldValues(m: HvUnitView): { name: string; title: string; area: string; key: number; width: string; value: string }[] {
   const b = m.backend;
   if (b instanceof VmxBackend) {
     const read = b.vmx.currentReader();
@@ -44,8 +46,8 @@ function fieldValues(m: HvMachine): { name: string; title: string; area: string;
 }
 
 /** The fields as a map name → value, for "changed" (the session reads them at the step before). */
-export function vmFieldValues(m: HvMachine): Map<string, string> {
-  return new Map(fieldValues(m).map((f) => [f.name, f.value]));
+export function vmFieldValues(m: HvMachine | HostMachine): Map<string, string> {
+  return new Map(fieldValues(m instanceof HostMachine ? m.unit(m.currentVm) : m).map((f) => [f.name, f.value]));
 }
 
 function bits(layout: Layout, v: number): VmBitsView[] {
@@ -102,7 +104,7 @@ function svmInfo(code: number, info: Record<string, bigint>): VmExitInfoView[] {
   return out;
 }
 
-function exitView(m: HvMachine, r: HvExitRecord): VmExitView {
+function exitView(m: HvUnitView, r: HvExitRecord, vm = 0): VmExitView {
   const l = r.log;
   const intel = m.vendor === 'intel';
   const accesses: VmAccessView[] = l.accesses.map((a) => {
@@ -110,7 +112,7 @@ function exitView(m: HvMachine, r: HvExitRecord): VmExitView {
     return { op: a.op, field: a.field, key, value: hexW(a.value, 16) };
   });
   return {
-    n: l.n, vm: 0, step: l.step ?? 0, code: l.code, name: l.name,
+    n: l.n, vm, step: l.step ?? 0, code: l.code, name: l.name,
     entryFailure: intel && ((r.info.VM_EXIT_REASON ?? 0n) & 0x80000000n) !== 0n,
     rip: hexW(l.rip, 16),
     info: intel ? vmxInfo(l.code, r.info) : svmInfo(l.code, r.info),
@@ -147,7 +149,7 @@ function hvTables(required: readonly RequiredControl[], options: readonly ExitOp
 }
 
 /** VT-x: every named bit of the five control fields, with what locks it. */
-function vmxControls(m: HvMachine): VmControlView[] {
+function vmxControls(m: HvUnitView): VmControlView[] {
   const b = m.backend as VmxBackend;
   const read = b.vmx.currentReader();
   if (read === undefined) return [];
@@ -184,7 +186,7 @@ const WORD_NAMES = ['INTERCEPT_CR', 'INTERCEPT_DR', 'INTERCEPT_EXCEPTIONS', 'INT
 const WORD_FIELDS = ['intercept_cr', 'intercept_dr', 'intercept_exceptions', 'intercept_word3', 'intercept_word4', 'intercept_word5'] as const;
 
 /** AMD-V: every intercept bit of the six words, by the APM's names. */
-function svmControls(m: HvMachine): VmControlView[] {
+function svmControls(m: HvUnitView): VmControlView[] {
   const b = m.backend;
   if (b instanceof VmxBackend) return [];
   const words = readInterceptWords(m.mem, b.vmcb.pa);
@@ -270,5 +272,82 @@ export function vmView(m: HvMachine, name: string, mode: 'prot32' | 'long64', be
       fieldAccess: sum(FIELD_ACCESS),
       handlers: sum(HANDLERS),
     },
+  };
+}
+
+/** Exits by reason and the cycles by what they paid for, over the ledgers of every VM. */
+function totals(vendor: 'intel' | 'amd', ledgers: readonly LedgerData[]): { byReason: VmReasonCount[]; cycles: Omit<VmView['cycles'], 'preset'> } {
+  const reasons = new Map<number, VmReasonCount>();
+  let total = 0;
+  const kinds = new Map<string, number>();
+  for (const d of ledgers) {
+    total += d.cycles;
+    for (const [k, t] of Object.entries(d.exits)) {
+      const code = Number(k);
+      const r = reasons.get(code) ?? { code, name: vmExitTitle(vendor, code), count: 0, cycles: 0 };
+      r.count += t.count;
+      r.cycles += t.roundTripCycles;
+      reasons.set(code, r);
+    }
+    for (const [k, t] of Object.entries(d.byKind)) if (t !== undefined) kinds.set(k, (kinds.get(k) ?? 0) + t.cycles);
+  }
+  const sum = (ks: readonly CostKind[]): number => ks.reduce((a, k) => a + (kinds.get(k) ?? 0), 0);
+  return {
+    byReason: [...reasons.values()].sort((a, b) => a.code - b.code),
+    cycles: { total, guest: kinds.get('guest-insn') ?? 0, transitions: sum(TRANSITIONS), fieldAccess: sum(FIELD_ACCESS), handlers: sum(HANDLERS) },
+  };
+}
+
+/**
+ * The view of the multi-VM host (host-machine.ts) at its current step: every VM with its state,
+ * exits, steps and console; the VM on the CPU (or that ran last) as `current`, with its vCPU's
+ * VMCS or VMCB, controls and last exit; the exits of the step that led here, whichever VM they
+ * belong to; exits by reason and cycles over all VMs. `before`: the current vCPU's fields at the
+ * step before (null at the start).
+ */
+export function hostVmView(m: HostMachine, before: Map<string, string> | null): VmView {
+  const step = m.cpu.state.steps;
+  const current = m.currentVm;
+  const unit = m.unit(current);
+  const stepExits: VmExitView[] = [];
+  const written = new Set<string>();
+  let last: VmExitView | null = null;
+  m.guests.forEach((_, vm) => {
+    const records = m.records(vm);
+    const upTo = firstAt(records, step);
+    if (step > 0) {
+      for (const r of records.slice(firstAt(records, step - 1), upTo)) {
+        stepExits.push(exitView(m.unit(vm), r, vm));
+        if (vm === current) for (const a of r.log.accesses) if (a.op === 'write') written.add(a.field);
+      }
+    }
+    if (vm === current && upTo > 0) last = exitView(unit, records[upTo - 1]!, vm);
+  });
+  stepExits.sort((a, b) => a.step - b.step);
+  const fields: VmFieldView[] = fieldValues(unit).map((f) => ({ ...f, changed: before !== null && (before.get(f.name) !== f.value || written.has(f.name)) }));
+  const report = m.host.report();
+  const vms: VmGuestView[] = report.map((r, id) => {
+    const states = r.vcpus.map((v) => v.state);
+    const state: VmGuestView['state'] =
+      states.every((x) => x === 'ended') ? 'ended'
+      : states.includes('running') && id === m.host.currentVm ? 'running'
+      : states.some((x) => x === 'ready' || x === 'running') ? 'ready'
+      : 'idle';
+    return { id, name: r.name, mode: r.mode, state, end: m.vmEnd(id), exits: r.exitTotal, steps: r.steps, console: m.console(id) };
+  });
+  const t = totals(m.vendor, m.guests.map((_, i) => m.host.vm(i).ledger.data()));
+  return {
+    technique: m.technique,
+    vendor: m.vendor,
+    world: m.guestLoaded ? 'guest' : 'host',
+    vms,
+    current,
+    exits: stepExits,
+    lastExit: last,
+    fields,
+    controls: unit.backend instanceof VmxBackend ? vmxControls(unit) : svmControls(unit),
+    byReason: t.byReason,
+    exitTotal: report.reduce((n, r) => n + r.exitTotal, 0),
+    cycles: { preset: { id: m.preset.id, name: { en: m.preset.name.en, 'zh-CN': m.preset.name['zh-CN'] } }, ...t.cycles },
   };
 }

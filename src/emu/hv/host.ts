@@ -53,20 +53,25 @@
  *   halted, vCPU 1, no PC platform, or no unmasked timer edge to come) ends 'hlt'. Idle and ended
  *   vCPUs are skipped; an idle vCPU whose edge came waits for its turn (no preemption on wake-up).
  *   When every live vCPU is idle the CPU idles to the earliest PIT edge among them. Each switch
- *   is a `switches` entry (the data of the `vm/switch` trace event). `run(untilStep)` checks its
- *   limit between slices, so it never stops with a guest in the processor.
+ *   is a `switches` entry (the data of the `vm/switch` trace event). `run(untilStep)` stops at that
+ *   exact step, in the middle of a slice if need be, and the next call goes on with the slice.
  *
  * Snapshot/restore: `snapshot()` gives plain data for the host's own state (scheduler, vCPUs,
  * devices, the hypervisors' logs and counters, the backends' bookkeeping, the VMX or SVM state,
  * the ledgers; JSON-safe but for the bigints of the exit log) with the CPU,
  * memory and TLB checkpoint of trace/checkpoint.ts (copy-on-write pages); `restore` puts all of
- * it back. Snapshots are taken between slices (never with a guest in the processor).
+ * it back. A snapshot may be taken anywhere `run` stopped, also in the middle of a slice with a
+ * guest in the processor: it then also holds the CPU's guest monitor, nested translator and
+ * pending exit state, and every backend's and hypervisor's plain fields (capture.ts), as
+ * hv-machine.ts does for its one guest.
  */
 import { Cpu } from '../cpu/cpu.ts';
 import { Flag, SegAttr, createCpuState, type CpuState, type SegmentCache } from '../cpu/state.ts';
 import { cpuid } from '../cpu/sys-ctl.ts';
 import * as system from '../cpu/system.ts';
 import { timerProgram, timerStop } from '../cpu/timer.ts';
+import { setActiveMonitor, type SvmMonitor } from '../svm/guest-run.ts';
+import { captureFields, cloneMonitor, restoreFields, type Fields } from './capture.ts';
 import { Ledger, type LedgerData } from '../cost/ledger.ts';
 import type { Vmx } from '../vmx/vmx.ts';
 import { PIT_IRQ, PcPlatform, type PlatformSnapshot } from '../dev/platform.ts';
@@ -99,6 +104,13 @@ export interface HostGuest {
   vcpus?: 1 | 2;
   /** Attach the PC platform (PIC pair, PIT, COM1 UART). */
   pc?: boolean;
+  /**
+   * A guest booted elsewhere (the scenario builder, scenario/build.ts): its RAM (`memSize` bytes,
+   * copied to the VM's RAM as it is) and the CPU state vCPU 0 starts in, instead of `code` at
+   * `load` on the exec machine's start state. vCPU 1 starts in the same state but for ESI = 1 and
+   * RSP 0x10000 lower.
+   */
+  image?: { ram: Pick<PhysMem, 'ramSize' | 'pages'>; state: CpuState };
 }
 
 export interface HostOptions {
@@ -113,6 +125,12 @@ export interface HostOptions {
 }
 
 export type VcpuState = 'ready' | 'running' | 'idle' | 'ended';
+
+/** What the host tells its observer (host-machine.ts): each switch and each vCPU's end. */
+export interface HostHooks {
+  switched?(s: VmSwitch): void;
+  ended?(vm: number, vcpu: number, end: HvEnd): void;
+}
 
 /** One switch of the physical CPU between vCPUs (the data of the `vm/switch` trace event, by VM index). */
 export interface VmSwitch {
@@ -156,6 +174,8 @@ interface VmRec {
 
 export interface HostSnapshot {
   core: CoreSnapshot;
+  /** With a guest in the processor: the CPU's guest monitor, nested translator and pending exit state. */
+  cpuGuest: { monitor: object | null; nested: ReturnType<Cpu['nestedTranslator']>; exit: unknown; vectoring: unknown };
   host: {
     current: number;
     next: number;
@@ -167,6 +187,7 @@ export interface HostSnapshot {
     switches: VmSwitch[];
     vms: { synced: number; platform: PlatformSnapshot | null; mmioLog: VmRec['mmioLog'] }[];
     vcpus: {
+      fields: { backend: Fields; hv: Fields };
       state: VcpuState; end: HvEnd | null; steps: number; idleIf: boolean; saved: VcpuRec['saved']; backend: VmxBackendState | { inCpu: boolean };
       hv: { console: string; log: HvLogEntry[]; counts: [string, { code: number; count: number }][]; exits: number; windowRequested: boolean; injected: { vector: number; step: number }[] };
     }[];
@@ -220,6 +241,16 @@ function startState(mode: 'prot32' | 'long64', load: number, index: number): Cpu
   return s;
 }
 
+/** vCPU `index`'s start state from a booted guest's: ESI = index, the stack 0x10000 × index lower. */
+function imageState(s: CpuState, index: number): CpuState {
+  const c = deepCopy(s);
+  if (index > 0) {
+    c.regLo[6] = index;
+    c.regHi[6] = 0;
+    c.regLo[4] = (c.regLo[4]! - 0x10000 * index) >>> 0;
+  }
+  return c;
+}
 
 export class Host {
   readonly cpu: Cpu;
@@ -238,6 +269,8 @@ export class Host {
   /** Steps the CPU idled with every live vCPU waiting. */
   idleSteps = 0;
   readonly switches: VmSwitch[] = [];
+  /** The observer of switches and ends (host-machine.ts), or null. */
+  hooks: HostHooks | null = null;
 
   constructor(opts: HostOptions) {
     if (opts.under !== 'vtx' && opts.under !== 'svm') throw new RangeError(`under '${String(opts.under)}': vtx or svm`);
@@ -252,8 +285,9 @@ export class Host {
     const layout = guests.map((g) => {
       const size = g.memSize ?? DEFAULT_VM_MEM;
       if (!Number.isInteger(size) || size < MIB2 || size % MIB2 !== 0 || size > 64 * 1024 * 1024) throw new RangeError(`VM ${g.name}: memory ${size} is not a multiple of 2 MiB up to 64 MiB`);
-      if (!Number.isInteger(g.load) || g.load < 0 || g.load + g.code.length > size) throw new RangeError(`VM ${g.name}: ${g.code.length} bytes at 0x${g.load.toString(16)} do not fit in its ${size / 1048576} MiB`);
-      if (g.mode === 'long64' && g.load < 0x4000) throw new RangeError(`VM ${g.name}: a long64 guest's page tables are at 0x1000..0x3FFF; load it above`);
+      if (g.image !== undefined && g.image.ram.ramSize !== size) throw new RangeError(`VM ${g.name}: its image has ${g.image.ram.ramSize} bytes of RAM, not ${size}`);
+      if (g.image === undefined && (!Number.isInteger(g.load) || g.load < 0 || g.load + g.code.length > size)) throw new RangeError(`VM ${g.name}: ${g.code.length} bytes at 0x${g.load.toString(16)} do not fit in its ${size / 1048576} MiB`);
+      if (g.image === undefined && g.mode === 'long64' && g.load < 0x4000) throw new RangeError(`VM ${g.name}: a long64 guest's page tables are at 0x1000..0x3FFF; load it above`);
       const at = hpa;
       hpa += size;
       return { base: at, size };
@@ -278,12 +312,18 @@ export class Host {
         synced: 0, mmioLog: [], ledger: new Ledger(preset), vcpus: [],
       };
       this.vms.push(vm);
-      if (g.mode === 'long64') {
+      if (g.image !== undefined) {
+        const ram = g.image.ram;
+        // Only the pages the builder wrote (the others are zeros in both).
+        ram.pages.forEach((page, n) => {
+          if (page !== undefined) this.mem.load(base + n * 0x1000, page);
+        });
+      } else if (g.mode === 'long64') {
         this.mem.write(base + 0x1000, 4, 0x2003);
         this.mem.write(base + 0x2000, 4, 0x3003);
         for (let i = 0; i < 512; i++) this.mem.write(base + 0x3000 + i * 8, 4, ((i << 21) | 0x83) >>> 0);
       }
-      for (let i = 0; i < g.code.length; i++) this.mem.write8(base + g.load + i, g.code[i]!);
+      if (g.image === undefined) for (let i = 0; i < g.code.length; i++) this.mem.write8(base + g.load + i, g.code[i]!);
       const mmio: MmioHandler = {
         readHi: 0xffffffff,
         read: (pa, sz) => {
@@ -307,7 +347,7 @@ export class Host {
       };
       for (let index = 0; index < (g.vcpus ?? 1); index++) {
         // The backend takes the guest's state from the processor: load vCPU index's start state.
-        assignCpuState(cpu.state, Object.assign(startState(g.mode, g.load, index), { steps: cpu.state.steps, tsc: cpu.state.tsc, timer: cpu.state.timer }));
+        assignCpuState(cpu.state, Object.assign(g.image === undefined ? startState(g.mode, g.load, index) : imageState(g.image.state, index), { steps: cpu.state.steps, tsc: cpu.state.tsc, timer: cpu.state.timer }));
         cpu.modeChanged();
         const common = { area, ledger: vm.ledger, nested: true, guestRam: { size, hpaBase: base }, hostControls: true };
         let backend: VmxBackend | SvmBackend;
@@ -415,55 +455,91 @@ export class Host {
     to.saved = null;
     // VT-x: VMPTRLD of its VMCS. AMD-V: nothing to load, VMRUN names the VMCB.
     if (to.backend instanceof VmxBackend) to.backend.activate();
-    this.switches.push({ step: st.steps, from: from?.vm ?? null, fromVcpu: from?.index ?? null, to: to.vm, toVcpu: to.index });
+    const sw: VmSwitch = { step: st.steps, from: from?.vm ?? null, fromVcpu: from?.index ?? null, to: to.vm, toVcpu: to.index };
+    this.switches.push(sw);
     this.current = i;
+    this.hooks?.switched?.(sw);
   }
 
   /**
    * Runs the scheduler until every vCPU has ended or the CPU's step count reaches `untilStep`
-   * (absolute), checked between time slices: a slice in progress runs to its end (at most about a
-   * quantum of guest steps more). Returns 'ended' or 'limit'.
+   * (absolute) exactly: a slice stops in the middle (the guest stays in the processor, or out of
+   * it if the limit came with an exit just handled) and the next call goes on with it, with the
+   * same vCPU, slice start and timers, so runs split anywhere equal one run. Returns 'ended' or 'limit'.
    */
   run(untilStep: number): 'ended' | 'limit' {
     const st = this.cpu.state;
-    const n = this.vcpus.length;
-    while (st.steps < untilStep) {
-      let pick = -1;
-      let soonest = Infinity;
-      for (let k = 0; pick < 0 && k < n; k++) {
-        const i = (this.next + k) % n;
-        const v = this.vcpus[i]!;
-        if (v.state === 'ready') pick = i;
-        else if (v.state === 'idle') {
-          const w = this.wake(v);
-          if (w === 'now') {
-            v.state = 'ready';
-            pick = i;
-          } else if (w === Infinity) {
-            v.state = 'ended';
-            v.end = { kind: 'hlt' };
-          } else soonest = Math.min(soonest, w);
-        }
+    // At the limit a slice is still entered once (a hypervisor with `enterAtLimit` enters its
+    // guest before it returns, so the guest is in the processor at the step boundary); an entry
+    // that exits at once without retiring anything could repeat, so the times are bounded.
+    let atLimit = 0;
+    for (;;) {
+      if (this.current >= 0 && this.vcpus[this.current]!.state === 'running') {
+        // A slice in progress (also one a previous call stopped in): it goes on.
+        if (st.steps >= untilStep && ++atLimit > 4) return 'limit';
+        if (this.slice(this.current, untilStep) === 'limit') return 'limit';
+        // The slice is over: the scheduler gives the CPU to the next vCPU at once, in the step of
+        // the exit that ended the slice (the entry into it belongs to the next step).
+        const r = this.schedule();
+        if (r === 'ended') return 'ended';
+        if (r === 'switched') continue;
       }
-      if (pick < 0) {
-        if (soonest === Infinity) return 'ended';
+      if (st.steps >= untilStep) return this.vcpus.every((v) => v.state === 'ended') ? 'ended' : 'limit';
+      const r = this.schedule();
+      if (r === 'ended') return 'ended';
+      if (r !== 'switched') {
         // Every live vCPU waits: the CPU idles to the first PIT edge (time passes, no instruction runs).
-        const d = Math.min(soonest, untilStep - st.steps);
+        const d = Math.min(r, untilStep - st.steps);
         st.steps += d;
         st.tsc += d;
         this.idleSteps += d;
-        continue;
       }
-      const v = this.vcpus[pick]!;
-      this.switchTo(pick);
-      this.sliceStart = st.steps;
-      v.state = 'running';
-      const before = st.steps;
-      // The slice runs to its end (preempted, idle or ended), so the host never stops with a guest
-      // in the processor: `untilStep` is checked between slices.
-      const end = v.hv.run(Number.MAX_SAFE_INTEGER);
-      v.steps += st.steps - before;
-      this.next = (pick + 1) % n;
+    }
+  }
+
+  /**
+   * The round robin's choice: the next ready vCPU (or idle one whose interrupt has come), made
+   * current with its slice started; else the steps until the first idle vCPU can wake, or
+   * 'ended' when none ever can. An idle vCPU that nothing can wake ends here.
+   */
+  private schedule(): 'switched' | 'ended' | number {
+    const n = this.vcpus.length;
+    let pick = -1;
+    let soonest = Infinity;
+    for (let k = 0; pick < 0 && k < n; k++) {
+      const i = (this.next + k) % n;
+      const v = this.vcpus[i]!;
+      if (v.state === 'ready') pick = i;
+      else if (v.state === 'idle') {
+        const w = this.wake(v);
+        if (w === 'now') {
+          v.state = 'ready';
+          pick = i;
+        } else if (w === Infinity) {
+          v.state = 'ended';
+          v.end = { kind: 'hlt' };
+          this.hooks?.ended?.(v.vm, v.index, v.end);
+        } else soonest = Math.min(soonest, w);
+      }
+    }
+    if (pick < 0) return soonest === Infinity ? 'ended' : soonest;
+    const v = this.vcpus[pick]!;
+    this.switchTo(pick);
+    this.sliceStart = this.cpu.state.steps;
+    v.state = 'running';
+    this.next = (pick + 1) % n;
+    return 'switched';
+  }
+
+  /** Runs vCPU `i`'s slice until it ends (preempted, idle, ended) or the step `untilStep`. */
+  private slice(i: number, untilStep: number): 'limit' | 'done' {
+    const st = this.cpu.state;
+    const v = this.vcpus[i]!;
+    const before = st.steps;
+    const end = v.hv.run(untilStep);
+    v.steps += st.steps - before;
+    if (end.kind === 'limit') return 'limit';
+    {
       switch (end.kind) {
         case 'preempted':
           v.state = 'ready';
@@ -472,13 +548,21 @@ export class Host {
           // Its VMCS is still current: what its IF was when it halted decides whether it can wake.
           v.state = 'idle';
           v.idleIf = (v.backend.rflagsForHost() & Flag.IF) !== 0;
+          // One that nothing can ever wake ends now, not when the scheduler next looks at it: what
+          // a run reports at a step must not depend on where runs were split.
+          if (this.wake(v) === Infinity) {
+            v.state = 'ended';
+            v.end = { kind: 'hlt' };
+            this.hooks?.ended?.(v.vm, v.index, v.end);
+          }
           break;
         default:
           v.state = 'ended';
           v.end = end;
+          this.hooks?.ended?.(v.vm, v.index, end);
       }
     }
-    return 'limit';
+    return 'done';
   }
 
   /** Every VM with its console, exits and steps. */
@@ -525,21 +609,35 @@ export class Host {
   }
 
   snapshot(): HostSnapshot {
-    if (this.vcpus.some((v) => v.backend.loaded)) throw new Error('Host.snapshot: a guest is in the processor');
+    const cpu = this.cpu;
     return {
       core: snapshotCore(this),
       host: deepCopy({
         current: this.current, next: this.next, sliceStart: this.sliceStart, vmx: this.vmxOf()?.state ?? null, svm: this.svmOf()?.svm ?? null, ledgers: this.vms.map((vm) => vm.ledger.data()), idleSteps: this.idleSteps, switches: this.switches,
         vms: this.vms.map((vm) => ({ synced: vm.synced, platform: vm.platform?.snapshot() ?? null, mmioLog: vm.mmioLog })),
         vcpus: this.vcpus.map((v) => ({
+          fields: { backend: captureFields(v.backend), hv: captureFields(v.hv, ['log', 'opts', 'observer']) },
           state: v.state, end: v.end, steps: v.steps, idleIf: v.idleIf, saved: v.saved, backend: v.backend.saveState(),
           hv: { console: v.hv.console, log: v.hv.log, counts: [...v.hv.counts], exits: v.hv.exitCount, windowRequested: v.hv.windowRequested, injected: v.hv.injected },
         })),
       }),
+      // Outside the deep copy: the monitor keeps its class and its references to the CPU and the unit.
+      cpuGuest: { monitor: cpu.guest === null ? null : cloneMonitor(cpu.guest), nested: cpu.nestedTranslator(), exit: deepCopy(cpu.exit), vectoring: deepCopy(cpu.guestVectoring) },
     };
   }
 
   restore(snap: HostSnapshot): void {
+    // The guest monitor and nested translator first: changing the translator flushes the TLB,
+    // which restoreCore then puts back as it was.
+    const cpu = this.cpu;
+    const g = snap.cpuGuest;
+    const mon = g.monitor === null ? null : cloneMonitor(g.monitor);
+    cpu.guest = mon as Cpu['guest'];
+    const svmUnit = this.svmOf();
+    if (svmUnit !== null) setActiveMonitor(svmUnit, (mon ?? undefined) as SvmMonitor | undefined);
+    if (cpu.nestedTranslator() !== g.nested) cpu.setNested(g.nested);
+    cpu.exit = deepCopy(g.exit) as Cpu['exit'];
+    cpu.guestVectoring = deepCopy(g.vectoring) as Cpu['guestVectoring'];
     restoreCore(this, snap.core);
     const h = deepCopy(snap.host);
     this.current = h.current;
@@ -562,6 +660,7 @@ export class Host {
     });
     h.vcpus.forEach((s, i) => {
       const v = this.vcpus[i]!;
+
       v.state = s.state;
       v.end = s.end;
       v.steps = s.steps;
@@ -570,6 +669,10 @@ export class Host {
       if (v.backend instanceof VmxBackend) v.backend.loadState(s.backend as VmxBackendState);
       else v.backend.loadState(s.backend);
       v.hv.restoreCounters(s.hv);
+      // After loadState, which clears the field accesses not yet taken by an exit: a slice cut
+      // between an entry's VMWRITEs and its next exit has some.
+      restoreFields(v.backend, s.fields.backend);
+      restoreFields(v.hv, s.fields.hv);
     });
   }
 }

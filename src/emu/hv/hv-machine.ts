@@ -40,6 +40,7 @@ import { VMCB_FIELDS, type VmcbField } from '../svm/vmcb.ts';
 import type { VmxState } from '../vmx/vmx.ts';
 import { fieldByName } from '../vmx/fields.ts';
 import { deepCopy } from '../trace/checkpoint.ts';
+import { captureFields, cloneMonitor, restoreFields, type Fields } from './capture.ts';
 import type { TraceEvent, TraceKind, TraceSink } from '../trace/events.ts';
 import { presetFor, type HvJson } from './exec.ts';
 import { HV_MACHINE_AREA } from './area.ts';
@@ -91,7 +92,6 @@ export interface HvExitRecord {
   info: Record<string, bigint>;
 }
 
-type Fields = Record<string, unknown>;
 
 interface HvState {
   backend: Fields;
@@ -111,33 +111,6 @@ interface HvState {
 
 export interface HvMachineSnapshot extends MachineSnapshot {
   readonly hv: HvState;
-}
-
-/** Plain data (copied into a checkpoint) as opposed to a reference to another part of the machine. */
-function isPlain(v: unknown): boolean {
-  if (v === null || typeof v !== 'object') return typeof v !== 'function';
-  if (Array.isArray(v) || ArrayBuffer.isView(v) || v instanceof Map || v instanceof Set) return true;
-  const proto = Object.getPrototypeOf(v) as unknown;
-  return proto === Object.prototype || proto === null;
-}
-
-/** Every own field of `o` holding plain data, deep-copied (`skip`: fields kept otherwise). */
-function captureFields(o: object, skip: readonly string[] = []): Fields {
-  const out: Fields = {};
-  for (const [k, v] of Object.entries(o)) if (!skip.includes(k) && isPlain(v)) out[k] = deepCopy(v);
-  return out;
-}
-
-function restoreFields(o: object, saved: Fields): void {
-  const t = o as Fields;
-  for (const [k, v] of Object.entries(saved)) t[k] = deepCopy(v);
-}
-
-/** A copy of a guest monitor: same class, plain fields copied, references (CPU, VMX/SVM unit) shared. */
-function cloneMonitor<T extends object>(m: T): T {
-  const c = Object.create(Object.getPrototypeOf(m) as object) as T;
-  for (const [k, v] of Object.entries(m)) (c as Fields)[k] = isPlain(v) ? deepCopy(v) : v;
-  return c;
 }
 
 const VM_KINDS: readonly TraceKind[] = ['vm/exit', 'vm/field', 'vm/handle', 'vm/entry', 'vm/end'];

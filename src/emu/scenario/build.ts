@@ -23,6 +23,7 @@ import { Machine } from '../machine/machine.ts';
 import { HV_MACHINE_AREA } from '../hv/area.ts';
 import type { HvMachineOptions, HvMachine } from '../hv/hv-machine.ts';
 import type { HvJson } from '../hv/exec.ts';
+import type { HostOptions } from '../hv/host.ts';
 import type { RunEnd } from '../cpu/cpu.ts';
 import { createCpuState, SegAttr, type CpuState, type SegmentCache } from '../cpu/state.ts';
 import { MSR } from '../cpu/sys-ctl.ts';
@@ -273,6 +274,38 @@ export function useHypervisor(f: HvFactory): void {
   hvFactory = f;
 }
 
+/** Makes the multi-VM host's machine (hv/host-machine.ts provides it when loaded). */
+export type HostFactory = (opts: HostOptions) => Machine;
+let hostFactory: HostFactory | null = null;
+
+/** Provides the multi-VM host's machine for scenarios with `vms` (as `useHypervisor` does for one VM). */
+export function useHost(f: HostFactory): void {
+  hostFactory = f;
+}
+
+/**
+ * A scenario with `vms`: each VM's guest is built exactly as a one-VM scenario's (buildGuest, on
+ * RAM of its memory.size), then its RAM and CPU state become that VM's start on the multi-VM host.
+ */
+function buildVms(ls: LoadedScenario, vms: NonNullable<LoadedScenario['vms']>): Machine {
+  const sc = ls.scenario;
+  if (hostFactory === null) throw new Error('a scenario with vms needs the multi-VM host: load src/emu/hv/host-machine.ts first (scenario/index.ts does)');
+  const h = sc.hypervisor ?? {};
+  return hostFactory({
+    under: sc.technique!,
+    guests: vms.map((v) => {
+      const g = buildGuest(v.loaded, v.loaded.scenario.memory.size);
+      return {
+        name: v.loaded.scenario.name, mode: v.loaded.scenario.mode, load: 0, code: new Uint8Array(0),
+        memSize: v.loaded.scenario.memory.size, vcpus: v.vcpus, pc: v.pc,
+        image: { ram: g.mem, state: g.cpu.state },
+      };
+    }),
+    ...(h.quantum !== undefined ? { quantum: h.quantum } : {}),
+    ...(h.costPreset !== undefined ? { preset: h.costPreset } : {}),
+  });
+}
+
 /**
  * Boots a validated scenario. Never throws on the result of `loadScenario`. With a `technique`,
  * the guest is built exactly as without one, then becomes the only guest of the hypervisor: its CPU
@@ -282,6 +315,7 @@ export function useHypervisor(f: HvFactory): void {
  */
 export function buildScenario(ls: LoadedScenario): Machine {
   const sc = ls.scenario;
+  if (ls.vms !== undefined) return buildVms(ls, ls.vms);
   const h = sc.hypervisor ?? {};
   // With nested paging (the default) the host's RAM is the guest's plus the hypervisor's area
   // above it, out of the guest's reach; without, the area is the top of the guest's RAM.

@@ -7,6 +7,7 @@ import { buildScenario, machineResult } from './build.ts';
 import type { LoadedScenario } from './validate.ts';
 import type { Machine } from '../machine/machine.ts';
 import { HvMachine } from '../hv/hv-machine.ts';
+import { HostMachine } from '../hv/host-machine.ts';
 
 const DIR = join(import.meta.dirname, 'examples');
 
@@ -33,7 +34,7 @@ const strip = (events: TraceEvent[]) => events.map(({ step: _step, ...rest }) =>
 describe('the example scenarios', () => {
   it('every JSON file in examples/ validates', () => {
     const files = readdirSync(DIR).filter((f) => f.endsWith('.json'));
-    expect(files.sort()).toEqual(['page-fault.json', 'svm-first-exit.json', 'syscalls.json', 'timer.json', 'vtx-first-exit.json']);
+    expect(files.sort()).toEqual(['page-fault.json', 'svm-first-exit.json', 'syscalls.json', 'timer.json', 'two-vms-svm.json', 'two-vms.json', 'vtx-first-exit.json']);
     for (const f of files) expect(loadScenario(JSON.parse(readFileSync(join(DIR, f), 'utf8'))).ok, f).toBe(true);
   });
 
@@ -157,6 +158,57 @@ describe('the example scenarios', () => {
     it('is the same guest as the other example', () => {
       const other = name === 'vtx-first-exit' ? 'svm-first-exit' : 'vtx-first-exit';
       expect(example(name).scenario.kernel).toEqual(example(other).scenario.kernel);
+    });
+  });
+
+  /**
+   * The two-VM examples: a 32-bit guest that halts between timer ticks and a 64-bit guest that
+   * spins with interrupts off half of the time, each with its own PC devices, on one CPU.
+   */
+  describe.each([['two-vms', 'vtx'], ['two-vms-svm', 'svm']] as const)('%s', (name, technique) => {
+    it('prints on each VM\'s own UART, takes timer interrupts, and interleaves the VMs on the CPU', () => {
+      const ls = example(name);
+      const m = buildScenario(ls) as unknown as HostMachine;
+      expect(m).toBeInstanceOf(HostMachine);
+      const sink = new ArraySink();
+      m.setTrace(sink, ['vm/switch', 'vm/exit', 'vm/end']);
+      expect(m.run(ls.maxSteps)).toBe('hlt');
+      const [a, b] = m.host.report();
+      expect([a!.uart, b!.uart]).toEqual(['hi ticks', 'bbb']);
+      expect([m.console(0), m.console(1)]).toEqual(['hi ticks', 'bbb']);
+      expect([m.vmEnd(0), m.vmEnd(1)]).toEqual(['hlt', 'hypercall-exit']);
+      // Exits by reason (VT-x basic exit reasons; AMD-V exit codes).
+      const codes = (r: typeof a) => Object.fromEntries(Object.values(r!.exits).map((e) => [e.code, e.count]));
+      const [ca, cb] = [codes(a), codes(b)];
+      if (technique === 'vtx') {
+        expect(ca[12]).toBeGreaterThanOrEqual(5); // HLT: the halter waits for each tick
+        expect(ca[30]).toBe(26); // I/O: 20 PIC and PIT set-up writes, 8 characters (2 more with a printed 'ticks')
+        expect(ca[1]).toBeUndefined(); // always halted when its tick comes: woken by injection, never interrupted
+        expect(cb[1]).toBe(12); // external interrupt: the host's timer for each of the spinner's 12 ticks
+        expect(cb[7]).toBeGreaterThan(0); // interrupt window: a tick that came with IF = 0
+        expect(cb[52]).toBeGreaterThan(0); // VMX-preemption timer: the end of a time slice
+        expect(cb[18]).toBe(1); // VMCALL: the exit hypercall
+      } else {
+        expect(ca[0x78]).toBeGreaterThanOrEqual(5); // HLT
+        expect(ca[0x7b]).toBe(26); // IOIO
+        expect(cb[0x60]).toBeGreaterThanOrEqual(12); // INTR: the host's timer (ticks and the ends of slices)
+        expect(cb[0x64]).toBeGreaterThan(0); // VINTR
+        expect(cb[0x81]).toBe(1); // VMMCALL
+      }
+      // The CPU goes back and forth between the VMs: every switch leaves the VM the last one entered.
+      const sw = sink.events.filter((e): e is Extract<TraceEvent, { kind: 'vm/switch' }> => e.kind === 'vm/switch');
+      expect(sw.length).toBeGreaterThan(3);
+      for (const [i, s] of sw.entries()) {
+        expect(s.from).not.toBe(s.to);
+        if (i > 0) expect(s.from).toBe(sw[i - 1]!.to);
+      }
+      expect(new Set(sw.map((s) => s.to))).toEqual(new Set([0, 1]));
+      // Between two switches, the exits are the VM's that has the CPU.
+      let on = 0;
+      for (const e of sink.events) {
+        if (e.kind === 'vm/switch') on = e.to;
+        else if (e.kind === 'vm/exit') expect(e.vm).toBe(on);
+      }
     });
   });
 });

@@ -4,6 +4,7 @@
  * scenarios with a technique; the worker imports the parts directly and loads it on demand.
  */
 import '../hv/hv-machine.ts';
+import '../hv/host-machine.ts';
 export * from './schema.ts';
 export { loadScenario, migrate, migrateV0 } from './migrate.ts';
 export { validateScenario, parseHex, type Image, type LoadedScenario, type LoadResult } from './validate.ts';

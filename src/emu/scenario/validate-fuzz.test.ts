@@ -7,6 +7,7 @@
  * runs.
  */
 import { HV_MACHINE_AREA } from '../hv/hv-machine.ts';
+import '../hv/host-machine.ts';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { loadScenario } from './migrate.ts';
@@ -158,6 +159,60 @@ describe('nasty random scenarios', () => {
     expect(valid).toBeGreaterThan(60);
     // Scenarios under the hypervisor (VT-x or AMD-V) among them, built and run.
     expect(validHv).toBeGreaterThan(20);
+  });
+
+  it('vms: random VMs and junk in them validate without throwing; accepted ones build on the multi-VM host and run', () => {
+    const vmArb = fc.record({
+      name: fc.oneof({ arbitrary: fc.constant(null), weight: 8 }, { arbitrary: junk, weight: 1 }),
+      mp: fc.constantFrom(['prot32', 'none'], ['prot32', '32bit'], ['long64', '4level'], ['long64', '4level'], ['long64', '5level'], ['prot32', 'pae']),
+      size: fc.constantFrom(4 << 20, 4 << 20, 4 << 20, 4 << 20, 6 << 20, 8 << 20, (4 << 20) + 4096, 128 << 20, 0x80000),
+      kernel: fc.oneof(fc.record({ source: kernelSource }), fc.record({ bytes: fc.constantFrom('f4', 'ebfe', 'f4') }), fc.record({ source: fc.constant('kernel_entry:\n  out 0x80, al\n  hlt\n') })),
+      vcpus: fc.constantFrom(null, null, null, 1, 2, 2, 3, 0),
+      pc: fc.option(fc.oneof(fc.boolean(), fc.boolean(), fc.boolean(), junk)),
+    });
+    const VM_PATHS: string[][] = [['name'], ['mode'], ['paging'], ['memory', 'size'], ['kernel'], ['kernel', 'origin'], ['user'], ['vcpus'], ['devices'], ['devices', 'pc'], ['mappings']];
+    const multi = fc.record({
+      technique: fc.constantFrom('vtx', 'svm', 'vtx', 'svm', 'vtx', 'svm', undefined),
+      vms: fc.oneof({ arbitrary: fc.array(vmArb, { minLength: 1, maxLength: 3 }), weight: 6 }, { arbitrary: fc.array(vmArb, { maxLength: 5 }), weight: 1 }),
+      quantum: fc.oneof(fc.constant(null), fc.integer({ min: 1, max: 5000 }), fc.integer({ min: 1, max: 5000 }), boundary),
+      edits: fc.oneof({ arbitrary: fc.constant([] as [number, string[], unknown][]), weight: 3 }, { arbitrary: fc.array(fc.tuple(fc.nat(4), fc.constantFrom(...VM_PATHS), junk), { maxLength: 2 }), weight: 1 }),
+      top: fc.oneof({ arbitrary: fc.constant(null), weight: 5 }, { arbitrary: fc.tuple(fc.constantFrom(...PATHS), junk), weight: 1 }),
+    }).map((r) => {
+      const o: Record<string, unknown> = {
+        version: 1, name: 'fuzz', cpu: { vendor: r.technique === 'svm' ? 'amd' : 'intel' },
+        vms: r.vms.map((v, i) => {
+          const e: Record<string, unknown> = { name: v.name ?? `vm${i}`, mode: v.mp[0], paging: v.mp[1], memory: { size: v.size }, kernel: v.kernel };
+          if (v.vcpus !== null) e.vcpus = v.vcpus;
+          if (v.pc !== null) e.devices = { pc: v.pc };
+          return e;
+        }),
+      };
+      if (r.technique !== undefined) o.technique = r.technique;
+      if (r.quantum !== null) o.hypervisor = { quantum: r.quantum };
+      for (const [i, p, v] of r.edits) if (Array.isArray(o.vms) && o.vms[i] !== undefined) setPath(o.vms[i] as Record<string, unknown>, p, v);
+      if (r.top !== null) setPath(o, r.top[0], r.top[1]);
+      return o;
+    });
+    let valid = 0;
+    fc.assert(
+      fc.property(multi, (s) => {
+        const r = loadScenario(s);
+        if (!r.ok) {
+          expect(r.errors.length).toBeGreaterThan(0);
+          for (const e of r.errors) expect(KNOWN.has(e.path.split(/[.[]/)[0]!), `${e.path}: ${e.message}`).toBe(true);
+          return;
+        }
+        valid++;
+        const vms = r.loaded.vms!;
+        expect(vms.length).toBeGreaterThanOrEqual(1);
+        const m = buildScenario(r.loaded);
+        // Every VM's RAM, one after another, below the vCPUs' areas.
+        expect(m.mem.ramSize).toBeGreaterThan(vms.reduce((n, v) => n + v.loaded.scenario.memory.size, 0));
+        expect(['hlt', 'limit', 'shutdown']).toContain(m.run(300));
+      }),
+      { numRuns: 400, seed: 5 },
+    );
+    expect(valid).toBeGreaterThan(20);
   });
 
   it('a builder label given any value is either rejected on kernel.source or written exactly (RIP, IDT gate, LSTAR, SYSENTER_EIP)', () => {

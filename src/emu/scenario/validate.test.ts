@@ -256,3 +256,52 @@ describe('random scenarios', () => {
     expect(valid).toBeGreaterThan(10);
   });
 });
+
+describe('scenario validation: vms', () => {
+  const vm = (name: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+    name, mode: 'prot32', paging: 'none', memory: { size: 4 << 20 }, kernel: { source: 'kernel_entry:\n  hlt\n' }, ...extra,
+  });
+  function multi(): Record<string, unknown> {
+    return { version: 1, name: 'm', cpu: { vendor: 'intel' }, technique: 'vtx', vms: [vm('a'), vm('b', { mode: 'long64', paging: '4level', devices: { pc: true }, vcpus: 2 })] };
+  }
+
+  it('accepts several VMs, each loaded as a one-VM scenario of its own, with vCPUs and devices', () => {
+    const r = loadScenario({ ...multi(), hypervisor: { quantum: 500 } });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(r.loaded.vms!.map((v) => [v.loaded.scenario.name, v.loaded.scenario.mode, v.vcpus, v.pc])).toEqual([['a', 'prot32', 1, false], ['b', 'long64', 2, true]]);
+    expect(r.loaded.scenario.hypervisor).toEqual({ quantum: 500 });
+    expect(r.loaded.scenario.vms!.map((v) => v.name)).toEqual(['a', 'b']);
+  });
+
+  it.each<[string, (s: Record<string, unknown>) => void, string]>([
+    ['a top-level guest field beside vms', (s) => (s.kernel = { source: 'kernel_entry:\n hlt' }), "kernel: with 'vms' each VM has its own guest: move 'kernel' into the entries of vms"],
+    ['no technique', (s) => delete s.technique, "technique: several VMs run under a hypervisor: 'vms' needs a technique ('vtx' or 'svm')"],
+    ['five VMs', (s) => (s.vms = [vm('a'), vm('b'), vm('c'), vm('d'), vm('e')]), 'vms: expected 1 to 4 VMs, got 5'],
+    ['no VM', (s) => (s.vms = []), 'vms: expected 1 to 4 VMs, got 0'],
+    ['three vCPUs', (s) => ((s.vms as Record<string, unknown>[])[0]!.vcpus = 3), 'vms[0].vcpus: expected 1 or 2, got 3'],
+    ['devices.pc not a boolean', (s) => ((s.vms as Record<string, unknown>[])[1]!.devices = { pc: 'yes' }), "vms[1].devices.pc: expected true or false, got 'yes'"],
+    ['a device the host does not offer', (s) => ((s.vms as Record<string, unknown>[])[1]!.devices = { timer: {} }), 'vms[1].devices.timer: unknown field (expected one of: pc)'],
+    ['an error inside one VM', (s) => ((s.vms as Record<string, unknown>[])[1]!.paging = 'none'), "vms[1].paging: 'none' cannot be used with mode 'long64' (IA-32e mode needs '4level' or '5level')"],
+    ['memory beyond the host\u2019s VMs', (s) => ((s.vms as Record<string, unknown>[])[0]!.memory = { size: 128 << 20 }), 'vms[0].memory.size: a VM of the multi-VM host has at most 0x4000000 bytes, got 0x8000000'],
+    ['two VMs of one name', (s) => ((s.vms as Record<string, unknown>[])[1]!.name = 'a'), "vms[1].name: another VM is named 'a'"],
+    ['quantum 0', (s) => (s.hypervisor = { quantum: 0 }), 'hypervisor.quantum: expected 0x1..0xf4240, got 0x0'],
+    ['nested paging off', (s) => (s.hypervisor = { nestedPaging: false }), 'hypervisor.nestedPaging: several VMs each get their own nested tables (EPT or NPT): nestedPaging cannot be false with vms'],
+    ['exits chosen by the scenario', (s) => (s.hypervisor = { exits: { hlt: true } }), 'hypervisor.exits: with vms the host sets its exits itself (HLT, I/O, the timers): remove hypervisor.exits'],
+  ])('%s', (_what, edit, want) => {
+    const s = multi();
+    edit(s);
+    expect(lines(s)).toContain(want);
+  });
+
+  it('places an error in a VM\u2019s program by line and column under vms[i]', () => {
+    const s = multi();
+    (s.vms as Record<string, unknown>[])[1]!.kernel = { source: 'kernel_entry:\n  mov rax, 1\n  jmp nowhere\n' };
+    const e = errorsOf(s).find((x) => x.path === 'vms[1].kernel.source');
+    expect(e).toMatchObject({ line: 3 });
+    expect(scenarioErrorText(e!)).toMatch(/^vms\[1\]\.kernel\.source: line 3, column \d+: /);
+  });
+
+  it('rejects a time slice without vms', () => {
+    expect(lines({ ...base(), technique: 'vtx', hypervisor: { quantum: 100 } })).toContain("hypervisor.quantum: a time slice needs several VMs to share the CPU: use 'vms'");
+  });
+});

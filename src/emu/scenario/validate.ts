@@ -33,6 +33,19 @@ export interface LoadedScenario {
   kernel: Image;
   user: Image | null;
   maxSteps: number;
+  /**
+   * With `vms`: each VM's guest, loaded as a one-VM scenario of its own (name, mode, paging,
+   * memory, kernel, user under the scenario's cpu and technique), with its vCPUs and devices. The
+   * fields above are then VM 0's.
+   */
+  vms?: LoadedVm[];
+}
+
+/** One VM of a `vms` scenario. */
+export interface LoadedVm {
+  loaded: LoadedScenario;
+  vcpus: 1 | 2;
+  pc: boolean;
 }
 
 export type LoadResult = { ok: true; loaded: LoadedScenario } | { ok: false; errors: ScenarioError[] };
@@ -267,7 +280,7 @@ const TOP_FIELDS = ['version', 'name', 'description', 'boot', 'cpu', 'mode', 'pa
 const EXIT_FLAGS = ['hlt', 'rdtsc', 'invlpg', 'cr3'] as const;
 
 /** `technique` and `hypervisor`: what the hypervisor runs the guest under. */
-function checkTechnique(c: Checker, input: Obj, vendor: 'intel' | 'amd' | null, paging: PagingMode | null, timer: boolean): { technique: Technique | null; hv: HypervisorSettings | null } {
+function checkTechnique(c: Checker, input: Obj, vendor: 'intel' | 'amd' | null, paging: PagingMode | null, timer: boolean, vms = false): { technique: Technique | null; hv: HypervisorSettings | null } {
   let technique: Technique | null = null;
   if (input.technique !== undefined) {
     const t = input.technique;
@@ -285,8 +298,17 @@ function checkTechnique(c: Checker, input: Obj, vendor: 'intel' | 'amd' | null, 
   const h = c.obj(input.hypervisor, 'hypervisor');
   if (!h) return { technique, hv: null };
   if (technique === null && input.technique === undefined) c.err('hypervisor', "needs a 'technique' ('vtx' or 'svm')");
-  c.keys(h, 'hypervisor', ['costPreset', 'nestedPaging', 'exits']);
+  c.keys(h, 'hypervisor', ['costPreset', 'nestedPaging', 'exits', 'quantum']);
   const hv: HypervisorSettings = {};
+  if (h.quantum !== undefined) {
+    if (!vms) c.err('hypervisor.quantum', "a time slice needs several VMs to share the CPU: use 'vms'");
+    else {
+      const q = c.int(h.quantum, 'hypervisor.quantum', 1, MAX_QUANTUM);
+      if (q !== null) hv.quantum = q;
+    }
+  }
+  if (vms && h.nestedPaging === false) c.err('hypervisor.nestedPaging', 'several VMs each get their own nested tables (EPT or NPT): nestedPaging cannot be false with vms');
+  if (vms && h.exits !== undefined) c.err('hypervisor.exits', 'with vms the host sets its exits itself (HLT, I/O, the timers): remove hypervisor.exits');
   if (h.costPreset !== undefined) {
     const id = c.str(h.costPreset, 'hypervisor.costPreset', 100);
     if (id !== null && technique !== null) {
@@ -325,10 +347,114 @@ function checkTechnique(c: Checker, input: Obj, vendor: 'intel' | 'amd' | null, 
   return { technique, hv };
 }
 
+/** The guest fields of a one-VM scenario, which each entry of `vms` has instead. */
+const GUEST_FIELDS = ['boot', 'mode', 'paging', 'memory', 'kernel', 'user', 'mappings', 'devices'];
+const VM_FIELDS = ['name', 'mode', 'paging', 'memory', 'kernel', 'user', 'vcpus', 'devices'];
+/** The multi-VM host's limits (hv/host.ts MAX_VMS, and its VMs' RAM). */
+export const MAX_VMS = 4;
+export const MAX_VM_MEMORY = 64 * 1024 * 1024;
+export const MAX_QUANTUM = 1_000_000;
+
+/**
+ * A scenario with `vms`: several guests side by side on the multi-VM host. Each entry is checked
+ * as a one-VM scenario of its own (its errors carry the `vms[i].` prefix), so each guest is built
+ * exactly as a top-level one. `vms` replaces the top-level guest fields (they are rejected beside it).
+ */
+function validateVms(input: Obj): LoadResult {
+  const c = new Checker();
+  const fields = ['version', 'name', 'description', 'cpu', 'technique', 'hypervisor', 'limits', 'vms'];
+  for (const k of Object.keys(input)) {
+    if (GUEST_FIELDS.includes(k)) c.err(k, `with 'vms' each VM has its own guest: move '${k}' into the entries of vms`);
+  }
+  c.keys(Object.fromEntries(Object.entries(input).filter(([k]) => !GUEST_FIELDS.includes(k))), '', fields);
+  if (input.version !== 1) c.err('version', `expected 1, got ${show(input.version)}`);
+  const name = c.str(input.name, 'name', 100);
+  if (name !== null && name.length === 0) c.err('name', 'expected a non-empty string');
+  if (input.description !== undefined) c.str(input.description, 'description', 10_000);
+  let vendor: 'intel' | 'amd' | null = null;
+  const cpu = c.obj(input.cpu, 'cpu');
+  if (cpu) {
+    c.keys(cpu, 'cpu', ['vendor']);
+    vendor = c.oneOf(cpu.vendor, 'cpu.vendor', VENDORS);
+  }
+  if (input.technique === undefined) c.err('technique', "several VMs run under a hypervisor: 'vms' needs a technique ('vtx' or 'svm')");
+  const { technique, hv } = checkTechnique(c, input, vendor, null, false, true);
+  let maxSteps = DEFAULT_MAX_STEPS;
+  if (input.limits !== undefined) {
+    const l = c.obj(input.limits, 'limits');
+    if (l) {
+      c.keys(l, 'limits', ['maxSteps']);
+      if (l.maxSteps !== undefined) maxSteps = c.int(l.maxSteps, 'limits.maxSteps', 1, MAX_STEPS_LIMIT) ?? maxSteps;
+    }
+  }
+  const vms: LoadedVm[] = [];
+  const entries: Obj[] = [];
+  if (!Array.isArray(input.vms)) c.err('vms', `expected an array of 1 to ${MAX_VMS} VMs, got ${show(input.vms)}`);
+  else if (input.vms.length < 1 || input.vms.length > MAX_VMS) c.err('vms', `expected 1 to ${MAX_VMS} VMs, got ${input.vms.length}`);
+  else {
+    input.vms.forEach((v, i) => {
+      const at = `vms[${i}]`;
+      const e = c.obj(v, at);
+      if (!e) return;
+      c.keys(e, at, VM_FIELDS);
+      let vcpus: 1 | 2 = 1;
+      if (e.vcpus !== undefined) {
+        if (e.vcpus === 1 || e.vcpus === 2) vcpus = e.vcpus;
+        else c.err(`${at}.vcpus`, `expected 1 or 2, got ${show(e.vcpus)}`);
+      }
+      let pc = false;
+      if (e.devices !== undefined) {
+        const d = c.obj(e.devices, `${at}.devices`);
+        if (d) {
+          c.keys(d, `${at}.devices`, ['pc']);
+          pc = c.bool(d.pc, `${at}.devices.pc`) ?? false;
+        }
+      }
+      if (typeof e.memory === 'object' && e.memory !== null && typeof (e.memory as Obj).size === 'number' && ((e.memory as Obj).size as number) > MAX_VM_MEMORY) {
+        c.err(`${at}.memory.size`, `a VM of the multi-VM host has at most ${hexNum(MAX_VM_MEMORY)} bytes, got ${hexNum((e.memory as Obj).size as number)}`);
+        return;
+      }
+      // The VM as a one-VM scenario of its own: its guest is checked and later built exactly so.
+      const one: Obj = { version: 1, name: e.name, cpu: { vendor: vendor ?? (technique === 'svm' ? 'amd' : 'intel') }, mode: e.mode, paging: e.paging, memory: e.memory, kernel: e.kernel };
+      if (e.user !== undefined) one.user = e.user;
+      if (technique !== null) one.technique = technique;
+      if (hv?.costPreset !== undefined) one.hypervisor = { costPreset: hv.costPreset };
+      const r = validateScenario(one);
+      if (!r.ok) {
+        for (const x of r.errors) c.errors.push({ ...x, path: x.path === '(root)' ? at : `${at}.${x.path}` });
+        return;
+      }
+      if (typeof e.name === 'string' && entries.some((o) => o.name === e.name)) c.err(`${at}.name`, `another VM is named '${e.name}'`);
+      entries.push(e);
+      vms.push({ loaded: r.loaded, vcpus, pc });
+    });
+  }
+  if (c.errors.length > 0 || name === null || technique === null || vendor === null || vms.length === 0) {
+    if (c.errors.length === 0) c.err('(root)', 'incomplete scenario');
+    return { ok: false, errors: c.errors };
+  }
+  const first = vms[0]!.loaded;
+  const scenario: Scenario = {
+    ...first.scenario,
+    name,
+    ...(input.description !== undefined ? { description: input.description as string } : {}),
+    limits: { maxSteps },
+    technique,
+    ...(hv !== null ? { hypervisor: hv } : {}),
+    vms: vms.map((v, i) => ({
+      name: v.loaded.scenario.name, mode: v.loaded.scenario.mode, paging: v.loaded.scenario.paging, memory: v.loaded.scenario.memory,
+      kernel: v.loaded.scenario.kernel, ...(v.loaded.scenario.user !== undefined ? { user: v.loaded.scenario.user } : {}),
+      ...(entries[i]!.vcpus !== undefined ? { vcpus: v.vcpus } : {}), ...(entries[i]!.devices !== undefined ? { devices: { pc: v.pc } } : {}),
+    })),
+  };
+  return { ok: true, loaded: { scenario, layout: first.layout, kernel: first.kernel, user: first.user, maxSteps, vms } };
+}
+
 /** Validates a version-1 scenario (use `loadScenario` for any version). */
 export function validateScenario(input: unknown): LoadResult {
   const c = new Checker();
   if (!isObj(input)) return { ok: false, errors: [{ path: '(root)', message: `expected a scenario object, got ${show(input)}` }] };
+  if (input.vms !== undefined) return validateVms(input);
   c.keys(input, '', TOP_FIELDS);
   if (input.version !== 1) c.err('version', `expected 1, got ${show(input.version)}`);
   const name = c.str(input.name, 'name', 100);

@@ -22,6 +22,10 @@ export const vmEn = {
   'vm.planes.here': 'here',
   'vm.planes.nowGuest': 'Now: {plane}, running {name} in ring {cpl}.',
   'vm.planes.nowHost': 'Now: {plane}, in the hypervisor.',
+  'vm.planes.nowGuestOf': 'Now: {plane}, running VM {id} ({name}) of {count}, in ring {cpl}.',
+  'vm.planes.vmNamed': 'VM {id} ({name})',
+  'vm.planes.stepSwitch': 'This step: VM exit ({name}, {label} {code}) from {from} up to the hypervisor; the scheduler then gives the CPU to {to}.',
+  'vm.planes.stepWait': 'This step: VM exit ({name}, {label} {code}) up to the hypervisor; {vm} waits to be resumed.',
   'vm.planes.step': 'This step: VM exit ({name}, {label} {code}) up to the hypervisor, then {entry} back down into the guest.',
   'vm.planes.stepEnded': 'This step: VM exit ({name}, {label} {code}) up to the hypervisor; the VM does not resume.',
   'vm.planes.none': 'No VM exit in this step.',
@@ -140,7 +144,13 @@ export const vmEn = {
   'vm.narr.vmEnter': '{entry} starts VM {vm} at guest RIP {rip}.',
   'vm.narr.vmEnterFailed': '{entry} into VM {vm} failed: {checks}.',
   'vm.narr.vmEnd': 'VM {vm} ended ({why}).',
-  'vm.narr.vmSwitch': 'The hypervisor moves the processor from VM {from} to VM {to}.',
+  'vm.narr.vmSwitch': 'The scheduler moves the CPU from VM {from} to VM {to}: {why}.',
+  'vm.narr.vmNamed': '{vm} ({name})',
+  'vm.narr.why.slice': 'its time slice is over (VMX-preemption timer)',
+  'vm.narr.why.sliceHost': 'its time slice is over (the host’s timer)',
+  'vm.narr.why.idle': 'it halted and waits for an interrupt',
+  'vm.narr.why.ended': 'it has ended',
+  'vm.narr.why.turn': 'it is the next vCPU’s turn',
 } as const;
 
 export const vmZh: Record<keyof typeof vmEn, string> = {
@@ -158,6 +168,10 @@ export const vmZh: Record<keyof typeof vmEn, string> = {
   'vm.planes.here': '在此',
   'vm.planes.nowGuest': '当前：{plane}，{name} 在特权级 {cpl} 运行。',
   'vm.planes.nowHost': '当前：{plane}，在虚拟机监控器中。',
+  'vm.planes.nowGuestOf': '当前：{plane}，{count} 台虚拟机中的虚拟机 {id}（{name}）在特权级 {cpl} 运行。',
+  'vm.planes.vmNamed': '虚拟机 {id}（{name}）',
+  'vm.planes.stepSwitch': '这一步：{from} 发生 VM 退出（{name}，{label} {code}），上到虚拟机监控器；随后调度器把 CPU 交给{to}。',
+  'vm.planes.stepWait': '这一步：VM 退出（{name}，{label} {code}）上到虚拟机监控器；{vm} 等待恢复运行。',
   'vm.planes.step': '这一步：VM 退出（{name}，{label} {code}）上到虚拟机监控器，然后 {entry} 回到客户机。',
   'vm.planes.stepEnded': '这一步：VM 退出（{name}，{label} {code}）上到虚拟机监控器；该虚拟机不再恢复运行。',
   'vm.planes.none': '这一步没有 VM 退出。',
@@ -276,7 +290,13 @@ export const vmZh: Record<keyof typeof vmEn, string> = {
   'vm.narr.vmEnter': '{entry} 启动虚拟机 {vm}，客户机 RIP 为 {rip}。',
   'vm.narr.vmEnterFailed': '{entry} 进入虚拟机 {vm} 失败：{checks}。',
   'vm.narr.vmEnd': '虚拟机 {vm} 已结束（{why}）。',
-  'vm.narr.vmSwitch': '虚拟机监控器把处理器从虚拟机 {from} 切换到虚拟机 {to}。',
+  'vm.narr.vmSwitch': '调度器把 CPU 从虚拟机 {from}交给虚拟机 {to}：{why}。',
+  'vm.narr.vmNamed': '{vm}（{name}）',
+  'vm.narr.why.slice': '它的时间片用完了（VMX 抢占定时器）',
+  'vm.narr.why.sliceHost': '它的时间片用完了（宿主机的定时器）',
+  'vm.narr.why.idle': '它执行了 HLT，正在等待中断',
+  'vm.narr.why.ended': '它已经结束',
+  'vm.narr.why.turn': '轮到下一个 vCPU 了',
 };
 
 // Loaded with the VM views' chunk, not with the first screen.

@@ -49,6 +49,44 @@ describe('narrate: the hypervisor (vm/* events), through the VM views’ narrate
     expect(say(10, hlt)).toBe('VM exit: HLT (reason 12). The hypervisor ends VM 1 (hlt).');
     expect(say(1, [{ kind: 'vm/entry', step: 0, vm: 0, vendor: 'intel', instruction: 'VMLAUNCH', rip: 0x1000n }])).toBe('VMLAUNCH starts VM 0 at guest RIP 0x1000.');
     expect(say(1, [{ kind: 'vm/entry', step: 0, vm: 0, vendor: 'intel', instruction: 'VMLAUNCH', rip: 0x1000n, failed: ['GUEST_CR0.PE'] }], 'zh-CN')).toBe('VMLAUNCH 进入虚拟机 0 失败：GUEST_CR0.PE。');
-    expect(say(5, [{ kind: 'vm/switch', step: 4, from: 0, to: 1 }])).toBe('The hypervisor moves the processor from VM 0 to VM 1.');
+    expect(say(5, [{ kind: 'vm/switch', step: 4, from: 0, to: 1 }])).toBe('The scheduler moves the CPU from VM 0 to VM 1: it is the next vCPU’s turn.');
+  });
+  const names = ['halter', 'spinner'];
+  const sayN = (step: number, events: TraceEvent[], locale: 'en' | 'zh-CN' = 'en'): string =>
+    segmentsText(narrate(locale, { step, events, insnText: () => null, extra: (evs) => narrateVm(locale, evs, names) }));
+  it('tells a switch after the preemption timer with the VMs’ names, the exit first, in both languages', () => {
+    const ev: TraceEvent[] = [
+      { kind: 'vm/exit', step: 2861, vm: 0, vendor: 'intel', code: 52, name: 'EXIT_REASON_PREEMPTION_TIMER', rip: 0x1000n, info: {} },
+      { kind: 'vm/field', step: 2861, vm: 0, op: 'read', field: 'VM_EXIT_REASON', key: 0x4402, value: 52n },
+      { kind: 'vm/handle', step: 2861, vm: 0, action: 'host', note: 'the time slice is over: the scheduler runs the next vCPU' },
+      { kind: 'vm/switch', step: 2861, from: 0, to: 1 },
+      { kind: 'vm/entry', step: 2861, vm: 1, vendor: 'intel', instruction: 'VMRESUME', rip: 0x2000n },
+    ];
+    expect(sayN(2862, ev)).toBe(
+      'VM exit: VMX-preemption timer expired (reason 52). The hypervisor reads the exit information and takes it for itself, leaving the guest as it was (the time slice is over: the scheduler runs the next vCPU). '
+      + 'The scheduler moves the CPU from VM 0 (halter) to VM 1 (spinner): its time slice is over (VMX-preemption timer).',
+    );
+    expect(sayN(2862, ev, 'zh-CN')).toContain('调度器把 CPU 从虚拟机 0（halter）交给虚拟机 1（spinner）：它的时间片用完了（VMX 抢占定时器）。');
+  });
+  it('tells why the CPU moves on: an idle HLT, the host’s timer under AMD-V, an ended VM', () => {
+    const hlt: TraceEvent[] = [
+      { kind: 'vm/exit', step: 40, vm: 0, vendor: 'intel', code: 12, name: 'EXIT_REASON_HLT', rip: 0x1000n, info: {} },
+      { kind: 'vm/handle', step: 40, vm: 0, action: 'host', note: 'HLT: the vCPU idles until an interrupt' },
+      { kind: 'vm/switch', step: 40, from: 0, to: 1 },
+    ];
+    expect(sayN(41, hlt)).toContain('from VM 0 (halter) to VM 1 (spinner): it halted and waits for an interrupt.');
+    const intr: TraceEvent[] = [
+      { kind: 'vm/exit', step: 40, vm: 1, vendor: 'amd', code: 0x60, name: 'VMEXIT_INTR', rip: 0x1000n, info: {} },
+      { kind: 'vm/handle', step: 40, vm: 1, action: 'host', note: 'host timer (vector 0xec): the time slice is over' },
+      { kind: 'vm/switch', step: 40, from: 1, to: 0 },
+    ];
+    expect(sayN(41, intr, 'zh-CN')).toContain('从虚拟机 1（spinner）交给虚拟机 0（halter）：它的时间片用完了（宿主机的定时器）。');
+    const end: TraceEvent[] = [
+      { kind: 'vm/exit', step: 40, vm: 1, vendor: 'intel', code: 18, name: 'EXIT_REASON_VMCALL', rip: 0x1000n, info: {} },
+      { kind: 'vm/handle', step: 40, vm: 1, action: 'ended', note: 'exit 7' },
+      { kind: 'vm/end', step: 40, vm: 1, why: 'hypercall-exit', detail: 'exit hypercall' },
+      { kind: 'vm/switch', step: 40, from: 1, to: 0 },
+    ];
+    expect(sayN(41, end)).toBe('VM exit: VMCALL (reason 18). The hypervisor ends VM 1 (spinner) (exit hypercall). The scheduler moves the CPU from VM 1 (spinner) to VM 0 (halter): it has ended.');
   });
 });

@@ -21,20 +21,37 @@ export function exitManualName(vendor: 'intel' | 'amd', code: number, name: stri
 /**
  * The hypervisor's part of a step (vm/* events), or null when the step had none: a VM exit and
  * what the handler did up to the entry that resumed the guest, a first entry, a failed entry, the
- * end of a VM or a switch between VMs.
+ * end of a VM or a switch between VMs. `names`: the VMs' names by index (ViewState.vm.vms), so a
+ * VM is told as "VM 1 (spinner)" when there are several.
  */
-export function narrateVm(locale: Locale, evs: readonly TraceEvent[]): Segment[] | null {
+export function narrateVm(locale: Locale, evs: readonly TraceEvent[], names: readonly string[] = []): Segment[] | null {
   const t = (k: MessageKey): string => translate(locale, k);
+  const vmName = (i: number): Segment[] =>
+    names.length > 1 && names[i] !== undefined ? fill(t('vm.narr.vmNamed'), { vm: plain(String(i)), name: plain(names[i]) }) : [plain(String(i))];
+  const sw = evs.find((e) => e.kind === 'vm/switch');
   const exit = evs.find((e) => e.kind === 'vm/exit');
-  const entry = evs.find((e) => e.kind === 'vm/entry');
+  // A switch's entry is the next VM's: the exit's own VM is not resumed.
+  const entry = evs.find((e) => e.kind === 'vm/entry' && (sw === undefined || exit?.kind !== 'vm/exit' || e.vm === exit.vm));
   const end = evs.find((e) => e.kind === 'vm/end');
+  if (sw?.kind === 'vm/switch') {
+    const exitPart = exit?.kind === 'vm/exit' ? narrateVm(locale, evs.filter((e) => e.kind !== 'vm/switch' && !(e.kind === 'vm/entry' && e.vm !== exit.vm)), names) : null;
+    const handle = evs.find((e) => e.kind === 'vm/handle');
+    const why: MessageKey =
+      end?.kind === 'vm/end' && end.vm === sw.from ? 'vm.narr.why.ended'
+      : exit?.kind === 'vm/exit' && exit.vm === sw.from && exit.vendor === 'intel' && exit.code === 52 ? 'vm.narr.why.slice'
+      : exit?.kind === 'vm/exit' && exit.vm === sw.from && handle?.kind === 'vm/handle' && handle.note.includes('time slice') ? 'vm.narr.why.sliceHost'
+      : exit?.kind === 'vm/exit' && exit.vm === sw.from && (exit.name.endsWith('HLT')) ? 'vm.narr.why.idle'
+      : 'vm.narr.why.turn';
+    const say = fill(t('vm.narr.vmSwitch'), { from: vmName(sw.from), to: vmName(sw.to), why: plain(t(why)) });
+    return exitPart === null ? say : [...exitPart, plain(locale === 'zh-CN' ? '' : ' '), ...say];
+  }
   if (exit?.kind === 'vm/exit') {
     const head = {
       name: code(exitManualName(exit.vendor, exit.code, exit.name)),
       label: plain(exit.vendor === 'intel' ? t('vm.narr.reason') : 'EXITCODE'),
       code: code(exit.vendor === 'intel' ? String(exit.code) : hex(exit.code)),
     };
-    if (end?.kind === 'vm/end') return fill(t('vm.narr.vmExitEnd'), { ...head, vm: plain(String(end.vm)), why: code(end.detail === '' ? end.why : end.detail) });
+    if (end?.kind === 'vm/end') return fill(t('vm.narr.vmExitEnd'), { ...head, vm: vmName(end.vm), why: code(end.detail === '' ? end.why : end.detail) });
     const handle = evs.find((e) => e.kind === 'vm/handle');
     const note = handle?.kind === 'vm/handle' ? handle.note : '';
     const act = handle?.kind === 'vm/handle' && handle.action !== 'ended' ? handle.action : 'emulated';
@@ -47,13 +64,11 @@ export function narrateVm(locale: Locale, evs: readonly TraceEvent[]): Segment[]
     return fill(t('vm.narr.vmExitStay'), { ...head, action, rip });
   }
   if (entry?.kind === 'vm/entry') {
-    const vars = { entry: code(entry.instruction), vm: plain(String(entry.vm)) };
+    const vars = { entry: code(entry.instruction), vm: vmName(entry.vm) };
     if (entry.failed !== undefined) return fill(t('vm.narr.vmEnterFailed'), { ...vars, checks: code(entry.failed.join(', ')) });
     return fill(t('vm.narr.vmEnter'), { ...vars, rip: code(hex(entry.rip)) });
   }
-  if (end?.kind === 'vm/end') return fill(t('vm.narr.vmEnd'), { vm: plain(String(end.vm)), why: code(end.detail === '' ? end.why : end.detail) });
-  const sw = evs.find((e) => e.kind === 'vm/switch');
-  if (sw?.kind === 'vm/switch') return fill(t('vm.narr.vmSwitch'), { from: plain(String(sw.from)), to: plain(String(sw.to)) });
+  if (end?.kind === 'vm/end') return fill(t('vm.narr.vmEnd'), { vm: vmName(end.vm), why: code(end.detail === '' ? end.why : end.detail) });
   return null;
 }
 
