@@ -194,6 +194,8 @@ for (const under of ['vtx', 'svm'] as const) {
       expect([h.mem.read(0x710, 4), h.mem.read(0x714, 4)]).toEqual([0x80000, 0x70000]);
       expect(r.console.split('').sort().join('')).toBe('01');
       expect(h.switches.slice(0, 4).map((s) => [s.to, s.toVcpu])).toEqual([[0, 0], [0, 1], [0, 0], [0, 1]]);
+      // AMD-V: each vCPU its own ASID, as KVM and Xen give them (a shared one would share cached translations).
+      if (under === 'svm') expect(h.vm(0).backends.map((x) => (x as SvmBackend).vmcb.read('asid'))).toEqual([1, 2]);
     });
 
     it('snapshot → run → restore → run gives the same result (two VMs with devices and timer interrupts)', () => {

@@ -10,9 +10,11 @@
  *   migrates and is never VMCLEARed after its setup (VMCLEAR is what the SDM requires before a VMCS
  *   is made current on another processor); its launch state stays "launched" and every later
  *   entry is a VMRESUME. AMD-V: one VM_HSAVE_PA (the first backend's), a VMCB per vCPU, VMRUN
- *   naming it (nothing to make current); each VM its own ASID (VM i: i + 1; its vCPUs share it).
- *   The lab's TLB has no tags and is flushed at every world switch, so the ASIDs only say what a
- *   tagged TLB would keep apart. The general registers and CR2, which neither structure switches
+ *   naming it (nothing to make current); each vCPU its own ASID (1, 2, … in the order the vCPUs are
+ *   made; 0 is the host's), as KVM and Xen give them: two vCPUs of one VM sharing an ASID on one
+ *   processor would see each other's cached translations, since VMRUN flushes nothing unless
+ *   TLB_CONTROL asks. The lab's TLB has no tags and is flushed at every world switch, so the ASIDs
+ *   only say what a tagged TLB would keep apart. The general registers and CR2, which neither structure switches
  *   (beyond RAX/RSP in the VMCB, RSP in the VMCS), are saved in software per vCPU and reloaded on
  *   a switch, as a hypervisor's world switch does. Pass-through MSRs are not offered (an MSR outside
  *   the hypervisor's shadow set is #GP), so nothing of the processor's own state is shared.
@@ -303,6 +305,8 @@ export class Host {
     const cpu = this.cpu;
     let vmx: VmxBackend['vmx'] | undefined;
     let svm: Svm | undefined;
+    /** ASIDs handed out so far (one per vCPU under AMD-V). */
+    let asids = 0;
     const vendor = opts.under === 'svm' ? 'amd' : 'intel';
     let area = areaBase;
     guests.forEach((g, vi) => {
@@ -355,8 +359,8 @@ export class Host {
           backend = new VmxBackend(cpu, { ...common, ...(vmx !== undefined ? { vmx } : {}) });
           vmx ??= backend.vmx;
         } else {
-          // Each VM its own ASID (1, 2, …; 0 is the host's), both vCPUs of a VM the same.
-          backend = new SvmBackend(cpu, { ...common, asid: vi + 1, ...(svm !== undefined ? { svm } : {}) });
+          // Each vCPU its own ASID (1, 2, …; 0 is the host's).
+          backend = new SvmBackend(cpu, { ...common, asid: ++asids, ...(svm !== undefined ? { svm } : {}) });
           svm ??= backend.svm;
         }
         area += AREA_STRIDE;
