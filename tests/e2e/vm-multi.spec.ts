@@ -45,7 +45,7 @@ test('two VMs: the switch told with both names, then Next VM exit until both con
   }
   await expect(spinner.locator('pre')).toHaveText('b');
   await expect(page.getByTestId('vm-console-0').locator('pre')).toHaveText('hi');
-  await expect(page.getByTestId('vm-reasons')).toContainText('EXIT_REASON_EXTERNAL_INTERRUPT');
+  await expect(page.getByTestId('vm-reasons')).toContainText('External interrupt');
   expect(bad).toEqual([]);
 });
 
@@ -58,7 +58,7 @@ test('two VMs in Chinese: the switch, and both guests’ whole output at the run
   await page.goto('/?lang=zh-CN&scenario=two-vms&step=9047');
   await expect(page.getByTestId('vm-console-0').locator('pre')).toHaveText('hi ticks', { timeout: 20_000 });
   await expect(page.getByTestId('vm-console-1').locator('pre')).toHaveText('bbb');
-  await expect(page.getByTestId('vm-reasons')).toContainText('EXIT_REASON_PREEMPTION_TIMER');
+  await expect(page.getByTestId('vm-reasons')).toContainText('VMX-preemption timer expired');
   await axeClean(page);
   expect(bad).toEqual([]);
 });
