@@ -1,7 +1,9 @@
 /**
  * The speaker channel wired to the browser: the projected window's link (presenter mode), the
  * speaker window's port, and opening the speaker window. Without BroadcastChannel (an old
- * browser) there is no speaker window, and the lab says nothing more about it.
+ * browser) there is no speaker window, and the lab says nothing more about it. The lab's page
+ * imports this module only when presenter mode starts (the channel's protocol is not part of its
+ * first screen); opening the speaker window is open.ts.
  */
 import { channelName, type SpeakerCommand } from './channel.ts';
 import { ProjectorLink, type Port } from './projector.ts';
@@ -40,10 +42,5 @@ export function connectProjector(run: (c: SpeakerCommand) => Promise<void>): { l
   };
 }
 
-/** Opens (or brings back) the speaker window; false when the browser blocked it. */
-export function openSpeakerWindow(href: string): boolean {
-  const w = window.open(href, 'ring-minus-one-speaker', 'popup,width=1100,height=800');
-  if (w === null) return false;
-  w.focus();
-  return true;
-}
+export { openSpeakerWindow } from './open.ts';
+export { runLessonCommand } from './projector.ts';
