@@ -111,7 +111,15 @@ test('play runs on its own and pause stops it', async ({ page }) => {
   await page.getByRole('button', { name: 'Play' }).click();
   await expect(counter(page)).not.toHaveText(/^Step [0-9] of/);
   await page.getByRole('button', { name: 'Pause' }).click();
-  const at = await counter(page).innerText();
+  // A step already asked of the worker when Pause was pressed may still land: wait for the
+  // counter to settle, then it must stay where it is.
+  let at = await counter(page).innerText();
+  for (let i = 0; i < 20; i++) {
+    await page.waitForTimeout(150);
+    const now = await counter(page).innerText();
+    if (now === at) break;
+    at = now;
+  }
   await page.waitForTimeout(300);
   await expect(counter(page)).toHaveText(at);
 });
