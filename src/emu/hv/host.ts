@@ -68,7 +68,8 @@
  * hv-machine.ts does for its one guest.
  */
 import { Cpu } from '../cpu/cpu.ts';
-import { Flag, SegAttr, createCpuState, type CpuState, type SegmentCache } from '../cpu/state.ts';
+import { Flag, createCpuState, type CpuState } from '../cpu/state.ts';
+import { bareStartState } from '../machine/bare.ts';
 import { cpuid } from '../cpu/sys-ctl.ts';
 import * as system from '../cpu/system.ts';
 import { timerProgram, timerStop } from '../cpu/timer.ts';
@@ -209,37 +210,11 @@ export interface HostVmReport {
   vcpus: { state: VcpuState; end: string | null; steps: number; error?: string }[];
 }
 
-function flat(c: SegmentCache, selector: number, attr: number): void {
-  c.selector = selector;
-  c.baseLo = 0;
-  c.baseHi = 0;
-  c.limit = 0xffffffff;
-  c.attr = attr;
-  c.valid = true;
-}
-
-/** The start state of vCPU `index` (the `exec` machine's, machine/bare.ts, but for ESI and RSP). */
+/** The start state of vCPU `index`: the `exec` machine's (machine/bare.ts), but ESI = index and the stack 0x10000 × index lower. */
 function startState(mode: 'prot32' | 'long64', load: number, index: number): CpuState {
-  const s = createCpuState('intel');
-  const CODE = 0xb | SegAttr.S | SegAttr.P | SegAttr.G;
-  const DATA = 0x3 | SegAttr.S | SegAttr.P | SegAttr.G | SegAttr.DB;
-  flat(s.seg[1]!, 8, mode === 'prot32' ? CODE | SegAttr.DB : CODE | SegAttr.L);
-  for (const i of [0, 2, 3, 4, 5]) flat(s.seg[i]!, 16, DATA);
-  s.tr = { selector: 0, baseLo: 0, baseHi: 0, limit: 0xffff, attr: 0xb | SegAttr.P, valid: true };
-  s.ldtr = { selector: 0, baseLo: 0, baseHi: 0, limit: 0xffff, attr: 0x2 | SegAttr.P, valid: false };
-  s.gdtr = { baseLo: 0, baseHi: 0, limit: 0xffff };
-  s.idtr = { baseLo: 0, baseHi: 0, limit: 0xffff };
-  s.ripLo = load >>> 0;
+  const s = bareStartState(mode, load);
   s.regLo[4] = 0x80000 - 0x10000 * index;
   s.regLo[6] = index;
-  s.rflags = 0x2;
-  if (mode === 'prot32') s.cr0 = 0x60000011;
-  else {
-    s.cr0 = 0x80010001;
-    s.cr3Lo = 0x1000;
-    s.cr4 = 0x20;
-    s.efer = 0x500;
-  }
   return s;
 }
 

@@ -7,7 +7,7 @@ import { Cpu } from '../cpu/cpu.ts';
 import type { IoHandler, RunEnd, SystemLayer } from '../cpu/cpu.ts';
 import type { CpuFeatures } from '../cpu/core.ts';
 import { createCpuState, SegAttr } from '../cpu/state.ts';
-import type { SegmentCache } from '../cpu/state.ts';
+import type { CpuState, SegmentCache } from '../cpu/state.ts';
 import { PhysMem } from '../mem/physmem.ts';
 import type { MmioHandler } from '../mem/physmem.ts';
 import { Mmu } from '../mmu/mmu.ts';
@@ -17,6 +17,38 @@ export const BARE_RAM_SIZE = 64 * 1024 * 1024;
 export const DEFAULT_MAX_STEPS = 10_000_000;
 
 export type BareMode = 'prot32' | 'long64';
+
+/**
+ * The CPU state `exec` starts in (as the KVM harness starts its vCPU): flat segments, TR and LDTR,
+ * GDTR/IDTR limit 0xffff, RIP at the load address, RSP 0x80000, RFLAGS 2, and the control
+ * registers of the mode (long64: paging on the identity map at CR3 0x1000, whose tables the caller
+ * writes). The multi-VM host (hv/host.ts) starts its vCPUs from it too.
+ */
+export function bareStartState(mode: BareMode, load: number): CpuState {
+  const s = createCpuState('intel');
+  // Code: execute/read, accessed (type 1011b); data: read/write, accessed (0011b); S, P, G.
+  const CODE = 0xb | SegAttr.S | SegAttr.P | SegAttr.G;
+  const DATA = 0x3 | SegAttr.S | SegAttr.P | SegAttr.G | SegAttr.DB;
+  flat(s.seg[1]!, 8, mode === 'prot32' ? CODE | SegAttr.DB : CODE | SegAttr.L);
+  for (const i of [0, 2, 3, 4, 5]) flat(s.seg[i]!, 16, DATA);
+  // TR: a busy 32-bit TSS at 0 (type 1011b); LDTR unusable; both selectors 0.
+  s.tr = { selector: 0, baseLo: 0, baseHi: 0, limit: 0xffff, attr: 0xb | SegAttr.P, valid: true };
+  s.ldtr = { selector: 0, baseLo: 0, baseHi: 0, limit: 0xffff, attr: 0x2 | SegAttr.P, valid: false };
+  s.gdtr = { baseLo: 0, baseHi: 0, limit: 0xffff };
+  s.idtr = { baseLo: 0, baseHi: 0, limit: 0xffff };
+  s.ripLo = load >>> 0;
+  s.regLo[4] = 0x80000;
+  s.rflags = 0x2;
+  if (mode === 'prot32') {
+    s.cr0 = 0x60000011;
+  } else {
+    s.cr0 = 0x80010001;
+    s.cr3Lo = 0x1000;
+    s.cr4 = 0x20;
+    s.efer = 0x500;
+  }
+  return s;
+}
 
 /** A JSON number up to 2^53−1, a decimal string above (issue 2, item 4). */
 export type U64Json = number | string;
@@ -101,31 +133,12 @@ export function createBareMachine(opts: BareOptions): BareMachine {
     },
   };
   const mem = new PhysMem(opts.ramSize ?? BARE_RAM_SIZE, mmio);
-  const s = createCpuState('intel');
-  // Code: execute/read, accessed (type 1011b); data: read/write, accessed (0011b); S, P, G.
-  const CODE = 0xb | SegAttr.S | SegAttr.P | SegAttr.G;
-  const DATA = 0x3 | SegAttr.S | SegAttr.P | SegAttr.G | SegAttr.DB;
-  flat(s.seg[1]!, 8, mode === 'prot32' ? CODE | SegAttr.DB : CODE | SegAttr.L);
-  for (const i of [0, 2, 3, 4, 5]) flat(s.seg[i]!, 16, DATA);
-  // TR: a busy 32-bit TSS at 0 (type 1011b); LDTR unusable; both selectors 0.
-  s.tr = { selector: 0, baseLo: 0, baseHi: 0, limit: 0xffff, attr: 0xb | SegAttr.P, valid: true };
-  s.ldtr = { selector: 0, baseLo: 0, baseHi: 0, limit: 0xffff, attr: 0x2 | SegAttr.P, valid: false };
-  s.gdtr = { baseLo: 0, baseHi: 0, limit: 0xffff };
-  s.idtr = { baseLo: 0, baseHi: 0, limit: 0xffff };
-  s.ripLo = load >>> 0;
-  s.regLo[4] = 0x80000;
-  s.rflags = 0x2;
-  if (mode === 'prot32') {
-    s.cr0 = 0x60000011;
-  } else {
+  const s = bareStartState(mode, load);
+  if (mode === 'long64') {
     // PML4[0] → PDPT at 0x2000 → PD at 0x3000: 512 2-MiB pages identity-mapping the first GiB.
     mem.write(0x1000, 4, 0x2003);
     mem.write(0x2000, 4, 0x3003);
     for (let i = 0; i < 512; i++) mem.write(0x3000 + i * 8, 4, ((i << 21) | 0x83) >>> 0);
-    s.cr0 = 0x80010001;
-    s.cr3Lo = 0x1000;
-    s.cr4 = 0x20;
-    s.efer = 0x500;
   }
   mem.load(load, code);
   // The CPUID the KVM harness gives its vCPU here: MAXPHYADDR 48, no 1-GByte pages, no LA57.
