@@ -39,6 +39,16 @@ describe('the memory-virtualization comparison', () => {
     }
   });
 
+  it('says when a run ends differently from the bare one: CPUID under a hypervisor sets ECX[31]', () => {
+    const c = compareScenario({
+      version: 1, name: 'cpuid', cpu: { vendor: 'intel' }, mode: 'long64', paging: '4level', memory: { size: 4 * 1024 * 1024 },
+      kernel: { source: 'kernel_entry:\n    mov eax, 1\n    cpuid\n    hlt\n' },
+    });
+    if (!c.ok) throw new Error(JSON.stringify(c.errors));
+    expect(c.rows.map((x) => [x.id, x.same])).toEqual([['bare', true], ['vtx-nested', false], ['svm-nested', false]]);
+    expect(compareTable(c)).toContain('hlt (differs from bare)');
+  });
+
   it('prints a table and refuses what it cannot compare', () => {
     const t = compareTable(r);
     expect(t).toContain('references per walk');

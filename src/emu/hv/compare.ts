@@ -12,16 +12,19 @@
  */
 import { price } from '../cost/price.ts';
 import { preset as presetById } from '../cost/presets.ts';
-import { buildScenario, machineResult, type RunResult } from '../scenario/build.ts';
+import { buildScenario } from '../scenario/build.ts';
 import { loadScenario } from '../scenario/migrate.ts';
 import type { ScenarioError } from '../scenario/schema.ts';
 import type { Machine } from '../machine/machine.ts';
 import { DEFAULT_PRESET } from '../cost/pick.ts';
-import './hv-machine.ts';
+import { HvMachine } from './hv-machine.ts';
+import type { HvJson } from './exec.ts';
+
+export type CompareConfigId = 'bare' | 'vtx-nested' | 'svm-nested' | 'vtx-shadow' | 'svm-shadow';
 
 /** One configuration of the comparison. */
 export interface CompareConfig {
-  id: string;
+  id: CompareConfigId;
   technique: 'bare' | 'vtx' | 'svm';
   /** How guest memory is virtualized: not at all (bare), by the hardware's nested paging, or by the hypervisor's shadow tables. */
   paging: 'native' | 'nested' | 'shadow';
@@ -55,6 +58,8 @@ export interface CompareOptions {
   configs?: readonly CompareConfig[];
   /** Steps per run (default: the scenario's own limit). */
   maxSteps?: number;
+  /** At most this many steps per run whatever the limit (the app bounds the work it asks of the worker). */
+  stepCap?: number;
 }
 
 type Raw = Record<string, unknown> & { cpu?: Record<string, unknown>; hypervisor?: Record<string, unknown> };
@@ -71,29 +76,45 @@ function configure(raw: Raw, c: CompareConfig): Raw {
   };
 }
 
-function measure(c: CompareConfig, m: Machine, r: RunResult, bare: RunResult | null): CompareRow {
+/** The guest's general registers, RIP and RFLAGS at the end, for `same` (the hypervisor's machine reads them from the VMCS or VMCB). */
+function guestRegs(m: Machine): bigint[] {
+  if (m instanceof HvMachine) {
+    const r = m.guestResult().regs;
+    return [...REGS, 'rip', 'rflags'].map((k) => BigInt(r[k]!));
+  }
+  m.cpu.syncFlags();
+  const s = m.cpu.state;
+  const u = (lo: number, hi: number): bigint => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+  return [...REGS.map((_, i) => u(s.regLo[i]!, s.regHi[i]!)), u(s.ripLo, s.ripHi), BigInt(s.rflags >>> 0)];
+}
+
+/** In the order of the CPU's register file (and of `HvMachine.guestResult`'s names). */
+const REGS = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'];
+
+function measure(c: CompareConfig, m: Machine, end: string, hv: HvJson | null, same: boolean): CompareRow {
   const t = m.mmu.tlb;
   const walks = m.mmu.walks;
   const refs = m.mmu.refs;
+  const steps = m.cpu.state.steps;
   let cycles: CompareRow['cycles'];
-  if (r.hv !== undefined) {
+  if (hv !== null) {
     const byKind: Record<string, number> = {};
-    for (const [k, v] of Object.entries(r.hv.cost.byKind)) byKind[k] = v.cycles;
-    cycles = { preset: r.hv.cost.preset, total: r.hv.cost.cycles, byKind };
+    for (const [k, v] of Object.entries(hv.cost.byKind)) byKind[k] = v.cycles;
+    cycles = { preset: hv.cost.preset, total: hv.cost.cycles, byKind };
   } else {
     const p = presetById(DEFAULT_PRESET.vtx)!;
-    const guest = price(p, { kind: 'guest-insn', count: r.steps });
+    const guest = price(p, { kind: 'guest-insn', count: steps });
     const walk = price(p, { kind: 'page-walk-ref', count: refs });
     cycles = { preset: p.id, total: guest + walk, byKind: { 'guest-insn': guest, 'page-walk-ref': walk } };
   }
   const byName: Record<string, number> = {};
-  for (const [name, e] of Object.entries(r.hv?.exits ?? {})) byName[name] = e.count;
+  for (const [name, e] of Object.entries(hv?.exits ?? {})) byName[name] = e.count;
   return {
     ...c,
-    end: r.end,
-    steps: r.steps,
-    same: bare === null || JSON.stringify(r.regs) === JSON.stringify(bare.regs),
-    exits: { total: r.hv?.exitTotal ?? 0, byName },
+    end,
+    steps,
+    same,
+    exits: { total: hv?.exitTotal ?? 0, byName },
     tlb: { hits: t.hits, misses: t.misses, flushes: t.flushes },
     walks,
     refs,
@@ -108,7 +129,7 @@ export function compareScenario(json: unknown, opts: CompareOptions = {}): Compa
   const raw = json as Raw;
   if (raw.vms !== undefined) return { ok: false, errors: [{ path: 'vms', message: 'the comparison runs one guest: a scenario with vms cannot be compared' }] };
   const rows: CompareRow[] = [];
-  let bare: RunResult | null = null;
+  let bare: bigint[] | null = null;
   let name = '';
   for (const c of opts.configs ?? COMPARE_CONFIGS) {
     const loaded = loadScenario(configure(raw, c));
@@ -116,10 +137,11 @@ export function compareScenario(json: unknown, opts: CompareOptions = {}): Compa
     const ls = loaded.loaded;
     name = ls.scenario.name;
     const m = buildScenario(ls);
-    const end = m.run(opts.maxSteps ?? ls.maxSteps);
-    const r = machineResult(ls.scenario.name, m, end);
-    rows.push(measure(c, m, r, bare));
-    if (c.technique === 'bare') bare = r;
+    const end = m.run(Math.min(opts.maxSteps ?? ls.maxSteps, opts.stepCap ?? Infinity));
+    const regs = guestRegs(m);
+    const same = bare === null || regs.every((v, i) => v === bare![i]);
+    rows.push(measure(c, m, end, m instanceof HvMachine ? m.guestResult().hv : null, same));
+    if (c.technique === 'bare') bare = regs;
   }
   return { ok: true, name, rows };
 }

@@ -222,8 +222,23 @@ describe('the example scenarios', () => {
         return { frame, value: m.mem.read(frame, 4) };
       });
 
+    /** The workload as a bare scenario (its JSON without the technique), or under a technique. */
+    const workload = (technique: 'bare' | 'vtx' | 'svm'): LoadedScenario => {
+      const { technique: _t, ...raw } = JSON.parse(readFileSync(join(DIR, 'mm-workload.json'), 'utf8')) as Record<string, unknown>;
+      const r = loadScenario(technique === 'bare' ? raw : { ...raw, technique, cpu: { vendor: technique === 'svm' ? 'amd' : 'intel' } });
+      if (!r.ok) throw new Error(JSON.stringify(r.errors));
+      return r.loaded;
+    };
+    const runBare = (): { ls: LoadedScenario; m: Machine; events: TraceEvent[]; end: string } => {
+      const ls = workload('bare');
+      const m = buildScenario(ls);
+      const sink = new ArraySink();
+      m.setTrace(sink, ['ring/change', 'cpu/exception']);
+      return { ls, m, events: sink.events, end: m.run(ls.maxSteps) };
+    };
+
     it('gives each process its own heap: 8 demand faults, a fork that copies, 3 rounds each', () => {
-      const { ls, m, events, end } = run('mm-workload');
+      const { ls, m, events, end } = runBare();
       expect(end).toBe('hlt');
       const pf = events.filter((e) => e.kind === 'cpu/exception' && e.vector === 14);
       expect(pf).toHaveLength(8); // the parent's first touch of each heap page; the child's pages are copies
@@ -239,13 +254,18 @@ describe('the example scenarios', () => {
       expect(m.mem.read(Number(K(ls, 'alive')), 2)).toBe(0);
     });
 
+    it('is, as the example has it, the only guest of the hypervisor under VT-x', () => {
+      const { m, end } = run('mm-workload');
+      expect(m).toBeInstanceOf(HvMachine);
+      expect(end).toBe('hlt');
+    });
+
     it.each(['vtx', 'svm'] as const)('ends the same as the only guest of the hypervisor under %s', (technique) => {
-      const bare = run('mm-workload');
-      const raw = JSON.parse(readFileSync(join(DIR, 'mm-workload.json'), 'utf8'));
-      const r = loadScenario({ ...raw, technique, cpu: { vendor: technique === 'svm' ? 'amd' : 'intel' } });
-      if (!r.ok) throw new Error(JSON.stringify(r.errors));
-      const m = buildScenario(r.loaded);
-      expect(m.run(r.loaded.maxSteps)).toBe('hlt');
+      const bare = runBare();
+      const ls = workload(technique);
+      const m = buildScenario(ls);
+      expect(m).toBeInstanceOf(HvMachine);
+      expect(m.run(ls.maxSteps)).toBe('hlt');
       expect(machineResult('x', m, 'hlt').regs).toEqual(machineResult('x', bare.m, 'hlt').regs);
       expect(heap(m, bare.ls.layout.userPt)).toEqual(heap(bare.m, bare.ls.layout.userPt));
     });
