@@ -76,23 +76,13 @@ function checkKinds(kinds: readonly TraceKind[]): TraceKind[] {
   return [...new Set(kinds)];
 }
 
-function checkCodes(what: string, v: unknown): number[] | null {
-  if (v === undefined) return null;
-  if (!Array.isArray(v) || !v.every((x) => Number.isInteger(x))) throw new TypeError(`${what} must be an array of integers`);
-  return v as number[];
-}
-
 /** runUntil's test for RunMatch (protocol.ts): the kinds asked for, narrowed by exit code and vector. */
 function matchTest(kinds: readonly TraceKind[], match: RunMatch): (e: TraceEvent) => boolean {
-  if (typeof match !== 'object' || match === null) throw new TypeError('match must be an object');
-  const codes = checkCodes('match.exitCodes', match.exitCodes);
-  const vectors = checkCodes('match.vectors', match.vectors);
-  return (e) => {
-    if (!kinds.includes(e.kind)) return false;
-    if (e.kind === 'vm/exit' && codes !== null) return codes.includes(e.code);
-    if (e.kind === 'cpu/exception' && vectors !== null) return vectors.includes(e.vector);
-    return true;
-  };
+  const { exitCodes: codes, vectors } = match;
+  for (const v of [codes, vectors]) if (v !== undefined && !(Array.isArray(v) && v.every(Number.isInteger))) throw new TypeError('match.exitCodes and match.vectors must be arrays of integers');
+  return (e) =>
+    kinds.includes(e.kind) &&
+    (e.kind === 'vm/exit' ? codes?.includes(e.code) ?? true : e.kind === 'cpu/exception' ? vectors?.includes(e.vector) ?? true : true);
 }
 
 /** The architectural state a view shows; reads only (no side effects on the machine). */

@@ -167,5 +167,8 @@ describe('the nested-walk grid from real 2D walks', () => {
     expect(pickWalk([hit, ok])).toBe(1);
     const bad = { ...ok, refs: ok.refs.slice(0, 3), outcome: { kind: 'nested-fault' as const, stage: 'guest-table' as const, gpa: '0x0' } };
     expect(pickWalk([ok, bad])).toBe(1);
+    // All hits: the data access before the fetch, even with fewer references.
+    const fetchHit = { ...hit, access: 'fetch' as const };
+    expect(pickWalk([fetchHit, { ...hit, refs: hit.refs.slice(1) }])).toBe(1);
   });
 });

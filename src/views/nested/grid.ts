@@ -160,9 +160,12 @@ export function gridOf(w: TwoDWalkView): Grid {
   return { nested, rows, refs, extras, n, m, made: refs.length, full: (n + 1) * (m + 1) - 1, fault };
 }
 
-/** The walk the grid shows first: the first that faulted, else the TLB miss with the most references, else the first. */
+/**
+ * The walk the grid shows first: the first that faulted, else a TLB miss, else any; among those a
+ * data access before an instruction fetch, then the one with the most references.
+ */
 export function pickWalk(walks: readonly TwoDWalkView[]): number {
-  const score = (w: TwoDWalkView): number => (w.outcome.kind !== 'ok' ? 1e6 : 0) + (w.source === 'walk' ? 1e3 + w.refs.length : 0);
+  const score = (w: TwoDWalkView): number => (w.outcome.kind !== 'ok' ? 1e6 : 0) + (w.source === 'walk' ? 1e4 : 0) + (w.access !== 'fetch' ? 1e3 : 0) + w.refs.length;
   let best = 0;
   walks.forEach((w, i) => {
     if (score(w) > score(walks[best]!)) best = i;
