@@ -172,3 +172,8 @@ export function pickWalk(walks: readonly TwoDWalkView[]): number {
   });
   return best;
 }
+
+/** A 0x + 16 hex digits value without its leading zeros (0x0000000000011010 → 0x11010), for narrow cells. */
+export function shortHex(v: string): string {
+  return `0x${BigInt(v).toString(16)}`;
+}
