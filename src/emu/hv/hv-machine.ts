@@ -287,6 +287,9 @@ export class HvMachine {
     if (s === undefined) throw new Error('HvMachine.restore: not a checkpoint of a hypervisor machine');
     const cpu = this.cpu;
     const b = this.backend;
+    // Before the CPU's state: setNested flushes the TLB and the fast translation cache, which the
+    // checkpoint restores (after it, a replay would miss where the run it repeats had hit).
+    if (cpu.nestedTranslator() !== s.nested) cpu.setNested(s.nested);
     this.inner.restore(snap);
     restoreFields(b, s.backend);
     restoreFields(this.hypervisor, s.hyper);
@@ -295,7 +298,6 @@ export class HvMachine {
     const mon = s.monitor === null ? null : cloneMonitor(s.monitor);
     cpu.guest = mon as Cpu['guest'];
     if (b instanceof SvmBackend) setActiveMonitor(b.svm, (mon ?? undefined) as SvmMonitor | undefined);
-    if (cpu.nestedTranslator() !== s.nested) cpu.setNested(s.nested);
     cpu.exit = deepCopy(s.cpuExit) as Cpu['exit'];
     cpu.guestVectoring = deepCopy(s.cpuVectoring) as Cpu['guestVectoring'];
     this.ledger.restore(s.ledger);

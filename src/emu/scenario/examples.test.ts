@@ -225,7 +225,7 @@ describe('the example scenarios', () => {
     for (const [i, code] of [[0, 48], [1, 0x400]] as const) {
       const { m, end, events } = out[i]!;
       expect(end).toBe('hlt');
-      expect(m.devices.uartOut).toBe('PF\n');
+      expect(m.devices.uartOut).toBe('guest #PF at 0x80004000\n');
       const exits = events.filter((e) => e.kind === 'vm/exit');
       expect(exits[0]).toMatchObject({ code });
       expect(exits[0]!.kind === 'vm/exit' && Object.values(exits[0]!.info)).toContain(0x8000000n);
