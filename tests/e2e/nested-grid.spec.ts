@@ -47,6 +47,8 @@ async function stepTo(page: Page, n: number): Promise<void> {
 for (const c of CASES) {
   for (const lang of ['en', 'zh-CN'] as const) {
     test(`${c.id} (${lang}): the grid of a miss, a hit, the references by keyboard, run to the nested fault and the guest #PF`, async ({ page }) => {
+      // Steps, two runs and two axe passes over a page with every VM view: more than the default 30 s on a loaded machine.
+      test.setTimeout(90_000);
       expect(SCENARIOS as readonly string[]).toContain(c.id);
       const tx = TEXT[lang];
       const bad = noErrors(page);
