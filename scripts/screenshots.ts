@@ -477,6 +477,21 @@ try {
       await page.close();
     }
   }
+  // The nested-walk grid (issue 7): the first touch of a page (a TLB miss), in both languages and presenter mode, and the EPT violation.
+  for (const [id, lang, mode] of [['nested-walk-vtx', 'en', 'normal'], ['nested-walk-svm', 'zh-CN', 'normal'], ['nested-walk-vtx', 'en', 'presenter'], ['nested-walk-svm', 'zh-CN', 'presenter']] as const) {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, reducedMotion: 'reduce' });
+    await page.goto(`${base}/?lang=${lang}&scenario=${id}&step=2${mode === 'presenter' ? '&mode=presenter' : ''}`);
+    const grid = page.getByTestId('nested-walk');
+    await grid.locator('td[data-n]').first().waitFor();
+    await page.screenshot({ path: `${out}/nested-${id}-${lang}-${mode}.png` });
+    await grid.screenshot({ path: `${out}/nested-${id}-${lang}-${mode}-grid.png` });
+    if (mode === 'normal') {
+      await page.getByTestId('nested-run-violation').click();
+      await grid.getByTestId('nested-fault').waitFor();
+      await grid.screenshot({ path: `${out}/nested-${id}-${lang}-fault.png` });
+    }
+    await page.close();
+  }
 } finally {
   await browser.close();
   server.httpServer.close();

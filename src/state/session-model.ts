@@ -8,7 +8,7 @@ import { share } from './share.ts';
 import type { ScenarioError } from '../emu/scenario/schema.ts';
 import type { TraceEvent, TraceKind } from '../emu/trace/events.ts';
 import type { LabClient, LabNotice } from '../worker/client.ts';
-import type { Json, MarksView, ScenarioInfo, ViewState } from '../worker/protocol.ts';
+import type { Json, MarksView, RunMatch, ScenarioInfo, ViewState } from '../worker/protocol.ts';
 
 /** Notices kept for the UI (the oldest go first). */
 export const MAX_NOTICES = 5;
@@ -152,10 +152,10 @@ export class SessionModel {
     return this.run(() => this.client.goto(step), (v) => this.moved(v));
   }
 
-  runUntil(kinds: readonly TraceKind[], maxSteps: number): Promise<boolean> {
+  runUntil(kinds: readonly TraceKind[], maxSteps: number, match?: RunMatch): Promise<boolean> {
     if (!this.needLoaded()) return Promise.resolve(false);
     return this.run(
-      () => this.client.runUntil(kinds, maxSteps),
+      () => this.client.runUntil(kinds, maxSteps, match),
       (r) => {
         this.f.view = withSharedVm(this.f.view, r.view);
         this.f.found = r.event;

@@ -6,7 +6,7 @@
 import type { ScenarioError } from '../emu/scenario/schema.ts';
 import type { TraceEvent, TraceKind } from '../emu/trace/events.ts';
 import { WorkerClient, type LabClient } from '../worker/client.ts';
-import type { Json, MarksView, ScenarioInfo, ViewState } from '../worker/protocol.ts';
+import type { Json, MarksView, RunMatch, ScenarioInfo, ViewState } from '../worker/protocol.ts';
 import type { ExerciseResult, ExerciseSpec } from '../worker/exercise-types.ts';
 import type { CompareResult } from '../emu/hv/compare.ts';
 import { SessionModel, type MarksQuery, type SessionFields, type ShownNotice } from './session-model.ts';
@@ -51,8 +51,8 @@ export class Session implements SessionFields {
   goto(step: number): Promise<boolean> {
     return this.#model.goto(step);
   }
-  runUntil(kinds: readonly TraceKind[], maxSteps: number): Promise<boolean> {
-    return this.#model.runUntil(kinds, maxSteps);
+  runUntil(kinds: readonly TraceKind[], maxSteps: number, match?: RunMatch): Promise<boolean> {
+    return this.#model.runUntil(kinds, maxSteps, match);
   }
   setTraceKinds(kinds: readonly TraceKind[]): Promise<boolean> {
     return this.#model.setTraceKinds(kinds);

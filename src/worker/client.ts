@@ -6,7 +6,7 @@
  */
 import type { TraceKind } from '../emu/trace/events.ts';
 import type {
-  Json, LabCallOf, LabMessage, LabRequest, LabRequestType, LabResults, LoadResult, MarksView, RunUntilView, ViewState,
+  Json, LabCallOf, LabMessage, LabRequest, LabRequestType, LabResults, LoadResult, MarksView, RunMatch, RunUntilView, ViewState,
 } from './protocol.ts';
 import { requestOf } from './protocol.ts';
 import type { ExerciseResult, ExerciseSpec } from './exercise-types.ts';
@@ -18,7 +18,8 @@ export interface LabClient {
   step(n?: number, breakpoints?: readonly string[]): Promise<ViewState>;
   back(k?: number): Promise<ViewState>;
   goto(step: number): Promise<ViewState>;
-  runUntil(kinds: readonly TraceKind[], maxSteps: number): Promise<RunUntilView>;
+  /** With `match`, a vm/exit or cpu/exception counts only with one of its codes or vectors (protocol.ts RunMatch). */
+  runUntil(kinds: readonly TraceKind[], maxSteps: number, match?: RunMatch): Promise<RunUntilView>;
   setTraceKinds(kinds: readonly TraceKind[]): Promise<TraceKind[]>;
   marks(from: number, to: number, limit: number, buckets: number): Promise<MarksView>;
   /** A seeded practice problem (worker/exercise.ts); leaves the scenario as it is. */
@@ -45,8 +46,8 @@ export abstract class RequestClient implements LabClient {
   goto(step: number): Promise<ViewState> {
     return this.call<'goto'>({ type: 'goto', step });
   }
-  runUntil(kinds: readonly TraceKind[], maxSteps: number): Promise<RunUntilView> {
-    return this.call<'runUntil'>({ type: 'runUntil', kinds: [...kinds], maxSteps });
+  runUntil(kinds: readonly TraceKind[], maxSteps: number, match?: RunMatch): Promise<RunUntilView> {
+    return this.call<'runUntil'>(match === undefined ? { type: 'runUntil', kinds: [...kinds], maxSteps } : { type: 'runUntil', kinds: [...kinds], maxSteps, match });
   }
   setTraceKinds(kinds: readonly TraceKind[]): Promise<TraceKind[]> {
     return this.call<'setTraceKinds'>({ type: 'setTraceKinds', kinds: [...kinds] });

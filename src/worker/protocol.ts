@@ -16,6 +16,7 @@ import type { StepWalks } from './walk-types.ts';
 import type { MarkRange } from '../emu/trace/marks.ts';
 import type { ExerciseResult, ExerciseSpec } from './exercise-types.ts';
 import type { VmView } from './vm-types.ts';
+import type { StepTwoD } from './twod-types.ts';
 
 /** A JSON value: what a scenario file, a share link or a lesson hands to `load`. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -90,6 +91,8 @@ export interface ViewState {
   marksVersion: number;
   /** The hypervisor and its VMs at this step (vm-types.ts), or null for a scenario without a `technique`. */
   vm: VmView | null;
+  /** The two-dimensional (nested-paging) walks of the step that led here (twod-types.ts); null or absent when it made none. */
+  twod?: StepTwoD | null;
 }
 
 export const MAX_VIEW_EVENTS = 256;
@@ -127,7 +130,7 @@ export type LabRequest =
   | { id: number; type: 'step'; n: number; breakpoints?: string[] }
   | { id: number; type: 'back'; k: number }
   | { id: number; type: 'goto'; step: number }
-  | { id: number; type: 'runUntil'; kinds: TraceKind[]; maxSteps: number }
+  | { id: number; type: 'runUntil'; kinds: TraceKind[]; maxSteps: number; match?: RunMatch }
   | { id: number; type: 'setTraceKinds'; kinds: TraceKind[] }
   /** Marks with from ≤ step ≤ to (clamped to the run so far): each one if at most `limit`, else grouped into `buckets`. */
   | { id: number; type: 'marks'; from: number; to: number; limit: number; buckets: number }
@@ -135,6 +138,15 @@ export type LabRequest =
   | { id: number; type: 'exercise'; spec: ExerciseSpec }
   /** The scenario run bare and under each hypervisor configuration (emu/hv/compare.ts); the loaded scenario is not touched. */
   | { id: number; type: 'compare'; scenario: Json };
+
+/**
+ * Narrows runUntil's kinds: a `vm/exit` matches only with one of `exitCodes` (basic exit reason or
+ * EXITCODE), a `cpu/exception` only with one of `vectors`; absent lists leave their kind as it is.
+ */
+export interface RunMatch {
+  exitCodes?: number[];
+  vectors?: number[];
+}
 
 export type LabRequestType = LabRequest['type'];
 

@@ -19,12 +19,13 @@ import { MARK_KINDS, MarkIndex } from '../emu/trace/marks.ts';
 import {
   MAX_MARKS_LIMIT, MAX_VIEW_EVENTS, VIEW_REGS,
   type DisasmRow, type EndReason, type Json, type LabRequest, type LabResponse, type LoadResult, type MachineView,
-  type MarksView, type RunUntilView, type ViewReg, type ViewState,
+  type MarksView, type RunMatch, type RunUntilView, type ViewReg, type ViewState,
 } from './protocol.ts';
 import { stepWalks } from './walks.ts';
 import { makeExercise } from './exercise.ts';
 import { runCompare } from './compare.ts';
 import type { VmView } from './vm-types.ts';
+import type { StepTwoD } from './twod-types.ts';
 
 let hvPart: typeof import('./hv-part.ts') | null = null;
 
@@ -74,6 +75,15 @@ function checkKinds(kinds: readonly TraceKind[]): TraceKind[] {
   if (!Array.isArray(kinds)) throw new TypeError('kinds must be an array of trace kinds');
   for (const k of kinds) if (!(TRACE_KINDS as readonly string[]).includes(k)) throw new RangeError(`unknown trace kind ${JSON.stringify(k)}`);
   return [...new Set(kinds)];
+}
+
+/** runUntil's test for RunMatch (protocol.ts): the kinds asked for, narrowed by exit code and vector. */
+function matchTest(kinds: readonly TraceKind[], match: RunMatch): (e: TraceEvent) => boolean {
+  const { exitCodes: codes, vectors } = match;
+  for (const v of [codes, vectors]) if (v !== undefined && !(Array.isArray(v) && v.every(Number.isInteger))) throw new TypeError('match.exitCodes and match.vectors must be arrays of integers');
+  return (e) =>
+    kinds.includes(e.kind) &&
+    (e.kind === 'vm/exit' ? codes?.includes(e.code) ?? true : e.kind === 'cpu/exception' ? vectors?.includes(e.vector) ?? true : true);
 }
 
 /** The architectural state a view shows; reads only (no side effects on the machine). */
@@ -288,12 +298,12 @@ export class LabSession {
     return this.view('moved', this.lastStepEvents());
   }
 
-  runUntil(kinds: readonly TraceKind[], maxSteps: number): RunUntilView {
+  runUntil(kinds: readonly TraceKind[], maxSteps: number, match?: RunMatch): RunUntilView {
     const { timeline } = this.need();
     const ks = checkKinds(kinds);
     if (ks.length === 0) throw new RangeError('runUntil needs at least one trace kind');
     checkCount('step budget', maxSteps, MAX_CALL_STEPS);
-    const r = timeline.runUntil(ks, maxSteps);
+    const r = timeline.runUntil(match === undefined ? ks : { kinds: ks, test: matchTest(ks, match) }, maxSteps);
     return { view: this.view(r.end, this.lastStepEvents()), event: r.event };
   }
 
@@ -329,7 +339,7 @@ export class LabSession {
         case 'goto':
           return { kind: 'result', id: req.id, type: 'goto', result: this.goto(req.step) };
         case 'runUntil':
-          return { kind: 'result', id: req.id, type: 'runUntil', result: this.runUntil(req.kinds, req.maxSteps) };
+          return { kind: 'result', id: req.id, type: 'runUntil', result: this.runUntil(req.kinds, req.maxSteps, req.match) };
         case 'setTraceKinds':
           return { kind: 'result', id: req.id, type: 'setTraceKinds', result: this.setTraceKinds(req.kinds) };
         case 'marks':
@@ -389,8 +399,17 @@ export class LabSession {
     this.prev = mv;
     return {
       step: timeline.current, furthest: timeline.furthest, end, machine: mv, changed, events: ev.events, eventsDropped: ev.dropped,
-      walks, marksVersion: marksBase + marks.version, vm: this.vm(),
+      walks, marksVersion: marksBase + marks.version, vm: this.vm(), twod: this.twod(),
     };
+  }
+
+  /** ViewState.twod: the 2D walks of the step that led here (null without a technique, or when the step made none). */
+  private twod(): StepTwoD | null {
+    const { timeline, machine } = this.need();
+    if (hvPart === null) return null;
+    const m = machine as unknown;
+    if (!(m instanceof hvPart.HvMachine) && !(m instanceof hvPart.HostMachine)) return null;
+    return hvPart.stepTwoD(timeline);
   }
 
   /** ViewState.vm: the hypervisor's view at the current step (null for a scenario without a technique). */

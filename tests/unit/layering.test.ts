@@ -62,7 +62,7 @@ describe('the first screen stays small', () => {
   });
 
   it('does not load the sandbox, the hypervisor or the cost presets (the sandbox shows the presets\' names from its own chunk)', () => {
-    const lazy = /src\/views\/sandbox\/(?!start\.ts)|src\/emu\/(hv\/(?!area\.ts)|vmx\/|svm\/|cost\/presets\.ts)/;
+    const lazy = /src\/views\/nested\/(?!load\.ts)|src\/worker\/twod\.ts|src\/i18n\/parts\/nested\.ts|src\/views\/sandbox\/(?!start\.ts)|src\/emu\/(hv\/(?!area\.ts)|vmx\/|svm\/|cost\/presets\.ts)/;
     const bad = [...graph.keys()].map((f) => relative(root, f)).filter((f) => lazy.test(f));
     expect(bad).toEqual([]);
   });
@@ -79,7 +79,7 @@ describe('the worker\'s first load stays small', () => {
   });
 
   it('does not load the hypervisor, VT-x, AMD-V, the cost presets or the exercise generators', () => {
-    const lazy = /src\/emu\/(hv\/(?!area\.ts)|vmx\/|svm\/|cost\/presets\.ts|exercise\/(walk|vmexit)-exercise\.ts)|src\/worker\/(vm-view|hv-part)\.ts/;
+    const lazy = /src\/emu\/(hv\/(?!area\.ts)|vmx\/|svm\/|cost\/presets\.ts|exercise\/(walk|vmexit)-exercise\.ts)|src\/worker\/(vm-view|hv-part|twod)\.ts/;
     const bad = [...graph.keys()].map((f) => relative(root, f)).filter((f) => lazy.test(f));
     expect(bad).toEqual([]);
   });

@@ -11,7 +11,7 @@ import { TLB_FLAG, Tlb } from './tlb.ts';
 import type { TlbOptions } from './tlb.ts';
 import type { TraceKind, TraceSink } from '../trace/events.ts';
 import { kindFilter, traceWalkSteps, u64 } from '../trace/emit.ts';
-import { translate2D, type NestedStage, type NestedTranslator } from './nested.ts';
+import { translate2D, type NestedStage, type NestedTranslator, type TwoDResult } from './nested.ts';
 
 const ACCESS = ['read', 'write', 'fetch'] as const;
 
@@ -19,6 +19,9 @@ const ACCESS = ['read', 'write', 'fetch'] as const;
 export function currentPcid(ctl: PagingControl): number {
   return ctl.pcide ? ctl.cr3Lo & 0xfff : 0;
 }
+
+/** Mmu.nestedWatch: the access, the nested dimension it ran under, and the 2D walk made (null: a TLB hit). */
+export type NestedWatch = (ctl: PagingControl, linLo: number, linHi: number, access: AccessKind, nested: NestedTranslator<unknown>, walk: TwoDResult<unknown> | null) => void;
 
 /** The nested fault of the last `translateNested` that returned -2. */
 export interface NestedFaultRecord {
@@ -154,6 +157,11 @@ export class Mmu {
 
   /** The nested fault of the last failed translateNested (valid only right after it returned -2). */
   lastNested: NestedFaultRecord | null = null;
+  /**
+   * Views only (worker/twod.ts), null otherwise: told of each translateNested with guest paging on
+   * that a TLB hit answered (`walk` null) or that made a 2D walk (its result, refs in order).
+   */
+  nestedWatch: NestedWatch | null = null;
 
   /**
    * Linear → host-physical while a guest runs with nested paging (EPT, NPT): the guest's walk
@@ -163,7 +171,7 @@ export class Mmu {
    * in size), with the guest's rights; the nested rights are kept by filling D only for a write
    * (a later write hit without D walks again, which checks the nested write right) and
    * NESTED_FETCH only for a fetch (a fetch hit without it walks again). Returns -1 for the guest's
-   * own #PF (`lastFault`), -2 for a nested fault (`lastNested`). Not traced.
+   * own #PF (`lastFault`), -2 for a nested fault (`lastNested`). Not traced; `nestedWatch` sees it.
    */
   translateNested(ctl: PagingControl, linLo: number, linHi: number, write: boolean, fetch: boolean, user: boolean, nested: NestedTranslator<unknown>): number {
     const tlb = this.tlb;
@@ -180,7 +188,10 @@ export class Mmu {
         tlb.invalidatePage(linLo, linHi, pcid, true);
         return -1;
       }
-      if ((!write || (f & TLB_FLAG.D) !== 0) && (!fetch || (f & TLB_FLAG.NESTED_FETCH) !== 0)) return tlb.pa[i]! + (linLo & 0xfff);
+      if ((!write || (f & TLB_FLAG.D) !== 0) && (!fetch || (f & TLB_FLAG.NESTED_FETCH) !== 0)) {
+        if (this.nestedWatch !== null && paged) this.nestedWatch(ctl, linLo, linHi, { write, fetch, user }, nested, null);
+        return tlb.pa[i]! + (linLo & 0xfff);
+      }
     }
     this.walks++;
     let hpa: number;
@@ -199,6 +210,7 @@ export class Mmu {
     } else {
       const r = translate2D(this.mem, ctl, linLo, linHi, { write, fetch, user }, nested, true);
       this.refs += r.refs.length;
+      if (this.nestedWatch !== null) this.nestedWatch(ctl, linLo, linHi, { write, fetch, user }, nested, r);
       if (r.kind === 'guest-fault') {
         this.lastFault = r.fault;
         if (i >= 0) tlb.invalidatePage(linLo, linHi, pcid, true);

@@ -34,7 +34,7 @@ const strip = (events: TraceEvent[]) => events.map(({ step: _step, ...rest }) =>
 describe('the example scenarios', () => {
   it('every JSON file in examples/ validates', () => {
     const files = readdirSync(DIR).filter((f) => f.endsWith('.json'));
-    expect(files.sort()).toEqual(['mm-workload.json', 'page-fault.json', 'svm-first-exit.json', 'syscalls.json', 'timer.json', 'two-vms-svm.json', 'two-vms.json', 'vtx-first-exit.json']);
+    expect(files.sort()).toEqual(['mm-workload.json', 'nested-walk-svm.json', 'nested-walk-vtx.json', 'page-fault.json', 'svm-first-exit.json', 'syscalls.json', 'timer.json', 'two-vms-svm.json', 'two-vms.json', 'vtx-first-exit.json']);
     for (const f of files) expect(loadScenario(JSON.parse(readFileSync(join(DIR, f), 'utf8'))).ok, f).toBe(true);
   });
 
@@ -269,6 +269,27 @@ describe('the example scenarios', () => {
       expect(machineResult('x', m, 'hlt').regs).toEqual(machineResult('x', bare.m, 'hlt').regs);
       expect(heap(m, bare.ls.layout.userPt)).toEqual(heap(bare.m, bare.ls.layout.userPt));
     });
+  });
+
+  it('nested-walk (VT-x and AMD-V): the same guest bytes; an EPT violation / #VMEXIT(NPF) at the MMIO address, then the guest\'s own #PF', () => {
+    const out = (['vtx', 'svm'] as const).map((t) => {
+      const ls = example(`nested-walk-${t}`);
+      const m = buildScenario(ls);
+      const sink = new ArraySink();
+      m.setTrace(sink, ['vm/exit', 'cpu/exception']);
+      const end = m.run(ls.maxSteps);
+      return { ls, m, end, events: sink.events };
+    });
+    expect(out[0]!.ls.kernel.bytes).toEqual(out[1]!.ls.kernel.bytes);
+    for (const [i, code] of [[0, 48], [1, 0x400]] as const) {
+      const { m, end, events } = out[i]!;
+      expect(end).toBe('hlt');
+      expect(m.devices.uartOut).toBe('guest #PF at 0x80004000\n');
+      const exits = events.filter((e) => e.kind === 'vm/exit');
+      expect(exits[0]).toMatchObject({ code });
+      expect(exits[0]!.kind === 'vm/exit' && Object.values(exits[0]!.info)).toContain(0x8000000n);
+      expect(events.filter((e) => e.kind === 'cpu/exception')).toEqual([expect.objectContaining({ vector: 14, errorCode: 0, cr2: 0x80004000n })]);
+    }
   });
 });
 

@@ -11,6 +11,8 @@ export const shellZh: Record<keyof typeof shellEn, string> = {
   'shell.scenario.svm-first-exit': '同一客户机在 AMD-V 下运行（#VMEXIT）',
   'shell.scenario.two-vms': '两台虚拟机共用一个 CPU（VT-x）',
   'shell.scenario.two-vms-svm': '两台虚拟机共用一个 CPU（AMD-V）',
+  'shell.scenario.nested-walk-vtx': '逐步查看嵌套页表遍历（VT-x）',
+  'shell.scenario.nested-walk-svm': '逐步查看嵌套页表遍历（AMD-V）',
   'shell.scenario.mm-workload': '内存负载：分页、fork 与进程切换',
   'shell.scenario.own': '本课自带：{name}',
   'shell.theme': '主题',
