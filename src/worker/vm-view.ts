@@ -141,6 +141,8 @@ function hvTables(required: readonly RequiredControl[], options: readonly ExitOp
     else if (r.when === 'no-nested' && !nested) {
       if (isSet(r.field, r.bit)) locked.add(key);
     }
+    // Needed only with tagged TLBs ("enable VPID"): tlbTags turns it on and off.
+    else if (r.when === 'tlb-tags') option.set(key, 'hypervisor.tlbTags');
     // Needed only with nested paging (EPT, unrestricted guest, NP_ENABLE): nestedPaging turns it on and off.
     else if (r.when === 'nested' || !option.has(key)) option.set(key, 'hypervisor.nestedPaging');
   }
@@ -211,7 +213,8 @@ function svmControls(m: HvUnitView): VmControlView[] {
 
 const TRANSITIONS: readonly CostKind[] = ['vm-entry', 'vm-exit', 'vmrun', 'vmexit'];
 const FIELD_ACCESS: readonly CostKind[] = ['vmread', 'vmwrite', 'vmcb-read', 'vmcb-write'];
-const HANDLERS: readonly CostKind[] = ['hv-dispatch', 'handler'];
+// The hypervisor's TLB invalidations (INVVPID, INVEPT, INVLPGA) are part of its handling of an exit.
+const HANDLERS: readonly CostKind[] = ['hv-dispatch', 'handler', 'invvpid', 'invept', 'invlpga'];
 
 /** The index of the first record with a step ≥ `step`. */
 function firstAt(records: readonly HvExitRecord[], step: number): number {

@@ -34,6 +34,9 @@ export const COST_KINDS = {
   vmexit: { vendor: 'amd', key: 'exit-code', about: '#VMEXIT, guest to host, by exit code' },
   'vmcb-read': { vendor: 'amd', key: 'none', about: 'the hypervisor reading one VMCB field: a plain memory load' },
   'vmcb-write': { vendor: 'amd', key: 'none', about: 'the hypervisor writing one VMCB field: a plain memory store' },
+  invvpid: { vendor: 'intel', key: 'none', about: "INVVPID by the hypervisor: invalidating a VPID's cached translations" },
+  invept: { vendor: 'intel', key: 'none', about: 'INVEPT by the hypervisor: invalidating the translations derived from an EPTP' },
+  invlpga: { vendor: 'amd', key: 'none', about: "INVLPGA by the hypervisor: invalidating one page of an ASID's cached translations" },
   'guest-insn': { vendor: 'any', key: 'none', about: 'one guest instruction run natively, without an exit (the baseline)' },
   'hv-dispatch': {
     vendor: 'any',
