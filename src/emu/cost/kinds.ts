@@ -34,9 +34,6 @@ export const COST_KINDS = {
   vmexit: { vendor: 'amd', key: 'exit-code', about: '#VMEXIT, guest to host, by exit code' },
   'vmcb-read': { vendor: 'amd', key: 'none', about: 'the hypervisor reading one VMCB field: a plain memory load' },
   'vmcb-write': { vendor: 'amd', key: 'none', about: 'the hypervisor writing one VMCB field: a plain memory store' },
-  invvpid: { vendor: 'intel', key: 'none', about: "INVVPID by the hypervisor: invalidating a VPID's cached translations" },
-  invept: { vendor: 'intel', key: 'none', about: 'INVEPT by the hypervisor: invalidating the translations derived from an EPTP' },
-  invlpga: { vendor: 'amd', key: 'none', about: "INVLPGA by the hypervisor: invalidating one page of an ASID's cached translations" },
   'guest-insn': { vendor: 'any', key: 'none', about: 'one guest instruction run natively, without an exit (the baseline)' },
   'hv-dispatch': {
     vendor: 'any',
@@ -44,9 +41,9 @@ export const COST_KINDS = {
     about: "the hypervisor's fixed software path around every exit: save guest registers, dispatch on the reason, restore, return to the entry instruction",
   },
   handler: { vendor: 'any', key: 'handler-work', about: "the handler's own work for one exit (emulating CPUID, a device model access, a hypercall…)" },
-  'page-walk-ref': { vendor: 'any', key: 'none', about: 'one memory reference of a page walk (guest, nested or shadow)', pendingIssue: 7 },
-  'tlb-flush': { vendor: 'any', key: 'none', about: 'a TLB flush forced by a transition or an invalidation', pendingIssue: 7 },
-  'shadow-pt-update': { vendor: 'any', key: 'none', about: 'the hypervisor updating one shadow page-table entry', pendingIssue: 7 },
+  'page-walk-ref': { vendor: 'any', key: 'none', about: 'one memory reference of a page walk (guest, nested or shadow)' },
+  'tlb-flush': { vendor: 'any', key: 'none', about: 'a TLB flush forced by a transition or an invalidation' },
+  'shadow-pt-update': { vendor: 'any', key: 'none', about: 'the hypervisor updating one shadow page-table entry' },
   'bt-step': { vendor: 'any', key: 'none', about: 'one binary-translation step (translating a guest basic block)', pendingIssue: 9 },
 } as const satisfies Record<string, CostKindInfo>;
 

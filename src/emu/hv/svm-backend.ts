@@ -356,8 +356,11 @@ export class SvmBackend implements HvBackend {
         cpu.syncFlags();
         cpu.state.rflags |= 0x200;
       }
+      // The TLB_CONTROL this VMRUN performs: 1 at every one untagged, a one-shot 3 or 7 with tags.
+      const tlbControl = this.tlbTags ? this.pendingTlbControl : TlbControl.FLUSH_ALL;
       const r = vmrunGuest(this.svm, cpu, this.vmcb.pa);
       if (r.kind === 'fault') throw new Error(`VMRUN faulted: ${r.why}`);
+      if (r.kind === 'entered' && tlbControl !== TlbControl.DO_NOTHING) this.ledger.charge({ kind: 'tlb-flush' });
       // A one-shot TLB_CONTROL was performed by this VMRUN: back to 0 for the next (logged with the next exit).
       if (this.pendingTlbControl !== 0) {
         this.pendingTlbControl = 0;
@@ -370,9 +373,13 @@ export class SvmBackend implements HvBackend {
       this.inCpu = true;
     }
     const before = cpu.state.steps;
+    const refsBefore = cpu.mmu.refs;
     const end = runGuest(this.svm, cpu, budget);
     const native = cpu.state.steps - before;
     if (native > 0) this.ledger.charge({ kind: 'guest-insn', count: native });
+    // The memory references of the guest's page walks (2D walks under nested paging).
+    const refs = cpu.mmu.refs - refsBefore;
+    if (refs > 0) this.ledger.charge({ kind: 'page-walk-ref', count: refs });
     if (end.kind !== 'vmexit') return end;
     this.inCpu = false;
     // The #VMEXIT itself, then the hypervisor's fixed path (save registers, dispatch on the code).
@@ -569,7 +576,7 @@ export class SvmBackend implements HvBackend {
     if (this.inCpu) throw new Error('invalidateGuest while the guest is in the CPU');
     if (scope === 'page') {
       // INVLPGA rAX = the address, ECX = the guest's ASID (the host runs it in 64-bit mode).
-      this.ledger.charge({ kind: 'invlpga' });
+      this.ledger.charge({ kind: 'tlb-flush' });
       const o = this.svm.invlpga(toU64(linear), this.asid, 64);
       if (o.kind === 'fault') throw new Error(`INVLPGA: ${o.why}`);
       return `INVLPGA 0x${linear.toString(16)} for ASID ${this.asid}`;

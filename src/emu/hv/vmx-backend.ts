@@ -431,15 +431,23 @@ export class VmxBackend implements HvBackend {
       if (failed !== null) return { kind: 'invalid', failed };
       this.launched = true;
       this.inCpu = true;
+      // Without VPID the entry invalidated VPID 0000H's mappings (SDM 29.4.3.1): a flush to pay for.
+      if (!this.tlbTags) this.ledger.charge({ kind: 'tlb-flush' });
     }
     const before = cpu.state.steps;
+    const refsBefore = cpu.mmu.refs;
     const end = runGuest(this.vmx, cpu, budget);
     const native = cpu.state.steps - before;
     if (native > 0) this.ledger.charge({ kind: 'guest-insn', count: native });
+    // The memory references of the guest's page walks (2D walks under nested paging).
+    const refs = cpu.mmu.refs - refsBefore;
+    if (refs > 0) this.ledger.charge({ kind: 'page-walk-ref', count: refs });
     if (end.kind === 'budget' || end.kind === 'halted') return end;
     this.inCpu = false;
     if (end.kind === 'abort') return { kind: 'shutdown' };
     this.ledger.charge({ kind: 'vm-exit', reason: end.reason & 0xffff });
+    // And so did the exit.
+    if (!this.tlbTags) this.ledger.charge({ kind: 'tlb-flush' });
     this.ledger.charge({ kind: 'hv-dispatch' });
     if ((end.reason & 0x80000000) !== 0) return { kind: 'invalid', failed: [`VM entry failed late: exit reason ${end.reason & 0xffff}`] };
     return { kind: 'exit', exit: this.readExit() };
@@ -681,7 +689,7 @@ export class VmxBackend implements HvBackend {
   /** INVEPT single-context for this backend's EPTP, charged (SDM 29.4.3.1). */
   private invept(): void {
     const eptp = this.read('EPT_POINTER', false);
-    this.ledger.charge({ kind: 'invept' });
+    this.ledger.charge({ kind: 'tlb-flush' });
     const o = this.vmx.invept(INVEPT_TYPE.SINGLE_CONTEXT, { lo: eptp, hi: 0n });
     if (o.kind !== 'succeed') throw new Error(`INVEPT: ${JSON.stringify(o)}`);
   }
@@ -696,7 +704,7 @@ export class VmxBackend implements HvBackend {
     }
     // SDM 29.4.3.3: INVLPG emulated by type 0, MOV to CR3 by type 3, a CR0/CR4 change by type 1.
     const type = scope === 'page' ? INVVPID_TYPE.INDIVIDUAL_ADDRESS : scope === 'non-global' ? INVVPID_TYPE.SINGLE_CONTEXT_RETAINING_GLOBALS : INVVPID_TYPE.SINGLE_CONTEXT;
-    this.ledger.charge({ kind: 'invvpid' });
+    this.ledger.charge({ kind: 'tlb-flush' });
     const o = this.vmx.invvpid(type, { lo: BigInt(this.vpid), hi: linear });
     if (o.kind !== 'succeed') throw new Error(`INVVPID: ${JSON.stringify(o, (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v))}`);
     return `INVVPID type ${type} for VPID ${this.vpid}${scope === 'page' ? ` at 0x${linear.toString(16)}` : ''}`;
