@@ -2,9 +2,10 @@
  * The lab's command line. `lab exec --mode prot32|long64 --load ADDR [--max-steps N] FILE`
  * runs machine code on the bare machine and prints one JSON object (issue 2, item 4); FILE is raw
  * bytes, or assembly text if it ends in `.asm`. With `--under svm|vtx [--nested on|off]
- * [--cost-preset NAME]` the same program runs as the only guest of the hypervisor (src/emu/hv)
- * under AMD-V or VT-x, with nested paging (EPT, NPT) unless `--nested off`, and the JSON gains an
- * `hv` object; `--under svm|vtx --guest MODE:FILE[,OPTS] …` runs several guests side by side, each in
+ * [--tlb-tags on|off] [--cost-preset NAME]` the same program runs as the only guest of the
+ * hypervisor (src/emu/hv) under AMD-V or VT-x, with nested paging (EPT, NPT) unless `--nested off`
+ * and tagged TLBs (VPID, ASID) by the backends' default (on with nested paging), and the JSON gains
+ * an `hv` object (with `hv.tlb`, the TLB's counters); `--under svm|vtx --guest MODE:FILE[,OPTS] …` runs several guests side by side, each in
  * its own VM (emu/hv/host.ts). `lab asm` and `lab disasm` show the assembler and
  * the disassembler; `lab exercise walk` prints a seeded page-walk problem and
  * `lab exercise vmexit` seeded VM-exit problems; `lab run FILE.json`
@@ -14,7 +15,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { assemble, type AsmError } from '../emu/asm/assembler.ts';
 import { disassemble } from '../emu/asm/disasm.ts';
 import { DEFAULT_MAX_STEPS, runBare } from '../emu/machine/bare.ts';
-import { presetFor, runUnder } from '../emu/hv/exec.ts';
+import { presetFor, runUnder, tlbJson } from '../emu/hv/exec.ts';
 import { Host, MAX_VMS, type HostGuest } from '../emu/hv/host.ts';
 import type { BareMode } from '../emu/machine/bare.ts';
 import { DEFAULT_COUNT, generateWalkExercise, MAX_COUNT, type WalkLevels } from '../emu/exercise/walk-exercise.ts';
@@ -142,8 +143,9 @@ function execGuests(args: string[]): string {
     } else if (a.startsWith('--guest=')) specs.push(a.slice('--guest='.length));
     else rest.push(a);
   }
-  const { flags, positional } = parseFlags(rest, ['--load', '--max-steps', '--under', '--quantum', '--cost-preset']);
+  const { flags, positional } = parseFlags(rest, ['--load', '--max-steps', '--under', '--quantum', '--cost-preset', '--tlb-tags']);
   if (positional.length !== 0) throw new UsageError('FILE: with --guest, give each file in its --guest');
+  const tlbTags = onOff(flags.get('--tlb-tags'), '--tlb-tags');
   const under = flags.get('--under');
   if (under === undefined) throw new UsageError('--guest: only with --under svm|vtx');
   if (under !== 'vtx' && under !== 'svm') throw new UsageError(`--under: '${under}' is not svm or vtx`);
@@ -177,7 +179,7 @@ function execGuests(args: string[]): string {
   });
   let host: Host;
   try {
-    host = new Host({ under, guests, preset: costPreset.id, ...(quantum !== undefined ? { quantum } : {}) });
+    host = new Host({ under, guests, preset: costPreset.id, ...(quantum !== undefined ? { quantum } : {}), ...(tlbTags !== undefined ? { tlbTags } : {}) });
   } catch (e) {
     if (e instanceof RangeError) throw new UsageError(`--guest: ${e.message}`);
     throw e;
@@ -186,24 +188,34 @@ function execGuests(args: string[]): string {
   const out = {
     under, quantum: host.quantum, end, steps: host.cpu.state.steps, idleSteps: host.idleSteps,
     switches: host.switches.length,
+    tlb: tlbJson(host.cpu.mmu.tlb, tlbTags ?? true),
     vms: host.report().map((r, i) => ({ ...r, cycles: host.vm(i).ledger.data().cycles })),
   };
   return JSON.stringify(out, null, 1);
 }
 
+/** An on|off flag's value (undefined when absent). */
+function onOff(v: string | undefined, flag: string): boolean | undefined {
+  if (v === undefined) return undefined;
+  if (v !== 'on' && v !== 'off') throw new UsageError(`${flag}: '${v}' is not on or off`);
+  return v === 'on';
+}
+
 const commands: Record<string, Command> = {
   exec: {
-    usage: 'exec --mode prot32|long64 --load ADDR [--max-steps N] [--under svm|vtx [--nested on|off] [--cost-preset NAME]] FILE.bin|FILE.asm\n' +
-      '  lab exec --under svm|vtx --load ADDR [--max-steps N] [--quantum N] [--cost-preset NAME] --guest MODE:FILE[,pc][,vcpus=2][,mem=MIB][,name=NAME] --guest … (up to 4 VMs)',
+    usage: 'exec --mode prot32|long64 --load ADDR [--max-steps N] [--under svm|vtx [--nested on|off] [--tlb-tags on|off] [--cost-preset NAME]] FILE.bin|FILE.asm\n' +
+      '  lab exec --under svm|vtx --load ADDR [--max-steps N] [--quantum N] [--tlb-tags on|off] [--cost-preset NAME] --guest MODE:FILE[,pc][,vcpus=2][,mem=MIB][,name=NAME] --guest … (up to 4 VMs)',
     run(args) {
       if (args.some((a) => a === '--guest' || a.startsWith('--guest='))) return execGuests(args);
-      const { flags, positional } = parseFlags(args, ['--mode', '--load', '--max-steps', '--under', '--nested', '--cost-preset']);
+      const { flags, positional } = parseFlags(args, ['--mode', '--load', '--max-steps', '--under', '--nested', '--cost-preset', '--tlb-tags']);
       const under = flags.get('--under');
       if (under !== undefined && under !== 'svm' && under !== 'vtx') throw new UsageError(`--under: '${under}' is not svm or vtx`);
       if (under === undefined && flags.has('--cost-preset')) throw new UsageError('--cost-preset: only with --under');
       if (under === undefined && flags.has('--nested')) throw new UsageError('--nested: only with --under');
       const nestedFlag = flags.get('--nested') ?? 'on';
       if (nestedFlag !== 'on' && nestedFlag !== 'off') throw new UsageError(`--nested: '${nestedFlag}' is not on or off`);
+      if (under === undefined && flags.has('--tlb-tags')) throw new UsageError('--tlb-tags: only with --under');
+      const tlbTags = onOff(flags.get('--tlb-tags'), '--tlb-tags');
       const costPreset = under === undefined ? undefined : presetFor(under, flags.get('--cost-preset'));
       if (typeof costPreset === 'string') throw new UsageError(`--cost-preset: ${costPreset}`);
       const mode = parseMode(flags);
@@ -216,7 +228,7 @@ const commands: Record<string, Command> = {
       try {
         result = costPreset === undefined
           ? runBare({ mode: mode as BareMode, load, code, maxSteps })
-          : runUnder(under!, { mode: mode as BareMode, load, code, maxSteps, preset: costPreset.id, nested: nestedFlag === 'on' }).result;
+          : runUnder(under!, { mode: mode as BareMode, load, code, maxSteps, preset: costPreset.id, nested: nestedFlag === 'on', ...(tlbTags !== undefined ? { tlbTags } : {}) }).result;
       } catch (e) {
         if (e instanceof RangeError) throw new UsageError(`--load: ${e.message}`);
         throw e;

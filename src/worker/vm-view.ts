@@ -141,6 +141,8 @@ function hvTables(required: readonly RequiredControl[], options: readonly ExitOp
     else if (r.when === 'no-nested' && !nested) {
       if (isSet(r.field, r.bit)) locked.add(key);
     }
+    // Needed only with tagged TLBs ("enable VPID"): tlbTags turns it on and off.
+    else if (r.when === 'tlb-tags') option.set(key, 'hypervisor.tlbTags');
     // Needed only with nested paging (EPT, unrestricted guest, NP_ENABLE): nestedPaging turns it on and off.
     else if (r.when === 'nested' || !option.has(key)) option.set(key, 'hypervisor.nestedPaging');
   }

@@ -18,6 +18,11 @@
  * mode) runs with nested paging off, where under VT-x a prot32 program (CR0.PG = 0) runs on the
  * hypervisor's identity map with CR0/CR4 shadowed (vmx-backend.ts): the guest must not notice
  * either.
+ *
+ * Tagged TLBs (issue 7): odd seeds run with the backends' tags (VPID, or an ASID with TLB_CONTROL
+ * 0), even seeds untagged (no VPID: VPID 0000H flushed at every entry and exit; TLB_CONTROL 1 at
+ * every VMRUN), in both sets, so both settings are checked on half the programs each and the run
+ * takes no longer than with one setting.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assemble } from '../../src/emu/asm/assembler.ts';
@@ -46,8 +51,12 @@ function code(p: Program): Uint8Array {
   return r.bytes;
 }
 
+/** Odd seeds tagged, even seeds untagged (file header). */
+const tagged = (p: Program): boolean => p.seed % 2 === 1;
+
 function under(id: HvBackendId, p: Program, bytes: Uint8Array, nested = true): ExecResult & { steps: number } {
-  const run = runUnder(id, { mode: p.mode, load: LOAD, code: bytes, maxSteps: MAX_STEPS, nested });
+  const run = runUnder(id, { mode: p.mode, load: LOAD, code: bytes, maxSteps: MAX_STEPS, nested, tlbTags: tagged(p) });
+  if (run.result.hv.tlb.tags !== tagged(p)) throw new Error(`${p.mode} ${p.seed}: ran with tlbTags ${run.result.hv.tlb.tags}`);
   const dump = new Uint8Array(SCRATCH_LEN);
   for (let i = 0; i < SCRATCH_LEN; i++) dump[i] = run.mem.read8(SCRATCH + i);
   const r = run.result;

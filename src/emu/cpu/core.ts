@@ -7,6 +7,8 @@ import type { CpuState } from './state.ts';
 import type { PhysMem } from '../mem/physmem.ts';
 import type { SegIndex } from './insn.ts';
 import type { EventInfo, GuestMonitor, Intercept } from './guest.ts';
+import type { Tlb } from '../mmu/tlb.ts';
+import type { TraceEvent } from '../trace/events.ts';
 
 /** Exception vectors (SDM Vol. 3A, Table 6-1). */
 export const Vec = {
@@ -80,6 +82,13 @@ export interface CpuCore {
    */
   tlbFlushAll(includeGlobal: boolean, cause?: 'mov-cr0' | 'mov-cr3' | 'mov-cr4' | 'wrmsr'): void;
   tlbInvlpg(linLo: number, linHi: number): void;
+  /**
+   * Optional (issue 7, cpu.ts implements them): the TLB's current VPID/ASID and EP4TA, which the
+   * virtualization layers set at a world switch, and their invalidations by tag (Cpu.setTlbTag,
+   * Cpu.tlbInvalidateTagged). A core without them (a test's) has no TLB to tag.
+   */
+  setTlbTag?(tag: number, ep4ta: number): void;
+  tlbInvalidateTagged?(op: (tlb: Tlb) => void, ev: Omit<Extract<TraceEvent, { kind: 'tlb/flush' }>, 'kind' | 'step'>): void;
 
   /**
    * Optional (added for the trace, cpu.ts implements it): the system layer calls it as it starts

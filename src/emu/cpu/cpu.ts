@@ -18,6 +18,7 @@ import * as physmem from '../mem/physmem.ts';
 import type { Mmu } from '../mmu/mmu.ts';
 import type { PagingControl } from '../mmu/types.ts';
 import type { NestedTranslator } from '../mmu/nested.ts';
+import type { Tlb } from '../mmu/tlb.ts';
 import { decode } from './decode.ts';
 import type { DecodeMode } from './decode.ts';
 import { compile } from './exec.ts';
@@ -456,13 +457,39 @@ export class Cpu implements CpuCore {
 
   /**
    * Turns nested paging on (the vendor layer's translator, when it enters a guest with EPT or
-   * NP_ENABLE) or off (null, at the exit). Flushes every cached translation: the lab's TLB has no
-   * tags, so it cannot keep the guest's combined translations apart from the host's.
+   * NP_ENABLE) or off (null, at the exit). Flushes nothing in the TLB: its entries are tagged
+   * (VPID or ASID, and the EP4TA under EPT, set by `setTlbTag`), and the flushes a world switch
+   * needs are the vendor layers' (VM entry and exit without VPID, TLB_CONTROL). The fast
+   * translation cache is emptied (modeChanged).
    */
   setNested(t: NestedTranslator<unknown> | null): void {
     this.nested = t;
-    this.mmu.flushAll(true);
     this.modeChanged();
+  }
+
+  /**
+   * The TLB's current tag (issue 7): the VPID or ASID (0: the host's) and, for a guest under EPT,
+   * the EP4TA as a page number (NO_EP4TA otherwise). The vendor layers set it at each world switch;
+   * other tags' entries stay in the TLB, unused. The fast translation cache holds only the current
+   * tag's translations, so a change empties it.
+   */
+  setTlbTag(tag: number, ep4ta: number): void {
+    const t = this.mmu.tlb;
+    if (t.current === tag && t.currentEp === ep4ta) return;
+    t.current = tag;
+    t.currentEp = ep4ta;
+    this.flushFastTlb();
+  }
+
+  /**
+   * An invalidation made by the virtualization layers (a VM entry or exit without VPID, INVVPID,
+   * INVEPT, TLB_CONTROL at VMRUN, INVLPGA): `op` acts on the TLB by tag; traced as tlb/flush with
+   * its cause and scope.
+   */
+  tlbInvalidateTagged(op: (tlb: Tlb) => void, ev: Omit<Extract<TraceEvent, { kind: 'tlb/flush' }>, 'kind' | 'step'>): void {
+    op(this.mmu.tlb);
+    this.flushFastTlb();
+    if (this.tFlush) this.trace!.emit({ kind: 'tlb/flush', step: this.traceClock.step, ...ev });
   }
 
   /** The nested translator in use, or null. */

@@ -64,6 +64,24 @@ export interface HvExecOptions {
   features?: CpuFeatures;
   /** Nested paging (EPT, NPT): default true. */
   nested?: boolean;
+  /** Tagged TLBs (VPID, ASID without a flush at each VMRUN): the backends' default (on with nested paging, off without). */
+  tlbTags?: boolean;
+}
+
+/** The processor's TLB over the run (issue 7): tagged or not, and its counters (mmu/tlb.ts). */
+export interface HvTlbJson {
+  tags: boolean;
+  hits: number;
+  misses: number;
+  /** Flush and invalidation operations (whole, by tag, by EPTP, per page). */
+  flushes: number;
+  /** Entries those operations removed. */
+  invalidated: number;
+}
+
+/** The TLB counters of a processor, as `hv.tlb` prints them. */
+export function tlbJson(tlb: { hits: number; misses: number; flushes: number; invalidated: number }, tags: boolean): HvTlbJson {
+  return { tags, hits: tlb.hits, misses: tlb.misses, flushes: tlb.flushes, invalidated: tlb.invalidated };
 }
 
 export type HvExecEnd = 'hlt' | 'shutdown' | 'limit' | 'error' | 'hypercall-exit';
@@ -78,6 +96,7 @@ export interface HvJson {
   exits: Record<string, { code: number; count: number }>;
   exitTotal: number;
   cost: { preset: string; vendor: 'intel' | 'amd'; cycles: number; byKind: Record<string, { count: number; cycles: number }>; byWork: Record<string, { count: number; cycles: number }> };
+  tlb: HvTlbJson;
   console?: string;
   exitCode?: number;
 }
@@ -138,6 +157,7 @@ export function createVm(under: HvBackendId, opts: HvExecOptions, extra: HvExtra
   const intercepts: SvmIntercepts = { exceptions: EXEC_EXCEPTION_INTERCEPTS, msrs: SHADOW_MSRS, ...extra.intercepts };
   const common = {
     area: nested ? HV_AREA : HV_AREA_FLAT, ledger, intercepts, nested,
+    ...(opts.tlbTags !== undefined ? { tlbTags: opts.tlbTags } : {}),
     guestRam: { size: BARE_RAM_SIZE, hpaBase: 0 },
     ...(extra.exits ? { exits: extra.exits } : {}),
   };
@@ -186,6 +206,7 @@ export function runUnder(under: HvBackendId, opts: HvExecOptions, extra: HvExtra
     exits: Object.fromEntries([...hv.counts].map(([name, c]) => [name, { code: c.code, count: c.count }])),
     exitTotal: hv.exitCount,
     cost: { preset: p.id, vendor: p.vendor, cycles: data.cycles, byKind, byWork: { ...data.byWork } as HvJson['cost']['byWork'] },
+    tlb: tlbJson(cpu.mmu.tlb, backend.tlbTags),
   };
   if (hv.console !== '') hvJson.console = hv.console;
   if (end.kind === 'hypercall-exit') hvJson.exitCode = end.code;

@@ -13,8 +13,10 @@
  *   naming it (nothing to make current); each vCPU its own ASID (1, 2, … in the order the vCPUs are
  *   made; 0 is the host's), as KVM and Xen give them: two vCPUs of one VM sharing an ASID on one
  *   processor would see each other's cached translations, since VMRUN flushes nothing unless
- *   TLB_CONTROL asks. The lab's TLB has no tags and is flushed at every world switch, so the ASIDs
- *   only say what a tagged TLB would keep apart. The general registers and CR2, which neither structure switches
+ *   TLB_CONTROL asks; on VT-x likewise each vCPU its own VPID. With `tlbTags` (the default) the TLB
+ *   keeps every vCPU's translations apart by that tag (and by EPTP under EPT), so a switch flushes
+ *   nothing; without, VT-x runs without VPID (each entry and exit flushes VPID 0000H's mappings)
+ *   and AMD-V asks TLB_CONTROL 1 at every VMRUN. The general registers and CR2, which neither structure switches
  *   (beyond RAX/RSP in the VMCB, RSP in the VMCS), are saved in software per vCPU and reloaded on
  *   a switch, as a hypervisor's world switch does. Pass-through MSRs are not offered (an MSR outside
  *   the hypervisor's shadow set is #GP), so nothing of the processor's own state is shared.
@@ -125,6 +127,12 @@ export interface HostOptions {
   stepsPerTick?: number;
   preset?: string;
   logLimit?: number;
+  /**
+   * Tagged TLBs (default true): each vCPU its own VPID or ASID, so a switch between VMCSs or VMCBs
+   * flushes nothing; false: VT-x without VPID (every entry and exit flushes VPID 0000H's mappings),
+   * AMD-V with TLB_CONTROL 1 at every VMRUN.
+   */
+  tlbTags?: boolean;
 }
 
 export type VcpuState = 'ready' | 'running' | 'idle' | 'ended';
@@ -280,8 +288,9 @@ export class Host {
     const cpu = this.cpu;
     let vmx: VmxBackend['vmx'] | undefined;
     let svm: Svm | undefined;
-    /** ASIDs handed out so far (one per vCPU under AMD-V). */
+    /** ASIDs (AMD-V) or VPIDs (VT-x) handed out so far, one per vCPU. */
     let asids = 0;
+    const tlbTags = opts.tlbTags ?? true;
     const vendor = opts.under === 'svm' ? 'amd' : 'intel';
     let area = areaBase;
     guests.forEach((g, vi) => {
@@ -328,10 +337,11 @@ export class Host {
         // The backend takes the guest's state from the processor: load vCPU index's start state.
         assignCpuState(cpu.state, Object.assign(g.image === undefined ? startState(g.mode, g.load, index) : imageState(g.image.state, index), { steps: cpu.state.steps, tsc: cpu.state.tsc, timer: cpu.state.timer }));
         cpu.modeChanged();
-        const common = { area, ledger: vm.ledger, nested: true, guestRam: { size, hpaBase: base }, hostControls: true };
+        const common = { area, ledger: vm.ledger, nested: true, guestRam: { size, hpaBase: base }, hostControls: true, tlbTags };
         let backend: VmxBackend | SvmBackend;
         if (opts.under === 'vtx') {
-          backend = new VmxBackend(cpu, { ...common, ...(vmx !== undefined ? { vmx } : {}) });
+          // Each vCPU its own VPID (1, 2, …; 0000H is the host's).
+          backend = new VmxBackend(cpu, { ...common, vpid: ++asids, ...(vmx !== undefined ? { vmx } : {}) });
           vmx ??= backend.vmx;
         } else {
           // Each vCPU its own ASID (1, 2, …; 0 is the host's).
@@ -606,8 +616,8 @@ export class Host {
   }
 
   restore(snap: HostSnapshot): void {
-    // The guest monitor and nested translator first: changing the translator flushes the TLB,
-    // which restoreCore then puts back as it was.
+    // The guest monitor and nested translator first, then restoreCore puts the TLB (entries and
+    // current tag) back as it was.
     const cpu = this.cpu;
     const g = snap.cpuGuest;
     const mon = g.monitor === null ? null : cloneMonitor(g.monitor);

@@ -42,7 +42,7 @@ import { fieldByName } from '../vmx/fields.ts';
 import { deepCopy } from '../trace/checkpoint.ts';
 import { captureFields, cloneMonitor, restoreFields, type Fields } from './capture.ts';
 import type { TraceEvent, TraceKind, TraceSink } from '../trace/events.ts';
-import { presetFor, type HvJson } from './exec.ts';
+import { presetFor, tlbJson, type HvJson } from './exec.ts';
 import { HV_MACHINE_AREA } from './area.ts';
 import { useHypervisor } from '../scenario/build.ts';
 import { COST_KIND_IDS } from '../cost/kinds.ts';
@@ -76,6 +76,8 @@ export interface HvMachineOptions {
   /** With nested paging: the guest's RAM in bytes, at guest-physical 0 and host-physical 0 (the area lies above it). */
   guestRam?: number;
   exits?: HvExitOptions;
+  /** Tagged TLBs (`hypervisor.tlbTags`; the backends' default when absent). */
+  tlbTags?: boolean;
 }
 
 /** The exceptions the hypervisor intercepts and reflects when a scenario names none (#UD, as KVM and exec --under). */
@@ -167,6 +169,7 @@ export class HvMachine {
     // along: a backend that does not know them yet ignores them.
     const extra = {
       ...(opts.nestedPaging !== undefined ? { nested: opts.nestedPaging } : {}), exits,
+      ...(opts.tlbTags !== undefined ? { tlbTags: opts.tlbTags } : {}),
       ...(opts.guestRam !== undefined ? { guestRam: { size: opts.guestRam, hpaBase: 0 } } : {}),
     };
     this.backend = opts.technique === 'svm'
@@ -427,6 +430,7 @@ export class HvMachine {
       exits: Object.fromEntries([...this.hypervisor.counts].map(([name, c]) => [name, { code: c.code, count: c.count }])),
       exitTotal: this.hypervisor.exitCount,
       cost: { preset: this.preset.id, vendor: this.preset.vendor, cycles: data.cycles, byKind, byWork: { ...data.byWork } as HvJson['cost']['byWork'] },
+      tlb: tlbJson(this.inner.mmu.tlb, this.backend.tlbTags),
     };
     if (this.console !== '') hv.console = this.console;
     if (this.ended?.kind === 'hypercall-exit') hv.exitCode = this.ended.code;

@@ -67,12 +67,15 @@
  *   (`mmio write 0x8000010 4 bytes value 0x…`).
  * - RDTSC (optional exit): EDX:EAX ← the guest's TSC as the processor would give it (its TSC plus
  *   the TSC offset, backend `guestTsc`), RIP advanced.
- * - INVLPG (optional exit): the guest's translation of that linear page must go. The lab's TLB has
- *   no tags and both backends flush it at every VM exit and entry (vmx/run.ts, svm/guest-run.ts),
- *   so once the exit happened no translation of the guest's is cached any more: the handler has
- *   nothing left to invalidate and advances RIP (the note says so). That is VT-x without VPID
- *   exactly (SDM 29.4.3.1); on AMD-V with ASIDs no world switch flushes, and a hypervisor would use
- *   INVLPGA for the guest's ASID here (with VPID, INVVPID).
+ * - INVLPG (optional exit): the guest's translation of that linear page must go. With tagged TLBs
+ *   (the backends' `tlbTags`: VPID, or ASIDs without a flush at each VMRUN) the guest's entries
+ *   survive the exit, so the handler invalidates the page itself, INVVPID type 0 for the guest's
+ *   VPID (SDM 29.4.3.3) or INVLPGA for its ASID (APM 15.16.3), then advances RIP. Untagged there
+ *   is nothing left to do: VT-x without VPID invalidated VPID 0000H's mappings at the exit (SDM
+ *   29.4.3.1), and AMD-V's next VMRUN flushes every ASID (TLB_CONTROL 1). The note says which.
+ * - MOV to CR0/CR3/CR4 emulated (CR exits): with tags the handler also invalidates what the
+ *   native instruction would have (backend `invalidateGuest`: INVVPID type 3 or 1, TLB_CONTROL 7
+ *   or 3 at the next VMRUN), since no world switch flushes the guest's entries.
  * - VMRUN, VMLOAD, VMSAVE, STGI, CLGI under AMD-V: the guest is offered no SVM, so #UD is injected.
  * - Anything else ends the VM with an error naming the vendor's exit (and what the backend found:
  *   an EPT misconfiguration, a nested fault inside the guest's RAM).
@@ -372,18 +375,12 @@ export class Hypervisor {
         b.advance();
         return { action: 'emulated', note: `rdtsc = 0x${tsc.toString(16)}`, work: 'rdtsc' };
       }
-      case 'invlpg':
+      case 'invlpg': {
+        // With tags the guest's entries outlived the exit: INVVPID type 0 or INVLPGA (file header).
+        const did = b.invalidateGuest('page', d.linear);
         b.advance();
-        // VT-x without VPID flushes at every exit and entry (SDM 29.4.3.1), as the lab does on both
-        // vendors; on AMD-V with an ASID neither #VMEXIT nor VMRUN flushes, and a hypervisor would
-        // run INVLPGA for the guest's ASID here (KVM does). The note says which is modelled.
-        return {
-          action: 'emulated',
-          note: this.b.vendor === 'intel'
-            ? `invlpg 0x${d.linear.toString(16)}: nothing cached since the exit flushed the TLB (no VPID)`
-            : `invlpg 0x${d.linear.toString(16)}: the lab's untagged TLB was flushed at the exit (with ASID-tagged TLBs: INVLPGA for the guest's ASID)`,
-          work: 'invlpg',
-        };
+        return { action: 'emulated', note: `invlpg 0x${d.linear.toString(16)}: ${did}`, work: 'invlpg' };
+      }
       case 'interrupt-window':
         // The guest can take an interrupt now: stop asking; the resume injects it (deliver).
         if (this.windowRequested) b.setInterruptWindow?.(false);
@@ -537,10 +534,15 @@ export class Hypervisor {
       b.inject(GP0);
       return { action: 'reflected', note: `mov to CR${n} 0x${v.toString(16)}: #GP(0)`, work: 'cr' };
     }
+    const old = crn === 0 || crn === 4 ? b.cr(crn) : 0n;
     const why = b.setCr(crn, v);
     if (why !== null) return { action: 'ended', note: `mov to CR${n} 0x${v.toString(16)}: not supported`, work: 'cr', end: { kind: 'error', why } };
+    // What the native MOV would have invalidated (SDM 4.10.4.1), which no world switch does with tags.
+    const ch = Number((old ^ v) & 0xffffffffn);
+    const flushAll = (crn === 0 && (ch & 0x80010001) !== 0) || (crn === 4 && ((ch & 0x10b0) !== 0 || (Number(old) & ~Number(v) & 0x20000) !== 0));
+    const did = crn === 3 ? b.invalidateGuest('non-global') : flushAll ? b.invalidateGuest('all') : null;
     b.advance();
-    return { action: 'emulated', note: `mov to CR${n} 0x${v.toString(16)}`, work: 'cr' };
+    return { action: 'emulated', note: `mov to CR${n} 0x${v.toString(16)}${did !== null && b.tlbTags ? `; ${did}` : ''}`, work: 'cr' };
   }
 
   private hypercall(): Handled {

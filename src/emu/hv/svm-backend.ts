@@ -42,7 +42,7 @@ import { EFER } from '../cpu/sys-util.ts';
 import type { MmioHandler, PhysMem } from '../mem/physmem.ts';
 import type { Ledger } from '../cost/ledger.ts';
 import { exceptionExitCode, exitCodeFromU64, exitCodeName, SVM_EXIT, SvmExit } from '../svm/exit-codes.ts';
-import { decodeEvent, decodeIoioInfo, decodeNpfInfo, encodeEvent, EventType, IntCtl, IntState, NestedCtl } from '../svm/exitinfo.ts';
+import { decodeEvent, decodeIoioInfo, decodeNpfInfo, encodeEvent, EventType, IntCtl, IntState, NestedCtl, TlbControl } from '../svm/exitinfo.ts';
 import { runGuest, vmrunGuest } from '../svm/guest-run.ts';
 import {
   crReadIntercept, crWriteIntercept, exceptionIntercept, INTERCEPT, setIntercept, setIopmBit, setMsrpmBit, type InterceptName,
@@ -121,6 +121,14 @@ export interface SvmBackendOptions {
   /** The VM's ASID (default 1); the multi-VM host gives each VM its own. */
   asid?: number;
   /**
+   * Tagged TLBs (issue 7): the guest's translations stay cached under its ASID across world
+   * switches (TLB_CONTROL 0; the hypervisor invalidates with INVLPGA or a one-shot TLB_CONTROL 3
+   * or 7). Off: TLB_CONTROL 1 at every VMRUN flushes every ASID, the untagged baseline ("ASID 0
+   * is the host's, so an untagged hypervisor flushes at each VMRUN"). Default: on with nested
+   * paging, off without it (as on VT-x: that path relies on the flush at every entry).
+   */
+  tlbTags?: boolean;
+  /**
    * The multi-VM host's controls: the INTR intercept with V_INTR_MASKING = 1 (the host's timer
    * interrupts the guest whatever its IF, #VMEXIT(INTR), and the host's IF = 1 at VMRUN lets it);
    * the VINTR intercept is switched on and off by `setInterruptWindow`. Default false.
@@ -158,6 +166,10 @@ export class SvmBackend implements HvBackend {
   /** The nested tables (null without nested paging): built once, changed only inside `passThroughMmio`. */
   readonly map: NestedMap | null;
   private readonly hostControls: boolean;
+  readonly tlbTags: boolean;
+  readonly asid: number;
+  /** With tags: the TLB_CONTROL the next VMRUN performs once (0: none), reset after it as KVM does. */
+  private pendingTlbControl = 0;
 
   constructor(
     readonly cpu: Cpu,
@@ -211,6 +223,10 @@ export class SvmBackend implements HvBackend {
     const asid = opts.asid ?? 1;
     if (!Number.isInteger(asid) || asid < 1) throw new RangeError(`ASID ${asid}: ASID 0 is the host's`);
     v.write('asid', asid);
+    this.asid = asid;
+    this.tlbTags = opts.tlbTags ?? this.nested;
+    // APM 15.16.1: untagged, every VMRUN flushes every ASID (the processor leaves the field as written).
+    v.write('tlb_ctl', this.tlbTags ? TlbControl.DO_NOTHING : TlbControl.FLUSH_ALL);
     this.hostControls = opts.hostControls === true;
     if (this.hostControls) {
       setIntercept(mem, vmcbPa, 'INTR');
@@ -290,12 +306,13 @@ export class SvmBackend implements HvBackend {
   }
 
   /** The backend's bookkeeping as plain data (the VMCB and the tables are in memory). */
-  saveState(): { inCpu: boolean } {
-    return { inCpu: this.inCpu };
+  saveState(): { inCpu: boolean; pendingTlbControl: number } {
+    return { inCpu: this.inCpu, pendingTlbControl: this.pendingTlbControl };
   }
 
-  loadState(s: { inCpu: boolean }): void {
+  loadState(s: { inCpu: boolean; pendingTlbControl?: number }): void {
     this.inCpu = s.inCpu;
+    this.pendingTlbControl = s.pendingTlbControl ?? 0;
     this.accesses = [];
   }
 
@@ -339,8 +356,18 @@ export class SvmBackend implements HvBackend {
         cpu.syncFlags();
         cpu.state.rflags |= 0x200;
       }
+      // The TLB_CONTROL this VMRUN performs: 1 at every one untagged, a one-shot 3 or 7 with tags.
+      const tlbControl = this.tlbTags ? this.pendingTlbControl : TlbControl.FLUSH_ALL;
       const r = vmrunGuest(this.svm, cpu, this.vmcb.pa);
       if (r.kind === 'fault') throw new Error(`VMRUN faulted: ${r.why}`);
+      if (r.kind === 'entered' && tlbControl !== TlbControl.DO_NOTHING) this.ledger.charge({ kind: 'tlb-flush' });
+      // A one-shot TLB_CONTROL was performed by this VMRUN: back to 0 for the next (logged with the next exit).
+      if (this.pendingTlbControl !== 0) {
+        this.pendingTlbControl = 0;
+        this.vmcb.write('tlb_ctl', TlbControl.DO_NOTHING);
+        this.accesses.push({ op: 'write', field: 'tlb_ctl', value: 0n });
+        this.ledger.charge({ kind: 'vmcb-write' });
+      }
       this.onEntry?.('VMRUN', r.kind === 'invalid' ? r.failed : null);
       if (r.kind === 'invalid') return { kind: 'invalid', failed: r.failed };
       this.inCpu = true;
@@ -520,7 +547,43 @@ export class SvmBackend implements HvBackend {
 
   passThroughMmio(gpaPages: readonly number[], mmio: MmioHandler, records: MmioRecord[]): BackendRun {
     if (this.map === null) throw new Error('passThroughMmio: no nested paging');
-    return passThrough(this.cpu.mem, this.map, gpaPages, mmio, records, () => this.cpu.tlbFlushAll(true), () => this.enter(1));
+    return passThrough(this.cpu.mem, this.map, gpaPages, mmio, records, () => this.afterPassThrough(), () => this.enter(1));
+  }
+
+  /**
+   * After the MMIO pass-through the guest may have cached the window's translation. Still in the
+   * processor (the run ended on its budget): its own ASID's entries go, as the lab's device. After
+   * the #VMEXIT with tags: the next VMRUN flushes this ASID (TLB_CONTROL 3, what KVM does when its
+   * nested tables change). Untagged, the next VMRUN flushes everything anyway.
+   */
+  private afterPassThrough(): void {
+    if (this.inCpu) this.cpu.tlbFlushAll(true);
+    else if (this.tlbTags) this.requestTlbControl(TlbControl.FLUSH_ASID);
+  }
+
+  /** Asks the next VMRUN for a TLB_CONTROL flush of this ASID (3 wins over 7). */
+  private requestTlbControl(v: number): void {
+    const next = this.pendingTlbControl === TlbControl.FLUSH_ASID ? TlbControl.FLUSH_ASID : v;
+    if (next === this.pendingTlbControl) return;
+    this.pendingTlbControl = next;
+    this.vmcb.write('tlb_ctl', next);
+    this.accesses.push({ op: 'write', field: 'tlb_ctl', value: BigInt(next) });
+    this.ledger.charge({ kind: 'vmcb-write' });
+  }
+
+  invalidateGuest(scope: 'page' | 'non-global' | 'all', linear = 0n): string {
+    if (!this.tlbTags) return 'nothing to do: TLB_CONTROL 1 flushes every ASID at the next VMRUN (untagged)';
+    if (this.inCpu) throw new Error('invalidateGuest while the guest is in the CPU');
+    if (scope === 'page') {
+      // INVLPGA rAX = the address, ECX = the guest's ASID (the host runs it in 64-bit mode).
+      this.ledger.charge({ kind: 'tlb-flush' });
+      const o = this.svm.invlpga(toU64(linear), this.asid, 64);
+      if (o.kind === 'fault') throw new Error(`INVLPGA: ${o.why}`);
+      return `INVLPGA 0x${linear.toString(16)} for ASID ${this.asid}`;
+    }
+    // APM 15.16.1: MOV to CR3 emulated by flushing the ASID's non-global entries (7), a CR0/CR4 change by all of them (3).
+    this.requestTlbControl(scope === 'all' ? TlbControl.FLUSH_ASID : TlbControl.FLUSH_ASID_LOCAL);
+    return `TLB_CONTROL ${this.pendingTlbControl} at the next VMRUN for ASID ${this.asid}`;
   }
 
   /** The guest's TSC: the processor's (the host's, after the exit) plus TSC_OFFSET, which VMRUN always applies. */

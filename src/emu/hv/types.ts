@@ -198,6 +198,16 @@ export interface HvBackend {
   passThroughMmio(gpaPages: readonly number[], mmio: MmioHandler, records: MmioRecord[]): BackendRun;
   /** Whether the backend runs the guest under nested paging (EPT, NPT). */
   readonly nested: boolean;
+  /** Whether the guest's translations are tagged (VPID, or an ASID without a TLB_CONTROL flush at every VMRUN). */
+  readonly tlbTags: boolean;
+  /**
+   * Invalidates the guest's cached translations as the instruction the hypervisor emulated would
+   * have (issue 7): 'page' for INVLPG (`linear`), 'non-global' for MOV to CR3, 'all' for a CR0 or
+   * CR4 change. With tags: INVVPID type 0, 3 or 1; INVLPGA, or TLB_CONTROL 7 or 3 at the next
+   * VMRUN. Untagged, nothing: the world switch flushed (VT-x) or will (TLB_CONTROL 1). Between
+   * exit and entry only; returns what it did, for the exit's note.
+   */
+  invalidateGuest(scope: 'page' | 'non-global' | 'all', linear?: bigint): string;
   /** The TSC the guest would read now: the processor's TSC plus the TSC offset the guest runs with (read from the control structure). */
   guestTsc(): bigint;
   /** The accesses recorded since the last call (and clears them). */
@@ -249,8 +259,8 @@ export interface RequiredControl {
   bit: number;
   name: string;
   why: string;
-  /** When it is set: always, only with nested paging, only without it, or only for an IA-32e-mode guest. */
-  when: 'always' | 'nested' | 'no-nested' | 'long-guest';
+  /** When it is set: always, only with nested paging, only without it, only for an IA-32e-mode guest, or only with tagged TLBs. */
+  when: 'always' | 'nested' | 'no-nested' | 'long-guest' | 'tlb-tags';
 }
 
 /** Where a forwarded port access goes (the bare machine's log in `exec`, a device bus later). */

@@ -53,6 +53,7 @@ import { enc } from '../vmx/fields.ts';
 import { decodeCrAccess, decodeEptViolation, decodeInterruptionInfo, decodeIo, encodeInterruptionInfo, InterruptionType } from '../vmx/qualification.ts';
 import { cpuProcessor, runGuest } from '../vmx/run.ts';
 import { Vmx } from '../vmx/vmx.ts';
+import { INVEPT_TYPE, INVVPID_TYPE } from '../mmu/tlb.ts';
 import {
   GPR_NAMES, type BackendRun, type ExitOptionControl, type FieldAccess, type HvBackend, type HvEvent, type HvExit, type HvExitDetail,
   type HvExitOptions, type PortHandler, type RequiredControl,
@@ -86,6 +87,16 @@ export interface VmxBackendOptions {
    * slice, exit 52; `setPreemptionTimer`). Default false.
    */
   hostControls?: boolean;
+  /**
+   * Tagged TLBs (issue 7): "enable VPID" with VIRTUAL_PROCESSOR_ID = `vpid`, so VM entries and exits
+   * invalidate nothing and the hypervisor invalidates the guest's translations itself (INVVPID,
+   * INVEPT). Default: on with nested paging; off without it (that path changes the guest's
+   * translations behind its back, switching CR3 between the identity map and the guest's tables,
+   * and relies on the flush at every entry and exit that VPID 0000H gets).
+   */
+  tlbTags?: boolean;
+  /** The VPID with tags (default 1; 0 is the host's and VM entry refuses it, SDM 27.2.1.1). */
+  vpid?: number;
 }
 
 /** The backend's own bookkeeping, as plain data (the VMCS itself is in memory). */
@@ -127,6 +138,7 @@ export const REQUIRED_CONTROLS: readonly RequiredControl[] = [
   { ...ctl('primary', 'ACTIVATE_SECONDARY_CONTROLS'), why: 'the secondary controls hold "enable EPT" and "unrestricted guest"', when: 'nested' },
   { ...ctl('secondary', 'ENABLE_EPT'), why: 'enable EPT: nested paging through the hypervisor\u2019s map (EPTP)', when: 'nested' },
   { ...ctl('secondary', 'UNRESTRICTED_GUEST'), why: 'the guest runs with paging or protection off, as it set CR0', when: 'nested' },
+  { ...ctl('secondary', 'ENABLE_VPID'), why: 'enable VPID: the guest\u2019s translations are tagged, so entries and exits flush nothing', when: 'tlb-tags' },
   { ...ctl('primary', 'CR3_LOAD_EXITING'), why: 'while the guest runs on the identity map its CR3 is kept in software', when: 'no-nested' },
   { ...ctl('primary', 'CR3_STORE_EXITING'), why: 'while the guest runs on the identity map its CR3 is kept in software', when: 'no-nested' },
   { ...ctl('exit', 'HOST_ADDRESS_SPACE_SIZE'), why: 'the host is 64-bit', when: 'always' },
@@ -178,6 +190,9 @@ export class VmxBackend implements HvBackend {
   /** This backend's VMCS (host-physical). */
   readonly vmcs: number;
   private readonly hostControls: boolean;
+  /** Tagged TLBs: "enable VPID" with `vpid` (VmxBackendOptions.tlbTags). */
+  readonly tlbTags: boolean;
+  readonly vpid: number;
 
   constructor(
     readonly cpu: Cpu,
@@ -200,6 +215,9 @@ export class VmxBackend implements HvBackend {
       if (area < ram.hpaBase + ram.size && area + VMX_AREA_SIZE > ram.hpaBase) throw new RangeError('VMX area: inside the guest\u2019s RAM (EPT would let the guest reach it)');
       this.map = buildNestedMap(mem, area + NESTED, ram.size, ram.hpaBase ?? 0, 'ept');
     } else this.map = null;
+    this.tlbTags = opts.tlbTags ?? this.nested;
+    this.vpid = opts.vpid ?? 1;
+    if (this.tlbTags && (!Number.isInteger(this.vpid) || this.vpid < 1 || this.vpid > 0xffff)) throw new RangeError(`VPID ${this.vpid}: 1 to FFFFH (0000H is the host's)`);
     this.cr0Mask = this.nested ? CR0.NE : (CR0.PE | CR0.NE | CR0.PG) >>> 0;
     this.cr4Mask = this.nested ? CR4.VMXE : (CR4.VMXE | CR4.PSE | CR4.PAE) >>> 0;
     const ex = opts.exits ?? {};
@@ -256,10 +274,16 @@ export class VmxBackend implements HvBackend {
       EXCEPTION_BITMAP: BigInt(exceptionBitmap >>> 0),
       IO_BITMAP_A: BigInt(this.ioBitmaps), IO_BITMAP_B: BigInt(this.ioBitmaps + 0x1000),
     };
+    let secondary = 0;
     if (this.map !== null) {
-      controls.SECONDARY_VM_EXEC_CONTROL = BigInt((Secondary.ENABLE_EPT! | Secondary.UNRESTRICTED_GUEST!) >>> 0);
+      secondary |= Secondary.ENABLE_EPT! | Secondary.UNRESTRICTED_GUEST!;
       controls.EPT_POINTER = encodeEptp({ root: this.map.root, memType: 6, walkLength: 4, accessedDirty: false });
     }
+    if (this.tlbTags) {
+      secondary |= Secondary.ENABLE_VPID!;
+      controls.VIRTUAL_PROCESSOR_ID = BigInt(this.vpid);
+    }
+    if (secondary !== 0) controls.SECONDARY_VM_EXEC_CONTROL = BigInt(secondary >>> 0);
     // The host: 64-bit, CPL 0, paging through its own tables, CR4.VMXE (what VMXON requires).
     const hostCr0 = 0x80050033;
     const hostCr4 = (CR4.PAE | CR4.VMXE) >>> 0;
@@ -292,7 +316,7 @@ export class VmxBackend implements HvBackend {
     return (
       TRUE_ALLOWED.primary.must1 | Primary.USE_IO_BITMAPS! | cr3 |
       (o.hlt ? Primary.HLT_EXITING! : 0) | (o.rdtsc ? Primary.RDTSC_EXITING! : 0) | (o.invlpg ? Primary.INVLPG_EXITING! : 0) |
-      (this.nested ? Primary.ACTIVATE_SECONDARY_CONTROLS! : 0)
+      (this.nested || this.tlbTags ? Primary.ACTIVATE_SECONDARY_CONTROLS! : 0)
     ) >>> 0;
   }
 
@@ -407,6 +431,8 @@ export class VmxBackend implements HvBackend {
       if (failed !== null) return { kind: 'invalid', failed };
       this.launched = true;
       this.inCpu = true;
+      // Without VPID the entry invalidated VPID 0000H's mappings (SDM 29.4.3.1): a flush to pay for.
+      if (!this.tlbTags) this.ledger.charge({ kind: 'tlb-flush' });
     }
     const before = cpu.state.steps;
     const refsBefore = cpu.mmu.refs;
@@ -420,6 +446,8 @@ export class VmxBackend implements HvBackend {
     this.inCpu = false;
     if (end.kind === 'abort') return { kind: 'shutdown' };
     this.ledger.charge({ kind: 'vm-exit', reason: end.reason & 0xffff });
+    // And so did the exit.
+    if (!this.tlbTags) this.ledger.charge({ kind: 'tlb-flush' });
     this.ledger.charge({ kind: 'hv-dispatch' });
     if ((end.reason & 0x80000000) !== 0) return { kind: 'invalid', failed: [`VM entry failed late: exit reason ${end.reason & 0xffff}`] };
     return { kind: 'exit', exit: this.readExit() };
@@ -644,7 +672,42 @@ export class VmxBackend implements HvBackend {
 
   passThroughMmio(gpaPages: readonly number[], mmio: MmioHandler, records: MmioRecord[]): BackendRun {
     if (this.map === null) throw new Error('passThroughMmio: no EPT');
-    return passThrough(this.cpu.mem, this.map, gpaPages, mmio, records, () => this.cpu.tlbFlushAll(true), () => this.enter(1));
+    return passThrough(this.cpu.mem, this.map, gpaPages, mmio, records, () => this.afterPassThrough(), () => this.enter(1));
+  }
+
+  /**
+   * After the MMIO pass-through the guest may have cached the window's translation. Still in the
+   * processor (the run ended on its budget): its own tag's entries go, as the lab's device. After
+   * an exit with VPID: INVEPT single-context for this EPTP (its combined mappings, every VPID).
+   * Without VPID the exit already invalidated VPID 0000H's mappings.
+   */
+  private afterPassThrough(): void {
+    if (this.inCpu) this.cpu.tlbFlushAll(true);
+    else if (this.tlbTags) this.invept();
+  }
+
+  /** INVEPT single-context for this backend's EPTP, charged (SDM 29.4.3.1). */
+  private invept(): void {
+    const eptp = this.read('EPT_POINTER', false);
+    this.ledger.charge({ kind: 'tlb-flush' });
+    const o = this.vmx.invept(INVEPT_TYPE.SINGLE_CONTEXT, { lo: eptp, hi: 0n });
+    if (o.kind !== 'succeed') throw new Error(`INVEPT: ${JSON.stringify(o)}`);
+  }
+
+  invalidateGuest(scope: 'page' | 'non-global' | 'all', linear = 0n): string {
+    if (!this.tlbTags) return 'nothing cached: the VM exit invalidated VPID 0000H\u2019s mappings (no VPID)';
+    if (this.inCpu) throw new Error('invalidateGuest while the guest is in the CPU');
+    // INVLPG of a non-canonical address invalidates nothing (SDM Vol. 2A, INVLPG); INVVPID would refuse it.
+    const la57 = (this.read('GUEST_CR4', false) & BigInt(CR4.LA57)) !== 0n;
+    if (scope === 'page' && !isCanonical(Number(linear & 0xffffffffn), Number((linear >> 32n) & 0xffffffffn), la57 ? 57 : 48)) {
+      return `nothing to invalidate: 0x${linear.toString(16)} is not canonical`;
+    }
+    // SDM 29.4.3.3: INVLPG emulated by type 0, MOV to CR3 by type 3, a CR0/CR4 change by type 1.
+    const type = scope === 'page' ? INVVPID_TYPE.INDIVIDUAL_ADDRESS : scope === 'non-global' ? INVVPID_TYPE.SINGLE_CONTEXT_RETAINING_GLOBALS : INVVPID_TYPE.SINGLE_CONTEXT;
+    this.ledger.charge({ kind: 'tlb-flush' });
+    const o = this.vmx.invvpid(type, { lo: BigInt(this.vpid), hi: linear });
+    if (o.kind !== 'succeed') throw new Error(`INVVPID: ${JSON.stringify(o, (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v))}`);
+    return `INVVPID type ${type} for VPID ${this.vpid}${scope === 'page' ? ` at 0x${linear.toString(16)}` : ''}`;
   }
 
   /** The guest's TSC: the processor's plus TSC_OFFSET when "use TSC offsetting" is 1 (read from the VMCS). */

@@ -66,6 +66,12 @@ export class Mmu {
   private tWalk = false;
   private tFill = false;
   private tFlush = false;
+  /**
+   * The nested walk's caches of guest-physical translations (twod's walk cache), which INVEPT
+   * must also invalidate (SDM 29.4.3.1: guest-physical mappings); null while there are none.
+   * Whoever builds such a cache attaches it here; vmx/run.ts's INVEPT calls `flush()`.
+   */
+  walkCache: { flush(): void } | null = null;
 
   constructor(mem: PhysMem, opts?: { tlbEntries?: number; tlbWays?: number }) {
     this.mem = mem;
@@ -218,6 +224,8 @@ export class Mmu {
       }
       if (r.kind === 'nested-fault') {
         this.lastNested = { gpa: r.gpa, stage: r.stage, paged: true, fault: r.fault };
+        // An EPT violation invalidates the combined mappings of the linear address (SDM 29.4.3.1).
+        if (i >= 0) tlb.invalidatePage(linLo, linHi, pcid, false);
         return -2;
       }
       hpa = r.hpa;

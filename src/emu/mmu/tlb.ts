@@ -9,6 +9,19 @@
  * It holds the page frame, the combined rights (R/W, U/S, XD) and whether the leaf's D is set,
  * so a hit checks the access without walking.
  *
+ * Tags beyond the PCID (issue 7). Each entry also carries the address-space tag it was filled
+ * under: the VPID (Intel, SDM Vol. 3C 29.1) or the ASID (AMD, APM Vol. 2 15.16), 0 being the host's,
+ * and, under EPT, the EP4TA it was derived from (bits 51:12 of the EPTP, kept as a page number;
+ * -1 for a linear mapping, made without EPT). SDM 29.4.1: linear mappings are tagged by VPID and
+ * PCID, combined mappings by VPID, PCID and EP4TA. AMD's nested translations are tagged by ASID
+ * only (APM 15.16), so the SVM layer leaves the EP4TA at -1. The world switch sets `current` and
+ * `currentEp` (Cpu.setTlbTag); lookups and fills use them, and so do the invalidations the MMU
+ * already made (INVLPG, INVPCID, MOV to CR3, the CR0/CR4/EFER flushes), which SDM 29.4.3.1
+ * requires only for the current VPID "but, for combined mappings, all EP4TAs": they act on the
+ * current tag's entries whatever their EP4TA. The operations of the virtualization layers name
+ * their tags: `invvpid`, `invept`, `tlbControl`, `invlpga`, `flushTag`, `flushEverything`. A bare
+ * machine never changes the tag, so every entry is tag 0 and nothing differs from an untagged TLB.
+ *
  * Storage is parallel typed arrays; a lookup allocates nothing.
  */
 
@@ -45,6 +58,23 @@ export interface TlbOptions {
   ways?: number;
 }
 
+/** INVVPID types (SDM Vol. 3C 29.4.3.1 and INVVPID in ch. 31). */
+export const INVVPID_TYPE = {
+  INDIVIDUAL_ADDRESS: 0,
+  SINGLE_CONTEXT: 1,
+  ALL_CONTEXT: 2,
+  SINGLE_CONTEXT_RETAINING_GLOBALS: 3,
+} as const;
+
+/** INVEPT types (SDM Vol. 3C 29.4.3.1 and INVEPT in ch. 31). */
+export const INVEPT_TYPE = {
+  SINGLE_CONTEXT: 1,
+  GLOBAL: 2,
+} as const;
+
+/** No EP4TA: a linear mapping (filled without EPT, or an AMD nested translation). */
+export const NO_EP4TA = -1;
+
 /** Plain-data view of one valid entry, for views and tests. */
 export interface TlbEntryView {
   slot: number;
@@ -52,6 +82,10 @@ export interface TlbEntryView {
   pageLo: number;
   pageHi: number;
   pcid: number;
+  /** VPID or ASID the entry was filled under (0: the host's). */
+  tag: number;
+  /** EP4TA page number (EPTP bits 51:12) of a combined mapping, -1 for a linear mapping. */
+  ep4ta: number;
   pa: number;
   pageSize: number;
   rw: boolean;
@@ -73,6 +107,14 @@ export class Tlb {
   readonly tagHi: Int32Array;
   /** PCID; -1 marks an empty slot. */
   readonly pcid: Int32Array;
+  /** VPID / ASID of each entry (0: the host's). */
+  readonly vtag: Int32Array;
+  /** EP4TA page number of a combined mapping; NO_EP4TA for a linear mapping. */
+  readonly ept: Float64Array;
+  /** The tag lookups and fills use, and which the MMU's own invalidations act on (set at a world switch). */
+  current = 0;
+  /** The EP4TA lookups and fills use (NO_EP4TA outside a guest under EPT). */
+  currentEp: number = NO_EP4TA;
   /** Physical address of the 4-KByte frame. */
   readonly pa: Float64Array;
   readonly flags: Uint8Array;
@@ -105,6 +147,8 @@ export class Tlb {
     this.tagLo = new Int32Array(this.size);
     this.tagHi = new Int32Array(this.size);
     this.pcid = new Int32Array(this.size).fill(-1);
+    this.vtag = new Int32Array(this.size);
+    this.ept = new Float64Array(this.size).fill(NO_EP4TA);
     this.pa = new Float64Array(this.size);
     this.flags = new Uint8Array(this.size);
     this.pageShift = new Uint8Array(this.size);
@@ -118,8 +162,10 @@ export class Tlb {
     const base = (vLo & (this.sets - 1)) * this.ways;
     const end = base + this.ways;
     const tagHi = linHi | 0;
+    const cur = this.current;
+    const ep = this.currentEp;
     for (let i = base; i < end; i++) {
-      if (this.tagLo[i] === vLo && this.tagHi[i] === tagHi) {
+      if (this.tagLo[i] === vLo && this.tagHi[i] === tagHi && this.vtag[i] === cur && this.ept[i] === ep) {
         const p = this.pcid[i]!;
         if (p === pcid || (p >= 0 && (this.flags[i]! & TLB_FLAG.G) !== 0)) {
           this.hits++;
@@ -139,11 +185,16 @@ export class Tlb {
     const end = base + this.ways;
     let victim = base;
     let best = Infinity;
+    const cur = this.current;
+    const ep = this.currentEp;
     for (let i = base; i < end; i++) {
       const p = this.pcid[i]!;
-      // Replace an entry for the same page and PCID (or a global one), else an empty slot, else the
-      // way filled longest ago (first in, first out).
-      if (p >= 0 && this.tagLo[i] === vLo && this.tagHi[i] === tagHi && (p === pcid || (this.flags[i]! & TLB_FLAG.G) !== 0)) {
+      // Replace an entry for the same page, tags and PCID (or a global one), else an empty slot,
+      // else the way filled longest ago (first in, first out).
+      if (
+        p >= 0 && this.tagLo[i] === vLo && this.tagHi[i] === tagHi && this.vtag[i] === cur && this.ept[i] === ep &&
+        (p === pcid || (this.flags[i]! & TLB_FLAG.G) !== 0)
+      ) {
         victim = i;
         break;
       }
@@ -153,11 +204,13 @@ export class Tlb {
         victim = i;
       }
     }
-    // Evicting another page's entry: whoever caches this TLB's entries must drop them too.
-    if (this.pcid[victim]! >= 0 && (this.tagLo[victim] !== vLo || this.tagHi[victim] !== tagHi)) this.onEvict?.();
+    // Evicting another page's (or another tag's) entry: whoever caches this TLB's entries must drop them too.
+    if (this.pcid[victim]! >= 0 && (this.tagLo[victim] !== vLo || this.tagHi[victim] !== tagHi || this.vtag[victim] !== cur || this.ept[victim] !== ep)) this.onEvict?.();
     this.tagLo[victim] = vLo;
     this.tagHi[victim] = tagHi;
     this.pcid[victim] = pcid;
+    this.vtag[victim] = cur;
+    this.ept[victim] = ep;
     this.pa[victim] = pa4k;
     this.flags[victim] = flags;
     this.pageShift[victim] = pageShift;
@@ -171,21 +224,110 @@ export class Tlb {
     this.invalidated++;
   }
 
-  /** Empties the TLB; with `includeGlobal` false, global entries stay. */
+  /**
+   * Empties the current tag's entries (every PCID, every EP4TA); with `includeGlobal` false, global
+   * entries stay. Untagged (a bare machine): the whole TLB.
+   */
   flushAll(includeGlobal: boolean): void {
+    this.flushTag(this.current, includeGlobal);
+  }
+
+  /** Removes the entries of one PCID under the current tag; global entries stay unless `includeGlobal`. */
+  flushPcid(pcid: number, includeGlobal: boolean): void {
     this.flushes++;
+    const cur = this.current;
     for (let i = 0; i < this.size; i++) {
-      if (this.pcid[i]! < 0) continue;
+      if (this.pcid[i] !== pcid || this.vtag[i] !== cur) continue;
       if (includeGlobal || (this.flags[i]! & TLB_FLAG.G) === 0) this.drop(i);
     }
   }
 
-  /** Removes the entries of one PCID; global entries stay unless `includeGlobal`. */
-  flushPcid(pcid: number, includeGlobal: boolean): void {
+  /** Removes every entry of one VPID / ASID (all PCIDs, all EP4TAs); globals stay unless `includeGlobal`. */
+  flushTag(tag: number, includeGlobal: boolean): void {
     this.flushes++;
     for (let i = 0; i < this.size; i++) {
-      if (this.pcid[i] !== pcid) continue;
+      if (this.pcid[i]! < 0 || this.vtag[i] !== tag) continue;
       if (includeGlobal || (this.flags[i]! & TLB_FLAG.G) === 0) this.drop(i);
+    }
+  }
+
+  /** Empties the whole TLB, every tag (reset; AMD TLB_CONTROL 1). */
+  flushEverything(): void {
+    this.flushes++;
+    for (let i = 0; i < this.size; i++) if (this.pcid[i]! >= 0) this.drop(i);
+  }
+
+  /**
+   * INVVPID's effect (SDM 29.4.3.1), its checks made by the caller (vmx.ts): type 0 the page of
+   * the linear address under `vpid` (every PCID, globals too, every EP4TA); 1 every entry of
+   * `vpid`; 2 every entry of every VPID but 0000H; 3 those of `vpid` but global ones.
+   */
+  invvpid(type: number, vpid: number, linLo: number, linHi: number): void {
+    switch (type) {
+      case INVVPID_TYPE.INDIVIDUAL_ADDRESS:
+        this.invalidatePageOf(vpid, linLo, linHi);
+        break;
+      case INVVPID_TYPE.SINGLE_CONTEXT:
+        this.flushTag(vpid, true);
+        break;
+      case INVVPID_TYPE.ALL_CONTEXT:
+        this.flushes++;
+        for (let i = 0; i < this.size; i++) if (this.pcid[i]! >= 0 && this.vtag[i] !== 0) this.drop(i);
+        break;
+      case INVVPID_TYPE.SINGLE_CONTEXT_RETAINING_GLOBALS:
+        this.flushTag(vpid, false);
+        break;
+      default:
+        throw new RangeError(`INVVPID type ${type}`);
+    }
+  }
+
+  /**
+   * INVEPT's effect on this TLB (SDM 29.4.3.1): type 1 the combined mappings derived from the
+   * EP4TA (a page number, EPTP bits 51:12), every VPID and PCID; type 2 every combined mapping.
+   * Linear mappings stay. (The lab caches no guest-physical mappings here; a walk cache does.)
+   */
+  invept(type: number, ep4ta: number): void {
+    if (type !== INVEPT_TYPE.SINGLE_CONTEXT && type !== INVEPT_TYPE.GLOBAL) throw new RangeError(`INVEPT type ${type}`);
+    this.flushes++;
+    const all = type === INVEPT_TYPE.GLOBAL;
+    for (let i = 0; i < this.size; i++) {
+      if (this.pcid[i]! < 0) continue;
+      const e = this.ept[i]!;
+      if (e !== NO_EP4TA && (all || e === ep4ta)) this.drop(i);
+    }
+  }
+
+  /**
+   * TLB_CONTROL at VMRUN (APM 15.16.1, values as svm-misc.json): 0 nothing, 1 every ASID's entries
+   * (the host's and global ones too), 3 the guest's ASID, 7 the guest's ASID but global entries.
+   * Returns false for another value (the caller decides: the lab treats it as illegal).
+   */
+  tlbControl(value: number, asid: number): boolean {
+    switch (value) {
+      case 0: return true;
+      case 1: this.flushEverything(); return true;
+      case 3: this.flushTag(asid, true); return true;
+      case 7: this.flushTag(asid, false); return true;
+      default: return false;
+    }
+  }
+
+  /**
+   * INVLPGA (APM Vol. 3): the entries of the page holding the address under `asid`, every PCID,
+   * global ones too (the APM lets it invalidate more than the targeted entry; the lab takes the
+   * global pieces of the page as well, as INVLPG does).
+   */
+  invlpga(asid: number, linLo: number, linHi: number): void {
+    this.invalidatePageOf(asid, linLo, linHi);
+  }
+
+  /** Every entry of the page under `tag`, whatever its PCID, global flag or EP4TA. */
+  private invalidatePageOf(tag: number, linLo: number, linHi: number): void {
+    this.flushes++;
+    for (let i = 0; i < this.size; i++) {
+      if (this.pcid[i]! < 0 || this.vtag[i] !== tag) continue;
+      if (this.pageMatches(i, linLo, linHi)) this.drop(i);
     }
   }
 
@@ -196,15 +338,16 @@ export class Tlb {
   }
 
   /**
-   * Removes the entries for the page containing the linear address: those of `pcid`, and
-   * global ones whatever their PCID when `includeGlobal` (INVLPG, 4.10.4.1). Every piece of a
-   * large page goes.
+   * Removes the current tag's entries for the page containing the linear address: those of
+   * `pcid`, and global ones whatever their PCID when `includeGlobal` (INVLPG, 4.10.4.1), every
+   * EP4TA (SDM 29.4.3.1). Every piece of a large page goes.
    */
   invalidatePage(linLo: number, linHi: number, pcid: number, includeGlobal: boolean): void {
     this.flushes++;
+    const cur = this.current;
     for (let i = 0; i < this.size; i++) {
       const p = this.pcid[i]!;
-      if (p < 0) continue;
+      if (p < 0 || this.vtag[i] !== cur) continue;
       const g = (this.flags[i]! & TLB_FLAG.G) !== 0;
       if (!(p === pcid && (includeGlobal || !g)) && !(includeGlobal && g)) continue;
       if (this.pageMatches(i, linLo, linHi)) this.drop(i);
@@ -243,6 +386,8 @@ export class Tlb {
         pageLo: this.tagLo[i]! >>> 0,
         pageHi: this.tagHi[i]! >>> 0,
         pcid: p,
+        tag: this.vtag[i]!,
+        ep4ta: this.ept[i]!,
         pa: this.pa[i]!,
         pageSize: 2 ** this.pageShift[i]!,
         rw: (f & TLB_FLAG.RW) !== 0,
@@ -263,6 +408,13 @@ export class Tlb {
     return n;
   }
 
+  /** Number of valid entries of one VPID / ASID. */
+  countTag(tag: number): number {
+    let n = 0;
+    for (let i = 0; i < this.size; i++) if (this.pcid[i]! >= 0 && this.vtag[i] === tag) n++;
+    return n;
+  }
+
   /**
    * The valid entries, the LRU clock and the counters, for a checkpoint. Empty slots are not
    * kept: nothing reads an empty slot but its PCID (-1).
@@ -271,6 +423,7 @@ export class Tlb {
     const n = this.count();
     const snap: TlbSnapshot = {
       size: this.size, slot: new Int32Array(n), tagLo: new Int32Array(n), tagHi: new Int32Array(n), pcid: new Int32Array(n),
+      vtag: new Int32Array(n), ept: new Float64Array(n), current: this.current, currentEp: this.currentEp,
       pa: new Float64Array(n), flags: new Uint8Array(n), pageShift: new Uint8Array(n), leafLevel: new Uint8Array(n),
       stamp: new Float64Array(n), clock: this.clock, hits: this.hits, misses: this.misses, flushes: this.flushes, invalidated: this.invalidated,
     };
@@ -281,6 +434,8 @@ export class Tlb {
       snap.tagLo[j] = this.tagLo[i]!;
       snap.tagHi[j] = this.tagHi[i]!;
       snap.pcid[j] = this.pcid[i]!;
+      snap.vtag[j] = this.vtag[i]!;
+      snap.ept[j] = this.ept[i]!;
       snap.pa[j] = this.pa[i]!;
       snap.flags[j] = this.flags[i]!;
       snap.pageShift[j] = this.pageShift[i]!;
@@ -299,6 +454,8 @@ export class Tlb {
       this.tagLo[i] = snap.tagLo[j]!;
       this.tagHi[i] = snap.tagHi[j]!;
       this.pcid[i] = snap.pcid[j]!;
+      this.vtag[i] = snap.vtag[j]!;
+      this.ept[i] = snap.ept[j]!;
       this.pa[i] = snap.pa[j]!;
       this.flags[i] = snap.flags[j]!;
       this.pageShift[i] = snap.pageShift[j]!;
@@ -306,6 +463,8 @@ export class Tlb {
       this.stamp[i] = snap.stamp[j]!;
     }
     this.clock = snap.clock;
+    this.current = snap.current;
+    this.currentEp = snap.currentEp;
     this.hits = snap.hits;
     this.misses = snap.misses;
     this.flushes = snap.flushes;
@@ -320,6 +479,10 @@ export interface TlbSnapshot {
   readonly tagLo: Int32Array;
   readonly tagHi: Int32Array;
   readonly pcid: Int32Array;
+  readonly vtag: Int32Array;
+  readonly ept: Float64Array;
+  readonly current: number;
+  readonly currentEp: number;
   readonly pa: Float64Array;
   readonly flags: Uint8Array;
   readonly pageShift: Uint8Array;

@@ -303,6 +303,7 @@ function buildVms(ls: LoadedScenario, vms: NonNullable<LoadedScenario['vms']>): 
     }),
     ...(h.quantum !== undefined ? { quantum: h.quantum } : {}),
     ...(h.costPreset !== undefined ? { preset: h.costPreset } : {}),
+    ...(h.tlbTags !== undefined ? { tlbTags: h.tlbTags } : {}),
   });
 }
 
@@ -330,6 +331,7 @@ export function buildScenario(ls: LoadedScenario): Machine {
     ...(h.costPreset !== undefined ? { preset: h.costPreset } : {}),
     ...(h.nestedPaging !== undefined ? { nestedPaging: h.nestedPaging } : {}),
     ...(h.exits !== undefined ? { exits: h.exits } : {}),
+    ...(h.tlbTags !== undefined ? { tlbTags: h.tlbTags } : {}),
   });
 }
 

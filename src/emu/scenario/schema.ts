@@ -26,6 +26,7 @@
  * | `hypervisor.costPreset` | preset id, optional | the cost preset pricing exits and entries (default: `intel-broadwell` under vtx, `amd-recent` under svm); it must be of the technique's vendor |
  * | `hypervisor.nestedPaging` | boolean, optional | EPT / NPT for the guest (passed to the backend) |
  * | `hypervisor.exits` | `{ hlt?, rdtsc?, invlpg?, cr3?, exceptions? }`, optional | optional exits to turn on (booleans; `exceptions`: vectors 0..31 to intercept and reflect, default [6]) |
+ * | `hypervisor.tlbTags` | boolean, optional | tagged TLBs: VPID under vtx, an ASID without a TLB_CONTROL flush at each VMRUN under svm (default: on with nested paging, off without; with `vms`, on) |
  *
  * Reserved for later issues and rejected now with "is not supported yet (issue N)":
  * other `technique` values (issue 9: trap-and-emulate, binary translation, paravirtualization),
@@ -144,6 +145,8 @@ export interface HypervisorSettings {
   exits?: { hlt?: boolean; rdtsc?: boolean; invlpg?: boolean; cr3?: boolean; exceptions?: number[] };
   /** With `vms`: guest steps per time slice of the round-robin scheduler (default 2,000). */
   quantum?: number;
+  /** Tagged TLBs (VPID, ASID): the backends' default when absent (on with nested paging). */
+  tlbTags?: boolean;
 }
 
 export type Scenario = ScenarioV1;

@@ -298,7 +298,7 @@ function checkTechnique(c: Checker, input: Obj, vendor: 'intel' | 'amd' | null, 
   const h = c.obj(input.hypervisor, 'hypervisor');
   if (!h) return { technique, hv: null };
   if (technique === null && input.technique === undefined) c.err('hypervisor', "needs a 'technique' ('vtx' or 'svm')");
-  c.keys(h, 'hypervisor', ['costPreset', 'nestedPaging', 'exits', 'quantum']);
+  c.keys(h, 'hypervisor', ['costPreset', 'nestedPaging', 'exits', 'quantum', 'tlbTags']);
   const hv: HypervisorSettings = {};
   if (h.quantum !== undefined) {
     if (!vms) c.err('hypervisor.quantum', "a time slice needs several VMs to share the CPU: use 'vms'");
@@ -319,6 +319,8 @@ function checkTechnique(c: Checker, input: Obj, vendor: 'intel' | 'amd' | null, 
   }
   const np = c.bool(h.nestedPaging, 'hypervisor.nestedPaging');
   if (np !== null) hv.nestedPaging = np;
+  const tags = c.bool(h.tlbTags, 'hypervisor.tlbTags');
+  if (tags !== null) hv.tlbTags = tags;
   if (h.exits !== undefined) {
     const e = c.obj(h.exits, 'hypervisor.exits');
     if (e) {

@@ -14,10 +14,9 @@
  * TLB_CONTROL, injects EVENTINJ (15.20) and installs an `SvmMonitor` built from the latched
  * intercept words and the IOPM and MSRPM in memory.
  *
- * TLB_CONTROL: the lab's TLB has no ASID tags, so the guest's translations cannot be kept apart from
- * the host's. Every world switch therefore flushes the whole TLB (entry here, exit in svm.ts), which
- * includes whatever flush TLB_CONTROL asks for: every TLB_CONTROL value is honoured, never by
- * keeping stale entries. The ASID is checked (not zero) but tags nothing.
+ * TLB_CONTROL and ASIDs (15.16): the guest's translations are tagged with its ASID (ASID 0 is the
+ * host's and illegal in a VMCB, 15.5.1), so neither VMRUN nor #VMEXIT flushes by itself; VMRUN
+ * performs what TLB_CONTROL asks (applyTlbControl) before the guest's first access.
  *
  * Exiting (15.6): the monitor turns an intercept the CPU reports (cpu/guest.ts) into EXITCODE,
  * EXITINFO1, EXITINFO2, EXITINTINFO and nRIP; `runGuest` saves the guest state from `cpu.state`
@@ -70,13 +69,14 @@ import { nptNested, type NptControl, type NptFault } from './npt.ts';
 import { deliverEvent, deliverExceptionImpl, EventKind, isDoubleFault } from '../cpu/sys-int.ts';
 import { exceptionExitCode, SVM_EXIT } from './exit-codes.ts';
 import {
-  encodeEvent, encodeIoioInfo, EventType, NestedCtl, type SvmEvent, type VIntr,
+  encodeEvent, encodeIoioInfo, EventType, NestedCtl, TlbControl, type SvmEvent, type VIntr,
 } from './exitinfo.ts';
 import {
   crReadIntercept, crWriteIntercept, exceptionIntercept, interceptSet, ioIntercepted, msrIntercepted,
   type InterceptName,
 } from './intercepts.ts';
 import type { Svm, SvmControls, SvmGuestState, VmexitInfo, VmrunOutcome } from './svm.ts';
+import { NO_EP4TA } from '../mmu/tlb.ts';
 import {
   dtrFromVmcb, dtrToVmcb, segmentFromVmcb, segmentToVmcb, u64, vmcbRead64, type U64,
 } from './vmcb.ts';
@@ -317,6 +317,24 @@ function signed64(v: U64): number {
 }
 
 /**
+ * TLB_CONTROL at VMRUN (APM 15.16.1; svm-misc.json): 0 nothing, 1 every ASID's entries, 3 the
+ * guest's ASID's, 7 its non-global ones. The APM reserves other values; the lab flushes every
+ * ASID for them (invalidating more than asked is always allowed). Then the guest's translations
+ * are looked up and filled under its ASID (never 0, 15.5.1), with no EP4TA: AMD tags nested
+ * translations by ASID only.
+ */
+function applyTlbControl(cpu: Cpu, value: number, asid: number): void {
+  const known = value === TlbControl.DO_NOTHING || value === TlbControl.FLUSH_ALL || value === TlbControl.FLUSH_ASID || value === TlbControl.FLUSH_ASID_LOCAL;
+  if (value !== TlbControl.DO_NOTHING) {
+    const scope = !known || value === TlbControl.FLUSH_ALL ? 'everything' : value === TlbControl.FLUSH_ASID ? 'tag' : 'tag-non-global';
+    cpu.tlbInvalidateTagged((t) => {
+      if (!known || !t.tlbControl(value, asid)) t.flushEverything();
+    }, { cause: 'tlb-control', scope, ...(scope === 'everything' ? {} : { tag: asid }) });
+  }
+  cpu.setTlbTag(asid, NO_EP4TA);
+}
+
+/**
  * The second half of VMRUN (APM 15.5.1 "load guest state", 15.16 TLB_CONTROL, 15.20 EVENTINJ): the
  * guest state into `cpu.state`, the monitor installed, the TLB flushed, the event injected. If the
  * injection's delivery faults into an intercepted exception, the #VMEXIT is already pending:
@@ -370,8 +388,7 @@ export function enterGuest(svm: Svm, cpu: Cpu, r: Extract<VmrunOutcome, { kind: 
   st.halted = false;
   st.tsc = tsc;
   cpu.modeChanged();
-  // TLB_CONTROL: whatever it asks is contained in the full flush an untagged TLB needs (file header).
-  cpu.tlbFlushAll(true);
+  applyTlbControl(cpu, controls.tlbControl, controls.asid);
   if ((st.cr0 & CR0.PG) !== 0 && (st.cr4 & CR4.PAE) !== 0 && !lma) loadPdptes(cpu, st.cr3Lo);
   const mon = new SvmMonitor(svm, controls, g, hostIf, tscOffset);
   active.set(svm, mon);

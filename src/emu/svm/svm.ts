@@ -46,6 +46,7 @@ import {
 import { interceptSet, readInterceptWords } from './intercepts.ts';
 import { IOPM_SIZE, MSRPM_SIZE } from './intercepts.ts';
 import { exitCodeToU64 } from './exit-codes.ts';
+import { NO_EP4TA } from '../mmu/tlb.ts';
 import {
   decodeEvent, decodeVIntr, encodeVIntr, EventInfo, eventInjLegal, IntState, NestedCtl,
   type SvmEvent, type VIntr,
@@ -388,6 +389,27 @@ export class Svm {
     return { kind: 'done' };
   }
 
+  // ---- INVLPGA ----
+
+  /**
+   * INVLPGA rAX, ECX (APM Vol. 3, INVLPGA; Vol. 2 15.16.3): invalidates the TLB entries of the
+   * page holding the virtual address in rAX (its low 32 bits outside 64-bit mode, `addrSize` the
+   * effective address size) under the ASID in ECX: #UD with EFER.SVME = 0 or outside protected
+   * mode, #GP(0) at CPL > 0. Every PCID's entries for the page go, global ones too (the APM lets
+   * the instruction invalidate more than the entry aimed at).
+   */
+  invlpga(rax: U64, ecx: number, addrSize: 16 | 32 | 64 = 64): SvmFault | SvmDone {
+    const f = this.privileged('INVLPGA');
+    if (f !== null) return f;
+    const lo = addrSize === 16 ? rax.lo & 0xffff : rax.lo >>> 0;
+    const hi = addrSize === 64 ? rax.hi >>> 0 : 0;
+    const asid = ecx >>> 0;
+    this.cpu.tlbInvalidateTagged?.((t) => t.invlpga(asid, lo, hi), {
+      cause: 'invlpga', scope: 'page', tag: asid, linear: (BigInt(hi) << 32n) | BigInt(lo >>> 0),
+    });
+    return { kind: 'done' };
+  }
+
   // ---- VMLOAD / VMSAVE ----
 
   /** VMLOAD: FS, GS, TR and LDTR (with their hidden state), KernelGsBase, STAR, LSTAR, CSTAR, SFMASK and the SYSENTER MSRs from the VMCB at `pa`. */
@@ -541,8 +563,9 @@ export class Svm {
     st.regHi[0] = host.rax.hi;
     st.interruptShadow = false;
     this.cpu.modeChanged();
-    // The lab's TLB has no ASID tags: the world switch cannot keep the guest's translations apart.
-    this.cpu.tlbFlushAll(true);
+    // #VMEXIT flushes nothing (APM 15.16): the guest's entries carry its ASID, never 0, so the host's
+    // lookups, under ASID 0, do not see them.
+    this.cpu.setTlbTag?.(0, NO_EP4TA);
     const failed = failedChecks({ ...host, cr0: u64(st.cr0, host.cr0.hi) }, null, this.checkContext(), true);
     const pae = (st.cr0 & CR0.PG) !== 0 && (st.cr4 & CR4.PAE) !== 0 && (st.efer & EFER.LMA) === 0;
     if (failed.length === 0 && pae && !loadPdptes(this.cpu, st.cr3Lo)) failed.push('host-pdptes');

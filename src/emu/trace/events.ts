@@ -25,7 +25,9 @@ export type RingCause =
 export type AccessType = 'read' | 'write' | 'fetch';
 
 /** What invalidated TLB entries. */
-export type TlbFlushCause = 'mov-cr3' | 'mov-cr4' | 'mov-cr0' | 'invlpg' | 'invpcid' | 'wrmsr' | 'page-fault';
+export type TlbFlushCause =
+  | 'mov-cr3' | 'mov-cr4' | 'mov-cr0' | 'invlpg' | 'invpcid' | 'wrmsr' | 'page-fault'
+  | 'vm-entry' | 'vm-exit' | 'invvpid' | 'invept' | 'tlb-control' | 'invlpga';
 
 /** One paging-structure reference of a walk (SDM names). */
 export interface TraceWalkStep {
@@ -84,15 +86,21 @@ export type TraceEvent =
   /**
    * A TLB invalidation and what caused it; `linear` for single-page invalidations. 'wrmsr' is a
    * write to IA32_EFER that changes NXE; 'page-fault' is the invalidation of the faulting page's
-   * entries that a #PF makes (SDM Vol. 3A, 4.10.4.1).
+   * entries that a #PF makes (SDM Vol. 3A, 4.10.4.1). The virtualization layers' causes (issue 7):
+   * 'vm-entry' / 'vm-exit' (VT-x without VPID: VPID 0000H's mappings, SDM 29.4.3.1), 'invvpid',
+   * 'invept', 'tlb-control' (at VMRUN, APM 15.16.1), 'invlpga'; `tag` is the VPID or ASID acted on
+   * (absent: the current one), scope 'tag' every entry of that tag, 'ep4ta' the combined mappings
+   * of one EPTP (`ep4ta`, its bits 51:12 as a page number), 'everything' every tag's entries.
    */
   | {
       kind: 'tlb/flush';
       step: number;
       cause: TlbFlushCause;
-      scope: 'all' | 'non-global' | 'pcid' | 'page';
+      scope: 'all' | 'non-global' | 'pcid' | 'page' | 'tag' | 'tag-non-global' | 'ep4ta' | 'all-combined' | 'all-but-host' | 'everything';
       pcid?: number;
       linear?: bigint;
+      tag?: number;
+      ep4ta?: number;
     }
   | { kind: 'io/port'; step: number; dir: 'in' | 'out'; port: number; size: number; value: number }
   | { kind: 'io/mmio'; step: number; dir: 'read' | 'write'; pa: bigint; size: number; value: bigint }

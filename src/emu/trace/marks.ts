@@ -49,8 +49,11 @@ const RING_CAUSE_CODE: Record<RingCause, number> = {
 };
 const FLUSH_CAUSE_CODE: Record<TlbFlushCause, number> = {
   'mov-cr3': 0, 'mov-cr4': 1, 'mov-cr0': 2, invlpg: 3, invpcid: 4, wrmsr: 5, 'page-fault': 6,
+  'vm-entry': 7, 'vm-exit': 8, invvpid: 9, invept: 10, 'tlb-control': 11, invlpga: 12,
 };
-const FLUSH_SCOPE_CODE: Record<FlushEvent['scope'], number> = { all: 0, 'non-global': 1, pcid: 2, page: 3 };
+const FLUSH_SCOPE_CODE: Record<FlushEvent['scope'], number> = {
+  all: 0, 'non-global': 1, pcid: 2, page: 3, tag: 4, 'tag-non-global': 5, ep4ta: 6, 'all-combined': 7, 'all-but-host': 8, everything: 9,
+};
 const VM_END_CODE: Record<Extract<TraceEvent, { kind: 'vm/end' }>['why'], number> = { hlt: 0, shutdown: 1, 'hypercall-exit': 2, error: 3 };
 
 function decoder<T extends string>(codes: Record<T, number>): T[] {
@@ -194,12 +197,17 @@ export class MarkIndex implements FrontierSink {
         b = e.value | 0;
         break;
       case 'tlb/flush':
-        // a: cause (3:0), scope (5:4), PCID present (6), linear present (7); b: PCID; c, d: linear.
-        a = FLUSH_CAUSE_CODE[e.cause] | (FLUSH_SCOPE_CODE[e.scope] << 4) | (e.pcid === undefined ? 0 : 0x40) | (e.linear === undefined ? 0 : 0x80);
+        // a: cause (3:0), PCID present (6), linear present (7), scope (11:8), tag present (12),
+        // EP4TA present (13), tag (31:16); b: PCID; c, d: linear, or the EP4TA (never both).
+        a = FLUSH_CAUSE_CODE[e.cause] | (FLUSH_SCOPE_CODE[e.scope] << 8) | (e.pcid === undefined ? 0 : 0x40) | (e.linear === undefined ? 0 : 0x80) |
+          (e.tag === undefined ? 0 : 0x1000 | ((e.tag & 0xffff) << 16)) | (e.ep4ta === undefined ? 0 : 0x2000);
         b = e.pcid ?? 0;
         if (e.linear !== undefined) {
           c = lo32(e.linear);
           d = hi32(e.linear);
+        } else if (e.ep4ta !== undefined) {
+          c = e.ep4ta | 0;
+          d = Math.floor(e.ep4ta / 2 ** 32) | 0;
         }
         break;
       case 'cpu/halt':
@@ -274,9 +282,11 @@ export class MarkIndex implements FrontierSink {
       case 'io/port':
         return { kind, step, dir: a & 0x10000 ? 'out' : 'in', port: a & 0xffff, size: (a >> 17) & 7, value: b >>> 0 };
       case 'tlb/flush': {
-        const m: Mark = { kind, step, cause: FLUSH_CAUSES[a & 0xf]!, scope: FLUSH_SCOPES[(a >> 4) & 3]! };
+        const m: Mark = { kind, step, cause: FLUSH_CAUSES[a & 0xf]!, scope: FLUSH_SCOPES[(a >> 8) & 0xf]! };
         if (a & 0x40) m.pcid = b;
         if (a & 0x80) m.linear = u64(this.c[i]!, this.d[i]!);
+        if (a & 0x1000) m.tag = (a >>> 16) & 0xffff;
+        if (a & 0x2000) m.ep4ta = (this.d[i]! >>> 0) * 2 ** 32 + (this.c[i]! >>> 0);
         return m;
       }
       case 'cpu/halt':

@@ -304,9 +304,8 @@ export const EptVpidCap = {
  * This lab's EPT and VPID: 4-level walks only; UC or WB for the paging structures; 2-MByte pages
  * (not 1-GByte); no execute-only pages (an entry with X but not R is a misconfiguration); no
  * accessed and dirty flags; no advanced EPT-violation information; INVEPT single-context and
- * all-context; INVVPID individual-address, single-context and all-context. INVEPT and INVVPID are
- * advertised with EPT and VPID because a hypervisor cannot use either without them; they arrive
- * with the EPT layer.
+ * all-context; INVVPID individual-address, single-context, all-context and
+ * single-context-retaining-globals (vmx.ts `invept`, `invvpid`, over the tagged TLB).
  */
 export const EPT_VPID_CAP: bigint = [
   EptVpidCap.WALK_4,
@@ -320,6 +319,7 @@ export const EPT_VPID_CAP: bigint = [
   EptVpidCap.INVVPID_INDIVIDUAL_ADDRESS,
   EptVpidCap.INVVPID_SINGLE_CONTEXT,
   EptVpidCap.INVVPID_ALL_CONTEXT,
+  EptVpidCap.INVVPID_SINGLE_CONTEXT_RETAINING_GLOBALS,
 ].reduce((a, b) => a | (1n << BigInt(b)), 0n);
 
 /** Capability MSR indexes (SDM Vol. 4, Table 2-2; Vol. 3C, Appendix A). */

@@ -34,12 +34,13 @@ import { Flag, SegAttr } from '../cpu/state.ts';
 import { EventKind, deliverExceptionImpl, type EventKindValue } from '../cpu/sys-int.ts';
 import { MAXPHYADDR, MSR, loadPdptes, readMsr, writeMsr } from '../cpu/sys-ctl.ts';
 import { CR0, CR4, EFER } from '../cpu/sys-util.ts';
-import { ActivityState, Entry, Exit, Secondary } from './controls.ts';
+import { ActivityState, Entry, Exit, Primary, Secondary } from './controls.ts';
+import { INVEPT_TYPE, INVVPID_TYPE, NO_EP4TA } from '../mmu/tlb.ts';
 import { EXIT_MSR_LOADING, EXIT_REASON_ENTRY_FAILURE } from './exit-reasons.ts';
 import { ia32eGuest, VmxMonitor } from './nonroot.ts';
 import { eptCaps, eptNested } from './ept.ts';
 import { AR_UNUSABLE, decodeInterruptionInfo, InterruptionType } from './qualification.ts';
-import { readGuestState, readHostState, REGION_ABORT, SEGMENTS, type GuestState, type HostState, type SegmentName, type VmxSegment } from './vmcs.ts';
+import { readGuestState, readHostState, REGION_ABORT, SEGMENTS, type FieldReader, type GuestState, type HostState, type SegmentName, type VmxSegment } from './vmcs.ts';
 import type { Vmx, VmExitInfo, VmxProcessor } from './vmx.ts';
 
 /** The VMX layer's view of the lab's Cpu (vmx.ts `VmxProcessor`). */
@@ -55,7 +56,51 @@ export function cpuProcessor(cpu: Cpu): VmxProcessor {
     csLong: () => (s.seg[1]!.attr & SegAttr.L) !== 0,
     // The CPU keeps one shadow bit for STI and MOV SS; with IF = 0 it can only be MOV SS's.
     blockedByMovSs: () => s.interruptShadow && (s.rflags & Flag.IF) === 0,
+    tlb: {
+      invvpid: (type, vpid, linear) => {
+        const lo = Number(linear & 0xffffffffn);
+        const hi = Number((linear >> 32n) & 0xffffffffn);
+        const scope = type === INVVPID_TYPE.INDIVIDUAL_ADDRESS ? 'page' : type === INVVPID_TYPE.SINGLE_CONTEXT ? 'tag' : type === INVVPID_TYPE.ALL_CONTEXT ? 'all-but-host' : 'tag-non-global';
+        cpu.tlbInvalidateTagged((t) => t.invvpid(type, vpid, lo, hi), {
+          cause: 'invvpid', scope, ...(type === INVVPID_TYPE.ALL_CONTEXT ? {} : { tag: vpid }), ...(type === INVVPID_TYPE.INDIVIDUAL_ADDRESS ? { linear } : {}),
+        });
+      },
+      invept: (type, ep4ta) => {
+        cpu.tlbInvalidateTagged((t) => t.invept(type, ep4ta), type === INVEPT_TYPE.SINGLE_CONTEXT ? { cause: 'invept', scope: 'ep4ta', ep4ta } : { cause: 'invept', scope: 'all-combined' });
+        // The guest-physical mappings (29.4.1) cached outside the TLB: the nested walk's caches.
+        cpu.mmu.walkCache?.flush();
+      },
+    },
   };
+}
+
+/** EPTP bits 51:12, the EP4TA that tags combined mappings (SDM 29.4.1), as a page number. */
+export function ep4taOf(eptp: bigint): number {
+  return Number((eptp >> 12n) & 0xffffffffffn);
+}
+
+/**
+ * The TLB at VM entry (SDM 29.4.3.1, 27.3.3): without "enable VPID" the entry invalidates the
+ * linear and combined mappings of VPID 0000H (every PCID, every EP4TA, globals too); with it,
+ * nothing. Then the guest's translations are looked up and filled under its VPID (0 without
+ * VPID) and, with "enable EPT", the EPTP's EP4TA.
+ */
+function tlbAtEntry(cpu: Cpu, read: FieldReader): void {
+  const primary = Number(read('CPU_BASED_VM_EXEC_CONTROL'));
+  const secondary = (primary & Primary.ACTIVATE_SECONDARY_CONTROLS!) !== 0 ? Number(read('SECONDARY_VM_EXEC_CONTROL')) : 0;
+  const vpid = (secondary & Secondary.ENABLE_VPID!) !== 0 ? Number(read('VIRTUAL_PROCESSOR_ID')) : 0;
+  if (vpid === 0) cpu.tlbInvalidateTagged((t) => t.flushTag(0, true), { cause: 'vm-entry', scope: 'tag', tag: 0 });
+  cpu.setTlbTag(vpid, (secondary & Secondary.ENABLE_EPT!) !== 0 ? ep4taOf(read('EPT_POINTER')) : NO_EP4TA);
+}
+
+/**
+ * The TLB at VM exit (SDM 29.4.3.1, 28.5): a guest that ran without VPID ran under tag 0 (a VPID
+ * of 0 cannot be entered with "enable VPID", 27.2.1.1), so the exit invalidates VPID 0000H's
+ * mappings; a guest with a VPID leaves its entries. The host's are looked up under tag 0, no EP4TA.
+ */
+function tlbAtExit(cpu: Cpu): void {
+  if (cpu.mmu.tlb.current === 0) cpu.tlbInvalidateTagged((t) => t.flushTag(0, true), { cause: 'vm-exit', scope: 'tag', tag: 0 });
+  cpu.setTlbTag(0, NO_EP4TA);
 }
 
 const lo32 = (v: bigint): number => Number(v & 0xffffffffn);
@@ -126,8 +171,7 @@ export function loadGuestState(cpu: Cpu, g: GuestState, entryControls: number): 
   s.interruptShadow = (g.interruptibility & 3) !== 0;
   // PAE paging without EPT: the PDPTEs come from CR3 (27.4.1 with "enable EPT" 0).
   if ((s.cr0 & CR0.PG) !== 0 && (s.cr4 & CR4.PAE) !== 0 && (s.efer & EFER.LMA) === 0) loadPdptes(cpu, s.cr3Lo);
-  // No VPID in use: VM entry invalidates every linear mapping (28.3.3.3 / 29.4.3.1).
-  cpu.tlbFlushAll(true);
+  // The TLB's part of the entry (VPID 0000H's flush without VPID, the tags) is tlbAtEntry's.
   cpu.modeChanged();
 }
 
@@ -212,7 +256,7 @@ export function loadHostState(cpu: Cpu, h: HostState, hostLong: boolean, exitCon
   cpu.exit = null;
   cpu.guestVectoring = null;
   if ((s.cr0 & CR0.PG) !== 0 && (s.cr4 & CR4.PAE) !== 0 && (s.efer & EFER.LMA) === 0) loadPdptes(cpu, s.cr3Lo);
-  cpu.tlbFlushAll(true);
+  tlbAtExit(cpu);
   cpu.modeChanged();
 }
 
@@ -323,6 +367,7 @@ function vmxAbort(vmx: Vmx, cpu: Cpu, indicator: number): GuestRunEnd {
   cpu.mem.write(region + REGION_ABORT, 4, indicator);
   cpu.guest = null;
   if (cpu.nestedTranslator() !== null) cpu.setNested(null);
+  cpu.setTlbTag(0, NO_EP4TA);
   cpu.state.shutdown = true;
   return { kind: 'abort', indicator };
 }
@@ -347,6 +392,7 @@ function enter(vmx: Vmx, cpu: Cpu): VmxMonitor | GuestRunEnd {
   if (read === undefined) throw new Error('runGuest: no current VMCS');
   const entryControls = Number(read('VM_ENTRY_CONTROLS'));
   loadGuestState(cpu, readGuestState(read), entryControls);
+  tlbAtEntry(cpu, read);
   const failed = loadMsrArea(cpu, Number(read('VM_ENTRY_MSR_LOAD_ADDR')), Number(read('VM_ENTRY_MSR_LOAD_COUNT')));
   if (failed !== 0) {
     const r = vmx.entryFailedLate(EXIT_MSR_LOADING, failed);

@@ -59,6 +59,8 @@ import {
 } from './controls.ts';
 import { ExitReason, EXIT_INVALID_GUEST_STATE, EXIT_REASON_ENTRY_FAILURE } from './exit-reasons.ts';
 import { fieldByEncoding } from './fields.ts';
+import { EptVpidCap } from './controls.ts';
+import { eptCaps, eptpProblems } from './ept.ts';
 import { runChecks, type EntryCheck } from './vmentry.ts';
 import {
   readGuestState,
@@ -148,6 +150,19 @@ export interface VmxProcessor {
   csLong(): boolean;
   /** Whether events are blocked by MOV SS (or POP SS) right now (the one-instruction shadow). */
   blockedByMovSs(): boolean;
+  /**
+   * The processor's cached translations, which INVVPID and INVEPT invalidate (absent: the
+   * instructions make their checks and invalidate nothing, as for a processor with no TLB).
+   */
+  readonly tlb?: VmxTlb;
+}
+
+/** What INVVPID and INVEPT act on (the lab's Cpu implements it over its tagged TLB: run.ts cpuProcessor). */
+export interface VmxTlb {
+  /** INVVPID's invalidation, checks passed (INVVPID_TYPE of mmu/tlb.ts). */
+  invvpid(type: number, vpid: number, linear: bigint): void;
+  /** INVEPT's invalidation, checks passed: type 1 for the EP4TA (EPTP bits 51:12 as a page number), type 2 all. */
+  invept(type: number, ep4ta: number): void;
 }
 
 export type VmxMode = 'off' | 'root' | 'non-root';
@@ -462,6 +477,64 @@ export class Vmx {
     } else {
       writeStored(mem, cur, f.field, operand);
     }
+    return SUCCEED;
+  }
+
+  /** Whether IA32_VMX_EPT_VPID_CAP has the bit (this processor's capabilities, options included). */
+  private cap(bit: number): boolean {
+    const msr = readVmxMsr(VmxMsr.IA32_VMX_EPT_VPID_CAP, this.options) ?? 0n;
+    return ((msr >> BigInt(bit)) & 1n) !== 0n;
+  }
+
+  /**
+   * INVVPID r, m128 (SDM Vol. 3C ch. 31, INVVPID; the invalidations of 29.4.3.1): `type` the
+   * register operand, `descriptor` the 128-bit memory operand as its two halves (bits 15:0 the
+   * VPID, 63:16 reserved; 127:64 the linear address). In order: the VMX prologue (#UD, the VM exit
+   * in non-root operation, #GP(0) at CPL > 0); a type IA32_VMX_EPT_VPID_CAP does not report
+   * (bits 40-43), reserved descriptor bits, VPID 0 for types 0, 1 and 3, and a non-canonical
+   * address for type 0 are VMfail(28); otherwise the mappings are invalidated and VMsucceed.
+   * Type 2 (all contexts) spares VPID 0000H, the host's.
+   */
+  invvpid(type: bigint | number, descriptor: { lo: bigint; hi: bigint }): VmxOutcome {
+    const p = this.prologue(ExitReason.INVVPID!);
+    if (p !== undefined) return p;
+    const t = BigInt(type);
+    const bad = (): VmFailValid | VmFailInvalid => this.vmfail(VmInstructionError.INVALID_INVEPT_INVVPID_OPERAND);
+    if (!this.cap(EptVpidCap.INVVPID) || t < 0n || t > 3n || !this.cap(EptVpidCap.INVVPID_INDIVIDUAL_ADDRESS + Number(t))) return bad();
+    const lo = BigInt.asUintN(64, descriptor.lo);
+    if (lo >> 16n !== 0n) return bad();
+    const vpid = Number(lo & 0xffffn);
+    const n = Number(t);
+    if (n !== 2 && vpid === 0) return bad();
+    const linear = BigInt.asUintN(64, descriptor.hi);
+    if (n === 0) {
+      const bits = (this.cpu.cr4() & 0x1000) !== 0 ? 57 : 48;
+      const top = linear >> BigInt(bits - 1);
+      if (top !== 0n && top !== (1n << BigInt(65 - bits)) - 1n) return bad();
+    }
+    this.cpu.tlb?.invvpid(n, vpid, linear);
+    return SUCCEED;
+  }
+
+  /**
+   * INVEPT r, m128 (SDM Vol. 3C ch. 31, INVEPT; 29.4.3.1): `type` 1 (single-context: the EPTP in
+   * descriptor bits 63:0, which must pass the VM-entry checks on an EPTP, 27.2.1.1) or 2 (global).
+   * A type IA32_VMX_EPT_VPID_CAP does not report (bits 25, 26) or an invalid EPTP is VMfail(28).
+   * Guest-physical and combined mappings of that EP4TA (or of all) are invalidated; linear mappings stay.
+   */
+  invept(type: bigint | number, descriptor: { lo: bigint; hi: bigint }): VmxOutcome {
+    const p = this.prologue(ExitReason.INVEPT!);
+    if (p !== undefined) return p;
+    const t = BigInt(type);
+    const bad = (): VmFailValid | VmFailInvalid => this.vmfail(VmInstructionError.INVALID_INVEPT_INVVPID_OPERAND);
+    const supported = t === 1n ? EptVpidCap.INVEPT_SINGLE_CONTEXT : t === 2n ? EptVpidCap.INVEPT_ALL_CONTEXT : -1;
+    if (!this.cap(EptVpidCap.INVEPT) || supported < 0 || !this.cap(supported)) return bad();
+    const eptp = BigInt.asUintN(64, descriptor.lo);
+    if (t === 1n) {
+      const caps = eptCaps(readVmxMsr(VmxMsr.IA32_VMX_EPT_VPID_CAP, this.options) ?? 0n);
+      if (eptpProblems(eptp, caps, MAXPHYADDR).length > 0) return bad();
+    }
+    this.cpu.tlb?.invept(Number(t), t === 1n ? Number((eptp >> 12n) & 0xffffffffffn) : -1);
     return SUCCEED;
   }
 

@@ -56,7 +56,7 @@ export function describeMark(m: Mark, t: Tr, locale: Locale): string {
           ? t('timeline.scope.page', { linear: m.linear === undefined ? '?' : hex(m.linear) })
           : m.scope === 'pcid'
             ? t('timeline.scope.pcid', { pcid: m.pcid ?? 0 })
-            : t(`timeline.scope.${m.scope}`);
+            : t(`timeline.scope.${m.scope}`, { tag: m.tag ?? 0 });
       return t('timeline.mark.flush', { cause: t(`timeline.flush.${m.cause}`), scope });
     }
     case 'cpu/halt':
