@@ -7,6 +7,7 @@ import type { CpuState } from './state.ts';
 import type { PhysMem } from '../mem/physmem.ts';
 import type { SegIndex } from './insn.ts';
 import type { EventInfo, GuestMonitor, Intercept } from './guest.ts';
+import type { NestedTranslator } from '../mmu/nested.ts';
 
 /** Exception vectors (SDM Vol. 3A, Table 6-1). */
 export const Vec = {
@@ -101,6 +102,12 @@ export interface CpuCore {
    * delivery was under way, which the exception's intercept reports as `during`. Read once.
    */
   guestVectoring?: EventInfo | null;
+
+  /**
+   * Optional (cpu.ts implements it): the nested dimension (EPT, NPT) while a guest runs with
+   * nested paging, else null; `loadPdptes` (sys-ctl.ts) translates a PAE guest's PDPT through it.
+   */
+  nestedTranslator?(): NestedTranslator<unknown> | null;
 
   /** Port I/O, after permission checks have passed. */
   portIn(port: number, size: 1 | 2 | 4): number;

@@ -472,7 +472,6 @@ export class Cpu implements CpuCore {
 
   /** The slow path of `translate` under nested paging; -1 a guest #PF, else the host-physical address. */
   private translateNested(c: PagingControl, linLo: number, linHi: number, kind: 0 | 1 | 2, user: boolean): number {
-    if (c.mode === 'pae') throw new Error('nested paging: a guest with PAE paging is not supported (its PDPTEs would be read at a guest-physical address)');
     const mmu = this.mmu;
     const pa = mmu.translateNested(c, linLo, linHi, kind === 1, kind === 2, user, this.nested!);
     if (pa !== -2) return pa;

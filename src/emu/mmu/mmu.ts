@@ -12,6 +12,7 @@ import type { TlbOptions } from './tlb.ts';
 import type { TraceKind, TraceSink } from '../trace/events.ts';
 import { kindFilter, traceWalkSteps, u64 } from '../trace/emit.ts';
 import { translate2D, type NestedStage, type NestedTranslator } from './nested.ts';
+import type { WalkCaches } from './walk-cache.ts';
 
 const ACCESS = ['read', 'write', 'fetch'] as const;
 
@@ -139,6 +140,8 @@ export class Mmu {
 
   /** The nested fault of the last failed translateNested (valid only right after it returned -2). */
   lastNested: NestedFaultRecord | null = null;
+  /** The 2D walk's caches (walk-cache.ts) for translateNested; null: off (the default). */
+  walkCaches: WalkCaches | null = null;
 
   /**
    * Linear → host-physical while a guest runs with nested paging (EPT, NPT): the guest's walk
@@ -181,7 +184,7 @@ export class Mmu {
       hpa = out.hpa;
       flags = NESTED_ALL;
     } else {
-      const r = translate2D(this.mem, ctl, linLo, linHi, { write, fetch, user }, nested, true);
+      const r = translate2D(this.mem, ctl, linLo, linHi, { write, fetch, user }, nested, true, this.walkCaches ?? undefined);
       if (r.kind === 'guest-fault') {
         this.lastFault = r.fault;
         if (i >= 0) tlb.invalidatePage(linLo, linHi, pcid, true);

@@ -15,9 +15,10 @@
  * only the PDE and PTE: 2·m + 2 + m. AMD with NPT (`paePdptes: 'memory'` on the translator): the
  * processor does not keep the PDPTEs across the guest's execution; the walk reads the PDPTE for
  * the address from the guest's PDPT (CR3 bits 31:5) through the nested tables like any other
- * level, 3·m + 3 + m (APM Vol. 2 15.25.10 "Legacy PAE mode" under nested paging; KVM's
- * svm_cache_reg reloads the PDPTRs from guest memory after each VMRUN when NPT is on, and Bochs
- * reads them on every nested walk). A not-present PDPTE read this way is the guest's #PF at the
+ * level, 3·m + 3 + m (APM Vol. 2 15.25, nested paging with a legacy-mode guest; the exact
+ * subsection could not be checked here. What hypervisors do agrees: KVM's svm_cache_reg marks
+ * the PDPTRs stale after every VMRUN with NPT and rereads them from guest memory, and Bochs reads
+ * them from memory on each nested walk instead of using its PDPTR cache, Bochs issue #234). A not-present PDPTE read this way is the guest's #PF at the
  * PDPTE (no #GP at MOV CR3), a reserved bit a #PF with RSVD.
  *
  * Caches (walk-cache.ts, through `opts`): a page-walk-cache hit gives an upper guest entry
@@ -59,6 +60,12 @@ export interface NestedRequest {
    * guest-physical one (Mmu.translateNested); absent (translate2D) means the guest walks.
    */
   paged?: boolean;
+  /**
+   * The access loads a PAE guest's PDPTEs at MOV to CR0/CR3/CR4 (Intel with EPT, cpu/sys-ctl.ts
+   * `loadPdptes`): a guest paging-structure access with no guest linear address (SDM Table 28-7:
+   * exit qualification bit 7 is 0 for it).
+   */
+  pdpteLoad?: boolean;
 }
 
 export type NestedOutcome<F> =
@@ -271,9 +278,8 @@ export function translate2D<F>(
   const withSaved = <R extends object>(r: R): R => (saved === undefined ? r : { ...r, saved });
 
   // AMD with NPT: a PAE guest's PDPTE is read from its PDPT through the nested tables on every walk
-  // (APM Vol. 2, 15.25.10 with 15.25.5; KVM's svm_cache_reg re-reads the PDPTRs from guest memory
-  // after every VMRUN with NPT, and Bochs loads them on each nested walk instead of using its
-  // PDPTR cache). Bit 5 (A) is reserved in a PAE PDPTE, so nothing is written there.
+  // (see the file comment). Bits 2:1 and 8:5 (A among them) are reserved in a PAE PDPTE, so the
+  // walk writes nothing there.
   let ctl = guest;
   let paeRoot = -1;
   try {
