@@ -268,7 +268,8 @@ export class NestedWorld {
     let node = this.root;
     const ptrFlags = PTE.P | PTE.RW | PTE.US | PTE.A;
     for (let d = 0; d < leafDepth; d++) {
-      const size = 2 ** g.widths[d]!;
+      // The root's upper half would set the linear address's top bit: keep to the canonical lower half.
+      const size = d === 0 && g.laBits > 32 ? 2 ** (g.widths[d]! - 1) : 2 ** g.widths[d]!;
       const existing = [...node.children.keys()].sort((a, b) => a - b);
       let index: number;
       if (existing.length > 0 && (this.chance(0.6) || node.leaves.size + node.children.size >= size)) {
@@ -290,7 +291,7 @@ export class NestedWorld {
       entries.push(this.entryGpa(node, index));
       node = child;
     }
-    const size = 2 ** g.widths[leafDepth]!;
+    const size = leafDepth === 0 && g.laBits > 32 ? 2 ** (g.widths[0]! - 1) : 2 ** g.widths[leafDepth]!;
     let index: number;
     do index = this.int(0, size - 1);
     while (node.children.has(index) || node.leaves.has(index));
@@ -333,6 +334,14 @@ export class NestedWorld {
     return translate2D(this.mem, this.ctl, la.lo, la.hi, access, t, opts?.sideEffects === true, opts);
   }
 
+  /** Whether the nested page holding `gpa` also holds a guest table. */
+  sharesNestedPage(gpa: number): boolean {
+    const s = this.spec.nestedShift;
+    const key = Math.floor(gpa / 2 ** s);
+    for (const f of this.usedFrames) if (Math.floor((f * 4096) / 2 ** s) === key) return true;
+    return false;
+  }
+
   /** Clears the guest entry at guest-physical `gpa` (not present). */
   clearGuestEntry(gpa: number): void {
     this.setGuest(gpa, 0, 0);
@@ -370,29 +379,31 @@ export interface GridCoord {
 }
 
 /**
- * The grid coordinates of every reference of `refs` (translate2D's list): a nested reference's row
- * is the guest entry it reaches (the next guest reference of the list), or 'data' for the final
- * translation and for an A/D update's translation of the entry before it.
+ * The grid coordinates of every reference of `refs` (translate2D's list, without caches): a
+ * guest-table nested reference is on the row of the guest level it reaches, `names[g]` for the
+ * g-th guest entry read (`names`: the guest levels read from memory, root first; a failed nested
+ * walk has no guest reference after it but its row all the same), an A/D update's translation on
+ * the row of the entry just read, and the final translation on the 'data' row.
  */
-export function gridCoords(refs: readonly TwoDRef[]): GridCoord[] {
+export function gridCoords(refs: readonly TwoDRef[], names: readonly LevelName[]): GridCoord[] {
   const out: GridCoord[] = [];
-  for (let i = 0; i < refs.length; i++) {
-    const r = refs[i]!;
+  let read = 0;
+  for (const r of refs) {
     if (r.dim === 'guest') {
       out.push({ row: r.step.level, col: 'guest' });
+      read++;
       continue;
     }
-    let row: LevelName | 'data' = 'data';
-    if (r.stage === 'guest-table') {
-      const next = refs.slice(i).find((x) => x.dim === 'guest' && x.gpa === r.gpa);
-      const prev = [...refs.slice(0, i)].reverse().find((x) => x.dim === 'guest' && x.gpa === r.gpa);
-      const g = r.update ? prev : (next ?? prev);
-      // A failed nested walk of a guest table has no guest reference after it: the level is the next one down.
-      row = g !== undefined && g.dim === 'guest' ? g.step.level : 'data';
-    }
+    const row: LevelName | 'data' = r.stage === 'final' ? 'data' : r.update ? names[read - 1]! : names[read]!;
     out.push({ row, col: r.step.level });
   }
   return out;
+}
+
+/** The guest levels a walk in `mode` reads from memory under `vendor`, root first (Intel PAE: no PDPTE). */
+export function guestLevelsRead(mode: GuestMode, vendor: NestedVendor): LevelName[] {
+  const names = GUEST_SPECS[mode].names;
+  return mode === 'pae' && vendor === 'ept' ? names.slice(1) : [...names];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -416,8 +427,8 @@ export interface NestedAnswer {
   kind: 'ok' | 'guest-fault' | 'nested-fault';
   /** Memory references made, with no caches (n·m + n + m for a full walk). */
   refs: number;
-  /** The k-th reference's coordinates and address. */
-  kth: GridCoord & { address: number };
+  /** The k-th reference's coordinates; `hpa` the host-physical address read; `gpa` a guest entry's guest-physical one (else null). */
+  kth: GridCoord & { hpa: number; gpa: number | null };
   /** Final host-physical address ('ok'), else null. */
   hpa: number | null;
   gpa: number | null;
@@ -465,13 +476,13 @@ function pages(mem: PhysMem, addrs: Iterable<number>, toHost: (a: number) => num
   return out;
 }
 
-function answerOf(res: TwoDResult<unknown>, k: number): NestedAnswer {
-  const coords = gridCoords(res.refs);
+function answerOf(res: TwoDResult<unknown>, k: number, names: readonly LevelName[]): NestedAnswer {
+  const coords = gridCoords(res.refs, names);
   const ref = res.refs[k - 1]!;
-  const kth = { ...coords[k - 1]!, address: ref.dim === 'guest' ? ref.gpa : ref.step.entryPa };
+  const kth = { ...coords[k - 1]!, hpa: ref.dim === 'guest' ? ref.hpa : ref.step.entryPa, gpa: ref.dim === 'guest' ? ref.gpa : null };
   if (res.kind === 'ok') return { kind: 'ok', refs: res.refs.length, kth, hpa: res.hpa, gpa: res.gpa, fault: null };
   if (res.kind === 'guest-fault') {
-    return { kind: 'guest-fault', refs: res.refs.length, kth, hpa: null, gpa: null, fault: `#PF error code ${res.fault.errorCode} at the ${res.fault.level}` };
+    return { kind: 'guest-fault', refs: res.refs.length, kth, hpa: null, gpa: null, fault: `#PF, error code 0x${res.fault.errorCode.toString(16)}, at the ${res.fault.level}` };
   }
   return { kind: 'nested-fault', refs: res.refs.length, kth, hpa: null, gpa: res.gpa, fault: `${res.stage} guest-physical 0x${res.gpa.toString(16)}` };
 }
@@ -508,7 +519,8 @@ export function generateNestedExercise(opts: NestedExerciseOptions): NestedExerc
     if (p.fault === 'guest') {
       // A not-present guest entry below the root (clearing a shared upper entry would spoil others).
       w.clearGuestEntry(m.entries[m.entries.length - 1]!);
-    } else if (p.fault === 'nested') {
+    } else if (p.fault === 'nested' && !w.sharesNestedPage(p.gpa)) {
+      // Only when the nested page holds no guest table: the fault then belongs to this question alone.
       w.clearNestedEntry(p.gpa, w.nestedDepth - 1);
     }
   }
@@ -516,7 +528,8 @@ export function generateNestedExercise(opts: NestedExerciseOptions): NestedExerc
     const res = w.translate(p.la, p.access);
     questions.push({ la: p.la, access: p.access, k: 1 + Math.floor(r() * res.refs.length) });
   }
-  const answers = questions.map((q) => answerOf(w.translate(q.la, q.access), q.k));
+  const names = guestLevelsRead(guest, vendor);
+  const answers = questions.map((q) => answerOf(w.translate(q.la, q.access), q.k, names));
   const gte = w.g.entrySize;
   const guestTableGpas: number[] = [];
   const walkNodes = (node: Node): void => {
@@ -536,4 +549,69 @@ export function generateNestedExercise(opts: NestedExerciseOptions): NestedExerc
     questions,
     answers,
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text form for the command line
+
+const MODE_TITLES: Record<GuestMode, string> = { '32bit': '32-bit (2-level)', pae: 'PAE (3-level)', '4level': '4-level', '5level': '5-level' };
+const hx = (v: number, digits = 8): string => `0x${v.toString(16).padStart(digits, '0')}`;
+const sizeText = (shift: number): string => (shift >= 30 ? '1 GiB' : shift >= 21 ? '2 MiB' : '4 KiB');
+
+function accessText(a: AccessKind): string {
+  return `${a.write ? 'write' : a.fetch ? 'fetch' : 'read'}, ${a.user ? 'user' : 'supervisor'}`;
+}
+
+function laText(la: U64): string {
+  return la.hi === 0 ? hx(la.lo) : `0x${la.hi.toString(16)}${la.lo.toString(16).padStart(8, '0')}`;
+}
+
+/** The exercise as text: the setup, both table sets as memory dumps, the questions and (when asked) the key. */
+export function formatNestedExercise(ex: NestedExercise, opts: { answers: boolean }): string {
+  const { spec } = ex;
+  const vendor = spec.vendor === 'ept' ? 'EPT (Intel)' : 'NPT (AMD)';
+  const out: string[] = [];
+  out.push(`Two-dimensional walk exercise: ${MODE_TITLES[spec.guest]} guest paging on ${spec.nestedLevels}-level ${vendor}, seed ${ex.seed}`);
+  out.push('');
+  out.push(`Guest CR3     ${hx(ex.cr3)} (guest-physical)`);
+  if (ex.pdpte.length > 0) {
+    out.push(`PDPTE registers (loaded with CR3; the walk reads no PDPTE): ${ex.pdpte.map((p) => hx(p.lo)).join(' ')}`);
+  } else if (spec.guest === 'pae') {
+    out.push('PAE on AMD with nested paging: the walk reads the PDPTE from the PDPT at CR3 through the nested tables.');
+  }
+  out.push(spec.vendor === 'ept' ? `EPTP          ${ex.nestedPointer} (root, walk length ${spec.nestedLevels}, memory type WB)` : `N_CR3         ${ex.nestedPointer} (host in ${spec.nestedLevels}-level paging)`);
+  out.push(`Nested pages  ${sizeText(spec.nestedShift)}; guest entries are ${GUEST_SPECS[spec.guest].entrySize} bytes, nested entries 8 bytes`);
+  out.push('');
+  out.push('Every guest paging-structure entry is at a guest-physical address that the nested tables translate before');
+  out.push('it is read; then the final guest-physical address is translated too. Count every entry read (guest and');
+  out.push('nested) with no caches; the data access itself is not counted. A reference is placed on the row of the');
+  out.push('guest level whose entry it reaches (the final translation: the data row) and the column of the nested');
+  out.push('level read (the guest entry itself: the guest column).');
+  out.push('');
+  out.push('Guest tables (guest-physical page: non-zero entries)');
+  for (const p of ex.guestTables) {
+    out.push(`  page ${hx(p.address)}`);
+    for (const e of p.entries) out.push(`    [${e.index.toString().padStart(3, '0')}] ${p.entrySize === 4 ? hx(e.lo) : `0x${e.hi.toString(16).padStart(8, '0')}${e.lo.toString(16).padStart(8, '0')}`}`);
+  }
+  out.push('Nested tables (host-physical page: non-zero entries)');
+  for (const p of ex.nestedTables) {
+    out.push(`  page ${hx(p.address)}`);
+    for (const e of p.entries) out.push(`    [${e.index.toString().padStart(3, '0')}] 0x${e.hi.toString(16).padStart(8, '0')}${e.lo.toString(16).padStart(8, '0')}`);
+  }
+  out.push('');
+  out.push('Questions: for each access, (a) how many references, (b) where reference k is (row, column, address read),');
+  out.push('(c) the final host-physical address, or which fault ends the walk.');
+  ex.questions.forEach((q, i) => {
+    out.push(`  ${i + 1}. ${laText(q.la)}  ${accessText(q.access)}  k = ${q.k}`);
+  });
+  if (opts.answers) {
+    out.push('');
+    out.push('Answer key');
+    ex.answers.forEach((a, i) => {
+      const where = a.kth.gpa === null ? `nested entry at host-physical ${hx(a.kth.hpa)}` : `guest entry at guest-physical ${hx(a.kth.gpa)} (host-physical ${hx(a.kth.hpa)})`;
+      const end = a.kind === 'ok' ? `HPA = ${hx(a.hpa!)} (GPA ${hx(a.gpa!)})` : a.kind === 'guest-fault' ? `the guest's own ${a.fault!}` : `a nested fault (VM exit) on the ${a.fault!}`;
+      out.push(`  ${i + 1}. (a) ${a.refs} references  (b) #${ex.questions[i]!.k}: row ${a.kth.row}, column ${a.kth.col}, ${where}  (c) ${end}`);
+    });
+  }
+  return out.join('\n');
 }

@@ -13,7 +13,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { NestedWorld, GPA_TO_HPA, gridCoords, type GuestMode, type NestedShift, type NestedVendor, type NestedWorldSpec } from '../exercise/nested-exercise.ts';
+import { NestedWorld, GPA_TO_HPA, gridCoords, guestLevelsRead, type GuestMode, type NestedShift, type NestedVendor, type NestedWorldSpec } from '../exercise/nested-exercise.ts';
 import { rng } from '../exercise/rng.ts';
 import { EPTE } from '../vmx/ept.ts';
 import { NestedTlb, PageWalkCache } from './walk-cache.ts';
@@ -184,7 +184,7 @@ describe('the 2D walk: counts and order over random tables', () => {
   it('grid coordinates: every nested reference is on the row of the guest entry it reaches, or the data row', () => {
     const w = world({ vendor: 'npt', guest: '4level', nestedLevels: 4, nestedShift: 12 }, 3);
     const r = ok(w.translate(w.addressIn(w.addMapping(0)).la, READ));
-    const c = gridCoords(r.refs);
+    const c = gridCoords(r.refs, guestLevelsRead('4level', 'npt'));
     expect(c.slice(0, 5).map((x) => `${x.row}/${x.col}`)).toEqual(['PML4E/PML4E', 'PML4E/PDPTE', 'PML4E/PDE', 'PML4E/PTE', 'PML4E/guest']);
     expect(c[23]).toEqual({ row: 'data', col: 'PTE' });
   });
