@@ -714,6 +714,26 @@ describe('EPT (29.3): the guest\u2019s accesses and its own walk go through the 
   });
 });
 
+describe('EPT accessed and dirty flags (EPTP bit 6, 29.3.5), now that IA32_VMX_EPT_VPID_CAP advertises them', () => {
+  it('the guest\u2019s walk marks the EPT entries mapping its tables accessed and dirty; its data pages get D only when written', () => {
+    const v = vm('mov eax, [0x190010]\nmov [0x180010], eax\nt: vmcall', {
+      ...primary(Primary.ACTIVATE_SECONDARY_CONTROLS!),
+      SECONDARY_VM_EXEC_CONTROL: BigInt(Secondary.ENABLE_EPT!),
+    }, {}, (m) => ({ EPT_POINTER: identityEpt(m) | 0x40n }));
+    exitAt(v, ExitReason.VMCALL!);
+    const flags = (page: number): number => v.m.mem.read(EPT_PT + page * 8, 4) & 0x300;
+    const A = 0x100;
+    const D = 0x200;
+    // The guest's PML4 at guest-physical 0x1000: guest paging-structure accesses count as writes.
+    expect(flags(1)).toBe(A | D);
+    expect(flags(0x100)).toBe(A); // the code page: fetched only
+    expect(flags(0x190)).toBe(A); // read
+    expect(flags(0x180)).toBe(A | D); // written
+    expect(flags(0x1a0)).toBe(0); // untouched
+    expect(v.m.mem.read(EPT, 4) & A).toBe(A);
+  });
+});
+
 describe('a PAE guest under EPT: its PDPTEs are registers (27.3.2.4, 4.4.1, 29.3)', () => {
   /** Guest-physical PDPT (remapped by EPT to host-physical PDPT_HPA), and two page directories. */
   const PDPT = 0x30000;
