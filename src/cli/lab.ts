@@ -6,8 +6,9 @@
  * under AMD-V or VT-x, with nested paging (EPT, NPT) unless `--nested off`, and the JSON gains an
  * `hv` object; `--under svm|vtx --guest MODE:FILE[,OPTS] …` runs several guests side by side, each in
  * its own VM (emu/hv/host.ts). `lab asm` and `lab disasm` show the assembler and
- * the disassembler; `lab exercise walk` prints a seeded page-walk problem and
- * `lab exercise vmexit` seeded VM-exit problems; `lab run FILE.json`
+ * the disassembler; `lab exercise walk` prints a seeded page-walk problem,
+ * `lab exercise vmexit` seeded VM-exit problems and `lab exercise nested` seeded 2D-walk
+ * problems; `lab run FILE.json`
  * boots a scenario (src/emu/scenario) and prints its final state. Commands are a table.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
