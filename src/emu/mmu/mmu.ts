@@ -233,6 +233,8 @@ export class Mmu {
   /** INVLPG: the page's entries for the current PCID and its global entries (4.10.4.1). */
   invlpg(ctl: PagingControl, linLo: number, linHi: number): void {
     this.tlb.invalidatePage(linLo, linHi, currentPcid(ctl), true);
+    // INVLPG also takes every paging-structure-cache entry (4.10.4.1): the 2D walk's page-walk cache.
+    this.walkCaches?.pwc?.flush();
   }
 
   /** INVPCID type 0..3 (SDM Vol. 2, INVPCID). */
@@ -280,6 +282,13 @@ export class Mmu {
 
   flushAll(includeGlobal: boolean): void {
     this.tlb.flushAll(includeGlobal);
+    // Every TLB flush takes the paging-structure caches (4.10.4.1): the page-walk cache; a flush of
+    // everything (the untagged VM entry and exit) takes the nested TLB too.
+    const c = this.walkCaches;
+    if (c !== null) {
+      c.pwc?.flush();
+      if (includeGlobal) c.ntlb?.flush();
+    }
   }
 
   /**

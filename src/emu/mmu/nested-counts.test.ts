@@ -17,6 +17,7 @@ import { NestedWorld, GPA_TO_HPA, gridCoords, guestLevelsRead, type GuestMode, t
 import { rng } from '../exercise/rng.ts';
 import { EPTE } from '../vmx/ept.ts';
 import { NestedTlb, PageWalkCache } from './walk-cache.ts';
+import { Mmu } from './mmu.ts';
 import type { TwoDRef, TwoDResult } from './nested.ts';
 import type { AccessKind } from './types.ts';
 
@@ -315,5 +316,28 @@ describe('the walk caches (walk-cache.ts)', () => {
       const second = w.translate(la, READ, caches).refs.length;
       expect([vendor, first, second]).toEqual([vendor, vendor === 'ept' ? 14 : 19, 1]);
     }
+  });
+});
+
+describe('the walk caches on the Mmu (Mmu.walkCaches)', () => {
+  it('translateNested uses them; a TLB flush takes the page-walk cache, a flush of everything the nested TLB too, INVLPG the page-walk cache', () => {
+    const w = world({ vendor: 'npt', guest: '4level', nestedLevels: 4, nestedShift: 12 }, 17);
+    const { la, gpa } = w.addressIn(w.addMapping(0));
+    const mmu = new Mmu(w.mem);
+    const pwc = new PageWalkCache();
+    const ntlb = new NestedTlb();
+    mmu.walkCaches = { pwc, ntlb };
+    const t = w.translator({ sideEffects: true });
+    expect(mmu.translateNested(w.ctl, la.lo, la.hi, false, false, true, t)).toBe(gpa + GPA_TO_HPA);
+    mmu.tlb.flushAll(true);
+    expect(mmu.translateNested(w.ctl, la.lo, la.hi, false, false, true, t)).toBe(gpa + GPA_TO_HPA);
+    expect([pwc.hits, ntlb.hits]).toEqual([3, 2]);
+    mmu.flushAll(false);
+    expect([pwc.size, ntlb.size > 0]).toEqual([0, true]);
+    mmu.translateNested(w.ctl, la.lo, la.hi, false, false, true, t);
+    mmu.invlpg(w.ctl, la.lo, la.hi);
+    expect(pwc.size).toBe(0);
+    mmu.flushAll(true);
+    expect(ntlb.size).toBe(0);
   });
 });
