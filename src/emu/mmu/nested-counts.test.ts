@@ -341,3 +341,26 @@ describe('the walk caches on the Mmu (Mmu.walkCaches)', () => {
     expect(ntlb.size).toBe(0);
   });
 });
+
+describe('a PAE guest on NPT reads its PDPTE like any entry', () => {
+  it('a reserved bit in the PDPTE (bit 5, A) is the guest\u2019s #PF with RSVD at the PDPTE, after m + 1 references; on EPT the register is used and memory is not read', () => {
+    for (const vendor of ['npt', 'ept'] as const) {
+      const w = world({ vendor, guest: 'pae', nestedLevels: 4, nestedShift: 12 }, 8);
+      const m = w.addMapping(0);
+      const { la, gpa } = w.addressIn(m);
+      const h = m.entries[0]! + GPA_TO_HPA;
+      // In memory only: the Intel registers keep the value loaded with CR3.
+      w.mem.write(h, 4, w.mem.read(h, 4) | 0x20);
+      const r = w.translate(la, { write: true, fetch: false, user: true });
+      if (vendor === 'ept') {
+        expect(ok(r).hpa).toBe(gpa + GPA_TO_HPA);
+        continue;
+      }
+      if (r.kind !== 'guest-fault') throw new Error(r.kind);
+      expect(r.fault).toEqual({ errorCode: 0b1111, level: 'PDPTE' });
+      expect(r.refs.length).toBe(5);
+      const last = r.refs[4]!;
+      expect(last.dim === 'guest' && last.step).toMatchObject({ level: 'PDPTE', entryPa: m.entries[0], leaf: false });
+    }
+  });
+});
