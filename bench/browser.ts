@@ -12,7 +12,8 @@
  *    views are drawn from it. Every JS and CSS response that finished before then is counted, its
  *    body gzip-compressed with zlib (level 9) to measure; the total is set against the 150 kB
  *    budget (1 kB = 1000 bytes). Chunks fetched later (another example scenario when the picker
- *    loads it) are listed apart.
+ *    loads it) are listed apart. Measured in English and again in Chinese: the first screen's
+ *    strings are a chunk per language, and a reader downloads only theirs.
  * 2. Main-thread time per step. With all views open (the default layout, every <details> opened
  *    and every collapsed disclosure button expanded), N single steps are driven with the → key
  *    across the example scenarios, under Chrome tracing (`devtools.timeline`). The page marks the
@@ -176,9 +177,9 @@ function consoleLine(page: Page, text: string, timeoutMs = 30_000): Promise<void
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Opens a scenario and waits until it is interactive. */
-async function openLab(page: Page, scenario: string): Promise<void> {
+async function openLab(page: Page, scenario: string, lang: 'en' | 'zh-CN' = 'en'): Promise<void> {
   const ready = consoleLine(page, `bench:interactive:${scenario}`);
-  await page.goto(`${BASE}/?scenario=${scenario}&lang=en`);
+  await page.goto(`${BASE}/?scenario=${scenario}&lang=${lang}`);
   await ready;
 }
 
@@ -226,7 +227,11 @@ function describe(url: string): string {
   return file;
 }
 
-async function benchBytes(context: BrowserContext): Promise<Loaded[]> {
+/**
+ * The first screen's downloads in `lang` (each language's first-screen strings are a chunk of their
+ * own: i18n/messages.ts `loadLocale`); in English, then the other examples through the picker.
+ */
+async function benchBytes(context: BrowserContext, lang: 'en' | 'zh-CN' = 'en'): Promise<Loaded[]> {
   const page = await context.newPage();
   const loaded: Loaded[] = [];
   let interactive = false;
@@ -249,10 +254,10 @@ async function benchBytes(context: BrowserContext): Promise<Loaded[]> {
   page.on('console', (m) => {
     if (m.text().startsWith('bench:interactive:')) interactive = true;
   });
-  await openLab(page, SCENARIOS[0]);
+  await openLab(page, SCENARIOS[0], lang);
   // Then the other examples, loaded on demand when the scenario picker asks for them.
   const picker = page.getByRole('combobox', { name: 'Scenario' });
-  for (const s of SCENARIOS.slice(1)) {
+  for (const s of lang === 'en' ? SCENARIOS.slice(1) : []) {
     await picker.selectOption(s);
     await page.waitForURL((u) => u.searchParams.get('scenario') === s);
     await page.getByTestId('step-forward').and(page.locator(':enabled')).waitFor();
@@ -263,15 +268,16 @@ async function benchBytes(context: BrowserContext): Promise<Loaded[]> {
   return loaded;
 }
 
-function reportBytes(loaded: readonly Loaded[]): void {
+function reportBytes(loaded: readonly Loaded[], lang: 'en' | 'zh-CN' = 'en'): void {
   const early = loaded.filter((l) => l.early);
   const late = loaded.filter((l) => !l.early);
   const total = early.reduce((n, l) => n + l.gzip, 0);
-  console.log(`browser: JS and CSS loaded before the lab is interactive (gzip, zlib level 9):`);
+  console.log(`browser: JS and CSS loaded before the lab is interactive in ${lang} (gzip, zlib level 9):`);
   for (const l of early) console.log(`  ${kB(l.gzip).padStart(9)}  (${kB(l.raw)} raw)  ${describe(l.url)}`);
   console.log(
-    `browser: before interactive: ${kB(total)} gzip in ${early.length} files (budget ${kB(BUDGET_BYTES)}, ${Math.round((100 * total) / BUDGET_BYTES)}%): ${verdict(total <= BUDGET_BYTES)}`,
+    `browser: before interactive (${lang}): ${kB(total)} gzip in ${early.length} files (budget ${kB(BUDGET_BYTES)}, ${Math.round((100 * total) / BUDGET_BYTES)}%): ${verdict(total <= BUDGET_BYTES)}`,
   );
+  if (lang !== 'en') return;
   console.log(`browser: loaded later, on demand: ${late.length === 0 ? 'none' : ''}`);
   for (const l of late) console.log(`  ${kB(l.gzip).padStart(9)}  (${kB(l.raw)} raw)  ${describe(l.url)}`);
 }
@@ -457,6 +463,9 @@ export async function benchBrowser(): Promise<void> {
     const c1 = watch(await context());
     reportBytes(await benchBytes(c1));
     await c1.close();
+    const c1zh = watch(await context());
+    reportBytes(await benchBytes(c1zh, 'zh-CN'), 'zh-CN');
+    await c1zh.close();
     const c2 = watch(await context());
     await benchSteps(browser, c2);
     await c2.close();

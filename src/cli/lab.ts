@@ -27,6 +27,7 @@ import { loadScenario } from '../emu/scenario/migrate.ts';
 // Scenarios with a technique run under the hypervisor: load it so that buildScenario can build them.
 import '../emu/hv/hv-machine.ts';
 import { buildScenario, runScenario } from '../emu/scenario/build.ts';
+import { compareScenario, compareTable } from '../emu/hv/compare.ts';
 import { MAX_STEPS_LIMIT, scenarioErrorText } from '../emu/scenario/schema.ts';
 import type { LoadedScenario } from '../emu/scenario/validate.ts';
 import { TRACE_KINDS, traceToJson, type TraceKind } from '../emu/trace/events.ts';
@@ -256,6 +257,27 @@ const commands: Record<string, Command> = {
       machine.setTrace({ emit: (e) => out(JSON.stringify(traceToJson(e))) }, kinds ?? undefined);
       machine.run(maxSteps ?? loaded.maxSteps);
       return null;
+    },
+  },
+  compare: {
+    usage: 'compare [--max-steps N] [--format table|json] FILE.json',
+    run(args) {
+      const { flags, positional } = parseFlags(args, ['--max-steps', '--format']);
+      if (positional.length !== 1) throw new UsageError(`FILE.json: expected one file, got ${positional.length}`);
+      const format = flags.get('--format') ?? 'table';
+      if (format !== 'table' && format !== 'json') throw new UsageError(`--format: '${format}' is not table or json`);
+      const file = positional[0]!;
+      let json: unknown;
+      try {
+        json = JSON.parse(readInput(file, 'FILE.json').toString('utf8'));
+      } catch (e) {
+        if (e instanceof UsageError) throw e;
+        throw new InputError(`${file}: not JSON: ${(e as Error).message}`);
+      }
+      const maxSteps = scenarioSteps(flags);
+      const r = compareScenario(json, maxSteps === undefined ? {} : { maxSteps });
+      if (!r.ok) throw new InputError(r.errors.map((e) => `${file}: ${scenarioErrorText(e)}`).join('\n'));
+      return format === 'json' ? JSON.stringify(r, null, 1) : compareTable(r);
     },
   },
   asm: {

@@ -1,17 +1,14 @@
 /**
  * The UI string catalog: every string the app shows, in English and Simplified Chinese. Parts of
- * the UI keep their strings in ./parts/*.ts. Those the first screen needs are merged here; a part
- * that loads on demand (LAZY_PARTS) registers its strings when its chunk loads (`registerMessages`
- * at the end of its file, imported by each module that uses them), so the initial download holds
- * only what the first screen shows. The key type covers every part.
+ * the UI keep their strings in ./parts/*.ts (the first screen's with their Chinese in a `-zh` file
+ * beside them). The first screen's strings are one chunk per language (eager-en.ts, eager-zh.ts):
+ * `loadLocale` fetches the reader's before the app mounts and the other when the reader switches,
+ * so the initial download holds one language. A part that loads on demand (LAZY_PARTS) registers
+ * both languages when its chunk loads (`registerMessages` at the end of its file, imported by each
+ * module that uses them). The key type covers every part.
  */
-import { embedEn, embedZh } from './parts/embed.ts';
-import { entryEn, entryZh } from './parts/entry.ts';
-import { breakpointsEn, breakpointsZh } from './parts/breakpoints.ts';
-import { shellEn, shellZh } from './parts/shell.ts';
-import { viewsEn, viewsZh } from './parts/views.ts';
+import type { eagerEn } from './eager-en.ts';
 import type { sandboxEn } from './parts/sandbox.ts';
-import { walkEn, walkZh } from './parts/walk.ts';
 import type { timelineEn } from './parts/timeline.ts';
 import type { progressEn } from './parts/progress.ts';
 import type { practiceEn } from './parts/practice.ts';
@@ -23,51 +20,35 @@ import type { vmEn } from './parts/vm.ts';
 export const LOCALES = ['en', 'zh-CN'] as const;
 export type Locale = (typeof LOCALES)[number];
 
-const baseEn = {
-  'app.title': 'Ring −1',
-  'app.tagline': 'How a CPU and a hypervisor cooperate to run virtual machines on x86, step by step.',
-  'app.status':
-    'The lab is being built. Its x86 core already runs real machine code, checked against KVM; the interactive views and lessons follow.',
-  'nav.language': 'Language',
-  'syllabus.heading': 'What the lab will teach',
-  'syllabus.rings': 'Rings and system calls: CPL 0–3, privileged instructions, interrupts and exceptions through the IDT.',
-  'syllabus.problem': 'The virtualization problem: trap-and-emulate, and where classic x86 breaks it.',
-  'syllabus.software': 'Software answers: binary translation and paravirtualization.',
-  'syllabus.hardware': 'Hardware assist: Intel VT-x with its VMCS and AMD-V with its VMCB, VM exits and entries.',
-  'syllabus.memory': 'Memory: guest paging, shadow page tables, nested paging (EPT/NPT) and tagged TLBs.',
-  'syllabus.io': 'I/O: emulated and paravirtual devices, direct assignment and DMA remapping through an IOMMU.',
-  'syllabus.many': 'Many VMs: vCPU scheduling and live migration.',
-  'footer.licence': 'Open source under the MIT licence. Runs entirely in your browser and sends no data anywhere.',
-} as const;
-
-const en = { ...baseEn, ...shellEn, ...viewsEn, ...embedEn, ...walkEn, ...breakpointsEn, ...entryEn } as const;
 
 /** The parts that load on demand, by the prefix of their keys (each registers itself: see the top). */
 export const LAZY_PARTS = ['sandbox', 'timeline', 'progress', 'practice', 'speaker', 'reference', 'lesson', 'vm'] as const;
 
-export type MessageKey = keyof typeof en | keyof typeof sandboxEn | keyof typeof timelineEn | keyof typeof progressEn | keyof typeof practiceEn | keyof typeof speakerEn | keyof typeof referenceEn | keyof typeof lessonEn | keyof typeof vmEn;
-type EagerKey = keyof typeof en;
+export type MessageKey = keyof typeof eagerEn | keyof typeof sandboxEn | keyof typeof timelineEn | keyof typeof progressEn | keyof typeof practiceEn | keyof typeof speakerEn | keyof typeof referenceEn | keyof typeof lessonEn | keyof typeof vmEn;
+type EagerKey = keyof typeof eagerEn;
 
-const baseZh: Record<keyof typeof baseEn, string> = {
-  'app.title': 'Ring −1',
-  'app.tagline': '逐步展示 x86 上 CPU 与虚拟机监控器（hypervisor）如何协作运行虚拟机。',
-  'app.status': '实验室正在建设中。它的 x86 内核已经能运行真实的机器码，并与 KVM 对照验证；交互视图与课程将随后推出。',
-  'nav.language': '语言',
-  'syllabus.heading': '实验室将讲授的内容',
-  'syllabus.rings': '特权级与系统调用：CPL 0–3、特权指令、经由 IDT 的中断与异常。',
-  'syllabus.problem': '虚拟化问题：陷入并模拟（trap-and-emulate），以及经典 x86 在哪里使它失效。',
-  'syllabus.software': '软件方案：二进制翻译与半虚拟化。',
-  'syllabus.hardware': '硬件辅助：Intel VT-x 及其 VMCS、AMD-V 及其 VMCB，VM 退出与进入。',
-  'syllabus.memory': '内存：客户机分页、影子页表、嵌套分页（EPT/NPT）与带标签的 TLB。',
-  'syllabus.io': 'I/O：模拟设备与半虚拟化设备、设备直通，以及经由 IOMMU 的 DMA 重映射。',
-  'syllabus.many': '多虚拟机：vCPU 调度与热迁移。',
-  'footer.licence': '以 MIT 许可证开源。完全在浏览器中运行，不向任何地方发送数据。',
-};
 
-const zhCN: Record<EagerKey, string> = { ...baseZh, ...shellZh, ...viewsZh, ...embedZh, ...walkZh, ...breakpointsZh, ...entryZh };
+/** The strings known now, per locale: the first screen's once `loadLocale` has fetched them, and those of every part registered since. */
+export const catalogs: Record<Locale, Partial<Record<MessageKey, string>>> = { en: {}, 'zh-CN': {} };
 
-/** The strings known now, per locale: the first screen's, and those of every part registered since. */
-export const catalogs: Record<Locale, Partial<Record<MessageKey, string>>> = { en: { ...en }, 'zh-CN': { ...zhCN } };
+const installed = new Set<Locale>();
+
+/** Adds a language's first-screen strings (loadLocale; the unit tests' setup installs both at once). */
+export function installLocale(locale: Locale, strings: Readonly<Record<EagerKey, string>>): void {
+  Object.assign(catalogs[locale], strings);
+  installed.add(locale);
+}
+
+/** Whether `locale`'s first-screen strings are here. */
+export function localeReady(locale: Locale): boolean {
+  return installed.has(locale);
+}
+
+/** Fetches `locale`'s first-screen strings (a chunk per language) unless they are here. */
+export async function loadLocale(locale: Locale): Promise<void> {
+  if (installed.has(locale)) return;
+  installLocale(locale, locale === 'en' ? (await import('./eager-en.ts')).eagerEn : (await import('./eager-zh.ts')).eagerZh);
+}
 
 /** Adds a part's strings (both languages, the same keys); a part calls it once, when its module loads. */
 export function registerMessages<K extends MessageKey>(partEn: Readonly<Record<K, string>>, partZh: Readonly<Record<K, string>>): void {

@@ -8,6 +8,7 @@ import type { TraceEvent, TraceKind } from '../emu/trace/events.ts';
 import { WorkerClient, type LabClient } from '../worker/client.ts';
 import type { Json, MarksView, ScenarioInfo, ViewState } from '../worker/protocol.ts';
 import type { ExerciseResult, ExerciseSpec } from '../worker/exercise-types.ts';
+import type { CompareResult } from '../emu/hv/compare.ts';
 import { SessionModel, type MarksQuery, type SessionFields, type ShownNotice } from './session-model.ts';
 
 export class Session implements SessionFields {
@@ -62,6 +63,11 @@ export class Session implements SessionFields {
   /** A seeded practice problem from the worker (practice mode); rejects with the worker's message. */
   exercise(spec: ExerciseSpec): Promise<ExerciseResult> {
     return this.#client.exercise(spec);
+  }
+
+  /** The scenario run bare and under each hypervisor configuration; the session's own run is untouched. */
+  compare(scenario: Json): Promise<CompareResult> {
+    return this.#client.compare(scenario);
   }
   dismissNotice(id: number): void {
     this.#model.dismissNotice(id);

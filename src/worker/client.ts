@@ -10,6 +10,7 @@ import type {
 } from './protocol.ts';
 import { requestOf } from './protocol.ts';
 import type { ExerciseResult, ExerciseSpec } from './exercise-types.ts';
+import type { CompareResult } from '../emu/hv/compare.ts';
 
 export interface LabClient {
   load(scenario: Json): Promise<LoadResult>;
@@ -22,6 +23,8 @@ export interface LabClient {
   marks(from: number, to: number, limit: number, buckets: number): Promise<MarksView>;
   /** A seeded practice problem (worker/exercise.ts); leaves the scenario as it is. */
   exercise(spec: ExerciseSpec): Promise<ExerciseResult>;
+  /** The scenario run bare and under each hypervisor configuration (emu/hv/compare.ts); leaves the loaded scenario as it is. */
+  compare(scenario: Json): Promise<CompareResult>;
   dispose(): void;
 }
 
@@ -53,6 +56,9 @@ export abstract class RequestClient implements LabClient {
   }
   exercise(spec: ExerciseSpec): Promise<ExerciseResult> {
     return this.call<'exercise'>({ type: 'exercise', spec });
+  }
+  compare(scenario: Json): Promise<CompareResult> {
+    return this.call<'compare'>({ type: 'compare', scenario });
   }
 }
 
@@ -187,7 +193,7 @@ export class WorkerClient extends RequestClient {
         this.lastStep = lr.view.step;
       }
     } else if (c.type === 'setTraceKinds') this.traceKinds = res as TraceKind[];
-    else if (c.type === 'marks' || c.type === 'exercise') return;
+    else if (c.type === 'marks' || c.type === 'exercise' || c.type === 'compare') return;
     else if (c.type === 'runUntil') this.lastStep = (res as RunUntilView).view.step;
     else this.lastStep = (res as ViewState).step;
   }

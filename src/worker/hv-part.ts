@@ -6,3 +6,4 @@
 export { HvMachine } from '../emu/hv/hv-machine.ts';
 export { hostVmView, vmFieldValues, vmView } from './vm-view.ts';
 export { HostMachine } from '../emu/hv/host-machine.ts';
+export { compareScenario } from '../emu/hv/compare.ts';

@@ -6,6 +6,7 @@
  */
 import type { LabMessage, LabRequest } from './protocol.ts';
 import { needsPreparing, prepareExercise } from './exercise.ts';
+import { needsCompareChunk, prepareCompare } from './compare.ts';
 import { LabSession, needsHypervisor, prepareLoad, type SessionOptions } from './session.ts';
 
 /** A handler for request messages that posts each answer through `post`. */
@@ -19,6 +20,14 @@ export function createLabHandler(post: (msg: LabMessage) => void, opts: SessionO
       prepareExercise(req.spec).then(
         () => post(session.handle(req)),
         (e: unknown) => post({ kind: 'error', id: req.id, message: `exercise: ${e instanceof Error ? e.message : String(e)}` }),
+      );
+      return;
+    }
+    // So is a comparison, which runs its own machines and leaves the session's alone.
+    if (req.type === 'compare' && needsCompareChunk()) {
+      prepareCompare().then(
+        () => post(session.handle(req)),
+        (e: unknown) => post({ kind: 'error', id: req.id, message: `compare: ${e instanceof Error ? e.message : String(e)}` }),
       );
       return;
     }

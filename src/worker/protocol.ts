@@ -5,6 +5,7 @@
  * structured-clone safe; 64-bit values are `0x`-prefixed 16-digit hex strings in views and
  * `bigint` inside trace events.
  */
+import type { CompareResult } from '../emu/hv/compare.ts';
 import type { CpuMode } from '../emu/cpu/core.ts';
 import type { RunEnd } from '../emu/cpu/cpu.ts';
 import type { PagingMode } from '../emu/mmu/types.ts';
@@ -131,7 +132,9 @@ export type LabRequest =
   /** Marks with from ≤ step ≤ to (clamped to the run so far): each one if at most `limit`, else grouped into `buckets`. */
   | { id: number; type: 'marks'; from: number; to: number; limit: number; buckets: number }
   /** A seeded practice problem, the same as the command line's `lab exercise` (exercise-types.ts); the scenario is not touched. */
-  | { id: number; type: 'exercise'; spec: ExerciseSpec };
+  | { id: number; type: 'exercise'; spec: ExerciseSpec }
+  /** The scenario run bare and under each hypervisor configuration (emu/hv/compare.ts); the loaded scenario is not touched. */
+  | { id: number; type: 'compare'; scenario: Json };
 
 export type LabRequestType = LabRequest['type'];
 
@@ -145,6 +148,7 @@ export interface LabResults {
   setTraceKinds: TraceKind[];
   marks: MarksView;
   exercise: ExerciseResult;
+  compare: CompareResult;
 }
 
 /** A request without its id (what the client is asked to send). */

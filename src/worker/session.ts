@@ -23,6 +23,7 @@ import {
 } from './protocol.ts';
 import { stepWalks } from './walks.ts';
 import { makeExercise } from './exercise.ts';
+import { runCompare } from './compare.ts';
 import type { VmView } from './vm-types.ts';
 
 let hvPart: typeof import('./hv-part.ts') | null = null;
@@ -335,6 +336,8 @@ export class LabSession {
           return { kind: 'result', id: req.id, type: 'marks', result: this.marks(req.from, req.to, req.limit, req.buckets) };
         case 'exercise':
           return { kind: 'result', id: req.id, type: 'exercise', result: makeExercise(req.spec) };
+        case 'compare':
+          return { kind: 'result', id: req.id, type: 'compare', result: runCompare(req.scenario) };
         default: {
           const bad: { type?: unknown } = req;
           throw new TypeError(`unknown request type ${JSON.stringify(bad.type)}`);

@@ -169,5 +169,7 @@ export interface VmView {
     fieldAccess: number;
     /** The hypervisor's software: dispatch and the handlers' work. */
     handlers: number;
+    /** Memory virtualization: page-walk references (2D walks under nested paging), TLB flushes, shadow page-table updates. */
+    memory: number;
   };
 }

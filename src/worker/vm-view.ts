@@ -212,6 +212,7 @@ function svmControls(m: HvUnitView): VmControlView[] {
 const TRANSITIONS: readonly CostKind[] = ['vm-entry', 'vm-exit', 'vmrun', 'vmexit'];
 const FIELD_ACCESS: readonly CostKind[] = ['vmread', 'vmwrite', 'vmcb-read', 'vmcb-write'];
 const HANDLERS: readonly CostKind[] = ['hv-dispatch', 'handler'];
+const MEMORY: readonly CostKind[] = ['page-walk-ref', 'tlb-flush', 'shadow-pt-update'];
 
 /** The index of the first record with a step ≥ `step`. */
 function firstAt(records: readonly HvExitRecord[], step: number): number {
@@ -271,6 +272,7 @@ export function vmView(m: HvMachine, name: string, mode: 'prot32' | 'long64', be
       transitions: sum(TRANSITIONS),
       fieldAccess: sum(FIELD_ACCESS),
       handlers: sum(HANDLERS),
+      memory: sum(MEMORY),
     },
   };
 }
@@ -294,7 +296,7 @@ function totals(vendor: 'intel' | 'amd', ledgers: readonly LedgerData[]): { byRe
   const sum = (ks: readonly CostKind[]): number => ks.reduce((a, k) => a + (kinds.get(k) ?? 0), 0);
   return {
     byReason: [...reasons.values()].sort((a, b) => a.code - b.code),
-    cycles: { total, guest: kinds.get('guest-insn') ?? 0, transitions: sum(TRANSITIONS), fieldAccess: sum(FIELD_ACCESS), handlers: sum(HANDLERS) },
+    cycles: { total, guest: kinds.get('guest-insn') ?? 0, transitions: sum(TRANSITIONS), fieldAccess: sum(FIELD_ACCESS), handlers: sum(HANDLERS), memory: sum(MEMORY) },
   };
 }
 

@@ -41,9 +41,9 @@ export const COST_KINDS = {
     about: "the hypervisor's fixed software path around every exit: save guest registers, dispatch on the reason, restore, return to the entry instruction",
   },
   handler: { vendor: 'any', key: 'handler-work', about: "the handler's own work for one exit (emulating CPUID, a device model access, a hypercall…)" },
-  'page-walk-ref': { vendor: 'any', key: 'none', about: 'one memory reference of a page walk (guest, nested or shadow)', pendingIssue: 7 },
-  'tlb-flush': { vendor: 'any', key: 'none', about: 'a TLB flush forced by a transition or an invalidation', pendingIssue: 7 },
-  'shadow-pt-update': { vendor: 'any', key: 'none', about: 'the hypervisor updating one shadow page-table entry', pendingIssue: 7 },
+  'page-walk-ref': { vendor: 'any', key: 'none', about: 'one memory reference of a page walk (guest, nested or shadow)' },
+  'tlb-flush': { vendor: 'any', key: 'none', about: 'a TLB flush forced by a transition or an invalidation' },
+  'shadow-pt-update': { vendor: 'any', key: 'none', about: 'the hypervisor updating one shadow page-table entry' },
   'bt-step': { vendor: 'any', key: 'none', about: 'one binary-translation step (translating a guest basic block)', pendingIssue: 9 },
 } as const satisfies Record<string, CostKindInfo>;
 

@@ -259,11 +259,11 @@ describe('pricing', () => {
   });
 
   it('lets a later layer add its own figures, never replace one', () => {
-    const flush = illustrative(500, 'a test figure for a TLB flush, labelled as such');
-    const p = withFigures(prescott, 'vtx-prescott-shadow', { figures: { 'tlb-flush': flush } });
-    expect(price(p, { kind: 'tlb-flush', count: 2 })).toBe(1000);
+    const flush = illustrative(500, 'a test figure for a translation step, labelled as such');
+    const p = withFigures(prescott, 'vtx-prescott-bt', { figures: { 'bt-step': flush } });
+    expect(price(p, { kind: 'bt-step', count: 2 })).toBe(1000);
     expect(p.figures['vm-entry']).toBe(prescott.figures['vm-entry']);
-    expect(() => price(prescott, { kind: 'tlb-flush' })).toThrow(UnpricedCharge);
+    expect(() => price(prescott, { kind: 'bt-step' })).toThrow(UnpricedCharge);
     expect(() => withFigures(prescott, 'x', { figures: { 'vm-entry': flush } })).toThrow(/already prices kind vm-entry/);
     expect(() => withFigures(prescott, 'x', { exitBy: { 0: flush } })).toThrow(/already prices exit 0/);
   });

@@ -295,7 +295,13 @@ export class HvMachine {
     const mon = s.monitor === null ? null : cloneMonitor(s.monitor);
     cpu.guest = mon as Cpu['guest'];
     if (b instanceof SvmBackend) setActiveMonitor(b.svm, (mon ?? undefined) as SvmMonitor | undefined);
-    if (cpu.nestedTranslator() !== s.nested) cpu.setNested(s.nested);
+    if (cpu.nestedTranslator() !== s.nested) {
+      // setNested flushes the TLB (a change of translation regime), but the checkpoint's TLB is
+      // the one to keep: put it back, with the CPU's small cache in front of it.
+      cpu.setNested(s.nested);
+      cpu.mmu.tlb.restore(snap.tlb);
+      cpu.dropCaches(snap.fastTlb);
+    }
     cpu.exit = deepCopy(s.cpuExit) as Cpu['exit'];
     cpu.guestVectoring = deepCopy(s.cpuVectoring) as Cpu['guestVectoring'];
     this.ledger.restore(s.ledger);

@@ -346,9 +346,13 @@ export class SvmBackend implements HvBackend {
       this.inCpu = true;
     }
     const before = cpu.state.steps;
+    const refsBefore = cpu.mmu.refs;
     const end = runGuest(this.svm, cpu, budget);
     const native = cpu.state.steps - before;
     if (native > 0) this.ledger.charge({ kind: 'guest-insn', count: native });
+    // The memory references of the guest's page walks (2D walks under nested paging).
+    const refs = cpu.mmu.refs - refsBefore;
+    if (refs > 0) this.ledger.charge({ kind: 'page-walk-ref', count: refs });
     if (end.kind !== 'vmexit') return end;
     this.inCpu = false;
     // The #VMEXIT itself, then the hypervisor's fixed path (save registers, dispatch on the code).

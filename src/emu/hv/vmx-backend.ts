@@ -409,9 +409,13 @@ export class VmxBackend implements HvBackend {
       this.inCpu = true;
     }
     const before = cpu.state.steps;
+    const refsBefore = cpu.mmu.refs;
     const end = runGuest(this.vmx, cpu, budget);
     const native = cpu.state.steps - before;
     if (native > 0) this.ledger.charge({ kind: 'guest-insn', count: native });
+    // The memory references of the guest's page walks (2D walks under nested paging).
+    const refs = cpu.mmu.refs - refsBefore;
+    if (refs > 0) this.ledger.charge({ kind: 'page-walk-ref', count: refs });
     if (end.kind === 'budget' || end.kind === 'halted') return end;
     this.inCpu = false;
     if (end.kind === 'abort') return { kind: 'shutdown' };

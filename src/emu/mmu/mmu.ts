@@ -35,6 +35,14 @@ export interface NestedFaultRecord {
 
 const NESTED_ALL = TLB_FLAG.RW | TLB_FLAG.US;
 
+/** The level index (walk.ts LV) of the first entry a walk reads from memory: PAE's PDPTEs are registers. */
+const FIRST_READ: Readonly<Record<PagingControl['mode'], number>> = { none: 5, '32bit': 3, pae: 3, '4level': 1, '5level': 0 };
+
+/** Entries a walk read from memory when it ended (leaf or fault) at level index `last`. */
+function entriesRead(ctl: PagingControl, last: number): number {
+  return Math.max(0, last - FIRST_READ[ctl.mode] + 1);
+}
+
 export class Mmu {
   readonly mem: PhysMem;
   tlb: Tlb;
@@ -42,6 +50,12 @@ export class Mmu {
   lastFault: PageFault | null = null;
   /** Walks made by `translate` (misses plus re-walks to set D). */
   walks = 0;
+  /**
+   * Memory references the walks made: paging-structure entries read from memory (a PAE PDPTE
+   * register is not one), and under nested paging every reference of the 2D walk (nested.ts). The
+   * hypervisor's backends charge them as `page-walk-ref` (cost/kinds.ts).
+   */
+  refs = 0;
   /** Where `translate` reports tlb/lookup, mmu/walk, tlb/fill and page-fault tlb/flush events (null: off). */
   trace: TraceSink | null = null;
   /** The step events are stamped with; the CPU keeps it current while tracing. */
@@ -111,6 +125,7 @@ export class Mmu {
     this.walks++;
     const steps: WalkStep[] | null = tr !== null && this.tWalk ? [] : null;
     const ok = walkFast(this.mem, ctl, linLo, linHi, write, fetch, user, true, steps);
+    this.refs += entriesRead(ctl, ok ? walkOut.leafLevel : walkOut.faultLevel);
     if (steps !== null) this.traceWalk(tr!, ctl, linLo, linHi, write ? 1 : fetch ? 2 : 0, user, steps);
     if (!ok) {
       this.lastFault = { errorCode: walkOut.errorCode, level: LEVEL_NAMES[walkOut.faultLevel]! };
@@ -177,6 +192,7 @@ export class Mmu {
     if (!paged) {
       const gpa = linLo >>> 0;
       const out = nested.translate(gpa, { write, fetch, user, stage: 'final', linear: gpa, paged: false });
+      this.refs += out.steps.length;
       if (!out.ok) {
         this.lastNested = { gpa, stage: 'final', paged: false, fault: out.fault };
         return -2;
@@ -185,6 +201,8 @@ export class Mmu {
       flags = NESTED_ALL;
     } else {
       const r = translate2D(this.mem, ctl, linLo, linHi, { write, fetch, user }, nested, true, this.walkCaches ?? undefined);
+      // Only the references made: those the walk caches saved are in r.saved.
+      this.refs += r.refs.length;
       if (r.kind === 'guest-fault') {
         this.lastFault = r.fault;
         if (i >= 0) tlb.invalidatePage(linLo, linHi, pcid, true);

@@ -34,7 +34,7 @@ const strip = (events: TraceEvent[]) => events.map(({ step: _step, ...rest }) =>
 describe('the example scenarios', () => {
   it('every JSON file in examples/ validates', () => {
     const files = readdirSync(DIR).filter((f) => f.endsWith('.json'));
-    expect(files.sort()).toEqual(['page-fault.json', 'svm-first-exit.json', 'syscalls.json', 'timer.json', 'two-vms-svm.json', 'two-vms.json', 'vtx-first-exit.json']);
+    expect(files.sort()).toEqual(['mm-workload.json', 'page-fault.json', 'svm-first-exit.json', 'syscalls.json', 'timer.json', 'two-vms-svm.json', 'two-vms.json', 'vtx-first-exit.json']);
     for (const f of files) expect(loadScenario(JSON.parse(readFileSync(join(DIR, f), 'utf8'))).ok, f).toBe(true);
   });
 
@@ -211,4 +211,64 @@ describe('the example scenarios', () => {
       }
     });
   });
+
+  describe('mm-workload: demand paging, fork and context switches', () => {
+    /** The heap pages' values in the page table at `pt`, read through its PTEs (a frame per page). */
+    const heap = (m: Machine, pt: number): { frame: number; value: number }[] =>
+      Array.from({ length: 8 }, (_, i) => {
+        const pte = m.mem.read(pt + (256 + i) * 8, 4);
+        expect(pte & 7, `heap PTE ${i}`).toBe(7);
+        const frame = pte & ~0xfff;
+        return { frame, value: m.mem.read(frame, 4) };
+      });
+
+    /** The workload as a bare scenario (its JSON without the technique), or under a technique. */
+    const workload = (technique: 'bare' | 'vtx' | 'svm'): LoadedScenario => {
+      const { technique: _t, ...raw } = JSON.parse(readFileSync(join(DIR, 'mm-workload.json'), 'utf8')) as Record<string, unknown>;
+      const r = loadScenario(technique === 'bare' ? raw : { ...raw, technique, cpu: { vendor: technique === 'svm' ? 'amd' : 'intel' } });
+      if (!r.ok) throw new Error(JSON.stringify(r.errors));
+      return r.loaded;
+    };
+    const runBare = (): { ls: LoadedScenario; m: Machine; events: TraceEvent[]; end: string } => {
+      const ls = workload('bare');
+      const m = buildScenario(ls);
+      const sink = new ArraySink();
+      m.setTrace(sink, ['ring/change', 'cpu/exception']);
+      return { ls, m, events: sink.events, end: m.run(ls.maxSteps) };
+    };
+
+    it('gives each process its own heap: 8 demand faults, a fork that copies, 3 rounds each', () => {
+      const { ls, m, events, end } = runBare();
+      expect(end).toBe('hlt');
+      const pf = events.filter((e) => e.kind === 'cpu/exception' && e.vector === 14);
+      expect(pf).toHaveLength(8); // the parent's first touch of each heap page; the child's pages are copies
+      const syscalls = events.filter((e) => e.kind === 'ring/change' && e.cause === 'syscall');
+      expect(syscalls).toHaveLength(1 + 2 * 3 + 2); // fork, three yields each, two exits
+      const parent = heap(m, ls.layout.userPt);
+      const childPt = Number(m.mem.read(Number(K(ls, 'proc_pt')) + 8, 4));
+      const child = heap(m, childPt);
+      // Page i held 8 − i after the first touch; each round the parent adds 2, the child 1.
+      expect(parent.map((p) => p.value)).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((i) => 8 - i + 3 * 2));
+      expect(child.map((p) => p.value)).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((i) => 8 - i + 3 * 1));
+      for (let i = 0; i < 8; i++) expect(child[i]!.frame).not.toBe(parent[i]!.frame);
+      expect(m.mem.read(Number(K(ls, 'alive')), 2)).toBe(0);
+    });
+
+    it('is, as the example has it, the only guest of the hypervisor under VT-x', () => {
+      const { m, end } = run('mm-workload');
+      expect(m).toBeInstanceOf(HvMachine);
+      expect(end).toBe('hlt');
+    });
+
+    it.each(['vtx', 'svm'] as const)('ends the same as the only guest of the hypervisor under %s', (technique) => {
+      const bare = runBare();
+      const ls = workload(technique);
+      const m = buildScenario(ls);
+      expect(m).toBeInstanceOf(HvMachine);
+      expect(m.run(ls.maxSteps)).toBe('hlt');
+      expect(machineResult('x', m, 'hlt').regs).toEqual(machineResult('x', bare.m, 'hlt').regs);
+      expect(heap(m, bare.ls.layout.userPt)).toEqual(heap(bare.m, bare.ls.layout.userPt));
+    });
+  });
 });
+

@@ -41,8 +41,8 @@ function state(m: Machine) {
 }
 
 describe('scenarios replay exactly', () => {
-  it('has the seven examples', () => {
-    expect(examples.map(([f]) => f).sort()).toEqual(['page-fault.json', 'svm-first-exit.json', 'syscalls.json', 'timer.json', 'two-vms-svm.json', 'two-vms.json', 'vtx-first-exit.json']);
+  it('has the eight examples', () => {
+    expect(examples.map(([f]) => f).sort()).toEqual(['mm-workload.json', 'page-fault.json', 'svm-first-exit.json', 'syscalls.json', 'timer.json', 'two-vms-svm.json', 'two-vms.json', 'vtx-first-exit.json']);
   });
 
   it.each(examples)('%s gives the same trace, every kind, twice', (_f, ls) => {

@@ -6,6 +6,7 @@ import '../../i18n/parts/vm.ts';
 export { default as VmPlanes } from './VmPlanes.svelte';
 export { default as VmInspector } from './VmInspector.svelte';
 export { default as VmCharts } from './VmCharts.svelte';
+export { default as VmCompare } from './VmCompare.svelte';
 export { default as VmConsoles } from './VmConsoles.svelte';
 export { translator } from '../cpu/text.ts';
 export { narrateVm } from './narrate-vm.ts';

@@ -23,7 +23,7 @@ describe('the fixtures', () => {
   it('keep the cycle parts adding up to the total', () => {
     for (const v of [vtxAfterCpuidExit(), vtxAfterIoExit(), svmAfterIoioExit()]) {
       const c = v.cycles;
-      expect(c.guest + c.transitions + c.fieldAccess + c.handlers).toBe(c.total);
+      expect(c.guest + c.memory + c.transitions + c.fieldAccess + c.handlers).toBe(c.total);
     }
   });
 });
@@ -112,12 +112,12 @@ describe('chart data and their tables', () => {
     expect(rows[1]!.share).toBe(0.25);
     expect(rows[1]!.cycles).toBeGreaterThan(rows[2]!.cycles);
   });
-  it('splits cycles into the four parts, with shares of the total', () => {
+  it('splits cycles into the five parts, with shares of the total', () => {
     const rows = cycleRows(vtxAfterIoExit());
-    expect(rows.map((r) => r.part)).toEqual(['guest', 'transitions', 'fieldAccess', 'handlers']);
+    expect(rows.map((r) => r.part)).toEqual(['guest', 'memory', 'transitions', 'fieldAccess', 'handlers']);
     expect(rows.reduce((s, r) => s + r.share, 0)).toBeCloseTo(1);
     expect(percent(0.125)).toBe('12.5%');
-    expect(cycleRows({ cycles: { ...vtxAfterIoExit().cycles, total: 0, guest: 0, transitions: 0, fieldAccess: 0, handlers: 0 } }).every((r) => r.share === 0)).toBe(true);
+    expect(cycleRows({ cycles: { ...vtxAfterIoExit().cycles, total: 0, guest: 0, transitions: 0, fieldAccess: 0, handlers: 0, memory: 0 } }).every((r) => r.share === 0)).toBe(true);
   });
 });
 

@@ -144,7 +144,7 @@ export function reasonRows(vm: Pick<VmView, 'byReason'>): ReasonRow[] {
     .map((r) => ({ code: r.code, name: r.name, count: r.count, cycles: r.cycles, share: r.count / max }));
 }
 
-export const CYCLE_PARTS = ['guest', 'transitions', 'fieldAccess', 'handlers'] as const;
+export const CYCLE_PARTS = ['guest', 'memory', 'transitions', 'fieldAccess', 'handlers'] as const;
 export type CyclePart = (typeof CYCLE_PARTS)[number];
 
 export interface CycleRow {

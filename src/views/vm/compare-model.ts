@@ -1,0 +1,50 @@
+/**
+ * The comparison chart's data (VmCompare.svelte): each configuration's cycles split into what the
+ * guest would pay bare (its instructions), what translating its addresses cost (page-walk
+ * references, TLB flushes, shadow page-table updates) and what the hypervisor's exits cost (world
+ * switches, control-structure accesses, dispatch and handlers), as a multiple of the bare run.
+ */
+import type { CompareConfigId, CompareResult, CompareRow } from '../../emu/hv/compare.ts';
+
+export const COMPARE_PARTS = ['guest', 'memory', 'exits'] as const;
+export type ComparePart = (typeof COMPARE_PARTS)[number];
+
+const MEMORY_KINDS = ['page-walk-ref', 'tlb-flush', 'shadow-pt-update'];
+
+export interface CompareBar {
+  id: CompareConfigId;
+  total: number;
+  /** total / the bare run's total (1 for the bare run; 0 when there is no bare run). */
+  ratio: number;
+  parts: { part: ComparePart; cycles: number; /** Of the largest total (0–1), for the bar's width. */ width: number }[];
+  same: boolean;
+  end: string;
+}
+
+export function partCycles(r: CompareRow): Record<ComparePart, number> {
+  const k = r.cycles.byKind;
+  const guest = k['guest-insn'] ?? 0;
+  const memory = MEMORY_KINDS.reduce((s, m) => s + (k[m] ?? 0), 0);
+  return { guest, memory, exits: r.cycles.total - guest - memory };
+}
+
+export function compareBars(res: Extract<CompareResult, { ok: true }>): CompareBar[] {
+  const max = Math.max(1, ...res.rows.map((r) => r.cycles.total));
+  const bare = res.rows.find((r) => r.technique === 'bare');
+  return res.rows.map((r) => {
+    const c = partCycles(r);
+    return {
+      id: r.id,
+      total: r.cycles.total,
+      ratio: bare === undefined || bare.cycles.total === 0 ? 0 : r.cycles.total / bare.cycles.total,
+      parts: COMPARE_PARTS.map((part) => ({ part, cycles: c[part], width: c[part] / max })),
+      same: r.same,
+      end: r.end,
+    };
+  });
+}
+
+/** The names of every exit any configuration took, sorted, for the table's rows. */
+export function exitNames(res: Extract<CompareResult, { ok: true }>): string[] {
+  return [...new Set(res.rows.flatMap((r) => Object.keys(r.exits.byName)))].sort();
+}

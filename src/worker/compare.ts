@@ -1,0 +1,28 @@
+/**
+ * The comparison of a scenario under each hypervisor configuration (emu/hv/compare.ts), for the
+ * app's comparison chart. It runs the hypervisor, so it lives in the hypervisor's chunk
+ * (hv-part.ts), loaded the first time a comparison is asked for (`prepareCompare`; the worker's
+ * handler and the in-thread client await it) and never part of the worker's first load. One
+ * chunk, not two: a second dynamic import would split the modules they share into more files.
+ */
+import type { Json } from './protocol.ts';
+import type { CompareResult } from '../emu/hv/compare.ts';
+
+/** Steps per run at most: a comparison makes several runs, and the worker answers nothing else meanwhile. */
+export const COMPARE_STEP_CAP = 200_000;
+
+let compare: typeof import('./hv-part.ts') | null = null;
+
+export function needsCompareChunk(): boolean {
+  return compare === null;
+}
+
+export async function prepareCompare(): Promise<void> {
+  compare ??= await import('./hv-part.ts');
+}
+
+/** Runs the comparison; a scenario that cannot be compared is an answer with errors, not a failure. */
+export function runCompare(scenario: Json): CompareResult {
+  if (compare === null) throw new Error('compare: the comparison is not loaded (prepareCompare first)');
+  return compare.compareScenario(scenario, { stepCap: COMPARE_STEP_CAP });
+}
