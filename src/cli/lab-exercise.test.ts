@@ -54,3 +54,44 @@ describe('lab exercise walk', () => {
     expect(r.err).toContain('usage: lab exercise walk');
   });
 });
+
+describe('lab exercise nested', () => {
+  it('the same seed prints byte-identical output; another seed differs', () => {
+    const a = call(['exercise', 'nested', '--seed', '7']);
+    const b = call(['exercise', 'nested', '--seed', '7']);
+    expect(a.code).toBe(0);
+    expect(a.err).toBe('');
+    expect(b.out).toBe(a.out);
+    const c = call(['exercise', 'nested', '--seed', '8']);
+    expect(c.out.replace(/seed \d+/, '')).not.toBe(a.out.replace(/seed \d+/, ''));
+  });
+
+  it('prints the answer key only with --answers, after the same problem text', () => {
+    const plain = call(['exercise', 'nested', '--seed', '42']);
+    const keyed = call(['exercise', 'nested', '--seed', '0x2a', '--answers']);
+    expect(keyed.code).toBe(0);
+    expect(plain.out).not.toMatch(/Answer key|references {2}\(b\)|HPA = /);
+    expect(keyed.out.startsWith(plain.out)).toBe(true);
+    expect(keyed.out).toMatch(/\n {2}1\. \(a\) \d+ references {2}\(b\) #\d+: row (PML5E|PML4E|PDPTE|PDE|PTE|data), column (PML5E|PML4E|PDPTE|PDE|PTE|guest)/);
+  });
+
+  it('--count sets the number of questions', () => {
+    const r = call(['exercise', 'nested', '--seed', '1', '--count', '5']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/\n {2}5\. 0x[0-9a-f]+ {2}(read|write|fetch), (user|supervisor) {2}k = \d+$/);
+    expect(r.out).not.toContain('\n  6. ');
+  });
+
+  it.each([
+    [['exercise', 'nested'], '--seed'],
+    [['exercise', 'nested', '--seed', 'abc'], '--seed'],
+    [['exercise', 'nested', '--seed', '1', '--count', '9'], '--count'],
+    [['exercise', 'nested', '--seed', '1', '--levels', '4'], '--levels'],
+  ])('rejects %j with exit code 2 naming %s', (args, name) => {
+    const r = call(args);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err).toContain(name);
+    expect(r.err).toContain('usage: lab exercise');
+  });
+});

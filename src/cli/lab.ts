@@ -7,8 +7,9 @@
  * and tagged TLBs (VPID, ASID) by the backends' default (on with nested paging), and the JSON gains
  * an `hv` object (with `hv.tlb`, the TLB's counters); `--under svm|vtx --guest MODE:FILE[,OPTS] …` runs several guests side by side, each in
  * its own VM (emu/hv/host.ts). `lab asm` and `lab disasm` show the assembler and
- * the disassembler; `lab exercise walk` prints a seeded page-walk problem and
- * `lab exercise vmexit` seeded VM-exit problems; `lab run FILE.json`
+ * the disassembler; `lab exercise walk` prints a seeded page-walk problem,
+ * `lab exercise vmexit` seeded VM-exit problems and `lab exercise nested` seeded 2D-walk
+ * problems; `lab run FILE.json`
  * boots a scenario (src/emu/scenario) and prints its final state. Commands are a table.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -22,6 +23,7 @@ import { DEFAULT_COUNT, generateWalkExercise, MAX_COUNT, type WalkLevels } from 
 import { formatWalkExercise } from '../emu/exercise/format.ts';
 import { generateVmexitExercise, VMEXIT_DEFAULT_COUNT, VMEXIT_MAX_COUNT } from '../emu/exercise/vmexit-exercise.ts';
 import { formatVmexitExercise } from '../emu/exercise/vmexit-format.ts';
+import { formatNestedExercise, generateNestedExercise, NESTED_DEFAULT_COUNT, NESTED_MAX_COUNT } from '../emu/exercise/nested-exercise.ts';
 import { loadScenario } from '../emu/scenario/migrate.ts';
 // Scenarios with a technique run under the hypervisor: load it so that buildScenario can build them.
 import '../emu/hv/hv-machine.ts';
@@ -330,11 +332,12 @@ const commands: Record<string, Command> = {
     },
   },
   exercise: {
-    usage: 'exercise walk --levels 2|3|4|5 --seed N [--count K] [--answers]\n  lab exercise vmexit --seed N [--count K] [--answers]',
+    usage: 'exercise walk --levels 2|3|4|5 --seed N [--count K] [--answers]\n  lab exercise vmexit --seed N [--count K] [--answers]\n  lab exercise nested --seed N [--count K] [--answers]',
     run(args) {
       const [kind, ...rest] = args;
       if (kind === 'vmexit') return vmexitExercise(rest);
-      if (kind !== 'walk') throw new UsageError(kind === undefined ? 'KIND: missing (walk or vmexit)' : `KIND: '${kind}' is not walk or vmexit`);
+      if (kind === 'nested') return nestedExercise(rest);
+      if (kind !== 'walk') throw new UsageError(kind === undefined ? 'KIND: missing (walk, vmexit or nested)' : `KIND: '${kind}' is not walk, vmexit or nested`);
       const answers = rest.includes('--answers');
       const { flags, positional } = parseFlags(
         rest.filter((a) => a !== '--answers'),
@@ -367,6 +370,21 @@ function vmexitExercise(rest: string[]): string {
   const count = flags.has('--count') ? parseNumber(flags.get('--count'), '--count') : VMEXIT_DEFAULT_COUNT;
   if (count < 1 || count > VMEXIT_MAX_COUNT) throw new UsageError(`--count: ${count} is not 1..${VMEXIT_MAX_COUNT}`);
   return formatVmexitExercise(generateVmexitExercise({ seed, count }), { answers });
+}
+
+/** `exercise nested`: seeded two-dimensional walk problems, keyed by the lab's translate2D. */
+function nestedExercise(rest: string[]): string {
+  const answers = rest.includes('--answers');
+  const { flags, positional } = parseFlags(
+    rest.filter((a) => a !== '--answers'),
+    ['--seed', '--count'],
+  );
+  if (positional.length > 0) throw new UsageError(`unexpected argument '${positional[0]}'`);
+  if (!flags.has('--seed')) throw new UsageError('--seed: required (a number)');
+  const seed = parseNumber(flags.get('--seed'), '--seed');
+  const count = flags.has('--count') ? parseNumber(flags.get('--count'), '--count') : NESTED_DEFAULT_COUNT;
+  if (count < 1 || count > NESTED_MAX_COUNT) throw new UsageError(`--count: ${count} is not 1..${NESTED_MAX_COUNT}`);
+  return formatNestedExercise(generateNestedExercise({ seed, count }), { answers });
 }
 
 function usage(): string {

@@ -137,3 +137,27 @@ describe('the exercise call', () => {
     expect(v.step).toBe(3);
   });
 });
+
+describe('the exercise call: two-dimensional walks', () => {
+  it.each([
+    { kind: 'nested', seed: 0, count: 3 },
+    { kind: 'nested', seed: 31_337, count: 8 },
+    { kind: 'nested', seed: Number.MAX_SAFE_INTEGER, count: 1 },
+  ] as const)('gives the app the same problems as the command line: seed $seed, count $count', async (spec) => {
+    const { generateNestedExercise, formatNestedExercise, NESTED_DEFAULT_COUNT, NESTED_MAX_COUNT } = await import('../emu/exercise/nested-exercise.ts');
+    expect(EXERCISE_COUNTS.nested).toEqual({ default: NESTED_DEFAULT_COUNT, min: 1, max: NESTED_MAX_COUNT });
+    const c = new InThreadClient();
+    const r = await c.exercise(spec);
+    if (r.kind !== 'nested') throw new Error(`not nested: ${r.kind}`);
+    expect(r.exercise).toEqual(generateNestedExercise({ seed: spec.seed, count: spec.count }));
+    const printed = cli(cliArgs(spec));
+    expect(printed.code).toBe(0);
+    expect(printed.out).toBe(formatNestedExercise(r.exercise, { answers: true }));
+  });
+
+  it('answers a bad count with an error naming it', () => {
+    const res = new LabSession().handle({ id: 5, type: 'exercise', spec: { kind: 'nested', seed: 1, count: 9 } });
+    expect(res.kind).toBe('error');
+    if (res.kind === 'error') expect(res.message.startsWith('exercise count')).toBe(true);
+  });
+});

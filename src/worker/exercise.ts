@@ -15,6 +15,7 @@ import { EXERCISE_COUNTS, WALK_LEVELS, type ExerciseResult, type ExerciseSpec } 
  */
 let vmexitGenerator: typeof generateVmexitExercise | null = null;
 let walkGenerator: typeof import('../emu/exercise/walk-exercise.ts') | null = null;
+let nestedGenerator: typeof import('../emu/exercise/nested-exercise.ts').generateNestedExercise | null = null;
 
 function kindOf(spec: unknown): unknown {
   return typeof spec === 'object' && spec !== null ? (spec as { kind?: unknown }).kind : undefined;
@@ -23,20 +24,21 @@ function kindOf(spec: unknown): unknown {
 /** True when `spec` needs a chunk `prepareExercise` has not loaded yet. */
 export function needsPreparing(spec: unknown): boolean {
   const kind = kindOf(spec);
-  return (kind === 'vmexit' && vmexitGenerator === null) || (kind === 'walk' && walkGenerator === null);
+  return (kind === 'vmexit' && vmexitGenerator === null) || (kind === 'walk' && walkGenerator === null) || (kind === 'nested' && nestedGenerator === null);
 }
 
 /** Loads the generator a spec needs (a no-op when loaded or not needed). */
 export async function prepareExercise(spec: unknown): Promise<void> {
   if (!needsPreparing(spec)) return;
   if (kindOf(spec) === 'vmexit') vmexitGenerator = (await import('../emu/exercise/vmexit-exercise.ts')).generateVmexitExercise;
+  else if (kindOf(spec) === 'nested') nestedGenerator = (await import('../emu/exercise/nested-exercise.ts')).generateNestedExercise;
   else walkGenerator = await import('../emu/exercise/walk-exercise.ts');
 }
 
 /** Generates the exercise; a malformed spec throws a RangeError naming the field (an error answer). */
 export function makeExercise(spec: ExerciseSpec): ExerciseResult {
   const s: { kind?: unknown; levels?: unknown; seed?: unknown; count?: unknown } = typeof spec === 'object' && spec !== null ? spec : {};
-  if (s.kind !== 'walk' && s.kind !== 'vmexit') throw new RangeError(`exercise kind: ${JSON.stringify(s.kind)} is not walk or vmexit`);
+  if (s.kind !== 'walk' && s.kind !== 'vmexit' && s.kind !== 'nested') throw new RangeError(`exercise kind: ${JSON.stringify(s.kind)} is not walk, vmexit or nested`);
   if (s.kind === 'walk' && !WALK_LEVELS.includes(s.levels as WalkLevels)) throw new RangeError(`exercise levels: ${JSON.stringify(s.levels)} is not 2, 3, 4 or 5`);
   if (typeof s.seed !== 'number' || !Number.isSafeInteger(s.seed) || s.seed < 0) {
     throw new RangeError(`exercise seed: ${JSON.stringify(s.seed)} is not a non-negative integer`);
@@ -49,6 +51,10 @@ export function makeExercise(spec: ExerciseSpec): ExerciseResult {
   if (s.kind === 'vmexit') {
     if (vmexitGenerator === null) throw new Error('exercise vmexit: the generator is not loaded (prepareExercise first)');
     return { kind: 'vmexit', exercise: vmexitGenerator({ seed: s.seed, count: s.count }) };
+  }
+  if (s.kind === 'nested') {
+    if (nestedGenerator === null) throw new Error('exercise nested: the generator is not loaded (prepareExercise first)');
+    return { kind: 'nested', exercise: nestedGenerator({ seed: s.seed, count: s.count }) };
   }
   if (walkGenerator === null) throw new Error('exercise walk: the generator is not loaded (prepareExercise first)');
   const levels = s.levels as WalkLevels;

@@ -21,11 +21,14 @@ import {
   decodeEptEntry,
   decodeEptp,
   eptCaps,
+  eptNested,
   eptTranslate,
   encodeEptp,
   type EptCaps,
 } from '../../src/emu/vmx/ept.ts';
 import { nptTranslate } from '../../src/emu/svm/npt.ts';
+import { GPA_TO_HPA, NestedWorld } from '../../src/emu/exercise/nested-exercise.ts';
+import { rng } from '../../src/emu/exercise/rng.ts';
 
 const dir = join(import.meta.dirname, '../reference');
 const load = <T>(f: string): T => JSON.parse(readFileSync(join(dir, f), 'utf8')) as T;
@@ -215,5 +218,97 @@ describe('nested page faults = svm-misc.json', () => {
     expect(t.exitInfo2).toBe(0x5123);
     expect([FINAL, TABLE]).toEqual([1n << 32n, 1n << 33n]);
     expect(npf.exitinfo2).toContain('faulting guest-physical address');
+  });
+});
+
+describe('each kind of 2D-walk fault = vmx-exit-qualifications.json and svm-misc.json', () => {
+  // The world: a 4-level guest on 4-level nested tables (exercise/nested-exercise.ts), one mapping,
+  // with the nested leaf that maps the guest table of level `g` (or the data page) edited.
+  const q = (text: string): number => 1 << Number(keyOf(qual, text));
+  const LINEAR = q('guest-linear-address field valid');
+  const TRANSLATED = q('if bit 7 = 1');
+  const READ = q('data read');
+  const WRITE = q('data write');
+  const FETCH = q('instruction fetch');
+  const R = q('EPT translation readable');
+  const W = q('writable');
+  const X = q('executable');
+  const npfBit = (re: RegExp): bigint => 1n << BigInt(re.exec(npf.exitinfo1)![1]!);
+  const P = npfBit(/bit ?(\d+) P\b/);
+  const WR = npfBit(/bit ?(\d+) W\/R/);
+  const US = npfBit(/bit ?(\d+) U\/S/);
+  const ID = npfBit(/bit ?(\d+) I\/D/);
+  const FINAL = npfBit(/bit (\d+) = fault while translating the final/);
+  const TABLE = npfBit(/bit (\d+) = fault during the guest page-table walk/);
+
+  type Target = 'table' | 'data';
+  /** Translates after setting the nested leaf's low flags for the table at guest level 1 or the data page. */
+  function fault(vendor: 'ept' | 'npt', target: Target, leafFlags: number, access: { write: boolean; fetch: boolean }, opts: { eptAd?: boolean; clearGuestA?: boolean; xd?: boolean } = {}) {
+    const w = new NestedWorld({ vendor, guest: '4level', nestedLevels: 4, nestedShift: 12, eptAd: opts.eptAd === true }, rng(21));
+    const m = w.addMapping(0);
+    const { la, gpa } = w.addressIn(m);
+    if (opts.clearGuestA === true) {
+      const h = m.entries[1]! + GPA_TO_HPA;
+      w.mem.write(h, 4, w.mem.read(h, 4) & ~PTE.A);
+    }
+    const leaf = w.nestedEntry(target === 'table' ? m.entries[1]! : gpa, 3);
+    w.mem.write(leaf, 4, ((w.mem.read(leaf, 4) & 0xfffff000) | leafFlags) >>> 0);
+    if (opts.xd === true) w.mem.write(leaf + 4, 4, (w.mem.read(leaf + 4, 4) | 0x80000000) >>> 0);
+    const r = w.translate(la, { ...access, user: true }, { sideEffects: true });
+    if (r.kind !== 'nested-fault') throw new Error(`expected a nested fault, got ${r.kind}`);
+    return r;
+  }
+  const WB = 6 << 3;
+  const qualOf = (r: ReturnType<typeof fault>): number => {
+    const f = r.fault as { kind: string; qualification: number };
+    expect(f.kind).toBe('violation');
+    return f.qualification;
+  };
+  const info1Of = (r: ReturnType<typeof fault>): bigint => {
+    const f = r.fault as { exitInfo1: { lo: number; hi: number } };
+    return (BigInt(f.exitInfo1.hi) << 32n) | BigInt(f.exitInfo1.lo >>> 0);
+  };
+  const RD = { write: false, fetch: false };
+  const WRT = { write: true, fetch: false };
+  const FET = { write: false, fetch: true };
+
+  it('EPT: a guest-table read, not present / without R; with A/D on, a guest-table access is a write', () => {
+    expect(qualOf(fault('ept', 'table', 0, RD))).toBe(READ | LINEAR);
+    expect(qualOf(fault('ept', 'table', 0, WRT))).toBe(READ | LINEAR);
+    expect(qualOf(fault('ept', 'table', 0, RD, { eptAd: true }))).toBe(READ | WRITE | LINEAR);
+    // Readable but not writable: with A/D on, the guest-table access needs W.
+    expect(qualOf(fault('ept', 'table', EPTE.R | WB, RD, { eptAd: true }))).toBe(READ | WRITE | R | LINEAR);
+  });
+
+  it('EPT without A/D: the guest\u2019s A update of an entry in a read-only page is a write violation on the guest table', () => {
+    const r = fault('ept', 'table', EPTE.R | WB, RD, { clearGuestA: true });
+    expect(qualOf(r)).toBe(WRITE | R | LINEAR);
+    expect(r.stage).toBe('guest-table');
+    expect(r.refs.filter((x) => x.dim === 'nested' && x.update).length).toBe(4);
+  });
+
+  it('EPT: the final access, not present / write to read-only / fetch from non-executable', () => {
+    expect(qualOf(fault('ept', 'data', 0, RD))).toBe(READ | LINEAR | TRANSLATED);
+    expect(qualOf(fault('ept', 'data', EPTE.R | WB, WRT))).toBe(WRITE | R | LINEAR | TRANSLATED);
+    expect(qualOf(fault('ept', 'data', EPTE.R | EPTE.W | WB, FET))).toBe(FETCH | R | W | LINEAR | TRANSLATED);
+    expect(qualOf(fault('ept', 'data', EPTE.R | EPTE.X | WB, WRT))).toBe(WRITE | R | X | LINEAR | TRANSLATED);
+  });
+
+  it('EPT: a PAE guest\u2019s PDPTE load at MOV to CR3 has no guest linear address', () => {
+    const mem = new PhysMem(0x100000);
+    const b = new TableBuilder(mem, 0x2000);
+    b.map(0x1000, 4, 0x5000, 0x9000, 12, EPTE.R | EPTE.W | EPTE.X, 0);
+    const t = eptNested(mem, encodeEptp({ memType: 6, walkLength: 4, accessedDirty: false, root: 0x1000 }), { caps: eptCaps(), maxPhysAddr: 40 });
+    const r = t.translate(0x5020, { write: false, fetch: false, user: false, stage: 'guest-table', linear: 0x5020, pdpteLoad: true });
+    if (r.ok || r.fault.kind !== 'violation') throw new Error('expected a violation');
+    expect(r.fault.qualification).toBe(READ);
+  });
+
+  it('NPT: guest-table accesses are checked as user writes (bit 33); the final access sets bit 32', () => {
+    expect(info1Of(fault('npt', 'table', 0, RD))).toBe(WR | US | TABLE);
+    expect(info1Of(fault('npt', 'table', PTE.P | PTE.US, RD))).toBe(P | WR | US | TABLE);
+    expect(info1Of(fault('npt', 'data', 0, RD))).toBe(US | FINAL);
+    expect(info1Of(fault('npt', 'data', PTE.P | PTE.US, WRT))).toBe(P | WR | US | FINAL);
+    expect(info1Of(fault('npt', 'data', PTE.P | PTE.US | PTE.RW, FET, { xd: true }))).toBe(P | US | ID | FINAL);
   });
 });

@@ -9,6 +9,7 @@ import type { SegIndex } from './insn.ts';
 import type { EventInfo, GuestMonitor, Intercept } from './guest.ts';
 import type { Tlb } from '../mmu/tlb.ts';
 import type { TraceEvent } from '../trace/events.ts';
+import type { NestedTranslator } from '../mmu/nested.ts';
 
 /** Exception vectors (SDM Vol. 3A, Table 6-1). */
 export const Vec = {
@@ -110,6 +111,12 @@ export interface CpuCore {
    * delivery was under way, which the exception's intercept reports as `during`. Read once.
    */
   guestVectoring?: EventInfo | null;
+
+  /**
+   * Optional (cpu.ts implements it): the nested dimension (EPT, NPT) while a guest runs with
+   * nested paging, else null; `loadPdptes` (sys-ctl.ts) translates a PAE guest's PDPT through it.
+   */
+  nestedTranslator?(): NestedTranslator<unknown> | null;
 
   /** Port I/O, after permission checks have passed. */
   portIn(port: number, size: 1 | 2 | 4): number;

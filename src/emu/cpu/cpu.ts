@@ -471,7 +471,8 @@ export class Cpu implements CpuCore {
    * The TLB's current tag (issue 7): the VPID or ASID (0: the host's) and, for a guest under EPT,
    * the EP4TA as a page number (NO_EP4TA otherwise). The vendor layers set it at each world switch;
    * other tags' entries stay in the TLB, unused. The fast translation cache holds only the current
-   * tag's translations, so a change empties it.
+   * tag's translations, so a change empties it; so does the 2D walk's caches (walk-cache.ts), which
+   * carry no tag (emptying a cache is always allowed; using another context's entry never is).
    */
   setTlbTag(tag: number, ep4ta: number): void {
     const t = this.mmu.tlb;
@@ -479,6 +480,7 @@ export class Cpu implements CpuCore {
     t.current = tag;
     t.currentEp = ep4ta;
     this.flushFastTlb();
+    this.mmu.flushWalkCaches();
   }
 
   /**
@@ -499,7 +501,6 @@ export class Cpu implements CpuCore {
 
   /** The slow path of `translate` under nested paging; -1 a guest #PF, else the host-physical address. */
   private translateNested(c: PagingControl, linLo: number, linHi: number, kind: 0 | 1 | 2, user: boolean): number {
-    if (c.mode === 'pae') throw new Error('nested paging: a guest with PAE paging is not supported (its PDPTEs would be read at a guest-physical address)');
     const mmu = this.mmu;
     const pa = mmu.translateNested(c, linLo, linHi, kind === 1, kind === 2, user, this.nested!);
     if (pa !== -2) return pa;

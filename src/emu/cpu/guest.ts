@@ -144,8 +144,8 @@ export type Intercept = At &
     /**
      * A nested translation (EPT, NPT: `Cpu.setNested`) failed: the access did not happen (RIP at
      * the instruction, `length` 0). `gpa` the guest-physical address that failed; `linear` the
-     * guest linear address being accessed (null when none: never, in this lab, since every access
-     * the CPU makes under nested paging starts from a linear address); `stage` whether `gpa` is an
+     * guest linear address being accessed (null when none: a PAE guest's PDPTE load at MOV to CR
+     * under EPT, cpu/sys-ctl.ts `loadPdptes`); `stage` whether `gpa` is an
      * entry of the guest's own walk or the access's final address (with the guest's paging off,
      * 'final' and `paged` false); `fault` the vendor walker's result, which the vendor layer
      * turns into its exit (vmx/ept.ts EptExit, svm/npt.ts NptFault).

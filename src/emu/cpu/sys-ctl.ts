@@ -8,7 +8,7 @@ import { Seg, type Insn } from './insn.ts';
 import { SegAttr } from './state.ts';
 import { CR0, CR4, EFER, effAddr, gp, isCanonical, r64, ud, writeReg } from './sys-util.ts';
 import { storeSelectorLike } from './sys-desc.ts';
-import { big, exitOn, guestCrRead, guestCrWrite, guestOn, guestOperand, operandLinear, ripOf } from './guest.ts';
+import { big, exitOn, guestCrRead, guestCrWrite, guestOn, guestOperand, operandLinear, ripOf, type Intercept } from './guest.ts';
 
 /** MAXPHYADDR in bits, as CPUID 0x80000008 reports it; CR3, PDPTE and APIC_BASE reserved bits follow from it. */
 export const MAXPHYADDR = 48;
@@ -202,9 +202,31 @@ export const CR4_ALLOWED = CR4.TSD | CR4.PSE | CR4.PAE | CR4.PGE | CR4.PCE | CR4
 /**
  * Loads the four PAE PDPTE registers from CR3 bits 31:5 (SDM Vol. 3A, 4.4.1); false (and nothing
  * loaded) when a present entry has a reserved bit set (bits 2:1, 8:5, 63:MAXPHYADDR).
+ *
+ * Under nested paging CR3 holds a guest-physical address. With EPT the 32-byte PDPT (one page)
+ * is translated through EPT first, as a guest paging-structure access without a guest linear
+ * address (SDM Vol. 3C 29.3.2, Table 28-7 bit 7 = 0; with EPT accessed/dirty flags on it counts
+ * as a write, 29.3.3.2): a failure is the 'nested-fault' intercept (an EPT violation or
+ * misconfiguration VM exit, the MOV not done). With NPT nothing is loaded: the processor reads
+ * the PDPTE from the guest's PDPT on each walk (mmu/nested.ts), and MOV to CR3 makes no check.
  */
 export function loadPdptes(cpu: CpuCore, cr3Lo: number): boolean {
-  const base = (cr3Lo & 0xffffffe0) >>> 0;
+  let base = (cr3Lo & 0xffffffe0) >>> 0;
+  const nested = cpu.nestedTranslator?.() ?? null;
+  if (nested !== null) {
+    if (nested.paePdptes === 'memory') return true;
+    const req = { write: false, fetch: false, user: false, stage: 'guest-table', linear: base, pdpteLoad: true } as const;
+    const out = nested.translate(base, req);
+    if (!out.ok) {
+      const what: Intercept = {
+        kind: 'nested-fault', rip: ripOf(cpu), length: 0, gpa: base, linear: null, stage: 'guest-table', paged: true,
+        access: { write: false, fetch: false, user: false }, fault: out.fault,
+      };
+      exitOn(cpu, what);
+      throw new Error(`PDPTE load: nested fault at guest-physical ${base.toString(16)} with no monitor to take it`);
+    }
+    base = out.hpa;
+  }
   const tmp = new Uint32Array(8);
   for (let i = 0; i < 4; i++) {
     const lo = cpu.mem.read(base + i * 8, 4);

@@ -12,6 +12,7 @@ import type { TlbOptions } from './tlb.ts';
 import type { TraceKind, TraceSink } from '../trace/events.ts';
 import { kindFilter, traceWalkSteps, u64 } from '../trace/emit.ts';
 import { translate2D, type NestedStage, type NestedTranslator, type TwoDResult } from './nested.ts';
+import type { WalkCaches } from './walk-cache.ts';
 
 const ACCESS = ['read', 'write', 'fetch'] as const;
 
@@ -66,12 +67,6 @@ export class Mmu {
   private tWalk = false;
   private tFill = false;
   private tFlush = false;
-  /**
-   * The nested walk's caches of guest-physical translations (twod's walk cache), which INVEPT
-   * must also invalidate (SDM 29.4.3.1: guest-physical mappings); null while there are none.
-   * Whoever builds such a cache attaches it here; vmx/run.ts's INVEPT calls `flush()`.
-   */
-  walkCache: { flush(): void } | null = null;
 
   constructor(mem: PhysMem, opts?: { tlbEntries?: number; tlbWays?: number }) {
     this.mem = mem;
@@ -168,6 +163,8 @@ export class Mmu {
    * that a TLB hit answered (`walk` null) or that made a 2D walk (its result, refs in order).
    */
   nestedWatch: NestedWatch | null = null;
+  /** The 2D walk's caches (walk-cache.ts) for translateNested; null: off (the default). */
+  walkCaches: WalkCaches | null = null;
 
   /**
    * Linear → host-physical while a guest runs with nested paging (EPT, NPT): the guest's walk
@@ -214,7 +211,8 @@ export class Mmu {
       hpa = out.hpa;
       flags = NESTED_ALL;
     } else {
-      const r = translate2D(this.mem, ctl, linLo, linHi, { write, fetch, user }, nested, true);
+      const r = translate2D(this.mem, ctl, linLo, linHi, { write, fetch, user }, nested, true, this.walkCaches ?? undefined);
+      // Only the references made: those the walk caches saved are in r.saved.
       this.refs += r.refs.length;
       if (this.nestedWatch !== null) this.nestedWatch(ctl, linLo, linHi, { write, fetch, user }, nested, r);
       if (r.kind === 'guest-fault') {
@@ -267,6 +265,8 @@ export class Mmu {
   /** INVLPG: the page's entries for the current PCID and its global entries (4.10.4.1). */
   invlpg(ctl: PagingControl, linLo: number, linHi: number): void {
     this.tlb.invalidatePage(linLo, linHi, currentPcid(ctl), true);
+    // INVLPG also takes every paging-structure-cache entry (4.10.4.1): the 2D walk's page-walk cache.
+    this.walkCaches?.pwc?.flush();
   }
 
   /** INVPCID type 0..3 (SDM Vol. 2, INVPCID). */
@@ -312,8 +312,26 @@ export class Mmu {
     }
   }
 
+  /**
+   * Empties the 2D walk's caches (walk-cache.ts): what INVEPT and a TLB_CONTROL flush must also
+   * invalidate, since they cache guest-physical translations (SDM 29.4.1, 29.4.3.1; APM 15.16).
+   */
+  flushWalkCaches(): void {
+    const c = this.walkCaches;
+    if (c === null) return;
+    c.pwc?.flush();
+    c.ntlb?.flush();
+  }
+
   flushAll(includeGlobal: boolean): void {
     this.tlb.flushAll(includeGlobal);
+    // Every TLB flush takes the paging-structure caches (4.10.4.1): the page-walk cache; a flush of
+    // everything (the untagged VM entry and exit) takes the nested TLB too.
+    const c = this.walkCaches;
+    if (c !== null) {
+      c.pwc?.flush();
+      if (includeGlobal) c.ntlb?.flush();
+    }
   }
 
   /**

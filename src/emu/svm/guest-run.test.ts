@@ -569,6 +569,57 @@ describe('nested paging (15.25): the guest\u2019s accesses and its own walk go t
   });
 });
 
+describe('a PAE guest on nested paging: its PDPTE is read through the nested tables on every walk', () => {
+  /** Guest-physical PDPT (nested-mapped to host-physical PDPT_HPA) and two page directories. */
+  const PDPT = 0x30000;
+  const PDPT_HPA = 0x630000;
+  const PD_G = 0x31000;
+  const PD_H = 0x32000;
+  function paeVm(src: string, edit: (m: Vm['m']) => void = () => {}): Vm {
+    return vm(src, { setup: (v, x) => {
+      identityNpt(x.m);
+      const m = x.m;
+      // PD_G: 2 MiB identity pages but linear 0x200000 → guest-physical 0xa00000; PD_H → 0xc00000.
+      for (let i = 0; i < 32; i++) {
+        m.mem.write(PD_G + i * 8, 4, (((i === 1 ? 5 : i) << 21) | 0x83) >>> 0);
+        m.mem.write(PD_H + i * 8, 4, (((i === 1 ? 6 : i) << 21) | 0x83) >>> 0);
+      }
+      // What a walk reading CR3 as host-physical would find: nothing present.
+      m.mem.write(PDPT, 4, 0);
+      m.mem.write(NPT_PT + (PDPT >>> 12) * 8, 4, PDPT_HPA | 7);
+      m.mem.write(PDPT_HPA, 4, PD_G | 1);
+      m.mem.write(0xa00000, 4, 0x3333);
+      m.mem.write(0xa01000, 4, 0x5555);
+      m.mem.write(0xc01000, 4, 0x4444);
+      edit(m);
+      v.write64('save.cr0', u64(0x80000011));
+      v.write64('save.cr3', u64(PDPT));
+      v.write64('save.cr4', u64(0x20));
+      v.write64('nested_ctl', u64(NestedCtl.NP_ENABLE));
+      v.write64('nested_cr3', u64(NPT));
+    } });
+  }
+
+  it('the walk reads the PDPTE at the PDPT’s guest-physical address; a later edit of it counts without a MOV to CR3', () => {
+    // Intel would keep using the PDPTE registers until CR3 is loaded again.
+    const g = paeVm(`mov eax, [0x200000]\nmov dword [${PDPT}], ${PD_H | 1}\nmov ebx, [0x201000]\nt: hlt`);
+    run(g);
+    expect(exitOf(g)).toMatchObject({ code: X.HLT, rip: g.at('t') });
+    expect(g.vmcb.read64('save.rax').lo).toBe(0x3333);
+    expect(g.m.cpu.state.regLo[3]).toBe(0x4444);
+    // The guest's write went through the nested tables to the PDPT's host page.
+    expect(g.m.mem.read(PDPT_HPA, 4)).toBe(PD_H | 1);
+  });
+
+  it('the PDPT not mapped in the nested tables: #VMEXIT(NPF) on the PDPTE read, EXITINFO1 bit 33', () => {
+    const g = paeVm('t: nop\nhlt', (m) => m.mem.write(NPT_PT + (PDPT >>> 12) * 8, 4, 0));
+    run(g);
+    const e = exitOf(g);
+    expect(e).toMatchObject({ code: SVM_EXIT.NPF, info2: PDPT + 8 * (GUEST >>> 30), rip: g.at('t') });
+    expect(e.info1Raw).toEqual(npf(6, 33));
+  });
+});
+
 describe('TSC_OFFSET and the budget', () => {
   it('the guest reads TSC + TSC_OFFSET; the host\u2019s TSC is not offset after the exit', () => {
     const g = vm('rdtsc\nh: hlt', { setup: (v) => v.write64('tsc_offset', u64(1000000)) });

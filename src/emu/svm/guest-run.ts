@@ -54,8 +54,9 @@
  * the guest's own walk through N_CR3's tables in the host's paging mode (`Cpu.setNested` with
  * npt.ts's `nptNested`); a nested fault is #VMEXIT(NPF) with EXITINFO1 (the #PF-style code, bit 32
  * for the final guest-physical address, 33 for a guest page-table access, neither with the guest's
- * paging off) and EXITINFO2 (the guest-physical address). Refused with an Error: a host outside
- * long mode, a PAE-paging guest (its PDPTEs would be read through the nested tables).
+ * paging off) and EXITINFO2 (the guest-physical address). A PAE-paging guest's PDPTE is read
+ * from its PDPT through the nested tables on every walk (npt.ts `paePdptes`). Refused with an
+ * Error: a host outside long mode.
  */
 import type { Cpu } from '../cpu/cpu.ts';
 import type { CpuCore } from '../cpu/core.ts';
@@ -351,8 +352,6 @@ export function enterGuest(svm: Svm, cpu: Cpu, r: Extract<VmrunOutcome, { kind: 
     const hEfer = vmcbRead64(cpu.mem, svm.svm.hsavePa, 'save.efer').lo;
     const hCr4 = vmcbRead64(cpu.mem, svm.svm.hsavePa, 'save.cr4').lo;
     if ((hEfer & EFER.LMA) === 0) throw new Error('enterGuest: nested paging under a host outside long mode is not supported (npt.ts walks 4- and 5-level tables only)');
-    const pae = (g.cr0.lo & CR0.PG) !== 0 && (g.cr4.lo & CR4.PAE) !== 0 && !((g.efer.lo & EFER.LME) !== 0);
-    if (pae) throw new Error('enterGuest: a PAE-paging guest under nested paging is not supported (its PDPTEs would be read through the nested tables)');
     npt = { nCr3Lo: controls.nCr3.lo, nCr3Hi: controls.nCr3.hi, mode: (hCr4 & CR4.LA57) !== 0 ? '5level' : '4level', nxe: (hEfer & EFER.NXE) !== 0, maxPhysAddr: MAXPHYADDR };
   }
   const tscOffset = signed64(controls.tscOffset);
@@ -389,7 +388,8 @@ export function enterGuest(svm: Svm, cpu: Cpu, r: Extract<VmrunOutcome, { kind: 
   st.tsc = tsc;
   cpu.modeChanged();
   applyTlbControl(cpu, controls.tlbControl, controls.asid);
-  if ((st.cr0 & CR0.PG) !== 0 && (st.cr4 & CR4.PAE) !== 0 && !lma) loadPdptes(cpu, st.cr3Lo);
+  // With NPT a PAE guest's PDPTEs are read through the nested tables on each walk (mmu/nested.ts).
+  if (npt === null && (st.cr0 & CR0.PG) !== 0 && (st.cr4 & CR4.PAE) !== 0 && !lma) loadPdptes(cpu, st.cr3Lo);
   const mon = new SvmMonitor(svm, controls, g, hostIf, tscOffset);
   active.set(svm, mon);
   cpu.guest = mon;

@@ -124,6 +124,8 @@ export type NptFault = Extract<NptResult, { ok: false }>;
 /** NPT as the nested dimension of `translate2D` (mmu/nested.ts). */
 export function nptNested(mem: EntryMemory, ctl: NptControl, sideEffects: boolean): NestedTranslator<NptFault> {
   return {
+    // A PAE guest's PDPTEs are read through the nested tables on each walk (mmu/nested.ts).
+    paePdptes: 'memory',
     translate(gpa: number, req: NestedRequest): NestedOutcome<NptFault> {
       // With the guest's paging off the access has no guest walk: neither EXITINFO1 bit 32 nor 33.
       const access: NptAccess = req.paged === false ? { write: req.write, fetch: req.fetch } : { write: req.write, fetch: req.fetch, stage: req.stage };

@@ -301,17 +301,20 @@ export const EptVpidCap = {
 } as const;
 
 /**
- * This lab's EPT and VPID: 4-level walks only; UC or WB for the paging structures; 2-MByte pages
- * (not 1-GByte); no execute-only pages (an entry with X but not R is a misconfiguration); no
- * accessed and dirty flags; no advanced EPT-violation information; INVEPT single-context and
- * all-context; INVVPID individual-address, single-context, all-context and
+ * This lab's EPT and VPID: 4-level and 5-level walks; UC or WB for the paging structures; 2-MByte
+ * and 1-GByte pages; accessed and dirty flags (EPTP bit 6, SDM 29.3.5); no execute-only pages (an
+ * entry with X but not R is a misconfiguration); no advanced EPT-violation information; INVEPT
+ * single-context and all-context; INVVPID individual-address, single-context, all-context and
  * single-context-retaining-globals (vmx.ts `invept`, `invvpid`, over the tagged TLB).
  */
 export const EPT_VPID_CAP: bigint = [
   EptVpidCap.WALK_4,
+  EptVpidCap.WALK_5,
   EptVpidCap.UC,
   EptVpidCap.WB,
   EptVpidCap.PDE_2MB,
+  EptVpidCap.PDPTE_1GB,
+  EptVpidCap.ACCESSED_DIRTY,
   EptVpidCap.INVEPT,
   EptVpidCap.INVEPT_SINGLE_CONTEXT,
   EptVpidCap.INVEPT_ALL_CONTEXT,

@@ -458,7 +458,8 @@ export function eptNested(mem: EntryMemory, eptp: bigint, opts: EptOptions): Nes
       const res = eptTranslate(mem, eptp, gpa, { write: req.write, fetch: req.fetch }, {
         ...opts,
         guestTable: req.stage === 'guest-table',
-        linear: req.linear,
+        // A PDPTE load at MOV to CR has no guest linear address (qualification bit 7 = 0).
+        ...(req.pdpteLoad === true ? {} : { linear: req.linear }),
         userLinear: req.user,
       });
       if (res.kind === 'ok') return { ok: true, hpa: res.hpa, steps: res.steps, asWrite: res.asWrite };

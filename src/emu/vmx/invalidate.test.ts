@@ -114,8 +114,9 @@ describe('INVEPT', () => {
   it('VMfail(28) for types other than 1 and 2, and for single-context with an EPTP VM entry would refuse', () => {
     const bad = [
       encodeEptp({ root: 0x123000, memType: 3, walkLength: 4, accessedDirty: false }),
-      encodeEptp({ root: 0x123000, memType: 6, walkLength: 5, accessedDirty: false }),
-      encodeEptp({ root: 0x123000, memType: 6, walkLength: 4, accessedDirty: true }),
+      // A walk length the lab does not support (it advertises 4 and 5: IA32_VMX_EPT_VPID_CAP).
+      encodeEptp({ root: 0x123000, memType: 6, walkLength: 3, accessedDirty: false }),
+      encodeEptp({ root: 0x123000, memType: 7, walkLength: 4, accessedDirty: true }),
       eptp | 0x100n,
       eptp | (1n << 50n),
     ];

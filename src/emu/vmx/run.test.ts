@@ -713,3 +713,81 @@ describe('EPT (29.3): the guest\u2019s accesses and its own walk go through the 
     expect(v.reg(0) & 0xffffffffn).toBe(0x5a5an);
   });
 });
+
+describe('EPT accessed and dirty flags (EPTP bit 6, 29.3.5), now that IA32_VMX_EPT_VPID_CAP advertises them', () => {
+  it('the guest\u2019s walk marks the EPT entries mapping its tables accessed and dirty; its data pages get D only when written', () => {
+    const v = vm('mov eax, [0x190010]\nmov [0x180010], eax\nt: vmcall', {
+      ...primary(Primary.ACTIVATE_SECONDARY_CONTROLS!),
+      SECONDARY_VM_EXEC_CONTROL: BigInt(Secondary.ENABLE_EPT!),
+    }, {}, (m) => ({ EPT_POINTER: identityEpt(m) | 0x40n }));
+    exitAt(v, ExitReason.VMCALL!);
+    const flags = (page: number): number => v.m.mem.read(EPT_PT + page * 8, 4) & 0x300;
+    const A = 0x100;
+    const D = 0x200;
+    // The guest's PML4 at guest-physical 0x1000: guest paging-structure accesses count as writes.
+    expect(flags(1)).toBe(A | D);
+    expect(flags(0x100)).toBe(A); // the code page: fetched only
+    expect(flags(0x190)).toBe(A); // read
+    expect(flags(0x180)).toBe(A | D); // written
+    expect(flags(0x1a0)).toBe(0); // untouched
+    expect(v.m.mem.read(EPT, 4) & A).toBe(A);
+  });
+});
+
+describe('a PAE guest under EPT: its PDPTEs are registers (27.3.2.4, 4.4.1, 29.3)', () => {
+  /** Guest-physical PDPT (remapped by EPT to host-physical PDPT_HPA), and two page directories. */
+  const PDPT = 0x30000;
+  const PDPT_HPA = 0x630000;
+  const PD_A = 0x31000;
+  const PD_B = 0x32000;
+  function paeVm(src: string, edit: (m: BareMachine) => void = () => {}, fields: Record<string, bigint> = {}): Vm {
+    return eptVm(src, (m) => {
+      // PD_A: 2 MiB identity pages; PD_B the same but guest-physical 0x800000 at linear 0x200000.
+      for (let i = 0; i < 32; i++) {
+        m.mem.write(PD_A + i * 8, 4, ((i << 21) | 0x83) >>> 0);
+        m.mem.write(PD_B + i * 8, 4, (((i === 1 ? 4 : i) << 21) | 0x83) >>> 0);
+      }
+      // Host-physical PDPT (what a walk reading CR3 as host-physical would see): PD_A.
+      m.mem.write(PDPT, 4, PD_A | 1);
+      // Guest-physical PDPT through EPT: PD_B.
+      m.mem.write(EPT_PT + (PDPT >>> 12) * 8, 4, (PDPT_HPA | EPT_RWX_WB) >>> 0);
+      m.mem.write(PDPT_HPA, 4, PD_B | 1);
+      m.mem.write(0x200000, 4, 0x1111);
+      m.mem.write(0x800000, 4, 0x2222);
+      edit(m);
+    }, {
+      GUEST_CR0: BigInt((CR0.PE | CR0.ET | CR0.NE | CR0.PG) >>> 0),
+      GUEST_CR4: BigInt((CR4.VMXE | CR4.PAE) >>> 0),
+      GUEST_CR3: BigInt(PDPT),
+      GUEST_IA32_EFER: 0n,
+      GUEST_CS_AR_BYTES: 0xc09bn,
+      VM_ENTRY_CONTROLS: BigInt(base('VM_ENTRY_CONTROLS') & ~Entry.IA32E_MODE_GUEST!),
+      // VM entry takes the PDPTEs from here, not from the PDPT: PD_A.
+      GUEST_PDPTR0: BigInt(PD_A | 1),
+      ...fields,
+    }, 32);
+  }
+
+  it('VM entry loads them from the VMCS; MOV to CR3 loads them from the PDPT\u2019s guest-physical address through EPT; the exit saves them', () => {
+    const v = paeVm('mov eax, [0x200000]\nmov ecx, cr3\nmov cr3, ecx\nmov ebx, [0x200000]\nt: vmcall');
+    exitAt(v, ExitReason.VMCALL!);
+    expect(v.reg(0) & 0xffffffffn).toBe(0x1111n);
+    expect(v.reg(3) & 0xffffffffn).toBe(0x2222n);
+    // 28.3.4: with EPT and PAE paging the PDPTEs in use are saved in the guest-state area.
+    expect(v.rd('GUEST_PDPTR0')).toBe(BigInt(PD_B | 1));
+  });
+
+  it('the PDPT not mapped in EPT: MOV to CR3 is an EPT violation with no guest linear address (qualification bit 7 = 0)', () => {
+    const v = paeVm('mov ecx, cr3\nt: mov cr3, ecx\nvmcall', (m) => m.mem.write(EPT_PT + (PDPT >>> 12) * 8, 4, 0));
+    exitAt(v, ExitReason.EPT_VIOLATION!);
+    const q = decodeEptViolation(Number(v.rd('EXIT_QUALIFICATION')));
+    expect(q).toMatchObject({ read: true, write: false, fetch: false, readable: false, linearValid: false, translated: false });
+    expect(v.rd('GUEST_PHYSICAL_ADDRESS')).toBe(BigInt(PDPT));
+  });
+
+  it('a PDPTE with a reserved bit loaded at MOV to CR3 is #GP(0) in the guest, as without EPT', () => {
+    const v = paeVm('mov ecx, cr3\nt: mov cr3, ecx\nvmcall', (m) => m.mem.write(PDPT_HPA, 4, PD_B | 1 | 0x20), { EXCEPTION_BITMAP: 1n << 13n });
+    exitAt(v, ExitReason.EXCEPTION_NMI!);
+    expect(decodeInterruptionInfo(Number(v.rd('VM_EXIT_INTR_INFO')))).toMatchObject({ vector: 13, type: InterruptionType.HARDWARE_EXCEPTION });
+  });
+});

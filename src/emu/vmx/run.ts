@@ -21,7 +21,8 @@
  * and every entry of the guest's own walk through the EPTP's tables (`Cpu.setNested` with ept.ts's
  * `eptNested`), an EPT violation or misconfiguration is exit 48 or 49 with its qualification and
  * addresses, and "unrestricted guest" lets the guest run with paging or protection off. A PAE
- * guest under EPT is refused (its PDPTEs would come from the VMCS). The VM-entry MSR-load area is loaded with the guest state, so its failure
+ * guest under EPT takes its PDPTEs from the VMCS at entry and loads them through EPT at its MOVs
+ * to CR0/CR3/CR4 (29.3.1 and 4.4.1; saved back at the exit, 28.3.4). The VM-entry MSR-load area is loaded with the guest state, so its failure
  * (exit reason 34 with bit 31) is what the first runGuest after the entry returns; the VM-exit
  * MSR-store and MSR-load areas are processed at each exit, a failure being a VMX abort. Debug
  * registers do not exist in the CPU, so DR7 and IA32_DEBUGCTL keep their VMCS values across a run.
@@ -68,7 +69,7 @@ export function cpuProcessor(cpu: Cpu): VmxProcessor {
       invept: (type, ep4ta) => {
         cpu.tlbInvalidateTagged((t) => t.invept(type, ep4ta), type === INVEPT_TYPE.SINGLE_CONTEXT ? { cause: 'invept', scope: 'ep4ta', ep4ta } : { cause: 'invept', scope: 'all-combined' });
         // The guest-physical mappings (29.4.1) cached outside the TLB: the nested walk's caches.
-        cpu.mmu.walkCache?.flush();
+        cpu.mmu.flushWalkCaches();
       },
     },
   };
@@ -169,7 +170,8 @@ export function loadGuestState(cpu: Cpu, g: GuestState, entryControls: number): 
   s.halted = g.activityState === ActivityState.HLT;
   // Blocking by STI or by MOV SS: the CPU has one shadow for both.
   s.interruptShadow = (g.interruptibility & 3) !== 0;
-  // PAE paging without EPT: the PDPTEs come from CR3 (27.4.1 with "enable EPT" 0).
+  // PAE paging without EPT: the PDPTEs come from CR3 (27.3.2.4 with "enable EPT" 0; with EPT,
+  // enter() loads them from the VMCS instead).
   if ((s.cr0 & CR0.PG) !== 0 && (s.cr4 & CR4.PAE) !== 0 && (s.efer & EFER.LMA) === 0) loadPdptes(cpu, s.cr3Lo);
   // The TLB's part of the entry (VPID 0000H's flush without VPID, the tags) is tlbAtEntry's.
   cpu.modeChanged();
@@ -407,11 +409,16 @@ function enter(vmx: Vmx, cpu: Cpu): VmxMonitor | GuestRunEnd {
   if ((mon.secondary & Secondary.ENABLE_EPT!) !== 0) {
     // With EPT every guest-physical address the guest's accesses and its own walk use is
     // translated through the EPTP's tables (29.3); entry checked the EPTP. A PAE guest's PDPTEs
-    // would come from the VMCS (27.4.1) and be walked through EPT: not done here, so refused.
+    // come from the VMCS guest PDPTE fields (27.3.2.4), not from memory at CR3 (which
+    // loadGuestState read as if host-physical: replaced here); its MOVs to CR0/CR3/CR4 load them
+    // through EPT (cpu/sys-ctl.ts loadPdptes). The PDPTE checks of 27.3.1.6 are not made.
     const s = cpu.state;
     if ((s.cr0 & CR0.PG) !== 0 && (s.cr4 & CR4.PAE) !== 0 && (s.efer & EFER.LMA) === 0) {
-      cpu.guest = null;
-      throw new Error('runGuest: "enable EPT" with a PAE-paging guest is not supported (its PDPTEs are not taken from the VMCS)');
+      const p = readGuestState(read).pdpte;
+      for (let i = 0; i < 4; i++) {
+        s.pdpte[2 * i] = lo32(p[i]!);
+        s.pdpte[2 * i + 1] = hi32(p[i]!);
+      }
     }
     cpu.setNested(eptNested(cpu.mem, read('EPT_POINTER'), { caps: eptCaps(), maxPhysAddr: MAXPHYADDR, sideEffects: true }));
   }

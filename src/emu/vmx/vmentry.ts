@@ -36,6 +36,7 @@ import {
 } from './controls.ts';
 import { ACCESS_RIGHTS_RESERVED, AR_UNUSABLE, ENTRY_INTR_INFO_RESERVED, InterruptionType, decodeInterruptionInfo } from './qualification.ts';
 import type { FieldReader, SegmentName } from './vmcs.ts';
+import { eptCaps, eptpProblems } from './ept.ts';
 
 export type CheckStage = 'controls' | 'host' | 'guest';
 
@@ -147,11 +148,10 @@ const DEFS: readonly Def[] = [
     return aligned(a, 4096n) && withinWidth(a);
   }),
   c('controls', 'vpid', '27.2.1.1', 'With "enable VPID", the VPID is not 0', (v) => (v.secondary & Secondary.ENABLE_VPID!) === 0 || v.read('VIRTUAL_PROCESSOR_ID') !== 0n),
-  c('controls', 'ept-pointer', '27.2.1.1', 'With "enable EPT", the EPTP: memory type UC (0) or WB (6), page-walk length 4 (bits 5:3 = 3), no A/D flags (bit 6 = 0: not supported), bits 11:7 and bits above the physical-address width 0', (v) => {
+  c('controls', 'ept-pointer', '27.2.1.1', 'With "enable EPT", the EPTP: memory type UC (0) or WB (6), page-walk length 4 or 5 (bits 5:3 = 3 or 4), A/D flags (bit 6) allowed, bits 11:7 and bits above the physical-address width 0', (v) => {
     if ((v.secondary & Secondary.ENABLE_EPT!) === 0) return true;
-    const p = v.read('EPT_POINTER');
-    const mt = p & 7n;
-    return (mt === 0n || mt === 6n) && ((p >> 3n) & 7n) === 3n && !bit(p, 6) && ((p >> 7n) & 0x1fn) === 0n && withinWidth(p);
+    // What IA32_VMX_EPT_VPID_CAP advertises (controls.ts), as ept.ts checks it.
+    return eptpProblems(v.read('EPT_POINTER'), eptCaps(), MAXPHYADDR).length === 0;
   }),
   c('controls', 'unrestricted-needs-ept', '27.2.1.1', 'With "unrestricted guest", "enable EPT" is 1', (v) => (v.secondary & Secondary.UNRESTRICTED_GUEST!) === 0 || (v.secondary & Secondary.ENABLE_EPT!) !== 0),
   // ---- 27.2.1.2 VM-exit control fields

@@ -332,7 +332,7 @@ const BREAK: Record<string, Breaker> = {
   'io-bitmaps': { fields: { CPU_BASED_VM_EXEC_CONTROL: n('CPU_BASED_VM_EXEC_CONTROL') | BigInt(Primary.USE_IO_BITMAPS!), IO_BITMAP_A: 0x3000n, IO_BITMAP_B: 0x4001n } },
   'msr-bitmaps': { fields: { CPU_BASED_VM_EXEC_CONTROL: n('CPU_BASED_VM_EXEC_CONTROL') | BigInt(Primary.USE_MSR_BITMAPS!), MSR_BITMAP: 1n << 48n } },
   vpid: { fields: { CPU_BASED_VM_EXEC_CONTROL: SEC, SECONDARY_VM_EXEC_CONTROL: BigInt(Secondary.ENABLE_VPID!) } },
-  'ept-pointer': { fields: { CPU_BASED_VM_EXEC_CONTROL: SEC, SECONDARY_VM_EXEC_CONTROL: BigInt(Secondary.ENABLE_EPT!), EPT_POINTER: EPTP | (1n << 6n) } },
+  'ept-pointer': { fields: { CPU_BASED_VM_EXEC_CONTROL: SEC, SECONDARY_VM_EXEC_CONTROL: BigInt(Secondary.ENABLE_EPT!), EPT_POINTER: (EPTP & ~0x38n) | (2n << 3n) } },
   'unrestricted-needs-ept': { fields: { CPU_BASED_VM_EXEC_CONTROL: SEC, SECONDARY_VM_EXEC_CONTROL: BigInt(Secondary.UNRESTRICTED_GUEST!) } },
   'exit-controls': { fields: { VM_EXIT_CONTROLS: n('VM_EXIT_CONTROLS') | (1n << 23n) } },
   'preemption-timer-save': { fields: { VM_EXIT_CONTROLS: n('VM_EXIT_CONTROLS') | BigInt(Exit.SAVE_PREEMPTION_TIMER_VALUE!) } },

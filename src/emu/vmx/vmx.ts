@@ -38,7 +38,7 @@
  */
 import type { PhysMem } from '../mem/physmem.ts';
 import { MAXPHYADDR } from '../cpu/sys-ctl.ts';
-import { CR0, EFER } from '../cpu/sys-util.ts';
+import { CR0, CR4, EFER } from '../cpu/sys-util.ts';
 import { Flag } from '../cpu/state.ts';
 import {
   CR0_FIXED0,
@@ -51,6 +51,8 @@ import {
   FEATURE_CONTROL_LOCK,
   FEATURE_CONTROL_VMX_OUTSIDE_SMX,
   Pin,
+  Primary,
+  Secondary,
   SUPPORTED_FEATURES,
   VMCS_REVISION,
   VmxMsr,
@@ -651,6 +653,11 @@ export class Vmx {
     if ((exit & Exit.SAVE_PREEMPTION_TIMER_VALUE!) !== 0 && (Number(read('PIN_BASED_VM_EXEC_CONTROL')) & Pin.ACTIVATE_PREEMPTION_TIMER!) !== 0) {
       wr('VMX_PREEMPTION_TIMER_VALUE', BigInt(guest.preemptionTimer >>> 0));
     }
+    // 28.3.4: with "enable EPT" and the guest in PAE paging, the PDPTEs in use are saved.
+    const secondaryOn = (Number(read('CPU_BASED_VM_EXEC_CONTROL')) & Primary.ACTIVATE_SECONDARY_CONTROLS!) !== 0;
+    const ept = secondaryOn && (Number(read('SECONDARY_VM_EXEC_CONTROL')) & Secondary.ENABLE_EPT!) !== 0;
+    const paePaging = (guest.cr0 & BigInt(CR0.PG)) !== 0n && (guest.cr4 & BigInt(CR4.PAE)) !== 0n && (guest.efer & BigInt(EFER.LMA)) === 0n;
+    if (ept && paePaging) guest.pdpte.forEach((v, i) => wr(`GUEST_PDPTR${i}`, v));
     // IA32_VMX_MISC bit 5: the "IA-32e mode guest" entry control receives the guest's EFER.LMA.
     const entry = Number(read('VM_ENTRY_CONTROLS'));
     const lma = (guest.efer & BigInt(EFER.LMA)) !== 0n;
