@@ -1,9 +1,10 @@
 /**
  * The lab's command line. `lab exec --mode prot32|long64 --load ADDR [--max-steps N] FILE`
  * runs machine code on the bare machine and prints one JSON object (issue 2, item 4); FILE is raw
- * bytes, or assembly text if it ends in `.asm`. With `--under svm|vtx [--nested on|off]
+ * bytes, or assembly text if it ends in `.asm`. With `--under svm|vtx [--paging nested|shadow]
  * [--cost-preset NAME]` the same program runs as the only guest of the hypervisor (src/emu/hv)
- * under AMD-V or VT-x, with nested paging (EPT, NPT) unless `--nested off`, and the JSON gains an
+ * under AMD-V or VT-x, with nested paging (EPT, NPT) or shadow page tables (`--nested on|off` is
+ * the older spelling), and the JSON gains an
  * `hv` object; `--under svm|vtx --guest MODE:FILE[,OPTS] …` runs several guests side by side, each in
  * its own VM (emu/hv/host.ts). `lab asm` and `lab disasm` show the assembler and
  * the disassembler; `lab exercise walk` prints a seeded page-walk problem and
@@ -192,17 +193,21 @@ function execGuests(args: string[]): string {
 
 const commands: Record<string, Command> = {
   exec: {
-    usage: 'exec --mode prot32|long64 --load ADDR [--max-steps N] [--under svm|vtx [--nested on|off] [--cost-preset NAME]] FILE.bin|FILE.asm\n' +
+    usage: 'exec --mode prot32|long64 --load ADDR [--max-steps N] [--under svm|vtx [--paging nested|shadow] [--cost-preset NAME]] FILE.bin|FILE.asm (--nested on|off: the older spelling of --paging)\n' +
       '  lab exec --under svm|vtx --load ADDR [--max-steps N] [--quantum N] [--cost-preset NAME] --guest MODE:FILE[,pc][,vcpus=2][,mem=MIB][,name=NAME] --guest … (up to 4 VMs)',
     run(args) {
       if (args.some((a) => a === '--guest' || a.startsWith('--guest='))) return execGuests(args);
-      const { flags, positional } = parseFlags(args, ['--mode', '--load', '--max-steps', '--under', '--nested', '--cost-preset']);
+      const { flags, positional } = parseFlags(args, ['--mode', '--load', '--max-steps', '--under', '--nested', '--paging', '--cost-preset']);
       const under = flags.get('--under');
       if (under !== undefined && under !== 'svm' && under !== 'vtx') throw new UsageError(`--under: '${under}' is not svm or vtx`);
       if (under === undefined && flags.has('--cost-preset')) throw new UsageError('--cost-preset: only with --under');
       if (under === undefined && flags.has('--nested')) throw new UsageError('--nested: only with --under');
+      if (under === undefined && flags.has('--paging')) throw new UsageError('--paging: only with --under');
+      if (flags.has('--paging') && flags.has('--nested')) throw new UsageError('--paging and --nested: give one (--nested on|off is the older spelling of --paging nested|shadow)');
       const nestedFlag = flags.get('--nested') ?? 'on';
       if (nestedFlag !== 'on' && nestedFlag !== 'off') throw new UsageError(`--nested: '${nestedFlag}' is not on or off`);
+      const paging = flags.get('--paging') ?? (nestedFlag === 'on' ? 'nested' : 'shadow');
+      if (paging !== 'nested' && paging !== 'shadow') throw new UsageError(`--paging: '${paging}' is not nested or shadow`);
       const costPreset = under === undefined ? undefined : presetFor(under, flags.get('--cost-preset'));
       if (typeof costPreset === 'string') throw new UsageError(`--cost-preset: ${costPreset}`);
       const mode = parseMode(flags);
@@ -215,7 +220,7 @@ const commands: Record<string, Command> = {
       try {
         result = costPreset === undefined
           ? runBare({ mode: mode as BareMode, load, code, maxSteps })
-          : runUnder(under!, { mode: mode as BareMode, load, code, maxSteps, preset: costPreset.id, nested: nestedFlag === 'on' }).result;
+          : runUnder(under!, { mode: mode as BareMode, load, code, maxSteps, preset: costPreset.id, paging }).result;
       } catch (e) {
         if (e instanceof RangeError) throw new UsageError(`--load: ${e.message}`);
         throw e;

@@ -222,19 +222,21 @@ describe('exceptions and triple faults', () => {
     expect(r.result.hv.steps).toBe((bare(src).hv as { steps: number }).steps);
   });
 
-  it('reflects an exception raised while delivering a reflected one; the processor makes the #DF of an injected event', () => {
+  it('reflects an exception raised while delivering a reflected one; a pair that makes #DF exits first, and the hypervisor injects the #DF', () => {
     // IDT entries 6 and 13 are zeros (not a gate type): #UD's delivery raises #GP(0x33) (intercepted,
-    // EXITINTINFO = the #UD); the injected #GP's delivery raises #GP(0x6b), which the processor
-    // itself turns into #DF (APM 15.20), delivered through gate 8 without another exit.
+    // EXITINTINFO = the #UD); the injected #GP's delivery raises #GP(0x6b), which is intercepted too
+    // before it would become #DF (APM 15.7.2: EXITINTINFO = the injected #GP); the hypervisor
+    // combines the pair into #DF (as KVM does) and injects it, delivered through gate 8.
     const src = [idtSetup({ 8: 'df' }), 'ud2', 'hlt', 'df:', 'mov esi, 0xdf', 'pop edi', 'hlt'].join('\n');
     const r = hv(src, 'prot32', { intercepts: { exceptions: [6, 13] } });
     const b = bare(src);
     expect(r.result.regs.rsi).toBe(0xdf);
     expect(r.result.regs).toEqual(b.regs);
     const ex = r.hypervisor.log.filter((e) => e.kind === 'exception');
-    expect(ex.map((e) => e.name)).toEqual(['VMEXIT_EXCP6', 'VMEXIT_EXCP13']);
-    expect(ex.map((e) => e.raw.exit_info_1)).toEqual([0n, 0x33n]);
+    expect(ex.map((e) => e.name)).toEqual(['VMEXIT_EXCP6', 'VMEXIT_EXCP13', 'VMEXIT_EXCP13']);
+    expect(ex.map((e) => e.raw.exit_info_1)).toEqual([0n, 0x33n, 0x6bn]);
     expect(ex[1]!.note).toMatch(/#13 \(error code 0x33\) injected/);
+    expect(ex[2]!.note).toMatch(/#13 while delivering #13: #DF injected/);
     // EXITINTINFO of the #GP exit: the #UD being delivered (vector 6, TYPE 3, V).
     expect(ex[1]!.raw.exit_int_info).toBe(BigInt((6 | (3 << 8) | (1 << 31)) >>> 0));
   });

@@ -73,6 +73,15 @@
  *   nothing left to invalidate and advances RIP (the note says so). That is VT-x without VPID
  *   exactly (SDM 29.4.3.1); on AMD-V with ASIDs no world switch flushes, and a hypervisor would use
  *   INVLPGA for the guest's ASID here (with VPID, INVVPID).
+ * - Shadow paging (a backend without nested paging, shadow.ts): a #PF exit is classified by the
+ *   shadow MMU's walk of the guest's tables. A true fault is reflected with the guest walk's error
+ *   code and CR2; a hidden fault fills the shadow and resumes (the event whose delivery it
+ *   interrupted, IDT-vectoring / EXITINTINFO, is injected again when it was an exception or an
+ *   external interrupt; INT n, INT3 and INTO, whose RIP is at the instruction, simply run again);
+ *   a write to a guest page table and an access to MMIO run the instruction once with the page
+ *   opened (shadow.ts `runOnce`). INVLPG zaps the shadow entry; CR3 loads and CR0/CR4/EFER
+ *   changes go to the shadow through the backend's `setCr`/`setEfer`. What the shadow MMU did is
+ *   the log entry's `shadow` records.
  * - VMRUN, VMLOAD, VMSAVE, STGI, CLGI under AMD-V: the guest is offered no SVM, so #UD is injected.
  * - Anything else ends the VM with an error naming the vendor's exit (and what the backend found:
  *   an EPT misconfiguration, a nested fault inside the guest's RAM).
@@ -267,6 +276,8 @@ export class Hypervisor {
         n: this.exits++, vendor: b.vendor, code: exit.code, name: exit.name, kind: exit.detail.kind, rip: exit.rip,
         raw: exit.raw, action: h.action, note: h.note, accesses: b.takeAccesses(), guestSteps, step,
       };
+      const sh = b.shadow?.take();
+      if (sh !== undefined && sh.length > 0) entry.shadow = sh;
       if (this.log.length < (this.opts.logLimit ?? 100_000)) this.log.push(entry);
       this.observer?.(entry, h.end ?? null);
       if (h.end !== undefined) return h.end;
@@ -360,6 +371,7 @@ export class Hypervisor {
       case 'hypercall':
         return this.hypercall();
       case 'exception':
+        if (d.vector === 14 && b.shadow != null && d.address !== null) return this.shadowFault(d, exit.rip);
         return this.reflect(d);
       case 'triple-fault':
         return { action: 'ended', note: 'triple fault: the VM is shut down', end: { kind: 'shutdown' } };
@@ -373,6 +385,11 @@ export class Hypervisor {
         return { action: 'emulated', note: `rdtsc = 0x${tsc.toString(16)}`, work: 'rdtsc' };
       }
       case 'invlpg':
+        if (b.shadow != null) {
+          b.shadow.invlpg(Number(d.linear));
+          b.advance();
+          return { action: 'emulated', note: `invlpg 0x${d.linear.toString(16)}: shadow entry zapped`, work: 'invlpg' };
+        }
         b.advance();
         // VT-x without VPID flushes at every exit and entry (SDM 29.4.3.1), as the lab does on both
         // vendors; on AMD-V with an ASID neither #VMEXIT nor VMRUN flushes, and a hypervisor would
@@ -567,6 +584,48 @@ export class Hypervisor {
       return { action: 'ended', note: `exit with code ${code}`, work: 'hypercall', end: { kind: 'hypercall-exit', code } };
     }
     return fail(`unknown hypercall ${fn}: RAX = -1`);
+  }
+
+  /** A #PF under shadow paging (see the file comment and shadow.ts). */
+  private shadowFault(d: Extract<HvExit['detail'], { kind: 'exception' }>, rip: bigint): Handled {
+    const b = this.b;
+    const sh = b.shadow!;
+    const gva = Number(d.address!);
+    const ec = d.errorCode ?? 0;
+    const f = sh.classify(gva, ec);
+    const at = `0x${gva.toString(16)}`;
+    if (f.kind === 'error') return { action: 'ended', note: f.why, work: 'exception', end: { kind: 'error', why: f.why } };
+    if (f.kind === 'true') {
+      sh.stats.trueFaults++;
+      sh.records.push({ op: 'true-fault', gva, errorCode: f.errorCode });
+      const h = this.reflect({ ...d, errorCode: f.errorCode });
+      return { ...h, note: `true #PF at ${at}: ${h.note}` };
+    }
+    if (f.kind === 'hidden') {
+      sh.stats.hiddenFaults++;
+      sh.records.push({ op: 'hidden-fault', gva, errorCode: ec });
+      // The event whose delivery faulted is delivered again (a software interrupt runs again from its instruction).
+      const ev = d.during;
+      let again = '';
+      if (ev !== null && ev.software !== true) {
+        b.inject({ vector: ev.vector, type: ev.exception ? 'exception' : 'interrupt', ...(ev.errorCode !== null ? { errorCode: ev.errorCode } : {}) });
+        again = `; #${ev.vector} injected again`;
+      }
+      return { action: 'host', note: `hidden #PF at ${at} (error code 0x${ec.toString(16)}): shadow filled${again}`, work: 'exception' };
+    }
+    const handler: MmioHandler = this.opts.mmio ?? { read: (_pa, size) => (size >= 4 ? 0xffffffff : (1 << (size * 8)) - 1), write: () => {}, readHi: 0xffffffff };
+    const records: MmioRecord[] = [];
+    if (f.kind === 'mmio') sh.stats.hiddenFaults++;
+    const { next, notes } = sh.runOnce(gva, f, () => b.rip(), () => b.steps, handler, records);
+    void rip;
+    const mm = records.map((r) => `mmio ${r.dir} 0x${r.gpa.toString(16)} ${r.size} byte${r.size === 1 ? '' : 's'}${r.dir === 'write' ? ` value 0x${(r.size > 4 ? (BigInt(r.valueHi) << 32n) | BigInt(r.value) : BigInt(r.value)).toString(16)}` : ''}`);
+    const what = [...mm, ...notes].join('; ') || `${f.kind === 'mmio' ? 'mmio' : 'page-table write'} at ${at}: no access completed`;
+    return {
+      action: f.kind === 'mmio' && this.opts.mmio ? 'forwarded' : 'emulated',
+      note: `${what}; run once with the page opened in the shadow${next.kind === 'budget' ? '' : `, stopped by ${next.kind === 'exit' ? next.exit.name : next.kind}`}`,
+      work: f.kind === 'mmio' ? 'mmio' : 'exception',
+      next,
+    };
   }
 
   private reflect(d: Extract<HvExit['detail'], { kind: 'exception' }>): Handled {
