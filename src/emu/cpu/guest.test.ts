@@ -356,11 +356,11 @@ describe('exception intercepts: before delivery', () => {
     // The second #GP meets the intercepts before it becomes #DF (SDM Vol. 3C 28.2.3: the VM exit
     // happens for it, with the first as IDT-vectoring information); not taken here, it makes the #DF.
     expect(df.seen.flatMap((x) => (x.kind === 'exception' ? [[x.vector, x.during?.vector ?? null]] : []))).toEqual([[Vec.GP, null], [Vec.GP, Vec.GP], [Vec.DF, null]]);
-    // INT n faults (#GP, reported during the INT n); that #GP's delivery faults again: the #DF is
-    // not "during" the INT n.
+    // INT n faults (#GP, reported during the INT n); that #GP's delivery faults again (offered
+    // during the #GP), then the #DF, which is not "during" the INT n.
     const df2 = new Script((x) => x.kind === 'exception' && x.vector === Vec.DF);
     expect(exitAt('nop\nt: int 0x80\nhlt', df2, 'prot32', zeros)).toMatchObject({ vector: Vec.DF, errorCode: 0, during: null });
-    expect(df2.seen.map((x) => x.kind === 'exception' && [x.vector, x.during?.vector ?? null])).toEqual([[0x80, null], [Vec.GP, 0x80], [Vec.DF, null]]);
+    expect(df2.seen.map((x) => x.kind === 'exception' && [x.vector, x.during?.vector ?? null])).toEqual([[0x80, null], [Vec.GP, 0x80], [Vec.GP, Vec.GP], [Vec.DF, null]]);
   });
 
   it('a triple fault is reported instead of shutdown', () => {
