@@ -483,6 +483,16 @@ export class ShadowMmu {
     return { kind: 'hidden' };
   }
 
+  /**
+   * The guest changed entries of its page-table page `gpa` (an emulated write through `gva`): every
+   * leaf derived from one of them is zapped.
+   */
+  entriesChanged(gva: number, gpa: number, changed: readonly number[]): void {
+    this.stats.emulatedWrites++;
+    this.records.push({ op: 'emulated-write', gva: pageOf(gva), gpa, changed: [...changed] });
+    for (const e of changed) for (const s of [...(this.byEntry.get(e) ?? [])]) this.zapSlot(s, 'write');
+  }
+
   /** INVLPG: the leaf of that linear page in the current shadow goes. */
   invlpg(gva: number): void {
     this.stats.invlpgs++;
@@ -555,10 +565,8 @@ export class ShadowMmu {
         }
         o.copy = now;
         if (changed.length > 0) {
-          this.stats.emulatedWrites++;
-          this.records.push({ op: 'emulated-write', gva: pageOf(gva), gpa: o.gpa, changed });
           notes.push(`emulated write to page table 0x${o.gpa.toString(16)}: ${changed.length} entr${changed.length === 1 ? 'y' : 'ies'} changed`);
-          for (const e of changed) for (const s of [...(this.byEntry.get(e) ?? [])]) this.zapSlot(s, 'write');
+          this.entriesChanged(gva, o.gpa, changed);
         }
       }
       // A #PF of the same instruction on another page: handled here, and the instruction run again.
