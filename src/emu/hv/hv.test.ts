@@ -374,22 +374,22 @@ describe('the same handlers under VT-x', () => {
     expect([r.result.regs.rdi, r.result.regs.rcx]).toEqual([0x1234, 2]);
   });
 
-  it('shadows CR0 and CR4: the guest reads its own values (no NE, no VMXE, PG = 0 on the identity map) and CR3 as it wrote it', () => {
+  it('shadows CR0 and CR4: the guest reads its own values (no NE, no VMXE, PG = 0 on the identity shadow) and CR3 as it wrote it', () => {
     const src = ['mov eax, cr0', 'mov ebx, cr4', 'mov ecx, 0x5000', 'mov cr3, ecx', 'mov edx, cr3', 'hlt'].join('\n');
     const b = bare(src);
     for (const nested of [false, true]) {
       const r = vtx(src, 'prot32', {}, nested);
       expect(r.result.regs).toEqual(b.regs);
       expect([r.result.regs.rax, r.result.regs.rbx, r.result.regs.rdx, r.result.regs.cr3]).toEqual([0x60000011, 0, 0x5000, 0x5000]);
-      // Without EPT, CR3 accesses exit while the guest runs on the identity map (CR3-load and
-      // CR3-store exiting); with EPT and unrestricted guest the guest runs with paging off itself.
+      // Without EPT (shadow paging) CR3 accesses exit (CR3-load and CR3-store exiting: the
+      // processor's CR3 is the shadow root); with EPT and unrestricted guest the guest runs with paging off itself.
       expect(r.result.hv.exits.EXIT_REASON_CR_ACCESS?.count ?? 0).toBe(nested ? 0 : 2);
       const l = vtx(['mov rax, cr0', 'mov rbx, cr4', 'hlt'].join('\n'), 'long64', {}, nested);
       expect([l.result.regs.rax, l.result.regs.rbx]).toEqual([0x80010001, 0x20]);
     }
   });
 
-  it('lets a guest turn paging on: the identity map gives way to the guest\u2019s own tables', () => {
+  it('lets a guest turn paging on: the identity shadow gives way to the shadow of the guest\u2019s own tables', () => {
     // A page directory at 0x10000 mapping the first 4 MiB (PSE) identity, then CR0.PG = 1.
     const src = [
       'mov dword [0x10000], 0x87', 'mov eax, cr4', 'or eax, 0x10', 'mov cr4, eax',
