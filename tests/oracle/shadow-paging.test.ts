@@ -35,6 +35,7 @@ function under(id: HvBackendId, paging: HvPaging, p: PagingProgram, code: Uint8A
   const dump = new Uint8Array(p.dump.len);
   for (let i = 0; i < p.dump.len; i++) dump[i] = run.mem.read8(p.dump.addr + i);
   const r = run.result;
+  if (r.end === 'hypercall-exit') throw new Error('a paging program made the exit hypercall');
   return { exits: r.exits, end: r.end, regs: r.regs, dump: Buffer.from(dump).toString('hex'), hv: { ...r.hv }, error: r.error };
 }
 
