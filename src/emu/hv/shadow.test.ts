@@ -270,3 +270,49 @@ describe.each(['vtx', 'svm'] as const)('a handwritten page-table guest under %s 
     expect(s.resets).toBe(2);
   });
 });
+
+/**
+ * A 32-bit guest with paging off that enters IA-32e mode itself (CR4.PAE, EFER.LME, then CR0.PG):
+ * under shadow paging LME is kept from the processor while the guest's paging is off (it runs with
+ * paging on underneath), and the shadow changes from 32-bit to 4-level tables at the switch.
+ */
+const TO_LONG = `
+mov dword [0x10000], 0x11003
+mov dword [0x11000], 0x12003
+mov dword [0x12000], 0x83
+mov eax, cr4
+or eax, 0x20
+mov cr4, eax
+mov eax, 0x10000
+mov cr3, eax
+mov ecx, 0xc0000080
+rdmsr
+or eax, 0x100
+wrmsr
+rdmsr
+mov edi, eax
+mov eax, cr0
+or eax, 0x80000000
+mov cr0, eax
+mov dword [0x1000], 0x1234
+mov ebx, [0x1000]
+mov ecx, 0xc0000080
+rdmsr
+mov esi, eax
+mov ebp, [0x12000]
+hlt
+`;
+
+describe.each(['vtx', 'svm'] as const)('a guest entering IA-32e mode under %s', (under) => {
+  it.each(['shadow', 'nested'] as const)('with %s paging ends as the bare run (EFER.LME while paging is off, then LMA)', (paging) => {
+    const asm = assemble(TO_LONG, { bits: 32, origin: LOAD });
+    if (!asm.ok) throw new Error(JSON.stringify(asm.errors));
+    const bare = runBare({ mode: 'prot32', load: LOAD, code: asm.bytes, maxSteps: 1000 });
+    const run = runUnder(under, { mode: 'prot32', load: LOAD, code: asm.bytes, maxSteps: 1000, paging });
+    expect(run.result.error).toBeUndefined();
+    expect(run.result.regs).toEqual(bare.regs);
+    // EFER read back: LME alone while paging is off, then LME and LMA; the PDE got A and D.
+    expect([bare.regs.rdi, bare.regs.rsi, bare.regs.rbx, bare.regs.rbp]).toEqual([0x100, 0x500, 0x1234, 0xe3]);
+    if (paging === 'shadow') expect(run.vm.backend.shadow!.format).toBe('4level');
+  });
+});

@@ -315,6 +315,7 @@ export class ShadowMmu {
       this.records.push({ op: 'cr3', cr3, hit, root: root.hpa });
     }
     this.host.loadRoot(root.hpa, this.format);
+    this.host.flushTlb();
     return null;
   }
 
@@ -373,6 +374,9 @@ export class ShadowMmu {
   private zapSlot(slot: number, why: 'write' | 'invlpg' | 'unprotect' | 'refill' | null): void {
     const leaf = this.leaves.get(slot);
     this.writeSpte(slot, 0, 0);
+    // What the processor may have cached from the entry goes too (KVM flushes after zapping; the
+    // lab's world switches flush the untagged TLB anyway, but that is not this file's to assume).
+    this.host.flushTlb();
     if (leaf === undefined) return;
     this.leaves.delete(slot);
     this.stats.zaps++;
@@ -419,6 +423,7 @@ export class ShadowMmu {
         this.stats.writeProtects++;
         this.records.push({ op: 'write-protect', gfn: pg });
         for (const s of this.rmap.get(pg) ?? []) this.writeSpte(s, this.readSpte(s) & ~RW, this.entrySize() === 8 ? this.host.mem.read(s + 4, 4) : 0);
+        this.host.flushTlb();
       }
       const list = this.byEntry.get(e);
       if (list === undefined) this.byEntry.set(e, [slot]);

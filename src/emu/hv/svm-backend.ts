@@ -184,6 +184,12 @@ export class SvmBackend implements HvBackend {
   private format: ShadowFormat = '32bit';
   /** Construction: VMCB writes are not the hypervisor's logged work yet. */
   private quiet = true;
+  /**
+   * Shadow paging: the guest set EFER.LME while its paging is off; the processor runs it with
+   * paging on, where LME would mean long mode (and, without CR4.PAE, fail VMRUN's checks, APM
+   * 15.5.1), so LME is kept here until the guest turns paging on.
+   */
+  private hiddenLme = false;
 
   constructor(
     readonly cpu: Cpu,
@@ -309,6 +315,10 @@ export class SvmBackend implements HvBackend {
       if (r.kind === 'fault') throw new Error(`VM_HSAVE_PA: ${r.why}`);
     }
     this.vmcb = v;
+    if (this.shadow !== null && (st.cr0 & 0x80000000) === 0 && (v.read64('save.efer').lo & EFER.LME) !== 0) {
+      this.hiddenLme = true;
+      v.write64('save.efer', u64((v.read64('save.efer').lo & ~EFER.LME) >>> 0));
+    }
     if (this.shadow !== null) {
       const why = this.shadow.sync('start');
       if (why !== null) throw new RangeError(why);
@@ -596,9 +606,16 @@ export class SvmBackend implements HvBackend {
     const paging = (v & BigInt(CR0.PG)) !== 0n;
     if (paging !== ((this.gcr0 & BigInt(CR0.PG)) !== 0n)) {
       // What the guest's own MOV to CR0 would do to EFER.LMA (the processor runs with paging on either way).
-      let efer = this.r64('save.efer');
+      let efer = this.r64('save.efer') | (this.hiddenLme ? BigInt(EFER.LME) : 0n);
+      this.hiddenLme = false;
       if (paging && (efer & BigInt(EFER.LME)) !== 0n) efer |= BigInt(EFER.LMA);
-      else if (!paging) efer &= ~BigInt(EFER.LMA);
+      else if (!paging) {
+        efer &= ~BigInt(EFER.LMA);
+        if ((efer & BigInt(EFER.LME)) !== 0n) {
+          this.hiddenLme = true;
+          efer &= ~BigInt(EFER.LME);
+        }
+      }
       this.w64('save.efer', efer);
     }
     this.gcr0 = v;
@@ -609,12 +626,13 @@ export class SvmBackend implements HvBackend {
   /** The guest's EFER without SVME, which VMRUN requires in the VMCB but the guest never set. */
   efer(): bigint {
     const v = this.inCpu ? BigInt(this.cpu.state.efer >>> 0) : this.r64('save.efer');
-    return v & ~BigInt(EFER.SVME);
+    return (v & ~BigInt(EFER.SVME)) | (this.hiddenLme ? BigInt(EFER.LME) : 0n);
   }
 
   setEfer(v: bigint): void {
     if (this.inCpu) throw new Error('setEfer while the guest is in the CPU');
-    this.w64('save.efer', v | BigInt(EFER.SVME));
+    this.hiddenLme = this.shadow !== null && (this.gcr0 & BigInt(CR0.PG)) === 0n && (v & BigInt(EFER.LME)) !== 0n;
+    this.w64('save.efer', (this.hiddenLme ? v & ~BigInt(EFER.LME) : v) | BigInt(EFER.SVME));
     const why = this.shadow?.sync('mode') ?? null;
     if (why !== null) throw new Error(why);
   }

@@ -170,6 +170,12 @@ export class VmxBackend implements HvBackend {
   readonly shadow: ShadowMmu | null;
   /** Construction: VMCS writes are not the hypervisor's logged work yet. */
   private quiet = true;
+  /**
+   * Shadow paging: the guest set EFER.LME while its paging is off. The processor runs it with
+   * paging on, and VM entry requires LME = LMA when CR0.PG = 1 (SDM Vol. 3C 27.3.1.1), so LME is
+   * kept here until the guest turns paging on (then LMA is set, as its own MOV to CR0 would).
+   */
+  private hiddenLme = false;
   private readonly ioBitmaps: number;
   /** Copies of the read shadows (what the hypervisor last wrote), for a report while the guest is loaded. */
   private cr0Shadow: bigint;
@@ -308,6 +314,10 @@ export class VmxBackend implements HvBackend {
       if (o.kind !== 'succeed') throw new Error(`VMX setup: ${JSON.stringify(o, (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v))}`);
     }
     for (const [name, v] of Object.entries({ ...controls, ...host, ...g })) this.write(name, v, false);
+    if (this.shadow !== null && (st.cr0 & CR0.PG) === 0 && (st.efer & EFER.LME) !== 0) {
+      this.hiddenLme = true;
+      this.write('GUEST_IA32_EFER', BigInt((st.efer & ~EFER.LME) >>> 0), false);
+    }
     if (this.shadow !== null) {
       const why = this.shadow.sync('start');
       if (why !== null) throw new RangeError(why);
@@ -616,15 +626,21 @@ export class VmxBackend implements HvBackend {
       return 'the guest cleared CR0.PE: real mode needs unrestricted guest (EPT) or emulation, which this hypervisor does not have without nested paging';
     } else if (paging !== ((this.cr0Shadow & BigInt(CR0.PG)) !== 0n)) {
       // The guest turns paging on or off: what its own MOV to CR0 would do to EFER.LMA and the
-      // "IA-32e mode guest" control (the processor runs with paging on either way).
-      let efer = this.read('GUEST_IA32_EFER');
+      // "IA-32e mode guest" control (the processor runs with paging on either way; LME is hidden
+      // from it while the guest's paging is off).
+      let efer = this.read('GUEST_IA32_EFER') | (this.hiddenLme ? BigInt(EFER.LME) : 0n);
       let entry = this.read('VM_ENTRY_CONTROLS');
+      this.hiddenLme = false;
       if (paging && (efer & BigInt(EFER.LME)) !== 0n) {
         efer |= BigInt(EFER.LMA);
         entry |= BigInt(Entry.IA32E_MODE_GUEST!);
       } else if (!paging) {
         efer &= ~BigInt(EFER.LMA);
         entry &= ~BigInt(Entry.IA32E_MODE_GUEST!);
+        if ((efer & BigInt(EFER.LME)) !== 0n) {
+          this.hiddenLme = true;
+          efer &= ~BigInt(EFER.LME);
+        }
       }
       this.write('GUEST_IA32_EFER', efer);
       this.write('VM_ENTRY_CONTROLS', entry);
@@ -636,11 +652,12 @@ export class VmxBackend implements HvBackend {
   }
 
   efer(): bigint {
-    return this.read('GUEST_IA32_EFER');
+    return this.read('GUEST_IA32_EFER') | (this.hiddenLme ? BigInt(EFER.LME) : 0n);
   }
 
   setEfer(v: bigint): void {
-    this.write('GUEST_IA32_EFER', v);
+    this.hiddenLme = this.shadow !== null && (this.cr0Shadow & BigInt(CR0.PG)) === 0n && (v & BigInt(EFER.LME)) !== 0n;
+    this.write('GUEST_IA32_EFER', this.hiddenLme ? v & ~BigInt(EFER.LME) : v);
     // NXE changes how the guest's tables read: the shadows are rebuilt (shadow.ts).
     const why = this.shadow?.sync('mode') ?? null;
     if (why !== null) throw new Error(why);
