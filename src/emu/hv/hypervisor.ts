@@ -98,6 +98,7 @@ import type { Ledger } from '../cost/ledger.ts';
 import type { MmioHandler } from '../mem/physmem.ts';
 import type { InterruptSource } from '../cpu/cpu.ts';
 import type { MmioRecord } from './nested-map.ts';
+import { SHADOW_STUCK } from './shadow.ts';
 import type { BackendRun, HvAction, HvBackend, HvExit, HvLogEntry, PortHandler } from './types.ts';
 
 /**
@@ -603,6 +604,15 @@ export class Hypervisor {
     }
     if (f.kind === 'hidden') {
       sh.stats.hiddenFaults++;
+      const key = `${b.steps}:${gva - (gva % 0x1000)}:${ec}`;
+      if (this.stuckKey !== key) {
+        this.stuckKey = key;
+        this.stuck = 0;
+      }
+      if (++this.stuck > SHADOW_STUCK) {
+        const why = `shadow paging made no progress: the same hidden fault at ${at} (error code 0x${ec.toString(16)}) ${SHADOW_STUCK} times in one step`;
+        return { action: 'ended', note: why, work: 'exception', end: { kind: 'error', why } };
+      }
       sh.records.push({ op: 'hidden-fault', gva, errorCode: ec });
       // The event whose delivery faulted is delivered again (a software interrupt runs again from its instruction).
       const ev = d.during;
@@ -645,6 +655,10 @@ export class Hypervisor {
   }
 
   // ---- for the time-travelling machine (hv-machine.ts) ----
+
+  /** Shadow paging's safety net: the last hidden fault (step, page, error code) and how many times in a row it came. */
+  stuckKey = '';
+  stuck = 0;
 
   /** Enter the guest again before `run` returns at its limit, so that the guest is loaded at each step boundary. */
   enterAtLimit = false;

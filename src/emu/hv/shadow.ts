@@ -19,7 +19,11 @@
  *   above 4 GiB; the lab's does not, and 32-bit tables avoid the PDPTE registers.
  * - a guest with paging off runs on an identity GPA → HPA shadow filled on demand, with paging on
  *   underneath (what hypervisors did before "unrestricted guest");
- * - a guest with PAE paging (CR4.PAE, no LMA) is refused: the VM ends with an error.
+ * - a guest with PAE paging (CR4.PAE, no LMA) or 5-level paging (CR4.LA57) is refused: the VM ends
+ *   with an error (a guest can only reach them by a CR write, which returns the error).
+ * A safety net: a fault that its own fill does not resolve would repeat forever within one step;
+ * the hypervisor ends the VM with an error when the same hidden fault (page, error code) comes
+ * `SHADOW_STUCK` times in a row within one step.
  *
  * The shadow is one tree per guest CR3 (a small cache of `SHADOW_ROOTS` roots, least recently
  * used evicted, hits counted), indexed by linear address, with 4-KByte leaves only whatever the
@@ -78,6 +82,8 @@ export const SHADOW_POOL_SIZE = SHADOW_POOL_PAGES * 0x1000;
 export const SHADOW_ROOTS = 4;
 /** Host-physical addresses of the MMIO window (below 4 GiB, so 32-bit shadow entries reach it; above the lab's host RAM). */
 export const SHADOW_MMIO_WINDOW = 0xf000_0000;
+/** The same hidden fault this many times in a row in one step: the hypervisor gives up (a fill that does not take would loop). */
+export const SHADOW_STUCK = 16;
 /** How many times one instruction is run again inside one exit (a second page-table page, MMIO page or unfilled page). */
 const ONCE_TRIES = 8;
 
@@ -89,6 +95,7 @@ const CR0_PG = 0x80000000;
 const CR0_WP = 0x10000;
 const CR4_PSE = 0x10;
 const CR4_PAE = 0x20;
+const CR4_LA57 = 0x1000;
 const EFER_NXE = 0x800;
 const EFER_LMA = 0x400;
 
@@ -220,7 +227,7 @@ export class ShadowMmu {
 
   // ---- guest view ----
 
-  private guestControl(): { ctl: PagingControl; paging: boolean; key: number; format: ShadowFormat; pae: boolean } {
+  private guestControl(): { ctl: PagingControl; paging: boolean; key: number; format: ShadowFormat; pae: boolean; la57: boolean } {
     const g = this.host.guestRegs();
     const paging = (g.cr0 & CR0_PG) !== 0;
     const lma = (g.efer & EFER_LMA) !== 0;
@@ -232,7 +239,7 @@ export class ShadowMmu {
       maxPhysAddr: this.host.maxPhysAddr, page1gb: this.host.page1gb,
     };
     const key = (paging ? 1 : 0) | (ctl.wp ? 2 : 0) | (ctl.pse ? 4 : 0) | (pae ? 8 : 0) | (ctl.nxe ? 16 : 0) | (lma ? 32 : 0);
-    return { ctl, paging, key, format: lma ? '4level' : '32bit', pae: paging && pae && !lma };
+    return { ctl, paging, key, format: lma ? '4level' : '32bit', pae: paging && pae && !lma, la57: paging && lma && (g.cr4 & CR4_LA57) !== 0 };
   }
 
   /** Guest memory for the walker: guest-physical entry addresses through GPA → HPA. */
@@ -283,6 +290,7 @@ export class ShadowMmu {
   sync(reason: 'cr3' | 'mode' | 'start'): string | null {
     const g = this.guestControl();
     if (g.pae) return 'shadow paging: a guest with PAE paging (CR4.PAE without IA-32e mode) is not supported';
+    if (g.la57) return 'shadow paging: a guest with 5-level paging (CR4.LA57) is not supported (the shadow tables are 4-level)';
     if (g.key !== this.modeKey) {
       if (this.modeKey !== -1) this.dropAll(`paging mode changed (CR0/CR4/EFER)`);
       this.modeKey = g.key;
@@ -465,7 +473,7 @@ export class ShadowMmu {
    */
   classify(gva: number, errorCode: number): ShadowFault {
     const g = this.guestControl();
-    if (g.pae) return { kind: 'error', why: 'shadow paging: a guest with PAE paging is not supported' };
+    if (g.pae || g.la57) return { kind: 'error', why: `shadow paging: a guest with ${g.pae ? 'PAE' : '5-level'} paging is not supported` };
     const access = { write: (errorCode & 2) !== 0, user: (errorCode & 4) !== 0, fetch: (errorCode & 0x10) !== 0 };
     const lo = gva >>> 0;
     const hi = Math.floor(gva / 0x100000000) >>> 0;

@@ -318,6 +318,7 @@ function checkTechnique(c: Checker, input: Obj, vendor: 'intel' | 'amd' | null, 
   }
   const np = c.bool(h.nestedPaging, 'hypervisor.nestedPaging');
   if (np !== null) hv.nestedPaging = np;
+  if (np === false && paging === '5level') c.err('hypervisor.nestedPaging', "shadow paging (nestedPaging false) keeps 4-level shadow tables: a '5level' guest needs nested paging");
   if (h.exits !== undefined) {
     const e = c.obj(h.exits, 'hypervisor.exits');
     if (e) {
