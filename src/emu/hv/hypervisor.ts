@@ -372,7 +372,7 @@ export class Hypervisor {
       case 'hypercall':
         return this.hypercall();
       case 'exception':
-        if (d.vector === 14 && b.shadow != null && d.address !== null) return this.shadowFault(d, exit.rip);
+        if (d.vector === 14 && b.shadow != null && d.address !== null) return this.shadowFault(d);
         return this.reflect(d);
       case 'triple-fault':
         return { action: 'ended', note: 'triple fault: the VM is shut down', end: { kind: 'shutdown' } };
@@ -588,7 +588,7 @@ export class Hypervisor {
   }
 
   /** A #PF under shadow paging (see the file comment and shadow.ts). */
-  private shadowFault(d: Extract<HvExit['detail'], { kind: 'exception' }>, rip: bigint): Handled {
+  private shadowFault(d: Extract<HvExit['detail'], { kind: 'exception' }>): Handled {
     const b = this.b;
     const sh = b.shadow!;
     const gva = Number(d.address!);
@@ -627,7 +627,6 @@ export class Hypervisor {
     const records: MmioRecord[] = [];
     if (f.kind === 'mmio') sh.stats.hiddenFaults++;
     const { next, notes } = sh.runOnce(gva, f, () => b.rip(), () => b.steps, handler, records);
-    void rip;
     const mm = records.map((r) => `mmio ${r.dir} 0x${r.gpa.toString(16)} ${r.size} byte${r.size === 1 ? '' : 's'}${r.dir === 'write' ? ` value 0x${(r.size > 4 ? (BigInt(r.valueHi) << 32n) | BigInt(r.value) : BigInt(r.value)).toString(16)}` : ''}`);
     const what = [...mm, ...notes].join('; ') || `${f.kind === 'mmio' ? 'mmio' : 'page-table write'} at ${at}: no access completed`;
     return {
