@@ -1,11 +1,12 @@
 /**
  * The lab's command line. `lab exec --mode prot32|long64 --load ADDR [--max-steps N] FILE`
  * runs machine code on the bare machine and prints one JSON object (issue 2, item 4); FILE is raw
- * bytes, or assembly text if it ends in `.asm`. With `--under svm|vtx [--nested on|off]
+ * bytes, or assembly text if it ends in `.asm`. With `--under svm|vtx [--paging nested|shadow]
  * [--tlb-tags on|off] [--cost-preset NAME]` the same program runs as the only guest of the
- * hypervisor (src/emu/hv) under AMD-V or VT-x, with nested paging (EPT, NPT) unless `--nested off`
- * and tagged TLBs (VPID, ASID) by the backends' default (on with nested paging), and the JSON gains
- * an `hv` object (with `hv.tlb`, the TLB's counters); `--under svm|vtx --guest MODE:FILE[,OPTS] …` runs several guests side by side, each in
+ * hypervisor (src/emu/hv) under AMD-V or VT-x, with nested paging (EPT, NPT) or shadow page tables
+ * (`--nested on|off` is the older spelling) and tagged TLBs (VPID, ASID) by the backends' default
+ * (on with nested paging; shadow paging runs untagged), and the JSON gains an `hv` object (with
+ * `hv.tlb`, the TLB's counters, and `hv.shadow` under shadow paging); `--under svm|vtx --guest MODE:FILE[,OPTS] …` runs several guests side by side, each in
  * its own VM (emu/hv/host.ts). `lab asm` and `lab disasm` show the assembler and
  * the disassembler; `lab exercise walk` prints a seeded page-walk problem,
  * `lab exercise vmexit` seeded VM-exit problems and `lab exercise nested` seeded 2D-walk
@@ -205,19 +206,24 @@ function onOff(v: string | undefined, flag: string): boolean | undefined {
 
 const commands: Record<string, Command> = {
   exec: {
-    usage: 'exec --mode prot32|long64 --load ADDR [--max-steps N] [--under svm|vtx [--nested on|off] [--tlb-tags on|off] [--cost-preset NAME]] FILE.bin|FILE.asm\n' +
+    usage: 'exec --mode prot32|long64 --load ADDR [--max-steps N] [--under svm|vtx [--paging nested|shadow] [--tlb-tags on|off] [--cost-preset NAME]] FILE.bin|FILE.asm (--nested on|off: the older spelling of --paging)\n' +
       '  lab exec --under svm|vtx --load ADDR [--max-steps N] [--quantum N] [--tlb-tags on|off] [--cost-preset NAME] --guest MODE:FILE[,pc][,vcpus=2][,mem=MIB][,name=NAME] --guest … (up to 4 VMs)',
     run(args) {
       if (args.some((a) => a === '--guest' || a.startsWith('--guest='))) return execGuests(args);
-      const { flags, positional } = parseFlags(args, ['--mode', '--load', '--max-steps', '--under', '--nested', '--cost-preset', '--tlb-tags']);
+      const { flags, positional } = parseFlags(args, ['--mode', '--load', '--max-steps', '--under', '--nested', '--paging', '--cost-preset', '--tlb-tags']);
       const under = flags.get('--under');
       if (under !== undefined && under !== 'svm' && under !== 'vtx') throw new UsageError(`--under: '${under}' is not svm or vtx`);
       if (under === undefined && flags.has('--cost-preset')) throw new UsageError('--cost-preset: only with --under');
       if (under === undefined && flags.has('--nested')) throw new UsageError('--nested: only with --under');
+      if (under === undefined && flags.has('--paging')) throw new UsageError('--paging: only with --under');
+      if (flags.has('--paging') && flags.has('--nested')) throw new UsageError('--paging and --nested: give one (--nested on|off is the older spelling of --paging nested|shadow)');
       const nestedFlag = flags.get('--nested') ?? 'on';
       if (nestedFlag !== 'on' && nestedFlag !== 'off') throw new UsageError(`--nested: '${nestedFlag}' is not on or off`);
       if (under === undefined && flags.has('--tlb-tags')) throw new UsageError('--tlb-tags: only with --under');
       const tlbTags = onOff(flags.get('--tlb-tags'), '--tlb-tags');
+      const paging = flags.get('--paging') ?? (nestedFlag === 'on' ? 'nested' : 'shadow');
+      if (paging !== 'nested' && paging !== 'shadow') throw new UsageError(`--paging: '${paging}' is not nested or shadow`);
+      if (paging === 'shadow' && tlbTags === true) throw new UsageError('--tlb-tags on: not with shadow paging (the shadow MMU relies on the TLB flush at each world switch)');
       const costPreset = under === undefined ? undefined : presetFor(under, flags.get('--cost-preset'));
       if (typeof costPreset === 'string') throw new UsageError(`--cost-preset: ${costPreset}`);
       const mode = parseMode(flags);
@@ -230,7 +236,7 @@ const commands: Record<string, Command> = {
       try {
         result = costPreset === undefined
           ? runBare({ mode: mode as BareMode, load, code, maxSteps })
-          : runUnder(under!, { mode: mode as BareMode, load, code, maxSteps, preset: costPreset.id, nested: nestedFlag === 'on', ...(tlbTags !== undefined ? { tlbTags } : {}) }).result;
+          : runUnder(under!, { mode: mode as BareMode, load, code, maxSteps, preset: costPreset.id, paging, ...(tlbTags !== undefined ? { tlbTags } : {}) }).result;
       } catch (e) {
         if (e instanceof RangeError) throw new UsageError(`--load: ${e.message}`);
         throw e;

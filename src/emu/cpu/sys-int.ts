@@ -345,6 +345,15 @@ export function deliverExceptionImpl(cpu: CpuCore, fault: Fault, kind: EventKind
       }
       if (FAULT_CLASS.has(e.vector)) sawFault = true;
       if (kind === EventKind.EXCEPTION && isDoubleFault(vec, e.vector)) {
+        // Guest seam: the second exception meets the intercepts before it becomes #DF (SDM Vol. 3C
+        // 27.2.4 / 28.2.3, information for VM exits during event delivery; APM Vol. 2 15.7.2): a
+        // hypervisor that intercepts it (shadow paging's #PF) sees it with the first as `during`.
+        if (guest) {
+          const code2 = hasErrorCode(e.vector) ? (e.errorCode < 0 ? 0 : e.errorCode) : -1;
+          const address = e.vector === Vec.PF ? big(st.cr2Lo, st.cr2Hi) : null;
+          const first = { vector: vec, type: 'hardware-exception', errorCode: shown, length: 0 } as const;
+          if (cpu.guestIntercept!({ kind: 'exception', rip: ripOf(cpu), length: 0, vector: e.vector, type: 'hardware-exception', errorCode: code2, address, during: first })) return;
+        }
         vec = Vec.DF;
         err = 0;
         during = null;

@@ -5,3 +5,6 @@
  * hypervisor; hv-machine.ts checks it against the backends' SVM_AREA_SIZE and VMX_AREA_SIZE.
  */
 export const HV_MACHINE_AREA = 0x1a000;
+
+/** The shadow pool's size under shadow paging (`nestedPaging: false`), above the area; hv-machine.ts checks it against shadow.ts. */
+export const HV_SHADOW_POOL_SIZE = 0x80000;

@@ -12,10 +12,11 @@
  *   machine's RAM. A guest access above it is an EPT violation or #VMEXIT(NPF); the hypervisor
  *   lets the processor run that instruction with the page passed through to the bare machine's
  *   MMIO handler at the guest-physical address (hypervisor.ts), which logs it as in the bare run;
- * - MMIO without nested paging (`nested: false`, `--nested off`): guest-physical is host-physical,
- *   the host's RAM is the bare 64 MiB and a guest access above it reaches the bare machine's MMIO
- *   handler directly. The hypervisor's structures then take the top of that RAM (HV_AREA_FLAT),
- *   where the guest could reach them: the programs `exec` compares never touch it;
+ * - shadow paging (`paging: 'shadow'`, `--paging shadow`, alias `--nested off`): the same layout
+ *   (the guest's 64 MiB at host-physical 0, the area above it) plus the shadow pool after the area
+ *   (shadow.ts); the processor walks the hypervisor's shadow tables, #PF, INVLPG and the CR
+ *   accesses exit, and a guest access above its RAM is MMIO through the shadow's window, forwarded
+ *   to the bare machine's handler at the guest-physical address;
  * - HLT ends the run (no interrupt source, no timer);
  * - CPUID: the guest sees the bare machine's CPUID (the lab's model with the KVM harness's
  *   features), plus CPUID.1:ECX[31] and the hypervisor's leaves 0x40000000–0x400000FF.
@@ -33,6 +34,7 @@ import { Hypervisor, SHADOW_MSRS, type HvEnd, type HvInterrupts } from './hyperv
 import { SVM_AREA_SIZE, SvmBackend, type SvmIntercepts } from './svm-backend.ts';
 import { VMX_AREA_SIZE, VmxBackend } from './vmx-backend.ts';
 import { GPR_NAMES, type HvBackend, type HvExitOptions } from './types.ts';
+import { SHADOW_POOL_SIZE, type ShadowStats } from './shadow.ts';
 
 export type HvBackendId = 'svm' | 'vtx';
 export { DEFAULT_PRESET };
@@ -48,8 +50,12 @@ const AREA_SIZE = Math.max(SVM_AREA_SIZE, VMX_AREA_SIZE);
 export const HV_AREA = BARE_RAM_SIZE;
 /** The host's RAM under nested paging: the guest's 64 MiB and the hypervisor's area. */
 export const HV_HOST_RAM_SIZE = BARE_RAM_SIZE + AREA_SIZE;
-/** Where the backend keeps its structures without nested paging: the top of the bare machine's RAM (either backend's area fits). */
-export const HV_AREA_FLAT = BARE_RAM_SIZE - AREA_SIZE;
+/** Under shadow paging: the shadow pool right after the area. */
+export const HV_SHADOW_POOL = HV_AREA + AREA_SIZE;
+/** The host's RAM under shadow paging: the guest's 64 MiB, the area and the shadow pool. */
+export const HV_SHADOW_RAM_SIZE = HV_SHADOW_POOL + SHADOW_POOL_SIZE;
+
+export type HvPaging = 'nested' | 'shadow';
 
 /** The exceptions `exec --under` intercepts and reflects (#UD, as KVM does). */
 export const EXEC_EXCEPTION_INTERCEPTS = [Vec.UD] as const;
@@ -62,7 +68,9 @@ export interface HvExecOptions {
   /** A cost preset id (default: DEFAULT_PRESET.svm). */
   preset?: string;
   features?: CpuFeatures;
-  /** Nested paging (EPT, NPT): default true. */
+  /** Nested paging (EPT, NPT) or shadow paging; default nested. */
+  paging?: HvPaging;
+  /** The older spelling: `nested: false` is `paging: 'shadow'` (ignored when `paging` is given). */
   nested?: boolean;
   /** Tagged TLBs (VPID, ASID without a flush at each VMRUN): the backends' default (on with nested paging, off without). */
   tlbTags?: boolean;
@@ -84,12 +92,21 @@ export function tlbJson(tlb: { hits: number; misses: number; flushes: number; in
   return { tags, hits: tlb.hits, misses: tlb.misses, flushes: tlb.flushes, invalidated: tlb.invalidated };
 }
 
+/** The paging an exec option set asks for. */
+export function pagingOf(opts: { paging?: HvPaging; nested?: boolean }): HvPaging {
+  return opts.paging ?? (opts.nested === false ? 'shadow' : 'nested');
+}
+
 export type HvExecEnd = 'hlt' | 'shutdown' | 'limit' | 'error' | 'hypercall-exit';
 
 export interface HvJson {
   under: HvBackendId;
   /** Whether the guest ran under nested paging. */
   nested: boolean;
+  /** How guest memory was virtualized. */
+  paging: HvPaging;
+  /** Shadow paging: what the shadow MMU did (shadow.ts). */
+  shadow?: ShadowStats;
   /** Guest instructions retired (natively and by the hypervisor's emulation), as the bare run's `steps`. */
   steps: number;
   /** Exits by the vendor's name, each with its code and count. */
@@ -145,10 +162,10 @@ export interface HvExtra {
 export function createVm(under: HvBackendId, opts: HvExecOptions, extra: HvExtra = {}): HvVm {
   const p = presetFor(under, opts.preset);
   if (typeof p === 'string') throw new RangeError(p);
-  const nested = opts.nested ?? true;
+  const nested = pagingOf(opts) === 'nested';
   const m = createBareMachine({
     mode: opts.mode, load: opts.load, code: opts.code, ...(opts.features ? { features: opts.features } : {}),
-    ...(nested ? { ramSize: HV_HOST_RAM_SIZE } : {}),
+    ramSize: nested ? HV_HOST_RAM_SIZE : HV_SHADOW_RAM_SIZE,
   });
   const cpu = m.cpu;
   const features = cpu.features;
@@ -156,7 +173,7 @@ export function createVm(under: HvBackendId, opts: HvExecOptions, extra: HvExtra
   const mmio = extra.mmio ?? m.mem.mmio;
   const intercepts: SvmIntercepts = { exceptions: EXEC_EXCEPTION_INTERCEPTS, msrs: SHADOW_MSRS, ...extra.intercepts };
   const common = {
-    area: nested ? HV_AREA : HV_AREA_FLAT, ledger, intercepts, nested,
+    area: HV_AREA, ledger, intercepts, nested, shadowPool: HV_SHADOW_POOL,
     ...(opts.tlbTags !== undefined ? { tlbTags: opts.tlbTags } : {}),
     guestRam: { size: BARE_RAM_SIZE, hpaBase: 0 },
     ...(extra.exits ? { exits: extra.exits } : {}),
@@ -202,12 +219,14 @@ export function runUnder(under: HvBackendId, opts: HvExecOptions, extra: HvExtra
   const hvJson: HvJson = {
     under,
     nested: backend.nested,
+    paging: backend.nested ? 'nested' : 'shadow',
     steps: cpu.state.steps,
     exits: Object.fromEntries([...hv.counts].map(([name, c]) => [name, { code: c.code, count: c.count }])),
     exitTotal: hv.exitCount,
     cost: { preset: p.id, vendor: p.vendor, cycles: data.cycles, byKind, byWork: { ...data.byWork } as HvJson['cost']['byWork'] },
     tlb: tlbJson(cpu.mmu.tlb, backend.tlbTags),
   };
+  if (backend.shadow != null) hvJson.shadow = { ...backend.shadow.stats };
   if (hv.console !== '') hvJson.console = hv.console;
   if (end.kind === 'hypercall-exit') hvJson.exitCode = end.code;
   // 'idle' and 'preempted' need the multi-VM host's options (host.ts), which exec does not set.

@@ -43,7 +43,8 @@ import { deepCopy } from '../trace/checkpoint.ts';
 import { captureFields, cloneMonitor, restoreFields, type Fields } from './capture.ts';
 import type { TraceEvent, TraceKind, TraceSink } from '../trace/events.ts';
 import { presetFor, tlbJson, type HvJson } from './exec.ts';
-import { HV_MACHINE_AREA } from './area.ts';
+import { HV_MACHINE_AREA, HV_SHADOW_POOL_SIZE } from './area.ts';
+import { SHADOW_POOL_SIZE } from './shadow.ts';
 import { useHypervisor } from '../scenario/build.ts';
 import { COST_KIND_IDS } from '../cost/kinds.ts';
 import { REG_ORDER, type U64Json } from '../machine/bare.ts';
@@ -55,6 +56,7 @@ import { GPR_NAMES, type HvLogEntry, type PortHandler } from './types.ts';
 export type HvTechnique = 'vtx' | 'svm';
 
 export { HV_MACHINE_AREA };
+if (HV_SHADOW_POOL_SIZE !== SHADOW_POOL_SIZE) throw new Error(`hv/area.ts: HV_SHADOW_POOL_SIZE is 0x${HV_SHADOW_POOL_SIZE.toString(16)}, shadow.ts needs 0x${SHADOW_POOL_SIZE.toString(16)}`);
 if (HV_MACHINE_AREA !== Math.max(SVM_AREA_SIZE, VMX_AREA_SIZE)) throw new Error(`hv/area.ts: HV_MACHINE_AREA is 0x${HV_MACHINE_AREA.toString(16)}, the backends need 0x${Math.max(SVM_AREA_SIZE, VMX_AREA_SIZE).toString(16)}`);
 
 /** The exits a scenario may turn on (`hypervisor.exits`); passed to the backend's options. */
@@ -73,8 +75,10 @@ export interface HvMachineOptions {
   /** 4-KByte aligned physical address of HV_MACHINE_AREA bytes of the guest's RAM for the backend. */
   area: number;
   nestedPaging?: boolean;
-  /** With nested paging: the guest's RAM in bytes, at guest-physical 0 and host-physical 0 (the area lies above it). */
+  /** The guest's RAM in bytes, at guest-physical 0 and host-physical 0 (the area lies above it). */
   guestRam?: number;
+  /** Shadow paging (`nestedPaging: false`): where the shadow pool lies (HV_SHADOW_POOL_SIZE bytes, above the area). */
+  shadowPool?: number;
   exits?: HvExitOptions;
   /** Tagged TLBs (`hypervisor.tlbTags`; the backends' default when absent). */
   tlbTags?: boolean;
@@ -97,6 +101,7 @@ export interface HvExitRecord {
 
 interface HvState {
   backend: Fields;
+  shadow: Fields | null;
   hyper: Fields;
   unit: VmxState | Fields;
   monitor: object | null;
@@ -171,6 +176,7 @@ export class HvMachine {
       ...(opts.nestedPaging !== undefined ? { nested: opts.nestedPaging } : {}), exits,
       ...(opts.tlbTags !== undefined ? { tlbTags: opts.tlbTags } : {}),
       ...(opts.guestRam !== undefined ? { guestRam: { size: opts.guestRam, hpaBase: 0 } } : {}),
+      ...(opts.shadowPool !== undefined ? { shadowPool: opts.shadowPool } : {}),
     };
     this.backend = opts.technique === 'svm'
       ? new SvmBackend(cpu, { area: opts.area, ledger, intercepts, ...extra })
@@ -269,6 +275,8 @@ export class HvMachine {
     const unit: VmxState | Fields = b instanceof VmxBackend ? b.vmx.save() : deepCopy(b.svm.svm) as unknown as Fields;
     const hv: HvState = {
       backend: captureFields(b),
+      // The shadow MMU's state (shadow.ts): roots, leaves, reverse maps, counters (its host hooks are references).
+      shadow: b.shadow != null ? captureFields(b.shadow, ['host', 'guestMem']) : null,
       hyper: captureFields(this.hypervisor, ['log', 'opts']),
       unit,
       monitor: cpu.guest === null ? null : cloneMonitor(cpu.guest),
@@ -295,6 +303,7 @@ export class HvMachine {
     if (cpu.nestedTranslator() !== s.nested) cpu.setNested(s.nested);
     this.inner.restore(snap);
     restoreFields(b, s.backend);
+    if (b.shadow != null && s.shadow !== null) restoreFields(b.shadow, s.shadow);
     restoreFields(this.hypervisor, s.hyper);
     if (b instanceof VmxBackend) b.vmx.restore(s.unit as VmxState);
     else Object.assign(b.svm.svm, deepCopy(s.unit));
@@ -426,6 +435,8 @@ export class HvMachine {
     const hv: HvJson = {
       under: this.technique,
       nested: this.backend.nested,
+      paging: this.backend.nested ? 'nested' : 'shadow',
+      ...(this.backend.shadow != null ? { shadow: { ...this.backend.shadow.stats } } : {}),
       steps: st.steps,
       exits: Object.fromEntries([...this.hypervisor.counts].map(([name, c]) => [name, { code: c.code, count: c.count }])),
       exitTotal: this.hypervisor.exitCount,

@@ -222,19 +222,21 @@ describe('exceptions and triple faults', () => {
     expect(r.result.hv.steps).toBe((bare(src).hv as { steps: number }).steps);
   });
 
-  it('reflects an exception raised while delivering a reflected one; the processor makes the #DF of an injected event', () => {
+  it('reflects an exception raised while delivering a reflected one; a pair that makes #DF exits first, and the hypervisor injects the #DF', () => {
     // IDT entries 6 and 13 are zeros (not a gate type): #UD's delivery raises #GP(0x33) (intercepted,
-    // EXITINTINFO = the #UD); the injected #GP's delivery raises #GP(0x6b), which the processor
-    // itself turns into #DF (APM 15.20), delivered through gate 8 without another exit.
+    // EXITINTINFO = the #UD); the injected #GP's delivery raises #GP(0x6b), which is intercepted too
+    // before it would become #DF (APM 15.7.2: EXITINTINFO = the injected #GP); the hypervisor
+    // combines the pair into #DF (as KVM does) and injects it, delivered through gate 8.
     const src = [idtSetup({ 8: 'df' }), 'ud2', 'hlt', 'df:', 'mov esi, 0xdf', 'pop edi', 'hlt'].join('\n');
     const r = hv(src, 'prot32', { intercepts: { exceptions: [6, 13] } });
     const b = bare(src);
     expect(r.result.regs.rsi).toBe(0xdf);
     expect(r.result.regs).toEqual(b.regs);
     const ex = r.hypervisor.log.filter((e) => e.kind === 'exception');
-    expect(ex.map((e) => e.name)).toEqual(['VMEXIT_EXCP6', 'VMEXIT_EXCP13']);
-    expect(ex.map((e) => e.raw.exit_info_1)).toEqual([0n, 0x33n]);
+    expect(ex.map((e) => e.name)).toEqual(['VMEXIT_EXCP6', 'VMEXIT_EXCP13', 'VMEXIT_EXCP13']);
+    expect(ex.map((e) => e.raw.exit_info_1)).toEqual([0n, 0x33n, 0x6bn]);
     expect(ex[1]!.note).toMatch(/#13 \(error code 0x33\) injected/);
+    expect(ex[2]!.note).toMatch(/#13 while delivering #13: #DF injected/);
     // EXITINTINFO of the #GP exit: the #UD being delivered (vector 6, TYPE 3, V).
     expect(ex[1]!.raw.exit_int_info).toBe(BigInt((6 | (3 << 8) | (1 << 31)) >>> 0));
   });
@@ -372,22 +374,22 @@ describe('the same handlers under VT-x', () => {
     expect([r.result.regs.rdi, r.result.regs.rcx]).toEqual([0x1234, 2]);
   });
 
-  it('shadows CR0 and CR4: the guest reads its own values (no NE, no VMXE, PG = 0 on the identity map) and CR3 as it wrote it', () => {
+  it('shadows CR0 and CR4: the guest reads its own values (no NE, no VMXE, PG = 0 on the identity shadow) and CR3 as it wrote it', () => {
     const src = ['mov eax, cr0', 'mov ebx, cr4', 'mov ecx, 0x5000', 'mov cr3, ecx', 'mov edx, cr3', 'hlt'].join('\n');
     const b = bare(src);
     for (const nested of [false, true]) {
       const r = vtx(src, 'prot32', {}, nested);
       expect(r.result.regs).toEqual(b.regs);
       expect([r.result.regs.rax, r.result.regs.rbx, r.result.regs.rdx, r.result.regs.cr3]).toEqual([0x60000011, 0, 0x5000, 0x5000]);
-      // Without EPT, CR3 accesses exit while the guest runs on the identity map (CR3-load and
-      // CR3-store exiting); with EPT and unrestricted guest the guest runs with paging off itself.
+      // Without EPT (shadow paging) CR3 accesses exit (CR3-load and CR3-store exiting: the
+      // processor's CR3 is the shadow root); with EPT and unrestricted guest the guest runs with paging off itself.
       expect(r.result.hv.exits.EXIT_REASON_CR_ACCESS?.count ?? 0).toBe(nested ? 0 : 2);
       const l = vtx(['mov rax, cr0', 'mov rbx, cr4', 'hlt'].join('\n'), 'long64', {}, nested);
       expect([l.result.regs.rax, l.result.regs.rbx]).toEqual([0x80010001, 0x20]);
     }
   });
 
-  it('lets a guest turn paging on: the identity map gives way to the guest\u2019s own tables', () => {
+  it('lets a guest turn paging on: the identity shadow gives way to the shadow of the guest\u2019s own tables', () => {
     // A page directory at 0x10000 mapping the first 4 MiB (PSE) identity, then CR0.PG = 1.
     const src = [
       'mov dword [0x10000], 0x87', 'mov eax, cr4', 'or eax, 0x10', 'mov cr4, eax',

@@ -76,6 +76,15 @@
  * - MOV to CR0/CR3/CR4 emulated (CR exits): with tags the handler also invalidates what the
  *   native instruction would have (backend `invalidateGuest`: INVVPID type 3 or 1, TLB_CONTROL 7
  *   or 3 at the next VMRUN), since no world switch flushes the guest's entries.
+ * - Shadow paging (a backend without nested paging, shadow.ts): a #PF exit is classified by the
+ *   shadow MMU's walk of the guest's tables. A true fault is reflected with the guest walk's error
+ *   code and CR2; a hidden fault fills the shadow and resumes (the event whose delivery it
+ *   interrupted, IDT-vectoring / EXITINTINFO, is injected again when it was an exception or an
+ *   external interrupt; INT n, INT3 and INTO, whose RIP is at the instruction, simply run again);
+ *   a write to a guest page table and an access to MMIO run the instruction once with the page
+ *   opened (shadow.ts `runOnce`). INVLPG zaps the shadow entry; CR3 loads and CR0/CR4/EFER
+ *   changes go to the shadow through the backend's `setCr`/`setEfer`. What the shadow MMU did is
+ *   the log entry's `shadow` records.
  * - VMRUN, VMLOAD, VMSAVE, STGI, CLGI under AMD-V: the guest is offered no SVM, so #UD is injected.
  * - Anything else ends the VM with an error naming the vendor's exit (and what the backend found:
  *   an EPT misconfiguration, a nested fault inside the guest's RAM).
@@ -92,6 +101,7 @@ import type { Ledger } from '../cost/ledger.ts';
 import type { MmioHandler } from '../mem/physmem.ts';
 import type { InterruptSource } from '../cpu/cpu.ts';
 import type { MmioRecord } from './nested-map.ts';
+import { SHADOW_STUCK } from './shadow.ts';
 import type { BackendRun, HvAction, HvBackend, HvExit, HvLogEntry, PortHandler } from './types.ts';
 
 /**
@@ -270,6 +280,8 @@ export class Hypervisor {
         n: this.exits++, vendor: b.vendor, code: exit.code, name: exit.name, kind: exit.detail.kind, rip: exit.rip,
         raw: exit.raw, action: h.action, note: h.note, accesses: b.takeAccesses(), guestSteps, step,
       };
+      const sh = b.shadow?.take();
+      if (sh !== undefined && sh.length > 0) entry.shadow = sh;
       if (this.log.length < (this.opts.logLimit ?? 100_000)) this.log.push(entry);
       this.observer?.(entry, h.end ?? null);
       if (h.end !== undefined) return h.end;
@@ -363,6 +375,7 @@ export class Hypervisor {
       case 'hypercall':
         return this.hypercall();
       case 'exception':
+        if (d.vector === 14 && b.shadow != null && d.address !== null) return this.shadowFault(d);
         return this.reflect(d);
       case 'triple-fault':
         return { action: 'ended', note: 'triple fault: the VM is shut down', end: { kind: 'shutdown' } };
@@ -376,6 +389,12 @@ export class Hypervisor {
         return { action: 'emulated', note: `rdtsc = 0x${tsc.toString(16)}`, work: 'rdtsc' };
       }
       case 'invlpg': {
+        if (b.shadow != null) {
+          // Shadow paging (untagged): zapping the shadow entry flushes the TLB (shadow.ts).
+          b.shadow.invlpg(Number(d.linear));
+          b.advance();
+          return { action: 'emulated', note: `invlpg 0x${d.linear.toString(16)}: shadow entry zapped`, work: 'invlpg' };
+        }
         // With tags the guest's entries outlived the exit: INVVPID type 0 or INVLPGA (file header).
         const did = b.invalidateGuest('page', d.linear);
         b.advance();
@@ -571,6 +590,56 @@ export class Hypervisor {
     return fail(`unknown hypercall ${fn}: RAX = -1`);
   }
 
+  /** A #PF under shadow paging (see the file comment and shadow.ts). */
+  private shadowFault(d: Extract<HvExit['detail'], { kind: 'exception' }>): Handled {
+    const b = this.b;
+    const sh = b.shadow!;
+    const gva = Number(d.address!);
+    const ec = d.errorCode ?? 0;
+    const f = sh.classify(gva, ec);
+    const at = `0x${gva.toString(16)}`;
+    if (f.kind === 'error') return { action: 'ended', note: f.why, work: 'exception', end: { kind: 'error', why: f.why } };
+    if (f.kind === 'true') {
+      sh.stats.trueFaults++;
+      sh.records.push({ op: 'true-fault', gva, errorCode: f.errorCode });
+      const h = this.reflect({ ...d, errorCode: f.errorCode });
+      return { ...h, note: `true #PF at ${at}: ${h.note}` };
+    }
+    if (f.kind === 'hidden') {
+      sh.stats.hiddenFaults++;
+      const key = `${b.steps}:${gva - (gva % 0x1000)}:${ec}`;
+      if (this.stuckKey !== key) {
+        this.stuckKey = key;
+        this.stuck = 0;
+      }
+      if (++this.stuck > SHADOW_STUCK) {
+        const why = `shadow paging made no progress: the same hidden fault at ${at} (error code 0x${ec.toString(16)}) ${SHADOW_STUCK} times in one step`;
+        return { action: 'ended', note: why, work: 'exception', end: { kind: 'error', why } };
+      }
+      sh.records.push({ op: 'hidden-fault', gva, errorCode: ec });
+      // The event whose delivery faulted is delivered again (a software interrupt runs again from its instruction).
+      const ev = d.during;
+      let again = '';
+      if (ev !== null && ev.software !== true) {
+        b.inject({ vector: ev.vector, type: ev.exception ? 'exception' : 'interrupt', ...(ev.errorCode !== null ? { errorCode: ev.errorCode } : {}) });
+        again = `; #${ev.vector} injected again`;
+      }
+      return { action: 'host', note: `hidden #PF at ${at} (error code 0x${ec.toString(16)}): shadow filled${again}`, work: 'exception' };
+    }
+    const handler: MmioHandler = this.opts.mmio ?? { read: (_pa, size) => (size >= 4 ? 0xffffffff : (1 << (size * 8)) - 1), write: () => {}, readHi: 0xffffffff };
+    const records: MmioRecord[] = [];
+    if (f.kind === 'mmio') sh.stats.hiddenFaults++;
+    const { next, notes } = sh.runOnce(gva, f, () => b.rip(), () => b.steps, handler, records);
+    const mm = records.map((r) => `mmio ${r.dir} 0x${r.gpa.toString(16)} ${r.size} byte${r.size === 1 ? '' : 's'}${r.dir === 'write' ? ` value 0x${(r.size > 4 ? (BigInt(r.valueHi) << 32n) | BigInt(r.value) : BigInt(r.value)).toString(16)}` : ''}`);
+    const what = [...mm, ...notes].join('; ') || `${f.kind === 'mmio' ? 'mmio' : 'page-table write'} at ${at}: no access completed`;
+    return {
+      action: f.kind === 'mmio' && this.opts.mmio ? 'forwarded' : 'emulated',
+      note: `${what}; run once with the page opened in the shadow${next.kind === 'budget' ? '' : `, stopped by ${next.kind === 'exit' ? next.exit.name : next.kind}`}`,
+      work: f.kind === 'mmio' ? 'mmio' : 'exception',
+      next,
+    };
+  }
+
   private reflect(d: Extract<HvExit['detail'], { kind: 'exception' }>): Handled {
     const b = this.b;
     const during = d.during;
@@ -588,6 +657,10 @@ export class Hypervisor {
   }
 
   // ---- for the time-travelling machine (hv-machine.ts) ----
+
+  /** Shadow paging's safety net: the last hidden fault (step, page, error code) and how many times in a row it came. */
+  stuckKey = '';
+  stuck = 0;
 
   /** Enter the guest again before `run` returns at its limit, so that the guest is loaded at each step boundary. */
   enterAtLimit = false;

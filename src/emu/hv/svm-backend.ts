@@ -15,9 +15,13 @@
  * [guestRam.hpaBase, …) and nothing else. A guest access anywhere else is #VMEXIT(NPF): the
  * hypervisor core treats one outside the guest's RAM as MMIO; a reserved-bit fault or one inside
  * the guest's RAM ends the VM with an error. The guest runs with its own paging, or none, and its
- * own CR3 (nothing about paging is intercepted). With `nested: false` guest-physical is
- * host-physical: the guest could reach the backend's structures, so `exec` then puts them at the
- * top of the guest's RAM, which the programs it compares do not touch.
+ * own CR3 (nothing about paging is intercepted). With `nested: false`: shadow paging (shadow.ts).
+ * The VMCB's CR0, CR3 and CR4 are then what the processor runs the guest with (CR0.PG and WP
+ * set, CR3 the shadow root, CR4.PAE by the shadow's format, PSE clear), and the guest's own values
+ * are kept in software: reads and writes of CR0, CR3 and CR4 are intercepted (APM 15.9; AMD-V has
+ * no read shadows), as are #PF (exception intercept 14, 15.12) and INVLPG (15.10). A MOV to CR0
+ * that turns paging on or off sets EFER.LMA as the processor would. The guest's RAM is at
+ * host-physical [guestRam.hpaBase, …); the area and the shadow pool lie outside it.
  *
  * The memory it uses (`area`, SVM_AREA_SIZE, 4-KByte aligned, in host RAM outside the guest's
  * RAM when nested paging is on): the host save area (VM_HSAVE_PA), the VMCB, the IOPM (12 KiB),
@@ -51,6 +55,9 @@ import { Svm } from '../svm/svm.ts';
 import { segmentToVmcb, u64, Vmcb, type Vmcb64Field, type U64 } from '../svm/vmcb.ts';
 import { hasErrorCode } from '../cpu/sys-int.ts';
 import { buildNestedMap, isGuestRam, NESTED_TABLES_SIZE, passThrough, type MmioRecord, type NestedMap } from './nested-map.ts';
+import { ShadowMmu, type ShadowFormat } from './shadow.ts';
+import { MAXPHYADDR } from '../cpu/sys-ctl.ts';
+import { CR0, CR4 } from '../cpu/sys-util.ts';
 import {
   GPR_NAMES, type BackendRun, type ExitOptionControl, type FieldAccess, type HvBackend, type HvEvent, type HvExit, type HvExitDetail,
   type HvExitOptions, type PortHandler, type RequiredControl,
@@ -91,6 +98,14 @@ export const REQUIRED_CONTROLS: readonly RequiredControl[] = [
   { ...named('STGI'), why: 'no SVM for the guest (#UD); natively it would set the host\u2019s GIF', when: 'always' },
   { ...named('CLGI'), why: 'no SVM for the guest (#UD); natively it would hold the host\u2019s interrupts', when: 'always' },
   { field: 'nested_ctl', bit: 0, name: 'NP_ENABLE', why: 'nested paging: the guest-physical space is the hypervisor\u2019s map (N_CR3)', when: 'nested' },
+  { field: 'intercept_cr', bit: crReadIntercept(0).bit, name: 'intercept reads of CR0', why: 'shadow paging: the guest reads its own CR0 (the processor runs with PG and WP set)', when: 'no-nested' },
+  { field: 'intercept_cr', bit: crWriteIntercept(0).bit, name: 'intercept writes of CR0', why: 'shadow paging: a paging-mode change rebuilds the shadow', when: 'no-nested' },
+  { field: 'intercept_cr', bit: crReadIntercept(3).bit, name: 'intercept reads of CR3', why: 'shadow paging: the guest reads its own CR3, not the shadow root', when: 'no-nested' },
+  { field: 'intercept_cr', bit: crWriteIntercept(3).bit, name: 'intercept writes of CR3', why: 'shadow paging: a CR3 load switches shadows', when: 'no-nested' },
+  { field: 'intercept_cr', bit: crReadIntercept(4).bit, name: 'intercept reads of CR4', why: 'shadow paging: the guest reads its own CR4 (PAE, PSE are the shadow\u2019s)', when: 'no-nested' },
+  { field: 'intercept_cr', bit: crWriteIntercept(4).bit, name: 'intercept writes of CR4', why: 'shadow paging: a paging-mode change rebuilds the shadow', when: 'no-nested' },
+  { ...named('INVLPG'), why: 'shadow paging: the guest\u2019s INVLPG zaps the shadow entry', when: 'no-nested' },
+  { field: 'intercept_exceptions', bit: 14, name: 'intercept exception vector 14', why: 'shadow paging: #PF exits, to fill the shadow (hidden fault) or reflect (true fault)', when: 'no-nested' },
 ];
 
 export interface SvmIntercepts {
@@ -107,8 +122,10 @@ export interface SvmBackendOptions {
   area: number;
   ledger: Ledger;
   intercepts?: SvmIntercepts;
-  /** Nested paging (default true). */
+  /** Nested paging (default true); false: shadow paging. */
   nested?: boolean;
+  /** Without nested paging: the host-physical address of the shadow pool (SHADOW_POOL_SIZE bytes; default: right after the area). */
+  shadowPool?: number;
   /** The guest's RAM under nested paging: `size` bytes at guest-physical 0, at host-physical `hpaBase` (default: the 2-MByte pages below `area`, at 0). */
   guestRam?: { size: number; hpaBase?: number };
   /** The optional exits (default: HLT only). */
@@ -170,6 +187,21 @@ export class SvmBackend implements HvBackend {
   readonly asid: number;
   /** With tags: the TLB_CONTROL the next VMRUN performs once (0: none), reset after it as KVM does. */
   private pendingTlbControl = 0;
+  /** The shadow MMU without nested paging (shadow.ts), null under NPT. */
+  readonly shadow: ShadowMmu | null;
+  /** Shadow paging: the guest's CR0, CR3, CR4 as it set them (the VMCB holds what the processor runs). */
+  private gcr0 = 0n;
+  private gcr3 = 0n;
+  private gcr4 = 0n;
+  private format: ShadowFormat = '32bit';
+  /** Construction: VMCB writes are not the hypervisor's logged work yet. */
+  private quiet = true;
+  /**
+   * Shadow paging: the guest set EFER.LME while its paging is off; the processor runs it with
+   * paging on, where LME would mean long mode (and, without CR4.PAE, fail VMRUN's checks, APM
+   * 15.5.1), so LME is kept here until the guest turns paging on.
+   */
+  private hiddenLme = false;
 
   constructor(
     readonly cpu: Cpu,
@@ -185,11 +217,31 @@ export class SvmBackend implements HvBackend {
     const mem = cpu.mem;
     const st = cpu.state;
     this.nested = opts.nested ?? true;
+    const ram = { ...defaultGuestRam(area), ...opts.guestRam };
+    if (area < ram.hpaBase + ram.size && area + SVM_AREA_SIZE > ram.hpaBase) throw new RangeError('SVM area: inside the guest\u2019s RAM (the guest would reach it)');
     if (this.nested) {
-      const ram = { ...defaultGuestRam(area), ...opts.guestRam };
-      if (area < ram.hpaBase + ram.size && area + SVM_AREA_SIZE > ram.hpaBase) throw new RangeError('SVM area: inside the guest\u2019s RAM (nested paging would let the guest reach it)');
       this.map = buildNestedMap(mem, area + NESTED, ram.size, ram.hpaBase ?? 0, 'npt');
-    } else this.map = null;
+      this.shadow = null;
+    } else {
+      this.map = null;
+      this.shadow = new ShadowMmu({
+        pool: opts.shadowPool ?? area + SVM_AREA_SIZE, guestRam: { size: ram.size, hpaBase: ram.hpaBase ?? 0 },
+        host: {
+          mem, maxPhysAddr: MAXPHYADDR, page1gb: cpu.features.page1gb !== false,
+          guestRegs: () => ({
+            cr0: Number(this.gcr0 & 0xffffffffn), cr3: Number(this.gcr3), cr4: Number(this.gcr4 & 0xffffffffn),
+            efer: (this.vmcb.read64('save.efer').lo & ~EFER.SVME) >>> 0,
+          }),
+          loadRoot: (root: number, format: ShadowFormat) => {
+            this.format = format;
+            this.putReal('save.cr3', BigInt(root));
+            this.putReal('save.cr4', this.realCr4(this.gcr4));
+          },
+          enterOnce: () => this.enter(1),
+          flushTlb: () => this.cpu.tlbFlushAll(true),
+        },
+      });
+    }
     // The guest starts in the state the CPU holds now; the host is a 64-bit one with SVM enabled.
     const v = new Vmcb(mem, vmcbPa);
     v.clear();
@@ -207,6 +259,12 @@ export class SvmBackend implements HvBackend {
     for (const vec of [...(ic.exceptions ?? []), ...(ex.exceptions ?? [])]) setIntercept(mem, vmcbPa, exceptionIntercept(vec));
     for (const cr of ic.crRead ?? []) setIntercept(mem, vmcbPa, crReadIntercept(cr));
     for (const cr of ic.crWrite ?? []) setIntercept(mem, vmcbPa, crWriteIntercept(cr));
+    if (this.shadow !== null) for (const r of REQUIRED_CONTROLS) {
+      if (r.when !== 'no-nested') continue;
+      if (r.field === 'intercept_cr') setIntercept(mem, vmcbPa, r.bit < 16 ? crReadIntercept(r.bit) : crWriteIntercept(r.bit - 16));
+      else if (r.field === 'intercept_exceptions') setIntercept(mem, vmcbPa, exceptionIntercept(r.bit));
+      else setIntercept(mem, vmcbPa, 'INVLPG');
+    }
     if (this.map !== null) {
       v.write64('nested_ctl', u64(NestedCtl.NP_ENABLE));
       v.write64('nested_cr3', u64(this.map.root % 0x100000000, Math.floor(this.map.root / 0x100000000)));
@@ -225,6 +283,9 @@ export class SvmBackend implements HvBackend {
     v.write('asid', asid);
     this.asid = asid;
     this.tlbTags = opts.tlbTags ?? this.nested;
+    // The shadow MMU invalidates by flushing from the host (shadow.ts flushTlb) and relies on
+    // TLB_CONTROL 1 at every VMRUN to take the guest ASID's entries.
+    if (this.tlbTags && this.shadow !== null) throw new RangeError('tagged TLBs (ASIDs without a flush at VMRUN) need nested paging here: shadow paging runs untagged');
     // APM 15.16.1: untagged, every VMRUN flushes every ASID (the processor leaves the field as written).
     v.write('tlb_ctl', this.tlbTags ? TlbControl.DO_NOTHING : TlbControl.FLUSH_ALL);
     this.hostControls = opts.hostControls === true;
@@ -242,10 +303,13 @@ export class SvmBackend implements HvBackend {
     v.write('save.cpl', cpu.cpl());
     // The guest's EFER.SVME must be 1 (a VMRUN consistency check); the guest never sees it: RDMSR EFER is shadowed.
     v.write64('save.efer', u64((st.efer | EFER.SVME) >>> 0));
-    v.write64('save.cr0', u64(st.cr0));
+    this.gcr0 = BigInt(st.cr0 >>> 0);
+    this.gcr3 = (BigInt(st.cr3Hi >>> 0) << 32n) | BigInt(st.cr3Lo >>> 0);
+    this.gcr4 = BigInt(st.cr4 >>> 0);
+    v.write64('save.cr0', toU64(this.realCr0(this.gcr0)));
     v.write64('save.cr2', u64(st.cr2Lo, st.cr2Hi));
     v.write64('save.cr3', u64(st.cr3Lo, st.cr3Hi));
-    v.write64('save.cr4', u64(st.cr4));
+    v.write64('save.cr4', toU64(this.realCr4(this.gcr4)));
     v.write64('save.rflags', u64(st.rflags));
     v.write64('save.rip', u64(st.ripLo, st.ripHi));
     v.write64('save.rsp', u64(st.regLo[4]!, st.regHi[4]!));
@@ -270,6 +334,32 @@ export class SvmBackend implements HvBackend {
       if (r.kind === 'fault') throw new Error(`VM_HSAVE_PA: ${r.why}`);
     }
     this.vmcb = v;
+    if (this.shadow !== null && (st.cr0 & 0x80000000) === 0 && (v.read64('save.efer').lo & EFER.LME) !== 0) {
+      this.hiddenLme = true;
+      v.write64('save.efer', u64((v.read64('save.efer').lo & ~EFER.LME) >>> 0));
+    }
+    if (this.shadow !== null) {
+      const why = this.shadow.sync('start');
+      if (why !== null) throw new RangeError(why);
+    }
+    this.quiet = false;
+  }
+
+  /** CR0 as the processor runs the guest: under shadow paging PG and WP set. */
+  private realCr0(guest: bigint): bigint {
+    return this.shadow !== null ? guest | BigInt((CR0.PG | CR0.WP) >>> 0) : guest;
+  }
+
+  /** CR4 as the processor runs the guest: under shadow paging PAE by the shadow's format, PSE clear (4-KByte leaves). */
+  private realCr4(guest: bigint): bigint {
+    if (this.shadow === null) return guest;
+    return (guest & ~BigInt(CR4.PAE | CR4.PSE)) | (this.format === '4level' ? BigInt(CR4.PAE) : 0n);
+  }
+
+  /** A VMCB write that is the hypervisor's work once the VM runs (logged), not during construction. */
+  private putReal(field: Vmcb64Field, v: bigint): void {
+    if (this.quiet) this.vmcb.write64(field, toU64(v));
+    else this.w64(field, v);
   }
 
   get steps(): number {
@@ -438,7 +528,7 @@ export class SvmBackend implements HvBackend {
         kind: 'exception', vector, software,
         errorCode: hasErrorCode(vector) ? Number(i1 & 0xffffffffn) : null,
         address: vector === 14 ? i2 : null,
-        during: during.valid ? { vector: during.vector, exception: during.type === EventType.EXCEPTION, errorCode: during.errorCode ?? null } : null,
+        during: during.valid ? { vector: during.vector, exception: during.type === EventType.EXCEPTION, errorCode: during.errorCode ?? null, software: during.type === EventType.SOFT_INT || (during.type === EventType.EXCEPTION && (during.vector === 3 || during.vector === 4)) } : null,
       };
     } else detail = { kind: 'other' };
     return { code, name, detail, rip, raw };
@@ -519,6 +609,7 @@ export class SvmBackend implements HvBackend {
 
   cr(n: 0 | 2 | 3 | 4): bigint {
     const st = this.cpu.state;
+    if (this.shadow !== null && n !== 2) return n === 0 ? this.gcr0 : n === 3 ? this.gcr3 : this.gcr4;
     if (this.inCpu) {
       if (n === 0) return BigInt(st.cr0 >>> 0);
       if (n === 4) return BigInt(st.cr4 >>> 0);
@@ -530,19 +621,54 @@ export class SvmBackend implements HvBackend {
 
   setCr(n: 0 | 2 | 3 | 4, v: bigint): string | null {
     if (this.inCpu) throw new Error('setCr while the guest is in the CPU');
-    this.w64(`save.cr${n}`, v);
-    return null;
+    const sh = this.shadow;
+    if (sh === null || n === 2) {
+      this.w64(`save.cr${n}`, v);
+      return null;
+    }
+    this.accesses.push({ op: 'write', field: `gpr.cr${n}-shadow`, value: v });
+    if (n === 3) {
+      this.gcr3 = v;
+      return sh.sync('cr3');
+    }
+    if (n === 4) {
+      this.gcr4 = v;
+      this.w64('save.cr4', this.realCr4(v));
+      return sh.sync('mode');
+    }
+    if ((v & BigInt(CR0.PE)) === 0n) return 'the guest cleared CR0.PE: real mode under shadow paging is not supported';
+    const paging = (v & BigInt(CR0.PG)) !== 0n;
+    if (paging !== ((this.gcr0 & BigInt(CR0.PG)) !== 0n)) {
+      // What the guest's own MOV to CR0 would do to EFER.LMA (the processor runs with paging on either way).
+      let efer = this.r64('save.efer') | (this.hiddenLme ? BigInt(EFER.LME) : 0n);
+      this.hiddenLme = false;
+      if (paging && (efer & BigInt(EFER.LME)) !== 0n) efer |= BigInt(EFER.LMA);
+      else if (!paging) {
+        efer &= ~BigInt(EFER.LMA);
+        if ((efer & BigInt(EFER.LME)) !== 0n) {
+          this.hiddenLme = true;
+          efer &= ~BigInt(EFER.LME);
+        }
+      }
+      this.w64('save.efer', efer);
+    }
+    this.gcr0 = v;
+    this.w64('save.cr0', this.realCr0(v));
+    return sh.sync('mode');
   }
 
   /** The guest's EFER without SVME, which VMRUN requires in the VMCB but the guest never set. */
   efer(): bigint {
     const v = this.inCpu ? BigInt(this.cpu.state.efer >>> 0) : this.r64('save.efer');
-    return v & ~BigInt(EFER.SVME);
+    return (v & ~BigInt(EFER.SVME)) | (this.hiddenLme ? BigInt(EFER.LME) : 0n);
   }
 
   setEfer(v: bigint): void {
     if (this.inCpu) throw new Error('setEfer while the guest is in the CPU');
-    this.w64('save.efer', v | BigInt(EFER.SVME));
+    this.hiddenLme = this.shadow !== null && (this.gcr0 & BigInt(CR0.PG)) === 0n && (v & BigInt(EFER.LME)) !== 0n;
+    this.w64('save.efer', (this.hiddenLme ? v & ~BigInt(EFER.LME) : v) | BigInt(EFER.SVME));
+    const why = this.shadow?.sync('mode') ?? null;
+    if (why !== null) throw new Error(why);
   }
 
   passThroughMmio(gpaPages: readonly number[], mmio: MmioHandler, records: MmioRecord[]): BackendRun {
@@ -612,6 +738,7 @@ export class SvmBackend implements HvBackend {
     const gpr = Array.from({ length: 16 }, (_, n) => reg(n));
     if (this.inCpu) {
       this.cpu.syncFlags();
+      if (this.shadow !== null) return { gpr, rip: (BigInt(st.ripHi >>> 0) << 32n) | BigInt(st.ripLo >>> 0), rflags: BigInt(st.rflags >>> 0), cr0: this.gcr0, cr3: this.gcr3, cr4: this.gcr4 };
       return {
         gpr, rip: (BigInt(st.ripHi >>> 0) << 32n) | BigInt(st.ripLo >>> 0), rflags: BigInt(st.rflags >>> 0),
         cr0: BigInt(st.cr0 >>> 0), cr3: (BigInt(st.cr3Hi >>> 0) << 32n) | BigInt(st.cr3Lo >>> 0), cr4: BigInt(st.cr4 >>> 0),
@@ -620,6 +747,7 @@ export class SvmBackend implements HvBackend {
     const v = this.vmcb;
     gpr[0] = big(v.read64('save.rax'));
     gpr[4] = big(v.read64('save.rsp'));
+    if (this.shadow !== null) return { gpr, rip: big(v.read64('save.rip')), rflags: big(v.read64('save.rflags')), cr0: this.gcr0, cr3: this.gcr3, cr4: this.gcr4 };
     return {
       gpr, rip: big(v.read64('save.rip')), rflags: big(v.read64('save.rflags')),
       cr0: big(v.read64('save.cr0')), cr3: big(v.read64('save.cr3')), cr4: big(v.read64('save.cr4')),

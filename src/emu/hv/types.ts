@@ -9,6 +9,7 @@
  */
 import type { MmioHandler } from '../mem/physmem.ts';
 import type { MmioRecord } from './nested-map.ts';
+import type { ShadowMmu, ShadowRecord } from './shadow.ts';
 
 /** What the guest did, as the core's handlers dispatch on it. */
 export type HvExitKind =
@@ -63,7 +64,8 @@ export type HvExitDetail =
       errorCode: number | null;
       address: bigint | null;
       software: boolean;
-      during: { vector: number; exception: boolean; errorCode: number | null } | null;
+      /** `software`: an INT n, INT3, INTO or INT1, whose RIP is at the instruction (it runs again rather than being re-injected). */
+      during: { vector: number; exception: boolean; errorCode: number | null; software?: boolean } | null;
     };
 
 export interface HvExit {
@@ -118,6 +120,8 @@ export interface HvLogEntry {
   guestSteps: number;
   /** The step the exit happened at (CpuState.steps then: the exiting instruction's own step). */
   step?: number;
+  /** Shadow paging: what the shadow MMU did while handling this exit (shadow.ts), when it did anything. */
+  shadow?: ShadowRecord[];
 }
 
 /** An event to inject into the guest on the next entry. */
@@ -208,6 +212,8 @@ export interface HvBackend {
    * exit and entry only; returns what it did, for the exit's note.
    */
   invalidateGuest(scope: 'page' | 'non-global' | 'all', linear?: bigint): string;
+  /** Without nested paging: the shadow MMU (shadow.ts). */
+  readonly shadow?: ShadowMmu | null;
   /** The TSC the guest would read now: the processor's TSC plus the TSC offset the guest runs with (read from the control structure). */
   guestTsc(): bigint;
   /** The accesses recorded since the last call (and clears them). */

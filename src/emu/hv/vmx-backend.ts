@@ -18,19 +18,20 @@
  * RAM ends the VM with an error. The guest/host masks then own only CR0.NE and CR4.VMXE (which VMX
  * operation fixes to 1; the read shadows give the guest its own values).
  *
- * Without nested paging (`nested: false`, the older path): VMX operation fixes CR0.PE, CR0.NE,
- * CR0.PG and CR4.VMXE to 1 and unrestricted guest needs EPT, so the hypervisor owns PE, NE and PG
- * of CR0 and VMXE, PSE and PAE of CR4 through the guest/host masks. A guest without paging (the
- * prot32 start state) runs with paging on through the hypervisor's identity map, as KVM does
- * without unrestricted guest: a 32-bit page directory of 4-MByte pages in the backend's area,
- * CR4.PSE set and PAE clear underneath, CR3-load and CR3-store exiting on and the guest's CR3 kept
- * in software. A MOV to CR0 that turns paging on or off switches between the two (and sets
- * EFER.LMA and the "IA-32e mode guest" control as the processor would); a guest clearing CR0.PE is
- * not supported there (it would need real-mode emulation): the VM ends with an error.
- * Guest-physical is then host-physical, so the guest could reach the backend's area.
+ * Without nested paging (`nested: false`): shadow paging (shadow.ts). VMX operation fixes CR0.PE,
+ * CR0.NE, CR0.PG and CR4.VMXE to 1 and unrestricted guest needs EPT, so the hypervisor owns PE,
+ * NE, PG and WP of CR0 and VMXE, PSE and PAE of CR4 through the guest/host masks (SDM Vol. 3C,
+ * 25.6.6; the read shadows give the guest its own values). GUEST_CR3 is the shadow root; the
+ * guest's CR3 is kept in software with CR3-load and CR3-store exiting (25.6.2); #PF exits
+ * (exception bitmap bit 14) and INVLPG exits. Underneath: paging always on, CR0.WP = 1, CR4.PAE as
+ * the shadow's format needs (32-bit shadow tables for a guest with 32-bit paging or none, 4-level
+ * for an IA-32e guest). A MOV to CR0 that turns paging on or off sets EFER.LMA and the "IA-32e
+ * mode guest" control as the processor would; a guest clearing CR0.PE is not supported (it would
+ * need real-mode emulation): the VM ends with an error. The guest's RAM is at host-physical
+ * [guestRam.hpaBase, …) and the area and the shadow pool lie outside it, as under EPT.
  *
- * The area (VMX_AREA_SIZE, 4-KByte aligned, in host RAM outside the guest's RAM when nested paging
- * is on): the VMXON region, the VMCS, the identity page directory, a 64-bit host's page tables
+ * The area (VMX_AREA_SIZE, 4-KByte aligned, in host RAM outside the guest's RAM): the VMXON
+ * region, the VMCS, a page no longer used, a 64-bit host's page tables
  * (PML4, PDPT, PD: the first GiB in 2-MByte pages), which no host instruction uses but VM exits
  * load, the I/O bitmaps A and B (every bit set: every port exits; one bit is cleared only while
  * `passThroughOnce` runs a string I/O instruction), and the nested tables.
@@ -60,6 +61,8 @@ import {
 } from './types.ts';
 import { buildHostTables, defaultGuestRam, type SvmIntercepts } from './svm-backend.ts';
 import { buildNestedMap, isGuestRam, NESTED_TABLES_SIZE, passThrough, type MmioRecord, type NestedMap } from './nested-map.ts';
+import { ShadowMmu, type ShadowFormat } from './shadow.ts';
+import { MAXPHYADDR } from '../cpu/sys-ctl.ts';
 
 const NESTED = 0x8000;
 export const VMX_AREA_SIZE = NESTED + NESTED_TABLES_SIZE;
@@ -69,8 +72,10 @@ export interface VmxBackendOptions {
   ledger: Ledger;
   /** Exceptions (exception bitmap) to intercept; CR and MSR settings are the backend's own. */
   intercepts?: Pick<SvmIntercepts, 'exceptions'>;
-  /** Nested paging: "enable EPT" and "unrestricted guest" (default true). */
+  /** Nested paging: "enable EPT" and "unrestricted guest" (default true); false: shadow paging. */
   nested?: boolean;
+  /** Without nested paging: the host-physical address of the shadow pool (SHADOW_POOL_SIZE bytes; default: right after the area). */
+  shadowPool?: number;
   /** The guest's RAM under EPT: `size` bytes at guest-physical 0, at host-physical `hpaBase` (default: the 2-MByte pages below `area`, at 0). */
   guestRam?: { size: number; hpaBase?: number };
   /** The optional exits (default: HLT only). */
@@ -103,7 +108,6 @@ export interface VmxBackendOptions {
 export interface VmxBackendState {
   inCpu: boolean;
   launched: boolean;
-  identity: boolean;
   cr3Shadow: string;
   cr0Shadow: string;
   cr4Shadow: string;
@@ -139,8 +143,10 @@ export const REQUIRED_CONTROLS: readonly RequiredControl[] = [
   { ...ctl('secondary', 'ENABLE_EPT'), why: 'enable EPT: nested paging through the hypervisor\u2019s map (EPTP)', when: 'nested' },
   { ...ctl('secondary', 'UNRESTRICTED_GUEST'), why: 'the guest runs with paging or protection off, as it set CR0', when: 'nested' },
   { ...ctl('secondary', 'ENABLE_VPID'), why: 'enable VPID: the guest\u2019s translations are tagged, so entries and exits flush nothing', when: 'tlb-tags' },
-  { ...ctl('primary', 'CR3_LOAD_EXITING'), why: 'while the guest runs on the identity map its CR3 is kept in software', when: 'no-nested' },
-  { ...ctl('primary', 'CR3_STORE_EXITING'), why: 'while the guest runs on the identity map its CR3 is kept in software', when: 'no-nested' },
+  { ...ctl('primary', 'CR3_LOAD_EXITING'), why: 'shadow paging: the processor\u2019s CR3 is the shadow root, the guest\u2019s is kept in software', when: 'no-nested' },
+  { ...ctl('primary', 'CR3_STORE_EXITING'), why: 'shadow paging: the guest reads its own CR3, not the shadow root', when: 'no-nested' },
+  { ...ctl('primary', 'INVLPG_EXITING'), why: 'shadow paging: the guest\u2019s INVLPG zaps the shadow entry', when: 'no-nested' },
+  { field: 'EXCEPTION_BITMAP', bit: 14, name: 'Exception bitmap bit 14', why: 'shadow paging: #PF exits, to fill the shadow (hidden fault) or reflect (true fault)', when: 'no-nested' },
   { ...ctl('exit', 'HOST_ADDRESS_SPACE_SIZE'), why: 'the host is 64-bit', when: 'always' },
   { ...ctl('exit', 'SAVE_IA32_EFER'), why: 'the guest\u2019s EFER is kept in the VMCS across exits', when: 'always' },
   { ...ctl('exit', 'LOAD_IA32_EFER'), why: 'the host\u2019s EFER (LME, LMA) is loaded at each exit', when: 'always' },
@@ -170,11 +176,18 @@ export class VmxBackend implements HvBackend {
   private accesses: FieldAccess[] = [];
   private inCpu = false;
   private launched = false;
-  /** The guest runs on the hypervisor's identity map (its own CR0.PG = 0). */
-  private identity: boolean;
-  /** The guest's CR3 while it runs on the identity map. */
+  /** The guest's CR3 as it set it (shadow paging; under EPT the VMCS's GUEST_CR3). */
   private cr3Shadow: bigint;
-  private readonly pd: number;
+  /** The shadow MMU without nested paging (shadow.ts), null under EPT. */
+  readonly shadow: ShadowMmu | null;
+  /** Construction: VMCS writes are not the hypervisor's logged work yet. */
+  private quiet = true;
+  /**
+   * Shadow paging: the guest set EFER.LME while its paging is off. The processor runs it with
+   * paging on, and VM entry requires LME = LMA when CR0.PG = 1 (SDM Vol. 3C 27.3.1.1), so LME is
+   * kept here until the guest turns paging on (then LMA is set, as its own MOV to CR0 would).
+   */
+  private hiddenLme = false;
   private readonly ioBitmaps: number;
   /** Copies of the read shadows (what the hypervisor last wrote), for a report while the guest is loaded. */
   private cr0Shadow: bigint;
@@ -207,22 +220,43 @@ export class VmxBackend implements HvBackend {
     const vmcs = area + 0x1000;
     this.vmcs = vmcs;
     this.hostControls = opts.hostControls === true;
-    this.pd = area + 0x2000;
     const pml4 = area + 0x3000;
     this.nested = opts.nested ?? true;
+    const ram = { ...defaultGuestRam(area), ...opts.guestRam };
+    if (area < ram.hpaBase + ram.size && area + VMX_AREA_SIZE > ram.hpaBase) throw new RangeError('VMX area: inside the guest\u2019s RAM (the guest would reach it)');
     if (this.nested) {
-      const ram = { ...defaultGuestRam(area), ...opts.guestRam };
-      if (area < ram.hpaBase + ram.size && area + VMX_AREA_SIZE > ram.hpaBase) throw new RangeError('VMX area: inside the guest\u2019s RAM (EPT would let the guest reach it)');
       this.map = buildNestedMap(mem, area + NESTED, ram.size, ram.hpaBase ?? 0, 'ept');
-    } else this.map = null;
+      this.shadow = null;
+    } else {
+      this.map = null;
+      this.shadow = new ShadowMmu({
+        pool: opts.shadowPool ?? area + VMX_AREA_SIZE, guestRam: { size: ram.size, hpaBase: ram.hpaBase ?? 0 },
+        host: {
+          mem, maxPhysAddr: MAXPHYADDR, page1gb: cpu.features.page1gb !== false,
+          guestRegs: () => ({
+            cr0: Number(this.cr0Shadow & 0xffffffffn), cr3: Number(this.cr3Shadow), cr4: Number(this.cr4Shadow & 0xffffffffn),
+            efer: Number(this.read('GUEST_IA32_EFER', false) & 0xffffffffn),
+          }),
+          loadRoot: (root: number, format: ShadowFormat) => {
+            this.format = format;
+            this.write('GUEST_CR3', BigInt(root), !this.quiet);
+            this.write('GUEST_CR4', this.realCr4(this.cr4Shadow), !this.quiet);
+          },
+          enterOnce: () => this.enter(1),
+          flushTlb: () => this.cpu.tlbFlushAll(true),
+        },
+      });
+    }
     this.tlbTags = opts.tlbTags ?? this.nested;
+    // The shadow MMU invalidates by flushing from the host (shadow.ts flushTlb) and relies on the
+    // flush at each world switch: without VPID, every entry is VPID 0000H's.
+    if (this.tlbTags && this.shadow !== null) throw new RangeError('tagged TLBs (VPID) need nested paging here: shadow paging runs untagged');
     this.vpid = opts.vpid ?? 1;
     if (this.tlbTags && (!Number.isInteger(this.vpid) || this.vpid < 1 || this.vpid > 0xffff)) throw new RangeError(`VPID ${this.vpid}: 1 to FFFFH (0000H is the host's)`);
-    this.cr0Mask = this.nested ? CR0.NE : (CR0.PE | CR0.NE | CR0.PG) >>> 0;
+    this.cr0Mask = this.nested ? CR0.NE : (CR0.PE | CR0.NE | CR0.PG | CR0.WP) >>> 0;
     this.cr4Mask = this.nested ? CR4.VMXE : (CR4.VMXE | CR4.PSE | CR4.PAE) >>> 0;
     const ex = opts.exits ?? {};
     this.exitOpts = { hlt: ex.hlt !== false, rdtsc: ex.rdtsc === true, invlpg: ex.invlpg === true, cr3: ex.cr3 === true };
-    for (let i = 0; i < 1024; i++) mem.write(this.pd + i * 4, 4, ((i << 22) | 0xe7) >>> 0);
     buildHostTables(mem, pml4);
     // I/O bitmaps A and B: every port exits.
     this.ioBitmaps = area + 0x6000;
@@ -235,7 +269,6 @@ export class VmxBackend implements HvBackend {
     const guestCr0 = BigInt(st.cr0 >>> 0);
     const guestCr4 = BigInt(st.cr4 >>> 0);
     const long = cpu.mode() === 'long64';
-    this.identity = !this.nested && (st.cr0 & CR0.PG) === 0;
     this.cr3Shadow = reg64(st.cr3Lo, st.cr3Hi);
     this.cr0Shadow = guestCr0;
     this.cr4Shadow = guestCr4;
@@ -256,14 +289,14 @@ export class VmxBackend implements HvBackend {
     Object.assign(g, {
       GUEST_GDTR_BASE: reg64(st.gdtr.baseLo, st.gdtr.baseHi), GUEST_GDTR_LIMIT: BigInt(st.gdtr.limit),
       GUEST_IDTR_BASE: reg64(st.idtr.baseLo, st.idtr.baseHi), GUEST_IDTR_LIMIT: BigInt(st.idtr.limit),
-      GUEST_CR0: this.realCr0(guestCr0), GUEST_CR3: this.identity ? BigInt(this.pd) : this.cr3Shadow, GUEST_CR4: this.realCr4(guestCr4),
+      GUEST_CR0: this.realCr0(guestCr0), GUEST_CR3: this.cr3Shadow, GUEST_CR4: this.realCr4(guestCr4),
       CR0_GUEST_HOST_MASK: BigInt(this.cr0Mask), CR0_READ_SHADOW: guestCr0, CR4_GUEST_HOST_MASK: BigInt(this.cr4Mask), CR4_READ_SHADOW: guestCr4,
       GUEST_IA32_EFER: BigInt(st.efer >>> 0), GUEST_DR7: 0x400n, GUEST_RFLAGS: BigInt(st.rflags >>> 0),
       GUEST_RIP: reg64(st.ripLo, st.ripHi), GUEST_RSP: reg64(st.regLo[4]!, st.regHi[4]!),
       VMCS_LINK_POINTER: 0xffffffffffffffffn,
     });
     let exceptionBitmap = 0;
-    for (const v of [...(opts.intercepts?.exceptions ?? []), ...(ex.exceptions ?? [])]) exceptionBitmap |= 1 << v;
+    for (const v of [...(opts.intercepts?.exceptions ?? []), ...(ex.exceptions ?? []), ...(this.nested ? [] : [14])]) exceptionBitmap |= 1 << v;
     const hc = this.hostControls;
     const controls: Record<string, bigint> = {
       PIN_BASED_VM_EXEC_CONTROL: BigInt((TRUE_ALLOWED.pin.must1 | (hc ? Pin.EXTERNAL_INTERRUPT_EXITING! | Pin.ACTIVATE_PREEMPTION_TIMER! : 0)) >>> 0),
@@ -308,25 +341,38 @@ export class VmxBackend implements HvBackend {
       if (o.kind !== 'succeed') throw new Error(`VMX setup: ${JSON.stringify(o, (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v))}`);
     }
     for (const [name, v] of Object.entries({ ...controls, ...host, ...g })) this.write(name, v, false);
+    if (this.shadow !== null && (st.cr0 & CR0.PG) === 0 && (st.efer & EFER.LME) !== 0) {
+      this.hiddenLme = true;
+      this.write('GUEST_IA32_EFER', BigInt((st.efer & ~EFER.LME) >>> 0), false);
+    }
+    if (this.shadow !== null) {
+      const why = this.shadow.sync('start');
+      if (why !== null) throw new RangeError(why);
+    }
+    this.quiet = false;
   }
+
+  /** The shadow's format underneath (what CR4.PAE the processor runs the guest with). */
+  private format: ShadowFormat = '32bit';
 
   private primary(): number {
     const o = this.exitOpts;
-    const cr3 = this.identity || o.cr3 ? Primary.CR3_LOAD_EXITING! | Primary.CR3_STORE_EXITING! : 0;
+    const cr3 = this.shadow !== null || o.cr3 ? Primary.CR3_LOAD_EXITING! | Primary.CR3_STORE_EXITING! : 0;
     return (
       TRUE_ALLOWED.primary.must1 | Primary.USE_IO_BITMAPS! | cr3 |
-      (o.hlt ? Primary.HLT_EXITING! : 0) | (o.rdtsc ? Primary.RDTSC_EXITING! : 0) | (o.invlpg ? Primary.INVLPG_EXITING! : 0) |
+      (o.hlt ? Primary.HLT_EXITING! : 0) | (o.rdtsc ? Primary.RDTSC_EXITING! : 0) | (o.invlpg || this.shadow !== null ? Primary.INVLPG_EXITING! : 0) |
       (this.nested || this.tlbTags ? Primary.ACTIVATE_SECONDARY_CONTROLS! : 0)
     ) >>> 0;
   }
 
-  /** The guest's CR0 as the processor holds it: NE always (VMX operation), PG on the identity map. */
+  /** The guest's CR0 as the processor holds it: NE always (VMX operation); under shadow paging PG and WP too. */
   private realCr0(guest: bigint): bigint {
-    return guest | BigInt(CR0.NE) | (this.identity ? BigInt(CR0.PG) : 0n);
+    return guest | BigInt(CR0.NE) | (this.shadow !== null ? BigInt((CR0.PG | CR0.WP) >>> 0) : 0n);
   }
 
+  /** The guest's CR4 as the processor holds it: VMXE always; under shadow paging PAE by the shadow's format, PSE off (4-KByte leaves). */
   private realCr4(guest: bigint): bigint {
-    if (this.identity) return (guest & ~BigInt(CR4.PAE)) | BigInt(CR4.PSE | CR4.VMXE);
+    if (this.shadow !== null) return (guest & ~BigInt(CR4.PAE | CR4.PSE)) | BigInt(CR4.VMXE) | (this.format === '4level' ? BigInt(CR4.PAE) : 0n);
     return guest | BigInt(CR4.VMXE);
   }
 
@@ -374,7 +420,7 @@ export class VmxBackend implements HvBackend {
   /** The backend's bookkeeping as plain data (the VMCS and the tables are in memory). */
   saveState(): VmxBackendState {
     return {
-      inCpu: this.inCpu, launched: this.launched, identity: this.identity,
+      inCpu: this.inCpu, launched: this.launched,
       cr3Shadow: this.cr3Shadow.toString(), cr0Shadow: this.cr0Shadow.toString(), cr4Shadow: this.cr4Shadow.toString(),
     };
   }
@@ -382,7 +428,6 @@ export class VmxBackend implements HvBackend {
   loadState(s: VmxBackendState): void {
     this.inCpu = s.inCpu;
     this.launched = s.launched;
-    this.identity = s.identity;
     this.cr3Shadow = BigInt(s.cr3Shadow);
     this.cr0Shadow = BigInt(s.cr0Shadow);
     this.cr4Shadow = BigInt(s.cr4Shadow);
@@ -502,7 +547,7 @@ export class VmxBackend implements HvBackend {
       const vErr = v.valid && v.errorCodeValid ? Number(this.read('IDT_VECTORING_ERROR_CODE')) : null;
       detail = {
         kind: 'exception', vector: info.vector, errorCode: err, address, software: info.type === InterruptionType.SOFTWARE_EXCEPTION,
-        during: v.valid ? { vector: v.vector, exception: v.type === InterruptionType.HARDWARE_EXCEPTION, errorCode: vErr } : null,
+        during: v.valid ? { vector: v.vector, exception: v.type === InterruptionType.HARDWARE_EXCEPTION, errorCode: vErr, software: v.type === InterruptionType.SOFTWARE_INTERRUPT || v.type === InterruptionType.SOFTWARE_EXCEPTION || v.type === InterruptionType.PRIVILEGED_SOFTWARE_EXCEPTION } : null,
       };
     } else detail = { kind: 'other' };
     return { code, name, detail, rip, raw };
@@ -564,7 +609,7 @@ export class VmxBackend implements HvBackend {
   cr(n: 0 | 2 | 3 | 4): bigint {
     const st = this.cpu.state;
     if (n === 2) return reg64(st.cr2Lo, st.cr2Hi);
-    if (n === 3) return this.identity ? this.cr3Shadow : this.read('GUEST_CR3');
+    if (n === 3) return this.shadow !== null ? this.cr3Shadow : this.read('GUEST_CR3');
     const mask = BigInt(n === 0 ? this.cr0Mask : this.cr4Mask);
     const real = this.read(n === 0 ? 'GUEST_CR0' : 'GUEST_CR4');
     const shadow = this.read(n === 0 ? 'CR0_READ_SHADOW' : 'CR4_READ_SHADOW');
@@ -580,17 +625,19 @@ export class VmxBackend implements HvBackend {
       return null;
     }
     if (n === 3) {
-      if (this.identity) {
+      if (this.shadow !== null) {
         this.cr3Shadow = v;
         this.accesses.push({ op: 'write', field: 'gpr.cr3-shadow', value: v });
-      } else this.write('GUEST_CR3', v);
+        return this.shadow.sync('cr3');
+      }
+      this.write('GUEST_CR3', v);
       return null;
     }
     if (n === 4) {
       this.cr4Shadow = v;
       this.write('CR4_READ_SHADOW', v);
       this.write('GUEST_CR4', this.realCr4(v));
-      return null;
+      return this.shadow?.sync('mode') ?? null;
     }
     const paging = (v & BigInt(CR0.PG)) !== 0n;
     if (this.nested) {
@@ -612,42 +659,43 @@ export class VmxBackend implements HvBackend {
       }
     } else if ((v & BigInt(CR0.PE)) === 0n) {
       return 'the guest cleared CR0.PE: real mode needs unrestricted guest (EPT) or emulation, which this hypervisor does not have without nested paging';
-    } else if (paging === this.identity) {
-      // The guest turns paging on (leaving the identity map) or off (returning to it).
-      const cr4 = this.read('CR4_READ_SHADOW');
-      let efer = this.read('GUEST_IA32_EFER');
+    } else if (paging !== ((this.cr0Shadow & BigInt(CR0.PG)) !== 0n)) {
+      // The guest turns paging on or off: what its own MOV to CR0 would do to EFER.LMA and the
+      // "IA-32e mode guest" control (the processor runs with paging on either way; LME is hidden
+      // from it while the guest's paging is off).
+      let efer = this.read('GUEST_IA32_EFER') | (this.hiddenLme ? BigInt(EFER.LME) : 0n);
       let entry = this.read('VM_ENTRY_CONTROLS');
-      if (paging) {
-        this.identity = false;
-        this.write('GUEST_CR3', this.cr3Shadow);
-        if ((efer & BigInt(EFER.LME)) !== 0n) {
-          efer |= BigInt(EFER.LMA);
-          entry |= BigInt(Entry.IA32E_MODE_GUEST!);
-        }
-      } else {
-        this.identity = true;
-        this.cr3Shadow = this.read('GUEST_CR3');
-        this.write('GUEST_CR3', BigInt(this.pd));
+      this.hiddenLme = false;
+      if (paging && (efer & BigInt(EFER.LME)) !== 0n) {
+        efer |= BigInt(EFER.LMA);
+        entry |= BigInt(Entry.IA32E_MODE_GUEST!);
+      } else if (!paging) {
         efer &= ~BigInt(EFER.LMA);
         entry &= ~BigInt(Entry.IA32E_MODE_GUEST!);
+        if ((efer & BigInt(EFER.LME)) !== 0n) {
+          this.hiddenLme = true;
+          efer &= ~BigInt(EFER.LME);
+        }
       }
       this.write('GUEST_IA32_EFER', efer);
       this.write('VM_ENTRY_CONTROLS', entry);
-      this.write('CPU_BASED_VM_EXEC_CONTROL', BigInt(this.primary()));
-      this.write('GUEST_CR4', this.realCr4(cr4));
     }
     this.cr0Shadow = v;
     this.write('CR0_READ_SHADOW', v);
     this.write('GUEST_CR0', this.realCr0(v));
-    return null;
+    return this.shadow?.sync('mode') ?? null;
   }
 
   efer(): bigint {
-    return this.read('GUEST_IA32_EFER');
+    return this.read('GUEST_IA32_EFER') | (this.hiddenLme ? BigInt(EFER.LME) : 0n);
   }
 
   setEfer(v: bigint): void {
-    this.write('GUEST_IA32_EFER', v);
+    this.hiddenLme = this.shadow !== null && (this.cr0Shadow & BigInt(CR0.PG)) === 0n && (v & BigInt(EFER.LME)) !== 0n;
+    this.write('GUEST_IA32_EFER', this.hiddenLme ? v & ~BigInt(EFER.LME) : v);
+    // NXE changes how the guest's tables read: the shadows are rebuilt (shadow.ts).
+    const why = this.shadow?.sync('mode') ?? null;
+    if (why !== null) throw new Error(why);
   }
 
   guestMsr(index: number): bigint | undefined {
@@ -747,7 +795,7 @@ export class VmxBackend implements HvBackend {
       return {
         gpr, rip: reg64(st.ripLo, st.ripHi), rflags: BigInt(st.rflags >>> 0),
         cr0: view(st.cr0, this.cr0Mask, this.cr0Shadow),
-        cr3: this.identity ? this.cr3Shadow : reg64(st.cr3Lo, st.cr3Hi),
+        cr3: this.shadow !== null ? this.cr3Shadow : reg64(st.cr3Lo, st.cr3Hi),
         cr4: view(st.cr4, this.cr4Mask, this.cr4Shadow),
       };
     }
@@ -756,7 +804,7 @@ export class VmxBackend implements HvBackend {
     return {
       gpr, rip: r('GUEST_RIP'), rflags: r('GUEST_RFLAGS'),
       cr0: (r('GUEST_CR0') & ~BigInt(this.cr0Mask)) | (this.cr0Shadow & BigInt(this.cr0Mask)),
-      cr3: this.identity ? this.cr3Shadow : r('GUEST_CR3'),
+      cr3: this.shadow !== null ? this.cr3Shadow : r('GUEST_CR3'),
       cr4: (r('GUEST_CR4') & ~BigInt(this.cr4Mask)) | (this.cr4Shadow & BigInt(this.cr4Mask)),
     };
   }

@@ -20,7 +20,7 @@
  */
 import { bareResult, u64Json, type U64Json } from '../machine/bare.ts';
 import { Machine } from '../machine/machine.ts';
-import { HV_MACHINE_AREA } from '../hv/area.ts';
+import { HV_MACHINE_AREA, HV_SHADOW_POOL_SIZE } from '../hv/area.ts';
 import type { HvMachineOptions, HvMachine } from '../hv/hv-machine.ts';
 import type { HvJson } from '../hv/exec.ts';
 import type { HostOptions } from '../hv/host.ts';
@@ -312,22 +312,24 @@ function buildVms(ls: LoadedScenario, vms: NonNullable<LoadedScenario['vms']>): 
  * the guest is built exactly as without one, then becomes the only guest of the hypervisor: its CPU
  * state is the VMCS/VMCB's guest state and the CPU becomes the host (hv/hv-machine.ts). With nested
  * paging (the default) the guest keeps all of memory.size and the backend's structures take
- * HV_MACHINE_AREA bytes of host RAM above it; without, they take the top of the guest's RAM.
+ * HV_MACHINE_AREA bytes of host RAM above it; without (shadow paging), the same, plus the shadow
+ * pool (HV_SHADOW_POOL_SIZE) above the area.
  */
 export function buildScenario(ls: LoadedScenario): Machine {
   const sc = ls.scenario;
   if (ls.vms !== undefined) return buildVms(ls, ls.vms);
   const h = sc.hypervisor ?? {};
-  // With nested paging (the default) the host's RAM is the guest's plus the hypervisor's area
-  // above it, out of the guest's reach; without, the area is the top of the guest's RAM.
-  const nested = sc.technique !== undefined && h.nestedPaging !== false;
-  const ramSize = sc.memory.size + (nested ? HV_MACHINE_AREA : 0);
+  // The host's RAM is the guest's plus the hypervisor's area above it, out of the guest's reach
+  // (under shadow paging also the shadow pool above the area).
+  const tech = sc.technique !== undefined;
+  const nested = tech && h.nestedPaging !== false;
+  const ramSize = sc.memory.size + (tech ? HV_MACHINE_AREA : 0) + (tech && !nested ? HV_SHADOW_POOL_SIZE : 0);
   const m = sc.boot === 'bare' ? buildBare(ls, ramSize) : buildGuest(ls, ramSize);
   if (sc.technique === undefined) return m;
   if (hvFactory === null) throw new Error('a scenario with a technique needs the hypervisor: load src/emu/hv/hv-machine.ts first (scenario/index.ts does)');
   return hvFactory(m, {
-    technique: sc.technique, area: nested ? sc.memory.size : sc.memory.size - HV_MACHINE_AREA,
-    ...(nested ? { guestRam: sc.memory.size } : {}),
+    technique: sc.technique, area: sc.memory.size, guestRam: sc.memory.size,
+    ...(nested ? {} : { shadowPool: sc.memory.size + HV_MACHINE_AREA }),
     ...(h.costPreset !== undefined ? { preset: h.costPreset } : {}),
     ...(h.nestedPaging !== undefined ? { nestedPaging: h.nestedPaging } : {}),
     ...(h.exits !== undefined ? { exits: h.exits } : {}),

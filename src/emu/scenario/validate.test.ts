@@ -66,7 +66,7 @@ describe('scenario validation', () => {
     ['an exception vector above 31', (s) => ((s.technique = 'vtx'), (s.hypervisor = { exits: { exceptions: [6, 32] } })), 'hypervisor.exits.exceptions[1]: expected 0x0..0x1f, got 0x20'],
     ['an exception vector twice', (s) => ((s.technique = 'vtx'), (s.hypervisor = { exits: { exceptions: [6, 6] } })), 'hypervisor.exits.exceptions[1]: vector 6 is listed twice'],
     ['nestedPaging not a boolean', (s) => ((s.technique = 'vtx'), (s.hypervisor = { nestedPaging: 1 })), 'hypervisor.nestedPaging: expected true or false, got 1'],
-    ['a mapping onto the hypervisor without nested paging', (s) => ((s.technique = 'vtx'), (s.hypervisor = { nestedPaging: false }), (s.mappings = [{ linear: 0x80000000, physical: 0x3ff000, size: 0x1000 }])), "mappings[0].physical: range 0x3ff000+0x1000 reaches the hypervisor's structures at [0x3e6000, 0x400000)"],
+    ['a 5-level guest under shadow paging', (s) => ((s.technique = 'vtx'), (s.mode = 'long64'), (s.paging = '5level'), (s.hypervisor = { nestedPaging: false })), "hypervisor.nestedPaging: shadow paging (nestedPaging false) keeps 4-level shadow tables: a '5level' guest needs nested paging"],
     ['guest RAM not in 2-MByte pages under nested paging', (s) => ((s.technique = 'vtx'), (s.memory = { size: 0x500000 })), "memory.size: with nested paging the hypervisor maps the guest's RAM in 2-MByte pages: expected a multiple of 0x200000, got 0x500000"],
     ['nestedPaging (a later issue)', (s) => (s.nestedPaging = true), 'nestedPaging: nestedPaging is not supported yet (issue 7)'],
     ['iommu (a later issue)', (s) => (s.iommu = {}), 'iommu: iommu is not supported yet (issue 8)'],

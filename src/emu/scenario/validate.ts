@@ -14,7 +14,6 @@ import {
   type HypervisorSettings, type Mapping, type Mode, type PagingMode, type Scenario, type ScenarioError, type Technique,
 } from './schema.ts';
 import { presetProblem } from '../cost/pick.ts';
-import { HV_MACHINE_AREA } from '../hv/area.ts';
 
 /** The nested tables' page size (hv/nested-map.ts maps guest RAM in 2-MByte pages). */
 const NESTED_PAGE = 0x200000;
@@ -321,6 +320,8 @@ function checkTechnique(c: Checker, input: Obj, vendor: 'intel' | 'amd' | null, 
   if (np !== null) hv.nestedPaging = np;
   const tags = c.bool(h.tlbTags, 'hypervisor.tlbTags');
   if (tags !== null) hv.tlbTags = tags;
+  if (np === false && paging === '5level') c.err('hypervisor.nestedPaging', "shadow paging (nestedPaging false) keeps 4-level shadow tables: a '5level' guest needs nested paging");
+  if (np === false && tags === true) c.err('hypervisor.tlbTags', 'shadow paging (nestedPaging false) runs with an untagged TLB: the shadow MMU relies on the flush at each world switch');
   if (h.exits !== undefined) {
     const e = c.obj(h.exits, 'hypervisor.exits');
     if (e) {
@@ -529,15 +530,11 @@ export function validateScenario(input: unknown): LoadResult {
   const { technique, hv } = checkTechnique(c, input, vendor, paging, timer !== null);
   // With nested paging (the default) the guest has all of memory.size, mapped by the hypervisor's
   // nested tables in 2-MByte pages, and the hypervisor's structures lie above it in host memory.
-  // Without it, they take the top of the guest's RAM (below them, the guest's memory map).
+  // Without it (shadow paging) the guest has all of memory.size too; the structures and the shadow
+  // pool lie above it (hv/shadow.ts), and the shadow maps 4-KByte pages, so any size will do.
   const nestedOn = technique !== null && hv?.nestedPaging !== false;
-  if (technique !== null && memSize !== null) {
-    if (nestedOn) {
-      if (memSize % NESTED_PAGE !== 0) c.err('memory.size', `with nested paging the hypervisor maps the guest's RAM in 2-MByte pages: expected a multiple of ${hexNum(NESTED_PAGE)}, got ${hexNum(memSize)}`);
-    } else {
-      const floor = boot === 'bare' ? MIN_BARE_MEMORY : MIN_MEMORY / 2;
-      if (memSize - HV_MACHINE_AREA < floor) c.err('memory.size', `without nested paging the hypervisor takes the top ${hexNum(HV_MACHINE_AREA)} bytes of RAM: expected at least ${hexNum(floor + HV_MACHINE_AREA)}, got ${hexNum(memSize)}`);
-    }
+  if (technique !== null && memSize !== null && nestedOn && memSize % NESTED_PAGE !== 0) {
+    c.err('memory.size', `with nested paging the hypervisor maps the guest's RAM in 2-MByte pages: expected a multiple of ${hexNum(NESTED_PAGE)}, got ${hexNum(memSize)}`);
   }
 
   const kernelSpec = input.kernel === undefined ? (c.err('kernel', 'required'), null) : checkProgram(c, input.kernel, 'kernel', true);
@@ -565,13 +562,6 @@ export function validateScenario(input: unknown): LoadResult {
         }
       }
     }
-  }
-
-  if (technique !== null && !nestedOn && memSize !== null) {
-    const area = memSize - HV_MACHINE_AREA;
-    mappings.forEach((m, i) => {
-      if (m.physical + m.size > area) c.err(`mappings[${i}].physical`, `range ${hexNum(m.physical)}+${hexNum(m.size)} reaches the hypervisor's structures at [${hexNum(area)}, ${hexNum(memSize)})`);
-    });
   }
 
   // The programs, assembled whenever the mode (hence the bit width) is known, so that their errors

@@ -67,7 +67,7 @@ import { Flag } from '../cpu/state.ts';
 import { CR0, CR4, EFER } from '../cpu/sys-util.ts';
 import { loadPdptes, MAXPHYADDR } from '../cpu/sys-ctl.ts';
 import { nptNested, type NptControl, type NptFault } from './npt.ts';
-import { deliverEvent, deliverExceptionImpl, EventKind, isDoubleFault } from '../cpu/sys-int.ts';
+import { deliverEvent, deliverExceptionImpl, EventKind, hasErrorCode, isDoubleFault } from '../cpu/sys-int.ts';
 import { exceptionExitCode, SVM_EXIT } from './exit-codes.ts';
 import {
   encodeEvent, encodeIoioInfo, EventType, NestedCtl, TlbControl, type SvmEvent, type VIntr,
@@ -423,7 +423,12 @@ function inject(cpu: Cpu, ev: SvmEvent): void {
     if (ev.type === EventType.EXCEPTION && ev.vector === Vec.DF) {
       if (!cpu.guestIntercept({ kind: 'triple-fault', rip: big(st), length: 0 })) st.shutdown = true;
     } else if (ev.type === EventType.EXCEPTION && isDoubleFault(ev.vector, e.vector)) {
-      deliverExceptionImpl(cpu, new Fault(Vec.DF, 0));
+      // An intercepted second exception exits with the injected one in EXITINTINFO (APM 15.7.2)
+      // before it would become #DF (shadow paging intercepts #PF).
+      const code2 = hasErrorCode(e.vector) ? (e.errorCode < 0 ? 0 : e.errorCode) : -1;
+      const address = e.vector === Vec.PF ? (BigInt(st.cr2Hi >>> 0) << 32n) | BigInt(st.cr2Lo >>> 0) : null;
+      const first = { vector: ev.vector, type: 'hardware-exception', errorCode: err, length: 0 } as const;
+      if (!cpu.guestIntercept({ kind: 'exception', rip: big(st), length: 0, vector: e.vector, type: 'hardware-exception', errorCode: code2, address, during: first })) deliverExceptionImpl(cpu, new Fault(Vec.DF, 0));
     } else {
       const type: SeamEventType = ev.type === EventType.EXCEPTION ? 'hardware-exception' : ev.type === EventType.SOFT_INT ? 'software-interrupt' : ev.type === EventType.NMI ? 'nmi' : 'external-interrupt';
       cpu.guestVectoring = { vector: ev.vector, type, errorCode: err, length: 0 };
