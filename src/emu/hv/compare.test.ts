@@ -12,7 +12,7 @@ describe('the memory-virtualization comparison', () => {
   const row = (id: string): CompareRow => r.rows.find((x) => x.id === id)!;
 
   it('runs the workload bare and under each configuration, ending alike', () => {
-    expect(r.rows.map((x) => x.id)).toEqual(['bare', 'vtx-nested', 'svm-nested']);
+    expect(r.rows.map((x) => x.id)).toEqual(['bare', 'vtx-shadow', 'vtx-nested', 'vtx-untagged', 'svm-shadow', 'svm-nested', 'svm-untagged']);
     for (const x of r.rows) {
       expect(x.end, x.id).toBe('hlt');
       expect(x.same, x.id).toBe(true);
@@ -39,20 +39,42 @@ describe('the memory-virtualization comparison', () => {
     }
   });
 
+  it('under shadow paging: page faults and CR3 exits instead of long walks; untagged: more flushes, more cycles', () => {
+    const bare = row('bare');
+    for (const [id, pf, cr] of [['vtx-shadow', 'EXIT_REASON_EXCEPTION_NMI', ['EXIT_REASON_CR_ACCESS']], ['svm-shadow', 'VMEXIT_EXCP14', ['VMEXIT_CR3_READ', 'VMEXIT_CR3_WRITE']]] as const) {
+      const x = row(id);
+      // Hidden faults fill the shadow (at least one for each page the guest touches) and the
+      // guest's own 8 demand faults are true faults, reflected: every #PF exits.
+      expect(x.exits.byName[pf], id).toBeGreaterThan(8);
+      expect(cr.reduce((n, c) => n + (x.exits.byName[c] ?? 0), 0), id).toBeGreaterThanOrEqual(7); // at least the 7 CR3 loads of the switches
+      // The processor walks the shadow: a native 4-level walk, at most 4 references.
+      expect(x.refsPerWalk, id).toBeLessThanOrEqual(4);
+      expect(x.cycles.byKind['shadow-pt-update'], id).toBeGreaterThan(0);
+      expect(x.cycles.total, id).toBeGreaterThan(row(id.replace('shadow', 'nested')).cycles.total);
+      expect(x.cycles.total, id).toBeGreaterThan(bare.cycles.total);
+    }
+    for (const v of ['vtx', 'svm']) {
+      const tagged = row(`${v}-nested`);
+      const untagged = row(`${v}-untagged`);
+      expect(untagged.tlb.flushes, v).toBeGreaterThan(tagged.tlb.flushes);
+      expect(untagged.cycles.total, v).toBeGreaterThan(tagged.cycles.total);
+    }
+  });
+
   it('says when a run ends differently from the bare one: CPUID under a hypervisor sets ECX[31]', () => {
     const c = compareScenario({
       version: 1, name: 'cpuid', cpu: { vendor: 'intel' }, mode: 'long64', paging: '4level', memory: { size: 4 * 1024 * 1024 },
       kernel: { source: 'kernel_entry:\n    mov eax, 1\n    cpuid\n    hlt\n' },
     });
     if (!c.ok) throw new Error(JSON.stringify(c.errors));
-    expect(c.rows.map((x) => [x.id, x.same])).toEqual([['bare', true], ['vtx-nested', false], ['svm-nested', false]]);
+    expect(c.rows.map((x) => [x.id, x.same])).toEqual([['bare', true], ...['vtx-shadow', 'vtx-nested', 'vtx-untagged', 'svm-shadow', 'svm-nested', 'svm-untagged'].map((id) => [id, false])]);
     expect(compareTable(c)).toContain('hlt (differs from bare)');
   });
 
   it('prints a table and refuses what it cannot compare', () => {
     const t = compareTable(r);
     expect(t).toContain('references per walk');
-    expect(t.split('\n')[2]).toMatch(/bare\s+vtx-nested\s+svm-nested/);
+    expect(t.split('\n')[2]).toMatch(/bare\s+vtx-shadow\s+vtx-nested\s+vtx-untagged\s+svm-shadow\s+svm-nested\s+svm-untagged/);
     const multi = compareScenario(JSON.parse(readFileSync(join(EXAMPLES, 'two-vms.json'), 'utf8')));
     expect(multi).toMatchObject({ ok: false, errors: [{ path: 'vms' }] });
     const bad = compareScenario({ ...(workload() as object), memory: { size: 3 } });

@@ -20,7 +20,7 @@ import { DEFAULT_PRESET } from '../cost/pick.ts';
 import { HvMachine } from './hv-machine.ts';
 import type { HvJson } from './exec.ts';
 
-export type CompareConfigId = 'bare' | 'vtx-nested' | 'svm-nested' | 'vtx-shadow' | 'svm-shadow';
+export type CompareConfigId = 'bare' | 'vtx-shadow' | 'vtx-nested' | 'vtx-untagged' | 'svm-shadow' | 'svm-nested' | 'svm-untagged';
 
 /** One configuration of the comparison. */
 export interface CompareConfig {
@@ -28,12 +28,18 @@ export interface CompareConfig {
   technique: 'bare' | 'vtx' | 'svm';
   /** How guest memory is virtualized: not at all (bare), by the hardware's nested paging, or by the hypervisor's shadow tables. */
   paging: 'native' | 'nested' | 'shadow';
+  /** Whether the TLB tags the guest's translations (VPID, ASID without a flush at each VMRUN); shadow paging runs untagged. */
+  tlbTags: boolean;
 }
 
 export const COMPARE_CONFIGS: readonly CompareConfig[] = [
-  { id: 'bare', technique: 'bare', paging: 'native' },
-  { id: 'vtx-nested', technique: 'vtx', paging: 'nested' },
-  { id: 'svm-nested', technique: 'svm', paging: 'nested' },
+  { id: 'bare', technique: 'bare', paging: 'native', tlbTags: false },
+  { id: 'vtx-shadow', technique: 'vtx', paging: 'shadow', tlbTags: false },
+  { id: 'vtx-nested', technique: 'vtx', paging: 'nested', tlbTags: true },
+  { id: 'vtx-untagged', technique: 'vtx', paging: 'nested', tlbTags: false },
+  { id: 'svm-shadow', technique: 'svm', paging: 'shadow', tlbTags: false },
+  { id: 'svm-nested', technique: 'svm', paging: 'nested', tlbTags: true },
+  { id: 'svm-untagged', technique: 'svm', paging: 'nested', tlbTags: false },
 ];
 
 export interface CompareRow extends CompareConfig {
@@ -72,7 +78,7 @@ function configure(raw: Raw, c: CompareConfig): Raw {
     ...rest,
     technique: c.technique,
     cpu: { ...(raw.cpu ?? {}), vendor: c.technique === 'svm' ? 'amd' : 'intel' },
-    hypervisor: { ...(raw.hypervisor ?? {}), nestedPaging: c.paging === 'nested' },
+    hypervisor: { ...(raw.hypervisor ?? {}), nestedPaging: c.paging === 'nested', tlbTags: c.tlbTags },
   };
 }
 

@@ -281,7 +281,12 @@ export class Hypervisor {
         raw: exit.raw, action: h.action, note: h.note, accesses: b.takeAccesses(), guestSteps, step,
       };
       const sh = b.shadow?.take();
-      if (sh !== undefined && sh.length > 0) entry.shadow = sh;
+      if (sh !== undefined && sh.length > 0) {
+        entry.shadow = sh;
+        // The hypervisor's software work on shadow entries, beyond the exit's dispatch and handler.
+        const updates = sh.filter((r) => r.op === 'fill' || r.op === 'zap').length;
+        if (updates > 0) this.opts.ledger.charge({ kind: 'shadow-pt-update', count: updates });
+      }
       if (this.log.length < (this.opts.logLimit ?? 100_000)) this.log.push(entry);
       this.observer?.(entry, h.end ?? null);
       if (h.end !== undefined) return h.end;

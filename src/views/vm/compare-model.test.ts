@@ -5,7 +5,7 @@ import { compareBars, exitNames, partCycles } from './compare-model.ts';
 function row(id: CompareRow['id'], byKind: Record<string, number>, exits: Record<string, number> = {}): CompareRow {
   const total = Object.values(byKind).reduce((a, b) => a + b, 0);
   return {
-    id, technique: id === 'bare' ? 'bare' : id.startsWith('vtx') ? 'vtx' : 'svm', paging: id === 'bare' ? 'native' : 'nested', end: 'hlt', steps: 100, same: true,
+    id, technique: id === 'bare' ? 'bare' : id.startsWith('vtx') ? 'vtx' : 'svm', paging: id === 'bare' ? 'native' : 'nested', tlbTags: id !== 'bare', end: 'hlt', steps: 100, same: true,
     exits: { total: Object.values(exits).reduce((a, b) => a + b, 0), byName: exits }, tlb: { hits: 0, misses: 0, flushes: 0 }, walks: 1, refs: 4, refsPerWalk: 4,
     cycles: { preset: 'p', total, byKind },
   };
