@@ -13,7 +13,7 @@ import { big, exitOn, guestCrRead, guestCrWrite, guestOn, guestOperand, operandL
 /** MAXPHYADDR in bits, as CPUID 0x80000008 reports it; CR3, PDPTE and APIC_BASE reserved bits follow from it. */
 export const MAXPHYADDR = 48;
 /** Address bits MAXPHYADDR-1:32 within a high half. */
-const PHYS_HI_MASK = MAXPHYADDR >= 52 ? 0xfffff : (1 << (MAXPHYADDR - 32)) - 1;
+export const PHYS_HI_MASK = MAXPHYADDR >= 52 ? 0xfffff : (1 << (MAXPHYADDR - 32)) - 1;
 
 /** MSR indexes (SDM Vol. 4, Table 2-2). */
 export const MSR = {

@@ -558,6 +558,10 @@ export class Hypervisor {
       b.inject(GP0);
       return { action: 'reflected', note: `mov to CR${n} 0x${v.toString(16)}: #GP(0)`, work: 'cr' };
     }
+    if (b.crLoadFaults?.(crn, v) === true) {
+      b.inject(GP0);
+      return { action: 'reflected', note: `mov to CR${n} 0x${v.toString(16)}: a PDPTE of the new table has a reserved bit set, #GP(0)`, work: 'cr' };
+    }
     const old = crn === 0 || crn === 4 ? b.cr(crn) : 0n;
     const why = b.setCr(crn, v);
     if (why !== null) return { action: 'ended', note: `mov to CR${n} 0x${v.toString(16)}: not supported`, work: 'cr', end: { kind: 'error', why } };

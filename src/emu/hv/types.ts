@@ -171,6 +171,12 @@ export interface HvBackend {
   cr(n: 0 | 2 | 3 | 4): bigint;
   /** Sets the guest's view of CRn; a string says why this backend cannot (the VM then ends with an error). */
   setCr(n: 0 | 2 | 3 | 4, v: bigint): string | null;
+  /**
+   * Whether loading CRn with `v` raises #GP(0) for a reason only the backend sees: VT-x with EPT
+   * and a PAE guest, whose MOV to CR3 loads the four PDPTEs (SDM Vol. 3A 4.4.1) into the VMCS's
+   * guest PDPTE fields (`setCr` then loads them); a present PDPTE with a reserved bit set faults.
+   */
+  crLoadFaults?(n: 0 | 2 | 3 | 4, v: bigint): boolean;
   /** The guest's EFER as the guest sees it (without bits the vendor requires only for VM entry). */
   efer(): bigint;
   /** Sets the guest's EFER (the backend adds what VM entry requires, e.g. SVME on AMD-V). */

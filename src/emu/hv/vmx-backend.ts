@@ -44,7 +44,7 @@ import type { Cpu } from '../cpu/cpu.ts';
 import { SegAttr, type SegmentCache } from '../cpu/state.ts';
 import { Seg } from '../cpu/insn.ts';
 import { CR0, CR4, EFER, isCanonical } from '../cpu/sys-util.ts';
-import { MSR } from '../cpu/sys-ctl.ts';
+import { MSR, PHYS_HI_MASK } from '../cpu/sys-ctl.ts';
 import type { Ledger } from '../cost/ledger.ts';
 import type { MmioHandler } from '../mem/physmem.ts';
 import { CONTROL_BITS, Entry, Exit, Pin, Primary, Secondary, TRUE_ALLOWED, VMCS_REVISION, type ControlField } from '../vmx/controls.ts';
@@ -616,6 +616,39 @@ export class VmxBackend implements HvBackend {
     return (real & ~mask) | (shadow & mask);
   }
 
+  /**
+   * The four PDPTEs a MOV to CR3 of `cr3` would load, when the guest uses PAE paging under EPT
+   * (null otherwise); 'fault' when a present one has a reserved bit set, or the table is not in
+   * the guest's RAM (KVM's load_pdptrs fails the same way, and the MOV raises #GP).
+   */
+  private guestPdptes(cr3: bigint): bigint[] | 'fault' | null {
+    if (this.map === null) return null;
+    const cr0 = this.read('GUEST_CR0');
+    const cr4 = this.read('GUEST_CR4');
+    const efer = this.read('GUEST_IA32_EFER');
+    if ((cr0 & BigInt(CR0.PG)) === 0n || (cr4 & BigInt(CR4.PAE)) === 0n || (efer & BigInt(EFER.LMA)) !== 0n) return null;
+    const gpa = Number(cr3 & 0xffffffe0n);
+    if (gpa + 32 > this.map.gpaSize) return 'fault';
+    const mem = this.cpu.mem;
+    const out: bigint[] = [];
+    for (let i = 0; i < 4; i++) {
+      const lo = mem.read(this.map.hpaBase + gpa + i * 8, 4) >>> 0;
+      const hi = mem.read(this.map.hpaBase + gpa + i * 8 + 4, 4) >>> 0;
+      if ((lo & 1) !== 0 && ((lo & 0x1e6) !== 0 || (hi & ~PHYS_HI_MASK) !== 0)) return 'fault';
+      out.push((BigInt(hi) << 32n) | BigInt(lo));
+    }
+    return out;
+  }
+
+  /** The PDPTEs `crLoadFaults` read for a CR3 value, kept for `setCr` (their VMREADs are made once). */
+  private checkedPdptes: { cr3: bigint; pdptes: bigint[] | 'fault' | null } | null = null;
+
+  crLoadFaults(n: 0 | 2 | 3 | 4, v: bigint): boolean {
+    if (n !== 3 || this.shadow !== null) return false;
+    this.checkedPdptes = { cr3: v, pdptes: this.guestPdptes(v) };
+    return this.checkedPdptes.pdptes === 'fault';
+  }
+
   setCr(n: 0 | 2 | 3 | 4, v: bigint): string | null {
     const st = this.cpu.state;
     if (n === 2) {
@@ -631,6 +664,14 @@ export class VmxBackend implements HvBackend {
         return this.shadow.sync('cr3');
       }
       this.write('GUEST_CR3', v);
+      // With EPT a PAE guest's PDPTEs are the VMCS's guest PDPTE fields, which VM entry loads
+      // (SDM Vol. 3C 27.3.2.4): the emulated MOV to CR3 loads them from the new table as the
+      // instruction would (Vol. 3A 4.4.1), or the guest would go on with the old one (KVM does the
+      // same: load_pdptrs, then the VMWRITEs of ept_load_pdptrs).
+      const checked = this.checkedPdptes;
+      this.checkedPdptes = null;
+      const pdptes = checked !== null && checked.cr3 === v ? checked.pdptes : this.guestPdptes(v);
+      if (pdptes !== null && pdptes !== 'fault') pdptes.forEach((e, i) => this.write(`GUEST_PDPTR${i}`, e));
       return null;
     }
     if (n === 4) {
