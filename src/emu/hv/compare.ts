@@ -49,6 +49,7 @@ export interface CompareRow extends CompareConfig {
   /** The guest's registers at the end equal the bare run's. */
   same: boolean;
   exits: { total: number; byName: Record<string, number> };
+  /** `flushes`: invalidation operations (whole TLB, a tag, a PCID, or a single page: INVLPG, INVVPID type 0, INVLPGA, after a #PF). */
   tlb: { hits: number; misses: number; flushes: number };
   /** Page walks (TLB misses, and re-walks to set a dirty flag) and the memory references they made. */
   walks: number;
@@ -167,7 +168,7 @@ export function compareTable(res: Extract<CompareResult, { ok: true }>): string 
     ...names.map((n) => line(`  ${n}`, (r) => num(r.exits.byName[n] ?? 0))),
     line('TLB hits', (r) => num(r.tlb.hits)),
     line('TLB misses', (r) => num(r.tlb.misses)),
-    line('TLB flushes', (r) => num(r.tlb.flushes)),
+    line('TLB invalidations', (r) => num(r.tlb.flushes)),
     line('page walks', (r) => num(r.walks)),
     line('walk references', (r) => num(r.refs)),
     line('references per walk', (r) => r.refsPerWalk.toFixed(2)),

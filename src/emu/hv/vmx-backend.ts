@@ -767,12 +767,14 @@ export class VmxBackend implements HvBackend {
   /**
    * After the MMIO pass-through the guest may have cached the window's translation. Still in the
    * processor (the run ended on its budget): its own tag's entries go, as the lab's device. After
-   * an exit with VPID: INVEPT single-context for this EPTP (its combined mappings, every VPID).
-   * Without VPID the exit already invalidated VPID 0000H's mappings.
+   * an exit: INVEPT single-context for this EPTP, with or without VPID. A VM exit without VPID
+   * invalidates VPID 0000H's linear and combined mappings but not the guest-physical ones, which
+   * carry no VPID (SDM 29.4.1, 29.4.3.1), so a hypervisor that changed its EPT always runs INVEPT
+   * (as KVM does).
    */
   private afterPassThrough(): void {
     if (this.inCpu) this.cpu.tlbFlushAll(true);
-    else if (this.tlbTags) this.invept();
+    else this.invept();
   }
 
   /** INVEPT single-context for this backend's EPTP, charged (SDM 29.4.3.1). */
