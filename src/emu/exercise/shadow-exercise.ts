@@ -319,12 +319,14 @@ export function generateShadowExercise(opts: ShadowExerciseOptions): ShadowExerc
     mode: format === '4level' ? '4level' : '32bit', cr3Lo: sroot, cr3Hi: 0, wp: true, pse: false, pge: false, pcide: false, nxe,
     pdpte: new Uint32Array(8), maxPhysAddr: 48, page1gb: false,
   });
-  const snapshot = (): Map<number, { lo: number; hi: number }> => {
-    const m = new Map<number, { lo: number; hi: number }>();
-    for (const p of tablePages) for (let i = 0; i < 0x1000; i += size) m.set(p + i, readEntry(p + i));
-    return m;
+  /** The guest's table pages as 32-bit words (compared before and after each event). */
+  const snapshot = (): Uint32Array => {
+    const words = new Uint32Array(tablePages.length * 1024);
+    tablePages.forEach((p, k) => {
+      for (let i = 0; i < 1024; i++) words[k * 1024 + i] = gmem.read(p + i * 4, 4) >>> 0;
+    });
+    return words;
   };
-
   /** The processor runs one access on the shadow; #PF exits go to the shadow MMU as in hypervisor.ts. */
   const run = (gva: number, access: AccessKind, store: { lo: number; hi: number } | null): Omit<ShadowAnswer, 'records' | 'guest'> => {
     const out: Omit<ShadowAnswer, 'records' | 'guest'> = { exits: false, hidden: [], trueFault: null, hpa: null };
@@ -404,10 +406,16 @@ export function generateShadowExercise(opts: ShadowExerciseOptions): ShadowExerc
     }
     const after = snapshot();
     const guest: GuestEntryChange[] = [];
-    for (const [gpa, b] of before) {
-      const a = after.get(gpa)!;
-      if (a.lo !== b.lo || a.hi !== b.hi) guest.push({ gpa, before: b, after: a });
-    }
+    const per = size / 4;
+    tablePages.forEach((p, k) => {
+      for (let e = 0; e < 1024; e += per) {
+        const w = k * 1024 + e;
+        const b = { lo: before[w]!, hi: per === 2 ? before[w + 1]! : 0 };
+        const a = { lo: after[w]!, hi: per === 2 ? after[w + 1]! : 0 };
+        if (a.lo !== b.lo || a.hi !== b.hi) guest.push({ gpa: p + e * 4, before: b, after: a });
+      }
+    });
+    guest.sort((x, y) => x.gpa - y.gpa);
     answers.push({ ...res, records: sh.take(), guest });
   }
 
