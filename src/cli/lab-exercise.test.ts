@@ -95,3 +95,46 @@ describe('lab exercise nested', () => {
     expect(r.err).toContain('usage: lab exercise');
   });
 });
+
+describe('lab exercise shadow', () => {
+  it('the same seed prints byte-identical output; another seed differs', () => {
+    const a = call(['exercise', 'shadow', '--seed', '7']);
+    const b = call(['exercise', 'shadow', '--seed', '7']);
+    expect(a.code).toBe(0);
+    expect(a.err).toBe('');
+    expect(b.out).toBe(a.out);
+    const c = call(['exercise', 'shadow', '--seed', '8']);
+    expect(c.out.replace(/seed \d+/, '')).not.toBe(a.out.replace(/seed \d+/, ''));
+  });
+
+  it('prints the answer key only with --answers, after the same problem text', () => {
+    const plain = call(['exercise', 'shadow', '--seed', '42', '--count', '12']);
+    const keyed = call(['exercise', 'shadow', '--seed', '0x2a', '--count', '12', '--answers']);
+    expect(keyed.code).toBe(0);
+    expect(plain.out).not.toMatch(/Answer key|hidden #PF|true #PF|fill 0x|no exit/);
+    expect(keyed.out.startsWith(plain.out)).toBe(true);
+    expect(keyed.out).toMatch(/\n {2}1\. (exits|no exit)/);
+    expect(keyed.out).toMatch(/fill 0x[0-9a-f]+ -> GPA 0x[0-9a-f]{8}: shadow entry 0x[0-9a-f]{8}/);
+  });
+
+  it('--count sets the number of events', () => {
+    const r = call(['exercise', 'shadow', '--seed', '1', '--count', '5']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/\n {2}5\. (read|write|fetch|store|INVLPG|MOV CR3)/);
+    expect(r.out).not.toContain('\n  6. ');
+  });
+
+  it.each([
+    [['exercise', 'shadow'], '--seed'],
+    [['exercise', 'shadow', '--seed', 'abc'], '--seed'],
+    [['exercise', 'shadow', '--seed', '1', '--count', '25'], '--count'],
+    [['exercise', 'shadow', '--seed', '1', '--count', '0'], '--count'],
+    [['exercise', 'shadow', '--seed', '1', '--levels', '4'], '--levels'],
+  ])('rejects %j with exit code 2 naming %s', (args, name) => {
+    const r = call(args);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err).toContain(name);
+    expect(r.err).toContain('usage: lab exercise');
+  });
+});

@@ -9,8 +9,8 @@
  * `hv.tlb`, the TLB's counters, and `hv.shadow` under shadow paging); `--under svm|vtx --guest MODE:FILE[,OPTS] …` runs several guests side by side, each in
  * its own VM (emu/hv/host.ts). `lab asm` and `lab disasm` show the assembler and
  * the disassembler; `lab exercise walk` prints a seeded page-walk problem,
- * `lab exercise vmexit` seeded VM-exit problems and `lab exercise nested` seeded 2D-walk
- * problems; `lab run FILE.json`
+ * `lab exercise vmexit` seeded VM-exit problems, `lab exercise nested` seeded 2D-walk
+ * problems and `lab exercise shadow` seeded shadow-paging problems; `lab run FILE.json`
  * boots a scenario (src/emu/scenario) and prints its final state. Commands are a table.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -25,6 +25,7 @@ import { formatWalkExercise } from '../emu/exercise/format.ts';
 import { generateVmexitExercise, VMEXIT_DEFAULT_COUNT, VMEXIT_MAX_COUNT } from '../emu/exercise/vmexit-exercise.ts';
 import { formatVmexitExercise } from '../emu/exercise/vmexit-format.ts';
 import { formatNestedExercise, generateNestedExercise, NESTED_DEFAULT_COUNT, NESTED_MAX_COUNT } from '../emu/exercise/nested-exercise.ts';
+import { formatShadowExercise, generateShadowExercise, SHADOW_DEFAULT_COUNT, SHADOW_MAX_COUNT } from '../emu/exercise/shadow-exercise.ts';
 import { loadScenario } from '../emu/scenario/migrate.ts';
 // Scenarios with a technique run under the hypervisor: load it so that buildScenario can build them.
 import '../emu/hv/hv-machine.ts';
@@ -338,12 +339,13 @@ const commands: Record<string, Command> = {
     },
   },
   exercise: {
-    usage: 'exercise walk --levels 2|3|4|5 --seed N [--count K] [--answers]\n  lab exercise vmexit --seed N [--count K] [--answers]\n  lab exercise nested --seed N [--count K] [--answers]',
+    usage: 'exercise walk --levels 2|3|4|5 --seed N [--count K] [--answers]\n  lab exercise vmexit --seed N [--count K] [--answers]\n  lab exercise nested --seed N [--count K] [--answers]\n  lab exercise shadow --seed N [--count K] [--answers]',
     run(args) {
       const [kind, ...rest] = args;
       if (kind === 'vmexit') return vmexitExercise(rest);
       if (kind === 'nested') return nestedExercise(rest);
-      if (kind !== 'walk') throw new UsageError(kind === undefined ? 'KIND: missing (walk, vmexit or nested)' : `KIND: '${kind}' is not walk, vmexit or nested`);
+      if (kind === 'shadow') return shadowExercise(rest);
+      if (kind !== 'walk') throw new UsageError(kind === undefined ? 'KIND: missing (walk, vmexit, nested or shadow)' : `KIND: '${kind}' is not walk, vmexit, nested or shadow`);
       const answers = rest.includes('--answers');
       const { flags, positional } = parseFlags(
         rest.filter((a) => a !== '--answers'),
@@ -391,6 +393,21 @@ function nestedExercise(rest: string[]): string {
   const count = flags.has('--count') ? parseNumber(flags.get('--count'), '--count') : NESTED_DEFAULT_COUNT;
   if (count < 1 || count > NESTED_MAX_COUNT) throw new UsageError(`--count: ${count} is not 1..${NESTED_MAX_COUNT}`);
   return formatNestedExercise(generateNestedExercise({ seed, count }), { answers });
+}
+
+/** `exercise shadow`: seeded shadow-paging problems, keyed by running the events through the lab's ShadowMmu. */
+function shadowExercise(rest: string[]): string {
+  const answers = rest.includes('--answers');
+  const { flags, positional } = parseFlags(
+    rest.filter((a) => a !== '--answers'),
+    ['--seed', '--count'],
+  );
+  if (positional.length > 0) throw new UsageError(`unexpected argument '${positional[0]}'`);
+  if (!flags.has('--seed')) throw new UsageError('--seed: required (a number)');
+  const seed = parseNumber(flags.get('--seed'), '--seed');
+  const count = flags.has('--count') ? parseNumber(flags.get('--count'), '--count') : SHADOW_DEFAULT_COUNT;
+  if (count < 1 || count > SHADOW_MAX_COUNT) throw new UsageError(`--count: ${count} is not 1..${SHADOW_MAX_COUNT}`);
+  return formatShadowExercise(generateShadowExercise({ seed, count }), { answers });
 }
 
 function usage(): string {

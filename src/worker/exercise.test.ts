@@ -161,3 +161,27 @@ describe('the exercise call: two-dimensional walks', () => {
     if (res.kind === 'error') expect(res.message.startsWith('exercise count')).toBe(true);
   });
 });
+
+describe('the exercise call: shadow paging', () => {
+  it.each([
+    { kind: 'shadow', seed: 0, count: 8 },
+    { kind: 'shadow', seed: 31_337, count: 24 },
+    { kind: 'shadow', seed: Number.MAX_SAFE_INTEGER, count: 1 },
+  ] as const)('gives the app the same problems as the command line: seed $seed, count $count', async (spec) => {
+    const { generateShadowExercise, formatShadowExercise, SHADOW_DEFAULT_COUNT, SHADOW_MAX_COUNT } = await import('../emu/exercise/shadow-exercise.ts');
+    expect(EXERCISE_COUNTS.shadow).toEqual({ default: SHADOW_DEFAULT_COUNT, min: 1, max: SHADOW_MAX_COUNT });
+    const c = new InThreadClient();
+    const r = await c.exercise(spec);
+    if (r.kind !== 'shadow') throw new Error(`not shadow: ${r.kind}`);
+    expect(r.exercise).toEqual(generateShadowExercise({ seed: spec.seed, count: spec.count }));
+    const printed = cli(cliArgs(spec));
+    expect(printed.code).toBe(0);
+    expect(printed.out).toBe(formatShadowExercise(r.exercise, { answers: true }));
+  });
+
+  it('answers a bad count with an error naming it', () => {
+    const res = new LabSession().handle({ id: 6, type: 'exercise', spec: { kind: 'shadow', seed: 1, count: 25 } });
+    expect(res.kind).toBe('error');
+    if (res.kind === 'error') expect(res.message.startsWith('exercise count')).toBe(true);
+  });
+});

@@ -16,6 +16,7 @@ import { EXERCISE_COUNTS, WALK_LEVELS, type ExerciseResult, type ExerciseSpec } 
 let vmexitGenerator: typeof generateVmexitExercise | null = null;
 let walkGenerator: typeof import('../emu/exercise/walk-exercise.ts') | null = null;
 let nestedGenerator: typeof import('../emu/exercise/nested-exercise.ts').generateNestedExercise | null = null;
+let shadowGenerator: typeof import('../emu/exercise/shadow-exercise.ts').generateShadowExercise | null = null;
 
 function kindOf(spec: unknown): unknown {
   return typeof spec === 'object' && spec !== null ? (spec as { kind?: unknown }).kind : undefined;
@@ -24,7 +25,7 @@ function kindOf(spec: unknown): unknown {
 /** True when `spec` needs a chunk `prepareExercise` has not loaded yet. */
 export function needsPreparing(spec: unknown): boolean {
   const kind = kindOf(spec);
-  return (kind === 'vmexit' && vmexitGenerator === null) || (kind === 'walk' && walkGenerator === null) || (kind === 'nested' && nestedGenerator === null);
+  return (kind === 'vmexit' && vmexitGenerator === null) || (kind === 'walk' && walkGenerator === null) || (kind === 'nested' && nestedGenerator === null) || (kind === 'shadow' && shadowGenerator === null);
 }
 
 /** Loads the generator a spec needs (a no-op when loaded or not needed). */
@@ -32,13 +33,14 @@ export async function prepareExercise(spec: unknown): Promise<void> {
   if (!needsPreparing(spec)) return;
   if (kindOf(spec) === 'vmexit') vmexitGenerator = (await import('../emu/exercise/vmexit-exercise.ts')).generateVmexitExercise;
   else if (kindOf(spec) === 'nested') nestedGenerator = (await import('../emu/exercise/nested-exercise.ts')).generateNestedExercise;
+  else if (kindOf(spec) === 'shadow') shadowGenerator = (await import('../emu/exercise/shadow-exercise.ts')).generateShadowExercise;
   else walkGenerator = await import('../emu/exercise/walk-exercise.ts');
 }
 
 /** Generates the exercise; a malformed spec throws a RangeError naming the field (an error answer). */
 export function makeExercise(spec: ExerciseSpec): ExerciseResult {
   const s: { kind?: unknown; levels?: unknown; seed?: unknown; count?: unknown } = typeof spec === 'object' && spec !== null ? spec : {};
-  if (s.kind !== 'walk' && s.kind !== 'vmexit' && s.kind !== 'nested') throw new RangeError(`exercise kind: ${JSON.stringify(s.kind)} is not walk, vmexit or nested`);
+  if (s.kind !== 'walk' && s.kind !== 'vmexit' && s.kind !== 'nested' && s.kind !== 'shadow') throw new RangeError(`exercise kind: ${JSON.stringify(s.kind)} is not walk, vmexit, nested or shadow`);
   if (s.kind === 'walk' && !WALK_LEVELS.includes(s.levels as WalkLevels)) throw new RangeError(`exercise levels: ${JSON.stringify(s.levels)} is not 2, 3, 4 or 5`);
   if (typeof s.seed !== 'number' || !Number.isSafeInteger(s.seed) || s.seed < 0) {
     throw new RangeError(`exercise seed: ${JSON.stringify(s.seed)} is not a non-negative integer`);
@@ -55,6 +57,10 @@ export function makeExercise(spec: ExerciseSpec): ExerciseResult {
   if (s.kind === 'nested') {
     if (nestedGenerator === null) throw new Error('exercise nested: the generator is not loaded (prepareExercise first)');
     return { kind: 'nested', exercise: nestedGenerator({ seed: s.seed, count: s.count }) };
+  }
+  if (s.kind === 'shadow') {
+    if (shadowGenerator === null) throw new Error('exercise shadow: the generator is not loaded (prepareExercise first)');
+    return { kind: 'shadow', exercise: shadowGenerator({ seed: s.seed, count: s.count }) };
   }
   if (walkGenerator === null) throw new Error('exercise walk: the generator is not loaded (prepareExercise first)');
   const levels = s.levels as WalkLevels;
