@@ -695,7 +695,7 @@ export const GLOSSARY = [
     en: 'nested paging (nested page tables)',
     abbr: 'NPT',
     zh: '嵌套分页',
-    zhAlso: ['嵌套页表', 'NPT', '二维页表遍历'],
+    zhAlso: ['嵌套页表', 'NPT'],
     avoid: [],
     def: {
       en: 'A second level of translation in hardware (AMD NPT, Intel EPT), so guests manage their own page tables without exits.',
@@ -703,6 +703,43 @@ export const GLOSSARY = [
     },
     usage: common('', ''),
     ui: /nested paging/i,
+  },
+  {
+    id: 'two-dimensional-walk',
+    en: 'two-dimensional page walk (2D walk)',
+    zh: '二维页表遍历',
+    zhAlso: ['二维遍历'],
+    avoid: [],
+    def: {
+      en: 'A guest page walk under nested paging: the guest-physical address of every guest table and of the data is translated through the nested tables first.',
+      'zh-CN': '嵌套分页下客户机的页表遍历：每一级客户机页表和数据的客户机物理地址都要先经过嵌套页表翻译。',
+    },
+    usage: common('', ''),
+  },
+  {
+    id: 'guest-physical-address',
+    en: 'guest-physical address',
+    abbr: 'GPA',
+    zh: '客户机物理地址',
+    zhAlso: ['GPA'],
+    avoid: [],
+    def: {
+      en: 'What a guest takes for a physical address; nested paging (or the shadow tables) maps it to a host-physical address (HPA).',
+      'zh-CN': '客户机所认为的物理地址；嵌套分页（或影子页表）把它映射为宿主机物理地址（HPA）。',
+    },
+    usage: common('', ''),
+  },
+  {
+    id: 'ept-violation',
+    en: 'EPT violation',
+    zh: 'EPT 违例',
+    zhAlso: [],
+    avoid: [],
+    def: {
+      en: 'The VM exit (basic reason 48) made when a guest access finds no EPT mapping, or one that does not allow it; AMD-V\'s counterpart is #VMEXIT(NPF).',
+      'zh-CN': '客户机访问在 EPT 中找不到映射或映射不允许该访问时产生的 VM 退出（基本退出原因 48）；AMD-V 中与之对应的是 #VMEXIT(NPF)。',
+    },
+    usage: common('', ''),
   },
   {
     id: 'shadow-page-table',

@@ -48,6 +48,7 @@ export const lessonEn = {
   'lesson.target.vmPlanes': 'where the processor runs (host and guest)',
   'lesson.target.vmInspector': 'the VMCS / VMCB inspector',
   'lesson.target.vmCharts': 'the VM exit charts',
+  'lesson.target.nestedWalk': 'the two-dimensional walk',
   'lesson.target.exitField': 'the exit field {name}',
   'lesson.pick': 'Pick {name}',
 } as const;
@@ -95,6 +96,7 @@ export const lessonZh: Record<keyof typeof lessonEn, string> = {
   'lesson.target.vmPlanes': '处理器在哪里运行（宿主机与客户机）',
   'lesson.target.vmInspector': 'VMCS / VMCB 检查器',
   'lesson.target.vmCharts': 'VM 退出统计图',
+  'lesson.target.nestedWalk': '二维页表遍历',
   'lesson.target.exitField': '退出信息字段 {name}',
   'lesson.pick': '选择 {name}',
 };
