@@ -54,6 +54,12 @@ export interface TwoDWalkView {
   nestedLevels: 4 | 5;
   refs: TwoDRefView[];
   outcome: TwoDOutcome;
+  /**
+   * References the walk caches (`hypervisor.walkCaches`: page-walk cache, nested TLB) made
+   * unnecessary on this walk, by cache; absent when the caches are off or the walk is a TLB hit's
+   * (recomputed without them).
+   */
+  saved?: { pwc: number; ntlb: number };
 }
 
 export interface StepTwoD {

@@ -39,11 +39,39 @@ describe.each([['vtx', nwVtx, 'intel', 48], ['svm', nwSvm, 'amd', 0x400]] as con
     expect(miss.guestMode).toBe('4level');
     // The guest's four entries, each after the nested walk of its guest-physical address.
     expect(miss.refs.filter((r) => r.dim === 'guest').map((r) => r.level)).toEqual(['PML4E', 'PDPTE', 'PDE', 'PTE']);
-    // The hypervisor maps guest RAM with 2-MByte nested pages: each nested walk reads 3 entries.
-    expect(reads(miss).length).toBe(4 * 3 + 4 + 3);
+    // The examples map guest RAM with 4-KByte nested pages (nestedPageSize '4k'): each nested walk
+    // reads 4 entries, the textbook's (4+1)(4+1)−1.
+    expect(reads(miss).length).toBe(4 * 4 + 4 + 4);
+    expect(miss.saved).toBeUndefined();
     const hit = find(s.goto(3).twod!.walks, PAGE_A, 'read')!;
     expect(hit.source).toBe('tlb');
     expect(hit.refs.map((r) => [r.dim, r.level, r.gpa, r.hpa])).toEqual(reads(miss).map((r) => [r.dim, r.level, r.gpa, r.hpa]));
+  });
+
+  it('with 2-MByte nested pages (the default) each nested walk stops at the PDE: 4·3 + 4 + 3 = 19', () => {
+    const s = session({ ...sc, hypervisor: {} });
+    const miss = find(s.goto(2).twod!.walks, PAGE_A, 'write')!;
+    expect(reads(miss).length).toBe(19);
+    expect(reads(miss).filter((r) => r.dim === 'nested').every((r) => r.level !== 'PTE')).toBe(true);
+  });
+
+  it('with the walk caches on, a later walk saves references and the count with them is the uncached one', () => {
+    const plain = session(sc);
+    const cached = session({ ...sc, hypervisor: { ...sc.hypervisor, walkCaches: { pwc: true, ntlb: true } } });
+    const PAGE_B = '0x0000000080002000';
+    // The kernel's instruction fetches already filled the caches with the upper guest entries and
+    // the nested translations of the guest's tables: PAGE_A's first walk is shorter by what they saved.
+    const first = find(cached.goto(2).twod!.walks, PAGE_A, 'write')!;
+    const firstPlain = find(plain.goto(2).twod!.walks, PAGE_A, 'write')!;
+    expect(first.saved!.pwc + first.saved!.ntlb).toBeGreaterThan(0);
+    expect(reads(first).length + first.saved!.pwc + first.saved!.ntlb).toBe(reads(firstPlain).length);
+    // PAGE_B shares the guest's PML4E, PDPTE and PDE with PAGE_A: the page-walk cache serves them.
+    const b = find(cached.goto(5).twod!.walks, PAGE_B, 'write')!;
+    const bPlain = find(plain.goto(5).twod!.walks, PAGE_B, 'write')!;
+    expect(b.source).toBe('walk');
+    expect(b.saved!.pwc).toBeGreaterThan(0);
+    expect(reads(b).length + b.saved!.pwc + b.saved!.ntlb).toBe(reads(bPlain).length);
+    expect(reads(b).length).toBeLessThan(reads(bPlain).length);
   });
 
   it('the MMIO access ends in a nested fault on its final address; the absent page in the guest #PF at its PTE', () => {

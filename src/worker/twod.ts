@@ -59,6 +59,7 @@ export function twoDWalkView(
     nestedLevels: refs.some((x) => x.dim === 'nested' && x.level === 'PML5E') ? 5 : 4,
     refs,
     outcome: outcomeView(r),
+    ...(r.saved !== undefined ? { saved: { pwc: r.saved.pwc, ntlb: r.saved.ntlb } } : {}),
   };
 }
 

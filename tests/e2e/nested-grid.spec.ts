@@ -4,9 +4,9 @@
  * two-dimensional walk, the hit that follows, stepping the references from the keyboard, and
  * "run to" the next EPT violation / #VMEXIT(NPF) and guest page fault; axe-clean.
  *
- * The lab's hypervisor maps guest RAM with 2-MByte nested pages, so each nested walk reads three
- * entries and the first touch of a page is 4·3 + 4 + 3 = 19 references in the grid (of the
- * (4+1)(4+1)−1 = 24 a walk on 4-KByte nested pages makes); the PTE column says why it is empty.
+ * The examples map guest RAM with 4-KByte nested pages (`hypervisor.nestedPageSize: '4k'`), so each
+ * nested walk reads four entries and the first touch of a page is the textbook's
+ * (4+1)(4+1)−1 = 24 references, every cell of the grid but the data access numbered.
  */
 import { expect, test, type Page } from '@playwright/test';
 import { SCENARIOS } from '../../src/views/shell/url.ts';
@@ -20,19 +20,17 @@ const CASES = [
 const TEXT = {
   en: {
     title: 'Two-dimensional page walk',
-    count: '4 guest levels × 4 nested levels make (4+1)(4+1)−1 = 24',
+    count: '24 references (4 guest levels × 4 nested levels: (4+1)(4+1)−1)',
     pos: (i: number, n: number) => `Reference ${i} of ${n}`,
     first: 'Reference 1:',
     pf: 'The guest’s own page fault here',
-    large: 'not read: a large nested page ended this nested walk',
   },
   'zh-CN': {
     title: '二维页表遍历',
-    count: '4 级客户机页表 × 4 级嵌套页表需要 (4+1)(4+1)−1 = 24 次',
+    count: '24 次内存引用（4 级客户机页表 × 4 级嵌套页表：(4+1)(4+1)−1）',
     pos: (i: number, n: number) => `第 ${i} 次引用，共 ${n} 次`,
     first: '第 1 次引用：',
     pf: '此处发生客户机自己的缺页异常',
-    large: '未读取：嵌套页表中的大页使这次嵌套遍历提前结束',
   },
 } as const;
 
@@ -63,25 +61,24 @@ for (const c of CASES) {
       await expect(page.getByTestId('nested-source')).toHaveAttribute('data-source', 'walk');
       const grid = page.getByTestId('nested-grid');
       const cells = grid.locator('td[data-n]');
-      await expect(cells).toHaveCount(19);
-      await expect(page.getByTestId('nested-count')).toHaveAttribute('data-made', '19');
+      await expect(cells).toHaveCount(24);
+      await expect(page.getByTestId('nested-count')).toHaveAttribute('data-made', '24');
       await expect(page.getByTestId('nested-count')).toHaveAttribute('data-full', '24');
       await expect(page.getByTestId('nested-count')).toContainText(tx.count);
       // Numbered in the order made, row by row (the A/D re-translations of EPT, if any, sit outside the grid).
       const ns = (await cells.evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-n')))));
       expect(ns).toEqual([...ns].sort((a, b) => a - b));
       expect(ns[0]).toBe(1);
-      // The nested PTE column: not read, and it says so in words.
-      const empty = grid.locator('td[data-why="nested-large"]');
-      await expect(empty).toHaveCount(5);
-      await expect(empty.first()).toContainText(tx.large);
+      // Nothing cached and no large page in either dimension: no cell is left empty.
+      await expect(grid.locator('td[data-why]')).toHaveCount(0);
+      await expect(page.getByTestId('nested-saved')).toHaveCount(0);
       // Five rows (PML4E, PDPTE, PDE, PTE, data), each with the guest-physical address it translates.
       await expect(grid.locator('tbody th[scope="row"]')).toHaveCount(5);
 
       // Keyboard: Home on the reference buttons goes to the first reference, → to the next.
       // Every reference made, the grid's and any outside it, is a row of the list.
       const total = await page.getByTestId('nested-list').locator('tbody tr').count();
-      expect(total).toBeGreaterThanOrEqual(19);
+      expect(total).toBeGreaterThanOrEqual(24);
       await page.getByTestId('nested-next').focus();
       await page.keyboard.press('Home');
       await expect(page.getByTestId('nested-position')).toHaveText(tx.pos(1, total));
@@ -99,7 +96,7 @@ for (const c of CASES) {
       // Step 3: the read of the same page hit the TLB; the grid shows the walk a miss would make.
       await stepTo(page, 1);
       await expect(page.getByTestId('nested-source')).toHaveAttribute('data-source', 'tlb');
-      await expect(grid.locator('td[data-n]')).toHaveCount(19);
+      await expect(grid.locator('td[data-n]')).toHaveCount(24);
 
       // Run to the next EPT violation / #VMEXIT(NPF): the MMIO access's walk faults on its final address.
       await page.getByTestId('nested-run-violation').click();
@@ -121,7 +118,7 @@ for (const c of CASES) {
 
 test('presenter mode shows the grid without run controls', async ({ page }) => {
   await page.goto('/?lang=en&scenario=nested-walk-vtx&mode=presenter&step=2');
-  await expect(page.getByTestId('nested-grid').locator('td[data-n]')).toHaveCount(19);
+  await expect(page.getByTestId('nested-grid').locator('td[data-n]')).toHaveCount(24);
   await expect(page.getByTestId('nested-run-violation')).toHaveCount(0);
   await axeClean(page);
 });

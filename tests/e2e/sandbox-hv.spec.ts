@@ -2,10 +2,18 @@
  * The sandbox's hypervisor section: choose a technique, turn on RDTSC exiting (or INTERCEPT_RDTSC),
  * run a kernel that reads the TSC and see that exit in the VMCS / VMCB inspector; the JSON and a
  * reload keep the setting; the inspector's "Change in the sandbox" opens the lab's scenario there,
- * asking before it takes an earlier draft's place. Keyboard only, both languages, axe-clean.
+ * asking before it takes an earlier draft's place. The address-translation check boxes (tagged TLB,
+ * page-walk cache, nested TLB, 4-KByte nested pages): disabled with their reason under shadow page
+ * tables, and with the caches on the nested-walk grid says how many references they saved.
+ * Keyboard only, both languages, axe-clean.
  */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { axeClean, noErrors } from './page-checks.ts';
+
+/** The nested-walk example (VT-x): 4-KByte nested pages, the walk caches off. */
+const NESTED_WALK = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../src/emu/scenario/examples/nested-walk-vtx.json'), 'utf8')) as Record<string, unknown>;
 
 /** A 64-bit kernel that reads the time-stamp counter, then halts. */
 const RDTSC_GUEST = {
@@ -157,5 +165,68 @@ test('"Change in the sandbox" from the inspector opens the lab’s scenario at t
   await expect(ask).toHaveCount(0);
   await page.getByRole('button', { name: 'Switch back to it' }).press('Enter');
   await expect(page.getByRole('textbox', { name: 'Name' })).toHaveValue('my own draft');
+  expect(bad).toEqual([]);
+});
+
+test('address translation: tags and walk caches need nested paging (and say so); with the caches on the grid counts what they saved', async ({ page }) => {
+  test.setTimeout(90_000);
+  const bad = noErrors(page);
+  await openSandbox(page, 'en');
+  await draftJson(page, /^JSON/, NESTED_WALK);
+  await page.getByRole('tab', { name: /Machine/ }).press('Enter');
+  const mem = page.getByTestId('sandbox-hv-mem');
+  const tags = mem.getByRole('checkbox', { name: 'Tagged TLB (VPID)' });
+  const pwc = mem.getByRole('checkbox', { name: 'Page-walk cache' });
+  const ntlb = mem.getByRole('checkbox', { name: 'Nested TLB' });
+  const fourK = mem.getByRole('checkbox', { name: '4-KByte nested pages' });
+  await expect(tags).toBeChecked();
+  await expect(pwc).not.toBeChecked();
+  await expect(ntlb).not.toBeChecked();
+  await expect(fourK).toBeChecked();
+
+  // Shadow page tables: the 4-KByte setting goes (it has no nested tables to size), and the rest cannot be turned on, saying why.
+  const nested = hv(page).getByRole('checkbox', { name: 'Nested paging (EPT)' });
+  await nested.focus();
+  await page.keyboard.press('Space');
+  await expect(nested).not.toBeChecked();
+  await expect(tags).toBeDisabled();
+  await expect(tags).not.toBeChecked();
+  await expect(tags).toHaveAccessibleDescription(/Not with shadow page tables/);
+  for (const c of [pwc, ntlb, fourK]) {
+    await expect(c).toBeDisabled();
+    await expect(c).toHaveAccessibleDescription(/Needs nested paging/);
+  }
+  await axeClean(page);
+  await nested.focus();
+  await page.keyboard.press('Space');
+  await expect(tags).toBeEnabled();
+  await expect(tags).toBeChecked();
+  await expect(fourK).not.toBeChecked();
+
+  // Both caches and 4-KByte pages, from the keyboard; the JSON says exactly that.
+  for (const c of [pwc, ntlb, fourK]) {
+    await c.focus();
+    await page.keyboard.press('Space');
+    await expect(c).toBeChecked();
+  }
+  await page.getByRole('tab', { name: /^JSON/ }).press('Enter');
+  const json = JSON.parse(await page.getByRole('textbox', { name: 'The whole scenario as JSON' }).inputValue()) as Record<string, unknown>;
+  expect(json['hypervisor']).toEqual({ walkCaches: { pwc: true, ntlb: true }, nestedPageSize: '4k' });
+
+  // Step 2 writes PAGE_A: a TLB miss whose 2D walk the caches shortened (the kernel's fetches filled them).
+  await runDraft(page, String(NESTED_WALK['name']));
+  for (let i = 0; i < 2; i++) {
+    const before = await page.getByTestId('step-counter').last().textContent();
+    await page.getByTestId('step-forward').click();
+    await expect(page.getByTestId('step-counter').last()).not.toHaveText(before ?? '');
+  }
+  await expect(page.getByTestId('nested-source')).toHaveAttribute('data-source', 'walk');
+  const count = page.getByTestId('nested-count');
+  const saved = Number(await count.getAttribute('data-saved'));
+  const made = Number(await count.getAttribute('data-made'));
+  expect(saved).toBeGreaterThan(0);
+  expect(made + saved).toBe(24);
+  await expect(page.getByTestId('nested-saved')).toContainText(`The walk caches saved ${saved} references on this walk`);
+  await expect(page.getByTestId('nested-grid').locator('td[data-why="skipped"]')).toHaveCount(saved);
   expect(bad).toEqual([]);
 });

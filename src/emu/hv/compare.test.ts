@@ -71,6 +71,17 @@ describe('the memory-virtualization comparison', () => {
     expect(compareTable(c)).toContain('hlt (differs from bare)');
   });
 
+  it('keeps nested-only settings (4-KByte nested pages, walk caches) for the nested configurations and drops them for shadow paging', () => {
+    const raw = { ...(workload() as Record<string, unknown>), hypervisor: { nestedPageSize: '4k', walkCaches: { pwc: true, ntlb: true } } };
+    const c = compareScenario(raw);
+    if (!c.ok) throw new Error(JSON.stringify(c.errors));
+    expect(c.rows.map((x) => x.end)).toEqual(r.rows.map(() => 'hlt'));
+    // The caches shorten the nested configurations' walks; shadow paging is as without the settings.
+    const refs = (rows: CompareRow[], id: string) => rows.find((x) => x.id === id)!;
+    expect(refs(c.rows, 'vtx-shadow')).toEqual(row('vtx-shadow'));
+    for (const id of ['vtx-nested', 'svm-nested']) expect(refs(c.rows, id).refsPerWalk, id).toBeLessThan(row(id).refsPerWalk);
+  });
+
   it('prints a table and refuses what it cannot compare', () => {
     const t = compareTable(r);
     expect(t).toContain('references per walk');

@@ -75,12 +75,19 @@ type Raw = Record<string, unknown> & { cpu?: Record<string, unknown>; hypervisor
 function configure(raw: Raw, c: CompareConfig): Raw {
   const { technique: _t, hypervisor: _h, ...rest } = raw;
   if (c.technique === 'bare') return rest;
+  const hv = raw.hypervisor ?? {};
   return {
     ...rest,
     technique: c.technique,
     cpu: { ...(raw.cpu ?? {}), vendor: c.technique === 'svm' ? 'amd' : 'intel' },
-    hypervisor: { ...(raw.hypervisor ?? {}), nestedPaging: c.paging === 'nested', tlbTags: c.tlbTags },
+    hypervisor: c.paging === 'nested' ? { ...hv, nestedPaging: true, tlbTags: c.tlbTags } : { ...shadowHv(hv), nestedPaging: false, tlbTags: c.tlbTags },
   };
+}
+
+/** The scenario's hypervisor settings without those only nested paging has (the nested page size, the walk caches), which shadow paging refuses. */
+function shadowHv(hv: Record<string, unknown>): Record<string, unknown> {
+  const { nestedPageSize: _p, walkCaches: _w, ...rest } = hv;
+  return rest;
 }
 
 /** The guest's general registers, RIP and RFLAGS at the end, for `same` (the hypervisor's machine reads them from the VMCS or VMCB). */

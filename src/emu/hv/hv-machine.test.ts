@@ -4,7 +4,8 @@
  * including the VMCS/VMCB, the exit log, the ledger, the console, the devices), under VT-x and
  * AMD-V, for a guest that exits often and in many ways (CPUID, OUT, RDMSR, a #UD reflected into
  * its own handler, a hypercall), with nested paging and with shadow paging (where the shadow
- * MMU's TypeScript-side state, its roots, leaves and reverse maps, must come back exactly too).
+ * MMU's TypeScript-side state, its roots, leaves and reverse maps, must come back exactly too), and
+ * with the 2D walk's caches on over 4-KByte nested pages (their entries and counters likewise).
  * Also: the vm/* events, in order with the CPU's own, and "run until the next VM exit".
  */
 import fc from 'fast-check';
@@ -51,10 +52,13 @@ isr_6:
     iretq
 `;
 
-export function hvScenario(technique: 'vtx' | 'svm', paging: 'nested' | 'shadow' = 'nested'): LoadedScenario {
+/** 'cached': nested paging over 4-KByte nested pages with the page-walk cache and the nested TLB on. */
+export function hvScenario(technique: 'vtx' | 'svm', paging: 'nested' | 'shadow' | 'cached' = 'nested'): LoadedScenario {
+  const hypervisor = paging === 'shadow' ? { hypervisor: { nestedPaging: false } }
+    : paging === 'cached' ? { hypervisor: { nestedPageSize: '4k', walkCaches: { pwc: true, ntlb: true } } } : {};
   const r = loadScenario({
     version: 1, name: `hv ${technique}`, technique, cpu: { vendor: technique === 'svm' ? 'amd' : 'intel' }, mode: 'long64', paging: '4level',
-    memory: { size: 4 * 1024 * 1024 }, kernel: { source: GUEST }, ...(paging === 'shadow' ? { hypervisor: { nestedPaging: false } } : {}),
+    memory: { size: 4 * 1024 * 1024 }, kernel: { source: GUEST }, ...hypervisor,
   });
   if (!r.ok) throw new Error(JSON.stringify(r.errors));
   return r.loaded;
@@ -79,7 +83,20 @@ function state(m: HvMachine): unknown {
     uart: m.devices.uartOut, ports: m.devices.portLog, ended: m.ended, loaded: m.guestLoaded, records: m.records.map((r) => [r.log.n, r.entry, r.cycles]),
     tlb: m.mmu.tlb.entries(),
     shadow: shadowState(m),
+    caches: cacheState(m),
   }, big));
+}
+
+/** The walk caches' entries and counters, null when off. */
+function cacheState(m: HvMachine): unknown {
+  const c = m.mmu.walkCaches;
+  if (c === null) return null;
+  const plain = (x: object | null | undefined) => {
+    if (x == null) return null;
+    const o = x as unknown as { hits: number; misses: number; flushes: number; map: Map<number, unknown> };
+    return { hits: o.hits, misses: o.misses, flushes: o.flushes, entries: [...o.map] };
+  };
+  return { pwc: plain(c.pwc), ntlb: plain(c.ntlb) };
 }
 
 /** The shadow MMU's own state (plain data), null under nested paging. */
@@ -102,7 +119,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ op: fc.constant('back' as const), k: fc.integer({ min: 0, max: 80 }) }),
 );
 
-describe.each([['vtx', 'nested'], ['svm', 'nested'], ['vtx', 'shadow'], ['svm', 'shadow']] as const)('the hypervisor machine under %s, %s paging', (technique, paging) => {
+describe.each([['vtx', 'nested'], ['svm', 'nested'], ['vtx', 'shadow'], ['svm', 'shadow'], ['vtx', 'cached'], ['svm', 'cached']] as const)('the hypervisor machine under %s, %s paging', (technique, paging) => {
   const ls = hvScenario(technique, paging);
 
   it('runs the guest to its HLT with every kind of exit', () => {
@@ -120,6 +137,12 @@ describe.each([['vtx', 'nested'], ['svm', 'nested'], ['vtx', 'shadow'], ['svm', 
       expect(sh!.stats.hiddenFaults).toBeGreaterThan(0);
       expect(m.hypervisor.log.some((e) => e.shadow?.some((r) => r.op === 'fill'))).toBe(true);
     } else expect(sh).toBeNull();
+    const c = m.mmu.walkCaches;
+    if (paging === 'cached') {
+      // The caches are on and used: hits on both, emptied by the untagged world switches or INVEPT.
+      expect(c!.pwc!.hits).toBeGreaterThan(0);
+      expect(c!.ntlb!.hits).toBeGreaterThan(0);
+    } else expect(c).toBeNull();
   });
 
   it('any sequence of run, goto and back gives the machine of a straight run', () => {

@@ -43,14 +43,16 @@ import { deepCopy } from '../trace/checkpoint.ts';
 import { captureFields, cloneMonitor, restoreFields, type Fields } from './capture.ts';
 import type { TraceEvent, TraceKind, TraceSink } from '../trace/events.ts';
 import { presetFor, tlbJson, type HvJson } from './exec.ts';
-import { HV_MACHINE_AREA, HV_SHADOW_POOL_SIZE } from './area.ts';
+import { HV_MACHINE_AREA, HV_SHADOW_POOL_SIZE, hvMachineArea } from './area.ts';
+import { NestedTlb, PageWalkCache } from '../mmu/walk-cache.ts';
 import { SHADOW_POOL_SIZE } from './shadow.ts';
 import { useHypervisor } from '../scenario/build.ts';
 import { COST_KIND_IDS } from '../cost/kinds.ts';
 import { REG_ORDER, type U64Json } from '../machine/bare.ts';
 import { Hypervisor, SHADOW_MSRS, type HvEnd } from './hypervisor.ts';
-import { SVM_AREA_SIZE, SvmBackend, type SvmIntercepts } from './svm-backend.ts';
-import { VMX_AREA_SIZE, VmxBackend } from './vmx-backend.ts';
+import { SVM_AREA_SIZE, SvmBackend, svmAreaSize, type SvmIntercepts } from './svm-backend.ts';
+import { VMX_AREA_SIZE, VmxBackend, vmxAreaSize } from './vmx-backend.ts';
+import type { NestedPageSize } from './nested-map.ts';
 import { GPR_NAMES, type HvLogEntry, type PortHandler } from './types.ts';
 
 export type HvTechnique = 'vtx' | 'svm';
@@ -58,6 +60,15 @@ export type HvTechnique = 'vtx' | 'svm';
 export { HV_MACHINE_AREA };
 if (HV_SHADOW_POOL_SIZE !== SHADOW_POOL_SIZE) throw new Error(`hv/area.ts: HV_SHADOW_POOL_SIZE is 0x${HV_SHADOW_POOL_SIZE.toString(16)}, shadow.ts needs 0x${SHADOW_POOL_SIZE.toString(16)}`);
 if (HV_MACHINE_AREA !== Math.max(SVM_AREA_SIZE, VMX_AREA_SIZE)) throw new Error(`hv/area.ts: HV_MACHINE_AREA is 0x${HV_MACHINE_AREA.toString(16)}, the backends need 0x${Math.max(SVM_AREA_SIZE, VMX_AREA_SIZE).toString(16)}`);
+for (const ram of [0x200000, 0x1000000]) {
+  if (hvMachineArea(ram, '4k') !== Math.max(svmAreaSize(ram, '4k'), vmxAreaSize(ram, '4k'))) throw new Error('hv/area.ts: hvMachineArea disagrees with the backends\' area with 4-KByte nested pages');
+}
+
+/** The 2D walk's optional caches (`hypervisor.walkCaches`, mmu/walk-cache.ts): the page-walk cache and the nested TLB. */
+export interface HvWalkCacheOptions {
+  pwc?: boolean;
+  ntlb?: boolean;
+}
 
 /** The exits a scenario may turn on (`hypervisor.exits`); passed to the backend's options. */
 export interface HvExitOptions {
@@ -82,6 +93,10 @@ export interface HvMachineOptions {
   exits?: HvExitOptions;
   /** Tagged TLBs (`hypervisor.tlbTags`; the backends' default when absent). */
   tlbTags?: boolean;
+  /** Nested paging: the nested pages mapping the guest's RAM (`hypervisor.nestedPageSize`, default '2m'; '4k' needs hvMachineArea(guestRam, '4k') bytes at `area`). */
+  nestedPageSize?: NestedPageSize;
+  /** Nested paging: the 2D walk's caches to turn on (`hypervisor.walkCaches`; default none), set as the MMU's `walkCaches`. */
+  walkCaches?: HvWalkCacheOptions;
 }
 
 /** The exceptions the hypervisor intercepts and reflects when a scenario names none (#UD, as KVM and exec --under). */
@@ -106,6 +121,9 @@ interface HvState {
   unit: VmxState | Fields;
   monitor: object | null;
   nested: ReturnType<Cpu['nestedTranslator']>;
+  /** The walk caches' entries and counters (null: that cache is off). */
+  pwc: Fields | null;
+  ntlb: Fields | null;
   cpuExit: unknown;
   cpuVectoring: unknown;
   ledger: LedgerData;
@@ -177,6 +195,7 @@ export class HvMachine {
       ...(opts.tlbTags !== undefined ? { tlbTags: opts.tlbTags } : {}),
       ...(opts.guestRam !== undefined ? { guestRam: { size: opts.guestRam, hpaBase: 0 } } : {}),
       ...(opts.shadowPool !== undefined ? { shadowPool: opts.shadowPool } : {}),
+      ...(opts.nestedPageSize !== undefined ? { nestedPageSize: opts.nestedPageSize } : {}),
     };
     this.backend = opts.technique === 'svm'
       ? new SvmBackend(cpu, { area: opts.area, ledger, intercepts, ...extra })
@@ -216,6 +235,11 @@ export class HvMachine {
     this.hypervisor.observer = (entry, end) => this.exited(entry, end);
     this.backend.onEntry = (instr: 'VMLAUNCH' | 'VMRESUME' | 'VMRUN', failed: string[] | null) => this.entered(instr, failed);
     this.entryStep = cpu.state.steps;
+    // The walk caches serve only the 2D walk: under shadow paging there is none to shorten.
+    const wc = opts.walkCaches ?? {};
+    if (this.backend.nested && (wc.pwc === true || wc.ntlb === true)) {
+      cpu.mmu.walkCaches = { pwc: wc.pwc === true ? new PageWalkCache() : null, ntlb: wc.ntlb === true ? new NestedTlb() : null };
+    }
   }
 
   get cpu(): Cpu {
@@ -281,6 +305,8 @@ export class HvMachine {
       unit,
       monitor: cpu.guest === null ? null : cloneMonitor(cpu.guest),
       nested: cpu.nestedTranslator(),
+      pwc: cpu.mmu.walkCaches?.pwc != null ? captureFields(cpu.mmu.walkCaches.pwc) : null,
+      ntlb: cpu.mmu.walkCaches?.ntlb != null ? captureFields(cpu.mmu.walkCaches.ntlb) : null,
       cpuExit: deepCopy(cpu.exit),
       cpuVectoring: deepCopy(cpu.guestVectoring),
       ledger: this.ledger.data(),
@@ -307,6 +333,9 @@ export class HvMachine {
     restoreFields(this.hypervisor, s.hyper);
     if (b instanceof VmxBackend) b.vmx.restore(s.unit as VmxState);
     else Object.assign(b.svm.svm, deepCopy(s.unit));
+    const wc = cpu.mmu.walkCaches;
+    if (wc?.pwc != null && s.pwc !== null) restoreFields(wc.pwc, s.pwc);
+    if (wc?.ntlb != null && s.ntlb !== null) restoreFields(wc.ntlb, s.ntlb);
     const mon = s.monitor === null ? null : cloneMonitor(s.monitor);
     cpu.guest = mon as Cpu['guest'];
     if (b instanceof SvmBackend) setActiveMonitor(b.svm, (mon ?? undefined) as SvmMonitor | undefined);

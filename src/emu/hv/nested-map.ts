@@ -10,10 +10,13 @@
  * bitmaps, host save area, host page tables, these tables) lie in host RAM outside every VM's
  * [hpaBase, hpaBase + gpaSize), so no guest-physical address reaches them.
  *
- * The tables: 4-level (PML4 → PDPT → PD), the guest's RAM in 2-MByte pages (both EPT and NPT have
- * them on the lab's processor), write-back; gpaSize must be a multiple of 2 MiB, at most 4 GiB.
- * The table area (NESTED_TABLES_SIZE bytes) holds the PML4, the PDPT, four PDs and a pool of
- * spare pages that `passThrough` uses to map single 4-KByte pages for one instruction.
+ * The tables: 4-level, write-back; gpaSize must be a multiple of 2 MiB, at most 4 GiB. The guest's
+ * RAM is mapped either in 2-MByte pages (PML4 → PDPT → PD, the default: both EPT and NPT have them
+ * on the lab's processor) or in 4-KByte pages (PML4 → PDPT → PD → PT, `pageSize` '4k', what a
+ * textbook's 2D walk assumes: every nested walk then makes four references, 24 in a 4-on-4 walk).
+ * The table area (`nestedTablesSize(gpaSize, pageSize)` bytes) holds the PML4, the PDPT, four PDs,
+ * a pool of spare pages that `passThrough` uses to map single 4-KByte pages for one instruction,
+ * and with 4-KByte pages one page table per 2 MiB of guest RAM after the pool.
  *
  * Entry formats: EPT (SDM Vol. 3C, 29.3.2): R, W, X in bits 0..2; a leaf's memory type in bits
  * 5:3 (WB = 6, UC = 0) and bit 7 for a 2-MByte page; no accessed/dirty flags (EPTP bit 6 clear).
@@ -23,9 +26,16 @@
 import type { MmioHandler, PhysMem } from '../mem/physmem.ts';
 
 export type NestedFormat = 'ept' | 'npt';
+/** The nested pages that map the guest's RAM (`hypervisor.nestedPageSize`). */
+export type NestedPageSize = '4k' | '2m';
 
-/** Bytes of host RAM the nested tables of one VM need (4-KByte aligned). */
+/** Bytes of host RAM the nested tables of one VM need with 2-MByte nested pages (4-KByte aligned). */
 export const NESTED_TABLES_SIZE = 16 * 0x1000;
+
+/** Bytes of host RAM the nested tables need for `gpaSize` bytes of guest RAM in `pageSize` pages: with 4 KiB, a page table per 2 MiB more. */
+export function nestedTablesSize(gpaSize: number, pageSize: NestedPageSize = '2m'): number {
+  return NESTED_TABLES_SIZE + (pageSize === '4k' ? Math.ceil(gpaSize / 0x200000) * 0x1000 : 0);
+}
 /** Largest guest RAM one map covers (four page directories). */
 export const NESTED_MAX_GPA_SIZE = 4 * 0x40000000;
 const TWO_MIB = 0x200000;
@@ -49,6 +59,8 @@ export interface NestedMap {
   readonly gpaSize: number;
   /** Where the guest's RAM starts in host-physical memory. */
   readonly hpaBase: number;
+  /** The nested pages mapping the guest's RAM. */
+  readonly pageSize: NestedPageSize;
 }
 
 const entry = (format: NestedFormat, kind: 'table' | 'large' | 'page' | 'mmio'): number => {
@@ -72,14 +84,16 @@ const addrOf = (e: number): number => e - (e % 0x1000); // the hypervisor sets n
 
 /**
  * Builds the map of guest-physical [0, gpaSize) to host-physical [hpaBase, hpaBase + gpaSize) in
- * the table area (NESTED_TABLES_SIZE bytes at `tableArea`), which must lie outside that range.
+ * the table area (`nestedTablesSize(gpaSize, pageSize)` bytes at `tableArea`), which must lie
+ * outside that range.
  */
-export function buildNestedMap(mem: PhysMem, tableArea: number, gpaSize: number, hpaBase: number, format: NestedFormat): NestedMap {
+export function buildNestedMap(mem: PhysMem, tableArea: number, gpaSize: number, hpaBase: number, format: NestedFormat, pageSize: NestedPageSize = '2m'): NestedMap {
   if (tableArea % 0x1000 !== 0) throw new RangeError(`nested table area ${tableArea} is not 4-KByte aligned`);
   if (gpaSize <= 0 || gpaSize % TWO_MIB !== 0 || gpaSize > NESTED_MAX_GPA_SIZE) throw new RangeError(`guest RAM of ${gpaSize} bytes: not a multiple of 2 MiB up to 4 GiB`);
   if (hpaBase % TWO_MIB !== 0) throw new RangeError(`hpaBase ${hpaBase} is not 2-MByte aligned`);
-  if (tableArea < hpaBase + gpaSize && tableArea + NESTED_TABLES_SIZE > hpaBase) throw new RangeError('the nested tables would lie inside the guest\'s own RAM');
-  for (let i = 0; i < NESTED_TABLES_SIZE; i += 4) mem.write(tableArea + i, 4, 0);
+  const size = nestedTablesSize(gpaSize, pageSize);
+  if (tableArea < hpaBase + gpaSize && tableArea + size > hpaBase) throw new RangeError('the nested tables would lie inside the guest\'s own RAM');
+  for (let i = 0; i < size; i += 4) mem.write(tableArea + i, 4, 0);
   const pml4 = tableArea;
   const pdpt = tableArea + 0x1000;
   write64(mem, pml4, pdpt + entry(format, 'table'));
@@ -87,9 +101,16 @@ export function buildNestedMap(mem: PhysMem, tableArea: number, gpaSize: number,
   for (let g = 0; g < Math.ceil(pds); g++) write64(mem, pdpt + g * 8, tableArea + (2 + g) * 0x1000 + entry(format, 'table'));
   for (let i = 0; i < gpaSize / TWO_MIB; i++) {
     const pd = tableArea + (2 + Math.floor(i / 512)) * 0x1000;
-    write64(mem, pd + (i % 512) * 8, hpaBase + i * TWO_MIB + entry(format, 'large'));
+    if (pageSize === '2m') {
+      write64(mem, pd + (i % 512) * 8, hpaBase + i * TWO_MIB + entry(format, 'large'));
+      continue;
+    }
+    // 4 KiB: the i-th 2 MiB of guest RAM gets its own page table, after the pass-through pool.
+    const pt = tableArea + (POOL_FIRST + POOL_PAGES + i) * 0x1000;
+    write64(mem, pd + (i % 512) * 8, pt + entry(format, 'table'));
+    for (let j = 0; j < 512; j++) write64(mem, pt + j * 8, hpaBase + i * TWO_MIB + j * 0x1000 + entry(format, 'page'));
   }
-  return { format, root: pml4, tableArea, gpaSize, hpaBase };
+  return { format, root: pml4, tableArea, gpaSize, hpaBase, pageSize };
 }
 
 /** Whether a guest-physical address is the guest's RAM in this map. */

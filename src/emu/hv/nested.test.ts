@@ -12,7 +12,7 @@ import { INTERCEPT } from '../svm/intercepts.ts';
 import { createVm, HV_AREA, runUnder, type HvBackendId, type HvExecRun, type HvExtra } from './exec.ts';
 import { EXIT_OPTIONS as SVM_EXIT_OPTIONS, REQUIRED_CONTROLS as SVM_REQUIRED, type SvmBackend } from './svm-backend.ts';
 import { EXIT_OPTIONS as VMX_EXIT_OPTIONS, REQUIRED_CONTROLS as VMX_REQUIRED, type VmxBackend } from './vmx-backend.ts';
-import { buildNestedMap, MMIO_WINDOW_HPA, NESTED_TABLES_SIZE } from './nested-map.ts';
+import { buildNestedMap, MMIO_WINDOW_HPA, NESTED_TABLES_SIZE, nestedTablesSize } from './nested-map.ts';
 import { PhysMem } from '../mem/physmem.ts';
 
 const LOAD = 0x100000;
@@ -251,6 +251,25 @@ describe('the nested map and the exit tables', () => {
     expect(e.root).toBe(0x600000);
     expect(NESTED_TABLES_SIZE % 0x1000).toBe(0);
     expect(MMIO_WINDOW_HPA).toBeGreaterThan(0x800000);
+  });
+
+  it('maps guest RAM in 4-KByte pages with a page table per 2 MiB after the pass-through pool', () => {
+    const mem = new PhysMem(0x1000000);
+    expect(nestedTablesSize(0x400000, '4k')).toBe(NESTED_TABLES_SIZE + 2 * 0x1000);
+    expect(nestedTablesSize(0x400000)).toBe(NESTED_TABLES_SIZE);
+    const m = buildNestedMap(mem, 0x800000, 0x400000, 0x200000, 'npt', '4k');
+    expect(m.pageSize).toBe('4k');
+    const pt1 = 0x800000 + NESTED_TABLES_SIZE + 0x1000;
+    // PD[1] → the second page table (not a large page); its entry 5 → host 0x400000 + 5 pages.
+    expect(mem.read(0x802008, 4)).toBe(pt1 + 7);
+    expect(mem.read(pt1 + 5 * 8, 4)).toBe(0x405007);
+    expect(mem.read(0x802010, 4)).toBe(0);
+    buildNestedMap(mem, 0x800000, 0x200000, 0, 'ept', '4k');
+    expect(mem.read(0x802000, 4)).toBe(0x800000 + NESTED_TABLES_SIZE + 7); // R W X, a table
+    expect(mem.read(0x800000 + NESTED_TABLES_SIZE + 511 * 8, 4)).toBe(0x1ff000 + 0x37); // R W X, WB, no PS
+    // The table area grows with 4-KByte pages: 16 pages right below the guest's RAM fit with 2-MByte pages, not with 4-KByte ones.
+    expect(() => buildNestedMap(mem, 0x600000 - NESTED_TABLES_SIZE, 0x200000, 0x600000, 'npt')).not.toThrow();
+    expect(() => buildNestedMap(mem, 0x600000 - NESTED_TABLES_SIZE, 0x200000, 0x600000, 'npt', '4k')).toThrow(/inside the guest/);
   });
 
   it('names each optional exit and required control by the vendor\u2019s field, bit and name', () => {

@@ -54,7 +54,7 @@ import {
 import { Svm } from '../svm/svm.ts';
 import { segmentToVmcb, u64, Vmcb, type Vmcb64Field, type U64 } from '../svm/vmcb.ts';
 import { hasErrorCode } from '../cpu/sys-int.ts';
-import { buildNestedMap, isGuestRam, NESTED_TABLES_SIZE, passThrough, type MmioRecord, type NestedMap } from './nested-map.ts';
+import { buildNestedMap, isGuestRam, NESTED_TABLES_SIZE, nestedTablesSize, passThrough, type MmioRecord, type NestedMap, type NestedPageSize } from './nested-map.ts';
 import { ShadowMmu, type ShadowFormat } from './shadow.ts';
 import { MAXPHYADDR } from '../cpu/sys-ctl.ts';
 import { CR0, CR4 } from '../cpu/sys-util.ts';
@@ -72,6 +72,8 @@ const HOST_PT = 0x7000;
 const NESTED = 0xa000;
 /** Bytes of host memory the backend needs at `area`. */
 export const SVM_AREA_SIZE = NESTED + NESTED_TABLES_SIZE;
+/** The area's size with `pageSize` nested pages for `guestRam` bytes (SVM_AREA_SIZE with 2-MByte pages; 4-KByte ones add their page tables). */
+export const svmAreaSize = (guestRam: number, pageSize: NestedPageSize = '2m'): number => NESTED + nestedTablesSize(guestRam, pageSize);
 
 const wordField = (word: number): string => ['intercept_cr', 'intercept_dr', 'intercept_exceptions', 'intercept_word3', 'intercept_word4', 'intercept_word5'][word]!;
 const named = (n: InterceptName): { field: string; bit: number; name: string } => ({ field: wordField(INTERCEPT[n].word), bit: INTERCEPT[n].bit, name: `INTERCEPT_${n}` });
@@ -128,6 +130,8 @@ export interface SvmBackendOptions {
   shadowPool?: number;
   /** The guest's RAM under nested paging: `size` bytes at guest-physical 0, at host-physical `hpaBase` (default: the 2-MByte pages below `area`, at 0). */
   guestRam?: { size: number; hpaBase?: number };
+  /** Nested paging: the nested pages mapping the guest's RAM (default '2m'; '4k' makes the area larger, see svmAreaSize). */
+  nestedPageSize?: NestedPageSize;
   /** The optional exits (default: HLT only). */
   exits?: HvExitOptions;
   /**
@@ -218,9 +222,10 @@ export class SvmBackend implements HvBackend {
     const st = cpu.state;
     this.nested = opts.nested ?? true;
     const ram = { ...defaultGuestRam(area), ...opts.guestRam };
-    if (area < ram.hpaBase + ram.size && area + SVM_AREA_SIZE > ram.hpaBase) throw new RangeError('SVM area: inside the guest\u2019s RAM (the guest would reach it)');
+    const areaSize = this.nested ? svmAreaSize(ram.size, opts.nestedPageSize) : SVM_AREA_SIZE;
+    if (area < ram.hpaBase + ram.size && area + areaSize > ram.hpaBase) throw new RangeError('SVM area: inside the guest\u2019s RAM (the guest would reach it)');
     if (this.nested) {
-      this.map = buildNestedMap(mem, area + NESTED, ram.size, ram.hpaBase ?? 0, 'npt');
+      this.map = buildNestedMap(mem, area + NESTED, ram.size, ram.hpaBase ?? 0, 'npt', opts.nestedPageSize);
       this.shadow = null;
     } else {
       this.map = null;

@@ -60,12 +60,14 @@ import {
   type HvExitOptions, type PortHandler, type RequiredControl,
 } from './types.ts';
 import { buildHostTables, defaultGuestRam, type SvmIntercepts } from './svm-backend.ts';
-import { buildNestedMap, isGuestRam, NESTED_TABLES_SIZE, passThrough, type MmioRecord, type NestedMap } from './nested-map.ts';
+import { buildNestedMap, isGuestRam, NESTED_TABLES_SIZE, nestedTablesSize, passThrough, type MmioRecord, type NestedMap, type NestedPageSize } from './nested-map.ts';
 import { ShadowMmu, type ShadowFormat } from './shadow.ts';
 import { MAXPHYADDR } from '../cpu/sys-ctl.ts';
 
 const NESTED = 0x8000;
 export const VMX_AREA_SIZE = NESTED + NESTED_TABLES_SIZE;
+/** The area's size with `pageSize` nested pages for `guestRam` bytes (VMX_AREA_SIZE with 2-MByte pages; 4-KByte ones add their page tables). */
+export const vmxAreaSize = (guestRam: number, pageSize: NestedPageSize = '2m'): number => NESTED + nestedTablesSize(guestRam, pageSize);
 
 export interface VmxBackendOptions {
   area: number;
@@ -78,6 +80,8 @@ export interface VmxBackendOptions {
   shadowPool?: number;
   /** The guest's RAM under EPT: `size` bytes at guest-physical 0, at host-physical `hpaBase` (default: the 2-MByte pages below `area`, at 0). */
   guestRam?: { size: number; hpaBase?: number };
+  /** Nested paging: the nested pages mapping the guest's RAM (default '2m'; '4k' makes the area larger, see vmxAreaSize). */
+  nestedPageSize?: NestedPageSize;
   /** The optional exits (default: HLT only). */
   exits?: HvExitOptions;
   /**
@@ -223,9 +227,10 @@ export class VmxBackend implements HvBackend {
     const pml4 = area + 0x3000;
     this.nested = opts.nested ?? true;
     const ram = { ...defaultGuestRam(area), ...opts.guestRam };
-    if (area < ram.hpaBase + ram.size && area + VMX_AREA_SIZE > ram.hpaBase) throw new RangeError('VMX area: inside the guest\u2019s RAM (the guest would reach it)');
+    const areaSize = this.nested ? vmxAreaSize(ram.size, opts.nestedPageSize) : VMX_AREA_SIZE;
+    if (area < ram.hpaBase + ram.size && area + areaSize > ram.hpaBase) throw new RangeError('VMX area: inside the guest\u2019s RAM (the guest would reach it)');
     if (this.nested) {
-      this.map = buildNestedMap(mem, area + NESTED, ram.size, ram.hpaBase ?? 0, 'ept');
+      this.map = buildNestedMap(mem, area + NESTED, ram.size, ram.hpaBase ?? 0, 'ept', opts.nestedPageSize);
       this.shadow = null;
     } else {
       this.map = null;

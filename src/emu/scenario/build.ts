@@ -20,7 +20,7 @@
  */
 import { bareResult, u64Json, type U64Json } from '../machine/bare.ts';
 import { Machine } from '../machine/machine.ts';
-import { HV_MACHINE_AREA, HV_SHADOW_POOL_SIZE } from '../hv/area.ts';
+import { HV_MACHINE_AREA, HV_SHADOW_POOL_SIZE, hvMachineArea } from '../hv/area.ts';
 import type { HvMachineOptions, HvMachine } from '../hv/hv-machine.ts';
 import type { HvJson } from '../hv/exec.ts';
 import type { HostOptions } from '../hv/host.ts';
@@ -312,7 +312,8 @@ function buildVms(ls: LoadedScenario, vms: NonNullable<LoadedScenario['vms']>): 
  * the guest is built exactly as without one, then becomes the only guest of the hypervisor: its CPU
  * state is the VMCS/VMCB's guest state and the CPU becomes the host (hv/hv-machine.ts). With nested
  * paging (the default) the guest keeps all of memory.size and the backend's structures take
- * HV_MACHINE_AREA bytes of host RAM above it; without (shadow paging), the same, plus the shadow
+ * hvMachineArea(memory.size, nestedPageSize) bytes of host RAM above it (HV_MACHINE_AREA with 2-MByte
+ * nested pages); without (shadow paging), the same, plus the shadow
  * pool (HV_SHADOW_POOL_SIZE) above the area.
  */
 export function buildScenario(ls: LoadedScenario): Machine {
@@ -323,7 +324,8 @@ export function buildScenario(ls: LoadedScenario): Machine {
   // (under shadow paging also the shadow pool above the area).
   const tech = sc.technique !== undefined;
   const nested = tech && h.nestedPaging !== false;
-  const ramSize = sc.memory.size + (tech ? HV_MACHINE_AREA : 0) + (tech && !nested ? HV_SHADOW_POOL_SIZE : 0);
+  const area = nested ? hvMachineArea(sc.memory.size, h.nestedPageSize) : HV_MACHINE_AREA;
+  const ramSize = sc.memory.size + (tech ? area : 0) + (tech && !nested ? HV_SHADOW_POOL_SIZE : 0);
   const m = sc.boot === 'bare' ? buildBare(ls, ramSize) : buildGuest(ls, ramSize);
   if (sc.technique === undefined) return m;
   if (hvFactory === null) throw new Error('a scenario with a technique needs the hypervisor: load src/emu/hv/hv-machine.ts first (scenario/index.ts does)');
@@ -334,6 +336,8 @@ export function buildScenario(ls: LoadedScenario): Machine {
     ...(h.nestedPaging !== undefined ? { nestedPaging: h.nestedPaging } : {}),
     ...(h.exits !== undefined ? { exits: h.exits } : {}),
     ...(h.tlbTags !== undefined ? { tlbTags: h.tlbTags } : {}),
+    ...(h.nestedPageSize !== undefined ? { nestedPageSize: h.nestedPageSize } : {}),
+    ...(h.walkCaches !== undefined ? { walkCaches: h.walkCaches } : {}),
   });
 }
 

@@ -27,6 +27,8 @@
  * | `hypervisor.nestedPaging` | boolean, optional | EPT / NPT for the guest (passed to the backend) |
  * | `hypervisor.exits` | `{ hlt?, rdtsc?, invlpg?, cr3?, exceptions? }`, optional | optional exits to turn on (booleans; `exceptions`: vectors 0..31 to intercept and reflect, default [6]) |
  * | `hypervisor.tlbTags` | boolean, optional | tagged TLBs: VPID under vtx, an ASID without a TLB_CONTROL flush at each VMRUN under svm (default: on with nested paging, off without; with `vms`, on) |
+ * | `hypervisor.nestedPageSize` | `'4k'` or `'2m'`, optional | the nested pages (EPT / NPT) mapping the guest's RAM (default '2m': a nested walk of three references; '4k': four, the textbook's 24-reference 2D walk; the hypervisor's area grows by a page table per 2 MiB of guest RAM). Nested paging only, not with `vms` |
+ * | `hypervisor.walkCaches` | `{ pwc?, ntlb? }`, optional | the 2D walk's page-walk cache and nested TLB (mmu/walk-cache.ts; booleans, default off). Nested paging only, not with `vms` |
  *
  * Reserved for later issues and rejected now with "is not supported yet (issue N)":
  * other `technique` values (issue 9: trap-and-emulate, binary translation, paravirtualization),
@@ -147,6 +149,10 @@ export interface HypervisorSettings {
   quantum?: number;
   /** Tagged TLBs (VPID, ASID): the backends' default when absent (on with nested paging). */
   tlbTags?: boolean;
+  /** The nested pages mapping the guest's RAM (default '2m'). */
+  nestedPageSize?: '4k' | '2m';
+  /** The 2D walk's caches (default off). */
+  walkCaches?: { pwc?: boolean; ntlb?: boolean };
 }
 
 export type Scenario = ScenarioV1;

@@ -67,6 +67,11 @@ describe('scenario validation', () => {
     ['an exception vector twice', (s) => ((s.technique = 'vtx'), (s.hypervisor = { exits: { exceptions: [6, 6] } })), 'hypervisor.exits.exceptions[1]: vector 6 is listed twice'],
     ['nestedPaging not a boolean', (s) => ((s.technique = 'vtx'), (s.hypervisor = { nestedPaging: 1 })), 'hypervisor.nestedPaging: expected true or false, got 1'],
     ['a 5-level guest under shadow paging', (s) => ((s.technique = 'vtx'), (s.mode = 'long64'), (s.paging = '5level'), (s.hypervisor = { nestedPaging: false })), "hypervisor.nestedPaging: shadow paging (nestedPaging false) keeps 4-level shadow tables: a '5level' guest needs nested paging"],
+    ['a nested page size that is neither', (s) => ((s.technique = 'vtx'), (s.hypervisor = { nestedPageSize: '1g' })), "hypervisor.nestedPageSize: expected '4k' or '2m', got \"1g\""],
+    ['a nested page size under shadow paging', (s) => ((s.technique = 'svm'), (s.cpu = { vendor: 'amd' }), (s.hypervisor = { nestedPaging: false, nestedPageSize: '4k' })), 'hypervisor.nestedPageSize: shadow paging (nestedPaging false) has no nested tables: remove nestedPageSize'],
+    ['a walk cache that is not a boolean', (s) => ((s.technique = 'vtx'), (s.hypervisor = { walkCaches: { pwc: 1 } })), 'hypervisor.walkCaches.pwc: expected true or false, got 1'],
+    ['an unknown walk cache', (s) => ((s.technique = 'vtx'), (s.hypervisor = { walkCaches: { tlb: true } })), 'hypervisor.walkCaches.tlb: unknown field'],
+    ['walk caches under shadow paging', (s) => ((s.technique = 'vtx'), (s.hypervisor = { nestedPaging: false, walkCaches: { ntlb: true } })), 'hypervisor.walkCaches: the page-walk cache and the nested TLB shorten the two-dimensional walk: shadow paging (nestedPaging false) makes none'],
     ['guest RAM not in 2-MByte pages under nested paging', (s) => ((s.technique = 'vtx'), (s.memory = { size: 0x500000 })), "memory.size: with nested paging the hypervisor maps the guest's RAM in 2-MByte pages: expected a multiple of 0x200000, got 0x500000"],
     ['nestedPaging (a later issue)', (s) => (s.nestedPaging = true), 'nestedPaging: nestedPaging is not supported yet (issue 7)'],
     ['iommu (a later issue)', (s) => (s.iommu = {}), 'iommu: iommu is not supported yet (issue 8)'],
@@ -113,7 +118,7 @@ describe('scenario validation', () => {
   it('accepts a technique with its settings and keeps them', () => {
     const s = base();
     s.technique = 'vtx';
-    s.hypervisor = { costPreset: 'core2-merom', nestedPaging: true, exits: { hlt: true, rdtsc: false, invlpg: true, cr3: false, exceptions: [6, 14] } };
+    s.hypervisor = { costPreset: 'core2-merom', nestedPaging: true, exits: { hlt: true, rdtsc: false, invlpg: true, cr3: false, exceptions: [6, 14] }, nestedPageSize: '4k', walkCaches: { pwc: true, ntlb: false } };
     const r = loadScenario(s);
     expect(r.ok).toBe(true);
     if (!r.ok) return;
@@ -286,6 +291,8 @@ describe('scenario validation: vms', () => {
     ['two VMs of one name', (s) => ((s.vms as Record<string, unknown>[])[1]!.name = 'a'), "vms[1].name: another VM is named 'a'"],
     ['quantum 0', (s) => (s.hypervisor = { quantum: 0 }), 'hypervisor.quantum: expected 0x1..0xf4240, got 0x0'],
     ['nested paging off', (s) => (s.hypervisor = { nestedPaging: false }), 'hypervisor.nestedPaging: several VMs each get their own nested tables (EPT or NPT): nestedPaging cannot be false with vms'],
+    ['4-KByte nested pages with vms', (s) => (s.hypervisor = { nestedPageSize: '4k' }), "hypervisor.nestedPageSize: with vms the host maps every VM's RAM in 2-MByte nested pages: remove nestedPageSize"],
+    ['walk caches with vms', (s) => (s.hypervisor = { walkCaches: { pwc: true } }), 'hypervisor.walkCaches: the walk caches are not modelled on the multi-VM host yet: remove walkCaches with vms'],
     ['exits chosen by the scenario', (s) => (s.hypervisor = { exits: { hlt: true } }), 'hypervisor.exits: with vms the host sets its exits itself (HLT, I/O, the timers): remove hypervisor.exits'],
   ])('%s', (_what, edit, want) => {
     const s = multi();

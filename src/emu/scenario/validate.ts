@@ -297,7 +297,7 @@ function checkTechnique(c: Checker, input: Obj, vendor: 'intel' | 'amd' | null, 
   const h = c.obj(input.hypervisor, 'hypervisor');
   if (!h) return { technique, hv: null };
   if (technique === null && input.technique === undefined) c.err('hypervisor', "needs a 'technique' ('vtx' or 'svm')");
-  c.keys(h, 'hypervisor', ['costPreset', 'nestedPaging', 'exits', 'quantum', 'tlbTags']);
+  c.keys(h, 'hypervisor', ['costPreset', 'nestedPaging', 'exits', 'quantum', 'tlbTags', 'nestedPageSize', 'walkCaches']);
   const hv: HypervisorSettings = {};
   if (h.quantum !== undefined) {
     if (!vms) c.err('hypervisor.quantum', "a time slice needs several VMs to share the CPU: use 'vms'");
@@ -322,6 +322,27 @@ function checkTechnique(c: Checker, input: Obj, vendor: 'intel' | 'amd' | null, 
   if (tags !== null) hv.tlbTags = tags;
   if (np === false && paging === '5level') c.err('hypervisor.nestedPaging', "shadow paging (nestedPaging false) keeps 4-level shadow tables: a '5level' guest needs nested paging");
   if (np === false && tags === true) c.err('hypervisor.tlbTags', 'shadow paging (nestedPaging false) runs with an untagged TLB: the shadow MMU relies on the flush at each world switch');
+  if (h.nestedPageSize !== undefined) {
+    if (h.nestedPageSize !== '4k' && h.nestedPageSize !== '2m') c.err('hypervisor.nestedPageSize', `expected '4k' or '2m', got ${JSON.stringify(h.nestedPageSize)}`);
+    else if (np === false) c.err('hypervisor.nestedPageSize', 'shadow paging (nestedPaging false) has no nested tables: remove nestedPageSize');
+    else if (vms) c.err('hypervisor.nestedPageSize', "with vms the host maps every VM's RAM in 2-MByte nested pages: remove nestedPageSize");
+    else hv.nestedPageSize = h.nestedPageSize;
+  }
+  if (h.walkCaches !== undefined) {
+    const w = c.obj(h.walkCaches, 'hypervisor.walkCaches');
+    if (w) {
+      c.keys(w, 'hypervisor.walkCaches', ['pwc', 'ntlb']);
+      const caches: NonNullable<HypervisorSettings['walkCaches']> = {};
+      for (const k of ['pwc', 'ntlb'] as const) {
+        const on = c.bool(w[k], `hypervisor.walkCaches.${k}`);
+        if (on !== null) caches[k] = on;
+      }
+      const any = caches.pwc === true || caches.ntlb === true;
+      if (any && np === false) c.err('hypervisor.walkCaches', 'the page-walk cache and the nested TLB shorten the two-dimensional walk: shadow paging (nestedPaging false) makes none');
+      else if (any && vms) c.err('hypervisor.walkCaches', 'the walk caches are not modelled on the multi-VM host yet: remove walkCaches with vms');
+      else hv.walkCaches = caches;
+    }
+  }
   if (h.exits !== undefined) {
     const e = c.obj(h.exits, 'hypervisor.exits');
     if (e) {

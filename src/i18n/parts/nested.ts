@@ -28,6 +28,7 @@ export const nestedEn = {
   'nested.count.full': '{made} references ({n} guest levels × {m} nested levels: ({n}+1)({m}+1)−1)',
   'nested.count.partial':
     '{made} references in the grid; with nothing cached and 4-KByte pages throughout, {n} guest levels × {m} nested levels make ({n}+1)({m}+1)−1 = {full}. Each empty cell says why it was not read.',
+  'nested.count.saved': 'The walk caches saved {saved} references on this walk: {pwc} by the page-walk cache (a guest entry and the nested walk to it), {ntlb} by the nested TLB (a nested walk).',
   'nested.count.extras': 'Also {k} references outside the grid: the nested tables walked again to write accessed/dirty flags into guest entries (EPT without accessed/dirty flags).',
   'nested.col.row': 'Guest level (guest-physical address)',
   'nested.col.guest': 'Guest entry',
@@ -98,6 +99,7 @@ export const nestedZh: Record<keyof typeof nestedEn, string> = {
   'nested.dropped': '这一步另有 {n} 次地址转换未列出。',
   'nested.count.full': '{made} 次内存引用（{n} 级客户机页表 × {m} 级嵌套页表：({n}+1)({m}+1)−1）',
   'nested.count.partial': '网格中有 {made} 次内存引用；若不缓存任何内容且全部为 4 KB 页，{n} 级客户机页表 × {m} 级嵌套页表需要 ({n}+1)({m}+1)−1 = {full} 次。每个空格子都注明了未读取的原因。',
+  'nested.count.saved': '本次遍历中页表遍历缓存与嵌套 TLB 共省去 {saved} 次内存引用：页表遍历缓存省去 {pwc} 次（一个客户机表项及为找到它而做的嵌套遍历），嵌套 TLB 省去 {ntlb} 次（一次嵌套遍历）。',
   'nested.count.extras': '网格之外另有 {k} 次内存引用：为向客户机表项写入访问/脏标志而再次遍历嵌套页表（未启用访问/脏标志的 EPT）。',
   'nested.col.row': '客户机页表级（客户机物理地址）',
   'nested.col.guest': '客户机表项',

@@ -7,7 +7,8 @@ import { loadScenario } from '../../emu/scenario/migrate.ts';
 import { DraftModel, initialDraftFields } from './draft-model.ts';
 import { prettyJson, type JsonObject } from './form.ts';
 import {
-  EXCEPTION_FIELD, EXIT_CONTROL_NAMES, EXIT_FLAGS, exceptionEdit, exitEdit, hvShown, nestedEdit, presetEdit, presetsFor, techniqueEdits,
+  EXCEPTION_FIELD, EXIT_CONTROL_NAMES, EXIT_FLAGS, exceptionEdit, exitEdit, hvShown, nestedEdit, nestedEdits, nestedPageSizeEdit, presetEdit, presetsFor, techniqueEdits,
+  tlbTagsEdit, walkCacheEdit,
 } from './hv-form.ts';
 
 function draft(s: JsonObject): { m: DraftModel; f: ReturnType<typeof initialDraftFields> } {
@@ -39,7 +40,7 @@ describe('the hypervisor section’s names', () => {
 describe('the hypervisor section ↔ the draft’s JSON', () => {
   it('shows the validator’s defaults when hypervisor is absent', () => {
     expect(hvShown(VTX, 'vtx')).toEqual({
-      costPreset: 'intel-broadwell', presetFits: true, nestedPaging: true,
+      costPreset: 'intel-broadwell', presetFits: true, nestedPaging: true, tlbTags: true, pwc: false, ntlb: false, nested4k: false, multiVm: false,
       exits: { hlt: true, rdtsc: false, invlpg: false, cr3: false }, exceptions: [6],
     });
   });
@@ -76,6 +77,40 @@ describe('the hypervisor section ↔ the draft’s JSON', () => {
     expect(f.scenario['hypervisor']).toBeUndefined();
   });
 
+  it('tagged TLBs, the walk caches and 4-KByte nested pages are written only when not the default; the validator accepts each', () => {
+    const { m, f } = draft(VTX);
+    m.edit(...tlbTagsEdit(f.scenario, false));
+    expect(f.scenario['hypervisor']).toEqual({ tlbTags: false });
+    expect(hvShown(f.scenario, 'vtx').tlbTags).toBe(false);
+    m.edit(...tlbTagsEdit(f.scenario, true));
+    expect(f.scenario['hypervisor']).toBeUndefined();
+    m.edit(...walkCacheEdit('pwc', true));
+    m.edit(...walkCacheEdit('ntlb', true));
+    m.edit(...nestedPageSizeEdit(true));
+    expect(f.scenario['hypervisor']).toEqual({ walkCaches: { pwc: true, ntlb: true }, nestedPageSize: '4k' });
+    expect(hvShown(f.scenario, 'vtx')).toMatchObject({ pwc: true, ntlb: true, nested4k: true });
+    expect(loadScenario(f.scenario).ok).toBe(true);
+    m.edit(...walkCacheEdit('pwc', false));
+    expect(f.scenario['hypervisor']).toEqual({ walkCaches: { ntlb: true }, nestedPageSize: '4k' });
+    m.edit(...walkCacheEdit('ntlb', false));
+    m.edit(...nestedPageSizeEdit(false));
+    expect(f.scenario['hypervisor']).toBeUndefined();
+    expect(f.text).toBe(prettyJson(VTX));
+  });
+
+  it('turning nested paging off drops what shadow paging refuses, so the draft stays valid; under shadow paging tags are off by default', () => {
+    const { m, f } = draft({ ...VTX, hypervisor: { tlbTags: true, walkCaches: { pwc: true }, nestedPageSize: '4k', exits: { rdtsc: true } } });
+    for (const e of nestedEdits(f.scenario, false)) m.edit(...e);
+    expect(f.scenario['hypervisor']).toEqual({ nestedPaging: false, exits: { rdtsc: true } });
+    expect(hvShown(f.scenario, 'vtx').tlbTags).toBe(false);
+    expect(loadScenario(f.scenario).ok).toBe(true);
+    // Without nested paging, untagged is the default: nothing to write; tagged would be refused by the validator.
+    expect(tlbTagsEdit(f.scenario, false)).toEqual(['hypervisor.tlbTags', undefined]);
+    for (const e of nestedEdits(f.scenario, true)) m.edit(...e);
+    expect(f.scenario['hypervisor']).toEqual({ exits: { rdtsc: true } });
+    expect(hvShown(f.scenario, 'vtx').tlbTags).toBe(true);
+  });
+
   it('each exception check box adds or removes its vector, in order; #UD alone is the default, none at all is kept', () => {
     const { m, f } = draft(VTX);
     for (let v = 0; v < 32; v++) {
@@ -100,7 +135,7 @@ describe('the hypervisor section ↔ the draft’s JSON', () => {
     const { m, f } = draft(VTX);
     m.setText(prettyJson({ ...VTX, hypervisor: { costPreset: 'vtx-prescott', nestedPaging: false, exits: { rdtsc: true, hlt: false, exceptions: [14, 0] } } }));
     expect(hvShown(f.scenario, 'vtx')).toEqual({
-      costPreset: 'vtx-prescott', presetFits: true, nestedPaging: false,
+      costPreset: 'vtx-prescott', presetFits: true, nestedPaging: false, tlbTags: false, pwc: false, ntlb: false, nested4k: false, multiVm: false,
       exits: { hlt: false, rdtsc: true, invlpg: false, cr3: false }, exceptions: [14, 0],
     });
     // An edit of one vector keeps the others and puts the list in order.

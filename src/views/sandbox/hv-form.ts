@@ -1,7 +1,8 @@
 /**
  * The sandbox's hypervisor section as plain functions: what `technique` and `hypervisor.*` of the
  * draft mean when a field is absent (the validator's defaults: the technique's cost preset, nested
- * paging on, HLT exits, #UD intercepted), and the edits each control of the form makes, so that a
+ * paging on, tagged TLBs as nested paging, no walk caches, 2-MByte nested pages, HLT exits, #UD
+ * intercepted), and the edits each control of the form makes, so that a
  * setting equal to its default leaves the field out of the JSON.
  *
  * The control names are the manuals' (the backends' EXIT_OPTIONS; hv-form.test.ts keeps them
@@ -47,6 +48,15 @@ export interface HvSettingsShown {
   /** False when `hypervisor.costPreset` names no preset of this vendor (the validator then says why). */
   presetFits: boolean;
   nestedPaging: boolean;
+  /** Tagged TLBs (VPID / ASID): the backends' default is the nested-paging setting. */
+  tlbTags: boolean;
+  /** The 2D walk's caches (`hypervisor.walkCaches`, off by default). */
+  pwc: boolean;
+  ntlb: boolean;
+  /** 4-KByte nested pages (`hypervisor.nestedPageSize: '4k'`; default 2 MiB). */
+  nested4k: boolean;
+  /** With `vms` (the multi-VM host): the walk caches and the nested page size are not offered. */
+  multiVm: boolean;
   exits: Record<ExitFlag, boolean>;
   exceptions: number[];
 }
@@ -61,10 +71,18 @@ export function hvShown(s: JsonObject, t: HvTechnique): HvSettingsShown {
   }
   const ex = getAt(s, 'hypervisor.exits.exceptions');
   const exceptions = Array.isArray(ex) ? ex.filter((v): v is number => typeof v === 'number') : [...DEFAULT_EXCEPTIONS];
+  const nestedPaging = getAt(s, 'hypervisor.nestedPaging') !== false;
+  const tags = getAt(s, 'hypervisor.tlbTags');
+  const multiVm = Array.isArray(s['vms']);
   return {
     costPreset,
     presetFits: presetsFor(t).includes(costPreset),
-    nestedPaging: getAt(s, 'hypervisor.nestedPaging') !== false,
+    nestedPaging,
+    tlbTags: typeof tags === 'boolean' ? tags : nestedPaging || multiVm,
+    pwc: getAt(s, 'hypervisor.walkCaches.pwc') === true,
+    ntlb: getAt(s, 'hypervisor.walkCaches.ntlb') === true,
+    nested4k: getAt(s, 'hypervisor.nestedPageSize') === '4k',
+    multiVm,
     exits,
     exceptions,
   };
@@ -79,6 +97,35 @@ export function presetEdit(t: HvTechnique, id: string): Edit {
 
 export function nestedEdit(on: boolean): Edit {
   return ['hypervisor.nestedPaging', on ? undefined : false];
+}
+
+/**
+ * Turning nested paging on or off: with it off, the settings shadow paging refuses go too (tagged
+ * TLBs asked for, the walk caches, the nested page size), so the draft stays valid.
+ */
+export function nestedEdits(s: JsonObject, on: boolean): Edit[] {
+  const edits: Edit[] = [nestedEdit(on)];
+  if (on) return edits;
+  if (getAt(s, 'hypervisor.tlbTags') === true) edits.push(['hypervisor.tlbTags', undefined]);
+  if (getAt(s, 'hypervisor.walkCaches') !== undefined) edits.push(['hypervisor.walkCaches', undefined]);
+  if (getAt(s, 'hypervisor.nestedPageSize') !== undefined) edits.push(['hypervisor.nestedPageSize', undefined]);
+  return edits;
+}
+
+/** Tagged TLBs: written only when not the default (on with nested paging or several VMs, off under shadow paging). */
+export function tlbTagsEdit(s: JsonObject, on: boolean): Edit {
+  const def = getAt(s, 'hypervisor.nestedPaging') !== false || Array.isArray(s['vms']);
+  return ['hypervisor.tlbTags', on === def ? undefined : on];
+}
+
+/** One of the 2D walk's caches: written only when on (off is the default). */
+export function walkCacheEdit(cache: 'pwc' | 'ntlb', on: boolean): Edit {
+  return [`hypervisor.walkCaches.${cache}`, on ? true : undefined];
+}
+
+/** 4-KByte nested pages: written only when on (2 MiB is the default). */
+export function nestedPageSizeEdit(fourK: boolean): Edit {
+  return ['hypervisor.nestedPageSize', fourK ? '4k' : undefined];
 }
 
 export function exitEdit(flag: ExitFlag, on: boolean): Edit {
