@@ -178,18 +178,25 @@ export interface ScriptedRun {
 /**
  * The run a student makes, on the lesson's scenario: each question answered right, each wait step
  * reached by stepping the lab one step at a time (at most `waitBudget` steps each), each pick made
- * on the right target. Every step must run on `scenarioId`.
+ * on the right target. Every step must run on `scenarioId`, or, when `others` names more of the
+ * lesson's own scenarios, on one of them: entering a step on another scenario loads it afresh, as
+ * the app does (`first` is then the view `scenarioId` loaded with).
  */
 export async function playScripted(o: {
   lesson: LessonModule;
   scenario: unknown;
   scenarioId: string;
   waitBudget: number;
+  others?: Record<string, unknown>;
 }): Promise<ScriptedRun> {
   const client = new InThreadClient();
-  const loaded = await client.load(o.scenario as Json);
-  if (!loaded.ok) throw new Error(`${o.scenarioId} did not load: ${JSON.stringify(loaded.errors)}`);
-  let view = loaded.view;
+  const load = async (id: string, json: unknown): Promise<ViewState> => {
+    const loaded = await client.load(json as Json);
+    if (!loaded.ok) throw new Error(`${id} did not load: ${JSON.stringify(loaded.errors)}`);
+    return loaded.view;
+  };
+  let view = await load(o.scenarioId, o.scenario);
+  let current = o.scenarioId;
   const first = view;
   const actor = createActor(o.lesson.machine, { input: { lessonId: o.lesson.id, steps: o.lesson.steps } }).start();
   actor.send({ type: 'lab.events', events: seenEvents(view.events, view.walks) });
@@ -198,7 +205,12 @@ export async function playScripted(o: {
   for (let guard = 0; guard < 100 && phaseOf(actor.getSnapshot() as LessonSnapshot) !== 'finished'; guard++) {
     const snap = actor.getSnapshot() as LessonSnapshot;
     const step = o.lesson.steps[snap.context.step] as StepDef;
-    expect(step.scenario, step.id).toBe(o.scenarioId);
+    if (step.scenario !== current && o.others !== undefined && step.scenario !== undefined && step.scenario in o.others) {
+      current = step.scenario;
+      view = await load(current, o.others[current]);
+      actor.send({ type: 'lab.events', events: seenEvents(view.events, view.walks) });
+    }
+    expect(step.scenario, step.id).toBe(current);
     const phase = phaseOf(snap);
     if (phase === 'predict' && (step.kind === 'choice' || step.kind === 'number')) actor.send({ type: 'lesson.answer', value: step.answer });
     else if (phase === 'waiting' && step.kind === 'wait') {

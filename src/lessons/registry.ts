@@ -10,6 +10,7 @@ import { info as paging } from '../../lessons/02-paging/meta.ts';
 import { info as vmxExit } from '../../lessons/03-vmx-exit/meta.ts';
 import { info as svmExit } from '../../lessons/04-svm-exit/meta.ts';
 import { info as nestedWalk } from '../../lessons/05-nested-walk/meta.ts';
+import { info as taggedTlb } from '../../lessons/06-tagged-tlb/meta.ts';
 
 interface Entry {
   info: LessonInfo;
@@ -22,6 +23,7 @@ const entries: readonly Entry[] = [
   { info: vmxExit, load: () => import('../../lessons/03-vmx-exit/index.ts') },
   { info: svmExit, load: () => import('../../lessons/04-svm-exit/index.ts') },
   { info: nestedWalk, load: () => import('../../lessons/05-nested-walk/index.ts') },
+  { info: taggedTlb, load: () => import('../../lessons/06-tagged-tlb/index.ts') },
 ];
 
 /** Every lesson's LessonInfo, in course order. */
