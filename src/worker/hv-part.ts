@@ -1,6 +1,6 @@
 /**
  * The worker's hypervisor part, a chunk of its own: the hypervisor's machine (which registers
- * itself with the scenario builder when it loads), ViewState.vm and ViewState.twod. `prepareLoad` (session.ts)
+ * itself with the scenario builder when it loads), ViewState.vm, ViewState.twod and ViewState.shadow. `prepareLoad` (session.ts)
  * imports it before a scenario with a technique is loaded, so a bare scenario never downloads it.
  */
 export { HvMachine } from '../emu/hv/hv-machine.ts';
@@ -8,3 +8,4 @@ export { hostVmView, vmFieldValues, vmView } from './vm-view.ts';
 export { HostMachine } from '../emu/hv/host-machine.ts';
 export { compareScenario } from '../emu/hv/compare.ts';
 export { stepTwoD } from './twod.ts';
+export { stepShadow } from './shadow-view.ts';

@@ -17,6 +17,7 @@ import type { MarkRange } from '../emu/trace/marks.ts';
 import type { ExerciseResult, ExerciseSpec } from './exercise-types.ts';
 import type { VmView } from './vm-types.ts';
 import type { StepTwoD } from './twod-types.ts';
+import type { StepShadow } from './shadow-types.ts';
 
 /** A JSON value: what a scenario file, a share link or a lesson hands to `load`. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -93,6 +94,8 @@ export interface ViewState {
   vm: VmView | null;
   /** The two-dimensional (nested-paging) walks of the step that led here (twod-types.ts); null or absent when it made none. */
   twod?: StepTwoD | null;
+  /** Shadow paging: the shadow MMU's work of the step (or the last before it) and its tables (shadow-types.ts); null or absent otherwise. */
+  shadow?: StepShadow | null;
 }
 
 export const MAX_VIEW_EVENTS = 256;

@@ -26,6 +26,7 @@ import { makeExercise } from './exercise.ts';
 import { runCompare } from './compare.ts';
 import type { VmView } from './vm-types.ts';
 import type { StepTwoD } from './twod-types.ts';
+import type { StepShadow } from './shadow-types.ts';
 
 let hvPart: typeof import('./hv-part.ts') | null = null;
 
@@ -399,7 +400,7 @@ export class LabSession {
     this.prev = mv;
     return {
       step: timeline.current, furthest: timeline.furthest, end, machine: mv, changed, events: ev.events, eventsDropped: ev.dropped,
-      walks, marksVersion: marksBase + marks.version, vm: this.vm(), twod: this.twod(),
+      walks, marksVersion: marksBase + marks.version, vm: this.vm(), twod: this.twod(), shadow: this.shadow(),
     };
   }
 
@@ -410,6 +411,12 @@ export class LabSession {
     const m = machine as unknown;
     if (!(m instanceof hvPart.HvMachine) && !(m instanceof hvPart.HostMachine)) return null;
     return hvPart.stepTwoD(timeline);
+  }
+
+  /** ViewState.shadow: under shadow paging, the shadow MMU's work and tables (null otherwise). */
+  private shadow(): StepShadow | null {
+    const m = this.need().machine as unknown;
+    return hvPart !== null && m instanceof hvPart.HvMachine ? hvPart.stepShadow(m) : null;
   }
 
   /** ViewState.vm: the hypervisor's view at the current step (null for a scenario without a technique). */

@@ -219,6 +219,18 @@ export class ShadowMmu {
     return gpa >= 0 && gpa < this.ramSize ? this.hpaBase + gpa : null;
   }
 
+  /**
+   * For views (worker/shadow-view.ts), side-effect free: the guest's own walk of `gva` as a read
+   * would make it (no accessed or dirty flag set; null with the guest's paging off), the guest's
+   * CR3, and the host-physical address of `gva`'s leaf slot in the current shadow (null when no
+   * shadow table on the way exists).
+   */
+  inspect(gva: number): { walk: WalkResult | null; cr3: number; slot: number | null; format: ShadowFormat } {
+    const g = this.guestControl();
+    const r = g.paging && !g.pae && !g.la57 ? walk(this.guestMem, g.ctl, gva >>> 0, Math.floor(gva / 0x100000000) >>> 0, { write: false, user: false, fetch: false }, false) : null;
+    return { walk: r, cr3: g.ctl.cr3Lo + g.ctl.cr3Hi * 0x100000000, slot: this.slotOf(gva, false), format: this.format };
+  }
+
   take(): ShadowRecord[] {
     const r = this.records;
     this.records = [];

@@ -235,7 +235,8 @@ export class SvmBackend implements HvBackend {
           mem, maxPhysAddr: MAXPHYADDR, page1gb: cpu.features.page1gb !== false,
           guestRegs: () => ({
             cr0: Number(this.gcr0 & 0xffffffffn), cr3: Number(this.gcr3), cr4: Number(this.gcr4 & 0xffffffffn),
-            efer: (this.vmcb.read64('save.efer').lo & ~EFER.SVME) >>> 0,
+            // While the guest is loaded (a view between exits) the processor, not the VMCB, holds its EFER.
+            efer: ((this.loaded ? cpu.state.efer : this.vmcb.read64('save.efer').lo) & ~EFER.SVME) >>> 0,
           }),
           loadRoot: (root: number, format: ShadowFormat) => {
             this.format = format;

@@ -240,7 +240,8 @@ export class VmxBackend implements HvBackend {
           mem, maxPhysAddr: MAXPHYADDR, page1gb: cpu.features.page1gb !== false,
           guestRegs: () => ({
             cr0: Number(this.cr0Shadow & 0xffffffffn), cr3: Number(this.cr3Shadow), cr4: Number(this.cr4Shadow & 0xffffffffn),
-            efer: Number(this.read('GUEST_IA32_EFER', false) & 0xffffffffn),
+            // While the guest is loaded (a view between exits), VMREAD is not available: the processor holds its EFER.
+            efer: this.loaded ? cpu.state.efer >>> 0 : Number(this.read('GUEST_IA32_EFER', false) & 0xffffffffn),
           }),
           loadRoot: (root: number, format: ShadowFormat) => {
             this.format = format;

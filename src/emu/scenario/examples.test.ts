@@ -34,7 +34,7 @@ const strip = (events: TraceEvent[]) => events.map(({ step: _step, ...rest }) =>
 describe('the example scenarios', () => {
   it('every JSON file in examples/ validates', () => {
     const files = readdirSync(DIR).filter((f) => f.endsWith('.json'));
-    expect(files.sort()).toEqual(['mm-workload.json', 'nested-walk-svm.json', 'nested-walk-vtx.json', 'page-fault.json', 'svm-first-exit.json', 'syscalls.json', 'timer.json', 'two-vms-svm.json', 'two-vms.json', 'vtx-first-exit.json']);
+    expect(files.sort()).toEqual(['mm-workload.json', 'nested-walk-svm.json', 'nested-walk-vtx.json', 'page-fault.json', 'shadow-paging-svm.json', 'shadow-paging-vtx.json', 'svm-first-exit.json', 'syscalls.json', 'timer.json', 'two-vms-svm.json', 'two-vms.json', 'vtx-first-exit.json']);
     for (const f of files) expect(loadScenario(JSON.parse(readFileSync(join(DIR, f), 'utf8'))).ok, f).toBe(true);
   });
 

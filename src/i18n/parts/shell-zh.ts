@@ -14,6 +14,8 @@ export const shellZh: Record<keyof typeof shellEn, string> = {
   'shell.scenario.nested-walk-vtx': '逐步查看嵌套页表遍历（VT-x）',
   'shell.scenario.nested-walk-svm': '逐步查看嵌套页表遍历（AMD-V）',
   'shell.scenario.mm-workload': '内存负载：分页、fork 与进程切换',
+  'shell.scenario.shadow-paging-vtx': '影子页表分页（VT-x，无 EPT）',
+  'shell.scenario.shadow-paging-svm': '影子页表分页（AMD-V，无 NPT）',
   'shell.scenario.own': '本课自带：{name}',
   'shell.theme': '主题',
   'shell.theme.auto': '跟随系统',

@@ -11,6 +11,8 @@ export const shellEn = {
   'shell.scenario.two-vms': 'Two VMs share one CPU (VT-x)',
   'shell.scenario.two-vms-svm': 'Two VMs share one CPU (AMD-V)',
   'shell.scenario.mm-workload': 'Memory workload: paging, fork, switches',
+  'shell.scenario.shadow-paging-vtx': 'Shadow paging (VT-x, no EPT)',
+  'shell.scenario.shadow-paging-svm': 'Shadow paging (AMD-V, no NPT)',
   'shell.scenario.nested-walk-vtx': 'Nested walk, step by step (VT-x)',
   'shell.scenario.nested-walk-svm': 'Nested walk, step by step (AMD-V)',
   'shell.scenario.own': 'This lesson’s: {name}',

@@ -85,4 +85,9 @@ export const viewsZh: Record<keyof typeof viewsEn, string> = {
   'view.tlb.misses': '未命中',
   'view.tlb.flushes': '刷新',
   'view.tlb.invalidated': '已失效的项',
+  'view.tlb.vpid': 'VPID',
+  'view.tlb.asid': 'ASID',
+  'view.tlb.host': '宿主机',
+  'view.tlb.ep4ta': 'EP4TA',
+  'view.tlb.tagLegend': 'VPID（Intel）或 ASID（AMD）：表项填入时所属的地址空间；宿主机：虚拟机监控器自己的（标签 0）。EP4TA：经过 EPT 的客户机表项所用的 EPT 根。',
 };

@@ -87,4 +87,9 @@ export const viewsEn = {
   'view.tlb.misses': 'Misses',
   'view.tlb.flushes': 'Flushes',
   'view.tlb.invalidated': 'Entries invalidated',
+  'view.tlb.vpid': 'VPID',
+  'view.tlb.asid': 'ASID',
+  'view.tlb.host': 'host',
+  'view.tlb.ep4ta': 'EP4TA',
+  'view.tlb.tagLegend': 'VPID (Intel) or ASID (AMD): the address space an entry was filled in; host: the hypervisor’s own (tag 0). EP4TA: the EPT root of a guest entry that went through the EPT.',
 } as const;

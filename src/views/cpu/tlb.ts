@@ -1,4 +1,4 @@
-/** Plain-data helpers of the TLB view: addresses and sizes of TlbEntryView as text. */
+/** Plain-data helpers of the TLB view: addresses, sizes, tags and EP4TA of TlbEntryView as text. */
 import type { TlbEntryView } from '../../emu/mmu/tlb.ts';
 
 const hex8 = (n: number): string => (n >>> 0).toString(16).padStart(8, '0');
@@ -25,4 +25,24 @@ export function sizeText(bytes: number): string {
 /** 8 hex digits when every address fits in 32 bits, else 16. */
 export function shortHex(full: readonly string[], s: string): string {
   return full.every((a) => a.startsWith('00000000')) ? s.slice(8) : s;
+}
+
+/** Whether the tags column is shown: only when some entry was filled under a VM's tag (bare scenarios never are). */
+export function anyTag(entries: readonly Pick<TlbEntryView, 'tag'>[]): boolean {
+  return entries.some((e) => e.tag !== 0);
+}
+
+/** Whether the EP4TA column is shown: only when some entry carries one (a guest mapping made through the EPT). */
+export function anyEp4ta(entries: readonly Pick<TlbEntryView, 'ep4ta'>[]): boolean {
+  return entries.some((e) => e.ep4ta >= 0);
+}
+
+/** An entry's tag as text: `host` for 0 (the hypervisor's own), else the vendor's name and number ("VPID 1", "ASID 2"). */
+export function tagText(tag: number, names: { tag: string; host: string }): string {
+  return tag === 0 ? names.host : `${names.tag} ${tag}`;
+}
+
+/** An entry's EP4TA (a page number) as the EPT root's physical address, 16 hex digits; '' for a linear mapping (-1). */
+export function ep4taText(ep4ta: number): string {
+  return ep4ta < 0 ? '' : physOf(ep4ta * 0x1000);
 }
