@@ -7,6 +7,7 @@
 import type { LabMessage, LabRequest } from './protocol.ts';
 import { needsPreparing, prepareExercise } from './exercise.ts';
 import { needsCompareChunk, prepareCompare } from './compare.ts';
+import { needsPairChunk, preparePair } from './pair-call.ts';
 import { LabSession, needsHypervisor, prepareLoad, type SessionOptions } from './session.ts';
 
 /** A handler for request messages that posts each answer through `post`. */
@@ -31,12 +32,12 @@ export function createLabHandler(post: (msg: LabMessage) => void, opts: SessionO
       );
       return;
     }
-    // A scenario with a technique needs the hypervisor's chunk (session.ts prepareLoad). Later
-    // requests wait behind the load in a queue, so that they see the scenario it loads.
-    if (pending !== null || (req.type === 'load' && needsHypervisor(req.scenario))) {
+    // A scenario with a technique needs the hypervisor's chunk (session.ts prepareLoad), and so does
+    // the pair (pair-call.ts). Later requests wait behind it in a queue, so that they see what it loads.
+    if (pending !== null || (req.type === 'load' && needsHypervisor(req.scenario)) || (req.type === 'pair' && needsPairChunk())) {
       const before = pending ?? Promise.resolve();
       pending = before
-        .then(() => (req.type === 'load' ? prepareLoad(req.scenario) : undefined))
+        .then(() => (req.type === 'load' ? prepareLoad(req.scenario) : req.type === 'pair' ? preparePair() : undefined))
         .then(
           () => post(session.handle(req)),
           (e: unknown) => post({ kind: 'error', id: req.id, message: `${req.type}: ${e instanceof Error ? e.message : String(e)}` }),

@@ -24,6 +24,7 @@ import {
 import { stepWalks } from './walks.ts';
 import { makeExercise } from './exercise.ts';
 import { runCompare } from './compare.ts';
+import { PairCalls } from './pair-call.ts';
 import type { VmView } from './vm-types.ts';
 import type { StepTwoD } from './twod-types.ts';
 
@@ -233,9 +234,11 @@ export class LabSession {
   private kinds: TraceKind[] = [...DEFAULT_TRACE_KINDS];
   private prev: MachineView | null = null;
   private readonly interval: number;
+  private readonly pair: PairCalls;
 
   constructor(opts: SessionOptions = {}) {
     this.interval = opts.interval ?? 1000;
+    this.pair = new PairCalls(opts.interval);
   }
 
   get traceKinds(): readonly TraceKind[] {
@@ -348,6 +351,8 @@ export class LabSession {
           return { kind: 'result', id: req.id, type: 'exercise', result: makeExercise(req.spec) };
         case 'compare':
           return { kind: 'result', id: req.id, type: 'compare', result: runCompare(req.scenario) };
+        case 'pair':
+          return { kind: 'result', id: req.id, type: 'pair', result: this.pair.handle(req.op) };
         default: {
           const bad: { type?: unknown } = req;
           throw new TypeError(`unknown request type ${JSON.stringify(bad.type)}`);
