@@ -17,15 +17,16 @@ import type { speakerEn } from './parts/speaker.ts';
 import type { referenceEn } from './parts/reference.ts';
 import type { vmEn } from './parts/vm.ts';
 import type { nestedEn } from './parts/nested.ts';
+import type { pairEn } from './parts/pair.ts';
 
 export const LOCALES = ['en', 'zh-CN'] as const;
 export type Locale = (typeof LOCALES)[number];
 
 
 /** The parts that load on demand, by the prefix of their keys (each registers itself: see the top). */
-export const LAZY_PARTS = ['sandbox', 'timeline', 'progress', 'practice', 'speaker', 'reference', 'lesson', 'vm', 'nested'] as const;
+export const LAZY_PARTS = ['sandbox', 'timeline', 'progress', 'practice', 'speaker', 'reference', 'lesson', 'vm', 'nested', 'pair'] as const;
 
-export type MessageKey = keyof typeof eagerEn | keyof typeof sandboxEn | keyof typeof timelineEn | keyof typeof progressEn | keyof typeof practiceEn | keyof typeof speakerEn | keyof typeof referenceEn | keyof typeof lessonEn | keyof typeof vmEn | keyof typeof nestedEn;
+export type MessageKey = keyof typeof eagerEn | keyof typeof sandboxEn | keyof typeof timelineEn | keyof typeof progressEn | keyof typeof practiceEn | keyof typeof speakerEn | keyof typeof referenceEn | keyof typeof lessonEn | keyof typeof vmEn | keyof typeof nestedEn | keyof typeof pairEn;
 type EagerKey = keyof typeof eagerEn;
 
 
