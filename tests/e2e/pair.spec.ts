@@ -101,12 +101,17 @@ test('side by side in Chinese, and a bad URL value ignored with a notice', async
   await axeClean(page);
 
   await page.goto('/?lang=en&scenario=mm-workload&pair=vtx-nested,warp-drive');
-  await expect(page.getByTestId('pair-notice')).toContainText('The link asked for side by side "vtx-nested,warp-drive"', { timeout: 30_000 });
+  await expect(page.getByRole('status').filter({ hasText: 'side by side' })).toContainText('The link asked for side by side "vtx-nested,warp-drive"', { timeout: 30_000 });
   await expect(page.getByTestId('pair')).toHaveCount(0);
   expect(new URL(page.url()).searchParams.has('pair')).toBe(false);
   await page.goto('/?lang=en&scenario=mm-workload&pair=nonsense&pstep=4');
-  await expect(page.getByTestId('pair-notice')).toContainText('"nonsense"');
-  await expect(page.getByTestId('vm-planes')).toBeVisible();
+  await expect(page.getByRole('status').filter({ hasText: 'side by side' })).toContainText('"nonsense"');
+  await expect(page.getByTestId('vm-planes').first()).toBeVisible();
+  await expect(page.getByTestId('pair')).toHaveCount(0);
+  // A bad step opens the pair at step 0, saying so.
+  await page.goto('/?lang=en&scenario=mm-workload&pair=vtx-nested,svm-nested&pstep=soon');
+  await expect(page.getByRole('status').filter({ hasText: 'side by side' })).toContainText('at step "soon", which is not a step; it opened at step 0', { timeout: 30_000 });
+  await expect(page.getByTestId('pair-at')).toHaveText('Step 0');
   await axeClean(page);
   expect(bad).toEqual([]);
 });

@@ -54,7 +54,6 @@ export const pairEn = {
 
   'pair.notice.bad': 'The link asked for side by side "{value}", which is not two configurations this lab knows; it was ignored.',
   'pair.notice.step': 'The link asked to open side by side at step "{value}", which is not a step; it opened at step 0.',
-  'pair.notice.dismiss': 'Dismiss',
 } as const;
 
 export const pairZh: Record<keyof typeof pairEn, string> = {
@@ -104,7 +103,6 @@ export const pairZh: Record<keyof typeof pairEn, string> = {
 
   'pair.notice.bad': '链接要求并排显示“{value}”，但这不是本实验室认识的两种配置，已忽略。',
   'pair.notice.step': '链接要求在第“{value}”步打开并排视图，但这不是一个步数；已从第 0 步打开。',
-  'pair.notice.dismiss': '关闭提示',
 };
 
 // Loaded with the pair's chunk (and the comparison panel's chooser), not with the first screen.
