@@ -490,6 +490,8 @@ try {
       await grid.getByTestId('nested-fault').waitFor();
       await grid.screenshot({ path: `${out}/nested-${id}-${lang}-fault.png` });
     }
+    await page.close();
+  }
   // The side-by-side pair (issue 7) on the memory workload, opened by its URL at step 120.
   for (const [lang, mode] of [['en', 'normal'], ['zh-CN', 'normal'], ['en', 'presenter']] as const) {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
