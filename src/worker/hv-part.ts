@@ -8,4 +8,4 @@ export { hostVmView, vmFieldValues, vmView } from './vm-view.ts';
 export { HostMachine } from '../emu/hv/host-machine.ts';
 export { compareScenario } from '../emu/hv/compare.ts';
 export { stepTwoD } from './twod.ts';
-export { PairSession } from './pair.ts';
+export { answerPair } from './pair.ts';

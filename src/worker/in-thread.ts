@@ -7,7 +7,6 @@ import { RequestClient } from './client.ts';
 import { requestOf, type LabCallOf, type LabRequestType, type LabResults } from './protocol.ts';
 import { prepareExercise } from './exercise.ts';
 import { prepareCompare } from './compare.ts';
-import { preparePair } from './pair-call.ts';
 import { LabSession, prepareLoad, type SessionOptions } from './session.ts';
 
 /** Runs requests through the same message path as the worker (handle + structuredClone), in-thread. */
@@ -24,8 +23,7 @@ export class InThreadClient extends RequestClient {
     const req = structuredClone(requestOf(call, this.nextId++));
     // As the worker's handler does: an exercise's generator chunk is loaded first.
     if (req.type === 'exercise') await prepareExercise(req.spec);
-    if (req.type === 'compare') await prepareCompare();
-    if (req.type === 'pair') await preparePair();
+    if (req.type === 'compare' || req.type === 'pair') await prepareCompare();
     if (req.type === 'load') await prepareLoad(req.scenario);
     const res = structuredClone(this.session.handle(req));
     if (res.kind === 'error') throw new Error(res.message);

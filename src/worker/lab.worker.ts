@@ -7,7 +7,6 @@
 import type { LabMessage, LabRequest } from './protocol.ts';
 import { needsPreparing, prepareExercise } from './exercise.ts';
 import { needsCompareChunk, prepareCompare } from './compare.ts';
-import { needsPairChunk, preparePair } from './pair-call.ts';
 import { LabSession, needsHypervisor, prepareLoad, type SessionOptions } from './session.ts';
 
 /** A handler for request messages that posts each answer through `post`. */
@@ -24,20 +23,21 @@ export function createLabHandler(post: (msg: LabMessage) => void, opts: SessionO
       );
       return;
     }
-    // So is a comparison, which runs its own machines and leaves the session's alone.
-    if (req.type === 'compare' && needsCompareChunk()) {
+    // So is a comparison, which runs its own machines and leaves the session's alone, and so are the
+    // side-by-side pair's calls (answered in the order asked: each waits for the same import).
+    if ((req.type === 'compare' || req.type === 'pair') && needsCompareChunk()) {
       prepareCompare().then(
         () => post(session.handle(req)),
-        (e: unknown) => post({ kind: 'error', id: req.id, message: `compare: ${e instanceof Error ? e.message : String(e)}` }),
+        (e: unknown) => post({ kind: 'error', id: req.id, message: `${req.type}: ${e instanceof Error ? e.message : String(e)}` }),
       );
       return;
     }
-    // A scenario with a technique needs the hypervisor's chunk (session.ts prepareLoad), and so does
-    // the pair (pair-call.ts). Later requests wait behind it in a queue, so that they see what it loads.
-    if (pending !== null || (req.type === 'load' && needsHypervisor(req.scenario)) || (req.type === 'pair' && needsPairChunk())) {
+    // A scenario with a technique needs the hypervisor's chunk (session.ts prepareLoad). Later
+    // requests wait behind the load in a queue, so that they see the scenario it loads.
+    if (pending !== null || (req.type === 'load' && needsHypervisor(req.scenario))) {
       const before = pending ?? Promise.resolve();
       pending = before
-        .then(() => (req.type === 'load' ? prepareLoad(req.scenario) : req.type === 'pair' ? preparePair() : undefined))
+        .then(() => (req.type === 'load' ? prepareLoad(req.scenario) : undefined))
         .then(
           () => post(session.handle(req)),
           (e: unknown) => post({ kind: 'error', id: req.id, message: `${req.type}: ${e instanceof Error ? e.message : String(e)}` }),

@@ -74,6 +74,21 @@ export function sideFigures(c: CompareConfig, m: Machine): { counters: PairCount
   return { counters: { exits, tlb, walks, refs, refsPerWalk, cycles }, rip: hex64(rip), cpl };
 }
 
+/** One session's pair (LabSession keeps one beside its machine), made on the first load. */
+export interface PairHolder {
+  session: PairSession | null;
+  interval?: number;
+}
+
+/** Answers the worker's `pair` call for the session whose pair `holder` is. */
+export function answerPair(holder: PairHolder, op: PairOp): PairResult {
+  if (holder.session === null) {
+    if (op.kind !== 'load') throw new Error('no pair is loaded');
+    holder.session = new PairSession(holder.interval === undefined ? {} : { interval: holder.interval });
+  }
+  return holder.session.handle(op);
+}
+
 export class PairSession {
   private sides: [Side, Side] | null = null;
   private name = '';

@@ -23,8 +23,8 @@ import {
 } from './protocol.ts';
 import { stepWalks } from './walks.ts';
 import { makeExercise } from './exercise.ts';
-import { runCompare } from './compare.ts';
-import { PairCalls } from './pair-call.ts';
+import { runCompare, runPair } from './compare.ts';
+import type { PairHolder } from './pair.ts';
 import type { VmView } from './vm-types.ts';
 import type { StepTwoD } from './twod-types.ts';
 
@@ -234,11 +234,12 @@ export class LabSession {
   private kinds: TraceKind[] = [...DEFAULT_TRACE_KINDS];
   private prev: MachineView | null = null;
   private readonly interval: number;
-  private readonly pair: PairCalls;
+  /** The side-by-side pair's machines (worker/pair.ts), apart from this session's. */
+  private readonly pair: PairHolder;
 
   constructor(opts: SessionOptions = {}) {
     this.interval = opts.interval ?? 1000;
-    this.pair = new PairCalls(opts.interval);
+    this.pair = { session: null, interval: opts.interval };
   }
 
   get traceKinds(): readonly TraceKind[] {
@@ -352,7 +353,7 @@ export class LabSession {
         case 'compare':
           return { kind: 'result', id: req.id, type: 'compare', result: runCompare(req.scenario) };
         case 'pair':
-          return { kind: 'result', id: req.id, type: 'pair', result: this.pair.handle(req.op) };
+          return { kind: 'result', id: req.id, type: 'pair', result: runPair(this.pair, req.op) };
         default: {
           const bad: { type?: unknown } = req;
           throw new TypeError(`unknown request type ${JSON.stringify(bad.type)}`);
