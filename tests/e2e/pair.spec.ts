@@ -1,11 +1,14 @@
 /**
- * The side-by-side pair (issue 7): opened from the comparison panel on the memory workload (VT-x
- * against AMD-V, both with nested paging, by default), stepped together from the keyboard, both
+ * The side-by-side pair (issue 7): opened from the comparison panel on the memory workload (by
+ * default the first two hypervisor configurations: VT-x with shadow paging against VT-x with EPT), stepped together from the keyboard, both
  * sides at the same step with their counters and cost bars, back, the URL reopening at the same
  * step, a bad URL value ignored with a notice; English and Chinese, axe-clean.
  */
 import { expect, test, type Page } from '@playwright/test';
 import { axeClean, noErrors } from './page-checks.ts';
+
+// Each test builds two machines in the worker and opens the lab several times: more than the default 30 s on a busy machine.
+test.describe.configure({ timeout: 120_000 });
 
 const sideSteps = async (page: Page): Promise<string[]> =>
   page.getByTestId('pair-side-step').evaluateAll((els) => els.map((e) => e.getAttribute('data-step') ?? ''));
@@ -16,8 +19,8 @@ async function openFromCompare(page: Page, lang: 'en' | 'zh-CN'): Promise<void> 
   await page.getByTestId('vm-compare-run').click();
   await expect(page.getByTestId('vm-compare-pair')).toBeVisible({ timeout: 30_000 });
   // The first two hypervisor configurations by default.
-  await expect(page.getByTestId('vm-compare-pair-left')).toHaveValue('vtx-nested');
-  await expect(page.getByTestId('vm-compare-pair-right')).toHaveValue('svm-nested');
+  await expect(page.getByTestId('vm-compare-pair-left')).toHaveValue('vtx-shadow');
+  await expect(page.getByTestId('vm-compare-pair-right')).toHaveValue('vtx-nested');
   const open = page.getByTestId('vm-compare-pair-open');
   await open.focus();
   await page.keyboard.press('Enter');
@@ -28,10 +31,10 @@ test('open from the comparison, step together, back, reopen from the URL (Englis
   const bad = noErrors(page);
   await openFromCompare(page, 'en');
   const pair = page.getByTestId('pair');
-  await expect(pair.getByRole('heading', { level: 2 })).toHaveText('Side by side: VT-x, nested paging (EPT) and AMD-V, nested paging (NPT)');
+  await expect(pair.getByRole('heading', { level: 2 })).toHaveText('Side by side: VT-x, shadow page tables and VT-x, nested paging (EPT), tagged TLB (VPID)');
   const sides = page.getByTestId('pair-side');
-  await expect(sides.nth(0)).toHaveAttribute('data-config', 'vtx-nested');
-  await expect(sides.nth(1)).toHaveAttribute('data-config', 'svm-nested');
+  await expect(sides.nth(0)).toHaveAttribute('data-config', 'vtx-shadow');
+  await expect(sides.nth(1)).toHaveAttribute('data-config', 'vtx-nested');
   expect(await sideSteps(page)).toEqual(['0', '0']);
   const mainStep = await page.getByTestId('step-counter').last().textContent();
 
@@ -43,7 +46,7 @@ test('open from the comparison, step together, back, reopen from the URL (Englis
   await page.keyboard.press('Enter');
   await expect(page.getByTestId('pair-at')).toHaveText('Step 11');
   expect(await sideSteps(page)).toEqual(['11', '11']);
-  await expect(page.getByTestId('pair-live')).toContainText(/^Step 11\. VT-x, nested paging \(EPT\): \d+ VM exits, [\d,]+ cycles so far\. AMD-V, nested paging \(NPT\): \d+ VM exits, [\d,]+ cycles so far\.$/);
+  await expect(page.getByTestId('pair-live')).toContainText(/^Step 11\. VT-x, shadow page tables: [\d,]+ VM exits, [\d,]+ cycles so far\. VT-x, nested paging \(EPT\), tagged TLB \(VPID\): [\d,]+ VM exits, [\d,]+ cycles so far\.$/);
   for (const i of [0, 1]) {
     const s = sides.nth(i);
     await expect(s.getByTestId('vm-planes')).toBeVisible();
@@ -67,7 +70,7 @@ test('open from the comparison, step together, back, reopen from the URL (Englis
 
   // The URL holds the pair and its step; reopening it lands at the same step with the same figures.
   await expect.poll(() => new URL(page.url()).searchParams.get('pstep')).toBe('20');
-  expect(new URL(page.url()).searchParams.get('pair')).toBe('vtx-nested,svm-nested');
+  expect(new URL(page.url()).searchParams.get('pair')).toBe('vtx-shadow,vtx-nested');
   const exits = await page.getByTestId('pair-exits').allTextContents();
   const cycles = await page.getByTestId('pair-cycles').evaluateAll((els) => els.map((e) => e.getAttribute('data-cycles')));
   await page.goto(page.url());
@@ -93,7 +96,7 @@ test('side by side in Chinese, and a bad URL value ignored with a notice', async
   const bad = noErrors(page);
   await page.goto('/?lang=zh-CN&scenario=mm-workload&pair=svm-nested,vtx-nested&pstep=7');
   await expect(page.getByTestId('pair-at')).toHaveText('第 7 步', { timeout: 30_000 });
-  await expect(page.getByTestId('pair').getByRole('heading', { level: 2 })).toHaveText('并排：AMD-V，嵌套分页（NPT） 与 VT-x，嵌套分页（EPT）');
+  await expect(page.getByTestId('pair').getByRole('heading', { level: 2 })).toHaveText('并排：AMD-V，嵌套分页（NPT），带标签的 TLB（ASID） 与 VT-x，嵌套分页（EPT），带标签的 TLB（VPID）');
   expect(await sideSteps(page)).toEqual(['7', '7']);
   await page.getByTestId('pair-step').click();
   await expect(page.getByTestId('pair-live')).toContainText(/^第 8 步。/);

@@ -6,7 +6,7 @@ import { readPairParams, withPairParams } from './url.ts';
 function side(id: 'vtx-nested' | 'svm-nested', step: number, byKind: Record<string, number>, ended = false, exits: Record<string, number> = {}): PairSideView {
   const total = Object.values(byKind).reduce((a, b) => a + b, 0);
   return {
-    config: { id, technique: id === 'vtx-nested' ? 'vtx' : 'svm', paging: 'nested' },
+    config: { id, technique: id === 'vtx-nested' ? 'vtx' : 'svm', paging: 'nested', tlbTags: true },
     step, endAt: ended ? step : null, end: ended ? 'hlt' : null, ended, rip: '0x0', cpl: 0,
     counters: { exits: { total: Object.values(exits).reduce((a, b) => a + b, 0), byName: exits }, tlb: { hits: 0, misses: 0, flushes: 0 }, walks: 0, refs: 0, refsPerWalk: 0, cycles: { preset: 'p', total, byKind } },
     vm: null, events: [],
