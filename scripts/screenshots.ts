@@ -492,6 +492,16 @@ try {
     }
     await page.close();
   }
+  // The side-by-side pair (issue 7) on the memory workload, opened by its URL at step 120.
+  for (const [lang, mode] of [['en', 'normal'], ['zh-CN', 'normal'], ['en', 'presenter']] as const) {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(`${base}/?lang=${lang}&scenario=mm-workload&pair=vtx-nested,svm-nested&pstep=120${mode === 'presenter' ? '&mode=presenter' : ''}`);
+    await page.getByTestId('pair-side').nth(1).waitFor();
+    await page.getByTestId('pair-step10').click();
+    await page.getByTestId('pair-at').filter({ hasText: /130/ }).waitFor();
+    await page.getByTestId('pair').screenshot({ path: `${out}/pair-${lang}-${mode}.png` });
+    await page.close();
+  }
 } finally {
   await browser.close();
   server.httpServer.close();

@@ -11,6 +11,7 @@ import type {
 import { requestOf } from './protocol.ts';
 import type { ExerciseResult, ExerciseSpec } from './exercise-types.ts';
 import type { CompareResult } from '../emu/hv/compare.ts';
+import type { PairOp, PairResult } from './pair-types.ts';
 
 export interface LabClient {
   load(scenario: Json): Promise<LoadResult>;
@@ -26,6 +27,8 @@ export interface LabClient {
   exercise(spec: ExerciseSpec): Promise<ExerciseResult>;
   /** The scenario run bare and under each hypervisor configuration (emu/hv/compare.ts); leaves the loaded scenario as it is. */
   compare(scenario: Json): Promise<CompareResult>;
+  /** The side-by-side pair (worker/pair-types.ts): two machines beside the loaded one, which stays as it is. */
+  pair(op: PairOp): Promise<PairResult>;
   dispose(): void;
 }
 
@@ -60,6 +63,10 @@ export abstract class RequestClient implements LabClient {
   }
   compare(scenario: Json): Promise<CompareResult> {
     return this.call<'compare'>({ type: 'compare', scenario });
+  }
+
+  pair(op: PairOp): Promise<PairResult> {
+    return this.call<'pair'>({ type: 'pair', op });
   }
 }
 
@@ -194,7 +201,7 @@ export class WorkerClient extends RequestClient {
         this.lastStep = lr.view.step;
       }
     } else if (c.type === 'setTraceKinds') this.traceKinds = res as TraceKind[];
-    else if (c.type === 'marks' || c.type === 'exercise' || c.type === 'compare') return;
+    else if (c.type === 'marks' || c.type === 'exercise' || c.type === 'compare' || c.type === 'pair') return;
     else if (c.type === 'runUntil') this.lastStep = (res as RunUntilView).view.step;
     else this.lastStep = (res as ViewState).step;
   }

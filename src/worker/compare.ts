@@ -7,6 +7,8 @@
  */
 import type { Json } from './protocol.ts';
 import type { CompareResult } from '../emu/hv/compare.ts';
+import type { PairHolder } from './pair.ts';
+import type { PairOp, PairResult } from './pair-types.ts';
 
 /** Steps per run at most: a comparison makes several runs, and the worker answers nothing else meanwhile. */
 export const COMPARE_STEP_CAP = 200_000;
@@ -19,6 +21,16 @@ export function needsCompareChunk(): boolean {
 
 export async function prepareCompare(): Promise<void> {
   compare ??= await import('./hv-part.ts');
+}
+
+/**
+ * The side-by-side pair's call (worker/pair.ts), answered from the same chunk: `holder` is one
+ * session's pair. One import site of the chunk for both calls, so the bundler has no reason to
+ * split what the chunk shares with the worker's first load into more files.
+ */
+export function runPair(holder: PairHolder, op: PairOp): PairResult {
+  if (compare === null) throw new Error('pair: the hypervisor is not loaded (prepareCompare first)');
+  return compare.answerPair(holder, op);
 }
 
 /** Runs the comparison; a scenario that cannot be compared is an answer with errors, not a failure. */

@@ -9,3 +9,4 @@ export { HostMachine } from '../emu/hv/host-machine.ts';
 export { compareScenario } from '../emu/hv/compare.ts';
 export { stepTwoD } from './twod.ts';
 export { stepShadow } from './shadow-view.ts';
+export { answerPair } from './pair.ts';

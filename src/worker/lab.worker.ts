@@ -23,11 +23,12 @@ export function createLabHandler(post: (msg: LabMessage) => void, opts: SessionO
       );
       return;
     }
-    // So is a comparison, which runs its own machines and leaves the session's alone.
-    if (req.type === 'compare' && needsCompareChunk()) {
+    // So is a comparison, which runs its own machines and leaves the session's alone, and so are the
+    // side-by-side pair's calls (answered in the order asked: each waits for the same import).
+    if ((req.type === 'compare' || req.type === 'pair') && needsCompareChunk()) {
       prepareCompare().then(
         () => post(session.handle(req)),
-        (e: unknown) => post({ kind: 'error', id: req.id, message: `compare: ${e instanceof Error ? e.message : String(e)}` }),
+        (e: unknown) => post({ kind: 'error', id: req.id, message: `${req.type}: ${e instanceof Error ? e.message : String(e)}` }),
       );
       return;
     }

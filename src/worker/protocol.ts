@@ -6,6 +6,7 @@
  * `bigint` inside trace events.
  */
 import type { CompareResult } from '../emu/hv/compare.ts';
+import type { PairOp, PairResult } from './pair-types.ts';
 import type { CpuMode } from '../emu/cpu/core.ts';
 import type { RunEnd } from '../emu/cpu/cpu.ts';
 import type { PagingMode } from '../emu/mmu/types.ts';
@@ -140,7 +141,9 @@ export type LabRequest =
   /** A seeded practice problem, the same as the command line's `lab exercise` (exercise-types.ts); the scenario is not touched. */
   | { id: number; type: 'exercise'; spec: ExerciseSpec }
   /** The scenario run bare and under each hypervisor configuration (emu/hv/compare.ts); the loaded scenario is not touched. */
-  | { id: number; type: 'compare'; scenario: Json };
+  | { id: number; type: 'compare'; scenario: Json }
+  /** The side-by-side pair (worker/pair.ts): a second and third machine beside the session's, which is not touched. */
+  | { id: number; type: 'pair'; op: PairOp };
 
 /**
  * Narrows runUntil's kinds: a `vm/exit` matches only with one of `exitCodes` (basic exit reason or
@@ -164,6 +167,7 @@ export interface LabResults {
   marks: MarksView;
   exercise: ExerciseResult;
   compare: CompareResult;
+  pair: PairResult;
 }
 
 /** A request without its id (what the client is asked to send). */

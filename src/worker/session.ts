@@ -23,7 +23,8 @@ import {
 } from './protocol.ts';
 import { stepWalks } from './walks.ts';
 import { makeExercise } from './exercise.ts';
-import { runCompare } from './compare.ts';
+import { runCompare, runPair } from './compare.ts';
+import type { PairHolder } from './pair.ts';
 import type { VmView } from './vm-types.ts';
 import type { StepTwoD } from './twod-types.ts';
 import type { StepShadow } from './shadow-types.ts';
@@ -234,9 +235,12 @@ export class LabSession {
   private kinds: TraceKind[] = [...DEFAULT_TRACE_KINDS];
   private prev: MachineView | null = null;
   private readonly interval: number;
+  /** The side-by-side pair's machines (worker/pair.ts), apart from this session's. */
+  private readonly pair: PairHolder;
 
   constructor(opts: SessionOptions = {}) {
     this.interval = opts.interval ?? 1000;
+    this.pair = { session: null, interval: opts.interval };
   }
 
   get traceKinds(): readonly TraceKind[] {
@@ -349,6 +353,8 @@ export class LabSession {
           return { kind: 'result', id: req.id, type: 'exercise', result: makeExercise(req.spec) };
         case 'compare':
           return { kind: 'result', id: req.id, type: 'compare', result: runCompare(req.scenario) };
+        case 'pair':
+          return { kind: 'result', id: req.id, type: 'pair', result: runPair(this.pair, req.op) };
         default: {
           const bad: { type?: unknown } = req;
           throw new TypeError(`unknown request type ${JSON.stringify(bad.type)}`);

@@ -69,10 +69,14 @@ export interface CompareOptions {
   stepCap?: number;
 }
 
-type Raw = Record<string, unknown> & { cpu?: Record<string, unknown>; hypervisor?: Record<string, unknown> };
+export type Raw = Record<string, unknown> & { cpu?: Record<string, unknown>; hypervisor?: Record<string, unknown> };
 
-/** The scenario's JSON for a configuration: the technique, the vendor it needs, and the paging. */
-function configure(raw: Raw, c: CompareConfig): Raw {
+/**
+ * The scenario's JSON for a configuration: the technique, the vendor it needs, and the paging. The
+ * one place a configuration becomes scenario JSON (the comparison and the side-by-side pair,
+ * worker/pair.ts, both build their machines from it).
+ */
+export function configure(raw: Raw, c: CompareConfig): Raw {
   const { technique: _t, hypervisor: _h, ...rest } = raw;
   if (c.technique === 'bare') return rest;
   const hv = raw.hypervisor ?? {};
@@ -105,7 +109,13 @@ function guestRegs(m: Machine): bigint[] {
 /** In the order of the CPU's register file (and of `HvMachine.guestResult`'s names). */
 const REGS = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'];
 
-function measure(c: CompareConfig, m: Machine, end: string, hv: HvJson | null, same: boolean): CompareRow {
+/** The configuration of that id, or undefined for an id COMPARE_CONFIGS does not list. */
+export function compareConfig(id: string): CompareConfig | undefined {
+  return COMPARE_CONFIGS.find((c) => c.id === id);
+}
+
+/** What a run cost so far: its counters and cycles (the machine's own, read without side effects). */
+export function measure(c: CompareConfig, m: Machine, end: string, hv: HvJson | null, same: boolean): CompareRow {
   const t = m.mmu.tlb;
   const walks = m.mmu.walks;
   const refs = m.mmu.refs;

@@ -63,6 +63,8 @@ export interface CoreSnapshot {
   readonly mem: MemSnapshot;
   readonly tlb: TlbSnapshot;
   readonly mmuWalks: number;
+  /** Mmu.refs: the walks' memory references so far (the comparison and the pair read them at any step). */
+  readonly mmuRefs: number;
   readonly fastTlb: FastTlbSnapshot;
 }
 
@@ -75,6 +77,7 @@ export function snapshotCore(p: MachineParts): CoreSnapshot {
     mem: p.mem.snapshot(),
     tlb: p.mmu.tlb.snapshot(),
     mmuWalks: p.mmu.walks,
+    mmuRefs: p.mmu.refs,
     fastTlb: p.cpu.fastTlbSnapshot(),
   };
 }
@@ -86,6 +89,7 @@ export function restoreCore(p: MachineParts, snap: CoreSnapshot): void {
   p.mem.restore(snap.mem);
   p.mmu.tlb.restore(snap.tlb);
   p.mmu.walks = snap.mmuWalks;
+  p.mmu.refs = snap.mmuRefs;
   p.mmu.lastFault = null;
   p.cpu.dropCaches(snap.fastTlb);
 }

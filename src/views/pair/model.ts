@@ -1,0 +1,53 @@
+/**
+ * The pair view's figures (PairPanel.svelte): each side's cycles so far split into the guest's
+ * instructions, address translation (page-walk references, TLB flushes, shadow page-table updates)
+ * and the exits with the hypervisor's work, on one scale for both sides, and the sentence the live
+ * region says after a move. Plain TS (no DOM), tested in model.test.ts.
+ */
+import type { PairCounters, PairSideView, PairView } from '../../worker/pair-types.ts';
+
+export const PAIR_PARTS = ['guest', 'memory', 'exits'] as const;
+export type PairPart = (typeof PAIR_PARTS)[number];
+
+/** Cost kinds (cost/kinds.ts) that pay for translating the guest's addresses. */
+export const MEMORY_KINDS: readonly string[] = ['page-walk-ref', 'tlb-flush', 'shadow-pt-update'];
+
+/** Guest instructions the "run to the end" button asks for at most (a call the worker answers in a few seconds). */
+export const PAIR_RUN_BUDGET = 200_000;
+
+export function partCycles(c: PairCounters['cycles']): Record<PairPart, number> {
+  const guest = c.byKind['guest-insn'] ?? 0;
+  const memory = MEMORY_KINDS.reduce((s, k) => s + (c.byKind[k] ?? 0), 0);
+  return { guest, memory, exits: c.total - guest - memory };
+}
+
+export interface PairBar {
+  total: number;
+  /** Each part's cycles and its width as a share of the larger side's total (0–1). */
+  parts: { part: PairPart; cycles: number; width: number }[];
+}
+
+/** Both sides' bars on a common scale: the larger total is the full width. */
+export function pairBars(v: PairView): [PairBar, PairBar] {
+  const max = Math.max(1, ...v.sides.map((s) => s.counters.cycles.total));
+  const bar = (s: PairSideView): PairBar => {
+    const c = partCycles(s.counters.cycles);
+    return { total: s.counters.cycles.total, parts: PAIR_PARTS.map((part) => ({ part, cycles: c[part], width: c[part] / max })) };
+  };
+  return [bar(v.sides[0]), bar(v.sides[1])];
+}
+
+/** The exit names either side took so far, sorted, for the counters' rows. */
+export function pairExitNames(v: PairView): string[] {
+  return [...new Set(v.sides.flatMap((s) => Object.keys(s.counters.exits.byName)))].sort();
+}
+
+/** Which sides moved from `before` to `after` (a side at its end does not). */
+export function moved(before: PairView | null, after: PairView): [boolean, boolean] {
+  return [0, 1].map((i) => before !== null && before.sides[i]!.step !== after.sides[i]!.step) as [boolean, boolean];
+}
+
+/** Sides that reached their end in this move (for the live region). */
+export function newlyEnded(before: PairView | null, after: PairView): number[] {
+  return [0, 1].filter((i) => after.sides[i]!.ended && !(before?.sides[i]!.ended ?? false));
+}
