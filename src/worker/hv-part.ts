@@ -10,3 +10,5 @@ export { compareScenario } from '../emu/hv/compare.ts';
 export { stepTwoD } from './twod.ts';
 export { stepShadow } from './shadow-view.ts';
 export { answerPair } from './pair.ts';
+export { generateNestedExercise } from '../emu/exercise/nested-exercise.ts';
+export { generateShadowExercise } from '../emu/exercise/shadow-exercise.ts';
