@@ -365,8 +365,8 @@ const commands: Record<string, Command> = {
   },
 };
 
-/** `exercise vmexit`: seeded "which VM exit, with which qualification?" problems, keyed by the VT-x runner. */
-function vmexitExercise(rest: string[]): string {
+/** The flags every seeded `exercise` kind but walk takes: `--seed N` (required), `--count K` (1..max), `--answers`. */
+function seededArgs(rest: string[], defaultCount: number, maxCount: number): { seed: number; count: number; answers: boolean } {
   const answers = rest.includes('--answers');
   const { flags, positional } = parseFlags(
     rest.filter((a) => a !== '--answers'),
@@ -375,38 +375,26 @@ function vmexitExercise(rest: string[]): string {
   if (positional.length > 0) throw new UsageError(`unexpected argument '${positional[0]}'`);
   if (!flags.has('--seed')) throw new UsageError('--seed: required (a number)');
   const seed = parseNumber(flags.get('--seed'), '--seed');
-  const count = flags.has('--count') ? parseNumber(flags.get('--count'), '--count') : VMEXIT_DEFAULT_COUNT;
-  if (count < 1 || count > VMEXIT_MAX_COUNT) throw new UsageError(`--count: ${count} is not 1..${VMEXIT_MAX_COUNT}`);
+  const count = flags.has('--count') ? parseNumber(flags.get('--count'), '--count') : defaultCount;
+  if (count < 1 || count > maxCount) throw new UsageError(`--count: ${count} is not 1..${maxCount}`);
+  return { seed, count, answers };
+}
+
+/** `exercise vmexit`: seeded "which VM exit, with which qualification?" problems, keyed by the VT-x runner. */
+function vmexitExercise(rest: string[]): string {
+  const { seed, count, answers } = seededArgs(rest, VMEXIT_DEFAULT_COUNT, VMEXIT_MAX_COUNT);
   return formatVmexitExercise(generateVmexitExercise({ seed, count }), { answers });
 }
 
 /** `exercise nested`: seeded two-dimensional walk problems, keyed by the lab's translate2D. */
 function nestedExercise(rest: string[]): string {
-  const answers = rest.includes('--answers');
-  const { flags, positional } = parseFlags(
-    rest.filter((a) => a !== '--answers'),
-    ['--seed', '--count'],
-  );
-  if (positional.length > 0) throw new UsageError(`unexpected argument '${positional[0]}'`);
-  if (!flags.has('--seed')) throw new UsageError('--seed: required (a number)');
-  const seed = parseNumber(flags.get('--seed'), '--seed');
-  const count = flags.has('--count') ? parseNumber(flags.get('--count'), '--count') : NESTED_DEFAULT_COUNT;
-  if (count < 1 || count > NESTED_MAX_COUNT) throw new UsageError(`--count: ${count} is not 1..${NESTED_MAX_COUNT}`);
+  const { seed, count, answers } = seededArgs(rest, NESTED_DEFAULT_COUNT, NESTED_MAX_COUNT);
   return formatNestedExercise(generateNestedExercise({ seed, count }), { answers });
 }
 
 /** `exercise shadow`: seeded shadow-paging problems, keyed by running the events through the lab's ShadowMmu. */
 function shadowExercise(rest: string[]): string {
-  const answers = rest.includes('--answers');
-  const { flags, positional } = parseFlags(
-    rest.filter((a) => a !== '--answers'),
-    ['--seed', '--count'],
-  );
-  if (positional.length > 0) throw new UsageError(`unexpected argument '${positional[0]}'`);
-  if (!flags.has('--seed')) throw new UsageError('--seed: required (a number)');
-  const seed = parseNumber(flags.get('--seed'), '--seed');
-  const count = flags.has('--count') ? parseNumber(flags.get('--count'), '--count') : SHADOW_DEFAULT_COUNT;
-  if (count < 1 || count > SHADOW_MAX_COUNT) throw new UsageError(`--count: ${count} is not 1..${SHADOW_MAX_COUNT}`);
+  const { seed, count, answers } = seededArgs(rest, SHADOW_DEFAULT_COUNT, SHADOW_MAX_COUNT);
   return formatShadowExercise(generateShadowExercise({ seed, count }), { answers });
 }
 

@@ -129,6 +129,37 @@ export interface MmioRecord {
 }
 
 /**
+ * The host's MMIO handler while guest-physical `pages` are mapped to the MMIO window at `window`
+ * (page n of the window is `pages[n]`): each access goes to `handler` at its guest-physical address
+ * and is recorded in `records`. Used by nested paging's pass-through (below) and by the shadow
+ * MMU's (shadow.ts), each with its own window.
+ */
+export function windowHandler(window: number, pages: readonly number[], handler: MmioHandler, records: MmioRecord[]): MmioHandler {
+  const toGpa = (hpa: number): number => {
+    const i = Math.floor((hpa - window) / 0x1000);
+    if (i < 0 || i >= pages.length) return hpa; // not the window: cannot happen while only the window is mapped to MMIO
+    return pages[i]! + ((hpa - window) % 0x1000);
+  };
+  const w: MmioHandler = {
+    readHi: 0xffffffff,
+    read(pa, size) {
+      const gpa = toGpa(pa);
+      const v = handler.read(gpa, size) >>> 0;
+      const hi = size > 4 ? (handler.readHi ?? 0xffffffff) >>> 0 : 0;
+      w.readHi = hi;
+      records.push({ dir: 'read', gpa, size, value: v, valueHi: hi });
+      return v;
+    },
+    write(pa, size, value, valueHi) {
+      const gpa = toGpa(pa);
+      records.push({ dir: 'write', gpa, size, value: value >>> 0, valueHi: size > 4 ? valueHi >>> 0 : 0 });
+      handler.write(gpa, size, value, valueHi);
+    },
+  };
+  return w;
+}
+
+/**
  * Runs `run` with the guest-physical pages `gpaPages` (each outside the guest's RAM) mapped for
  * read, write and execute to the MMIO window, and the host's MMIO handler replaced by one that
  * gives each access to `handler` at its guest-physical address (recorded in `records`). Afterwards
@@ -143,11 +174,6 @@ export function passThrough<T>(
   const set = (at: number, v: number): void => {
     undo.push([at, read64(mem, at)]);
     write64(mem, at, v);
-  };
-  const toGpa = (hpa: number): number => {
-    const i = Math.floor((hpa - MMIO_WINDOW_HPA) / 0x1000);
-    if (i < 0 || i >= gpaPages.length) return hpa; // not the window: cannot happen while only the window is mapped to MMIO
-    return gpaPages[i]! + ((hpa - MMIO_WINDOW_HPA) % 0x1000);
   };
   for (const [n, page] of gpaPages.entries()) {
     if (page % 0x1000 !== 0 || isGuestRam(map, page)) throw new RangeError(`pass-through of guest-physical 0x${page.toString(16)}: not an MMIO page`);
@@ -169,22 +195,7 @@ export function passThrough<T>(
     set(table + (Math.floor(page / 0x1000) % 512) * 8, MMIO_WINDOW_HPA + n * 0x1000 + entry(map.format, 'mmio'));
   }
   const saved = mem.mmio;
-  const wrapper: MmioHandler = {
-    readHi: 0xffffffff,
-    read(pa, size) {
-      const gpa = toGpa(pa);
-      const v = handler.read(gpa, size) >>> 0;
-      const hi = size > 4 ? (handler.readHi ?? 0xffffffff) >>> 0 : 0;
-      wrapper.readHi = hi;
-      records.push({ dir: 'read', gpa, size, value: v, valueHi: hi });
-      return v;
-    },
-    write(pa, size, value, valueHi) {
-      const gpa = toGpa(pa);
-      records.push({ dir: 'write', gpa, size, value: value >>> 0, valueHi: size > 4 ? valueHi >>> 0 : 0 });
-      handler.write(gpa, size, value, valueHi);
-    },
-  };
+  const wrapper = windowHandler(MMIO_WINDOW_HPA, gpaPages, handler, records);
   mem.mmio = wrapper;
   try {
     return run();

@@ -73,7 +73,7 @@ import { walk } from '../mmu/walk.ts';
 import type { EntryMemory, PagingControl, WalkResult } from '../mmu/types.ts';
 import type { MmioHandler, PhysMem } from '../mem/physmem.ts';
 import type { BackendRun } from './types.ts';
-import type { MmioRecord } from './nested-map.ts';
+import { windowHandler, type MmioRecord } from './nested-map.ts';
 
 /** Pages of host RAM in the shadow pool (512 KiB). */
 export const SHADOW_POOL_PAGES = 128;
@@ -567,7 +567,7 @@ export class ShadowMmu {
         else this.writeSpte(o.slot, this.readSpte(o.slot) | RW, this.entrySize() === 8 ? mem.read(o.slot + 4, 4) : 0);
       }
       const savedMmio = mem.mmio;
-      if (mmioPages.length > 0) mem.mmio = windowHandler(mmioPages, mmio, mmioRecords);
+      if (mmioPages.length > 0) mem.mmio = windowHandler(SHADOW_MMIO_WINDOW, mmioPages, mmio, mmioRecords);
       this.host.flushTlb();
       try {
         next = this.host.enterOnce();
@@ -627,28 +627,3 @@ function copyPage(mem: PhysMem, at: number): Uint8Array {
   return out;
 }
 
-/** The host's MMIO handler while window pages are mapped: window addresses back to guest-physical ones. */
-function windowHandler(pages: readonly number[], handler: MmioHandler, records: MmioRecord[]): MmioHandler {
-  const toGpa = (hpa: number): number => {
-    const i = Math.floor((hpa - SHADOW_MMIO_WINDOW) / 0x1000);
-    if (i < 0 || i >= pages.length) return hpa;
-    return pages[i]! + ((hpa - SHADOW_MMIO_WINDOW) % 0x1000);
-  };
-  const w: MmioHandler = {
-    readHi: 0xffffffff,
-    read(pa, size) {
-      const gpa = toGpa(pa);
-      const v = handler.read(gpa, size) >>> 0;
-      const hi = size > 4 ? (handler.readHi ?? 0xffffffff) >>> 0 : 0;
-      w.readHi = hi;
-      records.push({ dir: 'read', gpa, size, value: v, valueHi: hi });
-      return v;
-    },
-    write(pa, size, value, valueHi) {
-      const gpa = toGpa(pa);
-      records.push({ dir: 'write', gpa, size, value: value >>> 0, valueHi: size > 4 ? valueHi >>> 0 : 0 });
-      handler.write(gpa, size, value, valueHi);
-    },
-  };
-  return w;
-}

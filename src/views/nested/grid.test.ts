@@ -8,6 +8,8 @@ import { translate2D, type NestedTranslator } from '../../emu/mmu/nested.ts';
 import type { AccessKind, PagingControl } from '../../emu/mmu/types.ts';
 import { twoDWalkView } from '../../worker/twod.ts';
 import { gridOf, pickWalk, type Grid } from './grid.ts';
+import { NestedWorld } from '../../emu/exercise/nested-exercise.ts';
+import { rng } from '../../emu/exercise/rng.ts';
 
 /** Guest-physical X lives at host-physical X + OFFSET; the guest's tables start at G_ROOT. */
 const OFFSET = 0x400000;
@@ -170,5 +172,21 @@ describe('the nested-walk grid from real 2D walks', () => {
     // All hits: the data access before the fetch, even with fewer references.
     const fetchHit = { ...hit, access: 'fetch' as const };
     expect(pickWalk([fetchHit, { ...hit, refs: hit.refs.slice(1) }])).toBe(1);
+  });
+});
+
+describe('a PAE guest', () => {
+  // Intel loads the PDPTEs into registers (under EPT from the VMCS); AMD's nested walk reads the
+  // PDPTE from the guest's PDPT every time (mmu/nested.ts): 2 or 3 guest rows.
+  it.each([['ept', 'intel', 14, ['PDE', 'PTE']], ['npt', 'amd', 19, ['PDPTE', 'PDE', 'PTE']]] as const)('on %s: %i references, every one in its cell', (format, vendor, full, levels) => {
+    const w = new NestedWorld({ vendor: format, guest: 'pae', nestedLevels: 4, nestedShift: 12 }, rng(1));
+    const { la } = w.addressIn(w.addMapping(0));
+    const r = w.translate(la, { write: false, fetch: false, user: true });
+    const g = gridOf(twoDWalkView('pae', la >>> 0, 0, { write: false, fetch: false, user: true }, r, 'walk'), vendor);
+    expect(g.full).toBe(full);
+    expect(g.made).toBe(full);
+    expect(g.refs.every((x) => x.row >= 0)).toBe(true);
+    expect(g.rows.slice(0, -1).map((row) => row.level)).toEqual(levels);
+    expect(g.rows.flatMap((row) => row.cells).filter((c) => c.kind === 'ref')).toHaveLength(full);
   });
 });

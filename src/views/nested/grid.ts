@@ -17,7 +17,8 @@ import type { TwoDLevel, TwoDRefView, TwoDWalkView } from '../../worker/twod-typ
 
 export const GUEST_LEVELS: Readonly<Record<TwoDWalkView['guestMode'], readonly TwoDLevel[]>> = {
   '32bit': ['PDE', 'PTE'],
-  // PAE's PDPTEs are registers (loaded by MOV to CR3): the walk reads two levels from memory.
+  // On Intel, PAE's PDPTEs are registers (loaded by MOV to CR3; under EPT from the VMCS): the walk
+  // reads two levels from memory. On AMD with NPT the walk reads the PDPTE too (`guestLevels`).
   pae: ['PDE', 'PTE'],
   '4level': ['PML4E', 'PDPTE', 'PDE', 'PTE'],
   '5level': ['PML5E', 'PML4E', 'PDPTE', 'PDE', 'PTE'],
@@ -78,8 +79,16 @@ export interface Grid {
   fault: { row: number; col: number } | null;
 }
 
-export function gridOf(w: TwoDWalkView): Grid {
-  const guest = GUEST_LEVELS[w.guestMode];
+/**
+ * The guest levels a walk reads from memory: a PAE guest's PDPTE is read on each walk under NPT
+ * (mmu/nested.ts, npt.ts `paePdptes: 'memory'`), but comes from a register under EPT.
+ */
+export function guestLevels(mode: TwoDWalkView['guestMode'], vendor: 'intel' | 'amd'): readonly TwoDLevel[] {
+  return mode === 'pae' && vendor === 'amd' ? ['PDPTE', 'PDE', 'PTE'] : GUEST_LEVELS[mode];
+}
+
+export function gridOf(w: TwoDWalkView, vendor: 'intel' | 'amd' = 'intel'): Grid {
+  const guest = guestLevels(w.guestMode, vendor);
   const nested = NESTED_LEVELS[w.nestedLevels];
   const n = guest.length;
   const m = nested.length;
