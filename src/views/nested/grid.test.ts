@@ -182,7 +182,7 @@ describe('a PAE guest', () => {
     const w = new NestedWorld({ vendor: format, guest: 'pae', nestedLevels: 4, nestedShift: 12 }, rng(1));
     const { la } = w.addressIn(w.addMapping(0));
     const r = w.translate(la, { write: false, fetch: false, user: true });
-    const g = gridOf(twoDWalkView('pae', la >>> 0, 0, { write: false, fetch: false, user: true }, r, 'walk'), vendor);
+    const g = gridOf(twoDWalkView('pae', la.lo, la.hi, { write: false, fetch: false, user: true }, r, 'walk'), vendor);
     expect(g.full).toBe(full);
     expect(g.made).toBe(full);
     expect(g.refs.every((x) => x.row >= 0)).toBe(true);
