@@ -192,7 +192,7 @@ function execGuests(args: string[]): string {
   const out = {
     under, quantum: host.quantum, end, steps: host.cpu.state.steps, idleSteps: host.idleSteps,
     switches: host.switches.length,
-    tlb: tlbJson(host.cpu.mmu.tlb, tlbTags ?? true),
+    tlb: tlbJson(host.cpu.mmu, tlbTags ?? true),
     vms: host.report().map((r, i) => ({ ...r, cycles: host.vm(i).ledger.data().cycles })),
   };
   return JSON.stringify(out, null, 1);

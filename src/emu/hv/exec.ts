@@ -85,11 +85,18 @@ export interface HvTlbJson {
   flushes: number;
   /** Entries those operations removed. */
   invalidated: number;
+  /** Page walks (the misses, and re-walks to set a dirty flag) and the memory references they made (2D walks under nested paging). */
+  walks: number;
+  walkRefs: number;
+  /** walkRefs / walks: at most 4 for a 4-level walk (shadow paging's too), up to 24 for a 2D walk of 4 on 4 levels. */
+  refsPerWalk: number;
 }
 
-/** The TLB counters of a processor, as `hv.tlb` prints them. */
-export function tlbJson(tlb: { hits: number; misses: number; flushes: number; invalidated: number }, tags: boolean): HvTlbJson {
-  return { tags, hits: tlb.hits, misses: tlb.misses, flushes: tlb.flushes, invalidated: tlb.invalidated };
+/** The TLB counters of a processor and its walks, as `hv.tlb` prints them. */
+export function tlbJson(mmu: { tlb: { hits: number; misses: number; flushes: number; invalidated: number }; walks: number; refs: number }, tags: boolean): HvTlbJson {
+  const t = mmu.tlb;
+  const refsPerWalk = mmu.walks === 0 ? 0 : Math.round((mmu.refs / mmu.walks) * 100) / 100;
+  return { tags, hits: t.hits, misses: t.misses, flushes: t.flushes, invalidated: t.invalidated, walks: mmu.walks, walkRefs: mmu.refs, refsPerWalk };
 }
 
 /** The paging an exec option set asks for. */
@@ -224,7 +231,7 @@ export function runUnder(under: HvBackendId, opts: HvExecOptions, extra: HvExtra
     exits: Object.fromEntries([...hv.counts].map(([name, c]) => [name, { code: c.code, count: c.count }])),
     exitTotal: hv.exitCount,
     cost: { preset: p.id, vendor: p.vendor, cycles: data.cycles, byKind, byWork: { ...data.byWork } as HvJson['cost']['byWork'] },
-    tlb: tlbJson(cpu.mmu.tlb, backend.tlbTags),
+    tlb: tlbJson(cpu.mmu, backend.tlbTags),
   };
   if (backend.shadow != null) hvJson.shadow = { ...backend.shadow.stats };
   if (hv.console !== '') hvJson.console = hv.console;

@@ -470,7 +470,7 @@ export class HvMachine {
       exits: Object.fromEntries([...this.hypervisor.counts].map(([name, c]) => [name, { code: c.code, count: c.count }])),
       exitTotal: this.hypervisor.exitCount,
       cost: { preset: this.preset.id, vendor: this.preset.vendor, cycles: data.cycles, byKind, byWork: { ...data.byWork } as HvJson['cost']['byWork'] },
-      tlb: tlbJson(this.inner.mmu.tlb, this.backend.tlbTags),
+      tlb: tlbJson(this.inner.mmu, this.backend.tlbTags),
     };
     if (this.console !== '') hv.console = this.console;
     if (this.ended?.kind === 'hypercall-exit') hv.exitCode = this.ended.code;
