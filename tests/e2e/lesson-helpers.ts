@@ -34,7 +34,12 @@ export async function next(w: Where): Promise<void> {
 export async function stepUntilDone(w: Where, max: number): Promise<void> {
   const status = w.root.getByTestId('lesson-task-status');
   const counter = w.root.getByTestId('step-counter').first();
-  for (let i = 0; i < max && !(await status.textContent())?.includes('✓'); i++) {
+  const forward = w.root.getByTestId('step-forward').first();
+  const done = async (): Promise<boolean> => (await status.textContent())?.includes('✓') ?? false;
+  for (let i = 0; i < max && !(await done()); i++) {
+    // A step that loads the lesson's own scenario: → does nothing until the lab can step again.
+    await expect.poll(async () => (await done()) || (await forward.isEnabled())).toBe(true);
+    if (await done()) break;
     const before = await counter.textContent();
     await w.page.keyboard.press('ArrowRight');
     await expect(counter).not.toHaveText(before ?? '');
