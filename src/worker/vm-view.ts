@@ -20,7 +20,7 @@ import { bitLabel, CR_ACCESS_LAYOUT, EPT_VIOLATION_LAYOUT, IDT_VECTORING_INFO_LA
 import { SVM_EXIT } from '../emu/svm/exit-codes.ts';
 import { INTERCEPT, readInterceptWords } from '../emu/svm/intercepts.ts';
 import { VMCB_FIELDS, type VmcbField } from '../emu/svm/vmcb.ts';
-import type { CostKind } from '../emu/cost/kinds.ts';
+import { MEMORY_COST_KINDS, type CostKind } from '../emu/cost/kinds.ts';
 import type {
   VmAccessView, VmBitsView, VmControlView, VmExitInfoView, VmExitView, VmFieldView, VmGuestView, VmReasonCount, VmView,
 } from './vm-types.ts';
@@ -214,7 +214,7 @@ function svmControls(m: HvUnitView): VmControlView[] {
 const TRANSITIONS: readonly CostKind[] = ['vm-entry', 'vm-exit', 'vmrun', 'vmexit'];
 const FIELD_ACCESS: readonly CostKind[] = ['vmread', 'vmwrite', 'vmcb-read', 'vmcb-write'];
 const HANDLERS: readonly CostKind[] = ['hv-dispatch', 'handler'];
-const MEMORY: readonly CostKind[] = ['page-walk-ref', 'tlb-flush', 'shadow-pt-update'];
+const MEMORY = MEMORY_COST_KINDS;
 
 /** The index of the first record with a step ≥ `step`. */
 function firstAt(records: readonly HvExitRecord[], step: number): number {

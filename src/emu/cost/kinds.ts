@@ -49,6 +49,9 @@ export const COST_KINDS = {
 
 export type CostKind = keyof typeof COST_KINDS;
 
+/** The kinds that pay for translating a guest's addresses (the views' "memory" or "address translation" part). */
+export const MEMORY_COST_KINDS: readonly CostKind[] = ['page-walk-ref', 'tlb-flush', 'shadow-pt-update'];
+
 export const COST_KIND_IDS = Object.keys(COST_KINDS) as CostKind[];
 
 /**

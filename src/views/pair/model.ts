@@ -4,22 +4,16 @@
  * and the exits with the hypervisor's work, on one scale for both sides, and the sentence the live
  * region says after a move. Plain TS (no DOM), tested in model.test.ts.
  */
-import type { PairCounters, PairSideView, PairView } from '../../worker/pair-types.ts';
+import type { PairSideView, PairView } from '../../worker/pair-types.ts';
+import { COMPARE_PARTS, cycleParts, type ComparePart } from '../vm/compare-model.ts';
 
-export const PAIR_PARTS = ['guest', 'memory', 'exits'] as const;
-export type PairPart = (typeof PAIR_PARTS)[number];
-
-/** Cost kinds (cost/kinds.ts) that pay for translating the guest's addresses. */
-export const MEMORY_KINDS: readonly string[] = ['page-walk-ref', 'tlb-flush', 'shadow-pt-update'];
+/** The comparison chart's parts and split (views/vm/compare-model.ts), so both charts say the same. */
+export const PAIR_PARTS = COMPARE_PARTS;
+export type PairPart = ComparePart;
+export const partCycles = cycleParts;
 
 /** Guest instructions the "run to the end" button asks for at most (a call the worker answers in a few seconds). */
 export const PAIR_RUN_BUDGET = 200_000;
-
-export function partCycles(c: PairCounters['cycles']): Record<PairPart, number> {
-  const guest = c.byKind['guest-insn'] ?? 0;
-  const memory = MEMORY_KINDS.reduce((s, k) => s + (c.byKind[k] ?? 0), 0);
-  return { guest, memory, exits: c.total - guest - memory };
-}
 
 export interface PairBar {
   total: number;

@@ -4,12 +4,12 @@
  * references, TLB flushes, shadow page-table updates) and what the hypervisor's exits cost (world
  * switches, control-structure accesses, dispatch and handlers), as a multiple of the bare run.
  */
+import { MEMORY_COST_KINDS } from '../../emu/cost/kinds.ts';
 import type { CompareConfigId, CompareResult, CompareRow } from '../../emu/hv/compare.ts';
 
 export const COMPARE_PARTS = ['guest', 'memory', 'exits'] as const;
 export type ComparePart = (typeof COMPARE_PARTS)[number];
 
-const MEMORY_KINDS = ['page-walk-ref', 'tlb-flush', 'shadow-pt-update'];
 
 export interface CompareBar {
   id: CompareConfigId;
@@ -21,11 +21,15 @@ export interface CompareBar {
   end: string;
 }
 
+/** Cycles (a total and its kinds) split into the guest, address translation and the rest: the exits and the hypervisor's work. */
+export function cycleParts<C extends { total: number; byKind: Readonly<Record<string, number>> }>(c: C): Record<ComparePart, number> {
+  const guest = c.byKind['guest-insn'] ?? 0;
+  const memory = MEMORY_COST_KINDS.reduce((s, m) => s + (c.byKind[m] ?? 0), 0);
+  return { guest, memory, exits: c.total - guest - memory };
+}
+
 export function partCycles(r: CompareRow): Record<ComparePart, number> {
-  const k = r.cycles.byKind;
-  const guest = k['guest-insn'] ?? 0;
-  const memory = MEMORY_KINDS.reduce((s, m) => s + (k[m] ?? 0), 0);
-  return { guest, memory, exits: r.cycles.total - guest - memory };
+  return cycleParts(r.cycles);
 }
 
 export function compareBars(res: Extract<CompareResult, { ok: true }>): CompareBar[] {
