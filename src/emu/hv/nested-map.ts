@@ -129,16 +129,16 @@ export interface MmioRecord {
 }
 
 /**
- * The host's MMIO handler while guest-physical `pages` are mapped to the MMIO window at `window`
+ * The host's MMIO handler while guest-physical `pages` are mapped to the MMIO window at `base`
  * (page n of the window is `pages[n]`): each access goes to `handler` at its guest-physical address
  * and is recorded in `records`. Used by nested paging's pass-through (below) and by the shadow
  * MMU's (shadow.ts), each with its own window.
  */
-export function windowHandler(window: number, pages: readonly number[], handler: MmioHandler, records: MmioRecord[]): MmioHandler {
+export function windowHandler(base: number, pages: readonly number[], handler: MmioHandler, records: MmioRecord[]): MmioHandler {
   const toGpa = (hpa: number): number => {
-    const i = Math.floor((hpa - window) / 0x1000);
+    const i = Math.floor((hpa - base) / 0x1000);
     if (i < 0 || i >= pages.length) return hpa; // not the window: cannot happen while only the window is mapped to MMIO
-    return pages[i]! + ((hpa - window) % 0x1000);
+    return pages[i]! + ((hpa - base) % 0x1000);
   };
   const w: MmioHandler = {
     readHi: 0xffffffff,
