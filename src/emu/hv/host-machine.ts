@@ -29,7 +29,7 @@ import type { TraceEvent, TraceKind, TraceSink } from '../trace/events.ts';
 import { useHost } from '../scenario/build.ts';
 import { Host, type HostOptions, type HostSnapshot, type VmSwitch } from './host.ts';
 import type { HvEnd, Hypervisor } from './hypervisor.ts';
-import { SVM_EXIT_INFO_FIELDS, VMX_EXIT_INFO_FIELDS, type HvExitRecord } from './hv-machine.ts';
+import { SVM_EXIT_INFO_FIELDS, VMX_EXIT_INFO_FIELDS, type HeldEntry, type HvExitRecord } from './hv-machine.ts';
 import type { HvLogEntry } from './types.ts';
 import { SvmBackend } from './svm-backend.ts';
 import { VmxBackend } from './vmx-backend.ts';
@@ -103,6 +103,8 @@ export class HostMachine {
   /** The last exit's step and the CPU's step when it was handled (a switch right after it belongs to its step). */
   private lastExit: { step: number; at: number } | null = null;
   private vmKinds: ReadonlySet<TraceKind> = new Set();
+  /** An entry a handler made for one instruction, reported after its exit (hv-machine.ts HeldEntry). */
+  private held: HeldEntry | null = null;
 
   constructor(opts: HostOptions) {
     this.host = new Host(opts);
@@ -215,7 +217,7 @@ export class HostMachine {
   setTrace(sink: TraceSink | null, kinds?: Iterable<TraceKind>): void {
     const ks = kinds === undefined ? null : [...kinds];
     this.trace = sink;
-    this.cpu.setTrace(sink, ks ?? undefined);
+    this.cpu.setTrace(sink === null ? null : { emit: (e) => (this.held !== null ? this.held.events.push(e) : sink.emit(e)) }, ks ?? undefined);
     const vm = ks === null ? VM_KINDS : VM_KINDS.filter((k) => ks.includes(k));
     this.vmSink = sink !== null && vm.length > 0 ? sink : null;
     this.vmKinds = new Set(vm);
@@ -282,17 +284,36 @@ export class HostMachine {
       t.console += uart.slice(t.uartSeen);
       t.uartSeen = uart.length;
     }
+    const held = this.held;
+    this.held = null;
     if (end !== null) record.cycles = this.roundTripTotal(vm) - t.roundTrip;
-    v.awaiting = end === null || end.kind === 'preempted' || end.kind === 'idle';
+    v.awaiting = (end === null && held === null) || end?.kind === 'preempted' || end?.kind === 'idle';
+    if (held !== null) {
+      const total = this.roundTripTotal(vm);
+      record.entry = held.instruction;
+      if (end === null) record.cycles = total - t.roundTrip;
+      t.roundTrip = total;
+      v.enteredAt = held.at;
+    }
     if (this.vmSink === null) return;
     this.emit({ kind: 'vm/exit', step, vm, vendor: this.vendor, code: entry.code, name: entry.name, rip: entry.rip, info: { ...info } });
     for (const a of entry.accesses) this.emit({ kind: 'vm/field', step, vm, op: a.op, field: a.field, key: unit.fieldKey(a.field), value: a.value });
     this.emit({ kind: 'vm/handle', step, vm, action: entry.action, note: entry.note });
+    if (held !== null) {
+      this.emit({ kind: 'vm/entry', step, vm, vendor: this.vendor, instruction: held.instruction, rip: held.rip, ...(held.failed !== null ? { failed: held.failed } : {}) });
+      for (const e of held.events) this.trace?.emit(e);
+    }
   }
 
   private entered(vm: number, k: number, instruction: 'VMLAUNCH' | 'VMRESUME' | 'VMRUN', failed: string[] | null): void {
     const t = this.tracks[vm]!;
     const v = t.vcpus[k]!;
+    if (this.host.vm(vm).hypervisors[k]!.handling) {
+      // A handler enters the guest for one instruction: reported, with that run's events, once the exit is (exited).
+      const b = this.host.vm(vm).backends[k]!;
+      this.held = { instruction, failed, rip: peekField(b, this.mem, b instanceof VmxBackend ? 'GUEST_RIP' : 'save.rip'), at: this.cpu.state.steps, events: [] };
+      return;
+    }
     const total = this.roundTripTotal(vm);
     const last = v.lastRecord >= 0 ? t.records[v.lastRecord] ?? null : null;
     if (v.awaiting && last !== null && last.entry === null) {

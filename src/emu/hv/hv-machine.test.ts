@@ -202,3 +202,27 @@ describe.each([['vtx', 'nested'], ['svm', 'nested'], ['vtx', 'shadow'], ['svm', 
     expect(seen).toEqual([...new Set(ref.hypervisor.log.map((x) => x.step))]);
   });
 });
+
+describe.each([['vtx', 'nested'], ['svm', 'nested'], ['vtx', 'shadow'], ['svm', 'shadow']] as const)('a handler that runs the instruction once in the guest, under %s, %s paging', (technique, paging) => {
+  it('reports the exit, its handling, then that entry and the instruction, and counts the round trip', async () => {
+    const json = structuredClone((await import(`../scenario/examples/nested-walk-${technique}.json`)).default as Record<string, unknown>);
+    if (paging === 'shadow') json.hypervisor = { nestedPaging: false };
+    const r = loadScenario(json);
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    const m = hv(r.loaded);
+    const sink = new ArraySink();
+    m.setTrace(sink, TRACE_KINDS.filter((k) => !k.startsWith('tlb/') && k !== 'mmu/walk' && k !== 'vm/field'));
+    m.run(30);
+    // The guest's read of DEV (MMIO): an EPT violation or NPF under nested paging, a #PF under shadow paging.
+    const mmio = sink.events.findIndex((e) => e.kind === 'io/mmio');
+    expect(mmio).toBeGreaterThan(0);
+    const kinds = sink.events.slice(mmio - 4, mmio + 1).map((e) => e.kind);
+    expect(kinds).toEqual(['vm/exit', 'vm/handle', 'vm/entry', 'cpu/insn', 'io/mmio']);
+    const exit = sink.events[mmio - 4]!;
+    const rec = m.records.find((x) => x.log.step === exit.step && x.log.note.startsWith('mmio read'));
+    expect(rec?.entry).toBe(technique === 'vtx' ? 'VMRESUME' : 'VMRUN');
+    expect(rec!.cycles).toBeGreaterThan(0);
+    // Every exit the guest resumed from has its entry and its cycles.
+    for (const x of m.records.slice(0, -1)) expect([x.log.n, x.entry !== null, x.cycles > 0]).toEqual([x.log.n, true, true]);
+  });
+});

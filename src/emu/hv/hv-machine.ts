@@ -23,8 +23,8 @@
  * `vm/entry` and `vm/end`, at the step of the exit they belong to (an entry after an exit carries
  * that exit's step; the first VMLAUNCH/VMRUN the start step). Order: the exiting instruction's CPU
  * events, vm/exit, the handler's vm/field accesses in order, vm/handle, then vm/entry (or vm/end).
- * One exception: a string I/O instruction is run once by the processor inside its handler, so that
- * run's vm/entry and CPU events come before the exit's vm/field and vm/handle events.
+ * A handler that runs the instruction once in the guest (string I/O, MMIO, a shadow page-table
+ * write) has that entry and the run's CPU events reported after its vm/handle (HeldEntry).
  */
 import type { RunEnd } from '../cpu/cpu.ts';
 import type { Cpu } from '../cpu/cpu.ts';
@@ -148,6 +148,22 @@ export const VMX_EXIT_INFO_FIELDS = [
 /** AMD-V exit-information fields of the VMCB (APM 15.6). */
 export const SVM_EXIT_INFO_FIELDS = ['exit_code', 'exit_info_1', 'exit_info_2', 'exit_int_info', 'next_rip'] as const satisfies readonly VmcbField[];
 
+/**
+ * An entry made inside an exit's handler: string I/O, MMIO and a shadow page-table write are run
+ * by entering the guest for that one instruction with the access let through (hypervisor.ts,
+ * shadow.ts `runOnce`). The exit is reported only once its handler is done, so the entry and the
+ * CPU events of that run are held and reported after the exit's vm/handle, in the order they
+ * happened relative to it; its round trip is the exit's cycles.
+ */
+export interface HeldEntry {
+  instruction: 'VMLAUNCH' | 'VMRESUME' | 'VMRUN';
+  failed: string[] | null;
+  rip: bigint;
+  /** The guest step at the entry. */
+  at: number;
+  events: TraceEvent[];
+}
+
 export class HvMachine {
   readonly inner: Machine;
   readonly technique: HvTechnique;
@@ -175,6 +191,8 @@ export class HvMachine {
   private awaiting = false;
   /** The step of the last entry. */
   private enteredAt = 0;
+  /** An entry a handler made for one instruction (see `HeldEntry`), reported after its exit. */
+  private held: HeldEntry | null = null;
 
   constructor(inner: Machine, opts: HvMachineOptions) {
     const p = presetFor(opts.technique, opts.preset);
@@ -287,7 +305,8 @@ export class HvMachine {
   setTrace(sink: TraceSink | null, kinds?: Iterable<TraceKind>): void {
     const ks = kinds === undefined ? null : [...kinds];
     this.trace = sink;
-    this.inner.setTrace(sink, ks ?? undefined);
+    // The CPU's events pass through here so that those of a handler's one-instruction run can be held back (HeldEntry).
+    this.inner.setTrace(sink === null ? null : { emit: (e) => (this.held !== null ? this.held.events.push(e) : sink.emit(e)) }, ks ?? undefined);
     const vm = ks === null ? VM_KINDS : VM_KINDS.filter((k) => ks.includes(k));
     this.vmSink = sink !== null && vm.length > 0 ? sink : null;
     this.vmKinds = new Set(vm);
@@ -410,15 +429,35 @@ export class HvMachine {
     // The print hypercall's character joins the UART's output in the console.
     const hc = this.hypervisor.console;
     if (entry.kind === 'hypercall' && entry.note.startsWith('print ')) this.console += hc.slice(-1);
+    const held = this.held;
+    this.held = null;
     if (end !== null) record.cycles = this.roundTripTotal() - this.roundTrip;
-    this.awaiting = end === null;
+    this.awaiting = end === null && held === null;
+    if (held !== null) {
+      // The handler's own entry completes this record (its cycles include the one-instruction run's entry).
+      const total = this.roundTripTotal();
+      record.entry = held.instruction;
+      if (end === null) record.cycles = total - this.roundTrip;
+      this.roundTrip = total;
+      this.enteredAt = held.at;
+    }
     if (this.vmSink === null) return;
     this.emit({ kind: 'vm/exit', step, vm: 0, vendor: this.vendor, code: entry.code, name: entry.name, rip: entry.rip, info: { ...info } });
     for (const a of entry.accesses) this.emit({ kind: 'vm/field', step, vm: 0, op: a.op, field: a.field, key: this.fieldKey(a.field), value: a.value });
     this.emit({ kind: 'vm/handle', step, vm: 0, action: entry.action, note: entry.note });
+    if (held !== null) {
+      this.emit({ kind: 'vm/entry', step, vm: 0, vendor: this.vendor, instruction: held.instruction, rip: held.rip, ...(held.failed !== null ? { failed: held.failed } : {}) });
+      for (const e of held.events) this.trace?.emit(e);
+    }
   }
 
   private entered(instruction: 'VMLAUNCH' | 'VMRESUME' | 'VMRUN', failed: string[] | null): void {
+    if (this.hypervisor.handling) {
+      // A handler enters the guest for one instruction: reported, with that run's events, once the exit is (exited).
+      const rip = this.backend instanceof VmxBackend ? this.peek('GUEST_RIP') : this.peek('save.rip');
+      this.held = { instruction, failed, rip, at: this.cpu.state.steps, events: [] };
+      return;
+    }
     const total = this.roundTripTotal();
     const last = this.records[this.records.length - 1];
     if (this.awaiting && last !== undefined) {

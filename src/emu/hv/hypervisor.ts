@@ -264,6 +264,7 @@ export class Hypervisor {
       if (r.kind === 'invalid') return { kind: 'error', why: `the entry failed its checks: ${r.failed.join(', ')}` };
       const exit = r.exit;
       let h: Handled;
+      this.handling = true;
       try {
         h = this.handle(exit);
       } catch (e) {
@@ -271,6 +272,8 @@ export class Hypervisor {
         // A #GP the processor's own MSR raised on pass-through: reflect it.
         b.inject({ vector: e.vector, type: 'exception', ...(e.errorCode >= 0 ? { errorCode: e.errorCode } : {}) });
         h = { action: 'reflected', note: `#${e.vector} from the processor's MSR, reflected`, work: 'msr' };
+      } finally {
+        this.handling = false;
       }
       if (h.work !== undefined) this.opts.ledger.charge({ kind: 'handler', work: h.work });
       const c = this.counts.get(exit.name);
@@ -396,9 +399,9 @@ export class Hypervisor {
       case 'invlpg': {
         if (b.shadow != null) {
           // Shadow paging (untagged): zapping the shadow entry flushes the TLB (shadow.ts).
-          b.shadow.invlpg(Number(d.linear));
+          const zapped = b.shadow.invlpg(Number(d.linear));
           b.advance();
-          return { action: 'emulated', note: `invlpg 0x${d.linear.toString(16)}: shadow entry zapped`, work: 'invlpg' };
+          return { action: 'emulated', note: `invlpg 0x${d.linear.toString(16)}: ${zapped ? 'shadow entry zapped' : 'no shadow entry for that page'}`, work: 'invlpg' };
         }
         // With tags the guest's entries outlived the exit: INVVPID type 0 or INVLPGA (file header).
         const did = b.invalidateGuest('page', d.linear);
@@ -673,6 +676,12 @@ export class Hypervisor {
 
   /** Enter the guest again before `run` returns at its limit, so that the guest is loaded at each step boundary. */
   enterAtLimit = false;
+
+  /**
+   * An exit's handler is running. Some handlers enter the guest for one instruction (string I/O,
+   * MMIO, a shadow page-table write): the time-travelling machines report that entry after the exit.
+   */
+  handling = false;
 
   /** Called after each exit is handled, with its log entry and the end it caused (null: the guest resumes). */
   observer: ((entry: HvLogEntry, end: HvEnd | null) => void) | null = null;

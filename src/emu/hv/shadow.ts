@@ -518,11 +518,13 @@ export class ShadowMmu {
     for (const e of changed) for (const s of [...(this.byEntry.get(e) ?? [])]) this.zapSlot(s, 'write');
   }
 
-  /** INVLPG: the leaf of that linear page in the current shadow goes. */
-  invlpg(gva: number): void {
+  /** INVLPG: the leaf of that linear page in the current shadow goes. Returns whether there was one. */
+  invlpg(gva: number): boolean {
     this.stats.invlpgs++;
     const slot = this.slotOf(gva, false);
-    if (slot !== null && this.leaves.has(slot)) this.zapSlot(slot, 'invlpg');
+    if (slot === null || !this.leaves.has(slot)) return false;
+    this.zapSlot(slot, 'invlpg');
+    return true;
   }
 
   // ---- running one instruction with pages opened ----
