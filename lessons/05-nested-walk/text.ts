@@ -32,7 +32,7 @@ export const en: Text = {
       },
       why: 'It translates CR3 through the EPT. CR3 holds a guest-physical address, which memory does not answer to: the processor walks the EPT for it, gets the HPA of the guest\'s PML4 and reads the entry there. The same happens for every guest entry after it, and once more for the data\'s address at the end. All of it in hardware, with no exit.',
       hints: ['Whose address space is CR3\'s value in?', 'Nested paging exists so that guests can walk their own tables without the hypervisor.'],
-      notes: 'The wrong answer "exit" is what shadow paging does on a table write: contrast it briefly; lesson 6 and the comparison chart come back to it.',
+      notes: 'The wrong answer "exit" is what shadow paging does on a table write: contrast it briefly; lesson 7 and the comparison chart come back to it.',
     },
     'predict-count': {
       title: 'Predict: references of a first touch',
@@ -148,7 +148,7 @@ export const zh: Text = {
       },
       why: '通过 EPT 翻译 CR3。CR3 存放的是客户机物理地址，内存并不响应这个地址：处理器为它遍历 EPT，得到客户机 PML4 的 HPA，再从那里读出表项。之后的每个客户机表项都是如此，最后数据的地址还要再翻译一次。这一切都由硬件完成，没有退出。',
       hints: ['CR3 中的值属于谁的地址空间？', '嵌套分页的意义，就在于客户机无须虚拟机监控器就能遍历自己的页表。'],
-      notes: '错误答案“退出”正是影子页表在客户机写页表时的做法：可以简单对比；第 6 课和对比图还会谈到它。',
+      notes: '错误答案“退出”正是影子页表在客户机写页表时的做法：可以简单对比；第 7 课和对比图还会谈到它。',
     },
     'predict-count': {
       title: '预测：第一次访问的内存引用次数',

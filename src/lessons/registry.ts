@@ -11,6 +11,7 @@ import { info as vmxExit } from '../../lessons/03-vmx-exit/meta.ts';
 import { info as svmExit } from '../../lessons/04-svm-exit/meta.ts';
 import { info as nestedWalk } from '../../lessons/05-nested-walk/meta.ts';
 import { info as taggedTlb } from '../../lessons/06-tagged-tlb/meta.ts';
+import { info as shadowPaging } from '../../lessons/07-shadow-paging/meta.ts';
 
 interface Entry {
   info: LessonInfo;
@@ -24,6 +25,7 @@ const entries: readonly Entry[] = [
   { info: svmExit, load: () => import('../../lessons/04-svm-exit/index.ts') },
   { info: nestedWalk, load: () => import('../../lessons/05-nested-walk/index.ts') },
   { info: taggedTlb, load: () => import('../../lessons/06-tagged-tlb/index.ts') },
+  { info: shadowPaging, load: () => import('../../lessons/07-shadow-paging/index.ts') },
 ];
 
 /** Every lesson's LessonInfo, in course order. */

@@ -49,6 +49,7 @@ export const lessonEn = {
   'lesson.target.vmInspector': 'the VMCS / VMCB inspector',
   'lesson.target.vmCharts': 'the VM exit charts',
   'lesson.target.nestedWalk': 'the two-dimensional walk',
+  'lesson.target.shadow': 'the shadow page table',
   'lesson.target.exitField': 'the exit field {name}',
   'lesson.pick': 'Pick {name}',
 } as const;
@@ -97,6 +98,7 @@ export const lessonZh: Record<keyof typeof lessonEn, string> = {
   'lesson.target.vmInspector': 'VMCS / VMCB 检查器',
   'lesson.target.vmCharts': 'VM 退出统计图',
   'lesson.target.nestedWalk': '二维页表遍历',
+  'lesson.target.shadow': '影子页表',
   'lesson.target.exitField': '退出信息字段 {name}',
   'lesson.pick': '选择 {name}',
 };

@@ -10,6 +10,10 @@ export interface EmbedViews {
   tlb: boolean;
   /** The VMCS / VMCB inspector (its last exit decoded): `vm-inspector`, `exit-EXIT_QUALIFICATION`. */
   vm: boolean;
+  /** The nested-walk grid (`nested-walk`). */
+  nested: boolean;
+  /** The shadow page table view (`shadow`). */
+  shadow: boolean;
 }
 
 /** The views a target id lives in (`reg-rcx` in the registers, `walk-pte` in the page walk, `exit-VM_EXIT_REASON` in the VM inspector). */
@@ -18,11 +22,13 @@ function viewOf(id: string): keyof EmbedViews | null {
   if (id === 'walk' || id.startsWith('walk-')) return 'walk';
   if (id === 'tlb' || id.startsWith('tlb-')) return 'tlb';
   if (id === 'vm-inspector' || id.startsWith('exit-')) return 'vm';
+  if (id === 'nested-walk') return 'nested';
+  if (id === 'shadow') return 'shadow';
   return null;
 }
 
 export function embedViewsFor(steps: readonly StepDef[]): EmbedViews {
-  const v: EmbedViews = { registers: false, walk: false, tlb: false, vm: false };
+  const v: EmbedViews = { registers: false, walk: false, tlb: false, vm: false, nested: false, shadow: false };
   for (const s of steps) {
     for (const id of [s.point, s.kind === 'target' ? s.among : undefined]) {
       const k = id === undefined ? null : viewOf(id);
