@@ -182,3 +182,21 @@ test('lesson 2 embedded at its pick step: its own scenario named in the heading,
   await axeClean(page);
   expect(errors).toEqual([]);
 });
+
+test('lessons 5 and 7 embedded: the nested-walk grid and the shadow view their steps point at are brought in', async ({ page }) => {
+  const errors = noErrors(page);
+  await page.setViewportSize({ width: 800, height: 600 });
+  await page.emulateMedia({ reducedMotion: 'reduce' });
+  await page.goto('/?embed=1&lesson=05-nested-walk&lstep=5&lang=en');
+  await expect(column({ page, root: page })).toContainText('Step 5 of 13');
+  await expect(page.getByTestId('lesson-lab-status')).toBeEmpty();
+  await expect(page.getByTestId('nested-walk')).toBeVisible();
+  await expect(page.locator('[data-lesson-pointed]')).toHaveAttribute('data-lesson-target', 'nested-walk');
+  await axeClean(page);
+  await page.goto('/?embed=1&lesson=07-shadow-paging&lstep=3&lang=zh-CN');
+  await expect(column({ page, root: page })).toContainText('第 3 步，共 13 步');
+  await expect(page.getByTestId('shadow-view')).toBeVisible();
+  await expect(page.locator('[data-lesson-pointed]')).toHaveAttribute('data-lesson-target', 'shadow');
+  await axeClean(page);
+  expect(errors).toEqual([]);
+});
