@@ -8,14 +8,12 @@ import type { Locale } from '../i18n/messages.ts';
 /** A lesson lives in `lessons/<id>/`, its id the folder's name: a two-digit number and a slug (`01-rings`). */
 export const LESSON_ID = /^[0-9]{2}-[a-z0-9]+(?:-[a-z0-9]+)*$/;
 
-/** A lesson as the lesson map, progress and the embed see it. */
+/** A lesson as the lesson map, progress and the embed see it (its one-sentence summary, for the map only, is in summaries.ts). */
 export interface LessonInfo {
   id: string;
   /** Its place in the course (1, 2, …). */
   number: number;
   title: Record<Locale, string>;
-  /** One sentence: what the student will be able to do afterwards. */
-  summary: Record<Locale, string>;
   /** Expected length in minutes. */
   minutes: number;
   /** How many steps the lesson has. */

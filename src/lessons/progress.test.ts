@@ -23,7 +23,6 @@ const rings: LessonInfo = {
   id: '01-rings',
   number: 1,
   title: { en: 'Rings', 'zh-CN': '特权级' },
-  summary: { en: 'Say what each ring may do.', 'zh-CN': '说出每个特权级能做什么。' },
   minutes: 10,
   steps: 12,
   maxScore: 10,

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 import { COURSE } from '../../src/lessons/course.ts';
+import { SUMMARIES } from '../../src/lessons/summaries.ts';
 import { PROGRESS_KEY } from '../../src/lessons/progress-store.ts';
 import { noErrors } from './page-checks.ts';
 
@@ -47,6 +48,8 @@ test('the lesson map lists the course, or says plainly there is none', async ({ 
     for (const l of COURSE) {
       const row = lessonState(page, l.id);
       await expect(row).toContainText(l.title.en);
+      // The summary comes with the map's own chunk (src/lessons/summaries.ts).
+      await expect(row).toContainText(SUMMARIES[l.id]!.en);
       await expect(row).toContainText('Not started');
       await expect(row.getByRole('button', { name: new RegExp(`Lesson ${l.number}`) })).toBeVisible();
     }

@@ -35,7 +35,7 @@ export function stateText(locale: Locale, s: LessonState): string {
 export function recordState(p: LessonProgress | null, info: Pick<LessonInfo, 'steps' | 'maxScore'> | undefined): LessonState {
   if (p === null) return { kind: 'new' };
   const i = info ?? { steps: p.steps, maxScore: p.maxScore };
-  return lessonState({ id: '', number: 0, title: { en: '', 'zh-CN': '' }, summary: { en: '', 'zh-CN': '' }, minutes: 0, ...i }, p);
+  return lessonState({ id: '', number: 0, title: { en: '', 'zh-CN': '' }, minutes: 0, ...i }, p);
 }
 
 export function problemText(locale: Locale, p: ProgressProblem): string {

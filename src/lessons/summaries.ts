@@ -1,0 +1,24 @@
+/**
+ * Each lesson's one-sentence summary (what the student will be able to do afterwards), by lesson
+ * id, in both languages: for the lesson map, which imports this (its own chunk), so that the first
+ * screen does not carry every lesson's sentences in both languages. A lesson's test checks its
+ * entry against the lesson's text (lessons/checks.ts).
+ */
+import type { Locale } from '../i18n/messages.ts';
+import { summary as rings } from '../../lessons/01-rings/summary.ts';
+import { summary as paging } from '../../lessons/02-paging/summary.ts';
+import { summary as vmxExit } from '../../lessons/03-vmx-exit/summary.ts';
+import { summary as svmExit } from '../../lessons/04-svm-exit/summary.ts';
+import { summary as nestedWalk } from '../../lessons/05-nested-walk/summary.ts';
+import { summary as taggedTlb } from '../../lessons/06-tagged-tlb/summary.ts';
+import { summary as shadowPaging } from '../../lessons/07-shadow-paging/summary.ts';
+
+export const SUMMARIES: Readonly<Record<string, Record<Locale, string>>> = {
+  '01-rings': rings,
+  '02-paging': paging,
+  '03-vmx-exit': vmxExit,
+  '04-svm-exit': svmExit,
+  '05-nested-walk': nestedWalk,
+  '06-tagged-tlb': taggedTlb,
+  '07-shadow-paging': shadowPaging,
+};
