@@ -26,8 +26,8 @@ export interface LessonHost {
   setScenario(id: ScenarioId, skipLoad: boolean): void;
   /** The lesson's own scenario `name` finished loading and is on screen (any later load clears it). */
   ownLoaded(name: string): void;
-  /** Loads a scenario as App does (pausing, clearing breakpoints); counts the loads asked for. */
-  loadJson(json: Promise<Json>): Promise<boolean>;
+  /** Loads a scenario as App does (pausing, clearing breakpoints); counts the loads asked for. `example`: the example it is. */
+  loadJson(json: Promise<Json>, example?: ScenarioId): Promise<boolean>;
   exampleJson(id: ScenarioId): Promise<Json>;
   /** Loads asked for so far, and the last one's promise. */
   loadGen(): number;
@@ -90,7 +90,10 @@ export class LessonController {
       this.#own = key;
       const load = name === null ? undefined : run?.lesson.scenarios?.[name];
       if (name !== null && load !== undefined) this.loadOwn(name, load);
-      else if (was !== null) void host.loadJson(host.exampleJson(untrack(() => host.scenario())));
+      else if (was !== null) {
+        const id = untrack(() => host.scenario());
+        void host.loadJson(host.exampleJson(id), id);
+      }
     });
     // Every change in the lesson played is kept as progress (and, in an embed, posted to the host).
     $effect(() => {

@@ -69,6 +69,8 @@ test('lesson 7 in Chinese, opened at the page-table write: the lab is run to the
   await expect(column(w)).toContainText('第 9 步，共 13 步');
   await expect(page.getByTestId('lesson-step-title')).toHaveText('写入，然后是 INVLPG');
   await expect(page.getByTestId('vm-exit-head')).toContainText('EXIT_REASON_CR_ACCESS');
+  // The planes name the guest in the reader's language (the scenario's JSON names it in English only).
+  await expect(page.locator('[data-lesson-target="vm-planes"]')).toContainText('关闭嵌套分页的 VT-x 下第 5 课的客户机');
   await stepUntilDone(w, 15);
   await expect(page.getByTestId('vm-exit-head')).toContainText('EXIT_REASON_INVLPG');
   await expect(page.getByTestId('shadow-view')).toContainText('只读：这一页存放客户机页表');
