@@ -18,7 +18,7 @@ export function recordView(r: ShadowRecord): ShadowRecordView {
   switch (r.op) {
     case 'hidden-fault':
     case 'true-fault': return { op: r.op, gva: hex(r.gva), errorCode: r.errorCode };
-    case 'fill': return { op: 'fill', gva: hex(r.gva), gpa: hex(r.gpa), hpa: hex(r.hpa), spte: hex(r.spte) };
+    case 'fill': return { op: 'fill', gva: hex(r.gva), gpa: hex(r.gpa), hpa: hex(r.hpa), spte: hex64(r.spte, r.spteHi) };
     case 'zap': return { op: 'zap', gva: hex(r.gva), why: r.why };
     case 'write-protect':
     case 'unprotect': return { op: r.op, gfn: hex(r.gfn) };

@@ -74,6 +74,8 @@ function replay(ex: ShadowExercise, seen: Set<string>): void {
           expect(g.pa - (g.pa % 0x1000), where).toBe(r.gpa);
           if ((r.spte & 2) !== 0) expect(g.rights!.rw || (ex.cr0 & 0x10000) === 0, where).toBe(true);
           if ((r.spte & 4) !== 0) expect(g.rights!.us, where).toBe(true);
+          // XD (bit 63) is the guest's, in a 4-level shadow; a 32-bit shadow has no upper half.
+          expect(r.spteHi >>> 31, where).toBe(size === 8 && g.rights!.xd ? 1 : 0);
         }
       }
       if (r.op === 'true-fault') expect(r.errorCode, where).toBe(a.trueFault);

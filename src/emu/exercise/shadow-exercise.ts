@@ -445,7 +445,7 @@ function recordText(r: ShadowRecord, long: boolean): string {
     case 'true-fault':
       return `true #PF at ${hx(r.gva)}: injected with error code 0x${r.errorCode.toString(16)}`;
     case 'fill':
-      return `fill ${hx(r.gva)} -> GPA ${hx(r.gpa)}: shadow entry ${hx(r.spte)}${long ? ' (bits 31:0)' : ''} (HPA ${hx(r.hpa)})`;
+      return `fill ${hx(r.gva)} -> GPA ${hx(r.gpa)}: shadow entry ${long ? `0x${(r.spteHi >>> 0).toString(16).padStart(8, '0')}${(r.spte >>> 0).toString(16).padStart(8, '0')}` : hx(r.spte)} (HPA ${hx(r.hpa)})`;
     case 'zap':
       return `zap ${hx(r.gva)} (${r.why === 'write' ? 'its guest entry was written' : r.why === 'invlpg' ? 'INVLPG' : r.why === 'unprotect' ? 'no longer a page-table page: to be refilled writable' : 'refilled'})`;
     case 'write-protect':

@@ -105,7 +105,7 @@ export type ShadowFormat = '32bit' | '4level';
 export type ShadowRecord =
   | { op: 'hidden-fault'; gva: number; errorCode: number }
   | { op: 'true-fault'; gva: number; errorCode: number }
-  | { op: 'fill'; gva: number; gpa: number; gpte: number; spte: number; hpa: number }
+  | { op: 'fill'; gva: number; gpa: number; gpte: number; spte: number; /** Bits 63:32 of a 4-level shadow entry (XD), 0 for a 32-bit one. */ spteHi: number; hpa: number }
   | { op: 'zap'; gva: number; why: 'write' | 'invlpg' | 'unprotect' | 'refill' }
   | { op: 'write-protect'; gfn: number }
   | { op: 'unprotect'; gfn: number }
@@ -470,7 +470,7 @@ export class ShadowMmu {
     if (rm === undefined) this.rmap.set(gpa, [slot]);
     else rm.push(slot);
     this.stats.fills++;
-    this.records.push({ op: 'fill', gva: pageOf(gva), gpa, gpte: leafStep !== undefined && leafStep.entryPa >= 0 ? leafStep.entryLo >>> 0 : gpa, spte: lo, hpa });
+    this.records.push({ op: 'fill', gva: pageOf(gva), gpa, gpte: leafStep !== undefined && leafStep.entryPa >= 0 ? leafStep.entryLo >>> 0 : gpa, spte: lo, spteHi: hi >>> 0, hpa });
     return slot;
   }
 
