@@ -502,6 +502,24 @@ try {
     await page.getByTestId('pair').screenshot({ path: `${out}/pair-${lang}-${mode}.png` });
     await page.close();
   }
+  // Lesson 7 (shadow page tables): opened at the page-table write (the lab run to the CR3 read),
+  // then on to INVLPG; the page and the shadow view, in both languages and presenter mode.
+  for (const [lang, mode] of [['en', 'normal'], ['zh-CN', 'normal'], ['en', 'presenter']] as const) {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, reducedMotion: 'reduce' });
+    await page.goto(`${base}/?lang=${lang}&lesson=07-shadow-paging&lstep=9${mode === 'presenter' ? '&mode=presenter' : ''}`);
+    await page.getByTestId('lesson-column').locator('.placing').waitFor({ state: 'detached' });
+    // Next VM exit (X) through the hidden faults and the emulated write to INVLPG.
+    const status = page.getByTestId('lesson-task-status');
+    for (let i = 0; i < 8 && !((await status.textContent()) ?? '').includes('✓'); i++) {
+      await page.keyboard.press('x');
+      await page.waitForTimeout(400);
+    }
+    await status.getByText('✓').waitFor();
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: `${out}/lesson7-${lang}-${mode}.png` });
+    await page.getByTestId('shadow-view').screenshot({ path: `${out}/lesson7-${lang}-${mode}-shadow.png` });
+    await page.close();
+  }
 } finally {
   await browser.close();
   server.httpServer.close();

@@ -6,7 +6,8 @@
  * Attribution to exits: a VM exit or #VMEXIT opens its reason or code, and everything charged
  * until the next VM entry or VMRUN (the dispatch, field accesses, handler work, the entry itself)
  * is added to that reason's round-trip cycles as well as to its kind. Charges outside an exit (the
- * first VMLAUNCH, the host's setup, guest instructions) count only by kind.
+ * first VMLAUNCH, the host's setup, guest instructions) count only by kind. A handler that enters
+ * the guest for one instruction holds its exit open until it is done (`hold` / `release`).
  */
 import { type Charge, type CostKind, type HandlerWork } from './kinds.ts';
 import { preset as presetById, type Preset } from './presets.ts';
@@ -56,6 +57,13 @@ const add = <K extends string>(rec: Partial<Record<K, Tally>>, key: K, count: nu
 
 export class Ledger {
   private d: LedgerData;
+  /**
+   * While an exit's handler runs (`hold`), the exit it handles: everything charged until `release`
+   * is that exit's, even after an entry the handler makes to run the guest for one instruction
+   * (string I/O, MMIO, a shadow page-table write), which would otherwise close it. Transient: never
+   * set between runs, so not part of the data.
+   */
+  private held: { key: number; entered: boolean; next: number | null } | null = null;
 
   constructor(readonly preset: Preset) {
     this.d = emptyData(preset);
@@ -75,6 +83,7 @@ export class Ledger {
   load(data: LedgerData): void {
     if (data.preset !== this.preset.id) throw new Error(`ledger of preset ${data.preset} loaded into one of ${this.preset.id}`);
     this.d = copy(data);
+    this.held = null;
   }
 
   /** Charge one charge; returns its cycles. Throws UnpricedCharge (nothing recorded) if the preset has no figure. */
@@ -92,13 +101,32 @@ export class Ledger {
       t.count += n;
       t.exitCycles += cycles;
       t.roundTripCycles += cycles;
-      d.open = key;
+      // An exit the handler's one-instruction run made is handled next: it opens once the handler is done.
+      if (this.held !== null) this.held.next = key;
+      else d.open = key;
+    } else if (this.held !== null) {
+      const t = d.exits[String(this.held.key)];
+      if (t !== undefined) t.roundTripCycles += cycles;
+      if (c.kind === 'vm-entry' || c.kind === 'vmrun') this.held.entered = true;
     } else if (d.open !== null) {
       const t = d.exits[String(d.open)];
       if (t !== undefined) t.roundTripCycles += cycles;
       if (c.kind === 'vm-entry' || c.kind === 'vmrun') d.open = null;
     }
     return cycles;
+  }
+
+  /** An exit's handler starts: see `held`. Nothing to hold outside an exit. */
+  hold(): void {
+    this.held = this.d.open === null ? null : { key: this.d.open, entered: false, next: null };
+  }
+
+  /** The handler is done: the exit stays open (the guest is entered later), or is closed by the entry the handler made, or gives way to the exit that entry ended in. */
+  release(): void {
+    const h = this.held;
+    this.held = null;
+    if (h === null) return;
+    this.d.open = h.next ?? (h.entered ? null : h.key);
   }
 
   chargeAll(charges: readonly Charge[]): number {
@@ -118,11 +146,13 @@ export class Ledger {
 
   reset(): void {
     this.d = emptyData(this.preset);
+    this.held = null;
   }
 
   /** Continues from `data` (made by `data()` of a ledger of the same preset), in place: a checkpoint restored. */
   restore(data: LedgerData): void {
     this.d = Ledger.from(data, this.preset).d;
+    this.held = null;
   }
 }
 

@@ -241,6 +241,7 @@ export class HostMachine {
   }
 
   restore(snap: MachineSnapshot): void {
+    this.held = null;
     const s = snap as HostMachineSnapshot;
     if (s.host === undefined) throw new Error('HostMachine.restore: not a checkpoint of the multi-VM host');
     this.host.restore(s.host);
@@ -310,6 +311,8 @@ export class HostMachine {
     const v = t.vcpus[k]!;
     if (this.host.vm(vm).hypervisors[k]!.handling) {
       // A handler enters the guest for one instruction: reported, with that run's events, once the exit is (exited).
+      // A retried run (runOnce opens another page and runs the instruction again) continues the same held entry.
+      if (this.held !== null) return;
       const b = this.host.vm(vm).backends[k]!;
       this.held = { instruction, failed, rip: peekField(b, this.mem, b instanceof VmxBackend ? 'GUEST_RIP' : 'save.rip'), at: this.cpu.state.steps, events: [] };
       return;

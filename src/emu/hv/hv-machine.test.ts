@@ -224,5 +224,49 @@ describe.each([['vtx', 'nested'], ['svm', 'nested'], ['vtx', 'shadow'], ['svm', 
     expect(rec!.cycles).toBeGreaterThan(0);
     // Every exit the guest resumed from has its entry and its cycles.
     for (const x of m.records.slice(0, -1)) expect([x.log.n, x.entry !== null, x.cycles > 0]).toEqual([x.log.n, true, true]);
+    // To the end, the exits' cycles are the ledger's round trips, every charge of every handler counted once
+    // (the handler's work, charged after its one-instruction run, included).
+    m.run(1000);
+    expect(m.ended?.kind).toBe('hlt');
+    const trips = Object.values(m.ledger.data().exits).reduce((a, t) => a + t.roundTripCycles, 0);
+    expect(m.records.reduce((a, x) => a + x.cycles, 0)).toBe(trips);
+    expect(rec!.cycles).toBeGreaterThan(m.records.find((x) => x.log.code === rec!.log.code && x !== rec && x.log.action === 'host')?.cycles ?? 0);
+  });
+});
+
+describe.each(['vtx', 'svm'] as const)('under %s with shadow paging, a one-instruction run that itself exits', (technique) => {
+  it('gives each exit its own field reads, in order, and the round trips still add up', () => {
+    // OUTS from a page the shadow has not mapped yet: the I/O exit's handler runs OUTS once, which
+    // takes a hidden #PF (its own exit), and OUTS exits again once the shadow is filled.
+    const r = loadScenario({
+      version: 1, name: 'outs', technique, cpu: { vendor: technique === 'svm' ? 'amd' : 'intel' }, mode: 'long64', paging: '4level',
+      memory: { size: 8 * 1024 * 1024 }, hypervisor: { nestedPaging: false },
+      kernel: { source: 'kernel_entry:\n    mov dx, UART_PORT\n    mov al, 0x42\n    out dx, al\n    mov rsi, 0x400000\n    outsb\n    hlt\n' },
+    });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    const m = hv(r.loaded);
+    const sink = new ArraySink();
+    m.setTrace(sink, TRACE_KINDS.filter((k) => !k.startsWith('tlb/') && k !== 'mmu/walk'));
+    m.run(100);
+    expect(m.ended?.kind).toBe('hlt');
+    const ev = sink.events;
+    const reasonField = technique === 'vtx' ? 'VM_EXIT_REASON' : 'exit_code';
+    const exits = ev.flatMap((e, i) => (e.kind === 'vm/exit' ? [i] : []));
+    // The code page's hidden #PF, OUT, then OUTS: the hidden #PF of its one-instruction run, OUTS again; HLT.
+    expect(exits.map((i) => (ev[i] as Extract<TraceEvent, { kind: 'vm/exit' }>).name)).toEqual(
+      technique === 'vtx'
+        ? ['EXIT_REASON_EXCEPTION_NMI', 'EXIT_REASON_IO_INSTRUCTION', 'EXIT_REASON_IO_INSTRUCTION', 'EXIT_REASON_EXCEPTION_NMI', 'EXIT_REASON_IO_INSTRUCTION', 'EXIT_REASON_HLT']
+        : ['VMEXIT_EXCP14', 'VMEXIT_IOIO', 'VMEXIT_IOIO', 'VMEXIT_EXCP14', 'VMEXIT_IOIO', 'VMEXIT_HLT'],
+    );
+    expect(m.hypervisor.log[3]!.note).toMatch(/^hidden #PF at 0x400000/);
+    for (const i of exits) {
+      // Each exit's own reads first, and no exit's reads among another's.
+      expect(ev[i + 1]).toMatchObject({ kind: 'vm/field', field: reasonField });
+      const upTo = ev.findIndex((e, k) => k > i && e.kind === 'vm/handle');
+      expect(ev.slice(i + 1, upTo).filter((e) => e.kind === 'vm/field' && e.field === reasonField)).toHaveLength(1);
+    }
+    expect(m.hypervisor.log.map((x) => x.accesses[0]?.field)).toEqual(m.hypervisor.log.map(() => reasonField));
+    const trips = Object.values(m.ledger.data().exits).reduce((a, t) => a + t.roundTripCycles, 0);
+    expect(m.records.reduce((a, x) => a + x.cycles, 0)).toBe(trips);
   });
 });

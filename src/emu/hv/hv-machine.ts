@@ -339,6 +339,7 @@ export class HvMachine {
   }
 
   restore(snap: MachineSnapshot): void {
+    this.held = null;
     const s = (snap as HvMachineSnapshot).hv;
     if (s === undefined) throw new Error('HvMachine.restore: not a checkpoint of a hypervisor machine');
     const cpu = this.cpu;
@@ -454,6 +455,8 @@ export class HvMachine {
   private entered(instruction: 'VMLAUNCH' | 'VMRESUME' | 'VMRUN', failed: string[] | null): void {
     if (this.hypervisor.handling) {
       // A handler enters the guest for one instruction: reported, with that run's events, once the exit is (exited).
+      // A retried run (runOnce opens another page and runs the instruction again) continues the same held entry.
+      if (this.held !== null) return;
       const rip = this.backend instanceof VmxBackend ? this.peek('GUEST_RIP') : this.peek('save.rip');
       this.held = { instruction, failed, rip, at: this.cpu.state.steps, events: [] };
       return;

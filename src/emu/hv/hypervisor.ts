@@ -264,31 +264,40 @@ export class Hypervisor {
       if (r.kind === 'invalid') return { kind: 'error', why: `the entry failed its checks: ${r.failed.join(', ')}` };
       const exit = r.exit;
       let h: Handled;
+      let entry: HvLogEntry;
       this.handling = true;
+      b.inHandler = true;
+      // Everything the handler charges is this exit's, even after an entry it makes to run the guest for one instruction.
+      this.opts.ledger.hold();
       try {
-        h = this.handle(exit);
-      } catch (e) {
-        if (!(e instanceof Fault)) throw e;
-        // A #GP the processor's own MSR raised on pass-through: reflect it.
-        b.inject({ vector: e.vector, type: 'exception', ...(e.errorCode >= 0 ? { errorCode: e.errorCode } : {}) });
-        h = { action: 'reflected', note: `#${e.vector} from the processor's MSR, reflected`, work: 'msr' };
+        try {
+          h = this.handle(exit);
+        } catch (e) {
+          if (!(e instanceof Fault)) throw e;
+          // A #GP the processor's own MSR raised on pass-through: reflect it.
+          b.inject({ vector: e.vector, type: 'exception', ...(e.errorCode >= 0 ? { errorCode: e.errorCode } : {}) });
+          h = { action: 'reflected', note: `#${e.vector} from the processor's MSR, reflected`, work: 'msr' };
+        } finally {
+          this.handling = false;
+          b.inHandler = false;
+        }
+        if (h.work !== undefined) this.opts.ledger.charge({ kind: 'handler', work: h.work });
+        const c = this.counts.get(exit.name);
+        if (c === undefined) this.counts.set(exit.name, { code: exit.code, count: 1 });
+        else c.count++;
+        entry = {
+          n: this.exits++, vendor: b.vendor, code: exit.code, name: exit.name, kind: exit.detail.kind, rip: exit.rip,
+          raw: exit.raw, action: h.action, note: h.note, accesses: b.takeAccesses(), guestSteps, step,
+        };
+        const sh = b.shadow?.take();
+        if (sh !== undefined && sh.length > 0) {
+          entry.shadow = sh;
+          // The hypervisor's software work on shadow entries, beyond the exit's dispatch and handler.
+          const updates = sh.filter((r) => r.op === 'fill' || r.op === 'zap').length;
+          if (updates > 0) this.opts.ledger.charge({ kind: 'shadow-pt-update', count: updates });
+        }
       } finally {
-        this.handling = false;
-      }
-      if (h.work !== undefined) this.opts.ledger.charge({ kind: 'handler', work: h.work });
-      const c = this.counts.get(exit.name);
-      if (c === undefined) this.counts.set(exit.name, { code: exit.code, count: 1 });
-      else c.count++;
-      const entry: HvLogEntry = {
-        n: this.exits++, vendor: b.vendor, code: exit.code, name: exit.name, kind: exit.detail.kind, rip: exit.rip,
-        raw: exit.raw, action: h.action, note: h.note, accesses: b.takeAccesses(), guestSteps, step,
-      };
-      const sh = b.shadow?.take();
-      if (sh !== undefined && sh.length > 0) {
-        entry.shadow = sh;
-        // The hypervisor's software work on shadow entries, beyond the exit's dispatch and handler.
-        const updates = sh.filter((r) => r.op === 'fill' || r.op === 'zap').length;
-        if (updates > 0) this.opts.ledger.charge({ kind: 'shadow-pt-update', count: updates });
+        this.opts.ledger.release();
       }
       if (this.log.length < (this.opts.logLimit ?? 100_000)) this.log.push(entry);
       this.observer?.(entry, h.end ?? null);

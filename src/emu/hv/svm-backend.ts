@@ -410,6 +410,7 @@ export class SvmBackend implements HvBackend {
     this.inCpu = s.inCpu;
     this.pendingTlbControl = s.pendingTlbControl ?? 0;
     this.accesses = [];
+    this.carried = [];
   }
 
   // ---- logged VMCB accesses ----
@@ -436,13 +437,33 @@ export class SvmBackend implements HvBackend {
 
   takeAccesses(): FieldAccess[] {
     const a = this.accesses;
-    this.accesses = [];
+    this.accesses = this.carried;
+    this.carried = [];
     return a;
   }
+
+  /** Set by the hypervisor while an exit's handler runs (HvBackend.inHandler). */
+  inHandler = false;
+  /** Accesses of an exit a handler's one-instruction run ended in, for that exit's record. */
+  private carried: FieldAccess[] = [];
 
   // ---- entering and exiting ----
 
   enter(budget: number): BackendRun {
+    if (!this.inHandler) return this.run(budget);
+    // Inside a handler (a one-instruction run): the field accesses of an exit that run ends in are
+    // that exit's, handled next, not the handler's (takeAccesses gives them to the next exit).
+    const mine = this.accesses;
+    this.accesses = [];
+    try {
+      return this.run(budget);
+    } finally {
+      this.carried.push(...this.accesses);
+      this.accesses = mine;
+    }
+  }
+
+  private run(budget: number): BackendRun {
     const cpu = this.cpu;
     if (!this.inCpu) {
       this.ledger.charge({ kind: 'vmrun' });
