@@ -175,6 +175,7 @@ async function facts(): Promise<Map<string, number>> {
   put('PTE offset in the source', Number(/mov \[rax \+ (0x[0-9a-f]+)\], rbx/.exec(scenario.kernel.source)![1]));
   const written = s.find((v) => recordsOf(v).some((r) => r.op === 'emulated-write'))!;
   const ew = recordsOf(written).find((r) => r.op === 'emulated-write') as Extract<ShadowRecordView, { op: 'emulated-write' }>;
+  put('page-table write error code', info1(exitsOf(written).find((x) => x.note.startsWith('emulated write'))!, 'VM_EXIT_INTR_ERROR_CODE'));
   put('entries changed', ew.changed.length);
   put('entry changed', hex(ew.changed[0]!));
   put('INVLPG address', info1(exitsOf(s[exitAt(s, 14)]!)[0]!, 'EXIT_QUALIFICATION'));
@@ -228,6 +229,7 @@ describe('lesson 07-shadow-paging: numbers in the text', () => {
       'CR access qualification': 0x13,
       'guest CR3': 0x10000,
       'PTE offset in the source': 0x18,
+      'page-table write error code': 0x2,
       'entries changed': 1,
       'entry changed': 0x16018,
       'INVLPG address': 0x80003000,
@@ -277,7 +279,8 @@ describe('lesson 07-shadow-paging: answers and sentences against the run', () =>
     expect(en.steps['first-fault'].done).toContain('a #PF at 0x100000 with error code 0x10');
     expect(en.steps.touches.body).toContain('Look at the guest\'s PTE: 0x300063');
     expect(en.steps['cr3-read'].done).toContain('EXIT_QUALIFICATION 0x13 says: CR3, a MOV from the control register, into RAX');
-    expect(en.steps['pt-write'].done).toContain('Here it found none for 0x80003000');
+    expect(en.steps['pt-write'].done).toContain('Here there was none for 0x80003000');
+    expect(en.steps['predict-pt-write'].why).toContain('(not present, error code 0x2)');
     expect(en.steps['true-fault'].done).toContain('the IDT gate at 0x20e0, the code segment\'s descriptor at 0x1008 and the stack at 0xfff8');
     expect(zh.steps['true-fault'].done).toContain('0x20e0 处的 IDT 门、0x1008 处的代码段描述符和 0xfff8 处的栈');
     expect(en.steps.cost.body).toContain('it made 39 VM exits; under EPT, 26');

@@ -346,7 +346,7 @@ export function deliverExceptionImpl(cpu: CpuCore, fault: Fault, kind: EventKind
       if (FAULT_CLASS.has(e.vector)) sawFault = true;
       if (kind === EventKind.EXCEPTION && isDoubleFault(vec, e.vector)) {
         // Guest seam: the second exception meets the intercepts before it becomes #DF (SDM Vol. 3C
-        // 27.2.4 / 28.2.3, information for VM exits during event delivery; APM Vol. 2 15.7.2): a
+        // 28.2.4, 27.2.3 in older editions: information for VM exits during event delivery; APM Vol. 2 15.7.2): a
         // hypervisor that intercepts it (shadow paging's #PF) sees it with the first as `during`.
         if (guest) {
           const code2 = hasErrorCode(e.vector) ? (e.errorCode < 0 ? 0 : e.errorCode) : -1;

@@ -652,7 +652,7 @@ export class Hypervisor {
     if (f.kind === 'mmio') sh.stats.hiddenFaults++;
     const { next, notes } = sh.runOnce(gva, f, () => b.rip(), () => b.steps, handler, records);
     const mm = records.map((r) => `mmio ${r.dir} 0x${r.gpa.toString(16)} ${r.size} byte${r.size === 1 ? '' : 's'}${r.dir === 'write' ? ` value 0x${(r.size > 4 ? (BigInt(r.valueHi) << 32n) | BigInt(r.value) : BigInt(r.value)).toString(16)}` : ''}`);
-    const what = [...mm, ...notes].join('; ') || `${f.kind === 'mmio' ? 'mmio' : 'page-table write'} at ${at}: no access completed`;
+    const what = [...mm, ...notes].join('; ') || (f.kind === 'mmio' ? `mmio at ${at}: no access completed` : `page-table write at ${at}: no entry changed`);
     return {
       action: f.kind === 'mmio' && this.opts.mmio ? 'forwarded' : 'emulated',
       note: `${what}; run once with the page opened in the shadow${next.kind === 'budget' ? '' : `, stopped by ${next.kind === 'exit' ? next.exit.name : next.kind}`}`,
