@@ -311,6 +311,8 @@ export class VmxBackend implements HvBackend {
       VM_EXIT_CONTROLS: BigInt((TRUE_ALLOWED.exit.must1 | Exit.HOST_ADDRESS_SPACE_SIZE! | Exit.SAVE_IA32_EFER! | Exit.LOAD_IA32_EFER! | (hc ? Exit.SAVE_PREEMPTION_TIMER_VALUE! : 0)) >>> 0),
       VM_ENTRY_CONTROLS: BigInt((TRUE_ALLOWED.entry.must1 | Entry.LOAD_IA32_EFER! | (long ? Entry.IA32E_MODE_GUEST! : 0)) >>> 0),
       EXCEPTION_BITMAP: BigInt(exceptionBitmap >>> 0),
+      // Written though 0 is their initial value: with mask = match = 0 every #PF the bitmap's bit 14 selects exits (SDM Vol. 3C 25.2).
+      PAGE_FAULT_ERROR_CODE_MASK: 0n, PAGE_FAULT_ERROR_CODE_MATCH: 0n,
       IO_BITMAP_A: BigInt(this.ioBitmaps), IO_BITMAP_B: BigInt(this.ioBitmaps + 0x1000),
     };
     let secondary = 0;
