@@ -10,7 +10,8 @@
  *   IR, IW, DomainID → `Mode` levels of I/O page tables, each entry's Next Level saying which
  *   level comes next (levels may be skipped: the skipped IOVA bits must then be zero), 0 for a
  *   leaf at the entry's own level (a large page), 7 for a leaf of a non-default size encoded in
- *   its address bits.
+ *   its address bits (software writes such an entry into every slot the page spans; the walk
+ *   reads only the slot the IOVA indexes, as hardware does).
  *
  * Choices where the lab had to pick (and tests pin):
  *   - IOMMU_EN = 0, DTE.V = 0, and DTE.V = 1 with TV = 0 all pass the request untranslated (the

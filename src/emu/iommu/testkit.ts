@@ -123,7 +123,11 @@ export class AmdKit {
     this.iommu = new AmdViRemapper(mem);
     this.devTable = alloc.next;
     alloc.next += devTablePages * 4096;
-    this.eventLog = alloc.page();
+    this.eventLog = alloc.next;
+    const logPages = Math.max(1, (16 * 2 ** logLen) / 4096);
+    alloc.next += logPages * 4096;
+    // touch the log's pages now so that later event writes allocate no RAM page (tests count them)
+    for (let i = 0; i < logPages; i++) mem.write(this.eventLog + i * 4096, 4, 0);
     this.iommu.write64(AMDVI_REG.DEV_TABLE_BASE, BigInt(this.devTable) | BigInt(devTablePages - 1));
     this.iommu.write64(AMDVI_REG.EVENT_LOG_BASE, BigInt(this.eventLog) | (BigInt(logLen) << 56n));
   }
