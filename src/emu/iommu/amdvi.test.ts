@@ -121,9 +121,13 @@ describe('AMD-Vi events', () => {
     {
       name: 'Next Level not below the current level',
       code: 2,
-      build: ({ k, mem }) => {
+      build: ({ k, mem, alloc }) => {
+        // the entry points at a complete level-3 table with Next Level 3: a walker that
+        // followed it would find a mapping; the rule makes it a fault
         const root = k.dte(DEV, { domainId: 6, mode: 3 });
-        putEntry(mem, root, 0x200000n | at(IOPTE.PR, 1) | at([IOPTE.NL_HI, IOPTE.NL_LO], 3) | at(IOPTE.IR, 1), 2);
+        const t = alloc.page();
+        k.map(t, 3, 0x3000n, 0x8000, { r: true, w: true });
+        putEntry(mem, root, BigInt(t) | at(IOPTE.PR, 1) | at([IOPTE.NL_HI, IOPTE.NL_LO], 3) | at(IOPTE.IR, 1) | at(IOPTE.IW, 1), 2);
       },
       domain: 6,
     },
