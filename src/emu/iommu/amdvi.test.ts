@@ -134,6 +134,13 @@ describe('AMD-Vi events', () => {
     { name: 'DTE reserved bit 3', code: 1, build: ({ k }) => void k.dte(DEV, { domainId: 6, extra: 1n << 3n }), domain: 0 },
     { name: 'DTE Mode 7', code: 1, build: ({ k }) => void k.dte(DEV, { domainId: 6, mode: 7 }), domain: 0 },
     {
+      name: 'device table outside memory',
+      code: 3,
+      build: ({ iommu }) => iommu.write64(AMDVI_REG.DEV_TABLE_BASE, BigInt(RAM) | 15n),
+      domain: 0,
+      address: () => BigInt(RAM + DEV * 32),
+    },
+    {
       name: 'page-table root outside memory',
       code: 4,
       build: ({ k }) => void k.dte(DEV, { domainId: 6, mode: 3, root: RAM + 0x1000 * 8 }),
