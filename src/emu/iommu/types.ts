@@ -1,0 +1,198 @@
+/**
+ * The vendor-neutral contract of DMA remapping (an IOMMU between devices and host memory).
+ *
+ * A device puts an address on the bus (an I/O virtual address, IOVA); the remapper decides, from
+ * tables in host memory, which host-physical address that is, or blocks the request and records a
+ * fault the way the vendor does (VT-d: a fault-recording register; AMD-Vi: an event-log entry).
+ * Like the CPU page walks (mmu/types.ts) a translation never throws: it returns an outcome that
+ * lists every table reference it made, in order, so views can animate it and tests can check it.
+ *
+ * Widths: IOVAs are up to 64 bits and are `bigint`; table entries (16-byte VT-d root/context
+ * entries, 32-byte AMD-Vi DTEs) are `bigint` too. Host-physical addresses are plain numbers (at
+ * most 52 bits, exact in a double), as in mem/physmem.ts. The remappers' own state (registers,
+ * caches) is plain JSON-safe data for time travel: numbers and strings only.
+ */
+
+/** What a remapper needs of host memory. `PhysMem` is one. */
+export interface IommuMemory {
+  read(pa: number, size: number): number;
+  write(pa: number, size: number, v: number): void;
+  /** Whether `pa` is RAM (a table there can be read); other addresses are unbacked or MMIO. */
+  isRam(pa: number): boolean;
+}
+
+export type DmaAccess = 'read' | 'write';
+
+/** One DMA request as it reaches the remapping hardware. */
+export interface DmaRequest {
+  /** Requester / source ID: bus << 8 | device << 3 | function (PCI routing ID). */
+  sid: number;
+  /** The address the device put on the bus (an IOVA), 0 .. 2^64 - 1. */
+  iova: bigint;
+  access: DmaAccess;
+  /**
+   * Bytes, 1..4096. PCIe forbids a request that crosses a 4 KiB boundary, so one request is
+   * translated once; a request that would cross one is the caller's error (RangeError).
+   */
+  length: number;
+}
+
+/** Builds a PCI requester ID. */
+export function requesterId(bus: number, device: number, fn: number): number {
+  if (bus < 0 || bus > 255 || device < 0 || device > 31 || fn < 0 || fn > 7) throw new RangeError(`no such PCI function ${bus}:${device}.${fn}`);
+  return (bus << 8) | (device << 3) | fn;
+}
+
+/** What one table reference decided. */
+export type RefDecision =
+  /** The entry points at the next structure. */
+  | 'next'
+  /** The entry maps the page (a leaf). */
+  | 'leaf'
+  /** The entry says: no translation for this device (VT-d TT = 2, AMD-Vi V = 0 or Mode 0). */
+  | 'pass-through'
+  /** The walk stopped here with a fault. */
+  | 'fault';
+
+/** Which structure an entry belongs to. */
+export type RefKind = 'root-entry' | 'context-entry' | 'device-table-entry' | 'page-table-entry';
+
+/** One read of a remapping structure, in the order the hardware made it. */
+export interface TableRef {
+  kind: RefKind;
+  /**
+   * For page-table entries the level of the table (VT-d: 4 = PML4 .. 1 = PT; AMD-Vi: 6 .. 1);
+   * 0 for root, context and device-table entries.
+   */
+  level: number;
+  /** Index of the entry in its table (bus, devfn, DeviceID or the IOVA's 9-bit slice). */
+  index: number;
+  /** Host-physical address of the entry. */
+  pa: number;
+  /** The raw entry (128 bits for root/context entries, 256 for a DTE, 64 for page-table entries). */
+  raw: bigint;
+  decision: RefDecision;
+}
+
+/** A VT-d primary fault record (VT-d spec 10.4.14, "Fault Recording Registers"). */
+export interface VtdFaultRecord {
+  /** Fault reason (FR), as vtd.json `fault_reasons`. */
+  reason: number;
+  /** Source ID of the faulting request. */
+  sid: number;
+  /** Page address of the faulting request: IOVA bits 63:12 (FI), low 12 bits zero. */
+  pageAddress: bigint;
+  /** T: 1 = read, 0 = write (vtd.json `fault_record.T`). */
+  type: 0 | 1;
+}
+
+/** An AMD-Vi event-log entry, 16 bytes (AMD IOMMU spec, "Event Log"). */
+export interface AmdViEvent {
+  /** Event code (dword1 bits 31:28): 1 ILLEGAL_DEV_TABLE_ENTRY, 2 IO_PAGE_FAULT, 4 PAGE_TAB_HW_ERROR. */
+  code: number;
+  deviceId: number;
+  /** Domain ID (0 where the event carries none). */
+  domainId: number;
+  /** Flags, dword1 bits 27:16. */
+  flags: number;
+  address: bigint;
+  /** The four little-endian dwords as they are written to the log. */
+  dwords: [number, number, number, number];
+}
+
+export type DmaFault =
+  | {
+      vendor: 'vtd';
+      reason: number;
+      record: VtdFaultRecord;
+      /** False when nothing was written: FPD set, the fault registers overflowed, or PFO was set. */
+      recorded: boolean;
+    }
+  | {
+      vendor: 'amd-vi';
+      code: number;
+      event: AmdViEvent;
+      /** False when nothing was written: logging off, DTE.SA set, or the event log full. */
+      logged: boolean;
+    };
+
+export type DmaOutcome =
+  | {
+      ok: true;
+      /** Host-physical address of the first byte. */
+      hpa: number;
+      /** The domain whose tables decided (-1 when no IOMMU or translation is off). */
+      domainId: number;
+      /** The IOTLB answered: no page-table entry was read. */
+      iotlbHit: boolean;
+      /** Size of the page (or pass-through region granule) that mapped the address. */
+      pageSize: number;
+      refs: TableRef[];
+    }
+  | { ok: false; fault: DmaFault; refs: TableRef[] };
+
+/** A DMA remapping unit: VT-d, AMD-Vi or none. */
+export interface DmaRemapper {
+  readonly vendor: 'vtd' | 'amd-vi' | 'none';
+  /** Decides one request; may record a fault and fill caches, never touches the target bytes. */
+  translate(req: DmaRequest): DmaOutcome;
+}
+
+/** Throws if the request is malformed (length, address range, page crossing). */
+export function checkRequest(req: DmaRequest): void {
+  if (!Number.isInteger(req.length) || req.length < 1 || req.length > 4096) throw new RangeError(`DMA length ${req.length} is not 1..4096`);
+  if (req.iova < 0n || req.iova >= 1n << 64n) throw new RangeError(`IOVA ${req.iova} is not a 64-bit address`);
+  if ((req.iova & 0xfffn) + BigInt(req.length) > 0x1000n) throw new RangeError(`DMA of ${req.length} bytes at 0x${req.iova.toString(16)} crosses a 4 KiB boundary`);
+  if (!Number.isInteger(req.sid) || req.sid < 0 || req.sid > 0xffff) throw new RangeError(`source ID ${req.sid} is not 16-bit`);
+}
+
+/** Host addresses are at most 52 bits (MAXPHYADDR); an IOVA above that has no host page. */
+const HOST_LIMIT = 1n << 52n;
+
+/**
+ * No IOMMU: the bus address is the host-physical address. A device can reach any page, which is
+ * what the tests of the real remappers show against.
+ */
+export class PassThroughRemapper implements DmaRemapper {
+  readonly vendor = 'none' as const;
+
+  translate(req: DmaRequest): DmaOutcome {
+    checkRequest(req);
+    if (req.iova >= HOST_LIMIT) throw new RangeError(`IOVA 0x${req.iova.toString(16)} is beyond the 52-bit host address space`);
+    return { ok: true, hpa: Number(req.iova), domainId: -1, iotlbHit: false, pageSize: 4096, refs: [] };
+  }
+}
+
+/**
+ * Performs a device's DMA through `remapper`: a read returns the bytes, a write stores `data`.
+ * On a fault nothing is read or written and `null` comes back with the outcome.
+ */
+export function doDma(remapper: DmaRemapper, mem: IommuMemory, req: DmaRequest, data?: Uint8Array): { outcome: DmaOutcome; bytes: Uint8Array | null } {
+  const outcome = remapper.translate(req);
+  if (!outcome.ok) return { outcome, bytes: null };
+  if (req.access === 'write') {
+    if (data === undefined || data.length !== req.length) throw new RangeError('a DMA write needs `length` bytes of data');
+    for (let i = 0; i < req.length; i++) mem.write(outcome.hpa + i, 1, data[i]!);
+    return { outcome, bytes: data };
+  }
+  const bytes = new Uint8Array(req.length);
+  for (let i = 0; i < req.length; i++) bytes[i] = mem.read(outcome.hpa + i, 1);
+  return { outcome, bytes };
+}
+
+/** Reads `n` little-endian 32-bit words at `pa` into one bigint. */
+export function readEntry(mem: IommuMemory, pa: number, dwords: number): bigint {
+  let v = 0n;
+  for (let i = dwords - 1; i >= 0; i--) v = (v << 32n) | BigInt(mem.read(pa + 4 * i, 4) >>> 0);
+  return v;
+}
+
+/** Bits hi..lo of `v` (inclusive), as a bigint. */
+export function bits(v: bigint, hi: number, lo: number): bigint {
+  return (v >> BigInt(lo)) & ((1n << BigInt(hi - lo + 1)) - 1n);
+}
+
+/** Bit `n` of `v`. */
+export function bit(v: bigint, n: number): boolean {
+  return ((v >> BigInt(n)) & 1n) === 1n;
+}
