@@ -207,6 +207,36 @@ describe('WorkerClient over a fake worker running lab.worker.ts', () => {
     c.dispose();
   });
 
+  test('a restart builds the side-by-side pair again and puts it back at its step', async () => {
+    const workers: FakeWorker[] = [];
+    const c = new WorkerClient({
+      createWorker: () => {
+        const f = new FakeWorker();
+        workers.push(f);
+        return f;
+      },
+    });
+    const workload = (await import('../emu/scenario/examples/mm-workload.json')).default as unknown as Json;
+    await c.load(workload);
+    const opened = await c.pair({ kind: 'load', scenario: workload, configs: ['vtx-shadow', 'vtx-nested'] });
+    expect(opened.ok).toBe(true);
+    const before = await c.pair({ kind: 'step', n: 40 });
+    if (!before.ok) throw new Error('pair step');
+    workers[0]!.fault = (req) => (req.type === 'step' ? 'crash' : null);
+    await expect(c.step(1)).rejects.toThrow(/restarted/);
+    await c.settled();
+    expect(workers).toHaveLength(2);
+    expect(workers[1]!.received.map((r) => r.type)).toEqual(['load', 'pair', 'pair']);
+    // The pair answers in the new worker from where it was: one step on equals one step on in the old.
+    const after = await c.pair({ kind: 'step', n: 1 });
+    const ref = new InThreadClient();
+    await ref.load(workload);
+    await ref.pair({ kind: 'load', scenario: workload, configs: ['vtx-shadow', 'vtx-nested'] });
+    await ref.pair({ kind: 'step', n: 40 });
+    expect(after).toEqual(await ref.pair({ kind: 'step', n: 1 }));
+    c.dispose();
+  });
+
   test('a call that gets no answer is rejected after the timeout, and the worker is replaced', async () => {
     const workers: FakeWorker[] = [];
     const notices: LabNotice[] = [];

@@ -120,6 +120,8 @@ export class WorkerClient extends RequestClient {
   private recovering: Promise<void> | null = null;
   private lastScenario: Json | null = null;
   private lastStep: number | null = null;
+  /** The side-by-side pair open in the worker (its load) and its position, restored with the session after a restart. */
+  private lastPair: { load: Extract<PairOp, { kind: 'load' }>; step: number } | null = null;
   private traceKinds: TraceKind[] | null = null;
   private disposed = false;
 
@@ -201,7 +203,14 @@ export class WorkerClient extends RequestClient {
         this.lastStep = lr.view.step;
       }
     } else if (c.type === 'setTraceKinds') this.traceKinds = res as TraceKind[];
-    else if (c.type === 'marks' || c.type === 'exercise' || c.type === 'compare' || c.type === 'pair') return;
+    else if (c.type === 'pair') {
+      const pr = res as PairResult;
+      const op = (c as LabCallOf<'pair'>).op;
+      if (!pr.ok) {
+        if (op.kind === 'load') this.lastPair = null;
+      } else if (op.kind === 'load') this.lastPair = { load: op, step: pr.view.step };
+      else if (this.lastPair !== null) this.lastPair.step = pr.view.step;
+    } else if (c.type === 'marks' || c.type === 'exercise' || c.type === 'compare') return;
     else if (c.type === 'runUntil') this.lastStep = (res as RunUntilView).view.step;
     else this.lastStep = (res as ViewState).step;
   }
@@ -238,6 +247,13 @@ export class WorkerClient extends RequestClient {
           if (!r.ok) throw new Error('the last scenario no longer loads');
           if (step !== null && step !== r.view.step) await this.send<'goto'>({ type: 'goto', step });
         }
+        const pair = this.lastPair;
+        if (pair !== null) {
+          // The pair's machines live in the worker too: built again and put back at their position.
+          const pr = await this.send<'pair'>({ type: 'pair', op: pair.load });
+          if (!pr.ok) throw new Error('the pair no longer loads');
+          if (pair.step !== pr.view.step) await this.send<'pair'>({ type: 'pair', op: { kind: 'goto', step: pair.step } });
+        }
         this.notice({ kind: 'worker-restarted', message: `${reason}. A new worker was started${this.lastScenario !== null ? ` and the session restored at step ${step ?? 0}` : ''}.`, step });
         return;
       } catch {
@@ -251,6 +267,7 @@ export class WorkerClient extends RequestClient {
     this.worker = this.spawn();
     this.notice({ kind: 'worker-restart-failed', message: `${reason}. Restarting it failed ${this.maxRestarts} times; load the scenario again.`, step });
     this.lastScenario = null;
+    this.lastPair = null;
     this.lastStep = null;
   }
 
