@@ -170,6 +170,22 @@ async function script(c: LabClient): Promise<unknown[]> {
   return out;
 }
 
+/** A WorkerClient over fake workers running lab.worker.ts: every worker it creates, and every notice it gives. */
+function watched(opts: { timeoutMs?: number } = {}): { c: WorkerClient; workers: FakeWorker[]; notices: LabNotice[] } {
+  const workers: FakeWorker[] = [];
+  const notices: LabNotice[] = [];
+  const c = new WorkerClient({
+    ...opts,
+    createWorker: () => {
+      const f = new FakeWorker();
+      workers.push(f);
+      return f;
+    },
+    onNotice: (n) => notices.push(n),
+  });
+  return { c, workers, notices };
+}
+
 describe('WorkerClient over a fake worker running lab.worker.ts', () => {
   test('answers exactly as InThreadClient does for the same calls', async () => {
     const w = new WorkerClient({ createWorker: () => new FakeWorker() });
@@ -181,16 +197,7 @@ describe('WorkerClient over a fake worker running lab.worker.ts', () => {
   });
 
   test('a crash rejects the call in flight, restarts, restores the scenario at the last step and tells onNotice', async () => {
-    const workers: FakeWorker[] = [];
-    const notices: LabNotice[] = [];
-    const c = new WorkerClient({
-      createWorker: () => {
-        const f = new FakeWorker();
-        workers.push(f);
-        return f;
-      },
-      onNotice: (n) => notices.push(n),
-    });
+    const { c, workers, notices } = watched();
     await loaded(c);
     await c.step(7);
     workers[0]!.fault = (req) => (req.type === 'step' ? 'crash' : null);
@@ -208,14 +215,7 @@ describe('WorkerClient over a fake worker running lab.worker.ts', () => {
   });
 
   test('a restart builds the side-by-side pair again and puts it back at its step', async () => {
-    const workers: FakeWorker[] = [];
-    const c = new WorkerClient({
-      createWorker: () => {
-        const f = new FakeWorker();
-        workers.push(f);
-        return f;
-      },
-    });
+    const { c, workers } = watched();
     const workload = (await import('../emu/scenario/examples/mm-workload.json')).default as unknown as Json;
     await c.load(workload);
     const opened = await c.pair({ kind: 'load', scenario: workload, configs: ['vtx-shadow', 'vtx-nested'] });
@@ -238,18 +238,8 @@ describe('WorkerClient over a fake worker running lab.worker.ts', () => {
   });
 
   test('a call that gets no answer is rejected after the timeout, and the worker is replaced', async () => {
-    const workers: FakeWorker[] = [];
-    const notices: LabNotice[] = [];
     // Long enough for the loads and steps around the hang on a loaded machine (every call has this timeout).
-    const c = new WorkerClient({
-      timeoutMs: 1000,
-      createWorker: () => {
-        const f = new FakeWorker();
-        workers.push(f);
-        return f;
-      },
-      onNotice: (n) => notices.push(n),
-    });
+    const { c, workers, notices } = watched({ timeoutMs: 1000 });
     await loaded(c);
     await c.step(3);
     workers[0]!.fault = (req) => (req.type === 'goto' ? 'hang' : null);
@@ -263,14 +253,7 @@ describe('WorkerClient over a fake worker running lab.worker.ts', () => {
   });
 
   test("a 'crashed' signal from the worker restarts it too; trace kinds set before are set again", async () => {
-    const workers: FakeWorker[] = [];
-    const c = new WorkerClient({
-      createWorker: () => {
-        const f = new FakeWorker();
-        workers.push(f);
-        return f;
-      },
-    });
+    const { c, workers } = watched();
     await loaded(c);
     await c.setTraceKinds(['ring/change']);
     await c.step(2);

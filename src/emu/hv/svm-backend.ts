@@ -39,6 +39,7 @@
  * natively they would take rAX as a host-physical address); the optional ones of EXIT_OPTIONS
  * (HLT by default; RDTSC, INVLPG, CR3 reads and writes, exception vectors).
  */
+import { FieldLog } from './field-log.ts';
 import type { Cpu } from '../cpu/cpu.ts';
 import { Seg } from '../cpu/insn.ts';
 import { SegAttr } from '../cpu/state.ts';
@@ -180,7 +181,7 @@ export class SvmBackend implements HvBackend {
   readonly svm: Svm;
   readonly vmcb: Vmcb;
   private readonly ledger: Ledger;
-  private accesses: FieldAccess[] = [];
+  private accesses = new FieldLog();
   /** True while the guest is loaded in the CPU (after VMRUN, until its #VMEXIT). */
   private inCpu = false;
   readonly nested: boolean;
@@ -409,8 +410,7 @@ export class SvmBackend implements HvBackend {
   loadState(s: { inCpu: boolean; pendingTlbControl?: number }): void {
     this.inCpu = s.inCpu;
     this.pendingTlbControl = s.pendingTlbControl ?? 0;
-    this.accesses = [];
-    this.carried = [];
+    this.accesses.clear();
   }
 
   // ---- logged VMCB accesses ----
@@ -436,31 +436,17 @@ export class SvmBackend implements HvBackend {
   }
 
   takeAccesses(): FieldAccess[] {
-    const a = this.accesses;
-    this.accesses = this.carried;
-    this.carried = [];
-    return a;
+    return this.accesses.take();
   }
 
   /** Set by the hypervisor while an exit's handler runs (HvBackend.inHandler). */
   inHandler = false;
-  /** Accesses of an exit a handler's one-instruction run ended in, for that exit's record. */
-  private carried: FieldAccess[] = [];
 
   // ---- entering and exiting ----
 
   enter(budget: number): BackendRun {
-    if (!this.inHandler) return this.run(budget);
-    // Inside a handler (a one-instruction run): the field accesses of an exit that run ends in are
-    // that exit's, handled next, not the handler's (takeAccesses gives them to the next exit).
-    const mine = this.accesses;
-    this.accesses = [];
-    try {
-      return this.run(budget);
-    } finally {
-      this.carried.push(...this.accesses);
-      this.accesses = mine;
-    }
+    // Inside a handler, a one-instruction run: what an exit it ends in logs is that exit's (FieldLog).
+    return this.inHandler ? this.accesses.aside(() => this.run(budget)) : this.run(budget);
   }
 
   private run(budget: number): BackendRun {

@@ -40,6 +40,7 @@
  * default; RDTSC exiting, INVLPG exiting, CR3-load and CR3-store exiting, the exception bitmap).
  * No MSR bitmaps: every RDMSR and WRMSR exits.
  */
+import { FieldLog } from './field-log.ts';
 import type { Cpu } from '../cpu/cpu.ts';
 import { SegAttr, type SegmentCache } from '../cpu/state.ts';
 import { Seg } from '../cpu/insn.ts';
@@ -177,7 +178,7 @@ export class VmxBackend implements HvBackend {
   readonly id = 'vmx';
   readonly vmx: Vmx;
   private readonly ledger: Ledger;
-  private accesses: FieldAccess[] = [];
+  private accesses = new FieldLog();
   private inCpu = false;
   private launched = false;
   /** The guest's CR3 as it set it (shadow paging; under EPT the VMCS's GUEST_CR3). */
@@ -439,8 +440,7 @@ export class VmxBackend implements HvBackend {
     this.cr3Shadow = BigInt(s.cr3Shadow);
     this.cr0Shadow = BigInt(s.cr0Shadow);
     this.cr4Shadow = BigInt(s.cr4Shadow);
-    this.accesses = [];
-    this.carried = [];
+    this.accesses.clear();
   }
 
   // ---- VMREAD / VMWRITE, logged and charged ----
@@ -465,31 +465,17 @@ export class VmxBackend implements HvBackend {
   }
 
   takeAccesses(): FieldAccess[] {
-    const a = this.accesses;
-    this.accesses = this.carried;
-    this.carried = [];
-    return a;
+    return this.accesses.take();
   }
 
   /** Set by the hypervisor while an exit's handler runs (HvBackend.inHandler). */
   inHandler = false;
-  /** Accesses of an exit a handler's one-instruction run ended in, for that exit's record. */
-  private carried: FieldAccess[] = [];
 
   // ---- entering and exiting ----
 
   enter(budget: number): BackendRun {
-    if (!this.inHandler) return this.run(budget);
-    // Inside a handler (a one-instruction run): the field accesses of an exit that run ends in are
-    // that exit's, handled next, not the handler's (takeAccesses gives them to the next exit).
-    const mine = this.accesses;
-    this.accesses = [];
-    try {
-      return this.run(budget);
-    } finally {
-      this.carried.push(...this.accesses);
-      this.accesses = mine;
-    }
+    // Inside a handler, a one-instruction run: what an exit it ends in logs is that exit's (FieldLog).
+    return this.inHandler ? this.accesses.aside(() => this.run(budget)) : this.run(budget);
   }
 
   private run(budget: number): BackendRun {
