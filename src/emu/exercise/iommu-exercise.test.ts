@@ -144,6 +144,20 @@ describe('exercise iommu', () => {
     }
   });
 
+  it('--vendor and --count give the same kind of exercise: 1..16 requests, either vendor, each key replayed', () => {
+    const seen = new Map<string, number>();
+    for (let seed = 0; seed < 40; seed++) {
+      for (const vendor of ['vtd', 'amdvi'] as const) {
+        for (const count of [1, 2, IOMMU_MAX_COUNT]) {
+          const ex = generateIommuExercise({ seed, count, vendor });
+          expect(ex.vendor).toBe(vendor);
+          expect(ex.steps.filter((s) => s.kind === 'dma').length).toBe(count);
+          replay(ex, seen);
+        }
+      }
+    }
+  });
+
   it('the stale-IOTLB sequence: the request after the edit hits the old translation, the one after the invalidation walks and differs', () => {
     let sequences = 0;
     const hows = new Set<string>();
