@@ -138,3 +138,59 @@ describe('lab exercise shadow', () => {
     expect(r.err).toContain('usage: lab exercise');
   });
 });
+
+describe('lab exercise iommu', () => {
+  it('the same seed prints byte-identical output; another seed differs; the vendor comes from the seed unless given', () => {
+    const a = call(['exercise', 'iommu', '--seed', '7']);
+    const b = call(['exercise', 'iommu', '--seed', '7']);
+    expect(a.code).toBe(0);
+    expect(a.err).toBe('');
+    expect(b.out).toBe(a.out);
+    const c = call(['exercise', 'iommu', '--seed', '8']);
+    expect(c.out.replace(/seed \d+/, '')).not.toBe(a.out.replace(/seed \d+/, ''));
+    const titles = new Set<string>();
+    for (let seed = 0; seed < 12; seed++) titles.add(/^DMA remapping exercise: ([^,]+),/.exec(call(['exercise', 'iommu', '--seed', String(seed)]).out)![1]!);
+    expect([...titles].sort()).toEqual(['AMD-Vi (host page tables)', 'Intel VT-d (legacy mode)']);
+    expect(call(['exercise', 'iommu', '--seed', '7', '--vendor', 'vtd']).out).toMatch(/^DMA remapping exercise: Intel VT-d/);
+    expect(call(['exercise', 'iommu', '--seed', '7', '--vendor', 'amdvi']).out).toMatch(/^DMA remapping exercise: AMD-Vi/);
+  });
+
+  it('prints the answer key only with --answers, after the same problem text', () => {
+    for (const vendor of ['vtd', 'amdvi']) {
+      const plain = call(['exercise', 'iommu', '--seed', '42', '--vendor', vendor, '--count', '12']);
+      const keyed = call(['exercise', 'iommu', '--seed', '0x2a', '--vendor', vendor, '--count', '12', '--answers']);
+      expect(keyed.code).toBe(0);
+      expect(plain.out).not.toMatch(/Answer key|lands at|blocked: (fault|event)|IOTLB hit|fault record \d|event log \+/);
+      expect(keyed.out.startsWith(plain.out)).toBe(true);
+      expect(keyed.out).toMatch(/\n {3}1\. (lands at 0x[0-9a-f]{8}|blocked: (fault reason \d+ \(|event \d [A-Z_]+))/);
+      expect(keyed.out).toMatch(/\nIOTLB: \d+ hits?, \d+ miss(es)?$/);
+    }
+    const vtd = call(['exercise', 'iommu', '--seed', '42', '--vendor', 'vtd', '--count', '12']).out;
+    expect(vtd).toMatch(/\nRTADDR {2}0x[0-9a-f]{16}\nGSTS {4}0xc0000000/);
+    expect(vtd).toMatch(/P = [01] {2}FPD = [01] {2}TT = 0 {2}AW = [12] {2}SLPTPTR = 0x[0-9a-f]{8} {2}DID = 0x[0-9a-f]{4}/);
+    const amd = call(['exercise', 'iommu', '--seed', '42', '--vendor', 'amdvi', '--count', '12']).out;
+    expect(amd).toMatch(/V = [01] {2}TV = [01] {2}Mode = \d {2}root = 0x[0-9a-f]{8} {2}IR = [01] {2}IW = [01] {2}DomainID = 0x[0-9a-f]{4}/);
+  });
+
+  it('--count sets the number of DMA requests', () => {
+    const r = call(['exercise', 'iommu', '--seed', '1', '--count', '5']);
+    expect(r.code).toBe(0);
+    expect(r.out.match(/\n {2}( \d|\d\d)\. [0-9a-f]{2}:[0-9a-f]{2}\.[0-7] {2}(read|write)/g)?.length).toBe(5);
+  });
+
+  it.each([
+    [['exercise', 'iommu'], '--seed: required'],
+    [['exercise', 'iommu', '--seed', 'abc'], "--seed: 'abc' is not"],
+    [['exercise', 'iommu', '--seed', '1', '--count', '17'], '--count: 17 is not 1..16'],
+    [['exercise', 'iommu', '--seed', '1', '--count', '0'], '--count: 0 is not 1..16'],
+    [['exercise', 'iommu', '--seed', '1', '--vendor', 'arm'], "--vendor: 'arm' is not vtd or amdvi"],
+    [['exercise', 'iommu', '--seed', '1', '--levels', '4'], 'unknown option --levels'],
+  ])('rejects %j with exit code 2: %s', (args, message) => {
+    const r = call(args);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err.split('\n')[0]).toContain(`lab exercise: ${message}`);
+    expect(r.err).toContain('usage: lab exercise');
+    expect(r.err).toContain('lab exercise iommu --seed N [--vendor vtd|amdvi] [--count K] [--answers]');
+  });
+});

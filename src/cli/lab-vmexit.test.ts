@@ -46,7 +46,7 @@ describe('lab exercise vmexit', () => {
     [['exercise', 'vmexit', '--seed', 'x'], "--seed: 'x' is not"],
     [['exercise', 'vmexit', '--seed', '1', '--count', '0'], '--count: 0 is not 1..40'],
     [['exercise', 'vmexit', '--seed', '1', '--levels', '4'], 'unknown option --levels'],
-    [['exercise', 'nope'], "KIND: 'nope' is not walk, vmexit, nested or shadow"],
+    [['exercise', 'nope'], "KIND: 'nope' is not walk, vmexit, nested, shadow or iommu"],
   ])('%j is a usage error', (args, message) => {
     const r = call(args);
     expect(r.code).toBe(2);

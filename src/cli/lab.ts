@@ -10,7 +10,8 @@
  * its own VM (emu/hv/host.ts). `lab asm` and `lab disasm` show the assembler and
  * the disassembler; `lab exercise walk` prints a seeded page-walk problem,
  * `lab exercise vmexit` seeded VM-exit problems, `lab exercise nested` seeded 2D-walk
- * problems and `lab exercise shadow` seeded shadow-paging problems; `lab run FILE.json`
+ * problems, `lab exercise shadow` seeded shadow-paging problems and `lab exercise iommu` seeded
+ * DMA-remapping problems (VT-d or AMD-Vi); `lab run FILE.json`
  * boots a scenario (src/emu/scenario) and prints its final state. Commands are a table.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -26,6 +27,7 @@ import { generateVmexitExercise, VMEXIT_DEFAULT_COUNT, VMEXIT_MAX_COUNT } from '
 import { formatVmexitExercise } from '../emu/exercise/vmexit-format.ts';
 import { formatNestedExercise, generateNestedExercise, NESTED_DEFAULT_COUNT, NESTED_MAX_COUNT } from '../emu/exercise/nested-exercise.ts';
 import { formatShadowExercise, generateShadowExercise, SHADOW_DEFAULT_COUNT, SHADOW_MAX_COUNT } from '../emu/exercise/shadow-exercise.ts';
+import { formatIommuExercise, generateIommuExercise, IOMMU_DEFAULT_COUNT, IOMMU_MAX_COUNT } from '../emu/exercise/iommu-exercise.ts';
 import { loadScenario } from '../emu/scenario/migrate.ts';
 // Scenarios with a technique run under the hypervisor: load it so that buildScenario can build them.
 import '../emu/hv/hv-machine.ts';
@@ -339,13 +341,14 @@ const commands: Record<string, Command> = {
     },
   },
   exercise: {
-    usage: 'exercise walk --levels 2|3|4|5 --seed N [--count K] [--answers]\n  lab exercise vmexit --seed N [--count K] [--answers]\n  lab exercise nested --seed N [--count K] [--answers]\n  lab exercise shadow --seed N [--count K] [--answers]',
+    usage: 'exercise walk --levels 2|3|4|5 --seed N [--count K] [--answers]\n  lab exercise vmexit --seed N [--count K] [--answers]\n  lab exercise nested --seed N [--count K] [--answers]\n  lab exercise shadow --seed N [--count K] [--answers]\n  lab exercise iommu --seed N [--vendor vtd|amdvi] [--count K] [--answers]',
     run(args) {
       const [kind, ...rest] = args;
       if (kind === 'vmexit') return vmexitExercise(rest);
       if (kind === 'nested') return nestedExercise(rest);
       if (kind === 'shadow') return shadowExercise(rest);
-      if (kind !== 'walk') throw new UsageError(kind === undefined ? 'KIND: missing (walk, vmexit, nested or shadow)' : `KIND: '${kind}' is not walk, vmexit, nested or shadow`);
+      if (kind === 'iommu') return iommuExercise(rest);
+      if (kind !== 'walk') throw new UsageError(kind === undefined ? 'KIND: missing (walk, vmexit, nested, shadow or iommu)' : `KIND: '${kind}' is not walk, vmexit, nested, shadow or iommu`);
       const answers = rest.includes('--answers');
       const { flags, positional } = parseFlags(
         rest.filter((a) => a !== '--answers'),
@@ -366,18 +369,18 @@ const commands: Record<string, Command> = {
 };
 
 /** The flags every seeded `exercise` kind but walk takes: `--seed N` (required), `--count K` (1..max), `--answers`. */
-function seededArgs(rest: string[], defaultCount: number, maxCount: number): { seed: number; count: number; answers: boolean } {
+function seededArgs(rest: string[], defaultCount: number, maxCount: number, more: readonly string[] = []): { seed: number; count: number; answers: boolean; flags: Map<string, string> } {
   const answers = rest.includes('--answers');
   const { flags, positional } = parseFlags(
     rest.filter((a) => a !== '--answers'),
-    ['--seed', '--count'],
+    ['--seed', '--count', ...more],
   );
   if (positional.length > 0) throw new UsageError(`unexpected argument '${positional[0]}'`);
   if (!flags.has('--seed')) throw new UsageError('--seed: required (a number)');
   const seed = parseNumber(flags.get('--seed'), '--seed');
   const count = flags.has('--count') ? parseNumber(flags.get('--count'), '--count') : defaultCount;
   if (count < 1 || count > maxCount) throw new UsageError(`--count: ${count} is not 1..${maxCount}`);
-  return { seed, count, answers };
+  return { seed, count, answers, flags };
 }
 
 /** `exercise vmexit`: seeded "which VM exit, with which qualification?" problems, keyed by the VT-x runner. */
@@ -396,6 +399,14 @@ function nestedExercise(rest: string[]): string {
 function shadowExercise(rest: string[]): string {
   const { seed, count, answers } = seededArgs(rest, SHADOW_DEFAULT_COUNT, SHADOW_MAX_COUNT);
   return formatShadowExercise(generateShadowExercise({ seed, count }), { answers });
+}
+
+/** `exercise iommu`: seeded DMA-remapping problems, keyed by running the requests through the lab's VtdRemapper or AmdViRemapper. */
+function iommuExercise(rest: string[]): string {
+  const { seed, count, answers, flags } = seededArgs(rest, IOMMU_DEFAULT_COUNT, IOMMU_MAX_COUNT, ['--vendor']);
+  const vendor = flags.get('--vendor');
+  if (vendor !== undefined && vendor !== 'vtd' && vendor !== 'amdvi') throw new UsageError(`--vendor: '${vendor}' is not vtd or amdvi`);
+  return formatIommuExercise(generateIommuExercise({ seed, count, ...(vendor !== undefined ? { vendor } : {}) }), { answers });
 }
 
 function usage(): string {
