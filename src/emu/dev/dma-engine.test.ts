@@ -12,6 +12,7 @@
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../asm/assembler.ts';
 import { createBareMachine } from '../machine/bare.ts';
+import { machineFrom } from '../machine/machine.ts';
 import { PageAlloc, VtdKit } from '../iommu/testkit.ts';
 import { VTD_FAULT } from '../iommu/vtd.ts';
 import { requesterId, type DmaRemapper } from '../iommu/types.ts';
@@ -424,5 +425,32 @@ describe('addresses the host does not have', () => {
     mem.write(BAR_BASE + 0x14, 4, 1);
     expect(e.state).toMatchObject({ status: STATUS.DONE | STATUS.ERROR, error: ERR.READ_BLOCKED, copied: 0 });
     expect(pci.dmaLog).toEqual([{ seq: 0, device: 'copy-engine', rid: 2 << 3, access: 'read', iova: '0x10000000000000', length: 8, ok: false, hpa: null, domainId: null, fault: { vendor: 'none', reason: 'beyond-host' } }]);
+  });
+});
+
+describe('time travel', () => {
+  it('a checkpoint before the doorbell (Machine + bus snapshots) replays to the same copy, logs and registers', () => {
+    const asm = assemble(program({ src: SRC + 0x800, dst: DST + 0x10, len: 0x1400 }));
+    if (!asm.ok) throw new Error('assembly failed');
+    const m = machineFrom(createBareMachine({ mode: 'prot32', load: LOAD, code: asm.bytes }));
+    for (let i = 0; i < 0x3000; i++) m.mem.write8(SRC + i, (i * 7 + 3) & 0xff);
+    const ports = new PortBus();
+    const pci = new PciBus({ mem: m.mem, ports });
+    pci.add(DEVICE, 0, new CopyEngine());
+    m.cpu.io = ports;
+    // stop once the BAR decodes (memory space on), before the copy is programmed
+    while (pci.memoryWindows().length === 0) expect(m.cpu.run(1)).toBe('limit');
+    expect(pci.dmaLog).toEqual([]);
+    const cpuSnap = m.snapshot();
+    const busSnap = JSON.parse(JSON.stringify(pci.snapshot())) as ReturnType<PciBus['snapshot']>;
+    expect(m.cpu.run(100_000)).toBe('hlt');
+    const first = { bus: JSON.stringify(pci.snapshot()), dst: bytesAt(m.mem, DST, 0x2000), rip: m.cpu.state.ripLo, steps: m.cpu.state.steps };
+    expect(pci.dmaLog.map((e) => e.length)).toEqual([0x800, 0x800, 0x7f0, 0x7f0, 0x410, 0x410]);
+    m.restore(cpuSnap);
+    pci.restore(busSnap);
+    expect(pci.dmaLog).toEqual([]);
+    expect(bytesAt(m.mem, DST, 0x2000).every((b) => b === 0)).toBe(true);
+    expect(m.cpu.run(100_000)).toBe('hlt');
+    expect({ bus: JSON.stringify(pci.snapshot()), dst: bytesAt(m.mem, DST, 0x2000), rip: m.cpu.state.ripLo, steps: m.cpu.state.steps }).toEqual(first);
   });
 });
