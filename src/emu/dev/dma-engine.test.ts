@@ -13,7 +13,8 @@ import { describe, expect, it } from 'vitest';
 import { assemble } from '../asm/assembler.ts';
 import { createBareMachine } from '../machine/bare.ts';
 import { machineFrom } from '../machine/machine.ts';
-import { PageAlloc, VtdKit } from '../iommu/testkit.ts';
+import { AmdKit, PageAlloc, VtdKit } from '../iommu/testkit.ts';
+import { AMDVI_EVENT } from '../iommu/amdvi.ts';
 import { VTD_FAULT } from '../iommu/vtd.ts';
 import { requesterId, type DmaRemapper } from '../iommu/types.ts';
 import { PortBus } from './bus.ts';
@@ -333,6 +334,29 @@ describe('DMA through VT-d: the domain holds only the guest buffer pages', () =>
     expect(r.status).toBe(STATUS.DONE);
     expect(bytesAt(m.mem, VICTIM, 0x100)).toEqual(pattern(0, 0x100));
     expect(pci.dmaLog.at(-1)).toMatchObject({ access: 'write', iova: '0x400000', ok: true, hpa: VICTIM });
+  });
+});
+
+describe('DMA through AMD-Vi: the same device, the other vendor', () => {
+  it('a copy to a page outside the domain is blocked with an IO_PAGE_FAULT event; inside it lands', () => {
+    let kit: AmdKit | null = null;
+    const amd = (mem: ReturnType<typeof createBareMachine>['mem']): DmaRemapper => {
+      kit = new AmdKit(mem, new PageAlloc(0x3000000));
+      const root = kit.dte(RID, { domainId: 7 });
+      for (const base of [SRC, SRC + 0x1000, DST, DST + 0x1000]) kit.map(root, 4, BigInt(base), base, { r: true, w: true });
+      kit.enable();
+      return kit.iommu;
+    };
+    const ok = boot({ src: SRC, dst: DST, len: 0x80 }, amd);
+    expect(ok.run().status).toBe(STATUS.DONE);
+    expect(bytesAt(ok.m.mem, DST, 0x80)).toEqual(pattern(0, 0x80));
+    expect(ok.pci.dmaLog.every((e) => e.ok && e.domainId === 7)).toBe(true);
+    const bad = boot({ src: SRC, dst: VICTIM, len: 0x80 }, amd);
+    const r = bad.run();
+    expect(r.error).toBe(ERR.WRITE_BLOCKED);
+    expect(bytesAt(bad.m.mem, VICTIM, 0x80).every((b) => b === 0x5e)).toBe(true);
+    expect(bad.pci.dmaLog.at(-1)!.fault).toEqual({ vendor: 'amd-vi', code: AMDVI_EVENT.IO_PAGE_FAULT, logged: true });
+    expect(kit!.eventTail()).toBe(16); // one 16-byte event written
   });
 });
 
