@@ -14,8 +14,18 @@
  *
  * Unclaimed ports read all ones (a floating ISA data bus) and ignore writes.
  *
- * MMIO (issue 8) will be a second table of address ranges beside this one; the bus keeps ports and
- * their log separate so that MMIO regions can be added without changing how ports work.
+ * Wide registers. A device on a wider data path (the PCI host bridge's CONFIG_ADDRESS at 0xCF8,
+ * which latches only a whole dword write; PCI I/O BARs, which see byte enables, not byte cycles)
+ * implements `readSized` / `writeSized`: an access that starts in its claim and ends inside the
+ * same claim is handed to it whole, once. An access that runs past the claim's end is split into
+ * bytes as for any device.
+ *
+ * Ports claimed at run time. PCI I/O BARs move when the guest programs them and stop decoding
+ * when it clears the command register's I/O enable, so they cannot be fixed claims: a
+ * `PortDecoder` (the PCI bus) is asked about every port that no fixed claim holds.
+ *
+ * Memory-mapped registers do not pass here: PCI memory BARs are reached through PhysMem's MMIO
+ * handler, which the PCI bus (pci.ts) takes over.
  */
 import type { IoHandler } from '../cpu/cpu.ts';
 
@@ -25,6 +35,21 @@ export interface PortDevice {
   readonly name: string;
   read(offset: number): number;
   write(offset: number, value: number): void;
+  /** A wide register: the whole access (`size` bytes at `offset`, inside the claim) in one call. */
+  readSized?(offset: number, size: 1 | 2 | 4): number;
+  writeSized?(offset: number, size: 1 | 2 | 4, value: number): void;
+}
+
+/** A range of ports a decoder answers for at this moment (`first`..`last` inclusive). */
+export interface DecodedPorts {
+  first: number;
+  last: number;
+  device: PortDevice;
+}
+
+/** Answers for ports no fixed claim holds (e.g. the PCI bus's I/O BARs); null: not decoded. */
+export interface PortDecoder {
+  decode(port: number): DecodedPorts | null;
 }
 
 /** One IN or OUT as the CPU issued it (before byte splitting). */
@@ -50,6 +75,8 @@ export class PortBus implements IoHandler {
   private readonly owner = new Int16Array(0x10000).fill(-1);
   /** Every access, in order. Append-only: snapshots keep its length (see `logLength`). */
   log: PortAccess[] = [];
+  /** Consulted for ports without a fixed claim (the PCI bus's I/O BARs), or null. */
+  decoder: PortDecoder | null = null;
 
   /** Claims `count` ports from `first` for `device`; overlapping claims are a wiring error. */
   claim(first: number, count: number, device: PortDevice): void {
@@ -65,40 +92,51 @@ export class PortBus implements IoHandler {
     this.owner.fill(idx, first, first + count);
   }
 
-  /** The device claiming `port`, or null. */
+  /** The device answering `port` (a fixed claim, else the decoder's), or null. */
   deviceAt(port: number): PortDevice | null {
-    const o = this.owner[port & 0xffff]!;
-    return o < 0 ? null : this.claims[o]!.device;
+    return this.resolve(port & 0xffff)?.device ?? null;
+  }
+
+  private resolve(port: number): DecodedPorts | null {
+    const o = this.owner[port]!;
+    if (o >= 0) return this.claims[o]!;
+    return this.decoder === null ? null : this.decoder.decode(port);
   }
 
   private readByte(port: number): number {
-    const o = this.owner[port]!;
-    if (o < 0) return 0xff;
-    const c = this.claims[o]!;
+    const c = this.resolve(port);
+    if (c === null) return 0xff;
     return c.device.read(port - c.first) & 0xff;
   }
 
   private writeByte(port: number, value: number): void {
-    const o = this.owner[port]!;
-    if (o < 0) return;
-    const c = this.claims[o]!;
+    const c = this.resolve(port);
+    if (c === null) return;
     c.device.write(port - c.first, value & 0xff);
   }
 
   portIn(port: number, size: 1 | 2 | 4): number {
     port &= 0xffff;
+    const c = this.resolve(port);
     let v = 0;
-    for (let i = 0; i < size; i++) v |= this.readByte((port + i) & 0xffff) << (8 * i);
-    v >>>= 0;
-    this.log.push({ dir: 'in', port, size, value: v, device: this.deviceAt(port)?.name ?? null });
+    if (c !== null && c.device.readSized !== undefined && port + size - 1 <= c.last) {
+      v = c.device.readSized(port - c.first, size);
+      v = size === 4 ? v >>> 0 : v & ((1 << (size * 8)) - 1);
+    } else {
+      for (let i = 0; i < size; i++) v |= this.readByte((port + i) & 0xffff) << (8 * i);
+      v >>>= 0;
+    }
+    this.log.push({ dir: 'in', port, size, value: v, device: c?.device.name ?? null });
     return v;
   }
 
   portOut(port: number, size: 1 | 2 | 4, value: number): void {
     port &= 0xffff;
     const v = size === 4 ? value >>> 0 : value & ((1 << (size * 8)) - 1);
-    for (let i = 0; i < size; i++) this.writeByte((port + i) & 0xffff, (v >>> (8 * i)) & 0xff);
-    this.log.push({ dir: 'out', port, size, value: v, device: this.deviceAt(port)?.name ?? null });
+    const c = this.resolve(port);
+    if (c !== null && c.device.writeSized !== undefined && port + size - 1 <= c.last) c.device.writeSized(port - c.first, size, v);
+    else for (let i = 0; i < size; i++) this.writeByte((port + i) & 0xffff, (v >>> (8 * i)) & 0xff);
+    this.log.push({ dir: 'out', port, size, value: v, device: c?.device.name ?? null });
   }
 
   /** The log's length, for a snapshot (the entries before it never change). */
