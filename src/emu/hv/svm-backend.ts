@@ -39,7 +39,7 @@
  * natively they would take rAX as a host-physical address); the optional ones of EXIT_OPTIONS
  * (HLT by default; RDTSC, INVLPG, CR3 reads and writes, exception vectors).
  */
-import { FieldLog } from './field-log.ts';
+import { enterAside, fieldLog, takeFields } from './field-log.ts';
 import type { Cpu } from '../cpu/cpu.ts';
 import { Seg } from '../cpu/insn.ts';
 import { SegAttr } from '../cpu/state.ts';
@@ -181,7 +181,7 @@ export class SvmBackend implements HvBackend {
   readonly svm: Svm;
   readonly vmcb: Vmcb;
   private readonly ledger: Ledger;
-  private accesses = new FieldLog();
+  private accesses = fieldLog();
   /** True while the guest is loaded in the CPU (after VMRUN, until its #VMEXIT). */
   private inCpu = false;
   readonly nested: boolean;
@@ -390,10 +390,10 @@ export class SvmBackend implements HvBackend {
     const ctl = this.vmcb.read('int_ctl');
     const next = on ? ctl | IntCtl.V_IRQ | IntCtl.V_IGN_TPR : ctl & ~(IntCtl.V_IRQ | IntCtl.V_IGN_TPR);
     this.vmcb.write('int_ctl', next >>> 0);
-    this.accesses.push({ op: 'write', field: 'int_ctl', value: BigInt(next >>> 0) });
+    this.accesses.list.push({ op: 'write', field: 'int_ctl', value: BigInt(next >>> 0) });
     this.ledger.charge({ kind: 'vmcb-write' });
     setIntercept(mem, this.vmcb.pa, 'VINTR', on);
-    this.accesses.push({ op: 'write', field: 'intercept_word3', value: BigInt(this.vmcb.read('intercept_word3')) });
+    this.accesses.list.push({ op: 'write', field: 'intercept_word3', value: BigInt(this.vmcb.read('intercept_word3')) });
     this.ledger.charge({ kind: 'vmcb-write' });
   }
 
@@ -410,33 +410,33 @@ export class SvmBackend implements HvBackend {
   loadState(s: { inCpu: boolean; pendingTlbControl?: number }): void {
     this.inCpu = s.inCpu;
     this.pendingTlbControl = s.pendingTlbControl ?? 0;
-    this.accesses.clear();
+    this.accesses = fieldLog();
   }
 
   // ---- logged VMCB accesses ----
 
   private r64(field: Vmcb64Field): bigint {
     const v = big(this.vmcb.read64(field));
-    this.accesses.push({ op: 'read', field, value: v });
+    this.accesses.list.push({ op: 'read', field, value: v });
     this.ledger.charge({ kind: 'vmcb-read' });
     return v;
   }
 
   private w64(field: Vmcb64Field, v: bigint): void {
     this.vmcb.write64(field, toU64(v));
-    this.accesses.push({ op: 'write', field, value: v });
+    this.accesses.list.push({ op: 'write', field, value: v });
     this.ledger.charge({ kind: 'vmcb-write' });
   }
 
   private r32(field: 'int_state' | 'save.cs.attrib'): number {
     const v = field === 'save.cs.attrib' ? this.vmcb.readSegment('save.cs').attrib : this.vmcb.read('int_state');
-    this.accesses.push({ op: 'read', field, value: BigInt(v) });
+    this.accesses.list.push({ op: 'read', field, value: BigInt(v) });
     this.ledger.charge({ kind: 'vmcb-read' });
     return v;
   }
 
   takeAccesses(): FieldAccess[] {
-    return this.accesses.take();
+    return takeFields(this.accesses);
   }
 
   /** Set by the hypervisor while an exit's handler runs (HvBackend.inHandler). */
@@ -446,7 +446,7 @@ export class SvmBackend implements HvBackend {
 
   enter(budget: number): BackendRun {
     // Inside a handler, a one-instruction run: what an exit it ends in logs is that exit's (FieldLog).
-    return this.inHandler ? this.accesses.aside(() => this.run(budget)) : this.run(budget);
+    return this.inHandler ? enterAside(this.accesses, () => this.run(budget)) : this.run(budget);
   }
 
   private run(budget: number): BackendRun {
@@ -468,7 +468,7 @@ export class SvmBackend implements HvBackend {
       if (this.pendingTlbControl !== 0) {
         this.pendingTlbControl = 0;
         this.vmcb.write('tlb_ctl', TlbControl.DO_NOTHING);
-        this.accesses.push({ op: 'write', field: 'tlb_ctl', value: 0n });
+        this.accesses.list.push({ op: 'write', field: 'tlb_ctl', value: 0n });
         this.ledger.charge({ kind: 'vmcb-write' });
       }
       this.onEntry?.('VMRUN', r.kind === 'invalid' ? r.failed : null);
@@ -553,7 +553,7 @@ export class SvmBackend implements HvBackend {
     if (!this.inCpu && (n === 0 || n === 4)) return this.r64(n === 0 ? 'save.rax' : 'save.rsp');
     const st = this.cpu.state;
     const v = (BigInt(st.regHi[REG_INDEX(n)]! >>> 0) << 32n) | BigInt(st.regLo[REG_INDEX(n)]! >>> 0);
-    if (!this.inCpu) this.accesses.push({ op: 'read', field: `gpr.${GPR_NAMES[n]}`, value: v });
+    if (!this.inCpu) this.accesses.list.push({ op: 'read', field: `gpr.${GPR_NAMES[n]}`, value: v });
     return v;
   }
 
@@ -569,7 +569,7 @@ export class SvmBackend implements HvBackend {
     const st = this.cpu.state;
     st.regLo[REG_INDEX(n)] = Number(nv & 0xffffffffn);
     st.regHi[REG_INDEX(n)] = Number(nv >> 32n);
-    if (!this.inCpu) this.accesses.push({ op: 'write', field: `gpr.${GPR_NAMES[n]}`, value: nv });
+    if (!this.inCpu) this.accesses.list.push({ op: 'write', field: `gpr.${GPR_NAMES[n]}`, value: nv });
   }
 
   rip(): bigint {
@@ -589,7 +589,7 @@ export class SvmBackend implements HvBackend {
     const is = this.r32('int_state');
     if ((is & IntState.INTERRUPT_SHADOW) !== 0) {
       this.vmcb.write('int_state', is & ~IntState.INTERRUPT_SHADOW);
-      this.accesses.push({ op: 'write', field: 'int_state', value: BigInt(is & ~IntState.INTERRUPT_SHADOW) });
+      this.accesses.list.push({ op: 'write', field: 'int_state', value: BigInt(is & ~IntState.INTERRUPT_SHADOW) });
       this.ledger.charge({ kind: 'vmcb-write' });
     }
     this.cpu.state.steps++;
@@ -599,7 +599,7 @@ export class SvmBackend implements HvBackend {
   cpl(): number {
     if (this.inCpu) return this.cpu.cpl();
     const v = this.vmcb.read('save.cpl');
-    this.accesses.push({ op: 'read', field: 'save.cpl', value: BigInt(v) });
+    this.accesses.list.push({ op: 'read', field: 'save.cpl', value: BigInt(v) });
     this.ledger.charge({ kind: 'vmcb-read' });
     return v;
   }
@@ -639,7 +639,7 @@ export class SvmBackend implements HvBackend {
       this.w64(`save.cr${n}`, v);
       return null;
     }
-    this.accesses.push({ op: 'write', field: `gpr.cr${n}-shadow`, value: v });
+    this.accesses.list.push({ op: 'write', field: `gpr.cr${n}-shadow`, value: v });
     if (n === 3) {
       this.gcr3 = v;
       return sh.sync('cr3');
@@ -706,7 +706,7 @@ export class SvmBackend implements HvBackend {
     if (next === this.pendingTlbControl) return;
     this.pendingTlbControl = next;
     this.vmcb.write('tlb_ctl', next);
-    this.accesses.push({ op: 'write', field: 'tlb_ctl', value: BigInt(next) });
+    this.accesses.list.push({ op: 'write', field: 'tlb_ctl', value: BigInt(next) });
     this.ledger.charge({ kind: 'vmcb-write' });
   }
 

@@ -40,7 +40,7 @@
  * default; RDTSC exiting, INVLPG exiting, CR3-load and CR3-store exiting, the exception bitmap).
  * No MSR bitmaps: every RDMSR and WRMSR exits.
  */
-import { FieldLog } from './field-log.ts';
+import { enterAside, fieldLog, takeFields } from './field-log.ts';
 import type { Cpu } from '../cpu/cpu.ts';
 import { SegAttr, type SegmentCache } from '../cpu/state.ts';
 import { Seg } from '../cpu/insn.ts';
@@ -178,7 +178,7 @@ export class VmxBackend implements HvBackend {
   readonly id = 'vmx';
   readonly vmx: Vmx;
   private readonly ledger: Ledger;
-  private accesses = new FieldLog();
+  private accesses = fieldLog();
   private inCpu = false;
   private launched = false;
   /** The guest's CR3 as it set it (shadow paging; under EPT the VMCS's GUEST_CR3). */
@@ -440,7 +440,7 @@ export class VmxBackend implements HvBackend {
     this.cr3Shadow = BigInt(s.cr3Shadow);
     this.cr0Shadow = BigInt(s.cr0Shadow);
     this.cr4Shadow = BigInt(s.cr4Shadow);
-    this.accesses.clear();
+    this.accesses = fieldLog();
   }
 
   // ---- VMREAD / VMWRITE, logged and charged ----
@@ -449,7 +449,7 @@ export class VmxBackend implements HvBackend {
     const o = this.vmx.vmread(enc(name));
     if (o.kind !== 'succeed') throw new Error(`VMREAD ${name}: ${o.kind}`);
     if (log) {
-      this.accesses.push({ op: 'read', field: name, value: o.value });
+      this.accesses.list.push({ op: 'read', field: name, value: o.value });
       this.ledger.charge({ kind: 'vmread' });
     }
     return o.value;
@@ -459,13 +459,13 @@ export class VmxBackend implements HvBackend {
     const o = this.vmx.vmwrite(enc(name), v);
     if (o.kind !== 'succeed') throw new Error(`VMWRITE ${name}: ${JSON.stringify(o)}`);
     if (log) {
-      this.accesses.push({ op: 'write', field: name, value: v });
+      this.accesses.list.push({ op: 'write', field: name, value: v });
       this.ledger.charge({ kind: 'vmwrite' });
     }
   }
 
   takeAccesses(): FieldAccess[] {
-    return this.accesses.take();
+    return takeFields(this.accesses);
   }
 
   /** Set by the hypervisor while an exit's handler runs (HvBackend.inHandler). */
@@ -475,7 +475,7 @@ export class VmxBackend implements HvBackend {
 
   enter(budget: number): BackendRun {
     // Inside a handler, a one-instruction run: what an exit it ends in logs is that exit's (FieldLog).
-    return this.inHandler ? this.accesses.aside(() => this.run(budget)) : this.run(budget);
+    return this.inHandler ? enterAside(this.accesses, () => this.run(budget)) : this.run(budget);
   }
 
   private run(budget: number): BackendRun {
@@ -574,7 +574,7 @@ export class VmxBackend implements HvBackend {
     if (!this.inCpu && n === 4) return this.read('GUEST_RSP');
     const st = this.cpu.state;
     const v = reg64(st.regLo[n]!, st.regHi[n]!);
-    if (!this.inCpu) this.accesses.push({ op: 'read', field: `gpr.${GPR_NAMES[n]}`, value: v });
+    if (!this.inCpu) this.accesses.list.push({ op: 'read', field: `gpr.${GPR_NAMES[n]}`, value: v });
     return v;
   }
 
@@ -589,7 +589,7 @@ export class VmxBackend implements HvBackend {
     const st = this.cpu.state;
     st.regLo[n] = Number(nv & 0xffffffffn);
     st.regHi[n] = Number(nv >> 32n);
-    if (!this.inCpu) this.accesses.push({ op: 'write', field: `gpr.${GPR_NAMES[n]}`, value: nv });
+    if (!this.inCpu) this.accesses.list.push({ op: 'write', field: `gpr.${GPR_NAMES[n]}`, value: nv });
   }
 
   rip(): bigint {
@@ -669,13 +669,13 @@ export class VmxBackend implements HvBackend {
     if (n === 2) {
       st.cr2Lo = Number(v & 0xffffffffn);
       st.cr2Hi = Number(v >> 32n);
-      this.accesses.push({ op: 'write', field: 'gpr.cr2', value: v });
+      this.accesses.list.push({ op: 'write', field: 'gpr.cr2', value: v });
       return null;
     }
     if (n === 3) {
       if (this.shadow !== null) {
         this.cr3Shadow = v;
-        this.accesses.push({ op: 'write', field: 'gpr.cr3-shadow', value: v });
+        this.accesses.list.push({ op: 'write', field: 'gpr.cr3-shadow', value: v });
         return this.shadow.sync('cr3');
       }
       this.write('GUEST_CR3', v);
