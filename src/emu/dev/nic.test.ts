@@ -597,6 +597,65 @@ describe('registers', () => {
     expect(nic.receive(new Uint8Array(10))).toBe('rx-disabled');
   });
 
+  it('a frame gathered from two TX descriptors (EOP on the second), one buffer crossing a page: read in pieces', () => {
+    const { mem, nic, pci, reg } = hostRig();
+    const a = FRAMES + 0xf80; // 0x100 bytes: 0x80 in one page, 0x80 in the next
+    const b = FRAMES + 0x3000;
+    frameBytes(1, 0x100).forEach((x, i) => mem.write8(a + i, x));
+    frameBytes(2, 0x20).forEach((x, i) => mem.write8(b + i, x));
+    mem.write(TXR, 4, a);
+    mem.write(TXR + 8, 4, 0x100); // no EOP, no RS: no write-back
+    mem.write(TXR + 16, 4, b);
+    mem.write(TXR + 24, 4, 0x20 | ((TX_CMD.EOP | TX_CMD.RS) << 24));
+    reg(NIC_REG.TDBAL, TXR);
+    reg(NIC_REG.TDLEN, 8 * DESC_SIZE);
+    reg(NIC_REG.TDT, 2);
+    expect(nic.state.sent).toEqual([]); // TCTL.EN is clear: the descriptors wait
+    expect(pci.dmaLog).toEqual([]);
+    reg(NIC_REG.TCTL, TCTL.EN);
+    expect(nic.state.sent.map((f) => f.data)).toEqual([[...frameBytes(1, 0x100), ...frameBytes(2, 0x20)]]);
+    expect(pci.dmaLog.map((e) => [e.access, e.iova, e.length])).toEqual([
+      ['read', `0x${TXR.toString(16)}`, 16],
+      ['read', `0x${a.toString(16)}`, 0x80],
+      ['read', `0x${(a + 0x80).toString(16)}`, 0x80],
+      ['read', `0x${(TXR + 16).toString(16)}`, 16],
+      ['read', `0x${b.toString(16)}`, 0x20],
+      ['write', `0x${(TXR + 28).toString(16)}`, 1],
+    ]);
+    expect([mem.read8(TXR + 12), mem.read8(TXR + 28)]).toEqual([0, TX_STA.DD]);
+    expect(reg(NIC_REG.TDH)).toBe(2);
+    expect(reg(NIC_REG.ICR)).toBe(ICR.TXDW);
+  });
+
+  it('under VT-d, an RX buffer outside the domain: the write is blocked, the frame dropped, RDH stays, DMA_ERROR', () => {
+    const m = createBareMachine({ mode: 'prot32', load: LOAD, code: new Uint8Array([0xf4]) });
+    const kit = new VtdKit(m.mem, new PageAlloc(0x3000000));
+    const slpt = kit.context(RID, { did: 5 });
+    kit.map(slpt, 4, BigInt(RXR), RXR, { r: true, w: true });
+    kit.map(slpt, 4, BigInt(RXB), RXB, { r: true, w: true });
+    kit.enable();
+    const pci = new PciBus({ mem: m.mem, ports: new PortBus(), remapper: kit.iommu });
+    const nic = new Nic();
+    pci.add(DEVICE, 0, nic);
+    pci.configWrite(DEVICE, 0, CFG.BAR0, 4, BAR_BASE);
+    pci.configWrite(DEVICE, 0, CFG.COMMAND, 2, CMD.MEMORY | CMD.BUS_MASTER);
+    const reg = (off: number, v: number) => m.mem.write(BAR_BASE + off, 4, v);
+    m.mem.write(RXR, 4, RXB);
+    m.mem.write(RXR + 16, 4, VICTIM);
+    reg(NIC_REG.RDBAL, RXR);
+    reg(NIC_REG.RDLEN, 8 * DESC_SIZE);
+    reg(NIC_REG.RDT, 3);
+    reg(NIC_REG.RCTL, RCTL.EN);
+    expect(nic.receive(Uint8Array.from([1, 2, 3]))).toBe('received');
+    expect(nic.receive(Uint8Array.from([4, 5, 6]))).toBe('dma-blocked');
+    expect(bytesAt(m.mem, VICTIM, 4)).toEqual([0x00, 0x00, 0x00, 0x00]);
+    expect(m.mem.read8(RXR + 16 + 12)).toBe(0); // no DD
+    expect(nic.state.rdh).toBe(1);
+    expect(nic.state.icr & ICR.DMA_ERROR).toBe(ICR.DMA_ERROR);
+    expect(pci.dmaLog.at(-1)).toMatchObject({ access: 'write', iova: `0x${VICTIM.toString(16)}`, ok: false, fault: { vendor: 'vtd', reason: VTD_FAULT.WRITE, recorded: true } });
+    expect(nic.state.totals).toMatchObject({ received: 1, dropped: 1, dmaErrors: 1 });
+  });
+
   it('two linked cards: one sends, the other receives', () => {
     const a = hostRig();
     const b = hostRig();
