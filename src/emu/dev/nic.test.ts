@@ -563,8 +563,9 @@ describe('registers', () => {
     const { mem, nic, reg } = hostRig();
     reg(NIC_REG.TDBAL, 0x12345678);
     reg(NIC_REG.TDLEN, 0x1ff);
+    reg(NIC_REG.RDLEN, 0xffffffff);
     reg(NIC_REG.RDH, 0x12345);
-    expect([reg(NIC_REG.TDBAL), reg(NIC_REG.TDLEN), reg(NIC_REG.RDH)]).toEqual([0x12345670, 0x180, 0x2345]);
+    expect([reg(NIC_REG.TDBAL), reg(NIC_REG.TDLEN), reg(NIC_REG.RDLEN), reg(NIC_REG.RDH)]).toEqual([0x12345670, 0x180, 0xfff80, 0x2345]);
     mem.write(BAR_BASE + NIC_REG.RAL0 + 1, 1, 0xab);
     expect(reg(NIC_REG.RAL0)).toBe(0x0000ab02);
     expect(mem.read(BAR_BASE + NIC_REG.RAH0 + 2, 2)).toBe(0x8000);

@@ -26,8 +26,8 @@
  *   0x5400 RAL0, 0x5404 RAH0   the MAC address (bytes 0..3, bytes 4..5 with bit 31 AV), loaded
  *                  at reset with 02:00:00:00:4e:43 (locally administered)
  * Other offsets read 0 and ignore writes. Narrower accesses read or merge bytes of their dword.
- * A ring base is 16-byte aligned (bits 3:0 read 0), a ring length a multiple of 128 bytes (bits 6:0
- * read 0, up to 64 KiB here); head and tail are 16-bit descriptor indices.
+ * A ring base is 16-byte aligned (bits 3:0 read 0), a ring length a multiple of 128 bytes (bits 19:7
+ * kept, the rest read 0); head and tail are 16-bit descriptor indices.
  *
  * Ownership. Descriptors from head up to tail - 1 (modulo the ring size) belong to the device,
  * from tail up to head - 1 to the driver; head == tail means the device owns none. The driver
@@ -128,7 +128,8 @@ export const DESC_SIZE = 16;
 export const MAX_FRAME = 16384;
 /** RCTL.BSIZE 00, 01, 10, 11 (BSEX = 0). */
 const BSIZES = [2048, 1024, 512, 256] as const;
-const MAX_RING_BYTES = 0x10000;
+/** RDLEN / TDLEN: bits 19:7 (multiples of 128 bytes, 8 descriptors). */
+const RING_LEN_MASK = 0xfff80;
 const DEFAULT_MAC = [0x02, 0x00, 0x00, 0x00, 0x4e, 0x43] as const;
 
 /** The card's copy of one descriptor as it last read or wrote it back. */
@@ -384,12 +385,12 @@ export class Nic implements PciFunctionModel {
         return;
       case NIC_REG.RDBAL: s.rdbal = (v & ~0xf) >>> 0; return;
       case NIC_REG.RDBAH: s.rdbah = v; return;
-      case NIC_REG.RDLEN: s.rdlen = Math.min(v & ~0x7f, MAX_RING_BYTES); return;
+      case NIC_REG.RDLEN: s.rdlen = v & RING_LEN_MASK; return;
       case NIC_REG.RDH: s.rdh = v & 0xffff; return;
       case NIC_REG.RDT: s.rdt = v & 0xffff; return;
       case NIC_REG.TDBAL: s.tdbal = (v & ~0xf) >>> 0; return;
       case NIC_REG.TDBAH: s.tdbah = v; return;
-      case NIC_REG.TDLEN: s.tdlen = Math.min(v & ~0x7f, MAX_RING_BYTES); return;
+      case NIC_REG.TDLEN: s.tdlen = v & RING_LEN_MASK; return;
       case NIC_REG.TDH: s.tdh = v & 0xffff; return;
       case NIC_REG.TDT:
         s.tdt = v & 0xffff;
