@@ -21,6 +21,7 @@ import { PortBus } from './bus.ts';
 import { COPY_ENGINE_DEVICE, COPY_ENGINE_VENDOR, CopyEngine, ERR, MAX_LENGTH, STATUS } from './dma-engine.ts';
 import { decodeMsi, MsiInterruptSink } from './msi.ts';
 import { CFG, CMD, PciBus } from './pci.ts';
+import { findAndPlaceBar0, gdtAndMsiGate, msiSetup } from './pci-guest.ts';
 
 const LOAD = 0x100000;
 const RESULT = 0x600;
@@ -46,59 +47,8 @@ function program(j: Job): string {
   const msi = j.msiVector !== undefined;
   return `bits 32
 org ${LOAD}
-  ; flat GDT at 0x500 and an interrupt gate for the MSI vector in the IDT at 0x800
-  mov dword [0x500], 0
-  mov dword [0x504], 0
-  mov dword [0x508], 0x0000ffff
-  mov dword [0x50c], 0x00cf9a00
-  mov dword [0x510], 0x0000ffff
-  mov dword [0x514], 0x00cf9200
-  lgdt [gdtr]
-  mov eax, on_msi
-  mov word [0x800 + ${j.msiVector ?? 0x40}*8], ax
-  mov word [0x800 + ${j.msiVector ?? 0x40}*8 + 2], 0x08
-  mov word [0x800 + ${j.msiVector ?? 0x40}*8 + 4], 0x8e00
-  shr eax, 16
-  mov word [0x800 + ${j.msiVector ?? 0x40}*8 + 6], ax
-  lidt [idtr]
-  ; scan bus 0, function 0 of devices 0..31, for the copy engine's vendor and device ID
-  xor ebx, ebx
-scan:
-  mov eax, ebx
-  shl eax, 11
-  or eax, 0x80000000
-  mov dx, 0xcf8
-  out dx, eax
-  mov dx, 0xcfc
-  in eax, dx
-  cmp eax, ${(((COPY_ENGINE_DEVICE << 16) | COPY_ENGINE_VENDOR) >>> 0)}
-  je found
-  inc ebx
-  cmp ebx, 32
-  jb scan
-  mov dword [${RESULT}], 0xffffffff
-  hlt
-found:
-  mov [${RESULT}], ebx
-  mov esi, ebx
-  shl esi, 11
-  or esi, 0x80000000
-  ; size BAR0: write all ones, read back the mask, size = -(mask & ~0xF)
-  mov eax, esi
-  or eax, ${CFG.BAR0}
-  mov dx, 0xcf8
-  out dx, eax
-  mov dx, 0xcfc
-  mov eax, 0xffffffff
-  out dx, eax
-  in eax, dx
-  and eax, 0xfffffff0
-  neg eax
-  mov [${RESULT + 4}], eax
-  ; place it (BAR_BASE is aligned for any size up to 512 MiB)
-  mov eax, ${BAR_BASE}
-  out dx, eax
-${msi ? msiSetup(j.msiVector!) : ''}
+${gdtAndMsiGate(j.msiVector ?? 0x40)}${findAndPlaceBar0(COPY_ENGINE_VENDOR, COPY_ENGINE_DEVICE, RESULT, BAR_BASE)}
+${msi ? msiSetup(j.msiVector!, RESULT + 28) : ''}
   ; the command register (a word at 0x04): memory space${j.busMaster === false ? '' : ' and bus master'}
   mov eax, esi
   or eax, ${CFG.COMMAND}
@@ -141,71 +91,6 @@ idtr:
 `;
 }
 
-/** Walks the capabilities list from 0x34 to ID 5 and programs the MSI capability. */
-function msiSetup(vector: number): string {
-  return `  ; capabilities pointer
-  mov eax, esi
-  or eax, ${CFG.CAP_PTR}
-  mov dx, 0xcf8
-  out dx, eax
-  mov dx, 0xcfc
-  in al, dx
-  movzx ecx, al
-cap_next:
-  test ecx, ecx
-  jz no_msi
-  mov eax, esi
-  or eax, ecx
-  mov dx, 0xcf8
-  out dx, eax
-  mov dx, 0xcfc
-  in eax, dx
-  cmp al, 0x05
-  je cap_msi
-  movzx ecx, ah
-  jmp cap_next
-no_msi:
-  mov dword [${RESULT + 28}], 0xffffffff
-  hlt
-cap_msi:
-  mov [${RESULT + 28}], ecx
-  ; message address 0xFEE00000: destination APIC ID 0, physical, no redirection hint
-  mov eax, esi
-  or eax, ecx
-  add eax, 4
-  mov dx, 0xcf8
-  out dx, eax
-  mov dx, 0xcfc
-  mov eax, 0xfee00000
-  out dx, eax
-  ; upper address 0
-  mov eax, esi
-  or eax, ecx
-  add eax, 8
-  mov dx, 0xcf8
-  out dx, eax
-  mov dx, 0xcfc
-  xor eax, eax
-  out dx, eax
-  ; data: the vector, fixed delivery, edge
-  mov eax, esi
-  or eax, ecx
-  add eax, 12
-  mov dx, 0xcf8
-  out dx, eax
-  mov dx, 0xcfc
-  mov ax, ${vector}
-  out dx, ax
-  ; message control (the word at +2): set MSI enable
-  mov eax, esi
-  or eax, ecx
-  mov dx, 0xcf8
-  out dx, eax
-  mov dx, 0xcfe
-  in ax, dx
-  or ax, 1
-  out dx, ax`;
-}
 
 function boot(j: Job, remapper?: (mem: ReturnType<typeof createBareMachine>['mem']) => DmaRemapper) {
   const asm = assemble(program(j));

@@ -23,6 +23,7 @@ import { PortBus } from './bus.ts';
 import { MsiInterruptSink } from './msi.ts';
 import { DESC_SIZE, deviceOwns, ICR, Nic, NIC_BAR_SIZE, NIC_DEVICE, NIC_REG, NIC_VENDOR, RCTL, RX_STA, TCTL, TX_CMD, TX_STA } from './nic.ts';
 import { CFG, CMD, PciBus } from './pci.ts';
+import { findAndPlaceBar0, gdtAndMsiGate, msiSetup } from './pci-guest.ts';
 
 const LOAD = 0x100000;
 const RESULT = 0x600;
@@ -56,57 +57,8 @@ function program(d: Drive): string {
   const n = d.lens.length;
   return `bits 32
 org ${LOAD}
-  mov dword [0x500], 0
-  mov dword [0x504], 0
-  mov dword [0x508], 0x0000ffff
-  mov dword [0x50c], 0x00cf9a00
-  mov dword [0x510], 0x0000ffff
-  mov dword [0x514], 0x00cf9200
-  lgdt [gdtr]
-  mov eax, on_msi
-  mov word [0x800 + ${vec}*8], ax
-  mov word [0x800 + ${vec}*8 + 2], 0x08
-  mov word [0x800 + ${vec}*8 + 4], 0x8e00
-  shr eax, 16
-  mov word [0x800 + ${vec}*8 + 6], ax
-  lidt [idtr]
-  ; find the card: function 0 of devices 0..31 on bus 0
-  xor ebx, ebx
-scan:
-  mov eax, ebx
-  shl eax, 11
-  or eax, 0x80000000
-  mov dx, 0xcf8
-  out dx, eax
-  mov dx, 0xcfc
-  in eax, dx
-  cmp eax, ${((NIC_DEVICE << 16) | NIC_VENDOR) >>> 0}
-  je found
-  inc ebx
-  cmp ebx, 32
-  jb scan
-  mov dword [${RESULT}], 0xffffffff
-  hlt
-found:
-  mov [${RESULT}], ebx
-  mov esi, ebx
-  shl esi, 11
-  or esi, 0x80000000
-  ; size BAR0 and place it
-  mov eax, esi
-  or eax, ${CFG.BAR0}
-  mov dx, 0xcf8
-  out dx, eax
-  mov dx, 0xcfc
-  mov eax, 0xffffffff
-  out dx, eax
-  in eax, dx
-  and eax, 0xfffffff0
-  neg eax
-  mov [${RESULT + 4}], eax
-  mov eax, ${BAR_BASE}
-  out dx, eax
-${msi ? msiSetup(vec) : ''}
+${gdtAndMsiGate(vec)}${findAndPlaceBar0(NIC_VENDOR, NIC_DEVICE, RESULT, BAR_BASE)}
+${msi ? msiSetup(vec, RESULT + 40) : ''}
   ; memory space and bus mastering
   mov eax, esi
   or eax, ${CFG.COMMAND}
@@ -250,65 +202,6 @@ idtr:
 `;
 }
 
-function msiSetup(vector: number): string {
-  return `  mov eax, esi
-  or eax, ${CFG.CAP_PTR}
-  mov dx, 0xcf8
-  out dx, eax
-  mov dx, 0xcfc
-  in al, dx
-  movzx ecx, al
-cap_next:
-  test ecx, ecx
-  jz no_msi
-  mov eax, esi
-  or eax, ecx
-  mov dx, 0xcf8
-  out dx, eax
-  mov dx, 0xcfc
-  in eax, dx
-  cmp al, 0x05
-  je cap_msi
-  movzx ecx, ah
-  jmp cap_next
-no_msi:
-  mov dword [${RESULT + 40}], 0xffffffff
-  hlt
-cap_msi:
-  mov [${RESULT + 40}], ecx
-  mov eax, esi
-  or eax, ecx
-  add eax, 4
-  mov dx, 0xcf8
-  out dx, eax
-  mov dx, 0xcfc
-  mov eax, 0xfee00000
-  out dx, eax
-  mov eax, esi
-  or eax, ecx
-  add eax, 8
-  mov dx, 0xcf8
-  out dx, eax
-  mov dx, 0xcfc
-  xor eax, eax
-  out dx, eax
-  mov eax, esi
-  or eax, ecx
-  add eax, 12
-  mov dx, 0xcf8
-  out dx, eax
-  mov dx, 0xcfc
-  mov ax, ${vector}
-  out dx, ax
-  mov eax, esi
-  or eax, ecx
-  mov dx, 0xcf8
-  out dx, eax
-  mov dx, 0xcfe
-  in ax, dx
-  or ax, 1
-  out dx, ax`;
-}
 
 /** Frame k's bytes: a pattern that differs per frame and per byte. */
 const frameByte = (k: number, i: number) => (k * 31 + i * 7 + (i >> 8)) & 0xff;

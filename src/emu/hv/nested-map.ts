@@ -132,7 +132,7 @@ export interface MmioRecord {
  * The host's MMIO handler while guest-physical `pages` are mapped to the MMIO window at `base`
  * (page n of the window is `pages[n]`): each access goes to `handler` at its guest-physical address
  * and is recorded in `records`. Used by nested paging's pass-through (below) and by the shadow
- * MMU's (shadow.ts), each with its own window.
+ * MMU's (shadow.ts), each with a window of its own.
  */
 export function windowHandler(base: number, pages: readonly number[], handler: MmioHandler, records: MmioRecord[]): MmioHandler {
   const toGpa = (hpa: number): number => {

@@ -1,0 +1,146 @@
+/**
+ * Guest code for the PCI device tests (dma-engine.test.ts, nic.test.ts): the pieces every driver
+ * there starts with, written once. 32-bit flat code for the lab's assembler; configuration space is
+ * reached through mechanism #1 (0xCF8 / 0xCFC).
+ */
+import { CFG } from './pci.ts';
+
+/**
+ * Guest code: a flat GDT at 0x500 (code 0x08, data 0x10), `lgdt [gdtr]`, and an interrupt gate at
+ * `vector` of the IDT at 0x800 to the label `on_msi`, `lidt [idtr]` (the program defines the labels).
+ */
+export function gdtAndMsiGate(vector: number): string {
+  return `  ; flat GDT at 0x500 and an interrupt gate for the MSI vector in the IDT at 0x800
+  mov dword [0x500], 0
+  mov dword [0x504], 0
+  mov dword [0x508], 0x0000ffff
+  mov dword [0x50c], 0x00cf9a00
+  mov dword [0x510], 0x0000ffff
+  mov dword [0x514], 0x00cf9200
+  lgdt [gdtr]
+  mov eax, on_msi
+  mov word [0x800 + ${vector}*8], ax
+  mov word [0x800 + ${vector}*8 + 2], 0x08
+  mov word [0x800 + ${vector}*8 + 4], 0x8e00
+  shr eax, 16
+  mov word [0x800 + ${vector}*8 + 6], ax
+  lidt [idtr]
+`;
+}
+
+/**
+ * Finds function 0 of the device with `vendor` and `device` on bus 0, storing its device number at
+ * `result` (all ones and HLT if absent); leaves ESI = its CONFIG_ADDRESS (enable bit set); sizes
+ * BAR0 (its size at `result + 4`) and places it at `barBase`.
+ */
+export function findAndPlaceBar0(vendor: number, device: number, result: number, barBase: number): string {
+  return `  ; scan bus 0, function 0 of devices 0..31, for the vendor and device ID
+  xor ebx, ebx
+scan:
+  mov eax, ebx
+  shl eax, 11
+  or eax, 0x80000000
+  mov dx, 0xcf8
+  out dx, eax
+  mov dx, 0xcfc
+  in eax, dx
+  cmp eax, ${((device << 16) | vendor) >>> 0}
+  je found
+  inc ebx
+  cmp ebx, 32
+  jb scan
+  mov dword [${result}], 0xffffffff
+  hlt
+found:
+  mov [${result}], ebx
+  mov esi, ebx
+  shl esi, 11
+  or esi, 0x80000000
+  ; size BAR0: write all ones, read back the mask, size = -(mask & ~0xF)
+  mov eax, esi
+  or eax, ${CFG.BAR0}
+  mov dx, 0xcf8
+  out dx, eax
+  mov dx, 0xcfc
+  mov eax, 0xffffffff
+  out dx, eax
+  in eax, dx
+  and eax, 0xfffffff0
+  neg eax
+  mov [${result + 4}], eax
+  ; place it (BAR_BASE is aligned for any size up to 512 MiB)
+  mov eax, ${barBase}
+  out dx, eax
+`;
+}
+
+/**
+ * Guest code (32-bit, after findAndPlaceBar0: ESI = the function's CONFIG_ADDRESS with enable)
+ * that walks the capabilities list from 0x34 to ID 5, stores the capability's offset at `found`
+ * (all ones and HLT if there is none) and programs the MSI capability: address 0xFEE00000, upper 0,
+ * data `vector` (fixed, edge), enable.
+ */
+export function msiSetup(vector: number, found: number): string {
+  return `  ; capabilities pointer
+  mov eax, esi
+  or eax, ${CFG.CAP_PTR}
+  mov dx, 0xcf8
+  out dx, eax
+  mov dx, 0xcfc
+  in al, dx
+  movzx ecx, al
+cap_next:
+  test ecx, ecx
+  jz no_msi
+  mov eax, esi
+  or eax, ecx
+  mov dx, 0xcf8
+  out dx, eax
+  mov dx, 0xcfc
+  in eax, dx
+  cmp al, 0x05
+  je cap_msi
+  movzx ecx, ah
+  jmp cap_next
+no_msi:
+  mov dword [${found}], 0xffffffff
+  hlt
+cap_msi:
+  mov [${found}], ecx
+  ; message address 0xFEE00000: destination APIC ID 0, physical, no redirection hint
+  mov eax, esi
+  or eax, ecx
+  add eax, 4
+  mov dx, 0xcf8
+  out dx, eax
+  mov dx, 0xcfc
+  mov eax, 0xfee00000
+  out dx, eax
+  ; upper address 0
+  mov eax, esi
+  or eax, ecx
+  add eax, 8
+  mov dx, 0xcf8
+  out dx, eax
+  mov dx, 0xcfc
+  xor eax, eax
+  out dx, eax
+  ; data: the vector, fixed delivery, edge
+  mov eax, esi
+  or eax, ecx
+  add eax, 12
+  mov dx, 0xcf8
+  out dx, eax
+  mov dx, 0xcfc
+  mov ax, ${vector}
+  out dx, ax
+  ; message control (the word at +2): set MSI enable
+  mov eax, esi
+  or eax, ecx
+  mov dx, 0xcf8
+  out dx, eax
+  mov dx, 0xcfe
+  in ax, dx
+  or ax, 1
+  out dx, ax`;
+}
