@@ -666,6 +666,7 @@ describe('registers and admin commands (host driver)', () => {
     expect(sq((3 << 16) | 1, (1 << 16) | 1)).toEqual([1, SC.CQ_INVALID]);
     expect(cq((3 << 16) | 1, 3)).toEqual([0, SC.SUCCESS]);
     expect(cq((3 << 16) | 1, 3)).toEqual([1, SC.INVALID_QID]); // exists
+    expect(cq((3 << 16) | 2, (1 << 16) | 1, IOCQ + 0x1000)).toEqual([0, SC.SUCCESS]); // IV is not looked at without IEN
     expect(sq((3 << 16) | 1, (0 << 16) | 1)).toEqual([1, SC.CQ_INVALID]);
     expect(sq((3 << 16) | 1, (1 << 16) | 0)).toEqual([0, SC.INVALID_FIELD]);
     expect(st({ opcode: 0x7e, prp1: 0 })).toEqual([0, SC.INVALID_OPCODE]);

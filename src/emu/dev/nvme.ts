@@ -36,7 +36,7 @@
  *
  * Commands. Admin (5): Create I/O Completion Queue (0x05) and Create I/O Submission Queue (0x01),
  * physically contiguous queues only (PC = 1: CAP.CQR is 1, so PC = 0 is Invalid Field in Command,
- * as 5.3 and 5.4 require), at most 4 I/O queue pairs (IDs 1..4), interrupt vector 0 only; Identify
+ * as 5.3 and 5.4 require), at most 4 I/O queue pairs (IDs 1..4), interrupt vector 0 only (IV is checked only with IEN); Identify
  * (0x06) with CNS 0 (the namespace) and CNS 1 (the controller), a 4 KiB structure written by DMA.
  * NVM (6): Flush (0x00, a success: writes are durable at once), Write (0x01), Read (0x02) on
  * namespace 1 of `blocks` 512-byte logical blocks, SLBA from CDW10–11, NLB in CDW12 15:0 (0's
@@ -628,7 +628,7 @@ export class NvmeController implements PciFunctionModel {
         if (qid === 0 || qid > MAX_IO_QUEUES || s.cqs[qid] !== undefined) return specific(SC.INVALID_QID);
         if (size < 2 || size > MQES + 1) return specific(SC.INVALID_QSIZE);
         if ((c.cdw11 & 1) === 0) return generic(SC.INVALID_FIELD);
-        if (c.cdw11 >>> 16 !== 0) return specific(SC.INVALID_VECTOR);
+        if ((c.cdw11 & 2) !== 0 && c.cdw11 >>> 16 !== 0) return specific(SC.INVALID_VECTOR); // IV matters only with IEN
         if ((BigInt(c.prp1) & 0xfffn) !== 0n) return generic(SC.PRP_OFFSET_INVALID);
         if (((s.cc >>> CC.IOCQES_SHIFT) & 0xf) !== 4) return generic(SC.INVALID_FIELD);
         s.cqs[qid] = { base: c.prp1, size, head: 0, tail: 0, phase: 1, ien: (c.cdw11 & 2) !== 0, iv: 0 };
