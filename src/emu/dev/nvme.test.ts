@@ -520,6 +520,28 @@ describe('under VT-d: a domain with only the queues and buffers', () => {
     h.reg(NVME_REG.CC, 0);
     expect(h.reg(NVME_REG.CSTS)).toBe(0);
   });
+
+  it('a completion queue outside the domain: the command runs, its completion is lost, CSTS.CFS is set', () => {
+    const m = createBareMachine({ mode: 'prot32', load: LOAD, code: new Uint8Array([0xf4]) });
+    const kit = new VtdKit(m.mem, new PageAlloc(0x3000000));
+    const slpt = kit.context(RID, { did: 3 });
+    for (const p of [ASQ, IDBUF]) kit.map(slpt, 4, BigInt(p), p, { r: true, w: true });
+    kit.enable();
+    const h = hostRig(m, kit.iommu);
+    h.enable(4);
+    expect(h.admin({ opcode: ADMIN.IDENTIFY, prp1: IDBUF, cdw10: 1 })).toEqual([]);
+    expect(h.mem.read(IDBUF, 2)).toBe(NVME_VENDOR); // carried out
+    expect(h.pci.dmaLog.map((e) => [e.access, e.iova, e.ok])).toEqual([
+      ['read', `0x${ASQ.toString(16)}`, true],
+      ['write', `0x${IDBUF.toString(16)}`, true],
+      ['write', `0x${ACQ.toString(16)}`, false],
+    ]);
+    expect(h.reg(NVME_REG.CSTS)).toBe(CSTS.RDY | CSTS.CFS);
+    const v = h.nvme.ringView();
+    expect(v.fatal).toBe(true);
+    expect(v.queues[0]!.slots[0]!.command).toMatchObject({ opcode: ADMIN.IDENTIFY, status: null });
+    expect(v.queues.find((q) => q.kind === 'cq')!.tail).toBe(0);
+  });
 });
 
 describe('time travel', () => {
