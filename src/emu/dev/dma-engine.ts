@@ -26,6 +26,7 @@
  * stay copied (COPIED says how many bytes). When the copy ends, done or failed, the function
  * signals its MSI if the guest enabled it (msi.ts).
  */
+import { readDwords, writeDwords } from './dword-regs.ts';
 import type { PciFunctionModel, PciFunctionPort, PciFunctionSpec } from './pci.ts';
 import { CMD } from './pci.ts';
 import { msiCapability } from './msi.ts';
@@ -105,30 +106,11 @@ export class CopyEngine implements PciFunctionModel {
   }
 
   barRead(_bar: number, offset: number, size: 1 | 2 | 4): number {
-    let v = 0;
-    for (let i = 0; i < size; i++) {
-      const o = offset + i;
-      v |= ((this.reg(o & ~3) >>> (8 * (o & 3))) & 0xff) << (8 * i);
-    }
-    return v >>> 0;
+    return readDwords(offset, size, (d) => this.reg(d));
   }
 
   barWrite(_bar: number, offset: number, size: 1 | 2 | 4, value: number): void {
-    // Merge the written bytes into each dword they touch, then write that dword.
-    const first = offset & ~3;
-    const last = (offset + size - 1) & ~3;
-    for (let d = first; d <= last; d += 4) {
-      let v = this.reg(d);
-      let touched = 0;
-      for (let i = 0; i < size; i++) {
-        const o = offset + i;
-        if ((o & ~3) !== d) continue;
-        const sh = 8 * (o & 3);
-        v = (v & ~(0xff << sh)) | (((value >>> (8 * i)) & 0xff) << sh);
-        touched |= 0xff << sh;
-      }
-      this.writeReg(d, v >>> 0, touched >>> 0);
-    }
+    writeDwords(offset, size, value, (d) => this.reg(d), (d, v, touched) => this.writeReg(d, v, touched));
   }
 
   private writeReg(off: number, v: number, touched: number): void {

@@ -79,6 +79,7 @@
  * State is plain data (`snapshot` / `restore`, JSON-safe), including the card's last copy of each
  * descriptor it read or wrote back, which `ringView` shows with the owner of every slot.
  */
+import { readDwords, writeDwords } from './dword-regs.ts';
 import type { PciFunctionModel, PciFunctionPort, PciFunctionSpec } from './pci.ts';
 import { CMD } from './pci.ts';
 import { msiCapability } from './msi.ts';
@@ -331,33 +332,13 @@ export class Nic implements PciFunctionModel {
   }
 
   barRead(_bar: number, offset: number, size: 1 | 2 | 4): number {
-    const first = offset & ~3;
-    const last = (offset + size - 1) & ~3;
-    const dwords = new Map<number, number>();
-    for (let d = first; d <= last; d += 4) dwords.set(d, this.reg(d, true));
-    let v = 0;
-    for (let i = 0; i < size; i++) {
-      const o = offset + i;
-      v |= ((dwords.get(o & ~3)! >>> (8 * (o & 3))) & 0xff) << (8 * i);
-    }
-    return v >>> 0;
+    return readDwords(offset, size, (d) => this.reg(d, true));
   }
 
   barWrite(_bar: number, offset: number, size: 1 | 2 | 4, value: number): void {
-    const first = offset & ~3;
-    const last = (offset + size - 1) & ~3;
-    for (let d = first; d <= last; d += 4) {
-      // write-1 registers (ICS, IMS, IMC) see only the written bytes; the others merge
-      const w1 = d === NIC_REG.ICS || d === NIC_REG.IMS || d === NIC_REG.IMC;
-      let v = w1 ? 0 : this.reg(d, false);
-      for (let i = 0; i < size; i++) {
-        const o = offset + i;
-        if ((o & ~3) !== d) continue;
-        const sh = 8 * (o & 3);
-        v = (v & ~(0xff << sh)) | (((value >>> (8 * i)) & 0xff) << sh);
-      }
-      this.writeReg(d, v >>> 0);
-    }
+    // write-1 registers (ICS, IMS, IMC) see only the written bytes; the others merge
+    const w1 = (d: number): boolean => d === NIC_REG.ICS || d === NIC_REG.IMS || d === NIC_REG.IMC;
+    writeDwords(offset, size, value, (d) => (w1(d) ? 0 : this.reg(d, false)), (d, v) => this.writeReg(d, v));
   }
 
   private writeReg(off: number, v: number): void {

@@ -88,6 +88,7 @@
  * State is plain data (`snapshot` / `restore`, JSON-safe). The namespace is stored sparsely: only
  * blocks that hold a non-zero byte, each as base64 (a never-written block reads as zeros).
  */
+import { readDwords, writeDwords } from './dword-regs.ts';
 import type { PciFunctionModel, PciFunctionPort, PciFunctionSpec } from './pci.ts';
 import { CMD } from './pci.ts';
 import { msiCapability } from './msi.ts';
@@ -336,28 +337,13 @@ export class NvmeController implements PciFunctionModel {
   }
 
   barRead(_bar: number, offset: number, size: 1 | 2 | 4): number {
-    let v = 0;
-    for (let i = 0; i < size; i++) {
-      const o = offset + i;
-      v |= ((this.reg(o & ~3) >>> (8 * (o & 3))) & 0xff) << (8 * i);
-    }
-    return v >>> 0;
+    return readDwords(offset, size, (d) => this.reg(d));
   }
 
   barWrite(_bar: number, offset: number, size: 1 | 2 | 4, value: number): void {
-    const first = offset & ~3;
-    const last = (offset + size - 1) & ~3;
-    for (let d = first; d <= last; d += 4) {
-      const w1 = d === NVME_REG.INTMS || d === NVME_REG.INTMC || d >= NVME_REG.DOORBELL;
-      let v = w1 ? 0 : this.reg(d);
-      for (let i = 0; i < size; i++) {
-        const o = offset + i;
-        if ((o & ~3) !== d) continue;
-        const sh = 8 * (o & 3);
-        v = (v & ~(0xff << sh)) | (((value >>> (8 * i)) & 0xff) << sh);
-      }
-      this.writeReg(d, v >>> 0);
-    }
+    // INTMS, INTMC and the doorbells take the written value alone; the others merge it.
+    const w1 = (d: number): boolean => d === NVME_REG.INTMS || d === NVME_REG.INTMC || d >= NVME_REG.DOORBELL;
+    writeDwords(offset, size, value, (d) => (w1(d) ? 0 : this.reg(d)), (d, v) => this.writeReg(d, v));
   }
 
   private writeReg(off: number, v: number): void {
