@@ -8,15 +8,27 @@ function call(args: string[]): { code: number; out: string; err: string } {
   return { code, out, err };
 }
 
+/** Runs `args` and checks it was refused: exit code 2, nothing on stdout, the usage on stderr; returns stderr. */
+function refused(args: string[]): string {
+  const r = call(args);
+  expect(r.code).toBe(2);
+  expect(r.out).toBe('');
+  expect(r.err).toContain('usage: lab exercise');
+  return r.err;
+}
+
+/** `a` and `b` (the same seed) print the same problem and `c` (another seed) a different one. */
+function sameSeedSame(a: string[], b: string[], c: string[]): void {
+  const ra = call(a);
+  expect(ra.code).toBe(0);
+  expect(ra.err).toBe('');
+  expect(call(b).out).toBe(ra.out);
+  expect(call(c).out.replace(/seed \d+/, '')).not.toBe(ra.out.replace(/seed \d+/, ''));
+}
+
 describe('lab exercise walk', () => {
   it.each(['2', '3', '4', '5'])('--levels %s: the same seed prints byte-identical output; another seed differs', (levels) => {
-    const a = call(['exercise', 'walk', '--levels', levels, '--seed', '7']);
-    const b = call(['exercise', 'walk', '--seed', '7', '--levels', levels]);
-    expect(a.code).toBe(0);
-    expect(a.err).toBe('');
-    expect(b.out).toBe(a.out);
-    const c = call(['exercise', 'walk', '--levels', levels, '--seed', '8']);
-    expect(c.out.replace(/seed \d+/, '')).not.toBe(a.out.replace(/seed \d+/, ''));
+    sameSeedSame(['exercise', 'walk', '--levels', levels, '--seed', '7'], ['exercise', 'walk', '--seed', '7', '--levels', levels], ['exercise', 'walk', '--levels', levels, '--seed', '8']);
   });
 
   it('prints the answer key only with --answers, after the same problem text', () => {
@@ -47,23 +59,15 @@ describe('lab exercise walk', () => {
     [['exercise', 'tlb', '--levels', '4', '--seed', '1'], 'tlb'],
     [['exercise'], 'KIND'],
   ])('rejects %j with exit code 2 naming %s', (args, name) => {
-    const r = call(args);
-    expect(r.code).toBe(2);
-    expect(r.out).toBe('');
-    expect(r.err).toContain(name);
-    expect(r.err).toContain('usage: lab exercise walk');
+    const err = refused(args);
+    expect(err).toContain(name);
+    expect(err).toContain('usage: lab exercise walk');
   });
 });
 
 describe('lab exercise nested', () => {
   it('the same seed prints byte-identical output; another seed differs', () => {
-    const a = call(['exercise', 'nested', '--seed', '7']);
-    const b = call(['exercise', 'nested', '--seed', '7']);
-    expect(a.code).toBe(0);
-    expect(a.err).toBe('');
-    expect(b.out).toBe(a.out);
-    const c = call(['exercise', 'nested', '--seed', '8']);
-    expect(c.out.replace(/seed \d+/, '')).not.toBe(a.out.replace(/seed \d+/, ''));
+    sameSeedSame(['exercise', 'nested', '--seed', '7'], ['exercise', 'nested', '--seed', '7'], ['exercise', 'nested', '--seed', '8']);
   });
 
   it('prints the answer key only with --answers, after the same problem text', () => {
@@ -88,23 +92,13 @@ describe('lab exercise nested', () => {
     [['exercise', 'nested', '--seed', '1', '--count', '9'], '--count'],
     [['exercise', 'nested', '--seed', '1', '--levels', '4'], '--levels'],
   ])('rejects %j with exit code 2 naming %s', (args, name) => {
-    const r = call(args);
-    expect(r.code).toBe(2);
-    expect(r.out).toBe('');
-    expect(r.err).toContain(name);
-    expect(r.err).toContain('usage: lab exercise');
+    expect(refused(args)).toContain(name);
   });
 });
 
 describe('lab exercise shadow', () => {
   it('the same seed prints byte-identical output; another seed differs', () => {
-    const a = call(['exercise', 'shadow', '--seed', '7']);
-    const b = call(['exercise', 'shadow', '--seed', '7']);
-    expect(a.code).toBe(0);
-    expect(a.err).toBe('');
-    expect(b.out).toBe(a.out);
-    const c = call(['exercise', 'shadow', '--seed', '8']);
-    expect(c.out.replace(/seed \d+/, '')).not.toBe(a.out.replace(/seed \d+/, ''));
+    sameSeedSame(['exercise', 'shadow', '--seed', '7'], ['exercise', 'shadow', '--seed', '7'], ['exercise', 'shadow', '--seed', '8']);
   });
 
   it('prints the answer key only with --answers, after the same problem text', () => {
@@ -131,23 +125,13 @@ describe('lab exercise shadow', () => {
     [['exercise', 'shadow', '--seed', '1', '--count', '0'], '--count'],
     [['exercise', 'shadow', '--seed', '1', '--levels', '4'], '--levels'],
   ])('rejects %j with exit code 2 naming %s', (args, name) => {
-    const r = call(args);
-    expect(r.code).toBe(2);
-    expect(r.out).toBe('');
-    expect(r.err).toContain(name);
-    expect(r.err).toContain('usage: lab exercise');
+    expect(refused(args)).toContain(name);
   });
 });
 
 describe('lab exercise iommu', () => {
   it('the same seed prints byte-identical output; another seed differs; the vendor comes from the seed unless given', () => {
-    const a = call(['exercise', 'iommu', '--seed', '7']);
-    const b = call(['exercise', 'iommu', '--seed', '7']);
-    expect(a.code).toBe(0);
-    expect(a.err).toBe('');
-    expect(b.out).toBe(a.out);
-    const c = call(['exercise', 'iommu', '--seed', '8']);
-    expect(c.out.replace(/seed \d+/, '')).not.toBe(a.out.replace(/seed \d+/, ''));
+    sameSeedSame(['exercise', 'iommu', '--seed', '7'], ['exercise', 'iommu', '--seed', '7'], ['exercise', 'iommu', '--seed', '8']);
     const titles = new Set<string>();
     for (let seed = 0; seed < 12; seed++) titles.add(/^DMA remapping exercise: ([^,]+),/.exec(call(['exercise', 'iommu', '--seed', String(seed)]).out)![1]!);
     expect([...titles].sort()).toEqual(['AMD-Vi (host page tables)', 'Intel VT-d (legacy mode)']);
@@ -186,11 +170,8 @@ describe('lab exercise iommu', () => {
     [['exercise', 'iommu', '--seed', '1', '--vendor', 'arm'], "--vendor: 'arm' is not vtd or amdvi"],
     [['exercise', 'iommu', '--seed', '1', '--levels', '4'], 'unknown option --levels'],
   ])('rejects %j with exit code 2: %s', (args, message) => {
-    const r = call(args);
-    expect(r.code).toBe(2);
-    expect(r.out).toBe('');
-    expect(r.err.split('\n')[0]).toContain(`lab exercise: ${message}`);
-    expect(r.err).toContain('usage: lab exercise');
-    expect(r.err).toContain('lab exercise iommu --seed N [--vendor vtd|amdvi] [--count K] [--answers]');
+    const err = refused(args);
+    expect(err.split('\n')[0]).toContain(`lab exercise: ${message}`);
+    expect(err).toContain('lab exercise iommu --seed N [--vendor vtd|amdvi] [--count K] [--answers]');
   });
 });

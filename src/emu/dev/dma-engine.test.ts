@@ -21,7 +21,7 @@ import { PortBus } from './bus.ts';
 import { COPY_ENGINE_DEVICE, COPY_ENGINE_VENDOR, CopyEngine, ERR, MAX_LENGTH, STATUS } from './dma-engine.ts';
 import { decodeMsi, MsiInterruptSink } from './msi.ts';
 import { CFG, CMD, PciBus } from './pci.ts';
-import { findAndPlaceBar0, gdtAndMsiGate, msiSetup } from './pci-guest.ts';
+import { findAndPlaceBar0, gdtAndMsiGate, msiSetup, setCommand } from './pci-guest.ts';
 
 const LOAD = 0x100000;
 const RESULT = 0x600;
@@ -49,16 +49,7 @@ function program(j: Job): string {
 org ${LOAD}
 ${gdtAndMsiGate(j.msiVector ?? 0x40)}${findAndPlaceBar0(COPY_ENGINE_VENDOR, COPY_ENGINE_DEVICE, RESULT, BAR_BASE)}
 ${msi ? msiSetup(j.msiVector!, RESULT + 28) : ''}
-  ; the command register (a word at 0x04): memory space${j.busMaster === false ? '' : ' and bus master'}
-  mov eax, esi
-  or eax, ${CFG.COMMAND}
-  mov dx, 0xcf8
-  out dx, eax
-  mov dx, 0xcfc
-  in ax, dx
-  or ax, ${cmd}
-  out dx, ax
-  ; program the copy and ring the doorbell
+${setCommand(cmd)}  ; program the copy and ring the doorbell
   mov edi, ${BAR_BASE}
   mov dword [edi + 0x00], ${j.src}
   mov dword [edi + 0x04], 0

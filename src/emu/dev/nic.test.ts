@@ -23,7 +23,7 @@ import { PortBus } from './bus.ts';
 import { MsiInterruptSink } from './msi.ts';
 import { DESC_SIZE, deviceOwns, ICR, Nic, NIC_BAR_SIZE, NIC_DEVICE, NIC_REG, NIC_VENDOR, RCTL, RX_STA, TCTL, TX_CMD, TX_STA } from './nic.ts';
 import { CFG, CMD, PciBus } from './pci.ts';
-import { findAndPlaceBar0, gdtAndMsiGate, msiSetup } from './pci-guest.ts';
+import { findAndPlaceBar0, gdtAndMsiGate, msiSetup, setCommand } from './pci-guest.ts';
 
 const LOAD = 0x100000;
 const RESULT = 0x600;
@@ -59,16 +59,7 @@ function program(d: Drive): string {
 org ${LOAD}
 ${gdtAndMsiGate(vec)}${findAndPlaceBar0(NIC_VENDOR, NIC_DEVICE, RESULT, BAR_BASE)}
 ${msi ? msiSetup(vec, RESULT + 40) : ''}
-  ; memory space and bus mastering
-  mov eax, esi
-  or eax, ${CFG.COMMAND}
-  mov dx, 0xcf8
-  out dx, eax
-  mov dx, 0xcfc
-  in ax, dx
-  or ax, ${CMD.MEMORY | CMD.BUS_MASTER}
-  out dx, ax
-  mov edi, ${BAR_BASE}
+${setCommand(CMD.MEMORY | CMD.BUS_MASTER)}  mov edi, ${BAR_BASE}
   mov eax, [edi + ${NIC_REG.RAL0}]
   mov [${RESULT + 8}], eax
   mov eax, [edi + ${NIC_REG.RAH0}]

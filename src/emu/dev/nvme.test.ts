@@ -25,7 +25,7 @@ import {
   NVME_VENDOR, NvmeController, SC, SCT, sqTailDoorbell, toBase64, VS_1_4,
 } from './nvme.ts';
 import { CFG, CMD, PciBus } from './pci.ts';
-import { findAndPlaceBar0, gdtAndMsiGate, msiSetup } from './pci-guest.ts';
+import { findAndPlaceBar0, gdtAndMsiGate, msiSetup, setCommand } from './pci-guest.ts';
 
 const LOAD = 0x100000;
 const RESULT = 0x600; // +0 device, +4 BAR size, +8 CAP, +12 VS, +16 compare, +20 identify DW3,
@@ -67,16 +67,7 @@ function program(d: Drive): string {
 org ${LOAD}
 ${gdtAndMsiGate(vec)}${findAndPlaceBar0(NVME_VENDOR, NVME_DEVICE, RESULT, BAR_BASE)}
 ${msi ? msiSetup(vec, RESULT + 40) : ''}
-  ; memory space and bus mastering
-  mov eax, esi
-  or eax, ${CFG.COMMAND}
-  mov dx, 0xcf8
-  out dx, eax
-  mov dx, 0xcfc
-  in ax, dx
-  or ax, ${CMD.MEMORY | CMD.BUS_MASTER}
-  out dx, ax
-  mov edi, ${BAR_BASE}
+${setCommand(CMD.MEMORY | CMD.BUS_MASTER)}  mov edi, ${BAR_BASE}
   mov eax, [edi + ${NVME_REG.CAP}]
   mov [${RESULT + 8}], eax
   mov eax, [edi + ${NVME_REG.VS}]

@@ -3,7 +3,7 @@
  * there starts with, written once. 32-bit flat code for the lab's assembler; configuration space is
  * reached through mechanism #1 (0xCF8 / 0xCFC).
  */
-import { CFG } from './pci.ts';
+import { CFG, CMD } from './pci.ts';
 
 /**
  * Guest code: a flat GDT at 0x500 (code 0x08, data 0x10), `lgdt [gdtr]`, and an interrupt gate at
@@ -143,4 +143,18 @@ cap_msi:
   in ax, dx
   or ax, 1
   out dx, ax`;
+}
+
+/** Guest code (ESI as findAndPlaceBar0 leaves it): sets `bits` in the command register (a word at 0x04). */
+export function setCommand(bits: number): string {
+  return `  ; the command register (a word at 0x04): ${[bits & CMD.MEMORY ? 'memory space' : '', bits & CMD.BUS_MASTER ? 'bus master' : ''].filter((x) => x !== '').join(' and ')}
+  mov eax, esi
+  or eax, ${CFG.COMMAND}
+  mov dx, 0xcf8
+  out dx, eax
+  mov dx, 0xcfc
+  in ax, dx
+  or ax, ${bits}
+  out dx, ax
+`;
 }
