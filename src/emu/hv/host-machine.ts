@@ -309,7 +309,7 @@ export class HostMachine {
   private entered(vm: number, k: number, instruction: 'VMLAUNCH' | 'VMRESUME' | 'VMRUN', failed: string[] | null): void {
     const t = this.tracks[vm]!;
     const v = t.vcpus[k]!;
-    if (this.host.vm(vm).hypervisors[k]!.handling) {
+    if (this.host.vm(vm).backends[k]!.inHandler === true) {
       // A handler enters the guest for one instruction: reported, with that run's events, once the exit is (exited).
       // A retried run (runOnce opens another page and runs the instruction again) continues the same held entry.
       if (this.held !== null) return;

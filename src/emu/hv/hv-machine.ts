@@ -453,7 +453,7 @@ export class HvMachine {
   }
 
   private entered(instruction: 'VMLAUNCH' | 'VMRESUME' | 'VMRUN', failed: string[] | null): void {
-    if (this.hypervisor.handling) {
+    if (this.backend.inHandler === true) {
       // A handler enters the guest for one instruction: reported, with that run's events, once the exit is (exited).
       // A retried run (runOnce opens another page and runs the instruction again) continues the same held entry.
       if (this.held !== null) return;

@@ -265,7 +265,6 @@ export class Hypervisor {
       const exit = r.exit;
       let h: Handled;
       let entry: HvLogEntry;
-      this.handling = true;
       b.inHandler = true;
       // Everything the handler charges is this exit's, even after an entry it makes to run the guest for one instruction.
       this.opts.ledger.hold();
@@ -278,7 +277,6 @@ export class Hypervisor {
           b.inject({ vector: e.vector, type: 'exception', ...(e.errorCode >= 0 ? { errorCode: e.errorCode } : {}) });
           h = { action: 'reflected', note: `#${e.vector} from the processor's MSR, reflected`, work: 'msr' };
         } finally {
-          this.handling = false;
           b.inHandler = false;
         }
         if (h.work !== undefined) this.opts.ledger.charge({ kind: 'handler', work: h.work });
@@ -685,12 +683,6 @@ export class Hypervisor {
 
   /** Enter the guest again before `run` returns at its limit, so that the guest is loaded at each step boundary. */
   enterAtLimit = false;
-
-  /**
-   * An exit's handler is running. Some handlers enter the guest for one instruction (string I/O,
-   * MMIO, a shadow page-table write): the time-travelling machines report that entry after the exit.
-   */
-  handling = false;
 
   /** Called after each exit is handled, with its log entry and the end it caused (null: the guest resumes). */
   observer: ((entry: HvLogEntry, end: HvEnd | null) => void) | null = null;

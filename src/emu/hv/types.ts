@@ -156,7 +156,11 @@ export interface HvBackend {
   readonly id: string;
   /** Enter the guest (VMRUN, VMRESUME) and run it for at most `budget` guest instructions. */
   enter(budget: number): BackendRun;
-  /** Set by the hypervisor while an exit's handler runs: an entry then is a one-instruction run inside the handler. */
+  /**
+   * Set by the hypervisor while an exit's handler runs: an entry then is a one-instruction run
+   * inside the handler (string I/O, MMIO, a shadow page-table write), which the time-travelling
+   * machines report after the exit (hv-machine.ts HeldEntry).
+   */
   inHandler?: boolean;
   /** Guest instructions retired so far (natively, plus those the hypervisor retired by `advance`). */
   readonly steps: number;
