@@ -165,12 +165,12 @@ export class CopyEngine implements PciFunctionModel {
         const a = src + BigInt(done);
         const b = dst + BigInt(done);
         const piece = Math.min(len - done, 0x1000 - Number(a & 0xfffn), 0x1000 - Number(b & 0xfffn));
-        const r = port.dmaRead(a, piece);
+        const r = port.dmaRead(a, piece, 'data');
         if (r.bytes === null) {
           fail(ERR.READ_BLOCKED);
           break;
         }
-        const w = port.dmaWrite(b, r.bytes);
+        const w = port.dmaWrite(b, r.bytes, 'data');
         if (w.outcome === null || !w.outcome.ok) {
           fail(ERR.WRITE_BLOCKED);
           break;

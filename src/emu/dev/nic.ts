@@ -80,7 +80,7 @@
  * descriptor it read or wrote back, which `ringView` shows with the owner of every slot.
  */
 import { readDwords, writeDwords } from './dword-regs.ts';
-import type { PciFunctionModel, PciFunctionPort, PciFunctionSpec } from './pci.ts';
+import type { DmaPurpose, PciFunctionModel, PciFunctionPort, PciFunctionSpec } from './pci.ts';
 import { CMD } from './pci.ts';
 import { msiCapability } from './msi.ts';
 
@@ -403,14 +403,14 @@ export class Nic implements PciFunctionModel {
   }
 
   /** Reads `n` bytes at `at` in pieces that cross no 4 KiB boundary; null if a piece was blocked. */
-  private readSpan(at: bigint, n: number): number[] | null {
+  private readSpan(at: bigint, n: number, what: DmaPurpose): number[] | null {
     const out: number[] = [];
     let done = 0;
     while (done < n) {
       const a = at + BigInt(done);
       const piece = Math.min(n - done, 0x1000 - Number(a & 0xfffn));
       if (a + BigInt(piece) > 1n << 64n) return null;
-      const r = this.port!.dmaRead(a, piece);
+      const r = this.port!.dmaRead(a, piece, what);
       if (r.bytes === null) return null;
       for (const b of r.bytes) out.push(b);
       done += piece;
@@ -418,13 +418,13 @@ export class Nic implements PciFunctionModel {
     return out;
   }
 
-  private writeSpan(at: bigint, data: readonly number[]): boolean {
+  private writeSpan(at: bigint, data: readonly number[], what: DmaPurpose): boolean {
     let done = 0;
     while (done < data.length) {
       const a = at + BigInt(done);
       const piece = Math.min(data.length - done, 0x1000 - Number(a & 0xfffn));
       if (a + BigInt(piece) > 1n << 64n) return false;
-      const w = this.port!.dmaWrite(a, Uint8Array.from(data.slice(done, done + piece)));
+      const w = this.port!.dmaWrite(a, Uint8Array.from(data.slice(done, done + piece)), what);
       if (w.outcome === null || !w.outcome.ok) return false;
       done += piece;
     }
@@ -459,7 +459,7 @@ export class Nic implements PciFunctionModel {
     for (let n = 0; n < count && s.tdh !== s.tdt; n++) {
       const i = s.tdh;
       const at = base + BigInt(i * DESC_SIZE);
-      const d = this.readSpan(at, DESC_SIZE);
+      const d = this.readSpan(at, DESC_SIZE, 'ring');
       if (d === null) {
         s.txPartial = [];
         this.dmaError();
@@ -469,7 +469,7 @@ export class Nic implements PciFunctionModel {
       const length = d[8]! | (d[9]! << 8);
       const cmd = d[11]!;
       s.seenTx[i] = { addr: hex(addr), length, cmd, status: d[12]!, last: 'read' };
-      const buf = length === 0 ? [] : this.readSpan(addr, length);
+      const buf = length === 0 ? [] : this.readSpan(addr, length, 'data');
       if (buf === null) {
         s.txPartial = [];
         this.dmaError();
@@ -490,7 +490,7 @@ export class Nic implements PciFunctionModel {
       }
       if ((cmd & TX_CMD.RS) !== 0) {
         const status = (d[12]! | TX_STA.DD) & 0xff;
-        if (this.writeSpan(at + 12n, [status])) {
+        if (this.writeSpan(at + 12n, [status], 'ring')) {
           s.seenTx[i] = { ...s.seenTx[i]!, status, last: 'written' };
           wroteBack = true;
         } else {
@@ -539,7 +539,7 @@ export class Nic implements PciFunctionModel {
     for (let k = 0; k < need; k++) {
       const i = (s.rdh + k) % count;
       const at = base + BigInt(i * DESC_SIZE);
-      const d = this.readSpan(at, DESC_SIZE);
+      const d = this.readSpan(at, DESC_SIZE, 'ring');
       if (d === null) {
         s.totals.dropped++;
         this.dmaError();
@@ -548,7 +548,7 @@ export class Nic implements PciFunctionModel {
       const addr = le(d, 0, 8);
       s.seenRx[i] = { addr: hex(addr), length: d[8]! | (d[9]! << 8), cmd: 0, status: d[12]!, last: 'read' };
       const part = Array.from(frame.subarray(k * bsize, Math.min(frame.length, (k + 1) * bsize)));
-      if (part.length > 0 && !this.writeSpan(addr, part)) {
+      if (part.length > 0 && !this.writeSpan(addr, part, 'data')) {
         s.totals.dropped++;
         this.dmaError();
         return 'dma-blocked';
@@ -556,7 +556,7 @@ export class Nic implements PciFunctionModel {
       const last = k === need - 1;
       const status = RX_STA.DD | (last ? RX_STA.EOP : 0);
       // length, checksum, status, errors, special
-      if (!this.writeSpan(at + 8n, [part.length & 0xff, part.length >> 8, 0, 0, status, 0, 0, 0])) {
+      if (!this.writeSpan(at + 8n, [part.length & 0xff, part.length >> 8, 0, 0, status, 0, 0, 0], 'ring')) {
         s.totals.dropped++;
         this.dmaError();
         return 'dma-blocked';

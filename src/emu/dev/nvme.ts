@@ -89,7 +89,7 @@
  * blocks that hold a non-zero byte, each as base64 (a never-written block reads as zeros).
  */
 import { readDwords, writeDwords } from './dword-regs.ts';
-import type { PciFunctionModel, PciFunctionPort, PciFunctionSpec } from './pci.ts';
+import type { DmaPurpose, PciFunctionModel, PciFunctionPort, PciFunctionSpec } from './pci.ts';
 import { CMD } from './pci.ts';
 import { msiCapability } from './msi.ts';
 
@@ -446,14 +446,14 @@ export class NvmeController implements PciFunctionModel {
   }
 
   /** Reads `n` bytes at `at`, one request per page; null if one was blocked. */
-  private readSpan(at: bigint, n: number): Uint8Array | null {
+  private readSpan(at: bigint, n: number, what: DmaPurpose): Uint8Array | null {
     const out = new Uint8Array(n);
     let done = 0;
     while (done < n) {
       const a = at + BigInt(done);
       const piece = Math.min(n - done, PAGE - Number(a & 0xfffn));
       if (a + BigInt(piece) > 1n << 64n) return null;
-      const r = this.port!.dmaRead(a, piece);
+      const r = this.port!.dmaRead(a, piece, what);
       if (r.bytes === null) return null;
       out.set(r.bytes, done);
       done += piece;
@@ -461,13 +461,13 @@ export class NvmeController implements PciFunctionModel {
     return out;
   }
 
-  private writeSpan(at: bigint, data: Uint8Array): boolean {
+  private writeSpan(at: bigint, data: Uint8Array, what: DmaPurpose): boolean {
     let done = 0;
     while (done < data.length) {
       const a = at + BigInt(done);
       const piece = Math.min(data.length - done, PAGE - Number(a & 0xfffn));
       if (a + BigInt(piece) > 1n << 64n) return false;
-      const w = this.port!.dmaWrite(a, data.subarray(done, done + piece));
+      const w = this.port!.dmaWrite(a, data.subarray(done, done + piece), what);
       if (w.outcome === null || !w.outcome.ok) return false;
       done += piece;
     }
@@ -491,7 +491,7 @@ export class NvmeController implements PciFunctionModel {
     if (!Array.isArray(pieces)) return pieces;
     let done = 0;
     for (const p of pieces) {
-      if (!this.writeSpan(p.at, data.subarray(done, done + p.n))) return generic(SC.DATA_TRANSFER_ERROR);
+      if (!this.writeSpan(p.at, data.subarray(done, done + p.n), 'data')) return generic(SC.DATA_TRANSFER_ERROR);
       done += p.n;
     }
     return ok;
@@ -503,7 +503,7 @@ export class NvmeController implements PciFunctionModel {
     const out = new Uint8Array(len);
     let done = 0;
     for (const p of pieces) {
-      const b = this.readSpan(p.at, p.n);
+      const b = this.readSpan(p.at, p.n, 'data');
       if (b === null) return generic(SC.DATA_TRANSFER_ERROR);
       out.set(b, done);
       done += p.n;
@@ -533,7 +533,7 @@ export class NvmeController implements PciFunctionModel {
       const cq = s.cqs[sq.cqid]!;
       if ((cq.tail + 1) % cq.size === cq.head) return; // full: wait for the host's CQ head doorbell
       const slot = sq.head;
-      const e = this.readSpan(BigInt(sq.base) + BigInt(slot * SQE_SIZE), SQE_SIZE);
+      const e = this.readSpan(BigInt(sq.base) + BigInt(slot * SQE_SIZE), SQE_SIZE, 'ring');
       if (e === null) {
         this.fatal();
         return;
@@ -581,7 +581,7 @@ export class NvmeController implements PciFunctionModel {
     put(8, (sqhd | (sqid << 16)) >>> 0);
     put(12, dw3);
     const slot = cq.tail;
-    if (!this.writeSpan(BigInt(cq.base) + BigInt(slot * CQE_SIZE), bytes)) return false;
+    if (!this.writeSpan(BigInt(cq.base) + BigInt(slot * CQE_SIZE), bytes, 'ring')) return false;
     (s.seenCq[cqid] ??= {})[slot] = { cid, sqid, sqhd, phase: cq.phase, sct: out.sct, sc: out.sc, dw0 };
     cq.tail = (slot + 1) % cq.size;
     if (cq.tail === 0) cq.phase ^= 1;

@@ -128,8 +128,8 @@ export interface PciFunctionPort {
    * One DMA request of at most 4 KiB within one page, through the bus's remapper, logged. Calling
    * it with bus mastering off is a model error (it throws): the function checks first.
    */
-  dmaRead(iova: bigint, length: number): { outcome: DmaOutcome | null; bytes: Uint8Array | null };
-  dmaWrite(iova: bigint, data: Uint8Array): { outcome: DmaOutcome | null };
+  dmaRead(iova: bigint, length: number, what?: DmaPurpose): { outcome: DmaOutcome | null; bytes: Uint8Array | null };
+  dmaWrite(iova: bigint, data: Uint8Array, what?: DmaPurpose): { outcome: DmaOutcome | null };
   /** Signals the function's MSI if it is enabled (and bus mastering is on); returns whether it did. */
   signalMsi(): boolean;
 }
@@ -147,18 +147,29 @@ export interface PciFunctionModel {
   restore(state: unknown): void;
 }
 
+/**
+ * What a request moves, as the function says: its rings or queues (descriptors, status write-backs,
+ * commands, completions) or the data they describe (frames, blocks, a copy's bytes). Lets a count
+ * of copies tell payload from bookkeeping (hv/io-compare.ts).
+ */
+export type DmaPurpose = 'ring' | 'data';
+
 /** What a DMA request's outcome was, in JSON-safe form. */
 export type DmaLogFault =
   | { vendor: 'vtd'; reason: number; recorded: boolean }
   | { vendor: 'amd-vi'; code: number; logged: boolean }
   /** No remapper decided: an untranslated address beyond the 52-bit host address space (no page answers). */
-  | { vendor: 'none'; reason: 'beyond-host' };
+  | { vendor: 'none'; reason: 'beyond-host' }
+  /** A device model in a hypervisor (hv/devio.ts GuestRamRemapper) named a guest-physical address outside its VM's RAM. */
+  | { vendor: 'hv'; reason: 'not-guest-ram' };
 
 export interface DmaLogEntry {
   seq: number;
   device: string;
   rid: number;
   access: 'read' | 'write';
+  /** What it moved, when the function said (null: it did not; an MSI written as memory). */
+  what: DmaPurpose | null;
   /** The address the function put on the bus, as 0x-prefixed hex (up to 64 bits). */
   iova: string;
   length: number;
@@ -222,6 +233,13 @@ export interface PciBusOptions {
   remapper?: DmaRemapper;
   /** Where MSI interrupt messages go (default: nowhere; they are still decoded and logged). */
   msiSink?: MsiSink | null;
+  /**
+   * Whether the bus takes over `mem`'s MMIO handler (default true: a machine's own bus). A bus
+   * inside a hypervisor (a VM's emulated devices, hv/host.ts) leaves it alone: its memory BARs are
+   * at guest-physical addresses, reached through `mmioHandler` from the VM's MMIO exits, and `mem`
+   * is only where its functions' DMA goes (through the remapper).
+   */
+  claimMmio?: boolean;
 }
 
 export class PciBus implements PortDecoder {
@@ -238,21 +256,24 @@ export class PciBus implements PortDecoder {
   private ioWindows: Window[] = [];
   private readonly fallback: MmioHandler;
   private readHi = 0xffffffff;
+  /** The bus's memory-BAR decoder as an MMIO handler (what takes over PhysMem's, when it does). */
+  readonly mmioHandler: MmioHandler;
 
   constructor(opts: PciBusOptions) {
     this.mem = opts.mem;
     this.remapper = opts.remapper ?? new PassThroughRemapper();
     this.msiSink = opts.msiSink ?? null;
-    this.fallback = opts.mem.mmio;
+    const claim = opts.claimMmio ?? true;
+    this.fallback = claim ? opts.mem.mmio : { read: (_pa, size) => (size >= 4 ? 0xffffffff : (1 << (size * 8)) - 1), write: () => {}, readHi: 0xffffffff };
     const bus = this;
-    const mmio: MmioHandler = {
+    this.mmioHandler = {
       get readHi() {
         return bus.readHi;
       },
       read: (pa, size) => this.mmioRead(pa, size),
       write: (pa, size, value, valueHi) => this.mmioWrite(pa, size, value, valueHi),
     };
-    opts.mem.mmio = mmio;
+    if (claim) opts.mem.mmio = this.mmioHandler;
     opts.ports.claim(CONFIG_ADDRESS_PORT, 4, this.addressPort);
     opts.ports.claim(CONFIG_DATA_PORT, 4, this.dataPort);
     opts.ports.decoder = this;
@@ -509,18 +530,18 @@ export class PciBus implements PortDecoder {
       command: () => this.readConfig(f, CFG.COMMAND, 2),
       config: (offset, size) => this.readConfig(f, offset, size),
       capability: (id) => f.caps.get(id) ?? -1,
-      dmaRead: (iova, length) => {
-        const r = this.dma(f, 'read', iova, length, undefined);
+      dmaRead: (iova, length, what) => {
+        const r = this.dma(f, 'read', iova, length, undefined, what);
         return { outcome: r.outcome, bytes: r.bytes };
       },
-      dmaWrite: (iova, data) => ({ outcome: this.dma(f, 'write', iova, data.length, data).outcome }),
+      dmaWrite: (iova, data, what) => ({ outcome: this.dma(f, 'write', iova, data.length, data, what).outcome }),
       signalMsi: () => this.signalMsi(f),
     };
   }
 
-  private dma(f: Fn, access: 'read' | 'write', iova: bigint, length: number, data: Uint8Array | undefined): { outcome: DmaOutcome | null; bytes: Uint8Array | null } {
+  private dma(f: Fn, access: 'read' | 'write', iova: bigint, length: number, data: Uint8Array | undefined, what?: DmaPurpose): { outcome: DmaOutcome | null; bytes: Uint8Array | null } {
     if ((this.readConfig(f, CFG.COMMAND, 2) & CMD.BUS_MASTER) === 0) throw new Error(`${f.model.name} issued a DMA request with bus mastering off`);
-    const entry: DmaLogEntry = { seq: this.dmaLog.length, device: f.model.name, rid: f.devfn, access, iova: `0x${iova.toString(16)}`, length, ok: false, hpa: null, domainId: null, fault: null };
+    const entry: DmaLogEntry = { seq: this.dmaLog.length, device: f.model.name, rid: f.devfn, access, what: what ?? null, iova: `0x${iova.toString(16)}`, length, ok: false, hpa: null, domainId: null, fault: null };
     this.dmaLog.push(entry);
     let r: ReturnType<typeof doDma>;
     try {
@@ -539,7 +560,8 @@ export class PciBus implements PortDecoder {
       entry.hpa = o.hpa;
       entry.domainId = o.domainId;
     } else {
-      entry.fault = o.fault.vendor === 'vtd' ? { vendor: 'vtd', reason: o.fault.reason, recorded: o.fault.recorded } : { vendor: 'amd-vi', code: o.fault.code, logged: o.fault.logged };
+      const f = o.fault;
+      entry.fault = f.vendor === 'vtd' ? { vendor: 'vtd', reason: f.reason, recorded: f.recorded } : f.vendor === 'amd-vi' ? { vendor: 'amd-vi', code: f.code, logged: f.logged } : { vendor: 'hv', reason: 'not-guest-ram' };
     }
     return r;
   }

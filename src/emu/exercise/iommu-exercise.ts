@@ -28,7 +28,7 @@
  */
 import { PhysMem } from '../mem/physmem.ts';
 import { AMDVI_EVENT, AMDVI_REG, AmdViRemapper, CTRL_EVT_LOG_EN, CTRL_IOMMU_EN, DTE, EVENT_FLAG_RW, IOPTE } from '../iommu/amdvi.ts';
-import { bit, bits, readEntry, type DmaAccess, type DmaOutcome, type RefDecision, type RefKind } from '../iommu/types.ts';
+import { bit, bits, readEntry, type DmaAccess, type DmaOutcome, type IommuFault, type RefDecision, type RefKind } from '../iommu/types.ts';
 import { CTX_E, GCMD_SRTP, GCMD_TE, ROOT_E, SL_R, SL_SP, SL_W, VTD_REG, VtdRemapper } from '../iommu/vtd.ts';
 import { mixSeed, rng } from './rng.ts';
 
@@ -634,7 +634,7 @@ export function generateIommuExercise(opts: IommuExerciseOptions): IommuExercise
     }
     const req = { sid: st.sid, iova: BigInt(st.iova), access: st.access, length: st.length };
     const tail = unit instanceof AmdViRemapper ? Number(unit.read64(AMDVI_REG.EVENT_TAIL)) : 0;
-    const out: DmaOutcome = unit.translate(req);
+    const out: DmaOutcome<IommuFault> = unit.translate(req);
     const refs: RefAnswer[] = out.refs.map((x) => ({ kind: x.kind, level: x.level, index: x.index, pa: x.pa, raw: hexOf(x.raw), decision: x.decision }));
     if (out.ok) {
       let tablesNow: DmaAnswer['tablesNow'] = null;

@@ -29,7 +29,7 @@
  *   - DTE.SA (bit 98) suppresses logging of IO_PAGE_FAULTs; the request is still blocked.
  *   - An IOTLB hit that lacks the needed right is dropped and the tables are walked again.
  */
-import { bit, bits, checkRequest, readEntry, type AmdViEvent, type DmaOutcome, type DmaRemapper, type DmaRequest, type IommuMemory, type TableRef } from './types.ts';
+import { bit, bits, checkRequest, readEntry, type AmdViEvent, type DmaOutcome, type IommuFault, type DmaRemapper, type DmaRequest, type IommuMemory, type TableRef } from './types.ts';
 
 /** MMIO register offsets (amd-vi.json `mmio_registers`). */
 export const AMDVI_REG = {
@@ -222,10 +222,10 @@ export class AmdViRemapper implements DmaRemapper {
 
   // ---- translation ---------------------------------------------------------------------------
 
-  translate(req: DmaRequest): DmaOutcome {
+  translate(req: DmaRequest): DmaOutcome<IommuFault> {
     checkRequest(req);
     const refs: TableRef[] = [];
-    const untranslated = (domainId: number): DmaOutcome => {
+    const untranslated = (domainId: number): DmaOutcome<IommuFault> => {
       if (req.iova >= 1n << 52n) throw new RangeError('IOVA beyond the host address space');
       return { ok: true, hpa: Number(req.iova), domainId, iotlbHit: false, pageSize: 4096, refs };
     };
@@ -233,7 +233,7 @@ export class AmdViRemapper implements DmaRemapper {
     const write = req.access === 'write';
     const flags = write ? EVENT_FLAG_RW : 0;
     let suppress = false;
-    const fail = (code: number, domainId: number, address: bigint): DmaOutcome => {
+    const fail = (code: number, domainId: number, address: bigint): DmaOutcome<IommuFault> => {
       const event = makeEvent(code, req.sid, domainId, flags, address);
       const logged = code === AMDVI_EVENT.IO_PAGE_FAULT && suppress ? false : this.logEvent(event);
       return { ok: false, fault: { vendor: 'amd-vi', code, event, logged }, refs };

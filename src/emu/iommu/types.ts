@@ -100,7 +100,7 @@ export interface AmdViEvent {
   dwords: [number, number, number, number];
 }
 
-export type DmaFault =
+export type IommuFault =
   | {
       vendor: 'vtd';
       reason: number;
@@ -116,7 +116,19 @@ export type DmaFault =
       logged: boolean;
     };
 
-export type DmaOutcome =
+export type DmaFault =
+  | IommuFault
+  | {
+      /**
+       * Not an IOMMU: a hypervisor's device model (hv/devio.ts GuestRamRemapper) was asked to reach
+       * a guest-physical address outside its VM's RAM, and refused, as the hypervisor must.
+       */
+      vendor: 'hv';
+      gpa: bigint;
+    };
+
+/** One request's outcome; an IOMMU's faults are `IommuFault`s (`DmaOutcome<IommuFault>`). */
+export type DmaOutcome<F extends DmaFault = DmaFault> =
   | {
       ok: true;
       /** Host-physical address of the first byte. */
@@ -129,11 +141,11 @@ export type DmaOutcome =
       pageSize: number;
       refs: TableRef[];
     }
-  | { ok: false; fault: DmaFault; refs: TableRef[] };
+  | { ok: false; fault: F; refs: TableRef[] };
 
 /** A DMA remapping unit: VT-d, AMD-Vi or none. */
 export interface DmaRemapper {
-  readonly vendor: 'vtd' | 'amd-vi' | 'none';
+  readonly vendor: 'vtd' | 'amd-vi' | 'none' | 'hv';
   /** Decides one request; may record a fault and fill caches, never touches the target bytes. */
   translate(req: DmaRequest): DmaOutcome;
 }

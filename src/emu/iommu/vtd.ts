@@ -20,7 +20,7 @@
  *        registers at 0x500), QI = DT = IR = SC = SMTS = 0.
  *   VER = 0x10 (1.0). Host address width: 48 bits (bits 51:48 of a table pointer are reserved).
  */
-import { bit, bits, checkRequest, readEntry, type DmaOutcome, type DmaRemapper, type DmaRequest, type IommuMemory, type TableRef, type VtdFaultRecord } from './types.ts';
+import { bit, bits, checkRequest, readEntry, type DmaOutcome, type IommuFault, type DmaRemapper, type DmaRequest, type IommuMemory, type TableRef, type VtdFaultRecord } from './types.ts';
 
 /** Register offsets (VT-d 10.4; tests/reference/vtd.json `registers`). */
 export const VTD_REG = {
@@ -417,7 +417,7 @@ export class VtdRemapper implements DmaRemapper {
 
   // ---- translation ---------------------------------------------------------------------------
 
-  translate(req: DmaRequest): DmaOutcome {
+  translate(req: DmaRequest): DmaOutcome<IommuFault> {
     checkRequest(req);
     const refs: TableRef[] = [];
     if (!this.translationEnabled) {
@@ -427,7 +427,7 @@ export class VtdRemapper implements DmaRemapper {
     const write = req.access === 'write';
     // FPD is honoured only once a present context entry without reserved bits was read
     let fpd = false;
-    const fail = (reason: number): DmaOutcome => {
+    const fail = (reason: number): DmaOutcome<IommuFault> => {
       const record: VtdFaultRecord = { reason, sid: req.sid, pageAddress: req.iova & ~0xfffn, type: write ? 0 : 1 };
       const recorded = fpd ? false : this.recordFault(record);
       return { ok: false, fault: { vendor: 'vtd', reason, record, recorded }, refs };
