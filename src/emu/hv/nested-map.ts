@@ -40,7 +40,14 @@ export function nestedTablesSize(gpaSize: number, pageSize: NestedPageSize = '2m
 export const NESTED_MAX_GPA_SIZE = 4 * 0x40000000;
 const TWO_MIB = 0x200000;
 const POOL_FIRST = 6;
-const POOL_PAGES = NESTED_TABLES_SIZE / 0x1000 - POOL_FIRST;
+/**
+ * The last pages of the pool are `mapDirect`'s (an assigned device's BAR, mapped for good): a page
+ * directory and a page table, at fixed places so that mapping again writes the same entries.
+ */
+const DIRECT_PAGES = 2;
+const POOL_PAGES = NESTED_TABLES_SIZE / 0x1000 - POOL_FIRST - DIRECT_PAGES;
+const DIRECT_PD = POOL_FIRST + POOL_PAGES;
+const DIRECT_PT = DIRECT_PD + 1;
 
 /**
  * Where `passThrough` maps the pages of one MMIO instruction: host-physical addresses at 1 TiB,
@@ -106,7 +113,7 @@ export function buildNestedMap(mem: PhysMem, tableArea: number, gpaSize: number,
       continue;
     }
     // 4 KiB: the i-th 2 MiB of guest RAM gets its own page table, after the pass-through pool.
-    const pt = tableArea + (POOL_FIRST + POOL_PAGES + i) * 0x1000;
+    const pt = tableArea + (POOL_FIRST + POOL_PAGES + DIRECT_PAGES + i) * 0x1000;
     write64(mem, pd + (i % 512) * 8, pt + entry(format, 'table'));
     for (let j = 0; j < 512; j++) write64(mem, pt + j * 8, hpaBase + i * TWO_MIB + j * 0x1000 + entry(format, 'page'));
   }
@@ -203,5 +210,46 @@ export function passThrough<T>(
     mem.mmio = saved;
     for (let i = undo.length - 1; i >= 0; i--) write64(mem, undo[i]![0], undo[i]![1]);
     flush();
+  }
+}
+
+/**
+ * Maps guest-physical [gpa, gpa + size) to host-physical [hpa, hpa + size) in 4-KByte pages for
+ * read, write and execute, uncached under EPT (an assigned device's memory BAR: the guest's
+ * accesses then reach the device without an exit), or unmaps that range (`hpa` null). The range
+ * must lie outside the guest's RAM, within one 2-MByte region, and at most one such range is
+ * mapped at a time (its page directory and page table are the pool's last two pages, which
+ * `passThrough` never takes). The caller invalidates what the processor may have cached (the
+ * backends' `mapMmio`).
+ */
+export function mapDirect(mem: PhysMem, map: NestedMap, gpa: number, size: number, hpa: number | null): void {
+  if (gpa % 0x1000 !== 0 || size <= 0 || size % 0x1000 !== 0) throw new RangeError(`direct map of ${size} bytes at 0x${gpa.toString(16)}: not whole 4-KByte pages`);
+  if (Math.floor(gpa / TWO_MIB) !== Math.floor((gpa + size - 1) / TWO_MIB)) throw new RangeError(`direct map at 0x${gpa.toString(16)}: ${size} bytes cross a 2-MByte boundary`);
+  if (gpa < map.gpaSize) throw new RangeError(`direct map at 0x${gpa.toString(16)}: inside the guest's RAM`);
+  if (hpa !== null && hpa % 0x1000 !== 0) throw new RangeError(`direct map to 0x${hpa.toString(16)}: not 4-KByte aligned`);
+  const pd = map.tableArea + DIRECT_PD * 0x1000;
+  const pt = map.tableArea + DIRECT_PT * 0x1000;
+  // PML4 → PDPT: the map's own PDPT covers 512 GiB; a PDPT entry the RAM does not use gets the direct PD.
+  const pdptAt = map.root + 0x1000 + (Math.floor(gpa / 2 ** 30) % 512) * 8;
+  if (Math.floor(gpa / 2 ** 39) !== 0) throw new RangeError(`direct map at 0x${gpa.toString(16)}: above 512 GiB`);
+  let pdTable: number;
+  const pdpte = read64(mem, pdptAt);
+  if ((pdpte & 0x7) !== 0) {
+    pdTable = addrOf(pdpte);
+  } else {
+    for (let i = 0; i < 0x1000; i += 4) mem.write(pd + i, 4, 0);
+    write64(mem, pdptAt, pd + entry(map.format, 'table'));
+    pdTable = pd;
+  }
+  const pdeAt = pdTable + (Math.floor(gpa / TWO_MIB) % 512) * 8;
+  const pde = read64(mem, pdeAt);
+  if ((pde & 0x80) !== 0) throw new Error(`nested tables: guest-physical 0x${gpa.toString(16)} lies in a large page`);
+  if (addrOf(pde) !== pt || (pde & 0x7) === 0) {
+    for (let i = 0; i < 0x1000; i += 4) mem.write(pt + i, 4, 0);
+    write64(mem, pdeAt, pt + entry(map.format, 'table'));
+  }
+  for (let off = 0; off < size; off += 0x1000) {
+    const at = pt + (Math.floor((gpa + off) / 0x1000) % 512) * 8;
+    write64(mem, at, hpa === null ? 0 : hpa + off + entry(map.format, 'mmio'));
   }
 }

@@ -12,7 +12,7 @@ import { INTERCEPT } from '../svm/intercepts.ts';
 import { createVm, HV_AREA, runUnder, type HvBackendId, type HvExecRun, type HvExtra } from './exec.ts';
 import { EXIT_OPTIONS as SVM_EXIT_OPTIONS, REQUIRED_CONTROLS as SVM_REQUIRED, type SvmBackend } from './svm-backend.ts';
 import { EXIT_OPTIONS as VMX_EXIT_OPTIONS, REQUIRED_CONTROLS as VMX_REQUIRED, type VmxBackend } from './vmx-backend.ts';
-import { buildNestedMap, MMIO_WINDOW_HPA, NESTED_TABLES_SIZE, nestedTablesSize } from './nested-map.ts';
+import { buildNestedMap, mapDirect, MMIO_WINDOW_HPA, NESTED_TABLES_SIZE, nestedTablesSize } from './nested-map.ts';
 import { PhysMem } from '../mem/physmem.ts';
 
 const LOAD = 0x100000;
@@ -270,6 +270,30 @@ describe('the nested map and the exit tables', () => {
     // The table area grows with 4-KByte pages: 16 pages right below the guest's RAM fit with 2-MByte pages, not with 4-KByte ones.
     expect(() => buildNestedMap(mem, 0x600000 - NESTED_TABLES_SIZE, 0x200000, 0x600000, 'npt')).not.toThrow();
     expect(() => buildNestedMap(mem, 0x600000 - NESTED_TABLES_SIZE, 0x200000, 0x600000, 'npt', '4k')).toThrow(/inside the guest/);
+  });
+
+  it('maps an assigned BAR for good (mapDirect): 4-KByte uncached leaves in the pool\u2019s last pages, unmapped again, refused inside RAM or across 2 MiB', () => {
+    const mem = new PhysMem(0x1000000);
+    const m = buildNestedMap(mem, 0x800000, 0x400000, 0, 'ept');
+    const pd = 0x800000 + (NESTED_TABLES_SIZE / 0x1000 - 2) * 0x1000;
+    const pt = pd + 0x1000;
+    // Above 3 GiB: a PDPT entry the RAM does not use gets the direct PD, then its PT.
+    mapDirect(mem, m, 0xe0000000, 0x2000, 0xc0000000);
+    expect(mem.read(0x801000 + 3 * 8, 4)).toBe(pd + 7);
+    expect(mem.read(pd + ((0xe0000000 / 0x200000) % 512) * 8, 4)).toBe(pt + 7);
+    expect(mem.read(pt, 4)).toBe(0xc0000007); // R W X, memory type UC (0), no PS
+    expect(mem.read(pt + 8, 4)).toBe(0xc0001007);
+    expect(mem.read(pt + 16, 4)).toBe(0);
+    mapDirect(mem, m, 0xe0000000, 0x2000, null);
+    expect(mem.read(pt, 4)).toBe(0);
+    // Inside the first GiB: the RAM's own PD gets the PT (NPT entries: P, R/W, U/S).
+    const n = buildNestedMap(mem, 0x800000, 0x400000, 0, 'npt');
+    mapDirect(mem, n, 0x8000000, 0x1000, 0xc0000000);
+    expect(mem.read(0x802000 + 64 * 8, 4)).toBe(pt + 7);
+    expect(mem.read(pt, 4)).toBe(0xc0000007);
+    expect(() => mapDirect(mem, n, 0x100000, 0x1000, 0xc0000000)).toThrow(/inside the guest/);
+    expect(() => mapDirect(mem, n, 0x81ff000, 0x2000, 0xc0000000)).toThrow(/2-MByte boundary/);
+    expect(() => mapDirect(mem, n, 0x8000800, 0x1000, 0xc0000000)).toThrow(/4-KByte/);
   });
 
   it('names each optional exit and required control by the vendor\u2019s field, bit and name', () => {

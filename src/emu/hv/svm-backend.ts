@@ -55,7 +55,7 @@ import {
 import { Svm } from '../svm/svm.ts';
 import { segmentToVmcb, u64, Vmcb, type Vmcb64Field, type U64 } from '../svm/vmcb.ts';
 import { hasErrorCode } from '../cpu/sys-int.ts';
-import { buildNestedMap, isGuestRam, NESTED_TABLES_SIZE, nestedTablesSize, passThrough, type MmioRecord, type NestedMap, type NestedPageSize } from './nested-map.ts';
+import { buildNestedMap, isGuestRam, NESTED_TABLES_SIZE, mapDirect, nestedTablesSize, passThrough, type MmioRecord, type NestedMap, type NestedPageSize } from './nested-map.ts';
 import { ShadowMmu, type ShadowFormat } from './shadow.ts';
 import { MAXPHYADDR } from '../cpu/sys-ctl.ts';
 import { CR0, CR4 } from '../cpu/sys-util.ts';
@@ -185,7 +185,7 @@ export class SvmBackend implements HvBackend {
   /** True while the guest is loaded in the CPU (after VMRUN, until its #VMEXIT). */
   private inCpu = false;
   readonly nested: boolean;
-  /** The nested tables (null without nested paging): built once, changed only inside `passThroughMmio`. */
+  /** The nested tables (null without nested paging): built once, changed only inside `passThroughMmio` and by `mapMmio`. */
   readonly map: NestedMap | null;
   private readonly hostControls: boolean;
   readonly tlbTags: boolean;
@@ -682,6 +682,17 @@ export class SvmBackend implements HvBackend {
     this.w64('save.efer', (this.hiddenLme ? v & ~BigInt(EFER.LME) : v) | BigInt(EFER.SVME));
     const why = this.shadow?.sync('mode') ?? null;
     if (why !== null) throw new Error(why);
+  }
+
+  /**
+   * Maps guest-physical [gpa, gpa + size) to the host-physical MMIO at `hpa` in the NPT (an
+   * assigned device's BAR, hv/devio.ts), or unmaps it (`hpa` null), then invalidates as after a
+   * pass-through: the processor may hold the old translation.
+   */
+  mapMmio(gpa: number, size: number, hpa: number | null): void {
+    if (this.map === null) throw new Error('mapMmio: no nested paging');
+    mapDirect(this.cpu.mem, this.map, gpa, size, hpa);
+    this.afterPassThrough();
   }
 
   passThroughMmio(gpaPages: readonly number[], mmio: MmioHandler, records: MmioRecord[]): BackendRun {

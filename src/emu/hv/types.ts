@@ -212,6 +212,8 @@ export interface HvBackend {
    * `passThrough`), then unmaps them. Returns how that run ended, as `passThroughOnce`.
    */
   passThroughMmio(gpaPages: readonly number[], mmio: MmioHandler, records: MmioRecord[]): BackendRun;
+  /** Nested paging: maps guest-physical [gpa, gpa + size) to host-physical MMIO at `hpa` (null: unmaps it), for an assigned device's BAR. */
+  mapMmio(gpa: number, size: number, hpa: number | null): void;
   /** Whether the backend runs the guest under nested paging (EPT, NPT). */
   readonly nested: boolean;
   /** Whether the guest's translations are tagged (VPID, or an ASID without a TLB_CONTROL flush at every VMRUN). */

@@ -61,7 +61,7 @@ import {
   type HvExitOptions, type PortHandler, type RequiredControl,
 } from './types.ts';
 import { buildHostTables, defaultGuestRam, type SvmIntercepts } from './svm-backend.ts';
-import { buildNestedMap, isGuestRam, NESTED_TABLES_SIZE, nestedTablesSize, passThrough, type MmioRecord, type NestedMap, type NestedPageSize } from './nested-map.ts';
+import { buildNestedMap, isGuestRam, NESTED_TABLES_SIZE, mapDirect, nestedTablesSize, passThrough, type MmioRecord, type NestedMap, type NestedPageSize } from './nested-map.ts';
 import { ShadowMmu, type ShadowFormat } from './shadow.ts';
 import { MAXPHYADDR } from '../cpu/sys-ctl.ts';
 
@@ -198,7 +198,7 @@ export class VmxBackend implements HvBackend {
   private cr0Shadow: bigint;
   private cr4Shadow: bigint;
   readonly nested: boolean;
-  /** The EPT tables (null without nested paging): built once, changed only inside `passThroughMmio`. */
+  /** The EPT tables (null without nested paging): built once, changed only inside `passThroughMmio` and by `mapMmio`. */
   readonly map: NestedMap | null;
   /** The CR0 and CR4 bits the hypervisor owns (guest/host masks). */
   private readonly cr0Mask: number;
@@ -772,6 +772,17 @@ export class VmxBackend implements HvBackend {
     const info = encodeInterruptionInfo({ vector: ev.vector, type, errorCodeValid: ev.errorCode !== undefined, valid: true });
     if (ev.errorCode !== undefined) this.write('VM_ENTRY_EXCEPTION_ERROR_CODE', BigInt(ev.errorCode >>> 0));
     this.write('VM_ENTRY_INTR_INFO_FIELD', BigInt(info >>> 0));
+  }
+
+  /**
+   * Maps guest-physical [gpa, gpa + size) to the host-physical MMIO at `hpa` in the EPT (an
+   * assigned device's BAR, hv/devio.ts), or unmaps it (`hpa` null), then invalidates as after a
+   * pass-through: the processor may hold the old translation.
+   */
+  mapMmio(gpa: number, size: number, hpa: number | null): void {
+    if (this.map === null) throw new Error('mapMmio: no nested paging');
+    mapDirect(this.cpu.mem, this.map, gpa, size, hpa);
+    this.afterPassThrough();
   }
 
   passThroughMmio(gpaPages: readonly number[], mmio: MmioHandler, records: MmioRecord[]): BackendRun {
