@@ -89,6 +89,12 @@ import type { HvLogEntry, PortHandler } from './types.ts';
 import { VMX_AREA_SIZE, VmxBackend, type VmxBackendState } from './vmx-backend.ts';
 import { SVM_AREA_SIZE, SvmBackend } from './svm-backend.ts';
 import type { Svm, SvmState } from '../svm/svm.ts';
+import { PortBus } from '../dev/bus.ts';
+import { CFG, CMD, CONFIG_DATA_PORT, PciBus, type PciBusSnapshot, type PciFunctionModel } from '../dev/pci.ts';
+import { requesterId, PassThroughRemapper, type DmaRemapper } from '../iommu/types.ts';
+import { VtdRemapper, type VtdState } from '../iommu/vtd.ts';
+import type { AmdViState } from '../iommu/amdvi.ts';
+import { AssignedFunction, GuestRamRemapper, iommuAreaSize, IommuDomains, type DeviceWay, type IommuKind } from './devio.ts';
 
 export const MAX_VMS = 4;
 export const DEFAULT_QUANTUM = 2000;
@@ -116,6 +122,13 @@ export interface HostGuest {
    * RSP 0x10000 lower.
    */
   image?: { ram: Pick<PhysMem, 'ramSize' | 'pages'>; state: CpuState };
+  /**
+   * A PCI device for this VM (devio.ts), found by the guest on its bus 0 at device `GUEST_DEVICE`:
+   * `model()` makes the function (a fresh one per host; the network card of dev/nic.ts, or the
+   * virtio-net device); `way` says how the VM gets it: a model in the hypervisor ('emulated',
+   * 'virtio') or the real function on the host's bus, assigned ('assigned').
+   */
+  device?: { way: DeviceWay; model: () => PciFunctionModel };
 }
 
 export interface HostOptions {
@@ -133,7 +146,20 @@ export interface HostOptions {
    * AMD-V with TLB_CONTROL 1 at every VMRUN.
    */
   tlbTags?: boolean;
+  /**
+   * The host's IOMMU, which the DMA of assigned devices goes through (default 'none': their
+   * guest-physical addresses are taken as host-physical). The hypervisor gives each assigned device
+   * a domain mapping its VM's RAM (devio.ts IommuDomains; domain ID = the VM's index + 1).
+   */
+  iommu?: IommuKind;
 }
+
+/** Where each VM finds its device on its own bus 0. */
+export const GUEST_DEVICE = 3;
+/** The host bus: VM i's assigned function is 00:(HOST_DEVICE_FIRST + i).0, its BAR0 at HOST_BAR_BASE + i × HOST_BAR_STRIDE. */
+export const HOST_DEVICE_FIRST = 8;
+export const HOST_BAR_BASE = 0xc000_0000;
+export const HOST_BAR_STRIDE = 0x10_0000;
 
 export type VcpuState = 'ready' | 'running' | 'idle' | 'ended';
 
@@ -181,6 +207,11 @@ interface VmRec {
   mmioLog: { dir: 'read' | 'write'; gpa: number; size: number; value: number }[];
   ledger: Ledger;
   vcpus: number[];
+  /** The VM's own PCI bus (its device, emulated or the assigned function's proxy), or null. */
+  pci: PciBus | null;
+  way: DeviceWay | null;
+  /** An assigned device: the proxy, the physical function's place and BAR, and the guest BAR mapped now. */
+  assigned: { proxy: AssignedFunction; device: number; bar: number; size: number; mapped: number | null } | null;
 }
 
 export interface HostSnapshot {
@@ -196,7 +227,9 @@ export interface HostSnapshot {
     ledgers: LedgerData[];
     idleSteps: number;
     switches: VmSwitch[];
-    vms: { synced: number; platform: PlatformSnapshot | null; mmioLog: VmRec['mmioLog'] }[];
+    vms: { synced: number; platform: PlatformSnapshot | null; mmioLog: VmRec['mmioLog']; pci: PciBusSnapshot | null; mapped: number | null }[];
+    pci: PciBusSnapshot | null;
+    iommu: VtdState | AmdViState | null;
     vcpus: {
       fields: { backend: Fields; hv: Fields };
       state: VcpuState; end: HvEnd | null; steps: number; idleIf: boolean; saved: VcpuRec['saved']; backend: VmxBackendState | { inCpu: boolean };
@@ -254,6 +287,10 @@ export class Host {
   /** Steps the CPU idled with every live vCPU waiting. */
   idleSteps = 0;
   readonly switches: VmSwitch[] = [];
+  /** The host's PCI bus (assigned functions), or null when no VM has one. */
+  readonly pci: PciBus | null = null;
+  /** The hypervisor's IOMMU driver (`iommu` 'vtd' or 'amd-vi' with an assigned device), or null. */
+  readonly iommu: IommuDomains | null = null;
   /** The observer of switches and ends (host-machine.ts), or null. */
   hooks: HostHooks | null = null;
 
@@ -279,9 +316,23 @@ export class Host {
     });
     const nVcpus = guests.reduce((n, g) => n + (g.vcpus ?? 1), 0);
     const areaBase = hpa;
-    const ramSize = areaBase + nVcpus * AREA_STRIDE;
+    const iommuKind = opts.iommu ?? 'none';
+    if (iommuKind !== 'none' && iommuKind !== 'vtd' && iommuKind !== 'amd-vi') throw new RangeError(`iommu '${String(iommuKind)}': none, vtd or amd-vi`);
+    const assignedSizes = layout.filter((_l, i) => guests[i]!.device?.way === 'assigned').map((l) => l.size);
+    const iommuBase = areaBase + nVcpus * AREA_STRIDE;
+    const iommuSize = assignedSizes.length > 0 ? iommuAreaSize(iommuKind, assignedSizes) : 0;
+    const ramSize = iommuBase + iommuSize;
     const noMmio: MmioHandler = { read: () => 0xffffffff, write: () => {}, readHi: 0xffffffff };
     this.mem = new PhysMem(ramSize, noMmio);
+    if (assignedSizes.length > 0) {
+      let remapper: DmaRemapper = new PassThroughRemapper();
+      if (iommuKind !== 'none') {
+        this.iommu = new IommuDomains(iommuKind, this.mem, iommuBase, iommuSize);
+        remapper = this.iommu.remapper;
+      }
+      // The host's own bus: its configuration space is the host's (no guest port reaches it).
+      this.pci = new PciBus({ mem: this.mem, ports: new PortBus(), remapper });
+    }
     this.mmu = new Mmu(this.mem);
     const features = { page1gb: false, la57: false };
     this.cpu = new Cpu(createCpuState('intel'), this.mem, this.mmu, system, { maxPhysAddr: 48, features });
@@ -297,7 +348,7 @@ export class Host {
       const { base, size } = layout[vi]!;
       const vm: VmRec = {
         name: g.name, mode: g.mode, hpaBase: base, memSize: size, platform: g.pc ? new PcPlatform({ stepsPerTick: opts.stepsPerTick ?? 1 }) : null,
-        synced: 0, mmioLog: [], ledger: new Ledger(preset), vcpus: [],
+        synced: 0, mmioLog: [], ledger: new Ledger(preset), vcpus: [], pci: null, way: g.device?.way ?? null, assigned: null,
       };
       this.vms.push(vm);
       if (g.image !== undefined) {
@@ -312,25 +363,32 @@ export class Host {
         for (let i = 0; i < 512; i++) this.mem.write(base + 0x3000 + i * 8, 4, ((i << 21) | 0x83) >>> 0);
       }
       if (g.image === undefined) for (let i = 0; i < g.code.length; i++) this.mem.write8(base + g.load + i, g.code[i]!);
+      const portBus = vm.platform?.bus ?? (g.device !== undefined ? new PortBus() : null);
+      if (g.device !== undefined) this.attachDevice(vm, vi, g.device, portBus!);
+      const devMmio = vm.pci?.mmioHandler ?? null;
       const mmio: MmioHandler = {
         readHi: 0xffffffff,
         read: (pa, sz) => {
-          vm.mmioLog.push({ dir: 'read', gpa: pa, size: sz, value: 0xffffffff });
-          return 0xffffffff;
+          const v = devMmio === null ? 0xffffffff : devMmio.read(pa, sz) >>> 0;
+          mmio.readHi = devMmio === null ? 0xffffffff : (devMmio.readHi ?? 0xffffffff);
+          vm.mmioLog.push({ dir: 'read', gpa: pa, size: sz, value: v });
+          return v;
         },
-        write: (pa, sz, value) => {
+        write: (pa, sz, value, valueHi) => {
           vm.mmioLog.push({ dir: 'write', gpa: pa, size: sz, value: value >>> 0 });
+          devMmio?.write(pa, sz, value, valueHi);
         },
       };
-      const ports: PortHandler | undefined = vm.platform === null ? undefined : {
+      const ports: PortHandler | undefined = portBus === null ? undefined : {
         portIn: (port, sz) => {
           this.sync(vm);
-          const v = vm.platform!.bus.portIn(port, sz);
-          return v;
+          return portBus.portIn(port, sz);
         },
         portOut: (port, sz, value) => {
           this.sync(vm);
-          vm.platform!.bus.portOut(port, sz, value);
+          portBus.portOut(port, sz, value);
+          // A configuration write may have placed the assigned BAR or changed its command register.
+          if (vm.assigned !== null && port + sz > CONFIG_DATA_PORT && port < CONFIG_DATA_PORT + 4) vm.assigned.proxy.syncCommand();
         },
       };
       for (let index = 0; index < (g.vcpus ?? 1); index++) {
@@ -369,6 +427,64 @@ export class Host {
       }
     });
     // The processor holds the last backend's host state; the first switch makes a VMCS current.
+  }
+
+  /**
+   * Gives VM `vi` its device (devio.ts): a bus of its own on its port bus (configuration space at
+   * 0xCF8 / 0xCFC, its memory BARs reached from the VM's MMIO exits). Emulated and virtio: the
+   * model is on that bus, its DMA the hypervisor's copies through the VM's RAM. Assigned: the
+   * function is on the host's bus with its BAR placed by the host and memory space on; the VM's bus
+   * holds its proxy, and the IOMMU (if any) a domain mapping the VM's RAM.
+   */
+  private attachDevice(vm: VmRec, vi: number, dev: NonNullable<HostGuest['device']>, ports: PortBus): void {
+    const way = dev.way;
+    if (way !== 'emulated' && way !== 'virtio' && way !== 'assigned') throw new RangeError(`VM ${vm.name}: device way '${String(way)}': emulated, virtio or assigned`);
+    const model = dev.model();
+    if (way !== 'assigned') {
+      vm.pci = new PciBus({ mem: this.mem, ports, remapper: new GuestRamRemapper(vm.hpaBase, vm.memSize), claimMmio: false });
+      vm.pci.add(GUEST_DEVICE, 0, model);
+      return;
+    }
+    const host = this.pci!;
+    const device = HOST_DEVICE_FIRST + vi;
+    host.add(device, 0, model);
+    const b = model.spec.bars[0];
+    if (b === null || b === undefined || b.kind !== 'mem32') throw new RangeError(`VM ${vm.name}: an assigned function needs a 32-bit memory BAR0`);
+    const bar = HOST_BAR_BASE + vi * HOST_BAR_STRIDE;
+    if (b.size > HOST_BAR_STRIDE) throw new RangeError(`VM ${vm.name}: BAR0 of ${b.size} bytes is larger than the host's slot`);
+    host.configWrite(device, 0, CFG.BAR0, 4, bar);
+    host.configWrite(device, 0, CFG.COMMAND, 2, CMD.MEMORY);
+    const proxy = new AssignedFunction(model, { bus: host, device, fn: 0 }, () => this.remapAssigned(vm));
+    vm.pci = new PciBus({ mem: this.mem, ports, remapper: new GuestRamRemapper(vm.hpaBase, vm.memSize), claimMmio: false });
+    vm.pci.add(GUEST_DEVICE, 0, proxy);
+    vm.assigned = { proxy, device, bar, size: Math.max(b.size, 0x1000), mapped: null };
+    this.iommu?.attach(requesterId(0, device, 0), vi + 1, vm.memSize, vm.hpaBase);
+  }
+
+  /**
+   * Maps the assigned BAR where the guest placed it (memory space on, BAR non-zero) in every vCPU's
+   * nested tables of that VM, after unmapping where it was: the guest's accesses then reach the
+   * function without exits.
+   */
+  private remapAssigned(vm: VmRec): void {
+    const a = vm.assigned!;
+    const gbar = a.proxy.guestBar(0);
+    const want = (a.proxy.command() & CMD.MEMORY) !== 0 && gbar !== 0 ? gbar : null;
+    if (want === a.mapped) return;
+    for (const i of vm.vcpus) {
+      const backend = this.vcpus[i]!.backend;
+      if (a.mapped !== null) backend.mapMmio(a.mapped, a.size, null);
+      if (want !== null) backend.mapMmio(want, a.size, a.bar);
+    }
+    a.mapped = want;
+  }
+
+  /** VM `i`'s device bus and way (null without a device). */
+  deviceOf(i: number): { way: DeviceWay; bus: PciBus; assigned: { device: number; bar: number; mapped: number | null } | null } | null {
+    const vm = this.vms[i]!;
+    if (vm.pci === null || vm.way === null) return null;
+    const a = vm.assigned;
+    return { way: vm.way, bus: vm.pci, assigned: a === null ? null : { device: a.device, bar: a.bar, mapped: a.mapped } };
   }
 
   /** Brings VM `vm`'s PIT up to the CPU's step. */
@@ -603,7 +719,9 @@ export class Host {
       core: snapshotCore(this),
       host: deepCopy({
         current: this.current, next: this.next, sliceStart: this.sliceStart, vmx: this.vmxOf()?.state ?? null, svm: this.svmOf()?.svm ?? null, ledgers: this.vms.map((vm) => vm.ledger.data()), idleSteps: this.idleSteps, switches: this.switches,
-        vms: this.vms.map((vm) => ({ synced: vm.synced, platform: vm.platform?.snapshot() ?? null, mmioLog: vm.mmioLog })),
+        vms: this.vms.map((vm) => ({ synced: vm.synced, platform: vm.platform?.snapshot() ?? null, mmioLog: vm.mmioLog, pci: vm.pci?.snapshot() ?? null, mapped: vm.assigned?.mapped ?? null })),
+        pci: this.pci?.snapshot() ?? null,
+        iommu: this.iommu?.remapper.snapshot() ?? null,
         vcpus: this.vcpus.map((v) => ({
           fields: { backend: captureFields(v.backend), hv: captureFields(v.hv, ['log', 'opts', 'observer']) },
           state: v.state, end: v.end, steps: v.steps, idleIf: v.idleIf, saved: v.saved, backend: v.backend.saveState(),
@@ -646,7 +764,15 @@ export class Host {
       if (vm.platform !== null && s.platform !== null) vm.platform.restore(s.platform);
       vm.mmioLog.length = 0;
       vm.mmioLog.push(...s.mmioLog);
+      if (vm.pci !== null && s.pci !== null) vm.pci.restore(s.pci);
+      if (vm.assigned !== null) vm.assigned.mapped = s.mapped;
     });
+    if (this.pci !== null && h.pci !== null) this.pci.restore(h.pci);
+    if (this.iommu !== null && h.iommu !== null) {
+      const u = this.iommu.remapper;
+      if (u instanceof VtdRemapper) u.restore(h.iommu as VtdState);
+      else u.restore(h.iommu as AmdViState);
+    }
     h.vcpus.forEach((s, i) => {
       const v = this.vcpus[i]!;
 

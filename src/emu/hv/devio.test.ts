@@ -1,0 +1,184 @@
+/**
+ * Giving a VM a network card three ways (devio.ts, io-guest.ts, io-compare.ts), under VT-x and
+ * AMD-V: the same guest driver task delivers the same frames; what each way costs in exits and
+ * copies; an assigned card without an IOMMU reading and writing another VM's memory, and the same
+ * attack confined (and recorded) by VT-d and AMD-Vi; an emulated card refusing it; and a snapshot
+ * in the middle of a run replaying exactly.
+ */
+import { describe, expect, it } from 'vitest';
+import { assemble } from '../asm/assembler.ts';
+import { AmdViRemapper, AMDVI_EVENT, AMDVI_REG } from '../iommu/amdvi.ts';
+import { VTD_FAULT, VtdRemapper } from '../iommu/vtd.ts';
+import { requesterId } from '../iommu/types.ts';
+import { Host, HOST_DEVICE_FIRST, type HostGuest } from './host.ts';
+import type { IommuKind } from './devio.ts';
+import { compareWays, ioGuest, ioReport, IO_VM_MEM, runIoTask } from './io-compare.ts';
+import { frameByte, frameLength, IO_OUT, IO_SLOT } from './io-guest.ts';
+
+const UNDERS = ['vtx', 'svm'] as const;
+const MIB8 = 8 * 1024 * 1024;
+const SECRET = 0x300000;
+
+/** A VM that writes 2 KiB of its own secret at SECRET (byte i = i × 13 + 0x5A) and halts; the next 2 KiB stay zero. */
+function victim(): HostGuest {
+  const r = assemble(`bits 32
+org 0x100000
+  xor ecx, ecx
+fill:
+  mov eax, ecx
+  imul eax, eax, 13
+  add eax, 0x5a
+  mov [${SECRET} + ecx], al
+  inc ecx
+  cmp ecx, 0x800
+  jb fill
+  hlt
+`, { bits: 32, origin: 0x100000 });
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  return { name: 'victim', mode: 'prot32', load: 0x100000, code: r.bytes, memSize: MIB8 };
+}
+const secretByte = (i: number) => (i * 13 + 0x5a) & 0xff;
+
+const bytesAt = (h: Host, hpa: number, n: number) => Array.from({ length: n }, (_, i) => h.mem.read8(hpa + i));
+
+describe('three ways to give a VM a network card: the same data', () => {
+  for (const under of UNDERS) {
+    it(`${under}: emulated, and assigned with VT-d, with AMD-Vi and alone without an IOMMU, each deliver all 12 frames byte for byte`, () => {
+      const runs = [runIoTask({ under, way: 'emulated', frames: 12 })];
+      for (const iommu of ['vtd', 'amd-vi', 'none'] as const) runs.push(runIoTask({ under, way: 'assigned', iommu, frames: 12 }));
+      for (const r of runs) {
+        expect(r.end).toBe('ended');
+        expect(r.received).toBe(12);
+        expect(r.dataOk).toBe(true);
+      }
+    });
+  }
+});
+
+describe('what each way costs', () => {
+  for (const under of UNDERS) {
+    it(`${under}: emulated, every TDT and RDT write exits and the hypervisor copies each frame twice; assigned, no exit and no copy`, () => {
+      const c = compareWays(under, 8);
+      const [emu, asg] = c.runs;
+      const payload = Array.from({ length: 8 }, (_, k) => frameLength(k)).reduce((a, b) => a + b, 0);
+      // Set-up: 12 register writes (rings, RCTL, TCTL) exit as MMIO, then TDT and RDT per frame.
+      expect(emu!.exits.mmio).toBe(12 + 2 * 8);
+      expect(emu!.exits.byName[under === 'vtx' ? 'EXIT_REASON_EPT_VIOLATION' : 'VMEXIT_NPF']!.count).toBe(28);
+      expect(asg!.exits.mmio).toBe(0);
+      // Configuration space exits the same way for both: the scan, BAR sizing and placing, command.
+      expect(emu!.exits.config).toBe(asg!.exits.config);
+      expect(emu!.exits.config).toBeGreaterThan(0);
+      // The payload: read from the TX buffer and written to the RX buffer, by the hypervisor's CPU (emulated) or the card (assigned).
+      expect(emu!.hypervisor.dataBytes).toBe(2 * payload);
+      expect(emu!.copies).toBe(16);
+      expect(emu!.device.bytes).toBe(0);
+      expect(asg!.hypervisor.bytes).toBe(0);
+      expect(asg!.device.dataBytes).toBe(2 * payload);
+      expect(asg!.device.ringBytes).toBe(emu!.hypervisor.ringBytes);
+      const [pe, pa] = c.perFrame;
+      expect(pe).toMatchObject({ way: 'emulated', deviceExits: 2, configExits: 0, copies: 2 });
+      expect(pa).toMatchObject({ way: 'assigned', deviceExits: 0, configExits: 0, copies: 0, copiedBytes: 0 });
+      expect(pe!.cycles).toBeGreaterThan(pa!.cycles);
+    });
+  }
+});
+
+/** An attacker VM at host-physical 0 with its card assigned, and a victim VM above it. */
+function attack(under: 'vtx' | 'svm', iommu: IommuKind, a: { steal?: boolean; plant?: boolean }, way: 'assigned' | 'emulated' = 'assigned') {
+  const frames = 4;
+  const attacker = ioGuest(way, frames, {
+    ...(a.steal ? { steal: MIB8 + SECRET } : {}),
+    ...(a.plant ? { plant: MIB8 + SECRET + 0x800 } : {}),
+  });
+  const h = new Host({ under, guests: [attacker, victim()], iommu });
+  const end = h.run(5_000_000);
+  expect(end).toBe('ended');
+  return { h, frames, report: ioReport(h, 0, way, iommu, frames, end) };
+}
+
+describe('an assigned card without an IOMMU reaches another VM; with one it is confined', () => {
+  const rid = requesterId(0, HOST_DEVICE_FIRST, 0);
+  for (const under of UNDERS) {
+    it(`${under}: no IOMMU: the card reads the victim's secret for the attacker and writes the attacker's frame into the victim`, () => {
+      const { h, frames } = attack(under, 'none', { steal: true });
+      expect(h.vm(1).hpaBase).toBe(MIB8);
+      const len = frameLength(frames - 1);
+      // The last frame "sent" is the victim's memory, looped back into the attacker's OUT.
+      expect(bytesAt(h, IO_OUT + (frames - 1) * IO_SLOT, len)).toEqual(Array.from({ length: len }, (_, i) => secretByte(i)));
+      const p = attack(under, 'none', { plant: true });
+      // Receive slot 0's buffer was the victim's page: frame 0 landed there.
+      expect(bytesAt(p.h, MIB8 + SECRET + 0x800, frameLength(0))).toEqual(Array.from({ length: frameLength(0) }, (_, i) => frameByte(0, i)));
+      expect(p.h.pci!.dmaLog.some((e) => e.access === 'write' && e.hpa === MIB8 + SECRET + 0x800)).toBe(true);
+    });
+
+    it(`${under}: VT-d blocks both: a read fault (reason 6) and a write fault (reason 5) recorded for the card; the victim is untouched`, () => {
+      const s = attack(under, 'vtd', { steal: true });
+      const blocked = s.h.pci!.dmaLog.filter((e) => !e.ok);
+      expect(blocked).toHaveLength(1);
+      expect(blocked[0]).toMatchObject({ access: 'read', what: 'data', iova: `0x${(MIB8 + SECRET).toString(16)}`, rid, fault: { vendor: 'vtd', reason: VTD_FAULT.READ, recorded: true } });
+      const u = s.h.iommu!.remapper as VtdRemapper;
+      expect(u.faultRecord(0)).toMatchObject({ reason: VTD_FAULT.READ, sid: rid, type: 1, pageAddress: BigInt(MIB8 + SECRET) });
+      // The stolen frame was never sent: the attacker received the others only.
+      expect(s.report.received).toBe(s.frames - 1);
+      expect(bytesAt(s.h, MIB8 + SECRET, 16)).toEqual(Array.from({ length: 16 }, (_, i) => secretByte(i)));
+      const p = attack(under, 'vtd', { plant: true });
+      expect(p.h.pci!.dmaLog.filter((e) => !e.ok)[0]).toMatchObject({ access: 'write', fault: { vendor: 'vtd', reason: VTD_FAULT.WRITE } });
+      expect(bytesAt(p.h, MIB8 + SECRET + 0x800, 64)).toEqual(new Array(64).fill(0));
+    });
+
+    it(`${under}: AMD-Vi blocks both and logs IO_PAGE_FAULT events with the card's DeviceID and domain 1`, () => {
+      const s = attack(under, 'amd-vi', { steal: true });
+      const u = s.h.iommu!.remapper as AmdViRemapper;
+      expect(Number(u.read64(AMDVI_REG.EVENT_TAIL))).toBe(16);
+      const ev = u.readEvent(0);
+      expect(ev).toMatchObject({ code: AMDVI_EVENT.IO_PAGE_FAULT, deviceId: rid, domainId: 1, address: BigInt(MIB8 + SECRET) });
+      expect(s.report.received).toBe(s.frames - 1);
+      const p = attack(under, 'amd-vi', { plant: true });
+      const pu = p.h.iommu!.remapper as AmdViRemapper;
+      expect(pu.readEvent(0)).toMatchObject({ code: AMDVI_EVENT.IO_PAGE_FAULT, deviceId: rid, address: BigInt(MIB8 + SECRET + 0x800) });
+      expect(bytesAt(p.h, MIB8 + SECRET + 0x800, 64)).toEqual(new Array(64).fill(0));
+    });
+  }
+
+  it('an emulated card refuses the same attack: the hypervisor will not copy outside the VM\u2019s RAM', () => {
+    const s = attack('vtx', 'none', { steal: true, plant: true }, 'emulated');
+    const blocked = s.h.deviceOf(0)!.bus.dmaLog.filter((e) => !e.ok);
+    expect(blocked.length).toBeGreaterThan(0);
+    expect(blocked.every((e) => e.fault?.vendor === 'hv')).toBe(true);
+    expect(bytesAt(s.h, MIB8 + SECRET, 0x900)).toEqual(Array.from({ length: 0x900 }, (_, i) => (i < 0x800 ? secretByte(i) : 0)));
+  });
+
+  it('an honest driver in a VM that does not start at host-physical 0: without an IOMMU its DMA lands in VM 0; with VT-d it works', () => {
+    const run = (iommu: IommuKind) => {
+      const h = new Host({ under: 'vtx', guests: [victim(), ioGuest('assigned', 4)], iommu });
+      const end = h.run(5_000_000);
+      return { h, r: ioReport(h, 1, 'assigned', iommu, 4, end) };
+    };
+    const off = run('none');
+    expect(off.h.vm(1).hpaBase).toBe(MIB8);
+    expect(off.r.dataOk).toBe(false);
+    // Every address the card reached was VM 0's: the guest-physical addresses taken as host-physical.
+    const hpas = off.h.pci!.dmaLog.filter((e) => e.ok).map((e) => e.hpa!);
+    expect(hpas.length).toBeGreaterThan(0);
+    expect(hpas.every((a) => a < IO_VM_MEM)).toBe(true);
+    const on = run('vtd');
+    expect(on.r.dataOk).toBe(true);
+    expect(on.h.pci!.dmaLog.every((e) => e.ok && e.hpa! >= MIB8 && e.hpa! < 2 * MIB8)).toBe(true);
+  });
+});
+
+describe('time travel', () => {
+  for (const [way, iommu] of [['emulated', 'none'], ['assigned', 'vtd'], ['assigned', 'amd-vi']] as const) {
+    it(`${way}${iommu === 'none' ? '' : ` (${iommu})`}: a snapshot mid-run, restored, replays to the same memory, logs and IOMMU state`, () => {
+      const h = new Host({ under: 'vtx', guests: [ioGuest(way, 6, way === 'assigned' ? { steal: MIB8 + SECRET } : {}), victim()], iommu, quantum: 700 });
+      h.run(30_000);
+      const snap = h.snapshot();
+      h.run(5_000_000);
+      const first = { ram: bytesAt(h, 0, 0x300000).join(','), dma: JSON.stringify([h.pci?.dmaLog, h.deviceOf(0)!.bus.dmaLog]), iommu: JSON.stringify(h.iommu?.remapper.snapshot() ?? null), report: JSON.stringify(h.report()) };
+      h.restore(snap);
+      h.run(5_000_000);
+      const again = { ram: bytesAt(h, 0, 0x300000).join(','), dma: JSON.stringify([h.pci?.dmaLog, h.deviceOf(0)!.bus.dmaLog]), iommu: JSON.stringify(h.iommu?.remapper.snapshot() ?? null), report: JSON.stringify(h.report()) };
+      expect(again).toEqual(first);
+    });
+  }
+});

@@ -1,0 +1,228 @@
+/**
+ * Giving a VM a PCI device (issue 8, item 2): the hypervisor's side of the three ways, used by the
+ * multi-VM host (host.ts, `HostGuest.device`).
+ *
+ * - **Emulated** and **paravirtual**: the device is a model inside the hypervisor, on a PCI bus of
+ *   the VM's own (a `PciBus` with `claimMmio: false`). The VM's configuration accesses (0xCF8 /
+ *   0xCFC) and I/O BARs are I/O exits, its memory BARs MMIO exits (EPT violation, #VMEXIT(NPF)),
+ *   all handed to that bus at their guest-physical addresses. What the model does as "DMA" is the
+ *   hypervisor's processor reading and writing the guest's RAM: `GuestRamRemapper` turns a
+ *   guest-physical address into the host-physical one of that VM's RAM and refuses anything
+ *   outside it, as a hypervisor must (otherwise a guest could make its device model write the
+ *   hypervisor's memory). Every byte it moves is a copy made by the host's CPU: the bus's DMA log is
+ *   the count.
+ * - **Assigned**: the device is a real function on the host's PCI bus (the physical one, behind
+ *   the host's own MMIO), its BAR placed by the host in host-physical space. The guest sees it on
+ *   its own bus through `AssignedFunction`, a proxy that shows the physical function's identity and
+ *   BARs in a virtual configuration space (as VFIO does: configuration accesses still exit, and the
+ *   guest's BAR addresses are guest-physical ones of its choosing), and the hypervisor maps the
+ *   guest's BAR to the physical one in its nested tables (`mapMmio`): the guest's register
+ *   accesses then reach the device with no exit. The device's DMA carries the guest's own
+ *   addresses, guest-physical ones, and goes through the host's IOMMU. With a domain for the device
+ *   that maps guest-physical [0, RAM) to the VM's host-physical RAM (`IommuDomains`), it lands where
+ *   the guest meant; with no IOMMU the addresses are taken as host-physical, and land in whatever
+ *   host memory has that address: another VM's RAM or the hypervisor's.
+ *
+ * Not modelled here (issue 8 goes on): interrupts from these devices (drivers poll; MSI, interrupt
+ * remapping and posted interrupts are the next layer), several functions per VM, SR-IOV.
+ */
+import type { PhysMem } from '../mem/physmem.ts';
+import { checkRequest, type DmaOutcome, type DmaRemapper, type DmaRequest } from '../iommu/types.ts';
+import { AmdViRemapper, AMDVI_REG, CTRL_EVT_LOG_EN, CTRL_IOMMU_EN, DTE, IOPTE } from '../iommu/amdvi.ts';
+import { CTX_E, GCMD_SRTP, GCMD_TE, ROOT_E, SL_R, SL_W, VTD_REG, VtdRemapper } from '../iommu/vtd.ts';
+import { CFG, CMD, type PciBus, type PciFunctionModel, type PciFunctionPort, type PciFunctionSpec } from '../dev/pci.ts';
+
+/** What the host's IOMMU is (`HostOptions.iommu`). */
+export type IommuKind = 'none' | 'vtd' | 'amd-vi';
+/** How a VM is given its device (`HostGuest.device.way`). */
+export type DeviceWay = 'emulated' | 'virtio' | 'assigned';
+
+/**
+ * The hypervisor's own access to a VM's RAM on behalf of a device model: guest-physical [0, size)
+ * is host-physical [hpaBase, hpaBase + size); anything else is refused (a fault of vendor 'hv').
+ */
+export class GuestRamRemapper implements DmaRemapper {
+  readonly vendor = 'hv' as const;
+  constructor(
+    readonly hpaBase: number,
+    readonly size: number,
+  ) {}
+
+  translate(req: DmaRequest): DmaOutcome {
+    checkRequest(req);
+    const end = req.iova + BigInt(req.length);
+    if (end > BigInt(this.size)) return { ok: false, fault: { vendor: 'hv', gpa: req.iova }, refs: [] };
+    return { ok: true, hpa: this.hpaBase + Number(req.iova), domainId: -1, iotlbHit: false, pageSize: 4096, refs: [] };
+  }
+}
+
+/**
+ * The guest's view of an assigned function: the physical function's identity, BARs and command
+ * bits in a configuration space of the VM's own bus (so BAR sizing, placement and the command
+ * register behave as on hardware, at guest-physical addresses). Writes of the command register's
+ * memory-space and bus-master bits are passed on to the physical function (the device needs bus
+ * mastering for its DMA); `onConfig` tells the host to map the BAR again. A register access that
+ * does exit (the BAR not mapped yet, or unmapped) is forwarded to the physical function: the slow
+ * path a VFIO-style hypervisor also has. Capabilities are not shown (MSI comes later).
+ */
+export class AssignedFunction implements PciFunctionModel {
+  readonly name: string;
+  readonly spec: PciFunctionSpec;
+  private port: PciFunctionPort | null = null;
+
+  constructor(
+    readonly physical: PciFunctionModel,
+    private readonly host: { bus: PciBus; device: number; fn: number },
+    private readonly onCommand: () => void,
+  ) {
+    this.name = physical.name;
+    const { capabilities: _caps, ...spec } = physical.spec;
+    this.spec = spec;
+  }
+
+  connect(port: PciFunctionPort): void {
+    this.port = port;
+  }
+
+  /** The guest's command register now. */
+  command(): number {
+    return this.port?.command() ?? 0;
+  }
+
+  /** The guest's placement of BAR `bar` (its address bits), 0 if unplaced. */
+  guestBar(bar: number): number {
+    if (this.port === null) return 0;
+    const b = this.spec.bars[bar];
+    if (b === null || b === undefined || b.kind === 'io') return 0;
+    return (this.port.config(CFG.BAR0 + 4 * bar, 4) & ~0xf) >>> 0;
+  }
+
+  /** Mirrors the guest's memory-space and bus-master bits to the physical function. */
+  syncCommand(): void {
+    const want = this.command() & (CMD.MEMORY | CMD.BUS_MASTER);
+    const { bus, device, fn } = this.host;
+    const now = bus.configRead(device, fn, CFG.COMMAND, 2);
+    // The host keeps memory space on (its BAR is placed): only bus mastering follows the guest.
+    const next = (now & ~CMD.BUS_MASTER) | (want & CMD.BUS_MASTER) | CMD.MEMORY;
+    if (next !== now) bus.configWrite(device, fn, CFG.COMMAND, 2, next);
+    this.onCommand();
+  }
+
+  barRead(bar: number, offset: number, size: 1 | 2 | 4): number {
+    return this.physical.barRead(bar, offset, size);
+  }
+
+  barWrite(bar: number, offset: number, size: 1 | 2 | 4, value: number): void {
+    this.physical.barWrite(bar, offset, size, value);
+  }
+
+  snapshot(): unknown {
+    return null;
+  }
+
+  restore(_state: unknown): void {}
+}
+
+const PAGE = 0x1000;
+
+/** Host RAM the hypervisor's IOMMU structures need for these VMs' RAM sizes (4-KByte aligned). */
+export function iommuAreaSize(kind: IommuKind, ramSizes: readonly number[]): number {
+  if (kind === 'none') return 0;
+  // VT-d: root table and bus 0's context table; AMD-Vi: a device table of 2 pages (DeviceIDs of
+  // bus 0) and a 1-page event log. Each domain: PML4, PDPT, PD, and a page table per 2 MiB.
+  const fixed = kind === 'vtd' ? 2 : 3;
+  return (fixed + ramSizes.reduce((n, s) => n + 3 + Math.ceil(s / 0x200000), 0)) * PAGE;
+}
+
+function put(mem: PhysMem, pa: number, v: bigint, dwords: number): void {
+  for (let i = 0; i < dwords; i++) mem.write(pa + 4 * i, 4, Number((v >> BigInt(32 * i)) & 0xffffffffn));
+}
+
+const field = (lo: number, v: number | bigint | boolean): bigint => (typeof v === 'boolean' ? (v ? 1n : 0n) : BigInt(v)) << BigInt(lo);
+
+/**
+ * The hypervisor as the IOMMU's driver: it builds the remapping structures in its own memory
+ * (`area`, `iommuAreaSize` bytes) and gives each assigned device a domain of its own whose I/O
+ * page tables map guest-physical [0, size) to that VM's host-physical RAM in 4-KByte pages, read
+ * and write, and nothing else. VT-d: a root table, bus 0's context table, context entries with
+ * TT 0 (second-level translation), AW 2 (4-level, 48-bit) and the domain ID; second-level entries
+ * with R and W. AMD-Vi: a device table, an event log, DTEs with V, TV, Mode 4, IR, IW and the
+ * domain ID; I/O page-table entries with PR, Next Level, IR and IW. Then translation is switched
+ * on (VT-d SRTP then TE; AMD-Vi IOMMU_EN with the event log on).
+ */
+export class IommuDomains {
+  readonly remapper: VtdRemapper | AmdViRemapper;
+  private next: number;
+  private readonly end: number;
+  private readonly root: number;
+  private readonly ctx: number;
+
+  constructor(
+    readonly kind: 'vtd' | 'amd-vi',
+    private readonly mem: PhysMem,
+    area: number,
+    size: number,
+  ) {
+    this.next = area;
+    this.end = area + size;
+    for (let i = 0; i < size; i += 4) mem.write(area + i, 4, 0);
+    if (kind === 'vtd') {
+      const u = new VtdRemapper(mem);
+      this.remapper = u;
+      this.root = this.page();
+      this.ctx = this.page();
+      put(mem, this.root + 0 * 16, field(ROOT_E.P, true) | BigInt(this.ctx), 4);
+      u.write64(VTD_REG.RTADDR, BigInt(this.root));
+      u.write32(VTD_REG.GCMD, 1 << GCMD_SRTP);
+      u.write32(VTD_REG.GCMD, (1 << GCMD_TE) >>> 0);
+    } else {
+      const u = new AmdViRemapper(mem);
+      this.remapper = u;
+      this.root = this.page();
+      this.page();
+      this.ctx = this.page(); // the event log: 256 entries of 16 bytes
+      u.write64(AMDVI_REG.DEV_TABLE_BASE, BigInt(this.root) | 1n); // Size: 2 pages
+      u.write64(AMDVI_REG.EVENT_LOG_BASE, BigInt(this.ctx) | (8n << 56n)); // EventLen 8: 256 entries
+      u.write64(AMDVI_REG.CONTROL, field(CTRL_IOMMU_EN, true) | field(CTRL_EVT_LOG_EN, true));
+    }
+  }
+
+  private page(): number {
+    const p = this.next;
+    if (p + PAGE > this.end) throw new Error('the IOMMU area is full');
+    this.next += PAGE;
+    return p;
+  }
+
+  /** The event log's address (AMD-Vi) or null. */
+  get eventLog(): number | null {
+    return this.kind === 'amd-vi' ? this.ctx : null;
+  }
+
+  /** Gives requester `sid` domain `domainId`, mapping guest-physical [0, size) to [hpaBase, hpaBase + size). */
+  attach(sid: number, domainId: number, size: number, hpaBase: number): void {
+    const mem = this.mem;
+    const top = this.page();
+    const vtd = this.kind === 'vtd';
+    const present = vtd ? field(SL_R, true) | field(SL_W, true) : field(IOPTE.PR, true) | field(IOPTE.IR, true) | field(IOPTE.IW, true);
+    // The upper levels: PML4[0] → PDPT[0..] → PD, one PD per GiB.
+    const pdpt = this.page();
+    put(mem, top, BigInt(pdpt) | present | (vtd ? 0n : field(IOPTE.NL_LO, 3)), 2);
+    let pd = -1;
+    for (let off = 0; off < size; off += 0x200000) {
+      if (off % 0x40000000 === 0) {
+        pd = this.page();
+        put(mem, pdpt + (off / 0x40000000) * 8, BigInt(pd) | present | (vtd ? 0n : field(IOPTE.NL_LO, 2)), 2);
+      }
+      const pt = this.page();
+      put(mem, pd + ((off / 0x200000) % 512) * 8, BigInt(pt) | present | (vtd ? 0n : field(IOPTE.NL_LO, 1)), 2);
+      for (let j = 0; j < 512 && off + j * PAGE < size; j++) put(mem, pt + j * 8, BigInt(hpaBase + off + j * PAGE) | present, 2);
+    }
+    if (vtd) {
+      put(mem, this.ctx + (sid & 0xff) * 16, field(CTX_E.P, true) | BigInt(top) | field(CTX_E.AW[1], 2) | field(CTX_E.DID[1], domainId), 4);
+    } else {
+      const dte = field(DTE.V, true) | field(DTE.TV, true) | field(DTE.MODE_LO, 4) | BigInt(top) | field(DTE.IR, true) | field(DTE.IW, true) | field(DTE.DOMAIN_LO, domainId);
+      put(mem, this.root + sid * 32, dte, 8);
+    }
+  }
+}

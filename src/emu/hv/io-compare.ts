@@ -1,0 +1,221 @@
+/**
+ * Issue 8's comparison of the three ways to give a VM a network card (devio.ts): the same task
+ * (io-guest.ts: send N frames and receive them back through the card's loopback) run by a VM of
+ * the multi-VM host, and what it cost: the exits by what caused them, the copies the hypervisor's
+ * processor made on the device model's behalf, the DMA the device made itself, and the cycles of
+ * the cost model. Used by the tests, `lab io` and the views.
+ *
+ * Exits are classified from the vendor's own exit information: an I/O exit's port is bits 31:16 of
+ * the exit qualification (VT-x, SDM Vol. 3C, Table 28-5) or of EXITINFO1 (AMD-V, APM Vol. 2,
+ * 15.10.2); configuration space is 0xCF8..0xCFF, the device's I/O BAR is where the guest placed it;
+ * an MMIO exit is an EPT violation or #VMEXIT(NPF) the hypervisor treated as MMIO.
+ */
+import { assemble } from '../asm/assembler.ts';
+import { Nic } from '../dev/nic.ts';
+import type { DmaLogEntry, PciFunctionModel } from '../dev/pci.ts';
+import { Host, type HostGuest } from './host.ts';
+import type { DeviceWay, IommuKind } from './devio.ts';
+import { frameByte, frameLength, IO_LOAD, IO_OUT, IO_OUTLEN, IO_RECEIVED, IO_SLOT, nicDriver, type NicAttack } from './io-guest.ts';
+import type { HvLogEntry } from './types.ts';
+
+export const IO_VM_MEM = 8 * 1024 * 1024;
+
+/** How many guest steps a comparison run may take before it is stopped (a driver that never ends). */
+export const IO_STEP_LIMIT = 20_000_000;
+
+export interface IoTask {
+  under: 'vtx' | 'svm';
+  way: DeviceWay;
+  /** The host's IOMMU (assigned only; default 'vtd'). */
+  iommu?: IommuKind;
+  frames: number;
+  preset?: string;
+}
+
+/** What the device model (hypervisor) or the device (assigned) moved, from a bus's DMA log. */
+export interface DmaTally {
+  requests: number;
+  bytes: number;
+  /** Bytes of frames (the payload). */
+  dataBytes: number;
+  /** Bytes of descriptors and status write-backs. */
+  ringBytes: number;
+  blocked: number;
+}
+
+export interface IoExitTally {
+  total: number;
+  /** I/O exits at the configuration ports 0xCF8..0xCFF. */
+  config: number;
+  /** I/O exits at the device's own ports (its I/O BAR: a virtio notification). */
+  devicePorts: number;
+  /** MMIO exits (EPT violation, #VMEXIT(NPF) outside the guest's RAM). */
+  mmio: number;
+  /** Everything else (the host's time slices, the final HLT). */
+  other: number;
+  byName: Record<string, { code: number; count: number }>;
+}
+
+export interface IoReport {
+  under: 'vtx' | 'svm';
+  way: DeviceWay;
+  iommu: IommuKind;
+  frames: number;
+  end: 'ended' | 'limit';
+  /** Frames the guest received and copied out. */
+  received: number;
+  /** Every frame received equals the frame sent, byte for byte, in order. */
+  dataOk: boolean;
+  steps: number;
+  exits: IoExitTally;
+  /** Copies made by the hypervisor's processor (emulated and virtio device models). */
+  hypervisor: DmaTally;
+  /** DMA made by the device itself (assigned). */
+  device: DmaTally;
+  /** Payload copies the hypervisor made (its DMA requests of frame bytes: one per piece within a page). */
+  copies: number;
+  /** Exits the device caused: MMIO exits and exits at its own ports (configuration exits apart). */
+  deviceExits: number;
+  /** Cycles of the cost model for the whole run (every exit's round trip and the guest's own instructions). */
+  cycles: number;
+}
+
+/** The device model or function for a way. */
+export function deviceModel(way: DeviceWay): () => PciFunctionModel {
+  if (way === 'virtio') throw new RangeError('virtio: not available yet');
+  return () => new Nic();
+}
+
+/** The driver for a way, assembled. */
+export function driverCode(way: DeviceWay, frames: number, attack: NicAttack = {}): Uint8Array {
+  const src = nicDriver(frames, attack);
+  const r = assemble(src, { bits: 32, origin: IO_LOAD });
+  if (!r.ok) throw new Error(`driver for ${way}: ${r.errors.map((e) => `${e.line}:${e.column} ${e.message}`).join('; ')}`);
+  return r.bytes;
+}
+
+/** The guest of the VM with the device. */
+export function ioGuest(way: DeviceWay, frames: number, attack: NicAttack = {}): HostGuest {
+  return { name: `nic-${way}`, mode: 'prot32', load: IO_LOAD, code: driverCode(way, frames, attack), memSize: IO_VM_MEM, device: { way, model: deviceModel(way) } };
+}
+
+export function tallyDma(log: readonly DmaLogEntry[], rid?: number): DmaTally {
+  const t: DmaTally = { requests: 0, bytes: 0, dataBytes: 0, ringBytes: 0, blocked: 0 };
+  for (const e of log) {
+    if (rid !== undefined && e.rid !== rid) continue;
+    t.requests++;
+    if (!e.ok) {
+      t.blocked++;
+      continue;
+    }
+    t.bytes += e.length;
+    if (e.what === 'data') t.dataBytes += e.length;
+    else if (e.what === 'ring') t.ringBytes += e.length;
+  }
+  return t;
+}
+
+/** The port of an I/O exit, from the vendor's exit information. */
+export function ioExitPort(e: HvLogEntry): number | null {
+  if (e.kind !== 'io') return null;
+  const v = e.vendor === 'intel' ? e.raw.exit_qualification : e.raw.exit_info_1;
+  return v === undefined ? null : Number((v >> 16n) & 0xffffn);
+}
+
+export function tallyExits(log: readonly HvLogEntry[], devicePort: (port: number) => boolean): IoExitTally {
+  const t: IoExitTally = { total: 0, config: 0, devicePorts: 0, mmio: 0, other: 0, byName: {} };
+  for (const e of log) {
+    t.total++;
+    const b = (t.byName[e.name] ??= { code: e.code, count: 0 });
+    b.count++;
+    const port = ioExitPort(e);
+    if (port !== null && port >= 0xcf8 && port < 0xd00) t.config++;
+    else if (port !== null && devicePort(port)) t.devicePorts++;
+    else if (e.kind === 'mmio') t.mmio++;
+    else t.other++;
+  }
+  return t;
+}
+
+/** Runs the task with the device given `way` and reports (the VM with the device is the host's only VM). */
+export function runIoTask(task: IoTask): IoReport {
+  const iommu = task.way === 'assigned' ? (task.iommu ?? 'vtd') : 'none';
+  const host = new Host({ under: task.under, guests: [ioGuest(task.way, task.frames)], iommu, ...(task.preset !== undefined ? { preset: task.preset } : {}) });
+  const end = host.run(IO_STEP_LIMIT);
+  return ioReport(host, 0, task.way, iommu, task.frames, end);
+}
+
+/** The report of VM `vi` of `host`, which ran the driver for `frames` frames. */
+export function ioReport(host: Host, vi: number, way: DeviceWay, iommu: IommuKind, frames: number, end: 'ended' | 'limit'): IoReport {
+  const v = host.vm(vi);
+  const dev = host.deviceOf(vi);
+  if (dev === null) throw new Error(`VM ${vi} has no device`);
+  const mem = host.mem;
+  const at = (gpa: number): number => v.hpaBase + gpa;
+  const received = mem.read(at(IO_RECEIVED), 4);
+  let dataOk = received === frames;
+  for (let k = 0; k < Math.min(received, frames) && dataOk; k++) {
+    const len = mem.read(at(IO_OUTLEN + 4 * k), 4);
+    if (len !== frameLength(k)) dataOk = false;
+    for (let i = 0; i < len && dataOk; i++) if (mem.read8(at(IO_OUT + k * IO_SLOT + i)) !== frameByte(k, i)) dataOk = false;
+  }
+  const log = v.hypervisors.flatMap((h) => h.log);
+  const ioWindows = dev.bus.ioWindowsNow();
+  const exits = tallyExits(log, (port) => ioWindows.some((w) => port >= w.base && port < w.base + w.size));
+  const hypervisor = way === 'assigned' ? tallyDma([]) : tallyDma(dev.bus.dmaLog);
+  const device = way === 'assigned' && host.pci !== null ? tallyDma(host.pci.dmaLog, dev.assigned!.device << 3) : tallyDma([]);
+  return {
+    under: host.under, way, iommu, frames, end, received, dataOk,
+    steps: host.report()[vi]!.steps,
+    exits, hypervisor, device,
+    copies: way === 'assigned' ? 0 : payloadCopies(dev.bus.dmaLog),
+    deviceExits: exits.mmio + exits.devicePorts,
+    cycles: v.ledger.cycles,
+  };
+}
+
+/** One way's cost per frame: the difference between a run of 2N frames and one of N, so set-up is left out. */
+export interface IoPerFrame {
+  way: DeviceWay;
+  deviceExits: number;
+  configExits: number;
+  /** Payload bytes the hypervisor's processor copied, and its copies (DMA requests of payload), per frame. */
+  copiedBytes: number;
+  copies: number;
+  /** Payload bytes the device moved by DMA itself. */
+  dmaBytes: number;
+  cycles: number;
+}
+
+export interface IoComparison {
+  under: 'vtx' | 'svm';
+  iommu: IommuKind;
+  frames: number;
+  runs: IoReport[];
+  perFrame: IoPerFrame[];
+}
+
+const payloadCopies = (log: readonly DmaLogEntry[]): number => log.filter((e) => e.ok && e.what === 'data').length;
+
+/** Runs every way with `frames` and 2 × `frames` frames; reports the runs of `frames` and the cost per frame. */
+export function compareWays(under: 'vtx' | 'svm', frames: number, ways: readonly DeviceWay[] = ['emulated', 'assigned'], iommu: IommuKind = 'vtd', preset?: string): IoComparison {
+  const runs: IoReport[] = [];
+  const perFrame: IoPerFrame[] = [];
+  for (const way of ways) {
+    const task = (n: number): IoTask => ({ under, way, iommu, frames: n, ...(preset !== undefined ? { preset } : {}) });
+    const a = runIoTask(task(frames));
+    const b = runIoTask(task(2 * frames));
+    runs.push(a);
+    const d = (f: (r: IoReport) => number): number => (f(b) - f(a)) / frames;
+    perFrame.push({
+      way,
+      deviceExits: d((r) => r.deviceExits),
+      configExits: d((r) => r.exits.config),
+      copiedBytes: d((r) => r.hypervisor.dataBytes),
+      copies: d((r) => r.copies),
+      dmaBytes: d((r) => r.device.dataBytes),
+      cycles: d((r) => r.cycles),
+    });
+  }
+  return { under, iommu, frames, runs, perFrame };
+}

@@ -1,0 +1,217 @@
+/**
+ * The guest side of issue 8's comparison: one task, "send N frames and receive them back", written
+ * as real 32-bit guest drivers for the lab's assembler, run by a VM of the multi-VM host (host.ts)
+ * that was given its network card one of three ways (devio.ts). The network card driver is the
+ * same code whether the card is emulated or assigned; the virtio-net driver is the paravirtual
+ * one. Both find their device on bus 0 by its IDs, place its BAR, turn on bus mastering, make the
+ * frames themselves (so that nothing but the driver touches guest memory), send them with the
+ * device looping each frame back, and copy every received frame out of its receive buffer into
+ * OUT, its length into OUTLEN, counting them at RECEIVED: the data delivered to the guest, which
+ * the tests compare across the three ways.
+ *
+ * Guest-physical layout (an 8-MiB VM, the exec start state: prot32, flat, no paging):
+ *   0x100000 code; 0x600 results; 0x200000 TX ring; 0x201000 RX ring; 0x210000 the frames (2 KiB
+ *   each); 0x230000 receive buffers (2 KiB each); 0x250000 OUT (2 KiB per frame received);
+ *   0x249000 OUTLEN.
+ */
+import { CMD } from '../dev/pci.ts';
+import { findAndPlaceBar0, setCommand } from '../dev/pci-guest.ts';
+import { DESC_SIZE, NIC_DEVICE, NIC_REG, NIC_VENDOR, RCTL, RX_STA, TCTL, TX_CMD, TX_STA } from '../dev/nic.ts';
+
+export const IO_LOAD = 0x100000;
+export const IO_RESULT = 0x600;
+/** Frames received so far (a dword). */
+export const IO_RECEIVED = IO_RESULT + 0x48;
+export const IO_FRAMES = 0x210000;
+export const IO_OUT = 0x250000;
+export const IO_OUTLEN = 0x249000;
+export const IO_SLOT = 0x800;
+/** Guest-physical address the drivers place the device's BAR0 at (outside the VM's RAM: MMIO). */
+export const IO_BAR = 0xe0000000;
+/** At most this many frames (OUT holds 2 KiB each up to 0x290000). */
+export const IO_MAX_FRAMES = 128;
+const TXR = 0x200000;
+const RXR = 0x201000;
+const RXB = 0x230000;
+const RING = 8;
+const VARS = IO_RESULT + 0x40; // +0 next TX slot, +4 next RX slot, +8 received
+
+/** Frame k's length: 64 .. 574 bytes, different from frame to frame. */
+export function frameLength(k: number): number {
+  return 64 + ((k * 97) % 511);
+}
+
+/** Byte i of frame k. */
+export function frameByte(k: number, i: number): number {
+  return (k * 31 + i * 7 + (i >> 8)) & 0xff;
+}
+
+/** Guest code: fills frame k (EBX) at IO_FRAMES + k × IO_SLOT with its bytes; its length in EBP. Clobbers EAX, ECX, EDX, EDI. */
+const makeFrame = `; frame EBX: length 64 + (EBX*97 mod 511) into EBP, bytes (EBX*31 + i*7 + (i >> 8)) & 0xff
+make_frame:
+  mov eax, ebx
+  imul eax, eax, 97
+  xor edx, edx
+  mov ecx, 511
+  div ecx
+  lea ebp, [edx + 64]
+  mov edi, ebx
+  shl edi, 11
+  add edi, ${IO_FRAMES}
+  xor ecx, ecx
+mf_loop:
+  mov eax, ebx
+  imul eax, eax, 31
+  lea edx, [ecx*8]
+  sub edx, ecx
+  add eax, edx
+  mov edx, ecx
+  shr edx, 8
+  add eax, edx
+  mov [edi + ecx], al
+  inc ecx
+  cmp ecx, ebp
+  jb mf_loop
+  ret
+`;
+
+function checkFrames(frames: number): void {
+  if (!Number.isInteger(frames) || frames < 1 || frames > IO_MAX_FRAMES) throw new RangeError(`frames ${frames}: 1..${IO_MAX_FRAMES}`);
+}
+
+/**
+ * What a hostile driver does with its card's DMA (the same driver otherwise): `steal` is a
+ * guest-physical address outside the VM's RAM that the last frame's transmit descriptor points at
+ * instead of the frame (the card reads it and, looping back, hands it to the guest); `plant` one
+ * that receive slot 0's buffer points at (the first frame received is written there).
+ */
+export interface NicAttack {
+  steal?: number;
+  plant?: number;
+}
+
+/**
+ * The network card's driver (dev/nic.ts, an 8254x-style card) for `frames` frames: 8-slot rings,
+ * MAC loopback; for each frame it fills a transmit descriptor and writes TDT (one register write
+ * per frame, as the 8254x's basic transmit model does), then takes every finished receive
+ * descriptor (DD in memory), copies the frame out and gives the slots back with one RDT write.
+ * It never reads a register after set-up: completion is seen in the descriptors in memory.
+ */
+export function nicDriver(frames: number, attack: NicAttack = {}): string {
+  checkFrames(frames);
+  const steal = attack.steal === undefined ? '' : `  cmp ebx, ${frames - 1}
+  jne tx_own
+  mov edx, ${attack.steal}
+tx_own:
+`;
+  return `bits 32
+org ${IO_LOAD}
+${findAndPlaceBar0(NIC_VENDOR, NIC_DEVICE, IO_RESULT, IO_BAR)}
+${setCommand(CMD.MEMORY | CMD.BUS_MASTER)}  mov edi, ${IO_BAR}
+  ; the receive ring: descriptor i holds buffer RXB + i*2K
+  xor ecx, ecx
+rx_init:
+  mov eax, ecx
+  shl eax, 4
+  add eax, ${RXR}
+  mov edx, ecx
+  shl edx, 11
+  add edx, ${RXB}
+  mov [eax], edx
+  mov dword [eax + 4], 0
+  mov dword [eax + 8], 0
+  mov dword [eax + 12], 0
+  inc ecx
+  cmp ecx, ${RING}
+  jb rx_init
+${attack.plant === undefined ? '' : `  mov dword [${RXR}], ${attack.plant}
+`}
+  mov dword [edi + ${NIC_REG.RDBAL}], ${RXR}
+  mov dword [edi + ${NIC_REG.RDBAH}], 0
+  mov dword [edi + ${NIC_REG.RDLEN}], ${RING * DESC_SIZE}
+  mov dword [edi + ${NIC_REG.RDH}], 0
+  mov dword [edi + ${NIC_REG.RDT}], ${RING - 1}
+  mov dword [edi + ${NIC_REG.TDBAL}], ${TXR}
+  mov dword [edi + ${NIC_REG.TDBAH}], 0
+  mov dword [edi + ${NIC_REG.TDLEN}], ${RING * DESC_SIZE}
+  mov dword [edi + ${NIC_REG.TDH}], 0
+  mov dword [edi + ${NIC_REG.TDT}], 0
+  mov dword [edi + ${NIC_REG.RCTL}], ${RCTL.EN | RCTL.LBM_MAC}
+  mov dword [edi + ${NIC_REG.TCTL}], ${TCTL.EN}
+  xor ebx, ebx
+send:
+  push edi
+  call make_frame
+  pop edi
+  mov ecx, [${VARS}]
+  mov eax, ecx
+  shl eax, 4
+  add eax, ${TXR}
+  ; a slot used before must be done (DD written back) before it is filled again
+  cmp ebx, ${RING}
+  jb tx_fresh
+tx_wait:
+  test byte [eax + 12], ${TX_STA.DD}
+  jz tx_wait
+tx_fresh:
+  mov edx, ebx
+  shl edx, 11
+  add edx, ${IO_FRAMES}
+${steal}  mov [eax], edx
+  mov dword [eax + 4], 0
+  mov edx, ebp
+  or edx, ${((TX_CMD.EOP | TX_CMD.IFCS | TX_CMD.RS) << 24) >>> 0}
+  mov [eax + 8], edx
+  mov dword [eax + 12], 0
+  inc ecx
+  and ecx, ${RING - 1}
+  mov [${VARS}], ecx
+  mov [edi + ${NIC_REG.TDT}], ecx
+  call drain
+  inc ebx
+  cmp ebx, ${frames}
+  jb send
+  hlt
+
+; takes every frame the card finished (DD) from the next RX slot on, copies it to OUT, and gives
+; the slots back with one RDT write (the last slot taken)
+drain:
+  mov ecx, [${VARS + 4}]
+  xor ebp, ebp
+drain_next:
+  mov eax, ecx
+  shl eax, 4
+  add eax, ${RXR}
+  test byte [eax + 12], ${RX_STA.DD}
+  jz drain_done
+  push edi
+  push ecx
+  movzx edx, word [eax + 8]
+  mov ebp, [${IO_RECEIVED}]
+  mov [${IO_OUTLEN} + ebp*4], edx
+  mov esi, [eax]
+  mov edi, ebp
+  shl edi, 11
+  add edi, ${IO_OUT}
+  mov ecx, edx
+  rep movsb
+  pop ecx
+  pop edi
+  mov byte [eax + 12], 0
+  inc dword [${IO_RECEIVED}]
+  mov ebp, ecx
+  inc ebp
+  inc ecx
+  and ecx, ${RING - 1}
+  jmp drain_next
+drain_done:
+  mov [${VARS + 4}], ecx
+  test ebp, ebp
+  jz drain_ret
+  dec ebp
+  mov [edi + ${NIC_REG.RDT}], ebp
+drain_ret:
+  ret
+
+${makeFrame}`;
+}
