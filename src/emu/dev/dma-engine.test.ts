@@ -182,9 +182,16 @@ describe('DMA through VT-d: the domain holds only the guest buffer pages', () =>
     expect(r.copied).toBe(0);
     expect(bytesAt(m.mem, VICTIM, 0x1000).every((b) => b === 0x5e)).toBe(true);
     expect(pci.dmaLog).toEqual([
-      { seq: 0, device: 'copy-engine', rid: RID, access: 'read', what: 'data', iova: '0x200000', length: 0x100, ok: true, hpa: SRC, domainId: 1, fault: null },
-      { seq: 1, device: 'copy-engine', rid: RID, access: 'write', what: 'data', iova: '0x400000', length: 0x100, ok: false, hpa: null, domainId: null, fault: { vendor: 'vtd', reason: VTD_FAULT.WRITE, recorded: true } },
+      { seq: 0, device: 'copy-engine', rid: RID, access: 'read', what: 'data', iova: '0x200000', length: 0x100, ok: true, hpa: SRC, domainId: 1, fault: null, iotlbHit: false, refs: expect.any(Array), record: null },
+      {
+        seq: 1, device: 'copy-engine', rid: RID, access: 'write', what: 'data', iova: '0x400000', length: 0x100, ok: false, hpa: null, domainId: null, fault: { vendor: 'vtd', reason: VTD_FAULT.WRITE, recorded: true }, iotlbHit: false,
+        refs: expect.any(Array), record: { vendor: 'vtd', sid: RID, pageAddress: '0x400000', type: 0, reason: VTD_FAULT.WRITE },
+      },
     ]);
+    // The walk of each: root entry, context entry, then the second-level tables down to the entry that decided.
+    expect(pci.dmaLog[0]!.refs.map((x) => x.kind)).toEqual(['root-entry', 'context-entry', 'page-table-entry', 'page-table-entry', 'page-table-entry', 'page-table-entry']);
+    expect(pci.dmaLog[0]!.refs.at(-1)!.decision).toBe('leaf');
+    expect(pci.dmaLog[1]!.refs.at(-1)!.decision).toBe('fault');
   });
 
   it('a read of a page outside the domain is blocked (reason 6)', () => {
@@ -324,7 +331,7 @@ describe('addresses the host does not have', () => {
     mem.write(BAR_BASE + 0x10, 4, 8);
     mem.write(BAR_BASE + 0x14, 4, 1);
     expect(e.state).toMatchObject({ status: STATUS.DONE | STATUS.ERROR, error: ERR.READ_BLOCKED, copied: 0 });
-    expect(pci.dmaLog).toEqual([{ seq: 0, device: 'copy-engine', rid: 2 << 3, access: 'read', what: 'data', iova: '0x10000000000000', length: 8, ok: false, hpa: null, domainId: null, fault: { vendor: 'none', reason: 'beyond-host' } }]);
+    expect(pci.dmaLog).toEqual([{ seq: 0, device: 'copy-engine', rid: 2 << 3, access: 'read', what: 'data', iova: '0x10000000000000', length: 8, ok: false, hpa: null, domainId: null, fault: { vendor: 'none', reason: 'beyond-host' }, iotlbHit: false, refs: [], record: null }]);
   });
 });
 

@@ -43,7 +43,7 @@
  * is ever set), configuration mechanism #2.
  */
 import type { MmioHandler, PhysMem } from '../mem/physmem.ts';
-import { doDma, PassThroughRemapper, requesterId, type DmaOutcome, type DmaRemapper } from '../iommu/types.ts';
+import { doDma, PassThroughRemapper, requesterId, type DmaOutcome, type DmaRemapper, type TableRef } from '../iommu/types.ts';
 import type { DecodedPorts, PortBus, PortDecoder, PortDevice } from './bus.ts';
 import { decodeMsi, MSI_CAP_ID, MSI_REG, type MsiMessage, type MsiSink } from './msi.ts';
 
@@ -163,6 +163,23 @@ export type DmaLogFault =
   /** A device model in a hypervisor (hv/devio.ts GuestRamRemapper) named a guest-physical address outside its VM's RAM. */
   | { vendor: 'hv'; reason: 'not-guest-ram' };
 
+/** One remapping-structure entry a request read (iommu/types.ts TableRef), JSON-safe. */
+export interface DmaLogRef {
+  kind: TableRef['kind'];
+  level: number;
+  index: number;
+  /** Host-physical address of the entry. */
+  pa: number;
+  /** The raw entry as 0x-prefixed hex (128 bits for root and context entries, 256 for a DTE). */
+  raw: string;
+  decision: TableRef['decision'];
+}
+
+/** What the IOMMU wrote about a blocked request: VT-d's fault record, AMD-Vi's event log entry. */
+export type DmaLogRecord =
+  | { vendor: 'vtd'; sid: number; pageAddress: string; type: 0 | 1; reason: number }
+  | { vendor: 'amd-vi'; code: number; deviceId: number; domainId: number; flags: number; address: string; dwords: [number, number, number, number] };
+
 export interface DmaLogEntry {
   seq: number;
   device: string;
@@ -179,6 +196,12 @@ export interface DmaLogEntry {
   /** The domain that decided (-1: no IOMMU or translation off), when translated. */
   domainId: number | null;
   fault: DmaLogFault | null;
+  /** The IOTLB answered (no entry read). */
+  iotlbHit: boolean;
+  /** The remapping-structure entries the IOMMU read for it, in order (none: no IOMMU, translation off, an IOTLB hit). */
+  refs: DmaLogRef[];
+  /** A blocked request's fault record or event (also when the IOMMU did not record it: `fault.recorded` / `logged` says). */
+  record: DmaLogRecord | null;
 }
 
 export interface PciBusSnapshot {
@@ -249,6 +272,8 @@ export class PciBus implements PortDecoder {
   msiSink: MsiSink | null;
   /** Every DMA request a function made, in order (append-only; snapshots keep its length). */
   dmaLog: DmaLogEntry[] = [];
+  /** Told of each request once it is decided and logged (the host's trace, hv/host-machine.ts). */
+  onDma: ((e: DmaLogEntry) => void) | null = null;
   /** Every MSI interrupt message a function sent, decoded (append-only). */
   msiLog: MsiMessage[] = [];
   private readonly fns = new Map<number, Fn>();
@@ -541,7 +566,7 @@ export class PciBus implements PortDecoder {
 
   private dma(f: Fn, access: 'read' | 'write', iova: bigint, length: number, data: Uint8Array | undefined, what?: DmaPurpose): { outcome: DmaOutcome | null; bytes: Uint8Array | null } {
     if ((this.readConfig(f, CFG.COMMAND, 2) & CMD.BUS_MASTER) === 0) throw new Error(`${f.model.name} issued a DMA request with bus mastering off`);
-    const entry: DmaLogEntry = { seq: this.dmaLog.length, device: f.model.name, rid: f.devfn, access, what: what ?? null, iova: `0x${iova.toString(16)}`, length, ok: false, hpa: null, domainId: null, fault: null };
+    const entry: DmaLogEntry = { seq: this.dmaLog.length, device: f.model.name, rid: f.devfn, access, what: what ?? null, iova: `0x${iova.toString(16)}`, length, ok: false, hpa: null, domainId: null, fault: null, iotlbHit: false, refs: [], record: null };
     this.dmaLog.push(entry);
     let r: ReturnType<typeof doDma>;
     try {
@@ -552,17 +577,23 @@ export class PciBus implements PortDecoder {
       // would. Any other error is a model bug and goes on up.
       if (!(e instanceof RangeError) || iova + BigInt(length) <= HOST_LIMIT) throw e;
       entry.fault = { vendor: 'none', reason: 'beyond-host' };
+      this.onDma?.(entry);
       return { outcome: null, bytes: null };
     }
     const o = r.outcome;
+    entry.refs = o.refs.map((x) => ({ kind: x.kind, level: x.level, index: x.index, pa: x.pa, raw: `0x${x.raw.toString(16)}`, decision: x.decision }));
     if (o.ok) {
       entry.ok = true;
       entry.hpa = o.hpa;
       entry.domainId = o.domainId;
+      entry.iotlbHit = o.iotlbHit;
     } else {
-      const f = o.fault;
-      entry.fault = f.vendor === 'vtd' ? { vendor: 'vtd', reason: f.reason, recorded: f.recorded } : f.vendor === 'amd-vi' ? { vendor: 'amd-vi', code: f.code, logged: f.logged } : { vendor: 'hv', reason: 'not-guest-ram' };
+      const d = o.fault;
+      if (d.vendor === 'vtd') entry.record = { vendor: 'vtd', sid: d.record.sid, pageAddress: `0x${d.record.pageAddress.toString(16)}`, type: d.record.type, reason: d.record.reason };
+      else if (d.vendor === 'amd-vi') entry.record = { vendor: 'amd-vi', code: d.event.code, deviceId: d.event.deviceId, domainId: d.event.domainId, flags: d.event.flags, address: `0x${d.event.address.toString(16)}`, dwords: [...d.event.dwords] };
+      entry.fault = d.vendor === 'vtd' ? { vendor: 'vtd', reason: d.reason, recorded: d.recorded } : d.vendor === 'amd-vi' ? { vendor: 'amd-vi', code: d.code, logged: d.logged } : { vendor: 'hv', reason: 'not-guest-ram' };
     }
+    this.onDma?.(entry);
     return r;
   }
 

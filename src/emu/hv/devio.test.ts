@@ -10,7 +10,10 @@ import { assemble } from '../asm/assembler.ts';
 import { AmdViRemapper, AMDVI_EVENT, AMDVI_REG } from '../iommu/amdvi.ts';
 import { VTD_FAULT, VtdRemapper } from '../iommu/vtd.ts';
 import { requesterId } from '../iommu/types.ts';
-import { Host, HOST_DEVICE_FIRST, type HostGuest } from './host.ts';
+import { Host, HOST_BAR_BASE, HOST_DEVICE_FIRST, type HostGuest } from './host.ts';
+import { NIC_REG } from '../dev/nic.ts';
+import { HostMachine } from './host-machine.ts';
+import { ArraySink } from '../trace/events.ts';
 import type { IommuKind } from './devio.ts';
 import { compareWays, ioGuest, ioReport, IO_VM_MEM, runIoTask } from './io-compare.ts';
 import { frameByte, frameLength, IO_OUT, IO_SLOT } from './io-guest.ts';
@@ -181,4 +184,46 @@ describe('time travel', () => {
       expect(again).toEqual(first);
     });
   }
+});
+
+describe('the trace: iommu/dma events (host-machine.ts)', () => {
+  const traced = (way: 'emulated' | 'assigned', iommu: IommuKind) => {
+    const m = new HostMachine({ under: 'vtx', guests: [ioGuest(way, 3)], iommu });
+    const sink = new ArraySink();
+    m.setTrace(sink);
+    m.run(5_000_000);
+    return { m, events: sink.events };
+  };
+
+  it('emulated: each request comes after the MMIO exit whose handler ran the register write, at its step, in log order', () => {
+    const { m, events } = traced('emulated', 'none');
+    const dma = events.filter((e) => e.kind === 'iommu/dma');
+    const log = m.host.deviceOf(0)!.bus.dmaLog;
+    expect(dma.map((e) => (e.kind === 'iommu/dma' ? e.seq : -1))).toEqual(log.map((e) => e.seq));
+    for (const e of dma) {
+      if (e.kind !== 'iommu/dma') continue;
+      expect(e.bus).toBe('vm');
+      const i = events.indexOf(e);
+      const exit = events.slice(0, i).reverse().find((x) => x.kind === 'vm/exit');
+      expect(exit?.kind === 'vm/exit' && exit.name).toBe('EXIT_REASON_EPT_VIOLATION');
+      expect(exit!.step).toBe(e.step);
+    }
+  });
+
+  it('assigned: the card\u2019s requests come at the step of the guest\u2019s own register write, with no exit, and carry the IOMMU\u2019s outcome', () => {
+    const { m, events } = traced('assigned', 'vtd');
+    const dma = events.filter((e) => e.kind === 'iommu/dma');
+    expect(dma).toHaveLength(m.host.pci!.dmaLog.length);
+    const exitSteps = new Set(events.filter((e) => e.kind === 'vm/exit').map((e) => e.step));
+    for (const e of dma) {
+      if (e.kind !== 'iommu/dma') continue;
+      expect(e).toMatchObject({ bus: 'host', vm: 0, rid: HOST_DEVICE_FIRST << 3, fault: null });
+      expect(exitSteps.has(e.step)).toBe(false);
+      expect(e.hpa).not.toBeNull();
+    }
+    // The step is the TDT write's: the processor's own MMIO write to the card's BAR in host-physical space.
+    const first = dma[0]!;
+    const mmio = events.find((x) => x.kind === 'io/mmio' && x.step === first.step);
+    expect(mmio).toMatchObject({ dir: 'write', pa: BigInt(HOST_BAR_BASE + NIC_REG.TDT) });
+  });
 });

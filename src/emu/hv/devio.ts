@@ -31,11 +31,18 @@ import { checkRequest, type DmaOutcome, type DmaRemapper, type DmaRequest } from
 import { AmdViRemapper, AMDVI_REG, CTRL_EVT_LOG_EN, CTRL_IOMMU_EN, DTE, IOPTE } from '../iommu/amdvi.ts';
 import { CTX_E, GCMD_SRTP, GCMD_TE, ROOT_E, SL_R, SL_W, VTD_REG, VtdRemapper } from '../iommu/vtd.ts';
 import { CFG, CMD, type PciBus, type PciFunctionModel, type PciFunctionPort, type PciFunctionSpec } from '../dev/pci.ts';
+import { Nic } from '../dev/nic.ts';
 
 /** What the host's IOMMU is (`HostOptions.iommu`). */
 export type IommuKind = 'none' | 'vtd' | 'amd-vi';
 /** How a VM is given its device (`HostGuest.device.way`). */
 export type DeviceWay = 'emulated' | 'virtio' | 'assigned';
+
+/** The network card a way gives a VM: the 8254x-style card (emulated or assigned), or the virtio-net device. */
+export function nicModel(way: DeviceWay): PciFunctionModel {
+  if (way === 'virtio') throw new RangeError('virtio: not available yet');
+  return new Nic();
+}
 
 /**
  * The hypervisor's own access to a VM's RAM on behalf of a device model: guest-physical [0, size)

@@ -28,6 +28,7 @@ import { VMCB_FIELDS, type VmcbField } from '../svm/vmcb.ts';
 import type { TraceEvent, TraceKind, TraceSink } from '../trace/events.ts';
 import { useHost } from '../scenario/build.ts';
 import { Host, type HostOptions, type HostSnapshot, type VmSwitch } from './host.ts';
+import type { DmaLogEntry } from '../dev/pci.ts';
 import type { HvEnd, Hypervisor } from './hypervisor.ts';
 import { SVM_EXIT_INFO_FIELDS, VMX_EXIT_INFO_FIELDS, type HeldEntry, type HvExitRecord } from './hv-machine.ts';
 import type { HvLogEntry } from './types.ts';
@@ -105,6 +106,8 @@ export class HostMachine {
   private vmKinds: ReadonlySet<TraceKind> = new Set();
   /** An entry a handler made for one instruction, reported after its exit (hv-machine.ts HeldEntry). */
   private held: HeldEntry | null = null;
+  private dmaTraced = false;
+  private pendingDma: TraceEvent[] = [];
 
   constructor(opts: HostOptions) {
     this.host = new Host(opts);
@@ -129,6 +132,7 @@ export class HostMachine {
     this.host.hooks = {
       switched: (s) => this.switched(s),
       ended: (vm) => this.vcpuEnded(vm),
+      dma: (vm, bus, e) => this.dma(vm, bus, e),
     };
   }
 
@@ -217,6 +221,7 @@ export class HostMachine {
   setTrace(sink: TraceSink | null, kinds?: Iterable<TraceKind>): void {
     const ks = kinds === undefined ? null : [...kinds];
     this.trace = sink;
+    this.dmaTraced = sink !== null && (ks === null || ks.includes('iommu/dma'));
     this.cpu.setTrace(sink === null ? null : { emit: (e) => (this.held !== null ? this.held.events.push(e) : sink.emit(e)) }, ks ?? undefined);
     const vm = ks === null ? VM_KINDS : VM_KINDS.filter((k) => ks.includes(k));
     this.vmSink = sink !== null && vm.length > 0 ? sink : null;
@@ -242,6 +247,7 @@ export class HostMachine {
 
   restore(snap: MachineSnapshot): void {
     this.held = null;
+    this.pendingDma = [];
     const s = snap as HostMachineSnapshot;
     if (s.host === undefined) throw new Error('HostMachine.restore: not a checkpoint of the multi-VM host');
     this.host.restore(s.host);
@@ -296,7 +302,12 @@ export class HostMachine {
       t.roundTrip = total;
       v.enteredAt = held.at;
     }
-    if (this.vmSink === null) return;
+    if (this.vmSink === null) {
+      // No vm/… events wanted, but the held run's own (CPU, DMA) may be.
+      if (held !== null) for (const e of held.events) this.trace?.emit(e);
+      this.flushDma();
+      return;
+    }
     this.emit({ kind: 'vm/exit', step, vm, vendor: this.vendor, code: entry.code, name: entry.name, rip: entry.rip, info: { ...info } });
     for (const a of entry.accesses) this.emit({ kind: 'vm/field', step, vm, op: a.op, field: a.field, key: unit.fieldKey(a.field), value: a.value });
     this.emit({ kind: 'vm/handle', step, vm, action: entry.action, note: entry.note });
@@ -304,6 +315,7 @@ export class HostMachine {
       this.emit({ kind: 'vm/entry', step, vm, vendor: this.vendor, instruction: held.instruction, rip: held.rip, ...(held.failed !== null ? { failed: held.failed } : {}) });
       for (const e of held.events) this.trace?.emit(e);
     }
+    this.flushDma();
   }
 
   private entered(vm: number, k: number, instruction: 'VMLAUNCH' | 'VMRESUME' | 'VMRUN', failed: string[] | null): void {
@@ -330,6 +342,31 @@ export class HostMachine {
     const b = this.host.vm(vm).backends[k]!;
     const rip = peekField(b, this.mem, b instanceof VmxBackend ? 'GUEST_RIP' : 'save.rip');
     this.emit({ kind: 'vm/entry', step: v.entryStep, vm, vendor: this.vendor, instruction, rip, ...(failed !== null ? { failed } : {}) });
+  }
+
+  /**
+   * A device's DMA request, at the step of the instruction whose register write started it (the
+   * CPU's trace clock: a guest's write to an assigned card's register, or the instruction an MMIO
+   * exit's handler runs once for an emulated one, whose events come after the exit's, as the held
+   * entry's do).
+   */
+  private dma(vm: number, bus: 'vm' | 'host', e: DmaLogEntry): void {
+    if (!this.dmaTraced || this.trace === null) return;
+    const ev: TraceEvent = {
+      kind: 'iommu/dma', step: this.cpu.traceClock.step, vm, bus, seq: e.seq, rid: e.rid, device: e.device, access: e.access, what: e.what,
+      iova: BigInt(e.iova), length: e.length, hpa: e.hpa === null ? null : BigInt(e.hpa), iotlbHit: e.iotlbHit, fault: e.fault,
+    };
+    if (this.held !== null) this.held.events.push(ev);
+    else if (this.host.vm(vm).backends.some((b) => b.inHandler === true)) this.pendingDma.push(ev);
+    else this.trace.emit(ev);
+  }
+
+  /** DMA a handler made itself (a virtio notification's), reported after its exit's events. */
+  private flushDma(): void {
+    const p = this.pendingDma;
+    if (p.length === 0) return;
+    this.pendingDma = [];
+    for (const e of p) this.trace?.emit(e);
   }
 
   private switched(s: VmSwitch): void {

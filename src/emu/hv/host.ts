@@ -90,11 +90,11 @@ import { VMX_AREA_SIZE, VmxBackend, type VmxBackendState } from './vmx-backend.t
 import { SVM_AREA_SIZE, SvmBackend } from './svm-backend.ts';
 import type { Svm, SvmState } from '../svm/svm.ts';
 import { PortBus } from '../dev/bus.ts';
-import { CFG, CMD, CONFIG_DATA_PORT, PciBus, type PciBusSnapshot, type PciFunctionModel } from '../dev/pci.ts';
+import { CFG, CMD, CONFIG_DATA_PORT, PciBus, type DmaLogEntry, type PciBusSnapshot, type PciFunctionModel } from '../dev/pci.ts';
 import { requesterId, PassThroughRemapper, type DmaRemapper } from '../iommu/types.ts';
 import { VtdRemapper, type VtdState } from '../iommu/vtd.ts';
 import type { AmdViState } from '../iommu/amdvi.ts';
-import { AssignedFunction, GuestRamRemapper, iommuAreaSize, IommuDomains, type DeviceWay, type IommuKind } from './devio.ts';
+import { AssignedFunction, GuestRamRemapper, iommuAreaSize, IommuDomains, nicModel, type DeviceWay, type IommuKind } from './devio.ts';
 
 export const MAX_VMS = 4;
 export const DEFAULT_QUANTUM = 2000;
@@ -124,11 +124,11 @@ export interface HostGuest {
   image?: { ram: Pick<PhysMem, 'ramSize' | 'pages'>; state: CpuState };
   /**
    * A PCI device for this VM (devio.ts), found by the guest on its bus 0 at device `GUEST_DEVICE`:
-   * `model()` makes the function (a fresh one per host; the network card of dev/nic.ts, or the
-   * virtio-net device); `way` says how the VM gets it: a model in the hypervisor ('emulated',
-   * 'virtio') or the real function on the host's bus, assigned ('assigned').
+   * `way` says how the VM gets it: a model in the hypervisor ('emulated', 'virtio') or the real
+   * function on the host's bus, assigned ('assigned'); `model()` makes the function (default
+   * `nicModel(way)`: the network card of dev/nic.ts, or the virtio-net device).
    */
-  device?: { way: DeviceWay; model: () => PciFunctionModel };
+  device?: { way: DeviceWay; model?: () => PciFunctionModel };
 }
 
 export interface HostOptions {
@@ -167,6 +167,8 @@ export type VcpuState = 'ready' | 'running' | 'idle' | 'ended';
 export interface HostHooks {
   switched?(s: VmSwitch): void;
   ended?(vm: number, vcpu: number, end: HvEnd): void;
+  /** A device of VM `vm` made a DMA request (logged as `e` on its VM's bus, or on the host's bus when assigned). */
+  dma?(vm: number, bus: 'vm' | 'host', e: DmaLogEntry): void;
 }
 
 /** One switch of the physical CPU between vCPUs (the data of the `vm/switch` trace event, by VM index). */
@@ -439,15 +441,17 @@ export class Host {
   private attachDevice(vm: VmRec, vi: number, dev: NonNullable<HostGuest['device']>, ports: PortBus): void {
     const way = dev.way;
     if (way !== 'emulated' && way !== 'virtio' && way !== 'assigned') throw new RangeError(`VM ${vm.name}: device way '${String(way)}': emulated, virtio or assigned`);
-    const model = dev.model();
+    const model = (dev.model ?? (() => nicModel(way)))();
     if (way !== 'assigned') {
       vm.pci = new PciBus({ mem: this.mem, ports, remapper: new GuestRamRemapper(vm.hpaBase, vm.memSize), claimMmio: false });
       vm.pci.add(GUEST_DEVICE, 0, model);
+      vm.pci.onDma = (e) => this.hooks?.dma?.(vi, 'vm', e);
       return;
     }
     const host = this.pci!;
     const device = HOST_DEVICE_FIRST + vi;
     host.add(device, 0, model);
+    host.onDma ??= (e) => this.hooks?.dma?.((e.rid >> 3) - HOST_DEVICE_FIRST, 'host', e);
     const b = model.spec.bars[0];
     if (b === null || b === undefined || b.kind !== 'mem32') throw new RangeError(`VM ${vm.name}: an assigned function needs a 32-bit memory BAR0`);
     const bar = HOST_BAR_BASE + vi * HOST_BAR_STRIDE;

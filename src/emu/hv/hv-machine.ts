@@ -442,7 +442,11 @@ export class HvMachine {
       this.roundTrip = total;
       this.enteredAt = held.at;
     }
-    if (this.vmSink === null) return;
+    if (this.vmSink === null) {
+      // No vm/… events wanted, but the held run's CPU events may be.
+      if (held !== null) for (const e of held.events) this.trace?.emit(e);
+      return;
+    }
     this.emit({ kind: 'vm/exit', step, vm: 0, vendor: this.vendor, code: entry.code, name: entry.name, rip: entry.rip, info: { ...info } });
     for (const a of entry.accesses) this.emit({ kind: 'vm/field', step, vm: 0, op: a.op, field: a.field, key: this.fieldKey(a.field), value: a.value });
     this.emit({ kind: 'vm/handle', step, vm: 0, action: entry.action, note: entry.note });

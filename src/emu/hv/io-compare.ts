@@ -11,8 +11,7 @@
  * an MMIO exit is an EPT violation or #VMEXIT(NPF) the hypervisor treated as MMIO.
  */
 import { assemble } from '../asm/assembler.ts';
-import { Nic } from '../dev/nic.ts';
-import type { DmaLogEntry, PciFunctionModel } from '../dev/pci.ts';
+import type { DmaLogEntry } from '../dev/pci.ts';
 import { Host, type HostGuest } from './host.ts';
 import type { DeviceWay, IommuKind } from './devio.ts';
 import { frameByte, frameLength, IO_LOAD, IO_OUT, IO_OUTLEN, IO_RECEIVED, IO_SLOT, nicDriver, type NicAttack } from './io-guest.ts';
@@ -80,12 +79,6 @@ export interface IoReport {
   cycles: number;
 }
 
-/** The device model or function for a way. */
-export function deviceModel(way: DeviceWay): () => PciFunctionModel {
-  if (way === 'virtio') throw new RangeError('virtio: not available yet');
-  return () => new Nic();
-}
-
 /** The driver for a way, assembled. */
 export function driverCode(way: DeviceWay, frames: number, attack: NicAttack = {}): Uint8Array {
   const src = nicDriver(frames, attack);
@@ -96,7 +89,7 @@ export function driverCode(way: DeviceWay, frames: number, attack: NicAttack = {
 
 /** The guest of the VM with the device. */
 export function ioGuest(way: DeviceWay, frames: number, attack: NicAttack = {}): HostGuest {
-  return { name: `nic-${way}`, mode: 'prot32', load: IO_LOAD, code: driverCode(way, frames, attack), memSize: IO_VM_MEM, device: { way, model: deviceModel(way) } };
+  return { name: `nic-${way}`, mode: 'prot32', load: IO_LOAD, code: driverCode(way, frames, attack), memSize: IO_VM_MEM, device: { way } };
 }
 
 export function tallyDma(log: readonly DmaLogEntry[], rid?: number): DmaTally {

@@ -299,8 +299,10 @@ function buildVms(ls: LoadedScenario, vms: NonNullable<LoadedScenario['vms']>): 
         name: v.loaded.scenario.name, mode: v.loaded.scenario.mode, load: 0, code: new Uint8Array(0),
         memSize: v.loaded.scenario.memory.size, vcpus: v.vcpus, pc: v.pc,
         image: { ram: g.mem, state: g.cpu.state },
+        ...(v.nic !== null ? { device: { way: v.nic } } : {}),
       };
     }),
+    ...(sc.iommu !== undefined ? { iommu: sc.iommu } : {}),
     ...(h.quantum !== undefined ? { quantum: h.quantum } : {}),
     ...(h.costPreset !== undefined ? { preset: h.costPreset } : {}),
     ...(h.tlbTags !== undefined ? { tlbTags: h.tlbTags } : {}),

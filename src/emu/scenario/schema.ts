@@ -29,10 +29,12 @@
  * | `hypervisor.tlbTags` | boolean, optional | tagged TLBs: VPID under vtx, an ASID without a TLB_CONTROL flush at each VMRUN under svm (default: on with nested paging, off without; with `vms`, on) |
  * | `hypervisor.nestedPageSize` | `'4k'` or `'2m'`, optional | the nested pages (EPT / NPT) mapping the guest's RAM (default '2m': a nested walk of three references; '4k': four, the textbook's 24-reference 2D walk; the hypervisor's area grows by a page table per 2 MiB of guest RAM). Nested paging only, not with `vms` |
  * | `hypervisor.walkCaches` | `{ pwc?, ntlb? }`, optional | the 2D walk's page-walk cache and nested TLB (mmu/walk-cache.ts; booleans, default off). Nested paging only, not with `vms` |
+ * | `vms` | array of 1..4 VMs, optional | several guests on the multi-VM host, replacing the guest fields above: each `{ name, mode, paging, memory, kernel, user?, vcpus?, devices?: { pc?, nic? } }`; `nic`: a network card on the VM's PCI bus 0 (device 3), `'emulated'`, `'virtio'` or `'assigned'` (hv/devio.ts) |
+ * | `iommu` | `'none'`, `'vtd'` or `'amd-vi'`, optional | with `vms`: the host's IOMMU for assigned devices' DMA (default 'none': their guest-physical addresses are taken as host-physical); not 'vtd'/'amd-vi' without an assigned card |
  *
  * Reserved for later issues and rejected now with "is not supported yet (issue N)":
  * other `technique` values (issue 9: trap-and-emulate, binary translation, paravirtualization),
- * `vms` (issue 6), `nestedPaging` and `tlb` (issue 7), `iommu` (issue 8), `costPreset` (issues 7 and 9).
+ * `vms` (issue 6), `nestedPaging` and `tlb` (issue 7), `costPreset` (issues 7 and 9).
  *
  * Well-known kernel labels (the builder looks them up after assembling `kernel.source`):
  *
@@ -121,7 +123,18 @@ export interface ScenarioV1 {
    * devices); a loaded scenario repeats VM 0's there, for the views that show one guest.
    */
   vms?: VmSpec[];
+  /**
+   * With `vms`: the host's IOMMU, which assigned devices' DMA goes through (hv/host.ts; default
+   * 'none'). Only with a VM whose network card is assigned.
+   */
+  iommu?: IommuSetting;
 }
+
+export const IOMMU_SETTINGS = ['none', 'vtd', 'amd-vi'] as const;
+export type IommuSetting = (typeof IOMMU_SETTINGS)[number];
+/** How a VM is given its network card (hv/devio.ts). */
+export const NIC_WAYS = ['emulated', 'virtio', 'assigned'] as const;
+export type NicWay = (typeof NIC_WAYS)[number];
 
 /** One VM of `vms`: a guest built exactly as a top-level one, with its vCPUs and devices. */
 export interface VmSpec {
@@ -133,8 +146,11 @@ export interface VmSpec {
   user?: UserProgram;
   /** vCPUs (default 1); vCPU 1 starts as vCPU 0 but for ESI = 1 and its stack 0x10000 lower. */
   vcpus?: 1 | 2;
-  /** `pc`: the PC platform (8259A pair, 8254 PIT on IRQ 0, 16550A UART at 0x3F8) behind the I/O exits. */
-  devices?: { pc?: boolean };
+  /**
+   * `pc`: the PC platform (8259A pair, 8254 PIT on IRQ 0, 16550A UART at 0x3F8) behind the I/O
+   * exits. `nic`: a network card on the VM's PCI bus 0 (device 3), given one of three ways.
+   */
+  devices?: { pc?: boolean; nic?: NicWay };
 }
 
 /** The hardware assists a scenario can run its guest under (issue 9 adds the software techniques). */
@@ -190,7 +206,6 @@ export function scenarioErrorText(e: ScenarioError): string {
 export const RESERVED_FIELDS: Readonly<Record<string, string>> = {
   nestedPaging: 'issue 7',
   tlb: 'issue 7',
-  iommu: 'issue 8',
   costPreset: 'issues 7 and 9',
 };
 

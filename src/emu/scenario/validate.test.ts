@@ -74,7 +74,6 @@ describe('scenario validation', () => {
     ['walk caches under shadow paging', (s) => ((s.technique = 'vtx'), (s.hypervisor = { nestedPaging: false, walkCaches: { ntlb: true } })), 'hypervisor.walkCaches: the page-walk cache and the nested TLB shorten the two-dimensional walk: shadow paging (nestedPaging false) makes none'],
     ['guest RAM not in 2-MByte pages under nested paging', (s) => ((s.technique = 'vtx'), (s.memory = { size: 0x500000 })), "memory.size: with nested paging the hypervisor maps the guest's RAM in 2-MByte pages: expected a multiple of 0x200000, got 0x500000"],
     ['nestedPaging (a later issue)', (s) => (s.nestedPaging = true), 'nestedPaging: nestedPaging is not supported yet (issue 7)'],
-    ['iommu (a later issue)', (s) => (s.iommu = {}), 'iommu: iommu is not supported yet (issue 8)'],
     ['a timer vector below 32', (s) => (s.devices = { timer: { vector: 14, period: 10 } }), 'devices.timer.vector: expected 0x20..0xff, got 0xe'],
     ['a timer on the INT 0x80 gate', (s) => (s.devices = { timer: { vector: 0x80, period: 10 } }), 'devices.timer.vector: vector 0x80 is the INT 0x80 system-call gate'],
     ['a timer without a handler', (s) => (s.devices = { timer: { vector: 32, period: 10 } }), "devices.timer: the kernel has no 'timer_handler' (or 'isr_32') label to receive vector 32"],

@@ -10,8 +10,8 @@ import {
   BUILDER_CONSTANT_NAMES, builderConstants, KERNEL_BASE, KERNEL_LIMIT, makeLayout, USER_IMAGE_MAX, USER_SPAN, type Layout,
 } from './layout.ts';
 import {
-  DEFAULT_MAX_STEPS, MAX_MEMORY, MAX_STEPS_LIMIT, MIN_BARE_MEMORY, MIN_MEMORY, MODES, PAGING_MODES, RESERVED_FIELDS, TECHNIQUES, VENDORS,
-  type HypervisorSettings, type Mapping, type Mode, type PagingMode, type Scenario, type ScenarioError, type Technique,
+  DEFAULT_MAX_STEPS, IOMMU_SETTINGS, MAX_MEMORY, MAX_STEPS_LIMIT, MIN_BARE_MEMORY, MIN_MEMORY, MODES, NIC_WAYS, PAGING_MODES, RESERVED_FIELDS, TECHNIQUES, VENDORS,
+  type HypervisorSettings, type IommuSetting, type NicWay, type Mapping, type Mode, type PagingMode, type Scenario, type ScenarioError, type Technique,
 } from './schema.ts';
 import { presetProblem } from '../cost/pick.ts';
 
@@ -45,6 +45,8 @@ export interface LoadedVm {
   loaded: LoadedScenario;
   vcpus: 1 | 2;
   pc: boolean;
+  /** Its network card and how it is given (null: none). */
+  nic: NicWay | null;
 }
 
 export type LoadResult = { ok: true; loaded: LoadedScenario } | { ok: false; errors: ScenarioError[] };
@@ -386,7 +388,7 @@ export const MAX_QUANTUM = 1_000_000;
  */
 function validateVms(input: Obj): LoadResult {
   const c = new Checker();
-  const fields = ['version', 'name', 'description', 'cpu', 'technique', 'hypervisor', 'limits', 'vms'];
+  const fields = ['version', 'name', 'description', 'cpu', 'technique', 'hypervisor', 'limits', 'vms', 'iommu'];
   for (const k of Object.keys(input)) {
     if (GUEST_FIELDS.includes(k)) c.err(k, `with 'vms' each VM has its own guest: move '${k}' into the entries of vms`);
   }
@@ -427,11 +429,13 @@ function validateVms(input: Obj): LoadResult {
         else c.err(`${at}.vcpus`, `expected 1 or 2, got ${show(e.vcpus)}`);
       }
       let pc = false;
+      let nic: NicWay | null = null;
       if (e.devices !== undefined) {
         const d = c.obj(e.devices, `${at}.devices`);
         if (d) {
-          c.keys(d, `${at}.devices`, ['pc']);
-          pc = c.bool(d.pc, `${at}.devices.pc`) ?? false;
+          c.keys(d, `${at}.devices`, ['pc', 'nic']);
+          if (d.pc !== undefined) pc = c.bool(d.pc, `${at}.devices.pc`) ?? false;
+          if (d.nic !== undefined) nic = c.oneOf(d.nic, `${at}.devices.nic`, NIC_WAYS);
         }
       }
       if (typeof e.memory === 'object' && e.memory !== null && typeof (e.memory as Obj).size === 'number' && ((e.memory as Obj).size as number) > MAX_VM_MEMORY) {
@@ -450,8 +454,13 @@ function validateVms(input: Obj): LoadResult {
       }
       if (typeof e.name === 'string' && entries.some((o) => o.name === e.name)) c.err(`${at}.name`, `another VM is named '${e.name}'`);
       entries.push(e);
-      vms.push({ loaded: r.loaded, vcpus, pc });
+      vms.push({ loaded: r.loaded, vcpus, pc, nic });
     });
+  }
+  let iommu: IommuSetting | null = null;
+  if (input.iommu !== undefined) {
+    iommu = c.oneOf(input.iommu, 'iommu', IOMMU_SETTINGS);
+    if (iommu !== null && iommu !== 'none' && vms.length > 0 && !vms.some((v) => v.nic === 'assigned')) c.err('iommu', "an IOMMU remaps the DMA of assigned devices: no VM has one (devices.nic 'assigned')");
   }
   if (c.errors.length > 0 || name === null || technique === null || vendor === null || vms.length === 0) {
     if (c.errors.length === 0) c.err('(root)', 'incomplete scenario');
@@ -468,8 +477,10 @@ function validateVms(input: Obj): LoadResult {
     vms: vms.map((v, i) => ({
       name: v.loaded.scenario.name, mode: v.loaded.scenario.mode, paging: v.loaded.scenario.paging, memory: v.loaded.scenario.memory,
       kernel: v.loaded.scenario.kernel, ...(v.loaded.scenario.user !== undefined ? { user: v.loaded.scenario.user } : {}),
-      ...(entries[i]!.vcpus !== undefined ? { vcpus: v.vcpus } : {}), ...(entries[i]!.devices !== undefined ? { devices: { pc: v.pc } } : {}),
+      ...(entries[i]!.vcpus !== undefined ? { vcpus: v.vcpus } : {}),
+      ...(entries[i]!.devices !== undefined ? { devices: { pc: v.pc, ...(v.nic !== null ? { nic: v.nic } : {}) } } : {}),
     })),
+    ...(iommu !== null ? { iommu } : {}),
   };
   return { ok: true, loaded: { scenario, layout: first.layout, kernel: first.kernel, user: first.user, maxSteps, vms } };
 }

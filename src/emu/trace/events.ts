@@ -2,11 +2,13 @@
  * The trace: one discriminated union of plain-data events, each tied to the step (the number of
  * instructions retired before it, i.e. CpuState.steps when it happened). Kinds are namespaced with
  * a slash (`cpu/…`, `ring/…`, `mmu/…`, `tlb/…`, `io/…`); `vm/…` are the hypervisor's
- * (issue 6: exits, entries, field accesses); later issues add `iommu/…`. Views render from these events and tests assert on them.
+ * (issue 6: exits, entries, field accesses); `iommu/dma` a device's DMA (issue 8). Views render from these events and tests assert on them.
  *
  * 64-bit quantities (addresses, entries) are `bigint`: the trace is an edge of the core. Events are
  * structured-clone safe (postMessage) but not JSON-safe: use `traceToJson` for JSON lines.
  */
+
+import type { DmaLogFault, DmaPurpose } from '../dev/pci.ts';
 
 /** Why the privilege level changed. */
 export type RingCause =
@@ -133,7 +135,19 @@ export type TraceEvent =
   /** VM `vm` ended: its last HLT with nothing to wake it, the exit hypercall, a triple fault, or an exit it cannot handle. */
   | { kind: 'vm/end'; step: number; vm: number; why: 'hlt' | 'shutdown' | 'hypercall-exit' | 'error'; detail: string }
   /** The hypervisor's scheduler moved the physical CPU from VM `from` to VM `to` (several VMs). */
-  | { kind: 'vm/switch'; step: number; from: number; to: number };
+  | { kind: 'vm/switch'; step: number; from: number; to: number }
+  /**
+   * A DMA request of VM `vm`'s device (issue 8), decided and made or blocked. `bus` 'vm': the device
+   * is a model inside the hypervisor (emulated, virtio), its "DMA" the hypervisor's processor copying
+   * guest memory; 'host': an assigned function on the host's bus, its DMA through the host's IOMMU.
+   * `seq` is the request's place in that bus's DMA log (dev/pci.ts DmaLogEntry: the entries the
+   * IOMMU read, the fault record), `rid` the requester ID, `iova` the address the device used, `hpa`
+   * where it landed (null: blocked), `fault` why it was blocked.
+   */
+  | {
+      kind: 'iommu/dma'; step: number; vm: number; bus: 'vm' | 'host'; seq: number; rid: number; device: string;
+      access: 'read' | 'write'; what: DmaPurpose | null; iova: bigint; length: number; hpa: bigint | null; iotlbHit: boolean; fault: DmaLogFault | null;
+    };
 
 export type TraceKind = TraceEvent['kind'];
 
@@ -157,6 +171,7 @@ export const TRACE_KINDS = [
   'vm/entry',
   'vm/end',
   'vm/switch',
+  'iommu/dma',
 ] as const satisfies readonly TraceKind[];
 
 /**
