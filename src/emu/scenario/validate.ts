@@ -490,7 +490,8 @@ export function validateScenario(input: unknown): LoadResult {
   const c = new Checker();
   if (!isObj(input)) return { ok: false, errors: [{ path: '(root)', message: `expected a scenario object, got ${show(input)}` }] };
   if (input.vms !== undefined) return validateVms(input);
-  c.keys(input, '', TOP_FIELDS);
+  if (input.iommu !== undefined) c.err('iommu', "the host's IOMMU remaps the DMA of a device assigned to a VM of the multi-VM host: use 'vms' with a card given as devices.nic 'assigned'");
+  c.keys(Object.fromEntries(Object.entries(input).filter(([k]) => k !== 'iommu')), '', TOP_FIELDS);
   if (input.version !== 1) c.err('version', `expected 1, got ${show(input.version)}`);
   const name = c.str(input.name, 'name', 100);
   if (name !== null && name.length === 0) c.err('name', 'expected a non-empty string');
