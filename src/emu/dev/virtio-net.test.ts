@@ -4,7 +4,7 @@
  * I/O BAR) and the PCI bus doing the device's DMA. It finds 1AF4:1000 on bus 0, sizes and places
  * BAR0, enables I/O space and bus mastering, resets the device, sets ACKNOWLEDGE and DRIVER,
  * accepts the MAC feature, sets up both queues (size, zeroed rings, page frame number), fills the
- * receive queue with buffers, sets DRIVER_OK, then sends frames (prepared by the test) in batches:
+ * receive queue with buffers, sets DRIVER_OK and notifies queue 0, then sends frames (prepared by the test) in batches:
  * a batch is several chains put in the available ring and ONE notify. It polls the transmit used
  * ring, and copies what the receive used ring gives back (the device is in loopback) to OUT, giving
  * each receive chain back to the device.
@@ -220,7 +220,7 @@ ${setCommand(CMD.IO | CMD.BUS_MASTER)}  ; reset the device, then ACKNOWLEDGE and
   in ax, dx
   mov [${RESULT + 20}], ax
 ${setupQueue(0, RXQ, RESULT + 24)}${setupQueue(1, TXQ, RESULT + 28)}
-  ; receive chains, all made available at once, and one notify of queue 0
+  ; receive chains, all made available at once
   xor ecx, ecx
 rx_fill:
 ${rxChain}  mov [${RX_AVAIL + 4} + ecx*2], dx
@@ -229,12 +229,13 @@ ${rxChain}  mov [${RX_AVAIL + 4} + ecx*2], dx
   jb rx_fill
   mov [${VARS + 4}], ecx
   mov [${RX_AVAIL + 2}], cx
-  mov dx, ${io(VIRTIO_REG.QUEUE_NOTIFY)}
-  xor ax, ax
-  out dx, ax
   mov dx, ${io(VIRTIO_REG.STATUS)}
   mov al, ${VIRTIO_STATUS.ACKNOWLEDGE | VIRTIO_STATUS.DRIVER | VIRTIO_STATUS.DRIVER_OK}
   out dx, al
+  ; then the notify of queue 0 (a driver sends none before DRIVER_OK, virtio 1.1 3.1.1)
+  mov dx, ${io(VIRTIO_REG.QUEUE_NOTIFY)}
+  xor ax, ax
+  out dx, ax
 
   ; send: ebx = next frame, esi = chains in this batch
   xor ebx, ebx
