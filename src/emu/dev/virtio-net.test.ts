@@ -307,6 +307,12 @@ drain:
   mov edx, [${RX_USED + 4} + eax*8]
   mov ebp, [${RX_USED + 8} + eax*8]
   sub ebp, ${NET_HDR_BYTES}
+  ; a length the buffer cannot hold (or below the header) is the device's error: copy nothing
+  cmp ebp, ${SLOT - NET_HDR_BYTES}
+  jbe len_ok
+  mov dword [${RESULT + 48}], 1
+  xor ebp, ebp
+len_ok:
   mov eax, [${VARS + 12}]
   and eax, ${PREPARED - 1}
   mov [${OUTLEN} + eax*4], ebp
@@ -394,6 +400,7 @@ function boot(d: Drive, remapper?: (mem: PhysMem) => DmaRemapper, opts: VirtioNe
       status: m.mem.read8(RESULT + 36),
       broken: r(10),
       wrongSize: r(11),
+      badLength: r(12),
       received,
       frames,
     };
@@ -427,7 +434,7 @@ describe('a legacy virtio driver sends a batch in loopback and receives it back'
     const { pci, dev, run } = boot(d);
     const r = run();
     expect(r.end).toBe('hlt');
-    expect([r.broken, r.wrongSize]).toEqual([0, 0]);
+    expect([r.broken, r.wrongSize, r.badLength]).toEqual([0, 0, 0]);
     expect(r.device).toBe(DEVICE);
     expect(r.barSize).toBe(VIRTIO_BAR_SIZE);
     expect(pci.ioWindowsNow()).toEqual([{ devfn: DEVICE << 3, device: 'virtio-net', bar: 0, base: IO_BASE, size: VIRTIO_BAR_SIZE }]);
