@@ -31,9 +31,10 @@ export function gdtAndMsiGate(vector: number): string {
 /**
  * Finds function 0 of the device with `vendor` and `device` on bus 0, storing its device number at
  * `result` (all ones and HLT if absent); leaves ESI = its CONFIG_ADDRESS (enable bit set); sizes
- * BAR0 (its size at `result + 4`) and places it at `barBase`.
+ * BAR0 (its size at `result + 4`) and places it at `barBase`. `io`: BAR0 is an I/O BAR, whose
+ * address bits start at bit 2 (a memory BAR's at bit 4).
  */
-export function findAndPlaceBar0(vendor: number, device: number, result: number, barBase: number): string {
+export function findAndPlaceBar0(vendor: number, device: number, result: number, barBase: number, io = false): string {
   return `  ; scan bus 0, function 0 of devices 0..31, for the vendor and device ID
   xor ebx, ebx
 scan:
@@ -56,7 +57,7 @@ found:
   mov esi, ebx
   shl esi, 11
   or esi, 0x80000000
-  ; size BAR0: write all ones, read back the mask, size = -(mask & ~0xF)
+  ; size BAR0: write all ones, read back the mask, size = -(mask & ~${io ? '0x3' : '0xF'})
   mov eax, esi
   or eax, ${CFG.BAR0}
   mov dx, 0xcf8
@@ -65,10 +66,10 @@ found:
   mov eax, 0xffffffff
   out dx, eax
   in eax, dx
-  and eax, 0xfffffff0
+  and eax, ${io ? '0xfffffffc' : '0xfffffff0'}
   neg eax
   mov [${result + 4}], eax
-  ; place it (BAR_BASE is aligned for any size up to 512 MiB)
+  ; place it (the base is aligned to the BAR's size)
   mov eax, ${barBase}
   out dx, eax
 `;
@@ -147,7 +148,7 @@ cap_msi:
 
 /** Guest code (ESI as findAndPlaceBar0 leaves it): sets `bits` in the command register (a word at 0x04). */
 export function setCommand(bits: number): string {
-  return `  ; the command register (a word at 0x04): ${[bits & CMD.MEMORY ? 'memory space' : '', bits & CMD.BUS_MASTER ? 'bus master' : ''].filter((x) => x !== '').join(' and ')}
+  return `  ; the command register (a word at 0x04): ${[bits & CMD.IO ? 'I/O space' : '', bits & CMD.MEMORY ? 'memory space' : '', bits & CMD.BUS_MASTER ? 'bus master' : ''].filter((x) => x !== '').join(' and ')}
   mov eax, esi
   or eax, ${CFG.COMMAND}
   mov dx, 0xcf8
