@@ -447,7 +447,7 @@ export class VirtioNet implements PciFunctionModel {
       const a = at + BigInt(done);
       const piece = Math.min(n - done, PAGE - Number(a & 0xfffn));
       if (a + BigInt(piece) > 1n << 64n) throw new QueueFault('dma-blocked', queue, `read beyond 2^64 at ${hex(a)}`);
-      const r = this.port!.dmaRead(a, piece);
+      const r = this.port!.dmaRead(a, piece, kind === 'ring' ? 'ring' : 'data');
       if (r.bytes === null) throw new QueueFault('dma-blocked', queue, `read of ${piece} bytes at ${hex(a)} blocked`);
       out.set(r.bytes, done);
       done += piece;
@@ -463,7 +463,7 @@ export class VirtioNet implements PciFunctionModel {
       const a = at + BigInt(done);
       const piece = Math.min(data.length - done, PAGE - Number(a & 0xfffn));
       if (a + BigInt(piece) > 1n << 64n) throw new QueueFault('dma-blocked', queue, `write beyond 2^64 at ${hex(a)}`);
-      const w = this.port!.dmaWrite(a, data.subarray(done, done + piece));
+      const w = this.port!.dmaWrite(a, data.subarray(done, done + piece), kind === 'ring' ? 'ring' : 'data');
       if (w.outcome === null || !w.outcome.ok) throw new QueueFault('dma-blocked', queue, `write of ${piece} bytes at ${hex(a)} blocked`);
       done += piece;
       if (kind === 'ring') this.state.dma.ringWritten += piece;

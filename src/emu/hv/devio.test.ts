@@ -46,8 +46,8 @@ const bytesAt = (h: Host, hpa: number, n: number) => Array.from({ length: n }, (
 
 describe('three ways to give a VM a network card: the same data', () => {
   for (const under of UNDERS) {
-    it(`${under}: emulated, and assigned with VT-d, with AMD-Vi and alone without an IOMMU, each deliver all 12 frames byte for byte`, () => {
-      const runs = [runIoTask({ under, way: 'emulated', frames: 12 })];
+    it(`${under}: emulated, virtio, and assigned with VT-d, with AMD-Vi and alone without an IOMMU, each deliver all 12 frames byte for byte`, () => {
+      const runs = [runIoTask({ under, way: 'emulated', frames: 12 }), runIoTask({ under, way: 'virtio', frames: 12 })];
       for (const iommu of ['vtd', 'amd-vi', 'none'] as const) runs.push(runIoTask({ under, way: 'assigned', iommu, frames: 12 }));
       for (const r of runs) {
         expect(r.end).toBe('ended');
@@ -60,9 +60,9 @@ describe('three ways to give a VM a network card: the same data', () => {
 
 describe('what each way costs', () => {
   for (const under of UNDERS) {
-    it(`${under}: emulated, every TDT and RDT write exits and the hypervisor copies each frame twice; assigned, no exit and no copy`, () => {
+    it(`${under}: emulated, every TDT and RDT write exits and the hypervisor copies each frame twice; virtio, two notifications per batch; assigned, no exit and no copy`, () => {
       const c = compareWays(under, 8);
-      const [emu, asg] = c.runs;
+      const [emu, vio, asg] = c.runs;
       const payload = Array.from({ length: 8 }, (_, k) => frameLength(k)).reduce((a, b) => a + b, 0);
       // Set-up: 12 register writes (rings, RCTL, TCTL) exit as MMIO, then TDT and RDT per frame.
       expect(emu!.exits.mmio).toBe(12 + 2 * 8);
@@ -78,10 +78,21 @@ describe('what each way costs', () => {
       expect(asg!.hypervisor.bytes).toBe(0);
       expect(asg!.device.dataBytes).toBe(2 * payload);
       expect(asg!.device.ringBytes).toBe(emu!.hypervisor.ringBytes);
-      const [pe, pa] = c.perFrame;
+      // virtio: its registers are an I/O BAR, so set-up and notifications are I/O exits at the device's
+      // own ports, never MMIO: set-up 10 (reset, status twice, features in and out, select and PFN
+      // of each queue, DRIVER_OK, the receive queue's first notification), then per batch of 8 one
+      // notification for the frames and one for the buffers given back.
+      expect(vio!.exits.mmio).toBe(0);
+      expect(vio!.exits.devicePorts).toBe(10 + 2);
+      expect(vio!.exits.config).toBe(emu!.exits.config);
+      // The payload with each frame's 10-byte virtio_net_hdr, read once and written once by the hypervisor.
+      expect(vio!.hypervisor.dataBytes).toBe(2 * (payload + 8 * 10));
+      const [pe, pv, pa] = c.perFrame;
       expect(pe).toMatchObject({ way: 'emulated', deviceExits: 2, configExits: 0, copies: 2 });
+      expect(pv).toMatchObject({ way: 'virtio', deviceExits: 2 / 8, configExits: 0 });
       expect(pa).toMatchObject({ way: 'assigned', deviceExits: 0, configExits: 0, copies: 0, copiedBytes: 0 });
-      expect(pe!.cycles).toBeGreaterThan(pa!.cycles);
+      expect(pe!.cycles).toBeGreaterThan(pv!.cycles);
+      expect(pv!.cycles).toBeGreaterThan(pa!.cycles);
     });
   }
 });
@@ -187,7 +198,7 @@ describe('time travel', () => {
 });
 
 describe('the trace: iommu/dma events (host-machine.ts)', () => {
-  const traced = (way: 'emulated' | 'assigned', iommu: IommuKind) => {
+  const traced = (way: 'emulated' | 'virtio' | 'assigned', iommu: IommuKind) => {
     const m = new HostMachine({ under: 'vtx', guests: [ioGuest(way, 3)], iommu });
     const sink = new ArraySink();
     m.setTrace(sink);
@@ -206,6 +217,20 @@ describe('the trace: iommu/dma events (host-machine.ts)', () => {
       const i = events.indexOf(e);
       const exit = events.slice(0, i).reverse().find((x) => x.kind === 'vm/exit');
       expect(exit?.kind === 'vm/exit' && exit.name).toBe('EXIT_REASON_EPT_VIOLATION');
+      expect(exit!.step).toBe(e.step);
+    }
+  });
+
+  it('virtio: the device model\u2019s requests come after the notification\u2019s I/O exit, at its step', () => {
+    const { m, events } = traced('virtio', 'none');
+    const dma = events.filter((e) => e.kind === 'iommu/dma');
+    expect(dma).toHaveLength(m.host.deviceOf(0)!.bus.dmaLog.length);
+    for (const e of dma) {
+      const i = events.indexOf(e);
+      const handle = events.slice(0, i).reverse().find((x) => x.kind === 'vm/handle' || x.kind === 'vm/exit');
+      expect(handle?.kind).toBe('vm/handle');
+      const exit = events.slice(0, i).reverse().find((x) => x.kind === 'vm/exit');
+      expect(exit?.kind === 'vm/exit' && exit.name).toBe('EXIT_REASON_IO_INSTRUCTION');
       expect(exit!.step).toBe(e.step);
     }
   });

@@ -32,6 +32,7 @@ import { AmdViRemapper, AMDVI_REG, CTRL_EVT_LOG_EN, CTRL_IOMMU_EN, DTE, IOPTE } 
 import { CTX_E, GCMD_SRTP, GCMD_TE, ROOT_E, SL_R, SL_W, VTD_REG, VtdRemapper } from '../iommu/vtd.ts';
 import { CFG, CMD, type PciBus, type PciFunctionModel, type PciFunctionPort, type PciFunctionSpec } from '../dev/pci.ts';
 import { Nic } from '../dev/nic.ts';
+import { VirtioNet } from '../dev/virtio-net.ts';
 
 /** What the host's IOMMU is (`HostOptions.iommu`). */
 export type IommuKind = 'none' | 'vtd' | 'amd-vi';
@@ -40,8 +41,8 @@ export type DeviceWay = 'emulated' | 'virtio' | 'assigned';
 
 /** The network card a way gives a VM: the 8254x-style card (emulated or assigned), or the virtio-net device. */
 export function nicModel(way: DeviceWay): PciFunctionModel {
-  if (way === 'virtio') throw new RangeError('virtio: not available yet');
-  return new Nic();
+  // The virtio device's loopback stands for the host's side of the bridge echoing each frame back.
+  return way === 'virtio' ? new VirtioNet('virtio-net', { loopback: true }) : new Nic();
 }
 
 /**

@@ -14,7 +14,7 @@ import { assemble } from '../asm/assembler.ts';
 import type { DmaLogEntry } from '../dev/pci.ts';
 import { Host, type HostGuest } from './host.ts';
 import type { DeviceWay, IommuKind } from './devio.ts';
-import { frameByte, frameLength, IO_LOAD, IO_OUT, IO_OUTLEN, IO_RECEIVED, IO_SLOT, nicDriver, type NicAttack } from './io-guest.ts';
+import { frameByte, frameLength, IO_LOAD, IO_OUT, IO_OUTLEN, IO_RECEIVED, IO_SLOT, nicDriver, virtioDriver, type NicAttack } from './io-guest.ts';
 import type { HvLogEntry } from './types.ts';
 
 export const IO_VM_MEM = 8 * 1024 * 1024;
@@ -81,7 +81,7 @@ export interface IoReport {
 
 /** The driver for a way, assembled. */
 export function driverCode(way: DeviceWay, frames: number, attack: NicAttack = {}): Uint8Array {
-  const src = nicDriver(frames, attack);
+  const src = way === 'virtio' ? virtioDriver(frames) : nicDriver(frames, attack);
   const r = assemble(src, { bits: 32, origin: IO_LOAD });
   if (!r.ok) throw new Error(`driver for ${way}: ${r.errors.map((e) => `${e.line}:${e.column} ${e.message}`).join('; ')}`);
   return r.bytes;
@@ -191,7 +191,7 @@ export interface IoComparison {
 const payloadCopies = (log: readonly DmaLogEntry[]): number => log.filter((e) => e.ok && e.what === 'data').length;
 
 /** Runs every way with `frames` and 2 × `frames` frames; reports the runs of `frames` and the cost per frame. */
-export function compareWays(under: 'vtx' | 'svm', frames: number, ways: readonly DeviceWay[] = ['emulated', 'assigned'], iommu: IommuKind = 'vtd', preset?: string): IoComparison {
+export function compareWays(under: 'vtx' | 'svm', frames: number, ways: readonly DeviceWay[] = ['emulated', 'virtio', 'assigned'], iommu: IommuKind = 'vtd', preset?: string): IoComparison {
   const runs: IoReport[] = [];
   const perFrame: IoPerFrame[] = [];
   for (const way of ways) {

@@ -12,11 +12,14 @@
  * Guest-physical layout (an 8-MiB VM, the exec start state: prot32, flat, no paging):
  *   0x100000 code; 0x600 results; 0x200000 TX ring; 0x201000 RX ring; 0x210000 the frames (2 KiB
  *   each); 0x230000 receive buffers (2 KiB each); 0x250000 OUT (2 KiB per frame received);
- *   0x249000 OUTLEN.
+ *   0x249000 OUTLEN. The virtio driver's queues: receive at 0x200000, transmit at 0x202000 (each a
+ *   descriptor table and available ring in one page, the used ring in the next); its I/O BAR at
+ *   port IO_PORTS.
  */
 import { CMD } from '../dev/pci.ts';
 import { findAndPlaceBar0, setCommand } from '../dev/pci-guest.ts';
 import { DESC_SIZE, NIC_DEVICE, NIC_REG, NIC_VENDOR, RCTL, RX_STA, TCTL, TX_CMD, TX_STA } from '../dev/nic.ts';
+import { NET_HDR_BYTES, queueLayout, VIRTIO_NET_DEVICE, VIRTIO_NET_F_MAC, VIRTIO_REG, VIRTIO_STATUS, VIRTIO_VENDOR, VIRTQ_DESC } from '../dev/virtio-net.ts';
 
 export const IO_LOAD = 0x100000;
 export const IO_RESULT = 0x600;
@@ -28,13 +31,19 @@ export const IO_OUTLEN = 0x249000;
 export const IO_SLOT = 0x800;
 /** Guest-physical address the drivers place the device's BAR0 at (outside the VM's RAM: MMIO). */
 export const IO_BAR = 0xe0000000;
+/** The I/O port the virtio driver places its device's BAR0 (32 bytes of legacy registers) at. */
+export const IO_PORTS = 0xc000;
+/** Frames the virtio driver puts in the transmit queue before one notification (at most the queue size, 8). */
+export const VIRTIO_BATCH = 8;
 /** At most this many frames (OUT holds 2 KiB each up to 0x290000). */
 export const IO_MAX_FRAMES = 128;
 const TXR = 0x200000;
 const RXR = 0x201000;
 const RXB = 0x230000;
 const RING = 8;
-const VARS = IO_RESULT + 0x40; // +0 next TX slot, +4 next RX slot, +8 received
+const VARS = IO_RESULT + 0x40; // +0 next TX slot, +4 next RX slot (virtio: RX avail idx), +8 received (IO_RECEIVED), +12 virtio: RX used seen
+const VQ_RX = 0x200000;
+const VQ_TX = 0x202000;
 
 /** Frame k's length: 64 .. 574 bytes, different from frame to frame. */
 export function frameLength(k: number): number {
@@ -211,6 +220,165 @@ drain_done:
   dec ebp
   mov [edi + ${NIC_REG.RDT}], ebp
 drain_ret:
+  ret
+
+${makeFrame}`;
+}
+
+/**
+ * The virtio-net driver (dev/virtio-net.ts, legacy interface, split virtqueues of 8) for `frames`
+ * frames: it resets and negotiates the MAC feature, sets up the receive queue (eight 2-KiB buffers,
+ * all made available) and the transmit queue, sets DRIVER_OK; then, `batch` frames at a time, puts
+ * each frame (a zero 10-byte virtio_net_hdr written right before it) in a descriptor of the
+ * transmit queue, publishes them with one avail.idx write and notifies the device once (one OUT to
+ * QUEUE_NOTIFY: one exit per batch); then takes every used receive buffer, copies the frame after
+ * its header out, gives the buffers back with one avail.idx write and one notification of queue 0.
+ * Completion is seen in the used rings in memory.
+ */
+export function virtioDriver(frames: number, batch = VIRTIO_BATCH): string {
+  checkFrames(frames);
+  if (!Number.isInteger(batch) || batch < 1 || batch > RING) throw new RangeError(`batch ${batch}: 1..${RING}`);
+  const rx = queueLayout(BigInt(VQ_RX), RING);
+  const tx = queueLayout(BigInt(VQ_TX), RING);
+  const [rxAvail, rxUsed, txAvail, txUsed] = [Number(rx.avail), Number(rx.used), Number(tx.avail), Number(tx.used)];
+  const port = (r: number) => IO_PORTS + r;
+  const queue = (index: number, base: number) => `  ; queue ${index}: select it, zero its two pages, give their page frame number
+  mov dx, ${port(VIRTIO_REG.QUEUE_SELECT)}
+  mov ax, ${index}
+  out dx, ax
+  mov edi, ${base}
+  mov ecx, 0x800
+  xor eax, eax
+  rep stosd
+  mov dx, ${port(VIRTIO_REG.QUEUE_PFN)}
+  mov eax, ${base >>> 12}
+  out dx, eax
+`;
+  return `bits 32
+org ${IO_LOAD}
+${findAndPlaceBar0(VIRTIO_VENDOR, VIRTIO_NET_DEVICE, IO_RESULT, IO_PORTS, true)}
+${setCommand(CMD.IO | CMD.BUS_MASTER)}  ; reset, ACKNOWLEDGE, DRIVER; accept the MAC feature only
+  mov dx, ${port(VIRTIO_REG.STATUS)}
+  xor al, al
+  out dx, al
+  mov al, ${VIRTIO_STATUS.ACKNOWLEDGE | VIRTIO_STATUS.DRIVER}
+  out dx, al
+  mov dx, ${port(VIRTIO_REG.DEVICE_FEATURES)}
+  in eax, dx
+  and eax, ${VIRTIO_NET_F_MAC}
+  mov dx, ${port(VIRTIO_REG.DRIVER_FEATURES)}
+  out dx, eax
+${queue(0, VQ_RX)}${queue(1, VQ_TX)}  ; the receive buffers: descriptor i = RXB + i*2K, 2 KiB, device-writable; all available
+  xor ecx, ecx
+rx_fill:
+  mov eax, ecx
+  shl eax, 4
+  add eax, ${VQ_RX}
+  mov edx, ecx
+  shl edx, 11
+  add edx, ${RXB}
+  mov [eax], edx
+  mov dword [eax + 4], 0
+  mov dword [eax + 8], ${IO_SLOT}
+  mov dword [eax + 12], ${VIRTQ_DESC.WRITE}
+  mov [${rxAvail + 4} + ecx*2], cx
+  inc ecx
+  cmp ecx, ${RING}
+  jb rx_fill
+  mov [${rxAvail + 2}], cx
+  mov [${VARS + 4}], ecx
+  mov dx, ${port(VIRTIO_REG.STATUS)}
+  mov al, ${VIRTIO_STATUS.ACKNOWLEDGE | VIRTIO_STATUS.DRIVER | VIRTIO_STATUS.DRIVER_OK}
+  out dx, al
+  mov dx, ${port(VIRTIO_REG.QUEUE_NOTIFY)}
+  xor ax, ax
+  out dx, ax
+  xor ebx, ebx
+batch_start:
+  xor esi, esi
+tx_next:
+  call make_frame
+  ; slot = tx avail idx mod 8: its descriptor holds the header (10 bytes before the frame) and the frame
+  movzx ecx, word [${txAvail + 2}]
+  add ecx, esi
+  and ecx, ${RING - 1}
+  mov eax, ecx
+  shl eax, 4
+  add eax, ${VQ_TX}
+  mov edx, ebx
+  shl edx, 11
+  add edx, ${IO_FRAMES - NET_HDR_BYTES}
+  mov dword [edx], 0
+  mov dword [edx + 4], 0
+  mov word [edx + 8], 0
+  mov [eax], edx
+  mov dword [eax + 4], 0
+  lea edx, [ebp + ${NET_HDR_BYTES}]
+  mov [eax + 8], edx
+  mov dword [eax + 12], 0
+  mov [${txAvail + 4} + ecx*2], cx
+  inc esi
+  inc ebx
+  cmp esi, ${batch}
+  je tx_publish
+  cmp ebx, ${frames}
+  jb tx_next
+tx_publish:
+  ; publish the batch, then one notification for all of it
+  add [${txAvail + 2}], si
+  mov dx, ${port(VIRTIO_REG.QUEUE_NOTIFY)}
+  mov ax, 1
+  out dx, ax
+tx_wait:
+  mov ax, [${txUsed + 2}]
+  cmp ax, [${txAvail + 2}]
+  jne tx_wait
+  call vdrain
+  cmp ebx, ${frames}
+  jb batch_start
+  hlt
+
+; every used receive buffer: copy the frame after its header to OUT, make the buffer available again;
+; then one avail.idx write and one notification of queue 0
+vdrain:
+  xor ebp, ebp
+vd_next:
+  mov ecx, [${VARS + 12}]
+  cmp cx, [${rxUsed + 2}]
+  je vd_done
+  and ecx, ${RING - 1}
+  mov eax, [${rxUsed + 4} + ecx*8]
+  mov edx, [${rxUsed + 8} + ecx*8]
+  sub edx, ${NET_HDR_BYTES}
+  push ebx
+  mov ebx, [${IO_RECEIVED}]
+  mov [${IO_OUTLEN} + ebx*4], edx
+  mov esi, eax
+  shl esi, 11
+  add esi, ${RXB + NET_HDR_BYTES}
+  mov edi, ebx
+  shl edi, 11
+  add edi, ${IO_OUT}
+  mov ecx, edx
+  rep movsb
+  pop ebx
+  inc dword [${IO_RECEIVED}]
+  inc dword [${VARS + 12}]
+  mov ecx, [${VARS + 4}]
+  and ecx, ${RING - 1}
+  mov [${rxAvail + 4} + ecx*2], ax
+  inc dword [${VARS + 4}]
+  inc ebp
+  jmp vd_next
+vd_done:
+  test ebp, ebp
+  jz vd_ret
+  mov eax, [${VARS + 4}]
+  mov [${rxAvail + 2}], ax
+  mov dx, ${port(VIRTIO_REG.QUEUE_NOTIFY)}
+  xor ax, ax
+  out dx, ax
+vd_ret:
   ret
 
 ${makeFrame}`;
