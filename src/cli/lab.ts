@@ -33,6 +33,8 @@ import { loadScenario } from '../emu/scenario/migrate.ts';
 import '../emu/hv/hv-machine.ts';
 import { buildScenario, runScenario } from '../emu/scenario/build.ts';
 import { compareScenario, compareTable } from '../emu/hv/compare.ts';
+import { compareWays, type IoComparison } from '../emu/hv/io-compare.ts';
+import { IO_MAX_FRAMES } from '../emu/hv/io-guest.ts';
 import { MAX_STEPS_LIMIT, scenarioErrorText } from '../emu/scenario/schema.ts';
 import type { LoadedScenario } from '../emu/scenario/validate.ts';
 import { TRACE_KINDS, traceToJson, type TraceKind } from '../emu/trace/events.ts';
@@ -301,6 +303,28 @@ const commands: Record<string, Command> = {
       return format === 'json' ? JSON.stringify(r, null, 1) : compareTable(r);
     },
   },
+  io: {
+    usage: 'io [--under vtx|svm] [--frames N] [--iommu vtd|amd-vi|none] [--cost-preset NAME] [--format table|json]',
+    run(args) {
+      const { flags, positional } = parseFlags(args, ['--under', '--frames', '--iommu', '--cost-preset', '--format']);
+      if (positional.length !== 0) throw new UsageError(`unexpected argument '${positional[0]}'`);
+      const under = flags.get('--under') ?? 'vtx';
+      if (under !== 'vtx' && under !== 'svm') throw new UsageError(`--under: '${under}' is not vtx or svm`);
+      const frames = flags.has('--frames') ? parseNumber(flags.get('--frames'), '--frames') : 16;
+      if (frames < 1 || frames * 2 > IO_MAX_FRAMES) throw new UsageError(`--frames: ${frames} is not 1..${IO_MAX_FRAMES / 2} (the per-frame figures also run twice as many)`);
+      const iommu = flags.get('--iommu') ?? 'vtd';
+      if (iommu !== 'vtd' && iommu !== 'amd-vi' && iommu !== 'none') throw new UsageError(`--iommu: '${iommu}' is not vtd, amd-vi or none`);
+      const format = flags.get('--format') ?? 'table';
+      if (format !== 'table' && format !== 'json') throw new UsageError(`--format: '${format}' is not table or json`);
+      const preset = flags.get('--cost-preset');
+      if (preset !== undefined) {
+        const p = presetFor(under, preset);
+        if (typeof p === 'string') throw new UsageError(`--cost-preset: ${p}`);
+      }
+      const c = compareWays(under, frames, ['emulated', 'virtio', 'assigned'], iommu, preset);
+      return format === 'json' ? JSON.stringify(c, null, 1) : ioTable(c);
+    },
+  },
   asm: {
     usage: 'asm [--bits 32|64] [--org ADDR] [--out FILE.bin] FILE.asm',
     run(args) {
@@ -407,6 +431,27 @@ function iommuExercise(rest: string[]): string {
   const vendor = flags.get('--vendor');
   if (vendor !== undefined && vendor !== 'vtd' && vendor !== 'amdvi') throw new UsageError(`--vendor: '${vendor}' is not vtd or amdvi`);
   return formatIommuExercise(generateIommuExercise({ seed, count, ...(vendor !== undefined ? { vendor } : {}) }), { answers });
+}
+
+/** `lab io`'s table: each way's run of N frames, then the cost of one more frame. */
+function ioTable(c: IoComparison): string {
+  const pad = (x: string | number, n: number) => String(x).padStart(n);
+  const lines = [
+    `${c.frames} frames sent and received back through a network card's loopback, under ${c.under === 'vtx' ? 'VT-x' : 'AMD-V'}${c.runs.some((r) => r.way === 'assigned') ? `, the assigned card behind ${c.iommu === 'vtd' ? 'VT-d' : c.iommu === 'amd-vi' ? 'AMD-Vi' : 'no IOMMU'}` : ''}`,
+    '',
+    `way        data   exits  config  mmio  device-ports  hv-copied-bytes  device-dma-bytes       cycles`,
+    ...c.runs.map((r) => `${r.way.padEnd(9)} ${(r.dataOk ? 'same' : 'DIFF').padStart(5)} ${pad(r.exits.total, 7)} ${pad(r.exits.config, 7)} ${pad(r.exits.mmio, 5)} ${pad(r.exits.devicePorts, 13)} ${pad(r.hypervisor.bytes, 16)} ${pad(r.device.bytes, 17)} ${pad(r.cycles, 12)}`),
+    '',
+    'per frame (a run of 2N frames less a run of N: set-up left out)',
+    `way        device-exits  copies  copied-bytes  dma-bytes   cycles`,
+    ...c.perFrame.map((p) => `${p.way.padEnd(9)} ${pad(p.deviceExits, 13)} ${pad(p.copies, 7)} ${pad(p.copiedBytes, 13)} ${pad(p.dmaBytes, 10)} ${pad(Math.round(p.cycles), 8)}`),
+    '',
+    'exits: every exit of the VM (the other ones are the host\'s time slices and the final HLT); config: I/O exits at',
+    '0xCF8-0xCFF; mmio: EPT violations or NPFs the hypervisor handled as MMIO; device-ports: I/O exits at the',
+    'device\'s I/O BAR (virtio\'s registers and notifications). copies: the hypervisor\'s copy operations of frame',
+    'bytes (one per piece within a 4-KiB page); dma-bytes: bytes the assigned card moved itself.',
+  ];
+  return lines.join('\n');
 }
 
 function usage(): string {
