@@ -449,7 +449,8 @@ function ioTable(c: IoComparison): string {
     'exits: every exit of the VM (the other ones are the host\'s time slices and the final HLT); config: I/O exits at',
     '0xCF8-0xCFF; mmio: EPT violations or NPFs the hypervisor handled as MMIO; device-ports: I/O exits at the',
     'device\'s I/O BAR (virtio\'s registers and notifications). copies: the hypervisor\'s copy operations of frame',
-    'bytes (one per piece within a 4-KiB page); dma-bytes: bytes the assigned card moved itself.',
+    'bytes (one per piece within a 4-KiB page); dma-bytes: bytes the assigned card moved itself. The virtio',
+    'driver notifies once per batch of up to 8 frames: take N a multiple of 8 for its per-frame figures.',
   ];
   return lines.join('\n');
 }

@@ -11,6 +11,7 @@ import type {
 import { requestOf } from './protocol.ts';
 import type { ExerciseResult, ExerciseSpec } from './exercise-types.ts';
 import type { CompareResult } from '../emu/hv/compare.ts';
+import type { IoComparison } from '../emu/hv/io-compare.ts';
 import type { PairOp, PairResult } from './pair-types.ts';
 
 export interface LabClient {
@@ -27,6 +28,8 @@ export interface LabClient {
   exercise(spec: ExerciseSpec): Promise<ExerciseResult>;
   /** The scenario run bare and under each hypervisor configuration (emu/hv/compare.ts); leaves the loaded scenario as it is. */
   compare(scenario: Json): Promise<CompareResult>;
+  /** The three ways of giving a VM a network card compared (emu/hv/io-compare.ts); leaves the loaded scenario as it is. */
+  ioWays(under: 'vtx' | 'svm', frames: number): Promise<IoComparison>;
   /** The side-by-side pair (worker/pair-types.ts): two machines beside the loaded one, which stays as it is. */
   pair(op: PairOp): Promise<PairResult>;
   dispose(): void;
@@ -63,6 +66,9 @@ export abstract class RequestClient implements LabClient {
   }
   compare(scenario: Json): Promise<CompareResult> {
     return this.call<'compare'>({ type: 'compare', scenario });
+  }
+  ioWays(under: 'vtx' | 'svm', frames: number): Promise<IoComparison> {
+    return this.call<'ioWays'>({ type: 'ioWays', under, frames });
   }
 
   pair(op: PairOp): Promise<PairResult> {
@@ -210,7 +216,7 @@ export class WorkerClient extends RequestClient {
         if (op.kind === 'load') this.lastPair = null;
       } else if (op.kind === 'load') this.lastPair = { load: op, step: pr.view.step };
       else if (this.lastPair !== null) this.lastPair.step = pr.view.step;
-    } else if (c.type === 'marks' || c.type === 'exercise' || c.type === 'compare') return;
+    } else if (c.type === 'marks' || c.type === 'exercise' || c.type === 'compare' || c.type === 'ioWays') return;
     else if (c.type === 'runUntil') this.lastStep = (res as RunUntilView).view.step;
     else this.lastStep = (res as ViewState).step;
   }

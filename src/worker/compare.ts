@@ -7,6 +7,7 @@
  */
 import type { Json } from './protocol.ts';
 import type { CompareResult } from '../emu/hv/compare.ts';
+import type { IoComparison } from '../emu/hv/io-compare.ts';
 import type { PairHolder } from './pair.ts';
 import type { PairOp, PairResult } from './pair-types.ts';
 
@@ -31,6 +32,14 @@ export async function prepareCompare(): Promise<void> {
 export function runPair(holder: PairHolder, op: PairOp): PairResult {
   if (compare === null) throw new Error('pair: the hypervisor is not loaded (prepareCompare first)');
   return compare.answerPair(holder, op);
+}
+
+/** The three ways of giving a VM a network card (emu/hv/io-compare.ts), `frames` of 1..64. */
+export function runIoWays(under: 'vtx' | 'svm', frames: number): IoComparison {
+  if (compare === null) throw new Error('ioWays: the hypervisor is not loaded (prepareCompare first)');
+  if (under !== 'vtx' && under !== 'svm') throw new RangeError(`ioWays: under '${String(under)}' is not vtx or svm`);
+  if (!Number.isInteger(frames) || frames < 1 || frames > 64) throw new RangeError(`ioWays: frames ${frames} is not 1..64`);
+  return compare.compareWays(under, frames, ['emulated', 'virtio', 'assigned'], under === 'svm' ? 'amd-vi' : 'vtd');
 }
 
 /** Runs the comparison; a scenario that cannot be compared is an answer with errors, not a failure. */

@@ -6,6 +6,7 @@
  * `bigint` inside trace events.
  */
 import type { CompareResult } from '../emu/hv/compare.ts';
+import type { IoComparison } from '../emu/hv/io-compare.ts';
 import type { PairOp, PairResult } from './pair-types.ts';
 import type { CpuMode } from '../emu/cpu/core.ts';
 import type { RunEnd } from '../emu/cpu/cpu.ts';
@@ -142,6 +143,8 @@ export type LabRequest =
   | { id: number; type: 'exercise'; spec: ExerciseSpec }
   /** The scenario run bare and under each hypervisor configuration (emu/hv/compare.ts); the loaded scenario is not touched. */
   | { id: number; type: 'compare'; scenario: Json }
+  /** The three ways of giving a VM a network card, each run with `frames` and 2 × `frames` frames (emu/hv/io-compare.ts); nothing loaded is touched. */
+  | { id: number; type: 'ioWays'; under: 'vtx' | 'svm'; frames: number }
   /** The side-by-side pair (worker/pair.ts): a second and third machine beside the session's, which is not touched. */
   | { id: number; type: 'pair'; op: PairOp };
 
@@ -167,6 +170,7 @@ export interface LabResults {
   marks: MarksView;
   exercise: ExerciseResult;
   compare: CompareResult;
+  ioWays: IoComparison;
   pair: PairResult;
 }
 

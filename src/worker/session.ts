@@ -23,7 +23,7 @@ import {
 } from './protocol.ts';
 import { stepWalks } from './walks.ts';
 import { makeExercise } from './exercise.ts';
-import { runCompare, runPair } from './compare.ts';
+import { runCompare, runIoWays, runPair } from './compare.ts';
 import type { PairHolder } from './pair.ts';
 import type { VmView } from './vm-types.ts';
 import type { StepTwoD } from './twod-types.ts';
@@ -353,6 +353,8 @@ export class LabSession {
           return { kind: 'result', id: req.id, type: 'exercise', result: makeExercise(req.spec) };
         case 'compare':
           return { kind: 'result', id: req.id, type: 'compare', result: runCompare(req.scenario) };
+        case 'ioWays':
+          return { kind: 'result', id: req.id, type: 'ioWays', result: runIoWays(req.under, req.frames) };
         case 'pair':
           return { kind: 'result', id: req.id, type: 'pair', result: runPair(this.pair, req.op) };
         default: {

@@ -190,7 +190,11 @@ export interface IoComparison {
 
 const payloadCopies = (log: readonly DmaLogEntry[]): number => log.filter((e) => e.ok && e.what === 'data').length;
 
-/** Runs every way with `frames` and 2 × `frames` frames; reports the runs of `frames` and the cost per frame. */
+/**
+ * Runs every way with `frames` and 2 × `frames` frames; reports the runs of `frames` and the cost per
+ * frame. Take `frames` a multiple of 8 (VIRTIO_BATCH): the virtio driver notifies once per batch of
+ * up to 8, so with another count the two runs differ by a part of a batch.
+ */
 export function compareWays(under: 'vtx' | 'svm', frames: number, ways: readonly DeviceWay[] = ['emulated', 'virtio', 'assigned'], iommu: IommuKind = 'vtd', preset?: string): IoComparison {
   const runs: IoReport[] = [];
   const perFrame: IoPerFrame[] = [];
