@@ -12,6 +12,7 @@ import { info as svmExit } from '../../lessons/04-svm-exit/meta.ts';
 import { info as nestedWalk } from '../../lessons/05-nested-walk/meta.ts';
 import { info as taggedTlb } from '../../lessons/06-tagged-tlb/meta.ts';
 import { info as shadowPaging } from '../../lessons/07-shadow-paging/meta.ts';
+import { info as deviceIo } from '../../lessons/08-device-io/meta.ts';
 
 interface Entry {
   info: LessonInfo;
@@ -26,6 +27,7 @@ const entries: readonly Entry[] = [
   { info: nestedWalk, load: () => import('../../lessons/05-nested-walk/index.ts') },
   { info: taggedTlb, load: () => import('../../lessons/06-tagged-tlb/index.ts') },
   { info: shadowPaging, load: () => import('../../lessons/07-shadow-paging/index.ts') },
+  { info: deviceIo, load: () => import('../../lessons/08-device-io/index.ts') },
 ];
 
 /** Every lesson's LessonInfo, in course order. */
