@@ -10,3 +10,4 @@ export { default as VmCompare } from './VmCompare.svelte';
 export { default as VmConsoles } from './VmConsoles.svelte';
 export { translator } from '../cpu/text.ts';
 export { narrateVm } from './narrate-vm.ts';
+export { narrateDma } from './narrate-dma.ts';
