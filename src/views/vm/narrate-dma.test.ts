@@ -41,6 +41,8 @@ describe('narrateDma', () => {
     expect(say('en', [e], null, ['attacker', 'victim'])).toBe(
       'The assigned network card of VM 0 (attacker) read 342 bytes of data at 0x1300000: with no IOMMU nothing checked it, and it reached host-physical 0x1300000 unchanged.',
     );
+    expect(say('zh-CN', [e], null, ['attacker', 'victim'])).toMatch(/^虚拟机 0（attacker）的直通网卡从/);
+    expect(say('en', [dma({ bus: 'vm' })], null, ['a', 'b'])).toMatch(/^The hypervisor, emulating the network card of VM 1 \(b\), copied/);
     expect(say('zh-CN', [e], null)).toBe('虚拟机 0 的直通网卡从 0x1300000 读取了 342 字节数据：没有 IOMMU，无人检查，请求原样到达宿主机物理地址 0x1300000。');
   });
 

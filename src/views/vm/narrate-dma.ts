@@ -45,8 +45,9 @@ export function narrateDma(locale: Locale, evs: readonly TraceEvent[], ctx: DmaN
   const devKey = DEVICE_KEY[e.device];
   const device = devKey === undefined ? code(e.device) : plain(t(devKey));
   const names = ctx.names ?? [];
-  const vm = names.length > 1 && names[e.vm] !== undefined ? fill(t('vm.narr.vmNamed'), { vm: plain(String(e.vm)), name: plain(names[e.vm]!) }) : [plain(String(e.vm))];
-  const who = fill(t(e.bus === 'host' ? 'vm.narr.dma.who.assigned' : 'vm.narr.dma.who.model'), { device, vm });
+  const name = names.length > 1 ? names[e.vm] : undefined;
+  const whoKey = `vm.narr.dma.who.${e.bus === 'host' ? 'assigned' : 'model'}${name === undefined ? '' : 'Named'}` as const;
+  const who = fill(t(whoKey), { device, vm: plain(String(e.vm)), name: plain(name ?? '') });
   const what = e.what === null ? [] : [plain(t(`vm.narr.dma.what.${e.what}`))];
   const base = { who, n: plain(String(e.length)), what, iova: code(hex(e.iova)) };
   let say: Segment[];
