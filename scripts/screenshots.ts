@@ -421,6 +421,27 @@ try {
       await page.close();
     }
   }
+  // DMA on the timeline (issue 8): dma-attack-vtd run to each DMA request until VT-d blocks the
+  // attacker's read; the narration and the timeline with its list open.
+  for (const [lang, theme] of [['en', 'light'], ['zh-CN', 'dark']] as const) {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, colorScheme: theme });
+    await page.goto(`${base}/?lang=${lang}&scenario=dma-attack-vtd&theme=${theme}`);
+    await page.getByTestId('narration').waitFor();
+    await page.getByTestId('run-kind').selectOption('iommu/dma');
+    const blocked = page.locator('[data-testid="timeline-view"][data-current="true"] g.mark[data-blocked="true"]');
+    for (let i = 0; i < 8 && (await blocked.count()) === 0; i++) {
+      const before = await page.getByTestId('step-counter').first().innerText();
+      await page.getByTestId('run-to').click();
+      await page.waitForFunction((b) => document.querySelector('[data-testid="step-counter"]')?.textContent !== b, before);
+      await page.locator('[data-testid="timeline-view"][data-current="true"]').waitFor();
+    }
+    const timeline = page.getByTestId('timeline-view');
+    await timeline.getByTestId('timeline-list').locator('summary').click();
+    await page.waitForTimeout(400);
+    await page.getByTestId('narration').screenshot({ path: `${out}/dma-narration-${lang}-${theme}.png` });
+    await timeline.screenshot({ path: `${out}/timeline-${lang}-dma-attack-vtd-${theme}.png` });
+    await page.close();
+  }
   // The speaker window beside a presenter-mode lab (src/views/speaker), a few steps in; and the
   // Reference panel: the glossary searched, and the sources at a cited figure.
   for (const lang of ['en', 'zh-CN'] as const) {

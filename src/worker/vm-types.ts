@@ -143,6 +143,8 @@ export interface VmView {
    */
   world: 'guest' | 'host';
   vms: VmGuestView[];
+  /** The host's IOMMU (several VMs with an assigned device and `iommu` 'vtd' or 'amd-vi'), or null: none (the narration names the one that translated a DMA request). */
+  iommu?: 'vtd' | 'amd-vi' | null;
   /** The VM on the physical CPU (or that ran last). */
   current: number;
   /** Exits handled during the step that led here, in order (usually none or one). */

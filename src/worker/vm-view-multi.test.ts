@@ -84,3 +84,23 @@ describe('the code view with several VMs', () => {
     expect(v.machine.disasm[1]!.text).toBe('out 0x20, al');
   });
 });
+
+describe('ViewState.vm.iommu and "run to next DMA" (the DMA examples)', () => {
+  it.each([
+    ['dma-attack', null],
+    ['dma-attack-vtd', 'vtd'],
+    ['dma-attack-amdvi', 'amd-vi'],
+  ] as const)('%s: the host’s IOMMU is %s, and runUntil iommu/dma stops at each request’s step', async (name, iommu) => {
+    const sc = (await import(`../emu/scenario/examples/${name}.json`)) as { default: unknown };
+    const s = new LabSession({ interval: 50 });
+    const r = s.load(sc.default as Json);
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(r.view.vm!.iommu).toBe(iommu);
+    const first = s.runUntil(['iommu/dma'], 100_000);
+    expect(first.event).toMatchObject({ kind: 'iommu/dma', bus: 'host', vm: 0 });
+    expect(first.view.step).toBe(first.event!.step + 1);
+    const second = s.runUntil(['iommu/dma'], 100_000);
+    // The requests of one doorbell share a step: the next stop is the next doorbell's.
+    expect(second.event!.step).toBeGreaterThan(first.event!.step);
+  });
+});

@@ -345,6 +345,7 @@ export function hostVmView(m: HostMachine, before: Map<string, string> | null): 
     vendor: m.vendor,
     world: m.guestLoaded ? 'guest' : 'host',
     vms,
+    iommu: m.host.iommu?.kind ?? null,
     current,
     exits: stepExits,
     lastExit: last,

@@ -354,7 +354,7 @@ export class HostMachine {
     if (!this.dmaTraced || this.trace === null) return;
     const ev: TraceEvent = {
       kind: 'iommu/dma', step: this.cpu.traceClock.step, vm, bus, seq: e.seq, rid: e.rid, device: e.device, access: e.access, what: e.what,
-      iova: BigInt(e.iova), length: e.length, hpa: e.hpa === null ? null : BigInt(e.hpa), iotlbHit: e.iotlbHit, fault: e.fault,
+      iova: BigInt(e.iova), length: e.length, hpa: e.hpa === null ? null : BigInt(e.hpa), domainId: e.domainId, iotlbHit: e.iotlbHit, fault: e.fault,
     };
     if (this.held !== null) this.held.events.push(ev);
     else if (this.host.vm(vm).backends.some((b) => b.inHandler === true)) this.pendingDma.push(ev);

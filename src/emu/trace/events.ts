@@ -142,11 +142,12 @@ export type TraceEvent =
    * guest memory; 'host': an assigned function on the host's bus, its DMA through the host's IOMMU.
    * `seq` is the request's place in that bus's DMA log (dev/pci.ts DmaLogEntry: the entries the
    * IOMMU read, the fault record), `rid` the requester ID, `iova` the address the device used, `hpa`
-   * where it landed (null: blocked), `fault` why it was blocked.
+   * where it landed (null: blocked), `domainId` the IOMMU domain that translated it (-1: no IOMMU,
+   * translation off, or a model's copy in the hypervisor; null: blocked), `fault` why it was blocked.
    */
   | {
       kind: 'iommu/dma'; step: number; vm: number; bus: 'vm' | 'host'; seq: number; rid: number; device: string;
-      access: 'read' | 'write'; what: DmaPurpose | null; iova: bigint; length: number; hpa: bigint | null; iotlbHit: boolean; fault: DmaLogFault | null;
+      access: 'read' | 'write'; what: DmaPurpose | null; iova: bigint; length: number; hpa: bigint | null; domainId: number | null; iotlbHit: boolean; fault: DmaLogFault | null;
     };
 
 export type TraceKind = TraceEvent['kind'];

@@ -12,12 +12,27 @@ import { buildScenario, loadScenario } from '../scenario/index.ts';
 import { ArraySink, type TraceEvent } from './events.ts';
 import { MARK_KINDS, MarkIndex, VECTOR_STEPS, type Mark, type MarkKind } from './marks.ts';
 
-/** The event as the index keeps it: without RIP, a VM exit's name and exit information, or a VM end's detail. */
+/**
+ * The event as the index keeps it: without RIP, a VM exit's name and exit information, or a VM
+ * end's detail; a DMA request without its log number, requester, device, host address and domain,
+ * with whether it was made and remapped.
+ */
 function withoutRip(e: TraceEvent): Mark {
+  if (e.kind === 'iommu/dma') {
+    const { seq: _seq, rid: _rid, device: _device, hpa, domainId, ...rest } = e;
+    return { ...rest, ok: hpa !== null, remapped: domainId !== null && domainId >= 0 };
+  }
   const { rip: _rip, info: _info, detail: _detail, ...rest } = e as TraceEvent & { rip?: bigint; info?: unknown; detail?: unknown };
   if (rest.kind === 'vm/exit') delete (rest as { name?: string }).name;
   return rest as Mark;
 }
+
+/** A DMA request of the widest kinds: every bus, access, purpose and fault vendor. */
+type Dma = Extract<TraceEvent, { kind: 'iommu/dma' }>;
+const dma = (step: number, over: Partial<Dma>): Dma => ({
+  kind: 'iommu/dma', step, vm: 0, bus: 'host', seq: 0, rid: 0x40, device: 'nic', access: 'read', what: null, iova: 0n, length: 0,
+  hpa: 0n, domainId: 1, iotlbHit: false, fault: null, ...over,
+});
 
 function exampleEvents(name: string): TraceEvent[] {
   const json: unknown = JSON.parse(readFileSync(join(import.meta.dirname, '../scenario/examples', `${name}.json`), 'utf8'));
@@ -66,6 +81,16 @@ const EDGE: TraceEvent[] = [
   { kind: 'vm/exit', step: 9, vm: 3, vendor: 'amd', code: -1, name: 'VMEXIT_INVALID', rip: 9n, info: {} },
   { kind: 'vm/end', step: 10, vm: 1, why: 'hypercall-exit', detail: 'exit code 0' },
   { kind: 'vm/end', step: 10, vm: 2, why: 'error', detail: 'unhandled exit' },
+  dma(11, { vm: 1, what: 'ring', iova: 0x200000n, length: 16, hpa: 0xa00000n, domainId: 2 }),
+  dma(11, { vm: 255, access: 'write', what: 'data', iova: 0xffff_ffff_ffff_ffffn, length: 0xffff_ffff, hpa: 0x1234_5678_9000n, domainId: 0xffff, iotlbHit: true }),
+  dma(11, { bus: 'vm', seq: 3, rid: 0x18, what: 'data', iova: 0x210000n, length: 342, hpa: 0x210000n, domainId: -1 }),
+  dma(12, { iova: 0x1300000n, length: 64, what: 'data', hpa: 0x1300000n, domainId: -1 }),
+  dma(12, { iova: 0x1300000n, length: 64, what: 'data', hpa: null, domainId: null, fault: { vendor: 'vtd', reason: 6, recorded: true } }),
+  dma(12, { access: 'write', iova: 0x1300000n, hpa: null, domainId: null, fault: { vendor: 'vtd', reason: 0xd, recorded: false } }),
+  dma(12, { iova: 0x1300000n, hpa: null, domainId: null, fault: { vendor: 'amd-vi', code: 2, logged: true } }),
+  dma(12, { iova: 0x1300000n, hpa: null, domainId: null, fault: { vendor: 'amd-vi', code: 1, logged: false } }),
+  dma(12, { iova: 1n << 60n, hpa: null, domainId: null, fault: { vendor: 'none', reason: 'beyond-host' } }),
+  dma(12, { bus: 'vm', iova: 0x8000000n, hpa: null, domainId: null, fault: { vendor: 'hv', reason: 'not-guest-ram' } }),
   { kind: 'cpu/triple-fault', step: 2 ** 40, rip: 7n },
 ];
 
@@ -77,12 +102,29 @@ describe('MarkIndex keeps what it is given', () => {
     expect(new Set(EDGE.map((e) => e.kind))).toEqual(new Set(MARK_KINDS));
   });
 
-  it.each(['syscalls', 'page-fault', 'timer', 'vtx-first-exit', 'svm-first-exit'])('holds the %s example’s marks exactly as its trace has them', (name) => {
+  it('refuses a DMA request of a VM it cannot encode', () => {
+    expect(() => new MarkIndex().emit(dma(0, { vm: 256 }))).toThrow(/VM 256/);
+  });
+
+  it.each(['syscalls', 'page-fault', 'timer', 'vtx-first-exit', 'svm-first-exit', 'nic-two-ways', 'dma-attack', 'dma-attack-vtd', 'dma-attack-amdvi'])('holds the %s example’s marks exactly as its trace has them', (name) => {
     const events = exampleEvents(name);
     const ix = indexOf(events);
     expect(all(ix)).toEqual(events.map(withoutRip));
     const counts = Object.fromEntries(MARK_KINDS.map((k) => [k, events.filter((e) => e.kind === k).length]));
     expect(ix.counts()).toEqual(counts);
+  });
+
+  it('marks the DMA attack examples’ blocked read apart: VT-d fault reason 6, AMD-Vi IO_PAGE_FAULT, none without an IOMMU', () => {
+    const blocked = (name: string): Mark[] => {
+      const ix = indexOf(exampleEvents(name));
+      expect(ix.counts()['iommu/dma']).toBeGreaterThan(10);
+      const r = ix.query(0, 1e9, 1000, 1);
+      expect(r.dmaBlocked).toBe(r.groups.filter((g) => g.mark.kind === 'iommu/dma' && !g.mark.ok).length);
+      return all(ix).filter((m) => m.kind === 'iommu/dma' && !m.ok);
+    };
+    expect(blocked('dma-attack-vtd')).toEqual([expect.objectContaining({ bus: 'host', access: 'read', what: 'data', fault: { vendor: 'vtd', reason: 6, recorded: true } })]);
+    expect(blocked('dma-attack-amdvi')).toEqual([expect.objectContaining({ bus: 'host', fault: { vendor: 'amd-vi', code: 2, logged: true } })]);
+    expect(blocked('dma-attack')).toEqual([]);
   });
 
   it('ignores kinds it does not index, without a change of version', () => {
@@ -134,6 +176,7 @@ describe('MarkIndex.query', () => {
         const inRange = events.filter((e) => e.step >= from && e.step <= to);
         expect(r.total).toBe(inRange.length);
         for (const k of MARK_KINDS) expect(r.counts[k]).toBe(inRange.filter((e) => e.kind === k).length);
+        expect(r.dmaBlocked).toBe(inRange.filter((e) => e.kind === 'iommu/dma' && e.hpa === null).length);
         expect(r.groups.reduce((n, g) => n + g.count, 0)).toBe(inRange.length);
         const firsts = r.groups.map((g) => g.mark.step);
         expect(firsts).toEqual([...firsts].sort((a, b) => a - b));
@@ -143,15 +186,17 @@ describe('MarkIndex.query', () => {
         } else {
           const w = r.bucketWidth;
           expect(w).toBe(Math.max(1, Math.ceil((to - from + 1) / buckets)));
-          // Each group: one kind, one bucket, all of that kind's marks in it; first and last right.
+          // Each group: one kind (blocked DMA requests apart), one bucket, all of that kind's marks in it; first and last right.
+          const blocked = (e: TraceEvent): boolean => e.kind === 'iommu/dma' && e.hpa === null;
           for (const g of r.groups) {
             const b = Math.floor((g.mark.step - from) / w);
-            const same = inRange.filter((e) => e.kind === g.mark.kind && Math.floor((e.step - from) / w) === b);
+            const gBlocked = g.mark.kind === 'iommu/dma' && !g.mark.ok;
+            const same = inRange.filter((e) => e.kind === g.mark.kind && blocked(e) === gBlocked && Math.floor((e.step - from) / w) === b);
             expect(g.count).toBe(same.length);
             expect(g.mark).toEqual(withoutRip(same[0]!));
             expect(g.last).toBe(same[same.length - 1]!.step);
           }
-          expect(r.groups.length).toBeLessThanOrEqual(buckets * MARK_KINDS.length);
+          expect(r.groups.length).toBeLessThanOrEqual(buckets * (MARK_KINDS.length + 1));
         }
         const exc = inRange.filter((e): e is Extract<TraceEvent, { kind: 'cpu/exception' }> => e.kind === 'cpu/exception');
         const vectors = [...new Set(exc.map((e) => e.vector))].sort((a, b) => a - b);

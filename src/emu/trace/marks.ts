@@ -12,6 +12,7 @@
  *
  * Later issues add their kinds (vmx/…, svm/…, iommu/…, hv/…) to MARK_KINDS with an encoding here.
  */
+import type { DmaLogFault } from '../dev/pci.ts';
 import type { RingCause, TlbFlushCause, TraceEvent, TraceKind } from './events.ts';
 import type { FrontierSink } from './timeline.ts';
 
@@ -27,16 +28,35 @@ export const MARK_KINDS = [
   // The hypervisor's (issue 6). Added here by the views' branch with the smallest encoding; to be reconciled with the engine's.
   'vm/exit',
   'vm/end',
+  // A device's DMA request (issue 8), made or blocked.
+  'iommu/dma',
 ] as const satisfies readonly TraceKind[];
 
 export type MarkKind = (typeof MARK_KINDS)[number];
 
+type DmaEvent = Extract<TraceEvent, { kind: 'iommu/dma' }>;
+
+/**
+ * A DMA request as the index keeps it: who (VM, bus), what (read or write, ring or data, where and
+ * how long, an IOTLB hit) and the outcome (`ok`: made, `remapped` through an IOMMU domain; else
+ * `fault`, with the vendor's reason or event code). The log's sequence number, requester ID, device
+ * name, host address and domain number are left to the step's events (the narration tells them).
+ */
+export type DmaMark = Omit<DmaEvent, 'seq' | 'rid' | 'device' | 'hpa' | 'domainId'> & { ok: boolean; remapped: boolean };
+
 /**
  * A notable event as the index keeps it: the trace event without its RIP, and without what does
  * not fit a few words (a VM exit's name and exit-information fields, which its vendor and code
- * determine and the timeline looks up; a VM end's detail text).
+ * determine and the timeline looks up; a VM end's detail text; a DMA request's, see DmaMark).
  */
-export type Mark = { [K in MarkKind]: Omit<Extract<TraceEvent, { kind: K }>, 'rip' | 'info' | 'detail' | 'name'> }[MarkKind];
+export type Mark =
+  | { [K in Exclude<MarkKind, 'iommu/dma'>]: Omit<Extract<TraceEvent, { kind: K }>, 'rip' | 'info' | 'detail' | 'name'> }[Exclude<MarkKind, 'iommu/dma'>]
+  | DmaMark;
+
+/** A DMA mark that was blocked (its request reached no memory). */
+export function dmaBlocked(m: Mark): boolean {
+  return m.kind === 'iommu/dma' && !m.ok;
+}
 
 type FlushEvent = Extract<TraceEvent, { kind: 'tlb/flush' }>;
 
@@ -55,6 +75,8 @@ const FLUSH_SCOPE_CODE: Record<FlushEvent['scope'], number> = {
   all: 0, 'non-global': 1, pcid: 2, page: 3, tag: 4, 'tag-non-global': 5, ep4ta: 6, 'all-combined': 7, 'all-but-host': 8, everything: 9,
 };
 const VM_END_CODE: Record<Extract<TraceEvent, { kind: 'vm/end' }>['why'], number> = { hlt: 0, shutdown: 1, 'hypercall-exit': 2, error: 3 };
+const DMA_WHAT_CODE = { none: 0, ring: 1, data: 2 } as const;
+const DMA_FAULT_CODE: Record<DmaLogFault['vendor'], number> = { vtd: 1, 'amd-vi': 2, none: 3, hv: 4 };
 
 function decoder<T extends string>(codes: Record<T, number>): T[] {
   const out: T[] = [];
@@ -65,13 +87,16 @@ const RING_CAUSES = decoder(RING_CAUSE_CODE);
 const FLUSH_CAUSES = decoder(FLUSH_CAUSE_CODE);
 const FLUSH_SCOPES = decoder(FLUSH_SCOPE_CODE);
 const VM_ENDS = decoder(VM_END_CODE);
+const DMA_WHATS = decoder(DMA_WHAT_CODE);
+const DMA_FAULTS = decoder(DMA_FAULT_CODE);
 const KIND_CODE = new Map<TraceKind, number>(MARK_KINDS.map((k, i) => [k, i]));
+const DMA_CODE = KIND_CODE.get('iommu/dma')!;
 
 const lo32 = (v: bigint): number => Number(BigInt.asIntN(32, v));
 const hi32 = (v: bigint): number => Number(BigInt.asIntN(32, v >> 32n));
 const u64 = (lo: number, hi: number): bigint => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
 
-/** Marks of one kind taken together: a single mark (count 1), or those of one bucket of steps. */
+/** Marks of one kind taken together (blocked DMA requests apart from the others): a single mark (count 1), or those of one bucket of steps. */
 export interface MarkGroup {
   /** The group's first mark (its step is where going to the group leads). */
   mark: Mark;
@@ -99,6 +124,8 @@ export interface MarkRange {
   total: number;
   /** Marks in the range by kind. */
   counts: Record<MarkKind, number>;
+  /** DMA requests in the range that were blocked (also counted in `counts['iommu/dma']`). */
+  dmaBlocked: number;
   /** Steps a bucket covers: 1 when `groups` are single marks (the range held at most `limit`). */
   bucketWidth: number;
   /** By first step; single marks, or one group per kind and bucket of `bucketWidth` steps. */
@@ -172,6 +199,7 @@ export class MarkIndex implements FrontierSink {
     let b = 0;
     let c = 0;
     let d = 0;
+    if (e.kind === 'iommu/dma' && (e.vm < 0 || e.vm > 0xff)) throw new RangeError(`DMA mark: VM ${e.vm} is not in 0..255`);
     switch (e.kind) {
       case 'ring/change':
         // a: from (bits 1:0), to (3:2), cause (7:4); b: vector or -1.
@@ -222,6 +250,19 @@ export class MarkIndex implements FrontierSink {
         // a: VM (15:0), why (17:16).
         a = (e.vm & 0xffff) | (VM_END_CODE[e.why] << 16);
         break;
+      case 'iommu/dma': {
+        // a: VM (7:0), host bus (8), write (9), blocked (10), what (12:11), IOTLB hit (13), fault
+        // vendor (16:14; 0 none), recorded or logged (17), remapped by an IOMMU domain (18), fault
+        // code (31:24); b: length; c, d: IOVA.
+        const f = e.fault;
+        a = (e.vm & 0xff) | (e.bus === 'host' ? 0x100 : 0) | (e.access === 'write' ? 0x200 : 0) | (e.hpa === null ? 0x400 : 0) |
+          (DMA_WHAT_CODE[e.what ?? 'none'] << 11) | (e.iotlbHit ? 0x2000 : 0) | (e.domainId !== null && e.domainId >= 0 ? 0x40000 : 0) | ((f === null ? 0 : DMA_FAULT_CODE[f.vendor]) << 14) |
+          (f?.vendor === 'vtd' ? (f.recorded ? 0x20000 : 0) | ((f.reason & 0xff) << 24) : f?.vendor === 'amd-vi' ? (f.logged ? 0x20000 : 0) | ((f.code & 0xff) << 24) : 0);
+        b = e.length | 0;
+        c = lo32(e.iova);
+        d = hi32(e.iova);
+        break;
+      }
       default:
         return;
     }
@@ -297,6 +338,21 @@ export class MarkIndex implements FrontierSink {
       }
       case 'vm/end':
         return { kind, step, vm: a & 0xffff, why: VM_ENDS[(a >> 16) & 3]! };
+      case 'iommu/dma': {
+        const what = DMA_WHATS[(a >> 11) & 3]!;
+        const vendor = DMA_FAULTS[(a >> 14) & 7];
+        const code = (a >>> 24) & 0xff;
+        const fault: DmaLogFault | null =
+          vendor === 'vtd' ? { vendor, reason: code, recorded: (a & 0x20000) !== 0 }
+          : vendor === 'amd-vi' ? { vendor, code, logged: (a & 0x20000) !== 0 }
+          : vendor === 'none' ? { vendor, reason: 'beyond-host' }
+          : vendor === 'hv' ? { vendor, reason: 'not-guest-ram' }
+          : null;
+        return {
+          kind, step, vm: a & 0xff, bus: a & 0x100 ? 'host' : 'vm', access: a & 0x200 ? 'write' : 'read', what: what === 'none' ? null : what,
+          iova: u64(this.c[i]!, this.d[i]!), length: b >>> 0, iotlbHit: (a & 0x2000) !== 0, fault, ok: (a & 0x400) === 0, remapped: (a & 0x40000) !== 0,
+        };
+      }
     }
   }
 
@@ -310,9 +366,11 @@ export class MarkIndex implements FrontierSink {
     const perKind = new Array<number>(MARK_KINDS.length).fill(0);
     const vectors = new Map<number, VectorCount>();
     const excCode = KIND_CODE.get('cpu/exception')!;
+    let dmaBlocked = 0;
     for (let i = lo; i < hi; i++) {
       const k = this.kinds[i]!;
       perKind[k]!++;
+      if (k === DMA_CODE && this.a[i]! & 0x400) dmaBlocked++;
       if (k !== excCode) continue;
       const vector = this.a[i]! & 0xff;
       let v = vectors.get(vector);
@@ -330,7 +388,10 @@ export class MarkIndex implements FrontierSink {
       const open = new Map<number, MarkGroup>();
       for (let i = lo; i < hi; i++) {
         const step = this.steps[i]!;
-        const key = Math.floor((step - from) / bucketWidth) * MARK_KINDS.length + this.kinds[i]!;
+        // Blocked DMA requests are grouped apart from those made, so no group hides one.
+        const k = this.kinds[i]!;
+        const sub = k === DMA_CODE && this.a[i]! & 0x400 ? MARK_KINDS.length : k;
+        const key = Math.floor((step - from) / bucketWidth) * (MARK_KINDS.length + 1) + sub;
         const g = open.get(key);
         if (g === undefined) {
           const ng = { mark: this.mark(i), count: 1, last: step };
@@ -347,6 +408,7 @@ export class MarkIndex implements FrontierSink {
       to,
       total,
       counts: Object.fromEntries(MARK_KINDS.map((k, i) => [k, perKind[i]!])) as Record<MarkKind, number>,
+      dmaBlocked,
       bucketWidth,
       groups,
       exceptions: [...vectors.values()].sort((x, y) => x.vector - y.vector),

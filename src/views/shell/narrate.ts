@@ -22,6 +22,11 @@ export interface NarrationInput {
    * views' narrateVm), or returns null to leave them to the sentences here.
    */
   extra?: (events: readonly TraceEvent[]) => Segment[] | null;
+  /**
+   * A sentence to add after the step's (a part loaded on demand: the VM views' narrateDma, about the
+   * devices' DMA the step started), or null for none.
+   */
+  after?: (events: readonly TraceEvent[]) => Segment[] | null;
 }
 
 /** COM1's transmit holding register (the UART the scenarios write to). */
@@ -107,13 +112,20 @@ function arrivalDelivery(e: TraceEvent): boolean {
   return (e.kind === 'cpu/interrupt' && e.source === 'external') || (e.kind === 'ring/change' && e.cause === 'interrupt');
 }
 
-/** The sentence for the step that led to `input.step`. */
+/** The sentence for the step that led to `input.step`, and the `after` sentence about it if any. */
 export function narrate(locale: Locale, input: NarrationInput): Segment[] {
-  const t = (k: MessageKey): string => translate(locale, k);
-  if (input.step === 0) return [plain(t('shell.narr.start'))];
+  if (input.step === 0) return [plain(translate(locale, 'shell.narr.start'))];
   // The step's own events, and an external interrupt delivered as it ended (stamped with the step
   // reached: the screen already shows the handler, so the sentence must say why).
   const evs = input.events.filter((e) => e.step === input.step - 1 || (e.step === input.step && arrivalDelivery(e)));
+  const main = narrateStep(locale, input, evs);
+  const more = input.after?.(evs) ?? null;
+  if (more === null || more.length === 0) return main;
+  return fill('{main}{sep}{more}', { main, sep: { text: locale === 'zh-CN' ? '' : ' ' }, more });
+}
+
+function narrateStep(locale: Locale, input: NarrationInput, evs: readonly TraceEvent[]): Segment[] {
+  const t = (k: MessageKey): string => translate(locale, k);
   const first = <K extends TraceEvent['kind']>(kind: K): Extract<TraceEvent, { kind: K }> | undefined =>
     evs.find((e): e is Extract<TraceEvent, { kind: K }> => e.kind === kind);
 

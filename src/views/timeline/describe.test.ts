@@ -4,12 +4,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import pageFault from '../../emu/scenario/examples/page-fault.json' with { type: 'json' };
-import { MARK_KINDS, VECTOR_STEPS, type Mark } from '../../emu/trace/marks.ts';
+import { MARK_KINDS, VECTOR_STEPS, type DmaMark, type Mark } from '../../emu/trace/marks.ts';
 import { InThreadClient } from '../../worker/in-thread.ts';
 import type { Json } from '../../worker/protocol.ts';
 import { translator } from '../cpu/text.ts';
 import { charText, countText, describeGroup, describeMark, exceptionWhat, kindName, laneName, summaryText } from './describe.ts';
 import { noCounts, shownGroups } from './layout.ts';
+
+/** A DMA request the tests vary. */
+const DMA: DmaMark = { kind: 'iommu/dma', step: 7, vm: 1, bus: 'host', access: 'read', what: null, iova: 0x200000n, length: 16, iotlbHit: false, fault: null, ok: true, remapped: true };
 
 const en = translator('en');
 const zh = translator('zh-CN');
@@ -39,6 +42,41 @@ const MARKS: [Mark, string, string][] = [
   [{ kind: 'vm/exit', step: 3, vm: 0, vendor: 'intel', code: 10 }, 'VM exit of VM 0: CPUID (reason 10)', '虚拟机 0 的 VM 退出：CPUID（原因 10）'],
   [{ kind: 'vm/exit', step: 6, vm: 1, vendor: 'amd', code: 0x7b }, 'VM exit of VM 1: VMEXIT_IOIO (EXITCODE 0x7b)', '虚拟机 1 的 VM 退出：VMEXIT_IOIO（EXITCODE 0x7b）'],
   [{ kind: 'vm/end', step: 9, vm: 0, why: 'hlt' }, 'VM 0 ended (hlt)', '虚拟机 0 已结束（hlt）'],
+  [
+    { ...DMA, what: 'data', iova: 0x210000n, length: 342, remapped: true, iotlbHit: true },
+    'VM 1’s assigned device read 342 bytes at 0x210000 (data buffer): translated by the IOMMU (IOTLB hit)',
+    '虚拟机 1 的直通设备从 0x210000 读取 342 字节（数据缓冲区）：经 IOMMU 翻译（IOTLB 命中）',
+  ],
+  [
+    { ...DMA, vm: 0, access: 'write', what: 'ring', iova: 0x201008n, length: 8, remapped: false },
+    'VM 0’s assigned device wrote 8 bytes at 0x201008 (descriptor ring): no IOMMU, the address reached host memory unchanged',
+    '虚拟机 0 的直通设备向 0x201008 写入 8 字节（描述符环）：没有 IOMMU，地址原样到达宿主机内存',
+  ],
+  [
+    { ...DMA, bus: 'vm', vm: 0, iova: 0x210000n, length: 64, what: 'data' },
+    'The hypervisor’s device model for VM 0 read 64 bytes at 0x210000 (data buffer): copied by the hypervisor',
+    '虚拟机监控器为虚拟机 0 模拟的设备从 0x210000 读取 64 字节（数据缓冲区）：由虚拟机监控器复制',
+  ],
+  [
+    { ...DMA, vm: 0, what: 'data', iova: 0xb00000n, length: 355, ok: false, fault: { vendor: 'vtd', reason: 6, recorded: true } },
+    'VM 0’s assigned device read 355 bytes at 0xb00000 (data buffer): blocked, VT-d fault reason 6',
+    '虚拟机 0 的直通设备从 0xb00000 读取 355 字节（数据缓冲区）：被阻止，VT-d 故障原因 6',
+  ],
+  [
+    { ...DMA, vm: 0, iova: 0xb00000n, length: 4, ok: false, fault: { vendor: 'amd-vi', code: 2, logged: true } },
+    'VM 0’s assigned device read 4 bytes at 0xb00000: blocked, AMD-Vi event IO_PAGE_FAULT',
+    '虚拟机 0 的直通设备从 0xb00000 读取 4 字节：被阻止，AMD-Vi 事件 IO_PAGE_FAULT',
+  ],
+  [
+    { ...DMA, iova: 1n << 60n, ok: false, fault: { vendor: 'none', reason: 'beyond-host' } },
+    'VM 1’s assigned device read 16 bytes at 0x1000000000000000: blocked, beyond the host’s address space',
+    '虚拟机 1 的直通设备从 0x1000000000000000 读取 16 字节：被阻止，超出宿主机的地址空间',
+  ],
+  [
+    { ...DMA, bus: 'vm', ok: false, fault: { vendor: 'hv', reason: 'not-guest-ram' } },
+    'The hypervisor’s device model for VM 1 read 16 bytes at 0x200000: blocked, not the VM’s memory',
+    '虚拟机监控器为虚拟机 1 模拟的设备从 0x200000 读取 16 字节：被阻止，不是该虚拟机的内存',
+  ],
 ];
 
 describe('each mark in words', () => {
@@ -72,6 +110,15 @@ describe('each mark in words', () => {
     expect(describeGroup({ ...g!, group: { ...g!.group, count: 1 } }, en, 'en')).toBe('Timer interrupt, vector 0x20');
   });
 
+  it('a group of blocked DMA requests says they were blocked; one of requests made does not', () => {
+    const blocked: DmaMark = { ...DMA, ok: false, fault: { vendor: 'vtd', reason: 5, recorded: true } };
+    const [b] = shownGroups([{ mark: blocked, count: 3, last: 40 }], 100);
+    expect(describeGroup(b!, en, 'en')).toBe('3 DMA requests blocked from step 8 to 41; the first: VM 1’s assigned device read 16 bytes at 0x200000: blocked, VT-d fault reason 5');
+    expect(describeGroup(b!, zh, 'zh-CN')).toMatch(/^第 8 步至第 41 步共 3 次 DMA 请求被阻止；第一个：/);
+    const [ok] = shownGroups([{ mark: DMA, count: 2, last: 9 }], 100);
+    expect(describeGroup(ok!, en, 'en')).toMatch(/^2 DMA requests from step 8 to 10; /);
+  });
+
   it('UART bytes print as the character, an escape, or hex', () => {
     expect([0x41, 10, 13, 0x7f, 0x1b, 0x120].map(charText)).toEqual(["'A'", '\\n', '\\r', '0x7f', '0x1b', "' '"]);
     expect(exceptionWhat(14, en)).toBe('#PF (page fault)');
@@ -93,12 +140,19 @@ describe('the summary', () => {
 
   it('lists the first steps of a frequent exception and says there are more', () => {
     const steps = [3, 9, 27];
-    const r = { total: 5, counts: { ...noCounts(), 'cpu/exception': 5 }, exceptions: [{ vector: 13, count: 5, steps }] };
+    const r = { total: 5, dmaBlocked: 0, counts: { ...noCounts(), 'cpu/exception': 5 }, exceptions: [{ vector: 13, count: 5, steps }] };
     expect(steps).toHaveLength(VECTOR_STEPS);
     expect(summaryText(r, 100, en)).toBe('Steps 0 to 100: 5 exceptions #GP (general protection) at steps 4, 10, 28 and later.');
     expect(summaryText(r, 100, zh)).toBe('第 0 步至第 100 步：5 次异常 #GP（一般保护错误），在第 4、10、28 步及以后。');
-    const two = { total: 2, counts: { ...noCounts(), 'cpu/exception': 2 }, exceptions: [{ vector: 13, count: 2, steps: [3, 9] }] };
+    const two = { total: 2, dmaBlocked: 0, counts: { ...noCounts(), 'cpu/exception': 2 }, exceptions: [{ vector: 13, count: 2, steps: [3, 9] }] };
     expect(summaryText(two, 100, en)).toBe('Steps 0 to 100: 2 exceptions #GP (general protection) at steps 4, 10.');
-    expect(summaryText({ total: 0, counts: noCounts(), exceptions: [] }, 0, en)).toBe('Steps 0 to 0: no events.');
+    expect(summaryText({ total: 0, dmaBlocked: 0, counts: noCounts(), exceptions: [] }, 0, en)).toBe('Steps 0 to 0: no events.');
+  });
+
+  it('counts DMA requests, and says how many were blocked', () => {
+    const r = { total: 13, dmaBlocked: 1, counts: { ...noCounts(), 'iommu/dma': 12, 'vm/exit': 1 }, exceptions: [] };
+    expect(summaryText(r, 50, en)).toBe('Steps 0 to 50: 1 VM exit, 12 DMA requests (1 of them blocked).');
+    expect(summaryText(r, 50, zh)).toBe('第 0 步至第 50 步：1 次 VM 退出，12 次 DMA 请求（其中 1 次被阻止）。');
+    expect(summaryText({ ...r, dmaBlocked: 0 }, 50, en)).toBe('Steps 0 to 50: 1 VM exit, 12 DMA requests.');
   });
 });

@@ -3,8 +3,9 @@
  * and the summary that is the diagram's text alternative ("6 ring changes, 1 exception #PF (page
  * fault) at step 1, …").
  */
-import type { Mark, MarkKind, MarkRange } from '../../emu/trace/marks.ts';
-import { MARK_KINDS } from '../../emu/trace/marks.ts';
+import type { DmaMark, Mark, MarkKind, MarkRange } from '../../emu/trace/marks.ts';
+import { MARK_KINDS, dmaBlocked } from '../../emu/trace/marks.ts';
+import { amdViEventName } from '../../emu/iommu/fault-names.ts';
 import type { Locale, MessageKey } from '../../i18n/messages.ts';
 import { EXCEPTION_MNEMONICS, EXCEPTION_NAMES, describeRingChange, hexVector } from '../cpu/ring-change.ts';
 import type { Tr } from '../cpu/text.ts';
@@ -67,7 +68,31 @@ export function describeMark(m: Mark, t: Tr, locale: Locale): string {
       return t(m.vendor === 'amd' ? 'timeline.mark.vmExitAmd' : 'timeline.mark.vmExit', { name: vmExitTitle(m.vendor, m.code), code: m.vendor === 'amd' ? hex(m.code >>> 0) : m.code, vm: m.vm });
     case 'vm/end':
       return t('timeline.mark.vmEnd', { vm: m.vm, why: m.why });
+    case 'iommu/dma':
+      return describeDma(m, t);
   }
+}
+
+/**
+ * A DMA request: "VM 0’s assigned device read 64 bytes at 0x210000 (data buffer): translated by the
+ * IOMMU", "… blocked, VT-d fault reason 6".
+ */
+export function describeDma(m: DmaMark, t: Tr): string {
+  const who = t(m.bus === 'host' ? 'timeline.dma.assigned' : 'timeline.dma.model', { vm: m.vm });
+  const act = t(m.access === 'read' ? 'timeline.dma.read' : 'timeline.dma.write', { who, n: m.length, iova: hex(m.iova) });
+  const what = m.what === null ? '' : t(`timeline.dma.what.${m.what}`);
+  if (!m.ok) {
+    const f = m.fault;
+    const fault =
+      f === null ? '?'
+      : f.vendor === 'vtd' ? t('timeline.dma.fault.vtd', { code: f.reason })
+      : f.vendor === 'amd-vi' ? t('timeline.dma.fault.amd-vi', { name: amdViEventName(f.code) ?? hex(f.code) })
+      : t(`timeline.dma.fault.${f.vendor}`);
+    return t('timeline.dma.blocked', { act, what, fault });
+  }
+  if (m.bus === 'vm') return t('timeline.dma.copied', { act, what });
+  if (!m.remapped) return t('timeline.dma.direct', { act, what });
+  return t('timeline.dma.remapped', { act, what, hit: m.iotlbHit ? t('timeline.dma.hit') : '' });
 }
 
 /** "6 ring changes", "1 halt" (every kind but exceptions, which are counted by vector). */
@@ -93,12 +118,14 @@ export function describeGroup(s: Shown, t: Tr, locale: Locale): string {
   const count =
     g.mark.kind === 'cpu/exception'
       ? `${g.count} × ${exceptionWhat(g.mark.vector, t)}`
-      : countText(g.mark.kind, g.count, t);
+      : dmaBlocked(g.mark)
+        ? t(`timeline.count.dmaBlocked.${g.count === 1 ? 'one' : 'other'}`, { n: g.count })
+        : countText(g.mark.kind, g.count, t);
   return t('timeline.group', { count, from: s.at, to: s.last, first });
 }
 
 /** The summary of the run up to `furthest`: every kind with marks, exceptions by vector with the steps that show them. */
-export function summaryText(r: Pick<MarkRange, 'counts' | 'exceptions' | 'total'>, furthest: number, t: Tr): string {
+export function summaryText(r: Pick<MarkRange, 'counts' | 'exceptions' | 'total' | 'dmaBlocked'>, furthest: number, t: Tr): string {
   if (r.total === 0) return t('timeline.summaryNone', { furthest });
   const parts: string[] = [];
   for (const kind of MARK_KINDS) {
@@ -108,6 +135,8 @@ export function summaryText(r: Pick<MarkRange, 'counts' | 'exceptions' | 'total'
         const steps = v.steps.map((step) => shownStep({ kind: 'cpu/exception', step, vector: v.vector, errorCode: -1 }, furthest)).join(t('timeline.stepSep'));
         parts.push(t(`timeline.count.cpu/exception.${form}`, { n: v.count, what: exceptionWhat(v.vector, t), steps }));
       }
+    } else if (kind === 'iommu/dma' && r.dmaBlocked > 0) {
+      parts.push(t('timeline.dmaWithBlocked', { all: countText(kind, r.counts[kind], t), blocked: r.dmaBlocked }));
     } else if (r.counts[kind] > 0) parts.push(countText(kind, r.counts[kind], t));
   }
   return t('timeline.summary', { furthest, list: parts.join(t('timeline.sep')) });

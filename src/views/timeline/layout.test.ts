@@ -118,6 +118,16 @@ describe('lanes and marks', () => {
     expect(new Set(shapes).size).toBe(MARK_KINDS.length);
     expect(shapePath({ kind: 'ring/change', from: 3, to: 0 }, 6)).not.toBe(shapePath({ kind: 'ring/change', from: 0, to: 3 }, 6));
     expect(shapePath({ kind: 'cpu/interrupt', source: 'software' }, 6)).not.toBe(shapePath({ kind: 'cpu/interrupt', source: 'external' }, 6));
+    // A blocked DMA request differs by shape, not only colour: two parts (shaft and wall), no arrow head.
+    const made = shapePath({ kind: 'iommu/dma', ok: true }, 6);
+    const blocked = shapePath({ kind: 'iommu/dma', ok: false }, 6);
+    expect(made).toBe(shapePath({ kind: 'iommu/dma' }, 6));
+    expect(blocked).not.toBe(made);
+    expect(made.match(/M/g)).toHaveLength(1);
+    expect(blocked.match(/M/g)).toHaveLength(2);
+    expect(made).toContain('L6,0');
+    expect(blocked).not.toContain('L');
+    expect(new Set([...shapes, blocked]).size).toBe(MARK_KINDS.length + 1);
     for (const d of shapes) expect(d).toMatch(/^M[-\d.,MLHVAZ ]+$/);
     // Towards ring 0 the triangle points up: its apex (the first point) is above the centre.
     expect(shapePath({ kind: 'ring/change', from: 3, to: 0 }, 6)).toMatch(/^M0,-6L/);

@@ -143,9 +143,10 @@ export function place(shown: readonly Shown[], lanes: readonly MarkKind[], scale
  * change (pointing up towards ring 0, down towards ring 3), a cross for an exception, a circle for
  * an interrupt (a ring for a software one), a diamond for port I/O, a square for a TLB flush, two
  * bars for a halt, an eight-pointed star for a triple fault, an up arrow for a VM exit, a hexagon
- * for the end of a VM.
+ * for the end of a VM, a right arrow for a DMA request made and, for one blocked (`ok` false), the
+ * arrow's shaft stopped at a wall (no head).
  */
-export function shapePath(m: Pick<Mark, 'kind'> & Partial<{ from: number; to: number; source: string }>, r: number): string {
+export function shapePath(m: Pick<Mark, 'kind'> & Partial<{ from: number; to: number; source: string; ok: boolean }>, r: number): string {
   const f = (n: number): string => String(Math.round(n * 100) / 100);
   switch (m.kind) {
     case 'ring/change':
@@ -193,6 +194,12 @@ export function shapePath(m: Pick<Mark, 'kind'> & Partial<{ from: number; to: nu
         pts.push(`${f(r * Math.cos(a))},${f(r * Math.sin(a))}`);
       }
       return `M${pts.join('L')}Z`;
+    }
+    case 'iommu/dma': {
+      const w = r * 0.35;
+      // Made: an arrow from the device to memory. Blocked: its shaft, stopped short of a wall.
+      if (m.ok === false) return `M${f(-r)},${f(-w)}H${f(r * 0.3)}V${f(w)}H${f(-r)}ZM${f(r * 0.55)},${f(-r)}H${f(r)}V${f(r)}H${f(r * 0.55)}Z`;
+      return `M${f(-r)},${f(-w)}H0V${f(-r)}L${f(r)},0L0,${f(r)}V${f(w)}H${f(-r)}Z`;
     }
   }
 }

@@ -11,3 +11,4 @@ export { default as IoWays } from './IoWays.svelte';
 export { default as VmConsoles } from './VmConsoles.svelte';
 export { translator } from '../cpu/text.ts';
 export { narrateVm } from './narrate-vm.ts';
+export { narrateDma } from './narrate-dma.ts';
