@@ -440,7 +440,7 @@ function ioTable(c: IoComparison): string {
     `${c.frames} frames sent and received back through a network card's loopback, under ${c.under === 'vtx' ? 'VT-x' : 'AMD-V'}${c.runs.some((r) => r.way === 'assigned') ? `, the assigned card behind ${c.iommu === 'vtd' ? 'VT-d' : c.iommu === 'amd-vi' ? 'AMD-Vi' : 'no IOMMU'}` : ''}`,
     '',
     `way        data   exits  config  mmio  device-ports  hv-copied-bytes  device-dma-bytes       cycles`,
-    ...c.runs.map((r) => `${r.way.padEnd(9)} ${(r.dataOk ? 'same' : 'DIFF').padStart(5)} ${pad(r.exits.total, 7)} ${pad(r.exits.config, 7)} ${pad(r.exits.mmio, 5)} ${pad(r.exits.devicePorts, 13)} ${pad(r.hypervisor.bytes, 16)} ${pad(r.device.bytes, 17)} ${pad(r.cycles, 12)}`),
+    ...c.runs.map((r, i) => `${r.way.padEnd(9)} ${(r.dataOk && c.perFrame[i]!.dataOk ? 'same' : 'DIFF').padStart(5)} ${pad(r.exits.total, 7)} ${pad(r.exits.config, 7)} ${pad(r.exits.mmio, 5)} ${pad(r.exits.devicePorts, 13)} ${pad(r.hypervisor.bytes, 16)} ${pad(r.device.bytes, 17)} ${pad(r.cycles, 12)}`),
     '',
     'per frame (a run of 2N frames less a run of N: set-up left out)',
     `way        device-exits  copies  copied-bytes  dma-bytes   cycles`,
@@ -449,7 +449,8 @@ function ioTable(c: IoComparison): string {
     'exits: every exit of the VM (the other ones are the host\'s time slices and the final HLT); config: I/O exits at',
     '0xCF8-0xCFF; mmio: EPT violations or NPFs the hypervisor handled as MMIO; device-ports: I/O exits at the',
     'device\'s I/O BAR (virtio\'s registers and notifications). copies: the hypervisor\'s copy operations of frame',
-    'bytes (one per piece within a 4-KiB page); dma-bytes: bytes the assigned card moved itself. The virtio',
+    'bytes (one per buffer piece within a 4-KiB page; virtio\'s headers are buffers of their own); dma-bytes: bytes',
+    'the assigned card moved itself. The cycles price each exit and its handler, not the bytes copied. The virtio',
     'driver notifies once per batch of up to 8 frames: take N a multiple of 8 for its per-frame figures.',
   ];
   return lines.join('\n');

@@ -103,6 +103,17 @@ describe('lesson kit', () => {
     ]);
   });
 
+  it('sees a DMA request by its address and whether it was blocked, so a step can wait for the blocked one', () => {
+    const base = { kind: 'iommu/dma', step: 4, vm: 0, bus: 'host', seq: 3, rid: 64, device: 'nic', access: 'read', what: 'data', length: 355, iotlbHit: false, domainId: null } as const;
+    const seen = seenEvents([
+      { ...base, iova: 0x210000n, hpa: 0x210000n, fault: null },
+      { ...base, iova: 0xb00000n, hpa: null, fault: { vendor: 'vtd', reason: 6, recorded: true } },
+    ]);
+    expect(seen).toEqual([{ kind: 'iommu/dma', iova: 0x210000, blocked: false }, { kind: 'iommu/dma', iova: 0xb00000, blocked: true }]);
+    expect(matches({ kind: 'iommu/dma', blocked: true }, seen[0]!)).toBe(false);
+    expect(matches({ kind: 'iommu/dma', blocked: true }, seen[1]!)).toBe(true);
+  });
+
   it('sees VM exits by reason or EXITCODE and name, VM entries by instruction (a failed entry by none)', () => {
     const seen = seenEvents([
       { kind: 'vm/exit', step: 1, vm: 0, vendor: 'intel', code: 30, name: 'EXIT_REASON_IO_INSTRUCTION', rip: 0x100014n, info: { EXIT_QUALIFICATION: 0x3f80000n } },

@@ -39,6 +39,9 @@ export interface SeenEvent {
   name?: string;
   /** vm/entry: the instruction that entered the guest (VMLAUNCH, VMRESUME, VMRUN). */
   instruction?: string;
+  /** iommu/dma: the address the device used, and whether the request was blocked. */
+  iova?: number;
+  blocked?: boolean;
 }
 
 /** What a `wait` step waits for: an event of this kind whose given fields all match. */

@@ -18,7 +18,9 @@ export function matches(want: WaitFor, e: SeenEvent): boolean {
     (want.hit === undefined || e.hit === want.hit) &&
     (want.code === undefined || e.code === want.code) &&
     (want.name === undefined || e.name === want.name) &&
-    (want.instruction === undefined || e.instruction === want.instruction)
+    (want.instruction === undefined || e.instruction === want.instruction) &&
+    (want.iova === undefined || e.iova === want.iova) &&
+    (want.blocked === undefined || e.blocked === want.blocked)
   );
 }
 

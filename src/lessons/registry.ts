@@ -13,6 +13,7 @@ import { info as nestedWalk } from '../../lessons/05-nested-walk/meta.ts';
 import { info as taggedTlb } from '../../lessons/06-tagged-tlb/meta.ts';
 import { info as shadowPaging } from '../../lessons/07-shadow-paging/meta.ts';
 import { info as deviceIo } from '../../lessons/08-device-io/meta.ts';
+import { info as iommu } from '../../lessons/09-iommu/meta.ts';
 
 interface Entry {
   info: LessonInfo;
@@ -28,6 +29,7 @@ const entries: readonly Entry[] = [
   { info: taggedTlb, load: () => import('../../lessons/06-tagged-tlb/index.ts') },
   { info: shadowPaging, load: () => import('../../lessons/07-shadow-paging/index.ts') },
   { info: deviceIo, load: () => import('../../lessons/08-device-io/index.ts') },
+  { info: iommu, load: () => import('../../lessons/09-iommu/index.ts') },
 ];
 
 /** Every lesson's LessonInfo, in course order. */

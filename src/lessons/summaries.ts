@@ -13,6 +13,7 @@ import { summary as nestedWalk } from '../../lessons/05-nested-walk/summary.ts';
 import { summary as taggedTlb } from '../../lessons/06-tagged-tlb/summary.ts';
 import { summary as shadowPaging } from '../../lessons/07-shadow-paging/summary.ts';
 import { summary as deviceIo } from '../../lessons/08-device-io/summary.ts';
+import { summary as iommu } from '../../lessons/09-iommu/summary.ts';
 
 export const SUMMARIES: Readonly<Record<string, Record<Locale, string>>> = {
   '01-rings': rings,
@@ -23,4 +24,5 @@ export const SUMMARIES: Readonly<Record<string, Record<Locale, string>>> = {
   '06-tagged-tlb': taggedTlb,
   '07-shadow-paging': shadowPaging,
   '08-device-io': deviceIo,
+  '09-iommu': iommu,
 };

@@ -16,7 +16,8 @@ import { HostMachine } from './host-machine.ts';
 import { ArraySink } from '../trace/events.ts';
 import type { IommuKind } from './devio.ts';
 import { compareWays, ioGuest, ioReport, IO_VM_MEM, runIoTask } from './io-compare.ts';
-import { frameByte, frameLength, IO_OUT, IO_SLOT } from './io-guest.ts';
+import { frameByte, frameLength, IO_BAR, IO_LOAD, IO_MAX_FRAMES, IO_OUT, IO_SLOT, nicDriver } from './io-guest.ts';
+import type { VmxBackend } from './vmx-backend.ts';
 
 const UNDERS = ['vtx', 'svm'] as const;
 const MIB8 = 8 * 1024 * 1024;
@@ -58,6 +59,15 @@ describe('three ways to give a VM a network card: the same data', () => {
   }
 });
 
+describe('the largest task', () => {
+  it(`${IO_MAX_FRAMES} frames: every way delivers them all, byte for byte (the frames, OUT, the receive buffers and OUTLEN do not overlap)`, () => {
+    for (const way of ['emulated', 'virtio', 'assigned'] as const) {
+      const r = runIoTask({ under: 'vtx', way, frames: IO_MAX_FRAMES });
+      expect([way, r.received, r.dataOk]).toEqual([way, IO_MAX_FRAMES, true]);
+    }
+  });
+});
+
 describe('what each way costs', () => {
   for (const under of UNDERS) {
     it(`${under}: emulated, every TDT and RDT write exits and the hypervisor copies each frame twice; virtio, two notifications per batch; assigned, no exit and no copy`, () => {
@@ -79,11 +89,11 @@ describe('what each way costs', () => {
       expect(asg!.device.dataBytes).toBe(2 * payload);
       expect(asg!.device.ringBytes).toBe(emu!.hypervisor.ringBytes);
       // virtio: its registers are an I/O BAR, so set-up and notifications are I/O exits at the device's
-      // own ports, never MMIO: set-up 10 (reset, status twice, features in and out, select and PFN
-      // of each queue, DRIVER_OK, the receive queue's first notification), then per batch of 8 one
-      // notification for the frames and one for the buffers given back.
+      // own ports, never MMIO: set-up 12 (reset, status twice, features in and out, select, size
+      // and PFN of each queue, DRIVER_OK, the receive queue's first notification), then per batch
+      // of 8 one notification for the frames and one for the buffers given back.
       expect(vio!.exits.mmio).toBe(0);
-      expect(vio!.exits.devicePorts).toBe(10 + 2);
+      expect(vio!.exits.devicePorts).toBe(12 + 2);
       expect(vio!.exits.config).toBe(emu!.exits.config);
       // The payload with each frame's 10-byte virtio_net_hdr, read once and written once by the hypervisor.
       expect(vio!.hypervisor.dataBytes).toBe(2 * (payload + 8 * 10));
@@ -250,5 +260,42 @@ describe('the trace: iommu/dma events (host-machine.ts)', () => {
     const first = dma[0]!;
     const mmio = events.find((x) => x.kind === 'io/mmio' && x.step === first.step);
     expect(mmio).toMatchObject({ dir: 'write', pa: BigInt(HOST_BAR_BASE + NIC_REG.TDT) });
+  });
+});
+
+describe('assigned BARs the guest moves or misplaces', () => {
+  it('a BAR placed inside the guest\u2019s own RAM is left unmapped: the host goes on', () => {
+    for (const under of UNDERS) {
+      const r = assemble(nicDriver(2).replace(`mov eax, ${IO_BAR}\n  out dx, eax`, 'mov eax, 0x400000\n  out dx, eax'), { bits: 32, origin: IO_LOAD });
+      if (!r.ok) throw new Error(JSON.stringify(r.errors));
+      const h = new Host({ under, guests: [{ name: 'g', mode: 'prot32', load: IO_LOAD, code: r.bytes, memSize: MIB8, device: { way: 'assigned' } }], iommu: 'vtd' });
+      expect(() => h.run(200_000)).not.toThrow();
+      expect(h.deviceOf(0)!.assigned!.mapped).toBeNull();
+    }
+  });
+
+  it('VT-x, two vCPUs: each vCPU\u2019s INVEPT after the BAR is mapped names its own EPT, at its own next entry', () => {
+    const src = nicDriver(2).replace(`org ${IO_LOAD}\n`, `org ${IO_LOAD}\n  cmp esi, 1\n  je vcpu1_spin\n`) + '\nvcpu1_spin:\n  nop\n  jmp vcpu1_spin\n';
+    const r = assemble(src, { bits: 32, origin: IO_LOAD });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    const h = new Host({ under: 'vtx', guests: [{ name: 'g', mode: 'prot32', load: IO_LOAD, code: r.bytes, memSize: MIB8, vcpus: 2, device: { way: 'assigned' } }], iommu: 'vtd', quantum: 500 });
+    const backends = h.vm(0).backends as VmxBackend[];
+    // One VMX unit for the physical CPU, shared by both vCPUs' backends: watch its INVEPTs.
+    const vmx = backends[0]!.vmx;
+    expect(backends[1]!.vmx).toBe(vmx);
+    const seen: number[] = [];
+    const real = vmx.invept.bind(vmx);
+    vmx.invept = (type, desc) => {
+      seen.push(Number(desc.lo & ~0xfffn));
+      return real(type, desc);
+    };
+    h.run(60_000);
+    expect(h.deviceOf(0)!.assigned!.mapped).toBe(IO_BAR);
+    const roots = backends.map((b) => b.map!.root);
+    expect(new Set(roots).size).toBe(2);
+    // The BAR was mapped in both vCPUs' EPT during vCPU 0's exit; each EPT was then invalidated by
+    // its own EPTP (vCPU 1's at its next entry), not twice by vCPU 0's.
+    expect(seen.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(seen)).toEqual(new Set(roots));
   });
 });

@@ -41,8 +41,9 @@ export type DeviceWay = 'emulated' | 'virtio' | 'assigned';
 
 /** The network card a way gives a VM: the 8254x-style card (emulated or assigned), or the virtio-net device. */
 export function nicModel(way: DeviceWay): PciFunctionModel {
-  // The virtio device's loopback stands for the host's side of the bridge echoing each frame back.
-  return way === 'virtio' ? new VirtioNet('virtio-net', { loopback: true }) : new Nic();
+  // The virtio device's loopback stands for the host's side of the bridge echoing each frame back;
+  // 16 descriptors a queue hold 8 frames as chains of a header and a frame (io-guest.ts).
+  return way === 'virtio' ? new VirtioNet('virtio-net', { loopback: true, queueSize: 16 }) : new Nic();
 }
 
 /**

@@ -94,6 +94,7 @@ import { CFG, CMD, CONFIG_DATA_PORT, PciBus, type DmaLogEntry, type PciBusSnapsh
 import { requesterId, PassThroughRemapper, type DmaRemapper } from '../iommu/types.ts';
 import { VtdRemapper, type VtdState } from '../iommu/vtd.ts';
 import type { AmdViState } from '../iommu/amdvi.ts';
+import { directMapProblem } from './nested-map.ts';
 import { AssignedFunction, GuestRamRemapper, iommuAreaSize, IommuDomains, nicModel, type DeviceWay, type IommuKind } from './devio.ts';
 
 export const MAX_VMS = 4;
@@ -473,7 +474,11 @@ export class Host {
   private remapAssigned(vm: VmRec): void {
     const a = vm.assigned!;
     const gbar = a.proxy.guestBar(0);
-    const want = (a.proxy.command() & CMD.MEMORY) !== 0 && gbar !== 0 ? gbar : null;
+    // A BAR the nested tables cannot map directly (placed inside the guest's own RAM, or across a
+    // 2-MByte boundary) stays unmapped: its accesses then reach RAM or exit to the proxy, which
+    // forwards them to the function (the slow path), as a guest's misplaced BAR must not stop the host.
+    const placed = (a.proxy.command() & CMD.MEMORY) !== 0 && gbar !== 0 && directMapProblem(vm.memSize, gbar, a.size) === null;
+    const want = placed ? gbar : null;
     if (want === a.mapped) return;
     for (const i of vm.vcpus) {
       const backend = this.vcpus[i]!.backend;

@@ -170,6 +170,8 @@ export function ioReport(host: Host, vi: number, way: DeviceWay, iommu: IommuKin
 /** One way's cost per frame: the difference between a run of 2N frames and one of N, so set-up is left out. */
 export interface IoPerFrame {
   way: DeviceWay;
+  /** Both runs (N and 2N frames) delivered every frame byte for byte. */
+  dataOk: boolean;
   deviceExits: number;
   configExits: number;
   /** Payload bytes the hypervisor's processor copied, and its copies (DMA requests of payload), per frame. */
@@ -206,6 +208,7 @@ export function compareWays(under: 'vtx' | 'svm', frames: number, ways: readonly
     const d = (f: (r: IoReport) => number): number => (f(b) - f(a)) / frames;
     perFrame.push({
       way,
+      dataOk: a.dataOk && b.dataOk,
       deviceExits: d((r) => r.deviceExits),
       configExits: d((r) => r.exits.config),
       copiedBytes: d((r) => r.hypervisor.dataBytes),

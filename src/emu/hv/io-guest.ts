@@ -11,10 +11,11 @@
  *
  * Guest-physical layout (an 8-MiB VM, the exec start state: prot32, flat, no paging):
  *   0x100000 code; 0x600 results; 0x200000 TX ring; 0x201000 RX ring; 0x210000 the frames (2 KiB
- *   each); 0x230000 receive buffers (2 KiB each); 0x250000 OUT (2 KiB per frame received);
- *   0x249000 OUTLEN. The virtio driver's queues: receive at 0x200000, transmit at 0x202000 (each a
- *   descriptor table and available ring in one page, the used ring in the next); its I/O BAR at
- *   port IO_PORTS.
+ *   each, up to IO_MAX_FRAMES: to 0x250000); 0x250000 OUT (2 KiB per frame received, to 0x290000);
+ *   0x290000 receive buffers (8 of 2 KiB); 0x294000 OUTLEN; 0x295000 the virtio headers (16 bytes
+ *   a slot, transmit then receive). The virtio driver's queues: receive at 0x200000, transmit at
+ *   0x202000 (each a descriptor table and available ring in one page, the used ring in the next);
+ *   its I/O BAR at port IO_PORTS.
  */
 import { CMD } from '../dev/pci.ts';
 import { findAndPlaceBar0, setCommand } from '../dev/pci-guest.ts';
@@ -27,19 +28,23 @@ export const IO_RESULT = 0x600;
 export const IO_RECEIVED = IO_RESULT + 0x48;
 export const IO_FRAMES = 0x210000;
 export const IO_OUT = 0x250000;
-export const IO_OUTLEN = 0x249000;
+export const IO_OUTLEN = 0x294000;
 export const IO_SLOT = 0x800;
 /** Guest-physical address the drivers place the device's BAR0 at (outside the VM's RAM: MMIO). */
 export const IO_BAR = 0xe0000000;
 /** The I/O port the virtio driver places its device's BAR0 (32 bytes of legacy registers) at. */
 export const IO_PORTS = 0xc000;
-/** Frames the virtio driver puts in the transmit queue before one notification (at most the queue size, 8). */
+/** Frames the virtio driver puts in the transmit queue before one notification (each a chain of two descriptors). */
 export const VIRTIO_BATCH = 8;
+/** The virtqueue size the virtio driver expects (it checks QUEUE_SIZE): two descriptors per frame, 8 frames. */
+export const VIRTIO_QUEUE = 16;
 /** At most this many frames (OUT holds 2 KiB each up to 0x290000). */
 export const IO_MAX_FRAMES = 128;
 const TXR = 0x200000;
 const RXR = 0x201000;
-const RXB = 0x230000;
+const RXB = 0x290000;
+/** The virtio driver's 10-byte headers, 16 bytes a slot: transmit slots 0..7, then receive slots 0..7. */
+const HDRS = 0x295000;
 const RING = 8;
 const VARS = IO_RESULT + 0x40; // +0 next TX slot, +4 next RX slot (virtio: RX avail idx), +8 received (IO_RECEIVED), +12 virtio: RX used seen
 const VQ_RX = 0x200000;
@@ -226,26 +231,32 @@ ${makeFrame}`;
 }
 
 /**
- * The virtio-net driver (dev/virtio-net.ts, legacy interface, split virtqueues of 8) for `frames`
- * frames: it resets and negotiates the MAC feature, sets up the receive queue (eight 2-KiB buffers,
- * all made available) and the transmit queue, sets DRIVER_OK; then, `batch` frames at a time, puts
- * each frame (a zero 10-byte virtio_net_hdr written right before it) in a descriptor of the
- * transmit queue, publishes them with one avail.idx write and notifies the device once (one OUT to
- * QUEUE_NOTIFY: one exit per batch); then takes every used receive buffer, copies the frame after
- * its header out, gives the buffers back with one avail.idx write and one notification of queue 0.
- * Completion is seen in the used rings in memory.
+ * The virtio-net driver (dev/virtio-net.ts, legacy interface, split virtqueues of 16) for `frames`
+ * frames: it resets and negotiates the MAC feature, sets up the receive queue (eight buffers, each a
+ * chain of a 10-byte header and a 2-KiB frame buffer, all made available) and the transmit queue,
+ * checking that each queue's size is 16, then sets DRIVER_OK; then, `batch` frames at a time, puts
+ * each frame in a chain of two descriptors of the transmit queue, a zero virtio_net_hdr then the
+ * frame (a legacy driver that has not negotiated VIRTIO_F_ANY_LAYOUT must give the header a
+ * descriptor of its own, on transmit and receive: virtio 1.1, 5.1.6.6), publishes them with one
+ * avail.idx write and notifies the device once (one OUT to QUEUE_NOTIFY: one exit per batch); then
+ * takes every used receive chain, checks its length, copies the frame out, gives the chains back
+ * with one avail.idx write and one notification of queue 0. Completion is seen in the used rings.
  */
 export function virtioDriver(frames: number, batch = VIRTIO_BATCH): string {
   checkFrames(frames);
   if (!Number.isInteger(batch) || batch < 1 || batch > RING) throw new RangeError(`batch ${batch}: 1..${RING}`);
-  const rx = queueLayout(BigInt(VQ_RX), RING);
-  const tx = queueLayout(BigInt(VQ_TX), RING);
+  const rx = queueLayout(BigInt(VQ_RX), VIRTIO_QUEUE);
+  const tx = queueLayout(BigInt(VQ_TX), VIRTIO_QUEUE);
   const [rxAvail, rxUsed, txAvail, txUsed] = [Number(rx.avail), Number(rx.used), Number(tx.avail), Number(tx.used)];
   const port = (r: number) => IO_PORTS + r;
-  const queue = (index: number, base: number) => `  ; queue ${index}: select it, zero its two pages, give their page frame number
+  const queue = (index: number, base: number) => `  ; queue ${index}: select it, check its size, zero its two pages, give their page frame number
   mov dx, ${port(VIRTIO_REG.QUEUE_SELECT)}
   mov ax, ${index}
   out dx, ax
+  mov dx, ${port(VIRTIO_REG.QUEUE_SIZE)}
+  in ax, dx
+  cmp ax, ${VIRTIO_QUEUE}
+  jne wrong_size
   mov edi, ${base}
   mov ecx, 0x800
   xor eax, eax
@@ -268,20 +279,32 @@ ${setCommand(CMD.IO | CMD.BUS_MASTER)}  ; reset, ACKNOWLEDGE, DRIVER; accept the
   and eax, ${VIRTIO_NET_F_MAC}
   mov dx, ${port(VIRTIO_REG.DRIVER_FEATURES)}
   out dx, eax
-${queue(0, VQ_RX)}${queue(1, VQ_TX)}  ; the receive buffers: descriptor i = RXB + i*2K, 2 KiB, device-writable; all available
+${queue(0, VQ_RX)}${queue(1, VQ_TX)}  ; receive chain i: descriptor 2i = its header (HDRS + 128 + 16i, 10 bytes), 2i+1 = its
+  ; buffer (RXB + i*2K), both device-writable; every chain available
   xor ecx, ecx
 rx_fill:
   mov eax, ecx
-  shl eax, 4
+  shl eax, 5
   add eax, ${VQ_RX}
+  mov edx, ecx
+  shl edx, 4
+  add edx, ${HDRS + 128}
+  mov [eax], edx
+  mov dword [eax + 4], 0
+  mov dword [eax + 8], ${NET_HDR_BYTES}
+  lea edx, [ecx*2 + 1]
+  shl edx, 16
+  or edx, ${VIRTQ_DESC.WRITE | VIRTQ_DESC.NEXT}
+  mov [eax + 12], edx
   mov edx, ecx
   shl edx, 11
   add edx, ${RXB}
-  mov [eax], edx
-  mov dword [eax + 4], 0
-  mov dword [eax + 8], ${IO_SLOT}
-  mov dword [eax + 12], ${VIRTQ_DESC.WRITE}
-  mov [${rxAvail + 4} + ecx*2], cx
+  mov [eax + 16], edx
+  mov dword [eax + 20], 0
+  mov dword [eax + 24], ${IO_SLOT}
+  mov dword [eax + 28], ${VIRTQ_DESC.WRITE}
+  lea edx, [ecx*2]
+  mov [${rxAvail + 4} + ecx*2], dx
   inc ecx
   cmp ecx, ${RING}
   jb rx_fill
@@ -298,25 +321,39 @@ batch_start:
   xor esi, esi
 tx_next:
   call make_frame
-  ; slot = tx avail idx mod 8: its descriptor holds the header (10 bytes before the frame) and the frame
+  ; slot = (tx avail idx + esi) mod 8: descriptor 2slot = the header (HDRS + 16slot), 2slot+1 = the frame
   movzx ecx, word [${txAvail + 2}]
   add ecx, esi
   and ecx, ${RING - 1}
   mov eax, ecx
-  shl eax, 4
+  shl eax, 5
   add eax, ${VQ_TX}
-  mov edx, ebx
-  shl edx, 11
-  add edx, ${IO_FRAMES - NET_HDR_BYTES}
+  mov edx, ecx
+  shl edx, 4
+  add edx, ${HDRS}
   mov dword [edx], 0
   mov dword [edx + 4], 0
   mov word [edx + 8], 0
   mov [eax], edx
   mov dword [eax + 4], 0
-  lea edx, [ebp + ${NET_HDR_BYTES}]
-  mov [eax + 8], edx
-  mov dword [eax + 12], 0
-  mov [${txAvail + 4} + ecx*2], cx
+  mov dword [eax + 8], ${NET_HDR_BYTES}
+  lea edx, [ecx*2 + 1]
+  shl edx, 16
+  or edx, ${VIRTQ_DESC.NEXT}
+  mov [eax + 12], edx
+  mov edx, ebx
+  shl edx, 11
+  add edx, ${IO_FRAMES}
+  mov [eax + 16], edx
+  mov dword [eax + 20], 0
+  mov [eax + 24], ebp
+  mov dword [eax + 28], 0
+  ; the available ring's entry for this frame: its head, descriptor 2slot (the ring's slot is idx mod 16)
+  movzx edx, word [${txAvail + 2}]
+  add edx, esi
+  and edx, ${VIRTIO_QUEUE - 1}
+  lea eax, [ecx*2]
+  mov [${txAvail + 4} + edx*2], ax
   inc esi
   inc ebx
   cmp esi, ${batch}
@@ -337,25 +374,32 @@ tx_wait:
   cmp ebx, ${frames}
   jb batch_start
   hlt
+wrong_size:
+  mov dword [${IO_RESULT + 8}], 0xffffffff
+  hlt
 
-; every used receive buffer: copy the frame after its header to OUT, make the buffer available again;
-; then one avail.idx write and one notification of queue 0
+; every used receive chain: check its length (a header and at most a 2-KiB frame), copy the frame to
+; OUT, make the chain available again; then one avail.idx write and one notification of queue 0
 vdrain:
   xor ebp, ebp
 vd_next:
   mov ecx, [${VARS + 12}]
   cmp cx, [${rxUsed + 2}]
   je vd_done
-  and ecx, ${RING - 1}
+  and ecx, ${VIRTIO_QUEUE - 1}
   mov eax, [${rxUsed + 4} + ecx*8]
   mov edx, [${rxUsed + 8} + ecx*8]
   sub edx, ${NET_HDR_BYTES}
+  jb bad_length
+  cmp edx, ${IO_SLOT}
+  ja bad_length
   push ebx
   mov ebx, [${IO_RECEIVED}]
   mov [${IO_OUTLEN} + ebx*4], edx
+  ; the head is descriptor 2i: buffer i
   mov esi, eax
-  shl esi, 11
-  add esi, ${RXB + NET_HDR_BYTES}
+  shl esi, 10
+  add esi, ${RXB}
   mov edi, ebx
   shl edi, 11
   add edi, ${IO_OUT}
@@ -365,7 +409,7 @@ vd_next:
   inc dword [${IO_RECEIVED}]
   inc dword [${VARS + 12}]
   mov ecx, [${VARS + 4}]
-  and ecx, ${RING - 1}
+  and ecx, ${VIRTIO_QUEUE - 1}
   mov [${rxAvail + 4} + ecx*2], ax
   inc dword [${VARS + 4}]
   inc ebp
@@ -380,6 +424,9 @@ vd_done:
   out dx, ax
 vd_ret:
   ret
+bad_length:
+  mov dword [${IO_RESULT + 12}], 0xffffffff
+  hlt
 
 ${makeFrame}`;
 }

@@ -21,7 +21,8 @@
  * Entry formats: EPT (SDM Vol. 3C, 29.3.2): R, W, X in bits 0..2; a leaf's memory type in bits
  * 5:3 (WB = 6, UC = 0) and bit 7 for a 2-MByte page; no accessed/dirty flags (EPTP bit 6 clear).
  * NPT (APM Vol. 2, 15.25.5): ordinary long-mode entries (P, R/W, and U/S, which every level of a
- * nested walk needs because the walk's accesses are user accesses), PS in bit 7 for a 2-MByte page.
+ * nested walk needs because the walk's accesses are user accesses), PS in bit 7 for a 2-MByte page,
+ * and PWT and PCD on MMIO pages so that they are uncached.
  */
 import type { MmioHandler, PhysMem } from '../mem/physmem.ts';
 
@@ -71,7 +72,8 @@ export interface NestedMap {
 }
 
 const entry = (format: NestedFormat, kind: 'table' | 'large' | 'page' | 'mmio'): number => {
-  if (format === 'npt') return kind === 'large' ? 0x87 : 0x7;
+  // NPT: an MMIO page also sets PWT and PCD (bits 3 and 4): uncached, as EPT's memory type 0 is.
+  if (format === 'npt') return kind === 'large' ? 0x87 : kind === 'mmio' ? 0x1f : 0x7;
   // EPT: RWX; leaves WB (6 << 3), a 2-MByte leaf with bit 7; the MMIO window uncached (UC = 0).
   if (kind === 'table' || kind === 'mmio') return 0x7;
   return kind === 'large' ? 0xb7 : 0x37;
@@ -138,29 +140,42 @@ export interface MmioRecord {
 /**
  * The host's MMIO handler while guest-physical `pages` are mapped to the MMIO window at `base`
  * (page n of the window is `pages[n]`): each access goes to `handler` at its guest-physical address
- * and is recorded in `records`. Used by nested paging's pass-through (below) and by the shadow
+ * and is recorded in `records`; a host-physical access outside the window (an assigned device's
+ * BAR that the nested tables map directly) goes to `outside`, the host's own handler. Used by nested paging's pass-through (below) and by the shadow
  * MMU's (shadow.ts), each with a window of its own.
  */
-export function windowHandler(base: number, pages: readonly number[], handler: MmioHandler, records: MmioRecord[]): MmioHandler {
-  const toGpa = (hpa: number): number => {
+export function windowHandler(base: number, pages: readonly number[], handler: MmioHandler, records: MmioRecord[], outside?: MmioHandler): MmioHandler {
+  const gpaOf = (hpa: number): number | null => {
     const i = Math.floor((hpa - base) / 0x1000);
-    if (i < 0 || i >= pages.length) return hpa; // not the window: cannot happen while only the window is mapped to MMIO
-    return pages[i]! + ((hpa - base) % 0x1000);
+    return i < 0 || i >= pages.length ? null : pages[i]! + ((hpa - base) % 0x1000);
   };
   const w: MmioHandler = {
     readHi: 0xffffffff,
     read(pa, size) {
-      const gpa = toGpa(pa);
-      const v = handler.read(gpa, size) >>> 0;
+      const gpa = gpaOf(pa);
+      if (gpa === null && outside !== undefined) {
+        // Host MMIO outside the window (an assigned device's BAR the nested tables map directly,
+        // reached by the same instruction): the host's own handler answers, nothing is recorded.
+        const v = outside.read(pa, size) >>> 0;
+        w.readHi = size > 4 ? (outside.readHi ?? 0xffffffff) >>> 0 : 0;
+        return v;
+      }
+      const at = gpa ?? pa;
+      const v = handler.read(at, size) >>> 0;
       const hi = size > 4 ? (handler.readHi ?? 0xffffffff) >>> 0 : 0;
       w.readHi = hi;
-      records.push({ dir: 'read', gpa, size, value: v, valueHi: hi });
+      records.push({ dir: 'read', gpa: at, size, value: v, valueHi: hi });
       return v;
     },
     write(pa, size, value, valueHi) {
-      const gpa = toGpa(pa);
-      records.push({ dir: 'write', gpa, size, value: value >>> 0, valueHi: size > 4 ? valueHi >>> 0 : 0 });
-      handler.write(gpa, size, value, valueHi);
+      const gpa = gpaOf(pa);
+      if (gpa === null && outside !== undefined) {
+        outside.write(pa, size, value, valueHi);
+        return;
+      }
+      const at = gpa ?? pa;
+      records.push({ dir: 'write', gpa: at, size, value: value >>> 0, valueHi: size > 4 ? valueHi >>> 0 : 0 });
+      handler.write(at, size, value, valueHi);
     },
   };
   return w;
@@ -202,7 +217,7 @@ export function passThrough<T>(
     set(table + (Math.floor(page / 0x1000) % 512) * 8, MMIO_WINDOW_HPA + n * 0x1000 + entry(map.format, 'mmio'));
   }
   const saved = mem.mmio;
-  const wrapper = windowHandler(MMIO_WINDOW_HPA, gpaPages, handler, records);
+  const wrapper = windowHandler(MMIO_WINDOW_HPA, gpaPages, handler, records, saved);
   mem.mmio = wrapper;
   try {
     return run();
@@ -223,17 +238,16 @@ export function passThrough<T>(
  * backends' `mapMmio`).
  */
 export function mapDirect(mem: PhysMem, map: NestedMap, gpa: number, size: number, hpa: number | null): void {
-  if (gpa % 0x1000 !== 0 || size <= 0 || size % 0x1000 !== 0) throw new RangeError(`direct map of ${size} bytes at 0x${gpa.toString(16)}: not whole 4-KByte pages`);
-  if (Math.floor(gpa / TWO_MIB) !== Math.floor((gpa + size - 1) / TWO_MIB)) throw new RangeError(`direct map at 0x${gpa.toString(16)}: ${size} bytes cross a 2-MByte boundary`);
-  if (gpa < map.gpaSize) throw new RangeError(`direct map at 0x${gpa.toString(16)}: inside the guest's RAM`);
+  const problem = directMapProblem(map.gpaSize, gpa, size);
+  if (problem !== null) throw new RangeError(`direct map at 0x${gpa.toString(16)}: ${problem}`);
   if (hpa !== null && hpa % 0x1000 !== 0) throw new RangeError(`direct map to 0x${hpa.toString(16)}: not 4-KByte aligned`);
   const pd = map.tableArea + DIRECT_PD * 0x1000;
   const pt = map.tableArea + DIRECT_PT * 0x1000;
   // PML4 → PDPT: the map's own PDPT covers 512 GiB; a PDPT entry the RAM does not use gets the direct PD.
   const pdptAt = map.root + 0x1000 + (Math.floor(gpa / 2 ** 30) % 512) * 8;
-  if (Math.floor(gpa / 2 ** 39) !== 0) throw new RangeError(`direct map at 0x${gpa.toString(16)}: above 512 GiB`);
-  let pdTable: number;
   const pdpte = read64(mem, pdptAt);
+  if (hpa === null && (pdpte & 0x7) === 0) return; // nothing mapped there
+  let pdTable: number;
   if ((pdpte & 0x7) !== 0) {
     pdTable = addrOf(pdpte);
   } else {
@@ -244,7 +258,9 @@ export function mapDirect(mem: PhysMem, map: NestedMap, gpa: number, size: numbe
   const pdeAt = pdTable + (Math.floor(gpa / TWO_MIB) % 512) * 8;
   const pde = read64(mem, pdeAt);
   if ((pde & 0x80) !== 0) throw new Error(`nested tables: guest-physical 0x${gpa.toString(16)} lies in a large page`);
-  if (addrOf(pde) !== pt || (pde & 0x7) === 0) {
+  if (hpa === null) {
+    if ((pde & 0x7) === 0 || addrOf(pde) !== pt) return;
+  } else if (addrOf(pde) !== pt || (pde & 0x7) === 0) {
     for (let i = 0; i < 0x1000; i += 4) mem.write(pt + i, 4, 0);
     write64(mem, pdeAt, pt + entry(map.format, 'table'));
   }
@@ -252,4 +268,26 @@ export function mapDirect(mem: PhysMem, map: NestedMap, gpa: number, size: numbe
     const at = pt + (Math.floor((gpa + off) / 0x1000) % 512) * 8;
     write64(mem, at, hpa === null ? 0 : hpa + off + entry(map.format, 'mmio'));
   }
+  if (hpa !== null) return;
+  // Unmapped: a table left empty is unlinked, so that mapping elsewhere later (the page table and
+  // the directory are reused) leaves no second way to them.
+  const empty = (t: number): boolean => {
+    for (let i = 0; i < 0x1000; i += 4) if (mem.read(t + i, 4) !== 0) return false;
+    return true;
+  };
+  if (!empty(pt)) return;
+  write64(mem, pdeAt, 0);
+  if (pdTable === pd && empty(pd)) write64(mem, pdptAt, 0);
+}
+
+/**
+ * Why `mapDirect` cannot map [gpa, gpa + size) for a guest with `gpaSize` bytes of RAM (null: it
+ * can): not whole 4-KByte pages, inside the guest's RAM, across a 2-MByte boundary, above 512 GiB.
+ */
+export function directMapProblem(gpaSize: number, gpa: number, size: number): string | null {
+  if (gpa % 0x1000 !== 0 || size <= 0 || size % 0x1000 !== 0) return `${size} bytes: not whole 4-KByte pages`;
+  if (gpa < gpaSize) return "inside the guest's RAM";
+  if (Math.floor(gpa / TWO_MIB) !== Math.floor((gpa + size - 1) / TWO_MIB)) return `${size} bytes cross a 2-MByte boundary`;
+  if (gpa + size > 2 ** 39) return 'above 512 GiB';
+  return null;
 }

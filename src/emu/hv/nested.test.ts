@@ -12,7 +12,7 @@ import { INTERCEPT } from '../svm/intercepts.ts';
 import { createVm, HV_AREA, runUnder, type HvBackendId, type HvExecRun, type HvExtra } from './exec.ts';
 import { EXIT_OPTIONS as SVM_EXIT_OPTIONS, REQUIRED_CONTROLS as SVM_REQUIRED, type SvmBackend } from './svm-backend.ts';
 import { EXIT_OPTIONS as VMX_EXIT_OPTIONS, REQUIRED_CONTROLS as VMX_REQUIRED, type VmxBackend } from './vmx-backend.ts';
-import { buildNestedMap, mapDirect, MMIO_WINDOW_HPA, NESTED_TABLES_SIZE, nestedTablesSize } from './nested-map.ts';
+import { buildNestedMap, directMapProblem, mapDirect, MMIO_WINDOW_HPA, NESTED_TABLES_SIZE, nestedTablesSize } from './nested-map.ts';
 import { PhysMem } from '../mem/physmem.ts';
 
 const LOAD = 0x100000;
@@ -272,7 +272,7 @@ describe('the nested map and the exit tables', () => {
     expect(() => buildNestedMap(mem, 0x600000 - NESTED_TABLES_SIZE, 0x200000, 0x600000, 'npt', '4k')).toThrow(/inside the guest/);
   });
 
-  it('maps an assigned BAR for good (mapDirect): 4-KByte uncached leaves in the pool\u2019s last pages, unmapped again, refused inside RAM or across 2 MiB', () => {
+  it('maps an assigned BAR for good (mapDirect): 4-KByte uncached leaves (EPT memory type 0, NPT PWT and PCD) in the pool\u2019s last pages, unmapped again, refused inside RAM or across 2 MiB', () => {
     const mem = new PhysMem(0x1000000);
     const m = buildNestedMap(mem, 0x800000, 0x400000, 0, 'ept');
     const pd = 0x800000 + (NESTED_TABLES_SIZE / 0x1000 - 2) * 0x1000;
@@ -290,7 +290,20 @@ describe('the nested map and the exit tables', () => {
     const n = buildNestedMap(mem, 0x800000, 0x400000, 0, 'npt');
     mapDirect(mem, n, 0x8000000, 0x1000, 0xc0000000);
     expect(mem.read(0x802000 + 64 * 8, 4)).toBe(pt + 7);
-    expect(mem.read(pt, 4)).toBe(0xc0000007);
+    expect(mem.read(pt, 4)).toBe(0xc000001f); // P, R/W, U/S, PWT, PCD: uncached
+    // Moved to another 2-MByte region (a BAR sized with all ones, then placed): the old directory
+    // entry is unlinked, so no second address reaches the device.
+    const e2 = buildNestedMap(mem, 0x800000, 0x400000, 0, 'ept');
+    mapDirect(mem, e2, 0xfffe0000, 0x20000, 0xc0000000);
+    const oldPde = pd + 511 * 8;
+    expect(mem.read(oldPde, 4)).toBe(pt + 7);
+    mapDirect(mem, e2, 0xfffe0000, 0x20000, null);
+    expect([mem.read(oldPde, 4), mem.read(0x801000 + 3 * 8, 4)]).toEqual([0, 0]);
+    mapDirect(mem, e2, 0xe0000000, 0x20000, 0xc0000000);
+    expect(mem.read(oldPde, 4)).toBe(0);
+    expect(mem.read(pd + 256 * 8, 4)).toBe(pt + 7);
+    expect(directMapProblem(0x400000, 0xe0000000, 0x20000)).toBeNull();
+    expect(directMapProblem(0x400000, 0x200000, 0x1000)).toBe("inside the guest's RAM");
     expect(() => mapDirect(mem, n, 0x100000, 0x1000, 0xc0000000)).toThrow(/inside the guest/);
     expect(() => mapDirect(mem, n, 0x81ff000, 0x2000, 0xc0000000)).toThrow(/2-MByte boundary/);
     expect(() => mapDirect(mem, n, 0x8000800, 0x1000, 0xc0000000)).toThrow(/4-KByte/);

@@ -198,6 +198,8 @@ export class VmxBackend implements HvBackend {
   private cr0Shadow: bigint;
   private cr4Shadow: bigint;
   readonly nested: boolean;
+  /** `mapMmio` changed the EPT while another vCPU's VMCS was current: INVEPT before this vCPU's next entry. */
+  pendingInvept = false;
   /** The EPT tables (null without nested paging): built once, changed only inside `passThroughMmio` and by `mapMmio`. */
   readonly map: NestedMap | null;
   /** The CR0 and CR4 bits the hypervisor owns (guest/host masks). */
@@ -481,6 +483,10 @@ export class VmxBackend implements HvBackend {
   private run(budget: number): BackendRun {
     const cpu = this.cpu;
     if (!this.inCpu) {
+      if (this.pendingInvept) {
+        this.pendingInvept = false;
+        this.invept();
+      }
       this.ledger.charge({ kind: 'vm-entry' });
       const o = this.launched ? this.vmx.vmresume() : this.vmx.vmlaunch();
       const instr = this.launched ? 'VMRESUME' : 'VMLAUNCH';
@@ -776,13 +782,17 @@ export class VmxBackend implements HvBackend {
 
   /**
    * Maps guest-physical [gpa, gpa + size) to the host-physical MMIO at `hpa` in the EPT (an
-   * assigned device's BAR, hv/devio.ts), or unmaps it (`hpa` null), then invalidates as after a
-   * pass-through: the processor may hold the old translation.
+   * assigned device's BAR, hv/devio.ts), or unmaps it (`hpa` null); the processor may hold the old
+   * translation, so this vCPU's next entry runs INVEPT single-context for its own EPTP first.
    */
   mapMmio(gpa: number, size: number, hpa: number | null): void {
-    if (this.map === null) throw new Error('mapMmio: no nested paging');
+    if (this.map === null) throw new Error('mapMmio: no EPT');
     mapDirect(this.cpu.mem, this.map, gpa, size, hpa);
-    this.afterPassThrough();
+    // The host changes every vCPU's EPT of a VM during one vCPU's exit, while that vCPU's VMCS is
+    // current: INVEPT here would name the current VMCS's EPTP, not this one's. So the INVEPT waits
+    // for this vCPU's next entry, when its own VMCS is current (KVM's KVM_REQ_TLB_FLUSH likewise).
+    if (this.inCpu) this.cpu.tlbFlushAll(true);
+    else this.pendingInvept = true;
   }
 
   passThroughMmio(gpaPages: readonly number[], mmio: MmioHandler, records: MmioRecord[]): BackendRun {
