@@ -71,7 +71,7 @@ function readRaw(m: HostMachine, pa: number, bytes: number): bigint {
   return v;
 }
 
-function walkEntry(vendor: 'vtd' | 'amd-vi', r: Pick<DmaLogRef, 'kind' | 'level' | 'index' | 'pa' | 'decision'> & { raw: bigint }): IoWalkEntry {
+function walkEntry(vendor: 'vtd' | 'amd-vi', r: Pick<DmaLogRef, 'kind' | 'level' | 'index' | 'pa'> & { decision: IoWalkEntry['decision']; raw: bigint }): IoWalkEntry {
   const { present, fields } = entryFields(vendor, r.kind, r.level, r.raw);
   return { kind: r.kind, level: r.level, index: r.index, pa: hexN(r.pa), raw: hexN(r.raw), decision: r.decision, present, fields };
 }
