@@ -80,7 +80,7 @@ for (const lang of ['en', 'zh-CN'] as const) {
     const faultBox = path.locator('li[data-decision="fault"]');
     await expect(faultBox).toContainText(tx.notPresent);
     await expect(faultBox).toContainText(tx.stops);
-    await expect(page.getByTestId('iommu-blocked')).toHaveText(`⛔ ${tx.blocked}`);
+    await expect(page.getByTestId('iommu-blocked')).toHaveText(`⊘ ${tx.blocked}`);
     await expect(page.getByTestId('iommu-record')).toHaveAttribute('data-vendor', 'vtd');
     await expect(page.getByTestId('iommu-fr')).toHaveText(tx.fr.replace(': ', lang === 'en' ? ': ' : ': '));
     await expect(page.getByTestId('iommu-sid')).toHaveText('00:08.0');
@@ -127,8 +127,15 @@ test('dma-attack (zh-CN): with no IOMMU the stolen read lands in the victim’s 
   await page.emulateMedia({ reducedMotion: 'reduce' });
   await page.goto(`/?lang=zh-CN&scenario=dma-attack&step=${ATTACK_STEP}`);
   await expect(page.getByTestId('iommu-unit')).toHaveAttribute('data-iommu', 'none', { timeout: 60_000 });
-  // Pick the read of the victim's page (host-physical 0xb00000) from the keyboard.
+  // The view opens on the request that left the attacker's memory: the read of the victim's page (host-physical 0xb00000).
   const req = page.getByTestId('iommu-requests').getByRole('button').filter({ hasText: '0xb00000' });
+  await expect(req).toHaveAttribute('aria-pressed', 'true');
+  await expect(page.getByTestId('iommu-strayed')).toContainText('不是虚拟机 0 自己的内存');
+  // Another request from the keyboard, and back: the attacker's own descriptor stays in its own RAM.
+  await page.getByTestId('iommu-requests').getByRole('button').first().focus();
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('iommu-owner')).toHaveAttribute('data-owner', 'vm0');
+  await expect(page.getByTestId('iommu-strayed')).toHaveCount(0);
   await req.focus();
   await page.keyboard.press('Enter');
   await expect(req).toHaveAttribute('aria-pressed', 'true');

@@ -31,9 +31,15 @@ export function pathOf(r: IoRequestView): PathBox[] {
   return out;
 }
 
-/** The request the view opens on: the step's last blocked one, else its last. */
+/** Whether a request landed outside its own VM's RAM (another VM's, the hypervisor's): what an IOMMU is there to prevent. */
+export function strayed(r: IoRequestView): boolean {
+  return r.ok && r.owner !== null && !(r.owner.kind === 'vm' && r.owner.vm === r.vm);
+}
+
+/** The request the view opens on: the step's last blocked one, else its last that strayed, else its last. */
 export function pickRequest(rs: readonly IoRequestView[]): number {
   for (let i = rs.length - 1; i >= 0; i--) if (!rs[i]!.ok) return i;
+  for (let i = rs.length - 1; i >= 0; i--) if (strayed(rs[i]!)) return i;
   return rs.length - 1;
 }
 
@@ -76,6 +82,7 @@ export function flagNames(flags: number): string {
 
 /** The request in one line. */
 export function requestText(t: Tr, r: IoRequestView): string {
-  const vars = { access: t(`io.access.${r.access}`), length: r.length, iova: r.iova, rid: r.rid };
+  const size = r.length === 1 ? t('io.bytes.one') : t('io.bytes', { n: r.length });
+  const vars = { access: t(`io.access.${r.access}`), size, iova: r.iova, rid: r.rid };
   return r.what === null ? t('io.req.plain', vars) : t('io.req', { ...vars, what: t(`io.what.${r.what}`) });
 }
