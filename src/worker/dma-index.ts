@@ -7,8 +7,9 @@
  * view is a function of (scenario, step). Parallel arrays in step order; at most `max` requests
  * (then `fullAt` says where it stopped, and nothing past it is answered).
  */
-import type { TraceEvent } from '../emu/trace/events.ts';
+import type { TraceEvent, TraceKind } from '../emu/trace/events.ts';
 import type { FrontierSink } from '../emu/trace/timeline.ts';
+import { MARK_KINDS, type MarkIndex } from '../emu/trace/marks.ts';
 
 export interface DmaRef {
   step: number;
@@ -82,4 +83,21 @@ export class DmaStepIndex implements FrontierSink {
     const i = this.lowerBound(step) - 1;
     return i < 0 ? null : this.steps[i]!;
   }
+}
+
+/**
+ * The timeline's frontier for a session once the hypervisor's chunk is here (session.ts): the marks,
+ * and beside them a DmaStepIndex fed the `iommu/dma` events (in this chunk, so a bare lab's first
+ * download does not carry it).
+ */
+export function dmaFrontier(marks: MarkIndex): { sink: FrontierSink; kinds: TraceKind[]; index: DmaStepIndex } {
+  const index = new DmaStepIndex();
+  const sink: FrontierSink = {
+    emit: (e) => (e.kind === 'iommu/dma' ? index.emit(e) : marks.emit(e)),
+    truncate: (step) => {
+      marks.truncate(step);
+      index.truncate(step);
+    },
+  };
+  return { sink, kinds: [...MARK_KINDS, 'iommu/dma'], index };
 }

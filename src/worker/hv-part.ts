@@ -13,3 +13,4 @@ export { answerPair } from './pair.ts';
 export { generateNestedExercise } from '../emu/exercise/nested-exercise.ts';
 export { generateShadowExercise } from '../emu/exercise/shadow-exercise.ts';
 export { stepIo } from './io-view.ts';
+export { dmaFrontier } from './dma-index.ts';

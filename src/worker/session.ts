@@ -29,8 +29,7 @@ import type { VmView } from './vm-types.ts';
 import type { StepTwoD } from './twod-types.ts';
 import type { StepShadow } from './shadow-types.ts';
 import type { StepIo } from './io-types.ts';
-import { DmaStepIndex } from './dma-index.ts';
-import type { FrontierSink } from '../emu/trace/timeline.ts';
+import type { DmaStepIndex } from './dma-index.ts';
 
 let hvPart: typeof import('./hv-part.ts') | null = null;
 
@@ -221,29 +220,13 @@ class BoundedSink extends ArraySink {
   }
 }
 
-/** The timeline's frontier: the marks, and beside them the steps of DMA requests (dma-index.ts). */
-class FrontierPair implements FrontierSink {
-  constructor(
-    private readonly marks: MarkIndex,
-    private readonly dma: DmaStepIndex,
-  ) {}
-  emit(e: TraceEvent): void {
-    if (e.kind === 'iommu/dma') this.dma.emit(e);
-    else this.marks.emit(e);
-  }
-  truncate(step: number): void {
-    this.marks.truncate(step);
-    this.dma.truncate(step);
-  }
-}
-
 interface Loaded {
   machine: Machine;
   timeline: Timeline;
   /** The run's notable events, fed by the timeline's frontier. */
   marks: MarkIndex;
-  /** The steps of the run's DMA requests (ViewState.io), fed by the frontier too. */
-  dma: DmaStepIndex;
+  /** The steps of the run's DMA requests (ViewState.io), fed by the frontier too; null while the hypervisor's chunk is not loaded (no device can exist). */
+  dma: DmaStepIndex | null;
   /** marksVersion = marksBase + marks.version: it never repeats across loads. */
   marksBase: number;
   /** The scenario's name and mode (for ViewState.vm's VM). */
@@ -274,8 +257,10 @@ export class LabSession {
     const machine = buildScenario(r.loaded);
     const timeline = new Timeline(machine, { interval: this.interval });
     const marks = new MarkIndex();
-    const dma = new DmaStepIndex();
-    timeline.setFrontier(new FrontierPair(marks, dma), [...MARK_KINDS, 'iommu/dma']);
+    const pair = hvPart?.dmaFrontier(marks) ?? null;
+    if (pair === null) timeline.setFrontier(marks, MARK_KINDS);
+    else timeline.setFrontier(pair.sink, pair.kinds);
+    const dma = pair?.index ?? null;
     const marksBase = this.cur === null ? 0 : this.cur.marksBase + this.cur.marks.version + 1;
     this.cur = { machine, timeline, marks, dma, marksBase, name: r.loaded.scenario.name, mode: r.loaded.scenario.mode };
     this.prev = null;
@@ -451,7 +436,7 @@ export class LabSession {
   private io(): StepIo | null {
     const { machine, timeline, dma } = this.need();
     const m = machine as unknown;
-    return hvPart !== null && m instanceof hvPart.HostMachine ? hvPart.stepIo(m, timeline.current, dma) : null;
+    return hvPart !== null && dma !== null && m instanceof hvPart.HostMachine ? hvPart.stepIo(m, timeline.current, dma) : null;
   }
 
   /** ViewState.vm: the hypervisor's view at the current step (null for a scenario without a technique). */

@@ -5,3 +5,4 @@
 import '../../i18n/parts/io.ts';
 export { default as IommuView } from './IommuView.svelte';
 export { default as RingView } from './RingView.svelte';
+export { default as IoPanel } from './IoPanel.svelte';
