@@ -541,6 +541,23 @@ try {
     await page.getByTestId('shadow-view').screenshot({ path: `${out}/lesson7-${lang}-${mode}-shadow.png` });
     await page.close();
   }
+  // Issue 8: the IOMMU view and the device rings at dma-attack-vtd's blocked read (en and zh-CN,
+  // dark in Chinese), the unprotected dma-attack, nic-two-ways' assigned card, presenter mode.
+  for (const [lang, scenario, mode, scheme] of [
+    ['en', 'dma-attack-vtd', 'normal', 'light'], ['zh-CN', 'dma-attack-vtd', 'normal', 'dark'], ['en', 'dma-attack-amdvi', 'normal', 'light'],
+    ['zh-CN', 'dma-attack', 'normal', 'light'], ['en', 'nic-two-ways', 'normal', 'light'], ['en', 'dma-attack-vtd', 'presenter', 'light'],
+  ] as const) {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, reducedMotion: 'reduce', colorScheme: scheme });
+    const step = scenario === 'nic-two-ways' ? 2991 : 10518;
+    await page.goto(`${base}/?lang=${lang}&scenario=${scenario}&step=${step}&theme=${scheme}${mode === 'presenter' ? '&mode=presenter' : ''}`);
+    const view = page.getByTestId('iommu-view');
+    await view.waitFor({ timeout: 60_000 });
+    await page.waitForTimeout(600);
+    await view.screenshot({ path: `${out}/iommu-${lang}-${scenario}-${mode}-${scheme}.png` });
+    await page.getByTestId('device-rings').screenshot({ path: `${out}/rings-${lang}-${scenario}-${mode}-${scheme}.png` });
+    if (mode === 'presenter') await page.screenshot({ path: `${out}/iommu-${lang}-presenter-page.png` });
+    await page.close();
+  }
 } finally {
   await browser.close();
   server.httpServer.close();

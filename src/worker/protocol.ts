@@ -20,6 +20,7 @@ import type { ExerciseResult, ExerciseSpec } from './exercise-types.ts';
 import type { VmView } from './vm-types.ts';
 import type { StepTwoD } from './twod-types.ts';
 import type { StepShadow } from './shadow-types.ts';
+import type { StepIo } from './io-types.ts';
 
 /** A JSON value: what a scenario file, a share link or a lesson hands to `load`. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -98,6 +99,8 @@ export interface ViewState {
   twod?: StepTwoD | null;
   /** Shadow paging: the shadow MMU's work of the step (or the last before it) and its tables (shadow-types.ts); null or absent otherwise. */
   shadow?: StepShadow | null;
+  /** A multi-VM host whose VMs have devices (issue 8): the devices, the step's DMA requests through the IOMMU and the rings (io-types.ts); null or absent otherwise. */
+  io?: StepIo | null;
 }
 
 export const MAX_VIEW_EVENTS = 256;

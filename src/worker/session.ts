@@ -28,6 +28,8 @@ import type { PairHolder } from './pair.ts';
 import type { VmView } from './vm-types.ts';
 import type { StepTwoD } from './twod-types.ts';
 import type { StepShadow } from './shadow-types.ts';
+import type { StepIo } from './io-types.ts';
+import type { DmaStepIndex } from './dma-index.ts';
 
 let hvPart: typeof import('./hv-part.ts') | null = null;
 
@@ -223,6 +225,8 @@ interface Loaded {
   timeline: Timeline;
   /** The run's notable events, fed by the timeline's frontier. */
   marks: MarkIndex;
+  /** The steps of the run's DMA requests (ViewState.io), fed by the frontier too; null while the hypervisor's chunk is not loaded (no device can exist). */
+  dma: DmaStepIndex | null;
   /** marksVersion = marksBase + marks.version: it never repeats across loads. */
   marksBase: number;
   /** The scenario's name and mode (for ViewState.vm's VM). */
@@ -253,9 +257,12 @@ export class LabSession {
     const machine = buildScenario(r.loaded);
     const timeline = new Timeline(machine, { interval: this.interval });
     const marks = new MarkIndex();
-    timeline.setFrontier(marks, MARK_KINDS);
+    const pair = hvPart?.dmaFrontier(marks) ?? null;
+    if (pair === null) timeline.setFrontier(marks, MARK_KINDS);
+    else timeline.setFrontier(pair.sink, pair.kinds);
+    const dma = pair?.index ?? null;
     const marksBase = this.cur === null ? 0 : this.cur.marksBase + this.cur.marks.version + 1;
-    this.cur = { machine, timeline, marks, marksBase, name: r.loaded.scenario.name, mode: r.loaded.scenario.mode };
+    this.cur = { machine, timeline, marks, dma, marksBase, name: r.loaded.scenario.name, mode: r.loaded.scenario.mode };
     this.prev = null;
     const sc = r.loaded.scenario;
     return {
@@ -408,7 +415,7 @@ export class LabSession {
     this.prev = mv;
     return {
       step: timeline.current, furthest: timeline.furthest, end, machine: mv, changed, events: ev.events, eventsDropped: ev.dropped,
-      walks, marksVersion: marksBase + marks.version, vm: this.vm(), twod: this.twod(), shadow: this.shadow(),
+      walks, marksVersion: marksBase + marks.version, vm: this.vm(), twod: this.twod(), shadow: this.shadow(), io: this.io(),
     };
   }
 
@@ -425,6 +432,13 @@ export class LabSession {
   private shadow(): StepShadow | null {
     const m = this.need().machine as unknown;
     return hvPart !== null && m instanceof hvPart.HvMachine ? hvPart.stepShadow(m) : null;
+  }
+
+  /** ViewState.io: a multi-VM host whose VMs have devices: the devices, the step's DMA requests through the IOMMU, the rings (null otherwise). */
+  private io(): StepIo | null {
+    const { machine, timeline, dma } = this.need();
+    const m = machine as unknown;
+    return hvPart !== null && dma !== null && m instanceof hvPart.HostMachine ? hvPart.stepIo(m, timeline.current, dma) : null;
   }
 
   /** ViewState.vm: the hypervisor's view at the current step (null for a scenario without a technique). */

@@ -14,6 +14,8 @@ export interface EmbedViews {
   nested: boolean;
   /** The shadow page table view (`shadow`). */
   shadow: boolean;
+  /** The IOMMU view and the device rings (`iommu`, `device-ring`). */
+  io: boolean;
 }
 
 /** The views a target id lives in (`reg-rcx` in the registers, `walk-pte` in the page walk, `exit-VM_EXIT_REASON` in the VM inspector). */
@@ -24,11 +26,12 @@ function viewOf(id: string): keyof EmbedViews | null {
   if (id === 'vm-inspector' || id.startsWith('exit-')) return 'vm';
   if (id === 'nested-walk') return 'nested';
   if (id === 'shadow') return 'shadow';
+  if (id === 'iommu' || id === 'device-ring') return 'io';
   return null;
 }
 
 export function embedViewsFor(steps: readonly StepDef[]): EmbedViews {
-  const v: EmbedViews = { registers: false, walk: false, tlb: false, vm: false, nested: false, shadow: false };
+  const v: EmbedViews = { registers: false, walk: false, tlb: false, vm: false, nested: false, shadow: false, io: false };
   for (const s of steps) {
     for (const id of [s.point, s.kind === 'target' ? s.among : undefined]) {
       const k = id === undefined ? null : viewOf(id);
