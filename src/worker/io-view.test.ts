@@ -134,7 +134,7 @@ describe('ViewState.io', () => {
 });
 
 describe('DmaStepIndex', () => {
-  const ev = (step: number, seq: number) => ({ kind: 'iommu/dma', step, vm: 0, bus: 'host', seq, rid: 0x40, device: 'nic', access: 'read', what: 'ring', iova: 0n, length: 16, hpa: 0n, iotlbHit: false, fault: null }) as const;
+  const ev = (step: number, seq: number) => ({ kind: 'iommu/dma', step, vm: 0, bus: 'host', seq, rid: 0x40, device: 'nic', access: 'read', what: 'ring', iova: 0n, length: 16, hpa: 0n, domainId: 1, iotlbHit: false, fault: null }) as const;
   it('answers steps, the last before, forgets on truncate, and stops when full', () => {
     const x = new DmaStepIndex(4);
     [ev(3, 0), ev(3, 1), ev(7, 2), ev(9, 3), ev(12, 4)].forEach((e) => x.emit(e));
