@@ -11,6 +11,7 @@ import attack from '../emu/scenario/examples/dma-attack.json' with { type: 'json
 import attackVtd from '../emu/scenario/examples/dma-attack-vtd.json' with { type: 'json' };
 import attackAmd from '../emu/scenario/examples/dma-attack-amdvi.json' with { type: 'json' };
 import twoWays from '../emu/scenario/examples/nic-two-ways.json' with { type: 'json' };
+import threeWays from '../emu/scenario/examples/nic-three-ways.json' with { type: 'json' };
 import twoVms from '../emu/scenario/examples/two-vms.json' with { type: 'json' };
 import { LabSession, prepareLoad } from './session.ts';
 import type { Json } from './protocol.ts';
@@ -115,6 +116,24 @@ describe('ViewState.io', () => {
       for (const sl of r.slots) expect(sl.owner).toBe((sl.index - r.head + r.count) % r.count < (r.tail - r.head + r.count) % r.count ? 'device' : 'driver');
     }
     expect(nic.rings.flatMap((r) => r.slots).filter((x) => x.last)).toHaveLength(1);
+  });
+
+  it('nic-three-ways: the virtio card\u2019s queues, slot by slot, at the end of the run; its DMA the hypervisor\u2019s copy into VM 1\u2019s RAM', () => {
+    const s = session(threeWays);
+    const { req } = find(s, (r) => r.vm === 1 && r.what === 'data');
+    expect(req).toMatchObject({ bus: 'vm', via: 'hypervisor', device: 'virtio-net', owner: { kind: 'vm', vm: 1, name: 'virtio' }, ok: true });
+    const end = s.goto(200_000).io!;
+    const v = end.devices.find((d) => d.way === 'virtio')!;
+    expect(v).toMatchObject({ vm: 1, vmName: 'virtio', device: 'virtio-net', guestBdf: '00:03.0', hostBdf: null });
+    expect(v.rings.map((r) => r.name)).toEqual(['receiveq', 'transmitq']);
+    const [rxq, txq] = v.rings;
+    expect([rxq!.count, txq!.count]).toEqual([16, 16]);
+    // Every frame sent and its receive chain used: the transmit queue's used idx is 8, the device
+    // owns no transmit chain, and the driver made the 8 receive chains available again.
+    expect(txq!.usedIdx).toBe(8);
+    expect(txq!.slots.every((x) => x.owner === 'driver')).toBe(true);
+    expect(rxq!.usedIdx).toBe(8);
+    expect(rxq!.slots.filter((x) => x.owner === 'device')).toHaveLength(16);
   });
 
   it('is a function of the step, whatever the trace kinds', () => {

@@ -8,7 +8,7 @@ import type { LoadedScenario } from './validate.ts';
 import type { Machine } from '../machine/machine.ts';
 import { HvMachine } from '../hv/hv-machine.ts';
 import { HostMachine } from '../hv/host-machine.ts';
-import { nicDriver, IO_OUT, IO_RECEIVED, IO_SLOT } from '../hv/io-guest.ts';
+import { nicDriver, virtioDriver, IO_OUT, IO_RECEIVED, IO_SLOT } from '../hv/io-guest.ts';
 import { ioReport } from '../hv/io-compare.ts';
 import { VTD_FAULT } from '../iommu/vtd.ts';
 import { AMDVI_EVENT } from '../iommu/amdvi.ts';
@@ -38,7 +38,7 @@ const strip = (events: TraceEvent[]) => events.map(({ step: _step, ...rest }) =>
 describe('the example scenarios', () => {
   it('every JSON file in examples/ validates', () => {
     const files = readdirSync(DIR).filter((f) => f.endsWith('.json'));
-    expect(files.sort()).toEqual(['dma-attack-amdvi.json', 'dma-attack-vtd.json', 'dma-attack.json', 'mm-workload.json', 'nested-walk-svm.json', 'nested-walk-vtx.json', 'nic-two-ways.json', 'page-fault.json', 'shadow-paging-svm.json', 'shadow-paging-vtx.json', 'svm-first-exit.json', 'syscalls.json', 'timer.json', 'two-vms-svm.json', 'two-vms.json', 'vtx-first-exit.json']);
+    expect(files.sort()).toEqual(['dma-attack-amdvi.json', 'dma-attack-vtd.json', 'dma-attack.json', 'mm-workload.json', 'nested-walk-svm.json', 'nested-walk-vtx.json', 'nic-three-ways.json', 'nic-two-ways.json', 'page-fault.json', 'shadow-paging-svm.json', 'shadow-paging-vtx.json', 'svm-first-exit.json', 'syscalls.json', 'timer.json', 'two-vms-svm.json', 'two-vms.json', 'vtx-first-exit.json']);
     for (const f of files) expect(loadScenario(JSON.parse(readFileSync(join(DIR, f), 'utf8'))).ok, f).toBe(true);
   });
 
@@ -319,6 +319,18 @@ describe('the I/O examples', () => {
     expect(emu.exits.config).toBe(asg.exits.config);
     // The assigned card's DMA went through VM 1's domain into VM 1's RAM.
     expect(m.host.pci!.dmaLog.every((e) => e.ok && e.domainId === 2 && e.hpa! >= MIB8 && e.hpa! < 2 * MIB8)).toBe(true);
+  });
+
+  it('nic-three-ways: emulated, virtio and assigned each deliver all 8 frames; MMIO exits 12 + 2 per frame, virtio\u2019s port exits 12 + 2 for the batch, assigned none', () => {
+    const ls = example('nic-three-ways');
+    expect(ls.scenario.vms!.map((v) => [v.name, v.devices?.nic, v.kernel])).toEqual([['emulated', 'emulated', { source: nicDriver(8) }], ['virtio', 'virtio', { source: virtioDriver(8) }], ['assigned', 'assigned', { source: nicDriver(8) }]]);
+    const m = buildScenario(ls) as unknown as HostMachine;
+    expect(m.run(ls.maxSteps)).toBe('hlt');
+    const [emu, vio, asg] = (['emulated', 'virtio', 'assigned'] as const).map((w, i) => ioReport(m.host, i, w, 'vtd', 8, 'ended'));
+    expect([emu!.dataOk, vio!.dataOk, asg!.dataOk]).toEqual([true, true, true]);
+    expect([emu!.exits.mmio, vio!.exits.mmio, asg!.exits.mmio]).toEqual([12 + 16, 0, 0]);
+    expect([emu!.exits.devicePorts, vio!.exits.devicePorts, asg!.exits.devicePorts]).toEqual([0, 12 + 2, 0]);
+    expect(asg!.device.dataBytes).toBe(emu!.hypervisor.dataBytes);
   });
 
   const SECRET = "victim's secret: the launch code is 0000";

@@ -17,6 +17,7 @@ export const shellZh: Record<keyof typeof shellEn, string> = {
   'shell.scenario.shadow-paging-vtx': '影子页表分页（VT-x，无 EPT）',
   'shell.scenario.shadow-paging-svm': '影子页表分页（AMD-V，无 NPT）',
   'shell.scenario.nic-two-ways': '同一块网卡：模拟与设备直通（VT-x）',
+  'shell.scenario.nic-three-ways': '同一块网卡的三种方式：模拟、virtio、设备直通',
   'shell.scenario.dma-attack': '没有 IOMMU 时，DMA 读取另一台虚拟机的内存',
   'shell.scenario.dma-attack-vtd': '同样的 DMA 被 VT-d 拦截',
   'shell.scenario.dma-attack-amdvi': '同样的 DMA 被 AMD-Vi 拦截',

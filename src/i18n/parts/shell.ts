@@ -16,6 +16,7 @@ export const shellEn = {
   'shell.scenario.nested-walk-vtx': 'Nested walk, step by step (VT-x)',
   'shell.scenario.nested-walk-svm': 'Nested walk, step by step (AMD-V)',
   'shell.scenario.nic-two-ways': 'A network card, emulated and assigned (VT-x)',
+  'shell.scenario.nic-three-ways': 'A network card three ways: emulated, virtio, assigned',
   'shell.scenario.dma-attack': 'DMA without an IOMMU reads another VM',
   'shell.scenario.dma-attack-vtd': 'The same DMA, blocked by VT-d',
   'shell.scenario.dma-attack-amdvi': 'The same DMA, blocked by AMD-Vi',
