@@ -34,13 +34,54 @@
  * Capabilities (6.7): a function lists capability structures from 0x40 upwards; the bus chains
  * them through each one's next pointer and sets status bit 4. MSI (msi.ts) is one.
  *
- * State is plain data (configuration bytes per function, CONFIG_ADDRESS, the devices' own state,
- * append-only logs): `snapshot` / `restore`, JSON-safe. What BARs decode is derived from it.
+ * PCI Express extended configuration space (PCI Express Base Specification 3.0, 7.2.2 and 7.9):
+ * every function's configuration space is 4 KiB; offsets 0x100..0xFFF hold extended capabilities,
+ * a list that starts at 0x100 with a dword header (7.9.3: capability ID in bits 15:0, version in
+ * 19:16, the next capability's offset in 31:20, 0 ending the list; a function with none has an
+ * all-zero header at 0x100, 7.9.1). Mechanism #1 still reaches only bytes 0..0xFF: CONFIG_ADDRESS
+ * has no bits for more (as on real hardware). A PCIe host reaches the rest through ECAM, a memory
+ * window where each function's 4 KiB appear at (bus << 20 | device << 15 | function << 12) (7.2.2);
+ * here the host, a hypervisor, uses `configRead` / `configWrite`, which stand for those accesses
+ * (no ECAM window is mapped).
  *
- * Not modelled: PCI-to-PCI bridges and other buses, PCIe extended configuration space (0x100 up)
- * and ECAM, the host bridge's own function at 00:00.0, INTx routing (the pin is reported, nothing
- * drives it), expansion ROM BARs, power management, parity and error reporting (no status error bit
- * is ever set), configuration mechanism #2.
+ * Single Root I/O Virtualization (the PCI-SIG's "Single Root I/O Virtualization and Sharing
+ * Specification" 1.1; "SR-IOV" below). A physical function (PF) whose spec has `sriov` carries the
+ * SR-IOV extended capability (ID 0x0010, 3.3) laid out after its other extended capabilities:
+ *   +0x00 header; +0x04 SR-IOV Capabilities (RO: no VF Migration, 3.3.2); +0x08 SR-IOV Control
+ *   (3.3.3: bit 0 VF Enable, bit 3 VF MSE, bit 4 ARI Capable Hierarchy RW; bits 1, 2 VF Migration
+ *   Enable and its interrupt read 0, as VF Migration is not offered); +0x0A SR-IOV Status (3.3.4,
+ *   reads 0); +0x0C InitialVFs, +0x0E TotalVFs (RO, 3.3.5-6); +0x10 NumVFs (RW while VF Enable is
+ *   clear, 3.3.7: a write while VFs are enabled is ignored here, the specification leaves it
+ *   undefined); +0x12 Function Dependency Link (RO, 3.3.8: the PF's own function number);
+ *   +0x14 First VF Offset, +0x16 VF Stride (RO, 3.3.9-10; this model does not change them with
+ *   ARI Capable Hierarchy or NumVFs, which the specification allows); +0x1A VF Device ID (RO,
+ *   3.3.11); +0x1C Supported Page Sizes (RO, 3.3.12: bit n = 2^(n+12) bytes); +0x20 System Page
+ *   Size (RW, 3.3.13: one supported size, default 4 KiB; a write naming no supported size, several,
+ *   or made while VFs are enabled is ignored); +0x24..+0x38 VF BAR0..5 (3.3.14: memory BARs sized
+ *   and placed as BARs are; each VF's aperture is the BAR's size rounded up to the system page
+ *   size, so VF k (k = 0 .. NumVFs − 1) decodes at VF BARn + k × that size, while VF Enable and VF
+ *   MSE are both set); +0x3C VF Migration State Array Offset (RO 0).
+ * Setting VF Enable with NumVFs = n in 1..TotalVFs makes n virtual functions appear at routing IDs
+ * PF RID + First VF Offset + k × VF Stride (2.1.2; without ARI they must stay on bus 0 here, which
+ * `add` checks), each the model the PF's `virtualFunction(k)` gives; clearing it removes them (their
+ * state goes with them; with NumVFs out of range no VF appears). A VF's configuration space follows
+ * 3.4.1: Vendor ID and Device ID read 0xFFFF (software takes the PF's Vendor ID and VF Device ID),
+ * its BARs read 0 and ignore writes (its memory is the PF's VF BARs), command bits I/O Space,
+ * Memory Space and Interrupt Disable read 0 (VF MSE decides its memory decoding), Bus Master
+ * Enable is its own, Interrupt Pin reads 0 (no INTx). Its DMA carries its own requester ID through
+ * the bus's remapper. VFs do not count for the PF's multi-function bit (a scan finds them absent
+ * anyway). The PF's own BARs and command register are a function's as usual. Not modelled: ARI,
+ * VF Migration, the 100 ms a VF may take to answer after VF Enable, Function Dependency Link
+ * other than the PF itself, several PFs of one device.
+ *
+ * State is plain data (configuration bytes per function, CONFIG_ADDRESS, the devices' own state,
+ * append-only logs): `snapshot` / `restore`, JSON-safe. What BARs decode and which VFs exist are
+ * derived from it.
+ *
+ * Not modelled: PCI-to-PCI bridges and other buses, an ECAM window, the host bridge's own function
+ * at 00:00.0, INTx routing (the pin is reported, nothing drives it), expansion ROM BARs, power
+ * management, parity and error reporting (no status error bit is ever set), configuration
+ * mechanism #2.
  */
 import type { MmioHandler, PhysMem } from '../mem/physmem.ts';
 import { doDma, PassThroughRemapper, requesterId, type DmaOutcome, type DmaRemapper, type TableRef } from '../iommu/types.ts';
@@ -80,6 +121,33 @@ export const HEADER_MULTI_FUNCTION = 0x80;
 
 /** The first byte capabilities are laid out at (the header ends at 0x3F). */
 const CAP_START = 0x40;
+/** Where PCI Express extended capabilities start, and a function's configuration space size (PCIe 3.0, 7.9.1). */
+export const EXT_CAP_START = 0x100;
+export const CONFIG_SPACE_SIZE = 0x1000;
+
+/** The SR-IOV extended capability's ID and its registers' offsets from its header (SR-IOV 1.1, 3.3). */
+export const SRIOV_CAP_ID = 0x0010;
+export const SRIOV = {
+  CAPABILITIES: 0x04,
+  CONTROL: 0x08,
+  STATUS: 0x0a,
+  INITIAL_VFS: 0x0c,
+  TOTAL_VFS: 0x0e,
+  NUM_VFS: 0x10,
+  FUNCTION_DEPENDENCY_LINK: 0x12,
+  FIRST_VF_OFFSET: 0x14,
+  VF_STRIDE: 0x16,
+  VF_DEVICE_ID: 0x1a,
+  SUPPORTED_PAGE_SIZES: 0x1c,
+  SYSTEM_PAGE_SIZE: 0x20,
+  VF_BAR0: 0x24,
+  VF_MIGRATION_STATE: 0x3c,
+  LENGTH: 0x40,
+} as const;
+/** SR-IOV Control bits (3.3.3). */
+export const SRIOV_CTRL = { VF_ENABLE: 1 << 0, VF_MIGRATION_ENABLE: 1 << 1, VF_MIGRATION_INTERRUPT: 1 << 2, VF_MSE: 1 << 3, ARI_CAPABLE_HIERARCHY: 1 << 4 } as const;
+/** The page sizes a PF must support (3.3.12): 4 KB, 8 KB, 64 KB, 256 KB, 1 MB and 4 MB. */
+export const SRIOV_REQUIRED_PAGE_SIZES = 0x553;
 
 export type BarSpec =
   | { kind: 'mem32'; size: number; prefetchable?: boolean }
@@ -94,6 +162,32 @@ export interface CapabilitySpec {
   init: readonly number[];
   /** Writable bits of each byte from offset 2 (missing entries: read-only). */
   writable: readonly number[];
+}
+
+/** A PCI Express extended capability (PCIe 3.0, 7.9.3): ID (16 bits), version (4) and its registers after the header. */
+export interface ExtCapabilitySpec {
+  id: number;
+  version: number;
+  /** Length in bytes including the 4-byte header (a multiple of 4). */
+  length: number;
+  /** Initial bytes after the header (offset 4 .. length - 1). */
+  init: readonly number[];
+  /** Writable bits of each byte from offset 4 (missing entries: read-only). */
+  writable: readonly number[];
+}
+
+/** What a physical function's SR-IOV capability declares (SR-IOV 1.1, 3.3; the layout is in this file's header). */
+export interface SriovSpec {
+  totalVfs: number;
+  /** Default: totalVfs. */
+  initialVfs?: number;
+  firstVfOffset: number;
+  vfStride: number;
+  vfDeviceId: number;
+  /** Default: SRIOV_REQUIRED_PAGE_SIZES. */
+  supportedPageSizes?: number;
+  /** VF BAR0..5: memory BARs only; every VF model's spec must have the same BARs. */
+  vfBars: readonly (BarSpec | null)[];
 }
 
 /** What a function is: its identity, BARs and capabilities (constant; the state is separate). */
@@ -112,6 +206,10 @@ export interface PciFunctionSpec {
   /** 0 = none, 1..4 = INTA#..INTD#. */
   interruptPin: number;
   capabilities?: readonly CapabilitySpec[];
+  /** PCI Express extended capabilities, laid out from 0x100 in order. */
+  extendedCapabilities?: readonly ExtCapabilitySpec[];
+  /** A physical function with virtual functions: its SR-IOV capability (after the others). */
+  sriov?: SriovSpec;
 }
 
 /** What the bus offers a function's model. */
@@ -145,6 +243,12 @@ export interface PciFunctionModel {
   barWrite(bar: number, offset: number, size: 1 | 2 | 4, value: number): void;
   snapshot(): unknown;
   restore(state: unknown): void;
+  /**
+   * A physical function with `spec.sriov`: the model of its virtual function `index` (0-based), in
+   * its reset state, asked for each time VF Enable makes it appear (the PF may give the same object
+   * again, reset).
+   */
+  virtualFunction?(index: number): PciFunctionModel;
 }
 
 /**
@@ -229,6 +333,14 @@ interface Fn {
   mask: Uint8Array;
   /** Offset of each capability by ID. */
   caps: Map<number, number>;
+  /** Offset of each extended capability by ID. */
+  extCaps: Map<number, number>;
+  /** Configuration bytes a snapshot keeps (0x100, or the end of the last extended capability): the rest are zeros that stay zeros. */
+  used: number;
+  /** A virtual function: its PF and index; null for any other function. */
+  vf: { pf: Fn; index: number } | null;
+  /** A PF's virtual functions now (VF Enable set), by index. */
+  vfs: Fn[];
 }
 
 const HOST_LIMIT = 1n << 52n;
@@ -309,31 +421,49 @@ export class PciBus implements PortDecoder {
     const rid = requesterId(0, device, fn);
     const devfn = rid & 0xff;
     if (this.fns.has(devfn)) throw new Error(`00:${device.toString(16).padStart(2, '0')}.${fn} is taken`);
+    const sriov = model.spec.sriov;
+    if (sriov !== undefined) checkSriov(devfn, model, sriov);
+    const f = this.build(devfn, model, null);
+    this.fns.set(devfn, f);
+    this.setMultiFunctionBits();
+    model.connect(this.portFor(f));
+    this.decodeWindows();
+  }
+
+  /**
+   * A function's configuration space from its spec: the type-0 header, capabilities from 0x40,
+   * extended capabilities from 0x100 (the SR-IOV capability last). A virtual function (`vf`) gets
+   * the VF rules of SR-IOV 1.1, 3.4.1 (this file's header).
+   */
+  private build(devfn: number, model: PciFunctionModel, vf: Fn['vf']): Fn {
     const spec = model.spec;
     checkSpec(spec);
-    const config = new Array<number>(256).fill(0);
-    const mask = new Uint8Array(256);
+    const config = new Array<number>(CONFIG_SPACE_SIZE).fill(0);
+    const mask = new Uint8Array(CONFIG_SPACE_SIZE);
     const put = (off: number, size: number, v: number) => {
       for (let i = 0; i < size; i++) config[off + i] = (v >>> (8 * i)) & 0xff;
     };
-    put(CFG.VENDOR_ID, 2, spec.vendorId);
-    put(CFG.DEVICE_ID, 2, spec.deviceId);
+    put(CFG.VENDOR_ID, 2, vf === null ? spec.vendorId : 0xffff);
+    put(CFG.DEVICE_ID, 2, vf === null ? spec.deviceId : 0xffff);
     put(CFG.REVISION, 1, spec.revision);
     put(CFG.CLASS_CODE, 3, spec.classCode);
     put(CFG.SUBSYS_VENDOR_ID, 2, spec.subsystemVendorId ?? 0);
     put(CFG.SUBSYS_ID, 2, spec.subsystemId ?? 0);
-    put(CFG.INTERRUPT_PIN, 1, spec.interruptPin);
-    mask[CFG.COMMAND] = spec.commandBits & 0xff;
-    mask[CFG.COMMAND + 1] = (spec.commandBits >> 8) & 0xff;
+    put(CFG.INTERRUPT_PIN, 1, vf === null ? spec.interruptPin : 0);
+    const commandBits = vf === null ? spec.commandBits : spec.commandBits & ~(CMD.IO | CMD.MEMORY | CMD.INTX_DISABLE);
+    mask[CFG.COMMAND] = commandBits & 0xff;
+    mask[CFG.COMMAND + 1] = (commandBits >> 8) & 0xff;
     mask[CFG.INTERRUPT_LINE] = 0xff;
-    spec.bars.forEach((b, i) => {
-      if (b !== null) put(CFG.BAR0 + 4 * i, 4, typeBits(b));
-    });
+    if (vf === null) {
+      spec.bars.forEach((b, i) => {
+        if (b !== null) put(CFG.BAR0 + 4 * i, 4, typeBits(b));
+      });
+    }
     const caps = new Map<number, number>();
     let at = CAP_START;
-    let prevNext = CFG.CAP_PTR;
+    let prevNext: number = CFG.CAP_PTR;
     for (const c of spec.capabilities ?? []) {
-      if (c.length % 4 !== 0 || at + c.length > 0x100) throw new RangeError(`capability 0x${c.id.toString(16)} does not fit`);
+      if (c.length % 4 !== 0 || at + c.length > EXT_CAP_START) throw new RangeError(`capability 0x${c.id.toString(16)} does not fit`);
       config[prevNext] = at;
       config[at] = c.id;
       c.init.forEach((v, k) => (config[at + 2 + k] = v & 0xff));
@@ -343,16 +473,44 @@ export class PciBus implements PortDecoder {
       at += c.length;
     }
     if (caps.size > 0) put(CFG.STATUS, 2, STATUS_CAP_LIST);
-    const f: Fn = { devfn, model, config, mask, caps };
-    this.fns.set(devfn, f);
-    this.setMultiFunctionBits();
-    model.connect(this.portFor(f));
-    this.decodeWindows();
+    // Extended capabilities: a chain of dword headers from 0x100 (PCIe 3.0, 7.9.3).
+    const ext: ExtCapabilitySpec[] = [...(spec.extendedCapabilities ?? [])];
+    if (spec.sriov !== undefined) ext.push(sriovCapability(devfn, spec.sriov));
+    const extCaps = new Map<number, number>();
+    at = EXT_CAP_START;
+    let prevHeader = -1;
+    for (const c of ext) {
+      if (c.length % 4 !== 0 || c.length < 4 || at + c.length > CONFIG_SPACE_SIZE) throw new RangeError(`extended capability 0x${c.id.toString(16)} does not fit`);
+      if (prevHeader >= 0) put(prevHeader, 4, (this.readBytes(config, prevHeader, 4) | (at << 20)) >>> 0);
+      put(at, 4, (c.id & 0xffff) | ((c.version & 0xf) << 16));
+      c.init.forEach((v, k) => (config[at + 4 + k] = v & 0xff));
+      c.writable.forEach((v, k) => (mask[at + 4 + k] = v & 0xff));
+      extCaps.set(c.id, at);
+      prevHeader = at;
+      at += c.length;
+    }
+    return { devfn, model, config, mask, caps, extCaps, used: at, vf, vfs: [] };
+  }
+
+  private readBytes(config: readonly number[], off: number, size: number): number {
+    let v = 0;
+    for (let i = 0; i < size; i++) v |= config[off + i]! << (8 * i);
+    return v >>> 0;
   }
 
   /** The model at 00:device.fn, or null. */
   function(device: number, fn: number): PciFunctionModel | null {
     return this.fns.get((device << 3) | fn)?.model ?? null;
+  }
+
+  /** Offset of extended capability `id` of 00:device.fn, or -1 (absent function or capability). */
+  extendedCapability(device: number, fn: number, id: number): number {
+    return this.fns.get((device << 3) | fn)?.extCaps.get(id) ?? -1;
+  }
+
+  /** The routing IDs (bus << 8 | device << 3 | function) of 00:device.fn's virtual functions now, by index. */
+  virtualFunctions(device: number, fn: number): number[] {
+    return (this.fns.get((device << 3) | fn)?.vfs ?? []).map((v) => v.devfn);
   }
 
   // ---- configuration mechanism #1 -----------------------------------------------------------------
@@ -397,7 +555,10 @@ export class PciBus implements PortDecoder {
     this.writeConfig(s.f, s.reg + offset, size, value);
   }
 
-  /** Reads configuration bytes of 00:device.fn directly (as CONFIG_DATA would); all ones if absent. */
+  /**
+   * Reads configuration bytes of 00:device.fn directly, anywhere in its 4 KiB (what the host's ECAM
+   * accesses would read; CONFIG_DATA reaches only the first 256 bytes); all ones if absent.
+   */
   configRead(device: number, fn: number, offset: number, size: 1 | 2 | 4): number {
     const f = this.fns.get((device << 3) | fn);
     if (f === undefined) return size === 4 ? 0xffffffff : (1 << (8 * size)) - 1;
@@ -411,19 +572,28 @@ export class PciBus implements PortDecoder {
 
   private readConfig(f: Fn, offset: number, size: number): number {
     let v = 0;
-    for (let i = 0; i < size; i++) v |= f.config[(offset + i) & 0xff]! << (8 * i);
+    for (let i = 0; i < size; i++) v |= f.config[(offset + i) & 0xfff]! << (8 * i);
     return v >>> 0;
   }
 
   private writeConfig(f: Fn, offset: number, size: number, value: number): void {
+    const sriovAt = f.extCaps.get(SRIOV_CAP_ID);
+    const before = sriovAt === undefined ? null : this.sriovState(f, sriovAt);
     const touched = new Set<number>();
+    const vfBars = new Set<number>();
     for (let i = 0; i < size; i++) {
-      const off = (offset + i) & 0xff;
+      const off = (offset + i) & 0xfff;
       const byte = (value >>> (8 * i)) & 0xff;
-      if (off >= CFG.BAR0 && off < CFG.BAR0 + 24) {
+      // A VF's BARs read 0 and ignore writes (SR-IOV 1.1, 3.4.1.11): its mask there is all zeros.
+      if (f.vf === null && off >= CFG.BAR0 && off < CFG.BAR0 + 24) {
         const bar = (off - CFG.BAR0) >> 2;
         f.config[off] = byte;
         touched.add(bar);
+        continue;
+      }
+      if (sriovAt !== undefined && off >= sriovAt + SRIOV.VF_BAR0 && off < sriovAt + SRIOV.VF_BAR0 + 24) {
+        f.config[off] = byte;
+        vfBars.add((off - sriovAt - SRIOV.VF_BAR0) >> 2);
         continue;
       }
       const m = f.mask[off]!;
@@ -431,7 +601,95 @@ export class PciBus implements PortDecoder {
     }
     // A BAR keeps only its address bits above its size and its type bits (6.2.5.1).
     for (const bar of touched) this.fixBar(f, bar);
+    if (sriovAt !== undefined && before !== null) this.sriovWritten(f, sriovAt, before, vfBars);
     this.decodeWindows();
+  }
+
+  // ---- SR-IOV (SR-IOV 1.1, 3.3) -------------------------------------------------------------------
+
+  private sriovState(f: Fn, at: number): { enabled: boolean; numVfs: number; pageSize: number } {
+    return {
+      enabled: (this.readConfig(f, at + SRIOV.CONTROL, 2) & SRIOV_CTRL.VF_ENABLE) !== 0,
+      numVfs: this.readConfig(f, at + SRIOV.NUM_VFS, 2),
+      pageSize: this.readConfig(f, at + SRIOV.SYSTEM_PAGE_SIZE, 4),
+    };
+  }
+
+  private putConfig(f: Fn, off: number, size: number, v: number): void {
+    for (let k = 0; k < size; k++) f.config[off + k] = (v >>> (8 * k)) & 0xff;
+  }
+
+  /** After a write to a PF: NumVFs and System Page Size kept as the rules say, VF BARs masked, VFs made or removed. */
+  private sriovWritten(f: Fn, at: number, before: { enabled: boolean; numVfs: number; pageSize: number }, vfBars: Set<number>): void {
+    const spec = f.model.spec.sriov!;
+    const now = this.sriovState(f, at);
+    // NumVFs may change only while VF Enable is clear (3.3.7); System Page Size likewise, and it
+    // must name exactly one supported page size (3.3.13).
+    if (before.enabled && now.numVfs !== before.numVfs) this.putConfig(f, at + SRIOV.NUM_VFS, 2, before.numVfs);
+    const ps = now.pageSize;
+    const supported = spec.supportedPageSizes ?? SRIOV_REQUIRED_PAGE_SIZES;
+    const pageOk = !before.enabled && ps !== 0 && (ps & (ps - 1)) === 0 && (ps & supported) !== 0;
+    if (ps !== before.pageSize && !pageOk) this.putConfig(f, at + SRIOV.SYSTEM_PAGE_SIZE, 4, before.pageSize);
+    // Each VF's aperture depends on the page size: every VF BAR's address bits follow it.
+    const bars = this.sriovState(f, at).pageSize !== before.pageSize ? spec.vfBars.map((_b, i) => i) : [...vfBars];
+    for (const i of bars) this.fixVfBar(f, at, i);
+    const enabled = (this.readConfig(f, at + SRIOV.CONTROL, 2) & SRIOV_CTRL.VF_ENABLE) !== 0;
+    if (enabled && !before.enabled) this.createVfs(f, at);
+    else if (!enabled && before.enabled) this.removeVfs(f);
+  }
+
+  /** The bytes each VF's BAR `i` takes: its size rounded up to the system page size (3.3.13-14). */
+  private vfBarSize(f: Fn, at: number, i: number): number {
+    const b = f.model.spec.sriov!.vfBars[i];
+    if (b === null || b === undefined) return 0;
+    const ps = this.readConfig(f, at + SRIOV.SYSTEM_PAGE_SIZE, 4);
+    const page = 2 ** (12 + Math.log2((ps & -ps) >>> 0));
+    return Math.max(b.size, page);
+  }
+
+  private fixVfBar(f: Fn, at: number, i: number): void {
+    const bars = f.model.spec.sriov!.vfBars;
+    const off = at + SRIOV.VF_BAR0 + 4 * i;
+    const raw = this.readConfig(f, off, 4);
+    const b = bars[i] ?? null;
+    let v: number;
+    if (b !== null) {
+      const size = this.vfBarSize(f, at, i);
+      v = size > 0x80000000 ? typeBits(b) : ((raw & ~(size - 1) & ~0xf) | typeBits(b)) >>> 0;
+    } else if (i > 0 && bars[i - 1]?.kind === 'mem64') v = raw;
+    else v = 0;
+    this.putConfig(f, off, 4, v);
+  }
+
+  /** The VF BAR `i`'s base (VF 0's aperture), 0 if unplaced. */
+  private vfBarBase(f: Fn, at: number, i: number): number {
+    const b = f.model.spec.sriov!.vfBars[i];
+    if (b === null || b === undefined) return 0;
+    const lo = (this.readConfig(f, at + SRIOV.VF_BAR0 + 4 * i, 4) & ~0xf) >>> 0;
+    const hi = b.kind === 'mem64' ? this.readConfig(f, at + SRIOV.VF_BAR0 + 4 * i + 4, 4) : 0;
+    return hi * 0x100000000 + lo;
+  }
+
+  /** VF Enable was set: NumVFs virtual functions appear (none if NumVFs is 0 or above TotalVFs). */
+  private createVfs(pf: Fn, at: number): void {
+    const spec = pf.model.spec.sriov!;
+    const n = this.readConfig(pf, at + SRIOV.NUM_VFS, 2);
+    if (n < 1 || n > spec.totalVfs) return;
+    for (let k = 0; k < n; k++) {
+      const devfn = pf.devfn + spec.firstVfOffset + k * spec.vfStride;
+      if (this.fns.has(devfn)) throw new Error(`VF ${k} of ${pf.model.name}: routing ID 0x${devfn.toString(16)} is taken by another function`);
+      const model = pf.model.virtualFunction!(k);
+      checkVfModel(pf.model, model);
+      const f = this.build(devfn, model, { pf, index: k });
+      this.fns.set(devfn, f);
+      pf.vfs.push(f);
+      model.connect(this.portFor(f));
+    }
+  }
+
+  private removeVfs(pf: Fn): void {
+    for (const v of pf.vfs) this.fns.delete(v.devfn);
+    pf.vfs = [];
   }
 
   private fixBar(f: Fn, i: number): void {
@@ -448,9 +706,9 @@ export class PciBus implements PortDecoder {
 
   private setMultiFunctionBits(): void {
     for (const f of this.fns.values()) {
-      if ((f.devfn & 7) !== 0) continue;
+      if ((f.devfn & 7) !== 0 || f.vf !== null) continue;
       let multi = false;
-      for (const g of this.fns.keys()) if (g >> 3 === f.devfn >> 3 && g !== f.devfn) multi = true;
+      for (const g of this.fns.values()) if (g.vf === null && g.devfn >> 3 === f.devfn >> 3 && g.devfn !== f.devfn) multi = true;
       f.config[CFG.HEADER_TYPE] = multi ? HEADER_MULTI_FUNCTION : 0;
     }
   }
@@ -462,6 +720,21 @@ export class PciBus implements PortDecoder {
     const mem: Window[] = [];
     const io: Window[] = [];
     for (const f of [...this.fns.values()].sort((a, b) => a.devfn - b.devfn)) {
+      if (f.vf !== null) {
+        // A VF decodes its share of the PF's VF BARs while VF Enable and VF MSE are set (3.3.3.4, 3.3.14).
+        const pf = f.vf.pf;
+        const at = pf.extCaps.get(SRIOV_CAP_ID)!;
+        const ctrl = this.readConfig(pf, at + SRIOV.CONTROL, 2);
+        if ((ctrl & SRIOV_CTRL.VF_ENABLE) === 0 || (ctrl & SRIOV_CTRL.VF_MSE) === 0) continue;
+        pf.model.spec.sriov!.vfBars.forEach((b, i) => {
+          if (b === null) return;
+          const first = this.vfBarBase(pf, at, i);
+          const size = this.vfBarSize(pf, at, i);
+          const base = first + f.vf!.index * size;
+          if (first !== 0 && base + size <= Number(HOST_LIMIT)) mem.push({ fn: f, bar: i, base, size });
+        });
+        continue;
+      }
       const cmd = this.readConfig(f, CFG.COMMAND, 2);
       f.model.spec.bars.forEach((b, i) => {
         if (b === null) return;
@@ -638,7 +911,7 @@ export class PciBus implements PortDecoder {
   snapshot(): PciBusSnapshot {
     return {
       configAddress: this.configAddress,
-      functions: [...this.fns.values()].map((f) => ({ devfn: f.devfn, config: f.config.slice(), device: f.model.snapshot() })),
+      functions: [...this.fns.values()].map((f) => ({ devfn: f.devfn, config: f.config.slice(0, f.used), device: f.model.snapshot() })),
       dmaLog: this.dmaLog,
       dmaLogLength: this.dmaLog.length,
       msiLog: this.msiLog,
@@ -646,19 +919,91 @@ export class PciBus implements PortDecoder {
     };
   }
 
-  /** Back to `snap` (taken of a bus with the same functions at the same places). */
+  /**
+   * Back to `snap` (taken of a bus with the same functions added at the same places; virtual
+   * functions are made again as the PFs' restored VF Enable and NumVFs say, then given their state).
+   */
   restore(snap: PciBusSnapshot): void {
     this.configAddress = snap.configAddress >>> 0;
-    if (snap.functions.length !== this.fns.size) throw new Error('the snapshot is of a bus with other functions');
-    for (const s of snap.functions) {
-      const f = this.fns.get(s.devfn);
-      if (f === undefined || s.config.length !== 256) throw new Error(`the snapshot has no function at devfn ${s.devfn} here`);
-      f.config = s.config.slice();
+    const saved = new Map(snap.functions.map((s) => [s.devfn, s]));
+    const put = (f: Fn) => {
+      const s = saved.get(f.devfn);
+      if (s === undefined || s.config.length !== f.used) throw new Error(`the snapshot has no function at devfn ${f.devfn} here`);
+      f.config = s.config.concat(new Array<number>(CONFIG_SPACE_SIZE - s.config.length).fill(0));
       f.model.restore(s.device);
+    };
+    const pfs = [...this.fns.values()].filter((f) => f.vf === null);
+    for (const f of pfs) this.removeVfs(f);
+    for (const f of pfs) put(f);
+    for (const f of pfs) {
+      const at = f.extCaps.get(SRIOV_CAP_ID);
+      if (at === undefined || (this.readConfig(f, at + SRIOV.CONTROL, 2) & SRIOV_CTRL.VF_ENABLE) === 0) continue;
+      this.createVfs(f, at);
+      for (const v of f.vfs) put(v);
     }
+    if (snap.functions.length !== this.fns.size) throw new Error('the snapshot is of a bus with other functions');
     this.dmaLog = snap.dmaLog.slice(0, snap.dmaLogLength).map((e) => ({ ...e }));
     this.msiLog = snap.msiLog.slice(0, snap.msiLogLength).map((m) => ({ ...m }));
     this.decodeWindows();
+  }
+}
+
+/** The SR-IOV capability of a PF at `devfn` as an extended capability (its registers' initial values and writable bits). */
+function sriovCapability(devfn: number, s: SriovSpec): ExtCapabilitySpec {
+  const n = SRIOV.LENGTH - 4;
+  const init = new Array<number>(n).fill(0);
+  const writable = new Array<number>(n).fill(0);
+  const put = (a: number[], off: number, size: number, v: number) => {
+    for (let i = 0; i < size; i++) a[off - 4 + i] = (v >>> (8 * i)) & 0xff;
+  };
+  put(writable, SRIOV.CONTROL, 2, SRIOV_CTRL.VF_ENABLE | SRIOV_CTRL.VF_MSE | SRIOV_CTRL.ARI_CAPABLE_HIERARCHY);
+  put(init, SRIOV.INITIAL_VFS, 2, s.initialVfs ?? s.totalVfs);
+  put(init, SRIOV.TOTAL_VFS, 2, s.totalVfs);
+  put(writable, SRIOV.NUM_VFS, 2, 0xffff);
+  put(init, SRIOV.FUNCTION_DEPENDENCY_LINK, 1, devfn & 7);
+  put(init, SRIOV.FIRST_VF_OFFSET, 2, s.firstVfOffset);
+  put(init, SRIOV.VF_STRIDE, 2, s.vfStride);
+  put(init, SRIOV.VF_DEVICE_ID, 2, s.vfDeviceId);
+  put(init, SRIOV.SUPPORTED_PAGE_SIZES, 4, s.supportedPageSizes ?? SRIOV_REQUIRED_PAGE_SIZES);
+  // System Page Size: 4 KiB at reset (3.3.13); writable, checked after each write.
+  put(init, SRIOV.SYSTEM_PAGE_SIZE, 4, 1);
+  put(writable, SRIOV.SYSTEM_PAGE_SIZE, 4, 0xffffffff);
+  s.vfBars.forEach((b, i) => {
+    if (b !== null) put(init, SRIOV.VF_BAR0 + 4 * i, 4, typeBits(b));
+  });
+  return { id: SRIOV_CAP_ID, version: 1, length: SRIOV.LENGTH, init, writable };
+}
+
+function checkSriov(devfn: number, model: PciFunctionModel, s: SriovSpec): void {
+  const name = model.name;
+  if (model.virtualFunction === undefined) throw new RangeError(`${name}: an SR-IOV PF's model must give its VFs (virtualFunction)`);
+  if (!Number.isInteger(s.totalVfs) || s.totalVfs < 1 || s.totalVfs > 0xffff) throw new RangeError(`${name}: TotalVFs ${s.totalVfs}`);
+  const initial = s.initialVfs ?? s.totalVfs;
+  if (!Number.isInteger(initial) || initial < 1 || initial > s.totalVfs) throw new RangeError(`${name}: InitialVFs ${initial} is not 1..TotalVFs`);
+  if (!Number.isInteger(s.firstVfOffset) || s.firstVfOffset < 1) throw new RangeError(`${name}: First VF Offset ${s.firstVfOffset}`);
+  if (!Number.isInteger(s.vfStride) || (s.totalVfs > 1 && s.vfStride < 1)) throw new RangeError(`${name}: VF Stride ${s.vfStride}`);
+  // Without ARI (and without other buses) every VF must be on bus 0.
+  const last = devfn + s.firstVfOffset + (s.totalVfs - 1) * s.vfStride;
+  if (last > 0xff) throw new RangeError(`${name}: VF ${s.totalVfs - 1} would be at routing ID 0x${last.toString(16)}, beyond bus 0`);
+  const sizes = s.supportedPageSizes ?? SRIOV_REQUIRED_PAGE_SIZES;
+  if ((sizes & 1) === 0) throw new RangeError(`${name}: a PF supports 4 KiB pages (Supported Page Sizes bit 0)`);
+  if (s.vfBars.length > 6) throw new RangeError(`${name}: 6 VF BARs at most`);
+  s.vfBars.forEach((b, i) => {
+    if (b === null) return;
+    if (b.kind === 'io') throw new RangeError(`${name}: VF BAR${i}: VF BARs are memory BARs`);
+    if (!Number.isInteger(b.size) || b.size < 16 || (b.size & (b.size - 1)) !== 0 || b.size > 0x80000000) throw new RangeError(`${name}: VF BAR${i} size ${b.size}`);
+    if (b.kind === 'mem64' && (i === 5 || s.vfBars[i + 1] !== null)) throw new RangeError(`${name}: VF BAR${i}: a 64-bit BAR needs the next slot free`);
+  });
+}
+
+function checkVfModel(pf: PciFunctionModel, vf: PciFunctionModel): void {
+  const want = pf.spec.sriov!.vfBars;
+  const bars = vf.spec.bars;
+  if (vf.spec.sriov !== undefined) throw new RangeError(`${vf.name}: a VF is not itself a PF`);
+  for (let i = 0; i < 6; i++) {
+    const a = want[i] ?? null;
+    const b = bars[i] ?? null;
+    if ((a === null) !== (b === null) || (a !== null && b !== null && (a.kind !== b.kind || a.size !== b.size))) throw new RangeError(`${vf.name}: BAR${i} differs from ${pf.name}'s VF BAR${i}`);
   }
 }
 
