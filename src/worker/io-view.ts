@@ -10,7 +10,7 @@
  * devices.
  */
 import type { HostMachine } from '../emu/hv/host-machine.ts';
-import { GUEST_DEVICE, HOST_DEVICE_FIRST } from '../emu/hv/host.ts';
+import { GUEST_DEVICE } from '../emu/hv/host.ts';
 import type { DmaLogEntry, DmaLogRef, PciBus } from '../emu/dev/pci.ts';
 import { Nic, type RingView } from '../emu/dev/nic.ts';
 import { VirtioNet, type VirtqView } from '../emu/dev/virtio-net.ts';
@@ -147,10 +147,6 @@ function requestView(m: HostMachine, vm: number, bus: 'vm' | 'host', e: DmaLogEn
   };
 }
 
-/** The VM whose assigned function a host-bus requester ID is. */
-function vmOfHostRid(rid: number): number {
-  return ((rid >> 3) & 0x1f) - HOST_DEVICE_FIRST;
-}
 
 function slotWindow(count: number, head: number): [number, number] {
   if (count <= MAX_RING_SLOTS) return [0, count];
@@ -189,8 +185,8 @@ function deviceView(m: HostMachine, vm: number, lastRing: DmaLogEntry | null): I
   const v = m.host.vm(vm);
   const assigned = d.assigned;
   const hostBus: PciBus | null = assigned === null ? null : m.host.pci;
-  const model = assigned === null ? d.bus.function(GUEST_DEVICE, 0) : hostBus?.function(assigned.device, 0) ?? null;
-  const rid = assigned === null ? (GUEST_DEVICE << 3) : (assigned.device << 3);
+  const model = assigned === null ? d.bus.function(GUEST_DEVICE, 0) : hostBus?.function(assigned.device, assigned.fn) ?? null;
+  const rid = assigned === null ? (GUEST_DEVICE << 3) : assigned.rid;
   const log = assigned === null ? d.bus.dmaLog : (hostBus?.dmaLog ?? []).filter((e) => e.rid === rid);
   const last = lastRing === null ? null : { iova: BigInt(lastRing.iova) };
   let rings: IoRing[] = [];
@@ -210,7 +206,7 @@ function deviceView(m: HostMachine, vm: number, lastRing: DmaLogEntry | null): I
   }
   const domain = assigned !== null && m.host.iommu !== null ? vm + 1 : null;
   return {
-    vm, vmName: v.name, way: d.way, device: model?.name ?? '', guestBdf: bdf(GUEST_DEVICE << 3), hostBdf: assigned === null ? null : bdf(assigned.device << 3), rid: bdf(rid),
+    vm, vmName: v.name, way: d.way, device: model?.name ?? '', guestBdf: bdf(GUEST_DEVICE << 3), hostBdf: assigned === null ? null : bdf(assigned.rid), rid: bdf(rid),
     domainId: domain, hostBar: assigned === null ? null : hexN(assigned.bar), guestBar: assigned === null || assigned.mapped === null ? null : hexN(assigned.mapped),
     rings, requests: log.length, blocked: log.filter((e) => !e.ok).length,
   };
@@ -239,12 +235,12 @@ export function stepIo(m: HostMachine, step: number, index: DmaStepIndex): StepI
     return e === null ? [] : [{ r, e }];
   });
   const kept = entries.slice(-MAX_IO_REQUESTS);
-  const requests = kept.map(({ r, e }) => requestView(m, r.bus === 'host' ? vmOfHostRid(e.rid) : r.vm, r.bus, e));
+  const requests = kept.map(({ r, e }) => requestView(m, r.bus === 'host' ? (m.host.vmOfHostRid(e.rid) ?? r.vm) : r.vm, r.bus, e));
   // Each device's latest ring request so far, for its rings' highlight.
   const lastRing = (vm: number): DmaLogEntry | null => {
     const d = m.host.deviceOf(vm)!;
     const log = d.assigned === null ? d.bus.dmaLog : m.host.pci?.dmaLog ?? [];
-    const rid = d.assigned === null ? GUEST_DEVICE << 3 : d.assigned.device << 3;
+    const rid = d.assigned === null ? GUEST_DEVICE << 3 : d.assigned.rid;
     for (let i = log.length - 1; i >= 0; i--) if (log[i]!.rid === rid && log[i]!.what === 'ring') return log[i]!;
     return null;
   };

@@ -23,14 +23,23 @@
  *   the guest meant; with no IOMMU the addresses are taken as host-physical, and land in whatever
  *   host memory has that address: another VM's RAM or the hypervisor's.
  *
+ * - **A virtual function** (SR-IOV, dev/pci.ts and dev/sriov-nic.ts): assigned as above, but what
+ *   the VM gets is one VF of a single SR-IOV card on the host's bus instead of a whole card. The
+ *   hypervisor is the PF's driver (`enableVfs`): it sets NumVFs, places VF BAR0 and sets VF Enable
+ *   and VF MSE, and each VF appears at its own routing ID with its own slice of the VF BAR. The
+ *   proxy shows the VF to the guest with the PF's Vendor ID and the capability's VF Device ID (a
+ *   VF's own ID registers read 0xFFFF), and with a memory-space bit the guest can set (a VF has none:
+ *   VF MSE decides). Each VF's DMA carries its own requester ID, so the IOMMU gives each its own
+ *   domain: one card, several VMs, each confined to its own RAM.
+ *
  * Not modelled here (issue 8 goes on): interrupts from these devices (drivers poll; MSI, interrupt
- * remapping and posted interrupts are the next layer), several functions per VM, SR-IOV.
+ * remapping and posted interrupts are the next layer), several functions per VM.
  */
 import type { PhysMem } from '../mem/physmem.ts';
 import { checkRequest, type DmaOutcome, type DmaRemapper, type DmaRequest } from '../iommu/types.ts';
 import { AmdViRemapper, AMDVI_REG, CTRL_EVT_LOG_EN, CTRL_IOMMU_EN, DTE, IOPTE } from '../iommu/amdvi.ts';
 import { CTX_E, GCMD_SRTP, GCMD_TE, ROOT_E, SL_R, SL_W, VTD_REG, VtdRemapper } from '../iommu/vtd.ts';
-import { CFG, CMD, type PciBus, type PciFunctionModel, type PciFunctionPort, type PciFunctionSpec } from '../dev/pci.ts';
+import { CFG, CMD, SRIOV, SRIOV_CAP_ID, SRIOV_CTRL, type PciBus, type PciFunctionModel, type PciFunctionPort, type PciFunctionSpec } from '../dev/pci.ts';
 import { Nic } from '../dev/nic.ts';
 import { VirtioNet } from '../dev/virtio-net.ts';
 
@@ -79,14 +88,19 @@ export class AssignedFunction implements PciFunctionModel {
   readonly spec: PciFunctionSpec;
   private port: PciFunctionPort | null = null;
 
+  /**
+   * `vf`: the function is a VF, shown with the IDs software takes from its PF (its own read 0xFFFF)
+   * and a memory-space bit the guest can set, as on a function of its own.
+   */
   constructor(
     readonly physical: PciFunctionModel,
     private readonly host: { bus: PciBus; device: number; fn: number },
     private readonly onCommand: () => void,
+    vf?: { vendorId: number; deviceId: number },
   ) {
     this.name = physical.name;
-    const { capabilities: _caps, ...spec } = physical.spec;
-    this.spec = spec;
+    const { capabilities: _caps, extendedCapabilities: _ext, sriov: _sriov, ...spec } = physical.spec;
+    this.spec = vf === undefined ? spec : { ...spec, vendorId: vf.vendorId, deviceId: vf.deviceId, commandBits: spec.commandBits | CMD.MEMORY };
   }
 
   connect(port: PciFunctionPort): void {
@@ -130,6 +144,51 @@ export class AssignedFunction implements PciFunctionModel {
   }
 
   restore(_state: unknown): void {}
+}
+
+/** One VF a PF driver enabled: its routing ID, place on bus 0, and its BAR0's host-physical address and aperture. */
+export interface VfSlot {
+  index: number;
+  rid: number;
+  device: number;
+  fn: number;
+  bar: number;
+  size: number;
+}
+
+/**
+ * The hypervisor as the driver of the SR-IOV PF at 00:device.fn on the host's bus: `count` VFs with
+ * 4-KByte system pages and VF BAR0 at `vfBar0` (aligned to the aperture), then VF Enable and VF MSE
+ * (SR-IOV 1.1, 3.3.3, 3.3.7, 3.3.13-14). Returns each VF's place, from First VF Offset and VF Stride.
+ */
+export function enableVfs(bus: PciBus, device: number, fn: number, count: number, vfBar0: number): VfSlot[] {
+  const at = bus.extendedCapability(device, fn, SRIOV_CAP_ID);
+  if (at < 0) throw new RangeError(`00:${device.toString(16).padStart(2, '0')}.${fn} has no SR-IOV capability`);
+  const rd = (off: number, size: 2 | 4) => bus.configRead(device, fn, at + off, size);
+  const wr = (off: number, size: 2 | 4, v: number) => bus.configWrite(device, fn, at + off, size, v);
+  const total = rd(SRIOV.TOTAL_VFS, 2);
+  if (count < 1 || count > total) throw new RangeError(`${count} VFs: the card has ${total}`);
+  wr(SRIOV.SYSTEM_PAGE_SIZE, 4, 1);
+  wr(SRIOV.NUM_VFS, 2, count);
+  // The size protocol on VF BAR0 gives each VF's aperture.
+  wr(SRIOV.VF_BAR0, 4, 0xffffffff);
+  const size = -(rd(SRIOV.VF_BAR0, 4) & ~0xf) >>> 0;
+  if (vfBar0 % size !== 0) throw new RangeError(`VF BAR0 at 0x${vfBar0.toString(16)} is not aligned to its ${size}-byte aperture`);
+  wr(SRIOV.VF_BAR0, 4, vfBar0);
+  wr(SRIOV.CONTROL, 2, SRIOV_CTRL.VF_ENABLE | SRIOV_CTRL.VF_MSE);
+  const first = rd(SRIOV.FIRST_VF_OFFSET, 2);
+  const stride = rd(SRIOV.VF_STRIDE, 2);
+  const pf = (device << 3) | fn;
+  return Array.from({ length: count }, (_, k) => {
+    const rid = pf + first + k * stride;
+    return { index: k, rid, device: (rid >> 3) & 0x1f, fn: rid & 7, bar: vfBar0 + k * size, size };
+  });
+}
+
+/** The Vendor ID and VF Device ID software gives the VFs of the PF at 00:device.fn (SR-IOV 1.1, 3.3.11, 3.4.1.1-2). */
+export function vfIdentity(bus: PciBus, device: number, fn: number): { vendorId: number; deviceId: number } {
+  const at = bus.extendedCapability(device, fn, SRIOV_CAP_ID);
+  return { vendorId: bus.configRead(device, fn, CFG.VENDOR_ID, 2), deviceId: bus.configRead(device, fn, at + SRIOV.VF_DEVICE_ID, 2) };
 }
 
 const PAGE = 0x1000;

@@ -95,7 +95,8 @@ import { requesterId, PassThroughRemapper, type DmaRemapper } from '../iommu/typ
 import { VtdRemapper, type VtdState } from '../iommu/vtd.ts';
 import type { AmdViState } from '../iommu/amdvi.ts';
 import { directMapProblem } from './nested-map.ts';
-import { AssignedFunction, GuestRamRemapper, iommuAreaSize, IommuDomains, nicModel, type DeviceWay, type IommuKind } from './devio.ts';
+import { AssignedFunction, enableVfs, GuestRamRemapper, iommuAreaSize, IommuDomains, nicModel, vfIdentity, type DeviceWay, type IommuKind, type VfSlot } from './devio.ts';
+import { SriovNic } from '../dev/sriov-nic.ts';
 
 export const MAX_VMS = 4;
 export const DEFAULT_QUANTUM = 2000;
@@ -127,9 +128,12 @@ export interface HostGuest {
    * A PCI device for this VM (devio.ts), found by the guest on its bus 0 at device `GUEST_DEVICE`:
    * `way` says how the VM gets it: a model in the hypervisor ('emulated', 'virtio') or the real
    * function on the host's bus, assigned ('assigned'); `model()` makes the function (default
-   * `nicModel(way)`: the network card of dev/nic.ts, or the virtio-net device).
+   * `nicModel(way)`: the network card of dev/nic.ts, or the virtio-net device). `vf` (with way
+   * 'assigned', no `model`): instead of a whole card, a virtual function of the host's one SR-IOV
+   * card (dev/sriov-nic.ts at 00:10.0, HOST_SRIOV_DEVICE): the VMs asking for one get VF 0, 1, …
+   * in their order.
    */
-  device?: { way: DeviceWay; model?: () => PciFunctionModel };
+  device?: { way: DeviceWay; model?: () => PciFunctionModel; vf?: boolean };
 }
 
 export interface HostOptions {
@@ -161,6 +165,9 @@ export const GUEST_DEVICE = 3;
 export const HOST_DEVICE_FIRST = 8;
 export const HOST_BAR_BASE = 0xc000_0000;
 export const HOST_BAR_STRIDE = 0x10_0000;
+/** The host's SR-IOV card (`device.vf`): its PF at 00:10.0, VF k at 00:10.(k + 1), VF k's BAR0 at HOST_VF_BAR_BASE + k × 128 KiB. */
+export const HOST_SRIOV_DEVICE = 0x10;
+export const HOST_VF_BAR_BASE = 0xc080_0000;
 
 export type VcpuState = 'ready' | 'running' | 'idle' | 'ended';
 
@@ -213,8 +220,8 @@ interface VmRec {
   /** The VM's own PCI bus (its device, emulated or the assigned function's proxy), or null. */
   pci: PciBus | null;
   way: DeviceWay | null;
-  /** An assigned device: the proxy, the physical function's place and BAR, and the guest BAR mapped now. */
-  assigned: { proxy: AssignedFunction; device: number; bar: number; size: number; mapped: number | null } | null;
+  /** An assigned device: the proxy, the physical function's place (a VF's index), requester ID and BAR, and the guest BAR mapped now. */
+  assigned: { proxy: AssignedFunction; device: number; fn: number; rid: number; vf: number | null; bar: number; size: number; mapped: number | null } | null;
 }
 
 export interface HostSnapshot {
@@ -294,6 +301,11 @@ export class Host {
   readonly pci: PciBus | null = null;
   /** The hypervisor's IOMMU driver (`iommu` 'vtd' or 'amd-vi' with an assigned device), or null. */
   readonly iommu: IommuDomains | null = null;
+  /** The VFs of the host's SR-IOV card the host enabled (`device.vf`), and how many are given out. */
+  private readonly vfSlots: VfSlot[] = [];
+  private vfNext = 0;
+  /** The VM of each host-bus requester ID (an assigned function or VF). */
+  private readonly hostRids = new Map<number, number>();
   /** The observer of switches and ends (host-machine.ts), or null. */
   hooks: HostHooks | null = null;
 
@@ -335,6 +347,16 @@ export class Host {
       }
       // The host's own bus: its configuration space is the host's (no guest port reaches it).
       this.pci = new PciBus({ mem: this.mem, ports: new PortBus(), remapper });
+      this.pci.onDma = (e) => {
+        const vm = this.hostRids.get(e.rid);
+        if (vm !== undefined) this.hooks?.dma?.(vm, 'host', e);
+      };
+      const vfs = guests.filter((g) => g.device?.vf === true).length;
+      if (vfs > 0) {
+        // One SR-IOV card for all the VMs that ask for a VF: the host, as its PF driver, enables that many.
+        this.pci.add(HOST_SRIOV_DEVICE, 0, new SriovNic());
+        this.vfSlots = enableVfs(this.pci, HOST_SRIOV_DEVICE, 0, vfs, HOST_VF_BAR_BASE);
+      }
     }
     this.mmu = new Mmu(this.mem);
     const features = { page1gb: false, la57: false };
@@ -442,6 +464,11 @@ export class Host {
   private attachDevice(vm: VmRec, vi: number, dev: NonNullable<HostGuest['device']>, ports: PortBus): void {
     const way = dev.way;
     if (way !== 'emulated' && way !== 'virtio' && way !== 'assigned') throw new RangeError(`VM ${vm.name}: device way '${String(way)}': emulated, virtio or assigned`);
+    if (dev.vf === true) {
+      if (way !== 'assigned' || dev.model !== undefined) throw new RangeError(`VM ${vm.name}: a VF is assigned (way 'assigned'), and is the host's SR-IOV card's (no model)`);
+      this.attachVf(vm, vi, ports);
+      return;
+    }
     const model = (dev.model ?? (() => nicModel(way)))();
     if (way !== 'assigned') {
       vm.pci = new PciBus({ mem: this.mem, ports, remapper: new GuestRamRemapper(vm.hpaBase, vm.memSize), claimMmio: false });
@@ -452,7 +479,6 @@ export class Host {
     const host = this.pci!;
     const device = HOST_DEVICE_FIRST + vi;
     host.add(device, 0, model);
-    host.onDma ??= (e) => this.hooks?.dma?.((e.rid >> 3) - HOST_DEVICE_FIRST, 'host', e);
     const b = model.spec.bars[0];
     if (b === null || b === undefined || b.kind !== 'mem32') throw new RangeError(`VM ${vm.name}: an assigned function needs a 32-bit memory BAR0`);
     const bar = HOST_BAR_BASE + vi * HOST_BAR_STRIDE;
@@ -462,8 +488,28 @@ export class Host {
     const proxy = new AssignedFunction(model, { bus: host, device, fn: 0 }, () => this.remapAssigned(vm));
     vm.pci = new PciBus({ mem: this.mem, ports, remapper: new GuestRamRemapper(vm.hpaBase, vm.memSize), claimMmio: false });
     vm.pci.add(GUEST_DEVICE, 0, proxy);
-    vm.assigned = { proxy, device, bar, size: Math.max(b.size, 0x1000), mapped: null };
-    this.iommu?.attach(requesterId(0, device, 0), vi + 1, vm.memSize, vm.hpaBase);
+    const rid = requesterId(0, device, 0);
+    vm.assigned = { proxy, device, fn: 0, rid, vf: null, bar, size: Math.max(b.size, 0x1000), mapped: null };
+    this.hostRids.set(rid, vi);
+    this.iommu?.attach(rid, vi + 1, vm.memSize, vm.hpaBase);
+  }
+
+  /**
+   * Gives VM `vi` the next VF of the host's SR-IOV card, as a whole function is assigned: the proxy
+   * on the VM's bus (with the PF's Vendor ID and the VF Device ID), the VF's slice of VF BAR0 to be
+   * mapped where the guest puts its BAR, and an IOMMU domain of its own for the VF's requester ID.
+   */
+  private attachVf(vm: VmRec, vi: number, ports: PortBus): void {
+    const host = this.pci!;
+    const slot = this.vfSlots[this.vfNext++]!;
+    const model = host.function(slot.device, slot.fn);
+    if (model === null) throw new Error(`VF ${slot.index} is not on the host's bus`);
+    const proxy = new AssignedFunction(model, { bus: host, device: slot.device, fn: slot.fn }, () => this.remapAssigned(vm), vfIdentity(host, HOST_SRIOV_DEVICE, 0));
+    vm.pci = new PciBus({ mem: this.mem, ports, remapper: new GuestRamRemapper(vm.hpaBase, vm.memSize), claimMmio: false });
+    vm.pci.add(GUEST_DEVICE, 0, proxy);
+    vm.assigned = { proxy, device: slot.device, fn: slot.fn, rid: slot.rid, vf: slot.index, bar: slot.bar, size: slot.size, mapped: null };
+    this.hostRids.set(slot.rid, vi);
+    this.iommu?.attach(slot.rid, vi + 1, vm.memSize, vm.hpaBase);
   }
 
   /**
@@ -488,12 +534,20 @@ export class Host {
     a.mapped = want;
   }
 
-  /** VM `i`'s device bus and way (null without a device). */
-  deviceOf(i: number): { way: DeviceWay; bus: PciBus; assigned: { device: number; bar: number; mapped: number | null } | null } | null {
+  /**
+   * VM `i`'s device bus and way (null without a device); an assigned one's place on the host's bus
+   * (`vf`: which VF of the SR-IOV card, or null for a whole card), requester ID and host BAR.
+   */
+  deviceOf(i: number): { way: DeviceWay; bus: PciBus; assigned: { device: number; fn: number; rid: number; vf: number | null; bar: number; mapped: number | null } | null } | null {
     const vm = this.vms[i]!;
     if (vm.pci === null || vm.way === null) return null;
     const a = vm.assigned;
-    return { way: vm.way, bus: vm.pci, assigned: a === null ? null : { device: a.device, bar: a.bar, mapped: a.mapped } };
+    return { way: vm.way, bus: vm.pci, assigned: a === null ? null : { device: a.device, fn: a.fn, rid: a.rid, vf: a.vf, bar: a.bar, mapped: a.mapped } };
+  }
+
+  /** The VM whose assigned function or VF has requester ID `rid` on the host's bus, or null. */
+  vmOfHostRid(rid: number): number | null {
+    return this.hostRids.get(rid) ?? null;
   }
 
   /** Brings VM `vm`'s PIT up to the CPU's step. */

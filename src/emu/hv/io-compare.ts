@@ -156,7 +156,7 @@ export function ioReport(host: Host, vi: number, way: DeviceWay, iommu: IommuKin
   const ioWindows = dev.bus.ioWindowsNow();
   const exits = tallyExits(log, (port) => ioWindows.some((w) => port >= w.base && port < w.base + w.size));
   const hypervisor = way === 'assigned' ? tallyDma([]) : tallyDma(dev.bus.dmaLog);
-  const device = way === 'assigned' && host.pci !== null ? tallyDma(host.pci.dmaLog, dev.assigned!.device << 3) : tallyDma([]);
+  const device = way === 'assigned' && host.pci !== null ? tallyDma(host.pci.dmaLog, dev.assigned!.rid) : tallyDma([]);
   return {
     under: host.under, way, iommu, frames, end, received, dataOk,
     steps: host.report()[vi]!.steps,
