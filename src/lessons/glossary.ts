@@ -883,6 +883,20 @@ export const GLOSSARY = [
     ui: /direct assignment/i,
   },
   {
+    id: 'virtual-function',
+    en: 'virtual function (SR-IOV)',
+    abbr: 'VF',
+    zh: '虚拟功能',
+    zhAlso: ['虚拟函数'],
+    avoid: [],
+    def: {
+      en: 'One of the PCI Express functions an SR-IOV device makes for itself, each with its own requester ID, so that one card can be assigned to several VMs, a VF to each, while its physical function stays with the host.',
+      'zh-CN': 'SR-IOV 设备自己生成的 PCI Express 功能之一，各有自己的请求者 ID；于是一块卡可以直通给多台虚拟机，每台一个 VF，而它的物理功能仍归宿主机。',
+    },
+    usage: common('虚拟函数 is a literal rendering of “function” also seen.', '也可见按字面译作“虚拟函数”。'),
+    ui: /virtual function/i,
+  },
+  {
     id: 'live-migration',
     en: 'live migration',
     zh: '热迁移',

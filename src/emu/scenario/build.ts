@@ -299,7 +299,8 @@ function buildVms(ls: LoadedScenario, vms: NonNullable<LoadedScenario['vms']>): 
         name: v.loaded.scenario.name, mode: v.loaded.scenario.mode, load: 0, code: new Uint8Array(0),
         memSize: v.loaded.scenario.memory.size, vcpus: v.vcpus, pc: v.pc,
         image: { ram: g.mem, state: g.cpu.state },
-        ...(v.nic !== null ? { device: { way: v.nic } } : {}),
+        // 'vf': assigned, as a virtual function of the host's SR-IOV card.
+        ...(v.nic !== null ? { device: v.nic === 'vf' ? { way: 'assigned' as const, vf: true } : { way: v.nic } } : {}),
       };
     }),
     ...(sc.iommu !== undefined ? { iommu: sc.iommu } : {}),

@@ -38,7 +38,7 @@ const strip = (events: TraceEvent[]) => events.map(({ step: _step, ...rest }) =>
 describe('the example scenarios', () => {
   it('every JSON file in examples/ validates', () => {
     const files = readdirSync(DIR).filter((f) => f.endsWith('.json'));
-    expect(files.sort()).toEqual(['dma-attack-amdvi.json', 'dma-attack-vtd.json', 'dma-attack.json', 'mm-workload.json', 'nested-walk-svm.json', 'nested-walk-vtx.json', 'nic-three-ways.json', 'nic-two-ways.json', 'page-fault.json', 'shadow-paging-svm.json', 'shadow-paging-vtx.json', 'svm-first-exit.json', 'syscalls.json', 'timer.json', 'two-vms-svm.json', 'two-vms.json', 'vtx-first-exit.json']);
+    expect(files.sort()).toEqual(['dma-attack-amdvi.json', 'dma-attack-vtd.json', 'dma-attack.json', 'mm-workload.json', 'nested-walk-svm.json', 'nested-walk-vtx.json', 'nic-three-ways.json', 'nic-two-ways.json', 'page-fault.json', 'shadow-paging-svm.json', 'shadow-paging-vtx.json', 'sriov-two-vms.json', 'svm-first-exit.json', 'syscalls.json', 'timer.json', 'two-vms-svm.json', 'two-vms.json', 'vtx-first-exit.json']);
     for (const f of files) expect(loadScenario(JSON.parse(readFileSync(join(DIR, f), 'utf8'))).ok, f).toBe(true);
   });
 
@@ -331,6 +331,22 @@ describe('the I/O examples', () => {
     expect([emu!.exits.mmio, vio!.exits.mmio, asg!.exits.mmio]).toEqual([12 + 16, 0, 0]);
     expect([emu!.exits.devicePorts, vio!.exits.devicePorts, asg!.exits.devicePorts]).toEqual([0, 12 + 2, 0]);
     expect(asg!.device.dataBytes).toBe(emu!.hypervisor.dataBytes);
+  });
+
+  it('sriov-two-vms: one SR-IOV card, a VF for each VM: the same driver delivers all 6 frames in both, each VF\u2019s DMA with its own requester ID through its own VT-d domain', () => {
+    const ls = example('sriov-two-vms');
+    expect(ls.scenario.vms!.map((v) => [v.devices?.nic, v.kernel])).toEqual([['vf', { source: nicDriver(6) }], ['vf', { source: nicDriver(6) }]]);
+    const m = buildScenario(ls) as unknown as HostMachine;
+    expect(m.run(ls.maxSteps)).toBe('hlt');
+    const reports = [0, 1].map((i) => ioReport(m.host, i, 'assigned', 'vtd', 6, 'ended'));
+    expect(reports.map((r) => [r.dataOk, r.exits.mmio])).toEqual([[true, 0], [true, 0]]);
+    // The PF at 00:10.0 (RID 0x80) made none of it; VF 0 (0x81) and VF 1 (0x82) each through their VM's domain into their VM's RAM.
+    const log = m.host.pci!.dmaLog;
+    expect(new Set(log.map((e) => e.rid))).toEqual(new Set([0x81, 0x82]));
+    for (const [i, rid] of [0x81, 0x82].entries()) {
+      expect(m.host.deviceOf(i)!.assigned).toMatchObject({ rid, vf: i });
+      expect(log.filter((e) => e.rid === rid).every((e) => e.ok && e.domainId === i + 1 && e.hpa! >= i * MIB8 && e.hpa! < (i + 1) * MIB8)).toBe(true);
+    }
   });
 
   const SECRET = "victim's secret: the launch code is 0000";

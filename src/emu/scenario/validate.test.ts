@@ -278,6 +278,16 @@ describe('scenario validation: vms', () => {
     expect(r.loaded.scenario.vms!.map((v) => v.name)).toEqual(['a', 'b']);
   });
 
+  it("accepts network cards given as VFs of the host's SR-IOV card, with an IOMMU for them", () => {
+    const s = multi();
+    for (const v of s.vms as Record<string, unknown>[]) v.devices = { nic: 'vf' };
+    s.iommu = 'vtd';
+    const r = loadScenario(s);
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(r.loaded.vms!.map((v) => v.nic)).toEqual(['vf', 'vf']);
+    expect(r.loaded.scenario.vms!.map((v) => v.devices)).toEqual([{ pc: false, nic: 'vf' }, { pc: false, nic: 'vf' }]);
+  });
+
   it.each<[string, (s: Record<string, unknown>) => void, string]>([
     ['a top-level guest field beside vms', (s) => (s.kernel = { source: 'kernel_entry:\n hlt' }), "kernel: with 'vms' each VM has its own guest: move 'kernel' into the entries of vms"],
     ['no technique', (s) => delete s.technique, "technique: several VMs run under a hypervisor: 'vms' needs a technique ('vtx' or 'svm')"],
@@ -286,8 +296,8 @@ describe('scenario validation: vms', () => {
     ['three vCPUs', (s) => ((s.vms as Record<string, unknown>[])[0]!.vcpus = 3), 'vms[0].vcpus: expected 1 or 2, got 3'],
     ['devices.pc not a boolean', (s) => ((s.vms as Record<string, unknown>[])[1]!.devices = { pc: 'yes' }), "vms[1].devices.pc: expected true or false, got 'yes'"],
     ['a device the host does not offer', (s) => ((s.vms as Record<string, unknown>[])[1]!.devices = { timer: {} }), 'vms[1].devices.timer: unknown field (expected one of: pc, nic)'],
-    ['a network card given no known way', (s) => ((s.vms as Record<string, unknown>[])[1]!.devices = { nic: 'passthrough' }), "vms[1].devices.nic: expected one of 'emulated', 'virtio', 'assigned', got 'passthrough'"],
-    ['an IOMMU with no assigned card', (s) => ((s.iommu = 'vtd'), ((s.vms as Record<string, unknown>[])[1]!.devices = { nic: 'emulated' })), "iommu: an IOMMU remaps the DMA of assigned devices: no VM has one (devices.nic 'assigned')"],
+    ['a network card given no known way', (s) => ((s.vms as Record<string, unknown>[])[1]!.devices = { nic: 'passthrough' }), "vms[1].devices.nic: expected one of 'emulated', 'virtio', 'assigned', 'vf', got 'passthrough'"],
+    ['an IOMMU with no assigned card', (s) => ((s.iommu = 'vtd'), ((s.vms as Record<string, unknown>[])[1]!.devices = { nic: 'emulated' })), "iommu: an IOMMU remaps the DMA of assigned devices: no VM has one (devices.nic 'assigned' or 'vf')"],
     ['an IOMMU of neither vendor', (s) => (s.iommu = 'smmu'), "iommu: expected one of 'none', 'vtd', 'amd-vi', got 'smmu'"],
     ['an error inside one VM', (s) => ((s.vms as Record<string, unknown>[])[1]!.paging = 'none'), "vms[1].paging: 'none' cannot be used with mode 'long64' (IA-32e mode needs '4level' or '5level')"],
     ['memory beyond the host\u2019s VMs', (s) => ((s.vms as Record<string, unknown>[])[0]!.memory = { size: 128 << 20 }), 'vms[0].memory.size: a VM of the multi-VM host has at most 0x4000000 bytes, got 0x8000000'],

@@ -460,7 +460,7 @@ function validateVms(input: Obj): LoadResult {
   let iommu: IommuSetting | null = null;
   if (input.iommu !== undefined) {
     iommu = c.oneOf(input.iommu, 'iommu', IOMMU_SETTINGS);
-    if (iommu !== null && iommu !== 'none' && vms.length > 0 && !vms.some((v) => v.nic === 'assigned')) c.err('iommu', "an IOMMU remaps the DMA of assigned devices: no VM has one (devices.nic 'assigned')");
+    if (iommu !== null && iommu !== 'none' && vms.length > 0 && !vms.some((v) => v.nic === 'assigned' || v.nic === 'vf')) c.err('iommu', "an IOMMU remaps the DMA of assigned devices: no VM has one (devices.nic 'assigned' or 'vf')");
   }
   if (c.errors.length > 0 || name === null || technique === null || vendor === null || vms.length === 0) {
     if (c.errors.length === 0) c.err('(root)', 'incomplete scenario');
