@@ -13,6 +13,7 @@ import attackAmd from '../emu/scenario/examples/dma-attack-amdvi.json' with { ty
 import twoWays from '../emu/scenario/examples/nic-two-ways.json' with { type: 'json' };
 import threeWays from '../emu/scenario/examples/nic-three-ways.json' with { type: 'json' };
 import twoVms from '../emu/scenario/examples/two-vms.json' with { type: 'json' };
+import sriov from '../emu/scenario/examples/sriov-two-vms.json' with { type: 'json' };
 import { LabSession, prepareLoad } from './session.ts';
 import type { Json } from './protocol.ts';
 import type { IoRequestView, StepIo } from './io-types.ts';
@@ -96,6 +97,22 @@ describe('ViewState.io', () => {
     expect(emu).toMatchObject({ vm: 0, via: 'hypervisor', rid: '00:03.0', ok: true, walk: [], domainId: null, owner: { kind: 'vm', vm: 0 } });
     // The emulated card's guest-physical address plus VM 0's base (0): the hypervisor's copy lands in VM 0's RAM.
     expect(Number(emu.hpa)).toBe(Number(emu.iova));
+  });
+
+  it('sriov-two-vms: each VM\u2019s VF by its own host BDF, requester ID and domain; a request from VF 1 is VM 1\u2019s; each VF\u2019s rings are its own', () => {
+    const s = session(sriov);
+    const { req } = find(s, (r) => r.rid === '00:10.2');
+    expect(req).toMatchObject({ vm: 1, bus: 'host', device: 'nic-vf1', via: 'iommu', ok: true, domainId: 2, owner: { kind: 'vm', vm: 1 } });
+    const end = s.goto(200_000).io!;
+    expect(end.devices.map((d) => [d.vm, d.way, d.device, d.hostBdf, d.rid, d.domainId, d.hostBar])).toEqual([
+      [0, 'assigned', 'nic-vf0', '00:10.1', '00:10.1', 1, '0xc0800000'],
+      [1, 'assigned', 'nic-vf1', '00:10.2', '00:10.2', 2, '0xc0820000'],
+    ]);
+    for (const d of end.devices) {
+      expect(d.rings.map((r) => r.name)).toEqual(['tx', 'rx']);
+      expect(d.requests).toBeGreaterThan(0);
+      expect(d.blocked).toBe(0);
+    }
   });
 
   it('a step without DMA shows the last before it, with its step; the rings mark the last slot', () => {
