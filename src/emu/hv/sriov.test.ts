@@ -66,7 +66,7 @@ describe('the host enables VFs of one card and assigns one to each VM', () => {
     expect(bus.configRead(HOST_SRIOV_DEVICE, 0, at + SRIOV.NUM_VFS, 2)).toBe(2);
     expect(bus.virtualFunctions(HOST_SRIOV_DEVICE, 0)).toEqual([...VF_RID]);
     expect(bus.memoryWindows().map((w) => [w.devfn, w.base])).toEqual([[VF_RID[0], HOST_VF_BAR_BASE], [VF_RID[1], HOST_VF_BAR_BASE + NIC_BAR_SIZE]]);
-    for (const i of [0, 1]) {
+    for (const i of [0, 1] as const) {
       const a = h.deviceOf(i)!.assigned!;
       expect(a).toMatchObject({ device: HOST_SRIOV_DEVICE, fn: i + 1, rid: VF_RID[i], vf: i, bar: HOST_VF_BAR_BASE + i * NIC_BAR_SIZE, mapped: null });
       expect(h.vmOfHostRid(VF_RID[i])).toBe(i);
