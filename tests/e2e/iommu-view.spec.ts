@@ -5,8 +5,9 @@
  * record with reason 6 and SID 00:08.0), the same under AMD-Vi (an IO_PAGE_FAULT event), the
  * unprotected dma-attack (no IOMMU: the read lands in the victim's RAM), nic-two-ways (the
  * assigned card through domain 2 into VM 1's RAM, the emulated card's copy made by the
- * hypervisor), the walk played box by box unless motion is reduced; the rings; axe-clean; and the
- * view in embed mode once.
+ * hypervisor), the walk played box by box unless motion is reduced; the rings; axe-clean; the
+ * view in embed mode once; sriov-two-vms (two VFs of one card, each its own host BDF, requester ID
+ * and domain; two cards' rings as distinct regions).
  */
 import { expect, test, type Page } from '@playwright/test';
 import { SCENARIOS } from '../../src/views/shell/url.ts';
@@ -189,5 +190,31 @@ test('embed mode: the IOMMU view below the diagram and the code', async ({ page 
   await expect(page.getByTestId('iommu-blocked')).toBeVisible();
   await expect(page.getByTestId('iommu-sid')).toHaveText('00:08.0');
   await axeClean(page, '[data-testid="iommu-view"]');
+  expect(bad).toEqual([]);
+});
+
+test('sriov-two-vms (zh-CN): its name in the scenario menu, picked there; each VM\u2019s VF of the one card by its own host BDF, requester ID and domain', async ({ page }) => {
+  test.setTimeout(120_000);
+  const bad = noErrors(page);
+  await page.emulateMedia({ reducedMotion: 'reduce' });
+  await page.goto('/?lang=zh-CN&scenario=nic-two-ways&step=3000');
+  await expect(page.getByTestId('iommu-view')).toBeVisible({ timeout: 60_000 });
+  const picker = page.getByTestId('scenario-picker');
+  await expect(picker.locator('option[value="sriov-two-vms"]')).toHaveText('一块 SR-IOV 网卡，每台虚拟机一个虚拟功能（VT-d）');
+  await picker.focus();
+  await picker.selectOption('sriov-two-vms');
+  await expect(page).toHaveURL(/scenario=sriov-two-vms/, { timeout: 60_000 });
+  await page.goto('/?lang=zh-CN&scenario=sriov-two-vms&step=20000');
+  const rows = page.getByTestId('iommu-devices').locator('tbody tr[data-way="assigned"]');
+  await expect(rows).toHaveCount(2, { timeout: 60_000 });
+  // Host BDF, requester ID and domain of each VF: 00:10.1 in domain 1, 00:10.2 in domain 2; nothing blocked.
+  for (const [i, bdf] of ['00:10.1', '00:10.2'].entries()) {
+    const cells = rows.nth(i).locator('td');
+    await expect(cells.nth(2)).toHaveText(bdf);
+    await expect(cells.nth(3)).toHaveText(bdf);
+    await expect(cells.nth(4)).toHaveText(String(i + 1));
+    await expect(cells.nth(6)).toHaveText('0');
+  }
+  await axeClean(page, '[data-testid="iommu-view"]', '[data-testid="device-rings"]');
   expect(bad).toEqual([]);
 });
