@@ -40,9 +40,10 @@
  * 19:16, the next capability's offset in 31:20, 0 ending the list; a function with none has an
  * all-zero header at 0x100, 7.9.1). Mechanism #1 still reaches only bytes 0..0xFF: CONFIG_ADDRESS
  * has no bits for more (as on real hardware). A PCIe host reaches the rest through ECAM, a memory
- * window where each function's 4 KiB appear at (bus << 20 | device << 15 | function << 12) (7.2.2);
- * here the host, a hypervisor, uses `configRead` / `configWrite`, which stand for those accesses
- * (no ECAM window is mapped).
+ * window where each function's 4 KiB appear at (bus << 20 | device << 15 | function << 12) (7.2.2):
+ * a bus given `ecamBase` decodes that window for bus 0 (1 MiB) from its MMIO handler. The host of
+ * the multi-VM machine, a hypervisor written in TypeScript, uses `configRead` / `configWrite`, which
+ * stand for the same accesses.
  *
  * Single Root I/O Virtualization (the PCI-SIG's "Single Root I/O Virtualization and Sharing
  * Specification" 1.1; "SR-IOV" below). A physical function (PF) whose spec has `sriov` carries the
@@ -78,10 +79,10 @@
  * append-only logs): `snapshot` / `restore`, JSON-safe. What BARs decode and which VFs exist are
  * derived from it.
  *
- * Not modelled: PCI-to-PCI bridges and other buses, an ECAM window, the host bridge's own function
- * at 00:00.0, INTx routing (the pin is reported, nothing drives it), expansion ROM BARs, power
- * management, parity and error reporting (no status error bit is ever set), configuration
- * mechanism #2.
+ * Not modelled: PCI-to-PCI bridges and other buses (so no ECAM for buses 1..255), the host
+ * bridge's own function at 00:00.0, INTx routing (the pin is reported, nothing drives it),
+ * expansion ROM BARs, power management, parity and error reporting (no status error bit is ever
+ * set), configuration mechanism #2.
  */
 import type { MmioHandler, PhysMem } from '../mem/physmem.ts';
 import { doDma, PassThroughRemapper, requesterId, type DmaOutcome, type DmaRemapper, type TableRef } from '../iommu/types.ts';
@@ -375,6 +376,12 @@ export interface PciBusOptions {
    * is only where its functions' DMA goes (through the remapper).
    */
   claimMmio?: boolean;
+  /**
+   * An ECAM window (PCIe 3.0, 7.2.2) at this memory address (1-MiB aligned): bus 0's configuration
+   * spaces, function (device, fn)'s 4 KiB at base + (device << 15 | fn << 12), reached by the bus's
+   * MMIO handler like a memory BAR (default: none). Only bus 0 exists, so the window is 1 MiB.
+   */
+  ecamBase?: number;
 }
 
 export class PciBus implements PortDecoder {
@@ -393,6 +400,8 @@ export class PciBus implements PortDecoder {
   private ioWindows: Window[] = [];
   private readonly fallback: MmioHandler;
   private readHi = 0xffffffff;
+  /** The ECAM window's base, or null. */
+  readonly ecamBase: number | null;
   /** The bus's memory-BAR decoder as an MMIO handler (what takes over PhysMem's, when it does). */
   readonly mmioHandler: MmioHandler;
 
@@ -401,6 +410,9 @@ export class PciBus implements PortDecoder {
     this.remapper = opts.remapper ?? new PassThroughRemapper();
     this.msiSink = opts.msiSink ?? null;
     const claim = opts.claimMmio ?? true;
+    const ecam = opts.ecamBase ?? null;
+    if (ecam !== null && (!Number.isInteger(ecam) || ecam <= 0 || ecam % 0x100000 !== 0 || ecam + 0x100000 > Number(HOST_LIMIT))) throw new RangeError(`ECAM base 0x${ecam.toString(16)} is not a 1-MiB aligned address`);
+    this.ecamBase = ecam;
     this.fallback = claim ? opts.mem.mmio : { read: (_pa, size) => (size >= 4 ? 0xffffffff : (1 << (size * 8)) - 1), write: () => {}, readHi: 0xffffffff };
     const bus = this;
     this.mmioHandler = {
@@ -557,7 +569,8 @@ export class PciBus implements PortDecoder {
 
   /**
    * Reads configuration bytes of 00:device.fn directly, anywhere in its 4 KiB (what the host's ECAM
-   * accesses would read; CONFIG_DATA reaches only the first 256 bytes); all ones if absent.
+   * accesses would read, and the ECAM window does when the bus has one; CONFIG_DATA reaches only
+   * the first 256 bytes); all ones if absent.
    */
   configRead(device: number, fn: number, offset: number, size: 1 | 2 | 4): number {
     const f = this.fns.get((device << 3) | fn);
@@ -767,7 +780,37 @@ export class PciBus implements PortDecoder {
     return null;
   }
 
+  /**
+   * An access inside the ECAM window: the configuration bytes of the function its address names
+   * (all ones for an absent one), as CONFIG_DATA would give them but anywhere in the 4 KiB. An
+   * 8-byte access is two dword accesses, low first (PCIe leaves one that crosses a dword undefined).
+   */
+  private ecamAccess(pa: number, size: number, value?: number, valueHi?: number): number | null {
+    const base = this.ecamBase;
+    if (base === null || pa < base || pa + size > base + 0x100000) return null;
+    const off = pa - base;
+    const device = (off >> 15) & 0x1f;
+    const fn = (off >> 12) & 7;
+    const reg = off & 0xfff;
+    const one = (r: number, n: number, v?: number): number => {
+      const sz = n as 1 | 2 | 4;
+      if (v === undefined) return this.configRead(device, fn, r, sz);
+      this.configWrite(device, fn, r, sz, v);
+      return 0;
+    };
+    if (size <= 4) {
+      this.readHi = 0;
+      return one(reg, size, value);
+    }
+    const lo = one(reg, 4, value);
+    const hi = one(reg + 4, 4, valueHi);
+    this.readHi = hi;
+    return lo;
+  }
+
   private mmioRead(pa: number, size: number): number {
+    const e = this.ecamAccess(pa, size);
+    if (e !== null) return e;
     const w = this.memWindowAt(pa, size);
     if (w === null) {
       const v = this.fallback.read(pa, size);
@@ -787,6 +830,7 @@ export class PciBus implements PortDecoder {
   }
 
   private mmioWrite(pa: number, size: number, value: number, valueHi: number): void {
+    if (this.ecamAccess(pa, size, value >>> 0, valueHi >>> 0) !== null) return;
     const w = this.memWindowAt(pa, size);
     if (w === null) {
       this.fallback.write(pa, size, value, valueHi);

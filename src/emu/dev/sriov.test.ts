@@ -1,6 +1,7 @@
 /**
  * PCI Express extended configuration space and SR-IOV on the bus (pci.ts, sriov-nic.ts), register by
- * register: the extended capability list from 0x100, which mechanism #1 cannot reach; the SR-IOV
+ * register: the extended capability list from 0x100, which mechanism #1 cannot reach and the ECAM
+ * window can; the SR-IOV
  * capability's offsets and read-only / writable bits (SR-IOV 1.1, 3.3); VF Enable making VFs at
  * PF RID + First VF Offset + k × VF Stride and clearing it removing them; a VF's configuration space
  * (IDs 0xFFFF, BARs 0, command bits); VF BAR sizing and decoding under VF MSE; each VF's DMA with
@@ -74,6 +75,29 @@ describe('PCI Express extended configuration space', () => {
     expect(pci.configRead(5, 0, EXT_CAP_START, 4)).toBe(0);
     // CONFIG_ADDRESS has no bits above register 0xFC: the same dword index is byte 0x00 again.
     expect(mech1(4, 0, 0x100 & 0xfc)).toBe(pci.configRead(4, 0, 0, 4));
+  });
+});
+
+describe('ECAM (PCIe 3.0, 7.2.2)', () => {
+  it('a bus with an ECAM window: each function\u2019s 4 KiB at base + device << 15 | function << 12, by MMIO; VF Enable set that way makes the VFs', () => {
+    const ECAM = 0xe000_0000;
+    const mem = new PhysMem(0x100000);
+    const pci = new PciBus({ mem, ports: new PortBus(), ecamBase: ECAM });
+    pci.add(PF_DEV, 0, new SriovNic());
+    const at = (fn: number, reg: number) => ECAM + (PF_DEV << 15) + (fn << 12) + reg;
+    expect(mem.mmio.read(at(0, 0), 4)).toBe(0x4e43_1234);
+    expect(mem.mmio.read(at(0, 0x100), 4)).toBe(0x0001_0010);
+    expect(mem.mmio.read(at(0, 0x100 + SRIOV.TOTAL_VFS), 2)).toBe(SRIOV_NIC_TOTAL_VFS);
+    expect(mem.mmio.read(ECAM + (3 << 15), 4)).toBe(0xffffffff); // no function at 00:03.0
+    mem.mmio.write(at(0, 0x100 + SRIOV.NUM_VFS), 2, 2, 0);
+    mem.mmio.write(at(0, 0x100 + SRIOV.CONTROL), 2, SRIOV_CTRL.VF_ENABLE, 0);
+    expect(pci.virtualFunctions(PF_DEV, 0)).toEqual([0x81, 0x82]);
+    expect(mem.mmio.read(at(2, 0), 4)).toBe(0xffffffff);
+    expect(mem.mmio.read(at(2, CFG.REVISION), 4) >>> 8).toBe(0x020000);
+    // An 8-byte access is two dwords, low first.
+    expect(mem.mmio.read(at(0, 0), 8)).toBe(0x4e43_1234);
+    expect(mem.mmio.readHi).toBe(pci.configRead(PF_DEV, 0, 4, 4));
+    expect(() => new PciBus({ mem: new PhysMem(0x100000), ports: new PortBus(), ecamBase: 0xe000_1000 })).toThrow(/1-MiB aligned/);
   });
 });
 
