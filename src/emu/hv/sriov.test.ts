@@ -77,6 +77,17 @@ describe('the host enables VFs of one card and assigns one to each VM', () => {
     expect(h.vmOfHostRid(PF_RID)).toBeNull();
   });
 
+  it('beside a whole assigned card and an emulated one: the VF VM gets VF 0 at 00:10.1; every VM delivers its frames, each assigned function through its own domain', () => {
+    const h = new Host({ under: 'vtx', guests: [ioGuest('assigned', FRAMES), ioGuest('emulated', FRAMES), vfGuest('vf')], iommu: 'vtd' });
+    const end = h.run(5_000_000);
+    expect(end).toBe('ended');
+    for (const [i, way] of (['assigned', 'emulated', 'assigned'] as const).entries()) expect(ioReport(h, i, way, 'vtd', FRAMES, end)).toMatchObject({ received: FRAMES, dataOk: true });
+    expect(h.deviceOf(0)!.assigned).toMatchObject({ device: 8, fn: 0, rid: 0x40, vf: null });
+    expect(h.deviceOf(2)!.assigned).toMatchObject({ device: HOST_SRIOV_DEVICE, fn: 1, rid: VF_RID[0], vf: 0 });
+    const domains = new Map(h.pci!.dmaLog.map((e) => [e.rid, e.domainId]));
+    expect([...domains].sort((a, b) => a[0] - b[0])).toEqual([[0x40, 1], [VF_RID[0], 3]]);
+  });
+
   it('a VF is only assigned, and only the host\u2019s card\u2019s', () => {
     expect(() => new Host({ under: 'vtx', guests: [{ ...vfGuest('a'), device: { way: 'emulated', vf: true } }] })).toThrow(/a VF is assigned/);
   });
