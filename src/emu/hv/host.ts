@@ -95,7 +95,7 @@ import { requesterId, PassThroughRemapper, type DmaRemapper } from '../iommu/typ
 import { VtdRemapper, type VtdState } from '../iommu/vtd.ts';
 import type { AmdViState } from '../iommu/amdvi.ts';
 import { directMapProblem } from './nested-map.ts';
-import { AssignedFunction, GuestRamRemapper, iommuAreaSize, IommuDomains, nicModel, type DeviceWay, type IommuKind } from './devio.ts';
+import { AssignedFunction, deviceModel, GuestRamRemapper, iommuAreaSize, IommuDomains, type DeviceKind, type DeviceWay, type IommuKind } from './devio.ts';
 
 export const MAX_VMS = 4;
 export const DEFAULT_QUANTUM = 2000;
@@ -127,9 +127,10 @@ export interface HostGuest {
    * A PCI device for this VM (devio.ts), found by the guest on its bus 0 at device `GUEST_DEVICE`:
    * `way` says how the VM gets it: a model in the hypervisor ('emulated', 'virtio') or the real
    * function on the host's bus, assigned ('assigned'); `model()` makes the function (default
-   * `nicModel(way)`: the network card of dev/nic.ts, or the virtio-net device).
+   * `deviceModel(kind, way)`: for `kind` 'nic' (the default) the network card of dev/nic.ts or the
+   * virtio-net device, for 'disk' the NVMe-shaped controller).
    */
-  device?: { way: DeviceWay; model?: () => PciFunctionModel };
+  device?: { way: DeviceWay; kind?: DeviceKind; model?: () => PciFunctionModel };
 }
 
 export interface HostOptions {
@@ -442,7 +443,7 @@ export class Host {
   private attachDevice(vm: VmRec, vi: number, dev: NonNullable<HostGuest['device']>, ports: PortBus): void {
     const way = dev.way;
     if (way !== 'emulated' && way !== 'virtio' && way !== 'assigned') throw new RangeError(`VM ${vm.name}: device way '${String(way)}': emulated, virtio or assigned`);
-    const model = (dev.model ?? (() => nicModel(way)))();
+    const model = (dev.model ?? (() => deviceModel(dev.kind ?? 'nic', way)))();
     if (way !== 'assigned') {
       vm.pci = new PciBus({ mem: this.mem, ports, remapper: new GuestRamRemapper(vm.hpaBase, vm.memSize), claimMmio: false });
       vm.pci.add(GUEST_DEVICE, 0, model);
