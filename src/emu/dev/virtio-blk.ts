@@ -45,13 +45,14 @@
  * `oddAccesses`; writes to read-only registers and to the configuration are ignored.
  *
  * Features, and what is not offered: SEG_MAX is true of every chain the device accepts; FLUSH is
- * offered because 5.2.5.2 asks devices to (and VIRTIO_BLK_T_FLUSH is implemented: every write is
- * stable when it completes, so a flush has nothing to do and succeeds); RO only when constructed
+ * offered because the device requirements of 5.2.5 (initialization) say devices should always offer
+ * it (and VIRTIO_BLK_T_FLUSH is implemented: every write is stable when it completes, so a flush
+ * has nothing to do and succeeds); RO only when constructed
  * read-only, and then a write completes with IOERR and stores nothing (5.2.6.2). Not offered:
  * SIZE_MAX (no limit on a segment's size), GEOMETRY, BLK_SIZE, TOPOLOGY, CONFIG_WCE, MQ, DISCARD,
  * WRITE_ZEROES, the legacy BARRIER and SCSI, and the transport's ANY_LAYOUT, INDIRECT_DESC and
  * EVENT_IDX. A request does not depend on what the driver accepted: FLUSH and GET_ID work either
- * way (the specification has the driver, not the device, refrain from flushing without FLUSH).
+ * way (5.2 asks no device to refuse a flush whose feature the driver did not accept).
  *
  * Requests (5.2.6). Queue 0 (requestq) is the only queue. A request is one descriptor chain:
  * struct virtio_blk_req's 16-byte header (type u32, reserved u32, which legacy drivers call ioprio
