@@ -34,6 +34,7 @@ import { CFG, CMD, type PciBus, type PciFunctionModel, type PciFunctionPort, typ
 import { Nic } from '../dev/nic.ts';
 import { NvmeController } from '../dev/nvme.ts';
 import { VirtioNet } from '../dev/virtio-net.ts';
+import { VirtioBlk } from '../dev/virtio-blk.ts';
 
 /** What the host's IOMMU is (`HostOptions.iommu`). */
 export type IommuKind = 'none' | 'vtd' | 'amd-vi';
@@ -45,11 +46,13 @@ export type DeviceKind = 'nic' | 'disk';
 
 /**
  * The device a way gives a VM: a network card (the 8254x-style card emulated or assigned, or the
- * virtio-net device) or a disk (the NVMe-shaped controller emulated or assigned, with 1,024 blocks).
+ * virtio-net device) or a disk of 1,024 blocks (the NVMe-shaped controller emulated or assigned, or
+ * the virtio-blk device).
  */
 export function deviceModel(kind: DeviceKind, way: DeviceWay): PciFunctionModel {
   if (kind === 'nic') return nicModel(way);
-  if (way === 'virtio') throw new RangeError('a virtio disk: not available yet');
+  // The virtio disk's queue of 32 holds a batch of 8 requests of three descriptors each (io-guest.ts).
+  if (way === 'virtio') return new VirtioBlk('virtio-blk', { queueSize: 32, sectors: 1024 });
   return new NvmeController(1024);
 }
 

@@ -14,7 +14,7 @@ import { assemble } from '../asm/assembler.ts';
 import type { DmaLogEntry } from '../dev/pci.ts';
 import { Host, type HostGuest } from './host.ts';
 import type { DeviceKind, DeviceWay, IommuKind } from './devio.ts';
-import { BLOCK, blockByte, frameByte, frameLength, IO_LOAD, IO_OUT, IO_OUTLEN, IO_RBUF, IO_RECEIVED, IO_RESULT, IO_SLOT, nicDriver, nvmeDriver, virtioDriver, type NicAttack } from './io-guest.ts';
+import { BLOCK, blockByte, frameByte, frameLength, IO_LOAD, IO_OUT, IO_OUTLEN, IO_RBUF, IO_RECEIVED, IO_RESULT, IO_SLOT, nicDriver, nvmeDriver, virtioBlkDriver, virtioDriver, type NicAttack } from './io-guest.ts';
 import type { HvLogEntry } from './types.ts';
 
 export const IO_VM_MEM = 8 * 1024 * 1024;
@@ -83,8 +83,7 @@ export interface IoReport {
 
 /** The driver for a way, assembled. */
 export function driverCode(way: DeviceWay, frames: number, attack: NicAttack = {}, kind: DeviceKind = 'nic'): Uint8Array {
-  if (kind === 'disk' && way === 'virtio') throw new RangeError('a virtio disk: not available yet');
-  const src = kind === 'disk' ? nvmeDriver(frames) : way === 'virtio' ? virtioDriver(frames) : nicDriver(frames, attack);
+  const src = kind === 'disk' ? (way === 'virtio' ? virtioBlkDriver(frames) : nvmeDriver(frames)) : way === 'virtio' ? virtioDriver(frames) : nicDriver(frames, attack);
   const r = assemble(src, { bits: 32, origin: IO_LOAD });
   if (!r.ok) throw new Error(`driver for ${way}: ${r.errors.map((e) => `${e.line}:${e.column} ${e.message}`).join('; ')}`);
   return r.bytes;

@@ -21,6 +21,7 @@ import { CMD } from '../dev/pci.ts';
 import { findAndPlaceBar0, setCommand } from '../dev/pci-guest.ts';
 import { DESC_SIZE, NIC_DEVICE, NIC_REG, NIC_VENDOR, RCTL, RX_STA, TCTL, TX_CMD, TX_STA } from '../dev/nic.ts';
 import { ADMIN, CC, CSTS, cqHeadDoorbell, NVM, NVME_DEVICE, NVME_REG, NVME_VENDOR, sqTailDoorbell } from '../dev/nvme.ts';
+import { BLK_HDR_BYTES, VIRTIO_BLK_DEVICE, VIRTIO_BLK_T } from '../dev/virtio-blk.ts';
 import { NET_HDR_BYTES, queueLayout, VIRTIO_NET_DEVICE, VIRTIO_NET_F_MAC, VIRTIO_REG, VIRTIO_STATUS, VIRTIO_VENDOR, VIRTQ_DESC } from '../dev/virtio-net.ts';
 
 export const IO_LOAD = 0x100000;
@@ -653,6 +654,177 @@ cq_nowrap:
   pop ecx
   pop edi
   pop esi
+  ret
+
+${makeBlock}`;
+}
+
+/** The virtio-blk driver's request queue size (it checks QUEUE_SIZE): three descriptors per request, 8 requests a batch. */
+export const VIRTIO_BLK_QUEUE = 32;
+
+/**
+ * The virtio-blk driver (dev/virtio-blk.ts, legacy interface, one request queue of 32) for `blocks`
+ * blocks: it resets, accepts no feature, sets up queue 0 (checking its size), sets DRIVER_OK; then
+ * writes the blocks `batch` at a time: each request a chain of three descriptors (the 16-byte
+ * header with type OUT and the sector, device-readable; the block; the status byte,
+ * device-writable: a legacy driver gives header and status descriptors of their own, virtio 1.1
+ * 5.2.6.3), published with one avail.idx write and one notification (one exit per batch); then reads
+ * them back the same way (type IN, the block's buffer device-writable) into IO_RBUF. Completion is
+ * seen in the used ring; a request whose status is not OK is kept at IO_RESULT + 16.
+ */
+export function virtioBlkDriver(blocks: number, batch = VIRTIO_BATCH): string {
+  checkBlocks(blocks);
+  if (!Number.isInteger(batch) || batch < 1 || batch * 3 > VIRTIO_BLK_QUEUE) throw new RangeError(`batch ${batch}: 1..${Math.floor(VIRTIO_BLK_QUEUE / 3)}`);
+  const q = queueLayout(BigInt(VQ_RX), VIRTIO_BLK_QUEUE);
+  const [avail, used] = [Number(q.avail), Number(q.used)];
+  const port = (r: number) => IO_PORTS + r;
+  const STAT = HDRS + 0x100;
+  return `bits 32
+org ${IO_LOAD}
+${findAndPlaceBar0(VIRTIO_VENDOR, VIRTIO_BLK_DEVICE, IO_RESULT, IO_PORTS, true)}
+${setCommand(CMD.IO | CMD.BUS_MASTER)}  ; reset, ACKNOWLEDGE, DRIVER; accept no feature
+  mov dx, ${port(VIRTIO_REG.STATUS)}
+  xor al, al
+  out dx, al
+  mov al, ${VIRTIO_STATUS.ACKNOWLEDGE | VIRTIO_STATUS.DRIVER}
+  out dx, al
+  mov dx, ${port(VIRTIO_REG.DRIVER_FEATURES)}
+  xor eax, eax
+  out dx, eax
+  ; queue 0: select it, check its size, zero its two pages, give their page frame number
+  mov dx, ${port(VIRTIO_REG.QUEUE_SELECT)}
+  xor ax, ax
+  out dx, ax
+  mov dx, ${port(VIRTIO_REG.QUEUE_SIZE)}
+  in ax, dx
+  cmp ax, ${VIRTIO_BLK_QUEUE}
+  jne wrong_size
+  mov edi, ${VQ_RX}
+  mov ecx, 0x800
+  xor eax, eax
+  rep stosd
+  mov dx, ${port(VIRTIO_REG.QUEUE_PFN)}
+  mov eax, ${VQ_RX >>> 12}
+  out dx, eax
+  mov dx, ${port(VIRTIO_REG.STATUS)}
+  mov al, ${VIRTIO_STATUS.ACKNOWLEDGE | VIRTIO_STATUS.DRIVER | VIRTIO_STATUS.DRIVER_OK}
+  out dx, al
+  ; write every block, a batch at a time
+  xor ebx, ebx
+w_batch:
+  xor esi, esi
+w_next:
+  call make_block
+  mov edx, ${VIRTIO_BLK_T.OUT}
+  mov edi, ${IO_WBUF}
+  xor ebp, ebp
+  call request
+  inc esi
+  inc ebx
+  cmp esi, ${batch}
+  je w_go
+  cmp ebx, ${blocks}
+  jb w_next
+w_go:
+  call publish
+  cmp ebx, ${blocks}
+  jb w_batch
+  ; read every block back into IO_RBUF
+  xor ebx, ebx
+r_batch:
+  xor esi, esi
+r_next:
+  mov edx, ${VIRTIO_BLK_T.IN}
+  mov edi, ${IO_RBUF}
+  mov ebp, ${VIRTQ_DESC.WRITE}
+  call request
+  inc esi
+  inc ebx
+  cmp esi, ${batch}
+  je r_go
+  cmp ebx, ${blocks}
+  jb r_next
+r_go:
+  call publish
+  cmp ebx, ${blocks}
+  jb r_batch
+  hlt
+wrong_size:
+  mov dword [${IO_RESULT + 8}], 0xffffffff
+  hlt
+
+; request ESI of the batch: type EDX, sector EBX, its block at EDI + EBX*512 (EBP: WRITE for a
+; read, 0 for a write): descriptors 3ESI (header), 3ESI+1 (block), 3ESI+2 (status); the avail
+; ring's entry (avail.idx + ESI) mod 32 names 3ESI
+request:
+  push esi
+  ; the header: type, reserved, sector (64 bits)
+  mov ecx, esi
+  shl ecx, 4
+  add ecx, ${HDRS}
+  mov [ecx], edx
+  mov dword [ecx + 4], 0
+  mov [ecx + 8], ebx
+  mov dword [ecx + 12], 0
+  mov byte [${STAT} + esi], 0xff
+  ; descriptor 3ESI at the table + 48 ESI
+  lea eax, [esi + esi*2]
+  shl eax, 4
+  add eax, ${VQ_RX}
+  mov [eax], ecx
+  mov dword [eax + 4], 0
+  mov dword [eax + 8], ${BLK_HDR_BYTES}
+  lea ecx, [esi + esi*2 + 1]
+  shl ecx, 16
+  or ecx, ${VIRTQ_DESC.NEXT}
+  mov [eax + 12], ecx
+  mov ecx, ebx
+  shl ecx, 9
+  add ecx, edi
+  mov [eax + 16], ecx
+  mov dword [eax + 20], 0
+  mov dword [eax + 24], ${BLOCK}
+  lea ecx, [esi + esi*2 + 2]
+  shl ecx, 16
+  or ecx, ${VIRTQ_DESC.NEXT}
+  or ecx, ebp
+  mov [eax + 28], ecx
+  lea ecx, [${STAT} + esi]
+  mov [eax + 32], ecx
+  mov dword [eax + 36], 0
+  mov dword [eax + 40], 1
+  mov dword [eax + 44], ${VIRTQ_DESC.WRITE}
+  ; the avail ring's entry
+  movzx ecx, word [${avail + 2}]
+  add ecx, esi
+  and ecx, ${VIRTIO_BLK_QUEUE - 1}
+  lea eax, [esi + esi*2]
+  mov [${avail + 4} + ecx*2], ax
+  pop esi
+  ret
+
+; publishes the ESI requests of the batch, notifies once, waits until the device used them all,
+; and keeps a status that is not OK
+publish:
+  add [${avail + 2}], si
+  mov dx, ${port(VIRTIO_REG.QUEUE_NOTIFY)}
+  xor ax, ax
+  out dx, ax
+p_wait:
+  mov ax, [${used + 2}]
+  cmp ax, [${avail + 2}]
+  jne p_wait
+  xor ecx, ecx
+p_status:
+  movzx eax, byte [${STAT} + ecx]
+  test eax, eax
+  jz p_ok
+  or eax, 0x100
+  mov [${IO_RESULT + 16}], eax
+p_ok:
+  inc ecx
+  cmp ecx, esi
+  jb p_status
   ret
 
 ${makeBlock}`;
