@@ -29,10 +29,20 @@ describe('lab io', () => {
     const lines = r.out.split('\n');
     expect(lines[0]).toBe("4 frames sent and received back through a network card's loopback, under AMD-V, the assigned card behind AMD-Vi");
     for (const way of ['emulated', 'virtio', 'assigned']) expect(lines.find((l) => l.startsWith(way) && l.includes(' same '))).toBeDefined();
-    expect(r.out).toContain('per frame (a run of 2N frames less a run of N: set-up left out)');
+    expect(r.out).toContain('per frame (a run of 2N less a run of N: set-up left out)');
+  });
+
+  it('--device disk: the NVMe-shaped disk emulated and assigned, virtio-blk paravirtual: 4 exits per block emulated, 0.25 virtio, none assigned', () => {
+    const r = call(['io', '--device', 'disk', '--frames', '8', '--format', 'json']);
+    expect(r.code).toBe(0);
+    const c = JSON.parse(r.out) as IoComparison;
+    expect(c.runs.map((x) => [x.way, x.dataOk])).toEqual([['emulated', true], ['virtio', true], ['assigned', true]]);
+    expect(c.perFrame.map((p) => [p.way, p.deviceExits, p.copiedBytes])).toEqual([['emulated', 4, 1024], ['virtio', 0.25, 1058], ['assigned', 0, 0]]);
+    expect(call(['io', '--device', 'disk', '--frames', '8']).out.split('\n')[0]).toBe('8 blocks written to a disk and read back (NVMe-shaped, or virtio-blk), under VT-x, the assigned controller behind VT-d');
   });
 
   it.each([
+    [['io', '--device', 'tape'], "--device: 'tape' is not nic or disk"],
     [['io', '--under', 'kvm'], "--under: 'kvm' is not vtx or svm"],
     [['io', '--frames', '0'], '--frames: 0 is not 1..64'],
     [['io', '--frames', '65'], '--frames: 65 is not 1..64'],

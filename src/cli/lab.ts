@@ -304,9 +304,11 @@ const commands: Record<string, Command> = {
     },
   },
   io: {
-    usage: 'io [--under vtx|svm] [--frames N] [--iommu vtd|amd-vi|none] [--cost-preset NAME] [--format table|json]',
+    usage: 'io [--device nic|disk] [--under vtx|svm] [--frames N] [--iommu vtd|amd-vi|none] [--cost-preset NAME] [--format table|json]',
     run(args) {
-      const { flags, positional } = parseFlags(args, ['--under', '--frames', '--iommu', '--cost-preset', '--format']);
+      const { flags, positional } = parseFlags(args, ['--device', '--under', '--frames', '--iommu', '--cost-preset', '--format']);
+      const device = flags.get('--device') ?? 'nic';
+      if (device !== 'nic' && device !== 'disk') throw new UsageError(`--device: '${device}' is not nic or disk`);
       if (positional.length !== 0) throw new UsageError(`unexpected argument '${positional[0]}'`);
       const under = flags.get('--under') ?? 'vtx';
       if (under !== 'vtx' && under !== 'svm') throw new UsageError(`--under: '${under}' is not vtx or svm`);
@@ -321,8 +323,8 @@ const commands: Record<string, Command> = {
         const p = presetFor(under, preset);
         if (typeof p === 'string') throw new UsageError(`--cost-preset: ${p}`);
       }
-      const c = compareWays(under, frames, ['emulated', 'virtio', 'assigned'], iommu, preset);
-      return format === 'json' ? JSON.stringify(c, null, 1) : ioTable(c);
+      const c = compareWays(under, frames, ['emulated', 'virtio', 'assigned'], iommu, preset, device);
+      return format === 'json' ? JSON.stringify(c, null, 1) : ioTable(c, device);
     },
   },
   asm: {
@@ -434,15 +436,15 @@ function iommuExercise(rest: string[]): string {
 }
 
 /** `lab io`'s table: each way's run of N frames, then the cost of one more frame. */
-function ioTable(c: IoComparison): string {
+function ioTable(c: IoComparison, device: 'nic' | 'disk' = 'nic'): string {
   const pad = (x: string | number, n: number) => String(x).padStart(n);
   const lines = [
-    `${c.frames} frames sent and received back through a network card's loopback, under ${c.under === 'vtx' ? 'VT-x' : 'AMD-V'}${c.runs.some((r) => r.way === 'assigned') ? `, the assigned card behind ${c.iommu === 'vtd' ? 'VT-d' : c.iommu === 'amd-vi' ? 'AMD-Vi' : 'no IOMMU'}` : ''}`,
+    `${device === 'disk' ? `${c.frames} blocks written to a disk and read back (NVMe-shaped, or virtio-blk)` : `${c.frames} frames sent and received back through a network card's loopback`}, under ${c.under === 'vtx' ? 'VT-x' : 'AMD-V'}${c.runs.some((r) => r.way === 'assigned') ? `, the assigned ${device === 'disk' ? 'controller' : 'card'} behind ${c.iommu === 'vtd' ? 'VT-d' : c.iommu === 'amd-vi' ? 'AMD-Vi' : 'no IOMMU'}` : ''}`,
     '',
     `way        data   exits  config  mmio  device-ports  hv-copied-bytes  device-dma-bytes       cycles`,
     ...c.runs.map((r, i) => `${r.way.padEnd(9)} ${(r.dataOk && c.perFrame[i]!.dataOk ? 'same' : 'DIFF').padStart(5)} ${pad(r.exits.total, 7)} ${pad(r.exits.config, 7)} ${pad(r.exits.mmio, 5)} ${pad(r.exits.devicePorts, 13)} ${pad(r.hypervisor.bytes, 16)} ${pad(r.device.bytes, 17)} ${pad(r.cycles, 12)}`),
     '',
-    'per frame (a run of 2N frames less a run of N: set-up left out)',
+    `per ${device === 'disk' ? 'block' : 'frame'} (a run of 2N less a run of N: set-up left out)`,
     `way        device-exits  copies  copied-bytes  dma-bytes   cycles`,
     ...c.perFrame.map((p) => `${p.way.padEnd(9)} ${pad(p.deviceExits, 13)} ${pad(p.copies, 7)} ${pad(p.copiedBytes, 13)} ${pad(p.dmaBytes, 10)} ${pad(Math.round(p.cycles), 8)}`),
     '',

@@ -93,11 +93,15 @@ export class DmaStepIndex implements FrontierSink {
 export function dmaFrontier(marks: MarkIndex): { sink: FrontierSink; kinds: TraceKind[]; index: DmaStepIndex } {
   const index = new DmaStepIndex();
   const sink: FrontierSink = {
-    emit: (e) => (e.kind === 'iommu/dma' ? index.emit(e) : marks.emit(e)),
+    // A DMA request is both a timeline mark and an entry of the step index.
+    emit: (e) => {
+      if (e.kind === 'iommu/dma') index.emit(e);
+      marks.emit(e);
+    },
     truncate: (step) => {
       marks.truncate(step);
       index.truncate(step);
     },
   };
-  return { sink, kinds: [...MARK_KINDS, 'iommu/dma'], index };
+  return { sink, kinds: [...new Set<TraceKind>([...MARK_KINDS, 'iommu/dma'])], index };
 }

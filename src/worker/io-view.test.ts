@@ -153,6 +153,14 @@ describe('ViewState.io', () => {
     expect(rxq!.slots.filter((x) => x.owner === 'device')).toHaveLength(16);
   });
 
+  it('the DMA requests are timeline marks too (the frontier feeds the marks and the step index)', () => {
+    const s = session(attackVtd);
+    const { step } = find(s, (r) => !r.ok);
+    const m = s.marks(0, step, 10_000, 100);
+    expect(m.counts['iommu/dma']).toBeGreaterThan(0);
+    expect(m.dmaBlocked).toBe(1);
+  });
+
   it('is a function of the step, whatever the trace kinds', () => {
     const s = session(attackVtd);
     const { step, io } = find(s, (r) => !r.ok);

@@ -299,3 +299,24 @@ describe('assigned BARs the guest moves or misplaces', () => {
     expect(new Set(seen)).toEqual(new Set(roots));
   });
 });
+
+describe('the disk task: write N blocks, read them back (NVMe-shaped controller, virtio-blk)', () => {
+  for (const under of UNDERS) {
+    it(`${under}: emulated and assigned (VT-d, AMD-Vi) read back every block as written; emulated, each command's two doorbell writes exit and the hypervisor copies each block once each way; virtio-blk, one notification per batch of 8`, () => {
+      const vio = runIoTask({ under, way: 'virtio', frames: 12, kind: 'disk' });
+      expect([vio.received, vio.dataOk, vio.exits.mmio]).toEqual([12, true, 0]);
+      // Set-up 7 (reset, ACKNOWLEDGE and DRIVER, features, select, size, PFN, DRIVER_OK), then one notification per batch: 8 + 4 written, 8 + 4 read.
+      expect(vio.exits.devicePorts).toBe(7 + 4);
+      // Each block once each way, with its 16-byte header and 1-byte status.
+      expect(vio.hypervisor.dataBytes).toBe(12 * 2 * (512 + 16 + 1));
+      const emu = runIoTask({ under, way: 'emulated', frames: 8, kind: 'disk' });
+      const asg = [runIoTask({ under, way: 'assigned', iommu: 'vtd', frames: 8, kind: 'disk' }), runIoTask({ under, way: 'assigned', iommu: 'amd-vi', frames: 8, kind: 'disk' })];
+      for (const r of [emu, ...asg]) expect([r.end, r.received, r.dataOk]).toEqual(['ended', 8, true]);
+      expect(emu.hypervisor.dataBytes).toBe(2 * 8 * 512);
+      expect(asg[0]!.device.dataBytes).toBe(2 * 8 * 512);
+      expect(asg.every((r) => r.exits.mmio === 0 && r.hypervisor.bytes === 0)).toBe(true);
+      const c = compareWays(under, 8, ['emulated', 'virtio', 'assigned'], 'vtd', undefined, 'disk');
+      expect(c.perFrame.map((p) => [p.way, p.deviceExits, p.copies, p.copiedBytes, p.dmaBytes, p.dataOk])).toEqual([['emulated', 4, 2, 1024, 0, true], ['virtio', 0.25, 6, 1058, 0, true], ['assigned', 0, 0, 0, 1024, true]]);
+    });
+  }
+});

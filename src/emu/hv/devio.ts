@@ -41,12 +41,29 @@ import { AmdViRemapper, AMDVI_REG, CTRL_EVT_LOG_EN, CTRL_IOMMU_EN, DTE, IOPTE } 
 import { CTX_E, GCMD_SRTP, GCMD_TE, ROOT_E, SL_R, SL_W, VTD_REG, VtdRemapper } from '../iommu/vtd.ts';
 import { CFG, CMD, SRIOV, SRIOV_CAP_ID, SRIOV_CTRL, type PciBus, type PciFunctionModel, type PciFunctionPort, type PciFunctionSpec } from '../dev/pci.ts';
 import { Nic } from '../dev/nic.ts';
+import { NvmeController } from '../dev/nvme.ts';
 import { VirtioNet } from '../dev/virtio-net.ts';
+import { VirtioBlk } from '../dev/virtio-blk.ts';
 
 /** What the host's IOMMU is (`HostOptions.iommu`). */
 export type IommuKind = 'none' | 'vtd' | 'amd-vi';
 /** How a VM is given its device (`HostGuest.device.way`). */
 export type DeviceWay = 'emulated' | 'virtio' | 'assigned';
+
+/** What a VM is given: a network card or a disk controller. */
+export type DeviceKind = 'nic' | 'disk';
+
+/**
+ * The device a way gives a VM: a network card (the 8254x-style card emulated or assigned, or the
+ * virtio-net device) or a disk of 1,024 blocks (the NVMe-shaped controller emulated or assigned, or
+ * the virtio-blk device).
+ */
+export function deviceModel(kind: DeviceKind, way: DeviceWay): PciFunctionModel {
+  if (kind === 'nic') return nicModel(way);
+  // The virtio disk's queue of 32 holds a batch of 8 requests of three descriptors each (io-guest.ts).
+  if (way === 'virtio') return new VirtioBlk('virtio-blk', { queueSize: 32, sectors: 1024 });
+  return new NvmeController(1024);
+}
 
 /** The network card a way gives a VM: the 8254x-style card (emulated or assigned), or the virtio-net device. */
 export function nicModel(way: DeviceWay): PciFunctionModel {

@@ -95,7 +95,7 @@ import { requesterId, PassThroughRemapper, type DmaRemapper } from '../iommu/typ
 import { VtdRemapper, type VtdState } from '../iommu/vtd.ts';
 import type { AmdViState } from '../iommu/amdvi.ts';
 import { directMapProblem } from './nested-map.ts';
-import { AssignedFunction, enableVfs, GuestRamRemapper, iommuAreaSize, IommuDomains, nicModel, vfIdentity, type DeviceWay, type IommuKind, type VfSlot } from './devio.ts';
+import { AssignedFunction, deviceModel, enableVfs, GuestRamRemapper, iommuAreaSize, IommuDomains, vfIdentity, type DeviceKind, type DeviceWay, type IommuKind, type VfSlot } from './devio.ts';
 import { SriovNic } from '../dev/sriov-nic.ts';
 
 export const MAX_VMS = 4;
@@ -128,12 +128,13 @@ export interface HostGuest {
    * A PCI device for this VM (devio.ts), found by the guest on its bus 0 at device `GUEST_DEVICE`:
    * `way` says how the VM gets it: a model in the hypervisor ('emulated', 'virtio') or the real
    * function on the host's bus, assigned ('assigned'); `model()` makes the function (default
-   * `nicModel(way)`: the network card of dev/nic.ts, or the virtio-net device). `vf` (with way
+   * `deviceModel(kind, way)`: for `kind` 'nic' (the default) the network card of dev/nic.ts or the
+   * virtio-net device, for 'disk' the NVMe-shaped controller). `vf` (a network card, way
    * 'assigned', no `model`): instead of a whole card, a virtual function of the host's one SR-IOV
    * card (dev/sriov-nic.ts at 00:10.0, HOST_SRIOV_DEVICE): the VMs asking for one get VF 0, 1, …
    * in their order.
    */
-  device?: { way: DeviceWay; model?: () => PciFunctionModel; vf?: boolean };
+  device?: { way: DeviceWay; kind?: DeviceKind; model?: () => PciFunctionModel; vf?: boolean };
 }
 
 export interface HostOptions {
@@ -465,11 +466,11 @@ export class Host {
     const way = dev.way;
     if (way !== 'emulated' && way !== 'virtio' && way !== 'assigned') throw new RangeError(`VM ${vm.name}: device way '${String(way)}': emulated, virtio or assigned`);
     if (dev.vf === true) {
-      if (way !== 'assigned' || dev.model !== undefined) throw new RangeError(`VM ${vm.name}: a VF is assigned (way 'assigned'), and is the host's SR-IOV card's (no model)`);
+      if (way !== 'assigned' || dev.model !== undefined || (dev.kind ?? 'nic') !== 'nic') throw new RangeError(`VM ${vm.name}: a VF is a network card (kind 'nic'), assigned (way 'assigned'), and the host's SR-IOV card's (no model)`);
       this.attachVf(vm, vi, ports);
       return;
     }
-    const model = (dev.model ?? (() => nicModel(way)))();
+    const model = (dev.model ?? (() => deviceModel(dev.kind ?? 'nic', way)))();
     if (way !== 'assigned') {
       vm.pci = new PciBus({ mem: this.mem, ports, remapper: new GuestRamRemapper(vm.hpaBase, vm.memSize), claimMmio: false });
       vm.pci.add(GUEST_DEVICE, 0, model);

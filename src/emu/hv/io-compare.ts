@@ -13,8 +13,8 @@
 import { assemble } from '../asm/assembler.ts';
 import type { DmaLogEntry } from '../dev/pci.ts';
 import { Host, type HostGuest } from './host.ts';
-import type { DeviceWay, IommuKind } from './devio.ts';
-import { frameByte, frameLength, IO_LOAD, IO_OUT, IO_OUTLEN, IO_RECEIVED, IO_SLOT, nicDriver, virtioDriver, type NicAttack } from './io-guest.ts';
+import type { DeviceKind, DeviceWay, IommuKind } from './devio.ts';
+import { BLOCK, blockByte, frameByte, frameLength, IO_LOAD, IO_OUT, IO_OUTLEN, IO_RBUF, IO_RECEIVED, IO_RESULT, IO_SLOT, nicDriver, nvmeDriver, virtioBlkDriver, virtioDriver, type NicAttack } from './io-guest.ts';
 import type { HvLogEntry } from './types.ts';
 
 export const IO_VM_MEM = 8 * 1024 * 1024;
@@ -27,6 +27,8 @@ export interface IoTask {
   way: DeviceWay;
   /** The host's IOMMU (assigned only; default 'vtd'). */
   iommu?: IommuKind;
+  /** A network card (the default: `frames` frames sent and received back) or a disk (`frames` blocks written and read back). */
+  kind?: DeviceKind;
   frames: number;
   preset?: string;
 }
@@ -80,16 +82,16 @@ export interface IoReport {
 }
 
 /** The driver for a way, assembled. */
-export function driverCode(way: DeviceWay, frames: number, attack: NicAttack = {}): Uint8Array {
-  const src = way === 'virtio' ? virtioDriver(frames) : nicDriver(frames, attack);
+export function driverCode(way: DeviceWay, frames: number, attack: NicAttack = {}, kind: DeviceKind = 'nic'): Uint8Array {
+  const src = kind === 'disk' ? (way === 'virtio' ? virtioBlkDriver(frames) : nvmeDriver(frames)) : way === 'virtio' ? virtioDriver(frames) : nicDriver(frames, attack);
   const r = assemble(src, { bits: 32, origin: IO_LOAD });
   if (!r.ok) throw new Error(`driver for ${way}: ${r.errors.map((e) => `${e.line}:${e.column} ${e.message}`).join('; ')}`);
   return r.bytes;
 }
 
 /** The guest of the VM with the device. */
-export function ioGuest(way: DeviceWay, frames: number, attack: NicAttack = {}): HostGuest {
-  return { name: `nic-${way}`, mode: 'prot32', load: IO_LOAD, code: driverCode(way, frames, attack), memSize: IO_VM_MEM, device: { way } };
+export function ioGuest(way: DeviceWay, frames: number, attack: NicAttack = {}, kind: DeviceKind = 'nic'): HostGuest {
+  return { name: `${kind}-${way}`, mode: 'prot32', load: IO_LOAD, code: driverCode(way, frames, attack, kind), memSize: IO_VM_MEM, device: { way, kind } };
 }
 
 export function tallyDma(log: readonly DmaLogEntry[], rid?: number): DmaTally {
@@ -133,24 +135,43 @@ export function tallyExits(log: readonly HvLogEntry[], devicePort: (port: number
 /** Runs the task with the device given `way` and reports (the VM with the device is the host's only VM). */
 export function runIoTask(task: IoTask): IoReport {
   const iommu = task.way === 'assigned' ? (task.iommu ?? 'vtd') : 'none';
-  const host = new Host({ under: task.under, guests: [ioGuest(task.way, task.frames)], iommu, ...(task.preset !== undefined ? { preset: task.preset } : {}) });
+  const kind = task.kind ?? 'nic';
+  const host = new Host({ under: task.under, guests: [ioGuest(task.way, task.frames, {}, kind)], iommu, ...(task.preset !== undefined ? { preset: task.preset } : {}) });
   const end = host.run(IO_STEP_LIMIT);
-  return ioReport(host, 0, task.way, iommu, task.frames, end);
+  return ioReport(host, 0, task.way, iommu, task.frames, end, kind);
 }
 
-/** The report of VM `vi` of `host`, which ran the driver for `frames` frames. */
-export function ioReport(host: Host, vi: number, way: DeviceWay, iommu: IommuKind, frames: number, end: 'ended' | 'limit'): IoReport {
+/**
+ * The report of VM `vi` of `host`, which ran the driver for `frames` frames (a disk: blocks; then
+ * `received` counts the blocks read back without an error status, and the data check compares
+ * every block read back with the block written).
+ */
+export function ioReport(host: Host, vi: number, way: DeviceWay, iommu: IommuKind, frames: number, end: 'ended' | 'limit', kind: DeviceKind = 'nic'): IoReport {
   const v = host.vm(vi);
   const dev = host.deviceOf(vi);
   if (dev === null) throw new Error(`VM ${vi} has no device`);
   const mem = host.mem;
   const at = (gpa: number): number => v.hpaBase + gpa;
-  const received = mem.read(at(IO_RECEIVED), 4);
-  let dataOk = received === frames;
-  for (let k = 0; k < Math.min(received, frames) && dataOk; k++) {
-    const len = mem.read(at(IO_OUTLEN + 4 * k), 4);
-    if (len !== frameLength(k)) dataOk = false;
-    for (let i = 0; i < len && dataOk; i++) if (mem.read8(at(IO_OUT + k * IO_SLOT + i)) !== frameByte(k, i)) dataOk = false;
+  let received: number;
+  let dataOk: boolean;
+  if (kind === 'disk') {
+    // The driver keeps the status of a failed command at IO_RESULT + 16 (0: none failed).
+    const failed = mem.read(at(IO_RESULT + 16), 4) !== 0;
+    received = 0;
+    for (let k = 0; k < frames; k++) {
+      let same = true;
+      for (let i = 0; i < BLOCK && same; i++) if (mem.read8(at(IO_RBUF + k * BLOCK + i)) !== blockByte(k, i)) same = false;
+      if (same) received++;
+    }
+    dataOk = !failed && received === frames;
+  } else {
+    received = mem.read(at(IO_RECEIVED), 4);
+    dataOk = received === frames;
+    for (let k = 0; k < Math.min(received, frames) && dataOk; k++) {
+      const len = mem.read(at(IO_OUTLEN + 4 * k), 4);
+      if (len !== frameLength(k)) dataOk = false;
+      for (let i = 0; i < len && dataOk; i++) if (mem.read8(at(IO_OUT + k * IO_SLOT + i)) !== frameByte(k, i)) dataOk = false;
+    }
   }
   const log = v.hypervisors.flatMap((h) => h.log);
   const ioWindows = dev.bus.ioWindowsNow();
@@ -197,11 +218,11 @@ const payloadCopies = (log: readonly DmaLogEntry[]): number => log.filter((e) =>
  * frame. Take `frames` a multiple of 8 (VIRTIO_BATCH): the virtio driver notifies once per batch of
  * up to 8, so with another count the two runs differ by a part of a batch.
  */
-export function compareWays(under: 'vtx' | 'svm', frames: number, ways: readonly DeviceWay[] = ['emulated', 'virtio', 'assigned'], iommu: IommuKind = 'vtd', preset?: string): IoComparison {
+export function compareWays(under: 'vtx' | 'svm', frames: number, ways: readonly DeviceWay[] = ['emulated', 'virtio', 'assigned'], iommu: IommuKind = 'vtd', preset?: string, kind: DeviceKind = 'nic'): IoComparison {
   const runs: IoReport[] = [];
   const perFrame: IoPerFrame[] = [];
   for (const way of ways) {
-    const task = (n: number): IoTask => ({ under, way, iommu, frames: n, ...(preset !== undefined ? { preset } : {}) });
+    const task = (n: number): IoTask => ({ under, way, iommu, frames: n, kind, ...(preset !== undefined ? { preset } : {}) });
     const a = runIoTask(task(frames));
     const b = runIoTask(task(2 * frames));
     runs.push(a);

@@ -20,6 +20,8 @@
 import { CMD } from '../dev/pci.ts';
 import { findAndPlaceBar0, setCommand } from '../dev/pci-guest.ts';
 import { DESC_SIZE, NIC_DEVICE, NIC_REG, NIC_VENDOR, RCTL, RX_STA, TCTL, TX_CMD, TX_STA } from '../dev/nic.ts';
+import { ADMIN, CC, CSTS, cqHeadDoorbell, NVM, NVME_DEVICE, NVME_REG, NVME_VENDOR, sqTailDoorbell } from '../dev/nvme.ts';
+import { BLK_HDR_BYTES, VIRTIO_BLK_DEVICE, VIRTIO_BLK_T } from '../dev/virtio-blk.ts';
 import { NET_HDR_BYTES, queueLayout, VIRTIO_NET_DEVICE, VIRTIO_NET_F_MAC, VIRTIO_REG, VIRTIO_STATUS, VIRTIO_VENDOR, VIRTQ_DESC } from '../dev/virtio-net.ts';
 
 export const IO_LOAD = 0x100000;
@@ -429,4 +431,401 @@ bad_length:
   hlt
 
 ${makeFrame}`;
+}
+
+// ---- the disk task: write N blocks, read them back --------------------------------------------
+
+/** Bytes of a disk block (the NVMe namespace's and virtio-blk's sector). */
+export const BLOCK = 512;
+/** At most this many blocks (the written and the read-back copies each fit below 0x290000). */
+export const IO_MAX_BLOCKS = 128;
+/** Where the driver makes the blocks it writes (512 bytes each, contiguous). */
+export const IO_WBUF = 0x210000;
+/** Where the blocks read back land (512 bytes each): the data delivered to the guest. */
+export const IO_RBUF = 0x250000;
+const ASQ = 0x200000;
+const ACQ = 0x201000;
+const IOSQ = 0x202000;
+const IOCQ = 0x203000;
+/** The NVMe driver's queue depth: admin 2, I/O 4 (so the queues wrap within a short run). */
+const NVME_AQ = 2;
+const NVME_IOQ = 4;
+const AQR = IO_RESULT + 0x80; // the admin queue pair's driver record (see submit)
+const IOQR = IO_RESULT + 0xc0; // the I/O queue pair's
+const CMDBUF = IO_RESULT + 0x100; // the command being built (64 bytes)
+
+/** Byte i of block k. */
+export function blockByte(k: number, i: number): number {
+  return (k * 29 + i * 11 + (i >> 8) * 3 + 0x41) & 0xff;
+}
+
+/** Guest code: fills block EBX at IO_WBUF + EBX × 512 with its bytes. Clobbers EAX, ECX, EDX, EDI. */
+const makeBlock = `; block EBX: byte i = (EBX*29 + i*11 + (i >> 8)*3 + 0x41) & 0xff
+make_block:
+  mov edi, ebx
+  shl edi, 9
+  add edi, ${IO_WBUF}
+  xor ecx, ecx
+mb_loop:
+  mov eax, ebx
+  imul eax, eax, 29
+  mov edx, ecx
+  imul edx, edx, 11
+  add eax, edx
+  mov edx, ecx
+  shr edx, 8
+  lea edx, [edx + edx*2]
+  add eax, edx
+  add eax, 0x41
+  mov [edi + ecx], al
+  inc ecx
+  cmp ecx, ${BLOCK}
+  jb mb_loop
+  ret
+`;
+
+function checkBlocks(blocks: number): void {
+  if (!Number.isInteger(blocks) || blocks < 1 || blocks > IO_MAX_BLOCKS) throw new RangeError(`blocks ${blocks}: 1..${IO_MAX_BLOCKS}`);
+}
+
+/**
+ * The NVMe-shaped controller's driver (dev/nvme.ts) for `blocks` blocks: it places BAR0, sets up the
+ * admin queue pair (2 entries), enables the controller and waits for RDY, creates I/O completion
+ * queue 1 and submission queue 1 (4 entries each, physically contiguous), then makes each block and
+ * writes it with one Write command (namespace 1, LBA k, PRP1 the block), and reads every block back
+ * with one Read command into IO_RBUF. Each command is submitted with one write of the SQ tail
+ * doorbell and its completion found by the phase tag in memory, then released with one write of
+ * the CQ head doorbell: two register writes per command, as NVMe's basic model has it. The status of
+ * any failed command is kept at IO_RESULT + 16.
+ */
+export function nvmeDriver(blocks: number): string {
+  checkBlocks(blocks);
+  const aqa = ((NVME_AQ - 1) << 16) | (NVME_AQ - 1);
+  const cc = CC.EN | (6 << CC.IOSQES_SHIFT) | (4 << CC.IOCQES_SHIFT);
+  return `bits 32
+org ${IO_LOAD}
+${findAndPlaceBar0(NVME_VENDOR, NVME_DEVICE, IO_RESULT, IO_BAR)}
+${setCommand(CMD.MEMORY | CMD.BUS_MASTER)}  mov edi, ${IO_BAR}
+  ; the admin queue pair, then enable and wait for ready
+  mov dword [edi + ${NVME_REG.AQA}], ${aqa}
+  mov dword [edi + ${NVME_REG.ASQ}], ${ASQ}
+  mov dword [edi + ${NVME_REG.ASQ_HI}], 0
+  mov dword [edi + ${NVME_REG.ACQ}], ${ACQ}
+  mov dword [edi + ${NVME_REG.ACQ_HI}], 0
+  mov dword [edi + ${NVME_REG.CC}], ${cc}
+wait_rdy:
+  test dword [edi + ${NVME_REG.CSTS}], ${CSTS.RDY}
+  jz wait_rdy
+  ; driver records: SQ base, SQ tail, SQ size, CQ base, CQ head, CQ size, phase, SQ doorbell, CQ doorbell
+  mov dword [${AQR}], ${ASQ}
+  mov dword [${AQR + 4}], 0
+  mov dword [${AQR + 8}], ${NVME_AQ}
+  mov dword [${AQR + 12}], ${ACQ}
+  mov dword [${AQR + 16}], 0
+  mov dword [${AQR + 20}], ${NVME_AQ}
+  mov dword [${AQR + 24}], 1
+  mov dword [${AQR + 28}], ${IO_BAR + sqTailDoorbell(0)}
+  mov dword [${AQR + 32}], ${IO_BAR + cqHeadDoorbell(0)}
+  mov dword [${IOQR}], ${IOSQ}
+  mov dword [${IOQR + 4}], 0
+  mov dword [${IOQR + 8}], ${NVME_IOQ}
+  mov dword [${IOQR + 12}], ${IOCQ}
+  mov dword [${IOQR + 16}], 0
+  mov dword [${IOQR + 20}], ${NVME_IOQ}
+  mov dword [${IOQR + 24}], 1
+  mov dword [${IOQR + 28}], ${IO_BAR + sqTailDoorbell(1)}
+  mov dword [${IOQR + 32}], ${IO_BAR + cqHeadDoorbell(1)}
+  ; Create I/O Completion Queue 1: QSIZE 0's based, PC = 1, no interrupts
+  call clear_cmd
+  mov dword [${CMDBUF}], ${ADMIN.CREATE_CQ | (0x101 << 16)}
+  mov dword [${CMDBUF + 24}], ${IOCQ}
+  mov dword [${CMDBUF + 40}], ${(((NVME_IOQ - 1) << 16) | 1) >>> 0}
+  mov dword [${CMDBUF + 44}], 1
+  mov ebp, ${AQR}
+  call submit
+  ; Create I/O Submission Queue 1 on CQ 1, physically contiguous
+  call clear_cmd
+  mov dword [${CMDBUF}], ${ADMIN.CREATE_SQ | (0x102 << 16)}
+  mov dword [${CMDBUF + 24}], ${IOSQ}
+  mov dword [${CMDBUF + 40}], ${(((NVME_IOQ - 1) << 16) | 1) >>> 0}
+  mov dword [${CMDBUF + 44}], ${(1 << 16) | 1}
+  mov ebp, ${AQR}
+  call submit
+  ; write each block: make it, then Write LBA k (NLB 0: one block) from it
+  xor ebx, ebx
+w_loop:
+  call make_block
+  mov esi, ${NVM.WRITE}
+  mov edx, ${IO_WBUF}
+  call io_cmd
+  inc ebx
+  cmp ebx, ${blocks}
+  jb w_loop
+  ; read every block back into IO_RBUF
+  xor ebx, ebx
+r_loop:
+  mov esi, ${NVM.READ}
+  mov edx, ${IO_RBUF}
+  call io_cmd
+  inc ebx
+  cmp ebx, ${blocks}
+  jb r_loop
+  hlt
+
+; an NVM command on I/O queue 1: opcode ESI, LBA EBX, one block at EDX + EBX*512; a failure's DW3 kept
+io_cmd:
+  call clear_cmd
+  mov eax, ebx
+  shl eax, 16
+  or eax, esi
+  mov [${CMDBUF}], eax
+  mov dword [${CMDBUF + 4}], 1
+  mov eax, ebx
+  shl eax, 9
+  add eax, edx
+  mov [${CMDBUF + 24}], eax
+  mov [${CMDBUF + 40}], ebx
+  mov dword [${CMDBUF + 44}], 0
+  mov dword [${CMDBUF + 48}], 0
+  mov ebp, ${IOQR}
+  call submit
+  test eax, 0xfffe0000
+  jz io_ok
+  mov [${IO_RESULT + 16}], eax
+io_ok:
+  ret
+
+clear_cmd:
+  push edi
+  push ecx
+  push eax
+  mov edi, ${CMDBUF}
+  mov ecx, 16
+  xor eax, eax
+  rep stosd
+  pop eax
+  pop ecx
+  pop edi
+  ret
+
+; submits the command at CMDBUF on the queue pair whose record EBP points at and waits for its
+; completion (the phase tag): EAX = the completion's DW3 (command ID, phase, status)
+submit:
+  push esi
+  push edi
+  push ecx
+  push edx
+  mov edi, [ebp + 4]
+  shl edi, 6
+  add edi, [ebp]
+  mov esi, ${CMDBUF}
+  mov ecx, 16
+  rep movsd
+  mov eax, [ebp + 4]
+  inc eax
+  cmp eax, [ebp + 8]
+  jb sq_nowrap
+  xor eax, eax
+sq_nowrap:
+  mov [ebp + 4], eax
+  mov edx, [ebp + 28]
+  mov [edx], eax
+  mov edx, [ebp + 16]
+  shl edx, 4
+  add edx, [ebp + 12]
+wait_cqe:
+  mov eax, [edx + 12]
+  shr eax, 16
+  and eax, 1
+  cmp eax, [ebp + 24]
+  jne wait_cqe
+  mov eax, [edx + 12]
+  mov ecx, [ebp + 16]
+  inc ecx
+  cmp ecx, [ebp + 20]
+  jb cq_nowrap
+  xor ecx, ecx
+  xor dword [ebp + 24], 1
+cq_nowrap:
+  mov [ebp + 16], ecx
+  mov edx, [ebp + 32]
+  mov [edx], ecx
+  pop edx
+  pop ecx
+  pop edi
+  pop esi
+  ret
+
+${makeBlock}`;
+}
+
+/** The virtio-blk driver's request queue size (it checks QUEUE_SIZE): three descriptors per request, 8 requests a batch. */
+export const VIRTIO_BLK_QUEUE = 32;
+
+/**
+ * The virtio-blk driver (dev/virtio-blk.ts, legacy interface, one request queue of 32) for `blocks`
+ * blocks: it resets, accepts no feature, sets up queue 0 (checking its size), sets DRIVER_OK; then
+ * writes the blocks `batch` at a time: each request a chain of three descriptors (the 16-byte
+ * header with type OUT and the sector, device-readable; the block; the status byte,
+ * device-writable: a legacy driver gives header and status descriptors of their own, virtio 1.1
+ * 5.2.6.3), published with one avail.idx write and one notification (one exit per batch); then reads
+ * them back the same way (type IN, the block's buffer device-writable) into IO_RBUF. Completion is
+ * seen in the used ring; a request whose status is not OK is kept at IO_RESULT + 16.
+ */
+export function virtioBlkDriver(blocks: number, batch = VIRTIO_BATCH): string {
+  checkBlocks(blocks);
+  if (!Number.isInteger(batch) || batch < 1 || batch * 3 > VIRTIO_BLK_QUEUE) throw new RangeError(`batch ${batch}: 1..${Math.floor(VIRTIO_BLK_QUEUE / 3)}`);
+  const q = queueLayout(BigInt(VQ_RX), VIRTIO_BLK_QUEUE);
+  const [avail, used] = [Number(q.avail), Number(q.used)];
+  const port = (r: number) => IO_PORTS + r;
+  const STAT = HDRS + 0x100;
+  return `bits 32
+org ${IO_LOAD}
+${findAndPlaceBar0(VIRTIO_VENDOR, VIRTIO_BLK_DEVICE, IO_RESULT, IO_PORTS, true)}
+${setCommand(CMD.IO | CMD.BUS_MASTER)}  ; reset, ACKNOWLEDGE, DRIVER; accept no feature
+  mov dx, ${port(VIRTIO_REG.STATUS)}
+  xor al, al
+  out dx, al
+  mov al, ${VIRTIO_STATUS.ACKNOWLEDGE | VIRTIO_STATUS.DRIVER}
+  out dx, al
+  mov dx, ${port(VIRTIO_REG.DRIVER_FEATURES)}
+  xor eax, eax
+  out dx, eax
+  ; queue 0: select it, check its size, zero its two pages, give their page frame number
+  mov dx, ${port(VIRTIO_REG.QUEUE_SELECT)}
+  xor ax, ax
+  out dx, ax
+  mov dx, ${port(VIRTIO_REG.QUEUE_SIZE)}
+  in ax, dx
+  cmp ax, ${VIRTIO_BLK_QUEUE}
+  jne wrong_size
+  mov edi, ${VQ_RX}
+  mov ecx, 0x800
+  xor eax, eax
+  rep stosd
+  mov dx, ${port(VIRTIO_REG.QUEUE_PFN)}
+  mov eax, ${VQ_RX >>> 12}
+  out dx, eax
+  mov dx, ${port(VIRTIO_REG.STATUS)}
+  mov al, ${VIRTIO_STATUS.ACKNOWLEDGE | VIRTIO_STATUS.DRIVER | VIRTIO_STATUS.DRIVER_OK}
+  out dx, al
+  ; write every block, a batch at a time
+  xor ebx, ebx
+w_batch:
+  xor esi, esi
+w_next:
+  call make_block
+  mov edx, ${VIRTIO_BLK_T.OUT}
+  mov edi, ${IO_WBUF}
+  xor ebp, ebp
+  call request
+  inc esi
+  inc ebx
+  cmp esi, ${batch}
+  je w_go
+  cmp ebx, ${blocks}
+  jb w_next
+w_go:
+  call publish
+  cmp ebx, ${blocks}
+  jb w_batch
+  ; read every block back into IO_RBUF
+  xor ebx, ebx
+r_batch:
+  xor esi, esi
+r_next:
+  mov edx, ${VIRTIO_BLK_T.IN}
+  mov edi, ${IO_RBUF}
+  mov ebp, ${VIRTQ_DESC.WRITE}
+  call request
+  inc esi
+  inc ebx
+  cmp esi, ${batch}
+  je r_go
+  cmp ebx, ${blocks}
+  jb r_next
+r_go:
+  call publish
+  cmp ebx, ${blocks}
+  jb r_batch
+  hlt
+wrong_size:
+  mov dword [${IO_RESULT + 8}], 0xffffffff
+  hlt
+
+; request ESI of the batch: type EDX, sector EBX, its block at EDI + EBX*512 (EBP: WRITE for a
+; read, 0 for a write): descriptors 3ESI (header), 3ESI+1 (block), 3ESI+2 (status); the avail
+; ring's entry (avail.idx + ESI) mod 32 names 3ESI
+request:
+  push esi
+  ; the header: type, reserved, sector (64 bits)
+  mov ecx, esi
+  shl ecx, 4
+  add ecx, ${HDRS}
+  mov [ecx], edx
+  mov dword [ecx + 4], 0
+  mov [ecx + 8], ebx
+  mov dword [ecx + 12], 0
+  mov byte [${STAT} + esi], 0xff
+  ; descriptor 3ESI at the table + 48 ESI
+  lea eax, [esi + esi*2]
+  shl eax, 4
+  add eax, ${VQ_RX}
+  mov [eax], ecx
+  mov dword [eax + 4], 0
+  mov dword [eax + 8], ${BLK_HDR_BYTES}
+  lea ecx, [esi + esi*2 + 1]
+  shl ecx, 16
+  or ecx, ${VIRTQ_DESC.NEXT}
+  mov [eax + 12], ecx
+  mov ecx, ebx
+  shl ecx, 9
+  add ecx, edi
+  mov [eax + 16], ecx
+  mov dword [eax + 20], 0
+  mov dword [eax + 24], ${BLOCK}
+  lea ecx, [esi + esi*2 + 2]
+  shl ecx, 16
+  or ecx, ${VIRTQ_DESC.NEXT}
+  or ecx, ebp
+  mov [eax + 28], ecx
+  lea ecx, [${STAT} + esi]
+  mov [eax + 32], ecx
+  mov dword [eax + 36], 0
+  mov dword [eax + 40], 1
+  mov dword [eax + 44], ${VIRTQ_DESC.WRITE}
+  ; the avail ring's entry
+  movzx ecx, word [${avail + 2}]
+  add ecx, esi
+  and ecx, ${VIRTIO_BLK_QUEUE - 1}
+  lea eax, [esi + esi*2]
+  mov [${avail + 4} + ecx*2], ax
+  pop esi
+  ret
+
+; publishes the ESI requests of the batch, notifies once, waits until the device used them all,
+; and keeps a status that is not OK
+publish:
+  add [${avail + 2}], si
+  mov dx, ${port(VIRTIO_REG.QUEUE_NOTIFY)}
+  xor ax, ax
+  out dx, ax
+p_wait:
+  mov ax, [${used + 2}]
+  cmp ax, [${avail + 2}]
+  jne p_wait
+  xor ecx, ecx
+p_status:
+  movzx eax, byte [${STAT} + ecx]
+  test eax, eax
+  jz p_ok
+  or eax, 0x100
+  mov [${IO_RESULT + 16}], eax
+p_ok:
+  inc ecx
+  cmp ecx, esi
+  jb p_status
+  ret
+
+${makeBlock}`;
 }

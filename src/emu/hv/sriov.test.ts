@@ -89,7 +89,8 @@ describe('the host enables VFs of one card and assigns one to each VM', () => {
   });
 
   it('a VF is only assigned, and only the host\u2019s card\u2019s', () => {
-    expect(() => new Host({ under: 'vtx', guests: [{ ...vfGuest('a'), device: { way: 'emulated', vf: true } }] })).toThrow(/a VF is assigned/);
+    expect(() => new Host({ under: 'vtx', guests: [{ ...vfGuest('a'), device: { way: 'emulated', vf: true } }] })).toThrow(/a VF is a network card/);
+    expect(() => new Host({ under: 'vtx', guests: [{ ...vfGuest('a'), device: { way: 'assigned', kind: 'disk', vf: true } }] })).toThrow(/a VF is a network card/);
   });
 });
 
