@@ -25,7 +25,7 @@ import {
   NVME_VENDOR, NvmeController, SC, SCT, sqTailDoorbell, toBase64, VS_1_4,
 } from './nvme.ts';
 import { CFG, CMD, PciBus } from './pci.ts';
-import { findAndPlaceBar0, gdtAndMsiGate, msiSetup, setCommand } from './pci-guest.ts';
+import { findAndPlaceBar0, gdtAndMsiGate, msiSetup, nvmeSubmit, setCommand } from './pci-guest.ts';
 
 const LOAD = 0x100000;
 const RESULT = 0x600; // +0 device, +4 BAR size, +8 CAP, +12 VS, +16 compare, +20 identify DW3,
@@ -173,68 +173,7 @@ io_done:
 done:
   hlt
 
-clear_cmd:
-  push edi
-  push ecx
-  push eax
-  mov edi, ${CMDBUF}
-  mov ecx, 16
-  xor eax, eax
-  rep stosd
-  pop eax
-  pop ecx
-  pop edi
-  ret
-
-; submits the command at CMDBUF on the queue pair whose record EBP points at and waits for its
-; completion: EAX = the completion's DW3 (command ID, phase, status)
-submit:
-  push esi
-  push edi
-  push ecx
-  push edx
-  mov edi, [ebp + 4]
-  shl edi, 6
-  add edi, [ebp]
-  mov esi, ${CMDBUF}
-  mov ecx, 16
-  rep movsd
-  mov eax, [ebp + 4]
-  inc eax
-  cmp eax, [ebp + 8]
-  jb sq_nowrap
-  xor eax, eax
-sq_nowrap:
-  mov [ebp + 4], eax
-  mov edx, [ebp + 28]
-  mov [edx], eax
-  ; the entry at the CQ head is new when its phase tag is the expected phase
-  mov edx, [ebp + 16]
-  shl edx, 4
-  add edx, [ebp + 12]
-wait_cqe:
-  mov eax, [edx + 12]
-  shr eax, 16
-  and eax, 1
-  cmp eax, [ebp + 24]
-  jne wait_cqe
-  mov eax, [edx + 12]
-  mov ecx, [ebp + 16]
-  inc ecx
-  cmp ecx, [ebp + 20]
-  jb cq_nowrap
-  xor ecx, ecx
-  xor dword [ebp + 24], 1
-cq_nowrap:
-  mov [ebp + 16], ecx
-  mov edx, [ebp + 32]
-  mov [edx], ecx
-  pop edx
-  pop ecx
-  pop edi
-  pop esi
-  ret
-
+${nvmeSubmit(CMDBUF)}
 on_msi:
   inc dword [${RESULT + 32}]
   iretd

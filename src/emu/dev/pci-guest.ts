@@ -159,3 +159,75 @@ export function setCommand(bits: number): string {
   out dx, ax
 `;
 }
+
+/**
+ * Guest code of an NVMe driver (nvme.ts): `clear_cmd` zeroes the 64-byte command at `cmdbuf`, and
+ * `submit` copies it into the submission queue of the queue pair whose record EBP points at (SQ
+ * base, SQ tail, SQ size, CQ base, CQ head, CQ size, expected phase, SQ tail doorbell address, CQ
+ * head doorbell address: 9 dwords), rings the SQ tail doorbell, waits for the completion at the CQ
+ * head whose phase tag is the expected one (flipping the expectation at each wrap), releases it
+ * with the CQ head doorbell and returns its DW3 (command ID, phase, status) in EAX.
+ */
+export function nvmeSubmit(cmdbuf: number): string {
+  return `clear_cmd:
+  push edi
+  push ecx
+  push eax
+  mov edi, ${cmdbuf}
+  mov ecx, 16
+  xor eax, eax
+  rep stosd
+  pop eax
+  pop ecx
+  pop edi
+  ret
+
+; submits the command at CMDBUF on the queue pair whose record EBP points at and waits for its
+; completion (the phase tag): EAX = the completion's DW3 (command ID, phase, status)
+submit:
+  push esi
+  push edi
+  push ecx
+  push edx
+  mov edi, [ebp + 4]
+  shl edi, 6
+  add edi, [ebp]
+  mov esi, ${cmdbuf}
+  mov ecx, 16
+  rep movsd
+  mov eax, [ebp + 4]
+  inc eax
+  cmp eax, [ebp + 8]
+  jb sq_nowrap
+  xor eax, eax
+sq_nowrap:
+  mov [ebp + 4], eax
+  mov edx, [ebp + 28]
+  mov [edx], eax
+  mov edx, [ebp + 16]
+  shl edx, 4
+  add edx, [ebp + 12]
+wait_cqe:
+  mov eax, [edx + 12]
+  shr eax, 16
+  and eax, 1
+  cmp eax, [ebp + 24]
+  jne wait_cqe
+  mov eax, [edx + 12]
+  mov ecx, [ebp + 16]
+  inc ecx
+  cmp ecx, [ebp + 20]
+  jb cq_nowrap
+  xor ecx, ecx
+  xor dword [ebp + 24], 1
+cq_nowrap:
+  mov [ebp + 16], ecx
+  mov edx, [ebp + 32]
+  mov [edx], ecx
+  pop edx
+  pop ecx
+  pop edi
+  pop esi
+  ret
+`;
+}

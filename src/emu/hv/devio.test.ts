@@ -6,6 +6,7 @@
  * in the middle of a run replaying exactly.
  */
 import { describe, expect, it } from 'vitest';
+import { bytesAt, SECRET, secretByte, victim as victimGuest } from './io-testkit.ts';
 import { assemble } from '../asm/assembler.ts';
 import { AmdViRemapper, AMDVI_EVENT, AMDVI_REG } from '../iommu/amdvi.ts';
 import { VTD_FAULT, VtdRemapper } from '../iommu/vtd.ts';
@@ -21,29 +22,8 @@ import type { VmxBackend } from './vmx-backend.ts';
 
 const UNDERS = ['vtx', 'svm'] as const;
 const MIB8 = 8 * 1024 * 1024;
-const SECRET = 0x300000;
 
-/** A VM that writes 2 KiB of its own secret at SECRET (byte i = i × 13 + 0x5A) and halts; the next 2 KiB stay zero. */
-function victim(): HostGuest {
-  const r = assemble(`bits 32
-org 0x100000
-  xor ecx, ecx
-fill:
-  mov eax, ecx
-  imul eax, eax, 13
-  add eax, 0x5a
-  mov [${SECRET} + ecx], al
-  inc ecx
-  cmp ecx, 0x800
-  jb fill
-  hlt
-`, { bits: 32, origin: 0x100000 });
-  if (!r.ok) throw new Error(JSON.stringify(r.errors));
-  return { name: 'victim', mode: 'prot32', load: 0x100000, code: r.bytes, memSize: MIB8 };
-}
-const secretByte = (i: number) => (i * 13 + 0x5a) & 0xff;
-
-const bytesAt = (h: Host, hpa: number, n: number) => Array.from({ length: n }, (_, i) => h.mem.read8(hpa + i));
+const victim = (): HostGuest => victimGuest(MIB8);
 
 describe('three ways to give a VM a network card: the same data', () => {
   for (const under of UNDERS) {

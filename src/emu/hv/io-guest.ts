@@ -18,7 +18,7 @@
  *   its I/O BAR at port IO_PORTS.
  */
 import { CMD } from '../dev/pci.ts';
-import { findAndPlaceBar0, setCommand } from '../dev/pci-guest.ts';
+import { findAndPlaceBar0, nvmeSubmit, setCommand } from '../dev/pci-guest.ts';
 import { DESC_SIZE, NIC_DEVICE, NIC_REG, NIC_VENDOR, RCTL, RX_STA, TCTL, TX_CMD, TX_STA } from '../dev/nic.ts';
 import { ADMIN, CC, CSTS, cqHeadDoorbell, NVM, NVME_DEVICE, NVME_REG, NVME_VENDOR, sqTailDoorbell } from '../dev/nvme.ts';
 import { BLK_HDR_BYTES, VIRTIO_BLK_DEVICE, VIRTIO_BLK_T } from '../dev/virtio-blk.ts';
@@ -595,67 +595,7 @@ io_cmd:
 io_ok:
   ret
 
-clear_cmd:
-  push edi
-  push ecx
-  push eax
-  mov edi, ${CMDBUF}
-  mov ecx, 16
-  xor eax, eax
-  rep stosd
-  pop eax
-  pop ecx
-  pop edi
-  ret
-
-; submits the command at CMDBUF on the queue pair whose record EBP points at and waits for its
-; completion (the phase tag): EAX = the completion's DW3 (command ID, phase, status)
-submit:
-  push esi
-  push edi
-  push ecx
-  push edx
-  mov edi, [ebp + 4]
-  shl edi, 6
-  add edi, [ebp]
-  mov esi, ${CMDBUF}
-  mov ecx, 16
-  rep movsd
-  mov eax, [ebp + 4]
-  inc eax
-  cmp eax, [ebp + 8]
-  jb sq_nowrap
-  xor eax, eax
-sq_nowrap:
-  mov [ebp + 4], eax
-  mov edx, [ebp + 28]
-  mov [edx], eax
-  mov edx, [ebp + 16]
-  shl edx, 4
-  add edx, [ebp + 12]
-wait_cqe:
-  mov eax, [edx + 12]
-  shr eax, 16
-  and eax, 1
-  cmp eax, [ebp + 24]
-  jne wait_cqe
-  mov eax, [edx + 12]
-  mov ecx, [ebp + 16]
-  inc ecx
-  cmp ecx, [ebp + 20]
-  jb cq_nowrap
-  xor ecx, ecx
-  xor dword [ebp + 24], 1
-cq_nowrap:
-  mov [ebp + 16], ecx
-  mov edx, [ebp + 32]
-  mov [edx], ecx
-  pop edx
-  pop ecx
-  pop edi
-  pop esi
-  ret
-
+${nvmeSubmit(CMDBUF)}
 ${makeBlock}`;
 }
 

@@ -6,7 +6,7 @@
  * VF 1 goes on, and reaches the other VM when there is no IOMMU; a snapshot mid-run replays.
  */
 import { describe, expect, it } from 'vitest';
-import { assemble } from '../asm/assembler.ts';
+import { bytesAt, SECRET, secretByte, victim as victimGuest } from './io-testkit.ts';
 import { AmdViRemapper, AMDVI_EVENT, AMDVI_REG } from '../iommu/amdvi.ts';
 import { VTD_FAULT, VtdRemapper } from '../iommu/vtd.ts';
 import { CFG, SRIOV, SRIOV_CAP_ID, SRIOV_CTRL } from '../dev/pci.ts';
@@ -22,33 +22,13 @@ const UNDERS = ['vtx', 'svm'] as const;
 const FRAMES = 4;
 const PF_RID = HOST_SRIOV_DEVICE << 3;
 const VF_RID = [PF_RID + 1, PF_RID + 2] as const;
-const SECRET = 0x300000;
 
 /** A VM whose card is a VF of the host's SR-IOV card, running the network card driver. */
 function vfGuest(name: string, attack: NicAttack = {}): HostGuest {
   return { ...ioGuest('assigned', FRAMES, attack), name, device: { way: 'assigned', vf: true } };
 }
 
-/** A VM that writes 2 KiB of its own secret at SECRET (byte i = i × 13 + 0x5A) and halts. */
-function victim(): HostGuest {
-  const r = assemble(`bits 32
-org 0x100000
-  xor ecx, ecx
-fill:
-  mov eax, ecx
-  imul eax, eax, 13
-  add eax, 0x5a
-  mov [${SECRET} + ecx], al
-  inc ecx
-  cmp ecx, 0x800
-  jb fill
-  hlt
-`, { bits: 32, origin: 0x100000 });
-  if (!r.ok) throw new Error(JSON.stringify(r.errors));
-  return { name: 'victim', mode: 'prot32', load: 0x100000, code: r.bytes, memSize: IO_VM_MEM };
-}
-const secretByte = (i: number) => (i * 13 + 0x5a) & 0xff;
-const bytesAt = (h: Host, hpa: number, n: number) => Array.from({ length: n }, (_, i) => h.mem.read8(hpa + i));
+const victim = (): HostGuest => victimGuest(IO_VM_MEM);
 
 function twoVms(under: 'vtx' | 'svm', iommu: IommuKind, attack: NicAttack = {}) {
   const h = new Host({ under, guests: [vfGuest('vf0-vm', attack), vfGuest('vf1-vm')], iommu });
