@@ -113,6 +113,7 @@
  * the queue as guest memory holds it now, read through the caller's reader (not DMA: not logged).
  */
 import type { DmaPurpose, PciFunctionModel, PciFunctionPort, PciFunctionSpec } from './pci.ts';
+import { legacyRead, legacyWrite, type LegacyDevice } from './virtio-legacy.ts';
 import { CMD } from './pci.ts';
 import { fromBase64, toBase64 } from './nvme.ts';
 import {
@@ -235,16 +236,6 @@ const u32 = (b: Uint8Array, at: number) => (b[at]! | (b[at + 1]! << 8) | (b[at +
 const u64 = (b: Uint8Array, at: number) => (BigInt(u32(b, at + 4)) << 32n) | BigInt(u32(b, at));
 const isWrite = (d: Desc) => (d.flags & VIRTQ_DESC.WRITE) !== 0;
 
-const REGS: readonly { off: number; size: 1 | 2 | 4 }[] = [
-  { off: VIRTIO_REG.DEVICE_FEATURES, size: 4 },
-  { off: VIRTIO_REG.DRIVER_FEATURES, size: 4 },
-  { off: VIRTIO_REG.QUEUE_PFN, size: 4 },
-  { off: VIRTIO_REG.QUEUE_SIZE, size: 2 },
-  { off: VIRTIO_REG.QUEUE_SELECT, size: 2 },
-  { off: VIRTIO_REG.QUEUE_NOTIFY, size: 2 },
-  { off: VIRTIO_REG.STATUS, size: 1 },
-  { off: VIRTIO_REG.ISR, size: 1 },
-];
 
 /** What a request came to: its status and the bytes written into the driver's data buffers. */
 interface Done {
@@ -344,67 +335,25 @@ export class VirtioBlk implements PciFunctionModel {
     return ((this.queueSize - 2) >>> (8 * (off - 12))) & 0xff; // seg_max
   }
 
+  /** The configuration at 0x14 (capacity, size_max, seg_max), read-only. */
+  private configRead(offset: number, size: 1 | 2 | 4): number | null {
+    if (offset < BLK_CONFIG.CAPACITY || offset + size > BLK_CONFIG.END) return null;
+    let v = 0;
+    for (let i = 0; i < size; i++) v |= this.configByte(offset + i) << (8 * i);
+    return v >>> 0;
+  }
+
+  /** This device as the legacy register block sees it (virtio-legacy.ts). */
+  private legacy(): LegacyDevice {
+    return { state: this.state, selectedQueue: () => (this.state.queueSelect === REQUESTQ ? this.state.queue : null), configRead: (o, n) => this.configRead(o, n), notify: (q) => this.notify(q), reset: () => this.reset() };
+  }
+
   barRead(_bar: number, offset: number, size: 1 | 2 | 4): number {
-    const s = this.state;
-    const ones = size === 4 ? 0xffffffff : (1 << (8 * size)) - 1;
-    if (offset >= BLK_CONFIG.CAPACITY && offset + size <= BLK_CONFIG.END) {
-      let v = 0;
-      for (let i = 0; i < size; i++) v |= this.configByte(offset + i) << (8 * i);
-      return v >>> 0;
-    }
-    if (!REGS.some((r) => r.off === offset && r.size === size)) {
-      s.oddAccesses++;
-      return ones;
-    }
-    switch (offset) {
-      case VIRTIO_REG.DEVICE_FEATURES: return s.deviceFeatures >>> 0;
-      case VIRTIO_REG.DRIVER_FEATURES: return s.driverFeatures >>> 0;
-      case VIRTIO_REG.QUEUE_PFN: return s.queueSelect === REQUESTQ ? s.queue.pfn : 0;
-      case VIRTIO_REG.QUEUE_SIZE: return s.queueSelect === REQUESTQ ? s.queue.size : 0;
-      case VIRTIO_REG.QUEUE_SELECT: return s.queueSelect;
-      case VIRTIO_REG.QUEUE_NOTIFY: return 0;
-      case VIRTIO_REG.STATUS: return s.status;
-      case VIRTIO_REG.ISR: {
-        const v = s.isr;
-        s.isr = 0;
-        return v;
-      }
-      default: return ones;
-    }
+    return legacyRead(this.legacy(), offset, size);
   }
 
   barWrite(_bar: number, offset: number, size: 1 | 2 | 4, value: number): void {
-    const s = this.state;
-    if (offset >= BLK_CONFIG.CAPACITY && offset + size <= BLK_CONFIG.END) return; // read-only
-    if (!REGS.some((r) => r.off === offset && r.size === size)) {
-      s.oddAccesses++;
-      return;
-    }
-    switch (offset) {
-      case VIRTIO_REG.DRIVER_FEATURES:
-        s.driverFeatures = (value & s.deviceFeatures) >>> 0;
-        return;
-      case VIRTIO_REG.QUEUE_PFN:
-        if (s.queueSelect !== REQUESTQ) return;
-        s.queue.pfn = value >>> 0;
-        s.queue.lastAvail = 0;
-        s.queue.usedIdx = 0;
-        return;
-      case VIRTIO_REG.QUEUE_SELECT:
-        s.queueSelect = value & 0xffff;
-        return;
-      case VIRTIO_REG.QUEUE_NOTIFY:
-        this.notify(value & 0xffff);
-        return;
-      case VIRTIO_REG.STATUS:
-        if ((value & 0xff) === 0) {
-          this.reset();
-          return;
-        }
-        s.status = (value & 0xff & ~VIRTIO_STATUS.DEVICE_NEEDS_RESET) | (s.status & VIRTIO_STATUS.DEVICE_NEEDS_RESET);
-        return;
-      default: // read-only: device features, queue size, ISR
-    }
+    legacyWrite(this.legacy(), offset, size, value);
   }
 
   private reset(): void {

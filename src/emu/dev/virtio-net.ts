@@ -116,20 +116,9 @@ export const VIRTIO_NET_DEVICE = 0x1000;
 export const VIRTIO_ID_NET = 1;
 export const VIRTIO_BAR_SIZE = 32;
 
-export const VIRTIO_REG = {
-  DEVICE_FEATURES: 0x00,
-  DRIVER_FEATURES: 0x04,
-  QUEUE_PFN: 0x08,
-  QUEUE_SIZE: 0x0c,
-  QUEUE_SELECT: 0x0e,
-  QUEUE_NOTIFY: 0x10,
-  STATUS: 0x12,
-  ISR: 0x13,
-  CONFIG: 0x14,
-} as const;
+export { VIRTIO_REG, VIRTIO_STATUS, type VirtqState } from './virtio-legacy.ts';
+import { legacyRead, legacyWrite, VIRTIO_REG, VIRTIO_STATUS, type LegacyDevice, type VirtqState } from './virtio-legacy.ts';
 
-/** Device status bits (2.1). FEATURES_OK (8) does not exist for a legacy driver. */
-export const VIRTIO_STATUS = { ACKNOWLEDGE: 1, DRIVER: 2, DRIVER_OK: 4, DEVICE_NEEDS_RESET: 0x40, FAILED: 0x80 } as const;
 export const VIRTIO_ISR = { QUEUE: 1, CONFIG: 2 } as const;
 /** VIRTIO_NET_F_MAC: the device has a MAC address in its configuration (5.1.3). */
 export const VIRTIO_NET_F_MAC = 1 << 5;
@@ -154,16 +143,6 @@ export function queueLayout(base: bigint, size: number): { desc: bigint; avail: 
   return { desc: base, avail: base + BigInt(DESC_BYTES * size), used: base + BigInt(usedOff), bytes: usedOff + 6 + 8 * size };
 }
 
-export interface VirtqState {
-  /** Entries (a power of 2), constant. */
-  size: number;
-  /** Page frame number of the queue, 0 = disabled. */
-  pfn: number;
-  /** The next available-ring index the device will take (free-running, 16 bits). */
-  lastAvail: number;
-  /** The used.idx the device last wrote (free-running, 16 bits). */
-  usedIdx: number;
-}
 
 export type VirtioErrorKind = 'dma-blocked' | 'chain-loop' | 'bad-next' | 'indirect' | 'wrong-direction' | 'bad-head' | 'avail-too-far' | 'short-chain';
 
@@ -271,16 +250,6 @@ function u64(b: Uint8Array | readonly number[], at: number): bigint {
 }
 
 /** The proper (offset, width) of each register. */
-const REGS: readonly { off: number; size: 1 | 2 | 4 }[] = [
-  { off: VIRTIO_REG.DEVICE_FEATURES, size: 4 },
-  { off: VIRTIO_REG.DRIVER_FEATURES, size: 4 },
-  { off: VIRTIO_REG.QUEUE_PFN, size: 4 },
-  { off: VIRTIO_REG.QUEUE_SIZE, size: 2 },
-  { off: VIRTIO_REG.QUEUE_SELECT, size: 2 },
-  { off: VIRTIO_REG.QUEUE_NOTIFY, size: 2 },
-  { off: VIRTIO_REG.STATUS, size: 1 },
-  { off: VIRTIO_REG.ISR, size: 1 },
-];
 
 /** A descriptor as read. */
 interface Desc {
@@ -357,70 +326,25 @@ export class VirtioNet implements PciFunctionModel {
     return this.state.queues[this.state.queueSelect] ?? null;
   }
 
+  /** The MAC address, read-only at 0x14. */
+  private configRead(offset: number, size: 1 | 2 | 4): number | null {
+    if (offset < VIRTIO_REG.CONFIG || offset + size > VIRTIO_REG.CONFIG + 6) return null;
+    let v = 0;
+    for (let i = 0; i < size; i++) v |= this.state.mac[offset - VIRTIO_REG.CONFIG + i]! << (8 * i);
+    return v >>> 0;
+  }
+
+  /** This device as the legacy register block sees it (virtio-legacy.ts). */
+  private legacy(): LegacyDevice {
+    return { state: this.state, selectedQueue: () => this.selected(), configRead: (o, n) => this.configRead(o, n), notify: (q) => this.notify(q), reset: () => this.reset() };
+  }
+
   barRead(_bar: number, offset: number, size: 1 | 2 | 4): number {
-    const s = this.state;
-    const ones = size === 4 ? 0xffffffff : (1 << (8 * size)) - 1;
-    if (offset >= VIRTIO_REG.CONFIG && offset + size <= VIRTIO_REG.CONFIG + 6) {
-      let v = 0;
-      for (let i = 0; i < size; i++) v |= s.mac[offset - VIRTIO_REG.CONFIG + i]! << (8 * i);
-      return v >>> 0;
-    }
-    if (!REGS.some((r) => r.off === offset && r.size === size)) {
-      s.oddAccesses++;
-      return ones;
-    }
-    switch (offset) {
-      case VIRTIO_REG.DEVICE_FEATURES: return s.deviceFeatures >>> 0;
-      case VIRTIO_REG.DRIVER_FEATURES: return s.driverFeatures >>> 0;
-      case VIRTIO_REG.QUEUE_PFN: return this.selected()?.pfn ?? 0;
-      case VIRTIO_REG.QUEUE_SIZE: return this.selected()?.size ?? 0;
-      case VIRTIO_REG.QUEUE_SELECT: return s.queueSelect;
-      case VIRTIO_REG.QUEUE_NOTIFY: return 0;
-      case VIRTIO_REG.STATUS: return s.status;
-      case VIRTIO_REG.ISR: {
-        const v = s.isr;
-        s.isr = 0;
-        return v;
-      }
-      default: return ones;
-    }
+    return legacyRead(this.legacy(), offset, size);
   }
 
   barWrite(_bar: number, offset: number, size: 1 | 2 | 4, value: number): void {
-    const s = this.state;
-    if (offset >= VIRTIO_REG.CONFIG && offset + size <= VIRTIO_REG.CONFIG + 6) return; // the configuration is read-only
-    if (!REGS.some((r) => r.off === offset && r.size === size)) {
-      s.oddAccesses++;
-      return;
-    }
-    switch (offset) {
-      case VIRTIO_REG.DRIVER_FEATURES:
-        s.driverFeatures = (value & s.deviceFeatures) >>> 0;
-        return;
-      case VIRTIO_REG.QUEUE_PFN: {
-        const q = this.selected();
-        if (q === null) return;
-        q.pfn = value >>> 0;
-        q.lastAvail = 0;
-        q.usedIdx = 0;
-        return;
-      }
-      case VIRTIO_REG.QUEUE_SELECT:
-        s.queueSelect = value & 0xffff;
-        return;
-      case VIRTIO_REG.QUEUE_NOTIFY:
-        this.notify(value & 0xffff);
-        return;
-      case VIRTIO_REG.STATUS:
-        if ((value & 0xff) === 0) {
-          this.reset();
-          return;
-        }
-        // the driver's bits; DEVICE_NEEDS_RESET is the device's and stays until a reset
-        s.status = (value & 0xff & ~VIRTIO_STATUS.DEVICE_NEEDS_RESET) | (s.status & VIRTIO_STATUS.DEVICE_NEEDS_RESET);
-        return;
-      default: // read-only: device features, queue size, ISR
-    }
+    legacyWrite(this.legacy(), offset, size, value);
   }
 
   private reset(): void {
