@@ -36,6 +36,12 @@ describe('narrateDma', () => {
     expect(say('en', [dma({})], null)).toContain(': the IOMMU translated it in domain 2');
   });
 
+  it('names an SR-IOV virtual function and the virtio disk in words', () => {
+    expect(say('en', [dma({ device: 'nic-vf1', rid: 0x82 })])).toBe('The assigned network card\u2019s virtual function 1 of VM 1 read 342 bytes of data at 0x210000: VT-d translated it in domain 2 to host 0x1210000.');
+    expect(say('zh-CN', [dma({ device: 'nic-vf1', rid: 0x82 })])).toContain('虚拟机 1 的直通网卡的虚拟功能 1');
+    expect(say('en', [dma({ device: 'virtio-blk', bus: 'vm', hpa: 0x210000n, domainId: -1 })])).toContain('virtio block device');
+  });
+
   it('without an IOMMU: nothing checked the address', () => {
     const e = dma({ vm: 0, iova: 0x1300000n, hpa: 0x1300000n, domainId: -1 });
     expect(say('en', [e], null, ['attacker', 'victim'])).toBe(

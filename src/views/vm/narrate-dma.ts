@@ -21,8 +21,11 @@ const DEVICE_KEY: Record<string, MessageKey> = {
   nic: 'vm.narr.dev.nic',
   'virtio-net': 'vm.narr.dev.virtio-net',
   nvme: 'vm.narr.dev.nvme',
+  'virtio-blk': 'vm.narr.dev.virtio-blk',
   'copy-engine': 'vm.narr.dev.copy-engine',
 };
+/** A virtual function of the SR-IOV network card (dev/sriov-nic.ts names VF k `nic-vfk`). */
+const VF_NAME = /^nic-vf(\d+)$/;
 
 export interface DmaNarrationContext {
   /** The VMs' names by index (ViewState.vm.vms): a VM is told as "VM 1 (victim)" when there are several. */
@@ -43,7 +46,8 @@ export function narrateDma(locale: Locale, evs: readonly TraceEvent[], ctx: DmaN
   if (e === undefined) return null;
   const t = (k: MessageKey): string => translate(locale, k);
   const devKey = DEVICE_KEY[e.device];
-  const device = devKey === undefined ? code(e.device) : plain(t(devKey));
+  const vf = VF_NAME.exec(e.device);
+  const device = devKey !== undefined ? plain(t(devKey)) : vf !== null ? fill(t('vm.narr.dev.vf'), { n: plain(vf[1]!) }) : [code(e.device)];
   const names = ctx.names ?? [];
   const name = names.length > 1 ? names[e.vm] : undefined;
   const whoKey = `vm.narr.dma.who.${e.bus === 'host' ? 'assigned' : 'model'}${name === undefined ? '' : 'Named'}` as const;
