@@ -50,6 +50,9 @@ export const lessonEn = {
   'lesson.target.vmCharts': 'the VM exit charts',
   'lesson.target.nestedWalk': 'the two-dimensional walk',
   'lesson.target.shadow': 'the shadow page table',
+  'lesson.target.iommu': 'the IOMMU view',
+  'lesson.target.deviceRing': 'the device rings',
+  'lesson.target.ioWays': 'the comparison of the three ways',
   'lesson.target.exitField': 'the exit field {name}',
   'lesson.pick': 'Pick {name}',
 } as const;
@@ -99,6 +102,9 @@ export const lessonZh: Record<keyof typeof lessonEn, string> = {
   'lesson.target.vmCharts': 'VM 退出统计图',
   'lesson.target.nestedWalk': '二维页表遍历',
   'lesson.target.shadow': '影子页表',
+  'lesson.target.iommu': 'IOMMU 视图',
+  'lesson.target.deviceRing': '设备描述符环',
+  'lesson.target.ioWays': '三种方式的比较',
   'lesson.target.exitField': '退出信息字段 {name}',
   'lesson.pick': '选择 {name}',
 };
