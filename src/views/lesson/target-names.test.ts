@@ -1,7 +1,7 @@
 /** Every view a lesson's step points at has a name in both languages (not its raw target id). */
 import { describe, expect, it } from 'vitest';
-import { translate, type Locale } from '../../i18n/messages.ts';
-import type { MessageKey } from '../../i18n/messages.ts';
+import type { Locale } from '../../i18n/messages.ts';
+import { translator } from '../cpu/text.ts';
 import type { StepDef } from '../../lessons/kit.ts';
 import { targetName } from './target-names.ts';
 
@@ -13,7 +13,7 @@ describe('target names', () => {
     for (const m of Object.values(modules)) for (const s of m.steps) if (s.point !== undefined) points.add(s.point);
     expect(points.size).toBeGreaterThan(5);
     for (const locale of ['en', 'zh-CN'] as Locale[]) {
-      const t = (k: string, vars?: Record<string, string | number>) => translate(locale, k as MessageKey, vars);
+      const t = translator(locale);
       for (const p of points) expect(targetName(p, t), `${locale} ${p}`).not.toBe(p);
     }
   });
