@@ -113,7 +113,7 @@
  * the queue as guest memory holds it now, read through the caller's reader (not DMA: not logged).
  */
 import type { DmaPurpose, PciFunctionModel, PciFunctionPort, PciFunctionSpec } from './pci.ts';
-import { legacyRead, legacyWrite, type LegacyDevice } from './virtio-legacy.ts';
+import { legacyRead, legacyWrite, virtqView, type LegacyDevice } from './virtio-legacy.ts';
 import { CMD } from './pci.ts';
 import { fromBase64, toBase64 } from './nvme.ts';
 import {
@@ -125,7 +125,6 @@ import {
   VIRTIO_VENDOR,
   VIRTQ_AVAIL_NO_INTERRUPT,
   VIRTQ_DESC,
-  type DescriptorView,
   type RingReader,
   type VirtqState,
   type VirtqView,
@@ -605,10 +604,8 @@ export class VirtioBlk implements PciFunctionModel {
   ringView(read: RingReader): VirtioBlkView {
     const s = this.state;
     const q = s.queue;
-    const l = this.layout();
-    const enabled = q.pfn !== 0;
-    const v: VirtqView = { queue: REQUESTQ, size: q.size, pfn: q.pfn, enabled, desc: hex(l.desc), avail: hex(l.avail), used: hex(l.used), lastAvail: q.lastAvail, usedIdx: q.usedIdx, descriptors: null, availRing: null, usedRing: null, pending: [] };
-    const view: VirtioBlkView = {
+    const v = virtqView(REQUESTQ, q, this.layout(), read);
+    return {
       status: s.status,
       isr: s.isr,
       deviceFeatures: s.deviceFeatures,
@@ -618,29 +615,6 @@ export class VirtioBlk implements PciFunctionModel {
       usedSectors: Object.keys(s.sectors).length,
       queue: v,
     };
-    if (!enabled) return view;
-    const db = read(l.desc, DESC_BYTES * q.size);
-    const ab = read(l.avail, 4 + 2 * q.size);
-    const ub = read(l.used, 4 + 8 * q.size);
-    if (ab !== null) v.availRing = { flags: u16(ab, 0), idx: u16(ab, 2), ring: Array.from({ length: q.size }, (_, i) => u16(ab, 4 + 2 * i)) };
-    if (ub !== null) v.usedRing = { flags: u16(ub, 0), idx: u16(ub, 2), ring: Array.from({ length: q.size }, (_, i) => ({ id: u32(ub, 4 + 8 * i), len: u32(ub, 8 + 8 * i) })) };
-    if (db === null) return view;
-    const descs: DescriptorView[] = Array.from({ length: q.size }, (_, i) => ({ index: i, addr: hex(u64(db, 16 * i)), len: u32(db, 16 * i + 8), flags: u16(db, 16 * i + 12), next: u16(db, 16 * i + 14), owner: 'driver' }));
-    if (v.availRing !== null) {
-      const ahead = Math.min((v.availRing.idx - q.lastAvail) & 0xffff, q.size);
-      for (let n = 0; n < ahead; n++) {
-        const h = v.availRing.ring[(q.lastAvail + n) % q.size]!;
-        v.pending.push(h);
-        for (let i = h, k = 0; i < q.size && k < q.size; k++) {
-          const d = descs[i]!;
-          d.owner = 'device';
-          if ((d.flags & VIRTQ_DESC.NEXT) === 0) break;
-          i = d.next;
-        }
-      }
-    }
-    v.descriptors = descs;
-    return view;
   }
 
   snapshot(): VirtioBlkState {

@@ -8,6 +8,8 @@
  * reading ISR clears it. virtio-net.ts and virtio-blk.ts differ only in their queues, their
  * configuration and what a notification or a reset does.
  */
+import type { DescriptorView, RingReader, VirtqView } from './virtio-net.ts';
+
 /** The legacy registers' offsets in BAR0 (virtio 1.1, 4.1.4.8; without MSI-X the configuration starts at 0x14). */
 export const VIRTIO_REG = {
   DEVICE_FEATURES: 0x00,
@@ -46,6 +48,50 @@ const REGS: readonly { off: number; size: 1 | 2 | 4 }[] = [
   { off: VIRTIO_REG.STATUS, size: 1 },
   { off: VIRTIO_REG.ISR, size: 1 },
 ];
+
+/** Descriptor flags (2.6.5): NEXT, WRITE (device-writable), INDIRECT. */
+export const VIRTQ_DESC = { NEXT: 1, WRITE: 2, INDIRECT: 4 } as const;
+/** Bytes of a descriptor: addr u64, len u32, flags u16, next u16. */
+export const DESC_BYTES = 16;
+
+const hex = (v: bigint): string => `0x${v.toString(16)}`;
+const u16 = (b: Uint8Array, at: number): number => b[at]! | (b[at + 1]! << 8);
+const u32 = (b: Uint8Array, at: number): number => (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+const u64 = (b: Uint8Array, at: number): bigint => (BigInt(u32(b, at + 4)) << 32n) | BigInt(u32(b, at));
+
+/**
+ * Queue `index` as guest memory holds it now, read with `read` (no DMA, not logged): its
+ * descriptors, available and used rings, and the chains the driver made available that the device
+ * has not used yet (their descriptors' owner 'device', as far as each chain is well formed).
+ */
+export function virtqView(index: number, q: VirtqState, l: { desc: bigint; avail: bigint; used: bigint }, read: RingReader): VirtqView {
+  const enabled = q.pfn !== 0;
+  const v: VirtqView = { queue: index, size: q.size, pfn: q.pfn, enabled, desc: hex(l.desc), avail: hex(l.avail), used: hex(l.used), lastAvail: q.lastAvail, usedIdx: q.usedIdx, descriptors: null, availRing: null, usedRing: null, pending: [] };
+  if (!enabled) return v;
+  const db = read(l.desc, DESC_BYTES * q.size);
+  const ab = read(l.avail, 4 + 2 * q.size);
+  const ub = read(l.used, 4 + 8 * q.size);
+  if (ab !== null) v.availRing = { flags: u16(ab, 0), idx: u16(ab, 2), ring: Array.from({ length: q.size }, (_, i) => u16(ab, 4 + 2 * i)) };
+  if (ub !== null) v.usedRing = { flags: u16(ub, 0), idx: u16(ub, 2), ring: Array.from({ length: q.size }, (_, i) => ({ id: u32(ub, 4 + 8 * i), len: u32(ub, 8 + 8 * i) })) };
+  if (db === null) return v;
+  const descs: DescriptorView[] = Array.from({ length: q.size }, (_, i) => ({ index: i, addr: hex(u64(db, 16 * i)), len: u32(db, 16 * i + 8), flags: u16(db, 16 * i + 12), next: u16(db, 16 * i + 14), owner: 'driver' }));
+  if (v.availRing !== null) {
+    // available and not yet used: from the device's next index up to avail.idx (at most a queue)
+    const ahead = Math.min((v.availRing.idx - q.lastAvail) & 0xffff, q.size);
+    for (let n = 0; n < ahead; n++) {
+      const h = v.availRing.ring[(q.lastAvail + n) % q.size]!;
+      v.pending.push(h);
+      for (let i = h, k = 0; i < q.size && k < q.size; k++) {
+        const d = descs[i]!;
+        d.owner = 'device';
+        if ((d.flags & VIRTQ_DESC.NEXT) === 0) break;
+        i = d.next;
+      }
+    }
+  }
+  v.descriptors = descs;
+  return v;
+}
 
 /** The registers' state, part of each device's plain-data state. */
 export interface LegacyRegs {

@@ -116,18 +116,16 @@ export const VIRTIO_NET_DEVICE = 0x1000;
 export const VIRTIO_ID_NET = 1;
 export const VIRTIO_BAR_SIZE = 32;
 
-export { VIRTIO_REG, VIRTIO_STATUS, type VirtqState } from './virtio-legacy.ts';
-import { legacyRead, legacyWrite, VIRTIO_REG, VIRTIO_STATUS, type LegacyDevice, type VirtqState } from './virtio-legacy.ts';
+export { DESC_BYTES, VIRTIO_REG, VIRTIO_STATUS, VIRTQ_DESC, type VirtqState } from './virtio-legacy.ts';
+import { DESC_BYTES, legacyRead, legacyWrite, VIRTIO_REG, VIRTIO_STATUS, VIRTQ_DESC, virtqView, type LegacyDevice, type VirtqState } from './virtio-legacy.ts';
 
 export const VIRTIO_ISR = { QUEUE: 1, CONFIG: 2 } as const;
 /** VIRTIO_NET_F_MAC: the device has a MAC address in its configuration (5.1.3). */
 export const VIRTIO_NET_F_MAC = 1 << 5;
 export const OFFERED_FEATURES = VIRTIO_NET_F_MAC;
 
-export const VIRTQ_DESC = { NEXT: 1, WRITE: 2, INDIRECT: 4 } as const;
 export const VIRTQ_AVAIL_NO_INTERRUPT = 1;
 export const VIRTQ_USED_NO_NOTIFY = 1;
-export const DESC_BYTES = 16;
 export const NET_HDR_BYTES = 10;
 export const RECEIVEQ = 0;
 export const TRANSMITQ = 1;
@@ -576,37 +574,7 @@ export class VirtioNet implements PciFunctionModel {
   /** Both queues as guest memory holds them now, read with `read` (no DMA, not logged). */
   ringView(read: RingReader): VirtioNetView {
     const s = this.state;
-    const view = (qi: number): VirtqView => {
-      const q = s.queues[qi]!;
-      const l = this.layout(qi);
-      const enabled = q.pfn !== 0;
-      const v: VirtqView = { queue: qi, size: q.size, pfn: q.pfn, enabled, desc: hex(l.desc), avail: hex(l.avail), used: hex(l.used), lastAvail: q.lastAvail, usedIdx: q.usedIdx, descriptors: null, availRing: null, usedRing: null, pending: [] };
-      if (!enabled) return v;
-      const db = read(l.desc, DESC_BYTES * q.size);
-      const ab = read(l.avail, 4 + 2 * q.size);
-      const ub = read(l.used, 4 + 8 * q.size);
-      if (ab !== null) v.availRing = { flags: u16(ab, 0), idx: u16(ab, 2), ring: Array.from({ length: q.size }, (_, i) => u16(ab, 4 + 2 * i)) };
-      if (ub !== null) v.usedRing = { flags: u16(ub, 0), idx: u16(ub, 2), ring: Array.from({ length: q.size }, (_, i) => ({ id: u32(ub, 4 + 8 * i), len: u32(ub, 8 + 8 * i) })) };
-      if (db === null) return v;
-      const descs: DescriptorView[] = Array.from({ length: q.size }, (_, i) => ({ index: i, addr: hex(u64(db, 16 * i)), len: u32(db, 16 * i + 8), flags: u16(db, 16 * i + 12), next: u16(db, 16 * i + 14), owner: 'driver' }));
-      if (v.availRing !== null) {
-        // available and not yet used: from the device's next index up to avail.idx (at most a queue)
-        const ahead = Math.min((v.availRing.idx - q.lastAvail) & 0xffff, q.size);
-        for (let n = 0; n < ahead; n++) {
-          const h = v.availRing.ring[(q.lastAvail + n) % q.size]!;
-          v.pending.push(h);
-          // mark the chain, as far as it is well formed
-          for (let i = h, k = 0; i < q.size && k < q.size; k++) {
-            const d = descs[i]!;
-            d.owner = 'device';
-            if ((d.flags & VIRTQ_DESC.NEXT) === 0) break;
-            i = d.next;
-          }
-        }
-      }
-      v.descriptors = descs;
-      return v;
-    };
+    const view = (qi: number): VirtqView => virtqView(qi, s.queues[qi]!, this.layout(qi), read);
     return {
       status: s.status,
       isr: s.isr,
