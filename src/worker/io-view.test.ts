@@ -12,6 +12,7 @@ import attackVtd from '../emu/scenario/examples/dma-attack-vtd.json' with { type
 import attackAmd from '../emu/scenario/examples/dma-attack-amdvi.json' with { type: 'json' };
 import twoWays from '../emu/scenario/examples/nic-two-ways.json' with { type: 'json' };
 import threeWays from '../emu/scenario/examples/nic-three-ways.json' with { type: 'json' };
+import diskWays from '../emu/scenario/examples/disk-three-ways.json' with { type: 'json' };
 import twoVms from '../emu/scenario/examples/two-vms.json' with { type: 'json' };
 import sriov from '../emu/scenario/examples/sriov-two-vms.json' with { type: 'json' };
 import { LabSession, prepareLoad } from './session.ts';
@@ -159,6 +160,14 @@ describe('ViewState.io', () => {
     const m = s.marks(0, step, 10_000, 100);
     expect(m.counts['iommu/dma']).toBeGreaterThan(0);
     expect(m.dmaBlocked).toBe(1);
+  });
+
+  it('disk-three-ways: the assigned controller\u2019s DMA lands in VM 2\u2019s RAM through domain 3; the disks are listed without rings', () => {
+    const s = session(diskWays);
+    const { req } = find(s, (r) => r.bus === 'host' && r.what === 'data');
+    expect(req).toMatchObject({ vm: 2, device: 'nvme', via: 'iommu', domainId: 3, owner: { kind: 'vm', vm: 2, name: 'assigned' }, ok: true });
+    const io = s.goto(200_000).io!;
+    expect(io.devices.map((d) => [d.vm, d.way, d.device, d.rings.length])).toEqual([[0, 'emulated', 'nvme', 0], [1, 'virtio', 'virtio-blk', 0], [2, 'assigned', 'nvme', 0]]);
   });
 
   it('is a function of the step, whatever the trace kinds', () => {

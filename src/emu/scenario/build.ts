@@ -301,6 +301,7 @@ function buildVms(ls: LoadedScenario, vms: NonNullable<LoadedScenario['vms']>): 
         image: { ram: g.mem, state: g.cpu.state },
         // 'vf': assigned, as a virtual function of the host's SR-IOV card.
         ...(v.nic !== null ? { device: v.nic === 'vf' ? { way: 'assigned' as const, vf: true } : { way: v.nic } } : {}),
+        ...(v.disk !== null ? { device: { way: v.disk, kind: 'disk' as const } } : {}),
       };
     }),
     ...(sc.iommu !== undefined ? { iommu: sc.iommu } : {}),

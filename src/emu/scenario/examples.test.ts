@@ -8,7 +8,7 @@ import type { LoadedScenario } from './validate.ts';
 import type { Machine } from '../machine/machine.ts';
 import { HvMachine } from '../hv/hv-machine.ts';
 import { HostMachine } from '../hv/host-machine.ts';
-import { nicDriver, virtioDriver, IO_OUT, IO_RECEIVED, IO_SLOT } from '../hv/io-guest.ts';
+import { nicDriver, nvmeDriver, virtioBlkDriver, virtioDriver, IO_OUT, IO_RECEIVED, IO_SLOT } from '../hv/io-guest.ts';
 import { ioReport } from '../hv/io-compare.ts';
 import { VTD_FAULT } from '../iommu/vtd.ts';
 import { AMDVI_EVENT } from '../iommu/amdvi.ts';
@@ -38,7 +38,7 @@ const strip = (events: TraceEvent[]) => events.map(({ step: _step, ...rest }) =>
 describe('the example scenarios', () => {
   it('every JSON file in examples/ validates', () => {
     const files = readdirSync(DIR).filter((f) => f.endsWith('.json'));
-    expect(files.sort()).toEqual(['dma-attack-amdvi.json', 'dma-attack-vtd.json', 'dma-attack.json', 'mm-workload.json', 'nested-walk-svm.json', 'nested-walk-vtx.json', 'nic-three-ways.json', 'nic-two-ways.json', 'page-fault.json', 'shadow-paging-svm.json', 'shadow-paging-vtx.json', 'sriov-two-vms.json', 'svm-first-exit.json', 'syscalls.json', 'timer.json', 'two-vms-svm.json', 'two-vms.json', 'vtx-first-exit.json']);
+    expect(files.sort()).toEqual(['disk-three-ways.json', 'dma-attack-amdvi.json', 'dma-attack-vtd.json', 'dma-attack.json', 'mm-workload.json', 'nested-walk-svm.json', 'nested-walk-vtx.json', 'nic-three-ways.json', 'nic-two-ways.json', 'page-fault.json', 'shadow-paging-svm.json', 'shadow-paging-vtx.json', 'sriov-two-vms.json', 'svm-first-exit.json', 'syscalls.json', 'timer.json', 'two-vms-svm.json', 'two-vms.json', 'vtx-first-exit.json']);
     for (const f of files) expect(loadScenario(JSON.parse(readFileSync(join(DIR, f), 'utf8'))).ok, f).toBe(true);
   });
 
@@ -347,6 +347,19 @@ describe('the I/O examples', () => {
       expect(m.host.deviceOf(i)!.assigned).toMatchObject({ rid, vf: i });
       expect(log.filter((e) => e.rid === rid).every((e) => e.ok && e.domainId === i + 1 && e.hpa! >= i * MIB8 && e.hpa! < (i + 1) * MIB8)).toBe(true);
     }
+  });
+
+  it('disk-three-ways: the NVMe-shaped controller emulated, virtio-blk and the controller assigned each read back all 8 blocks; MMIO exits only for the emulated one', () => {
+    const ls = example('disk-three-ways');
+    expect(ls.scenario.vms!.map((v) => [v.name, v.devices?.disk, v.kernel])).toEqual([['emulated', 'emulated', { source: nvmeDriver(8) }], ['virtio', 'virtio', { source: virtioBlkDriver(8) }], ['assigned', 'assigned', { source: nvmeDriver(8) }]]);
+    const m = buildScenario(ls) as unknown as HostMachine;
+    expect(m.run(ls.maxSteps)).toBe('hlt');
+    const [emu, vio, asg] = (['emulated', 'virtio', 'assigned'] as const).map((w, i) => ioReport(m.host, i, w, 'vtd', 8, 'ended', 'disk'));
+    expect([emu!.dataOk, vio!.dataOk, asg!.dataOk]).toEqual([true, true, true]);
+    expect([emu!.exits.mmio > 0, vio!.exits.mmio, asg!.exits.mmio]).toEqual([true, 0, 0]);
+    // virtio-blk: set-up 7, then one notification for the 8 writes and one for the 8 reads.
+    expect(vio!.exits.devicePorts).toBe(7 + 2);
+    expect(asg!.device.dataBytes).toBe(emu!.hypervisor.dataBytes);
   });
 
   const SECRET = "victim's secret: the launch code is 0000";

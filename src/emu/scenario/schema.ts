@@ -29,7 +29,7 @@
  * | `hypervisor.tlbTags` | boolean, optional | tagged TLBs: VPID under vtx, an ASID without a TLB_CONTROL flush at each VMRUN under svm (default: on with nested paging, off without; with `vms`, on) |
  * | `hypervisor.nestedPageSize` | `'4k'` or `'2m'`, optional | the nested pages (EPT / NPT) mapping the guest's RAM (default '2m': a nested walk of three references; '4k': four, the textbook's 24-reference 2D walk; the hypervisor's area grows by a page table per 2 MiB of guest RAM). Nested paging only, not with `vms` |
  * | `hypervisor.walkCaches` | `{ pwc?, ntlb? }`, optional | the 2D walk's page-walk cache and nested TLB (mmu/walk-cache.ts; booleans, default off). Nested paging only, not with `vms` |
- * | `vms` | array of 1..4 VMs, optional | several guests on the multi-VM host, replacing the guest fields above: each `{ name, mode, paging, memory, kernel, user?, vcpus?, devices?: { pc?, nic? } }`; `nic`: a network card on the VM's PCI bus 0 (device 3), `'emulated'`, `'virtio'` or `'assigned'` (hv/devio.ts), or `'vf'`: assigned as a virtual function of the host's one SR-IOV card (dev/sriov-nic.ts; the VMs with `'vf'` get VF 0, 1, … in order) |
+ * | `vms` | array of 1..4 VMs, optional | several guests on the multi-VM host, replacing the guest fields above: each `{ name, mode, paging, memory, kernel, user?, vcpus?, devices?: { pc?, nic?, disk? } }`; `nic`: a network card on the VM's PCI bus 0 (device 3), `'emulated'`, `'virtio'` or `'assigned'` (hv/devio.ts), or `'vf'`: assigned as a virtual function of the host's one SR-IOV card (dev/sriov-nic.ts; the VMs with `'vf'` get VF 0, 1, … in order); `disk`: a disk controller there instead of a card, `'emulated'` (NVMe-shaped), `'virtio'` (virtio-blk) or `'assigned'` |
  * | `iommu` | `'none'`, `'vtd'` or `'amd-vi'`, optional | with `vms`: the host's IOMMU for assigned devices' DMA (default 'none': their guest-physical addresses are taken as host-physical); not 'vtd'/'amd-vi' without an assigned card |
  *
  * Reserved for later issues and rejected now with "is not supported yet (issue N)":
@@ -135,6 +135,9 @@ export type IommuSetting = (typeof IOMMU_SETTINGS)[number];
 /** How a VM is given its network card (hv/devio.ts): 'vf' is assigned too, as a VF of the host's SR-IOV card. */
 export const NIC_WAYS = ['emulated', 'virtio', 'assigned', 'vf'] as const;
 export type NicWay = (typeof NIC_WAYS)[number];
+/** How a VM is given its disk controller (hv/devio.ts: the NVMe-shaped controller emulated or assigned, or virtio-blk). */
+export const DISK_WAYS = ['emulated', 'virtio', 'assigned'] as const;
+export type DiskWay = (typeof DISK_WAYS)[number];
 
 /** One VM of `vms`: a guest built exactly as a top-level one, with its vCPUs and devices. */
 export interface VmSpec {
@@ -151,7 +154,7 @@ export interface VmSpec {
    * exits. `nic`: a network card on the VM's PCI bus 0 (device 3), given one of three ways, or as a
    * virtual function of the host's SR-IOV card ('vf', assigned).
    */
-  devices?: { pc?: boolean; nic?: NicWay };
+  devices?: { pc?: boolean; nic?: NicWay; disk?: DiskWay };
 }
 
 /** The hardware assists a scenario can run its guest under (issue 9 adds the software techniques). */

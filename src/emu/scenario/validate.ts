@@ -10,8 +10,8 @@ import {
   BUILDER_CONSTANT_NAMES, builderConstants, KERNEL_BASE, KERNEL_LIMIT, makeLayout, USER_IMAGE_MAX, USER_SPAN, type Layout,
 } from './layout.ts';
 import {
-  DEFAULT_MAX_STEPS, IOMMU_SETTINGS, MAX_MEMORY, MAX_STEPS_LIMIT, MIN_BARE_MEMORY, MIN_MEMORY, MODES, NIC_WAYS, PAGING_MODES, RESERVED_FIELDS, TECHNIQUES, VENDORS,
-  type HypervisorSettings, type IommuSetting, type NicWay, type Mapping, type Mode, type PagingMode, type Scenario, type ScenarioError, type Technique,
+  DEFAULT_MAX_STEPS, DISK_WAYS, IOMMU_SETTINGS, MAX_MEMORY, MAX_STEPS_LIMIT, MIN_BARE_MEMORY, MIN_MEMORY, MODES, NIC_WAYS, PAGING_MODES, RESERVED_FIELDS, TECHNIQUES, VENDORS,
+  type DiskWay, type HypervisorSettings, type IommuSetting, type NicWay, type Mapping, type Mode, type PagingMode, type Scenario, type ScenarioError, type Technique,
 } from './schema.ts';
 import { presetProblem } from '../cost/pick.ts';
 
@@ -47,6 +47,8 @@ export interface LoadedVm {
   pc: boolean;
   /** Its network card and how it is given (null: none). */
   nic: NicWay | null;
+  /** Its disk controller and how it is given (null: none). */
+  disk: DiskWay | null;
 }
 
 export type LoadResult = { ok: true; loaded: LoadedScenario } | { ok: false; errors: ScenarioError[] };
@@ -430,12 +432,15 @@ function validateVms(input: Obj): LoadResult {
       }
       let pc = false;
       let nic: NicWay | null = null;
+      let disk: DiskWay | null = null;
       if (e.devices !== undefined) {
         const d = c.obj(e.devices, `${at}.devices`);
         if (d) {
-          c.keys(d, `${at}.devices`, ['pc', 'nic']);
+          c.keys(d, `${at}.devices`, ['pc', 'nic', 'disk']);
           if (d.pc !== undefined) pc = c.bool(d.pc, `${at}.devices.pc`) ?? false;
           if (d.nic !== undefined) nic = c.oneOf(d.nic, `${at}.devices.nic`, NIC_WAYS);
+          if (d.disk !== undefined) disk = c.oneOf(d.disk, `${at}.devices.disk`, DISK_WAYS);
+          if (nic !== null && disk !== null) c.err(`${at}.devices`, 'a VM has one PCI device here (at 00:03.0): a network card or a disk, not both');
         }
       }
       if (typeof e.memory === 'object' && e.memory !== null && typeof (e.memory as Obj).size === 'number' && ((e.memory as Obj).size as number) > MAX_VM_MEMORY) {
@@ -454,13 +459,13 @@ function validateVms(input: Obj): LoadResult {
       }
       if (typeof e.name === 'string' && entries.some((o) => o.name === e.name)) c.err(`${at}.name`, `another VM is named '${e.name}'`);
       entries.push(e);
-      vms.push({ loaded: r.loaded, vcpus, pc, nic });
+      vms.push({ loaded: r.loaded, vcpus, pc, nic, disk });
     });
   }
   let iommu: IommuSetting | null = null;
   if (input.iommu !== undefined) {
     iommu = c.oneOf(input.iommu, 'iommu', IOMMU_SETTINGS);
-    if (iommu !== null && iommu !== 'none' && vms.length > 0 && !vms.some((v) => v.nic === 'assigned' || v.nic === 'vf')) c.err('iommu', "an IOMMU remaps the DMA of assigned devices: no VM has one (devices.nic 'assigned' or 'vf')");
+    if (iommu !== null && iommu !== 'none' && vms.length > 0 && !vms.some((v) => v.nic === 'assigned' || v.nic === 'vf' || v.disk === 'assigned')) c.err('iommu', "an IOMMU remaps the DMA of assigned devices: no VM has one (devices.nic 'assigned' or 'vf', devices.disk 'assigned')");
   }
   if (c.errors.length > 0 || name === null || technique === null || vendor === null || vms.length === 0) {
     if (c.errors.length === 0) c.err('(root)', 'incomplete scenario');
@@ -478,7 +483,7 @@ function validateVms(input: Obj): LoadResult {
       name: v.loaded.scenario.name, mode: v.loaded.scenario.mode, paging: v.loaded.scenario.paging, memory: v.loaded.scenario.memory,
       kernel: v.loaded.scenario.kernel, ...(v.loaded.scenario.user !== undefined ? { user: v.loaded.scenario.user } : {}),
       ...(entries[i]!.vcpus !== undefined ? { vcpus: v.vcpus } : {}),
-      ...(entries[i]!.devices !== undefined ? { devices: { pc: v.pc, ...(v.nic !== null ? { nic: v.nic } : {}) } } : {}),
+      ...(entries[i]!.devices !== undefined ? { devices: { pc: v.pc, ...(v.nic !== null ? { nic: v.nic } : {}), ...(v.disk !== null ? { disk: v.disk } : {}) } } : {}),
     })),
     ...(iommu !== null ? { iommu } : {}),
   };

@@ -135,7 +135,7 @@ export const ioEn = {
   'io.ring.end': 'end of frame',
   'io.ring.never': 'not fetched yet',
   'io.ring.caption': '{name}: the owner of each slot, head and tail, the slot of the device’s last descriptor DMA.',
-  'io.ring.none': 'No device has rings.',
+  'io.ring.none': 'No network card here: this view draws network cards\u2019 rings; a disk\u2019s queues are not drawn yet.',
 };
 
 const ioZh: Record<keyof typeof ioEn, string> = {
@@ -263,7 +263,7 @@ const ioZh: Record<keyof typeof ioEn, string> = {
   'io.ring.end': '帧的末尾',
   'io.ring.never': '尚未读取',
   'io.ring.caption': '{name}：每个槽位的归属、head 与 tail、设备最近一次描述符 DMA 所在的槽位。',
-  'io.ring.none': '没有设备带有描述符环。',
+  'io.ring.none': '这里没有网卡：本视图只绘制网卡的描述符环，磁盘的队列尚未绘制。',
 };
 
 // Loaded with the IOMMU view's chunk, not with the first screen.

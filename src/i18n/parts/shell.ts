@@ -21,6 +21,7 @@ export const shellEn = {
   'shell.scenario.dma-attack-vtd': 'The same DMA, blocked by VT-d',
   'shell.scenario.dma-attack-amdvi': 'The same DMA, blocked by AMD-Vi',
   'shell.scenario.sriov-two-vms': 'One SR-IOV card, a virtual function for each VM (VT-d)',
+  'shell.scenario.disk-three-ways': 'A disk three ways: emulated, virtio, assigned',
   'shell.scenario.own': 'This lesson’s: {name}',
   'shell.theme': 'Theme',
   'shell.theme.auto': 'System',
