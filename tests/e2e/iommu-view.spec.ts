@@ -218,3 +218,22 @@ test('sriov-two-vms (zh-CN): its name in the scenario menu, picked there; each V
   await axeClean(page, '[data-testid="iommu-view"]', '[data-testid="device-rings"]');
   expect(bad).toEqual([]);
 });
+
+test('disk-three-ways: run to the DMA requests by keyboard; the assigned disk controller\u2019s read through VT-d domain 3; the ring view says disks\u2019 queues are not drawn', async ({ page }) => {
+  test.setTimeout(90_000);
+  await page.emulateMedia({ reducedMotion: 'reduce' });
+  await page.goto('/?lang=en&scenario=disk-three-ways');
+  await expect(page.getByTestId('narration')).toBeVisible();
+  await page.getByTestId('run-kind').selectOption('iommu/dma');
+  const box = page.getByTestId('iommu-view');
+  for (let i = 0; i < 40 && !(await box.textContent())?.includes('the disk controller of VM 2'); i++) {
+    const before = await page.getByTestId('step-counter').first().textContent();
+    await page.getByTestId('run-to').focus();
+    await page.keyboard.press('Enter');
+    await expect(page.getByTestId('step-counter').first()).not.toHaveText(before ?? '');
+  }
+  await expect(box).toContainText('the disk controller of VM 2');
+  await expect(box).toContainText('domain 3');
+  await expect(page.getByTestId('device-rings')).toContainText('a disk’s queues are not drawn yet');
+  await axeClean(page, '[data-testid="iommu-view"]', '[data-testid="device-rings"]');
+});
