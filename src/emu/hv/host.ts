@@ -472,8 +472,7 @@ export class Host {
     }
     const model = (dev.model ?? (() => deviceModel(dev.kind ?? 'nic', way)))();
     if (way !== 'assigned') {
-      vm.pci = new PciBus({ mem: this.mem, ports, remapper: new GuestRamRemapper(vm.hpaBase, vm.memSize), claimMmio: false });
-      vm.pci.add(GUEST_DEVICE, 0, model);
+      vm.pci = this.vmBus(vm, ports, model);
       vm.pci.onDma = (e) => this.hooks?.dma?.(vi, 'vm', e);
       return;
     }
@@ -487,8 +486,7 @@ export class Host {
     host.configWrite(device, 0, CFG.BAR0, 4, bar);
     host.configWrite(device, 0, CFG.COMMAND, 2, CMD.MEMORY);
     const proxy = new AssignedFunction(model, { bus: host, device, fn: 0 }, () => this.remapAssigned(vm));
-    vm.pci = new PciBus({ mem: this.mem, ports, remapper: new GuestRamRemapper(vm.hpaBase, vm.memSize), claimMmio: false });
-    vm.pci.add(GUEST_DEVICE, 0, proxy);
+    vm.pci = this.vmBus(vm, ports, proxy);
     const rid = requesterId(0, device, 0);
     vm.assigned = { proxy, device, fn: 0, rid, vf: null, bar, size: Math.max(b.size, 0x1000), mapped: null };
     this.hostRids.set(rid, vi);
@@ -506,11 +504,21 @@ export class Host {
     const model = host.function(slot.device, slot.fn);
     if (model === null) throw new Error(`VF ${slot.index} is not on the host's bus`);
     const proxy = new AssignedFunction(model, { bus: host, device: slot.device, fn: slot.fn }, () => this.remapAssigned(vm), vfIdentity(host, HOST_SRIOV_DEVICE, 0));
-    vm.pci = new PciBus({ mem: this.mem, ports, remapper: new GuestRamRemapper(vm.hpaBase, vm.memSize), claimMmio: false });
-    vm.pci.add(GUEST_DEVICE, 0, proxy);
+    vm.pci = this.vmBus(vm, ports, proxy);
     vm.assigned = { proxy, device: slot.device, fn: slot.fn, rid: slot.rid, vf: slot.index, bar: slot.bar, size: slot.size, mapped: null };
     this.hostRids.set(slot.rid, vi);
     this.iommu?.attach(slot.rid, vi + 1, vm.memSize, vm.hpaBase);
+  }
+
+  /**
+   * The VM's own PCI bus with `fn` at 00:03.0: configuration space on the VM's port bus, memory
+   * BARs reached from its MMIO exits (it leaves the host's MMIO alone), and a model's DMA the
+   * hypervisor's access to that VM's RAM.
+   */
+  private vmBus(vm: VmRec, ports: PortBus, fn: PciFunctionModel): PciBus {
+    const bus = new PciBus({ mem: this.mem, ports, remapper: new GuestRamRemapper(vm.hpaBase, vm.memSize), claimMmio: false });
+    bus.add(GUEST_DEVICE, 0, fn);
+    return bus;
   }
 
   /**
