@@ -866,13 +866,47 @@ export class Cpu implements CpuCore {
     const g = this.guest!;
     const s = this.state;
     const rip = big(s.ripLo, s.ripHi);
+    const apic = g.apic ?? null;
+    // A trap-like exit of APIC virtualization (EOI-induced, TPR below threshold) comes right after
+    // the instruction that caused it, before any event at this boundary (SDM Vol. 3C 30.1.2, 30.1.4).
+    if (apic !== null && apic.trap !== null) {
+      const t = apic.trap;
+      apic.trap = null;
+      t.rip = rip;
+      if (this.guestIntercept(t)) return true;
+    }
     if (s.steps >= g.deadline && this.guestIntercept({ kind: 'deadline', rip, length: 0 })) return true;
     const ifSet = (s.rflags & Flag.IF) !== 0;
     if (g.interruptWindow && ifSet && !s.interruptShadow && this.guestIntercept({ kind: 'interrupt-window', rip, length: 0 })) return true;
+    // Virtual-interrupt delivery has the interrupt window's priority (it needs that exiting off) and
+    // ranks above external interrupts (SDM Vol. 3C 30.2.2).
+    const canTake = ifSet && !s.interruptShadow && !g.interruptWindow;
+    if (apic !== null && canTake) {
+      const v = apic.deliverable();
+      if (v >= 0) return this.deliverVirtual(v);
+    }
     const timer = s.timer;
     const src = this.interrupts;
     if (g.interruptsHeld !== true && (timer.pending || (src !== null && src.pending()))) {
       const what: Intercept = { kind: 'external-interrupt', rip, length: 0, ifClear: !ifSet, shadow: s.interruptShadow, acknowledged: false, vector: -1 };
+      if (apic !== null && apic.notificationVector >= 0) {
+        // Posted-interrupt processing (30.6): the interrupt is acknowledged first (VM entry made sure
+        // that "acknowledge interrupt on exit" and external-interrupt exiting are 1); the
+        // notification vector is processed without a VM exit, any other vector exits with it.
+        let vector: number;
+        if (timer.pending) {
+          vector = timer.vector;
+          timer.pending = false;
+        } else vector = src!.acknowledge();
+        if (vector === apic.notificationVector) {
+          apic.processPosted();
+          return this.guestBoundary();
+        }
+        what.acknowledged = true;
+        what.vector = vector;
+        if (this.guestIntercept(what)) return true;
+        throw new Error('posted-interrupt processing without external-interrupt exiting');
+      }
       if (this.guestIntercept(what)) {
         if (g.acknowledgeInterruptOnExit) {
           what.acknowledged = true;
@@ -887,13 +921,28 @@ export class Cpu implements CpuCore {
     return false;
   }
 
+  /** Delivers a virtual interrupt through the guest's IDT (SDM Vol. 3C 30.2.2); true when its delivery exited. */
+  private deliverVirtual(v: number): boolean {
+    this.state.halted = false;
+    if (this.trace !== null) this.deliverInterruptTraced(v);
+    else {
+      try {
+        this.sys.deliverExternalInterrupt(this, v);
+      } catch (e) {
+        if (!(e instanceof Fault)) throw e;
+        this.sys.deliverException(this, e);
+      }
+    }
+    return this.exit !== null;
+  }
+
   /** While a guest runs: where the next block must stop so that each boundary check happens on time. */
   private guestStop(stop: number): number {
     const g = this.guest!;
     const s = this.state;
     if (g.deadline > s.steps && g.deadline < stop) stop = g.deadline;
     // In an STI / MOV SS shadow, the window or a requested interrupt is asked again after one instruction.
-    if (s.interruptShadow && stop > s.steps + 1 && (g.interruptWindow || s.timer.pending || (this.interrupts !== null && this.interrupts.pending()))) {
+    if (s.interruptShadow && stop > s.steps + 1 && (g.interruptWindow || s.timer.pending || (this.interrupts !== null && this.interrupts.pending()) || (g.apic != null && g.apic.hasPending()))) {
       stop = s.steps + 1;
     }
     return stop;

@@ -115,6 +115,9 @@ export type Intercept = At &
       }
     | { kind: 'vmcall' }
     | { kind: 'vmmcall' }
+    /** Trap-like exits of VMX APIC virtualization (vmx/apicv.ts), taken at the boundary after the instruction that caused them. */
+    | { kind: 'virtualized-eoi'; vector: number }
+    | { kind: 'tpr-below-threshold' }
     /** A VMX instruction other than VMCALL; operands in Intel order (destination first). */
     | { kind: 'vmx'; mnemonic: VmxMnemonic; operands: GuestOperand[]; opSize: number; addrSize: 2 | 4 | 8 }
     | { kind: 'svm'; mnemonic: SvmMnemonic }
@@ -203,6 +206,27 @@ export interface GuestMonitor {
    * the guest runs, and leaves this absent.)
    */
   tscReadOffset?: bigint;
+  /** Optional: the guest's virtual APIC (VMX "use TPR shadow" and what builds on it; vmx/apicv.ts). */
+  apic?: GuestApic | null;
+}
+
+/** What the CPU asks of a monitor's virtual APIC (SDM Vol. 3C chapter 30; vmx/apicv.ts implements it). */
+export interface GuestApic {
+  /** Posted-interrupt notification vector, or -1 without "process posted interrupts" (30.6). */
+  readonly notificationVector: number;
+  /** Posted-interrupt processing for an acknowledged notification (30.6 steps 3 to 7). */
+  processPosted(): void;
+  /** At a boundary with IF = 1 and no blocking: the virtual interrupt delivered now (30.2.2), or -1. */
+  deliverable(): number;
+  /** Whether a virtual interrupt is recognized (it waits for IF = 1 and no blocking). */
+  hasPending(): boolean;
+  /** A trap-like exit the last instruction caused, taken at the next boundary before anything else. */
+  trap: Intercept | null;
+  cr8Read(): number;
+  cr8Write(value: number): void;
+  /** x2APIC MSR accesses that did not exit: null means "as without the control". */
+  msrRead(msr: number): [number, number] | null;
+  msrWrite(msr: number, lo: number, hi: number): 'done' | 'gp' | null;
 }
 
 /** The value a guest reads from CR0 or CR4 (its monitor's read shadow, if any). */

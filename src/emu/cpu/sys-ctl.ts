@@ -254,9 +254,13 @@ export function readCr(cpu: CpuCore, n: number): [number, number] {
       return [st.cr3Lo, st.cr3Hi];
     case 4:
       return [st.cr4 >>> 0, 0];
-    case 8:
+    case 8: {
       if (cpu.mode() !== 'long64') throw ud();
+      // Guest seam: under VMX "use TPR shadow" CR8 is VTPR[7:4] (vmx/apicv.ts).
+      const apic = cpu.guest?.apic;
+      if (apic !== undefined && apic !== null) return [apic.cr8Read(), 0];
       return [st.cr8 & 0xf, 0];
+    }
     default:
       throw ud();
   }
@@ -342,6 +346,13 @@ export function writeCr(cpu: CpuCore, n: number, lo: number, hi: number): void {
     case 8:
       if (cpu.mode() !== 'long64') throw ud();
       if ((lo & ~0xf) !== 0 || hi !== 0) throw gp(0);
+      {
+        const apic = cpu.guest?.apic;
+        if (apic !== undefined && apic !== null) {
+          apic.cr8Write(lo);
+          return;
+        }
+      }
       st.cr8 = lo;
       return;
     default:
@@ -447,7 +458,9 @@ export function execCtlInsn(cpu: CpuCore, insn: Insn, nextLo: number, nextHi: nu
       // Guest seam: the CPL #GP first; the exit precedes the #GP of an MSR that does not exist (SDM
       // Vol. 3C 26.1.1, its own example).
       if (guestOn(cpu)) exitOn(cpu, { kind: 'rdmsr', rip: ripOf(cpu), length: insn.length, msr: st.regLo[1]! });
-      let [lo, hi] = readMsr(cpu, st.regLo[1]!);
+      // Guest seam: x2APIC MSRs under VMX "virtualize x2APIC mode" (vmx/apicv.ts).
+      const virt = cpu.guest?.apic?.msrRead(st.regLo[1]!) ?? null;
+      let [lo, hi] = virt ?? readMsr(cpu, st.regLo[1]!);
       const offset = cpu.guest?.tscReadOffset;
       if (offset !== undefined && offset !== 0n && st.regLo[1] === MSR.IA32_TIME_STAMP_COUNTER) {
         // Guest seam: RDMSR of IA32_TIME_STAMP_COUNTER reads the offset TSC, as RDTSC does.
@@ -463,6 +476,9 @@ export function execCtlInsn(cpu: CpuCore, insn: Insn, nextLo: number, nextHi: nu
       if (privileged) throw gp(0);
       if (guestOn(cpu)) {
         exitOn(cpu, { kind: 'wrmsr', rip: ripOf(cpu), length: insn.length, msr: st.regLo[1]!, value: big(st.regLo[0]!, st.regLo[2]!) });
+        const virt = cpu.guest?.apic?.msrWrite(st.regLo[1]!, st.regLo[0]!, st.regLo[2]!) ?? null;
+        if (virt === 'gp') throw gp(0);
+        if (virt === 'done') return true;
       }
       writeMsr(cpu, st.regLo[1]!, st.regLo[0]!, st.regLo[2]!);
       return true;

@@ -148,6 +148,9 @@ export function decide(what: Intercept, x: DecideContext): SvmDecision | null {
     case 'rdtsc': return simple('RDTSC');
     case 'rdtscp': return simple('RDTSCP');
     case 'vmmcall': return simple('VMMCALL');
+    case 'virtualized-eoi':
+    case 'tpr-below-threshold':
+      throw new Error(`${what.kind} is VMX APIC virtualization's, not an SVM intercept`);
     // Decode assists: the linear address INVLPG would invalidate.
     case 'invlpg': return on('INVLPG') ? insn(code('INVLPG'), bigU64(what.linear)) : null;
     case 'rdmsr':

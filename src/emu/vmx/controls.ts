@@ -164,13 +164,15 @@ export const DEFAULT1 = {
  * RDTSC, CR3 and CR8 accesses, I/O (unconditional or by bitmap) and MSRs (by bitmap); the
  * preemption timer; EPT, VPID and unrestricted guest; descriptor-table exiting (LGDT, SIDT, LTR,
  * SLDT...: the guest seam reports them); RDTSCP in the guest (the CPU implements it); a 64-bit host; IA-32e mode guests; and saving and loading EFER and PAT (MSRs the CPU has).
- * Not supported (always 0): virtual NMIs and NMI-window exiting, posted interrupts, the TPR
- * shadow and APIC virtualisation, MOV-DR, MONITOR, MWAIT and RDPMC exiting (the CPU has none of
+ * Issue 8 added what posted interrupts need (apicv.ts): the TPR shadow, "virtualize x2APIC mode",
+ * virtual-interrupt delivery and posted-interrupt processing.
+ * Not supported (always 0): virtual NMIs and NMI-window exiting, "virtualize APIC accesses"
+ * and "APIC-register virtualization" (the xAPIC MMIO path), MOV-DR, MONITOR, MWAIT and RDPMC exiting (the CPU has none of
  * these instructions), PAUSE exiting (the CPU's PAUSE is only a hint; issue 6 needs no such exit),
  * the monitor trap flag, and the SGX, PT, PML, VMFUNC, VMCS-shadowing and TSC-scaling features.
  */
 export const SUPPORTED1 = {
-  pin: Pin.EXTERNAL_INTERRUPT_EXITING! | Pin.NMI_EXITING! | Pin.ACTIVATE_PREEMPTION_TIMER!,
+  pin: Pin.EXTERNAL_INTERRUPT_EXITING! | Pin.NMI_EXITING! | Pin.ACTIVATE_PREEMPTION_TIMER! | Pin.PROCESS_POSTED_INTERRUPTS!,
   primary:
     (Primary.INTERRUPT_WINDOW_EXITING! |
       Primary.USE_TSC_OFFSETTING! |
@@ -184,8 +186,16 @@ export const SUPPORTED1 = {
       Primary.UNCONDITIONAL_IO_EXITING! |
       Primary.USE_IO_BITMAPS! |
       Primary.USE_MSR_BITMAPS! |
+      Primary.USE_TPR_SHADOW! |
       Primary.ACTIVATE_SECONDARY_CONTROLS!) >>> 0,
-  secondary: Secondary.ENABLE_EPT! | Secondary.DESCRIPTOR_TABLE_EXITING! | Secondary.ENABLE_RDTSCP! | Secondary.ENABLE_VPID! | Secondary.UNRESTRICTED_GUEST!,
+  secondary:
+    Secondary.ENABLE_EPT! |
+    Secondary.DESCRIPTOR_TABLE_EXITING! |
+    Secondary.ENABLE_RDTSCP! |
+    Secondary.ENABLE_VPID! |
+    Secondary.UNRESTRICTED_GUEST! |
+    Secondary.VIRTUALIZE_X2APIC_MODE! |
+    Secondary.VIRTUAL_INTERRUPT_DELIVERY!,
   exit:
     Exit.SAVE_DEBUG_CONTROLS! |
     Exit.HOST_ADDRESS_SPACE_SIZE! |
@@ -239,7 +249,7 @@ export function controlViolations(value: number, allowed: AllowedSettings): numb
 }
 
 /** Processor features whose VMCS fields exist on this lab (see fields.ts FieldFeature). */
-export const SUPPORTED_FEATURES: ReadonlySet<FieldFeature> = new Set<FieldFeature>(['base', 'vpid', 'ept', 'pat', 'efer', 'preemption-timer']);
+export const SUPPORTED_FEATURES: ReadonlySet<FieldFeature> = new Set<FieldFeature>(['base', 'vpid', 'ept', 'pat', 'efer', 'preemption-timer', 'tpr-shadow', 'virtual-interrupt-delivery', 'posted-interrupts']);
 
 /** Options a lab may change (tests and, later, the sandbox). */
 export interface VmxOptions {

@@ -24,6 +24,7 @@ import { encodeCrAccess, encodeInterruptionInfo, encodeIo, InterruptionType } fr
 import type { FieldReader } from './vmcs.ts';
 import type { VmExitInfo } from './vmx.ts';
 import type { EptExit } from './ept.ts';
+import { VirtualApic } from './apicv.ts';
 
 const R = ExitReason as Readonly<Record<string, number>>;
 const reason = (name: string): number => {
@@ -142,7 +143,32 @@ export class VmxMonitor implements GuestMonitor {
     // The preemption timer counts down once per TSC increment (rate 0, controls.ts), and the lab's
     // TSC counts retired instructions (and halted steps): it expires `value` steps after entry.
     this.deadline = (this.pin & Pin.ACTIVATE_PREEMPTION_TIMER!) !== 0 ? cpu.state.steps + Number(read('VMX_PREEMPTION_TIMER_VALUE')) : Infinity;
+    // Chapter 30: the virtual APIC exists with "use TPR shadow" (VM entry checked the combinations).
+    if ((this.primary & Primary.USE_TPR_SHADOW!) !== 0) {
+      const vid = this.on(this.secondary, Secondary.VIRTUAL_INTERRUPT_DELIVERY);
+      const eoi: number[] = [];
+      for (const n of [0, 1, 2, 3]) {
+        const v = vid ? read(`EOI_EXIT_BITMAP${n}`) : 0n;
+        eoi.push(Number(v & 0xffffffffn), Number((v >> 32n) & 0xffffffffn));
+      }
+      this.apic = new VirtualApic(cpu.mem, {
+        tprShadow: true,
+        virtualInterruptDelivery: vid,
+        virtualizeX2apic: this.on(this.secondary, Secondary.VIRTUALIZE_X2APIC_MODE),
+        processPosted: this.on(this.pin, Pin.PROCESS_POSTED_INTERRUPTS),
+        interruptWindowExiting: this.interruptWindow,
+        virtualApicAddress: Number(read('VIRTUAL_APIC_PAGE_ADDR')),
+        notificationVector: Number(read('POSTED_INTR_NV') & 0xffn),
+        descriptorAddress: Number(read('POSTED_INTR_DESC_ADDR')),
+        tprThreshold: Number(read('TPR_THRESHOLD')),
+        eoiExitBitmap: eoi,
+        interruptStatus: vid ? Number(read('GUEST_INTR_STATUS')) : 0,
+      });
+    }
   }
+
+  /** The guest's virtual APIC under "use TPR shadow" (apicv.ts), else null. */
+  apic: VirtualApic | null = null;
 
   private on(ctl: number, bit: number | undefined): boolean {
     return (ctl & bit!) !== 0;
@@ -208,6 +234,10 @@ export class VmxMonitor implements GuestMonitor {
       case 'vmmcall':
       case 'svm':
         return false;
+      // Raised only by this monitor's virtual APIC, and always VM exits (30.1.2, 30.1.4).
+      case 'virtualized-eoi':
+      case 'tpr-below-threshold':
+        return true;
       case 'descriptor-table': return this.on(this.secondary, Secondary.DESCRIPTOR_TABLE_EXITING);
       case 'exception': return this.exceptionExits(w.vector, w.type, w.errorCode, w.during);
       case 'external-interrupt': return this.on(this.pin, Pin.EXTERNAL_INTERRUPT_EXITING);
@@ -396,6 +426,9 @@ export class VmxMonitor implements GuestMonitor {
         }
         return info;
       }
+      // Trap-like: no instruction length; the EOI-induced exit's qualification is the vector (28.2.1).
+      case 'virtualized-eoi': return { reason: reason('EOI_INDUCED'), qualification: BigInt(w.vector) };
+      case 'tpr-below-threshold': return { reason: reason('TPR_BELOW_THRESHOLD') };
       case 'vmmcall':
       case 'svm':
         throw new Error(`${w.kind} is not a VMX exit`);

@@ -11,7 +11,7 @@ import { assemble } from '../asm/assembler.ts';
 import { createBareMachine, type BareMachine } from '../machine/bare.ts';
 import { CR0, CR4 } from '../cpu/sys-util.ts';
 import { Flag } from '../cpu/state.ts';
-import { timerProgram } from '../cpu/timer.ts';
+import { timerProgram, timerStop } from '../cpu/timer.ts';
 import { cpuid } from '../cpu/sys-ctl.ts';
 import { Entry, Exit, Pin, Primary, Secondary, VMCS_REVISION } from './controls.ts';
 import { ExitReason } from './exit-reasons.ts';
@@ -789,5 +789,104 @@ describe('a PAE guest under EPT: its PDPTEs are registers (27.3.2.4, 4.4.1, 29.3
     const v = paeVm('mov ecx, cr3\nt: mov cr3, ecx\nvmcall', (m) => m.mem.write(PDPT_HPA, 4, PD_B | 1 | 0x20), { EXCEPTION_BITMAP: 1n << 13n });
     exitAt(v, ExitReason.EXCEPTION_NMI!);
     expect(decodeInterruptionInfo(Number(v.rd('VM_EXIT_INTR_INFO')))).toMatchObject({ vector: 13, type: InterruptionType.HARDWARE_EXCEPTION });
+  });
+});
+
+describe('APIC virtualization and posted interrupts (SDM Vol. 3C chapter 30)', () => {
+  const PI_DESC = 0x23000;
+  const VAPIC_PAGE = 0x24000;
+  const NV = 0xf2;
+  /** Posted interrupts on: TPR shadow, virtualize x2APIC mode, virtual-interrupt delivery, MSR bitmaps all clear. */
+  const posted = (more: Record<string, bigint> = {}): Record<string, bigint> => ({
+    PIN_BASED_VM_EXEC_CONTROL: BigInt(base('PIN_BASED_VM_EXEC_CONTROL') | Pin.EXTERNAL_INTERRUPT_EXITING! | Pin.PROCESS_POSTED_INTERRUPTS!),
+    CPU_BASED_VM_EXEC_CONTROL: BigInt(((base('CPU_BASED_VM_EXEC_CONTROL') & ~Primary.HLT_EXITING!) | Primary.USE_TPR_SHADOW! | Primary.USE_MSR_BITMAPS! | Primary.ACTIVATE_SECONDARY_CONTROLS!) >>> 0),
+    SECONDARY_VM_EXEC_CONTROL: BigInt(Secondary.VIRTUALIZE_X2APIC_MODE! | Secondary.VIRTUAL_INTERRUPT_DELIVERY!),
+    VM_EXIT_CONTROLS: BigInt(base('VM_EXIT_CONTROLS') | Exit.ACKNOWLEDGE_INTERRUPT_ON_EXIT!),
+    POSTED_INTR_NV: BigInt(NV),
+    POSTED_INTR_DESC_ADDR: BigInt(PI_DESC),
+    VIRTUAL_APIC_PAGE_ADDR: BigInt(VAPIC_PAGE),
+    GUEST_RFLAGS: 0x202n,
+    ...more,
+  });
+  /** Sets PIR bits and ON in the descriptor, as an IOMMU or another CPU posting does. */
+  const post = (m: BareMachine, ...vectors: number[]): void => {
+    for (const v of vectors) {
+      const at = PI_DESC + (v >>> 5) * 4;
+      m.mem.write(at, 4, (m.mem.read(at, 4) | (1 << (v & 31))) >>> 0);
+    }
+    m.mem.write(PI_DESC + 32, 1, 1);
+  };
+  const bitOf = (m: BareMachine, base: number, v: number): number => (m.mem.read(VAPIC_PAGE + base + (v >>> 5) * 16, 4) >>> (v & 31)) & 1;
+  const eoi = 'mov ecx, 0x80b\nxor eax, eax\nxor edx, edx\nwrmsr\n';
+
+  it('the notification vector is processed without a VM exit: PIR into VIRR, the vector delivered through the guest IDT, EOI virtualized', () => {
+    const v = vm('sti\nl: jmp l\nh: ' + eoi + 'after: vmcall', posted(), { 0x41: 'h' });
+    post(v.m, 0x41);
+    timerProgram(v.m.cpu.state.timer, NV, 10); // the notification event reaching this CPU
+    exitAt(v, ExitReason.VMCALL!, 'after');
+    expect(v.m.mem.read(PI_DESC, 4)).toBe(0); // PIR cleared
+    expect(v.m.mem.read(PI_DESC + 32, 1) & 1).toBe(0); // ON cleared
+    expect(bitOf(v.m, 0x200, 0x41)).toBe(0); // VIRR
+    expect(bitOf(v.m, 0x100, 0x41)).toBe(0); // VISR after the EOI
+    expect(v.rd('GUEST_INTR_STATUS')).toBe(0n);
+  });
+
+  it('delivers the highest vector first; before its EOI, SVI and VPPR hold its class and RVI the next vector', () => {
+    const v = vm('sti\nl: jmp l\nh: vmcall\nh2: vmcall', posted(), { 0x41: 'h2', 0x51: 'h' });
+    post(v.m, 0x41, 0x51);
+    timerProgram(v.m.cpu.state.timer, NV, 10);
+    exitAt(v, ExitReason.VMCALL!, 'h');
+    expect(v.rd('GUEST_INTR_STATUS')).toBe(0x5141n); // SVI 51H, RVI 41H
+    expect(v.m.mem.read(VAPIC_PAGE + 0xa0, 4)).toBe(0x50); // VPPR
+    expect(bitOf(v.m, 0x100, 0x51)).toBe(1);
+    expect(bitOf(v.m, 0x200, 0x41)).toBe(1);
+  });
+
+  it('an EOI whose vector is in the EOI-exit bitmap is a trap-like exit 45 with the vector as qualification', () => {
+    const v = vm('sti\nl: jmp l\nh: ' + eoi + 't: nop', posted({ EOI_EXIT_BITMAP1: 1n << BigInt(0x41 - 64) }), { 0x41: 'h' });
+    post(v.m, 0x41);
+    timerProgram(v.m.cpu.state.timer, NV, 10);
+    exitAt(v, ExitReason.EOI_INDUCED!, 't');
+    expect(v.rd('EXIT_QUALIFICATION')).toBe(0x41n);
+  });
+
+  it('another vector exits with reason 1 and the vector; with IF = 0 the posted vector waits in VIRR until STI', () => {
+    const other = vm('sti\nl: jmp l', posted());
+    timerProgram(other.m.cpu.state.timer, 0x30, 10);
+    exitAt(other, ExitReason.EXTERNAL_INTERRUPT!, 'l');
+    expect(Number(other.rd('VM_EXIT_INTR_INFO'))).toBe(encodeInterruptionInfo({ vector: 0x30, type: InterruptionType.EXTERNAL_INTERRUPT, valid: true }));
+    const masked = vm('mov ecx, 200\nw: loop w\nt: vmcall\nsti\nnop\nl: jmp l\nh: vmcall', posted({ GUEST_RFLAGS: 2n }), { 0x41: 'h' });
+    post(masked.m, 0x41);
+    timerProgram(masked.m.cpu.state.timer, NV, 10);
+    exitAt(masked, ExitReason.VMCALL!, 't'); // processed, not delivered
+    expect(masked.rd('GUEST_INTR_STATUS')).toBe(0x41n); // RVI 41H
+    expect(bitOf(masked.m, 0x200, 0x41)).toBe(1);
+    timerStop(masked.m.cpu.state.timer);
+    masked.wr('GUEST_RIP', masked.rd('GUEST_RIP') + 1n);
+    expect(masked.vmx.vmresume().kind).toBe('entered');
+    exitAt(masked, ExitReason.VMCALL!, 'h');
+  });
+
+  it('x2APIC TPR through the MSR and CR8; a non-zero EOI write is #GP(0); without virtual-interrupt delivery a TPR below the threshold exits (43)', () => {
+    const v = vm('mov ecx, 0x808\nmov eax, 0x20\nxor edx, edx\nwrmsr\nmov rbx, cr8\nrdmsr\nmov esi, eax\nmov ecx, 0x80b\nmov eax, 1\nt: wrmsr', posted({ EXCEPTION_BITMAP: 1n << 13n }));
+    exitAt(v, ExitReason.EXCEPTION_NMI!);
+    expect(v.reg(3)).toBe(2n); // CR8 = VTPR[7:4]
+    expect(v.reg(6)).toBe(0x20n); // RDMSR 808H reads VTPR
+    expect(v.m.mem.read(VAPIC_PAGE + 0x80, 4)).toBe(0x20);
+    const thr = vm('mov eax, 1\nmov cr8, rax\nt: nop', {
+      CPU_BASED_VM_EXEC_CONTROL: BigInt(((base('CPU_BASED_VM_EXEC_CONTROL') & ~Primary.HLT_EXITING! & ~Primary.CR8_LOAD_EXITING! & ~Primary.CR8_STORE_EXITING!) | Primary.USE_TPR_SHADOW!) >>> 0),
+      VIRTUAL_APIC_PAGE_ADDR: BigInt(VAPIC_PAGE),
+      TPR_THRESHOLD: 2n,
+    }, {}, (m) => {
+      m.mem.write(VAPIC_PAGE + 0x80, 4, 0x30);
+      return {};
+    });
+    exitAt(thr, ExitReason.TPR_BELOW_THRESHOLD!, 't');
+    expect(thr.m.mem.read(VAPIC_PAGE + 0x80, 4)).toBe(0x10);
+    expect(thr.m.cpu.state.cr8).toBe(0); // the real TPR is untouched
+  });
+
+  it('VM entry refuses posted interrupts without virtual-interrupt delivery', () => {
+    expect(() => vm('nop', posted({ SECONDARY_VM_EXEC_CONTROL: BigInt(Secondary.VIRTUALIZE_X2APIC_MODE!) }))).toThrow(/fail-valid/);
   });
 });

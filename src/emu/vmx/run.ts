@@ -208,6 +208,8 @@ export function saveGuestState(cpu: Cpu, vmx: Vmx, mon: VmxMonitor): GuestState 
     pendingDebugExceptions: 0n,
     pdpte: [u64(s.pdpte[0]!, s.pdpte[1]!), u64(s.pdpte[2]!, s.pdpte[3]!), u64(s.pdpte[4]!, s.pdpte[5]!), u64(s.pdpte[6]!, s.pdpte[7]!)],
     preemptionTimer: mon.timerValue(),
+    // RVI and SVI go back to the guest interrupt-status field (28.3.3 with "virtual-interrupt delivery").
+    ...(mon.apic !== null && mon.apic.ctl.virtualInterruptDelivery ? { interruptStatus: mon.apic.interruptStatus() } : {}),
   };
 }
 
@@ -422,6 +424,9 @@ function enter(vmx: Vmx, cpu: Cpu): VmxMonitor | GuestRunEnd {
     }
     cpu.setNested(eptNested(cpu.mem, read('EPT_POINTER'), { caps: eptCaps(), maxPhysAddr: MAXPHYADDR, sideEffects: true }));
   }
+  // 27.3.2.5: with "virtual-interrupt delivery", PPR virtualization and evaluation of pending
+  // virtual interrupts; with only "use TPR shadow", the TPR-threshold check.
+  mon.apic?.atEntry();
   try {
     inject(cpu, mon, Number(read('VM_ENTRY_INTR_INFO_FIELD')), Number(read('VM_ENTRY_EXCEPTION_ERROR_CODE')), Number(read('VM_ENTRY_INSTRUCTION_LEN')));
   } catch (e) {

@@ -88,7 +88,7 @@ describe('capability MSRs', () => {
     const v = readVmxMsr(VmxMsr.IA32_VMX_TRUE_PROCBASED_CTLS)!;
     expect(Number(v & 0xffffffffn)).toBe(TRUE_ALLOWED.primary.must1);
     expect(Number(v >> 32n)).toBe(TRUE_ALLOWED.primary.may1);
-    expect(readVmxMsr(VmxMsr.IA32_VMX_PINBASED_CTLS)).toBe(0x0000005f00000016n);
+    expect(readVmxMsr(VmxMsr.IA32_VMX_PINBASED_CTLS)).toBe(0x000000df00000016n);
     expect(readVmxMsr(0x491)).toBeUndefined(); // IA32_VMX_VMFUNC: no VM functions here
   });
   it('a VMX unit answers RDMSR of IA32_FEATURE_CONTROL (locked, VMX outside SMX) and the capability MSRs with its options', () => {

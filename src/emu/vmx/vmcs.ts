@@ -123,6 +123,8 @@ export interface GuestState {
   /** Used with EPT and PAE paging (SDM Vol. 3C, 27.4.1). */
   pdpte: [bigint, bigint, bigint, bigint];
   preemptionTimer: number;
+  /** Guest interrupt status (RVI 7:0, SVI 15:8), saved at an exit with "virtual-interrupt delivery" (28.3.3). */
+  interruptStatus?: number;
 }
 
 export function readGuestState(rd: FieldReader): GuestState {

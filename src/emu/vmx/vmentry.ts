@@ -8,7 +8,7 @@
  *
  * The set is the SDM's checks on everything this lab's processor supports, with these left out
  * (listed so nobody teaches them as done): checks on controls the lab does not support beyond
- * their reserved bits (posted interrupts, TPR shadow, APIC virtualisation, PML, VMFUNC, VMCS
+ * their reserved bits ("virtualize APIC accesses" and what needs it, such as "virtualize x2APIC mode" excluding it; PML, VMFUNC, VMCS
  * shadowing, #VE, SMM and dual-monitor treatment, Intel PT, CET, PKRS, perf-global-ctrl,
  * BNDCFGS), the IA32_DEBUGCTL reserved-bit check, the single-step (BS) rule for pending debug
  * exceptions, the "activity state vs. event injection" rules, and PDPTE checks for PAE guests
@@ -152,6 +152,38 @@ const DEFS: readonly Def[] = [
     if ((v.secondary & Secondary.ENABLE_EPT!) === 0) return true;
     // What IA32_VMX_EPT_VPID_CAP advertises (controls.ts), as ept.ts checks it.
     return eptpProblems(v.read('EPT_POINTER'), eptCaps(), MAXPHYADDR).length === 0;
+  }),
+  c('controls', 'virtual-apic-address', '27.2.1.1', 'With "use TPR shadow", the virtual-APIC address 4-KByte aligned and within the physical-address width', (v) => {
+    if ((v.primary & Primary.USE_TPR_SHADOW!) === 0) return true;
+    const a = v.read('VIRTUAL_APIC_PAGE_ADDR');
+    return aligned(a, 4096n) && withinWidth(a);
+  }),
+  c('controls', 'tpr-threshold-bits', '27.2.1.1', 'With "use TPR shadow" and without "virtual-interrupt delivery", bits 31:4 of the TPR threshold are 0', (v) =>
+    (v.primary & Primary.USE_TPR_SHADOW!) === 0 || (v.secondary & Secondary.VIRTUAL_INTERRUPT_DELIVERY!) !== 0 || v.read('TPR_THRESHOLD') >> 4n === 0n,
+  ),
+  c('controls', 'tpr-threshold-vtpr', '27.2.1.1', 'With "use TPR shadow" and neither "virtualize APIC accesses" nor "virtual-interrupt delivery", TPR threshold bits 3:0 not above VTPR bits 7:4 (byte 80H of the virtual-APIC page)', (v) => {
+    if ((v.primary & Primary.USE_TPR_SHADOW!) === 0) return true;
+    if ((v.secondary & (Secondary.VIRTUALIZE_APIC_ACCESSES! | Secondary.VIRTUAL_INTERRUPT_DELIVERY!)) !== 0) return true;
+    const a = v.read('VIRTUAL_APIC_PAGE_ADDR');
+    if (!aligned(a, 4096n) || !withinWidth(a)) return true; // the address check reports it
+    return Number(v.read('TPR_THRESHOLD') & 0xfn) <= ((v.ctx.mem.read(Number(a) + 0x80, 1) >>> 4) & 0xf);
+  }),
+  c('controls', 'apic-virtualization-needs-tpr-shadow', '27.2.1.1', 'Without "use TPR shadow", "virtualize x2APIC mode", "APIC-register virtualization" and "virtual-interrupt delivery" are 0', (v) =>
+    (v.primary & Primary.USE_TPR_SHADOW!) !== 0 || (v.secondary & (Secondary.VIRTUALIZE_X2APIC_MODE! | Secondary.APIC_REGISTER_VIRTUALIZATION! | Secondary.VIRTUAL_INTERRUPT_DELIVERY!)) === 0,
+  ),
+  c('controls', 'virtual-interrupts-need-exiting', '27.2.1.1', 'With "virtual-interrupt delivery", "external-interrupt exiting" is 1', (v) =>
+    (v.secondary & Secondary.VIRTUAL_INTERRUPT_DELIVERY!) === 0 || (v.pin & Pin.EXTERNAL_INTERRUPT_EXITING!) !== 0,
+  ),
+  c('controls', 'posted-interrupts', '27.2.1.1', 'With "process posted interrupts": "virtual-interrupt delivery" and "acknowledge interrupt on exit" are 1, the notification vector\'s bits 15:8 are 0, and the descriptor address is 64-byte aligned and within the physical-address width', (v) => {
+    if ((v.pin & Pin.PROCESS_POSTED_INTERRUPTS!) === 0) return true;
+    const d = v.read('POSTED_INTR_DESC_ADDR');
+    return (
+      (v.secondary & Secondary.VIRTUAL_INTERRUPT_DELIVERY!) !== 0 &&
+      (v.exit & Exit.ACKNOWLEDGE_INTERRUPT_ON_EXIT!) !== 0 &&
+      v.read('POSTED_INTR_NV') >> 8n === 0n &&
+      aligned(d, 64n) &&
+      withinWidth(d)
+    );
   }),
   c('controls', 'unrestricted-needs-ept', '27.2.1.1', 'With "unrestricted guest", "enable EPT" is 1', (v) => (v.secondary & Secondary.UNRESTRICTED_GUEST!) === 0 || (v.secondary & Secondary.ENABLE_EPT!) !== 0),
   // ---- 27.2.1.2 VM-exit control fields

@@ -173,7 +173,7 @@ describe('VMREAD and VMWRITE', () => {
       0x6830, // guest natural-width index 24: no such field
       enc('GUEST_RIP') | 1, // a high access of a natural-width field
       enc('VM_EXIT_REASON') | 1, // ... of a 32-bit field
-      enc('POSTED_INTR_NV'), // a field of a feature the lab lacks
+      enc('APIC_ACCESS_ADDR'), // a field of a feature the lab lacks
       enc('PML_ADDRESS'),
     ];
     for (const e of bad) {
@@ -333,6 +333,27 @@ const BREAK: Record<string, Breaker> = {
   'msr-bitmaps': { fields: { CPU_BASED_VM_EXEC_CONTROL: n('CPU_BASED_VM_EXEC_CONTROL') | BigInt(Primary.USE_MSR_BITMAPS!), MSR_BITMAP: 1n << 48n } },
   vpid: { fields: { CPU_BASED_VM_EXEC_CONTROL: SEC, SECONDARY_VM_EXEC_CONTROL: BigInt(Secondary.ENABLE_VPID!) } },
   'ept-pointer': { fields: { CPU_BASED_VM_EXEC_CONTROL: SEC, SECONDARY_VM_EXEC_CONTROL: BigInt(Secondary.ENABLE_EPT!), EPT_POINTER: (EPTP & ~0x38n) | (2n << 3n) } },
+  'virtual-apic-address': { fields: { CPU_BASED_VM_EXEC_CONTROL: n('CPU_BASED_VM_EXEC_CONTROL') | BigInt(Primary.USE_TPR_SHADOW!), VIRTUAL_APIC_PAGE_ADDR: 0x40010n } },
+  'tpr-threshold-bits': { fields: { CPU_BASED_VM_EXEC_CONTROL: n('CPU_BASED_VM_EXEC_CONTROL') | BigInt(Primary.USE_TPR_SHADOW!), VIRTUAL_APIC_PAGE_ADDR: 0x40000n, TPR_THRESHOLD: 0x10n } },
+  'tpr-threshold-vtpr': {
+    fields: { CPU_BASED_VM_EXEC_CONTROL: n('CPU_BASED_VM_EXEC_CONTROL') | BigInt(Primary.USE_TPR_SHADOW!), VIRTUAL_APIC_PAGE_ADDR: 0x40000n, TPR_THRESHOLD: 3n },
+    cpu: (c) => c.mem.write(0x40080, 1, 0x20), // VTPR class 2 < threshold 3
+  },
+  'apic-virtualization-needs-tpr-shadow': { fields: { CPU_BASED_VM_EXEC_CONTROL: SEC, SECONDARY_VM_EXEC_CONTROL: BigInt(Secondary.VIRTUALIZE_X2APIC_MODE!) } },
+  'virtual-interrupts-need-exiting': {
+    fields: { CPU_BASED_VM_EXEC_CONTROL: SEC | BigInt(Primary.USE_TPR_SHADOW!), VIRTUAL_APIC_PAGE_ADDR: 0x40000n, SECONDARY_VM_EXEC_CONTROL: BigInt(Secondary.VIRTUAL_INTERRUPT_DELIVERY!), PIN_BASED_VM_EXEC_CONTROL: n('PIN_BASED_VM_EXEC_CONTROL') & ~BigInt(Pin.EXTERNAL_INTERRUPT_EXITING!) },
+  },
+  'posted-interrupts': {
+    fields: {
+      CPU_BASED_VM_EXEC_CONTROL: SEC | BigInt(Primary.USE_TPR_SHADOW!),
+      VIRTUAL_APIC_PAGE_ADDR: 0x40000n,
+      SECONDARY_VM_EXEC_CONTROL: BigInt(Secondary.VIRTUAL_INTERRUPT_DELIVERY!),
+      PIN_BASED_VM_EXEC_CONTROL: n('PIN_BASED_VM_EXEC_CONTROL') | BigInt(Pin.EXTERNAL_INTERRUPT_EXITING! | Pin.PROCESS_POSTED_INTERRUPTS!),
+      VM_EXIT_CONTROLS: n('VM_EXIT_CONTROLS') | BigInt(Exit.ACKNOWLEDGE_INTERRUPT_ON_EXIT!),
+      POSTED_INTR_NV: 0xf2n,
+      POSTED_INTR_DESC_ADDR: 0x41020n, // not 64-byte aligned
+    },
+  },
   'unrestricted-needs-ept': { fields: { CPU_BASED_VM_EXEC_CONTROL: SEC, SECONDARY_VM_EXEC_CONTROL: BigInt(Secondary.UNRESTRICTED_GUEST!) } },
   'exit-controls': { fields: { VM_EXIT_CONTROLS: n('VM_EXIT_CONTROLS') | (1n << 23n) } },
   'preemption-timer-save': { fields: { VM_EXIT_CONTROLS: n('VM_EXIT_CONTROLS') | BigInt(Exit.SAVE_PREEMPTION_TIMER_VALUE!) } },

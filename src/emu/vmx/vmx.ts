@@ -653,6 +653,7 @@ export class Vmx {
     if ((exit & Exit.SAVE_PREEMPTION_TIMER_VALUE!) !== 0 && (Number(read('PIN_BASED_VM_EXEC_CONTROL')) & Pin.ACTIVATE_PREEMPTION_TIMER!) !== 0) {
       wr('VMX_PREEMPTION_TIMER_VALUE', BigInt(guest.preemptionTimer >>> 0));
     }
+    if (guest.interruptStatus !== undefined) wr('GUEST_INTR_STATUS', BigInt(guest.interruptStatus & 0xffff));
     // 28.3.4: with "enable EPT" and the guest in PAE paging, the PDPTEs in use are saved.
     const secondaryOn = (Number(read('CPU_BASED_VM_EXEC_CONTROL')) & Primary.ACTIVATE_SECONDARY_CONTROLS!) !== 0;
     const ept = secondaryOn && (Number(read('SECONDARY_VM_EXEC_CONTROL')) & Secondary.ENABLE_EPT!) !== 0;
