@@ -313,7 +313,7 @@ describe('state as plain data', () => {
 
 /** A function with only an MSI capability; the test makes it signal. */
 class Signaller implements PciFunctionModel {
-  readonly spec: PciFunctionSpec = { vendorId: 0x1234, deviceId: 0x1a1a, revision: 0, classCode: 0xff0000, bars: [null, null, null, null, null, null], commandBits: CMD.BUS_MASTER, capabilities: [msiCapability()] };
+  readonly spec: PciFunctionSpec = { vendorId: 0x1234, deviceId: 0x1a1a, revision: 0, classCode: 0xff0000, bars: [null, null, null, null, null, null], commandBits: CMD.BUS_MASTER, interruptPin: 0, capabilities: [msiCapability()] };
   port: PciFunctionPort | null = null;
   readonly name = 'signaller';
   connect(p: PciFunctionPort): void {
