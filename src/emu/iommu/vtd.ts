@@ -749,9 +749,8 @@ export class VtdRemapper implements DmaRemapper, InterruptRemapper {
 
   /** Reserved bits of an IRTE in its format (9.10, 9.11), and IM = 1 without CAP.PI. */
   private irteReserved(e: bigint): boolean {
-    if (bits(e, 127, 84) !== 0n && !bit(e, IRTE.IM)) return true;
     if (!bit(e, IRTE.IM)) {
-      if (bits(e, 14, 12) !== 0n || bits(e, 31, 24) !== 0n) return true;
+      if (bits(e, 14, 12) !== 0n || bits(e, 31, 24) !== 0n || bits(e, 127, 84) !== 0n) return true;
       // xAPIC mode (EIME = 0): DST 7:0 and 31:16 are reserved
       return bits(e, 39, 32) !== 0n || bits(e, 63, 48) !== 0n;
     }
