@@ -259,6 +259,7 @@ describe('MSI', () => {
         seq: 0, device: 'copy-engine', rid: RID, address: 0xfee00000, data: 0x41,
         destinationId: 0, redirectionHint: false, destinationMode: 'physical', vector: 0x41,
         deliveryMode: 'fixed', trigger: 'edge', level: 'deassert', delivered: true, notDelivered: null,
+        remap: { kind: 'passed', why: 'remapping-off' }, // no IOMMU: passed as written
       },
     ]);
     // the capability as the guest left it: enabled, 64-bit capable

@@ -27,10 +27,12 @@
  * IRR does), and as the CPU's InterruptSource hands out the highest pending vector first. Not
  * modelled: ISR, TPR/PPR and EOI (a vector is taken off as soon as the CPU acknowledges it),
  * logical destinations, other delivery modes (decoded and logged, not delivered), level-triggered
- * messages, interrupt remapping, per-vector masking, multiple messages.
+ * messages, per-vector masking, multiple messages. Interrupt remapping is the IOMMU's (iommu/
+ * vtd.ts, amdvi.ts): the bus (pci.ts signalMsi) asks it before a message reaches the sink.
  */
 import type { InterruptSource } from '../cpu/cpu.ts';
-import type { CapabilitySpec } from './pci.ts';
+import type { InterruptTarget } from '../iommu/types.ts';
+import type { CapabilitySpec, MsiRemap } from './pci.ts';
 
 export const MSI_CAP_ID = 0x05;
 
@@ -74,6 +76,8 @@ export interface MsiMessage {
   delivered: boolean;
   /** Why it was not delivered, or null. */
   notDelivered: string | null;
+  /** What interrupt remapping decided (null: the bus's remapper does not remap interrupts). */
+  remap: MsiRemap | null;
 }
 
 /** Decodes an MSI address (0xFEEx_xxxx) and data per SDM 11.11.1 and 11.11.2. */
@@ -93,6 +97,24 @@ export function decodeMsi(seq: number, device: string, rid: number, address: num
     level: ((data >>> 14) & 1) === 1 ? 'assert' : 'deassert',
     delivered: false,
     notDelivered: null,
+    remap: null,
+  };
+}
+
+/**
+ * The message as written (`address`, `data`) whose decoded fields are those of `t`, the interrupt
+ * an IOMMU sent in its place (an IRTE's, or a posted-interrupt notification event).
+ */
+export function msiFromTarget(seq: number, device: string, rid: number, address: number, data: number, t: InterruptTarget): MsiMessage {
+  return {
+    ...decodeMsi(seq, device, rid, address, data),
+    destinationId: t.destinationId,
+    redirectionHint: t.redirectionHint,
+    destinationMode: t.destinationMode,
+    vector: t.vector,
+    deliveryMode: DELIVERY[t.deliveryMode & 7]!,
+    trigger: t.trigger,
+    level: 'assert',
   };
 }
 

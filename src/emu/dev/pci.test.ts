@@ -9,7 +9,11 @@ import { describe, expect, it } from 'vitest';
 import { PhysMem } from '../mem/physmem.ts';
 import { PortBus, type PortDevice } from './bus.ts';
 import { CopyEngine, COPY_ENGINE_DEVICE, COPY_ENGINE_VENDOR, REG } from './dma-engine.ts';
-import { MSI_CAP_ID } from './msi.ts';
+import { EVENT_FLAG_I } from '../iommu/amdvi.ts';
+import { AmdKit, PageAlloc, VtdKit, amdIrteValue, enableIr, irteValue, putEntry, remappableAddress } from '../iommu/testkit.ts';
+import { PassThroughRemapper, requesterId, type DmaRemapper, type InterruptRemapper } from '../iommu/types.ts';
+import { SVT_SID } from '../iommu/vtd.ts';
+import { MSI_CAP_ID, MSI_CONTROL, MSI_REG, MsiInterruptSink, msiCapability } from './msi.ts';
 import { CFG, CMD, PciBus, type PciFunctionModel, type PciFunctionPort, type PciFunctionSpec } from './pci.ts';
 
 const RAM = 16 * 1024 * 1024;
@@ -302,5 +306,130 @@ describe('state as plain data', () => {
     (none.spec as { vendorId: number }).vendorId = 0xffff;
     expect(() => pci.add(8, 0, none)).toThrow(/vendor/);
     expect(() => pci.add(32, 0, new Scratch())).toThrow(RangeError);
+  });
+});
+
+// ---- MSI through interrupt remapping ---------------------------------------------------------------
+
+/** A function with only an MSI capability; the test makes it signal. */
+class Signaller implements PciFunctionModel {
+  readonly spec: PciFunctionSpec = { vendorId: 0x1234, deviceId: 0x1a1a, revision: 0, classCode: 0xff0000, bars: [null, null, null, null, null, null], commandBits: CMD.BUS_MASTER, interruptPin: 0, capabilities: [msiCapability()] };
+  port: PciFunctionPort | null = null;
+  readonly name = 'signaller';
+  connect(p: PciFunctionPort): void {
+    this.port = p;
+  }
+  barRead(): number {
+    return 0;
+  }
+  barWrite(): void {}
+  snapshot(): unknown {
+    return null;
+  }
+  restore(): void {}
+}
+
+describe('MSI through the bus\'s interrupt remapper', () => {
+  const SLOT = 4;
+  const RID = requesterId(0, SLOT, 0);
+  function msiRig(remapper: (mem: PhysMem) => DmaRemapper & InterruptRemapper) {
+    const mem = new PhysMem(RAM);
+    const sink = new MsiInterruptSink();
+    const r = remapper(mem);
+    const pci = new PciBus({ mem, ports: new PortBus(), msiSink: sink, remapper: r });
+    const dev = new Signaller();
+    pci.add(SLOT, 0, dev);
+    const at = pci.configRead(SLOT, 0, 0x34, 1); // the MSI capability is the only one
+    const program = (address: number, data: number) => {
+      pci.configWrite(SLOT, 0, CFG.COMMAND, 2, CMD.BUS_MASTER);
+      pci.configWrite(SLOT, 0, at + MSI_REG.ADDRESS_LO, 4, address);
+      pci.configWrite(SLOT, 0, at + MSI_REG.ADDRESS_HI, 4, 0);
+      pci.configWrite(SLOT, 0, at + MSI_REG.DATA_64, 2, data);
+      pci.configWrite(SLOT, 0, at + MSI_REG.CONTROL, 2, MSI_CONTROL.ENABLE);
+    };
+    const fire = () => dev.port!.signalMsi();
+    return { mem, sink, pci, program, fire, r };
+  }
+
+  it('VT-d: a remapped MSI reaches the CPU with the IRTE\'s vector, not the one the device wrote', () => {
+    let kit: VtdKit | null = null;
+    const { pci, sink, program, fire, mem } = msiRig((m) => (kit = new VtdKit(m, new PageAlloc(0x100000))).iommu);
+    const table = enableIr(kit!, { s: 3 });
+    putEntry(mem, table + 16 * 5, irteValue({ vector: 0x66, dest: 0, svt: SVT_SID, sid: RID }), 4);
+    program(remappableAddress(5), 0);
+    expect(fire()).toBe(true);
+    const m = pci.msiLog[0]!;
+    expect(m).toMatchObject({ vector: 0x66, destinationId: 0, delivered: true, notDelivered: null, address: remappableAddress(5), data: 0 });
+    expect(m.remap).toMatchObject({ kind: 'remapped', index: 5, cacheHit: false, refs: [{ kind: 'irte', index: 5, pa: table + 80, decision: 'leaf' }], target: { vector: 0x66 } });
+    expect(sink.acknowledge()).toBe(0x66);
+    // the log is plain data: it survives JSON as it is
+    expect(JSON.parse(JSON.stringify(pci.snapshot().msiLog))).toEqual(pci.msiLog);
+  });
+
+  it('VT-d: a blocked MSI is not delivered, and says which fault; the fault is in the unit\'s record', () => {
+    let kit: VtdKit | null = null;
+    const { pci, sink, program, fire } = msiRig((m) => (kit = new VtdKit(m, new PageAlloc(0x100000))).iommu);
+    enableIr(kit!, { s: 3 });
+    program(remappableAddress(2), 0); // entry 2 is not present
+    fire();
+    program(0xfee00000, 0x45); // compatibility format, CFIS = 0
+    fire();
+    expect(pci.msiLog.map((m) => [m.delivered, m.notDelivered])).toEqual([
+      [false, 'blocked by interrupt remapping: VT-d fault reason 0x22'],
+      [false, 'blocked by interrupt remapping: VT-d fault reason 0x25'],
+    ]);
+    expect(pci.msiLog[0]!.remap).toMatchObject({ kind: 'blocked', index: 2, fault: { vendor: 'vtd', reason: 0x22, recorded: true }, record: { vendor: 'vtd', sid: RID, interruptIndex: 2, pageAddress: '0x0' } });
+    expect(sink.pending()).toBe(false);
+    expect(kit!.iommu.faultRecord(0)).toMatchObject({ reason: 0x22, sid: RID, interruptIndex: 2 });
+  });
+
+  it('VT-d: a posted MSI sets the PIR bit; its notification (and only it) reaches the CPU', () => {
+    let kit: VtdKit | null = null;
+    const { pci, sink, program, fire, mem } = msiRig((m) => (kit = new VtdKit(m, new PageAlloc(0x100000))).iommu);
+    const table = enableIr(kit!, { s: 3 });
+    const pda = 0x300000;
+    mem.write(pda + 32, 4, 0xf3 << 16); // NV = 0xF3, ON = SN = 0
+    putEntry(mem, table + 16, irteValue({ vector: 0x91, posted: { pda } }), 4);
+    program(remappableAddress(1), 0);
+    fire();
+    fire();
+    expect(mem.read(pda + 4 * (0x91 >>> 5), 4)).toBe(1 << (0x91 & 31));
+    expect(pci.msiLog.map((m) => [m.vector, m.delivered])).toEqual([
+      [0xf3, true], // the notification event
+      [0, false], // posted only (ON was set): nothing went to the CPU, so the fields are the message's as written
+    ]);
+    expect(pci.msiLog[1]!.remap).toMatchObject({ kind: 'posted', vector: 0x91, notification: null });
+    expect(pci.msiLog[1]!.notDelivered).toMatch(/posted to the descriptor at 0x300000; no notification/);
+    expect(pci.msiLog[0]!.remap).toMatchObject({ kind: 'posted', vector: 0x91, descriptor: pda, notification: { vector: 0xf3 } });
+    expect(sink.acknowledge()).toBe(0xf3);
+    expect(sink.pending()).toBe(false);
+  });
+
+  it('AMD-Vi: remapped with the IRTE\'s vector; a fault is an IO_PAGE_FAULT with I and the MSI address, not delivered', () => {
+    let kit: AmdKit | null = null;
+    const { pci, sink, program, fire, mem } = msiRig((m) => (kit = new AmdKit(m, new PageAlloc(0x100000))).iommu);
+    kit!.enable();
+    const root = kit!.irDte(RID, { len: 2, domainId: 3 });
+    mem.write(root + 4, 4, amdIrteValue({ vector: 0x77, dest: 0 }));
+    program(0xfee00000, 1);
+    fire();
+    program(0xfee00000, 3); // entry 3: RemapEn = 0
+    fire();
+    expect(pci.msiLog.map((m) => [m.vector, m.delivered])).toEqual([
+      [0x77, true],
+      [3, false],
+    ]);
+    expect(pci.msiLog[0]!.remap).toMatchObject({ kind: 'remapped', index: 1, refs: [{ kind: 'device-table-entry' }, { kind: 'irte', index: 1 }] });
+    expect(pci.msiLog[1]!.remap).toMatchObject({ kind: 'blocked', index: 3, fault: { vendor: 'amd-vi', code: 2, logged: true }, record: { flags: EVENT_FLAG_I, address: '0xfee00000', deviceId: RID, domainId: 3 } });
+    expect(pci.msiLog[1]!.notDelivered).toBe('blocked by interrupt remapping: AMD-Vi event type 2');
+    expect(sink.acknowledge()).toBe(0x77);
+    expect(sink.pending()).toBe(false);
+  });
+
+  it('no IOMMU: passed as written', () => {
+    const { pci, program, fire } = msiRig(() => new PassThroughRemapper());
+    program(0xfee00000, 0x52);
+    fire();
+    expect(pci.msiLog[0]).toMatchObject({ vector: 0x52, delivered: true, remap: { kind: 'passed', why: 'remapping-off' } });
   });
 });

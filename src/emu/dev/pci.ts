@@ -85,9 +85,9 @@
  * set), configuration mechanism #2.
  */
 import type { MmioHandler, PhysMem } from '../mem/physmem.ts';
-import { doDma, PassThroughRemapper, requesterId, type DmaOutcome, type DmaRemapper, type TableRef } from '../iommu/types.ts';
+import { doDma, isInterruptAddress, isInterruptRemapper, PassThroughRemapper, requesterId, type DmaOutcome, type DmaRemapper, type IommuFault, type InterruptOutcome, type InterruptTarget, type TableRef } from '../iommu/types.ts';
 import type { DecodedPorts, PortBus, PortDecoder, PortDevice } from './bus.ts';
-import { decodeMsi, MSI_CAP_ID, MSI_REG, type MsiMessage, type MsiSink } from './msi.ts';
+import { decodeMsi, msiFromTarget, MSI_CAP_ID, MSI_REG, type MsiMessage, type MsiSink } from './msi.ts';
 
 export const CONFIG_ADDRESS_PORT = 0xcf8;
 export const CONFIG_DATA_PORT = 0xcfc;
@@ -268,9 +268,9 @@ export type DmaLogFault =
   /** A device model in a hypervisor (hv/devio.ts GuestRamRemapper) named a guest-physical address outside its VM's RAM. */
   | { vendor: 'hv'; reason: 'not-guest-ram' };
 
-/** One remapping-structure entry a request read (iommu/types.ts TableRef), JSON-safe. */
+/** One remapping-structure entry a DMA request read (iommu/types.ts TableRef), JSON-safe. A DMA request reads no IRTE. */
 export interface DmaLogRef {
-  kind: TableRef['kind'];
+  kind: Exclude<TableRef['kind'], 'irte'>;
   level: number;
   index: number;
   /** Host-physical address of the entry. */
@@ -282,7 +282,8 @@ export interface DmaLogRef {
 
 /** What the IOMMU wrote about a blocked request: VT-d's fault record, AMD-Vi's event log entry. */
 export type DmaLogRecord =
-  | { vendor: 'vtd'; sid: number; pageAddress: string; type: 0 | 1; reason: number }
+  /** `interruptIndex`: an interrupt request's fault (FI bits 63:48; `pageAddress` is then 0x0). */
+  | { vendor: 'vtd'; sid: number; pageAddress: string; type: 0 | 1; reason: number; interruptIndex?: number }
   | { vendor: 'amd-vi'; code: number; deviceId: number; domainId: number; flags: number; address: string; dwords: [number, number, number, number] };
 
 export interface DmaLogEntry {
@@ -307,6 +308,62 @@ export interface DmaLogEntry {
   refs: DmaLogRef[];
   /** A blocked request's fault record or event (also when the IOMMU did not record it: `fault.recorded` / `logged` says). */
   record: DmaLogRecord | null;
+}
+
+/** An entry an interrupt request read (the AMD-Vi DTE, an IRTE), JSON-safe as DmaLogRef. */
+export interface IrLogRef extends Omit<DmaLogRef, 'kind'> {
+  kind: TableRef['kind'];
+}
+
+/** What the interrupt remapper decided about an MSI (iommu/types.ts InterruptOutcome), JSON-safe. */
+export type MsiRemap =
+  | { kind: 'passed'; why: 'remapping-off' | 'compatibility' | 'forwarded' }
+  | { kind: 'remapped'; index: number; refs: IrLogRef[]; cacheHit: boolean; target: InterruptTarget }
+  | { kind: 'posted'; index: number; refs: IrLogRef[]; cacheHit: boolean; vector: number; descriptor: number; urgent: boolean; notification: InterruptTarget | null }
+  | { kind: 'blocked'; index: number | null; refs: IrLogRef[]; fault: DmaLogFault; record: DmaLogRecord }
+  | { kind: 'aborted'; refs: IrLogRef[]; why: 'int-ctl' | 'not-passed' | 'delivery-mode' };
+
+function logRef(x: TableRef): IrLogRef {
+  return { kind: x.kind, level: x.level, index: x.index, pa: x.pa, raw: `0x${x.raw.toString(16)}`, decision: x.decision };
+}
+
+function logFault(d: IommuFault): { fault: DmaLogFault; record: DmaLogRecord } {
+  if (d.vendor === 'vtd') {
+    const r = d.record;
+    const record: DmaLogRecord = { vendor: 'vtd', sid: r.sid, pageAddress: `0x${r.pageAddress.toString(16)}`, type: r.type, reason: r.reason };
+    if (r.interruptIndex !== undefined) record.interruptIndex = r.interruptIndex;
+    return { fault: { vendor: 'vtd', reason: d.reason, recorded: d.recorded }, record };
+  }
+  const e = d.event;
+  return { fault: { vendor: 'amd-vi', code: d.code, logged: d.logged }, record: { vendor: 'amd-vi', code: e.code, deviceId: e.deviceId, domainId: e.domainId, flags: e.flags, address: `0x${e.address.toString(16)}`, dwords: [...e.dwords] } };
+}
+
+/** An interrupt outcome as plain data for the MSI log. */
+export function msiRemapLog(o: InterruptOutcome): MsiRemap {
+  switch (o.kind) {
+    case 'passed':
+      return { kind: 'passed', why: o.why };
+    case 'remapped':
+      return { kind: 'remapped', index: o.index, refs: o.refs.map(logRef), cacheHit: o.cacheHit, target: { ...o.target } };
+    case 'posted':
+      return { kind: 'posted', index: o.index, refs: o.refs.map(logRef), cacheHit: o.cacheHit, vector: o.vector, descriptor: o.descriptor, urgent: o.urgent, notification: o.notification === null ? null : { ...o.notification } };
+    case 'blocked':
+      return { kind: 'blocked', index: o.index, refs: o.refs.map(logRef), ...logFault(o.fault) };
+    case 'aborted':
+      return { kind: 'aborted', refs: o.refs.map(logRef), why: o.why };
+  }
+}
+
+/** Why an interrupt the remapper stopped did not reach the processors, for MsiMessage.notDelivered. */
+function stoppedWhy(o: InterruptOutcome): string | null {
+  if (o.kind === 'blocked') {
+    const f = o.fault;
+    if (f.vendor === 'vtd') return `blocked by interrupt remapping: VT-d fault reason 0x${f.reason.toString(16)}${f.recorded ? '' : ' (not recorded)'}`;
+    return `blocked by interrupt remapping: AMD-Vi event type ${f.code}${f.logged ? '' : ' (not logged)'}`;
+  }
+  if (o.kind === 'aborted') return `target-aborted by the IOMMU (${o.why})`;
+  if (o.kind === 'posted' && o.notification === null) return `posted to the descriptor at 0x${o.descriptor.toString(16)}; no notification (ON was set or SN suppressed it)`;
+  return null;
 }
 
 export interface PciBusSnapshot {
@@ -898,7 +955,10 @@ export class PciBus implements PortDecoder {
       return { outcome: null, bytes: null };
     }
     const o = r.outcome;
-    entry.refs = o.refs.map((x) => ({ kind: x.kind, level: x.level, index: x.index, pa: x.pa, raw: `0x${x.raw.toString(16)}`, decision: x.decision }));
+    entry.refs = o.refs.map((x) => {
+      if (x.kind === 'irte') throw new Error('a DMA walk read an interrupt-remapping entry');
+      return { ...logRef(x), kind: x.kind };
+    });
     if (o.ok) {
       entry.ok = true;
       entry.hpa = o.hpa;
@@ -906,9 +966,12 @@ export class PciBus implements PortDecoder {
       entry.iotlbHit = o.iotlbHit;
     } else {
       const d = o.fault;
-      if (d.vendor === 'vtd') entry.record = { vendor: 'vtd', sid: d.record.sid, pageAddress: `0x${d.record.pageAddress.toString(16)}`, type: d.record.type, reason: d.record.reason };
-      else if (d.vendor === 'amd-vi') entry.record = { vendor: 'amd-vi', code: d.event.code, deviceId: d.event.deviceId, domainId: d.event.domainId, flags: d.event.flags, address: `0x${d.event.address.toString(16)}`, dwords: [...d.event.dwords] };
-      entry.fault = d.vendor === 'vtd' ? { vendor: 'vtd', reason: d.reason, recorded: d.recorded } : d.vendor === 'amd-vi' ? { vendor: 'amd-vi', code: d.code, logged: d.logged } : { vendor: 'hv', reason: 'not-guest-ram' };
+      if (d.vendor === 'hv') entry.fault = { vendor: 'hv', reason: 'not-guest-ram' };
+      else {
+        const l = logFault(d);
+        entry.fault = l.fault;
+        entry.record = l.record;
+      }
     }
     this.onDma?.(entry);
     return r;
@@ -918,8 +981,12 @@ export class PciBus implements PortDecoder {
    * Sends the function's MSI message if its MSI capability is enabled and bus mastering is on
    * (PCI 3.0, 6.8.1.3 and 6.8.1.6): a dword memory write of the message data to the message
    * address. A write to 0xFEEx_xxxx is an interrupt message for the processors (SDM Vol. 3A,
-   * 11.11.1): it is decoded, logged and given to the MSI sink; it is not DMA to memory and does not
-   * pass the DMA remapper (VT-d handles that range with interrupt remapping, not modelled here).
+   * 11.11.1), not DMA to memory: when the bus's remapper remaps interrupts (iommu/types.ts
+   * InterruptRemapper) it decides first. Passed as written → the message goes to the MSI sink;
+   * remapped → the interrupt the IRTE names goes; posted → the notification event goes, if the
+   * unit sent one; blocked or aborted → nothing goes (`notDelivered` says why). The log keeps the
+   * address and data as written, the decoded fields of what went to the sink (or, when nothing
+   * did, of the message as written) and `remap`, the remapper's decision.
    * Any other address is an ordinary memory write of the data dword, made as DMA.
    */
   private signalMsi(f: Fn): boolean {
@@ -931,9 +998,16 @@ export class PciBus implements PortDecoder {
     const lo = this.readConfig(f, at + MSI_REG.ADDRESS_LO, 4);
     const hi = this.readConfig(f, at + MSI_REG.ADDRESS_HI, 4);
     const data = this.readConfig(f, at + MSI_REG.DATA_64, 2);
-    if (hi === 0 && lo >>> 20 === 0xfee) {
-      const msg = decodeMsi(this.msiLog.length, f.model.name, f.devfn, lo, data);
-      if (this.msiSink !== null) {
+    if (hi === 0 && isInterruptAddress(lo)) {
+      const seq = this.msiLog.length;
+      const name = f.model.name;
+      const o = isInterruptRemapper(this.remapper) ? this.remapper.remapInterrupt({ sid: f.devfn, address: lo, data }) : null;
+      const target = o === null ? null : o.kind === 'remapped' ? o.target : o.kind === 'posted' ? o.notification : null;
+      const msg = target !== null ? msiFromTarget(seq, name, f.devfn, lo, data, target) : decodeMsi(seq, name, f.devfn, lo, data);
+      msg.remap = o === null ? null : msiRemapLog(o);
+      const stopped = o === null ? null : stoppedWhy(o);
+      if (stopped !== null) msg.notDelivered = stopped;
+      else if (this.msiSink !== null) {
         const why = this.msiSink.deliver(msg);
         msg.delivered = why === null;
         msg.notDelivered = why;

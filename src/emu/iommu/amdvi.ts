@@ -1,9 +1,9 @@
 /**
- * AMD-Vi DMA remapping (AMD I/O Virtualization Technology (IOMMU) Specification #48882:
- * "Device Table Entry", "I/O Page Tables", "Event Log", "IO_PAGE_FAULT Event"; field positions
- * as in tests/reference/amd-vi.json). Host (v1) page tables only: guest translation (DTE.GV),
- * PPR, interrupt remapping, ATS and the command buffer are not modelled; the invalidation
- * commands are method calls.
+ * AMD-Vi DMA and interrupt remapping (AMD I/O Virtualization Technology (IOMMU) Specification
+ * #48882: "Device Table Entry", "I/O Page Tables", "Interrupt Remapping", "Event Log",
+ * "IO_PAGE_FAULT Event"; field positions as in tests/reference/amd-vi.json). Host (v1) page
+ * tables only: guest translation (DTE.GV), PPR, ATS, the guest virtual APIC (GAEn, 128-bit IRTEs),
+ * x2APIC and the command buffer are not modelled; the invalidation commands are method calls.
  *
  * The unit reads, on a cache miss:
  *   device-table base (MMIO 0x0000) → 32-byte DTE [DeviceID] → V, TV, Mode, page-table root,
@@ -29,7 +29,40 @@
  *   - DTE.SA (bit 98) suppresses logging of IO_PAGE_FAULTs; the request is still blocked.
  *   - An IOTLB hit that lacks the needed right is dropped and the tables are walked again.
  */
-import { bit, bits, checkRequest, readEntry, type AmdViEvent, type DmaOutcome, type IommuFault, type DmaRemapper, type DmaRequest, type IommuMemory, type TableRef } from './types.ts';
+import { bit, bits, checkInterruptRequest, checkRequest, readEntry, type AmdViEvent, type DmaOutcome, type IommuFault, type DmaRemapper, type DmaRequest, type InterruptOutcome, type InterruptRemapper, type InterruptRequest, type IommuMemory, type TableRef } from './types.ts';
+
+/*
+ * Interrupt remapping (remapInterrupt), the legacy 32-bit IRTE format (GAEn = 0). Sources: the
+ * AMD spec's "Interrupt Remapping Tables, Guest Virtual APIC Not Enabled"; cross-checked with
+ * QEMU hw/i386/amd_iommu.c (amdvi_int_remap_msi, amdvi_int_remap_legacy) and VirtualBox
+ * src/VBox/Devices/Bus/DevIommuAmd.cpp (iommuAmdLookupIntrTable, iommuAmdReadIrte,
+ * iommuAmdRemapIntr):
+ *   - IOMMU off, or DTE.IV = 0: passed as written.
+ *   - The message's delivery mode (data 10:8) decides. Fixed (0) and arbitrated (1) are the
+ *     ones the lab remaps: DTE.IntCtl 00b target-aborts them (no event), 01b forwards them
+ *     unmapped, 10b remaps them, 11b is an ILLEGAL_DEV_TABLE_ENTRY. SMI is forwarded (no SMI
+ *     filter); NMI, INIT and ExtINT are forwarded if the DTE's NMIPass / INITPass / EIntPass is
+ *     set, else target-aborted; the reserved modes 3 and 6 are target-aborted.
+ *   - Remapping: IntTabLen above 11 (2048 entries, all MSI data bits 10:0 can name) is an
+ *     ILLEGAL_DEV_TABLE_ENTRY; the index is data bits 10:0. Since bits 10:8 are read as the
+ *     delivery mode first (as QEMU and VirtualBox do), a fixed or arbitrated message can name
+ *     only indices 0..0x1FF; the lab does not model the larger-table support later IOMMUs
+ *     advertise. An index ≥ 2^IntTabLen, RemapEn = 0,
+ *     GuestMode = 1 or an IntType other than fixed / arbitrated is an IO_PAGE_FAULT with the I
+ *     flag. The IRTE (4 bytes at root + 4 × index) gives Vector, Destination (an 8-bit APIC ID),
+ *     DM and IntType; trigger mode and redirection hint come from the message as written (as
+ *     VirtualBox keeps the bits the IRTE does not map; QEMU instead takes RH from RqEoi).
+ *   - The events of an interrupt request carry the I flag (0x008) and, as address, the MSI
+ *     address the device wrote (VirtualBox passes the MSI address to its IO_PAGE_FAULT and
+ *     ILLEGAL_DEV_TABLE_ENTRY events; the spec's event descriptions say the address field holds
+ *     the interrupt's address when I = 1). SupIOPF in the IRTE suppresses logging of the
+ *     IO_PAGE_FAULTs found once the IRTE was read, DTE.SA all of them.
+ *   - An interrupt table outside RAM throws: the spec names no event for it (VirtualBox's
+ *     model leaves it as an open question) and the host, not a device, put it there.
+ *   - Valid IRTEs are cached per (DeviceID, index) until invalidateInterruptTable(DeviceID)
+ *     (INVALIDATE_INTERRUPT_TABLE) or invalidateAll. IG (ignore unmapped interrupts) is not
+ *     modelled.
+ */
 
 /** MMIO register offsets (amd-vi.json `mmio_registers`). */
 export const AMDVI_REG = {
@@ -68,6 +101,26 @@ export const EVENT_FLAG_RW = 0x020;
 /** DTE bits (amd-vi.json `dte_256bit`). */
 export const DTE = { V: 0, TV: 1, MODE_LO: 9, MODE_HI: 11, ROOT_LO: 12, ROOT_HI: 51, GV: 55, IR: 61, IW: 62, DOMAIN_LO: 64, DOMAIN_HI: 79, SA: 98 } as const;
 
+/** DTE interrupt fields (amd-vi.json `dte_256bit`). */
+export const DTE_INT = { IV: 128, INT_TAB_LEN: [132, 129], INT_TABLE_ROOT: [179, 134], INIT_PASS: 184, EINT_PASS: 185, NMI_PASS: 186, INT_CTL: [189, 188] } as const;
+
+/** DTE.IntCtl values (QEMU AMDVI_IR_INTCTL_*; 3 is reserved). */
+export const INT_CTL_ABORT = 0;
+export const INT_CTL_FORWARD = 1;
+export const INT_CTL_REMAP = 2;
+
+/** The largest valid IntTabLen: 2^11 = 2048 entries, as many as MSI data bits 10:0 can index. */
+export const MAX_INT_TAB_LEN = 11;
+
+/**
+ * The 32-bit IRTE, legacy format (AMD spec "Interrupt Remapping Table Entry (IRTE) for
+ * GAEn = 0"; Linux drivers/iommu/amd/amd_iommu_types.h `union irte`, QEMU `union irte`).
+ */
+export const AMD_IRTE = { REMAP_EN: 0, SUP_IOPF: 1, INT_TYPE: [4, 2], RQ_EOI: 5, DM: 6, GUEST_MODE: 7, DESTINATION: [15, 8], VECTOR: [23, 16] } as const;
+
+/** Command codes the lab has methods for (amd-vi.json `commands`). */
+export const AMDVI_CMD = { INVALIDATE_DEVTAB_ENTRY: 2, INVALIDATE_IOMMU_PAGES: 3, INVALIDATE_INTERRUPT_TABLE: 5, INVALIDATE_IOMMU_ALL: 8 } as const;
+
 /** I/O page-table entry bits (amd-vi.json `io_pte_pde_64bit`). */
 export const IOPTE = { PR: 0, NL_LO: 9, NL_HI: 11, ADDR_LO: 12, ADDR_HI: 51, RSVD_LO: 52, RSVD_HI: 58, IR: 61, IW: 62 } as const;
 
@@ -95,6 +148,15 @@ export interface AmdViStats {
   iotlbMisses: number;
   dteHits: number;
   dteMisses: number;
+  irteHits: number;
+  irteMisses: number;
+}
+
+/** A cached IRTE (its 32 bits). */
+export interface AmdViIrteCacheEntry {
+  deviceId: number;
+  index: number;
+  raw: number;
 }
 
 export interface AmdViState {
@@ -102,19 +164,22 @@ export interface AmdViState {
   regs: number[];
   iotlb: AmdViIotlbEntry[];
   dteCache: AmdViDteCacheEntry[];
+  irteCache: AmdViIrteCacheEntry[];
   stats: AmdViStats;
 }
 
 const REG_END = 0x2028;
 
-export class AmdViRemapper implements DmaRemapper {
+export class AmdViRemapper implements DmaRemapper, InterruptRemapper {
   readonly vendor = 'amd-vi' as const;
   readonly mem: IommuMemory;
   private regs: number[] = new Array<number>(REG_END / 4).fill(0);
   private iotlb = new Map<string, AmdViIotlbEntry>();
   private shifts = new Set<number>();
   private dteCache = new Map<number, bigint>();
-  stats: AmdViStats = { iotlbHits: 0, iotlbMisses: 0, dteHits: 0, dteMisses: 0 };
+  /** IRTEs by `${deviceId}/${index}`. */
+  private irteCache = new Map<string, AmdViIrteCacheEntry>();
+  stats: AmdViStats = { iotlbHits: 0, iotlbMisses: 0, dteHits: 0, dteMisses: 0, irteHits: 0, irteMisses: 0 };
 
   constructor(mem: IommuMemory) {
     this.mem = mem;
@@ -213,9 +278,15 @@ export class AmdViRemapper implements DmaRemapper {
     this.dteCache.delete(deviceId);
   }
 
+  /** INVALIDATE_INTERRUPT_TABLE (DeviceID in command bits 15:0): the device's cached IRTEs. */
+  invalidateInterruptTable(deviceId: number): void {
+    for (const [k, e] of this.irteCache) if (e.deviceId === deviceId) this.irteCache.delete(k);
+  }
+
   /** INVALIDATE_IOMMU_ALL. */
   invalidateAll(): void {
     this.dteCache.clear();
+    this.irteCache.clear();
     this.iotlb.clear();
     this.shifts.clear();
   }
@@ -322,6 +393,103 @@ export class AmdViRemapper implements DmaRemapper {
     }
   }
 
+  // ---- interrupt remapping -------------------------------------------------------------------
+
+  remapInterrupt(req: InterruptRequest): InterruptOutcome {
+    checkInterruptRequest(req);
+    if (!this.enabled) return { kind: 'passed', why: 'remapping-off' };
+    const refs: TableRef[] = [];
+    const msiAddress = BigInt(req.address >>> 0);
+    let index: number | null = null;
+    let suppress = false;
+    const fail = (code: number, domainId: number, address = msiAddress): InterruptOutcome => {
+      const event = makeEvent(code, req.sid, domainId, EVENT_FLAG_I, address);
+      const logged = code === AMDVI_EVENT.IO_PAGE_FAULT && suppress ? false : this.logEvent(event);
+      return { kind: 'blocked', index, refs, fault: { vendor: 'amd-vi', code, event, logged } };
+    };
+
+    let dte = this.dteCache.get(req.sid);
+    if (dte !== undefined) this.stats.dteHits++;
+    else {
+      this.stats.dteMisses++;
+      const { base, bytes } = this.deviceTable();
+      if ((req.sid + 1) * 32 > bytes) return fail(AMDVI_EVENT.ILLEGAL_DEV_TABLE_ENTRY, 0);
+      const pa = base + req.sid * 32;
+      if (!this.mem.isRam(pa)) return fail(AMDVI_EVENT.DEV_TAB_HW_ERROR, 0, BigInt(pa));
+      dte = readEntry(this.mem, pa, 8);
+      refs.push({ kind: 'device-table-entry', level: 0, index: req.sid, pa, raw: dte, decision: bit(dte, DTE_INT.IV) ? 'next' : 'pass-through' });
+      // keep it only if the DMA path would have kept it too (it checks its half when it reads)
+      if (!bit(dte, DTE.V) || !bit(dte, DTE.TV) || (bits(dte, 6, 2) === 0n && bits(dte, DTE.MODE_HI, DTE.MODE_LO) !== 7n && !bit(dte, DTE.GV))) this.dteCache.set(req.sid, dte);
+    }
+    if (!bit(dte, DTE_INT.IV)) return { kind: 'passed', why: 'remapping-off' };
+    const domainId = Number(bits(dte, DTE.DOMAIN_HI, DTE.DOMAIN_LO));
+    suppress = bit(dte, DTE.SA);
+    const dteRef = refs[0];
+    const dteFault = (): void => {
+      if (dteRef !== undefined) dteRef.decision = 'fault';
+    };
+
+    const mode = (req.data >>> 8) & 7;
+    if (mode === 2) return { kind: 'passed', why: 'forwarded' }; // SMI (no SMI filter)
+    if (mode === 3 || mode === 6) return { kind: 'aborted', refs, why: 'delivery-mode' };
+    if (mode >= 4) {
+      const pass = mode === 4 ? DTE_INT.NMI_PASS : mode === 5 ? DTE_INT.INIT_PASS : DTE_INT.EINT_PASS;
+      return bit(dte, pass) ? { kind: 'passed', why: 'forwarded' } : { kind: 'aborted', refs, why: 'not-passed' };
+    }
+    const intCtl = Number(bits(dte, ...DTE_INT.INT_CTL));
+    if (intCtl === INT_CTL_ABORT) return { kind: 'aborted', refs, why: 'int-ctl' };
+    if (intCtl === INT_CTL_FORWARD) return { kind: 'passed', why: 'forwarded' };
+    const len = Number(bits(dte, ...DTE_INT.INT_TAB_LEN));
+    if (intCtl !== INT_CTL_REMAP || len > MAX_INT_TAB_LEN) {
+      dteFault();
+      return fail(AMDVI_EVENT.ILLEGAL_DEV_TABLE_ENTRY, domainId);
+    }
+    index = req.data & 0x7ff;
+    if (index >= 2 ** len) {
+      dteFault();
+      return fail(AMDVI_EVENT.IO_PAGE_FAULT, domainId);
+    }
+
+    const key = `${req.sid}/${index}`;
+    const cached = this.irteCache.get(key);
+    let irte: number;
+    if (cached !== undefined) {
+      this.stats.irteHits++;
+      irte = cached.raw;
+    } else {
+      this.stats.irteMisses++;
+      const pa = Number(bits(dte, ...DTE_INT.INT_TABLE_ROOT) << 6n) + 4 * index;
+      if (!this.mem.isRam(pa)) throw new RangeError(`AMD-Vi interrupt table entry at 0x${pa.toString(16)} is not RAM (the specification names no event for it; the lab does not model what hardware does then)`);
+      irte = this.mem.read(pa, 4) >>> 0;
+      const ref: TableRef = { kind: 'irte', level: 0, index, pa, raw: BigInt(irte), decision: 'fault' };
+      refs.push(ref);
+      const e = BigInt(irte);
+      suppress ||= bit(e, AMD_IRTE.SUP_IOPF);
+      if (!bit(e, AMD_IRTE.REMAP_EN) || bit(e, AMD_IRTE.GUEST_MODE) || bits(e, ...AMD_IRTE.INT_TYPE) > 1n) return fail(AMDVI_EVENT.IO_PAGE_FAULT, domainId);
+      ref.decision = 'leaf';
+      this.irteCache.set(key, { deviceId: req.sid, index, raw: irte });
+    }
+    const e = BigInt(irte);
+    return {
+      kind: 'remapped',
+      index,
+      refs,
+      cacheHit: cached !== undefined,
+      target: {
+        vector: Number(bits(e, ...AMD_IRTE.VECTOR)),
+        destinationId: Number(bits(e, ...AMD_IRTE.DESTINATION)),
+        destinationMode: bit(e, AMD_IRTE.DM) ? 'logical' : 'physical',
+        deliveryMode: Number(bits(e, ...AMD_IRTE.INT_TYPE)),
+        trigger: ((req.data >>> 15) & 1) === 1 ? 'level' : 'edge',
+        redirectionHint: ((req.address >>> 3) & 1) === 1,
+      },
+    };
+  }
+
+  irteCacheEntries(): AmdViIrteCacheEntry[] {
+    return [...this.irteCache.values()].map((e) => ({ ...e }));
+  }
+
   // ---- time travel ---------------------------------------------------------------------------
 
   snapshot(): AmdViState {
@@ -329,6 +497,7 @@ export class AmdViRemapper implements DmaRemapper {
       regs: [...this.regs],
       iotlb: [...this.iotlb.values()].map((e) => ({ ...e })),
       dteCache: [...this.dteCache].map(([deviceId, raw]) => ({ deviceId, raw: raw.toString(16) })),
+      irteCache: this.irteCacheEntries(),
       stats: { ...this.stats },
     };
   }
@@ -338,6 +507,7 @@ export class AmdViRemapper implements DmaRemapper {
     this.iotlb = new Map(s.iotlb.map((e) => [`${e.domainId}/${e.shift}/${e.vpn}`, { ...e }]));
     this.shifts = new Set(s.iotlb.map((e) => e.shift));
     this.dteCache = new Map(s.dteCache.map((e) => [e.deviceId, BigInt('0x' + e.raw)]));
+    this.irteCache = new Map(s.irteCache.map((e) => [`${e.deviceId}/${e.index}`, { ...e }]));
     this.stats = { ...s.stats };
   }
 

@@ -6,9 +6,9 @@
  * tests/reference/*.json.
  */
 import { PhysMem } from '../mem/physmem.ts';
-import { AMDVI_REG, CTRL_EVT_LOG_EN, CTRL_IOMMU_EN, DTE, IOPTE, AmdViRemapper } from './amdvi.ts';
+import { AMD_IRTE, AMDVI_REG, CTRL_EVT_LOG_EN, CTRL_IOMMU_EN, DTE, DTE_INT, INT_CTL_REMAP, IOPTE, AmdViRemapper } from './amdvi.ts';
 import { readEntry } from './types.ts';
-import { CTX_E, GCMD_SRTP, GCMD_TE, ROOT_E, SL_R, SL_SP, SL_W, VTD_REG, VtdRemapper } from './vtd.ts';
+import { CTX_E, GCMD_CFI, GCMD_IRE, GCMD_SIRTP, GCMD_SRTP, GCMD_TE, IR_ADDR, IRTA, IRTE, ROOT_E, SL_R, SL_SP, SL_W, VTD_REG, VtdRemapper } from './vtd.ts';
 
 /** Writes a little-endian entry of `dwords` 32-bit words. */
 export function putEntry(mem: PhysMem, pa: number, v: bigint, dwords: number): void {
@@ -106,6 +106,61 @@ export class VtdKit {
   }
 }
 
+/** The GCMD bits that stay as written (TE, QIE 26, IRE, CFI): a driver writes them back each time. */
+const GCMD_PERSISTENT = ((1 << GCMD_TE) | (1 << 26) | (1 << GCMD_IRE) | (1 << GCMD_CFI)) >>> 0;
+
+/** A VT-d IRTE, remapped format (IM = 0) or posted format (`posted`: IM = 1). */
+export interface IrteSpec {
+  p?: boolean;
+  fpd?: boolean;
+  vector: number;
+  /** Remapped format: the xAPIC destination (APIC ID), placed in DST bits 15:8. */
+  dest?: number;
+  dm?: boolean;
+  rh?: boolean;
+  tm?: boolean;
+  dlm?: number;
+  sid?: number;
+  sq?: number;
+  svt?: number;
+  /** Posted format: the descriptor's address (64-byte aligned) and URG. */
+  posted?: { pda: number; urg?: boolean };
+  /** Raw bits ORed in (to set reserved ones). */
+  extra?: bigint;
+}
+
+export function irteValue(o: IrteSpec): bigint {
+  let e = at(IRTE.P, o.p ?? true) | at(IRTE.FPD, o.fpd ?? false) | at(IRTE.VECTOR, o.vector) | at(IRTE.SID, o.sid ?? 0) | at(IRTE.SQ, o.sq ?? 0) | at(IRTE.SVT, o.svt ?? 0);
+  if (o.posted !== undefined) {
+    const pda = BigInt(o.posted.pda);
+    e |= at(IRTE.IM, 1) | at(IRTE.URG, o.posted.urg ?? false) | (((pda >> 6n) & ((1n << 26n) - 1n)) << 38n) | ((pda >> 32n) << 96n);
+  } else {
+    e |= at(IRTE.DM, o.dm ?? false) | at(IRTE.RH, o.rh ?? false) | at(IRTE.TM, o.tm ?? false) | at(IRTE.DLM, o.dlm ?? 0) | (BigInt(o.dest ?? 0) << 40n);
+  }
+  return e | (o.extra ?? 0n);
+}
+
+/** The remappable-format MSI address for `handle` (bit 15 goes to address bit 2), SHV optional. */
+export function remappableAddress(handle: number, shv = false): number {
+  return (0xfee00000 | ((handle & 0x7fff) << IR_ADDR.HANDLE[1]) | (1 << IR_ADDR.FORMAT) | ((shv ? 1 : 0) << IR_ADDR.SHV) | (((handle >> 15) & 1) << IR_ADDR.HANDLE_15)) >>> 0;
+}
+
+/** VT-d interrupt remapping the way a driver turns it on: IRTA, SIRTP, then IRE (and CFI). */
+export function enableIr(kit: VtdKit, o: { s: number; cfi?: boolean; table?: number }): number {
+  const entries = 2 ** (o.s + 1);
+  let table = o.table;
+  if (table === undefined) {
+    table = kit.alloc.next;
+    kit.alloc.next += Math.max(1, Math.ceil((entries * 16) / 4096)) * 4096;
+  }
+  const u = kit.iommu;
+  u.write64(VTD_REG.IRTA, BigInt(table) | at(IRTA.S, o.s));
+  const keep = u.read32(VTD_REG.GSTS) & GCMD_PERSISTENT;
+  u.write32(VTD_REG.GCMD, (keep | (1 << GCMD_SIRTP)) >>> 0);
+  u.write32(VTD_REG.GCMD, (keep | (1 << GCMD_IRE) | ((o.cfi ?? false) ? 1 << GCMD_CFI : 0)) >>> 0);
+  return table;
+}
+
 // ---- AMD-Vi --------------------------------------------------------------------------------------
 
 export class AmdKit {
@@ -178,4 +233,27 @@ export class AmdKit {
   eventTail(): number {
     return Number(this.iommu.read64(AMDVI_REG.EVENT_TAIL));
   }
+
+  /**
+   * A DTE for interrupts only (V = 1, TV = 0: DMA passes untranslated) with an interrupt table
+   * of 2^len entries at `root` (allocated when not given). Returns the table's address.
+   */
+  irDte(deviceId: number, o: { len: number; intCtl?: number; iv?: boolean; root?: number; domainId?: number; sa?: boolean; nmiPass?: boolean; initPass?: boolean; eintPass?: boolean }): number {
+    const root = o.root ?? this.alloc.page();
+    const extra =
+      at(DTE_INT.IV, o.iv ?? true) |
+      at(DTE_INT.INT_TAB_LEN, o.len) |
+      ((BigInt(root) >> 6n) << BigInt(DTE_INT.INT_TABLE_ROOT[1])) |
+      at(DTE_INT.INT_CTL, o.intCtl ?? INT_CTL_REMAP) |
+      at(DTE_INT.NMI_PASS, o.nmiPass ?? false) |
+      at(DTE_INT.INIT_PASS, o.initPass ?? false) |
+      at(DTE_INT.EINT_PASS, o.eintPass ?? false);
+    this.dte(deviceId, { domainId: o.domainId ?? 0, tv: false, mode: 0, root: 0, sa: o.sa ?? false, extra });
+    return root;
+  }
+}
+
+/** An AMD-Vi legacy (32-bit) IRTE. */
+export function amdIrteValue(o: { remapEn?: boolean; supIopf?: boolean; intType?: number; dm?: boolean; guestMode?: boolean; dest: number; vector: number }): number {
+  return Number(at(AMD_IRTE.REMAP_EN, o.remapEn ?? true) | at(AMD_IRTE.SUP_IOPF, o.supIopf ?? false) | at(AMD_IRTE.INT_TYPE, o.intType ?? 0) | at(AMD_IRTE.DM, o.dm ?? false) | at(AMD_IRTE.GUEST_MODE, o.guestMode ?? false) | at(AMD_IRTE.DESTINATION, o.dest) | at(AMD_IRTE.VECTOR, o.vector));
 }

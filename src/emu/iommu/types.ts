@@ -11,6 +11,13 @@
  * entries, 32-byte AMD-Vi DTEs) are `bigint` too. Host-physical addresses are plain numbers (at
  * most 52 bits, exact in a double), as in mem/physmem.ts. The remappers' own state (registers,
  * caches) is plain JSON-safe data for time travel: numbers and strings only.
+ *
+ * Interrupt remapping (InterruptRemapper below): a write to 0xFEEx_xxxx is not DMA but an
+ * interrupt message. With remapping on, the unit looks the message up in an interrupt-remapping
+ * table (VT-d: the IRTA table, indexed by the handle the message carries; AMD-Vi: the DTE's
+ * interrupt table, indexed by MSI data bits 10:0) and either sends the interrupt the entry names,
+ * posts it into a descriptor in memory (VT-d posted format), or blocks it with a fault, so that
+ * a device cannot pick its own vector or destination.
  */
 
 /** What a remapper needs of host memory. `PhysMem` is one. */
@@ -55,21 +62,24 @@ export type RefDecision =
   | 'fault';
 
 /** Which structure an entry belongs to. */
-export type RefKind = 'root-entry' | 'context-entry' | 'device-table-entry' | 'page-table-entry';
+export type RefKind = 'root-entry' | 'context-entry' | 'device-table-entry' | 'page-table-entry' | 'irte';
 
 /** One read of a remapping structure, in the order the hardware made it. */
 export interface TableRef {
   kind: RefKind;
   /**
    * For page-table entries the level of the table (VT-d: 4 = PML4 .. 1 = PT; AMD-Vi: 6 .. 1);
-   * 0 for root, context and device-table entries.
+   * 0 for root, context, device-table and interrupt-remapping table entries.
    */
   level: number;
-  /** Index of the entry in its table (bus, devfn, DeviceID or the IOVA's 9-bit slice). */
+  /** Index of the entry in its table (bus, devfn, DeviceID, the IOVA's 9-bit slice or the interrupt index). */
   index: number;
   /** Host-physical address of the entry. */
   pa: number;
-  /** The raw entry (128 bits for root/context entries, 256 for a DTE, 64 for page-table entries). */
+  /**
+   * The raw entry (128 bits for root/context entries and VT-d IRTEs, 256 for a DTE, 64 for
+   * page-table entries, 32 for an AMD-Vi legacy IRTE).
+   */
   raw: bigint;
   decision: RefDecision;
 }
@@ -80,10 +90,19 @@ export interface VtdFaultRecord {
   reason: number;
   /** Source ID of the faulting request. */
   sid: number;
-  /** Page address of the faulting request: IOVA bits 63:12 (FI), low 12 bits zero. */
+  /**
+   * Page address of a faulting DMA request: IOVA bits 63:12 (FI), low 12 bits zero. 0 for an
+   * interrupt request's fault (its FI holds the interrupt index instead: `interruptIndex`).
+   */
   pageAddress: bigint;
-  /** T: 1 = read, 0 = write (vtd.json `fault_record.T`). */
+  /** T: 1 = read, 0 = write (vtd.json `fault_record.T`). An interrupt request is a write (0). */
   type: 0 | 1;
+  /**
+   * Interrupt-remapping faults (reasons 0x20..0x2F) only: the interrupt index, which the record
+   * holds in FI bits 63:48 (VT-d spec 10.4.14; QEMU hw/i386/intel_iommu.c VTD_FRCD_IR_IDX).
+   * Absent for DMA faults; 0 where no index was decoded (a blocked compatibility-format request).
+   */
+  interruptIndex?: number;
 }
 
 /** An AMD-Vi event-log entry, 16 bytes (AMD IOMMU spec, "Event Log"). */
@@ -150,11 +169,87 @@ export interface DmaRemapper {
   translate(req: DmaRequest): DmaOutcome;
 }
 
+// ---- interrupt remapping -------------------------------------------------------------------------
+
+/** An interrupt message as it reaches the remapping hardware: a dword write to 0xFEEx_xxxx. */
+export interface InterruptRequest {
+  /** Requester / source ID of the function that wrote it. */
+  sid: number;
+  /** The message address (0xFEEx_xxxx, bits 31:0). */
+  address: number;
+  /** The dword written (the MSI data in bits 15:0; bits 31:16 are 0 from an MSI capability). */
+  data: number;
+}
+
+/** What the interrupt that reaches the processors is (SDM Vol. 3A 11.11 fields). */
+export interface InterruptTarget {
+  vector: number;
+  destinationId: number;
+  destinationMode: 'physical' | 'logical';
+  /** The 3-bit SDM delivery-mode code (0 fixed, 1 lowest priority, 2 SMI, 4 NMI, 5 INIT, 7 ExtINT). */
+  deliveryMode: number;
+  trigger: 'edge' | 'level';
+  redirectionHint: boolean;
+}
+
+export type InterruptOutcome =
+  /**
+   * Delivered as written: remapping off (VT-d GSTS.IRES = 0, AMD-Vi IOMMU off or DTE.IV = 0), or
+   * (VT-d) a compatibility-format request with GSTS.CFIS = 1, or (AMD-Vi) `forwarded`: the DTE
+   * lets the message through unmapped (IntCtl = 01b for fixed and arbitrated interrupts, or the
+   * DTE's NMIPass / INITPass / EIntPass for those types, SMI always).
+   */
+  | { kind: 'passed'; why: 'remapping-off' | 'compatibility' | 'forwarded' }
+  /** Remapped: the entry (IRTE) at `index` gave the interrupt that goes to the processors. */
+  | { kind: 'remapped'; index: number; refs: TableRef[]; cacheHit: boolean; target: InterruptTarget }
+  /**
+   * VT-d posted format: PIR bit `vector` set in the descriptor at host-physical `descriptor`;
+   * `notification` is the notification event sent (NV to NDST), or null when ON was already set
+   * or SN suppressed it.
+   */
+  | { kind: 'posted'; index: number; refs: TableRef[]; cacheHit: boolean; vector: number; descriptor: number; urgent: boolean; notification: InterruptTarget | null }
+  /** Blocked with a fault the IOMMU recorded (or would have, but for FPD / SupIOPF / DTE.SA / a full log). */
+  | { kind: 'blocked'; index: number | null; refs: TableRef[]; fault: IommuFault }
+  /**
+   * AMD-Vi only: target-aborted without any event logged (VirtualBox DevIommuAmd.cpp
+   * iommuAmdLookupIntrTable): `int-ctl` = DTE.IntCtl = 00b for a fixed or arbitrated interrupt,
+   * `not-passed` = an NMI / INIT / ExtINT whose pass bit in the DTE is clear, `delivery-mode` = a
+   * reserved delivery mode (3 or 6) in the message data.
+   */
+  | { kind: 'aborted'; refs: TableRef[]; why: 'int-ctl' | 'not-passed' | 'delivery-mode' };
+
+/**
+ * A unit that remaps interrupt messages. It may record faults, fill caches and (VT-d posted
+ * format) write a posted-interrupt descriptor. It throws only for a malformed request
+ * (checkInterruptRequest) or for a structure the host placed outside RAM where the vendor names
+ * no fault for it (each remapper's header says which).
+ */
+export interface InterruptRemapper {
+  remapInterrupt(req: InterruptRequest): InterruptOutcome;
+}
+
+/** Whether `r` implements interrupt remapping. */
+export function isInterruptRemapper(r: object): r is InterruptRemapper {
+  return typeof (r as Partial<InterruptRemapper>).remapInterrupt === 'function';
+}
+
+/** Whether a 32-bit address is in the interrupt range 0xFEE0_0000 .. 0xFEEF_FFFF. */
+export function isInterruptAddress(address: number): boolean {
+  return address >>> 20 === 0xfee;
+}
+
 /** Throws if the request is malformed (length, address range, page crossing). */
 export function checkRequest(req: DmaRequest): void {
   if (!Number.isInteger(req.length) || req.length < 1 || req.length > 4096) throw new RangeError(`DMA length ${req.length} is not 1..4096`);
   if (req.iova < 0n || req.iova >= 1n << 64n) throw new RangeError(`IOVA ${req.iova} is not a 64-bit address`);
   if ((req.iova & 0xfffn) + BigInt(req.length) > 0x1000n) throw new RangeError(`DMA of ${req.length} bytes at 0x${req.iova.toString(16)} crosses a 4 KiB boundary`);
+  if (!Number.isInteger(req.sid) || req.sid < 0 || req.sid > 0xffff) throw new RangeError(`source ID ${req.sid} is not 16-bit`);
+}
+
+/** Throws if the interrupt request is malformed (not a dword write to 0xFEEx_xxxx, or a bad source ID). */
+export function checkInterruptRequest(req: InterruptRequest): void {
+  if (!Number.isInteger(req.address) || req.address < 0 || req.address > 0xffffffff || !isInterruptAddress(req.address)) throw new RangeError(`0x${req.address.toString(16)} is not an interrupt address (0xFEEx_xxxx)`);
+  if (!Number.isInteger(req.data) || req.data < 0 || req.data > 0xffffffff) throw new RangeError(`interrupt data ${req.data} is not a dword`);
   if (!Number.isInteger(req.sid) || req.sid < 0 || req.sid > 0xffff) throw new RangeError(`source ID ${req.sid} is not 16-bit`);
 }
 
@@ -165,8 +260,14 @@ const HOST_LIMIT = 1n << 52n;
  * No IOMMU: the bus address is the host-physical address. A device can reach any page, which is
  * what the tests of the real remappers show against.
  */
-export class PassThroughRemapper implements DmaRemapper {
+export class PassThroughRemapper implements DmaRemapper, InterruptRemapper {
   readonly vendor = 'none' as const;
+
+  /** No IOMMU: every interrupt message goes to the processors as written. */
+  remapInterrupt(req: InterruptRequest): InterruptOutcome {
+    checkInterruptRequest(req);
+    return { kind: 'passed', why: 'remapping-off' };
+  }
 
   translate(req: DmaRequest): DmaOutcome {
     checkRequest(req);

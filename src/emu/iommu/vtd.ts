@@ -1,26 +1,57 @@
 /**
- * Intel VT-d DMA remapping, legacy mode (Intel VT-d Architecture Specification: 3 "DMA
- * Remapping", 7 "Address Translation Faults", 9 "Translation Structure Formats", 10 "Register
- * Descriptions"). Scalable mode, PASIDs, first-level tables, queued invalidation, interrupt
- * remapping, device-TLBs (ATS) and fault events (interrupts) are not modelled.
+ * Intel VT-d DMA and interrupt remapping, legacy mode (Intel VT-d Architecture Specification: 3
+ * "DMA Remapping", 5 "Interrupt Remapping", 7 "Address Translation Faults", 9 "Translation
+ * Structure Formats", 10 "Register Descriptions"). Scalable mode, PASIDs, first-level tables,
+ * queued invalidation (the invalidation descriptors are method calls here), device-TLBs (ATS),
+ * x2APIC mode (EIM) and fault events (interrupts) are not modelled.
  *
- * The unit reads its structures from host memory every time its caches miss:
+ * DMA: the unit reads its structures from host memory every time its caches miss:
  *   RTADDR (latched by GCMD.SRTP) → root entry [bus] → context-table pointer → context entry
  *   [devfn] → DID, TT, AW and the second-level page-table pointer → 3 or 4 levels of
  *   second-level entries (R, W, SP, address).
  * It caches context entries by source ID and translations by (domain ID, page), and returns what
  * it cached until software invalidates it through CCMD or the IOTLB registers, as hardware may.
  *
+ * Interrupts (remapInterrupt; VT-d 5.1): IRTA (latched by GCMD.SIRTP: table address, S → 2^(S+1)
+ * 16-byte entries) and GCMD.IRE / GCMD.CFI (GSTS.IRES / GSTS.CFIS). A write to 0xFEEx_xxxx:
+ *   - IRES = 0: passed as written.
+ *   - compatibility format (address bit 4 = 0): passed if CFIS = 1, else blocked (0x25).
+ *   - remappable format: handle = address bits 19:5 with bit 2 as handle[15]; with SHV (bit 3)
+ *     the index is handle + data[15:0] (the subhandle). Data bits 31:16 set → 0x20 (the lab's
+ *     reading of "reserved fields in the request": an MSI capability always writes them 0).
+ *     Table pointer or entry outside RAM → 0x23, index ≥ table size → 0x21, P = 0 → 0x22,
+ *     reserved bits (remapped format: 14:12, 31:24, 127:84 and, xAPIC mode, DST 39:32 and 63:48;
+ *     posted format: 7:2, 13:12, 37:24, 95:84, a descriptor address above the 48-bit HAW, or IM
+ *     = 1 without CAP.PI) → 0x24, source-ID verification failed → 0x26 (SVT 01: SID compared
+ *     under the SQ mask; 10: the requester's bus within [SID 15:8, SID 7:0]; 11 (reserved) is
+ *     taken as a failure, as QEMU hw/i386/intel_iommu.c vtd_irte_get does).
+ *   - IM = 0 (remapped format): the interrupt named by the IRTE (vector, DST bits 47:40 as the
+ *     xAPIC destination, DM, RH, TM, DLM) goes to the processors.
+ *   - IM = 1 (posted format, VT-d 9.11, 9.12): the 64-byte posted-interrupt descriptor at PDA is
+ *     updated as one atomic step: PIR[vector] set; if ON was 0 and (URG = 1 or SN = 0), ON is set
+ *     and the notification event (vector NV, physical destination NDST bits 15:8 in xAPIC mode,
+ *     fixed, edge) is sent. A descriptor outside RAM throws: the specification names no fault
+ *     for it and the host (not a device) placed it.
+ * Interrupt faults are recorded in the fault-recording registers like DMA faults, with FI bits
+ * 63:48 holding the interrupt index and T = 0 (QEMU vtd_report_ir_fault). The IRTE's FPD
+ * suppresses recording of the faults found after the entry was read (0x22, 0x24, 0x26: the
+ * "qualified" interrupt faults of the spec's table in 7.1); the others are always recorded.
+ * IRTEs that were present and well-formed are kept in an interrupt entry cache by index until
+ * invalidateInterruptEntryCache (the queued-invalidation descriptor of type 4, vtd.json
+ * `queued_invalidation_descriptor_types`) drops them; a cached entry is still checked against
+ * the requester's source ID. SIRTP does not empty the cache: software must invalidate after it.
+ *
  * Capabilities (CAP_DEFAULT / ECAP_DEFAULT below, chosen for the lab):
  *   CAP: ND = 6 (16-bit domain IDs), SAGAW = 0b00110 (39-bit 3-level and 48-bit 4-level),
  *        MGAW = 48, FRO = 0x40 (fault records at 0x400), SLLPS = 2 MB only (bit 34; a 1 GB SP
  *        entry is a reserved-bit fault unless a caller's CAP sets bit 35), PSI = 1, NFR = 4
- *        (field 3), MAMV = 9 (a PSI covers at most 2^9 pages), RWBF = 0, CM = 0.
- *   ECAP: C = 1 (walks see memory directly), PT = 1 (TT = 2 pass-through), IRO = 0x50 (IOTLB
- *        registers at 0x500), QI = DT = IR = SC = SMTS = 0.
+ *        (field 3), MAMV = 9 (a PSI covers at most 2^9 pages), PI = 1 (bit 59, posted
+ *        interrupts; Linux cap_pi_support), RWBF = 0, CM = 0.
+ *   ECAP: C = 1 (walks see memory directly), IR = 1 (interrupt remapping), PT = 1 (TT = 2
+ *        pass-through), IRO = 0x50 (IOTLB registers at 0x500), QI = DT = EIM = SC = SMTS = 0.
  *   VER = 0x10 (1.0). Host address width: 48 bits (bits 51:48 of a table pointer are reserved).
  */
-import { bit, bits, checkRequest, readEntry, type DmaOutcome, type IommuFault, type DmaRemapper, type DmaRequest, type IommuMemory, type TableRef, type VtdFaultRecord } from './types.ts';
+import { bit, bits, checkInterruptRequest, checkRequest, readEntry, type DmaOutcome, type IommuFault, type DmaRemapper, type DmaRequest, type InterruptOutcome, type InterruptRemapper, type InterruptRequest, type InterruptTarget, type IommuMemory, type TableRef, type VtdFaultRecord } from './types.ts';
 
 /** Register offsets (VT-d 10.4; tests/reference/vtd.json `registers`). */
 export const VTD_REG = {
@@ -33,11 +64,74 @@ export const VTD_REG = {
   CCMD: 0x28,
   FSTS: 0x34,
   FECTL: 0x38,
+  IRTA: 0xb8,
 } as const;
 
 /** GCMD / GSTS bits (10.4.4, 10.4.5). */
 export const GCMD_TE = 31;
 export const GCMD_SRTP = 30;
+/** Interrupt remapping enable (GSTS.IRES). */
+export const GCMD_IRE = 25;
+/** Set interrupt remap table pointer (GSTS.IRTPS). */
+export const GCMD_SIRTP = 24;
+/** Compatibility format interrupt (GSTS.CFIS). */
+export const GCMD_CFI = 23;
+
+/** IRTA_REG fields (10.4.29): table address 63:12, EIME bit 11, S 3:0 (2^(S+1) entries). */
+export const IRTA = { ADDR: [63, 12], EIME: 11, S: [3, 0] } as const;
+
+/** ECAP.IR (interrupt remapping supported) and CAP.PI (posted interrupts supported). */
+export const ECAP_IR = 3;
+export const CAP_PI = 59;
+
+/** Interrupt-remapping fault reasons (7.1; vtd.json `fault_reasons` 0x20..0x26). */
+export const VTD_IR_FAULT = {
+  REQUEST_RESERVED: 0x20,
+  INDEX_BEYOND_TABLE: 0x21,
+  IRTE_NOT_PRESENT: 0x22,
+  TABLE_INVALID: 0x23,
+  IRTE_RESERVED: 0x24,
+  COMPATIBILITY_BLOCKED: 0x25,
+  SID_VERIFICATION: 0x26,
+} as const;
+
+/**
+ * Interrupt-remapping table entry fields, 128 bits (9.10 remapped format, vtd.json
+ * `irte_remapped_128bit`; 9.11 posted format: URG, PDA_LO = descriptor address bits 31:6,
+ * PDA_HI = bits 63:32).
+ */
+export const IRTE = {
+  P: 0,
+  FPD: 1,
+  DM: 2,
+  RH: 3,
+  TM: 4,
+  DLM: [7, 5],
+  AVAIL: [11, 8],
+  URG: 14,
+  IM: 15,
+  VECTOR: [23, 16],
+  DST: [63, 32],
+  SID: [79, 64],
+  SQ: [81, 80],
+  SVT: [83, 82],
+  PDA_LO: [63, 38],
+  PDA_HI: [127, 96],
+} as const;
+
+/** Source validation types (IRTE.SVT). */
+export const SVT_NONE = 0;
+export const SVT_SID = 1;
+export const SVT_BUS_RANGE = 2;
+
+/** SID bits SQ leaves out of the comparison (SVT = 01): 0 none, 1 bit 2, 2 bits 2:1, 3 bits 2:0. */
+export const SQ_IGNORED = [0, 0b100, 0b110, 0b111] as const;
+
+/** Posted-interrupt descriptor fields, 512 bits (9.12): PIR, ON, SN, NV, NDST. */
+export const PID = { PIR: [255, 0], ON: 256, SN: 257, NV: [279, 272], NDST: [319, 288] } as const;
+
+/** The remappable-format interrupt request (5.1.4.1): address bits. */
+export const IR_ADDR = { FORMAT: 4, SHV: 3, HANDLE_15: 2, HANDLE: [19, 5] } as const;
 
 /** Fault reasons (VT-d 7.1.3, table "Unsuccessful translated requests"; vtd.json `fault_reasons`). */
 export const VTD_FAULT = {
@@ -92,10 +186,12 @@ export const CAP_DEFAULT: bigint =
   field(1, 34) | // 2 MB super pages
   field(1, 39) | // PSI
   field(3, 40) | // NFR - 1
-  field(9, 48); // MAMV
+  field(9, 48) | // MAMV
+  field(1, CAP_PI); // posted interrupts
 
 export const ECAP_DEFAULT: bigint =
   field(1, 0) | // C
+  field(1, ECAP_IR) | // IR
   field(1, 6) | // PT
   field(0x50, 8); // IRO (× 16 bytes)
 
@@ -111,6 +207,10 @@ export interface VtdCaps {
   mamv: number;
   pt: boolean;
   iroOffset: number;
+  /** ECAP.IR: interrupt remapping. */
+  ir: boolean;
+  /** CAP.PI: posted interrupts. */
+  pi: boolean;
 }
 
 export function decodeCaps(cap: bigint, ecap: bigint): VtdCaps {
@@ -125,6 +225,8 @@ export function decodeCaps(cap: bigint, ecap: bigint): VtdCaps {
     mamv: Number(bits(cap, 53, 48)),
     pt: bit(ecap, 6),
     iroOffset: Number(bits(ecap, 17, 8)) * 16,
+    ir: bit(ecap, ECAP_IR),
+    pi: bit(cap, CAP_PI),
   };
 }
 
@@ -156,6 +258,22 @@ export interface VtdStats {
   iotlbMisses: number;
   contextHits: number;
   contextMisses: number;
+  /** Interrupt entry cache. */
+  iecHits: number;
+  iecMisses: number;
+}
+
+/** A cached IRTE: its index and its 128 bits as hex. */
+export interface VtdIecEntry {
+  index: number;
+  raw: string;
+}
+
+/** The interrupt-remapping table latched by the last SIRTP. */
+export interface VtdIrTable {
+  base: number;
+  /** 2^(S+1). */
+  entries: number;
 }
 
 /** The whole unit as JSON-safe data. */
@@ -170,6 +288,10 @@ export interface VtdState {
   nextFault: number;
   iotlb: VtdIotlbEntry[];
   contextCache: VtdContextCacheEntry[];
+  /** Interrupt-remapping table latched by the last SIRTP, or null before any. */
+  irt: VtdIrTable | null;
+  /** Interrupt entry cache. */
+  iec: VtdIecEntry[];
   stats: VtdStats;
 }
 
@@ -184,7 +306,7 @@ export const INV_DOMAIN = 2;
 /** CCMD: device-selective; IOTLB: page-selective. */
 export const INV_DEVICE_OR_PAGE = 3;
 
-export class VtdRemapper implements DmaRemapper {
+export class VtdRemapper implements DmaRemapper, InterruptRemapper {
   readonly vendor = 'vtd' as const;
   readonly mem: IommuMemory;
   readonly cap: bigint;
@@ -195,7 +317,10 @@ export class VtdRemapper implements DmaRemapper {
   private nextFault = 0;
   private iotlb = new Map<string, VtdIotlbEntry>();
   private ctxCache = new Map<number, VtdContextCacheEntry>();
-  stats: VtdStats = { iotlbHits: 0, iotlbMisses: 0, contextHits: 0, contextMisses: 0 };
+  private irt: VtdIrTable | null = null;
+  /** Interrupt entry cache: index → the IRTE's 128 bits. */
+  private iec = new Map<number, bigint>();
+  stats: VtdStats = { iotlbHits: 0, iotlbMisses: 0, contextHits: 0, contextMisses: 0, iecHits: 0, iecMisses: 0 };
 
   constructor(mem: IommuMemory, opts: VtdOptions = {}) {
     this.mem = mem;
@@ -264,6 +389,10 @@ export class VtdRemapper implements DmaRemapper {
       case VTD_REG.RTADDR:
         this.setDword(off, v & 0xfffff000); // TTM (11:10) reads 0: legacy mode only
         return;
+      case VTD_REG.IRTA:
+        // bits 10:4 are reserved; EIME (bit 11) is treated as 0 without ECAP.EIM (xAPIC mode only)
+        this.setDword(off, v & 0xfffff00f);
+        return;
       case VTD_REG.CCMD + 4:
         this.setDword(off, v);
         if ((v & 0x80000000) !== 0) this.contextCommand();
@@ -305,16 +434,37 @@ export class VtdRemapper implements DmaRemapper {
     return n;
   }
 
-  /** GCMD (10.4.4): TE sets/clears GSTS.TES; SRTP latches RTADDR and sets GSTS.RTPS. */
+  /**
+   * GCMD (10.4.4): TE, IRE and CFI set or clear GSTS.TES, IRES and CFIS as written (software
+   * writes them all each time, as Linux keeps iommu->gcmd); SRTP latches RTADDR and sets
+   * GSTS.RTPS; SIRTP latches IRTA and sets GSTS.IRTPS. IRE is ignored without ECAP.IR.
+   */
   private globalCommand(v: number): void {
     let gsts = this.dword(VTD_REG.GSTS);
     if ((v >>> GCMD_SRTP) & 1) {
       this.root = Number(this.qword(VTD_REG.RTADDR) & ~0xfffn);
       gsts |= 1 << GCMD_SRTP;
     }
-    if ((v >>> GCMD_TE) & 1) gsts |= 1 << GCMD_TE;
-    else gsts &= ~(1 << GCMD_TE);
+    if ((v >>> GCMD_SIRTP) & 1 && this.caps.ir) {
+      const irta = this.qword(VTD_REG.IRTA);
+      this.irt = { base: Number(bits(irta, ...IRTA.ADDR) << 12n), entries: 2 ** (Number(bits(irta, ...IRTA.S)) + 1) };
+      gsts |= 1 << GCMD_SIRTP;
+    }
+    for (const b of [GCMD_TE, GCMD_IRE, GCMD_CFI]) {
+      if (b === GCMD_IRE && !this.caps.ir) continue;
+      if ((v >>> b) & 1) gsts |= 1 << b;
+      else gsts &= ~(1 << b);
+    }
     this.setDword(VTD_REG.GSTS, gsts);
+  }
+
+  get interruptRemappingEnabled(): boolean {
+    return ((this.dword(VTD_REG.GSTS) >>> GCMD_IRE) & 1) === 1;
+  }
+
+  /** The interrupt-remapping table latched by the last SIRTP. */
+  get interruptTable(): VtdIrTable | null {
+    return this.irt === null ? null : { ...this.irt };
   }
 
   get translationEnabled(): boolean {
@@ -383,18 +533,31 @@ export class VtdRemapper implements DmaRemapper {
     return granularity;
   }
 
+  /**
+   * Interrupt entry cache invalidation (the queued-invalidation descriptor of type 4, 6.5.2.7:
+   * G, IIDX, IM): global, or index-selective for the 2^im entries whose index equals `index`
+   * with its low `im` bits ignored.
+   */
+  invalidateInterruptEntryCache(global: boolean, index = 0, im = 0): void {
+    if (global) {
+      this.iec.clear();
+      return;
+    }
+    if (!Number.isInteger(im) || im < 0 || im > 16) throw new RangeError(`IEC index mask ${im}`);
+    for (const k of [...this.iec.keys()]) if (Math.floor(k / 2 ** im) === Math.floor(index / 2 ** im)) this.iec.delete(k);
+  }
+
   /** The fault-recording register `i` as a record, or null if its F bit is clear. */
   faultRecord(i: number): (VtdFaultRecord & { index: number }) | null {
     const at = this.caps.froOffset + 16 * i;
     const d3 = this.dword(at + 12);
     if ((d3 & 0x80000000) === 0) return null;
-    return {
-      index: i,
-      reason: d3 & 0xff,
-      type: ((d3 >>> 30) & 1) as 0 | 1,
-      sid: this.dword(at + 8) & 0xffff,
-      pageAddress: this.qword(at) & ~0xfffn,
-    };
+    const reason = d3 & 0xff;
+    const fi = this.qword(at);
+    const rec = { index: i, reason, type: ((d3 >>> 30) & 1) as 0 | 1, sid: this.dword(at + 8) & 0xffff };
+    // interrupt-remapping reasons (0x20..0x2F) put the interrupt index in FI bits 63:48
+    if (reason >= 0x20 && reason <= 0x2f) return { ...rec, pageAddress: 0n, interruptIndex: Number(bits(fi, 63, 48)) };
+    return { ...rec, pageAddress: fi & ~0xfffn };
   }
 
   /** Primary fault logging (7.2.1): next register, F set, FRI latched when PPF rises, PFO on overflow. */
@@ -407,7 +570,7 @@ export class VtdRemapper implements DmaRemapper {
       return false;
     }
     if (this.pendingFaults() === 0) fsts = (fsts & ~0xff00) | (this.nextFault << 8);
-    this.setQword(at, rec.pageAddress & ~0xfffn);
+    this.setQword(at, rec.interruptIndex !== undefined ? BigInt(rec.interruptIndex & 0xffff) << 48n : rec.pageAddress & ~0xfffn);
     this.setDword(at + 8, rec.sid);
     this.setDword(at + 12, (0x80000000 | (rec.type << 30) | rec.reason) >>> 0);
     this.setDword(VTD_REG.FSTS, fsts);
@@ -520,6 +683,132 @@ export class VtdRemapper implements DmaRemapper {
     throw new Error('unreachable: level 1 is always a leaf');
   }
 
+  // ---- interrupt remapping -------------------------------------------------------------------
+
+  remapInterrupt(req: InterruptRequest): InterruptOutcome {
+    checkInterruptRequest(req);
+    if (!this.interruptRemappingEnabled) return { kind: 'passed', why: 'remapping-off' };
+    const refs: TableRef[] = [];
+    let index: number | null = null;
+    let fpd = false;
+    const fail = (reason: number): InterruptOutcome => {
+      const record: VtdFaultRecord = { reason, sid: req.sid, pageAddress: 0n, type: 0, interruptIndex: index ?? 0 };
+      const recorded = fpd ? false : this.recordFault(record);
+      return { kind: 'blocked', index, refs, fault: { vendor: 'vtd', reason, record, recorded } };
+    };
+    const addr = req.address >>> 0;
+    if (((addr >>> IR_ADDR.FORMAT) & 1) === 0) {
+      if (((this.dword(VTD_REG.GSTS) >>> GCMD_CFI) & 1) === 1) return { kind: 'passed', why: 'compatibility' };
+      return fail(VTD_IR_FAULT.COMPATIBILITY_BLOCKED);
+    }
+    const handle = ((addr >>> IR_ADDR.HANDLE[1]) & 0x7fff) | (((addr >>> IR_ADDR.HANDLE_15) & 1) << 15);
+    index = ((addr >>> IR_ADDR.SHV) & 1) === 1 ? handle + (req.data & 0xffff) : handle;
+    if (req.data >>> 16 !== 0) return fail(VTD_IR_FAULT.REQUEST_RESERVED);
+    const irt = this.irt;
+    if (irt === null || !this.mem.isRam(irt.base)) return fail(VTD_IR_FAULT.TABLE_INVALID);
+    if (index >= irt.entries) return fail(VTD_IR_FAULT.INDEX_BEYOND_TABLE);
+
+    let e = this.iec.get(index);
+    const cacheHit = e !== undefined;
+    if (e !== undefined) this.stats.iecHits++;
+    else {
+      this.stats.iecMisses++;
+      const pa = irt.base + index * 16;
+      if (!this.mem.isRam(pa)) return fail(VTD_IR_FAULT.TABLE_INVALID);
+      e = readEntry(this.mem, pa, 4);
+      const ref: TableRef = { kind: 'irte', level: 0, index, pa, raw: e, decision: 'fault' };
+      refs.push(ref);
+      // from here the faults are the qualified ones: the entry's FPD decides whether they are recorded
+      fpd = bit(e, IRTE.FPD);
+      if (!bit(e, IRTE.P)) return fail(VTD_IR_FAULT.IRTE_NOT_PRESENT);
+      if (this.irteReserved(e)) return fail(VTD_IR_FAULT.IRTE_RESERVED);
+      ref.decision = 'leaf';
+      this.iec.set(index, e);
+    }
+    fpd = bit(e, IRTE.FPD);
+    if (!this.sidVerified(e, req.sid)) {
+      const r = refs[0];
+      if (r !== undefined) r.decision = 'fault';
+      return fail(VTD_IR_FAULT.SID_VERIFICATION);
+    }
+
+    if (!bit(e, IRTE.IM)) {
+      const target: InterruptTarget = {
+        vector: Number(bits(e, ...IRTE.VECTOR)),
+        // xAPIC mode: the APIC ID is DST bits 15:8 (IRTE bits 47:40)
+        destinationId: Number(bits(e, 47, 40)),
+        destinationMode: bit(e, IRTE.DM) ? 'logical' : 'physical',
+        deliveryMode: Number(bits(e, ...IRTE.DLM)),
+        trigger: bit(e, IRTE.TM) ? 'level' : 'edge',
+        redirectionHint: bit(e, IRTE.RH),
+      };
+      return { kind: 'remapped', index, refs, cacheHit, target };
+    }
+    return this.post(e, index, refs, cacheHit);
+  }
+
+  /** Reserved bits of an IRTE in its format (9.10, 9.11), and IM = 1 without CAP.PI. */
+  private irteReserved(e: bigint): boolean {
+    if (!bit(e, IRTE.IM)) {
+      if (bits(e, 14, 12) !== 0n || bits(e, 31, 24) !== 0n || bits(e, 127, 84) !== 0n) return true;
+      // xAPIC mode (EIME = 0): DST 7:0 and 31:16 are reserved
+      return bits(e, 39, 32) !== 0n || bits(e, 63, 48) !== 0n;
+    }
+    if (!this.caps.pi) return true;
+    if (bits(e, 7, 2) !== 0n || bits(e, 13, 12) !== 0n || bits(e, 37, 24) !== 0n || bits(e, 95, 84) !== 0n) return true;
+    return bits(e, 127, 96 + VTD_HAW - 32) !== 0n; // descriptor address above the host address width
+  }
+
+  /** Source-ID verification (9.10 SVT, SQ, SID). */
+  private sidVerified(e: bigint, sid: number): boolean {
+    const svt = Number(bits(e, ...IRTE.SVT));
+    const want = Number(bits(e, ...IRTE.SID));
+    if (svt === SVT_NONE) return true;
+    if (svt === SVT_SID) {
+      const mask = ~SQ_IGNORED[Number(bits(e, ...IRTE.SQ))]! & 0xffff;
+      return (sid & mask) === (want & mask);
+    }
+    if (svt === SVT_BUS_RANGE) {
+      const bus = sid >> 8;
+      return bus >= want >> 8 && bus <= (want & 0xff);
+    }
+    return false; // SVT 11 is reserved: taken as a verification failure (QEMU vtd_irte_get)
+  }
+
+  /** The posted-format processing (9.12): PIR, ON, SN, URG, notification, as one atomic update. */
+  private post(e: bigint, index: number, refs: TableRef[], cacheHit: boolean): InterruptOutcome {
+    const vector = Number(bits(e, ...IRTE.VECTOR));
+    const urgent = bit(e, IRTE.URG);
+    const descriptor = Number((bits(e, ...IRTE.PDA_HI) << 32n) | (bits(e, ...IRTE.PDA_LO) << 6n));
+    if (!this.mem.isRam(descriptor)) throw new RangeError(`posted-interrupt descriptor at 0x${descriptor.toString(16)} is not RAM (the VT-d specification names no fault for it; the lab does not model what hardware does then)`);
+    const pirAt = descriptor + 4 * (vector >>> 5);
+    this.mem.write(pirAt, 4, (this.mem.read(pirAt, 4) | (1 << (vector & 31))) >>> 0);
+    const ctlAt = descriptor + PID.ON / 8; // dword 8: ON bit 0, SN bit 1, NV bits 23:16
+    const ctl = this.mem.read(ctlAt, 4) >>> 0;
+    const on = (ctl & 1) === 1;
+    const sn = ((ctl >>> 1) & 1) === 1;
+    let notification: InterruptTarget | null = null;
+    if (!on && (urgent || !sn)) {
+      this.mem.write(ctlAt, 4, (ctl | 1) >>> 0);
+      const ndst = this.mem.read(descriptor + PID.NDST[1] / 8, 4) >>> 0;
+      notification = {
+        vector: (ctl >>> (PID.NV[1] - PID.ON)) & 0xff,
+        // xAPIC mode: NDST bits 15:8 hold the APIC ID (VT-d 9.12)
+        destinationId: (ndst >>> 8) & 0xff,
+        destinationMode: 'physical',
+        deliveryMode: 0,
+        trigger: 'edge',
+        redirectionHint: false,
+      };
+    }
+    return { kind: 'posted', index, refs, cacheHit, vector, descriptor, urgent, notification };
+  }
+
+  /** Entries in the interrupt entry cache now (for views and tests). */
+  iecEntries(): VtdIecEntry[] {
+    return [...this.iec].map(([index, raw]) => ({ index, raw: raw.toString(16) }));
+  }
+
   // ---- time travel ---------------------------------------------------------------------------
 
   snapshot(): VtdState {
@@ -531,6 +820,8 @@ export class VtdRemapper implements DmaRemapper {
       nextFault: this.nextFault,
       iotlb: [...this.iotlb.values()].map((e) => ({ ...e })),
       contextCache: [...this.ctxCache.values()].map((e) => ({ ...e })),
+      irt: this.irt === null ? null : { ...this.irt },
+      iec: this.iecEntries(),
       stats: { ...this.stats },
     };
   }
@@ -542,6 +833,8 @@ export class VtdRemapper implements DmaRemapper {
     this.nextFault = s.nextFault;
     this.iotlb = new Map(s.iotlb.map((e) => [`${e.did}/${e.shift}/${e.vpn}`, { ...e }]));
     this.ctxCache = new Map(s.contextCache.map((e) => [e.sid, { ...e }]));
+    this.irt = s.irt === null ? null : { ...s.irt };
+    this.iec = new Map(s.iec.map((e) => [e.index, BigInt('0x' + e.raw)]));
     this.stats = { ...s.stats };
   }
 
