@@ -1,9 +1,10 @@
 /**
  * Running real guest programs under the lab's VT-x for tests (run.test.ts and the tests that build
  * on it): a bare 64-bit host in VMX operation, a VMCS of testkit's valid fields with the guest
- * sharing the host's identity map, and helpers that check an exit's reason and saved RIP.
+ * sharing the host's identity map, and helpers that check an exit's reason and saved RIP. It throws
+ * on a mismatch instead of using vitest's expect, since src/emu imports nothing from outside.
  */
-import { expect } from 'vitest';
+
 import { assemble } from '../asm/assembler.ts';
 import { createBareMachine, type BareMachine } from '../machine/bare.ts';
 import { CR0, CR4 } from '../cpu/sys-util.ts';
@@ -13,6 +14,11 @@ import { enc } from './fields.ts';
 import { cpuProcessor, runGuest, type GuestRunEnd } from './run.ts';
 import { validFields, VMCS_PA, VMXON_PA } from './testkit.ts';
 import { Vmx } from './vmx.ts';
+
+/** Throws a located message unless `actual` is `expected` (Object.is). */
+function same<T>(what: string, actual: T, expected: T): void {
+  if (!Object.is(actual, expected)) throw new Error(`${what}: expected ${String(expected)}, got ${String(actual)}`);
+}
 
 export const GUEST = 0x100000;
 /** A control field of testkit's valid VMCS, as a number. */
@@ -71,7 +77,7 @@ export function vm(
   for (const [v, label] of Object.entries(gates)) gate(m, Number(v), r.labels.get(label)!);
   for (const pa of [VMXON_PA, VMCS_PA]) m.mem.write(Number(pa), 4, VMCS_REVISION);
   const vmx = new Vmx(cpuProcessor(m.cpu));
-  for (const o of [vmx.vmxon(VMXON_PA), vmx.vmclear(VMCS_PA), vmx.vmptrld(VMCS_PA)]) expect(o.kind).toBe('succeed');
+  for (const o of [vmx.vmxon(VMXON_PA), vmx.vmclear(VMCS_PA), vmx.vmptrld(VMCS_PA)]) same('VMXON, VMCLEAR, VMPTRLD', o.kind, 'succeed');
   const all: Record<string, bigint> = {
     ...validFields(),
     CPU_BASED_VM_EXEC_CONTROL: BigInt(base('CPU_BASED_VM_EXEC_CONTROL') & ~Primary.HLT_EXITING!),
@@ -105,7 +111,7 @@ export function vm(
   };
   return {
     m, vmx, labels: r.labels, rd,
-    wr: (name, v) => expect(vmx.vmwrite(enc(name), v).kind).toBe('succeed'),
+    wr: (name, v) => same(`vmwrite ${name}`, vmx.vmwrite(enc(name), v).kind, 'succeed'),
     run: (budget = 10_000) => runGuest(vmx, m.cpu, budget),
     reg: (n) => (BigInt(s.regHi[n]!) << 32n) | BigInt(s.regLo[n]!),
   };
@@ -117,12 +123,12 @@ export const at = (v: Vm, label: string): bigint => BigInt(v.labels.get(label)!)
 /** Runs to an exit and checks its reason and saved RIP (at label `t`); VMX is back in root operation with the host loaded. */
 export function exitAt(v: Vm, reason: number, label = 't'): GuestRunEnd {
   const r = v.run();
-  expect(r.kind).toBe('exit');
-  expect(Number(v.rd('VM_EXIT_REASON'))).toBe(reason);
-  expect(v.rd('GUEST_RIP')).toBe(at(v, label));
-  expect(v.vmx.state.mode).toBe('root');
-  expect(v.m.cpu.guest).toBeNull();
-  expect(v.m.cpu.state.ripLo).toBe(0x401000); // HOST_RIP
+  same('the run ends with', r.kind, 'exit');
+  same('exit reason', Number(v.rd('VM_EXIT_REASON')), reason);
+  same(`GUEST_RIP (label ${label})`, v.rd('GUEST_RIP'), at(v, label));
+  same('VMX mode', v.vmx.state.mode, 'root');
+  same('the guest monitor', v.m.cpu.guest, null);
+  same('host RIP', v.m.cpu.state.ripLo, 0x401000); // HOST_RIP
   return r;
 }
 
