@@ -883,7 +883,9 @@ export class Cpu implements CpuCore {
     const canTake = ifSet && !s.interruptShadow && !g.interruptWindow;
     if (apic !== null && canTake) {
       const v = apic.deliverable();
-      if (v >= 0) return this.deliverVirtual(v);
+      // Delivered without an exit: the boundary is asked again (an external interrupt still pending
+      // must exit now, even when the vector's gate was a trap gate that left IF set).
+      if (v >= 0) return this.deliverVirtual(v) || this.guestBoundary();
     }
     const timer = s.timer;
     const src = this.interrupts;

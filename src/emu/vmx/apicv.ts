@@ -34,10 +34,13 @@
  * - Without "virtual-interrupt delivery", TPR virtualization is the TPR-threshold check: a VTPR[7:4]
  *   below the TPR threshold is a TPR-below-threshold VM exit (reason 43) after the instruction.
  *
+ * A guest in the HLT activity state wakes when a virtual interrupt is delivered (30.2.2: the same
+ * inactive states an external interrupt ends), since the CPU asks the boundary before its halted
+ * wait.
+ *
  * Not modelled: "virtualize APIC accesses" and the APIC-access page (the xAPIC MMIO path, APIC-access
- * and APIC-write exits), "APIC-register virtualization", self-IPI virtualization (x2APIC ICR 830H),
- * and the wake-up of a guest in the HLT activity state by a virtual interrupt (the lab's
- * hypervisors take HLT exits).
+ * and APIC-write exits), "APIC-register virtualization", and self-IPI virtualization (WRMSR of the
+ * x2APIC SELF IPI register, 83FH: here #GP(0), as without the control).
  */
 import type { PhysMem } from '../mem/physmem.ts';
 import type { Intercept } from '../cpu/guest.ts';

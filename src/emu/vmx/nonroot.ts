@@ -10,8 +10,9 @@
  * left it (an acknowledged interrupt's vector is filled in only after the intercept is taken).
  *
  * Not here: NMIs, INIT, SIPI, SMIs and the NMI window (the lab has no such events), MOV DR, MWAIT,
- * MONITOR, RDPMC, INVD, GETSEC, XSETBV (the CPU does not decode them, so a guest sees #UD); the
- * TPR shadow and APIC virtualisation (not offered by controls.ts). TSC offsetting applies to RDTSC,
+ * MONITOR, RDPMC, INVD, GETSEC, XSETBV (the CPU does not decode them, so a guest sees #UD). With
+ * "use TPR shadow" the monitor hands the CPU a virtual APIC (apicv.ts: virtual-interrupt delivery,
+ * posted interrupts, x2APIC EOI and TPR, CR8). TSC offsetting applies to RDTSC,
  * RDTSCP and RDMSR of IA32_TIME_STAMP_COUNTER (guest.ts `tscReadOffset`).
  */
 import { Fault, Vec } from '../cpu/core.ts';

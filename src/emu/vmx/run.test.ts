@@ -17,6 +17,7 @@ import { ExitReason } from './exit-reasons.ts';
 import { decodeCrAccess, decodeEptViolation, decodeInterruptionInfo, decodeIo, encodeInterruptionInfo, InterruptionType } from './qualification.ts';
 
 import { VMCS_PA } from './testkit.ts';
+import { MsiInterruptSink, decodeMsi } from '../dev/msi.ts';
 import { at, base, exitAt, GUEST, IDT, IO_A, IO_B, len, MSR_BITMAP, primary, qual, RSP, runsThrough, vm, type Vm } from './guest-testkit.ts';
 
 describe('unconditional and simple instruction exits', () => {
@@ -740,7 +741,7 @@ describe('APIC virtualization and posted interrupts (SDM Vol. 3C chapter 30)', (
     expect(masked.rd('GUEST_INTR_STATUS')).toBe(0x41n); // RVI 41H
     expect(bitOf(masked.m, 0x200, 0x41)).toBe(1);
     timerStop(masked.m.cpu.state.timer);
-    masked.wr('GUEST_RIP', masked.rd('GUEST_RIP') + 1n);
+    masked.wr('GUEST_RIP', masked.rd('GUEST_RIP') + 3n); // past the VMCALL (0F 01 C1)
     expect(masked.vmx.vmresume().kind).toBe('entered');
     exitAt(masked, ExitReason.VMCALL!, 'h');
   });
@@ -764,7 +765,32 @@ describe('APIC virtualization and posted interrupts (SDM Vol. 3C chapter 30)', (
     expect(thr.m.cpu.state.cr8).toBe(0); // the real TPR is untouched
   });
 
-  it('VM entry refuses posted interrupts without virtual-interrupt delivery', () => {
-    expect(() => vm('nop', posted({ SECONDARY_VM_EXEC_CONTROL: BigInt(Secondary.VIRTUALIZE_X2APIC_MODE!) }))).toThrow(/fail-valid/);
+  it('VM entry refuses posted interrupts without virtual-interrupt delivery (VM-instruction error 7)', () => {
+    expect(() => vm('nop', posted({ SECONDARY_VM_EXEC_CONTROL: BigInt(Secondary.VIRTUALIZE_X2APIC_MODE!) }))).toThrow(/vmlaunch: .*"fail-valid".*"error":7/);
+  });
+
+  it('a host interrupt pending when a virtual interrupt is delivered through a trap gate still exits, not into the guest\'s IDT', () => {
+    const v = vm('sti\nl: jmp l\nh: nop\nvmcall\nh30: vmcall', posted(), { 0x41: 'h', 0x30: 'h30' });
+    v.m.mem.write8(IDT + 0x41 * 16 + 5, 0x8f); // 0x41's gate: a trap gate (IF stays 1)
+    post(v.m, 0x41);
+    const sink = new MsiInterruptSink();
+    for (const vector of [NV, 0x30]) sink.deliver({ ...decodeMsi(0, 'test', 0, 0xfee00000, vector) });
+    v.m.cpu.interrupts = sink;
+    exitAt(v, ExitReason.EXTERNAL_INTERRUPT!, 'h'); // in the handler, before its first instruction
+    expect(decodeInterruptionInfo(Number(v.rd('VM_EXIT_INTR_INFO')))).toMatchObject({ valid: true, vector: 0x30 });
+    expect(v.rd('GUEST_INTR_STATUS')).toBe(0x4100n); // SVI 41H: 0x41 was delivered first
+  });
+
+  it('TPR virtualization with virtual-interrupt delivery: a raised VTPR holds a posted vector back, lowering it lets it in', () => {
+    const v = vm('mov eax, 5\nmov cr8, rax\nsti\nmov ecx, 100\nw: loop w\nt: vmcall\nxor eax, eax\nmov cr8, rax\nl: jmp l\nh: vmcall', posted(), { 0x41: 'h' });
+    post(v.m, 0x41);
+    timerProgram(v.m.cpu.state.timer, NV, 10);
+    exitAt(v, ExitReason.VMCALL!, 't'); // processed, but class 4 is not above VPPR's class 5
+    expect(v.rd('GUEST_INTR_STATUS')).toBe(0x41n);
+    expect(v.m.mem.read(VAPIC_PAGE + 0xa0, 4)).toBe(0x50); // VPPR = VTPR
+    timerStop(v.m.cpu.state.timer);
+    v.wr('GUEST_RIP', v.rd('GUEST_RIP') + 3n);
+    expect(v.vmx.vmresume().kind).toBe('entered');
+    exitAt(v, ExitReason.VMCALL!, 'h');
   });
 });

@@ -425,7 +425,7 @@ function enter(vmx: Vmx, cpu: Cpu): VmxMonitor | GuestRunEnd {
     cpu.setNested(eptNested(cpu.mem, read('EPT_POINTER'), { caps: eptCaps(), maxPhysAddr: MAXPHYADDR, sideEffects: true }));
   }
   // 27.3.2.5: with "virtual-interrupt delivery", PPR virtualization and evaluation of pending
-  // virtual interrupts; with only "use TPR shadow", the TPR-threshold check.
+  // virtual interrupts (apicv.ts atEntry).
   mon.apic?.atEntry();
   try {
     inject(cpu, mon, Number(read('VM_ENTRY_INTR_INFO_FIELD')), Number(read('VM_ENTRY_EXCEPTION_ERROR_CODE')), Number(read('VM_ENTRY_INSTRUCTION_LEN')));
