@@ -572,6 +572,11 @@ export class PciBus implements PortDecoder {
     return this.fns.get((device << 3) | fn)?.model ?? null;
   }
 
+  /** Offset of capability `id` of 00:device.fn in its configuration space, or -1 (absent function or capability). */
+  capability(device: number, fn: number, id: number): number {
+    return this.fns.get((device << 3) | fn)?.caps.get(id) ?? -1;
+  }
+
   /** Offset of extended capability `id` of 00:device.fn, or -1 (absent function or capability). */
   extendedCapability(device: number, fn: number, id: number): number {
     return this.fns.get((device << 3) | fn)?.extCaps.get(id) ?? -1;

@@ -37,9 +37,10 @@
  */
 import type { PhysMem } from '../mem/physmem.ts';
 import { checkRequest, type DmaOutcome, type DmaRemapper, type DmaRequest } from '../iommu/types.ts';
-import { AmdViRemapper, AMDVI_REG, CTRL_EVT_LOG_EN, CTRL_IOMMU_EN, DTE, IOPTE } from '../iommu/amdvi.ts';
-import { CTX_E, GCMD_SRTP, GCMD_TE, ROOT_E, SL_R, SL_W, VTD_REG, VtdRemapper } from '../iommu/vtd.ts';
+import { AMD_IRTE, AmdViRemapper, AMDVI_REG, CTRL_EVT_LOG_EN, CTRL_IOMMU_EN, DTE, DTE_INT, INT_CTL_REMAP, IOPTE } from '../iommu/amdvi.ts';
+import { CTX_E, GCMD_IRE, GCMD_SIRTP, GCMD_SRTP, GCMD_TE, IR_ADDR, IRTA, IRTE, ROOT_E, SL_R, SL_W, SVT_SID, VTD_REG, VtdRemapper } from '../iommu/vtd.ts';
 import { CFG, CMD, SRIOV, SRIOV_CAP_ID, SRIOV_CTRL, type PciBus, type PciFunctionModel, type PciFunctionPort, type PciFunctionSpec } from '../dev/pci.ts';
+import { MSI_CAP_ID, MSI_CONTROL, MSI_REG } from '../dev/msi.ts';
 import { Nic } from '../dev/nic.ts';
 import { NvmeController } from '../dev/nvme.ts';
 import { VirtioNet } from '../dev/virtio-net.ts';
@@ -116,8 +117,25 @@ export class AssignedFunction implements PciFunctionModel {
     vf?: { vendorId: number; deviceId: number },
   ) {
     this.name = physical.name;
-    const { capabilities: _caps, extendedCapabilities: _ext, sriov: _sriov, ...spec } = physical.spec;
+    const { capabilities: caps, extendedCapabilities: _ext, sriov: _sriov, ...rest } = physical.spec;
+    // The guest sees the function's MSI capability, virtual as VFIO shows it: what the guest writes
+    // there stays in the proxy, and the host programs the real one (`guestMsi`, host.ts).
+    const msi = (caps ?? []).filter((c) => c.id === MSI_CAP_ID);
+    const spec: PciFunctionSpec = msi.length > 0 ? { ...rest, capabilities: msi } : rest;
     this.spec = vf === undefined ? spec : { ...spec, vendorId: vf.vendorId, deviceId: vf.deviceId, commandBits: spec.commandBits | CMD.MEMORY };
+  }
+
+  /** The guest's MSI capability as it programmed it (enable, address, data), or null without one. */
+  guestMsi(): { enabled: boolean; address: number; data: number } | null {
+    const p = this.port;
+    if (p === null) return null;
+    const at = p.capability(MSI_CAP_ID);
+    if (at < 0) return null;
+    return {
+      enabled: (p.config(at + MSI_REG.CONTROL, 2) & MSI_CONTROL.ENABLE) !== 0,
+      address: p.config(at + MSI_REG.ADDRESS_LO, 4) >>> 0,
+      data: p.config(at + MSI_REG.DATA_64, 2),
+    };
   }
 
   connect(port: PciFunctionPort): void {
@@ -213,10 +231,11 @@ const PAGE = 0x1000;
 /** Host RAM the hypervisor's IOMMU structures need for these VMs' RAM sizes (4-KByte aligned). */
 export function iommuAreaSize(kind: IommuKind, ramSizes: readonly number[]): number {
   if (kind === 'none') return 0;
-  // VT-d: root table and bus 0's context table; AMD-Vi: a device table of 2 pages (DeviceIDs of
-  // bus 0) and a 1-page event log. Each domain: PML4, PDPT, PD, and a page table per 2 MiB.
-  const fixed = kind === 'vtd' ? 2 : 3;
-  return (fixed + ramSizes.reduce((n, s) => n + 3 + Math.ceil(s / 0x200000), 0)) * PAGE;
+  // VT-d: root table, bus 0's context table and the interrupt-remapping table; AMD-Vi: a device
+  // table of 2 pages (DeviceIDs of bus 0) and a 1-page event log. Each domain: PML4, PDPT, PD, and a page table per 2 MiB.
+  // Interrupt remapping: VT-d one table page, AMD-Vi a table page per device.
+  const fixed = 3;
+  return (fixed + ramSizes.reduce((n, s) => n + 3 + Math.ceil(s / 0x200000) + (kind === 'amd-vi' ? 1 : 0), 0)) * PAGE;
 }
 
 function put(mem: PhysMem, pa: number, v: bigint, dwords: number): void {
@@ -260,6 +279,12 @@ export class IommuDomains {
       u.write64(VTD_REG.RTADDR, BigInt(this.root));
       u.write32(VTD_REG.GCMD, 1 << GCMD_SRTP);
       u.write32(VTD_REG.GCMD, (1 << GCMD_TE) >>> 0);
+      // Interrupt remapping on from the start, with an empty table: a function's MSI goes nowhere
+      // until routeInterrupt writes its entry (and a compatibility-format one is blocked, 25H).
+      this.irt = this.page();
+      u.write64(VTD_REG.IRTA, BigInt(this.irt) | field(IRTA.S[1], 7)); // 2^(7+1) = 256 entries
+      u.write32(VTD_REG.GCMD, ((1 << GCMD_TE) | (1 << GCMD_SIRTP)) >>> 0);
+      u.write32(VTD_REG.GCMD, ((1 << GCMD_TE) | (1 << GCMD_IRE)) >>> 0);
     } else {
       const u = new AmdViRemapper(mem);
       this.remapper = u;
@@ -284,6 +309,47 @@ export class IommuDomains {
     return this.kind === 'amd-vi' ? this.ctx : null;
   }
 
+  /** VT-d: the interrupt-remapping table (256 entries, one page); -1 under AMD-Vi. */
+  private irt = -1;
+  /** AMD-Vi: each device's interrupt table (one page, from `attach`). */
+  private readonly intTables = new Map<number, number>();
+
+  /**
+   * Routes the MSI of requester `sid` through interrupt remapping (VT-d 5.1, 9.10; AMD IOMMU
+   * "Interrupt Remapping"; on since construction / `attach`) and returns the message the function
+   * must be programmed with. `remapped`: to host `vector`, fixed, edge, physical
+   * destination APIC ID 0 (the one CPU). `posted` (VT-d only): `vector` is the guest's, set in the
+   * posted-interrupt descriptor at host-physical `descriptor`. The entry checks the source ID (VT-d
+   * SVT 01, SQ 0: all 16 bits); VT-d uses entry `index` of its one table, AMD-Vi entry 0 of a table
+   * of the device's own. Cached entries are invalidated after the write.
+   */
+  routeInterrupt(sid: number, index: number, r: { kind: 'remapped'; vector: number } | { kind: 'posted'; vector: number; descriptor: number }): { address: number; data: number } {
+    const mem = this.mem;
+    if (this.kind === 'vtd') {
+      const u = this.remapper as VtdRemapper;
+      if (!Number.isInteger(index) || index < 0 || index > 255) throw new RangeError(`interrupt index ${index} is not 0..255`);
+      let e = field(IRTE.P, true) | field(IRTE.VECTOR[1], r.vector) | field(IRTE.SID[1], sid) | field(IRTE.SVT[1], SVT_SID);
+      if (r.kind === 'posted') {
+        const pda = BigInt(r.descriptor);
+        e |= field(IRTE.IM, true) | (((pda >> 6n) & ((1n << 26n) - 1n)) << BigInt(IRTE.PDA_LO[1])) | ((pda >> 32n) << BigInt(IRTE.PDA_HI[1]));
+      } else {
+        e |= field(IRTE.DST[1] + 8, 0); // xAPIC: the APIC ID in DST bits 15:8
+      }
+      put(mem, this.irt + index * 16, e, 4);
+      u.invalidateInterruptEntryCache(false, index);
+      // Remappable format: handle = index (bits 19:5, bit 15 in address bit 2), SHV 0, data 0.
+      return { address: (0xfee00000 | ((index & 0x7fff) << IR_ADDR.HANDLE[1]) | (1 << IR_ADDR.FORMAT)) >>> 0, data: 0 };
+    }
+    if (r.kind === 'posted') throw new RangeError('posted interrupts are VT-d\'s (the lab has no AMD-Vi guest virtual APIC)');
+    const u = this.remapper as AmdViRemapper;
+    const table = this.intTables.get(sid);
+    if (table === undefined) throw new Error(`requester ${sid} has no interrupt table (attach it first)`);
+    mem.write(table, 4, Number(field(AMD_IRTE.REMAP_EN, true) | field(AMD_IRTE.VECTOR[1], r.vector)));
+    u.invalidateInterruptTable(sid);
+    // Index 0: MSI data bits 10:0 = 0 (delivery mode fixed); the address names APIC ID 0.
+    return { address: 0xfee00000, data: 0 };
+  }
+
   /** Gives requester `sid` domain `domainId`, mapping guest-physical [0, size) to [hpaBase, hpaBase + size). */
   attach(sid: number, domainId: number, size: number, hpaBase: number): void {
     const mem = this.mem;
@@ -306,7 +372,13 @@ export class IommuDomains {
     if (vtd) {
       put(mem, this.ctx + (sid & 0xff) * 16, field(CTX_E.P, true) | BigInt(top) | field(CTX_E.AW[1], 2) | field(CTX_E.DID[1], domainId), 4);
     } else {
-      const dte = field(DTE.V, true) | field(DTE.TV, true) | field(DTE.MODE_LO, 4) | BigInt(top) | field(DTE.IR, true) | field(DTE.IW, true) | field(DTE.DOMAIN_LO, domainId);
+      // Interrupts: IV with a table of 2 entries (IntTabLen 1), all not remapped (RemapEn 0) until
+      // routeInterrupt writes entry 0; IntCtl 10b: fixed and arbitrated messages are remapped.
+      const table = this.page();
+      this.intTables.set(sid, table);
+      const ints =
+        field(DTE_INT.IV, true) | field(DTE_INT.INT_TAB_LEN[1], 1) | ((BigInt(table) >> 6n) << BigInt(DTE_INT.INT_TABLE_ROOT[1])) | field(DTE_INT.INT_CTL[1], INT_CTL_REMAP);
+      const dte = field(DTE.V, true) | field(DTE.TV, true) | field(DTE.MODE_LO, 4) | BigInt(top) | field(DTE.IR, true) | field(DTE.IW, true) | field(DTE.DOMAIN_LO, domainId) | ints;
       put(mem, this.root + sid * 32, dte, 8);
     }
   }

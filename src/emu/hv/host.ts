@@ -86,7 +86,7 @@ import { assignCpuState, deepCopy, restoreCore, snapshotCore, type CoreSnapshot 
 import { presetFor } from './exec.ts';
 import { Hypervisor, type HvEnd } from './hypervisor.ts';
 import type { HvLogEntry, PortHandler } from './types.ts';
-import { VMX_AREA_SIZE, VmxBackend, type VmxBackendState } from './vmx-backend.ts';
+import { POSTED_PAGES, VMX_AREA_SIZE, VmxBackend, type VmxBackendState } from './vmx-backend.ts';
 import { SVM_AREA_SIZE, SvmBackend } from './svm-backend.ts';
 import type { Svm, SvmState } from '../svm/svm.ts';
 import { PortBus } from '../dev/bus.ts';
@@ -97,12 +97,19 @@ import type { AmdViState } from '../iommu/amdvi.ts';
 import { directMapProblem } from './nested-map.ts';
 import { AssignedFunction, deviceModel, enableVfs, GuestRamRemapper, iommuAreaSize, IommuDomains, vfIdentity, type DeviceKind, type DeviceWay, type IommuKind, type VfSlot } from './devio.ts';
 import { SriovNic } from '../dev/sriov-nic.ts';
+import { MSI_CAP_ID, MSI_CONTROL, MSI_REG, MsiInterruptSink, type MsiSinkState } from '../dev/msi.ts';
+import { eitherSource, VirtualLapic, X2APIC_EOI_MSR, type VirtualLapicState } from './vlapic.ts';
+import type { InterruptSource } from '../cpu/cpu.ts';
 
 export const MAX_VMS = 4;
 export const DEFAULT_QUANTUM = 2000;
 export const DEFAULT_VM_MEM = 4 * 1024 * 1024;
 /** The host's timer vector (its own interrupt, never seen by a guest). */
 export const HOST_TIMER_VECTOR = 0xec;
+/** The host vector of VM i's assigned function's MSI: HOST_DEVICE_VECTOR + i. */
+export const HOST_DEVICE_VECTOR = 0x60;
+/** The posted-interrupt notification vector (the one Linux uses, POSTED_INTR_VECTOR). */
+export const POSTED_NOTIFICATION_VECTOR = 0xf2;
 const MIB2 = 2 * 1024 * 1024;
 const AREA_STRIDE = Math.ceil(Math.max(VMX_AREA_SIZE, SVM_AREA_SIZE) / 0x1000) * 0x1000;
 
@@ -158,6 +165,14 @@ export interface HostOptions {
    * a domain mapping its VM's RAM (devio.ts IommuDomains; domain ID = the VM's index + 1).
    */
   iommu?: IommuKind;
+  /**
+   * Posted interrupts (VT-x with `iommu` 'vtd'): an assigned function's MSI is programmed through a
+   * posted-format IRTE into its VM's vCPU 0 posted-interrupt descriptor, and that vCPU runs with
+   * posted-interrupt processing and virtual-interrupt delivery (vmx-backend.ts `posted`): the
+   * interrupt and the guest's EOI make no VM exit. Default false: remapped (or, without an IOMMU,
+   * plain) MSIs to a host vector, which the hypervisor injects.
+   */
+  postedInterrupts?: boolean;
 }
 
 /** Where each VM finds its device on its own bus 0. */
@@ -223,6 +238,10 @@ interface VmRec {
   way: DeviceWay | null;
   /** An assigned device: the proxy, the physical function's place (a VF's index), requester ID and BAR, and the guest BAR mapped now. */
   assigned: { proxy: AssignedFunction; device: number; fn: number; rid: number; vf: number | null; bar: number; size: number; mapped: number | null } | null;
+  /** The VM's virtual local APIC (vlapic.ts) when it has a device: its MSIs are injected from here into vCPU 0. */
+  lapic: VirtualLapic | null;
+  /** An assigned function's MSI as the guest programmed it and the host routed it (null: not enabled). */
+  msi: { guestVector: number; route: 'direct' | 'remapped' | 'posted' } | null;
 }
 
 export interface HostSnapshot {
@@ -238,7 +257,8 @@ export interface HostSnapshot {
     ledgers: LedgerData[];
     idleSteps: number;
     switches: VmSwitch[];
-    vms: { synced: number; platform: PlatformSnapshot | null; mmioLog: VmRec['mmioLog']; pci: PciBusSnapshot | null; mapped: number | null }[];
+    vms: { synced: number; platform: PlatformSnapshot | null; mmioLog: VmRec['mmioLog']; pci: PciBusSnapshot | null; mapped: number | null; lapic: VirtualLapicState | null; msi: VmRec['msi'] }[];
+    hostApic: MsiSinkState | null;
     pci: PciBusSnapshot | null;
     iommu: VtdState | AmdViState | null;
     vcpus: {
@@ -281,6 +301,14 @@ function imageState(s: CpuState, index: number): CpuState {
   return c;
 }
 
+/** What vCPU 0 of `vm` injects from (its 8259A pair and its local APIC) and where its EOI goes. */
+function picOf(vm: VmRec): { pic?: InterruptSource; lapic?: { eoi(): number } } {
+  const l = vm.lapic;
+  const p = vm.platform?.pic ?? null;
+  if (l === null) return p === null ? {} : { pic: p };
+  return { pic: p === null ? l : eitherSource(p, l), lapic: l };
+}
+
 export class Host {
   readonly cpu: Cpu;
   readonly mem: PhysMem;
@@ -309,6 +337,9 @@ export class Host {
   private readonly hostRids = new Map<number, number>();
   /** The observer of switches and ends (host-machine.ts), or null. */
   hooks: HostHooks | null = null;
+  /** The physical CPU's acceptance of interrupt messages (its local APIC, msi.ts) when the host bus has functions; the CPU's INTR source. */
+  readonly hostApic: MsiInterruptSink | null = null;
+  readonly postedInterrupts: boolean;
 
   constructor(opts: HostOptions) {
     if (opts.under !== 'vtx' && opts.under !== 'svm') throw new RangeError(`under '${String(opts.under)}': vtx or svm`);
@@ -337,7 +368,12 @@ export class Host {
     const assignedSizes = layout.filter((_l, i) => guests[i]!.device?.way === 'assigned').map((l) => l.size);
     const iommuBase = areaBase + nVcpus * AREA_STRIDE;
     const iommuSize = assignedSizes.length > 0 ? iommuAreaSize(iommuKind, assignedSizes) : 0;
-    const ramSize = iommuBase + iommuSize;
+    this.postedInterrupts = opts.postedInterrupts === true;
+    if (this.postedInterrupts && (opts.under !== 'vtx' || iommuKind !== 'vtd')) throw new RangeError('posted interrupts: VT-x with the VT-d IOMMU (iommu \'vtd\')');
+    const postedVm = (g: HostGuest): boolean => this.postedInterrupts && g.device?.way === 'assigned';
+    if (guests.some((g) => postedVm(g) && g.pc === true)) throw new RangeError('posted interrupts with the PC platform\'s 8259A are not modelled: a VM with an assigned device and posted interrupts has no pc');
+    const postedBase = iommuBase + iommuSize;
+    const ramSize = postedBase + guests.filter(postedVm).length * POSTED_PAGES.SIZE;
     const noMmio: MmioHandler = { read: () => 0xffffffff, write: () => {}, readHi: 0xffffffff };
     this.mem = new PhysMem(ramSize, noMmio);
     if (assignedSizes.length > 0) {
@@ -346,8 +382,10 @@ export class Host {
         this.iommu = new IommuDomains(iommuKind, this.mem, iommuBase, iommuSize);
         remapper = this.iommu.remapper;
       }
-      // The host's own bus: its configuration space is the host's (no guest port reaches it).
-      this.pci = new PciBus({ mem: this.mem, ports: new PortBus(), remapper });
+      // The host's own bus: its configuration space is the host's (no guest port reaches it). Its
+      // functions' MSIs reach the CPU's local APIC (through interrupt remapping with an IOMMU).
+      this.hostApic = new MsiInterruptSink();
+      this.pci = new PciBus({ mem: this.mem, ports: new PortBus(), remapper, msiSink: this.hostApic });
       this.pci.onDma = (e) => {
         const vm = this.hostRids.get(e.rid);
         if (vm !== undefined) this.hooks?.dma?.(vm, 'host', e);
@@ -361,8 +399,9 @@ export class Host {
     }
     this.mmu = new Mmu(this.mem);
     const features = { page1gb: false, la57: false };
-    this.cpu = new Cpu(createCpuState('intel'), this.mem, this.mmu, system, { maxPhysAddr: 48, features });
+    this.cpu = new Cpu(createCpuState('intel'), this.mem, this.mmu, system, { maxPhysAddr: 48, features, interrupts: this.hostApic });
     const cpu = this.cpu;
+    let postedNext = postedBase;
     let vmx: VmxBackend['vmx'] | undefined;
     let svm: Svm | undefined;
     /** ASIDs (AMD-V) or VPIDs (VT-x) handed out so far, one per vCPU. */
@@ -375,6 +414,7 @@ export class Host {
       const vm: VmRec = {
         name: g.name, mode: g.mode, hpaBase: base, memSize: size, platform: g.pc ? new PcPlatform({ stepsPerTick: opts.stepsPerTick ?? 1 }) : null,
         synced: 0, mmioLog: [], ledger: new Ledger(preset), vcpus: [], pci: null, way: g.device?.way ?? null, assigned: null,
+        lapic: g.device !== undefined ? new VirtualLapic() : null, msi: null,
       };
       this.vms.push(vm);
       if (g.image !== undefined) {
@@ -413,8 +453,12 @@ export class Host {
         portOut: (port, sz, value) => {
           this.sync(vm);
           portBus.portOut(port, sz, value);
-          // A configuration write may have placed the assigned BAR or changed its command register.
-          if (vm.assigned !== null && port + sz > CONFIG_DATA_PORT && port < CONFIG_DATA_PORT + 4) vm.assigned.proxy.syncCommand();
+          // A configuration write may have placed the assigned BAR, changed its command register or
+          // programmed its MSI.
+          if (vm.assigned !== null && port + sz > CONFIG_DATA_PORT && port < CONFIG_DATA_PORT + 4) {
+            vm.assigned.proxy.syncCommand();
+            this.syncMsi(vm, vi);
+          }
         },
       };
       for (let index = 0; index < (g.vcpus ?? 1); index++) {
@@ -424,12 +468,19 @@ export class Host {
         const common = { area, ledger: vm.ledger, nested: true, guestRam: { size, hpaBase: base }, hostControls: true, tlbTags };
         let backend: VmxBackend | SvmBackend;
         if (opts.under === 'vtx') {
+          // vCPU 0 of a VM with an assigned function and posted interrupts: its posted pages.
+          let posted: { page: number; notificationVector: number } | undefined;
+          if (index === 0 && postedVm(g)) {
+            posted = { page: postedNext, notificationVector: POSTED_NOTIFICATION_VECTOR };
+            postedNext += POSTED_PAGES.SIZE;
+          }
           // Each vCPU its own VPID (1, 2, …; 0000H is the host's).
-          backend = new VmxBackend(cpu, { ...common, vpid: ++asids, ...(vmx !== undefined ? { vmx } : {}) });
+          backend = new VmxBackend(cpu, { ...common, vpid: ++asids, ...(vmx !== undefined ? { vmx } : {}), ...(posted !== undefined ? { posted } : {}) });
           vmx ??= backend.vmx;
         } else {
           // Each vCPU its own ASID (1, 2, …; 0 is the host's).
-          backend = new SvmBackend(cpu, { ...common, asid: ++asids, ...(svm !== undefined ? { svm } : {}) });
+          // A VM with a local APIC: its EOI register (x2APIC MSR 80BH) is intercepted in the MSRPM.
+          backend = new SvmBackend(cpu, { ...common, asid: ++asids, ...(svm !== undefined ? { svm } : {}), ...(vm.lapic !== null ? { intercepts: { msrs: [X2APIC_EOI_MSR] } } : {}) });
           svm ??= backend.svm;
         }
         area += AREA_STRIDE;
@@ -441,9 +492,9 @@ export class Host {
             cpuid: (leaf, sub) => cpuid(vendor, leaf, sub, features),
             ...(ports !== undefined ? { ports } : {}),
             mmio,
-            ...(vm.platform !== null && index === 0 ? { pic: vm.platform.pic } : {}),
+            ...(index === 0 ? picOf(vm) : {}),
             idleOnHlt: true,
-            hostInterrupt: () => this.hostTimer(vm),
+            hostInterrupt: (vector) => this.hostInterrupt(vm, vector),
             beforeEntry: () => this.arm(vm, index),
             ...(opts.logLimit !== undefined ? { logLimit: opts.logLimit } : {}),
           }),
@@ -516,7 +567,8 @@ export class Host {
    * hypervisor's access to that VM's RAM.
    */
   private vmBus(vm: VmRec, ports: PortBus, fn: PciFunctionModel): PciBus {
-    const bus = new PciBus({ mem: this.mem, ports, remapper: new GuestRamRemapper(vm.hpaBase, vm.memSize), claimMmio: false });
+    // An emulated function's MSI goes to the VM's virtual local APIC (the hypervisor injects it).
+    const bus = new PciBus({ mem: this.mem, ports, remapper: new GuestRamRemapper(vm.hpaBase, vm.memSize), claimMmio: false, msiSink: vm.lapic });
     bus.add(GUEST_DEVICE, 0, fn);
     return bus;
   }
@@ -583,6 +635,8 @@ export class Host {
   private arm(vm: VmRec, index: number): void {
     this.sync(vm);
     const v = this.vcpus[vm.vcpus[index]!]!;
+    // Posted interrupts: vectors posted while the vCPU was away go to its virtual APIC now.
+    if (v.backend instanceof VmxBackend) v.backend.syncPosted();
     const left = Math.max(0, this.quantum - (this.cpu.state.steps - this.sliceStart));
     if (v.backend instanceof VmxBackend) v.backend.setPreemptionTimer(left);
     const t = this.cpu.state.timer;
@@ -594,6 +648,73 @@ export class Host {
       timerProgram(t, HOST_TIMER_VECTOR, Math.max(1, n));
       t.pending = false;
     }
+  }
+
+  /**
+   * After the guest's configuration write: if it changed the assigned function's MSI (its virtual
+   * capability in the proxy), the host programs the real one, as VFIO does for its user: the
+   * guest's message must name APIC ID 0 (the VM's one vCPU that takes interrupts), fixed, edge;
+   * its vector is the guest's. Without an IOMMU the function is given host vector
+   * HOST_DEVICE_VECTOR + i; with one, a remappable message whose IRTE names that host vector, or
+   * with posted interrupts a posted IRTE naming the guest's vector and vCPU 0's descriptor.
+   */
+  private syncMsi(vm: VmRec, vi: number): void {
+    const a = vm.assigned!;
+    const g = a.proxy.guestMsi();
+    if (g === null) return;
+    const want = g.enabled && g.address >>> 20 === 0xfee && ((g.address >>> 12) & 0xff) === 0 && (g.data & 0xff) >= 16 && (g.data & 0xff00) === 0;
+    const guestVector = g.data & 0xff;
+    const route: 'direct' | 'remapped' | 'posted' = this.iommu === null ? 'direct' : this.postedInterrupts ? 'posted' : 'remapped';
+    const next = want ? { guestVector, route } : null;
+    if (JSON.stringify(next) === JSON.stringify(vm.msi)) return;
+    vm.msi = next;
+    const bus = this.pci!;
+    const cap = bus.capability(a.device, a.fn, MSI_CAP_ID);
+    if (cap < 0) return;
+    if (next === null) {
+      bus.configWrite(a.device, a.fn, cap + MSI_REG.CONTROL, 2, 0);
+      return;
+    }
+    const hostVector = HOST_DEVICE_VECTOR + vi;
+    let msg = { address: 0xfee00000, data: hostVector };
+    if (this.iommu !== null) {
+      const desc = (this.vcpus[vm.vcpus[0]!]!.backend as VmxBackend).posted;
+      msg = route === 'posted' && desc !== null
+        ? this.iommu.routeInterrupt(a.rid, vi, { kind: 'posted', vector: guestVector, descriptor: desc.page + POSTED_PAGES.DESCRIPTOR })
+        : this.iommu.routeInterrupt(a.rid, vi, { kind: 'remapped', vector: hostVector });
+    }
+    bus.configWrite(a.device, a.fn, cap + MSI_REG.ADDRESS_LO, 4, msg.address);
+    bus.configWrite(a.device, a.fn, cap + MSI_REG.ADDRESS_HI, 4, 0);
+    bus.configWrite(a.device, a.fn, cap + MSI_REG.DATA_64, 2, msg.data);
+    bus.configWrite(a.device, a.fn, cap + MSI_REG.CONTROL, 2, MSI_CONTROL.ENABLE);
+  }
+
+  /**
+   * An external-interrupt exit: the host's timer (below), and the MSIs of assigned functions that
+   * reached the CPU's local APIC, each routed by its host vector to its VM's virtual local APIC
+   * (the hypervisor injects it into vCPU 0 at that VM's next entry). `vector`: the one the exit
+   * acknowledged (VT-x with posted interrupts), else null. A posted-interrupt notification that
+   * reaches the host (a vCPU not in the processor) needs nothing: vectors stay in its descriptor
+   * until its next entry (vmx-backend.ts syncPosted).
+   */
+  private hostInterrupt(vm: VmRec, vector: number | null): { note: string; preempt: boolean } {
+    const apic = this.hostApic;
+    const vectors: number[] = vector === null || vector === HOST_TIMER_VECTOR ? [] : [vector];
+    while (apic !== null && apic.pending()) vectors.push(apic.acknowledge());
+    const notes: string[] = [];
+    for (const v of vectors) {
+      const owner = v - HOST_DEVICE_VECTOR;
+      const target = owner >= 0 && owner < this.vms.length ? this.vms[owner]! : null;
+      if (v === POSTED_NOTIFICATION_VECTOR) notes.push(`posted-interrupt notification (0x${v.toString(16)}) for a vCPU not on the CPU: its vectors wait in its descriptor`);
+      else if (target !== null && target.msi !== null && target.lapic !== null) {
+        target.lapic.raise(target.msi.guestVector);
+        notes.push(`${target.name}'s device interrupt (host vector 0x${v.toString(16)}) → guest vector 0x${target.msi.guestVector.toString(16)}, injected at its next entry`);
+      } else notes.push(`host vector 0x${v.toString(16)}: no VM's`);
+    }
+    const timer = vector === HOST_TIMER_VECTOR || this.cpu.state.timer.pending || vectors.length === 0;
+    if (!timer) return { note: notes.join('; '), preempt: false };
+    const t = this.hostTimer(vm);
+    return { note: [...notes, t.note].join('; '), preempt: t.preempt };
   }
 
   /**
@@ -611,8 +732,9 @@ export class Host {
   /** Whether an idle vCPU can take an interrupt now, or when its VM's PIT next raises one (steps from now), or never. */
   private wake(v: VcpuRec): 'now' | number {
     const vm = this.vms[v.vm]!;
-    if (v.index !== 0 || vm.platform === null) return Infinity;
-    if (!v.idleIf) return Infinity;
+    if (v.index !== 0 || !v.idleIf) return Infinity;
+    if (vm.lapic !== null && vm.lapic.pending()) return 'now';
+    if (vm.platform === null) return Infinity;
     this.sync(vm);
     if (vm.platform.pic.pending()) return 'now';
     return this.nextEdge(vm);
@@ -623,6 +745,8 @@ export class Host {
     const st = this.cpu.state;
     const from = this.current >= 0 ? this.vcpus[this.current]! : null;
     if (from !== null) from.saved = { regLo: [...st.regLo], regHi: [...st.regHi], cr2Lo: st.cr2Lo, cr2Hi: st.cr2Hi };
+    // Posted interrupts: no notifications to a vCPU off the CPU (SN); back on it, SN cleared.
+    if (from !== null && from.backend instanceof VmxBackend) from.backend.suppressNotifications(true);
     const to = this.vcpus[i]!;
     const s = to.saved!;
     st.regLo.set(s.regLo);
@@ -631,7 +755,10 @@ export class Host {
     st.cr2Hi = s.cr2Hi;
     to.saved = null;
     // VT-x: VMPTRLD of its VMCS. AMD-V: nothing to load, VMRUN names the VMCB.
-    if (to.backend instanceof VmxBackend) to.backend.activate();
+    if (to.backend instanceof VmxBackend) {
+      to.backend.activate();
+      to.backend.suppressNotifications(false);
+    }
     const sw: VmSwitch = { step: st.steps, from: from?.vm ?? null, fromVcpu: from?.index ?? null, to: to.vm, toVcpu: to.index };
     this.switches.push(sw);
     this.current = i;
@@ -766,6 +893,12 @@ export class Host {
     return { name: vm.name, hpaBase: vm.hpaBase, memSize: vm.memSize, platform: vm.platform, mmioLog: vm.mmioLog, hypervisors: vs.map((v) => v.hv), backends: vs.map((v) => v.backend), ledger: vm.ledger };
   }
 
+  /** VM `i`'s virtual local APIC (null without a device) and how its assigned function's MSI is routed (null: not enabled). */
+  interruptsOf(i: number): { lapic: VirtualLapicState | null; msi: VmRec['msi'] } {
+    const vm = this.vms[i]!;
+    return { lapic: vm.lapic?.snapshot() ?? null, msi: vm.msi === null ? null : { ...vm.msi } };
+  }
+
   get vmCount(): number {
     return this.vms.length;
   }
@@ -791,7 +924,11 @@ export class Host {
       core: snapshotCore(this),
       host: deepCopy({
         current: this.current, next: this.next, sliceStart: this.sliceStart, vmx: this.vmxOf()?.state ?? null, svm: this.svmOf()?.svm ?? null, ledgers: this.vms.map((vm) => vm.ledger.data()), idleSteps: this.idleSteps, switches: this.switches,
-        vms: this.vms.map((vm) => ({ synced: vm.synced, platform: vm.platform?.snapshot() ?? null, mmioLog: vm.mmioLog, pci: vm.pci?.snapshot() ?? null, mapped: vm.assigned?.mapped ?? null })),
+        vms: this.vms.map((vm) => ({
+          synced: vm.synced, platform: vm.platform?.snapshot() ?? null, mmioLog: vm.mmioLog, pci: vm.pci?.snapshot() ?? null, mapped: vm.assigned?.mapped ?? null,
+          lapic: vm.lapic?.snapshot() ?? null, msi: vm.msi,
+        })),
+        hostApic: this.hostApic?.snapshot() ?? null,
         pci: this.pci?.snapshot() ?? null,
         iommu: this.iommu?.remapper.snapshot() ?? null,
         vcpus: this.vcpus.map((v) => ({
@@ -838,7 +975,10 @@ export class Host {
       vm.mmioLog.push(...s.mmioLog);
       if (vm.pci !== null && s.pci !== null) vm.pci.restore(s.pci);
       if (vm.assigned !== null) vm.assigned.mapped = s.mapped;
+      if (vm.lapic !== null && s.lapic !== null) vm.lapic.restore(s.lapic);
+      vm.msi = s.msi;
     });
+    if (this.hostApic !== null && h.hostApic !== null) this.hostApic.restore(h.hostApic);
     if (this.pci !== null && h.pci !== null) this.pci.restore(h.pci);
     if (this.iommu !== null && h.iommu !== null) {
       const u = this.iommu.remapper;

@@ -92,6 +92,7 @@
  * Every exit is appended to `log` as plain data (types.ts: code, name, RIP, raw exit information,
  * the action, and the fields read and written in order).
  */
+import { X2APIC_EOI_MSR } from './vlapic.ts';
 import { isDoubleFault } from '../cpu/sys-int.ts';
 import { Fault } from '../cpu/core.ts';
 import { EFER } from '../cpu/sys-util.ts';
@@ -142,14 +143,21 @@ export interface HypervisorOptions {
    * and injects at that exit's resume. Needs a backend with `interruptible` and `setInterruptWindow`.
    */
   pic?: InterruptSource;
+  /**
+   * The VM's virtual local APIC (vlapic.ts), reached by the guest through the x2APIC EOI MSR (80BH):
+   * a WRMSR of 0 there exits and is the EOI (`eoi` returns the vector it ended, or -1); any other
+   * value, and RDMSR of it (write-only), are #GP(0). Without it the MSR is #GP(0) as every MSR the
+   * hypervisor does not handle.
+   */
+  lapic?: { eoi(): number };
   /** HLT idles the vCPU: the run ends 'idle' (RIP past the HLT) unless `pic` can be injected at once; the host wakes it. */
   idleOnHlt?: boolean;
   /**
-   * Services a host interrupt that made the guest exit (external-interrupt exit): a note for the
-   * log, and whether the time slice is over (AMD-V, which has no preemption timer: the host's timer
+   * Services a host interrupt that made the guest exit (external-interrupt exit; `vector` when the
+   * exit acknowledged it, else null and it is still pending): a note for the log, and whether the time slice is over (AMD-V, which has no preemption timer: the host's timer
    * ends the slice; the run then ends 'preempted').
    */
-  hostInterrupt?: () => { note: string; preempt?: boolean };
+  hostInterrupt?: (vector: number | null) => { note: string; preempt?: boolean };
   /** Called before each entry into the guest (the host brings the VM's devices up to date and arms its timer). */
   beforeEntry?: () => void;
   /** Log entries kept (default 100 000); later exits are counted but not logged. */
@@ -421,7 +429,7 @@ export class Hypervisor {
         this.windowRequested = false;
         return { action: 'host', note: 'interrupt window open: the requested interrupt is injected at the resume' };
       case 'external-interrupt': {
-        const r = this.opts.hostInterrupt?.() ?? { note: 'a host interrupt: nothing of the guest\u2019s to do' };
+        const r = this.opts.hostInterrupt?.(d.vector ?? null) ?? { note: 'a host interrupt: nothing of the guest\u2019s to do' };
         return { action: 'host', note: r.note, ...(r.preempt === true ? { end: { kind: 'preempted' } as const } : {}) };
       }
       case 'preemption-timer':
@@ -505,6 +513,17 @@ export class Hypervisor {
       b.setEfer(nv);
       b.advance();
       return { action: 'emulated', note: `wrmsr EFER 0x${nv.toString(16)}`, work: 'msr' };
+    }
+    if (index === X2APIC_EOI_MSR && this.opts.lapic !== undefined) {
+      const lo = Number(b.gpr(0) & 0xffffffffn);
+      const hi = Number(b.gpr(2) & 0xffffffffn);
+      if (!write || lo !== 0 || hi !== 0) {
+        b.inject(GP0);
+        return { action: 'reflected', note: `${write ? 'wrmsr' : 'rdmsr'} x2APIC EOI${write ? ` 0x${lo.toString(16)}` : ''}: #GP(0) (write-only, value 0)`, work: 'msr' };
+      }
+      const v = this.opts.lapic.eoi();
+      b.advance();
+      return { action: 'emulated', note: v < 0 ? 'x2APIC EOI with nothing in service' : `x2APIC EOI: vector 0x${v.toString(16)} no longer in service`, work: 'msr' };
     }
     // MSRs the vendor switches through its control structure (VT-x: FS/GS base, SYSENTER).
     if (!write) {

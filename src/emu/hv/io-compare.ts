@@ -31,6 +31,13 @@ export interface IoTask {
   kind?: DeviceKind;
   frames: number;
   preset?: string;
+  /**
+   * The network driver waits for its card's interrupt after each frame (NicAttack.irq) instead of
+   * looking at the descriptors at once; `posted` (VT-x, assigned, VT-d) delivers that interrupt as a
+   * posted interrupt (HostOptions.postedInterrupts).
+   */
+  irq?: boolean;
+  posted?: boolean;
 }
 
 /** What the device model (hypervisor) or the device (assigned) moved, from a bus's DMA log. */
@@ -52,6 +59,10 @@ export interface IoExitTally {
   devicePorts: number;
   /** MMIO exits (EPT violation, #VMEXIT(NPF) outside the guest's RAM). */
   mmio: number;
+  /** External-interrupt exits (VT-x 1, #VMEXIT(INTR)): an assigned device's MSI reaching the host, or the host's own timer. */
+  interrupts: number;
+  /** The guest's EOIs that exited (WRMSR of the x2APIC EOI register, 80BH). */
+  eoi: number;
   /** Everything else (the host's time slices, the final HLT). */
   other: number;
   byName: Record<string, { code: number; count: number }>;
@@ -118,7 +129,7 @@ export function ioExitPort(e: HvLogEntry): number | null {
 }
 
 export function tallyExits(log: readonly HvLogEntry[], devicePort: (port: number) => boolean): IoExitTally {
-  const t: IoExitTally = { total: 0, config: 0, devicePorts: 0, mmio: 0, other: 0, byName: {} };
+  const t: IoExitTally = { total: 0, config: 0, devicePorts: 0, mmio: 0, interrupts: 0, eoi: 0, other: 0, byName: {} };
   for (const e of log) {
     t.total++;
     const b = (t.byName[e.name] ??= { code: e.code, count: 0 });
@@ -127,6 +138,8 @@ export function tallyExits(log: readonly HvLogEntry[], devicePort: (port: number
     if (port !== null && port >= 0xcf8 && port < 0xd00) t.config++;
     else if (port !== null && devicePort(port)) t.devicePorts++;
     else if (e.kind === 'mmio') t.mmio++;
+    else if (e.kind === 'external-interrupt') t.interrupts++;
+    else if (e.kind === 'msr' && e.note.startsWith('x2APIC EOI')) t.eoi++;
     else t.other++;
   }
   return t;
@@ -136,7 +149,10 @@ export function tallyExits(log: readonly HvLogEntry[], devicePort: (port: number
 export function runIoTask(task: IoTask): IoReport {
   const iommu = task.way === 'assigned' ? (task.iommu ?? 'vtd') : 'none';
   const kind = task.kind ?? 'nic';
-  const host = new Host({ under: task.under, guests: [ioGuest(task.way, task.frames, {}, kind)], iommu, ...(task.preset !== undefined ? { preset: task.preset } : {}) });
+  const host = new Host({
+    under: task.under, guests: [ioGuest(task.way, task.frames, task.irq === true ? { irq: true } : {}, kind)], iommu,
+    ...(task.preset !== undefined ? { preset: task.preset } : {}), ...(task.posted === true ? { postedInterrupts: true } : {}),
+  });
   const end = host.run(IO_STEP_LIMIT);
   return ioReport(host, 0, task.way, iommu, task.frames, end, kind);
 }

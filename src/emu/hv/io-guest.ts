@@ -18,8 +18,8 @@
  *   its I/O BAR at port IO_PORTS.
  */
 import { CMD } from '../dev/pci.ts';
-import { findAndPlaceBar0, nvmeSubmit, setCommand } from '../dev/pci-guest.ts';
-import { DESC_SIZE, NIC_DEVICE, NIC_REG, NIC_VENDOR, RCTL, RX_STA, TCTL, TX_CMD, TX_STA } from '../dev/nic.ts';
+import { findAndPlaceBar0, gdtAndMsiGate, msiSetup, nvmeSubmit, setCommand } from '../dev/pci-guest.ts';
+import { DESC_SIZE, ICR, NIC_DEVICE, NIC_REG, NIC_VENDOR, RCTL, RX_STA, TCTL, TX_CMD, TX_STA } from '../dev/nic.ts';
 import { ADMIN, CC, CSTS, cqHeadDoorbell, NVM, NVME_DEVICE, NVME_REG, NVME_VENDOR, sqTailDoorbell } from '../dev/nvme.ts';
 import { BLK_HDR_BYTES, VIRTIO_BLK_DEVICE, VIRTIO_BLK_T } from '../dev/virtio-blk.ts';
 import { NET_HDR_BYTES, queueLayout, VIRTIO_NET_DEVICE, VIRTIO_NET_F_MAC, VIRTIO_REG, VIRTIO_STATUS, VIRTIO_VENDOR, VIRTQ_DESC } from '../dev/virtio-net.ts';
@@ -28,6 +28,10 @@ export const IO_LOAD = 0x100000;
 export const IO_RESULT = 0x600;
 /** Frames received so far (a dword). */
 export const IO_RECEIVED = IO_RESULT + 0x48;
+/** With interrupts: the card's interrupts the driver's handler took (a dword). */
+export const IO_IRQS = IO_RESULT + 0x50;
+/** The vector the interrupt-driven network driver gives its card's MSI. */
+export const IO_IRQ_VECTOR = 0x41;
 export const IO_FRAMES = 0x210000;
 export const IO_OUT = 0x250000;
 export const IO_OUTLEN = 0x294000;
@@ -104,6 +108,15 @@ function checkFrames(frames: number): void {
 export interface NicAttack {
   steal?: number;
   plant?: number;
+  /**
+   * Wait for the card's interrupt instead of looking at the descriptors at once: the driver gives
+   * the card's MSI vector IO_IRQ_VECTOR (destination APIC ID 0, fixed, edge; 0x500 GDT, 0x800 IDT),
+   * unmasks the receive cause (IMS RXT0) and, after each TDT write, waits with interrupts on until
+   * its handler has counted one more interrupt: the handler reads ICR (which clears the cause, as an
+   * 8254x driver's must), counts it at IO_IRQS and ends it with an EOI, WRMSR of 0 to the x2APIC EOI
+   * register 80BH.
+   */
+  irq?: boolean;
 }
 
 /**
@@ -120,10 +133,12 @@ export function nicDriver(frames: number, attack: NicAttack = {}): string {
   mov edx, ${attack.steal}
 tx_own:
 `;
+  const irq = attack.irq === true;
   return `bits 32
 org ${IO_LOAD}
-${findAndPlaceBar0(NIC_VENDOR, NIC_DEVICE, IO_RESULT, IO_BAR)}
-${setCommand(CMD.MEMORY | CMD.BUS_MASTER)}  mov edi, ${IO_BAR}
+${irq ? gdtAndMsiGate(IO_IRQ_VECTOR) : ''}${findAndPlaceBar0(NIC_VENDOR, NIC_DEVICE, IO_RESULT, IO_BAR)}
+${irq ? `${msiSetup(IO_IRQ_VECTOR, IO_RESULT + 0x54)}
+` : ''}${setCommand(CMD.MEMORY | CMD.BUS_MASTER)}  mov edi, ${IO_BAR}
   ; the receive ring: descriptor i holds buffer RXB + i*2K
   xor ecx, ecx
 rx_init:
@@ -154,7 +169,9 @@ ${attack.plant === undefined ? '' : `  mov dword [${RXR}], ${attack.plant}
   mov dword [edi + ${NIC_REG.TDT}], 0
   mov dword [edi + ${NIC_REG.RCTL}], ${RCTL.EN | RCTL.LBM_MAC}
   mov dword [edi + ${NIC_REG.TCTL}], ${TCTL.EN}
-  xor ebx, ebx
+${irq ? `  mov dword [edi + ${NIC_REG.IMS}], ${ICR.RXT0}
+  sti
+` : ''}  xor ebx, ebx
 send:
   push edi
   call make_frame
@@ -183,12 +200,38 @@ ${steal}  mov [eax], edx
   and ecx, ${RING - 1}
   mov [${VARS}], ecx
   mov [edi + ${NIC_REG.TDT}], ecx
-  call drain
+${irq ? `  ; wait for the receive interrupt of this frame
+wait_irq:
+  cmp dword [${IO_IRQS}], ebx
+  jbe wait_irq
+` : ''}  call drain
   inc ebx
   cmp ebx, ${frames}
   jb send
-  hlt
-
+${irq ? `  cli
+` : ''}  hlt
+${irq ? `
+on_msi:
+  push eax
+  push ecx
+  push edx
+  mov eax, [${IO_BAR} + ${NIC_REG.ICR}]
+  inc dword [${IO_IRQS}]
+  mov ecx, 0x80b
+  xor eax, eax
+  xor edx, edx
+  wrmsr
+  pop edx
+  pop ecx
+  pop eax
+  iretd
+gdtr:
+  dw 23
+  dd 0x500
+idtr:
+  dw 0x100*8-1
+  dd 0x800
+` : ''}
 ; takes every frame the card finished (DD) from the next RX slot on, copies it to OUT, and gives
 ; the slots back with one RDT write (the last slot taken)
 drain:

@@ -40,7 +40,9 @@ export type HvExitKind =
 
 /** The normalised description of one exit, per kind. */
 export type HvExitDetail =
-  | { kind: 'cpuid' | 'hlt' | 'hypercall' | 'triple-fault' | 'rdtsc' | 'ud' | 'interrupt-window' | 'external-interrupt' | 'preemption-timer' }
+  | { kind: 'cpuid' | 'hlt' | 'hypercall' | 'triple-fault' | 'rdtsc' | 'ud' | 'interrupt-window' | 'preemption-timer' }
+  /** `vector`: the interrupt the exit acknowledged (VT-x "acknowledge interrupt on exit"); absent when it stays pending. */
+  | { kind: 'external-interrupt'; vector?: number }
   /** No handler: the VM ends with an error naming the exit (and `why`, when the backend can say more). */
   | { kind: 'other'; why?: string }
   /** `linear`: the address INVLPG invalidates (VT-x: the qualification; AMD-V: EXITINFO1 with the decode assist). */

@@ -38,7 +38,8 @@
  *
  * Controls: those in REQUIRED_CONTROLS, and the optional exits of EXIT_OPTIONS (HLT exiting by
  * default; RDTSC exiting, INVLPG exiting, CR3-load and CR3-store exiting, the exception bitmap).
- * No MSR bitmaps: every RDMSR and WRMSR exits.
+ * No MSR bitmaps: every RDMSR and WRMSR exits (with `posted`, an MSR bitmap lets only the x2APIC
+ * EOI write through, for the processor to virtualize).
  */
 import { enterAside, fieldLog, takeFields } from './field-log.ts';
 import type { Cpu } from '../cpu/cpu.ts';
@@ -54,6 +55,8 @@ import { exitReasonInfo, ExitReason } from '../vmx/exit-reasons.ts';
 import { enc } from '../vmx/fields.ts';
 import { decodeCrAccess, decodeEptViolation, decodeInterruptionInfo, decodeIo, encodeInterruptionInfo, InterruptionType } from '../vmx/qualification.ts';
 import { cpuProcessor, runGuest } from '../vmx/run.ts';
+import { PI_DESC, VAPIC } from '../vmx/apicv.ts';
+import { X2APIC_EOI_MSR } from './vlapic.ts';
 import { Vmx } from '../vmx/vmx.ts';
 import { INVEPT_TYPE, INVVPID_TYPE } from '../mmu/tlb.ts';
 import {
@@ -107,7 +110,19 @@ export interface VmxBackendOptions {
   tlbTags?: boolean;
   /** The VPID with tags (default 1; 0 is the host's and VM entry refuses it, SDM 27.2.1.1). */
   vpid?: number;
+  /**
+   * Posted interrupts (SDM Vol. 3C 30.6; with `hostControls`): three 4-KByte pages at host-physical
+   * `page`, outside the guest's RAM, hold the virtual-APIC page, the MSR bitmap (every MSR exits
+   * but writes of the x2APIC EOI register, 80BH, which the processor virtualizes) and the
+   * posted-interrupt descriptor (NV = `notificationVector`, NDST = APIC ID 0). The VMCS gets "use TPR
+   * shadow", "use MSR bitmaps", "virtualize x2APIC mode", "virtual-interrupt delivery", "process
+   * posted interrupts" and "acknowledge interrupt on exit".
+   */
+  posted?: { page: number; notificationVector: number };
 }
+
+/** Offsets in the posted-interrupt pages (VmxBackendOptions.posted). */
+export const POSTED_PAGES = { VIRTUAL_APIC: 0, MSR_BITMAP: 0x1000, DESCRIPTOR: 0x2000, SIZE: 0x3000 } as const;
 
 /** The backend's own bookkeeping, as plain data (the VMCS itself is in memory). */
 export interface VmxBackendState {
@@ -213,6 +228,8 @@ export class VmxBackend implements HvBackend {
   /** Tagged TLBs: "enable VPID" with `vpid` (VmxBackendOptions.tlbTags). */
   readonly tlbTags: boolean;
   readonly vpid: number;
+  /** Posted interrupts: the pages (VmxBackendOptions.posted), else null. */
+  readonly posted: { page: number; notificationVector: number } | null;
 
   constructor(
     readonly cpu: Cpu,
@@ -227,6 +244,7 @@ export class VmxBackend implements HvBackend {
     const vmcs = area + 0x1000;
     this.vmcs = vmcs;
     this.hostControls = opts.hostControls === true;
+    this.posted = opts.posted ?? null;
     const pml4 = area + 0x3000;
     this.nested = opts.nested ?? true;
     const ram = { ...defaultGuestRam(area), ...opts.guestRam };
@@ -327,6 +345,28 @@ export class VmxBackend implements HvBackend {
       secondary |= Secondary.ENABLE_VPID!;
       controls.VIRTUAL_PROCESSOR_ID = BigInt(this.vpid);
     }
+    if (this.posted !== null) {
+      const p = this.posted;
+      if (!hc) throw new RangeError('posted interrupts need the host controls (external-interrupt exiting)');
+      if (p.page % 0x1000 !== 0 || (p.page < ram.hpaBase + ram.size && p.page + POSTED_PAGES.SIZE > ram.hpaBase)) throw new RangeError('posted-interrupt pages: 4-KByte aligned, outside the guest\u2019s RAM');
+      for (let i = 0; i < POSTED_PAGES.SIZE; i += 4) mem.write(p.page + i, 4, 0);
+      const bitmap = p.page + POSTED_PAGES.MSR_BITMAP;
+      for (let i = 0; i < 0x1000; i += 4) mem.write(bitmap + i, 4, 0xffffffff);
+      // The write bitmap for low MSRs starts at byte 800H (SDM Vol. 3C 25.6.9): clear 80BH's bit.
+      const at = bitmap + 0x800 + (X2APIC_EOI_MSR >>> 3);
+      mem.write8(at, mem.read8(at) & ~(1 << (X2APIC_EOI_MSR & 7)));
+      const desc = p.page + POSTED_PAGES.DESCRIPTOR;
+      mem.write8(desc + PI_DESC.NV, p.notificationVector);
+      mem.write(desc + PI_DESC.NDST, 4, 0); // xAPIC: APIC ID 0 in bits 15:8
+      controls.PIN_BASED_VM_EXEC_CONTROL = controls.PIN_BASED_VM_EXEC_CONTROL! | BigInt(Pin.PROCESS_POSTED_INTERRUPTS!);
+      controls.VM_EXIT_CONTROLS = controls.VM_EXIT_CONTROLS! | BigInt(Exit.ACKNOWLEDGE_INTERRUPT_ON_EXIT!);
+      secondary |= Secondary.VIRTUALIZE_X2APIC_MODE! | Secondary.VIRTUAL_INTERRUPT_DELIVERY!;
+      Object.assign(controls, {
+        VIRTUAL_APIC_PAGE_ADDR: BigInt(p.page + POSTED_PAGES.VIRTUAL_APIC), MSR_BITMAP: BigInt(bitmap),
+        POSTED_INTR_NV: BigInt(p.notificationVector), POSTED_INTR_DESC_ADDR: BigInt(desc), GUEST_INTR_STATUS: 0n,
+        EOI_EXIT_BITMAP0: 0n, EOI_EXIT_BITMAP1: 0n, EOI_EXIT_BITMAP2: 0n, EOI_EXIT_BITMAP3: 0n, TPR_THRESHOLD: 0n,
+      });
+    }
     if (secondary !== 0) controls.SECONDARY_VM_EXEC_CONTROL = BigInt(secondary >>> 0);
     // The host: 64-bit, CPL 0, paging through its own tables, CR4.VMXE (what VMXON requires).
     const hostCr0 = 0x80050033;
@@ -366,13 +406,56 @@ export class VmxBackend implements HvBackend {
   /** The shadow's format underneath (what CR4.PAE the processor runs the guest with). */
   private format: ShadowFormat = '32bit';
 
+  /**
+   * Posted interrupts, while this vCPU is off the processor: SN (suppress notification, bit 257 of the
+   * descriptor) set, so that the IOMMU records vectors in PIR without sending the notification to a
+   * processor running someone else; cleared when it is back.
+   */
+  suppressNotifications(on: boolean): void {
+    if (this.posted === null) return;
+    const at = this.posted.page + POSTED_PAGES.DESCRIPTOR + PI_DESC.CONTROL;
+    const c = this.cpu.mem.read8(at);
+    this.cpu.mem.write8(at, on ? c | (1 << PI_DESC.SN_BIT) : c & ~(1 << PI_DESC.SN_BIT));
+  }
+
+  /**
+   * Before an entry with posted interrupts: vectors posted while the vCPU was away (PIR, with SN set
+   * no notification came) move to the virtual APIC's VIRR and RVI (GUEST_INTR_STATUS), as KVM's
+   * sync_pir_to_irr does, and ON is cleared; VM entry then evaluates them (SDM 27.3.2.5). Returns
+   * the vectors moved.
+   */
+  syncPosted(): number[] {
+    if (this.posted === null) return [];
+    const mem = this.cpu.mem;
+    const desc = this.posted.page + POSTED_PAGES.DESCRIPTOR;
+    const vapic = this.posted.page + POSTED_PAGES.VIRTUAL_APIC;
+    const moved: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const pir = mem.read(desc + i * 4, 4) >>> 0;
+      if (pir === 0) continue;
+      mem.write(desc + i * 4, 4, 0);
+      const at = vapic + VAPIC.VIRR + i * 16;
+      mem.write(at, 4, (mem.read(at, 4) | pir) >>> 0);
+      for (let b = 0; b < 32; b++) if (((pir >>> b) & 1) !== 0) moved.push(i * 32 + b);
+    }
+    const c = mem.read8(desc + PI_DESC.CONTROL);
+    mem.write8(desc + PI_DESC.CONTROL, c & ~(1 << PI_DESC.ON_BIT));
+    if (moved.length > 0) {
+      const status = this.read('GUEST_INTR_STATUS');
+      const rvi = Math.max(Number(status & 0xffn), ...moved);
+      this.write('GUEST_INTR_STATUS', (status & 0xff00n) | BigInt(rvi));
+    }
+    return moved;
+  }
+
   private primary(): number {
     const o = this.exitOpts;
     const cr3 = this.shadow !== null || o.cr3 ? Primary.CR3_LOAD_EXITING! | Primary.CR3_STORE_EXITING! : 0;
     return (
       TRUE_ALLOWED.primary.must1 | Primary.USE_IO_BITMAPS! | cr3 |
       (o.hlt ? Primary.HLT_EXITING! : 0) | (o.rdtsc ? Primary.RDTSC_EXITING! : 0) | (o.invlpg || this.shadow !== null ? Primary.INVLPG_EXITING! : 0) |
-      (this.nested || this.tlbTags ? Primary.ACTIVATE_SECONDARY_CONTROLS! : 0)
+      (this.nested || this.tlbTags || this.posted !== null ? Primary.ACTIVATE_SECONDARY_CONTROLS! : 0) |
+      (this.posted !== null ? Primary.USE_TPR_SHADOW! | Primary.USE_MSR_BITMAPS! : 0)
     ) >>> 0;
   }
 
@@ -534,8 +617,9 @@ export class VmxBackend implements HvBackend {
     let detail: HvExitDetail;
     if (code === R.CPUID) detail = { kind: 'cpuid' };
     else if (code === R.EXTERNAL_INTERRUPT) {
-      raw.vm_exit_intr_info = this.read('VM_EXIT_INTR_INFO');
-      detail = { kind: 'external-interrupt' };
+      const info = this.read('VM_EXIT_INTR_INFO');
+      raw.vm_exit_intr_info = info;
+      detail = (info & 0x80000000n) !== 0n ? { kind: 'external-interrupt', vector: Number(info & 0xffn) } : { kind: 'external-interrupt' };
     } else if (code === R.INTERRUPT_WINDOW) detail = { kind: 'interrupt-window' };
     else if (code === R.PREEMPTION_TIMER) detail = { kind: 'preemption-timer' };
     else if (code === R.HLT) detail = { kind: 'hlt' };
