@@ -1,7 +1,7 @@
 /** `lab io`: the three ways of giving a VM a network card, run and compared (hv/io-compare.ts). */
 import { describe, expect, it } from 'vitest';
 import { main } from './lab.ts';
-import type { IoComparison } from '../emu/hv/io-compare.ts';
+import type { IoComparison, IrqComparison } from '../emu/hv/io-compare.ts';
 
 function call(args: string[]): { code: number; out: string; err: string } {
   let out = '';
@@ -41,7 +41,28 @@ describe('lab io', () => {
     expect(call(['io', '--device', 'disk', '--frames', '8']).out.split('\n')[0]).toBe('8 blocks written to a disk and read back (NVMe-shaped, or virtio-blk), under VT-x, the assigned controller behind VT-d');
   });
 
+  it('--interrupts: per frame, the emulated card costs an EOI exit and an ICR read, the remapped one an interrupt exit and an EOI exit, the posted one nothing over polling', () => {
+    const r = call(['io', '--interrupts', '--frames', '8', '--format', 'json']);
+    expect(r.code).toBe(0);
+    const c = JSON.parse(r.out) as IrqComparison;
+    expect(c).toMatchObject({ under: 'vtx', iommu: 'vtd', frames: 8 });
+    expect(c.perFrame.map((p) => [p.way, p.dataOk, p.irqsOk, p.interruptExits, p.eoiExits, p.mmioExits])).toEqual([
+      ['emulated', true, true, 0, 1, 3],
+      ['assigned', true, true, 1, 1, 0],
+      ['posted', true, true, 0, 0, 0],
+    ]);
+    expect(c.perFrame[2]!.exits).toBe(c.perFrame[2]!.pollExits);
+    const svm = call(['io', '--interrupts', '--under', 'svm', '--frames', '8']);
+    expect(svm.code).toBe(0);
+    expect(svm.out.split('\n')[0]).toBe("8 frames through a network card's loopback, under AMD-V: the driver waits for the card's interrupt after each frame");
+    expect(svm.out).toContain('AMD-Vi remapped IRTE');
+    expect(svm.out).not.toContain('posted ');
+  });
+
   it.each([
+    [['io', '--interrupts', '--device', 'disk'], "--interrupts: the interrupt-driven driver is the network card's"],
+    [['io', '--interrupts=yes'], '--interrupts takes no value'],
+    [['io', '--interrupts', '--under', 'svm', '--iommu', 'vtd'], "--iommu: vtd is Intel's"],
     [['io', '--device', 'tape'], "--device: 'tape' is not nic or disk"],
     [['io', '--under', 'kvm'], "--under: 'kvm' is not vtx or svm"],
     [['io', '--frames', '0'], '--frames: 0 is not 1..64'],
