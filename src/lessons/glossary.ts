@@ -897,6 +897,32 @@ export const GLOSSARY = [
     ui: /virtual function/i,
   },
   {
+    id: 'interrupt-remapping',
+    en: 'interrupt remapping',
+    zh: '中断重映射',
+    zhAlso: [],
+    avoid: [],
+    def: {
+      en: 'The IOMMU looking a device\u2019s interrupt message up in a table the host wrote, so that the device cannot choose its own vector or destination.',
+      'zh-CN': 'IOMMU 在宿主机写好的表中查找设备发来的中断消息，使设备不能自己选择中断向量或目标。',
+    },
+    usage: common('', ''),
+    ui: /interrupt remapping/i,
+  },
+  {
+    id: 'posted-interrupt',
+    en: 'posted interrupt',
+    zh: '中断投递',
+    zhAlso: ['发布中断', 'Posted Interrupt'],
+    avoid: [],
+    def: {
+      en: 'An interrupt for a vCPU recorded in its posted-interrupt descriptor in memory and delivered to the guest by the processor, with no VM exit.',
+      'zh-CN': '发给某个 vCPU 的中断先记入内存中它的 posted-interrupt 描述符，再由处理器直接交给客户机，不引起 VM 退出。',
+    },
+    usage: common('Often left in English (Posted Interrupt); 发布中断 is a literal rendering also seen.', '常直接写英文 Posted Interrupt；也可见直译“发布中断”。'),
+    ui: /posted interrupts?/i,
+  },
+  {
     id: 'live-migration',
     en: 'live migration',
     zh: '热迁移',

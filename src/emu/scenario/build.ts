@@ -305,6 +305,7 @@ function buildVms(ls: LoadedScenario, vms: NonNullable<LoadedScenario['vms']>): 
       };
     }),
     ...(sc.iommu !== undefined ? { iommu: sc.iommu } : {}),
+    ...(sc.postedInterrupts === true ? { postedInterrupts: true } : {}),
     ...(h.quantum !== undefined ? { quantum: h.quantum } : {}),
     ...(h.costPreset !== undefined ? { preset: h.costPreset } : {}),
     ...(h.tlbTags !== undefined ? { tlbTags: h.tlbTags } : {}),

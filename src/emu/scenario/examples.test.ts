@@ -8,7 +8,7 @@ import type { LoadedScenario } from './validate.ts';
 import type { Machine } from '../machine/machine.ts';
 import { HvMachine } from '../hv/hv-machine.ts';
 import { HostMachine } from '../hv/host-machine.ts';
-import { nicDriver, nvmeDriver, virtioBlkDriver, virtioDriver, IO_OUT, IO_RECEIVED, IO_SLOT } from '../hv/io-guest.ts';
+import { nicDriver, nvmeDriver, virtioBlkDriver, virtioDriver, IO_IRQ_VECTOR, IO_IRQS, IO_OUT, IO_RECEIVED, IO_SLOT } from '../hv/io-guest.ts';
 import { ioReport } from '../hv/io-compare.ts';
 import { VTD_FAULT } from '../iommu/vtd.ts';
 import { AMDVI_EVENT } from '../iommu/amdvi.ts';
@@ -38,7 +38,7 @@ const strip = (events: TraceEvent[]) => events.map(({ step: _step, ...rest }) =>
 describe('the example scenarios', () => {
   it('every JSON file in examples/ validates', () => {
     const files = readdirSync(DIR).filter((f) => f.endsWith('.json'));
-    expect(files.sort()).toEqual(['disk-three-ways.json', 'dma-attack-amdvi.json', 'dma-attack-vtd.json', 'dma-attack.json', 'mm-workload.json', 'nested-walk-svm.json', 'nested-walk-vtx.json', 'nic-three-ways.json', 'nic-two-ways.json', 'page-fault.json', 'shadow-paging-svm.json', 'shadow-paging-vtx.json', 'sriov-two-vms.json', 'svm-first-exit.json', 'syscalls.json', 'timer.json', 'two-vms-svm.json', 'two-vms.json', 'vtx-first-exit.json']);
+    expect(files.sort()).toEqual(['disk-three-ways.json', 'dma-attack-amdvi.json', 'dma-attack-vtd.json', 'dma-attack.json', 'mm-workload.json', 'nested-walk-svm.json', 'nested-walk-vtx.json', 'nic-interrupts-posted.json', 'nic-interrupts.json', 'nic-three-ways.json', 'nic-two-ways.json', 'page-fault.json', 'shadow-paging-svm.json', 'shadow-paging-vtx.json', 'sriov-two-vms.json', 'svm-first-exit.json', 'syscalls.json', 'timer.json', 'two-vms-svm.json', 'two-vms.json', 'vtx-first-exit.json']);
     for (const f of files) expect(loadScenario(JSON.parse(readFileSync(join(DIR, f), 'utf8'))).ok, f).toBe(true);
   });
 
@@ -360,6 +360,23 @@ describe('the I/O examples', () => {
     // virtio-blk: set-up 7, then one notification for the 8 writes and one for the 8 reads.
     expect(vio!.exits.devicePorts).toBe(7 + 2);
     expect(asg!.device.dataBytes).toBe(emu!.hypervisor.dataBytes);
+  });
+
+  it('nic-interrupts / nic-interrupts-posted: both VMs take all 4 interrupts; remapped, the assigned card costs an interrupt exit and an EOI exit per frame, posted neither', () => {
+    for (const [name, posted] of [['nic-interrupts', false], ['nic-interrupts-posted', true]] as const) {
+      const ls = example(name);
+      expect(ls.scenario.vms!.map((v) => [v.name, v.devices?.nic, v.kernel])).toEqual([['emulated', 'emulated', { source: nicDriver(4, { irq: true }) }], ['assigned', 'assigned', { source: nicDriver(4, { irq: true }) }]]);
+      expect(ls.scenario.postedInterrupts === true).toBe(posted);
+      const m = buildScenario(ls) as unknown as HostMachine;
+      expect(m.run(ls.maxSteps)).toBe('hlt');
+      const [emu, asg] = (['emulated', 'assigned'] as const).map((w, i) => ioReport(m.host, i, w, 'vtd', 4, 'ended'));
+      expect([emu!.dataOk, asg!.dataOk]).toEqual([true, true]);
+      expect([0, 1].map((i) => m.host.mem.read(m.host.vm(i).hpaBase + IO_IRQS, 4))).toEqual([4, 4]);
+      expect([emu!.exits.eoi, asg!.exits.eoi]).toEqual([4, posted ? 0 : 4]);
+      // The assigned VM's external-interrupt exits: its card's 4 MSIs when remapped (VT-x's host timer is the preemption timer, not an interrupt).
+      expect(asg!.exits.interrupts).toBe(posted ? 0 : 4);
+      expect(m.host.interruptsOf(1).msi).toEqual({ guestVector: IO_IRQ_VECTOR, route: posted ? 'posted' : 'remapped' });
+    }
   });
 
   const SECRET = "victim's secret: the launch code is 0000";

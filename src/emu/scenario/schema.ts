@@ -31,6 +31,7 @@
  * | `hypervisor.walkCaches` | `{ pwc?, ntlb? }`, optional | the 2D walk's page-walk cache and nested TLB (mmu/walk-cache.ts; booleans, default off). Nested paging only, not with `vms` |
  * | `vms` | array of 1..4 VMs, optional | several guests on the multi-VM host, replacing the guest fields above: each `{ name, mode, paging, memory, kernel, user?, vcpus?, devices?: { pc?, nic?, disk? } }`; `nic`: a network card on the VM's PCI bus 0 (device 3), `'emulated'`, `'virtio'` or `'assigned'` (hv/devio.ts), or `'vf'`: assigned as a virtual function of the host's one SR-IOV card (dev/sriov-nic.ts; the VMs with `'vf'` get VF 0, 1, … in order); `disk`: a disk controller there instead of a card, `'emulated'` (NVMe-shaped), `'virtio'` (virtio-blk) or `'assigned'` |
  * | `iommu` | `'none'`, `'vtd'` or `'amd-vi'`, optional | with `vms`: the host's IOMMU for assigned devices' DMA (default 'none': their guest-physical addresses are taken as host-physical); not 'vtd'/'amd-vi' without an assigned card |
+ * | `postedInterrupts` | boolean, optional | with `vms`, a `vtx-…` technique and `iommu` 'vtd': an assigned device's MSI is posted to its VM's vCPU 0 (no exit for the interrupt or its EOI); without it, it reaches the host as a host vector and is injected. A VM's device interrupts reach its virtual local APIC, which the guest ends with WRMSR 0 to the x2APIC EOI register (80BH) |
  *
  * Reserved for later issues and rejected now with "is not supported yet (issue N)":
  * other `technique` values (issue 9: trap-and-emulate, binary translation, paravirtualization),
@@ -128,6 +129,11 @@ export interface ScenarioV1 {
    * 'none'). Only with a VM whose network card is assigned.
    */
   iommu?: IommuSetting;
+  /**
+   * With `vms`, VT-x and `iommu` 'vtd': assigned devices' MSIs are posted to their VM's vCPU 0
+   * (hv/host.ts HostOptions.postedInterrupts), with no exit for the interrupt or its EOI.
+   */
+  postedInterrupts?: boolean;
 }
 
 export const IOMMU_SETTINGS = ['none', 'vtd', 'amd-vi'] as const;

@@ -74,6 +74,7 @@ describe('scenario validation', () => {
     ['walk caches under shadow paging', (s) => ((s.technique = 'vtx'), (s.hypervisor = { nestedPaging: false, walkCaches: { ntlb: true } })), 'hypervisor.walkCaches: the page-walk cache and the nested TLB shorten the two-dimensional walk: shadow paging (nestedPaging false) makes none'],
     ['guest RAM not in 2-MByte pages under nested paging', (s) => ((s.technique = 'vtx'), (s.memory = { size: 0x500000 })), "memory.size: with nested paging the hypervisor maps the guest's RAM in 2-MByte pages: expected a multiple of 0x200000, got 0x500000"],
     ['nestedPaging (a later issue)', (s) => (s.nestedPaging = true), 'nestedPaging: nestedPaging is not supported yet (issue 7)'],
+    ['posted interrupts without VMs', (s) => (s.postedInterrupts = true), "postedInterrupts: posted interrupts deliver a device assigned to a VM of the multi-VM host: use 'vms'"],
     ['an IOMMU without VMs', (s) => (s.iommu = 'vtd'), "iommu: the host's IOMMU remaps the DMA of a device assigned to a VM of the multi-VM host: use 'vms' with a card given as devices.nic 'assigned'"],
     ['a timer vector below 32', (s) => (s.devices = { timer: { vector: 14, period: 10 } }), 'devices.timer.vector: expected 0x20..0xff, got 0xe'],
     ['a timer on the INT 0x80 gate', (s) => (s.devices = { timer: { vector: 0x80, period: 10 } }), 'devices.timer.vector: vector 0x80 is the INT 0x80 system-call gate'],
@@ -288,7 +289,20 @@ describe('scenario validation: vms', () => {
     expect(r.loaded.scenario.vms!.map((v) => v.devices)).toEqual([{ pc: false, nic: 'vf' }, { pc: false, nic: 'vf' }]);
   });
 
+  it('accepts posted interrupts under VT-x with VT-d and an assigned card, and keeps them in the scenario', () => {
+    const s = multi();
+    (s.vms as Record<string, unknown>[])[0]!.devices = { nic: 'assigned' };
+    Object.assign(s, { iommu: 'vtd', postedInterrupts: true });
+    const r = loadScenario(s);
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(r.loaded.scenario.postedInterrupts).toBe(true);
+  });
+
   it.each<[string, (s: Record<string, unknown>) => void, string]>([
+    ['posted interrupts without VT-d', (s) => (((s.vms as Record<string, unknown>[])[0]!.devices = { nic: 'assigned' }), (s.postedInterrupts = true)), "postedInterrupts: posted interrupts are VT-x's with the VT-d IOMMU: technique 'vtx' and iommu 'vtd'"],
+    ['posted interrupts with no assigned device', (s) => (((s.vms as Record<string, unknown>[])[0]!.devices = { nic: 'vf' }), Object.assign(s, { iommu: 'vtd', postedInterrupts: true })), "postedInterrupts: posted interrupts deliver an assigned device's MSI: no VM has one (devices.nic or devices.disk 'assigned')"],
+    ['posted interrupts beside the 8259A', (s) => (((s.vms as Record<string, unknown>[])[0]!.devices = { nic: 'assigned', pc: true }), Object.assign(s, { iommu: 'vtd', postedInterrupts: true })), "postedInterrupts: a VM with an assigned device and posted interrupts cannot also have the PC platform's 8259A (devices.pc)"],
+    ['posted interrupts not a boolean', (s) => (s.postedInterrupts = 'on'), "postedInterrupts: expected true or false, got 'on'"],
     ['a top-level guest field beside vms', (s) => (s.kernel = { source: 'kernel_entry:\n hlt' }), "kernel: with 'vms' each VM has its own guest: move 'kernel' into the entries of vms"],
     ['no technique', (s) => delete s.technique, "technique: several VMs run under a hypervisor: 'vms' needs a technique ('vtx' or 'svm')"],
     ['five VMs', (s) => (s.vms = [vm('a'), vm('b'), vm('c'), vm('d'), vm('e')]), 'vms: expected 1 to 4 VMs, got 5'],

@@ -390,7 +390,7 @@ export const MAX_QUANTUM = 1_000_000;
  */
 function validateVms(input: Obj): LoadResult {
   const c = new Checker();
-  const fields = ['version', 'name', 'description', 'cpu', 'technique', 'hypervisor', 'limits', 'vms', 'iommu'];
+  const fields = ['version', 'name', 'description', 'cpu', 'technique', 'hypervisor', 'limits', 'vms', 'iommu', 'postedInterrupts'];
   for (const k of Object.keys(input)) {
     if (GUEST_FIELDS.includes(k)) c.err(k, `with 'vms' each VM has its own guest: move '${k}' into the entries of vms`);
   }
@@ -467,6 +467,13 @@ function validateVms(input: Obj): LoadResult {
     iommu = c.oneOf(input.iommu, 'iommu', IOMMU_SETTINGS);
     if (iommu !== null && iommu !== 'none' && vms.length > 0 && !vms.some((v) => v.nic === 'assigned' || v.nic === 'vf' || v.disk === 'assigned')) c.err('iommu', "an IOMMU remaps the DMA of assigned devices: no VM has one (devices.nic 'assigned' or 'vf', devices.disk 'assigned')");
   }
+  let posted = false;
+  if (input.postedInterrupts !== undefined) {
+    posted = c.bool(input.postedInterrupts, 'postedInterrupts') ?? false;
+    if (posted && (technique !== 'vtx' || iommu !== 'vtd')) c.err('postedInterrupts', "posted interrupts are VT-x's with the VT-d IOMMU: technique 'vtx' and iommu 'vtd'");
+    else if (posted && !vms.some((v) => v.nic === 'assigned' || v.disk === 'assigned')) c.err('postedInterrupts', "posted interrupts deliver an assigned device's MSI: no VM has one (devices.nic or devices.disk 'assigned')");
+    else if (posted && vms.some((v) => v.pc && (v.nic === 'assigned' || v.disk === 'assigned'))) c.err('postedInterrupts', "a VM with an assigned device and posted interrupts cannot also have the PC platform's 8259A (devices.pc)");
+  }
   if (c.errors.length > 0 || name === null || technique === null || vendor === null || vms.length === 0) {
     if (c.errors.length === 0) c.err('(root)', 'incomplete scenario');
     return { ok: false, errors: c.errors };
@@ -486,6 +493,7 @@ function validateVms(input: Obj): LoadResult {
       ...(entries[i]!.devices !== undefined ? { devices: { pc: v.pc, ...(v.nic !== null ? { nic: v.nic } : {}), ...(v.disk !== null ? { disk: v.disk } : {}) } } : {}),
     })),
     ...(iommu !== null ? { iommu } : {}),
+    ...(posted ? { postedInterrupts: true } : {}),
   };
   return { ok: true, loaded: { scenario, layout: first.layout, kernel: first.kernel, user: first.user, maxSteps, vms } };
 }
@@ -496,7 +504,8 @@ export function validateScenario(input: unknown): LoadResult {
   if (!isObj(input)) return { ok: false, errors: [{ path: '(root)', message: `expected a scenario object, got ${show(input)}` }] };
   if (input.vms !== undefined) return validateVms(input);
   if (input.iommu !== undefined) c.err('iommu', "the host's IOMMU remaps the DMA of a device assigned to a VM of the multi-VM host: use 'vms' with a card given as devices.nic 'assigned'");
-  c.keys(Object.fromEntries(Object.entries(input).filter(([k]) => k !== 'iommu')), '', TOP_FIELDS);
+  if (input.postedInterrupts !== undefined) c.err('postedInterrupts', "posted interrupts deliver a device assigned to a VM of the multi-VM host: use 'vms'");
+  c.keys(Object.fromEntries(Object.entries(input).filter(([k]) => k !== 'iommu' && k !== 'postedInterrupts')), '', TOP_FIELDS);
   if (input.version !== 1) c.err('version', `expected 1, got ${show(input.version)}`);
   const name = c.str(input.name, 'name', 100);
   if (name !== null && name.length === 0) c.err('name', 'expected a non-empty string');

@@ -23,6 +23,8 @@ export const shellZh: Record<keyof typeof shellEn, string> = {
   'shell.scenario.dma-attack-amdvi': '同样的 DMA 被 AMD-Vi 拦截',
   'shell.scenario.sriov-two-vms': '一块 SR-IOV 网卡，每台虚拟机一个虚拟功能（VT-d）',
   'shell.scenario.disk-three-ways': '同一个磁盘的三种方式：模拟、virtio、设备直通',
+  'shell.scenario.nic-interrupts': '网卡的中断：模拟与设备直通（VT-d）',
+  'shell.scenario.nic-interrupts-posted': '发布中断：直通网卡的 MSI 不引起退出',
   'shell.scenario.own': '本课自带：{name}',
   'shell.theme': '主题',
   'shell.theme.auto': '跟随系统',

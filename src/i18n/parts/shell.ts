@@ -22,6 +22,8 @@ export const shellEn = {
   'shell.scenario.dma-attack-amdvi': 'The same DMA, blocked by AMD-Vi',
   'shell.scenario.sriov-two-vms': 'One SR-IOV card, a virtual function for each VM (VT-d)',
   'shell.scenario.disk-three-ways': 'A disk three ways: emulated, virtio, assigned',
+  'shell.scenario.nic-interrupts': 'A network card\u2019s interrupts, emulated and assigned (VT-d)',
+  'shell.scenario.nic-interrupts-posted': 'Posted interrupts: an assigned card\u2019s MSI with no exit',
   'shell.scenario.own': 'This lesson’s: {name}',
   'shell.theme': 'Theme',
   'shell.theme.auto': 'System',
