@@ -11,7 +11,7 @@
  * In every case the guest receives the same frames as the polling driver.
  */
 import { describe, expect, it } from 'vitest';
-import { Host, HOST_DEVICE_VECTOR } from './host.ts';
+import { Host, HOST_DEVICE_VECTOR, type HostGuest } from './host.ts';
 import { ioGuest, runIoTask } from './io-compare.ts';
 import { IO_IRQ_VECTOR, IO_IRQS } from './io-guest.ts';
 import type { IommuKind } from './devio.ts';
@@ -82,6 +82,18 @@ describe('a network card\'s interrupts reach the guest', () => {
     expect(h.run(40_000_000)).toBe('ended');
     expect([irqs(h, 0), irqs(h, 1)]).toEqual([N, N]);
     expect(h.switches.length).toBeGreaterThan(4);
+  });
+
+  it('two VMs on VFs of the SR-IOV card: each VF\'s MSI reaches its own VM, remapped or posted', () => {
+    for (const posted of [false, true]) {
+      const vf = (name: string): HostGuest => ({ ...ioGuest('assigned', 4, { irq: true }), name, device: { way: 'assigned', vf: true } });
+      const h = new Host({ under: 'vtx', guests: [vf('a'), vf('b')], iommu: 'vtd', postedInterrupts: posted, quantum: 500 });
+      expect(h.run(20_000_000)).toBe('ended');
+      expect([irqs(h, 0), irqs(h, 1)]).toEqual([4, 4]);
+      expect([0, 1].map((i) => h.interruptsOf(i).msi?.route)).toEqual(posted ? ['posted', 'posted'] : ['remapped', 'remapped']);
+      // Each VF's messages carry its own requester ID (00:10.1, 00:10.2).
+      expect(new Set(h.pci!.snapshot().msiLog.map((m) => m.rid))).toEqual(new Set([0x81, 0x82]));
+    }
   });
 
   it('posted interrupts are refused where the lab has none (AMD-V, no VT-d)', () => {
