@@ -9,7 +9,7 @@ import { WorkerClient, type LabClient } from '../worker/client.ts';
 import type { Json, MarksView, RunMatch, ScenarioInfo, ViewState } from '../worker/protocol.ts';
 import type { ExerciseResult, ExerciseSpec } from '../worker/exercise-types.ts';
 import type { CompareResult } from '../emu/hv/compare.ts';
-import type { IoComparison } from '../emu/hv/io-compare.ts';
+import type { IoComparison, IrqComparison } from '../emu/hv/io-compare.ts';
 import type { PairOp, PairResult } from '../worker/pair-types.ts';
 import { SessionModel, type MarksQuery, type SessionFields, type ShownNotice } from './session-model.ts';
 
@@ -74,6 +74,10 @@ export class Session implements SessionFields {
 
   ioWays(under: 'vtx' | 'svm', frames: number): Promise<IoComparison> {
     return this.#client.ioWays(under, frames);
+  }
+
+  ioInterrupts(under: 'vtx' | 'svm', frames: number): Promise<IrqComparison> {
+    return this.#client.ioInterrupts(under, frames);
   }
   /** The side-by-side pair: two machines in the worker beside the session's, which is untouched. */
   pair(op: PairOp): Promise<PairResult> {

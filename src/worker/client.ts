@@ -11,7 +11,7 @@ import type {
 import { requestOf } from './protocol.ts';
 import type { ExerciseResult, ExerciseSpec } from './exercise-types.ts';
 import type { CompareResult } from '../emu/hv/compare.ts';
-import type { IoComparison } from '../emu/hv/io-compare.ts';
+import type { IoComparison, IrqComparison } from '../emu/hv/io-compare.ts';
 import type { PairOp, PairResult } from './pair-types.ts';
 
 export interface LabClient {
@@ -30,6 +30,8 @@ export interface LabClient {
   compare(scenario: Json): Promise<CompareResult>;
   /** The three ways of giving a VM a network card compared (emu/hv/io-compare.ts); leaves the loaded scenario as it is. */
   ioWays(under: 'vtx' | 'svm', frames: number): Promise<IoComparison>;
+  /** A network card's interrupts delivered three ways against polling; leaves the loaded scenario as it is. */
+  ioInterrupts(under: 'vtx' | 'svm', frames: number): Promise<IrqComparison>;
   /** The side-by-side pair (worker/pair-types.ts): two machines beside the loaded one, which stays as it is. */
   pair(op: PairOp): Promise<PairResult>;
   dispose(): void;
@@ -69,6 +71,9 @@ export abstract class RequestClient implements LabClient {
   }
   ioWays(under: 'vtx' | 'svm', frames: number): Promise<IoComparison> {
     return this.call<'ioWays'>({ type: 'ioWays', under, frames });
+  }
+  ioInterrupts(under: 'vtx' | 'svm', frames: number): Promise<IrqComparison> {
+    return this.call<'ioInterrupts'>({ type: 'ioInterrupts', under, frames });
   }
 
   pair(op: PairOp): Promise<PairResult> {
@@ -216,7 +221,7 @@ export class WorkerClient extends RequestClient {
         if (op.kind === 'load') this.lastPair = null;
       } else if (op.kind === 'load') this.lastPair = { load: op, step: pr.view.step };
       else if (this.lastPair !== null) this.lastPair.step = pr.view.step;
-    } else if (c.type === 'marks' || c.type === 'exercise' || c.type === 'compare' || c.type === 'ioWays') return;
+    } else if (c.type === 'marks' || c.type === 'exercise' || c.type === 'compare' || c.type === 'ioWays' || c.type === 'ioInterrupts') return;
     else if (c.type === 'runUntil') this.lastStep = (res as RunUntilView).view.step;
     else this.lastStep = (res as ViewState).step;
   }

@@ -7,7 +7,7 @@
  */
 import type { Json } from './protocol.ts';
 import type { CompareResult } from '../emu/hv/compare.ts';
-import type { IoComparison } from '../emu/hv/io-compare.ts';
+import type { IoComparison, IrqComparison } from '../emu/hv/io-compare.ts';
 import type { PairHolder } from './pair.ts';
 import type { PairOp, PairResult } from './pair-types.ts';
 
@@ -40,6 +40,14 @@ export function runIoWays(under: 'vtx' | 'svm', frames: number): IoComparison {
   if (under !== 'vtx' && under !== 'svm') throw new RangeError(`ioWays: under '${String(under)}' is not vtx or svm`);
   if (!Number.isInteger(frames) || frames < 1 || frames > 64) throw new RangeError(`ioWays: frames ${frames} is not 1..64`);
   return compare.compareWays(under, frames, ['emulated', 'virtio', 'assigned'], under === 'svm' ? 'amd-vi' : 'vtd');
+}
+
+/** The network card's interrupts delivered three ways, against polling (emu/hv/io-compare.ts compareInterrupts), `frames` of 1..32. */
+export function runIoInterrupts(under: 'vtx' | 'svm', frames: number): IrqComparison {
+  if (compare === null) throw new Error('ioInterrupts: the hypervisor is not loaded (prepareCompare first)');
+  if (under !== 'vtx' && under !== 'svm') throw new RangeError(`ioInterrupts: under '${String(under)}' is not vtx or svm`);
+  if (!Number.isInteger(frames) || frames < 1 || frames > 32) throw new RangeError(`ioInterrupts: frames ${frames} is not 1..32`);
+  return compare.compareInterrupts(under, frames, under === 'svm' ? 'amd-vi' : 'vtd');
 }
 
 /** Runs the comparison; a scenario that cannot be compared is an answer with errors, not a failure. */

@@ -7,7 +7,7 @@ export { HvMachine } from '../emu/hv/hv-machine.ts';
 export { hostVmView, vmFieldValues, vmView } from './vm-view.ts';
 export { HostMachine } from '../emu/hv/host-machine.ts';
 export { compareScenario } from '../emu/hv/compare.ts';
-export { compareWays } from '../emu/hv/io-compare.ts';
+export { compareInterrupts, compareWays } from '../emu/hv/io-compare.ts';
 export { stepTwoD } from './twod.ts';
 export { stepShadow } from './shadow-view.ts';
 export { answerPair } from './pair.ts';

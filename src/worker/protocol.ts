@@ -6,7 +6,7 @@
  * `bigint` inside trace events.
  */
 import type { CompareResult } from '../emu/hv/compare.ts';
-import type { IoComparison } from '../emu/hv/io-compare.ts';
+import type { IoComparison, IrqComparison } from '../emu/hv/io-compare.ts';
 import type { PairOp, PairResult } from './pair-types.ts';
 import type { CpuMode } from '../emu/cpu/core.ts';
 import type { RunEnd } from '../emu/cpu/cpu.ts';
@@ -148,6 +148,8 @@ export type LabRequest =
   | { id: number; type: 'compare'; scenario: Json }
   /** The three ways of giving a VM a network card, each run with `frames` and 2 × `frames` frames (emu/hv/io-compare.ts); nothing loaded is touched. */
   | { id: number; type: 'ioWays'; under: 'vtx' | 'svm'; frames: number }
+  /** A network card's interrupts delivered three ways against polling (emu/hv/io-compare.ts compareInterrupts); nothing loaded is touched. */
+  | { id: number; type: 'ioInterrupts'; under: 'vtx' | 'svm'; frames: number }
   /** The side-by-side pair (worker/pair.ts): a second and third machine beside the session's, which is not touched. */
   | { id: number; type: 'pair'; op: PairOp };
 
@@ -174,6 +176,7 @@ export interface LabResults {
   exercise: ExerciseResult;
   compare: CompareResult;
   ioWays: IoComparison;
+  ioInterrupts: IrqComparison;
   pair: PairResult;
 }
 

@@ -44,3 +44,35 @@ test('the three ways under AMD-V, in Chinese', async ({ page }) => {
   await axeClean(page);
   expect(bad).toEqual([]);
 });
+
+test('compare the interrupt deliveries from the keyboard: the posted interrupt adds no exit (English)', async ({ page }) => {
+  const bad = noErrors(page);
+  await open(page, 'en', 'nic-interrupts');
+  const run = page.getByTestId('io-irq-run');
+  await run.focus();
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('io-irq-same')).toContainText('Every way delivered the same 8 frames, and the handler took one interrupt per frame.', { timeout: 30_000 });
+  await expect(page.getByTestId('io-irq-extra').locator('li')).toHaveText([
+    'Emulated card, injected by the hypervisor: 2.625',
+    'Assigned card, remapped to a host vector, then injected: 2',
+    'Assigned card, posted interrupt: 0',
+  ]);
+  const table = page.getByTestId('io-irq-table');
+  const row = async (name: RegExp): Promise<string[]> => table.getByRole('row', { name }).locator('td').allTextContents();
+  expect(await row(/EOIs \(WRMSR to the x2APIC EOI register\)/)).toEqual(['1', '1', '0']);
+  expect(await row(/External interrupts/)).toEqual(['0', '1', '0']);
+  await axeClean(page);
+  expect(bad).toEqual([]);
+});
+
+test('the interrupt deliveries under AMD-V, in Chinese: no posted way', async ({ page }) => {
+  const bad = noErrors(page);
+  await open(page, 'zh-CN', 'dma-attack-amdvi');
+  await expect(page.getByTestId('io-irq')).toContainText('AMD-Vi');
+  await page.getByTestId('io-irq-run').click();
+  await expect(page.getByTestId('io-irq-same')).toContainText('每种方式都送到了同样的 8 个帧，处理程序每帧处理一次中断。', { timeout: 30_000 });
+  await expect(page.getByTestId('io-irq-exits').locator('li')).toHaveCount(2);
+  await expect(page.getByTestId('io-irq-table')).toContainText('EOI（WRMSR 写 x2APIC EOI 寄存器）');
+  await axeClean(page);
+  expect(bad).toEqual([]);
+});

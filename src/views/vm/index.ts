@@ -8,6 +8,7 @@ export { default as VmInspector } from './VmInspector.svelte';
 export { default as VmCharts } from './VmCharts.svelte';
 export { default as VmCompare } from './VmCompare.svelte';
 export { default as IoWays } from './IoWays.svelte';
+export { default as IoInterrupts } from './IoInterrupts.svelte';
 export { default as VmConsoles } from './VmConsoles.svelte';
 export { translator } from '../cpu/text.ts';
 export { narrateVm } from './narrate-vm.ts';
