@@ -126,7 +126,7 @@ export class AssignedFunction implements PciFunctionModel {
   }
 
   /** The guest's MSI capability as it programmed it (enable, address, data), or null without one. */
-  guestMsi(): { enabled: boolean; address: number; data: number } | null {
+  guestMsi(): { enabled: boolean; address: number; addressHi: number; data: number } | null {
     const p = this.port;
     if (p === null) return null;
     const at = p.capability(MSI_CAP_ID);
@@ -134,6 +134,7 @@ export class AssignedFunction implements PciFunctionModel {
     return {
       enabled: (p.config(at + MSI_REG.CONTROL, 2) & MSI_CONTROL.ENABLE) !== 0,
       address: p.config(at + MSI_REG.ADDRESS_LO, 4) >>> 0,
+      addressHi: p.config(at + MSI_REG.ADDRESS_HI, 4) >>> 0,
       data: p.config(at + MSI_REG.DATA_64, 2),
     };
   }

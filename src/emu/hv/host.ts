@@ -662,15 +662,19 @@ export class Host {
     const a = vm.assigned!;
     const g = a.proxy.guestMsi();
     if (g === null) return;
-    const want = g.enabled && g.address >>> 20 === 0xfee && ((g.address >>> 12) & 0xff) === 0 && (g.data & 0xff) >= 16 && (g.data & 0xff00) === 0;
+    // What the VM's one interrupt-taking vCPU can receive (the guest's local APIC, vlapic.ts): a
+    // 32-bit address 0xFEEx_xxxx naming APIC ID 0 (or broadcast), physical, no redirection hint;
+    // data: a vector of 16 or more, fixed delivery, edge. Anything else stays unprogrammed.
+    const dest = (g.address >>> 12) & 0xff;
+    const want = g.enabled && g.addressHi === 0 && g.address >>> 20 === 0xfee && (dest === 0 || dest === 0xff) && (g.address & 0b1100) === 0 && (g.data & 0xff) >= 16 && (g.data & 0xff00) === 0;
     const guestVector = g.data & 0xff;
     const route: 'direct' | 'remapped' | 'posted' = this.iommu === null ? 'direct' : this.postedInterrupts ? 'posted' : 'remapped';
     const next = want ? { guestVector, route } : null;
     if (JSON.stringify(next) === JSON.stringify(vm.msi)) return;
-    vm.msi = next;
     const bus = this.pci!;
     const cap = bus.capability(a.device, a.fn, MSI_CAP_ID);
     if (cap < 0) return;
+    vm.msi = next;
     if (next === null) {
       bus.configWrite(a.device, a.fn, cap + MSI_REG.CONTROL, 2, 0);
       return;
@@ -698,8 +702,23 @@ export class Host {
    * until its next entry (vmx-backend.ts syncPosted).
    */
   private hostInterrupt(vm: VmRec, vector: number | null): { note: string; preempt: boolean } {
+    const acked = vector === null || vector === HOST_TIMER_VECTOR ? [] : [vector];
+    const notes = this.routeHostVectors(acked);
+    const timer = vector === HOST_TIMER_VECTOR || this.cpu.state.timer.pending || notes.length === 0;
+    if (!timer) return { note: notes.join('; '), preempt: false };
+    const t = this.hostTimer(vm);
+    return { note: [...notes, t.note].join('; '), preempt: t.preempt };
+  }
+
+  /**
+   * The host takes the interrupts waiting at the CPU's local APIC (and `acked`, which an exit
+   * already acknowledged): each assigned function's host vector goes to its VM's virtual local
+   * APIC as the guest's vector (injected at that VM's next entry); a posted-interrupt notification
+   * needs nothing (the vectors wait in the descriptor). Returns a note per vector.
+   */
+  private routeHostVectors(acked: readonly number[] = []): string[] {
     const apic = this.hostApic;
-    const vectors: number[] = vector === null || vector === HOST_TIMER_VECTOR ? [] : [vector];
+    const vectors = [...acked];
     while (apic !== null && apic.pending()) vectors.push(apic.acknowledge());
     const notes: string[] = [];
     for (const v of vectors) {
@@ -711,10 +730,7 @@ export class Host {
         notes.push(`${target.name}'s device interrupt (host vector 0x${v.toString(16)}) → guest vector 0x${target.msi.guestVector.toString(16)}, injected at its next entry`);
       } else notes.push(`host vector 0x${v.toString(16)}: no VM's`);
     }
-    const timer = vector === HOST_TIMER_VECTOR || this.cpu.state.timer.pending || vectors.length === 0;
-    if (!timer) return { note: notes.join('; '), preempt: false };
-    const t = this.hostTimer(vm);
-    return { note: [...notes, t.note].join('; '), preempt: t.preempt };
+    return notes;
   }
 
   /**
@@ -733,7 +749,11 @@ export class Host {
   private wake(v: VcpuRec): 'now' | number {
     const vm = this.vms[v.vm]!;
     if (v.index !== 0 || !v.idleIf) return Infinity;
+    // An assigned device's MSI that reached the CPU before the HLT exit, not yet taken: the host
+    // takes it now (with interrupts on outside the guest) and routes it to its VM.
+    this.routeHostVectors();
     if (vm.lapic !== null && vm.lapic.pending()) return 'now';
+    if (v.backend instanceof VmxBackend && v.backend.postedPending()) return 'now';
     if (vm.platform === null) return Infinity;
     this.sync(vm);
     if (vm.platform.pic.pending()) return 'now';
@@ -745,8 +765,10 @@ export class Host {
     const st = this.cpu.state;
     const from = this.current >= 0 ? this.vcpus[this.current]! : null;
     if (from !== null) from.saved = { regLo: [...st.regLo], regHi: [...st.regHi], cr2Lo: st.cr2Lo, cr2Hi: st.cr2Hi };
-    // Posted interrupts: no notifications to a vCPU off the CPU (SN); back on it, SN cleared.
-    if (from !== null && from.backend instanceof VmxBackend) from.backend.suppressNotifications(true);
+    // Posted interrupts: no notifications to a vCPU preempted off the CPU (SN; its vectors are
+    // synced at its next entry), as KVM does; a halted one keeps them on (its descriptor's PIR or ON
+    // wakes it, `wake`); back on the CPU, SN cleared.
+    if (from !== null && from.backend instanceof VmxBackend) from.backend.suppressNotifications(from.state === 'ready');
     const to = this.vcpus[i]!;
     const s = to.saved!;
     st.regLo.set(s.regLo);

@@ -114,9 +114,10 @@ export interface NicAttack {
    * unmasks the receive cause (IMS RXT0) and, after each TDT write, waits with interrupts on until
    * its handler has counted one more interrupt: the handler reads ICR (which clears the cause, as an
    * 8254x driver's must), counts it at IO_IRQS and ends it with an EOI, WRMSR of 0 to the x2APIC EOI
-   * register 80BH.
+   * register 80BH. `'hlt'`: it waits halted instead of spinning, with the safe-halt idiom (CLI,
+   * check the count, STI; HLT: the interrupt cannot slip in between the check and the halt).
    */
-  irq?: boolean;
+  irq?: boolean | 'hlt';
 }
 
 /**
@@ -133,7 +134,23 @@ export function nicDriver(frames: number, attack: NicAttack = {}): string {
   mov edx, ${attack.steal}
 tx_own:
 `;
-  const irq = attack.irq === true;
+  const irq = attack.irq === true || attack.irq === 'hlt';
+  const wait =
+    attack.irq === 'hlt'
+      ? `wait_irq:
+  cli
+  cmp dword [${IO_IRQS}], ebx
+  ja irq_seen
+  sti
+  hlt
+  jmp wait_irq
+irq_seen:
+  sti
+`
+      : `wait_irq:
+  cmp dword [${IO_IRQS}], ebx
+  jbe wait_irq
+`;
   return `bits 32
 org ${IO_LOAD}
 ${irq ? gdtAndMsiGate(IO_IRQ_VECTOR) : ''}${findAndPlaceBar0(NIC_VENDOR, NIC_DEVICE, IO_RESULT, IO_BAR)}
@@ -201,10 +218,7 @@ ${steal}  mov [eax], edx
   mov [${VARS}], ecx
   mov [edi + ${NIC_REG.TDT}], ecx
 ${irq ? `  ; wait for the receive interrupt of this frame
-wait_irq:
-  cmp dword [${IO_IRQS}], ebx
-  jbe wait_irq
-` : ''}  call drain
+${wait}` : ''}  call drain
   inc ebx
   cmp ebx, ${frames}
   jb send

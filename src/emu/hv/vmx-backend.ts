@@ -358,6 +358,8 @@ export class VmxBackend implements HvBackend {
       const desc = p.page + POSTED_PAGES.DESCRIPTOR;
       mem.write8(desc + PI_DESC.NV, p.notificationVector);
       mem.write(desc + PI_DESC.NDST, 4, 0); // xAPIC: APIC ID 0 in bits 15:8
+      // SN until the scheduler first puts the vCPU on the CPU (as KVM does at a vCPU's reset).
+      mem.write8(desc + PI_DESC.CONTROL, 1 << PI_DESC.SN_BIT);
       controls.PIN_BASED_VM_EXEC_CONTROL = controls.PIN_BASED_VM_EXEC_CONTROL! | BigInt(Pin.PROCESS_POSTED_INTERRUPTS!);
       controls.VM_EXIT_CONTROLS = controls.VM_EXIT_CONTROLS! | BigInt(Exit.ACKNOWLEDGE_INTERRUPT_ON_EXIT!);
       secondary |= Secondary.VIRTUALIZE_X2APIC_MODE! | Secondary.VIRTUAL_INTERRUPT_DELIVERY!;
@@ -419,10 +421,10 @@ export class VmxBackend implements HvBackend {
   }
 
   /**
-   * Before an entry with posted interrupts: vectors posted while the vCPU was away (PIR, with SN set
-   * no notification came) move to the virtual APIC's VIRR and RVI (GUEST_INTR_STATUS), as KVM's
-   * sync_pir_to_irr does, and ON is cleared; VM entry then evaluates them (SDM 27.3.2.5). Returns
-   * the vectors moved.
+   * Before an entry with posted interrupts: vectors posted while the vCPU was away (PIR: with SN set
+   * no notification came; halted, the notification went to whichever vCPU ran) move to the virtual
+   * APIC's VIRR and RVI (GUEST_INTR_STATUS), ON cleared first, as KVM's sync_pir_to_irr does; VM
+   * entry then evaluates them (SDM 27.3.2.5). Returns the vectors moved.
    */
   syncPosted(): number[] {
     if (this.posted === null) return [];
@@ -430,6 +432,9 @@ export class VmxBackend implements HvBackend {
     const desc = this.posted.page + POSTED_PAGES.DESCRIPTOR;
     const vapic = this.posted.page + POSTED_PAGES.VIRTUAL_APIC;
     const moved: number[] = [];
+    // ON first, then PIR word by word (the order that leaves a later post its notification).
+    const c = mem.read8(desc + PI_DESC.CONTROL);
+    mem.write8(desc + PI_DESC.CONTROL, c & ~(1 << PI_DESC.ON_BIT));
     for (let i = 0; i < 8; i++) {
       const pir = mem.read(desc + i * 4, 4) >>> 0;
       if (pir === 0) continue;
@@ -438,14 +443,32 @@ export class VmxBackend implements HvBackend {
       mem.write(at, 4, (mem.read(at, 4) | pir) >>> 0);
       for (let b = 0; b < 32; b++) if (((pir >>> b) & 1) !== 0) moved.push(i * 32 + b);
     }
-    const c = mem.read8(desc + PI_DESC.CONTROL);
-    mem.write8(desc + PI_DESC.CONTROL, c & ~(1 << PI_DESC.ON_BIT));
     if (moved.length > 0) {
       const status = this.read('GUEST_INTR_STATUS');
       const rvi = Math.max(Number(status & 0xffn), ...moved);
       this.write('GUEST_INTR_STATUS', (status & 0xff00n) | BigInt(rvi));
     }
     return moved;
+  }
+
+  /**
+   * Posted interrupts, for an idle vCPU (its VMCS need not be current: memory only): whether a
+   * vector waits for it, in PIR (ON or not) or in its virtual APIC's VIRR with a class above VPPR's
+   * (a notification processed while its IF was 0). KVM's pi_has_pending_interrupt, in spirit.
+   */
+  postedPending(): boolean {
+    if (this.posted === null) return false;
+    const mem = this.cpu.mem;
+    const desc = this.posted.page + POSTED_PAGES.DESCRIPTOR;
+    if ((mem.read8(desc + PI_DESC.CONTROL) & (1 << PI_DESC.ON_BIT)) !== 0) return true;
+    for (let i = 0; i < 8; i++) if (mem.read(desc + i * 4, 4) !== 0) return true;
+    const vapic = this.posted.page + POSTED_PAGES.VIRTUAL_APIC;
+    const vppr = mem.read(vapic + VAPIC.VPPR, 4) & 0xff;
+    for (let i = 7; i >= 0; i--) {
+      const w = mem.read(vapic + VAPIC.VIRR + i * 16, 4) >>> 0;
+      if (w !== 0) return (i * 32 + 31 - Math.clz32(w)) >>> 4 > vppr >>> 4;
+    }
+    return false;
   }
 
   private primary(): number {

@@ -190,7 +190,7 @@ export const vmEn = {
   'vm.irq.way.emulated': 'Emulated card, injected by the hypervisor',
   'vm.irq.way.assigned': 'Assigned card, remapped to a host vector, then injected',
   'vm.irq.way.posted': 'Assigned card, posted interrupt',
-  'vm.irq.note': 'The emulated card\u2019s interrupt costs the handler\u2019s read of its interrupt-cause register (an MMIO exit) and its EOI, a write of the x2APIC EOI register that the hypervisor emulates (an MSR exit). The assigned card\u2019s MSI reaches the physical CPU: the guest exits so the host can take it, the hypervisor injects the guest\u2019s vector at the next entry, and the EOI exits too. With posted interrupts the processor itself moves the vector from the descriptor into the guest\u2019s virtual APIC and delivers it, and virtualizes the EOI: the interrupt costs no exit. The other exits are the host\u2019s time slices, the same with polling.',
+  'vm.irq.note': 'The emulated card\u2019s interrupt costs the handler\u2019s read of its interrupt-cause register (an MMIO exit) and its EOI, a write of the x2APIC EOI register that the hypervisor emulates (an MSR exit). The assigned card\u2019s MSI reaches the physical CPU: the guest exits so the host can take it, the hypervisor injects the guest\u2019s vector at the next VM entry, and the EOI exits too. With posted interrupts the processor itself moves the vector from the descriptor into the guest\u2019s virtual APIC and delivers it, and virtualizes the EOI: the interrupt costs no exit. The other exits are the host\u2019s time slices, the same with polling.',
   'vm.irq.table': 'Every figure, per frame',
   'vm.irq.row.exits': 'VM exits, interrupt-driven',
   'vm.irq.row.interrupts': 'External interrupts (the card\u2019s MSI at the host)',
