@@ -128,12 +128,20 @@ export interface IoSlot {
   end: boolean;
   /** The slot the device's most recent ring DMA touched. */
   last: boolean;
+  /**
+   * NVMe: the command the controller last fetched from this submission-queue slot (its opcode, by
+   * queue: admin or I/O, and LBA), or the completion it last posted in this completion-queue slot
+   * (command ID, the SQ head it reports, status code type and code, phase tag); null otherwise.
+   */
+  nvme?: { kind: 'command'; admin: boolean; opcode: number; lba: number; completed: boolean } | { kind: 'completion'; cid: number; sqhd: number; sct: number; sc: number; phase: number } | null;
 }
 
 /** One ring of a device, as the device's own registers and its copies of the descriptors say. */
 export interface IoRing {
-  /** 'tx' / 'rx' (card), 'receiveq' / 'transmitq' (virtio). */
-  name: 'tx' | 'rx' | 'receiveq' | 'transmitq';
+  /** 'tx' / 'rx' (card), 'receiveq' / 'transmitq' (virtio-net), 'requestq' (virtio-blk), 'sq' / 'cq' (NVMe, with `qid`). */
+  name: 'tx' | 'rx' | 'receiveq' | 'transmitq' | 'requestq' | 'sq' | 'cq';
+  /** NVMe: the queue ID (0 the admin queue); null otherwise. Rings are told apart by name and qid. */
+  qid?: number | null;
   base: string;
   count: number;
   enabled: boolean;

@@ -162,12 +162,32 @@ describe('ViewState.io', () => {
     expect(m.dmaBlocked).toBe(1);
   });
 
-  it('disk-three-ways: the assigned controller\u2019s DMA lands in VM 2\u2019s RAM through domain 3; the disks are listed without rings', () => {
+  it('disk-three-ways: the assigned controller\u2019s DMA lands in VM 2\u2019s RAM through domain 3; the NVMe queues and the virtio-blk request queue, slot by slot', () => {
     const s = session(diskWays);
     const { req } = find(s, (r) => r.bus === 'host' && r.what === 'data');
     expect(req).toMatchObject({ vm: 2, device: 'nvme', via: 'iommu', domainId: 3, owner: { kind: 'vm', vm: 2, name: 'assigned' }, ok: true });
     const io = s.goto(200_000).io!;
-    expect(io.devices.map((d) => [d.vm, d.way, d.device, d.rings.length])).toEqual([[0, 'emulated', 'nvme', 0], [1, 'virtio', 'virtio-blk', 0], [2, 'assigned', 'nvme', 0]]);
+    expect(io.devices.map((d) => [d.vm, d.way, d.device, d.rings.map((r) => `${r.name}${r.qid ?? ''}`)])).toEqual([
+      [0, 'emulated', 'nvme', ['sq0', 'sq1', 'cq0', 'cq1']],
+      [1, 'virtio', 'virtio-blk', ['requestq']],
+      [2, 'assigned', 'nvme', ['sq0', 'sq1', 'cq0', 'cq1']],
+    ]);
+    for (const vm of [0, 2]) {
+      const [asq, iosq, , iocq] = io.devices[vm]!.rings;
+      // The admin queue's first two commands made the I/O queues (CQ first), both completed.
+      expect(asq!.slots.slice(0, 2).map((x) => x.nvme?.kind === 'command' && [x.nvme.admin, x.nvme.opcode, x.nvme.completed])).toEqual([[true, 5, true], [true, 1, true]]);
+      // 8 writes then 8 reads through a 4-slot I/O queue: slot i last held the read of LBA 4 + i, with its buffer and length.
+      expect(iosq!.count).toBe(4);
+      for (const x of iosq!.slots) {
+        expect(x.nvme).toEqual({ kind: 'command', admin: false, opcode: 2, lba: 4 + x.index, completed: true });
+        expect(x.length).toBe(512);
+        expect(x.owner).toBe('driver');
+      }
+      expect(iocq!.slots.every((x) => x.nvme?.kind === 'completion' && x.nvme.sc === 0 && x.nvme.sct === 0)).toBe(true);
+    }
+    const rq = io.devices[1]!.rings[0]!;
+    expect(rq.usedIdx).toBe(16);
+    expect(rq.slots.every((x) => x.owner === 'driver')).toBe(true);
   });
 
   it('is a function of the step, whatever the trace kinds', () => {

@@ -14,6 +14,8 @@ import { GUEST_DEVICE } from '../emu/hv/host.ts';
 import type { DmaLogEntry, DmaLogRef, PciBus } from '../emu/dev/pci.ts';
 import { Nic, type RingView } from '../emu/dev/nic.ts';
 import { VirtioNet, type VirtqView } from '../emu/dev/virtio-net.ts';
+import { VirtioBlk } from '../emu/dev/virtio-blk.ts';
+import { NvmeController, NVM, type QueueView } from '../emu/dev/nvme.ts';
 import { VtdRemapper } from '../emu/iommu/vtd.ts';
 import { AMDVI_REG, AmdViRemapper } from '../emu/iommu/amdvi.ts';
 import type { DmaRef, DmaStepIndex } from './dma-index.ts';
@@ -166,8 +168,8 @@ function nicRing(name: 'tx' | 'rx', r: RingView, last: { iova: bigint } | null):
 }
 
 /** A virtqueue (dev/virtio-net.ts VirtqView): its descriptor table, owners by the available chains, with the slot the last ring DMA touched. */
-function virtqRing(q: VirtqView, last: { iova: bigint } | null): IoRing {
-  const name = q.queue === 0 ? 'receiveq' : 'transmitq';
+function virtqRing(q: VirtqView, last: { iova: bigint } | null, blk = false): IoRing {
+  const name = blk ? 'requestq' : q.queue === 0 ? 'receiveq' : 'transmitq';
   const desc = BigInt(q.desc);
   const lastIndex = last !== null && last.iova >= desc && last.iova < desc + BigInt(16 * q.size) ? Number((last.iova - desc) / 16n) : -1;
   const tail = q.availRing === null ? q.lastAvail % Math.max(1, q.size) : q.availRing.idx % q.size;
@@ -177,6 +179,28 @@ function virtqRing(q: VirtqView, last: { iova: bigint } | null): IoRing {
     index: d.index, owner: d.owner, addr: d.addr, length: d.len, done: false, end: (d.flags & 1) === 0, last: d.index === lastIndex,
   }));
   return { name, base: q.desc, count: q.size, enabled: q.enabled, head, tail, slots, hidden: q.size - slots.length, usedIdx: q.usedRing?.idx ?? null };
+}
+
+/** An NVMe queue (dev/nvme.ts QueueView): 64-byte commands or 16-byte completions, with the slot the last queue DMA touched. */
+function nvmeRing(q: QueueView, last: { iova: bigint } | null): IoRing {
+  const entry = q.kind === 'sq' ? 64 : 16;
+  const base = BigInt(q.base);
+  const lastIndex = last !== null && last.iova >= base && last.iova < base + BigInt(entry * q.size) ? Number((last.iova - base) / BigInt(entry)) : -1;
+  const [from, to] = slotWindow(q.size, q.head);
+  const slots: IoSlot[] = q.slots.slice(from, to).map((s) => {
+    const c = s.command;
+    const io = c !== null && q.qid !== 0 && (c.opcode === NVM.READ || c.opcode === NVM.WRITE);
+    return {
+      index: s.index, owner: s.owner, addr: io ? c.prp1 : null, length: io ? ((c.cdw12 & 0xffff) + 1) * 512 : null,
+      done: false, end: false, last: s.index === lastIndex,
+      nvme: c !== null
+        ? { kind: 'command', admin: q.qid === 0, opcode: c.opcode, lba: c.cdw10 >>> 0, completed: c.status !== null }
+        : s.completion !== null
+          ? { kind: 'completion', cid: s.completion.cid, sqhd: s.completion.sqhd, sct: s.completion.sct, sc: s.completion.sc, phase: s.completion.phase }
+          : null,
+    };
+  });
+  return { name: q.kind, qid: q.qid, base: q.base, count: q.size, enabled: true, head: q.head, tail: q.tail, slots, hidden: q.size - slots.length, usedIdx: null };
 }
 
 function deviceView(m: HostMachine, vm: number, lastRing: DmaLogEntry | null): IoDeviceView | null {
@@ -189,20 +213,24 @@ function deviceView(m: HostMachine, vm: number, lastRing: DmaLogEntry | null): I
   const rid = assigned === null ? (GUEST_DEVICE << 3) : assigned.rid;
   const log = assigned === null ? d.bus.dmaLog : (hostBus?.dmaLog ?? []).filter((e) => e.rid === rid);
   const last = lastRing === null ? null : { iova: BigInt(lastRing.iova) };
+  // Virtqueues as the VM's memory holds them: guest-physical [0, memSize) is host-physical from hpaBase.
+  const guestRead = (addr: bigint, length: number): Uint8Array | null => {
+    const a = Number(addr);
+    if (addr < 0n || a + length > v.memSize) return null;
+    const out = new Uint8Array(length);
+    for (let i = 0; i < length; i++) out[i] = m.mem.read8(v.hpaBase + a + i);
+    return out;
+  };
   let rings: IoRing[] = [];
   if (model instanceof Nic) {
     const r = model.ringView();
     rings = [nicRing('tx', r.tx, last), nicRing('rx', r.rx, last)];
   } else if (model instanceof VirtioNet) {
-    // The queues as the VM's memory holds them: guest-physical [0, memSize) is host-physical from hpaBase.
-    const r = model.ringView((addr, length) => {
-      const a = Number(addr);
-      if (addr < 0n || a + length > v.memSize) return null;
-      const out = new Uint8Array(length);
-      for (let i = 0; i < length; i++) out[i] = m.mem.read8(v.hpaBase + a + i);
-      return out;
-    });
-    rings = r.queues.map((q) => virtqRing(q, last));
+    rings = model.ringView(guestRead).queues.map((q) => virtqRing(q, last));
+  } else if (model instanceof VirtioBlk) {
+    rings = [virtqRing(model.ringView(guestRead).queue, last, true)];
+  } else if (model instanceof NvmeController) {
+    rings = model.ringView().queues.map((q) => nvmeRing(q, last));
   }
   const domain = assigned !== null && m.host.iommu !== null ? vm + 1 : null;
   return {

@@ -219,7 +219,7 @@ test('sriov-two-vms (zh-CN): its name in the scenario menu, picked there; each V
   expect(bad).toEqual([]);
 });
 
-test('disk-three-ways: run to the DMA requests by keyboard; the assigned disk controller\u2019s read through VT-d domain 3; the ring view says disks\u2019 queues are not drawn', async ({ page }) => {
+test('disk-three-ways: run to the DMA requests by keyboard; the assigned disk controller\u2019s read through VT-d domain 3; the ring view draws the NVMe queues and the virtio-blk request queue', async ({ page }) => {
   test.setTimeout(90_000);
   await page.emulateMedia({ reducedMotion: 'reduce' });
   await page.goto('/?lang=en&scenario=disk-three-ways');
@@ -234,6 +234,9 @@ test('disk-three-ways: run to the DMA requests by keyboard; the assigned disk co
   }
   await expect(box).toContainText('the disk controller of VM 2');
   await expect(box).toContainText('domain 3');
-  await expect(page.getByTestId('device-rings')).toContainText('a disk’s queues are not drawn yet');
+  const rings = page.getByTestId('device-rings');
+  await expect(rings.locator('[data-vm="2"] [data-ring="sq0"]')).toContainText('Admin submission queue');
+  await expect(rings.locator('[data-vm="2"] [data-ring="sq0"]')).toContainText('Create I/O completion queue');
+  await expect(rings.locator('[data-vm="1"] [data-ring="requestq"]')).toContainText('Request queue (requestq)');
   await axeClean(page, '[data-testid="iommu-view"]', '[data-testid="device-rings"]');
 });

@@ -12,7 +12,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Host, HOST_BAR_BASE, HOST_DEVICE_VECTOR, type HostGuest } from './host.ts';
-import { POSTED_PAGES } from './vmx-backend.ts';
+import { POSTED_PAGES, VmxBackend } from './vmx-backend.ts';
 import { ICR, NIC_REG } from '../dev/nic.ts';
 import { ioGuest, runIoTask } from './io-compare.ts';
 import { IO_IRQ_VECTOR, IO_IRQS } from './io-guest.ts';
@@ -115,7 +115,7 @@ describe('a network card\'s interrupts reach the guest', () => {
   it('posted, the card interrupting while its VM is preempted: PIR set, SN suppresses the notification, the vector is delivered at the VM\'s next entry', () => {
     const h = new Host({ under: 'vtx', guests: [ioGuest('assigned', N, { irq: true }), ioGuest('emulated', N, { irq: true })], iommu: 'vtd', postedInterrupts: true, quantum: 300 });
     while (!(h.currentVm === 1 && h.interruptsOf(0).msi !== null)) expect(h.run(h.cpu.state.steps + 50)).toBe('limit');
-    const desc = h.vm(0).backends[0]!.posted!.page + POSTED_PAGES.DESCRIPTOR;
+    const desc = (h.vm(0).backends[0] as VmxBackend).posted!.page + POSTED_PAGES.DESCRIPTOR;
     // The host (not the guest) makes VM 0's card raise its receive cause while VM 1 runs.
     h.mem.write(HOST_BAR_BASE + NIC_REG.ICS, 4, ICR.RXT0);
     expect((h.mem.read(desc + (IO_IRQ_VECTOR >>> 5) * 4, 4) >>> (IO_IRQ_VECTOR & 31)) & 1).toBe(1);
@@ -128,7 +128,7 @@ describe('a network card\'s interrupts reach the guest', () => {
   it('posted, the card interrupting while its VM is halted: the notification is sent (SN 0), and the halted vCPU wakes for it', () => {
     const h = new Host({ under: 'vtx', guests: [ioGuest('assigned', N, { irq: 'hlt' }), ioGuest('emulated', N, { irq: true })], iommu: 'vtd', postedInterrupts: true, quantum: 300 });
     while (!(h.currentVm === 1 && h.report()[0]!.vcpus[0]!.state === 'idle')) expect(h.run(h.cpu.state.steps + 20)).toBe('limit');
-    const desc = h.vm(0).backends[0]!.posted!.page + POSTED_PAGES.DESCRIPTOR;
+    const desc = (h.vm(0).backends[0] as VmxBackend).posted!.page + POSTED_PAGES.DESCRIPTOR;
     expect(h.mem.read8(desc + 32) & 0b11).toBe(0); // halted: SN 0
     // The host clears the card's pending cause (its interrupt already waits in the virtual APIC)
     // and raises it again: a new MSI, posted with a notification, since SN is 0.
