@@ -203,12 +203,12 @@ export function shapePath(m: Pick<Mark, 'kind'> & Partial<{ from: number; to: nu
       return `M${f(-r)},${f(-w)}H0V${f(-r)}L${f(r)},0L0,${f(r)}V${f(w)}H${f(-r)}Z`;
     }
     case 'iommu/msi': {
-      if (m.outcome === 'blocked' || m.outcome === 'aborted') {
-        const s = 0.6;
-        const x = -r * 0.35;
-        return `M${f(x + 0.2 * r * s)},${f(-r)}L${f(x - 0.6 * r * s)},${f(r * 0.1)}H${f(x - 0.05 * r * s)}L${f(x - 0.2 * r * s)},${f(r)}L${f(x + 0.6 * r * s)},${f(-r * 0.1)}H${f(x + 0.05 * r * s)}ZM${f(r * 0.55)},${f(-r)}H${f(r)}V${f(r)}H${f(r * 0.55)}Z`;
-      }
-      return `M${f(r * 0.25)},${f(-r)}L${f(-r * 0.7)},${f(r * 0.12)}H${f(-r * 0.05)}L${f(-r * 0.25)},${f(r)}L${f(r * 0.7)},${f(-r * 0.12)}H${f(r * 0.05)}Z`;
+      // A bolt: down-left from the top, a step right, down-left to the bottom, and back up the other side.
+      const bolt = (x: number, s: number): string =>
+        `M${f(x + 0.35 * r * s)},${f(-r)}L${f(x - 0.75 * r * s)},${f(r * 0.2)}H${f(x + 0.05 * r * s)}L${f(x - 0.35 * r * s)},${f(r)}L${f(x + 0.75 * r * s)},${f(-r * 0.2)}H${f(x - 0.05 * r * s)}Z`;
+      // Blocked or aborted: a narrower bolt stopped at a wall.
+      if (m.outcome === 'blocked' || m.outcome === 'aborted') return `${bolt(-r * 0.35, 0.6)}M${f(r * 0.55)},${f(-r)}H${f(r)}V${f(r)}H${f(r * 0.55)}Z`;
+      return bolt(0, 1);
     }
   }
 }
