@@ -1,6 +1,6 @@
 /**
  * Device interrupts on the lab screen (issue 8 item 4), from the keyboard: on nic-interrupts
- * (English) "run to next interrupt message" stops at the emulated card's MSI (to its VM's local
+ * (English) "run to next device interrupt" stops at the emulated card's MSI (to its VM's local
  * APIC) and then at the assigned card's (VT-d's interrupt remapping entry 1 → host vector 0x61,
  * the guest exits, 0x41 injected): the narration says so, the timeline's interrupt lane marks it
  * with its own shape, and the IOMMU view lights its path box by box (device → IRTE with its fields
@@ -17,7 +17,7 @@ const counter = (page: Page) => page.getByTestId('step-counter').first();
 const narration = (page: Page) => page.getByTestId('narration');
 const track = (page: Page) => page.getByTestId('timeline-track');
 
-/** Chooses "interrupt message" in the run-to list with the keyboard (the last kind, before "breakpoint"), then focuses "Run to next". */
+/** Chooses "device interrupt" in the run-to list with the keyboard (the last kind, before "breakpoint"), then focuses "Run to next". */
 async function chooseMsi(page: Page): Promise<void> {
   const kind = page.getByTestId('run-kind');
   await tabTo({ page, root: page }, kind);
