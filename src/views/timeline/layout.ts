@@ -205,7 +205,7 @@ export function shapePath(m: Pick<Mark, 'kind'> & Partial<{ from: number; to: nu
     case 'iommu/msi': {
       // A bolt: down-left from the top, a step right, down-left to the bottom, and back up the other side.
       const bolt = (x: number, s: number): string =>
-        `M${f(x + 0.35 * r * s)},${f(-r)}L${f(x - 0.75 * r * s)},${f(r * 0.2)}H${f(x + 0.05 * r * s)}L${f(x - 0.35 * r * s)},${f(r)}L${f(x + 0.75 * r * s)},${f(-r * 0.2)}H${f(x - 0.05 * r * s)}Z`;
+        `M${f(x + 0.35 * r * s)},${f(-r)}L${f(x - 0.75 * r * s)},${f(r * 0.2)}H${f(x + 0.25 * r * s)}L${f(x - 0.35 * r * s)},${f(r)}L${f(x + 0.75 * r * s)},${f(-r * 0.2)}H${f(x - 0.25 * r * s)}Z`;
       // Blocked or aborted: a narrower bolt stopped at a wall.
       if (m.outcome === 'blocked' || m.outcome === 'aborted') return `${bolt(-r * 0.35, 0.6)}M${f(r * 0.55)},${f(-r)}H${f(r)}V${f(r)}H${f(r * 0.55)}Z`;
       return bolt(0, 1);
