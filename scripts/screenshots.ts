@@ -558,6 +558,20 @@ try {
     if (mode === 'presenter') await page.screenshot({ path: `${out}/iommu-${lang}-presenter-page.png` });
     await page.close();
   }
+  // Issue 8 item 4: device interrupts: the IOMMU view's interrupt section and the timeline after
+  // the assigned card's first MSI, remapped (en, light) and posted (zh-CN, dark).
+  for (const [lang, scenario, scheme] of [['en', 'nic-interrupts', 'light'], ['zh-CN', 'nic-interrupts-posted', 'dark']] as const) {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, reducedMotion: 'reduce', colorScheme: scheme });
+    await page.goto(`${base}/?lang=${lang}&scenario=${scenario}&step=3057&theme=${scheme}`);
+    const view = page.getByTestId('iommu-msi');
+    await view.waitFor({ timeout: 60_000 });
+    await page.getByTestId('msi-path').and(page.locator('[data-outcome]:not([data-outcome="direct"])')).waitFor();
+    await page.waitForTimeout(600);
+    await view.screenshot({ path: `${out}/irq-${lang}-${scenario}-${scheme}.png` });
+    await page.getByTestId('timeline-view').screenshot({ path: `${out}/irq-timeline-${lang}-${scenario}-${scheme}.png` });
+    await page.getByTestId('narration').screenshot({ path: `${out}/irq-narration-${lang}-${scenario}-${scheme}.png` });
+    await page.close();
+  }
 } finally {
   await browser.close();
   server.httpServer.close();

@@ -1,5 +1,5 @@
 /**
- * Which DMA requests each step made, for the IOMMU view (io-view.ts): the `iommu/dma` trace events
+ * Which DMA requests (or interrupt messages) each step made, for the IOMMU view (io-view.ts): the `iommu/dma` (`iommu/msi`) trace events
  * of the run so far as (step, VM, bus, index in that bus's DMA log). The buses' logs
  * (dev/pci.ts `dmaLog`) know the order of requests but not their steps, and a step's own events
  * (ViewState.events) depend on the trace kinds the page chose; this index, fed by the timeline's
@@ -21,6 +21,8 @@ export interface DmaRef {
 export const DEFAULT_MAX_DMA = 1 << 18;
 
 export class DmaStepIndex implements FrontierSink {
+  /** The trace kind it indexes: DMA requests, or (the same way) interrupt messages. */
+  readonly kind: 'iommu/dma' | 'iommu/msi';
   private steps: number[] = [];
   private vms: number[] = [];
   private hostBus: boolean[] = [];
@@ -28,14 +30,16 @@ export class DmaStepIndex implements FrontierSink {
   /** The step of the first request not kept (the index is full), or null. */
   fullAt: number | null = null;
 
-  constructor(private readonly max = DEFAULT_MAX_DMA) {}
+  constructor(private readonly max = DEFAULT_MAX_DMA, kind: 'iommu/dma' | 'iommu/msi' = 'iommu/dma') {
+    this.kind = kind;
+  }
 
   get size(): number {
     return this.steps.length;
   }
 
   emit(e: TraceEvent): void {
-    if (e.kind !== 'iommu/dma') return;
+    if (e.kind !== this.kind || (e.kind !== 'iommu/dma' && e.kind !== 'iommu/msi')) return;
     if (this.steps.length >= this.max) {
       this.fullAt ??= e.step;
       return;
@@ -87,21 +91,24 @@ export class DmaStepIndex implements FrontierSink {
 
 /**
  * The timeline's frontier for a session once the hypervisor's chunk is here (session.ts): the marks,
- * and beside them a DmaStepIndex fed the `iommu/dma` events (in this chunk, so a bare lab's first
- * download does not carry it).
+ * and beside them a DmaStepIndex fed the `iommu/dma` events and another fed the `iommu/msi` ones
+ * (in this chunk, so a bare lab's first download does not carry them).
  */
-export function dmaFrontier(marks: MarkIndex): { sink: FrontierSink; kinds: TraceKind[]; index: DmaStepIndex } {
+export function dmaFrontier(marks: MarkIndex): { sink: FrontierSink; kinds: TraceKind[]; index: DmaStepIndex; msi: DmaStepIndex } {
   const index = new DmaStepIndex();
+  const msi = new DmaStepIndex(DEFAULT_MAX_DMA, 'iommu/msi');
   const sink: FrontierSink = {
-    // A DMA request is both a timeline mark and an entry of the step index.
+    // A DMA request or an interrupt message is both a timeline mark and an entry of its step index.
     emit: (e) => {
       if (e.kind === 'iommu/dma') index.emit(e);
+      else if (e.kind === 'iommu/msi') msi.emit(e);
       marks.emit(e);
     },
     truncate: (step) => {
       marks.truncate(step);
       index.truncate(step);
+      msi.truncate(step);
     },
   };
-  return { sink, kinds: [...new Set<TraceKind>([...MARK_KINDS, 'iommu/dma'])], index };
+  return { sink, kinds: [...new Set<TraceKind>([...MARK_KINDS, 'iommu/dma', 'iommu/msi'])], index, msi };
 }

@@ -26,10 +26,10 @@ export interface IoField {
 
 /** One entry on a request's path through the remapping structures. */
 export interface IoWalkEntry {
-  kind: 'root-entry' | 'context-entry' | 'device-table-entry' | 'page-table-entry';
+  kind: 'root-entry' | 'context-entry' | 'device-table-entry' | 'page-table-entry' | 'irte';
   /** Page-table entries: the level of their table (VT-d 4 = PML4 .. 1; AMD-Vi 6 .. 1); 0 otherwise. */
   level: number;
-  /** Index in its table: bus (root entry), devfn (context entry), DeviceID (DTE), the IOVA's 9-bit slice. */
+  /** Index in its table: bus (root entry), devfn (context entry), DeviceID (DTE), the IOVA's 9-bit slice, the interrupt index (IRTE). */
   index: number;
   /** Host-physical address of the entry. */
   pa: string;
@@ -42,6 +42,8 @@ export interface IoWalkEntry {
   /** Its present bit (VT-d root / context P, second-level R or W; AMD-Vi V, PR). */
   present: boolean;
   fields: IoField[];
+  /** A VT-d IRTE: its source-ID check (SVT, SID, SQ) against the message's requester ID. */
+  sourceCheck?: 'off' | 'passed' | 'failed';
 }
 
 /** What the IOMMU wrote about a blocked request. */
@@ -57,6 +59,8 @@ export type IoRecordView =
       type: 0 | 1;
       /** False: not written (FPD, or the fault registers were full). */
       recorded: boolean;
+      /** An interrupt request's fault: the interrupt index (FI 63:48), else absent. */
+      interruptIndex?: number;
     }
   | {
       vendor: 'amd-vi';
@@ -178,6 +182,55 @@ export interface IoDeviceView {
   blocked: number;
 }
 
+/** Interrupt messages sent per step (at most one a frame). */
+export const MAX_IO_INTERRUPTS = 8;
+
+/**
+ * One interrupt message (an MSI of a bus's log, dev/pci.ts MsiMessage), decoded with what
+ * interrupt remapping decided and the entries it read.
+ */
+export interface IoMsiView {
+  vm: number;
+  /** 'vm': an emulated card on its VM's own bus (to the VM's virtual local APIC); 'host': an assigned function on the host's bus. */
+  bus: 'vm' | 'host';
+  /** Index in that bus's MSI log. */
+  seq: number;
+  device: string;
+  rid: string;
+  /** The message as written. */
+  address: string;
+  data: string;
+  /** Address bit 4 (VT-d): remappable format (the address holds an interrupt handle); false: compatibility format. */
+  remappable: boolean;
+  /**
+   * `direct`: no remapper on its bus (the VM's own, delivered to its virtual local APIC);
+   * `passed`, `remapped`, `posted`, `blocked`, `aborted` as iommu/types.ts InterruptOutcome.
+   */
+  outcome: 'direct' | 'passed' | 'remapped' | 'posted' | 'blocked' | 'aborted';
+  /** Why it was passed (remapping-off, compatibility, forwarded) or aborted (int-ctl, not-passed, delivery-mode). */
+  why: string | null;
+  /** The interrupt index (IRTE) that decided, when one did. */
+  index: number | null;
+  /** The interrupt entry cache answered (the IRTE was not read: shown as the table holds it now, `cached`). */
+  cacheHit: boolean;
+  /** The entries on its path: AMD-Vi's DTE, the IRTE. */
+  walk: IoWalkEntry[];
+  /** What went to the CPU's local APIC (or the VM's virtual one): vector and APIC ID; null when nothing went. */
+  target: { vector: number; destinationId: number; deliveryMode: string; trigger: 'edge' | 'level' } | null;
+  /** Posted: the vector set in PIR, the descriptor, the notification event sent (its vector) or none, and the descriptor as memory holds it now. */
+  posted: {
+    vector: number;
+    descriptor: string;
+    notification: number | null;
+    now: { pir: boolean; on: boolean; sn: boolean; nv: number; ndst: number };
+  } | null;
+  /** The guest vector its VM receives for it (the hypervisor's routing of a host vector, the posted vector, the VM bus's own), or null. */
+  guestVector: number | null;
+  delivered: boolean;
+  fault: { vendor: 'vtd'; reason: number } | { vendor: 'amd-vi'; code: number } | null;
+  record: IoRecordView | null;
+}
+
 export interface StepIo {
   /** The host's IOMMU (only assigned devices' DMA goes through it). */
   iommu: IoIommuKind;
@@ -188,8 +241,13 @@ export interface StepIo {
   requests: IoRequestView[];
   /** Requests of the step left out by the bound. */
   dropped: number;
-  /** The step index (worker/dma-index.ts) stopped at this step (full): later steps' requests are unknown to it. */
+  /** A step index (worker/dma-index.ts, requests or interrupts) stopped at this step (full): later steps' are unknown to it. */
   stoppedAt: number | null;
+  /**
+   * The interrupt messages of the step that led here, or of the last step before it that sent any
+   * (found as the requests are, by their own step index): `step` null when none yet.
+   */
+  interrupts: { step: number | null; fresh: boolean; list: IoMsiView[]; dropped: number };
   /** So far, by bus: all requests and the blocked ones. */
   counts: { host: { requests: number; blocked: number }; vm: { requests: number; blocked: number } };
 }

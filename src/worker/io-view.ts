@@ -11,17 +11,19 @@
  */
 import type { HostMachine } from '../emu/hv/host-machine.ts';
 import { GUEST_DEVICE } from '../emu/hv/host.ts';
-import type { DmaLogEntry, DmaLogRef, PciBus } from '../emu/dev/pci.ts';
+import type { DmaLogEntry, DmaLogRef, DmaLogRecord, IrLogRef, PciBus } from '../emu/dev/pci.ts';
+import type { MsiMessage } from '../emu/dev/msi.ts';
+import { PI_DESC } from '../emu/vmx/apicv.ts';
 import { Nic, type RingView } from '../emu/dev/nic.ts';
 import { VirtioNet, type VirtqView } from '../emu/dev/virtio-net.ts';
 import { VirtioBlk } from '../emu/dev/virtio-blk.ts';
 import { NvmeController, NVM, type QueueView } from '../emu/dev/nvme.ts';
-import { VtdRemapper } from '../emu/iommu/vtd.ts';
+import { SQ_IGNORED, VtdRemapper } from '../emu/iommu/vtd.ts';
 import { AMDVI_REG, AmdViRemapper } from '../emu/iommu/amdvi.ts';
 import type { DmaRef, DmaStepIndex } from './dma-index.ts';
 import {
-  MAX_IO_REQUESTS, MAX_RING_SLOTS,
-  type IoDeviceView, type IoField, type IoOwner, type IoRecordView, type IoRequestView, type IoRing, type IoSlot, type IoWalkEntry, type StepIo,
+  MAX_IO_INTERRUPTS, MAX_IO_REQUESTS, MAX_RING_SLOTS,
+  type IoDeviceView, type IoMsiView, type IoField, type IoOwner, type IoRecordView, type IoRequestView, type IoRing, type IoSlot, type IoWalkEntry, type StepIo,
 } from './io-types.ts';
 
 const hexN = (v: number | bigint): string => `0x${BigInt(v).toString(16)}`;
@@ -30,6 +32,10 @@ const bit = (v: bigint, b: number): string => String(bits(v, b, b));
 
 /** bus:device.function of a requester ID, as lspci writes it (hex). */
 export function bdf(rid: number): string {
+  return bdfOf(rid);
+}
+
+function bdfOf(rid: number): string {
   const h = (v: number, n: number): string => v.toString(16).padStart(n, '0');
   return `${h((rid >> 8) & 0xff, 2)}:${h((rid >> 3) & 0x1f, 2)}.${(rid & 7).toString(16)}`;
 }
@@ -50,10 +56,32 @@ export function entryFields(vendor: 'vtd' | 'amd-vi', kind: IoWalkEntry['kind'],
         fields: [f('P', bit(raw, 0)), f('FPD', bit(raw, 1)), f('TT', String(bits(raw, 3, 2))), f('AW', String(bits(raw, 66, 64))), f('DID', String(bits(raw, 87, 72))), f('SLPTPTR', hexN(bits(raw, 63, 12) << 12n))],
       };
     }
+    if (kind === 'irte') {
+      // VT-d IRTE (spec 9.10 remapped format, 9.11 posted format): IM picks the format.
+      const posted = bits(raw, 15, 15) === 1n;
+      const common = [f('P', bit(raw, 0)), f('FPD', bit(raw, 1)), f('IM', bit(raw, 15)), f('Vector', hexN(bits(raw, 23, 16)))];
+      const source = [f('SID', bdfOf(Number(bits(raw, 79, 64)))), f('SQ', String(bits(raw, 81, 80))), f('SVT', String(bits(raw, 83, 82)))];
+      if (posted) {
+        const pda = (bits(raw, 127, 96) << 32n) | (bits(raw, 63, 38) << 6n);
+        return { present: bits(raw, 0, 0) === 1n, fields: [...common, f('URG', bit(raw, 14)), f('PDA', hexN(pda)), ...source] };
+      }
+      // xAPIC mode: the APIC ID in DST bits 15:8 (bits 47:40 of the entry).
+      return {
+        present: bits(raw, 0, 0) === 1n,
+        fields: [...common, f('DST', String(bits(raw, 47, 40))), f('DM', bit(raw, 2)), f('RH', bit(raw, 3)), f('TM', bit(raw, 4)), f('DLM', String(bits(raw, 7, 5))), ...source],
+      };
+    }
     const fields = [f('R', bit(raw, 0)), f('W', bit(raw, 1))];
     if (level === 2 || level === 3) fields.push(f('SP', bit(raw, 7)));
     fields.push(f('ADDR', hexN(bits(raw, 51, 12) << 12n)));
     return { present: bits(raw, 1, 0) !== 0n, fields };
+  }
+  if (kind === 'irte') {
+    // AMD-Vi legacy 32-bit IRTE (#48882 2.2.5.1): RemapEn, SupIOPF, IntType, DM, Destination, Vector.
+    return {
+      present: bits(raw, 0, 0) === 1n,
+      fields: [f('RemapEn', bit(raw, 0)), f('SupIOPF', bit(raw, 1)), f('IntType', String(bits(raw, 4, 2))), f('DM', bit(raw, 6)), f('Destination', String(bits(raw, 15, 8))), f('Vector', hexN(bits(raw, 23, 16)))],
+    };
   }
   if (kind === 'device-table-entry') {
     return {
@@ -73,7 +101,7 @@ function readRaw(m: HostMachine, pa: number, bytes: number): bigint {
   return v;
 }
 
-function walkEntry(vendor: 'vtd' | 'amd-vi', r: Pick<DmaLogRef, 'kind' | 'level' | 'index' | 'pa'> & { decision: IoWalkEntry['decision']; raw: bigint }): IoWalkEntry {
+function walkEntry(vendor: 'vtd' | 'amd-vi', r: Pick<DmaLogRef, 'level' | 'index' | 'pa'> & { kind: IoWalkEntry['kind']; decision: IoWalkEntry['decision']; raw: bigint }): IoWalkEntry {
   const { present, fields } = entryFields(vendor, r.kind, r.level, r.raw);
   return { kind: r.kind, level: r.level, index: r.index, pa: hexN(r.pa), raw: hexN(r.raw), decision: r.decision, present, fields };
 }
@@ -149,6 +177,106 @@ function requestView(m: HostMachine, vm: number, bus: 'vm' | 'host', e: DmaLogEn
   };
 }
 
+
+/** VT-d's source-ID check of an IRTE against the request's (spec 9.10 SVT, SQ): off, passed, failed. */
+function sourceCheck(raw: bigint, rid: number): 'off' | 'passed' | 'failed' {
+  const svt = Number(bits(raw, 83, 82));
+  const sid = Number(bits(raw, 79, 64));
+  if (svt === 1) {
+    const mask = 0xffff & ~SQ_IGNORED[Number(bits(raw, 81, 80))]!;
+    return (sid & mask) === (rid & mask) ? 'passed' : 'failed';
+  }
+  if (svt === 2) {
+    const bus = (rid >> 8) & 0xff;
+    return bus >= ((sid >> 8) & 0xff) && bus <= (sid & 0xff) ? 'passed' : 'failed';
+  }
+  return 'off';
+}
+
+function msiRecord(r: DmaLogRecord, fault: Extract<NonNullable<MsiMessage['remap']>, { kind: 'blocked' }>['fault']): IoRecordView {
+  if (r.vendor === 'vtd') {
+    const out: IoRecordView = { vendor: 'vtd', reason: r.reason, sid: bdf(r.sid), pageAddress: r.pageAddress, type: r.type, recorded: fault.vendor === 'vtd' && fault.recorded };
+    if (r.interruptIndex !== undefined) out.interruptIndex = r.interruptIndex;
+    return out;
+  }
+  return { vendor: 'amd-vi', code: r.code, deviceId: bdf(r.deviceId), domainId: r.domainId, address: r.address, flags: r.flags, logged: fault.vendor === 'amd-vi' && fault.logged };
+}
+
+/** The guest vector VM `vm` receives for a message (null: none). */
+function guestVectorOf(m: HostMachine, vm: number, bus: 'vm' | 'host', msg: MsiMessage): number | null {
+  const r = msg.remap;
+  if (bus === 'vm') return msg.delivered ? msg.vector : null;
+  if (r?.kind === 'posted') return r.vector;
+  if (!msg.delivered) return null;
+  return m.host.interruptsOf(vm).msi?.guestVector ?? null;
+}
+
+/** One interrupt message of a bus's MSI log, decoded (the IRTE read from memory now when the cache answered). */
+export function msiView(m: HostMachine, vm: number, bus: 'vm' | 'host', msg: MsiMessage): IoMsiView {
+  const r = msg.remap;
+  const unit = m.host.iommu?.remapper ?? null;
+  const vendor = unit instanceof VtdRemapper ? 'vtd' : unit instanceof AmdViRemapper ? 'amd-vi' : null;
+  const entry = (x: IrLogRef, decision: IoWalkEntry['decision']): IoWalkEntry => {
+    const w = walkEntry(vendor ?? 'vtd', { kind: x.kind as IoWalkEntry['kind'], level: x.level, index: x.index, pa: x.pa, decision, raw: BigInt(x.raw) });
+    if (x.kind === 'irte' && vendor === 'vtd') w.sourceCheck = sourceCheck(BigInt(x.raw), msg.rid);
+    return w;
+  };
+  let walk: IoWalkEntry[] = [];
+  if (r !== null && r.kind !== 'passed' && vendor !== null) {
+    walk = r.refs.map((x) => entry(x, x.decision));
+    const index = r.kind === 'aborted' ? null : r.index;
+    // The interrupt entry cache answered (VT-d): the IRTE as the table holds it now.
+    const table = unit instanceof VtdRemapper ? unit.interruptTable : null;
+    if (!walk.some((w) => w.kind === 'irte') && index !== null && table !== null && index < table.entries) {
+      const pa = table.base + index * 16;
+      walk.push(entry({ kind: 'irte', level: 0, index, pa, raw: hexN(readRaw(m, pa, 16)), decision: 'leaf' }, 'cached'));
+    }
+  }
+  const target = msg.delivered || r?.kind === 'remapped' ? { vector: msg.vector, destinationId: msg.destinationId, deliveryMode: msg.deliveryMode, trigger: msg.trigger } : null;
+  let posted: IoMsiView['posted'] = null;
+  if (r?.kind === 'posted') {
+    const d = r.descriptor;
+    const control = m.mem.read(d + PI_DESC.CONTROL, 4) >>> 0;
+    posted = {
+      vector: r.vector, descriptor: hexN(d), notification: r.notification?.vector ?? null,
+      now: {
+        pir: ((m.mem.read(d + PI_DESC.PIR + (r.vector >>> 5) * 4, 4) >>> (r.vector & 31)) & 1) === 1,
+        on: ((control >>> PI_DESC.ON_BIT) & 1) === 1, sn: ((control >>> PI_DESC.SN_BIT) & 1) === 1,
+        nv: m.mem.read(d + PI_DESC.NV, 1), ndst: m.mem.read(d + PI_DESC.NDST, 4) >>> 0,
+      },
+    };
+  }
+  const fault: IoMsiView['fault'] = r?.kind !== 'blocked' ? null : r.fault.vendor === 'vtd' ? { vendor: 'vtd', reason: r.fault.reason } : r.fault.vendor === 'amd-vi' ? { vendor: 'amd-vi', code: r.fault.code } : null;
+  return {
+    vm, bus, seq: msg.seq, device: msg.device, rid: bdf(msg.rid), address: hexN(msg.address), data: hexN(msg.data),
+    remappable: ((msg.address >>> 4) & 1) === 1,
+    outcome: r === null ? 'direct' : r.kind,
+    why: r?.kind === 'passed' || r?.kind === 'aborted' ? r.why : null,
+    index: r === null || r.kind === 'passed' || r.kind === 'aborted' ? null : r.index,
+    cacheHit: r?.kind === 'remapped' || r?.kind === 'posted' ? r.cacheHit : false,
+    walk, target, posted, guestVector: guestVectorOf(m, vm, bus, msg), delivered: msg.delivered, fault,
+    record: r?.kind === 'blocked' ? msiRecord(r.record, r.fault) : null,
+  };
+}
+
+/** The messages of the step that led here (made at step − 1), else of the last step before it that sent any. */
+function stepInterrupts(m: HostMachine, step: number, index: DmaStepIndex): StepIo['interrupts'] {
+  let at = step > 0 ? step - 1 : -1;
+  let refs = at >= 0 ? index.at(at) : [];
+  const fresh = refs.length > 0;
+  if (!fresh) {
+    const before = index.lastBefore(Math.max(0, at));
+    at = before ?? -1;
+    refs = before === null ? [] : index.at(before);
+  }
+  const all = refs.flatMap((r) => {
+    const bus = r.bus === 'host' ? m.host.pci : m.host.deviceOf(r.vm)?.bus ?? null;
+    const msg = bus?.msiLog[r.seq];
+    return msg === undefined ? [] : [msiView(m, r.vm, r.bus, msg)];
+  });
+  const list = all.slice(-MAX_IO_INTERRUPTS);
+  return { step: at >= 0 ? at : null, fresh, list, dropped: all.length - list.length };
+}
 
 function slotWindow(count: number, head: number): [number, number] {
   if (count <= MAX_RING_SLOTS) return [0, count];
@@ -246,7 +374,7 @@ function entryOf(m: HostMachine, r: DmaRef): DmaLogEntry | null {
 }
 
 /** ViewState.io at the machine's current step `step` (null: no VM has a device). */
-export function stepIo(m: HostMachine, step: number, index: DmaStepIndex): StepIo | null {
+export function stepIo(m: HostMachine, step: number, index: DmaStepIndex, msi: DmaStepIndex): StepIo | null {
   const vms = Array.from({ length: m.host.vmCount }, (_, i) => i).filter((i) => m.host.deviceOf(i) !== null);
   if (vms.length === 0) return null;
   // The requests of the step that led here (made at step − 1); else those of the last step before it that made any.
@@ -281,7 +409,8 @@ export function stepIo(m: HostMachine, step: number, index: DmaStepIndex): StepI
     fresh,
     requests,
     dropped: entries.length - kept.length,
-    stoppedAt: index.fullAt,
+    stoppedAt: index.fullAt === null ? msi.fullAt : msi.fullAt === null ? index.fullAt : Math.min(index.fullAt, msi.fullAt),
+    interrupts: stepInterrupts(m, step, msi),
     counts: {
       host: count(m.host.pci === null ? [] : [m.host.pci.dmaLog]),
       vm: count(vms.flatMap((i) => (m.host.deviceOf(i)!.assigned === null ? [m.host.deviceOf(i)!.bus.dmaLog] : []))),

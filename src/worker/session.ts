@@ -227,6 +227,8 @@ interface Loaded {
   marks: MarkIndex;
   /** The steps of the run's DMA requests (ViewState.io), fed by the frontier too; null while the hypervisor's chunk is not loaded (no device can exist). */
   dma: DmaStepIndex | null;
+  /** The steps of the run's interrupt messages, the same way. */
+  msi: DmaStepIndex | null;
   /** marksVersion = marksBase + marks.version: it never repeats across loads. */
   marksBase: number;
   /** The scenario's name and mode (for ViewState.vm's VM). */
@@ -261,8 +263,9 @@ export class LabSession {
     if (pair === null) timeline.setFrontier(marks, MARK_KINDS);
     else timeline.setFrontier(pair.sink, pair.kinds);
     const dma = pair?.index ?? null;
+    const msi = pair?.msi ?? null;
     const marksBase = this.cur === null ? 0 : this.cur.marksBase + this.cur.marks.version + 1;
-    this.cur = { machine, timeline, marks, dma, marksBase, name: r.loaded.scenario.name, mode: r.loaded.scenario.mode };
+    this.cur = { machine, timeline, marks, dma, msi, marksBase, name: r.loaded.scenario.name, mode: r.loaded.scenario.mode };
     this.prev = null;
     const sc = r.loaded.scenario;
     return {
@@ -438,9 +441,9 @@ export class LabSession {
 
   /** ViewState.io: a multi-VM host whose VMs have devices: the devices, the step's DMA requests through the IOMMU, the rings (null otherwise). */
   private io(): StepIo | null {
-    const { machine, timeline, dma } = this.need();
+    const { machine, timeline, dma, msi } = this.need();
     const m = machine as unknown;
-    return hvPart !== null && dma !== null && m instanceof hvPart.HostMachine ? hvPart.stepIo(m, timeline.current, dma) : null;
+    return hvPart !== null && dma !== null && msi !== null && m instanceof hvPart.HostMachine ? hvPart.stepIo(m, timeline.current, dma, msi) : null;
   }
 
   /** ViewState.vm: the hypervisor's view at the current step (null for a scenario without a technique). */

@@ -15,11 +15,12 @@ const narration = (page: Page) => page.getByTestId('narration');
 const track = (page: Page) => page.getByTestId('timeline-track');
 const dmaMarks = (page: Page) => track(page).locator('g.mark[data-kind="iommu/dma"]');
 
-/** Chooses "DMA request" in the run-to list with the keyboard (the last kind, before "breakpoint"). */
+/** Chooses "DMA request" in the run-to list with the keyboard (before "interrupt message" and "breakpoint", the last two). */
 async function chooseDma(page: Page): Promise<void> {
   const kind = page.getByTestId('run-kind');
   await tabTo({ page, root: page }, kind);
   await page.keyboard.press('End');
+  await page.keyboard.press('ArrowUp');
   await page.keyboard.press('ArrowUp');
   await expect(kind).toHaveValue('iommu/dma');
 }

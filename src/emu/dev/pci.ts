@@ -452,6 +452,8 @@ export class PciBus implements PortDecoder {
   onDma: ((e: DmaLogEntry) => void) | null = null;
   /** Every MSI interrupt message a function sent, decoded (append-only). */
   msiLog: MsiMessage[] = [];
+  /** Told of each interrupt message once it is decided and logged (the host's trace, hv/host-machine.ts). */
+  onMsi: ((m: MsiMessage) => void) | null = null;
   private readonly fns = new Map<number, Fn>();
   private memWindows: Window[] = [];
   private ioWindows: Window[] = [];
@@ -1020,6 +1022,7 @@ export class PciBus implements PortDecoder {
         msg.notDelivered = 'no interrupt sink';
       }
       this.msiLog.push(msg);
+      this.onMsi?.(msg);
       return true;
     }
     const bytes = new Uint8Array([data & 0xff, (data >> 8) & 0xff, 0, 0]);

@@ -25,10 +25,11 @@ import type { Mmu } from '../mmu/mmu.ts';
 import type { Preset } from '../cost/presets.ts';
 import { fieldByName } from '../vmx/fields.ts';
 import { VMCB_FIELDS, type VmcbField } from '../svm/vmcb.ts';
-import type { TraceEvent, TraceKind, TraceSink } from '../trace/events.ts';
+import type { MsiOutcome, TraceEvent, TraceKind, TraceSink } from '../trace/events.ts';
 import { useHost } from '../scenario/build.ts';
 import { Host, type HostOptions, type HostSnapshot, type VmSwitch } from './host.ts';
-import type { DmaLogEntry } from '../dev/pci.ts';
+import type { DmaLogEntry, MsiRemap } from '../dev/pci.ts';
+import type { MsiMessage } from '../dev/msi.ts';
 import type { HvEnd, Hypervisor } from './hypervisor.ts';
 import { SVM_EXIT_INFO_FIELDS, VMX_EXIT_INFO_FIELDS, type HeldEntry, type HvExitRecord } from './hv-machine.ts';
 import type { HvLogEntry } from './types.ts';
@@ -107,6 +108,7 @@ export class HostMachine {
   /** An entry a handler made for one instruction, reported after its exit (hv-machine.ts HeldEntry). */
   private held: HeldEntry | null = null;
   private dmaTraced = false;
+  private msiTraced = false;
   private pendingDma: TraceEvent[] = [];
 
   constructor(opts: HostOptions) {
@@ -133,6 +135,7 @@ export class HostMachine {
       switched: (s) => this.switched(s),
       ended: (vm) => this.vcpuEnded(vm),
       dma: (vm, bus, e) => this.dma(vm, bus, e),
+      msi: (vm, bus, m) => this.msi(vm, bus, m),
     };
   }
 
@@ -222,6 +225,7 @@ export class HostMachine {
     const ks = kinds === undefined ? null : [...kinds];
     this.trace = sink;
     this.dmaTraced = sink !== null && (ks === null || ks.includes('iommu/dma'));
+    this.msiTraced = sink !== null && (ks === null || ks.includes('iommu/msi'));
     this.cpu.setTrace(sink === null ? null : { emit: (e) => (this.held !== null ? this.held.events.push(e) : sink.emit(e)) }, ks ?? undefined);
     const vm = ks === null ? VM_KINDS : VM_KINDS.filter((k) => ks.includes(k));
     this.vmSink = sink !== null && vm.length > 0 ? sink : null;
@@ -361,6 +365,23 @@ export class HostMachine {
     else this.trace.emit(ev);
   }
 
+  /**
+   * A device's interrupt message, at the step of the instruction whose register write made the
+   * device send it, placed as its DMA is (held with a handler's one-instruction run, or after the
+   * exit's events when a handler made it).
+   */
+  private msi(vm: number, bus: 'vm' | 'host', m: MsiMessage): void {
+    if (!this.msiTraced || this.trace === null) return;
+    const ev: TraceEvent = {
+      kind: 'iommu/msi', step: this.cpu.traceClock.step, vm, bus, seq: m.seq, rid: m.rid, device: m.device,
+      address: m.address, data: m.data, vector: m.vector, destinationId: m.destinationId, outcome: msiOutcome(m.remap), delivered: m.delivered,
+      guestVector: bus === 'vm' ? (m.delivered ? m.vector : null) : m.remap?.kind === 'posted' ? m.remap.vector : m.delivered ? (this.host.interruptsOf(vm).msi?.guestVector ?? null) : null,
+    };
+    if (this.held !== null) this.held.events.push(ev);
+    else if (this.host.vm(vm).backends.some((b) => b.inHandler === true)) this.pendingDma.push(ev);
+    else this.trace.emit(ev);
+  }
+
   /** DMA a handler made itself (a virtio notification's), reported after its exit's events. */
   private flushDma(): void {
     const p = this.pendingDma;
@@ -387,6 +408,26 @@ export class HostMachine {
     t.endStep = this.cpu.state.steps;
     const step = Math.max(...t.vcpus.map((v) => v.entryStep));
     this.emit({ kind: 'vm/end', step, vm, why, detail: why === 'hlt' ? 'halted with no interrupt that can wake it' : why === 'shutdown' ? 'triple fault' : why === 'hypercall-exit' ? 'exit hypercall' : (first.error ?? 'error') });
+  }
+}
+
+/** The trace's summary of an MSI log entry's remapping decision (without the entries read). */
+export function msiOutcome(r: MsiRemap | null): MsiOutcome {
+  if (r === null) return { kind: 'direct' };
+  switch (r.kind) {
+    case 'passed':
+      return { kind: 'passed', why: r.why };
+    case 'remapped':
+      return { kind: 'remapped', index: r.index, vector: r.target.vector, destinationId: r.target.destinationId, cacheHit: r.cacheHit };
+    case 'posted':
+      return { kind: 'posted', index: r.index, vector: r.vector, descriptor: r.descriptor, notification: r.notification?.vector ?? null, cacheHit: r.cacheHit };
+    case 'blocked': {
+      const f = r.fault;
+      if (f.vendor !== 'vtd' && f.vendor !== 'amd-vi') throw new Error(`interrupt remapping blocked with a ${f.vendor} fault`);
+      return { kind: 'blocked', index: r.index, fault: f };
+    }
+    case 'aborted':
+      return { kind: 'aborted', why: r.why };
   }
 }
 

@@ -97,7 +97,7 @@ import type { AmdViState } from '../iommu/amdvi.ts';
 import { directMapProblem } from './nested-map.ts';
 import { AssignedFunction, deviceModel, enableVfs, GuestRamRemapper, iommuAreaSize, IommuDomains, vfIdentity, type DeviceKind, type DeviceWay, type IommuKind, type VfSlot } from './devio.ts';
 import { SriovNic } from '../dev/sriov-nic.ts';
-import { MSI_CAP_ID, MSI_CONTROL, MSI_REG, MsiInterruptSink, type MsiSinkState } from '../dev/msi.ts';
+import { MSI_CAP_ID, MSI_CONTROL, MSI_REG, MsiInterruptSink, type MsiMessage, type MsiSinkState } from '../dev/msi.ts';
 import { eitherSource, VirtualLapic, X2APIC_EOI_MSR, type VirtualLapicState } from './vlapic.ts';
 import type { InterruptSource } from '../cpu/cpu.ts';
 
@@ -193,6 +193,8 @@ export interface HostHooks {
   ended?(vm: number, vcpu: number, end: HvEnd): void;
   /** A device of VM `vm` made a DMA request (logged as `e` on its VM's bus, or on the host's bus when assigned). */
   dma?(vm: number, bus: 'vm' | 'host', e: DmaLogEntry): void;
+  /** A device of VM `vm` sent an interrupt message (logged as `m` on its VM's bus, or on the host's bus when assigned). */
+  msi?(vm: number, bus: 'vm' | 'host', m: MsiMessage): void;
 }
 
 /** One switch of the physical CPU between vCPUs (the data of the `vm/switch` trace event, by VM index). */
@@ -390,6 +392,10 @@ export class Host {
         const vm = this.hostRids.get(e.rid);
         if (vm !== undefined) this.hooks?.dma?.(vm, 'host', e);
       };
+      this.pci.onMsi = (m) => {
+        const vm = this.hostRids.get(m.rid);
+        if (vm !== undefined) this.hooks?.msi?.(vm, 'host', m);
+      };
       const vfs = guests.filter((g) => g.device?.vf === true).length;
       if (vfs > 0) {
         // One SR-IOV card for all the VMs that ask for a VF: the host, as its PF driver, enables that many.
@@ -525,6 +531,7 @@ export class Host {
     if (way !== 'assigned') {
       vm.pci = this.vmBus(vm, ports, model);
       vm.pci.onDma = (e) => this.hooks?.dma?.(vi, 'vm', e);
+      vm.pci.onMsi = (m) => this.hooks?.msi?.(vi, 'vm', m);
       return;
     }
     const host = this.pci!;

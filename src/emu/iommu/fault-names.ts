@@ -24,6 +24,25 @@ export const VTD_FAULT_NAMES: Readonly<Record<number, string>> = {
   0xd: 'Blocked a DMA translation request',
 };
 
+/**
+ * VT-d interrupt-remapping fault reasons 0x20..0x26, worded as Xen's intr_remap_fault_reasons[]
+ * (vtd.json `fault_reasons`, without its "(IR) " prefix).
+ */
+export const VTD_IR_FAULT_NAMES: Readonly<Record<number, string>> = {
+  0x20: 'reserved fields in the decoded interrupt-remapped request',
+  0x21: 'interrupt index exceeded the interrupt-remapping table size',
+  0x22: 'present field in the IRTE is clear',
+  0x23: 'error accessing interrupt-remapping table pointed by IRTA_REG',
+  0x24: 'reserved fields in the IRTE',
+  0x25: 'blocked a compatibility format interrupt request',
+  0x26: 'blocked an interrupt request due to source-id verification failure',
+};
+
+/** "present field in the IRTE is clear", or null for a reason that is not an interrupt-remapping one. */
+export function vtdIrFaultName(reason: number): string | null {
+  return VTD_IR_FAULT_NAMES[reason] ?? null;
+}
+
 /** AMD-Vi event-log entry types (EVENT_TYPE, dword1 bits 31:28) the hardware defines. */
 export const AMDVI_EVENT_NAMES: Readonly<Record<number, string>> = {
   1: 'ILLEGAL_DEV_TABLE_ENTRY',

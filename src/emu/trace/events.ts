@@ -148,7 +148,39 @@ export type TraceEvent =
   | {
       kind: 'iommu/dma'; step: number; vm: number; bus: 'vm' | 'host'; seq: number; rid: number; device: string;
       access: 'read' | 'write'; what: DmaPurpose | null; iova: bigint; length: number; hpa: bigint | null; domainId: number | null; iotlbHit: boolean; fault: DmaLogFault | null;
+    }
+  /**
+   * An interrupt message (MSI) VM `vm`'s device sent (issue 8 item 4). `bus` 'vm': an emulated
+   * card's, on the VM's own bus, to the VM's virtual local APIC (no IOMMU on the way); 'host': an
+   * assigned function's, on the host's bus, through the IOMMU's interrupt remapping when there is
+   * one. `seq` is its place in that bus's MSI log (dev/pci.ts msiLog), `address` and `data` the
+   * message as written, `vector` and `destinationId` those of the interrupt that went to the CPU
+   * (an IRTE's, a posted-interrupt notification's, or the message's own; when nothing went, the
+   * message's as written), `outcome` what the remapper decided, `delivered` whether an interrupt
+   * reached a local APIC (a posted one with no notification was not, yet waits in the descriptor);
+   * `guestVector` the vector VM `vm` receives for it (the VM bus's own; the guest's vector the
+   * hypervisor routes a host vector to, hv/host.ts syncMsi, and injects; the posted vector), or
+   * null when it receives none.
+   */
+  | {
+      kind: 'iommu/msi'; step: number; vm: number; bus: 'vm' | 'host'; seq: number; rid: number; device: string;
+      address: number; data: number; vector: number; destinationId: number; outcome: MsiOutcome; delivered: boolean; guestVector: number | null;
     };
+
+/**
+ * What interrupt remapping decided about one message (dev/pci.ts MsiRemap, without the entries it
+ * read): `direct` no interrupt remapper on that bus; `passed` let through as written; `remapped`
+ * IRTE `index` gave `vector` for APIC ID `destinationId`; `posted` IRTE `index` set PIR bit `vector`
+ * in the descriptor at `descriptor` (host-physical), with a notification event (`notification`:
+ * its vector) or none (ON already set, or SN); `blocked` with the fault; `aborted` (AMD-Vi) with no event.
+ */
+export type MsiOutcome =
+  | { kind: 'direct' }
+  | { kind: 'passed'; why: 'remapping-off' | 'compatibility' | 'forwarded' }
+  | { kind: 'remapped'; index: number; vector: number; destinationId: number; cacheHit: boolean }
+  | { kind: 'posted'; index: number; vector: number; descriptor: number; notification: number | null; cacheHit: boolean }
+  | { kind: 'blocked'; index: number | null; fault: Extract<DmaLogFault, { vendor: 'vtd' | 'amd-vi' }> }
+  | { kind: 'aborted'; why: 'int-ctl' | 'not-passed' | 'delivery-mode' };
 
 export type TraceKind = TraceEvent['kind'];
 
@@ -173,6 +205,7 @@ export const TRACE_KINDS = [
   'vm/end',
   'vm/switch',
   'iommu/dma',
+  'iommu/msi',
 ] as const satisfies readonly TraceKind[];
 
 /**

@@ -22,10 +22,25 @@ function withoutRip(e: TraceEvent): Mark {
     const { seq: _seq, rid: _rid, device: _device, hpa, domainId, ...rest } = e;
     return { ...rest, ok: hpa !== null, remapped: domainId !== null && domainId >= 0 };
   }
+  if (e.kind === 'iommu/msi') {
+    const o = e.outcome;
+    return {
+      kind: e.kind, step: e.step, vm: e.vm, bus: e.bus, outcome: o.kind, delivered: e.delivered,
+      index: o.kind === 'remapped' || o.kind === 'posted' || o.kind === 'blocked' ? o.index : null,
+      vector: o.kind === 'posted' ? o.vector : e.vector, fault: o.kind === 'blocked' ? o.fault : null,
+    };
+  }
   const { rip: _rip, info: _info, detail: _detail, ...rest } = e as TraceEvent & { rip?: bigint; info?: unknown; detail?: unknown };
   if (rest.kind === 'vm/exit') delete (rest as { name?: string }).name;
   return rest as Mark;
 }
+
+/** An interrupt message: every outcome, both buses, each fault vendor. */
+type Msi = Extract<TraceEvent, { kind: 'iommu/msi' }>;
+const msi = (step: number, over: Partial<Msi>): Msi => ({
+  kind: 'iommu/msi', step, vm: 1, bus: 'host', seq: 0, rid: 0x48, device: 'nic', address: 0xfee00030, data: 0, vector: 0x61, destinationId: 0,
+  outcome: { kind: 'remapped', index: 1, vector: 0x61, destinationId: 0, cacheHit: false }, delivered: true, guestVector: 0x41, ...over,
+});
 
 /** A DMA request of the widest kinds: every bus, access, purpose and fault vendor. */
 type Dma = Extract<TraceEvent, { kind: 'iommu/dma' }>;
@@ -91,6 +106,15 @@ const EDGE: TraceEvent[] = [
   dma(12, { iova: 0x1300000n, hpa: null, domainId: null, fault: { vendor: 'amd-vi', code: 1, logged: false } }),
   dma(12, { iova: 1n << 60n, hpa: null, domainId: null, fault: { vendor: 'none', reason: 'beyond-host' } }),
   dma(12, { bus: 'vm', iova: 0x8000000n, hpa: null, domainId: null, fault: { vendor: 'hv', reason: 'not-guest-ram' } }),
+  msi(12, { bus: 'vm', vm: 0, rid: 0x18, address: 0xfee00000, data: 0x41, vector: 0x41, outcome: { kind: 'direct' } }),
+  msi(12, {}),
+  msi(12, { vm: 255, vector: 0xf2, outcome: { kind: 'posted', index: 0x7fff, vector: 0xff, descriptor: 0x1040000, notification: 0xf2, cacheHit: true } }),
+  msi(12, { delivered: false, outcome: { kind: 'posted', index: 3, vector: 0x41, descriptor: 0x1040000, notification: null, cacheHit: false } }),
+  msi(12, { delivered: false, outcome: { kind: 'blocked', index: 1, fault: { vendor: 'vtd', reason: 0x22, recorded: true } } }),
+  msi(12, { delivered: false, outcome: { kind: 'blocked', index: null, fault: { vendor: 'vtd', reason: 0x25, recorded: false } } }),
+  msi(12, { delivered: false, outcome: { kind: 'blocked', index: 2, fault: { vendor: 'amd-vi', code: 8, logged: true } } }),
+  msi(12, { outcome: { kind: 'passed', why: 'remapping-off' } }),
+  msi(12, { delivered: false, outcome: { kind: 'aborted', why: 'int-ctl' } }),
   { kind: 'cpu/triple-fault', step: 2 ** 40, rip: 7n },
 ];
 
@@ -102,11 +126,20 @@ describe('MarkIndex keeps what it is given', () => {
     expect(new Set(EDGE.map((e) => e.kind))).toEqual(new Set(MARK_KINDS));
   });
 
-  it('refuses a DMA request of a VM it cannot encode', () => {
+  it('refuses a DMA request or an interrupt message of a VM it cannot encode', () => {
     expect(() => new MarkIndex().emit(dma(0, { vm: 256 }))).toThrow(/VM 256/);
+    expect(() => new MarkIndex().emit(msi(0, { vm: 256 }))).toThrow(/VM 256/);
   });
 
-  it.each(['syscalls', 'page-fault', 'timer', 'vtx-first-exit', 'svm-first-exit', 'nic-two-ways', 'dma-attack', 'dma-attack-vtd', 'dma-attack-amdvi'])('holds the %s example’s marks exactly as its trace has them', (name) => {
+  it('counts blocked and aborted interrupt messages apart, and groups them apart so no bucket hides one', () => {
+    const ix = indexOf([msi(1, {}), msi(2, { delivered: false, outcome: { kind: 'blocked', index: 1, fault: { vendor: 'vtd', reason: 0x22, recorded: true } } }), msi(3, {})]);
+    const r = ix.query(0, 10, 1, 1);
+    expect(r.counts['iommu/msi']).toBe(3);
+    expect(r.msiBlocked).toBe(1);
+    expect(r.groups.map((g) => [g.mark.kind === 'iommu/msi' ? g.mark.outcome : '', g.count])).toEqual([['remapped', 2], ['blocked', 1]]);
+  });
+
+  it.each(['syscalls', 'page-fault', 'timer', 'vtx-first-exit', 'svm-first-exit', 'nic-two-ways', 'dma-attack', 'dma-attack-vtd', 'dma-attack-amdvi', 'nic-interrupts', 'nic-interrupts-posted'])('holds the %s example’s marks exactly as its trace has them', (name) => {
     const events = exampleEvents(name);
     const ix = indexOf(events);
     expect(all(ix)).toEqual(events.map(withoutRip));
@@ -177,6 +210,7 @@ describe('MarkIndex.query', () => {
         expect(r.total).toBe(inRange.length);
         for (const k of MARK_KINDS) expect(r.counts[k]).toBe(inRange.filter((e) => e.kind === k).length);
         expect(r.dmaBlocked).toBe(inRange.filter((e) => e.kind === 'iommu/dma' && e.hpa === null).length);
+        expect(r.msiBlocked).toBe(inRange.filter((e) => e.kind === 'iommu/msi' && (e.outcome.kind === 'blocked' || e.outcome.kind === 'aborted')).length);
         expect(r.groups.reduce((n, g) => n + g.count, 0)).toBe(inRange.length);
         const firsts = r.groups.map((g) => g.mark.step);
         expect(firsts).toEqual([...firsts].sort((a, b) => a - b));
@@ -186,17 +220,17 @@ describe('MarkIndex.query', () => {
         } else {
           const w = r.bucketWidth;
           expect(w).toBe(Math.max(1, Math.ceil((to - from + 1) / buckets)));
-          // Each group: one kind (blocked DMA requests apart), one bucket, all of that kind's marks in it; first and last right.
-          const blocked = (e: TraceEvent): boolean => e.kind === 'iommu/dma' && e.hpa === null;
+          // Each group: one kind (blocked DMA requests and interrupt messages apart), one bucket, all of that kind's marks in it; first and last right.
+          const blocked = (e: TraceEvent): boolean => (e.kind === 'iommu/dma' && e.hpa === null) || (e.kind === 'iommu/msi' && (e.outcome.kind === 'blocked' || e.outcome.kind === 'aborted'));
           for (const g of r.groups) {
             const b = Math.floor((g.mark.step - from) / w);
-            const gBlocked = g.mark.kind === 'iommu/dma' && !g.mark.ok;
+            const gBlocked = (g.mark.kind === 'iommu/dma' && !g.mark.ok) || (g.mark.kind === 'iommu/msi' && (g.mark.outcome === 'blocked' || g.mark.outcome === 'aborted'));
             const same = inRange.filter((e) => e.kind === g.mark.kind && blocked(e) === gBlocked && Math.floor((e.step - from) / w) === b);
             expect(g.count).toBe(same.length);
             expect(g.mark).toEqual(withoutRip(same[0]!));
             expect(g.last).toBe(same[same.length - 1]!.step);
           }
-          expect(r.groups.length).toBeLessThanOrEqual(buckets * (MARK_KINDS.length + 1));
+          expect(r.groups.length).toBeLessThanOrEqual(buckets * (MARK_KINDS.length + 2));
         }
         const exc = inRange.filter((e): e is Extract<TraceEvent, { kind: 'cpu/exception' }> => e.kind === 'cpu/exception');
         const vectors = [...new Set(exc.map((e) => e.vector))].sort((a, b) => a - b);

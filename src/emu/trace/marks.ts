@@ -30,6 +30,8 @@ export const MARK_KINDS = [
   'vm/end',
   // A device's DMA request (issue 8), made or blocked.
   'iommu/dma',
+  // A device's interrupt message (issue 8 item 4): to the VM's local APIC, remapped, posted or blocked.
+  'iommu/msi',
 ] as const satisfies readonly TraceKind[];
 
 export type MarkKind = (typeof MARK_KINDS)[number];
@@ -44,14 +46,45 @@ type DmaEvent = Extract<TraceEvent, { kind: 'iommu/dma' }>;
  */
 export type DmaMark = Omit<DmaEvent, 'seq' | 'rid' | 'device' | 'hpa' | 'domainId'> & { ok: boolean; remapped: boolean };
 
+type MsiEvent = Extract<TraceEvent, { kind: 'iommu/msi' }>;
+
+/**
+ * An interrupt message as the index keeps it: who (VM, bus), the outcome's kind, the interrupt
+ * index (IRTE) that decided and the vector that mattered (the posted vector, else the one that
+ * went to the CPU), whether it was delivered, a blocked one's fault. The log's sequence number,
+ * requester ID, device, address and data are left to the step's events.
+ */
+export interface MsiMark {
+  kind: 'iommu/msi';
+  step: number;
+  vm: number;
+  bus: 'vm' | 'host';
+  outcome: MsiEvent['outcome']['kind'];
+  index: number | null;
+  vector: number;
+  delivered: boolean;
+  fault: Extract<DmaLogFault, { vendor: 'vtd' | 'amd-vi' }> | null;
+}
+
 /**
  * A notable event as the index keeps it: the trace event without its RIP, and without what does
  * not fit a few words (a VM exit's name and exit-information fields, which its vendor and code
  * determine and the timeline looks up; a VM end's detail text; a DMA request's, see DmaMark).
  */
 export type Mark =
-  | { [K in Exclude<MarkKind, 'iommu/dma'>]: Omit<Extract<TraceEvent, { kind: K }>, 'rip' | 'info' | 'detail' | 'name'> }[Exclude<MarkKind, 'iommu/dma'>]
-  | DmaMark;
+  | { [K in Exclude<MarkKind, 'iommu/dma' | 'iommu/msi'>]: Omit<Extract<TraceEvent, { kind: K }>, 'rip' | 'info' | 'detail' | 'name'> }[Exclude<MarkKind, 'iommu/dma' | 'iommu/msi'>]
+  | DmaMark
+  | MsiMark;
+
+/** An interrupt mark that was blocked or aborted by interrupt remapping (no interrupt, nothing posted). */
+export function msiBlocked(m: Mark): boolean {
+  return m.kind === 'iommu/msi' && (m.outcome === 'blocked' || m.outcome === 'aborted');
+}
+
+/** A DMA request or an interrupt message the IOMMU stopped (drawn and listed as blocked). */
+export function markBlocked(m: Mark): boolean {
+  return dmaBlocked(m) || msiBlocked(m);
+}
 
 /** A DMA mark that was blocked (its request reached no memory). */
 export function dmaBlocked(m: Mark): boolean {
@@ -77,6 +110,7 @@ const FLUSH_SCOPE_CODE: Record<FlushEvent['scope'], number> = {
 const VM_END_CODE: Record<Extract<TraceEvent, { kind: 'vm/end' }>['why'], number> = { hlt: 0, shutdown: 1, 'hypercall-exit': 2, error: 3 };
 const DMA_WHAT_CODE = { none: 0, ring: 1, data: 2 } as const;
 const DMA_FAULT_CODE: Record<DmaLogFault['vendor'], number> = { vtd: 1, 'amd-vi': 2, none: 3, hv: 4 };
+const MSI_OUTCOME_CODE: Record<MsiMark['outcome'], number> = { direct: 0, passed: 1, remapped: 2, posted: 3, blocked: 4, aborted: 5 };
 
 function decoder<T extends string>(codes: Record<T, number>): T[] {
   const out: T[] = [];
@@ -89,8 +123,12 @@ const FLUSH_SCOPES = decoder(FLUSH_SCOPE_CODE);
 const VM_ENDS = decoder(VM_END_CODE);
 const DMA_WHATS = decoder(DMA_WHAT_CODE);
 const DMA_FAULTS = decoder(DMA_FAULT_CODE);
+const MSI_OUTCOMES = decoder(MSI_OUTCOME_CODE);
 const KIND_CODE = new Map<TraceKind, number>(MARK_KINDS.map((k, i) => [k, i]));
 const DMA_CODE = KIND_CODE.get('iommu/dma')!;
+const MSI_CODE = KIND_CODE.get('iommu/msi')!;
+/** Outcome codes of blocked and aborted interrupt messages (MSI_OUTCOME_CODE), at or above this. */
+const MSI_STOPPED = 4;
 
 const lo32 = (v: bigint): number => Number(BigInt.asIntN(32, v));
 const hi32 = (v: bigint): number => Number(BigInt.asIntN(32, v >> 32n));
@@ -126,6 +164,8 @@ export interface MarkRange {
   counts: Record<MarkKind, number>;
   /** DMA requests in the range that were blocked (also counted in `counts['iommu/dma']`). */
   dmaBlocked: number;
+  /** Interrupt messages in the range that interrupt remapping blocked or aborted (also in `counts['iommu/msi']`). */
+  msiBlocked: number;
   /** Steps a bucket covers: 1 when `groups` are single marks (the range held at most `limit`). */
   bucketWidth: number;
   /** By first step; single marks, or one group per kind and bucket of `bucketWidth` steps. */
@@ -199,7 +239,7 @@ export class MarkIndex implements FrontierSink {
     let b = 0;
     let c = 0;
     let d = 0;
-    if (e.kind === 'iommu/dma' && (e.vm < 0 || e.vm > 0xff)) throw new RangeError(`DMA mark: VM ${e.vm} is not in 0..255`);
+    if ((e.kind === 'iommu/dma' || e.kind === 'iommu/msi') && (e.vm < 0 || e.vm > 0xff)) throw new RangeError(`${e.kind} mark: VM ${e.vm} is not in 0..255`);
     switch (e.kind) {
       case 'ring/change':
         // a: from (bits 1:0), to (3:2), cause (7:4); b: vector or -1.
@@ -261,6 +301,20 @@ export class MarkIndex implements FrontierSink {
         b = e.length | 0;
         c = lo32(e.iova);
         d = hi32(e.iova);
+        break;
+      }
+      case 'iommu/msi': {
+        // a: VM (7:0), host bus (8), delivered (9), outcome (12:10), fault vendor (14:13; 0 none,
+        // 1 VT-d, 2 AMD-Vi), recorded or logged (15), fault code (31:24); b: the vector (posted:
+        // the one set in PIR; else the one that went to the CPU); c: interrupt index (-1: none).
+        const o = e.outcome;
+        const f = o.kind === 'blocked' ? o.fault : null;
+        const index = o.kind === 'remapped' || o.kind === 'posted' || o.kind === 'blocked' ? o.index : null;
+        a = (e.vm & 0xff) | (e.bus === 'host' ? 0x100 : 0) | (e.delivered ? 0x200 : 0) | (MSI_OUTCOME_CODE[o.kind] << 10) |
+          (f === null ? 0 : (f.vendor === 'vtd' ? 1 : 2) << 13) | (f === null ? 0 : (f.vendor === 'vtd' ? f.recorded : f.logged) ? 0x8000 : 0) |
+          (f === null ? 0 : ((f.vendor === 'vtd' ? f.reason : f.code) & 0xff) << 24);
+        b = (o.kind === 'posted' ? o.vector : e.vector) & 0xff;
+        c = index ?? -1;
         break;
       }
       default:
@@ -353,6 +407,16 @@ export class MarkIndex implements FrontierSink {
           iova: u64(this.c[i]!, this.d[i]!), length: b >>> 0, iotlbHit: (a & 0x2000) !== 0, fault, ok: (a & 0x400) === 0, remapped: (a & 0x40000) !== 0,
         };
       }
+      case 'iommu/msi': {
+        const vendor = (a >> 13) & 3;
+        const code = (a >>> 24) & 0xff;
+        const done = (a & 0x8000) !== 0;
+        const fault: MsiMark['fault'] = vendor === 1 ? { vendor: 'vtd', reason: code, recorded: done } : vendor === 2 ? { vendor: 'amd-vi', code, logged: done } : null;
+        const c = this.c[i]!;
+        return {
+          kind, step, vm: a & 0xff, bus: a & 0x100 ? 'host' : 'vm', outcome: MSI_OUTCOMES[(a >> 10) & 7]!, index: c < 0 ? null : c, vector: b & 0xff, delivered: (a & 0x200) !== 0, fault,
+        };
+      }
     }
   }
 
@@ -367,10 +431,12 @@ export class MarkIndex implements FrontierSink {
     const vectors = new Map<number, VectorCount>();
     const excCode = KIND_CODE.get('cpu/exception')!;
     let dmaBlocked = 0;
+    let msiBlocked = 0;
     for (let i = lo; i < hi; i++) {
       const k = this.kinds[i]!;
       perKind[k]!++;
       if (k === DMA_CODE && this.a[i]! & 0x400) dmaBlocked++;
+      if (k === MSI_CODE && ((this.a[i]! >> 10) & 7) >= MSI_STOPPED) msiBlocked++;
       if (k !== excCode) continue;
       const vector = this.a[i]! & 0xff;
       let v = vectors.get(vector);
@@ -388,10 +454,10 @@ export class MarkIndex implements FrontierSink {
       const open = new Map<number, MarkGroup>();
       for (let i = lo; i < hi; i++) {
         const step = this.steps[i]!;
-        // Blocked DMA requests are grouped apart from those made, so no group hides one.
+        // Blocked DMA requests and interrupt messages are grouped apart from the others, so no group hides one.
         const k = this.kinds[i]!;
-        const sub = k === DMA_CODE && this.a[i]! & 0x400 ? MARK_KINDS.length : k;
-        const key = Math.floor((step - from) / bucketWidth) * (MARK_KINDS.length + 1) + sub;
+        const sub = k === DMA_CODE && this.a[i]! & 0x400 ? MARK_KINDS.length : k === MSI_CODE && ((this.a[i]! >> 10) & 7) >= MSI_STOPPED ? MARK_KINDS.length + 1 : k;
+        const key = Math.floor((step - from) / bucketWidth) * (MARK_KINDS.length + 2) + sub;
         const g = open.get(key);
         if (g === undefined) {
           const ng = { mark: this.mark(i), count: 1, last: step };
@@ -409,6 +475,7 @@ export class MarkIndex implements FrontierSink {
       total,
       counts: Object.fromEntries(MARK_KINDS.map((k, i) => [k, perKind[i]!])) as Record<MarkKind, number>,
       dmaBlocked,
+      msiBlocked,
       bucketWidth,
       groups,
       exceptions: [...vectors.values()].sort((x, y) => x.vector - y.vector),

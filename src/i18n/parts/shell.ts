@@ -81,6 +81,7 @@ export const shellEn = {
   'shell.kind.mmu/walk': 'page walk',
   'shell.kind.vm/exit': 'VM exit',
   'shell.kind.iommu/dma': 'DMA request',
+  'shell.kind.iommu/msi': 'device interrupt',
   'shell.vmRun': 'Next VM exit',
   'shell.vmRun.no-vm': 'no VM in this scenario',
   'shell.vmRun.stopped': 'the machine has stopped',

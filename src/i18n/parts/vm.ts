@@ -263,6 +263,20 @@ export const vmEn = {
   'vm.narr.dma.logged': 'logged in the event log',
   'vm.narr.dma.notLogged': 'not logged',
   'vm.narr.dma.inAll': ' The step made {n} DMA requests in all.',
+  'vm.narr.msi.who.emulated': 'The emulated {device} of VM {vm}',
+  'vm.narr.msi.who.emulatedNamed': 'The emulated {device} of VM {vm} ({name})',
+  'vm.narr.msi.lapic': '{who} sent its MSI to the VM’s virtual local APIC: the hypervisor injects {vector} at the next VM entry.',
+  'vm.narr.msi.refused': '{who} sent its MSI, but no local APIC accepted it.',
+  'vm.narr.msi.passed': '{who} sent its MSI to the CPU as written, with no interrupt remapping: {then}',
+  'vm.narr.msi.remapped': '{who} sent its MSI; {iommu}’s interrupt remapping entry {index} {then}',
+  'vm.narr.msi.injects': 'sent host vector {host} to the CPU: the guest exits and the hypervisor injects {guest}.',
+  'vm.narr.msi.hostOnly': 'sent host vector {host} to the CPU.',
+  'vm.narr.msi.posted': '{who} sent its MSI; {iommu}’s interrupt remapping entry {index} posted vector {vector} into vCPU 0’s descriptor and sent notification vector {nv}, with no VM exit.',
+  'vm.narr.msi.postedQuiet': '{who} sent its MSI; {iommu}’s interrupt remapping entry {index} posted vector {vector} into vCPU 0’s descriptor with no notification (ON was set, or SN): it waits there for the vCPU’s next VM entry.',
+  'vm.narr.msi.blockedVtd': '{who} sent its MSI, and VT-d’s interrupt remapping blocked it: fault reason {code}{name}, {recorded}.',
+  'vm.narr.msi.blockedAmd': '{who} sent its MSI, and AMD-Vi’s interrupt remapping blocked it: event {name} (code {code}), {logged}.',
+  'vm.narr.msi.aborted': '{who} sent its MSI, and AMD-Vi target-aborted it without logging an event.',
+  'vm.narr.msi.inAll': ' The step sent {n} interrupt messages in all.',
 } as const;
 
 export const vmZh: Record<keyof typeof vmEn, string> = {
@@ -521,6 +535,20 @@ export const vmZh: Record<keyof typeof vmEn, string> = {
   'vm.narr.dma.logged': '已写入事件日志',
   'vm.narr.dma.notLogged': '未写入事件日志',
   'vm.narr.dma.inAll': '本步共有 {n} 次 DMA 请求。',
+  'vm.narr.msi.who.emulated': '虚拟机 {vm} 的模拟{device}',
+  'vm.narr.msi.who.emulatedNamed': '虚拟机 {vm}（{name}）的模拟{device}',
+  'vm.narr.msi.lapic': '{who}把 MSI 发给该虚拟机的虚拟本地 APIC：虚拟机监控器在下次进入时注入 {vector}。',
+  'vm.narr.msi.refused': '{who}发出了 MSI，但没有本地 APIC 接受它。',
+  'vm.narr.msi.passed': '{who}把 MSI 原样发给 CPU，没有中断重映射：{then}',
+  'vm.narr.msi.remapped': '{who}发出 MSI；{iommu} 的中断重映射表项 {index} {then}',
+  'vm.narr.msi.injects': '把宿主机向量 {host} 发给 CPU：客户机退出，虚拟机监控器注入 {guest}。',
+  'vm.narr.msi.hostOnly': '把宿主机向量 {host} 发给 CPU。',
+  'vm.narr.msi.posted': '{who}发出 MSI；{iommu} 的中断重映射表项 {index} 以中断投递方式把向量 {vector} 记入 vCPU 0 的描述符，并发出通知向量 {nv}，不引起 VM 退出。',
+  'vm.narr.msi.postedQuiet': '{who}发出 MSI；{iommu} 的中断重映射表项 {index} 以中断投递方式把向量 {vector} 记入 vCPU 0 的描述符，没有发出通知（ON 已置位，或 SN）：它在那里等到 vCPU 下次进入。',
+  'vm.narr.msi.blockedVtd': '{who}发出 MSI，被 VT-d 的中断重映射阻止：故障原因 {code}{name}，{recorded}。',
+  'vm.narr.msi.blockedAmd': '{who}发出 MSI，被 AMD-Vi 的中断重映射阻止：事件 {name}（代码 {code}），{logged}。',
+  'vm.narr.msi.aborted': '{who}发出 MSI，AMD-Vi 以目标中止拒绝了它，没有记录事件。',
+  'vm.narr.msi.inAll': '本步共发出 {n} 条中断消息。',
 };
 
 // Loaded with the VM views' chunk, not with the first screen.

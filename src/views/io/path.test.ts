@@ -34,7 +34,8 @@ describe('the IOMMU view’s path', () => {
   it('names VT-d fault reasons and AMD-Vi flags', () => {
     const t = (k: string, v?: Record<string, string | number>) => `${k}${v === undefined ? '' : JSON.stringify(v)}`;
     expect(reasonText(t, 6)).toBe('io.fr.6');
-    expect(reasonText(t, 0x20)).toBe('io.fr.other{"n":32}');
+    expect(reasonText(t, 0x22)).toBe('io.fr.34');
+    expect(reasonText(t, 0x27)).toBe('io.fr.other{"n":39}');
     expect(flagNames(0)).toBe('0x000');
     expect(flagNames(0x028)).toBe('0x028 (I RW)');
     expect(requestText(t, { ...base, length: 1, access: 'write' })).toBe('io.req{"access":"io.access.write","size":"io.bytes.one","iova":"0x200000","rid":"00:08.0","what":"io.what.ring"}');

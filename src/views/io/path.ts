@@ -4,7 +4,7 @@
  * was blocked), the request shown first, and the sentences that do not fit a box.
  */
 import type { MessageKey } from '../../i18n/messages.ts';
-import type { IoOwner, IoRequestView, IoWalkEntry } from '../../worker/io-types.ts';
+import type { IoMsiView, IoOwner, IoRequestView, IoWalkEntry } from '../../worker/io-types.ts';
 
 export type Tr = (key: MessageKey, vars?: Record<string, string | number>) => string;
 
@@ -63,13 +63,58 @@ export function entryTitle(t: Tr, e: IoWalkEntry): string {
       return t('io.box.dte', { index: `0x${e.index.toString(16).padStart(4, '0')}` });
     case 'page-table-entry':
       return t('io.box.pte', { level: e.level, index: e.index });
+    case 'irte':
+      return t('io.box.irte', { index: e.index });
   }
 }
 
-/** A VT-d fault reason in words. */
+/** A VT-d fault reason in words (DMA remapping 1..12, interrupt remapping 0x20..0x26). */
 export function reasonText(t: Tr, reason: number): string {
-  return reason >= 1 && reason <= 12 ? t(`io.fr.${reason}` as MessageKey) : t('io.fr.other', { n: reason });
+  return (reason >= 1 && reason <= 12) || (reason >= 0x20 && reason <= 0x26) ? t(`io.fr.${reason}` as MessageKey) : t('io.fr.other', { n: reason });
 }
+
+/** The boxes of an interrupt message's path, in the order the view lights them. */
+export type MsiBox =
+  | { kind: 'device' }
+  | { kind: 'entry'; entry: IoWalkEntry }
+  /** The interrupt entry cache answered (the IRTE not read). */
+  | { kind: 'icache' }
+  /** Let through as written (remapping off, compatibility format with CFIS, AMD-Vi forwarding). */
+  | { kind: 'passed' }
+  /** To the CPU's local APIC: vector and APIC ID, and what the hypervisor does with it. */
+  | { kind: 'cpu' }
+  /** Into the vCPU's posted-interrupt descriptor. */
+  | { kind: 'posted' }
+  /** To the VM's virtual local APIC (an emulated card: no IOMMU on the way). */
+  | { kind: 'lapic' }
+  | { kind: 'blocked' }
+  | { kind: 'aborted' };
+
+export function msiPathOf(m: IoMsiView): MsiBox[] {
+  const out: MsiBox[] = [{ kind: 'device' }];
+  if (m.outcome === 'direct') return [...out, { kind: 'lapic' }];
+  // An IRTE from the cache comes last among the entries, after the cache's box.
+  const cached = m.walk.filter((e) => e.decision === 'cached');
+  for (const entry of m.walk) if (entry.decision !== 'cached') out.push({ kind: 'entry', entry });
+  if (m.cacheHit) out.push({ kind: 'icache' });
+  for (const entry of cached) out.push({ kind: 'entry', entry });
+  if (m.outcome === 'passed') out.push({ kind: 'passed' }, { kind: 'cpu' });
+  else if (m.outcome === 'remapped') out.push({ kind: 'cpu' });
+  else if (m.outcome === 'posted') out.push({ kind: 'posted' });
+  else out.push({ kind: m.outcome });
+  return out;
+}
+
+/** A stable key for an interrupt message (its bus and place in that bus's MSI log). */
+export const msiKey = (m: IoMsiView): string => `msi:${m.bus}:${m.vm}:${m.seq}`;
+
+/** The message in one line. */
+export function msiText(t: Tr, m: IoMsiView): string {
+  return t('io.msi.item', { rid: m.rid, address: m.address, data: m.data });
+}
+
+/** Whether interrupt remapping stopped it. */
+export const msiStopped = (m: IoMsiView): boolean => m.outcome === 'blocked' || m.outcome === 'aborted';
 
 /** AMD-Vi event codes by their specification names. */
 export const EVENT_NAMES: Readonly<Record<number, string>> = { 1: 'ILLEGAL_DEV_TABLE_ENTRY', 2: 'IO_PAGE_FAULT', 3: 'DEV_TAB_HW_ERROR', 4: 'PAGE_TAB_HW_ERROR' };

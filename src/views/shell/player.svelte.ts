@@ -10,7 +10,7 @@ import type { Session } from '../../state/session.svelte.ts';
 export const SPEEDS = [1, 2, 5, 10, 50] as const;
 
 /** Event kinds offered for "run to next", in the order shown. */
-export const RUN_TO_KINDS = ['ring/change', 'cpu/exception', 'cpu/interrupt', 'io/port', 'tlb/flush', 'cpu/halt', 'mmu/walk', 'iommu/dma'] as const satisfies readonly TraceKind[];
+export const RUN_TO_KINDS = ['ring/change', 'cpu/exception', 'cpu/interrupt', 'io/port', 'tlb/flush', 'cpu/halt', 'mmu/walk', 'iommu/dma', 'iommu/msi'] as const satisfies readonly TraceKind[];
 
 /** What "run to next" can run to: an event of a kind, or a breakpoint. */
 export type RunToChoice = TraceKind | 'breakpoint';

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import pageFault from '../../emu/scenario/examples/page-fault.json' with { type: 'json' };
-import { MARK_KINDS, VECTOR_STEPS, type DmaMark, type Mark } from '../../emu/trace/marks.ts';
+import { MARK_KINDS, VECTOR_STEPS, type DmaMark, type Mark, type MsiMark } from '../../emu/trace/marks.ts';
 import { InThreadClient } from '../../worker/in-thread.ts';
 import type { Json } from '../../worker/protocol.ts';
 import { translator } from '../cpu/text.ts';
@@ -13,6 +13,9 @@ import { noCounts, shownGroups } from './layout.ts';
 
 /** A DMA request the tests vary. */
 const DMA: DmaMark = { kind: 'iommu/dma', step: 7, vm: 1, bus: 'host', access: 'read', what: null, iova: 0x200000n, length: 16, iotlbHit: false, fault: null, ok: true, remapped: true };
+
+/** An interrupt message the tests vary. */
+const MSI: MsiMark = { kind: 'iommu/msi', step: 9, vm: 1, bus: 'host', outcome: 'remapped', index: 1, vector: 0x61, delivered: true, fault: null };
 
 const en = translator('en');
 const zh = translator('zh-CN');
@@ -76,6 +79,26 @@ const MARKS: [Mark, string, string][] = [
     { ...DMA, bus: 'vm', ok: false, fault: { vendor: 'hv', reason: 'not-guest-ram' } },
     'The hypervisor’s device model for VM 1 read 16 bytes at 0x200000: blocked, not the VM’s memory',
     '虚拟机监控器为虚拟机 1 模拟的设备从 0x200000 读取 16 字节：被阻止，不是该虚拟机的内存',
+  ],
+  [
+    MSI,
+    'VM 1’s assigned device sent an MSI: interrupt remapping entry 1 sent vector 0x61 to the CPU',
+    '虚拟机 1 的直通设备发出 MSI：中断重映射表项 1 把向量 0x61 发给 CPU',
+  ],
+  [
+    { ...MSI, outcome: 'posted', vector: 0x41 },
+    'VM 1’s assigned device sent an MSI: interrupt remapping entry 1 posted vector 0x41 in the vCPU’s descriptor',
+    '虚拟机 1 的直通设备发出 MSI：中断重映射表项 1 把向量 0x41 记入 vCPU 的描述符（中断投递）',
+  ],
+  [
+    { ...MSI, vm: 0, bus: 'vm', outcome: 'direct', index: null, vector: 0x41 },
+    'The hypervisor’s device model for VM 0 sent vector 0x41 to VM 0’s virtual local APIC',
+    '虚拟机监控器为虚拟机 0 模拟的设备把向量 0x41 发给虚拟机 0 的虚拟本地 APIC',
+  ],
+  [
+    { ...MSI, outcome: 'blocked', delivered: false, fault: { vendor: 'vtd', reason: 0x22, recorded: true } },
+    'VM 1’s assigned device sent an MSI: blocked by interrupt remapping, VT-d fault reason 0x22',
+    '虚拟机 1 的直通设备发出 MSI：被中断重映射阻止，VT-d 故障原因 0x22',
   ],
 ];
 

@@ -3,8 +3,8 @@
  * and the summary that is the diagram's text alternative ("6 ring changes, 1 exception #PF (page
  * fault) at step 1, …").
  */
-import type { DmaMark, Mark, MarkKind, MarkRange } from '../../emu/trace/marks.ts';
-import { MARK_KINDS, dmaBlocked } from '../../emu/trace/marks.ts';
+import type { DmaMark, Mark, MarkKind, MarkRange, MsiMark } from '../../emu/trace/marks.ts';
+import { MARK_KINDS, dmaBlocked, msiBlocked } from '../../emu/trace/marks.ts';
 import { amdViEventName } from '../../emu/iommu/fault-names.ts';
 import type { Locale, MessageKey } from '../../i18n/messages.ts';
 import { EXCEPTION_MNEMONICS, EXCEPTION_NAMES, describeRingChange, hexVector } from '../cpu/ring-change.ts';
@@ -70,6 +70,35 @@ export function describeMark(m: Mark, t: Tr, locale: Locale): string {
       return t('timeline.mark.vmEnd', { vm: m.vm, why: m.why });
     case 'iommu/dma':
       return describeDma(m, t);
+    case 'iommu/msi':
+      return describeMsi(m, t);
+  }
+}
+
+/**
+ * An interrupt message: "VM 1’s assigned device sent an MSI: interrupt-remapping entry 1 gave
+ * vector 0x61", "… posted vector 0x41 in the vCPU’s descriptor", "… blocked, VT-d fault reason 34".
+ */
+export function describeMsi(m: MsiMark, t: Tr): string {
+  const who = t(m.bus === 'host' ? 'timeline.dma.assigned' : 'timeline.dma.model', { vm: m.vm });
+  const vector = hex(m.vector);
+  const index = m.index ?? '?';
+  switch (m.outcome) {
+    case 'direct':
+      return t('timeline.msi.lapic', { who, vector, vm: m.vm });
+    case 'passed':
+      return t('timeline.msi.passed', { who, vector });
+    case 'remapped':
+      return t('timeline.msi.remapped', { who, vector, index });
+    case 'posted':
+      return t('timeline.msi.posted', { who, vector, index });
+    case 'aborted':
+      return t('timeline.msi.aborted', { who });
+    case 'blocked': {
+      const f = m.fault;
+      const fault = f === null ? '?' : f.vendor === 'vtd' ? t('timeline.dma.fault.vtd', { code: hex(f.reason) }) : t('timeline.dma.fault.amd-vi', { name: amdViEventName(f.code) ?? hex(f.code) });
+      return t('timeline.msi.blocked', { who, fault });
+    }
   }
 }
 
@@ -120,12 +149,14 @@ export function describeGroup(s: Shown, t: Tr, locale: Locale): string {
       ? `${g.count} × ${exceptionWhat(g.mark.vector, t)}`
       : dmaBlocked(g.mark)
         ? t(`timeline.count.dmaBlocked.${g.count === 1 ? 'one' : 'other'}`, { n: g.count })
-        : countText(g.mark.kind, g.count, t);
+        : msiBlocked(g.mark)
+          ? t(`timeline.count.msiBlocked.${g.count === 1 ? 'one' : 'other'}`, { n: g.count })
+          : countText(g.mark.kind, g.count, t);
   return t('timeline.group', { count, from: s.at, to: s.last, first });
 }
 
 /** The summary of the run up to `furthest`: every kind with marks, exceptions by vector with the steps that show them. */
-export function summaryText(r: Pick<MarkRange, 'counts' | 'exceptions' | 'total' | 'dmaBlocked'>, furthest: number, t: Tr): string {
+export function summaryText(r: Pick<MarkRange, 'counts' | 'exceptions' | 'total' | 'dmaBlocked'> & Partial<Pick<MarkRange, 'msiBlocked'>>, furthest: number, t: Tr): string {
   if (r.total === 0) return t('timeline.summaryNone', { furthest });
   const parts: string[] = [];
   for (const kind of MARK_KINDS) {
@@ -137,6 +168,8 @@ export function summaryText(r: Pick<MarkRange, 'counts' | 'exceptions' | 'total'
       }
     } else if (kind === 'iommu/dma' && r.dmaBlocked > 0) {
       parts.push(t('timeline.dmaWithBlocked', { all: countText(kind, r.counts[kind], t), blocked: r.dmaBlocked }));
+    } else if (kind === 'iommu/msi' && (r.msiBlocked ?? 0) > 0) {
+      parts.push(t('timeline.dmaWithBlocked', { all: countText(kind, r.counts[kind], t), blocked: r.msiBlocked ?? 0 }));
     } else if (r.counts[kind] > 0) parts.push(countText(kind, r.counts[kind], t));
   }
   return t('timeline.summary', { furthest, list: parts.join(t('timeline.sep')) });

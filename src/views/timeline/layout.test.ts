@@ -127,7 +127,13 @@ describe('lanes and marks', () => {
     expect(blocked.match(/M/g)).toHaveLength(2);
     expect(made).toContain('L6,0');
     expect(blocked).not.toContain('L');
-    expect(new Set([...shapes, blocked]).size).toBe(MARK_KINDS.length + 1);
+    // An interrupt message is a bolt; a blocked or aborted one a shorter bolt at a wall (two parts), unlike the DMA shapes.
+    const bolt = shapePath({ kind: 'iommu/msi', outcome: 'posted' }, 6);
+    const stopped = shapePath({ kind: 'iommu/msi', outcome: 'blocked' }, 6);
+    expect(shapePath({ kind: 'iommu/msi', outcome: 'aborted' }, 6)).toBe(stopped);
+    expect(bolt.match(/M/g)).toHaveLength(1);
+    expect(stopped.match(/M/g)).toHaveLength(2);
+    expect(new Set([...shapes, blocked, stopped]).size).toBe(MARK_KINDS.length + 2);
     for (const d of shapes) expect(d).toMatch(/^M[-\d.,MLHVAZ ]+$/);
     // Towards ring 0 the triangle points up: its apex (the first point) is above the centre.
     expect(shapePath({ kind: 'ring/change', from: 3, to: 0 }, 6)).toMatch(/^M0,-6L/);

@@ -144,9 +144,10 @@ export function place(shown: readonly Shown[], lanes: readonly MarkKind[], scale
  * an interrupt (a ring for a software one), a diamond for port I/O, a square for a TLB flush, two
  * bars for a halt, an eight-pointed star for a triple fault, an up arrow for a VM exit, a hexagon
  * for the end of a VM, a right arrow for a DMA request made and, for one blocked (`ok` false), the
- * arrow's shaft stopped at a wall (no head).
+ * arrow's shaft stopped at a wall (no head); a lightning bolt for an interrupt message and, for one
+ * blocked or aborted, a shorter bolt stopped at a wall.
  */
-export function shapePath(m: Pick<Mark, 'kind'> & Partial<{ from: number; to: number; source: string; ok: boolean }>, r: number): string {
+export function shapePath(m: Pick<Mark, 'kind'> & Partial<{ from: number; to: number; source: string; ok: boolean; outcome: string }>, r: number): string {
   const f = (n: number): string => String(Math.round(n * 100) / 100);
   switch (m.kind) {
     case 'ring/change':
@@ -200,6 +201,14 @@ export function shapePath(m: Pick<Mark, 'kind'> & Partial<{ from: number; to: nu
       // Made: an arrow from the device to memory. Blocked: its shaft, stopped short of a wall.
       if (m.ok === false) return `M${f(-r)},${f(-w)}H${f(r * 0.3)}V${f(w)}H${f(-r)}ZM${f(r * 0.55)},${f(-r)}H${f(r)}V${f(r)}H${f(r * 0.55)}Z`;
       return `M${f(-r)},${f(-w)}H0V${f(-r)}L${f(r)},0L0,${f(r)}V${f(w)}H${f(-r)}Z`;
+    }
+    case 'iommu/msi': {
+      // A bolt: down-left from the top, a step right, down-left to the bottom, and back up the other side.
+      const bolt = (x: number, s: number): string =>
+        `M${f(x + 0.35 * r * s)},${f(-r)}L${f(x - 0.75 * r * s)},${f(r * 0.2)}H${f(x + 0.25 * r * s)}L${f(x - 0.35 * r * s)},${f(r)}L${f(x + 0.75 * r * s)},${f(-r * 0.2)}H${f(x - 0.25 * r * s)}Z`;
+      // Blocked or aborted: a narrower bolt stopped at a wall.
+      if (m.outcome === 'blocked' || m.outcome === 'aborted') return `${bolt(-r * 0.35, 0.6)}M${f(r * 0.55)},${f(-r)}H${f(r)}V${f(r)}H${f(r * 0.55)}Z`;
+      return bolt(0, 1);
     }
   }
 }

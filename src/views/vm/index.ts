@@ -13,3 +13,4 @@ export { default as VmConsoles } from './VmConsoles.svelte';
 export { translator } from '../cpu/text.ts';
 export { narrateVm } from './narrate-vm.ts';
 export { narrateDma } from './narrate-dma.ts';
+export { narrateIo, narrateMsi } from './narrate-msi.ts';
