@@ -72,8 +72,8 @@ export class Session implements SessionFields {
     return this.#client.compare(scenario);
   }
 
-  ioWays(under: 'vtx' | 'svm', frames: number): Promise<IoComparison> {
-    return this.#client.ioWays(under, frames);
+  ioWays(under: 'vtx' | 'svm', frames: number, kind: 'nic' | 'disk' = 'nic'): Promise<IoComparison> {
+    return this.#client.ioWays(under, frames, kind);
   }
 
   ioInterrupts(under: 'vtx' | 'svm', frames: number): Promise<IrqComparison> {

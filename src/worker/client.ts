@@ -29,7 +29,7 @@ export interface LabClient {
   /** The scenario run bare and under each hypervisor configuration (emu/hv/compare.ts); leaves the loaded scenario as it is. */
   compare(scenario: Json): Promise<CompareResult>;
   /** The three ways of giving a VM a network card compared (emu/hv/io-compare.ts); leaves the loaded scenario as it is. */
-  ioWays(under: 'vtx' | 'svm', frames: number): Promise<IoComparison>;
+  ioWays(under: 'vtx' | 'svm', frames: number, kind?: 'nic' | 'disk'): Promise<IoComparison>;
   /** A network card's interrupts delivered three ways against polling; leaves the loaded scenario as it is. */
   ioInterrupts(under: 'vtx' | 'svm', frames: number): Promise<IrqComparison>;
   /** The side-by-side pair (worker/pair-types.ts): two machines beside the loaded one, which stays as it is. */
@@ -69,8 +69,8 @@ export abstract class RequestClient implements LabClient {
   compare(scenario: Json): Promise<CompareResult> {
     return this.call<'compare'>({ type: 'compare', scenario });
   }
-  ioWays(under: 'vtx' | 'svm', frames: number): Promise<IoComparison> {
-    return this.call<'ioWays'>({ type: 'ioWays', under, frames });
+  ioWays(under: 'vtx' | 'svm', frames: number, kind: 'nic' | 'disk' = 'nic'): Promise<IoComparison> {
+    return this.call<'ioWays'>({ type: 'ioWays', under, frames, kind });
   }
   ioInterrupts(under: 'vtx' | 'svm', frames: number): Promise<IrqComparison> {
     return this.call<'ioInterrupts'>({ type: 'ioInterrupts', under, frames });

@@ -31,3 +31,18 @@ describe('the compare call', () => {
     expect(bad).toMatchObject({ ok: false, errors: [{ path: 'vms' }] });
   });
 });
+
+describe('the I/O comparison calls', () => {
+  it('ioWays runs the network card or the disk task; ioInterrupts the interrupt deliveries; bad arguments are errors', async () => {
+    const c = new InThreadClient();
+    const nic = await c.ioWays('vtx', 8);
+    expect(nic.perFrame.map((p) => p.deviceExits)).toEqual([2, 0.25, 0]);
+    const disk = await c.ioWays('vtx', 8, 'disk');
+    expect(disk.perFrame.map((p) => p.deviceExits)).toEqual([4, 0.25, 0]);
+    expect(disk.runs.every((r) => r.dataOk)).toBe(true);
+    const irq = await c.ioInterrupts('vtx', 4);
+    expect(irq.perFrame.map((p) => [p.way, p.eoiExits])).toEqual([['emulated', 1], ['assigned', 1], ['posted', 0]]);
+    await expect(c.ioWays('vtx', 8, 'tape' as 'nic')).rejects.toThrow(/kind 'tape'/);
+    await expect(c.ioInterrupts('vtx', 33)).rejects.toThrow(/frames 33 is not 1..32/);
+  });
+});

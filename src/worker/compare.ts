@@ -34,12 +34,13 @@ export function runPair(holder: PairHolder, op: PairOp): PairResult {
   return compare.answerPair(holder, op);
 }
 
-/** The three ways of giving a VM a network card (emu/hv/io-compare.ts), `frames` of 1..64. */
-export function runIoWays(under: 'vtx' | 'svm', frames: number): IoComparison {
+/** The three ways of giving a VM a network card or a disk (emu/hv/io-compare.ts), `frames` (frames or blocks) of 1..64. */
+export function runIoWays(under: 'vtx' | 'svm', frames: number, kind: 'nic' | 'disk' = 'nic'): IoComparison {
   if (compare === null) throw new Error('ioWays: the hypervisor is not loaded (prepareCompare first)');
   if (under !== 'vtx' && under !== 'svm') throw new RangeError(`ioWays: under '${String(under)}' is not vtx or svm`);
   if (!Number.isInteger(frames) || frames < 1 || frames > 64) throw new RangeError(`ioWays: frames ${frames} is not 1..64`);
-  return compare.compareWays(under, frames, ['emulated', 'virtio', 'assigned'], under === 'svm' ? 'amd-vi' : 'vtd');
+  if (kind !== 'nic' && kind !== 'disk') throw new RangeError(`ioWays: kind '${String(kind)}' is not nic or disk`);
+  return compare.compareWays(under, frames, ['emulated', 'virtio', 'assigned'], under === 'svm' ? 'amd-vi' : 'vtd', undefined, kind);
 }
 
 /** The network card's interrupts delivered three ways, against polling (emu/hv/io-compare.ts compareInterrupts), `frames` of 1..32. */

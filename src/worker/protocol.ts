@@ -147,7 +147,7 @@ export type LabRequest =
   /** The scenario run bare and under each hypervisor configuration (emu/hv/compare.ts); the loaded scenario is not touched. */
   | { id: number; type: 'compare'; scenario: Json }
   /** The three ways of giving a VM a network card, each run with `frames` and 2 × `frames` frames (emu/hv/io-compare.ts); nothing loaded is touched. */
-  | { id: number; type: 'ioWays'; under: 'vtx' | 'svm'; frames: number }
+  | { id: number; type: 'ioWays'; under: 'vtx' | 'svm'; frames: number; kind?: 'nic' | 'disk' }
   /** A network card's interrupts delivered three ways against polling (emu/hv/io-compare.ts compareInterrupts); nothing loaded is touched. */
   | { id: number; type: 'ioInterrupts'; under: 'vtx' | 'svm'; frames: number }
   /** The side-by-side pair (worker/pair.ts): a second and third machine beside the session's, which is not touched. */

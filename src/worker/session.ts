@@ -364,7 +364,7 @@ export class LabSession {
         case 'compare':
           return { kind: 'result', id: req.id, type: 'compare', result: runCompare(req.scenario) };
         case 'ioWays':
-          return { kind: 'result', id: req.id, type: 'ioWays', result: runIoWays(req.under, req.frames) };
+          return { kind: 'result', id: req.id, type: 'ioWays', result: runIoWays(req.under, req.frames, req.kind ?? 'nic') };
         case 'ioInterrupts':
           return { kind: 'result', id: req.id, type: 'ioInterrupts', result: runIoInterrupts(req.under, req.frames) };
         case 'pair':
