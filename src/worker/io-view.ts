@@ -259,16 +259,18 @@ export function msiView(m: HostMachine, vm: number, bus: 'vm' | 'host', msg: Msi
   };
 }
 
+/** What `index` holds for the step that led to `step` (made at step − 1), else for the last step before it that has any (`fresh` false), with that step. */
+function stepRefs(index: DmaStepIndex, step: number): { at: number; refs: DmaRef[]; fresh: boolean } {
+  const at = step > 0 ? step - 1 : -1;
+  const refs = at >= 0 ? index.at(at) : [];
+  if (refs.length > 0) return { at, refs, fresh: true };
+  const before = index.lastBefore(Math.max(0, at));
+  return { at: before ?? -1, refs: before === null ? [] : index.at(before), fresh: false };
+}
+
 /** The messages of the step that led here (made at step − 1), else of the last step before it that sent any. */
 function stepInterrupts(m: HostMachine, step: number, index: DmaStepIndex): StepIo['interrupts'] {
-  let at = step > 0 ? step - 1 : -1;
-  let refs = at >= 0 ? index.at(at) : [];
-  const fresh = refs.length > 0;
-  if (!fresh) {
-    const before = index.lastBefore(Math.max(0, at));
-    at = before ?? -1;
-    refs = before === null ? [] : index.at(before);
-  }
+  const { at, refs, fresh } = stepRefs(index, step);
   const all = refs.flatMap((r) => {
     const bus = r.bus === 'host' ? m.host.pci : m.host.deviceOf(r.vm)?.bus ?? null;
     const msg = bus?.msiLog[r.seq];
@@ -378,14 +380,7 @@ export function stepIo(m: HostMachine, step: number, index: DmaStepIndex, msi: D
   const vms = Array.from({ length: m.host.vmCount }, (_, i) => i).filter((i) => m.host.deviceOf(i) !== null);
   if (vms.length === 0) return null;
   // The requests of the step that led here (made at step − 1); else those of the last step before it that made any.
-  let at = step > 0 ? step - 1 : -1;
-  let refs = at >= 0 ? index.at(at) : [];
-  const fresh = refs.length > 0;
-  if (!fresh) {
-    const before = index.lastBefore(Math.max(0, at));
-    at = before ?? -1;
-    refs = before === null ? [] : index.at(before);
-  }
+  const { at, refs, fresh } = stepRefs(index, step);
   const entries = refs.flatMap((r) => {
     const e = entryOf(m, r);
     return e === null ? [] : [{ r, e }];

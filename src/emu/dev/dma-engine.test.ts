@@ -21,7 +21,7 @@ import { PortBus } from './bus.ts';
 import { COPY_ENGINE_DEVICE, COPY_ENGINE_VENDOR, CopyEngine, ERR, MAX_LENGTH, STATUS } from './dma-engine.ts';
 import { decodeMsi, MsiInterruptSink } from './msi.ts';
 import { CFG, CMD, PciBus } from './pci.ts';
-import { findAndPlaceBar0, gdtAndMsiGate, msiSetup, setCommand } from './pci-guest.ts';
+import { DESCRIPTOR_POINTERS, findAndPlaceBar0, gdtAndMsiGate, msiSetup, setCommand } from './pci-guest.ts';
 
 const LOAD = 0x100000;
 const RESULT = 0x600;
@@ -73,13 +73,7 @@ on_msi:
   inc dword [${RESULT + 20}]
   mov dword [${RESULT + 24}], ${j.msiVector ?? 0}
   iretd
-gdtr:
-  dw 23
-  dd 0x500
-idtr:
-  dw 0x100*8-1
-  dd 0x800
-`;
+${DESCRIPTOR_POINTERS}`;
 }
 
 

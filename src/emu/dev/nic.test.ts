@@ -23,7 +23,7 @@ import { PortBus } from './bus.ts';
 import { MsiInterruptSink } from './msi.ts';
 import { DESC_SIZE, deviceOwns, ICR, Nic, NIC_BAR_SIZE, NIC_DEVICE, NIC_REG, NIC_VENDOR, RCTL, RX_STA, TCTL, TX_CMD, TX_STA } from './nic.ts';
 import { CFG, CMD, PciBus } from './pci.ts';
-import { findAndPlaceBar0, gdtAndMsiGate, msiSetup, setCommand } from './pci-guest.ts';
+import { DESCRIPTOR_POINTERS, findAndPlaceBar0, gdtAndMsiGate, msiSetup, setCommand } from './pci-guest.ts';
 
 const LOAD = 0x100000;
 const RESULT = 0x600;
@@ -184,13 +184,7 @@ on_msi:
   inc dword [${VARS + 12}]
   pop eax
   iretd
-gdtr:
-  dw 23
-  dd 0x500
-idtr:
-  dw 0x100*8-1
-  dd 0x800
-`;
+${DESCRIPTOR_POINTERS}`;
 }
 
 

@@ -25,7 +25,7 @@ import {
   NVME_VENDOR, NvmeController, SC, SCT, sqTailDoorbell, toBase64, VS_1_4,
 } from './nvme.ts';
 import { CFG, CMD, PciBus } from './pci.ts';
-import { findAndPlaceBar0, gdtAndMsiGate, msiSetup, nvmeSubmit, setCommand } from './pci-guest.ts';
+import { DESCRIPTOR_POINTERS, findAndPlaceBar0, gdtAndMsiGate, msiSetup, nvmeSubmit, setCommand } from './pci-guest.ts';
 
 const LOAD = 0x100000;
 const RESULT = 0x600; // +0 device, +4 BAR size, +8 CAP, +12 VS, +16 compare, +20 identify DW3,
@@ -177,13 +177,7 @@ ${nvmeSubmit(CMDBUF)}
 on_msi:
   inc dword [${RESULT + 32}]
   iretd
-gdtr:
-  dw 23
-  dd 0x500
-idtr:
-  dw 0x100*8-1
-  dd 0x800
-`;
+${DESCRIPTOR_POINTERS}`;
 }
 
 interface IoCmd {

@@ -28,6 +28,15 @@ export function gdtAndMsiGate(vector: number): string {
 `;
 }
 
+/** The GDTR and IDTR images `gdtAndMsiGate` loads (labels `gdtr`, `idtr`): the GDT at 0x500 (3 entries), a full IDT at 0x800. */
+export const DESCRIPTOR_POINTERS = `gdtr:
+  dw 23
+  dd 0x500
+idtr:
+  dw 0x100*8-1
+  dd 0x800
+`;
+
 /**
  * Finds function 0 of the device with `vendor` and `device` on bus 0, storing its device number at
  * `result` (all ones and HLT if absent); leaves ESI = its CONFIG_ADDRESS (enable bit set); sizes

@@ -18,7 +18,7 @@
  *   its I/O BAR at port IO_PORTS.
  */
 import { CMD } from '../dev/pci.ts';
-import { findAndPlaceBar0, gdtAndMsiGate, msiSetup, nvmeSubmit, setCommand } from '../dev/pci-guest.ts';
+import { DESCRIPTOR_POINTERS, findAndPlaceBar0, gdtAndMsiGate, msiSetup, nvmeSubmit, setCommand } from '../dev/pci-guest.ts';
 import { DESC_SIZE, ICR, NIC_DEVICE, NIC_REG, NIC_VENDOR, RCTL, RX_STA, TCTL, TX_CMD, TX_STA } from '../dev/nic.ts';
 import { ADMIN, CC, CSTS, cqHeadDoorbell, NVM, NVME_DEVICE, NVME_REG, NVME_VENDOR, sqTailDoorbell } from '../dev/nvme.ts';
 import { BLK_HDR_BYTES, VIRTIO_BLK_DEVICE, VIRTIO_BLK_T } from '../dev/virtio-blk.ts';
@@ -239,13 +239,7 @@ on_msi:
   pop ecx
   pop eax
   iretd
-gdtr:
-  dw 23
-  dd 0x500
-idtr:
-  dw 0x100*8-1
-  dd 0x800
-` : ''}
+${DESCRIPTOR_POINTERS}` : ''}
 ; takes every frame the card finished (DD) from the next RX slot on, copies it to OUT, and gives
 ; the slots back with one RDT write (the last slot taken)
 drain:

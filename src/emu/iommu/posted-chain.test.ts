@@ -17,9 +17,8 @@ import { PortBus } from '../dev/bus.ts';
 import { CopyEngine, REG } from '../dev/dma-engine.ts';
 import { MSI_CAP_ID, MSI_CONTROL, MSI_REG, MsiInterruptSink } from '../dev/msi.ts';
 import { CFG, CMD, PciBus } from '../dev/pci.ts';
-import { Exit, Pin, Primary, Secondary } from '../vmx/controls.ts';
 import { ExitReason } from '../vmx/exit-reasons.ts';
-import { base, exitAt, vm } from '../vmx/guest-testkit.ts';
+import { exitAt, postedFields, vm } from '../vmx/guest-testkit.ts';
 import { decodeInterruptionInfo, InterruptionType } from '../vmx/qualification.ts';
 import { enableIr, irteValue, PageAlloc, putEntry, remappableAddress, VtdKit, type IrteSpec } from './testkit.ts';
 import { requesterId } from './types.ts';
@@ -34,16 +33,7 @@ const VAPIC_PAGE = 0x24000;
 const NV = 0xf2; // the notification vector (Linux's POSTED_INTR_VECTOR)
 const HANDLE = 5;
 
-const POSTED: Record<string, bigint> = {
-  PIN_BASED_VM_EXEC_CONTROL: BigInt(base('PIN_BASED_VM_EXEC_CONTROL') | Pin.EXTERNAL_INTERRUPT_EXITING! | Pin.PROCESS_POSTED_INTERRUPTS!),
-  CPU_BASED_VM_EXEC_CONTROL: BigInt(((base('CPU_BASED_VM_EXEC_CONTROL') & ~Primary.HLT_EXITING!) | Primary.USE_TPR_SHADOW! | Primary.USE_MSR_BITMAPS! | Primary.ACTIVATE_SECONDARY_CONTROLS!) >>> 0),
-  SECONDARY_VM_EXEC_CONTROL: BigInt(Secondary.VIRTUALIZE_X2APIC_MODE! | Secondary.VIRTUAL_INTERRUPT_DELIVERY!),
-  VM_EXIT_CONTROLS: BigInt(base('VM_EXIT_CONTROLS') | Exit.ACKNOWLEDGE_INTERRUPT_ON_EXIT!),
-  POSTED_INTR_NV: BigInt(NV),
-  POSTED_INTR_DESC_ADDR: BigInt(PI_DESC),
-  VIRTUAL_APIC_PAGE_ADDR: BigInt(VAPIC_PAGE),
-  GUEST_RFLAGS: 0x202n,
-};
+const POSTED = postedFields({ descriptor: PI_DESC, virtualApic: VAPIC_PAGE, vector: NV });
 
 /** The guest's driver: one copy through the engine's registers, then wait; the handler EOIs (x2APIC) and stops. */
 const DRIVER = `

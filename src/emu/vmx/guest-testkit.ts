@@ -8,7 +8,7 @@
 import { assemble } from '../asm/assembler.ts';
 import { createBareMachine, type BareMachine } from '../machine/bare.ts';
 import { CR0, CR4 } from '../cpu/sys-util.ts';
-import { Primary, VMCS_REVISION } from './controls.ts';
+import { Exit, Pin, Primary, Secondary, VMCS_REVISION } from './controls.ts';
 import { ExitReason } from './exit-reasons.ts';
 import { enc } from './fields.ts';
 import { cpuProcessor, runGuest, type GuestRunEnd } from './run.ts';
@@ -139,3 +139,23 @@ export function runsThrough(v: Vm, after = 'after'): void {
 
 export const len = (v: Vm): number => Number(v.rd('VM_EXIT_INSTRUCTION_LEN'));
 export const qual = (v: Vm): bigint => v.rd('EXIT_QUALIFICATION');
+
+/**
+ * The fields of posted-interrupt processing (SDM Vol. 3C 30.6) over testkit's valid VMCS: external-
+ * interrupt exiting, "process posted interrupts", "use TPR shadow", MSR bitmaps (the kit's are all
+ * clear: no MSR exits), "virtualize x2APIC mode", virtual-interrupt delivery, "acknowledge interrupt
+ * on exit", the notification vector, the descriptor and the virtual-APIC page; the guest's IF set.
+ */
+export function postedFields(o: { descriptor: number; virtualApic: number; vector: number }, more: Record<string, bigint> = {}): Record<string, bigint> {
+  return {
+    PIN_BASED_VM_EXEC_CONTROL: BigInt(base('PIN_BASED_VM_EXEC_CONTROL') | Pin.EXTERNAL_INTERRUPT_EXITING! | Pin.PROCESS_POSTED_INTERRUPTS!),
+    CPU_BASED_VM_EXEC_CONTROL: BigInt(((base('CPU_BASED_VM_EXEC_CONTROL') & ~Primary.HLT_EXITING!) | Primary.USE_TPR_SHADOW! | Primary.USE_MSR_BITMAPS! | Primary.ACTIVATE_SECONDARY_CONTROLS!) >>> 0),
+    SECONDARY_VM_EXEC_CONTROL: BigInt(Secondary.VIRTUALIZE_X2APIC_MODE! | Secondary.VIRTUAL_INTERRUPT_DELIVERY!),
+    VM_EXIT_CONTROLS: BigInt(base('VM_EXIT_CONTROLS') | Exit.ACKNOWLEDGE_INTERRUPT_ON_EXIT!),
+    POSTED_INTR_NV: BigInt(o.vector),
+    POSTED_INTR_DESC_ADDR: BigInt(o.descriptor),
+    VIRTUAL_APIC_PAGE_ADDR: BigInt(o.virtualApic),
+    GUEST_RFLAGS: 0x202n,
+    ...more,
+  };
+}

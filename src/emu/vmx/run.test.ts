@@ -18,7 +18,7 @@ import { decodeCrAccess, decodeEptViolation, decodeInterruptionInfo, decodeIo, e
 
 import { VMCS_PA } from './testkit.ts';
 import { MsiInterruptSink, decodeMsi } from '../dev/msi.ts';
-import { at, base, exitAt, GUEST, IDT, IO_A, IO_B, len, MSR_BITMAP, primary, qual, RSP, runsThrough, vm, type Vm } from './guest-testkit.ts';
+import { at, base, exitAt, GUEST, postedFields, IDT, IO_A, IO_B, len, MSR_BITMAP, primary, qual, RSP, runsThrough, vm, type Vm } from './guest-testkit.ts';
 
 describe('unconditional and simple instruction exits', () => {
   it('CPUID always exits, with its length, RIP at the instruction and the leaf untouched', () => {
@@ -676,17 +676,7 @@ describe('APIC virtualization and posted interrupts (SDM Vol. 3C chapter 30)', (
   const VAPIC_PAGE = 0x24000;
   const NV = 0xf2;
   /** Posted interrupts on: TPR shadow, virtualize x2APIC mode, virtual-interrupt delivery, MSR bitmaps all clear. */
-  const posted = (more: Record<string, bigint> = {}): Record<string, bigint> => ({
-    PIN_BASED_VM_EXEC_CONTROL: BigInt(base('PIN_BASED_VM_EXEC_CONTROL') | Pin.EXTERNAL_INTERRUPT_EXITING! | Pin.PROCESS_POSTED_INTERRUPTS!),
-    CPU_BASED_VM_EXEC_CONTROL: BigInt(((base('CPU_BASED_VM_EXEC_CONTROL') & ~Primary.HLT_EXITING!) | Primary.USE_TPR_SHADOW! | Primary.USE_MSR_BITMAPS! | Primary.ACTIVATE_SECONDARY_CONTROLS!) >>> 0),
-    SECONDARY_VM_EXEC_CONTROL: BigInt(Secondary.VIRTUALIZE_X2APIC_MODE! | Secondary.VIRTUAL_INTERRUPT_DELIVERY!),
-    VM_EXIT_CONTROLS: BigInt(base('VM_EXIT_CONTROLS') | Exit.ACKNOWLEDGE_INTERRUPT_ON_EXIT!),
-    POSTED_INTR_NV: BigInt(NV),
-    POSTED_INTR_DESC_ADDR: BigInt(PI_DESC),
-    VIRTUAL_APIC_PAGE_ADDR: BigInt(VAPIC_PAGE),
-    GUEST_RFLAGS: 0x202n,
-    ...more,
-  });
+  const posted = (more: Record<string, bigint> = {}): Record<string, bigint> => postedFields({ descriptor: PI_DESC, virtualApic: VAPIC_PAGE, vector: NV }, more);
   /** Sets PIR bits and ON in the descriptor, as an IOMMU or another CPU posting does. */
   const post = (m: BareMachine, ...vectors: number[]): void => {
     for (const v of vectors) {

@@ -27,6 +27,14 @@ const DEVICE_KEY: Record<string, MessageKey> = {
 /** A virtual function of the SR-IOV network card (dev/sriov-nic.ts names VF k `nic-vfk`). */
 const VF_NAME = /^nic-vf(\d+)$/;
 
+/** A device in words (by its model's name): "the network card", "virtual function 1", or the name itself. */
+export function deviceWords(locale: Locale, device: string): Segment[] {
+  const key = DEVICE_KEY[device];
+  if (key !== undefined) return [plain(translate(locale, key))];
+  const vf = VF_NAME.exec(device);
+  return vf !== null ? fill(translate(locale, 'vm.narr.dev.vf'), { n: plain(vf[1]!) }) : [code(device)];
+}
+
 export interface DmaNarrationContext {
   /** The VMs' names by index (ViewState.vm.vms): a VM is told as "VM 1 (victim)" when there are several. */
   names?: readonly string[];
@@ -45,9 +53,7 @@ export function narrateDma(locale: Locale, evs: readonly TraceEvent[], ctx: DmaN
   const e = mainDma(dmas);
   if (e === undefined) return null;
   const t = (k: MessageKey): string => translate(locale, k);
-  const devKey = DEVICE_KEY[e.device];
-  const vf = VF_NAME.exec(e.device);
-  const device = devKey !== undefined ? plain(t(devKey)) : vf !== null ? fill(t('vm.narr.dev.vf'), { n: plain(vf[1]!) }) : [code(e.device)];
+  const device = deviceWords(locale, e.device);
   const names = ctx.names ?? [];
   const name = names.length > 1 ? names[e.vm] : undefined;
   const whoKey = `vm.narr.dma.who.${e.bus === 'host' ? 'assigned' : 'model'}${name === undefined ? '' : 'Named'}` as const;

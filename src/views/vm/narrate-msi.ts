@@ -12,7 +12,7 @@ import { amdViEventName, vtdIrFaultName } from '../../emu/iommu/fault-names.ts';
 import { translate, type Locale, type MessageKey } from '../../i18n/messages.ts';
 import '../../i18n/parts/vm.ts';
 import { fill, type Segment } from '../shell/narrate.ts';
-import { narrateDma, type DmaNarrationContext } from './narrate-dma.ts';
+import { deviceWords, narrateDma, type DmaNarrationContext } from './narrate-dma.ts';
 
 type MsiEvent = Extract<TraceEvent, { kind: 'iommu/msi' }>;
 
@@ -20,14 +20,6 @@ const code = (text: string): Segment => ({ text, code: true });
 const plain = (text: string): Segment => ({ text });
 const vec = (v: number): Segment => code(`0x${v.toString(16)}`);
 
-const DEVICE_KEY: Record<string, MessageKey> = {
-  nic: 'vm.narr.dev.nic',
-  'virtio-net': 'vm.narr.dev.virtio-net',
-  nvme: 'vm.narr.dev.nvme',
-  'virtio-blk': 'vm.narr.dev.virtio-blk',
-  'copy-engine': 'vm.narr.dev.copy-engine',
-};
-const VF_NAME = /^nic-vf(\d+)$/;
 
 /** The message a step's sentence is about: the first blocked or aborted, else the first. */
 export function mainMsi(msis: readonly MsiEvent[]): MsiEvent | undefined {
@@ -40,9 +32,7 @@ export function narrateMsi(locale: Locale, evs: readonly TraceEvent[], ctx: DmaN
   const e = mainMsi(msis);
   if (e === undefined) return null;
   const t = (k: MessageKey): string => translate(locale, k);
-  const devKey = DEVICE_KEY[e.device];
-  const vf = VF_NAME.exec(e.device);
-  const device = devKey !== undefined ? plain(t(devKey)) : vf !== null ? fill(t('vm.narr.dev.vf'), { n: plain(vf[1]!) }) : [code(e.device)];
+  const device = deviceWords(locale, e.device);
   const names = ctx.names ?? [];
   const name = names.length > 1 ? names[e.vm] : undefined;
   const whoKey = e.bus === 'host' ? (`vm.narr.dma.who.assigned${name === undefined ? '' : 'Named'}` as const) : (`vm.narr.msi.who.emulated${name === undefined ? '' : 'Named'}` as const);
