@@ -188,7 +188,7 @@ export const vmEn = {
   'vm.iod.way.emulated': 'Emulated (NVMe-shaped controller, MMIO exits)',
   'vm.iod.way.virtio': 'Paravirtual (virtio-blk, one notification per batch)',
   'vm.iod.way.assigned': 'Assigned (the real controller, DMA through the IOMMU)',
-  'vm.iod.note': 'The emulated controller\u2019s driver rings a submission doorbell for every command and a completion doorbell after taking its completion, and each doorbell write is an MMIO exit; the virtio-blk driver puts all its requests in the queue and notifies once for the writes and once for the reads. Both device models copy each block between the guest and the disk. The assigned controller\u2019s doorbells are mapped into the nested page tables, so it causes no exit, and it moves the blocks by its own DMA. The cost model prices every exit and its handler, but not the bytes the hypervisor copies.',
+  'vm.iod.note': 'The emulated controller\u2019s driver writes a submission doorbell for every command and a completion doorbell after taking its completion, and each doorbell write is an MMIO exit; the virtio-blk driver puts all its requests in the queue and notifies once for the writes and once for the reads. Both device models copy each block between the guest and the disk. The assigned controller\u2019s doorbells are mapped into the nested page tables, so it causes no exit, and it moves the blocks by its own DMA. The cost model prices every exit and its handler, but not the bytes the hypervisor copies.',
   'vm.iod.table': 'Every figure: the run of {frames} blocks, then per block',
   'vm.iod.row.received': 'Blocks read back intact',
   'vm.iod.row.ports': 'The disk\u2019s own I/O ports',
