@@ -10,6 +10,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import plain from '../emu/scenario/examples/nic-interrupts.json' with { type: 'json' };
 import posted from '../emu/scenario/examples/nic-interrupts-posted.json' with { type: 'json' };
+import amdvi from '../emu/scenario/examples/nic-interrupts-amdvi.json' with { type: 'json' };
 import { LabSession, prepareLoad } from './session.ts';
 import type { Json } from './protocol.ts';
 import type { TraceEvent } from '../emu/trace/events.ts';
@@ -116,5 +117,16 @@ describe('iommu/msi and StepIo.interrupts', () => {
     s.goto(0);
     s.goto(a.view.step);
     expect(s.step(0).io!.interrupts).toMatchObject({ step: a.view.step - 1, fresh: true });
+  });
+
+  it('nic-interrupts-amdvi: the assigned card\u2019s MSI remapped by IRTE 0 of its interrupt table; its DTE came from the device-table cache and is shown first, with its interrupt fields', () => {
+    const s = session(amdvi);
+    next(s);
+    const b = next(s);
+    expect(b.msi).toMatchObject({ vm: 1, bus: 'host', outcome: { kind: 'remapped', index: 0, vector: 0x61 }, guestVector: 0x41 });
+    const m = b.view.io!.interrupts.list[0]!;
+    expect(m.walk.map((w) => [w.kind, w.decision])).toEqual([['device-table-entry', 'cached'], ['irte', 'leaf']]);
+    expect(Object.fromEntries(m.walk[0]!.fields.map((x) => [x.name, x.value]))).toMatchObject({ V: '1', IV: '1', IntTabLen: '1', IntCtl: '2' });
+    expect(Object.fromEntries(m.walk[1]!.fields.map((x) => [x.name, x.value]))).toMatchObject({ RemapEn: '1', Vector: '0x61', Destination: '0' });
   });
 });

@@ -86,7 +86,11 @@ export function entryFields(vendor: 'vtd' | 'amd-vi', kind: IoWalkEntry['kind'],
   if (kind === 'device-table-entry') {
     return {
       present: bits(raw, 0, 0) === 1n,
-      fields: [f('V', bit(raw, 0)), f('TV', bit(raw, 1)), f('Mode', String(bits(raw, 11, 9))), f('Root', hexN(bits(raw, 51, 12) << 12n)), f('IR', bit(raw, 61)), f('IW', bit(raw, 62)), f('DomainID', String(bits(raw, 79, 64)))],
+      fields: [
+        f('V', bit(raw, 0)), f('TV', bit(raw, 1)), f('Mode', String(bits(raw, 11, 9))), f('Root', hexN(bits(raw, 51, 12) << 12n)), f('IR', bit(raw, 61)), f('IW', bit(raw, 62)), f('DomainID', String(bits(raw, 79, 64))),
+        // The interrupt fields (amd-vi.json dte_256bit): IV, IntTabLen, the interrupt table root, IntCtl.
+        f('IV', bit(raw, 128)), f('IntTabLen', String(bits(raw, 132, 129))), f('IntTableRoot', hexN(bits(raw, 179, 134) << 6n)), f('IntCtl', String(bits(raw, 189, 188))),
+      ],
     };
   }
   return {
@@ -231,6 +235,9 @@ export function msiView(m: HostMachine, vm: number, bus: 'vm' | 'host', msg: Msi
       const pa = table.base + index * 16;
       walk.push(entry({ kind: 'irte', level: 0, index, pa, raw: hexN(readRaw(m, pa, 16)), decision: 'leaf' }, 'cached'));
     }
+    // AMD-Vi's device-table cache answered (the DTE was read for an earlier request): the DTE as the
+    // table holds it now, first, as the DMA path shows it.
+    if (vendor === 'amd-vi' && !walk.some((w) => w.kind === 'device-table-entry')) walk = [...cachedHead(m, msg.rid), ...walk];
   }
   const target = msg.delivered || r?.kind === 'remapped' ? { vector: msg.vector, destinationId: msg.destinationId, deliveryMode: msg.deliveryMode, trigger: msg.trigger } : null;
   let posted: IoMsiView['posted'] = null;

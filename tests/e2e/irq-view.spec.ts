@@ -130,3 +130,28 @@ test('nic-interrupts-posted (zh-CN): the posted MSI in Chinese: no VM exit, the 
   await axeClean(page, '[data-testid="iommu-view"]', '[data-testid="narration"]');
   expect(bad).toEqual([]);
 });
+
+test('nic-interrupts-amdvi (en): the assigned card\u2019s MSI through AMD-Vi: device → its DTE (from the cache) → IRTE 0 → host vector 0x61 at the CPU', async ({ page }) => {
+  test.setTimeout(120_000);
+  const bad = noErrors(page);
+  await page.emulateMedia({ reducedMotion: 'reduce' });
+  await page.goto('/?scenario=nic-interrupts-amdvi');
+  await expect(counter(page)).toHaveText(/^Step 0 of/);
+  await chooseMsi(page);
+  await runOnce(page);
+  await page.getByTestId('run-to').focus();
+  await runOnce(page);
+  await expect(narration(page)).toContainText('The assigned network card of VM 1 (assigned) sent its MSI');
+  await expect(narration(page)).toContainText('AMD-Vi');
+  const path = page.getByTestId('msi-path');
+  await expect(path).toHaveAttribute('data-outcome', 'remapped');
+  // The DTE came from the unit's cache (the card's DMA read it first): shown as the table holds it, marked so.
+  const dte = path.locator('li').nth(1);
+  await expect(dte).toHaveAttribute('data-kind', 'device-table-entry');
+  await expect(dte).toContainText('IntCtl2');
+  await expect(path.locator('li').nth(2)).toHaveAttribute('data-kind', 'irte');
+  await expect(path.locator('li').nth(2)).toContainText('Vector0x61');
+  await expect(path.getByTestId('msi-cpu')).toHaveText('vector 0x61 to APIC ID 0');
+  await axeClean(page, '[data-testid="iommu-view"]', '[data-testid="narration"]');
+  expect(bad).toEqual([]);
+});

@@ -25,6 +25,7 @@ export const shellZh: Record<keyof typeof shellEn, string> = {
   'shell.scenario.disk-three-ways': '同一个磁盘的三种方式：模拟、virtio、设备直通',
   'shell.scenario.nic-interrupts': '网卡的中断：模拟与设备直通（VT-d）',
   'shell.scenario.nic-interrupts-posted': '发布中断：直通网卡的 MSI 不引起退出',
+  'shell.scenario.nic-interrupts-amdvi': 'AMD-V 下网卡的中断，由 AMD-Vi 中断重映射',
   'shell.scenario.own': '本课自带：{name}',
   'shell.theme': '主题',
   'shell.theme.auto': '跟随系统',

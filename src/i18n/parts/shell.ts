@@ -24,6 +24,7 @@ export const shellEn = {
   'shell.scenario.disk-three-ways': 'A disk three ways: emulated, virtio, assigned',
   'shell.scenario.nic-interrupts': 'A network card\u2019s interrupts, emulated and assigned (VT-d)',
   'shell.scenario.nic-interrupts-posted': 'Posted interrupts: an assigned card\u2019s MSI with no exit',
+  'shell.scenario.nic-interrupts-amdvi': 'A network card\u2019s interrupts under AMD-V, remapped by AMD-Vi',
   'shell.scenario.own': 'This lesson’s: {name}',
   'shell.theme': 'Theme',
   'shell.theme.auto': 'System',

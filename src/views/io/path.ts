@@ -93,8 +93,11 @@ export type MsiBox =
 export function msiPathOf(m: IoMsiView): MsiBox[] {
   const out: MsiBox[] = [{ kind: 'device' }];
   if (m.outcome === 'direct') return [...out, { kind: 'lapic' }];
-  // An IRTE from the cache comes last among the entries, after the cache's box.
-  const cached = m.walk.filter((e) => e.decision === 'cached');
+  // A DTE from AMD-Vi's device-table cache comes first, where the unit would have read it; an IRTE
+  // from the interrupt entry cache comes last among the entries, after the cache's box.
+  const cachedDte = m.walk.filter((e) => e.decision === 'cached' && e.kind === 'device-table-entry');
+  const cached = m.walk.filter((e) => e.decision === 'cached' && e.kind !== 'device-table-entry');
+  for (const entry of cachedDte) out.push({ kind: 'entry', entry });
   for (const entry of m.walk) if (entry.decision !== 'cached') out.push({ kind: 'entry', entry });
   if (m.cacheHit) out.push({ kind: 'icache' });
   for (const entry of cached) out.push({ kind: 'entry', entry });
