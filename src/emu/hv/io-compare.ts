@@ -76,6 +76,8 @@ export interface IoReport {
   end: 'ended' | 'limit';
   /** Frames the guest received and copied out. */
   received: number;
+  /** Interrupts the interrupt-driven network driver's handler counted (IO_IRQS; 0 for the polling drivers and disks). */
+  irqs: number;
   /** Every frame received equals the frame sent, byte for byte, in order. */
   dataOk: boolean;
   steps: number;
@@ -170,6 +172,7 @@ export function ioReport(host: Host, vi: number, way: DeviceWay, iommu: IommuKin
   const at = (gpa: number): number => v.hpaBase + gpa;
   let received: number;
   let dataOk: boolean;
+  let irqs = 0;
   if (kind === 'disk') {
     // The driver keeps the status of a failed command at IO_RESULT + 16 (0: none failed).
     const failed = mem.read(at(IO_RESULT + 16), 4) !== 0;
@@ -182,6 +185,7 @@ export function ioReport(host: Host, vi: number, way: DeviceWay, iommu: IommuKin
     dataOk = !failed && received === frames;
   } else {
     received = mem.read(at(IO_RECEIVED), 4);
+    irqs = mem.read(at(IO_IRQS), 4);
     dataOk = received === frames;
     for (let k = 0; k < Math.min(received, frames) && dataOk; k++) {
       const len = mem.read(at(IO_OUTLEN + 4 * k), 4);
@@ -195,7 +199,7 @@ export function ioReport(host: Host, vi: number, way: DeviceWay, iommu: IommuKin
   const hypervisor = way === 'assigned' ? tallyDma([]) : tallyDma(dev.bus.dmaLog);
   const device = way === 'assigned' && host.pci !== null ? tallyDma(host.pci.dmaLog, dev.assigned!.rid) : tallyDma([]);
   return {
-    under: host.under, way, iommu, frames, end, received, dataOk,
+    under: host.under, way, iommu, frames, end, received, irqs, dataOk,
     steps: host.report()[vi]!.steps,
     exits, hypervisor, device,
     copies: way === 'assigned' ? 0 : payloadCopies(dev.bus.dmaLog),
@@ -296,28 +300,20 @@ export function compareInterrupts(under: 'vtx' | 'svm', frames: number, iommu: I
   const ways: IrqWay[] = under === 'vtx' && iommu === 'vtd' ? ['emulated', 'assigned', 'posted'] : ['emulated', 'assigned'];
   const perFrame = ways.map((way): IrqPerFrame => {
     const base: IoTask = { under, way: way === 'emulated' ? 'emulated' : 'assigned', iommu, frames, ...(preset !== undefined ? { preset } : {}) };
-    const run = (n: number, irq: boolean): { r: IoReport; irqs: number } => {
-      const task: IoTask = { ...base, frames: n, ...(irq ? { irq: true } : {}), ...(irq && way === 'posted' ? { posted: true } : {}) };
-      const host = new Host({
-        under, guests: [ioGuest(task.way, n, irq ? { irq: true } : {})], iommu: task.way === 'assigned' ? iommu : 'none',
-        ...(preset !== undefined ? { preset } : {}), ...(task.posted === true ? { postedInterrupts: true } : {}),
-      });
-      const end = host.run(IO_STEP_LIMIT);
-      return { r: ioReport(host, 0, task.way, task.way === 'assigned' ? iommu : 'none', n, end), irqs: host.mem.read(host.vm(0).hpaBase + IO_IRQS, 4) };
-    };
+    const run = (n: number, irq: boolean): IoReport => runIoTask({ ...base, frames: n, ...(irq ? { irq: true } : {}), ...(irq && way === 'posted' ? { posted: true } : {}) });
     const [a, b, pa, pb] = [run(frames, true), run(2 * frames, true), run(frames, false), run(2 * frames, false)];
     const d = (x: IoReport, y: IoReport, f: (r: IoReport) => number): number => (f(y) - f(x)) / frames;
     return {
       way, iommu: way === 'emulated' ? 'none' : iommu,
-      dataOk: a.r.dataOk && b.r.dataOk && pa.r.dataOk && pb.r.dataOk,
+      dataOk: a.dataOk && b.dataOk && pa.dataOk && pb.dataOk,
       irqsOk: a.irqs === frames && b.irqs === 2 * frames,
-      exits: d(a.r, b.r, (r) => r.exits.total),
-      interruptExits: d(a.r, b.r, (r) => r.exits.interrupts),
-      eoiExits: d(a.r, b.r, (r) => r.exits.eoi),
-      mmioExits: d(a.r, b.r, (r) => r.exits.mmio),
-      cycles: d(a.r, b.r, (r) => r.cycles),
-      pollExits: d(pa.r, pb.r, (r) => r.exits.total),
-      pollCycles: d(pa.r, pb.r, (r) => r.cycles),
+      exits: d(a, b, (r) => r.exits.total),
+      interruptExits: d(a, b, (r) => r.exits.interrupts),
+      eoiExits: d(a, b, (r) => r.exits.eoi),
+      mmioExits: d(a, b, (r) => r.exits.mmio),
+      cycles: d(a, b, (r) => r.cycles),
+      pollExits: d(pa, pb, (r) => r.exits.total),
+      pollCycles: d(pa, pb, (r) => r.cycles),
     };
   });
   return { under, iommu, frames, perFrame };
