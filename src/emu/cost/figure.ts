@@ -9,7 +9,7 @@
  */
 
 /** The facts of teaching-facts.md's cost table that presets cite (ids as in src/lessons/sources.ts). */
-export const COST_FACT_IDS = ['vmx-transition-prescott', 'vmx-transition-merom', 'vmcs-access-cost', 'pf-exit-by-generation', 'kvm-round-trip-amd'] as const;
+export const COST_FACT_IDS = ['vmx-transition-prescott', 'vmx-transition-merom', 'vmcs-access-cost', 'pf-exit-by-generation', 'kvm-round-trip-amd', 'nanobench-syscall'] as const;
 export type CostFactId = (typeof COST_FACT_IDS)[number];
 
 /** teaching-facts.md's grades a figure may carry ("not found" is never cited). */

@@ -44,6 +44,11 @@ export const COST_KINDS = {
   'page-walk-ref': { vendor: 'any', key: 'none', about: 'one memory reference of a page walk (guest, nested or shadow)' },
   'tlb-flush': { vendor: 'any', key: 'none', about: 'a TLB flush forced by a transition or an invalidation' },
   'shadow-pt-update': { vendor: 'any', key: 'none', about: 'the hypervisor updating one shadow page-table entry' },
+  trap: {
+    vendor: 'any',
+    key: 'none',
+    about: 'a fault of the deprivileged guest into the software monitor through its IDT, and the IRET back (trap-and-emulate, before VT-x and AMD-V)',
+  },
   'bt-step': { vendor: 'any', key: 'none', about: 'one binary-translation step (translating a guest basic block)', pendingIssue: 9 },
 } as const satisfies Record<string, CostKindInfo>;
 
@@ -71,6 +76,7 @@ export const HANDLER_WORK = [
   'interrupt', // an external interrupt: acknowledge it and inject it into the guest
   'invlpg', // INVLPG under an intercept
   'rdtsc', // RDTSC / RDTSCP under an intercept: the guest's view of the TSC
+  'privileged', // trap-and-emulate: a privileged instruction (CLI, LGDT, LTR, ...) carried out on the guest's virtual state
 ] as const;
 
 export type HandlerWork = (typeof HANDLER_WORK)[number];

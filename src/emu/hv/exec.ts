@@ -35,8 +35,9 @@ import { SVM_AREA_SIZE, SvmBackend, type SvmIntercepts } from './svm-backend.ts'
 import { VMX_AREA_SIZE, VmxBackend } from './vmx-backend.ts';
 import { GPR_NAMES, type HvBackend, type HvExitOptions } from './types.ts';
 import { SHADOW_POOL_SIZE, type ShadowStats } from './shadow.ts';
+import { TE_AREA_SIZE, TeBackend } from './te/backend.ts';
 
-export type HvBackendId = 'svm' | 'vtx';
+export type HvBackendId = 'svm' | 'vtx' | 'trap-emulate';
 export { DEFAULT_PRESET };
 
 /** A preset usable with this technique, or a message saying why not (cost/pick.ts). */
@@ -45,7 +46,7 @@ export function presetFor(under: PresetTechnique, id: string | undefined): Prese
   return problem ?? presetById(id ?? DEFAULT_PRESET[under])!;
 }
 
-const AREA_SIZE = Math.max(SVM_AREA_SIZE, VMX_AREA_SIZE);
+const AREA_SIZE = Math.max(SVM_AREA_SIZE, VMX_AREA_SIZE, TE_AREA_SIZE);
 /** Where the backend keeps its structures under nested paging: host RAM just above the guest's 64 MiB. */
 export const HV_AREA = BARE_RAM_SIZE;
 /** The host's RAM under nested paging: the guest's 64 MiB and the hypervisor's area. */
@@ -114,6 +115,8 @@ export interface HvJson {
   paging: HvPaging;
   /** Shadow paging: what the shadow MMU did (shadow.ts). */
   shadow?: ShadowStats;
+  /** Trap-and-emulate: the monitor's traps by the instruction that caused them (`cli`, `out`, `mov cr3`) and the exceptions it reflected (`#PF`, `#UD`). */
+  traps?: Record<string, number>;
   /** Guest instructions retired (natively and by the hypervisor's emulation), as the bare run's `steps`. */
   steps: number;
   /** Exits by the vendor's name, each with its code and count. */
@@ -169,7 +172,8 @@ export interface HvExtra {
 export function createVm(under: HvBackendId, opts: HvExecOptions, extra: HvExtra = {}): HvVm {
   const p = presetFor(under, opts.preset);
   if (typeof p === 'string') throw new RangeError(p);
-  const nested = pagingOf(opts) === 'nested';
+  if (under === 'trap-emulate' && opts.paging === 'nested') throw new RangeError('trap-and-emulate has no nested paging: its monitor shadows the guest’s page tables (--paging shadow)');
+  const nested = under !== 'trap-emulate' && pagingOf(opts) === 'nested';
   const m = createBareMachine({
     mode: opts.mode, load: opts.load, code: opts.code, ...(opts.features ? { features: opts.features } : {}),
     ramSize: nested ? HV_HOST_RAM_SIZE : HV_SHADOW_RAM_SIZE,
@@ -185,7 +189,9 @@ export function createVm(under: HvBackendId, opts: HvExecOptions, extra: HvExtra
     guestRam: { size: BARE_RAM_SIZE, hpaBase: 0 },
     ...(extra.exits ? { exits: extra.exits } : {}),
   };
-  const backend: HvBackend = under === 'svm' ? new SvmBackend(cpu, common) : new VmxBackend(cpu, common);
+  const backend: HvBackend = under === 'svm' ? new SvmBackend(cpu, common)
+    : under === 'vtx' ? new VmxBackend(cpu, common)
+    : new TeBackend(cpu, { area: HV_AREA, ledger, shadowPool: HV_SHADOW_POOL, guestRam: { size: BARE_RAM_SIZE, hpaBase: 0 }, vendor: p.vendor });
   const hypervisor = new Hypervisor({
     backend, ledger,
     // The bare machine's CPUID (its Intel model), so the guest sees what it sees bare.
@@ -234,6 +240,7 @@ export function runUnder(under: HvBackendId, opts: HvExecOptions, extra: HvExtra
     tlb: tlbJson(cpu.mmu, backend.tlbTags),
   };
   if (backend.shadow != null) hvJson.shadow = { ...backend.shadow.stats };
+  if (backend instanceof TeBackend) hvJson.traps = Object.fromEntries([...backend.traps].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   if (hv.console !== '') hvJson.console = hv.console;
   if (end.kind === 'hypercall-exit') hvJson.exitCode = end.code;
   // 'idle' and 'preempted' need the multi-VM host's options (host.ts), which exec does not set.

@@ -437,6 +437,16 @@ export class Hypervisor {
       case 'ud':
         b.inject({ vector: 6, type: 'exception' });
         return { action: 'reflected', note: `${exit.name}: no SVM for the guest, #UD injected`, work: 'exception' };
+      case 'privileged': {
+        const r = b.emulate?.();
+        if (r === undefined) return { action: 'ended', note: 'no handler', end: { kind: 'error', why: `${exit.name}: this backend emulates no privileged instruction` } };
+        if ('error' in r) return { action: 'ended', note: r.error, work: 'privileged', end: { kind: 'error', why: r.error } };
+        if (r.reflect !== undefined) {
+          b.inject(r.reflect);
+          return { action: 'reflected', note: r.note, work: 'privileged' };
+        }
+        return { action: 'emulated', note: r.note, work: 'privileged' };
+      }
       case 'other':
         return { action: 'ended', note: 'no handler', end: { kind: 'error', why: `unhandled exit ${exit.name} (${exit.code})${d.why !== undefined ? `: ${d.why}` : ''}` } };
     }

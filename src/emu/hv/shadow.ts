@@ -174,6 +174,12 @@ export interface ShadowOptions {
   /** The pool's host-physical address (SHADOW_POOL_SIZE bytes, 4-KByte aligned, outside the guest's RAM). */
   pool: number;
   guestRam: { size: number; hpaBase: number };
+  /**
+   * Pages every shadow maps at a fixed linear address, supervisor-only and writable, whatever the
+   * guest's tables say: a software monitor's own structures (te/backend.ts), which the processor
+   * reads by linear address (GDT, IDT, TSS). The guest is kept out of that range by its segment limits.
+   */
+  pinned?: { linear: number; hpa: number; pages: number };
 }
 
 export class ShadowMmu {
@@ -203,8 +209,11 @@ export class ShadowMmu {
   /** Guest frame → leaf slots that map it. */
   rmap = new Map<number, number[]>();
 
+  readonly pinned: { linear: number; hpa: number; pages: number } | null;
+
   constructor(opts: ShadowOptions) {
     this.host = opts.host;
+    this.pinned = opts.pinned ?? null;
     this.pool = opts.pool;
     this.ramSize = opts.guestRam.size;
     this.hpaBase = opts.guestRam.hpaBase;
@@ -328,6 +337,14 @@ export class ShadowMmu {
     const root = this.roots[i]!;
     root.used = ++this.useClock;
     this.current = i;
+    if (!hit && this.pinned !== null) {
+      const pin = this.pinned;
+      for (let k = 0; k < pin.pages; k++) {
+        const slot = this.slotOf(pin.linear + k * 0x1000, true);
+        if (slot === null) return 'shadow pool too small for the monitor’s own pages';
+        this.writeSpte(slot, ((pin.hpa + k * 0x1000) | P | RW) >>> 0, 0);
+      }
+    }
     if (reason === 'cr3') {
       this.stats.cr3Switches++;
       if (hit) this.stats.cacheHits++;

@@ -35,12 +35,14 @@ export type HvExitKind =
   | 'external-interrupt'
   /** The host's scheduling timer expired (VT-x exit 52, the VMX-preemption timer): the vCPU's time slice is over. */
   | 'preemption-timer'
+  /** Trap-and-emulate: a privileged instruction the backend emulates itself (te/backend.ts `emulate`). */
+  | 'privileged'
   /** An exit the core has no handler for (the VM ends with an error naming the vendor's code). */
   | 'other';
 
 /** The normalised description of one exit, per kind. */
 export type HvExitDetail =
-  | { kind: 'cpuid' | 'hlt' | 'hypercall' | 'triple-fault' | 'rdtsc' | 'ud' | 'interrupt-window' | 'preemption-timer' }
+  | { kind: 'cpuid' | 'hlt' | 'hypercall' | 'triple-fault' | 'rdtsc' | 'ud' | 'interrupt-window' | 'preemption-timer' | 'privileged' }
   /** `vector`: the interrupt the exit acknowledged (VT-x "acknowledge interrupt on exit"); absent when it stays pending. */
   | { kind: 'external-interrupt'; vector?: number }
   /** No handler: the VM ends with an error naming the exit (and `why`, when the backend can say more). */
@@ -243,6 +245,12 @@ export interface HvBackend {
    * by STI or MOV SS, and no event already set up for injection. (Optional: the multi-VM host's.)
    */
   interruptible?(): boolean;
+  /**
+   * Trap-and-emulate: carries out the privileged instruction of the last 'privileged' exit on the
+   * guest's virtual state and advances past it; `reflect` is a fault the instruction raises in the
+   * guest instead, `error` ends the VM.
+   */
+  emulate?(): { note: string; reflect?: HvEvent } | { error: string };
   /** Asks for an exit as soon as the guest can take an interrupt (VT-x interrupt-window exiting; AMD-V V_IRQ with the VINTR intercept), or stops asking. */
   setInterruptWindow?(on: boolean): void;
 }
