@@ -145,22 +145,22 @@ export class TeBackend implements HvBackend {
   inHandler = false;
   /** Traps by the instruction that caused them (cli, out, mov cr3...), and reflected exceptions by name. */
   readonly traps = new Map<string, number>();
-  private readonly ledger: Ledger;
-  private readonly area: number;
+  protected readonly ledger: Ledger;
+  protected readonly area: number;
   /** The guest's control registers and EFER as it set them. */
-  private gcr0: number;
-  private gcr3: number;
-  private gcr4: number;
-  private gefer: number;
+  protected gcr0: number;
+  protected gcr3: number;
+  protected gcr4: number;
+  protected gefer: number;
   /** The guest's GDTR, IDTR, TR and LDTR as it loaded them. */
   vgdtr: { base: number; limit: number };
   vidtr: { base: number; limit: number };
   vtr: { selector: number; base: number; limit: number };
   vldtr = 0;
   private readonly msrs = new Map<number, bigint>();
-  private pending: Pending | null = null;
-  private event: HvEvent | null = null;
-  private readonly monitor: GuestMonitor;
+  protected pending: Pending | null = null;
+  protected event: HvEvent | null = null;
+  protected readonly monitor: GuestMonitor & { software: boolean };
 
   constructor(
     readonly cpu: Cpu,
@@ -225,8 +225,12 @@ export class TeBackend implements HvBackend {
     const why = this.shadow.sync('start');
     if (why !== null) throw new RangeError(why);
     this.monitor = {
+      software: false,
       intercept(what: Intercept): boolean {
-        return (what.kind === 'exception' && what.type === 'hardware-exception') || what.kind === 'triple-fault' || (what.kind === 'exception' && what.during !== null);
+        if (what.kind === 'triple-fault') return true;
+        if (what.kind !== 'exception') return false;
+        // Hardware exceptions come to the monitor first; software interrupts too when `software` is set (binary translation).
+        return what.type === 'hardware-exception' || what.during !== null || this.software;
       },
       interruptWindow: false,
       interruptExitsIgnoreIf: false,
@@ -238,19 +242,19 @@ export class TeBackend implements HvBackend {
   }
 
   /** CR0 as the processor runs the guest: the guest's, with PG and WP for the shadow and PE. */
-  private realCr0(): number {
+  protected realCr0(): number {
     return (this.gcr0 | CR0.PE | CR0.PG | CR0.WP) >>> 0;
   }
 
   /** CR4 as the processor runs the guest: 32-bit shadow tables (no PAE, no PSE, no PGE). */
-  private realCr4(): number {
+  protected realCr4(): number {
     return (this.gcr4 & ~(CR4.PAE | CR4.PSE | CR4.PGE | CR4.PCIDE)) >>> 0;
   }
 
   // ---- the guest's memory, as the monitor reads it (guest linear → guest physical → host) ----
 
   /** The host-physical address of a guest linear address, or null if the guest's walk faults. */
-  private hpaOf(lin: number): number | null {
+  protected hpaOf(lin: number): number | null {
     const w = this.shadow.inspect(lin >>> 0).walk;
     const gpa = w === null ? lin >>> 0 : w.ok ? w.pa : -1;
     return gpa < 0 ? null : this.shadow.gpaToHpa(gpa);
@@ -266,7 +270,7 @@ export class TeBackend implements HvBackend {
     return v >>> 0;
   }
 
-  private writeGuest8(lin: number, v: number): void {
+  protected writeGuest8(lin: number, v: number): void {
     const h = this.hpaOf(lin >>> 0);
     if (h !== null) this.cpu.mem.write(h, 1, v & 0xff);
   }
@@ -274,7 +278,7 @@ export class TeBackend implements HvBackend {
   // ---- the shadow descriptor tables ----
 
   /** The shadow GDT: the guest's descriptors with ring compression, the monitor's TSS last. */
-  private rebuildGdt(): void {
+  protected rebuildGdt(): void {
     const mem = this.cpu.mem;
     const at = this.area + GDT_OFF;
     const n = Math.min((this.vgdtr.limit + 1) >>> 3, 8191);
@@ -298,7 +302,7 @@ export class TeBackend implements HvBackend {
   }
 
   /** The shadow IDT: the guest's gates, DPL 0 made DPL 1. */
-  private rebuildIdt(): void {
+  protected rebuildIdt(): void {
     const mem = this.cpu.mem;
     const at = this.area + IDT_OFF;
     const n = Math.min((this.vidtr.limit + 1) >>> 3, 256);
@@ -337,42 +341,60 @@ export class TeBackend implements HvBackend {
 
   enter(budget: number): BackendRun {
     const cpu = this.cpu;
-    cpu.exit = null;
-    cpu.guestVectoring = null;
+    // Inside a handler a one-instruction entry runs the guest's own instruction where it stands (string I/O, MMIO, a page-table write).
+    const once = this.inHandler && budget === 1;
     this.pending = null;
-    if (this.event !== null) {
-      const ev = this.event;
-      this.event = null;
-      this.deliver(ev);
-    }
-    let end: string;
-    const before = cpu.state.steps;
-    const refsBefore = cpu.mmu.refs;
-    if (cpu.exit === null) {
-      try {
-        end = cpu.run(budget);
-      } catch (e) {
-        if (e !== GuestExit.signal) throw e;
-        end = 'exit';
+    for (;;) {
+      cpu.exit = null;
+      cpu.guestVectoring = null;
+      if (this.event !== null) {
+        const ev = this.event;
+        this.event = null;
+        this.deliver(ev);
       }
-    } else end = 'exit';
-    const native = cpu.state.steps - before;
-    if (native > 0) this.ledger.charge({ kind: 'guest-insn', count: native });
-    const refs = cpu.mmu.refs - refsBefore;
-    if (refs > 0) this.ledger.charge({ kind: 'page-walk-ref', count: refs });
-    if (end === 'exit' && cpu.exit !== null) {
-      // The fault into the monitor through its IDT and the IRET back, then the monitor's own path.
-      this.ledger.charge({ kind: 'trap' });
-      this.ledger.charge({ kind: 'hv-dispatch' });
-      return { kind: 'exit', exit: this.readTrap(cpu.exit) };
+      if (!once && cpu.exit === null) this.settle();
+      let end: string;
+      const before = cpu.state.steps;
+      const refsBefore = cpu.mmu.refs;
+      if (cpu.exit === null) {
+        try {
+          end = cpu.run(budget);
+        } catch (e) {
+          if (e !== GuestExit.signal) throw e;
+          end = 'exit';
+        }
+      } else end = 'exit';
+      const native = cpu.state.steps - before;
+      budget -= native;
+      if (native > 0) this.ledger.charge({ kind: 'guest-insn', count: native });
+      const refs = cpu.mmu.refs - refsBefore;
+      if (refs > 0) this.ledger.charge({ kind: 'page-walk-ref', count: refs });
+      if (end === 'exit' && cpu.exit !== null) {
+        const exit = this.readTrap(cpu.exit);
+        // null: the monitor handled it on its own (binary translation's chaining) and the guest goes on.
+        if (exit === null) {
+          if (budget > 0) continue;
+          return { kind: 'budget' };
+        }
+        return { kind: 'exit', exit };
+      }
+      if (end === 'shutdown') return { kind: 'shutdown' };
+      if (end === 'hlt') return { kind: 'halted' };
+      return { kind: 'budget' };
     }
-    if (end === 'shutdown') return { kind: 'shutdown' };
-    if (end === 'hlt') return { kind: 'halted' };
-    return { kind: 'budget' };
+  }
+
+  /** Before the guest runs (not for a handler's one-instruction run): binary translation moves the guest kernel into its translation. */
+  protected settle(): void {}
+
+  /** The fault into the monitor through its IDT and the IRET back, then the monitor's own path. */
+  protected chargeTrap(): void {
+    this.ledger.charge({ kind: 'trap' });
+    this.ledger.charge({ kind: 'hv-dispatch' });
   }
 
   /** Delivers an event the core reflected, through the shadow IDT, as the guest's ring 0 would take it (in ring 1). */
-  private deliver(ev: HvEvent): void {
+  protected deliver(ev: HvEvent): void {
     const cpu = this.cpu;
     const st = cpu.state;
     const err = ev.type === 'exception' && ev.errorCode !== undefined ? ev.errorCode : -1;
@@ -400,7 +422,7 @@ export class TeBackend implements HvBackend {
   }
 
   /** Decodes the instruction at the guest's CS:EIP through the guest's own tables. */
-  private decodeHere(): Insn | null {
+  protected decodeHere(): Insn | null {
     const st = this.cpu.state;
     const lin = (st.seg[1]!.baseLo + st.ripLo) >>> 0;
     const r = decode((i) => this.readGuest(lin + i, 1) ?? -1, (st.seg[1]!.attr & SegAttr.DB) !== 0 ? 32 : 16);
@@ -408,7 +430,8 @@ export class TeBackend implements HvBackend {
   }
 
   /** A trap normalised for the core: a privileged instruction the monitor emulates, or an exception it reflects. */
-  private readTrap(x: Intercept): HvExit {
+  protected readTrap(x: Intercept): HvExit | null {
+    this.chargeTrap();
     const rip = x.rip;
     const raw: Record<string, bigint> = {};
     if (x.kind === 'triple-fault') return { code: 8, name: 'triple fault', detail: { kind: 'triple-fault' }, rip, raw };
@@ -443,12 +466,12 @@ export class TeBackend implements HvBackend {
     };
   }
 
-  private count(name: string): void {
+  protected count(name: string): void {
     this.traps.set(name, (this.traps.get(name) ?? 0) + 1);
   }
 
   /** What a #GP in ring 1 was, when it was the guest kernel's privileged instruction (else null: the guest's own #GP). */
-  private privileged(insn: Insn): { detail: HvExitDetail; name: string } | null {
+  protected privileged(insn: Insn): { detail: HvExitDetail; name: string } | null {
     const m = insn.mnemonic;
     const op0 = insn.operands[0];
     const op1 = insn.operands[1];
@@ -597,7 +620,7 @@ export class TeBackend implements HvBackend {
   }
 
   /** IRET of the guest kernel to its own ring 0 (a frame whose CS has RPL 0): pop EIP, CS, EFLAGS as ring 0 would, run it in ring 1. */
-  private iretToKernel(): { note: string; reflect?: HvEvent } | { error: string } {
+  protected iretToKernel(): { note: string; reflect?: HvEvent } | { error: string } {
     const cpu = this.cpu;
     const st = cpu.state;
     const ss = st.seg[2]!;
@@ -632,7 +655,7 @@ export class TeBackend implements HvBackend {
     return this.wordOperand(insn, next);
   }
 
-  private wordOperand(insn: Insn, next: number): number {
+  protected wordOperand(insn: Insn, next: number): number {
     const op = insn.operands[insn.operands.length - 1]!;
     const st = this.cpu.state;
     if (op.kind === 'reg') return st.regLo[op.reg]! & 0xffff;
