@@ -103,6 +103,8 @@ export interface TeBackendOptions {
   guestRam: { size: number; hpaBase: number };
   /** The preset's vendor (the processor the run is priced on). */
   vendor: 'intel' | 'amd';
+  /** The area's size (default TE_AREA_SIZE; binary translation adds its translation cache): all of it appears at MONITOR_LINEAR. */
+  areaSize?: number;
 }
 
 interface Pending {
@@ -138,7 +140,7 @@ function truncate(lo: number, hi: number): [number, number] {
 
 export class TeBackend implements HvBackend {
   readonly vendor: 'intel' | 'amd';
-  readonly id = 'te';
+  readonly id: string = 'te';
   readonly nested = false;
   readonly tlbTags = false;
   readonly shadow: ShadowMmu;
@@ -171,7 +173,8 @@ export class TeBackend implements HvBackend {
     if ((st.cr0 & CR0.PE) === 0) throw new RangeError('trap-and-emulate: the guest must start in protected mode');
     if (cpu.cpl() !== 0) throw new RangeError('trap-and-emulate: the guest starts in its ring 0');
     const ram = opts.guestRam;
-    if (opts.area < ram.hpaBase + ram.size && opts.area + TE_AREA_SIZE > ram.hpaBase) throw new RangeError('monitor area: inside the guest\u2019s RAM');
+    const areaSize = opts.areaSize ?? TE_AREA_SIZE;
+    if (opts.area < ram.hpaBase + ram.size && opts.area + areaSize > ram.hpaBase) throw new RangeError('monitor area: inside the guest\u2019s RAM');
     this.vendor = opts.vendor;
     this.ledger = opts.ledger;
     this.area = opts.area;
@@ -184,7 +187,7 @@ export class TeBackend implements HvBackend {
     this.vtr = { selector: st.tr.selector, base: st.tr.baseLo >>> 0, limit: st.tr.limit };
     this.vldtr = st.ldtr.valid ? st.ldtr.selector : 0;
     this.shadow = new ShadowMmu({
-      pool: opts.shadowPool, guestRam: ram, pinned: { linear: MONITOR_LINEAR, hpa: opts.area, pages: TE_AREA_SIZE / 0x1000 },
+      pool: opts.shadowPool, guestRam: ram, pinned: { linear: MONITOR_LINEAR, hpa: opts.area, pages: areaSize / 0x1000 },
       host: {
         mem: cpu.mem, maxPhysAddr: 36, page1gb: false,
         guestRegs: () => ({ cr0: this.gcr0, cr3: this.gcr3, cr4: this.gcr4, efer: this.gefer }),
@@ -398,10 +401,11 @@ export class TeBackend implements HvBackend {
     const cpu = this.cpu;
     const st = cpu.state;
     const err = ev.type === 'exception' && ev.errorCode !== undefined ? ev.errorCode : -1;
-    const kind = ev.type === 'exception' ? EventKind.EXCEPTION : EventKind.EXTERNAL;
+    const kind = ev.type === 'exception' ? EventKind.EXCEPTION : ev.type === 'software' ? EventKind.SOFTWARE : EventKind.EXTERNAL;
+    const ret = ev.type === 'software' ? (st.ripLo + (ev.length ?? 0)) >>> 0 : st.ripLo;
     try {
       try {
-        deliverEvent(cpu, ev.vector, err, kind, st.ripLo, st.ripHi);
+        deliverEvent(cpu, ev.vector, err, kind, ret, st.ripHi);
       } catch (e) {
         if (!(e instanceof Fault)) throw e;
         if (ev.type === 'exception' && ev.vector === Vec.DF) {
@@ -412,7 +416,7 @@ export class TeBackend implements HvBackend {
           const first = { vector: ev.vector, type: 'hardware-exception', errorCode: err, length: 0 } as const;
           if (!cpu.guestIntercept({ kind: 'exception', rip: this.rip(), length: 0, vector: e.vector, type: 'hardware-exception', errorCode: code2, address, during: first })) deliverExceptionImpl(cpu, new Fault(Vec.DF, 0));
         } else {
-          cpu.guestVectoring = { vector: ev.vector, type: ev.type === 'exception' ? 'hardware-exception' : 'external-interrupt', errorCode: err, length: 0 };
+          cpu.guestVectoring = { vector: ev.vector, type: ev.type === 'exception' ? 'hardware-exception' : ev.type === 'software' ? 'software-interrupt' : 'external-interrupt', errorCode: err, length: ev.length ?? 0 };
           deliverExceptionImpl(cpu, e);
         }
       }
@@ -522,7 +526,7 @@ export class TeBackend implements HvBackend {
    * Emulates the trapped instruction of a 'privileged' exit on the guest's virtual state (as its ring
    * 0 would have run it) and advances past it. Returns the log's note, or the error that ends the run.
    */
-  emulate(): { note: string; reflect?: HvEvent } | { error: string } {
+  emulate(): { note: string; reflect?: HvEvent; next?: BackendRun } | { error: string } {
     const p = this.pending;
     if (p === null) return { error: 'emulate: no trapped instruction' };
     const cpu = this.cpu;
