@@ -91,7 +91,7 @@ describe('the ledger', () => {
     l.charge({ kind: 'guest-insn', count: 7 });
     const before = JSON.stringify(l.data());
     expect(() => l.charge({ kind: 'vm-exit', reason: 10 })).toThrow(UnpricedCharge);
-    expect(() => l.charge({ kind: 'bt-step', count: 24 })).toThrow(UnpricedCharge);
+    expect(() => l.charge({ kind: 'vmread', count: 24 })).toThrow(UnpricedCharge);
     expect(JSON.stringify(l.data())).toBe(before);
   });
 

@@ -134,8 +134,6 @@ export class BtBackend extends TeBackend {
   /** Stores that made page-table writes: guest address → count; and those retranslated as callouts. */
   private ptWrites = new Map<number, number>();
   readonly adaptive = new Set<number>();
-  /** Run the instruction at the guest's EIP once where it stands before entering the translation (after a code write). */
-  private stepFirst = false;
   private nextId = 0;
 
   constructor(cpu: Cpu, opts: TeBackendOptions) {
@@ -155,12 +153,6 @@ export class BtBackend extends TeBackend {
   }
 
   // ---- translation cache ----
-
-  /** The guest frame a guest linear address maps to now, or -1. */
-  private frameOf(lin: number): number {
-    const h = this.hpaOf(lin >>> 0);
-    return h === null ? -1 : h - (h % 0x1000);
-  }
 
   /** The translation of the guest code at linear `lin` (translated on a miss). */
   tcFor(lin: number): number {
@@ -240,13 +232,26 @@ export class BtBackend extends TeBackend {
   /** Drops every block translated from guest frame `gfn`, and the frame's write protection. */
   private invalidateFrame(gfn: number): void {
     for (const b of [...this.blocks.values()]) if (b.gfn === gfn) this.invalidate(b);
+    this.releaseFrame(gfn);
+  }
+
+  /** Self-modifying code: a write to a frame code was translated from drops its blocks (then the write runs where it stands). */
+  protected override frameWritten(gfn: number): void {
+    if (![...this.blocks.values()].some((b) => b.gfn === gfn)) return;
+    this.stats.codeWrites++;
+    this.invalidateFrame(gfn);
+  }
+
+  /** A frame stays watched while the descriptor tables or a valid block use it. */
+  protected override releaseFrame(gfn: number): void {
+    if (this.dtFrames.has(gfn) || [...this.blocks.values()].some((b) => b.gfn === gfn)) return;
     this.shadow.unprotectCode(gfn);
   }
 
   /** Drops every translation (a change of the guest's paging). */
   invalidateAll(): void {
     for (const b of [...this.blocks.values()]) this.invalidate(b);
-    for (const g of [...this.shadow.codePages]) this.shadow.unprotectCode(g);
+    for (const g of [...this.shadow.codePages]) this.releaseFrame(g);
   }
 
   /** The cache is full: everything goes, and the cache starts empty. */
@@ -290,7 +295,6 @@ export class BtBackend extends TeBackend {
     const cpu = this.cpu;
     const st = cpu.state;
     if (cpu.cpl() !== 1 || this.inTc()) return;
-    if (this.stepFirst) return;
     const cs = st.seg[1]!;
     this.vcs = { ...cs };
     const tc = this.tcFor((cs.baseLo + st.ripLo) >>> 0);
@@ -298,26 +302,6 @@ export class BtBackend extends TeBackend {
     st.ripLo = tc;
     st.ripHi = 0;
     cpu.modeChanged();
-  }
-
-  override enter(budget: number): BackendRun {
-    if (this.stepFirst && !this.inHandler) {
-      // After a write to translated code: the writing instruction runs once where it stands.
-      const saved = this.inHandler;
-      this.inHandler = true;
-      let r: BackendRun;
-      const steps = this.cpu.state.steps;
-      try {
-        r = super.enter(1);
-      } finally {
-        this.inHandler = saved;
-      }
-      if (this.cpu.state.steps !== steps) this.stepFirst = false;
-      if (r.kind !== 'budget') return r;
-      if (budget <= 1) return r;
-      budget -= 1;
-    }
-    return super.enter(budget);
   }
 
   // ---- the monitor entered from the guest ----
@@ -341,15 +325,6 @@ export class BtBackend extends TeBackend {
     if (x.kind === 'exception' && x.vector === Vec.PF && x.type === 'hardware-exception' && x.address !== null && (x.errorCode & 2) !== 0) {
       const a = Number(x.address);
       const gfn = this.frameOf(a);
-      if (gfn >= 0 && this.shadow.codePages.has(gfn)) {
-        // Self-modifying code: the blocks of that frame go, and the write runs once where it stands.
-        this.chargeTrap();
-        this.stats.codeWrites++;
-        this.count('code write');
-        this.invalidateFrame(gfn);
-        if (cpu.cpl() === 1) this.stepFirst = true;
-        return null;
-      }
       // Adaptive translation: a store of translated code that keeps writing page tables.
       if (inTc && cpu.cpl() === 1 && gfn >= 0 && this.shadow.ptRefs.has(gfn)) {
         const lin = (this.vcs.baseLo + st.ripLo) >>> 0;

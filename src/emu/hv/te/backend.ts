@@ -160,6 +160,10 @@ export class TeBackend implements HvBackend {
   vtr: { selector: number; base: number; limit: number };
   vldtr = 0;
   private readonly msrs = new Map<number, bigint>();
+  /** Guest frames holding the descriptor tables the guest loaded (LGDT, LIDT, LTR): write-protected, so that an edit is seen. */
+  readonly dtFrames = new Set<number>();
+  /** A write to a watched frame is under way: its instruction runs once where it stands before anything else (the frame's number). */
+  protected stepping = -1;
   protected pending: Pending | null = null;
   protected event: HvEvent | null = null;
   protected readonly monitor: GuestMonitor & { software: boolean };
@@ -278,6 +282,65 @@ export class TeBackend implements HvBackend {
     if (h !== null) this.cpu.mem.write(h, 1, v & 0xff);
   }
 
+  /** The guest frame a guest linear address maps to now, or -1. */
+  protected frameOf(lin: number): number {
+    const h = this.hpaOf(lin >>> 0);
+    return h === null ? -1 : h - (h % 0x1000);
+  }
+
+  /** Whether the guest's own tables let this write happen (else it is the guest's own #PF). */
+  private guestMayWrite(lin: number, user: boolean): boolean {
+    const w = this.shadow.inspect(lin >>> 0).walk;
+    if (w === null) return true;
+    if (!w.ok || w.rights === undefined) return false;
+    if (user) return w.rights.rw && w.rights.us;
+    return w.rights.rw || (this.gcr0 & CR0.WP) === 0;
+  }
+
+  /** A write to watched frame `gfn` faulted (before it happens): binary translation drops its blocks there. */
+  protected frameWritten(_gfn: number): void {}
+
+  /** The write to `gfn` has happened: the shadow descriptor tables follow the guest's, and the frames are watched again. */
+  protected afterWrite(gfn: number): void {
+    if (!this.dtFrames.has(gfn)) return;
+    this.rebuildGdt();
+    this.rebuildIdt();
+    this.syncTssStack();
+    this.dtFrames.delete(gfn);
+    this.watchTables();
+  }
+
+  /** Which guest frames hold the tables the guest loaded; those are write-protected, the others released. */
+  protected watchTables(): void {
+    const want = new Set<number>();
+    const add = (base: number, len: number): void => {
+      for (let a = base - (base % 0x1000); a < base + len; a += 0x1000) {
+        const g = this.frameOf(a);
+        if (g >= 0) want.add(g);
+      }
+    };
+    if (this.tablesLoaded.gdt) add(this.vgdtr.base, this.vgdtr.limit + 1);
+    if (this.tablesLoaded.idt) add(this.vidtr.base, this.vidtr.limit + 1);
+    if (this.tablesLoaded.tr) add(this.vtr.base, Math.min(this.vtr.limit + 1, 104));
+    for (const g of [...this.dtFrames]) {
+      if (want.has(g)) continue;
+      this.dtFrames.delete(g);
+      this.releaseFrame(g);
+    }
+    for (const g of want) {
+      this.dtFrames.add(g);
+      this.shadow.protectCode(g);
+    }
+  }
+
+  /** A frame the descriptor tables no longer use: unwatched unless something else needs it (binary translation's code). */
+  protected releaseFrame(gfn: number): void {
+    if (!this.dtFrames.has(gfn)) this.shadow.unprotectCode(gfn);
+  }
+
+  /** The tables the guest loaded itself (the exec start state's GDTR and IDTR name no table). */
+  protected readonly tablesLoaded = { gdt: false, idt: false, tr: false };
+
   // ---- the shadow descriptor tables ----
 
   /** The shadow GDT: the guest's descriptors with ring compression, the monitor's TSS last. */
@@ -344,6 +407,24 @@ export class TeBackend implements HvBackend {
 
   enter(budget: number): BackendRun {
     const cpu = this.cpu;
+    if (this.stepping >= 0 && !this.inHandler) {
+      // After a write to a watched frame faulted: the writing instruction runs once where it stands, then the monitor catches up.
+      const steps = cpu.state.steps;
+      this.inHandler = true;
+      let r: BackendRun;
+      try {
+        r = this.enter(1);
+      } finally {
+        this.inHandler = false;
+      }
+      if (cpu.state.steps !== steps) {
+        const g = this.stepping;
+        this.stepping = -1;
+        this.afterWrite(g);
+      }
+      if (r.kind !== 'budget' || budget <= 1) return r;
+      budget -= 1;
+    }
     // Inside a handler a one-instruction entry runs the guest's own instruction where it stands (string I/O, MMIO, a page-table write).
     const once = this.inHandler && budget === 1;
     this.pending = null;
@@ -436,6 +517,18 @@ export class TeBackend implements HvBackend {
   /** A trap normalised for the core: a privileged instruction the monitor emulates, or an exception it reflects. */
   protected readTrap(x: Intercept): HvExit | null {
     this.chargeTrap();
+    if (x.kind === 'exception' && x.vector === Vec.PF && x.type === 'hardware-exception' && x.address !== null && (x.errorCode & 2) !== 0) {
+      const a = Number(x.address);
+      const gfn = this.frameOf(a);
+      if (gfn >= 0 && this.shadow.codePages.has(gfn) && this.guestMayWrite(a, (x.errorCode & 4) !== 0)) {
+        // A write to a frame the monitor watches (the guest's descriptor tables; binary translation's code).
+        this.count(this.dtFrames.has(gfn) ? 'descriptor-table write' : 'code write');
+        this.frameWritten(gfn);
+        this.shadow.unprotectCode(gfn);
+        this.stepping = gfn;
+        return null;
+      }
+    }
     const rip = x.rip;
     const raw: Record<string, bigint> = {};
     if (x.kind === 'triple-fault') return { code: 8, name: 'triple fault', detail: { kind: 'triple-fault' }, rip, raw };
@@ -555,11 +648,14 @@ export class TeBackend implements HvBackend {
         const b = insn.opSize === 2 ? base & 0xffffff : base;
         if (p.name === 'lgdt') {
           this.vgdtr = { base: b, limit };
+          this.tablesLoaded.gdt = true;
           this.rebuildGdt();
         } else {
           this.vidtr = { base: b, limit };
+          this.tablesLoaded.idt = true;
           this.rebuildIdt();
         }
+        this.watchTables();
         this.advance();
         return { note: `${p.name}: the guest\u2019s ${p.name === 'lgdt' ? 'GDT' : 'IDT'} at 0x${b.toString(16)} limit 0x${limit.toString(16)}; shadow ${p.name === 'lgdt' ? 'GDT' : 'IDT'} rebuilt with ring compression` };
       }
@@ -579,7 +675,9 @@ export class TeBackend implements HvBackend {
         const raw = (lo & 0xffff) | (hi & 0xf0000);
         const limit = (hi & 0x800000) !== 0 ? ((raw << 12) | 0xfff) >>> 0 : raw;
         this.vtr = { selector: sel, base, limit };
+        this.tablesLoaded.tr = true;
         this.syncTssStack();
+        this.watchTables();
         this.advance();
         return { note: `ltr 0x${sel.toString(16)}: the guest\u2019s TSS at 0x${base.toString(16)}; the monitor\u2019s TSS ring-1 stack = the guest\u2019s ring-0 stack` };
       }
@@ -733,21 +831,27 @@ export class TeBackend implements HvBackend {
     }
     if (n === 3) {
       this.gcr3 = lo;
-      return this.shadow.sync('cr3');
+      const why = this.shadow.sync('cr3');
+      this.watchTables();
+      return why;
     }
     if (n === 4) {
       if ((lo & CR4.PAE) !== 0) return 'trap-and-emulate: a guest with PAE paging is not supported (32-bit shadow tables)';
       this.gcr4 = lo;
       st.cr4 = this.realCr4();
       this.cpu.modeChanged();
-      return this.shadow.sync('mode');
+      const why = this.shadow.sync('mode');
+      this.watchTables();
+      return why;
     }
     if ((lo & CR0.PE) === 0) return 'the guest cleared CR0.PE: real mode is not run by this trap-and-emulate monitor';
     if ((lo & CR0.PG) !== 0 && (this.gefer & EFER.LME) !== 0) return 'trap-and-emulate: the guest turned on IA-32e mode, which this monitor does not run (a 64-bit kernel would need ring 3)';
     this.gcr0 = lo;
     st.cr0 = this.realCr0();
     this.cpu.modeChanged();
-    return this.shadow.sync('mode');
+    const why = this.shadow.sync('mode');
+    this.watchTables();
+    return why;
   }
 
   efer(): bigint {
