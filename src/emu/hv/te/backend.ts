@@ -522,11 +522,15 @@ export class TeBackend implements HvBackend {
       const gfn = this.frameOf(a);
       if (gfn >= 0 && this.shadow.codePages.has(gfn) && this.guestMayWrite(a, (x.errorCode & 4) !== 0)) {
         // A write to a frame the monitor watches (the guest's descriptor tables; binary translation's code).
-        this.count(this.dtFrames.has(gfn) ? 'descriptor-table write' : 'code write');
+        const label = this.dtFrames.has(gfn) ? 'descriptor-table write' : 'code write';
+        this.count(label);
         this.frameWritten(gfn);
         this.shadow.unprotectCode(gfn);
         this.stepping = gfn;
-        return null;
+        const insn = this.decodeHere();
+        if (insn === null) return null;
+        this.pending = { insn, name: label };
+        return { code: Vec.PF, name: vectorName(Vec.PF), detail: { kind: 'privileged' }, rip: x.rip, raw: { vector: BigInt(Vec.PF), error_code: BigInt(x.errorCode), address: x.address } };
       }
     }
     const rip = x.rip;
@@ -626,6 +630,7 @@ export class TeBackend implements HvBackend {
     const st = cpu.state;
     const insn = p.insn;
     const next = (st.ripLo + insn.length) >>> 0;
+    if (p.name === 'descriptor-table write' || p.name === 'code write') return this.watchedWrite(p.name);
     const gp = (code: number): { note: string; reflect: HvEvent } => ({ note: `${p.name}: #GP(0x${code.toString(16)}) reflected`, reflect: { vector: Vec.GP, type: 'exception', errorCode: code } });
     cpu.syncFlags();
     switch (p.name) {
@@ -719,6 +724,27 @@ export class TeBackend implements HvBackend {
         return this.iretToKernel();
     }
     return { error: `emulate: ${p.name} is not emulated` };
+  }
+
+  /**
+   * A write to a watched frame: the writing instruction runs once where it stands with the frame
+   * writable, then the monitor catches up (the shadow descriptor tables rebuilt; binary translation
+   * translates the changed code afresh when it runs). A fault on the way comes back as `next`; the
+   * instruction then runs first at the next entry.
+   */
+  private watchedWrite(label: string): { note: string; next?: BackendRun } {
+    const st = this.cpu.state;
+    const at = st.ripLo;
+    const g = this.stepping;
+    this.pending = null;
+    const steps = st.steps;
+    const next = this.enter(1);
+    const frame = `frame 0x${g.toString(16)} unprotected`;
+    if (st.steps === steps || this.stepping < 0) return { note: `${label} at 0x${at.toString(16)}: ${frame}; the write runs once where it stands when the shadow maps the frame again, then the monitor catches up`, next };
+    this.stepping = -1;
+    const dt = this.dtFrames.has(g);
+    this.afterWrite(g);
+    return { note: `${label} at 0x${at.toString(16)}: ${frame}, the write run once where it stands; ${dt ? 'the shadow descriptor tables rebuilt from the guest\u2019s' : 'the blocks translated from that frame dropped'}`, next };
   }
 
   /** IRET of the guest kernel to its own ring 0 (a frame whose CS has RPL 0): pop EIP, CS, EFLAGS as ring 0 would, run it in ring 1. */
