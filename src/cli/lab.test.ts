@@ -79,6 +79,18 @@ describe('lab exec command line', () => {
     expect(j.hv.cost.byKind['bt-callout'].count).toBe(2);
     expect(j.hv.cost.byKind['bt-step'].count).toBe(2);
   });
+  it('techniques compares the workload under every technique, per iteration', () => {
+    const r = call(['techniques', '--iterations', '4', '--workload', 'ptemod', '--format', 'json']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out) as { iterations: number; preset: string; rows: { technique: string; exits: number; cycles: number }[] };
+    expect(j.preset).toBe('vtx-prescott');
+    expect(j.rows.map((x) => x.technique)).toEqual(['native', 'trap-emulate', 'bt', 'vtx-shadow', 'vtx-nested', 'svm-shadow', 'svm-nested']);
+    const by = Object.fromEntries(j.rows.map((x) => [x.technique, x]));
+    expect(by.bt!.cycles).toBeLessThan(by['vtx-shadow']!.cycles);
+    expect(call(['techniques', '--iterations', '4', '--workload', 'ptemod']).out).toMatch(/ptemod {3}bt .*page-table write 1/);
+    expect(call(['techniques', '--cost-preset', 'amd-recent']).err).toMatch(/prices AMD-V, not VT-x/);
+    expect(call(['techniques', '--workload', 'fork']).err).toMatch(/--workload: 'fork' is not syscall, in, pgfault, ptemod, compute/);
+  });
   it('--nested off runs without nested paging (hv.nested false) and --nested on is the default', () => {
     const b = JSON.parse(call(['exec', '--mode', 'prot32', '--load', '0x100000', bin]).out);
     for (const under of ['svm', 'vtx']) {

@@ -33,6 +33,7 @@ import { loadScenario } from '../emu/scenario/migrate.ts';
 import '../emu/hv/hv-machine.ts';
 import { buildScenario, runScenario } from '../emu/scenario/build.ts';
 import { compareScenario, compareTable } from '../emu/hv/compare.ts';
+import { compareTechniques, WORKLOADS, type CompareRow, type Workload } from '../emu/hv/technique-compare.ts';
 import { compareInterrupts, compareWays, type IoComparison, type IrqComparison, type IrqPerFrame } from '../emu/hv/io-compare.ts';
 import { IO_MAX_FRAMES } from '../emu/hv/io-guest.ts';
 import { MAX_STEPS_LIMIT, scenarioErrorText } from '../emu/scenario/schema.ts';
@@ -343,6 +344,24 @@ const commands: Record<string, Command> = {
       return format === 'json' ? JSON.stringify(c, null, 1) : ioTable(c, device);
     },
   },
+  techniques: {
+    usage: 'techniques [--iterations N] [--cost-preset NAME] [--workload syscall|in|pgfault|ptemod|compute] [--format table|json]',
+    run(args) {
+      const { flags, positional } = parseFlags(args, ['--iterations', '--cost-preset', '--workload', '--format']);
+      if (positional.length !== 0) throw new UsageError(`unexpected argument '${positional[0]}'`);
+      const n = flags.has('--iterations') ? parseNumber(flags.get('--iterations'), '--iterations') : 16;
+      if (n < 1 || n > 256) throw new UsageError(`--iterations: ${n} is not 1..256 (the per-iteration figures also run twice as many)`);
+      const preset = flags.get('--cost-preset') ?? 'vtx-prescott';
+      const p = presetFor('vtx', preset);
+      if (typeof p === 'string') throw new UsageError(`--cost-preset: ${p} (it prices VT-x and the software techniques; AMD-V is priced by amd-recent)`);
+      const w = flags.get('--workload');
+      if (w !== undefined && !(WORKLOADS as readonly string[]).includes(w)) throw new UsageError(`--workload: '${w}' is not ${WORKLOADS.join(', ')}`);
+      const format = flags.get('--format') ?? 'table';
+      if (format !== 'table' && format !== 'json') throw new UsageError(`--format: '${format}' is not table or json`);
+      const rows = compareTechniques(n, preset, w === undefined ? WORKLOADS : [w as Workload]);
+      return format === 'json' ? JSON.stringify({ iterations: n, preset, rows }, null, 1) : techniquesTable(rows, n, preset);
+    },
+  },
   asm: {
     usage: 'asm [--bits 32|64] [--org ADDR] [--out FILE.bin] FILE.asm',
     run(args) {
@@ -452,6 +471,22 @@ function iommuExercise(rest: string[]): string {
 }
 
 /** `lab io`'s table: each way's run of N frames, then the cost of one more frame. */
+/** The technique comparison as a table: per iteration, exits (or traps and callouts), cycles and what they were. */
+function techniquesTable(rows: CompareRow[], n: number, preset: string): string {
+  const out = [
+    `Per iteration (the run of ${2 * n} iterations minus the run of ${n}, divided by ${n}); cycles under ${preset} (AMD-V under amd-recent).`,
+    'The cost model prices transitions and handler work, not a device or the memory system: native IN costs its one instruction.',
+    '',
+    `${'workload'.padEnd(9)}${'technique'.padEnd(14)}${'exits'.padStart(7)}${'cycles'.padStart(10)}  by kind`,
+  ];
+  for (const r of rows) {
+    const kinds = Object.entries(r.byKind).map(([k, v]) => `${k} ${Math.round(v * 100) / 100}`).join(', ');
+    const bt = r.bt !== undefined ? `  [cache: ${r.bt.blocks} blocks, hit rate ${Math.round(r.bt.hitRate * 100)}%]` : '';
+    out.push(`${r.workload.padEnd(9)}${r.technique.padEnd(14)}${String(Math.round(r.exits * 100) / 100).padStart(7)}${String(Math.round(r.cycles)).padStart(10)}  ${kinds}${bt}`);
+  }
+  return out.join('\n');
+}
+
 function ioTable(c: IoComparison, device: 'nic' | 'disk' = 'nic'): string {
   const pad = (x: string | number, n: number) => String(x).padStart(n);
   const lines = [

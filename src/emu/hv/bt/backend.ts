@@ -47,8 +47,9 @@
  * core's emulated write), as VMware's adaptive binary translation replaced trapping instructions by
  * callouts.
  *
- * The guest kernel's MOV to CR0, CR3 or CR4 and INVLPG drop every translation (they may change
- * what a linear address maps to); a full cache is flushed whole, as VMware's was.
+ * Blocks are keyed by guest linear address, and a lookup checks that the address still maps the
+ * frame the block came from; the guest kernel's MOV to CR0, CR3 or CR4 drops every translation
+ * (chained exits do not look up again). A full cache is flushed whole, as VMware's was.
  */
 import { Fault, Vec } from '../../cpu/core.ts';
 import { decode } from '../../cpu/decode.ts';
@@ -441,7 +442,6 @@ export class BtBackend extends TeBackend {
       return { note: `${p.name}: delivered through the guest's IDT with its return address`, reflect: { vector, type: 'software', length: insn.length } };
     }
     const r = super.emulate();
-    if (!('error' in r) && (p.name.startsWith('mov cr') || p.name === 'invlpg')) this.invalidateAll();
     if (!('error' in r) && p.name === 'iretd') {
       const fl = this.readGuest((st.seg[2]!.baseLo + st.regLo[4]! - 4) >>> 0, 4);
       if (fl !== null) this.viopl = (fl >>> 12) & 3;
@@ -449,7 +449,7 @@ export class BtBackend extends TeBackend {
     return r;
   }
 
-  /** The core's MOV to CR0/CR3/CR4 and INVLPG handlers (privileged exits) change what linear addresses map: translations go. */
+  /** The core's MOV to CR0/CR3/CR4 handler changes what linear addresses map: translations go. */
   override setCr(n: 0 | 2 | 3 | 4, v: bigint): string | null {
     const r = super.setCr(n, v);
     if (n !== 2) this.invalidateAll();
