@@ -97,6 +97,7 @@ export const SELF_PORT = 2;
 
 const PTE_P = 1;
 const PTE_RW = 2;
+const PTE_US = 4;
 const PTE_PS = 0x80;
 
 /** One hypercall as the log shows it: its arguments decoded and what the hypervisor did. */
@@ -199,10 +200,10 @@ export class PvBackend implements HvBackend {
     mem.write(this.area + TSS_OFF + 102, 2, 104);
     // The monitor's L1: its area at MONITOR_LINEAR, supervisor and writable (segments stop the guest below it).
     for (let i = 0; i < PV_AREA_SIZE >>> 12; i++) mem.write(this.area + MPT_OFF + i * 4, 4, (this.area + i * 0x1000) | PTE_P | PTE_RW);
-    // Bootstrap tables: the first 4 MiB one-to-one, pinned by the builder.
+    // Bootstrap tables: the first 4 MiB one-to-one, pinned by the builder (its PDE user, its PTEs supervisor).
     for (let i = 0; i < 4096; i += 4) mem.write(BOOT_PD + i, 4, 0);
     for (let i = 0; i < 1024; i++) mem.write(BOOT_PT + i * 4, 4, (i << 12) | PTE_P | PTE_RW);
-    mem.write(BOOT_PD, 4, BOOT_PT | PTE_P | PTE_RW);
+    mem.write(BOOT_PD, 4, BOOT_PT | PTE_P | PTE_RW | PTE_US);
     this.tables.set(BOOT_PT >>> 12, 'l1');
     this.tables.set(BOOT_PD >>> 12, 'l2');
     mem.write(BOOT_PD + MONITOR_SLOT * 4, 4, this.monitorPde());
