@@ -287,6 +287,48 @@ on_pf:
   });
 });
 
+describe('mmuext_op', () => {
+  it('unpinning the current base or a referenced L1 is refused; the local flushes and yield succeed', () => {
+    const src = program(
+      `    mov eax, 26
+    mov ebx, ops
+    mov ecx, 4
+    mov edx, done
+    mov esi, 0x7ff0
+    int 0x82
+    mov [r1], eax
+    mov eax, 26
+    mov ebx, unpin_base
+    mov ecx, 1
+    xor edx, edx
+    mov esi, 0x7ff0
+    int 0x82
+    mov [r2], eax
+    mov eax, 29
+    mov ebx, 0
+    xor ecx, ecx
+    int 0x82
+    mov [r3], eax
+    xor ebx, ebx`,
+      `ops: dd 6, 0, 0
+    dd 7, 0x100000, 0
+    dd 4, ${BOOT_PT >>> 12}, 0
+    dd 6, 0, 0
+unpin_base: dd 4, ${0x400}, 0`,
+    );
+    const r = runPv(src);
+    expect(r.end).toBe('hypercall-exit');
+    // TLB_FLUSH_LOCAL and INVLPG_LOCAL done; UNPIN of the bootstrap L1, which the bootstrap L2 references, refused.
+    expect(word(r, 'r1', src)).toBe((-abi.ERRNO.EINVAL) >>> 0);
+    expect(word(r, 'done', src)).toBe(2);
+    expect(r.hv.hypercalls.log[0]!.did).toContain('still referenced by L2 table 0x400000');
+    expect(word(r, 'r2', src)).toBe((-abi.ERRNO.EINVAL) >>> 0);
+    expect(r.hv.hypercalls.log[1]!.did).toContain('the current base table');
+    expect(word(r, 'r3', src)).toBe(0);
+    expect(r.backend.tables.get(BOOT_PT >>> 12)).toBe('l1');
+  });
+});
+
 describe('events', () => {
   it('the virtual timer on SCHEDOP_block and EVTCHNOP_send upcall the registered callback through the shared info page', () => {
     const src = program(
