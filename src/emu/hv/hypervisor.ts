@@ -42,6 +42,7 @@
  *   slice is over (AMD-V): the run ends 'preempted'.
  * - The VMX-preemption timer (exit 52): the time slice is over, the run ends 'preempted'.
  * - Hypercalls on VMMCALL under AMD-V, VMCALL under VT-x (the other vendor's instruction is #UD). ABI: RAX = function, RBX = argument, result in RAX.
+ *   (A paravirtual backend, pv/backend.ts, answers INT 0x82 with Xen's interface instead: `paravirtual`.)
  *   Function 0: print the character in BL (appended to `console`), RAX ← 0. Function 1: exit with
  *   the code in EBX (the VM ends, 'hypercall-exit'). Any other function, or a call from CPL > 0:
  *   RAX ← all ones (−1), nothing done.
@@ -395,8 +396,12 @@ export class Hypervisor {
         }
         return { action: 'ended', note: 'halted with no interrupt that can wake it', work: 'hlt', end: { kind: 'hlt' } };
       }
-      case 'hypercall':
-        return this.hypercall();
+      case 'hypercall': {
+        if (b.paravirtual === undefined) return this.hypercall();
+        const r = b.paravirtual();
+        if (r.shutdown !== undefined) return { action: 'ended', note: r.note, work: 'hypercall', end: { kind: 'hypercall-exit', code: r.shutdown } };
+        return { action: 'emulated', note: r.note, work: 'hypercall' };
+      }
       case 'exception':
         if (d.vector === 14 && b.shadow != null && d.address !== null) return this.shadowFault(d);
         return this.reflect(d);

@@ -254,6 +254,12 @@ export interface HvBackend {
    * (binary translation runs some instructions where they stand), when it did not just complete.
    */
   emulate?(): { note: string; reflect?: HvEvent; next?: BackendRun } | { error: string };
+  /**
+   * Paravirtualization (pv/backend.ts): carries out the hypercall of the last 'hypercall' exit with
+   * the backend's own interface (Xen's numbers) instead of the core's two functions, sets the result
+   * and advances past it; `shutdown` ends the VM with that code ('hypercall-exit').
+   */
+  paravirtual?(): { note: string; shutdown?: number };
   /** Asks for an exit as soon as the guest can take an interrupt (VT-x interrupt-window exiting; AMD-V V_IRQ with the VINTR intercept), or stops asking. */
   setInterruptWindow?(on: boolean): void;
 }
