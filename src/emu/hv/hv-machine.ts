@@ -39,6 +39,8 @@ import { activeMonitor, setActiveMonitor, type SvmMonitor } from '../svm/guest-r
 import { VMCB_FIELDS, type VmcbField } from '../svm/vmcb.ts';
 import type { VmxState } from '../vmx/vmx.ts';
 import { fieldByName } from '../vmx/fields.ts';
+import { decode } from '../cpu/decode.ts';
+import { formatInsn } from '../asm/disasm.ts';
 import { deepCopy } from '../trace/checkpoint.ts';
 import { captureFields, cloneMonitor, restoreFields, type Fields } from './capture.ts';
 import type { TraceEvent, TraceKind, TraceSink } from '../trace/events.ts';
@@ -116,6 +118,11 @@ export interface HvExitRecord {
    * SVM_EXIT_INFO_FIELDS); under trap-and-emulate what the fault pushed: `vector`, `error_code`.
    */
   info: Record<string, bigint>;
+  /**
+   * Under trap-and-emulate: what trapped, as the monitor counts it (`cli`, `out`, `mov cr3`, or the
+   * guest's own exception `#PF`, `#UD`), and the instruction at the trap's EIP, disassembled.
+   */
+  trap?: { label: string; insn: string | null; from: number };
 }
 
 
@@ -376,6 +383,10 @@ export class HvMachine {
     this.ledger.restore(s.ledger);
     (this.hypervisor as { log: HvLogEntry[] }).log = s.log.slice(0, s.logLength);
     this.records = s.records.slice(0, s.recordsLength);
+    if (b instanceof TeBackend) {
+      this.trapSeen = new Map();
+      for (const r of this.records) if (r.trap !== undefined) this.trapSeen.set(r.trap.label, (this.trapSeen.get(r.trap.label) ?? 0) + 1);
+    }
     const o = s.own as { console: string; ended: HvEnd | null; endStep: number | null; entryStep: number; roundTrip: number; awaiting: boolean; enteredAt: number };
     this.awaiting = o.awaiting;
     this.enteredAt = o.enteredAt;
@@ -484,15 +495,40 @@ export class HvMachine {
    * the record's entry unless the VM ended; its events follow the handler's at the trap's step.
    */
   private trapExited(record: HvExitRecord, entry: HvLogEntry, step: number, end: HvEnd | null): void {
+    const b = this.backend as TeBackend;
+    // What trapped: the one count of the monitor's that grew (its names: cli, out, mov cr3, #PF).
+    let label = entry.name;
+    for (const [k, n] of b.traps) {
+      if (n !== (this.trapSeen.get(k) ?? 0)) {
+        label = k;
+        this.trapSeen.set(k, n);
+        break;
+      }
+    }
+    // The ring it came from: the CPL is still the trapping code's once the handler is done (an
+    // emulated instruction stays in its ring; a reflected exception is delivered at the next entry).
+    record.trap = { label, insn: this.insnAt(entry.rip), from: this.cpu.cpl() };
     const total = this.monitorCycles();
     record.cycles = total - this.roundTrip;
     this.roundTrip = total;
     record.entry = end === null ? 'IRET' : null;
     this.enteredAt = step;
     if (this.vmSink === null) return;
-    this.emit({ kind: 'vm/exit', step, vm: 0, vendor: this.vendor, code: entry.code, name: entry.name, rip: entry.rip, info: { ...record.info }, trap: true });
+    this.emit({ kind: 'vm/exit', step, vm: 0, vendor: this.vendor, code: entry.code, name: entry.name, rip: entry.rip, info: { ...record.info }, trap: true, label, insn: record.trap.insn, from: record.trap.from });
     this.emit({ kind: 'vm/handle', step, vm: 0, action: entry.action, note: entry.note });
     if (end === null) this.emit({ kind: 'vm/entry', step, vm: 0, vendor: this.vendor, instruction: 'IRET', rip: this.backend.rip() });
+  }
+
+  /** Trap-and-emulate: the monitor's trap counts as of the last record (derived from the records on restore). */
+  private trapSeen = new Map<string, number>();
+
+  /** The guest's instruction at CS:`rip`, read through its own translation as the monitor reads it (null if unmapped or undecodable). */
+  private insnAt(rip: bigint): string | null {
+    const b = this.backend as TeBackend;
+    const cs = this.cpu.state.seg[1]!;
+    const lin = (cs.baseLo + Number(rip & 0xffffffffn)) >>> 0;
+    const r = decode((i) => b.readGuest(lin + i, 1) ?? -1, (cs.attr & SegAttr.DB) !== 0 ? 32 : 16);
+    return r.kind === 'ok' ? formatInsn(r.insn, Number(rip & 0xffffffffn)) : null;
   }
 
   /** The ledger's cycles outside the guest's own instructions and page walks (trap-and-emulate's monitor). */

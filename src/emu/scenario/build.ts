@@ -291,8 +291,11 @@ function buildVms(ls: LoadedScenario, vms: NonNullable<LoadedScenario['vms']>): 
   const sc = ls.scenario;
   if (hostFactory === null) throw new Error('a scenario with vms needs the multi-VM host: load src/emu/hv/host-machine.ts first (scenario/index.ts does)');
   const h = sc.hypervisor ?? {};
+  const under = sc.technique;
+  // The validator gives vms a hardware assist only (the multi-VM host runs on VT-x or AMD-V).
+  if (under !== 'vtx' && under !== 'svm') throw new Error(`vms under technique ${String(under)}: the multi-VM host needs 'vtx' or 'svm'`);
   return hostFactory({
-    under: sc.technique!,
+    under,
     guests: vms.map((v) => {
       const g = buildGuest(v.loaded, v.loaded.scenario.memory.size);
       return {

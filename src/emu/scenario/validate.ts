@@ -322,7 +322,7 @@ function checkTechnique(c: Checker, input: Obj, vendor: 'intel' | 'amd' | null, 
     if (h.costPreset !== undefined) {
       const id = c.str(h.costPreset, 'hypervisor.costPreset', 100);
       if (id !== null) {
-        const problem = presetProblem(technique, id);
+        const problem = presetProblem('trap-emulate', id);
         if (problem !== null) c.err('hypervisor.costPreset', problem);
         else hv.costPreset = id;
       }

@@ -113,8 +113,13 @@ export type TraceEvent =
    * by the vendor's names (EXIT_QUALIFICATION, VM_EXIT_INSTRUCTION_LEN, ...; EXITINFO1, EXITINFO2,
    * EXITINTINFO, NRIP), as the processor wrote them.
    */
-  /** `trap`: a trap of the trap-and-emulate monitor (hv/te/backend.ts), whose `code` is the vector (13: #GP), not an exit reason or EXITCODE. */
-  | { kind: 'vm/exit'; step: number; vm: number; vendor: 'intel' | 'amd'; code: number; name: string; rip: bigint; info: Record<string, bigint>; trap?: true }
+  /**
+   * `trap`: a trap of the trap-and-emulate monitor (hv/te/backend.ts), whose `code` is the vector
+   * (13: #GP), not an exit reason or EXITCODE; with it `label` (what trapped as the monitor counts
+   * it: `cli`, `out`, `#PF`), `insn` (the instruction at the trap, disassembled, null if unreadable)
+   * and `from` (the ring it trapped from: 1 for the guest kernel, 3 for its user code).
+   */
+  | { kind: 'vm/exit'; step: number; vm: number; vendor: 'intel' | 'amd'; code: number; name: string; rip: bigint; info: Record<string, bigint>; trap?: true; label?: string; insn?: string | null; from?: number }
   /**
    * The hypervisor read or wrote its control structure: VMREAD/VMWRITE of a VMCS field (`key` the
    * field's encoding) or a load/store of a VMCB field (`key` its offset); `key` is null for guest

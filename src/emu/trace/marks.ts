@@ -72,7 +72,7 @@ export interface MsiMark {
  * determine and the timeline looks up; a VM end's detail text; a DMA request's, see DmaMark).
  */
 export type Mark =
-  | { [K in Exclude<MarkKind, 'iommu/dma' | 'iommu/msi'>]: Omit<Extract<TraceEvent, { kind: K }>, 'rip' | 'info' | 'detail' | 'name'> }[Exclude<MarkKind, 'iommu/dma' | 'iommu/msi'>]
+  | { [K in Exclude<MarkKind, 'iommu/dma' | 'iommu/msi'>]: Omit<Extract<TraceEvent, { kind: K }>, 'rip' | 'info' | 'detail' | 'name' | (K extends 'vm/exit' ? 'label' | 'insn' | 'from' : never)> }[Exclude<MarkKind, 'iommu/dma' | 'iommu/msi'>]
   | DmaMark
   | MsiMark;
 
