@@ -27,8 +27,7 @@ export function exitManualName(vendor: 'intel' | 'amd', code: number, name: stri
  */
 export function narrateVm(locale: Locale, evs: readonly TraceEvent[], names: readonly string[] = [], te: VmTeView | null = null): Segment[] | null {
   const t = (k: MessageKey): string => translate(locale, k);
-  const trap = evs.find((e) => e.kind === 'vm/exit' && e.trap === true);
-  if (trap?.kind === 'vm/exit') return narrateTrap(locale, trap, evs);
+  if (evs.some((e) => e.kind === 'vm/exit' && e.trap === true)) return narrateTraps(locale, evs);
   // Trap-and-emulate's gap: a POPF that asked for another IF in ring 1, ignored without a trap (vm-view.ts teView).
   const popf = te?.popfIgnored ?? null;
   if (popf !== null) {
@@ -79,6 +78,21 @@ export function narrateVm(locale: Locale, evs: readonly TraceEvent[], names: rea
   }
   if (end?.kind === 'vm/end') return fill(t('vm.narr.vmEnd'), { vm: vmName(end.vm), why: code(end.detail === '' ? end.why : end.detail) });
   return null;
+}
+
+/**
+ * The traps of a step in order (a step can hold several: a hidden page fault filling the shadow,
+ * then the instruction's own trap), each told from its vm/exit to its vm/handle and the IRET back.
+ */
+function narrateTraps(locale: Locale, evs: readonly TraceEvent[]): Segment[] {
+  const out: Segment[] = [];
+  const starts = evs.flatMap((e, i) => (e.kind === 'vm/exit' && e.trap === true ? [i] : []));
+  starts.forEach((at, k) => {
+    const part = evs.slice(at, starts[k + 1] ?? evs.length);
+    if (k > 0 && locale !== 'zh-CN') out.push(plain(' '));
+    out.push(...narrateTrap(locale, part[0] as Extract<TraceEvent, { kind: 'vm/exit' }>, part));
+  });
+  return out;
 }
 
 /**
