@@ -66,7 +66,7 @@ describe('lab exec command line', () => {
     [['--nested', 'off'], /--nested: only with --under/],
     [['--under', 'svm', '--nested', 'no'], /--nested: 'no' is not on or off/],
     [['--under', 'vtx', '--cost-preset', 'amd-recent'], /prices AMD-V, not VT-x/],
-    [['--under', 'kvm'], /--under: 'kvm' is not svm or vtx/],
+    [['--under', 'kvm'], /--under: 'kvm' is not svm, vtx or trap-emulate/],
     [['--cost-preset', 'amd-recent'], /--cost-preset: only with --under/],
     [['--under', 'svm', '--cost-preset', 'core2-merom'], /prices VT-x, not AMD-V/],
     [['--under', 'svm', '--cost-preset', 'nope'], /no cost preset 'nope'/],
