@@ -53,6 +53,32 @@ describe('lab exec command line', () => {
     // First-generation VT-x costs more per exit than Broadwell.
     expect(old.hv.cost.cycles).toBeGreaterThan(j.hv.cost.cycles);
   });
+  it('--under trap-emulate runs the kernel deprivileged: the same result, traps by instruction, priced on the Pentium 4 by default', () => {
+    const b = JSON.parse(call(['exec', '--mode', 'prot32', '--load', '0x100000', bin]).out);
+    const j = JSON.parse(call(['exec', '--mode', 'prot32', '--load', '0x100000', '--under', 'trap-emulate', bin]).out);
+    expect({ exits: j.exits, end: j.end, regs: j.regs }).toEqual({ exits: b.exits, end: b.end, regs: b.regs });
+    expect(j.hv.under).toBe('trap-emulate');
+    expect(j.hv.paging).toBe('shadow');
+    expect(j.hv.exits['#GP']).toEqual({ code: 13, count: 2 });
+    expect(j.hv.traps).toMatchObject({ out: 1, hlt: 1 });
+    expect(j.hv.cost.preset).toBe('vtx-prescott');
+    expect(j.hv.cost.byKind.trap.count).toBe(j.hv.exitTotal);
+    // Any processor prices it (no virtualization extension is used).
+    expect(JSON.parse(call(['exec', '--mode', 'prot32', '--load', '0x100000', '--under', 'trap-emulate', '--cost-preset', 'amd-recent', bin]).out).hv.cost.vendor).toBe('amd');
+    const l = call(['exec', '--mode', 'long64', '--load', '0x100000', '--under', 'trap-emulate', bin]);
+    expect(l.code).toBe(2);
+    expect(l.err).toMatch(/--under trap-emulate: trap-and-emulate runs a 32-bit guest/);
+  });
+  it('--under bt runs the kernel from the translation cache: the same result, the cache\u2019s statistics under hv.bt', () => {
+    const b = JSON.parse(call(['exec', '--mode', 'prot32', '--load', '0x100000', bin]).out);
+    const j = JSON.parse(call(['exec', '--mode', 'prot32', '--load', '0x100000', '--under', 'bt', bin]).out);
+    expect({ exits: j.exits, end: j.end, regs: j.regs }).toEqual({ exits: b.exits, end: b.end, regs: b.regs });
+    expect(j.hv.under).toBe('bt');
+    expect(j.hv.bt).toMatchObject({ blocks: 2, callouts: { privileged: 2 }, codeWrites: 0, flushes: 0 });
+    expect(j.hv.traps).toMatchObject({ out: 1, hlt: 1 });
+    expect(j.hv.cost.byKind['bt-callout'].count).toBe(2);
+    expect(j.hv.cost.byKind['bt-step'].count).toBe(2);
+  });
   it('--nested off runs without nested paging (hv.nested false) and --nested on is the default', () => {
     const b = JSON.parse(call(['exec', '--mode', 'prot32', '--load', '0x100000', bin]).out);
     for (const under of ['svm', 'vtx']) {
@@ -66,7 +92,10 @@ describe('lab exec command line', () => {
     [['--nested', 'off'], /--nested: only with --under/],
     [['--under', 'svm', '--nested', 'no'], /--nested: 'no' is not on or off/],
     [['--under', 'vtx', '--cost-preset', 'amd-recent'], /prices AMD-V, not VT-x/],
-    [['--under', 'kvm'], /--under: 'kvm' is not svm, vtx or trap-emulate/],
+    [['--under', 'kvm'], /--under: 'kvm' is not svm, vtx, trap-emulate or bt/],
+    [['--under', 'trap-emulate', '--paging', 'nested'], /trap-and-emulate has no nested paging/],
+    [['--under', 'trap-emulate', '--tlb-tags', 'on'], /runs untagged/],
+    [['--under', 'bt', '--paging', 'nested'], /binary translation has no nested paging/],
     [['--cost-preset', 'amd-recent'], /--cost-preset: only with --under/],
     [['--under', 'svm', '--cost-preset', 'core2-merom'], /prices VT-x, not AMD-V/],
     [['--under', 'svm', '--cost-preset', 'nope'], /no cost preset 'nope'/],

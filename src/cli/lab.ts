@@ -217,15 +217,17 @@ function onOff(v: string | undefined, flag: string): boolean | undefined {
 
 const commands: Record<string, Command> = {
   exec: {
-    usage: 'exec --mode prot32|long64 --load ADDR [--max-steps N] [--under svm|vtx|trap-emulate [--paging nested|shadow] [--tlb-tags on|off] [--cost-preset NAME]] FILE.bin|FILE.asm (--nested on|off: the older spelling of --paging; trap-emulate: prot32, shadow paging)\n' +
+    usage: 'exec --mode prot32|long64 --load ADDR [--max-steps N] [--under svm|vtx|trap-emulate|bt [--paging nested|shadow] [--tlb-tags on|off] [--cost-preset NAME]] FILE.bin|FILE.asm (--nested on|off: the older spelling of --paging; trap-emulate and bt: prot32, shadow paging)\n' +
       '  lab exec --under svm|vtx --load ADDR [--max-steps N] [--quantum N] [--tlb-tags on|off] [--cost-preset NAME] --guest MODE:FILE[,pc][,vcpus=2][,mem=MIB][,name=NAME] --guest … (up to 4 VMs)',
     run(args) {
       if (args.some((a) => a === '--guest' || a.startsWith('--guest='))) return execGuests(args);
       const { flags, positional } = parseFlags(args, ['--mode', '--load', '--max-steps', '--under', '--nested', '--paging', '--cost-preset', '--tlb-tags']);
       const under = flags.get('--under');
-      if (under !== undefined && under !== 'svm' && under !== 'vtx' && under !== 'trap-emulate') throw new UsageError(`--under: '${under}' is not svm, vtx or trap-emulate`);
-      if (under === 'trap-emulate' && (flags.get('--paging') === 'nested' || flags.get('--nested') === 'on')) throw new UsageError('--paging nested: trap-and-emulate has no nested paging (its monitor shadows the guest\u2019s page tables)');
-      if (under === 'trap-emulate' && flags.get('--tlb-tags') === 'on') throw new UsageError('--tlb-tags on: trap-and-emulate runs untagged (no VPID or ASID without VT-x or AMD-V)');
+      if (under !== undefined && under !== 'svm' && under !== 'vtx' && under !== 'trap-emulate' && under !== 'bt') throw new UsageError(`--under: '${under}' is not svm, vtx, trap-emulate or bt`);
+      const software = under === 'trap-emulate' || under === 'bt';
+      const techName = under === 'bt' ? 'binary translation' : 'trap-and-emulate';
+      if (software && (flags.get('--paging') === 'nested' || flags.get('--nested') === 'on')) throw new UsageError(`--paging nested: ${techName} has no nested paging (its monitor shadows the guest\u2019s page tables)`);
+      if (software && flags.get('--tlb-tags') === 'on') throw new UsageError(`--tlb-tags on: ${techName} runs untagged (no VPID or ASID without VT-x or AMD-V)`);
       if (under === undefined && flags.has('--cost-preset')) throw new UsageError('--cost-preset: only with --under');
       if (under === undefined && flags.has('--nested')) throw new UsageError('--nested: only with --under');
       if (under === undefined && flags.has('--paging')) throw new UsageError('--paging: only with --under');
@@ -234,7 +236,7 @@ const commands: Record<string, Command> = {
       if (nestedFlag !== 'on' && nestedFlag !== 'off') throw new UsageError(`--nested: '${nestedFlag}' is not on or off`);
       if (under === undefined && flags.has('--tlb-tags')) throw new UsageError('--tlb-tags: only with --under');
       const tlbTags = onOff(flags.get('--tlb-tags'), '--tlb-tags');
-      const paging = flags.get('--paging') ?? (under === 'trap-emulate' || nestedFlag === 'off' ? 'shadow' : 'nested');
+      const paging = flags.get('--paging') ?? (software || nestedFlag === 'off' ? 'shadow' : 'nested');
       if (paging !== 'nested' && paging !== 'shadow') throw new UsageError(`--paging: '${paging}' is not nested or shadow`);
       if (paging === 'shadow' && tlbTags === true) throw new UsageError('--tlb-tags on: not with shadow paging (the shadow MMU relies on the TLB flush at each world switch)');
       const costPreset = under === undefined ? undefined : presetFor(under, flags.get('--cost-preset'));
@@ -251,7 +253,7 @@ const commands: Record<string, Command> = {
           ? runBare({ mode: mode as BareMode, load, code, maxSteps })
           : runUnder(under!, { mode: mode as BareMode, load, code, maxSteps, preset: costPreset.id, paging, ...(tlbTags !== undefined ? { tlbTags } : {}) }).result;
       } catch (e) {
-        if (e instanceof RangeError) throw new UsageError(under === 'trap-emulate' && !/load/.test(e.message) ? `--under trap-emulate: ${e.message}` : `--load: ${e.message}`);
+        if (e instanceof RangeError) throw new UsageError(software && !/load/.test(e.message) ? `--under ${under}: ${e.message}` : `--load: ${e.message}`);
         throw e;
       }
       return JSON.stringify(result, null, 1);

@@ -65,7 +65,7 @@ function under(id: HvBackendId, p: Program, bytes: Uint8Array, paging: 'nested' 
   return { exits: r.exits, end: r.end, regs: r.regs, dump: Buffer.from(dump).toString('hex'), hv: { ...r.hv }, steps: r.hv.steps };
 }
 
-const EXIT_NAMES: Record<Exclude<HvBackendId, 'trap-emulate'>, { io: string; hlt: string; mmio: string }> = {
+const EXIT_NAMES: Record<Exclude<HvBackendId, 'trap-emulate' | 'bt'>, { io: string; hlt: string; mmio: string }> = {
   svm: { io: 'VMEXIT_IOIO', hlt: 'VMEXIT_HLT', mmio: 'VMEXIT_NPF' },
   vtx: { io: 'EXIT_REASON_IO_INSTRUCTION', hlt: 'EXIT_REASON_HLT', mmio: 'EXIT_REASON_EPT_VIOLATION' },
 };

@@ -49,7 +49,12 @@ export const COST_KINDS = {
     key: 'none',
     about: 'a fault of the deprivileged guest into the software monitor through its IDT, and the IRET back (trap-and-emulate, before VT-x and AMD-V)',
   },
-  'bt-step': { vendor: 'any', key: 'none', about: 'one binary-translation step (translating a guest basic block)', pendingIssue: 9 },
+  'bt-step': { vendor: 'any', key: 'none', about: 'one binary-translation step (translating a guest basic block into the translation cache)' },
+  'bt-callout': {
+    vendor: 'any',
+    key: 'none',
+    about: "translated code jumping into the monitor (a callout, or a block exit not yet chained), the monitor's dispatch, and the jump back: no fault is taken",
+  },
 } as const satisfies Record<string, CostKindInfo>;
 
 export type CostKind = keyof typeof COST_KINDS;

@@ -4,9 +4,9 @@
  * Light on purpose: validating a scenario (in the worker's first load) needs only the presets' ids
  * and vendors, not their figures; `PRESET_VENDORS` is kept equal to presets.ts by a test.
  */
-export type PresetTechnique = 'svm' | 'vtx' | 'trap-emulate';
-/** Trap-and-emulate is priced on the Pentium 4 by default: the processor of the years before VT-x, with the one measured fault round trip. */
-export const DEFAULT_PRESET: Record<PresetTechnique, string> = { svm: 'amd-recent', vtx: 'intel-broadwell', 'trap-emulate': 'vtx-prescott' };
+export type PresetTechnique = 'svm' | 'vtx' | 'trap-emulate' | 'bt';
+/** The software techniques are priced on the Pentium 4 by default: the processor of the years before VT-x, where their figures were measured. */
+export const DEFAULT_PRESET: Record<PresetTechnique, string> = { svm: 'amd-recent', vtx: 'intel-broadwell', 'trap-emulate': 'vtx-prescott', bt: 'vtx-prescott' };
 
 /** Every preset of presets.ts by id, with the vendor it prices, in the order PRESETS lists them. */
 export const PRESET_VENDORS: Readonly<Record<string, 'intel' | 'amd'>> = {
@@ -23,8 +23,8 @@ export function presetProblem(under: PresetTechnique, id: string | undefined): s
   const vendor = Object.hasOwn(PRESET_VENDORS, pid) ? PRESET_VENDORS[pid] : undefined;
   const ids = Object.keys(PRESET_VENDORS);
   if (vendor === undefined) return `no cost preset '${id}' (presets: ${ids.join(', ')})`;
-  // Trap-and-emulate uses no virtualization extension: any processor's preset prices it.
-  if (under !== 'trap-emulate' && vendor !== want) {
+  // The software techniques use no virtualization extension: any processor's preset prices them.
+  if (under !== 'trap-emulate' && under !== 'bt' && vendor !== want) {
     const fit = ids.filter((x) => PRESET_VENDORS[x] === want).join(', ');
     return `preset '${pid}' prices ${vendor === 'intel' ? 'VT-x' : 'AMD-V'}, not ${want === 'intel' ? 'VT-x' : 'AMD-V'} (use ${fit})`;
   }

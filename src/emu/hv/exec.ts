@@ -36,8 +36,9 @@ import { VMX_AREA_SIZE, VmxBackend } from './vmx-backend.ts';
 import { GPR_NAMES, type HvBackend, type HvExitOptions } from './types.ts';
 import { SHADOW_POOL_SIZE, type ShadowStats } from './shadow.ts';
 import { TE_AREA_SIZE, TeBackend } from './te/backend.ts';
+import { BT_AREA_SIZE, BtBackend, type BtStats } from './bt/backend.ts';
 
-export type HvBackendId = 'svm' | 'vtx' | 'trap-emulate';
+export type HvBackendId = 'svm' | 'vtx' | 'trap-emulate' | 'bt';
 export { DEFAULT_PRESET };
 
 /** A preset usable with this technique, or a message saying why not (cost/pick.ts). */
@@ -117,6 +118,8 @@ export interface HvJson {
   shadow?: ShadowStats;
   /** Trap-and-emulate: the monitor's traps by the instruction that caused them (`cli`, `out`, `mov cr3`) and the exceptions it reflected (`#PF`, `#UD`). */
   traps?: Record<string, number>;
+  /** Binary translation: the translation cache's statistics (bt/backend.ts). */
+  bt?: BtStats & { cacheBlocks: number };
   /** Guest instructions retired (natively and by the hypervisor's emulation), as the bare run's `steps`. */
   steps: number;
   /** Exits by the vendor's name, each with its code and count. */
@@ -172,11 +175,14 @@ export interface HvExtra {
 export function createVm(under: HvBackendId, opts: HvExecOptions, extra: HvExtra = {}): HvVm {
   const p = presetFor(under, opts.preset);
   if (typeof p === 'string') throw new RangeError(p);
-  if (under === 'trap-emulate' && opts.paging === 'nested') throw new RangeError('trap-and-emulate has no nested paging: its monitor shadows the guest’s page tables (--paging shadow)');
-  const nested = under !== 'trap-emulate' && pagingOf(opts) === 'nested';
+  const software = under === 'trap-emulate' || under === 'bt';
+  if (software && opts.paging === 'nested') throw new RangeError(`${under === 'bt' ? 'binary translation' : 'trap-and-emulate'} has no nested paging: its monitor shadows the guest\u2019s page tables (--paging shadow)`);
+  const nested = !software && pagingOf(opts) === 'nested';
+  // Binary translation's area holds its translation cache too: its shadow pool comes after it.
+  const swPool = HV_AREA + BT_AREA_SIZE;
   const m = createBareMachine({
     mode: opts.mode, load: opts.load, code: opts.code, ...(opts.features ? { features: opts.features } : {}),
-    ramSize: nested ? HV_HOST_RAM_SIZE : HV_SHADOW_RAM_SIZE,
+    ramSize: under === 'bt' ? swPool + SHADOW_POOL_SIZE : nested ? HV_HOST_RAM_SIZE : HV_SHADOW_RAM_SIZE,
   });
   const cpu = m.cpu;
   const features = cpu.features;
@@ -191,7 +197,8 @@ export function createVm(under: HvBackendId, opts: HvExecOptions, extra: HvExtra
   };
   const backend: HvBackend = under === 'svm' ? new SvmBackend(cpu, common)
     : under === 'vtx' ? new VmxBackend(cpu, common)
-    : new TeBackend(cpu, { area: HV_AREA, ledger, shadowPool: HV_SHADOW_POOL, guestRam: { size: BARE_RAM_SIZE, hpaBase: 0 }, vendor: p.vendor });
+    : under === 'trap-emulate' ? new TeBackend(cpu, { area: HV_AREA, ledger, shadowPool: HV_SHADOW_POOL, guestRam: { size: BARE_RAM_SIZE, hpaBase: 0 }, vendor: p.vendor })
+    : new BtBackend(cpu, { area: HV_AREA, ledger, shadowPool: swPool, guestRam: { size: BARE_RAM_SIZE, hpaBase: 0 }, vendor: p.vendor });
   const hypervisor = new Hypervisor({
     backend, ledger,
     // The bare machine's CPUID (its Intel model), so the guest sees what it sees bare.
@@ -240,6 +247,7 @@ export function runUnder(under: HvBackendId, opts: HvExecOptions, extra: HvExtra
     tlb: tlbJson(cpu.mmu, backend.tlbTags),
   };
   if (backend.shadow != null) hvJson.shadow = { ...backend.shadow.stats };
+  if (backend instanceof BtBackend) hvJson.bt = { ...backend.stats, callouts: { ...backend.stats.callouts }, cacheBlocks: backend.blocks.size };
   if (backend instanceof TeBackend) hvJson.traps = Object.fromEntries([...backend.traps].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   if (hv.console !== '') hvJson.console = hv.console;
   if (end.kind === 'hypercall-exit') hvJson.exitCode = end.code;

@@ -445,7 +445,7 @@ export class Hypervisor {
           b.inject(r.reflect);
           return { action: 'reflected', note: r.note, work: 'privileged' };
         }
-        return { action: 'emulated', note: r.note, work: 'privileged' };
+        return { action: 'emulated', note: r.note, work: 'privileged', ...(r.next !== undefined && r.next.kind !== 'budget' ? { next: r.next } : {}) };
       }
       case 'other':
         return { action: 'ended', note: 'no handler', end: { kind: 'error', why: `unhandled exit ${exit.name} (${exit.code})${d.why !== undefined ? `: ${d.why}` : ''}` } };

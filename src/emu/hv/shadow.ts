@@ -208,6 +208,11 @@ export class ShadowMmu {
   ptRefs = new Map<number, number>();
   /** Guest frame → leaf slots that map it. */
   rmap = new Map<number, number[]>();
+  /**
+   * Guest frames a binary translator has translated code from (bt/backend.ts): mapped read-only like
+   * page-table pages, so that a write to them faults and the translator can drop its stale blocks.
+   */
+  codePages = new Set<number>();
 
   readonly pinned: { linear: number; hpa: number; pages: number } | null;
 
@@ -478,7 +483,7 @@ export class ShadowMmu {
     }
     const leafStep = r.steps[r.steps.length - 1];
     const dirty = r.dirtySet;
-    if (writable && dirty && !this.ptRefs.has(gpa)) lo |= RW;
+    if (writable && dirty && !this.ptRefs.has(gpa) && !this.codePages.has(gpa)) lo |= RW;
     if (user) lo |= US;
     const hi = rights.xd && this.format === '4level' ? XD_HI : 0;
     this.writeSpte(slot, lo, hi);
@@ -533,6 +538,32 @@ export class ShadowMmu {
     this.stats.emulatedWrites++;
     this.records.push({ op: 'emulated-write', gva: pageOf(gva), gpa, changed: [...changed] });
     for (const e of changed) for (const s of [...(this.byEntry.get(e) ?? [])]) this.zapSlot(s, 'write');
+  }
+
+  /**
+   * The guest's own walk of `gva` for an instruction fetch in its kernel, setting the accessed flags
+   * as the processor's fetch would: a binary translator reading the guest's code (bt/backend.ts).
+   */
+  touchFetch(gva: number): void {
+    const g = this.guestControl();
+    if (!g.paging || g.pae || g.la57) return;
+    walk(this.guestMem, g.ctl, gva >>> 0, Math.floor(gva / 0x100000000) >>> 0, { write: false, user: false, fetch: true }, true);
+  }
+
+  /** Write-protects a guest frame that code was translated from: every leaf mapping it becomes read-only. */
+  protectCode(gfn: number): void {
+    if (this.codePages.has(gfn)) return;
+    this.codePages.add(gfn);
+    const size = this.entrySize();
+    for (const s of this.rmap.get(gfn) ?? []) this.writeSpte(s, this.readSpte(s) & ~RW, size === 8 ? this.host.mem.read(s + 4, 4) : 0);
+    this.host.flushTlb();
+  }
+
+  /** No translated code is left from that frame: the leaves mapping it go, to be filled writable again. */
+  unprotectCode(gfn: number): void {
+    if (!this.codePages.delete(gfn)) return;
+    if (this.ptRefs.has(gfn)) return;
+    for (const s of [...(this.rmap.get(gfn) ?? [])]) this.zapSlot(s, null);
   }
 
   /** INVLPG: the leaf of that linear page in the current shadow goes. Returns whether there was one. */

@@ -131,8 +131,10 @@ export interface HvLogEntry {
 /** An event to inject into the guest on the next entry. */
 export interface HvEvent {
   vector: number;
-  type: 'exception' | 'interrupt';
+  /** 'software': an INT n the guest executed, delivered by a software monitor (te/, bt/) with the return address after it (`length` bytes on). */
+  type: 'exception' | 'interrupt' | 'software';
   errorCode?: number;
+  length?: number;
 }
 
 /** How one entry into the guest came back. */
@@ -248,9 +250,10 @@ export interface HvBackend {
   /**
    * Trap-and-emulate: carries out the privileged instruction of the last 'privileged' exit on the
    * guest's virtual state and advances past it; `reflect` is a fault the instruction raises in the
-   * guest instead, `error` ends the VM.
+   * guest instead, `error` ends the VM; `next`, how a one-instruction run the emulation made ended
+   * (binary translation runs some instructions where they stand), when it did not just complete.
    */
-  emulate?(): { note: string; reflect?: HvEvent } | { error: string };
+  emulate?(): { note: string; reflect?: HvEvent; next?: BackendRun } | { error: string };
   /** Asks for an exit as soon as the guest can take an interrupt (VT-x interrupt-window exiting; AMD-V V_IRQ with the VINTR intercept), or stops asking. */
   setInterruptWindow?(on: boolean): void;
 }

@@ -103,6 +103,8 @@ export interface TeBackendOptions {
   guestRam: { size: number; hpaBase: number };
   /** The preset's vendor (the processor the run is priced on). */
   vendor: 'intel' | 'amd';
+  /** The area's size (default TE_AREA_SIZE; binary translation adds its translation cache): all of it appears at MONITOR_LINEAR. */
+  areaSize?: number;
 }
 
 interface Pending {
@@ -138,29 +140,29 @@ function truncate(lo: number, hi: number): [number, number] {
 
 export class TeBackend implements HvBackend {
   readonly vendor: 'intel' | 'amd';
-  readonly id = 'te';
+  readonly id: string = 'te';
   readonly nested = false;
   readonly tlbTags = false;
   readonly shadow: ShadowMmu;
   inHandler = false;
   /** Traps by the instruction that caused them (cli, out, mov cr3...), and reflected exceptions by name. */
   readonly traps = new Map<string, number>();
-  private readonly ledger: Ledger;
-  private readonly area: number;
+  protected readonly ledger: Ledger;
+  protected readonly area: number;
   /** The guest's control registers and EFER as it set them. */
-  private gcr0: number;
-  private gcr3: number;
-  private gcr4: number;
-  private gefer: number;
+  protected gcr0: number;
+  protected gcr3: number;
+  protected gcr4: number;
+  protected gefer: number;
   /** The guest's GDTR, IDTR, TR and LDTR as it loaded them. */
   vgdtr: { base: number; limit: number };
   vidtr: { base: number; limit: number };
   vtr: { selector: number; base: number; limit: number };
   vldtr = 0;
   private readonly msrs = new Map<number, bigint>();
-  private pending: Pending | null = null;
-  private event: HvEvent | null = null;
-  private readonly monitor: GuestMonitor;
+  protected pending: Pending | null = null;
+  protected event: HvEvent | null = null;
+  protected readonly monitor: GuestMonitor & { software: boolean };
 
   constructor(
     readonly cpu: Cpu,
@@ -171,7 +173,8 @@ export class TeBackend implements HvBackend {
     if ((st.cr0 & CR0.PE) === 0) throw new RangeError('trap-and-emulate: the guest must start in protected mode');
     if (cpu.cpl() !== 0) throw new RangeError('trap-and-emulate: the guest starts in its ring 0');
     const ram = opts.guestRam;
-    if (opts.area < ram.hpaBase + ram.size && opts.area + TE_AREA_SIZE > ram.hpaBase) throw new RangeError('monitor area: inside the guest\u2019s RAM');
+    const areaSize = opts.areaSize ?? TE_AREA_SIZE;
+    if (opts.area < ram.hpaBase + ram.size && opts.area + areaSize > ram.hpaBase) throw new RangeError('monitor area: inside the guest\u2019s RAM');
     this.vendor = opts.vendor;
     this.ledger = opts.ledger;
     this.area = opts.area;
@@ -184,7 +187,7 @@ export class TeBackend implements HvBackend {
     this.vtr = { selector: st.tr.selector, base: st.tr.baseLo >>> 0, limit: st.tr.limit };
     this.vldtr = st.ldtr.valid ? st.ldtr.selector : 0;
     this.shadow = new ShadowMmu({
-      pool: opts.shadowPool, guestRam: ram, pinned: { linear: MONITOR_LINEAR, hpa: opts.area, pages: TE_AREA_SIZE / 0x1000 },
+      pool: opts.shadowPool, guestRam: ram, pinned: { linear: MONITOR_LINEAR, hpa: opts.area, pages: areaSize / 0x1000 },
       host: {
         mem: cpu.mem, maxPhysAddr: 36, page1gb: false,
         guestRegs: () => ({ cr0: this.gcr0, cr3: this.gcr3, cr4: this.gcr4, efer: this.gefer }),
@@ -225,8 +228,12 @@ export class TeBackend implements HvBackend {
     const why = this.shadow.sync('start');
     if (why !== null) throw new RangeError(why);
     this.monitor = {
+      software: false,
       intercept(what: Intercept): boolean {
-        return (what.kind === 'exception' && what.type === 'hardware-exception') || what.kind === 'triple-fault' || (what.kind === 'exception' && what.during !== null);
+        if (what.kind === 'triple-fault') return true;
+        if (what.kind !== 'exception') return false;
+        // Hardware exceptions come to the monitor first; software interrupts too when `software` is set (binary translation).
+        return what.type === 'hardware-exception' || what.during !== null || this.software;
       },
       interruptWindow: false,
       interruptExitsIgnoreIf: false,
@@ -238,19 +245,19 @@ export class TeBackend implements HvBackend {
   }
 
   /** CR0 as the processor runs the guest: the guest's, with PG and WP for the shadow and PE. */
-  private realCr0(): number {
+  protected realCr0(): number {
     return (this.gcr0 | CR0.PE | CR0.PG | CR0.WP) >>> 0;
   }
 
   /** CR4 as the processor runs the guest: 32-bit shadow tables (no PAE, no PSE, no PGE). */
-  private realCr4(): number {
+  protected realCr4(): number {
     return (this.gcr4 & ~(CR4.PAE | CR4.PSE | CR4.PGE | CR4.PCIDE)) >>> 0;
   }
 
   // ---- the guest's memory, as the monitor reads it (guest linear → guest physical → host) ----
 
   /** The host-physical address of a guest linear address, or null if the guest's walk faults. */
-  private hpaOf(lin: number): number | null {
+  protected hpaOf(lin: number): number | null {
     const w = this.shadow.inspect(lin >>> 0).walk;
     const gpa = w === null ? lin >>> 0 : w.ok ? w.pa : -1;
     return gpa < 0 ? null : this.shadow.gpaToHpa(gpa);
@@ -266,7 +273,7 @@ export class TeBackend implements HvBackend {
     return v >>> 0;
   }
 
-  private writeGuest8(lin: number, v: number): void {
+  protected writeGuest8(lin: number, v: number): void {
     const h = this.hpaOf(lin >>> 0);
     if (h !== null) this.cpu.mem.write(h, 1, v & 0xff);
   }
@@ -274,7 +281,7 @@ export class TeBackend implements HvBackend {
   // ---- the shadow descriptor tables ----
 
   /** The shadow GDT: the guest's descriptors with ring compression, the monitor's TSS last. */
-  private rebuildGdt(): void {
+  protected rebuildGdt(): void {
     const mem = this.cpu.mem;
     const at = this.area + GDT_OFF;
     const n = Math.min((this.vgdtr.limit + 1) >>> 3, 8191);
@@ -298,7 +305,7 @@ export class TeBackend implements HvBackend {
   }
 
   /** The shadow IDT: the guest's gates, DPL 0 made DPL 1. */
-  private rebuildIdt(): void {
+  protected rebuildIdt(): void {
     const mem = this.cpu.mem;
     const at = this.area + IDT_OFF;
     const n = Math.min((this.vidtr.limit + 1) >>> 3, 256);
@@ -337,49 +344,68 @@ export class TeBackend implements HvBackend {
 
   enter(budget: number): BackendRun {
     const cpu = this.cpu;
-    cpu.exit = null;
-    cpu.guestVectoring = null;
+    // Inside a handler a one-instruction entry runs the guest's own instruction where it stands (string I/O, MMIO, a page-table write).
+    const once = this.inHandler && budget === 1;
     this.pending = null;
-    if (this.event !== null) {
-      const ev = this.event;
-      this.event = null;
-      this.deliver(ev);
-    }
-    let end: string;
-    const before = cpu.state.steps;
-    const refsBefore = cpu.mmu.refs;
-    if (cpu.exit === null) {
-      try {
-        end = cpu.run(budget);
-      } catch (e) {
-        if (e !== GuestExit.signal) throw e;
-        end = 'exit';
+    for (;;) {
+      cpu.exit = null;
+      cpu.guestVectoring = null;
+      if (this.event !== null) {
+        const ev = this.event;
+        this.event = null;
+        this.deliver(ev);
       }
-    } else end = 'exit';
-    const native = cpu.state.steps - before;
-    if (native > 0) this.ledger.charge({ kind: 'guest-insn', count: native });
-    const refs = cpu.mmu.refs - refsBefore;
-    if (refs > 0) this.ledger.charge({ kind: 'page-walk-ref', count: refs });
-    if (end === 'exit' && cpu.exit !== null) {
-      // The fault into the monitor through its IDT and the IRET back, then the monitor's own path.
-      this.ledger.charge({ kind: 'trap' });
-      this.ledger.charge({ kind: 'hv-dispatch' });
-      return { kind: 'exit', exit: this.readTrap(cpu.exit) };
+      if (!once && cpu.exit === null) this.settle();
+      let end: string;
+      const before = cpu.state.steps;
+      const refsBefore = cpu.mmu.refs;
+      if (cpu.exit === null) {
+        try {
+          end = cpu.run(budget);
+        } catch (e) {
+          if (e !== GuestExit.signal) throw e;
+          end = 'exit';
+        }
+      } else end = 'exit';
+      const native = cpu.state.steps - before;
+      budget -= native;
+      if (native > 0) this.ledger.charge({ kind: 'guest-insn', count: native });
+      const refs = cpu.mmu.refs - refsBefore;
+      if (refs > 0) this.ledger.charge({ kind: 'page-walk-ref', count: refs });
+      if (end === 'exit' && cpu.exit !== null) {
+        const exit = this.readTrap(cpu.exit);
+        // null: the monitor handled it on its own (binary translation's chaining) and the guest goes on.
+        if (exit === null) {
+          if (budget > 0) continue;
+          return { kind: 'budget' };
+        }
+        return { kind: 'exit', exit };
+      }
+      if (end === 'shutdown') return { kind: 'shutdown' };
+      if (end === 'hlt') return { kind: 'halted' };
+      return { kind: 'budget' };
     }
-    if (end === 'shutdown') return { kind: 'shutdown' };
-    if (end === 'hlt') return { kind: 'halted' };
-    return { kind: 'budget' };
+  }
+
+  /** Before the guest runs (not for a handler's one-instruction run): binary translation moves the guest kernel into its translation. */
+  protected settle(): void {}
+
+  /** The fault into the monitor through its IDT and the IRET back, then the monitor's own path. */
+  protected chargeTrap(): void {
+    this.ledger.charge({ kind: 'trap' });
+    this.ledger.charge({ kind: 'hv-dispatch' });
   }
 
   /** Delivers an event the core reflected, through the shadow IDT, as the guest's ring 0 would take it (in ring 1). */
-  private deliver(ev: HvEvent): void {
+  protected deliver(ev: HvEvent): void {
     const cpu = this.cpu;
     const st = cpu.state;
     const err = ev.type === 'exception' && ev.errorCode !== undefined ? ev.errorCode : -1;
-    const kind = ev.type === 'exception' ? EventKind.EXCEPTION : EventKind.EXTERNAL;
+    const kind = ev.type === 'exception' ? EventKind.EXCEPTION : ev.type === 'software' ? EventKind.SOFTWARE : EventKind.EXTERNAL;
+    const ret = ev.type === 'software' ? (st.ripLo + (ev.length ?? 0)) >>> 0 : st.ripLo;
     try {
       try {
-        deliverEvent(cpu, ev.vector, err, kind, st.ripLo, st.ripHi);
+        deliverEvent(cpu, ev.vector, err, kind, ret, st.ripHi);
       } catch (e) {
         if (!(e instanceof Fault)) throw e;
         if (ev.type === 'exception' && ev.vector === Vec.DF) {
@@ -390,7 +416,7 @@ export class TeBackend implements HvBackend {
           const first = { vector: ev.vector, type: 'hardware-exception', errorCode: err, length: 0 } as const;
           if (!cpu.guestIntercept({ kind: 'exception', rip: this.rip(), length: 0, vector: e.vector, type: 'hardware-exception', errorCode: code2, address, during: first })) deliverExceptionImpl(cpu, new Fault(Vec.DF, 0));
         } else {
-          cpu.guestVectoring = { vector: ev.vector, type: ev.type === 'exception' ? 'hardware-exception' : 'external-interrupt', errorCode: err, length: 0 };
+          cpu.guestVectoring = { vector: ev.vector, type: ev.type === 'exception' ? 'hardware-exception' : ev.type === 'software' ? 'software-interrupt' : 'external-interrupt', errorCode: err, length: ev.length ?? 0 };
           deliverExceptionImpl(cpu, e);
         }
       }
@@ -400,7 +426,7 @@ export class TeBackend implements HvBackend {
   }
 
   /** Decodes the instruction at the guest's CS:EIP through the guest's own tables. */
-  private decodeHere(): Insn | null {
+  protected decodeHere(): Insn | null {
     const st = this.cpu.state;
     const lin = (st.seg[1]!.baseLo + st.ripLo) >>> 0;
     const r = decode((i) => this.readGuest(lin + i, 1) ?? -1, (st.seg[1]!.attr & SegAttr.DB) !== 0 ? 32 : 16);
@@ -408,7 +434,8 @@ export class TeBackend implements HvBackend {
   }
 
   /** A trap normalised for the core: a privileged instruction the monitor emulates, or an exception it reflects. */
-  private readTrap(x: Intercept): HvExit {
+  protected readTrap(x: Intercept): HvExit | null {
+    this.chargeTrap();
     const rip = x.rip;
     const raw: Record<string, bigint> = {};
     if (x.kind === 'triple-fault') return { code: 8, name: 'triple fault', detail: { kind: 'triple-fault' }, rip, raw };
@@ -443,12 +470,12 @@ export class TeBackend implements HvBackend {
     };
   }
 
-  private count(name: string): void {
+  protected count(name: string): void {
     this.traps.set(name, (this.traps.get(name) ?? 0) + 1);
   }
 
   /** What a #GP in ring 1 was, when it was the guest kernel's privileged instruction (else null: the guest's own #GP). */
-  private privileged(insn: Insn): { detail: HvExitDetail; name: string } | null {
+  protected privileged(insn: Insn): { detail: HvExitDetail; name: string } | null {
     const m = insn.mnemonic;
     const op0 = insn.operands[0];
     const op1 = insn.operands[1];
@@ -499,7 +526,7 @@ export class TeBackend implements HvBackend {
    * Emulates the trapped instruction of a 'privileged' exit on the guest's virtual state (as its ring
    * 0 would have run it) and advances past it. Returns the log's note, or the error that ends the run.
    */
-  emulate(): { note: string; reflect?: HvEvent } | { error: string } {
+  emulate(): { note: string; reflect?: HvEvent; next?: BackendRun } | { error: string } {
     const p = this.pending;
     if (p === null) return { error: 'emulate: no trapped instruction' };
     const cpu = this.cpu;
@@ -597,7 +624,7 @@ export class TeBackend implements HvBackend {
   }
 
   /** IRET of the guest kernel to its own ring 0 (a frame whose CS has RPL 0): pop EIP, CS, EFLAGS as ring 0 would, run it in ring 1. */
-  private iretToKernel(): { note: string; reflect?: HvEvent } | { error: string } {
+  protected iretToKernel(): { note: string; reflect?: HvEvent } | { error: string } {
     const cpu = this.cpu;
     const st = cpu.state;
     const ss = st.seg[2]!;
@@ -632,7 +659,7 @@ export class TeBackend implements HvBackend {
     return this.wordOperand(insn, next);
   }
 
-  private wordOperand(insn: Insn, next: number): number {
+  protected wordOperand(insn: Insn, next: number): number {
     const op = insn.operands[insn.operands.length - 1]!;
     const st = this.cpu.state;
     if (op.kind === 'reg') return st.regLo[op.reg]! & 0xffff;

@@ -1,0 +1,627 @@
+/**
+ * Binary translation (issue 9, item 2): the monitor of trap-and-emulate (te/backend.ts) with the
+ * guest kernel's code run from a translation cache instead of where it stands, as VMware's
+ * monitor ran 32-bit guests before VT-x (Adams and Agesen, ASPLOS 2006). The guest's user code
+ * (ring 3) still runs directly.
+ *
+ * The guest kernel (its ring 0) runs in ring 1, as under trap-and-emulate, but only translated code
+ * (translate.ts): the processor's CS is then the monitor's (TC_CS, flat 4 GiB, DPL 1), EIP an address
+ * in the translation cache (TC, in the monitor's area at MONITOR_LINEAR + TC_OFF), and the guest's
+ * own CS is kept in `vcs`. Data segments, the stack and every register are the guest's, so a copied
+ * instruction computes what the guest's own would. Entering the kernel (the start, the end of an
+ * emulated instruction, an interrupt or exception delivered to it) moves execution to the
+ * translation of the guest's EIP (`settle`), translating the block on a miss.
+ *
+ * What the monitor does at each kind of callout (`translate.ts` CalloutReason):
+ * - privileged (HLT, IN/OUT, MOV CRn, RDMSR/WRMSR, INVLPG, CLI, STI, LGDT, LIDT, LTR, IRET to the
+ *   kernel...): the guest's CS:EIP is put back, and the hypervisor core handles the instruction as
+ *   under trap-and-emulate: no fault was taken, only a callout (priced `bt-callout`, not `trap`);
+ * - sensitive (POPF, PUSHF, SGDT, SIDT, SLDT, STR, SMSW, LAR, LSL, MOV r/m,Sreg, PUSH Sreg), indirect
+ *   control transfers, CS-override accesses, undecodable bytes: the guest's own instruction is run
+ *   once where it stands in ring 1, then the monitor writes what ring 0 would have seen or done:
+ *   POPF sets the guest's IF and IOPL from the value it popped (which ring 1 silently ignored);
+ *   PUSHF puts the guest's IOPL in the pushed image; SGDT, SIDT, STR, SLDT and SMSW store the guest's
+ *   own GDTR, IDTR, TR, LDTR and CR0; MOV and PUSH of CS or SS give RPL 0; LAR and LSL give the
+ *   guest's DPL and limit. This is why binary translation is transparent where trap-and-emulate is
+ *   not (te.test.ts shows each divergence; bt.test.ts the same programs ending as bare);
+ * - interrupt (INT n, INT3, INTO): delivered by the monitor with the guest's return address;
+ * - page-table-write (adaptive translation): see below.
+ * Interrupts and exceptions delivered to the guest kernel: the monitor takes every one first
+ * (software interrupts too), reports a fault in translated code at the guest instruction it came
+ * from, and writes the frame's CS with the guest's RPL 0, as ring 0 would have pushed it.
+ *
+ * Chaining: a block exit first jumps into the monitor, which translates the target if it must and
+ * rewrites that exit's JMP rel32 to the target's translation (`chains`); afterwards that path runs
+ * without the monitor. Lookups by guest address check that the guest page still maps the frame the
+ * block was translated from.
+ *
+ * Self-modifying code: each guest frame code was translated from is write-protected in the shadow
+ * page tables (shadow.ts `protectCode`). A write there faults into the monitor, which drops every
+ * block translated from the frame (and the chains into them), lifts the protection, runs the
+ * writing instruction once where it stands, and resumes at a fresh translation of the next one: so
+ * a write to an instruction later in the same block takes effect too.
+ *
+ * Adaptive translation: a translated store that makes the shadow MMU emulate a page-table write
+ * `ADAPT_AFTER` times (each a page fault into the monitor) is retranslated as a page-table-write
+ * callout: the monitor then opens the page-table page and runs the store without any fault (the
+ * core's emulated write), as VMware's adaptive binary translation replaced trapping instructions by
+ * callouts.
+ *
+ * The guest kernel's MOV to CR0, CR3 or CR4 and INVLPG drop every translation (they may change
+ * what a linear address maps to); a full cache is flushed whole, as VMware's was.
+ */
+import { Fault, Vec } from '../../cpu/core.ts';
+import { decode } from '../../cpu/decode.ts';
+import type { Insn, MemOperand } from '../../cpu/insn.ts';
+import { operandLinear, type Intercept } from '../../cpu/guest.ts';
+import { hasErrorCode } from '../../cpu/sys-int.ts';
+import { Flag, type SegmentCache } from '../../cpu/state.ts';
+import type { Cpu } from '../../cpu/cpu.ts';
+import type { BackendRun, HvEvent, HvExit } from '../types.ts';
+import { MONITOR_LINEAR, TE_AREA_SIZE, TeBackend, vectorName, type TeBackendOptions } from '../te/backend.ts';
+import { translateBlock, type CalloutReason, type TranslatedBlock } from './translate.ts';
+
+/** The translation cache: 256 KiB of the monitor's area, after the trap-and-emulate structures. */
+export const TC_OFF = 0x20000;
+export const TC_SIZE = 0x40000;
+export const BT_AREA_SIZE = TC_OFF + TC_SIZE;
+export const TC_LINEAR = MONITOR_LINEAR + TC_OFF;
+/** Callout and exit sites: linear addresses the monitor never maps (a fetch there enters it), one per site. */
+export const CALLOUT_LINEAR = MONITOR_LINEAR + 0x100000;
+const CALLOUT_SITES = 0x300000;
+/** The monitor's code segment for translated code (shadow GDT entry 8190, DPL 1, flat 4 GiB), with RPL 1. */
+export const TC_CS = 0xfff1;
+/** Emulated page-table writes by one store before it is retranslated as a callout. */
+export const ADAPT_AFTER = 2;
+
+void TE_AREA_SIZE;
+
+export interface BtBlock extends TranslatedBlock {
+  id: number;
+  /** Linear address of its translation. */
+  tc: number;
+  /** The guest frame its code came from. */
+  gfn: number;
+  valid: boolean;
+  /** Site id of each exit (its JMP leads there until chained) and the block it is chained to. */
+  exitSites: number[];
+  chainedTo: (BtBlock | null)[];
+  /** Exits of other blocks chained to this one: [block, exit index]. */
+  incoming: [BtBlock, number][];
+}
+
+type Site = { block: BtBlock; kind: 'exit'; exit: number } | { block: BtBlock; kind: 'callout'; callout: number };
+
+export interface BtStats {
+  /** Blocks translated (re-translations included), and the guest instructions in them. */
+  blocks: number;
+  guestInsns: number;
+  /** Bytes of translated code written to the cache. */
+  tcBytes: number;
+  /** Lookups by guest address that found a valid translation, and that had to translate. */
+  hits: number;
+  misses: number;
+  /** Block exits rewritten to jump straight to their target's translation. */
+  chains: number;
+  /** Callouts by reason, and block exits taken through the monitor (before chaining). */
+  callouts: Partial<Record<CalloutReason, number>>;
+  exitsThroughMonitor: number;
+  /** Blocks dropped because the guest wrote to their code (self-modifying code) or changed its paging. */
+  invalidations: number;
+  /** Writes to translated code pages caught. */
+  codeWrites: number;
+  /** Whole-cache flushes (cache full). */
+  flushes: number;
+  /** Stores retranslated as page-table-write callouts (adaptive translation). */
+  adaptive: number;
+}
+
+const hexa = (v: number): string => `0x${(v >>> 0).toString(16)}`;
+
+export class BtBackend extends TeBackend {
+  override readonly id = 'bt';
+  readonly stats: BtStats = { blocks: 0, guestInsns: 0, tcBytes: 0, hits: 0, misses: 0, chains: 0, callouts: {}, exitsThroughMonitor: 0, invalidations: 0, codeWrites: 0, flushes: 0, adaptive: 0 };
+  /** Valid blocks by guest linear start. */
+  readonly blocks = new Map<number, BtBlock>();
+  /** Every block written since the last flush (valid or not), in translation order, for the views and TC → guest lookups. */
+  readonly all: BtBlock[] = [];
+  private sites: Site[] = [];
+  private tcUsed = 0;
+  /** The guest kernel's CS, as it runs it (ring-compressed, RPL 1), while the processor runs TC_CS. */
+  vcs: SegmentCache;
+  /** The guest's IOPL (the processor keeps 0). */
+  viopl = 0;
+  /** Stores that made page-table writes: guest address → count; and those retranslated as callouts. */
+  private ptWrites = new Map<number, number>();
+  readonly adaptive = new Set<number>();
+  /** Run the instruction at the guest's EIP once where it stands before entering the translation (after a code write). */
+  private stepFirst = false;
+  private nextId = 0;
+
+  constructor(cpu: Cpu, opts: TeBackendOptions) {
+    super(cpu, { ...opts, areaSize: BT_AREA_SIZE });
+    this.vcs = { ...cpu.state.seg[1]! };
+    this.monitor.software = true;
+    const mem = cpu.mem;
+    for (let i = 0; i < TC_SIZE; i += 4) mem.write(this.area + TC_OFF + i, 4, 0);
+  }
+
+  /** The shadow GDT, plus the monitor's code segment for translated code. */
+  protected override rebuildGdt(): void {
+    super.rebuildGdt();
+    const at = this.area + 8190 * 8;
+    this.cpu.mem.write(at, 4, 0x0000ffff);
+    this.cpu.mem.write(at + 4, 4, 0x00cfbb00);
+  }
+
+  // ---- translation cache ----
+
+  /** The guest frame a guest linear address maps to now, or -1. */
+  private frameOf(lin: number): number {
+    const h = this.hpaOf(lin >>> 0);
+    return h === null ? -1 : h - (h % 0x1000);
+  }
+
+  /** The translation of the guest code at linear `lin` (translated on a miss). */
+  tcFor(lin: number): number {
+    lin >>>= 0;
+    const b = this.blocks.get(lin);
+    if (b !== undefined && b.valid && b.gfn === this.frameOf(lin)) {
+      this.stats.hits++;
+      return b.tc;
+    }
+    this.stats.misses++;
+    return this.translate(lin).tc;
+  }
+
+  private translate(lin: number): BtBlock {
+    const t = translateBlock((a) => this.readGuest(a, 1) ?? -1, lin, this.adaptive);
+    // Reading the guest's code is a fetch through its page tables: the accessed flags are set as the processor's would be.
+    this.shadow.touchFetch(lin);
+    const last = t.insns[t.insns.length - 1]!;
+    if (last.len > 0 && ((last.guest + last.len - 1) >>> 12) !== lin >>> 12) this.shadow.touchFetch(last.guest + last.len - 1);
+    if (this.tcUsed + t.code.length > TC_SIZE || this.sites.length + t.exits.length + t.callouts.length > CALLOUT_SITES) this.flush();
+    const old = this.blocks.get(lin);
+    if (old !== undefined) this.invalidate(old);
+    const block: BtBlock = {
+      ...t, id: this.nextId++, tc: TC_LINEAR + this.tcUsed, gfn: this.frameOf(lin), valid: true,
+      exitSites: [], chainedTo: t.exits.map(() => null), incoming: [],
+    };
+    const code = Uint8Array.from(t.code);
+    const put32 = (off: number, v: number) => {
+      code[off] = v & 0xff;
+      code[off + 1] = (v >>> 8) & 0xff;
+      code[off + 2] = (v >>> 16) & 0xff;
+      code[off + 3] = (v >>> 24) & 0xff;
+    };
+    for (const [i, e] of t.exits.entries()) {
+      const id = this.sites.push({ block, kind: 'exit', exit: i }) - 1;
+      block.exitSites.push(id);
+      put32(e.rel, (CALLOUT_LINEAR + id - (block.tc + e.end)) >>> 0);
+    }
+    for (const [i, c] of t.callouts.entries()) {
+      const id = this.sites.push({ block, kind: 'callout', callout: i }) - 1;
+      put32(c.rel, (CALLOUT_LINEAR + id - (block.tc + c.end)) >>> 0);
+    }
+    block.code = code;
+    const mem = this.cpu.mem;
+    const hpa = this.area + TC_OFF + this.tcUsed;
+    for (let i = 0; i < code.length; i++) mem.write(hpa + i, 1, code[i]!);
+    this.tcUsed += code.length;
+    this.blocks.set(lin, block);
+    this.all.push(block);
+    this.stats.blocks++;
+    this.stats.guestInsns += t.insns.length;
+    this.stats.tcBytes += code.length;
+    if (block.gfn >= 0) this.shadow.protectCode(block.gfn);
+    this.ledger.charge({ kind: 'bt-step' });
+    return block;
+  }
+
+  /** Rewrites an exit's JMP rel32 to lead to `to`'s translation (or back to its site when `to` is null). */
+  private patchExit(from: BtBlock, exit: number, to: BtBlock | null): void {
+    const e = from.exits[exit]!;
+    const dest = to === null ? CALLOUT_LINEAR + from.exitSites[exit]! : to.tc;
+    const v = (dest - (from.tc + e.end)) >>> 0;
+    const at = this.area + TC_OFF + (from.tc - TC_LINEAR) + e.rel;
+    this.cpu.mem.write(at, 4, v);
+    from.chainedTo[exit] = to;
+  }
+
+  private invalidate(b: BtBlock): void {
+    if (!b.valid) return;
+    b.valid = false;
+    this.stats.invalidations++;
+    if (this.blocks.get(b.guestStart) === b) this.blocks.delete(b.guestStart);
+    for (const [from, i] of b.incoming) if (from.valid && from.chainedTo[i] === b) this.patchExit(from, i, null);
+    b.incoming = [];
+  }
+
+  /** Drops every block translated from guest frame `gfn`, and the frame's write protection. */
+  private invalidateFrame(gfn: number): void {
+    for (const b of [...this.blocks.values()]) if (b.gfn === gfn) this.invalidate(b);
+    this.shadow.unprotectCode(gfn);
+  }
+
+  /** Drops every translation (a change of the guest's paging). */
+  invalidateAll(): void {
+    for (const b of [...this.blocks.values()]) this.invalidate(b);
+    for (const g of [...this.shadow.codePages]) this.shadow.unprotectCode(g);
+  }
+
+  /** The cache is full: everything goes, and the cache starts empty. */
+  private flush(): void {
+    this.invalidateAll();
+    this.stats.flushes++;
+    this.tcUsed = 0;
+    this.sites = [];
+    this.all.length = 0;
+  }
+
+  /** The guest instruction a translated-code address belongs to (the block and the instruction index), or null. */
+  guestOfTc(tc: number): { block: BtBlock; insn: number } | null {
+    for (let k = this.all.length - 1; k >= 0; k--) {
+      const b = this.all[k]!;
+      if (tc < b.tc || tc >= b.tc + b.code.length) continue;
+      const off = tc - b.tc;
+      for (const [i, x] of b.insns.entries()) if (off >= x.tc && off < x.tc + x.tcLen) return { block: b, insn: i };
+      return { block: b, insn: b.insns.length - 1 };
+    }
+    return null;
+  }
+
+  // ---- where the guest kernel runs ----
+
+  private inTc(): boolean {
+    return this.cpu.state.seg[1]!.selector === TC_CS;
+  }
+
+  /** Puts the guest kernel's own CS:EIP back in the processor (linear `lin`), leaving the translation. */
+  private toGuest(lin: number): void {
+    const st = this.cpu.state;
+    st.seg[1] = { ...this.vcs };
+    st.ripLo = (lin - this.vcs.baseLo) >>> 0;
+    st.ripHi = 0;
+    this.cpu.modeChanged();
+  }
+
+  /** The guest kernel at its own address moves into the translation of it (see the file comment). */
+  protected override settle(): void {
+    const cpu = this.cpu;
+    const st = cpu.state;
+    if (cpu.cpl() !== 1 || this.inTc()) return;
+    if (this.stepFirst) return;
+    const cs = st.seg[1]!;
+    this.vcs = { ...cs };
+    const tc = this.tcFor((cs.baseLo + st.ripLo) >>> 0);
+    st.seg[1] = { selector: TC_CS, baseLo: 0, baseHi: 0, limit: 0xffffffff, attr: 0xcfbb, valid: true };
+    st.ripLo = tc;
+    st.ripHi = 0;
+    cpu.modeChanged();
+  }
+
+  override enter(budget: number): BackendRun {
+    if (this.stepFirst && !this.inHandler) {
+      // After a write to translated code: the writing instruction runs once where it stands.
+      const saved = this.inHandler;
+      this.inHandler = true;
+      let r: BackendRun;
+      const steps = this.cpu.state.steps;
+      try {
+        r = super.enter(1);
+      } finally {
+        this.inHandler = saved;
+      }
+      if (this.cpu.state.steps !== steps) this.stepFirst = false;
+      if (r.kind !== 'budget') return r;
+      if (budget <= 1) return r;
+      budget -= 1;
+    }
+    return super.enter(budget);
+  }
+
+  // ---- the monitor entered from the guest ----
+
+  protected override readTrap(x: Intercept): HvExit | null {
+    const cpu = this.cpu;
+    const st = cpu.state;
+    const inTc = this.inTc();
+    if (x.kind === 'exception' && x.vector === Vec.PF && x.type === 'hardware-exception' && x.address !== null && inTc) {
+      const a = Number(x.address);
+      if (a >= CALLOUT_LINEAR && a < CALLOUT_LINEAR + CALLOUT_SITES && Number(x.rip) === a) return this.callout(a - CALLOUT_LINEAR);
+    }
+    if (inTc) {
+      // A fault of translated code is the guest instruction's it came from.
+      const g = this.guestOfTc(st.ripLo);
+      if (g === null) return { code: -1, name: 'monitor', detail: { kind: 'other', why: `a fault at 0x${st.ripLo.toString(16)} in the translation cache outside every block` }, rip: BigInt(st.ripLo), raw: {} };
+      const lin = g.block.insns[g.insn]!.guest;
+      this.toGuest(lin);
+      x = { ...x, rip: BigInt(st.ripLo) };
+    }
+    if (x.kind === 'exception' && x.vector === Vec.PF && x.type === 'hardware-exception' && x.address !== null && (x.errorCode & 2) !== 0) {
+      const a = Number(x.address);
+      const gfn = this.frameOf(a);
+      if (gfn >= 0 && this.shadow.codePages.has(gfn)) {
+        // Self-modifying code: the blocks of that frame go, and the write runs once where it stands.
+        this.chargeTrap();
+        this.stats.codeWrites++;
+        this.count('code write');
+        this.invalidateFrame(gfn);
+        if (cpu.cpl() === 1) this.stepFirst = true;
+        return null;
+      }
+      // Adaptive translation: a store of translated code that keeps writing page tables.
+      if (inTc && cpu.cpl() === 1 && gfn >= 0 && this.shadow.ptRefs.has(gfn)) {
+        const lin = (this.vcs.baseLo + st.ripLo) >>> 0;
+        const n = (this.ptWrites.get(lin) ?? 0) + 1;
+        this.ptWrites.set(lin, n);
+        if (n >= ADAPT_AFTER && !this.adaptive.has(lin)) {
+          this.adaptive.add(lin);
+          this.stats.adaptive++;
+          for (const b of [...this.blocks.values()]) if (lin >= b.guestStart && lin < b.guestEnd) this.invalidate(b);
+        }
+      }
+    }
+    if (x.kind === 'exception' && (x.type === 'software-interrupt' || x.type === 'software-exception' || x.type === 'privileged-software-exception') && x.during === null) {
+      // A system call from the guest's user code (or any INT n that reached the processor): the monitor delivers it.
+      this.chargeTrap();
+      const insn = this.decodeHere();
+      if (insn === null) return { code: x.vector, name: vectorName(x.vector), detail: { kind: 'other', why: 'an interrupt instruction the monitor could not decode' }, rip: x.rip, raw: {} };
+      const name = insn.mnemonic === 'int' ? `int 0x${x.vector.toString(16)}` : insn.mnemonic;
+      this.pending = { insn, name };
+      this.count(name);
+      return { code: x.vector, name: vectorName(x.vector), detail: { kind: 'privileged' }, rip: x.rip, raw: { vector: BigInt(x.vector) } };
+    }
+    return super.readTrap(x);
+  }
+
+  /** A callout or block exit reached (site `id`): see the file comment. */
+  private callout(id: number): HvExit | null {
+    const site = this.sites[id];
+    this.ledger.charge({ kind: 'bt-callout' });
+    if (site === undefined) return { code: -1, name: 'callout', detail: { kind: 'other', why: `callout site ${id} unknown` }, rip: BigInt(this.cpu.state.ripLo), raw: {} };
+    const st = this.cpu.state;
+    if (site.kind === 'exit') {
+      // Translate the target if needed, chain the exit to it, go on: the monitor's own work, no guest instruction.
+      this.stats.exitsThroughMonitor++;
+      const from = site.block;
+      const target = from.exits[site.exit]!.target;
+      const tc = this.tcFor(target);
+      const to = this.blocks.get(target)!;
+      if (from.valid && to.valid && from.chainedTo[site.exit] !== to) {
+        this.patchExit(from, site.exit, to);
+        to.incoming.push([from, site.exit]);
+        this.stats.chains++;
+      }
+      st.ripLo = tc;
+      return null;
+    }
+    const c = site.block.callouts[site.callout]!;
+    const ti = site.block.insns[c.insn]!;
+    this.stats.callouts[c.reason] = (this.stats.callouts[c.reason] ?? 0) + 1;
+    this.toGuest(ti.guest);
+    const rip = BigInt(st.ripLo);
+    const raw = { site: BigInt(id) };
+    const insn = this.decodeHere();
+    if (insn === null || c.reason === 'undecodable') {
+      this.pending = null;
+      return this.nativeExit(null, 'undecodable', rip, raw);
+    }
+    if (c.reason === 'page-table-write') {
+      const mem = insn.operands.find((o): o is MemOperand => o.kind === 'mem');
+      const lin = mem === undefined ? -1 : Number(operandLinear(this.cpu, mem, (st.ripLo + insn.length) >>> 0, 0));
+      const gfn = lin < 0 ? -1 : this.frameOf(lin);
+      this.count('page-table write');
+      if (gfn >= 0 && this.shadow.ptRefs.has(gfn)) {
+        // The core's emulated page-table write, reached without a page fault.
+        return { code: Vec.PF, name: 'callout', detail: { kind: 'exception', vector: Vec.PF, errorCode: 0x3, address: BigInt(lin), software: false, during: null }, rip, raw };
+      }
+      return this.nativeExit(insn, 'store', rip, raw);
+    }
+    if (c.reason === 'interrupt') {
+      const name = insn.mnemonic === 'int' ? `int 0x${((insn.operands[0] as { lo: number }).lo & 0xff).toString(16)}` : insn.mnemonic;
+      this.pending = { insn, name };
+      this.count(name);
+      return { code: 0, name: 'callout', detail: { kind: 'privileged' }, rip, raw };
+    }
+    if (c.reason === 'privileged') {
+      const d = this.privileged(insn);
+      if (d !== null) {
+        this.pending = { insn, name: d.name };
+        this.count(d.name);
+        return { code: 0, name: 'callout', detail: d.detail, rip, raw };
+      }
+    }
+    return this.nativeExit(insn, insn.mnemonic, rip, raw);
+  }
+
+  /** A callout whose instruction the monitor runs once where it stands, then fixes up (`emulate`). */
+  private nativeExit(insn: Insn | null, name: string, rip: bigint, raw: Record<string, bigint>): HvExit {
+    this.pending = insn === null ? null : { insn, name: `native:${name}` };
+    this.nativeInsn = insn;
+    this.count(name);
+    return { code: 0, name: 'callout', detail: { kind: 'privileged' }, rip, raw };
+  }
+
+  private nativeInsn: Insn | null = null;
+
+  // ---- emulation ----
+
+  override emulate(): { note: string; reflect?: HvEvent; next?: BackendRun } | { error: string } {
+    const p = this.pending;
+    const st = this.cpu.state;
+    if (p === null || p.name.startsWith('native:')) return this.runWhereItStands(p === null ? null : p.insn);
+    if (p.name.startsWith('int') || p.name === 'into') {
+      const insn = p.insn;
+      this.pending = null;
+      if (insn.mnemonic === 'into' && (this.rflags() & Flag.OF) === 0) {
+        st.ripLo = (st.ripLo + insn.length) >>> 0;
+        st.steps++;
+        st.tsc++;
+        return { note: 'into with OF = 0: nothing delivered' };
+      }
+      const vector = insn.mnemonic === 'int3' ? 3 : insn.mnemonic === 'into' ? 4 : insn.mnemonic === 'int1' ? 1 : (insn.operands[0] as { lo: number }).lo & 0xff;
+      st.steps++;
+      st.tsc++;
+      return { note: `${p.name}: delivered through the guest's IDT with its return address`, reflect: { vector, type: 'software', length: insn.length } };
+    }
+    const r = super.emulate();
+    if (!('error' in r) && (p.name.startsWith('mov cr') || p.name === 'invlpg')) this.invalidateAll();
+    if (!('error' in r) && p.name === 'iretd') {
+      const fl = this.readGuest((st.seg[2]!.baseLo + st.regLo[4]! - 4) >>> 0, 4);
+      if (fl !== null) this.viopl = (fl >>> 12) & 3;
+    }
+    return r;
+  }
+
+  /** The core's MOV to CR0/CR3/CR4 and INVLPG handlers (privileged exits) change what linear addresses map: translations go. */
+  override setCr(n: 0 | 2 | 3 | 4, v: bigint): string | null {
+    const r = super.setCr(n, v);
+    if (n !== 2) this.invalidateAll();
+    return r;
+  }
+
+  /**
+   * Runs the guest's instruction once where it stands (in ring 1, at its own address), then writes
+   * what ring 0 would have seen (see the file comment). A fault on the way comes back as `next` for
+   * the core; the fix-ups then do not apply (the instruction will run again).
+   */
+  private runWhereItStands(insn: Insn | null): { note: string; next?: BackendRun } | { error: string } {
+    const cpu = this.cpu;
+    const st = cpu.state;
+    this.pending = null;
+    const m = insn?.mnemonic ?? '(undecodable)';
+    const ss = st.seg[2]!;
+    const popped = m === 'popf' || m === 'popfd' ? this.readGuest((ss.baseLo + st.regLo[4]!) >>> 0, m === 'popf' ? 2 : 4) : null;
+    const steps = st.steps;
+    const next = this.enter(1);
+    const done = st.steps !== steps;
+    const note = `${m}: run once where it stands in ring 1`;
+    if (!done || insn === null) return { note, next };
+    const fix = this.fixUp(insn, popped);
+    return { note: fix === '' ? note : `${note}; ${fix}`, next };
+  }
+
+  /** What ring 0 would have seen or done, written after the instruction ran in ring 1. */
+  private fixUp(insn: Insn, popped: number | null): string {
+    const cpu = this.cpu;
+    const st = cpu.state;
+    const m = insn.mnemonic;
+    const op0 = insn.operands[0];
+    const esp = (st.seg[2]!.baseLo + st.regLo[4]!) >>> 0;
+    const next = st.ripLo;
+    const dest = (v: number, size16: boolean): void => {
+      if (op0?.kind === 'reg') {
+        if (op0.size === 2 || size16) st.regLo[op0.reg] = ((st.regLo[op0.reg]! & 0xffff0000) | (v & 0xffff)) >>> 0;
+        else st.regLo[op0.reg] = v >>> 0;
+      } else if (op0?.kind === 'mem') this.writeGuest(Number(operandLinear(cpu, op0, next, 0)), 2, v & 0xffff);
+    };
+    switch (m) {
+      case 'popf':
+      case 'popfd': {
+        if (popped === null) return '';
+        cpu.syncFlags();
+        st.rflags = ((st.rflags & ~Flag.IF) | (popped & Flag.IF)) >>> 0;
+        this.viopl = (popped >>> 12) & 3;
+        return `the guest's IF = ${(popped >>> 9) & 1} and IOPL = ${this.viopl} from the popped value (ring 1 left them)`;
+      }
+      case 'pushf':
+      case 'pushfd': {
+        const v = this.readGuest(esp, 2);
+        if (v !== null && this.viopl !== 0) this.writeGuest(esp, 2, (v & ~Flag.IOPL) | (this.viopl << 12));
+        return this.viopl !== 0 ? `IOPL ${this.viopl} written into the pushed image` : '';
+      }
+      case 'sgdt':
+      case 'sidt': {
+        const lin = Number(operandLinear(cpu, op0 as MemOperand, next, 0));
+        const t = m === 'sgdt' ? this.vgdtr : this.vidtr;
+        this.writeGuest(lin, 2, t.limit);
+        this.writeGuest(lin + 2, 4, insn.opSize === 2 ? t.base & 0xffffff : t.base);
+        return `the guest's ${m === 'sgdt' ? 'GDTR' : 'IDTR'} stored (base ${hexa(t.base)})`;
+      }
+      case 'str':
+        dest(this.vtr.selector, false);
+        return `the guest's TR ${hexa(this.vtr.selector)} stored`;
+      case 'sldt':
+        dest(this.vldtr, false);
+        return `the guest's LDTR ${hexa(this.vldtr)} stored`;
+      case 'smsw': {
+        const cr0 = Number(this.cr(0));
+        if (op0?.kind === 'reg' && op0.size === 4) st.regLo[op0.reg] = cr0 >>> 0;
+        else dest(cr0, true);
+        return `the guest's CR0 ${hexa(cr0)} stored`;
+      }
+      case 'mov':
+      case 'push': {
+        const sreg = m === 'mov' ? insn.operands[1] : op0;
+        if (sreg?.kind !== 'sreg' || (sreg.reg !== 1 && sreg.reg !== 2)) return '';
+        const sel = (sreg.reg === 1 ? this.vcs.selector : st.seg[2]!.selector) & ~3;
+        if (m === 'push') this.writeGuest(esp, 2, sel);
+        else dest(sel, op0?.kind === 'mem');
+        return `${sreg.reg === 1 ? 'CS' : 'SS'} read with RPL 0: ${hexa(sel)}`;
+      }
+      case 'lar':
+      case 'lsl': {
+        if ((cpu.syncFlags() & Flag.ZF) === 0) return '';
+        const sel = this.wordOperand(insn, next);
+        const gd = this.guestDescriptor(sel);
+        if (gd === null || op0?.kind !== 'reg') return '';
+        if (m === 'lar') {
+          const dpl = (gd.hi >>> 13) & 3;
+          st.regLo[op0.reg] = ((st.regLo[op0.reg]! & ~0x6000) | (dpl << 13)) >>> 0;
+          return `the guest's DPL ${dpl}`;
+        }
+        const raw = (gd.lo & 0xffff) | (gd.hi & 0xf0000);
+        const limit = (gd.hi & 0x800000) !== 0 ? ((raw << 12) | 0xfff) >>> 0 : raw;
+        st.regLo[op0.reg] = op0.size === 2 ? ((st.regLo[op0.reg]! & 0xffff0000) | (limit & 0xffff)) >>> 0 : limit;
+        return `the guest's limit ${hexa(limit)}`;
+      }
+    }
+    return '';
+  }
+
+  private guestDescriptor(sel: number): { lo: number; hi: number } | null {
+    if ((sel & 4) !== 0 || (sel | 7) > this.vgdtr.limit) return null;
+    const lo = this.readGuest(this.vgdtr.base + (sel & 0xfff8), 4);
+    const hi = this.readGuest(this.vgdtr.base + (sel & 0xfff8) + 4, 4);
+    return lo === null || hi === null ? null : { lo, hi };
+  }
+
+  private writeGuest(lin: number, size: 2 | 4, v: number): void {
+    for (let i = 0; i < size; i++) this.writeGuest8((lin + i) >>> 0, (v >>> (8 * i)) & 0xff);
+  }
+
+  /** Delivery to the guest kernel: the frame's CS gets the guest's RPL 0, as ring 0 would have pushed it. */
+  protected override deliver(ev: HvEvent): void {
+    const cpu = this.cpu;
+    const st = cpu.state;
+    const fromKernel = cpu.cpl() === 1;
+    const steps = st.steps;
+    void steps;
+    super.deliver(ev);
+    if (cpu.exit !== null || !fromKernel || st.shutdown) return;
+    const err = ev.type === 'exception' && hasErrorCode(ev.vector);
+    const at = (st.seg[2]!.baseLo + st.regLo[4]! + (err ? 8 : 4)) >>> 0;
+    const cs = this.readGuest(at, 2);
+    if (cs !== null && (cs & 3) === 1) this.writeGuest(at, 2, cs & ~3);
+  }
+
+  override report(): { gpr: bigint[]; rip: bigint; rflags: bigint; cr0: bigint; cr3: bigint; cr4: bigint } {
+    const r = super.report();
+    const st = this.cpu.state;
+    if (!this.inTc()) return r;
+    // In the translation: the guest's EIP is the guest instruction the translated one came from.
+    const g = this.guestOfTc(st.ripLo);
+    if (g === null) return r;
+    const ti = g.block.insns[g.insn]!;
+    const off = st.ripLo - g.block.tc;
+    const lin = off === ti.tc ? ti.guest : ti.guest + ti.len;
+    return { ...r, rip: BigInt((lin - this.vcs.baseLo) >>> 0) };
+  }
+
+  override rflags(): number {
+    return (super.rflags() & ~Flag.IOPL) | (this.viopl << 12);
+  }
+}
+
+void Fault;
