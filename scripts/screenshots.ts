@@ -572,6 +572,26 @@ try {
     await page.getByTestId('narration').screenshot({ path: `${out}/irq-narration-${lang}-${scenario}-${scheme}.png` });
     await page.close();
   }
+  // Issue 9 item 1: trap-and-emulate: the ring view, the trap list and the narration at popf-trap's
+  // CLI trap (step 19) and its ignored POPF (step 24), and red-pill's first OUT (step 11); en and
+  // zh-CN, light and dark, and presenter mode.
+  for (const [lang, scenario, step, mode, scheme] of [
+    ['en', 'popf-trap', 19, 'normal', 'light'], ['zh-CN', 'popf-trap', 24, 'normal', 'dark'], ['en', 'popf-trap', 24, 'normal', 'dark'],
+    ['zh-CN', 'red-pill', 11, 'normal', 'light'], ['en', 'popf-trap', 19, 'presenter', 'light'], ['zh-CN', 'popf-trap', 24, 'presenter', 'dark'],
+  ] as const) {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, reducedMotion: 'reduce', colorScheme: scheme });
+    await page.goto(`${base}/?lang=${lang}&scenario=${scenario}&step=${step}&theme=${scheme}${mode === 'presenter' ? '&mode=presenter' : ''}`);
+    const rings = page.getByTestId('te-rings');
+    await rings.waitFor({ timeout: 60_000 });
+    await page.getByTestId('te-traps').waitFor();
+    await page.waitForTimeout(600);
+    const name = `te-${lang}-${scenario}-${step}-${mode}-${scheme}`;
+    await rings.screenshot({ path: `${out}/${name}-rings.png` });
+    await page.getByTestId('vm-inspector').screenshot({ path: `${out}/${name}-traps.png` });
+    await page.getByTestId('narration').screenshot({ path: `${out}/${name}-narration.png` });
+    await page.screenshot({ path: `${out}/${name}-page.png`, fullPage: mode !== 'presenter' });
+    await page.close();
+  }
 } finally {
   await browser.close();
   server.httpServer.close();

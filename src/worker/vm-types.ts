@@ -8,8 +8,12 @@
  * `ViewState.vm` is null for a scenario without a `technique` (the bare machine of issues 2–5).
  */
 
-/** The hardware assist a scenario runs its guests under (scenario field `technique`). */
-export type VmTechnique = 'vtx' | 'svm';
+/**
+ * What a scenario runs its guests under (scenario field `technique`): a hardware assist, or
+ * classic trap-and-emulate (no control structure, no root and non-root: the monitor in ring 0,
+ * the guest kernel deprivileged to ring 1; see `VmView.te`).
+ */
+export type VmTechnique = 'vtx' | 'svm' | 'trap-emulate';
 
 /** One named bit range of a decoded value (an exit qualification, EXITINFO1, a control word). */
 export interface VmBitsView {
@@ -85,8 +89,15 @@ export interface VmExitView {
   note: string;
   /** Guest instructions run natively between the previous entry and this exit. */
   guestSteps: number;
-  /** The entry that followed, or null if the VM ended. */
-  entry: 'VMLAUNCH' | 'VMRESUME' | 'VMRUN' | null;
+  /** The entry that followed, or null if the VM ended; under trap-and-emulate the monitor's IRET back to the guest. */
+  entry: 'VMLAUNCH' | 'VMRESUME' | 'VMRUN' | 'IRET' | null;
+  /**
+   * Trap-and-emulate only: what trapped as the monitor names it (`cli`, `out`, `mov cr3`, or the
+   * guest's exception `#PF`, `#UD`), the instruction at the trap's EIP disassembled (null if it
+   * could not be read), and the ring it trapped from (1: the guest kernel, 3: its user code).
+   * `code` is then the vector (13 for #GP) and `name` its mnemonic.
+   */
+  trap?: { label: string; insn: string | null; from: number };
   /** This exit's round trip under the cost preset: exit, handler, field accesses and the entry, in cycles. */
   cycles: number;
 }
@@ -134,8 +145,28 @@ export interface VmReasonCount {
   cycles: number;
 }
 
+/** Trap-and-emulate at this step: where the guest runs, and what the step showed of the technique's gap. */
+export interface VmTeView {
+  /** The processor's CPL now: 1 while the guest kernel runs (its ring 0, deprivileged), 3 in its user code. */
+  cpl: number;
+  /** The guest's IF (the processor's: the monitor keeps them equal at CLI, STI and an emulated IRET). */
+  interruptsOn: boolean;
+  /**
+   * The step ran POPF in ring 1 (IOPL 0) whose popped EFLAGS asked for another IF than the one in
+   * force: the processor left IF as it was, without a trap (SDM Vol. 2B, POPF). Null otherwise.
+   */
+  popfIgnored: { asked: boolean; kept: boolean; insn: string; cpl: number } | null;
+  /** The last traps at or before this step, oldest first (at most TE_RECENT), for the trap list. */
+  recent: VmExitView[];
+}
+
+/** How many traps the trap list shows. */
+export const TE_RECENT = 8;
+
 export interface VmView {
   technique: VmTechnique;
+  /** Trap-and-emulate only (absent under VT-x and AMD-V). */
+  te?: VmTeView;
   vendor: 'intel' | 'amd';
   /**
    * Where the processor is at this step: `guest` (VMX non-root operation / guest mode) or `host`
@@ -151,11 +182,11 @@ export interface VmView {
   exits: VmExitView[];
   /** The most recent exit of the current VM at or before this step, or null before the first. */
   lastExit: VmExitView | null;
-  /** The current VM's VMCS (by encoding) or VMCB (by offset), every field, as it is in memory now. */
+  /** The current VM's VMCS (by encoding) or VMCB (by offset), every field, as it is in memory now (none under trap-and-emulate). */
   fields: VmFieldView[];
   /** The current VM's controls or intercept bits. */
   controls: VmControlView[];
-  /** Exits by reason (VT-x) or code (AMD-V) so far, all VMs. */
+  /** Exits by reason (VT-x) or code (AMD-V) so far, all VMs; under trap-and-emulate traps by what trapped (`code` the vector). */
   byReason: VmReasonCount[];
   exitTotal: number;
   /** Cycles so far under the cost preset, by what they paid for. */
@@ -165,7 +196,7 @@ export interface VmView {
     total: number;
     /** Guest instructions run natively. */
     guest: number;
-    /** VM entries and exits (the hardware's world switches). */
+    /** VM entries and exits (the hardware's world switches); under trap-and-emulate the faults into the monitor and its IRETs. */
     transitions: number;
     /** VMREAD/VMWRITE or VMCB accesses. */
     fieldAccess: number;

@@ -7,6 +7,10 @@
  * the step before (the session goes there and back, as it does for the walks).
  */
 import { HvMachine, SVM_EXIT_INFO_FIELDS, VMX_EXIT_INFO_FIELDS, type HvExitRecord } from '../emu/hv/hv-machine.ts';
+import { TeBackend } from '../emu/hv/te/backend.ts';
+import { decode } from '../emu/cpu/decode.ts';
+import { formatInsn } from '../emu/asm/disasm.ts';
+import { Flag, SegAttr } from '../emu/cpu/state.ts';
 import { HostMachine, type HvUnitView } from '../emu/hv/host-machine.ts';
 import type { LedgerData } from '../emu/cost/ledger.ts';
 import { EXIT_OPTIONS as VMX_OPTIONS, REQUIRED_CONTROLS as VMX_REQUIRED, VmxBackend } from '../emu/hv/vmx-backend.ts';
@@ -22,14 +26,17 @@ import { INTERCEPT, readInterceptWords } from '../emu/svm/intercepts.ts';
 import { VMCB_FIELDS, type VmcbField } from '../emu/svm/vmcb.ts';
 import { MEMORY_COST_KINDS, type CostKind } from '../emu/cost/kinds.ts';
 import type {
-  VmAccessView, VmBitsView, VmControlView, VmExitInfoView, VmExitView, VmFieldView, VmGuestView, VmReasonCount, VmView,
+  VmAccessView, VmBitsView, VmControlView, VmExitInfoView, VmExitView, VmFieldView, VmGuestView, VmReasonCount, VmTeView, VmView,
 } from './vm-types.ts';
+import { TE_RECENT } from './vm-types.ts';
 
 const hexW = (v: bigint, digits: number): string => `0x${BigInt.asUintN(digits * 4, v).toString(16).padStart(digits, '0')}`;
 
 /** The field's value in memory now (VT-x: from the VMCS region; AMD-V: the VMCB bytes, little-endian). */
-function fieldValues(m: HvUnitView): { name: string; title: string; area: string; key: number; width: string; value: string }[] {
+function fieldValues(m: HvUnitView | HvMachine): { name: string; title: string; area: string; key: number; width: string; value: string }[] {
   const b = m.backend;
+  // Trap-and-emulate has no control structure: the monitor keeps the guest's state in software.
+  if (b instanceof TeBackend) return [];
   if (b instanceof VmxBackend) {
     const read = b.vmx.currentReader();
     if (read === undefined) return [];
@@ -47,6 +54,7 @@ function fieldValues(m: HvUnitView): { name: string; title: string; area: string
 
 /** The fields as a map name → value, for "changed" (the session reads them at the step before). */
 export function vmFieldValues(m: HvMachine | HostMachine): Map<string, string> {
+  if (m instanceof HvMachine && m.backend instanceof TeBackend) return teBefore(m, m.backend);
   return new Map(fieldValues(m instanceof HostMachine ? m.unit(m.currentVm) : m).map((f) => [f.name, f.value]));
 }
 
@@ -104,7 +112,67 @@ function svmInfo(code: number, info: Record<string, bigint>): VmExitInfoView[] {
   return out;
 }
 
-function exitView(m: HvUnitView, r: HvExitRecord, vm = 0): VmExitView {
+/**
+ * Trap-and-emulate: the processor at the step before, as the next view needs it to tell a POPF
+ * that asked in vain (the instruction about to run, the CPL, IF, and IF in the EFLAGS image on
+ * top of the stack, which POPF would pop).
+ */
+function teBefore(m: HvMachine, b: TeBackend): Map<string, string> {
+  const st = m.cpu.state;
+  m.cpu.syncFlags();
+  const cs = st.seg[1]!;
+  const r = decode((i) => b.readGuest((cs.baseLo + st.ripLo + i) >>> 0, 1) ?? -1, (cs.attr & SegAttr.DB) !== 0 ? 32 : 16);
+  const out = new Map<string, string>([['cpl', String(m.cpu.cpl())], ['if', String((st.rflags >>> 9) & 1)], ['iopl', String((st.rflags >>> 12) & 3)]]);
+  if (r.kind !== 'ok') return out;
+  out.set('mnemonic', r.insn.mnemonic);
+  out.set('insn', formatInsn(r.insn, st.ripLo));
+  const top = b.readGuest((st.seg[2]!.baseLo + st.regLo[4]!) >>> 0, 4);
+  if (top !== null) out.set('poppedIf', String((top >>> 9) & 1));
+  return out;
+}
+
+function teView(m: HvMachine, before: Map<string, string> | null, stepExits: readonly HvExitRecord[], upTo: number): VmTeView {
+  const st = m.cpu.state;
+  m.cpu.syncFlags();
+  const now = ((st.rflags & Flag.IF) !== 0);
+  let popfIgnored: VmTeView['popfIgnored'] = null;
+  const mn = before?.get('mnemonic');
+  if (before !== null && (mn === 'popf' || mn === 'popfd' || mn === 'popfw') && stepExits.length === 0) {
+    const was = before.get('if') === '1';
+    const asked = before.get('poppedIf') === '1';
+    const cpl = Number(before.get('cpl'));
+    // POPF changes IF only when CPL <= IOPL (SDM Vol. 2B, POPF): in ring 1 with IOPL 0 it is silently kept.
+    if (cpl > Number(before.get('iopl')) && asked !== was && now === was) popfIgnored = { asked, kept: now, insn: before.get('insn') ?? mn, cpl };
+  }
+  const recent = m.records.slice(Math.max(0, upTo - TE_RECENT), upTo).map((r) => exitView(m, r));
+  return { cpl: m.cpu.cpl(), interruptsOn: now, popfIgnored, recent };
+}
+
+/** Trap-and-emulate: traps so far by what trapped (the monitor's names), with their round trips. */
+function trapCounts(records: readonly HvExitRecord[], upTo: number): VmReasonCount[] {
+  const by = new Map<string, VmReasonCount>();
+  for (let i = 0; i < upTo; i++) {
+    const r = records[i]!;
+    const name = r.trap?.label ?? r.log.name;
+    const c = by.get(name) ?? { code: r.log.code, name, count: 0, cycles: 0 };
+    c.count++;
+    c.cycles += r.cycles;
+    by.set(name, c);
+  }
+  return [...by.values()].sort((a, b) => a.code - b.code || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+function exitView(m: HvUnitView | HvMachine, r: HvExitRecord, vm = 0): VmExitView {
+  if (r.trap !== undefined) {
+    const l = r.log;
+    return {
+      n: l.n, vm, step: l.step ?? 0, code: l.code, name: l.name, entryFailure: false, rip: hexW(l.rip, 16),
+      // What the fault pushed: the vector and its error code.
+      info: [],
+      accesses: [], action: l.action, note: l.note, guestSteps: l.guestSteps, entry: r.entry, cycles: r.cycles,
+      trap: { label: r.trap.label, insn: r.trap.insn, from: r.trap.from },
+    };
+  }
   const l = r.log;
   const intel = m.vendor === 'intel';
   const accesses: VmAccessView[] = l.accesses.map((a) => {
@@ -211,7 +279,7 @@ function svmControls(m: HvUnitView): VmControlView[] {
   return out;
 }
 
-const TRANSITIONS: readonly CostKind[] = ['vm-entry', 'vm-exit', 'vmrun', 'vmexit'];
+const TRANSITIONS: readonly CostKind[] = ['vm-entry', 'vm-exit', 'vmrun', 'vmexit', 'trap'];
 const FIELD_ACCESS: readonly CostKind[] = ['vmread', 'vmwrite', 'vmcb-read', 'vmcb-write'];
 const HANDLERS: readonly CostKind[] = ['hv-dispatch', 'handler'];
 const MEMORY = MEMORY_COST_KINDS;
@@ -245,7 +313,8 @@ export function vmView(m: HvMachine, name: string, mode: 'prot32' | 'long64', be
   const fields: VmFieldView[] = fieldValues(m).map((f) => ({ ...f, changed: before !== null && (before.get(f.name) !== f.value || written.has(f.name)) }));
   const data = m.ledger.data();
   const sum = (kinds: readonly CostKind[]): number => kinds.reduce((a, k) => a + (data.byKind[k]?.cycles ?? 0), 0);
-  const byReason: VmReasonCount[] = Object.entries(data.exits)
+  const te = m.backend instanceof TeBackend;
+  const byReason: VmReasonCount[] = te ? trapCounts(records, upTo) : Object.entries(data.exits)
     .map(([k, t]) => ({ code: Number(k), name: vmExitTitle(m.vendor, Number(k)), count: t.count, cycles: t.roundTripCycles }))
     .sort((a, b) => a.code - b.code);
   const end = m.ended;
@@ -257,6 +326,7 @@ export function vmView(m: HvMachine, name: string, mode: 'prot32' | 'long64', be
   };
   return {
     technique: m.technique,
+    ...(te ? { te: teView(m, before, stepExits, upTo) } : {}),
     vendor: m.vendor,
     world: m.guestLoaded ? 'guest' : 'host',
     vms: [guest],
@@ -264,7 +334,7 @@ export function vmView(m: HvMachine, name: string, mode: 'prot32' | 'long64', be
     exits: stepExits.map((r) => exitView(m, r)),
     lastExit: last === null ? null : exitView(m, last),
     fields,
-    controls: m.backend instanceof VmxBackend ? vmxControls(m) : svmControls(m),
+    controls: te ? [] : m.backend instanceof VmxBackend ? vmxControls(m as HvUnitView) : svmControls(m as HvUnitView),
     byReason,
     exitTotal: m.hypervisor.exitCount,
     cycles: {

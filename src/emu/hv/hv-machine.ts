@@ -39,6 +39,8 @@ import { activeMonitor, setActiveMonitor, type SvmMonitor } from '../svm/guest-r
 import { VMCB_FIELDS, type VmcbField } from '../svm/vmcb.ts';
 import type { VmxState } from '../vmx/vmx.ts';
 import { fieldByName } from '../vmx/fields.ts';
+import { decode } from '../cpu/decode.ts';
+import { formatInsn } from '../asm/disasm.ts';
 import { deepCopy } from '../trace/checkpoint.ts';
 import { captureFields, cloneMonitor, restoreFields, type Fields } from './capture.ts';
 import type { TraceEvent, TraceKind, TraceSink } from '../trace/events.ts';
@@ -52,13 +54,15 @@ import { REG_ORDER, type U64Json } from '../machine/bare.ts';
 import { Hypervisor, SHADOW_MSRS, type HvEnd } from './hypervisor.ts';
 import { SVM_AREA_SIZE, SvmBackend, svmAreaSize, type SvmIntercepts } from './svm-backend.ts';
 import { VMX_AREA_SIZE, VmxBackend, vmxAreaSize } from './vmx-backend.ts';
+import { TE_AREA_SIZE, TeBackend } from './te/backend.ts';
 import type { NestedPageSize } from './nested-map.ts';
 import { GPR_NAMES, type HvLogEntry, type PortHandler } from './types.ts';
 
-export type HvTechnique = 'vtx' | 'svm';
+export type HvTechnique = 'vtx' | 'svm' | 'trap-emulate';
 
 export { HV_MACHINE_AREA };
 if (HV_SHADOW_POOL_SIZE !== SHADOW_POOL_SIZE) throw new Error(`hv/area.ts: HV_SHADOW_POOL_SIZE is 0x${HV_SHADOW_POOL_SIZE.toString(16)}, shadow.ts needs 0x${SHADOW_POOL_SIZE.toString(16)}`);
+if (TE_AREA_SIZE > HV_MACHINE_AREA) throw new Error(`hv/area.ts: the trap-and-emulate monitor's area (0x${TE_AREA_SIZE.toString(16)}) does not fit in HV_MACHINE_AREA`);
 if (HV_MACHINE_AREA !== Math.max(SVM_AREA_SIZE, VMX_AREA_SIZE)) throw new Error(`hv/area.ts: HV_MACHINE_AREA is 0x${HV_MACHINE_AREA.toString(16)}, the backends need 0x${Math.max(SVM_AREA_SIZE, VMX_AREA_SIZE).toString(16)}`);
 for (const ram of [0x200000, 0x1000000]) {
   if (hvMachineArea(ram, '4k') !== Math.max(svmAreaSize(ram, '4k'), vmxAreaSize(ram, '4k'))) throw new Error('hv/area.ts: hvMachineArea disagrees with the backends\' area with 4-KByte nested pages');
@@ -105,12 +109,20 @@ export const DEFAULT_EXCEPTION_INTERCEPTS = [6] as const;
 /** One exit as the machine records it, for views: the hypervisor's log entry and what followed. */
 export interface HvExitRecord {
   log: HvLogEntry;
-  /** The entry that followed (null: the VM ended). */
-  entry: 'VMLAUNCH' | 'VMRESUME' | 'VMRUN' | null;
-  /** The round trip's cycles: exit, dispatch, field accesses, handler, entry. */
+  /** The entry that followed (null: the VM ended); under trap-and-emulate the monitor's IRET back to the guest. */
+  entry: 'VMLAUNCH' | 'VMRESUME' | 'VMRUN' | 'IRET' | null;
+  /** The round trip's cycles: exit, dispatch, field accesses, handler, entry (trap-and-emulate: the fault, the monitor's path and handler, shadow updates, the IRET). */
   cycles: number;
-  /** The exit-information fields as the processor wrote them (VMX_EXIT_INFO_FIELDS, SVM_EXIT_INFO_FIELDS). */
+  /**
+   * The exit-information fields as the processor wrote them (VMX_EXIT_INFO_FIELDS,
+   * SVM_EXIT_INFO_FIELDS); under trap-and-emulate what the fault pushed: `vector`, `error_code`.
+   */
   info: Record<string, bigint>;
+  /**
+   * Under trap-and-emulate: what trapped, as the monitor counts it (`cli`, `out`, `mov cr3`, or the
+   * guest's own exception `#PF`, `#UD`), and the instruction at the trap's EIP, disassembled.
+   */
+  trap?: { label: string; insn: string | null; from: number };
 }
 
 
@@ -118,7 +130,8 @@ interface HvState {
   backend: Fields;
   shadow: Fields | null;
   hyper: Fields;
-  unit: VmxState | Fields;
+  /** The VMX or SVM unit's state (null under trap-and-emulate, which uses neither). */
+  unit: VmxState | Fields | null;
   monitor: object | null;
   nested: ReturnType<Cpu['nestedTranslator']>;
   /** The walk caches' entries and counters (null: that cache is off). */
@@ -168,7 +181,7 @@ export class HvMachine {
   readonly inner: Machine;
   readonly technique: HvTechnique;
   readonly vendor: 'intel' | 'amd';
-  readonly backend: VmxBackend | SvmBackend;
+  readonly backend: VmxBackend | SvmBackend | TeBackend;
   readonly hypervisor: Hypervisor;
   readonly ledger: Ledger;
   readonly preset: Preset;
@@ -199,7 +212,8 @@ export class HvMachine {
     if (typeof p === 'string') throw new RangeError(p);
     this.inner = inner;
     this.technique = opts.technique;
-    this.vendor = opts.technique === 'svm' ? 'amd' : 'intel';
+    // Trap-and-emulate runs on any processor: the vendor is the cost preset's.
+    this.vendor = opts.technique === 'svm' ? 'amd' : opts.technique === 'trap-emulate' ? p.vendor : 'intel';
     this.preset = p;
     const cpu = inner.cpu;
     const ledger = new Ledger(p);
@@ -215,9 +229,12 @@ export class HvMachine {
       ...(opts.shadowPool !== undefined ? { shadowPool: opts.shadowPool } : {}),
       ...(opts.nestedPageSize !== undefined ? { nestedPageSize: opts.nestedPageSize } : {}),
     };
+    if (opts.technique === 'trap-emulate' && (opts.guestRam === undefined || opts.shadowPool === undefined)) throw new RangeError('trap-and-emulate: the guest\u2019s RAM size and the shadow pool are needed (the monitor always shadows)');
     this.backend = opts.technique === 'svm'
       ? new SvmBackend(cpu, { area: opts.area, ledger, intercepts, ...extra })
-      : new VmxBackend(cpu, { area: opts.area, ledger, intercepts, ...extra });
+      : opts.technique === 'trap-emulate'
+        ? new TeBackend(cpu, { area: opts.area, ledger, shadowPool: opts.shadowPool!, guestRam: { size: opts.guestRam!, hpaBase: 0 }, vendor: p.vendor })
+        : new VmxBackend(cpu, { area: opts.area, ledger, intercepts, ...extra });
     if (this.backend instanceof SvmBackend && cpu.cpl() !== 0) {
       // The SVM backend keeps the built state as the host's; a guest that starts in ring 3 would
       // leave the host there, and VMRUN needs CPL 0: the host's CS and SS become ring 0 (RPL and
@@ -251,7 +268,8 @@ export class HvMachine {
     });
     this.hypervisor.enterAtLimit = true;
     this.hypervisor.observer = (entry, end) => this.exited(entry, end);
-    this.backend.onEntry = (instr: 'VMLAUNCH' | 'VMRESUME' | 'VMRUN', failed: string[] | null) => this.entered(instr, failed);
+    // The trap-and-emulate monitor makes no VM entry: its IRET back completes each trap's record (exited).
+    if (!(this.backend instanceof TeBackend)) this.backend.onEntry = (instr: 'VMLAUNCH' | 'VMRESUME' | 'VMRUN', failed: string[] | null) => this.entered(instr, failed);
     this.entryStep = cpu.state.steps;
     // The walk caches serve only the 2D walk: under shadow paging there is none to shorten.
     const wc = opts.walkCaches ?? {};
@@ -286,7 +304,8 @@ export class HvMachine {
 
   /** Whether the guest is in the CPU now (VMX non-root operation, SVM guest mode). */
   get guestLoaded(): boolean {
-    return this.backend.loaded;
+    // Under trap-and-emulate the guest's state stays in the processor (the monitor works on it in place).
+    return this.backend instanceof TeBackend ? true : this.backend.loaded;
   }
 
   /** Runs until `maxSteps` more guest instructions have retired, or the VM ends. */
@@ -315,7 +334,7 @@ export class HvMachine {
   snapshot(): HvMachineSnapshot {
     const cpu = this.cpu;
     const b = this.backend;
-    const unit: VmxState | Fields = b instanceof VmxBackend ? b.vmx.save() : deepCopy(b.svm.svm) as unknown as Fields;
+    const unit: VmxState | Fields | null = b instanceof VmxBackend ? b.vmx.save() : b instanceof SvmBackend ? deepCopy(b.svm.svm) as unknown as Fields : null;
     const hv: HvState = {
       backend: captureFields(b),
       // The shadow MMU's state (shadow.ts): roots, leaves, reverse maps, counters (its host hooks are references).
@@ -352,7 +371,7 @@ export class HvMachine {
     if (b.shadow != null && s.shadow !== null) restoreFields(b.shadow, s.shadow);
     restoreFields(this.hypervisor, s.hyper);
     if (b instanceof VmxBackend) b.vmx.restore(s.unit as VmxState);
-    else Object.assign(b.svm.svm, deepCopy(s.unit));
+    else if (b instanceof SvmBackend) Object.assign(b.svm.svm, deepCopy(s.unit));
     const wc = cpu.mmu.walkCaches;
     if (wc?.pwc != null && s.pwc !== null) restoreFields(wc.pwc, s.pwc);
     if (wc?.ntlb != null && s.ntlb !== null) restoreFields(wc.ntlb, s.ntlb);
@@ -364,6 +383,10 @@ export class HvMachine {
     this.ledger.restore(s.ledger);
     (this.hypervisor as { log: HvLogEntry[] }).log = s.log.slice(0, s.logLength);
     this.records = s.records.slice(0, s.recordsLength);
+    if (b instanceof TeBackend) {
+      this.trapSeen = new Map();
+      for (const r of this.records) if (r.trap !== undefined) this.trapSeen.set(r.trap.label, (this.trapSeen.get(r.trap.label) ?? 0) + 1);
+    }
     const o = s.own as { console: string; ended: HvEnd | null; endStep: number | null; entryStep: number; roundTrip: number; awaiting: boolean; enteredAt: number };
     this.awaiting = o.awaiting;
     this.enteredAt = o.enteredAt;
@@ -382,6 +405,7 @@ export class HvMachine {
   /** A field of the control structure as it is in memory (no VMREAD, nothing logged or charged). */
   peek(name: string): bigint {
     const b = this.backend;
+    if (b instanceof TeBackend) throw new Error('no control structure under trap-and-emulate: the monitor keeps the guest\u2019s state in software');
     if (b instanceof VmxBackend) {
       const read = b.vmx.currentReader();
       if (read === undefined) throw new Error('no current VMCS');
@@ -396,6 +420,7 @@ export class HvMachine {
 
   /** The encoding (VT-x) or offset (AMD-V) of a field, or null for state kept in software (`gpr.*`). */
   fieldKey(name: string): number | null {
+    if (this.backend instanceof TeBackend) return null;
     if (this.backend instanceof VmxBackend) return fieldByName(name)?.field.encoding ?? null;
     const f = VMCB_FIELDS[name as VmcbField];
     if (f !== undefined) return f.offset;
@@ -423,13 +448,19 @@ export class HvMachine {
     entry.guestSteps = step - this.enteredAt;
     this.entryStep = step;
     const info: Record<string, bigint> = {};
+    const te = this.backend instanceof TeBackend;
     if (this.backend instanceof VmxBackend) for (const f of VMX_EXIT_INFO_FIELDS) info[f] = this.peek(f);
-    else for (const f of SVM_EXIT_INFO_FIELDS) info[f] = this.peek(f);
+    else if (this.backend instanceof SvmBackend) for (const f of SVM_EXIT_INFO_FIELDS) info[f] = this.peek(f);
+    else Object.assign(info, entry.raw);
     const record: HvExitRecord = { log: entry, entry: null, cycles: 0, info };
     this.records.push(record);
     // The print hypercall's character joins the UART's output in the console.
     const hc = this.hypervisor.console;
     if (entry.kind === 'hypercall' && entry.note.startsWith('print ')) this.console += hc.slice(-1);
+    if (te) {
+      this.trapExited(record, entry, step, end);
+      return;
+    }
     const held = this.held;
     this.held = null;
     if (end !== null) record.cycles = this.roundTripTotal() - this.roundTrip;
@@ -454,6 +485,56 @@ export class HvMachine {
       this.emit({ kind: 'vm/entry', step, vm: 0, vendor: this.vendor, instruction: held.instruction, rip: held.rip, ...(held.failed !== null ? { failed: held.failed } : {}) });
       for (const e of held.events) this.trace?.emit(e);
     }
+  }
+
+  /**
+   * A trap of the trap-and-emulate monitor: the ledger keeps no per-exit round trips for it (no VM
+   * exit is charged), so a trap's cycles are what the monitor's side of the ledger (everything but
+   * the guest's own instructions and page walks) grew by since the last trap: the fault, the
+   * monitor's path, the handler, its shadow updates and the IRET. The IRET back to the guest is
+   * the record's entry unless the VM ended; its events follow the handler's at the trap's step.
+   */
+  private trapExited(record: HvExitRecord, entry: HvLogEntry, step: number, end: HvEnd | null): void {
+    const b = this.backend as TeBackend;
+    // What trapped: the one count of the monitor's that grew (its names: cli, out, mov cr3, #PF).
+    let label = entry.name;
+    for (const [k, n] of b.traps) {
+      if (n !== (this.trapSeen.get(k) ?? 0)) {
+        label = k;
+        this.trapSeen.set(k, n);
+        break;
+      }
+    }
+    // The ring it came from: the CPL is still the trapping code's once the handler is done (an
+    // emulated instruction stays in its ring; a reflected exception is delivered at the next entry).
+    record.trap = { label, insn: this.insnAt(entry.rip), from: this.cpu.cpl() };
+    const total = this.monitorCycles();
+    record.cycles = total - this.roundTrip;
+    this.roundTrip = total;
+    record.entry = end === null ? 'IRET' : null;
+    this.enteredAt = step;
+    if (this.vmSink === null) return;
+    this.emit({ kind: 'vm/exit', step, vm: 0, vendor: this.vendor, code: entry.code, name: entry.name, rip: entry.rip, info: { ...record.info }, trap: true, label, insn: record.trap.insn, from: record.trap.from });
+    this.emit({ kind: 'vm/handle', step, vm: 0, action: entry.action, note: entry.note });
+    if (end === null) this.emit({ kind: 'vm/entry', step, vm: 0, vendor: this.vendor, instruction: 'IRET', rip: this.backend.rip() });
+  }
+
+  /** Trap-and-emulate: the monitor's trap counts as of the last record (derived from the records on restore). */
+  private trapSeen = new Map<string, number>();
+
+  /** The guest's instruction at CS:`rip`, read through its own translation as the monitor reads it (null if unmapped or undecodable). */
+  private insnAt(rip: bigint): string | null {
+    const b = this.backend as TeBackend;
+    const cs = this.cpu.state.seg[1]!;
+    const lin = (cs.baseLo + Number(rip & 0xffffffffn)) >>> 0;
+    const r = decode((i) => b.readGuest(lin + i, 1) ?? -1, (cs.attr & SegAttr.DB) !== 0 ? 32 : 16);
+    return r.kind === 'ok' ? formatInsn(r.insn, Number(rip & 0xffffffffn)) : null;
+  }
+
+  /** The ledger's cycles outside the guest's own instructions and page walks (trap-and-emulate's monitor). */
+  private monitorCycles(): number {
+    const d = this.ledger.data();
+    return d.cycles - (d.byKind['guest-insn']?.cycles ?? 0) - (d.byKind['page-walk-ref']?.cycles ?? 0);
   }
 
   private entered(instruction: 'VMLAUNCH' | 'VMRESUME' | 'VMRUN', failed: string[] | null): void {
@@ -496,11 +577,23 @@ export class HvMachine {
     regs.cr4 = j(r.cr4 & 0xffffffffn);
     const st = this.cpu.state;
     const vmx = b instanceof VmxBackend;
+    if (b instanceof TeBackend) {
+      // The guest's state is the processor's, except what the monitor keeps for it: EFER, and its ring 0 run in ring 1.
+      regs.cr2 = j((BigInt(st.cr2Hi >>> 0) << 32n) | BigInt(st.cr2Lo >>> 0));
+      regs.efer = j(b.efer());
+      return { regs, cpl: b.cpl(), hv: this.hvJson() };
+    }
     const loaded = b.loaded;
     regs.cr2 = j(vmx || loaded ? (BigInt(st.cr2Hi >>> 0) << 32n) | BigInt(st.cr2Lo >>> 0) : this.peek('save.cr2'));
     const efer = loaded ? BigInt(st.efer >>> 0) : this.peek(vmx ? 'GUEST_IA32_EFER' : 'save.efer');
     regs.efer = j(vmx ? efer : efer & ~0x1000n);
     const cpl = loaded ? this.cpu.cpl() : vmx ? Number((this.peek('GUEST_SS_AR_BYTES') >> 5n) & 3n) : Number(this.peek('save.cpl'));
+    return { regs, cpl, hv: this.hvJson() };
+  }
+
+  /** The hypervisor's figures as `exec --under` prints them. */
+  private hvJson(): HvJson {
+    const st = this.cpu.state;
     const data = this.ledger.data();
     const byKind: HvJson['cost']['byKind'] = {};
     for (const k of COST_KIND_IDS) {
@@ -518,9 +611,10 @@ export class HvMachine {
       cost: { preset: this.preset.id, vendor: this.preset.vendor, cycles: data.cycles, byKind, byWork: { ...data.byWork } as HvJson['cost']['byWork'] },
       tlb: tlbJson(this.inner.mmu, this.backend.tlbTags),
     };
+    if (this.backend instanceof TeBackend) hv.traps = Object.fromEntries([...this.backend.traps].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
     if (this.console !== '') hv.console = this.console;
     if (this.ended?.kind === 'hypercall-exit') hv.exitCode = this.ended.code;
-    return { regs, cpl, hv };
+    return hv;
   }
 }
 

@@ -291,8 +291,11 @@ function buildVms(ls: LoadedScenario, vms: NonNullable<LoadedScenario['vms']>): 
   const sc = ls.scenario;
   if (hostFactory === null) throw new Error('a scenario with vms needs the multi-VM host: load src/emu/hv/host-machine.ts first (scenario/index.ts does)');
   const h = sc.hypervisor ?? {};
+  const under = sc.technique;
+  // The validator gives vms a hardware assist only (the multi-VM host runs on VT-x or AMD-V).
+  if (under !== 'vtx' && under !== 'svm') throw new Error(`vms under technique ${String(under)}: the multi-VM host needs 'vtx' or 'svm'`);
   return hostFactory({
-    under: sc.technique!,
+    under,
     guests: vms.map((v) => {
       const g = buildGuest(v.loaded, v.loaded.scenario.memory.size);
       return {
@@ -328,7 +331,8 @@ export function buildScenario(ls: LoadedScenario): Machine {
   // The host's RAM is the guest's plus the hypervisor's area above it, out of the guest's reach
   // (under shadow paging also the shadow pool above the area).
   const tech = sc.technique !== undefined;
-  const nested = tech && h.nestedPaging !== false;
+  // Trap-and-emulate has no nested paging: its monitor always shadows.
+  const nested = tech && sc.technique !== 'trap-emulate' && h.nestedPaging !== false;
   const area = nested ? hvMachineArea(sc.memory.size, h.nestedPageSize) : HV_MACHINE_AREA;
   const ramSize = sc.memory.size + (tech ? area : 0) + (tech && !nested ? HV_SHADOW_POOL_SIZE : 0);
   const m = sc.boot === 'bare' ? buildBare(ls, ramSize) : buildGuest(ls, ramSize);
@@ -338,7 +342,7 @@ export function buildScenario(ls: LoadedScenario): Machine {
     technique: sc.technique, area: sc.memory.size, guestRam: sc.memory.size,
     ...(nested ? {} : { shadowPool: sc.memory.size + HV_MACHINE_AREA }),
     ...(h.costPreset !== undefined ? { preset: h.costPreset } : {}),
-    ...(h.nestedPaging !== undefined ? { nestedPaging: h.nestedPaging } : {}),
+    ...(h.nestedPaging !== undefined || !nested ? { nestedPaging: nested } : {}),
     ...(h.exits !== undefined ? { exits: h.exits } : {}),
     ...(h.tlbTags !== undefined ? { tlbTags: h.tlbTags } : {}),
     ...(h.nestedPageSize !== undefined ? { nestedPageSize: h.nestedPageSize } : {}),

@@ -38,7 +38,7 @@ const strip = (events: TraceEvent[]) => events.map(({ step: _step, ...rest }) =>
 describe('the example scenarios', () => {
   it('every JSON file in examples/ validates', () => {
     const files = readdirSync(DIR).filter((f) => f.endsWith('.json'));
-    expect(files.sort()).toEqual(['disk-three-ways.json', 'dma-attack-amdvi.json', 'dma-attack-vtd.json', 'dma-attack.json', 'mm-workload.json', 'nested-walk-svm.json', 'nested-walk-vtx.json', 'nic-interrupts-amdvi.json', 'nic-interrupts-posted.json', 'nic-interrupts.json', 'nic-three-ways.json', 'nic-two-ways.json', 'page-fault.json', 'shadow-paging-svm.json', 'shadow-paging-vtx.json', 'sriov-two-vms.json', 'svm-first-exit.json', 'syscalls.json', 'timer.json', 'two-vms-svm.json', 'two-vms.json', 'vtx-first-exit.json']);
+    expect(files.sort()).toEqual(['disk-three-ways.json', 'dma-attack-amdvi.json', 'dma-attack-vtd.json', 'dma-attack.json', 'mm-workload.json', 'nested-walk-svm.json', 'nested-walk-vtx.json', 'nic-interrupts-amdvi.json', 'nic-interrupts-posted.json', 'nic-interrupts.json', 'nic-three-ways.json', 'nic-two-ways.json', 'page-fault.json', 'popf-trap.json', 'red-pill.json', 'shadow-paging-svm.json', 'shadow-paging-vtx.json', 'sriov-two-vms.json', 'svm-first-exit.json', 'syscalls.json', 'timer.json', 'two-vms-svm.json', 'two-vms.json', 'vtx-first-exit.json']);
     for (const f of files) expect(loadScenario(JSON.parse(readFileSync(join(DIR, f), 'utf8'))).ok, f).toBe(true);
   });
 
@@ -416,3 +416,59 @@ describe('the I/O examples', () => {
     expect(text(m, MIB8 + 0x300000, SECRET.length)).toBe(SECRET);
   });
 });
+
+/** An example run to its end with or without its technique: the guest's registers (from machineResult) and its UART. */
+function runBareOr(name: string, bare: boolean): { regs: Record<string, unknown>; uart: string; traps: Record<string, number> | undefined; end: string } {
+  const json = JSON.parse(readFileSync(join(DIR, `${name}.json`), 'utf8')) as Record<string, unknown>;
+  if (bare) delete json.technique;
+  const r = loadScenario(json);
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  const m = buildScenario(r.loaded);
+  const end = m.run(r.loaded.maxSteps);
+  const res = machineResult(name, m, end);
+  return { regs: res.regs as Record<string, unknown>, uart: m.devices.uartOut, traps: res.hv?.traps, end };
+}
+
+/** The registers whose values differ between two runs: name → [bare, trap-and-emulate]. */
+function regDiff(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, [unknown, unknown]> {
+  const out: Record<string, [unknown, unknown]> = {};
+  for (const k of Object.keys(a)) if (a[k] !== b[k]) out[k] = [a[k], b[k]];
+  return out;
+}
+
+describe('the trap-and-emulate examples, bare and under the monitor', () => {
+  it('popf-trap: STI and CLI trap and are emulated; POPF in ring 1 leaves IF 0 without a trap', () => {
+    const bare = runBareOr('popf-trap', true);
+    const te = runBareOr('popf-trap', false);
+    expect([bare.end, te.end]).toEqual(['hlt', 'hlt']);
+    expect(bare.uart).toBe('S1\nP1\n');
+    expect(te.uart).toBe('S1\nP0\n');
+    // Exactly the flags the lost IF touches: EFLAGS after POPF (ECX, then EAX and EDI in the report routine) and RFLAGS at the end.
+    expect(regDiff(bare.regs, te.regs)).toEqual({ rax: [0x202, 0x2], rcx: [0x202, 0x2], rdi: [0x202, 0x2], rflags: [0x202, 0x6] });
+    // Six OUTs, STI, CLI and HLT trapped (#GP), two hidden page faults filled the shadow; POPF is not among them.
+    expect(te.traps).toEqual({ '#PF': 2, cli: 1, hlt: 1, out: 6, sti: 1 });
+  });
+
+  it('red-pill: SIDT, SGDT, SMSW and STR read the monitor\u2019s values without a trap; CS shows RPL 1', () => {
+    const bare = runBareOr('red-pill', true);
+    const te = runBareOr('red-pill', false);
+    expect([bare.end, te.end]).toEqual(['hlt', 'hlt']);
+    expect(bare.uart).toBe('on the bare machine\n');
+    expect(te.uart).toBe('inside a monitor\n');
+    expect(regDiff(bare.regs, te.regs)).toEqual({
+      // SGDT: the guest's GDT at 0x1000; the monitor's shadow GDT at MONITOR_LINEAR.
+      rsi: [0x1000, 0xffc00000],
+      // SIDT: the guest's IDT at 0x2000; the monitor's shadow IDT 64 KiB above its GDT.
+      rdi: [0x2000, 0xffc10000],
+      // SMSW: the guest runs without paging; the processor runs it with PG and WP on (the shadow).
+      rbx: [0x31, 0x80010031],
+      // STR: the guest's TSS selector 0x30; the monitor's, the shadow GDT's last entry.
+      rcx: [0x30, 0xfff8],
+      // MOV BP, CS: RPL 0 bare, RPL 1 under ring compression.
+      rbp: [0x8, 0x9],
+    });
+    // Only the UART's OUTs trapped (one per character) and the final HLT, besides a hidden page fault: the red pill itself made none.
+    expect(te.traps).toEqual({ '#PF': 1, hlt: 1, out: 17 });
+  });
+});
+

@@ -53,9 +53,20 @@ describe('scenario validation', () => {
     ['an unknown field', (s) => (s.colour = 'red'), 'colour: unknown field'],
     ['an unknown nested field', (s) => (s.memory = { size: 4194304, banks: 2 }), 'memory.banks: unknown field'],
     ['a software technique (a later issue)', (s) => (s.technique = 'binary-translation'), "technique: technique 'binary-translation' is not supported yet (issue 9)"],
-    ['a technique that is not a string', (s) => (s.technique = 7), "technique: expected one of 'vtx', 'svm', got 7"],
+    ['a technique that is not a string', (s) => (s.technique = 7), "technique: expected one of 'vtx', 'svm', 'trap-emulate', got 7"],
     ['svm on an Intel CPU', (s) => (s.technique = 'svm'), "cpu.vendor: technique 'svm' needs cpu.vendor 'amd' (AMD-V is AMD's), got 'intel'"],
     ['vtx on an AMD CPU', (s) => ((s.technique = 'vtx'), (s.cpu = { vendor: 'amd' })), "cpu.vendor: technique 'vtx' needs cpu.vendor 'intel' (VT-x is Intel's), got 'amd'"],
+    // Trap-and-emulate: a 32-bit protected-mode guest, shadow paging, one VM, no hardware-assist options.
+    ['a 64-bit guest under trap-emulate', (s) => (s.technique = 'trap-emulate'), "paging: trap-emulate runs a 32-bit protected-mode guest ('none' or '32bit'): a 64-bit kernel could not be deprivileged to ring 1 (long mode has no segment limits to keep it from the monitor), so it would need ring 3"],
+    ['PAE paging under trap-emulate', (s) => ((s.technique = 'trap-emulate'), (s.mode = 'prot32'), (s.paging = 'pae')), "paging: trap-emulate runs a 32-bit protected-mode guest with 'none' or '32bit' paging: its monitor builds 32-bit shadow tables, not PAE ones"],
+    ['nested paging under trap-emulate', (s) => ((s.technique = 'trap-emulate'), (s.mode = 'prot32'), (s.paging = '32bit'), (s.hypervisor = { nestedPaging: true })), 'hypervisor.nestedPaging: trap-emulate has no nested paging (no EPT or NPT without VT-x or AMD-V)'],
+    ['tagged TLBs under trap-emulate', (s) => ((s.technique = 'trap-emulate'), (s.mode = 'prot32'), (s.paging = '32bit'), (s.hypervisor = { tlbTags: true })), 'hypervisor.tlbTags: trap-emulate runs with an untagged TLB'],
+    ['exit controls under trap-emulate', (s) => ((s.technique = 'trap-emulate'), (s.mode = 'prot32'), (s.paging = 'none'), (s.hypervisor = { exits: { hlt: false } })), 'hypervisor.exits: trap-emulate has no exit controls'],
+    ['a nested page size under trap-emulate', (s) => ((s.technique = 'trap-emulate'), (s.mode = 'prot32'), (s.paging = 'none'), (s.hypervisor = { nestedPageSize: '4k' })), 'hypervisor.nestedPageSize: trap-emulate has no nested tables'],
+    ['walk caches under trap-emulate', (s) => ((s.technique = 'trap-emulate'), (s.mode = 'prot32'), (s.paging = 'none'), (s.hypervisor = { walkCaches: { pwc: true } })), 'hypervisor.walkCaches: trap-emulate makes no two-dimensional walk'],
+    ['a timer under trap-emulate', (s) => ((s.technique = 'trap-emulate'), (s.mode = 'prot32'), (s.paging = 'none'), (s.kernel = { source: 'timer_handler: iretd\nkernel_entry: hlt' }), (s.devices = { timer: { vector: 32, period: 10 } })), 'devices.timer: a timer under trap-emulate is not supported (the monitor has no interrupt source)'],
+    ['an unknown cost preset under trap-emulate', (s) => ((s.technique = 'trap-emulate'), (s.mode = 'prot32'), (s.paging = 'none'), (s.hypervisor = { costPreset: 'zen9' })), "hypervisor.costPreset: no cost preset 'zen9'"],
+    ['a mapping over the trap-and-emulate monitor', (s) => ((s.technique = 'trap-emulate'), (s.mode = 'prot32'), (s.paging = '32bit'), (s.kernel = { source: 'hlt' }), (s.mappings = [{ linear: 0xffbff000, physical: 0, size: 8192 }])), 'mappings[0].linear: under trap-emulate the monitor occupies linear 0xffc00000 and up'],
     ['PAE paging under a technique', (s) => ((s.technique = 'vtx'), (s.mode = 'prot32'), (s.paging = 'pae')), "paging: 'pae' cannot be used under a technique"],
     ['a timer under a technique', (s) => ((s.technique = 'vtx'), (s.devices = { timer: { vector: 32, period: 10 } })), 'devices.timer: a timer under a technique is not supported yet'],
     ['hypervisor settings without a technique', (s) => (s.hypervisor = {}), "hypervisor: needs a 'technique' ('vtx' or 'svm')"],
@@ -236,6 +247,37 @@ const scenarioish = fc
   });
 
 const TOP = new Set(['version', 'name', 'cpu', 'mode', 'paging', 'memory', 'kernel', 'user', 'mappings', 'devices', 'technique', 'hypervisor', 'boot', 'limits', '(root)']);
+
+describe('scenario validation: trap-emulate', () => {
+  const te = (extra: Record<string, unknown>): Record<string, unknown> => ({ ...base(), mode: 'prot32', paging: '32bit', kernel: { source: 'kernel_entry:\n  hlt\n' }, technique: 'trap-emulate', ...extra });
+
+  it('accepts a 32-bit guest on either vendor with any cost preset, shadow paging kept', () => {
+    for (const vendor of ['intel', 'amd']) {
+      for (const hypervisor of [undefined, { costPreset: 'amd-recent' }, { costPreset: 'vtx-prescott', nestedPaging: false }]) {
+        const r = loadScenario(te({ cpu: { vendor }, ...(hypervisor !== undefined ? { hypervisor } : {}) }));
+        expect(r.ok, JSON.stringify(r)).toBe(true);
+        if (r.ok) {
+          expect(r.loaded.scenario.technique).toBe('trap-emulate');
+          expect(r.loaded.scenario.hypervisor?.costPreset).toBe(hypervisor?.costPreset);
+        }
+      }
+    }
+    expect(loadScenario(te({ paging: 'none' })).ok).toBe(true);
+    // Any memory size: the shadow maps 4-KByte pages (no 2-MByte nested pages to fill).
+    expect(loadScenario(te({ memory: { size: 0x500000 } })).ok).toBe(true);
+  });
+
+  it('refuses a start in ring 3 (a user program and no kernel_entry)', () => {
+    expect(lines(te({ kernel: { source: 'hlt' }, user: { source: 'user_entry:\n  jmp user_entry\n' } }))).toContain("kernel: trap-emulate starts the guest in its kernel (ring 0, which the monitor runs in ring 1): with a user program the kernel needs a 'kernel_entry' label");
+    expect(loadScenario(te({ user: { source: 'user_entry:\n  jmp user_entry\n' } })).ok).toBe(true);
+  });
+
+  it('refuses several VMs under trap-emulate', () => {
+    const vm = { name: 'a', mode: 'prot32', paging: '32bit', memory: { size: 0x400000 }, kernel: { source: 'kernel_entry:\n  hlt\n' } };
+    const errs = lines({ version: 1, name: 'v', cpu: { vendor: 'intel' }, technique: 'trap-emulate', vms: [vm] });
+    expect(errs).toContain("technique: trap-emulate runs one guest: the multi-VM host is built on VT-x or AMD-V ('vtx' or 'svm' with vms)");
+  });
+});
 
 describe('random scenarios', () => {
   it('either validate and run without throwing, or are rejected with errors naming fields', () => {

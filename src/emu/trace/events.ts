@@ -113,7 +113,13 @@ export type TraceEvent =
    * by the vendor's names (EXIT_QUALIFICATION, VM_EXIT_INSTRUCTION_LEN, ...; EXITINFO1, EXITINFO2,
    * EXITINTINFO, NRIP), as the processor wrote them.
    */
-  | { kind: 'vm/exit'; step: number; vm: number; vendor: 'intel' | 'amd'; code: number; name: string; rip: bigint; info: Record<string, bigint> }
+  /**
+   * `trap`: a trap of the trap-and-emulate monitor (hv/te/backend.ts), whose `code` is the vector
+   * (13: #GP), not an exit reason or EXITCODE; with it `label` (what trapped as the monitor counts
+   * it: `cli`, `out`, `#PF`), `insn` (the instruction at the trap, disassembled, null if unreadable)
+   * and `from` (the ring it trapped from: 1 for the guest kernel, 3 for its user code).
+   */
+  | { kind: 'vm/exit'; step: number; vm: number; vendor: 'intel' | 'amd'; code: number; name: string; rip: bigint; info: Record<string, bigint>; trap?: true; label?: string; insn?: string | null; from?: number }
   /**
    * The hypervisor read or wrote its control structure: VMREAD/VMWRITE of a VMCS field (`key` the
    * field's encoding) or a load/store of a VMCB field (`key` its offset); `key` is null for guest
@@ -127,11 +133,12 @@ export type TraceEvent =
    */
   | { kind: 'vm/handle'; step: number; vm: number; action: 'emulated' | 'forwarded' | 'reflected' | 'ended' | 'host'; note: string }
   /**
-   * A VM entry: VMLAUNCH or VMRESUME (VT-x) or VMRUN (AMD-V) into VM `vm` at guest `rip`. `failed`
+   * A VM entry: VMLAUNCH or VMRESUME (VT-x) or VMRUN (AMD-V) into VM `vm` at guest `rip`, or under
+   * trap-and-emulate the monitor's IRET back to the deprivileged guest after a trap. `failed`
    * lists the checks that failed when the entry did not happen (VM-instruction error, a VM-entry
    * failure exit, VMEXIT_INVALID).
    */
-  | { kind: 'vm/entry'; step: number; vm: number; vendor: 'intel' | 'amd'; instruction: 'VMLAUNCH' | 'VMRESUME' | 'VMRUN'; rip: bigint; failed?: string[] }
+  | { kind: 'vm/entry'; step: number; vm: number; vendor: 'intel' | 'amd'; instruction: 'VMLAUNCH' | 'VMRESUME' | 'VMRUN' | 'IRET'; rip: bigint; failed?: string[] }
   /** VM `vm` ended: its last HLT with nothing to wake it, the exit hypercall, a triple fault, or an exit it cannot handle. */
   | { kind: 'vm/end'; step: number; vm: number; why: 'hlt' | 'shutdown' | 'hypercall-exit' | 'error'; detail: string }
   /** The hypervisor's scheduler moved the physical CPU from VM `from` to VM `to` (several VMs). */

@@ -72,7 +72,7 @@ export interface MsiMark {
  * determine and the timeline looks up; a VM end's detail text; a DMA request's, see DmaMark).
  */
 export type Mark =
-  | { [K in Exclude<MarkKind, 'iommu/dma' | 'iommu/msi'>]: Omit<Extract<TraceEvent, { kind: K }>, 'rip' | 'info' | 'detail' | 'name'> }[Exclude<MarkKind, 'iommu/dma' | 'iommu/msi'>]
+  | { [K in Exclude<MarkKind, 'iommu/dma' | 'iommu/msi'>]: Omit<Extract<TraceEvent, { kind: K }>, 'rip' | 'info' | 'detail' | 'name' | (K extends 'vm/exit' ? 'label' | 'insn' | 'from' : never)> }[Exclude<MarkKind, 'iommu/dma' | 'iommu/msi'>]
   | DmaMark
   | MsiMark;
 
@@ -282,8 +282,8 @@ export class MarkIndex implements FrontierSink {
       case 'cpu/triple-fault':
         break;
       case 'vm/exit':
-        // a: VM (15:0), AMD (16); b: exit reason or EXITCODE (-1 VMEXIT_INVALID).
-        a = (e.vm & 0xffff) | (e.vendor === 'amd' ? 0x10000 : 0);
+        // a: VM (15:0), AMD (16), a trap-and-emulate trap (17); b: exit reason or EXITCODE (-1 VMEXIT_INVALID), or the trap's vector.
+        a = (e.vm & 0xffff) | (e.vendor === 'amd' ? 0x10000 : 0) | (e.trap === true ? 0x20000 : 0);
         b = e.code | 0;
         break;
       case 'vm/end':
@@ -388,7 +388,7 @@ export class MarkIndex implements FrontierSink {
       case 'cpu/triple-fault':
         return { kind, step };
       case 'vm/exit': {
-        return { kind, step, vm: a & 0xffff, vendor: a & 0x10000 ? 'amd' : 'intel', code: b };
+        return { kind, step, vm: a & 0xffff, vendor: a & 0x10000 ? 'amd' : 'intel', code: b, ...(a & 0x20000 ? { trap: true as const } : {}) };
       }
       case 'vm/end':
         return { kind, step, vm: a & 0xffff, why: VM_ENDS[(a >> 16) & 3]! };

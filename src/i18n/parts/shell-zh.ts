@@ -26,6 +26,8 @@ export const shellZh: Record<keyof typeof shellEn, string> = {
   'shell.scenario.nic-interrupts': '网卡的中断：模拟与设备直通（VT-d）',
   'shell.scenario.nic-interrupts-posted': '发布中断：直通网卡的 MSI 不引起退出',
   'shell.scenario.nic-interrupts-amdvi': 'AMD-V 下网卡的中断，由 AMD-Vi 中断重映射',
+  'shell.scenario.popf-trap': '陷入并模拟：CLI 陷入，POPF 不陷入',
+  'shell.scenario.red-pill': '陷入并模拟：红色药丸（SIDT、SGDT、SMSW、STR）',
   'shell.scenario.own': '本课自带：{name}',
   'shell.theme': '主题',
   'shell.theme.auto': '跟随系统',

@@ -25,6 +25,8 @@ export const shellEn = {
   'shell.scenario.nic-interrupts': 'A network card\u2019s interrupts, emulated and assigned (VT-d)',
   'shell.scenario.nic-interrupts-posted': 'Posted interrupts: an assigned card\u2019s MSI with no exit',
   'shell.scenario.nic-interrupts-amdvi': 'A network card\u2019s interrupts under AMD-V, remapped by AMD-Vi',
+  'shell.scenario.popf-trap': 'Trap-and-emulate: CLI traps, POPF does not',
+  'shell.scenario.red-pill': 'Trap-and-emulate: the red pill (SIDT, SGDT, SMSW, STR)',
   'shell.scenario.own': 'This lesson’s: {name}',
   'shell.theme': 'Theme',
   'shell.theme.auto': 'System',

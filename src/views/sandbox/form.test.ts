@@ -64,8 +64,10 @@ describe('the technique field', () => {
     expect(techniqueEdits('vtx')).toEqual([['technique', 'vtx'], ['cpu.vendor', 'intel']]);
     expect(techniqueEdits('svm')).toEqual([['technique', 'svm'], ['cpu.vendor', 'amd']]);
     expect(techniqueEdits('none')).toEqual([['technique', undefined], ['hypervisor', undefined]]);
+    // Trap-and-emulate: any vendor is kept; the hardware assists' settings go.
+    expect(techniqueEdits('trap-emulate', { technique: 'vtx', hypervisor: { nestedPaging: true } })).toEqual([['technique', 'trap-emulate'], ['hypervisor', undefined]]);
     const f = FIELDS.find((x) => x.id === 'technique')!;
-    expect(f).toMatchObject({ path: 'technique', kind: 'choice', choices: ['none', 'vtx', 'svm'], fallback: 'none' });
+    expect(f).toMatchObject({ path: 'technique', kind: 'choice', choices: ['none', 'vtx', 'svm', 'trap-emulate'], fallback: 'none' });
     expect(placeOf({ path: 'technique', message: 'x' })).toEqual({ tab: 'settings', field: 'technique' });
   });
 });

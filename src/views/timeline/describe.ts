@@ -65,6 +65,7 @@ export function describeMark(m: Mark, t: Tr, locale: Locale): string {
     case 'cpu/triple-fault':
       return t('timeline.mark.triple');
     case 'vm/exit':
+      if (m.trap === true) return t('timeline.mark.trap', { what: exceptionWhat(m.code, t) });
       return t(m.vendor === 'amd' ? 'timeline.mark.vmExitAmd' : 'timeline.mark.vmExit', { name: vmExitTitle(m.vendor, m.code), code: m.vendor === 'amd' ? hex(m.code >>> 0) : m.code, vm: m.vm });
     case 'vm/end':
       return t('timeline.mark.vmEnd', { vm: m.vm, why: m.why });

@@ -9,6 +9,8 @@ import type { VmAccessView, VmBitsView, VmControlView, VmExitView, VmFieldView, 
 export const AREAS: Record<VmTechnique, readonly string[]> = {
   vtx: ['control', 'exit-info', 'guest', 'host'],
   svm: ['control', 'save'],
+  // Trap-and-emulate has no control structure: the monitor keeps the guest's state in software.
+  'trap-emulate': [],
 };
 
 export interface FieldGroup {
@@ -102,7 +104,7 @@ export function bitStrip(bits: readonly VmBitsView[], raw: bigint, width = strip
 /** One step of the hypervisor's code path for an exit: its accesses in order, then the entry. */
 export interface PathStep {
   /** VMREAD / VMWRITE (VT-x), a VMCB load / store (AMD-V), a software copy of guest state, or the entry instruction. */
-  op: 'VMREAD' | 'VMWRITE' | 'vmcb-read' | 'vmcb-write' | 'sw-read' | 'sw-write' | 'VMLAUNCH' | 'VMRESUME' | 'VMRUN';
+  op: 'VMREAD' | 'VMWRITE' | 'vmcb-read' | 'vmcb-write' | 'sw-read' | 'sw-write' | 'VMLAUNCH' | 'VMRESUME' | 'VMRUN' | 'IRET';
   field: string | null;
   key: number | null;
   value: string | null;
@@ -140,7 +142,7 @@ export interface ReasonRow {
 export function reasonRows(vm: Pick<VmView, 'byReason'>): ReasonRow[] {
   const max = Math.max(1, ...vm.byReason.map((r) => r.count));
   return [...vm.byReason]
-    .sort((a, b) => b.count - a.count || b.cycles - a.cycles || a.code - b.code)
+    .sort((a, b) => b.count - a.count || b.cycles - a.cycles || a.code - b.code || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     .map((r) => ({ code: r.code, name: r.name, count: r.count, cycles: r.cycles, share: r.count / max }));
 }
 

@@ -8,6 +8,7 @@ import { translate, type Locale, type MessageKey } from '../../i18n/messages.ts'
 import '../../i18n/parts/vm.ts';
 import { fill, hex, type Segment } from '../shell/narrate.ts';
 import { vmExitTitle } from '../../emu/hv/exit-names.ts';
+import type { VmTeView } from '../../worker/vm-types.ts';
 
 const code = (text: string): Segment => ({ text, code: true });
 const plain = (text: string): Segment => ({ text });
@@ -24,8 +25,15 @@ export function exitManualName(vendor: 'intel' | 'amd', code: number, name: stri
  * end of a VM or a switch between VMs. `names`: the VMs' names by index (ViewState.vm.vms), so a
  * VM is told as "VM 1 (spinner)" when there are several.
  */
-export function narrateVm(locale: Locale, evs: readonly TraceEvent[], names: readonly string[] = []): Segment[] | null {
+export function narrateVm(locale: Locale, evs: readonly TraceEvent[], names: readonly string[] = [], te: VmTeView | null = null): Segment[] | null {
   const t = (k: MessageKey): string => translate(locale, k);
+  if (evs.some((e) => e.kind === 'vm/exit' && e.trap === true)) return narrateTraps(locale, evs);
+  // Trap-and-emulate's gap: a POPF that asked for another IF in ring 1, ignored without a trap (vm-view.ts teView).
+  const popf = te?.popfIgnored ?? null;
+  if (popf !== null) {
+    const bit = (b: boolean): Segment => code(b ? '1' : '0');
+    return fill(t('vm.narr.te.popf'), { insn: code(popf.insn), cpl: plain(String(popf.cpl)), asked: bit(popf.asked), kept: bit(popf.kept) });
+  }
   const vmName = (i: number): Segment[] =>
     names.length > 1 && names[i] !== undefined ? fill(t('vm.narr.vmNamed'), { vm: plain(String(i)), name: plain(names[i]) }) : [plain(String(i))];
   const sw = evs.find((e) => e.kind === 'vm/switch');
@@ -72,3 +80,45 @@ export function narrateVm(locale: Locale, evs: readonly TraceEvent[], names: rea
   return null;
 }
 
+/**
+ * The traps of a step in order (a step can hold several: a hidden page fault filling the shadow,
+ * then the instruction's own trap), each told from its vm/exit to its vm/handle and the IRET back.
+ */
+function narrateTraps(locale: Locale, evs: readonly TraceEvent[]): Segment[] {
+  const out: Segment[] = [];
+  const starts = evs.flatMap((e, i) => (e.kind === 'vm/exit' && e.trap === true ? [i] : []));
+  starts.forEach((at, k) => {
+    const part = evs.slice(at, starts[k + 1] ?? evs.length);
+    if (k > 0 && locale !== 'zh-CN') out.push(plain(' '));
+    out.push(...narrateTrap(locale, part[0] as Extract<TraceEvent, { kind: 'vm/exit' }>, part));
+  });
+  return out;
+}
+
+/**
+ * A trap of the trap-and-emulate monitor: the trapped instruction (or the guest's exception) from
+ * its ring up to the monitor, what the monitor did, and the IRET back (or the guest's end).
+ */
+function narrateTrap(locale: Locale, exit: Extract<TraceEvent, { kind: 'vm/exit' }>, evs: readonly TraceEvent[]): Segment[] {
+  const t = (k: MessageKey): string => translate(locale, k);
+  const from = exit.from ?? 1;
+  const vars = {
+    who: plain(t(from === 3 ? 'vm.narr.te.user' : 'vm.narr.te.kernel')),
+    insn: exit.insn != null ? code(exit.insn) : plain(t('vm.te.unreadable')),
+    from: plain(String(from)),
+    vector: code(exit.name),
+  };
+  const end = evs.find((e) => e.kind === 'vm/end');
+  if (end?.kind === 'vm/end') return fill(t('vm.narr.te.trapEnd'), { ...vars, why: code(end.detail === '' ? end.why : end.detail) });
+  const handle = evs.find((e) => e.kind === 'vm/handle');
+  const act = handle?.kind === 'vm/handle' ? handle.action : 'emulated';
+  const note = handle?.kind === 'vm/handle' ? handle.note : '';
+  const key: MessageKey =
+    exit.label === 'cli' ? 'vm.narr.te.cli'
+    : exit.label === 'sti' ? 'vm.narr.te.sti'
+    : act === 'forwarded' ? 'vm.narr.te.forwarded'
+    : act === 'reflected' ? 'vm.narr.te.reflected'
+    : act === 'host' ? 'vm.narr.te.host'
+    : 'vm.narr.te.emulated';
+  return fill(t('vm.narr.te.trap'), { ...vars, action: fill(t(key), { note: code(note) }) });
+}
