@@ -1118,7 +1118,9 @@ export class Cpu implements CpuCore {
     const pa = this.translate(linLo, linHi, 2, Priv.CURRENT);
     let b = this.blocks.get(pa);
     if (b === undefined || !b.valid || b.mode !== this.decodeMode) b = this.buildBlock(pa, linLo, linHi);
-    if (prev !== null) {
+    // Only a cached block is linked as prev's successor: an uncached one (an instruction spanning two
+    // pages, code outside RAM) is decoded afresh each time, so a write to its second page is seen.
+    if (prev !== null && this.blocks.get(pa) === b) {
       prev.nextBlock = b;
       prev.nextLo = s.ripLo;
       prev.nextHi = s.ripHi;

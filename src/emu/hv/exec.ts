@@ -120,7 +120,7 @@ export interface HvJson {
   traps?: Record<string, number>;
   /** Binary translation: the translation cache's statistics (bt/backend.ts). */
   bt?: BtStats & { cacheBlocks: number };
-  /** Guest instructions retired (natively and by the hypervisor's emulation), as the bare run's `steps`. */
+  /** Guest instructions retired (natively and by the hypervisor's emulation), as the bare run's `steps`; under binary translation the processor's, translated code included. */
   steps: number;
   /** Exits by the vendor's name, each with its code and count. */
   exits: Record<string, { code: number; count: number }>;

@@ -4,7 +4,8 @@
  * paging and with nested paging. The workload is Adams and Agesen's nanobenchmarks (ASPLOS 2006,
  * section 6) written as small 32-bit kernels for the lab's `exec` machine, each a loop of N
  * iterations of one thing:
- * - `syscall`: a user program's INT 0x80 into its kernel and IRETD back;
+ * - `syscall`: a user program's INT 0x80 into its kernel and IRETD back (the user program runs with
+ *   IF = 0: under trap-and-emulate an IRETD from ring 1 could not set IF, te/monitors.test.ts shows that);
  * - `in`: IN from port 0x80;
  * - `pgfault`: a kernel read of an unmapped page, whose #PF handler maps it (a page-table write)
  *   and returns; the loop unmaps it again (a page-table write and INVLPG);

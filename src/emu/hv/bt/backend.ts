@@ -70,7 +70,11 @@ export const TC_LINEAR = MONITOR_LINEAR + TC_OFF;
 /** Callout and exit sites: linear addresses the monitor never maps (a fetch there enters it), one per site. */
 export const CALLOUT_LINEAR = MONITOR_LINEAR + 0x100000;
 const CALLOUT_SITES = 0x300000;
-/** The monitor's code segment for translated code (shadow GDT entry 8190, DPL 1, flat 4 GiB), with RPL 1. */
+/**
+ * The monitor's code segment for translated code (flat 4 GiB, DPL 1), with RPL 1. The monitor loads
+ * it into CS itself; it has no descriptor in the shadow GDT (entry 8190 stays empty), so the guest
+ * cannot load it: a selector past the guest's GDT limit faults as it would bare.
+ */
 export const TC_CS = 0xfff1;
 /** Emulated page-table writes by one store before it is retranslated as a callout. */
 export const ADAPT_AFTER = 2;
@@ -81,8 +85,9 @@ export interface BtBlock extends TranslatedBlock {
   id: number;
   /** Linear address of its translation. */
   tc: number;
-  /** The guest frame its code came from. */
+  /** The guest frame its code came from (and the next one, for a lone instruction crossing into it). */
   gfn: number;
+  gfns: number[];
   valid: boolean;
   /** Site id of each exit (its JMP leads there until chained) and the block it is chained to. */
   exitSites: number[];
@@ -145,21 +150,13 @@ export class BtBackend extends TeBackend {
     for (let i = 0; i < TC_SIZE; i += 4) mem.write(this.area + TC_OFF + i, 4, 0);
   }
 
-  /** The shadow GDT, plus the monitor's code segment for translated code. */
-  protected override rebuildGdt(): void {
-    super.rebuildGdt();
-    const at = this.area + 8190 * 8;
-    this.cpu.mem.write(at, 4, 0x0000ffff);
-    this.cpu.mem.write(at + 4, 4, 0x00cfbb00);
-  }
-
   // ---- translation cache ----
 
   /** The translation of the guest code at linear `lin` (translated on a miss). */
   tcFor(lin: number): number {
     lin >>>= 0;
     const b = this.blocks.get(lin);
-    if (b !== undefined && b.valid && b.gfn === this.frameOf(lin)) {
+    if (b !== undefined && b.valid && b.gfns.every((g, i) => g === this.frameOf(i === 0 ? lin : b.guestEnd - 1))) {
       this.stats.hits++;
       return b.tc;
     }
@@ -168,7 +165,7 @@ export class BtBackend extends TeBackend {
   }
 
   private translate(lin: number): BtBlock {
-    const t = translateBlock((a) => this.readGuest(a, 1) ?? -1, lin, this.adaptive);
+    const t = translateBlock((a) => this.readGuest(a, 1) ?? -1, lin, this.adaptive, this.vcs.baseLo);
     // Reading the guest's code is a fetch through its page tables: the accessed flags are set as the processor's would be.
     this.shadow.touchFetch(lin);
     const last = t.insns[t.insns.length - 1]!;
@@ -177,7 +174,7 @@ export class BtBackend extends TeBackend {
     const old = this.blocks.get(lin);
     if (old !== undefined) this.invalidate(old);
     const block: BtBlock = {
-      ...t, id: this.nextId++, tc: TC_LINEAR + this.tcUsed, gfn: this.frameOf(lin), valid: true,
+      ...t, id: this.nextId++, tc: TC_LINEAR + this.tcUsed, gfn: this.frameOf(lin), gfns: [], valid: true,
       exitSites: [], chainedTo: t.exits.map(() => null), incoming: [],
     };
     const code = Uint8Array.from(t.code);
@@ -206,7 +203,9 @@ export class BtBackend extends TeBackend {
     this.stats.blocks++;
     this.stats.guestInsns += t.insns.length;
     this.stats.tcBytes += code.length;
-    if (block.gfn >= 0) this.shadow.protectCode(block.gfn);
+    block.gfns = [block.gfn];
+    if (((block.guestEnd - 1) >>> 12) !== lin >>> 12) block.gfns.push(this.frameOf(block.guestEnd - 1));
+    for (const g of block.gfns) if (g >= 0) this.shadow.protectCode(g);
     this.ledger.charge({ kind: 'bt-step' });
     return block;
   }
@@ -232,20 +231,20 @@ export class BtBackend extends TeBackend {
 
   /** Drops every block translated from guest frame `gfn`, and the frame's write protection. */
   private invalidateFrame(gfn: number): void {
-    for (const b of [...this.blocks.values()]) if (b.gfn === gfn) this.invalidate(b);
+    for (const b of [...this.blocks.values()]) if (b.gfns.includes(gfn)) this.invalidate(b);
     this.releaseFrame(gfn);
   }
 
   /** Self-modifying code: a write to a frame code was translated from drops its blocks (then the write runs where it stands). */
   protected override frameWritten(gfn: number): void {
-    if (![...this.blocks.values()].some((b) => b.gfn === gfn)) return;
+    if (![...this.blocks.values()].some((b) => b.gfns.includes(gfn))) return;
     this.stats.codeWrites++;
     this.invalidateFrame(gfn);
   }
 
   /** A frame stays watched while the descriptor tables or a valid block use it. */
   protected override releaseFrame(gfn: number): void {
-    if (this.dtFrames.has(gfn) || [...this.blocks.values()].some((b) => b.gfn === gfn)) return;
+    if (this.dtFrames.has(gfn) || [...this.blocks.values()].some((b) => b.gfns.includes(gfn))) return;
     this.shadow.unprotectCode(gfn);
   }
 
@@ -262,6 +261,24 @@ export class BtBackend extends TeBackend {
     this.tcUsed = 0;
     this.sites = [];
     this.all.length = 0;
+  }
+
+  /** Every chained exit goes back through the monitor, whose lookup checks the frame again. */
+  private unchainAll(): void {
+    for (const b of this.blocks.values()) for (const [i, to] of b.chainedTo.entries()) if (to !== null) this.patchExit(b, i, null);
+    for (const b of this.blocks.values()) b.incoming = [];
+  }
+
+  /** Emulated page-table writes and INVLPGs seen so far: a change means a linear address may map another frame now. */
+  private mapChanges = 0;
+
+  override enter(budget: number): BackendRun {
+    const m = this.shadow.stats.emulatedWrites + this.shadow.stats.invlpgs + this.shadow.stats.resets;
+    if (m !== this.mapChanges) {
+      this.mapChanges = m;
+      this.unchainAll();
+    }
+    return super.enter(budget);
   }
 
   /** The guest instruction a translated-code address belongs to (the block and the instruction index), or null. */
@@ -292,17 +309,19 @@ export class BtBackend extends TeBackend {
   }
 
   /** The guest kernel at its own address moves into the translation of it (see the file comment). */
-  protected override settle(): void {
+  protected override settle(): string | null {
     const cpu = this.cpu;
     const st = cpu.state;
-    if (cpu.cpl() !== 1 || this.inTc()) return;
+    if (cpu.cpl() !== 1 || this.inTc()) return null;
     const cs = st.seg[1]!;
+    if ((cs.attr & 0x4000) === 0) return 'binary translation runs 32-bit kernel code: the guest kernel\u2019s CS is a 16-bit segment';
     this.vcs = { ...cs };
     const tc = this.tcFor((cs.baseLo + st.ripLo) >>> 0);
     st.seg[1] = { selector: TC_CS, baseLo: 0, baseHi: 0, limit: 0xffffffff, attr: 0xcfbb, valid: true };
     st.ripLo = tc;
     st.ripHi = 0;
     cpu.modeChanged();
+    return null;
   }
 
   // ---- the monitor entered from the guest ----
@@ -466,8 +485,11 @@ export class BtBackend extends TeBackend {
     const st = cpu.state;
     this.pending = null;
     const m = insn?.mnemonic ?? '(undecodable)';
+    if (insn !== null && (m === 'lar' || m === 'lsl')) return { note: this.larLsl(insn) };
     const ss = st.seg[2]!;
-    const popped = m === 'popf' || m === 'popfd' ? this.readGuest((ss.baseLo + st.regLo[4]!) >>> 0, m === 'popf' ? 2 : 4) : null;
+    const sp = (ss.baseLo + st.regLo[4]!) >>> 0;
+    // POPF pops the flags; IRETD pops them after EIP and CS.
+    const popped = m === 'popf' || m === 'popfd' ? this.readGuest(sp, m === 'popf' ? 2 : 4) : m === 'iretd' ? this.readGuest(sp + 8, 4) : null;
     const steps = st.steps;
     const next = this.enter(1);
     const done = st.steps !== steps;
@@ -492,6 +514,14 @@ export class BtBackend extends TeBackend {
       } else if (op0?.kind === 'mem') this.writeGuest(Number(operandLinear(cpu, op0, next, 0)), 2, v & 0xffff);
     };
     switch (m) {
+      case 'iretd': {
+        // An IRETD to ring 3 (the kernel's own returns are emulated): in ring 1 it left IF and IOPL.
+        if (popped === null || cpu.cpl() !== 3) return '';
+        cpu.syncFlags();
+        st.rflags = ((st.rflags & ~Flag.IF) | (popped & Flag.IF)) >>> 0;
+        this.viopl = (popped >>> 12) & 3;
+        return `the guest's IF = ${(popped >>> 9) & 1} and IOPL = ${this.viopl} from the frame (ring 1 left them)`;
+      }
       case 'popf':
       case 'popfd': {
         if (popped === null) return '';
@@ -511,7 +541,7 @@ export class BtBackend extends TeBackend {
         const lin = Number(operandLinear(cpu, op0 as MemOperand, next, 0));
         const t = m === 'sgdt' ? this.vgdtr : this.vidtr;
         this.writeGuest(lin, 2, t.limit);
-        this.writeGuest(lin + 2, 4, insn.opSize === 2 ? t.base & 0xffffff : t.base);
+        this.writeGuest(lin + 2, 4, t.base);
         return `the guest's ${m === 'sgdt' ? 'GDTR' : 'IDTR'} stored (base ${hexa(t.base)})`;
       }
       case 'str':
@@ -535,24 +565,56 @@ export class BtBackend extends TeBackend {
         else dest(sel, op0?.kind === 'mem');
         return `${sreg.reg === 1 ? 'CS' : 'SS'} read with RPL 0: ${hexa(sel)}`;
       }
-      case 'lar':
-      case 'lsl': {
-        if ((cpu.syncFlags() & Flag.ZF) === 0) return '';
-        const sel = this.wordOperand(insn, next);
-        const gd = this.guestDescriptor(sel);
-        if (gd === null || op0?.kind !== 'reg') return '';
-        if (m === 'lar') {
-          const dpl = (gd.hi >>> 13) & 3;
-          st.regLo[op0.reg] = ((st.regLo[op0.reg]! & ~0x6000) | (dpl << 13)) >>> 0;
-          return `the guest's DPL ${dpl}`;
-        }
-        const raw = (gd.lo & 0xffff) | (gd.hi & 0xf0000);
-        const limit = (gd.hi & 0x800000) !== 0 ? ((raw << 12) | 0xfff) >>> 0 : raw;
-        st.regLo[op0.reg] = op0.size === 2 ? ((st.regLo[op0.reg]! & 0xffff0000) | (limit & 0xffff)) >>> 0 : limit;
-        return `the guest's limit ${hexa(limit)}`;
+      case 'call': {
+        // A far CALL pushed CS with RPL 1: the guest's ring 0 pushes RPL 0.
+        const far = insn.operands[0]?.kind === 'far' || (insn.operands[0]?.kind === 'mem' && insn.operands[0].size === insn.opSize + 2);
+        if (!far) return '';
+        const at = (st.seg[2]!.baseLo + st.regLo[4]! + (insn.opSize === 2 ? 2 : 4)) >>> 0;
+        const cs = this.readGuest(at, 2);
+        if (cs === null || (cs & 3) !== 1 || cpu.cpl() !== 1) return '';
+        this.writeGuest(at, 2, cs & ~3);
+        return `the pushed CS ${hexa(cs & ~3)} with RPL 0`;
       }
     }
     return '';
+  }
+
+  /**
+   * LAR and LSL as the guest's ring 0 would run them, from the guest's own GDT (SDM Vol. 2A, LAR,
+   * LSL): the selector within the guest's limit, a valid type, and DPL ≥ RPL unless conforming code
+   * (CPL is 0); ZF and the destination set accordingly, then the instruction retires.
+   */
+  private larLsl(insn: Insn): string {
+    const cpu = this.cpu;
+    const st = cpu.state;
+    const m = insn.mnemonic;
+    const op0 = insn.operands[0];
+    const sel = this.wordOperand(insn, (st.ripLo + insn.length) >>> 0) & 0xffff;
+    const gd = (sel & 0xfffc) === 0 ? null : this.guestDescriptor(sel);
+    let ok = false;
+    let value = 0;
+    if (gd !== null) {
+      const attr = (gd.hi >>> 8) & 0xff;
+      const type = attr & 0xf;
+      const s = (attr & 0x10) !== 0;
+      const dpl = (attr >>> 5) & 3;
+      const conforming = s && (type & 0xc) === 0xc;
+      const validSystem = m === 'lar' ? [1, 2, 3, 4, 5, 9, 0xb, 0xc].includes(type) : [1, 2, 3, 9, 0xb].includes(type);
+      ok = (s || validSystem) && (conforming || dpl >= (sel & 3));
+      if (ok && m === 'lar') value = (gd.hi & (insn.opSize === 2 ? 0xff00 : 0x00f0ff00)) >>> 0;
+      if (ok && m === 'lsl') {
+        const raw = (gd.lo & 0xffff) | (gd.hi & 0xf0000);
+        value = (gd.hi & 0x800000) !== 0 ? ((raw << 12) | 0xfff) >>> 0 : raw;
+      }
+    }
+    cpu.syncFlags();
+    st.rflags = ok ? (st.rflags | Flag.ZF) >>> 0 : (st.rflags & ~Flag.ZF) >>> 0;
+    if (ok && op0?.kind === 'reg') st.regLo[op0.reg] = op0.size === 2 ? ((st.regLo[op0.reg]! & 0xffff0000) | (value & 0xffff)) >>> 0 : value >>> 0;
+    st.ripLo = (st.ripLo + insn.length) >>> 0;
+    st.interruptShadow = false;
+    st.steps++;
+    st.tsc++;
+    return `${m} 0x${sel.toString(16)} emulated from the guest's GDT: ZF = ${ok ? 1 : 0}${ok ? `, ${hexa(value)}` : ''}`;
   }
 
   private guestDescriptor(sel: number): { lo: number; hi: number } | null {
@@ -574,11 +636,22 @@ export class BtBackend extends TeBackend {
     const steps = st.steps;
     void steps;
     super.deliver(ev);
-    if (cpu.exit !== null || !fromKernel || st.shutdown) return;
+    if (cpu.exit !== null || st.shutdown) return;
+    if (!fromKernel) {
+      // From ring 3: the frame's EFLAGS (after EIP and CS) gets the guest's IOPL.
+      const err3 = ev.type === 'exception' && hasErrorCode(ev.vector);
+      const at3 = (st.seg[2]!.baseLo + st.regLo[4]! + (err3 ? 12 : 8)) >>> 0;
+      const fl3 = this.readGuest(at3, 4);
+      if (fl3 !== null && this.viopl !== 0) this.writeGuest(at3, 4, ((fl3 & ~Flag.IOPL) | (this.viopl << 12)) >>> 0);
+      return;
+    }
     const err = ev.type === 'exception' && hasErrorCode(ev.vector);
     const at = (st.seg[2]!.baseLo + st.regLo[4]! + (err ? 8 : 4)) >>> 0;
     const cs = this.readGuest(at, 2);
     if (cs !== null && (cs & 3) === 1) this.writeGuest(at, 2, cs & ~3);
+    // The frame's EFLAGS: the guest's IOPL (the processor runs with 0).
+    const fl = this.readGuest(at + 4, 4);
+    if (fl !== null && this.viopl !== 0) this.writeGuest(at + 4, 4, ((fl & ~Flag.IOPL) | (this.viopl << 12)) >>> 0);
   }
 
   override report(): { gpr: bigint[]; rip: bigint; rflags: bigint; cr0: bigint; cr3: bigint; cr4: bigint } {

@@ -54,7 +54,7 @@ describe('the translator', () => {
     const cases: [string, string][] = [
       ['cli', 'privileged'], ['hlt', 'privileged'], ['mov cr3, eax', 'privileged'], ['out dx, al', 'privileged'], ['lgdt [eax]', 'privileged'], ['iretd', 'privileged'], ['mov ss, ax', 'privileged'],
       ['popfd', 'sensitive'], ['pushfd', 'sensitive'], ['sgdt [eax]', 'sensitive'], ['sidt [eax]', 'sensitive'], ['smsw eax', 'sensitive'], ['str ax', 'sensitive'], ['sldt ax', 'sensitive'], ['lar eax, cx', 'sensitive'], ['lsl eax, cx', 'sensitive'], ['verr ax', 'sensitive'], ['push cs', 'sensitive'], ['mov eax, cs', 'sensitive'],
-      ['int 0x80', 'interrupt'], ['int3', 'interrupt'], ['ret', 'indirect'], ['jmp eax', 'indirect'], ['call [eax]', 'indirect'], ['loop $', 'indirect'],
+      ['int 0x80', 'interrupt'], ['int3', 'interrupt'], ['ret', 'indirect'], ['jmp eax', 'indirect'], ['call [eax]', 'indirect'], ['retf', 'indirect'],
       ['mov eax, [cs:ebx]', 'cs-override'],
     ];
     for (const [src, want] of cases) {
@@ -63,12 +63,35 @@ describe('the translator', () => {
       if (r.kind !== 'ok') throw new Error(src);
       expect([src, calloutReason(r.insn)]).toEqual([src, want]);
     }
-    for (const src of ['mov eax, [ebx]', 'mov ds, ax', 'push eax', 'cpuid', 'rdtsc', 'lea eax, [ebx+ecx*4]', 'xchg eax, ebx', 'rep movsd']) {
+    for (const src of ['mov eax, [ebx]', 'mov ds, ax', 'push eax', 'cpuid', 'rdtsc', 'lea eax, [ebx+ecx*4]', 'xchg eax, ebx', 'rep movsd', 'loop $', 'jecxz $']) {
       const b = bytes(src);
       const r = decode((i) => b[i] ?? -1, 32);
       if (r.kind !== 'ok') throw new Error(src);
       expect([src, calloutReason(r.insn)]).toEqual([src, null]);
     }
+  });
+
+  it('rewrites LOOP (rel8 only) as the same LOOP over a JMP to the fall-through exit onto a JMP to the taken exit', () => {
+    const code = bytes('top:\nloop top\nhlt');
+    const t = translateBlock(reader(code), LOAD);
+    expect(hex(t.code.slice(0, 4))).toBe('e2 02 eb 05');
+    expect(t.code[4]).toBe(0xe9);
+    expect(t.code[9]).toBe(0xe9);
+    expect(t.exits.map((e) => e.target)).toEqual([LOAD, LOAD + 2]);
+    const { bare, bt } = both('mov ecx, 5\nxor eax, eax\n.l:\nadd eax, ecx\nloop .l\nhlt');
+    expect(bt.regs).toEqual(bare.regs);
+    expect(bt.hv.bt!.callouts).toEqual({ privileged: 1 });
+  });
+
+  it('puts an instruction that crosses into the next page in a block of its own', () => {
+    const org = LOAD + 0xffc;
+    const code = bytes('inc eax\nmov ebx, 0x11111111\nhlt', org);
+    const first = translateBlock(reader(code, org), org);
+    expect(first.insns.length).toBe(1);
+    expect(first.exits[0]!.target).toBe(org + 1);
+    const second = translateBlock(reader(code, org), org + 1);
+    expect(second.insns.map((i) => i.text)).toEqual(['mov ebx, 0x11111111']);
+    expect(second.guestEnd).toBe(LOAD + 0x1002);
   });
 
   it('caps a block at MAX_BLOCK_INSNS instructions and at the end of the guest page', () => {

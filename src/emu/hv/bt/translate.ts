@@ -19,7 +19,9 @@
  *   monitor then emulates the instruction on the guest's virtual state, and resumes at the
  *   translation of the next guest instruction. Which instructions: `calloutReason`.
  * A block ends at a control transfer, a callout, `MAX_BLOCK_INSNS` instructions, or the end of the
- * guest page (so that every block's code lies in one guest page, which the monitor write-protects).
+ * guest page; an instruction that crosses into the next page is the only one of its block, so a
+ * block's code lies in one guest page or is one instruction over two (the monitor write-protects
+ * every frame a block came from).
  * The translated bytes and the map from each translated instruction back to its guest instruction
  * (to report a fault at the guest's address) are plain data.
  */
@@ -101,7 +103,9 @@ const PRIVILEGED = new Set([
 ]);
 const SENSITIVE = new Set(['pushf', 'pushfd', 'popf', 'popfd', 'sgdt', 'sidt', 'sldt', 'str', 'smsw', 'lar', 'lsl', 'verr', 'verw']);
 const INTERRUPTS = new Set(['int', 'int3', 'into', 'int1']);
-const INDIRECT = new Set(['ret', 'retf', 'loop', 'loope', 'loopne', 'jecxz', 'jcxz', 'enter']);
+const INDIRECT = new Set(['ret', 'retf']);
+/** Short-only conditional branches (rel8 and no rel32 form): rewritten as the same branch over two exits. */
+const SHORT_ONLY = ['loop', 'loope', 'loopne', 'jecxz', 'jcxz'];
 
 /** Why `insn` cannot be copied into the translation, or null when it can. */
 export function calloutReason(insn: Insn): CalloutReason | null {
@@ -137,7 +141,7 @@ function rel32(out: number[], at: number): void {
  * Translates the guest block at `start`. `adaptive` lists guest addresses of stores to rewrite as
  * page-table-write callouts (adaptive translation). The block never crosses the guest page of `start`.
  */
-export function translateBlock(read: GuestBytes, start: number, adaptive: ReadonlySet<number> = new Set()): TranslatedBlock {
+export function translateBlock(read: GuestBytes, start: number, adaptive: ReadonlySet<number> = new Set(), csBase = 0): TranslatedBlock {
   const out: number[] = [];
   const insns: TranslatedInsn[] = [];
   const exits: BlockExit[] = [];
@@ -154,6 +158,12 @@ export function translateBlock(read: GuestBytes, start: number, adaptive: Readon
   for (;;) {
     const r = decode((i) => read((at + i) >>> 0), 32);
     const tc = out.length;
+    // An instruction that crosses into the next page starts a block of its own (whose two frames are both watched).
+    if (r.kind === 'ok' && insns.length > 0 && at + r.insn.length > pageEnd) {
+      exitTo(at);
+      insns[insns.length - 1]!.tcLen = out.length - insns[insns.length - 1]!.tc;
+      break;
+    }
     if (r.kind !== 'ok') {
       // Undecodable, or the guest cannot read the bytes: the monitor runs it where it stands and the processor raises the fault.
       out.push(0xe9);
@@ -184,8 +194,9 @@ export function translateBlock(read: GuestBytes, start: number, adaptive: Readon
     if ((insn.mnemonic === 'jmp' || insn.mnemonic === 'call' || JCC.includes(insn.mnemonic)) && op0?.kind === 'rel') {
       const target = (next + op0.disp) >>> 0;
       if (insn.mnemonic === 'call') {
-        // The guest's return address, pushed as the CALL would push it.
-        out.push(0x68, next & 0xff, (next >>> 8) & 0xff, (next >>> 16) & 0xff, next >>> 24);
+        // The guest's return address (an offset in its code segment), pushed as the CALL would push it.
+        const ret = (next - csBase) >>> 0;
+        out.push(0x68, ret & 0xff, (ret >>> 8) & 0xff, (ret >>> 16) & 0xff, ret >>> 24);
         exitTo(target);
       } else if (insn.mnemonic === 'jmp') exitTo(target);
       else {
@@ -196,6 +207,22 @@ export function translateBlock(read: GuestBytes, start: number, adaptive: Readon
         exits.push({ rel: rl, end: out.length, target });
         exitTo(next);
       }
+      insns.push({ ...base, tcLen: out.length - tc, how: 'branch' });
+      at = next;
+      break;
+    }
+    if (SHORT_ONLY.includes(insn.mnemonic) && op0?.kind === 'rel') {
+      // LOOP/LOOPcc/JECXZ have only a rel8 form: the same instruction (same prefixes, so the same
+      // counter and condition, flags untouched) jumps over a JMP to the fall-through exit onto a JMP
+      // to the taken exit.
+      const target = (next + op0.disp) >>> 0;
+      out.push(...bytes.slice(0, insn.length - 1), 0x02, 0xeb, 0x05);
+      out.push(0xe9);
+      const rt = out.length;
+      out.length += 4;
+      rel32(out, rt);
+      exits.push({ rel: rt, end: out.length, target });
+      exitTo(next);
       insns.push({ ...base, tcLen: out.length - tc, how: 'branch' });
       at = next;
       break;

@@ -48,9 +48,12 @@
  * LLDT of a non-null selector, RETF to a selector of RPL 0, SYSENTER/SYSEXIT (the monitor keeps
  * IA32_SYSENTER_CS at 0 so that SYSENTER faults instead of entering ring 0), a return to
  * virtual-8086 mode or a nested task. The shadow descriptor tables are rebuilt at LGDT, LIDT and
- * LTR: a guest that edits a loaded table without reloading it is not followed (VMware's monitor
- * write-protected them), and the accessed bits the processor sets land in the shadow GDT, not in
- * the guest's.
+ * LTR, and the frames holding them are write-protected in the shadow (`watchTables`), so an edit of
+ * a loaded table faults into the monitor, runs once where it stands, and the shadow follows (as
+ * VMware's monitor traced them). The accessed bits the processor sets land in the shadow GDT, not
+ * in the guest's, and so do the A/D flags of the page holding the tables (tests/oracle/monitor-dump.ts).
+ * An IRETD from the guest kernel to ring 3 runs as it stands: in ring 1 it leaves IF and IOPL as
+ * they were, as POPF does (binary translation fixes that up; trap-and-emulate cannot see it).
  */
 import type { Cpu } from '../../cpu/cpu.ts';
 import type { CpuCore } from '../../cpu/core.ts';
@@ -118,23 +121,35 @@ function compress(c: SegmentCache, rpl: boolean): void {
   const dpl = (c.attr >>> SegAttr.DPL_SHIFT) & 3;
   if ((c.attr & SegAttr.S) !== 0 && dpl === 0) c.attr = (c.attr | (1 << SegAttr.DPL_SHIFT)) >>> 0;
   if (rpl && (c.selector & 3) === 0) c.selector |= 1;
-  if ((c.attr & SegAttr.S) !== 0 && !expandDown(c.attr) && c.baseLo + c.limit >= MONITOR_LINEAR) c.limit = (MONITOR_LINEAR - 1 - c.baseLo) >>> 0;
+  if ((c.attr & SegAttr.S) === 0 || !c.valid) return;
+  const top = expandDown(c.attr) ? c.baseLo + ((c.attr & SegAttr.DB) !== 0 ? 0xffffffff : 0xffff) : c.baseLo + c.limit;
+  if (top < MONITOR_LINEAR) return;
+  if (expandDown(c.attr) || c.baseLo >= MONITOR_LINEAR) throw new RangeError('trap-and-emulate: the guest starts with a segment that reaches the monitor\u2019s top 4 MiB');
+  c.limit = (MONITOR_LINEAR - 1 - c.baseLo) >>> 0;
 }
 
-/** An expand-down data segment (its limit is a lower bound: not truncated here). */
+/** An expand-down data segment (its limit is a lower bound). */
 const expandDown = (attr: number): boolean => (attr & 0xc) === 0x4;
 
-/** A code or data descriptor's limit cut so that base + limit stays below the monitor (granularity kept). */
+/**
+ * A code or data descriptor made unable to reach the monitor's top 4 MiB: an expand-up segment's
+ * limit is cut (rounded down to whole pages when G = 1) so that base + limit stays below
+ * MONITOR_LINEAR; a segment that starts at or above it, or an expand-down segment whose range
+ * meets it (its top is fixed at 4 GiB or 64 KiB past the base), is marked not present, so that
+ * loading it faults (#NP) where bare it would load: a divergence, and the monitor's safety.
+ */
 function truncate(lo: number, hi: number): [number, number] {
   const attr = (hi >>> 8) & 0xffff;
-  if (expandDown(attr)) return [lo, hi];
   const base = ((lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000)) >>> 0;
   const raw = (lo & 0xffff) | (hi & 0xf0000);
   const g = (hi & 0x800000) !== 0;
   const limit = g ? ((raw << 12) | 0xfff) >>> 0 : raw;
+  const notPresent: [number, number] = [lo, (hi & ~0x8000) >>> 0];
+  if (expandDown(attr)) return base + ((hi & 0x400000) !== 0 ? 0xffffffff : 0xffff) < MONITOR_LINEAR ? [lo, hi] : notPresent;
+  if (base >= MONITOR_LINEAR) return notPresent;
   if (base + limit < MONITOR_LINEAR) return [lo, hi];
-  const top = MONITOR_LINEAR - 1 - base;
-  const nraw = g ? top >>> 12 : Math.min(top, 0xfffff);
+  const nraw = g ? Math.floor((MONITOR_LINEAR - base) / 0x1000) - 1 : Math.min(MONITOR_LINEAR - 1 - base, 0xfffff);
+  if (nraw < 0) return notPresent;
   return [((lo & 0xffff0000) | (nraw & 0xffff)) >>> 0, ((hi & ~0xf0000) | (nraw & 0xf0000)) >>> 0];
 }
 
@@ -279,7 +294,14 @@ export class TeBackend implements HvBackend {
 
   protected writeGuest8(lin: number, v: number): void {
     const h = this.hpaOf(lin >>> 0);
-    if (h !== null) this.cpu.mem.write(h, 1, v & 0xff);
+    if (h === null) return;
+    this.cpu.mem.write(h, 1, v & 0xff);
+    // The monitor's own store into a frame it watches (a fix-up, LTR's busy bit): it catches up as after the guest's.
+    const g = h - (h % 0x1000);
+    if (this.shadow.codePages.has(g) && this.stepping !== g) {
+      this.frameWritten(g);
+      if (this.dtFrames.has(g)) this.afterWrite(g);
+    }
   }
 
   /** The guest frame a guest linear address maps to now, or -1. */
@@ -436,7 +458,10 @@ export class TeBackend implements HvBackend {
         this.event = null;
         this.deliver(ev);
       }
-      if (!once && cpu.exit === null) this.settle();
+      if (!once && cpu.exit === null) {
+        const why = this.settle();
+        if (why !== null) return { kind: 'invalid', failed: [why] };
+      }
       let end: string;
       const before = cpu.state.steps;
       const refsBefore = cpu.mmu.refs;
@@ -469,7 +494,9 @@ export class TeBackend implements HvBackend {
   }
 
   /** Before the guest runs (not for a handler's one-instruction run): binary translation moves the guest kernel into its translation. */
-  protected settle(): void {}
+  protected settle(): string | null {
+    return null;
+  }
 
   /** The fault into the monitor through its IDT and the IRET back, then the monitor's own path. */
   protected chargeTrap(): void {
@@ -539,6 +566,11 @@ export class TeBackend implements HvBackend {
     if (x.kind !== 'exception') return { code: -1, name: x.kind, detail: { kind: 'other', why: `intercept ${x.kind}` }, rip, raw };
     raw.vector = BigInt(x.vector);
     raw.error_code = BigInt(x.errorCode);
+    if (x.vector === Vec.GP && x.during === null && this.cpu.cpl() === 3) {
+      // SYSENTER would enter ring 0: the monitor keeps IA32_SYSENTER_CS at 0 so that it faults here.
+      const insn = this.decodeHere();
+      if (insn !== null && insn.mnemonic === 'sysenter') return { code: Vec.GP, name: vectorName(Vec.GP), detail: { kind: 'other', why: 'sysenter from the guest\u2019s user code: not emulated by this monitor' }, rip, raw };
+    }
     if (x.vector === Vec.GP && x.during === null && this.cpu.cpl() === 1) {
       const insn = this.decodeHere();
       if (insn !== null) {
@@ -604,6 +636,8 @@ export class TeBackend implements HvBackend {
         if (op1?.kind === 'cr' && op0?.kind === 'reg') return { detail: { kind: 'cr', cr: op1.reg, access: 'read', gpr: op0.reg }, name: `mov from cr${op1.reg}` };
         if (op0?.kind === 'sreg' && op0.reg === 2) return { detail: { kind: 'privileged' }, name: 'mov ss' };
         return null;
+      case 'pop':
+        return op0?.kind === 'sreg' && op0.reg === 2 ? { detail: { kind: 'privileged' }, name: 'pop ss' } : null;
       case 'cli': case 'sti': case 'lgdt': case 'lidt': case 'ltr': case 'lldt': case 'clts': case 'lmsw':
         return { detail: { kind: 'privileged' }, name: m };
       case 'iretd': {
@@ -612,7 +646,13 @@ export class TeBackend implements HvBackend {
         const cs = this.readGuest(esp + 4, 2);
         return cs !== null && (cs & 3) === 0 ? { detail: { kind: 'privileged' }, name: 'iretd' } : null;
       }
-      case 'sysenter': case 'sysexit': case 'retf': case 'iret':
+      case 'retf': {
+        // A far return to the guest kernel's own ring 0 (a CS of RPL 0) faults in ring 1.
+        const esp = (st.seg[2]!.baseLo + st.regLo[4]!) >>> 0;
+        const cs = insn.opSize === 2 ? null : this.readGuest(esp + 4, 2);
+        return cs !== null && (cs & 3) === 0 ? { detail: { kind: 'privileged' }, name: 'retf' } : null;
+      }
+      case 'sysenter': case 'sysexit': case 'iret':
         return { detail: { kind: 'other', why: `${m} in the guest kernel: not emulated by this trap-and-emulate monitor` }, name: m };
       default:
         return null;
@@ -649,7 +689,7 @@ export class TeBackend implements HvBackend {
         const lin = Number(operandLinear(cpu, insn.operands[0] as MemOperand, next, 0));
         const limit = this.readGuest(lin, 2);
         const base = this.readGuest(lin + 2, 4);
-        if (limit === null || base === null) return { error: `${p.name}: its operand at 0x${lin.toString(16)} is not mapped in the guest` };
+        if (limit === null || base === null) return { note: `${p.name}: its operand at 0x${lin.toString(16)} is not mapped: #PF reflected`, reflect: this.pageFault(limit === null ? lin : lin + 2, false) };
         const b = insn.opSize === 2 ? base & 0xffffff : base;
         if (p.name === 'lgdt') {
           this.vgdtr = { base: b, limit };
@@ -665,7 +705,9 @@ export class TeBackend implements HvBackend {
         return { note: `${p.name}: the guest\u2019s ${p.name === 'lgdt' ? 'GDT' : 'IDT'} at 0x${b.toString(16)} limit 0x${limit.toString(16)}; shadow ${p.name === 'lgdt' ? 'GDT' : 'IDT'} rebuilt with ring compression` };
       }
       case 'ltr': {
-        const sel = this.selectorOperand(insn, next);
+        const sel0 = this.wordOperandOrFault(insn, next);
+        if (sel0 === null) return { note: 'ltr: its operand is not mapped: #PF reflected', reflect: this.operandFault! };
+        const sel = sel0;
         if ((sel & 0xfffc) === 0 || (sel & 4) !== 0 || (sel | 7) > this.vgdtr.limit) return gp(sel & 0xfffc);
         const at = this.vgdtr.base + (sel & 0xfff8);
         const lo = this.readGuest(at, 4);
@@ -687,7 +729,9 @@ export class TeBackend implements HvBackend {
         return { note: `ltr 0x${sel.toString(16)}: the guest\u2019s TSS at 0x${base.toString(16)}; the monitor\u2019s TSS ring-1 stack = the guest\u2019s ring-0 stack` };
       }
       case 'lldt': {
-        const sel = this.selectorOperand(insn, next);
+        const sel0 = this.wordOperandOrFault(insn, next);
+        if (sel0 === null) return { note: 'lldt: its operand is not mapped: #PF reflected', reflect: this.operandFault! };
+        const sel = sel0;
         if ((sel & 0xfffc) !== 0) return { error: `lldt 0x${sel.toString(16)}: a local descriptor table is not emulated by this trap-and-emulate monitor` };
         this.vldtr = 0;
         this.advance();
@@ -699,29 +743,60 @@ export class TeBackend implements HvBackend {
         this.advance();
         return { note: 'clts: the guest\u2019s CR0.TS cleared' };
       case 'lmsw': {
-        const v = this.wordOperand(insn, next);
+        const v0 = this.wordOperandOrFault(insn, next);
+        if (v0 === null) return { note: 'lmsw: its operand is not mapped: #PF reflected', reflect: this.operandFault! };
+        const v = v0;
         // LMSW loads PE, MP, EM, TS and cannot clear PE.
         this.gcr0 = ((this.gcr0 & ~0xe) | (v & 0xf) | (this.gcr0 & 1)) >>> 0;
         st.cr0 = this.realCr0();
         this.advance();
         return { note: `lmsw 0x${v.toString(16)}: the guest\u2019s CR0 = 0x${this.gcr0.toString(16)}` };
       }
-      case 'mov ss': {
-        const sel = this.wordOperand(insn, next);
+      case 'mov ss':
+      case 'pop ss': {
+        const pop = p.name === 'pop ss';
+        const size = insn.opSize === 2 ? 2 : 4;
+        const spLin = (st.seg[2]!.baseLo + st.regLo[4]!) >>> 0;
+        const sel0 = pop ? this.readGuest(spLin, 2) : this.wordOperandOrFault(insn, next);
+        if (sel0 === null) return { note: `${p.name}: its operand is not mapped: #PF reflected`, reflect: pop ? this.pageFault(spLin, false) : this.operandFault! };
+        const sel = sel0;
         if ((sel & 3) !== 0) return gp(sel & 0xfffc);
         // The guest kernel's ring 0 load, done in ring 1 with RPL 1 against the shadow GDT (its checks are the processor's).
         try {
-          loadSsRing1(cpu, this.area, sel | 1);
+          loadSsRing1(cpu, this.area, sel | 1, this.vgdtr.limit);
         } catch (e) {
           if (!(e instanceof Fault)) throw e;
           return { note: `mov ss 0x${sel.toString(16)}: #${e.vector} reflected`, reflect: { vector: e.vector, type: 'exception', ...(e.errorCode >= 0 ? { errorCode: e.errorCode & ~1 } : {}) } };
         }
+        if (pop) st.regLo[4] = (st.regLo[4]! + size) >>> 0;
         this.advance();
         st.interruptShadow = true;
-        return { note: `mov ss 0x${sel.toString(16)}: loaded as 0x${(sel | 1).toString(16)} (ring compression)` };
+        return { note: `${p.name} 0x${sel.toString(16)}: loaded as 0x${(sel | 1).toString(16)} (ring compression)` };
       }
       case 'iretd':
         return this.iretToKernel();
+      case 'retf': {
+        const ss = st.seg[2]!;
+        const esp = st.regLo[4]! >>> 0;
+        const eip = this.readGuest((ss.baseLo + esp) >>> 0, 4);
+        const cs = this.readGuest((ss.baseLo + esp + 4) >>> 0, 2);
+        if (eip === null || cs === null) return { note: 'retf: the guest\u2019s stack is not mapped: #PF reflected', reflect: this.pageFault((ss.baseLo + esp + (eip === null ? 0 : 4)) >>> 0, false) };
+        try {
+          loadCsRing1(cpu, this.area, cs | 1, this.vgdtr.limit);
+        } catch (e) {
+          if (!(e instanceof Fault)) throw e;
+          return { note: `retf: #${e.vector} reflected`, reflect: { vector: e.vector, type: 'exception', errorCode: (e.errorCode & ~3) >>> 0 } };
+        }
+        const imm = insn.operands[0]?.kind === 'imm' ? (insn.operands[0] as { lo: number }).lo & 0xffff : 0;
+        st.ripLo = eip;
+        st.ripHi = 0;
+        st.regLo[4] = (esp + 8 + imm) >>> 0;
+        cpu.modeChanged();
+        st.steps++;
+        st.tsc++;
+        st.interruptShadow = false;
+        return { note: `retf to 0x${cs.toString(16)}:0x${eip.toString(16)} (ring 0 of the guest, run in ring 1)` };
+      }
     }
     return { error: `emulate: ${p.name} is not emulated` };
   }
@@ -757,11 +832,11 @@ export class TeBackend implements HvBackend {
     const eip = at(0);
     const cs = at(4);
     const fl = at(8);
-    if (eip === null || cs === null || fl === null) return { error: 'iretd: the guest\u2019s stack is not mapped' };
+    if (eip === null || cs === null || fl === null) return { note: 'iretd: the guest\u2019s stack is not mapped: #PF reflected', reflect: this.pageFault((ss.baseLo + esp + (eip === null ? 0 : cs === null ? 4 : 8)) >>> 0, false) };
     if ((fl & Flag.VM) !== 0 || (st.rflags & Flag.NT) !== 0) return { error: 'iretd to virtual-8086 mode or a nested task: not emulated by this monitor' };
     const sel = (cs & 0xffff) | 1;
     try {
-      loadCsRing1(cpu, this.area, sel);
+      loadCsRing1(cpu, this.area, sel, this.vgdtr.limit);
     } catch (e) {
       if (!(e instanceof Fault)) throw e;
       return { note: `iretd: #${e.vector} reflected`, reflect: { vector: e.vector, type: 'exception', errorCode: (e.errorCode & ~3) >>> 0 } };
@@ -784,12 +859,33 @@ export class TeBackend implements HvBackend {
   }
 
   protected wordOperand(insn: Insn, next: number): number {
+    return this.wordOperandOrFault(insn, next) ?? 0;
+  }
+
+  /** The 16-bit source of LTR, LLDT, LMSW, MOV SS: a register, or memory (null when the guest cannot read it: `operandFault` says why). */
+  protected wordOperandOrFault(insn: Insn, next: number): number | null {
     const op = insn.operands[insn.operands.length - 1]!;
     const st = this.cpu.state;
+    this.operandFault = null;
     if (op.kind === 'reg') return st.regLo[op.reg]! & 0xffff;
-    if (op.kind === 'mem') return this.readGuest(Number(operandLinear(this.cpu, op, next, 0)), 2) ?? 0;
-    return 0;
+    if (op.kind !== 'mem') return 0;
+    const lin = Number(operandLinear(this.cpu, op, next, 0));
+    const v = this.readGuest(lin, 2);
+    if (v === null) this.operandFault = this.pageFault(lin, false);
+    return v;
   }
+
+  /** The #PF the guest's own walk gives for a read or write at `lin` in its ring 0 (CR2 set), to reflect. */
+  protected pageFault(lin: number, write: boolean): HvEvent {
+    const w = this.shadow.inspect(lin >>> 0).walk;
+    let code = write ? 2 : 0;
+    if (w !== null && !w.ok) code = w.fault.errorCode;
+    this.cpu.state.cr2Lo = lin >>> 0;
+    this.cpu.state.cr2Hi = 0;
+    return { vector: Vec.PF, type: 'exception', errorCode: code };
+  }
+
+  protected operandFault: HvEvent | null = null;
 
   // ---- the backend interface ----
 
@@ -957,9 +1053,9 @@ export class TeBackend implements HvBackend {
 }
 
 /** SS loaded in ring 1 from the shadow GDT with the processor's own checks (a data segment, writable, DPL = RPL = CPL). */
-function loadSsRing1(cpu: CpuCore, area: number, sel: number): void {
+function loadSsRing1(cpu: CpuCore, area: number, sel: number, guestLimit: number): void {
   const st = cpu.state;
-  const d = descriptorAt(cpu, area, sel);
+  const d = descriptorAt(cpu, area, sel, guestLimit);
   const attr = (d.hi >>> 8) & 0xffff;
   const dpl = (attr >>> 5) & 3;
   if ((attr & 0x10) === 0 || (attr & 8) !== 0 || (attr & 2) === 0 || dpl !== 1) throw new Fault(Vec.GP, sel & 0xfffc);
@@ -969,9 +1065,9 @@ function loadSsRing1(cpu: CpuCore, area: number, sel: number): void {
 }
 
 /** CS loaded in ring 1 from the shadow GDT (a non-conforming code segment of DPL 1, or conforming of DPL ≤ 1). */
-function loadCsRing1(cpu: CpuCore, area: number, sel: number): void {
+function loadCsRing1(cpu: CpuCore, area: number, sel: number, guestLimit: number): void {
   const st = cpu.state;
-  const d = descriptorAt(cpu, area, sel);
+  const d = descriptorAt(cpu, area, sel, guestLimit);
   const attr = (d.hi >>> 8) & 0xffff;
   const dpl = (attr >>> 5) & 3;
   const conforming = (attr & 4) !== 0;
@@ -980,9 +1076,9 @@ function loadCsRing1(cpu: CpuCore, area: number, sel: number): void {
   fill(st.seg[1]!, sel, d.lo, d.hi);
 }
 
-/** A descriptor of the shadow GDT (the monitor reads its own table at its host-physical address). */
-function descriptorAt(cpu: CpuCore, area: number, sel: number): { lo: number; hi: number } {
-  if ((sel & 4) !== 0 || (sel & 0xfff8) === 0 || (sel | 7) > cpu.state.gdtr.limit) throw new Fault(Vec.GP, sel & 0xfffc);
+/** A descriptor of the shadow GDT (the monitor reads its own table at its host-physical address), within the guest's GDT limit. */
+function descriptorAt(cpu: CpuCore, area: number, sel: number, guestLimit: number): { lo: number; hi: number } {
+  if ((sel & 4) !== 0 || (sel & 0xfff8) === 0 || (sel | 7) > guestLimit) throw new Fault(Vec.GP, sel & 0xfffc);
   const at = area + GDT_OFF + (sel & 0xfff8);
   return { lo: cpu.mem.read(at, 4), hi: cpu.mem.read(at + 4, 4) };
 }
