@@ -4,19 +4,12 @@
  * adaptive translation, each against the bare run.
  */
 import { describe, expect, it } from 'vitest';
-import { assemble } from '../../asm/assembler.ts';
-import { runBare } from '../../machine/bare.ts';
 import { runUnder } from '../exec.ts';
 import { MAX_BLOCK_INSNS, calloutReason, translateBlock } from './translate.ts';
 import { decode } from '../../cpu/decode.ts';
+import { LOAD, gdt, guestBytes, runAll } from '../te/guest-kit.ts';
 
-const LOAD = 0x100000;
-
-function bytes(src: string, org = LOAD): Uint8Array {
-  const r = assemble(`bits 32\norg ${org}\n${src}`);
-  if (!r.ok) throw new Error(r.errors.map((e) => `${e.line}: ${e.message}`).join('; '));
-  return r.bytes;
-}
+const bytes = guestBytes;
 
 function reader(code: Uint8Array, org = LOAD): (a: number) => number {
   return (a) => (a >= org && a < org + code.length ? code[a - org]! : -1);
@@ -108,23 +101,11 @@ describe('the translator', () => {
 });
 
 function both(src: string) {
-  const code = bytes(src);
-  const bare = runBare({ mode: 'prot32', load: LOAD, code, maxSteps: 100_000 });
-  const bt = runUnder('bt', { mode: 'prot32', load: LOAD, code, maxSteps: 400_000 });
-  return { bare, bt: bt.result };
+  const { bare, bt } = runAll(src);
+  return { bare, bt };
 }
 
-const GDT = `
-  mov dword [0x2000], 0
-  mov dword [0x2004], 0
-  mov dword [0x2008], 0x0000ffff
-  mov dword [0x200c], 0x00cf9b00
-  mov dword [0x2010], 0x0000ffff
-  mov dword [0x2014], 0x00cf9300
-  mov word [0x2100], 0x17
-  mov dword [0x2102], 0x2000
-  lgdt [0x2100]
-`;
+const GDT = gdt();
 
 describe('transparent where trap-and-emulate is not (te.test.ts shows those same programs diverging)', () => {
   it.each([

@@ -4,110 +4,26 @@
  * exact, binary translation ends as bare, and neither lets the guest reach the monitor's memory.
  */
 import { describe, expect, it } from 'vitest';
-import { assemble } from '../../asm/assembler.ts';
-import { runBare } from '../../machine/bare.ts';
-import { HV_AREA, runUnder } from '../exec.ts';
+import { HV_AREA } from '../exec.ts';
+import { TSS_DESC, USER_DESCS, gdt, idt, runAll } from './guest-kit.ts';
 
-const LOAD = 0x100000;
-
-function code(src: string): Uint8Array {
-  const r = assemble(`bits 32\norg ${LOAD}\n${src}`);
-  if (!r.ok) throw new Error(r.errors.map((e) => `${e.line}: ${e.message}`).join('; '));
-  return r.bytes;
-}
-
-function all(src: string) {
-  const c = code(src);
-  const bare = runBare({ mode: 'prot32', load: LOAD, code: c, maxSteps: 50_000 });
-  const te = runUnder('trap-emulate', { mode: 'prot32', load: LOAD, code: c, maxSteps: 50_000 });
-  const bt = runUnder('bt', { mode: 'prot32', load: LOAD, code: c, maxSteps: 200_000 });
-  return { bare, te: te.result, bt: bt.result, teMem: te.mem, btMem: bt.mem };
-}
+const all = runAll;
 
 const pick = (regs: Record<string, unknown>, names: string[]) => Object.fromEntries(names.map((n) => [n, regs[n]]));
 
-/** GDT (0x08/0x10 ring 0, 0x1b/0x23 ring 3, TSS 0x28 at 0x3000), IDT at 0x4000 with 0x80 and 0x81 for ring 3. */
-const SETUP = `
-  mov dword [0x2000], 0
-  mov dword [0x2004], 0
-  mov dword [0x2008], 0x0000ffff
-  mov dword [0x200c], 0x00cf9b00
-  mov dword [0x2010], 0x0000ffff
-  mov dword [0x2014], 0x00cf9300
-  mov dword [0x2018], 0x0000ffff
-  mov dword [0x201c], 0x00cffb00
-  mov dword [0x2020], 0x0000ffff
-  mov dword [0x2024], 0x00cff300
-  mov dword [0x2028], 0x30000067
-  mov dword [0x202c], 0x00008900
-  mov word [0x2100], 0x2f
-  mov dword [0x2102], 0x2000
-  lgdt [0x2100]
+/** GDT (0x08/0x10 ring 0, 0x1b/0x23 ring 3, TSS 0x28 at 0x3000 with SS0:ESP0 0x10:0x90000), IDT at 0x4000 with 0x80 and 0x81 for ring 3. */
+const SETUP = `${gdt([...USER_DESCS, TSS_DESC])}
   mov dword [0x3004], 0x90000
   mov dword [0x3008], 0x10
   mov ax, 0x28
   ltr ax
-  mov eax, h80
-  mov word [0x4000 + 0x80*8], ax
-  mov word [0x4000 + 0x80*8 + 2], 0x08
-  mov word [0x4000 + 0x80*8 + 4], 0xee00
-  shr eax, 16
-  mov word [0x4000 + 0x80*8 + 6], ax
-  mov eax, h81
-  mov word [0x4000 + 0x81*8], ax
-  mov word [0x4000 + 0x81*8 + 2], 0x08
-  mov word [0x4000 + 0x81*8 + 4], 0xee00
-  shr eax, 16
-  mov word [0x4000 + 0x81*8 + 6], ax
-  mov word [0x2200], 0x82*8-1
-  mov dword [0x2202], 0x4000
-  lidt [0x2200]
-`;
+${idt([{ vector: 0x80, label: 'h80', user: true }, { vector: 0x81, label: 'h81', user: true }], 0x82)}`;
 
 /** GDT 0x08/0x10 and an IDT with vector 0x30. */
-const GDT30 = `
-  mov dword [0x2000], 0
-  mov dword [0x2004], 0
-  mov dword [0x2008], 0x0000ffff
-  mov dword [0x200c], 0x00cf9b00
-  mov dword [0x2010], 0x0000ffff
-  mov dword [0x2014], 0x00cf9300
-  mov word [0x2100], 0x17
-  mov dword [0x2102], 0x2000
-  lgdt [0x2100]
-  mov eax, h30
-  mov word [0x4000 + 0x30*8], ax
-  mov word [0x4000 + 0x30*8 + 2], 0x08
-  mov word [0x4000 + 0x30*8 + 4], 0x8e00
-  shr eax, 16
-  mov word [0x4000 + 0x30*8 + 6], ax
-  mov word [0x2200], 0x31*8-1
-  mov dword [0x2202], 0x4000
-  lidt [0x2200]
-`;
+const GDT30 = `${gdt()}${idt([{ vector: 0x30, label: 'h30' }], 0x31)}`;
 
 /** GDT 0x08/0x10 and an IDT whose #GP handler logs its error code. */
-const GDTGP = `
-  mov dword [0x2000], 0
-  mov dword [0x2004], 0
-  mov dword [0x2008], 0x0000ffff
-  mov dword [0x200c], 0x00cf9b00
-  mov dword [0x2010], 0x0000ffff
-  mov dword [0x2014], 0x00cf9300
-  mov word [0x2100], 0x17
-  mov dword [0x2102], 0x2000
-  lgdt [0x2100]
-  mov eax, hgp
-  mov word [0x4000 + 13*8], ax
-  mov word [0x4000 + 13*8 + 2], 0x08
-  mov word [0x4000 + 13*8 + 4], 0x8e00
-  shr eax, 16
-  mov word [0x4000 + 13*8 + 6], ax
-  mov word [0x2200], 14*8-1
-  mov dword [0x2202], 0x4000
-  lidt [0x2200]
-  xor eax, eax
-`;
+const GDTGP = `${gdt()}${idt([{ vector: 13, label: 'hgp' }], 14)}  xor eax, eax\n`;
 const GP_TAIL = `
   mov eax, 0x600d
   hlt
@@ -416,19 +332,7 @@ f:
 });
 
 /** GDT 0x08/0x10 and a TSS descriptor 0x18 at 0x3000. */
-const GDT_TSS = `
-  mov dword [0x2000], 0
-  mov dword [0x2004], 0
-  mov dword [0x2008], 0x0000ffff
-  mov dword [0x200c], 0x00cf9b00
-  mov dword [0x2010], 0x0000ffff
-  mov dword [0x2014], 0x00cf9300
-  mov dword [0x2018], 0x30000067
-  mov dword [0x201c], 0x00008900
-  mov word [0x2100], 0x1f
-  mov dword [0x2102], 0x2000
-  lgdt [0x2100]
-`;
+const GDT_TSS = gdt([TSS_DESC]);
 
 describe('sensitive instructions under binary translation end as bare', () => {
   it.each([

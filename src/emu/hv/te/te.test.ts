@@ -4,24 +4,13 @@
  * and under the monitor and comparing exactly.
  */
 import { describe, expect, it } from 'vitest';
-import { assemble } from '../../asm/assembler.ts';
-import { runBare } from '../../machine/bare.ts';
 import { runUnder } from '../exec.ts';
 import { MONITOR_LINEAR, MONITOR_TR } from './backend.ts';
-
-const LOAD = 0x100000;
-
-function bytes(src: string): Uint8Array {
-  const r = assemble(`bits 32\norg ${LOAD}\n${src}`);
-  if (!r.ok) throw new Error(r.errors.map((e) => `${e.line}: ${e.message}`).join('; '));
-  return r.bytes;
-}
+import { LOAD, TSS_DESC, gdt, runAll } from './guest-kit.ts';
 
 function both(src: string) {
-  const code = bytes(src);
-  const bare = runBare({ mode: 'prot32', load: LOAD, code, maxSteps: 10_000 });
-  const te = runUnder('trap-emulate', { mode: 'prot32', load: LOAD, code, maxSteps: 10_000 });
-  return { bare, te: te.result, run: te };
+  const { bare, te, teMem } = runAll(src);
+  return { bare, te, mem: teMem };
 }
 
 /** The traps other than the hidden page faults of shadow paging (their number depends on the pages touched). */
@@ -35,19 +24,7 @@ function differing(a: Record<string, unknown>, b: Record<string, unknown>): [str
 }
 
 /** A flat GDT (null, ring-0 code 0x08, ring-0 data 0x10, TSS 0x18 at 0x3000) at 0x2000, loaded with LGDT. */
-const GDT = `
-  mov dword [0x2000], 0
-  mov dword [0x2004], 0
-  mov dword [0x2008], 0x0000ffff
-  mov dword [0x200c], 0x00cf9b00
-  mov dword [0x2010], 0x0000ffff
-  mov dword [0x2014], 0x00cf9300
-  mov dword [0x2018], 0x30000067
-  mov dword [0x201c], 0x00008900
-  mov word [0x2100], 0x1f
-  mov dword [0x2102], 0x2000
-  lgdt [0x2100]
-`;
+const GDT = gdt([TSS_DESC]);
 
 describe('what the monitor emulates, invisibly', () => {
   it('CLI and STI trap and change the guest’s IF, which PUSHF then shows as bare', () => {
