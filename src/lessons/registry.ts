@@ -14,6 +14,8 @@ import { info as taggedTlb } from '../../lessons/06-tagged-tlb/meta.ts';
 import { info as shadowPaging } from '../../lessons/07-shadow-paging/meta.ts';
 import { info as deviceIo } from '../../lessons/08-device-io/meta.ts';
 import { info as iommu } from '../../lessons/09-iommu/meta.ts';
+import { info as trapEmulate } from '../../lessons/10-trap-emulate/meta.ts';
+import { info as vtxMyths } from '../../lessons/13-vtx-myths/meta.ts';
 
 interface Entry {
   info: LessonInfo;
@@ -30,6 +32,9 @@ const entries: readonly Entry[] = [
   { info: shadowPaging, load: () => import('../../lessons/07-shadow-paging/index.ts') },
   { info: deviceIo, load: () => import('../../lessons/08-device-io/index.ts') },
   { info: iommu, load: () => import('../../lessons/09-iommu/index.ts') },
+  { info: trapEmulate, load: () => import('../../lessons/10-trap-emulate/index.ts') },
+  // Lessons 11 and 12 (binary translation, paravirtualization) come between these two.
+  { info: vtxMyths, load: () => import('../../lessons/13-vtx-myths/index.ts') },
 ];
 
 /** Every lesson's LessonInfo, in course order. */

@@ -14,6 +14,8 @@ import { summary as taggedTlb } from '../../lessons/06-tagged-tlb/summary.ts';
 import { summary as shadowPaging } from '../../lessons/07-shadow-paging/summary.ts';
 import { summary as deviceIo } from '../../lessons/08-device-io/summary.ts';
 import { summary as iommu } from '../../lessons/09-iommu/summary.ts';
+import { summary as trapEmulate } from '../../lessons/10-trap-emulate/summary.ts';
+import { summary as vtxMyths } from '../../lessons/13-vtx-myths/summary.ts';
 
 export const SUMMARIES: Readonly<Record<string, Record<Locale, string>>> = {
   '01-rings': rings,
@@ -25,4 +27,6 @@ export const SUMMARIES: Readonly<Record<string, Record<Locale, string>>> = {
   '07-shadow-paging': shadowPaging,
   '08-device-io': deviceIo,
   '09-iommu': iommu,
+  '10-trap-emulate': trapEmulate,
+  '13-vtx-myths': vtxMyths,
 };

@@ -11,6 +11,7 @@ import type { ExerciseResult, ExerciseSpec } from '../worker/exercise-types.ts';
 import type { CompareResult } from '../emu/hv/compare.ts';
 import type { IoComparison, IrqComparison } from '../emu/hv/io-compare.ts';
 import type { PairOp, PairResult } from '../worker/pair-types.ts';
+import type { TechniqueComparison } from '../worker/techniques-types.ts';
 import { SessionModel, type MarksQuery, type SessionFields, type ShownNotice } from './session-model.ts';
 
 export class Session implements SessionFields {
@@ -78,6 +79,11 @@ export class Session implements SessionFields {
 
   ioInterrupts(under: 'vtx' | 'svm', frames: number): Promise<IrqComparison> {
     return this.#client.ioInterrupts(under, frames);
+  }
+
+  /** The virtualization techniques on the nanobenchmarks, VT-x priced by `intel`; the session's own run is untouched. */
+  techniques(intel: string): Promise<TechniqueComparison> {
+    return this.#client.techniques(intel);
   }
   /** The side-by-side pair: two machines in the worker beside the session's, which is untouched. */
   pair(op: PairOp): Promise<PairResult> {

@@ -13,6 +13,7 @@ import type { ExerciseResult, ExerciseSpec } from './exercise-types.ts';
 import type { CompareResult } from '../emu/hv/compare.ts';
 import type { IoComparison, IrqComparison } from '../emu/hv/io-compare.ts';
 import type { PairOp, PairResult } from './pair-types.ts';
+import type { TechniqueComparison } from './techniques-types.ts';
 
 export interface LabClient {
   load(scenario: Json): Promise<LoadResult>;
@@ -32,6 +33,8 @@ export interface LabClient {
   ioWays(under: 'vtx' | 'svm', frames: number, kind?: 'nic' | 'disk'): Promise<IoComparison>;
   /** A network card's interrupts delivered three ways against polling; leaves the loaded scenario as it is. */
   ioInterrupts(under: 'vtx' | 'svm', frames: number): Promise<IrqComparison>;
+  /** The virtualization techniques on the nanobenchmarks, VT-x priced by `intel` (techniques-types.ts); leaves the loaded scenario as it is. */
+  techniques(intel: string): Promise<TechniqueComparison>;
   /** The side-by-side pair (worker/pair-types.ts): two machines beside the loaded one, which stays as it is. */
   pair(op: PairOp): Promise<PairResult>;
   dispose(): void;
@@ -74,6 +77,9 @@ export abstract class RequestClient implements LabClient {
   }
   ioInterrupts(under: 'vtx' | 'svm', frames: number): Promise<IrqComparison> {
     return this.call<'ioInterrupts'>({ type: 'ioInterrupts', under, frames });
+  }
+  techniques(intel: string): Promise<TechniqueComparison> {
+    return this.call<'techniques'>({ type: 'techniques', intel });
   }
 
   pair(op: PairOp): Promise<PairResult> {
@@ -221,7 +227,7 @@ export class WorkerClient extends RequestClient {
         if (op.kind === 'load') this.lastPair = null;
       } else if (op.kind === 'load') this.lastPair = { load: op, step: pr.view.step };
       else if (this.lastPair !== null) this.lastPair.step = pr.view.step;
-    } else if (c.type === 'marks' || c.type === 'exercise' || c.type === 'compare' || c.type === 'ioWays' || c.type === 'ioInterrupts') return;
+    } else if (c.type === 'marks' || c.type === 'exercise' || c.type === 'compare' || c.type === 'ioWays' || c.type === 'ioInterrupts' || c.type === 'techniques') return;
     else if (c.type === 'runUntil') this.lastStep = (res as RunUntilView).view.step;
     else this.lastStep = (res as ViewState).step;
   }

@@ -6,6 +6,8 @@ import { InThreadClient } from './in-thread.ts';
 import { createLabHandler } from './lab.worker.ts';
 import type { Json, LabMessage } from './protocol.ts';
 import { COMPARE_STEP_CAP } from './compare.ts';
+import { compareTechniques, TECHNIQUE_IDS, WORKLOADS } from '../emu/hv/technique-compare.ts';
+import { TECHNIQUE_ITERATIONS } from './techniques-types.ts';
 
 describe('the compare call', () => {
   it('answers with the comparison the command line prints, once its chunk has loaded', async () => {
@@ -44,5 +46,26 @@ describe('the I/O comparison calls', () => {
     expect(irq.perFrame.map((p) => [p.way, p.eoiExits])).toEqual([['emulated', 1], ['assigned', 1], ['posted', 0]]);
     await expect(c.ioWays('vtx', 8, 'tape' as 'nic')).rejects.toThrow(/kind 'tape'/);
     await expect(c.ioInterrupts('vtx', 33)).rejects.toThrow(/frames 33 is not 1..32/);
+  });
+});
+
+describe('the techniques call', () => {
+  it('answers with compareTechniques under the chosen Intel preset (AMD-V as amd-recent), and refuses another preset', async () => {
+    const c = new InThreadClient();
+    const r = await c.techniques('vtx-prescott');
+    expect(r.intel).toBe('vtx-prescott');
+    expect(r.iterations).toBe(TECHNIQUE_ITERATIONS);
+    expect(r.rows).toEqual(compareTechniques(TECHNIQUE_ITERATIONS, 'vtx-prescott'));
+    expect(r.rows).toHaveLength(WORKLOADS.length * TECHNIQUE_IDS.length);
+    const row = (w: string, t: string) => r.rows.find((x) => x.workload === w && x.technique === t)!;
+    // First-generation VT-x: binary translation wins on I/O, page faults and page-table edits, loses on system calls.
+    for (const w of ['in', 'pgfault', 'ptemod']) expect(row(w, 'bt').cycles, w).toBeLessThan(row(w, 'vtx-shadow').cycles);
+    expect(row('syscall', 'vtx-shadow').cycles).toBeLessThan(row('syscall', 'bt').cycles);
+    expect(row('in', 'vtx-shadow').byKind).toEqual({ EXIT_REASON_IO_INSTRUCTION: 1 });
+    expect(row('in', 'svm-shadow').preset).toBe('amd-recent');
+    expect(row('in', 'native')).toMatchObject({ preset: null, exits: 0 });
+    const broadwell = await c.techniques('intel-broadwell');
+    expect(broadwell.rows.find((x) => x.workload === 'in' && x.technique === 'vtx-shadow')!.cycles).toBeLessThan(row('in', 'vtx-shadow').cycles);
+    await expect(c.techniques('amd-recent')).rejects.toThrow(/preset 'amd-recent' is not one of vtx-prescott, core2-merom, intel-broadwell/);
   });
 });

@@ -10,6 +10,7 @@ import type { CompareResult } from '../emu/hv/compare.ts';
 import type { IoComparison, IrqComparison } from '../emu/hv/io-compare.ts';
 import type { PairHolder } from './pair.ts';
 import type { PairOp, PairResult } from './pair-types.ts';
+import { TECHNIQUE_INTEL_PRESETS, TECHNIQUE_ITERATIONS, type TechniqueComparison } from './techniques-types.ts';
 
 /** Steps per run at most: a comparison makes several runs, and the worker answers nothing else meanwhile. */
 export const COMPARE_STEP_CAP = 200_000;
@@ -49,6 +50,14 @@ export function runIoInterrupts(under: 'vtx' | 'svm', frames: number): IrqCompar
   if (under !== 'vtx' && under !== 'svm') throw new RangeError(`ioInterrupts: under '${String(under)}' is not vtx or svm`);
   if (!Number.isInteger(frames) || frames < 1 || frames > 32) throw new RangeError(`ioInterrupts: frames ${frames} is not 1..32`);
   return compare.compareInterrupts(under, frames, under === 'svm' ? 'amd-vi' : 'vtd');
+}
+
+/** The techniques on Adams and Agesen's nanobenchmarks (emu/hv/technique-compare.ts), VT-x priced by one of TECHNIQUE_INTEL_PRESETS, AMD-V by amd-recent. */
+export function runTechniques(intel: string): TechniqueComparison {
+  if (compare === null) throw new Error('techniques: the hypervisor is not loaded (prepareCompare first)');
+  const preset = TECHNIQUE_INTEL_PRESETS.find((p) => p === intel);
+  if (preset === undefined) throw new RangeError(`techniques: preset '${String(intel)}' is not one of ${TECHNIQUE_INTEL_PRESETS.join(', ')}`);
+  return { intel: preset, iterations: TECHNIQUE_ITERATIONS, rows: compare.compareTechniques(TECHNIQUE_ITERATIONS, preset) };
 }
 
 /** Runs the comparison; a scenario that cannot be compared is an answer with errors, not a failure. */

@@ -8,6 +8,7 @@ export { hostVmView, vmFieldValues, vmView } from './vm-view.ts';
 export { HostMachine } from '../emu/hv/host-machine.ts';
 export { compareScenario } from '../emu/hv/compare.ts';
 export { compareInterrupts, compareWays } from '../emu/hv/io-compare.ts';
+export { compareTechniques } from '../emu/hv/technique-compare.ts';
 export { stepTwoD } from './twod.ts';
 export { stepShadow } from './shadow-view.ts';
 export { answerPair } from './pair.ts';

@@ -23,7 +23,7 @@ export class InThreadClient extends RequestClient {
     const req = structuredClone(requestOf(call, this.nextId++));
     // As the worker's handler does: an exercise's generator chunk is loaded first.
     if (req.type === 'exercise') await prepareExercise(req.spec);
-    if (req.type === 'compare' || req.type === 'pair' || req.type === 'ioWays' || req.type === 'ioInterrupts') await prepareCompare();
+    if (req.type === 'compare' || req.type === 'pair' || req.type === 'ioWays' || req.type === 'ioInterrupts' || req.type === 'techniques') await prepareCompare();
     if (req.type === 'load') await prepareLoad(req.scenario);
     const res = structuredClone(this.session.handle(req));
     if (res.kind === 'error') throw new Error(res.message);

@@ -25,7 +25,7 @@ export function createLabHandler(post: (msg: LabMessage) => void, opts: SessionO
     }
     // So is a comparison, which runs its own machines and leaves the session's alone, and so are the
     // side-by-side pair's calls (answered in the order asked: each waits for the same import).
-    if ((req.type === 'compare' || req.type === 'pair' || req.type === 'ioWays' || req.type === 'ioInterrupts') && needsCompareChunk()) {
+    if ((req.type === 'compare' || req.type === 'pair' || req.type === 'ioWays' || req.type === 'ioInterrupts' || req.type === 'techniques') && needsCompareChunk()) {
       prepareCompare().then(
         () => post(session.handle(req)),
         (e: unknown) => post({ kind: 'error', id: req.id, message: `${req.type}: ${e instanceof Error ? e.message : String(e)}` }),

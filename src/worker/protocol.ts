@@ -8,6 +8,7 @@
 import type { CompareResult } from '../emu/hv/compare.ts';
 import type { IoComparison, IrqComparison } from '../emu/hv/io-compare.ts';
 import type { PairOp, PairResult } from './pair-types.ts';
+import type { TechniqueComparison } from './techniques-types.ts';
 import type { CpuMode } from '../emu/cpu/core.ts';
 import type { RunEnd } from '../emu/cpu/cpu.ts';
 import type { PagingMode } from '../emu/mmu/types.ts';
@@ -150,6 +151,8 @@ export type LabRequest =
   | { id: number; type: 'ioWays'; under: 'vtx' | 'svm'; frames: number; kind?: 'nic' | 'disk' }
   /** A network card's interrupts delivered three ways against polling (emu/hv/io-compare.ts compareInterrupts); nothing loaded is touched. */
   | { id: number; type: 'ioInterrupts'; under: 'vtx' | 'svm'; frames: number }
+  /** The virtualization techniques on Adams and Agesen's nanobenchmarks (emu/hv/technique-compare.ts), VT-x priced by `intel` (one of TECHNIQUE_INTEL_PRESETS); nothing loaded is touched. */
+  | { id: number; type: 'techniques'; intel: string }
   /** The side-by-side pair (worker/pair.ts): a second and third machine beside the session's, which is not touched. */
   | { id: number; type: 'pair'; op: PairOp };
 
@@ -177,6 +180,7 @@ export interface LabResults {
   compare: CompareResult;
   ioWays: IoComparison;
   ioInterrupts: IrqComparison;
+  techniques: TechniqueComparison;
   pair: PairResult;
 }
 

@@ -23,7 +23,7 @@ import {
 } from './protocol.ts';
 import { stepWalks } from './walks.ts';
 import { makeExercise } from './exercise.ts';
-import { runCompare, runIoInterrupts, runIoWays, runPair } from './compare.ts';
+import { runCompare, runIoInterrupts, runIoWays, runPair, runTechniques } from './compare.ts';
 import type { PairHolder } from './pair.ts';
 import type { VmView } from './vm-types.ts';
 import type { StepTwoD } from './twod-types.ts';
@@ -367,6 +367,8 @@ export class LabSession {
           return { kind: 'result', id: req.id, type: 'ioWays', result: runIoWays(req.under, req.frames, req.kind ?? 'nic') };
         case 'ioInterrupts':
           return { kind: 'result', id: req.id, type: 'ioInterrupts', result: runIoInterrupts(req.under, req.frames) };
+        case 'techniques':
+          return { kind: 'result', id: req.id, type: 'techniques', result: runTechniques(req.intel) };
         case 'pair':
           return { kind: 'result', id: req.id, type: 'pair', result: runPair(this.pair, req.op) };
         default: {

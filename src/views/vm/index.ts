@@ -9,6 +9,8 @@ export { default as VmCharts } from './VmCharts.svelte';
 export { default as VmCompare } from './VmCompare.svelte';
 export { default as IoWays } from './IoWays.svelte';
 export { default as IoInterrupts } from './IoInterrupts.svelte';
+export { default as Techniques } from './Techniques.svelte';
+export { showsTechniques } from './techniques-show.ts';
 export { default as VmConsoles } from './VmConsoles.svelte';
 export { translator } from '../cpu/text.ts';
 export { narrateVm } from './narrate-vm.ts';
