@@ -14,6 +14,7 @@ import { info as taggedTlb } from '../../lessons/06-tagged-tlb/meta.ts';
 import { info as shadowPaging } from '../../lessons/07-shadow-paging/meta.ts';
 import { info as deviceIo } from '../../lessons/08-device-io/meta.ts';
 import { info as iommu } from '../../lessons/09-iommu/meta.ts';
+import { info as binaryTranslation } from '../../lessons/11-binary-translation/meta.ts';
 
 interface Entry {
   info: LessonInfo;
@@ -30,6 +31,8 @@ const entries: readonly Entry[] = [
   { info: shadowPaging, load: () => import('../../lessons/07-shadow-paging/index.ts') },
   { info: deviceIo, load: () => import('../../lessons/08-device-io/index.ts') },
   { info: iommu, load: () => import('../../lessons/09-iommu/index.ts') },
+  // (10: trap-and-emulate, from the lesson-1 slice of issue 9, goes here.)
+  { info: binaryTranslation, load: () => import('../../lessons/11-binary-translation/index.ts') },
 ];
 
 /** Every lesson's LessonInfo, in course order. */
