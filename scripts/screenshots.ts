@@ -11,6 +11,10 @@ import { generateWalkExercise } from '../src/emu/exercise/walk-exercise.ts';
 import { SCENARIOS } from '../src/views/shell/url.ts';
 
 const out = process.argv[2] ?? 'screenshots';
+const BT_SHOTS = [
+  ['en', 'bt-popf', 36, 'normal', 'light'], ['zh-CN', 'bt-popf', 36, 'normal', 'dark'], ['en', 'bt-smc', 8, 'normal', 'dark'],
+  ['zh-CN', 'bt-adaptive', 22, 'normal', 'light'], ['en', 'bt-popf', 36, 'presenter', 'light'], ['zh-CN', 'bt-smc', 8, 'presenter', 'dark'],
+] as const;
 mkdirSync(out, { recursive: true });
 const port = Number(process.env.SHOTS_PORT ?? 4174);
 const base = `http://127.0.0.1:${port}`;
@@ -588,6 +592,22 @@ try {
     const name = `te-${lang}-${scenario}-${step}-${mode}-${scheme}`;
     await rings.screenshot({ path: `${out}/${name}-rings.png` });
     await page.getByTestId('vm-inspector').screenshot({ path: `${out}/${name}-traps.png` });
+    await page.getByTestId('narration').screenshot({ path: `${out}/${name}-narration.png` });
+    await page.screenshot({ path: `${out}/${name}-page.png`, fullPage: mode !== 'presenter' });
+    await page.close();
+  }
+  // Issue 9 item 2: binary translation: the BT view (the block beside its translation, the cache's
+  // figures, the blocks), the rings and the narration at bt-popf's POPF callout (step 36), bt-smc's
+  // second code write (step 8) and bt-adaptive's first page-table-write callout (step 22); en and
+  // zh-CN, light and dark, and presenter mode.
+  for (const [lang, scenario, step, mode, scheme] of BT_SHOTS) {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, reducedMotion: 'reduce', colorScheme: scheme });
+    await page.goto(`${base}/?lang=${lang}&scenario=${scenario}&step=${step}&theme=${scheme}${mode === 'presenter' ? '&mode=presenter' : ''}`);
+    const view = page.getByTestId('bt-view');
+    await view.waitFor({ timeout: 60_000 });
+    await page.waitForTimeout(600);
+    const name = `bt-${lang}-${scenario}-${step}-${mode}-${scheme}`;
+    await view.screenshot({ path: `${out}/${name}-view.png` });
     await page.getByTestId('narration').screenshot({ path: `${out}/${name}-narration.png` });
     await page.screenshot({ path: `${out}/${name}-page.png`, fullPage: mode !== 'presenter' });
     await page.close();

@@ -42,6 +42,8 @@ export interface SeenEvent {
   /** iommu/dma: the address the device used, and whether the request was blocked. */
   iova?: number;
   blocked?: boolean;
+  /** vm/exit under trap-and-emulate or binary translation: what entered the monitor, as it counts it (`popfd`, `code write`, `page-table write`). */
+  label?: string;
 }
 
 /** What a `wait` step waits for: an event of this kind whose given fields all match. */

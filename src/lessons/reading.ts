@@ -20,7 +20,8 @@ export function matches(want: WaitFor, e: SeenEvent): boolean {
     (want.name === undefined || e.name === want.name) &&
     (want.instruction === undefined || e.instruction === want.instruction) &&
     (want.iova === undefined || e.iova === want.iova) &&
-    (want.blocked === undefined || e.blocked === want.blocked)
+    (want.blocked === undefined || e.blocked === want.blocked) &&
+    (want.label === undefined || e.label === want.label)
   );
 }
 

@@ -16,6 +16,7 @@ import { info as deviceIo } from '../../lessons/08-device-io/meta.ts';
 import { info as iommu } from '../../lessons/09-iommu/meta.ts';
 import { info as trapEmulate } from '../../lessons/10-trap-emulate/meta.ts';
 import { info as vtxMyths } from '../../lessons/13-vtx-myths/meta.ts';
+import { info as binaryTranslation } from '../../lessons/11-binary-translation/meta.ts';
 
 interface Entry {
   info: LessonInfo;
@@ -35,6 +36,8 @@ const entries: readonly Entry[] = [
   { info: trapEmulate, load: () => import('../../lessons/10-trap-emulate/index.ts') },
   // Lessons 11 and 12 (binary translation, paravirtualization) come between these two.
   { info: vtxMyths, load: () => import('../../lessons/13-vtx-myths/index.ts') },
+  // (10: trap-and-emulate, from the lesson-1 slice of issue 9, goes here.)
+  { info: binaryTranslation, load: () => import('../../lessons/11-binary-translation/index.ts') },
 ];
 
 /** Every lesson's LessonInfo, in course order. */

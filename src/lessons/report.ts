@@ -61,7 +61,7 @@ export const NO_CUE: SpeakerCue = { lessonId: null, lessonTitle: null, step: nul
  * Trace events reduced to what a lesson step may wait for, followed by the step's translations
  * (ViewState.walks, traced apart from the events): a TLB miss is a `tlb/lookup` with `hit: false`
  * and the `mmu/walk` the CPU made; a TLB hit is a `tlb/lookup` with `hit: true`. A VM exit keeps its
- * reason or EXITCODE and its name; a VM entry the instruction that made it (a failed entry did not
+ * reason or EXITCODE and its name (a software monitor's trap or callout also what it counts it as); a VM entry the instruction that made it (a failed entry did not
  * enter the guest, so it names none).
  */
 export function seenEvents(events: readonly TraceEvent[], walks?: StepWalks): SeenEvent[] {
@@ -73,7 +73,7 @@ export function seenEvents(events: readonly TraceEvent[], walks?: StepWalks): Se
     else if (e.kind === 'tlb/flush') out.push({ kind: e.kind, cause: e.cause });
     else if (e.kind === 'tlb/lookup') out.push({ kind: e.kind, access: e.access, user: e.user, hit: e.hit });
     else if (e.kind === 'mmu/walk') out.push({ kind: e.kind, access: e.access, user: e.user });
-    else if (e.kind === 'vm/exit') out.push({ kind: e.kind, code: e.code, name: e.name });
+    else if (e.kind === 'vm/exit') out.push(e.label === undefined ? { kind: e.kind, code: e.code, name: e.name } : { kind: e.kind, code: e.code, name: e.name, label: e.label });
     else if (e.kind === 'vm/entry') out.push(e.failed === undefined ? { kind: e.kind, instruction: e.instruction } : { kind: e.kind });
     else if (e.kind === 'iommu/dma') out.push({ kind: e.kind, iova: Number(e.iova), blocked: e.fault !== null });
     else if (e.kind !== 'cpu/insn') out.push({ kind: e.kind });

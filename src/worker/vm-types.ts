@@ -7,13 +7,14 @@
  *
  * `ViewState.vm` is null for a scenario without a `technique` (the bare machine of issues 2–5).
  */
+import type { VmBtView } from './bt-types.ts';
 
 /**
  * What a scenario runs its guests under (scenario field `technique`): a hardware assist, or
  * classic trap-and-emulate (no control structure, no root and non-root: the monitor in ring 0,
  * the guest kernel deprivileged to ring 1; see `VmView.te`).
  */
-export type VmTechnique = 'vtx' | 'svm' | 'trap-emulate';
+export type VmTechnique = 'vtx' | 'svm' | 'trap-emulate' | 'bt';
 
 /** One named bit range of a decoded value (an exit qualification, EXITINFO1, a control word). */
 export interface VmBitsView {
@@ -165,8 +166,10 @@ export const TE_RECENT = 8;
 
 export interface VmView {
   technique: VmTechnique;
-  /** Trap-and-emulate only (absent under VT-x and AMD-V). */
+  /** Trap-and-emulate and binary translation (which runs on the same monitor); absent under VT-x and AMD-V. */
   te?: VmTeView;
+  /** Binary translation only: the translation cache at this step (bt-types.ts). */
+  bt?: VmBtView;
   vendor: 'intel' | 'amd';
   /**
    * Where the processor is at this step: `guest` (VMX non-root operation / guest mode) or `host`

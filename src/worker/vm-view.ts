@@ -8,6 +8,8 @@
  */
 import { HvMachine, SVM_EXIT_INFO_FIELDS, VMX_EXIT_INFO_FIELDS, type HvExitRecord } from '../emu/hv/hv-machine.ts';
 import { TeBackend } from '../emu/hv/te/backend.ts';
+import { BtBackend } from '../emu/hv/bt/backend.ts';
+import { btBefore, btView } from './bt-view.ts';
 import { decode } from '../emu/cpu/decode.ts';
 import { formatInsn } from '../emu/asm/disasm.ts';
 import { Flag, SegAttr } from '../emu/cpu/state.ts';
@@ -54,7 +56,12 @@ function fieldValues(m: HvUnitView | HvMachine): { name: string; title: string; 
 
 /** The fields as a map name → value, for "changed" (the session reads them at the step before). */
 export function vmFieldValues(m: HvMachine | HostMachine): Map<string, string> {
-  if (m instanceof HvMachine && m.backend instanceof TeBackend) return teBefore(m, m.backend);
+  if (m instanceof HvMachine && m.backend instanceof TeBackend) {
+    const out = teBefore(m, m.backend);
+    // Binary translation: the cache's figures, for what the next step did to it.
+    if (m.backend instanceof BtBackend) for (const [k, v] of btBefore(m.backend)) out.set(k, v);
+    return out;
+  }
   return new Map(fieldValues(m instanceof HostMachine ? m.unit(m.currentVm) : m).map((f) => [f.name, f.value]));
 }
 
@@ -279,9 +286,10 @@ function svmControls(m: HvUnitView): VmControlView[] {
   return out;
 }
 
-const TRANSITIONS: readonly CostKind[] = ['vm-entry', 'vm-exit', 'vmrun', 'vmexit', 'trap'];
+const TRANSITIONS: readonly CostKind[] = ['vm-entry', 'vm-exit', 'vmrun', 'vmexit', 'trap', 'bt-callout'];
 const FIELD_ACCESS: readonly CostKind[] = ['vmread', 'vmwrite', 'vmcb-read', 'vmcb-write'];
-const HANDLERS: readonly CostKind[] = ['hv-dispatch', 'handler'];
+// Translating a block (bt-step) is the monitor's work, as a handler's is.
+const HANDLERS: readonly CostKind[] = ['hv-dispatch', 'handler', 'bt-step'];
 const MEMORY = MEMORY_COST_KINDS;
 
 /** The index of the first record with a step ≥ `step`. */
@@ -327,6 +335,7 @@ export function vmView(m: HvMachine, name: string, mode: 'prot32' | 'long64', be
   return {
     technique: m.technique,
     ...(te ? { te: teView(m, before, stepExits, upTo) } : {}),
+    ...(m.backend instanceof BtBackend ? { bt: btView(m, m.backend, before, stepExits) } : {}),
     vendor: m.vendor,
     world: m.guestLoaded ? 'guest' : 'host',
     vms: [guest],

@@ -961,7 +961,7 @@ export class Cpu implements CpuCore {
       }
       this.pageBlocks.delete(page);
     }
-    this.mem.watch[page] = 0;
+    this.mem.watch[page] = this.mem.watch[page]! & physmem.WATCH_SHARED;
     this.brk = true;
   }
 
@@ -1102,7 +1102,9 @@ export class Cpu implements CpuCore {
         this.pageBlocks.set(page, list);
       }
       list.push(b);
-      mem.watch[page] = 1;
+      // Add the code mark, keeping the copy-on-write one: a page shared with a checkpoint must stay
+      // watched when the code mark goes (flushCode), or a later write would change the checkpoint.
+      mem.watch[page] = mem.watch[page]! | physmem.WATCH_CODE;
     }
     return b;
   }

@@ -17,3 +17,10 @@ export const HV_SHADOW_POOL_SIZE = 0x80000;
 export function hvMachineArea(guestRam: number, pageSize: '4k' | '2m' = '2m'): number {
   return HV_MACHINE_AREA + (pageSize === '4k' ? Math.ceil(guestRam / 0x200000) * 0x1000 : 0);
 }
+
+/**
+ * Binary translation's area (hv/bt/backend.ts BT_AREA_SIZE): the trap-and-emulate monitor's
+ * structures and the 256-KiB translation cache; the shadow pool lies after it. hv-machine.ts checks
+ * the two agree.
+ */
+export const HV_BT_AREA = 0x60000;

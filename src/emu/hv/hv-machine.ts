@@ -45,7 +45,7 @@ import { deepCopy } from '../trace/checkpoint.ts';
 import { captureFields, cloneMonitor, restoreFields, type Fields } from './capture.ts';
 import type { TraceEvent, TraceKind, TraceSink } from '../trace/events.ts';
 import { presetFor, tlbJson, type HvJson } from './exec.ts';
-import { HV_MACHINE_AREA, HV_SHADOW_POOL_SIZE, hvMachineArea } from './area.ts';
+import { HV_BT_AREA, HV_MACHINE_AREA, HV_SHADOW_POOL_SIZE, hvMachineArea } from './area.ts';
 import { NestedTlb, PageWalkCache } from '../mmu/walk-cache.ts';
 import { SHADOW_POOL_SIZE } from './shadow.ts';
 import { useHypervisor } from '../scenario/build.ts';
@@ -55,14 +55,16 @@ import { Hypervisor, SHADOW_MSRS, type HvEnd } from './hypervisor.ts';
 import { SVM_AREA_SIZE, SvmBackend, svmAreaSize, type SvmIntercepts } from './svm-backend.ts';
 import { VMX_AREA_SIZE, VmxBackend, vmxAreaSize } from './vmx-backend.ts';
 import { TE_AREA_SIZE, TeBackend } from './te/backend.ts';
+import { BT_AREA_SIZE, BtBackend } from './bt/backend.ts';
 import type { NestedPageSize } from './nested-map.ts';
 import { GPR_NAMES, type HvLogEntry, type PortHandler } from './types.ts';
 
-export type HvTechnique = 'vtx' | 'svm' | 'trap-emulate';
+export type HvTechnique = 'vtx' | 'svm' | 'trap-emulate' | 'bt';
 
 export { HV_MACHINE_AREA };
 if (HV_SHADOW_POOL_SIZE !== SHADOW_POOL_SIZE) throw new Error(`hv/area.ts: HV_SHADOW_POOL_SIZE is 0x${HV_SHADOW_POOL_SIZE.toString(16)}, shadow.ts needs 0x${SHADOW_POOL_SIZE.toString(16)}`);
 if (TE_AREA_SIZE > HV_MACHINE_AREA) throw new Error(`hv/area.ts: the trap-and-emulate monitor's area (0x${TE_AREA_SIZE.toString(16)}) does not fit in HV_MACHINE_AREA`);
+if (HV_BT_AREA !== BT_AREA_SIZE) throw new Error(`hv/area.ts: HV_BT_AREA is 0x${HV_BT_AREA.toString(16)}, binary translation needs 0x${BT_AREA_SIZE.toString(16)}`);
 if (HV_MACHINE_AREA !== Math.max(SVM_AREA_SIZE, VMX_AREA_SIZE)) throw new Error(`hv/area.ts: HV_MACHINE_AREA is 0x${HV_MACHINE_AREA.toString(16)}, the backends need 0x${Math.max(SVM_AREA_SIZE, VMX_AREA_SIZE).toString(16)}`);
 for (const ram of [0x200000, 0x1000000]) {
   if (hvMachineArea(ram, '4k') !== Math.max(svmAreaSize(ram, '4k'), vmxAreaSize(ram, '4k'))) throw new Error('hv/area.ts: hvMachineArea disagrees with the backends\' area with 4-KByte nested pages');
@@ -212,8 +214,8 @@ export class HvMachine {
     if (typeof p === 'string') throw new RangeError(p);
     this.inner = inner;
     this.technique = opts.technique;
-    // Trap-and-emulate runs on any processor: the vendor is the cost preset's.
-    this.vendor = opts.technique === 'svm' ? 'amd' : opts.technique === 'trap-emulate' ? p.vendor : 'intel';
+    // Trap-and-emulate and binary translation run on any processor: the vendor is the cost preset's.
+    this.vendor = opts.technique === 'svm' ? 'amd' : opts.technique === 'trap-emulate' || opts.technique === 'bt' ? p.vendor : 'intel';
     this.preset = p;
     const cpu = inner.cpu;
     const ledger = new Ledger(p);
@@ -229,11 +231,14 @@ export class HvMachine {
       ...(opts.shadowPool !== undefined ? { shadowPool: opts.shadowPool } : {}),
       ...(opts.nestedPageSize !== undefined ? { nestedPageSize: opts.nestedPageSize } : {}),
     };
-    if (opts.technique === 'trap-emulate' && (opts.guestRam === undefined || opts.shadowPool === undefined)) throw new RangeError('trap-and-emulate: the guest\u2019s RAM size and the shadow pool are needed (the monitor always shadows)');
+    if ((opts.technique === 'trap-emulate' || opts.technique === 'bt') && (opts.guestRam === undefined || opts.shadowPool === undefined)) throw new RangeError('trap-and-emulate: the guest\u2019s RAM size and the shadow pool are needed (the monitor always shadows)');
     this.backend = opts.technique === 'svm'
       ? new SvmBackend(cpu, { area: opts.area, ledger, intercepts, ...extra })
       : opts.technique === 'trap-emulate'
         ? new TeBackend(cpu, { area: opts.area, ledger, shadowPool: opts.shadowPool!, guestRam: { size: opts.guestRam!, hpaBase: 0 }, vendor: p.vendor })
+        // Binary translation: the area is BT_AREA_SIZE (the monitor's structures and the translation cache), the shadow pool after it.
+        : opts.technique === 'bt'
+        ? new BtBackend(cpu, { area: opts.area, ledger, shadowPool: opts.shadowPool!, guestRam: { size: opts.guestRam!, hpaBase: 0 }, vendor: p.vendor })
         : new VmxBackend(cpu, { area: opts.area, ledger, intercepts, ...extra });
     if (this.backend instanceof SvmBackend && cpu.cpl() !== 0) {
       // The SVM backend keeps the built state as the host's; a guest that starts in ring 3 would
@@ -612,6 +617,7 @@ export class HvMachine {
       tlb: tlbJson(this.inner.mmu, this.backend.tlbTags),
     };
     if (this.backend instanceof TeBackend) hv.traps = Object.fromEntries([...this.backend.traps].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    if (this.backend instanceof BtBackend) hv.bt = { ...this.backend.stats, callouts: { ...this.backend.stats.callouts }, cacheBlocks: this.backend.blocks.size };
     if (this.console !== '') hv.console = this.console;
     if (this.ended?.kind === 'hypercall-exit') hv.exitCode = this.ended.code;
     return hv;

@@ -20,7 +20,7 @@
  */
 import { bareResult, u64Json, type U64Json } from '../machine/bare.ts';
 import { Machine } from '../machine/machine.ts';
-import { HV_MACHINE_AREA, HV_SHADOW_POOL_SIZE, hvMachineArea } from '../hv/area.ts';
+import { HV_BT_AREA, HV_MACHINE_AREA, HV_SHADOW_POOL_SIZE, hvMachineArea } from '../hv/area.ts';
 import type { HvMachineOptions, HvMachine } from '../hv/hv-machine.ts';
 import type { HvJson } from '../hv/exec.ts';
 import type { HostOptions } from '../hv/host.ts';
@@ -331,16 +331,17 @@ export function buildScenario(ls: LoadedScenario): Machine {
   // The host's RAM is the guest's plus the hypervisor's area above it, out of the guest's reach
   // (under shadow paging also the shadow pool above the area).
   const tech = sc.technique !== undefined;
-  // Trap-and-emulate has no nested paging: its monitor always shadows.
-  const nested = tech && sc.technique !== 'trap-emulate' && h.nestedPaging !== false;
-  const area = nested ? hvMachineArea(sc.memory.size, h.nestedPageSize) : HV_MACHINE_AREA;
+  // Trap-and-emulate and binary translation have no nested paging: their monitor always shadows.
+  const nested = tech && sc.technique !== 'trap-emulate' && sc.technique !== 'bt' && h.nestedPaging !== false;
+  // Binary translation's area holds its translation cache too: the shadow pool comes after it.
+  const area = nested ? hvMachineArea(sc.memory.size, h.nestedPageSize) : sc.technique === 'bt' ? HV_BT_AREA : HV_MACHINE_AREA;
   const ramSize = sc.memory.size + (tech ? area : 0) + (tech && !nested ? HV_SHADOW_POOL_SIZE : 0);
   const m = sc.boot === 'bare' ? buildBare(ls, ramSize) : buildGuest(ls, ramSize);
   if (sc.technique === undefined) return m;
   if (hvFactory === null) throw new Error('a scenario with a technique needs the hypervisor: load src/emu/hv/hv-machine.ts first (scenario/index.ts does)');
   return hvFactory(m, {
     technique: sc.technique, area: sc.memory.size, guestRam: sc.memory.size,
-    ...(nested ? {} : { shadowPool: sc.memory.size + HV_MACHINE_AREA }),
+    ...(nested ? {} : { shadowPool: sc.memory.size + area }),
     ...(h.costPreset !== undefined ? { preset: h.costPreset } : {}),
     ...(h.nestedPaging !== undefined || !nested ? { nestedPaging: nested } : {}),
     ...(h.exits !== undefined ? { exits: h.exits } : {}),

@@ -38,7 +38,7 @@ const strip = (events: TraceEvent[]) => events.map(({ step: _step, ...rest }) =>
 describe('the example scenarios', () => {
   it('every JSON file in examples/ validates', () => {
     const files = readdirSync(DIR).filter((f) => f.endsWith('.json'));
-    expect(files.sort()).toEqual(['disk-three-ways.json', 'dma-attack-amdvi.json', 'dma-attack-vtd.json', 'dma-attack.json', 'mm-workload.json', 'nested-walk-svm.json', 'nested-walk-vtx.json', 'nic-interrupts-amdvi.json', 'nic-interrupts-posted.json', 'nic-interrupts.json', 'nic-three-ways.json', 'nic-two-ways.json', 'page-fault.json', 'popf-trap.json', 'red-pill.json', 'shadow-paging-svm.json', 'shadow-paging-vtx.json', 'sriov-two-vms.json', 'svm-first-exit.json', 'syscalls.json', 'timer.json', 'two-vms-svm.json', 'two-vms.json', 'vtx-first-exit.json']);
+    expect(files.sort()).toEqual(['bt-adaptive.json', 'bt-popf.json', 'bt-smc.json', 'disk-three-ways.json', 'dma-attack-amdvi.json', 'dma-attack-vtd.json', 'dma-attack.json', 'mm-workload.json', 'nested-walk-svm.json', 'nested-walk-vtx.json', 'nic-interrupts-amdvi.json', 'nic-interrupts-posted.json', 'nic-interrupts.json', 'nic-three-ways.json', 'nic-two-ways.json', 'page-fault.json', 'popf-trap.json', 'red-pill.json', 'shadow-paging-svm.json', 'shadow-paging-vtx.json', 'sriov-two-vms.json', 'svm-first-exit.json', 'syscalls.json', 'timer.json', 'two-vms-svm.json', 'two-vms.json', 'vtx-first-exit.json']);
     for (const f of files) expect(loadScenario(JSON.parse(readFileSync(join(DIR, f), 'utf8'))).ok, f).toBe(true);
   });
 
@@ -472,3 +472,53 @@ describe('the trap-and-emulate examples, bare and under the monitor', () => {
   });
 });
 
+
+describe('the binary-translation examples, bare and under the monitor', () => {
+  /** An example's run under binary translation with its figures (machineResult's hv.bt). */
+  const underBt = (name: string) => {
+    const ls = example(name);
+    const m = buildScenario(ls);
+    const end = m.run(ls.maxSteps);
+    return { end, res: machineResult(name, m, end), uart: m.devices.uartOut };
+  };
+
+  it('bt-popf: the kernel of popf-trap ends as bare: POPF is a sensitive callout, and IF does change', () => {
+    const bare = runBareOr('bt-popf', true);
+    const { end, res, uart } = underBt('bt-popf');
+    expect([bare.end, end]).toEqual(['hlt', 'hlt']);
+    expect(uart).toBe('S1\nP1\n');
+    expect(res.regs).toEqual(bare.regs);
+    // The same kernel as popf-trap: under trap-and-emulate it printed P0.
+    expect(runBareOr('popf-trap', false).uart).toBe('S1\nP0\n');
+    const bt = res.hv!.bt!;
+    // STI, CLI, HLT and the six OUTs privileged; POPFD and five PUSHFDs sensitive; the two RETs indirect.
+    expect(bt.callouts).toEqual({ privileged: 9, sensitive: 6, indirect: 2 });
+    expect(res.hv!.traps!.popfd).toBe(1);
+  });
+
+  it('bt-smc: each write to the MOV\u2019s immediate drops its blocks and the code is translated again; EBX = 6 as bare', () => {
+    const bare = runBareOr('bt-smc', true);
+    const { end, res, uart } = underBt('bt-smc');
+    expect([bare.end, end]).toEqual(['hlt', 'hlt']);
+    expect(uart).toBe('6\n');
+    expect(res.regs).toEqual(bare.regs);
+    expect(res.regs.rbx).toBe(6);
+    const bt = res.hv!.bt!;
+    expect(bt.codeWrites).toBe(3);
+    expect(bt.invalidations).toBe(5);
+    expect(bt.blocks).toBe(9);
+    expect(res.hv!.traps!['code write']).toBe(3);
+  });
+
+  it('bt-adaptive: after two page-table-write faults by the store, it is a callout: 7 of its 10 writes reach the monitor without a fault', () => {
+    const bare = runBareOr('bt-adaptive', true);
+    const { end, res } = underBt('bt-adaptive');
+    expect([bare.end, end]).toEqual(['hlt', 'hlt']);
+    expect(res.regs).toEqual(bare.regs);
+    expect(res.regs.rax).toBe(0x5a5a5a5a);
+    const bt = res.hv!.bt!;
+    expect(bt.adaptive).toBe(1);
+    expect(bt.callouts['page-table-write']).toBe(7);
+    expect(res.hv!.traps!['page-table write']).toBe(7);
+  });
+});

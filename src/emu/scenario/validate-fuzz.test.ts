@@ -7,7 +7,7 @@
  * runs.
  */
 import { HV_MACHINE_AREA } from '../hv/hv-machine.ts';
-import { HV_SHADOW_POOL_SIZE } from '../hv/area.ts';
+import { HV_BT_AREA, HV_SHADOW_POOL_SIZE } from '../hv/area.ts';
 import '../hv/host-machine.ts';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -138,8 +138,10 @@ describe('nasty random scenarios', () => {
         if (sc.technique !== undefined) validHv++;
         // The guest's RAM, plus the hypervisor's area above it under a technique (and the shadow pool above that without nested paging).
         const tech = sc.technique !== undefined;
-        const shadow = tech && sc.hypervisor?.nestedPaging === false;
-        expect(m.mem.ramSize).toBe(sc.memory.size + (tech ? HV_MACHINE_AREA : 0) + (shadow ? HV_SHADOW_POOL_SIZE : 0));
+        // Binary translation always shadows, and its area holds the translation cache too.
+        const bt = sc.technique === 'bt';
+        const shadow = tech && (bt || sc.hypervisor?.nestedPaging === false);
+        expect(m.mem.ramSize).toBe(sc.memory.size + (tech ? (bt ? HV_BT_AREA : HV_MACHINE_AREA) : 0) + (shadow ? HV_SHADOW_POOL_SIZE : 0));
         // What the builder wrote is what the labels say (no truncation to 32 bits).
         const labels = r.loaded.kernel.labels;
         const entry = labels.get('kernel_entry');

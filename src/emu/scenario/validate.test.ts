@@ -53,7 +53,7 @@ describe('scenario validation', () => {
     ['an unknown field', (s) => (s.colour = 'red'), 'colour: unknown field'],
     ['an unknown nested field', (s) => (s.memory = { size: 4194304, banks: 2 }), 'memory.banks: unknown field'],
     ['a software technique (a later issue)', (s) => (s.technique = 'binary-translation'), "technique: technique 'binary-translation' is not supported yet (issue 9)"],
-    ['a technique that is not a string', (s) => (s.technique = 7), "technique: expected one of 'vtx', 'svm', 'trap-emulate', got 7"],
+    ['a technique that is not a string', (s) => (s.technique = 7), "technique: expected one of 'vtx', 'svm', 'trap-emulate', 'bt', got 7"],
     ['svm on an Intel CPU', (s) => (s.technique = 'svm'), "cpu.vendor: technique 'svm' needs cpu.vendor 'amd' (AMD-V is AMD's), got 'intel'"],
     ['vtx on an AMD CPU', (s) => ((s.technique = 'vtx'), (s.cpu = { vendor: 'amd' })), "cpu.vendor: technique 'vtx' needs cpu.vendor 'intel' (VT-x is Intel's), got 'amd'"],
     // Trap-and-emulate: a 32-bit protected-mode guest, shadow paging, one VM, no hardware-assist options.
@@ -146,7 +146,7 @@ describe('scenario validation', () => {
     const s = base();
     s.memory = { size: 5000 };
     s.cpu = { vendor: 'via' };
-    s.technique = 'bt';
+    s.technique = 'pv';
     const paths = errorsOf(s).map((e) => e.path).sort();
     expect(paths).toEqual(['cpu.vendor', 'memory.size', 'technique']);
   });
@@ -276,6 +276,42 @@ describe('scenario validation: trap-emulate', () => {
     const vm = { name: 'a', mode: 'prot32', paging: '32bit', memory: { size: 0x400000 }, kernel: { source: 'kernel_entry:\n  hlt\n' } };
     const errs = lines({ version: 1, name: 'v', cpu: { vendor: 'intel' }, technique: 'trap-emulate', vms: [vm] });
     expect(errs).toContain("technique: trap-emulate runs one guest: the multi-VM host is built on VT-x or AMD-V ('vtx' or 'svm' with vms)");
+  });
+});
+
+describe('scenario validation: bt (the trap-and-emulate monitor\u2019s constraints, reused)', () => {
+  const bt = (extra: Record<string, unknown>): Record<string, unknown> => ({ ...base(), mode: 'prot32', paging: '32bit', kernel: { source: 'kernel_entry:\n  hlt\n' }, technique: 'bt', ...extra });
+
+  it('accepts a 32-bit guest on either vendor with any cost preset', () => {
+    for (const vendor of ['intel', 'amd']) {
+      for (const hypervisor of [undefined, { costPreset: 'amd-recent' }, { costPreset: 'vtx-prescott', nestedPaging: false }]) {
+        const r = loadScenario(bt({ cpu: { vendor }, ...(hypervisor !== undefined ? { hypervisor } : {}) }));
+        expect(r.ok, JSON.stringify(r)).toBe(true);
+        if (r.ok) expect(r.loaded.scenario.technique).toBe('bt');
+      }
+    }
+    expect(loadScenario(bt({ paging: 'none', memory: { size: 0x500000 } })).ok).toBe(true);
+  });
+
+  it.each([
+    ['a 64-bit guest', { mode: 'long64', paging: '4level' }, "paging: bt runs a 32-bit protected-mode guest ('none' or '32bit')"],
+    ['PAE paging', { paging: 'pae' }, "paging: bt runs a 32-bit protected-mode guest with 'none' or '32bit' paging"],
+    ['nested paging', { hypervisor: { nestedPaging: true } }, 'hypervisor.nestedPaging: bt has no nested paging'],
+    ['tagged TLBs', { hypervisor: { tlbTags: true } }, 'hypervisor.tlbTags: bt runs with an untagged TLB'],
+    ['exit controls', { hypervisor: { exits: { hlt: false } } }, 'hypervisor.exits: bt has no exit controls: what enters the monitor is what the processor faults on in ring 1 (privileged instructions, I/O, the guest\u2019s exceptions) and the translator\u2019s callouts'],
+    ['a nested page size', { hypervisor: { nestedPageSize: '4k' } }, 'hypervisor.nestedPageSize: bt has no nested tables'],
+    ['walk caches', { hypervisor: { walkCaches: { pwc: true } } }, 'hypervisor.walkCaches: bt makes no two-dimensional walk'],
+    ['a timer', { kernel: { source: 'timer_handler: iretd\nkernel_entry: hlt' }, devices: { timer: { vector: 32, period: 10 } } }, 'devices.timer: a timer under bt is not supported'],
+    ['an unknown cost preset', { hypervisor: { costPreset: 'zen9' } }, "hypervisor.costPreset: no cost preset 'zen9'"],
+    ['a mapping over the monitor', { kernel: { source: 'hlt' }, mappings: [{ linear: 0xffbff000, physical: 0, size: 8192 }] }, 'mappings[0].linear: under bt the monitor occupies linear 0xffc00000 and up'],
+    ['a start in ring 3', { kernel: { source: 'hlt' }, user: { source: 'user_entry:\n  jmp user_entry\n' } }, 'kernel: bt starts the guest in its kernel'],
+  ])('refuses %s', (_what, extra, want) => {
+    expect(lines(bt(extra)).some((l) => l.startsWith(want)), lines(bt(extra)).join('\n')).toBe(true);
+  });
+
+  it('refuses several VMs', () => {
+    const vm = { name: 'a', mode: 'prot32', paging: '32bit', memory: { size: 0x400000 }, kernel: { source: 'kernel_entry:\n  hlt\n' } };
+    expect(lines({ version: 1, name: 'v', cpu: { vendor: 'intel' }, technique: 'bt', vms: [vm] })).toContain("technique: bt runs one guest: the multi-VM host is built on VT-x or AMD-V ('vtx' or 'svm' with vms)");
   });
 });
 

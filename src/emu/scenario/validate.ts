@@ -293,16 +293,17 @@ function checkTechnique(c: Checker, input: Obj, vendor: 'intel' | 'amd' | null, 
     else if (!(TECHNIQUES as readonly string[]).includes(t)) c.err('technique', `technique '${t.length > 40 ? t.slice(0, 40) + '…' : t}' is not supported yet (issue 9)`);
     else technique = t as Technique;
   }
-  const te = technique === 'trap-emulate';
+  // Binary translation is built on the trap-and-emulate monitor: the same guests, the same constraints.
+  const te = technique === 'trap-emulate' || technique === 'bt';
   if (technique !== null) {
     const want = technique === 'svm' ? 'amd' : 'intel';
-    // Trap-and-emulate uses no virtualization extension: any processor runs it.
+    // Trap-and-emulate and binary translation use no virtualization extension: any processor runs it.
     if (!te && vendor !== null && vendor !== want) c.err('cpu.vendor', `technique '${technique}' needs cpu.vendor '${want}' (${technique === 'svm' ? 'AMD-V is AMD' : 'VT-x is Intel'}'s), got '${vendor}'`);
-    if (te && vms) c.err('technique', "trap-emulate runs one guest: the multi-VM host is built on VT-x or AMD-V ('vtx' or 'svm' with vms)");
-    if (te && (paging === '4level' || paging === '5level')) c.err('paging', "trap-emulate runs a 32-bit protected-mode guest ('none' or '32bit'): a 64-bit kernel could not be deprivileged to ring 1 (long mode has no segment limits to keep it from the monitor), so it would need ring 3 and a second shadow, which this monitor does not build");
-    else if (te && paging === 'pae') c.err('paging', "trap-emulate runs a 32-bit protected-mode guest with 'none' or '32bit' paging: its monitor builds 32-bit shadow tables, not PAE ones");
+    if (te && vms) c.err('technique', `${technique} runs one guest: the multi-VM host is built on VT-x or AMD-V ('vtx' or 'svm' with vms)`);
+    if (te && (paging === '4level' || paging === '5level')) c.err('paging', `${technique} runs a 32-bit protected-mode guest ('none' or '32bit'): a 64-bit kernel could not be deprivileged to ring 1 (long mode has no segment limits to keep it from the monitor), so it would need ring 3 and a second shadow, which this monitor does not build`);
+    else if (te && paging === 'pae') c.err('paging', `${technique} runs a 32-bit protected-mode guest with 'none' or '32bit' paging: its monitor builds 32-bit shadow tables, not PAE ones`);
     else if (paging === 'pae') c.err('paging', `'pae' cannot be used under a technique (the hypervisor's runners refuse a PAE guest): use '32bit', 'none' or long64`);
-    if (timer) c.err('devices.timer', te ? 'a timer under trap-emulate is not supported (the monitor has no interrupt source)' : 'a timer under a technique is not supported yet (the hypervisor has no interrupt source)');
+    if (timer) c.err('devices.timer', te ? `a timer under ${technique} is not supported (the monitor has no interrupt source)` : 'a timer under a technique is not supported yet (the hypervisor has no interrupt source)');
   }
   if (input.hypervisor === undefined) return { technique, hv: null };
   const h = c.obj(input.hypervisor, 'hypervisor');
@@ -313,16 +314,16 @@ function checkTechnique(c: Checker, input: Obj, vendor: 'intel' | 'amd' | null, 
   if (te) {
     // The monitor of trap-and-emulate has no hardware assist: no nested tables, no tags, no exit controls.
     const np = c.bool(h.nestedPaging, 'hypervisor.nestedPaging');
-    if (np === true) c.err('hypervisor.nestedPaging', 'trap-emulate has no nested paging (no EPT or NPT without VT-x or AMD-V): its monitor always shadows the guest\u2019s page tables; remove nestedPaging or set it to false');
+    if (np === true) c.err('hypervisor.nestedPaging', `${technique} has no nested paging (no EPT or NPT without VT-x or AMD-V): its monitor always shadows the guest\u2019s page tables; remove nestedPaging or set it to false`);
     else if (np === false) hv.nestedPaging = false;
-    if (c.bool(h.tlbTags, 'hypervisor.tlbTags') === true) c.err('hypervisor.tlbTags', 'trap-emulate runs with an untagged TLB (no VPID or ASID without VT-x or AMD-V)');
-    if (h.exits !== undefined) c.err('hypervisor.exits', 'trap-emulate has no exit controls: what traps is what the processor faults on in ring 1 (privileged instructions, I/O, the guest\u2019s exceptions)');
-    if (h.nestedPageSize !== undefined) c.err('hypervisor.nestedPageSize', 'trap-emulate has no nested tables: remove nestedPageSize');
-    if (h.walkCaches !== undefined) c.err('hypervisor.walkCaches', 'trap-emulate makes no two-dimensional walk: remove walkCaches');
+    if (c.bool(h.tlbTags, 'hypervisor.tlbTags') === true) c.err('hypervisor.tlbTags', `${technique} runs with an untagged TLB (no VPID or ASID without VT-x or AMD-V)`);
+    if (h.exits !== undefined) c.err('hypervisor.exits', `${technique} has no exit controls: what enters the monitor is what the processor faults on in ring 1 (privileged instructions, I/O, the guest\u2019s exceptions)${technique === 'bt' ? ' and the translator\u2019s callouts' : ''}`);
+    if (h.nestedPageSize !== undefined) c.err('hypervisor.nestedPageSize', `${technique} has no nested tables: remove nestedPageSize`);
+    if (h.walkCaches !== undefined) c.err('hypervisor.walkCaches', `${technique} makes no two-dimensional walk: remove walkCaches`);
     if (h.costPreset !== undefined) {
       const id = c.str(h.costPreset, 'hypervisor.costPreset', 100);
       if (id !== null) {
-        const problem = presetProblem('trap-emulate', id);
+        const problem = presetProblem(technique === 'bt' ? 'bt' : 'trap-emulate', id);
         if (problem !== null) c.err('hypervisor.costPreset', problem);
         else hv.costPreset = id;
       }
@@ -606,7 +607,7 @@ export function validateScenario(input: unknown): LoadResult {
   // nested tables in 2-MByte pages, and the hypervisor's structures lie above it in host memory.
   // Without it (shadow paging) the guest has all of memory.size too; the structures and the shadow
   // pool lie above it (hv/shadow.ts), and the shadow maps 4-KByte pages, so any size will do.
-  const nestedOn = technique !== null && technique !== 'trap-emulate' && hv?.nestedPaging !== false;
+  const nestedOn = technique !== null && technique !== 'trap-emulate' && technique !== 'bt' && hv?.nestedPaging !== false;
   if (technique !== null && memSize !== null && nestedOn && memSize % NESTED_PAGE !== 0) {
     c.err('memory.size', `with nested paging the hypervisor maps the guest's RAM in 2-MByte pages: expected a multiple of ${hexNum(NESTED_PAGE)}, got ${hexNum(memSize)}`);
   }
@@ -627,7 +628,7 @@ export function validateScenario(input: unknown): LoadResult {
       input.mappings.forEach((m, i) => {
         const r = checkMapping(c, m, `mappings[${i}]`, paging, memSize, layout?.userBase ?? 0x40000000);
         // The trap-and-emulate monitor's GDT, IDT and TSS occupy the top 4 MiB of every shadow (hv/te/backend.ts MONITOR_LINEAR).
-        if (r && technique === 'trap-emulate' && r.linear + r.size > TE_MONITOR_LINEAR) c.err(`mappings[${i}].linear`, `under trap-emulate the monitor occupies linear ${hexNum(TE_MONITOR_LINEAR)} and up (the guest's segments end below it): map below it`);
+        if (r && (technique === 'trap-emulate' || technique === 'bt') && r.linear + r.size > TE_MONITOR_LINEAR) c.err(`mappings[${i}].linear`, `under ${technique} the monitor occupies linear ${hexNum(TE_MONITOR_LINEAR)} and up (the guest's segments end below it): map below it`);
         else if (r) mappings.push(r);
       });
       for (let i = 0; i < mappings.length; i++) {
@@ -663,7 +664,7 @@ export function validateScenario(input: unknown): LoadResult {
       if (kernel) {
         if (boot !== 'bare' && kernelSpec.source !== null) checkLabelRange(c, 'kernel.source', kernel, kernelSpec.source);
         // The monitor takes over a guest in its ring 0 (it deprivileges that ring to ring 1); a start in ring 3 has no kernel state to take.
-        if (technique === 'trap-emulate' && boot !== 'bare' && user !== null && !kernel.labels.has('kernel_entry')) c.err('kernel', "trap-emulate starts the guest in its kernel (ring 0, which the monitor runs in ring 1): with a user program the kernel needs a 'kernel_entry' label");
+        if ((technique === 'trap-emulate' || technique === 'bt') && boot !== 'bare' && user !== null && !kernel.labels.has('kernel_entry')) c.err('kernel', `${technique} starts the guest in its kernel (ring 0, which the monitor runs in ring 1): with a user program the kernel needs a 'kernel_entry' label`);
         const end = origin + kernel.bytes.length;
         if (boot === 'bare') {
           if (memSize !== null && end > memSize) c.err('kernel.origin', `${kernel.bytes.length} bytes at ${hexNum(origin)} do not fit in memory.size ${hexNum(memSize)}`);

@@ -14,6 +14,7 @@ export function targetName(id: string, t: Tr): string {
   if (id === 'nested-walk') return t('lesson.target.nestedWalk');
   if (id === 'shadow') return t('lesson.target.shadow');
   if (id === 'iommu') return t('lesson.target.iommu');
+  if (id === 'bt') return t('lesson.target.bt');
   if (id === 'device-ring') return t('lesson.target.deviceRing');
   if (id === 'io-ways') return t('lesson.target.ioWays');
   if (id === 'techniques') return t('lesson.target.techniques');

@@ -66,8 +66,9 @@ describe('the technique field', () => {
     expect(techniqueEdits('none')).toEqual([['technique', undefined], ['hypervisor', undefined]]);
     // Trap-and-emulate: any vendor is kept; the hardware assists' settings go.
     expect(techniqueEdits('trap-emulate', { technique: 'vtx', hypervisor: { nestedPaging: true } })).toEqual([['technique', 'trap-emulate'], ['hypervisor', undefined]]);
+    expect(techniqueEdits('bt', { technique: 'vtx', hypervisor: { nestedPaging: true } })).toEqual([['technique', 'bt'], ['hypervisor', undefined]]);
     const f = FIELDS.find((x) => x.id === 'technique')!;
-    expect(f).toMatchObject({ path: 'technique', kind: 'choice', choices: ['none', 'vtx', 'svm', 'trap-emulate'], fallback: 'none' });
+    expect(f).toMatchObject({ path: 'technique', kind: 'choice', choices: ['none', 'vtx', 'svm', 'trap-emulate', 'bt'], fallback: 'none' });
     expect(placeOf({ path: 'technique', message: 'x' })).toEqual({ tab: 'settings', field: 'technique' });
   });
 });

@@ -149,12 +149,12 @@ export function exceptionEdit(s: JsonObject, t: HvTechnique, vector: number, on:
  * The edits choosing a technique makes: the field itself ('none' removes it and the hypervisor's
  * settings), the CPU vendor the technique needs (VT-x is Intel's, AMD-V AMD's), and a cost preset
  * of the other vendor left out (it cannot price this technique). Trap-and-emulate keeps the vendor
- * and drops the hypervisor's settings (nested paging, exits, tags: none apply to it).
+ * and drops the hypervisor's settings (nested paging, exits, tags: none apply to it); so does binary translation.
  */
 export function techniqueEdits(v: string, s: JsonObject = {}): Edit[] {
   if (v === 'none') return [['technique', undefined], ['hypervisor', undefined]];
   // Trap-and-emulate runs on either vendor's processor and has none of the hardware assists' settings (its default preset applies).
-  if (v === 'trap-emulate') return [['technique', v], ['hypervisor', undefined]];
+  if (v === 'trap-emulate' || v === 'bt') return [['technique', v], ['hypervisor', undefined]];
   const edits: Edit[] = [['technique', v], ['cpu.vendor', v === 'svm' ? 'amd' : 'intel']];
   const preset = isObject(s['hypervisor']) ? s['hypervisor']['costPreset'] : undefined;
   if ((v === 'vtx' || v === 'svm') && typeof preset === 'string' && !presetsFor(v).includes(preset)) edits.push(['hypervisor.costPreset', undefined]);

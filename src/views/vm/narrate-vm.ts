@@ -9,6 +9,8 @@ import '../../i18n/parts/vm.ts';
 import { fill, hex, type Segment } from '../shell/narrate.ts';
 import { vmExitTitle } from '../../emu/hv/exit-names.ts';
 import type { VmTeView } from '../../worker/vm-types.ts';
+import type { VmBtView } from '../../worker/bt-types.ts';
+import { narrateBt } from '../bt/narrate-bt.ts';
 
 const code = (text: string): Segment => ({ text, code: true });
 const plain = (text: string): Segment => ({ text });
@@ -25,8 +27,13 @@ export function exitManualName(vendor: 'intel' | 'amd', code: number, name: stri
  * end of a VM or a switch between VMs. `names`: the VMs' names by index (ViewState.vm.vms), so a
  * VM is told as "VM 1 (spinner)" when there are several.
  */
-export function narrateVm(locale: Locale, evs: readonly TraceEvent[], names: readonly string[] = [], te: VmTeView | null = null): Segment[] | null {
+export function narrateVm(locale: Locale, evs: readonly TraceEvent[], names: readonly string[] = [], te: VmTeView | null = null, bt: VmBtView | null = null): Segment[] | null {
   const t = (k: MessageKey): string => translate(locale, k);
+  // Binary translation: the step's callouts and what it did to the translation cache (views/bt/narrate-bt.ts).
+  if (bt !== null) {
+    const said = narrateBt(locale, bt, te?.interruptsOn ?? false, evs);
+    if (said !== null) return said;
+  }
   if (evs.some((e) => e.kind === 'vm/exit' && e.trap === true)) return narrateTraps(locale, evs);
   // Trap-and-emulate's gap: a POPF that asked for another IF in ring 1, ignored without a trap (vm-view.ts teView).
   const popf = te?.popfIgnored ?? null;

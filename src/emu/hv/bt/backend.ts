@@ -293,6 +293,30 @@ export class BtBackend extends TeBackend {
     return null;
   }
 
+  /** For the views: what callout or exit site `id` is (its block, and the callout's reason), or null. */
+  siteOf(id: number): { block: BtBlock; kind: 'exit' | 'callout'; reason: CalloutReason | null; insn: number } | null {
+    const s = this.sites[id];
+    if (s === undefined) return null;
+    if (s.kind === 'exit') return { block: s.block, kind: 'exit', reason: null, insn: s.block.insns.length - 1 };
+    const c = s.block.callouts[s.callout]!;
+    return { block: s.block, kind: 'callout', reason: c.reason, insn: c.insn };
+  }
+
+  /** Host-physical address of the translation cache's first byte (linear TC_LINEAR). */
+  get cacheHost(): number {
+    return this.area + TC_OFF;
+  }
+
+  /** Bytes of the translation cache in use (since the last flush). */
+  get cacheUsed(): number {
+    return this.tcUsed;
+  }
+
+  /** Whether the processor runs translated code now (CS is the monitor's TC_CS). */
+  get inTranslation(): boolean {
+    return this.inTc();
+  }
+
   // ---- where the guest kernel runs ----
 
   private inTc(): boolean {
