@@ -92,8 +92,8 @@ describe('lesson 11-binary-translation: the runs', () => {
     expect(ADAPT_AFTER).toBe(2);
   });
 
-  it('on Prescott a page-table edit costs 1588 cycles under BT and 14903 under VT-x with shadow paging', () => {
-    expect(cyclesOf('bt')).toBe(1588);
+  it('on Prescott a page-table edit costs 1999 cycles under BT and 14903 under VT-x with shadow paging', () => {
+    expect(cyclesOf('bt')).toBe(1999);
     expect(cyclesOf('vtx-shadow')).toBe(14903);
     expect(cyclesOf('bt')).toBeLessThan(cyclesOf('vtx-shadow'));
     expect(answerOf(lesson, 'predict-cost')).toBe('callout');
@@ -120,8 +120,8 @@ describe('lesson 11-binary-translation: numbers in the text', () => {
   });
 
   it('the sentences quote the figures', () => {
-    expect(en.steps['predict-cost'].why).toContain('1588 cycles an edit under binary translation against 14903');
-    expect(zh.steps['predict-cost'].why).toContain('1588');
+    expect(en.steps['predict-cost'].why).toContain('1999 cycles an edit under binary translation against 14903');
+    expect(zh.steps['predict-cost'].why).toContain('1999');
     expect(en.steps.adaptive.done).toContain('of the loop\'s 10 writes, 7 reach the monitor this way');
   });
 });
