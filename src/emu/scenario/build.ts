@@ -331,16 +331,18 @@ export function buildScenario(ls: LoadedScenario): Machine {
   // The host's RAM is the guest's plus the hypervisor's area above it, out of the guest's reach
   // (under shadow paging also the shadow pool above the area).
   const tech = sc.technique !== undefined;
-  // Trap-and-emulate has no nested paging: its monitor always shadows.
-  const nested = tech && sc.technique !== 'trap-emulate' && h.nestedPaging !== false;
+  // Trap-and-emulate has no nested paging: its monitor always shadows. Paravirtualization neither
+  // nests nor shadows: the processor walks the domain's own validated tables (no shadow pool).
+  const pv = sc.technique === 'pv';
+  const nested = tech && sc.technique !== 'trap-emulate' && !pv && h.nestedPaging !== false;
   const area = nested ? hvMachineArea(sc.memory.size, h.nestedPageSize) : HV_MACHINE_AREA;
-  const ramSize = sc.memory.size + (tech ? area : 0) + (tech && !nested ? HV_SHADOW_POOL_SIZE : 0);
+  const ramSize = sc.memory.size + (tech ? area : 0) + (tech && !nested && !pv ? HV_SHADOW_POOL_SIZE : 0);
   const m = sc.boot === 'bare' ? buildBare(ls, ramSize) : buildGuest(ls, ramSize);
   if (sc.technique === undefined) return m;
   if (hvFactory === null) throw new Error('a scenario with a technique needs the hypervisor: load src/emu/hv/hv-machine.ts first (scenario/index.ts does)');
   return hvFactory(m, {
     technique: sc.technique, area: sc.memory.size, guestRam: sc.memory.size,
-    ...(nested ? {} : { shadowPool: sc.memory.size + HV_MACHINE_AREA }),
+    ...(nested || pv ? {} : { shadowPool: sc.memory.size + HV_MACHINE_AREA }),
     ...(h.costPreset !== undefined ? { preset: h.costPreset } : {}),
     ...(h.nestedPaging !== undefined || !nested ? { nestedPaging: nested } : {}),
     ...(h.exits !== undefined ? { exits: h.exits } : {}),

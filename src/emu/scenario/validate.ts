@@ -10,10 +10,11 @@ import {
   BUILDER_CONSTANT_NAMES, builderConstants, KERNEL_BASE, KERNEL_LIMIT, makeLayout, USER_IMAGE_MAX, USER_SPAN, type Layout,
 } from './layout.ts';
 import {
-  DEFAULT_MAX_STEPS, DISK_WAYS, IOMMU_SETTINGS, MAX_MEMORY, MAX_STEPS_LIMIT, MIN_BARE_MEMORY, MIN_MEMORY, MODES, NIC_WAYS, PAGING_MODES, RESERVED_FIELDS, TECHNIQUES, VENDORS,
-  type DiskWay, type HypervisorSettings, type IommuSetting, type NicWay, type Mapping, type Mode, type PagingMode, type Scenario, type ScenarioError, type Technique,
+  DEFAULT_MAX_STEPS, DISK_WAYS, IOMMU_SETTINGS, MAX_MEMORY, MAX_STEPS_LIMIT, MIN_BARE_MEMORY, MIN_MEMORY, MODES, NIC_WAYS, PAGING_MODES, PV_KERNELS, RESERVED_FIELDS, TECHNIQUES, VENDORS,
+  type DiskWay, type PvKernel, type HypervisorSettings, type IommuSetting, type NicWay, type Mapping, type Mode, type PagingMode, type Scenario, type ScenarioError, type Technique,
 } from './schema.ts';
 import { presetProblem } from '../cost/pick.ts';
+import { KERNEL_LOAD as PV_KERNEL_LOAD, kernelSource } from '../hv/pv/kernel.ts';
 
 /** The nested tables' page size (hv/nested-map.ts maps guest RAM in 2-MByte pages). */
 const NESTED_PAGE = 0x200000;
@@ -280,7 +281,9 @@ function checkLabelRange(c: Checker, path: string, img: Image, source: string): 
 
 /** Where the trap-and-emulate monitor sits in the guest's linear space (hv/te/backend.ts MONITOR_LINEAR; te.test checks they agree). */
 export const TE_MONITOR_LINEAR = 0xffc00000;
-const TOP_FIELDS = ['version', 'name', 'description', 'boot', 'cpu', 'mode', 'paging', 'memory', 'kernel', 'user', 'mappings', 'devices', 'limits', 'technique', 'hypervisor'];
+const TOP_FIELDS = ['version', 'name', 'description', 'boot', 'cpu', 'mode', 'paging', 'memory', 'kernel', 'user', 'mappings', 'devices', 'limits', 'technique', 'pv', 'hypervisor'];
+/** Under pv the domain builder's bootstrap tables sit at 0x400000 and 0x401000 of the domain's RAM (hv/pv/backend.ts BOOT_PD, BOOT_PT; pv-machine.test checks they agree). */
+export const PV_MIN_MEMORY = 0x402000;
 
 const EXIT_FLAGS = ['hlt', 'rdtsc', 'invlpg', 'cr3'] as const;
 
@@ -293,16 +296,17 @@ function checkTechnique(c: Checker, input: Obj, vendor: 'intel' | 'amd' | null, 
     else if (!(TECHNIQUES as readonly string[]).includes(t)) c.err('technique', `technique '${t.length > 40 ? t.slice(0, 40) + '…' : t}' is not supported yet (issue 9)`);
     else technique = t as Technique;
   }
-  const te = technique === 'trap-emulate';
+  const te = technique === 'trap-emulate' || technique === 'pv';
+  const tn = technique ?? '';
   if (technique !== null) {
     const want = technique === 'svm' ? 'amd' : 'intel';
     // Trap-and-emulate uses no virtualization extension: any processor runs it.
     if (!te && vendor !== null && vendor !== want) c.err('cpu.vendor', `technique '${technique}' needs cpu.vendor '${want}' (${technique === 'svm' ? 'AMD-V is AMD' : 'VT-x is Intel'}'s), got '${vendor}'`);
-    if (te && vms) c.err('technique', "trap-emulate runs one guest: the multi-VM host is built on VT-x or AMD-V ('vtx' or 'svm' with vms)");
+    if (te && vms) c.err('technique', `${tn} runs one guest: the multi-VM host is built on VT-x or AMD-V ('vtx' or 'svm' with vms)`);
     if (te && (paging === '4level' || paging === '5level')) c.err('paging', "trap-emulate runs a 32-bit protected-mode guest ('none' or '32bit'): a 64-bit kernel could not be deprivileged to ring 1 (long mode has no segment limits to keep it from the monitor), so it would need ring 3 and a second shadow, which this monitor does not build");
     else if (te && paging === 'pae') c.err('paging', "trap-emulate runs a 32-bit protected-mode guest with 'none' or '32bit' paging: its monitor builds 32-bit shadow tables, not PAE ones");
     else if (paging === 'pae') c.err('paging', `'pae' cannot be used under a technique (the hypervisor's runners refuse a PAE guest): use '32bit', 'none' or long64`);
-    if (timer) c.err('devices.timer', te ? 'a timer under trap-emulate is not supported (the monitor has no interrupt source)' : 'a timer under a technique is not supported yet (the hypervisor has no interrupt source)');
+    if (timer) c.err('devices.timer', te ? `a timer under ${tn} is not supported (the ${technique === 'pv' ? 'hypervisor\u2019s events come from the domain\u2019s own hypercalls' : 'monitor has no interrupt source'})` : 'a timer under a technique is not supported yet (the hypervisor has no interrupt source)');
   }
   if (input.hypervisor === undefined) return { technique, hv: null };
   const h = c.obj(input.hypervisor, 'hypervisor');
@@ -313,16 +317,16 @@ function checkTechnique(c: Checker, input: Obj, vendor: 'intel' | 'amd' | null, 
   if (te) {
     // The monitor of trap-and-emulate has no hardware assist: no nested tables, no tags, no exit controls.
     const np = c.bool(h.nestedPaging, 'hypervisor.nestedPaging');
-    if (np === true) c.err('hypervisor.nestedPaging', 'trap-emulate has no nested paging (no EPT or NPT without VT-x or AMD-V): its monitor always shadows the guest\u2019s page tables; remove nestedPaging or set it to false');
+    if (np === true) c.err('hypervisor.nestedPaging', technique === 'pv' ? 'pv has no nested paging: the processor walks the domain\u2019s own page tables, which the hypervisor validates (direct paging); remove nestedPaging or set it to false' : 'trap-emulate has no nested paging (no EPT or NPT without VT-x or AMD-V): its monitor always shadows the guest\u2019s page tables; remove nestedPaging or set it to false');
     else if (np === false) hv.nestedPaging = false;
-    if (c.bool(h.tlbTags, 'hypervisor.tlbTags') === true) c.err('hypervisor.tlbTags', 'trap-emulate runs with an untagged TLB (no VPID or ASID without VT-x or AMD-V)');
-    if (h.exits !== undefined) c.err('hypervisor.exits', 'trap-emulate has no exit controls: what traps is what the processor faults on in ring 1 (privileged instructions, I/O, the guest\u2019s exceptions)');
-    if (h.nestedPageSize !== undefined) c.err('hypervisor.nestedPageSize', 'trap-emulate has no nested tables: remove nestedPageSize');
-    if (h.walkCaches !== undefined) c.err('hypervisor.walkCaches', 'trap-emulate makes no two-dimensional walk: remove walkCaches');
+    if (c.bool(h.tlbTags, 'hypervisor.tlbTags') === true) c.err('hypervisor.tlbTags', `${tn} runs with an untagged TLB (no VPID or ASID without VT-x or AMD-V)`);
+    if (h.exits !== undefined) c.err('hypervisor.exits', technique === 'pv' ? 'pv has no exit controls: the domain enters the hypervisor with hypercalls (INT 0x82) and its faults' : 'trap-emulate has no exit controls: what traps is what the processor faults on in ring 1 (privileged instructions, I/O, the guest\u2019s exceptions)');
+    if (h.nestedPageSize !== undefined) c.err('hypervisor.nestedPageSize', `${tn} has no nested tables: remove nestedPageSize`);
+    if (h.walkCaches !== undefined) c.err('hypervisor.walkCaches', `${tn} makes no two-dimensional walk: remove walkCaches`);
     if (h.costPreset !== undefined) {
       const id = c.str(h.costPreset, 'hypervisor.costPreset', 100);
       if (id !== null) {
-        const problem = presetProblem('trap-emulate', id);
+        const problem = presetProblem('trap-emulate', id); // pv too: priced as trap-and-emulate
         if (problem !== null) c.err('hypervisor.costPreset', problem);
         else hv.costPreset = id;
       }
@@ -342,7 +346,7 @@ function checkTechnique(c: Checker, input: Obj, vendor: 'intel' | 'amd' | null, 
   if (h.costPreset !== undefined) {
     const id = c.str(h.costPreset, 'hypervisor.costPreset', 100);
     if (id !== null && technique !== null) {
-      const problem = presetProblem(technique, id);
+      const problem = presetProblem(technique === 'pv' ? 'trap-emulate' : technique, id);
       if (problem !== null) c.err('hypervisor.costPreset', problem);
       else hv.costPreset = id;
     }
@@ -537,7 +541,33 @@ export function validateScenario(input: unknown): LoadResult {
   const name = c.str(input.name, 'name', 100);
   if (name !== null && name.length === 0) c.err('name', 'expected a non-empty string');
   if (input.description !== undefined) c.str(input.description, 'description', 10_000);
-  const boot = input.boot === undefined ? 'kernel' : c.oneOf(input.boot, 'boot', ['kernel', 'bare'] as const);
+  const isPv = input.technique === 'pv';
+  // Paravirtualization: the guest is the lab's small kernel (hv/pv/kernel.ts) in the version `pv.kernel` names, started as `lab exec` starts a program.
+  let pv: { kernel: PvKernel } | null = null;
+  if (input.pv !== undefined && !isPv) c.err('pv', "only with technique 'pv'");
+  if (isPv) {
+    if (input.pv === undefined) c.err('pv', "required with technique 'pv': { kernel: 'paravirtualized' } or { kernel: 'unmodified' }");
+    else {
+      const p = c.obj(input.pv, 'pv');
+      if (p) {
+        c.keys(p, 'pv', ['kernel']);
+        const k = c.oneOf(p.kernel, 'pv.kernel', PV_KERNELS);
+        if (k !== null) pv = { kernel: k };
+      }
+    }
+    if (input.boot === 'kernel') c.err('boot', "under pv the domain builder starts the kernel as 'lab exec' does: boot 'bare' (or leave it out)");
+    if (input.mode !== undefined && input.mode !== 'prot32') c.err('mode', "the PV kernel is 32-bit Xen's: mode 'prot32'");
+  }
+  // Under pv the scenario's kernel is the version's source (filled in when absent, refused when it is another program).
+  const pvSource = pv === null ? null : { source: kernelSource(pv.kernel), origin: PV_KERNEL_LOAD };
+  if (pvSource !== null && input.kernel !== undefined) {
+    const k = input.kernel as Obj;
+    if (!isObj(k) || k.source !== pvSource.source || (k.origin !== undefined && k.origin !== PV_KERNEL_LOAD) || Object.keys(k).some((x) => x !== 'source' && x !== 'origin')) {
+      c.err('kernel', `under pv the guest is the lab's kernel in the version pv.kernel names ('${pv!.kernel}', hv/pv/kernel.ts): remove kernel`);
+    }
+  }
+  const kernelInput: unknown = pvSource ?? input.kernel;
+  const boot = input.boot === undefined ? (isPv ? 'bare' : 'kernel') : c.oneOf(input.boot, 'boot', ['kernel', 'bare'] as const);
 
   let vendor: 'intel' | 'amd' | null = null;
   const cpu = c.obj(input.cpu, 'cpu');
@@ -563,6 +593,10 @@ export function validateScenario(input: unknown): LoadResult {
     if (typeof memory.size === 'number' && Number.isInteger(memory.size) && memory.size % 4096 !== 0) {
       c.err('memory.size', `expected a multiple of 4096, got ${memory.size}`);
     } else memSize = c.int(memory.size, 'memory.size', min, MAX_MEMORY);
+    if (isPv && memSize !== null && memSize < PV_MIN_MEMORY) {
+      c.err('memory.size', `under pv the domain builder puts its bootstrap page tables at 0x400000 and 0x401000: expected at least ${hexNum(PV_MIN_MEMORY)}, got ${hexNum(memSize)}`);
+      memSize = null;
+    }
   }
 
   let uartPort = 0x3f8;
@@ -606,12 +640,13 @@ export function validateScenario(input: unknown): LoadResult {
   // nested tables in 2-MByte pages, and the hypervisor's structures lie above it in host memory.
   // Without it (shadow paging) the guest has all of memory.size too; the structures and the shadow
   // pool lie above it (hv/shadow.ts), and the shadow maps 4-KByte pages, so any size will do.
-  const nestedOn = technique !== null && technique !== 'trap-emulate' && hv?.nestedPaging !== false;
+  const nestedOn = technique !== null && technique !== 'trap-emulate' && technique !== 'pv' && hv?.nestedPaging !== false;
   if (technique !== null && memSize !== null && nestedOn && memSize % NESTED_PAGE !== 0) {
     c.err('memory.size', `with nested paging the hypervisor maps the guest's RAM in 2-MByte pages: expected a multiple of ${hexNum(NESTED_PAGE)}, got ${hexNum(memSize)}`);
   }
 
-  const kernelSpec = input.kernel === undefined ? (c.err('kernel', 'required'), null) : checkProgram(c, input.kernel, 'kernel', true);
+  // (Under pv without a valid pv.kernel the error is pv's.)
+  const kernelSpec = kernelInput === undefined ? (isPv ? null : (c.err('kernel', 'required'), null)) : checkProgram(c, kernelInput, 'kernel', true);
   const userSpec = input.user === undefined ? null : checkProgram(c, input.user, 'user', false);
   if (boot === 'bare' && input.user !== undefined) c.err('user', "boot 'bare' runs the kernel program alone: remove 'user'");
   if (boot === 'bare' && input.mappings !== undefined) c.err('mappings', "boot 'bare' has only the exec identity map: remove 'mappings'");
@@ -658,7 +693,8 @@ export function validateScenario(input: unknown): LoadResult {
       const origin = kernelSpec.origin ?? KERNEL_BASE;
       const userEntry = user ? (user.labels.get('user_entry') ?? user.origin) : asmLayout.userBase;
       kernel = kernelSpec.source !== null
-        ? assembleWith(c, 'kernel.source', kernelSpec.source, bits, origin, builderConstants(asmLayout, userEntry))
+        // The PV kernel is a program of its own (its constants are Xen's selectors), assembled as pv/exec.ts buildKernel does.
+        ? assembleWith(c, 'kernel.source', kernelSpec.source, bits, origin, isPv ? [] : builderConstants(asmLayout, userEntry))
         : { bytes: kernelSpec.bytes!, origin, labels: new Map() };
       if (kernel) {
         if (boot !== 'bare' && kernelSpec.source !== null) checkLabelRange(c, 'kernel.source', kernel, kernelSpec.source);
@@ -695,13 +731,14 @@ export function validateScenario(input: unknown): LoadResult {
     mode,
     paging,
     memory: { size: memSize },
-    kernel: input.kernel as Scenario['kernel'],
+    kernel: kernelInput as Scenario['kernel'],
     ...(input.description !== undefined ? { description: input.description as string } : {}),
     ...(input.user !== undefined ? { user: input.user as Scenario['user'] } : {}),
     ...(mappings.length > 0 ? { mappings } : {}),
     devices: { ...(timer ? { timer } : {}), uart: { port: uartPort } },
     limits: { maxSteps },
     ...(technique !== null ? { technique } : {}),
+    ...(pv !== null ? { pv } : {}),
     ...(hv !== null ? { hypervisor: hv } : {}),
   };
   return { ok: true, loaded: { scenario, layout, kernel, user, maxSteps } };

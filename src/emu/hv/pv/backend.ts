@@ -280,6 +280,11 @@ export class PvBackend implements HvBackend {
     return v >>> 0;
   }
 
+  /** A byte of the guest's memory at linear `va` through its own tables (views, the machine's disassembly), or null if unmapped. */
+  readGuest(va: number, _size: 1): number | null {
+    return this.read8(va);
+  }
+
   private read8(va: number): number | null {
     const pa = this.translate(va >>> 0);
     return pa === null ? null : this.cpu.mem.read8(pa);
