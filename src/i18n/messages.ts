@@ -20,15 +20,16 @@ import type { nestedEn } from './parts/nested.ts';
 import type { shadowEn } from './parts/shadow.ts';
 import type { pairEn } from './parts/pair.ts';
 import type { ioEn } from './parts/io.ts';
+import type { pvEn } from './parts/pv.ts';
 
 export const LOCALES = ['en', 'zh-CN'] as const;
 export type Locale = (typeof LOCALES)[number];
 
 
 /** The parts that load on demand, by the prefix of their keys (each registers itself: see the top). */
-export const LAZY_PARTS = ['sandbox', 'timeline', 'progress', 'practice', 'speaker', 'reference', 'lesson', 'vm', 'nested', 'shadow', 'pair', 'io'] as const;
+export const LAZY_PARTS = ['sandbox', 'timeline', 'progress', 'practice', 'speaker', 'reference', 'lesson', 'vm', 'nested', 'shadow', 'pair', 'io', 'pv'] as const;
 
-export type MessageKey = keyof typeof eagerEn | keyof typeof sandboxEn | keyof typeof timelineEn | keyof typeof progressEn | keyof typeof practiceEn | keyof typeof speakerEn | keyof typeof referenceEn | keyof typeof lessonEn | keyof typeof vmEn | keyof typeof nestedEn | keyof typeof shadowEn | keyof typeof pairEn | keyof typeof ioEn;
+export type MessageKey = keyof typeof eagerEn | keyof typeof sandboxEn | keyof typeof timelineEn | keyof typeof progressEn | keyof typeof practiceEn | keyof typeof speakerEn | keyof typeof referenceEn | keyof typeof lessonEn | keyof typeof vmEn | keyof typeof nestedEn | keyof typeof shadowEn | keyof typeof pairEn | keyof typeof ioEn | keyof typeof pvEn;
 type EagerKey = keyof typeof eagerEn;
 
 

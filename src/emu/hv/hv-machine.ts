@@ -56,6 +56,7 @@ import { SVM_AREA_SIZE, SvmBackend, svmAreaSize, type SvmIntercepts } from './sv
 import { VMX_AREA_SIZE, VmxBackend, vmxAreaSize } from './vmx-backend.ts';
 import { TE_AREA_SIZE, TeBackend } from './te/backend.ts';
 import { PV_AREA_SIZE, PvBackend, type PvHypercallRecord } from './pv/backend.ts';
+import { decodeHypercall, type PvDetail } from './pv/decode.ts';
 import type { NestedPageSize } from './nested-map.ts';
 import { GPR_NAMES, type HvLogEntry, type PortHandler } from './types.ts';
 
@@ -103,6 +104,8 @@ export interface HvMachineOptions {
   nestedPageSize?: NestedPageSize;
   /** Nested paging: the 2D walk's caches to turn on (`hypervisor.walkCaches`; default none), set as the MMU's `walkCaches`. */
   walkCaches?: HvWalkCacheOptions;
+  /** Under paravirtualization: which version of the lab's kernel the domain runs (scenario field pv.kernel), for views. */
+  pvKernel?: 'paravirtualized' | 'unmodified';
 }
 
 /** The exceptions the hypervisor intercepts and reflects when a scenario names none (#UD, as KVM and exec --under). */
@@ -127,6 +130,8 @@ export interface HvExitRecord {
   trap?: { label: string; insn: string | null; from: number };
   /** Under paravirtualization, when the exit was a hypercall: the hypervisor's record of it (arguments decoded, result, what it did). */
   hypercall?: PvHypercallRecord;
+  /** Its arguments decoded from the guest's memory right after it was handled (pv/decode.ts). */
+  pvDetail?: PvDetail;
 }
 
 
@@ -189,6 +194,8 @@ export class HvMachine {
   readonly hypervisor: Hypervisor;
   readonly ledger: Ledger;
   readonly preset: Preset;
+  /** Under paravirtualization: the kernel version the scenario named (null otherwise). */
+  readonly pvKernel: 'paravirtualized' | 'unmodified' | null;
   /** The trace sink, as set by setTrace (null: tracing off). */
   trace: TraceSink | null = null;
   /** Exits with what followed each (append-only; a restore starts a fresh copy of the prefix). */
@@ -217,6 +224,7 @@ export class HvMachine {
     if (typeof p === 'string') throw new RangeError(p);
     this.inner = inner;
     this.technique = opts.technique;
+    this.pvKernel = opts.technique === 'pv' ? (opts.pvKernel ?? 'paravirtualized') : null;
     // Trap-and-emulate runs on any processor: the vendor is the cost preset's.
     this.vendor = opts.technique === 'svm' ? 'amd' : opts.technique === 'trap-emulate' || opts.technique === 'pv' ? p.vendor : 'intel';
     this.preset = p;
@@ -472,6 +480,7 @@ export class HvMachine {
       const last = log[log.length - 1];
       if (entry.kind === 'hypercall' && last !== undefined && last.n === this.pvSeen) {
         record.hypercall = last;
+        record.pvDetail = decodeHypercall(last, this.backend.memory());
         this.pvSeen++;
       }
       this.console = this.backend.console;

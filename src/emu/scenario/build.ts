@@ -349,6 +349,7 @@ export function buildScenario(ls: LoadedScenario): Machine {
     ...(h.tlbTags !== undefined ? { tlbTags: h.tlbTags } : {}),
     ...(h.nestedPageSize !== undefined ? { nestedPageSize: h.nestedPageSize } : {}),
     ...(h.walkCaches !== undefined ? { walkCaches: h.walkCaches } : {}),
+    ...(sc.pv !== undefined ? { pvKernel: sc.pv.kernel } : {}),
   });
 }
 

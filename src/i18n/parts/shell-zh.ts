@@ -28,6 +28,8 @@ export const shellZh: Record<keyof typeof shellEn, string> = {
   'shell.scenario.nic-interrupts-amdvi': 'AMD-V 下网卡的中断，由 AMD-Vi 中断重映射',
   'shell.scenario.popf-trap': '陷入并模拟：CLI 陷入，POPF 不陷入',
   'shell.scenario.red-pill': '陷入并模拟：红色药丸（SIDT、SGDT、SMSW、STR）',
+  'shell.scenario.pv-kernel': '半虚拟化：发出超级调用的内核',
+  'shell.scenario.pv-unmodified': '半虚拟化：未修改的内核停在 CLI',
   'shell.scenario.own': '本课自带：{name}',
   'shell.theme': '主题',
   'shell.theme.auto': '跟随系统',

@@ -27,6 +27,8 @@ export const shellEn = {
   'shell.scenario.nic-interrupts-amdvi': 'A network card\u2019s interrupts under AMD-V, remapped by AMD-Vi',
   'shell.scenario.popf-trap': 'Trap-and-emulate: CLI traps, POPF does not',
   'shell.scenario.red-pill': 'Trap-and-emulate: the red pill (SIDT, SGDT, SMSW, STR)',
+  'shell.scenario.pv-kernel': 'Paravirtualization: a kernel that makes hypercalls',
+  'shell.scenario.pv-unmodified': 'Paravirtualization: an unmodified kernel stops at CLI',
   'shell.scenario.own': 'This lesson’s: {name}',
   'shell.theme': 'Theme',
   'shell.theme.auto': 'System',

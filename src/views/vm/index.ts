@@ -10,6 +10,7 @@ export { default as VmCompare } from './VmCompare.svelte';
 export { default as IoWays } from './IoWays.svelte';
 export { default as IoInterrupts } from './IoInterrupts.svelte';
 export { default as VmConsoles } from './VmConsoles.svelte';
+export { default as PvKernelDiff } from './PvKernelDiff.svelte';
 export { translator } from '../cpu/text.ts';
 export { narrateVm } from './narrate-vm.ts';
 export { narrateDma } from './narrate-dma.ts';

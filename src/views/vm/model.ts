@@ -11,6 +11,8 @@ export const AREAS: Record<VmTechnique, readonly string[]> = {
   svm: ['control', 'save'],
   // Trap-and-emulate has no control structure: the monitor keeps the guest's state in software.
   'trap-emulate': [],
+  // Nor paravirtualization: the guest asks with hypercalls.
+  pv: [],
 };
 
 export interface FieldGroup {
