@@ -37,6 +37,8 @@ export interface SeenEvent {
   /** vm/exit: the basic exit reason (VT-x) or EXITCODE (AMD-V), and the vendor's name for it. */
   code?: number;
   name?: string;
+  /** vm/exit of a software technique: what trapped as the monitor names it (`cli`; a hypercall's name, `mmu_update`). */
+  label?: string;
   /** vm/entry: the instruction that entered the guest (VMLAUNCH, VMRESUME, VMRUN). */
   instruction?: string;
   /** iommu/dma: the address the device used, and whether the request was blocked. */

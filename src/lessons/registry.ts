@@ -14,6 +14,7 @@ import { info as taggedTlb } from '../../lessons/06-tagged-tlb/meta.ts';
 import { info as shadowPaging } from '../../lessons/07-shadow-paging/meta.ts';
 import { info as deviceIo } from '../../lessons/08-device-io/meta.ts';
 import { info as iommu } from '../../lessons/09-iommu/meta.ts';
+import { info as paravirt } from '../../lessons/12-paravirtualization/meta.ts';
 
 interface Entry {
   info: LessonInfo;
@@ -30,6 +31,8 @@ const entries: readonly Entry[] = [
   { info: shadowPaging, load: () => import('../../lessons/07-shadow-paging/index.ts') },
   { info: deviceIo, load: () => import('../../lessons/08-device-io/index.ts') },
   { info: iommu, load: () => import('../../lessons/09-iommu/index.ts') },
+  // (Lessons 10 and 11 come before it.)
+  { info: paravirt, load: () => import('../../lessons/12-paravirtualization/index.ts') },
 ];
 
 /** Every lesson's LessonInfo, in course order. */

@@ -53,6 +53,7 @@ export const lessonEn = {
   'lesson.target.iommu': 'the IOMMU view',
   'lesson.target.deviceRing': 'the device rings',
   'lesson.target.ioWays': 'the comparison of the three ways',
+  'lesson.target.pvDiff': 'the kernel diff',
   'lesson.target.exitField': 'the exit field {name}',
   'lesson.pick': 'Pick {name}',
 } as const;
@@ -105,6 +106,7 @@ export const lessonZh: Record<keyof typeof lessonEn, string> = {
   'lesson.target.iommu': 'IOMMU 视图',
   'lesson.target.deviceRing': '设备描述符环',
   'lesson.target.ioWays': '三种方式的比较',
+  'lesson.target.pvDiff': '内核差异',
   'lesson.target.exitField': '退出信息字段 {name}',
   'lesson.pick': '选择 {name}',
 };
