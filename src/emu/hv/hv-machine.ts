@@ -57,6 +57,8 @@ import { VMX_AREA_SIZE, VmxBackend, vmxAreaSize } from './vmx-backend.ts';
 import { TE_AREA_SIZE, TeBackend } from './te/backend.ts';
 import { PV_AREA_SIZE, PvBackend, type PvHypercallRecord } from './pv/backend.ts';
 import { decodeHypercall, type PvDetail } from './pv/decode.ts';
+import { KERNEL_LOAD, kernelSource } from './pv/kernel.ts';
+import { PV_KERNEL_LOAD, usePvKernels } from '../scenario/validate.ts';
 import type { NestedPageSize } from './nested-map.ts';
 import { GPR_NAMES, type HvLogEntry, type PortHandler } from './types.ts';
 
@@ -670,5 +672,8 @@ function endDetail(e: HvEnd): string {
   }
 }
 
-// Scenarios with a technique build this machine (scenario/build.ts): loading this module provides it.
+// Scenarios with a technique build this machine (scenario/build.ts): loading this module provides it,
+// and the PV kernels a 'pv' scenario is validated with.
 useHypervisor((guest, opts) => new HvMachine(guest, opts));
+if (KERNEL_LOAD !== PV_KERNEL_LOAD) throw new Error('scenario/validate.ts: PV_KERNEL_LOAD is not hv/pv/kernel.ts KERNEL_LOAD');
+usePvKernels(kernelSource);

@@ -14,7 +14,6 @@ import {
   type DiskWay, type PvKernel, type HypervisorSettings, type IommuSetting, type NicWay, type Mapping, type Mode, type PagingMode, type Scenario, type ScenarioError, type Technique,
 } from './schema.ts';
 import { presetProblem } from '../cost/pick.ts';
-import { KERNEL_LOAD as PV_KERNEL_LOAD, kernelSource } from '../hv/pv/kernel.ts';
 
 /** The nested tables' page size (hv/nested-map.ts maps guest RAM in 2-MByte pages). */
 const NESTED_PAGE = 0x200000;
@@ -282,6 +281,17 @@ function checkLabelRange(c: Checker, path: string, img: Image, source: string): 
 /** Where the trap-and-emulate monitor sits in the guest's linear space (hv/te/backend.ts MONITOR_LINEAR; te.test checks they agree). */
 export const TE_MONITOR_LINEAR = 0xffc00000;
 const TOP_FIELDS = ['version', 'name', 'description', 'boot', 'cpu', 'mode', 'paging', 'memory', 'kernel', 'user', 'mappings', 'devices', 'limits', 'technique', 'pv', 'hypervisor'];
+/** Where the PV kernel is linked and loaded (hv/pv/kernel.ts KERNEL_LOAD; hv-machine.ts checks they agree). */
+export const PV_KERNEL_LOAD = 0x100000;
+let pvKernels: ((version: PvKernel) => string) | null = null;
+/**
+ * Provides the PV kernels' sources (hv/pv/kernel.ts `kernelSource`): the hypervisor's module
+ * (hv-machine.ts) does, so that validating the other scenarios does not load them (the worker loads
+ * that module before it validates a scenario with a technique).
+ */
+export function usePvKernels(f: (version: PvKernel) => string): void {
+  pvKernels = f;
+}
 /** Under pv the domain builder's bootstrap tables sit at 0x400000 and 0x401000 of the domain's RAM (hv/pv/backend.ts BOOT_PD, BOOT_PT; pv-machine.test checks they agree). */
 export const PV_MIN_MEMORY = 0x402000;
 
@@ -559,7 +569,8 @@ export function validateScenario(input: unknown): LoadResult {
     if (input.mode !== undefined && input.mode !== 'prot32') c.err('mode', "the PV kernel is 32-bit Xen's: mode 'prot32'");
   }
   // Under pv the scenario's kernel is the version's source (filled in when absent, refused when it is another program).
-  const pvSource = pv === null ? null : { source: kernelSource(pv.kernel), origin: PV_KERNEL_LOAD };
+  if (pv !== null && pvKernels === null) c.err('technique', "technique 'pv' needs the hypervisor's module for its kernels: load src/emu/hv/hv-machine.ts first (scenario/index.ts does)");
+  const pvSource = pv === null || pvKernels === null ? null : { source: pvKernels(pv.kernel), origin: PV_KERNEL_LOAD };
   if (pvSource !== null && input.kernel !== undefined) {
     const k = input.kernel as Obj;
     if (!isObj(k) || k.source !== pvSource.source || (k.origin !== undefined && k.origin !== PV_KERNEL_LOAD) || Object.keys(k).some((x) => x !== 'source' && x !== 'origin')) {
