@@ -91,6 +91,49 @@ describe('lab exec command line', () => {
     expect(call(['techniques', '--cost-preset', 'amd-recent']).err).toMatch(/prices AMD-V, not VT-x/);
     expect(call(['techniques', '--workload', 'fork']).err).toMatch(/--workload: 'fork' is not syscall, in, pgfault, ptemod, compute/);
   });
+  it('pv runs the paravirtualized kernel as a domain: its console, results and hypercalls; --bare the same source on the bare processor', () => {
+    const r = call(['pv']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.end).toBe('hypercall-exit');
+    expect(j.console).toBe('kernel: up\nkernel: paging on\nuser: hello from ring 3\nkernel: the program exited\n');
+    expect(j.results).toEqual({ syscalls: 2, exit_code: 55 });
+    expect(j.hv.under).toBe('pv');
+    expect(j.hv.paging).toBe('direct');
+    expect(j.hv.hypercalls.counts.mmu_update).toBe(1);
+    const mmu = j.hv.hypercalls.log.find((h: { name: string }) => h.name === 'mmu_update');
+    expect(mmu.args.count).toBe(1025);
+    expect(mmu.result).toBe(0);
+    expect(j.hv.cost.preset).toBe('vtx-prescott');
+    const bare = JSON.parse(call(['pv', '--kernel', 'unmodified', '--bare']).out);
+    expect(bare.console).toBe(j.console);
+    expect(bare.results).toEqual(j.results);
+    expect(JSON.parse(call(['pv', '--cost-preset', 'core2-merom']).out).hv.cost.preset).toBe('core2-merom');
+  });
+  it('pv --kernel unmodified prints the run and fails with the located reason (exit code 1)', () => {
+    const r = call(['pv', '--kernel', 'unmodified']);
+    expect(r.code).toBe(1);
+    const j = JSON.parse(r.out);
+    expect(j.end).toBe('error');
+    expect(j.error).toMatch(/CLI at 0x100000: not paravirtualized/);
+    expect(r.err).toMatch(/^lab pv: the unmodified kernel failed under the hypervisor: .*CLI at 0x100000/);
+  });
+  it('pv --diff prints the kernel diff; bad options are usage errors', () => {
+    const r = call(['pv', '--diff']);
+    expect(r.code).toBe(0);
+    const d = JSON.parse(r.out) as { removed: string[]; added: string[] }[];
+    expect(d.some((h) => h.removed.some((l) => l.trim() === 'cli') && h.added.some((l) => /evtchn_upcall_mask/.test(l)))).toBe(true);
+    for (const [args, msg] of [
+      [['pv', '--kernel', 'linux'], /--kernel: 'linux' is not paravirtualized or unmodified/],
+      [['pv', '--diff', '--bare'], /--diff: .*--bare does not apply/],
+      [['pv', '--bare', '--cost-preset', 'core2-merom'], /--cost-preset: the bare run/],
+      [['pv', '--cost-preset', 'nope'], /--cost-preset: /],
+    ] as const) {
+      const e = call([...args]);
+      expect(e.code).toBe(2);
+      expect(e.err).toMatch(msg);
+    }
+  });
   it('--nested off runs without nested paging (hv.nested false) and --nested on is the default', () => {
     const b = JSON.parse(call(['exec', '--mode', 'prot32', '--load', '0x100000', bin]).out);
     for (const under of ['svm', 'vtx']) {

@@ -11,7 +11,8 @@
  * the disassembler; `lab exercise walk` prints a seeded page-walk problem,
  * `lab exercise vmexit` seeded VM-exit problems, `lab exercise nested` seeded 2D-walk
  * problems, `lab exercise shadow` seeded shadow-paging problems and `lab exercise iommu` seeded
- * DMA-remapping problems (VT-d or AMD-Vi); `lab run FILE.json`
+ * DMA-remapping problems (VT-d or AMD-Vi); `lab pv` runs the small kernel of hv/pv as a
+ * paravirtualized domain (or bare, or prints its kernel diff); `lab run FILE.json`
  * boots a scenario (src/emu/scenario) and prints its final state. Commands are a table.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -39,6 +40,8 @@ import { IO_MAX_FRAMES } from '../emu/hv/io-guest.ts';
 import { MAX_STEPS_LIMIT, scenarioErrorText } from '../emu/scenario/schema.ts';
 import type { LoadedScenario } from '../emu/scenario/validate.ts';
 import { TRACE_KINDS, traceToJson, type TraceKind } from '../emu/trace/events.ts';
+import { runBareKernel, runPv } from '../emu/hv/pv/exec.ts';
+import { kernelDiff, type KernelVersion } from '../emu/hv/pv/kernel.ts';
 
 /** A bad command line: printed with the usage, exit code 2. */
 export class UsageError extends Error {}
@@ -360,6 +363,38 @@ const commands: Record<string, Command> = {
       if (format !== 'table' && format !== 'json') throw new UsageError(`--format: '${format}' is not table or json`);
       const rows = compareTechniques(n, preset, w === undefined ? WORKLOADS : [w as Workload]);
       return format === 'json' ? JSON.stringify({ iterations: n, preset, rows }, null, 1) : techniquesTable(rows, n, preset);
+    },
+  },
+  pv: {
+    usage: 'pv [--kernel paravirtualized|unmodified] [--bare] [--cost-preset NAME] [--max-steps N] [--diff]   (the lab\u2019s small kernel as a Xen-style paravirtualized domain, on the bare processor with --bare, or the kernel diff of the port with --diff)',
+    run(args, out) {
+      const { flags, positional } = parseFlags(args, ['--kernel', '--cost-preset', '--max-steps'], ['--bare', '--diff']);
+      if (positional.length !== 0) throw new UsageError(`unexpected argument '${positional[0]}'`);
+      if (flags.has('--diff')) {
+        const extra = ['--kernel', '--cost-preset', '--max-steps', '--bare'].find((f) => flags.has(f));
+        if (extra !== undefined) throw new UsageError(`--diff: prints the diff of the two kernels' sources; ${extra} does not apply`);
+        return JSON.stringify(kernelDiff(), null, 1);
+      }
+      const kernel = flags.get('--kernel') ?? 'paravirtualized';
+      if (kernel !== 'paravirtualized' && kernel !== 'unmodified') throw new UsageError(`--kernel: '${kernel}' is not paravirtualized or unmodified`);
+      const maxSteps = scenarioSteps(flags);
+      if (flags.has('--bare')) {
+        if (flags.has('--cost-preset')) throw new UsageError('--cost-preset: the bare run has no hypervisor to price');
+        return JSON.stringify(runBareKernel(kernel as KernelVersion, maxSteps), null, 1);
+      }
+      const preset = flags.get('--cost-preset');
+      let r;
+      try {
+        r = runPv(kernel as KernelVersion, { ...(maxSteps !== undefined ? { maxSteps } : {}), ...(preset !== undefined ? { preset } : {}) });
+      } catch (e) {
+        if (e instanceof RangeError) throw new UsageError(`--cost-preset: ${e.message}`);
+        throw e;
+      }
+      const json = { end: r.end, ...(r.error !== undefined ? { error: r.error } : {}), console: r.console, results: r.results, regs: r.regs, hv: r.hv };
+      out(JSON.stringify(json, null, 1));
+      // The guest's failure (the unmodified kernel's first privileged instruction) is the run's result, printed; the exit code says it failed.
+      if (r.end === 'error') throw new InputError(`lab pv: the ${kernel} kernel failed under the hypervisor: ${r.error ?? 'error'}`);
+      return null;
     },
   },
   asm: {

@@ -22,15 +22,16 @@ import type { pairEn } from './parts/pair.ts';
 import type { ioEn } from './parts/io.ts';
 import type { techniquesEn } from './parts/techniques.ts';
 import type { btEn } from './parts/bt.ts';
+import type { pvEn } from './parts/pv.ts';
 
 export const LOCALES = ['en', 'zh-CN'] as const;
 export type Locale = (typeof LOCALES)[number];
 
 
 /** The parts that load on demand, by the prefix of their keys (each registers itself: see the top). */
-export const LAZY_PARTS = ['sandbox', 'timeline', 'progress', 'practice', 'speaker', 'reference', 'lesson', 'vm', 'nested', 'shadow', 'pair', 'io', 'techniques', 'bt'] as const;
+export const LAZY_PARTS = ['sandbox', 'timeline', 'progress', 'practice', 'speaker', 'reference', 'lesson', 'vm', 'nested', 'shadow', 'pair', 'io', 'techniques', 'bt', 'pv'] as const;
 
-export type MessageKey = keyof typeof eagerEn | keyof typeof sandboxEn | keyof typeof timelineEn | keyof typeof progressEn | keyof typeof practiceEn | keyof typeof speakerEn | keyof typeof referenceEn | keyof typeof lessonEn | keyof typeof vmEn | keyof typeof nestedEn | keyof typeof shadowEn | keyof typeof pairEn | keyof typeof ioEn | keyof typeof techniquesEn | keyof typeof btEn;
+export type MessageKey = keyof typeof eagerEn | keyof typeof sandboxEn | keyof typeof timelineEn | keyof typeof progressEn | keyof typeof practiceEn | keyof typeof speakerEn | keyof typeof referenceEn | keyof typeof lessonEn | keyof typeof vmEn | keyof typeof nestedEn | keyof typeof shadowEn | keyof typeof pairEn | keyof typeof ioEn | keyof typeof techniquesEn | keyof typeof btEn | keyof typeof pvEn;
 type EagerKey = keyof typeof eagerEn;
 
 

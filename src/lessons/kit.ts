@@ -37,13 +37,13 @@ export interface SeenEvent {
   /** vm/exit: the basic exit reason (VT-x) or EXITCODE (AMD-V), and the vendor's name for it. */
   code?: number;
   name?: string;
+  /** vm/exit of a software technique: what entered the monitor as it counts it (`cli`, `popfd`, `code write`, `page-table write`; a hypercall's name, `mmu_update`). */
+  label?: string;
   /** vm/entry: the instruction that entered the guest (VMLAUNCH, VMRESUME, VMRUN). */
   instruction?: string;
   /** iommu/dma: the address the device used, and whether the request was blocked. */
   iova?: number;
   blocked?: boolean;
-  /** vm/exit under trap-and-emulate or binary translation: what entered the monitor, as it counts it (`popfd`, `code write`, `page-table write`). */
-  label?: string;
 }
 
 /** What a `wait` step waits for: an event of this kind whose given fields all match. */

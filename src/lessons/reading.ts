@@ -18,10 +18,10 @@ export function matches(want: WaitFor, e: SeenEvent): boolean {
     (want.hit === undefined || e.hit === want.hit) &&
     (want.code === undefined || e.code === want.code) &&
     (want.name === undefined || e.name === want.name) &&
+    (want.label === undefined || e.label === want.label) &&
     (want.instruction === undefined || e.instruction === want.instruction) &&
     (want.iova === undefined || e.iova === want.iova) &&
-    (want.blocked === undefined || e.blocked === want.blocked) &&
-    (want.label === undefined || e.label === want.label)
+    (want.blocked === undefined || e.blocked === want.blocked)
   );
 }
 

@@ -15,8 +15,9 @@ import { info as shadowPaging } from '../../lessons/07-shadow-paging/meta.ts';
 import { info as deviceIo } from '../../lessons/08-device-io/meta.ts';
 import { info as iommu } from '../../lessons/09-iommu/meta.ts';
 import { info as trapEmulate } from '../../lessons/10-trap-emulate/meta.ts';
-import { info as vtxMyths } from '../../lessons/13-vtx-myths/meta.ts';
 import { info as binaryTranslation } from '../../lessons/11-binary-translation/meta.ts';
+import { info as paravirt } from '../../lessons/12-paravirtualization/meta.ts';
+import { info as vtxMyths } from '../../lessons/13-vtx-myths/meta.ts';
 
 interface Entry {
   info: LessonInfo;
@@ -34,10 +35,9 @@ const entries: readonly Entry[] = [
   { info: deviceIo, load: () => import('../../lessons/08-device-io/index.ts') },
   { info: iommu, load: () => import('../../lessons/09-iommu/index.ts') },
   { info: trapEmulate, load: () => import('../../lessons/10-trap-emulate/index.ts') },
-  // Lessons 11 and 12 (binary translation, paravirtualization) come between these two.
-  { info: vtxMyths, load: () => import('../../lessons/13-vtx-myths/index.ts') },
-  // (10: trap-and-emulate, from the lesson-1 slice of issue 9, goes here.)
   { info: binaryTranslation, load: () => import('../../lessons/11-binary-translation/index.ts') },
+  { info: paravirt, load: () => import('../../lessons/12-paravirtualization/index.ts') },
+  { info: vtxMyths, load: () => import('../../lessons/13-vtx-myths/index.ts') },
 ];
 
 /** Every lesson's LessonInfo, in course order. */

@@ -15,8 +15,9 @@ import { summary as shadowPaging } from '../../lessons/07-shadow-paging/summary.
 import { summary as deviceIo } from '../../lessons/08-device-io/summary.ts';
 import { summary as iommu } from '../../lessons/09-iommu/summary.ts';
 import { summary as trapEmulate } from '../../lessons/10-trap-emulate/summary.ts';
-import { summary as vtxMyths } from '../../lessons/13-vtx-myths/summary.ts';
 import { summary as binaryTranslation } from '../../lessons/11-binary-translation/summary.ts';
+import { summary as paravirt } from '../../lessons/12-paravirtualization/summary.ts';
+import { summary as vtxMyths } from '../../lessons/13-vtx-myths/summary.ts';
 
 export const SUMMARIES: Readonly<Record<string, Record<Locale, string>>> = {
   '01-rings': rings,
@@ -30,5 +31,6 @@ export const SUMMARIES: Readonly<Record<string, Record<Locale, string>>> = {
   '09-iommu': iommu,
   '10-trap-emulate': trapEmulate,
   '11-binary-translation': binaryTranslation,
+  '12-paravirtualization': paravirt,
   '13-vtx-myths': vtxMyths,
 };

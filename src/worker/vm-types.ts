@@ -14,7 +14,7 @@ import type { VmBtView } from './bt-types.ts';
  * classic trap-and-emulate (no control structure, no root and non-root: the monitor in ring 0,
  * the guest kernel deprivileged to ring 1; see `VmView.te`).
  */
-export type VmTechnique = 'vtx' | 'svm' | 'trap-emulate' | 'bt';
+export type VmTechnique = 'vtx' | 'svm' | 'trap-emulate' | 'bt' | 'pv';
 
 /** One named bit range of a decoded value (an exit qualification, EXITINFO1, a control word). */
 export interface VmBitsView {
@@ -164,12 +164,107 @@ export interface VmTeView {
 /** How many traps the trap list shows. */
 export const TE_RECENT = 8;
 
+/** One page-table write a hypercall asked for (pv/decode.ts PvPteWrite, addresses as 0x hex). */
+export interface VmPvPteWrite {
+  ptr: string;
+  val: string;
+  /** The entry's table as the hypervisor types it, or null: not a pinned table. */
+  table: 'l1' | 'l2' | null;
+  /** The virtual address the entry maps (an L2 entry: the first of its 4 MiB), or null. */
+  va: string | null;
+  /** The frame's address the value points to. */
+  frame: string;
+  present: boolean;
+  writable: boolean;
+  user: boolean;
+}
+
+/** A hypercall's arguments decoded (pv/decode.ts PvDetail, numbers as they are shown). */
+export type VmPvDetail =
+  | { kind: 'mmu_update'; count: number; done: number; first: VmPvPteWrite[]; last: VmPvPteWrite | null }
+  | { kind: 'set_trap_table'; entries: { vector: string; dpl: number; maskEvents: boolean; cs: string; address: string }[] }
+  | { kind: 'mmuext_op'; ops: { cmd: string; arg: string }[] }
+  | { kind: 'console_io'; text: string }
+  | { kind: 'update_va_mapping'; write: VmPvPteWrite; flush: 'none' | 'invlpg' | 'all' }
+  | { kind: 'stack_switch'; ss: string; esp: string }
+  | { kind: 'sched_op'; cmd: string; reason: string | null }
+  | { kind: 'other' };
+
+/** One hypercall of the run so far. */
+export interface VmPvHypercall {
+  /** 0-based, in the order made. */
+  n: number;
+  /** The step of its INT 0x82, as VmExitView.step counts it (the views show step + 1). */
+  step: number;
+  eip: string;
+  /** Xen's number (xen.h __HYPERVISOR_*) and name. */
+  nr: number;
+  name: string;
+  /** The arguments as the hypervisor read them from EBX, ECX, … (numbers as 0x hex). */
+  args: { name: string; value: string }[];
+  detail: VmPvDetail;
+  /** EAX on return: 0, a count, or −errno. */
+  result: number;
+  /** The errno name of a negative result (`EINVAL`), or null: the call succeeded. */
+  errno: string | null;
+  /** The hypervisor's own log line of what it did (plain data, as the handler's note). */
+  did: string;
+  /** The cycles of its round trip (INT 0x82, dispatch, handler, the IRET back). */
+  cycles: number;
+}
+
+/** One changed place of the kernel diff (pv/kernel.ts kernelDiff), each removed line with what it became. */
+export interface VmPvDiffHunk {
+  fromLine: number;
+  toLine: number;
+  removed: { text: string; becomes: PvBecomes | null }[];
+  added: string[];
+}
+
+/** What a removed line of the unmodified kernel became in the port (the page words it; vm.pv.becomes.*). */
+export type PvBecomes = 'selectors' | 'cli' | 'lgdt' | 'lidt' | 'ltr' | 'pagetable' | 'pte-store' | 'cr3' | 'cr0' | 'sti' | 'hlt' | 'out' | 'tables';
+
+/** Paravirtualization at this step (scenario technique 'pv'). */
+export interface VmPvView {
+  /** Which version of the lab's kernel runs (scenario field pv.kernel). */
+  kernel: 'paravirtualized' | 'unmodified';
+  /** The processor's CPL now: 1 the guest kernel (deprivileged), 3 its user program. */
+  cpl: number;
+  /** Every hypercall at or before this step, in order. */
+  hypercalls: VmPvHypercall[];
+  /** The hypercalls (their n) made in the step that led here. */
+  inStep: number[];
+  /** The run ended at a privileged instruction the kernel still executes: the instruction, where, and the mnemonic. */
+  failure: { mnemonic: string; insn: string | null; eip: string } | null;
+  /** The shared info page's event state (xen.h vcpu_info[0], evtchn_pending, evtchn_mask). */
+  events: {
+    sharedInfo: string;
+    upcallMask: boolean;
+    upcallPending: boolean;
+    pendingSel: string;
+    /** The ports the domain builder bound: 1 VIRQ_TIMER, 2 the domain itself. */
+    ports: { port: number; bound: 'timer' | 'self'; pending: boolean; masked: boolean }[];
+    /** An event callback is registered (set_callbacks). */
+    callback: boolean;
+    upcalls: number;
+  };
+  /** The step that led here changed vcpu_info.evtchn_upcall_mask (the kernel's store: its CLI or STI). */
+  maskChanged: boolean;
+  /** The pinned page tables (the hypervisor's page types), and whether the current tables map each read-only. */
+  tables: { frame: string; level: 'l1' | 'l2'; mapping: 'read-only' | 'writable' | 'unmapped'; base: boolean }[];
+  cr3: string;
+  /** The kernel diff of the port (the same at every step). */
+  diff: VmPvDiffHunk[];
+}
+
 export interface VmView {
   technique: VmTechnique;
   /** Trap-and-emulate and binary translation (which runs on the same monitor); absent under VT-x and AMD-V. */
   te?: VmTeView;
   /** Binary translation only: the translation cache at this step (bt-types.ts). */
   bt?: VmBtView;
+  /** Paravirtualization only. */
+  pv?: VmPvView;
   vendor: 'intel' | 'amd';
   /**
    * Where the processor is at this step: `guest` (VMX non-root operation / guest mode) or `host`

@@ -10,6 +10,10 @@ import { HvMachine, SVM_EXIT_INFO_FIELDS, VMX_EXIT_INFO_FIELDS, type HvExitRecor
 import { TeBackend } from '../emu/hv/te/backend.ts';
 import { BtBackend } from '../emu/hv/bt/backend.ts';
 import { btBefore, btView } from './bt-view.ts';
+import { PvBackend, SHARED_INFO_PA, TIMER_PORT, SELF_PORT } from '../emu/hv/pv/backend.ts';
+import { SHARED } from '../emu/hv/pv/abi.ts';
+import { kernelDiff } from '../emu/hv/pv/kernel.ts';
+import type { PvDetail, PvPteWrite } from '../emu/hv/pv/decode.ts';
 import { decode } from '../emu/cpu/decode.ts';
 import { formatInsn } from '../emu/asm/disasm.ts';
 import { Flag, SegAttr } from '../emu/cpu/state.ts';
@@ -28,7 +32,8 @@ import { INTERCEPT, readInterceptWords } from '../emu/svm/intercepts.ts';
 import { VMCB_FIELDS, type VmcbField } from '../emu/svm/vmcb.ts';
 import { MEMORY_COST_KINDS, type CostKind } from '../emu/cost/kinds.ts';
 import type {
-  VmAccessView, VmBitsView, VmControlView, VmExitInfoView, VmExitView, VmFieldView, VmGuestView, VmReasonCount, VmTeView, VmView,
+  PvBecomes, VmAccessView, VmBitsView, VmControlView, VmExitInfoView, VmExitView, VmFieldView, VmGuestView, VmPvDetail, VmPvDiffHunk, VmPvHypercall, VmPvPteWrite, VmPvView,
+  VmReasonCount, VmTeView, VmView,
 } from './vm-types.ts';
 import { TE_RECENT } from './vm-types.ts';
 
@@ -38,7 +43,7 @@ const hexW = (v: bigint, digits: number): string => `0x${BigInt.asUintN(digits *
 function fieldValues(m: HvUnitView | HvMachine): { name: string; title: string; area: string; key: number; width: string; value: string }[] {
   const b = m.backend;
   // Trap-and-emulate has no control structure: the monitor keeps the guest's state in software.
-  if (b instanceof TeBackend) return [];
+  if (b instanceof TeBackend || b instanceof PvBackend) return [];
   if (b instanceof VmxBackend) {
     const read = b.vmx.currentReader();
     if (read === undefined) return [];
@@ -62,6 +67,8 @@ export function vmFieldValues(m: HvMachine | HostMachine): Map<string, string> {
     if (m.backend instanceof BtBackend) for (const [k, v] of btBefore(m.backend)) out.set(k, v);
     return out;
   }
+  // Paravirtualization has no control structure, and nothing of the step before to compare.
+  if (m instanceof HvMachine && m.backend instanceof PvBackend) return new Map([['mask', String(m.mem.read8(SHARED_INFO_PA + SHARED.upcallMask))]]);
   return new Map(fieldValues(m instanceof HostMachine ? m.unit(m.currentVm) : m).map((f) => [f.name, f.value]));
 }
 
@@ -153,6 +160,110 @@ function teView(m: HvMachine, before: Map<string, string> | null, stepExits: rea
   }
   const recent = m.records.slice(Math.max(0, upTo - TE_RECENT), upTo).map((r) => exitView(m, r));
   return { cpl: m.cpu.cpl(), interruptsOn: now, popfIgnored, recent };
+}
+
+const hex = (v: number): string => `0x${(v >>> 0).toString(16)}`;
+
+/** What each removed line of the unmodified kernel became in the port (the lines that only move data around: null). */
+export function becomesOf(line: string): PvBecomes | null {
+  const code = line.split(';')[0]!.trim();
+  if (/^(KERNEL|USER)_(CS|DS) equ /.test(code)) return 'selectors';
+  if (/^PT_SELF equ /.test(code) || code === '' && /build the page table/.test(line)) return 'pagetable';
+  if (/^CONSOLE_PORT equ /.test(code) || /^out CONSOLE_PORT/.test(code)) return 'out';
+  if (code === 'cli') return 'cli';
+  if (code === 'sti') return 'sti';
+  if (code === 'hlt') return 'hlt';
+  if (/^lgdt\b/.test(code)) return 'lgdt';
+  if (/^lidt\b/.test(code)) return 'lidt';
+  if (/^ltr\b/.test(code)) return 'ltr';
+  if (/^mov cr3,/.test(code)) return 'cr3';
+  if (/^mov cr0,/.test(code)) return 'cr0';
+  if (/^mov \[page_table\+ecx\*4\]/.test(code)) return 'pte-store';
+  if (/^(gdt|idt|tss):/.test(code)) return 'tables';
+  return null;
+}
+
+let diffCache: VmPvDiffHunk[] | null = null;
+
+/** The kernel diff with each removed line's fate (computed once: the sources are constants). */
+export function pvDiff(): VmPvDiffHunk[] {
+  diffCache ??= kernelDiff().map((h) => ({ fromLine: h.fromLine, toLine: h.toLine, removed: h.removed.map((text) => ({ text, becomes: becomesOf(text) })), added: h.added }));
+  return diffCache;
+}
+
+function pteView(w: PvPteWrite): VmPvPteWrite {
+  return { ptr: hex(w.ptr), val: hex(w.val), table: w.table, va: w.va === null ? null : hex(w.va), frame: hex(w.frame * 4096), present: w.present, writable: w.writable, user: w.user };
+}
+
+function detailView(d: PvDetail | undefined): VmPvDetail {
+  if (d === undefined) return { kind: 'other' };
+  switch (d.kind) {
+    case 'mmu_update': return { kind: 'mmu_update', count: d.count, done: d.done, first: d.first.map(pteView), last: d.last === null ? null : pteView(d.last) };
+    case 'set_trap_table': return { kind: 'set_trap_table', entries: d.entries.map((e) => ({ vector: hex(e.vector), dpl: e.dpl, maskEvents: e.maskEvents, cs: hex(e.cs), address: hex(e.address) })) };
+    case 'mmuext_op': return { kind: 'mmuext_op', ops: d.ops.map((o) => ({ cmd: o.cmd, arg: hex(o.arg) })) };
+    case 'update_va_mapping': return { kind: 'update_va_mapping', write: pteView(d.write), flush: d.flush };
+    case 'stack_switch': return { kind: 'stack_switch', ss: hex(d.ss), esp: hex(d.esp) };
+    default: return d;
+  }
+}
+
+const ERRNO_NAMES = new Map([[1, 'EPERM'], [14, 'EFAULT'], [22, 'EINVAL'], [38, 'ENOSYS']]);
+
+/** Paravirtualization at the machine's step: the hypercalls so far decoded, the event state of the shared info page, the pinned tables. */
+function pvView(m: HvMachine, before: Map<string, string> | null, stepExits: readonly HvExitRecord[], upTo: number): VmPvView {
+  const b = m.backend as PvBackend;
+  const mem = b.memory();
+  const hypercalls: VmPvHypercall[] = [];
+  for (let i = 0; i < upTo; i++) {
+    const r = m.records[i]!;
+    const h = r.hypercall;
+    if (h === undefined) continue;
+    hypercalls.push({
+      n: h.n, step: r.log.step ?? 0, eip: hex(h.eip), nr: h.nr, name: h.name,
+      args: Object.entries(h.args).map(([name, v]) => ({ name, value: typeof v === 'number' ? hex(v) : v })),
+      detail: detailView(r.pvDetail), result: h.result, errno: h.result < 0 ? (ERRNO_NAMES.get(-h.result) ?? String(-h.result)) : null, did: h.did, cycles: r.cycles,
+    });
+  }
+  const lastRec = upTo > 0 ? m.records[upTo - 1]! : null;
+  const label = lastRec?.trap?.label ?? '';
+  const failure = m.ended?.kind === 'error' && upTo === m.records.length && label.startsWith('not paravirtualized: ')
+    ? { mnemonic: label.slice('not paravirtualized: '.length), insn: lastRec!.trap!.insn, eip: hex(Number(lastRec!.log.rip & 0xffffffffn)) }
+    : null;
+  const rd8 = (off: number): number => m.mem.read8(SHARED_INFO_PA + off);
+  const rd32 = (off: number): number => m.mem.read(SHARED_INFO_PA + off, 4) >>> 0;
+  const bit = (off: number, port: number): boolean => ((rd32(off + (port >>> 5) * 4) >>> (port & 31)) & 1) === 1;
+  const cr3 = m.cpu.state.cr3Lo >>> 0;
+  const tables: VmPvView['tables'] = [...b.tables].sort(([a], [c]) => a - c).map(([frame, level]) => {
+    // How the current tables map the table's own page (the kernel maps its RAM one-to-one).
+    const va = frame * 4096;
+    const pde = mem.phys32((cr3 & ~0xfff) + (va >>> 22) * 4);
+    const pte = (pde & 1) === 0 ? 0 : mem.phys32((pde & ~0xfff) + ((va >>> 12) & 0x3ff) * 4);
+    const mapping: VmPvView['tables'][number]['mapping'] = (pte & 1) === 0 || pte >>> 12 !== frame ? 'unmapped' : (pte & 2) !== 0 ? 'writable' : 'read-only';
+    return { frame: hex(va), level, mapping, base: frame === cr3 >>> 12 };
+  });
+  return {
+    kernel: m.pvKernel ?? 'paravirtualized',
+    cpl: m.cpu.cpl(),
+    hypercalls,
+    inStep: stepExits.filter((r) => r.hypercall !== undefined).map((r) => r.hypercall!.n),
+    failure,
+    maskChanged: before !== null && before.has('mask') && before.get('mask') !== String(rd8(SHARED.upcallMask)),
+    events: {
+      sharedInfo: hex(SHARED_INFO_PA),
+      upcallMask: rd8(SHARED.upcallMask) !== 0,
+      upcallPending: rd8(SHARED.upcallPending) !== 0,
+      pendingSel: hex(rd32(SHARED.pendingSel)),
+      ports: [
+        { port: TIMER_PORT, bound: 'timer', pending: bit(SHARED.evtchnPending, TIMER_PORT), masked: bit(SHARED.evtchnMask, TIMER_PORT) },
+        { port: SELF_PORT, bound: 'self', pending: bit(SHARED.evtchnPending, SELF_PORT), masked: bit(SHARED.evtchnMask, SELF_PORT) },
+      ],
+      callback: b.hasCallback(),
+      upcalls: b.upcalls,
+    },
+    tables,
+    cr3: hex(cr3),
+    diff: pvDiff(),
+  };
 }
 
 /** Trap-and-emulate: traps so far by what trapped (the monitor's names), with their round trips. */
@@ -312,16 +423,19 @@ export function vmView(m: HvMachine, name: string, mode: 'prot32' | 'long64', be
   const step = m.cpu.state.steps;
   const records = m.records;
   // Exits of the step that led here happened at step − 1 (an exit belongs to its instruction's step).
+  // Under paravirtualization, once the domain has ended every record is in (the unmodified kernel is stopped before an instruction retires: its record belongs to the step it stopped at).
+  const atEnd = m.backend instanceof PvBackend && m.ended !== null && m.endStep !== null && step >= m.endStep;
   const from = firstAt(records, step - 1);
-  const upTo = firstAt(records, step);
-  const stepExits = step > 0 ? records.slice(from, upTo) : [];
+  const upTo = atEnd ? records.length : firstAt(records, step);
+  const stepExits = step > 0 || atEnd ? records.slice(from, upTo) : [];
   const last = upTo > 0 ? records[upTo - 1]! : null;
   const written = new Set<string>();
   for (const r of stepExits) for (const a of r.log.accesses) if (a.op === 'write') written.add(a.field);
   const fields: VmFieldView[] = fieldValues(m).map((f) => ({ ...f, changed: before !== null && (before.get(f.name) !== f.value || written.has(f.name)) }));
   const data = m.ledger.data();
   const sum = (kinds: readonly CostKind[]): number => kinds.reduce((a, k) => a + (data.byKind[k]?.cycles ?? 0), 0);
-  const te = m.backend instanceof TeBackend;
+  const pv = m.backend instanceof PvBackend;
+  const te = m.backend instanceof TeBackend || pv;
   const byReason: VmReasonCount[] = te ? trapCounts(records, upTo) : Object.entries(data.exits)
     .map(([k, t]) => ({ code: Number(k), name: vmExitTitle(m.vendor, Number(k)), count: t.count, cycles: t.roundTripCycles }))
     .sort((a, b) => a.code - b.code);
@@ -334,8 +448,9 @@ export function vmView(m: HvMachine, name: string, mode: 'prot32' | 'long64', be
   };
   return {
     technique: m.technique,
-    ...(te ? { te: teView(m, before, stepExits, upTo) } : {}),
+    ...(te && !pv ? { te: teView(m, before, stepExits, upTo) } : {}),
     ...(m.backend instanceof BtBackend ? { bt: btView(m, m.backend, before, stepExits) } : {}),
+    ...(pv ? { pv: pvView(m, before, stepExits, upTo) } : {}),
     vendor: m.vendor,
     world: m.guestLoaded ? 'guest' : 'host',
     vms: [guest],

@@ -109,11 +109,11 @@ export function pagingOf(opts: { paging?: HvPaging; nested?: boolean }): HvPagin
 export type HvExecEnd = 'hlt' | 'shutdown' | 'limit' | 'error' | 'hypercall-exit';
 
 export interface HvJson {
-  under: HvBackendId;
+  under: HvBackendId | 'pv';
   /** Whether the guest ran under nested paging. */
   nested: boolean;
   /** How guest memory was virtualized. */
-  paging: HvPaging;
+  paging: HvPaging | 'direct';
   /** Shadow paging: what the shadow MMU did (shadow.ts). */
   shadow?: ShadowStats;
   /** Trap-and-emulate: the monitor's traps by the instruction that caused them (`cli`, `out`, `mov cr3`) and the exceptions it reflected (`#PF`, `#UD`). */

@@ -56,13 +56,18 @@ import { SVM_AREA_SIZE, SvmBackend, svmAreaSize, type SvmIntercepts } from './sv
 import { VMX_AREA_SIZE, VmxBackend, vmxAreaSize } from './vmx-backend.ts';
 import { TE_AREA_SIZE, TeBackend } from './te/backend.ts';
 import { BT_AREA_SIZE, BtBackend } from './bt/backend.ts';
+import { PV_AREA_SIZE, PvBackend, type PvHypercallRecord } from './pv/backend.ts';
+import { decodeHypercall, type PvDetail } from './pv/decode.ts';
+import { KERNEL_LOAD, kernelSource } from './pv/kernel.ts';
+import { PV_KERNEL_LOAD, usePvKernels } from '../scenario/validate.ts';
 import type { NestedPageSize } from './nested-map.ts';
 import { GPR_NAMES, type HvLogEntry, type PortHandler } from './types.ts';
 
-export type HvTechnique = 'vtx' | 'svm' | 'trap-emulate' | 'bt';
+export type HvTechnique = 'vtx' | 'svm' | 'trap-emulate' | 'bt' | 'pv';
 
 export { HV_MACHINE_AREA };
 if (HV_SHADOW_POOL_SIZE !== SHADOW_POOL_SIZE) throw new Error(`hv/area.ts: HV_SHADOW_POOL_SIZE is 0x${HV_SHADOW_POOL_SIZE.toString(16)}, shadow.ts needs 0x${SHADOW_POOL_SIZE.toString(16)}`);
+if (PV_AREA_SIZE > HV_MACHINE_AREA) throw new Error(`hv/area.ts: the PV hypervisor's area (0x${PV_AREA_SIZE.toString(16)}) does not fit in HV_MACHINE_AREA`);
 if (TE_AREA_SIZE > HV_MACHINE_AREA) throw new Error(`hv/area.ts: the trap-and-emulate monitor's area (0x${TE_AREA_SIZE.toString(16)}) does not fit in HV_MACHINE_AREA`);
 if (HV_BT_AREA !== BT_AREA_SIZE) throw new Error(`hv/area.ts: HV_BT_AREA is 0x${HV_BT_AREA.toString(16)}, binary translation needs 0x${BT_AREA_SIZE.toString(16)}`);
 if (HV_MACHINE_AREA !== Math.max(SVM_AREA_SIZE, VMX_AREA_SIZE)) throw new Error(`hv/area.ts: HV_MACHINE_AREA is 0x${HV_MACHINE_AREA.toString(16)}, the backends need 0x${Math.max(SVM_AREA_SIZE, VMX_AREA_SIZE).toString(16)}`);
@@ -103,6 +108,8 @@ export interface HvMachineOptions {
   nestedPageSize?: NestedPageSize;
   /** Nested paging: the 2D walk's caches to turn on (`hypervisor.walkCaches`; default none), set as the MMU's `walkCaches`. */
   walkCaches?: HvWalkCacheOptions;
+  /** Under paravirtualization: which version of the lab's kernel the domain runs (scenario field pv.kernel), for views. */
+  pvKernel?: 'paravirtualized' | 'unmodified';
 }
 
 /** The exceptions the hypervisor intercepts and reflects when a scenario names none (#UD, as KVM and exec --under). */
@@ -125,6 +132,10 @@ export interface HvExitRecord {
    * guest's own exception `#PF`, `#UD`), and the instruction at the trap's EIP, disassembled.
    */
   trap?: { label: string; insn: string | null; from: number };
+  /** Under paravirtualization, when the exit was a hypercall: the hypervisor's record of it (arguments decoded, result, what it did). */
+  hypercall?: PvHypercallRecord;
+  /** Its arguments decoded from the guest's memory right after it was handled (pv/decode.ts). */
+  pvDetail?: PvDetail;
 }
 
 
@@ -183,10 +194,12 @@ export class HvMachine {
   readonly inner: Machine;
   readonly technique: HvTechnique;
   readonly vendor: 'intel' | 'amd';
-  readonly backend: VmxBackend | SvmBackend | TeBackend;
+  readonly backend: VmxBackend | SvmBackend | TeBackend | PvBackend;
   readonly hypervisor: Hypervisor;
   readonly ledger: Ledger;
   readonly preset: Preset;
+  /** Under paravirtualization: the kernel version the scenario named (null otherwise). */
+  readonly pvKernel: 'paravirtualized' | 'unmodified' | null;
   /** The trace sink, as set by setTrace (null: tracing off). */
   trace: TraceSink | null = null;
   /** Exits with what followed each (append-only; a restore starts a fresh copy of the prefix). */
@@ -210,12 +223,14 @@ export class HvMachine {
   private held: HeldEntry | null = null;
 
   constructor(inner: Machine, opts: HvMachineOptions) {
-    const p = presetFor(opts.technique, opts.preset);
+    // Paravirtualization is priced as trap-and-emulate is (runPv's default: the Pentium 4 of Xen's first years).
+    const p = presetFor(opts.technique === 'pv' ? 'trap-emulate' : opts.technique, opts.preset);
     if (typeof p === 'string') throw new RangeError(p);
     this.inner = inner;
     this.technique = opts.technique;
-    // Trap-and-emulate and binary translation run on any processor: the vendor is the cost preset's.
-    this.vendor = opts.technique === 'svm' ? 'amd' : opts.technique === 'trap-emulate' || opts.technique === 'bt' ? p.vendor : 'intel';
+    this.pvKernel = opts.technique === 'pv' ? (opts.pvKernel ?? 'paravirtualized') : null;
+    // The software techniques run on any processor: the vendor is the cost preset's.
+    this.vendor = opts.technique === 'svm' ? 'amd' : opts.technique === 'trap-emulate' || opts.technique === 'bt' || opts.technique === 'pv' ? p.vendor : 'intel';
     this.preset = p;
     const cpu = inner.cpu;
     const ledger = new Ledger(p);
@@ -232,8 +247,11 @@ export class HvMachine {
       ...(opts.nestedPageSize !== undefined ? { nestedPageSize: opts.nestedPageSize } : {}),
     };
     if ((opts.technique === 'trap-emulate' || opts.technique === 'bt') && (opts.guestRam === undefined || opts.shadowPool === undefined)) throw new RangeError('trap-and-emulate: the guest\u2019s RAM size and the shadow pool are needed (the monitor always shadows)');
+    if (opts.technique === 'pv' && opts.guestRam === undefined) throw new RangeError('pv: the domain\u2019s RAM size is needed');
     this.backend = opts.technique === 'svm'
       ? new SvmBackend(cpu, { area: opts.area, ledger, intercepts, ...extra })
+      : opts.technique === 'pv'
+        ? new PvBackend(cpu, { area: opts.area, ledger, guestRam: { size: opts.guestRam!, hpaBase: 0 }, vendor: p.vendor })
       : opts.technique === 'trap-emulate'
         ? new TeBackend(cpu, { area: opts.area, ledger, shadowPool: opts.shadowPool!, guestRam: { size: opts.guestRam!, hpaBase: 0 }, vendor: p.vendor })
         // Binary translation: the area is BT_AREA_SIZE (the monitor's structures and the translation cache), the shadow pool after it.
@@ -274,7 +292,7 @@ export class HvMachine {
     this.hypervisor.enterAtLimit = true;
     this.hypervisor.observer = (entry, end) => this.exited(entry, end);
     // The trap-and-emulate monitor makes no VM entry: its IRET back completes each trap's record (exited).
-    if (!(this.backend instanceof TeBackend)) this.backend.onEntry = (instr: 'VMLAUNCH' | 'VMRESUME' | 'VMRUN', failed: string[] | null) => this.entered(instr, failed);
+    if (!(this.backend instanceof TeBackend) && !(this.backend instanceof PvBackend)) this.backend.onEntry = (instr: 'VMLAUNCH' | 'VMRESUME' | 'VMRUN', failed: string[] | null) => this.entered(instr, failed);
     this.entryStep = cpu.state.steps;
     // The walk caches serve only the 2D walk: under shadow paging there is none to shorten.
     const wc = opts.walkCaches ?? {};
@@ -310,7 +328,7 @@ export class HvMachine {
   /** Whether the guest is in the CPU now (VMX non-root operation, SVM guest mode). */
   get guestLoaded(): boolean {
     // Under trap-and-emulate the guest's state stays in the processor (the monitor works on it in place).
-    return this.backend instanceof TeBackend ? true : this.backend.loaded;
+    return this.backend instanceof TeBackend || this.backend instanceof PvBackend ? true : this.backend.loaded;
   }
 
   /** Runs until `maxSteps` more guest instructions have retired, or the VM ends. */
@@ -388,9 +406,10 @@ export class HvMachine {
     this.ledger.restore(s.ledger);
     (this.hypervisor as { log: HvLogEntry[] }).log = s.log.slice(0, s.logLength);
     this.records = s.records.slice(0, s.recordsLength);
-    if (b instanceof TeBackend) {
+    if (b instanceof TeBackend || b instanceof PvBackend) {
       this.trapSeen = new Map();
-      for (const r of this.records) if (r.trap !== undefined) this.trapSeen.set(r.trap.label, (this.trapSeen.get(r.trap.label) ?? 0) + 1);
+      for (const r of this.records) if (r.trap !== undefined && r.hypercall === undefined) this.trapSeen.set(r.trap.label, (this.trapSeen.get(r.trap.label) ?? 0) + 1);
+      this.pvSeen = this.records.filter((r) => r.hypercall !== undefined).length;
     }
     const o = s.own as { console: string; ended: HvEnd | null; endStep: number | null; entryStep: number; roundTrip: number; awaiting: boolean; enteredAt: number };
     this.awaiting = o.awaiting;
@@ -410,7 +429,7 @@ export class HvMachine {
   /** A field of the control structure as it is in memory (no VMREAD, nothing logged or charged). */
   peek(name: string): bigint {
     const b = this.backend;
-    if (b instanceof TeBackend) throw new Error('no control structure under trap-and-emulate: the monitor keeps the guest\u2019s state in software');
+    if (b instanceof TeBackend || b instanceof PvBackend) throw new Error('no control structure under trap-and-emulate or paravirtualization: the monitor keeps the guest\u2019s state in software');
     if (b instanceof VmxBackend) {
       const read = b.vmx.currentReader();
       if (read === undefined) throw new Error('no current VMCS');
@@ -425,7 +444,7 @@ export class HvMachine {
 
   /** The encoding (VT-x) or offset (AMD-V) of a field, or null for state kept in software (`gpr.*`). */
   fieldKey(name: string): number | null {
-    if (this.backend instanceof TeBackend) return null;
+    if (this.backend instanceof TeBackend || this.backend instanceof PvBackend) return null;
     if (this.backend instanceof VmxBackend) return fieldByName(name)?.field.encoding ?? null;
     const f = VMCB_FIELDS[name as VmcbField];
     if (f !== undefined) return f.offset;
@@ -453,7 +472,7 @@ export class HvMachine {
     entry.guestSteps = step - this.enteredAt;
     this.entryStep = step;
     const info: Record<string, bigint> = {};
-    const te = this.backend instanceof TeBackend;
+    const te = this.backend instanceof TeBackend || this.backend instanceof PvBackend;
     if (this.backend instanceof VmxBackend) for (const f of VMX_EXIT_INFO_FIELDS) info[f] = this.peek(f);
     else if (this.backend instanceof SvmBackend) for (const f of SVM_EXIT_INFO_FIELDS) info[f] = this.peek(f);
     else Object.assign(info, entry.raw);
@@ -462,6 +481,17 @@ export class HvMachine {
     // The print hypercall's character joins the UART's output in the console.
     const hc = this.hypervisor.console;
     if (entry.kind === 'hypercall' && entry.note.startsWith('print ')) this.console += hc.slice(-1);
+    if (this.backend instanceof PvBackend) {
+      // A hypercall's record is the backend's newest log entry (its console_io text joins the console).
+      const log = this.backend.hypercallLog;
+      const last = log[log.length - 1];
+      if (entry.kind === 'hypercall' && last !== undefined && last.n === this.pvSeen) {
+        record.hypercall = last;
+        record.pvDetail = decodeHypercall(last, this.backend.memory());
+        this.pvSeen++;
+      }
+      this.console = this.backend.console;
+    }
     if (te) {
       this.trapExited(record, entry, step, end);
       return;
@@ -500,10 +530,11 @@ export class HvMachine {
    * the record's entry unless the VM ended; its events follow the handler's at the trap's step.
    */
   private trapExited(record: HvExitRecord, entry: HvLogEntry, step: number, end: HvEnd | null): void {
-    const b = this.backend as TeBackend;
-    // What trapped: the one count of the monitor's that grew (its names: cli, out, mov cr3, #PF).
-    let label = entry.name;
-    for (const [k, n] of b.traps) {
+    const b = this.backend as TeBackend | PvBackend;
+    // What trapped: the one count of the monitor's that grew (its names: cli, out, mov cr3, #PF);
+    // under paravirtualization a hypercall is labelled with its name.
+    let label = record.hypercall?.name ?? entry.name;
+    if (record.hypercall === undefined) for (const [k, n] of b.traps) {
       if (n !== (this.trapSeen.get(k) ?? 0)) {
         label = k;
         this.trapSeen.set(k, n);
@@ -526,10 +557,12 @@ export class HvMachine {
 
   /** Trap-and-emulate: the monitor's trap counts as of the last record (derived from the records on restore). */
   private trapSeen = new Map<string, number>();
+  /** Paravirtualization: the hypercalls the records hold (derived from the records on restore). */
+  private pvSeen = 0;
 
   /** The guest's instruction at CS:`rip`, read through its own translation as the monitor reads it (null if unmapped or undecodable). */
   private insnAt(rip: bigint): string | null {
-    const b = this.backend as TeBackend;
+    const b = this.backend as TeBackend | PvBackend;
     const cs = this.cpu.state.seg[1]!;
     const lin = (cs.baseLo + Number(rip & 0xffffffffn)) >>> 0;
     const r = decode((i) => b.readGuest(lin + i, 1) ?? -1, (cs.attr & SegAttr.DB) !== 0 ? 32 : 16);
@@ -582,7 +615,7 @@ export class HvMachine {
     regs.cr4 = j(r.cr4 & 0xffffffffn);
     const st = this.cpu.state;
     const vmx = b instanceof VmxBackend;
-    if (b instanceof TeBackend) {
+    if (b instanceof TeBackend || b instanceof PvBackend) {
       // The guest's state is the processor's, except what the monitor keeps for it: EFER, and its ring 0 run in ring 1.
       regs.cr2 = j((BigInt(st.cr2Hi >>> 0) << 32n) | BigInt(st.cr2Lo >>> 0));
       regs.efer = j(b.efer());
@@ -616,6 +649,10 @@ export class HvMachine {
       cost: { preset: this.preset.id, vendor: this.preset.vendor, cycles: data.cycles, byKind, byWork: { ...data.byWork } as HvJson['cost']['byWork'] },
       tlb: tlbJson(this.inner.mmu, this.backend.tlbTags),
     };
+    if (this.backend instanceof PvBackend) {
+      hv.traps = Object.fromEntries([...this.backend.traps].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+      hv.paging = 'direct';
+    }
     if (this.backend instanceof TeBackend) hv.traps = Object.fromEntries([...this.backend.traps].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
     if (this.backend instanceof BtBackend) hv.bt = { ...this.backend.stats, callouts: { ...this.backend.stats.callouts }, cacheBlocks: this.backend.blocks.size };
     if (this.console !== '') hv.console = this.console;
@@ -641,5 +678,8 @@ function endDetail(e: HvEnd): string {
   }
 }
 
-// Scenarios with a technique build this machine (scenario/build.ts): loading this module provides it.
+// Scenarios with a technique build this machine (scenario/build.ts): loading this module provides it,
+// and the PV kernels a 'pv' scenario is validated with.
 useHypervisor((guest, opts) => new HvMachine(guest, opts));
+if (KERNEL_LOAD !== PV_KERNEL_LOAD) throw new Error('scenario/validate.ts: PV_KERNEL_LOAD is not hv/pv/kernel.ts KERNEL_LOAD');
+usePvKernels(kernelSource);

@@ -332,22 +332,26 @@ export function buildScenario(ls: LoadedScenario): Machine {
   // (under shadow paging also the shadow pool above the area).
   const tech = sc.technique !== undefined;
   // Trap-and-emulate and binary translation have no nested paging: their monitor always shadows.
-  const nested = tech && sc.technique !== 'trap-emulate' && sc.technique !== 'bt' && h.nestedPaging !== false;
+  // Paravirtualization neither nests nor shadows: the processor walks the domain's own validated
+  // tables (no shadow pool).
+  const pv = sc.technique === 'pv';
+  const nested = tech && sc.technique !== 'trap-emulate' && sc.technique !== 'bt' && !pv && h.nestedPaging !== false;
   // Binary translation's area holds its translation cache too: the shadow pool comes after it.
   const area = nested ? hvMachineArea(sc.memory.size, h.nestedPageSize) : sc.technique === 'bt' ? HV_BT_AREA : HV_MACHINE_AREA;
-  const ramSize = sc.memory.size + (tech ? area : 0) + (tech && !nested ? HV_SHADOW_POOL_SIZE : 0);
+  const ramSize = sc.memory.size + (tech ? area : 0) + (tech && !nested && !pv ? HV_SHADOW_POOL_SIZE : 0);
   const m = sc.boot === 'bare' ? buildBare(ls, ramSize) : buildGuest(ls, ramSize);
   if (sc.technique === undefined) return m;
   if (hvFactory === null) throw new Error('a scenario with a technique needs the hypervisor: load src/emu/hv/hv-machine.ts first (scenario/index.ts does)');
   return hvFactory(m, {
     technique: sc.technique, area: sc.memory.size, guestRam: sc.memory.size,
-    ...(nested ? {} : { shadowPool: sc.memory.size + area }),
+    ...(nested || pv ? {} : { shadowPool: sc.memory.size + area }),
     ...(h.costPreset !== undefined ? { preset: h.costPreset } : {}),
     ...(h.nestedPaging !== undefined || !nested ? { nestedPaging: nested } : {}),
     ...(h.exits !== undefined ? { exits: h.exits } : {}),
     ...(h.tlbTags !== undefined ? { tlbTags: h.tlbTags } : {}),
     ...(h.nestedPageSize !== undefined ? { nestedPageSize: h.nestedPageSize } : {}),
     ...(h.walkCaches !== undefined ? { walkCaches: h.walkCaches } : {}),
+    ...(sc.pv !== undefined ? { pvKernel: sc.pv.kernel } : {}),
   });
 }
 

@@ -12,6 +12,7 @@ import { nicDriver, nvmeDriver, virtioBlkDriver, virtioDriver, IO_IRQ_VECTOR, IO
 import { ioReport } from '../hv/io-compare.ts';
 import { VTD_FAULT } from '../iommu/vtd.ts';
 import { AMDVI_EVENT } from '../iommu/amdvi.ts';
+import { runBareKernel, runPv } from '../hv/pv/exec.ts';
 
 const DIR = join(import.meta.dirname, 'examples');
 
@@ -38,7 +39,7 @@ const strip = (events: TraceEvent[]) => events.map(({ step: _step, ...rest }) =>
 describe('the example scenarios', () => {
   it('every JSON file in examples/ validates', () => {
     const files = readdirSync(DIR).filter((f) => f.endsWith('.json'));
-    expect(files.sort()).toEqual(['bt-adaptive.json', 'bt-popf.json', 'bt-smc.json', 'disk-three-ways.json', 'dma-attack-amdvi.json', 'dma-attack-vtd.json', 'dma-attack.json', 'mm-workload.json', 'nested-walk-svm.json', 'nested-walk-vtx.json', 'nic-interrupts-amdvi.json', 'nic-interrupts-posted.json', 'nic-interrupts.json', 'nic-three-ways.json', 'nic-two-ways.json', 'page-fault.json', 'popf-trap.json', 'red-pill.json', 'shadow-paging-svm.json', 'shadow-paging-vtx.json', 'sriov-two-vms.json', 'svm-first-exit.json', 'syscalls.json', 'timer.json', 'two-vms-svm.json', 'two-vms.json', 'vtx-first-exit.json']);
+    expect(files.sort()).toEqual(['bt-adaptive.json', 'bt-popf.json', 'bt-smc.json', 'disk-three-ways.json', 'dma-attack-amdvi.json', 'dma-attack-vtd.json', 'dma-attack.json', 'mm-workload.json', 'nested-walk-svm.json', 'nested-walk-vtx.json', 'nic-interrupts-amdvi.json', 'nic-interrupts-posted.json', 'nic-interrupts.json', 'nic-three-ways.json', 'nic-two-ways.json', 'page-fault.json', 'popf-trap.json', 'pv-kernel.json', 'pv-unmodified.json', 'red-pill.json', 'shadow-paging-svm.json', 'shadow-paging-vtx.json', 'sriov-two-vms.json', 'svm-first-exit.json', 'syscalls.json', 'timer.json', 'two-vms-svm.json', 'two-vms.json', 'vtx-first-exit.json']);
     for (const f of files) expect(loadScenario(JSON.parse(readFileSync(join(DIR, f), 'utf8'))).ok, f).toBe(true);
   });
 
@@ -520,5 +521,37 @@ describe('the binary-translation examples, bare and under the monitor', () => {
     expect(bt.adaptive).toBe(1);
     expect(bt.callouts['page-table-write']).toBe(7);
     expect(res.hv!.traps!['page-table write']).toBe(7);
+  });
+});
+
+describe('the paravirtualization examples', () => {
+  it('pv-kernel: the paravirtualized kernel runs to its shutdown as runPv runs it; its page table in one mmu_update of 1025 requests', () => {
+    const r = loadScenario(JSON.parse(readFileSync(join(DIR, 'pv-kernel.json'), 'utf8')));
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    const m = buildScenario(r.loaded);
+    const end = m.run(r.loaded.maxSteps);
+    const res = machineResult('pv-kernel', m, end);
+    const ref = runPv('paravirtualized');
+    expect(res.hv?.console).toBe(ref.console);
+    expect(res.hv?.console).toBe('kernel: up\nkernel: paging on\nuser: hello from ring 3\nkernel: the program exited\n');
+    expect(res.hv?.exitCode).toBe(0);
+    expect(res.hv?.paging).toBe('direct');
+    const hv = m as unknown as HvMachine;
+    const calls = hv.records.flatMap((x) => (x.hypercall === undefined ? [] : [x.hypercall]));
+    expect(calls.map((c) => c.name)).toEqual(ref.hv.hypercalls.log.map((c) => c.name));
+    expect(calls.filter((c) => c.name === 'mmu_update').map((c) => c.args.count)).toEqual([1025]);
+    // The user program's result, as the bare run of the unmodified kernel gets it.
+    expect(ref.results).toEqual(runBareKernel('unmodified').results);
+  });
+
+  it('pv-unmodified: the kernel before the port stops at its CLI, the reason located', () => {
+    const r = loadScenario(JSON.parse(readFileSync(join(DIR, 'pv-unmodified.json'), 'utf8')));
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    const m = buildScenario(r.loaded) as unknown as HvMachine;
+    m.run(r.loaded.maxSteps);
+    expect(m.ended?.kind).toBe('error');
+    expect(m.ended?.kind === 'error' ? m.ended.why : '').toContain('CLI at 0x100000: not paravirtualized');
+    expect(m.cpu.state.steps).toBe(0);
+    expect(m.records.map((x) => x.trap?.label)).toEqual(['not paravirtualized: cli']);
   });
 });

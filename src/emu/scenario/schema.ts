@@ -25,7 +25,9 @@
  * | `technique` | `'vtx'` or `'svm'`, optional | run the guest built above as the only guest of the lab's hypervisor under VT-x (`cpu.vendor` 'intel') or AMD-V ('amd'); steps are then the guest's (hv/hv-machine.ts). Not with PAE paging or a timer |
  * | `technique: 'trap-emulate'` | | classic trap-and-emulate without VT-x or AMD-V (hv/te/backend.ts): the guest kernel runs deprivileged in ring 1, its privileged instructions fault (#GP) into the monitor, which emulates them; any `cpu.vendor`; a 32-bit protected-mode guest only (`paging` 'none' or '32bit': a 64-bit kernel would need ring 3), always shadow paging (`hypervisor.nestedPaging` false if given), untagged TLB; not with `vms`, a timer, `hypervisor.exits`, `nestedPageSize`, `walkCaches`, or a mapping in the monitor's top 4 MiB (linear 0xFFC00000 up) |
  * | `technique: 'bt'` | | binary translation (hv/bt/backend.ts), VMware's monitor before VT-x: the trap-and-emulate monitor with the guest kernel's code run from a translation cache (256 KiB), privileged and sensitive instructions turned into callouts; the same constraints as trap-emulate; the hypervisor's area holds the cache too (HV_BT_AREA), the shadow pool after it |
- * | `hypervisor.costPreset` | preset id, optional | the cost preset pricing exits and entries (default: `intel-broadwell` under vtx, `amd-recent` under svm, `vtx-prescott` under trap-emulate and bt); it must be of the technique's vendor (any preset under trap-emulate and bt) |
+ * | `technique: 'pv'` | | paravirtualization the Xen way (hv/pv/backend.ts): the guest is the lab's small kernel (hv/pv/kernel.ts) in the version `pv.kernel` names, `'paravirtualized'` (hypercalls, direct paging over validated page tables) or `'unmodified'` (fails at its first privileged instruction, located); `boot` 'bare' (the default under pv), `mode` 'prot32', `paging` 'none' (the kernel sets up its own paging), `memory.size` at least 0x402000 (the domain builder's bootstrap tables at 0x400000); `kernel` absent or that version's source at 0x100000; no `user`, `mappings`, timer, `vms`, or hypervisor settings but `costPreset` (any preset; default `vtx-prescott`) |
+ * | `pv` | `{ kernel: 'paravirtualized' \| 'unmodified' }` | with `technique: 'pv'` only |
+ * | `hypervisor.costPreset` | preset id, optional | the cost preset pricing exits and entries (default: `intel-broadwell` under vtx, `amd-recent` under svm, `vtx-prescott` under trap-emulate, bt and pv); it must be of the technique's vendor (any preset under trap-emulate, bt and pv) |
  * | `hypervisor.nestedPaging` | boolean, optional | EPT / NPT for the guest (passed to the backend) |
  * | `hypervisor.exits` | `{ hlt?, rdtsc?, invlpg?, cr3?, exceptions? }`, optional | optional exits to turn on (booleans; `exceptions`: vectors 0..31 to intercept and reflect, default [6]) |
  * | `hypervisor.tlbTags` | boolean, optional | tagged TLBs: VPID under vtx, an ASID without a TLB_CONTROL flush at each VMRUN under svm (default: on with nested paging, off without; with `vms`, on) |
@@ -36,7 +38,7 @@
  * | `postedInterrupts` | boolean, optional | with `vms`, a `vtx-…` technique and `iommu` 'vtd': an assigned device's MSI is posted to its VM's vCPU 0 (no exit for the interrupt or its EOI); without it, it reaches the host as a host vector and is injected. A VM's device interrupts reach its virtual local APIC, which the guest ends with WRMSR 0 to the x2APIC EOI register (80BH) |
  *
  * Reserved for later issues and rejected now with "is not supported yet (issue N)":
- * other `technique` values (issue 9: paravirtualization),
+ * other `technique` values (issue 9),
  * `vms` (issue 6), `nestedPaging` and `tlb` (issue 7), `costPreset` (issues 7 and 9).
  *
  * Well-known kernel labels (the builder looks them up after assembling `kernel.source`):
@@ -119,6 +121,12 @@ export interface ScenarioV1 {
   devices?: { timer?: { vector: number; period: number }; uart?: { port: number } };
   limits?: { maxSteps?: number };
   technique?: Technique;
+  /**
+   * With `technique: 'pv'`: which version of the lab's small kernel (hv/pv/kernel.ts) is the
+   * paravirtualized domain. The scenario's `kernel` is then that version's source (filled in when
+   * absent); there is no user program of the scenario's own (the kernel carries its ring-3 program).
+   */
+  pv?: { kernel: PvKernel };
   hypervisor?: HypervisorSettings;
   /**
    * Several VMs side by side on the multi-VM host (hv/host.ts), 1 to 4, under `technique`. It
@@ -165,9 +173,13 @@ export interface VmSpec {
   devices?: { pc?: boolean; nic?: NicWay; disk?: DiskWay };
 }
 
-/** What a scenario can run its guest under: the hardware assists, classic trap-and-emulate and binary translation (issue 9). */
-export const TECHNIQUES = ['vtx', 'svm', 'trap-emulate', 'bt'] as const;
+/** What a scenario can run its guest under: the hardware assists, classic trap-and-emulate, binary translation and paravirtualization (issue 9). */
+export const TECHNIQUES = ['vtx', 'svm', 'trap-emulate', 'bt', 'pv'] as const;
 export type Technique = (typeof TECHNIQUES)[number];
+
+/** The two versions of hv/pv/kernel.ts's kernel (KernelVersion there). */
+export const PV_KERNELS = ['paravirtualized', 'unmodified'] as const;
+export type PvKernel = (typeof PV_KERNELS)[number];
 
 export interface HypervisorSettings {
   costPreset?: string;

@@ -53,7 +53,7 @@ describe('scenario validation', () => {
     ['an unknown field', (s) => (s.colour = 'red'), 'colour: unknown field'],
     ['an unknown nested field', (s) => (s.memory = { size: 4194304, banks: 2 }), 'memory.banks: unknown field'],
     ['a software technique (a later issue)', (s) => (s.technique = 'binary-translation'), "technique: technique 'binary-translation' is not supported yet (issue 9)"],
-    ['a technique that is not a string', (s) => (s.technique = 7), "technique: expected one of 'vtx', 'svm', 'trap-emulate', 'bt', got 7"],
+    ['a technique that is not a string', (s) => (s.technique = 7), "technique: expected one of 'vtx', 'svm', 'trap-emulate', 'bt', 'pv', got 7"],
     ['svm on an Intel CPU', (s) => (s.technique = 'svm'), "cpu.vendor: technique 'svm' needs cpu.vendor 'amd' (AMD-V is AMD's), got 'intel'"],
     ['vtx on an AMD CPU', (s) => ((s.technique = 'vtx'), (s.cpu = { vendor: 'amd' })), "cpu.vendor: technique 'vtx' needs cpu.vendor 'intel' (VT-x is Intel's), got 'amd'"],
     // Trap-and-emulate: a 32-bit protected-mode guest, shadow paging, one VM, no hardware-assist options.

@@ -10,8 +10,8 @@ import {
   BUILDER_CONSTANT_NAMES, builderConstants, KERNEL_BASE, KERNEL_LIMIT, makeLayout, USER_IMAGE_MAX, USER_SPAN, type Layout,
 } from './layout.ts';
 import {
-  DEFAULT_MAX_STEPS, DISK_WAYS, IOMMU_SETTINGS, MAX_MEMORY, MAX_STEPS_LIMIT, MIN_BARE_MEMORY, MIN_MEMORY, MODES, NIC_WAYS, PAGING_MODES, RESERVED_FIELDS, TECHNIQUES, VENDORS,
-  type DiskWay, type HypervisorSettings, type IommuSetting, type NicWay, type Mapping, type Mode, type PagingMode, type Scenario, type ScenarioError, type Technique,
+  DEFAULT_MAX_STEPS, DISK_WAYS, IOMMU_SETTINGS, MAX_MEMORY, MAX_STEPS_LIMIT, MIN_BARE_MEMORY, MIN_MEMORY, MODES, NIC_WAYS, PAGING_MODES, PV_KERNELS, RESERVED_FIELDS, TECHNIQUES, VENDORS,
+  type DiskWay, type PvKernel, type HypervisorSettings, type IommuSetting, type NicWay, type Mapping, type Mode, type PagingMode, type Scenario, type ScenarioError, type Technique,
 } from './schema.ts';
 import { presetProblem } from '../cost/pick.ts';
 
@@ -280,7 +280,20 @@ function checkLabelRange(c: Checker, path: string, img: Image, source: string): 
 
 /** Where the trap-and-emulate monitor sits in the guest's linear space (hv/te/backend.ts MONITOR_LINEAR; te.test checks they agree). */
 export const TE_MONITOR_LINEAR = 0xffc00000;
-const TOP_FIELDS = ['version', 'name', 'description', 'boot', 'cpu', 'mode', 'paging', 'memory', 'kernel', 'user', 'mappings', 'devices', 'limits', 'technique', 'hypervisor'];
+const TOP_FIELDS = ['version', 'name', 'description', 'boot', 'cpu', 'mode', 'paging', 'memory', 'kernel', 'user', 'mappings', 'devices', 'limits', 'technique', 'pv', 'hypervisor'];
+/** Where the PV kernel is linked and loaded (hv/pv/kernel.ts KERNEL_LOAD; hv-machine.ts checks they agree). */
+export const PV_KERNEL_LOAD = 0x100000;
+let pvKernels: ((version: PvKernel) => string) | null = null;
+/**
+ * Provides the PV kernels' sources (hv/pv/kernel.ts `kernelSource`): the hypervisor's module
+ * (hv-machine.ts) does, so that validating the other scenarios does not load them (the worker loads
+ * that module before it validates a scenario with a technique).
+ */
+export function usePvKernels(f: (version: PvKernel) => string): void {
+  pvKernels = f;
+}
+/** Under pv the domain builder's bootstrap tables sit at 0x400000 and 0x401000 of the domain's RAM (hv/pv/backend.ts BOOT_PD, BOOT_PT; pv-machine.test checks they agree). */
+export const PV_MIN_MEMORY = 0x402000;
 
 const EXIT_FLAGS = ['hlt', 'rdtsc', 'invlpg', 'cr3'] as const;
 
@@ -293,8 +306,9 @@ function checkTechnique(c: Checker, input: Obj, vendor: 'intel' | 'amd' | null, 
     else if (!(TECHNIQUES as readonly string[]).includes(t)) c.err('technique', `technique '${t.length > 40 ? t.slice(0, 40) + '…' : t}' is not supported yet (issue 9)`);
     else technique = t as Technique;
   }
-  // Binary translation is built on the trap-and-emulate monitor: the same guests, the same constraints.
-  const te = technique === 'trap-emulate' || technique === 'bt';
+  // Binary translation is built on the trap-and-emulate monitor, paravirtualization runs the same guests' kind: the same constraints.
+  const te = technique === 'trap-emulate' || technique === 'bt' || technique === 'pv';
+  const tn = technique ?? '';
   if (technique !== null) {
     const want = technique === 'svm' ? 'amd' : 'intel';
     // Trap-and-emulate and binary translation use no virtualization extension: any processor runs it.
@@ -314,16 +328,16 @@ function checkTechnique(c: Checker, input: Obj, vendor: 'intel' | 'amd' | null, 
   if (te) {
     // The monitor of trap-and-emulate has no hardware assist: no nested tables, no tags, no exit controls.
     const np = c.bool(h.nestedPaging, 'hypervisor.nestedPaging');
-    if (np === true) c.err('hypervisor.nestedPaging', `${technique} has no nested paging (no EPT or NPT without VT-x or AMD-V): its monitor always shadows the guest\u2019s page tables; remove nestedPaging or set it to false`);
+    if (np === true) c.err('hypervisor.nestedPaging', technique === 'pv' ? 'pv has no nested paging: the processor walks the domain\u2019s own page tables, which the hypervisor validates (direct paging); remove nestedPaging or set it to false' : `${tn} has no nested paging (no EPT or NPT without VT-x or AMD-V): its monitor always shadows the guest\u2019s page tables; remove nestedPaging or set it to false`);
     else if (np === false) hv.nestedPaging = false;
-    if (c.bool(h.tlbTags, 'hypervisor.tlbTags') === true) c.err('hypervisor.tlbTags', `${technique} runs with an untagged TLB (no VPID or ASID without VT-x or AMD-V)`);
-    if (h.exits !== undefined) c.err('hypervisor.exits', `${technique} has no exit controls: what enters the monitor is what the processor faults on in ring 1 (privileged instructions, I/O, the guest\u2019s exceptions)${technique === 'bt' ? ' and the translator\u2019s callouts' : ''}`);
-    if (h.nestedPageSize !== undefined) c.err('hypervisor.nestedPageSize', `${technique} has no nested tables: remove nestedPageSize`);
-    if (h.walkCaches !== undefined) c.err('hypervisor.walkCaches', `${technique} makes no two-dimensional walk: remove walkCaches`);
+    if (c.bool(h.tlbTags, 'hypervisor.tlbTags') === true) c.err('hypervisor.tlbTags', `${tn} runs with an untagged TLB (no VPID or ASID without VT-x or AMD-V)`);
+    if (h.exits !== undefined) c.err('hypervisor.exits', technique === 'pv' ? 'pv has no exit controls: the domain enters the hypervisor with hypercalls (INT 0x82) and its faults' : `${tn} has no exit controls: what enters the monitor is what the processor faults on in ring 1 (privileged instructions, I/O, the guest\u2019s exceptions)${technique === 'bt' ? ' and the translator\u2019s callouts' : ''}`);
+    if (h.nestedPageSize !== undefined) c.err('hypervisor.nestedPageSize', `${tn} has no nested tables: remove nestedPageSize`);
+    if (h.walkCaches !== undefined) c.err('hypervisor.walkCaches', `${tn} makes no two-dimensional walk: remove walkCaches`);
     if (h.costPreset !== undefined) {
       const id = c.str(h.costPreset, 'hypervisor.costPreset', 100);
       if (id !== null) {
-        const problem = presetProblem(technique === 'bt' ? 'bt' : 'trap-emulate', id);
+        const problem = presetProblem(technique === 'bt' ? 'bt' : 'trap-emulate', id); // pv too: priced as trap-and-emulate
         if (problem !== null) c.err('hypervisor.costPreset', problem);
         else hv.costPreset = id;
       }
@@ -343,7 +357,7 @@ function checkTechnique(c: Checker, input: Obj, vendor: 'intel' | 'amd' | null, 
   if (h.costPreset !== undefined) {
     const id = c.str(h.costPreset, 'hypervisor.costPreset', 100);
     if (id !== null && technique !== null) {
-      const problem = presetProblem(technique, id);
+      const problem = presetProblem(technique === 'pv' ? 'trap-emulate' : technique, id);
       if (problem !== null) c.err('hypervisor.costPreset', problem);
       else hv.costPreset = id;
     }
@@ -538,7 +552,34 @@ export function validateScenario(input: unknown): LoadResult {
   const name = c.str(input.name, 'name', 100);
   if (name !== null && name.length === 0) c.err('name', 'expected a non-empty string');
   if (input.description !== undefined) c.str(input.description, 'description', 10_000);
-  const boot = input.boot === undefined ? 'kernel' : c.oneOf(input.boot, 'boot', ['kernel', 'bare'] as const);
+  const isPv = input.technique === 'pv';
+  // Paravirtualization: the guest is the lab's small kernel (hv/pv/kernel.ts) in the version `pv.kernel` names, started as `lab exec` starts a program.
+  let pv: { kernel: PvKernel } | null = null;
+  if (input.pv !== undefined && !isPv) c.err('pv', "only with technique 'pv'");
+  if (isPv) {
+    if (input.pv === undefined) c.err('pv', "required with technique 'pv': { kernel: 'paravirtualized' } or { kernel: 'unmodified' }");
+    else {
+      const p = c.obj(input.pv, 'pv');
+      if (p) {
+        c.keys(p, 'pv', ['kernel']);
+        const k = c.oneOf(p.kernel, 'pv.kernel', PV_KERNELS);
+        if (k !== null) pv = { kernel: k };
+      }
+    }
+    if (input.boot === 'kernel') c.err('boot', "under pv the domain builder starts the kernel as 'lab exec' does: boot 'bare' (or leave it out)");
+    if (input.mode !== undefined && input.mode !== 'prot32') c.err('mode', "the PV kernel is 32-bit Xen's: mode 'prot32'");
+  }
+  // Under pv the scenario's kernel is the version's source (filled in when absent, refused when it is another program).
+  if (pv !== null && pvKernels === null) c.err('technique', "technique 'pv' needs the hypervisor's module for its kernels: load src/emu/hv/hv-machine.ts first (scenario/index.ts does)");
+  const pvSource = pv === null || pvKernels === null ? null : { source: pvKernels(pv.kernel), origin: PV_KERNEL_LOAD };
+  if (pvSource !== null && input.kernel !== undefined) {
+    const k = input.kernel as Obj;
+    if (!isObj(k) || k.source !== pvSource.source || (k.origin !== undefined && k.origin !== PV_KERNEL_LOAD) || Object.keys(k).some((x) => x !== 'source' && x !== 'origin')) {
+      c.err('kernel', `under pv the guest is the lab's kernel in the version pv.kernel names ('${pv!.kernel}', hv/pv/kernel.ts): remove kernel`);
+    }
+  }
+  const kernelInput: unknown = pvSource ?? input.kernel;
+  const boot = input.boot === undefined ? (isPv ? 'bare' : 'kernel') : c.oneOf(input.boot, 'boot', ['kernel', 'bare'] as const);
 
   let vendor: 'intel' | 'amd' | null = null;
   const cpu = c.obj(input.cpu, 'cpu');
@@ -564,6 +605,10 @@ export function validateScenario(input: unknown): LoadResult {
     if (typeof memory.size === 'number' && Number.isInteger(memory.size) && memory.size % 4096 !== 0) {
       c.err('memory.size', `expected a multiple of 4096, got ${memory.size}`);
     } else memSize = c.int(memory.size, 'memory.size', min, MAX_MEMORY);
+    if (isPv && memSize !== null && memSize < PV_MIN_MEMORY) {
+      c.err('memory.size', `under pv the domain builder puts its bootstrap page tables at 0x400000 and 0x401000: expected at least ${hexNum(PV_MIN_MEMORY)}, got ${hexNum(memSize)}`);
+      memSize = null;
+    }
   }
 
   let uartPort = 0x3f8;
@@ -607,12 +652,13 @@ export function validateScenario(input: unknown): LoadResult {
   // nested tables in 2-MByte pages, and the hypervisor's structures lie above it in host memory.
   // Without it (shadow paging) the guest has all of memory.size too; the structures and the shadow
   // pool lie above it (hv/shadow.ts), and the shadow maps 4-KByte pages, so any size will do.
-  const nestedOn = technique !== null && technique !== 'trap-emulate' && technique !== 'bt' && hv?.nestedPaging !== false;
+  const nestedOn = technique !== null && technique !== 'trap-emulate' && technique !== 'bt' && technique !== 'pv' && hv?.nestedPaging !== false;
   if (technique !== null && memSize !== null && nestedOn && memSize % NESTED_PAGE !== 0) {
     c.err('memory.size', `with nested paging the hypervisor maps the guest's RAM in 2-MByte pages: expected a multiple of ${hexNum(NESTED_PAGE)}, got ${hexNum(memSize)}`);
   }
 
-  const kernelSpec = input.kernel === undefined ? (c.err('kernel', 'required'), null) : checkProgram(c, input.kernel, 'kernel', true);
+  // (Under pv without a valid pv.kernel the error is pv's.)
+  const kernelSpec = kernelInput === undefined ? (isPv ? null : (c.err('kernel', 'required'), null)) : checkProgram(c, kernelInput, 'kernel', true);
   const userSpec = input.user === undefined ? null : checkProgram(c, input.user, 'user', false);
   if (boot === 'bare' && input.user !== undefined) c.err('user', "boot 'bare' runs the kernel program alone: remove 'user'");
   if (boot === 'bare' && input.mappings !== undefined) c.err('mappings', "boot 'bare' has only the exec identity map: remove 'mappings'");
@@ -659,7 +705,8 @@ export function validateScenario(input: unknown): LoadResult {
       const origin = kernelSpec.origin ?? KERNEL_BASE;
       const userEntry = user ? (user.labels.get('user_entry') ?? user.origin) : asmLayout.userBase;
       kernel = kernelSpec.source !== null
-        ? assembleWith(c, 'kernel.source', kernelSpec.source, bits, origin, builderConstants(asmLayout, userEntry))
+        // The PV kernel is a program of its own (its constants are Xen's selectors), assembled as pv/exec.ts buildKernel does.
+        ? assembleWith(c, 'kernel.source', kernelSpec.source, bits, origin, isPv ? [] : builderConstants(asmLayout, userEntry))
         : { bytes: kernelSpec.bytes!, origin, labels: new Map() };
       if (kernel) {
         if (boot !== 'bare' && kernelSpec.source !== null) checkLabelRange(c, 'kernel.source', kernel, kernelSpec.source);
@@ -696,13 +743,14 @@ export function validateScenario(input: unknown): LoadResult {
     mode,
     paging,
     memory: { size: memSize },
-    kernel: input.kernel as Scenario['kernel'],
+    kernel: kernelInput as Scenario['kernel'],
     ...(input.description !== undefined ? { description: input.description as string } : {}),
     ...(input.user !== undefined ? { user: input.user as Scenario['user'] } : {}),
     ...(mappings.length > 0 ? { mappings } : {}),
     devices: { ...(timer ? { timer } : {}), uart: { port: uartPort } },
     limits: { maxSteps },
     ...(technique !== null ? { technique } : {}),
+    ...(pv !== null ? { pv } : {}),
     ...(hv !== null ? { hypervisor: hv } : {}),
   };
   return { ok: true, loaded: { scenario, layout, kernel, user, maxSteps } };

@@ -55,6 +55,7 @@ export const lessonEn = {
   'lesson.target.deviceRing': 'the device rings',
   'lesson.target.ioWays': 'the comparison of the three ways',
   'lesson.target.techniques': 'the comparison of the techniques',
+  'lesson.target.pvDiff': 'the kernel diff',
   'lesson.target.exitField': 'the exit field {name}',
   'lesson.pick': 'Pick {name}',
 } as const;
@@ -109,6 +110,7 @@ export const lessonZh: Record<keyof typeof lessonEn, string> = {
   'lesson.target.deviceRing': '设备描述符环',
   'lesson.target.ioWays': '三种方式的比较',
   'lesson.target.techniques': '各种技术的比较',
+  'lesson.target.pvDiff': '内核差异',
   'lesson.target.exitField': '退出信息字段 {name}',
   'lesson.pick': '选择 {name}',
 };

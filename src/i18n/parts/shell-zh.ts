@@ -31,6 +31,8 @@ export const shellZh: Record<keyof typeof shellEn, string> = {
   'shell.scenario.bt-popf': '二进制翻译：POPF 作为调出（IF 确实改变）',
   'shell.scenario.bt-smc': '二进制翻译：自修改代码',
   'shell.scenario.bt-adaptive': '二进制翻译：自适应处理页表写入',
+  'shell.scenario.pv-kernel': '半虚拟化：发出超级调用的内核',
+  'shell.scenario.pv-unmodified': '半虚拟化：未修改的内核停在 CLI',
   'shell.scenario.own': '本课自带：{name}',
   'shell.theme': '主题',
   'shell.theme.auto': '跟随系统',

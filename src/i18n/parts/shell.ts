@@ -30,6 +30,8 @@ export const shellEn = {
   'shell.scenario.bt-popf': 'Binary translation: POPF as a callout (IF does change)',
   'shell.scenario.bt-smc': 'Binary translation: self-modifying code',
   'shell.scenario.bt-adaptive': 'Binary translation: adaptive page-table writes',
+  'shell.scenario.pv-kernel': 'Paravirtualization: a kernel that makes hypercalls',
+  'shell.scenario.pv-unmodified': 'Paravirtualization: an unmodified kernel stops at CLI',
   'shell.scenario.own': 'This lesson’s: {name}',
   'shell.theme': 'Theme',
   'shell.theme.auto': 'System',

@@ -85,7 +85,8 @@ export const FIELDS: readonly FieldSpec[] = [
   { id: 'uartPort', path: 'devices.uart.port', kind: 'int', hex: true, fallback: '0x3f8' },
   { id: 'maxSteps', path: 'limits.maxSteps', kind: 'int', fallback: '1000000' },
   // 'none' is the field absent: the bare machine, without the hypervisor.
-  { id: 'technique', path: 'technique', kind: 'choice', choices: ['none', ...TECHNIQUES], fallback: 'none' },
+  // 'pv' is not offered: its guest is the lab's own kernel (hv/pv/kernel.ts), chosen by the pv examples, not a program written here.
+  { id: 'technique', path: 'technique', kind: 'choice', choices: ['none', ...TECHNIQUES.filter((t) => t !== 'pv')], fallback: 'none' },
 ];
 
 /** Paging modes each CPU mode allows (schema.ts: prot32 none/32bit/pae; long64 4level/5level). */

@@ -114,7 +114,13 @@ function arrivalDelivery(e: TraceEvent): boolean {
 
 /** The sentence for the step that led to `input.step`, and the `after` sentence about it if any. */
 export function narrate(locale: Locale, input: NarrationInput): Segment[] {
-  if (input.step === 0) return [plain(translate(locale, 'shell.narr.start'))];
+  if (input.step === 0) {
+    // A VM stopped before its first instruction retired (a paravirtualized domain's unmodified
+    // kernel at its first CLI) has its exit and end at step 0: told as the step's.
+    const atStart = input.events.filter((e) => e.step === 0 && e.kind.startsWith('vm/'));
+    const said = atStart.some((e) => e.kind === 'vm/end') ? (input.extra?.(atStart) ?? null) : null;
+    return said ?? [plain(translate(locale, 'shell.narr.start'))];
+  }
   // The step's own events, and an external interrupt delivered as it ended (stamped with the step
   // reached: the screen already shows the handler, so the sentence must say why).
   const evs = input.events.filter((e) => e.step === input.step - 1 || (e.step === input.step && arrivalDelivery(e)));

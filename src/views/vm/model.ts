@@ -12,6 +12,8 @@ export const AREAS: Record<VmTechnique, readonly string[]> = {
   // Trap-and-emulate has no control structure: the monitor keeps the guest's state in software.
   'trap-emulate': [],
   bt: [],
+  // Nor paravirtualization: the guest asks with hypercalls.
+  pv: [],
 };
 
 export interface FieldGroup {

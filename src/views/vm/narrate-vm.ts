@@ -8,9 +8,12 @@ import { translate, type Locale, type MessageKey } from '../../i18n/messages.ts'
 import '../../i18n/parts/vm.ts';
 import { fill, hex, type Segment } from '../shell/narrate.ts';
 import { vmExitTitle } from '../../emu/hv/exit-names.ts';
-import type { VmTeView } from '../../worker/vm-types.ts';
+import '../../i18n/parts/pv.ts';
+import type { VmPvView, VmTeView } from '../../worker/vm-types.ts';
 import type { VmBtView } from '../../worker/bt-types.ts';
 import { narrateBt } from '../bt/narrate-bt.ts';
+import { translator } from '../cpu/text.ts';
+import { didClause } from './pv-text.ts';
 
 const code = (text: string): Segment => ({ text, code: true });
 const plain = (text: string): Segment => ({ text });
@@ -27,8 +30,12 @@ export function exitManualName(vendor: 'intel' | 'amd', code: number, name: stri
  * end of a VM or a switch between VMs. `names`: the VMs' names by index (ViewState.vm.vms), so a
  * VM is told as "VM 1 (spinner)" when there are several.
  */
-export function narrateVm(locale: Locale, evs: readonly TraceEvent[], names: readonly string[] = [], te: VmTeView | null = null, bt: VmBtView | null = null): Segment[] | null {
+export function narrateVm(locale: Locale, evs: readonly TraceEvent[], names: readonly string[] = [], te: VmTeView | null = null, bt: VmBtView | null = null, pv: VmPvView | null = null): Segment[] | null {
   const t = (k: MessageKey): string => translate(locale, k);
+  if (pv !== null) {
+    const said = narratePv(locale, evs, pv);
+    if (said !== null) return said;
+  }
   // Binary translation: the step's callouts and what it did to the translation cache (views/bt/narrate-bt.ts).
   if (bt !== null) {
     const said = narrateBt(locale, bt, te?.interruptsOn ?? false, evs);
@@ -84,6 +91,40 @@ export function narrateVm(locale: Locale, evs: readonly TraceEvent[], names: rea
     return fill(t('vm.narr.vmEnter'), { ...vars, rip: code(hex(entry.rip)) });
   }
   if (end?.kind === 'vm/end') return fill(t('vm.narr.vmEnd'), { vm: vmName(end.vm), why: code(end.detail === '' ? end.why : end.detail) });
+  return null;
+}
+
+/**
+ * Paravirtualization: the step's hypercalls (what the hypervisor did, decoded, or why it refused),
+ * the located failure of a privileged instruction, or the kernel's store to the upcall mask (its
+ * CLI or STI, with no exit at all). Null when the step did none of these.
+ */
+function narratePv(locale: Locale, evs: readonly TraceEvent[], pv: VmPvView): Segment[] | null {
+  const t = (k: MessageKey): string => translate(locale, k);
+  const tr = translator(locale);
+  const out: Segment[] = [];
+  const calls = pv.hypercalls.filter((h) => pv.inStep.includes(h.n));
+  const end = evs.find((e) => e.kind === 'vm/end');
+  let k = 0;
+  for (const e of evs) {
+    if (e.kind !== 'vm/exit' || e.trap !== true) continue;
+    if (out.length > 0 && locale !== 'zh-CN') out.push(plain(' '));
+    if (e.label?.startsWith('not paravirtualized: ') === true) {
+      out.push(...fill(t('pv.narr.failure'), { insn: code(e.insn ?? e.label.slice(21)), eip: code(hex(Number(e.rip & 0xffffffffn))) }));
+      continue;
+    }
+    const h = calls[k++];
+    if (h === undefined) return null;
+    const name = code(h.name);
+    if (h.errno !== null) out.push(...fill(t('pv.narr.refused'), { name, result: code(String(h.result)), errno: plain(h.errno), why: code(h.did) }));
+    else if (end !== undefined && k === calls.length) out.push(...fill(t('pv.narr.callEnd'), { name, what: plain(didClause(tr, h)) }));
+    else out.push(...fill(t('pv.narr.call'), { name, what: plain(didClause(tr, h)), result: code(String(h.result)) }));
+  }
+  if (out.length > 0) return out;
+  if (pv.maskChanged) {
+    const on = pv.events.upcallMask;
+    return fill(t('pv.narr.mask'), { v: code(on ? '1' : '0'), state: plain(t(on ? 'pv.narr.maskOn' : 'pv.narr.maskOff')) });
+  }
   return null;
 }
 

@@ -69,6 +69,7 @@ import { CR0, EFER } from '../../cpu/sys-util.ts';
 import type { Ledger } from '../../cost/ledger.ts';
 import type { BackendRun, FieldAccess, HvBackend, HvEvent, HvExit, PortHandler } from '../types.ts';
 import { MONITOR_LINEAR, vectorName } from '../te/backend.ts';
+import type { PvMemory } from './decode.ts';
 import {
   CONSOLEIO_write, ERRNO, EVTCHNOP_send, FLAT_RING1_CS, FLAT_RING1_DS, FLAT_RING3_CS, FLAT_RING3_DS, HC, HC_NAMES, HYPERCALL_VECTOR,
   MMU_NORMAL_PT_UPDATE, MMU_UPDATE_SIZE, MMUEXT, MMUEXT_OP_SIZE, SCHEDOP, SHARED, START_INFO, START_INFO_MAGIC, TRAP_INFO_SIZE,
@@ -278,6 +279,21 @@ export class PvBackend implements HvBackend {
       v += this.cpu.mem.read8(pa) * 2 ** (8 * i);
     }
     return v >>> 0;
+  }
+
+  /** Whether the kernel registered an event callback (set_callbacks). */
+  hasCallback(): boolean {
+    return this.callback !== null;
+  }
+
+  /** The domain's memory as views read it (pv/decode.ts): through its own tables, or by machine address; the pinned tables. */
+  memory(): PvMemory {
+    return { read32: (va) => this.read32(va), read8: (va) => this.read8(va), phys32: (pa) => this.cpu.mem.read(pa, 4) >>> 0, tables: this.tables };
+  }
+
+  /** A byte of the guest's memory at linear `va` through its own tables (views, the machine's disassembly), or null if unmapped. */
+  readGuest(va: number, _size: 1): number | null {
+    return this.read8(va);
   }
 
   private read8(va: number): number | null {
