@@ -303,7 +303,7 @@ function checkTechnique(c: Checker, input: Obj, vendor: 'intel' | 'amd' | null, 
   if (input.technique !== undefined) {
     const t = input.technique;
     if (typeof t !== 'string') c.err('technique', `expected one of ${TECHNIQUES.map((x) => `'${x}'`).join(', ')}, got ${show(t)}`);
-    else if (!(TECHNIQUES as readonly string[]).includes(t)) c.err('technique', `technique '${t.length > 40 ? t.slice(0, 40) + '…' : t}' is not supported yet (issue 9)`);
+    else if (!(TECHNIQUES as readonly string[]).includes(t)) c.err('technique', `technique '${t.length > 40 ? t.slice(0, 40) + '…' : t}' is not one the lab runs (${TECHNIQUES.join(', ')})`);
     else technique = t as Technique;
   }
   // Binary translation is built on the trap-and-emulate monitor, paravirtualization runs the same guests' kind: the same constraints.
