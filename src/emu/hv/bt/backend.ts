@@ -51,15 +51,14 @@
  * frame the block came from; the guest kernel's MOV to CR0, CR3 or CR4 drops every translation
  * (chained exits do not look up again). A full cache is flushed whole, as VMware's was.
  */
-import { Fault, Vec } from '../../cpu/core.ts';
-import { decode } from '../../cpu/decode.ts';
+import { Vec } from '../../cpu/core.ts';
 import type { Insn, MemOperand } from '../../cpu/insn.ts';
 import { operandLinear, type Intercept } from '../../cpu/guest.ts';
 import { hasErrorCode } from '../../cpu/sys-int.ts';
 import { Flag, type SegmentCache } from '../../cpu/state.ts';
 import type { Cpu } from '../../cpu/cpu.ts';
 import type { BackendRun, HvEvent, HvExit } from '../types.ts';
-import { MONITOR_LINEAR, TE_AREA_SIZE, TeBackend, vectorName, type TeBackendOptions } from '../te/backend.ts';
+import { MONITOR_LINEAR, TeBackend, vectorName, type TeBackendOptions } from '../te/backend.ts';
 import { translateBlock, type CalloutReason, type TranslatedBlock } from './translate.ts';
 
 /** The translation cache: 256 KiB of the monitor's area, after the trap-and-emulate structures. */
@@ -79,7 +78,6 @@ export const TC_CS = 0xfff1;
 /** Emulated page-table writes by one store before it is retranslated as a callout. */
 export const ADAPT_AFTER = 2;
 
-void TE_AREA_SIZE;
 
 export interface BtBlock extends TranslatedBlock {
   id: number;
@@ -457,12 +455,10 @@ export class BtBackend extends TeBackend {
   /** A callout whose instruction the monitor runs once where it stands, then fixes up (`emulate`). */
   private nativeExit(insn: Insn | null, name: string, rip: bigint, raw: Record<string, bigint>): HvExit {
     this.pending = insn === null ? null : { insn, name: `native:${name}` };
-    this.nativeInsn = insn;
     this.count(name);
     return { code: 0, name: 'callout', detail: { kind: 'privileged' }, rip, raw };
   }
 
-  private nativeInsn: Insn | null = null;
 
   // ---- emulation ----
 
@@ -696,4 +692,3 @@ export class BtBackend extends TeBackend {
   }
 }
 
-void Fault;

@@ -59,6 +59,7 @@
  * and start_info pages are guest RAM the hypervisor writes. Not implemented: PAE and 64-bit PV,
  * set_gdt, update_descriptor, multicall, grant tables, the failsafe callback, I/O privilege.
  */
+import { SoftwareBackend } from '../soft-backend.ts';
 import type { Cpu } from '../../cpu/cpu.ts';
 import { Fault, Vec } from '../../cpu/core.ts';
 import { decode } from '../../cpu/decode.ts';
@@ -67,7 +68,7 @@ import { deliverEvent, deliverExceptionImpl, EventKind, hasErrorCode, isDoubleFa
 import { Flag, SegAttr, type SegmentCache } from '../../cpu/state.ts';
 import { CR0, EFER } from '../../cpu/sys-util.ts';
 import type { Ledger } from '../../cost/ledger.ts';
-import type { BackendRun, FieldAccess, HvBackend, HvEvent, HvExit, PortHandler } from '../types.ts';
+import type { BackendRun, HvBackend, HvEvent, HvExit, PortHandler } from '../types.ts';
 import { MONITOR_LINEAR, vectorName } from '../te/backend.ts';
 import type { PvMemory } from './decode.ts';
 import {
@@ -142,13 +143,10 @@ const PRIVILEGED = new Set(['cli', 'sti', 'hlt', 'lgdt', 'lidt', 'ltr', 'lldt', 
 
 type Result = { ret: number; did: string; args: Record<string, number | string>; shutdown?: number };
 
-export class PvBackend implements HvBackend {
+export class PvBackend extends SoftwareBackend implements HvBackend {
   readonly vendor: 'intel' | 'amd';
   readonly id = 'pv';
-  readonly nested = false;
-  readonly tlbTags = false;
   readonly shadow = null;
-  inHandler = false;
   /** Exits by cause: hypercalls by name, reflected exceptions by vector name, upcalls. */
   readonly traps = new Map<string, number>();
   readonly hypercalls = new Map<string, number>();
@@ -169,10 +167,8 @@ export class PvBackend implements HvBackend {
   private callback: { cs: number; eip: number } | null = null;
   private readonly monitor: GuestMonitor;
 
-  constructor(
-    readonly cpu: Cpu,
-    opts: PvBackendOptions,
-  ) {
+  constructor(cpu: Cpu, opts: PvBackendOptions) {
+    super(cpu);
     const st = cpu.state;
     if ((st.efer & EFER.LMA) !== 0) throw new RangeError('paravirtualization here is 32-bit Xen\u2019s (a 64-bit PV kernel runs in ring 3: not built)');
     if ((st.cr0 & CR0.PE) === 0 || (st.cr0 & CR0.PG) !== 0) throw new RangeError('pv: the domain builder starts from protected mode without paging');
@@ -799,30 +795,9 @@ export class PvBackend implements HvBackend {
 
   // ---- the backend interface ----
 
-  gpr(n: number): bigint {
-    const st = this.cpu.state;
-    return (BigInt(st.regHi[n]! >>> 0) << 32n) | BigInt(st.regLo[n]! >>> 0);
-  }
 
-  setGpr(n: number, v: bigint, size: 1 | 2 | 4 | 8): void {
-    const st = this.cpu.state;
-    const old = this.gpr(n);
-    const mask = size === 8 ? 0xffffffffffffffffn : (1n << BigInt(size * 8)) - 1n;
-    const nv = size === 8 || size === 4 ? v & mask : (old & ~mask) | (v & mask);
-    st.regLo[n] = Number(nv & 0xffffffffn);
-    st.regHi[n] = Number(nv >> 32n);
-  }
 
-  rip(): bigint {
-    const st = this.cpu.state;
-    return (BigInt(st.ripHi >>> 0) << 32n) | BigInt(st.ripLo >>> 0);
-  }
 
-  /** The guest's privilege level: ring 1 is its kernel's. */
-  cpl(): number {
-    const c = this.cpu.cpl();
-    return c === 1 ? 0 : c;
-  }
 
   /** Past INT 0x82 (the only instruction the hypervisor completes for the guest), retired as the guest's own. */
   advance(): void {
@@ -835,14 +810,7 @@ export class PvBackend implements HvBackend {
     this.pendingLength = 0;
   }
 
-  long64(): boolean {
-    return false;
-  }
 
-  rflags(): number {
-    this.cpu.syncFlags();
-    return this.cpu.state.rflags >>> 0;
-  }
 
   cr(n: 0 | 2 | 3 | 4): bigint {
     const st = this.cpu.state;
@@ -884,23 +852,11 @@ export class PvBackend implements HvBackend {
     throw new Error('passThroughOnce: a PV guest does no port I/O (console_io)');
   }
 
-  passThroughMmio(): BackendRun {
-    throw new Error('passThroughMmio: no MMIO for this PV guest');
-  }
 
-  mapMmio(): void {
-    throw new Error('mapMmio: no nested paging under paravirtualization');
-  }
 
   invalidateGuest(): string {
     return 'nothing to do: the guest flushes through mmuext_op';
   }
 
-  guestTsc(): bigint {
-    return BigInt(this.cpu.state.tsc);
-  }
 
-  takeAccesses(): FieldAccess[] {
-    return [];
-  }
 }

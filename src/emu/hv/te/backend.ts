@@ -66,10 +66,9 @@ import { SegAttr, Flag } from '../../cpu/state.ts';
 import type { SegmentCache } from '../../cpu/state.ts';
 import { CR0, CR4, EFER } from '../../cpu/sys-util.ts';
 import type { Ledger } from '../../cost/ledger.ts';
-import type { MmioHandler } from '../../mem/physmem.ts';
-import type { MmioRecord } from '../nested-map.ts';
 import { ShadowMmu } from '../shadow.ts';
-import type { BackendRun, FieldAccess, HvBackend, HvEvent, HvExit, HvExitDetail, PortHandler } from '../types.ts';
+import { SoftwareBackend } from '../soft-backend.ts';
+import type { BackendRun, HvBackend, HvEvent, HvExit, HvExitDetail, PortHandler } from '../types.ts';
 
 /** The monitor's area: shadow GDT (64 KiB), shadow IDT, TSS with its I/O bitmap. */
 const GDT_OFF = 0;
@@ -153,13 +152,10 @@ function truncate(lo: number, hi: number): [number, number] {
   return [((lo & 0xffff0000) | (nraw & 0xffff)) >>> 0, ((hi & ~0xf0000) | (nraw & 0xf0000)) >>> 0];
 }
 
-export class TeBackend implements HvBackend {
+export class TeBackend extends SoftwareBackend implements HvBackend {
   readonly vendor: 'intel' | 'amd';
   readonly id: string = 'te';
-  readonly nested = false;
-  readonly tlbTags = false;
   readonly shadow: ShadowMmu;
-  inHandler = false;
   /** Traps by the instruction that caused them (cli, out, mov cr3...), and reflected exceptions by name. */
   readonly traps = new Map<string, number>();
   protected readonly ledger: Ledger;
@@ -183,10 +179,8 @@ export class TeBackend implements HvBackend {
   protected event: HvEvent | null = null;
   protected readonly monitor: GuestMonitor & { software: boolean };
 
-  constructor(
-    readonly cpu: Cpu,
-    opts: TeBackendOptions,
-  ) {
+  constructor(cpu: Cpu, opts: TeBackendOptions) {
+    super(cpu);
     const st = cpu.state;
     if ((st.efer & EFER.LMA) !== 0) throw new RangeError('trap-and-emulate runs a 32-bit guest: a 64-bit guest kernel would need ring 3 and a second shadow for its user code (not built)');
     if ((st.cr0 & CR0.PE) === 0) throw new RangeError('trap-and-emulate: the guest must start in protected mode');
@@ -854,9 +848,6 @@ export class TeBackend implements HvBackend {
     return { note: `iretd to 0x${(cs & 0xffff).toString(16)}:0x${eip.toString(16)} (ring 0 of the guest, run in ring 1), IF = ${(fl >>> 9) & 1}` };
   }
 
-  private selectorOperand(insn: Insn, next: number): number {
-    return this.wordOperand(insn, next);
-  }
 
   protected wordOperand(insn: Insn, next: number): number {
     return this.wordOperandOrFault(insn, next) ?? 0;
@@ -889,30 +880,9 @@ export class TeBackend implements HvBackend {
 
   // ---- the backend interface ----
 
-  gpr(n: number): bigint {
-    const st = this.cpu.state;
-    return (BigInt(st.regHi[n]! >>> 0) << 32n) | BigInt(st.regLo[n]! >>> 0);
-  }
 
-  setGpr(n: number, v: bigint, size: 1 | 2 | 4 | 8): void {
-    const st = this.cpu.state;
-    const old = this.gpr(n);
-    const mask = size === 8 ? 0xffffffffffffffffn : (1n << BigInt(size * 8)) - 1n;
-    const nv = size === 8 || size === 4 ? v & mask : (old & ~mask) | (v & mask);
-    st.regLo[n] = Number(nv & 0xffffffffn);
-    st.regHi[n] = Number(nv >> 32n);
-  }
 
-  rip(): bigint {
-    const st = this.cpu.state;
-    return (BigInt(st.ripHi >>> 0) << 32n) | BigInt(st.ripLo >>> 0);
-  }
 
-  /** The guest's privilege level: ring 1 is its ring 0. */
-  cpl(): number {
-    const c = this.cpu.cpl();
-    return c === 1 ? 0 : c;
-  }
 
   /** Past the trapped instruction, retired as the guest's own (steps and the TSC count it). */
   advance(): void {
@@ -926,14 +896,7 @@ export class TeBackend implements HvBackend {
     this.pending = null;
   }
 
-  long64(): boolean {
-    return false;
-  }
 
-  rflags(): number {
-    this.cpu.syncFlags();
-    return this.cpu.state.rflags >>> 0;
-  }
 
   cr(n: 0 | 2 | 3 | 4): bigint {
     const st = this.cpu.state;
@@ -1030,25 +993,13 @@ export class TeBackend implements HvBackend {
     }
   }
 
-  passThroughMmio(_gpaPages: readonly number[], _mmio: MmioHandler, _records: MmioRecord[]): BackendRun {
-    throw new Error('passThroughMmio: no nested paging under trap-and-emulate (MMIO goes through the shadow)');
-  }
 
-  mapMmio(): void {
-    throw new Error('mapMmio: no nested paging under trap-and-emulate');
-  }
 
   invalidateGuest(): string {
     return 'nothing to do: the monitor\u2019s own MOV to CR3 of the shadow root flushed the TLB';
   }
 
-  guestTsc(): bigint {
-    return BigInt(this.cpu.state.tsc);
-  }
 
-  takeAccesses(): FieldAccess[] {
-    return [];
-  }
 
 }
 

@@ -1,0 +1,69 @@
+/**
+ * What the software monitors share (te/backend.ts trap-and-emulate and bt/ after it, pv/backend.ts
+ * paravirtualization): the guest lives in the processor itself, its kernel deprivileged to ring 1,
+ * so the backend reads and writes the guest's registers in the CPU directly, and there is no control
+ * structure to log, no nested paging, no tagged TLB.
+ */
+import type { Cpu } from '../cpu/cpu.ts';
+import type { BackendRun, FieldAccess } from './types.ts';
+
+export abstract class SoftwareBackend {
+  readonly nested = false;
+  readonly tlbTags = false;
+  inHandler = false;
+
+  constructor(readonly cpu: Cpu) {}
+
+  gpr(n: number): bigint {
+    const st = this.cpu.state;
+    return (BigInt(st.regHi[n]! >>> 0) << 32n) | BigInt(st.regLo[n]! >>> 0);
+  }
+
+  /** Writes like the guest's own instruction of that size: 1 and 2 bytes merge, 4 and 8 replace. */
+  setGpr(n: number, v: bigint, size: 1 | 2 | 4 | 8): void {
+    const st = this.cpu.state;
+    const old = this.gpr(n);
+    const mask = size === 8 ? 0xffffffffffffffffn : (1n << BigInt(size * 8)) - 1n;
+    const nv = size === 8 || size === 4 ? v & mask : (old & ~mask) | (v & mask);
+    st.regLo[n] = Number(nv & 0xffffffffn);
+    st.regHi[n] = Number(nv >> 32n);
+  }
+
+  rip(): bigint {
+    const st = this.cpu.state;
+    return (BigInt(st.ripHi >>> 0) << 32n) | BigInt(st.ripLo >>> 0);
+  }
+
+  /** The guest's privilege level: ring 1 is its kernel's ring 0. */
+  cpl(): number {
+    const c = this.cpu.cpl();
+    return c === 1 ? 0 : c;
+  }
+
+  long64(): boolean {
+    return false;
+  }
+
+  rflags(): number {
+    this.cpu.syncFlags();
+    return this.cpu.state.rflags >>> 0;
+  }
+
+  /** The guest reads the processor's own TSC (no offset without VT-x or AMD-V). */
+  guestTsc(): bigint {
+    return BigInt(this.cpu.state.tsc);
+  }
+
+  /** No control structure: nothing of the monitor's is a field access. */
+  takeAccesses(): FieldAccess[] {
+    return [];
+  }
+
+  passThroughMmio(): BackendRun {
+    throw new Error(`passThroughMmio: no nested paging under a software monitor (${this.constructor.name})`);
+  }
+
+  mapMmio(): void {
+    throw new Error(`mapMmio: no nested paging under a software monitor (${this.constructor.name})`);
+  }
+}
