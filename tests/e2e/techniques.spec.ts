@@ -46,7 +46,7 @@ test('under trap-and-emulate the chart runs from the keyboard: first-generation 
   // The table has every figure.
   await page.getByTestId('techniques').locator('summary').focus();
   await page.keyboard.press('Enter');
-  await expect(page.getByTestId('techniques-row-pgfault-bt')).toContainText('8,468');
+  await expect(page.getByTestId('techniques-row-pgfault-bt')).toContainText('8,879');
   await expect(page.getByTestId('techniques-row-pgfault-bt')).toContainText('#PF × 2, page-table write × 2, invlpg × 1, iretd × 1');
   await expect(page.getByTestId('techniques-row-in-svm-shadow')).toContainText('amd-recent');
   await axeClean(page);
