@@ -209,8 +209,10 @@ export class ShadowMmu {
   /** Guest frame → leaf slots that map it. */
   rmap = new Map<number, number[]>();
   /**
-   * Guest frames a binary translator has translated code from (bt/backend.ts): mapped read-only like
-   * page-table pages, so that a write to them faults and the translator can drop its stale blocks.
+   * Guest frames a software monitor watches for writes, mapped read-only like page-table pages so
+   * that a write faults into it: the guest's loaded descriptor tables (te/backend.ts, whose shadow
+   * copies must follow) and the frames binary translation translated code from (bt/backend.ts,
+   * whose blocks must go).
    */
   codePages = new Set<number>();
 
@@ -550,7 +552,7 @@ export class ShadowMmu {
     walk(this.guestMem, g.ctl, gva >>> 0, Math.floor(gva / 0x100000000) >>> 0, { write: false, user: false, fetch: true }, true);
   }
 
-  /** Write-protects a guest frame that code was translated from: every leaf mapping it becomes read-only. */
+  /** Write-protects a watched guest frame: every leaf mapping it becomes read-only. */
   protectCode(gfn: number): void {
     if (this.codePages.has(gfn)) return;
     this.codePages.add(gfn);
@@ -559,7 +561,7 @@ export class ShadowMmu {
     this.host.flushTlb();
   }
 
-  /** No translated code is left from that frame: the leaves mapping it go, to be filled writable again. */
+  /** The frame is no longer watched: the leaves mapping it go, to be filled writable again. */
   unprotectCode(gfn: number): void {
     if (!this.codePages.delete(gfn)) return;
     if (this.ptRefs.has(gfn)) return;
