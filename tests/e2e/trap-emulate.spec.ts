@@ -58,6 +58,8 @@ test.describe('trap-and-emulate (popf-trap)', () => {
     await expect(page.getByTestId('te-now')).toContainText('runs deprivileged in ring 1');
     await expect(page.getByTestId('vm-planes')).toHaveCount(0);
     await expect(page.getByTestId('te-no-structure')).toHaveText('No control structure: the monitor keeps the guest’s state in software.');
+    // X runs to the monitor's next trap (or, under BT, callout), and its button says so.
+    await expect(page.getByTestId('run-vm-exit')).toHaveText(/Next trap or callout/);
     await trapUntil(page, /^\s*sti at EIP/);
     await expect(page.getByTestId('te-trap-head')).toContainText('from ring 1: #GP (sti)');
     await expect(page.getByTestId('te-trap-handled')).toContainText('The monitor emulated it (sti: the guest’s IF set)');
@@ -78,6 +80,7 @@ test.describe('trap-and-emulate (popf-trap)', () => {
     await open(page, 'lang=zh-CN&scenario=popf-trap');
     await expect(page.getByTestId('te-rings')).toContainText('虚拟机监控器：特权级 0');
     await expect(page.getByTestId('te-no-structure')).toHaveText('没有控制结构：虚拟机监控器用软件保存客户机的状态。');
+    await expect(page.getByTestId('run-vm-exit')).toHaveText(/下一次陷入或调出/);
     await stepToPopf(page);
     await expect(page.getByTestId('te-step')).toContainText('这一步没有陷入：特权级 1 中的 popfd 要求 IF = 1，处理器却保持 IF = 0');
     await expect(page.getByTestId('narration')).toContainText('客户机内核在特权级 1 执行的 popfd 要求 IF = 1，但在 IOPL 为 0 时处理器保持 IF = 0');

@@ -92,6 +92,7 @@ export const shellZh: Record<keyof typeof shellEn, string> = {
   'shell.kind.iommu/dma': 'DMA 请求',
   'shell.kind.iommu/msi': '设备中断',
   'shell.vmRun': '下一次 VM 退出',
+  'shell.vmRun.soft': '下一次陷入或调出',
   'shell.vmRun.no-vm': '这个场景里没有虚拟机',
   'shell.vmRun.stopped': '机器已停止',
   'shell.vmRun.ended': '所有虚拟机都已结束',

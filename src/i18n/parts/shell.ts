@@ -91,6 +91,7 @@ export const shellEn = {
   'shell.kind.iommu/dma': 'DMA request',
   'shell.kind.iommu/msi': 'device interrupt',
   'shell.vmRun': 'Next VM exit',
+  'shell.vmRun.soft': 'Next trap or callout',
   'shell.vmRun.no-vm': 'no VM in this scenario',
   'shell.vmRun.stopped': 'the machine has stopped',
   'shell.vmRun.ended': 'every VM has ended',
