@@ -5,6 +5,8 @@
  * structure to log, no nested paging, no tagged TLB.
  */
 import type { Cpu } from '../cpu/cpu.ts';
+import { GuestExit } from '../cpu/guest.ts';
+import type { Ledger } from '../cost/ledger.ts';
 import type { BackendRun, FieldAccess } from './types.ts';
 
 export abstract class SoftwareBackend {
@@ -13,6 +15,31 @@ export abstract class SoftwareBackend {
   inHandler = false;
 
   constructor(readonly cpu: Cpu) {}
+
+  /**
+   * Runs the guest in the processor for at most `budget` instructions (unless an exit is already
+   * recorded), and charges what it ran natively and the walk references it made. Returns how the
+   * run ended ('exit' when the monitor took an intercept) and the instructions it retired.
+   */
+  protected runGuest(budget: number, ledger: Ledger): { end: string; native: number } {
+    const cpu = this.cpu;
+    let end = 'exit';
+    const before = cpu.state.steps;
+    const refsBefore = cpu.mmu.refs;
+    if (cpu.exit === null) {
+      try {
+        end = cpu.run(budget);
+      } catch (e) {
+        if (e !== GuestExit.signal) throw e;
+        end = 'exit';
+      }
+    }
+    const native = cpu.state.steps - before;
+    if (native > 0) ledger.charge({ kind: 'guest-insn', count: native });
+    const refs = cpu.mmu.refs - refsBefore;
+    if (refs > 0) ledger.charge({ kind: 'page-walk-ref', count: refs });
+    return { end, native };
+  }
 
   gpr(n: number): bigint {
     const st = this.cpu.state;

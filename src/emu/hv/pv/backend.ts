@@ -428,21 +428,7 @@ export class PvBackend extends SoftwareBackend implements HvBackend {
       this.count('upcall');
       this.deliver({ vector: HYPERCALL_VECTOR, type: 'interrupt' });
     }
-    let end: string;
-    const before = cpu.state.steps;
-    const refsBefore = cpu.mmu.refs;
-    if (cpu.exit === null) {
-      try {
-        end = cpu.run(budget);
-      } catch (e) {
-        if (e !== GuestExit.signal) throw e;
-        end = 'exit';
-      }
-    } else end = 'exit';
-    const native = cpu.state.steps - before;
-    if (native > 0) this.ledger.charge({ kind: 'guest-insn', count: native });
-    const refs = cpu.mmu.refs - refsBefore;
-    if (refs > 0) this.ledger.charge({ kind: 'page-walk-ref', count: refs });
+    const { end } = this.runGuest(budget, this.ledger);
     if (end === 'exit' && cpu.exit !== null) {
       // INT 0x82 or a fault into the hypervisor through its IDT, and the IRET back, then its dispatch.
       this.ledger.charge({ kind: 'trap' });

@@ -456,22 +456,8 @@ export class TeBackend extends SoftwareBackend implements HvBackend {
         const why = this.settle();
         if (why !== null) return { kind: 'invalid', failed: [why] };
       }
-      let end: string;
-      const before = cpu.state.steps;
-      const refsBefore = cpu.mmu.refs;
-      if (cpu.exit === null) {
-        try {
-          end = cpu.run(budget);
-        } catch (e) {
-          if (e !== GuestExit.signal) throw e;
-          end = 'exit';
-        }
-      } else end = 'exit';
-      const native = cpu.state.steps - before;
+      const { end, native } = this.runGuest(budget, this.ledger);
       budget -= native;
-      if (native > 0) this.ledger.charge({ kind: 'guest-insn', count: native });
-      const refs = cpu.mmu.refs - refsBefore;
-      if (refs > 0) this.ledger.charge({ kind: 'page-walk-ref', count: refs });
       if (end === 'exit' && cpu.exit !== null) {
         const exit = this.readTrap(cpu.exit);
         // null: the monitor handled it on its own (binary translation's chaining) and the guest goes on.
