@@ -91,6 +91,21 @@ describe('lab exec command line', () => {
     expect(call(['techniques', '--cost-preset', 'amd-recent']).err).toMatch(/prices AMD-V, not VT-x/);
     expect(call(['techniques', '--workload', 'fork']).err).toMatch(/--workload: 'fork' is not syscall, in, pgfault, ptemod, compute/);
   });
+  it('hosting runs the same two VMs bare-metal and hosted: the same consoles, world switches and system calls only hosted', () => {
+    const r = call(['hosting', '--lines', '2', '--format', 'json']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out) as { rows: { hosting: string; worldSwitches: number; syscalls: number; output: number; hostSteps: number; vms: { console: string }[] }[] };
+    expect(j.rows.map((x) => x.hosting)).toEqual(['bare-metal', 'hosted']);
+    const [bare, hosted] = j.rows;
+    expect(hosted!.vms.map((v) => v.console)).toEqual(bare!.vms.map((v) => v.console));
+    expect(bare!.worldSwitches).toBe(0);
+    expect(hosted!.worldSwitches).toBeGreaterThan(0);
+    expect(hosted!.syscalls).toBe(hosted!.output);
+    expect(hosted!.hostSteps).toBeGreaterThan(0);
+    expect(call(['hosting', '--lines', '2']).out).toMatch(/world switches +0 +\d+/);
+    expect(call(['hosting', '--host-processes', '5']).err).toMatch(/--host-processes: 5 is not 0..3/);
+    expect(call(['hosting', '--under', 'arm']).err).toMatch(/--under: 'arm' is not vtx or svm/);
+  });
   it('pv runs the paravirtualized kernel as a domain: its console, results and hypercalls; --bare the same source on the bare processor', () => {
     const r = call(['pv']);
     expect(r.code).toBe(0);

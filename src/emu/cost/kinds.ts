@@ -55,6 +55,21 @@ export const COST_KINDS = {
     key: 'none',
     about: "translated code jumping into the monitor (a callout, or a block exit not yet chained), the monitor's dispatch, and the jump back: no fault is taken",
   },
+  'world-switch': {
+    vendor: 'any',
+    key: 'none',
+    about: "a hosted hypervisor's switch between the VMM world and the host OS's world, one way: every user- and system-visible processor state saved and reloaded (hv/hosting.ts)",
+  },
+  'host-user': {
+    vendor: 'any',
+    key: 'none',
+    about: "a hosted hypervisor's user-level VMM process entered from the host kernel (its ioctl returning) or leaving for it (its next ioctl to run the VM), one way",
+  },
+  'host-syscall': {
+    vendor: 'any',
+    key: 'none',
+    about: "a system call of a hosted hypervisor's VMM process into the host kernel to do the guest's I/O (write() to the host's terminal), through the host's driver and back",
+  },
 } as const satisfies Record<string, CostKindInfo>;
 
 export type CostKind = keyof typeof COST_KINDS;

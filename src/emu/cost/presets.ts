@@ -137,6 +137,26 @@ const BT_STEP = illustrative(
   'an order of magnitude for decoding up to a dozen guest instructions and writing their translation; no source in teaching-facts.md measures the translator, and every preset uses the same value',
 );
 
+/**
+ * A hosted hypervisor (issue 9, hv/hosting.ts): no source in teaching-facts.md measures a world
+ * switch, a crossing into the VMM process or its system call, so these are illustrative orders of
+ * magnitude, the same for every preset. Sugerman et al. (USENIX ATC 2001) describe the world switch
+ * as heavier than a process switch: it saves and reloads all processor state, the address space
+ * and the descriptor and interrupt tables included.
+ */
+const WORLD_SWITCH = illustrative(
+  3000,
+  'an order of magnitude for one world switch (a full processor context with its address space and interrupt tables, heavier than a process switch), one way; no source in teaching-facts.md measures it, and every preset uses the same value',
+);
+const HOST_USER = illustrative(
+  500,
+  "an order of magnitude for one kernel-to-user crossing of the hosted hypervisor's VMM process (its ioctl returning, or the next one entering), one way; every preset uses the same value",
+);
+const HOST_SYSCALL = illustrative(
+  2000,
+  "an order of magnitude for one system call of the VMM process through the host's terminal layer and driver, and back; every preset uses the same value",
+);
+
 const h = (cycles: number, what: string): Figure =>
   illustrative(cycles, `an order of magnitude for ${what}; no source in teaching-facts.md measures handler work, and every preset uses the same value`);
 
@@ -179,6 +199,9 @@ export const PRESETS = [
       trap: TRAP_P4,
       'bt-callout': P4_BT_PTEMOD,
       'bt-step': BT_STEP,
+      'world-switch': WORLD_SWITCH,
+      'host-user': HOST_USER,
+      'host-syscall': HOST_SYSCALL,
     },
     exitBy: { [EXCEPTION_NMI]: PRESCOTT_PF_EXIT },
     handlers: HANDLERS,
@@ -204,6 +227,9 @@ export const PRESETS = [
       trap: TRAP_OTHER,
       'bt-callout': BT_CALLOUT_OTHER,
       'bt-step': BT_STEP,
+      'world-switch': WORLD_SWITCH,
+      'host-user': HOST_USER,
+      'host-syscall': HOST_SYSCALL,
     },
     exitBy: { [EXCEPTION_NMI]: MEROM_PF_EXIT },
     handlers: HANDLERS,
@@ -229,6 +255,9 @@ export const PRESETS = [
       trap: TRAP_OTHER,
       'bt-callout': BT_CALLOUT_OTHER,
       'bt-step': BT_STEP,
+      'world-switch': WORLD_SWITCH,
+      'host-user': HOST_USER,
+      'host-syscall': HOST_SYSCALL,
     },
     exitBy: { [EXCEPTION_NMI]: GEN_BROADWELL_PF_EXIT },
     handlers: HANDLERS,
@@ -262,6 +291,9 @@ export const PRESETS = [
       trap: TRAP_OTHER,
       'bt-callout': BT_CALLOUT_OTHER,
       'bt-step': BT_STEP,
+      'world-switch': WORLD_SWITCH,
+      'host-user': HOST_USER,
+      'host-syscall': HOST_SYSCALL,
     },
     exitBy: {},
     handlers: HANDLERS,

@@ -13,6 +13,8 @@
  * gives them; and `vm/switch` when the scheduler gives the CPU to another vCPU (not at the first
  * placement, which switches from nothing), at the step of the exit that ended the slice (or, after
  * the CPU idled, the step the switch starts). A VM's `vm/end` comes when its last vCPU ends.
+ * With `hosting` (hv/hosting.ts): after each exit's events its `host/path`; hosted, `host/run` when
+ * the host's scheduler gives the CPU to a host process (at the step a switch would have).
  *
  * Snapshots: the host's (every VM, vCPU, device, the scheduler, the VMX or SVM state, a guest in
  * the processor) plus this object's exit records and consoles, kept by length like hv-machine.ts.
@@ -28,6 +30,7 @@ import { VMCB_FIELDS, type VmcbField } from '../svm/vmcb.ts';
 import type { MsiOutcome, TraceEvent, TraceKind, TraceSink } from '../trace/events.ts';
 import { useHost } from '../scenario/build.ts';
 import { Host, type HostOptions, type HostSnapshot, type VmSwitch } from './host.ts';
+import type { ExitPath } from './hosting.ts';
 import type { DmaLogEntry, MsiRemap } from '../dev/pci.ts';
 import type { MsiMessage } from '../dev/msi.ts';
 import type { HvEnd, Hypervisor } from './hypervisor.ts';
@@ -36,7 +39,7 @@ import type { HvLogEntry } from './types.ts';
 import { SvmBackend } from './svm-backend.ts';
 import { VmxBackend } from './vmx-backend.ts';
 
-const VM_KINDS: readonly TraceKind[] = ['vm/exit', 'vm/field', 'vm/handle', 'vm/entry', 'vm/end', 'vm/switch'];
+const VM_KINDS: readonly TraceKind[] = ['vm/exit', 'vm/field', 'vm/handle', 'vm/entry', 'vm/end', 'vm/switch', 'host/path', 'host/run'];
 
 /** One vCPU's hypervisor as the views read it (vm-view.ts): its backend and what it reads from memory. */
 export interface HvUnitView {
@@ -110,6 +113,8 @@ export class HostMachine {
   private dmaTraced = false;
   private msiTraced = false;
   private pendingDma: TraceEvent[] = [];
+  /** The path of the exit being handled (host.ts calls the hook before the exit's observer). */
+  private pendingPath: ExitPath | null = null;
 
   constructor(opts: HostOptions) {
     this.host = new Host(opts);
@@ -136,6 +141,13 @@ export class HostMachine {
       ended: (vm) => this.vcpuEnded(vm),
       dma: (vm, bus, e) => this.dma(vm, bus, e),
       msi: (vm, bus, m) => this.msi(vm, bus, m),
+      path: (p) => {
+        this.pendingPath = p;
+      },
+      hostRun: (r) => {
+        const step = this.lastExit !== null && this.lastExit.at === r.step ? this.lastExit.step : r.step;
+        this.emit({ kind: 'host/run', step, proc: r.proc, steps: r.steps });
+      },
     };
   }
 
@@ -306,6 +318,8 @@ export class HostMachine {
       t.roundTrip = total;
       v.enteredAt = held.at;
     }
+    const path = this.pendingPath;
+    this.pendingPath = null;
     if (this.vmSink === null) {
       // No vm/… events wanted, but the held run's own (CPU, DMA) may be.
       if (held !== null) for (const e of held.events) this.trace?.emit(e);
@@ -319,6 +333,7 @@ export class HostMachine {
       this.emit({ kind: 'vm/entry', step, vm, vendor: this.vendor, instruction: held.instruction, rip: held.rip, ...(held.failed !== null ? { failed: held.failed } : {}) });
       for (const e of held.events) this.trace?.emit(e);
     }
+    if (path !== null) this.emit({ kind: 'host/path', step, vm, hosting: this.host.hosting!, name: path.name, where: path.where, output: path.output, hops: [...path.hops] });
     this.flushDma();
   }
 

@@ -85,7 +85,7 @@ import { Mmu } from '../mmu/mmu.ts';
 import { assignCpuState, deepCopy, restoreCore, snapshotCore, type CoreSnapshot } from '../trace/checkpoint.ts';
 import { presetFor } from './exec.ts';
 import { Hypervisor, type HvEnd } from './hypervisor.ts';
-import type { HvLogEntry, PortHandler } from './types.ts';
+import type { HvExit, HvLogEntry, PortHandler } from './types.ts';
 import { POSTED_PAGES, VMX_AREA_SIZE, VmxBackend, type VmxBackendState } from './vmx-backend.ts';
 import { SVM_AREA_SIZE, SvmBackend } from './svm-backend.ts';
 import type { Svm, SvmState } from '../svm/svm.ts';
@@ -100,6 +100,7 @@ import { SriovNic } from '../dev/sriov-nic.ts';
 import { MSI_CAP_ID, MSI_CONTROL, MSI_REG, MsiInterruptSink, type MsiMessage, type MsiSinkState } from '../dev/msi.ts';
 import { eitherSource, VirtualLapic, X2APIC_EOI_MSR, type VirtualLapicState } from './vlapic.ts';
 import type { InterruptSource } from '../cpu/cpu.ts';
+import { exitWhere, hopsOf, hostedCharges, type ExitPath, type Hosting } from './hosting.ts';
 
 export const MAX_VMS = 4;
 export const DEFAULT_QUANTUM = 2000;
@@ -173,6 +174,28 @@ export interface HostOptions {
    * plain) MSIs to a host vector, which the hypervisor injects.
    */
   postedInterrupts?: boolean;
+  /**
+   * Where the hypervisor lives (hv/hosting.ts). Given, every exit's path is logged (`paths`):
+   * 'bare-metal' is the lab's hypervisor as it runs without this option (it is the machine's OS:
+   * its own scheduler, device models and drivers); 'hosted' puts a host operating system under it:
+   * device exits, host interrupts and halts go to the host world by a world switch, devices are
+   * emulated in the user-level VMM process, output leaves through its system calls (each hop
+   * charged: `world-switch`, `host-user`, `host-syscall`), and the host's scheduler runs
+   * `hostProcesses` host processes between the VMs' slices.
+   */
+  hosting?: Hosting;
+  /** Hosted: CPU-bound host processes sharing the CPU with the VMs (default 1; 0 to 3). */
+  hostProcesses?: number;
+}
+
+/** A host process's turn on the CPU under a hosted hypervisor (the data of the `host/run` trace event). */
+export interface HostRun {
+  /** The physical CPU's step the turn began at. */
+  step: number;
+  /** The host process (0-based). */
+  proc: number;
+  /** Steps it holds the CPU for (a quantum, or the time every vCPU waits). */
+  steps: number;
 }
 
 /** Where each VM finds its device on its own bus 0. */
@@ -195,6 +218,10 @@ export interface HostHooks {
   dma?(vm: number, bus: 'vm' | 'host', e: DmaLogEntry): void;
   /** A device of VM `vm` sent an interrupt message (logged as `m` on its VM's bus, or on the host's bus when assigned). */
   msi?(vm: number, bus: 'vm' | 'host', m: MsiMessage): void;
+  /** With `hosting`: an exit was handled, by this path. */
+  path?(p: ExitPath): void;
+  /** Hosted: a host process was given the CPU. */
+  hostRun?(r: HostRun): void;
 }
 
 /** One switch of the physical CPU between vCPUs (the data of the `vm/switch` trace event, by VM index). */
@@ -259,6 +286,7 @@ export interface HostSnapshot {
     ledgers: LedgerData[];
     idleSteps: number;
     switches: VmSwitch[];
+    hosted: { paths: ExitPath[]; runs: HostRun[]; steps: number; left: number; proc: number; out: number[] };
     vms: { synced: number; platform: PlatformSnapshot | null; mmioLog: VmRec['mmioLog']; pci: PciBusSnapshot | null; mapped: number | null; lapic: VirtualLapicState | null; msi: VmRec['msi'] }[];
     hostApic: MsiSinkState | null;
     pci: PciBusSnapshot | null;
@@ -327,6 +355,22 @@ export class Host {
   private sliceStart = 0;
   /** Steps the CPU idled with every live vCPU waiting. */
   idleSteps = 0;
+  /** Where the hypervisor lives (null: not asked; it runs bare-metal and logs no paths). */
+  readonly hosting: Hosting | null;
+  readonly hostProcesses: number;
+  /** With `hosting`: every exit's path, in order (at most the log limit). */
+  readonly paths: ExitPath[] = [];
+  /** Hosted: the host processes' turns on the CPU. */
+  readonly hostRuns: HostRun[] = [];
+  /** Hosted: steps the CPU ran host processes. */
+  hostSteps = 0;
+  /** Hosted: steps left of the host process's turn in progress. */
+  private hostLeft = 0;
+  /** Hosted: the host process that ran last. */
+  private hostProc = -1;
+  /** Per VM, the output it had sent when its last exit was handled (UART and print hypercall characters). */
+  private outLen: number[] = [];
+  private readonly pathLimit: number;
   readonly switches: VmSwitch[] = [];
   /** The host's PCI bus (assigned functions), or null when no VM has one. */
   readonly pci: PciBus | null = null;
@@ -350,6 +394,13 @@ export class Host {
     if (guests.length < 1 || guests.length > MAX_VMS) throw new RangeError(`${guests.length} VMs: from 1 to ${MAX_VMS}`);
     this.quantum = opts.quantum ?? DEFAULT_QUANTUM;
     if (!Number.isInteger(this.quantum) || this.quantum < 1) throw new RangeError(`quantum ${opts.quantum} is not a positive integer`);
+    if (opts.hosting !== undefined && opts.hosting !== 'bare-metal' && opts.hosting !== 'hosted') throw new RangeError(`hosting '${String(opts.hosting)}': bare-metal or hosted`);
+    this.hosting = opts.hosting ?? null;
+    this.hostProcesses = this.hosting === 'hosted' ? (opts.hostProcesses ?? 1) : 0;
+    if (!Number.isInteger(this.hostProcesses) || this.hostProcesses < 0 || this.hostProcesses > 3) throw new RangeError(`hostProcesses ${opts.hostProcesses}: from 0 to 3`);
+    if (opts.hostProcesses !== undefined && this.hosting !== 'hosted') throw new RangeError('hostProcesses: only with hosting: hosted');
+    this.pathLimit = opts.logLimit ?? 100_000;
+    this.outLen = guests.map(() => 0);
     const preset = presetFor(opts.under, opts.preset);
     if (typeof preset === 'string') throw new RangeError(preset);
     let hpa = 0;
@@ -503,6 +554,7 @@ export class Host {
             hostInterrupt: (vector) => this.hostInterrupt(vm, vector),
             beforeEntry: () => this.arm(vm, index),
             ...(opts.logLimit !== undefined ? { logLimit: opts.logLimit } : {}),
+            ...(this.hosting !== null ? { afterHandle: (exit: HvExit, entry: HvLogEntry, end: HvEnd | null) => this.exitPath(vi, index, exit, entry, end) } : {}),
           }),
         };
         vm.vcpus.push(this.vcpus.length);
@@ -752,6 +804,37 @@ export class Host {
     return { note: `host timer (vector 0x${HOST_TIMER_VECTOR.toString(16)}): ${what}`, preempt };
   }
 
+  /**
+   * With `hosting`: exit `entry` of VM `vi`'s vCPU `index`, just handled (its charges are still the
+   * exit's): who handled it, the hops it took, and under 'hosted' what those hops cost.
+   */
+  private exitPath(vi: number, index: number, exit: HvExit, entry: HvLogEntry, end: HvEnd | null): void {
+    const vm = this.vms[vi]!;
+    const out = (vm.platform?.uart.state.console.length ?? 0) + vm.vcpus.reduce((n, k) => n + this.vcpus[k]!.hv.console.length, 0);
+    const output = out > this.outLen[vi]!;
+    this.outLen[vi] = out;
+    const where = exitWhere(exit);
+    const hops = hopsOf(this.hosting!, where, output, end?.kind === 'preempted');
+    if (this.hosting === 'hosted') {
+      const c = hostedCharges(hops);
+      if (c.worldSwitches > 0) vm.ledger.charge({ kind: 'world-switch', count: c.worldSwitches });
+      if (c.userCrossings > 0) vm.ledger.charge({ kind: 'host-user', count: c.userCrossings });
+      if (c.syscalls > 0) vm.ledger.charge({ kind: 'host-syscall', count: c.syscalls });
+    }
+    const p: ExitPath = { step: entry.step ?? this.cpu.state.steps, vm: vi, vcpu: index, exit: entry.n, name: entry.name, where, output, hops };
+    if (this.paths.length < this.pathLimit) this.paths.push(p);
+    this.hooks?.path?.(p);
+  }
+
+  /** Hosted: the next host process takes the CPU for `steps` steps (from the step now). */
+  private startHostRun(steps: number): void {
+    this.hostProc = (this.hostProc + 1) % this.hostProcesses;
+    const r: HostRun = { step: this.cpu.state.steps, proc: this.hostProc, steps };
+    this.hostRuns.push(r);
+    this.hostLeft = steps;
+    this.hooks?.hostRun?.(r);
+  }
+
   /** Whether an idle vCPU can take an interrupt now, or when its VM's PIT next raises one (steps from now), or never. */
   private wake(v: VcpuRec): 'now' | number {
     const vm = this.vms[v.vm]!;
@@ -807,10 +890,27 @@ export class Host {
     // that exits at once without retiring anything could repeat, so the times are bounded.
     let atLimit = 0;
     for (;;) {
+      if (this.hostLeft > 0) {
+        // Hosted: a host process holds the CPU (time passes for the VMs, none of theirs runs).
+        const d = Math.min(this.hostLeft, untilStep - st.steps);
+        if (d <= 0) return 'limit';
+        st.steps += d;
+        st.tsc += d;
+        this.hostLeft -= d;
+        this.hostSteps += d;
+        if (this.hostLeft > 0) return 'limit';
+        if (this.vcpus.every((v) => v.state === 'ended')) return 'ended';
+      }
       if (this.current >= 0 && this.vcpus[this.current]!.state === 'running') {
         // A slice in progress (also one a previous call stopped in): it goes on.
         if (st.steps >= untilStep && ++atLimit > 4) return 'limit';
         if (this.slice(this.current, untilStep) === 'limit') return 'limit';
+        // Hosted: a slice that ran out goes to the host's scheduler, which gives the next host
+        // process its quantum before the next vCPU.
+        if (this.hostProcesses > 0 && this.vcpus[this.current]!.state === 'ready' && this.vcpus.some((v) => v.state !== 'ended')) {
+          this.startHostRun(this.quantum);
+          continue;
+        }
         // The slice is over: the scheduler gives the CPU to the next vCPU at once, in the step of
         // the exit that ended the slice (the entry into it belongs to the next step).
         const r = this.schedule();
@@ -821,6 +921,12 @@ export class Host {
       const r = this.schedule();
       if (r === 'ended') return 'ended';
       if (r !== 'switched') {
+        if (this.hostProcesses > 0) {
+          // Hosted: every vCPU waits, and the host's scheduler runs a host process until the first
+          // PIT edge (at most a quantum).
+          this.startHostRun(Math.min(r, this.quantum));
+          continue;
+        }
         // Every live vCPU waits: the CPU idles to the first PIT edge (time passes, no instruction runs).
         const d = Math.min(r, untilStep - st.steps);
         st.steps += d;
@@ -953,6 +1059,7 @@ export class Host {
       core: snapshotCore(this),
       host: deepCopy({
         current: this.current, next: this.next, sliceStart: this.sliceStart, vmx: this.vmxOf()?.state ?? null, svm: this.svmOf()?.svm ?? null, ledgers: this.vms.map((vm) => vm.ledger.data()), idleSteps: this.idleSteps, switches: this.switches,
+        hosted: { paths: this.paths, runs: this.hostRuns, steps: this.hostSteps, left: this.hostLeft, proc: this.hostProc, out: this.outLen },
         vms: this.vms.map((vm) => ({
           synced: vm.synced, platform: vm.platform?.snapshot() ?? null, mmioLog: vm.mmioLog, pci: vm.pci?.snapshot() ?? null, mapped: vm.assigned?.mapped ?? null,
           lapic: vm.lapic?.snapshot() ?? null, msi: vm.msi,
@@ -996,6 +1103,14 @@ export class Host {
     h.ledgers.forEach((d, i) => this.vms[i]!.ledger.load(d));
     this.switches.length = 0;
     this.switches.push(...h.switches);
+    this.paths.length = 0;
+    this.paths.push(...h.hosted.paths);
+    this.hostRuns.length = 0;
+    this.hostRuns.push(...h.hosted.runs);
+    this.hostSteps = h.hosted.steps;
+    this.hostLeft = h.hosted.left;
+    this.hostProc = h.hosted.proc;
+    this.outLen = [...h.hosted.out];
     h.vms.forEach((s, i) => {
       const vm = this.vms[i]!;
       vm.synced = s.synced;

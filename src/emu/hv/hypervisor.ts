@@ -163,6 +163,11 @@ export interface HypervisorOptions {
   beforeEntry?: () => void;
   /** Log entries kept (default 100 000); later exits are counted but not logged. */
   logLimit?: number;
+  /**
+   * Called after each exit is handled, while its charges are still this exit's (host.ts: a hosted
+   * hypervisor's path from the exit to its handler, hv/hosting.ts).
+   */
+  afterHandle?: (exit: HvExit, entry: HvLogEntry, end: HvEnd | null) => void;
 }
 
 export type HvEnd =
@@ -303,6 +308,7 @@ export class Hypervisor {
           const updates = sh.filter((r) => r.op === 'fill' || r.op === 'zap').length;
           if (updates > 0) this.opts.ledger.charge({ kind: 'shadow-pt-update', count: updates });
         }
+        this.opts.afterHandle?.(exit, entry, h.end ?? null);
       } finally {
         this.opts.ledger.release();
       }

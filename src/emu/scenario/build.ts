@@ -312,6 +312,8 @@ function buildVms(ls: LoadedScenario, vms: NonNullable<LoadedScenario['vms']>): 
     ...(h.quantum !== undefined ? { quantum: h.quantum } : {}),
     ...(h.costPreset !== undefined ? { preset: h.costPreset } : {}),
     ...(h.tlbTags !== undefined ? { tlbTags: h.tlbTags } : {}),
+    ...(h.hosting !== undefined ? { hosting: h.hosting } : {}),
+    ...(h.hostProcesses !== undefined ? { hostProcesses: h.hostProcesses } : {}),
   });
 }
 

@@ -29,6 +29,8 @@
  * | `pv` | `{ kernel: 'paravirtualized' \| 'unmodified' }` | with `technique: 'pv'` only |
  * | `hypervisor.costPreset` | preset id, optional | the cost preset pricing exits and entries (default: `intel-broadwell` under vtx, `amd-recent` under svm, `vtx-prescott` under trap-emulate, bt and pv); it must be of the technique's vendor (any preset under trap-emulate, bt and pv) |
  * | `hypervisor.nestedPaging` | boolean, optional | EPT / NPT for the guest (passed to the backend) |
+ * | `hypervisor.hosting` | `'bare-metal'` or `'hosted'`, optional | with `vms`: where the hypervisor lives (hv/hosting.ts): bare-metal (it is the machine's OS, as ESX or Xen) or hosted (a host OS under it, as VMware Workstation: device exits, host interrupts and halts reach the host world by world switches, devices are emulated in a user-level process, output leaves through its system calls); given, each exit's path is traced (`host/path`) |
+ * | `hypervisor.hostProcesses` | integer 0–3, optional | with `hosting: 'hosted'`: CPU-bound host processes the host's scheduler runs between the VMs' slices (default 1; `host/run`) |
  * | `hypervisor.exits` | `{ hlt?, rdtsc?, invlpg?, cr3?, exceptions? }`, optional | optional exits to turn on (booleans; `exceptions`: vectors 0..31 to intercept and reflect, default [6]) |
  * | `hypervisor.tlbTags` | boolean, optional | tagged TLBs: VPID under vtx, an ASID without a TLB_CONTROL flush at each VMRUN under svm (default: on with nested paging, off without; with `vms`, on) |
  * | `hypervisor.nestedPageSize` | `'4k'` or `'2m'`, optional | the nested pages (EPT / NPT) mapping the guest's RAM (default '2m': a nested walk of three references; '4k': four, the textbook's 24-reference 2D walk; the hypervisor's area grows by a page table per 2 MiB of guest RAM). Nested paging only, not with `vms` |
@@ -193,6 +195,10 @@ export interface HypervisorSettings {
   nestedPageSize?: '4k' | '2m';
   /** The 2D walk's caches (default off). */
   walkCaches?: { pwc?: boolean; ntlb?: boolean };
+  /** With `vms`: where the hypervisor lives (hv/hosting.ts); given, every exit's path is traced (`host/path`). */
+  hosting?: 'bare-metal' | 'hosted';
+  /** With `hosting: 'hosted'`: CPU-bound host processes sharing the CPU (default 1, at most 3). */
+  hostProcesses?: number;
 }
 
 export type Scenario = ScenarioV1;

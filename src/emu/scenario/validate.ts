@@ -323,7 +323,7 @@ function checkTechnique(c: Checker, input: Obj, vendor: 'intel' | 'amd' | null, 
   const h = c.obj(input.hypervisor, 'hypervisor');
   if (!h) return { technique, hv: null };
   if (technique === null && input.technique === undefined) c.err('hypervisor', "needs a 'technique' ('vtx' or 'svm')");
-  c.keys(h, 'hypervisor', ['costPreset', 'nestedPaging', 'exits', 'quantum', 'tlbTags', 'nestedPageSize', 'walkCaches']);
+  c.keys(h, 'hypervisor', ['costPreset', 'nestedPaging', 'exits', 'quantum', 'tlbTags', 'nestedPageSize', 'walkCaches', 'hosting', 'hostProcesses']);
   const hv: HypervisorSettings = {};
   if (te) {
     // The monitor of trap-and-emulate has no hardware assist: no nested tables, no tags, no exit controls.
@@ -343,7 +343,20 @@ function checkTechnique(c: Checker, input: Obj, vendor: 'intel' | 'amd' | null, 
       }
     }
     if (h.quantum !== undefined) c.err('hypervisor.quantum', "a time slice needs several VMs to share the CPU: use 'vms'");
+    if (h.hosting !== undefined || h.hostProcesses !== undefined) c.err(h.hosting !== undefined ? 'hypervisor.hosting' : 'hypervisor.hostProcesses', "hosted and bare-metal hypervisors are shown on the multi-VM host under vtx or svm: use 'vms'");
     return { technique, hv };
+  }
+  if (h.hosting !== undefined) {
+    if (h.hosting !== 'bare-metal' && h.hosting !== 'hosted') c.err('hypervisor.hosting', `expected 'bare-metal' or 'hosted', got ${JSON.stringify(h.hosting)}`);
+    else if (!vms) c.err('hypervisor.hosting', "where the hypervisor lives is shown on the multi-VM host: use 'vms'");
+    else hv.hosting = h.hosting;
+  }
+  if (h.hostProcesses !== undefined) {
+    if (h.hosting !== 'hosted') c.err('hypervisor.hostProcesses', "host processes need a host operating system: set hosting to 'hosted'");
+    else {
+      const n = c.int(h.hostProcesses, 'hypervisor.hostProcesses', 0, 3);
+      if (n !== null) hv.hostProcesses = n;
+    }
   }
   if (h.quantum !== undefined) {
     if (!vms) c.err('hypervisor.quantum', "a time slice needs several VMs to share the CPU: use 'vms'");

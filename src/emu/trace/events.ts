@@ -9,6 +9,7 @@
  */
 
 import type { DmaLogFault, DmaPurpose } from '../dev/pci.ts';
+import type { HostHop } from '../hv/hosting.ts';
 
 /** Why the privilege level changed. */
 export type RingCause =
@@ -144,6 +145,14 @@ export type TraceEvent =
   /** The hypervisor's scheduler moved the physical CPU from VM `from` to VM `to` (several VMs). */
   | { kind: 'vm/switch'; step: number; from: number; to: number }
   /**
+   * Where the hypervisor lives (a scenario's `hypervisor.hosting`, hv/hosting.ts): the path VM
+   * `vm`'s exit took, from the exit through the components that handled it (`hops`) back to the
+   * entry; `where` names who handled it and `output` whether data left the machine.
+   */
+  | { kind: 'host/path'; step: number; vm: number; hosting: 'bare-metal' | 'hosted'; name: string; where: 'monitor' | 'device' | 'interrupt' | 'idle'; output: boolean; hops: HostHop[] }
+  /** A hosted hypervisor's host OS gave the CPU to one of its own processes (`proc`) for `steps` steps: no VM runs meanwhile. */
+  | { kind: 'host/run'; step: number; proc: number; steps: number }
+  /**
    * A DMA request of VM `vm`'s device (issue 8), decided and made or blocked. `bus` 'vm': the device
    * is a model inside the hypervisor (emulated, virtio), its "DMA" the hypervisor's processor copying
    * guest memory; 'host': an assigned function on the host's bus, its DMA through the host's IOMMU.
@@ -211,6 +220,8 @@ export const TRACE_KINDS = [
   'vm/entry',
   'vm/end',
   'vm/switch',
+  'host/path',
+  'host/run',
   'iommu/dma',
   'iommu/msi',
 ] as const satisfies readonly TraceKind[];
