@@ -813,8 +813,16 @@ export class Host {
     const out = (vm.platform?.uart.state.console.length ?? 0) + vm.vcpus.reduce((n, k) => n + this.vcpus[k]!.hv.console.length, 0);
     const output = out > this.outLen[vi]!;
     this.outLen[vi] = out;
-    const where = exitWhere(exit);
-    const hops = hopsOf(this.hosting!, where, output, end?.kind === 'preempted');
+    const where = exitWhere(exit, output);
+    let final = end !== null && end.kind !== 'preempted' && end.kind !== 'idle' && end.kind !== 'limit';
+    if (end?.kind === 'idle') {
+      // A halt nothing can wake ends the vCPU (slice, right after this exit, finds the same: nothing
+      // runs in between, and wake's routing of host vectors and PIT sync are idempotent).
+      const v = this.vcpus[vm.vcpus[index]!]!;
+      v.idleIf = (v.backend.rflagsForHost() & Flag.IF) !== 0;
+      final = this.wake(v) === Infinity;
+    }
+    const hops = hopsOf(this.hosting!, where, output, end?.kind === 'preempted', final);
     if (this.hosting === 'hosted') {
       const c = hostedCharges(hops);
       if (c.worldSwitches > 0) vm.ledger.charge({ kind: 'world-switch', count: c.worldSwitches });

@@ -85,9 +85,10 @@ describe('the multi-VM host, bare-metal and hosted', () => {
       expect(count('world-switch')).toBe(want.worldSwitches);
       expect(count('host-user')).toBe(want.userCrossings);
       expect(count('host-syscall')).toBe(chars);
-      const devices = hosted.paths.filter((p) => p.where === 'device').length;
-      expect(count('host-user')).toBe(2 * devices);
-      expect(want.worldSwitches).toBeGreaterThanOrEqual(2 * (devices + hosted.paths.filter((p) => p.where === 'idle' || p.where === 'interrupt').length));
+      // The VMM process is crossed into and out of for each device exit the VM came back from.
+      for (const p of hosted.paths) if (p.where === 'device' && p.hops.includes('entry')) expect(hostedCharges(p.hops).userCrossings).toBe(2);
+      // Every device exit, halt and host interrupt the VM came back from took two world switches.
+      for (const p of hosted.paths) if (p.where !== 'monitor' && p.hops.includes('entry')) expect(hostedCharges(p.hops).worldSwitches).toBe(2);
       // Bare-metal charges none of it.
       for (const k of ['world-switch', 'host-user', 'host-syscall']) expect(ledgerOf(bare).every((l) => l.kinds[k] === undefined)).toBe(true);
       // The host process ran, and its steps are the CPU time the VMs did not get.
@@ -189,3 +190,26 @@ import twoVms from '../scenario/examples/two-vms.json' with { type: 'json' };
 function loadScenarioJson(): Record<string, unknown> {
   return twoVms as Record<string, unknown>;
 }
+
+describe('exits that end the VM and hypercalls', () => {
+  it('an exit that ends the VM goes back into nothing', () => {
+    expect(hopsOf('bare-metal', 'monitor', false, false, true)).toEqual(['exit']);
+    expect(hopsOf('hosted', 'monitor', false, false, true)).toEqual(['exit', 'world-out', 'to-user']);
+    expect(hopsOf('hosted', 'idle', false, false, true)).toEqual(['exit', 'world-out', 'host-scheduler', 'to-user']);
+    expect(hopsOf('hosted', 'device', true, false, true)).toEqual(['exit', 'world-out', 'device-model', 'host-syscall', 'driver', 'to-user']);
+  });
+  it('a print hypercall is the console device; another hypercall stays in the monitor', () => {
+    const hc: HvExit = { code: 18, name: 'EXIT_REASON_VMCALL', detail: { kind: 'hypercall' }, rip: 0n, raw: {} };
+    expect(exitWhere(hc, true)).toBe('device');
+    expect(exitWhere(hc, false)).toBe('monitor');
+  });
+  it('the last exit of each VM in a run has no entry', () => {
+    const h = new Host({ under: 'vtx', guests: hostingGuests(2), hosting: 'hosted', hostProcesses: 0 });
+    h.run(1_000_000);
+    for (const vm of [0, 1]) {
+      const ps = h.paths.filter((p) => p.vm === vm);
+      expect(ps.at(-1)!.hops).not.toContain('entry');
+      for (const p of ps.slice(0, -1)) expect(p.hops.at(-1)).toBe('entry');
+    }
+  });
+});

@@ -82,8 +82,8 @@ export interface ExitPath {
 /** The 8259A pair and the 8254: kept in the monitor (as Workstation's VMM kept the PIC, and KVM's in-kernel irqchip and PIT). */
 const MONITOR_PORTS = new Set([0x20, 0x21, 0xa0, 0xa1, 0x40, 0x41, 0x42, 0x43]);
 
-/** Who handles exit `e` (`output`: the handler sent data out of the machine). */
-export function exitWhere(e: HvExit): ExitWhere {
+/** Who handles exit `e`; `output`: its handler sent data out of the machine (a print hypercall is the console's device then). */
+export function exitWhere(e: HvExit, output = false): ExitWhere {
   const d = e.detail;
   switch (d.kind) {
     case 'io':
@@ -91,7 +91,7 @@ export function exitWhere(e: HvExit): ExitWhere {
     case 'mmio':
       return 'device';
     case 'hypercall':
-      return 'device';
+      return output ? 'device' : 'monitor';
     case 'external-interrupt':
       return 'interrupt';
     case 'hlt':
@@ -101,8 +101,19 @@ export function exitWhere(e: HvExit): ExitWhere {
   }
 }
 
-/** The hops of an exit handled at `where` under `hosting`; `output`: it sent data out; `preempt`: the host's scheduler then ran. */
-export function hopsOf(hosting: Hosting, where: ExitWhere, output: boolean, preempt: boolean): HostHop[] {
+/**
+ * The hops of an exit handled at `where` under `hosting`; `output`: it sent data out; `preempt`: the
+ * host's scheduler then ran; `final`: the VM ended with this exit (its last halt, the exit
+ * hypercall, a triple fault), so nothing goes back into it.
+ */
+export function hopsOf(hosting: Hosting, where: ExitWhere, output: boolean, preempt: boolean, final = false): HostHop[] {
+  const hops = pathOf(hosting, where, output, preempt);
+  if (!final) return hops;
+  // Hosted, the VMM process learns of the end (the VM's thread returns to it); either way there is no entry.
+  return hosting === 'hosted' ? [...hops.filter((h) => h !== 'from-user' && h !== 'world-in' && h !== 'entry' && h !== 'to-user'), ...(hops.includes('world-out') ? [] : (['world-out'] as const)), 'to-user'] : hops.filter((h) => h !== 'entry');
+}
+
+function pathOf(hosting: Hosting, where: ExitWhere, output: boolean, preempt: boolean): HostHop[] {
   const sched: HostHop[] = preempt ? [hosting === 'hosted' ? 'host-scheduler' : 'hv-scheduler'] : [];
   if (hosting === 'bare-metal') {
     switch (where) {
