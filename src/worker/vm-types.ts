@@ -159,6 +159,12 @@ export interface VmTeView {
   popfIgnored: { asked: boolean; kept: boolean; insn: string; cpl: number } | null;
   /** The last traps at or before this step, oldest first (at most TE_RECENT), for the trap list. */
   recent: VmExitView[];
+  /**
+   * What the guest kernel believes against what the processor holds (0x hex): its CPL (0 in its
+   * kernel, which runs in ring 1), CR0 (the monitor forces PG and WP for its shadow tables) and CR3
+   * (the guest's page directory; the processor's is the monitor's shadow).
+   */
+  regs: { guest: { cpl: number; cr0: string; cr3: string }; processor: { cpl: number; cr0: string; cr3: string } };
 }
 
 /** How many traps the trap list shows. */

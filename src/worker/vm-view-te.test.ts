@@ -35,6 +35,29 @@ function all(s: LabSession): ViewState[] {
 const text = (segs: { text: string }[] | null): string => (segs ?? []).map((x) => x.text).join('');
 
 describe('ViewState.vm under trap-and-emulate', () => {
+  it('shows what the guest kernel believes against what the processor holds: CPL 0 vs 1, its CR0 and CR3 vs the monitor\'s', () => {
+    for (const [scenario, paging] of [[popf, true], [redPill, false]] as const) {
+      const s = session(scenario);
+      const views = all(s).filter((v) => v.vm!.vms[0]!.state !== 'ended');
+      expect(views.length).toBeGreaterThan(0);
+      for (const v of views) {
+        const r = v.vm!.te!.regs;
+        // The guest's CPL is the processor's with ring 1 read as 0.
+        expect(r.processor.cpl).toBe(v.machine.cpl);
+        expect(r.guest.cpl).toBe(r.processor.cpl === 1 ? 0 : r.processor.cpl);
+        // The processor's values are the registers view's.
+        expect(BigInt(r.processor.cr0)).toBe(BigInt(v.machine.regs.cr0));
+        expect(BigInt(r.processor.cr3)).toBe(BigInt(v.machine.regs.cr3));
+        // The monitor forces PG and WP; the guest's CR0 is its own (PG only once it turned paging on).
+        expect((Number(r.processor.cr0) & 0x80010001) >>> 0).toBe(0x80010001);
+        expect(Number(r.guest.cr0) & 1).toBe(1);
+        if (!paging) expect(Number(r.guest.cr0) & 0x80000000).toBe(0);
+        // The processor runs on the shadow tables, never on the guest's page directory.
+        expect(r.processor.cr3).not.toBe(r.guest.cr3);
+      }
+    }
+  });
+
   it('popf-trap: the traps of each step, the ring, and the POPF ignored without a trap', () => {
     const s = session(popf);
     const views = all(s);

@@ -159,7 +159,12 @@ function teView(m: HvMachine, before: Map<string, string> | null, stepExits: rea
     if (cpl > Number(before.get('iopl')) && asked !== was && now === was) popfIgnored = { asked, kept: now, insn: before.get('insn') ?? mn, cpl };
   }
   const recent = m.records.slice(Math.max(0, upTo - TE_RECENT), upTo).map((r) => exitView(m, r));
-  return { cpl: m.cpu.cpl(), interruptsOn: now, popfIgnored, recent };
+  const b = m.backend as TeBackend;
+  const regs: VmTeView['regs'] = {
+    guest: { cpl: b.cpl(), cr0: hex(Number(b.cr(0))), cr3: hex(Number(b.cr(3))) },
+    processor: { cpl: m.cpu.cpl(), cr0: hex(st.cr0), cr3: hex(st.cr3Lo) },
+  };
+  return { cpl: m.cpu.cpl(), interruptsOn: now, popfIgnored, recent, regs };
 }
 
 const hex = (v: number): string => `0x${(v >>> 0).toString(16)}`;
