@@ -1,10 +1,11 @@
 /**
  * The contract of the side-by-side pair (worker/pair.ts; the view in src/views/pair): one scenario
- * under two configurations of the comparison (emu/hv/compare.ts COMPARE_CONFIGS), each machine
+ * under two configurations of the comparison (emu/hv/compare.ts COMPARE_CONFIGS, the software
+ * monitors `te` and `bt` included), each machine
  * under its own Timeline, stepped together by guest instruction. Plain data, structured-clone
  * safe; the page imports only this file (types), never the hypervisor.
  */
-import type { CompareConfig } from '../emu/hv/compare.ts';
+import type { CompareConfig, CompareRow } from '../emu/hv/compare.ts';
 import type { ScenarioError } from '../emu/scenario/schema.ts';
 import type { TraceEvent } from '../emu/trace/events.ts';
 import type { Json } from './protocol.ts';
@@ -22,12 +23,17 @@ export type PairOp =
 
 /** One side's figures so far (the comparison's row, emu/hv/compare.ts CompareRow, up to this step). */
 export interface PairCounters {
+  /** VM exits by the vendor's name; under a software monitor its traps and callouts by what caused them (CompareRow.exits). */
   exits: { total: number; byName: Record<string, number> };
+  /** Under a software monitor: its traps and binary translation's callouts. */
+  monitor?: CompareRow['monitor'];
+  /** Under binary translation: the translation cache's blocks, lookups and chains. */
+  bt?: CompareRow['bt'];
   tlb: { hits: number; misses: number; flushes: number };
   walks: number;
   refs: number;
   refsPerWalk: number;
-  /** Cycles so far under the configuration's cost preset, by cost kind (`guest-insn`, `page-walk-ref`, `vmexit`, ...). */
+  /** Cycles so far under the configuration's cost preset, by cost kind (`guest-insn`, `page-walk-ref`, `vmexit`, `trap`, `bt-callout`, `bt-step`, ...). */
   cycles: { preset: string; total: number; byKind: Record<string, number> };
 }
 

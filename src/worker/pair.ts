@@ -1,11 +1,14 @@
 /**
  * The side-by-side pair of issue 7: one scenario built under two configurations of the comparison
- * (emu/hv/compare.ts: bare, VT-x or AMD-V, nested or shadow paging; `configure` makes each one's
- * scenario JSON), each machine under a Timeline of its own, stepped together by guest instruction.
+ * (emu/hv/compare.ts: bare, VT-x or AMD-V, nested or shadow paging, trap-and-emulate, binary
+ * translation; `configure` makes each one's scenario JSON), each machine under a Timeline of its
+ * own, stepped together by guest instruction.
  *
  * Positions are guest steps (`CpuState.steps`, which under a hypervisor counts guest instructions
  * only: an exit and its handling belong to the step of the instruction that caused it), so step k
- * on one side and step k on the other have run the same guest instructions. A side whose guest
+ * on one side and step k on the other have run the same guest instructions; under binary
+ * translation the count is the processor's, translated code included (a rewritten branch or CALL
+ * adds a JMP, hv/exec.ts HvJson.steps), so a side under it runs a little behind in guest terms. A side whose guest
  * ended (halted for good, shut down, its VM ended) stays at its end while the other goes on; the
  * pair's position is the larger of the two steps. Each side is a function of its configuration and
  * its step alone, as the main session's view is: going back replays from a checkpoint.
@@ -60,7 +63,7 @@ function endReason(m: Machine): string {
 /** One side's counters and registers at its current step, read without side effects. */
 export function sideFigures(c: CompareConfig, m: Machine): { counters: PairCounters; rip: string; cpl: number } {
   const hv = m instanceof HvMachine ? m.guestResult() : null;
-  const { exits, tlb, walks, refs, refsPerWalk, cycles } = measure(c, m, '', hv?.hv ?? null, true);
+  const { exits, monitor, bt, tlb, walks, refs, refsPerWalk, cycles } = measure(c, m, '', hv?.hv ?? null, true);
   let rip: bigint;
   let cpl: number;
   if (hv !== null) {
@@ -71,7 +74,10 @@ export function sideFigures(c: CompareConfig, m: Machine): { counters: PairCount
     rip = (BigInt(s.ripHi >>> 0) << 32n) | BigInt(s.ripLo >>> 0);
     cpl = m.cpu.cpl();
   }
-  return { counters: { exits, tlb, walks, refs, refsPerWalk, cycles }, rip: hex64(rip), cpl };
+  const counters: PairCounters = { exits, tlb, walks, refs, refsPerWalk, cycles };
+  if (monitor !== undefined) counters.monitor = monitor;
+  if (bt !== undefined) counters.bt = bt;
+  return { counters, rip: hex64(rip), cpl };
 }
 
 /** One session's pair (LabSession keeps one beside its machine), made on the first load. */

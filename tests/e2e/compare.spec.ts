@@ -22,8 +22,15 @@ test('compare configurations from the keyboard: bars and the table (English)', a
   await page.keyboard.press('Enter');
   const chart = page.getByTestId('vm-compare-chart');
   await expect(chart).toBeVisible({ timeout: 30_000 });
-  const bars = chart.locator('.bars li');
+  const bars = chart.locator('.bars li:not([data-unavailable])');
   await expect(bars).toHaveCount(7);
+  // The software monitors cannot run this 64-bit guest: each says so, with the validator's reason.
+  const unavailable = chart.locator('.bars li[data-unavailable]');
+  await expect(unavailable).toHaveCount(2);
+  await expect(unavailable.nth(0)).toHaveText(/^⊘ Trap-and-emulate, shadow page tables \(no VT-x or AMD-V\): not run\. paging: trap-emulate runs a 32-bit protected-mode guest/);
+  await expect(unavailable.nth(1)).toHaveAttribute('data-config', 'bt');
+  // Offered in the chooser, but not to be chosen.
+  await expect(page.getByTestId('vm-compare-pair-left').locator('option[value="bt"]')).toBeDisabled();
   await expect(bars.nth(0)).toContainText(/^Bare \(no hypervisor\): [\d,]+ cycles, 1\.0× bare/);
   await expect(bars.nth(1)).toContainText(/VT-x, shadow page tables: [\d,]+ cycles, \d+\.\d× bare/);
   await expect(bars.nth(2)).toContainText(/VT-x, nested paging \(EPT\), tagged TLB \(VPID\): [\d,]+ cycles, \d+\.\d× bare/);
@@ -52,3 +59,42 @@ test('compare configurations in Chinese', async ({ page }) => {
   await axeClean(page);
   expect(bad).toEqual([]);
 });
+
+test('the software monitors in the comparison: traps and callouts, the translation cache, and where trap-and-emulate differs (English and Chinese)', async ({ page }) => {
+  const bad = noErrors(page);
+  for (const lang of ['en', 'zh-CN'] as const) {
+    await page.goto(`/?lang=${lang}&scenario=bt-popf`);
+    await expect(page.getByTestId('bt-view')).toBeVisible();
+    await page.getByTestId('vm-compare-run').click();
+    const chart = page.getByTestId('vm-compare-chart');
+    await expect(chart).toBeVisible({ timeout: 30_000 });
+    await expect(chart.locator('.bars li')).toHaveCount(9);
+    await expect(chart.locator('.bars li[data-unavailable]')).toHaveCount(0);
+    // POPF in ring 1 under trap-and-emulate leaves IF as it was: the guest ends differently; binary translation's callout does not.
+    const te = chart.locator('.bars li[data-config="te"]');
+    const bt = chart.locator('.bars li[data-config="bt"]');
+    await expect(te).toContainText(lang === 'en' ? 'Trap-and-emulate, shadow page tables (no VT-x or AMD-V)' : '陷入并模拟，影子页表（不用 VT-x 或 AMD-V）');
+    await expect(te.locator('.differs')).toHaveCount(1);
+    await expect(bt.locator('.differs')).toHaveCount(0);
+    const table = page.getByTestId('vm-compare-table');
+    const cells = async (row: string): Promise<string[]> => table.locator(`tr[data-row="${row}"] td`).allTextContents();
+    // Nine columns; VM exits do not apply to the monitors, traps and callouts not to the hardware.
+    const exits = await cells('vm-exits');
+    const traps = await cells('traps');
+    const callouts = await cells('callouts');
+    expect(exits).toHaveLength(9);
+    const na = lang === 'en' ? '–does not apply' : '–不适用';
+    expect(exits.slice(7)).toEqual([na, na]);
+    expect(traps.slice(0, 7)).toEqual(Array(7).fill(na));
+    expect(traps.slice(7).every((x) => /^[\d,]+$/.test(x) && Number(x.replace(/,/g, '')) > 0)).toBe(true);
+    // Trap-and-emulate makes no callouts; binary translation does (its POPF among them).
+    expect(callouts[7]).toBe('0');
+    expect(Number(callouts[8]!.replace(/,/g, ''))).toBeGreaterThan(0);
+    expect((await table.locator('tr', { has: page.locator('code', { hasText: /^popfd$/ }) }).locator('td').allTextContents()).slice(7)).toEqual(['0', '1']);
+    await expect(table.locator('tr[data-row="bt-hit-rate"] td').nth(8)).toHaveText(lang === 'en' ? /^\d+\.\d% of \d+ lookups$/ : /^\d+ 次查找中的 \d+\.\d%$/);
+    await expect(page.getByTestId('vm-compare-pair-left').locator('option[value="bt"]')).toBeEnabled();
+    await axeClean(page);
+  }
+  expect(bad).toEqual([]);
+});
+

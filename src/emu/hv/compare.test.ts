@@ -1,10 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { compareScenario, compareTable, type CompareRow } from './compare.ts';
+import { compareScenario, compareTable, configure, COMPARE_CONFIGS, type CompareRow } from './compare.ts';
+import { HvMachine } from './hv-machine.ts';
+import { buildScenario } from '../scenario/build.ts';
+import { loadScenario } from '../scenario/migrate.ts';
 
 const EXAMPLES = join(import.meta.dirname, '../scenario/examples');
-const workload = (): unknown => JSON.parse(readFileSync(join(EXAMPLES, 'mm-workload.json'), 'utf8'));
+const example = (name: string): Record<string, unknown> => JSON.parse(readFileSync(join(EXAMPLES, `${name}.json`), 'utf8'));
+const workload = (): unknown => example('mm-workload');
 
 describe('the memory-virtualization comparison', () => {
   const r = compareScenario(workload());
@@ -93,4 +97,93 @@ describe('the memory-virtualization comparison', () => {
     expect(compareScenario([])).toMatchObject({ ok: false });
   });
 
+});
+
+describe('the software monitors in the comparison (issue 9)', () => {
+  const ok = (json: unknown) => {
+    const c = compareScenario(json);
+    if (!c.ok) throw new Error(JSON.stringify(c.errors));
+    return c;
+  };
+  const row = (rows: CompareRow[], id: string): CompareRow => {
+    const x = rows.find((r) => r.id === id);
+    if (x === undefined) throw new Error(`no row ${id}`);
+    return x;
+  };
+  /** The same configuration's machine run on its own, for figures read another way (the ledger's counts, the backend's statistics). */
+  const alone = (json: Record<string, unknown>, id: string) => {
+    const l = loadScenario(configure(json, COMPARE_CONFIGS.find((c) => c.id === id)!));
+    if (!l.ok) throw new Error(JSON.stringify(l.errors));
+    const m = buildScenario(l.loaded);
+    if (!(m instanceof HvMachine)) throw new Error('not a hypervisor machine');
+    m.run(l.loaded.maxSteps);
+    return m.guestResult().hv;
+  };
+
+  it('runs a 32-bit guest under trap-and-emulate and binary translation, ending as bare, with traps and callouts counted by cause', () => {
+    const json = example('bt-adaptive');
+    const c = ok(json);
+    expect(c.rows.map((x) => x.id)).toEqual(COMPARE_CONFIGS.map((x) => x.id));
+    expect(c.unavailable).toEqual([]);
+    const te = row(c.rows, 'te');
+    const bt = row(c.rows, 'bt');
+    for (const x of [te, bt]) {
+      expect([x.id, x.end, x.same]).toEqual([x.id, 'hlt', true]);
+      expect(x.paging).toBe('shadow');
+      // Priced as the VT-x configurations are: the same processor without its hardware assist.
+      expect(x.cycles.preset).toBe(row(c.rows, 'vtx-shadow').cycles.preset);
+      const hv = alone(json, x.id);
+      // The traps are the cost model's: each one priced as a `trap`.
+      expect(x.monitor!.traps, x.id).toBe(hv.cost.byKind.trap!.count);
+      expect(x.exits.total).toBe(x.monitor!.traps + x.monitor!.callouts);
+      expect(Object.values(x.exits.byName).reduce((a, b) => a + b, 0)).toBe(x.exits.total);
+      // No VM exit names under a software monitor.
+      expect(Object.keys(x.exits.byName).some((n) => n.startsWith('EXIT_REASON') || n.startsWith('VMEXIT'))).toBe(false);
+      expect(x.cycles.byKind.trap).toBeGreaterThan(0);
+    }
+    // Trap-and-emulate: the store to the shadowed page table faults every time; no callouts, no cache.
+    expect(te.monitor!.callouts).toBe(0);
+    expect(te.exits.byName['#PF']).toBeGreaterThanOrEqual(10);
+    expect(te.bt).toBeUndefined();
+    // Binary translation: after two faults the store is a page-table-write callout (7 of its 10 writes).
+    expect(bt.exits.byName['page-table write']).toBe(7);
+    const stats = alone(json, 'bt').bt!;
+    expect(bt.monitor!.callouts).toBe(Object.values(stats.callouts).reduce((a, b) => a + (b ?? 0), 0));
+    expect(bt.bt).toEqual({ blocks: stats.blocks, cached: stats.cacheBlocks, hits: stats.hits, misses: stats.misses, hitRate: stats.hits / (stats.hits + stats.misses), chains: stats.chains });
+    expect(bt.bt!.hitRate).toBeGreaterThan(0);
+    expect(bt.cycles.byKind['bt-callout']).toBeGreaterThan(0);
+    expect(bt.cycles.byKind['bt-step']).toBeGreaterThan(0);
+    // The hardware configurations keep their VM exits.
+    expect(row(c.rows, 'vtx-shadow').monitor).toBeUndefined();
+    const table = compareTable(c);
+    expect(table).toMatch(/traps into the monitor\s+-/);
+    expect(table).toContain('page-table write');
+  });
+
+  it('shows where trap-and-emulate differs from bare and binary translation does not: POPF in ring 1, the red pill', () => {
+    for (const name of ['popf-trap', 'red-pill']) {
+      const c = ok(example(name));
+      expect([name, row(c.rows, 'te').same]).toEqual([name, false]);
+      expect([name, row(c.rows, 'bt').same]).toEqual([name, true]);
+      expect([name, row(c.rows, 'vtx-nested').same]).toEqual([name, true]);
+    }
+    expect(compareTable(ok(example('popf-trap')))).toMatch(/hlt \(differs from bare\)\s+hlt$/m);
+  });
+
+  it('says per configuration, with the validator\u2019s located reason, where a software monitor cannot run the scenario', () => {
+    const c = ok(workload());
+    expect(c.rows.map((x) => x.id)).toEqual(['bare', 'vtx-shadow', 'vtx-nested', 'vtx-untagged', 'svm-shadow', 'svm-nested', 'svm-untagged']);
+    expect(c.unavailable.map((u) => u.id)).toEqual(['te', 'bt']);
+    for (const u of c.unavailable) {
+      expect(u.errors).toHaveLength(1);
+      expect(u.errors[0]!.path).toBe('paging');
+      expect(u.errors[0]!.message).toMatch(new RegExp(`^${u.technique} runs a 32-bit protected-mode guest`));
+    }
+    expect(compareTable(c)).toMatch(/not run:\n {2}te: paging: trap-emulate runs a 32-bit protected-mode guest/);
+    // A user program needs a kernel entry under the monitor.
+    const pf = ok(example('page-fault'));
+    expect(pf.unavailable.map((u) => [u.id, u.errors.map((e) => e.path)])).toEqual([['te', ['kernel']], ['bt', ['kernel']]]);
+    // A hardware configuration that cannot run it still fails the comparison.
+    expect(compareScenario({ ...example('bt-adaptive'), hypervisor: { costPreset: 'amd-recent' } })).toMatchObject({ ok: false, errors: [{ path: 'hypervisor.costPreset' }] });
+  });
 });

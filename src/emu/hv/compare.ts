@@ -1,8 +1,16 @@
 /**
  * The comparison of issue 7: one scenario run bare and as the only guest of the lab's hypervisor
- * under each memory-virtualization configuration (VT-x and AMD-V, nested or shadow paging), with
- * what each cost: exits by reason, TLB hits, misses and flushes, walks and the memory references
- * they made (references per translation), and cycles under the vendor's cost preset.
+ * under each memory-virtualization configuration (VT-x and AMD-V, nested or shadow paging), and
+ * (issue 9) under the software monitors that came before them, trap-and-emulate and binary
+ * translation (both with shadow paging), with what each cost: exits by reason (VM exits, or the
+ * monitor's traps and callouts by what caused them), TLB hits, misses and flushes, walks and the
+ * memory references they made (references per translation), and cycles under the cost preset.
+ *
+ * The software monitors run a 32-bit protected-mode guest only, with no timer (scenario/validate.ts
+ * checkTechnique): a scenario they cannot run leaves their configuration `unavailable`, with the
+ * validator's located reasons, while the rest of the comparison runs. A hardware configuration
+ * that cannot run the scenario fails the comparison, as before. Paravirtualization is not a
+ * configuration: it runs its own ported kernel (pv/), not the scenario's guest.
  *
  * Every configuration runs the same guest bytes from the same start, so the runs must end alike
  * (`same`: the guest's registers equal the bare run's); what differs is only what the
@@ -20,12 +28,12 @@ import { DEFAULT_PRESET } from '../cost/pick.ts';
 import { HvMachine } from './hv-machine.ts';
 import type { HvJson } from './exec.ts';
 
-export type CompareConfigId = 'bare' | 'vtx-shadow' | 'vtx-nested' | 'vtx-untagged' | 'svm-shadow' | 'svm-nested' | 'svm-untagged';
+export type CompareConfigId = 'bare' | 'vtx-shadow' | 'vtx-nested' | 'vtx-untagged' | 'svm-shadow' | 'svm-nested' | 'svm-untagged' | 'te' | 'bt';
 
 /** One configuration of the comparison. */
 export interface CompareConfig {
   id: CompareConfigId;
-  technique: 'bare' | 'vtx' | 'svm';
+  technique: 'bare' | 'vtx' | 'svm' | 'trap-emulate' | 'bt';
   /** How guest memory is virtualized: not at all (bare), by the hardware's nested paging, or by the hypervisor's shadow tables. */
   paging: 'native' | 'nested' | 'shadow';
   /** Whether the TLB tags the guest's translations (VPID, ASID without a flush at each VMRUN); shadow paging runs untagged. */
@@ -40,15 +48,39 @@ export const COMPARE_CONFIGS: readonly CompareConfig[] = [
   { id: 'svm-shadow', technique: 'svm', paging: 'shadow', tlbTags: false },
   { id: 'svm-nested', technique: 'svm', paging: 'nested', tlbTags: true },
   { id: 'svm-untagged', technique: 'svm', paging: 'nested', tlbTags: false },
+  { id: 'te', technique: 'trap-emulate', paging: 'shadow', tlbTags: false },
+  { id: 'bt', technique: 'bt', paging: 'shadow', tlbTags: false },
 ];
+
+/** A software monitor (no virtualization extension): its exits are traps and callouts, not VM exits. */
+export function isSoftware(c: Pick<CompareConfig, 'technique'>): boolean {
+  return c.technique === 'trap-emulate' || c.technique === 'bt';
+}
 
 export interface CompareRow extends CompareConfig {
   end: string;
-  /** Guest instructions retired. */
+  /** Why the hypervisor stopped the guest, when it could not go on (`error`: an instruction the monitor does not handle). */
+  error?: string;
+  /** Guest instructions retired; under binary translation the processor's, translated code included (hv/exec.ts HvJson.steps). */
   steps: number;
   /** The guest's registers at the end equal the bare run's. */
   same: boolean;
+  /**
+   * What entered the hypervisor. Under VT-x and AMD-V: VM exits by the vendor's name. Under a
+   * software monitor: its traps (faults into it) and callouts (jumps from translated code into it)
+   * by what caused them (`cli`, `out`, `mov cr3`, `#PF`, `popfd`: te/backend.ts `traps`), as
+   * technique-compare.ts counts them.
+   */
   exits: { total: number; byName: Record<string, number> };
+  /**
+   * A software monitor's entries split: faults into it (the cost model's `trap` count) and binary
+   * translation's callouts (BtStats.callouts; 0 under trap-and-emulate). Their sum is `exits.total`
+   * under these techniques, which can exceed the exit records: a fault the monitor takes while it
+   * runs an instruction once inside a handler is counted and priced, but handled in that record.
+   */
+  monitor?: { traps: number; callouts: number };
+  /** Binary translation's translation cache: blocks translated (re-translations included) and held now, lookups that hit or had to translate, exits chained. */
+  bt?: { blocks: number; cached: number; hits: number; misses: number; hitRate: number; chains: number };
   /** `flushes`: invalidation operations (whole TLB, a tag, a PCID, or a single page: INVLPG, INVVPID type 0, INVLPGA, after a #PF). */
   tlb: { hits: number; misses: number; flushes: number };
   /** Page walks (TLB misses, and re-walks to set a dirty flag) and the memory references they made. */
@@ -59,7 +91,13 @@ export interface CompareRow extends CompareConfig {
   cycles: { preset: string; total: number; byKind: Record<string, number> };
 }
 
-export type CompareResult = { ok: true; name: string; rows: CompareRow[] } | { ok: false; errors: ScenarioError[] };
+/** A configuration that cannot run the scenario, with the validator's reasons (each located by its path in the scenario). */
+export interface CompareUnavailable extends CompareConfig {
+  errors: ScenarioError[];
+}
+
+/** `rows`: the configurations that ran, in COMPARE_CONFIGS' order; `unavailable`: those that cannot run this scenario (the software monitors only). */
+export type CompareResult = { ok: true; name: string; rows: CompareRow[]; unavailable: CompareUnavailable[] } | { ok: false; errors: ScenarioError[] };
 
 export interface CompareOptions {
   configs?: readonly CompareConfig[];
@@ -74,12 +112,18 @@ export type Raw = Record<string, unknown> & { cpu?: Record<string, unknown>; hyp
 /**
  * The scenario's JSON for a configuration: the technique, the vendor it needs, and the paging. The
  * one place a configuration becomes scenario JSON (the comparison and the side-by-side pair,
- * worker/pair.ts, both build their machines from it).
+ * worker/pair.ts, both build their machines from it). The software monitors run on any processor
+ * (the scenario's vendor stays) and keep only the scenario's cost preset, by default the one the
+ * VT-x configurations get (the same processor without its hardware assist, as technique-compare.ts
+ * prices them): they have no exit controls, nested tables, walk caches or tags.
  */
 export function configure(raw: Raw, c: CompareConfig): Raw {
   const { technique: _t, hypervisor: _h, ...rest } = raw;
   if (c.technique === 'bare') return rest;
   const hv = raw.hypervisor ?? {};
+  if (isSoftware(c)) {
+    return { ...rest, technique: c.technique, hypervisor: { costPreset: hv.costPreset ?? DEFAULT_PRESET.vtx, nestedPaging: false, tlbTags: false } };
+  }
   return {
     ...rest,
     technique: c.technique,
@@ -132,8 +176,10 @@ export function measure(c: CompareConfig, m: Machine, end: string, hv: HvJson | 
     cycles = { preset: p.id, total: guest + walk, byKind: { 'guest-insn': guest, 'page-walk-ref': walk } };
   }
   const byName: Record<string, number> = {};
-  for (const [name, e] of Object.entries(hv?.exits ?? {})) byName[name] = e.count;
-  return {
+  // A software monitor counts its traps and callouts by what caused them; its exits by vector name (`#GP`, `callout`) say less.
+  if (hv?.traps !== undefined) Object.assign(byName, hv.traps);
+  else for (const [name, e] of Object.entries(hv?.exits ?? {})) byName[name] = e.count;
+  const row: CompareRow = {
     ...c,
     end,
     steps,
@@ -145,6 +191,19 @@ export function measure(c: CompareConfig, m: Machine, end: string, hv: HvJson | 
     refsPerWalk: walks === 0 ? 0 : refs / walks,
     cycles,
   };
+  if (hv !== null && isSoftware(c)) {
+    // Every entry into the monitor as it counts them: a fault taken while it runs an instruction
+    // once inside a handler is a trap of its own (and priced as one), though no exit record of its own.
+    const total = Object.values(byName).reduce((a, b) => a + b, 0);
+    const callouts = Object.values(hv.bt?.callouts ?? {}).reduce((a, b) => a + (b ?? 0), 0);
+    row.exits.total = total;
+    row.monitor = { traps: total - callouts, callouts };
+  }
+  if (hv?.bt !== undefined) {
+    const b = hv.bt;
+    row.bt = { blocks: b.blocks, cached: b.cacheBlocks, hits: b.hits, misses: b.misses, hitRate: b.hits + b.misses === 0 ? 0 : b.hits / (b.hits + b.misses), chains: b.chains };
+  }
+  return row;
 }
 
 /** Runs the scenario (its JSON, before migration) under each configuration. */
@@ -153,36 +212,62 @@ export function compareScenario(json: unknown, opts: CompareOptions = {}): Compa
   const raw = json as Raw;
   if (raw.vms !== undefined) return { ok: false, errors: [{ path: 'vms', message: 'the comparison runs one guest: a scenario with vms cannot be compared' }] };
   const rows: CompareRow[] = [];
+  const unavailable: CompareUnavailable[] = [];
   let bare: bigint[] | null = null;
-  let name = '';
+  let name = typeof raw.name === 'string' ? raw.name : '';
   for (const c of opts.configs ?? COMPARE_CONFIGS) {
     const loaded = loadScenario(configure(raw, c));
-    if (!loaded.ok) return { ok: false, errors: loaded.errors.map((e) => ({ ...e, message: `${c.id}: ${e.message}` })) };
+    if (!loaded.ok) {
+      // What the software monitors cannot run (a 64-bit guest, a timer, …) is said on their row; the rest of the comparison goes on.
+      if (isSoftware(c)) {
+        unavailable.push({ ...c, errors: loaded.errors });
+        continue;
+      }
+      return { ok: false, errors: loaded.errors.map((e) => ({ ...e, message: `${c.id}: ${e.message}` })) };
+    }
     const ls = loaded.loaded;
     name = ls.scenario.name;
     const m = buildScenario(ls);
     const end = m.run(Math.min(opts.maxSteps ?? ls.maxSteps, opts.stepCap ?? Infinity));
     const regs = guestRegs(m);
     const same = bare === null || regs.every((v, i) => v === bare![i]);
-    rows.push(measure(c, m, end, m instanceof HvMachine ? m.guestResult().hv : null, same));
+    const row = measure(c, m, end, m instanceof HvMachine ? m.guestResult().hv : null, same);
+    if (m instanceof HvMachine && m.ended?.kind === 'error') row.error = m.ended.why;
+    rows.push(row);
     if (c.technique === 'bare') bare = regs;
   }
-  return { ok: true, name, rows };
+  return { ok: true, name, rows, unavailable };
 }
 
 const num = (n: number): string => n.toLocaleString('en-US');
 
-/** The comparison as a plain-text table for the command line. */
+/** The comparison as a plain-text table for the command line, then the configurations that could not run it and why. */
 export function compareTable(res: Extract<CompareResult, { ok: true }>): string {
   const rows = res.rows;
   const head = ['', ...rows.map((r) => r.id)];
   const line = (label: string, f: (r: CompareRow) => string): string[] => [label, ...rows.map(f)];
-  const names = [...new Set(rows.flatMap((r) => Object.keys(r.exits.byName)))].sort();
+  const hw = rows.filter((r) => !isSoftware(r));
+  const sw = rows.filter((r) => isSoftware(r));
+  const namesOf = (rs: CompareRow[]): string[] => [...new Set(rs.flatMap((r) => Object.keys(r.exits.byName)))].sort();
+  // VM exits are the hardware's, traps and callouts the software monitors': each family's rows leave the other's cells empty.
+  const count = (soft: boolean, f: (r: CompareRow) => number) => (r: CompareRow): string => (isSoftware(r) === soft ? num(f(r)) : '-');
   const body: string[][] = [
-    line('end', (r) => r.end + (r.same ? '' : ' (differs from bare)')),
-    line('guest instructions', (r) => num(r.steps)),
-    line('VM exits', (r) => num(r.exits.total)),
-    ...names.map((n) => line(`  ${n}`, (r) => num(r.exits.byName[n] ?? 0))),
+    line('end', (r) => r.end + (r.error !== undefined ? ` (${r.error})` : '') + (r.same ? '' : ' (differs from bare)')),
+    line(sw.length > 0 ? 'guest instructions (BT: processor\'s)' : 'guest instructions', (r) => num(r.steps)),
+    ...(hw.length > 0 ? [line('VM exits', count(false, (r) => r.exits.total)), ...namesOf(hw).map((n) => line(`  ${n}`, count(false, (r) => r.exits.byName[n] ?? 0)))] : []),
+    ...(sw.length > 0
+      ? [
+        line('traps into the monitor', count(true, (r) => r.monitor?.traps ?? 0)),
+        line('callouts', count(true, (r) => r.monitor?.callouts ?? 0)),
+        ...namesOf(sw).map((n) => line(`  ${n}`, count(true, (r) => r.exits.byName[n] ?? 0))),
+      ]
+      : []),
+    ...(rows.some((r) => r.bt !== undefined)
+      ? [
+        line('blocks translated', (r) => (r.bt === undefined ? '-' : num(r.bt.blocks))),
+        line('translation cache hit rate', (r) => (r.bt === undefined ? '-' : `${(100 * r.bt.hitRate).toFixed(1)}% of ${num(r.bt.hits + r.bt.misses)}`)),
+      ]
+      : []),
     line('TLB hits', (r) => num(r.tlb.hits)),
     line('TLB misses', (r) => num(r.tlb.misses)),
     line('TLB invalidations', (r) => num(r.tlb.flushes)),
@@ -195,5 +280,10 @@ export function compareTable(res: Extract<CompareResult, { ok: true }>): string 
   const all = [head, ...body];
   const widths = head.map((_, i) => Math.max(...all.map((row) => row[i]!.length)));
   const fmt = (row: string[]): string => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd();
-  return [`${res.name}`, '', fmt(head), ...body.map(fmt)].join('\n');
+  const out = [`${res.name}`, '', fmt(head), ...body.map(fmt)];
+  if (res.unavailable.length > 0) {
+    out.push('', 'not run:');
+    for (const u of res.unavailable) out.push(`  ${u.id}: ${u.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`);
+  }
+  return out.join('\n');
 }

@@ -406,11 +406,7 @@ export class HvMachine {
     this.ledger.restore(s.ledger);
     (this.hypervisor as { log: HvLogEntry[] }).log = s.log.slice(0, s.logLength);
     this.records = s.records.slice(0, s.recordsLength);
-    if (b instanceof TeBackend || b instanceof PvBackend) {
-      this.trapSeen = new Map();
-      for (const r of this.records) if (r.trap !== undefined && r.hypercall === undefined) this.trapSeen.set(r.trap.label, (this.trapSeen.get(r.trap.label) ?? 0) + 1);
-      this.pvSeen = this.records.filter((r) => r.hypercall !== undefined).length;
-    }
+    if (b instanceof TeBackend || b instanceof PvBackend) this.pvSeen = this.records.filter((r) => r.hypercall !== undefined).length;
     const o = s.own as { console: string; ended: HvEnd | null; endStep: number | null; entryStep: number; roundTrip: number; awaiting: boolean; enteredAt: number };
     this.awaiting = o.awaiting;
     this.enteredAt = o.enteredAt;
@@ -530,17 +526,9 @@ export class HvMachine {
    * the record's entry unless the VM ended; its events follow the handler's at the trap's step.
    */
   private trapExited(record: HvExitRecord, entry: HvLogEntry, step: number, end: HvEnd | null): void {
-    const b = this.backend as TeBackend | PvBackend;
-    // What trapped: the one count of the monitor's that grew (its names: cli, out, mov cr3, #PF);
+    // What trapped: the cause the monitor counted for this exit (its names: cli, out, mov cr3, #PF);
     // under paravirtualization a hypercall is labelled with its name.
-    let label = record.hypercall?.name ?? entry.name;
-    if (record.hypercall === undefined) for (const [k, n] of b.traps) {
-      if (n !== (this.trapSeen.get(k) ?? 0)) {
-        label = k;
-        this.trapSeen.set(k, n);
-        break;
-      }
-    }
+    const label = record.hypercall?.name ?? entry.cause ?? entry.name;
     // The ring it came from: the CPL is still the trapping code's once the handler is done (an
     // emulated instruction stays in its ring; a reflected exception is delivered at the next entry).
     record.trap = { label, insn: this.insnAt(entry.rip), from: this.cpu.cpl() };
@@ -555,8 +543,6 @@ export class HvMachine {
     if (end === null) this.emit({ kind: 'vm/entry', step, vm: 0, vendor: this.vendor, instruction: 'IRET', rip: this.backend.rip() });
   }
 
-  /** Trap-and-emulate: the monitor's trap counts as of the last record (derived from the records on restore). */
-  private trapSeen = new Map<string, number>();
   /** Paravirtualization: the hypercalls the records hold (derived from the records on restore). */
   private pvSeen = 0;
 

@@ -300,6 +300,7 @@ export class Hypervisor {
         entry = {
           n: this.exits++, vendor: b.vendor, code: exit.code, name: exit.name, kind: exit.detail.kind, rip: exit.rip,
           raw: exit.raw, action: h.action, note: h.note, accesses: b.takeAccesses(), guestSteps, step,
+          ...(exit.cause !== undefined ? { cause: exit.cause } : {}),
         };
         const sh = b.shadow?.take();
         if (sh !== undefined && sh.length > 0) {

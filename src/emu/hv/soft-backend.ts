@@ -7,14 +7,44 @@
 import type { Cpu } from '../cpu/cpu.ts';
 import { GuestExit } from '../cpu/guest.ts';
 import type { Ledger } from '../cost/ledger.ts';
-import type { BackendRun, FieldAccess } from './types.ts';
+import type { BackendRun, FieldAccess, HvExit } from './types.ts';
 
 export abstract class SoftwareBackend {
   readonly nested = false;
   readonly tlbTags = false;
   inHandler = false;
+  /** Entries into the monitor by cause (trap-and-emulate: cli, out, mov cr3, #PF; binary translation: its callouts too; paravirtualization: hypercalls, reflected exceptions, upcalls). */
+  readonly traps = new Map<string, number>();
+  /** The first cause counted since `takeCounted` last ran. */
+  private firstCounted: string | null = null;
 
   constructor(readonly cpu: Cpu) {}
+
+  protected count(name: string): void {
+    this.traps.set(name, (this.traps.get(name) ?? 0) + 1);
+    this.firstCounted ??= name;
+  }
+
+  /** The first cause counted since the last call (null if none). */
+  protected takeCounted(): string | null {
+    const c = this.firstCounted;
+    this.firstCounted = null;
+    return c;
+  }
+
+  /**
+   * The exit `read` makes of an intercept, with the cause it counted for it (HvExit.cause). The
+   * machine labels each exit's record with it: an exit can be read while another is handled (a
+   * fault of an instruction the monitor runs once), so "the count that grew since the last record"
+   * would name the wrong one.
+   */
+  protected withCause<E extends HvExit | null>(read: () => E): E {
+    this.takeCounted();
+    const exit = read();
+    const cause = this.takeCounted();
+    if (exit !== null && cause !== null) exit.cause = cause;
+    return exit;
+  }
 
   /**
    * Runs the guest in the processor for at most `budget` instructions (unless an exit is already

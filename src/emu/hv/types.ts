@@ -82,6 +82,8 @@ export interface HvExit {
   rip: bigint;
   /** The vendor's raw exit information, kept for the trace: SVM EXITINFO1/2 and EXITINTINFO. */
   raw: Record<string, bigint>;
+  /** A software monitor's name for what entered it, as it counts it (soft-backend.ts `traps`: `cli`, `out`, `#PF`, `popfd`, `code write`, a hypercall's name). */
+  cause?: string;
 }
 
 /** One access of the hypervisor to the vendor's control structure, or to the guest registers it keeps itself. */
@@ -126,6 +128,8 @@ export interface HvLogEntry {
   step?: number;
   /** Shadow paging: what the shadow MMU did while handling this exit (shadow.ts), when it did anything. */
   shadow?: ShadowRecord[];
+  /** A software monitor's name for what entered it (HvExit.cause). */
+  cause?: string;
 }
 
 /** An event to inject into the guest on the next entry. */

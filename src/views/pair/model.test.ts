@@ -3,10 +3,11 @@ import type { PairSideView, PairView } from '../../worker/pair-types.ts';
 import { moved, newlyEnded, pairBars, pairExitNames, partCycles } from './model.ts';
 import { readPairParams, withPairParams } from './url.ts';
 
-function side(id: 'vtx-nested' | 'svm-nested', step: number, byKind: Record<string, number>, ended = false, exits: Record<string, number> = {}): PairSideView {
+function side(id: 'vtx-nested' | 'svm-nested' | 'te' | 'bt', step: number, byKind: Record<string, number>, ended = false, exits: Record<string, number> = {}): PairSideView {
   const total = Object.values(byKind).reduce((a, b) => a + b, 0);
+  const technique = id === 'vtx-nested' ? 'vtx' : id === 'svm-nested' ? 'svm' : id === 'te' ? 'trap-emulate' : 'bt';
   return {
-    config: { id, technique: id === 'vtx-nested' ? 'vtx' : 'svm', paging: 'nested', tlbTags: true },
+    config: { id, technique, paging: technique === 'vtx' || technique === 'svm' ? 'nested' : 'shadow', tlbTags: technique === 'vtx' || technique === 'svm' },
     step, endAt: ended ? step : null, end: ended ? 'hlt' : null, ended, rip: '0x0', cpl: 0,
     counters: { exits: { total: Object.values(exits).reduce((a, b) => a + b, 0), byName: exits }, tlb: { hits: 0, misses: 0, flushes: 0 }, walks: 0, refs: 0, refsPerWalk: 0, cycles: { preset: 'p', total, byKind } },
     vm: null, events: [],
@@ -29,7 +30,13 @@ describe('the pair model', () => {
   it('names every exit either side took, and tells which sides moved and which ended', () => {
     const before = pv(side('vtx-nested', 9, {}), side('svm-nested', 9, {}));
     const after = pv(side('vtx-nested', 9, {}, true, { EXIT_REASON_HLT: 1 }), side('svm-nested', 10, {}, false, { VMEXIT_CPUID: 2 }));
-    expect(pairExitNames(after)).toEqual(['EXIT_REASON_HLT', 'VMEXIT_CPUID']);
+    expect(pairExitNames(after, 0)).toEqual(['EXIT_REASON_HLT', 'VMEXIT_CPUID']);
+    expect(pairExitNames(after, 1)).toEqual(['EXIT_REASON_HLT', 'VMEXIT_CPUID']);
+    // A software monitor's causes are listed on its side only, a hardware side's exit names on that one.
+    const mixed = pv(side('vtx-nested', 9, {}, false, { EXIT_REASON_HLT: 1 }), side('bt', 9, {}, false, { popfd: 1, '#PF': 2 }));
+    expect(pairExitNames(mixed, 0)).toEqual(['EXIT_REASON_HLT']);
+    expect(pairExitNames(mixed, 1)).toEqual(['#PF', 'popfd']);
+    expect(pairExitNames(pv(side('te', 3, {}, false, { cli: 1 }), side('bt', 3, {}, false, { popfd: 1 })), 0)).toEqual(['cli', 'popfd']);
     expect(moved(before, after)).toEqual([false, true]);
     expect(moved(null, after)).toEqual([false, false]);
     expect(newlyEnded(before, after)).toEqual([0]);

@@ -5,7 +5,7 @@
  * region says after a move. Plain TS (no DOM), tested in model.test.ts.
  */
 import type { PairSideView, PairView } from '../../worker/pair-types.ts';
-import { COMPARE_PARTS, cycleParts, type ComparePart } from '../vm/compare-model.ts';
+import { COMPARE_PARTS, cycleParts, isSoftwareConfig, type ComparePart } from '../vm/compare-model.ts';
 
 /** The comparison chart's parts and split (views/vm/compare-model.ts), so both charts say the same. */
 export const PAIR_PARTS = COMPARE_PARTS;
@@ -31,9 +31,14 @@ export function pairBars(v: PairView): [PairBar, PairBar] {
   return [bar(v.sides[0]), bar(v.sides[1])];
 }
 
-/** The exit names either side took so far, sorted, for the counters' rows. */
-export function pairExitNames(v: PairView): string[] {
-  return [...new Set(v.sides.flatMap((s) => Object.keys(s.counters.exits.byName)))].sort();
+/**
+ * The names side `i`'s counters list, sorted: the exits (or, under a software monitor, the causes of
+ * its traps and callouts) it or the other side of the same kind took so far, so that two sides of
+ * a kind list the same rows.
+ */
+export function pairExitNames(v: PairView, i: 0 | 1): string[] {
+  const soft = isSoftwareConfig(v.sides[i].config);
+  return [...new Set(v.sides.filter((s) => isSoftwareConfig(s.config) === soft).flatMap((s) => Object.keys(s.counters.exits.byName)))].sort();
 }
 
 /** Which sides moved from `before` to `after` (a side at its end does not). */

@@ -2,14 +2,40 @@
  * The comparison chart's data (VmCompare.svelte): each configuration's cycles split into what the
  * guest would pay bare (its instructions), what translating its addresses cost (page-walk
  * references, TLB flushes, shadow page-table updates) and what the hypervisor's exits cost (world
- * switches, control-structure accesses, dispatch and handlers), as a multiple of the bare run.
+ * switches, control-structure accesses, dispatch and handlers; under a software monitor its traps,
+ * callouts and handlers), as a multiple of the bare run.
  */
 import { MEMORY_COST_KINDS } from '../../emu/cost/kinds.ts';
-import type { CompareConfigId, CompareResult, CompareRow } from '../../emu/hv/compare.ts';
+import type { CompareConfig, CompareConfigId, CompareResult, CompareRow } from '../../emu/hv/compare.ts';
+import type { MessageKey } from '../../i18n/messages.ts';
 
 export const COMPARE_PARTS = ['guest', 'memory', 'exits'] as const;
 export type ComparePart = (typeof COMPARE_PARTS)[number];
 
+
+/** A software monitor (trap-and-emulate, binary translation): traps and callouts instead of VM exits (emu/hv/compare.ts isSoftware, without importing the hypervisor). */
+export function isSoftwareConfig(c: Pick<CompareConfig, 'technique'>): boolean {
+  return c.technique === 'trap-emulate' || c.technique === 'bt';
+}
+
+/** Which kinds of entry into the hypervisor some configurations show: VM exits, traps and callouts, or both. */
+export type ExitFamily = 'hw' | 'sw' | 'both';
+
+export function exitFamily(configs: readonly Pick<CompareConfig, 'technique'>[]): ExitFamily {
+  const sw = configs.filter(isSoftwareConfig).length;
+  return sw === 0 ? 'hw' : sw === configs.length ? 'sw' : 'both';
+}
+
+/** The catalog key of a configuration's name: the hardware configurations' are the comparison's (parts/vm.ts), the software monitors' the pair part's. */
+export function configKey(id: CompareConfigId): MessageKey {
+  return id === 'te' || id === 'bt' ? `pair.config.${id}` : `vm.compare.config.${id}`;
+}
+
+/** The catalog key of a part's name; the exits part is named for what the configurations shown enter the hypervisor by. */
+export function partKey(part: ComparePart, family: ExitFamily): MessageKey {
+  if (part !== 'exits' || family === 'hw') return `vm.compare.part.${part}`;
+  return family === 'sw' ? 'pair.part.exits.sw' : 'pair.part.exits.both';
+}
 
 export interface CompareBar {
   id: CompareConfigId;
@@ -48,7 +74,12 @@ export function compareBars(res: Extract<CompareResult, { ok: true }>): CompareB
   });
 }
 
-/** The names of every exit any configuration took, sorted, for the table's rows. */
+/** The names of every VM exit any hardware configuration took, sorted, for the table's rows. */
 export function exitNames(res: Extract<CompareResult, { ok: true }>): string[] {
-  return [...new Set(res.rows.flatMap((r) => Object.keys(r.exits.byName)))].sort();
+  return [...new Set(res.rows.filter((r) => !isSoftwareConfig(r)).flatMap((r) => Object.keys(r.exits.byName)))].sort();
+}
+
+/** What the software monitors' traps and callouts were caused by (`cli`, `out`, `#PF`, `popfd`), sorted, for the table's rows. */
+export function monitorNames(res: Extract<CompareResult, { ok: true }>): string[] {
+  return [...new Set(res.rows.filter(isSoftwareConfig).flatMap((r) => Object.keys(r.exits.byName)))].sort();
 }

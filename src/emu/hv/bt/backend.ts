@@ -59,7 +59,7 @@ import { Flag, type SegmentCache } from '../../cpu/state.ts';
 import type { Cpu } from '../../cpu/cpu.ts';
 import type { BackendRun, HvEvent, HvExit } from '../types.ts';
 import { MONITOR_LINEAR, TeBackend, vectorName, type TeBackendOptions } from '../te/backend.ts';
-import { translateBlock, type CalloutReason, type TranslatedBlock } from './translate.ts';
+import { calloutReason, translateBlock, type CalloutReason, type TranslatedBlock } from './translate.ts';
 
 /** The translation cache: 256 KiB of the monitor's area, after the trap-and-emulate structures. */
 export const TC_OFF = 0x20000;
@@ -480,6 +480,8 @@ export class BtBackend extends TeBackend {
       st.tsc++;
       return { note: `${p.name}: delivered through the guest's IDT with its return address`, reflect: { vector, type: 'software', length: insn.length } };
     }
+    this.fixAfterWrite = null;
+    if (p.name === 'code write' && this.cpu.cpl() === 1 && (calloutReason(p.insn) === 'sensitive' || calloutReason(p.insn) === 'indirect')) this.fixAfterWrite = { insn: p.insn, steps: st.steps };
     const r = super.emulate();
     if (!('error' in r) && p.name === 'iretd') {
       const fl = this.readGuest((st.seg[2]!.baseLo + st.regLo[4]! - 4) >>> 0, 4);
@@ -517,6 +519,22 @@ export class BtBackend extends TeBackend {
     if (!done || insn === null) return { note, next };
     const fix = this.fixUp(insn, popped);
     return { note: fix === '' ? note : `${note}; ${fix}`, next };
+  }
+
+  /**
+   * A sensitive instruction of the guest kernel whose store lands in a frame of translated code
+   * (SIDT or SGDT into a buffer beside the code, PUSHF onto a stack in that page) runs once where
+   * it stands as any code write does (te/backend.ts, now or at the next entry); once it has retired
+   * it gets the fix-up its callout would have given it, or the guest would see the monitor's values.
+   */
+  private fixAfterWrite: { insn: Insn; steps: number } | null = null;
+
+  protected override afterWrite(gfn: number): void {
+    super.afterWrite(gfn);
+    const f = this.fixAfterWrite;
+    if (f === null || this.cpu.state.steps !== f.steps + 1) return;
+    this.fixAfterWrite = null;
+    this.fixUp(f.insn, null);
   }
 
   /** What ring 0 would have seen or done, written after the instruction ran in ring 1. */

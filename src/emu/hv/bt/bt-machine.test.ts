@@ -14,6 +14,8 @@ import { Timeline } from '../../trace/timeline.ts';
 import { MARK_KINDS, MarkIndex } from '../../trace/marks.ts';
 import { HvMachine } from '../hv-machine.ts';
 import { BtBackend, type BtBlock } from './backend.ts';
+import redPill from '../../scenario/examples/red-pill.json';
+import btAdaptive from '../../scenario/examples/bt-adaptive.json';
 
 /** A guest kernel that chains a loop, rewrites its own code, keeps writing a page-table entry, and runs POPF. */
 const GUEST = `
@@ -170,5 +172,34 @@ describe('the binary-translation machine', () => {
       tl.goto(at);
     }
     expect(state(m)).toEqual(straight(ls, tl.current));
+  });
+
+  it('labels each record with the cause the monitor counted for its own exit, the same after going back', () => {
+    const labels = (json: object, interval: number | null): string[] => {
+      const r = loadScenario({ ...json, technique: 'bt' });
+      if (!r.ok) throw new Error(JSON.stringify(r.errors));
+      const m = hv(r.loaded);
+      if (interval === null) m.run(10_000);
+      else {
+        // Forward, back to the start, then forward again through checkpoints.
+        const tl = new Timeline(m, { interval });
+        tl.step(10_000);
+        const end = tl.current;
+        tl.goto(0);
+        for (let at = 0; at < end; at += 5) tl.goto(Math.min(end, at + 5));
+      }
+      return m.records.map((x) => `${x.log.note.split(' ')[0]}:${x.trap!.label}`);
+    };
+    // The red pill's SIDT and SGDT store beside their code: each store is a code write, read while
+    // its callout was being handled and recorded after it; it is labelled as one.
+    const red = labels(redPill, null);
+    expect(red.filter((x) => x.startsWith('code:'))).toEqual(['code:code write', 'code:code write']);
+    expect(red.filter((x) => x.endsWith(':code write'))).toHaveLength(2);
+    // The page-table store's emulation takes a fault while the monitor runs it once: counted, but no record's label.
+    const adaptive = labels(btAdaptive, null);
+    expect(adaptive.filter((x) => x.endsWith(':page-table write'))).toHaveLength(7);
+    for (const [json, straightRun] of [[redPill, red], [btAdaptive, adaptive]] as const) {
+      for (const interval of [2, 3, 7]) expect(labels(json, interval)).toEqual(straightRun);
+    }
   });
 });

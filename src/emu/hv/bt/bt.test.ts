@@ -172,6 +172,17 @@ describe('the translation cache at work', () => {
     expect(bt.hv.traps!['code write']).toBe(3);
   });
 
+  it('a sensitive instruction whose store lands in translated code still gets its fix-up (SIDT and SGDT into a buffer beside the code)', () => {
+    // The red pill's pattern (examples/red-pill.json): the buffers share the code's page, so the store is a code write, run where it stands.
+    const src = 'sidt [idt_copy]\nmov eax, [idt_copy+2]\nsgdt [gdt_copy]\nmov ebx, [gdt_copy+2]\nhlt\nidt_copy: dw 0\ndd 0\ngdt_copy: dw 0\ndd 0';
+    const { bare, bt } = both(src);
+    expect(bt.regs).toEqual(bare.regs);
+    expect(bt.hv.traps!['code write']).toBeGreaterThanOrEqual(2);
+    // Not the monitor's tables at 0xffc00000.
+    expect(Number(bt.regs.rax)).toBeLessThan(0xffc00000);
+    expect(Number(bt.regs.rbx)).toBeLessThan(0xffc00000);
+  });
+
   it('adaptive translation: a store that keeps writing a page table becomes a callout, and the page faults stop', () => {
     const src = `
   mov edi, 0x11000

@@ -147,8 +147,6 @@ export class PvBackend extends SoftwareBackend implements HvBackend {
   readonly vendor: 'intel' | 'amd';
   readonly id = 'pv';
   readonly shadow = null;
-  /** Exits by cause: hypercalls by name, reflected exceptions by vector name, upcalls. */
-  readonly traps = new Map<string, number>();
   readonly hypercalls = new Map<string, number>();
   readonly hypercallLog: PvHypercallRecord[] = [];
   /** What the guest wrote with console_io. */
@@ -433,7 +431,8 @@ export class PvBackend extends SoftwareBackend implements HvBackend {
       // INT 0x82 or a fault into the hypervisor through its IDT, and the IRET back, then its dispatch.
       this.ledger.charge({ kind: 'trap' });
       this.ledger.charge({ kind: 'hv-dispatch' });
-      return { kind: 'exit', exit: this.readTrap(cpu.exit) };
+      const trapped = cpu.exit;
+      return { kind: 'exit', exit: this.withCause(() => this.readTrap(trapped)) };
     }
     if (end === 'shutdown') return { kind: 'shutdown' };
     if (end === 'hlt') return { kind: 'halted' };
@@ -463,10 +462,6 @@ export class PvBackend extends SoftwareBackend implements HvBackend {
     } catch (e) {
       if (e !== GuestExit.signal) throw e;
     }
-  }
-
-  private count(name: string): void {
-    this.traps.set(name, (this.traps.get(name) ?? 0) + 1);
   }
 
   private readTrap(x: Intercept): HvExit {

@@ -156,8 +156,6 @@ export class TeBackend extends SoftwareBackend implements HvBackend {
   readonly vendor: 'intel' | 'amd';
   readonly id: string = 'te';
   readonly shadow: ShadowMmu;
-  /** Traps by the instruction that caused them (cli, out, mov cr3...), and reflected exceptions by name. */
-  readonly traps = new Map<string, number>();
   protected readonly ledger: Ledger;
   protected readonly area: number;
   /** The guest's control registers and EFER as it set them. */
@@ -459,7 +457,8 @@ export class TeBackend extends SoftwareBackend implements HvBackend {
       const { end, native } = this.runGuest(budget, this.ledger);
       budget -= native;
       if (end === 'exit' && cpu.exit !== null) {
-        const exit = this.readTrap(cpu.exit);
+        const trapped = cpu.exit;
+        const exit = this.withCause(() => this.readTrap(trapped));
         // null: the monitor handled it on its own (binary translation's chaining) and the guest goes on.
         if (exit === null) {
           if (budget > 0) continue;
@@ -577,10 +576,6 @@ export class TeBackend extends SoftwareBackend implements HvBackend {
         },
       },
     };
-  }
-
-  protected count(name: string): void {
-    this.traps.set(name, (this.traps.get(name) ?? 0) + 1);
   }
 
   /** What a #GP in ring 1 was, when it was the guest kernel's privileged instruction (else null: the guest's own #GP). */
