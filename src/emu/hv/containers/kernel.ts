@@ -234,16 +234,19 @@ start:
 
     ; one process per container
     mov esi, containers
+    mov ecx, [ncontainers]
 .spawn:
+    push ecx
     call spawn
+    pop ecx
     add esi, CT_SIZE
-    cmp esi, containers_end
-    jb .spawn
+    loop .spawn
 
     mov eax, [procs+P_CR3]        ; paging on, in the first process's address space
     mov cr3, eax
     mov eax, cr0
     or eax, 0x80010000            ; PG, and WP: read-only pages bind the kernel too
+.paging_on:
     mov cr0, eax
     mov dword [kstate], K_RUNNING
     mov dword [cur_index], -1
@@ -881,6 +884,7 @@ msg_nl: db 10, 0
 sys_table:
     dd sys_nosys, sys_write, sys_exit, sys_yield, sys_getpid, sys_gethostname, sys_uname, sys_ticks
 
+ncontainers: dd ${containers.length}               ; entries in the container table (at the image's end)
 kstate: dd 0                      ; BOOTING, RUNNING, IDLE, PANIC
 ticks: dd 0
 nprocs: dd 0
@@ -894,10 +898,6 @@ line_start: db 0
 align 4
 log_len: dd 0
 procs: times MAX_PROCS * PROC_SIZE db 0
-
-containers:                       ; the container table: the only part that differs between configurations
-${containerTable(containers)}
-containers_end:
 
 LOG_SIZE equ ${LOG_SIZE}
 log_buf: times LOG_SIZE db 0
@@ -919,5 +919,9 @@ tss: times 104 db 0
 align 16
 kstack: times 4096 db 0
 kstack_top:
+
+containers:                       ; the container table, last: the only part that differs between configurations
+${containerTable(containers)}
+containers_end:
 `;
 }
