@@ -351,7 +351,7 @@ schedule:
     jmp resume
 
 ; INT 0x80: EAX the number, EBX ECX EDX the arguments; the result goes back in EAX
-syscall_entry:
+sys_entry:
     push eax
     push ecx
     push edx
@@ -698,7 +698,7 @@ idt_init:
     mov eax, page_fault
     call set_gate
     mov ecx, 0x80
-    mov eax, syscall_entry
+    mov eax, sys_entry
     mov dx, 0xee00                ; interrupt gate, DPL 3: INT 0x80 allowed from ring 3
     call set_gate
     lidt [idt_desc]
