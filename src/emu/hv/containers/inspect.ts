@@ -5,7 +5,7 @@
  * are physical addresses; `read` reads a dword at one (the bare machine's RAM, or a VM's range of
  * the host's RAM). The runner (run.ts) and the worker's view read the same fields this way.
  */
-import { CT, LOG_SIZE, PROC } from './kernel.ts';
+import { CT, LOG_SIZE, PROC } from './layout.ts';
 
 /** The labels the reader needs (the assembler's map for the kernel's image). */
 export const KERNEL_LABELS = ['kstate', 'ticks', 'nprocs', 'cur_index', 'procs', 'containers', 'containers_end', 'log_len', 'log_buf', 'user_text'] as const;

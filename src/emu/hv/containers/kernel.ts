@@ -55,20 +55,9 @@
  * cause none).
  */
 
-/** Where the kernel is linked and loaded (its `org`). */
-export const KERNEL_LOAD = 0x100000;
-/** The first frame the kernel hands out (page tables and processes' pages), in order. */
-export const FRAMES = 0x200000;
-/** Each process's private pages: its data page at U_DATA, its stack page after it, up to U_TOP. */
-export const U_DATA = 0x400000;
-export const U_TOP = 0x402000;
-/** The kernel's version string, which `uname` copies. */
-export const KERNEL_VERSION = 'ringos 0.1';
+import { COMMAND_NUMBER, CT, ERRNO, FRAME_DWORDS, FRAMES, KERNEL_VERSION, KSTATE, LOG_SIZE, MAX_PROCS, PROC, PROC_STATE, SYSCALLS, U_DATA, U_TOP, type Command } from './layout.ts';
 
-/** What a container's first process does after it has said who it is (its command, passed in EBX). */
-export type Command = 'run' | 'peek' | 'crash';
-/** The command numbers the program reads from EBX. */
-export const COMMAND_NUMBER: Readonly<Record<Command, number>> = { run: 0, peek: 1, crash: 2 };
+export { KERNEL_LOAD, FRAMES, U_DATA, U_TOP, KERNEL_VERSION, type Command } from './layout.ts';
 
 export interface ContainerSpec {
   /** Its hostname, 1 to 15 letters, digits or '-'. */
@@ -76,21 +65,12 @@ export interface ContainerSpec {
   command: Command;
 }
 
-/** The system calls by number (the table above). */
-export const SYSCALLS = { 1: 'write', 2: 'exit', 3: 'yield', 4: 'getpid', 5: 'gethostname', 6: 'uname', 7: 'ticks' } as const;
-
-/** The process record (`procs`, PROC_SIZE bytes each) by field offset. */
-export const PROC = { STATE: 0, PID: 4, NSPID: 8, CT: 12, CR3: 16, EXIT: 20, SYSCALLS: 24, FRAME: 28, SIZE: 84 } as const;
-/** A process's state word. */
-export const PROC_STATE = { FREE: 0, RUNNABLE: 1, EXITED: 2, KILLED: 3 } as const;
-/** The container record (`containers`): its name (16 bytes, NUL-padded), command, and the next pid inside it. */
-export const CT = { NAME: 0, CMD: 16, NEXT_PID: 20, SIZE: 24 } as const;
-/** The kernel's state word `kstate`. */
-export const KSTATE = { BOOTING: 0, RUNNING: 1, IDLE: 2, PANIC: 3 } as const;
-export const MAX_PROCS = 8;
-export const LOG_SIZE = 4096;
-
 const NAME_RE = /^[a-z0-9-]{1,15}$/;
+
+/** The `SYS_NAME equ N` lines of the system calls. */
+function syscallEqus(): string {
+  return Object.entries(SYSCALLS).map(([n, name]) => `SYS_${name.toUpperCase()} equ ${n}`).join('\n');
+}
 
 /** The container table at the end of the image: one record per container. */
 function containerTable(cs: readonly ContainerSpec[]): string {
@@ -131,44 +111,38 @@ PTE_P equ 1
 PTE_W equ 2
 PTE_U equ 4
 
-SYS_WRITE equ 1
-SYS_EXIT equ 2
-SYS_YIELD equ 3
-SYS_GETPID equ 4
-SYS_GETHOSTNAME equ 5
-SYS_UNAME equ 6
-SYS_TICKS equ 7
-NSYSCALLS equ 8
-EFAULT equ 14
-EINVAL equ 22
-ENOSYS equ 38
-CMD_RUN equ 0
-CMD_PEEK equ 1
-CMD_CRASH equ 2
+${syscallEqus()}
+NSYSCALLS equ ${Object.keys(SYSCALLS).length + 1}
+EFAULT equ ${ERRNO.EFAULT}
+EINVAL equ ${ERRNO.EINVAL}
+ENOSYS equ ${ERRNO.ENOSYS}
+CMD_RUN equ ${COMMAND_NUMBER.run}
+CMD_PEEK equ ${COMMAND_NUMBER.peek}
+CMD_CRASH equ ${COMMAND_NUMBER.crash}
 
 ; struct proc
-P_STATE equ 0                   ; FREE, RUNNABLE, EXITED, KILLED
-P_PID equ 4                     ; the kernel's pid
-P_NSPID equ 8                   ; the pid inside its container
-P_CT equ 12                     ; its container's record
-P_CR3 equ 16                    ; its page directory
-P_EXIT equ 20                   ; its exit code
-P_SYSCALLS equ 24               ; system calls it made
-P_FRAME equ 28                  ; its saved user registers (the frame below)
-PROC_SIZE equ 84
+P_STATE equ ${PROC.STATE}                   ; FREE, RUNNABLE, EXITED, KILLED
+P_PID equ ${PROC.PID}                     ; the kernel's pid
+P_NSPID equ ${PROC.NSPID}                   ; the pid inside its container
+P_CT equ ${PROC.CT}                     ; its container's record
+P_CR3 equ ${PROC.CR3}                    ; its page directory
+P_EXIT equ ${PROC.EXIT}                   ; its exit code
+P_SYSCALLS equ ${PROC.SYSCALLS}               ; system calls it made
+P_FRAME equ ${PROC.FRAME}                  ; its saved user registers (the frame below)
+PROC_SIZE equ ${PROC.SIZE}
 MAX_PROCS equ ${MAX_PROCS}
-RUNNABLE equ 1
-EXITED equ 2
-KILLED equ 3
+RUNNABLE equ ${PROC_STATE.RUNNABLE}
+EXITED equ ${PROC_STATE.EXITED}
+KILLED equ ${PROC_STATE.KILLED}
 ; struct container
-CT_NAME equ 0
-CT_CMD equ 16
-CT_NEXT_PID equ 20
-CT_SIZE equ 24
+CT_NAME equ ${CT.NAME}
+CT_CMD equ ${CT.CMD}
+CT_NEXT_PID equ ${CT.NEXT_PID}
+CT_SIZE equ ${CT.SIZE}
 ; kstate
-K_RUNNING equ 1
-K_IDLE equ 2
-K_PANIC equ 3
+K_RUNNING equ ${KSTATE.RUNNING}
+K_IDLE equ ${KSTATE.IDLE}
+K_PANIC equ ${KSTATE.PANIC}
 
 ; The frame a system call leaves on the kernel stack: what INT pushed (SS, ESP, EFLAGS, CS, EIP),
 ; then the user's registers the entry pushes (EAX ... EDI, DS, ES); ES is on top.
@@ -183,7 +157,7 @@ F_CS equ 40
 F_EFLAGS equ 44
 F_ESP equ 48
 F_SS equ 52
-FRAME_DWORDS equ 14
+FRAME_DWORDS equ ${FRAME_DWORDS}
 
 start:
     cli
