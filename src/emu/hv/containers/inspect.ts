@@ -82,7 +82,9 @@ export function readKernel(l: KernelLabels, read32: (pa: number) => number, read
   }
   const containers: string[] = [];
   for (let c = l.containers; c < l.containers_end; c += CT.SIZE) containers.push(readString(read8, c + CT.NAME, 16));
-  return { state: KSTATES[read32(l.kstate)] ?? 'booting', ticks: read32(l.ticks), current: read32(l.cur_index) | 0, procs, containers };
+  const state = KSTATES[read32(l.kstate)] ?? 'booting';
+  // cur_index is set (to −1, then each process's) once the boot is over.
+  return { state, ticks: read32(l.ticks), current: state === 'booting' ? -1 : read32(l.cur_index) | 0, procs, containers };
 }
 
 /** The kernel's log (what it wrote to the UART, kept in memory). */
