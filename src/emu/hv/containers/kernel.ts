@@ -34,7 +34,7 @@
  *
  * Memory. The kernel is linked and loaded at 0x100000 and maps the first 4 MiB one to one for
  * itself (supervisor only, page 0 left unmapped so that a NULL pointer faults), from one page table
- * every process shares (page-directory entry 0). The programs' code (`user_text`, two pages of the
+ * every process shares (page-directory entry 0). The programs' code (`user_text`, a page of the
  * kernel's image) is mapped there too, user-accessible and read-only: one copy of the text for every
  * process, as an OS shares a program's text. Each process's private pages are the linear range
  * [U_DATA, U_TOP) = [0x400000, 0x402000) (data, then stack), mapped by its own page table
