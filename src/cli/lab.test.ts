@@ -149,6 +149,36 @@ describe('lab exec command line', () => {
       expect(e.err).toMatch(msg);
     }
   });
+  it('partition runs two containers of one kernel; --vms two VMs with a kernel each; --crash panics the shared kernel or only one VM\u2019s', () => {
+    const c = JSON.parse(call(['partition']).out);
+    expect(c.as).toBe('containers');
+    expect(c.kernelsInMemory).toBe(1);
+    expect(c.units.map((u: { name: string; nsPid: number; pid: number }) => [u.name, u.pid, u.nsPid])).toEqual([['alpha', 1, 1], ['beta', 2, 1]]);
+    expect(c.units.map((u: { exits: { total: number } }) => u.exits.total)).toEqual([0, 0]);
+    const crash = call(['partition', '--crash']);
+    expect(crash.code).toBe(0);
+    const cc = JSON.parse(crash.out);
+    expect(cc.units.map((u: { end: { kind: string } }) => u.end.kind)).toEqual(['stopped', 'panic']);
+    expect(cc.console).toContain('kernel: halted; every container stops');
+    const v = JSON.parse(call(['partition', '--vms', '--crash']).out);
+    expect(v.as).toBe('vms');
+    expect(v.kernelsInMemory).toBe(2);
+    expect(v.units.map((u: { end: { kind: string } }) => u.end.kind)).toEqual(['exited', 'panic']);
+    expect(v.units[0].exits.byName.EXIT_REASON_IO_INSTRUCTION).toBe(2 + 2 * v.units[0].console.length);
+    const peek = JSON.parse(call(['partition', '--peek', '--under', 'svm']).out);
+    expect(peek.preset).toBe('amd-recent');
+    expect(peek.units.map((u: { end: { kind: string } }) => u.end.kind)).toEqual(['exited', 'killed']);
+    for (const [args, msg] of [
+      [['partition', '--crash', '--peek'], /--crash and --peek: beta does one or the other/],
+      [['partition', '--under', 'bt'], /--under: 'bt' is not vtx or svm/],
+      [['partition', '--vms', '--cost-preset', 'amd-recent'], /--cost-preset: preset 'amd-recent' prices AMD-V, not VT-x/],
+      [['partition', 'extra'], /unexpected argument 'extra'/],
+    ] as const) {
+      const e = call([...args]);
+      expect(e.code).toBe(2);
+      expect(e.err).toMatch(msg);
+    }
+  });
   it('--nested off runs without nested paging (hv.nested false) and --nested on is the default', () => {
     const b = JSON.parse(call(['exec', '--mode', 'prot32', '--load', '0x100000', bin]).out);
     for (const under of ['svm', 'vtx']) {

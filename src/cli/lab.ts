@@ -12,7 +12,8 @@
  * `lab exercise vmexit` seeded VM-exit problems, `lab exercise nested` seeded 2D-walk
  * problems, `lab exercise shadow` seeded shadow-paging problems and `lab exercise iommu` seeded
  * DMA-remapping problems (VT-d or AMD-Vi); `lab pv` runs the small kernel of hv/pv as a
- * paravirtualized domain (or bare, or prints its kernel diff); `lab run FILE.json`
+ * paravirtualized domain (or bare, or prints its kernel diff); `lab partition` runs two workloads as
+ * two containers of one small kernel, or with `--vms` as two VMs each with its own copy of it (hv/containers); `lab run FILE.json`
  * boots a scenario (src/emu/scenario) and prints its final state. Commands are a table.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -43,6 +44,7 @@ import type { LoadedScenario } from '../emu/scenario/validate.ts';
 import { TRACE_KINDS, traceToJson, type TraceKind } from '../emu/trace/events.ts';
 import { runBareKernel, runPv } from '../emu/hv/pv/exec.ts';
 import { kernelDiff, type KernelVersion } from '../emu/hv/pv/kernel.ts';
+import { runPartitioning } from '../emu/hv/containers/run.ts';
 
 /** A bad command line: printed with the usage, exit code 2. */
 export class UsageError extends Error {}
@@ -413,6 +415,28 @@ const commands: Record<string, Command> = {
       // The guest's failure (the unmodified kernel's first privileged instruction) is the run's result, printed; the exit code says it failed.
       if (r.end === 'error') throw new InputError(`lab pv: the ${kernel} kernel failed under the hypervisor: ${r.error ?? 'error'}`);
       return null;
+    },
+  },
+  partition: {
+    usage: 'partition [--vms] [--crash | --peek] [--under vtx|svm] [--cost-preset NAME] [--max-steps N]   (the same two workloads as two containers of one small kernel on the bare machine, or as two VMs each running its own copy of that kernel with --vms; --crash: beta\u2019s uname(NULL) makes the kernel panic, --peek: beta reads alpha\u2019s page and is killed)',
+    run(args) {
+      const { flags, positional } = parseFlags(args, ['--under', '--cost-preset', '--max-steps'], ['--vms', '--crash', '--peek']);
+      if (positional.length !== 0) throw new UsageError(`unexpected argument '${positional[0]}'`);
+      if (flags.has('--crash') && flags.has('--peek')) throw new UsageError('--crash and --peek: beta does one or the other');
+      const under = flags.get('--under') ?? 'vtx';
+      if (under !== 'vtx' && under !== 'svm') throw new UsageError(`--under: '${under}' is not vtx or svm`);
+      const maxSteps = scenarioSteps(flags);
+      const preset = flags.get('--cost-preset');
+      try {
+        const r = runPartitioning({
+          as: flags.has('--vms') ? 'vms' : 'containers', crash: flags.has('--crash'), peek: flags.has('--peek'), under,
+          ...(preset !== undefined ? { preset } : {}), ...(maxSteps !== undefined ? { maxSteps } : {}),
+        });
+        return JSON.stringify(r, null, 1);
+      } catch (e) {
+        if (e instanceof RangeError) throw new UsageError(`--cost-preset: ${e.message}`);
+        throw e;
+      }
     },
   },
   asm: {

@@ -7,7 +7,7 @@
 import type { LabMessage, LabRequest } from './protocol.ts';
 import { needsPreparing, prepareExercise } from './exercise.ts';
 import { needsCompareChunk, prepareCompare } from './compare.ts';
-import { LabSession, needsHypervisor, prepareLoad, type SessionOptions } from './session.ts';
+import { LabSession, needsPart, prepareLoad, type SessionOptions } from './session.ts';
 
 /** A handler for request messages that posts each answer through `post`. */
 export function createLabHandler(post: (msg: LabMessage) => void, opts: SessionOptions = {}): (req: LabRequest) => void {
@@ -32,9 +32,10 @@ export function createLabHandler(post: (msg: LabMessage) => void, opts: SessionO
       );
       return;
     }
-    // A scenario with a technique needs the hypervisor's chunk (session.ts prepareLoad). Later
-    // requests wait behind the load in a queue, so that they see the scenario it loads.
-    if (pending !== null || (req.type === 'load' && needsHypervisor(req.scenario))) {
+    // A scenario with a technique needs the hypervisor's chunk, one running the container kernel the
+    // containers' chunk (session.ts prepareLoad). Later requests wait behind the load in a queue, so
+    // that they see the scenario it loads.
+    if (pending !== null || (req.type === 'load' && needsPart(req.scenario))) {
       const before = pending ?? Promise.resolve();
       pending = before
         .then(() => (req.type === 'load' ? prepareLoad(req.scenario) : undefined))

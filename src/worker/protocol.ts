@@ -22,6 +22,7 @@ import type { VmView } from './vm-types.ts';
 import type { StepTwoD } from './twod-types.ts';
 import type { StepShadow } from './shadow-types.ts';
 import type { StepIo } from './io-types.ts';
+import type { StepContainers } from './containers-types.ts';
 
 /** A JSON value: what a scenario file, a share link or a lesson hands to `load`. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -102,6 +103,8 @@ export interface ViewState {
   shadow?: StepShadow | null;
   /** A multi-VM host whose VMs have devices (issue 8): the devices, the step's DMA requests through the IOMMU and the rings (io-types.ts); null or absent otherwise. */
   io?: StepIo | null;
+  /** The container kernel (src/emu/hv/containers) on the bare machine: its process table and shared state (containers-types.ts); null or absent otherwise. */
+  containers?: StepContainers | null;
 }
 
 export const MAX_VIEW_EVENTS = 256;

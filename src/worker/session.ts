@@ -30,20 +30,38 @@ import type { StepTwoD } from './twod-types.ts';
 import type { StepShadow } from './shadow-types.ts';
 import type { StepIo } from './io-types.ts';
 import type { DmaStepIndex } from './dma-index.ts';
+import { CONTAINER_KERNEL_MARK, type StepContainers } from './containers-types.ts';
 
 let hvPart: typeof import('./hv-part.ts') | null = null;
+let containersPart: typeof import('./containers-part.ts') | null = null;
+
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 /** Whether loading `scenario` needs the hypervisor's chunk and it has not loaded yet. */
 export function needsHypervisor(scenario: unknown): boolean {
-  return hvPart === null && typeof scenario === 'object' && scenario !== null && !Array.isArray(scenario) && typeof (scenario as { technique?: unknown }).technique === 'string';
+  return hvPart === null && isObject(scenario) && typeof scenario.technique === 'string';
+}
+
+/** Whether `scenario` runs the container kernel without a technique (its source's first line says so) and the containers' chunk has not loaded yet. */
+export function needsContainers(scenario: unknown): boolean {
+  if (containersPart !== null || !isObject(scenario) || scenario.technique !== undefined || !isObject(scenario.kernel)) return false;
+  const src = scenario.kernel.source;
+  return typeof src === 'string' && src.startsWith(CONTAINER_KERNEL_MARK);
+}
+
+/** Whether a `load` of `scenario` must wait for prepareLoad. */
+export function needsPart(scenario: unknown): boolean {
+  return needsHypervisor(scenario) || needsContainers(scenario);
 }
 
 /**
- * Loads the hypervisor's chunk (hv-part.ts) when `scenario` has a technique (a no-op otherwise or
- * once loaded): the worker's handler and the in-thread client await it before a `load`.
+ * Loads the hypervisor's chunk (hv-part.ts) when `scenario` has a technique, and the containers'
+ * (containers-part.ts) when it runs the container kernel (a no-op otherwise or once loaded): the
+ * worker's handler and the in-thread client await it before a `load`.
  */
 export async function prepareLoad(scenario: unknown): Promise<void> {
   if (needsHypervisor(scenario)) hvPart = await import('./hv-part.ts');
+  if (needsContainers(scenario)) containersPart = await import('./containers-part.ts');
 }
 
 /** Kinds collected unless the page asks otherwise: all but the TLB-path ones (tlb/lookup, mmu/walk, tlb/fill), which are many per step. */
@@ -234,6 +252,8 @@ interface Loaded {
   /** The scenario's name and mode (for ViewState.vm's VM). */
   name: string;
   mode: 'prot32' | 'long64';
+  /** The kernel's labels, for a scenario without a technique (ViewState.containers); null with one. */
+  labels: ReadonlyMap<string, number> | null;
 }
 
 export class LabSession {
@@ -265,7 +285,8 @@ export class LabSession {
     const dma = pair?.index ?? null;
     const msi = pair?.msi ?? null;
     const marksBase = this.cur === null ? 0 : this.cur.marksBase + this.cur.marks.version + 1;
-    this.cur = { machine, timeline, marks, dma, msi, marksBase, name: r.loaded.scenario.name, mode: r.loaded.scenario.mode };
+    const labels = r.loaded.scenario.technique === undefined ? r.loaded.kernel.labels : null;
+    this.cur = { machine, timeline, marks, dma, msi, marksBase, name: r.loaded.scenario.name, mode: r.loaded.scenario.mode, labels };
     this.prev = null;
     const sc = r.loaded.scenario;
     return {
@@ -422,8 +443,14 @@ export class LabSession {
     this.prev = mv;
     return {
       step: timeline.current, furthest: timeline.furthest, end, machine: mv, changed, events: ev.events, eventsDropped: ev.dropped,
-      walks, marksVersion: marksBase + marks.version, vm: this.vm(), twod: this.twod(), shadow: this.shadow(), io: this.io(),
+      walks, marksVersion: marksBase + marks.version, vm: this.vm(), twod: this.twod(), shadow: this.shadow(), io: this.io(), containers: this.containers(),
     };
+  }
+
+  /** ViewState.containers: the container kernel's state (null for another program, or with a technique). */
+  private containers(): StepContainers | null {
+    const { machine, labels } = this.need();
+    return containersPart !== null && labels !== null ? containersPart.containersView(machine, labels) : null;
   }
 
   /** ViewState.twod: the 2D walks of the step that led here (null without a technique, or when the step made none). */

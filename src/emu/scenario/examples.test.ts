@@ -13,6 +13,8 @@ import { ioReport } from '../hv/io-compare.ts';
 import { VTD_FAULT } from '../iommu/vtd.ts';
 import { AMDVI_EVENT } from '../iommu/amdvi.ts';
 import { runBareKernel, runPv } from '../hv/pv/exec.ts';
+import { runPartitioning } from '../hv/containers/run.ts';
+import { PARTITION_EXAMPLES, partitionScenario } from '../hv/containers/scenarios.ts';
 
 const DIR = join(import.meta.dirname, 'examples');
 
@@ -39,7 +41,7 @@ const strip = (events: TraceEvent[]) => events.map(({ step: _step, ...rest }) =>
 describe('the example scenarios', () => {
   it('every JSON file in examples/ validates', () => {
     const files = readdirSync(DIR).filter((f) => f.endsWith('.json'));
-    expect(files.sort()).toEqual(['bt-adaptive.json', 'bt-popf.json', 'bt-smc.json', 'disk-three-ways.json', 'dma-attack-amdvi.json', 'dma-attack-vtd.json', 'dma-attack.json', 'mm-workload.json', 'nested-walk-svm.json', 'nested-walk-vtx.json', 'nic-interrupts-amdvi.json', 'nic-interrupts-posted.json', 'nic-interrupts.json', 'nic-three-ways.json', 'nic-two-ways.json', 'page-fault.json', 'popf-trap.json', 'pv-kernel.json', 'pv-unmodified.json', 'red-pill.json', 'shadow-paging-svm.json', 'shadow-paging-vtx.json', 'sriov-two-vms.json', 'svm-first-exit.json', 'syscalls.json', 'timer.json', 'two-vms-svm.json', 'two-vms.json', 'vtx-first-exit.json']);
+    expect(files.sort()).toEqual(['bt-adaptive.json', 'bt-popf.json', 'bt-smc.json', 'containers-crash.json', 'containers.json', 'disk-three-ways.json', 'dma-attack-amdvi.json', 'dma-attack-vtd.json', 'dma-attack.json', 'mm-workload.json', 'nested-walk-svm.json', 'nested-walk-vtx.json', 'nic-interrupts-amdvi.json', 'nic-interrupts-posted.json', 'nic-interrupts.json', 'nic-three-ways.json', 'nic-two-ways.json', 'page-fault.json', 'popf-trap.json', 'pv-kernel.json', 'pv-unmodified.json', 'red-pill.json', 'shadow-paging-svm.json', 'shadow-paging-vtx.json', 'sriov-two-vms.json', 'svm-first-exit.json', 'syscalls.json', 'timer.json', 'two-vms-svm.json', 'two-vms.json', 'vms-crash.json', 'vtx-first-exit.json']);
     for (const f of files) expect(loadScenario(JSON.parse(readFileSync(join(DIR, f), 'utf8'))).ok, f).toBe(true);
   });
 
@@ -553,5 +555,54 @@ describe('the paravirtualization examples', () => {
     expect(m.ended?.kind === 'error' ? m.ended.why : '').toContain('CLI at 0x100000: not paravirtualized');
     expect(m.cpu.state.steps).toBe(0);
     expect(m.records.map((x) => x.trap?.label)).toEqual(['not paravirtualized: cli']);
+  });
+});
+
+describe('the partitioning examples (containers against VMs)', () => {
+  it('are the generator\u2019s output (scripts/partition-examples.ts writes them)', () => {
+    for (const id of PARTITION_EXAMPLES) expect(JSON.parse(readFileSync(join(DIR, `${id}.json`), 'utf8')), id).toEqual(JSON.parse(JSON.stringify(partitionScenario(id))));
+  });
+
+  it('containers: the kernel\u2019s console as the runner\u2019s; only user \u2194 kernel transitions, 32 system calls, no VM', () => {
+    const { m, events, end } = run('containers');
+    expect(end).toBe('hlt');
+    const ref = runPartitioning({ as: 'containers' });
+    expect(m.devices.uartOut).toBe(ref.console);
+    expect(m.cpu.state.steps).toBe(ref.steps);
+    const rings = events.filter((e) => e.kind === 'ring/change');
+    expect(new Set(rings.map((e) => `${e.from}>${e.to}`))).toEqual(new Set(['0>3', '3>0']));
+    expect(rings.filter((e) => e.kind === 'ring/change' && e.cause === 'software-interrupt' && e.vector === 0x80)).toHaveLength(32);
+    expect(events.filter((e) => e.kind === 'cpu/exception')).toEqual([]);
+    expect(events.some((e) => e.kind.startsWith('vm/'))).toBe(false);
+  });
+
+  it('containers-crash: beta\u2019s uname(NULL) faults in ring 0 and the kernel halts with both containers', () => {
+    const { m, events, end } = run('containers-crash');
+    expect(end).toBe('hlt');
+    const ref = runPartitioning({ as: 'containers', crash: true });
+    expect(m.devices.uartOut).toBe(ref.console);
+    expect(m.devices.uartOut).toContain('[beta] uname(NULL)\nkernel panic: page fault in ring 0 at ');
+    const pf = events.filter((e) => e.kind === 'cpu/exception');
+    expect(pf).toHaveLength(1);
+    expect(pf[0]).toMatchObject({ vector: 14, errorCode: 2, cr2: 0n });
+    expect(m.cpu.cpl()).toBe(0);
+  });
+
+  it('vms-crash: each VM\u2019s console as the runner\u2019s VMs; beta\u2019s kernel panics, alpha\u2019s runs its process to the end', () => {
+    const ls = example('vms-crash');
+    const m = buildScenario(ls) as unknown as HostMachine;
+    expect(m).toBeInstanceOf(HostMachine);
+    const sink = new ArraySink();
+    m.setTrace(sink, ['vm/end']);
+    expect(m.run(ls.maxSteps)).toBe('hlt');
+    const ref = runPartitioning({ as: 'vms', crash: true });
+    expect([m.console(0), m.console(1)]).toEqual(ref.units.map((u) => u.console));
+    expect(m.console(0)).toMatch(/kernel: pid 1 \(alpha, pid 1 inside\) exited with code 0\nkernel: no process left; halted\n$/);
+    expect(m.console(1)).toMatch(/\[beta\] uname\(NULL\)\nkernel panic: page fault in ring 0 at 0x[0-9a-f]{8}, address 0x00000000, error 0x00000002, serving pid 1 \(beta, pid 1 inside\)\nkernel: halted; every container stops\n$/);
+    // Both VMs end (each kernel's final HLT with interrupts off), each at its own step.
+    expect([m.vmEnd(0), m.vmEnd(1)]).toEqual(['hlt', 'hlt']);
+    expect(sink.events.filter((e) => e.kind === 'vm/end')).toHaveLength(2);
+    const report = m.host.report();
+    for (const r of report) expect(r.exits['EXIT_REASON_IO_INSTRUCTION']!.count).toBe(2 + 2 * r.uart.length);
   });
 });

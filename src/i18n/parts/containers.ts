@@ -1,0 +1,80 @@
+/**
+ * UI strings of the containers view (src/views/containers) and its narration: the container
+ * kernel's processes, what every container shares, and the system calls, faults and the panic of a
+ * step. English, and the same keys in Simplified Chinese (glossary terms: 特权级, 系统调用, 内核,
+ * 页目录). `{name}` marks a value.
+ */
+
+import { registerMessages } from '../messages.ts';
+
+export const containersEn = {
+  'containers.title': 'Containers: one kernel',
+  'containers.intro': 'Each container is a process of the same kernel, run in ring 3 with its own page directory. The kernel keeps them apart; what the kernel itself holds, they share.',
+  'containers.kernel.booting': 'The kernel is booting: no process has run yet.',
+  'containers.kernel.running': 'Now: {who}; the processor is in ring {cpl}, {where}.',
+  'containers.where.user': 'running the process’s own code',
+  'containers.where.kernel': 'running the kernel on its behalf',
+  'containers.kernel.idle': 'Every process has ended; the kernel has halted.',
+  'containers.kernel.panic': 'The kernel panicked and halted: every container stopped with it.',
+  'containers.shared': 'Shared by every container: the kernel {version}, its tick counter ({ticks}), its one UART driver.',
+  'containers.caption': 'The kernel’s processes',
+  'containers.col.container': 'Container',
+  'containers.col.nsPid': 'pid inside',
+  'containers.col.pid': 'kernel pid',
+  'containers.col.cr3': 'CR3 (page directory)',
+  'containers.col.frame': '{addr} → frame',
+  'containers.col.state': 'State',
+  'containers.col.syscalls': 'System calls',
+  'containers.state.runnable': 'runnable',
+  'containers.state.exited': 'exited with code {code}',
+  'containers.state.killed': 'killed by the kernel',
+  'containers.state.stopped': 'stopped by the panic',
+  'containers.current': 'current',
+  'containers.none': 'No process yet.',
+  'containers.who': 'container {name}’s process (pid {ns} inside it, pid {pid} in the kernel)',
+  'containers.call.unknown': 'an unknown call',
+  'containers.narr.syscall': 'With INT 0x80, {who} asks the kernel for {call} (EAX = {n}), from ring 3 to ring 0: one kernel serves every container.',
+  'containers.narr.return': 'The kernel returns to ring 3 with IRETD, into {who}, in its own address space.',
+  'containers.narr.userPf': '{who} read or wrote {addr}, which its address space maps only for the kernel or not at all (#PF, error code {code}): a fault in ring 3. The kernel kills that process, and only it.',
+  'containers.narr.userGp': '{who} made a general protection fault in ring 3 (#GP, error code {code}). The kernel kills that process, and only it.',
+  'containers.narr.kernelPf': 'The kernel itself faulted in ring 0 at {addr} while serving {who} (#PF, error code {code}): a kernel bug a container can reach. The kernel panics, and every container stops, since they all run on this kernel.',
+  'containers.narr.haltPanic': 'The kernel halts after its panic: no container runs again.',
+  'containers.narr.haltIdle': 'Every process has ended: the kernel halts.',
+} as const;
+
+export const containersZh: Record<keyof typeof containersEn, string> = {
+  'containers.title': '容器：同一个内核',
+  'containers.intro': '每个容器都是同一个内核中的一个进程，在特权级 3 运行，各有自己的页目录。内核把它们隔开；内核自己持有的东西，它们共享。',
+  'containers.kernel.booting': '内核正在启动：还没有进程运行过。',
+  'containers.kernel.running': '当前：{who}；处理器处于特权级 {cpl}，{where}。',
+  'containers.where.user': '运行该进程自己的代码',
+  'containers.where.kernel': '代它运行内核',
+  'containers.kernel.idle': '所有进程都已结束；内核已停机。',
+  'containers.kernel.panic': '内核崩溃（panic）并停机：所有容器随之停止。',
+  'containers.shared': '所有容器共享：内核 {version}、它的时钟滴答计数（{ticks}）、它唯一的 UART 驱动。',
+  'containers.caption': '内核的进程',
+  'containers.col.container': '容器',
+  'containers.col.nsPid': '容器内 pid',
+  'containers.col.pid': '内核 pid',
+  'containers.col.cr3': 'CR3（页目录）',
+  'containers.col.frame': '{addr} → 物理页帧',
+  'containers.col.state': '状态',
+  'containers.col.syscalls': '系统调用',
+  'containers.state.runnable': '可运行',
+  'containers.state.exited': '已退出，退出码 {code}',
+  'containers.state.killed': '被内核终止',
+  'containers.state.stopped': '随内核崩溃而停止',
+  'containers.current': '当前',
+  'containers.none': '还没有进程。',
+  'containers.who': '容器 {name} 的进程（容器内 pid {ns}，内核中 pid {pid}）',
+  'containers.call.unknown': '未知的调用',
+  'containers.narr.syscall': '{who}用 INT 0x80 请求内核执行 {call}（EAX = {n}），从特权级 3 进入特权级 0：同一个内核为所有容器服务。',
+  'containers.narr.return': '内核用 IRETD 返回特权级 3，进入{who}，在它自己的地址空间中运行。',
+  'containers.narr.userPf': '{who}访问了 {addr}，它的地址空间只把该地址映射给内核，或根本没有映射（#PF，错误码 {code}）：这是特权级 3 的故障。内核终止该进程，且只终止它。',
+  'containers.narr.userGp': '{who}在特权级 3 引发了一般保护故障（#GP，错误码 {code}）。内核终止该进程，且只终止它。',
+  'containers.narr.kernelPf': '内核自身在为{who}服务时于特权级 0 访问 {addr} 出错（#PF，错误码 {code}）：这是容器能够触发的内核缺陷。内核崩溃（panic），所有容器都随之停止，因为它们都运行在这个内核上。',
+  'containers.narr.haltPanic': '内核在崩溃后停机：再也没有容器能运行。',
+  'containers.narr.haltIdle': '所有进程都已结束：内核停机。',
+};
+
+registerMessages(containersEn, containersZh);
