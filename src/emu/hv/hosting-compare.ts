@@ -13,6 +13,7 @@ import { assemble } from '../asm/assembler.ts';
 import { Host, type HostGuest } from './host.ts';
 import { HALTER, uartPrint } from './host-guests.ts';
 import type { ExitWhere, Hosting } from './hosting.ts';
+import type { CostKind } from '../cost/kinds.ts';
 
 const LOAD = 0x100000;
 
@@ -103,7 +104,7 @@ export function compareHosting(opts: { lines?: number; hostProcesses?: number; u
       for (const [k, v] of Object.entries(l.byKind)) byKind[k] = (byKind[k] ?? 0) + v.cycles;
       return { name: r.name, console: r.console, end: r.vcpus[0]!.end, steps: r.steps, exits: r.exitTotal, cycles: l.cycles };
     });
-    const count = (k: string): number => rep.reduce((n, _r, i) => n + (h.vm(i).ledger.data().byKind[k]?.count ?? 0), 0);
+    const count = (k: CostKind): number => rep.reduce((n, _r, i) => n + (h.vm(i).ledger.data().byKind[k]?.count ?? 0), 0);
     rows.push({
       hosting,
       steps: h.cpu.state.steps,

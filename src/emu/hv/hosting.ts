@@ -76,6 +76,8 @@ export interface ExitPath {
   where: ExitWhere;
   /** The exit sent data out of the machine (a byte the UART transmitted, a printed character). */
   output: boolean;
+  /** The exit ended its vCPU's time slice (the scheduler ran after it: `hopsOf`'s `preempt`). */
+  preempt: boolean;
   hops: HostHop[];
 }
 
