@@ -33,6 +33,8 @@ export const shellZh: Record<keyof typeof shellEn, string> = {
   'shell.scenario.bt-adaptive': '二进制翻译：自适应处理页表写入',
   'shell.scenario.pv-kernel': '半虚拟化：发出超级调用的内核',
   'shell.scenario.pv-unmodified': '半虚拟化：未修改的内核停在 CLI',
+  'shell.scenario.hosted-two-vms': '宿主型虚拟机监控器：两台虚拟机',
+  'shell.scenario.bare-metal-two-vms': '裸金属虚拟机监控器：两台虚拟机',
   'shell.scenario.own': '本课自带：{name}',
   'shell.theme': '主题',
   'shell.theme.auto': '跟随系统',

@@ -32,6 +32,8 @@ export const shellEn = {
   'shell.scenario.bt-adaptive': 'Binary translation: adaptive page-table writes',
   'shell.scenario.pv-kernel': 'Paravirtualization: a kernel that makes hypercalls',
   'shell.scenario.pv-unmodified': 'Paravirtualization: an unmodified kernel stops at CLI',
+  'shell.scenario.hosted-two-vms': 'Hosted hypervisor: two VMs',
+  'shell.scenario.bare-metal-two-vms': 'Bare-metal hypervisor: two VMs',
   'shell.scenario.own': 'This lesson’s: {name}',
   'shell.theme': 'Theme',
   'shell.theme.auto': 'System',
