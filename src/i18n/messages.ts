@@ -24,15 +24,16 @@ import type { techniquesEn } from './parts/techniques.ts';
 import type { btEn } from './parts/bt.ts';
 import type { pvEn } from './parts/pv.ts';
 import type { containersEn } from './parts/containers.ts';
+import type { hostingEn } from './parts/hosting.ts';
 
 export const LOCALES = ['en', 'zh-CN'] as const;
 export type Locale = (typeof LOCALES)[number];
 
 
 /** The parts that load on demand, by the prefix of their keys (each registers itself: see the top). */
-export const LAZY_PARTS = ['sandbox', 'timeline', 'progress', 'practice', 'speaker', 'reference', 'lesson', 'vm', 'nested', 'shadow', 'pair', 'io', 'techniques', 'bt', 'pv', 'containers'] as const;
+export const LAZY_PARTS = ['sandbox', 'timeline', 'progress', 'practice', 'speaker', 'reference', 'lesson', 'vm', 'nested', 'shadow', 'pair', 'io', 'techniques', 'bt', 'pv', 'containers', 'hosting'] as const;
 
-export type MessageKey = keyof typeof eagerEn | keyof typeof sandboxEn | keyof typeof timelineEn | keyof typeof progressEn | keyof typeof practiceEn | keyof typeof speakerEn | keyof typeof referenceEn | keyof typeof lessonEn | keyof typeof vmEn | keyof typeof nestedEn | keyof typeof shadowEn | keyof typeof pairEn | keyof typeof ioEn | keyof typeof techniquesEn | keyof typeof btEn | keyof typeof pvEn | keyof typeof containersEn;
+export type MessageKey = keyof typeof eagerEn | keyof typeof sandboxEn | keyof typeof timelineEn | keyof typeof progressEn | keyof typeof practiceEn | keyof typeof speakerEn | keyof typeof referenceEn | keyof typeof lessonEn | keyof typeof vmEn | keyof typeof nestedEn | keyof typeof shadowEn | keyof typeof pairEn | keyof typeof ioEn | keyof typeof techniquesEn | keyof typeof btEn | keyof typeof pvEn | keyof typeof containersEn | keyof typeof hostingEn;
 type EagerKey = keyof typeof eagerEn;
 
 

@@ -263,6 +263,80 @@ export interface VmPvView {
   diff: VmPvDiffHunk[];
 }
 
+/**
+ * One hop of an exit's path under a hosted or bare-metal hypervisor (hv/hosting.ts HostHop, the
+ * same names): the views place each in its layer and name it.
+ */
+export type VmHostHop =
+  | 'exit'
+  | 'world-out'
+  | 'to-user'
+  | 'device-model'
+  | 'host-syscall'
+  | 'driver'
+  | 'from-user'
+  | 'world-in'
+  | 'host-irq'
+  | 'host-scheduler'
+  | 'hv-scheduler'
+  | 'entry';
+
+/** One exit's path (hv/hosting.ts ExitPath), with the same exit's path had the hypervisor lived the other way. */
+export interface VmHostPath {
+  /** The step of the exit, as VmExitView.step counts it. */
+  step: number;
+  vm: number;
+  /** The exit's number in its VM (VmExitView.n). */
+  n: number;
+  /** The exit's identifier (`EXIT_REASON_IO_INSTRUCTION`, `VMEXIT_IOIO`) and its code (basic exit reason or EXITCODE). */
+  name: string;
+  code: number;
+  /** The handler's note (`port 0x3f8 out 1 byte`), from the exit's log entry. */
+  note: string;
+  /** Who handled it: the monitor on its own, a device model, a host interrupt, a halt. */
+  where: 'monitor' | 'device' | 'interrupt' | 'idle';
+  /** The exit sent data out of the machine (a byte the UART transmitted). */
+  output: boolean;
+  /** The exit ended its vCPU's time slice (a scheduler ran after it). */
+  preempt: boolean;
+  /** The hops as the run took them, in order. */
+  hops: VmHostHop[];
+  /** The same exit's hops under the other arrangement (hosting.ts hopsOf: a function of who handled it, the output and the slice's end). */
+  other: VmHostHop[];
+}
+
+/** A host process's turn on the CPU under a hosted hypervisor (hv/host.ts HostRun). */
+export interface VmHostRun {
+  /** The host process, 0-based (the views count from 1). */
+  proc: number;
+  /** The first step of its turn, and how many steps it holds the CPU. */
+  from: number;
+  steps: number;
+}
+
+/** Where the hypervisor lives (a scenario's `hypervisor.hosting`, several VMs): the step's exit paths and the running totals. */
+export interface VmHostingView {
+  hosting: 'bare-metal' | 'hosted';
+  /** CPU-bound host processes the host's scheduler runs (hosted; 0 bare-metal). */
+  hostProcesses: number;
+  /** Paths of the exits handled during the step that led here, in order. */
+  paths: VmHostPath[];
+  /** The most recent path at or before this step (whichever VM), or null before the first exit. */
+  last: VmHostPath | null;
+  /** The host process whose turn covers the step that led here, with how far into its turn this step is (1..steps), or null. */
+  running: (VmHostRun & { done: number }) | null;
+  /** So far, every VM: the hosted hops' counts (the ledgers' `world-switch`, `host-user` and `host-syscall` charges). */
+  worldSwitches: number;
+  userCrossings: number;
+  syscalls: number;
+  /** Exits so far by who handled them, and those whose data left the machine. */
+  byWhere: Record<'monitor' | 'device' | 'interrupt' | 'idle', number>;
+  output: number;
+  /** Steps the host's own processes have held the CPU, and the turns the host's scheduler gave them. */
+  hostSteps: number;
+  hostTurns: number;
+}
+
 export interface VmView {
   technique: VmTechnique;
   /** Trap-and-emulate and binary translation (which runs on the same monitor); absent under VT-x and AMD-V. */
@@ -278,6 +352,8 @@ export interface VmView {
    */
   world: 'guest' | 'host';
   vms: VmGuestView[];
+  /** Several VMs with `hypervisor.hosting`: where the hypervisor lives and the path of each exit (absent otherwise). */
+  hosting?: VmHostingView;
   /** The host's IOMMU (several VMs with an assigned device and `iommu` 'vtd' or 'amd-vi'), or null: none (the narration names the one that translated a DMA request). */
   iommu?: 'vtd' | 'amd-vi' | null;
   /** The VM on the physical CPU (or that ran last). */
@@ -308,5 +384,10 @@ export interface VmView {
     handlers: number;
     /** Memory virtualization: page-walk references (2D walks under nested paging), TLB flushes, shadow page-table updates. */
     memory: number;
+    /**
+     * With `hosting` only: the host OS's part of the exits' paths (world switches between the VMM
+     * world and the host world, crossings into and out of the VMM process, its system calls); 0 bare-metal.
+     */
+    hostOs?: number;
   };
 }

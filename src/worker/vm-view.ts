@@ -31,8 +31,9 @@ import { SVM_EXIT } from '../emu/svm/exit-codes.ts';
 import { INTERCEPT, readInterceptWords } from '../emu/svm/intercepts.ts';
 import { VMCB_FIELDS, type VmcbField } from '../emu/svm/vmcb.ts';
 import { MEMORY_COST_KINDS, type CostKind } from '../emu/cost/kinds.ts';
+import { hopsOf, type ExitPath } from '../emu/hv/hosting.ts';
 import type {
-  PvBecomes, VmAccessView, VmBitsView, VmControlView, VmExitInfoView, VmExitView, VmFieldView, VmGuestView, VmPvDetail, VmPvDiffHunk, VmPvHypercall, VmPvPteWrite, VmPvView,
+  PvBecomes, VmAccessView, VmBitsView, VmControlView, VmExitInfoView, VmExitView, VmFieldView, VmGuestView, VmHostingView, VmHostPath, VmPvDetail, VmPvDiffHunk, VmPvHypercall, VmPvPteWrite, VmPvView,
   VmReasonCount, VmTeView, VmView,
 } from './vm-types.ts';
 import { TE_RECENT } from './vm-types.ts';
@@ -59,6 +60,11 @@ function fieldValues(m: HvUnitView | HvMachine): { name: string; title: string; 
   });
 }
 
+/** The key under which `vmFieldValues` keeps how many exit paths the host had logged (a name no field has). */
+const PATHS_BEFORE = '#hosting.paths';
+/** The key prefix under which `vmFieldValues` keeps how many exits each VM had recorded (several VMs). */
+const RECORDS_BEFORE = '#records.';
+
 /** The fields as a map name → value, for "changed" (the session reads them at the step before). */
 export function vmFieldValues(m: HvMachine | HostMachine): Map<string, string> {
   if (m instanceof HvMachine && m.backend instanceof TeBackend) {
@@ -69,7 +75,14 @@ export function vmFieldValues(m: HvMachine | HostMachine): Map<string, string> {
   }
   // Paravirtualization has no control structure, and nothing of the step before to compare.
   if (m instanceof HvMachine && m.backend instanceof PvBackend) return new Map([['mask', String(m.mem.read8(SHARED_INFO_PA + SHARED.upcallMask))]]);
-  return new Map(fieldValues(m instanceof HostMachine ? m.unit(m.currentVm) : m).map((f) => [f.name, f.value]));
+  const out = new Map(fieldValues(m instanceof HostMachine ? m.unit(m.currentVm) : m).map((f) => [f.name, f.value]));
+  if (m instanceof HostMachine) {
+    // Each VM's exit records so far, and where the hypervisor lives the exit paths: so the next
+    // view knows the exits its step handled.
+    m.guests.forEach((_, vm) => out.set(`${RECORDS_BEFORE}${vm}`, String(m.records(vm).length)));
+    if (m.host.hosting !== null) out.set(PATHS_BEFORE, String(m.host.paths.length));
+  }
+  return out;
 }
 
 function bits(layout: Layout, v: number): VmBitsView[] {
@@ -407,6 +420,8 @@ const FIELD_ACCESS: readonly CostKind[] = ['vmread', 'vmwrite', 'vmcb-read', 'vm
 // Translating a block (bt-step) is the monitor's work, as a handler's is.
 const HANDLERS: readonly CostKind[] = ['hv-dispatch', 'handler', 'bt-step'];
 const MEMORY = MEMORY_COST_KINDS;
+/** A hosted hypervisor's hops (hv/hosting.ts): the host OS's part of the paths, a group of its own. */
+const HOST_OS: readonly CostKind[] = ['world-switch', 'host-user', 'host-syscall'];
 
 /** The index of the first record with a step ≥ `step`. */
 function firstAt(records: readonly HvExitRecord[], step: number): number {
@@ -478,8 +493,8 @@ export function vmView(m: HvMachine, name: string, mode: 'prot32' | 'long64', be
   };
 }
 
-/** Exits by reason and the cycles by what they paid for, over the ledgers of every VM. */
-function totals(vendor: 'intel' | 'amd', ledgers: readonly LedgerData[]): { byReason: VmReasonCount[]; cycles: Omit<VmView['cycles'], 'preset'> } {
+/** Exits by reason and the cycles by what they paid for, over the ledgers of every VM (`hosted`: with the host OS's group). */
+function totals(vendor: 'intel' | 'amd', ledgers: readonly LedgerData[], hosting: boolean): { byReason: VmReasonCount[]; cycles: Omit<VmView['cycles'], 'preset'> } {
   const reasons = new Map<number, VmReasonCount>();
   let total = 0;
   const kinds = new Map<string, number>();
@@ -497,7 +512,68 @@ function totals(vendor: 'intel' | 'amd', ledgers: readonly LedgerData[]): { byRe
   const sum = (ks: readonly CostKind[]): number => ks.reduce((a, k) => a + (kinds.get(k) ?? 0), 0);
   return {
     byReason: [...reasons.values()].sort((a, b) => a.code - b.code),
-    cycles: { total, guest: kinds.get('guest-insn') ?? 0, transitions: sum(TRANSITIONS), fieldAccess: sum(FIELD_ACCESS), handlers: sum(HANDLERS), memory: sum(MEMORY) },
+    cycles: {
+      total, guest: kinds.get('guest-insn') ?? 0, transitions: sum(TRANSITIONS), fieldAccess: sum(FIELD_ACCESS), handlers: sum(HANDLERS), memory: sum(MEMORY),
+      ...(hosting ? { hostOs: sum(HOST_OS) } : {}),
+    },
+  };
+}
+
+/** The record of path `p` in its VM's exit records (same step and exit number), for its code and note. */
+function recordOf(m: HostMachine, p: ExitPath): HvExitRecord | null {
+  const records = m.records(p.vm);
+  for (let i = firstAt(records, p.step); i < records.length && (records[i]!.log.step ?? 0) === p.step; i++) {
+    if (records[i]!.log.n === p.exit) return records[i]!;
+  }
+  return null;
+}
+
+function pathView(m: HostMachine, p: ExitPath): VmHostPath {
+  const r = recordOf(m, p);
+  const other = m.host.hosting === 'hosted' ? 'bare-metal' : 'hosted';
+  return {
+    step: p.step, vm: p.vm, n: p.exit, name: p.name, code: r?.log.code ?? -1, note: r?.log.note ?? '',
+    where: p.where, output: p.output, preempt: p.preempt, hops: [...p.hops],
+    other: hopsOf(other, p.where, p.output, p.preempt, p.final),
+  };
+}
+
+/**
+ * Where the hypervisor lives, at the machine's step (a host with `hosting`): the paths of the exits
+ * handled during the step that led here (those logged since the step before: `pathsBefore`, so
+ * they are the step's `host/path` events, an exit taken between two instructions included), the
+ * last one, the host process that has the CPU now, and the totals so far from the host's own logs
+ * (paths, host runs, restored with the machine) and the VMs' ledgers.
+ */
+export function hostingView(m: HostMachine, pathsBefore: number | null): VmHostingView | null {
+  const h = m.host;
+  if (h.hosting === null) return null;
+  const step = m.cpu.state.steps;
+  const upTo = h.paths.length;
+  const from = pathsBefore === null ? upTo : Math.min(pathsBefore, upTo);
+  const byWhere = { monitor: 0, device: 0, interrupt: 0, idle: 0 };
+  let output = 0;
+  for (const p of h.paths) {
+    byWhere[p.where]++;
+    if (p.output) output++;
+  }
+  const count = (k: CostKind): number => m.guests.reduce((n, _g, i) => n + (h.vm(i).ledger.data().byKind[k]?.count ?? 0), 0);
+  // The turn the host's scheduler gave last, if the CPU is still its own: its steps from `step` on.
+  const run = h.hostRuns.at(-1);
+  const running = run !== undefined && run.step <= step && step < run.step + run.steps ? { proc: run.proc, from: run.step, steps: run.steps, done: step - run.step } : null;
+  return {
+    hosting: h.hosting,
+    hostProcesses: h.hostProcesses,
+    paths: h.paths.slice(from, upTo).map((p) => pathView(m, p)),
+    last: upTo > 0 ? pathView(m, h.paths[upTo - 1]!) : null,
+    running,
+    worldSwitches: count('world-switch'),
+    userCrossings: count('host-user'),
+    syscalls: count('host-syscall'),
+    byWhere,
+    output,
+    hostSteps: h.hostSteps,
+    hostTurns: h.hostRuns.length,
   };
 }
 
@@ -517,9 +593,13 @@ export function hostVmView(m: HostMachine, before: Map<string, string> | null): 
   let last: VmExitView | null = null;
   m.guests.forEach((_, vm) => {
     const records = m.records(vm);
-    const upTo = firstAt(records, step);
+    // The exits handled during the step that led here: those recorded since the step before (an
+    // exit taken as the step ended, before the next instruction, has the next step's number but
+    // belongs here, with its events); without the count, those of the step before by number.
+    const had = before?.get(`${RECORDS_BEFORE}${vm}`);
+    const upTo = had === undefined ? firstAt(records, step) : records.length;
     if (step > 0) {
-      for (const r of records.slice(firstAt(records, step - 1), upTo)) {
+      for (const r of records.slice(had === undefined ? firstAt(records, step - 1) : Math.min(Number(had), upTo), upTo)) {
         stepExits.push(exitView(m.unit(vm), r, vm));
         if (vm === current) for (const a of r.log.accesses) if (a.op === 'write') written.add(a.field);
       }
@@ -538,12 +618,15 @@ export function hostVmView(m: HostMachine, before: Map<string, string> | null): 
       : 'idle';
     return { id, name: r.name, mode: r.mode, state, end: m.vmEnd(id), exits: r.exitTotal, steps: r.steps, console: m.console(id) };
   });
-  const t = totals(m.vendor, m.guests.map((_, i) => m.host.vm(i).ledger.data()));
+  const t = totals(m.vendor, m.guests.map((_, i) => m.host.vm(i).ledger.data()), m.host.hosting !== null);
+  const before0 = before?.get(PATHS_BEFORE);
+  const hosting = hostingView(m, before0 === undefined ? null : Number(before0));
   return {
     technique: m.technique,
     vendor: m.vendor,
     world: m.guestLoaded ? 'guest' : 'host',
     vms,
+    ...(hosting !== null ? { hosting } : {}),
     iommu: m.host.iommu?.kind ?? null,
     current,
     exits: stepExits,

@@ -822,14 +822,15 @@ export class Host {
       v.idleIf = (v.backend.rflagsForHost() & Flag.IF) !== 0;
       final = this.wake(v) === Infinity;
     }
-    const hops = hopsOf(this.hosting!, where, output, end?.kind === 'preempted', final);
+    const preempt = end?.kind === 'preempted';
+    const hops = hopsOf(this.hosting!, where, output, preempt, final);
     if (this.hosting === 'hosted') {
       const c = hostedCharges(hops);
       if (c.worldSwitches > 0) vm.ledger.charge({ kind: 'world-switch', count: c.worldSwitches });
       if (c.userCrossings > 0) vm.ledger.charge({ kind: 'host-user', count: c.userCrossings });
       if (c.syscalls > 0) vm.ledger.charge({ kind: 'host-syscall', count: c.syscalls });
     }
-    const p: ExitPath = { step: entry.step ?? this.cpu.state.steps, vm: vi, vcpu: index, exit: entry.n, name: entry.name, where, output, hops };
+    const p: ExitPath = { step: entry.step ?? this.cpu.state.steps, vm: vi, vcpu: index, exit: entry.n, name: entry.name, where, output, preempt, final, hops };
     if (this.paths.length < this.pathLimit) this.paths.push(p);
     this.hooks?.path?.(p);
   }

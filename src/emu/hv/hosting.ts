@@ -76,6 +76,10 @@ export interface ExitPath {
   where: ExitWhere;
   /** The exit sent data out of the machine (a byte the UART transmitted, a printed character). */
   output: boolean;
+  /** The exit ended its vCPU's time slice (the scheduler ran after it: `hopsOf`'s `preempt`). */
+  preempt: boolean;
+  /** The VM ended with this exit (its last halt, the exit hypercall, a triple fault): nothing goes back into it (`hopsOf`'s `final`). */
+  final: boolean;
   hops: HostHop[];
 }
 

@@ -41,7 +41,7 @@ const strip = (events: TraceEvent[]) => events.map(({ step: _step, ...rest }) =>
 describe('the example scenarios', () => {
   it('every JSON file in examples/ validates', () => {
     const files = readdirSync(DIR).filter((f) => f.endsWith('.json'));
-    expect(files.sort()).toEqual(['bt-adaptive.json', 'bt-popf.json', 'bt-smc.json', 'containers-crash.json', 'containers.json', 'disk-three-ways.json', 'dma-attack-amdvi.json', 'dma-attack-vtd.json', 'dma-attack.json', 'mm-workload.json', 'nested-walk-svm.json', 'nested-walk-vtx.json', 'nic-interrupts-amdvi.json', 'nic-interrupts-posted.json', 'nic-interrupts.json', 'nic-three-ways.json', 'nic-two-ways.json', 'page-fault.json', 'popf-trap.json', 'pv-kernel.json', 'pv-unmodified.json', 'red-pill.json', 'shadow-paging-svm.json', 'shadow-paging-vtx.json', 'sriov-two-vms.json', 'svm-first-exit.json', 'syscalls.json', 'timer.json', 'two-vms-svm.json', 'two-vms.json', 'vms-crash.json', 'vtx-first-exit.json']);
+    expect(files.sort()).toEqual(['bare-metal-two-vms.json', 'bt-adaptive.json', 'bt-popf.json', 'bt-smc.json', 'containers-crash.json', 'containers.json', 'disk-three-ways.json', 'dma-attack-amdvi.json', 'dma-attack-vtd.json', 'dma-attack.json', 'hosted-two-vms.json', 'mm-workload.json', 'nested-walk-svm.json', 'nested-walk-vtx.json', 'nic-interrupts-amdvi.json', 'nic-interrupts-posted.json', 'nic-interrupts.json', 'nic-three-ways.json', 'nic-two-ways.json', 'page-fault.json', 'popf-trap.json', 'pv-kernel.json', 'pv-unmodified.json', 'red-pill.json', 'shadow-paging-svm.json', 'shadow-paging-vtx.json', 'sriov-two-vms.json', 'svm-first-exit.json', 'syscalls.json', 'timer.json', 'two-vms-svm.json', 'two-vms.json', 'vms-crash.json', 'vtx-first-exit.json']);
     for (const f of files) expect(loadScenario(JSON.parse(readFileSync(join(DIR, f), 'utf8'))).ok, f).toBe(true);
   });
 
@@ -216,6 +216,63 @@ describe('the example scenarios', () => {
         if (e.kind === 'vm/switch') on = e.to;
         else if (e.kind === 'vm/exit') expect(e.vm).toBe(on);
       }
+    });
+  });
+
+  /**
+   * Where the hypervisor lives (hv/hosting.ts): the same printer and ticker VMs under a hosted
+   * hypervisor (a host OS with one CPU-bound process) and a bare-metal one.
+   */
+  describe('hosted-two-vms and bare-metal-two-vms', () => {
+    const HOSTED_DEVICE = ['exit', 'world-out', 'to-user', 'device-model', 'host-syscall', 'driver', 'from-user', 'world-in', 'entry'];
+    function runHosting(name: string): { m: HostMachine; events: TraceEvent[] } {
+      const ls = example(name);
+      expect(ls.scenario.vms?.map((v) => v.name)).toEqual(['printer', 'ticker']);
+      const m = buildScenario(ls) as unknown as HostMachine;
+      const sink = new ArraySink();
+      m.setTrace(sink, ['vm/exit', 'host/path', 'host/run']);
+      expect(m.run(ls.maxSteps)).toBe('hlt');
+      return { m, events: sink.events };
+    }
+    const charged = (m: HostMachine, kind: 'world-switch' | 'host-user' | 'host-syscall'): number =>
+      [0, 1].reduce((n, i) => n + (m.host.vm(i).ledger.data().byKind[kind]?.count ?? 0), 0);
+
+    it('the same consoles and guest instructions either way; hosted, each byte through the VMM process and write(), and host process turns between slices', () => {
+      const bare = runHosting('bare-metal-two-vms');
+      const hosted = runHosting('hosted-two-vms');
+      for (const { m } of [bare, hosted]) expect([m.console(0), m.console(1)]).toEqual(['vm\nvm\nvm\nvm\n', 'hi ticks']);
+      expect(hosted.m.host.report().map((r) => r.steps)).toEqual(bare.m.host.report().map((r) => r.steps));
+      expect([bare.m.host.hosting, hosted.m.host.hosting, hosted.m.host.hostProcesses]).toEqual(['bare-metal', 'hosted', 1]);
+      for (const { m, events } of [bare, hosted]) {
+        // A path for every exit, traced after it.
+        const exits = m.host.report().reduce((n, r) => n + r.exitTotal, 0);
+        expect(m.host.paths.length).toBe(exits);
+        expect(events.filter((e) => e.kind === 'host/path').length).toBe(exits);
+        // 20 bytes on COM1 (four "vm\n" lines, "hi ticks"), each a device exit whose byte left the machine.
+        const devices = m.host.paths.filter((p) => p.where === 'device');
+        expect(devices.length).toBe(20);
+        expect(devices.every((p) => p.output)).toBe(true);
+      }
+      for (const p of bare.m.host.paths.filter((x) => x.where === 'device')) expect(p.hops).toEqual(['exit', 'device-model', 'driver', 'entry']);
+      for (const p of hosted.m.host.paths.filter((x) => x.where === 'device')) expect(p.hops).toEqual(HOSTED_DEVICE);
+      // The 8259A and 8254 stay in the monitor: no world switch for their ports.
+      for (const p of hosted.m.host.paths.filter((x) => x.where === 'monitor' && !x.preempt)) expect(p.hops).toEqual(['exit', 'entry']);
+      // What the ledgers charged is what the paths' hops say; bare-metal charges none of it.
+      const hops = (h: string): number => hosted.m.host.paths.reduce((n, p) => n + p.hops.filter((x) => x === h).length, 0);
+      expect(charged(hosted.m, 'world-switch')).toBe(hops('world-out') + hops('world-in'));
+      expect(charged(hosted.m, 'host-user')).toBe(hops('to-user') + hops('from-user'));
+      expect(charged(hosted.m, 'host-syscall')).toBe(20);
+      for (const k of ['world-switch', 'host-user', 'host-syscall'] as const) expect(charged(bare.m, k)).toBe(0);
+      // The host process's turns: each at most a quantum, the steps they took the CPU's, none bare-metal.
+      const runs = hosted.m.host.hostRuns;
+      expect(runs.length).toBeGreaterThan(2);
+      expect(hosted.events.filter((e) => e.kind === 'host/run').length).toBe(runs.length);
+      for (const r of runs) expect(r.steps).toBeGreaterThan(0);
+      for (const r of runs) expect(r.steps).toBeLessThanOrEqual(2000);
+      expect(hosted.m.host.hostSteps).toBeLessThanOrEqual(runs.reduce((n, r) => n + r.steps, 0));
+      expect(hosted.m.host.hostSteps).toBeGreaterThan(0);
+      expect(bare.m.host.hostRuns).toEqual([]);
+      expect(hosted.m.cpu.state.steps - hosted.m.host.hostSteps - hosted.m.host.idleSteps).toBe(bare.m.cpu.state.steps - bare.m.host.idleSteps);
     });
   });
 

@@ -50,7 +50,7 @@ function state(m: Machine) {
 
 describe('scenarios replay exactly', () => {
   it('has the examples', () => {
-    expect(examples.map(([f]) => f).sort()).toEqual(['bt-adaptive.json', 'bt-popf.json', 'bt-smc.json', 'containers-crash.json', 'containers.json', 'disk-three-ways.json', 'dma-attack-amdvi.json', 'dma-attack-vtd.json', 'dma-attack.json', 'mm-workload.json', 'nested-walk-svm.json', 'nested-walk-vtx.json', 'nic-interrupts-amdvi.json', 'nic-interrupts-posted.json', 'nic-interrupts.json', 'nic-three-ways.json', 'nic-two-ways.json', 'page-fault.json', 'popf-trap.json', 'pv-kernel.json', 'pv-unmodified.json', 'red-pill.json', 'shadow-paging-svm.json', 'shadow-paging-vtx.json', 'sriov-two-vms.json', 'svm-first-exit.json', 'syscalls.json', 'timer.json', 'two-vms-svm.json', 'two-vms.json', 'vms-crash.json', 'vtx-first-exit.json']);
+    expect(examples.map(([f]) => f).sort()).toEqual(['bare-metal-two-vms.json', 'bt-adaptive.json', 'bt-popf.json', 'bt-smc.json', 'containers-crash.json', 'containers.json', 'disk-three-ways.json', 'dma-attack-amdvi.json', 'dma-attack-vtd.json', 'dma-attack.json', 'hosted-two-vms.json', 'mm-workload.json', 'nested-walk-svm.json', 'nested-walk-vtx.json', 'nic-interrupts-amdvi.json', 'nic-interrupts-posted.json', 'nic-interrupts.json', 'nic-three-ways.json', 'nic-two-ways.json', 'page-fault.json', 'popf-trap.json', 'pv-kernel.json', 'pv-unmodified.json', 'red-pill.json', 'shadow-paging-svm.json', 'shadow-paging-vtx.json', 'sriov-two-vms.json', 'svm-first-exit.json', 'syscalls.json', 'timer.json', 'two-vms-svm.json', 'two-vms.json', 'vms-crash.json', 'vtx-first-exit.json']);
   });
 
   it.each(examples)('%s gives the same trace, every kind, twice', (_f, ls) => {

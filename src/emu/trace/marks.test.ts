@@ -115,6 +115,8 @@ const EDGE: TraceEvent[] = [
   msi(12, { delivered: false, outcome: { kind: 'blocked', index: 2, fault: { vendor: 'amd-vi', code: 8, logged: true } } }),
   msi(12, { outcome: { kind: 'passed', why: 'remapping-off' } }),
   msi(12, { delivered: false, outcome: { kind: 'aborted', why: 'int-ctl' } }),
+  { kind: 'host/run', step: 13, proc: 0, steps: 2000 },
+  { kind: 'host/run', step: 13, proc: 2, steps: 0xffff_ffff },
   { kind: 'cpu/triple-fault', step: 2 ** 40, rip: 7n },
 ];
 
@@ -139,7 +141,7 @@ describe('MarkIndex keeps what it is given', () => {
     expect(r.groups.map((g) => [g.mark.kind === 'iommu/msi' ? g.mark.outcome : '', g.count])).toEqual([['remapped', 2], ['blocked', 1]]);
   });
 
-  it.each(['syscalls', 'page-fault', 'timer', 'vtx-first-exit', 'svm-first-exit', 'nic-two-ways', 'dma-attack', 'dma-attack-vtd', 'dma-attack-amdvi', 'nic-interrupts', 'nic-interrupts-posted'])('holds the %s example’s marks exactly as its trace has them', (name) => {
+  it.each(['syscalls', 'page-fault', 'timer', 'vtx-first-exit', 'svm-first-exit', 'nic-two-ways', 'dma-attack', 'dma-attack-vtd', 'dma-attack-amdvi', 'nic-interrupts', 'nic-interrupts-posted', 'hosted-two-vms'])('holds the %s example’s marks exactly as its trace has them', (name) => {
     const events = exampleEvents(name);
     const ix = indexOf(events);
     expect(all(ix)).toEqual(events.map(withoutRip));

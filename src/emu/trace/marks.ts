@@ -10,7 +10,7 @@
  * A run with more marks keeps the first `maxMarks` and records where the index stopped (`fullAt`):
  * nothing past it is counted or shown, so every answer it gives is exact.
  *
- * Later issues add their kinds (vmx/…, svm/…, iommu/…, hv/…) to MARK_KINDS with an encoding here.
+ * Later issues add their kinds (vmx/…, svm/…, iommu/…, hv/…, host/…) to MARK_KINDS with an encoding here.
  */
 import type { DmaLogFault } from '../dev/pci.ts';
 import type { RingCause, TlbFlushCause, TraceEvent, TraceKind } from './events.ts';
@@ -32,6 +32,8 @@ export const MARK_KINDS = [
   'iommu/dma',
   // A device's interrupt message (issue 8 item 4): to the VM's local APIC, remapped, posted or blocked.
   'iommu/msi',
+  // A hosted hypervisor's host process given the CPU (issue 9 item 4): no VM runs for its turn.
+  'host/run',
 ] as const satisfies readonly TraceKind[];
 
 export type MarkKind = (typeof MARK_KINDS)[number];
@@ -317,6 +319,11 @@ export class MarkIndex implements FrontierSink {
         c = index ?? -1;
         break;
       }
+      case 'host/run':
+        // a: the host process (7:0); b: the steps of its turn.
+        a = e.proc & 0xff;
+        b = e.steps | 0;
+        break;
       default:
         return;
     }
@@ -417,6 +424,8 @@ export class MarkIndex implements FrontierSink {
           kind, step, vm: a & 0xff, bus: a & 0x100 ? 'host' : 'vm', outcome: MSI_OUTCOMES[(a >> 10) & 7]!, index: c < 0 ? null : c, vector: b & 0xff, delivered: (a & 0x200) !== 0, fault,
         };
       }
+      case 'host/run':
+        return { kind, step, proc: a & 0xff, steps: b >>> 0 };
     }
   }
 

@@ -36,6 +36,8 @@ export const shellZh: Record<keyof typeof shellEn, string> = {
   'shell.scenario.containers': '容器：同一个内核，两个用户空间',
   'shell.scenario.containers-crash': '容器：一个内核缺陷让所有容器停止',
   'shell.scenario.vms-crash': '两台虚拟机：一个内核崩溃，另一个继续运行',
+  'shell.scenario.hosted-two-vms': '宿主型虚拟机监控器：两台虚拟机',
+  'shell.scenario.bare-metal-two-vms': '裸金属虚拟机监控器：两台虚拟机',
   'shell.scenario.own': '本课自带：{name}',
   'shell.theme': '主题',
   'shell.theme.auto': '跟随系统',

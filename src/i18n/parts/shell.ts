@@ -35,6 +35,8 @@ export const shellEn = {
   'shell.scenario.containers': 'Containers: one kernel, two user spaces',
   'shell.scenario.containers-crash': 'Containers: a kernel bug stops them all',
   'shell.scenario.vms-crash': 'Two VMs: one kernel panics, the other runs on',
+  'shell.scenario.hosted-two-vms': 'Hosted hypervisor: two VMs',
+  'shell.scenario.bare-metal-two-vms': 'Bare-metal hypervisor: two VMs',
   'shell.scenario.own': 'This lesson’s: {name}',
   'shell.theme': 'Theme',
   'shell.theme.auto': 'System',

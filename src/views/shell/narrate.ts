@@ -107,9 +107,12 @@ function printable(value: number): string {
   return hex(value);
 }
 
-/** An external interrupt taken at a step boundary, and the privilege change of its delivery. */
+/** An event at a step boundary, stamped with the step reached: an external interrupt and the privilege change of its delivery, or the hypervisor's (below). */
 function arrivalDelivery(e: TraceEvent): boolean {
-  return (e.kind === 'cpu/interrupt' && e.source === 'external') || (e.kind === 'ring/change' && e.cause === 'interrupt');
+  return (e.kind === 'cpu/interrupt' && e.source === 'external') || (e.kind === 'ring/change' && e.cause === 'interrupt')
+    // A VM exit taken as the step ended, before the next instruction (several VMs: the end of a time
+    // slice, a host interrupt, an interrupt window), with what followed it (a switch, a host process's turn).
+    || e.kind.startsWith('vm/') || e.kind.startsWith('host/');
 }
 
 /** The sentence for the step that led to `input.step`, and the `after` sentence about it if any. */

@@ -16,7 +16,7 @@ export const URL_VERSION = 1;
 /** The highest step a URL may open at (further asks are clamped): a jump the worker makes quickly. */
 export const MAX_URL_STEP = 1_000_000;
 
-export const SCENARIOS = ['syscalls', 'page-fault', 'timer', 'vtx-first-exit', 'svm-first-exit', 'two-vms', 'two-vms-svm', 'nested-walk-vtx', 'nested-walk-svm', 'mm-workload', 'shadow-paging-vtx', 'shadow-paging-svm', 'nic-two-ways', 'nic-three-ways', 'dma-attack', 'dma-attack-vtd', 'dma-attack-amdvi', 'sriov-two-vms', 'disk-three-ways', 'nic-interrupts', 'nic-interrupts-posted', 'nic-interrupts-amdvi', 'popf-trap', 'red-pill', 'bt-popf', 'bt-smc', 'bt-adaptive', 'pv-kernel', 'pv-unmodified', 'containers', 'containers-crash', 'vms-crash'] as const;
+export const SCENARIOS = ['syscalls', 'page-fault', 'timer', 'vtx-first-exit', 'svm-first-exit', 'two-vms', 'two-vms-svm', 'nested-walk-vtx', 'nested-walk-svm', 'mm-workload', 'shadow-paging-vtx', 'shadow-paging-svm', 'nic-two-ways', 'nic-three-ways', 'dma-attack', 'dma-attack-vtd', 'dma-attack-amdvi', 'sriov-two-vms', 'disk-three-ways', 'nic-interrupts', 'nic-interrupts-posted', 'nic-interrupts-amdvi', 'popf-trap', 'red-pill', 'bt-popf', 'bt-smc', 'bt-adaptive', 'pv-kernel', 'pv-unmodified', 'containers', 'containers-crash', 'vms-crash', 'hosted-two-vms', 'bare-metal-two-vms'] as const;
 export type ScenarioId = (typeof SCENARIOS)[number];
 
 export const THEMES = ['auto', 'light', 'dark', 'contrast'] as const;

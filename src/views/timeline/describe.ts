@@ -73,6 +73,8 @@ export function describeMark(m: Mark, t: Tr, locale: Locale): string {
       return describeDma(m, t);
     case 'iommu/msi':
       return describeMsi(m, t);
+    case 'host/run':
+      return t('timeline.mark.hostRun', { proc: m.proc + 1, steps: m.steps.toLocaleString(locale) });
   }
 }
 

@@ -145,7 +145,7 @@ export function place(shown: readonly Shown[], lanes: readonly MarkKind[], scale
  * bars for a halt, an eight-pointed star for a triple fault, an up arrow for a VM exit, a hexagon
  * for the end of a VM, a right arrow for a DMA request made and, for one blocked (`ok` false), the
  * arrow's shaft stopped at a wall (no head); a lightning bolt for an interrupt message and, for one
- * blocked or aborted, a shorter bolt stopped at a wall.
+ * blocked or aborted, a shorter bolt stopped at a wall; a house for a host process's turn.
  */
 export function shapePath(m: Pick<Mark, 'kind'> & Partial<{ from: number; to: number; source: string; ok: boolean; outcome: string }>, r: number): string {
   const f = (n: number): string => String(Math.round(n * 100) / 100);
@@ -210,6 +210,9 @@ export function shapePath(m: Pick<Mark, 'kind'> & Partial<{ from: number; to: nu
       if (m.outcome === 'blocked' || m.outcome === 'aborted') return `${bolt(-r * 0.35, 0.6)}M${f(r * 0.55)},${f(-r)}H${f(r)}V${f(r)}H${f(r * 0.55)}Z`;
       return bolt(0, 1);
     }
+    case 'host/run':
+      // A house (the host): a roof over a square, with a door cut out.
+      return `M0,${f(-r)}L${f(r)},${f(-r * 0.15)}V${f(r)}H${f(-r)}V${f(-r * 0.15)}ZM${f(-r * 0.3)},${f(r)}V${f(r * 0.2)}H${f(r * 0.3)}V${f(r)}Z`;
   }
 }
 

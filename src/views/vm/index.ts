@@ -13,6 +13,7 @@ export { default as Techniques } from './Techniques.svelte';
 export { showsTechniques } from './techniques-show.ts';
 export { default as VmConsoles } from './VmConsoles.svelte';
 export { default as PvKernelDiff } from './PvKernelDiff.svelte';
+export { default as HostingPanel } from './HostingPanel.svelte';
 export { translator } from '../cpu/text.ts';
 export { narrateVm } from './narrate-vm.ts';
 export { narrateDma } from './narrate-dma.ts';

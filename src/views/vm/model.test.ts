@@ -119,6 +119,13 @@ describe('chart data and their tables', () => {
     expect(percent(0.125)).toBe('12.5%');
     expect(cycleRows({ cycles: { ...vtxAfterIoExit().cycles, total: 0, guest: 0, transitions: 0, fieldAccess: 0, handlers: 0, memory: 0 } }).every((r) => r.share === 0)).toBe(true);
   });
+  it('adds the host OS\u2019s part last where the view has it (a hosting scenario), the shares still of the total', () => {
+    const c = vtxAfterIoExit().cycles;
+    const rows = cycleRows({ cycles: { ...c, hostOs: c.total, total: 2 * c.total } });
+    expect(rows.map((r) => r.part)).toEqual(['guest', 'memory', 'transitions', 'fieldAccess', 'handlers', 'hostOs']);
+    expect(rows.at(-1)).toEqual({ part: 'hostOs', cycles: c.total, share: 0.5 });
+    expect(rows.reduce((s, r) => s + r.share, 0)).toBeCloseTo(1);
+  });
 });
 
 describe('controls and run to next VM exit', () => {

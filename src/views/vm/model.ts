@@ -149,7 +149,8 @@ export function reasonRows(vm: Pick<VmView, 'byReason'>): ReasonRow[] {
     .map((r) => ({ code: r.code, name: r.name, count: r.count, cycles: r.cycles, share: r.count / max }));
 }
 
-export const CYCLE_PARTS = ['guest', 'memory', 'transitions', 'fieldAccess', 'handlers'] as const;
+/** The cycle groups in the chart's order; `hostOs` only where the view has it (a hosting scenario). */
+export const CYCLE_PARTS = ['guest', 'memory', 'transitions', 'fieldAccess', 'handlers', 'hostOs'] as const;
 export type CyclePart = (typeof CYCLE_PARTS)[number];
 
 export interface CycleRow {
@@ -161,9 +162,11 @@ export interface CycleRow {
 
 export function cycleRows(vm: Pick<VmView, 'cycles'>): CycleRow[] {
   const c = vm.cycles;
-  const sum = CYCLE_PARTS.reduce((s, p) => s + c[p], 0);
+  const parts = CYCLE_PARTS.filter((p) => c[p] !== undefined);
+  const of = (p: CyclePart): number => c[p] ?? 0;
+  const sum = parts.reduce((s, p) => s + of(p), 0);
   const total = Math.max(c.total, sum);
-  return CYCLE_PARTS.map((part) => ({ part, cycles: c[part], share: total === 0 ? 0 : c[part] / total }));
+  return parts.map((part) => ({ part, cycles: of(part), share: total === 0 ? 0 : of(part) / total }));
 }
 
 /** A percentage with one decimal place (`12.5%`). */

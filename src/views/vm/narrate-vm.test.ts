@@ -90,3 +90,66 @@ describe('narrate: the hypervisor (vm/* events), through the VM views’ narrate
     expect(sayN(41, end)).toBe('VM exit: VMCALL (reason 18). The hypervisor ends VM 1 (spinner) (exit hypercall). The scheduler moves the CPU from VM 1 (spinner) to VM 0 (halter): it has ended.');
   });
 });
+
+describe('narrate: where the hypervisor lives (host/path, host/run)', () => {
+  const sayH = (step: number, events: TraceEvent[], locale: 'en' | 'zh-CN' = 'en'): string =>
+    segmentsText(narrate(locale, { step, events, insnText: () => null, extra: (evs) => narrateVm(locale, evs, ['printer', 'ticker']) }));
+  const uartOut = (hosting: 'hosted' | 'bare-metal'): TraceEvent[] => [
+    { kind: 'vm/exit', step: 4043, vm: 0, vendor: 'intel', code: 30, name: 'EXIT_REASON_IO_INSTRUCTION', rip: 0x1000n, info: {} },
+    { kind: 'vm/field', step: 4043, vm: 0, op: 'write', field: 'GUEST_RIP', key: 0x681e, value: 0x1001n },
+    { kind: 'vm/handle', step: 4043, vm: 0, action: 'emulated', note: 'out port 0x3f8 size 1 value 0x76' },
+    { kind: 'vm/entry', step: 4043, vm: 0, vendor: 'intel', instruction: 'VMRESUME', rip: 0x1001n },
+    {
+      kind: 'host/path', step: 4043, vm: 0, hosting, name: 'EXIT_REASON_IO_INSTRUCTION', where: 'device', output: true,
+      hops: hosting === 'hosted' ? ['exit', 'world-out', 'to-user', 'device-model', 'host-syscall', 'driver', 'from-user', 'world-in', 'entry'] : ['exit', 'device-model', 'driver', 'entry'],
+    },
+  ];
+  it('tells an OUT to COM1 under a hosted hypervisor: the world switch, the VMM process, its write() through the host\u2019s driver, and back', () => {
+    expect(sayH(4044, uartOut('hosted'))).toBe(
+      'VM exit: I/O instruction (reason 30). The hypervisor reads the exit information, emulates the instruction (out port 0x3f8 size 1 value 0x76), advances RIP by 1 and resumes the guest with VMRESUME. '
+      + 'Hosted: the exit went to the host world by a world switch; the VMDriver\u2019s ioctl returned to the VMM process, which emulated the device (out port 0x3f8 size 1 value 0x76) and sent the byte out with write(), a system call through the host kernel\u2019s driver; its next ioctl and a second world switch brought the processor back to the VMM world.',
+    );
+    expect(sayH(4044, uartOut('hosted'), 'zh-CN')).toContain('宿主型：这次退出经一次世界切换进入宿主机世界；VMDriver 的 ioctl 返回到 VMM 进程，它模拟设备（out port 0x3f8 size 1 value 0x76），并用 write() 把字节发出');
+  });
+  it('tells the same OUT bare-metal: the hypervisor\u2019s own model and driver, no world switch', () => {
+    expect(sayH(4044, uartOut('bare-metal'))).toMatch(/RIP by 1 and resumes the guest with VMRESUME\. Bare-metal: the hypervisor’s own device model emulated it \(out port 0x3f8 size 1 value 0x76\) and its own driver sent the byte, with no world switch\.$/);
+    expect(sayH(4044, uartOut('bare-metal'), 'zh-CN')).toMatch(/裸金属型：虚拟机监控器自己的设备模型模拟了它（out port 0x3f8 size 1 value 0x76），自己的驱动程序把字节发出，没有世界切换。$/);
+  });
+  it('tells an exit the monitor kept (the 8259A) hosted, and nothing more bare-metal', () => {
+    const pic = (hosting: 'hosted' | 'bare-metal'): TraceEvent[] => [
+      { kind: 'vm/exit', step: 4001, vm: 1, vendor: 'intel', code: 30, name: 'EXIT_REASON_IO_INSTRUCTION', rip: 0x1000n, info: {} },
+      { kind: 'vm/handle', step: 4001, vm: 1, action: 'emulated', note: 'out port 0x20 size 1 value 0x11' },
+      { kind: 'vm/entry', step: 4001, vm: 1, vendor: 'intel', instruction: 'VMRESUME', rip: 0x1002n },
+      { kind: 'host/path', step: 4001, vm: 1, hosting, name: 'EXIT_REASON_IO_INSTRUCTION', where: 'monitor', output: false, hops: ['exit', 'entry'] },
+    ];
+    expect(sayH(4002, pic('hosted'))).toMatch(/VMRESUME\. Hosted: the monitor handled it in the VMM world, with no world switch\.$/);
+    expect(sayH(4002, pic('bare-metal'))).toMatch(/resumes the guest with VMRESUME\.$/);
+  });
+  it('tells the end of a slice, the host\u2019s scheduler and its process\u2019s turn, in both languages', () => {
+    const slice: TraceEvent[] = [
+      { kind: 'vm/exit', step: 2000, vm: 0, vendor: 'intel', code: 52, name: 'EXIT_REASON_PREEMPTION_TIMER', rip: 0x1000n, info: {} },
+      { kind: 'vm/handle', step: 2000, vm: 0, action: 'host', note: 'the time slice is over: the scheduler runs the next vCPU' },
+      { kind: 'host/path', step: 2000, vm: 0, hosting: 'hosted', name: 'EXIT_REASON_PREEMPTION_TIMER', where: 'monitor', output: false, hops: ['exit', 'world-out', 'host-scheduler', 'world-in', 'entry'] },
+      { kind: 'host/run', step: 2000, proc: 0, steps: 2000 },
+    ];
+    expect(sayH(2000, slice)).toMatch(
+      /the scheduler runs the next vCPU\)\. Hosted: the time slice is over, so a world switch takes the processor to the host world, whose scheduler chooses what runs next\. The host’s scheduler gave the CPU to host process 1 for 2,000 steps: no VM runs meanwhile, though the VMs’ timers keep counting\.$/,
+    );
+    expect(sayH(2000, slice, 'zh-CN')).toMatch(/宿主机的调度器把 CPU 交给宿主机进程 1，为期 2,000 步：在此期间没有虚拟机运行，但各虚拟机的定时器照常计数。$/);
+    // A turn on its own (every vCPU waits).
+    expect(narrateVm('en', [{ kind: 'host/run', step: 7, proc: 2, steps: 350 }])?.map((s) => s.text).join('')).toBe(
+      'The host’s scheduler gave the CPU to host process 3 for 350 steps: no VM runs meanwhile, though the VMs’ timers keep counting.',
+    );
+  });
+  it('tells a halt and a host interrupt on each arrangement', () => {
+    const ev = (hosting: 'hosted' | 'bare-metal', where: 'idle' | 'interrupt', hops: Extract<TraceEvent, { kind: 'host/path' }>['hops']): TraceEvent[] => [
+      { kind: 'vm/exit', step: 9, vm: 1, vendor: 'intel', code: where === 'idle' ? 12 : 1, name: where === 'idle' ? 'EXIT_REASON_HLT' : 'EXIT_REASON_EXTERNAL_INTERRUPT', rip: 0x1000n, info: {} },
+      { kind: 'vm/handle', step: 9, vm: 1, action: 'host', note: 'x' },
+      { kind: 'host/path', step: 9, vm: 1, hosting, name: 'x', where, output: false, hops },
+    ];
+    expect(sayH(10, ev('hosted', 'idle', ['exit', 'world-out', 'host-scheduler', 'world-in', 'entry']))).toContain('Hosted: the halt went to the host world by a world switch;');
+    expect(sayH(10, ev('bare-metal', 'idle', ['exit', 'hv-scheduler', 'entry']))).toContain('Bare-metal: the hypervisor’s scheduler runs another vCPU, or idles, until the VM can run again.');
+    expect(sayH(10, ev('hosted', 'interrupt', ['exit', 'world-out', 'host-irq', 'host-scheduler', 'world-in', 'entry']))).toContain('the host kernel’s handler took it, then its scheduler chose what runs next; a second world switch came back.');
+    expect(sayH(10, ev('bare-metal', 'interrupt', ['exit', 'host-irq', 'entry']))).toContain('Bare-metal: the hypervisor’s own handler took the interrupt.');
+  });
+});

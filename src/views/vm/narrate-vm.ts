@@ -9,6 +9,7 @@ import '../../i18n/parts/vm.ts';
 import { fill, hex, type Segment } from '../shell/narrate.ts';
 import { vmExitTitle } from '../../emu/hv/exit-names.ts';
 import '../../i18n/parts/pv.ts';
+import '../../i18n/parts/hosting.ts';
 import type { VmPvView, VmTeView } from '../../worker/vm-types.ts';
 import type { VmBtView } from '../../worker/bt-types.ts';
 import { narrateBt } from '../bt/narrate-bt.ts';
@@ -31,6 +32,63 @@ export function exitManualName(vendor: 'intel' | 'amd', code: number, name: stri
  * VM is told as "VM 1 (spinner)" when there are several.
  */
 export function narrateVm(locale: Locale, evs: readonly TraceEvent[], names: readonly string[] = [], te: VmTeView | null = null, bt: VmBtView | null = null, pv: VmPvView | null = null): Segment[] | null {
+  // Where the hypervisor lives (a scenario's hypervisor.hosting): each exit's path after the exit,
+  // a host process's turn at the end.
+  const said = narrateExits(locale, evs, names, te, bt, pv, narrateHostPaths(locale, evs));
+  const runs = narrateHostRuns(locale, evs);
+  if (runs.length === 0) return said;
+  return said === null ? runs : [...said, plain(gap(locale)), ...runs];
+}
+
+/** The space between two sentences (none in Chinese). */
+const gap = (locale: Locale): string => (locale === 'zh-CN' ? '' : ' ');
+
+/** `seg`, then `after` as the next sentence. */
+function then(locale: Locale, seg: Segment[], after: readonly Segment[]): Segment[] {
+  return after.length === 0 ? seg : [...seg, plain(gap(locale)), ...after];
+}
+
+/**
+ * The path of each exit of the step (`host/path`) in words: hosted, the world switches, the VMM
+ * process and its system call; bare-metal, the hypervisor's own model, driver or scheduler (an exit
+ * the monitor handled alone is not told again there). Empty without such events.
+ */
+export function narrateHostPaths(locale: Locale, evs: readonly TraceEvent[]): Segment[] {
+  const t = (k: MessageKey): string => translate(locale, k);
+  const out: Segment[] = [];
+  let note = '';
+  for (const e of evs) {
+    if (e.kind === 'vm/handle') note = e.note;
+    if (e.kind !== 'host/path') continue;
+    const sched = e.hops.some((h) => h === 'host-scheduler' || h === 'hv-scheduler');
+    const key: MessageKey | null =
+      e.where === 'device' ? (e.output ? `hosting.narr.device.${e.hosting}.out` : `hosting.narr.device.${e.hosting}`)
+      : e.where === 'interrupt' ? `hosting.narr.interrupt.${e.hosting}`
+      : e.where === 'idle' ? `hosting.narr.idle.${e.hosting}`
+      : sched ? `hosting.narr.slice.${e.hosting}`
+      : e.hosting === 'hosted' ? 'hosting.narr.monitor.hosted'
+      : null;
+    if (key === null) continue;
+    if (out.length > 0) out.push(plain(gap(locale)));
+    out.push(...fill(t(key), { note: code(note), sched: plain(sched && e.where === 'interrupt' ? t('hosting.narr.sched') : '') }));
+  }
+  return out;
+}
+
+/** A host process's turn (`host/run`): the host's scheduler gave it the CPU, and no VM runs meanwhile. */
+export function narrateHostRuns(locale: Locale, evs: readonly TraceEvent[]): Segment[] {
+  const t = (k: MessageKey): string => translate(locale, k);
+  const out: Segment[] = [];
+  for (const e of evs) {
+    if (e.kind !== 'host/run') continue;
+    if (out.length > 0) out.push(plain(gap(locale)));
+    out.push(...fill(t('hosting.narr.run'), { proc: plain(String(e.proc + 1)), steps: plain(e.steps.toLocaleString(locale)) }));
+  }
+  return out;
+}
+
+/** narrateVm without the host's processes: `after` (the exits' paths) follows the exit's sentence. */
+function narrateExits(locale: Locale, evs: readonly TraceEvent[], names: readonly string[], te: VmTeView | null, bt: VmBtView | null, pv: VmPvView | null, after: readonly Segment[]): Segment[] | null {
   const t = (k: MessageKey): string => translate(locale, k);
   if (pv !== null) {
     const said = narratePv(locale, evs, pv);
@@ -56,7 +114,7 @@ export function narrateVm(locale: Locale, evs: readonly TraceEvent[], names: rea
   const entry = evs.find((e) => e.kind === 'vm/entry' && (sw === undefined || exit?.kind !== 'vm/exit' || e.vm === exit.vm));
   const end = evs.find((e) => e.kind === 'vm/end');
   if (sw?.kind === 'vm/switch') {
-    const exitPart = exit?.kind === 'vm/exit' ? narrateVm(locale, evs.filter((e) => e.kind !== 'vm/switch' && !(e.kind === 'vm/entry' && e.vm !== exit.vm)), names) : null;
+    const exitPart = exit?.kind === 'vm/exit' ? narrateExits(locale, evs.filter((e) => e.kind !== 'vm/switch' && !(e.kind === 'vm/entry' && e.vm !== exit.vm)), names, null, null, null, after) : null;
     const handle = evs.find((e) => e.kind === 'vm/handle');
     const why: MessageKey =
       end?.kind === 'vm/end' && end.vm === sw.from ? 'vm.narr.why.ended'
@@ -73,7 +131,7 @@ export function narrateVm(locale: Locale, evs: readonly TraceEvent[], names: rea
       label: plain(exit.vendor === 'intel' ? t('vm.narr.reason') : 'EXITCODE'),
       code: code(exit.vendor === 'intel' ? String(exit.code) : hex(exit.code)),
     };
-    if (end?.kind === 'vm/end') return fill(t('vm.narr.vmExitEnd'), { ...head, vm: vmName(end.vm), why: code(end.detail === '' ? end.why : end.detail) });
+    if (end?.kind === 'vm/end') return then(locale, fill(t('vm.narr.vmExitEnd'), { ...head, vm: vmName(end.vm), why: code(end.detail === '' ? end.why : end.detail) }), after);
     const handle = evs.find((e) => e.kind === 'vm/handle');
     const note = handle?.kind === 'vm/handle' ? handle.note : '';
     const act = handle?.kind === 'vm/handle' && handle.action !== 'ended' ? handle.action : 'emulated';
@@ -82,8 +140,8 @@ export function narrateVm(locale: Locale, evs: readonly TraceEvent[], names: rea
     const ripWrite = evs.filter((e) => e.kind === 'vm/field' && e.op === 'write' && (e.field === 'GUEST_RIP' || e.field === 'save.rip')).at(-1);
     const step = ripWrite?.kind === 'vm/field' ? ripWrite.value - exit.rip : null;
     const rip = step !== null && step > 0n && step < 16n ? fill(t('vm.narr.rip'), { n: plain(String(step)) }) : [];
-    if (entry?.kind === 'vm/entry' && entry.failed === undefined) return fill(t('vm.narr.vmExit'), { ...head, action, rip, entry: code(entry.instruction) });
-    return fill(t('vm.narr.vmExitStay'), { ...head, action, rip });
+    if (entry?.kind === 'vm/entry' && entry.failed === undefined) return then(locale, fill(t('vm.narr.vmExit'), { ...head, action, rip, entry: code(entry.instruction) }), after);
+    return then(locale, fill(t('vm.narr.vmExitStay'), { ...head, action, rip }), after);
   }
   if (entry?.kind === 'vm/entry') {
     const vars = { entry: code(entry.instruction), vm: vmName(entry.vm) };
