@@ -26,6 +26,21 @@ describe('lab run', () => {
     expect(Object.keys(j.regs as object).slice(0, 3)).toEqual(['rax', 'rbx', 'rcx']);
   });
 
+  it('runs a scenario with several VMs: each VM\'s console, and under a hosted hypervisor who handled the exits', () => {
+    const r = call(['run', join(EXAMPLES, 'hosted-two-vms.json')]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out) as { end: string; vms: { name: string; console: string }[]; hosting: { hosting: string; exits: Record<string, number>; hostTurns: number } };
+    expect(j.end).toBe('hlt');
+    expect(j.vms.map((v) => v.name)).toEqual(['printer', 'ticker']);
+    const bare = JSON.parse(call(['run', join(EXAMPLES, 'bare-metal-two-vms.json')]).out) as typeof j;
+    expect(j.vms.map((v) => v.console)).toEqual(bare.vms.map((v) => v.console));
+    expect(j.vms[0]!.console.length).toBeGreaterThan(0);
+    expect(j.hosting.hosting).toBe('hosted');
+    expect(j.hosting.hostTurns).toBeGreaterThan(0);
+    expect(bare.hosting).toMatchObject({ hosting: 'bare-metal', hostTurns: 0, exits: j.hosting.exits });
+    expect(call(['run', join(EXAMPLES, 'two-vms.json')]).code).toBe(0);
+  });
+
   it('--max-steps ends the run early with "limit"', () => {
     const r = call(['run', '--max-steps', '100', join(EXAMPLES, 'timer.json')]);
     expect(JSON.parse(r.out)).toMatchObject({ end: 'limit', steps: 100 });

@@ -33,6 +33,7 @@ import { formatIommuExercise, generateIommuExercise, IOMMU_DEFAULT_COUNT, IOMMU_
 import { loadScenario } from '../emu/scenario/migrate.ts';
 // Scenarios with a technique run under the hypervisor: load it so that buildScenario can build them.
 import '../emu/hv/hv-machine.ts';
+import '../emu/hv/host-machine.ts';
 import { buildScenario, runScenario } from '../emu/scenario/build.ts';
 import { compareScenario, compareTable } from '../emu/hv/compare.ts';
 import { compareTechniques, WORKLOADS, type CompareRow, type Workload } from '../emu/hv/technique-compare.ts';

@@ -23,7 +23,7 @@ import { Machine } from '../machine/machine.ts';
 import { HV_BT_AREA, HV_MACHINE_AREA, HV_SHADOW_POOL_SIZE, hvMachineArea } from '../hv/area.ts';
 import type { HvMachineOptions, HvMachine } from '../hv/hv-machine.ts';
 import type { HvJson } from '../hv/exec.ts';
-import type { HostOptions } from '../hv/host.ts';
+import type { Host, HostOptions, HostVmReport } from '../hv/host.ts';
 import type { RunEnd } from '../cpu/cpu.ts';
 import { createCpuState, SegAttr, type CpuState, type SegmentCache } from '../cpu/state.ts';
 import { MSR } from '../cpu/sys-ctl.ts';
@@ -477,6 +477,13 @@ export interface RunResult {
   timer: { fired: number };
   /** Under a technique: the hypervisor's exits by name, their total, the cost and the console (as `exec --under` prints them); `regs` and `cpl` are then the guest's. */
   hv?: HvJson;
+  /**
+   * With `vms` (the multi-VM host): each VM's name, console, guest instructions, exits and how its
+   * vCPUs ended (host.ts HostVmReport); `regs` and `cpl` are then the physical CPU's at the end.
+   */
+  vms?: HostVmReport[];
+  /** With `hypervisor.hosting`: the exits by who handled them, and the host processes' turns and steps (hosted). */
+  hosting?: { hosting: string; exits: Record<string, number>; hostTurns: number; hostSteps: number };
 }
 
 /** The hypervisor's machine (without importing it: it may not be loaded). */
@@ -511,6 +518,15 @@ export function machineResult(name: string, m: Machine, end: RunEnd): RunResult 
     result.regs = g.regs;
     result.cpl = g.cpl;
     result.hv = g.hv;
+  }
+  const host = (m as { host?: Pick<Host, 'report' | 'hosting' | 'paths' | 'hostRuns' | 'hostSteps'> }).host;
+  if (host !== undefined && typeof host.report === 'function') {
+    result.vms = host.report();
+    if (host.hosting !== null) {
+      const exits: Record<string, number> = {};
+      for (const p of host.paths) exits[p.where] = (exits[p.where] ?? 0) + 1;
+      result.hosting = { hosting: host.hosting, exits, hostTurns: host.hostRuns.length, hostSteps: host.hostSteps };
+    }
   }
   return result;
 }
