@@ -189,7 +189,4 @@ export function smallHex(v: bigint | number, min = 1): string {
   return `0x${v.toString(16).padStart(min, '0')}`;
 }
 
-/** Whether the step walked the page tables or raised a #PF (what presenter mode shows the walk for). */
-export function stepWalked(w: StepWalks): boolean {
-  return w.paging !== 'none' && (w.pageFault !== null || w.translations.some((t) => t.source === 'walk'));
-}
+export { stepWalked } from './step-walked.ts';
