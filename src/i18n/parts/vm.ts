@@ -102,6 +102,9 @@ export const vmEn = {
   'vm.controls.changeHint': 'Opens this scenario in the sandbox at its hypervisor settings, where the options that set the {field} bits are check boxes.',
 
   'vm.charts.title': 'VM exits and what they cost',
+  'vm.charts.title.trap-emulate': 'Traps and what they cost',
+  'vm.charts.title.bt': 'Callouts and traps, and what they cost',
+  'vm.charts.title.pv': 'Hypercalls and traps, and what they cost',
   'vm.reasons.title.vtx': 'VM exits by reason',
   'vm.reasons.title.svm': 'VM exits by EXITCODE',
   'vm.reasons.bar': '{name}: exits {count}, cycles {cycles}',
@@ -475,6 +478,9 @@ export const vmZh: Record<keyof typeof vmEn, string> = {
   'vm.controls.changeHint': '在沙盒中打开这个场景并定位到虚拟机监控器的设置，设置 {field} 各位的选项在那里是复选框。',
 
   'vm.charts.title': 'VM 退出及其开销',
+  'vm.charts.title.trap-emulate': '陷入及其开销',
+  'vm.charts.title.bt': '调出与陷入及其开销',
+  'vm.charts.title.pv': '超级调用与陷入及其开销',
   'vm.reasons.title.vtx': '按原因统计的 VM 退出',
   'vm.reasons.title.svm': '按 EXITCODE 统计的 VM 退出',
   'vm.reasons.bar': '{name}：退出 {count} 次，{cycles} 个周期',
