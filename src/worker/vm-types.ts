@@ -323,8 +323,11 @@ export interface VmHostingView {
   paths: VmHostPath[];
   /** The most recent path at or before this step (whichever VM), or null before the first exit. */
   last: VmHostPath | null;
-  /** The host process whose turn covers the step that led here, with how far into its turn this step is (1..steps), or null. */
-  running: (VmHostRun & { done: number }) | null;
+  /**
+   * The host process that has the CPU from this step on (its turn began at `from` ≤ step < from +
+   * steps), with the steps of its turn already run (`done`, 0..steps − 1) and left (`left`), or null.
+   */
+  running: (VmHostRun & { done: number; left: number }) | null;
   /** So far, every VM: the hosted hops' counts (the ledgers' `world-switch`, `host-user` and `host-syscall` charges). */
   worldSwitches: number;
   userCrossings: number;

@@ -84,7 +84,8 @@ describe.each([['hosted', () => hostedRun], ['bare-metal', () => bareRun]] as co
       expect([h.worldSwitches, h.userCrossings, h.syscalls], `step ${v.step}`).toEqual([world, crossings, calls]);
       expect(h.byWhere.monitor + h.byWhere.device + h.byWhere.interrupt + h.byWhere.idle).toBe(seen);
       expect(seen).toBe(v.vm!.exitTotal);
-      expect(v.vm!.cycles.hostOs).toBeDefined();
+      // The host OS's cycle group exists where there is a host OS.
+      expect(v.vm!.cycles.hostOs !== undefined).toBe(hosting === 'hosted');
       expect(sum(v.vm!.cycles)).toBe(v.vm!.cycles.total);
     }
     const last = stops.at(-1)!;
@@ -93,7 +94,7 @@ describe.each([['hosted', () => hostedRun], ['bare-metal', () => bareRun]] as co
     expect(end.byWhere.device).toBe(20);
     expect(end.output).toBe(20);
     if (hosting === 'bare-metal') {
-      expect([end.worldSwitches, end.userCrossings, end.syscalls, end.hostSteps, end.hostTurns, last.vm!.cycles.hostOs]).toEqual([0, 0, 0, 0, 0, 0]);
+      expect([end.worldSwitches, end.userCrossings, end.syscalls, end.hostSteps, end.hostTurns]).toEqual([0, 0, 0, 0, 0]);
       expect(stops.every((v) => hv(v).running === null)).toBe(true);
     } else {
       expect(end.syscalls).toBe(20);
@@ -118,10 +119,11 @@ describe('hosted-two-vms: the host process\u2019s turns', () => {
       const r = h.running!;
       expect([r.proc, r.steps]).toEqual([runs[0]!.proc, runs[0]!.steps]);
       expect(v.step - r.from).toBe(r.done);
-      expect(r.done).toBeLessThanOrEqual(1);
+      // It began at the step its event was told at: the turn after a halt too starts in the call that idled the last vCPU.
+      expect(r.done).toBe(0);
       for (const at of [v.step, r.from + r.steps - 1]) {
         const w = s.goto(at);
-        expect(hv(w).running, `step ${at}`).toEqual({ ...r, done: at - r.from });
+        expect(hv(w).running, `step ${at}`).toEqual({ ...r, done: at - r.from, left: r.from + r.steps - at });
         expect(w.vm!.world).toBe('host');
         expect(w.vm!.vms.some((g) => g.state === 'running')).toBe(false);
         expect(hv(w).hostSteps - hv(v).hostSteps).toBe(at - v.step);

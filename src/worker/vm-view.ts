@@ -551,16 +551,11 @@ export function hostingView(m: HostMachine, pathsBefore: number | null): VmHosti
   const step = m.cpu.state.steps;
   const upTo = h.paths.length;
   const from = pathsBefore === null ? upTo : Math.min(pathsBefore, upTo);
-  const byWhere = { monitor: 0, device: 0, interrupt: 0, idle: 0 };
-  let output = 0;
-  for (const p of h.paths) {
-    byWhere[p.where]++;
-    if (p.output) output++;
-  }
+  const { output, ...byWhere } = h.pathCounts;
   const count = (k: CostKind): number => m.guests.reduce((n, _g, i) => n + (h.vm(i).ledger.data().byKind[k]?.count ?? 0), 0);
   // The turn the host's scheduler gave last, if the CPU is still its own: its steps from `step` on.
   const run = h.hostRuns.at(-1);
-  const running = run !== undefined && run.step <= step && step < run.step + run.steps ? { proc: run.proc, from: run.step, steps: run.steps, done: step - run.step } : null;
+  const running = run !== undefined && run.step <= step && step < run.step + run.steps ? { proc: run.proc, from: run.step, steps: run.steps, done: step - run.step, left: run.step + run.steps - step } : null;
   return {
     hosting: h.hosting,
     hostProcesses: h.hostProcesses,
@@ -618,7 +613,7 @@ export function hostVmView(m: HostMachine, before: Map<string, string> | null): 
       : 'idle';
     return { id, name: r.name, mode: r.mode, state, end: m.vmEnd(id), exits: r.exitTotal, steps: r.steps, console: m.console(id) };
   });
-  const t = totals(m.vendor, m.guests.map((_, i) => m.host.vm(i).ledger.data()), m.host.hosting !== null);
+  const t = totals(m.vendor, m.guests.map((_, i) => m.host.vm(i).ledger.data()), m.host.hosting === 'hosted');
   const before0 = before?.get(PATHS_BEFORE);
   const hosting = hostingView(m, before0 === undefined ? null : Number(before0));
   return {

@@ -333,7 +333,7 @@ export class HostMachine {
       this.emit({ kind: 'vm/entry', step, vm, vendor: this.vendor, instruction: held.instruction, rip: held.rip, ...(held.failed !== null ? { failed: held.failed } : {}) });
       for (const e of held.events) this.trace?.emit(e);
     }
-    if (path !== null) this.emit({ kind: 'host/path', step, vm, hosting: this.host.hosting!, name: path.name, where: path.where, output: path.output, hops: [...path.hops] });
+    if (path !== null) this.emit({ kind: 'host/path', step, vm, hosting: this.host.hosting!, name: path.name, where: path.where, output: path.output, preempt: path.preempt, final: path.final, hops: [...path.hops] });
     this.flushDma();
   }
 

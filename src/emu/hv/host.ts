@@ -100,7 +100,7 @@ import { SriovNic } from '../dev/sriov-nic.ts';
 import { MSI_CAP_ID, MSI_CONTROL, MSI_REG, MsiInterruptSink, type MsiMessage, type MsiSinkState } from '../dev/msi.ts';
 import { eitherSource, VirtualLapic, X2APIC_EOI_MSR, type VirtualLapicState } from './vlapic.ts';
 import type { InterruptSource } from '../cpu/cpu.ts';
-import { exitWhere, hopsOf, hostedCharges, type ExitPath, type Hosting } from './hosting.ts';
+import { exitWhere, hopsOf, hostedCharges, type ExitPath, type ExitWhere, type Hosting } from './hosting.ts';
 
 export const MAX_VMS = 4;
 export const DEFAULT_QUANTUM = 2000;
@@ -286,7 +286,7 @@ export interface HostSnapshot {
     ledgers: LedgerData[];
     idleSteps: number;
     switches: VmSwitch[];
-    hosted: { paths: ExitPath[]; runs: HostRun[]; steps: number; left: number; proc: number; out: number[] };
+    hosted: { paths: ExitPath[]; runs: HostRun[]; steps: number; left: number; proc: number; out: number[]; counts: Host['pathCounts'] };
     vms: { synced: number; platform: PlatformSnapshot | null; mmioLog: VmRec['mmioLog']; pci: PciBusSnapshot | null; mapped: number | null; lapic: VirtualLapicState | null; msi: VmRec['msi'] }[];
     hostApic: MsiSinkState | null;
     pci: PciBusSnapshot | null;
@@ -364,6 +364,8 @@ export class Host {
   readonly hostRuns: HostRun[] = [];
   /** Hosted: steps the CPU ran host processes. */
   hostSteps = 0;
+  /** With `hosting`: every exit counted by who handled it, and those that sent data out (not capped as `paths` is). */
+  pathCounts: Record<ExitWhere, number> & { output: number } = { monitor: 0, device: 0, interrupt: 0, idle: 0, output: 0 };
   /** Hosted: steps left of the host process's turn in progress. */
   private hostLeft = 0;
   /** Hosted: the host process that ran last. */
@@ -813,7 +815,6 @@ export class Host {
     const out = (vm.platform?.uart.state.console.length ?? 0) + vm.vcpus.reduce((n, k) => n + this.vcpus[k]!.hv.console.length, 0);
     const output = out > this.outLen[vi]!;
     this.outLen[vi] = out;
-    const where = exitWhere(exit, output);
     let final = end !== null && end.kind !== 'preempted' && end.kind !== 'idle' && end.kind !== 'limit';
     if (end?.kind === 'idle') {
       // A halt nothing can wake ends the vCPU (slice, right after this exit, finds the same: nothing
@@ -823,7 +824,10 @@ export class Host {
       final = this.wake(v) === Infinity;
     }
     const preempt = end?.kind === 'preempted';
+    const where = exitWhere(exit, output, end?.kind === 'idle' || end?.kind === 'hlt');
     const hops = hopsOf(this.hosting!, where, output, preempt, final);
+    this.pathCounts[where]++;
+    if (output) this.pathCounts.output++;
     if (this.hosting === 'hosted') {
       const c = hostedCharges(hops);
       if (c.worldSwitches > 0) vm.ledger.charge({ kind: 'world-switch', count: c.worldSwitches });
@@ -925,6 +929,12 @@ export class Host {
         const r = this.schedule();
         if (r === 'ended') return 'ended';
         if (r === 'switched') continue;
+        if (this.hostProcesses > 0) {
+          // Hosted: every vCPU waits; the host's scheduler runs a host process from the step of
+          // the exit that idled the last one, in this call (as a switch would be).
+          this.startHostRun(Math.min(r, this.quantum));
+          continue;
+        }
       }
       if (st.steps >= untilStep) return this.vcpus.every((v) => v.state === 'ended') ? 'ended' : 'limit';
       const r = this.schedule();
@@ -1068,7 +1078,7 @@ export class Host {
       core: snapshotCore(this),
       host: deepCopy({
         current: this.current, next: this.next, sliceStart: this.sliceStart, vmx: this.vmxOf()?.state ?? null, svm: this.svmOf()?.svm ?? null, ledgers: this.vms.map((vm) => vm.ledger.data()), idleSteps: this.idleSteps, switches: this.switches,
-        hosted: { paths: this.paths, runs: this.hostRuns, steps: this.hostSteps, left: this.hostLeft, proc: this.hostProc, out: this.outLen },
+        hosted: { paths: this.paths, runs: this.hostRuns, steps: this.hostSteps, left: this.hostLeft, proc: this.hostProc, out: this.outLen, counts: this.pathCounts },
         vms: this.vms.map((vm) => ({
           synced: vm.synced, platform: vm.platform?.snapshot() ?? null, mmioLog: vm.mmioLog, pci: vm.pci?.snapshot() ?? null, mapped: vm.assigned?.mapped ?? null,
           lapic: vm.lapic?.snapshot() ?? null, msi: vm.msi,
@@ -1120,6 +1130,7 @@ export class Host {
     this.hostLeft = h.hosted.left;
     this.hostProc = h.hosted.proc;
     this.outLen = [...h.hosted.out];
+    this.pathCounts = { ...h.hosted.counts };
     h.vms.forEach((s, i) => {
       const vm = this.vms[i]!;
       vm.synced = s.synced;

@@ -94,8 +94,7 @@ export function compareHosting(opts: { lines?: number; hostProcesses?: number; u
     const end = h.run(opts.maxSteps ?? 2_000_000);
     if (end !== 'ended') throw new Error(`${hosting}: the VMs did not end within ${opts.maxSteps ?? 2_000_000} steps`);
     const rep = h.report();
-    const byWhere: Record<ExitWhere, number> = { monitor: 0, device: 0, interrupt: 0, idle: 0 };
-    for (const p of h.paths) byWhere[p.where]++;
+    const { output, ...byWhere } = h.pathCounts;
     const byKind: Record<string, number> = {};
     let cycles = 0;
     const vms: HostingVmRow[] = rep.map((r, i) => {
@@ -112,9 +111,9 @@ export function compareHosting(opts: { lines?: number; hostProcesses?: number; u
       hostSteps: h.hostSteps,
       idleSteps: h.idleSteps,
       hostRuns: h.hostRuns.length,
-      exits: h.paths.length,
+      exits: byWhere.monitor + byWhere.device + byWhere.interrupt + byWhere.idle,
       byWhere,
-      output: h.paths.filter((p) => p.output).length,
+      output,
       worldSwitches: count('world-switch'),
       userCrossings: count('host-user'),
       syscalls: count('host-syscall'),

@@ -9,6 +9,8 @@ import { Host, type HostGuest } from './host.ts';
 import { exitWhere, hopsOf, hostedCharges } from './hosting.ts';
 import { compareHosting, hostingGuests } from './hosting-compare.ts';
 import { HostMachine } from './host-machine.ts';
+import { assemble } from '../asm/assembler.ts';
+import { pcInit } from './host-guests.ts';
 import { ArraySink, type TraceEvent } from '../trace/events.ts';
 import { loadScenario } from '../scenario/migrate.ts';
 import type { HvExit } from './types.ts';
@@ -196,7 +198,7 @@ describe('exits that end the VM and hypercalls', () => {
     expect(hopsOf('bare-metal', 'monitor', false, false, true)).toEqual(['exit']);
     expect(hopsOf('hosted', 'monitor', false, false, true)).toEqual(['exit', 'world-out', 'to-user']);
     expect(hopsOf('hosted', 'idle', false, false, true)).toEqual(['exit', 'world-out', 'host-scheduler', 'to-user']);
-    expect(hopsOf('hosted', 'device', true, false, true)).toEqual(['exit', 'world-out', 'device-model', 'host-syscall', 'driver', 'to-user']);
+    expect(hopsOf('hosted', 'device', true, false, true)).toEqual(['exit', 'world-out', 'to-user', 'device-model', 'host-syscall', 'driver']);
   });
   it('a print hypercall is the console device; another hypercall stays in the monitor', () => {
     const hc: HvExit = { code: 18, name: 'EXIT_REASON_VMCALL', detail: { kind: 'hypercall' }, rip: 0n, raw: {} };
@@ -211,5 +213,33 @@ describe('exits that end the VM and hypercalls', () => {
       expect(ps.at(-1)!.hops).not.toContain('entry');
       for (const p of ps.slice(0, -1)) expect(p.hops.at(-1)).toBe('entry');
     }
+  });
+});
+
+describe('a halt with an interrupt already requested', () => {
+  it('is injected and resumed by the monitor: no world switch, not an idle halt', () => {
+    // IF = 0 while the tick comes, then the usual idle STI; HLT: the HLT exit finds IRQ 0 requested.
+    const src = [
+      'mov dword [0x8], 0x0000ffff', 'mov dword [0xc], 0x00cf9b00',
+      'mov eax, tick', 'mov word [0x100], ax', 'mov word [0x102], 0x8', 'mov word [0x104], 0x8e00', 'shr eax, 16', 'mov word [0x106], ax',
+      ...pcInit(100),
+      'again: mov ecx, 200', 'w: dec ecx', 'jnz w',
+      'sti', 'hlt', 'cli',
+      'cmp dword [0x500], 3', 'jb again',
+      'cli', 'hlt',
+      'tick: inc dword [0x500]', 'push eax', 'mov al, 0x20', 'out 0x20, al', 'pop eax', 'iretd',
+    ].join('\n');
+    const r = assemble(src, { bits: 32, origin: 0x100000 });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    const h = new Host({ under: 'vtx', guests: [{ name: 'g', mode: 'prot32', load: 0x100000, code: r.bytes, pc: true }], hosting: 'hosted', hostProcesses: 0 });
+    expect(h.run(200_000)).toBe('ended');
+    const log = h.vm(0).hypervisors[0]!.log;
+    const halts = h.paths.filter((p) => p.name === 'EXIT_REASON_HLT');
+    const resumed = halts.filter((p) => log.find((e) => e.n === p.exit)!.action !== 'host');
+    expect(resumed.length).toBe(3);
+    for (const p of resumed) expect([p.where, p.hops]).toEqual(['monitor', ['exit', 'entry']]);
+    // The last halt (IF = 0) ends the VM: the host world learns of it.
+    expect(halts.at(-1)!).toMatchObject({ where: 'idle', final: true, hops: ['exit', 'world-out', 'host-scheduler', 'to-user'] });
+    expect(h.vm(0).ledger.data().byKind['world-switch']?.count).toBe(h.paths.reduce((n, p) => n + hostedCharges(p.hops).worldSwitches, 0));
   });
 });

@@ -1,10 +1,13 @@
 /**
  * Where a hypervisor lives, and so which path each VM exit takes (issue 9, item 4): bare-metal (the
- * hypervisor is the machine's operating system, as ESX and Xen are: its own scheduler, its own
- * device models and drivers, one hop from the exit to the handler) or hosted (VMware Workstation,
- * Microsoft Virtual Server, VirtualBox, KVM with QEMU: a host operating system owns the machine, the
- * monitor reaches it through a driver, and the devices are emulated by a user process that does its
- * I/O through the host's system calls).
+ * hypervisor runs on the machine itself with its own scheduler; here also its own device models and
+ * drivers, as ESX has its own drivers, one hop from the exit to the handler; Xen instead leaves the
+ * physical drivers and the device models of unmodified guests to a privileged domain, dom0) or
+ * hosted (VMware Workstation, Microsoft Virtual Server: a host operating system owns the machine,
+ * the monitor reaches it through a driver, and the devices are emulated by a user process that does
+ * its I/O through the host's system calls). KVM is hosted differently: its exits land in the host
+ * kernel itself, with no separate VMM world, and only its return to QEMU in user space is like this
+ * path.
  *
  * The hosted path is the one Sugerman, Venkitachalam and Lim describe for VMware Workstation (USENIX
  * ATC 2001, §2): the processor runs either the host world or the VMM world, the VMDriver switching
@@ -13,7 +16,11 @@
  * where the user-level VMApp performs it with ordinary system calls (a disk read becomes read());
  * a hardware interrupt that arrives in the VMM world is handed to the host by a world switch and
  * taken there as if from the hardware. Their breakdown also shows the split kept here: accesses to
- * the interrupt controller stayed in the VMM, while a packet transmit went through the host.
+ * the interrupt controller stayed in the VMM, while a packet transmit went through the host (some of
+ * their NIC's register accesses were handled in the VMM too: sending every device exit to the host
+ * world is a simplification). Two choices are the lab's own, not the paper's: a halt that idles the
+ * vCPU goes to the host world (its scheduler runs something else), and the 8254 timer stays in the
+ * monitor with the PIC.
  *
  * `exitPath` classifies one handled exit of the multi-VM host (host.ts) into the component that
  * handled it and the hops it took; host.ts charges the hosted hops (cost kinds `world-switch`,
@@ -83,11 +90,15 @@ export interface ExitPath {
   hops: HostHop[];
 }
 
-/** The 8259A pair and the 8254: kept in the monitor (as Workstation's VMM kept the PIC, and KVM's in-kernel irqchip and PIT). */
+/** The 8259A pair and the 8254: kept in the monitor (Workstation's VMM kept the PIC; the 8254 with it is the lab's choice). */
 const MONITOR_PORTS = new Set([0x20, 0x21, 0xa0, 0xa1, 0x40, 0x41, 0x42, 0x43]);
 
-/** Who handles exit `e`; `output`: its handler sent data out of the machine (a print hypercall is the console's device then). */
-export function exitWhere(e: HvExit, output = false): ExitWhere {
+/**
+ * Who handles exit `e`; `output`: its handler sent data out of the machine (a print hypercall is
+ * the console's device then); `idles`: the handler idled the vCPU or ended it on a halt (a HLT with
+ * an interrupt already requested is injected at once and resumed: the monitor handled it alone).
+ */
+export function exitWhere(e: HvExit, output = false, idles = true): ExitWhere {
   const d = e.detail;
   switch (d.kind) {
     case 'io':
@@ -99,7 +110,7 @@ export function exitWhere(e: HvExit, output = false): ExitWhere {
     case 'external-interrupt':
       return 'interrupt';
     case 'hlt':
-      return 'idle';
+      return idles ? 'idle' : 'monitor';
     default:
       return 'monitor';
   }
@@ -113,8 +124,11 @@ export function exitWhere(e: HvExit, output = false): ExitWhere {
 export function hopsOf(hosting: Hosting, where: ExitWhere, output: boolean, preempt: boolean, final = false): HostHop[] {
   const hops = pathOf(hosting, where, output, preempt);
   if (!final) return hops;
-  // Hosted, the VMM process learns of the end (the VM's thread returns to it); either way there is no entry.
-  return hosting === 'hosted' ? [...hops.filter((h) => h !== 'from-user' && h !== 'world-in' && h !== 'entry' && h !== 'to-user'), ...(hops.includes('world-out') ? [] : (['world-out'] as const)), 'to-user'] : hops.filter((h) => h !== 'entry');
+  // Nothing goes back into the VM. Hosted, the VMM process learns of the end (the VM's thread
+  // returns to it), so the path reaches the host world and the process if it did not already.
+  const cut = hops.filter((h) => h !== 'from-user' && h !== 'world-in' && h !== 'entry');
+  if (hosting === 'bare-metal') return cut;
+  return [...cut, ...(cut.includes('world-out') ? [] : (['world-out'] as const)), ...(cut.includes('to-user') ? [] : (['to-user'] as const))];
 }
 
 function pathOf(hosting: Hosting, where: ExitWhere, output: boolean, preempt: boolean): HostHop[] {

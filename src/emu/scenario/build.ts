@@ -519,12 +519,11 @@ export function machineResult(name: string, m: Machine, end: RunEnd): RunResult 
     result.cpl = g.cpl;
     result.hv = g.hv;
   }
-  const host = (m as { host?: Pick<Host, 'report' | 'hosting' | 'paths' | 'hostRuns' | 'hostSteps'> }).host;
+  const host = (m as { host?: Pick<Host, 'report' | 'hosting' | 'pathCounts' | 'hostRuns' | 'hostSteps'> }).host;
   if (host !== undefined && typeof host.report === 'function') {
     result.vms = host.report();
     if (host.hosting !== null) {
-      const exits: Record<string, number> = {};
-      for (const p of host.paths) exits[p.where] = (exits[p.where] ?? 0) + 1;
+      const { output: _o, ...exits } = host.pathCounts;
       result.hosting = { hosting: host.hosting, exits, hostTurns: host.hostRuns.length, hostSteps: host.hostSteps };
     }
   }

@@ -149,7 +149,7 @@ export type TraceEvent =
    * `vm`'s exit took, from the exit through the components that handled it (`hops`) back to the
    * entry; `where` names who handled it and `output` whether data left the machine.
    */
-  | { kind: 'host/path'; step: number; vm: number; hosting: 'bare-metal' | 'hosted'; name: string; where: 'monitor' | 'device' | 'interrupt' | 'idle'; output: boolean; hops: HostHop[] }
+  | { kind: 'host/path'; step: number; vm: number; hosting: 'bare-metal' | 'hosted'; name: string; where: 'monitor' | 'device' | 'interrupt' | 'idle'; output: boolean; preempt: boolean; final: boolean; hops: HostHop[] }
   /** A hosted hypervisor's host OS gave the CPU to one of its own processes (`proc`) for `steps` steps: no VM runs meanwhile. */
   | { kind: 'host/run'; step: number; proc: number; steps: number }
   /**

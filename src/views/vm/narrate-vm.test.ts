@@ -100,7 +100,7 @@ describe('narrate: where the hypervisor lives (host/path, host/run)', () => {
     { kind: 'vm/handle', step: 4043, vm: 0, action: 'emulated', note: 'out port 0x3f8 size 1 value 0x76' },
     { kind: 'vm/entry', step: 4043, vm: 0, vendor: 'intel', instruction: 'VMRESUME', rip: 0x1001n },
     {
-      kind: 'host/path', step: 4043, vm: 0, hosting, name: 'EXIT_REASON_IO_INSTRUCTION', where: 'device', output: true,
+      kind: 'host/path', step: 4043, vm: 0, hosting, name: 'EXIT_REASON_IO_INSTRUCTION', where: 'device', output: true, preempt: false, final: false,
       hops: hosting === 'hosted' ? ['exit', 'world-out', 'to-user', 'device-model', 'host-syscall', 'driver', 'from-user', 'world-in', 'entry'] : ['exit', 'device-model', 'driver', 'entry'],
     },
   ];
@@ -120,7 +120,7 @@ describe('narrate: where the hypervisor lives (host/path, host/run)', () => {
       { kind: 'vm/exit', step: 4001, vm: 1, vendor: 'intel', code: 30, name: 'EXIT_REASON_IO_INSTRUCTION', rip: 0x1000n, info: {} },
       { kind: 'vm/handle', step: 4001, vm: 1, action: 'emulated', note: 'out port 0x20 size 1 value 0x11' },
       { kind: 'vm/entry', step: 4001, vm: 1, vendor: 'intel', instruction: 'VMRESUME', rip: 0x1002n },
-      { kind: 'host/path', step: 4001, vm: 1, hosting, name: 'EXIT_REASON_IO_INSTRUCTION', where: 'monitor', output: false, hops: ['exit', 'entry'] },
+      { kind: 'host/path', step: 4001, vm: 1, hosting, name: 'EXIT_REASON_IO_INSTRUCTION', where: 'monitor', output: false, preempt: false, final: false, hops: ['exit', 'entry'] },
     ];
     expect(sayH(4002, pic('hosted'))).toMatch(/VMRESUME\. Hosted: the monitor handled it in the VMM world, with no world switch\.$/);
     expect(sayH(4002, pic('bare-metal'))).toMatch(/resumes the guest with VMRESUME\.$/);
@@ -129,7 +129,7 @@ describe('narrate: where the hypervisor lives (host/path, host/run)', () => {
     const slice: TraceEvent[] = [
       { kind: 'vm/exit', step: 2000, vm: 0, vendor: 'intel', code: 52, name: 'EXIT_REASON_PREEMPTION_TIMER', rip: 0x1000n, info: {} },
       { kind: 'vm/handle', step: 2000, vm: 0, action: 'host', note: 'the time slice is over: the scheduler runs the next vCPU' },
-      { kind: 'host/path', step: 2000, vm: 0, hosting: 'hosted', name: 'EXIT_REASON_PREEMPTION_TIMER', where: 'monitor', output: false, hops: ['exit', 'world-out', 'host-scheduler', 'world-in', 'entry'] },
+      { kind: 'host/path', step: 2000, vm: 0, hosting: 'hosted', name: 'EXIT_REASON_PREEMPTION_TIMER', where: 'monitor', output: false, preempt: true, final: false, hops: ['exit', 'world-out', 'host-scheduler', 'world-in', 'entry'] },
       { kind: 'host/run', step: 2000, proc: 0, steps: 2000 },
     ];
     expect(sayH(2000, slice)).toMatch(
@@ -142,14 +142,18 @@ describe('narrate: where the hypervisor lives (host/path, host/run)', () => {
     );
   });
   it('tells a halt and a host interrupt on each arrangement', () => {
-    const ev = (hosting: 'hosted' | 'bare-metal', where: 'idle' | 'interrupt', hops: Extract<TraceEvent, { kind: 'host/path' }>['hops']): TraceEvent[] => [
+    const ev = (hosting: 'hosted' | 'bare-metal', where: 'idle' | 'interrupt', hops: Extract<TraceEvent, { kind: 'host/path' }>['hops'], final = false): TraceEvent[] => [
       { kind: 'vm/exit', step: 9, vm: 1, vendor: 'intel', code: where === 'idle' ? 12 : 1, name: where === 'idle' ? 'EXIT_REASON_HLT' : 'EXIT_REASON_EXTERNAL_INTERRUPT', rip: 0x1000n, info: {} },
       { kind: 'vm/handle', step: 9, vm: 1, action: 'host', note: 'x' },
-      { kind: 'host/path', step: 9, vm: 1, hosting, name: 'x', where, output: false, hops },
+      { kind: 'host/path', step: 9, vm: 1, hosting, name: 'x', where, output: false, preempt: false, final, hops },
     ];
     expect(sayH(10, ev('hosted', 'idle', ['exit', 'world-out', 'host-scheduler', 'world-in', 'entry']))).toContain('Hosted: the halt went to the host world by a world switch;');
     expect(sayH(10, ev('bare-metal', 'idle', ['exit', 'hv-scheduler', 'entry']))).toContain('Bare-metal: the hypervisor’s scheduler runs another vCPU, or idles, until the VM can run again.');
-    expect(sayH(10, ev('hosted', 'interrupt', ['exit', 'world-out', 'host-irq', 'host-scheduler', 'world-in', 'entry']))).toContain('the host kernel’s handler took it, then its scheduler chose what runs next; a second world switch came back.');
+    expect(sayH(10, ev('hosted', 'interrupt', ['exit', 'world-out', 'host-irq', 'host-scheduler', 'world-in', 'entry']))).toContain('the host kernel’s handler took it, then its scheduler chose what runs next; a second world switch brings the processor back to the VMM world when the VM runs again.');
+    // The halt that ends the VM: one world switch, to the VMM process, and nothing back.
+    expect(sayH(10, ev('hosted', 'idle', ['exit', 'world-out', 'host-scheduler', 'to-user'], true))).toContain('Hosted: the VM has ended. A world switch took the processor to the host world, where the VMDriver’s ioctl returned to the VMM process for the last time; nothing goes back into the VM.');
+    expect(sayH(10, ev('bare-metal', 'idle', ['exit', 'hv-scheduler'], true))).toContain('Bare-metal: the VM has ended; the hypervisor’s scheduler has nothing more to run for it.');
+    expect(sayH(10, ev('hosted', 'idle', ['exit', 'world-out', 'host-scheduler', 'to-user'], true), 'zh-CN')).toContain('宿主型：这台虚拟机已结束。');
     expect(sayH(10, ev('bare-metal', 'interrupt', ['exit', 'host-irq', 'entry']))).toContain('Bare-metal: the hypervisor’s own handler took the interrupt.');
   });
 });

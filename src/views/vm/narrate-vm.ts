@@ -62,7 +62,8 @@ export function narrateHostPaths(locale: Locale, evs: readonly TraceEvent[]): Se
     if (e.kind !== 'host/path') continue;
     const sched = e.hops.some((h) => h === 'host-scheduler' || h === 'hv-scheduler');
     const key: MessageKey | null =
-      e.where === 'device' ? (e.output ? `hosting.narr.device.${e.hosting}.out` : `hosting.narr.device.${e.hosting}`)
+      e.final ? `hosting.narr.end.${e.hosting}`
+      : e.where === 'device' ? (e.output ? `hosting.narr.device.${e.hosting}.out` : `hosting.narr.device.${e.hosting}`)
       : e.where === 'interrupt' ? `hosting.narr.interrupt.${e.hosting}`
       : e.where === 'idle' ? `hosting.narr.idle.${e.hosting}`
       : sched ? `hosting.narr.slice.${e.hosting}`
