@@ -189,6 +189,12 @@ export async function playScripted(o: {
   scenarioId: string;
   waitBudget: number;
   others?: Record<string, unknown>;
+  /**
+   * Reach each wait step with the worker's runUntil over its condition's kind (as the app's
+   * positioning does, checking each event found), instead of one step at a time: for waits
+   * thousands of steps away. Not for conditions on the TLB path (`mmu/walk`, `tlb/lookup`).
+   */
+  runTo?: boolean;
 }): Promise<ScriptedRun> {
   const client = new InThreadClient();
   const load = async (id: string, json: unknown): Promise<ViewState> => {
@@ -214,7 +220,16 @@ export async function playScripted(o: {
     expect(step.scenario, step.id).toBe(current);
     const phase = phaseOf(snap);
     if (phase === 'predict' && (step.kind === 'choice' || step.kind === 'number')) actor.send({ type: 'lesson.answer', value: step.answer });
-    else if (phase === 'waiting' && step.kind === 'wait') {
+    else if (phase === 'waiting' && step.kind === 'wait' && o.runTo === true) {
+      for (let n = 0; n < 64 && phaseOf(actor.getSnapshot() as LessonSnapshot) === 'waiting'; n++) {
+        const r = await client.runUntil([step.until.kind], o.waitBudget);
+        view = r.view;
+        events.push(...view.events);
+        actor.send({ type: 'lab.events', events: seenEvents(r.event === null ? view.events : [...view.events, r.event], view.walks) });
+        if (r.event === null) break;
+      }
+      views.set(step.id, view);
+    } else if (phase === 'waiting' && step.kind === 'wait') {
       for (let n = 0; n < o.waitBudget && phaseOf(actor.getSnapshot() as LessonSnapshot) === 'waiting'; n++) {
         view = await client.step(1);
         events.push(...view.events);

@@ -44,6 +44,11 @@ export interface SeenEvent {
   /** iommu/dma: the address the device used, and whether the request was blocked. */
   iova?: number;
   blocked?: boolean;
+  /** vm/end: the VM that ended (several VMs: 0, 1, ...). */
+  vm?: number;
+  /** host/path: who handled the exit (the monitor, a device model, a host interrupt, a halt) and where the hypervisor lives. */
+  where?: 'monitor' | 'device' | 'interrupt' | 'idle';
+  hosting?: 'bare-metal' | 'hosted';
 }
 
 /** What a `wait` step waits for: an event of this kind whose given fields all match. */

@@ -21,7 +21,10 @@ export function matches(want: WaitFor, e: SeenEvent): boolean {
     (want.label === undefined || e.label === want.label) &&
     (want.instruction === undefined || e.instruction === want.instruction) &&
     (want.iova === undefined || e.iova === want.iova) &&
-    (want.blocked === undefined || e.blocked === want.blocked)
+    (want.blocked === undefined || e.blocked === want.blocked) &&
+    (want.vm === undefined || e.vm === want.vm) &&
+    (want.where === undefined || e.where === want.where) &&
+    (want.hosting === undefined || e.hosting === want.hosting)
   );
 }
 

@@ -18,6 +18,7 @@ import { info as trapEmulate } from '../../lessons/10-trap-emulate/meta.ts';
 import { info as binaryTranslation } from '../../lessons/11-binary-translation/meta.ts';
 import { info as paravirt } from '../../lessons/12-paravirtualization/meta.ts';
 import { info as vtxMyths } from '../../lessons/13-vtx-myths/meta.ts';
+import { info as hosting } from '../../lessons/14-hosting/meta.ts';
 
 interface Entry {
   info: LessonInfo;
@@ -38,6 +39,7 @@ const entries: readonly Entry[] = [
   { info: binaryTranslation, load: () => import('../../lessons/11-binary-translation/index.ts') },
   { info: paravirt, load: () => import('../../lessons/12-paravirtualization/index.ts') },
   { info: vtxMyths, load: () => import('../../lessons/13-vtx-myths/index.ts') },
+  { info: hosting, load: () => import('../../lessons/14-hosting/index.ts') },
 ];
 
 /** Every lesson's LessonInfo, in course order. */

@@ -75,6 +75,8 @@ export function seenEvents(events: readonly TraceEvent[], walks?: StepWalks): Se
     else if (e.kind === 'mmu/walk') out.push({ kind: e.kind, access: e.access, user: e.user });
     else if (e.kind === 'vm/exit') out.push(e.label === undefined ? { kind: e.kind, code: e.code, name: e.name } : { kind: e.kind, code: e.code, name: e.name, label: e.label });
     else if (e.kind === 'vm/entry') out.push(e.failed === undefined ? { kind: e.kind, instruction: e.instruction } : { kind: e.kind });
+    else if (e.kind === 'vm/end') out.push({ kind: e.kind, vm: e.vm });
+    else if (e.kind === 'host/path') out.push({ kind: e.kind, name: e.name, where: e.where, hosting: e.hosting });
     else if (e.kind === 'iommu/dma') out.push({ kind: e.kind, iova: Number(e.iova), blocked: e.fault !== null });
     else if (e.kind !== 'cpu/insn') out.push({ kind: e.kind });
   }

@@ -18,6 +18,7 @@ import { summary as trapEmulate } from '../../lessons/10-trap-emulate/summary.ts
 import { summary as binaryTranslation } from '../../lessons/11-binary-translation/summary.ts';
 import { summary as paravirt } from '../../lessons/12-paravirtualization/summary.ts';
 import { summary as vtxMyths } from '../../lessons/13-vtx-myths/summary.ts';
+import { summary as hosting } from '../../lessons/14-hosting/summary.ts';
 
 export const SUMMARIES: Readonly<Record<string, Record<Locale, string>>> = {
   '01-rings': rings,
@@ -33,4 +34,5 @@ export const SUMMARIES: Readonly<Record<string, Record<Locale, string>>> = {
   '11-binary-translation': binaryTranslation,
   '12-paravirtualization': paravirt,
   '13-vtx-myths': vtxMyths,
+  '14-hosting': hosting,
 };

@@ -56,6 +56,8 @@ export const lessonEn = {
   'lesson.target.ioWays': 'the comparison of the three ways',
   'lesson.target.techniques': 'the comparison of the techniques',
   'lesson.target.pvDiff': 'the kernel diff',
+  'lesson.target.hosting': 'where the hypervisor lives',
+  'lesson.target.containers': 'the containers view',
   'lesson.target.exitField': 'the exit field {name}',
   'lesson.pick': 'Pick {name}',
 } as const;
@@ -111,6 +113,8 @@ export const lessonZh: Record<keyof typeof lessonEn, string> = {
   'lesson.target.ioWays': '三种方式的比较',
   'lesson.target.techniques': '各种技术的比较',
   'lesson.target.pvDiff': '内核差异',
+  'lesson.target.hosting': '虚拟机监控器位于何处',
+  'lesson.target.containers': '容器视图',
   'lesson.target.exitField': '退出信息字段 {name}',
   'lesson.pick': '选择 {name}',
 };

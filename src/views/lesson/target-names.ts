@@ -19,6 +19,8 @@ export function targetName(id: string, t: Tr): string {
   if (id === 'io-ways') return t('lesson.target.ioWays');
   if (id === 'techniques') return t('lesson.target.techniques');
   if (id === 'pv-diff') return t('lesson.target.pvDiff');
+  if (id === 'hosting') return t('lesson.target.hosting');
+  if (id === 'containers') return t('lesson.target.containers');
   if (id.startsWith('exit-')) return t('lesson.target.exitField', { name: id.slice(5) });
   if (id.startsWith('walk-')) return t('lesson.target.entry', { level: id.slice(5).toUpperCase() });
   if (id.startsWith('reg-')) return t('lesson.target.reg', { name: id.slice(4).toUpperCase() });
