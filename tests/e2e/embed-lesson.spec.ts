@@ -200,3 +200,29 @@ test('lessons 5 and 7 embedded: the nested-walk grid and the shadow view their s
   await axeClean(page);
   expect(errors).toEqual([]);
 });
+
+test('lessons 12 and 14 embedded: the kernel diff, the hosting paths and the containers their steps point at are brought in', async ({ page }) => {
+  const errors = noErrors(page);
+  await page.setViewportSize({ width: 800, height: 600 });
+  await page.emulateMedia({ reducedMotion: 'reduce' });
+  await page.goto('/?embed=1&lesson=12-paravirtualization&lstep=1&lang=en');
+  await expect(page.getByTestId('lesson-lab-status')).toBeEmpty();
+  await expect(page.getByTestId('pv-diff')).toBeVisible();
+  await expect(page.locator('[data-lesson-pointed]')).toHaveAttribute('data-lesson-target', 'pv-diff');
+  await axeClean(page);
+  await page.goto('/?embed=1&lesson=14-hosting&lstep=1&lang=zh-CN');
+  await expect(column({ page, root: page })).toContainText('第 1 步，共 16 步');
+  await expect(page.getByTestId('lesson-lab-status')).toBeEmpty();
+  await expect(page.getByTestId('hosting-panel')).toBeVisible();
+  await expect(page.getByTestId('hosting-panel')).toHaveAttribute('data-hosting', 'bare-metal');
+  await expect(page.locator('[data-lesson-pointed]')).toHaveAttribute('data-lesson-target', 'hosting');
+  await axeClean(page);
+  await page.goto('/?embed=1&lesson=14-hosting&lstep=10&lang=en');
+  await expect(column({ page, root: page })).toContainText('Step 10 of 16');
+  await expect(page.getByTestId('lesson-lab-status')).toBeEmpty();
+  await expect(page.getByTestId('containers')).toBeVisible();
+  await expect(page.locator('[data-lesson-pointed]')).toHaveAttribute('data-lesson-target', 'containers');
+  expect(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(0);
+  await axeClean(page);
+  expect(errors).toEqual([]);
+});

@@ -16,6 +16,12 @@ export interface EmbedViews {
   shadow: boolean;
   /** The IOMMU view and the device rings (`iommu`, `device-ring`). */
   io: boolean;
+  /** Where the hypervisor lives: the hosted and bare-metal paths (`hosting`). */
+  hosting: boolean;
+  /** The container kernel's processes and what they share (`containers`). */
+  containers: boolean;
+  /** The paravirtualized kernel's diff (`pv-diff`). */
+  pvDiff: boolean;
 }
 
 /** The views a target id lives in (`reg-rcx` in the registers, `walk-pte` in the page walk, `exit-VM_EXIT_REASON` in the VM inspector). */
@@ -27,11 +33,14 @@ function viewOf(id: string): keyof EmbedViews | null {
   if (id === 'nested-walk') return 'nested';
   if (id === 'shadow') return 'shadow';
   if (id === 'iommu' || id === 'device-ring') return 'io';
+  if (id === 'hosting') return 'hosting';
+  if (id === 'containers') return 'containers';
+  if (id === 'pv-diff') return 'pvDiff';
   return null;
 }
 
 export function embedViewsFor(steps: readonly StepDef[]): EmbedViews {
-  const v: EmbedViews = { registers: false, walk: false, tlb: false, vm: false, nested: false, shadow: false, io: false };
+  const v: EmbedViews = { registers: false, walk: false, tlb: false, vm: false, nested: false, shadow: false, io: false, hosting: false, containers: false, pvDiff: false };
   for (const s of steps) {
     for (const id of [s.point, s.kind === 'target' ? s.among : undefined]) {
       const k = id === undefined ? null : viewOf(id);
