@@ -7,6 +7,7 @@
  *
  * `ViewState.vm` is null for a scenario without a `technique` (the bare machine of issues 2–5).
  */
+import type { HostHop } from '../emu/hv/hosting.ts';
 import type { VmBtView } from './bt-types.ts';
 
 /**
@@ -263,23 +264,8 @@ export interface VmPvView {
   diff: VmPvDiffHunk[];
 }
 
-/**
- * One hop of an exit's path under a hosted or bare-metal hypervisor (hv/hosting.ts HostHop, the
- * same names): the views place each in its layer and name it.
- */
-export type VmHostHop =
-  | 'exit'
-  | 'world-out'
-  | 'to-user'
-  | 'device-model'
-  | 'host-syscall'
-  | 'driver'
-  | 'from-user'
-  | 'world-in'
-  | 'host-irq'
-  | 'host-scheduler'
-  | 'hv-scheduler'
-  | 'entry';
+/** One hop of an exit's path under a hosted or bare-metal hypervisor (hv/hosting.ts, a type only): the views place each in its layer and name it. */
+export type VmHostHop = HostHop;
 
 /** One exit's path (hv/hosting.ts ExitPath), with the same exit's path had the hypervisor lived the other way. */
 export interface VmHostPath {
