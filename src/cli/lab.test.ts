@@ -84,9 +84,15 @@ describe('lab exec command line', () => {
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out) as { iterations: number; preset: string; rows: { technique: string; exits: number; cycles: number }[] };
     expect(j.preset).toBe('vtx-prescott');
-    expect(j.rows.map((x) => x.technique)).toEqual(['native', 'trap-emulate', 'bt', 'vtx-shadow', 'vtx-nested', 'svm-shadow', 'svm-nested']);
+    expect(j.rows.map((x) => x.technique)).toEqual(['native', 'trap-emulate', 'bt', 'pv', 'vtx-shadow', 'vtx-nested', 'svm-shadow', 'svm-nested']);
     const by = Object.fromEntries(j.rows.map((x) => [x.technique, x]));
     expect(by.bt!.cycles).toBeLessThan(by['vtx-shadow']!.cycles);
+    expect(by.pv!.exits).toBe(1);
+    expect(by.pv!.cycles).toBeLessThan(by['vtx-shadow']!.cycles / 5);
+    expect(call(['techniques', '--iterations', '4', '--workload', 'ptemod']).out).toMatch(/ptemod {3}pv .*update_va_mapping 1/);
+    // Port I/O has no PV version: the table says so where the row would be, the JSON lists it.
+    expect(call(['techniques', '--iterations', '2', '--workload', 'in']).out).toMatch(/in {7}bt .*\nin {7}pv {18}- {9}- {2}not available under PV: .*no I\/O privilege/);
+    expect((JSON.parse(call(['techniques', '--iterations', '2', '--workload', 'in', '--format', 'json']).out) as { unavailable: { technique: string }[] }).unavailable.map((u) => u.technique)).toEqual(['pv']);
     expect(call(['techniques', '--iterations', '4', '--workload', 'ptemod']).out).toMatch(/ptemod {3}bt .*page-table write 1/);
     expect(call(['techniques', '--cost-preset', 'amd-recent']).err).toMatch(/prices AMD-V, not VT-x/);
     expect(call(['techniques', '--workload', 'fork']).err).toMatch(/--workload: 'fork' is not syscall, in, pgfault, ptemod, compute/);

@@ -36,7 +36,7 @@ import '../emu/hv/hv-machine.ts';
 import '../emu/hv/host-machine.ts';
 import { buildScenario, runScenario } from '../emu/scenario/build.ts';
 import { compareScenario, compareTable } from '../emu/hv/compare.ts';
-import { compareTechniques, WORKLOADS, type CompareRow, type Workload } from '../emu/hv/technique-compare.ts';
+import { compareTechniques, PV_UNAVAILABLE, TECHNIQUE_IDS, WORKLOADS, type CompareRow, type TechniqueId, type Workload } from '../emu/hv/technique-compare.ts';
 import { compareHosting, type HostingRow } from '../emu/hv/hosting-compare.ts';
 import { compareInterrupts, compareWays, type IoComparison, type IrqComparison, type IrqPerFrame } from '../emu/hv/io-compare.ts';
 import { IO_MAX_FRAMES } from '../emu/hv/io-guest.ts';
@@ -365,8 +365,10 @@ const commands: Record<string, Command> = {
       if (w !== undefined && !(WORKLOADS as readonly string[]).includes(w)) throw new UsageError(`--workload: '${w}' is not ${WORKLOADS.join(', ')}`);
       const format = flags.get('--format') ?? 'table';
       if (format !== 'table' && format !== 'json') throw new UsageError(`--format: '${format}' is not table or json`);
-      const rows = compareTechniques(n, preset, w === undefined ? WORKLOADS : [w as Workload]);
-      return format === 'json' ? JSON.stringify({ iterations: n, preset, rows }, null, 1) : techniquesTable(rows, n, preset);
+      const workloads = w === undefined ? WORKLOADS : [w as Workload];
+      const rows = compareTechniques(n, preset, workloads);
+      const unavailable = workloads.flatMap((x) => (PV_UNAVAILABLE[x] !== undefined ? [{ workload: x, technique: 'pv', reason: `not available under PV: ${PV_UNAVAILABLE[x]}` }] : []));
+      return format === 'json' ? JSON.stringify({ iterations: n, preset, rows, unavailable }, null, 1) : techniquesTable(rows, n, preset, unavailable);
     },
   },
   hosting: {
@@ -550,9 +552,10 @@ function iommuExercise(rest: string[]): string {
 
 /** `lab io`'s table: each way's run of N frames, then the cost of one more frame. */
 /** The technique comparison as a table: per iteration, exits (or traps and callouts), cycles and what they were. */
-function techniquesTable(rows: CompareRow[], n: number, preset: string): string {
+function techniquesTable(rows: CompareRow[], n: number, preset: string, unavailable: { workload: string; technique: string; reason: string }[]): string {
   const out = [
     `Per iteration (the run of ${2 * n} iterations minus the run of ${n}, divided by ${n}); cycles under ${preset} (AMD-V under amd-recent).`,
+    'pv runs each workload ported to the Xen-style interface (hypercalls instead of privileged instructions); its exits are its hypercalls and traps into the hypervisor.',
     'The cost model prices transitions and handler work, not a device or the memory system: native IN costs its one instruction.',
     '',
     `${'workload'.padEnd(9)}${'technique'.padEnd(14)}${'exits'.padStart(7)}${'cycles'.padStart(10)}  by kind`,
@@ -561,6 +564,9 @@ function techniquesTable(rows: CompareRow[], n: number, preset: string): string 
     const kinds = Object.entries(r.byKind).map(([k, v]) => `${k} ${Math.round(v * 100) / 100}`).join(', ');
     const bt = r.bt !== undefined ? `  [cache: ${r.bt.blocks} blocks, hit rate ${Math.round(r.bt.hitRate * 100)}%]` : '';
     out.push(`${r.workload.padEnd(9)}${r.technique.padEnd(14)}${String(Math.round(r.exits * 100) / 100).padStart(7)}${String(Math.round(r.cycles)).padStart(10)}  ${kinds}${bt}`);
+    // A technique with no row for this workload is named, with its reason, where its row would be.
+    const missing = unavailable.find((u) => u.workload === r.workload && TECHNIQUE_IDS[TECHNIQUE_IDS.indexOf(u.technique as TechniqueId) - 1] === r.technique);
+    if (missing !== undefined) out.push(`${r.workload.padEnd(9)}${missing.technique.padEnd(14)}${'-'.padStart(7)}${'-'.padStart(10)}  ${missing.reason}`);
   }
   return out.join('\n');
 }

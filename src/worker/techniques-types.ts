@@ -14,6 +14,6 @@ export const TECHNIQUE_ITERATIONS = 16;
 export interface TechniqueComparison {
   intel: TechniqueIntelPreset;
   iterations: number;
-  /** One row per workload and technique, in WORKLOADS × TECHNIQUE_IDS order; figures per iteration. */
+  /** One row per workload and technique, in WORKLOADS × TECHNIQUE_IDS order, but none for a pair that cannot exist (PV_UNAVAILABLE: port I/O under PV); figures per iteration. */
   rows: CompareRow[];
 }

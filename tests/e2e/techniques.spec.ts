@@ -25,13 +25,19 @@ test('under trap-and-emulate the chart runs from the keyboard: first-generation 
   await expect(page.getByTestId('techniques-preset')).toHaveValue('vtx-prescott');
   await runChart(page);
   await expect(page.getByTestId('techniques-priced')).toContainText('First-generation VT-x (Pentium 4, Prescott)');
-  for (const w of ['syscall', 'in', 'pgfault', 'ptemod', 'compute']) await expect(page.getByTestId(`techniques-${w}`).locator('li')).toHaveCount(7);
+  // Eight techniques per workload; port I/O under PV is a line saying why, not a bar.
+  for (const w of ['syscall', 'in', 'pgfault', 'ptemod', 'compute']) await expect(page.getByTestId(`techniques-${w}`).locator('li')).toHaveCount(8);
+  await expect(page.getByTestId('techniques-in').getByRole('button')).toHaveCount(7);
+  await expect(page.getByTestId('techniques-unavailable-in-pv')).toContainText('Paravirtualization (Xen-style): not available. The lab’s paravirtualized domain has no I/O privilege');
+  await expect(page.getByTestId('techniques-bar-ptemod-pv')).toContainText('Paravirtualization (Xen-style): 2,378');
+  await expect(page.getByTestId('techniques-bar-ptemod-vtx-shadow')).toContainText('VT-x, shadow page tables: 14,903');
   // The figures of technique-compare.ts under vtx-prescott (compare.test.ts checks the call; the model test the order).
   await expect(page.getByTestId('techniques-bar-in-bt')).toContainText('Binary translation: 1,414');
   await expect(page.getByTestId('techniques-bar-in-vtx-shadow')).toContainText('VT-x, shadow page tables: 8,157');
   await expect(page.getByTestId('techniques-fastest-in')).toHaveText('Fewest cycles after native: Binary translation.');
-  await expect(page.getByTestId('techniques-fastest-syscall')).toHaveText('Fewest cycles after native: Trap-and-emulate; VT-x, shadow page tables; VT-x, nested paging (EPT); AMD-V, shadow page tables; AMD-V, nested paging (NPT).');
+  await expect(page.getByTestId('techniques-fastest-syscall')).toHaveText('Fewest cycles after native: Trap-and-emulate; Paravirtualization (Xen-style); VT-x, shadow page tables; VT-x, nested paging (EPT); AMD-V, shadow page tables; AMD-V, nested paging (NPT).');
   await expect(page.getByTestId('techniques-note')).toContainText('native IN costs its one instruction');
+  await expect(page.getByTestId('techniques-note-pv')).toContainText('a page-table edit is one hypercall (update_va_mapping)');
 
   // Focus shows the exits of the bar.
   await page.getByTestId('techniques-bar-pgfault-vtx-shadow').focus();
@@ -49,6 +55,10 @@ test('under trap-and-emulate the chart runs from the keyboard: first-generation 
   await expect(page.getByTestId('techniques-row-pgfault-bt')).toContainText('8,879');
   await expect(page.getByTestId('techniques-row-pgfault-bt')).toContainText('#PF × 2, page-table write × 2, invlpg × 1, iretd × 1');
   await expect(page.getByTestId('techniques-row-in-svm-shadow')).toContainText('amd-recent');
+  await page.getByTestId('techniques-bar-pgfault-pv').focus();
+  await expect(page.getByTestId('techniques-detail-kinds')).toHaveText('Exits or traps per iteration: update_va_mapping × 2, #PF × 1.');
+  await expect(page.getByTestId('techniques-row-pgfault-pv')).toContainText('7,166');
+  await expect(page.getByTestId('techniques-row-in-pv')).toContainText('Not available. The lab’s paravirtualized domain has no I/O privilege');
   await axeClean(page);
 
   // Priced as Broadwell, VT-x's I/O exit costs less.
@@ -66,6 +76,8 @@ test('the chart in Chinese under the red pill, axe-clean', async ({ page }) => {
   await expect(page.getByTestId('techniques')).toContainText('各种技术的比较：纳米基准测试');
   await runChart(page);
   await expect(page.getByTestId('techniques-bar-in-bt')).toContainText('二进制翻译：1,414');
+  await expect(page.getByTestId('techniques-bar-ptemod-pv')).toContainText('半虚拟化（Xen 式）：2,378');
+  await expect(page.getByTestId('techniques-unavailable-in-pv')).toContainText('不适用');
   await expect(page.getByTestId('techniques-note')).toContainText('成本模型');
   await axeClean(page);
   expect(bad).toEqual([]);

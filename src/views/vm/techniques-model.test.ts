@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compareTechniques, TECHNIQUE_IDS, WORKLOADS } from '../../emu/hv/technique-compare.ts';
-import { CHART_TECHNIQUES, CHART_WORKLOADS, familyOf, kindsOf, techniqueChart } from './techniques-model.ts';
+import { compareTechniques, PV_UNAVAILABLE, TECHNIQUE_IDS, WORKLOADS } from '../../emu/hv/technique-compare.ts';
+import { CHART_TECHNIQUES, CHART_UNAVAILABLE, CHART_WORKLOADS, familyOf, kindsOf, techniqueChart } from './techniques-model.ts';
 
 const r = { intel: 'vtx-prescott' as const, iterations: 16, rows: compareTechniques(16, 'vtx-prescott') };
 
@@ -10,7 +10,13 @@ describe('the technique chart model', () => {
     expect(CHART_TECHNIQUES).toEqual(TECHNIQUE_IDS);
     const c = techniqueChart(r);
     expect(c.panels.map((p) => p.workload)).toEqual(WORKLOADS);
-    for (const p of c.panels) expect(p.bars.map((b) => b.technique)).toEqual(TECHNIQUE_IDS);
+    for (const p of c.panels) expect(p.bars.map((b) => b.technique)).toEqual(TECHNIQUE_IDS.filter((t) => !(t === 'pv' && p.workload === 'in')));
+  });
+
+  it('says which technique has no bar where the comparison has no row: PV has no port I/O', () => {
+    expect(CHART_UNAVAILABLE.map((u) => [u.workload, u.technique])).toEqual(Object.keys(PV_UNAVAILABLE).map((w) => [w, 'pv']));
+    const c = techniqueChart(r);
+    expect(Object.fromEntries(c.panels.map((p) => [p.workload, p.unavailable.map((u) => u.technique)]))).toEqual({ syscall: [], in: ['pv'], pgfault: [], ptemod: [], compute: [] });
   });
 
   it('puts the bars on a log axis up to the next power of ten, ticks at the powers', () => {
@@ -30,7 +36,7 @@ describe('the technique chart model', () => {
   it('names the fastest technique other than native: binary translation beats first-generation VT-x but for system calls', () => {
     const c = techniqueChart(r);
     const fastest = Object.fromEntries(c.panels.map((p) => [p.workload, p.fastest]));
-    expect(fastest.syscall).toEqual(['trap-emulate', 'vtx-shadow', 'vtx-nested', 'svm-shadow', 'svm-nested']);
+    expect(fastest.syscall).toEqual(['trap-emulate', 'pv', 'vtx-shadow', 'vtx-nested', 'svm-shadow', 'svm-nested']);
     expect(fastest.in).toEqual(['bt']);
     expect(fastest.pgfault).toEqual(['svm-nested']);
     const p = (w: string) => c.panels.find((x) => x.workload === w)!;
@@ -43,6 +49,6 @@ describe('the technique chart model', () => {
   it('sorts exits by kind and groups techniques into families', () => {
     const pg = r.rows.find((x) => x.workload === 'pgfault' && x.technique === 'bt')!;
     expect(kindsOf(pg)).toEqual([['#PF', 2], ['page-table write', 2], ['invlpg', 1], ['iretd', 1]]);
-    expect(TECHNIQUE_IDS.map(familyOf)).toEqual(['native', 'software', 'software', 'hardware', 'hardware-nested', 'hardware', 'hardware-nested']);
+    expect(TECHNIQUE_IDS.map(familyOf)).toEqual(['native', 'software', 'software', 'paravirtual', 'hardware', 'hardware-nested', 'hardware', 'hardware-nested']);
   });
 });

@@ -10,12 +10,21 @@ import type { TechniqueComparison } from '../../worker/techniques-types.ts';
 
 /** The order the chart shows (the same as emu/hv/technique-compare.ts; a test checks it). */
 export const CHART_WORKLOADS: readonly Workload[] = ['syscall', 'in', 'pgfault', 'ptemod', 'compute'];
-export const CHART_TECHNIQUES: readonly TechniqueId[] = ['native', 'trap-emulate', 'bt', 'vtx-shadow', 'vtx-nested', 'svm-shadow', 'svm-nested'];
+export const CHART_TECHNIQUES: readonly TechniqueId[] = ['native', 'trap-emulate', 'bt', 'pv', 'vtx-shadow', 'vtx-nested', 'svm-shadow', 'svm-nested'];
+
+/**
+ * The workload and technique pairs the comparison has no row for (technique-compare.ts
+ * PV_UNAVAILABLE, which a test checks this against): the panel says why in words instead of a bar.
+ */
+export const CHART_UNAVAILABLE = [{ workload: 'in', technique: 'pv', why: 'techniques.unavailable.pv.in' }] as const satisfies readonly { workload: Workload; technique: TechniqueId; why: string }[];
+/** A technique with no bar in a panel, and the message key of the reason. */
+export type Unavailable = (typeof CHART_UNAVAILABLE)[number];
 
 /** Which family a technique belongs to: its bar's pattern (its name is always written beside it, so colour is never the only signal). */
-export type Family = 'native' | 'software' | 'hardware' | 'hardware-nested';
+export type Family = 'native' | 'software' | 'paravirtual' | 'hardware' | 'hardware-nested';
 export function familyOf(t: TechniqueId): Family {
   if (t === 'native') return 'native';
+  if (t === 'pv') return 'paravirtual';
   if (t === 'trap-emulate' || t === 'bt') return 'software';
   return t.endsWith('nested') ? 'hardware-nested' : 'hardware';
 }
@@ -33,6 +42,8 @@ export interface TechniquePanel {
   bars: TechniqueBar[];
   /** The techniques other than native with the fewest cycles per iteration (all of them when tied), in chart order. */
   fastest: TechniqueId[];
+  /** The techniques that have no row for this workload (CHART_UNAVAILABLE), in chart order. */
+  unavailable: Unavailable[];
 }
 
 export interface Tick {
@@ -61,7 +72,8 @@ export function techniqueChart(r: TechniqueComparison): TechniqueChart {
     if (bars.length === 0) return [];
     const others = bars.filter((b) => b.technique !== 'native');
     const least = Math.min(...others.map((b) => b.row.cycles));
-    return [{ workload, bars, fastest: others.filter((b) => b.row.cycles === least).map((b) => b.technique) }];
+    const unavailable = CHART_TECHNIQUES.flatMap((t) => CHART_UNAVAILABLE.filter((u) => u.workload === workload && u.technique === t && !bars.some((b) => b.technique === t)));
+    return [{ workload, bars, fastest: others.filter((b) => b.row.cycles === least).map((b) => b.technique), unavailable }];
   });
   const ticks = scale.ticks().filter((v) => Number.isInteger(Math.log10(v))).map((value) => ({ value, at: scale(value) }));
   return { panels, ticks, max };
