@@ -101,7 +101,7 @@ test('bare-metal in Chinese: the same exit\u2019s own path, the hosted one besid
   const bad = noErrors(page);
   const { view, path } = await firstOutput('bare-metal-two-vms');
   await open(page, `lang=zh-CN&scenario=bare-metal-two-vms&step=${view.step}`);
-  await expect(page.getByTestId('hosting-kind')).toContainText('裸金属型：虚拟机监控器就是这台机器的操作系统');
+  await expect(page.getByTestId('hosting-kind')).toContainText('裸金属型：虚拟机监控器直接运行在机器上，有自己的调度器');
   expect(await hopsOf(page, 'hosting-path')).toEqual(path.hops);
   expect(await hopsOf(page, 'hosting-other')).toEqual(path.other);
   await expect(page.getByTestId('hosting-other')).toContainText(`同一次退出在宿主型虚拟机监控器下：${path.other.length} 跳`);
